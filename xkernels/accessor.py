@@ -1,0 +1,70 @@
+"""The ``.xk`` accessor: a thin layer over xkernels' pure functions.
+
+Registered on ``import xkernels``.  All logic lives in the modules it calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import xarray as xr
+
+
+@xr.register_dataarray_accessor("xk")
+class XkDataArrayAccessor:
+    """``DataArray.xk``: kernels, rates and signals helpers."""
+
+    def __init__(self, obj: xr.DataArray) -> None:
+        self._obj = obj
+
+    def probe(self, name: str) -> xr.DataArray:
+        """Channels of one probe (see :func:`xkernels.contract.select_probe`)."""
+        from .contract import select_probe
+
+        return select_probe(self._obj, name)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` unless the array honours the kernels contract."""
+        from .contract import validate_kernels
+
+        validate_kernels(self._obj)
+
+    def convolve(self, kernels: xr.DataArray, **kwargs: Any) -> xr.DataArray:
+        """Signals from rates: see :func:`xkernels.convolve.convolve`."""
+        from .convolve import convolve
+
+        return convolve(self._obj, kernels, **kwargs)
+
+    def to_zarr(self, path, **kwargs: Any) -> None:
+        """Write kernels to a Zarr store: see :func:`xkernels.store.write_kernels`."""
+        from .store import write_kernels
+
+        write_kernels(self._obj, path, **kwargs)
+
+    def plot(self, **kwargs: Any):
+        """Plot kernels or signals: see :mod:`xkernels.plot`."""
+        from . import plot
+
+        return plot.plot(self._obj, **kwargs)
+
+
+@xr.register_dataset_accessor("xk")
+class XkDatasetAccessor:
+    """``Dataset.xk``: access the kernels variable of a store opened with xarray."""
+
+    def __init__(self, obj: xr.Dataset) -> None:
+        self._obj = obj
+
+    @property
+    def kernels(self) -> xr.DataArray:
+        """The ``kernels`` variable."""
+        if "kernels" not in self._obj:
+            raise KeyError(f"dataset has no 'kernels' variable; variables: "
+                           f"{list(self._obj.data_vars)}")
+        return self._obj["kernels"]
+
+    def convolve(self, kernels: xr.DataArray, var: str = "rates", **kwargs: Any) -> xr.DataArray:
+        """Convolve the rates variable ``var`` with ``kernels``."""
+        from .convolve import convolve
+
+        return convolve(self._obj[var], kernels, **kwargs)

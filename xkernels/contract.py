@@ -1,0 +1,174 @@
+"""The kernels data contract: names, checks and small helpers shared by every module.
+
+A kernels DataArray (name ``kernels``) has dims ``(..., X, Y, probe_channel, tau)``:
+
+* ``X``, ``Y`` -- presynaptic / postsynaptic population names (str)
+* ``probe_channel`` -- unique str labels of every output channel of every probe,
+  with non-dimension coordinates ``probe`` (str), ``units`` (str) and ``x``, ``y``,
+  ``z`` (float, µm, NaN where meaningless)
+* ``tau`` -- time lag after the presynaptic spike (ms), regular spacing ``dt``
+
+Any leading dims are sweep parameters.  Attributes carry provenance (see
+:data:`REQUIRED_ATTRS`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+KERNEL_NAME = "kernels"
+CORE_DIMS = ("X", "Y", "probe_channel", "tau")
+CHANNEL_COORDS = ("probe", "units", "x", "y", "z")
+FORMAT_VERSION = 1
+REQUIRED_ATTRS = ("dt", "t_X", "g_eff", "spec", "probes", "content_hash", "versions")
+TAU_RTOL = 1e-9
+
+
+def channel_coords(
+    probe: str,
+    labels: list[str],
+    units: str | list[str],
+    x=None,
+    y=None,
+    z=None,
+) -> dict[str, tuple[str, np.ndarray]]:
+    """Build the ``probe_channel`` coordinates of one probe.
+
+    Parameters
+    ----------
+    probe : str
+        Probe name, e.g. ``"lfp"``.
+    labels : list of str
+        Channel labels, unique over all probes (e.g. ``"lfp:0"``).
+    units : str or list of str
+        Physical units of every channel (``"mV"``, ``"nA µm"``, ...).
+    x, y, z : array_like or None
+        Channel positions (µm); ``None`` means NaN (no position).
+
+    Returns
+    -------
+    dict
+        Mapping coordinate name -> ``("probe_channel", values)``.
+    """
+    n = len(labels)
+
+    def _pos(v):
+        if v is None:
+            return np.full(n, np.nan)
+        arr = np.asarray(v, dtype=float).reshape(-1)
+        if arr.size != n:
+            raise ValueError(f"channel position of probe {probe!r} has {arr.size} values, "
+                             f"expected {n}")
+        return arr
+
+    unit_list = [units] * n if isinstance(units, str) else list(units)
+    return {
+        "probe_channel": ("probe_channel", np.asarray(labels, dtype=str)),
+        "probe": ("probe_channel", np.asarray([probe] * n, dtype=str)),
+        "units": ("probe_channel", np.asarray(unit_list, dtype=str)),
+        "x": ("probe_channel", _pos(x)),
+        "y": ("probe_channel", _pos(y)),
+        "z": ("probe_channel", _pos(z)),
+    }
+
+
+def regular_spacing(values: np.ndarray, name: str, rtol: float = TAU_RTOL) -> float:
+    """Return the spacing of a regular 1-D axis or raise ``ValueError``.
+
+    Parameters
+    ----------
+    values : ndarray
+        Axis coordinate values.
+    name : str
+        Name of the axis, for the error message.
+    rtol : float
+        Relative tolerance on every step against the mean step.
+
+    Returns
+    -------
+    float
+        The spacing (same units as ``values``).
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or values.size < 2:
+        raise ValueError(f"{name} must be a 1-D axis with at least 2 values, "
+                         f"got shape {values.shape}")
+    steps = np.diff(values)
+    step = (values[-1] - values[0]) / (values.size - 1)
+    if step <= 0 or not np.allclose(steps, step, rtol=rtol, atol=abs(step) * rtol):
+        raise ValueError(f"{name} must be regularly spaced and increasing; steps range "
+                         f"from {steps.min()!r} to {steps.max()!r}")
+    return float(step)
+
+
+def validate_kernels(H: xr.DataArray, *, require_attrs: bool = True) -> None:
+    """Check that ``H`` honours the kernels data contract.
+
+    Parameters
+    ----------
+    H : xarray.DataArray
+        Candidate kernels.
+    require_attrs : bool
+        Also require the provenance attributes of :data:`REQUIRED_ATTRS`.
+
+    Raises
+    ------
+    TypeError
+        If ``H`` is not a DataArray.
+    ValueError
+        Naming the first broken part of the contract.
+    """
+    if not isinstance(H, xr.DataArray):
+        raise TypeError(f"kernels must be an xarray.DataArray, got {type(H).__name__}")
+    if tuple(H.dims[-4:]) != CORE_DIMS:
+        raise ValueError(f"kernels dims must end with {CORE_DIMS}, got {H.dims}")
+    for dim in CORE_DIMS:
+        if dim not in H.coords:
+            raise ValueError(f"kernels is missing the {dim!r} coordinate")
+    for name in CHANNEL_COORDS:
+        if name not in H.coords:
+            raise ValueError(f"kernels is missing the probe_channel coordinate {name!r} "
+                             f"(required: {CHANNEL_COORDS})")
+        if H.coords[name].dims != ("probe_channel",):
+            raise ValueError(f"coordinate {name!r} must have dims ('probe_channel',), "
+                             f"got {H.coords[name].dims}")
+    labels = H.coords["probe_channel"].values
+    if len(set(labels.tolist())) != labels.size:
+        raise ValueError("probe_channel labels must be unique")
+    if any(str(u) == "" for u in H.coords["units"].values):
+        raise ValueError("every probe_channel needs non-empty units")
+    for dim in ("X", "Y"):
+        vals = H.coords[dim].values.tolist()
+        if len(set(vals)) != len(vals):
+            raise ValueError(f"{dim} labels must be unique, got {vals}")
+    regular_spacing(H.coords["tau"].values, "kernels tau coordinate")
+    if require_attrs:
+        missing = [a for a in REQUIRED_ATTRS if a not in H.attrs]
+        if missing:
+            raise ValueError(f"kernels attrs lack provenance fields {missing}")
+
+
+def kernel_dt(H: xr.DataArray) -> float:
+    """Return the tau spacing of kernels ``H`` (ms)."""
+    return regular_spacing(H.coords["tau"].values, "kernels tau coordinate")
+
+
+def select_probe(H: xr.DataArray, probe: str) -> xr.DataArray:
+    """Return the part of ``H`` that belongs to one probe.
+
+    Parameters
+    ----------
+    H : xarray.DataArray
+        Kernels or signals with a ``probe_channel`` dim and ``probe`` coordinate.
+    probe : str
+        Probe name.
+
+    Returns
+    -------
+    xarray.DataArray
+    """
+    names = list(dict.fromkeys(H.coords["probe"].values.tolist()))
+    if probe not in names:
+        raise ValueError(f"probe {probe!r} not found; available probes: {names}")
+    return H.isel(probe_channel=np.flatnonzero(H.coords["probe"].values == probe))
