@@ -1,0 +1,288 @@
+"""The one place that talks to NEURON/LFPy: build, linearise and simulate a cell.
+
+:class:`LinearisedCell` builds the LFPy ``TemplateCell`` representative of a
+postsynaptic population, exposes its geometry as plain numpy arrays, shifts the passive
+leak conductance per segment (the g_eff correction) and simulates the membrane-current
+response to one volley of current-based ``Exp2SynI`` synapses.  Every other module works
+on the arrays it returns and never imports ``neuron``.
+
+The response is computed from a cell that starts at rest when the membrane is passive
+with a uniform leak reversal potential (the resting state is then known exactly), so no
+``t_X``-long settling transient has to be simulated.  Any other membrane is simulated
+like the reference does: from ``v_init`` with the synaptic volley at ``t_X``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mechanisms import load_mechanisms
+from .network import CellSpec, Population
+
+# density mechanisms that keep the membrane linear and passive
+_LINEAR_MECHANISMS = {"pas"}
+
+
+def insert_passive(cell, g_pas: float, e_pas: float) -> None:
+    """Biophysics preset ``passive``: a leak channel on every section.
+
+    Parameters
+    ----------
+    cell : LFPy.TemplateCell
+        The cell being built (called by LFPy as a ``custom_fun``).
+    g_pas : float
+        Leak conductance (S/cm²).
+    e_pas : float
+        Leak reversal potential (mV).
+    """
+    for sec in cell.template.all:
+        sec.insert("pas")
+        sec.g_pas = g_pas
+        sec.e_pas = e_pas
+
+
+@dataclass
+class Geometry:
+    """Segment geometry of a placed, rotated cell (plain arrays, µm).
+
+    Attributes
+    ----------
+    x, y, z : ndarray
+        Segment start/end coordinates, shape (nseg, 2) (µm).
+    d : ndarray
+        Segment diameters, shape (nseg,) (µm).
+    area : ndarray
+        Membrane areas, shape (nseg,) (µm²).
+    sections : list of str
+        Name of the section of every segment.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    d: np.ndarray
+    area: np.ndarray
+    sections: list[str]
+
+    @property
+    def nseg(self) -> int:
+        return self.area.size
+
+    @property
+    def z_mid(self) -> np.ndarray:
+        """Segment midpoint depths (µm)."""
+        return self.z.mean(axis=-1)
+
+    def to_lfpykit(self):
+        """An ``lfpykit.CellGeometry`` for forward models."""
+        import lfpykit
+
+        return lfpykit.CellGeometry(x=self.x, y=self.y, z=self.z, d=self.d)
+
+
+class LinearisedCell:
+    """A cell representative of one postsynaptic population, ready for kernels.
+
+    Parameters
+    ----------
+    spec : CellSpec
+        The cell specification.
+    population : Population
+        The postsynaptic population (placement ``loc`` and ``rotation``).
+    dt : float
+        Time step (ms).
+    e_pas_default : float or None
+        Leak reversal potential (mV) for the ``passive`` preset when its ``e_pas`` is
+        unset (the Vrest of the computation).
+
+    Use as a context manager: the NEURON sections are deleted on exit.
+    """
+
+    def __init__(self, spec: CellSpec, population: Population, dt: float,
+                 e_pas_default: float | None = None) -> None:
+        import LFPy
+        from neuron import h
+
+        load_mechanisms()
+        self._h = h
+        params = dict(spec.params)
+        custom_fun = list(params.pop("custom_fun", []) or [])
+        custom_args = list(params.pop("custom_fun_args", []) or [{}] * len(custom_fun))
+        bio = spec.biophysics
+        if isinstance(bio, dict):
+            e_pas = bio.get("e_pas")
+            if e_pas is None:
+                e_pas = e_pas_default
+            if e_pas is None:
+                raise ValueError(f"populations[{population.name!r}].cell.biophysics.e_pas must "
+                                 "be set when Vrest is a per-segment list")
+            custom_fun.insert(0, insert_passive)
+            custom_args.insert(0, {"g_pas": bio["g_pas"], "e_pas": float(e_pas)})
+        elif callable(bio):
+            custom_fun.insert(0, bio)
+            custom_args.insert(0, dict(spec.biophysics_args))
+        params.setdefault("v_init", -70.0)
+        self.cell = LFPy.TemplateCell(
+            morphology=str(spec.resolve("morphology")),
+            templatefile=str(spec.resolve("templatefile")),
+            templatename=spec.templatename,
+            templateargs=spec.templateargs,
+            dt=dt, tstart=0.0, tstop=dt, delete_sections=True,
+            custom_fun=custom_fun or None, custom_fun_args=custom_args or None,
+            **params,
+        )
+        rotation = {k: v for k, v in population.rotation.items() if v}
+        if rotation:
+            self.cell.set_rotation(**rotation)
+        self.cell.set_pos(z=population.loc)
+        self.dt = float(dt)
+        self.segments = [seg for sec in self.cell.allseclist for seg in sec]
+        sections = [sec.name() for sec in self.cell.allseclist for _ in sec]
+        self.geometry = Geometry(
+            x=np.array(self.cell.x, dtype=float), y=np.array(self.cell.y, dtype=float),
+            z=np.array(self.cell.z, dtype=float), d=np.array(self.cell.d, dtype=float),
+            area=np.array(self.cell.area, dtype=float), sections=sections)
+
+    # -- context management ------------------------------------------------------------
+    def __enter__(self) -> LinearisedCell:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Delete the cell's NEURON sections (no sections leak between cells)."""
+        if getattr(self, "cell", None) is None:
+            return
+        self.segments = []
+        cell, self.cell = self.cell, None
+        cell.strip_hoc_objects()
+        del cell
+        self._h("forall delete_section()")
+
+    # -- membrane ----------------------------------------------------------------------
+    def g_pas(self) -> np.ndarray:
+        """Leak conductance of every segment (S/cm²); NaN where there is no ``pas``."""
+        return np.array([seg.pas.g if hasattr(seg, "pas") else np.nan
+                         for seg in self.segments])
+
+    def shift_g_pas(self, delta: np.ndarray) -> None:
+        """Add ``delta`` (S/cm², shape (nseg,)) to the leak conductance of every segment."""
+        delta = np.asarray(delta, dtype=float)
+        if delta.shape != (len(self.segments),):
+            raise ValueError(f"g_pas shift has shape {delta.shape}, expected "
+                             f"({len(self.segments)},)")
+        for seg, dg in zip(self.segments, delta):
+            if dg != 0.0:
+                if not hasattr(seg, "pas"):
+                    raise ValueError(f"segment {seg} has no 'pas' mechanism to shift "
+                                     "(g_eff needs a passive leak on every segment)")
+                seg.pas.g += dg
+
+    def resting_potential(self) -> float | None:
+        """The exact resting potential (mV) if the membrane is passive and uniform.
+
+        Returns ``None`` when the membrane has other mechanisms or a non-uniform leak
+        reversal potential (then the rest has to be found by simulation).
+        """
+        e_values = set()
+        for seg in self.segments:
+            names = {mech.name() for mech in seg}
+            if not names <= _LINEAR_MECHANISMS or "pas" not in names:
+                return None
+            e_values.add(seg.pas.e)
+        if len(e_values) != 1:
+            return None
+        return e_values.pop()
+
+    # -- simulation --------------------------------------------------------------------
+    def synaptic_response(self, weights: np.ndarray, tau1: float, tau2: float,
+                          tau: float, t_X: float) -> np.ndarray:
+        """Membrane currents after one synchronous volley onto every segment.
+
+        Parameters
+        ----------
+        weights : ndarray
+            ``Exp2SynI`` peak current per segment (nA, shape (nseg,)); positive is
+            inward. Zero-weight segments get no synapse.
+        tau1, tau2 : float
+            Rise and decay time constants (ms).
+        tau : float
+            Duration to simulate after the volley (ms).
+        t_X : float
+            Volley time (ms) used when the cell is not known to start at rest.
+
+        Returns
+        -------
+        ndarray
+            Shape (nseg, n + 1) transmembrane currents (nA) at lags ``k dt``,
+            ``k = 0..n``, ``n = round(tau / dt)``, relative to the volley; the cell is
+            at rest before it.
+        """
+        h = self._h
+        n_after = int(round(tau / self.dt))
+        v_rest = self.resting_potential()
+        if v_rest is not None:
+            # exact rest: start the volley one step after initialisation
+            n_before, v_init = 1, v_rest
+        else:
+            n_before = int(round(t_X / self.dt))
+            v_init = self.cell.v_init
+        t_volley = n_before * self.dt
+        synapses, netcons = [], []
+        for seg, w in zip(self.segments, np.asarray(weights, dtype=float)):
+            if w == 0.0:
+                continue
+            syn = h.Exp2SynI(seg)
+            syn.tau1 = tau1
+            syn.tau2 = tau2
+            nc = h.NetCon(None, syn)
+            nc.weight[0] = w
+            synapses.append(syn)
+            netcons.append(nc)
+        recorders = self._record_imem()
+        t_stop = (n_before + n_after) * self.dt
+        h.finitialize(v_init)
+        h.fcurrent()
+        h.frecord_init()
+        for nc in netcons:
+            nc.event(t_volley)
+        h.continuerun(t_stop)
+        if h.t < t_stop:
+            h.fadvance()
+        imem = np.array([vec.as_numpy()[: n_before + n_after + 1] for vec in recorders])
+        del synapses, netcons, recorders
+        if v_rest is None:
+            # a membrane not at rest: remove the baseline transient exactly by
+            # subtracting the same simulation without the volley
+            baseline = self._baseline(v_init, n_before + n_after)
+            imem = imem - baseline
+        return imem[:, n_before:]
+
+    def _record_imem(self) -> list:
+        """Fixed-step integration with fast i_membrane_ recorded every dt."""
+        h = self._h
+        cvode = h.CVode()
+        cvode.active(0)
+        cvode.use_fast_imem(1)
+        h.dt = self.dt
+        recorders = []
+        for seg in self.segments:
+            vec = h.Vector()
+            vec.record(seg._ref_i_membrane_, self.dt)
+            recorders.append(vec)
+        return recorders
+
+    def _baseline(self, v_init: float, n_steps: int) -> np.ndarray:
+        h = self._h
+        recorders = self._record_imem()
+        h.finitialize(v_init)
+        h.fcurrent()
+        h.frecord_init()
+        t_stop = n_steps * self.dt
+        h.continuerun(t_stop)
+        if h.t < t_stop:
+            h.fadvance()
+        return np.array([vec.as_numpy()[: n_steps + 1] for vec in recorders])

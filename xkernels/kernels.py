@@ -1,0 +1,342 @@
+"""compute_kernels: network × probes → the kernels DataArray.
+
+For every postsynaptic population Y one representative cell is built and linearised
+(the g_eff leak shift depends on all inputs of Y, not on which X is probed), the
+forward-model matrices of every probe are computed once for that cell, and one short
+simulation per presynaptic population X gives the membrane-current response to the
+volley of synapses that one spike of X causes on average.  The responses are mapped
+through the probes, smeared by the delay distribution and cut to the kernel window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from . import linearisation as lin
+from .contract import FORMAT_VERSION, KERNEL_NAME
+from .network import Network
+
+DEFAULT_DT = 2.0 ** -4
+DEFAULT_TAU = 50.0
+DEFAULT_T_X = 200.0
+
+
+# --------------------------------------------------------------------------------------
+# validation of the computation options
+# --------------------------------------------------------------------------------------
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def check_options(dt: float, tau: float, t_X: float, g_eff: bool, fir: bool,
+                  conductance_based: bool) -> tuple[float, float, float, int]:
+    """Validate time options; return (dt, tau, t_X, n_lags)."""
+    dt = _number("dt", dt)
+    if dt <= 0:
+        raise ValueError(f"dt must be > 0 (ms), got {dt!r}")
+    tau = _number("tau", tau)
+    if tau < dt:
+        raise ValueError(f"tau must be >= dt = {dt} ms, got {tau!r}")
+    n_lags = int(round(tau / dt))
+    if abs(n_lags * dt - tau) > 1e-9 * max(tau, 1.0):
+        raise ValueError(f"tau must be a whole multiple of dt = {dt} ms, got {tau!r}")
+    t_X = _number("t_X", t_X)
+    if t_X < tau:
+        raise ValueError(f"t_X must be >= tau = {tau} ms, got {t_X!r}")
+    for name, flag in (("g_eff", g_eff), ("fir", fir)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    if g_eff and not conductance_based:
+        raise ValueError("g_eff=True requires a conductance-based network "
+                         "(network.conductance_based is False); pass g_eff=False")
+    return dt, tau, t_X, n_lags
+
+
+def _vrest_for(vrest: Any, post: str) -> Any:
+    """Vrest of postsynaptic population ``post``: a float or a per-segment array."""
+    if isinstance(vrest, Mapping):
+        if post not in vrest:
+            raise ValueError(f"Vrest is a dict without an entry for population {post!r}; "
+                             f"keys: {sorted(vrest)}")
+        vrest = vrest[post]
+        name = f"Vrest[{post!r}]"
+    else:
+        name = "Vrest"
+    if isinstance(vrest, (list, tuple, np.ndarray)):
+        arr = np.asarray(vrest, dtype=float)
+        if arr.ndim != 1 or not np.isfinite(arr).all():
+            raise ValueError(f"{name} must be a number or a 1-D list of finite values (mV)")
+        return arr
+    return _number(name, vrest)
+
+
+def _vrest_json(vrest: Any) -> Any:
+    if isinstance(vrest, Mapping):
+        return {str(k): _vrest_json(v) for k, v in vrest.items()}
+    if isinstance(vrest, (list, tuple, np.ndarray)):
+        return [float(v) for v in np.asarray(vrest, dtype=float)]
+    return float(vrest)
+
+
+def check_network_inputs(network: Network, g_eff: bool) -> None:
+    """Fields needed by the g_eff correction."""
+    if not g_eff:
+        return
+    for post in network.postsynaptic:
+        pop = network.population(post)
+        if pop.n_ext > 0 and pop.nu_ext > 0 and pop.ext_synapse is None:
+            raise ValueError(f"populations[{post!r}].ext_synapse must be given when g_eff=True "
+                             f"and n_ext = {pop.n_ext} > 0")
+
+
+# --------------------------------------------------------------------------------------
+# provenance
+# --------------------------------------------------------------------------------------
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+
+    out = {"xkernels": __version__}
+    for dist in ("neuron", "LFPy", "LFPykit"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def content_hash(payload: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of everything the kernels depend on."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float, tau: float,
+                  t_X: float, Vrest: Any, g_eff: bool, fir: bool, n_positions: int,
+                  seed: int) -> dict[str, Any]:
+    """The canonical description of a kernel computation (hashed for caching)."""
+    return {"format_version": FORMAT_VERSION, "spec": network.to_dict(),
+            "probes": dict(probe_defs), "dt": dt, "tau": tau, "t_X": t_X,
+            "Vrest": _vrest_json(Vrest), "g_eff": bool(g_eff), "fir": bool(fir),
+            "n_positions": int(n_positions), "seed": int(seed)}
+
+
+# --------------------------------------------------------------------------------------
+# the computation
+# --------------------------------------------------------------------------------------
+def compute_kernels(
+    network: Network,
+    probes: Any,
+    *,
+    dt: float = DEFAULT_DT,
+    tau: float = DEFAULT_TAU,
+    t_X: float = DEFAULT_T_X,
+    Vrest: float | Sequence[float] | Mapping[str, Any] = -65.0,
+    g_eff: bool = True,
+    fir: bool = False,
+    n_positions: int = 2000,
+    seed: int = 1234,
+    store: Any = None,
+    overwrite: bool = False,
+) -> xr.DataArray:
+    """Spike-to-signal kernels of every X → Y connection of ``network``.
+
+    Parameters
+    ----------
+    network : Network
+        The network specification (see :class:`xkernels.Network`).
+    probes : dict or list
+        Forward models (``lfpykit.LinearModel`` instances created with ``cell=None``):
+        a dict name → probe, or a list (names derived from the class).
+    dt : float
+        Time step (ms).
+    tau : float
+        Half width of the kernel (ms); lags ``-tau..tau`` (``dt..tau`` with ``fir``).
+        A whole multiple of ``dt``.
+    t_X : float
+        Presynaptic spike time used when a cell must settle from ``v_init`` (ms);
+        ``>= tau``. Cells with a uniform passive membrane start exactly at rest and
+        do not need it.
+    Vrest : float, list of float or dict
+        Membrane potential (mV) around which conductance-based synapses are
+        linearised: one value, one value per segment, or a dict per postsynaptic
+        population.  Also the leak reversal potential of the ``passive`` preset
+        when that has no ``e_pas``.
+    g_eff : bool
+        Add the mean conductance of recurrent and extrinsic synapses to the leak.
+    fir : bool
+        Return only the causal lags ``dt..tau``.
+    n_positions, seed : int
+        Cell positions averaged over for point/line-source probes, and their seed.
+    store : str or path, optional
+        Zarr store used as a cache: returned if its content hash matches, computed
+        and written if it does not exist, refused (ValueError) if it holds other
+        kernels unless ``overwrite=True``.
+    overwrite : bool
+        Replace a store holding kernels of different inputs.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (X, Y, probe_channel, tau); values in the units of each channel
+        (``units`` coordinate) per spike of the presynaptic population.
+    """
+    from . import probes as probe_lib
+
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be an xkernels.Network, got {type(network).__name__}")
+    dt, tau, t_X, n_lags = check_options(dt, tau, t_X, g_eff, fir, network.conductance_based)
+    if isinstance(n_positions, bool) or not isinstance(n_positions, (int, np.integer)) \
+            or n_positions < 1:
+        raise ValueError(f"n_positions must be a positive integer, got {n_positions!r}")
+    named = probe_lib.normalize_probes(probes)
+    vrest_by_post = {post: _vrest_for(Vrest, post) for post in network.postsynaptic}
+    check_network_inputs(network, g_eff)
+    probe_defs = {}
+    for name, probe in named.items():
+        try:
+            probe_defs[name] = probe_lib.probe_definition(probe)
+        except TypeError:
+            probe_defs[name] = {"class": f"{type(probe).__module__}.{type(probe).__qualname__}",
+                                "params": None}
+    inputs = kernel_inputs(network, probe_defs, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
+                           g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
+    digest = content_hash(inputs)
+
+    if store is not None:
+        cached = _cached(store, digest, overwrite)
+        if cached is not None:
+            return cached
+
+    channel_meta = [probe_lib.probe_channels(name, probe) for name, probe in named.items()]
+    coords = _merge_channel_coords(channel_meta)
+    X = network.presynaptic
+    Y = network.postsynaptic
+    n_tau = n_lags if fir else 2 * n_lags + 1
+    values = np.zeros((len(X), len(Y), coords["probe_channel"][1].size, n_tau))
+
+    from .cells import LinearisedCell
+
+    # validation pass: every cell-dependent input is checked before any simulation
+    plans = {}
+    for post in Y:
+        with LinearisedCell(network.population(post).cell, network.population(post), dt,
+                            _e_pas_default(vrest_by_post[post])) as cell:
+            plans[post] = _plan_population(network, post, cell.geometry, vrest_by_post[post],
+                                           g_eff, dt, n_lags)
+    for j, post in enumerate(Y):
+        pop = network.population(post)
+        with LinearisedCell(pop.cell, pop, dt, _e_pas_default(vrest_by_post[post])) as cell:
+            plan = plans[post]
+            cell.shift_g_pas(plan["g_shift"])
+            geometry = cell.geometry.to_lfpykit()
+            population = {"radius": pop.radius, "loc": pop.loc, "scale": pop.scale}
+            matrix = np.concatenate([
+                probe_lib.probe_matrix(probe, geometry, population, n_positions=n_positions,
+                                       seed=seed)
+                for probe in named.values()], axis=0)
+            for pre, item in plan["inputs"].items():
+                i = X.index(pre)
+                imem = cell.synaptic_response(item["weights"], item["tau1"], item["tau2"],
+                                              tau, t_X)
+                values[i, j] = lin.finish_kernel(matrix @ imem, item["h_delay"], fir)
+
+    tau_axis = (np.arange(1, n_lags + 1) if fir else np.arange(-n_lags, n_lags + 1)) * dt
+    H = xr.DataArray(
+        values, dims=("X", "Y", "probe_channel", "tau"),
+        coords={"X": np.asarray(X, dtype=str), "Y": np.asarray(Y, dtype=str),
+                "tau": ("tau", tau_axis, {"units": "ms", "long_name": "time lag"}), **coords},
+        name=KERNEL_NAME,
+        attrs={
+            "long_name": "spike-to-signal kernels",
+            "description": "signal per presynaptic spike; convolve with spikes per bin",
+            "spec": network.to_json(indent=None),
+            "probes": json.dumps(probe_defs, sort_keys=True),
+            "dt": dt, "t_X": t_X, "tau_max": tau, "g_eff": bool(g_eff), "fir": bool(fir),
+            "Vrest": json.dumps(_vrest_json(Vrest)),
+            "n_positions": int(n_positions), "seed": int(seed),
+            "versions": json.dumps(_versions(), sort_keys=True),
+            "content_hash": digest, "format_version": FORMAT_VERSION,
+        },
+    )
+    if store is not None:
+        from .store import write_kernels
+
+        write_kernels(H, store, overwrite=True)
+    return H
+
+
+def _e_pas_default(vrest: Any) -> float | None:
+    return vrest if isinstance(vrest, float) else None
+
+
+def _merge_channel_coords(metas: list[dict]) -> dict:
+    out: dict[str, tuple[str, np.ndarray]] = {}
+    for key in metas[0]:
+        out[key] = ("probe_channel", np.concatenate([m[key][1] for m in metas]))
+    labels = out["probe_channel"][1].tolist()
+    dupes = sorted({v for v in labels if labels.count(v) > 1})
+    if dupes:
+        raise ValueError(f"probe channel labels must be unique; duplicated: {dupes}")
+    return out
+
+
+def _plan_population(network: Network, post: str, geometry, vrest: Any, g_eff: bool,
+                     dt: float, n_lags: int) -> dict:
+    """Everything needed to simulate the inputs of ``post``, checked before simulating."""
+    pop = network.population(post)
+    nseg = geometry.nseg
+    if isinstance(vrest, np.ndarray) and vrest.size != nseg:
+        raise ValueError(f"Vrest for population {post!r} has {vrest.size} values; its cell "
+                         f"has {nseg} segments (one value per segment, or one number)")
+    z_mid = geometry.z_mid
+    g_shift = lin.ext_leak_shift(pop, geometry.area) if g_eff else np.zeros(nseg)
+    inputs = {}
+    for conn in network.inputs(post):
+        field = f"connections['{conn.key}'].placement"
+        p = lin.placement_probability(conn.placement, geometry.sections, z_mid, geometry.area,
+                                      pop.scale, field)
+        n_pre = network.population(conn.pre).size
+        k_in, k_out = lin.synapse_counts(conn, n_pre, pop.size)
+        syn = conn.synapse
+        if g_eff:
+            g_shift = g_shift + lin.leak_shift(geometry.area, p * k_in, syn.weight, syn.tau1,
+                                               syn.tau2, network.population(conn.pre).rate)
+        weights = lin.segment_weights(syn.weight, syn.e, vrest, p * k_out,
+                                      network.conductance_based)
+        inputs[conn.pre] = {
+            "weights": weights, "tau1": syn.tau1, "tau2": syn.tau2,
+            "h_delay": lin.delay_filter(conn.delay.frozen(), dt, n_lags),
+        }
+    return {"g_shift": g_shift, "inputs": inputs}
+
+
+def _cached(store: Any, digest: str, overwrite: bool) -> xr.DataArray | None:
+    from pathlib import Path
+
+    from .store import open_kernels
+
+    path = Path(store)
+    if not path.exists():
+        return None
+    H = open_kernels(path)
+    if H.attrs.get("content_hash") == digest:
+        return H.load()
+    if not overwrite:
+        raise ValueError(f"store {str(path)!r} holds kernels of different inputs (content "
+                         f"hash {H.attrs.get('content_hash')!r}, requested {digest!r}); pass "
+                         "overwrite=True to replace it")
+    return None

@@ -1,0 +1,199 @@
+"""Pure functions of the kernel method (Hagen et al. 2022): no NEURON, only arrays.
+
+* :func:`beta_integral` -- time integral of the peak-normalised double exponential
+* :func:`synapse_counts` -- expected in/out-degrees of a connection
+* :func:`placement_probability` -- per-segment probability of a synapse
+* :func:`leak_shift` -- the g_eff correction of the leak conductance
+* :func:`segment_weights` -- linearised per-segment synaptic currents
+* :func:`delay_filter` -- normalised delay distribution on the lag grid
+* :func:`finish_kernel` -- delay smearing, offset subtraction at τ = 0, FIR cut
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import fftconvolve
+
+from .network import Connection, Placement, Population
+
+
+def beta_integral(tau1: float, tau2: float) -> float:
+    """Integral over t >= 0 of the peak-normalised waveform (ms).
+
+    The waveform ``(exp(-t/tau2) - exp(-t/tau1)) / peak`` has unit peak; its integral
+    is ``(tau2 - tau1) / peak`` with ``peak`` the waveform maximum, reached at
+    ``t_p = tau1 tau2 / (tau2 - tau1) * ln(tau2 / tau1)``.
+
+    Parameters
+    ----------
+    tau1, tau2 : float
+        Rise and decay time constants (ms), ``tau1 < tau2``.
+    """
+    t_peak = tau1 * tau2 * np.log(tau2 / tau1) / (tau2 - tau1)
+    peak = np.exp(-t_peak / tau2) - np.exp(-t_peak / tau1)
+    return float((tau2 - tau1) / peak)
+
+
+def synapse_counts(conn: Connection, n_pre: int, n_post: int) -> tuple[float, float]:
+    """Expected synapses per postsynaptic cell (in) and per presynaptic cell (out).
+
+    ``K = C_YX N_X N_Y <multapses>`` synapses in total;
+    in-degree ``K / N_Y``, out-degree ``K / N_X``.
+    """
+    total = conn.probability * n_pre * n_post * conn.mean_multapses()
+    return total / n_post, total / n_pre
+
+
+def section_mask(sections: list[str], patterns: list[str], field_name: str) -> np.ndarray:
+    """Segments whose section name contains any of ``patterns`` (``"allsec"``: all).
+
+    Raises
+    ------
+    ValueError
+        If a pattern matches no section of the cell.
+    """
+    names = np.asarray(sections)
+    if "allsec" in patterns:
+        return np.ones(names.size, dtype=bool)
+    mask = np.zeros(names.size, dtype=bool)
+    available = sorted({n.split(".")[-1] for n in sections})
+    for pattern in patterns:
+        hit = np.array([pattern in n for n in sections])
+        if not hit.any():
+            raise ValueError(f"{field_name}: section {pattern!r} does not exist on the cell; "
+                             f"its sections are {available}")
+        mask |= hit
+    return mask
+
+
+def placement_probability(placement: Placement, sections: list[str], z_mid: np.ndarray,
+                          area: np.ndarray, population_scale: float,
+                          field_name: str = "placement") -> np.ndarray:
+    """Probability that a synapse lands on each segment.
+
+    p_i ∝ A_i Σ_k w_k f_k(z_i) over segments of the chosen sections inside
+    ``(z_min, z_max)``, where each density f_k has its scale widened to
+    sqrt(scale² + population_scale²) (the depth spread of postsynaptic somata).
+
+    Parameters
+    ----------
+    placement : Placement
+        Placement rule.
+    sections : list of str
+        Section name of every segment.
+    z_mid : ndarray
+        Segment midpoint depths (µm).
+    area : ndarray
+        Segment membrane areas (µm²).
+    population_scale : float
+        Standard deviation of the postsynaptic somatic depths (µm).
+
+    Returns
+    -------
+    ndarray
+        Probabilities summing to 1, shape (nseg,).
+    """
+    mask = section_mask(sections, placement.sections, f"{field_name}.sections")
+    mask &= (z_mid > placement.z_min) & (z_mid < placement.z_max)
+    if not mask.any():
+        raise ValueError(f"{field_name}: no segment of sections {placement.sections} lies in "
+                         f"z in ({placement.z_min}, {placement.z_max})")
+    density = np.zeros(int(mask.sum()))
+    for dist, weight in zip(placement.densities, placement.weights):
+        params = dict(dist.params)
+        params["scale"] = np.sqrt(params.get("scale", 1.0) ** 2 + population_scale ** 2)
+        frozen = type(dist)(dist.name, params).frozen()
+        density += frozen.pdf(z_mid[mask]) * weight
+    p = np.zeros(z_mid.size)
+    p[mask] = area[mask] * density
+    total = p.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise ValueError(f"{field_name}: the densities give zero probability on every "
+                         "eligible segment")
+    return p / total
+
+
+def leak_shift(area: np.ndarray, counts: np.ndarray, weight: float, tau1: float, tau2: float,
+               rate: float) -> np.ndarray:
+    """Mean synaptic conductance per membrane area added to the leak (S/cm²).
+
+    Δg_i = n_i |w| β ν / A_i with ``n_i`` synapses on segment i, weight ``w`` (µS),
+    β the waveform integral (ms), ν the activation rate (spikes/s) and A_i (µm²);
+    µS ms s⁻¹ µm⁻² = 0.1 S/cm².
+    """
+    beta = beta_integral(tau1, tau2)
+    return counts * abs(weight) / area * beta * rate * 0.1
+
+
+def segment_weights(weight: float, e_rev: float, vrest, p_out: np.ndarray,
+                    conductance_based: bool) -> np.ndarray:
+    """Per-segment peak synaptic current of the linearised synapses (nA).
+
+    Conductance-based: ``-w (V_rest - E) ρ_i`` (µS × mV = nA); current-based:
+    ``w ρ_i``; ρ_i the expected out-degree on segment i.
+    """
+    if conductance_based:
+        return -weight * (np.asarray(vrest, dtype=float) - e_rev) * p_out
+    return weight * p_out
+
+
+def delay_filter(delay_frozen, dt: float, n_lags: int) -> np.ndarray:
+    """Normalised delay weights on lags ``k dt``, ``k = -n_lags..n_lags``.
+
+    Parameters
+    ----------
+    delay_frozen : scipy frozen distribution
+        Delay distribution (ms).
+    dt : float
+        Time step (ms).
+    n_lags : int
+        Half length in steps.
+    """
+    lags = np.linspace(-n_lags * dt, n_lags * dt, 2 * n_lags + 1)
+    pdf = delay_frozen.pdf(lags)
+    total = pdf.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise ValueError("delay distribution has no probability mass on the lags "
+                         f"[{-n_lags * dt}, {n_lags * dt}] ms")
+    return pdf / total
+
+
+def finish_kernel(response: np.ndarray, h_delay: np.ndarray, fir: bool) -> np.ndarray:
+    """Delay-smear a channel response and cut the kernel window.
+
+    Parameters
+    ----------
+    response : ndarray
+        Shape (n_channels, n + 1): signal at lags 0..n steps after the volley; the
+        signal is zero before the volley and unknown (taken as zero) after lag n.
+    h_delay : ndarray
+        Delay weights on lags -n..n (length 2n + 1).
+    fir : bool
+        Return lags 1..n only (FIR form) instead of -n..n.
+
+    Returns
+    -------
+    ndarray
+        Kernel, shape (n_channels, n) if ``fir`` else (n_channels, 2n + 1): the
+        delay-smeared response minus its value at lag 0, zero at negative lags.
+    """
+    n = response.shape[-1] - 1
+    if h_delay.size != 2 * n + 1:
+        raise ValueError(f"delay filter has {h_delay.size} taps, expected {2 * n + 1}")
+    full = fftconvolve(response, h_delay[None, :], axes=-1)
+    smeared = full[:, n: 2 * n + 1]  # lags 0..n
+    kernel = smeared - smeared[:, :1]
+    if fir:
+        return kernel[:, 1:]
+    out = np.zeros((response.shape[0], 2 * n + 1))
+    out[:, n:] = kernel
+    return out
+
+
+def ext_leak_shift(pop: Population, area: np.ndarray) -> np.ndarray:
+    """Leak shift from the extrinsic synapses of ``pop`` spread by area (S/cm²)."""
+    if pop.n_ext == 0 or pop.nu_ext == 0:
+        return np.zeros(area.size)
+    syn = pop.ext_synapse
+    counts = pop.n_ext * area / area.sum()
+    return leak_shift(area, counts, syn.weight, syn.tau1, syn.tau2, pop.nu_ext)

@@ -1,0 +1,144 @@
+"""Compile and load xkernels' NEURON mechanisms without a manual step.
+
+The ``.mod`` sources shipped in ``xkernels/mod`` are compiled with ``nrnivmodl`` on first
+use into a per-user cache directory keyed by the sources, the NEURON version and the
+machine architecture, then loaded into the running NEURON.  Concurrent first uses by
+several processes are serialised with a file lock; a finished build is published by an
+atomic rename, so a half-built cache entry is never loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from filelock import FileLock
+
+MOD_DIR = Path(__file__).parent / "mod"
+#: Point processes defined by our mod files (checked after loading).
+MECHANISMS = ("Exp2SynI",)
+_CACHE_ENV = "XKERNELS_CACHE_DIR"
+
+
+def cache_root() -> Path:
+    """Directory holding compiled mechanism builds.
+
+    ``$XKERNELS_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/xkernels`` or
+    ``~/.cache/xkernels``.
+    """
+    if os.environ.get(_CACHE_ENV):
+        return Path(os.environ[_CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "xkernels"
+
+
+def mod_sources(mod_dir: Path = MOD_DIR) -> list[Path]:
+    """Sorted ``.mod`` files of ``mod_dir``."""
+    files = sorted(Path(mod_dir).glob("*.mod"))
+    if not files:
+        raise FileNotFoundError(f"no .mod files found in {mod_dir}")
+    return files
+
+
+def build_key(mod_dir: Path = MOD_DIR) -> str:
+    """Hash of the mod sources, NEURON version, Python ABI and architecture."""
+    import neuron
+
+    digest = hashlib.sha256()
+    for path in mod_sources(mod_dir):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    digest.update(str(neuron.__version__).encode())
+    digest.update(platform.machine().encode())
+    digest.update(sys.implementation.cache_tag.encode())
+    return digest.hexdigest()[:16]
+
+
+def _find_library(build_dir: Path) -> Path | None:
+    for pattern in ("*/libnrnmech.so", "*/.libs/libnrnmech.so", "*/libnrnmech.dylib",
+                    "*/.libs/libnrnmech.dylib", "*/nrnmech.dll"):
+        hits = sorted(build_dir.glob(pattern))
+        if hits:
+            return hits[0]
+    return None
+
+
+def compile_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Path:
+    """Compile ``mod_dir`` into the cache if needed and return the build directory.
+
+    Parameters
+    ----------
+    mod_dir : pathlib.Path
+        Directory with ``.mod`` sources.
+    cache : pathlib.Path, optional
+        Cache root (default :func:`cache_root`).
+
+    Returns
+    -------
+    pathlib.Path
+        Build directory containing ``<arch>/libnrnmech.so``.
+
+    Raises
+    ------
+    RuntimeError
+        If ``nrnivmodl`` is missing or fails (its output is included).
+    """
+    cache = Path(cache) if cache is not None else cache_root()
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / f"mechanisms-{build_key(mod_dir)}"
+    if _find_library(target) is not None:
+        return target
+    with FileLock(str(cache / f"{target.name}.lock")):
+        if _find_library(target) is not None:  # built by another process meanwhile
+            return target
+        nrnivmodl = shutil.which("nrnivmodl")
+        if nrnivmodl is None:
+            raise RuntimeError("nrnivmodl not found on PATH; install NEURON (pip install "
+                               "neuron) in this environment")
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache))
+        try:
+            for src in mod_sources(mod_dir):
+                shutil.copy2(src, work / src.name)
+            proc = subprocess.run([nrnivmodl], cwd=work, capture_output=True, text=True)
+            if _find_library(work) is None:
+                raise RuntimeError(f"nrnivmodl failed in {work} (exit {proc.returncode}):\n"
+                                   f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(work, target)
+        finally:
+            if work.exists():
+                shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def load_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Path | None:
+    """Make our point processes available in this process's NEURON.
+
+    Compiles on first use (see :func:`compile_mechanisms`). If every mechanism of
+    :data:`MECHANISMS` is already defined (loaded earlier, by us or by another package
+    compiling an identically named mechanism) nothing is loaded and ``None`` is
+    returned.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The build directory that was loaded, or ``None`` if nothing was needed.
+    """
+    from neuron import h
+
+    if all(hasattr(h, name) for name in MECHANISMS):
+        return None
+    build = compile_mechanisms(mod_dir, cache)
+    library = _find_library(build)
+    h.nrn_load_dll(str(library))
+    missing = [name for name in MECHANISMS if not hasattr(h, name)]
+    if missing:
+        raise RuntimeError(f"loaded {library} but mechanisms {missing} are still undefined")
+    return build
