@@ -268,6 +268,7 @@ CONTACT_PROBES = {
 def test_contact_average_equals_brute_force(geom, kind):
     n = 300 if kind == "recext-root" else 2000   # root_as_point takes the slow path
     probe = CONTACT_PROBES[kind]()
+    probe.cell = geom
     M = probe_matrix(probe, geom, POP, n_positions=n, seed=99)
     assert probe.cell is None
     expected = _brute_force_average(probe, geom, draw_offsets(POP, n, seed=99))
