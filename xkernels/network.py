@@ -313,18 +313,23 @@ class Placement:
 
 
 def callable_path(fun: Callable) -> str:
-    """``module:qualname`` of an importable function (for JSON)."""
-    module = getattr(fun, "__module__", None)
-    qualname = getattr(fun, "__qualname__", None)
-    if not module or not qualname or "<" in qualname:
-        raise TypeError(f"biophysics callable {fun!r} cannot be serialised: it must be a "
-                        "module-level function (module:qualname)")
+    """``module:qualname`` of a function (for JSON).
+
+    Functions defined in ``__main__``, closures and lambdas are named too (so a
+    specification can always be described and hashed) but cannot be imported back:
+    :func:`import_callable` then raises a clear error.
+    """
+    module = getattr(fun, "__module__", None) or "<unknown>"
+    qualname = getattr(fun, "__qualname__", None) or repr(fun)
     return f"{module}:{qualname}"
 
 
 def import_callable(path: str) -> Callable:
     """Import ``module:qualname``."""
     module_name, _, qualname = path.partition(":")
+    if "<" in path or module_name == "__main__":
+        raise ValueError(f"cell.biophysics callable {path!r} cannot be imported: define it at "
+                         "module level in an importable module to store it in a spec")
     try:
         obj: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
