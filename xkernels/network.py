@@ -47,7 +47,9 @@ BIOPHYSICS_PRESETS: dict[str, dict[str, float | None]] = {
     "passive": {"g_pas": 0.0003, "e_pas": None},
 }
 
-SUPPORTED_SYNTYPES = ("Exp2Syn",)
+#: Double-exponential synapse waveforms: conductance-based ``Exp2Syn`` (linearised
+#: around Vrest) and current-based ``Exp2SynI`` (for current-based networks).
+SUPPORTED_SYNTYPES = ("Exp2Syn", "Exp2SynI")
 
 
 def _fail(field_name: str, value: Any, allowed: str, exc: type[Exception] = ValueError):
@@ -183,7 +185,9 @@ class Synapse:
     e : float
         Reversal potential (mV); used to linearise conductance-based synapses.
     syntype : str
-        ``"Exp2Syn"`` (the only waveform supported, as in the reference).
+        ``"Exp2Syn"`` (conductance-based) or ``"Exp2SynI"`` (current-based; only in
+        networks with ``conductance_based=False``, where either name means a current
+        synapse of peak ``weight`` nA).
     """
 
     weight: float
@@ -693,6 +697,14 @@ class Network:
                 _fail(f"populations[{c.post!r}].cell", None,
                       "a cell specification (the population is postsynaptic)")
             c.mean_multapses()  # validates the multapse distribution
+            if self.conductance_based and c.synapse.syntype == "Exp2SynI":
+                _fail(f"connections['{c.key}'].synapse.syntype", c.synapse.syntype,
+                      "'Exp2Syn' in a conductance-based network (Exp2SynI is current-based; "
+                      "set conductance_based=False)")
+        for p in self.populations:
+            if p.ext_synapse is not None and p.ext_synapse.syntype != "Exp2Syn":
+                _fail(f"populations[{p.name!r}].ext_synapse.syntype", p.ext_synapse.syntype,
+                      "'Exp2Syn' (its conductance enters g_eff)")
 
     # -- access ------------------------------------------------------------------------
     @property
