@@ -124,6 +124,9 @@ class Distribution:
                              f"(e.g. 'norm', 'truncnorm', 'poisson'), got {self.name!r}")
         params = {k: _jsonable_number(v) for k, v in self.params.items()}
         object.__setattr__(self, "params", params)
+        scale = params.get("scale", 1.0)
+        if isinstance(scale, (int, float)) and not scale > 0:
+            raise ValueError(f"{field_name}.scale must be > 0, got {scale!r}")
         try:
             value = self.mean()
         except TypeError as err:
