@@ -67,7 +67,6 @@ def test_physics_sanity(H):
 def test_dipole_equals_sum_of_z_weighted_currents():
     """Independent check of the CDM pipeline: p_z(t) = Σ_i z_i I_i(t) of the simulated
     currents, smeared by the delay distribution (computed by direct summation here)."""
-    from xkernels import linearisation as lin
     from xkernels.kernels import _plan_population
 
     net = Network.example()

@@ -124,3 +124,43 @@ def test_exp2syni_waveform(mechanisms_loaded):
 def test_load_is_idempotent(mechanisms_loaded):
     assert mechanisms.load_mechanisms() is None
     assert os.path.isdir(mechanisms.cache_root())
+
+
+WHEEL_SMOKE = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {site!r})
+    import numpy as np
+    import xkernels
+    assert xkernels.__file__.startswith({site!r}), xkernels.__file__
+    H = xkernels.compute_kernels(xkernels.Network.example(),
+                                 {{"cdm": xkernels.CurrentDipoleMomentZ()}}, tau=1.0)
+    assert np.abs(H.values).max() > 0
+    print("ok")
+""")
+
+
+@pytest.mark.slow
+def test_works_from_a_built_wheel(tmp_path):
+    """The wheel ships mod/ and the cells; mechanisms compile into the user cache,
+    with no x86_64/ folder in the working directory."""
+    import zipfile
+
+    wheel_dir = tmp_path / "wheel"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps",
+                            "-q", "-w", str(wheel_dir)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    (wheel,) = wheel_dir.glob("xkernels-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        assert "xkernels/mod/exp2synI.mod" in names
+        assert "xkernels/cells_data/BallAndSticks_E.hoc" in names
+        archive.extractall(site)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = dict(os.environ, XKERNELS_CACHE_DIR=str(tmp_path / "cache"))
+    run = subprocess.run([sys.executable, "-c", WHEEL_SMOKE.format(site=str(site))], cwd=work,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().endswith("ok")
+    assert list(work.iterdir()) == []
