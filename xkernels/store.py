@@ -141,7 +141,8 @@ def _check_kernels(H: xr.DataArray) -> tuple[str, ...]:
     for name in ("X", "Y", "probe_channel", "probe", "units"):
         kind = H.coords[name].dtype.kind
         if kind not in "UOT":
-            raise ValueError(f"coordinate {name!r} must hold str, got dtype {H.coords[name].dtype}")
+            raise ValueError(f"coordinate {name!r} must hold str, got dtype "
+                             f"{H.coords[name].dtype}")
     for name in ("x", "y", "z"):
         if H.coords[name].dtype.kind != "f":
             raise ValueError(f"coordinate {name!r} must be float (µm, NaN allowed), got "
@@ -415,21 +416,25 @@ def _inspect(path: Path) -> dict:
         raise KernelStoreError(f"{str(path)!r} is not a kernel store: no {KERNEL_NAME!r} "
                                f"array, found arrays {arrays}")
     attrs = kernels.get("attributes", {})
-    version = root.get("attributes", {}).get(ROOT_VERSION_ATTR, attrs.get("format_version"))
-    if version is None:
+    found = [root.get("attributes", {}).get(ROOT_VERSION_ATTR), attrs.get("format_version")]
+    found = [v for v in found if v is not None]
+    if not found:
         raise KernelStoreError(f"{str(path)!r} is not a kernel store: {KERNEL_NAME!r} has no "
                                "'format_version' attribute")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    bad = [v for v in found if isinstance(v, bool) or not isinstance(v, int)]
+    version = bad[0] if bad else max(found)
+    if bad or version > FORMAT_VERSION:
         raise KernelStoreError(f"kernel store {str(path)!r} has format version {version!r}, "
                                f"this xkernels reads format versions up to {FORMAT_VERSION}; "
                                "upgrade xkernels")
     return root
 
 
-def _open_dataset(path: Path) -> xr.Dataset:
+def _open_dataset(path: Path, *, lazy: bool = True) -> xr.Dataset:
+    """Open a checked kernel store; ``lazy=False`` reads through zarr without dask."""
     root = _inspect(path)
     consolidated = "consolidated_metadata" in root and root["consolidated_metadata"] is not None
-    return xr.open_zarr(path, consolidated=consolidated)
+    return xr.open_zarr(path, consolidated=consolidated, chunks={} if lazy else None)
 
 
 def _restore_strings(da: xr.DataArray) -> xr.DataArray:
@@ -561,8 +566,16 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
         _check_template(path, template, sweep_dims)
 
 
+def _stored_kernels(path: Path) -> xr.DataArray:
+    """The kernels of a store with coordinates loaded and values not read (no dask)."""
+    ds = _open_dataset(path, lazy=False)
+    H = _restore_strings(ds[KERNEL_NAME])
+    H.attrs = dict(ds[KERNEL_NAME].attrs)
+    return H
+
+
 def _check_template(path: Path, template: xr.DataArray, sweep_dims: tuple[str, ...]) -> None:
-    stored = open_kernels(path, allow_incomplete=True)
+    stored = _stored_kernels(path)
     if stored.dims != template.dims:
         raise ValueError(f"template does not match kernel store {str(path)!r}: dims "
                          f"{template.dims}, store has {stored.dims}")
@@ -589,7 +602,7 @@ def _leaf_diffs(a: Any, b: Any, where: tuple = ()) -> list[tuple[tuple, Any, Any
         return out
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         out = []
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             out += _leaf_diffs(x, y, (*where, str(i)))
         return out
     same = a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
@@ -690,7 +703,7 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
     import zarr
 
     path = _as_path(path)
-    stored = open_kernels(path, allow_incomplete=True)
+    stored = _stored_kernels(path)
     sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
     if not sweep_dims:
         raise ValueError(f"kernel store {str(path)!r} has no sweep dims; write_point needs a "
@@ -710,7 +723,7 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
         raise ValueError(f"H_point must have a float dtype, got {H_point.dtype}")
     _compare_core(stored, H_point, "point kernels", path, CORE_DIMS)
     point = {}
-    for dim, i in zip(sweep_dims, position):
+    for dim, i in zip(sweep_dims, position, strict=True):
         if dim not in H_point.coords or H_point.coords[dim].ndim != 0:
             raise ValueError(f"H_point needs the scalar coordinate {dim!r} (its sweep value)")
         value = H_point.coords[dim].values.item()
@@ -753,7 +766,7 @@ def completed_points(path: str | os.PathLike) -> np.ndarray:
     numpy.ndarray
         Shape of the sweep dims, True where the point's kernels are completely written.
     """
-    return _done_mask(_open_dataset(_as_path(path)))
+    return _done_mask(_open_dataset(_as_path(path), lazy=False))
 
 
 # ---------------------------------------------------------------------------------
@@ -796,7 +809,7 @@ def describe(path: str | os.PathLike) -> str:
         and completion, content hash, versions, format version and size on disk.
     """
     path = _as_path(path)
-    ds = _open_dataset(path)
+    ds = _open_dataset(path, lazy=False)
     H = _restore_strings(ds[KERNEL_NAME])
     attrs = ds[KERNEL_NAME].attrs
     done = _done_mask(ds)
