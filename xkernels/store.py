@@ -322,13 +322,24 @@ def _move_into_place(tmp: Path, path: Path, overwrite: bool) -> None:
     _fsync_dir(path.parent)
 
 
+def _check_replaceable(path: Path, overwrite: bool) -> None:
+    """Refuse an existing ``path`` unless overwriting a kernel store (of any version)."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if not overwrite:
+        raise FileExistsError(f"kernel store {str(path)!r} already exists "
+                              "(pass overwrite=True to replace it)")
+    if path.is_symlink() or not (path / KERNEL_NAME / "zarr.json").is_file():
+        what = "a symlink" if path.is_symlink() else (
+            "a directory without a 'kernels' zarr array" if path.is_dir() else "a file")
+        raise ValueError(f"overwrite=True replaces kernel stores only; {str(path)!r} is {what}")
+
+
 def _write_atomically(ds: xr.Dataset, encoding: dict, path: Path, overwrite: bool,
                       compute: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     _recover(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"kernel store {str(path)!r} already exists "
-                              "(pass overwrite=True to replace it)")
+    _check_replaceable(path, overwrite)
     tmp = _sibling(path, "tmp")
     try:
         _to_zarr(ds, tmp, encoding, compute=compute)
@@ -371,15 +382,14 @@ def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool =
     Raises
     ------
     ValueError, TypeError
-        If ``H`` breaks the data contract; nothing is created on disk.
+        If ``H`` breaks the data contract, or ``overwrite`` would replace something
+        that is not a kernel store; nothing is created on disk.
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     """
     path = _as_path(path)
     sweep_dims = _check_kernels(H)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"kernel store {str(path)!r} already exists "
-                              "(pass overwrite=True to replace it)")
+    _check_replaceable(path, overwrite)
     ds, encoding = _dataset_for_zarr(H, sweep_dims, done_value=True)
     _write_atomically(ds, encoding, path, overwrite)
 
