@@ -61,6 +61,7 @@ def test_round_trip_identical_and_quiet(tmp_path):
     for name in ("X", "Y", "probe_channel", "probe", "units"):
         assert back.coords[name].dtype.kind == "U"
     assert loaded.attrs == H.attrs
+    assert store.read_attrs(path) == H.attrs
     assert store.completed_points(path).shape == ()
 
 

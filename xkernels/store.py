@@ -447,6 +447,30 @@ def _open_dataset(path: Path, *, lazy: bool = True) -> xr.Dataset:
     return xr.open_zarr(path, consolidated=consolidated, chunks={} if lazy else None)
 
 
+def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
+    """Return the provenance attrs of a kernel store without opening its arrays.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Kernel store.
+
+    Returns
+    -------
+    dict
+        The attributes of ``kernels`` (``content_hash``, ``spec``, ``dt``, ...).
+
+    Raises
+    ------
+    FileNotFoundError, KernelStoreError
+        As :func:`open_kernels`.
+    """
+    path = _as_path(path)
+    _inspect(path)
+    attrs = _read_json(path / KERNEL_NAME / "zarr.json").get("attributes", {})
+    return {k: v for k, v in attrs.items() if not k.startswith("_") and k != "coordinates"}
+
+
 def _restore_strings(da: xr.DataArray) -> xr.DataArray:
     """Load coordinates and give str coordinates numpy's ``<U`` dtype again."""
     new = {}
@@ -576,12 +600,57 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
         _check_template(path, template, sweep_dims)
 
 
+_STORED_CACHE: dict[Path, tuple[tuple, xr.DataArray]] = {}
+
+
+def _metadata_stamp(path: Path) -> tuple:
+    """Changes whenever the store at ``path`` is created or replaced."""
+    root, meta = path.stat(), (path / "zarr.json").stat()
+    return root.st_ino, meta.st_ino, meta.st_mtime_ns, meta.st_size
+
+
 def _stored_kernels(path: Path) -> xr.DataArray:
-    """The kernels of a store with coordinates loaded and values not read (no dask)."""
-    ds = _open_dataset(path, lazy=False)
-    H = _restore_strings(ds[KERNEL_NAME])
-    H.attrs = dict(ds[KERNEL_NAME].attrs)
-    return H
+    """Coordinates and attrs of a store's kernels, read with zarr (fast, no dask).
+
+    The values are a zero-stride placeholder: only dims, sizes, coords and attrs of
+    the returned DataArray are meaningful.  Cached per store: coordinates and attrs
+    never change after a store is created (a replaced store has a new stamp).
+    """
+    import zarr
+
+    _inspect(path)
+    stamp = _metadata_stamp(path)
+    cached = _STORED_CACHE.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    group = zarr.open_group(path, mode="r")
+    members = dict(group.arrays())
+    arr = members[KERNEL_NAME]
+    dims = tuple(arr.metadata.dimension_names)
+    raw = arr.attrs.asdict()
+    coords = {}
+    for name in [*dims, *str(raw.get("coordinates", "")).split()]:
+        if name in members:
+            values = np.asarray(members[name][...])
+            if values.dtype.kind in "OT":
+                values = np.asarray(values.tolist(), dtype=str).reshape(values.shape)
+            coords[name] = (tuple(members[name].metadata.dimension_names), values)
+    attrs = {k: v for k, v in raw.items() if not k.startswith("_") and k != "coordinates"}
+    placeholder = np.broadcast_to(np.zeros((), dtype=arr.dtype), arr.shape)
+    stored = xr.DataArray(placeholder, dims=dims, coords=coords, attrs=attrs, name=KERNEL_NAME)
+    _STORED_CACHE.clear()  # one store at a time is plenty
+    _STORED_CACHE[path] = (stamp, stored)
+    return stored
+
+
+def _zarr_done(path: Path) -> np.ndarray:
+    """The ``done`` mask read with zarr (0-d True for a store without sweep dims)."""
+    import zarr
+
+    group = zarr.open_group(path, mode="r")
+    if DONE_NAME not in group:
+        return np.ones((), dtype=bool)
+    return np.asarray(group[DONE_NAME][...], dtype=bool)
 
 
 def _check_template(path: Path, template: xr.DataArray, sweep_dims: tuple[str, ...]) -> None:
@@ -776,7 +845,9 @@ def completed_points(path: str | os.PathLike) -> np.ndarray:
     numpy.ndarray
         Shape of the sweep dims, True where the point's kernels are completely written.
     """
-    return _done_mask(_open_dataset(_as_path(path), lazy=False))
+    path = _as_path(path)
+    _inspect(path)
+    return _zarr_done(path)
 
 
 # ---------------------------------------------------------------------------------
