@@ -523,7 +523,7 @@ def test_points_written_concurrently_by_dask_workers(tmp_path):
     path = tmp_path / "sweep.zarr"
     store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))
     with LocalCluster(n_workers=2, threads_per_worker=2, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         client.run(sys.path.insert, 0, str(Path(__file__).parent))
         futures = [client.submit(_write_one, str(path), i, j, pure=False)
                    for i in range(N_W) for j in range(N_V)]

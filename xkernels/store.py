@@ -440,11 +440,11 @@ def _inspect(path: Path) -> dict:
     return root
 
 
-def _open_dataset(path: Path, *, lazy: bool = True) -> xr.Dataset:
-    """Open a checked kernel store; ``lazy=False`` reads through zarr without dask."""
+def _open_dataset(path: Path) -> xr.Dataset:
+    """Open a checked kernel store with xarray (dask-backed)."""
     root = _inspect(path)
     consolidated = "consolidated_metadata" in root and root["consolidated_metadata"] is not None
-    return xr.open_zarr(path, consolidated=consolidated, chunks={} if lazy else None)
+    return xr.open_zarr(path, consolidated=consolidated)
 
 
 def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
@@ -482,12 +482,6 @@ def _restore_strings(da: xr.DataArray) -> xr.DataArray:
     return da.assign_coords(new)
 
 
-def _done_mask(ds: xr.Dataset) -> np.ndarray:
-    if DONE_NAME not in ds:
-        return np.ones((), dtype=bool)
-    return np.asarray(ds[DONE_NAME].values, dtype=bool)
-
-
 def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> xr.DataArray:
     """Open the kernels of a store lazily (dask-backed).
 
@@ -514,7 +508,7 @@ def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> 
     """
     path = _as_path(path)
     ds = _open_dataset(path)
-    done = _done_mask(ds)
+    done = _zarr_done(path)
     if not allow_incomplete and not done.all():
         raise KernelStoreError(f"kernel store {str(path)!r} is incomplete: "
                                f"{int(done.sum())} of {done.size} sweep points written "
@@ -890,10 +884,9 @@ def describe(path: str | os.PathLike) -> str:
         and completion, content hash, versions, format version and size on disk.
     """
     path = _as_path(path)
-    ds = _open_dataset(path, lazy=False)
-    H = _restore_strings(ds[KERNEL_NAME])
-    attrs = ds[KERNEL_NAME].attrs
-    done = _done_mask(ds)
+    H = _stored_kernels(path)
+    attrs = H.attrs
+    done = _zarr_done(path)
     tau = H.coords["tau"].values
     lines = [f"xkernels kernel store {path}",
              f"  populations X (presynaptic): {', '.join(H.coords['X'].values.tolist())}",
