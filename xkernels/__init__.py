@@ -20,7 +20,8 @@ def _optional_exports() -> None:
         "probes": ["GaussCylinderPotential", "CurrentDipoleMomentZ", "EEGProbe", "MEGProbe"],
         "convolve": ["convolve"],
         "rates": ["rates_from_spikes", "rates_from_spikes_per_second"],
-        "store": ["open_kernels", "describe"],
+        "store": ["open_kernels", "describe", "write_kernels", "read_attrs",
+                  "create_sweep_store", "write_point", "completed_points"],
         "sweep": ["sweep"],
     }
     for module_name, names in table.items():

@@ -131,7 +131,8 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float,
                   seed: int) -> dict[str, Any]:
     """The canonical description of a kernel computation (hashed for caching)."""
     return {"format_version": FORMAT_VERSION, "spec": network.to_dict(),
-            "probes": dict(probe_defs), "dt": dt, "tau": tau, "t_X": t_X,
+            "probes": [[name, d] for name, d in probe_defs.items()],  # order matters
+            "dt": dt, "tau": tau, "t_X": t_X,
             "Vrest": _vrest_json(Vrest), "g_eff": bool(g_eff), "fir": bool(fir),
             "n_positions": int(n_positions), "seed": int(seed)}
 
@@ -266,7 +267,7 @@ def compute_kernels(
             "long_name": "spike-to-signal kernels",
             "description": "signal per presynaptic spike; convolve with spikes per bin",
             "spec": network.to_json(indent=None),
-            "probes": json.dumps(probe_defs, sort_keys=True),
+            "probes": json.dumps(probe_defs),  # insertion order = probe_channel order
             "dt": dt, "t_X": t_X, "tau_max": tau, "g_eff": bool(g_eff), "fir": bool(fir),
             "Vrest": json.dumps(_vrest_json(Vrest)),
             "n_positions": int(n_positions), "seed": int(seed),
@@ -329,16 +330,16 @@ def _plan_population(network: Network, post: str, geometry, vrest: Any, g_eff: b
 def _cached(store: Any, digest: str, overwrite: bool) -> xr.DataArray | None:
     from pathlib import Path
 
-    from .store import open_kernels
+    from .store import open_kernels, read_attrs
 
     path = Path(store)
     if not path.exists():
         return None
-    H = open_kernels(path)
-    if H.attrs.get("content_hash") == digest:
-        return H.load()
+    stored_hash = read_attrs(path).get("content_hash")  # also refuses non-kernel stores
+    if stored_hash == digest:
+        return open_kernels(path).load()
     if not overwrite:
         raise ValueError(f"store {str(path)!r} holds kernels of different inputs (content "
-                         f"hash {H.attrs.get('content_hash')!r}, requested {digest!r}); pass "
+                         f"hash {stored_hash!r}, requested {digest!r}); pass "
                          "overwrite=True to replace it")
     return None
