@@ -268,6 +268,7 @@ CONTACT_PROBES = {
 def test_contact_average_equals_brute_force(geom, kind):
     n = 300 if kind == "recext-root" else 2000   # root_as_point takes the slow path
     probe = CONTACT_PROBES[kind]()
+    probe.cell = geom
     M = probe_matrix(probe, geom, POP, n_positions=n, seed=99)
     assert probe.cell is None
     expected = _brute_force_average(probe, geom, draw_offsets(POP, n, seed=99))
@@ -463,3 +464,16 @@ def test_normalize_probes_bad_input(bad, exc, text):
 def test_module_doctests():
     result = doctest.testmod(probes_mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 4 and result.failed == 0
+
+
+def test_mea_slice_is_averaged_laterally_only(geom):
+    probe = lfpykit.RecMEAElectrode(None, sigma_T=0.3, sigma_S=1.5, sigma_G=0.0, h=3000.0,
+                                    z_shift=-500.0, x=np.array([0.0, 50.0]), y=np.zeros(2),
+                                    z=np.full(2, -500.0), method="pointsource")
+    M = probe_matrix(probe, geom, POP, n_positions=20, seed=4)
+    expected = np.zeros_like(M)
+    for dx, dy, _ in draw_offsets(POP, 20, seed=4):
+        probe.cell = lfpykit.CellGeometry(geom.x - dx, geom.y - dy, geom.z, geom.d)
+        expected += probe.get_transformation_matrix() / 20
+    probe.cell = None
+    np.testing.assert_allclose(M, expected, rtol=1e-12)

@@ -650,6 +650,7 @@ def probe_matrix(probe: lfpykit.LinearModel, geometry: Any, population: Any, *,
         probe = GaussCylinderPotential(z=probe.z, sigma=probe.sigma, R=probe.R,
                                        sigma_z=probe.sigma_z)
     if _is_contact_model(probe):
+        probe.cell = None
         offsets = draw_offsets(population, n_positions, seed)
         if isinstance(probe, lfpykit.RecMEAElectrode):
             offsets[:, 2] = 0.0
