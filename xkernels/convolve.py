@@ -61,21 +61,25 @@ def fft_size(n_taps: int) -> int:
     return best
 
 
-def kernel_spectrum(h: np.ndarray, n: int) -> np.ndarray:
+def kernel_spectrum(h: np.ndarray, n: int, sum_y: bool = False) -> np.ndarray:
     """Real FFT of kernels along their last (tau) axis, zero-padded to length ``n``.
 
     Parameters
     ----------
-    h : ndarray, shape (..., n_taps)
+    h : ndarray, shape (..., Y, C, n_taps)
         Kernel values (signal units per spike).
     n : int
         FFT length (``>= n_taps``).
+    sum_y : bool
+        Sum over the ``Y`` axis (third from last) first, keeping it with length 1.
 
     Returns
     -------
-    ndarray, complex128, shape (..., n // 2 + 1)
+    ndarray, complex128, shape (..., Y or 1, C, n // 2 + 1)
     """
     h = np.asarray(h, dtype=np.float64)
+    if sum_y:
+        h = h.sum(axis=-3, keepdims=True)
     if not np.all(np.isfinite(h)):
         raise ValueError(f"kernels contain {int(np.sum(~np.isfinite(h)))} non-finite "
                          "value(s); kernels must be finite")
@@ -159,18 +163,21 @@ def _gather_window(pieces, slices, pad_left: int, length: int) -> np.ndarray:
 
 
 def _convolve_task(ok, spectrum, spec_index, pieces, slices, pad_left,
-                   n_taps, n_out, keep_x, out_dtype, empty_shape):
-    """One output chunk: gather its window, then :func:`overlap_save`."""
+                   n_taps, n_out, keep_x, out_dtype, empty_shape, drop_axes):
+    """One output chunk: gather its window, :func:`overlap_save`, drop summed axes."""
     del ok  # only a dependency: the rates passed the value checks
     spectrum = spectrum[spec_index]
-    if not pieces:  # the whole window lies outside the data: the signal is zero there
+    if pieces:
+        n_fft = 2 * (spectrum.shape[-1] - 1)
+        window = _gather_window(pieces, slices, pad_left,
+                                window_length(n_out, n_taps, n_fft))
+        out = overlap_save(window, spectrum, n_taps=n_taps, n_out=n_out, keep_x=keep_x,
+                           out_dtype=out_dtype)
+    else:  # the whole window lies outside the data: the signal is zero there
         batch = np.broadcast_shapes(empty_shape[:-1], spectrum.shape[:-4])
         x_out = empty_shape[-1] if keep_x else 1
-        return np.zeros(batch + (x_out,) + spectrum.shape[-3:-1] + (n_out,), out_dtype)
-    n_fft = 2 * (spectrum.shape[-1] - 1)
-    window = _gather_window(pieces, slices, pad_left, window_length(n_out, n_taps, n_fft))
-    return overlap_save(window, spectrum, n_taps=n_taps, n_out=n_out, keep_x=keep_x,
-                        out_dtype=out_dtype)
+        out = np.zeros(batch + (x_out,) + spectrum.shape[-3:-1] + (n_out,), out_dtype)
+    return np.squeeze(out, axis=drop_axes)
 
 
 # ------------------------------------------------------------------- value checks (lazy)
@@ -356,32 +363,31 @@ def _time_chunk(n_time: int, bytes_per_sample: int, step: int, requested) -> int
 
 
 def _kernels_array(kernels: xr.DataArray, plan: _Plan) -> da.Array:
-    """Kernels as one dask chunk shaped (*batch or 1, X, Y or 1, C, tau)."""
+    """Kernels as one dask chunk shaped (*batch or 1, X, Y, C, tau)."""
     order = [d for d in plan.batch if d in kernels.dims] + list(CORE_DIMS)
     h = kernels.transpose(*order).data
-    h = h if isinstance(h, da.Array) else da.from_array(np.asarray(h), chunks=-1)
+    # name=False: a random key instead of hashing the whole array (fast graph building)
+    h = h if isinstance(h, da.Array) else da.from_array(np.asarray(h), chunks=-1, name=False)
     h = h.rechunk(-1)
     index = tuple(slice(None) if d in kernels.dims else None for d in plan.batch)
-    h = h[index + (Ellipsis,)]
-    if not plan.keep_y:
-        h = h.sum(axis=-3, keepdims=True)
-    return h
+    return h[index + (Ellipsis,)]
 
 
 def _rates_array(rates: xr.DataArray, plan: _Plan) -> da.Array:
     """Rates as a dask array shaped (*rates' other dims, X, time), X in one chunk."""
     r = rates.transpose(*plan.rate_batch, "X", "time").data
     if not isinstance(r, da.Array):
-        r = da.from_array(np.asarray(r), chunks=(-1,) * (r.ndim - 1) + ("auto",))
+        r = da.from_array(np.asarray(r), chunks=(-1,) * (r.ndim - 1) + ("auto",), name=False)
     return r.rechunk({r.ndim - 2: -1})
 
 
 def _signal_graph(r: da.Array, spectrum: da.Array, ok: da.Array, plan: _Plan,
                   n_channels: int, n_y: int, out_dtype, time_chunk) -> da.Array:
-    """Dask array (*batch, X or 1, Y or 1, C, time) of the signals."""
+    """Dask array (*batch, [X], [Y], C, time) of the signals (X, Y only if kept)."""
     n_time, n_x, n_taps = r.shape[-1], r.shape[-2], plan.n_taps
     n_fft = 2 * (spectrum.shape[-1] - 1)
     k_shape = spectrum.shape[:-4]
+    drop_axes = tuple(ax for ax, kept in ((-4, plan.keep_x), (-3, plan.keep_y)) if not kept)
     n_rb = len(plan.rate_batch)
     batch_chunks = list(r.chunks[:n_rb]) + [(k_shape[n_rb + i],)
                                             for i in range(len(plan.kernel_only))]
@@ -419,12 +425,13 @@ def _signal_graph(r: da.Array, spectrum: da.Array, ok: da.Array, plan: _Plan,
                     pieces.append((r.name,) + bidx + (0, j))
                     slices.append(slice(int(max(clo, s0) - s0), int(min(chi, s1) - s0)))
             pad_l = clo - lo
-            key = (name,) + bidx + (0, 0, 0, ti)
+            key = (name,) + bidx + (0,) * (3 - len(drop_axes)) + (ti,)
             dsk[key] = (_convolve_task, (ok.name,), spec_key, spec_index, pieces, slices,
-                        pad_l, n_taps, c, plan.keep_x, out_dtype, empty_shape)
+                        pad_l, n_taps, c, plan.keep_x, out_dtype, empty_shape, drop_axes)
             a += c
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[r, spectrum, ok])
-    chunks = tuple(batch_chunks) + ((x_out,), (y_out,), (n_channels,), out_tchunks)
+    kept = ((x_out,),) * plan.keep_x + ((y_out,),) * plan.keep_y
+    chunks = tuple(batch_chunks) + kept + ((n_channels,), out_tchunks)
     return da.Array(graph, name, chunks=chunks, dtype=out_dtype)
 
 
@@ -502,8 +509,10 @@ def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...
                                               real=True))
     n_fft = min(n_fft, sfft.next_fast_len(r.shape[-1] + plan.n_taps - 1, real=True))
     n_fft += n_fft % 2  # irfft needs the even length back
-    spectrum = h.map_blocks(kernel_spectrum, n=n_fft, dtype=np.complex128,
-                            chunks=h.chunks[:-1] + ((n_fft // 2 + 1,),))
+    y_chunks = h.chunks[-3] if plan.keep_y else (1,)
+    spectrum = h.map_blocks(kernel_spectrum, n=n_fft, sum_y=not plan.keep_y,
+                            dtype=np.complex128,
+                            chunks=h.chunks[:-3] + (y_chunks, h.chunks[-2], (n_fft // 2 + 1,)))
     data = _signal_graph(r_checked, spectrum, ok, plan, kernels.sizes["probe_channel"],
                          kernels.sizes["Y"], dtype, time_chunk)
     return _wrap(data, rates, kernels, plan)
@@ -512,12 +521,8 @@ def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...
 def _wrap(data: da.Array, rates: xr.DataArray, kernels: xr.DataArray,
           plan: _Plan) -> xr.DataArray:
     """Label the signals array with coordinates and attrs."""
-    dims = plan.batch + ("X", "Y", "probe_channel", "time")
-    out = xr.DataArray(data, dims=dims, name=SIGNAL_NAME)
-    if not plan.keep_x:
-        out = out.isel(X=0, drop=True)
-    if not plan.keep_y:
-        out = out.isel(Y=0, drop=True)
+    dims = plan.batch + ("X",) * plan.keep_x + ("Y",) * plan.keep_y
+    out = xr.DataArray(data, dims=dims + ("probe_channel", "time"), name=SIGNAL_NAME)
     coords = {}
     for src in (kernels, rates):
         for cname, coord in src.coords.items():
