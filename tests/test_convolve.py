@@ -375,3 +375,13 @@ def test_distributed_identical_results():
         with pytest.raises(ValueError, match="rates contain .* NaN"):
             convolve(bad, H).compute()
     xr.testing.assert_identical(local, remote)
+
+
+def test_long_time_axis_checked_in_blocks():
+    from xkernels.convolve import _time_spacing
+
+    t = DT * np.arange(3_000_001)
+    assert _time_spacing(t, block=2**20) == pytest.approx(DT, rel=1e-12)
+    t[2_500_000:] += 0.5 * DT
+    with pytest.raises(ValueError, match="rates time coordinate must be regularly spaced"):
+        _time_spacing(t, block=2**20)

@@ -37,7 +37,7 @@ KEEPABLE = ("X", "Y")
 SIGNAL_NAME = "signals"
 _LAG_ATOL = 1e-6  # tolerance on tau[0] / dt being an integer (fraction of a bin)
 _TARGET_CHUNK_BYTES = 32 * 2**20  # float64 output bytes per chunk (auto chunking)
-_SPECTRUM_BYTES = 8 * 2**20  # complex spectrum bytes processed at once inside a chunk
+_SPECTRUM_BYTES = 6 * 2**20  # complex spectrum bytes processed at once inside a chunk
 _MIN_CHUNKS = 8  # auto chunking aims at no fewer chunks, to keep both cores busy
 _MAX_FFT = 2**16
 
@@ -128,19 +128,28 @@ def overlap_save(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, n_out
     batch = np.broadcast_shapes(window.shape[:-2], spectrum.shape[:-4])
     lead = batch + ((n_x if keep_x else 1),) + spectrum.shape[-3:-1]
     out = np.empty(lead + (n_frames, step), dtype=out_dtype)
-    group = max(1, _SPECTRUM_BYTES // (16 * spectrum.shape[-1] * math.prod(lead)))
-    fh = spectrum[..., None, :]  # (*B_h, X, Y, C, 1, F)
+    n_freq = spectrum.shape[-1]
+    group = max(1, _SPECTRUM_BYTES // (16 * n_freq * math.prod(lead)))
+    group = min(group, n_frames)
+    spec = np.empty(lead + (group, n_freq), dtype=np.complex128)
+    tmp = np.empty(batch + (group, n_freq), dtype=np.complex128)
+    pairs = [(y, c) for y in range(lead[-2]) for c in range(lead[-1])]
     for j0 in range(0, n_frames, group):
         j1 = min(n_frames, j0 + group)
-        fr = sfft.rfft(frames[..., j0:j1, :], axis=-1)[..., None, None, :, :]
-        if keep_x:
-            spec = fr * fh  # (*B, X, Y, C, g, F)
-        else:
-            spec = fr[..., 0, :, :, :, :] * fh[..., 0, :, :, :, :]
-            for x in range(1, n_x):
-                spec += fr[..., x, :, :, :, :] * fh[..., x, :, :, :, :]
-            spec = spec[..., None, :, :, :, :]
-        out[..., j0:j1, :] = sfft.irfft(spec, n, axis=-1)[..., n_taps - 1:]
+        g = j1 - j0
+        fr = sfft.rfft(frames[..., j0:j1, :], axis=-1)  # (*B_r, X, g, F)
+        # one (y, c) at a time keeps the operands in cache (2x faster than broadcasting)
+        for y, c in pairs:
+            for x in range(n_x):
+                fh = spectrum[..., x, y, c, None, :]
+                if keep_x:
+                    np.multiply(fr[..., x, :, :], fh, out=spec[..., x, y, c, :g, :])
+                elif x == 0:
+                    np.multiply(fr[..., x, :, :], fh, out=spec[..., 0, y, c, :g, :])
+                else:
+                    np.multiply(fr[..., x, :, :], fh, out=tmp[..., :g, :])
+                    spec[..., 0, y, c, :g, :] += tmp[..., :g, :]
+        out[..., j0:j1, :] = sfft.irfft(spec[..., :g, :], n, axis=-1)[..., n_taps - 1:]
     return out.reshape(lead + (n_frames * step,))[..., :n_out]
 
 
@@ -303,7 +312,21 @@ def _check_rates(rates) -> float:
     labels = rates.coords["X"].values.tolist()
     if len(set(labels)) != len(labels):
         raise ValueError(f"rates X labels must be unique, got {labels}")
-    return regular_spacing(time, "rates time coordinate")
+    return _time_spacing(time)
+
+
+def _time_spacing(values: np.ndarray, block: int = 2**20) -> float:
+    """:func:`regular_spacing` of a long time axis, in blocks to bound temporary memory."""
+    name = "rates time coordinate"
+    if values.size <= block:
+        return regular_spacing(values, name)
+    step = (float(values[-1]) - float(values[0])) / (values.size - 1)
+    for i in range(0, values.size - 1, block):
+        local = regular_spacing(values[i:i + block + 1], name)
+        if not math.isclose(local, step, rel_tol=TAU_RTOL):
+            raise ValueError(f"{name} must be regularly spaced and increasing; the step is "
+                             f"{local!r} from index {i} but {step!r} on average")
+    return step
 
 
 def _plan(rates: xr.DataArray, kernels: xr.DataArray, keep) -> _Plan:
