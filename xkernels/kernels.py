@@ -10,6 +10,7 @@ through the probes, smeared by the delay distribution and cut to the kernel wind
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -104,6 +105,7 @@ def check_network_inputs(network: Network, g_eff: bool) -> None:
 # --------------------------------------------------------------------------------------
 # provenance
 # --------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -268,7 +270,7 @@ def compute_kernels(
             "dt": dt, "t_X": t_X, "tau_max": tau, "g_eff": bool(g_eff), "fir": bool(fir),
             "Vrest": json.dumps(_vrest_json(Vrest)),
             "n_positions": int(n_positions), "seed": int(seed),
-            "versions": json.dumps(_versions(), sort_keys=True),
+            "versions": json.dumps(dict(_versions()), sort_keys=True),
             "content_hash": digest, "format_version": FORMAT_VERSION,
         },
     )
@@ -319,7 +321,7 @@ def _plan_population(network: Network, post: str, geometry, vrest: Any, g_eff: b
                                       network.conductance_based)
         inputs[conn.pre] = {
             "weights": weights, "tau1": syn.tau1, "tau2": syn.tau2,
-            "h_delay": lin.delay_filter(conn.delay.frozen(), dt, n_lags),
+            "h_delay": lin.delay_filter(conn.delay, dt, n_lags),
         }
     return {"g_shift": g_shift, "inputs": inputs}
 
