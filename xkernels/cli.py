@@ -289,15 +289,22 @@ def _load_grid(path: str | Path) -> dict[str, Any]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    out = check_output(args.output, args.overwrite)
+    out = Path(args.output)
+    if not args.resume:
+        out = check_output(out, args.overwrite)
     network, probes, options = load_spec(args.spec)
     grid = _load_grid(args.grid)
     try:
         from .sweep import sweep
     except ModuleNotFoundError as err:  # pragma: no cover - until sweep lands
         raise CLIError(f"parameter sweeps are not available: {err}") from None
+
+    # a new store is built next to the output and moved into place when complete;
+    # --resume continues the store in place (the sweep writes finished points only)
+    target = out if args.resume else _temporary_sibling(out)
     client = None
     cluster = None
+    start = time.perf_counter()
     try:
         if args.workers > 1:
             from dask.distributed import Client, LocalCluster
@@ -305,19 +312,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
                                    processes=True, dashboard_address=None)
             client = Client(cluster)
-        start = time.perf_counter()
         try:
-            H = sweep(network, grid, probes, store=out, client=client,
-                      overwrite=args.overwrite, **options)
+            H = sweep(network, grid, probes, store=target, client=client or "sync",
+                      progress=not args.quiet, **options)
         except (ValueError, TypeError, KeyError) as err:
             msg = err.args[0] if isinstance(err, KeyError) and err.args else err
             raise CLIError(f"grid file {str(args.grid)!r} / spec file "
                            f"{str(args.spec)!r}: {msg}") from None
+        if not args.resume:
+            move_into_place(target, out, args.overwrite)
     finally:
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
+        if not args.resume and target.exists():
+            shutil.rmtree(target, ignore_errors=True)
     _status(f"wrote {out} ({dict(H.sizes)}) in {time.perf_counter() - start:.1f} s",
             args.quiet)
     return 0
@@ -456,14 +466,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("sweep", "kernels over a parameter grid -> one stacked Zarr store",
             "Compute kernels at every point of GRID.json (an object: parameter -> list "
-            "of values) and stack them along one dim per parameter in a Zarr store; "
-            "points already in the store are not recomputed.")
+            "of values; paths like \"connections[E->E].synapse.weight\", "
+            "\"populations[E].rate\", \"Vrest\") and stack them along one dim per "
+            "parameter in a Zarr store.")
     p.add_argument("spec", metavar="SPEC.json")
     p.add_argument("grid", metavar="GRID.json")
     p.add_argument("-o", "--output", required=True, metavar="SWEEP.zarr")
     p.add_argument("--workers", type=_positive(int), default=1,
                    help="dask worker processes (default 1: run in this process)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted sweep in an existing SWEEP.zarr")
     p.set_defaults(func=cmd_sweep)
 
     p = add("convolve", "rates store * kernel store -> signals store",

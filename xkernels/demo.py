@@ -48,8 +48,8 @@ def demo_probes() -> dict[str, Any]:
 
 def demo_grid() -> dict[str, list[float]]:
     """A small example grid for ``xkernels sweep`` (two synaptic weights, µS)."""
-    return {"connections.E->E.synapse.weight": [0.00006, 0.00012, 0.00024],
-            "connections.I->E.synapse.weight": [0.001, 0.002, 0.004]}
+    return {"connections[E->E].synapse.weight": [0.00006, 0.00012, 0.00024],
+            "connections[I->E].synapse.weight": [0.001, 0.002, 0.004]}
 
 
 def _summary(H, rates, signals, lif_summary, seconds) -> dict[str, Any]:
