@@ -1,0 +1,78 @@
+"""Execute every notebook (short sizes via environment variables) and check its results."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def execute(name: str, tmp_path: Path, **env: str) -> dict:
+    """Run a notebook in tmp_path with env vars; return its results JSON."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
+        f"{name} is committed with outputs"
+    results = tmp_path / "results.json"
+    saved = dict(os.environ)
+    os.environ.update(env)
+    os.environ["XKERNELS_NB_RESULTS"] = str(results)
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), saved.get("PYTHONPATH", "")])
+    os.environ["PYNEST_QUIET"] = "1"
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                         resources={"metadata": {"path": str(tmp_path)}})
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return json.loads(results.read_text())
+
+
+@pytest.mark.slow
+def test_readme_example(tmp_path):
+    r = execute("01_readme_example.ipynb", tmp_path)
+    assert r["shape"] == {"X": 2, "Y": 2, "probe_channel": 16, "tau": 1601}
+    assert r["probes"] == ["cdm", "lfp"] and r["finite"] and r["signals_finite"]
+    # inhibitory synapses near the soma: a negative dipole; excitatory apical: positive
+    assert r["cdm_z_peak_I_E"] < 0 < r["cdm_z_peak_E_E"]
+    assert r["signals_shape"] == {"probe_channel": 16, "time": 16000}
+
+
+@pytest.mark.slow
+def test_lif_network_nest(tmp_path):
+    pytest.importorskip("nest")
+    r = execute("02_lif_network_nest.ipynb", tmp_path, XKERNELS_NB_T_STOP="700")
+    assert r["rates_shape"] == {"X": 2, "time": 8000}
+    assert all(0.5 < v < 50 for v in r["mean_rates"].values())
+    assert r["signals_shape"] == {"probe_channel": 19, "time": 8000} and r["finite"]
+    assert r["eeg_max_rel_err"] < 1e-10
+    assert r["corr_eeg0_cdmz"] > 0.99  # electrode above a radial dipole tracks it
+    assert len(r["lfp_std_mV"]) == 13 and min(r["lfp_std_mV"]) > 0
+
+
+@pytest.mark.slow
+def test_parameter_sweep(tmp_path):
+    pytest.importorskip("xkernels.sweep")
+    r = execute("03_parameter_sweep.ipynb", tmp_path, XKERNELS_NB_GRID="2")
+    assert len(r["dims"]) == 2 and r["shape"] == [2, 2] and r["finite"]
+    assert r["increases_with_inhibitory_weight"]
+
+
+@pytest.mark.slow
+def test_long_recording_dask(tmp_path):
+    r = execute("04_long_recording_dask.ipynb", tmp_path, XKERNELS_NB_SECONDS="20")
+    assert r["n_time"] == 320_000
+    assert r["signals_shape"] == {"probe_channel": 16, "time": 320_000}
+    assert r["n_chunks"] > 1 and r["finite_std"]
+    assert r["max_rel_err"] < 1e-5  # float32 output
+    shutil.rmtree(tmp_path / "signals.zarr")

@@ -1,0 +1,124 @@
+"""Figures rendered to PNG files and checked (size, content), not by eye."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from matplotlib.image import imread
+
+import xkernels  # noqa: F401  (registers .xk)
+from xkernels.contract import channel_coords
+from xkernels.plot import nice_number, plot, readable_units
+
+
+def fake_kernels() -> xr.DataArray:
+    """Small analytic kernels: 5-depth LFP (mV), z-only CDM (nA µm), 2 EEG channels."""
+    tau = np.arange(-40, 161) * 0.0625
+    z = np.linspace(400.0, -400.0, 5)
+    pieces = [channel_coords("lfp", [f"lfp:{i}" for i in range(5)], "mV", z=z),
+              channel_coords("cdm", ["cdm:x", "cdm:y", "cdm:z"], "nA µm"),
+              channel_coords("eeg", ["eeg:0", "eeg:1"], "mV", x=[0, 1e4], y=[0, 0],
+                             z=[9e4, 8.9e4])]
+    coords = {k: ("probe_channel", np.concatenate([p[k][1] for p in pieces]))
+              for k in pieces[0]}
+    shape = np.exp(-np.clip(tau, 0, None) / 2.0) * (tau > 0)
+    rows = np.concatenate([1e-4 * np.sin(z / 300.0), [0.0, 0.0, 50.0], [1e-7, 5e-8]])
+    sign = np.array([[1.0, -2.0], [0.5, -1.0]])  # (X, Y)
+    data = sign.T[:, :, None, None] * rows[None, None, :, None] * shape
+    data = np.transpose(data, (1, 0, 2, 3))  # dims X, Y
+    coords.update(X=["E", "I"], Y=["E", "I"], tau=tau)
+    return xr.DataArray(data, dims=("X", "Y", "probe_channel", "tau"), coords=coords,
+                        name="kernels")
+
+
+def check_png(path, figsize, dpi) -> np.ndarray:
+    img = imread(path)
+    assert img.shape[0] == pytest.approx(figsize[1] * dpi, abs=2)
+    assert img.shape[1] == pytest.approx(figsize[0] * dpi, abs=2)
+    rgb = img[..., :3]
+    not_white = np.any(rgb < 0.9, axis=-1).mean()
+    assert 0.02 < not_white < 0.9, not_white  # drawn on, but not a solid block
+    assert rgb.std() > 0.05
+    assert path.stat().st_size > 10_000
+    return img
+
+
+@pytest.mark.parametrize("kind", ["traces", "image"])
+def test_kernels_png(tmp_path, kind):
+    H = fake_kernels()
+    fig = H.xk.plot(kind=kind)
+    path = tmp_path / f"kernels_{kind}.png"
+    fig.savefig(path, dpi=60)
+    check_png(path, fig.get_size_inches(), 60)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    # 2 Y × 3 probes rows, 2 X columns
+    assert len(titles) == 12
+    assert "I → E  (lfp)" in titles and "E → I  (cdm)" in titles
+    if kind == "image":
+        assert any(ax.get_ylabel() == "nV" for ax in fig.axes)  # colour bar: 1.9e-4 mV
+
+
+def test_kernel_traces_are_the_data(tmp_path):
+    """Depth traces are offsets + gain × kernel; the scale bar names the units."""
+    H = fake_kernels()
+    fig = plot(H, probes=["lfp"])
+    ax = next(a for a in fig.axes if a.get_title() == "I → E  (lfp)")
+    lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == H.sizes["tau"]]
+    assert len(lines) == 5
+    top = lines[0]  # highest contact first
+    expected = H.sel(X="I", Y="E", probe_channel="lfp:0").values
+    y = np.asarray(top.get_ydata()) - 400.0
+    ratio = y[np.abs(expected) > 0] / expected[np.abs(expected) > 0]
+    assert np.allclose(ratio, ratio[0]) and ratio[0] > 0
+    texts = [t.get_text() for t in ax.texts]
+    assert any("nV" in t for t in texts), texts
+    # the CDM x/y channels are identically zero and not drawn
+    fig = plot(H, probes=["cdm"])
+    ax = next(a for a in fig.axes if a.get_title() == "E → E  (cdm)")
+    assert len(ax.get_lines()) == 1 + 1  # cdm:z and the tau = 0 marker
+
+
+def test_signals_png_with_rates(tmp_path):
+    H = fake_kernels()
+    rng = np.random.default_rng(1)
+    time = np.arange(4000) * 0.0625
+    rates = xr.DataArray(rng.poisson(3.0, (2, time.size)).astype(float), dims=("X", "time"),
+                         coords={"X": ["E", "I"], "time": time}, name="rates")
+    data = np.einsum("xyct,xs->cs", H.values[..., :1], rates.values)  # any finite signal
+    signals = xr.DataArray(data, dims=("probe_channel", "time"),
+                           coords={**{k: v for k, v in H.coords.items()
+                                      if v.dims == ("probe_channel",)}, "time": time})
+    fig = signals.chunk({"time": 1000}).xk.plot(rates=rates, time_lim=(10.0, 200.0))
+    path = tmp_path / "signals.png"
+    fig.savefig(path, dpi=60)
+    check_png(path, fig.get_size_inches(), 60)
+    assert len([ax for ax in fig.axes if ax.get_title()]) == 4  # rates + 3 probes
+    ax = fig.axes[1]
+    xdata = ax.get_lines()[0].get_xdata()
+    assert xdata[0] >= 10.0 and xdata[-1] <= 200.0
+
+
+def test_bad_arguments():
+    H = fake_kernels()
+    with pytest.raises(ValueError, match="kind must be one of"):
+        plot(H, kind="bars")
+    with pytest.raises(ValueError, match="probes \\['meg'\\] not found"):
+        plot(H, probes=["meg"])
+    with pytest.raises(ValueError, match="extra dims \\['w'\\]"):
+        plot(H.expand_dims(w=[1, 2]))
+    with pytest.raises(ValueError, match="tau_lim"):
+        plot(H, tau_lim=(5, 1))
+    with pytest.raises(ValueError, match="cannot plot"):
+        plot(H.isel(tau=0))
+    with pytest.raises(TypeError):
+        plot(H.values)
+
+
+def test_unit_helpers():
+    assert readable_units("mV", 2e-2) == (pytest.approx(1000.0), "µV")
+    assert readable_units("mV", 2e-4) == (pytest.approx(1e6), "nV")
+    assert readable_units("mV", 3.0) == (1.0, "mV")
+    assert readable_units("nA µm", 5e4) == (pytest.approx(1e-3), "µA µm")
+    assert readable_units("mV", 0.0) == (1.0, "mV")
+    assert [nice_number(v) for v in (0.73, 7.3, 1.0, 0.0)] == [0.5, 5.0, 1.0, 1.0]

@@ -1,0 +1,7 @@
+"""``python -m xkernels``: the command line (see :mod:`xkernels.cli`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,574 @@
+"""Signals from population rates and kernels, lazily on dask.
+
+The signal of a network is
+
+.. math:: V(r, t) = \\sum_X \\sum_Y (\\nu_X * H_{YX})(r, t),
+          \\qquad (\\nu * H)(t) = \\sum_k H(\\tau_k)\\, \\nu(t - \\tau_k)
+
+over the ``tau`` coordinate values of the kernels (negative lags included), with
+``nu = 0`` outside the rates' time range.  For a symmetric tau axis this is exactly the
+reference workflow's ``np.convolve(nu, h, 'same')``.
+
+Implementation: the kernels are summed over ``Y`` in the time domain (unless ``Y`` is
+kept) and transformed once to the frequency domain.  The output is cut along time into
+chunks; each chunk is one dask task that gathers its input window (the chunk plus a halo
+of the kernel length, zeros beyond the data) from whatever time chunks the rates have,
+runs an overlap-save FFT convolution on it and sums ``X`` in the frequency domain.  The
+values of the rates (NaN, inf, negative counts) are checked by a reduction that every
+output chunk depends on, so nothing is computed or written from bad rates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import dask.array as da
+import numpy as np
+import scipy.fft as sfft
+import xarray as xr
+from dask.base import tokenize
+from dask.graph_manipulation import bind
+from dask.highlevelgraph import HighLevelGraph
+
+from .contract import CORE_DIMS, TAU_RTOL, kernel_dt, regular_spacing, validate_kernels
+
+KEEPABLE = ("X", "Y")
+SIGNAL_NAME = "signals"
+_LAG_ATOL = 1e-6  # tolerance on tau[0] / dt being an integer (fraction of a bin)
+_TARGET_CHUNK_BYTES = 32 * 2**20  # float64 output bytes per chunk (auto chunking)
+_SPECTRUM_BYTES = 6 * 2**20  # complex spectrum bytes processed at once inside a chunk
+_MIN_CHUNKS = 8  # auto chunking aims at no fewer chunks, to keep both cores busy
+_MAX_FFT = 2**16
+
+
+# ----------------------------------------------------------------------------- numerics
+
+
+def fft_size(n_taps: int) -> int:
+    """Overlap-save FFT length for a kernel of ``n_taps`` taps.
+
+    The power of two ``n >= 2 * n_taps`` minimising the cost per output sample
+    ``n log2(n) / (n - n_taps + 1)`` (at most 2**16 unless the kernel needs more).
+    """
+    best, best_cost = None, math.inf
+    n = 1 << max(4, (2 * n_taps - 1).bit_length())
+    while best is None or n <= _MAX_FFT:
+        cost = n * math.log2(n) / (n - n_taps + 1)
+        if cost < best_cost:
+            best, best_cost = n, cost
+        n *= 2
+    return best
+
+
+def kernel_spectrum(h: np.ndarray, n: int, sum_y: bool = False) -> np.ndarray:
+    """Real FFT of kernels along their last (tau) axis, zero-padded to length ``n``.
+
+    Parameters
+    ----------
+    h : ndarray, shape (..., Y, C, n_taps)
+        Kernel values (signal units per spike).
+    n : int
+        FFT length (``>= n_taps``).
+    sum_y : bool
+        Sum over the ``Y`` axis (third from last) first, keeping it with length 1.
+
+    Returns
+    -------
+    ndarray, complex128, shape (..., Y or 1, C, n // 2 + 1)
+    """
+    h = np.asarray(h, dtype=np.float64)
+    if sum_y:
+        h = h.sum(axis=-3, keepdims=True)
+    if not np.all(np.isfinite(h)):
+        raise ValueError(f"kernels contain {int(np.sum(~np.isfinite(h)))} non-finite "
+                         "value(s); kernels must be finite")
+    return sfft.rfft(h, n=n, axis=-1)
+
+
+def overlap_save(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, n_out: int,
+                 keep_x: bool, out_dtype=np.float64) -> np.ndarray:
+    """Valid part of the linear convolution of a rates window with kernels.
+
+    ``out[..., i] = sum_k h[..., k] * window[..., i + n_taps - 1 - k]`` for
+    ``i < n_out``, computed by overlap-save with FFT length ``n`` (from ``spectrum``),
+    summing (or keeping) the population axis ``X`` in the frequency domain.
+
+    Parameters
+    ----------
+    window : ndarray, shape (*B_r, X, >= n_out + n_taps - 1)
+        Spike counts per bin, zeros where there is no data.  Samples beyond
+        ``window_length(n_out, n_taps, n)`` are ignored; a shorter window is zero-padded.
+    spectrum : ndarray, complex, shape (*B_h, X, Y, C, n // 2 + 1)
+        :func:`kernel_spectrum` of the kernels; ``B_r`` and ``B_h`` broadcast.
+    n_taps : int
+        Number of kernel taps.
+    n_out : int
+        Number of output samples.
+    keep_x : bool
+        Keep ``X`` in the output instead of summing it.
+    out_dtype : dtype
+        Output dtype.
+
+    Returns
+    -------
+    ndarray, shape (*B, X or 1, Y, C, n_out)
+    """
+    n = 2 * (spectrum.shape[-1] - 1)
+    step = n - n_taps + 1
+    n_frames = -(-n_out // step)
+    needed = window_length(n_out, n_taps, n)
+    if window.shape[-1] < needed:
+        padded = np.zeros(window.shape[:-1] + (needed,))
+        padded[..., :window.shape[-1]] = window
+        window = padded
+    frames = np.lib.stride_tricks.sliding_window_view(window[..., :needed], n, axis=-1)
+    frames = frames[..., ::step, :]
+    n_x = window.shape[-2]
+    batch = np.broadcast_shapes(window.shape[:-2], spectrum.shape[:-4])
+    lead = batch + ((n_x if keep_x else 1),) + spectrum.shape[-3:-1]
+    out = np.empty(lead + (n_frames, step), dtype=out_dtype)
+    n_freq = spectrum.shape[-1]
+    group = max(1, _SPECTRUM_BYTES // (16 * n_freq * math.prod(lead)))
+    group = min(group, n_frames)
+    spec = np.empty(lead + (group, n_freq), dtype=np.complex128)
+    tmp = np.empty(batch + (group, n_freq), dtype=np.complex128)
+    pairs = [(y, c) for y in range(lead[-2]) for c in range(lead[-1])]
+    for j0 in range(0, n_frames, group):
+        j1 = min(n_frames, j0 + group)
+        g = j1 - j0
+        fr = sfft.rfft(frames[..., j0:j1, :], axis=-1)  # (*B_r, X, g, F)
+        # one (y, c) at a time keeps the operands in cache (2x faster than broadcasting)
+        for y, c in pairs:
+            for x in range(n_x):
+                fh = spectrum[..., x, y, c, None, :]
+                if keep_x:
+                    np.multiply(fr[..., x, :, :], fh, out=spec[..., x, y, c, :g, :])
+                elif x == 0:
+                    np.multiply(fr[..., x, :, :], fh, out=spec[..., 0, y, c, :g, :])
+                else:
+                    np.multiply(fr[..., x, :, :], fh, out=tmp[..., :g, :])
+                    spec[..., 0, y, c, :g, :] += tmp[..., :g, :]
+        out[..., j0:j1, :] = sfft.irfft(spec[..., :g, :], n, axis=-1)[..., n_taps - 1:]
+    return out.reshape(lead + (n_frames * step,))[..., :n_out]
+
+
+def window_length(n_out: int, n_taps: int, n_fft: int) -> int:
+    """Rates samples :func:`overlap_save` reads for ``n_out`` outputs (whole frames)."""
+    step = n_fft - n_taps + 1
+    return -(-n_out // step) * step + n_taps - 1
+
+
+def _gather_window(pieces, slices, pad_left: int, length: int) -> np.ndarray:
+    """Slices of rates chunks concatenated along time into zeros of ``length`` samples."""
+    parts = [np.asarray(p)[..., sl] for p, sl in zip(pieces, slices, strict=True)]
+    window = np.zeros(parts[0].shape[:-1] + (max(length, pad_left),))
+    pos = pad_left
+    for p in parts:
+        stop = min(pos + p.shape[-1], window.shape[-1])
+        window[..., pos:stop] = p[..., :stop - pos]
+        pos = stop
+    return window
+
+
+def _convolve_task(ok, spectrum, spec_index, pieces, slices, pad_left,
+                   n_taps, n_out, keep_x, out_dtype, empty_shape, drop_axes):
+    """One output chunk: gather its window, :func:`overlap_save`, drop summed axes."""
+    del ok  # only a dependency: the rates passed the value checks
+    spectrum = spectrum[spec_index]
+    if pieces:
+        n_fft = 2 * (spectrum.shape[-1] - 1)
+        window = _gather_window(pieces, slices, pad_left,
+                                window_length(n_out, n_taps, n_fft))
+        out = overlap_save(window, spectrum, n_taps=n_taps, n_out=n_out, keep_x=keep_x,
+                           out_dtype=out_dtype)
+    else:  # the whole window lies outside the data: the signal is zero there
+        batch = np.broadcast_shapes(empty_shape[:-1], spectrum.shape[:-4])
+        x_out = empty_shape[-1] if keep_x else 1
+        out = np.zeros(batch + (x_out,) + spectrum.shape[-3:-1] + (n_out,), out_dtype)
+    return np.squeeze(out, axis=drop_axes)
+
+
+# ------------------------------------------------------------------- value checks (lazy)
+
+
+def _scan_block(block, offsets):
+    """Summary of the bad values in one rates block, or ``None`` if it is clean."""
+    block = np.asarray(block)
+    if block.dtype.kind in "ui":
+        bad = {"negative": block < 0}
+    else:
+        bad = {"NaN": np.isnan(block), "infinite": np.isinf(block), "negative": block < 0}
+    found = []
+    for kind, mask in bad.items():
+        count = int(np.count_nonzero(mask))
+        if count:
+            first = np.unravel_index(int(np.argmax(mask.reshape(-1))), mask.shape)
+            where = tuple(int(o + i) for o, i in zip(offsets, first, strict=True))
+            found.append((kind, count, where))
+    return found or None
+
+
+def _raise_on_bad(summaries, dims, labels, t0, dt):
+    """Raise ``ValueError`` describing bad rates values; else return a 0-d True."""
+    totals: dict[str, list] = {}
+    for found in summaries:
+        for kind, count, where in found or ():
+            entry = totals.setdefault(kind, [0, where])
+            entry[0] += count
+            entry[1] = min(entry[1], where)
+    if totals:
+        parts = []
+        for kind, (count, where) in totals.items():
+            loc = []
+            for dim, i in zip(dims, where, strict=True):
+                if dim == "time":
+                    loc.append(f"time={t0 + i * dt!r} ms")
+                elif labels.get(dim) is not None:
+                    value = labels[dim][i]
+                    value = value.item() if isinstance(value, np.generic) else value
+                    loc.append(f"{dim}={value!r}")
+                else:
+                    loc.append(f"{dim}[{i}]")
+            parts.append(f"{count} {kind} value(s) (first at {', '.join(loc)})")
+        raise ValueError("rates contain " + "; ".join(parts) + ": rates must be finite, "
+                         "non-negative spike counts per bin")
+    return np.array(True)
+
+
+def _value_check(r: da.Array, dims, labels, t0: float, dt: float) -> da.Array:
+    """0-d dask array that is True once every block of ``r`` passed :func:`_scan_block`."""
+    name = "xk-rates-ok-" + tokenize(r.name, dims, t0, dt)
+    scan = "xk-rates-scan-" + tokenize(r.name)
+    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in r.chunks]
+    dsk = {}
+    for idx in np.ndindex(*r.numblocks):
+        offsets = tuple(int(s[i]) for s, i in zip(starts, idx, strict=True))
+        dsk[(scan,) + idx] = (_scan_block, (r.name,) + idx, offsets)
+    dsk[(name,)] = (_raise_on_bad, list(dsk), tuple(dims), labels, t0, dt)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[r])
+    return da.Array(graph, name, chunks=(), dtype=bool)
+
+
+# ------------------------------------------------------------------- metadata checks
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything the graph builder needs, derived from metadata only."""
+
+    batch: tuple[str, ...]  # output batch dims: rates' other dims, then kernels-only dims
+    rate_batch: tuple[str, ...]
+    kernel_only: tuple[str, ...]
+    dt: float
+    lag0: int  # tau[0] / dt
+    n_taps: int
+    keep_x: bool
+    keep_y: bool
+
+
+def _check_options(keep, dtype, time_chunk):
+    if isinstance(keep, str):
+        keep = (keep,)
+    try:
+        keep = tuple(keep)
+    except TypeError:
+        raise TypeError(f"keep must be a tuple of dim names from {KEEPABLE}, "
+                        f"got {keep!r}") from None
+    bad = [k for k in keep if k not in KEEPABLE]
+    if bad:
+        raise ValueError(f"keep may only contain {KEEPABLE}, got {keep!r}")
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"dtype must be a floating dtype (float32, float64), got {dtype}")
+    if time_chunk is not None:
+        if isinstance(time_chunk, bool) or not isinstance(time_chunk, (int, np.integer)) \
+                or time_chunk < 1:
+            raise ValueError(f"time_chunk must be a positive int (samples), "
+                             f"got {time_chunk!r}")
+        time_chunk = int(time_chunk)
+    return keep, dtype, time_chunk
+
+
+def _check_rates(rates) -> float:
+    if not isinstance(rates, xr.DataArray):
+        raise TypeError(f"rates must be an xarray.DataArray, got {type(rates).__name__}")
+    for dim in ("X", "time"):
+        if dim not in rates.dims:
+            raise ValueError(f"rates must have dims 'X' and 'time', got {rates.dims}")
+        if dim not in rates.coords:
+            raise ValueError(f"rates is missing the {dim!r} coordinate "
+                             f"({'population names' if dim == 'X' else 'ms'})")
+    clash = [d for d in rates.dims if d in CORE_DIMS[1:]]
+    if clash:
+        raise ValueError(f"rates must not have the kernels' dims {clash}; got {rates.dims}")
+    if rates.dtype.kind not in "uif":
+        raise TypeError(f"rates must hold real numbers (spike counts per bin), "
+                        f"got dtype {rates.dtype}")
+    time = rates.coords["time"].values
+    if time.dtype.kind not in "uif":
+        raise ValueError(f"rates time coordinate must be numeric (ms), got dtype {time.dtype}")
+    labels = rates.coords["X"].values.tolist()
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"rates X labels must be unique, got {labels}")
+    return _time_spacing(time)
+
+
+def _time_spacing(values: np.ndarray, block: int = 2**20) -> float:
+    """:func:`regular_spacing` of a long time axis, in blocks to bound temporary memory."""
+    name = "rates time coordinate"
+    if values.size <= block:
+        return regular_spacing(values, name)
+    step = (float(values[-1]) - float(values[0])) / (values.size - 1)
+    for i in range(0, values.size - 1, block):
+        local = regular_spacing(values[i:i + block + 1], name)
+        if not math.isclose(local, step, rel_tol=TAU_RTOL):
+            raise ValueError(f"{name} must be regularly spaced and increasing; the step is "
+                             f"{local!r} from index {i} but {step!r} on average")
+    return step
+
+
+def _plan(rates: xr.DataArray, kernels: xr.DataArray, keep) -> _Plan:
+    dt = _check_rates(rates)
+    validate_kernels(kernels, require_attrs=False)
+    if kernels.dtype.kind not in "uif":
+        raise TypeError(f"kernels must hold real numbers, got dtype {kernels.dtype}")
+    if "time" in kernels.dims:
+        raise ValueError(f"kernels must not have a 'time' dim, got {kernels.dims}")
+    dt_h = kernel_dt(kernels)
+    if not math.isclose(dt, dt_h, rel_tol=TAU_RTOL):
+        raise ValueError(f"rates time spacing ({dt!r} ms) differs from kernels tau "
+                         f"spacing ({dt_h!r} ms); they must agree within rtol {TAU_RTOL}")
+    tau0 = float(kernels.coords["tau"].values[0])
+    lag0 = round(tau0 / dt)
+    if abs(tau0 / dt - lag0) > _LAG_ATOL:
+        raise ValueError(f"kernels tau coordinate starts at {tau0!r} ms, which is not a "
+                         f"multiple of the time step {dt!r} ms")
+    xr_labels = rates.coords["X"].values.tolist()
+    xk_labels = kernels.coords["X"].values.tolist()
+    missing_r = [x for x in xk_labels if x not in xr_labels]
+    missing_k = [x for x in xr_labels if x not in xk_labels]
+    if missing_r or missing_k:
+        raise ValueError(f"X labels must match: kernels X={xk_labels}, rates X={xr_labels}"
+                         f" (missing from rates: {missing_r}, from kernels: {missing_k})")
+    rate_batch = tuple(d for d in rates.dims if d not in ("X", "time"))
+    sweep = tuple(kernels.dims[:-4])
+    for dim in rate_batch:
+        if dim not in sweep:
+            continue
+        n_r, n_k = rates.sizes[dim], kernels.sizes[dim]
+        c_r = rates.coords[dim].values if dim in rates.coords else None
+        c_k = kernels.coords[dim].values if dim in kernels.coords else None
+        same = n_r == n_k and (c_r is None or c_k is None
+                               or np.array_equal(np.asarray(c_r), np.asarray(c_k)))
+        if not same:
+            raise ValueError(f"dim {dim!r} differs: rates has {n_r} values "
+                             f"{None if c_r is None else c_r.tolist()}, kernels has {n_k} "
+                             f"values {None if c_k is None else c_k.tolist()}")
+    kernel_only = tuple(d for d in sweep if d not in rate_batch)
+    return _Plan(batch=rate_batch + kernel_only, rate_batch=rate_batch,
+                 kernel_only=kernel_only, dt=dt, lag0=lag0,
+                 n_taps=kernels.sizes["tau"], keep_x="X" in keep, keep_y="Y" in keep)
+
+
+# ------------------------------------------------------------------------ graph builder
+
+
+def _time_chunk(n_time: int, bytes_per_sample: int, step: int, requested) -> int:
+    """Output chunk length (samples) along time."""
+    if requested is not None:
+        return min(requested, n_time)
+    chunk = max(step, _TARGET_CHUNK_BYTES // bytes_per_sample // step * step)
+    per_min = -(-n_time // _MIN_CHUNKS)
+    chunk = min(chunk, max(step, -(-per_min // step) * step))
+    return min(chunk, n_time)
+
+
+def _kernels_array(kernels: xr.DataArray, plan: _Plan) -> da.Array:
+    """Kernels as one dask chunk shaped (*batch or 1, X, Y, C, tau)."""
+    order = [d for d in plan.batch if d in kernels.dims] + list(CORE_DIMS)
+    h = kernels.transpose(*order).data
+    # name=False: a random key instead of hashing the whole array (fast graph building)
+    h = h if isinstance(h, da.Array) else da.from_array(np.asarray(h), chunks=-1, name=False)
+    h = h.rechunk(-1)
+    index = tuple(slice(None) if d in kernels.dims else None for d in plan.batch)
+    return h[index + (Ellipsis,)]
+
+
+def _rates_array(rates: xr.DataArray, plan: _Plan) -> da.Array:
+    """Rates as a dask array shaped (*rates' other dims, X, time), X in one chunk."""
+    r = rates.transpose(*plan.rate_batch, "X", "time").data
+    if not isinstance(r, da.Array):
+        r = da.from_array(np.asarray(r), chunks=(-1,) * (r.ndim - 1) + ("auto",), name=False)
+    return r.rechunk({r.ndim - 2: -1})
+
+
+def _signal_graph(r: da.Array, spectrum: da.Array, ok: da.Array, plan: _Plan,
+                  n_channels: int, n_y: int, out_dtype, time_chunk) -> da.Array:
+    """Dask array (*batch, [X], [Y], C, time) of the signals (X, Y only if kept)."""
+    n_time, n_x, n_taps = r.shape[-1], r.shape[-2], plan.n_taps
+    n_fft = 2 * (spectrum.shape[-1] - 1)
+    k_shape = spectrum.shape[:-4]
+    drop_axes = tuple(ax for ax, kept in ((-4, plan.keep_x), (-3, plan.keep_y)) if not kept)
+    n_rb = len(plan.rate_batch)
+    batch_chunks = list(r.chunks[:n_rb]) + [(k_shape[n_rb + i],)
+                                            for i in range(len(plan.kernel_only))]
+    x_out = n_x if plan.keep_x else 1
+    y_out = n_y if plan.keep_y else 1
+    per_sample = 8 * x_out * y_out * n_channels * math.prod(max(c) for c in batch_chunks)
+    chunk = _time_chunk(n_time, per_sample, n_fft - n_taps + 1, time_chunk)
+    out_tchunks = (chunk,) * (n_time // chunk) + ((n_time % chunk,) if n_time % chunk else ())
+
+    in_bounds = np.concatenate([[0], np.cumsum(r.chunks[-1])])
+    name = "xk-convolve-" + tokenize(r.name, spectrum.name, ok.name, out_tchunks, plan,
+                                     out_dtype)
+    spec_key = (spectrum.name,) + (0,) * spectrum.ndim
+    dsk = {}
+    for bidx in np.ndindex(*r.numblocks[:-2]):
+        spec_index = []
+        for i in range(len(plan.rate_batch)):
+            if k_shape[i] == 1:
+                spec_index.append(slice(None))
+            else:
+                lo = sum(r.chunks[i][:bidx[i]])
+                spec_index.append(slice(lo, lo + r.chunks[i][bidx[i]]))
+        spec_index = tuple(spec_index) + (Ellipsis,)
+        empty_shape = tuple(r.chunks[i][b] for i, b in enumerate(bidx)) + (n_x,)
+        a = 0
+        for ti, c in enumerate(out_tchunks):
+            lo, hi = a - plan.lag0 - n_taps + 1, a + c - plan.lag0
+            clo, chi = max(lo, 0), min(hi, n_time)
+            pieces, slices = [], []
+            if clo < chi:
+                first = int(np.searchsorted(in_bounds, clo, side="right")) - 1
+                last = int(np.searchsorted(in_bounds, chi, side="left")) - 1
+                for j in range(first, last + 1):
+                    s0, s1 = in_bounds[j], in_bounds[j + 1]
+                    pieces.append((r.name,) + bidx + (0, j))
+                    slices.append(slice(int(max(clo, s0) - s0), int(min(chi, s1) - s0)))
+            pad_l = clo - lo
+            key = (name,) + bidx + (0,) * (3 - len(drop_axes)) + (ti,)
+            dsk[key] = (_convolve_task, (ok.name,), spec_key, spec_index, pieces, slices,
+                        pad_l, n_taps, c, plan.keep_x, out_dtype, empty_shape, drop_axes)
+            a += c
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[r, spectrum, ok])
+    kept = ((x_out,),) * plan.keep_x + ((y_out,),) * plan.keep_y
+    chunks = tuple(batch_chunks) + kept + ((n_channels,), out_tchunks)
+    return da.Array(graph, name, chunks=chunks, dtype=out_dtype)
+
+
+# ---------------------------------------------------------------------------- public
+
+
+def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...] = (),
+             dtype=None, time_chunk: int | None = None) -> xr.DataArray:
+    """Signals of a network: rates convolved with spike-to-signal kernels, lazily.
+
+    ``out(t) = sum_X sum_Y sum_k H_YX(tau_k) nu_X(t - tau_k)`` over the kernels' ``tau``
+    coordinate (negative lags included), ``nu = 0`` outside the rates' time range: the
+    reference workflow's ``np.convolve(nu, h, 'same')`` for a symmetric tau axis.
+
+    Parameters
+    ----------
+    rates : xarray.DataArray
+        Population spike counts per time bin (spikes/bin), dims ``X`` (population names,
+        must equal the kernels' ``X`` labels) and ``time`` (ms, regular, spacing equal to
+        the kernels' tau spacing), plus any other dims (``trial``, ``sim``, sweep
+        parameters).  numpy- or dask-backed.
+    kernels : xarray.DataArray
+        Kernels with dims ``(..., X, Y, probe_channel, tau)`` (see
+        :mod:`xkernels.contract`; provenance attrs are not required).  Leading sweep dims
+        broadcast against the rates' dims of the same name, whose coordinates must match.
+    keep : tuple of str
+        ``()`` sums over ``X`` and ``Y``; ``("X",)``, ``("Y",)`` or ``("X", "Y")`` keep
+        the per-population contributions.
+    dtype : numpy dtype, optional
+        Output dtype (float32 or float64); computed in float64 either way.  Default: the
+        result type of rates and kernels, at least float32.
+    time_chunk : int, optional
+        Output chunk length along time (samples).  Default: automatic (about 32 MB per
+        chunk, at least 8 chunks when the data allow, whole overlap-save blocks).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dask-backed ``signals`` with dims (rates' other dims, kernels' sweep dims,
+        [X], [Y], ``probe_channel``, ``time``), the rates' time coordinate and the
+        kernels' probe_channel coordinates (``probe``, ``units``, ``x``, ``y``, ``z``).
+        Values are in each channel's units (the ``units`` coordinate; counts are
+        dimensionless spikes per bin).
+
+    Raises
+    ------
+    TypeError, ValueError
+        At call time for bad metadata: mismatched time/tau spacing, irregular time axis,
+        X labels differing between rates and kernels, sweep dims with different
+        coordinates, non-numeric dtypes, bad options.  At compute time, before any output
+        chunk is produced: NaN, infinite or negative rates.
+    """
+    keep, dtype, time_chunk = _check_options(keep, dtype, time_chunk)
+    plan = _plan(rates, kernels, keep)
+    order = kernels.coords["X"].values.tolist()
+    if rates.coords["X"].values.tolist() != order:
+        rates = rates.sel(X=order)
+    if dtype is None:
+        dtype = np.result_type(rates.dtype, kernels.dtype, np.float32)
+        dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+    r = _rates_array(rates, plan)
+    labels = {d: rates.coords[d].values for d in plan.rate_batch + ("X",)
+              if d in rates.coords and rates.sizes[d] <= 100_000}
+    t0 = float(rates.coords["time"].values[0])
+    ok = _value_check(r, plan.rate_batch + ("X", "time"), labels, t0, plan.dt)
+    r_checked = bind(r, ok)
+    r_checked = r_checked[(slice(None),) * len(plan.rate_batch)
+                          + (None,) * len(plan.kernel_only) + (Ellipsis,)]
+
+    h = _kernels_array(kernels, plan)
+    n_fft = fft_size(plan.n_taps)
+    if time_chunk is not None:
+        n_fft = min(n_fft, sfft.next_fast_len(min(time_chunk, r.shape[-1]) + plan.n_taps - 1,
+                                              real=True))
+    n_fft = min(n_fft, sfft.next_fast_len(r.shape[-1] + plan.n_taps - 1, real=True))
+    n_fft += n_fft % 2  # irfft needs the even length back
+    y_chunks = h.chunks[-3] if plan.keep_y else (1,)
+    spectrum = h.map_blocks(kernel_spectrum, n=n_fft, sum_y=not plan.keep_y,
+                            dtype=np.complex128,
+                            chunks=h.chunks[:-3] + (y_chunks, h.chunks[-2], (n_fft // 2 + 1,)))
+    data = _signal_graph(r_checked, spectrum, ok, plan, kernels.sizes["probe_channel"],
+                         kernels.sizes["Y"], dtype, time_chunk)
+    return _wrap(data, rates, kernels, plan)
+
+
+def _wrap(data: da.Array, rates: xr.DataArray, kernels: xr.DataArray,
+          plan: _Plan) -> xr.DataArray:
+    """Label the signals array with coordinates and attrs."""
+    dims = plan.batch + ("X",) * plan.keep_x + ("Y",) * plan.keep_y
+    out = xr.DataArray(data, dims=dims + ("probe_channel", "time"), name=SIGNAL_NAME)
+    coords = {}
+    for src in (kernels, rates):
+        for cname, coord in src.coords.items():
+            if cname == "tau" or not set(coord.dims) <= set(out.dims):
+                continue
+            if cname in coords and not coords[cname].equals(coord.variable):
+                raise ValueError(f"coordinate {cname!r} differs between rates and kernels")
+            coords[cname] = coord.variable
+    out = out.assign_coords(coords)
+    units = list(dict.fromkeys(str(u) for u in kernels.coords["units"].values))
+    per_probe = dict(zip(kernels.coords["probe"].values.tolist(),
+                         kernels.coords["units"].values.tolist(), strict=True))
+    attrs = {
+        "long_name": "signal",
+        "units_note": "per probe_channel, see the 'units' coordinate: "
+                      + ", ".join(f"{p} [{u}]" for p, u in per_probe.items()),
+        "dt": plan.dt,
+        "time_units": "ms",
+        "rates_units": "spikes/bin",
+    }
+    if len(units) == 1:
+        attrs["units"] = units[0]
+    if "content_hash" in kernels.attrs:
+        attrs["kernels_content_hash"] = kernels.attrs["content_hash"]
+    out.attrs.update(attrs)
+    return out
