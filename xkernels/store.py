@@ -1,0 +1,840 @@
+"""Zarr kernel stores: atomic writes, validated opening, growing sweeps, summaries.
+
+A kernel store is a Zarr (format 3) group on the local file system holding
+
+* ``kernels`` -- the kernels DataArray of the data contract (see
+  :mod:`xkernels.contract`), provenance in its attributes;
+* ``done`` -- only when the kernels have sweep dims: a bool flag per sweep point
+  (chunk 1 per point), True once that point's kernels are completely written;
+* the coordinates, and consolidated metadata so that a plain ``xr.open_zarr(path)``
+  works without xkernels and without warnings.
+
+Strings are stored as Zarr's variable-length UTF-8 ``string`` type (zarr 3 warns
+that numpy's fixed-width ``<U`` type has no stable specification) and read back as
+``<U`` by :func:`open_kernels`.
+
+Crash safety
+------------
+:func:`write_kernels` writes a complete store into a temporary sibling directory
+(``.{name}.tmp-{host}-{pid}-{uuid}``), fsyncs it and only then moves it into place:
+with ``renameat2(RENAME_EXCHANGE)`` (Linux) the old and new stores swap atomically;
+elsewhere the old store is moved aside (``.{name}.old-...``) first and restored by
+the next write if the process died between the two renames.  A store at ``path``
+is therefore always complete.
+
+A sweep store (:func:`create_sweep_store`) grows point by point
+(:func:`write_point`): a point's chunks are written first and its ``done`` flag
+after, so a process killed in between leaves a point that is simply not done and
+is rewritten whole on resume.  :func:`open_kernels` refuses a store with points
+that are not done unless ``allow_incomplete=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .contract import CHANNEL_COORDS, CORE_DIMS, FORMAT_VERSION, KERNEL_NAME, validate_kernels
+
+STORE_FORMAT_VERSION = FORMAT_VERSION
+DONE_NAME = "done"
+ROOT_VERSION_ATTR = "xkernels_format_version"
+JSON_STRING_ATTRS = ("spec", "probes", "versions", "Vrest", "sweep_paths")
+TARGET_CHUNK_BYTES = 16 * 2**20
+_CONSOLIDATED_WARNING = "Consolidated metadata is currently not part"
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+_RENAME_EXCHANGE = 2
+
+
+class KernelStoreError(ValueError):
+    """A path is not a kernel store this version of xkernels can read."""
+
+
+# ---------------------------------------------------------------------------------
+# validation of what is written
+# ---------------------------------------------------------------------------------
+
+
+def _plain_json(value: Any, where: str) -> Any:
+    """Return ``value`` with numpy scalars/arrays turned into JSON types, or raise."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    elif isinstance(value, np.ndarray):
+        value = value.tolist()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} must be a finite number (JSON has no NaN/inf), "
+                             f"got {value!r}")
+        return value
+    if isinstance(value, list):
+        return [_plain_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for key, v in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where} keys must be str, got {key!r}")
+            out[key] = _plain_json(v, f"{where}[{key!r}]")
+        return out
+    raise ValueError(f"{where} must be JSON-compatible (str, int, float, bool, None, list, "
+                     f"dict), got {type(value).__name__} {value!r}")
+
+
+def _checked_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and normalise the provenance attributes of kernels to write."""
+    out = {key: _plain_json(value, f"kernels.attrs[{key!r}]") for key, value in attrs.items()}
+    for key in JSON_STRING_ATTRS:
+        if key in out:
+            if not isinstance(out[key], str):
+                raise ValueError(f"kernels.attrs[{key!r}] must be a JSON string, got "
+                                 f"{type(out[key]).__name__}")
+            try:
+                json.loads(out[key])
+            except json.JSONDecodeError as err:
+                raise ValueError(f"kernels.attrs[{key!r}] is not valid JSON: {err}") from None
+    for key in ("dt", "t_X", "tau_max"):
+        if key in out and (isinstance(out[key], bool) or not isinstance(out[key], (int, float))):
+            raise ValueError(f"kernels.attrs[{key!r}] must be a number (ms), got {out[key]!r}")
+    for key in ("g_eff", "fir"):
+        if key in out and not isinstance(out[key], bool):
+            raise ValueError(f"kernels.attrs[{key!r}] must be a bool, got {out[key]!r}")
+    if not isinstance(out.get("content_hash"), str) or not out["content_hash"]:
+        raise ValueError(f"kernels.attrs['content_hash'] must be a non-empty str, got "
+                         f"{out.get('content_hash')!r}")
+    version = out.setdefault("format_version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise ValueError(f"kernels.attrs['format_version'] is {version!r}; this xkernels "
+                         f"writes format version {FORMAT_VERSION} only")
+    return out
+
+
+def _check_kernels(H: xr.DataArray) -> tuple[str, ...]:
+    """Refuse kernels that break the data contract; return the sweep dims."""
+    validate_kernels(H)
+    if H.dtype.kind != "f":
+        raise ValueError(f"kernels must have a float dtype, got {H.dtype}")
+    if len(set(H.dims)) != H.ndim:
+        raise ValueError(f"kernels dims must be unique, got {H.dims}")
+    step = float(np.diff(H.coords["tau"].values).mean())
+    dt = H.attrs["dt"]
+    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.number)) or not np.isclose(
+            step, float(dt), rtol=1e-9, atol=0.0):
+        raise ValueError(f"kernels.attrs['dt'] must equal the tau spacing {step!r} ms, "
+                         f"got {dt!r}")
+    for name in ("X", "Y", "probe_channel", "probe", "units"):
+        kind = H.coords[name].dtype.kind
+        if kind not in "UOT":
+            raise ValueError(f"coordinate {name!r} must hold str, got dtype {H.coords[name].dtype}")
+    for name in ("x", "y", "z"):
+        if H.coords[name].dtype.kind != "f":
+            raise ValueError(f"coordinate {name!r} must be float (µm, NaN allowed), got "
+                             f"dtype {H.coords[name].dtype}")
+    sweep_dims = tuple(H.dims[:-len(CORE_DIMS)])
+    for dim in sweep_dims:
+        if dim not in H.coords:
+            raise ValueError(f"sweep dim {dim!r} needs a coordinate with its parameter values")
+        values = H.coords[dim].values
+        if values.dtype.kind not in "iufUOT":
+            raise ValueError(f"sweep coordinate {dim!r} must be numeric or str, got dtype "
+                             f"{values.dtype}")
+        if len(set(values.tolist())) != values.size:
+            raise ValueError(f"sweep coordinate {dim!r} values must be unique, got "
+                             f"{values.tolist()}")
+    for name, coord in H.coords.items():
+        if coord.dtype.kind == "O" and not all(isinstance(v, str) for v in coord.values.ravel()):
+            raise ValueError(f"coordinate {name!r} has object dtype with non-str values")
+        if coord.dtype.kind not in "iufbUOT":
+            raise ValueError(f"coordinate {name!r} has unsupported dtype {coord.dtype}")
+    return sweep_dims
+
+
+def _tau_chunk(H: xr.DataArray) -> int:
+    """Tau chunk length so that one whole (X, Y, probe_channel) block is ~TARGET bytes."""
+    block = H.sizes["X"] * H.sizes["Y"] * H.sizes["probe_channel"] * H.dtype.itemsize
+    return int(min(H.sizes["tau"], max(1, TARGET_CHUNK_BYTES // max(block, 1))))
+
+
+def _chunks(H: xr.DataArray, sweep_dims: tuple[str, ...]) -> dict[str, int]:
+    """Zarr chunks: 1 per sweep point, whole core block, tau split to a byte target."""
+    chunks = {dim: 1 for dim in sweep_dims}
+    chunks.update({dim: H.sizes[dim] for dim in ("X", "Y", "probe_channel")})
+    chunks["tau"] = _tau_chunk(H)
+    return chunks
+
+
+def _dataset_for_zarr(H: xr.DataArray, sweep_dims: tuple[str, ...], done_value: bool,
+                      data: Any = None) -> tuple[xr.Dataset, dict[str, dict]]:
+    """Build the Dataset (string coords as objects, fresh encodings) and its encoding."""
+    attrs = _checked_attrs(H.attrs)
+    chunks = _chunks(H, sweep_dims)
+    values = H.data if data is None else data
+    if data is None and hasattr(values, "rechunk"):
+        values = values.rechunk(tuple(chunks[d] for d in H.dims))
+    kernels = xr.Variable(H.dims, values, attrs=attrs)
+    coords = {}
+    for name, coord in H.coords.items():
+        vals = coord.values
+        if vals.dtype.kind in "UOT":
+            vals = np.asarray(vals.tolist(), dtype=object).reshape(vals.shape)
+        coords[name] = xr.Variable(coord.dims, vals, attrs=dict(coord.attrs))
+    data_vars = {KERNEL_NAME: kernels}
+    encoding = {KERNEL_NAME: {"chunks": tuple(chunks[d] for d in H.dims)}}
+    if sweep_dims:
+        import dask.array as dsa
+
+        shape = tuple(H.sizes[d] for d in sweep_dims)
+        flag = dsa.full(shape, done_value, dtype=bool, chunks=1)
+        data_vars[DONE_NAME] = xr.Variable(sweep_dims, flag)
+        encoding[DONE_NAME] = {"chunks": (1,) * len(sweep_dims)}
+    ds = xr.Dataset(data_vars, coords=coords, attrs={ROOT_VERSION_ATTR: FORMAT_VERSION})
+    return ds, encoding
+
+
+def _to_zarr(ds: xr.Dataset, target: Path, encoding: dict, compute: bool = True) -> None:
+    """Write a new consolidated zarr 3 store (no warning about consolidated metadata)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_CONSOLIDATED_WARNING)
+        ds.to_zarr(target, mode="w-", encoding=encoding, consolidated=True, zarr_format=3,
+                   compute=compute)
+
+
+# ---------------------------------------------------------------------------------
+# atomic directory replacement
+# ---------------------------------------------------------------------------------
+
+
+def _renameat2(src: Path, dst: Path, flags: int) -> bool:
+    """``renameat2(src, dst, flags)``; False when the system does not support it."""
+    try:
+        func = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    ret = func(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), ctypes.c_uint(flags))
+    if ret == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(dst))
+
+
+def _sibling(path: Path, kind: str) -> Path:
+    host = socket.gethostname().replace("-", "_") or "host"
+    return path.parent / f".{path.name}.{kind}-{host}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def _stale_siblings(path: Path, kind: str) -> Iterator[Path]:
+    """Siblings of ``kind`` left by dead processes of this host."""
+    host = socket.gethostname().replace("-", "_") or "host"
+    prefix = f".{path.name}.{kind}-"
+    if not path.parent.is_dir():
+        return
+    for entry in path.parent.iterdir():
+        if not entry.name.startswith(prefix):
+            continue
+        parts = entry.name[len(prefix):].rsplit("-", 2)
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        if not _pid_alive(int(parts[1])):
+            yield entry
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _recover(path: Path) -> None:
+    """Restore an old store moved aside by a dead writer; remove stale temporaries."""
+    for old in sorted(_stale_siblings(path, "old")):
+        if not path.exists():
+            os.rename(old, path)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+    for tmp in _stale_siblings(path, "tmp"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file and directory below ``root`` (data reach the disk)."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _move_into_place(tmp: Path, path: Path, overwrite: bool) -> None:
+    """Move the complete store ``tmp`` to ``path`` so that ``path`` is never partial."""
+    if path.exists():
+        if not overwrite:
+            raise FileExistsError(f"kernel store {str(path)!r} already exists "
+                                  "(pass overwrite=True to replace it)")
+        if _renameat2(tmp, path, _RENAME_EXCHANGE):
+            _fsync_dir(path.parent)
+            shutil.rmtree(tmp)  # now holds the old store
+            return
+        aside = _sibling(path, "old")
+        os.rename(path, aside)
+        os.rename(tmp, path)
+        _fsync_dir(path.parent)
+        shutil.rmtree(aside)
+        return
+    if not _renameat2(tmp, path, _RENAME_NOREPLACE):
+        if path.exists():
+            raise FileExistsError(f"kernel store {str(path)!r} appeared while writing")
+        os.rename(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _write_atomically(ds: xr.Dataset, encoding: dict, path: Path, overwrite: bool,
+                      compute: bool = True) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _recover(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"kernel store {str(path)!r} already exists "
+                              "(pass overwrite=True to replace it)")
+    tmp = _sibling(path, "tmp")
+    try:
+        _to_zarr(ds, tmp, encoding, compute=compute)
+        _fsync_tree(tmp)
+        _move_into_place(tmp, path, overwrite)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _as_path(path: str | os.PathLike) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    text = os.fspath(path)
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+://", text):
+        raise ValueError(f"path must be a local directory, got URL {text!r}")
+    return Path(text).absolute()
+
+
+# ---------------------------------------------------------------------------------
+# public API: whole stores
+# ---------------------------------------------------------------------------------
+
+
+def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool = False) -> None:
+    """Write kernels to a new Zarr store, atomically.
+
+    Parameters
+    ----------
+    H : xarray.DataArray
+        Kernels honouring the data contract (dims ``(..., X, Y, probe_channel, tau)``,
+        tau in ms with spacing ``attrs['dt']``, units per channel, provenance attrs).
+        Numpy- or dask-backed; dask arrays are computed chunk by chunk.
+    path : str or os.PathLike
+        Store directory.  Its parent is created if needed.
+    overwrite : bool
+        Replace an existing store.  Until the new store is complete the old one stays
+        at ``path``; then they are swapped.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If ``H`` breaks the data contract; nothing is created on disk.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    """
+    path = _as_path(path)
+    sweep_dims = _check_kernels(H)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"kernel store {str(path)!r} already exists "
+                              "(pass overwrite=True to replace it)")
+    ds, encoding = _dataset_for_zarr(H, sweep_dims, done_value=True)
+    _write_atomically(ds, encoding, path, overwrite)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise KernelStoreError(f"{str(path)!r} is not readable zarr metadata: {err}") from None
+
+
+def _inspect(path: Path) -> dict:
+    """Check that ``path`` is a kernel store we can read; return the root metadata."""
+    if not path.exists():
+        raise FileNotFoundError(f"no kernel store at {str(path)!r}: path does not exist")
+    if not path.is_dir():
+        raise KernelStoreError(f"{str(path)!r} is not a kernel store: found a regular file, "
+                               "expected a Zarr directory")
+    root = _read_json(path / "zarr.json")
+    if root is None:
+        found = sorted(p.name for p in path.iterdir())[:10]
+        kind = "a Zarr v2 store" if (path / ".zgroup").exists() else f"entries {found}"
+        raise KernelStoreError(f"{str(path)!r} is not a kernel store: no zarr.json, found "
+                               f"{kind}")
+    if root.get("zarr_format") != 3 or root.get("node_type") != "group":
+        raise KernelStoreError(f"{str(path)!r} is not a kernel store: expected a Zarr v3 "
+                               f"group, found zarr_format={root.get('zarr_format')!r} "
+                               f"node_type={root.get('node_type')!r}")
+    kernels = _read_json(path / KERNEL_NAME / "zarr.json")
+    if kernels is None or kernels.get("node_type") != "array":
+        arrays = sorted(p.name for p in path.iterdir() if (p / "zarr.json").exists())
+        raise KernelStoreError(f"{str(path)!r} is not a kernel store: no {KERNEL_NAME!r} "
+                               f"array, found arrays {arrays}")
+    attrs = kernels.get("attributes", {})
+    version = root.get("attributes", {}).get(ROOT_VERSION_ATTR, attrs.get("format_version"))
+    if version is None:
+        raise KernelStoreError(f"{str(path)!r} is not a kernel store: {KERNEL_NAME!r} has no "
+                               "'format_version' attribute")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise KernelStoreError(f"kernel store {str(path)!r} has format version {version!r}, "
+                               f"this xkernels reads format versions up to {FORMAT_VERSION}; "
+                               "upgrade xkernels")
+    return root
+
+
+def _open_dataset(path: Path) -> xr.Dataset:
+    root = _inspect(path)
+    consolidated = "consolidated_metadata" in root and root["consolidated_metadata"] is not None
+    return xr.open_zarr(path, consolidated=consolidated)
+
+
+def _restore_strings(da: xr.DataArray) -> xr.DataArray:
+    """Load coordinates and give str coordinates numpy's ``<U`` dtype again."""
+    new = {}
+    for name, coord in da.coords.items():
+        values = coord.values
+        if values.dtype.kind in "OT":
+            values = np.asarray(values.tolist(), dtype=str).reshape(values.shape)
+        new[name] = (coord.dims, values, coord.attrs)
+    return da.assign_coords(new)
+
+
+def _done_mask(ds: xr.Dataset) -> np.ndarray:
+    if DONE_NAME not in ds:
+        return np.ones((), dtype=bool)
+    return np.asarray(ds[DONE_NAME].values, dtype=bool)
+
+
+def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> xr.DataArray:
+    """Open the kernels of a store lazily (dask-backed).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Store directory written by :func:`write_kernels` or :func:`create_sweep_store`.
+    allow_incomplete : bool
+        Return a sweep store whose points are not all written (missing points read
+        as NaN).  By default such a store is refused.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``kernels`` with the coordinates and attributes that were written.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    KernelStoreError
+        (a ``ValueError``) If ``path`` is not a kernel store, was written by a newer
+        format version, or has incomplete sweep points.
+    """
+    path = _as_path(path)
+    ds = _open_dataset(path)
+    done = _done_mask(ds)
+    if not allow_incomplete and not done.all():
+        raise KernelStoreError(f"kernel store {str(path)!r} is incomplete: "
+                               f"{int(done.sum())} of {done.size} sweep points written "
+                               "(pass allow_incomplete=True to open it anyway)")
+    H = _restore_strings(ds[KERNEL_NAME])
+    H.attrs = dict(ds[KERNEL_NAME].attrs)
+    return H
+
+
+# ---------------------------------------------------------------------------------
+# public API: growing sweep stores
+# ---------------------------------------------------------------------------------
+
+
+def _coords_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "fc" and b.dtype.kind in "iufc":
+        return bool(np.allclose(a, b, rtol=1e-12, atol=0.0, equal_nan=True))
+    if b.dtype.kind in "fc" and a.dtype.kind in "iu":
+        return _coords_equal(b, a)
+    return a.tolist() == b.tolist()
+
+
+def _compare_core(store: xr.DataArray, other: xr.DataArray, what: str, path: Path,
+                  dims: tuple[str, ...]) -> None:
+    """Raise ValueError naming the first coordinate of ``dims`` (+channels) that differs."""
+    for dim in dims:
+        if store.sizes[dim] != other.sizes.get(dim):
+            raise ValueError(f"{what} does not match kernel store {str(path)!r}: dim {dim!r} "
+                             f"has size {other.sizes.get(dim)}, store has {store.sizes[dim]}")
+    for name in (*dims, *CHANNEL_COORDS):
+        if not _coords_equal(store.coords[name].values, other.coords[name].values):
+            raise ValueError(f"{what} does not match kernel store {str(path)!r}: coordinate "
+                             f"{name!r} is {other.coords[name].values.tolist()}, store has "
+                             f"{store.coords[name].values.tolist()}")
+
+
+def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
+                       exist_ok: bool = True) -> None:
+    """Create (atomically) an empty store for the kernels of a whole parameter sweep.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Store directory.
+    template : xarray.DataArray
+        Kernels-shaped array with at least one leading sweep dim, all coordinates and
+        provenance attrs of the finished sweep; its values are not read or written.
+    exist_ok : bool
+        If the store exists and matches ``template``, do nothing (resume).  If False,
+        an existing store raises ``FileExistsError``.
+
+    Raises
+    ------
+    ValueError
+        If ``template`` breaks the data contract, has no sweep dim, or an existing
+        store does not match it (dims, coordinates or attrs); nothing is written.
+    """
+    path = _as_path(path)
+    sweep_dims = _check_kernels(template)
+    if not sweep_dims:
+        raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
+                         f"{template.dims}; use write_kernels for a single point")
+    _recover(path)
+    if path.exists():
+        if not exist_ok:
+            raise FileExistsError(f"kernel store {str(path)!r} already exists")
+        _check_template(path, template, sweep_dims)
+        return
+    import dask.array as dsa
+
+    chunks = _chunks(template, sweep_dims)
+    lazy = dsa.full(template.shape, np.nan, dtype=template.dtype,
+                    chunks=tuple(chunks[d] for d in template.dims))
+    ds, encoding = _dataset_for_zarr(template, sweep_dims, done_value=False, data=lazy)
+    try:
+        _write_atomically(ds, encoding, path, overwrite=False, compute=False)
+    except FileExistsError:  # created concurrently by another process
+        if not exist_ok:
+            raise
+        _check_template(path, template, sweep_dims)
+
+
+def _check_template(path: Path, template: xr.DataArray, sweep_dims: tuple[str, ...]) -> None:
+    stored = open_kernels(path, allow_incomplete=True)
+    if stored.dims != template.dims:
+        raise ValueError(f"template does not match kernel store {str(path)!r}: dims "
+                         f"{template.dims}, store has {stored.dims}")
+    _compare_core(stored, template, "template", path, tuple(template.dims))
+    attrs = _checked_attrs(template.attrs)
+    for key in sorted(set(attrs) | set(stored.attrs)):
+        if attrs.get(key) != stored.attrs.get(key):
+            raise ValueError(f"template does not match kernel store {str(path)!r}: "
+                             f"attrs[{key!r}] is {_short(attrs.get(key))}, store has "
+                             f"{_short(stored.attrs.get(key))}")
+
+
+def _short(value: Any, n: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[:n] + "...'"
+
+
+def _leaf_diffs(a: Any, b: Any, where: tuple = ()) -> list[tuple[tuple, Any, Any]]:
+    """Paths and values of the leaves of two JSON-like objects that differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in list(a) + [k for k in b if k not in a]:
+            out += _leaf_diffs(a.get(key), b.get(key), (*where, str(key)))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        out = []
+        for i, (x, y) in enumerate(zip(a, b)):
+            out += _leaf_diffs(x, y, (*where, str(i)))
+        return out
+    same = a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
+    return [] if same else [(where, a, b)]
+
+
+def _path_tokens(spec_path: Any) -> list[str]:
+    if isinstance(spec_path, (list, tuple)):
+        return [str(t) for t in spec_path]
+    return re.findall(r"[^.\[\]'\"/]+", str(spec_path))
+
+
+def _covered(leaf: tuple, value: Any, point: dict[str, Any], paths: dict[str, Any]) -> bool:
+    """Whether a differing leaf is explained by a swept parameter of the point."""
+    for dim, coord in point.items():
+        tokens = _path_tokens(paths[dim]) if dim in paths else None
+        if tokens and any(list(leaf[i:i + len(tokens)]) == tokens for i in range(2)):
+            return True
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, (int, float)) and isinstance(coord, (int, float)):
+            if math.isclose(value, coord, rel_tol=1e-12, abs_tol=0.0):
+                return True
+        elif value == coord:
+            return True
+    return False
+
+
+def _parse(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "{[":
+        with contextlib.suppress(json.JSONDecodeError):
+            return json.loads(value)
+    return value
+
+
+def _check_point_attrs(path: Path, store_attrs: dict, point_attrs: dict,
+                       point: dict[str, Any]) -> None:
+    """Point attrs must equal the store's except where a swept value explains it."""
+    paths = _parse(store_attrs.get("sweep_paths", "{}"))
+    paths = paths if isinstance(paths, dict) else {}
+    for key in sorted(set(store_attrs) | set(point_attrs)):
+        if key in ("content_hash", "sweep_paths"):
+            continue
+        if key not in point_attrs or key not in store_attrs:
+            raise ValueError(f"point kernels do not match kernel store {str(path)!r}: "
+                             f"attrs[{key!r}] only in the "
+                             f"{'store' if key in store_attrs else 'point'}")
+        diffs = _leaf_diffs(_parse(store_attrs[key]), _parse(point_attrs[key]), (key,))
+        for leaf, old, new in diffs:
+            if not _covered(leaf, new, point, paths):
+                raise ValueError(f"point kernels do not match kernel store {str(path)!r}: "
+                                 f"{'.'.join(leaf)} is {_short(new)}, store has "
+                                 f"{_short(old)}, and no swept parameter explains it")
+
+
+def _point_index(stored: xr.DataArray, index: Mapping[str, int], path: Path) -> tuple[int, ...]:
+    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
+    if not isinstance(index, Mapping) or set(index) != set(sweep_dims):
+        raise ValueError(f"index must map every sweep dim {sweep_dims} of kernel store "
+                         f"{str(path)!r} to an int, got {index!r}")
+    out = []
+    for dim in sweep_dims:
+        i = index[dim]
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not (
+                0 <= i < stored.sizes[dim]):
+            raise ValueError(f"index[{dim!r}] must be an int in [0, {stored.sizes[dim]}), "
+                             f"got {i!r}")
+        out.append(int(i))
+    return tuple(out)
+
+
+def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
+                index: Mapping[str, int]) -> None:
+    """Write the kernels of one sweep point into its region of a sweep store.
+
+    Only the chunks of that point are written, then its ``done`` flag; existing
+    chunks of other points are never touched.  Rewriting a point first clears its
+    flag, so a process killed at any moment leaves the point either done with all
+    its chunks or not done.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Sweep store created by :func:`create_sweep_store`.
+    H_point : xarray.DataArray
+        Kernels of one point: dims ``(X, Y, probe_channel, tau)`` (length-1 sweep dims
+        are squeezed), the sweep values as scalar coordinates, provenance attrs equal
+        to the store's except for the swept values and ``content_hash``.
+    index : dict of str to int
+        Position of the point along every sweep dim.
+
+    Raises
+    ------
+    ValueError
+        If the point does not match the store (coordinates, sweep values, dt, tau,
+        probes, spec other than swept values); nothing is written.
+    """
+    import zarr
+
+    path = _as_path(path)
+    stored = open_kernels(path, allow_incomplete=True)
+    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
+    if not sweep_dims:
+        raise ValueError(f"kernel store {str(path)!r} has no sweep dims; write_point needs a "
+                         "store made by create_sweep_store")
+    position = _point_index(stored, index, path)
+    if not isinstance(H_point, xr.DataArray):
+        raise TypeError(f"H_point must be an xarray.DataArray, got {type(H_point).__name__}")
+    extra = [d for d in H_point.dims if d not in CORE_DIMS]
+    if any(H_point.sizes[d] != 1 for d in extra):
+        raise ValueError(f"H_point must have dims {CORE_DIMS} (plus length-1 sweep dims), got "
+                         f"{dict(H_point.sizes)}")
+    H_point = H_point.squeeze(extra)
+    validate_kernels(H_point)
+    if H_point.dims != CORE_DIMS:
+        raise ValueError(f"H_point must have dims {CORE_DIMS}, got {H_point.dims}")
+    if H_point.dtype.kind != "f":
+        raise ValueError(f"H_point must have a float dtype, got {H_point.dtype}")
+    _compare_core(stored, H_point, "point kernels", path, CORE_DIMS)
+    point = {}
+    for dim, i in zip(sweep_dims, position):
+        if dim not in H_point.coords or H_point.coords[dim].ndim != 0:
+            raise ValueError(f"H_point needs the scalar coordinate {dim!r} (its sweep value)")
+        value = H_point.coords[dim].values.item()
+        expected = stored.coords[dim].values[i].item()
+        if not _coords_equal(np.asarray(expected), np.asarray(value)):
+            raise ValueError(f"H_point has {dim}={value!r} but index[{dim!r}]={i} is "
+                             f"{dim}={expected!r} in kernel store {str(path)!r}")
+        point[dim] = value
+    _check_point_attrs(path, dict(stored.attrs), _checked_attrs(H_point.attrs), point)
+
+    values = np.asarray(H_point.values, dtype=stored.dtype)
+    group = zarr.open_group(path, mode="r+", use_consolidated=False)
+    done = group[DONE_NAME]
+    _clean_partials(path, position)
+    if bool(done[position]):
+        done[position] = False
+    group[KERNEL_NAME][position] = values
+    done[position] = True
+
+
+def _clean_partials(path: Path, position: tuple[int, ...]) -> None:
+    """Remove temporary chunk files a killed writer of this point left behind."""
+    key = "/".join(str(i) for i in position)
+    for base in (path / KERNEL_NAME / "c" / key, path / DONE_NAME / "c" / key):
+        for candidate in [*base.parent.glob(f"{base.name}.*.partial"),
+                          *(base.rglob("*.partial") if base.is_dir() else [])]:
+            candidate.unlink(missing_ok=True)
+
+
+def completed_points(path: str | os.PathLike) -> np.ndarray:
+    """Return the bool mask of written sweep points (0-d True for a store without sweep).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Kernel store.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of the sweep dims, True where the point's kernels are completely written.
+    """
+    return _done_mask(_open_dataset(_as_path(path)))
+
+
+# ---------------------------------------------------------------------------------
+# public API: summary
+# ---------------------------------------------------------------------------------
+
+
+def _disk_size(path: Path) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path)
+               for f in files)
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def _values_text(values: np.ndarray) -> str:
+    items = values.tolist()
+    if len(items) <= 6:
+        return ", ".join(str(v) for v in items)
+    return f"{items[0]} .. {items[-1]} ({len(items)} values)"
+
+
+def describe(path: str | os.PathLike) -> str:
+    """Human-readable summary of a kernel store (like ``xkernels info PATH``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Kernel store.
+
+    Returns
+    -------
+    str
+        Populations, probes (channels, units), dt, tau range, t_X, g_eff, sweep dims
+        and completion, content hash, versions, format version and size on disk.
+    """
+    path = _as_path(path)
+    ds = _open_dataset(path)
+    H = _restore_strings(ds[KERNEL_NAME])
+    attrs = ds[KERNEL_NAME].attrs
+    done = _done_mask(ds)
+    tau = H.coords["tau"].values
+    lines = [f"xkernels kernel store {path}",
+             f"  populations X (presynaptic): {', '.join(H.coords['X'].values.tolist())}",
+             f"  populations Y (postsynaptic): {', '.join(H.coords['Y'].values.tolist())}",
+             "  probes:"]
+    probes = H.coords["probe"].values
+    for name in dict.fromkeys(probes.tolist()):
+        sel = probes == name
+        units = ", ".join(dict.fromkeys(H.coords["units"].values[sel].tolist()))
+        labels = H.coords["probe_channel"].values[sel].tolist()
+        shown = ", ".join(labels[:4]) + (", ..." if len(labels) > 4 else "")
+        lines.append(f"    {name}: {int(sel.sum())} channels [{units}] ({shown})")
+    lines += [f"  dt: {attrs.get('dt')} ms",
+              f"  tau: {tau[0]:g} .. {tau[-1]:g} ms ({tau.size} samples)",
+              f"  t_X: {attrs.get('t_X')} ms",
+              f"  g_eff: {attrs.get('g_eff')}"]
+    if "fir" in attrs:
+        lines.append(f"  fir: {attrs['fir']}")
+    sweep_dims = H.dims[:-len(CORE_DIMS)]
+    if sweep_dims:
+        paths = _parse(attrs.get("sweep_paths", "{}"))
+        paths = paths if isinstance(paths, dict) else {}
+        lines.append("  sweep:")
+        for dim in sweep_dims:
+            where = f" -> {paths[dim]}" if dim in paths else ""
+            lines.append(f"    {dim}{where}: {_values_text(H.coords[dim].values)}")
+        lines.append(f"  completed points: {int(done.sum())} of {done.size}")
+    else:
+        lines.append("  sweep: none")
+    versions = _parse(attrs.get("versions", "{}"))
+    if isinstance(versions, dict):
+        versions = ", ".join(f"{k} {v}" for k, v in versions.items())
+    lines += [f"  shape: {dict(H.sizes)} {H.dtype}",
+              f"  content hash: {attrs.get('content_hash')}",
+              f"  versions: {versions}",
+              f"  format version: {attrs.get('format_version')}",
+              f"  size on disk: {_human_bytes(_disk_size(path))}"]
+    return "\n".join(lines)
