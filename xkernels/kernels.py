@@ -10,6 +10,7 @@ through the probes, smeared by the delay distribution and cut to the kernel wind
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -104,6 +105,7 @@ def check_network_inputs(network: Network, g_eff: bool) -> None:
 # --------------------------------------------------------------------------------------
 # provenance
 # --------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -202,6 +204,7 @@ def compute_kernels(
             return cached
 
     X, Y, n_lags = prep["X"], prep["Y"], prep["n_lags"]
+    dt, tau, t_X = prep["attrs"]["dt"], prep["attrs"]["tau_max"], prep["attrs"]["t_X"]
     vrest_by_post = prep["vrest_by_post"]
     values = np.zeros(prep["shape"])
 
@@ -285,7 +288,7 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
         "dt": dt, "t_X": t_X, "tau_max": tau, "g_eff": bool(g_eff), "fir": bool(fir),
         "Vrest": json.dumps(_vrest_json(Vrest)),
         "n_positions": int(n_positions), "seed": int(seed),
-        "versions": json.dumps(_versions(), sort_keys=True),
+        "versions": json.dumps(dict(_versions()), sort_keys=True),
         "content_hash": digest, "format_version": FORMAT_VERSION,
     }
     return {"named": named, "probe_defs": probe_defs, "inputs": inputs, "digest": digest,
@@ -371,7 +374,7 @@ def _plan_population(network: Network, post: str, geometry, vrest: Any, g_eff: b
         weights = lin.segment_weights(syn.weight, syn.e, vrest, p * k_out,
                                       network.conductance_based)
         h_delay = _memo(memo, ("delay", dt, n_lags, _key(conn.delay)),
-                        lambda d: lin.delay_filter(d.frozen(), dt, n_lags), conn.delay)
+                        lin.delay_filter, conn.delay, dt, n_lags)
         inputs[conn.pre] = {"weights": weights, "tau1": syn.tau1, "tau2": syn.tau2,
                             "h_delay": h_delay}
     return {"g_shift": g_shift, "inputs": inputs}

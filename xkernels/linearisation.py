@@ -102,8 +102,7 @@ def placement_probability(placement: Placement, sections: list[str], z_mid: np.n
     for dist, weight in zip(placement.densities, placement.weights):
         params = dict(dist.params)
         params["scale"] = np.sqrt(params.get("scale", 1.0) ** 2 + population_scale ** 2)
-        frozen = type(dist)(dist.name, params).frozen()
-        density += frozen.pdf(z_mid[mask]) * weight
+        density += type(dist)(dist.name, params).pdf(z_mid[mask]) * weight
     p = np.zeros(z_mid.size)
     p[mask] = area[mask] * density
     total = p.sum()
@@ -137,20 +136,20 @@ def segment_weights(weight: float, e_rev: float, vrest, p_out: np.ndarray,
     return weight * p_out
 
 
-def delay_filter(delay_frozen, dt: float, n_lags: int) -> np.ndarray:
+def delay_filter(delay, dt: float, n_lags: int) -> np.ndarray:
     """Normalised delay weights on lags ``k dt``, ``k = -n_lags..n_lags``.
 
     Parameters
     ----------
-    delay_frozen : scipy frozen distribution
-        Delay distribution (ms).
+    delay : Distribution or scipy frozen distribution
+        Delay distribution (ms), anything with a ``pdf`` method.
     dt : float
         Time step (ms).
     n_lags : int
         Half length in steps.
     """
     lags = np.linspace(-n_lags * dt, n_lags * dt, 2 * n_lags + 1)
-    pdf = delay_frozen.pdf(lags)
+    pdf = delay.pdf(lags)
     total = pdf.sum()
     if not np.isfinite(total) or total <= 0:
         raise ValueError("delay distribution has no probability mass on the lags "

@@ -47,7 +47,9 @@ BIOPHYSICS_PRESETS: dict[str, dict[str, float | None]] = {
     "passive": {"g_pas": 0.0003, "e_pas": None},
 }
 
-SUPPORTED_SYNTYPES = ("Exp2Syn",)
+#: Double-exponential synapse waveforms: conductance-based ``Exp2Syn`` (linearised
+#: around Vrest) and current-based ``Exp2SynI`` (for current-based networks).
+SUPPORTED_SYNTYPES = ("Exp2Syn", "Exp2SynI")
 
 
 def _fail(field_name: str, value: Any, allowed: str, exc: type[Exception] = ValueError):
@@ -122,9 +124,11 @@ class Distribution:
                              f"(e.g. 'norm', 'truncnorm', 'poisson'), got {self.name!r}")
         params = {k: _jsonable_number(v) for k, v in self.params.items()}
         object.__setattr__(self, "params", params)
+        scale = params.get("scale", 1.0)
+        if isinstance(scale, (int, float)) and not scale > 0:
+            raise ValueError(f"{field_name}.scale must be > 0, got {scale!r}")
         try:
-            frozen = obj(**params)
-            value = frozen.mean()
+            value = self.mean()
         except TypeError as err:
             raise TypeError(f"{field_name}.params {self.params!r} are not accepted by "
                             f"scipy.stats.{self.name}: {err}") from None
@@ -140,6 +144,18 @@ class Distribution:
     def frozen(self):
         """The frozen scipy.stats distribution."""
         return getattr(st, self.name)(**self.params)
+
+    # evaluated on the shared scipy instance: freezing builds docstrings and costs ~1 ms
+    def pdf(self, x: np.ndarray) -> np.ndarray:
+        """Probability density (continuous) or mass (discrete) at ``x``."""
+        dist = getattr(st, self.name)
+        if self.is_continuous:
+            return dist.pdf(x, **self.params)
+        return dist.pmf(x, **self.params)
+
+    def mean(self) -> float:
+        """Mean of the distribution."""
+        return float(getattr(st, self.name).mean(**self.params))
 
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
@@ -183,7 +199,9 @@ class Synapse:
     e : float
         Reversal potential (mV); used to linearise conductance-based synapses.
     syntype : str
-        ``"Exp2Syn"`` (the only waveform supported, as in the reference).
+        ``"Exp2Syn"`` (conductance-based) or ``"Exp2SynI"`` (current-based; only in
+        networks with ``conductance_based=False``, where either name means a current
+        synapse of peak ``weight`` nA).
     """
 
     weight: float
@@ -313,18 +331,23 @@ class Placement:
 
 
 def callable_path(fun: Callable) -> str:
-    """``module:qualname`` of an importable function (for JSON)."""
-    module = getattr(fun, "__module__", None)
-    qualname = getattr(fun, "__qualname__", None)
-    if not module or not qualname or "<" in qualname:
-        raise TypeError(f"biophysics callable {fun!r} cannot be serialised: it must be a "
-                        "module-level function (module:qualname)")
+    """``module:qualname`` of a function (for JSON).
+
+    Functions defined in ``__main__``, closures and lambdas are named too (so a
+    specification can always be described and hashed) but cannot be imported back:
+    :func:`import_callable` then raises a clear error.
+    """
+    module = getattr(fun, "__module__", None) or "<unknown>"
+    qualname = getattr(fun, "__qualname__", None) or repr(fun)
     return f"{module}:{qualname}"
 
 
 def import_callable(path: str) -> Callable:
     """Import ``module:qualname``."""
     module_name, _, qualname = path.partition(":")
+    if "<" in path or module_name == "__main__":
+        raise ValueError(f"cell.biophysics callable {path!r} cannot be imported: define it at "
+                         "module level in an importable module to store it in a spec")
     try:
         obj: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
@@ -620,12 +643,12 @@ class Connection:
         """Expected number of synapses per connection."""
         if self.multapses.is_continuous:
             counts = np.arange(1, 100)
-            pk = self.multapses.frozen().pdf(counts)
+            pk = self.multapses.pdf(counts)
             if not np.isfinite(pk).all() or pk.sum() <= 0:
                 raise ValueError(f"connections['{self.key}'].multapses {self.multapses.params}"
                                  " has no probability mass on 1..99 synapses")
             return float((counts * pk).sum() / pk.sum())
-        mean = float(self.multapses.frozen().mean())
+        mean = self.multapses.mean()
         if not np.isfinite(mean) or mean < 0:
             raise ValueError(f"connections['{self.key}'].multapses mean must be finite and "
                              f">= 0, got {mean}")
@@ -688,6 +711,14 @@ class Network:
                 _fail(f"populations[{c.post!r}].cell", None,
                       "a cell specification (the population is postsynaptic)")
             c.mean_multapses()  # validates the multapse distribution
+            if self.conductance_based and c.synapse.syntype == "Exp2SynI":
+                _fail(f"connections['{c.key}'].synapse.syntype", c.synapse.syntype,
+                      "'Exp2Syn' in a conductance-based network (Exp2SynI is current-based; "
+                      "set conductance_based=False)")
+        for p in self.populations:
+            if p.ext_synapse is not None and p.ext_synapse.syntype != "Exp2Syn":
+                _fail(f"populations[{p.name!r}].ext_synapse.syntype", p.ext_synapse.syntype,
+                      "'Exp2Syn' (its conductance enters g_eff)")
 
     # -- access ------------------------------------------------------------------------
     @property

@@ -1,0 +1,82 @@
+"""Benchmark: the LFPykernels README network as a 2x2 network (E, I -> E, I).
+
+xkernels.compute_kernels (all four kernels in one call) against lfpykernels 0.2.0
+(KernelApprox.get_kernel per X and Y, as its README does), same process, same probes
+(13-channel GaussCylinderPotential LFP + z-only CDM), best of --repeat runs each.
+Prints both timings, the speed-up and the largest deviation between the two.
+
+    python benchmarks/kernels.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+GCP = {"z": np.linspace(1000.0, -200.0, 13), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
+OPTIONS = {"dt": 2 ** -4, "tau": 50.0, "t_X": 500.0, "Vrest": -65.0, "g_eff": True}
+
+
+def run_reference() -> dict:
+    import lfpykernels
+    from conftest import readme_arguments
+
+    out = {}
+    for Y in ("E", "I"):
+        approx = lfpykernels.KernelApprox(**readme_arguments(Y))
+        for X in ("E", "I"):
+            probes = [lfpykernels.GaussCylinderPotential(cell=None, **GCP),
+                      lfpykernels.KernelApproxCurrentDipoleMoment(cell=None)]
+            out[X, Y] = approx.get_kernel(probes, X=X, **OPTIONS)
+    return out
+
+
+def run_xkernels():
+    import xkernels
+
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **GCP),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    return xkernels.compute_kernels(xkernels.Network.example(), probes, **OPTIONS)
+
+
+def best_time(fun, repeat: int):
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fun()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    from xkernels.mechanisms import load_mechanisms
+
+    load_mechanisms()
+    run_xkernels()  # warm-up: NEURON libraries, templates
+    t_ours, H = best_time(run_xkernels, args.repeat)
+    t_ref, ref = best_time(run_reference, args.repeat)
+    worst = 0.0
+    for (X, Y), kernels in ref.items():
+        for name, key in (("lfp", "GaussCylinderPotential"),
+                          ("cdm", "KernelApproxCurrentDipoleMoment")):
+            ours = H.sel(X=X, Y=Y).xk.probe(name).values
+            worst = max(worst, np.abs(ours - kernels[key]).max() / np.abs(kernels[key]).max())
+    print(f"lfpykernels 0.2.0 : {t_ref:8.3f} s for 4 kernels ({t_ref / 4 * 1e3:.0f} ms/kernel)")
+    print(f"xkernels          : {t_ours:8.3f} s for 4 kernels ({t_ours / 4 * 1e3:.1f} ms/kernel)")
+    print(f"speed-up          : {t_ref / t_ours:8.1f} x")
+    print(f"max |dH|/max|H_ref| over pairs and probes: {worst:.2e} "
+          "(reference quad at its default tolerance)")
+
+
+if __name__ == "__main__":
+    main()

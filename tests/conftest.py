@@ -1,0 +1,114 @@
+"""Shared fixtures: paths of our cell files and the lfpykernels 0.2.0 oracle."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.stats as st
+
+CELLS = Path(__file__).resolve().parents[1] / "xkernels" / "cells_data"
+
+
+def set_passive(cell, Vrest):
+    """Passive leak on every section (the reference README's custom function)."""
+    for sec in cell.template.all:
+        sec.insert("pas")
+        sec.g_pas = 0.0003
+        sec.e_pas = Vrest
+
+
+def set_nonuniform_passive(cell, Vrest):
+    """Passive leak whose reversal differs between soma and dendrites."""
+    for sec in cell.template.all:
+        sec.insert("pas")
+        sec.g_pas = 0.0003
+        sec.e_pas = Vrest if "soma" in sec.name() else Vrest + 4.0
+
+
+def cell_parameters(morphology: str = "BallAndSticks_E.hoc", Vrest: float = -65.0,
+                    custom=set_passive, **extra) -> dict:
+    """LFPy TemplateCell parameters of one of our ball-and-sticks cells."""
+    params = {
+        "templatefile": str(CELLS / "BallAndSticksTemplate.hoc"),
+        "templatename": "BallAndSticksTemplate",
+        "custom_fun": [custom],
+        "custom_fun_args": [{"Vrest": Vrest}],
+        "templateargs": None,
+        "delete_sections": False,
+        "morphology": str(CELLS / morphology),
+    }
+    params.update(extra)
+    return params
+
+
+def readme_arguments(Y: str = "E") -> dict:
+    """KernelApprox arguments of the LFPykernels README example."""
+    return dict(
+        X=["E", "I"], Y=Y, N_X=np.array([8192, 1024]), N_Y=8192 if Y == "E" else 1024,
+        C_YX=np.array([0.05, 0.05]),
+        cellParameters=cell_parameters(f"BallAndSticks_{Y}.hoc"),
+        populationParameters={"radius": 150.0, "loc": 0.0, "scale": 75.0},
+        multapseFunction=st.truncnorm,
+        multapseParameters=[
+            {"a": (1 - 2.0) / 0.6, "b": (10 - 2.0) / 0.6, "loc": 2.0, "scale": 0.6},
+            {"a": (1 - 5.0) / 1.1, "b": (10 - 5.0) / 1.1, "loc": 5.0, "scale": 1.1}],
+        delayFunction=st.truncnorm,
+        delayParameters=[{"a": -2.2, "b": np.inf, "loc": 1.3, "scale": 0.5},
+                         {"a": -1.5, "b": np.inf, "loc": 1.2, "scale": 0.6}],
+        synapseParameters=[
+            {"weight": 0.00012, "syntype": "Exp2Syn", "tau1": 0.2, "tau2": 1.8, "e": 0.0},
+            {"weight": 0.002, "syntype": "Exp2Syn", "tau1": 0.1, "tau2": 9.0, "e": -80.0}],
+        synapsePositionArguments=[
+            {"section": ["apic", "dend"], "fun": [st.norm],
+             "funargs": [{"loc": 50.0, "scale": 100.0}], "funweights": [1.0]},
+            {"section": ["soma", "apic", "dend"], "fun": [st.norm],
+             "funargs": [{"loc": -100.0, "scale": 100.0}], "funweights": [1.0]}],
+        extSynapseParameters={"syntype": "Exp2Syn", "weight": 0.0002, "tau1": 0.2,
+                              "tau2": 1.8, "e": 0.0},
+        nu_ext=40.0, n_ext=450, nu_X={"E": 2.5, "I": 5.0},
+    )
+
+
+@contextlib.contextmanager
+def tight_reference_quadrature():
+    """Run lfpykernels' GaussCylinderPotential with tight quad tolerances.
+
+    The reference integrates with scipy's default absolute tolerance (1.49e-8), which
+    leaves matrix errors of ~1e-8 of the largest entry.  For compact cells, whose LFP
+    is a small residual of cancelling segment contributions, that reaches ~1e-6 of
+    the kernel.  The oracle's semantics are unchanged; only its integration error
+    is reduced so that the comparison measures the engine, not quad.
+    """
+    import lfpykernels.kernel_approximator as ref_module
+
+    original = ref_module.si
+
+    class _TightQuad:
+        @staticmethod
+        def quad(func, a, b, **kwargs):
+            kwargs.update(epsabs=1e-14, epsrel=1e-12)
+            return original.quad(func, a, b, **kwargs)
+
+    ref_module.si = _TightQuad
+    try:
+        yield
+    finally:
+        ref_module.si = original
+
+
+def relative_difference(ours: np.ndarray, ref: np.ndarray) -> float:
+    """max|ours - ref| / max|ref|."""
+    scale = np.abs(ref).max()
+    assert scale > 0, "reference kernel is identically zero: the comparison is void"
+    return float(np.abs(ours - ref).max() / scale)
+
+
+@pytest.fixture(scope="session")
+def mechanisms_loaded():
+    from xkernels.mechanisms import load_mechanisms
+
+    load_mechanisms()
+    return True

@@ -1,0 +1,192 @@
+"""Drop-in LFPykernels 0.2.0 API on the xkernels engine.
+
+``from xkernels.compat import KernelApprox, GaussCylinderPotential,
+KernelApproxCurrentDipoleMoment`` runs code written for ``lfpykernels`` unchanged:
+the same constructor arguments, ``get_kernel`` returning the same dict of ndarrays
+(keyed by probe class name, shape (n_channels, n_lags)), computed by
+:func:`xkernels.compute_kernels`.  Kernels of every presynaptic population are computed
+in one go and reused by later ``get_kernel`` calls with the same options.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.stats as st
+
+from .kernels import compute_kernels, content_hash
+from .network import Network
+from .probes import CurrentDipoleMomentZ, GaussCylinderPotential
+
+__all__ = ["GaussCylinderPotential", "KernelApprox", "KernelApproxCurrentDipoleMoment"]
+
+
+class KernelApproxCurrentDipoleMoment(CurrentDipoleMomentZ):
+    """Current dipole moment along z only (x and y rows zero), as in LFPykernels."""
+
+
+def _scipy_name(function: Any, field_name: str) -> str:
+    name = getattr(function, "name", None)
+    if isinstance(function, (st.rv_continuous, st.rv_discrete)) and \
+            getattr(st, str(name), None) is not None:
+        return str(name)
+    if isinstance(function, str) and isinstance(getattr(st, function, None),
+                                                (st.rv_continuous, st.rv_discrete)):
+        return function
+    raise TypeError(f"{field_name} must be a scipy.stats distribution (e.g. st.truncnorm), "
+                    f"got {function!r}")
+
+
+def _per_x(values: Any, n: int, field_name: str) -> list:
+    if isinstance(values, Mapping) or not isinstance(values, (Sequence, np.ndarray)) \
+            or isinstance(values, str):
+        raise TypeError(f"{field_name} must be a list with one entry per presynaptic "
+                        f"population ({n}), got {values!r}")
+    values = list(values)
+    if len(values) != n:
+        raise ValueError(f"{field_name} has {len(values)} entries, expected {n} "
+                         "(one per population in X)")
+    return values
+
+
+class KernelApprox:
+    """Kernels of all presynaptic populations X onto one postsynaptic population Y.
+
+    Same parameters as ``lfpykernels.KernelApprox`` (0.2.0); see
+    :class:`xkernels.Network` for their meaning and units.
+    """
+
+    def __init__(
+        self,
+        X: Sequence[str] = ("E",),
+        Y: str = "E",
+        N_X: Sequence[int] = (1024,),
+        N_Y: int = 1024,
+        C_YX: Sequence[float] = (0.1,),
+        cellParameters: Mapping | None = None,
+        populationParameters: Mapping | None = None,
+        rotationParameters: Mapping | None = None,
+        multapseFunction: Any = st.truncnorm,
+        multapseParameters: Sequence[Mapping] = ({"a": -0.2, "b": 1.6, "loc": 2, "scale": 5},),
+        delayFunction: Any = st.truncnorm,
+        delayParameters: Sequence[Mapping] = ({"a": -4.0, "b": np.inf, "loc": 1.5,
+                                               "scale": 0.3},),
+        synapseParameters: Sequence[Mapping] = ({"weight": 0.001, "syntype": "Exp2Syn",
+                                                 "tau1": 0.2, "tau2": 1.8, "e": 0.0},),
+        synapsePositionArguments: Sequence[Mapping] = (
+            {"section": ["soma", "apic"], "fun": [st.norm, st.norm],
+             "funargs": [{"loc": 0.0, "scale": 100.0}, {"loc": 750.0, "scale": 100.0}],
+             "funweights": [0.5, 1.0]},),
+        extSynapseParameters: Mapping | None = None,
+        nu_ext: float = 40.0,
+        n_ext: float = 128.0,
+        nu_X: Mapping[str, float] | None = None,
+        conductance_based: bool = True,
+    ) -> None:
+        if isinstance(X, str) or not isinstance(X, (Sequence, np.ndarray)) or len(X) == 0:
+            raise TypeError(f"X must be a non-empty list of population names, got {X!r}")
+        X = [str(x) for x in X]
+        n = len(X)
+        N_X = _per_x(N_X, n, "N_X")
+        C_YX = _per_x(C_YX, n, "C_YX")
+        multapse_name = _scipy_name(multapseFunction, "multapseFunction")
+        delay_name = _scipy_name(delayFunction, "delayFunction")
+        multapseParameters = _per_x(multapseParameters, n, "multapseParameters")
+        delayParameters = _per_x(delayParameters, n, "delayParameters")
+        synapseParameters = _per_x(synapseParameters, n, "synapseParameters")
+        synapsePositionArguments = _per_x(synapsePositionArguments, n,
+                                          "synapsePositionArguments")
+        nu_X = dict(nu_X if nu_X is not None else {"E": 1.0})
+        ext = dict(extSynapseParameters if extSynapseParameters is not None else
+                   {"syntype": "Exp2Syn", "weight": 0.0005, "tau1": 0.2, "tau2": 1.8,
+                    "e": 0.0})
+        pop_params = dict(populationParameters if populationParameters is not None else
+                          {"radius": 100, "loc": 0, "scale": 50})
+        missing = sorted({"radius", "loc", "scale"} - set(pop_params))
+        if missing:
+            raise ValueError(f"populationParameters lacks {missing} (needs radius, loc, scale)")
+        self.X, self.Y, self.N_X, self.N_Y, self.C_YX = X, Y, np.asarray(N_X), N_Y, C_YX
+        self.nu_X = nu_X
+
+        cell = self._cell_spec(dict(cellParameters or {}))
+        post_name = Y
+        if Y in X and int(N_X[X.index(Y)]) != int(N_Y):
+            post_name = f"{Y}_post"  # Y differs from the presynaptic X of the same name
+        populations = []
+        for x, size in zip(X, N_X):
+            populations.append({"name": x, "size": size, "rate": float(nu_X.get(x, 0.0))})
+        post = {"name": post_name, "size": N_Y, "cell": cell, "radius": pop_params["radius"],
+                "loc": pop_params["loc"], "scale": pop_params["scale"],
+                "rotation": dict(rotationParameters or {"x": 0.0, "y": 0.0}),
+                "n_ext": n_ext, "nu_ext": nu_ext, "ext_synapse": ext}
+        if post_name in X:
+            populations[X.index(post_name)].update(
+                {k: v for k, v in post.items() if k not in ("name", "size")})
+        else:
+            populations.append(post)
+        connections = []
+        for i, x in enumerate(X):
+            connections.append({
+                "pre": x, "post": post_name, "probability": C_YX[i],
+                "multapses": {"name": multapse_name, "params": dict(multapseParameters[i])},
+                "delay": {"name": delay_name, "params": dict(delayParameters[i])},
+                "synapse": dict(synapseParameters[i]),
+                "placement": dict(synapsePositionArguments[i])})
+        self.network = Network(populations, connections, conductance_based=conductance_based)
+        self._post = post_name
+        self._cache: dict[str, Any] = {}
+
+    @staticmethod
+    def _cell_spec(params: dict) -> dict:
+        for key in ("dt", "tstop", "tstart", "delete_sections"):
+            params.pop(key, None)
+        if "morphology" not in params or "templatefile" not in params:
+            raise ValueError("cellParameters must give morphology, templatefile and "
+                             f"templatename; got keys {sorted(params)}")
+        return {"morphology": params.pop("morphology"),
+                "templatefile": params.pop("templatefile"),
+                "templatename": params.pop("templatename", None),
+                "templateargs": params.pop("templateargs", None),
+                "biophysics": None, "params": params}
+
+    def get_kernel(self, probes: Sequence[Any], Vrest: float | Sequence[float] = -65,
+                   dt: float = 2 ** -4, X: str = "E", t_X: float = 200, tau: float = 50,
+                   g_eff: bool = True, fir: bool = False) -> dict[str, np.ndarray]:
+        """Kernel of presynaptic population ``X`` for every probe.
+
+        Returns
+        -------
+        dict of ndarray
+            Probe class name -> array of shape (n_channels, 2 tau/dt + 1), or
+            (n_channels, tau/dt) with ``fir``.
+        """
+        if X not in self.X:
+            raise ValueError(f"X must be one of {self.X}, got {X!r}")
+        if isinstance(probes, (str, Mapping)) or not isinstance(probes, Sequence) or \
+                not probes:
+            raise TypeError(f"probes must be a non-empty list of lfpykit models, got {probes!r}")
+        names = {f"p{i}": probe for i, probe in enumerate(probes)}
+        from .probes import probe_definition
+
+        key_parts = {"Vrest": np.asarray(Vrest, dtype=float).tolist(), "dt": dt, "t_X": t_X,
+                     "tau": tau, "g_eff": bool(g_eff), "fir": bool(fir)}
+        try:
+            key_parts["probes"] = [probe_definition(p) for p in probes]
+            key = content_hash(json.loads(json.dumps(key_parts, default=str)))
+        except (TypeError, ValueError):
+            key = None
+        H = self._cache.get(key) if key is not None else None
+        if H is None:
+            vrest = list(Vrest) if isinstance(Vrest, (list, tuple, np.ndarray)) else Vrest
+            H = compute_kernels(self.network, names, dt=dt, tau=tau, t_X=t_X, Vrest=vrest,
+                                g_eff=g_eff, fir=fir)
+            if key is not None:
+                self._cache = {key: H}
+        out = {}
+        for name, probe in names.items():
+            part = H.sel(X=X, Y=self._post).xk.probe(name)
+            out[type(probe).__name__] = np.asarray(part.values)
+        return out
