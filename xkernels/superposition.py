@@ -90,7 +90,10 @@ def collect_geometries(runner, specs: Sequence[PointSpec], Y: Sequence[str],
                 pops.setdefault(geometry_key(pop), pop)
     keys = list(pops)
     out = {}
-    for i, result in runner.imap_unordered(geometry_task, [(pops[k], dt) for k in keys]):
+    from .sweep import SECONDS_PER_CELL
+
+    for i, result in runner.imap_unordered(geometry_task, [(pops[k], dt) for k in keys],
+                                           len(keys) * SECONDS_PER_CELL):
         out[keys[i]] = result
     return out
 
@@ -236,7 +239,7 @@ def run_superposition(runner, specs: Sequence[PointSpec], plans: Sequence[dict],
     yielded array (shape ``(len(points), *prep["shape"])``) is reused by the next
     batch: copy what you keep.
     """
-    from .sweep import _progress
+    from .sweep import SECONDS_PER_CELL, SECONDS_PER_SIMULATION, _progress
 
     states = _state_groups(plans)
     keys = list(states)
@@ -249,9 +252,11 @@ def run_superposition(runner, specs: Sequence[PointSpec], plans: Sequence[dict],
         arguments.append((item["pop"], prep["attrs"]["dt"], item["e_pas"],
                           item["plan"]["g_shift"], prep["named"], options["n_positions"],
                           options["seed"], prep["attrs"]["tau_max"], item["t_X"], groups))
+    seconds = sum(SECONDS_PER_CELL + SECONDS_PER_SIMULATION * sum(g[2].size for g in groups)
+                  for groups in groups_of.values())
     assembler = _Assembler(prep, options["fir"])
     with _progress(len(keys), progress, "unit responses") as bar:
-        for i, result in runner.imap_unordered(unit_response_task, arguments):
+        for i, result in runner.imap_unordered(unit_response_task, arguments, seconds):
             for (t1, t2, support), P in zip(groups_of[keys[i]], result):
                 assembler.add_responses((keys[i], t1, t2), support, P)
             bar.update(1)

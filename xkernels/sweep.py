@@ -41,8 +41,15 @@ from . import superposition as sup
 from .contract import CHANNEL_COORDS, CORE_DIMS, KERNEL_NAME
 from .network import Connection, Network, Population
 
+logger = logging.getLogger(__name__)
+
 #: Computation options that can be swept besides the specification.
 OPTION_PATHS = ("Vrest", "t_X")
+#: Work (s) below which the default runner computes here instead of starting a cluster.
+INLINE_SECONDS = 3.0
+#: Rough cost estimates (s) of the tasks, for the choice above.
+SECONDS_PER_CELL = 0.05
+SECONDS_PER_SIMULATION = 0.02
 #: ``method`` values of :func:`sweep`.
 METHODS = ("auto", "superposition", "simulate")
 # parts of a connection / population parsed (validated) as one unit
@@ -486,8 +493,11 @@ class Runner:
     ----------
     client : None, "sync", str or distributed.Client
         ``None``: a local cluster of one single-threaded worker process per core,
-        started on first use and closed by :meth:`close`.  A str is the address of a
-        running scheduler.  ``"sync"`` runs every task in this process, one by one.
+        started on first use and closed by :meth:`close`; work estimated to take
+        less than :data:`INLINE_SECONDS` while no cluster runs yet is done in this
+        process instead (starting the cluster and importing NEURON in its workers
+        costs seconds).  A str is the address of a running scheduler.  ``"sync"``
+        runs every task in this process, one by one.
     """
 
     def __init__(self, client: Any = None) -> None:
@@ -524,9 +534,14 @@ class Runner:
                 self._client = self._given
         return self._client
 
-    def imap_unordered(self, fn, arguments: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
-        """Yield ``(i, fn(*arguments[i]))`` as tasks finish (any order)."""
-        if self.sync:
+    def imap_unordered(self, fn, arguments: Sequence[tuple],
+                       seconds: float = math.inf) -> Iterator[tuple[int, Any]]:
+        """Yield ``(i, fn(*arguments[i]))`` as tasks finish (any order).
+
+        ``seconds`` estimates the total work (in one process).
+        """
+        inline = self._given is None and self._client is None and seconds < INLINE_SECONDS
+        if self.sync or inline:
             for i, args in enumerate(arguments):
                 yield i, fn(*args)
             return
@@ -672,6 +687,8 @@ def sweep(
         done = _check_store(path, template).reshape(-1)
     todo = [k for k in range(len(specs)) if not done[k]]
     values_out = None if path is not None else np.empty(template.shape)
+    if not todo:
+        logger.info("sweep: all %d points are already in the store", len(specs))
     try:
         if todo:
             _compute(runner, prep, options, axes, template, indices, specs, labels, todo,
@@ -704,6 +721,7 @@ def _compute(runner: Runner, prep, options, axes, template, indices, specs, labe
     plans = sup.plan_points(todo_specs, geometries, prep, options,  # validates every point
                             [labels[k] for k in todo])
     chosen = sup.choose_method(method, plans, todo_specs, geometries, prep)
+    logger.info("sweep: computing %d of %d points by %s", len(todo), len(specs), chosen)
     if path is not None:
         from .store import create_sweep_store
 
@@ -732,5 +750,7 @@ def _results(runner: Runner, chosen: str, specs, plans, prep, options, progress)
         return
     arguments = [(s.network, prep["named"], {**options, "Vrest": s.Vrest, "t_X": s.t_X})
                  for s in specs]
-    for j, values in runner.imap_unordered(simulate_point, arguments):
+    per_point = sum(2 * SECONDS_PER_CELL + len(item["plan"]["inputs"]) * SECONDS_PER_SIMULATION
+                    for item in plans[0].values()) if plans else 0.0
+    for j, values in runner.imap_unordered(simulate_point, arguments, len(specs) * per_point):
         yield [j], values[None]
