@@ -20,6 +20,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
+# NEURON without its GUI: no "no DISPLAY" warning on headless machines
+os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
+
 MOD_DIR = Path(__file__).parent / "mod"
 #: Point processes defined by our mod files (checked after loading).
 MECHANISMS = ("Exp2SynI",)

@@ -141,7 +141,8 @@ def _check_kernels(H: xr.DataArray) -> tuple[str, ...]:
     for name in ("X", "Y", "probe_channel", "probe", "units"):
         kind = H.coords[name].dtype.kind
         if kind not in "UOT":
-            raise ValueError(f"coordinate {name!r} must hold str, got dtype {H.coords[name].dtype}")
+            raise ValueError(f"coordinate {name!r} must hold str, got dtype "
+                             f"{H.coords[name].dtype}")
     for name in ("x", "y", "z"):
         if H.coords[name].dtype.kind != "f":
             raise ValueError(f"coordinate {name!r} must be float (µm, NaN allowed), got "
@@ -321,13 +322,24 @@ def _move_into_place(tmp: Path, path: Path, overwrite: bool) -> None:
     _fsync_dir(path.parent)
 
 
+def _check_replaceable(path: Path, overwrite: bool) -> None:
+    """Refuse an existing ``path`` unless overwriting a kernel store (of any version)."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if not overwrite:
+        raise FileExistsError(f"kernel store {str(path)!r} already exists "
+                              "(pass overwrite=True to replace it)")
+    if path.is_symlink() or not (path / KERNEL_NAME / "zarr.json").is_file():
+        what = "a symlink" if path.is_symlink() else (
+            "a directory without a 'kernels' zarr array" if path.is_dir() else "a file")
+        raise ValueError(f"overwrite=True replaces kernel stores only; {str(path)!r} is {what}")
+
+
 def _write_atomically(ds: xr.Dataset, encoding: dict, path: Path, overwrite: bool,
                       compute: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     _recover(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"kernel store {str(path)!r} already exists "
-                              "(pass overwrite=True to replace it)")
+    _check_replaceable(path, overwrite)
     tmp = _sibling(path, "tmp")
     try:
         _to_zarr(ds, tmp, encoding, compute=compute)
@@ -370,15 +382,14 @@ def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool =
     Raises
     ------
     ValueError, TypeError
-        If ``H`` breaks the data contract; nothing is created on disk.
+        If ``H`` breaks the data contract, or ``overwrite`` would replace something
+        that is not a kernel store; nothing is created on disk.
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     """
     path = _as_path(path)
     sweep_dims = _check_kernels(H)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"kernel store {str(path)!r} already exists "
-                              "(pass overwrite=True to replace it)")
+    _check_replaceable(path, overwrite)
     ds, encoding = _dataset_for_zarr(H, sweep_dims, done_value=True)
     _write_atomically(ds, encoding, path, overwrite)
 
@@ -415,11 +426,14 @@ def _inspect(path: Path) -> dict:
         raise KernelStoreError(f"{str(path)!r} is not a kernel store: no {KERNEL_NAME!r} "
                                f"array, found arrays {arrays}")
     attrs = kernels.get("attributes", {})
-    version = root.get("attributes", {}).get(ROOT_VERSION_ATTR, attrs.get("format_version"))
-    if version is None:
+    found = [root.get("attributes", {}).get(ROOT_VERSION_ATTR), attrs.get("format_version")]
+    found = [v for v in found if v is not None]
+    if not found:
         raise KernelStoreError(f"{str(path)!r} is not a kernel store: {KERNEL_NAME!r} has no "
                                "'format_version' attribute")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    bad = [v for v in found if isinstance(v, bool) or not isinstance(v, int)]
+    version = bad[0] if bad else max(found)
+    if bad or version > FORMAT_VERSION:
         raise KernelStoreError(f"kernel store {str(path)!r} has format version {version!r}, "
                                f"this xkernels reads format versions up to {FORMAT_VERSION}; "
                                "upgrade xkernels")
@@ -427,9 +441,34 @@ def _inspect(path: Path) -> dict:
 
 
 def _open_dataset(path: Path) -> xr.Dataset:
+    """Open a checked kernel store with xarray (dask-backed)."""
     root = _inspect(path)
     consolidated = "consolidated_metadata" in root and root["consolidated_metadata"] is not None
     return xr.open_zarr(path, consolidated=consolidated)
+
+
+def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
+    """Return the provenance attrs of a kernel store without opening its arrays.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Kernel store.
+
+    Returns
+    -------
+    dict
+        The attributes of ``kernels`` (``content_hash``, ``spec``, ``dt``, ...).
+
+    Raises
+    ------
+    FileNotFoundError, KernelStoreError
+        As :func:`open_kernels`.
+    """
+    path = _as_path(path)
+    _inspect(path)
+    attrs = _read_json(path / KERNEL_NAME / "zarr.json").get("attributes", {})
+    return {k: v for k, v in attrs.items() if not k.startswith("_") and k != "coordinates"}
 
 
 def _restore_strings(da: xr.DataArray) -> xr.DataArray:
@@ -441,12 +480,6 @@ def _restore_strings(da: xr.DataArray) -> xr.DataArray:
             values = np.asarray(values.tolist(), dtype=str).reshape(values.shape)
         new[name] = (coord.dims, values, coord.attrs)
     return da.assign_coords(new)
-
-
-def _done_mask(ds: xr.Dataset) -> np.ndarray:
-    if DONE_NAME not in ds:
-        return np.ones((), dtype=bool)
-    return np.asarray(ds[DONE_NAME].values, dtype=bool)
 
 
 def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> xr.DataArray:
@@ -475,7 +508,7 @@ def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> 
     """
     path = _as_path(path)
     ds = _open_dataset(path)
-    done = _done_mask(ds)
+    done = _zarr_done(path)
     if not allow_incomplete and not done.all():
         raise KernelStoreError(f"kernel store {str(path)!r} is incomplete: "
                                f"{int(done.sum())} of {done.size} sweep points written "
@@ -561,8 +594,61 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
         _check_template(path, template, sweep_dims)
 
 
+_STORED_CACHE: dict[Path, tuple[tuple, xr.DataArray]] = {}
+
+
+def _metadata_stamp(path: Path) -> tuple:
+    """Changes whenever the store at ``path`` is created or replaced."""
+    root, meta = path.stat(), (path / "zarr.json").stat()
+    return root.st_ino, meta.st_ino, meta.st_mtime_ns, meta.st_size
+
+
+def _stored_kernels(path: Path) -> xr.DataArray:
+    """Coordinates and attrs of a store's kernels, read with zarr (fast, no dask).
+
+    The values are a zero-stride placeholder: only dims, sizes, coords and attrs of
+    the returned DataArray are meaningful.  Cached per store: coordinates and attrs
+    never change after a store is created (a replaced store has a new stamp).
+    """
+    import zarr
+
+    _inspect(path)
+    stamp = _metadata_stamp(path)
+    cached = _STORED_CACHE.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    group = zarr.open_group(path, mode="r")
+    members = dict(group.arrays())
+    arr = members[KERNEL_NAME]
+    dims = tuple(arr.metadata.dimension_names)
+    raw = arr.attrs.asdict()
+    coords = {}
+    for name in [*dims, *str(raw.get("coordinates", "")).split()]:
+        if name in members:
+            values = np.asarray(members[name][...])
+            if values.dtype.kind in "OT":
+                values = np.asarray(values.tolist(), dtype=str).reshape(values.shape)
+            coords[name] = (tuple(members[name].metadata.dimension_names), values)
+    attrs = {k: v for k, v in raw.items() if not k.startswith("_") and k != "coordinates"}
+    placeholder = np.broadcast_to(np.zeros((), dtype=arr.dtype), arr.shape)
+    stored = xr.DataArray(placeholder, dims=dims, coords=coords, attrs=attrs, name=KERNEL_NAME)
+    _STORED_CACHE.clear()  # one store at a time is plenty
+    _STORED_CACHE[path] = (stamp, stored)
+    return stored
+
+
+def _zarr_done(path: Path) -> np.ndarray:
+    """The ``done`` mask read with zarr (0-d True for a store without sweep dims)."""
+    import zarr
+
+    group = zarr.open_group(path, mode="r")
+    if DONE_NAME not in group:
+        return np.ones((), dtype=bool)
+    return np.asarray(group[DONE_NAME][...], dtype=bool)
+
+
 def _check_template(path: Path, template: xr.DataArray, sweep_dims: tuple[str, ...]) -> None:
-    stored = open_kernels(path, allow_incomplete=True)
+    stored = _stored_kernels(path)
     if stored.dims != template.dims:
         raise ValueError(f"template does not match kernel store {str(path)!r}: dims "
                          f"{template.dims}, store has {stored.dims}")
@@ -589,7 +675,7 @@ def _leaf_diffs(a: Any, b: Any, where: tuple = ()) -> list[tuple[tuple, Any, Any
         return out
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         out = []
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             out += _leaf_diffs(x, y, (*where, str(i)))
         return out
     same = a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
@@ -690,7 +776,7 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
     import zarr
 
     path = _as_path(path)
-    stored = open_kernels(path, allow_incomplete=True)
+    stored = _stored_kernels(path)
     sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
     if not sweep_dims:
         raise ValueError(f"kernel store {str(path)!r} has no sweep dims; write_point needs a "
@@ -710,7 +796,7 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
         raise ValueError(f"H_point must have a float dtype, got {H_point.dtype}")
     _compare_core(stored, H_point, "point kernels", path, CORE_DIMS)
     point = {}
-    for dim, i in zip(sweep_dims, position):
+    for dim, i in zip(sweep_dims, position, strict=True):
         if dim not in H_point.coords or H_point.coords[dim].ndim != 0:
             raise ValueError(f"H_point needs the scalar coordinate {dim!r} (its sweep value)")
         value = H_point.coords[dim].values.item()
@@ -753,7 +839,9 @@ def completed_points(path: str | os.PathLike) -> np.ndarray:
     numpy.ndarray
         Shape of the sweep dims, True where the point's kernels are completely written.
     """
-    return _done_mask(_open_dataset(_as_path(path)))
+    path = _as_path(path)
+    _inspect(path)
+    return _zarr_done(path)
 
 
 # ---------------------------------------------------------------------------------
@@ -796,10 +884,9 @@ def describe(path: str | os.PathLike) -> str:
         and completion, content hash, versions, format version and size on disk.
     """
     path = _as_path(path)
-    ds = _open_dataset(path)
-    H = _restore_strings(ds[KERNEL_NAME])
-    attrs = ds[KERNEL_NAME].attrs
-    done = _done_mask(ds)
+    H = _stored_kernels(path)
+    attrs = H.attrs
+    done = _zarr_done(path)
     tau = H.coords["tau"].values
     lines = [f"xkernels kernel store {path}",
              f"  populations X (presynaptic): {', '.join(H.coords['X'].values.tolist())}",

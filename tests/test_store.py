@@ -1,0 +1,557 @@
+"""Tests of xkernels.store against real Zarr stores on disk (and real SIGKILLs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import dask.array as dsa
+import numpy as np
+import pytest
+import xarray as xr
+from _store_writer import make_kernels, run_sweep, sweep_point, sweep_template
+
+from xkernels import store
+from xkernels.contract import FORMAT_VERSION
+
+ROOT = Path(__file__).resolve().parents[1]
+WRITER = Path(__file__).with_name("_store_writer.py")
+BIG_TAU = 409_600  # 2 x 2 x 16 channels x 409600 taps x 8 B = 210 MB
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _tree(path: Path) -> dict[str, tuple[int, int]]:
+    """Relative file path -> (inode, mtime_ns) of every file below ``path``."""
+    out = {}
+    for dirpath, _, files in os.walk(path):
+        for name in files:
+            full = Path(dirpath) / name
+            st = full.stat()
+            out[str(full.relative_to(path))] = (st.st_ino, st.st_mtime_ns)
+    return out
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+def test_round_trip_identical_and_quiet(tmp_path):
+    H = make_kernels(3)
+    assert np.isnan(H.coords["x"].values).any()
+    path = tmp_path / "k.zarr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        H.xk.to_zarr(path)
+        back = store.open_kernels(path)
+        assert back.chunks is not None  # lazy, dask-backed
+        loaded = back.compute()
+    xr.testing.assert_identical(loaded, H)
+    for name in ("X", "Y", "probe_channel", "probe", "units"):
+        assert back.coords[name].dtype.kind == "U"
+    assert loaded.attrs == H.attrs
+    assert store.read_attrs(path) == H.attrs
+    assert store.completed_points(path).shape == ()
+
+
+def test_dask_backed_and_sweep_round_trip(tmp_path):
+    H = make_kernels(4, 21, sweep={"weight_E_E": [0.1, 0.2, 0.3]}).chunk({"tau": 7})
+    store.write_kernels(H, tmp_path / "s.zarr")
+    back = store.open_kernels(tmp_path / "s.zarr")
+    assert back.chunks[0] == (1, 1, 1)  # one chunk per sweep point
+    xr.testing.assert_identical(back.compute(), H.compute())
+    assert store.completed_points(tmp_path / "s.zarr").tolist() == [True, True, True]
+
+
+def test_plain_open_zarr_without_xkernels(tmp_path):
+    H = make_kernels(5)
+    path = tmp_path / "k.zarr"
+    store.write_kernels(H, path)
+    out = tmp_path / "plain.pkl"
+    script = textwrap.dedent(f"""
+        import pickle, sys, warnings
+        import xarray as xr
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = xr.open_zarr({str(path)!r})
+            da = ds["kernels"].load()
+        assert "xkernels" not in sys.modules
+        with open({str(out)!r}, "wb") as f:
+            pickle.dump((da, [str(w.message) for w in caught]), f)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path, env=env)
+    with open(out, "rb") as f:
+        da, caught = pickle.load(f)
+    assert caught == []
+    xr.testing.assert_identical(da, H)
+
+
+def test_strings_use_stable_zarr_type(tmp_path):
+    import zarr
+
+    store.write_kernels(make_kernels(1), tmp_path / "k.zarr")
+    group = zarr.open_group(tmp_path / "k.zarr", mode="r")
+    for name in ("X", "Y", "probe_channel", "probe", "units"):
+        meta = json.loads((tmp_path / "k.zarr" / name / "zarr.json").read_text())
+        assert meta["data_type"] == "string", (name, meta["data_type"])
+    assert group["kernels"].chunks[-1] == 11
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _bad_variants():
+    H = make_kernels(0)
+    irregular = H.assign_coords(tau=H.tau.values + np.r_[0.0, 0.01, np.zeros(9)])
+    no_units = H.assign_coords(units=("probe_channel", np.array([""] * H.sizes["probe_channel"])))
+    no_prov = H.copy()
+    del no_prov.attrs["content_hash"]
+    nan_attr = H.copy()
+    nan_attr.attrs["t_X"] = float("nan")
+    bad_dt = H.copy()
+    bad_dt.attrs["dt"] = 0.5
+    bad_json = H.copy()
+    bad_json.attrs["spec"] = "{not json"
+    newer = H.copy()
+    newer.attrs["format_version"] = FORMAT_VERSION + 1
+    return {
+        "wrong dims": H.transpose("Y", "X", "probe_channel", "tau"),
+        "irregular tau": irregular,
+        "missing units": no_units,
+        "missing provenance": no_prov,
+        "nan attr": nan_attr,
+        "dt vs tau": bad_dt,
+        "spec not json": bad_json,
+        "int dtype": H.astype(int),
+        "format version": newer,
+        "sweep dim without coord": H.expand_dims(w=2),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_variants()))
+def test_contract_breaking_refused_before_disk(tmp_path, case):
+    H = _bad_variants()[case]
+    target = tmp_path / "sub" / "k.zarr"
+    with pytest.raises(ValueError):
+        store.write_kernels(H, target)
+    assert list(tmp_path.iterdir()) == []
+    if case != "format version":
+        with pytest.raises(ValueError):
+            store.create_sweep_store(target, H.expand_dims(w=[1.0]) if "w" not in H.dims else H)
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_not_a_datarray_refused(tmp_path):
+    with pytest.raises(TypeError):
+        store.write_kernels(make_kernels(0).to_dataset(), tmp_path / "k.zarr")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_path_refused_and_overwrite(tmp_path):
+    path = tmp_path / "k.zarr"
+    store.write_kernels(make_kernels(1), path)
+    with pytest.raises(FileExistsError, match="k.zarr"):
+        store.write_kernels(make_kernels(2), path)
+    np.testing.assert_array_equal(store.open_kernels(path).values, make_kernels(1).values)
+    store.write_kernels(make_kernels(2), path, overwrite=True)
+    xr.testing.assert_identical(store.open_kernels(path).load(), make_kernels(2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.zarr"]
+
+
+def test_overwrite_refuses_what_is_not_a_store(tmp_path):
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("do not delete")
+    (tmp_path / "file.zarr").write_text("x")
+    for target in (precious, tmp_path / "file.zarr"):
+        with pytest.raises(ValueError, match="replaces kernel stores only"):
+            store.write_kernels(make_kernels(1), target, overwrite=True)
+    assert (precious / "thesis.txt").read_text() == "do not delete"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.zarr", "notes"]
+
+
+def test_failed_overwrite_keeps_old_store(tmp_path):
+    path = tmp_path / "k.zarr"
+    old = make_kernels(1, 40)
+    store.write_kernels(old, path)
+    new = make_kernels(2, 40).chunk({"tau": 10})
+
+    def explode(block, block_info=None):
+        if block_info[0]["chunk-location"][-1] == 2:
+            raise RuntimeError("simulated failure in the middle of the write")
+        return block
+
+    new = new.copy(data=dsa.map_blocks(explode, new.data, dtype=new.dtype))
+    with pytest.raises(RuntimeError, match="simulated"):
+        store.write_kernels(new, path, overwrite=True)
+    xr.testing.assert_identical(store.open_kernels(path).load(), old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.zarr"]
+
+
+def _set_version(path: Path, version: int) -> None:
+    """Pretend ``path`` was written by another format version (all metadata copies)."""
+    for meta_file in (path / "zarr.json", path / "kernels" / "zarr.json"):
+        meta = json.loads(meta_file.read_text())
+        if meta_file.parent == path:
+            meta["attributes"][store.ROOT_VERSION_ATTR] = version
+            meta["consolidated_metadata"]["metadata"]["kernels"]["attributes"][
+                "format_version"] = version
+        else:
+            meta["attributes"]["format_version"] = version
+        meta_file.write_text(json.dumps(meta))
+
+
+def test_newer_format_version_refused(tmp_path):
+    path = tmp_path / "k.zarr"
+    store.write_kernels(make_kernels(1), path)
+    _set_version(path, FORMAT_VERSION + 1)
+    newer = FORMAT_VERSION + 1
+    with pytest.raises(store.KernelStoreError, match=rf"k\.zarr.*format version {newer}"):
+        store.open_kernels(path)
+    with pytest.raises(ValueError, match="upgrade xkernels"):
+        store.describe(path)
+
+
+def test_not_a_store_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.zarr"):
+        store.open_kernels(tmp_path / "missing.zarr")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(store.KernelStoreError, match="empty.*no zarr.json"):
+        store.open_kernels(tmp_path / "empty")
+    (tmp_path / "file.zarr").write_text("hello")
+    with pytest.raises(store.KernelStoreError, match="file.zarr.*regular file"):
+        store.open_kernels(tmp_path / "file.zarr")
+    xr.Dataset({"rates": ("time", np.arange(3.0))}).to_zarr(tmp_path / "other.zarr",
+                                                            consolidated=False)
+    with pytest.raises(store.KernelStoreError, match=r"other\.zarr.*no 'kernels'.*'rates'"):
+        store.open_kernels(tmp_path / "other.zarr")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        xr.Dataset({"kernels": ("tau", np.arange(3.0))}).to_zarr(tmp_path / "v2.zarr",
+                                                                 zarr_format=2)
+    with pytest.raises(store.KernelStoreError, match="v2.zarr.*Zarr v2"):
+        store.open_kernels(tmp_path / "v2.zarr")
+    xr.Dataset({"kernels": ("tau", np.arange(3.0))}).to_zarr(tmp_path / "nover.zarr",
+                                                             consolidated=False)
+    with pytest.raises(store.KernelStoreError, match="format_version"):
+        store.open_kernels(tmp_path / "nover.zarr")
+
+
+def test_stale_temporaries_cleaned(tmp_path):
+    path = tmp_path / "k.zarr"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    stale = store._sibling(path, "tmp")
+    stale = stale.with_name(stale.name.replace(f"-{os.getpid()}-", f"-{pid}-"))
+    (stale / "kernels").mkdir(parents=True)
+    live = store._sibling(path, "tmp")  # this process is alive: must be kept
+    live.mkdir()
+    store.write_kernels(make_kernels(1), path)
+    assert not stale.exists() and live.exists()
+
+
+def test_old_store_moved_aside_is_restored(tmp_path):
+    """The non-Linux fallback moves the old store aside; a dead writer's one comes back."""
+    path = tmp_path / "k.zarr"
+    store.write_kernels(make_kernels(1), path)
+    aside = store._sibling(path, "old")
+    aside = aside.with_name(aside.name.replace(f"-{os.getpid()}-", "-999999999-"))
+    os.rename(path, aside)
+    with pytest.raises(FileExistsError):  # restored first, so it exists again
+        store.write_kernels(make_kernels(2), path)
+    xr.testing.assert_identical(store.open_kernels(path).load(), make_kernels(1))
+
+
+# --------------------------------------------------------------------------- crash safety
+
+
+def _start_writer(*args: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, str(WRITER), *args], stdout=subprocess.PIPE,
+                            text=True, env=_env(), cwd=ROOT)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def _expected_big(seed: int) -> np.ndarray:
+    return make_kernels(seed, BIG_TAU).values
+
+
+@pytest.mark.slow
+def test_sigkill_during_whole_write(tmp_path):
+    """Kill a process writing a 210 MB store at several moments: never a partial store."""
+    path = tmp_path / "big.zarr"
+    proc = _start_writer("whole", str(path), "1", str(BIG_TAU))
+    start = time.perf_counter()
+    assert proc.stdout.readline().strip() == "done"
+    duration = time.perf_counter() - start  # the write itself, after the data exist
+    proc.wait()
+    expected = {1: _expected_big(1), 2: _expected_big(2)}
+    current = 1
+    for fraction in (0.15, 0.6, 1.1):
+        proc = _start_writer("whole", str(path), str(3 - current), str(BIG_TAU))
+        time.sleep(fraction * duration)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        H = store.open_kernels(path).values  # always opens, complete old or new store
+        if not np.array_equal(H, expected[current]):
+            np.testing.assert_array_equal(H, expected[3 - current])
+            current = 3 - current
+        leftovers = [p.name for p in tmp_path.iterdir() if p.name != "big.zarr"]
+        assert all(name.startswith(".big.zarr.tmp-") for name in leftovers), leftovers
+    # a first write killed half way leaves no store (or the complete one)
+    fresh = tmp_path / "fresh.zarr"
+    proc = _start_writer("whole", str(fresh), "2", str(BIG_TAU))
+    time.sleep(0.5 * duration)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if fresh.exists():
+        np.testing.assert_array_equal(store.open_kernels(fresh).values, expected[2])
+    # the next write removes what the killed writers left behind
+    store.write_kernels(make_kernels(3), path, overwrite=True)
+    store.write_kernels(make_kernels(3), fresh, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.zarr", "fresh.zarr"]
+
+
+# --------------------------------------------------------------------------- sweep stores
+
+
+N_W, N_V, N_TAU = 4, 3, 2001
+SMALL_CHUNKS = 64 * 2**10  # several tau chunks per point
+
+
+def test_sweep_store_grows_point_by_point(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "TARGET_CHUNK_BYTES", SMALL_CHUNKS)
+    path = tmp_path / "sweep.zarr"
+    template = sweep_template(N_W, N_V, N_TAU)
+    store.create_sweep_store(path, template)
+    assert not store.completed_points(path).any()
+    assert not (path / "kernels" / "c").exists()  # values not written
+    with pytest.raises(store.KernelStoreError, match="incomplete: 0 of 12"):
+        store.open_kernels(path)
+    store.write_point(path, sweep_point(0, 0, N_TAU), index={"weight_E_E": 0, "Vrest": 0})
+    first = _tree(path / "kernels")
+    assert len(first) == 1 + -(-N_TAU // store._tau_chunk(template))  # zarr.json + chunks
+    store.write_point(path, sweep_point(2, 1, N_TAU), index={"weight_E_E": 2, "Vrest": 1})
+    after = _tree(path / "kernels")
+    assert {k: after[k] for k in first} == first  # existing chunks not rewritten
+    mask = store.completed_points(path)
+    assert mask.sum() == 2 and mask[0, 0] and mask[2, 1]
+    partial = store.open_kernels(path, allow_incomplete=True)
+    np.testing.assert_array_equal(partial[2, 1].values, sweep_point(2, 1, N_TAU).values)
+    assert np.isnan(partial[1, 1].values).all()
+    # creating again with the same template is a resume: nothing changes
+    before = _tree(path)
+    store.create_sweep_store(path, template)
+    assert _tree(path) == before
+    with pytest.raises(FileExistsError):
+        store.create_sweep_store(path, template, exist_ok=False)
+
+
+def _mismatching_templates():
+    t = sweep_template(N_W, N_V, N_TAU)
+    other_dt = sweep_template(N_W, N_V, N_TAU)
+    other_dt = other_dt.assign_coords(tau=other_dt.tau * 2)
+    other_dt.attrs["dt"] = 0.5
+    probes = t.copy()
+    probes.attrs["probes"] = json.dumps({"lfp": {"sigma": 0.5}})
+    spec = t.copy()
+    spec.attrs["spec"] = spec.attrs["spec"].replace('"N": 400', '"N": 800')
+    return {
+        "dt": other_dt,
+        "tau": sweep_template(N_W, N_V, N_TAU + 2),
+        "probes": probes,
+        "spec": spec,
+        "sweep values": t.assign_coords(weight_E_E=t.weight_E_E + 1.0),
+        "sweep dims": sweep_template(N_W, N_V, N_TAU).isel(Vrest=[0, 1]),
+    }
+
+
+@pytest.mark.parametrize("case", list(_mismatching_templates()))
+def test_mismatching_template_refused(tmp_path, case):
+    path = tmp_path / "sweep.zarr"
+    store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))
+    store.write_point(path, sweep_point(0, 0, N_TAU), index={"weight_E_E": 0, "Vrest": 0})
+    before = _tree(path)
+    with pytest.raises(ValueError, match="sweep.zarr"):
+        store.create_sweep_store(path, _mismatching_templates()[case])
+    assert _tree(path) == before
+
+
+def _mismatching_points():
+    good = sweep_point(1, 2, N_TAU)
+    spec = good.copy()
+    spec.attrs["spec"] = spec.attrs["spec"].replace('"delay": 1.5', '"delay": 2.5')
+    probes = good.copy()
+    probes.attrs["probes"] = json.dumps({"lfp": {"sigma": 0.5}})
+    t_x = good.copy()
+    t_x.attrs["t_X"] = 300.0
+    return {
+        "spec not swept": (spec, {"weight_E_E": 1, "Vrest": 2}),
+        "probes": (probes, {"weight_E_E": 1, "Vrest": 2}),
+        "t_X": (t_x, {"weight_E_E": 1, "Vrest": 2}),
+        "tau": (sweep_point(1, 2, N_TAU + 2), {"weight_E_E": 1, "Vrest": 2}),
+        "channels": (good.isel(probe_channel=slice(1, None)), {"weight_E_E": 1, "Vrest": 2}),
+        "wrong index": (good, {"weight_E_E": 2, "Vrest": 2}),
+        "index out of range": (good, {"weight_E_E": 9, "Vrest": 2}),
+        "index missing dim": (good, {"weight_E_E": 1}),
+        "no sweep coord": (good.drop_vars("Vrest"), {"weight_E_E": 1, "Vrest": 2}),
+        "sweep dims kept": (good.expand_dims(w=2), {"weight_E_E": 1, "Vrest": 2}),
+    }
+
+
+@pytest.mark.parametrize("case", list(_mismatching_points()))
+def test_mismatching_point_refused_before_writing(tmp_path, case):
+    path = tmp_path / "sweep.zarr"
+    store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))
+    before = _tree(path)
+    H, index = _mismatching_points()[case]
+    with pytest.raises(ValueError):
+        store.write_point(path, H, index=index)
+    assert _tree(path) == before
+    assert not store.completed_points(path).any()
+
+
+def test_swept_spec_differences_are_accepted(tmp_path):
+    path = tmp_path / "sweep.zarr"
+    store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))
+    H = sweep_point(3, 0, N_TAU)
+    assert json.loads(H.attrs["spec"])["connections"]["E->E"]["weight"] == 0.4
+    store.write_point(path, H, index={"weight_E_E": 3, "Vrest": 0})
+    store.write_point(path, H, index={"weight_E_E": 3, "Vrest": 0})  # idempotent rewrite
+    assert store.completed_points(path).sum() == 1
+
+
+KILL_W, KILL_V, KILL_TAU = 3, 2, 16_001  # 8 MB per point, 8 chunks of 1 MiB
+KILL_CHUNKS = 2**20
+
+
+def _wait_mid_point(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -> bool:
+    """Poll until some point has kernels chunks on disk but no ``done`` flag yet."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline and proc.poll() is None:
+        for i in range(KILL_W):
+            for j in range(KILL_V):
+                started = (path / "kernels" / "c" / str(i) / str(j)).exists()
+                if started and not (path / "done" / "c" / str(i) / str(j)).exists():
+                    return True
+        time.sleep(0.0005)
+    return False
+
+
+def test_sigkill_mid_growth_then_resume(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "TARGET_CHUNK_BYTES", KILL_CHUNKS)
+    reference = tmp_path / "reference.zarr"
+    run_sweep(str(reference), KILL_W, KILL_V, KILL_TAU)
+    path = tmp_path / "grown.zarr"
+    rng = np.random.default_rng(7)
+    caught_mid_point = 0
+    for kill_after in (1, 3, 4):
+        proc = _start_writer("sweep", str(path), str(KILL_W), str(KILL_V), str(KILL_TAU),
+                             str(KILL_CHUNKS))
+        already = int(store.completed_points(path).sum()) if path.exists() else 0
+        for _ in range(kill_after - already):
+            assert proc.stdout.readline().startswith("point")
+        if _wait_mid_point(path, proc):  # the next point's chunks are being written
+            time.sleep(rng.uniform(0.0, 0.004))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        mask = store.completed_points(path)
+        assert kill_after <= mask.sum() < KILL_W * KILL_V
+        caught_mid_point += any((path / "kernels" / "c" / str(i) / str(j)).exists()
+                                for i, j in np.argwhere(~mask).tolist())
+        with pytest.raises(store.KernelStoreError, match="incomplete"):
+            store.open_kernels(path)
+        partial = store.open_kernels(path, allow_incomplete=True)
+        for i, j in zip(*np.nonzero(mask), strict=True):
+            np.testing.assert_array_equal(partial[i, j].values,
+                                          sweep_point(i, j, KILL_TAU).values)
+    print(f"kills that left a point half written: {caught_mid_point} of 3")
+    run_sweep(str(path), KILL_W, KILL_V, KILL_TAU)
+    assert store.completed_points(path).all()
+    xr.testing.assert_identical(store.open_kernels(path).compute(),
+                                store.open_kernels(reference).compute())
+    assert sorted(_tree(path)) == sorted(_tree(reference))  # same files, no .partial left
+
+
+def test_half_written_point_is_not_done_and_is_rewritten(tmp_path, monkeypatch):
+    """The state a writer killed between chunks leaves: some chunks, a stray .partial."""
+    import zarr
+
+    monkeypatch.setattr(store, "TARGET_CHUNK_BYTES", SMALL_CHUNKS)
+    path = tmp_path / "sweep.zarr"
+    store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))
+    good = sweep_point(1, 1, N_TAU)
+    kernels = zarr.open_group(path, mode="r+")["kernels"]
+    kernels[1, 1, :, :, :, :300] = good.values[..., :300] + 1.0  # first chunks only
+    stray = path / "kernels" / "c" / "1" / "1" / "0" / "0" / "0" / "5.0123abcd.partial"
+    stray.write_bytes(b"half a chunk")
+    assert not store.completed_points(path)[1, 1]
+    with pytest.raises(store.KernelStoreError, match="incomplete"):
+        store.open_kernels(path)
+    store.write_point(path, good, index={"weight_E_E": 1, "Vrest": 1})
+    assert store.completed_points(path)[1, 1] and not stray.exists()
+    back = store.open_kernels(path, allow_incomplete=True)[1, 1]
+    np.testing.assert_array_equal(back.values, good.values)
+
+
+def _write_one(path: str, i: int, j: int) -> bool:
+    """Worker task: compute (here: make) one point and write it into the store."""
+    from _store_writer import sweep_point as point
+
+    from xkernels import store as worker_store
+
+    worker_store.write_point(path, point(i, j, N_TAU), index={"weight_E_E": i, "Vrest": j})
+    return True
+
+
+def test_points_written_concurrently_by_dask_workers(tmp_path):
+    from distributed import Client, LocalCluster
+
+    path = tmp_path / "sweep.zarr"
+    store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))
+    with LocalCluster(n_workers=2, threads_per_worker=2, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        client.run(sys.path.insert, 0, str(Path(__file__).parent))
+        futures = [client.submit(_write_one, str(path), i, j, pure=False)
+                   for i in range(N_W) for j in range(N_V)]
+        assert all(client.gather(futures))
+    assert store.completed_points(path).all()
+    H = store.open_kernels(path)
+    for i in range(N_W):
+        for j in range(N_V):
+            np.testing.assert_array_equal(H[i, j].values, sweep_point(i, j, N_TAU).values)
+
+
+# --------------------------------------------------------------------------- describe
+
+
+def test_describe_reports_key_facts(tmp_path):
+    path = tmp_path / "sweep.zarr"
+    store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))
+    store.write_point(path, sweep_point(0, 0, N_TAU), index={"weight_E_E": 0, "Vrest": 0})
+    text = store.describe(path)
+    for fact in ("E, I", "lfp: 15 channels [mV]", "cdm: 1 channels [nA µm]", "dt: 0.25 ms",
+                 "tau: -250 .. 250 ms", "t_X: 200.0 ms", "g_eff: True",
+                 "weight_E_E -> connections.E->E.weight: 0.1, 0.2, 0.3, 0.4",
+                 "Vrest -> populations.E.Vrest: -70.0, -65.0, -60.0",
+                 "completed points: 1 of 12", "content hash: 00000000",
+                 "xkernels 0.1.0", "neuron 8.2.4", f"format version: {FORMAT_VERSION}",
+                 "size on disk:"):
+        assert fact in text, (fact, text)
+    import xkernels
+
+    assert xkernels.describe is store.describe
+    assert xkernels.open_kernels is store.open_kernels
