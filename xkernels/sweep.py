@@ -50,6 +50,8 @@ INLINE_SECONDS = 3.0
 #: Rough cost estimates (s) of the tasks, for the choice above.
 SECONDS_PER_CELL = 0.05
 SECONDS_PER_SIMULATION = 0.02
+#: Largest number of points simulated by one task.
+MAX_POINTS_PER_TASK = 8
 #: ``method`` values of :func:`sweep`.
 METHODS = ("auto", "superposition", "simulate")
 # parts of a connection / population parsed (validated) as one unit
@@ -534,14 +536,23 @@ class Runner:
                 self._client = self._given
         return self._client
 
+    def _inline(self, seconds: float) -> bool:
+        return self.sync or (self._given is None and self._client is None
+                             and seconds < INLINE_SECONDS)
+
+    def parallelism(self, seconds: float = math.inf) -> int:
+        """Tasks run at once for work of ``seconds``: 1 here, else the worker threads."""
+        if self._inline(seconds):
+            return 1
+        return max(1, sum(self.client().nthreads().values()))
+
     def imap_unordered(self, fn, arguments: Sequence[tuple],
                        seconds: float = math.inf) -> Iterator[tuple[int, Any]]:
         """Yield ``(i, fn(*arguments[i]))`` as tasks finish (any order).
 
         ``seconds`` estimates the total work (in one process).
         """
-        inline = self._given is None and self._client is None and seconds < INLINE_SECONDS
-        if self.sync or inline:
+        if self._inline(seconds):
             for i, args in enumerate(arguments):
                 yield i, fn(*args)
             return
@@ -563,10 +574,12 @@ class Runner:
         self._client = None
 
 
-def simulate_point(network: Network, probes: Any, options: Mapping[str, Any]) -> np.ndarray:
-    """Worker task: the full simulation of one point (:func:`compute_kernels`)."""
+def simulate_points(networks: Sequence[Network], probes: Any,
+                    options: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Worker task: full simulations (:func:`compute_kernels`) of a few points, stacked."""
     with sup.NEURON_LOCK:
-        return kern.compute_kernels(network, probes, **options).values
+        return np.stack([kern.compute_kernels(network, probes, **opts).values
+                         for network, opts in zip(networks, options)])
 
 
 def _progress(total: int, progress: bool | None, desc: str):
@@ -748,9 +761,15 @@ def _results(runner: Runner, chosen: str, specs, plans, prep, options, progress)
         yield from sup.run_superposition(runner, specs, plans, prep, options,
                                          progress=progress)
         return
-    arguments = [(s.network, prep["named"], {**options, "Vrest": s.Vrest, "t_X": s.t_X})
-                 for s in specs]
     per_point = sum(2 * SECONDS_PER_CELL + len(item["plan"]["inputs"]) * SECONDS_PER_SIMULATION
                     for item in plans[0].values()) if plans else 0.0
-    for j, values in runner.imap_unordered(simulate_point, arguments, len(specs) * per_point):
-        yield [j], values[None]
+    seconds = len(specs) * per_point
+    # a few points per task when distributed: fewer round trips, still ~4 tasks per worker
+    size = max(1, min(MAX_POINTS_PER_TASK,
+                      math.ceil(len(specs) / (4 * runner.parallelism(seconds)))))
+    chunks = [list(range(i, min(i + size, len(specs)))) for i in range(0, len(specs), size)]
+    arguments = [([specs[j].network for j in chunk], prep["named"],
+                  [{**options, "Vrest": specs[j].Vrest, "t_X": specs[j].t_X} for j in chunk])
+                 for chunk in chunks]
+    for c, values in runner.imap_unordered(simulate_points, arguments, seconds):
+        yield chunks[c], values
