@@ -295,3 +295,13 @@ class LinearisedCell:
         h.frecord_init()
         self._advance(n_steps * self.dt)
         return np.array([vec.as_numpy()[: n_steps + 1] for vec in recorders])
+
+    # -- linearity (used by the superposition fast path of parameter sweeps) -----------
+    def is_linear(self) -> bool:
+        """True if the membrane is linear: no density mechanism other than ``pas``.
+
+        The membrane-current response of such a cell to current-based synapses is
+        linear in the synaptic weights, so responses to unit synapses superpose.
+        """
+        return all({mech.name() for mech in seg} <= _LINEAR_MECHANISMS
+                   for seg in self.segments)

@@ -197,6 +197,61 @@ def compute_kernels(
         Dims (X, Y, probe_channel, tau); values in the units of each channel
         (``units`` coordinate) per spike of the presynaptic population.
     """
+    prep = prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
+                           g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
+    if store is not None:
+        cached = _cached(store, prep["digest"], overwrite)
+        if cached is not None:
+            return cached
+
+    X, Y, n_lags = prep["X"], prep["Y"], prep["n_lags"]
+    dt, tau, t_X = prep["attrs"]["dt"], prep["attrs"]["tau_max"], prep["attrs"]["t_X"]
+    vrest_by_post = prep["vrest_by_post"]
+    values = np.zeros(prep["shape"])
+
+    from .cells import LinearisedCell
+
+    # validation pass: every cell-dependent input is checked before any simulation
+    plans = {}
+    for post in Y:
+        with LinearisedCell(network.population(post).cell, network.population(post), dt,
+                            _e_pas_default(vrest_by_post[post])) as cell:
+            plans[post] = _plan_population(network, post, cell.geometry, vrest_by_post[post],
+                                           g_eff, dt, n_lags)
+    for j, post in enumerate(Y):
+        pop = network.population(post)
+        with LinearisedCell(pop.cell, pop, dt, _e_pas_default(vrest_by_post[post])) as cell:
+            plan = plans[post]
+            cell.shift_g_pas(plan["g_shift"])
+            matrix = probes_matrix(prep["named"], cell.geometry, pop, n_positions, seed)
+            for pre, item in plan["inputs"].items():
+                i = X.index(pre)
+                imem = cell.synaptic_response(item["weights"], item["tau1"], item["tau2"],
+                                              tau, t_X)
+                values[i, j] = lin.finish_kernel(matrix @ imem, item["h_delay"], fir)
+
+    H = label_kernels(values, prep)
+    if store is not None:
+        from .store import write_kernels
+
+        write_kernels(H, store, overwrite=True)
+    return H
+
+
+def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X: float,
+                    Vrest: Any, g_eff: bool, fir: bool, n_positions: int,
+                    seed: int) -> dict[str, Any]:
+    """Validate the inputs of a kernel computation and derive everything but the values.
+
+    Parameters are those of :func:`compute_kernels`.  Nothing is simulated.
+
+    Returns
+    -------
+    dict
+        ``named`` (probes by name), ``probe_defs``, ``digest`` (content hash), ``X``,
+        ``Y``, ``n_lags``, ``vrest_by_post``, ``shape`` (of the values), ``coords``
+        and ``attrs`` of the kernels DataArray.
+    """
     from . import probes as probe_lib
 
     if not isinstance(network, Network):
@@ -218,68 +273,53 @@ def compute_kernels(
     inputs = kernel_inputs(network, probe_defs, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                            g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
     digest = content_hash(inputs)
-
-    if store is not None:
-        cached = _cached(store, digest, overwrite)
-        if cached is not None:
-            return cached
-
     channel_meta = [probe_lib.probe_channels(name, probe) for name, probe in named.items()]
     coords = _merge_channel_coords(channel_meta)
     X = network.presynaptic
     Y = network.postsynaptic
     n_tau = n_lags if fir else 2 * n_lags + 1
-    values = np.zeros((len(X), len(Y), coords["probe_channel"][1].size, n_tau))
-
-    from .cells import LinearisedCell
-
-    # validation pass: every cell-dependent input is checked before any simulation
-    plans = {}
-    for post in Y:
-        with LinearisedCell(network.population(post).cell, network.population(post), dt,
-                            _e_pas_default(vrest_by_post[post])) as cell:
-            plans[post] = _plan_population(network, post, cell.geometry, vrest_by_post[post],
-                                           g_eff, dt, n_lags)
-    for j, post in enumerate(Y):
-        pop = network.population(post)
-        with LinearisedCell(pop.cell, pop, dt, _e_pas_default(vrest_by_post[post])) as cell:
-            plan = plans[post]
-            cell.shift_g_pas(plan["g_shift"])
-            geometry = cell.geometry.to_lfpykit()
-            population = {"radius": pop.radius, "loc": pop.loc, "scale": pop.scale}
-            matrix = np.concatenate([
-                probe_lib.probe_matrix(probe, geometry, population, n_positions=n_positions,
-                                       seed=seed)
-                for probe in named.values()], axis=0)
-            for pre, item in plan["inputs"].items():
-                i = X.index(pre)
-                imem = cell.synaptic_response(item["weights"], item["tau1"], item["tau2"],
-                                              tau, t_X)
-                values[i, j] = lin.finish_kernel(matrix @ imem, item["h_delay"], fir)
-
     tau_axis = (np.arange(1, n_lags + 1) if fir else np.arange(-n_lags, n_lags + 1)) * dt
-    H = xr.DataArray(
-        values, dims=("X", "Y", "probe_channel", "tau"),
-        coords={"X": np.asarray(X, dtype=str), "Y": np.asarray(Y, dtype=str),
-                "tau": ("tau", tau_axis, {"units": "ms", "long_name": "time lag"}), **coords},
-        name=KERNEL_NAME,
-        attrs={
-            "long_name": "spike-to-signal kernels",
-            "description": "signal per presynaptic spike; convolve with spikes per bin",
-            "spec": network.to_json(indent=None),
-            "probes": json.dumps(probe_defs),  # insertion order = probe_channel order
-            "dt": dt, "t_X": t_X, "tau_max": tau, "g_eff": bool(g_eff), "fir": bool(fir),
-            "Vrest": json.dumps(_vrest_json(Vrest)),
-            "n_positions": int(n_positions), "seed": int(seed),
-            "versions": json.dumps(dict(_versions()), sort_keys=True),
-            "content_hash": digest, "format_version": FORMAT_VERSION,
-        },
-    )
-    if store is not None:
-        from .store import write_kernels
+    coords = {"X": np.asarray(X, dtype=str), "Y": np.asarray(Y, dtype=str),
+              "tau": ("tau", tau_axis, {"units": "ms", "long_name": "time lag"}), **coords}
+    attrs = {
+        "long_name": "spike-to-signal kernels",
+        "description": "signal per presynaptic spike; convolve with spikes per bin",
+        "spec": network.to_json(indent=None),
+        "probes": json.dumps(probe_defs),  # insertion order = probe_channel order
+        "dt": dt, "t_X": t_X, "tau_max": tau, "g_eff": bool(g_eff), "fir": bool(fir),
+        "Vrest": json.dumps(_vrest_json(Vrest)),
+        "n_positions": int(n_positions), "seed": int(seed),
+        "versions": json.dumps(dict(_versions()), sort_keys=True),
+        "content_hash": digest, "format_version": FORMAT_VERSION,
+    }
+    return {"named": named, "probe_defs": probe_defs, "inputs": inputs, "digest": digest,
+            "X": X, "Y": Y, "n_lags": n_lags, "vrest_by_post": vrest_by_post,
+            "shape": (len(X), len(Y), coords["probe_channel"][1].size, n_tau),
+            "coords": coords, "attrs": attrs}
 
-        write_kernels(H, store, overwrite=True)
-    return H
+
+def label_kernels(values: Any, prep: Mapping[str, Any]) -> xr.DataArray:
+    """The kernels DataArray of ``values`` (shape ``prep['shape']``) from
+    :func:`prepare_kernels` output."""
+    return xr.DataArray(values, dims=("X", "Y", "probe_channel", "tau"),
+                        coords=prep["coords"], name=KERNEL_NAME, attrs=dict(prep["attrs"]))
+
+
+def probes_matrix(named: Mapping[str, Any], geometry, pop, n_positions: int,
+                  seed: int) -> np.ndarray:
+    """All probes' transformation matrices for one cell, stacked: (n_channels, nseg).
+
+    ``geometry`` is a :class:`xkernels.cells.Geometry`, ``pop`` the population whose
+    spatial spread (radius, loc, scale) is averaged over.
+    """
+    from . import probes as probe_lib
+
+    lfpykit_geometry = geometry.to_lfpykit()
+    population = {"radius": pop.radius, "loc": pop.loc, "scale": pop.scale}
+    return np.concatenate([
+        probe_lib.probe_matrix(probe, lfpykit_geometry, population, n_positions=n_positions,
+                               seed=seed)
+        for probe in named.values()], axis=0)
 
 
 def _e_pas_default(vrest: Any) -> float | None:
@@ -298,33 +338,61 @@ def _merge_channel_coords(metas: list[dict]) -> dict:
 
 
 def _plan_population(network: Network, post: str, geometry, vrest: Any, g_eff: bool,
-                     dt: float, n_lags: int) -> dict:
-    """Everything needed to simulate the inputs of ``post``, checked before simulating."""
+                     dt: float, n_lags: int, memo: dict | None = None) -> dict:
+    """Everything needed to simulate the inputs of ``post``, checked before simulating.
+
+    ``memo`` (optional, a dict owned by the caller) caches the costly pieces
+    (placement probabilities, synapse counts, delay filters, extrinsic leak shift)
+    between calls that share ``geometry`` and the same sub-specifications, as a
+    parameter sweep does; results are the same with or without it.
+    """
     pop = network.population(post)
     nseg = geometry.nseg
     if isinstance(vrest, np.ndarray) and vrest.size != nseg:
         raise ValueError(f"Vrest for population {post!r} has {vrest.size} values; its cell "
                          f"has {nseg} segments (one value per segment, or one number)")
     z_mid = geometry.z_mid
-    g_shift = lin.ext_leak_shift(pop, geometry.area) if g_eff else np.zeros(nseg)
+    if g_eff:
+        ext = None if pop.ext_synapse is None else tuple(pop.ext_synapse.to_dict().items())
+        g_shift = _memo(memo, ("ext", id(geometry), pop.n_ext, pop.nu_ext, ext),
+                        lin.ext_leak_shift, pop, geometry.area)
+    else:
+        g_shift = np.zeros(nseg)
     inputs = {}
     for conn in network.inputs(post):
         field = f"connections['{conn.key}'].placement"
-        p = lin.placement_probability(conn.placement, geometry.sections, z_mid, geometry.area,
-                                      pop.scale, field)
+        p = _memo(memo, ("placement", id(geometry), field, pop.scale, _key(conn.placement)),
+                  lin.placement_probability, conn.placement, geometry.sections, z_mid,
+                  geometry.area, pop.scale, field)
         n_pre = network.population(conn.pre).size
-        k_in, k_out = lin.synapse_counts(conn, n_pre, pop.size)
+        k_in, k_out = _memo(memo, ("counts", conn.key, conn.probability, n_pre, pop.size,
+                                   _key(conn.multapses)),
+                            lin.synapse_counts, conn, n_pre, pop.size)
         syn = conn.synapse
         if g_eff:
             g_shift = g_shift + lin.leak_shift(geometry.area, p * k_in, syn.weight, syn.tau1,
                                                syn.tau2, network.population(conn.pre).rate)
         weights = lin.segment_weights(syn.weight, syn.e, vrest, p * k_out,
                                       network.conductance_based)
-        inputs[conn.pre] = {
-            "weights": weights, "tau1": syn.tau1, "tau2": syn.tau2,
-            "h_delay": lin.delay_filter(conn.delay, dt, n_lags),
-        }
+        h_delay = _memo(memo, ("delay", dt, n_lags, _key(conn.delay)),
+                        lin.delay_filter, conn.delay, dt, n_lags)
+        inputs[conn.pre] = {"weights": weights, "tau1": syn.tau1, "tau2": syn.tau2,
+                            "h_delay": h_delay}
     return {"g_shift": g_shift, "inputs": inputs}
+
+
+def _key(part: Any) -> str:
+    """Canonical text of a sub-specification (a memo key)."""
+    return json.dumps(part.to_dict(), sort_keys=True)
+
+
+def _memo(memo: dict | None, key: tuple, compute, *args):
+    """``compute(*args)``, cached in ``memo[key]`` when a memo dict is given."""
+    if memo is None:
+        return compute(*args)
+    if key not in memo:
+        memo[key] = compute(*args)
+    return memo[key]
 
 
 def _cached(store: Any, digest: str, overwrite: bool) -> xr.DataArray | None:
