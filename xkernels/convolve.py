@@ -397,10 +397,16 @@ def _kernels_array(kernels: xr.DataArray, plan: _Plan) -> da.Array:
 
 
 def _rates_array(rates: xr.DataArray, plan: _Plan) -> da.Array:
-    """Rates as a dask array shaped (*rates' other dims, X, time), X in one chunk."""
+    """Rates as a dask array shaped (*rates' other dims, X, time), X in one chunk.
+
+    numpy rates get one chunk per index of every other dim (one trial, one sim, ...), so
+    that a task's memory does not grow with the number of trials; dask rates keep the
+    user's chunks along those dims.
+    """
     r = rates.transpose(*plan.rate_batch, "X", "time").data
     if not isinstance(r, da.Array):
-        r = da.from_array(np.asarray(r), chunks=(-1,) * (r.ndim - 1) + ("auto",), name=False)
+        chunks = (1,) * len(plan.rate_batch) + (-1, "auto")
+        r = da.from_array(np.asarray(r), chunks=chunks, name=False)
     return r.rechunk({r.ndim - 2: -1})
 
 
