@@ -72,7 +72,8 @@ def write_rates(path: Path, minutes: float) -> int:
     rates = xr.DataArray(data, name="rates", dims=("X", "time"),
                          coords={"X": ["E", "I"], "time": DT * np.arange(n_time)},
                          attrs={"units": "spikes/bin"})
-    rates.to_dataset().to_zarr(path, mode="w")
+    # the time coordinate in chunks too: one 460 MB chunk would cost ~1 GB to read back
+    rates.to_dataset().to_zarr(path, mode="w", encoding={"time": {"chunks": (RATE_CHUNK,)}})
     return n_time
 
 
@@ -90,7 +91,7 @@ def convolve_phase(rates_path: str, out_path: str, dtype: str, compress: bool) -
     def sample():
         while not stop.is_set():
             peak["rss"] = max(peak["rss"], proc.memory_info().rss)
-            time.sleep(0.05)
+            time.sleep(0.01)
 
     kernels = make_kernels()
     rss_start = proc.memory_info().rss
@@ -139,6 +140,16 @@ def check_windows(rates_path: Path, out_path: Path, chunk: int, dtype: str) -> f
     return worst
 
 
+def _run_phase(phase: str, args) -> str:
+    cmd = [sys.executable, __file__, "--phase", phase, "--dir", args.dir, "--dtype",
+           args.dtype, "--minutes", str(args.minutes)] + ["--no-compress"] * args.no_compress
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if res.returncode:
+        sys.exit(res.stderr)
+    return res.stdout
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=60.0)
@@ -147,7 +158,7 @@ def main(argv=None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the stores afterwards")
     parser.add_argument("--no-compress", action="store_true",
                         help="store the signals uncompressed (default: Zarr's default codec)")
-    parser.add_argument("--phase", default="all", choices=["all", "convolve"],
+    parser.add_argument("--phase", default="all", choices=["all", "write", "convolve"],
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     base = Path(args.dir)
@@ -155,6 +166,9 @@ def main(argv=None) -> None:
     if args.phase == "convolve":
         print(json.dumps(convolve_phase(str(rates_path), str(out_path), args.dtype,
                                         not args.no_compress)))
+        return
+    if args.phase == "write":
+        write_rates(rates_path, args.minutes)
         return
 
     base.mkdir(parents=True, exist_ok=True)
@@ -165,17 +179,12 @@ def main(argv=None) -> None:
           f"disk needed ~{need / 1e9:.1f} GB, free {free / 1e9:.1f} GB")
     if need > 0.9 * free:
         sys.exit("not enough disk: use --dtype float32 or fewer --minutes")
+    # both phases in subprocesses of this small process: a child's ru_maxrss starts at
+    # its parent's RSS at fork time, so the parent must not hold the generated rates
     t = time.perf_counter()
-    write_rates(rates_path, args.minutes)
+    _run_phase("write", args)
     print(f"rates written to {rates_path} in {time.perf_counter() - t:.1f} s")
-
-    cmd = [sys.executable, __file__, "--phase", "convolve", "--dir", str(base),
-           "--dtype", args.dtype] + ["--no-compress"] * args.no_compress
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if res.returncode:
-        sys.exit(res.stderr)
-    m = json.loads(res.stdout.strip().splitlines()[-1])
+    m = json.loads(_run_phase("convolve", args).strip().splitlines()[-1])
     sim_s = m["n_time"] * DT / 1000
     out_gb = m["n_time"] * 16 * np.dtype(args.dtype).itemsize / 1e9
     codec = "uncompressed" if args.no_compress else "default codec"

@@ -40,6 +40,7 @@ _TARGET_CHUNK_BYTES = 32 * 2**20  # float64 output bytes per chunk (auto chunkin
 _SPECTRUM_BYTES = 6 * 2**20  # complex spectrum bytes processed at once inside a chunk
 _MIN_CHUNKS = 8  # auto chunking aims at no fewer chunks, to keep both cores busy
 _MAX_FFT = 2**16
+_NUMPY_TIME_CHUNK = 2**18  # samples per chunk when wrapping numpy rates (parallel checks)
 
 
 # ----------------------------------------------------------------------------- numerics
@@ -195,6 +196,11 @@ def _convolve_task(ok, spectrum, spec_index, pieces, slices, pad_left,
 def _scan_block(block, offsets):
     """Summary of the bad values in one rates block, or ``None`` if it is clean."""
     block = np.asarray(block)
+    if block.size == 0:
+        return None
+    low, high = block.min(), block.max()  # two passes, no temporaries; NaN propagates
+    if low >= 0 and high < np.inf:
+        return None
     if block.dtype.kind in "ui":
         bad = {"negative": block < 0}
     else:
@@ -397,10 +403,16 @@ def _kernels_array(kernels: xr.DataArray, plan: _Plan) -> da.Array:
 
 
 def _rates_array(rates: xr.DataArray, plan: _Plan) -> da.Array:
-    """Rates as a dask array shaped (*rates' other dims, X, time), X in one chunk."""
+    """Rates as a dask array shaped (*rates' other dims, X, time), X in one chunk.
+
+    numpy rates get one chunk per index of every other dim (one trial, one sim, ...), so
+    that a task's memory does not grow with the number of trials; dask rates keep the
+    user's chunks along those dims.
+    """
     r = rates.transpose(*plan.rate_batch, "X", "time").data
     if not isinstance(r, da.Array):
-        r = da.from_array(np.asarray(r), chunks=(-1,) * (r.ndim - 1) + ("auto",), name=False)
+        chunks = (1,) * len(plan.rate_batch) + (-1, _NUMPY_TIME_CHUNK)
+        r = da.from_array(np.asarray(r), chunks=chunks, name=False)
     return r.rechunk({r.ndim - 2: -1})
 
 
