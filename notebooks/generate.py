@@ -149,7 +149,7 @@ H = sweep(xk.Network.example(), grid, probes, store=store, client="sync")"""),
 ds"""),
         ("code", """kern = ds["kernels"]
 sweep_dims = list(kern.dims[:-4])
-lfp = kern.where(kern["probe"] == "lfp", drop=True)
+lfp = kern.isel(probe_channel=np.flatnonzero(kern["probe"].values == "lfp"))
 # peak-to-peak LFP kernel of the E population (sum over X), largest over depth
 amp = (lfp.sel(Y="E").sum("X").max("tau") - lfp.sel(Y="E").sum("X").min("tau")).max("probe_channel")
 amp = amp.compute()
