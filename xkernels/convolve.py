@@ -566,6 +566,11 @@ def _wrap(data: da.Array, rates: xr.DataArray, kernels: xr.DataArray,
             if cname in coords and not coords[cname].equals(coord.variable):
                 raise ValueError(f"coordinate {cname!r} differs between rates and kernels")
             coords[cname] = coord.variable
+    for cname, var in coords.items():
+        if var.dtype.kind == "U":
+            # object-dtype str: zarr 3 stores it as variable-length UTF-8, without the
+            # "no Zarr V3 specification" warning fixed-width numpy strings trigger
+            coords[cname] = var.copy(data=var.values.astype(object))
     out = out.assign_coords(coords)
     units = list(dict.fromkeys(str(u) for u in kernels.coords["units"].values))
     per_probe = dict(zip(kernels.coords["probe"].values.tolist(),

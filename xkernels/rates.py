@@ -145,7 +145,8 @@ def rates_from_spikes(spikes: Mapping[str, np.ndarray] | None = None, *, times=N
         raise TypeError(f"population names must be str, got {names}")
     return xr.DataArray(
         np.asarray(counts, dtype=dtype), name="rates", dims=("X", "time"),
-        coords={"X": names, "time": t_start + dt * np.arange(n_bins)},
+        coords={"X": np.asarray(names, dtype=object),  # zarr 3: variable-length str
+                "time": t_start + dt * np.arange(n_bins)},
         attrs={"units": RATE_UNITS, "dt": float(dt), "t_start": float(t_start),
                "t_stop": float(t_stop), "time_units": "ms",
                "binning": "time = left bin edge; bin k counts t_start + k dt <= t < "
