@@ -56,6 +56,13 @@ def _fail(field_name: str, value: Any, allowed: str, exc: type[Exception] = Valu
     raise exc(f"{field_name} must be {allowed}, got {value!r}")
 
 
+def _reject_unknown_keys(value: Mapping, allowed: set[str], field_name: str) -> None:
+    """Raise naming the keys of ``value`` outside ``allowed``."""
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        _fail(f"{field_name} keys", unknown, f"a subset of {sorted(allowed)}")
+
+
 def _finite(field_name: str, value: Any, *, positive: bool = False,
             nonnegative: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -217,9 +224,7 @@ class Synapse:
         if not isinstance(value, Mapping):
             _fail(field_name, value, "a dict with weight, tau1, tau2, e, syntype", TypeError)
         allowed = {"weight", "tau1", "tau2", "e", "syntype"}
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            _fail(f"{field_name} keys", unknown, f"a subset of {sorted(allowed)}")
+        _reject_unknown_keys(value, allowed, field_name)
         if "weight" not in value:
             _fail(f"{field_name}.weight", None, "given")
         syn = cls(**dict(value))
@@ -290,9 +295,7 @@ class Placement:
                 {"name": f if isinstance(f, str) else f.name, "params": dict(a)}
                 for f, a in zip(funs, funargs)]
         allowed = {"sections", "densities", "weights", "z_min", "z_max"}
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            _fail(f"{field_name} keys", unknown, f"a subset of {sorted(allowed)}")
+        _reject_unknown_keys(value, allowed, field_name)
         sections = value.get("sections", ["allsec"])
         if isinstance(sections, str):
             sections = [sections]
@@ -402,9 +405,7 @@ class CellSpec:
         value = dict(value)
         allowed = {"morphology", "templatefile", "templatename", "templateargs", "biophysics",
                    "biophysics_args", "params"}
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            _fail(f"{field_name} keys", unknown, f"a subset of {sorted(allowed)}")
+        _reject_unknown_keys(value, allowed, field_name)
         spec = cls(**value)
         if spec.morphology in CELL_PRESETS:
             preset = CELL_PRESETS[spec.morphology]
@@ -444,9 +445,7 @@ class CellSpec:
         if name not in BIOPHYSICS_PRESETS:
             _fail(f"{field_name}.name", name, f"one of {sorted(BIOPHYSICS_PRESETS)}")
         defaults = BIOPHYSICS_PRESETS[name]
-        unknown = sorted(set(value) - set(defaults) - {"name"})
-        if unknown:
-            _fail(f"{field_name} keys", unknown, f"a subset of {sorted(defaults)}")
+        _reject_unknown_keys(value, set(defaults) | {"name"}, field_name)
         out = {"name": name}
         for key, default in defaults.items():
             given = value.get(key, default)
@@ -531,9 +530,7 @@ class Population:
             _fail(field_name, value, "a dict", TypeError)
         value = dict(value)
         allowed = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            _fail(f"{field_name} keys", unknown, f"a subset of {sorted(allowed)}")
+        _reject_unknown_keys(value, allowed, field_name)
         name = value.get("name")
         if not isinstance(name, str) or not name or ":" in name or "->" in name:
             _fail(f"{field_name}.name", name, "a non-empty str without ':' or '->'")
@@ -608,9 +605,7 @@ class Connection:
             _fail(field_name, value, "a dict", TypeError)
         value = dict(value)
         allowed = set(cls.__dataclass_fields__)
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            _fail(f"{field_name} keys", unknown, f"a subset of {sorted(allowed)}")
+        _reject_unknown_keys(value, allowed, field_name)
         missing = sorted(allowed - set(value) - {"multapses"})
         if missing:
             _fail(f"{field_name}", f"missing {missing}", f"a dict with keys {sorted(allowed)}")
