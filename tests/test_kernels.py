@@ -191,3 +191,25 @@ def test_kernels_of_unconnected_pairs_are_zero():
     assert (H.sel(X="I", Y="I") == 0).all()
     assert (H.sel(X="E", Y="I") != 0).any()
     assert isinstance(H, xr.DataArray)
+
+
+def test_any_lfpykit_model_is_a_probe(tmp_path):
+    """A model without a dedicated branch (OneSphereVolumeConductor) gives channels of its
+    own (one per matrix row, units from the model table) and finite kernels."""
+    import lfpykit
+
+    spec = Network.example().to_dict()
+    for pop in spec["populations"]:
+        pop["loc"] = -2000.0  # off the sphere's centre, where the model is singular
+    r = np.array([[50.0, 60.0, 70.0], [10.0, 0.0, -10.0], [-2100.0, -1500.0, -900.0]])
+    sphere = lfpykit.OneSphereVolumeConductor(None, r=r, R=10000.0, sigma_i=0.3)
+    H = xkernels.compute_kernels(Network.from_dict(spec), {"sphere": sphere}, tau=2.0,
+                                 g_eff=False)
+    assert H.coords["probe_channel"].values.tolist() == ["sphere:0", "sphere:1", "sphere:2"]
+    assert set(H.coords["units"].values) == {"mV"}
+    np.testing.assert_array_equal(H.coords["z"].values, r[2])
+    assert np.isfinite(H.values).all() and np.abs(H.values).max() > 0
+    with pytest.raises(ValueError, match="cannot be described"):
+        xkernels.compute_kernels(Network.from_dict(spec), {"sphere": sphere}, tau=2.0,
+                                 g_eff=False, store=tmp_path / "k.zarr")
+    assert not (tmp_path / "k.zarr").exists()

@@ -374,8 +374,17 @@ def test_probe_channels(geom):
         rows = probe_matrix(probe, geom, POP, n_positions=10).shape[0]
         assert probe_channels(name, probe)["probe_channel"][1].size == rows
 
-    with pytest.raises(TypeError, match="does not know"):
+    with pytest.raises(TypeError, match="has no known units"):
         probe_channels("x", lfpykit.LinearModel(None))
+    # any other lfpykit model: one channel per matrix row, units from a table or the user
+    sphere = lfpykit.OneSphereVolumeConductor(None, r=np.array([[0.0, 0.0], [0.0, 0.0],
+                                                                [100.0, 500.0]]), R=10000.0)
+    coords = probe_channels("sphere", sphere)
+    assert coords["probe_channel"][1].tolist() == ["sphere:0", "sphere:1"]
+    assert set(coords["units"][1]) == {"mV"}
+    identity = lfpykit.LinearModel(None)
+    identity.units = "nA"
+    assert probe_channels("imem", identity)["probe_channel"][1].size == 2
     with pytest.raises(ValueError, match="without ':'"):
         probe_channels("a:b", CurrentDipoleMomentZ())
 

@@ -200,6 +200,11 @@ def compute_kernels(
     prep = prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                            g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
     if store is not None:
+        opaque = [name for name, d in prep["probe_defs"].items() if d.get("params") is None]
+        if opaque:
+            raise ValueError(f"store= needs probes whose definition can be stored; {opaque} "
+                             "cannot be described (their kernels could not be recomputed or "
+                             "told apart in the cache)")
         cached = _cached(store, prep["digest"], overwrite)
         if cached is not None:
             return cached

@@ -713,10 +713,49 @@ def probe_channels(name: str, probe: lfpykit.LinearModel) -> dict[str, tuple[str
     if _is_contact_model(probe):
         x, y, z = (np.asarray(v, dtype=float).ravel() for v in (probe.x, probe.y, probe.z))
         return channel_coords(name, _numbered(name, x.size), "mV", x, y, z)
-    raise TypeError(f"probe_channels does not know the channels of "
-                    f"{type(probe).__module__}.{type(probe).__name__}; supported: "
-                    "GaussCylinderPotential, CurrentDipoleMoment(Z), EEGProbe, MEGProbe, "
-                    "PointSourcePotential, LineSourcePotential, RecExtElectrode")
+    return _generic_channels(name, probe)
+
+
+#: Units of lfpykit models without a dedicated branch above (per nA of membrane current).
+_GENERIC_UNITS = {"OneSphereVolumeConductor": "mV", "RecMEAElectrode": "mV",
+                  "LaminarCurrentSourceDensity": "nA/µm³",
+                  "VolumetricCurrentSourceDensity": "nA/µm³"}
+
+
+def _generic_channels(name: str, probe: lfpykit.LinearModel) -> dict[str, tuple[str, np.ndarray]]:
+    """Channels of any other lfpykit model: one per row of its matrix.
+
+    The row count is read off the matrix for a small probing geometry (two short
+    segments near the origin); units come from ``probe.units`` if the user set it, else
+    from :data:`_GENERIC_UNITS`; positions from ``probe.x/y/z`` when they have one
+    value per row.
+    """
+    kind = type(probe).__name__
+    units = getattr(probe, "units", None) or _GENERIC_UNITS.get(kind)
+    if not isinstance(units, str) or not units:
+        raise TypeError(f"probe {name!r} ({kind}) has no known units: set "
+                        f"probe.units = '<units per nA>' (e.g. 'mV') before using it")
+    saved = probe.cell
+    probe.cell = lfpykit.CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
+                                      z=np.array([[-5.0, 0.0], [0.0, 5.0]]),
+                                      d=np.ones(2))
+    try:
+        rows = np.asarray(probe.get_transformation_matrix()).reshape(-1, 2).shape[0]
+    except Exception as err:  # the model refuses the probing geometry
+        raise TypeError(f"cannot determine the channels of probe {name!r} ({kind}): "
+                        f"{type(err).__name__}: {err}") from None
+    finally:
+        probe.cell = saved
+    positions = []
+    stacked = getattr(probe, "r", None)  # e.g. OneSphereVolumeConductor: r of shape (3, n)
+    stacked = None if stacked is None else np.asarray(stacked, dtype=float)
+    for i, axis in enumerate(("x", "y", "z")):
+        values = getattr(probe, axis, None)
+        if values is None and stacked is not None and stacked.shape == (3, rows):
+            values = stacked[i]
+        arr = None if values is None else np.asarray(values, dtype=float).ravel()
+        positions.append(arr if arr is not None and arr.size == rows else None)
+    return channel_coords(name, _numbered(name, rows), units, *positions)
 
 
 # --------------------------------------------------------------------------- #
