@@ -158,7 +158,8 @@ def test_works_from_a_built_wheel(tmp_path):
         archive.extractall(site)
     work = tmp_path / "elsewhere"
     work.mkdir()
-    env = dict(os.environ, XKERNELS_CACHE_DIR=str(tmp_path / "cache"))
+    # PATH without the interpreter's scripts folder: nrnivmodl must still be found
+    env = dict(os.environ, XKERNELS_CACHE_DIR=str(tmp_path / "cache"), PATH="/usr/bin:/bin")
     run = subprocess.run([sys.executable, "-c", WHEEL_SMOKE.format(site=str(site))], cwd=work,
                          env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr

@@ -72,6 +72,29 @@ def _find_library(build_dir: Path) -> Path | None:
     return None
 
 
+def find_nrnivmodl() -> str | None:
+    """Path of NEURON's ``nrnivmodl``: on PATH, else beside this Python's scripts.
+
+    pip puts it in the interpreter's scripts folder (or the user scheme's), which need
+    not be on PATH (``pip install --user``, a venv that is not activated).
+    """
+    found = shutil.which("nrnivmodl")
+    if found:
+        return found
+    import sysconfig
+
+    folders = {Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))}
+    try:
+        folders.add(Path(sysconfig.get_path("scripts", f"{os.name}_user")))
+    except KeyError:
+        pass
+    for folder in folders:
+        candidate = folder / "nrnivmodl"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
 def compile_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Path:
     """Compile ``mod_dir`` into the cache if needed and return the build directory.
 
@@ -100,7 +123,7 @@ def compile_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Pa
     with FileLock(str(cache / f"{target.name}.lock")):
         if _find_library(target) is not None:  # built by another process meanwhile
             return target
-        nrnivmodl = shutil.which("nrnivmodl")
+        nrnivmodl = find_nrnivmodl()
         if nrnivmodl is None:
             raise RuntimeError("nrnivmodl not found on PATH; install NEURON (pip install "
                                "neuron) in this environment")
