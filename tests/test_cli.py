@@ -185,3 +185,35 @@ def test_overwrite_replaces(demo, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert xr.open_zarr(tmp_path / "s.zarr")["signals"].sizes["probe_channel"] == 19
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
+
+
+def test_sweep_command_end_to_end(demo, tmp_path, capsys):
+    """A real sweep from the demo's spec: the stored grid equals compute_kernels per point."""
+    import xkernels
+    from xkernels.network import Network
+
+    grid = {"connections[I->E].synapse.weight": [0.001, 0.003],
+            "connections[E->E].delay.params.loc": [1.0, 2.0]}
+    (tmp_path / "grid.json").write_text(json.dumps(grid))
+    proc = call("sweep", str(demo / "spec.json"), "grid.json", "-o", "sweep.zarr", "-q",
+                cwd=tmp_path, capsys=capsys)
+    assert proc.returncode == 0, proc.stderr
+    S = xkernels.open_kernels(tmp_path / "sweep.zarr")
+    assert S.dims[:2] == ("weight_I_E", "delay_loc_E_E")
+    assert S.shape[:2] == (2, 2)
+    spec = json.loads((demo / "spec.json").read_text())
+    probes = {name: xkernels.probes.probe_from_definition(d)
+              for name, d in spec["probes"].items()}
+    point = spec["network"]
+    point["connections"] = [dict(c) for c in point["connections"]]
+    for c in point["connections"]:
+        if (c["pre"], c["post"]) == ("I", "E"):
+            c["synapse"] = dict(c["synapse"], weight=0.003)
+        if (c["pre"], c["post"]) == ("E", "E"):
+            c["delay"] = {"name": c["delay"]["name"],
+                          "params": dict(c["delay"]["params"], loc=2.0)}
+    H = xkernels.compute_kernels(Network.from_dict(point), probes, **spec["options"])
+    got = S.isel(weight_I_E=1, delay_loc_E_E=1).values
+    np.testing.assert_allclose(got, H.values, rtol=0, atol=1e-9 * np.abs(H.values).max())
+    info = call("info", "sweep.zarr", cwd=tmp_path, capsys=capsys)
+    assert info.returncode == 0 and "weight_I_E" in info.stdout
