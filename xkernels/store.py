@@ -25,8 +25,15 @@ is therefore always complete.
 A sweep store (:func:`create_sweep_store`) grows point by point
 (:func:`write_point`): a point's chunks are written first and its ``done`` flag
 after, so a process killed in between leaves a point that is simply not done and
-is rewritten whole on resume.  :func:`open_kernels` refuses a store with points
+is rewritten whole on resume (:func:`write_points` does the same for a block of
+points: all data, then all flags).  :func:`open_kernels` refuses a store with points
 that are not done unless ``allow_incomplete=True``.
+
+:func:`extend_sweep_store` grows a sweep store by values appended along sweep dims:
+a journal is written first, then coordinates, ``done``, ``kernels`` and the
+consolidated metadata are updated (no kernel chunk is rewritten) and the journal is
+removed.  A store left with a journal by a dead process is completed (rolled forward
+to the new grid, new points not done) the next time xkernels opens it.
 """
 
 from __future__ import annotations
