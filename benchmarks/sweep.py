@@ -13,6 +13,12 @@ Measured in one run, on this machine:
    checked against ``compute_kernels`` (max error relative to max |H|).
 
     python benchmarks/sweep.py [--points 10] [--full 16]
+    python benchmarks/sweep.py --store [--points 10]
+
+``--store`` measures only stored fast-path sweeps: the same 1000-point sweep in
+memory, with ``store=`` (points written in blocks by ``write_points``), the same
+points written one by one with ``write_point`` (the previous way), a rerun on the
+complete store, and growing the store by one value along the first dim.
 
 Timings are noisy on a shared 2-core machine: run it a couple of times.
 """
@@ -68,12 +74,63 @@ def timed(fun):
     return time.perf_counter() - start, result
 
 
+def store_main(n: int) -> None:
+    """Stored fast-path sweeps against the in-memory sweep, measured in this run."""
+    import tempfile
+
+    import xkernels
+    from xkernels import store
+    from xkernels.sweep import sweep
+
+    net = xkernels.Network.example()
+    xkernels.compute_kernels(net, probes(), tau=5.0)  # warm-up (mechanisms, templates)
+    grid = {W_EE: list(np.linspace(0.5e-4, 3e-4, n)),
+            PLACE_EE: list(np.linspace(-100.0, 400.0, n)),
+            DELAY_EE: list(np.linspace(0.5, 3.0, n))}
+    fast = {"g_eff": False, "method": "superposition", "progress": False, "client": "sync"}
+    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent) as tmp:
+        t_mem, H = timed(lambda: sweep(net, grid, probes(), **fast))
+        path = Path(tmp) / "blocks.zarr"
+        t_store, H_store = timed(lambda: sweep(net, grid, probes(), store=path, **fast))
+        assert np.array_equal(H_store.values, H.values)
+        t_again, _ = timed(lambda: sweep(net, grid, probes(), store=path, **fast))
+        one = Path(tmp) / "points.zarr"
+        dims = H.dims[:3]
+
+        def point_by_point():
+            store.create_sweep_store(one, H)
+            for index in np.ndindex(*H.shape[:3]):
+                where = dict(zip(dims, index))
+                store.write_point(one, H.isel(where), index=where)
+
+        t_points, _ = timed(point_by_point)
+        assert np.array_equal(store.open_kernels(one).values, H.values)
+        bigger = {**grid, W_EE: [*grid[W_EE], 3.5e-4]}
+        t_grow, H_grown = timed(lambda: sweep(net, bigger, probes(), store=path, **fast))
+        assert np.array_equal(H_grown.values[:n], H.values)
+    points = n ** 3
+    print(f"{points}-point fast-path sweep, client='sync' (noisy shared 2-core machine):")
+    print(f"  in memory                      : {t_mem:6.2f} s")
+    print(f"  store=, block writes           : {t_store:6.2f} s  "
+          f"(store cost {1e3 * (t_store - t_mem) / points:5.2f} ms/point)")
+    print(f"  write_point one by one (before): {t_points:6.2f} s  "
+          f"({1e3 * t_points / points:5.2f} ms/point, writing only) -> block writes "
+          f"are {t_points / max(t_store - t_mem, 1e-9):4.1f} x faster")
+    print(f"  rerun on the complete store    : {t_again:6.2f} s")
+    print(f"  grow by 1 weight ({n * n} new points): {t_grow:6.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=10, help="values per fast-path param")
     parser.add_argument("--full", type=int, default=48, help="points of the full sweep")
     parser.add_argument("--reference", type=int, default=3, help="reference kernels")
+    parser.add_argument("--store", action="store_true",
+                        help="measure only stored fast-path sweeps")
     args = parser.parse_args()
+    if args.store:
+        store_main(args.points)
+        return
     from dask.distributed import Client, LocalCluster
 
     import xkernels

@@ -389,3 +389,63 @@ def test_default_runner_starts_a_local_cluster_of_processes():
         assert all(w["nthreads"] == 1 for w in workers)
     finally:
         runner.close()
+
+
+# --------------------------------------------------------------------------------------
+# growing a stored sweep with new values
+# --------------------------------------------------------------------------------------
+GROW_SMALL = {W_EE: [1e-4, 2e-4], DELAY_EE: [1.0]}
+GROW_BIG = {W_EE: [1e-4, 2e-4, 3e-4], DELAY_EE: [1.0, 2.5]}
+GROW_OPTIONS = {"tau": TAU, "g_eff": True, "client": "sync", "method": "simulate"}
+
+
+def _kernel_chunks(path: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(path)): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in sorted((path / "kernels" / "c").rglob("*")) if p.is_file()}
+
+
+def test_stored_sweep_grows_with_new_values(net, tmp_path, caplog):
+    from xkernels.store import completed_points
+
+    path = tmp_path / "grown.zarr"
+    sweep(net, GROW_SMALL, make_probes(), store=path, **GROW_OPTIONS)
+    chunks = _kernel_chunks(path)
+    with caplog.at_level(logging.INFO, logger="xkernels.sweep"):  # one dim
+        sweep(net, {W_EE: [1e-4, 2e-4, 3e-4], DELAY_EE: [1.0]}, make_probes(), store=path,
+              **GROW_OPTIONS)
+    assert "computing 1 of 3 points" in caplog.text
+    assert {k: v for k, v in _kernel_chunks(path).items() if k in chunks} == chunks
+    with pytest.raises(ValueError, match=r"holds a different sweep.*'weight_E_E'.*stored "
+                                         r"values \[0.0001, 0.0002, 0.0003\].*appended"):
+        sweep(net, {W_EE: [0.5e-4, 1e-4, 2e-4, 3e-4], DELAY_EE: [1.0]}, make_probes(),
+              store=path, **GROW_OPTIONS)
+    caplog.clear()
+    chunks = _kernel_chunks(path)
+    with caplog.at_level(logging.INFO, logger="xkernels.sweep"):  # both dims
+        grown = sweep(net, {W_EE: [1e-4, 2e-4, 3e-4, 4e-4], DELAY_EE: [1.0, 2.5]},
+                      make_probes(), store=path, **GROW_OPTIONS)
+    assert "computing 5 of 8 points" in caplog.text
+    assert {k: v for k, v in _kernel_chunks(path).items() if k in chunks} == chunks
+    assert completed_points(path).all()
+    fresh = sweep(net, {W_EE: [1e-4, 2e-4, 3e-4, 4e-4], DELAY_EE: [1.0, 2.5]}, make_probes(),
+                  store=tmp_path / "fresh.zarr", **GROW_OPTIONS)
+    xr.testing.assert_identical(grown.load(), fresh.load())
+
+
+def test_sigkill_while_growing_then_resume(net, tmp_path, caplog):
+    """The driver killed in the middle of growing the store: the next run completes it."""
+    reference = sweep(net, GROW_BIG, make_probes(), store=tmp_path / "ref.zarr",
+                      **GROW_OPTIONS).load()
+    for k in (0, 3, 4):  # journal only, arrays resized, consolidated but journal left
+        path = tmp_path / f"killed{k}.zarr"
+        sweep(net, GROW_SMALL, make_probes(), store=path, **GROW_OPTIONS)
+        child = subprocess.run([sys.executable, str(ROOT / "tests" / "_grow_writer.py"),
+                                "sweep-steps", str(path), str(k)], cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert child.returncode == -signal.SIGKILL
+        assert (path / ".xkernels-extend.json").exists()
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="xkernels.sweep"):
+            resumed = sweep(net, GROW_BIG, make_probes(), store=path, **GROW_OPTIONS)
+        assert "computing 4 of 6 points" in caplog.text
+        xr.testing.assert_identical(resumed.load(), reference)

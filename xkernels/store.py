@@ -25,8 +25,15 @@ is therefore always complete.
 A sweep store (:func:`create_sweep_store`) grows point by point
 (:func:`write_point`): a point's chunks are written first and its ``done`` flag
 after, so a process killed in between leaves a point that is simply not done and
-is rewritten whole on resume.  :func:`open_kernels` refuses a store with points
+is rewritten whole on resume (:func:`write_points` does the same for a block of
+points: all data, then all flags).  :func:`open_kernels` refuses a store with points
 that are not done unless ``allow_incomplete=True``.
+
+:func:`extend_sweep_store` grows a sweep store by values appended along sweep dims:
+a journal is written first, then coordinates, ``done``, ``kernels`` and the
+consolidated metadata are updated (no kernel chunk is rewritten) and the journal is
+removed.  A store left with a journal by a dead process is completed (rolled forward
+to the new grid, new points not done) the next time xkernels opens it.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import itertools
 import json
 import math
 import os
@@ -42,7 +50,7 @@ import shutil
 import socket
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -410,6 +418,7 @@ def _inspect(path: Path) -> dict:
     if not path.is_dir():
         raise KernelStoreError(f"{str(path)!r} is not a kernel store: found a regular file, "
                                "expected a Zarr directory")
+    _finish_extension(path)
     root = _read_json(path / "zarr.json")
     if root is None:
         found = sorted(p.name for p in path.iterdir())[:10]
@@ -773,7 +782,6 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
         If the point does not match the store (coordinates, sweep values, dt, tau,
         probes, spec other than swept values); nothing is written.
     """
-    import zarr
 
     path = _as_path(path)
     stored = _stored_kernels(path)
@@ -808,13 +816,107 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
     _check_point_attrs(path, dict(stored.attrs), _checked_attrs(H_point.attrs), point)
 
     values = np.asarray(H_point.values, dtype=stored.dtype)
+    _write_region(path, tuple([i] for i in position), values[(None,) * len(position)])
+
+
+def _write_region(path: Path, selection: tuple[list[int], ...], values: np.ndarray) -> None:
+    """Write the kernels of an orthogonal block of points, data first, then done flags.
+
+    Flags of points being rewritten are cleared first, so a process killed at any
+    moment leaves every point of the block either done with all its chunks or not done.
+    """
+    import zarr
+
     group = zarr.open_group(path, mode="r+", use_consolidated=False)
     done = group[DONE_NAME]
-    _clean_partials(path, position)
-    if bool(done[position]):
-        done[position] = False
-    group[KERNEL_NAME][position] = values
-    done[position] = True
+    for position in itertools.product(*selection):
+        _clean_partials(path, position)
+    was_done = done.get_orthogonal_selection(selection)
+    if was_done.any():
+        done.set_orthogonal_selection(selection, np.zeros(was_done.shape, dtype=bool))
+    group[KERNEL_NAME].set_orthogonal_selection(
+        (*selection, *([slice(None)] * len(CORE_DIMS))), values)
+    done.set_orthogonal_selection(selection, np.ones(was_done.shape, dtype=bool))
+
+
+def _block_index(stored: xr.DataArray, index: Any, path: Path) -> tuple[list[int], ...]:
+    """Positions (list per sweep dim) of an orthogonal block of points, checked."""
+    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
+    if not isinstance(index, Mapping) or set(index) != set(sweep_dims):
+        raise ValueError(f"index must map every sweep dim {sweep_dims} of kernel store "
+                         f"{str(path)!r} to an int or a list of ints, got {index!r}")
+    out = []
+    for dim in sweep_dims:
+        raw = index[dim]
+        items = [raw] if isinstance(raw, (int, np.integer)) else raw
+        ok = isinstance(items, (list, tuple, range, np.ndarray)) and len(items) > 0 and all(
+            isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+            and 0 <= i < stored.sizes[dim] for i in items)
+        if not ok or len(set(int(i) for i in items)) != len(items):
+            raise ValueError(f"index[{dim!r}] must be an int or a non-empty list of unique "
+                             f"ints in [0, {stored.sizes[dim]}), got {raw!r}")
+        out.append([int(i) for i in items])
+    return tuple(out)
+
+
+def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
+                 index: Mapping[str, int | Sequence[int]]) -> None:
+    """Write the kernels of a block of sweep points in one call.
+
+    The block is an orthogonal selection of the store's grid (like
+    ``H.isel(index)`` with lists): one list of positions per sweep dim.  Its chunks
+    are written first (concurrently), then the ``done`` flags of all its points;
+    existing chunks of other points are never touched.  A process killed at any
+    moment leaves each point of the block either done with all its chunks or not
+    done -- never a point marked done whose data were not written.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Sweep store created by :func:`create_sweep_store`.
+    H_points : xarray.DataArray
+        Kernels of the block: the store's dims (sweep dims, then
+        ``X, Y, probe_channel, tau``), sweep coordinates equal to the store's at
+        ``index``, provenance attrs equal to the store's (except ``content_hash``
+        and swept values).
+    index : dict of str to int or list of int
+        Positions of the block along every sweep dim (an int is a one-point list).
+
+    Raises
+    ------
+    ValueError
+        If the block does not match the store (dims, coordinates, sweep values at
+        ``index``, dt, tau, probes, spec); nothing is written.
+    """
+    path = _as_path(path)
+    stored = _stored_kernels(path)
+    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
+    if not sweep_dims:
+        raise ValueError(f"kernel store {str(path)!r} has no sweep dims; write_points needs "
+                         "a store made by create_sweep_store")
+    selection = _block_index(stored, index, path)
+    if not isinstance(H_points, xr.DataArray):
+        raise TypeError(f"H_points must be an xarray.DataArray, got {type(H_points).__name__}")
+    if H_points.dims != stored.dims:
+        raise ValueError(f"H_points must have the dims {stored.dims} of kernel store "
+                         f"{str(path)!r}, got {H_points.dims}")
+    validate_kernels(H_points)
+    if H_points.dtype.kind != "f":
+        raise ValueError(f"H_points must have a float dtype, got {H_points.dtype}")
+    _compare_core(stored, H_points, "point kernels", path, CORE_DIMS)
+    block = stored.isel(dict(zip(sweep_dims, selection, strict=True)))
+    for name, coord in block.coords.items():
+        if coord.ndim == 1 and coord.dims[0] in sweep_dims:
+            got = H_points.coords.get(name)
+            if got is None or got.dims != coord.dims or not _coords_equal(coord.values,
+                                                                          got.values):
+                raise ValueError(
+                    f"H_points coordinate {name!r} is "
+                    f"{None if got is None else got.values.tolist()} but index selects "
+                    f"{coord.values.tolist()} in kernel store {str(path)!r}")
+    _check_point_attrs(path, dict(stored.attrs), _checked_attrs(H_points.attrs),
+                       dict.fromkeys(sweep_dims))
+    _write_region(path, selection, np.asarray(H_points.values, dtype=stored.dtype))
 
 
 def _clean_partials(path: Path, position: tuple[int, ...]) -> None:
@@ -842,6 +944,212 @@ def completed_points(path: str | os.PathLike) -> np.ndarray:
     path = _as_path(path)
     _inspect(path)
     return _zarr_done(path)
+
+
+# ---------------------------------------------------------------------------------
+# public API: extending a sweep store with new parameter values
+# ---------------------------------------------------------------------------------
+
+#: Journal of an extension in progress, inside the store (absent between extensions).
+EXTEND_JOURNAL = ".xkernels-extend.json"
+
+
+def _tail_values(stored: np.ndarray, requested: np.ndarray, name: str, dim: str,
+                 path: Path) -> list:
+    """The values ``requested`` appends to ``stored``; ValueError if it is not an append."""
+    if requested.size < stored.size or not _coords_equal(stored, requested[:stored.size]):
+        raise ValueError(
+            f"kernel store {str(path)!r} cannot grow to the requested sweep: along dim "
+            f"{dim!r}, coordinate {name!r} has stored values {stored.tolist()} and requested "
+            f"values {requested.tolist()}; a sweep store grows only by new values appended "
+            "after the stored ones, in the same order")
+    tail = requested[stored.size:]
+    if stored.dtype.kind in "iu" and tail.size and not np.array_equal(
+            tail.astype(stored.dtype), tail):
+        raise ValueError(f"kernel store {str(path)!r}: coordinate {name!r} holds integers, "
+                         f"the new values {tail.tolist()} are not")
+    return tail.tolist()
+
+
+def _extension_journal(path: Path, template: xr.DataArray,
+                       sweep_dims: tuple[str, ...]) -> dict | None:
+    """What extending the store to ``template`` changes (None: nothing), or ValueError."""
+    import zarr
+
+    stored = _stored_kernels(path)
+    grown = [d for d in sweep_dims if d in stored.dims
+             and template.sizes[d] != stored.sizes[d]]
+    if stored.dims != template.dims or not grown:
+        _check_template(path, template, sweep_dims)
+        return None
+    _compare_core(stored, template, "template", path, CORE_DIMS)
+    attrs = _checked_attrs(template.attrs)
+    for key in sorted(set(attrs) | set(stored.attrs)):
+        if key != "content_hash" and attrs.get(key) != stored.attrs.get(key):
+            raise ValueError(f"template does not match kernel store {str(path)!r}: "
+                             f"attrs[{key!r}] is {_short(attrs.get(key))}, store has "
+                             f"{_short(stored.attrs.get(key))}")
+    along = {n for n, c in template.coords.items() if c.ndim == 1 and c.dims[0] in sweep_dims}
+    stored_along = {n for n, c in stored.coords.items()
+                    if c.ndim == 1 and c.dims[0] in sweep_dims}
+    if along != stored_along:
+        raise ValueError(f"template does not match kernel store {str(path)!r}: sweep "
+                         f"coordinates {sorted(along)}, store has {sorted(stored_along)}")
+    tails = {}
+    for name in sorted(along):
+        dim = template.coords[name].dims[0]
+        tail = _tail_values(stored.coords[name].values, template.coords[name].values,
+                            name, dim, path)
+        if tail:
+            tails[name] = tail
+    group = zarr.open_group(path, mode="r", use_consolidated=False)
+    shapes = {}
+    for name, arr in group.arrays():
+        dims = tuple(arr.metadata.dimension_names or ())
+        if any(d in grown for d in dims):
+            shapes[name] = [list(arr.shape), [template.sizes[d] for d in dims]]
+    host = socket.gethostname().replace("-", "_") or "host"
+    return {"host": host, "pid": os.getpid(), "shapes": shapes, "tails": tails,
+            "content_hash": attrs["content_hash"]}
+
+
+def _extension_steps(path: Path, journal: dict) -> list:
+    """The idempotent steps that apply a journal, in crash-safe order.
+
+    Coordinates first (new values, then their shape), then ``done`` (new points read
+    as its fill value False), then ``kernels`` (content hash, then shape: no chunk is
+    written), then the consolidated metadata that plain readers use, then the journal
+    is removed.  Until the consolidated metadata is rewritten, readers see the old grid.
+    """
+    import zarr
+
+    def group():
+        return zarr.open_group(path, mode="r+", use_consolidated=False)
+
+    def grow(name: str) -> None:
+        arr = group()[name]
+        old, new = journal["shapes"][name]
+        arr.resize(tuple(new))
+        if name in journal["tails"]:
+            arr[old[0]:] = np.asarray(journal["tails"][name], dtype=arr.dtype)
+
+    def kernels() -> None:
+        arr = group()[KERNEL_NAME]
+        arr.update_attributes({"content_hash": journal["content_hash"]})
+        arr.resize(tuple(journal["shapes"][KERNEL_NAME][1]))
+
+    def consolidate() -> None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_CONSOLIDATED_WARNING)
+            warnings.filterwarnings("ignore", message=f"Object at {EXTEND_JOURNAL}")
+            zarr.consolidate_metadata(path, zarr_format=3)
+        for name in ("", *journal["shapes"]):
+            _fsync_file(path / name / "zarr.json")
+
+    def finish() -> None:
+        (path / EXTEND_JOURNAL).unlink(missing_ok=True)
+        _fsync_dir(path)
+
+    order = sorted(journal["shapes"], key=lambda n: (n == KERNEL_NAME, n == DONE_NAME, n))
+    steps = [(f"resize {name}", lambda name=name: grow(name))
+             for name in order if name != KERNEL_NAME]
+    return [*steps, ("resize kernels", kernels), ("consolidate", consolidate),
+            ("finish", finish)]
+
+
+def _fsync_file(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_journal(path: Path, journal: dict) -> None:
+    """Write the journal atomically (complete or absent)."""
+    tmp = path / f"{EXTEND_JOURNAL}.{uuid.uuid4().hex[:12]}.partial"
+    tmp.write_text(json.dumps(journal))
+    _fsync_file(tmp)
+    os.replace(tmp, path / EXTEND_JOURNAL)
+    _fsync_dir(path)
+
+
+def _finish_extension(path: Path) -> None:
+    """Complete an extension whose writer died (roll forward); no-op without journal."""
+    journal_path = path / EXTEND_JOURNAL
+    if not journal_path.is_file():
+        return
+    try:
+        journal = json.loads(journal_path.read_text())
+    except FileNotFoundError:  # finished meanwhile
+        return
+    host = socket.gethostname().replace("-", "_") or "host"
+    if (journal["host"] == host and journal["pid"] != os.getpid()
+            and _pid_alive(journal["pid"])):
+        return  # still being extended: readers see the old grid until it is done
+    for _name, step in _extension_steps(path, journal):
+        step()
+
+
+def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[str, int]:
+    """Grow a sweep store to a grid with new values appended along some sweep dims.
+
+    The arrays are resized and the new coordinate values written; existing kernel
+    chunks and ``done`` flags are never rewritten, and the new points are not done
+    (compute them and write them with :func:`write_point` / :func:`write_points`).
+
+    New values must come after the stored ones along each grown dim (the stored
+    values, in their order, are a prefix of the requested ones): chunks are indexed
+    by position, so inserting values would move written points.
+
+    The extension is crash safe: a journal describing it is written (atomically)
+    before anything else and removed last.  A process killed in between leaves a
+    store that plain readers (``xr.open_zarr``) see with the old grid, and that
+    xkernels completes to the new grid -- new points not done -- the next time it
+    opens it (:func:`open_kernels`, :func:`completed_points`, :func:`write_point`,
+    this function...).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Existing sweep store (from :func:`create_sweep_store`).
+    template : xarray.DataArray
+        As for :func:`create_sweep_store`: the whole requested sweep.  Dims, core and
+        channel coordinates, and attrs other than ``content_hash`` must equal the
+        store's; along each sweep dim the stored coordinate values must be a prefix
+        of the template's.
+
+    Returns
+    -------
+    dict of str to int
+        Sweep dim -> number of values added (empty if the store already holds the
+        template's grid).
+
+    Raises
+    ------
+    ValueError
+        If the store cannot grow to ``template`` (other base specification, probes,
+        dt, tau, options, sweep dims, or values not appended at the end -- the
+        message names the dim and both value lists); nothing is written.
+    """
+    path = _as_path(path)
+    sweep_dims = _check_kernels(template)
+    if not sweep_dims:
+        raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
+                         f"{template.dims}")
+    _recover(path)
+    _inspect(path)  # completes an interrupted extension first
+    journal = _extension_journal(path, template, sweep_dims)
+    if journal is None:
+        return {}
+    stored = _stored_kernels(path)
+    added = {d: template.sizes[d] - stored.sizes[d] for d in sweep_dims
+             if template.sizes[d] != stored.sizes[d]}
+    _write_journal(path, journal)
+    for _name, step in _extension_steps(path, journal):
+        step()
+    return added
 
 
 # ---------------------------------------------------------------------------------

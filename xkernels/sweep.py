@@ -11,8 +11,11 @@ with dims ``(<swept params>..., X, Y, probe_channel, tau)``.
   its synapse placement checked on the cell geometry.
 * Points are computed in worker processes on dask.distributed (a local cluster sized
   to the cores by default, or the user's ``Client``), each with its own NEURON cells.
-* With ``store=``, each finished point is written to a Zarr sweep store at once;
-  running the same sweep again computes only the missing points.
+* With ``store=``, finished points are written to a Zarr sweep store at once (in
+  blocks, :func:`xkernels.store.write_points`); running the same sweep again computes
+  only the missing points, and running it with new values appended along some dims
+  grows the store (:func:`xkernels.store.extend_sweep_store`) and computes only the
+  new points.
 * Where the kernel is linear in the swept parameters (the cell membrane is the same
   for many points) the :mod:`xkernels.superposition` fast path builds every point from
   per-segment unit responses instead of simulating it.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -478,13 +482,6 @@ def _grid_hash(prep: Mapping[str, Any], axes: Sequence[Axis]) -> str:
     return kern.content_hash({"base": prep["inputs"], "grid": grid})
 
 
-def _point_array(template: xr.DataArray, axes: Sequence[Axis], index: tuple[int, ...],
-                 values: np.ndarray) -> xr.DataArray:
-    """One point's kernels with its sweep values as scalar coords (for the store)."""
-    point = template.isel({a.dim: i for a, i in zip(axes, index)})
-    return point.copy(data=values)
-
-
 # --------------------------------------------------------------------------------------
 # execution
 # --------------------------------------------------------------------------------------
@@ -639,8 +636,11 @@ def sweep(
         swept options).
     store : str or path, optional
         Zarr sweep store.  Each finished point is written at once; an existing
-        store of the same sweep is resumed (only missing points are computed); a
-        store of a different sweep raises ValueError and is left untouched.
+        store of the same sweep is resumed (only missing points are computed).  A
+        store of the same sweep with fewer values along some dims is grown: new
+        values must be appended after the stored ones (same order), and only the
+        new points are computed.  A store of a different sweep raises ValueError
+        and is left untouched.
     client : None, "sync", str or dask.distributed.Client
         Where to compute: ``None`` starts a local cluster of one worker process
         per core; a Client or scheduler address uses that cluster; ``"sync"``
@@ -716,14 +716,17 @@ def sweep(
 
 
 def _check_store(path: Path, template: xr.DataArray) -> np.ndarray:
-    """Check that an existing store holds this sweep; return its done mask."""
-    from .store import completed_points, create_sweep_store
+    """Check that an existing store holds this sweep, or grow it to this sweep (new
+    values appended along some dims); return its done mask."""
+    from .store import completed_points, extend_sweep_store
 
     try:
-        create_sweep_store(path, template, exist_ok=True)
+        added = extend_sweep_store(path, template)
     except ValueError as err:
         raise ValueError(f"store {str(path)!r} holds a different sweep (other base "
                          f"specification, options or grid); nothing was written. {err}") from None
+    if added:
+        logger.info("sweep: store grown by %s new values", added)
     return np.asarray(completed_points(path), dtype=bool)
 
 
@@ -742,17 +745,47 @@ def _compute(runner: Runner, prep, options, axes, template, indices, specs, labe
     with _progress(len(todo), progress, f"sweep ({chosen})") as bar:
         for batch, values in _results(runner, chosen, todo_specs, plans, prep, options,
                                       progress):
-            for j, point_values in zip(batch, values):
-                k = todo[j]
-                if path is not None:
-                    from .store import write_point
-
-                    point = _point_array(template, axes, indices[k], point_values)
-                    write_point(path, point,
-                                index={a.dim: i for a, i in zip(axes, indices[k])})
-                else:
-                    values_out[indices[k]] = point_values
+            if path is not None:
+                _store_batch(path, template, axes, [indices[todo[j]] for j in batch], values)
+            else:
+                for j, point_values in zip(batch, values):
+                    values_out[indices[todo[j]]] = point_values
             bar.update(len(batch))
+
+
+def orthogonal_blocks(points: Sequence[tuple[int, ...]]) -> list[tuple[list[int], ...]]:
+    """Split distinct grid positions into orthogonal blocks (one index list per dim).
+
+    Every position is in exactly one block and every combination of a block's lists
+    is a position, so each block is one ``isel``/zarr orthogonal selection.  Runs of
+    consecutive points in C order give few blocks (whole rows and planes merge).
+    """
+    if not points:
+        return []
+    if len(points[0]) == 1:
+        return [([p[0] for p in points],)]
+    rests: dict[int, list[tuple[int, ...]]] = {}
+    for p in points:
+        rests.setdefault(p[0], []).append(p[1:])
+    firsts_of: dict[tuple, list[int]] = {}
+    for first, rest in rests.items():
+        key = tuple(tuple(tuple(lst) for lst in block) for block in orthogonal_blocks(rest))
+        firsts_of.setdefault(key, []).append(first)
+    return [(firsts, *[list(lst) for lst in block])
+            for key, firsts in firsts_of.items() for block in key]
+
+
+def _store_batch(path: Path, template: xr.DataArray, axes: Sequence[Axis],
+                 positions: Sequence[tuple[int, ...]], values: np.ndarray) -> None:
+    """Write a batch of finished points (``values[n]`` at ``positions[n]``) in blocks."""
+    from .store import write_points
+
+    row = {p: n for n, p in enumerate(positions)}
+    for block in orthogonal_blocks(list(positions)):
+        rows = [row[p] for p in itertools.product(*block)]
+        data = values[rows].reshape(tuple(len(b) for b in block) + values.shape[1:])
+        selection = dict(zip((a.dim for a in axes), block))
+        write_points(path, template.isel(selection).copy(data=data), index=selection)
 
 
 def _results(runner: Runner, chosen: str, specs, plans, prep, options, progress):

@@ -1,0 +1,103 @@
+"""Processes the growth tests kill with SIGKILL at chosen moments.
+
+Usage (as a script, from the worktree root)::
+
+    python tests/_grow_writer.py steps PATH N_W N_V N_TAU K
+    python tests/_grow_writer.py sweep-steps PATH K
+    python tests/_grow_writer.py block PATH N_W N_V N_TAU CHUNK_BYTES
+
+``steps`` grows a synthetic sweep store to ``N_W x N_V`` points and ``sweep-steps``
+grows the store of ``test_sweep.GROW_SMALL`` to ``test_sweep.GROW_BIG``; both write
+the extension journal, apply its first K steps and then kill themselves with SIGKILL
+(a real crash at that step boundary).  ``block`` writes every point of a synthetic
+store with one :func:`xkernels.store.write_points` call (the test kills it).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from xkernels import store  # noqa: E402
+
+GROWN_HASH = "ab" * 32
+
+
+def grown_template(n_w: int, n_v: int, n_tau: int) -> xr.DataArray:
+    """The synthetic sweep template with another content hash (a grown grid's)."""
+    from _store_writer import sweep_template
+
+    template = sweep_template(n_w, n_v, n_tau)
+    template.attrs["content_hash"] = GROWN_HASH
+    return template
+
+
+def block(n_w: int, n_v: int, n_tau: int) -> xr.DataArray:
+    """Every point of the synthetic sweep as one block."""
+    from _store_writer import sweep_point, sweep_template
+
+    template = sweep_template(n_w, n_v, n_tau)
+    values = np.stack([np.stack([sweep_point(i, j, n_tau).values for j in range(n_v)])
+                       for i in range(n_w)])
+    return template.copy(data=values)
+
+
+def crash_after(path: str, template: xr.DataArray, k: int) -> None:
+    """Write the journal of growing ``path`` to ``template``, run k steps, SIGKILL."""
+    target = Path(path).absolute()
+    sweep_dims = template.dims[:-4]
+    journal = store._extension_journal(target, template, sweep_dims)
+    store._write_journal(target, journal)
+    for _name, step in store._extension_steps(target, journal)[:k]:
+        step()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def sweep_template_of(grid: dict) -> xr.DataArray:
+    """The template ``sweep`` builds for ``grid`` (options of test_sweep.GROW_OPTIONS)."""
+    from test_sweep import GROW_OPTIONS, make_probes
+
+    from xkernels import kernels as kern
+    from xkernels.network import Network
+    from xkernels.sweep import _grid_hash, parse_grid, sweep_template
+
+    network = Network.example()
+    options = {"dt": kern.DEFAULT_DT, "tau": kern.DEFAULT_TAU, "t_X": kern.DEFAULT_T_X,
+               "Vrest": -65.0, "g_eff": True, "fir": False, "n_positions": 2000,
+               "seed": 1234}  # the defaults of sweep()
+    options.update({k: v for k, v in GROW_OPTIONS.items() if k in options})
+    prep = kern.prepare_kernels(network, make_probes(), **options)
+    axes = parse_grid(network, grid)
+    return sweep_template(prep, axes, _grid_hash(prep, axes))
+
+
+def main(argv: list[str]) -> None:
+    mode, path = argv[0], argv[1]
+    if mode == "steps":
+        n_w, n_v, n_tau, k = (int(a) for a in argv[2:6])
+        crash_after(path, grown_template(n_w, n_v, n_tau), k)
+    elif mode == "sweep-steps":
+        from test_sweep import GROW_BIG
+
+        crash_after(path, sweep_template_of(GROW_BIG), int(argv[2]))
+    elif mode == "block":
+        n_w, n_v, n_tau, chunk_bytes = (int(a) for a in argv[2:6])
+        store.TARGET_CHUNK_BYTES = chunk_bytes
+        H = block(n_w, n_v, n_tau)
+        print("ready", flush=True)
+        store.write_points(path, H, index={"weight_E_E": list(range(n_w)),
+                                           "Vrest": list(range(n_v))})
+        print("done", flush=True)
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,266 @@
+"""Growing sweep stores with new values, and block writes (real stores, real SIGKILLs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from _grow_writer import GROWN_HASH, block, grown_template
+from _store_writer import sweep_point, sweep_template
+
+from xkernels import store
+
+ROOT = Path(__file__).resolve().parents[1]
+WRITER = Path(__file__).with_name("_grow_writer.py")
+N_TAU = 2001
+SMALL_CHUNKS = 64 * 2**10  # several tau chunks per point
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _tree(path: Path) -> dict[str, tuple[int, int]]:
+    """Relative file path -> (inode, mtime_ns) of every file below ``path``."""
+    out = {}
+    for dirpath, _, files in os.walk(path):
+        for name in files:
+            full = Path(dirpath) / name
+            st = full.stat()
+            out[str(full.relative_to(path))] = (st.st_ino, st.st_mtime_ns)
+    return out
+
+
+def _chunk_files(path: Path) -> dict[str, tuple[int, int]]:
+    """Chunk files of ``kernels`` and ``done`` (not their metadata)."""
+    return {k: v for k, v in _tree(path).items()
+            if k.startswith(("kernels/c/", "done/c/"))}
+
+
+def _filled(path: Path, n_w: int, n_v: int) -> None:
+    """Create (or resume) a synthetic sweep store and write its missing points."""
+    store.create_sweep_store(path, sweep_template(n_w, n_v, N_TAU))
+    done = store.completed_points(path)
+    for i in range(n_w):
+        for j in range(n_v):
+            if not done[i, j]:
+                store.write_point(path, sweep_point(i, j, N_TAU),
+                                  index={"weight_E_E": i, "Vrest": j})
+
+
+def _fill_missing(path: Path) -> None:
+    done = store.completed_points(path)
+    for i, j in np.argwhere(~done).tolist():
+        store.write_point(path, sweep_point(i, j, N_TAU), index={"weight_E_E": i, "Vrest": j})
+
+
+def _assert_same_store(path: Path, reference: Path) -> None:
+    """Same kernels, coords and attrs, through xkernels and through plain xarray."""
+    xr.testing.assert_identical(store.open_kernels(path).load(),
+                                store.open_kernels(reference).load())
+    xr.testing.assert_identical(xr.open_zarr(path).load(), xr.open_zarr(reference).load())
+    assert store.read_attrs(path) == store.read_attrs(reference)
+
+
+@pytest.fixture
+def reference(tmp_path, monkeypatch):
+    """A store of the whole 4 x 3 grid written in one go (with the grown hash)."""
+    monkeypatch.setattr(store, "TARGET_CHUNK_BYTES", SMALL_CHUNKS)
+    path = tmp_path / "reference.zarr"
+    store.create_sweep_store(path, grown_template(4, 3, N_TAU))
+    for i in range(4):
+        for j in range(3):
+            store.write_point(path, sweep_point(i, j, N_TAU), index={"weight_E_E": i, "Vrest": j})
+    return path
+
+
+@pytest.mark.parametrize("start", [(2, 3), (2, 1), (1, 2)],
+                         ids=["one dim", "two dims", "two dims from one point each"])
+def test_grow_equals_fresh_store_and_keeps_chunks(tmp_path, reference, start):
+    path = tmp_path / "grown.zarr"
+    _filled(path, *start)
+    before = _chunk_files(path)
+    assert len(before) > start[0] * start[1]  # several chunk files per point
+    added = store.extend_sweep_store(path, grown_template(4, 3, N_TAU))
+    assert added == {d: n for d, n in (("weight_E_E", 4 - start[0]), ("Vrest", 3 - start[1]))
+                     if n}
+    assert not (path / store.EXTEND_JOURNAL).exists()
+    after = _chunk_files(path)
+    assert {k: after[k] for k in before} == before and set(after) == set(before)
+    done = store.completed_points(path)
+    assert done.shape == (4, 3)
+    assert done[:start[0], :start[1]].all() and done.sum() == start[0] * start[1]
+    with pytest.raises(store.KernelStoreError, match="incomplete"):
+        store.open_kernels(path)
+    partial = store.open_kernels(path, allow_incomplete=True)
+    assert np.isnan(partial[3, 2].values).all()
+    assert partial.attrs["content_hash"] == GROWN_HASH
+    _fill_missing(path)
+    assert {k: v for k, v in _chunk_files(path).items() if k in before} == before
+    _assert_same_store(path, reference)
+    # growing again to the same grid is a resume: nothing changes
+    same = _tree(path)
+    assert store.extend_sweep_store(path, grown_template(4, 3, N_TAU)) == {}
+    assert _tree(path) == same
+
+
+def test_grow_twice_with_unaligned_coordinate_chunks(tmp_path, reference):
+    path = tmp_path / "grown.zarr"
+    _filled(path, 2, 3)
+    store.extend_sweep_store(path, sweep_template(3, 3, N_TAU))
+    _fill_missing(path)
+    store.extend_sweep_store(path, grown_template(4, 3, N_TAU))
+    _fill_missing(path)
+    _assert_same_store(path, reference)
+
+
+def _refused_templates() -> dict[str, tuple[xr.DataArray, str]]:
+    big = grown_template(4, 3, N_TAU)
+    spec = big.copy()
+    spec.attrs["spec"] = spec.attrs["spec"].replace('"N": 400', '"N": 800')
+    dt = big.assign_coords(tau=big.tau * 2)
+    dt.attrs["dt"] = 0.5
+    probes = big.copy()
+    probes.attrs["probes"] = json.dumps({"lfp": {"sigma": 0.5}})
+    return {
+        "inserted before": (big.isel(weight_E_E=[2, 0, 1, 3]),
+                            r"dim 'weight_E_E'.*stored values \[0.1, 0.2\].*requested "
+                            r"values \[0.3, 0.1, 0.2, 0.4\].*appended after"),
+        "inserted between": (big.isel(weight_E_E=[0, 2, 1]), r"dim 'weight_E_E'.*\[0.1, 0.3"),
+        "shrunk": (big.isel(Vrest=[0, 1]), r"dim 'Vrest'.*stored values \[-70.0, -65.0, -60.0\]"),
+        "changed value": (big.assign_coords(weight_E_E=[0.1, 0.25, 0.3, 0.4]), "weight_E_E"),
+        "spec": (spec, "spec"),
+        "dt and tau": (dt, "tau"),
+        "probes": (probes, "probes"),
+        "sweep dims": (big.isel(Vrest=0), "dims"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_refused_templates()))
+def test_grow_refused_with_nothing_written(tmp_path, case):
+    path = tmp_path / "sweep.zarr"
+    _filled(path, 2, 3)
+    before = _tree(path)
+    template, match = _refused_templates()[case]
+    with pytest.raises(ValueError, match=match):
+        store.extend_sweep_store(path, template)
+    assert _tree(path) == before
+
+
+N_STEPS = len(store._extension_steps(Path("x"), {"shapes": {n: None for n in (
+    "kernels", "done", "weight_E_E", "Vrest")}, "tails": {}, "content_hash": ""}))
+
+
+def test_sigkill_at_every_step_of_growth(tmp_path, reference):
+    """A writer killed after each step leaves a store that plain readers see whole
+    (old or new grid) and that xkernels completes to the new grid."""
+    seen = set()
+    for k in range(N_STEPS):
+        path = tmp_path / f"killed{k}.zarr"
+        _filled(path, 2, 1)
+        before = _chunk_files(path)
+        proc = subprocess.run([sys.executable, str(WRITER), "steps", str(path), "4", "3",
+                               str(N_TAU), str(k)], env=_env(), cwd=ROOT)
+        assert proc.returncode == -9
+        assert (path / store.EXTEND_JOURNAL).exists()
+        plain = xr.open_zarr(path)  # plain reader, consolidated metadata: consistent
+        seen.add(plain.sizes["weight_E_E"])
+        assert plain["done"].shape == plain["kernels"].shape[:2]
+        assert plain["weight_E_E"].size == plain["kernels"].shape[0]
+        assert plain["done"].values[:2, :1].all() and plain["done"].values.sum() == 2
+        done = store.completed_points(path)  # rolls the extension forward
+        assert not (path / store.EXTEND_JOURNAL).exists()
+        assert done.shape == (4, 3) and done.sum() == 2 and done[:2, :1].all()
+        assert _chunk_files(path) == before
+        _fill_missing(path)
+        _assert_same_store(path, reference)
+    assert seen == {2, 4}  # killed both before and after the consolidated metadata
+
+
+# --------------------------------------------------------------------------- write_points
+
+
+def test_write_points_equals_point_by_point(tmp_path, reference):
+    path = tmp_path / "blocks.zarr"
+    store.create_sweep_store(path, grown_template(4, 3, N_TAU))
+    H = block(4, 3, N_TAU)
+    H.attrs["content_hash"] = GROWN_HASH
+    store.write_points(path, H.isel(weight_E_E=[0, 2], Vrest=[1, 2]),
+                       index={"weight_E_E": [0, 2], "Vrest": [1, 2]})
+    done = store.completed_points(path)
+    assert done.sum() == 4 and done[np.ix_([0, 2], [1, 2])].all()
+    store.write_points(path, H.isel(weight_E_E=[3]), index={"weight_E_E": 3,
+                                                            "Vrest": [0, 1, 2]})
+    store.write_points(path, H, index={"weight_E_E": [0, 1, 2, 3], "Vrest": [0, 1, 2]})
+    assert store.completed_points(path).all()
+    _assert_same_store(path, reference)
+
+
+def _bad_blocks() -> dict[str, tuple[xr.DataArray, dict]]:
+    H = block(2, 2, N_TAU)
+    spec = H.copy()
+    spec.attrs["spec"] = spec.attrs["spec"].replace('"delay": 1.5', '"delay": 2.5')
+    return {
+        "coords at index": (H, {"weight_E_E": [1, 0], "Vrest": [0, 1]}),
+        "shape vs index": (H, {"weight_E_E": [0, 1, 2], "Vrest": [0, 1]}),
+        "repeated index": (H, {"weight_E_E": [0, 0], "Vrest": [0, 1]}),
+        "out of range": (H, {"weight_E_E": [0, 9], "Vrest": [0, 1]}),
+        "missing dim": (H, {"weight_E_E": [0, 1]}),
+        "dims order": (H.transpose("Vrest", ...), {"weight_E_E": [0, 1], "Vrest": [0, 1]}),
+        "spec not swept": (spec, {"weight_E_E": [0, 1], "Vrest": [0, 1]}),
+        "tau": (block(2, 2, N_TAU + 2), {"weight_E_E": [0, 1], "Vrest": [0, 1]}),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_blocks()))
+def test_bad_block_refused_before_writing(tmp_path, case):
+    path = tmp_path / "sweep.zarr"
+    store.create_sweep_store(path, sweep_template(4, 3, N_TAU))
+    before = _tree(path)
+    H, index = _bad_blocks()[case]
+    with pytest.raises(ValueError):
+        store.write_points(path, H, index=index)
+    assert _tree(path) == before
+
+
+KILL_W, KILL_V, KILL_TAU = 3, 2, 16_001  # 8 MB per point, 8 chunks of 1 MiB
+KILL_CHUNKS = 2**20
+
+
+def test_sigkill_during_block_write_never_marks_unwritten_points(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "TARGET_CHUNK_BYTES", KILL_CHUNKS)
+    expected = block(KILL_W, KILL_V, KILL_TAU).values
+    rng = np.random.default_rng(3)
+    outcomes = []
+    for attempt in range(3):
+        path = tmp_path / f"block{attempt}.zarr"
+        store.create_sweep_store(path, sweep_template(KILL_W, KILL_V, KILL_TAU))
+        proc = subprocess.Popen([sys.executable, str(WRITER), "block", str(path), str(KILL_W),
+                                 str(KILL_V), str(KILL_TAU), str(KILL_CHUNKS)],
+                                stdout=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
+        assert proc.stdout.readline().strip() == "ready"
+        deadline = time.perf_counter() + 60
+        while not (path / "kernels" / "c").exists() and time.perf_counter() < deadline:
+            time.sleep(0.0005)
+        time.sleep(rng.uniform(0.0, 0.05))
+        proc.kill()
+        proc.wait()
+        done = store.completed_points(path)
+        outcomes.append(int(done.sum()))
+        values = store.open_kernels(path, allow_incomplete=True).values
+        for i, j in np.argwhere(done).tolist():
+            np.testing.assert_array_equal(values[i, j], expected[i, j])
+        store.write_points(path, block(KILL_W, KILL_V, KILL_TAU),
+                           index={"weight_E_E": [0, 1, 2], "Vrest": [0, 1]})
+        np.testing.assert_array_equal(store.open_kernels(path).values, expected)
+        assert not list(path.rglob("*.partial"))
+    print(f"points done when killed: {outcomes}")
