@@ -21,7 +21,8 @@ def _optional_exports() -> None:
         "convolve": ["convolve"],
         "rates": ["rates_from_spikes", "rates_from_spikes_per_second"],
         "store": ["open_kernels", "describe", "write_kernels", "read_attrs",
-                  "create_sweep_store", "write_point", "completed_points"],
+                  "create_sweep_store", "extend_sweep_store", "write_point", "write_points",
+                  "completed_points"],
         "sweep": ["sweep"],
     }
     for module_name, names in table.items():
