@@ -175,6 +175,9 @@ def test_missing_section_refused_before_any_simulation(monkeypatch):
     with pytest.raises(ValueError, match=r"section 'axon' does not exist on the cell"):
         xkernels.compute_kernels(net, probes())
     assert counter.calls == 0
+    from neuron import h
+
+    assert len(list(h.allsec())) == 0  # the refused call left no sections behind
 
 
 def test_bad_probes_refused():

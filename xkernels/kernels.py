@@ -216,19 +216,32 @@ def compute_kernels(
 
     from .cells import LinearisedCell
 
-    # validation pass: every cell-dependent input is checked before any simulation
-    plans = {}
-    for post in Y:
-        with LinearisedCell(network.population(post).cell, network.population(post), dt,
-                            _e_pas_default(vrest_by_post[post])) as cell:
+    def build(post: str) -> LinearisedCell:
+        pop = network.population(post)
+        return LinearisedCell(pop.cell, pop, dt, _e_pas_default(vrest_by_post[post]))
+
+    # validation pass: every cell-dependent input is checked before any simulation; the
+    # last cell stays open and is simulated first (building a cell deletes all others)
+    plans, last = {}, None
+    for k, post in enumerate(Y):
+        cell = build(post)
+        try:
             plans[post] = _plan_population(network, post, cell.geometry, vrest_by_post[post],
                                            g_eff, dt, n_lags)
-    for j, post in enumerate(Y):
-        pop = network.population(post)
-        with LinearisedCell(pop.cell, pop, dt, _e_pas_default(vrest_by_post[post])) as cell:
+        except BaseException:
+            cell.close()
+            raise
+        if k < len(Y) - 1:
+            cell.close()
+        else:
+            last = cell
+    for j in reversed(range(len(Y))):
+        post = Y[j]
+        with (last if j == len(Y) - 1 else build(post)) as cell:
             plan = plans[post]
             cell.shift_g_pas(plan["g_shift"])
-            matrix = probes_matrix(prep["named"], cell.geometry, pop, n_positions, seed)
+            matrix = probes_matrix(prep["named"], cell.geometry, network.population(post),
+                                   n_positions, seed)
             for pre, item in plan["inputs"].items():
                 i = X.index(pre)
                 imem = cell.synaptic_response(item["weights"], item["tau1"], item["tau2"],
