@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,21 @@ def mechanisms_loaded():
 
     load_mechanisms()
     return True
+
+
+def subprocess_env() -> dict:
+    """Environment for test subprocesses that import xkernels from this checkout."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(CELLS.parents[1]), env.get("PYTHONPATH", "")])
+    return env
+
+
+def file_stamps(path: Path) -> dict[str, tuple[int, int]]:
+    """Relative file path -> (inode, mtime_ns) of every file below ``path``."""
+    out = {}
+    for dirpath, _, files in os.walk(path):
+        for name in files:
+            full = Path(dirpath) / name
+            st = full.stat()
+            out[str(full.relative_to(path))] = (st.st_ino, st.st_mtime_ns)
+    return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 import xarray as xr
 from _grow_writer import GROWN_HASH, block, grown_template
 from _store_writer import sweep_point, sweep_template
+from conftest import file_stamps, subprocess_env
 
 from xkernels import store
 
@@ -23,26 +23,9 @@ N_TAU = 2001
 SMALL_CHUNKS = 64 * 2**10  # several tau chunks per point
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    return env
-
-
-def _tree(path: Path) -> dict[str, tuple[int, int]]:
-    """Relative file path -> (inode, mtime_ns) of every file below ``path``."""
-    out = {}
-    for dirpath, _, files in os.walk(path):
-        for name in files:
-            full = Path(dirpath) / name
-            st = full.stat()
-            out[str(full.relative_to(path))] = (st.st_ino, st.st_mtime_ns)
-    return out
-
-
 def _chunk_files(path: Path) -> dict[str, tuple[int, int]]:
     """Chunk files of ``kernels`` and ``done`` (not their metadata)."""
-    return {k: v for k, v in _tree(path).items()
+    return {k: v for k, v in file_stamps(path).items()
             if k.startswith(("kernels/c/", "done/c/"))}
 
 
@@ -108,9 +91,9 @@ def test_grow_equals_fresh_store_and_keeps_chunks(tmp_path, reference, start):
     assert {k: v for k, v in _chunk_files(path).items() if k in before} == before
     _assert_same_store(path, reference)
     # growing again to the same grid is a resume: nothing changes
-    same = _tree(path)
+    same = file_stamps(path)
     assert store.extend_sweep_store(path, grown_template(4, 3, N_TAU)) == {}
-    assert _tree(path) == same
+    assert file_stamps(path) == same
 
 
 def test_grow_twice_with_unaligned_coordinate_chunks(tmp_path, reference):
@@ -149,11 +132,11 @@ def _refused_templates() -> dict[str, tuple[xr.DataArray, str]]:
 def test_grow_refused_with_nothing_written(tmp_path, case):
     path = tmp_path / "sweep.zarr"
     _filled(path, 2, 3)
-    before = _tree(path)
+    before = file_stamps(path)
     template, match = _refused_templates()[case]
     with pytest.raises(ValueError, match=match):
         store.extend_sweep_store(path, template)
-    assert _tree(path) == before
+    assert file_stamps(path) == before
 
 
 N_STEPS = len(store._extension_steps(Path("x"), {"shapes": {n: None for n in (
@@ -169,7 +152,7 @@ def test_sigkill_at_every_step_of_growth(tmp_path, reference):
         _filled(path, 2, 1)
         before = _chunk_files(path)
         proc = subprocess.run([sys.executable, str(WRITER), "steps", str(path), "4", "3",
-                               str(N_TAU), str(k)], env=_env(), cwd=ROOT)
+                               str(N_TAU), str(k)], env=subprocess_env(), cwd=ROOT)
         assert proc.returncode == -9
         assert (path / store.EXTEND_JOURNAL).exists()
         plain = xr.open_zarr(path)  # plain reader, consolidated metadata: consistent
@@ -225,11 +208,11 @@ def _bad_blocks() -> dict[str, tuple[xr.DataArray, dict]]:
 def test_bad_block_refused_before_writing(tmp_path, case):
     path = tmp_path / "sweep.zarr"
     store.create_sweep_store(path, sweep_template(4, 3, N_TAU))
-    before = _tree(path)
+    before = file_stamps(path)
     H, index = _bad_blocks()[case]
     with pytest.raises(ValueError):
         store.write_points(path, H, index=index)
-    assert _tree(path) == before
+    assert file_stamps(path) == before
 
 
 KILL_W, KILL_V, KILL_TAU = 3, 2, 16_001  # 8 MB per point, 8 chunks of 1 MiB
@@ -246,7 +229,7 @@ def test_sigkill_during_block_write_never_marks_unwritten_points(tmp_path, monke
         store.create_sweep_store(path, sweep_template(KILL_W, KILL_V, KILL_TAU))
         proc = subprocess.Popen([sys.executable, str(WRITER), "block", str(path), str(KILL_W),
                                  str(KILL_V), str(KILL_TAU), str(KILL_CHUNKS)],
-                                stdout=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
+                                stdout=subprocess.PIPE, text=True, env=subprocess_env(), cwd=ROOT)
         assert proc.stdout.readline().strip() == "ready"
         deadline = time.perf_counter() + 60
         while not (path / "kernels" / "c").exists() and time.perf_counter() < deadline:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from _store_writer import make_kernels, run_sweep, sweep_point, sweep_template
+from conftest import file_stamps, subprocess_env
 
 from xkernels import store
 from xkernels.contract import FORMAT_VERSION
@@ -25,23 +26,6 @@ from xkernels.contract import FORMAT_VERSION
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).with_name("_store_writer.py")
 BIG_TAU = 409_600  # 2 x 2 x 16 channels x 409600 taps x 8 B = 210 MB
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    return env
-
-
-def _tree(path: Path) -> dict[str, tuple[int, int]]:
-    """Relative file path -> (inode, mtime_ns) of every file below ``path``."""
-    out = {}
-    for dirpath, _, files in os.walk(path):
-        for name in files:
-            full = Path(dirpath) / name
-            st = full.stat()
-            out[str(full.relative_to(path))] = (st.st_ino, st.st_mtime_ns)
-    return out
 
 
 # --------------------------------------------------------------------------- round trip
@@ -280,7 +264,7 @@ def test_old_store_moved_aside_is_restored(tmp_path):
 
 def _start_writer(*args: str) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, str(WRITER), *args], stdout=subprocess.PIPE,
-                            text=True, env=_env(), cwd=ROOT)
+                            text=True, env=subprocess_env(), cwd=ROOT)
     assert proc.stdout.readline().strip() == "ready"
     return proc
 
@@ -342,10 +326,10 @@ def test_sweep_store_grows_point_by_point(tmp_path, monkeypatch):
     with pytest.raises(store.KernelStoreError, match="incomplete: 0 of 12"):
         store.open_kernels(path)
     store.write_point(path, sweep_point(0, 0, N_TAU), index={"weight_E_E": 0, "Vrest": 0})
-    first = _tree(path / "kernels")
+    first = file_stamps(path / "kernels")
     assert len(first) == 1 + -(-N_TAU // store._tau_chunk(template))  # zarr.json + chunks
     store.write_point(path, sweep_point(2, 1, N_TAU), index={"weight_E_E": 2, "Vrest": 1})
-    after = _tree(path / "kernels")
+    after = file_stamps(path / "kernels")
     assert {k: after[k] for k in first} == first  # existing chunks not rewritten
     mask = store.completed_points(path)
     assert mask.sum() == 2 and mask[0, 0] and mask[2, 1]
@@ -353,9 +337,9 @@ def test_sweep_store_grows_point_by_point(tmp_path, monkeypatch):
     np.testing.assert_array_equal(partial[2, 1].values, sweep_point(2, 1, N_TAU).values)
     assert np.isnan(partial[1, 1].values).all()
     # creating again with the same template is a resume: nothing changes
-    before = _tree(path)
+    before = file_stamps(path)
     store.create_sweep_store(path, template)
-    assert _tree(path) == before
+    assert file_stamps(path) == before
     with pytest.raises(FileExistsError):
         store.create_sweep_store(path, template, exist_ok=False)
 
@@ -384,10 +368,10 @@ def test_mismatching_template_refused(tmp_path, case):
     path = tmp_path / "sweep.zarr"
     store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))
     store.write_point(path, sweep_point(0, 0, N_TAU), index={"weight_E_E": 0, "Vrest": 0})
-    before = _tree(path)
+    before = file_stamps(path)
     with pytest.raises(ValueError, match="sweep.zarr"):
         store.create_sweep_store(path, _mismatching_templates()[case])
-    assert _tree(path) == before
+    assert file_stamps(path) == before
 
 
 def _mismatching_points():
@@ -416,11 +400,11 @@ def _mismatching_points():
 def test_mismatching_point_refused_before_writing(tmp_path, case):
     path = tmp_path / "sweep.zarr"
     store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))
-    before = _tree(path)
+    before = file_stamps(path)
     H, index = _mismatching_points()[case]
     with pytest.raises(ValueError):
         store.write_point(path, H, index=index)
-    assert _tree(path) == before
+    assert file_stamps(path) == before
     assert not store.completed_points(path).any()
 
 
@@ -483,7 +467,8 @@ def test_sigkill_mid_growth_then_resume(tmp_path, monkeypatch):
     assert store.completed_points(path).all()
     xr.testing.assert_identical(store.open_kernels(path).compute(),
                                 store.open_kernels(reference).compute())
-    assert sorted(_tree(path)) == sorted(_tree(reference))  # same files, no .partial left
+    # same files, no .partial left
+    assert sorted(file_stamps(path)) == sorted(file_stamps(reference))
 
 
 def test_half_written_point_is_not_done_and_is_rewritten(tmp_path, monkeypatch):
