@@ -63,6 +63,17 @@ def _reject_unknown_keys(value: Mapping, allowed: set[str], field_name: str) -> 
         _fail(f"{field_name} keys", unknown, f"a subset of {sorted(allowed)}")
 
 
+def _as_dict(value: Any, field_name: str, expected: str,
+             allowed: set[str] | None = None) -> dict:
+    """A copy of mapping ``value`` (TypeError otherwise), keys checked against ``allowed``."""
+    if not isinstance(value, Mapping):
+        _fail(field_name, value, expected, TypeError)
+    value = dict(value)
+    if allowed is not None:
+        _reject_unknown_keys(value, allowed, field_name)
+    return value
+
+
 def _finite(field_name: str, value: Any, *, positive: bool = False,
             nonnegative: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -221,10 +232,8 @@ class Synapse:
     def parse(cls, value: Any, field_name: str) -> Synapse:
         if isinstance(value, Synapse):
             value = value.to_dict()
-        if not isinstance(value, Mapping):
-            _fail(field_name, value, "a dict with weight, tau1, tau2, e, syntype", TypeError)
-        allowed = {"weight", "tau1", "tau2", "e", "syntype"}
-        _reject_unknown_keys(value, allowed, field_name)
+        value = _as_dict(value, field_name, "a dict with weight, tau1, tau2, e, syntype",
+                         {"weight", "tau1", "tau2", "e", "syntype"})
         if "weight" not in value:
             _fail(f"{field_name}.weight", None, "given")
         syn = cls(**dict(value))
@@ -275,9 +284,7 @@ class Placement:
     def parse(cls, value: Any, field_name: str) -> Placement:
         if isinstance(value, Placement):
             value = value.to_dict()
-        if not isinstance(value, Mapping):
-            _fail(field_name, value, "a dict with sections, densities, weights", TypeError)
-        value = dict(value)
+        value = _as_dict(value, field_name, "a dict with sections, densities, weights")
         # accept the reference's key names too
         aliases = {"section": "sections", "fun": "densities", "funweights": "weights"}
         for old, new in aliases.items():
@@ -400,9 +407,7 @@ class CellSpec:
             value = value.to_dict(allow_callables=True)
         if isinstance(value, str):
             value = {"morphology": value}
-        if not isinstance(value, Mapping):
-            _fail(field_name, value, "a cell preset name or a dict", TypeError)
-        value = dict(value)
+        value = _as_dict(value, field_name, "a cell preset name or a dict")
         allowed = {"morphology", "templatefile", "templatename", "templateargs", "biophysics",
                    "biophysics_args", "params"}
         _reject_unknown_keys(value, allowed, field_name)
@@ -526,11 +531,7 @@ class Population:
     def parse(cls, value: Any, field_name: str) -> Population:
         if isinstance(value, Population):
             value = value.to_dict(allow_callables=True)
-        if not isinstance(value, Mapping):
-            _fail(field_name, value, "a dict", TypeError)
-        value = dict(value)
-        allowed = {f for f in cls.__dataclass_fields__}
-        _reject_unknown_keys(value, allowed, field_name)
+        value = _as_dict(value, field_name, "a dict", set(cls.__dataclass_fields__))
         name = value.get("name")
         if not isinstance(name, str) or not name or ":" in name or "->" in name:
             _fail(f"{field_name}.name", name, "a non-empty str without ':' or '->'")
@@ -601,11 +602,8 @@ class Connection:
     def parse(cls, value: Any, field_name: str) -> Connection:
         if isinstance(value, Connection):
             value = value.to_dict()
-        if not isinstance(value, Mapping):
-            _fail(field_name, value, "a dict", TypeError)
-        value = dict(value)
         allowed = set(cls.__dataclass_fields__)
-        _reject_unknown_keys(value, allowed, field_name)
+        value = _as_dict(value, field_name, "a dict", allowed)
         missing = sorted(allowed - set(value) - {"multapses"})
         if missing:
             _fail(f"{field_name}", f"missing {missing}", f"a dict with keys {sorted(allowed)}")

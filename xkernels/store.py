@@ -756,6 +756,18 @@ def _point_index(stored: xr.DataArray, index: Mapping[str, int], path: Path) -> 
     return tuple(out)
 
 
+def _sweep_store(path: str | os.PathLike,
+                 caller: str) -> tuple[Path, xr.DataArray, tuple[str, ...]]:
+    """The store's path, its stored kernels and sweep dims; refuse stores without sweep."""
+    path = _as_path(path)
+    stored = _stored_kernels(path)
+    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
+    if not sweep_dims:
+        raise ValueError(f"kernel store {str(path)!r} has no sweep dims; {caller} needs a "
+                         "store made by create_sweep_store")
+    return path, stored, sweep_dims
+
+
 def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
                 index: Mapping[str, int]) -> None:
     """Write the kernels of one sweep point into its region of a sweep store.
@@ -783,12 +795,7 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
         probes, spec other than swept values); nothing is written.
     """
 
-    path = _as_path(path)
-    stored = _stored_kernels(path)
-    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
-    if not sweep_dims:
-        raise ValueError(f"kernel store {str(path)!r} has no sweep dims; write_point needs a "
-                         "store made by create_sweep_store")
+    path, stored, sweep_dims = _sweep_store(path, "write_point")
     position = _point_index(stored, index, path)
     if not isinstance(H_point, xr.DataArray):
         raise TypeError(f"H_point must be an xarray.DataArray, got {type(H_point).__name__}")
@@ -888,12 +895,7 @@ def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
         If the block does not match the store (dims, coordinates, sweep values at
         ``index``, dt, tau, probes, spec); nothing is written.
     """
-    path = _as_path(path)
-    stored = _stored_kernels(path)
-    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
-    if not sweep_dims:
-        raise ValueError(f"kernel store {str(path)!r} has no sweep dims; write_points needs "
-                         "a store made by create_sweep_store")
+    path, stored, sweep_dims = _sweep_store(path, "write_points")
     selection = _block_index(stored, index, path)
     if not isinstance(H_points, xr.DataArray):
         raise TypeError(f"H_points must be an xarray.DataArray, got {type(H_points).__name__}")
