@@ -295,10 +295,11 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _fsync_dir(Path(dirpath))
+        _fsync_quietly(Path(dirpath))
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_quietly(path: Path) -> None:
+    """fsync a file or directory, ignoring file systems that refuse it."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -314,20 +315,20 @@ def _move_into_place(tmp: Path, path: Path, overwrite: bool) -> None:
             raise FileExistsError(f"kernel store {str(path)!r} already exists "
                                   "(pass overwrite=True to replace it)")
         if _renameat2(tmp, path, _RENAME_EXCHANGE):
-            _fsync_dir(path.parent)
+            _fsync_quietly(path.parent)
             shutil.rmtree(tmp)  # now holds the old store
             return
         aside = _sibling(path, "old")
         os.rename(path, aside)
         os.rename(tmp, path)
-        _fsync_dir(path.parent)
+        _fsync_quietly(path.parent)
         shutil.rmtree(aside)
         return
     if not _renameat2(tmp, path, _RENAME_NOREPLACE):
         if path.exists():
             raise FileExistsError(f"kernel store {str(path)!r} appeared while writing")
         os.rename(tmp, path)
-    _fsync_dir(path.parent)
+    _fsync_quietly(path.parent)
 
 
 def _check_replaceable(path: Path, overwrite: bool) -> None:
@@ -1046,11 +1047,11 @@ def _extension_steps(path: Path, journal: dict) -> list:
             warnings.filterwarnings("ignore", message=f"Object at {EXTEND_JOURNAL}")
             zarr.consolidate_metadata(path, zarr_format=3)
         for name in ("", *journal["shapes"]):
-            _fsync_file(path / name / "zarr.json")
+            _fsync_quietly(path / name / "zarr.json")
 
     def finish() -> None:
         (path / EXTEND_JOURNAL).unlink(missing_ok=True)
-        _fsync_dir(path)
+        _fsync_quietly(path)
 
     order = sorted(journal["shapes"], key=lambda n: (n == KERNEL_NAME, n == DONE_NAME, n))
     steps = [(f"resize {name}", lambda name=name: grow(name))
@@ -1059,22 +1060,13 @@ def _extension_steps(path: Path, journal: dict) -> list:
             ("finish", finish)]
 
 
-def _fsync_file(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _write_journal(path: Path, journal: dict) -> None:
     """Write the journal atomically (complete or absent)."""
     tmp = path / f"{EXTEND_JOURNAL}.{uuid.uuid4().hex[:12]}.partial"
     tmp.write_text(json.dumps(journal))
-    _fsync_file(tmp)
+    _fsync_quietly(tmp)
     os.replace(tmp, path / EXTEND_JOURNAL)
-    _fsync_dir(path)
+    _fsync_quietly(path)
 
 
 def _finish_extension(path: Path) -> None:
