@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from _grow_writer import GROWN_HASH, block, grown_template
-from _store_writer import sweep_point, sweep_template
+from _store_writer import run_sweep, sweep_point, sweep_template
 from conftest import file_stamps, subprocess_env
 
 from xkernels import store
@@ -31,13 +31,7 @@ def _chunk_files(path: Path) -> dict[str, tuple[int, int]]:
 
 def _filled(path: Path, n_w: int, n_v: int) -> None:
     """Create (or resume) a synthetic sweep store and write its missing points."""
-    store.create_sweep_store(path, sweep_template(n_w, n_v, N_TAU))
-    done = store.completed_points(path)
-    for i in range(n_w):
-        for j in range(n_v):
-            if not done[i, j]:
-                store.write_point(path, sweep_point(i, j, N_TAU),
-                                  index={"weight_E_E": i, "Vrest": j})
+    run_sweep(str(path), n_w, n_v, N_TAU)
 
 
 def _fill_missing(path: Path) -> None:
