@@ -6,7 +6,8 @@
 * :func:`leak_shift` -- the g_eff correction of the leak conductance
 * :func:`segment_weights` -- linearised per-segment synaptic currents
 * :func:`delay_filter` -- normalised delay distribution on the lag grid
-* :func:`finish_kernel` -- delay smearing, offset subtraction at τ = 0, FIR cut
+* :func:`finish_kernel` -- delay smearing, then :func:`window_kernel`: offset
+  subtraction at τ = 0, FIR cut
 """
 
 from __future__ import annotations
@@ -180,12 +181,21 @@ def finish_kernel(response: np.ndarray, h_delay: np.ndarray, fir: bool) -> np.nd
     if h_delay.size != 2 * n + 1:
         raise ValueError(f"delay filter has {h_delay.size} taps, expected {2 * n + 1}")
     full = fftconvolve(response, h_delay[None, :], axes=-1)
-    smeared = full[:, n: 2 * n + 1]  # lags 0..n
-    kernel = smeared - smeared[:, :1]
+    return window_kernel(full[:, n: 2 * n + 1], fir)  # lags 0..n
+
+
+def window_kernel(smeared: np.ndarray, fir: bool) -> np.ndarray:
+    """Kernel window from a delay-smeared response at lags 0..n (last axis).
+
+    Subtracts the value at lag 0 and returns lags 1..n (``fir``) or -n..n with the
+    negative lags zero.
+    """
+    n = smeared.shape[-1] - 1
+    kernel = smeared - smeared[..., :1]
     if fir:
-        return kernel[:, 1:]
-    out = np.zeros((response.shape[0], 2 * n + 1))
-    out[:, n:] = kernel
+        return kernel[..., 1:]
+    out = np.zeros(kernel.shape[:-1] + (2 * n + 1,))
+    out[..., n:] = kernel
     return out
 
 

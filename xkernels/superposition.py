@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from . import kernels as kern
+from . import linearisation as lin
 from .network import Network, Population
 
 #: Cost of building a cell and its probe matrix, in units of one short simulation
@@ -334,9 +335,7 @@ class _Assembler:
             signal *= np.stack([self._filter(job_data[m][2]) for m in members])[:, None, :]
             smeared = self._fft.irfft(signal, n=self.L, axis=-1,
                                       workers=self.workers)[..., n:2 * n + 1]
-            kernel = smeared - smeared[..., :1]
-            kernels[members] = kernel[..., 1:] if self.fir else np.concatenate(
-                [np.zeros(kernel.shape[:-1] + (n,)), kernel], axis=-1)
+            kernels[members] = lin.window_kernel(smeared, self.fir)
         if self.buffer is None or self.buffer.shape[0] != len(batch):
             self.buffer = np.zeros((len(batch), *shape))
         else:
