@@ -378,10 +378,11 @@ def test_distributed_identical_results():
 
 
 def test_long_time_axis_checked_in_blocks():
-    from xkernels.convolve import _time_spacing
+    from xkernels.contract import regular_spacing
 
     t = DT * np.arange(3_000_001)
-    assert _time_spacing(t, block=2**20) == pytest.approx(DT, rel=1e-12)
+    assert regular_spacing(t, "rates time coordinate", block=2**20) == \
+        pytest.approx(DT, rel=1e-12)
     t[2_500_000:] += 0.5 * DT
     with pytest.raises(ValueError, match="rates time coordinate must be regularly spaced"):
-        _time_spacing(t, block=2**20)
+        regular_spacing(t, "rates time coordinate", block=2**20)

@@ -318,21 +318,7 @@ def _check_rates(rates) -> float:
     labels = rates.coords["X"].values.tolist()
     if len(set(labels)) != len(labels):
         raise ValueError(f"rates X labels must be unique, got {labels}")
-    return _time_spacing(time)
-
-
-def _time_spacing(values: np.ndarray, block: int = 2**20) -> float:
-    """:func:`regular_spacing` of a long time axis, in blocks to bound temporary memory."""
-    name = "rates time coordinate"
-    if values.size <= block:
-        return regular_spacing(values, name)
-    step = (float(values[-1]) - float(values[0])) / (values.size - 1)
-    for i in range(0, values.size - 1, block):
-        local = regular_spacing(values[i:i + block + 1], name)
-        if not math.isclose(local, step, rel_tol=TAU_RTOL):
-            raise ValueError(f"{name} must be regularly spaced and increasing; the step is "
-                             f"{local!r} from index {i} but {step!r} on average")
-    return step
+    return regular_spacing(time, "rates time coordinate")
 
 
 def _plan(rates: xr.DataArray, kernels: xr.DataArray, keep) -> _Plan:
