@@ -59,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    from xkernels.mechanisms import load_mechanisms
+    from xkernels.engine.mechanisms import load_mechanisms
 
     load_mechanisms()
     run_xkernels()  # warm-up: NEURON libraries, templates

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from _store_writer import make_kernels, sweep_point, sweep_template  # noqa: E402
 
-from xkernels import store  # noqa: E402
+from xkernels.store import kernel_store as store  # noqa: E402
 
 
 def _best(func, repeat: int = 3) -> float:

@@ -79,8 +79,8 @@ def store_main(n: int) -> None:
     import tempfile
 
     import xkernels
-    from xkernels import store
-    from xkernels.sweep import sweep
+    from xkernels.store import kernel_store as store
+    from xkernels.sweeps.driver import sweep
 
     net = xkernels.Network.example()
     xkernels.compute_kernels(net, probes(), tau=5.0)  # warm-up (mechanisms, templates)
@@ -134,7 +134,7 @@ def main() -> None:
     from dask.distributed import Client, LocalCluster
 
     import xkernels
-    from xkernels.sweep import sweep
+    from xkernels.sweeps.driver import sweep
 
     net = xkernels.Network.example()
     xkernels.compute_kernels(net, probes(), tau=5.0)  # warm-up (mechanisms, templates)

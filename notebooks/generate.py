@@ -84,8 +84,8 @@ import numpy as np
 import xarray as xr
 import lfpykit
 import xkernels as xk
-from xkernels import lif
-from xkernels.demo import demo_probes
+from xkernels.app import lif
+from xkernels.app.demo import demo_probes
 
 T_STOP = float(os.environ.get("XKERNELS_NB_T_STOP", 3000))   # ms, incl. transient
 TRANSIENT = 200.0"""),
@@ -133,7 +133,7 @@ import numpy as np
 import xarray as xr
 import xkernels as xk
 from xkernels.probes import CurrentDipoleMomentZ, GaussCylinderPotential
-from xkernels.sweep import sweep
+from xkernels.sweeps.driver import sweep
 
 N = int(os.environ.get("XKERNELS_NB_GRID", 3))   # grid points per weight
 grid = {

@@ -25,7 +25,7 @@ import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from xkernels import store  # noqa: E402
+from xkernels.store import kernel_store as store  # noqa: E402
 
 GROWN_HASH = "ab" * 32
 
@@ -64,9 +64,9 @@ def sweep_template_of(grid: dict) -> xr.DataArray:
     """The template ``sweep`` builds for ``grid`` (options of test_sweep.GROW_OPTIONS)."""
     from test_sweep import GROW_OPTIONS, make_probes
 
-    from xkernels import kernels as kern
+    from xkernels.engine import kernels as kern
     from xkernels.network import Network
-    from xkernels.sweep import _grid_hash, parse_grid, sweep_template
+    from xkernels.sweeps.driver import _grid_hash, parse_grid, sweep_template
 
     network = Network.example()
     options = {"dt": kern.DEFAULT_DT, "tau": kern.DEFAULT_TAU, "t_X": kern.DEFAULT_T_X,

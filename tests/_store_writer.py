@@ -18,7 +18,7 @@ import sys
 import numpy as np
 import xarray as xr
 
-from xkernels import store
+from xkernels.store import kernel_store as store
 from xkernels.contract import channel_coords
 
 DT = 0.25

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
-CELLS = Path(__file__).resolve().parents[1] / "xkernels" / "cells_data"
+CELLS = Path(__file__).resolve().parents[1] / "xkernels" / "spec" / "cells_data"
 
 
 def set_passive(cell, Vrest):
@@ -109,7 +109,7 @@ def relative_difference(ours: np.ndarray, ref: np.ndarray) -> float:
 
 @pytest.fixture(scope="session")
 def mechanisms_loaded():
-    from xkernels.mechanisms import load_mechanisms
+    from xkernels.engine.mechanisms import load_mechanisms
 
     load_mechanisms()
     return True

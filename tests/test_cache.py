@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import xkernels
-from xkernels.cells import LinearisedCell
+from xkernels.engine.cells import LinearisedCell
 from xkernels.network import Network
 
 

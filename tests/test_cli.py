@@ -24,7 +24,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def call(*args: str, cwd: Path, capsys) -> subprocess.CompletedProcess:
     """Run the CLI in this process (same code path as the console script)."""
-    from xkernels.cli import main
+    from xkernels.app.cli import main
 
     old = Path.cwd()
     os.chdir(cwd)

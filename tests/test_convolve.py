@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import xkernels  # noqa: F401  (registers .xk)
 from xkernels.contract import channel_coords
-from xkernels.convolve import convolve
+from xkernels.signals.convolution import convolve
 
 DT = 0.0625
 POPS = ["E", "I"]

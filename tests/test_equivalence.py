@@ -28,7 +28,7 @@ TOLERANCE = 1e-6
 
 
 def _nseg(morphology: str) -> int:
-    from xkernels.cells import LinearisedCell
+    from xkernels.engine.cells import LinearisedCell
     from xkernels.network import CellSpec, Population
 
     params = cell_parameters(morphology)

@@ -15,7 +15,7 @@ from _grow_writer import GROWN_HASH, block, grown_template
 from _store_writer import run_sweep, sweep_point, sweep_template
 from conftest import file_stamps, subprocess_env
 
-from xkernels import store
+from xkernels.store import kernel_store as store
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).with_name("_grow_writer.py")

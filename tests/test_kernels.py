@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 import xkernels
-from xkernels.cells import LinearisedCell
+from xkernels.engine.cells import LinearisedCell
 from xkernels.network import Network
 
 GCP = {"z": np.linspace(1000.0, -200.0, 13), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
@@ -67,7 +67,7 @@ def test_physics_sanity(H):
 def test_dipole_equals_sum_of_z_weighted_currents():
     """Independent check of the CDM pipeline: p_z(t) = Σ_i z_i I_i(t) of the simulated
     currents, smeared by the delay distribution (computed by direct summation here)."""
-    from xkernels.kernels import _plan_population
+    from xkernels.engine.kernels import _plan_population
 
     net = Network.example()
     pop = net.population("E")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xkernels import mechanisms
+from xkernels.engine import mechanisms
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ COMPILE_AND_LOAD = textwrap.dedent("""
     import sys
     from pathlib import Path
     sys.path.insert(0, {root!r})
-    from xkernels import mechanisms
+    from xkernels.engine import mechanisms
     build = mechanisms.load_mechanisms(cache=Path({cache!r}))
     from neuron import h
     assert hasattr(h, "Exp2SynI")
@@ -81,7 +81,8 @@ def test_cache_dir_from_environment(tmp_path, monkeypatch):
 
 def test_mod_sources_ship_as_package_data():
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert '"mod/*.mod"' in pyproject
+    assert '"xkernels.mod" = "mod"' in pyproject
+    assert mechanisms.MOD_DIR == ROOT / "mod"
     assert [p.name for p in mechanisms.mod_sources()] == ["exp2synI.mod"]
 
 
@@ -154,7 +155,7 @@ def test_works_from_a_built_wheel(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         assert "xkernels/mod/exp2synI.mod" in names
-        assert "xkernels/cells_data/BallAndSticks_E.hoc" in names
+        assert "xkernels/spec/cells_data/BallAndSticks_E.hoc" in names
         archive.extractall(site)
     work = tmp_path / "elsewhere"
     work.mkdir()

@@ -19,7 +19,7 @@ from lfpykit.eegmegcalc import (
     SphericallySymmetricVolCondMEG,
 )
 
-import xkernels.probes as probes_mod
+import xkernels.probes.models as probes_mod
 from xkernels.contract import CHANNEL_COORDS
 from xkernels.probes import (
     CurrentDipoleMomentZ,

@@ -105,7 +105,7 @@ def test_bad_spike_inputs():
 
 def test_single_spike_gives_kernel_at_spike_time_plus_tau():
     from xkernels.contract import channel_coords
-    from xkernels.convolve import convolve
+    from xkernels.signals.convolution import convolve
 
     dt, n_taps = 0.0625, 9
     tau = dt * (np.arange(n_taps) - 3)  # tau from -3 dt to +5 dt

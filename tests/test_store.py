@@ -20,7 +20,7 @@ import xarray as xr
 from _store_writer import make_kernels, run_sweep, sweep_point, sweep_template
 from conftest import file_stamps, subprocess_env
 
-from xkernels import store
+from xkernels.store import kernel_store as store
 from xkernels.contract import FORMAT_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -496,7 +496,7 @@ def _write_one(path: str, i: int, j: int) -> bool:
     """Worker task: compute (here: make) one point and write it into the store."""
     from _store_writer import sweep_point as point
 
-    from xkernels import store as worker_store
+    from xkernels.store import kernel_store as worker_store
 
     worker_store.write_point(path, point(i, j, N_TAU), index={"weight_E_E": i, "Vrest": j})
     return True

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from xkernels import probes as P
+from xkernels.probes import models as P
 from xkernels.kernels import compute_kernels
 from xkernels.network import Network
-from xkernels.sweep import PointBuilder, grid_points, parse_grid, sweep
+from xkernels.sweeps.driver import PointBuilder, grid_points, parse_grid, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 TAU = 10.0
@@ -147,7 +147,7 @@ def test_superposition_equals_simulation_per_point(net, caplog):
     grid = {W_EE: [0.5e-4, 2e-4], PLACE_EE: [-100.0, 300.0], DELAY_EE: [0.8, 2.5],
             "connections[I->E].synapse.weight": [0.001, 0.004]}
     probes = make_probes()
-    with caplog.at_level(logging.INFO, logger="xkernels.sweep"):
+    with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
         H = sweep(net, grid, probes, tau=TAU, g_eff=False, client="sync")
     assert "by superposition" in caplog.text
     assert H.dims == ("weight_E_E", "placement_loc_E_E", "delay_loc_E_E", "weight_I_E",
@@ -173,7 +173,7 @@ def test_superposition_with_geff_vrest_sweep(net, caplog):
     grid = {"Vrest": [-70.0, -55.0], DELAY_EE: [1.0, 2.0]}
     for network in (explicit, net):
         caplog.clear()
-        with caplog.at_level(logging.INFO, logger="xkernels.sweep"):
+        with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
             H = sweep(network, grid, probes, tau=TAU, g_eff=True, client="sync",
                       method="superposition")
         for vrest in grid["Vrest"]:
@@ -183,7 +183,7 @@ def test_superposition_with_geff_vrest_sweep(net, caplog):
 
 
 def test_auto_never_superposes_a_changing_membrane(net, caplog):
-    with caplog.at_level(logging.INFO, logger="xkernels.sweep"):
+    with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
         sweep(net, {W_EE: [1e-4, 2e-4, 3e-4]}, make_probes(), tau=TAU, g_eff=True,
               client="sync")
     assert "by simulate" in caplog.text
@@ -204,7 +204,7 @@ def test_nonlinear_membrane_is_never_superposed(net, caplog):
     with pytest.raises(ValueError, match="needs linear"):
         sweep(hh, grid, make_probes(), tau=TAU, t_X=20.0, g_eff=False, client="sync",
               method="superposition")
-    with caplog.at_level(logging.INFO, logger="xkernels.sweep"):
+    with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
         sweep(hh, grid, make_probes(), tau=TAU, t_X=20.0, g_eff=False, client="sync")
     assert "by simulate" in caplog.text
 
@@ -227,7 +227,7 @@ CHILD = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_sweep import make_probes, DELAY_EE, W_EE, TAU
     from xkernels.network import Network
-    from xkernels.sweep import sweep
+    from xkernels.sweeps.driver import sweep
     sweep(Network.example(), {{W_EE: list(np.linspace(1e-4, 3e-4, 8)),
                                DELAY_EE: list(np.linspace(0.5, 3.0, 5))}},
           make_probes(), tau=TAU, g_eff=True, store=sys.argv[1], client="sync",
@@ -264,7 +264,7 @@ def test_resume_after_sigkill_of_the_driver(tmp_path, caplog):
     assert 0 < done.sum() < done.size, "the driver must be killed mid-sweep"
     net = Network.example()
     kwargs = {"tau": TAU, "g_eff": True, "client": "sync", "method": "simulate"}
-    with caplog.at_level(logging.INFO, logger="xkernels.sweep"):
+    with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
         resumed = sweep(net, KILL_GRID, make_probes(), store=killed_store, **kwargs)
     assert f"computing {done.size - done.sum()} of {done.size} points" in caplog.text
     whole = sweep(net, KILL_GRID, make_probes(), store=tmp_path / "whole.zarr", **kwargs)
@@ -274,7 +274,7 @@ def test_resume_after_sigkill_of_the_driver(tmp_path, caplog):
     np.testing.assert_array_equal(in_memory.values, whole.values)
     # running again computes nothing
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="xkernels.sweep"):
+    with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
         again = sweep(net, KILL_GRID, make_probes(), store=killed_store, **kwargs)
     assert "already in the store" in caplog.text
     xr.testing.assert_identical(again.load(), open_kernels(tmp_path / "whole.zarr").load())
@@ -376,7 +376,7 @@ def _pid(_):
 
 
 def test_default_runner_starts_a_local_cluster_of_processes():
-    from xkernels.sweep import Runner
+    from xkernels.sweeps.driver import Runner
 
     runner = Runner(None)
     try:
@@ -410,7 +410,7 @@ def test_stored_sweep_grows_with_new_values(net, tmp_path, caplog):
     path = tmp_path / "grown.zarr"
     sweep(net, GROW_SMALL, make_probes(), store=path, **GROW_OPTIONS)
     chunks = _kernel_chunks(path)
-    with caplog.at_level(logging.INFO, logger="xkernels.sweep"):  # one dim
+    with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):  # one dim
         sweep(net, {W_EE: [1e-4, 2e-4, 3e-4], DELAY_EE: [1.0]}, make_probes(), store=path,
               **GROW_OPTIONS)
     assert "computing 1 of 3 points" in caplog.text
@@ -421,7 +421,7 @@ def test_stored_sweep_grows_with_new_values(net, tmp_path, caplog):
               store=path, **GROW_OPTIONS)
     caplog.clear()
     chunks = _kernel_chunks(path)
-    with caplog.at_level(logging.INFO, logger="xkernels.sweep"):  # both dims
+    with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):  # both dims
         grown = sweep(net, {W_EE: [1e-4, 2e-4, 3e-4, 4e-4], DELAY_EE: [1.0, 2.5]},
                       make_probes(), store=path, **GROW_OPTIONS)
     assert "computing 5 of 8 points" in caplog.text
@@ -445,7 +445,7 @@ def test_sigkill_while_growing_then_resume(net, tmp_path, caplog):
         assert child.returncode == -signal.SIGKILL
         assert (path / ".xkernels-extend.json").exists()
         caplog.clear()
-        with caplog.at_level(logging.INFO, logger="xkernels.sweep"):
+        with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
             resumed = sweep(net, GROW_BIG, make_probes(), store=path, **GROW_OPTIONS)
         assert "computing 4 of 6 points" in caplog.text
         xr.testing.assert_identical(resumed.load(), reference)

@@ -1,18 +1,23 @@
-"""xkernels: xarray-native spike-to-signal kernels (Hagen et al. 2022) on LFPy/NEURON."""
+"""xkernels: xarray-native spike-to-signal kernels (Hagen et al. 2022) on LFPy/NEURON.
+
+The package is layered; data flows one way (``tests/test_layers.py`` enforces it)::
+
+    contract, validation, _version
+      -> spec -> probes -> engine -> store -> sweeps
+                                  signals -> (accessor, plot, compat) -> app
+"""
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from . import accessor as _accessor  # noqa: E402,F401  (registers the .xk accessor)
-from .contract import select_probe, validate_kernels  # noqa: E402
-from .convolve import convolve  # noqa: E402  (the function; the module stays importable)
-from .kernels import compute_kernels  # noqa: E402
-from .network import Connection, Network, Population  # noqa: E402
-from .probes import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential, MEGProbe  # noqa: E402
-from .rates import rates_from_spikes, rates_from_spikes_per_second  # noqa: E402
-from .store import (  # noqa: E402
+from xkernels import accessor as _accessor  # noqa: F401  (registers the .xk accessor)
+from xkernels._version import __version__
+from xkernels.contract import select_probe, validate_kernels
+from xkernels.probes import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential, MEGProbe
+from xkernels.signals import convolve, rates_from_spikes, rates_from_spikes_per_second
+from xkernels.spec import Connection, Network, Population
+from xkernels.store import (
     completed_points,
+    compute_kernels,
     create_sweep_store,
     describe,
     extend_sweep_store,
@@ -22,7 +27,7 @@ from .store import (  # noqa: E402
     write_point,
     write_points,
 )
-from .sweep import sweep  # noqa: E402
+from xkernels.sweeps import sweep
 
 __all__ = [
     "__version__", "Connection", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",

@@ -19,31 +19,31 @@ class XkDataArrayAccessor:
 
     def probe(self, name: str) -> xr.DataArray:
         """Channels of one probe (see :func:`xkernels.contract.select_probe`)."""
-        from .contract import select_probe
+        from xkernels.contract import select_probe
 
         return select_probe(self._obj, name)
 
     def validate(self) -> None:
         """Raise ``ValueError`` unless the array honours the kernels contract."""
-        from .contract import validate_kernels
+        from xkernels.contract import validate_kernels
 
         validate_kernels(self._obj)
 
     def convolve(self, kernels: xr.DataArray, **kwargs: Any) -> xr.DataArray:
         """Signals from rates: see :func:`xkernels.convolve.convolve`."""
-        from .convolve import convolve
+        from xkernels.signals.convolution import convolve
 
         return convolve(self._obj, kernels, **kwargs)
 
     def to_zarr(self, path, **kwargs: Any) -> None:
         """Write kernels to a Zarr store: see :func:`xkernels.store.write_kernels`."""
-        from .store import write_kernels
+        from xkernels.store.kernel_store import write_kernels
 
         write_kernels(self._obj, path, **kwargs)
 
     def plot(self, **kwargs: Any):
         """Plot kernels or signals: see :mod:`xkernels.plot`."""
-        from . import plot
+        from xkernels import plot
 
         return plot.plot(self._obj, **kwargs)
 
@@ -65,6 +65,6 @@ class XkDatasetAccessor:
 
     def convolve(self, kernels: xr.DataArray, var: str = "rates", **kwargs: Any) -> xr.DataArray:
         """Convolve the rates variable ``var`` with ``kernels``."""
-        from .convolve import convolve
+        from xkernels.signals.convolution import convolve
 
         return convolve(self._obj[var], kernels, **kwargs)

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import scipy.stats as st
 
-from .kernels import compute_kernels, content_hash
-from .network import Network
-from .probes import CurrentDipoleMomentZ, GaussCylinderPotential
+from xkernels.engine.kernels import compute_kernels, content_hash
+from xkernels.spec.network import Network
+from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
 
 __all__ = ["GaussCylinderPotential", "KernelApprox", "KernelApproxCurrentDipoleMoment"]
 
@@ -169,7 +169,7 @@ class KernelApprox:
                 not probes:
             raise TypeError(f"probes must be a non-empty list of lfpykit models, got {probes!r}")
         names = {f"p{i}": probe for i, probe in enumerate(probes)}
-        from .probes import probe_definition
+        from xkernels.probes.models import probe_definition
 
         key_parts = {"Vrest": np.asarray(Vrest, dtype=float).tolist(), "dt": dt, "t_X": t_X,
                      "tau": tau, "g_eff": bool(g_eff), "fir": bool(fir)}

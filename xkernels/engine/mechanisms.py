@@ -23,7 +23,18 @@ from filelock import FileLock
 # NEURON without its GUI: no "no DISPLAY" warning on headless machines
 os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
 
-MOD_DIR = Path(__file__).parent / "mod"
+
+
+def _find_mod_dir() -> Path:
+    """The NMODL sources: ``xkernels/mod`` inside an installed wheel, the repository's
+    top-level ``mod/`` in a source checkout or an editable install."""
+    installed = Path(__file__).resolve().parents[1] / "mod"
+    if any(installed.glob("*.mod")):
+        return installed
+    return Path(__file__).resolve().parents[2] / "mod"
+
+
+MOD_DIR = _find_mod_dir()
 #: Point processes defined by our mod files (checked after loading).
 MECHANISMS = ("Exp2SynI",)
 _CACHE_ENV = "XKERNELS_CACHE_DIR"

@@ -31,7 +31,7 @@ from dask.base import tokenize
 from dask.graph_manipulation import bind
 from dask.highlevelgraph import HighLevelGraph
 
-from .contract import CORE_DIMS, TAU_RTOL, kernel_dt, regular_spacing, validate_kernels
+from xkernels.contract import CORE_DIMS, TAU_RTOL, kernel_dt, regular_spacing, validate_kernels
 
 KEEPABLE = ("X", "Y")
 SIGNAL_NAME = "signals"

@@ -71,7 +71,7 @@ def read_json(path: str | Path, what: str) -> Any:
 
 def default_probes() -> dict[str, Any]:
     """The README probes: 13-contact LFP (``lfp``) and z-only CDM (``cdm``)."""
-    from .probes import CurrentDipoleMomentZ, GaussCylinderPotential
+    from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
 
     return {"lfp": GaussCylinderPotential(z=np.linspace(1000.0, -200.0, 13), sigma=0.3,
                                           R=150.0, sigma_z=75.0),
@@ -91,8 +91,8 @@ def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     -------
     network, probes, options
     """
-    from .network import Network
-    from .probes import probe_from_definition
+    from xkernels.spec.network import Network
+    from xkernels.probes.models import probe_from_definition
 
     data = read_json(path, "spec")
     if not isinstance(data, dict):
@@ -135,7 +135,7 @@ def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
 def spec_document(network: Any, probes: Mapping[str, Any],
                   options: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON document :func:`load_spec` reads."""
-    from .probes import probe_definition
+    from xkernels.probes.models import probe_definition
 
     return {"network": network.to_dict(),
             "probes": {name: probe_definition(p) for name, p in probes.items()},
@@ -242,7 +242,7 @@ def open_rates(path: str | Path, var: str = "rates"):
 
 def open_kernel_store(path: str | Path):
     """Kernels of a kernel store, or :class:`CLIError` naming the problem."""
-    from .store import open_kernels
+    from xkernels.store.kernel_store import open_kernels
 
     path = Path(path)
     if not path.exists():
@@ -262,8 +262,8 @@ def _status(message: str, quiet: bool = False) -> None:
 
 
 def cmd_compute(args: argparse.Namespace) -> int:
-    from .kernels import compute_kernels
-    from .store import write_kernels
+    from xkernels.store.cache import compute_kernels
+    from xkernels.store.kernel_store import write_kernels
 
     out = check_output(args.output, args.overwrite)
     network, probes, options = load_spec(args.spec)
@@ -295,7 +295,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     network, probes, options = load_spec(args.spec)
     grid = _load_grid(args.grid)
     try:
-        from .sweep import sweep
+        from xkernels.sweeps.driver import sweep
     except ModuleNotFoundError as err:  # pragma: no cover - until sweep lands
         raise CLIError(f"parameter sweeps are not available: {err}") from None
 
@@ -334,7 +334,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_convolve(args: argparse.Namespace) -> int:
-    from .convolve import convolve
+    from xkernels.signals.convolution import convolve
 
     out = check_output(args.output, args.overwrite)
     rates = open_rates(args.rates, args.var)
@@ -381,7 +381,7 @@ def describe_dataset(path: str | Path) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .store import KernelStoreError, describe
+    from xkernels.store.kernel_store import KernelStoreError, describe
 
     path = Path(args.store)
     if not path.exists():
@@ -397,7 +397,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from xkernels.app.demo import run_demo
 
     run_demo(args.output, t_stop=args.t_stop, transient=args.transient,
              threads=args.threads, seed=args.seed, overwrite=args.overwrite,
@@ -423,7 +423,7 @@ def _positive(kind):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``xkernels`` command."""
-    from . import __version__
+    from xkernels._version import __version__
 
     parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

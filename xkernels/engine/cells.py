@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mechanisms import load_mechanisms
-from .network import CellSpec, Population
+from xkernels.engine.mechanisms import load_mechanisms
+from xkernels.spec.network import CellSpec, Population
 
 # density mechanisms that keep the membrane linear and passive
 _LINEAR_MECHANISMS = {"pas"}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import fftconvolve
 
-from .network import Connection, Placement, Population
+from xkernels.spec.network import Connection, Placement, Population
 
 
 def beta_integral(tau1: float, tau2: float) -> float:

@@ -36,7 +36,7 @@ from lfpykit.eegmegcalc import (
     SphericallySymmetricVolCondMEG,
 )
 
-from .contract import channel_coords
+from xkernels.contract import channel_coords
 
 __all__ = [
     "GaussCylinderPotential",

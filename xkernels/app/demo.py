@@ -38,7 +38,7 @@ def eeg_electrodes() -> np.ndarray:
 
 def demo_probes() -> dict[str, Any]:
     """Probes of the demo: ``lfp`` (13 depths), ``cdm`` and ``eeg`` (3 electrodes)."""
-    from .probes import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential
+    from xkernels.probes.models import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential
 
     return {"lfp": GaussCylinderPotential(z=np.linspace(1000.0, -200.0, 13), sigma=0.3,
                                           R=150.0, sigma_z=75.0),
@@ -99,7 +99,7 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
     """
     from tqdm.auto import tqdm
 
-    from .cli import CLIError, check_output, move_into_place, spec_document, write_dataset
+    from xkernels.app.cli import CLIError, check_output, move_into_place, spec_document, write_dataset
 
     outdir = check_output(outdir, overwrite)
     if not 0 <= transient < t_stop - 100.0:
@@ -107,17 +107,17 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
                        f"got {transient}")
     import matplotlib
 
-    from . import lif
+    from xkernels.app import lif
 
     try:
         lif._import_nest()
     except ImportError as err:
         raise CLIError(str(err)) from None
     matplotlib.use("Agg")
-    from .convolve import convolve
-    from .kernels import compute_kernels
-    from .network import Network
-    from .store import write_kernels
+    from xkernels.signals.convolution import convolve
+    from xkernels.store.cache import compute_kernels
+    from xkernels.spec.network import Network
+    from xkernels.store.kernel_store import write_kernels
 
     start = time.perf_counter()
     outdir.parent.mkdir(parents=True, exist_ok=True)

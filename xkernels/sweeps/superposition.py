@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from . import kernels as kern
-from . import linearisation as lin
-from .network import Network, Population
+from xkernels.engine import kernels as kern
+from xkernels.engine import linearisation as lin
+from xkernels.spec.network import Network, Population
 
 #: Cost of building a cell and its probe matrix, in units of one short simulation
 #: (used to choose between the superposition and full simulations).
@@ -72,7 +72,7 @@ def geometry_key(pop: Population) -> str:
 
 def geometry_task(pop: Population, dt: float) -> tuple[Any, bool]:
     """Worker task: the cell geometry of ``pop`` and whether its membrane is linear."""
-    from .cells import LinearisedCell
+    from xkernels.engine.cells import LinearisedCell
 
     with NEURON_LOCK, LinearisedCell(pop.cell, pop, dt, 0.0) as cell:
         return cell.geometry, cell.is_linear()
@@ -91,7 +91,7 @@ def collect_geometries(runner, specs: Sequence[PointSpec], Y: Sequence[str],
                 pops.setdefault(geometry_key(pop), pop)
     keys = list(pops)
     out = {}
-    from .sweep import SECONDS_PER_CELL
+    from xkernels.sweeps.driver import SECONDS_PER_CELL
 
     for i, result in runner.imap_unordered(geometry_task, [(pops[k], dt) for k in keys],
                                            len(keys) * SECONDS_PER_CELL):
@@ -209,7 +209,7 @@ def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift:
     ``(n_channels, support.size, n + 1)``: ``P[:, k]`` is the probe signal at lags
     0..n after a unit-weight (1 nA) synapse on segment ``support[k]`` fires.
     """
-    from .cells import LinearisedCell
+    from xkernels.engine.cells import LinearisedCell
 
     out = []
     with NEURON_LOCK, LinearisedCell(pop.cell, pop, dt, e_pas) as cell:
@@ -240,7 +240,7 @@ def run_superposition(runner, specs: Sequence[PointSpec], plans: Sequence[dict],
     yielded array (shape ``(len(points), *prep["shape"])``) is reused by the next
     batch: copy what you keep.
     """
-    from .sweep import SECONDS_PER_CELL, SECONDS_PER_SIMULATION, _progress
+    from xkernels.sweeps.driver import SECONDS_PER_CELL, SECONDS_PER_SIMULATION, _progress
 
     states = _state_groups(plans)
     keys = list(states)

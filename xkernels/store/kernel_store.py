@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .contract import CHANNEL_COORDS, CORE_DIMS, FORMAT_VERSION, KERNEL_NAME, validate_kernels
+from xkernels.contract import CHANNEL_COORDS, CORE_DIMS, FORMAT_VERSION, KERNEL_NAME, validate_kernels
 
 STORE_FORMAT_VERSION = FORMAT_VERSION
 DONE_NAME = "done"

@@ -40,10 +40,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from . import kernels as kern
-from . import superposition as sup
-from .contract import CHANNEL_COORDS, CORE_DIMS, KERNEL_NAME
-from .network import Connection, Network, Population
+from xkernels.engine import kernels as kern
+from xkernels.sweeps import superposition as sup
+from xkernels.contract import CHANNEL_COORDS, CORE_DIMS, KERNEL_NAME
+from xkernels.spec.network import Connection, Network, Population
 
 logger = logging.getLogger(__name__)
 
@@ -709,7 +709,7 @@ def sweep(
     finally:
         runner.close()
     if path is not None:
-        from .store import open_kernels
+        from xkernels.store.kernel_store import open_kernels
 
         return open_kernels(path)
     return template.copy(data=values_out)
@@ -718,7 +718,7 @@ def sweep(
 def _check_store(path: Path, template: xr.DataArray) -> np.ndarray:
     """Check that an existing store holds this sweep, or grow it to this sweep (new
     values appended along some dims); return its done mask."""
-    from .store import completed_points, extend_sweep_store
+    from xkernels.store.kernel_store import completed_points, extend_sweep_store
 
     try:
         added = extend_sweep_store(path, template)
@@ -739,7 +739,7 @@ def _compute(runner: Runner, prep, options, axes, template, indices, specs, labe
     chosen = sup.choose_method(method, plans, todo_specs, geometries, prep)
     logger.info("sweep: computing %d of %d points by %s", len(todo), len(specs), chosen)
     if path is not None:
-        from .store import create_sweep_store
+        from xkernels.store.kernel_store import create_sweep_store
 
         create_sweep_store(path, template, exist_ok=True)
     with _progress(len(todo), progress, f"sweep ({chosen})") as bar:
@@ -778,7 +778,7 @@ def orthogonal_blocks(points: Sequence[tuple[int, ...]]) -> list[tuple[list[int]
 def _store_batch(path: Path, template: xr.DataArray, axes: Sequence[Axis],
                  positions: Sequence[tuple[int, ...]], values: np.ndarray) -> None:
     """Write a batch of finished points (``values[n]`` at ``positions[n]``) in blocks."""
-    from .store import write_points
+    from xkernels.store.kernel_store import write_points
 
     row = {p: n for n, p in enumerate(positions)}
     for block in orthogonal_blocks(list(positions)):

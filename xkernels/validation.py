@@ -1,0 +1,118 @@
+"""One policy for checking user input, used by every layer.
+
+Wrong *types* raise :class:`TypeError`, wrong *values* raise :class:`ValueError`; both
+name the field, the value received and what is allowed, e.g.
+``ValueError: connections['I->E'].delay.scale must be > 0, got -0.5``.
+Checks run before any work starts.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
+
+import numpy as np
+
+
+def fail(field: str, value: Any, allowed: str, exc: type[Exception] = ValueError) -> NoReturn:
+    """Raise ``exc`` saying ``field must be <allowed>, got <value>``."""
+    raise exc(f"{field} must be {allowed}, got {value!r}")
+
+
+def check_real(field: str, value: Any, *, positive: bool = False, nonnegative: bool = False,
+               finite: bool = True) -> float:
+    """``value`` as a float: a real number (not a bool), finite unless ``finite=False``,
+    > 0 with ``positive``, >= 0 with ``nonnegative``.
+
+    Examples
+    --------
+    >>> check_real("dt", 0.1, positive=True)
+    0.1
+    >>> check_real("dt", -1, positive=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: dt must be > 0, got -1.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail(field, value, "a real number", TypeError)
+    value = float(value)
+    if finite and not math.isfinite(value):
+        fail(field, value, "finite")
+    if math.isnan(value):
+        fail(field, value, "a number (not NaN)")
+    if positive and not value > 0:
+        fail(field, value, "> 0")
+    if nonnegative and not value >= 0:
+        fail(field, value, ">= 0")
+    return value
+
+
+def check_int(field: str, value: Any, *, minimum: int | None = None) -> int:
+    """``value`` as an int (a Python or numpy integer, not a bool), >= ``minimum``.
+
+    Examples
+    --------
+    >>> check_int("n_positions", 0, minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_positions must be an integer >= 1, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        fail(field, value, "an integer", TypeError)
+    value = int(value)
+    if minimum is not None and value < minimum:
+        fail(field, value, f"an integer >= {minimum}")
+    return value
+
+
+def check_bool(field: str, value: Any) -> bool:
+    """``value`` as a bool (``True``/``False`` or a numpy bool)."""
+    if not isinstance(value, (bool, np.bool_)):
+        fail(field, value, "True or False", TypeError)
+    return bool(value)
+
+
+def check_choice(field: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``allowed``.
+
+    Examples
+    --------
+    >>> check_choice("kind", "bars", ("traces", "image"))
+    Traceback (most recent call last):
+    ...
+    ValueError: kind must be one of ['traces', 'image'], got 'bars'
+    """
+    allowed = list(allowed)
+    if value not in allowed:
+        fail(field, value, f"one of {allowed}")
+    return value
+
+
+def check_mapping(field: str, value: Any, allowed_keys: Iterable[str] | None = None) -> dict:
+    """A copy of mapping ``value`` (TypeError otherwise), keys within ``allowed_keys``."""
+    if not isinstance(value, Mapping):
+        fail(field, value, "a mapping (dict)", TypeError)
+    value = dict(value)
+    if allowed_keys is not None:
+        allowed = sorted(allowed_keys)
+        unknown = sorted(set(value) - set(allowed))
+        if unknown:
+            fail(f"{field} keys", unknown, f"a subset of {allowed}")
+    return value
+
+
+def check_array(field: str, value: Any, *, ndim: int, last: int | None = None) -> np.ndarray:
+    """``value`` as a non-empty float array of ``ndim`` dims (last axis ``last`` long),
+    all finite."""
+    try:
+        arr = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        fail(field, value, "an array of real numbers", TypeError)
+    if arr.ndim != ndim or arr.size == 0 or (last is not None and arr.shape[-1] != last):
+        want = f"{ndim}-D" + (f" with last axis of length {last}" if last else "")
+        fail(f"{field}.shape", arr.shape, f"a non-empty {want} array shape")
+    if not np.all(np.isfinite(arr)):
+        fail(field, arr.tolist(), "finite values only")
+    return arr
