@@ -66,16 +66,17 @@ def sweep_template_of(grid: dict) -> xr.DataArray:
 
     from xkernels.engine import kernels as kern
     from xkernels.network import Network
-    from xkernels.sweeps.driver import _grid_hash, parse_grid, sweep_template
+    from xkernels.sweeps.grid import parse_grid
+    from xkernels.sweeps.points import sweep_hash, sweep_template
 
     network = Network.example()
     options = {"dt": kern.DEFAULT_DT, "tau": kern.DEFAULT_TAU, "t_X": kern.DEFAULT_T_X,
                "Vrest": -65.0, "g_eff": True, "fir": False, "n_positions": 2000,
                "seed": 1234}  # the defaults of sweep()
     options.update({k: v for k, v in GROW_OPTIONS.items() if k in options})
-    prep = kern.prepare_kernels(network, make_probes(), **options)
+    plan = kern.prepare_kernels(network, make_probes(), **options)
     axes = parse_grid(network, grid)
-    return sweep_template(prep, axes, _grid_hash(prep, axes))
+    return sweep_template(plan, axes, sweep_hash(plan, axes))
 
 
 def main(argv: list[str]) -> None:
