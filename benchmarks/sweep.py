@@ -79,7 +79,7 @@ def store_main(n: int) -> None:
     import tempfile
 
     import xkernels
-    from xkernels.store import kernel_store as store
+    from xkernels import store
     from xkernels.sweeps.driver import sweep
 
     net = xkernels.Network.example()

@@ -78,7 +78,7 @@ def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     network, probes, options
         Options in the units of :func:`xkernels.compute_kernels` (ms, mV).
     """
-    from xkernels.probes.models import probe_from_definition
+    from xkernels.probes import probe_from_definition
     from xkernels.spec.network import Network
 
     data = read_json(path, "spec")
@@ -137,7 +137,7 @@ def spec_document(network: Any, probes: Mapping[str, Any],
     dict
         ``{"network": ..., "probes": ..., "options": ...}``.
     """
-    from xkernels.probes.models import probe_definition
+    from xkernels.probes import probe_definition
 
     return {"network": network.to_dict(),
             "probes": {name: probe_definition(p) for name, p in probes.items()},

@@ -421,19 +421,3 @@ class MEGProbe(lfpykit.LinearModel):
         """Shape (n_sensors, 3, n_seg) map from currents (nA) to H (nA/µm)."""
         cdm = CurrentDipoleMomentZ(_require_cell(self)).get_transformation_matrix()
         return self.dipole_matrix() @ cdm
-
-
-# --------------------------------------------------------------------------- #
-# Transitional re-exports: the engine (``engine/kernels.py``) and the CLI still import
-# these helpers from this module; they now live in ``averaging`` and ``metadata`` and
-# are public as ``xkernels.probes.<name>``.  Remove once those callers import from
-# ``xkernels.probes``.  (Neither module imports this one, so there is no cycle.)
-# --------------------------------------------------------------------------- #
-from xkernels.probes.averaging import draw_offsets as draw_offsets  # noqa: E402
-from xkernels.probes.averaging import probe_matrix as probe_matrix  # noqa: E402
-from xkernels.probes.metadata import normalize_probes as normalize_probes  # noqa: E402
-from xkernels.probes.metadata import probe_channels as probe_channels  # noqa: E402
-from xkernels.probes.metadata import probe_definition as probe_definition  # noqa: E402
-from xkernels.probes.metadata import (  # noqa: E402
-    probe_from_definition as probe_from_definition,
-)

@@ -119,19 +119,3 @@ def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> 
     H = restore_strings(ds[KERNEL_NAME])
     H.attrs = dict(ds[KERNEL_NAME].attrs)
     return H
-
-
-# Import-path compatibility: the other public functions of this module's former
-# self (``from xkernels.store.kernel_store import write_points`` is used by
-# xkernels.sweeps.driver).  New code imports them from :mod:`xkernels.store`.
-from xkernels.store.describe import describe  # noqa: E402
-from xkernels.store.grow import extend_sweep_store  # noqa: E402
-from xkernels.store.sweep_store import (  # noqa: E402
-    completed_points,
-    create_sweep_store,
-    write_point,
-    write_points,
-)
-
-__all__ += ["completed_points", "create_sweep_store", "describe", "extend_sweep_store",
-            "write_point", "write_points"]
