@@ -16,11 +16,12 @@ from typing import Any
 import lfpykit
 import numpy as np
 
+from xkernels.probes.depth import DepthRule, depth_rule
 from xkernels.probes.registry import ContactMethod, kind_of
 from xkernels.validation import check_int, check_real, fail
 
 __all__ = ["average_by_moving_cell", "average_contacts_vectorised", "check_geometry",
-           "draw_offsets", "probe_matrix"]
+           "check_probe_depth", "draw_offsets", "probe_depth_rule", "probe_matrix"]
 
 # largest number of float64 elements of the temporary arrays of one block of
 # positions in average_contacts_vectorised (memory bound, ~32 MB per array)
@@ -256,3 +257,68 @@ def probe_matrix(probe: lfpykit.LinearModel, geometry: Any, population: Any, *,
         raise ValueError(f"{type(model).__name__} returned a matrix of shape {M.shape}; "
                          f"expected (n_channels, {nseg})")
     return M
+
+
+def check_probe_depth(probe: lfpykit.LinearModel, population: Any, field: str = "probe",
+                      population_field: str = "population") -> None:
+    """Raise if ``probe`` cannot be integrated over the soma depths of ``population``
+    (``averaging="depth"``), before anything is computed.
+
+    Parameters
+    ----------
+    probe : lfpykit.LinearModel
+        The probe.
+    population : dict
+        ``radius``, ``loc``, ``scale`` (µm).
+    field, population_field : str
+        Names of the probe and the population in messages, e.g. ``"probes['lfp']"``.
+
+    Raises
+    ------
+    ValueError
+        A conflict named by the probe's kind, e.g. a GaussCylinderPotential whose
+        ``sigma_z`` is below the population's ``scale``, or a contact probe with a
+        population ``radius`` of 0.
+    """
+    pop = _check_population(population)
+    kind = kind_of(probe)
+    model = kind.evaluated_as(probe)
+    kind_of(model).check_depth(model, pop, field, population_field)
+
+
+def probe_depth_rule(probe: lfpykit.LinearModel, geometry: Any, population: Any,
+                     n_nodes: int) -> DepthRule:
+    """A probe's depth-averaging rule for one population's cell (``averaging="depth"``).
+
+    The cell's soma depth is ``loc + s``, ``s ~ N(0, scale²)``; the kernel is
+    ``Σ_n Q_n I(s_n)`` with ``I(s_n)`` the membrane currents of the cell at the
+    Gauss–Hermite node ``s_n`` and ``Q_n`` the probe integrated (laterally averaged over
+    the population disc, exactly against the interpolating polynomial in depth) by
+    :func:`xkernels.probes.depth.depth_rule`.  How each probe is averaged is its kind's
+    rule (:meth:`~xkernels.probes.registry.ProbeKind.depth_terms`).
+
+    Parameters
+    ----------
+    probe : lfpykit.LinearModel
+        Forward model, with ``cell`` None.
+    geometry : lfpykit.CellGeometry
+        The cell placed at the population's depth ``loc`` (µm).
+    population : dict
+        ``radius``, ``loc``, ``scale`` (µm).
+    n_nodes : int
+        Depth nodes, >= 1 (one node when ``scale`` is 0).
+
+    Returns
+    -------
+    DepthRule
+        Offsets ``s_n`` (µm), weights and ``matrices`` of shape (N, n_channels, nseg).
+    """
+    pop = _check_population(population)
+    n = check_int("depth_nodes", n_nodes, minimum=1)
+    check_geometry(geometry)
+    kind = kind_of(probe)
+    model = kind.evaluated_as(probe)
+    kind = kind_of(model)
+    kind.check_depth(model, pop)
+    model.cell = None
+    return depth_rule(kind.depth_terms(model, geometry, pop), pop["scale"], n)

@@ -15,6 +15,8 @@ import numpy as np
 from lfpykit import lfpcalc
 
 from xkernels.contract import channel_coords
+from xkernels.probes.depth import DepthTerms
+from xkernels.probes.depth_terms import contact_terms, gauss_cylinder_terms, residual_sigma_z
 from xkernels.probes.models import (
     CurrentDipoleMomentZ,
     EEGProbe,
@@ -53,6 +55,16 @@ class GaussCylinderKind(ProbeKind):
     def params(self, probe: Any) -> dict[str, Any]:
         return {"z": json_floats(probe.z), "sigma": float(probe.sigma),
                 "R": float(probe.R), "sigma_z": float(probe.sigma_z)}
+
+    def check_depth(self, probe: Any, population: Any, field: str = "probe",
+                    population_field: str = "population") -> None:
+        residual_sigma_z(float(probe.sigma_z), float(population["scale"]), field,
+                         population_field)
+
+    def depth_terms(self, probe: Any, geometry: Any, population: Any) -> DepthTerms:
+        """Disc of radius ``R``; of ``sigma_z`` only the part beyond the population's
+        depth spread is kept (:func:`~xkernels.probes.depth_terms.residual_sigma_z`)."""
+        return gauss_cylinder_terms(probe, geometry, population)
 
 
 @register(lfpykit.CurrentDipoleMoment)
@@ -132,6 +144,23 @@ class ContactKind(ProbeKind):
         return {"x": json_floats(probe.x), "y": json_floats(probe.y),
                 "z": json_floats(probe.z), "sigma": float(probe.sigma)}
 
+    #: source model of the closed-form disc average: "pointsource", "linesource",
+    #: "root_as_point", or None (fixed lateral quadrature)
+    def depth_method(self, probe: Any) -> str | None:
+        return None
+
+    def depth_terms(self, probe: Any, geometry: Any, population: Any) -> DepthTerms:
+        """Disc average in closed form (analytic in radius, quadrature in angle) for
+        isotropic point/line sources, else the fixed lateral quadrature."""
+        method = self.depth_method(probe)
+        if method is None:
+            return super().depth_terms(probe, geometry, population)
+        contacts = np.column_stack([np.asarray(v, dtype=float).ravel()
+                                    for v in (probe.x, probe.y, probe.z)])
+        return contact_terms(contacts, float(probe.sigma), geometry, population,
+                             line=method != "pointsource",
+                             root_as_point=method == "root_as_point")
+
 
 @register(lfpykit.PointSourcePotential)
 class PointSourceKind(ContactKind):
@@ -140,6 +169,9 @@ class PointSourceKind(ContactKind):
     def vectorised_method(self, probe: Any) -> ContactMethod | None:
         return lfpcalc.calc_lfp_pointsource
 
+    def depth_method(self, probe: Any) -> str | None:
+        return "pointsource"
+
 
 @register(lfpykit.LineSourcePotential)
 class LineSourceKind(ContactKind):
@@ -147,6 +179,9 @@ class LineSourceKind(ContactKind):
 
     def vectorised_method(self, probe: Any) -> ContactMethod | None:
         return lfpcalc.calc_lfp_linesource
+
+    def depth_method(self, probe: Any) -> str | None:
+        return "linesource"
 
 
 @register(lfpykit.RecExtElectrode)
@@ -182,6 +217,13 @@ class RecExtElectrodeKind(ContactKind):
             return None
         return {"pointsource": lfpcalc.calc_lfp_pointsource,
                 "linesource": lfpcalc.calc_lfp_linesource}.get(probe.method)
+
+    def depth_method(self, probe: Any) -> str | None:
+        extended = probe.n is not None and probe.N is not None and probe.r is not None
+        if probe.anisotropic or extended or probe.kwargs:
+            return None
+        return probe.method if probe.method in ("pointsource", "linesource",
+                                                "root_as_point") else None
 
 
 @register(lfpykit.RecMEAElectrode)

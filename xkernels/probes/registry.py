@@ -30,6 +30,8 @@ import lfpykit
 import numpy as np
 
 from xkernels.contract import channel_coords
+from xkernels.probes.depth import DepthTerms
+from xkernels.probes.depth_terms import check_disc, lateral_quadrature_terms, moved_terms
 from xkernels.validation import fail
 
 __all__ = ["GENERIC_UNITS", "ProbeKind", "class_path", "describing_kind", "json_floats",
@@ -175,6 +177,38 @@ class ProbeKind:
         """lfpcalc function elementwise in (segment, contact) for averaging, or None
         (then the cell is moved one position at a time)."""
         return None
+
+    # -- depth averaging (compute_kernels(..., averaging="depth")) ----------- #
+    def check_depth(self, probe: lfpykit.LinearModel, population: Mapping[str, float],
+                    field: str = "probe", population_field: str = "population") -> None:
+        """Raise if ``probe`` cannot be integrated over the soma depths of ``population``
+        (e.g. its own depth smoothing conflicts with them); called before simulating.
+
+        Parameters
+        ----------
+        probe : lfpykit.LinearModel
+            The probe (before :meth:`evaluated_as`).
+        population : Mapping[str, float]
+            ``radius``, ``loc``, ``scale`` (µm).
+        field, population_field : str
+            Names of the probe and the population in messages.
+        """
+        if self.averaged:
+            check_disc(population, population_field)
+
+    def depth_terms(self, probe: lfpykit.LinearModel, geometry: Any,
+                    population: Mapping[str, float]) -> DepthTerms:
+        """The probe's matrix as a function of the cell's depth offset (see
+        :mod:`xkernels.probes.depth`).
+
+        Default: probes without population averaging are evaluated on the cell moved in
+        depth (:func:`~xkernels.probes.depth_terms.moved_terms`); contact-based ones
+        averaged over the population disc by a fixed quadrature
+        (:func:`~xkernels.probes.depth_terms.lateral_quadrature_terms`).
+        """
+        if self.averaged:
+            return lateral_quadrature_terms(probe, geometry, population)
+        return moved_terms(probe, geometry)
 
 
 _BY_CLASS: dict[type, ProbeKind] = {}
