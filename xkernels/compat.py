@@ -4,8 +4,9 @@
 KernelApproxCurrentDipoleMoment`` runs code written for ``lfpykernels`` unchanged:
 the same constructor arguments, ``get_kernel`` returning the same dict of ndarrays
 (keyed by probe class name, shape (n_channels, n_lags)), computed by
-:func:`xkernels.compute_kernels`.  Kernels of every presynaptic population are computed
-in one go and reused by later ``get_kernel`` calls with the same options.
+:func:`xkernels.compute_kernels` with ``averaging="reference"`` always (LFPykernels'
+population averaging, whatever the native default).  Kernels of every presynaptic
+population are computed in one go and reused by later ``get_kernel`` calls with the same options.
 
 This module is also where xkernels knows LFPykernels' own probe classes (without
 importing ``lfpykernels``, a test-only dependency): it registers probe kinds for
@@ -221,7 +222,7 @@ class KernelApprox:
         if H is None:
             vrest = list(Vrest) if isinstance(Vrest, (list, tuple, np.ndarray)) else Vrest
             H = compute_kernels(self.network, names, dt=dt, tau=tau, t_X=t_X, Vrest=vrest,
-                                g_eff=g_eff, fir=fir)
+                                g_eff=g_eff, fir=fir, averaging="reference")
             if key is not None:
                 self._cache = {key: H}
         out = {}

@@ -269,7 +269,7 @@ class LinearisedCell:
         recorders = []
         for seg in self.segments:
             vec = h.Vector()
-            vec.record(seg._ref_i_membrane_, self.dt)
+            vec.record(seg._ref_i_membrane_)  # every fixed step (no per-sample events)
             recorders.append(vec)
         return recorders
 

@@ -25,6 +25,7 @@ import xarray as xr
 # ``probes`` is the name of compute_kernels' argument: the package goes by another name
 from xkernels import probes as probe_api
 from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME
+from xkernels.engine import averaging as avg
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.options import (
@@ -41,6 +42,8 @@ from xkernels.validation import check_int
 DEFAULT_DT = 2.0 ** -4
 DEFAULT_TAU = 50.0
 DEFAULT_T_X = 200.0
+DEFAULT_AVERAGING = avg.DEFAULT_AVERAGING
+DEFAULT_DEPTH_NODES = avg.DEFAULT_DEPTH_NODES
 
 
 # --------------------------------------------------------------------------------------
@@ -80,7 +83,8 @@ def content_hash(payload: Mapping[str, Any]) -> str:
 
 def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float, tau: float,
                   t_X: float, Vrest: Any, g_eff: bool, fir: bool, n_positions: int,
-                  seed: int) -> dict[str, Any]:
+                  seed: int, averaging: str = "reference",
+                  depth_nodes: int = DEFAULT_DEPTH_NODES) -> dict[str, Any]:
     """The canonical description of a kernel computation (hashed for caching).
 
     Parameters
@@ -89,19 +93,25 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float,
         The network specification.
     probe_defs : Mapping[str, Any]
         Probe name -> JSON definition, in ``probe_channel`` order.
-    dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed
+    dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed, averaging, depth_nodes
         The validated options of :func:`compute_kernels` (ms, mV).
 
     Returns
     -------
     dict
-        JSON-serialisable; its :func:`content_hash` identifies the kernels.
+        JSON-serialisable; its :func:`content_hash` identifies the kernels.  The
+        averaging options enter only with ``averaging="depth"``, so that the inputs (and
+        content hashes) of ``"reference"`` kernels are those of earlier versions.
     """
-    return {"format_version": FORMAT_VERSION, "spec": network.to_dict(),
-            "probes": [[name, d] for name, d in probe_defs.items()],  # order matters
-            "dt": dt, "tau": tau, "t_X": t_X,
-            "Vrest": vrest_json(Vrest), "g_eff": bool(g_eff), "fir": bool(fir),
-            "n_positions": int(n_positions), "seed": int(seed)}
+    out = {"format_version": FORMAT_VERSION, "spec": network.to_dict(),
+           "probes": [[name, d] for name, d in probe_defs.items()],  # order matters
+           "dt": dt, "tau": tau, "t_X": t_X,
+           "Vrest": vrest_json(Vrest), "g_eff": bool(g_eff), "fir": bool(fir),
+           "n_positions": int(n_positions), "seed": int(seed)}
+    if averaging != "reference":
+        out["averaging"] = averaging
+        out["depth_nodes"] = int(depth_nodes)
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -119,6 +129,8 @@ def compute_kernels(
     fir: bool = False,
     n_positions: int = 2000,
     seed: int = 1234,
+    averaging: str = DEFAULT_AVERAGING,
+    depth_nodes: int = DEFAULT_DEPTH_NODES,
 ) -> xr.DataArray:
     """Spike-to-signal kernels of every X → Y connection of ``network``.
 
@@ -148,7 +160,21 @@ def compute_kernels(
     fir : bool
         Return only the causal lags ``dt..tau``.
     n_positions, seed : int
-        Cell positions averaged over for point/line-source probes, and their seed.
+        Cell positions averaged over for point/line-source probes, and their seed
+        (``averaging="reference"``).
+    averaging : {"reference", "depth"}
+        Population averaging (:mod:`xkernels.engine.averaging`).  ``"reference"``
+        (LFPykernels 0.2.0): one cell at the population's mean depth, synapse densities
+        widened by the depth spread, only the probe averaged over positions.
+        ``"depth"``: the soma depths (normal, ``loc``, ``scale``) integrated jointly
+        with synapse placement and the forward model by Gauss–Hermite quadrature; the
+        probes averaged over the population disc deterministically.  A
+        GaussCylinderPotential keeps only the depth smoothing ``sigma_z`` adds beyond
+        the population's ``scale`` (``sqrt(sigma_z² - scale²)``; ``sigma_z < scale`` is
+        refused); a population with ``scale`` 0 has one node (its kernels are those of
+        ``"reference"``).
+    depth_nodes : int
+        Gauss–Hermite nodes of ``averaging="depth"`` (>= 1; validated in both modes).
 
     Returns
     -------
@@ -163,7 +189,8 @@ def compute_kernels(
         the value and what is allowed).
     """
     plan = prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
-                           g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
+                           g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
+                           averaging=averaging, depth_nodes=depth_nodes)
     return simulate_kernels(network, plan)
 
 
@@ -216,6 +243,10 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
     for j in reversed(range(len(Y))):
         post = Y[j]
         with (last if j == len(Y) - 1 else build(post)) as cell:
+            if plan.averaging == "depth":
+                for pre, kernel in avg.depth_kernels(cell, network, post, plan).items():
+                    values[X.index(pre), j] = kernel
+                continue
             pop_plan = plans[post]
             cell.shift_g_pas(pop_plan.g_shift)
             matrix = probes_matrix(plan.probes, cell.geometry, network.population(post),
@@ -231,10 +262,12 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
 
 def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X: float,
                     Vrest: Any, g_eff: bool, fir: bool, n_positions: int,
-                    seed: int) -> KernelPlan:
+                    seed: int, averaging: str = DEFAULT_AVERAGING,
+                    depth_nodes: int = DEFAULT_DEPTH_NODES) -> KernelPlan:
     """Validate the inputs of a kernel computation and derive everything but the values.
 
-    Parameters are those of :func:`compute_kernels`.  Nothing is simulated.
+    Parameters are those of :func:`compute_kernels`.  Nothing is simulated (with
+    ``averaging="depth"`` the probes are checked against every postsynaptic population).
 
     Returns
     -------
@@ -252,9 +285,12 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
         raise TypeError(f"network must be an xkernels.Network, got {type(network).__name__}")
     dt, tau, t_X, n_lags = check_options(dt, tau, t_X, g_eff, fir, network.conductance_based)
     n_positions = check_int("n_positions", n_positions, minimum=1)
+    averaging, depth_nodes = avg.check_averaging(averaging, depth_nodes)
     named = probe_api.normalize_probes(probes)
     vrest_by_post = {post: vrest_of_population(Vrest, post) for post in network.postsynaptic}
     check_network_inputs(network, g_eff)
+    if averaging == "depth":
+        avg.check_depth_probes(network, named)
     probe_defs = {}
     for name, probe in named.items():
         try:
@@ -263,7 +299,8 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
             probe_defs[name] = {"class": f"{type(probe).__module__}.{type(probe).__qualname__}",
                                 "params": None}
     inputs = kernel_inputs(network, probe_defs, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
-                           g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
+                           g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
+                           averaging=averaging, depth_nodes=depth_nodes)
     digest = content_hash(inputs)
     channel_meta = [probe_api.probe_channels(name, probe) for name, probe in named.items()]
     coords = _merge_channel_coords(channel_meta)
@@ -280,7 +317,8 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
         "probes": json.dumps(probe_defs),  # insertion order = probe_channel order
         "dt": dt, "t_X": t_X, "tau_max": tau, "g_eff": bool(g_eff), "fir": bool(fir),
         "Vrest": json.dumps(vrest_json(Vrest)),
-        "n_positions": int(n_positions), "seed": int(seed),
+        "n_positions": int(n_positions), "seed": int(seed), "averaging": averaging,
+        **({"depth_nodes": depth_nodes} if averaging == "depth" else {}),
         "versions": json.dumps(dict(_versions()), sort_keys=True),
         "content_hash": digest, "format_version": FORMAT_VERSION,
     }
@@ -289,7 +327,7 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
         dt=dt, tau=tau, t_X=t_X, n_lags=n_lags, g_eff=bool(g_eff), fir=bool(fir),
         n_positions=int(n_positions), seed=int(seed), vrest_by_post=vrest_by_post,
         shape=(len(X), len(Y), coords["probe_channel"][1].size, n_tau),
-        coords=coords, attrs=attrs)
+        coords=coords, attrs=attrs, averaging=averaging, depth_nodes=depth_nodes)
 
 
 def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:

@@ -69,7 +69,8 @@ def section_mask(sections: list[str], patterns: list[str], field_name: str) -> n
 
 def placement_probability(placement: Placement, sections: list[str], z_mid: np.ndarray,
                           area: np.ndarray, population_scale: float,
-                          field_name: str = "placement") -> np.ndarray:
+                          field_name: str = "placement", allow_empty: bool = False
+                          ) -> np.ndarray:
     """Probability that a synapse lands on each segment.
 
     p_i ∝ A_i Σ_k w_k f_k(z_i) over segments of the chosen sections inside
@@ -88,14 +89,20 @@ def placement_probability(placement: Placement, sections: list[str], z_mid: np.n
         Segment membrane areas (µm²).
     population_scale : float
         Standard deviation of the postsynaptic somatic depths (µm).
+    allow_empty : bool
+        Return zeros (no synapse on the cell) instead of raising when no segment is
+        eligible or the densities vanish on all of them (a cell far from the layer of
+        its synapses, in depth averaging).
 
     Returns
     -------
     ndarray
-        Probabilities summing to 1, shape (nseg,).
+        Probabilities summing to 1 (or all zero with ``allow_empty``), shape (nseg,).
     """
     mask = section_mask(sections, placement.sections, f"{field_name}.sections")
     mask &= (z_mid > placement.z_min) & (z_mid < placement.z_max)
+    if allow_empty and not mask.any():
+        return np.zeros(z_mid.size)
     if not mask.any():
         raise ValueError(f"{field_name}: no segment of sections {placement.sections} lies in "
                          f"z in ({placement.z_min}, {placement.z_max})")
@@ -107,6 +114,8 @@ def placement_probability(placement: Placement, sections: list[str], z_mid: np.n
     p = np.zeros(z_mid.size)
     p[mask] = area[mask] * density
     total = p.sum()
+    if allow_empty and not total > 0:
+        return np.zeros(z_mid.size)
     if not np.isfinite(total) or total <= 0:
         raise ValueError(f"{field_name}: the densities give zero probability on every "
                          "eligible segment")

@@ -58,6 +58,11 @@ class KernelPlan:
         Shape of the values: ``(len(X), len(Y), n_channels, n_tau)``.
     coords, attrs : Mapping[str, Any]
         Coordinates and attributes of the kernels DataArray (read-only by convention).
+    averaging : str
+        Population averaging: ``"reference"`` or ``"depth"``
+        (:mod:`xkernels.engine.averaging`).
+    depth_nodes : int
+        Gauss–Hermite depth nodes of ``averaging="depth"``.
     """
 
     probes: Mapping[str, Any]
@@ -78,6 +83,8 @@ class KernelPlan:
     shape: tuple[int, int, int, int]
     coords: Mapping[str, Any]
     attrs: Mapping[str, Any]
+    averaging: str = "reference"
+    depth_nodes: int = 1
 
     @property
     def opaque_probes(self) -> list[str]:
@@ -124,7 +131,7 @@ class PopulationPlan:
 
 def plan_population(network: Network, post: str, geometry: Geometry,
                     vrest: float | np.ndarray, g_eff: bool, dt: float, n_lags: int,
-                    memo: dict | None = None) -> PopulationPlan:
+                    memo: dict | None = None, depth: float | None = None) -> PopulationPlan:
     """Plan (and so validate) the inputs of ``post`` on its cell, before simulating.
 
     Parameters
@@ -149,6 +156,13 @@ def plan_population(network: Network, post: str, geometry: Geometry,
         synapse counts, delay filters, extrinsic leak shift) between calls that share
         ``geometry`` and the same sub-specifications, as a parameter sweep does.
         Results are the same with or without it.
+    depth : float, optional
+        For depth averaging: the cell's soma is ``depth`` µm from the population's
+        ``loc`` (``geometry`` is the cell at ``loc``).  Its synapses are placed at its own
+        depth by the densities as given (not widened by the population's ``scale``), and
+        a connection none of whose eligible segments lies in its depth window at that
+        depth gives the cell no synapses.  None (default): the cell at ``loc`` with the
+        widened densities (``averaging="reference"``).
 
     Returns
     -------
@@ -165,7 +179,8 @@ def plan_population(network: Network, post: str, geometry: Geometry,
     if isinstance(vrest, np.ndarray) and vrest.size != nseg:
         raise ValueError(f"Vrest for population {post!r} has {vrest.size} values; its cell "
                          f"has {nseg} segments (one value per segment, or one number)")
-    z_mid = geometry.z_mid
+    z_mid = geometry.z_mid if depth is None else geometry.z_mid + depth
+    spread = pop.scale if depth is None else 0.0
     if g_eff:
         ext = None if pop.ext_synapse is None else tuple(pop.ext_synapse.to_dict().items())
         g_shift = _memo(memo, ("ext", id(geometry), pop.n_ext, pop.nu_ext, ext),
@@ -175,9 +190,10 @@ def plan_population(network: Network, post: str, geometry: Geometry,
     inputs = {}
     for conn in network.inputs(post):
         field = f"connections['{conn.key}'].placement"
-        p = _memo(memo, ("placement", id(geometry), field, pop.scale, _key(conn.placement)),
+        p = _memo(memo, ("placement", id(geometry), field, spread, depth,
+                         _key(conn.placement)),
                   lin.placement_probability, conn.placement, geometry.sections, z_mid,
-                  geometry.area, pop.scale, field)
+                  geometry.area, spread, field, depth is not None)
         n_pre = network.population(conn.pre).size
         k_in, k_out = _memo(memo, ("counts", conn.key, conn.probability, n_pre, pop.size,
                                    _key(conn.multapses)),

@@ -8,13 +8,22 @@
 ``kinds``
     The kinds of the models above and of lfpykit's models.
 ``averaging``
-    A probe's matrix for one population (:func:`probe_matrix`, :func:`draw_offsets`).
+    A probe's matrix for one population (:func:`probe_matrix`, :func:`draw_offsets`),
+    and its depth-averaging rule (:func:`probe_depth_rule`).
+``depth``, ``depth_terms``, ``lateral``
+    Depth averaging: Gauss–Hermite product integration, each kind's matrix as a
+    function of depth, disc averages of point and line sources.
 ``metadata``
     Names, channel coordinates and JSON definitions of probes.
 """
 
 from xkernels.probes import kinds as kinds  # registers the built-in probe kinds
-from xkernels.probes.averaging import draw_offsets, probe_matrix
+from xkernels.probes.averaging import (
+    check_probe_depth,
+    draw_offsets,
+    probe_depth_rule,
+    probe_matrix,
+)
 from xkernels.probes.metadata import (
     default_probe_name,
     normalize_probes,
@@ -32,6 +41,7 @@ from xkernels.probes.models import (
 from xkernels.probes.registry import ProbeKind, kind_of, register, register_matching
 
 __all__ = ["CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential", "MEGProbe",
-           "ProbeKind", "default_probe_name", "draw_offsets", "gauss_cylinder_mean",
-           "kind_of", "normalize_probes", "probe_channels", "probe_definition",
-           "probe_from_definition", "probe_matrix", "register", "register_matching"]
+           "ProbeKind", "check_probe_depth", "default_probe_name", "draw_offsets",
+           "gauss_cylinder_mean", "kind_of", "normalize_probes", "probe_channels",
+           "probe_definition", "probe_depth_rule", "probe_from_definition", "probe_matrix",
+           "register", "register_matching"]

@@ -52,17 +52,34 @@ def _matrix(model: lfpykit.LinearModel, geometry: Any) -> np.ndarray:
     return M.reshape(-1, M.shape[-1]) if M.ndim == 3 else M
 
 
-def moved_terms(model: lfpykit.LinearModel, geometry: Any) -> DepthTerms:
+def moved_terms(model: lfpykit.LinearModel, geometry: Any, affine: bool = False
+                ) -> DepthTerms:
     """The model's own matrix for the cell moved in depth; no kink, no lateral average.
 
-    Exact for the dipole probes (CDM, EEG, MEG: the matrix is linear in the offset).
+    Parameters
+    ----------
+    model : lfpykit.LinearModel
+        The probe.
+    geometry : lfpykit.CellGeometry
+        The cell at the population's depth (µm).
+    affine : bool
+        The matrix is affine in the offset (the dipole probes: CDM, EEG, MEG): it is
+        evaluated at two offsets only.
     """
 
     def exact(dz: float) -> np.ndarray:
         return _matrix(model, moved(geometry, dz=dz))
 
-    def smooth(dz: np.ndarray) -> np.ndarray:
-        return np.stack([exact(float(d)) for d in np.atleast_1d(dz)])
+    if affine:
+        at_zero = exact(0.0)
+        slope = exact(1.0) - at_zero
+
+        def smooth(dz: np.ndarray) -> np.ndarray:
+            dz = np.atleast_1d(np.asarray(dz, dtype=float))
+            return at_zero[None] + dz[:, None, None] * slope[None]
+    else:
+        def smooth(dz: np.ndarray) -> np.ndarray:
+            return np.stack([exact(float(d)) for d in np.atleast_1d(dz)])
 
     return DepthTerms(smooth=smooth, exact=exact)
 

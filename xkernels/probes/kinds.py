@@ -71,6 +71,8 @@ class GaussCylinderKind(ProbeKind):
 class CurrentDipoleMomentKind(ProbeKind):
     """Current dipole moment: channels ``name:x|y|z``, nA µm."""
 
+    depth_affine = True
+
     name = "cdm"
     units = "nA µm"
     serialised_as = lfpykit.CurrentDipoleMoment
@@ -91,6 +93,8 @@ class CurrentDipoleMomentZKind(CurrentDipoleMomentKind):
 class EEGKind(ProbeKind):
     """EEG: one channel per electrode at its position, mV."""
 
+    depth_affine = True
+
     name = "eeg"
     units = "mV"
     serialised_as = EEGProbe
@@ -110,6 +114,8 @@ class EEGKind(ProbeKind):
 @register(MEGProbe)
 class MEGKind(ProbeKind):
     """MEG: channels ``name:i:x|y|z`` (sensor-major) at the sensor positions, nA/µm."""
+
+    depth_affine = True
 
     name = "meg"
     units = "nA/µm"

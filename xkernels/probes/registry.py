@@ -98,6 +98,9 @@ class ProbeKind:
         population (see :func:`xkernels.probes.probe_matrix`).
     lateral_only : bool
         With ``averaged``: average over lateral offsets only (z fixed).
+    depth_affine : bool
+        The matrix is an affine function of the cell's depth offset (dipole probes),
+        which makes depth averaging cheap (:meth:`depth_terms`).
     """
 
     name: str | None = None
@@ -107,6 +110,7 @@ class ProbeKind:
     array_params: tuple[str, ...] = ()
     averaged: bool = False
     lateral_only: bool = False
+    depth_affine: bool = False
 
     # -- naming and channels ------------------------------------------------ #
     def default_name(self, probe: lfpykit.LinearModel) -> str:
@@ -208,7 +212,7 @@ class ProbeKind:
         """
         if self.averaged:
             return lateral_quadrature_terms(probe, geometry, population)
-        return moved_terms(probe, geometry)
+        return moved_terms(probe, geometry, self.depth_affine)
 
 
 _BY_CLASS: dict[type, ProbeKind] = {}

@@ -31,6 +31,8 @@ def compute_kernels(
     fir: bool = False,
     n_positions: int = 2000,
     seed: int = 1234,
+    averaging: str = engine.DEFAULT_AVERAGING,
+    depth_nodes: int = engine.DEFAULT_DEPTH_NODES,
     store: str | Path | None = None,
     overwrite: bool = False,
 ) -> xr.DataArray:
@@ -40,6 +42,11 @@ def compute_kernels(
     ----------
     network, probes, dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed
         As in :func:`xkernels.engine.kernels.compute_kernels` (times in ms, Vrest in mV).
+    averaging : {"reference", "depth"}
+        Population averaging (see :func:`xkernels.engine.kernels.compute_kernels`); part
+        of the cache key and of the stored provenance (``attrs["averaging"]``).
+    depth_nodes : int
+        Gauss–Hermite depth nodes of ``averaging="depth"``.
     store : str or path, optional
         Zarr store used as a cache: returned if its content hash matches, computed
         and written if it does not exist, refused (ValueError) if it holds other
@@ -60,7 +67,8 @@ def compute_kernels(
         a store holding other kernels without ``overwrite``.
     """
     plan = engine.prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
-                                  g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
+                                  g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
+                                  averaging=averaging, depth_nodes=depth_nodes)
     if store is None:
         return engine.simulate_kernels(network, plan)
     opaque = plan.opaque_probes

@@ -68,6 +68,9 @@ def describe(path: str | os.PathLike) -> str:
               f"  g_eff: {attrs.get('g_eff')}"]
     if "fir" in attrs:
         lines.append(f"  fir: {attrs['fir']}")
+    if "averaging" in attrs:
+        nodes = f" ({attrs['depth_nodes']} depth nodes)" if "depth_nodes" in attrs else ""
+        lines.append(f"  averaging: {attrs['averaging']}{nodes}")
     sweep_dims = H.dims[:-len(CORE_DIMS)]
     if sweep_dims:
         paths = parse_json_attr(attrs.get("sweep_paths", "{}"))

@@ -36,7 +36,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xkernels.engine.kernels import DEFAULT_DT, DEFAULT_T_X, DEFAULT_TAU, prepare_kernels
+from xkernels.engine.kernels import (
+    DEFAULT_AVERAGING,
+    DEFAULT_DEPTH_NODES,
+    DEFAULT_DT,
+    DEFAULT_T_X,
+    DEFAULT_TAU,
+    prepare_kernels,
+)
 from xkernels.engine.options import check_network_inputs, check_t_X
 from xkernels.engine.plans import KernelPlan
 from xkernels.spec.network import Network
@@ -79,6 +86,8 @@ def sweep(
     fir: bool = False,
     n_positions: int = 2000,
     seed: int = 1234,
+    averaging: str = DEFAULT_AVERAGING,
+    depth_nodes: int = DEFAULT_DEPTH_NODES,
     store: str | os.PathLike | None = None,
     client: Any = None,
     method: str = "auto",
@@ -106,9 +115,11 @@ def sweep(
     names : dict, optional
         Path -> dim name, replacing the readable default (``weight_E_E``,
         ``rate_E``, ``delay_loc_I_E``, ``placement_loc_E_E``, ``Vrest``...).
-    dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed
+    dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed, averaging, depth_nodes
         Computation options of :func:`xkernels.compute_kernels` (the base values of
-        swept options).
+        swept options).  With ``averaging="depth"`` the superposition fast path needs a
+        membrane that does not change with depth (no g_eff, or a g_eff leak shift equal
+        at every depth node).
     store : str or path, optional
         Zarr sweep store.  Each finished point is written at once; an existing
         store of the same sweep is resumed (only missing points are computed).  A
@@ -147,7 +158,8 @@ def sweep(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     runner = Runner(client)
     options = {"dt": dt, "tau": tau, "t_X": t_X, "Vrest": Vrest, "g_eff": g_eff, "fir": fir,
-               "n_positions": n_positions, "seed": seed}
+               "n_positions": n_positions, "seed": seed, "averaging": averaging,
+               "depth_nodes": depth_nodes}
     plan = prepare_kernels(network, probes, **options)
     axes = parse_grid(network, grid, zipped=zipped, names=names)
 

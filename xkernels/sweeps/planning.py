@@ -7,6 +7,12 @@ fit the cell fails here), and each postsynaptic cell of each point gets its *mem
 state* key: everything that defines its membrane (cell, placement, leak shift, leak
 reversal, t_X).  Points with equal keys have the same membrane, which the
 superposition fast path exploits.
+
+With ``averaging="depth"`` each postsynaptic cell is planned at every depth node
+(:func:`xkernels.engine.averaging.node_plans`); its plan then holds the node weights
+concatenated (node-major, ``N * nseg`` per input) and the leak shift shared by the
+nodes.  A cell whose leak shift differs between nodes (g_eff with depth-dependent
+placement) has no membrane state (``state`` None): the fast path does not apply.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from xkernels.engine.averaging import node_plans, shared_membrane
 from xkernels.engine.cells import Geometry
 from xkernels.engine.options import leak_reversal_of, vrest_of_population
-from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
+from xkernels.engine.plans import InputPlan, KernelPlan, PopulationPlan, plan_population
+from xkernels.probes.depth import depth_nodes
 from xkernels.spec.network import Population
 from xkernels.sweeps.points import PointSpec
 from xkernels.sweeps.runner import NEURON_LOCK, SECONDS_PER_CELL, Runner
@@ -34,21 +42,27 @@ class CellPlan:
     ----------
     population : Population
         The point's postsynaptic population.
-    state : tuple
-        Membrane-state key: points with equal keys have identical membranes.
+    state : tuple or None
+        Membrane-state key: points with equal keys have identical membranes; None when
+        the membrane differs between depth nodes.
     e_pas : float or None
         Leak reversal potential (mV) that Vrest sets for the cell (None if none).
     t_X : float
         The point's ``t_X`` (ms).
     plan : PopulationPlan
-        Leak shift and inputs.
+        Leak shift and inputs (with ``nodes > 1``: the weights of every depth node,
+        concatenated node-major).
+    nodes : int
+        Depth nodes the cell is evaluated at (1 with ``averaging="reference"`` or a
+        population ``scale`` of 0).
     """
 
     population: Population
-    state: tuple
+    state: tuple | None
     e_pas: float | None
     t_X: float
     plan: PopulationPlan
+    nodes: int = 1
 
 
 #: A planned sweep point: postsynaptic population -> its cell plan.
@@ -188,9 +202,30 @@ def plan_points(specs: Sequence[PointSpec], geometries: Mapping[str, tuple[Geome
                 label = labels[n] if labels is not None else f"#{n}"
                 raise ValueError(f"sweep point {label} is invalid: {err}") from None
             e_pas = _e_pas_used(pop, vrest)
-            state = (post, gkey, pop.radius, pop.scale, e_pas, spec.t_X,
+            nodes = 1
+            if plan.averaging == "depth":
+                offsets = depth_nodes(pop.scale, plan.depth_nodes).offsets
+                per_node = node_plans(spec.network, post, geometry, plan, offsets, memo)
+                nodes = len(per_node)
+                pop_plan = _stacked(per_node)
+                if not shared_membrane(per_node):
+                    per_y[post] = CellPlan(population=pop, state=None, e_pas=e_pas,
+                                           t_X=spec.t_X, plan=pop_plan, nodes=nodes)
+                    continue
+            state = (post, gkey, pop.radius, pop.scale, e_pas, spec.t_X, nodes,
                      np.asarray(pop_plan.g_shift, dtype=float).tobytes())
             per_y[post] = CellPlan(population=pop, state=state, e_pas=e_pas, t_X=spec.t_X,
-                                   plan=pop_plan)
+                                   plan=pop_plan, nodes=nodes)
         out.append(per_y)
     return out
+
+
+def _stacked(per_node: Sequence[PopulationPlan]) -> PopulationPlan:
+    """The node plans of one cell as one plan: weights concatenated node-major, the first
+    node's leak shift."""
+    first = per_node[0]
+    inputs = {pre: InputPlan(weights=np.concatenate([np.asarray(p.inputs[pre].weights)
+                                                     for p in per_node]),
+                             tau1=inp.tau1, tau2=inp.tau2, h_delay=inp.h_delay)
+              for pre, inp in first.inputs.items()}
+    return PopulationPlan(g_shift=first.g_shift, inputs=inputs)

@@ -24,6 +24,12 @@ product and one delay convolution.  The keys are exact (byte equality of the lea
 shift), so points never share responses they should not: the path is valid for any
 sweep over linear membranes, and :func:`choose_method` takes it when it is cheaper.
 
+With ``averaging="depth"`` a point's kernel is ``Σ_n Q_n Σ_s w_ns G_s`` over the depth
+nodes n (:mod:`xkernels.engine.averaging`): the unit responses are shared by the nodes
+when the membrane is (no depth-dependent g_eff), each mapped by every node's probe
+matrix ``Q_n``; a point's weights are the node weights concatenated, so the assembly is
+unchanged.
+
 The points and their membrane states come from :mod:`xkernels.sweeps.planning`.
 """
 
@@ -37,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from xkernels.engine import linearisation as lin
+from xkernels.engine.averaging import depth_matrices
 from xkernels.engine.cells import Geometry
 from xkernels.engine.kernels import probes_matrix
 from xkernels.engine.plans import KernelPlan
@@ -65,6 +72,12 @@ class _StateGroup:
     item: CellPlan
     support: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
 
+    def simulations(self) -> int:
+        """Unit responses to simulate: distinct segments over the depth nodes."""
+        nodes = self.item.nodes
+        return sum(int(mask.reshape(nodes, -1).any(axis=0).sum())
+                   for mask in self.support.values())
+
 
 def _state_groups(plans: Sequence[PointPlan]) -> dict[tuple, _StateGroup]:
     """Per membrane state: one representative plan and, per (tau1, tau2), the union
@@ -85,9 +98,10 @@ def choose_method(method: str, plans: Sequence[PointPlan],
                   geometries: Mapping[str, tuple[Geometry, bool]]) -> str:
     """``"superposition"`` or ``"simulate"`` for ``method`` in auto/superposition/simulate.
 
-    The superposition is valid only if every cell membrane is linear; ``"auto"``
-    takes it when its estimated cost (cells + unit-response simulations per membrane
-    state) is below that of simulating every point.
+    The superposition is valid only if every cell membrane is linear and, with depth
+    averaging, the same at every depth node; ``"auto"`` takes it when its estimated
+    cost (cells + unit-response simulations per membrane state) is below that of
+    simulating every point.
 
     Parameters
     ----------
@@ -107,9 +121,19 @@ def choose_method(method: str, plans: Sequence[PointPlan],
     Raises
     ------
     ValueError
-        ``method="superposition"`` with a cell whose membrane is not linear.
+        ``method="superposition"`` with a cell whose membrane is not linear or changes
+        between depth nodes.
     """
     if method == "simulate":
+        return "simulate"
+    varying = sorted({post for per_y in plans for post, item in per_y.items()
+                      if item.state is None})
+    if varying:
+        if method == "superposition":
+            raise ValueError("method='superposition' needs a membrane that does not change "
+                             "with depth; with averaging='depth' and g_eff=True the leak "
+                             f"shift of populations {varying} depends on the depth of the "
+                             "cell. Use method='simulate' or 'auto', or g_eff=False")
         return "simulate"
     nonlinear = [key for key, (_, linear) in geometries.items() if not linear]
     if nonlinear:
@@ -121,9 +145,8 @@ def choose_method(method: str, plans: Sequence[PointPlan],
     if method == "superposition":
         return "superposition"
     states = _state_groups(plans)
-    fast = sum(CELL_COST + sum(int(m.sum()) for m in entry.support.values())
-               for entry in states.values())
-    full = sum(CELL_COST + len(item.plan.inputs)
+    fast = sum(CELL_COST + entry.simulations() for entry in states.values())
+    full = sum(CELL_COST + len(item.plan.inputs) * item.nodes
                for per_y in plans for item in per_y.values())
     return "superposition" if fast < full else "simulate"
 
@@ -133,8 +156,8 @@ def choose_method(method: str, plans: Sequence[PointPlan],
 # --------------------------------------------------------------------------------------
 def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift: np.ndarray,
                        named: Mapping[str, Any], n_positions: int, seed: int, tau: float,
-                       t_X: float, groups: Sequence[tuple[float, float, np.ndarray]]
-                       ) -> list[np.ndarray]:
+                       t_X: float, groups: Sequence[tuple[float, float, np.ndarray]],
+                       depth_nodes: int | None = None) -> list[np.ndarray]:
     """Worker task: probe-mapped unit responses of one membrane state.
 
     Parameters
@@ -154,31 +177,40 @@ def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift:
     tau, t_X : float
         Kernel half width and presynaptic spike time (ms).
     groups : sequence of (tau1, tau2, support)
-        Synapse time constants (ms) and the segments to respond to.
+        Synapse time constants (ms) and the segments to respond to (with
+        ``depth_nodes``: indices ``n * nseg + segment`` of (depth node, segment)).
+    depth_nodes : int or None
+        Depth nodes of ``averaging="depth"`` (None: ``"reference"``).
 
     Returns
     -------
     list of ndarray
         Per group, ``P`` of shape ``(n_channels, support.size, n + 1)``: ``P[:, k]`` is
         the probe signal at lags 0..n after a unit-weight (1 nA) synapse on segment
-        ``support[k]`` fires.
+        ``support[k]`` fires (mapped by the probe matrix of its depth node).
     """
     from xkernels.engine.cells import LinearisedCell
 
     out = []
     with NEURON_LOCK, LinearisedCell(pop.cell, pop, dt, e_pas) as cell:
         cell.shift_g_pas(g_shift)
-        matrix = probes_matrix(named, cell.geometry, pop, n_positions, seed)
+        if depth_nodes is None:
+            matrices = probes_matrix(named, cell.geometry, pop, n_positions, seed)[None]
+        else:
+            matrices = depth_matrices(named, cell.geometry, pop, depth_nodes).matrices
         nseg = cell.geometry.nseg
         for tau1, tau2, support in groups:
             P = None
-            for k, seg in enumerate(support):
+            node, segment = np.divmod(np.asarray(support), nseg)
+            for seg in np.unique(segment):
                 unit = np.zeros(nseg)
                 unit[seg] = 1.0
-                response = matrix @ cell.synaptic_response(unit, tau1, tau2, tau, t_X)
-                if P is None:
-                    P = np.empty((matrix.shape[0], len(support), response.shape[-1]))
-                P[:, k] = response
+                imem = cell.synaptic_response(unit, tau1, tau2, tau, t_X)
+                for k in np.flatnonzero(segment == seg):
+                    response = matrices[node[k]] @ imem
+                    if P is None:
+                        P = np.empty((matrices.shape[1], len(support), response.shape[-1]))
+                    P[:, k] = response
             out.append(P)
     return out
 
@@ -218,9 +250,9 @@ def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPl
         groups_of[key] = groups
         arguments.append((item.population, plan.dt, item.e_pas, item.plan.g_shift,
                           plan.probes, plan.n_positions, plan.seed, plan.tau, item.t_X,
-                          groups))
-    seconds = sum(SECONDS_PER_CELL + SECONDS_PER_SIMULATION * sum(g[2].size for g in groups)
-                  for groups in groups_of.values())
+                          groups, plan.depth_nodes if plan.averaging == "depth" else None))
+    seconds = sum(SECONDS_PER_CELL + SECONDS_PER_SIMULATION * states[key].simulations()
+                  for key in keys)
     assembler = _Assembler(plan)
     with progress_bar(len(keys), progress, "unit responses") as bar:
         for i, result in runner.imap_unordered(unit_response_task, arguments, seconds):

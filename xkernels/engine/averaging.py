@@ -1,0 +1,269 @@
+"""Population averaging of kernels: ``averaging="reference"`` or ``"depth"``.
+
+``"reference"`` (LFPykernels 0.2.0, :mod:`xkernels.compat`): one cell at the population's
+mean depth ``loc``, its synapse densities widened by the population's depth spread
+``scale``; only the probe is averaged over cell positions.
+
+``"depth"``: the soma depth ``loc + s`` of a postsynaptic cell is normal,
+``s ~ N(0, scale²)``, and synapse placement is defined in absolute depth, so a deeper
+cell gets its synapses on other parts of its dendrites.  The kernel is the population
+average ``E[M(s) I(s)]`` of the probe matrix times the membrane currents of a cell at
+depth ``s``:
+
+* the cell is evaluated at ``N`` Gauss–Hermite nodes ``s_n`` (``depth_nodes``): placed
+  there, its synapses placed there by the densities as given (not widened), its g_eff
+  leak shift computed from that placement;
+* the probe is averaged laterally over the population disc and integrated over depth
+  exactly against the polynomial interpolating the currents between the nodes
+  (:func:`xkernels.probes.probe_depth_rule`): the kernel is ``Σ_n Q_n I(s_n)``.
+
+Cost.  Where the membrane is the same at every node (no g_eff, or a g_eff shift that
+does not change with depth) and linear (passive), the currents of every node are
+superposed from per-segment unit responses (one simulation per segment with synapses,
+shared by the nodes and by presynaptic populations with the same synapse time
+constants) when that takes fewer simulations than one per node and presynaptic
+population; otherwise (always with a depth-dependent g_eff) each node is simulated.
+
+A population with ``scale`` 0 has one node at ``s = 0``: its kernels are those of
+``"reference"`` (contact probes are then averaged over the disc deterministically).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from xkernels import probes as probe_api
+from xkernels.engine import linearisation as lin
+from xkernels.engine.cells import Geometry, LinearisedCell
+from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
+from xkernels.probes.depth import DepthRule
+from xkernels.spec.network import Network, Population
+from xkernels.validation import check_choice, check_int
+
+__all__ = ["AVERAGING_MODES", "DEFAULT_AVERAGING", "DEFAULT_DEPTH_NODES", "METHODS",
+           "check_averaging",
+           "check_depth_probes", "depth_kernels", "depth_matrices", "node_plans",
+           "shared_membrane"]
+
+#: The population-averaging modes of :func:`xkernels.compute_kernels`.
+AVERAGING_MODES = ("reference", "depth")
+#: The default mode of the native API.
+DEFAULT_AVERAGING = "reference"
+#: Default number of Gauss–Hermite depth nodes (see the convergence measurement in
+#: ``benchmarks/depth_nodes.py``).
+DEFAULT_DEPTH_NODES = 5
+
+
+def check_averaging(averaging: Any, depth_nodes: Any) -> tuple[str, int]:
+    """Validate the averaging options.
+
+    Parameters
+    ----------
+    averaging : str
+        ``"reference"`` or ``"depth"``.
+    depth_nodes : int
+        Number of depth nodes, >= 1 (validated in both modes).
+
+    Returns
+    -------
+    tuple
+        ``(averaging, depth_nodes)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the option, the value and what is allowed.
+    """
+    check_choice("averaging", averaging, AVERAGING_MODES)
+    return averaging, check_int("depth_nodes", depth_nodes, minimum=1)
+
+
+def _population_dict(pop: Population) -> dict[str, float]:
+    return {"radius": pop.radius, "loc": pop.loc, "scale": pop.scale}
+
+
+def check_depth_probes(network: Network, named: Mapping[str, Any]) -> None:
+    """Refuse probes that conflict with the depth averaging of a postsynaptic population.
+
+    Parameters
+    ----------
+    network : Network
+        The network (its postsynaptic populations' ``radius``, ``loc``, ``scale``).
+    named : Mapping[str, Any]
+        The probes by name.
+
+    Raises
+    ------
+    ValueError
+        E.g. a GaussCylinderPotential with ``sigma_z`` below a population's ``scale``
+        (the message names the probe, the population and the rule).
+    """
+    for post in network.postsynaptic:
+        pop = network.population(post)
+        for name, probe in named.items():
+            probe_api.check_probe_depth(probe, _population_dict(pop), f"probes[{name!r}]",
+                                        f"populations[{post!r}]")
+
+
+def depth_matrices(named: Mapping[str, Any], geometry: Geometry, pop: Population,
+                   n_nodes: int) -> DepthRule:
+    """All probes' depth rules for one population's cell, stacked along channels.
+
+    Parameters
+    ----------
+    named : Mapping[str, Any]
+        The probes by name, in ``probe_channel`` order.
+    geometry : Geometry
+        The cell at the population's depth ``loc`` (µm).
+    pop : Population
+        The population (``radius``, ``loc``, ``scale``, µm).
+    n_nodes : int
+        Depth nodes.
+
+    Returns
+    -------
+    DepthRule
+        Offsets (µm), weights and ``matrices`` of shape (N, n_channels, nseg).
+    """
+    lfpykit_geometry = geometry.to_lfpykit()
+    population = _population_dict(pop)
+    rules = [probe_api.probe_depth_rule(probe, lfpykit_geometry, population, n_nodes)
+             for probe in named.values()]
+    return DepthRule(rules[0].offsets, rules[0].weights,
+                     np.concatenate([r.matrices for r in rules], axis=1))
+
+
+def node_plans(network: Network, post: str, geometry: Geometry, plan: KernelPlan,
+               offsets: np.ndarray, memo: dict | None = None) -> list[PopulationPlan]:
+    """The inputs (and g_eff leak shift) of the cell of ``post`` at every depth node.
+
+    Parameters
+    ----------
+    network : Network
+        The network specification.
+    post : str
+        The postsynaptic population.
+    geometry : Geometry
+        Its cell at the population's depth ``loc``.
+    plan : KernelPlan
+        The computation (Vrest, g_eff, dt, lags).
+    offsets : ndarray
+        Depth offsets of the nodes (µm).
+    memo : dict, optional
+        As for :func:`~xkernels.engine.plans.plan_population`.
+
+    Returns
+    -------
+    list of PopulationPlan
+        One per node.
+    """
+    return [plan_population(network, post, geometry, plan.vrest_by_post[post], plan.g_eff,
+                            plan.dt, plan.n_lags, memo, depth=float(s)) for s in offsets]
+
+
+def shared_membrane(plans: list[PopulationPlan]) -> bool:
+    """Whether every node has the same membrane (the same g_eff leak shift)."""
+    first = np.asarray(plans[0].g_shift)
+    return all(np.array_equal(np.asarray(p.g_shift), first) for p in plans[1:])
+
+
+def _unit_groups(plans: list[PopulationPlan]) -> dict[tuple[float, float], np.ndarray]:
+    """Per synapse time constants: the segments with a synapse at any node."""
+    groups: dict[tuple[float, float], np.ndarray] = {}
+    for p in plans:
+        for inp in p.inputs.values():
+            key = (inp.tau1, inp.tau2)
+            nonzero = np.asarray(inp.weights) != 0.0
+            groups[key] = nonzero if key not in groups else groups[key] | nonzero
+    return {key: np.flatnonzero(mask) for key, mask in groups.items()}
+
+
+def _node_simulations(plans: list[PopulationPlan]) -> int:
+    return sum(int(np.any(np.asarray(inp.weights) != 0.0))
+               for p in plans for inp in p.inputs.values())
+
+
+#: ``method`` values of :func:`depth_kernels`.
+METHODS = ("auto", "superposition", "nodes")
+
+
+def depth_kernels(cell: LinearisedCell, network: Network, post: str,
+                  plan: KernelPlan, method: str = "auto") -> dict[str, np.ndarray]:
+    """Depth-averaged kernels of every input of ``post`` (``averaging="depth"``).
+
+    Parameters
+    ----------
+    cell : LinearisedCell
+        The cell of ``post`` at the population's depth, without g_eff shift (shifted
+        here per node).
+    network : Network
+        The network specification.
+    post : str
+        The postsynaptic population.
+    plan : KernelPlan
+        The computation.
+    method : {"auto", "superposition", "nodes"}
+        ``"nodes"`` simulates every node and input; ``"superposition"`` superposes
+        per-segment unit responses (needs a linear membrane that is the same at every
+        node); ``"auto"`` takes the superposition where valid and needing fewer
+        simulations.  Both give the same kernels (to rounding).
+
+    Returns
+    -------
+    dict
+        Presynaptic population -> kernel, shape (n_channels, n_tau).
+
+    Raises
+    ------
+    ValueError
+        ``method="superposition"`` where it is not valid.
+    """
+    check_choice("method", method, METHODS)
+    pop = network.population(post)
+    rule = depth_matrices(plan.probes, cell.geometry, pop, plan.depth_nodes)
+    plans = node_plans(network, post, cell.geometry, plan, rule.offsets, memo={})
+    Q = rule.matrices
+    signals: dict[str, np.ndarray] = {}
+    groups = _unit_groups(plans)
+    valid = shared_membrane(plans) and cell.is_linear()
+    if method == "superposition" and not valid:
+        raise ValueError("method='superposition' needs a linear membrane that is the same "
+                         f"at every depth node; population {post!r} has not")
+    superpose = valid and (method == "superposition" or (
+        method == "auto" and sum(s.size for s in groups.values()) < _node_simulations(plans)))
+    if superpose:
+        cell.shift_g_pas(plans[0].g_shift)
+        for (tau1, tau2), support in groups.items():
+            inputs = {pre: np.stack([np.asarray(p.inputs[pre].weights) for p in plans])
+                      for pre, inp in plans[0].inputs.items()
+                      if (inp.tau1, inp.tau2) == (tau1, tau2)}
+            for seg in support:
+                unit = np.zeros(cell.geometry.nseg)
+                unit[seg] = 1.0
+                G = cell.synaptic_response(unit, tau1, tau2, plan.tau, plan.t_X)
+                for pre, W in inputs.items():
+                    if not W[:, seg].any():
+                        continue
+                    term = np.tensordot(W[:, seg], Q, axes=(0, 0)) @ G
+                    signals[pre] = term if pre not in signals else signals[pre] + term
+    else:
+        current = np.zeros(cell.geometry.nseg)
+        for n, node in enumerate(plans):
+            cell.shift_g_pas(np.asarray(node.g_shift) - current)
+            current = np.asarray(node.g_shift)
+            for pre, inp in node.inputs.items():
+                if not np.any(np.asarray(inp.weights) != 0.0):
+                    continue
+                imem = cell.synaptic_response(inp.weights, inp.tau1, inp.tau2, plan.tau,
+                                              plan.t_X)
+                term = Q[n] @ imem
+                signals[pre] = term if pre not in signals else signals[pre] + term
+    out = {}
+    n_ch = Q.shape[1]
+    for pre, inp in plans[0].inputs.items():
+        response = signals.get(pre, np.zeros((n_ch, plan.n_lags + 1)))
+        out[pre] = lin.finish_kernel(response, inp.h_delay, plan.fir)
+    return out
