@@ -1,0 +1,8 @@
+"""The hybrid scheme (Hagen et al. 2016) on dask: every postsynaptic cell placed, wired
+and simulated with the network's real spikes — the ground truth the kernels
+approximate — and :func:`validate`, the kernel prediction beside it."""
+
+from xkernels.hybrid.simulate import open_ground_truth, simulate
+from xkernels.hybrid.spikes import Spikes, correlated_poisson
+
+__all__ = ["Spikes", "correlated_poisson", "open_ground_truth", "simulate"]
