@@ -247,7 +247,8 @@ class Spikes(Mapping):
                     k = int(bad[0])
                     neuron = int(np.searchsorted(offsets, k, side="right") - 1)
                     raise ValueError(f"spikes[{name!r}][{neuron}] has spike time "
-                                     f"{times[k]!r} ms outside [0, t_stop) = [0, {t_stop!r})"
+                                     f"{float(times[k])!r} ms outside [0, t_stop) = "
+                                     f"[0, {t_stop!r})"
                                      f" ({bad.size} such spikes in population {name!r})")
 
 
@@ -258,7 +259,7 @@ def _checked(name: str, times: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
         k = int(np.flatnonzero(~np.isfinite(times))[0])
         neuron = int(np.searchsorted(offsets, k, side="right") - 1)
         raise ValueError(f"spikes[{name!r}][{neuron}] must hold finite spike times (ms), "
-                         f"got {times[k]!r}")
+                         f"got {float(times[k])!r}")
     if times.size > 1:
         drops = np.flatnonzero(np.diff(times) < 0) + 1   # index of the later spike
         # a drop at a train boundary (first spike of a neuron) is allowed
@@ -269,7 +270,8 @@ def _checked(name: str, times: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
             k = int(drops[0])
             neuron = int(np.searchsorted(offsets, k, side="right") - 1)
             raise ValueError(f"spikes[{name!r}][{neuron}] must be sorted (non-decreasing "
-                             f"spike times), got {times[k - 1]!r} before {times[k]!r} ms")
+                             f"spike times), got {float(times[k - 1])!r} before "
+                             f"{float(times[k])!r} ms")
     times.setflags(write=False)
     offsets.setflags(write=False)
     return times, offsets
