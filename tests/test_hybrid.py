@@ -98,6 +98,9 @@ def test_one_cell_equals_plain_lfpy(conductance_based):
         n = int(round(t_stop / DT))
         got = cell.simulate(n, cell_matrix(probes, geometry), chunk_steps=333)
         imem = cell.simulate(n, np.eye(cell.nseg), chunk_steps=n)
+    from neuron import h
+
+    assert len(list(h.allsec())) == 0   # no sections leak
     assert got.shape == ref.shape
     scale = np.abs(ref_imem).max()
     assert scale > 1e-3  # the synapses did something
@@ -173,7 +176,7 @@ def test_wiring_is_seeded_per_cell_and_uses_absolute_depths():
 # --------------------------------------------------------------------------------------
 # spikes
 # --------------------------------------------------------------------------------------
-def test_spikes_from_events_lists_and_generator():
+def test_spikes_from_events_lists_and_generator(tmp_path):
     rng = np.random.default_rng(2)
     lists = {"E": [np.sort(rng.uniform(0, 100, k)) for k in (3, 0, 5)],
              "I": [np.sort(rng.uniform(0, 100, 2))]}
@@ -187,6 +190,9 @@ def test_spikes_from_events_lists_and_generator():
     b = Spikes.from_events(times[order], senders[order], ids)
     assert a.digest() == b.digest()
     assert [x.tolist() for x in b["E"]] == [x.tolist() for x in lists["E"]]
+    b.save(tmp_path / "spikes.npz", t_stop=100.0)
+    c, t_stop = Spikes.load(tmp_path / "spikes.npz")
+    assert c.digest() == a.digest() and t_stop == 100.0
     # generator: seeded, rates, MIP correlation
     kw = dict(t_stop=2000.0, seed=4)
     s1 = correlated_poisson({"A": 200}, {"A": 10.0}, **kw)
@@ -230,7 +236,7 @@ def _bad_cases(net):
     yield ok, {"n_cells": {"Z": 3}}, r"n_cells has populations \['Z'\]; the postsynaptic"
     yield ok, {"n_cells": 0.0}, r"n_cells\['E'\] as a fraction must be in \(0, 1\]"
     yield ok, {"t_stop": 100.03}, r"t_stop must be a whole multiple of dt"
-    yield ok, {"ext": "loud"}, r"ext must be one of \['auto', 'leak', 'poisson', 'none'\]"
+    yield ok, {"ext": "loud"}, r"ext must be one of \['auto', 'mean', 'leak', 'poisson', 'none'\]"
 
 
 def test_bad_input_is_refused_before_any_cell_is_simulated(tmp_path):
@@ -399,3 +405,37 @@ def test_validate_small_passive_network(tmp_path):
     fig = plot_validation(ds)
     assert len(fig.axes) == 9   # lfp, cdm (z only), gauss: traces, R², STD ratio
     fig.savefig(tmp_path / "validation.png")
+
+
+# --------------------------------------------------------------------------------------
+# extrinsic input
+# --------------------------------------------------------------------------------------
+def test_extrinsic_input_modes():
+    from xkernels.engine import linearisation as lin
+    from xkernels.engine.network_cell import NetworkCell
+
+    net = small_network(4, 2)
+    pop = net.population("E")
+    spikes = correlated_poisson({"E": 4, "I": 2}, {"E": 5.0, "I": 5.0}, t_stop=50.0, seed=1)
+    arrays = {n: spikes.arrays(n) for n in spikes}
+    with NetworkCell(pop.cell, pop, DT, e_pas_default=-65.0) as cell:
+        area = cell.geometry.area
+        g_pas = np.array([seg.pas.g for seg in cell.segments])
+        # "poisson": one superposed train per segment, n_ext * nu_ext spikes/s in all
+        counts = []
+        for i in range(40):
+            *_, groups = wire_cell(net, "E", i, seed=3, place=cell.place, spikes=arrays,
+                                   t_stop=50.0, ext="poisson")
+            assert groups[-1].source == "ext" and groups[-1].syntype == "Exp2Syn"
+            counts.append(groups[-1].n_events)
+        expected = pop.n_ext * pop.nu_ext * 0.05   # 450 synapses x 40 /s x 50 ms
+        assert abs(np.mean(counts) / expected - 1) < 0.03
+        # "mean": the mean conductance with its reversal potential joins the leak
+        g_ext = lin.ext_leak_shift(pop, area)
+        cell.add_leak(g_ext, pop.ext_synapse.e)
+        e_new = (g_pas * -65.0 + g_ext * pop.ext_synapse.e) / (g_pas + g_ext)
+        assert cell.resting_potential() == pytest.approx(e_new[0], abs=1e-12)
+        assert np.allclose(e_new, e_new[0]) and -65.0 < e_new[0] < -50.0
+        assert cell.v_init == cell.resting_potential()   # starts exactly at the new rest
+        quiet = cell.simulate(80, np.eye(cell.nseg))
+        assert np.abs(quiet).max() < 1e-12   # no current at rest

@@ -146,13 +146,7 @@ class NetworkCell:
         self.sections = [sec.name() for sec in self.cell.allseclist for _ in sec]
         self._groups: list[tuple] = []   # (point process, NetCon, delivery times)
         self._recorders: list = []
-        rest = self.resting_potential()
-        if v_init is not None:
-            self.v_init = float(v_init)
-        elif rest is not None:
-            self.v_init = rest
-        else:
-            self.v_init = float(self.cell.v_init)
+        self._v_init = None if v_init is None else float(v_init)
         self.place(0.0, 0.0, 0.0)
 
     # -- context management ------------------------------------------------------------
@@ -194,15 +188,28 @@ class NetworkCell:
         return len(self.segments)
 
     # -- membrane ----------------------------------------------------------------------
+    @property
+    def v_init(self) -> float:
+        """Initial potential (mV): as given, else the exact rest of a passive uniform
+        membrane (after any leak changes), else the cell's ``v_init`` parameter."""
+        if self._v_init is not None:
+            return self._v_init
+        rest = self.resting_potential()
+        return rest if rest is not None else float(self.cell.v_init)
+
     def resting_potential(self) -> float | None:
-        """Exact rest (mV) of a passive membrane with uniform ``e_pas``, else ``None``."""
-        e_values = set()
+        """Exact rest (mV) of a passive membrane with uniform ``e_pas`` (to 1e-9 mV),
+        else ``None``."""
+        e_values = []
         for seg in self.segments:
             names = {mech.name() for mech in seg}
             if not names <= _PASSIVE or "pas" not in names:
                 return None
-            e_values.add(seg.pas.e)
-        return e_values.pop() if len(e_values) == 1 else None
+            e_values.append(seg.pas.e)
+        # uniform up to the rounding of :meth:`add_leak`
+        if max(e_values) - min(e_values) > 1e-9:
+            return None
+        return float(np.mean(e_values))
 
     def shift_g_pas(self, delta: np.ndarray) -> None:
         """Add ``delta`` (S/cm², shape (nseg,)) to every segment's leak conductance.
@@ -222,6 +229,29 @@ class NetworkCell:
                     raise ValueError(f"segment {seg} must have a 'pas' mechanism to take the "
                                      "mean extrinsic conductance, got none")
                 seg.pas.g += dg
+
+    def add_leak(self, g: np.ndarray, e: float) -> None:
+        """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV) to the
+        leak: ``g_pas (v - e_pas) + g (v - e) = (g_pas + g)(v - e')`` with
+        ``e' = (g_pas e_pas + g e) / (g_pas + g)``, exactly.
+
+        Raises
+        ------
+        ValueError
+            If ``g`` has the wrong shape, or a segment to change has no ``pas``.
+        """
+        g = np.asarray(g, dtype=float)
+        if g.shape != (self.nseg,):
+            raise ValueError(f"leak conductance must have shape ({self.nseg},) (one value "
+                             f"per segment), got {g.shape}")
+        for seg, dg in zip(self.segments, g):
+            if dg != 0.0:
+                if not hasattr(seg, "pas"):
+                    raise ValueError(f"segment {seg} must have a 'pas' mechanism to take the "
+                                     "mean extrinsic conductance, got none")
+                total = seg.pas.g + dg
+                seg.pas.e = (seg.pas.g * seg.pas.e + dg * e) / total
+                seg.pas.g = total
 
     # -- synapses ----------------------------------------------------------------------
     def add_synapses(self, segments: Sequence[int], times: Sequence[np.ndarray], *,

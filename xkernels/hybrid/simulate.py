@@ -40,6 +40,10 @@ DEFAULT_DT = 2.0 ** -4
 DEFAULT_SEED = 1234
 #: default number of batches per population (the batch size follows from it)
 BATCHES_PER_POPULATION = 32
+#: Work (s) below which the default client simulates here instead of starting a cluster.
+INLINE_SECONDS = 3.0
+#: Rough cost (s) of one cell and one second of activity, for the choice above.
+SECONDS_PER_CELL_SECOND = 0.15
 #: probe matrices at the cell's own position: no population offsets
 _AT_POSITION = {"radius": 0.0, "loc": 0.0, "scale": 0.0}
 RESULT_NAME = "ground_truth"
@@ -95,6 +99,8 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
                                   v_init=options["v_init"]) as cell:
         if options["ext"] == "leak":
             cell.shift_g_pas(lin.ext_leak_shift(pop, cell.geometry.area))
+        elif options["ext"] == "mean":
+            cell.add_leak(lin.ext_leak_shift(pop, cell.geometry.area), pop.ext_synapse.e)
         total = None
         for index in cells:
             _, geometry, groups = wire_cell(network, post, int(index), seed=options["seed"],
@@ -123,13 +129,14 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
 class _Executor:
     """Runs batch tasks here (``"sync"``) or on dask.distributed worker processes."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, seconds: float = math.inf) -> None:
         self.given = client
         self.client = None
         self.owned: list = []
+        self.inline = client == "sync" or (client is None and seconds < INLINE_SECONDS)
 
     def start(self) -> None:
-        if self.given == "sync":
+        if self.inline:
             return
         from dask.distributed import Client, LocalCluster
 
@@ -233,11 +240,11 @@ def _n_cells_for(n_cells: Any, post: str) -> Any:
 
 
 def resolve_ext(ext: str, network: Network) -> str:
-    """``"auto"``: ``"leak"`` for conductance-based networks (as ``g_eff`` assumes),
-    ``"none"`` for current-based ones."""
+    """``"auto"``: ``"mean"`` for conductance-based networks, ``"none"`` for
+    current-based ones (see :func:`simulate`)."""
     check_choice("ext", ext, EXT_MODES)
     if ext == "auto":
-        return "leak" if network.conductance_based else "none"
+        return "mean" if network.conductance_based else "none"
     return ext
 
 
@@ -329,8 +336,10 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         Seed of positions, wiring, subsampling and extrinsic Poisson input.
     client : None, "sync", str or dask.distributed.Client
         ``None``: a local cluster of one single-threaded worker process per core,
-        closed at the end; ``"sync"``: this process, batch by batch; a scheduler
-        address or a Client: that cluster.
+        closed at the end (work estimated below :data:`INLINE_SECONDS` is done in
+        this process instead: starting a cluster costs seconds); ``"sync"``: this
+        process, batch by batch; a scheduler address or a Client: that cluster.
+        Simulating in this process replaces its NEURON sections.
     store : path, optional
         Zarr store written batch by batch; if it exists (same inputs) only the
         batches not yet done are simulated.
@@ -350,14 +359,19 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     v_init : float, optional
         Initial potential (mV); default: the exact rest of passive uniform membranes,
         else the cell's ``v_init``.
-    ext : {"auto", "leak", "poisson", "none"}
-        Extrinsic input (``n_ext`` synapses at ``nu_ext`` per cell): ``"leak"`` adds
-        its mean conductance to the leak, spread by membrane area (exactly the
-        ``g_eff`` assumption of the kernels; no fluctuations, no shift of the
-        reversal potential); ``"poisson"`` simulates it as Poisson trains onto
-        ``ext_synapse`` conductances (one superposed train per segment, rate
-        ``n_ext A_i / ΣA nu_ext``), the real thing; ``"none"`` ignores it;
-        ``"auto"``: ``"leak"`` in conductance-based networks, ``"none"`` otherwise.
+    ext : {"auto", "mean", "leak", "poisson", "none"}
+        Extrinsic input (``n_ext`` synapses at ``nu_ext`` per cell, ``ext_synapse``):
+        ``"mean"`` adds its mean conductance (spread by membrane area, as the kernels'
+        ``g_eff``) with its reversal potential to the leak — the mean drive without
+        fluctuations; ``"leak"`` adds the same conductance with the leak's reversal
+        potential (exactly what ``g_eff`` assumes: shunting, no drive);
+        ``"poisson"`` simulates it as Poisson trains onto ``ext_synapse``
+        conductances (one superposed train per segment, rate
+        ``n_ext A_i / ΣA nu_ext``), the real thing; ``"none"`` ignores it; ``"auto"``:
+        ``"mean"`` in conductance-based networks, ``"none"`` otherwise.  In the README
+        network ``"mean"`` and ``"poisson"`` keep the mean potential near -65 mV,
+        while ``"leak"`` lets the inhibitory conductances pull it to ~-71 mV
+        (``benchmarks/validation.py``).
     chunk_steps : int
         Time steps simulated between two reductions of a cell's currents (memory
         per task ~ nseg × chunk_steps).
@@ -411,7 +425,7 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
             definitions[name] = {"class": f"{type(probe).__module__}."
                                           f"{type(probe).__qualname__}", "params": None}
     e_pas = {post: _e_pas(Vrest, post) for post in network.postsynaptic}
-    if ext in ("leak", "poisson"):
+    if ext in ("leak", "mean", "poisson"):
         for post in network.postsynaptic:
             pop = network.population(post)
             if pop.n_ext > 0 and pop.nu_ext > 0 and pop.ext_synapse is None:
@@ -455,8 +469,9 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     stats = {"cells": 0, "synapses": 0, "groups": 0, "events": 0, "task_seconds": 0.0}
     wall = time.perf_counter()
     if jobs:
-        executor = _Executor(client)
-        bar = _progress(sum(len(j[2]) for j in jobs), progress)
+        n_jobs_cells = sum(len(j[2]) for j in jobs)
+        executor = _Executor(client, n_jobs_cells * t_stop / 1000.0 * SECONDS_PER_CELL_SECOND)
+        bar = _progress(n_jobs_cells, progress)
         try:
             executor.start()
             for b, result in executor.run(network, named, spikes, jobs):

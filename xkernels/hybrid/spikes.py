@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from xkernels.validation import check_int, check_real
+
+#: format tag of files written by :meth:`Spikes.save`
+SPIKES_FORMAT = "xkernels.spikes.v1"
 
 
 class Spikes(Mapping):
@@ -162,6 +166,33 @@ class Spikes(Mapping):
             np.cumsum(counts, out=offsets[1:])
             data[name] = (ti[order], offsets)
         return cls.from_arrays(data)
+
+    # -- files -------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, *, t_stop: float | None = None) -> None:
+        """Write to a ``.npz`` file (per population ``times:<name>``, ``offsets:<name>``;
+        ``t_stop`` in ms recorded when given)."""
+        arrays = {"format": np.asarray(SPIKES_FORMAT)}
+        if t_stop is not None:
+            arrays["t_stop"] = np.asarray(check_real("t_stop", t_stop, positive=True))
+        for name, (times, offsets) in self._data.items():
+            arrays[f"times:{name}"] = times
+            arrays[f"offsets:{name}"] = offsets
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> tuple[Spikes, float | None]:
+        """Read a file written by :meth:`save`; returns the spikes and ``t_stop`` (ms,
+        None if not recorded)."""
+        with np.load(path, allow_pickle=False) as data:
+            if "format" not in data or str(data["format"]) != SPIKES_FORMAT:
+                raise ValueError(f"spikes file {str(path)!r} must be written by "
+                                 f"Spikes.save (format {SPIKES_FORMAT!r})")
+            names = [k.split(":", 1)[1] for k in data.files if k.startswith("times:")]
+            spikes = cls.from_arrays({n: (data[f"times:{n}"], data[f"offsets:{n}"])
+                                      for n in names})
+            t_stop = float(data["t_stop"]) if "t_stop" in data else None
+        return spikes, t_stop
 
     # -- mapping -----------------------------------------------------------------------
     def __getitem__(self, name: str) -> list[np.ndarray]:

@@ -37,7 +37,7 @@ from xkernels.engine.linearisation import placement_probability
 from xkernels.spec.network import Connection, Distribution, Network, Population
 
 #: ``ext`` modes: how the extrinsic input (``n_ext`` synapses at ``nu_ext``) enters.
-EXT_MODES = ("auto", "leak", "poisson", "none")
+EXT_MODES = ("auto", "mean", "leak", "poisson", "none")
 #: Largest multapse count considered for discrete distributions.
 MAX_MULTAPSES = 10_000
 
@@ -223,11 +223,11 @@ def draw_synapses(rng: np.random.Generator, network: Network, post: str, *,
         Compressed per-neuron spike trains of every presynaptic population.
     t_stop : float
         Simulation end (ms); later deliveries are dropped.
-    ext : {"leak", "poisson", "none"}
+    ext : {"mean", "leak", "poisson", "none"}
         With ``"poisson"`` the extrinsic input is drawn as Poisson trains (one
         superposed train per segment of rate ``n_ext × A_i / ΣA × nu_ext``) onto
         ``Exp2Syn`` synapses of ``pop.ext_synapse``; otherwise no extrinsic synapses
-        are drawn (``"leak"`` is applied to the membrane by the caller).
+        are drawn (``"mean"`` and ``"leak"`` change the membrane, in the caller).
 
     Returns
     -------
