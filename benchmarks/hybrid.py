@@ -1,19 +1,22 @@
 """Benchmark: the hybrid ground truth against a plain LFPy loop, and the kernels' cost.
 
 Network: the LFPykernels README network (E 8192, I 1024 ball-and-sticks cells,
-passive, conductance-based Exp2Syn synapses, extrinsic input as mean leak
-conductance), driven by correlated Poisson spikes of every one of its 9216 neurons at
+passive, conductance-based Exp2Syn synapses, extrinsic input as its mean conductance
+in the leak), driven by correlated Poisson spikes of every one of its 9216 neurons at
 the specified rates (E 2.5, I 5 spikes/s) with a shared rate fluctuation.  A seeded
 subsample of ``--cells`` postsynaptic cells (80 % E, 20 % I; each wired from the full
 presynaptic populations: ~1076 synapses per E cell) is simulated for ``--seconds`` s:
 
 * ``xkernels.hybrid.simulate`` on a LocalCluster of one worker process per core
   (grouped synapses, currents reduced in the task); wall time including the cluster
-  start, and core-seconds of the tasks;
-* the plain way on ``--plain`` of the same cells, in this process: one
-  ``LFPy.TemplateCell`` per cell, one ``LFPy.Synapse`` per synapse with its spike
-  times, ``cell.simulate(rec_imem=True)``, then the probe matrices; the same cells run
-  through ``run_batch`` one by one give the largest deviation between the two;
+  start, and the tasks' CPU time;
+* the plain way on ``--plain`` of the same cells, in this process (CPU time,
+  interleaved cell by cell with ``run_batch`` of the same cell, so that load from
+  other jobs affects both alike; extrinsic conductance with the leak's reversal
+  in both, which the plain loop sets with its g_pas): one ``LFPy.TemplateCell`` per
+  cell, one ``LFPy.Synapse`` per synapse with its spike times,
+  ``cell.simulate(rec_imem=True)``, then the probe matrices; the largest deviation
+  between the two is printed;
 * the kernel prediction: ``compute_kernels`` + ``rates_from_spikes`` + ``convolve``.
 
 Figures: cells × seconds of activity simulated per core-second.
@@ -60,10 +63,11 @@ def plain_loop(network, spikes, post, cells, t_stop, dt, seed):
     named = probes()
     out, seconds, n_syn = [], 0.0, 0
     for index in cells:
+        cpu = 0.0
         # the same pure-numpy wiring as the hybrid tasks (timed: the loop needs it too);
         # the NetworkCell only provides the placed geometry and is built untimed
         with NetworkCell(pop.cell, pop, dt, e_pas_default=-65.0) as geometry_cell:
-            start = time.perf_counter()
+            start = time.process_time()
             position, _, groups = wire_cell(network, post, index, seed=seed,
                                             place=geometry_cell.place, spikes=arrays,
                                             t_stop=t_stop, ext="leak")
@@ -77,15 +81,16 @@ def plain_loop(network, spikes, post, cells, t_stop, dt, seed):
                     synapses.append({"idx": int(seg), "syntype": g.syntype,
                                      "weight": g.weight, "tau1": g.tau1, "tau2": g.tau2,
                                      "e": g.e, "times": t[(t >= 0) & (t < t_stop)]})
-            seconds += time.perf_counter() - start
+            cpu += time.process_time() - start
         n_syn += len(synapses)
-        start = time.perf_counter()
+        start = time.process_time()
         signal, _ = plain_cell_signal(
             pop.cell, pop.rotation, position, synapses,
             lambda geometry: cell_matrix(named, _Geometry(geometry)),
             dt=dt, t_stop=t_stop, e_pas=-65.0, g_shift=g_shift)
-        seconds += time.perf_counter() - start
-        out.append(signal)
+        cpu += time.process_time() - start
+        seconds += cpu
+        out.append((signal, cpu))
     return out, seconds, n_syn
 
 
@@ -138,30 +143,33 @@ def main() -> None:
           f"tasks {stats['task_seconds']:.1f} core-s; {stats['synapses']} synapses in "
           f"{stats['groups']} point processes, {stats['events']} events")
     print(f"  throughput: {cell_seconds / (wall * cores):.2f} cell·s per core-second "
-          f"(wall), {cell_seconds / stats['task_seconds']:.2f} (task time)")
+          f"(wall x cores), {cell_seconds / stats['task_cpu_seconds']:.2f} (task CPU time)")
 
-    # -- plain loop over some of the same cells ----------------------------------------
+    # -- plain loop over some of the same cells, interleaved cell by cell ---------------
     chosen = select_cells(sizes["E"], n_e, args.seed, "E")[: args.plain]
-    plain, plain_seconds, plain_syn = plain_loop(net, spikes, "E", chosen.tolist(), t_stop,
-                                                 dt, args.seed)
     options = {"seed": args.seed, "dt": dt, "t_stop": t_stop,
                "n_steps": int(round(t_stop / dt)), "ext": "leak", "e_pas": -65.0,
                "v_init": None, "chunk_steps": 4096}
-    mine_seconds, dev = 0.0, 0.0
-    for index, ref in zip(chosen.tolist(), plain):
+    run_batch(net, probes(), spikes, "E", [int(chosen[0])], options)   # warm-up
+    plain_cpu = mine_cpu = 0.0
+    dev, plain_syn = 0.0, 0
+    for index in chosen.tolist():
+        [(ref, cpu)], _, n_syn = plain_loop(net, spikes, "E", [index], t_stop, dt, args.seed)
+        plain_cpu += cpu
+        plain_syn += n_syn
         result = run_batch(net, probes(), spikes, "E", [index], options)
-        mine_seconds += result["seconds"]
+        mine_cpu += result["cpu_seconds"]
         dev = max(dev, float(np.abs(result["values"] - ref).max() / np.abs(ref).max()))
-    per_core_plain = len(chosen) * args.seconds / plain_seconds
-    per_core_mine = len(chosen) * args.seconds / mine_seconds
+    per_core_plain = len(chosen) * args.seconds / plain_cpu
+    per_core_mine = len(chosen) * args.seconds / mine_cpu
     print(f"plain LFPy loop, {len(chosen)} E cells ({plain_syn // len(chosen)} LFPy.Synapse "
-          f"per cell): {plain_seconds:.1f} s -> {per_core_plain:.3f} cell·s per core-second")
-    print(f"  same cells through hybrid.run_batch one by one: {mine_seconds:.2f} s -> "
+          f"per cell): {plain_cpu:.1f} CPU s -> {per_core_plain:.3f} cell·s per core-second")
+    print(f"  same cells through hybrid.run_batch, interleaved: {mine_cpu:.2f} CPU s -> "
           f"{per_core_mine:.3f} cell·s per core-second; max deviation {dev:.1e} "
           "of each cell's largest signal")
     print(f"  hybrid vs plain per core: {per_core_mine / per_core_plain:.1f}x (same cells, "
-          f"one process), {cell_seconds / stats['task_seconds'] / per_core_plain:.1f}x "
-          "(whole run, task time)")
+          f"CPU time), {cell_seconds / stats['task_cpu_seconds'] / per_core_plain:.1f}x "
+          "(whole dask run, task CPU time)")
 
     # -- kernel prediction ---------------------------------------------------------------
     start = time.perf_counter()

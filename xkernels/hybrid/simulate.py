@@ -87,11 +87,12 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
     -------
     dict
         ``values`` (n_channels, n_steps) sum of the cells' signals (channel units),
-        ``cells``, ``synapses``, ``groups``, ``events`` counts and ``seconds`` spent.
+        ``cells``, ``synapses``, ``groups``, ``events`` counts, ``seconds`` (wall) and
+        ``cpu_seconds`` (this process's CPU time) spent.
     """
     from xkernels.engine.network_cell import NEURON_LOCK, NetworkCell
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     pop = network.population(post)
     arrays = {name: spikes.arrays(name) for name in spikes}
     n_syn = n_groups = n_events = 0
@@ -120,7 +121,8 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
             else:
                 total += signal
     return {"values": total, "cells": len(cells), "synapses": n_syn, "groups": n_groups,
-            "events": n_events, "seconds": time.perf_counter() - start}
+            "events": n_events, "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu}
 
 
 # --------------------------------------------------------------------------------------
@@ -466,7 +468,8 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
             cells = chosen[post][batch["first"]: batch["first"] + batch["cells"]]
             jobs.append((b, post, [int(i) for i in cells], dict(options, e_pas=e_pas[post])))
     summer = OrderedSum(batches, (len(labels), n_steps))
-    stats = {"cells": 0, "synapses": 0, "groups": 0, "events": 0, "task_seconds": 0.0}
+    stats = {"cells": 0, "synapses": 0, "groups": 0, "events": 0, "task_seconds": 0.0,
+             "task_cpu_seconds": 0.0}
     wall = time.perf_counter()
     if jobs:
         n_jobs_cells = sum(len(j[2]) for j in jobs)
@@ -482,6 +485,7 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
                 for key in ("cells", "synapses", "groups", "events"):
                     stats[key] += result[key]
                 stats["task_seconds"] += result["seconds"]
+                stats["task_cpu_seconds"] += result["cpu_seconds"]
                 bar.update(result["cells"])
         finally:
             bar.close()
