@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from _store_writer import make_kernels, sweep_point, sweep_template  # noqa: E402
 
-from xkernels.store import kernel_store as store  # noqa: E402
+import xkernels.store as store  # noqa: E402
+from xkernels.store import layout  # noqa: E402
 
 
 def _best(func, repeat: int = 3) -> float:
@@ -55,7 +56,7 @@ def main(n_tau: int = 102_400) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ds.to_zarr(base_path, mode="w", consolidated=True, encoding={
-                    "kernels": {"chunks": (2, 2, 16, store._tau_chunk(H))}})
+                    "kernels": {"chunks": (2, 2, 16, layout.tau_chunk(H))}})
 
         t_base_w, t_ours_w = _best(base_write), _best(ours_write)
         t_base_r = _best(lambda: xr.open_zarr(base_path).kernels.values)

@@ -79,7 +79,7 @@ def store_main(n: int) -> None:
     import tempfile
 
     import xkernels
-    from xkernels.store import kernel_store as store
+    from xkernels import store
     from xkernels.sweeps.driver import sweep
 
     net = xkernels.Network.example()
@@ -151,7 +151,7 @@ def main() -> None:
     t_sync, H_sync = timed(lambda: sweep(net, full_grid, probes(), client="sync", **opts))
     t_pool, _ = timed(lambda: sweep(net, full_grid, probes(), **opts))
     with LocalCluster(**cluster_kwargs) as cluster, Client(cluster) as client:
-        client.run(lambda: __import__("xkernels.cells"))  # NEURON imported in the workers
+        client.run(lambda: __import__("xkernels.engine.cells"))  # NEURON imported in the workers
         t_run, H_run = timed(lambda: sweep(net, full_grid, probes(), client=client, **opts))
     assert np.array_equal(H_sync.values, H_run.values)
     for label, t in (("full simulations, 1 process     ", t_sync),
@@ -167,7 +167,7 @@ def main() -> None:
     fast = {"g_eff": False, "method": "auto", "progress": False}
     t_default, H = timed(lambda: sweep(net, fast_grid, probes(), **fast))
     with LocalCluster(**cluster_kwargs) as cluster, Client(cluster) as client:
-        client.run(lambda: __import__("xkernels.cells"))  # NEURON imported in the workers
+        client.run(lambda: __import__("xkernels.engine.cells"))  # NEURON imported in the workers
         t_client, H2 = timed(lambda: sweep(net, fast_grid, probes(), client=client, **fast))
     n_points = n ** 3
     for label, t in (("fast path, default client=None  ", t_default),

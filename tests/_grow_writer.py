@@ -25,7 +25,8 @@ import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from xkernels.store import kernel_store as store  # noqa: E402
+import xkernels.store as store  # noqa: E402
+from xkernels.store import grow, journal, layout  # noqa: E402
 
 GROWN_HASH = "ab" * 32
 
@@ -53,11 +54,11 @@ def crash_after(path: str, template: xr.DataArray, k: int) -> None:
     """Write the journal of growing ``path`` to ``template``, run k steps, SIGKILL."""
     target = Path(path).absolute()
     sweep_dims = template.dims[:-4]
-    journal = store._extension_journal(target, template, sweep_dims)
-    store._write_journal(target, journal)
-    for _name, step in store._extension_steps(target, journal)[:k]:
-        step()
-    os.kill(os.getpid(), signal.SIGKILL)
+    extension = grow.plan_extension(target, template, sweep_dims)
+    with journal.journaled(target, extension) as steps:
+        for _name, step in steps[:k]:
+            step()
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def sweep_template_of(grid: dict) -> xr.DataArray:
@@ -66,16 +67,17 @@ def sweep_template_of(grid: dict) -> xr.DataArray:
 
     from xkernels.engine import kernels as kern
     from xkernels.network import Network
-    from xkernels.sweeps.driver import _grid_hash, parse_grid, sweep_template
+    from xkernels.sweeps.grid import parse_grid
+    from xkernels.sweeps.points import sweep_hash, sweep_template
 
     network = Network.example()
     options = {"dt": kern.DEFAULT_DT, "tau": kern.DEFAULT_TAU, "t_X": kern.DEFAULT_T_X,
                "Vrest": -65.0, "g_eff": True, "fir": False, "n_positions": 2000,
                "seed": 1234}  # the defaults of sweep()
     options.update({k: v for k, v in GROW_OPTIONS.items() if k in options})
-    prep = kern.prepare_kernels(network, make_probes(), **options)
+    plan = kern.prepare_kernels(network, make_probes(), **options)
     axes = parse_grid(network, grid)
-    return sweep_template(prep, axes, _grid_hash(prep, axes))
+    return sweep_template(plan, axes, sweep_hash(plan, axes))
 
 
 def main(argv: list[str]) -> None:
@@ -89,7 +91,7 @@ def main(argv: list[str]) -> None:
         crash_after(path, sweep_template_of(GROW_BIG), int(argv[2]))
     elif mode == "block":
         n_w, n_v, n_tau, chunk_bytes = (int(a) for a in argv[2:6])
-        store.TARGET_CHUNK_BYTES = chunk_bytes
+        layout.TARGET_CHUNK_BYTES = chunk_bytes
         H = block(n_w, n_v, n_tau)
         print("ready", flush=True)
         store.write_points(path, H, index={"weight_E_E": list(range(n_w)),

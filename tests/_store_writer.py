@@ -4,22 +4,28 @@ Usage (as a script, from the worktree root)::
 
     python tests/_store_writer.py whole PATH SEED N_TAU
     python tests/_store_writer.py sweep PATH N_W N_V N_TAU CHUNK_BYTES
+    python tests/_store_writer.py hold PATH
 
 ``whole`` writes one store with ``overwrite=True``; ``sweep`` creates a sweep store
 (or resumes it) and writes every point that is not done.  Both print progress lines
-(flushed) that the tests wait for before sending SIGKILL.
+(flushed) that the tests wait for before sending SIGKILL.  ``hold`` makes a temporary
+sibling of PATH as a writer does, prints its path and waits to be killed (at most
+10 minutes).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from xkernels.store import kernel_store as store
+import xkernels.store as store
 from xkernels.contract import channel_coords
+from xkernels.store import layout, publish
 
 DT = 0.25
 N_CHANNELS = 16
@@ -69,7 +75,7 @@ def make_kernels(seed: int = 0, n_tau: int = 11, *, sweep: dict | None = None,
         "Vrest": json.dumps({"E": -65.0}),
         "versions": json.dumps({"xkernels": "0.1.0", "neuron": "8.2.4", "LFPy": "2.3",
                                 "lfpykit": "0.5.1"}),
-        "content_hash": f"{seed:08x}" * 8, "format_version": store.STORE_FORMAT_VERSION,
+        "content_hash": f"{seed:08x}" * 8, "format_version": layout.STORE_FORMAT_VERSION,
     }
     if sweep:
         attrs["sweep_paths"] = json.dumps({"weight_E_E": "connections.E->E.weight",
@@ -117,10 +123,16 @@ def main(argv: list[str]) -> None:
         print("done", flush=True)
     elif mode == "sweep":
         n_w, n_v, n_tau, chunk_bytes = (int(a) for a in argv[2:6])
-        store.TARGET_CHUNK_BYTES = chunk_bytes
+        layout.TARGET_CHUNK_BYTES = chunk_bytes
         print("ready", flush=True)
         run_sweep(path, n_w, n_v, n_tau, progress=True)
         print("done", flush=True)
+    elif mode == "hold":
+        with publish.staging(Path(path)) as stage:
+            stage.tmp.mkdir()
+            print("ready", flush=True)
+            print(stage.tmp, flush=True)
+            time.sleep(600)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.stats as st
-from conftest import readme_arguments
+import xarray as xr
+from conftest import readme_arguments, subprocess_env
 
 from xkernels import compat
 
@@ -64,3 +65,37 @@ def test_discrete_multapse_function_accepted():
     kw["multapseParameters"] = [{"mu": 2.0, "loc": 1}, {"mu": 4.0, "loc": 1}]
     approx = compat.KernelApprox(**kw)
     assert approx.network.connection("I", "E").mean_multapses() == pytest.approx(5.0)
+
+
+def test_lfpykernels_probes_accepted_by_compute_kernels(mechanisms_loaded):
+    """LFPykernels' probe classes give exactly the kernels of their xkernels equivalents."""
+    import xkernels
+
+    lfpykernels = pytest.importorskip("lfpykernels")
+    gcp = {"z": np.linspace(1000.0, -200.0, 4), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
+    options = {"dt": 2 ** -4, "tau": 2.0, "t_X": 10.0, "Vrest": -65.0, "g_eff": True}
+    network = xkernels.Network.example()
+    H_ref = xkernels.compute_kernels(
+        network, [lfpykernels.GaussCylinderPotential(None, **gcp),
+                  lfpykernels.KernelApproxCurrentDipoleMoment(None)], **options)
+    H = xkernels.compute_kernels(
+        network, [xkernels.GaussCylinderPotential(None, **gcp),
+                  xkernels.CurrentDipoleMomentZ(None)], **options)
+    xr.testing.assert_identical(H_ref, H)
+
+
+def test_compat_registration_is_active_on_any_import():
+    """Importing any xkernels module (here the engine alone) registers the lfpykernels
+    probe kinds: xkernels/__init__ imports compat."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("lfpykernels")
+    code = ("import warnings; warnings.simplefilter('ignore'); import numpy as np; "
+            "import lfpykernels; from xkernels.engine import kernels; "
+            "from xkernels.probes import kind_of; "
+            "p = lfpykernels.GaussCylinderPotential(None, z=np.zeros(1), sigma=0.3, R=1.0, "
+            "sigma_z=1.0); print(type(kind_of(p)).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=subprocess_env())
+    assert out.stdout.split()[-1] == "ReferenceGaussCylinderKind"

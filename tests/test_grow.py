@@ -15,7 +15,8 @@ from _grow_writer import GROWN_HASH, block, grown_template
 from _store_writer import run_sweep, sweep_point, sweep_template
 from conftest import file_stamps, subprocess_env
 
-from xkernels.store import kernel_store as store
+import xkernels.store as store
+from xkernels.store import journal, layout
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).with_name("_grow_writer.py")
@@ -51,7 +52,7 @@ def _assert_same_store(path: Path, reference: Path) -> None:
 @pytest.fixture
 def reference(tmp_path, monkeypatch):
     """A store of the whole 4 x 3 grid written in one go (with the grown hash)."""
-    monkeypatch.setattr(store, "TARGET_CHUNK_BYTES", SMALL_CHUNKS)
+    monkeypatch.setattr(layout, "TARGET_CHUNK_BYTES", SMALL_CHUNKS)
     path = tmp_path / "reference.zarr"
     store.create_sweep_store(path, grown_template(4, 3, N_TAU))
     for i in range(4):
@@ -70,7 +71,7 @@ def test_grow_equals_fresh_store_and_keeps_chunks(tmp_path, reference, start):
     added = store.extend_sweep_store(path, grown_template(4, 3, N_TAU))
     assert added == {d: n for d, n in (("weight_E_E", 4 - start[0]), ("Vrest", 3 - start[1]))
                      if n}
-    assert not (path / store.EXTEND_JOURNAL).exists()
+    assert not list(path.glob(".xkernels-extend*"))  # neither journal nor lock left
     after = _chunk_files(path)
     assert {k: after[k] for k in before} == before and set(after) == set(before)
     done = store.completed_points(path)
@@ -133,8 +134,8 @@ def test_grow_refused_with_nothing_written(tmp_path, case):
     assert file_stamps(path) == before
 
 
-N_STEPS = len(store._extension_steps(Path("x"), {"shapes": {n: None for n in (
-    "kernels", "done", "weight_E_E", "Vrest")}, "tails": {}, "content_hash": ""}))
+N_STEPS = len(journal.extension_steps(Path("x"), journal.Extension(shapes={
+    n: ((2,), (4,)) for n in ("kernels", "done", "weight_E_E", "Vrest")})))
 
 
 def test_sigkill_at_every_step_of_growth(tmp_path, reference):
@@ -148,14 +149,15 @@ def test_sigkill_at_every_step_of_growth(tmp_path, reference):
         proc = subprocess.run([sys.executable, str(WRITER), "steps", str(path), "4", "3",
                                str(N_TAU), str(k)], env=subprocess_env(), cwd=ROOT)
         assert proc.returncode == -9
-        assert (path / store.EXTEND_JOURNAL).exists()
+        assert (path / journal.EXTEND_JOURNAL).exists()
         plain = xr.open_zarr(path)  # plain reader, consolidated metadata: consistent
         seen.add(plain.sizes["weight_E_E"])
         assert plain["done"].shape == plain["kernels"].shape[:2]
         assert plain["weight_E_E"].size == plain["kernels"].shape[0]
         assert plain["done"].values[:2, :1].all() and plain["done"].values.sum() == 2
+        assert len(list(path.glob(".xkernels-extend-*.lock"))) == 1  # the dead writer's
         done = store.completed_points(path)  # rolls the extension forward
-        assert not (path / store.EXTEND_JOURNAL).exists()
+        assert not list(path.glob(".xkernels-extend*"))  # neither journal nor lock left
         assert done.shape == (4, 3) and done.sum() == 2 and done[:2, :1].all()
         assert _chunk_files(path) == before
         _fill_missing(path)
@@ -214,7 +216,7 @@ KILL_CHUNKS = 2**20
 
 
 def test_sigkill_during_block_write_never_marks_unwritten_points(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "TARGET_CHUNK_BYTES", KILL_CHUNKS)
+    monkeypatch.setattr(layout, "TARGET_CHUNK_BYTES", KILL_CHUNKS)
     expected = block(KILL_W, KILL_V, KILL_TAU).values
     rng = np.random.default_rng(3)
     outcomes = []

@@ -67,18 +67,18 @@ def test_physics_sanity(H):
 def test_dipole_equals_sum_of_z_weighted_currents():
     """Independent check of the CDM pipeline: p_z(t) = Σ_i z_i I_i(t) of the simulated
     currents, smeared by the delay distribution (computed by direct summation here)."""
-    from xkernels.engine.kernels import _plan_population
+    from xkernels.engine.plans import plan_population
 
     net = Network.example()
     pop = net.population("E")
     dt, tau, n = 2 ** -4, 10.0, 160
     with LinearisedCell(pop.cell, pop, dt, -65.0) as cell:
-        plan = _plan_population(net, "E", cell.geometry, -65.0, False, dt, n)
-        item = plan["inputs"]["I"]
-        imem = cell.synaptic_response(item["weights"], item["tau1"], item["tau2"], tau, 200.0)
+        plan = plan_population(net, "E", cell.geometry, -65.0, False, dt, n)
+        item = plan.inputs["I"]
+        imem = cell.synaptic_response(item.weights, item.tau1, item.tau2, tau, 200.0)
         z = cell.geometry.z_mid
     pz = z @ imem
-    h = item["h_delay"]
+    h = item.h_delay
     smeared = np.array([sum(pz[m - j] * h[n + j] for j in range(-n, n + 1) if 0 <= m - j <= n)
                         for m in range(n + 1)])
     expected = smeared - smeared[0]

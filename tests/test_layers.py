@@ -10,10 +10,10 @@ name of another module; and ``pyproject.toml`` installs every subpackage.
 from __future__ import annotations
 
 import ast
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "xkernels"

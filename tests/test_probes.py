@@ -26,6 +26,8 @@ from xkernels.probes import (
     EEGProbe,
     GaussCylinderPotential,
     MEGProbe,
+    ProbeKind,
+    default_probe_name,
     draw_offsets,
     gauss_cylinder_mean,
     normalize_probes,
@@ -33,7 +35,9 @@ from xkernels.probes import (
     probe_definition,
     probe_from_definition,
     probe_matrix,
+    register,
 )
+from xkernels.probes.registry import json_floats
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -153,7 +157,7 @@ def test_gauss_cylinder_needs_cell():
     ({"z": np.array([])}, ValueError, "non-empty"),
     ({"z": np.array([0.0, np.nan])}, ValueError, "finite"),
     ({"z": ["a", "b"]}, TypeError, "real numbers"),
-    ({"z": [0.0], "sigma": 0.0}, ValueError, "sigma must be a finite number > 0, got 0.0"),
+    ({"z": [0.0], "sigma": 0.0}, ValueError, "sigma must be > 0, got 0.0"),
     ({"z": [0.0], "sigma": "0.3"}, TypeError, "sigma"),
     ({"z": [0.0], "sigma": True}, TypeError, "sigma"),
     ({"z": [0.0], "R": -1.0}, ValueError, r"R must .* got -1.0"),
@@ -330,12 +334,30 @@ def test_probe_matrix_bad_input(geom):
         probe_matrix(probe, geom, {"radius": 100.0, "loc": 0.0})
     with pytest.raises(ValueError, match=r"population\['radius'\] must be >= 0, got -1"):
         probe_matrix(probe, geom, {"radius": -1, "loc": 0.0, "scale": 1.0})
-    with pytest.raises(ValueError, match="n_positions must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="n_positions must be an integer >= 1, got 0"):
         probe_matrix(probe, geom, POP, n_positions=0)
     with pytest.raises(TypeError, match="LinearModel"):
         probe_matrix(object(), geom, POP)
     with pytest.raises(TypeError, match="CellGeometry"):
         probe_matrix(probe, object(), POP)
+
+
+@pytest.mark.parametrize("population, n, exc, text", [
+    ([100.0, 0.0, 50.0], 10, TypeError, "population must be a dict"),
+    ({"radius": "100", "loc": 0.0, "scale": 1.0}, 10, TypeError,
+     r"population\['radius'\] must be a real number, got '100'"),
+    ({"radius": True, "loc": 0.0, "scale": 1.0}, 10, TypeError, "real number"),
+    ({"radius": 1.0, "loc": np.nan, "scale": 1.0}, 10, ValueError,
+     r"population\['loc'\] must be finite"),
+    ({"radius": 1.0, "loc": 0.0, "scale": -2.0}, 10, ValueError, r"\['scale'\] must be >= 0"),
+    (POP, 2.5, TypeError, "n_positions must be an integer, got 2.5"),
+    (POP, True, TypeError, "n_positions must be an integer, got True"),
+])
+def test_draw_offsets_wrong_types_and_values(population, n, exc, text):
+    """One policy: TypeError for a wrong type, ValueError for a bad value."""
+    with pytest.raises(exc, match=text):
+        draw_offsets(population, n)
+    assert draw_offsets(POP, np.int64(3)).shape == (3, 3)
 
 
 # --------------------------------------------------------------------------- #
@@ -428,6 +450,21 @@ def test_definition_of_reference_probes(geom):
     assert type(cdm) is CurrentDipoleMomentZ
 
 
+def test_definition_class_paths():
+    """Definitions name classes by their public path and read module paths too."""
+    eeg = EEGProbe(np.array([[0.0, 0.0, 90000.0]]))
+    definition = probe_definition(eeg)
+    assert definition["class"] == "xkernels.probes.EEGProbe"
+    for path in ("xkernels.probes.models.EEGProbe", "xkernels.probes.EEGProbe"):
+        rebuilt = probe_from_definition(dict(definition, **{"class": path}))
+        assert type(rebuilt) is EEGProbe and probe_definition(rebuilt) == definition
+    assert probe_definition(CONTACT_PROBES["point"]())["class"] == "lfpykit.PointSourcePotential"
+    # subclasses are described only where the kind says so (a subclass may change physics)
+    with pytest.raises(TypeError, match="cannot describe lfpykit.models.RecMEAElectrode"):
+        probe_definition(lfpykit.RecMEAElectrode(None, x=np.zeros(1), y=np.zeros(1),
+                                                 z=np.zeros(1)))
+
+
 def test_definition_errors():
     with pytest.raises(TypeError, match="cannot describe lfpykit.models.LinearModel"):
         probe_definition(lfpykit.LinearModel(None))
@@ -468,6 +505,82 @@ def test_normalize_probes_names():
 def test_normalize_probes_bad_input(bad, exc, text):
     with pytest.raises(exc, match=text):
         normalize_probes(bad)
+
+
+def test_probe_names_follow_the_validation_policy():
+    with pytest.raises(TypeError, match="probe name must be a non-empty str without ':', got 3"):
+        normalize_probes({3: CurrentDipoleMomentZ()})
+    with pytest.raises(ValueError, match="probe name must be a non-empty str"):
+        probe_channels("", CurrentDipoleMomentZ())
+    with pytest.raises(TypeError, match="LinearModel, got object"):
+        default_probe_name(object())
+
+
+# --------------------------------------------------------------------------- #
+# the registry: a new probe class is one registered kind
+# --------------------------------------------------------------------------- #
+class Bipolar(lfpykit.LinearModel):
+    """Test model: potential difference between two point contacts on the z-axis."""
+
+    def __init__(self, cell=None, z=(0.0, 100.0), sigma=0.3):
+        super().__init__(cell=cell)
+        self.z = np.asarray(z, dtype=float)
+        self.sigma = float(sigma)
+
+    def get_transformation_matrix(self):
+        zero = np.zeros(2)
+        M = lfpykit.PointSourcePotential(self.cell, x=zero, y=zero, z=self.z,
+                                         sigma=self.sigma).get_transformation_matrix()
+        return M[1:] - M[:1]
+
+
+class BipolarChild(Bipolar):
+    pass
+
+
+@register(Bipolar)
+class BipolarKind(ProbeKind):
+    name = "bipolar"
+    units = "mV"
+    serialised_as = Bipolar
+    array_params = ("z",)
+
+    def params(self, probe):
+        return {"z": json_floats(probe.z), "sigma": probe.sigma}
+
+
+def test_new_probe_class_is_one_registration(geom):
+    probe = Bipolar(z=(-100.0, 500.0))
+    assert list(normalize_probes([probe, Bipolar()])) == ["bipolar", "bipolar_1"]
+    coords = probe_channels("bip", probe)
+    assert coords["probe_channel"][1].tolist() == ["bip:0"]      # generic: matrix rows
+    assert coords["units"][1].tolist() == ["mV"]
+    definition = json.loads(json.dumps(probe_definition(probe)))
+    assert definition == {"class": f"{__name__}.Bipolar",
+                          "params": {"z": [-100.0, 500.0], "sigma": 0.3}}
+    rebuilt = probe_from_definition(definition)
+    assert type(rebuilt) is Bipolar
+    M = probe_matrix(rebuilt, geom, POP)
+    assert M.shape == (1, geom.totnsegs) and rebuilt.cell is None
+    probe.cell = geom
+    np.testing.assert_array_equal(M, probe.get_transformation_matrix())
+    # subclasses share the kind's name, channels and matrix, not its definition
+    child = BipolarChild()
+    assert default_probe_name(child) == "bipolar"
+    with pytest.raises(TypeError, match="cannot describe"):
+        probe_definition(child)
+
+
+def test_lfpykernels_kinds_are_registered_by_compat():
+    from xkernels import compat
+    from xkernels.probes import kind_of
+
+    ref = lfpykernels.GaussCylinderPotential(None, z=np.array([0.0]), sigma=0.3, R=100,
+                                             sigma_z=50.0)
+    assert isinstance(kind_of(ref), compat.ReferenceGaussCylinderKind)
+    assert default_probe_name(ref) == "lfp"
+    fast = kind_of(ref).evaluated_as(ref)
+    assert type(fast) is GaussCylinderPotential and fast.R == 100.0
 
 
 def test_module_doctests():

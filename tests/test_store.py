@@ -20,8 +20,9 @@ import xarray as xr
 from _store_writer import make_kernels, run_sweep, sweep_point, sweep_template
 from conftest import file_stamps, subprocess_env
 
-from xkernels.store import kernel_store as store
+import xkernels.store as store
 from xkernels.contract import FORMAT_VERSION
+from xkernels.store import layout, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).with_name("_store_writer.py")
@@ -189,7 +190,7 @@ def _set_version(path: Path, version: int) -> None:
     for meta_file in (path / "zarr.json", path / "kernels" / "zarr.json"):
         meta = json.loads(meta_file.read_text())
         if meta_file.parent == path:
-            meta["attributes"][store.ROOT_VERSION_ATTR] = version
+            meta["attributes"][layout.ROOT_VERSION_ATTR] = version
             meta["consolidated_metadata"]["metadata"]["kernels"]["attributes"][
                 "format_version"] = version
         else:
@@ -233,30 +234,60 @@ def test_not_a_store_refused(tmp_path):
         store.open_kernels(tmp_path / "nover.zarr")
 
 
-def test_stale_temporaries_cleaned(tmp_path):
-    path = tmp_path / "k.zarr"
+def _dead_pid() -> int:
+    """The process id of a process that has exited."""
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
-    pid = int(dead.stdout)
-    stale = store._sibling(path, "tmp")
-    stale = stale.with_name(stale.name.replace(f"-{os.getpid()}-", f"-{pid}-"))
-    (stale / "kernels").mkdir(parents=True)
-    live = store._sibling(path, "tmp")  # this process is alive: must be kept
-    live.mkdir()
+    return int(dead.stdout)
+
+
+def test_stale_temporaries_cleaned(tmp_path):
+    """A dead writer's siblings are removed, a live writer's kept -- judged by its lock,
+    not by the process id in the name (a live process reusing the id changes nothing)."""
+    path = tmp_path / "k.zarr"
+    host = publish.host_name()
+    dead = publish.Staging(path, f"{host}-{_dead_pid()}-0123456789ab")  # no lock file
+    (dead.tmp / "kernels").mkdir(parents=True)
+    reused = publish.Staging(path, f"{host}-{os.getpid()}-ba9876543210")  # pid alive
+    (reused.tmp / "kernels").mkdir(parents=True)
+    reused.lock_file.touch()  # a lock file nobody holds
+    orphan = publish.Staging(path, f"{host}-{os.getpid()}-00000000beef").lock_file
+    orphan.touch()  # a writer killed before it made its temporary sibling
+    other_host = tmp_path / f".k.zarr.tmp-not{host}-{_dead_pid()}-0123456789ab"
+    other_host.mkdir()  # not judged: locks do not reach across hosts
+    with publish.staging(path) as live:  # holds its lock, like a writer at work
+        live.tmp.mkdir()
+        store.write_kernels(make_kernels(1), path)
+        assert not dead.tmp.exists() and not reused.tmp.exists()
+        assert not reused.lock_file.exists() and not orphan.exists()
+        assert live.tmp.exists() and live.lock_file.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other_host.name, "k.zarr"]
+
+
+def test_live_writer_in_another_process_kept_until_killed(tmp_path):
+    path = tmp_path / "k.zarr"
+    proc = _start_writer("hold", str(path))
+    held = Path(proc.stdout.readline().strip())
+    assert held.is_dir() and held.name.startswith(".k.zarr.tmp-")
     store.write_kernels(make_kernels(1), path)
-    assert not stale.exists() and live.exists()
+    assert held.is_dir()  # its writer lives
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    store.write_kernels(make_kernels(2), path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.zarr"]
+    xr.testing.assert_identical(store.open_kernels(path).load(), make_kernels(2))
 
 
 def test_old_store_moved_aside_is_restored(tmp_path):
     """The non-Linux fallback moves the old store aside; a dead writer's one comes back."""
     path = tmp_path / "k.zarr"
     store.write_kernels(make_kernels(1), path)
-    aside = store._sibling(path, "old")
-    aside = aside.with_name(aside.name.replace(f"-{os.getpid()}-", "-999999999-"))
+    aside = publish.Staging(path, f"{publish.host_name()}-999999999-0123456789ab").aside
     os.rename(path, aside)
     with pytest.raises(FileExistsError):  # restored first, so it exists again
         store.write_kernels(make_kernels(2), path)
     xr.testing.assert_identical(store.open_kernels(path).load(), make_kernels(1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.zarr"]
 
 
 # --------------------------------------------------------------------------- crash safety
@@ -294,7 +325,8 @@ def test_sigkill_during_whole_write(tmp_path):
             np.testing.assert_array_equal(H, expected[3 - current])
             current = 3 - current
         leftovers = [p.name for p in tmp_path.iterdir() if p.name != "big.zarr"]
-        assert all(name.startswith(".big.zarr.tmp-") for name in leftovers), leftovers
+        assert all(name.startswith((".big.zarr.tmp-", ".big.zarr.lock-"))
+                   for name in leftovers), leftovers
     # a first write killed half way leaves no store (or the complete one)
     fresh = tmp_path / "fresh.zarr"
     proc = _start_writer("whole", str(fresh), "2", str(BIG_TAU))
@@ -317,7 +349,7 @@ SMALL_CHUNKS = 64 * 2**10  # several tau chunks per point
 
 
 def test_sweep_store_grows_point_by_point(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "TARGET_CHUNK_BYTES", SMALL_CHUNKS)
+    monkeypatch.setattr(layout, "TARGET_CHUNK_BYTES", SMALL_CHUNKS)
     path = tmp_path / "sweep.zarr"
     template = sweep_template(N_W, N_V, N_TAU)
     store.create_sweep_store(path, template)
@@ -327,7 +359,7 @@ def test_sweep_store_grows_point_by_point(tmp_path, monkeypatch):
         store.open_kernels(path)
     store.write_point(path, sweep_point(0, 0, N_TAU), index={"weight_E_E": 0, "Vrest": 0})
     first = file_stamps(path / "kernels")
-    assert len(first) == 1 + -(-N_TAU // store._tau_chunk(template))  # zarr.json + chunks
+    assert len(first) == 1 + -(-N_TAU // layout.tau_chunk(template))  # zarr.json + chunks
     store.write_point(path, sweep_point(2, 1, N_TAU), index={"weight_E_E": 2, "Vrest": 1})
     after = file_stamps(path / "kernels")
     assert {k: after[k] for k in first} == first  # existing chunks not rewritten
@@ -436,7 +468,7 @@ def _wait_mid_point(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -
 
 
 def test_sigkill_mid_growth_then_resume(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "TARGET_CHUNK_BYTES", KILL_CHUNKS)
+    monkeypatch.setattr(layout, "TARGET_CHUNK_BYTES", KILL_CHUNKS)
     reference = tmp_path / "reference.zarr"
     run_sweep(str(reference), KILL_W, KILL_V, KILL_TAU)
     path = tmp_path / "grown.zarr"
@@ -475,7 +507,7 @@ def test_half_written_point_is_not_done_and_is_rewritten(tmp_path, monkeypatch):
     """The state a writer killed between chunks leaves: some chunks, a stray .partial."""
     import zarr
 
-    monkeypatch.setattr(store, "TARGET_CHUNK_BYTES", SMALL_CHUNKS)
+    monkeypatch.setattr(layout, "TARGET_CHUNK_BYTES", SMALL_CHUNKS)
     path = tmp_path / "sweep.zarr"
     store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))
     good = sweep_point(1, 1, N_TAU)
@@ -496,9 +528,9 @@ def _write_one(path: str, i: int, j: int) -> bool:
     """Worker task: compute (here: make) one point and write it into the store."""
     from _store_writer import sweep_point as point
 
-    from xkernels.store import kernel_store as worker_store
+    from xkernels.store import write_point
 
-    worker_store.write_point(path, point(i, j, N_TAU), index={"weight_E_E": i, "Vrest": j})
+    write_point(path, point(i, j, N_TAU), index={"weight_E_E": i, "Vrest": j})
     return True
 
 

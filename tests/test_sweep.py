@@ -18,10 +18,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from xkernels.probes import models as P
+from xkernels import probes as P
 from xkernels.kernels import compute_kernels
 from xkernels.network import Network
-from xkernels.sweeps.driver import PointBuilder, grid_points, parse_grid, sweep
+from xkernels.sweeps.driver import sweep
+from xkernels.sweeps.grid import grid_points, parse_grid
+from xkernels.sweeps.points import PointBuilder
 
 ROOT = Path(__file__).resolve().parents[1]
 TAU = 10.0
@@ -350,7 +352,8 @@ def test_worker_killed_mid_sweep_is_retried(net):
 # sweep dims flow into convolution
 # --------------------------------------------------------------------------------------
 def test_sweep_dims_flow_into_convolution(net):
-    convolve = pytest.importorskip("xkernels.convolve").convolve
+    from xkernels.signals import convolve
+
     H = sweep(net, {W_EE: [1e-4, 2e-4]}, make_probes(), tau=TAU, g_eff=False, client="sync")
     dt = H.attrs["dt"]
     rng = np.random.default_rng(0)
@@ -376,7 +379,7 @@ def _pid(_):
 
 
 def test_default_runner_starts_a_local_cluster_of_processes():
-    from xkernels.sweeps.driver import Runner
+    from xkernels.sweeps.runner import Runner
 
     runner = Runner(None)
     try:

@@ -37,7 +37,7 @@ class XkDataArrayAccessor:
 
     def to_zarr(self, path, **kwargs: Any) -> None:
         """Write kernels to a Zarr store: see :func:`xkernels.store.write_kernels`."""
-        from xkernels.store.kernel_store import write_kernels
+        from xkernels.store import write_kernels
 
         write_kernels(self._obj, path, **kwargs)
 

@@ -6,6 +6,15 @@ the same constructor arguments, ``get_kernel`` returning the same dict of ndarra
 (keyed by probe class name, shape (n_channels, n_lags)), computed by
 :func:`xkernels.compute_kernels`.  Kernels of every presynaptic population are computed
 in one go and reused by later ``get_kernel`` calls with the same options.
+
+This module is also where xkernels knows LFPykernels' own probe classes (without
+importing ``lfpykernels``, a test-only dependency): it registers probe kinds for
+``lfpykernels.GaussCylinderPotential`` (evaluated with the fast
+:class:`~xkernels.probes.GaussCylinderPotential` of the same parameters, described as
+it) and ``lfpykernels.KernelApproxCurrentDipoleMoment`` (as
+:class:`~xkernels.probes.CurrentDipoleMomentZ`), recognised by module and class name.
+``import xkernels`` imports this module, so these probes can be passed to
+:func:`xkernels.compute_kernels` directly.
 """
 
 from __future__ import annotations
@@ -18,10 +27,42 @@ import numpy as np
 import scipy.stats as st
 
 from xkernels.engine.kernels import compute_kernels, content_hash
-from xkernels.spec.network import Network
+from xkernels.probes.kinds import CurrentDipoleMomentZKind, GaussCylinderKind
+from xkernels.probes.metadata import probe_definition
 from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
+from xkernels.probes.registry import register_matching
+from xkernels.spec.network import Network
 
 __all__ = ["GaussCylinderPotential", "KernelApprox", "KernelApproxCurrentDipoleMoment"]
+
+
+# --------------------------------------------------------------------------- #
+# LFPykernels' probe classes in the probe registry
+# --------------------------------------------------------------------------- #
+def _lfpykernels_class(name: str):
+    """Predicate: ``cls`` is the class ``name`` defined in the lfpykernels package."""
+
+    def predicate(cls: type) -> bool:
+        return cls.__name__ == name and cls.__module__.split(".")[0] == "lfpykernels"
+
+    return predicate
+
+
+class ReferenceGaussCylinderKind(GaussCylinderKind):
+    """``lfpykernels.GaussCylinderPotential``: same parameters, channels and definition
+    as :class:`~xkernels.probes.GaussCylinderPotential`, whose matrix it is evaluated
+    with (the same to ~1e-10 relative, without one quadrature per entry)."""
+
+    def evaluated_as(self, probe: Any) -> GaussCylinderPotential:
+        return GaussCylinderPotential(z=probe.z, sigma=probe.sigma, R=probe.R,
+                                      sigma_z=probe.sigma_z)
+
+
+register_matching("lfpykernels.GaussCylinderPotential",
+                  _lfpykernels_class("GaussCylinderPotential"), ReferenceGaussCylinderKind())
+register_matching("lfpykernels.KernelApproxCurrentDipoleMoment",
+                  _lfpykernels_class("KernelApproxCurrentDipoleMoment"),
+                  CurrentDipoleMomentZKind())
 
 
 class KernelApproxCurrentDipoleMoment(CurrentDipoleMomentZ):
@@ -169,8 +210,6 @@ class KernelApprox:
                 not probes:
             raise TypeError(f"probes must be a non-empty list of lfpykit models, got {probes!r}")
         names = {f"p{i}": probe for i, probe in enumerate(probes)}
-        from xkernels.probes.models import probe_definition
-
         key_parts = {"Vrest": np.asarray(Vrest, dtype=float).tolist(), "dt": dt, "t_X": t_X,
                      "tau": tau, "g_eff": bool(g_eff), "fir": bool(fir)}
         try:

@@ -90,10 +90,12 @@ def check_choice(field: str, value: Any, allowed: Iterable[Any]) -> Any:
     return value
 
 
-def check_mapping(field: str, value: Any, allowed_keys: Iterable[str] | None = None) -> dict:
-    """A copy of mapping ``value`` (TypeError otherwise), keys within ``allowed_keys``."""
+def check_mapping(field: str, value: Any, allowed_keys: Iterable[str] | None = None, *,
+                  expected: str = "a mapping (dict)") -> dict:
+    """A copy of mapping ``value`` (TypeError saying ``expected`` otherwise), its keys
+    within ``allowed_keys`` (ValueError naming the unknown ones)."""
     if not isinstance(value, Mapping):
-        fail(field, value, "a mapping (dict)", TypeError)
+        fail(field, value, expected, TypeError)
     value = dict(value)
     if allowed_keys is not None:
         allowed = sorted(allowed_keys)

@@ -12,22 +12,37 @@ see the full traceback of an error.
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
-import shutil
 import sys
 import time
-import uuid
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import xarray as xr
+
+from xkernels.app.demo import run_demo
+from xkernels.app.files import (
+    OPTION_KEYS,
+    SPEC_KEYS,
+    CLIError,
+    check_output,
+    default_probes,
+    load_spec,
+    publish_output,
+    read_json,
+    spec_document,
+    write_dataset,
+)
+from xkernels.store.publish import staging
+from xkernels.validation import check_real
+
+__all__ = ["CLIError", "OPTION_KEYS", "PROG", "SPEC_KEYS", "build_parser", "check_output",
+           "default_probes", "describe_dataset", "load_spec", "main", "open_kernel_store",
+           "open_rates", "read_json", "spec_document", "write_dataset"]
 
 PROG = "xkernels"
-SPEC_KEYS = ("network", "probes", "options")
-OPTION_KEYS = ("dt", "tau", "t_X", "Vrest", "g_eff", "fir", "n_positions", "seed")
 
 DESCRIPTION = """\
 xkernels: spike-to-signal kernels (LFP, CDM, EEG/MEG) for point-neuron networks.
@@ -47,175 +62,10 @@ writes a complete example next to its results.
 """
 
 
-class CLIError(Exception):
-    """A user error: reported as one line, exit status 1."""
-
-
 # --------------------------------------------------------------------------------------
-# files
+# stores
 # --------------------------------------------------------------------------------------
-def read_json(path: str | Path, what: str) -> Any:
-    """Parse a JSON file or raise :class:`CLIError` naming it."""
-    path = Path(path)
-    if not path.exists():
-        raise CLIError(f"{what} file {str(path)!r} does not exist")
-    if not path.is_file():
-        raise CLIError(f"{what} file {str(path)!r} is not a regular file")
-    try:
-        return json.loads(path.read_text())
-    except UnicodeDecodeError:
-        raise CLIError(f"{what} file {str(path)!r} is not a text file") from None
-    except json.JSONDecodeError as err:
-        raise CLIError(f"{what} file {str(path)!r} is not valid JSON: {err}") from None
-
-
-def default_probes() -> dict[str, Any]:
-    """The README probes: 13-contact LFP (``lfp``) and z-only CDM (``cdm``)."""
-    from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
-
-    return {"lfp": GaussCylinderPotential(z=np.linspace(1000.0, -200.0, 13), sigma=0.3,
-                                          R=150.0, sigma_z=75.0),
-            "cdm": CurrentDipoleMomentZ()}
-
-
-def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Read a computation spec: (Network, probes dict, compute_kernels options).
-
-    Parameters
-    ----------
-    path : str or Path
-        JSON file: ``{"network": ..., "probes": ..., "options": ...}`` or a bare
-        network dict (then the README probes and default options are used).
-
-    Returns
-    -------
-    network, probes, options
-    """
-    from xkernels.spec.network import Network
-    from xkernels.probes.models import probe_from_definition
-
-    data = read_json(path, "spec")
-    if not isinstance(data, dict):
-        raise CLIError(f"spec file {str(path)!r} must hold a JSON object, "
-                       f"got {type(data).__name__}")
-    if "network" not in data:
-        data = {"network": data}
-    unknown = sorted(set(data) - set(SPEC_KEYS))
-    if unknown:
-        raise CLIError(f"spec file {str(path)!r} has unknown keys {unknown}; "
-                       f"allowed: {list(SPEC_KEYS)}")
-    try:
-        network = Network.from_dict(data["network"])
-    except (ValueError, TypeError, KeyError) as err:
-        raise CLIError(f"spec file {str(path)!r}: network: {err}") from None
-    probe_defs = data.get("probes")
-    if probe_defs is None:
-        probes = default_probes()
-    else:
-        if not isinstance(probe_defs, dict) or not probe_defs:
-            raise CLIError(f"spec file {str(path)!r}: probes must be a non-empty object "
-                           f"name -> {{'class': ..., 'params': ...}}")
-        probes = {}
-        for name, definition in probe_defs.items():
-            try:
-                probes[name] = probe_from_definition(definition)
-            except (ValueError, TypeError) as err:
-                raise CLIError(f"spec file {str(path)!r}: probes[{name!r}]: {err}") from None
-    options = data.get("options") or {}
-    if not isinstance(options, dict):
-        raise CLIError(f"spec file {str(path)!r}: options must be an object, "
-                       f"got {options!r}")
-    unknown = sorted(set(options) - set(OPTION_KEYS))
-    if unknown:
-        raise CLIError(f"spec file {str(path)!r}: unknown options {unknown}; "
-                       f"allowed: {list(OPTION_KEYS)}")
-    return network, probes, dict(options)
-
-
-def spec_document(network: Any, probes: Mapping[str, Any],
-                  options: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON document :func:`load_spec` reads."""
-    from xkernels.probes.models import probe_definition
-
-    return {"network": network.to_dict(),
-            "probes": {name: probe_definition(p) for name, p in probes.items()},
-            "options": dict(options)}
-
-
-def check_output(path: str | Path, overwrite: bool) -> Path:
-    """Refuse an existing output unless ``overwrite``; the parent must be a folder."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise CLIError(f"output {str(path)!r} already exists (use --overwrite to replace it)")
-    parent = path.parent if str(path.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
-        raise CLIError(f"output {str(path)!r}: parent {str(parent)!r} is not a folder")
-    return path
-
-
-def _temporary_sibling(path: Path) -> Path:
-    return path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-def move_into_place(tmp: Path, path: Path, overwrite: bool) -> None:
-    """Rename a finished ``tmp`` to ``path`` (replacing it if ``overwrite``)."""
-    if path.exists():
-        if not overwrite:
-            raise CLIError(f"output {str(path)!r} already exists "
-                           "(use --overwrite to replace it)")
-        trash = _temporary_sibling(path)
-        path.rename(trash)
-        tmp.rename(path)
-        if trash.is_dir():
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            trash.unlink(missing_ok=True)
-    else:
-        tmp.rename(path)
-
-
-def _plain_strings(ds: Any) -> Any:
-    """Copy of ``ds`` with fresh encodings and str coords as Python objects (zarr 3
-    variable-length strings, which have a specification, unlike numpy's ``<U``)."""
-    ds = ds.copy()
-    for var in ds.variables.values():
-        var.encoding = {}
-    new = {}
-    for name, coord in ds.coords.items():
-        if coord.dtype.kind == "U":
-            new[name] = (coord.dims, np.asarray(coord.values.tolist(), dtype=object)
-                         .reshape(coord.shape), coord.attrs)
-    return ds.assign_coords(new)
-
-
-def write_dataset(ds: Any, path: str | Path, *, overwrite: bool = False,
-                  progress: bool = True) -> None:
-    """Write a Dataset to a Zarr store atomically (temporary sibling, then rename)."""
-    path = check_output(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_sibling(path)
-    ds = _plain_strings(ds)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            delayed = ds.to_zarr(tmp, mode="w-", compute=False, consolidated=True,
-                                 zarr_format=3)
-            if progress:
-                from dask.diagnostics import ProgressBar
-
-                with ProgressBar(dt=0.5, out=sys.stderr):
-                    delayed.compute()
-            else:
-                delayed.compute()
-        move_into_place(tmp, path, overwrite)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _open_zarr(path: str | Path, what: str):
-    import xarray as xr
-
+def _open_zarr(path: str | Path, what: str) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise CLIError(f"{what} store {str(path)!r} does not exist")
@@ -227,8 +77,8 @@ def _open_zarr(path: str | Path, what: str):
                        ) from None
 
 
-def open_rates(path: str | Path, var: str = "rates"):
-    """The rates DataArray (dims X, time) of a rates store."""
+def open_rates(path: str | Path, var: str = "rates") -> xr.DataArray:
+    """The rates DataArray (dims X, time in ms; spikes per bin) of a rates store."""
     ds = _open_zarr(path, "rates")
     if var not in ds.data_vars:
         raise CLIError(f"rates store {str(path)!r} has no variable {var!r} "
@@ -240,9 +90,9 @@ def open_rates(path: str | Path, var: str = "rates"):
     return rates
 
 
-def open_kernel_store(path: str | Path):
+def open_kernel_store(path: str | Path) -> xr.DataArray:
     """Kernels of a kernel store, or :class:`CLIError` naming the problem."""
-    from xkernels.store.kernel_store import open_kernels
+    from xkernels.store import open_kernels
 
     path = Path(path)
     if not path.exists():
@@ -262,8 +112,8 @@ def _status(message: str, quiet: bool = False) -> None:
 
 
 def cmd_compute(args: argparse.Namespace) -> int:
-    from xkernels.store.cache import compute_kernels
-    from xkernels.store.kernel_store import write_kernels
+    """``xkernels compute SPEC.json -o KERNELS.zarr``; returns the exit status."""
+    from xkernels.store import compute_kernels, write_kernels
 
     out = check_output(args.output, args.overwrite)
     network, probes, options = load_spec(args.spec)
@@ -289,6 +139,7 @@ def _load_grid(path: str | Path) -> dict[str, Any]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """``xkernels sweep SPEC.json GRID.json -o SWEEP.zarr``; returns the exit status."""
     out = Path(args.output)
     if not args.resume:
         out = check_output(out, args.overwrite)
@@ -301,39 +152,41 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     # a new store is built next to the output and moved into place when complete;
     # --resume continues the store in place (the sweep writes finished points only)
-    target = out if args.resume else _temporary_sibling(out)
     client = None
     cluster = None
     start = time.perf_counter()
-    try:
-        if args.workers > 1:
-            from dask.distributed import Client, LocalCluster
-
-            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
-            client = Client(cluster)
+    with contextlib.ExitStack() as stack:
+        stage = None if args.resume else stack.enter_context(staging(out))
+        target = out if stage is None else stage.tmp
         try:
-            H = sweep(network, grid, probes, store=target, client=client or "sync",
-                      progress=not args.quiet, **options)
-        except (ValueError, TypeError, KeyError) as err:
-            msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-            raise CLIError(f"grid file {str(args.grid)!r} / spec file "
-                           f"{str(args.spec)!r}: {msg}") from None
-        if not args.resume:
-            move_into_place(target, out, args.overwrite)
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
-        if not args.resume and target.exists():
-            shutil.rmtree(target, ignore_errors=True)
+            if args.workers > 1:
+                from dask.distributed import Client, LocalCluster
+
+                cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                       processes=True, dashboard_address=None)
+                client = Client(cluster)
+            try:
+                H = sweep(network, grid, probes, store=target, client=client or "sync",
+                          progress=not args.quiet, **options)
+            except (ValueError, TypeError, KeyError) as err:
+                msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+                raise CLIError(f"grid file {str(args.grid)!r} / spec file "
+                               f"{str(args.spec)!r}: {msg}") from None
+            if stage is not None:
+                publish_output(stage, args.overwrite)
+        finally:
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
     _status(f"wrote {out} ({dict(H.sizes)}) in {time.perf_counter() - start:.1f} s",
             args.quiet)
     return 0
 
 
 def cmd_convolve(args: argparse.Namespace) -> int:
+    """``xkernels convolve RATES.zarr KERNELS.zarr -o SIGNALS.zarr``; returns the exit
+    status."""
     from xkernels.signals.convolution import convolve
 
     out = check_output(args.output, args.overwrite)
@@ -381,7 +234,8 @@ def describe_dataset(path: str | Path) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from xkernels.store.kernel_store import KernelStoreError, describe
+    """``xkernels info STORE``: print a summary; returns the exit status."""
+    from xkernels.store import KernelStoreError, describe
 
     path = Path(args.store)
     if not path.exists():
@@ -397,8 +251,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from xkernels.app.demo import run_demo
-
+    """``xkernels demo -o OUTDIR``: :func:`xkernels.app.demo.run_demo`; returns the exit
+    status."""
     run_demo(args.output, t_stop=args.t_stop, transient=args.transient,
              threads=args.threads, seed=args.seed, overwrite=args.overwrite,
              quiet=args.quiet)
@@ -408,15 +262,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------
 # parser
 # --------------------------------------------------------------------------------------
-def _positive(kind):
-    def parse(text: str):
+def _positive(kind: type) -> Any:
+    """An argparse type: ``kind(text)``, a finite number > 0."""
+    def parse(text: str) -> Any:
         try:
             value = kind(text)
-        except ValueError:
+            check_real("value", value, positive=True)
+        except (ValueError, TypeError):
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__} > 0, "
                                              f"got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__} > 0, got {text!r}")
         return value
     return parse
 

@@ -3,25 +3,30 @@
 1. kernels of :meth:`xkernels.Network.example` for an LFP probe at 13 depths
    (``lfp``), the z-only current dipole moment (``cdm``) and EEG at three scalp
    electrodes (``eeg``, four-sphere head model);
-2. a scaled-down E/I LIF network simulated in NEST (:mod:`xkernels.lif`), its spike
+2. a scaled-down E/I LIF network simulated in NEST (:mod:`xkernels.app.lif`), its spike
    counts per bin scaled to the full population sizes;
 3. the signals ``rates * kernels`` (lazy, dask) written to Zarr;
 4. figures of the kernels and of the signals, and a JSON summary.
 
-Everything is written into a temporary folder next to ``outdir`` and renamed to
-``outdir`` when complete.
+Everything is written into a temporary folder next to ``outdir`` and moved to
+``outdir`` when complete (:mod:`xkernels.store.publish`).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xarray as xr
+
+from xkernels.app import lif
+from xkernels.app.files import CLIError, check_output, publish_output, spec_document, write_dataset
+from xkernels.store.publish import staging
+from xkernels.validation import check_int, check_real
 
 #: EEG electrodes (µm): on the scalp (radius 90 mm) above the dipole and 20°/40° away.
 EEG_ANGLES_DEG = (0.0, 20.0, 40.0)
@@ -52,7 +57,8 @@ def demo_grid() -> dict[str, list[float]]:
             "connections[I->E].synapse.weight": [0.001, 0.002, 0.004]}
 
 
-def _summary(H, rates, signals, lif_summary, seconds) -> dict[str, Any]:
+def _summary(H: xr.DataArray, rates: xr.DataArray, signals: xr.DataArray,
+             lif_summary: dict[str, Any], seconds: float) -> dict[str, Any]:
     sig = signals.std("time")
     out: dict[str, Any] = {"populations": lif_summary,
                            "kernels_shape": dict(H.sizes),
@@ -96,76 +102,79 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
     dict
         The summary also written to ``summary.json``: mean rates (spikes/s), shapes,
         standard deviations of the signals per probe (in the channel units).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A parameter of the wrong type or out of range (checked before any work).
+    CLIError
+        ``outdir`` exists without ``overwrite``, a bad ``transient``, or no NEST.
     """
     from tqdm.auto import tqdm
 
-    from xkernels.app.cli import CLIError, check_output, move_into_place, spec_document, write_dataset
-
+    check_real("t_stop (ms)", t_stop, positive=True)
+    check_real("transient (ms)", transient)
+    check_int("threads", threads, minimum=1)
+    check_int("seed", seed, minimum=1)
     outdir = check_output(outdir, overwrite)
     if not 0 <= transient < t_stop - 100.0:
         raise CLIError(f"--transient must be in [0, t_stop - 100) ms = [0, {t_stop - 100}), "
                        f"got {transient}")
     import matplotlib
 
-    from xkernels.app import lif
-
     try:
-        lif._import_nest()
+        lif.import_nest()
     except ImportError as err:
         raise CLIError(str(err)) from None
     matplotlib.use("Agg")
     from xkernels.signals.convolution import convolve
-    from xkernels.store.cache import compute_kernels
     from xkernels.spec.network import Network
-    from xkernels.store.kernel_store import write_kernels
+    from xkernels.store import compute_kernels, write_kernels
 
     start = time.perf_counter()
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = outdir.parent / f".{outdir.name}.tmp-{int(time.time() * 1e6)}"
-    tmp.mkdir()
     steps = ["kernels", "LIF network (NEST)", "signals", "figures"]
-    bar = tqdm(total=len(steps), desc="xkernels demo", unit="step", disable=quiet,
-               file=sys.stderr)
-    try:
-        bar.set_postfix_str(steps[0])
-        network = Network.example()
-        probes = demo_probes()
-        (tmp / "spec.json").write_text(json.dumps(spec_document(network, probes, OPTIONS),
-                                                  indent=1))
-        (tmp / "grid.json").write_text(json.dumps(demo_grid(), indent=1))
-        H = compute_kernels(network, probes, **OPTIONS)
-        write_kernels(H, tmp / "kernels.zarr")
-        bar.update()
+    with staging(outdir) as stage:
+        tmp = stage.tmp
+        tmp.mkdir()
+        bar = tqdm(total=len(steps), desc="xkernels demo", unit="step", disable=quiet,
+                   file=sys.stderr)
+        try:
+            bar.set_postfix_str(steps[0])
+            network = Network.example()
+            probes = demo_probes()
+            (tmp / "spec.json").write_text(json.dumps(spec_document(network, probes, OPTIONS),
+                                                      indent=1))
+            (tmp / "grid.json").write_text(json.dumps(demo_grid(), indent=1))
+            H = compute_kernels(network, probes, **OPTIONS)
+            write_kernels(H, tmp / "kernels.zarr")
+            bar.update()
 
-        bar.set_postfix_str(steps[1])
-        spikes = lif.simulate_lif(t_stop, dt=OPTIONS["dt"], seed=seed, threads=threads)
-        rates = lif.population_rates(spikes, t_start=transient, dt=OPTIONS["dt"])
-        write_dataset(rates.to_dataset(name="rates"), tmp / "rates.zarr", progress=False)
-        bar.update()
+            bar.set_postfix_str(steps[1])
+            spikes = lif.simulate_lif(t_stop, dt=OPTIONS["dt"], seed=seed, threads=threads)
+            rates = lif.population_rates(spikes, t_start=transient, dt=OPTIONS["dt"])
+            write_dataset(rates.to_dataset(name="rates"), tmp / "rates.zarr", progress=False)
+            bar.update()
 
-        bar.set_postfix_str(steps[2])
-        signals = convolve(rates, H).rename("signals")
-        write_dataset(signals.to_dataset(), tmp / "signals.zarr", progress=False)
-        import xarray as xr
+            bar.set_postfix_str(steps[2])
+            signals = convolve(rates, H).rename("signals")
+            write_dataset(signals.to_dataset(), tmp / "signals.zarr", progress=False)
+            signals = xr.open_zarr(tmp / "signals.zarr")["signals"].compute()
+            bar.update()
 
-        signals = xr.open_zarr(tmp / "signals.zarr")["signals"].compute()
-        bar.update()
-
-        bar.set_postfix_str(steps[3])
-        t0 = float(rates.coords["time"].values[0])
-        fig = H.xk.plot(tau_lim=(-5.0, 40.0))
-        fig.savefig(tmp / "kernels.png", dpi=110)
-        fig = signals.xk.plot(rates=rates, time_lim=(t0, t0 + min(500.0, t_stop - transient)))
-        fig.savefig(tmp / "signals.png", dpi=110)
-        bar.update()
-        summary = _summary(H, rates, signals, lif.summary(spikes, transient),
-                           round(time.perf_counter() - start, 1))
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
-        move_into_place(tmp, outdir, overwrite)
-    finally:
-        bar.close()
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            bar.set_postfix_str(steps[3])
+            t0 = float(rates.coords["time"].values[0])
+            fig = H.xk.plot(tau_lim=(-5.0, 40.0))
+            fig.savefig(tmp / "kernels.png", dpi=110)
+            fig = signals.xk.plot(rates=rates,
+                                  time_lim=(t0, t0 + min(500.0, t_stop - transient)))
+            fig.savefig(tmp / "signals.png", dpi=110)
+            bar.update()
+            summary = _summary(H, rates, signals, lif.summary(spikes, transient),
+                               round(time.perf_counter() - start, 1))
+            (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
+            publish_output(stage, overwrite)
+        finally:
+            bar.close()
     if not quiet:
         print(format_summary(outdir, summary))
     return summary

@@ -18,7 +18,6 @@ capacitances in pF.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+
+from xkernels.validation import check_int, check_mapping, check_real, fail
 
 #: Full population sizes of the README network (the kernels' populations).
 FULL_SIZES: dict[str, int] = {"E": 8192, "I": 1024}
@@ -73,23 +74,19 @@ class LIFParams:
     full_sizes: Mapping[str, int] = field(default_factory=lambda: dict(FULL_SIZES))
 
     def check(self) -> None:
-        """Raise ``ValueError``/``TypeError`` naming the first bad field."""
+        """Raise ``TypeError`` (wrong type) or ``ValueError`` (bad value) naming the
+        first bad field."""
         for name in ("n_E", "n_I"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"LIFParams.{name} must be an integer >= 1, got {value!r}")
+            check_int(f"LIFParams.{name}", getattr(self, name), minimum=1)
         for name in ("epsilon", "J", "g", "delay", "nu_ext", "J_ext"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"LIFParams.{name} must be a finite number >= 0, "
-                                 f"got {value!r}")
+            check_real(f"LIFParams.{name}", getattr(self, name), nonnegative=True)
         if not 0 < self.epsilon <= 1:
-            raise ValueError(f"LIFParams.epsilon must be in (0, 1], got {self.epsilon!r}")
+            fail("LIFParams.epsilon", self.epsilon, "in (0, 1]")
         if self.delay <= 0:
-            raise ValueError(f"LIFParams.delay must be > 0 ms, got {self.delay!r}")
-        if set(self.full_sizes) != {"E", "I"}:
-            raise ValueError("LIFParams.full_sizes must have the keys 'E' and 'I', "
-                             f"got {sorted(self.full_sizes)}")
+            fail("LIFParams.delay (ms)", self.delay, "> 0")
+        sizes = check_mapping("LIFParams.full_sizes", self.full_sizes)
+        if set(sizes) != {"E", "I"}:
+            fail("LIFParams.full_sizes keys", sorted(sizes), "['E', 'I']")
 
 
 @dataclass
@@ -129,8 +126,19 @@ class LIFSpikes:
         return out
 
 
-def _import_nest():
-    """Import NEST without its banner (``PYNEST_QUIET``)."""
+def import_nest() -> Any:
+    """Import NEST without its banner (``PYNEST_QUIET``).
+
+    Returns
+    -------
+    module
+        ``nest``.
+
+    Raises
+    ------
+    ImportError
+        NEST is not installed (the message says how to install it).
+    """
     os.environ.setdefault("PYNEST_QUIET", "1")
     try:
         import nest
@@ -139,7 +147,7 @@ def _import_nest():
     return nest
 
 
-def _quiet(nest) -> None:
+def _quiet(nest: Any) -> None:
     """Only errors from NEST (API of NEST >= 3.9 and older)."""
     if hasattr(nest, "VerbosityLevel"):
         nest.verbosity = nest.VerbosityLevel.ERROR
@@ -170,20 +178,24 @@ def simulate_lif(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
     -------
     LIFSpikes
         Spike times and senders, and the node-id range of each population.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A parameter of the wrong type or value (checked before NEST is imported).
+    ImportError
+        NEST is not installed.
     """
     params = LIFParams() if params is None else params
     if not isinstance(params, LIFParams):
         raise TypeError(f"params must be an LIFParams, got {type(params).__name__}")
     params.check()
-    for name, value in (("t_stop", t_stop), ("dt", dt)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{name} must be a finite number > 0 (ms), got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 1:
-        raise ValueError(f"seed must be an integer >= 1, got {seed!r}")
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    check_real("t_stop (ms)", t_stop, positive=True)
+    check_real("dt (ms)", dt, positive=True)
+    check_int("seed", seed, minimum=1)
+    check_int("threads", threads, minimum=1)
 
-    nest = _import_nest()
+    nest = import_nest()
     nest.ResetKernel()
     _quiet(nest)
     # 2**-4 ms is not a whole number of NEST's default 1 µs tics: use binary tics

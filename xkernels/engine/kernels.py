@@ -6,6 +6,9 @@ forward-model matrices of every probe are computed once for that cell, and one s
 simulation per presynaptic population X gives the membrane-current response to the
 volley of synapses that one spike of X causes on average.  The responses are mapped
 through the probes, smeared by the delay distribution and cut to the kernel window.
+
+:func:`prepare_kernels` validates everything and returns a
+:class:`~xkernels.engine.plans.KernelPlan`; :func:`simulate_kernels` runs it.
 """
 
 from __future__ import annotations
@@ -13,93 +16,31 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+# ``probes`` is the name of compute_kernels' argument: the package goes by another name
+from xkernels import probes as probe_api
+from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME
 from xkernels.engine import linearisation as lin
-from xkernels.contract import FORMAT_VERSION, KERNEL_NAME
-from xkernels.spec.network import Network
+from xkernels.engine.cells import Geometry, LinearisedCell
+from xkernels.engine.options import (
+    check_network_inputs,
+    check_options,
+    leak_reversal_of,
+    vrest_json,
+    vrest_of_population,
+)
+from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
+from xkernels.spec.network import Network, Population
+from xkernels.validation import check_int
 
 DEFAULT_DT = 2.0 ** -4
 DEFAULT_TAU = 50.0
 DEFAULT_T_X = 200.0
-
-
-# --------------------------------------------------------------------------------------
-# validation of the computation options
-# --------------------------------------------------------------------------------------
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
-
-
-def check_options(dt: float, tau: float, t_X: float, g_eff: bool, fir: bool,
-                  conductance_based: bool) -> tuple[float, float, float, int]:
-    """Validate time options; return (dt, tau, t_X, n_lags)."""
-    dt = _number("dt", dt)
-    if dt <= 0:
-        raise ValueError(f"dt must be > 0 (ms), got {dt!r}")
-    tau = _number("tau", tau)
-    if tau < dt:
-        raise ValueError(f"tau must be >= dt = {dt} ms, got {tau!r}")
-    n_lags = int(round(tau / dt))
-    if abs(n_lags * dt - tau) > 1e-9 * max(tau, 1.0):
-        raise ValueError(f"tau must be a whole multiple of dt = {dt} ms, got {tau!r}")
-    t_X = _number("t_X", t_X)
-    if t_X < tau:
-        raise ValueError(f"t_X must be >= tau = {tau} ms, got {t_X!r}")
-    for name, flag in (("g_eff", g_eff), ("fir", fir)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {flag!r}")
-    if g_eff and not conductance_based:
-        raise ValueError("g_eff=True requires a conductance-based network "
-                         "(network.conductance_based is False); pass g_eff=False")
-    return dt, tau, t_X, n_lags
-
-
-def _vrest_for(vrest: Any, post: str) -> Any:
-    """Vrest of postsynaptic population ``post``: a float or a per-segment array."""
-    if isinstance(vrest, Mapping):
-        if post not in vrest:
-            raise ValueError(f"Vrest is a dict without an entry for population {post!r}; "
-                             f"keys: {sorted(vrest)}")
-        vrest = vrest[post]
-        name = f"Vrest[{post!r}]"
-    else:
-        name = "Vrest"
-    if isinstance(vrest, (list, tuple, np.ndarray)):
-        arr = np.asarray(vrest, dtype=float)
-        if arr.ndim != 1 or not np.isfinite(arr).all():
-            raise ValueError(f"{name} must be a number or a 1-D list of finite values (mV)")
-        return arr
-    return _number(name, vrest)
-
-
-def _vrest_json(vrest: Any) -> Any:
-    if isinstance(vrest, Mapping):
-        return {str(k): _vrest_json(v) for k, v in vrest.items()}
-    if isinstance(vrest, (list, tuple, np.ndarray)):
-        return [float(v) for v in np.asarray(vrest, dtype=float)]
-    return float(vrest)
-
-
-def check_network_inputs(network: Network, g_eff: bool) -> None:
-    """Fields needed by the g_eff correction."""
-    if not g_eff:
-        return
-    for post in network.postsynaptic:
-        pop = network.population(post)
-        if pop.n_ext > 0 and pop.nu_ext > 0 and pop.ext_synapse is None:
-            raise ValueError(f"populations[{post!r}].ext_synapse must be given when g_eff=True "
-                             f"and n_ext = {pop.n_ext} > 0")
 
 
 # --------------------------------------------------------------------------------------
@@ -121,7 +62,18 @@ def _versions() -> dict[str, str]:
 
 
 def content_hash(payload: Mapping[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of everything the kernels depend on."""
+    """SHA-256 of the canonical JSON of everything the kernels depend on.
+
+    Parameters
+    ----------
+    payload : Mapping[str, Any]
+        JSON-serialisable description (keys sorted, no NaN).
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -129,11 +81,26 @@ def content_hash(payload: Mapping[str, Any]) -> str:
 def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float, tau: float,
                   t_X: float, Vrest: Any, g_eff: bool, fir: bool, n_positions: int,
                   seed: int) -> dict[str, Any]:
-    """The canonical description of a kernel computation (hashed for caching)."""
+    """The canonical description of a kernel computation (hashed for caching).
+
+    Parameters
+    ----------
+    network : Network
+        The network specification.
+    probe_defs : Mapping[str, Any]
+        Probe name -> JSON definition, in ``probe_channel`` order.
+    dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed
+        The validated options of :func:`compute_kernels` (ms, mV).
+
+    Returns
+    -------
+    dict
+        JSON-serialisable; its :func:`content_hash` identifies the kernels.
+    """
     return {"format_version": FORMAT_VERSION, "spec": network.to_dict(),
             "probes": [[name, d] for name, d in probe_defs.items()],  # order matters
             "dt": dt, "tau": tau, "t_X": t_X,
-            "Vrest": _vrest_json(Vrest), "g_eff": bool(g_eff), "fir": bool(fir),
+            "Vrest": vrest_json(Vrest), "g_eff": bool(g_eff), "fir": bool(fir),
             "n_positions": int(n_positions), "seed": int(seed)}
 
 
@@ -182,41 +149,63 @@ def compute_kernels(
         Return only the causal lags ``dt..tau``.
     n_positions, seed : int
         Cell positions averaged over for point/line-source probes, and their seed.
+
     Returns
     -------
     xarray.DataArray
         Dims (X, Y, probe_channel, tau); values in the units of each channel
         (``units`` coordinate) per spike of the presynaptic population.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad inputs, refused before anything is simulated (the message names the field,
+        the value and what is allowed).
     """
-    prep = prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
+    plan = prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                            g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
-    return simulate_kernels(network, prep)
+    return simulate_kernels(network, plan)
 
 
-def simulate_kernels(network: Network, prep: Mapping[str, Any]) -> xr.DataArray:
-    """Simulate the kernels of a computation prepared by :func:`prepare_kernels`."""
-    n_positions, seed, fir = (prep["attrs"]["n_positions"], prep["attrs"]["seed"],
-                              prep["attrs"]["fir"])
-    g_eff = prep["attrs"]["g_eff"]
-    X, Y, n_lags = prep["X"], prep["Y"], prep["n_lags"]
-    dt, tau, t_X = prep["attrs"]["dt"], prep["attrs"]["tau_max"], prep["attrs"]["t_X"]
-    vrest_by_post = prep["vrest_by_post"]
-    values = np.zeros(prep["shape"])
+def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
+    """Simulate the kernels of a computation prepared by :func:`prepare_kernels`.
 
-    from xkernels.engine.cells import LinearisedCell
+    Parameters
+    ----------
+    network : Network
+        The network ``plan`` was prepared for.
+    plan : KernelPlan
+        The validated computation.
+
+    Returns
+    -------
+    xarray.DataArray
+        As :func:`compute_kernels`.
+
+    Raises
+    ------
+    ValueError
+        A cell-dependent input (placement sections, per-segment Vrest) that does not fit
+        its cell; every cell is checked before the first simulation.
+    """
+    X, Y = plan.X, plan.Y
+    values = np.zeros(plan.shape)
 
     def build(post: str) -> LinearisedCell:
         pop = network.population(post)
-        return LinearisedCell(pop.cell, pop, dt, _e_pas_default(vrest_by_post[post]))
+        return LinearisedCell(pop.cell, pop, plan.dt,
+                              leak_reversal_of(plan.vrest_by_post[post]))
 
     # validation pass: every cell-dependent input is checked before any simulation; the
     # last cell stays open and is simulated first (building a cell deletes all others)
-    plans, last = {}, None
+    plans: dict[str, PopulationPlan] = {}
+    last = None
     for k, post in enumerate(Y):
         cell = build(post)
         try:
-            plans[post] = _plan_population(network, post, cell.geometry, vrest_by_post[post],
-                                           g_eff, dt, n_lags)
+            plans[post] = plan_population(network, post, cell.geometry,
+                                          plan.vrest_by_post[post], plan.g_eff, plan.dt,
+                                          plan.n_lags)
         except BaseException:
             cell.close()
             raise
@@ -227,58 +216,59 @@ def simulate_kernels(network: Network, prep: Mapping[str, Any]) -> xr.DataArray:
     for j in reversed(range(len(Y))):
         post = Y[j]
         with (last if j == len(Y) - 1 else build(post)) as cell:
-            plan = plans[post]
-            cell.shift_g_pas(plan["g_shift"])
-            matrix = probes_matrix(prep["named"], cell.geometry, network.population(post),
-                                   n_positions, seed)
-            for pre, item in plan["inputs"].items():
+            pop_plan = plans[post]
+            cell.shift_g_pas(pop_plan.g_shift)
+            matrix = probes_matrix(plan.probes, cell.geometry, network.population(post),
+                                   plan.n_positions, plan.seed)
+            for pre, item in pop_plan.inputs.items():
                 i = X.index(pre)
-                imem = cell.synaptic_response(item["weights"], item["tau1"], item["tau2"],
-                                              tau, t_X)
-                values[i, j] = lin.finish_kernel(matrix @ imem, item["h_delay"], fir)
+                imem = cell.synaptic_response(item.weights, item.tau1, item.tau2, plan.tau,
+                                              plan.t_X)
+                values[i, j] = lin.finish_kernel(matrix @ imem, item.h_delay, plan.fir)
 
-    return label_kernels(values, prep)
+    return label_kernels(values, plan)
 
 
 def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X: float,
                     Vrest: Any, g_eff: bool, fir: bool, n_positions: int,
-                    seed: int) -> dict[str, Any]:
+                    seed: int) -> KernelPlan:
     """Validate the inputs of a kernel computation and derive everything but the values.
 
     Parameters are those of :func:`compute_kernels`.  Nothing is simulated.
 
     Returns
     -------
-    dict
-        ``named`` (probes by name), ``probe_defs``, ``digest`` (content hash), ``X``,
-        ``Y``, ``n_lags``, ``vrest_by_post``, ``shape`` (of the values), ``coords``
-        and ``attrs`` of the kernels DataArray.
-    """
-    from xkernels.probes import models as probe_lib
+    KernelPlan
+        The probes by name and their definitions, the content hash, populations, time
+        options, Vrest per postsynaptic population, and the shape, coordinates and
+        attributes of the kernels DataArray.
 
+    Raises
+    ------
+    TypeError, ValueError
+        Bad inputs (the message names the field, the value and what is allowed).
+    """
     if not isinstance(network, Network):
         raise TypeError(f"network must be an xkernels.Network, got {type(network).__name__}")
     dt, tau, t_X, n_lags = check_options(dt, tau, t_X, g_eff, fir, network.conductance_based)
-    if isinstance(n_positions, bool) or not isinstance(n_positions, (int, np.integer)) \
-            or n_positions < 1:
-        raise ValueError(f"n_positions must be a positive integer, got {n_positions!r}")
-    named = probe_lib.normalize_probes(probes)
-    vrest_by_post = {post: _vrest_for(Vrest, post) for post in network.postsynaptic}
+    n_positions = check_int("n_positions", n_positions, minimum=1)
+    named = probe_api.normalize_probes(probes)
+    vrest_by_post = {post: vrest_of_population(Vrest, post) for post in network.postsynaptic}
     check_network_inputs(network, g_eff)
     probe_defs = {}
     for name, probe in named.items():
         try:
-            probe_defs[name] = probe_lib.probe_definition(probe)
+            probe_defs[name] = probe_api.probe_definition(probe)
         except TypeError:
             probe_defs[name] = {"class": f"{type(probe).__module__}.{type(probe).__qualname__}",
                                 "params": None}
     inputs = kernel_inputs(network, probe_defs, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                            g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
     digest = content_hash(inputs)
-    channel_meta = [probe_lib.probe_channels(name, probe) for name, probe in named.items()]
+    channel_meta = [probe_api.probe_channels(name, probe) for name, probe in named.items()]
     coords = _merge_channel_coords(channel_meta)
-    X = network.presynaptic
-    Y = network.postsynaptic
+    X = tuple(network.presynaptic)
+    Y = tuple(network.postsynaptic)
     n_tau = n_lags if fir else 2 * n_lags + 1
     tau_axis = (np.arange(1, n_lags + 1) if fir else np.arange(-n_lags, n_lags + 1)) * dt
     coords = {"X": np.asarray(X, dtype=str), "Y": np.asarray(Y, dtype=str),
@@ -289,43 +279,64 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
         "spec": network.to_json(indent=None),
         "probes": json.dumps(probe_defs),  # insertion order = probe_channel order
         "dt": dt, "t_X": t_X, "tau_max": tau, "g_eff": bool(g_eff), "fir": bool(fir),
-        "Vrest": json.dumps(_vrest_json(Vrest)),
+        "Vrest": json.dumps(vrest_json(Vrest)),
         "n_positions": int(n_positions), "seed": int(seed),
         "versions": json.dumps(dict(_versions()), sort_keys=True),
         "content_hash": digest, "format_version": FORMAT_VERSION,
     }
-    return {"named": named, "probe_defs": probe_defs, "inputs": inputs, "digest": digest,
-            "X": X, "Y": Y, "n_lags": n_lags, "vrest_by_post": vrest_by_post,
-            "shape": (len(X), len(Y), coords["probe_channel"][1].size, n_tau),
-            "coords": coords, "attrs": attrs}
+    return KernelPlan(
+        probes=named, probe_defs=probe_defs, inputs=inputs, digest=digest, X=X, Y=Y,
+        dt=dt, tau=tau, t_X=t_X, n_lags=n_lags, g_eff=bool(g_eff), fir=bool(fir),
+        n_positions=int(n_positions), seed=int(seed), vrest_by_post=vrest_by_post,
+        shape=(len(X), len(Y), coords["probe_channel"][1].size, n_tau),
+        coords=coords, attrs=attrs)
 
 
-def label_kernels(values: Any, prep: Mapping[str, Any]) -> xr.DataArray:
-    """The kernels DataArray of ``values`` (shape ``prep['shape']``) from
-    :func:`prepare_kernels` output."""
-    return xr.DataArray(values, dims=("X", "Y", "probe_channel", "tau"),
-                        coords=prep["coords"], name=KERNEL_NAME, attrs=dict(prep["attrs"]))
+def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
+    """The kernels DataArray of ``values`` (shape ``plan.shape``).
 
+    Parameters
+    ----------
+    values : array_like
+        Kernel values, shape ``plan.shape`` (X, Y, probe_channel, tau).
+    plan : KernelPlan
+        The computation they belong to (coordinates and attributes).
 
-def probes_matrix(named: Mapping[str, Any], geometry, pop, n_positions: int,
-                  seed: int) -> np.ndarray:
-    """All probes' transformation matrices for one cell, stacked: (n_channels, nseg).
-
-    ``geometry`` is a :class:`xkernels.cells.Geometry`, ``pop`` the population whose
-    spatial spread (radius, loc, scale) is averaged over.
+    Returns
+    -------
+    xarray.DataArray
     """
-    from xkernels.probes import models as probe_lib
+    return xr.DataArray(values, dims=CORE_DIMS, coords=dict(plan.coords), name=KERNEL_NAME,
+                        attrs=dict(plan.attrs))
 
+
+def probes_matrix(named: Mapping[str, Any], geometry: Geometry, pop: Population,
+                  n_positions: int, seed: int) -> np.ndarray:
+    """All probes' transformation matrices for one cell, stacked.
+
+    Parameters
+    ----------
+    named : Mapping[str, Any]
+        The probes by name (``KernelPlan.probes``).
+    geometry : Geometry
+        The cell's segment geometry (µm).
+    pop : Population
+        The population whose spatial spread (``radius``, ``loc``, ``scale``, µm) the
+        probes average over.
+    n_positions, seed : int
+        Cell positions averaged over by point/line-source probes, and their seed.
+
+    Returns
+    -------
+    ndarray
+        Shape (n_channels, nseg): signal per unit membrane current (channel units / nA).
+    """
     lfpykit_geometry = geometry.to_lfpykit()
     population = {"radius": pop.radius, "loc": pop.loc, "scale": pop.scale}
     return np.concatenate([
-        probe_lib.probe_matrix(probe, lfpykit_geometry, population, n_positions=n_positions,
+        probe_api.probe_matrix(probe, lfpykit_geometry, population, n_positions=n_positions,
                                seed=seed)
         for probe in named.values()], axis=0)
-
-
-def _e_pas_default(vrest: Any) -> float | None:
-    return vrest if isinstance(vrest, float) else None
 
 
 def _merge_channel_coords(metas: list[dict]) -> dict:
@@ -337,61 +348,3 @@ def _merge_channel_coords(metas: list[dict]) -> dict:
     if dupes:
         raise ValueError(f"probe channel labels must be unique; duplicated: {dupes}")
     return out
-
-
-def _plan_population(network: Network, post: str, geometry, vrest: Any, g_eff: bool,
-                     dt: float, n_lags: int, memo: dict | None = None) -> dict:
-    """Everything needed to simulate the inputs of ``post``, checked before simulating.
-
-    ``memo`` (optional, a dict owned by the caller) caches the costly pieces
-    (placement probabilities, synapse counts, delay filters, extrinsic leak shift)
-    between calls that share ``geometry`` and the same sub-specifications, as a
-    parameter sweep does; results are the same with or without it.
-    """
-    pop = network.population(post)
-    nseg = geometry.nseg
-    if isinstance(vrest, np.ndarray) and vrest.size != nseg:
-        raise ValueError(f"Vrest for population {post!r} has {vrest.size} values; its cell "
-                         f"has {nseg} segments (one value per segment, or one number)")
-    z_mid = geometry.z_mid
-    if g_eff:
-        ext = None if pop.ext_synapse is None else tuple(pop.ext_synapse.to_dict().items())
-        g_shift = _memo(memo, ("ext", id(geometry), pop.n_ext, pop.nu_ext, ext),
-                        lin.ext_leak_shift, pop, geometry.area)
-    else:
-        g_shift = np.zeros(nseg)
-    inputs = {}
-    for conn in network.inputs(post):
-        field = f"connections['{conn.key}'].placement"
-        p = _memo(memo, ("placement", id(geometry), field, pop.scale, _key(conn.placement)),
-                  lin.placement_probability, conn.placement, geometry.sections, z_mid,
-                  geometry.area, pop.scale, field)
-        n_pre = network.population(conn.pre).size
-        k_in, k_out = _memo(memo, ("counts", conn.key, conn.probability, n_pre, pop.size,
-                                   _key(conn.multapses)),
-                            lin.synapse_counts, conn, n_pre, pop.size)
-        syn = conn.synapse
-        if g_eff:
-            g_shift = g_shift + lin.leak_shift(geometry.area, p * k_in, syn.weight, syn.tau1,
-                                               syn.tau2, network.population(conn.pre).rate)
-        weights = lin.segment_weights(syn.weight, syn.e, vrest, p * k_out,
-                                      network.conductance_based)
-        h_delay = _memo(memo, ("delay", dt, n_lags, _key(conn.delay)),
-                        lin.delay_filter, conn.delay, dt, n_lags)
-        inputs[conn.pre] = {"weights": weights, "tau1": syn.tau1, "tau2": syn.tau2,
-                            "h_delay": h_delay}
-    return {"g_shift": g_shift, "inputs": inputs}
-
-
-def _key(part: Any) -> str:
-    """Canonical text of a sub-specification (a memo key)."""
-    return json.dumps(part.to_dict(), sort_keys=True)
-
-
-def _memo(memo: dict | None, key: tuple, compute, *args):
-    """``compute(*args)``, cached in ``memo[key]`` when a memo dict is given."""
-    if memo is None:
-        return compute(*args)
-    if key not in memo:
-        memo[key] = compute(*args)
-    return memo[key]

@@ -1,20 +1,37 @@
-"""Forward models (one class each), population averaging of their matrices, and the
-channel metadata of each probe kind."""
+"""Forward models and everything xkernels knows about them.
 
+``models``
+    The forward models, one class each (LFP, z-only CDM, EEG, MEG).
+``registry``
+    One adapter (:class:`ProbeKind`) per probe class: name, channels, definition,
+    averaging; the place where a new probe class is declared (:func:`register`).
+``kinds``
+    The kinds of the models above and of lfpykit's models.
+``averaging``
+    A probe's matrix for one population (:func:`probe_matrix`, :func:`draw_offsets`).
+``metadata``
+    Names, channel coordinates and JSON definitions of probes.
+"""
+
+from xkernels.probes import kinds as kinds  # registers the built-in probe kinds
+from xkernels.probes.averaging import draw_offsets, probe_matrix
+from xkernels.probes.metadata import (
+    default_probe_name,
+    normalize_probes,
+    probe_channels,
+    probe_definition,
+    probe_from_definition,
+)
 from xkernels.probes.models import (
     CurrentDipoleMomentZ,
     EEGProbe,
     GaussCylinderPotential,
     MEGProbe,
-    draw_offsets,
     gauss_cylinder_mean,
-    normalize_probes,
-    probe_channels,
-    probe_definition,
-    probe_from_definition,
-    probe_matrix,
 )
+from xkernels.probes.registry import ProbeKind, kind_of, register, register_matching
 
 __all__ = ["CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential", "MEGProbe",
-           "draw_offsets", "gauss_cylinder_mean", "normalize_probes", "probe_channels",
-           "probe_definition", "probe_from_definition", "probe_matrix"]
+           "ProbeKind", "default_probe_name", "draw_offsets", "gauss_cylinder_mean",
+           "kind_of", "normalize_probes", "probe_channels", "probe_definition",
+           "probe_from_definition", "probe_matrix", "register", "register_matching"]

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import scipy.stats as st
 
+from xkernels.validation import check_mapping, check_real, fail
+
 CELLS_DIR = Path(__file__).parent / "cells_data"
 SPEC_VERSION = 1
 
@@ -50,42 +52,6 @@ BIOPHYSICS_PRESETS: dict[str, dict[str, float | None]] = {
 #: Double-exponential synapse waveforms: conductance-based ``Exp2Syn`` (linearised
 #: around Vrest) and current-based ``Exp2SynI`` (for current-based networks).
 SUPPORTED_SYNTYPES = ("Exp2Syn", "Exp2SynI")
-
-
-def _fail(field_name: str, value: Any, allowed: str, exc: type[Exception] = ValueError):
-    raise exc(f"{field_name} must be {allowed}, got {value!r}")
-
-
-def _reject_unknown_keys(value: Mapping, allowed: set[str], field_name: str) -> None:
-    """Raise naming the keys of ``value`` outside ``allowed``."""
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        _fail(f"{field_name} keys", unknown, f"a subset of {sorted(allowed)}")
-
-
-def _as_dict(value: Any, field_name: str, expected: str,
-             allowed: set[str] | None = None) -> dict:
-    """A copy of mapping ``value`` (TypeError otherwise), keys checked against ``allowed``."""
-    if not isinstance(value, Mapping):
-        _fail(field_name, value, expected, TypeError)
-    value = dict(value)
-    if allowed is not None:
-        _reject_unknown_keys(value, allowed, field_name)
-    return value
-
-
-def _finite(field_name: str, value: Any, *, positive: bool = False,
-            nonnegative: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        _fail(field_name, value, "a real number", TypeError)
-    value = float(value)
-    if not math.isfinite(value):
-        _fail(field_name, value, "finite")
-    if positive and value <= 0:
-        _fail(field_name, value, "> 0")
-    if nonnegative and value < 0:
-        _fail(field_name, value, ">= 0")
-    return value
 
 
 # --------------------------------------------------------------------------------------
@@ -115,7 +81,7 @@ class Distribution:
             dist = value
         elif isinstance(value, Mapping):
             if "name" not in value:
-                _fail(f"{field_name}.name", None, "the name of a scipy.stats distribution")
+                fail(f"{field_name}.name", None, "the name of a scipy.stats distribution")
             params = value.get("params")
             if params is None:
                 params = {k: v for k, v in value.items() if k != "name"}
@@ -232,19 +198,19 @@ class Synapse:
     def parse(cls, value: Any, field_name: str) -> Synapse:
         if isinstance(value, Synapse):
             value = value.to_dict()
-        value = _as_dict(value, field_name, "a dict with weight, tau1, tau2, e, syntype",
-                         {"weight", "tau1", "tau2", "e", "syntype"})
+        value = check_mapping(field_name, value, {"weight", "tau1", "tau2", "e", "syntype"},
+                              expected="a dict with weight, tau1, tau2, e, syntype")
         if "weight" not in value:
-            _fail(f"{field_name}.weight", None, "given")
+            fail(f"{field_name}.weight", None, "given")
         syn = cls(**dict(value))
-        syn.weight = _finite(f"{field_name}.weight", syn.weight)
-        syn.tau1 = _finite(f"{field_name}.tau1", syn.tau1, positive=True)
-        syn.tau2 = _finite(f"{field_name}.tau2", syn.tau2, positive=True)
-        syn.e = _finite(f"{field_name}.e", syn.e)
+        syn.weight = check_real(f"{field_name}.weight", syn.weight)
+        syn.tau1 = check_real(f"{field_name}.tau1", syn.tau1, positive=True)
+        syn.tau2 = check_real(f"{field_name}.tau2", syn.tau2, positive=True)
+        syn.e = check_real(f"{field_name}.e", syn.e)
         if syn.tau1 >= syn.tau2:
-            _fail(f"{field_name}.tau1", syn.tau1, f"< tau2 = {syn.tau2}")
+            fail(f"{field_name}.tau1", syn.tau1, f"< tau2 = {syn.tau2}")
         if syn.syntype not in SUPPORTED_SYNTYPES:
-            _fail(f"{field_name}.syntype", syn.syntype, f"one of {SUPPORTED_SYNTYPES}")
+            fail(f"{field_name}.syntype", syn.syntype, f"one of {SUPPORTED_SYNTYPES}")
         return syn
 
     def to_dict(self) -> dict:
@@ -284,7 +250,8 @@ class Placement:
     def parse(cls, value: Any, field_name: str) -> Placement:
         if isinstance(value, Placement):
             value = value.to_dict()
-        value = _as_dict(value, field_name, "a dict with sections, densities, weights")
+        value = check_mapping(field_name, value,
+                              expected="a dict with sections, densities, weights")
         # accept the reference's key names too
         aliases = {"section": "sections", "fun": "densities", "funweights": "weights"}
         for old, new in aliases.items():
@@ -297,41 +264,41 @@ class Placement:
                 funs = [funs]
                 funargs = [funargs]
             if len(funs) != len(funargs):
-                _fail(f"{field_name}.funargs", funargs, f"a list of {len(funs)} dicts")
+                fail(f"{field_name}.funargs", funargs, f"a list of {len(funs)} dicts")
             value["densities"] = [
                 {"name": f if isinstance(f, str) else f.name, "params": dict(a)}
                 for f, a in zip(funs, funargs)]
         allowed = {"sections", "densities", "weights", "z_min", "z_max"}
-        _reject_unknown_keys(value, allowed, field_name)
+        check_mapping(field_name, value, allowed)
         sections = value.get("sections", ["allsec"])
         if isinstance(sections, str):
             sections = [sections]
         if not sections or not all(isinstance(s, str) and s for s in sections):
-            _fail(f"{field_name}.sections", sections, "a non-empty list of section names")
+            fail(f"{field_name}.sections", sections, "a non-empty list of section names")
         densities = value.get("densities")
         if densities is None:
-            _fail(f"{field_name}.densities", None, "a list of depth distributions")
+            fail(f"{field_name}.densities", None, "a list of depth distributions")
         if not isinstance(densities, (list, tuple)):
             densities = [densities]
         densities = [Distribution.parse(d, f"{field_name}.densities[{i}]")
                      for i, d in enumerate(densities)]
         for i, d in enumerate(densities):
             if not d.is_continuous:
-                _fail(f"{field_name}.densities[{i}].name", d.name, "a continuous distribution")
+                fail(f"{field_name}.densities[{i}].name", d.name, "a continuous distribution")
         weights = value.get("weights", [1.0] * len(densities))
         if np.ndim(weights) == 0:
             weights = [weights]
-        weights = [_finite(f"{field_name}.weights[{i}]", w, nonnegative=True)
+        weights = [check_real(f"{field_name}.weights[{i}]", w, nonnegative=True)
                    for i, w in enumerate(weights)]
         if len(weights) != len(densities):
-            _fail(f"{field_name}.weights", weights,
+            fail(f"{field_name}.weights", weights,
                   f"a list of {len(densities)} numbers (one per density)")
         if sum(weights) <= 0:
-            _fail(f"{field_name}.weights", weights, "not all zero")
-        z_min = _finite(f"{field_name}.z_min", value.get("z_min", -1e6))
-        z_max = _finite(f"{field_name}.z_max", value.get("z_max", 1e6))
+            fail(f"{field_name}.weights", weights, "not all zero")
+        z_min = check_real(f"{field_name}.z_min", value.get("z_min", -1e6))
+        z_max = check_real(f"{field_name}.z_max", value.get("z_max", 1e6))
         if z_min >= z_max:
-            _fail(f"{field_name}.z_min", z_min, f"< z_max = {z_max}")
+            fail(f"{field_name}.z_min", z_min, f"< z_max = {z_max}")
         return cls(list(sections), densities, weights, z_min, z_max)
 
     def to_dict(self) -> dict:
@@ -407,10 +374,10 @@ class CellSpec:
             value = value.to_dict(allow_callables=True)
         if isinstance(value, str):
             value = {"morphology": value}
-        value = _as_dict(value, field_name, "a cell preset name or a dict")
+        value = check_mapping(field_name, value, expected="a cell preset name or a dict")
         allowed = {"morphology", "templatefile", "templatename", "templateargs", "biophysics",
                    "biophysics_args", "params"}
-        _reject_unknown_keys(value, allowed, field_name)
+        check_mapping(field_name, value, allowed)
         spec = cls(**value)
         if spec.morphology in CELL_PRESETS:
             preset = CELL_PRESETS[spec.morphology]
@@ -418,7 +385,7 @@ class CellSpec:
             spec.templatename = spec.templatename or preset["templatename"]
         else:
             if spec.templatefile is None or spec.templatename is None:
-                _fail(f"{field_name}.morphology", spec.morphology,
+                fail(f"{field_name}.morphology", spec.morphology,
                       f"one of the presets {sorted(CELL_PRESETS)} or a file path given "
                       "together with templatefile and templatename")
         for key in ("morphology", "templatefile"):
@@ -426,12 +393,12 @@ class CellSpec:
             if not path.is_file():
                 raise FileNotFoundError(f"{field_name}.{key}: file {str(path)!r} not found")
         if not isinstance(spec.params, Mapping):
-            _fail(f"{field_name}.params", spec.params, "a dict", TypeError)
+            fail(f"{field_name}.params", spec.params, "a dict", TypeError)
         reserved = {"morphology", "templatefile", "templatename", "templateargs", "dt",
                     "tstop", "tstart", "delete_sections"}
         clash = sorted(reserved & set(spec.params))
         if clash:
-            _fail(f"{field_name}.params keys", clash, f"none of {sorted(reserved)}")
+            fail(f"{field_name}.params keys", clash, f"none of {sorted(reserved)}")
         spec.biophysics = cls._parse_biophysics(spec.biophysics, f"{field_name}.biophysics")
         return spec
 
@@ -444,19 +411,19 @@ class CellSpec:
                 return import_callable(value)
             value = {"name": value}
         if not isinstance(value, Mapping) or "name" not in value:
-            _fail(field_name, value, f"a preset dict {{'name': one of "
+            fail(field_name, value, f"a preset dict {{'name': one of "
                   f"{sorted(BIOPHYSICS_PRESETS)}, ...}}, a callable or None", TypeError)
         name = value["name"]
         if name not in BIOPHYSICS_PRESETS:
-            _fail(f"{field_name}.name", name, f"one of {sorted(BIOPHYSICS_PRESETS)}")
+            fail(f"{field_name}.name", name, f"one of {sorted(BIOPHYSICS_PRESETS)}")
         defaults = BIOPHYSICS_PRESETS[name]
-        _reject_unknown_keys(value, set(defaults) | {"name"}, field_name)
+        check_mapping(field_name, value, set(defaults) | {"name"})
         out = {"name": name}
         for key, default in defaults.items():
             given = value.get(key, default)
-            out[key] = None if given is None else _finite(f"{field_name}.{key}", given)
+            out[key] = None if given is None else check_real(f"{field_name}.{key}", given)
         if out.get("g_pas") is not None and out["g_pas"] <= 0:
-            _fail(f"{field_name}.g_pas", out["g_pas"], "> 0 (S/cm²)")
+            fail(f"{field_name}.g_pas", out["g_pas"], "> 0 (S/cm²)")
         return out
 
     def resolve(self, key: str) -> Path:
@@ -531,31 +498,31 @@ class Population:
     def parse(cls, value: Any, field_name: str) -> Population:
         if isinstance(value, Population):
             value = value.to_dict(allow_callables=True)
-        value = _as_dict(value, field_name, "a dict", set(cls.__dataclass_fields__))
+        value = check_mapping(field_name, value, set(cls.__dataclass_fields__), expected="a dict")
         name = value.get("name")
         if not isinstance(name, str) or not name or ":" in name or "->" in name:
-            _fail(f"{field_name}.name", name, "a non-empty str without ':' or '->'")
+            fail(f"{field_name}.name", name, "a non-empty str without ':' or '->'")
         field_name = f"populations[{name!r}]"
         size = value.get("size")
         is_number = isinstance(size, (int, np.integer, float)) and not isinstance(size, bool)
         if not is_number or not math.isfinite(size) or float(size) != int(size):
-            _fail(f"{field_name}.size", size, "a positive integer", TypeError)
+            fail(f"{field_name}.size", size, "a positive integer", TypeError)
         if int(size) <= 0:
-            _fail(f"{field_name}.size", size, "> 0")
+            fail(f"{field_name}.size", size, "> 0")
         pop = cls(name=name, size=int(size))
-        pop.rate = _finite(f"{field_name}.rate", value.get("rate", 0.0), nonnegative=True)
+        pop.rate = check_real(f"{field_name}.rate", value.get("rate", 0.0), nonnegative=True)
         cell = value.get("cell")
         pop.cell = None if cell is None else CellSpec.parse(cell, f"{field_name}.cell")
-        pop.radius = _finite(f"{field_name}.radius", value.get("radius", 100.0), positive=True)
-        pop.loc = _finite(f"{field_name}.loc", value.get("loc", 0.0))
-        pop.scale = _finite(f"{field_name}.scale", value.get("scale", 50.0), nonnegative=True)
+        pop.radius = check_real(f"{field_name}.radius", value.get("radius", 100.0), positive=True)
+        pop.loc = check_real(f"{field_name}.loc", value.get("loc", 0.0))
+        pop.scale = check_real(f"{field_name}.scale", value.get("scale", 50.0), nonnegative=True)
         rotation = value.get("rotation") or {}
         if not isinstance(rotation, Mapping) or set(rotation) - {"x", "y", "z"}:
-            _fail(f"{field_name}.rotation", rotation, "a dict with keys among x, y, z")
-        pop.rotation = {k: _finite(f"{field_name}.rotation.{k}", v)
+            fail(f"{field_name}.rotation", rotation, "a dict with keys among x, y, z")
+        pop.rotation = {k: check_real(f"{field_name}.rotation.{k}", v)
                         for k, v in rotation.items() if v is not None}
-        pop.n_ext = _finite(f"{field_name}.n_ext", value.get("n_ext", 0.0), nonnegative=True)
-        pop.nu_ext = _finite(f"{field_name}.nu_ext", value.get("nu_ext", 0.0), nonnegative=True)
+        pop.n_ext = check_real(f"{field_name}.n_ext", value.get("n_ext", 0.0), nonnegative=True)
+        pop.nu_ext = check_real(f"{field_name}.nu_ext", value.get("nu_ext", 0.0), nonnegative=True)
         ext = value.get("ext_synapse")
         pop.ext_synapse = None if ext is None else Synapse.parse(ext, f"{field_name}.ext_synapse")
         return pop
@@ -603,27 +570,27 @@ class Connection:
         if isinstance(value, Connection):
             value = value.to_dict()
         allowed = set(cls.__dataclass_fields__)
-        value = _as_dict(value, field_name, "a dict", allowed)
+        value = check_mapping(field_name, value, allowed, expected="a dict")
         missing = sorted(allowed - set(value) - {"multapses"})
         if missing:
-            _fail(f"{field_name}", f"missing {missing}", f"a dict with keys {sorted(allowed)}")
+            fail(f"{field_name}", f"missing {missing}", f"a dict with keys {sorted(allowed)}")
         pre, post = value["pre"], value["post"]
         field_name = f"connections['{pre}->{post}']"
-        prob = _finite(f"{field_name}.probability", value["probability"])
+        prob = check_real(f"{field_name}.probability", value["probability"])
         if not 0.0 <= prob <= 1.0:
-            _fail(f"{field_name}.probability", prob, "in [0, 1]")
+            fail(f"{field_name}.probability", prob, "in [0, 1]")
         multapses = Distribution.parse(value.get("multapses", {"name": "randint",
                                                                "params": {"low": 1, "high": 2}}),
                                        f"{field_name}.multapses")
         delay = Distribution.parse(value["delay"], f"{field_name}.delay")
         if not delay.is_continuous:
-            _fail(f"{field_name}.delay.name", delay.name, "a continuous distribution")
+            fail(f"{field_name}.delay.name", delay.name, "a continuous distribution")
         scale = delay.params.get("scale", 1.0)
-        if _finite(f"{field_name}.delay.scale", scale) <= 0:
-            _fail(f"{field_name}.delay.scale", scale, "> 0")
+        if check_real(f"{field_name}.delay.scale", scale) <= 0:
+            fail(f"{field_name}.delay.scale", scale, "> 0")
         mscale = multapses.params.get("scale", 1.0)
-        if multapses.is_continuous and _finite(f"{field_name}.multapses.scale", mscale) <= 0:
-            _fail(f"{field_name}.multapses.scale", mscale, "> 0")
+        if multapses.is_continuous and check_real(f"{field_name}.multapses.scale", mscale) <= 0:
+            fail(f"{field_name}.multapses.scale", mscale, "> 0")
         synapse = Synapse.parse(value["synapse"], f"{field_name}.synapse")
         placement = Placement.parse(value["placement"], f"{field_name}.placement")
         return cls(pre, post, prob, multapses, delay, synapse, placement)
@@ -679,38 +646,38 @@ class Network:
     def __init__(self, populations: Sequence[Any], connections: Sequence[Any],
                  conductance_based: bool = True) -> None:
         if not isinstance(populations, (list, tuple)) or not populations:
-            _fail("populations", populations, "a non-empty list")
+            fail("populations", populations, "a non-empty list")
         self.populations = [Population.parse(p, f"populations[{i}]")
                             for i, p in enumerate(populations)]
         names = [p.name for p in self.populations]
         if len(set(names)) != len(names):
-            _fail("populations names", names, "unique")
+            fail("populations names", names, "unique")
         if not isinstance(connections, (list, tuple)) or not connections:
-            _fail("connections", connections, "a non-empty list")
+            fail("connections", connections, "a non-empty list")
         self.connections = [Connection.parse(c, f"connections[{i}]")
                             for i, c in enumerate(connections)]
         if not isinstance(conductance_based, (bool, np.bool_)):
-            _fail("conductance_based", conductance_based, "True or False", TypeError)
+            fail("conductance_based", conductance_based, "True or False", TypeError)
         self.conductance_based = bool(conductance_based)
         keys = [c.key for c in self.connections]
         if len(set(keys)) != len(keys):
-            _fail("connections", keys, "unique (one connection per pre->post pair)")
+            fail("connections", keys, "unique (one connection per pre->post pair)")
         for c in self.connections:
             for role, name in (("pre", c.pre), ("post", c.post)):
                 if name not in names:
-                    _fail(f"connections['{c.key}'].{role}", name, f"one of {names}")
+                    fail(f"connections['{c.key}'].{role}", name, f"one of {names}")
             post = self.population(c.post)
             if post.cell is None:
-                _fail(f"populations[{c.post!r}].cell", None,
+                fail(f"populations[{c.post!r}].cell", None,
                       "a cell specification (the population is postsynaptic)")
             c.mean_multapses()  # validates the multapse distribution
             if self.conductance_based and c.synapse.syntype == "Exp2SynI":
-                _fail(f"connections['{c.key}'].synapse.syntype", c.synapse.syntype,
+                fail(f"connections['{c.key}'].synapse.syntype", c.synapse.syntype,
                       "'Exp2Syn' in a conductance-based network (Exp2SynI is current-based; "
                       "set conductance_based=False)")
         for p in self.populations:
             if p.ext_synapse is not None and p.ext_synapse.syntype != "Exp2Syn":
-                _fail(f"populations[{p.name!r}].ext_synapse.syntype", p.ext_synapse.syntype,
+                fail(f"populations[{p.name!r}].ext_synapse.syntype", p.ext_synapse.syntype,
                       "'Exp2Syn' (its conductance enters g_eff)")
 
     # -- access ------------------------------------------------------------------------
@@ -758,14 +725,14 @@ class Network:
     def from_dict(cls, data: Mapping) -> Network:
         """Build from :meth:`to_dict` output (or a hand-written dict)."""
         if not isinstance(data, Mapping):
-            _fail("network specification", type(data).__name__, "a dict", TypeError)
+            fail("network specification", type(data).__name__, "a dict", TypeError)
         data = copy.deepcopy(dict(data))
         version = data.pop("spec_version", SPEC_VERSION)
         if version != SPEC_VERSION:
-            _fail("spec_version", version, f"{SPEC_VERSION}")
+            fail("spec_version", version, f"{SPEC_VERSION}")
         unknown = sorted(set(data) - {"populations", "connections", "conductance_based"})
         if unknown:
-            _fail("network keys", unknown, "a subset of ['populations', 'connections', "
+            fail("network keys", unknown, "a subset of ['populations', 'connections', "
                   "'conductance_based', 'spec_version']")
         for pop in data.get("populations", []) or []:
             cell = pop.get("cell") if isinstance(pop, Mapping) else None

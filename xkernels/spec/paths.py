@@ -25,7 +25,7 @@ def split_path(path: str | Sequence[str]) -> tuple[str, ...]:
     Raises
     ------
     ValueError
-        An unclosed ``[`` or an empty path.
+        An unclosed ``[``, a stray ``]`` or an empty path.
 
     Examples
     --------
@@ -47,6 +47,9 @@ def split_path(path: str | Sequence[str]) -> tuple[str, ...]:
             i += 1
         else:
             match = _NAME.match(path, i)
+            if match is None:
+                raise ValueError(f"parameter path {path!r} has an unexpected {char!r} at "
+                                 f"position {i}")
             tokens.append(match.group().strip())
             i = match.end()
     if not tokens:

@@ -1,16 +1,29 @@
 """Zarr stores: kernel stores (atomic), sweep stores (written by regions, resumable,
-growable), and kernel computation with a store as cache."""
+growable), and kernel computation with a store as cache.
+
+One job per module; each imports only modules listed below it::
+
+    cache        compute_kernels(store=...): the engine's kernels, cached in a store
+    kernel_store write_kernels, open_kernels, read_attrs: whole stores
+    describe     describe: a human-readable summary
+    grow         extend_sweep_store: new values appended along sweep dims
+    sweep_store  create_sweep_store, write_point(s), completed_points: region writes
+    matching     does a template / point / block fit a stored sweep (attribute diffs)
+    reading      is a path a kernel store we can read; its metadata, done flags
+    journal      the crash-safe growth journal (rolled forward on open)
+    layout       the on-disk layout (chunks, done flags, format version); new stores
+    datasets     any Dataset to a new Zarr store, atomically (rates, signals)
+    attrs        plain-JSON attributes, str coordinates on disk
+    publish      atomic publishing: temporary siblings, fsync, renameat2, locks
+"""
 
 from xkernels.store.cache import compute_kernels
-from xkernels.store.kernel_store import (
-    KernelStoreError,
+from xkernels.store.describe import describe
+from xkernels.store.grow import extend_sweep_store
+from xkernels.store.kernel_store import KernelStoreError, open_kernels, read_attrs, write_kernels
+from xkernels.store.sweep_store import (
     completed_points,
     create_sweep_store,
-    describe,
-    extend_sweep_store,
-    open_kernels,
-    read_attrs,
-    write_kernels,
     write_point,
     write_points,
 )

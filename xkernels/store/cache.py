@@ -59,19 +59,19 @@ def compute_kernels(
         Bad inputs (named), probes that cannot be described when ``store`` is given, or
         a store holding other kernels without ``overwrite``.
     """
-    prep = engine.prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
+    plan = engine.prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                                   g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
     if store is None:
-        return engine.simulate_kernels(network, prep)
-    opaque = [name for name, d in prep["probe_defs"].items() if d.get("params") is None]
+        return engine.simulate_kernels(network, plan)
+    opaque = plan.opaque_probes
     if opaque:
         raise ValueError(f"store= needs probes whose definition can be stored; {opaque} "
                          "cannot be described (their kernels could not be recomputed or "
                          "told apart in the cache)")
-    cached = cached_kernels(store, prep["digest"], overwrite)
+    cached = cached_kernels(store, plan.digest, overwrite)
     if cached is not None:
         return cached
-    H = engine.simulate_kernels(network, prep)
+    H = engine.simulate_kernels(network, plan)
     write_kernels(H, store, overwrite=True)
     return H
 

@@ -1,6 +1,18 @@
-"""Parameter sweeps: grids of parameter paths, the dask runner, the driver with its
-resumable stores, and the superposition fast path."""
+"""Parameter sweeps, one module per job:
+
+* :mod:`~xkernels.sweeps.grid` -- parameter paths, grid parsing, the grid's points;
+* :mod:`~xkernels.sweeps.points` -- each point's specification, the sweep's labels;
+* :mod:`~xkernels.sweeps.planning` -- every point planned (validated) on its cells;
+* :mod:`~xkernels.sweeps.runner` -- where tasks run (dask.distributed or here);
+* :mod:`~xkernels.sweeps.simulation` -- the full-simulation path;
+* :mod:`~xkernels.sweeps.superposition` -- the superposition fast path;
+* :mod:`~xkernels.sweeps.driver` -- :func:`sweep` and its resumable stores.
+"""
 
 from xkernels.sweeps.driver import sweep
+from xkernels.sweeps.grid import Axis, Param, grid_points, parameter_paths, parse_grid
+from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_template
+from xkernels.sweeps.runner import Runner
 
-__all__ = ["sweep"]
+__all__ = ["Axis", "Param", "PointBuilder", "PointSpec", "Runner", "grid_points",
+           "parameter_paths", "parse_grid", "sweep", "sweep_template"]

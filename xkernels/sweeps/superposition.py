@@ -23,159 +23,91 @@ once per (Y, membrane state, tau1, tau2) in a worker; every point is then one ma
 product and one delay convolution.  The keys are exact (byte equality of the leak
 shift), so points never share responses they should not: the path is valid for any
 sweep over linear membranes, and :func:`choose_method` takes it when it is cheaper.
+
+The points and their membrane states come from :mod:`xkernels.sweeps.planning`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from xkernels.engine import kernels as kern
 from xkernels.engine import linearisation as lin
-from xkernels.spec.network import Network, Population
+from xkernels.engine.cells import Geometry
+from xkernels.engine.kernels import probes_matrix
+from xkernels.engine.plans import KernelPlan
+from xkernels.spec.network import Population
+from xkernels.sweeps.planning import CellPlan, PointPlan
+from xkernels.sweeps.runner import (
+    NEURON_LOCK,
+    SECONDS_PER_CELL,
+    SECONDS_PER_SIMULATION,
+    Runner,
+    progress_bar,
+)
 
 #: Cost of building a cell and its probe matrix, in units of one short simulation
 #: (used to choose between the superposition and full simulations).
 CELL_COST = 10.0
 #: Points assembled per batch of linear algebra.
 BATCH_POINTS = 128
-#: NEURON is not thread-safe: one cell at a time per process.
-NEURON_LOCK = threading.Lock()
 
 
 @dataclass
-class PointSpec:
-    """The specification of one sweep point: its network and swept options."""
+class _StateGroup:
+    """The points sharing one membrane state: a representative cell plan and, per
+    (tau1, tau2), the segments with a non-zero weight in any point."""
 
-    network: Network
-    Vrest: Any
-    t_X: float
-
-
-# --------------------------------------------------------------------------------------
-# cells: geometry and linearity, computed in workers
-# --------------------------------------------------------------------------------------
-def geometry_key(pop: Population) -> str:
-    """Everything the cell geometry and membrane mechanisms of ``pop`` depend on."""
-    try:
-        cell = pop.cell.to_dict()
-    except TypeError:  # non-importable callables: fall back on their identity
-        cell = repr(pop.cell)
-    return json.dumps([cell, pop.loc, pop.rotation], sort_keys=True, default=repr)
+    item: CellPlan
+    support: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
 
 
-def geometry_task(pop: Population, dt: float) -> tuple[Any, bool]:
-    """Worker task: the cell geometry of ``pop`` and whether its membrane is linear."""
-    from xkernels.engine.cells import LinearisedCell
-
-    with NEURON_LOCK, LinearisedCell(pop.cell, pop, dt, 0.0) as cell:
-        return cell.geometry, cell.is_linear()
-
-
-def collect_geometries(runner, specs: Sequence[PointSpec], Y: Sequence[str],
-                       dt: float) -> dict[str, tuple[Any, bool]]:
-    """Geometry and linearity of every distinct postsynaptic cell of the points."""
-    pops: dict[str, Population] = {}
-    seen: set[int] = set()
-    for spec in specs:
-        for post in Y:
-            pop = spec.network.population(post)
-            if id(pop) not in seen:
-                seen.add(id(pop))
-                pops.setdefault(geometry_key(pop), pop)
-    keys = list(pops)
-    out = {}
-    from xkernels.sweeps.driver import SECONDS_PER_CELL
-
-    for i, result in runner.imap_unordered(geometry_task, [(pops[k], dt) for k in keys],
-                                           len(keys) * SECONDS_PER_CELL):
-        out[keys[i]] = result
-    return out
-
-
-# --------------------------------------------------------------------------------------
-# planning: validation of every point, membrane states, per-segment weights
-# --------------------------------------------------------------------------------------
-def _e_pas_used(pop: Population, vrest: Any) -> float | None:
-    """The leak reversal potential Vrest sets for ``pop`` (None if it sets none)."""
-    bio = pop.cell.biophysics
-    if isinstance(bio, Mapping) and bio.get("e_pas") is None:
-        return kern._e_pas_default(vrest)
-    return None
-
-
-def plan_points(specs: Sequence[PointSpec], geometries: Mapping[str, tuple[Any, bool]],
-                prep: Mapping[str, Any], options: Mapping[str, Any],
-                labels: Sequence[Any] | None = None) -> list[dict]:
-    """Plan (and so validate) every point on its cells' geometry.
-
-    ``labels`` (one per point, e.g. its swept values) name a failing point.
-
-    Returns
-    -------
-    list of dict
-        Per point: post -> ``{"state": key, "e_pas": ..., "pop": Population,
-        "plan": kernels._plan_population output}``.
-
-    Raises
-    ------
-    ValueError
-        If a point's placement or Vrest does not fit its cell (names the point).
-    """
-    g_eff, dt, n_lags = options["g_eff"], prep["attrs"]["dt"], prep["n_lags"]
-    memo: dict = {}
-    gkeys: dict[int, str] = {}
-    out = []
-    for n, spec in enumerate(specs):
-        per_y = {}
-        for post in prep["Y"]:
-            pop = spec.network.population(post)
-            gkey = gkeys.setdefault(id(pop), geometry_key(pop))
-            geometry = geometries[gkey][0]
-            vrest = kern._vrest_for(spec.Vrest, post)
-            try:
-                plan = kern._plan_population(spec.network, post, geometry, vrest, g_eff, dt,
-                                             n_lags, memo)
-            except ValueError as err:
-                label = labels[n] if labels is not None else f"#{n}"
-                raise ValueError(f"sweep point {label} is invalid: {err}") from None
-            e_pas = _e_pas_used(pop, vrest)
-            state = (post, gkey, pop.radius, pop.scale, e_pas, spec.t_X,
-                     np.asarray(plan["g_shift"], dtype=float).tobytes())
-            per_y[post] = {"state": state, "e_pas": e_pas, "pop": pop, "plan": plan,
-                           "t_X": spec.t_X}
-        out.append(per_y)
-    return out
-
-
-def _state_groups(plans: Sequence[dict]) -> dict[tuple, dict]:
+def _state_groups(plans: Sequence[PointPlan]) -> dict[tuple, _StateGroup]:
     """Per membrane state: one representative plan and, per (tau1, tau2), the union
     of segments with a non-zero weight in any point."""
-    states: dict[tuple, dict] = {}
+    states: dict[tuple, _StateGroup] = {}
     for per_y in plans:
         for item in per_y.values():
-            entry = states.setdefault(item["state"], {"item": item, "support": {}})
-            for inp in item["plan"]["inputs"].values():
-                taus = (inp["tau1"], inp["tau2"])
-                mask = entry["support"].get(taus)
-                nonzero = np.asarray(inp["weights"]) != 0.0
-                entry["support"][taus] = nonzero if mask is None else (mask | nonzero)
+            entry = states.setdefault(item.state, _StateGroup(item))
+            for inp in item.plan.inputs.values():
+                taus = (inp.tau1, inp.tau2)
+                mask = entry.support.get(taus)
+                nonzero = np.asarray(inp.weights) != 0.0
+                entry.support[taus] = nonzero if mask is None else (mask | nonzero)
     return states
 
 
-def choose_method(method: str, plans: Sequence[dict], specs: Sequence[PointSpec],
-                  geometries: Mapping[str, tuple[Any, bool]], prep: Mapping[str, Any]) -> str:
+def choose_method(method: str, plans: Sequence[PointPlan],
+                  geometries: Mapping[str, tuple[Geometry, bool]]) -> str:
     """``"superposition"`` or ``"simulate"`` for ``method`` in auto/superposition/simulate.
 
     The superposition is valid only if every cell membrane is linear; ``"auto"``
     takes it when its estimated cost (cells + unit-response simulations per membrane
     state) is below that of simulating every point.
+
+    Parameters
+    ----------
+    method : {"auto", "superposition", "simulate"}
+        The user's choice.
+    plans : sequence of PointPlan
+        The planned points (:func:`xkernels.sweeps.planning.plan_points`).
+    geometries : Mapping
+        Geometry key -> ``(geometry, is_linear)``
+        (:func:`xkernels.sweeps.planning.collect_geometries`).
+
+    Returns
+    -------
+    str
+        ``"superposition"`` or ``"simulate"``.
+
+    Raises
+    ------
+    ValueError
+        ``method="superposition"`` with a cell whose membrane is not linear.
     """
     if method == "simulate":
         return "simulate"
@@ -189,9 +121,9 @@ def choose_method(method: str, plans: Sequence[dict], specs: Sequence[PointSpec]
     if method == "superposition":
         return "superposition"
     states = _state_groups(plans)
-    fast = sum(CELL_COST + sum(int(m.sum()) for m in entry["support"].values())
+    fast = sum(CELL_COST + sum(int(m.sum()) for m in entry.support.values())
                for entry in states.values())
-    full = sum(CELL_COST + len(item["plan"]["inputs"])
+    full = sum(CELL_COST + len(item.plan.inputs)
                for per_y in plans for item in per_y.values())
     return "superposition" if fast < full else "simulate"
 
@@ -205,16 +137,38 @@ def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift:
                        ) -> list[np.ndarray]:
     """Worker task: probe-mapped unit responses of one membrane state.
 
-    Returns, per ``(tau1, tau2, support)`` group, ``P`` of shape
-    ``(n_channels, support.size, n + 1)``: ``P[:, k]`` is the probe signal at lags
-    0..n after a unit-weight (1 nA) synapse on segment ``support[k]`` fires.
+    Parameters
+    ----------
+    pop : Population
+        The postsynaptic population (its cell and spatial spread).
+    dt : float
+        Time step (ms).
+    e_pas : float or None
+        Leak reversal potential Vrest sets for the cell (mV), None if it sets none.
+    g_shift : ndarray
+        Leak conductance added per segment (S/cm²).
+    named : Mapping[str, Any]
+        The probes by name.
+    n_positions, seed : int
+        Cell positions averaged over by the probes, and their seed.
+    tau, t_X : float
+        Kernel half width and presynaptic spike time (ms).
+    groups : sequence of (tau1, tau2, support)
+        Synapse time constants (ms) and the segments to respond to.
+
+    Returns
+    -------
+    list of ndarray
+        Per group, ``P`` of shape ``(n_channels, support.size, n + 1)``: ``P[:, k]`` is
+        the probe signal at lags 0..n after a unit-weight (1 nA) synapse on segment
+        ``support[k]`` fires.
     """
     from xkernels.engine.cells import LinearisedCell
 
     out = []
     with NEURON_LOCK, LinearisedCell(pop.cell, pop, dt, e_pas) as cell:
         cell.shift_g_pas(g_shift)
-        matrix = kern.probes_matrix(named, cell.geometry, pop, n_positions, seed)
+        matrix = probes_matrix(named, cell.geometry, pop, n_positions, seed)
         nseg = cell.geometry.nseg
         for tau1, tau2, support in groups:
             P = None
@@ -229,34 +183,46 @@ def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift:
     return out
 
 
-def run_superposition(runner, specs: Sequence[PointSpec], plans: Sequence[dict],
-                      prep: Mapping[str, Any], options: Mapping[str, Any], *,
+def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPlan, *,
                       progress: bool | None = None
                       ) -> Iterator[tuple[list[int], np.ndarray]]:
     """Yield batches ``(point numbers, kernels)`` of every point, built by superposition.
 
     The unit responses of every membrane state are simulated first (in the runner's
-    workers); the points are then assembled in batches by linear algebra.  The
-    yielded array (shape ``(len(points), *prep["shape"])``) is reused by the next
-    batch: copy what you keep.
-    """
-    from xkernels.sweeps.driver import SECONDS_PER_CELL, SECONDS_PER_SIMULATION, _progress
+    workers); the points are then assembled in batches by linear algebra.
 
+    Parameters
+    ----------
+    runner : Runner
+        Where the unit responses are simulated.
+    plans : sequence of PointPlan
+        The planned points (:func:`xkernels.sweeps.planning.plan_points`).
+    plan : KernelPlan
+        The base computation (probes, time options, kernel shape).
+    progress : bool or None
+        Progress bar over the membrane states (default: when more than 10).
+
+    Yields
+    ------
+    tuple
+        ``(point numbers, kernels)``; the array (shape ``(len(points), *plan.shape)``)
+        is reused by the next batch: copy what you keep.
+    """
     states = _state_groups(plans)
     keys = list(states)
     arguments, groups_of = [], {}
     for key in keys:
-        item = states[key]["item"]
+        item = states[key].item
         groups = [(t1, t2, np.flatnonzero(mask))
-                  for (t1, t2), mask in states[key]["support"].items() if mask.any()]
+                  for (t1, t2), mask in states[key].support.items() if mask.any()]
         groups_of[key] = groups
-        arguments.append((item["pop"], prep["attrs"]["dt"], item["e_pas"],
-                          item["plan"]["g_shift"], prep["named"], options["n_positions"],
-                          options["seed"], prep["attrs"]["tau_max"], item["t_X"], groups))
+        arguments.append((item.population, plan.dt, item.e_pas, item.plan.g_shift,
+                          plan.probes, plan.n_positions, plan.seed, plan.tau, item.t_X,
+                          groups))
     seconds = sum(SECONDS_PER_CELL + SECONDS_PER_SIMULATION * sum(g[2].size for g in groups)
                   for groups in groups_of.values())
-    assembler = _Assembler(prep, options["fir"])
-    with _progress(len(keys), progress, "unit responses") as bar:
+    assembler = _Assembler(plan)
+    with progress_bar(len(keys), progress, "unit responses") as bar:
         for i, result in runner.imap_unordered(unit_response_task, arguments, seconds):
             for (t1, t2, support), P in zip(groups_of[keys[i]], result):
                 assembler.add_responses((keys[i], t1, t2), support, P)
@@ -274,17 +240,17 @@ class _Assembler:
     a circular convolution of length L >= 2n + 1 gives the same entries, so the
     unit responses are transformed once (length L) and each kernel costs one
     weighted sum, one product with the filter's transform and one inverse FFT.  Then,
-    as :func:`xkernels.linearisation.finish_kernel`: the value at lag 0 is
+    as :func:`xkernels.engine.linearisation.finish_kernel`: the value at lag 0 is
     subtracted, negative lags are zero (or cut with ``fir``).
     """
 
-    def __init__(self, prep: Mapping[str, Any], fir: bool) -> None:
+    def __init__(self, plan: KernelPlan) -> None:
         from scipy import fft
 
         self._fft = fft
-        self.prep = prep
-        self.fir = fir
-        self.n = prep["n_lags"]
+        self.plan = plan
+        self.fir = plan.fir
+        self.n = plan.n_lags
         self.L = fft.next_fast_len(2 * self.n + 1, real=True)
         self.responses: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.filters: dict[int, np.ndarray] = {}
@@ -303,22 +269,22 @@ class _Assembler:
             self.filters[id(h_delay)] = self._fft.rfft(h_delay, n=self.L)
         return self.filters[id(h_delay)]
 
-    def assemble(self, batch: Sequence[int], plans: Sequence[dict]) -> np.ndarray:
-        """Kernels of the points ``batch``, shape (len(batch), *prep["shape"])."""
-        X, Y, shape = self.prep["X"], self.prep["Y"], self.prep["shape"]
+    def assemble(self, batch: Sequence[int], plans: Sequence[PointPlan]) -> np.ndarray:
+        """Kernels of the points ``batch``, shape (len(batch), *plan.shape)."""
+        X, Y, shape = self.plan.X, self.plan.Y, self.plan.shape
         jobs: dict[tuple, int] = {}
         job_data: list[tuple] = []
         where: list[tuple[int, int, int, int]] = []
         for b, k in enumerate(batch):
             for j, post in enumerate(Y):
                 item = plans[k][post]
-                for pre, inp in item["plan"]["inputs"].items():
-                    weights = np.asarray(inp["weights"], dtype=float)
-                    rkey = (item["state"], inp["tau1"], inp["tau2"])
-                    key = (rkey, weights.tobytes(), id(inp["h_delay"]))
+                for pre, inp in item.plan.inputs.items():
+                    weights = np.asarray(inp.weights, dtype=float)
+                    rkey = (item.state, inp.tau1, inp.tau2)
+                    key = (rkey, weights.tobytes(), id(inp.h_delay))
                     if key not in jobs:
                         jobs[key] = len(job_data)
-                        job_data.append((rkey, weights, inp["h_delay"]))
+                        job_data.append((rkey, weights, inp.h_delay))
                     where.append((b, X.index(pre), j, jobs[key]))
         by_response: dict[tuple, list[int]] = {}
         for job, (rkey, _, _) in enumerate(job_data):

@@ -1,0 +1,194 @@
+"""The files the command line and the demo read and write.
+
+Specification documents (``SPEC.json``: network, probes, options), JSON inputs, and
+outputs that appear only when complete (temporary sibling, then an atomic move:
+:mod:`xkernels.store.publish`).  User errors are :class:`CLIError`: one line naming the
+file and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from xkernels.store.datasets import write_dataset as write_zarr_dataset
+from xkernels.store.publish import Staging, publish
+
+SPEC_KEYS = ("network", "probes", "options")
+OPTION_KEYS = ("dt", "tau", "t_X", "Vrest", "g_eff", "fir", "n_positions", "seed")
+
+
+class CLIError(Exception):
+    """A user error: reported as one line, exit status 1."""
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """Parse a JSON file or raise :class:`CLIError` naming it.
+
+    Parameters
+    ----------
+    path : str or Path
+        JSON file.
+    what : str
+        What the file is (``"spec"``, ``"grid"``), for error messages.
+
+    Returns
+    -------
+    object
+        The parsed document.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CLIError(f"{what} file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise CLIError(f"{what} file {str(path)!r} is not a regular file")
+    try:
+        return json.loads(path.read_text())
+    except UnicodeDecodeError:
+        raise CLIError(f"{what} file {str(path)!r} is not a text file") from None
+    except json.JSONDecodeError as err:
+        raise CLIError(f"{what} file {str(path)!r} is not valid JSON: {err}") from None
+
+
+def default_probes() -> dict[str, Any]:
+    """The README probes: 13-contact LFP (``lfp``, µm, S/m) and z-only CDM (``cdm``)."""
+    from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
+
+    return {"lfp": GaussCylinderPotential(z=np.linspace(1000.0, -200.0, 13), sigma=0.3,
+                                          R=150.0, sigma_z=75.0),
+            "cdm": CurrentDipoleMomentZ()}
+
+
+def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Read a computation spec: (Network, probes dict, compute_kernels options).
+
+    Parameters
+    ----------
+    path : str or Path
+        JSON file: ``{"network": ..., "probes": ..., "options": ...}`` or a bare
+        network dict (then the README probes and default options are used).
+
+    Returns
+    -------
+    network, probes, options
+        Options in the units of :func:`xkernels.compute_kernels` (ms, mV).
+    """
+    from xkernels.probes import probe_from_definition
+    from xkernels.spec.network import Network
+
+    data = read_json(path, "spec")
+    if not isinstance(data, dict):
+        raise CLIError(f"spec file {str(path)!r} must hold a JSON object, "
+                       f"got {type(data).__name__}")
+    if "network" not in data:
+        data = {"network": data}
+    unknown = sorted(set(data) - set(SPEC_KEYS))
+    if unknown:
+        raise CLIError(f"spec file {str(path)!r} has unknown keys {unknown}; "
+                       f"allowed: {list(SPEC_KEYS)}")
+    try:
+        network = Network.from_dict(data["network"])
+    except (ValueError, TypeError, KeyError) as err:
+        raise CLIError(f"spec file {str(path)!r}: network: {err}") from None
+    probe_defs = data.get("probes")
+    if probe_defs is None:
+        probes = default_probes()
+    else:
+        if not isinstance(probe_defs, dict) or not probe_defs:
+            raise CLIError(f"spec file {str(path)!r}: probes must be a non-empty object "
+                           f"name -> {{'class': ..., 'params': ...}}")
+        probes = {}
+        for name, definition in probe_defs.items():
+            try:
+                probes[name] = probe_from_definition(definition)
+            except (ValueError, TypeError) as err:
+                raise CLIError(f"spec file {str(path)!r}: probes[{name!r}]: {err}") from None
+    options = data.get("options") or {}
+    if not isinstance(options, dict):
+        raise CLIError(f"spec file {str(path)!r}: options must be an object, "
+                       f"got {options!r}")
+    unknown = sorted(set(options) - set(OPTION_KEYS))
+    if unknown:
+        raise CLIError(f"spec file {str(path)!r}: unknown options {unknown}; "
+                       f"allowed: {list(OPTION_KEYS)}")
+    return network, probes, dict(options)
+
+
+def spec_document(network: Any, probes: Mapping[str, Any],
+                  options: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON document :func:`load_spec` reads.
+
+    Parameters
+    ----------
+    network : xkernels.Network
+        The network.
+    probes : mapping
+        Probe name -> probe.
+    options : mapping
+        Options of :func:`xkernels.compute_kernels` (ms, mV).
+
+    Returns
+    -------
+    dict
+        ``{"network": ..., "probes": ..., "options": ...}``.
+    """
+    from xkernels.probes import probe_definition
+
+    return {"network": network.to_dict(),
+            "probes": {name: probe_definition(p) for name, p in probes.items()},
+            "options": dict(options)}
+
+
+def check_output(path: str | Path, overwrite: bool) -> Path:
+    """Refuse an existing output unless ``overwrite``; the parent must be a folder.
+
+    Returns
+    -------
+    Path
+        ``path`` as a Path.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise CLIError(f"output {str(path)!r} already exists (use --overwrite to replace it)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise CLIError(f"output {str(path)!r}: parent {str(parent)!r} is not a folder")
+    return path
+
+
+def publish_output(stage: Staging, overwrite: bool) -> None:
+    """Move a finished output into place (:func:`xkernels.store.publish.publish`);
+    :class:`CLIError` if it exists without ``overwrite``."""
+    try:
+        publish(stage, overwrite=overwrite)
+    except FileExistsError:
+        raise CLIError(f"output {str(stage.target)!r} already exists "
+                       "(use --overwrite to replace it)") from None
+
+
+def write_dataset(ds: xr.Dataset, path: str | Path, *, overwrite: bool = False,
+                  progress: bool = True) -> None:
+    """Write a Dataset to a Zarr store atomically (temporary sibling, then rename).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Rates, signals...
+    path : str or Path
+        Output store.
+    overwrite : bool
+        Replace an existing output.
+    progress : bool
+        Dask progress bar on stderr.
+    """
+    path = check_output(path, overwrite)
+    try:
+        write_zarr_dataset(ds, path, overwrite=overwrite, progress=progress)
+    except FileExistsError:
+        raise CLIError(f"output {str(path)!r} already exists "
+                       "(use --overwrite to replace it)") from None

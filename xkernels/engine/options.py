@@ -1,0 +1,184 @@
+"""Validation of the options of a kernel computation: times, flags and Vrest.
+
+Every check runs before anything is simulated and follows :mod:`xkernels.validation`
+(TypeError for a wrong type, ValueError for a bad value, naming field, value and what
+is allowed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from xkernels.spec.network import Network
+from xkernels.validation import check_bool, check_real
+
+
+def check_options(dt: float, tau: float, t_X: float, g_eff: bool, fir: bool,
+                  conductance_based: bool) -> tuple[float, float, float, int]:
+    """Validate the time options of a kernel computation.
+
+    Parameters
+    ----------
+    dt, tau, t_X : float
+        Time step, kernel half width and presynaptic spike time (ms), as for
+        :func:`xkernels.compute_kernels`.
+    g_eff, fir : bool
+        As for :func:`xkernels.compute_kernels`.
+    conductance_based : bool
+        Whether the network's synapses are conductance based (g_eff needs it).
+
+    Returns
+    -------
+    tuple
+        ``(dt, tau, t_X, n_lags)`` as floats and ``n_lags = tau / dt``.
+
+    Raises
+    ------
+    TypeError
+        A time that is not a real number, a flag that is not a bool.
+    ValueError
+        A time out of range (the message names the field, the value and the bound).
+    """
+    dt = check_real("dt", dt)
+    if dt <= 0:
+        raise ValueError(f"dt must be > 0 (ms), got {dt!r}")
+    tau = check_real("tau", tau)
+    if tau < dt:
+        raise ValueError(f"tau must be >= dt = {dt} ms, got {tau!r}")
+    n_lags = int(round(tau / dt))
+    if abs(n_lags * dt - tau) > 1e-9 * max(tau, 1.0):
+        raise ValueError(f"tau must be a whole multiple of dt = {dt} ms, got {tau!r}")
+    t_X = check_t_X(t_X, tau)
+    check_bool("g_eff", g_eff)
+    check_bool("fir", fir)
+    if g_eff and not conductance_based:
+        raise ValueError("g_eff=True requires a conductance-based network "
+                         "(network.conductance_based is False); pass g_eff=False")
+    return dt, tau, t_X, n_lags
+
+
+def check_t_X(t_X: Any, tau: float) -> float:
+    """``t_X`` (ms) as a float; it must be a real number ``>= tau`` (ms).
+
+    Parameters
+    ----------
+    t_X : float
+        Presynaptic spike time (ms).
+    tau : float
+        The validated kernel half width (ms).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        Not a real number; not finite or below ``tau``.
+
+    Examples
+    --------
+    >>> check_t_X(10, tau=50.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: t_X must be >= tau = 50.0 ms, got 10.0
+    """
+    t_X = check_real("t_X", t_X)
+    if t_X < tau:
+        raise ValueError(f"t_X must be >= tau = {tau} ms, got {t_X!r}")
+    return t_X
+
+
+def vrest_of_population(vrest: Any, post: str) -> float | np.ndarray:
+    """The Vrest (mV) of postsynaptic population ``post`` from the ``Vrest`` option.
+
+    Parameters
+    ----------
+    vrest : float, sequence of float or mapping
+        The ``Vrest`` option of :func:`xkernels.compute_kernels`: one number, one value per
+        segment, or a dict population -> either.
+    post : str
+        The postsynaptic population.
+
+    Returns
+    -------
+    float or ndarray
+        One number, or a 1-D float array (one value per segment).
+
+    Raises
+    ------
+    TypeError
+        A value that is not a real number.
+    ValueError
+        A dict without ``post``, a non-finite value, or an array that is not 1-D.
+    """
+    if isinstance(vrest, Mapping):
+        if post not in vrest:
+            raise ValueError(f"Vrest is a dict without an entry for population {post!r}; "
+                             f"keys: {sorted(vrest)}")
+        vrest = vrest[post]
+        name = f"Vrest[{post!r}]"
+    else:
+        name = "Vrest"
+    if isinstance(vrest, (list, tuple, np.ndarray)):
+        arr = np.asarray(vrest, dtype=float)
+        if arr.ndim != 1 or not np.isfinite(arr).all():
+            raise ValueError(f"{name} must be a number or a 1-D list of finite values (mV)")
+        return arr
+    return check_real(name, vrest)
+
+
+def leak_reversal_of(vrest: float | np.ndarray) -> float | None:
+    """The leak reversal potential (mV) that Vrest sets for a ``passive`` cell preset
+    without ``e_pas``: Vrest itself when it is one number, None when it is per segment
+    (the preset must then give ``e_pas``).
+
+    Parameters
+    ----------
+    vrest : float or ndarray
+        As returned by :func:`vrest_of_population`.
+    """
+    return vrest if isinstance(vrest, float) else None
+
+
+def check_network_inputs(network: Network, g_eff: bool) -> None:
+    """Check the fields the g_eff correction needs (extrinsic synapses where there is
+    extrinsic input).
+
+    Parameters
+    ----------
+    network : Network
+        The network specification.
+    g_eff : bool
+        Whether the g_eff correction is on (nothing to check otherwise).
+
+    Raises
+    ------
+    ValueError
+        ``populations[...].ext_synapse`` missing while g_eff is on and ``n_ext > 0``.
+    """
+    if not g_eff:
+        return
+    for post in network.postsynaptic:
+        pop = network.population(post)
+        if pop.n_ext > 0 and pop.nu_ext > 0 and pop.ext_synapse is None:
+            raise ValueError(f"populations[{post!r}].ext_synapse must be given when g_eff=True "
+                             f"and n_ext = {pop.n_ext} > 0")
+
+
+def vrest_json(vrest: Any) -> Any:
+    """The ``Vrest`` option as JSON-ready data (floats, lists, dicts of them).
+
+    Parameters
+    ----------
+    vrest : float, sequence of float or mapping
+        The ``Vrest`` option of :func:`xkernels.compute_kernels` (mV).
+    """
+    if isinstance(vrest, Mapping):
+        return {str(k): vrest_json(v) for k, v in vrest.items()}
+    if isinstance(vrest, (list, tuple, np.ndarray)):
+        return [float(v) for v in np.asarray(vrest, dtype=float)]
+    return float(vrest)

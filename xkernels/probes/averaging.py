@@ -1,0 +1,258 @@
+"""A probe's transformation matrix for one population: averaging over cell positions.
+
+:func:`probe_matrix` evaluates a probe for a population's cell geometry.  Contact-based
+models (the kinds with ``averaged``: point/line sources, ``RecExtElectrode``) see the
+population, not one cell: their matrix is averaged over cell positions drawn by
+:func:`draw_offsets`, with lfpykit's elementwise formulas for all positions at once
+where the kind gives one (:func:`average_contacts_vectorised`), else by moving the cell
+one position at a time (:func:`average_by_moving_cell`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lfpykit
+import numpy as np
+
+from xkernels.probes.registry import ContactMethod, kind_of
+from xkernels.validation import check_int, check_real, fail
+
+__all__ = ["average_by_moving_cell", "average_contacts_vectorised", "check_geometry",
+           "draw_offsets", "probe_matrix"]
+
+# largest number of float64 elements of the temporary arrays of one block of
+# positions in average_contacts_vectorised (memory bound, ~32 MB per array)
+_BLOCK_ELEMENTS = 4_000_000
+
+
+def _check_population(population: Any) -> dict[str, float]:
+    if not isinstance(population, Mapping):
+        fail("population", population, "a dict with keys 'radius', 'loc', 'scale' (µm)",
+             TypeError)
+    out = {}
+    for key in ("radius", "loc", "scale"):
+        if key not in population:
+            raise ValueError(f"population is missing {key!r}; need 'radius', 'loc', "
+                             f"'scale' (µm), got keys {sorted(population)}")
+        out[key] = check_real(f"population[{key!r}]", population[key],
+                              nonnegative=key != "loc")
+    return out
+
+
+def draw_offsets(population: Mapping[str, float], n_positions: int = 2000,
+                 seed: int | np.random.Generator | None = 1234) -> np.ndarray:
+    """Random cell displacements relative to the population centre.
+
+    Positions are uniform in the disk of radius ``population['radius']`` in
+    the xy-plane and normal with standard deviation ``population['scale']``
+    along z, centred on (0, 0) and ``population['loc']``; this function
+    returns them minus (0, 0, loc), i.e. relative to a cell placed at the
+    population depth.
+
+    Parameters
+    ----------
+    population : dict
+        ``radius`` (>= 0), ``loc``, ``scale`` (>= 0), µm.
+    n_positions : int
+        Number of positions, >= 1.
+    seed : int, numpy.random.Generator or None
+        Seed of the ``numpy.random.default_rng`` generator (deterministic for
+        an int).
+
+    Returns
+    -------
+    ndarray
+        Shape (n_positions, 3) offsets (µm).
+
+    Raises
+    ------
+    TypeError
+        If ``population`` is not a dict or a value is not a real number, or
+        ``n_positions`` not an integer.
+    ValueError
+        If a key is missing or a value is out of range.
+    """
+    pop = _check_population(population)
+    n = check_int("n_positions", n_positions, minimum=1)
+    rng = np.random.default_rng(seed)
+    radius = pop["radius"] * np.sqrt(rng.random(n))
+    angle = 2.0 * np.pi * rng.random(n)
+    dz = rng.normal(0.0, pop["scale"], size=n) if pop["scale"] > 0 else np.zeros(n)
+    return np.column_stack([radius * np.cos(angle), radius * np.sin(angle), dz])
+
+
+def average_contacts_vectorised(method: ContactMethod, probe: Any, geometry: Any,
+                                offsets: np.ndarray) -> np.ndarray:
+    """Mean matrix of a contact-based probe with its contacts moved by each offset.
+
+    Parameters
+    ----------
+    method : callable
+        lfpcalc function elementwise in (segment, contact), e.g.
+        ``lfpykit.lfpcalc.calc_lfp_pointsource``.
+    probe : lfpykit.LinearModel
+        Contacts ``probe.x/y/z`` (µm) and conductivity ``probe.sigma`` (S/m).
+    geometry : lfpykit.CellGeometry
+        Cell geometry (µm); ``r_limit`` is half the segment diameter.
+    offsets : ndarray
+        Shape (n_positions, 3) contact displacements (µm).
+
+    Returns
+    -------
+    ndarray
+        Shape (n_contacts, nseg), mV/nA.
+    """
+    ex, ey, ez = (np.asarray(v, dtype=float).ravel() for v in (probe.x, probe.y, probe.z))
+    n_el, nseg = ex.size, geometry.totnsegs
+    d = np.asarray(geometry.d, dtype=float)
+    r_limit = (d.mean(axis=-1) if d.ndim == 2 else d) / 2
+    total = np.zeros((n_el, nseg))
+    step = max(1, _BLOCK_ELEMENTS // (4 * n_el * nseg))
+    for start in range(0, len(offsets), step):
+        off = offsets[start:start + step]
+        shape = (len(off), n_el, nseg)
+
+        def seg(a, shape=shape):
+            return np.broadcast_to(np.asarray(a, dtype=float), shape + (2,)).reshape(-1, 2)
+
+        def contact(e, o, shape=shape):
+            return np.broadcast_to((e[None, :] + o[:, None])[:, :, None], shape).ravel()
+
+        vals = method(cell_x=seg(geometry.x), cell_y=seg(geometry.y), cell_z=seg(geometry.z),
+                      x=contact(ex, off[:, 0]), y=contact(ey, off[:, 1]),
+                      z=contact(ez, off[:, 2]), sigma=probe.sigma,
+                      r_limit=np.broadcast_to(r_limit, shape).ravel())
+        total += np.asarray(vals).reshape(shape).sum(axis=0)
+    return total / len(offsets)
+
+
+def average_by_moving_cell(probe: lfpykit.LinearModel, geometry: Any,
+                           offsets: np.ndarray) -> np.ndarray:
+    """Mean matrix of ``probe`` with its contacts moved by each offset, computed by
+    moving a copy of the cell by the opposite offset (any lfpykit model).
+
+    Parameters
+    ----------
+    probe : lfpykit.LinearModel
+        Forward model; ``probe.cell`` is None on return.
+    geometry : lfpykit.CellGeometry
+        Cell geometry (µm).
+    offsets : ndarray
+        Shape (n_positions, 3) contact displacements (µm).
+
+    Returns
+    -------
+    ndarray
+        The averaged matrix, units of the probe per nA.
+    """
+    d = np.asarray(geometry.d)
+    total = None
+    try:
+        for dx, dy, dz in offsets:
+            # moving every contact by +delta == moving the cell by -delta
+            probe.cell = lfpykit.CellGeometry(np.asarray(geometry.x) - dx,
+                                              np.asarray(geometry.y) - dy,
+                                              np.asarray(geometry.z) - dz, d)
+            M = np.asarray(probe.get_transformation_matrix(), dtype=float)
+            total = M.copy() if total is None else total + M
+    finally:
+        probe.cell = None
+    return total / len(offsets)
+
+
+def check_geometry(geometry: Any) -> int:
+    """Number of segments of a CellGeometry-like object (x, y, z, d; z of shape
+    (nseg, 2)).
+
+    Raises
+    ------
+    TypeError
+        If an attribute is missing.
+    ValueError
+        If ``geometry.z`` does not have shape (nseg, 2) with nseg >= 1.
+    """
+    for attr in ("x", "y", "z", "d"):
+        if not hasattr(geometry, attr):
+            raise TypeError(f"geometry must be an lfpykit.CellGeometry-like object with "
+                            f"x, y, z, d (µm); {type(geometry).__name__} has no {attr!r}")
+    shape = np.shape(geometry.z)
+    if len(shape) != 2 or shape[1] != 2 or shape[0] == 0:
+        fail("geometry.z.shape", shape, "(nseg, 2) with nseg >= 1")
+    return shape[0]
+
+
+def probe_matrix(probe: lfpykit.LinearModel, geometry: Any, population: Any, *,
+                 n_positions: int = 2000, seed: int | None = 1234) -> np.ndarray:
+    """Transformation matrix of ``probe`` for one population's cell geometry.
+
+    Sets ``probe.cell = geometry``, evaluates ``probe.get_transformation_matrix()``
+    and sets ``probe.cell`` back to None, except where the probe's kind (see
+    :mod:`xkernels.probes.registry`) says otherwise:
+
+    * contact-based models (``lfpykit.PointSourcePotential``,
+      ``LineSourcePotential``, ``RecExtElectrode`` and subclasses): the matrix is
+      averaged over ``n_positions`` cell positions drawn from the population with
+      :func:`draw_offsets` (seeded, deterministic).  Each contact is moved by the
+      drawn position minus (0, 0, loc), because ``geometry`` already sits at
+      z = loc.  (LFPykernels 0.2.0 adds the drawn position *including* loc, a
+      double shift when loc != 0, and draws from the global numpy RNG; it
+      averages only PointSourcePotential and LineSourcePotential.)  Isotropic
+      point/line-source models are averaged for all positions at once with
+      lfpykit's elementwise formulas; other variants move a copy of the cell
+      by the opposite offset, one position at a time.  ``RecMEAElectrode`` is
+      averaged over lateral offsets only (the slice layers are fixed in z).
+    * a kind may evaluate an equivalent model instead (``xkernels.compat``
+      evaluates ``lfpykernels.GaussCylinderPotential`` with the fast
+      :class:`~xkernels.probes.GaussCylinderPotential` of identical parameters:
+      same matrix to ~1e-10 relative, no per-entry quadrature).
+    * MEG-like matrices of shape (n_sensors, 3, nseg) are reshaped to
+      (n_sensors * 3, nseg), sensor-major.
+
+    Parameters
+    ----------
+    probe : lfpykit.LinearModel
+        Forward model, with ``cell`` None (or anything; it is restored to None).
+    geometry : lfpykit.CellGeometry
+        Rotated, placed cell geometry (µm).
+    population : dict or None
+        ``radius``, ``loc``, ``scale`` (µm); required only for contact-based
+        models.
+    n_positions : int
+        Number of cell positions averaged for contact-based models.
+    seed : int or None
+        Seed of the position generator.
+
+    Returns
+    -------
+    ndarray
+        Shape (n_channels, nseg); units of the probe per nA.
+    """
+    kind = kind_of(probe)
+    nseg = check_geometry(geometry)
+    model = kind.evaluated_as(probe)
+    if model is not probe:
+        kind = kind_of(model)
+    if kind.averaged:
+        model.cell = None
+        offsets = draw_offsets(population, n_positions, seed)
+        if kind.lateral_only:
+            offsets[:, 2] = 0.0
+        method = kind.vectorised_method(model)
+        if method is not None:
+            M = average_contacts_vectorised(method, model, geometry, offsets)
+        else:
+            M = average_by_moving_cell(model, geometry, offsets)
+    else:
+        try:
+            model.cell = geometry
+            M = np.asarray(model.get_transformation_matrix(), dtype=float)
+        finally:
+            model.cell = None
+    if M.ndim == 3:
+        M = M.reshape(-1, M.shape[-1])
+    if M.ndim != 2 or M.shape[1] != nseg:
+        raise ValueError(f"{type(model).__name__} returned a matrix of shape {M.shape}; "
+                         f"expected (n_channels, {nseg})")
+    return M

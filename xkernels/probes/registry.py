@@ -1,0 +1,283 @@
+"""The probe registry: one adapter ("kind") per class of forward model.
+
+Everything xkernels needs to know about a class of probe beyond its transformation
+matrix — its conventional name, its channel labels, units and positions, its JSON
+definition, and how its matrix is averaged over the cell positions of a population —
+lives in one :class:`ProbeKind` registered for that class.  Supporting a new probe
+class is one new place::
+
+    @register(MyProbe)
+    class MyProbeKind(ProbeKind):
+        name = "my"               # default probe name
+        units = "mV"              # per nA of membrane current
+        serialised_as = MyProbe   # rebuilt as MyProbe(cell=None, **params)
+
+        def params(self, probe):
+            return {"x": json_floats(probe.x)}
+
+A probe's kind is looked up along its class's method resolution order: the first class
+with a registered kind (or accepted by a predicate given to :func:`register_matching`)
+wins, and ``lfpykit.LinearModel`` itself carries the generic fallback, :class:`ProbeKind`
+(one channel per matrix row, units from ``probe.units`` or :data:`GENERIC_UNITS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import lfpykit
+import numpy as np
+
+from xkernels.contract import channel_coords
+from xkernels.validation import fail
+
+__all__ = ["GENERIC_UNITS", "ProbeKind", "class_path", "describing_kind", "json_floats",
+           "kind_for_path", "kind_of", "matching_labels", "numbered", "register",
+           "register_matching", "serialised_paths"]
+
+#: Units (per nA of membrane current) of lfpykit models without a kind of their own.
+GENERIC_UNITS = {"OneSphereVolumeConductor": "mV",
+                 "LaminarCurrentSourceDensity": "nA/µm³",
+                 "VolumetricCurrentSourceDensity": "nA/µm³"}
+
+ContactMethod = Callable[..., np.ndarray]
+K = TypeVar("K", bound="ProbeKind")
+
+
+def numbered(name: str, n: int) -> list[str]:
+    """Channel labels ``name:0`` ... ``name:{n-1}``."""
+    return [f"{name}:{i}" for i in range(n)]
+
+
+def json_floats(a: Any) -> Any:
+    """``a`` as (nested) lists of floats for JSON, None kept."""
+    return None if a is None else np.asarray(a, dtype=float).tolist()
+
+
+def class_path(cls: type) -> str:
+    """Public import path of a class, written into probe definitions.
+
+    Classes of ``lfpykit`` and ``xkernels.probes`` are named by their package
+    (``lfpykit.PointSourcePotential``, ``xkernels.probes.EEGProbe``), where users
+    import them from, so that stored definitions survive moves between submodules.
+    """
+    module = cls.__module__
+    for package in ("lfpykit", "xkernels.probes"):
+        if module.startswith(package + "."):
+            module = package
+    return f"{module}.{cls.__name__}"
+
+
+class ProbeKind:
+    """How xkernels handles one class of probe (an ``lfpykit.LinearModel``).
+
+    The base class is the generic fallback, registered for ``lfpykit.LinearModel``:
+    one channel per row of the transformation matrix, units from ``probe.units`` (set
+    by the user), :attr:`units` or :data:`GENERIC_UNITS`, no JSON definition, no
+    population averaging.  Subclasses override attributes and methods.
+
+    Attributes
+    ----------
+    name : str or None
+        Default probe name (None: the probe's class name in lower case).
+    units : str or None
+        Units of every channel, per nA of membrane current (e.g. ``"mV"``).
+    serialised_as : type or None
+        Class that :func:`xkernels.probes.probe_from_definition` rebuilds, as
+        ``serialised_as(cell=None, **params)``; None if the kind has no definition.
+    describes_subclasses : bool
+        Whether subclasses of the registered class are described as
+        ``serialised_as`` too (otherwise only the registered class itself is).
+    array_params : tuple of str
+        Definition parameters turned back into float arrays when rebuilding.
+    averaged : bool
+        Contact-based model: its matrix is averaged over the cell positions of the
+        population (see :func:`xkernels.probes.probe_matrix`).
+    lateral_only : bool
+        With ``averaged``: average over lateral offsets only (z fixed).
+    """
+
+    name: str | None = None
+    units: str | None = None
+    serialised_as: type | None = None
+    describes_subclasses: bool = False
+    array_params: tuple[str, ...] = ()
+    averaged: bool = False
+    lateral_only: bool = False
+
+    # -- naming and channels ------------------------------------------------ #
+    def default_name(self, probe: lfpykit.LinearModel) -> str:
+        """Conventional probe name, e.g. ``"lfp"``."""
+        return self.name or type(probe).__name__.lower()
+
+    def channels(self, name: str, probe: lfpykit.LinearModel) -> dict[str, tuple[str, np.ndarray]]:
+        """``probe_channel`` coordinates (see ``contract.channel_coords``).
+
+        Generic rule: one channel per row of the matrix, read off the matrix for a
+        small probing geometry (two short segments near the origin); positions
+        from ``probe.x/y/z`` (or a stacked ``probe.r`` of shape (3, n)) when they
+        have one value per row.
+        """
+        kind = type(probe).__name__
+        units = self.units_of(probe)
+        if not isinstance(units, str) or not units:
+            raise TypeError(f"probe {name!r} ({kind}) has no known units: set "
+                            f"probe.units = '<units per nA>' (e.g. 'mV') before using it")
+        saved = probe.cell
+        probe.cell = lfpykit.CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
+                                          z=np.array([[-5.0, 0.0], [0.0, 5.0]]),
+                                          d=np.ones(2))
+        try:
+            rows = np.asarray(probe.get_transformation_matrix()).reshape(-1, 2).shape[0]
+        except Exception as err:  # the model refuses the probing geometry
+            raise TypeError(f"cannot determine the channels of probe {name!r} ({kind}): "
+                            f"{type(err).__name__}: {err}") from None
+        finally:
+            probe.cell = saved
+        positions = []
+        stacked = getattr(probe, "r", None)  # e.g. OneSphereVolumeConductor: r, (3, n)
+        stacked = None if stacked is None else np.asarray(stacked, dtype=float)
+        for i, axis in enumerate(("x", "y", "z")):
+            values = getattr(probe, axis, None)
+            if values is None and stacked is not None and stacked.shape == (3, rows):
+                values = stacked[i]
+            arr = None if values is None else np.asarray(values, dtype=float).ravel()
+            positions.append(arr if arr is not None and arr.size == rows else None)
+        return channel_coords(name, numbered(name, rows), units, *positions)
+
+    def units_of(self, probe: lfpykit.LinearModel) -> str | None:
+        """Channel units: ``probe.units`` if set, else :attr:`units`, else the table."""
+        return (getattr(probe, "units", None) or self.units
+                or GENERIC_UNITS.get(type(probe).__name__))
+
+    # -- JSON definition ---------------------------------------------------- #
+    def params(self, probe: lfpykit.LinearModel) -> dict[str, Any]:
+        """JSON-serialisable constructor parameters of ``serialised_as``."""
+        return {}
+
+    def build(self, params: Mapping[str, Any]) -> lfpykit.LinearModel:
+        """The probe of a definition's ``params`` (``cell=None``)."""
+        if self.serialised_as is None:
+            raise TypeError(f"{type(self).__name__} has no definition to build from")
+        params = dict(params)
+        for key in self.array_params:
+            if params.get(key) is not None:
+                params[key] = np.asarray(params[key], dtype=float)
+        return self.serialised_as(cell=None, **params)
+
+    # -- population averaging ----------------------------------------------- #
+    def evaluated_as(self, probe: lfpykit.LinearModel) -> lfpykit.LinearModel:
+        """The model whose matrix is computed for ``probe`` (default: itself)."""
+        return probe
+
+    def vectorised_method(self, probe: lfpykit.LinearModel) -> ContactMethod | None:
+        """lfpcalc function elementwise in (segment, contact) for averaging, or None
+        (then the cell is moved one position at a time)."""
+        return None
+
+
+_BY_CLASS: dict[type, ProbeKind] = {}
+_MATCHING: dict[str, tuple[Callable[[type], bool], ProbeKind]] = {}
+
+
+def register(cls: type) -> Callable[[type[K]], type[K]]:
+    """Class decorator: register an instance of the decorated kind for ``cls``.
+
+    Parameters
+    ----------
+    cls : type
+        Probe class (an ``lfpykit.LinearModel`` subclass); its subclasses get the
+        same kind unless they have one of their own.  Registering again replaces.
+
+    Returns
+    -------
+    callable
+        The decorator, returning the kind class unchanged.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, lfpykit.LinearModel)):
+        fail("register(cls)", cls, "a subclass of lfpykit.LinearModel", TypeError)
+
+    def decorate(kind: type[K]) -> type[K]:
+        _BY_CLASS[cls] = kind()
+        return kind
+
+    return decorate
+
+
+def register_matching(label: str, predicate: Callable[[type], bool], kind: ProbeKind) -> None:
+    """Register ``kind`` for every class accepted by ``predicate``.
+
+    For classes that cannot be imported where the kind is defined (e.g. the classes
+    of an optional package, recognised by module and name).
+
+    Parameters
+    ----------
+    label : str
+        Name of the matched classes in messages, e.g.
+        ``"lfpykernels.GaussCylinderPotential"``; registering a label again replaces.
+    predicate : callable
+        ``predicate(cls) -> bool`` for each class of a probe's MRO.
+    kind : ProbeKind
+    """
+    if not isinstance(kind, ProbeKind):
+        fail(f"register_matching({label!r}).kind", kind, "a ProbeKind instance", TypeError)
+    _MATCHING[label] = (predicate, kind)
+
+
+def _lookup(cls: type) -> tuple[type, ProbeKind] | None:
+    for base in cls.__mro__:
+        kind = _BY_CLASS.get(base)
+        if kind is not None:
+            return base, kind
+        for predicate, kind in _MATCHING.values():
+            if predicate(base):
+                return base, kind
+    return None
+
+
+def kind_of(probe: Any) -> ProbeKind:
+    """The :class:`ProbeKind` of ``probe`` (an ``lfpykit.LinearModel``).
+
+    Raises
+    ------
+    TypeError
+        If ``probe`` is not an ``lfpykit.LinearModel``.
+    """
+    found = _lookup(type(probe)) if isinstance(probe, lfpykit.LinearModel) else None
+    if found is None:
+        raise TypeError(f"probe must be an lfpykit.LinearModel, got {type(probe).__name__}")
+    return found[1]
+
+
+def describing_kind(probe: Any) -> ProbeKind | None:
+    """The kind that writes ``probe``'s definition, or None if it has none."""
+    found = _lookup(type(probe)) if isinstance(probe, lfpykit.LinearModel) else None
+    if found is None:
+        return None
+    owner, kind = found
+    if kind.serialised_as is None or (owner is not type(probe) and
+                                      not kind.describes_subclasses):
+        return None
+    return kind
+
+
+def serialised_paths() -> list[str]:
+    """Sorted class paths that definitions may name (one per serialisable class)."""
+    return sorted(class_path(cls) for cls, kind in _BY_CLASS.items()
+                  if kind.serialised_as is cls)
+
+
+def matching_labels() -> list[str]:
+    """Labels of the kinds registered with :func:`register_matching` that have a
+    definition."""
+    return [label for label, (_, kind) in _MATCHING.items() if kind.serialised_as is not None]
+
+
+def kind_for_path(path: str) -> ProbeKind | None:
+    """The kind that builds definitions of class ``path`` (public or module path)."""
+    for cls, kind in _BY_CLASS.items():
+        if kind.serialised_as is cls and path in (class_path(cls),
+                                                  f"{cls.__module__}.{cls.__name__}"):
+            return kind
+    return None

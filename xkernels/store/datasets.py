@@ -1,0 +1,101 @@
+"""Any xarray Dataset to a new Zarr store, atomically (rates, signals, kernel stores).
+
+The store is written into a temporary sibling of its path and published only when
+complete (:mod:`xkernels.store.publish`), as Zarr format 3 with consolidated metadata
+so that a plain ``xr.open_zarr(path)`` reads it.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import xarray as xr
+
+from xkernels.store.attrs import strings_as_objects
+from xkernels.store.publish import publish, staging
+
+#: Start of zarr's warning that consolidated metadata is not in the v3 specification.
+CONSOLIDATED_WARNING = "Consolidated metadata is currently not part"
+
+
+def plain_strings(ds: xr.Dataset) -> xr.Dataset:
+    """Copy of ``ds`` with fresh encodings and ``<U`` coordinates as Python str objects
+    (Zarr variable-length strings, which have a specification, unlike numpy's ``<U``)."""
+    ds = ds.copy()
+    for var in ds.variables.values():
+        var.encoding = {}
+    new = {name: (coord.dims, strings_as_objects(coord.values), coord.attrs)
+           for name, coord in ds.coords.items() if coord.dtype.kind == "U"}
+    return ds.assign_coords(new)
+
+
+def to_zarr_quietly(ds: xr.Dataset, target: Path, *, encoding: dict | None = None,
+                    compute: bool = True, progress: bool = False) -> None:
+    """Write ``ds`` to a new consolidated Zarr 3 store at ``target`` without zarr's
+    warning about consolidated metadata.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Numpy- or dask-backed.
+    target : pathlib.Path
+        Must not exist.
+    encoding : dict, optional
+        Per-variable Zarr encoding (chunks).
+    compute : bool
+        Write the values; False writes metadata and in-memory coordinates only.
+    progress : bool
+        Show a dask progress bar on stderr while the values are written.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=CONSOLIDATED_WARNING)
+        if progress and compute:
+            from dask.diagnostics import ProgressBar
+
+            delayed = ds.to_zarr(target, mode="w-", encoding=encoding, consolidated=True,
+                                 zarr_format=3, compute=False)
+            with ProgressBar(dt=0.5, out=sys.stderr):
+                delayed.compute()
+        else:
+            ds.to_zarr(target, mode="w-", encoding=encoding, consolidated=True, zarr_format=3,
+                       compute=compute)
+
+
+def write_dataset(ds: xr.Dataset, path: str | Path, *, overwrite: bool = False,
+                  encoding: dict | None = None, compute: bool = True, progress: bool = False,
+                  what: str = "output") -> None:
+    """Write a Dataset to a new Zarr store, atomically.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Data to write (str coordinates are stored as variable-length strings).
+    path : str or pathlib.Path
+        Store directory; its parent folder is created if needed.
+    overwrite : bool
+        Replace whatever is at ``path`` once the new store is complete.
+    encoding : dict, optional
+        Per-variable Zarr encoding (chunks).
+    compute : bool
+        Write the values (False: metadata and in-memory coordinates only).
+    progress : bool
+        Dask progress bar on stderr.
+    what : str
+        What the store is, for error messages.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists (or appears while writing) and ``overwrite`` is False; nothing
+        is written.
+    """
+    path = Path(path)
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise FileExistsError(f"{what} {str(path)!r} already exists "
+                              "(pass overwrite=True to replace it)")
+    with staging(path) as stage:
+        to_zarr_quietly(plain_strings(ds), stage.tmp, encoding=encoding, compute=compute,
+                        progress=progress)
+        publish(stage, overwrite=overwrite, what=what)

@@ -1,0 +1,168 @@
+"""Growing a sweep store by parameter values appended along its sweep dims.
+
+:func:`extend_sweep_store` plans the change (:func:`plan_extension`: which arrays
+grow, which coordinate values are appended, refusing anything that is not an append)
+and applies it under the growth journal (:mod:`xkernels.store.journal`): no kernel
+chunk is rewritten, and a writer killed half way leaves a store that the next
+xkernels process completes.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import xarray as xr
+
+from xkernels.contract import CORE_DIMS
+from xkernels.store.attrs import checked_attrs
+from xkernels.store.journal import Extension, apply_extension
+from xkernels.store.layout import check_kernels
+from xkernels.store.matching import check_template, compare_core, coords_equal, short
+from xkernels.store.publish import recover
+from xkernels.store.reading import as_path, inspect_store, stored_kernels
+
+
+def tail_values(stored: np.ndarray, requested: np.ndarray, name: str, dim: str,
+                path: os.PathLike) -> list:
+    """The values ``requested`` appends to ``stored``.
+
+    Raises
+    ------
+    ValueError
+        ``stored`` is not a prefix of ``requested`` (naming the dim and both value
+        lists), or new values do not fit an integer coordinate.
+    """
+    if requested.size < stored.size or not coords_equal(stored, requested[:stored.size]):
+        raise ValueError(
+            f"kernel store {str(path)!r} cannot grow to the requested sweep: along dim "
+            f"{dim!r}, coordinate {name!r} has stored values {stored.tolist()} and requested "
+            f"values {requested.tolist()}; a sweep store grows only by new values appended "
+            "after the stored ones, in the same order")
+    tail = requested[stored.size:]
+    if stored.dtype.kind in "iu" and tail.size and not np.array_equal(
+            tail.astype(stored.dtype), tail):
+        raise ValueError(f"kernel store {str(path)!r}: coordinate {name!r} holds integers, "
+                         f"the new values {tail.tolist()} are not")
+    return tail.tolist()
+
+
+def plan_extension(path: os.PathLike, template: xr.DataArray,
+                   sweep_dims: tuple[str, ...]) -> Extension | None:
+    """What extending the store at ``path`` to ``template`` changes.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Absolute path of a checked sweep store.
+    template : xarray.DataArray
+        The whole requested sweep (checked with
+        :func:`xkernels.store.layout.check_kernels`).
+    sweep_dims : tuple of str
+        Its sweep dims.
+
+    Returns
+    -------
+    Extension or None
+        None when the store already holds the template's grid.
+
+    Raises
+    ------
+    ValueError
+        The store cannot grow to ``template``; nothing is written.
+    """
+    import zarr
+
+    stored = stored_kernels(path)
+    grown = [d for d in sweep_dims if d in stored.dims
+             and template.sizes[d] != stored.sizes[d]]
+    if stored.dims != template.dims or not grown:
+        check_template(path, template)
+        return None
+    compare_core(stored, template, "template", path, CORE_DIMS)
+    attrs = checked_attrs(template.attrs)
+    for key in sorted(set(attrs) | set(stored.attrs)):
+        if key != "content_hash" and attrs.get(key) != stored.attrs.get(key):
+            raise ValueError(f"template does not match kernel store {str(path)!r}: "
+                             f"attrs[{key!r}] is {short(attrs.get(key))}, store has "
+                             f"{short(stored.attrs.get(key))}")
+    along = {n for n, c in template.coords.items() if c.ndim == 1 and c.dims[0] in sweep_dims}
+    stored_along = {n for n, c in stored.coords.items()
+                    if c.ndim == 1 and c.dims[0] in sweep_dims}
+    if along != stored_along:
+        raise ValueError(f"template does not match kernel store {str(path)!r}: sweep "
+                         f"coordinates {sorted(along)}, store has {sorted(stored_along)}")
+    tails = {}
+    for name in sorted(along):
+        dim = template.coords[name].dims[0]
+        tail = tail_values(stored.coords[name].values, template.coords[name].values,
+                           name, dim, path)
+        if tail:
+            tails[name] = tail
+    group = zarr.open_group(path, mode="r", use_consolidated=False)
+    shapes = {}
+    for name, arr in group.arrays():
+        dims = tuple(arr.metadata.dimension_names or ())
+        if any(d in grown for d in dims):
+            shapes[name] = (tuple(arr.shape), tuple(template.sizes[d] for d in dims))
+    return Extension(shapes=shapes, tails=tails, content_hash=attrs["content_hash"])
+
+
+def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[str, int]:
+    """Grow a sweep store to a grid with new values appended along some sweep dims.
+
+    The arrays are resized and the new coordinate values written; existing kernel
+    chunks and ``done`` flags are never rewritten, and the new points are not done
+    (compute them and write them with :func:`xkernels.store.write_point` /
+    :func:`xkernels.store.write_points`).
+
+    New values must come after the stored ones along each grown dim (the stored
+    values, in their order, are a prefix of the requested ones): chunks are indexed
+    by position, so inserting values would move written points.
+
+    The extension is crash safe: a journal describing it is written (atomically)
+    before anything else and removed last.  A process killed in between leaves a
+    store that plain readers (``xr.open_zarr``) see with the old grid, and that
+    xkernels completes to the new grid -- new points not done -- the next time it
+    opens it (:func:`xkernels.store.open_kernels`,
+    :func:`xkernels.store.completed_points`, :func:`xkernels.store.write_point`,
+    this function...).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Existing sweep store (from :func:`xkernels.store.create_sweep_store`).
+    template : xarray.DataArray
+        As for :func:`xkernels.store.create_sweep_store`: the whole requested sweep.
+        Dims, core and channel coordinates (tau in ms), and attrs other than
+        ``content_hash`` must equal the store's; along each sweep dim the stored
+        coordinate values must be a prefix of the template's.
+
+    Returns
+    -------
+    dict of str to int
+        Sweep dim -> number of values added (empty if the store already holds the
+        template's grid).
+
+    Raises
+    ------
+    ValueError
+        If the store cannot grow to ``template`` (other base specification, probes,
+        dt, tau, options, sweep dims, or values not appended at the end -- the
+        message names the dim and both value lists); nothing is written.
+    """
+    path = as_path(path)
+    sweep_dims = check_kernels(template)
+    if not sweep_dims:
+        raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
+                         f"{template.dims}")
+    recover(path)
+    inspect_store(path)  # completes an interrupted extension first
+    extension = plan_extension(path, template, sweep_dims)
+    if extension is None:
+        return {}
+    stored = stored_kernels(path)
+    added = {d: template.sizes[d] - stored.sizes[d] for d in sweep_dims
+             if template.sizes[d] != stored.sizes[d]}
+    apply_extension(path, extension)
+    return added

@@ -1,0 +1,309 @@
+"""Sweep stores: one kernel store for a whole parameter grid, written point by point.
+
+A sweep store is created empty (:func:`create_sweep_store`, atomically) and grows by
+regions (:func:`write_point`, :func:`write_points`): a point's chunks are written
+first and its ``done`` flag after, so a process killed in between leaves a point that
+is simply not done and is rewritten whole on resume (a block of points: all data,
+then all flags).  :func:`completed_points` tells which points are done.  Points are
+checked against the store before anything is written (:mod:`xkernels.store.matching`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from xkernels.contract import CORE_DIMS, KERNEL_NAME, validate_kernels
+from xkernels.store.attrs import checked_attrs
+from xkernels.store.layout import DONE_NAME, check_kernels, chunks, dataset_for_zarr, write_store
+from xkernels.store.matching import check_point_attrs, check_template, compare_core, coords_equal
+from xkernels.store.publish import recover
+from xkernels.store.reading import as_path, inspect_store, read_done, stored_kernels
+from xkernels.validation import check_int, fail
+
+
+def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
+                       exist_ok: bool = True) -> None:
+    """Create (atomically) an empty store for the kernels of a whole parameter sweep.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Store directory.
+    template : xarray.DataArray
+        Kernels-shaped array with at least one leading sweep dim, all coordinates and
+        provenance attrs of the finished sweep (tau in ms); its values are not read
+        or written.
+    exist_ok : bool
+        If the store exists and matches ``template``, do nothing (resume).  If False,
+        an existing store raises ``FileExistsError``.
+
+    Raises
+    ------
+    ValueError
+        If ``template`` breaks the data contract, has no sweep dim, or an existing
+        store does not match it (dims, coordinates or attrs); nothing is written.
+    """
+    path = as_path(path)
+    sweep_dims = check_kernels(template)
+    if not sweep_dims:
+        raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
+                         f"{template.dims}; use write_kernels for a single point")
+    recover(path)
+    if path.exists():
+        if not exist_ok:
+            raise FileExistsError(f"kernel store {str(path)!r} already exists")
+        check_template(path, template)
+        return
+    import dask.array as dsa
+
+    sizes = chunks(template, sweep_dims)
+    lazy = dsa.full(template.shape, np.nan, dtype=template.dtype,
+                    chunks=tuple(sizes[d] for d in template.dims))
+    ds, encoding = dataset_for_zarr(template, sweep_dims, done_value=False, data=lazy)
+    try:
+        write_store(ds, encoding, path, overwrite=False, compute=False)
+    except FileExistsError:  # created concurrently by another process
+        if not exist_ok:
+            raise
+        check_template(path, template)
+
+
+def completed_points(path: str | os.PathLike) -> np.ndarray:
+    """Return the bool mask of written sweep points (0-d True for a store without sweep).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Kernel store.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of the sweep dims, True where the point's kernels are completely written.
+    """
+    path = as_path(path)
+    inspect_store(path)
+    return read_done(path)
+
+
+def open_sweep_store(path: str | os.PathLike,
+                     caller: str) -> tuple[Path, xr.DataArray, tuple[str, ...]]:
+    """The store's path, its stored kernels and sweep dims; refuse stores without sweep.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Sweep store.
+    caller : str
+        Function named in the error message.
+    """
+    path = as_path(path)
+    stored = stored_kernels(path)
+    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
+    if not sweep_dims:
+        raise ValueError(f"kernel store {str(path)!r} has no sweep dims; {caller} needs a "
+                         "store made by create_sweep_store")
+    return path, stored, sweep_dims
+
+
+def _check_index_keys(index: Any, sweep_dims: tuple[str, ...], path: Path, what: str) -> None:
+    if not isinstance(index, Mapping) or set(index) != set(sweep_dims):
+        raise ValueError(f"index must map every sweep dim {sweep_dims} of kernel store "
+                         f"{str(path)!r} to {what}, got {index!r}")
+
+
+def point_index(stored: xr.DataArray, index: Mapping[str, int], path: Path) -> tuple[int, ...]:
+    """Position of one sweep point, checked: one int per sweep dim, in range."""
+    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
+    _check_index_keys(index, sweep_dims, path, "an int")
+    out = []
+    for dim in sweep_dims:
+        size = stored.sizes[dim]
+        i = check_int(f"index[{dim!r}]", index[dim])
+        if not 0 <= i < size:
+            fail(f"index[{dim!r}]", i, f"an int in [0, {size})")
+        out.append(i)
+    return tuple(out)
+
+
+def block_index(stored: xr.DataArray, index: Any, path: Path) -> tuple[list[int], ...]:
+    """Positions (a list per sweep dim) of an orthogonal block of points, checked."""
+    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
+    _check_index_keys(index, sweep_dims, path, "an int or a list of ints")
+    out = []
+    for dim in sweep_dims:
+        raw, size = index[dim], stored.sizes[dim]
+        field = f"index[{dim!r}]"
+        allowed = f"an int or a non-empty list of unique ints in [0, {size})"
+        items = [raw] if isinstance(raw, (int, np.integer)) else raw
+        if not isinstance(items, (list, tuple, range, np.ndarray)) or any(
+                isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer))
+                for i in items):
+            fail(field, raw, allowed, TypeError)
+        positions = [int(i) for i in items]
+        if not positions or len(set(positions)) != len(positions) or not all(
+                0 <= i < size for i in positions):
+            fail(field, raw, allowed)
+        out.append(positions)
+    return tuple(out)
+
+
+def _clean_partials(path: Path, position: tuple[int, ...]) -> None:
+    """Remove temporary chunk files a killed writer of this point left behind."""
+    key = "/".join(str(i) for i in position)
+    for base in (path / KERNEL_NAME / "c" / key, path / DONE_NAME / "c" / key):
+        for candidate in [*base.parent.glob(f"{base.name}.*.partial"),
+                          *(base.rglob("*.partial") if base.is_dir() else [])]:
+            candidate.unlink(missing_ok=True)
+
+
+def write_region(path: Path, selection: tuple[list[int], ...], values: np.ndarray) -> None:
+    """Write the kernels of an orthogonal block of points, data first, then done flags.
+
+    Flags of points being rewritten are cleared first, so a process killed at any
+    moment leaves every point of the block either done with all its chunks or not done.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Checked sweep store.
+    selection : tuple of list of int
+        Positions along each sweep dim.
+    values : numpy.ndarray
+        Kernels of the block, shape (len of each list..., X, Y, probe_channel, tau).
+    """
+    import zarr
+
+    group = zarr.open_group(path, mode="r+", use_consolidated=False)
+    done = group[DONE_NAME]
+    for position in itertools.product(*selection):
+        _clean_partials(path, position)
+    was_done = done.get_orthogonal_selection(selection)
+    if was_done.any():
+        done.set_orthogonal_selection(selection, np.zeros(was_done.shape, dtype=bool))
+    group[KERNEL_NAME].set_orthogonal_selection(
+        (*selection, *([slice(None)] * len(CORE_DIMS))), values)
+    done.set_orthogonal_selection(selection, np.ones(was_done.shape, dtype=bool))
+
+
+def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
+                index: Mapping[str, int]) -> None:
+    """Write the kernels of one sweep point into its region of a sweep store.
+
+    Only the chunks of that point are written, then its ``done`` flag; existing
+    chunks of other points are never touched.  Rewriting a point first clears its
+    flag, so a process killed at any moment leaves the point either done with all
+    its chunks or not done.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Sweep store created by :func:`create_sweep_store`.
+    H_point : xarray.DataArray
+        Kernels of one point: dims ``(X, Y, probe_channel, tau)`` (length-1 sweep dims
+        are squeezed), the sweep values as scalar coordinates, provenance attrs equal
+        to the store's except for the swept values and ``content_hash``.
+    index : dict of str to int
+        Position of the point along every sweep dim.
+
+    Raises
+    ------
+    TypeError
+        ``H_point`` is not a DataArray, or an index is not an int.
+    ValueError
+        If the point does not match the store (coordinates, sweep values, dt, tau,
+        probes, spec other than swept values); nothing is written.
+    """
+    path, stored, sweep_dims = open_sweep_store(path, "write_point")
+    position = point_index(stored, index, path)
+    if not isinstance(H_point, xr.DataArray):
+        raise TypeError(f"H_point must be an xarray.DataArray, got {type(H_point).__name__}")
+    extra = [d for d in H_point.dims if d not in CORE_DIMS]
+    if any(H_point.sizes[d] != 1 for d in extra):
+        raise ValueError(f"H_point must have dims {CORE_DIMS} (plus length-1 sweep dims), got "
+                         f"{dict(H_point.sizes)}")
+    H_point = H_point.squeeze(extra)
+    validate_kernels(H_point)
+    if H_point.dims != CORE_DIMS:
+        raise ValueError(f"H_point must have dims {CORE_DIMS}, got {H_point.dims}")
+    if H_point.dtype.kind != "f":
+        raise ValueError(f"H_point must have a float dtype, got {H_point.dtype}")
+    compare_core(stored, H_point, "point kernels", path, CORE_DIMS)
+    point = {}
+    for dim, i in zip(sweep_dims, position, strict=True):
+        if dim not in H_point.coords or H_point.coords[dim].ndim != 0:
+            raise ValueError(f"H_point needs the scalar coordinate {dim!r} (its sweep value)")
+        value = H_point.coords[dim].values.item()
+        expected = stored.coords[dim].values[i].item()
+        if not coords_equal(np.asarray(expected), np.asarray(value)):
+            raise ValueError(f"H_point has {dim}={value!r} but index[{dim!r}]={i} is "
+                             f"{dim}={expected!r} in kernel store {str(path)!r}")
+        point[dim] = value
+    check_point_attrs(path, dict(stored.attrs), checked_attrs(H_point.attrs), point)
+
+    values = np.asarray(H_point.values, dtype=stored.dtype)
+    write_region(path, tuple([i] for i in position), values[(None,) * len(position)])
+
+
+def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
+                 index: Mapping[str, int | Sequence[int]]) -> None:
+    """Write the kernels of a block of sweep points in one call.
+
+    The block is an orthogonal selection of the store's grid (like
+    ``H.isel(index)`` with lists): one list of positions per sweep dim.  Its chunks
+    are written first (concurrently), then the ``done`` flags of all its points;
+    existing chunks of other points are never touched.  A process killed at any
+    moment leaves each point of the block either done with all its chunks or not
+    done -- never a point marked done whose data were not written.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Sweep store created by :func:`create_sweep_store`.
+    H_points : xarray.DataArray
+        Kernels of the block: the store's dims (sweep dims, then
+        ``X, Y, probe_channel, tau``), sweep coordinates equal to the store's at
+        ``index``, provenance attrs equal to the store's (except ``content_hash``
+        and swept values).
+    index : dict of str to int or list of int
+        Positions of the block along every sweep dim (an int is a one-point list).
+
+    Raises
+    ------
+    TypeError
+        ``H_points`` is not a DataArray, or an index is not an int (list).
+    ValueError
+        If the block does not match the store (dims, coordinates, sweep values at
+        ``index``, dt, tau, probes, spec); nothing is written.
+    """
+    path, stored, sweep_dims = open_sweep_store(path, "write_points")
+    selection = block_index(stored, index, path)
+    if not isinstance(H_points, xr.DataArray):
+        raise TypeError(f"H_points must be an xarray.DataArray, got {type(H_points).__name__}")
+    if H_points.dims != stored.dims:
+        raise ValueError(f"H_points must have the dims {stored.dims} of kernel store "
+                         f"{str(path)!r}, got {H_points.dims}")
+    validate_kernels(H_points)
+    if H_points.dtype.kind != "f":
+        raise ValueError(f"H_points must have a float dtype, got {H_points.dtype}")
+    compare_core(stored, H_points, "point kernels", path, CORE_DIMS)
+    block = stored.isel(dict(zip(sweep_dims, selection, strict=True)))
+    for name, coord in block.coords.items():
+        if coord.ndim == 1 and coord.dims[0] in sweep_dims:
+            got = H_points.coords.get(name)
+            if got is None or got.dims != coord.dims or not coords_equal(coord.values,
+                                                                         got.values):
+                raise ValueError(
+                    f"H_points coordinate {name!r} is "
+                    f"{None if got is None else got.values.tolist()} but index selects "
+                    f"{coord.values.tolist()} in kernel store {str(path)!r}")
+    check_point_attrs(path, dict(stored.attrs), checked_attrs(H_points.attrs),
+                      dict.fromkeys(sweep_dims))
+    write_region(path, selection, np.asarray(H_points.values, dtype=stored.dtype))

@@ -1,0 +1,310 @@
+"""Sweep grids: parameter paths of a network specification, their validation, and the
+grid's points.
+
+A grid maps parameter paths (``connections[E->E].synapse.weight``, parsed by
+:func:`xkernels.spec.paths.split_path`) to lists of values; :func:`parse_grid` checks it
+against the network and returns its :class:`Axis` list (the sweep dims, zipped groups
+sharing one), :func:`grid_points` enumerates the points.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from xkernels.contract import CHANNEL_COORDS, CORE_DIMS, KERNEL_NAME
+from xkernels.spec.network import Network
+from xkernels.spec.paths import split_path
+
+#: Computation options that can be swept besides the specification.
+OPTION_PATHS = ("Vrest", "t_X")
+#: Parts of a connection / population parsed (validated) as one unit.
+CONNECTION_UNITS = ("synapse", "delay", "multapses", "placement")
+POPULATION_UNITS = ("cell", "ext_synapse")
+# path tokens left out of readable dim names
+_SILENT_TOKENS = {"params", "synapse", "cell", "biophysics", "biophysics_args"}
+_RESERVED_NAMES = set(CORE_DIMS) | set(CHANNEL_COORDS) | {KERNEL_NAME, "done"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One swept parameter.
+
+    Attributes
+    ----------
+    path : str
+        Canonical path, e.g. ``connections[E->E].synapse.weight``.
+    kind : str
+        ``"connections"``, ``"populations"`` or ``"option"``.
+    index : int
+        Position of the connection / population in the network (-1 for options).
+    address : tuple
+        Keys / list indices of the value inside the component's ``to_dict()``.
+    name : str
+        Readable name (dim or coordinate name), e.g. ``weight_E_E``.
+    values : list
+        The swept values.
+    """
+
+    path: str
+    kind: str
+    index: int
+    address: tuple
+    name: str
+    values: list
+
+    @property
+    def unit(self) -> tuple:
+        """The part of the specification validated together with this parameter."""
+        if self.kind == "option":
+            return ("option", self.path)
+        subs = CONNECTION_UNITS if self.kind == "connections" else POPULATION_UNITS
+        head = self.address[0] if self.address[0] in subs else None
+        return (self.kind, self.index, head)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One sweep dim: a single parameter, or a zipped group sharing the dim."""
+
+    dim: str
+    params: list[Param]
+
+    @property
+    def size(self) -> int:
+        """Number of values along the dim."""
+        return len(self.params[0].values)
+
+    @property
+    def zipped(self) -> bool:
+        """Whether several parameters share the dim."""
+        return len(self.params) > 1
+
+
+def parameter_paths(network: Network) -> dict[tuple[str, ...], tuple[str, str, int, tuple]]:
+    """Every sweepable parameter of ``network``.
+
+    Parameters
+    ----------
+    network : Network
+        The base specification.
+
+    Returns
+    -------
+    dict
+        Path tokens -> (canonical path, kind, component index, address in the
+        component's dict).  Leaves of :meth:`Network.to_dict` that are numbers,
+        strings or None (except names and pre/post), the rotation angles of every
+        population, and the options ``Vrest`` and ``t_X``.
+    """
+    spec = network.to_dict()
+    out: dict[tuple[str, ...], tuple[str, str, int, tuple]] = {}
+
+    def walk(obj, tokens, canon, kind, index, address):
+        if isinstance(obj, Mapping):
+            for key, value in obj.items():
+                walk(value, (*tokens, str(key)), f"{canon}.{key}", kind, index, (*address, key))
+        elif isinstance(obj, list):
+            for i, value in enumerate(obj):
+                walk(value, (*tokens, str(i)), f"{canon}[{i}]", kind, index, (*address, i))
+        elif obj is None or (isinstance(obj, (int, float, str)) and not isinstance(obj, bool)):
+            out[tokens] = (canon, kind, index, address)
+
+    for i, pop in enumerate(spec["populations"]):
+        name = pop["name"]
+        rotation = {"x": 0.0, "y": 0.0, "z": 0.0, **pop["rotation"]}
+        for key, value in {**pop, "rotation": rotation}.items():
+            if key != "name":
+                walk(value, ("populations", name, key), f"populations[{name}].{key}",
+                     "populations", i, (key,))
+    for i, conn in enumerate(spec["connections"]):
+        key = f"{conn['pre']}->{conn['post']}"
+        for field, value in conn.items():
+            if field not in ("pre", "post"):
+                walk(value, ("connections", key, field), f"connections[{key}].{field}",
+                     "connections", i, (field,))
+    for option in OPTION_PATHS:
+        out[(option,)] = (option, "option", -1, (option,))
+    return out
+
+
+def _readable_name(kind: str, owner: str, address: tuple, component: Any) -> str:
+    """``weight_E_E`` for ``connections[E->E].synapse.weight`` and the like."""
+    if kind == "option":
+        return str(address[0])
+    parts, node = [], component
+    for token in address:
+        if isinstance(node, list):
+            if len(node) > 1:
+                parts.append(str(token))
+            node = node[token] if token < len(node) else None
+            continue
+        child = node.get(token) if isinstance(node, Mapping) else None
+        list_of_dicts = (isinstance(child, list) and len(child) == 1
+                         and isinstance(child[0], Mapping))
+        if token not in _SILENT_TOKENS and not list_of_dicts:
+            parts.append(str(token))
+        node = child
+    suffix = re.sub(r"\W+", "_", owner.replace("->", "_")).strip("_")
+    return "_".join([*parts, suffix])
+
+
+def _check_values(path: str, values: Any) -> list:
+    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"grid[{path!r}] must be a non-empty list of values, got {values!r}")
+    values = list(np.asarray(values).tolist()) if isinstance(values, np.ndarray) else list(values)
+    if not values:
+        raise ValueError(f"grid[{path!r}] must be a non-empty list of values, got []")
+    numbers = [isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+        v, (bool, np.bool_)) for v in values]
+    if all(numbers):
+        values = [v.item() if isinstance(v, np.generic) else v for v in values]
+        bad = [v for v in values if not math.isfinite(v)]
+        if bad:
+            raise ValueError(f"grid[{path!r}] values must be finite, got {bad} in {values}")
+    elif not all(isinstance(v, str) for v in values):
+        raise TypeError(f"grid[{path!r}] values must be all real numbers or all str, got "
+                        f"{values!r}")
+    return values
+
+
+def parse_grid(network: Network, grid: Mapping[str, Any], *,
+               zipped: Sequence[Sequence[str]] | None = None,
+               names: Mapping[str, str] | None = None) -> list[Axis]:
+    """Validate a sweep grid and return its axes (sweep dims) in grid order.
+
+    Parameters
+    ----------
+    network : Network
+        The base specification.
+    grid : dict
+        Parameter path -> list of values.
+    zipped : list of lists of paths, optional
+        Groups of grid paths varied together (equal lengths); each group is one dim
+        named by joining its parameters' names with ``"__"``, indexed 0..n-1, with
+        every parameter's values as a coordinate along it.
+    names : dict, optional
+        Path -> dim/coordinate name, replacing the readable default.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Unknown paths (listing the valid ones), empty or non-finite value lists,
+        repeated values, bad zip groups or name clashes.
+    """
+    if not isinstance(grid, Mapping) or not grid:
+        raise TypeError(f"grid must be a non-empty dict of parameter path -> values, "
+                        f"got {grid!r}")
+    valid = parameter_paths(network)
+    spec = network.to_dict()
+    names = dict(names or {})
+    params: dict[str, Param] = {}
+    canonical_of: dict[str, str] = {}
+    for user_path, values in grid.items():
+        if not isinstance(user_path, str):
+            raise TypeError(f"grid keys must be parameter paths (str), got {user_path!r}")
+        hit = valid.get(split_path(user_path))
+        if hit is None:
+            listing = "\n  ".join(sorted(v[0] for v in valid.values()))
+            raise ValueError(f"grid: unknown parameter path {user_path!r}; valid paths "
+                             f"are:\n  {listing}")
+        canon, kind, index, address = hit
+        if canon in params:
+            raise ValueError(f"grid: parameter {canon!r} is given twice")
+        if kind == "option":
+            owner, component = "", None
+        else:
+            component = spec[kind][index]
+            owner = (component["name"] if kind == "populations"
+                     else f"{component['pre']}->{component['post']}")
+        name = names.pop(user_path, names.pop(canon, None))
+        if name is None:
+            name = _readable_name(kind, owner, address, component)
+        elif not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"names[{user_path!r}] must be a Python identifier, got {name!r}")
+        params[canon] = Param(canon, kind, index, address, name,
+                              _check_values(user_path, values))
+        canonical_of[user_path] = canon
+    if names:
+        raise ValueError(f"names has paths not in the grid: {sorted(names)}")
+    taken = [p.name for p in params.values()]
+    clash = sorted({n for n in taken if taken.count(n) > 1} | (set(taken) & _RESERVED_NAMES))
+    if clash:
+        raise ValueError(f"sweep parameter names {clash} clash (with each other or with "
+                         f"{sorted(_RESERVED_NAMES)}); choose names with names={{path: name}}")
+    groups = _zip_groups(zipped, canonical_of, params)
+    axes, seen = [], set()
+    for canon, param in params.items():
+        if canon in seen:
+            continue
+        group = groups.get(canon, [canon])
+        seen.update(group)
+        members = [params[c] for c in group]
+        if len(members) == 1:
+            values = members[0].values
+            if len(set(values)) != len(values):
+                raise ValueError(f"grid[{canon!r}] values must be unique (one sweep point "
+                                 f"each), got {values}")
+            axes.append(Axis(param.name, members))
+        else:
+            axes.append(Axis("__".join(m.name for m in members), members))
+    dims = [a.dim for a in axes]
+    if len(set(dims)) != len(dims) or set(dims) & (_RESERVED_NAMES | set(taken) - set(dims)):
+        raise ValueError(f"sweep dim names {dims} clash with parameter names {taken}")
+    return axes
+
+
+def _zip_groups(zipped: Any, canonical_of: dict[str, str],
+                params: dict[str, Param]) -> dict[str, list[str]]:
+    if zipped is None:
+        return {}
+    if isinstance(zipped, (str, Mapping)) or not isinstance(zipped, Sequence):
+        raise TypeError(f"zipped must be a list of lists of grid paths, got {zipped!r}")
+    groups: dict[str, list[str]] = {}
+    for g, group in enumerate(zipped):
+        if isinstance(group, str) or not isinstance(group, Sequence) or len(group) < 2:
+            raise ValueError(f"zipped[{g}] must list at least two grid paths, got {group!r}")
+        members = []
+        for path in group:
+            canon = canonical_of.get(path)
+            if canon is None:
+                canon = next((c for c in params if split_path(c) == split_path(str(path))), None)
+            if canon is None:
+                raise ValueError(f"zipped[{g}]: {path!r} is not a key of grid "
+                                 f"({sorted(canonical_of)})")
+            if canon in groups or canon in members:
+                raise ValueError(f"zipped: {path!r} appears in more than one place")
+            members.append(canon)
+        sizes = {c: len(params[c].values) for c in members}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"zipped[{g}]: zipped parameters need equal numbers of values, "
+                             f"got {sizes}")
+        for canon in members:
+            groups[canon] = members
+    return groups
+
+
+def grid_points(axes: Sequence[Axis]) -> Iterator[tuple[tuple[int, ...], dict[str, Any]]]:
+    """Every point of the grid, in C order.
+
+    Parameters
+    ----------
+    axes : sequence of Axis
+        From :func:`parse_grid`.
+
+    Yields
+    ------
+    tuple
+        ``(index along every axis, canonical path -> value)``.
+    """
+    for index in np.ndindex(*[a.size for a in axes]):
+        values = {}
+        for axis, i in zip(axes, index):
+            for param in axis.params:
+                values[param.path] = param.values[i]
+        yield tuple(int(i) for i in index), values

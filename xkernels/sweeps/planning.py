@@ -1,0 +1,196 @@
+"""Planning sweep points on their cells: every point validated before anything runs.
+
+The cells of the distinct postsynaptic populations are built once (in workers) for
+their geometry and linearity; every point's inputs are then planned on that geometry
+(:func:`xkernels.engine.plans.plan_population`, so a placement or Vrest that does not
+fit the cell fails here), and each postsynaptic cell of each point gets its *membrane
+state* key: everything that defines its membrane (cell, placement, leak shift, leak
+reversal, t_X).  Points with equal keys have the same membrane, which the
+superposition fast path exploits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from xkernels.engine.cells import Geometry
+from xkernels.engine.options import leak_reversal_of, vrest_of_population
+from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
+from xkernels.spec.network import Population
+from xkernels.sweeps.points import PointSpec
+from xkernels.sweeps.runner import NEURON_LOCK, SECONDS_PER_CELL, Runner
+
+
+@dataclass(frozen=True, eq=False)
+class CellPlan:
+    """One postsynaptic population of one sweep point, planned on its cell.
+
+    Attributes
+    ----------
+    population : Population
+        The point's postsynaptic population.
+    state : tuple
+        Membrane-state key: points with equal keys have identical membranes.
+    e_pas : float or None
+        Leak reversal potential (mV) that Vrest sets for the cell (None if none).
+    t_X : float
+        The point's ``t_X`` (ms).
+    plan : PopulationPlan
+        Leak shift and inputs.
+    """
+
+    population: Population
+    state: tuple
+    e_pas: float | None
+    t_X: float
+    plan: PopulationPlan
+
+
+#: A planned sweep point: postsynaptic population -> its cell plan.
+PointPlan = Mapping[str, CellPlan]
+
+
+# --------------------------------------------------------------------------------------
+# cells: geometry and linearity, computed in workers
+# --------------------------------------------------------------------------------------
+def geometry_key(pop: Population) -> str:
+    """Everything the cell geometry and membrane mechanisms of ``pop`` depend on.
+
+    Parameters
+    ----------
+    pop : Population
+        A postsynaptic population.
+
+    Returns
+    -------
+    str
+        Canonical JSON of its cell specification, ``loc`` and ``rotation``.
+    """
+    try:
+        cell = pop.cell.to_dict()
+    except TypeError:  # non-importable callables: fall back on their identity
+        cell = repr(pop.cell)
+    return json.dumps([cell, pop.loc, pop.rotation], sort_keys=True, default=repr)
+
+
+def geometry_task(pop: Population, dt: float) -> tuple[Geometry, bool]:
+    """Worker task: the cell geometry of ``pop`` and whether its membrane is linear.
+
+    Parameters
+    ----------
+    pop : Population
+        A postsynaptic population.
+    dt : float
+        Time step (ms).
+
+    Returns
+    -------
+    tuple
+        ``(geometry, is_linear)``.
+    """
+    from xkernels.engine.cells import LinearisedCell
+
+    with NEURON_LOCK, LinearisedCell(pop.cell, pop, dt, 0.0) as cell:
+        return cell.geometry, cell.is_linear()
+
+
+def collect_geometries(runner: Runner, specs: Sequence[PointSpec], Y: Sequence[str],
+                       dt: float) -> dict[str, tuple[Geometry, bool]]:
+    """Geometry and linearity of every distinct postsynaptic cell of the points.
+
+    Parameters
+    ----------
+    runner : Runner
+        Where the cells are built.
+    specs : sequence of PointSpec
+        The points.
+    Y : sequence of str
+        The postsynaptic populations.
+    dt : float
+        Time step (ms).
+
+    Returns
+    -------
+    dict
+        :func:`geometry_key` -> ``(geometry, is_linear)``.
+    """
+    pops: dict[str, Population] = {}
+    seen: set[int] = set()
+    for spec in specs:
+        for post in Y:
+            pop = spec.network.population(post)
+            if id(pop) not in seen:
+                seen.add(id(pop))
+                pops.setdefault(geometry_key(pop), pop)
+    keys = list(pops)
+    out = {}
+    for i, result in runner.imap_unordered(geometry_task, [(pops[k], dt) for k in keys],
+                                           len(keys) * SECONDS_PER_CELL):
+        out[keys[i]] = result
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# planning: validation of every point, membrane states, per-segment weights
+# --------------------------------------------------------------------------------------
+def _e_pas_used(pop: Population, vrest: float | np.ndarray) -> float | None:
+    """The leak reversal potential Vrest sets for ``pop`` (None if it sets none)."""
+    bio = pop.cell.biophysics
+    if isinstance(bio, Mapping) and bio.get("e_pas") is None:
+        return leak_reversal_of(vrest)
+    return None
+
+
+def plan_points(specs: Sequence[PointSpec], geometries: Mapping[str, tuple[Geometry, bool]],
+                plan: KernelPlan, labels: Sequence[Any] | None = None) -> list[PointPlan]:
+    """Plan (and so validate) every point on its cells' geometry.
+
+    Parameters
+    ----------
+    specs : sequence of PointSpec
+        The points.
+    geometries : Mapping
+        From :func:`collect_geometries`.
+    plan : KernelPlan
+        The base computation (dt, n_lags, g_eff, postsynaptic populations).
+    labels : sequence, optional
+        One per point (e.g. its swept values), to name a failing point.
+
+    Returns
+    -------
+    list of PointPlan
+        Per point: postsynaptic population -> :class:`CellPlan`.
+
+    Raises
+    ------
+    ValueError
+        If a point's placement or Vrest does not fit its cell (names the point).
+    """
+    memo: dict = {}
+    gkeys: dict[int, str] = {}
+    out = []
+    for n, spec in enumerate(specs):
+        per_y = {}
+        for post in plan.Y:
+            pop = spec.network.population(post)
+            gkey = gkeys.setdefault(id(pop), geometry_key(pop))
+            geometry = geometries[gkey][0]
+            vrest = vrest_of_population(spec.Vrest, post)
+            try:
+                pop_plan = plan_population(spec.network, post, geometry, vrest, plan.g_eff,
+                                           plan.dt, plan.n_lags, memo)
+            except ValueError as err:
+                label = labels[n] if labels is not None else f"#{n}"
+                raise ValueError(f"sweep point {label} is invalid: {err}") from None
+            e_pas = _e_pas_used(pop, vrest)
+            state = (post, gkey, pop.radius, pop.scale, e_pas, spec.t_X,
+                     np.asarray(pop_plan.g_shift, dtype=float).tobytes())
+            per_y[post] = CellPlan(population=pop, state=state, e_pas=e_pas, t_X=spec.t_X,
+                                   plan=pop_plan)
+        out.append(per_y)
+    return out

@@ -1,0 +1,228 @@
+"""Sweep points: the specification of every point of a grid, and the sweep's labels.
+
+:class:`PointBuilder` turns the swept values of a point into its :class:`PointSpec`
+(network and options), validating each changed part of the specification once per
+distinct value; :func:`sweep_template` labels the result (sweep coords first, then the
+kernels' coords and attrs) and :func:`sweep_hash` identifies a sweep.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from xkernels.contract import CORE_DIMS, KERNEL_NAME
+from xkernels.engine.kernels import content_hash
+from xkernels.engine.plans import KernelPlan
+from xkernels.spec.network import Connection, Network, Population
+from xkernels.sweeps.grid import Axis
+
+# scalar fields of a population parsed together
+_POPULATION_SCALARS = ("size", "rate", "radius", "loc", "scale", "rotation", "n_ext", "nu_ext")
+
+
+@dataclass(frozen=True, eq=False)
+class PointSpec:
+    """The specification of one sweep point: its network and swept options.
+
+    Attributes
+    ----------
+    network : Network
+        The point's network.
+    Vrest : float, sequence of float or mapping
+        Its ``Vrest`` option (mV), as for :func:`xkernels.compute_kernels`.
+    t_X : float
+        Its ``t_X`` option (ms).
+    """
+
+    network: Network
+    Vrest: Any
+    t_X: float
+
+
+class PointBuilder:
+    """Build the specification of every sweep point, validating each changed part once.
+
+    A point differs from the base network only in its swept values.  Each changed
+    part (a connection's synapse, delay, multapses or placement, its probability, a
+    population's cell, extrinsic synapse or scalar fields) is validated by the
+    specification's own parser (``Connection.parse`` / ``Population.parse``) once per
+    distinct combination of its swept values, and the point's :class:`Network` is
+    assembled from the parsed parts.  Names are never swept, so the network-level
+    invariants of the base hold for every point; the result equals
+    ``Network.from_dict`` of the modified ``to_dict()``.
+
+    Parameters
+    ----------
+    network : Network
+        The base specification.
+    axes : sequence of Axis
+        The grid's axes (:func:`xkernels.sweeps.grid.parse_grid`).
+    options : Mapping[str, Any]
+        Base values of the swept options (``Vrest``, ``t_X``).
+    check_option : callable
+        ``check_option(name, value)`` validates a swept option value and returns it.
+    """
+
+    def __init__(self, network: Network, axes: Sequence[Axis], options: Mapping[str, Any],
+                 check_option: Callable[[str, Any], Any]) -> None:
+        self.base = network
+        self.params = [p for axis in axes for p in axis.params]
+        self.options = dict(options)
+        self._check_option = check_option
+        self._dicts = {"connections": [c.to_dict() for c in network.connections],
+                       "populations": [p.to_dict(allow_callables=True)
+                                       for p in network.populations]}
+        self._parsed: dict[tuple, Any] = {}
+
+    def build(self, values: Mapping[str, Any]) -> PointSpec:
+        """The point's network and options.
+
+        Parameters
+        ----------
+        values : Mapping[str, Any]
+            Canonical parameter path -> value (from
+            :func:`xkernels.sweeps.grid.grid_points`).
+
+        Returns
+        -------
+        PointSpec
+
+        Raises
+        ------
+        ValueError, TypeError
+            The point's specification is invalid (the swept values are named).
+        """
+        by_unit: dict[tuple, list[tuple[tuple, Any]]] = {}
+        for param in self.params:
+            by_unit.setdefault(param.unit, []).append((param.address, values[param.path]))
+        options = dict(self.options)
+        connections = list(self.base.connections)
+        populations = list(self.base.populations)
+        fields: dict[tuple[str, int], dict[str, Any]] = {}
+        for unit, assignments in by_unit.items():
+            parsed = self._parse(unit, tuple(assignments))
+            if unit[0] == "option":
+                options[unit[1]] = parsed
+                continue
+            kind, index, head = unit
+            target = fields.setdefault((kind, index), {})
+            if head is not None:
+                target[head] = getattr(parsed, head)
+            elif kind == "connections":
+                target["probability"] = parsed.probability
+            else:
+                target.update({f: getattr(parsed, f) for f in _POPULATION_SCALARS})
+        for (kind, index), changes in fields.items():
+            items = connections if kind == "connections" else populations
+            items[index] = dataclasses.replace(items[index], **changes)
+        network = copy.copy(self.base)
+        network.connections = connections
+        network.populations = populations
+        return PointSpec(network, options["Vrest"], options["t_X"])
+
+    def _parse(self, unit: tuple, assignments: tuple) -> Any:
+        key = (unit, assignments)
+        if key not in self._parsed:
+            try:
+                self._parsed[key] = self._parse_unit(unit, assignments)
+            except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
+                text = ", ".join(f"{self._path(unit, a)}={v!r}" for a, v in assignments)
+                cls = type(err) if isinstance(err, (ValueError, TypeError)) else ValueError
+                raise cls(f"sweep point with {text} is invalid: {err}") from None
+        return self._parsed[key]
+
+    def _path(self, unit: tuple, address: tuple) -> str:
+        return next(p.path for p in self.params if p.unit == unit and p.address == address)
+
+    def _parse_unit(self, unit: tuple, assignments: tuple) -> Any:
+        if unit[0] == "option":
+            return self._check_option(unit[1], assignments[0][1])
+        kind, index, head = unit
+        data = copy.deepcopy(self._dicts[kind][index])
+        for address, value in assignments:
+            node = data
+            for token in address[:-1]:
+                node = node[token]
+            node[address[-1]] = value
+        if kind == "connections":
+            conn = Connection.parse(data, f"connections[{index}]")
+            if head == "multapses":
+                conn.mean_multapses()
+            return conn
+        return Population.parse(data, f"populations[{index}]")
+
+
+def sweep_template(plan: KernelPlan, axes: Sequence[Axis], grid_hash: str,
+                   data: Any = None) -> xr.DataArray:
+    """The sweep's DataArray: sweep coords first, then the kernels' coords and attrs.
+
+    Parameters
+    ----------
+    plan : KernelPlan
+        The base computation (kernel shape, coords and attrs).
+    axes : sequence of Axis
+        The sweep dims.
+    grid_hash : str
+        Content hash of the sweep (:func:`sweep_hash`), stored as ``content_hash``.
+    data : array_like, optional
+        Values of shape ``(<axis sizes>..., *plan.shape)``; defaults to an unwritten
+        (lazy) dask array of NaN.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(<sweep dims>..., X, Y, probe_channel, tau)``; sweep coords carry the
+        parameter paths in their attrs, ``sweep_paths`` (JSON) maps dims to paths.
+    """
+    shape = tuple(a.size for a in axes) + tuple(plan.shape)
+    if data is None:
+        import dask.array as dsa
+
+        data = dsa.full(shape, np.nan, chunks=(1,) * len(axes) + tuple(plan.shape))
+    coords: dict[str, Any] = {}
+    paths: dict[str, Any] = {}
+    for axis in axes:
+        if axis.zipped:
+            coords[axis.dim] = (axis.dim, np.arange(axis.size),
+                                {"long_name": "index of the zipped sweep point"})
+            for p in axis.params:
+                coords[p.name] = (axis.dim, np.asarray(p.values), {"path": p.path})
+            paths[axis.dim] = [p.path for p in axis.params]
+        else:
+            p = axis.params[0]
+            coords[axis.dim] = (axis.dim, np.asarray(p.values), {"path": p.path})
+            paths[axis.dim] = p.path
+    coords.update(plan.coords)
+    attrs = dict(plan.attrs)
+    attrs["content_hash"] = grid_hash
+    attrs["sweep_paths"] = json.dumps(paths)
+    return xr.DataArray(data, dims=(*[a.dim for a in axes], *CORE_DIMS), coords=coords,
+                        name=KERNEL_NAME, attrs=attrs)
+
+
+def sweep_hash(plan: KernelPlan, axes: Sequence[Axis]) -> str:
+    """Content hash of a sweep: the base computation's inputs and the grid.
+
+    Parameters
+    ----------
+    plan : KernelPlan
+        The base computation.
+    axes : sequence of Axis
+        The sweep dims (names, paths and values enter the hash).
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    grid = [{"dim": a.dim, "params": [{"path": p.path, "name": p.name, "values": p.values}
+                                      for p in a.params]} for a in axes]
+    return content_hash({"base": plan.inputs, "grid": grid})

@@ -1,0 +1,90 @@
+"""The full-simulation path of parameter sweeps: every point by ``compute_kernels``.
+
+Points are grouped into tasks of a few points each (fewer round trips to the workers,
+still about four tasks per worker) and simulated in the runner's worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from xkernels.engine.kernels import compute_kernels
+from xkernels.spec.network import Network
+from xkernels.sweeps.planning import PointPlan
+from xkernels.sweeps.points import PointSpec
+from xkernels.sweeps.runner import (
+    NEURON_LOCK,
+    SECONDS_PER_CELL,
+    SECONDS_PER_SIMULATION,
+    Runner,
+)
+
+#: Largest number of points simulated by one task.
+MAX_POINTS_PER_TASK = 8
+
+
+def simulate_points(networks: Sequence[Network], probes: Any,
+                    options: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Worker task: full simulations (:func:`compute_kernels`) of a few points, stacked.
+
+    Parameters
+    ----------
+    networks : sequence of Network
+        One per point.
+    probes : dict or list
+        Forward models, as for :func:`compute_kernels`.
+    options : sequence of Mapping[str, Any]
+        Keyword options of :func:`compute_kernels`, one per point.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(len(networks), X, Y, probe_channel, tau)``.
+    """
+    with NEURON_LOCK:
+        return np.stack([compute_kernels(network, probes, **opts).values
+                         for network, opts in zip(networks, options)])
+
+
+def run_simulations(runner: Runner, specs: Sequence[PointSpec], plans: Sequence[PointPlan],
+                    probes: Mapping[str, Any], options: Mapping[str, Any]
+                    ) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Yield batches ``(point numbers, kernels)`` of every point, fully simulated.
+
+    Parameters
+    ----------
+    runner : Runner
+        Where the points are simulated.
+    specs : sequence of PointSpec
+        The points (network, Vrest, t_X).
+    plans : sequence of PointPlan
+        Their plans (:func:`xkernels.sweeps.planning.plan_points`), for the cost
+        estimate.
+    probes : Mapping[str, Any]
+        The probes by name.
+    options : Mapping[str, Any]
+        Keyword options of :func:`compute_kernels` shared by every point (each point's
+        ``Vrest`` and ``t_X`` replace those given here).
+
+    Yields
+    ------
+    tuple
+        ``(point numbers, kernels)`` with kernels of shape
+        ``(len(points), X, Y, probe_channel, tau)``, in completion order.
+    """
+    per_point = sum(2 * SECONDS_PER_CELL + len(item.plan.inputs) * SECONDS_PER_SIMULATION
+                    for item in plans[0].values()) if plans else 0.0
+    seconds = len(specs) * per_point
+    # a few points per task when distributed: fewer round trips, still ~4 tasks per worker
+    size = max(1, min(MAX_POINTS_PER_TASK,
+                      math.ceil(len(specs) / (4 * runner.parallelism(seconds)))))
+    chunks = [list(range(i, min(i + size, len(specs)))) for i in range(0, len(specs), size)]
+    arguments = [([specs[j].network for j in chunk], probes,
+                  [{**options, "Vrest": specs[j].Vrest, "t_X": specs[j].t_X} for j in chunk])
+                 for chunk in chunks]
+    for c, values in runner.imap_unordered(simulate_points, arguments, seconds):
+        yield chunks[c], values
