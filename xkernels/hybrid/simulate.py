@@ -371,9 +371,10 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         conductances (one superposed train per segment, rate
         ``n_ext A_i / ΣA nu_ext``), the real thing; ``"none"`` ignores it; ``"auto"``:
         ``"mean"`` in conductance-based networks, ``"none"`` otherwise.  In the README
-        network ``"mean"`` and ``"poisson"`` keep the mean potential near -65 mV,
-        while ``"leak"`` lets the inhibitory conductances pull it to ~-71 mV
-        (``benchmarks/validation.py``).
+        network ``"mean"`` and ``"poisson"`` give the same mean somatic potential
+        (E -63.5 mV, I -59.3 mV), while ``"leak"`` lets the inhibitory conductances
+        pull it to -70.2 / -71.9 mV and the kernels (linearised at -65 mV) then
+        overestimate the LFP about twofold (BENCHMARKS.md, validation table).
     chunk_steps : int
         Time steps simulated between two reductions of a cell's currents (memory
         per task ~ nseg × chunk_steps).
