@@ -439,3 +439,40 @@ def test_extrinsic_input_modes():
         assert cell.v_init == cell.resting_potential()   # starts exactly at the new rest
         quiet = cell.simulate(80, np.eye(cell.nseg))
         assert np.abs(quiet).max() < 1e-12   # no current at rest
+
+
+# --------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------
+def test_cli_validate(tmp_path, capsys):
+    from xkernels.app.cli import main
+    from xkernels.probes import probe_definition
+
+    net = small_network(6, 2, conductance_based=False, p=0.5)
+    probes = contact_probes(3)
+    spec = {"network": net.to_dict(),
+            "probes": {k: probe_definition(v) for k, v in probes.items()},
+            "options": {"n_positions": 50, "seed": 3}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    spikes = correlated_poisson({"E": 6, "I": 2}, {"E": 20.0, "I": 40.0}, t_stop=120.0,
+                                seed=1, fluctuation=0.5)
+    spikes.save(tmp_path / "spikes.npz", t_stop=120.0)
+    out = tmp_path / "out.zarr"
+    argv = ["validate", str(tmp_path / "spec.json"), str(tmp_path / "spikes.npz"),
+            "-o", str(out), "--transient", "20", "--workers", "1", "-q"]
+    assert main(argv) == 0
+    ds = xr.open_zarr(out)
+    assert set(ds.data_vars) == {"ground_truth", "prediction", "r2", "std_ratio"}
+    direct = xkernels.hybrid.validate(net, spikes, probes, t_stop=120.0, transient=20.0,
+                                      client="sync", n_positions=50, kernel_seed=3)
+    np.testing.assert_array_equal(ds["ground_truth"].values, direct["ground_truth"].values)
+    np.testing.assert_allclose(ds["r2"].values, direct["r2"].values, rtol=1e-12)
+    # an existing output, then a spikes file that does not fit the network
+    assert main(argv) == 1
+    assert "already exists" in capsys.readouterr().err
+    Spikes({"E": [[1.0]] * 5, "I": [[2.0]] * 2}).save(tmp_path / "bad.npz", t_stop=120.0)
+    argv[2], argv[4] = str(tmp_path / "bad.npz"), str(tmp_path / "out2.zarr")
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "spikes['E'] has 5 spike trains but populations['E'].size is 6" in err
+    assert not (tmp_path / "out2.zarr").exists()
