@@ -476,3 +476,17 @@ def test_cli_validate(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "spikes['E'] has 5 spike trains but populations['E'].size is 6" in err
     assert not (tmp_path / "out2.zarr").exists()
+
+
+@pytest.mark.slow
+def test_validation_notebook(tmp_path):
+    pytest.importorskip("nbclient")
+    from test_notebooks import execute
+
+    r = execute("05_validation.ipynb", tmp_path, XKERNELS_NB_T_STOP="300",
+                XKERNELS_NB_CELLS="60")
+    assert r["shape"] == {"probe_channel": 29, "time": 4800}
+    # 60 cells scaled to 9216, scored over 200 ms: a rough but real comparison (R² ~0.84;
+    # 500 cells over 1 s give 0.97, BENCHMARKS.md)
+    assert np.median(r["gauss_r2"]) > 0.75 and r["cdm_r2"] > 0.75
+    assert 0.5 < r["cdm_std_ratio"] < 2.0
