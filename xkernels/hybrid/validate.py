@@ -85,7 +85,8 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     **kernel_options
         Further arguments of :func:`xkernels.compute_kernels` (``tau``, ``g_eff``,
         ``t_X``, ``n_positions``...; ``g_eff`` defaults to
-        ``network.conductance_based``).
+        ``network.conductance_based``); ``kernel_seed`` is its ``seed`` (of the
+        positions averaged by contact probes; ``seed`` here is the wiring's).
 
     Returns
     -------
@@ -105,8 +106,9 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     transient = check_real("transient", transient, nonnegative=True)
     if transient >= t_stop:
         raise ValueError(f"transient must be < t_stop = {t_stop} ms, got {transient!r}")
-    if "seed" in kernel_options or "Vrest" in kernel_options or "dt" in kernel_options:
-        raise TypeError("seed, Vrest and dt are shared by both sides; pass them once")
+    if "seed" in kernel_options:
+        raise TypeError("seed is the ground truth's wiring seed; pass the kernels' position "
+                        "seed as kernel_seed")
     kernel_options.setdefault("g_eff", network.conductance_based)
     kernel_seed = kernel_options.pop("kernel_seed", None)
     if kernel_seed is not None:
