@@ -31,9 +31,10 @@ def plot_validation(ds: xr.Dataset, *, probes: Sequence[str] | None = None,
                     figsize: tuple[float, float] | None = None):
     """Ground truth (black) and kernel prediction (red) per channel, with profiles.
 
-    One row per probe: on the left every channel's two traces (offset vertically,
-    depth-ordered when the channels have distinct depths, all scaled by one factor
-    per probe shown in the label), the excluded transient shaded; on the right the
+    One row per probe: on the left every channel's two traces, each minus its mean
+    over the scored time (R² ignores offsets; offset vertically, depth-ordered when
+    the channels have distinct depths, all scaled by one factor per probe, the full
+    scale of the scored time shown in the label), the excluded transient shaded; on the right the
     signed R² and the STD ratio (prediction / ground truth) of every channel.
     Channels that are zero in both signals (e.g. the x and y rows of a z-only
     dipole moment) are left out.
@@ -91,21 +92,28 @@ def plot_validation(ds: xr.Dataset, *, probes: Sequence[str] | None = None,
     transient = float(ds.attrs.get("transient", 0.0))
     for i, (name, part) in enumerate(rows):
         order, pos, label = _channel_order(part)
-        gt = part["ground_truth"].values[order][:, window]
-        pr = part["prediction"].values[order][:, window]
+        scored = t >= transient
+        if not scored[window].any():
+            scored = np.ones(t.size, dtype=bool)
+        gt_all = part["ground_truth"].values[order]
+        pr_all = part["prediction"].values[order]
+        # every trace minus its own mean over the scored time (R² ignores offsets)
+        gt = (gt_all - gt_all[:, scored].mean(axis=1, keepdims=True))[:, window]
+        pr = (pr_all - pr_all[:, scored].mean(axis=1, keepdims=True))[:, window]
         tw = t[window]
         units = list(dict.fromkeys(part.coords["units"].values.tolist()))
-        spread = np.nanmax(np.abs(np.concatenate([gt, pr], axis=1) -
-                                  gt.mean(axis=1, keepdims=True)))
+        in_score = scored[window]
+        spread = np.nanmax(np.abs(np.concatenate([gt[:, in_score], pr[:, in_score]], axis=1)))
         spacing = float(np.min(np.abs(np.diff(pos)))) if pos.size > 1 else 1.0
         gain = 0.45 * spacing / spread if spread > 0 else 0.0
         ax = fig.add_subplot(grid[i, 0])
         for k, y0 in enumerate(pos):
-            base = gt[k].mean()
-            ax.plot(tw, y0 + gain * (gt[k] - base), color="k", lw=0.8,
+            ax.plot(tw, y0 + gain * gt[k], color="k", lw=0.8,
                     label="ground truth" if k == 0 else None)
-            ax.plot(tw, y0 + gain * (pr[k] - base), color="C3", lw=0.8, ls="--",
+            ax.plot(tw, y0 + gain * pr[k], color="C3", lw=0.8, ls="--",
                     label="prediction" if k == 0 else None)
+        if pos.size > 1:
+            ax.set_ylim(pos.min() - spacing, pos.max() + spacing)
         if transient > tw[0]:
             ax.axvspan(tw[0], min(transient, tw[-1]), color="0.9", zorder=0,
                        label="transient")
