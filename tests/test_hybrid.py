@@ -332,11 +332,17 @@ def test_ground_truth_identical_for_1_and_2_workers_and_after_kills(tmp_path):
         # a worker is SIGKILLed mid-run: its batch is recomputed elsewhere
         path2 = tmp_path / "worker_killed.zarr"
         pids = list(client.run(os.getpid).values())
-        killer = threading.Thread(target=lambda: (_wait_for_done(path2, 2),
-                                                  os.kill(pids[0], signal.SIGKILL)))
+        at_kill = []
+
+        def kill_a_worker():
+            at_kill.append(int(_wait_for_done(path2, 2).sum()))
+            os.kill(pids[0], signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_a_worker)
         killer.start()
         survived = simulate(net, spikes, probes, client=client, store=path2, **kw)
         killer.join()
+        assert at_kill[0] < n_batches, "the worker must be killed mid-run"
         assert pids[0] not in client.run(os.getpid).values()
     assert np.abs(one.values).max() > 0
     assert np.array_equal(one.values, two.values)
