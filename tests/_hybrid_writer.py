@@ -20,7 +20,7 @@ import xkernels
 from xkernels.hybrid import correlated_poisson
 from xkernels.spec import Network
 
-T_STOP = 400.0
+T_STOP = 250.0
 
 
 def case(n_e: int = 24, n_i: int = 6):
