@@ -21,7 +21,8 @@ def passive(cell, g_pas: float, e_pas: float) -> None:
 
 
 def plain_cell_signal(spec, rotation: dict, position, synapses, matrix_of, *, dt: float,
-                      t_stop: float, e_pas: float, g_shift=None, nseg_check=None):
+                      t_stop: float, e_pas: float, g_shift=None, biophysics=None,
+                      v_init: float | None = None):
     """Signals of one cell simulated the plain LFPy way.
 
     Parameters
@@ -38,6 +39,10 @@ def plain_cell_signal(spec, rotation: dict, position, synapses, matrix_of, *, dt
         geometry (lfpykit.CellGeometry) -> (n_channels, nseg) matrix.
     g_shift : ndarray, optional
         Leak conductance added per segment (S/cm²).
+    biophysics : (callable, dict), optional
+        A biophysics function and its arguments instead of the passive leak.
+    v_init : float, optional
+        Initial potential (mV); default ``e_pas``.
 
     Returns
     -------
@@ -52,8 +57,10 @@ def plain_cell_signal(spec, rotation: dict, position, synapses, matrix_of, *, dt
         templatefile=str(spec.resolve("templatefile")),
         templatename=spec.templatename, templateargs=None,
         dt=dt, tstart=0.0, tstop=(n_steps - 1) * dt, delete_sections=True,
-        v_init=e_pas, custom_fun=[passive],
-        custom_fun_args=[{"g_pas": spec.biophysics["g_pas"], "e_pas": e_pas}])
+        v_init=e_pas if v_init is None else v_init,
+        custom_fun=[passive if biophysics is None else biophysics[0]],
+        custom_fun_args=[{"g_pas": spec.biophysics["g_pas"], "e_pas": e_pas}
+                         if biophysics is None else biophysics[1]])
     try:
         if rotation:
             cell.set_rotation(**rotation)

@@ -57,11 +57,29 @@ def contact_probes(n: int = 5) -> dict:
 # --------------------------------------------------------------------------------------
 # one cell: grouped synapses == one LFPy.Synapse per synapse
 # --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("conductance_based", [True, False])
-def test_one_cell_equals_plain_lfpy(conductance_based):
+def active_soma(cell, g_pas: float = 3e-4, e_pas: float = -65.0) -> None:
+    """Hodgkin-Huxley soma, passive dendrites (an active membrane, simulated as it is)."""
+    for sec in cell.template.all:
+        if "soma" in sec.name():
+            sec.insert("hh")
+        else:
+            sec.insert("pas")
+            sec.g_pas = g_pas
+            sec.e_pas = e_pas
+
+
+@pytest.mark.parametrize("kind", ["conductance", "current", "active"])
+def test_one_cell_equals_plain_lfpy(kind):
     from xkernels.engine.network_cell import NetworkCell
 
+    conductance_based = kind != "current"
     net = small_network(conductance_based=conductance_based)
+    biophysics = None
+    if kind == "active":
+        d = net.to_dict()
+        d["populations"][0]["cell"]["biophysics"] = active_soma
+        net = Network.from_dict(d)
+        biophysics = (active_soma, {})
     pop = net.population("E")
     rng = np.random.default_rng(3)
     t_stop = 120.0
@@ -73,7 +91,8 @@ def test_one_cell_equals_plain_lfpy(conductance_based):
         syntype = "Exp2Syn" if conductance_based else "Exp2SynI"
         for idx in (0, 3, 3, 7, 12, 12, 12, 20):
             times = np.sort(rng.uniform(0.0, t_stop, 6))
-            synapses.append({"idx": idx, "syntype": syntype, "weight": syn.weight * 5,
+            synapses.append({"idx": idx, "syntype": syntype,
+                             "weight": syn.weight * (5 if kind != "active" else 40),
                              "tau1": syn.tau1, "tau2": syn.tau2, "e": syn.e,
                              "times": times, "pre": conn.pre})
     probes = contact_probes()
@@ -84,8 +103,16 @@ def test_one_cell_equals_plain_lfpy(conductance_based):
             for pr in probes.values()])
 
     ref, ref_imem = plain_cell_signal(pop.cell, pop.rotation, position, synapses, matrix_of,
-                                      dt=DT, t_stop=t_stop, e_pas=-65.0)
+                                      dt=DT, t_stop=t_stop, e_pas=-65.0,
+                                      biophysics=biophysics,
+                                      v_init=None if biophysics is None else -70.0)
     with NetworkCell(pop.cell, pop, DT, e_pas_default=-65.0) as cell:
+        if kind == "active":
+            assert cell.resting_potential() is None and cell.v_init == -70.0
+            from neuron import h
+
+            soma_v = h.Vector()
+            soma_v.record(cell.segments[0]._ref_v)
         geometry = cell.place(*position)
         for pre in ("E", "I"):
             mine = [s for s in synapses if s["pre"] == pre]
@@ -98,6 +125,9 @@ def test_one_cell_equals_plain_lfpy(conductance_based):
         n = int(round(t_stop / DT))
         got = cell.simulate(n, cell_matrix(probes, geometry), chunk_steps=333)
         imem = cell.simulate(n, np.eye(cell.nseg), chunk_steps=n)
+        if kind == "active":   # the soma fired: the membrane was simulated as it is
+            assert np.asarray(soma_v).max() > 0.0
+            soma_v = None
     from neuron import h
 
     assert len(list(h.allsec())) == 0   # no sections leak
