@@ -98,9 +98,12 @@ def test_one_cell_equals_plain_lfpy(kind):
     probes = contact_probes()
 
     def matrix_of(geometry):
-        return np.concatenate([xkernels.probes.probe_matrix(
-            pr, geometry, {"radius": 0.0, "loc": 0.0, "scale": 0.0}, n_positions=1)
-            for pr in probes.values()])
+        """lfpykit's own matrices of the probes for the cell where it is."""
+        lfp = lfpykit.PointSourcePotential(cell=geometry, x=probes["lfp"].x,
+                                           y=probes["lfp"].y, z=probes["lfp"].z, sigma=0.3)
+        cdm = lfpykit.CurrentDipoleMoment(cell=geometry).get_transformation_matrix()
+        cdm[:2] = 0.0   # the z-only dipole moment
+        return np.concatenate([lfp.get_transformation_matrix(), cdm])
 
     ref, ref_imem = plain_cell_signal(pop.cell, pop.rotation, position, synapses, matrix_of,
                                       dt=DT, t_stop=t_stop, e_pas=-65.0,
