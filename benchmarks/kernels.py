@@ -5,7 +5,13 @@ xkernels.compute_kernels (all four kernels in one call) against lfpykernels 0.2.
 (13-channel GaussCylinderPotential LFP + z-only CDM), best of --repeat runs each.
 Prints both timings, the speed-up and the largest deviation between the two.
 
-    python benchmarks/kernels.py [--repeat 3]
+Then the cost of ``averaging="depth"`` (issue 12) against ``averaging="reference"`` on
+the same network and probes: CPU time of this process (robust to other jobs on a shared
+machine), best of ``--repeat`` interleaved runs, for the default node count and any
+``--depth-nodes`` given, with g_eff on (the README's choice: one simulation per node and
+input) and off (passive membrane, the same at every depth).
+
+    python benchmarks/kernels.py [--repeat 3] [--depth-nodes 3,5,7] [--depth-only]
 """
 
 from __future__ import annotations
@@ -38,12 +44,32 @@ def run_reference() -> dict:
     return out
 
 
-def run_xkernels():
+def run_xkernels(**options):
     import xkernels
 
     probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **GCP),
               "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
-    return xkernels.compute_kernels(xkernels.Network.example(), probes, **OPTIONS)
+    return xkernels.compute_kernels(xkernels.Network.example(), probes,
+                                    **{**OPTIONS, **options})
+
+
+def depth_cost(repeat: int, nodes: list[int]) -> None:
+    """CPU time of averaging="depth" against "reference" (interleaved, best of repeat)."""
+    from xkernels.engine.averaging import DEFAULT_DEPTH_NODES
+
+    print("\naveraging='depth' vs 'reference', README network, CPU time of this process:")
+    for g_eff in (True, False):
+        for n in nodes or [DEFAULT_DEPTH_NODES]:
+            ref, depth = [], []
+            for _ in range(repeat):
+                start = time.process_time()
+                run_xkernels(g_eff=g_eff)
+                ref.append(time.process_time() - start)
+                start = time.process_time()
+                run_xkernels(g_eff=g_eff, averaging="depth", depth_nodes=n)
+                depth.append(time.process_time() - start)
+            print(f"  g_eff={g_eff!s:5} depth_nodes={n:2d}: reference {min(ref) * 1e3:6.1f} ms, "
+                  f"depth {min(depth) * 1e3:6.1f} ms, ratio {min(depth) / min(ref):5.2f}")
 
 
 def best_time(fun, repeat: int):
@@ -58,11 +84,19 @@ def best_time(fun, repeat: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--depth-nodes", default="",
+                        help="comma-separated node counts for the depth-averaging cost")
+    parser.add_argument("--depth-only", action="store_true",
+                        help="only the depth-averaging cost (no lfpykernels comparison)")
     args = parser.parse_args()
     from xkernels.engine.mechanisms import load_mechanisms
 
     load_mechanisms()
     run_xkernels()  # warm-up: NEURON libraries, templates
+    nodes = [int(v) for v in args.depth_nodes.split(",") if v]
+    if args.depth_only:
+        depth_cost(args.repeat, nodes)
+        return
     t_ours, H = best_time(run_xkernels, args.repeat)
     t_ref, ref = best_time(run_reference, args.repeat)
     from conftest import tight_reference_quadrature
@@ -74,6 +108,7 @@ def main() -> None:
     print(f"speed-up          : {t_ref / t_ours:8.1f} x")
     print(f"max |dH|/max|H_ref| over pairs and probes: {_worst(H, ref):.2e} vs the reference "
           f"as shipped, {_worst(H, ref_tight):.2e} with its quad tolerances tightened")
+    depth_cost(args.repeat, nodes)
 
 
 def _worst(H, ref: dict) -> float:
