@@ -154,24 +154,21 @@ def test_figures_go_through_pyplot():
 
 
 def test_ipython_display_once(monkeypatch):
-    """As a cell's value the figure shows itself only when pyplot will not (no inline
-    backend, or already closed by it), as a PNG."""
+    """With the inline backend the figure shows itself as a PNG and leaves pyplot, so
+    that pyplot's end-of-cell display does not show it again; other backends: text."""
     import IPython.display
     import matplotlib
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
     fig = fake_kernels().sel(X="E", Y="E").xk.plot(probes=["cdm"])
-    fig._ipython_display_()  # Agg backend: pyplot will never show it, so it shows itself
-    assert len(shown) == 1 and shown[0]["image/png"][:4] == b"\x89PNG"
+    fig._ipython_display_()  # Agg: a plain figure's text, still pyplot's
+    assert list(shown[0]) == ["text/plain"] and fig.number in plt.get_fignums()
     monkeypatch.setattr(matplotlib, "get_backend",
                         lambda: "module://matplotlib_inline.backend_inline")
-    monkeypatch.setattr(matplotlib, "is_interactive", lambda: True)
-    fig._ipython_display_()  # the inline backend shows it when the cell ends
-    assert len(shown) == 1
-    plt.close(fig)
-    fig._ipython_display_()  # closed by pyplot: shows itself
-    assert len(shown) == 2
+    fig._ipython_display_()
+    assert shown[1]["image/png"][:4] == b"\x89PNG"
+    assert plt.get_fignums() == []  # pyplot will not show it a second time
 
 
 @pytest.mark.parametrize("select, titles", [

@@ -46,26 +46,27 @@ _BASE_PREFIX = {"m": 1e-3, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
 class XkFigure(Figure):
     """A pyplot figure shown exactly once in Jupyter.
 
-    With the inline backend, pyplot shows every figure of a cell when the cell ends;
-    IPython would show the figure a second time when it is also the cell's value
-    (``H.xk.plot()`` on the last line).  This figure does not show itself while pyplot
-    will; once pyplot has closed it (a later cell, or ``plt.close``) it shows itself as
-    a PNG image.
+    With the inline backend, pyplot shows every figure of a cell when the cell ends, and
+    IPython shows a figure that is the cell's value (``H.xk.plot()`` on the last line)
+    once more.  This figure shows itself as a PNG image whenever IPython displays it and
+    leaves pyplot at that moment, so that pyplot does not show it again.  With any other
+    backend it is displayed as a plain figure (its text; a GUI backend shows the
+    window).
     """
 
     def _ipython_display_(self) -> None:
         import matplotlib
-        from matplotlib._pylab_helpers import Gcf  # pyplot's figure registry
-
-        managed = any(m.canvas.figure is self for m in Gcf.get_all_fig_managers())
-        if managed and matplotlib.is_interactive() and \
-                "inline" in str(matplotlib.get_backend()):
-            return  # pyplot displays it when the cell ends
         from IPython.display import display
 
+        if "inline" not in str(matplotlib.get_backend()):
+            display({"text/plain": repr(self)}, raw=True)
+            return
         buffer = io.BytesIO()
         self.savefig(buffer, format="png", bbox_inches="tight")
         display({"image/png": buffer.getvalue(), "text/plain": repr(self)}, raw=True)
+        import matplotlib.pyplot as plt
+
+        plt.close(self)  # shown: pyplot's end-of-cell display skips it
 
 
 # --------------------------------------------------------------------------------------
