@@ -16,8 +16,9 @@
     exponential I_h gradient of the L5 pyramidal-cell model of Hay et al. (2011),
     PLoS Comput Biol 7:e1002107.
 
-Every function here runs inside LFPy's cell construction (``custom_fun``); the cell's
-sections are those of its template's ``all`` list.
+The mechanisms are inserted inside LFPy's cell construction (``custom_fun``, before
+LFPy sets the number of segments, so only uniform values survive it); the apical I_h
+gradient is applied to the finished cell (:func:`finish_preset`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from typing import Any
 
 def insert_active(cell: Any, g_pas: float, e_pas: float, gnabar: float, gkbar: float,
                   gh: float, gh_lambda: float, ena: float, ek: float, eh: float) -> None:
-    """Biophysics preset ``active``: leak everywhere, Na/K in the soma, I_h everywhere.
+    """Biophysics preset ``active``: leak everywhere, Na/K in the soma, I_h everywhere
+    (uniform ``gh``; :func:`apical_gradient` applies its increase along the apical
+    dendrite once the segments exist).
 
     Parameters
     ----------
@@ -45,27 +48,18 @@ def insert_active(cell: Any, g_pas: float, e_pas: float, gnabar: float, gkbar: f
         Peak h-current (``xkih``) conductance in the soma and the basal dendrites
         (S/cm²).
     gh_lambda : float
-        Length constant of the exponential increase of ``gh`` with path distance from
-        the soma along sections whose name contains ``apic`` (µm).
+        Length constant of the exponential increase of ``gh`` along the apical
+        dendrite (µm); used by :func:`apical_gradient`.
     ena, ek, eh : float
         Sodium, potassium and h-current reversal potentials (mV).
     """
-    import math
-
-    from neuron import h
-
-    soma = next((sec for sec in cell.template.all if "soma" in sec.name()), None)
     for sec in cell.template.all:
         sec.insert("pas")
         sec.g_pas = g_pas
         sec.e_pas = e_pas
         sec.insert("xkih")
-        apical = "apic" in sec.name()
-        for seg in sec:
-            scale = math.exp(h.distance(soma(0.5), seg) / gh_lambda) \
-                if apical and soma is not None else 1.0
-            seg.xkih.gbar = gh * scale
-            seg.xkih.eh = eh
+        sec.gbar_xkih = gh
+        sec.eh_xkih = eh
         if "soma" in sec.name():
             sec.insert("xkna")
             sec.insert("xkkdr")
@@ -73,6 +67,47 @@ def insert_active(cell: Any, g_pas: float, e_pas: float, gnabar: float, gkbar: f
             sec.gbar_xkkdr = gkbar
             sec.ena = ena
             sec.ek = ek
+
+
+def apical_gradient(sections: Any, gh: float, gh_lambda: float) -> None:
+    """Set the I_h density of apical segments to ``gh exp(d / gh_lambda)``.
+
+    Parameters
+    ----------
+    sections : iterable of nrn.Section
+        The finished cell's sections (segments as simulated).
+    gh : float
+        I_h peak conductance at the soma (S/cm²).
+    gh_lambda : float
+        Length constant (µm); ``d`` is the path distance of the segment's centre from
+        the middle of the first section whose name contains ``soma`` (µm).
+    """
+    import math
+
+    from neuron import h
+
+    sections = list(sections)
+    soma = next((sec for sec in sections if "soma" in sec.name()), None)
+    if soma is None:
+        return
+    for sec in sections:
+        if "apic" in sec.name():
+            for seg in sec:
+                seg.xkih.gbar = gh * math.exp(h.distance(soma(0.5), seg) / gh_lambda)
+
+
+def finish_preset(sections: Any, biophysics: Mapping[str, Any]) -> None:
+    """Complete a biophysics preset on the finished cell (non-uniform densities).
+
+    Parameters
+    ----------
+    sections : iterable of nrn.Section
+        The cell's sections, after LFPy has set their number of segments.
+    biophysics : Mapping[str, Any]
+        The validated preset.
+    """
+    if biophysics["name"] == "active":
+        apical_gradient(sections, float(biophysics["gh"]), float(biophysics["gh_lambda"]))
 
 
 def preset_function(biophysics: Mapping[str, Any], e_pas: float,

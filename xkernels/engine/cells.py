@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xkernels.engine.biophysics import preset_function
+from xkernels.engine.biophysics import finish_preset, preset_function
 from xkernels.engine.mechanisms import load_mechanisms
 from xkernels.spec.network import CellSpec, Population
 
@@ -135,6 +135,8 @@ class LinearisedCell:
             custom_fun=custom_fun or None, custom_fun_args=custom_args or None,
             **params,
         )
+        if isinstance(bio, dict):
+            finish_preset(self.cell.allseclist, bio)
         rotation = {k: v for k, v in population.rotation.items() if v}
         if rotation:
             self.cell.set_rotation(**rotation)

@@ -385,7 +385,8 @@ def _mechanisms(seg: Any) -> list[str]:
 def _check_finite(segments: Sequence[Any], where: str) -> None:
     """Refuse mechanisms with a non-finite variable (NEURON cannot evaluate them)."""
     for seg in segments:
-        for mech in seg:
+        # channels before ions: a channel's bad parameter makes its ions' currents NaN
+        for mech in sorted(seg, key=lambda m: m.name().endswith("_ion")):
             for var in mech:
                 try:
                     value = getattr(seg, var.name())
@@ -494,7 +495,7 @@ def frozen_leak(segments: Sequence[Any], where: str) -> tuple[np.ndarray, np.nda
 
 def _nonfinite_mechanism(seg: Any) -> str:
     """The first mechanism of ``seg`` with a non-finite range variable ('?' if none)."""
-    for mech in seg:
+    for mech in sorted(seg, key=lambda m: m.name().endswith("_ion")):
         for var in mech:
             try:
                 value = getattr(seg, var.name())
