@@ -217,3 +217,32 @@ def test_sweep_command_end_to_end(demo, tmp_path, capsys):
     np.testing.assert_allclose(got, H.values, rtol=0, atol=1e-9 * np.abs(H.values).max())
     info = call("info", "sweep.zarr", cwd=tmp_path, capsys=capsys)
     assert info.returncode == 0 and "weight_I_E" in info.stdout
+
+
+def test_compute_with_linearisation(tmp_path, capsys):
+    """--linearisation replaces the spec's option; the store records the mode and the
+    resting state; a bad mode in SPEC.json is a one-line error naming it."""
+    import xkernels
+    from xkernels.app.files import spec_document
+    from xkernels.network import Network
+
+    probes = {"cdm": xkernels.CurrentDipoleMomentZ()}
+    options = {"tau": 1.0, "linearisation": {"E": "passive", "I": "passive"}}
+    doc = spec_document(Network.example(active=True), probes, options)
+    (tmp_path / "spec.json").write_text(json.dumps(doc))
+    proc = call("compute", "spec.json", "-o", "k.zarr", "--linearisation", "frozen", "-q",
+                cwd=tmp_path, capsys=capsys)
+    assert proc.returncode == 0, proc.stderr
+    H = xkernels.open_kernels(tmp_path / "k.zarr")
+    assert json.loads(H.attrs["linearisation"]) == {"E": "frozen", "I": "frozen"}
+    assert set(json.loads(H.attrs["resting_state"])) == {"E", "I"}
+    ref = xkernels.compute_kernels(Network.example(active=True), probes, tau=1.0,
+                                   linearisation="frozen")
+    np.testing.assert_array_equal(H.values, ref.values)
+    doc["options"]["linearisation"] = "linear"
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    one_line_error(call("compute", "bad.json", "-o", "b.zarr", cwd=tmp_path, capsys=capsys),
+                   "bad.json", "linearisation must be one of", "'linear'")
+    proc = call("compute", "spec.json", "-o", "c.zarr", "--linearisation", "linear",
+                cwd=tmp_path, capsys=capsys)
+    assert proc.returncode == 2 and "invalid choice: 'linear'" in proc.stderr

@@ -84,7 +84,8 @@ def test_mod_sources_ship_as_package_data():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"xkernels.mod" = "mod"' in pyproject
     assert mechanisms.MOD_DIR == ROOT / "mod"
-    assert [p.name for p in mechanisms.mod_sources()] == ["exp2synI.mod"]
+    assert [p.name for p in mechanisms.mod_sources()] == ["exp2synI.mod", "xkih.mod",
+                                                         "xkkdr.mod", "xkna.mod"]
 
 
 def test_exp2syni_waveform(mechanisms_loaded):

@@ -35,6 +35,7 @@ from xkernels.app.files import (
     spec_document,
     write_dataset,
 )
+from xkernels.engine.options import LINEARISATIONS
 from xkernels.store.publish import staging
 from xkernels.validation import check_real
 
@@ -117,6 +118,8 @@ def cmd_compute(args: argparse.Namespace) -> int:
 
     out = check_output(args.output, args.overwrite)
     network, probes, options = load_spec(args.spec)
+    if args.linearisation is not None:
+        options["linearisation"] = args.linearisation
     start = time.perf_counter()
     _status(f"computing kernels of {len(network.connections)} connections, "
             f"probes {list(probes)} ...", args.quiet)
@@ -144,6 +147,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not args.resume:
         out = check_output(out, args.overwrite)
     network, probes, options = load_spec(args.spec)
+    if args.linearisation is not None:
+        options["linearisation"] = args.linearisation
     grid = _load_grid(args.grid)
     try:
         from xkernels.sweeps.driver import sweep
@@ -275,6 +280,13 @@ def _positive(kind: type) -> Any:
     return parse
 
 
+def _add_linearisation(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--linearisation", choices=LINEARISATIONS, default=None,
+                        help="membrane linearisation of every postsynaptic cell (replaces "
+                             "the option in SPEC.json; per population: a dict there); "
+                             "default: SPEC.json's, else as-is")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``xkernels`` command."""
     from xkernels._version import __version__
@@ -316,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="SPEC.json", help="network, probes and options")
     p.add_argument("-o", "--output", required=True, metavar="KERNELS.zarr")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_linearisation(p)
     p.set_defaults(func=cmd_compute)
 
     p = add("sweep", "kernels over a parameter grid -> one stacked Zarr store",
@@ -331,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted sweep in an existing SWEEP.zarr")
+    _add_linearisation(p)
     p.set_defaults(func=cmd_sweep)
 
     p = add("convolve", "rates store * kernel store -> signals store",

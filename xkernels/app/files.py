@@ -20,7 +20,8 @@ from xkernels.store.datasets import write_dataset as write_zarr_dataset
 from xkernels.store.publish import Staging, publish
 
 SPEC_KEYS = ("network", "probes", "options")
-OPTION_KEYS = ("dt", "tau", "t_X", "Vrest", "g_eff", "fir", "n_positions", "seed")
+OPTION_KEYS = ("dt", "tau", "t_X", "Vrest", "g_eff", "fir", "n_positions", "seed",
+               "linearisation")
 
 
 class CLIError(Exception):
