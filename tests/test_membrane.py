@@ -482,3 +482,26 @@ def test_no_sections_left_behind():
     xkernels.compute_kernels(Network.example(active=True), PROBES, tau=1.0,
                              linearisation={"E": "quasi-active", "I": "frozen"})
     assert len(list(h.allsec())) == 0
+
+
+def test_hybrid_cells_get_the_same_active_membrane():
+    """The ground truth's cells (engine.network_cell) are built with the same preset,
+    I_h gradient included, as the kernels' cells."""
+    from xkernels.engine.network_cell import template_cell
+
+    net = Network.example(active=True)
+    pop = net.population("E")
+    with LinearisedCell(pop.cell, pop, DT, -65.0) as cell:
+        expected = [(seg.pas.g, seg.xkih.gbar) for seg in cell.segments]
+    built = template_cell(pop.cell, pop, DT, -65.0)
+    try:
+        got = [(seg.pas.g, seg.xkih.gbar) for sec in built.allseclist for seg in sec]
+        soma = [sec for sec in built.allseclist if "soma" in sec.name()][0]
+        assert soma(0.5).xkna.gbar == 0.12 and soma(0.5).xkkdr.gbar == 0.036
+    finally:
+        built.strip_hoc_objects()
+        from neuron import h
+
+        h("forall delete_section()")
+    assert got == expected
+    assert len({g for _, g in got}) > 10  # the apical gradient is there
