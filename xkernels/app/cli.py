@@ -249,9 +249,9 @@ def cmd_convolve(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as err:
         raise CLIError(f"cannot convolve {str(args.rates)!r} with {str(args.kernels)!r}: "
                        f"{err}") from None
-    signals = signals.rename("signals")
-    write_dataset(signals.to_dataset(), out, overwrite=args.overwrite,
-                  progress=not args.quiet)
+    from xkernels.store import write_signals
+
+    write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet)
     _status(f"wrote {out} ({dict(signals.sizes)})", args.quiet)
     return 0
 
