@@ -301,7 +301,7 @@ spikes = nest_mc.simulate_microcircuit(
 nest_seconds = time.perf_counter() - start
 print(f"NEST: {T_STOP:.0f} ms in {nest_seconds:.0f} s")
 nest_mc.summary(spikes, TRANSIENT)    # rates in spikes/s per neuron"""),
-        ("code", """rates = nest_mc.population_rates(spikes, t_start=TRANSIENT)   # full-size spikes per bin
+        ("code", """rates = nest_mc.population_rates(spikes, t_start=TRANSIENT)  # full-size counts/bin
 signals = rates.xk.convolve(H).compute()
 signals"""),
         ("md", """The laminar LFP (its temporal mean removed) and its current source density,
