@@ -159,3 +159,22 @@ def test_kernels_match_reference(net, kernels):
             ours = kernels.sel(X=X, Y="L23I").xk.probe(name).values
             err = np.abs(ours - ref[key]).max() / np.abs(ref[key]).max()
             assert err <= 1e-6, (X, name, err)
+
+
+def test_nest_model_checks_and_dc_compensation():
+    from xkernels.app import microcircuit as nest_mc
+
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match=r"MicrocircuitParams.n_scaling must be in \(0, 1\]"):
+            nest_mc.simulate_microcircuit(10.0, params=nest_mc.MicrocircuitParams(n_scaling=bad))
+    with pytest.raises(ValueError, match="MicrocircuitParams.th_rate must be >= 0"):
+        nest_mc.MicrocircuitParams(th_rate=-1.0).check()
+    with pytest.raises(ValueError, match="t_stop"):
+        nest_mc.simulate_microcircuit(-1.0)
+    assert nest_mc.MicrocircuitParams(n_scaling=0.1).sizes()["TC"] == 90
+    assert all(v == 0 for v in nest_mc.dc_compensation(1.0).values())
+    # mean input lost by k-scaling: (1 - sqrt(k)) sum_X k_YX J_YX tau_syn nu_X, by hand
+    # for L5I (pA): in-degree x PSC (pA) x 0.5 ms x rate (1/s) x 1e-3
+    by_hand = sum(mc.indegree("L5I", x) * mc.weight("L5I", x) * 1e3 * 0.5
+                  * mc.MEAN_RATES[x] * 1e-3 for x in NAMES)
+    assert nest_mc.dc_compensation(0.25)["L5I"] == pytest.approx(0.5 * by_hand)
