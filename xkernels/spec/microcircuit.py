@@ -17,9 +17,9 @@ given with each); the code is ours.
 * Neurons (used by the NEST model, :mod:`xkernels.app.microcircuit`): Table 5 --
   C_m = 250 pF, tau_m = 10 ms, t_ref = 2 ms, E_L = V_reset = -65 mV, V_th = -50 mV;
   background Poisson input at 8 spikes/s per synapse.
-* Mean firing rates: the spontaneous state of the full-scale model (Fig. 6 of the
-  paper; the values here are the population means distributed with NEST's
-  microcircuit example).  They are the ``rate`` of each population; for this
+* Mean firing rates: the spontaneous state of the full-scale model, approximately the
+  population means of Fig. 6 of the paper (typed in here from secondary material and
+  not checked against the figure's data: treat them as approximate, to about 10 %).  They are the ``rate`` of each population; for this
   current-based network they do not enter the kernels (no g_eff shift).
 
 The number of synapses follows the paper's construction (Eq. 1): with connection
