@@ -234,17 +234,22 @@ def test_superposition_equals_per_node_simulation(mechanisms_loaded):
     plan = prepare_kernels(net, probes(), g_eff=False, fir=False, n_positions=2000, seed=1,
                            averaging="depth", depth_nodes=4, **OPTIONS)
     pop = net.population("I")
-    out = {}
-    for method in ("nodes", "superposition"):
-        with LinearisedCell(pop.cell, pop, plan.dt, leak_reversal_of(-65.0)) as cell:
-            out[method] = avg.depth_kernels(cell, net, "I", plan, method=method)
+
+    def build():
+        return LinearisedCell(pop.cell, pop, plan.dt, leak_reversal_of(-65.0))
+
+    out = {method: avg.depth_kernels(net, "I", plan, build, method=method)
+           for method in ("nodes", "superposition")}
     for pre in ("E", "I"):
         assert rel(out["superposition"][pre], out["nodes"][pre]) < 1e-9
-    with LinearisedCell(pop.cell, pop, plan.dt, leak_reversal_of(-65.0)) as cell:
-        plan_g = prepare_kernels(net, probes(), g_eff=True, fir=False, n_positions=2000,
-                                 seed=1, averaging="depth", depth_nodes=4, **OPTIONS)
-        with pytest.raises(ValueError, match="same at every depth node"):
-            avg.depth_kernels(cell, net, "I", plan_g, method="superposition")
+    plan_g = prepare_kernels(net, probes(), g_eff=True, fir=False, n_positions=2000,
+                             seed=1, averaging="depth", depth_nodes=4, **OPTIONS)
+    with pytest.raises(ValueError, match="same at every depth node"):
+        avg.depth_kernels(net, "I", plan_g, build, method="superposition")
+    # a linearised membrane ("passive": the same as-is cell here) gives the same kernels
+    passive = avg.depth_kernels(net, "I", plan, build, mode="passive")
+    for pre in ("E", "I"):
+        assert rel(passive[pre], out["nodes"][pre]) < 1e-9
 
 
 def test_sweep_fast_path_and_store(tmp_path, mechanisms_loaded):

@@ -26,11 +26,16 @@ population; otherwise (always with a depth-dependent g_eff) each node is simulat
 
 A population with ``scale`` 0 has one node at ``s = 0``: its kernels are those of
 ``"reference"`` (contact probes are then averaged over the disc deterministically).
+
+Membrane linearisation (:mod:`xkernels.engine.membrane`): with ``"as-is"`` one cell
+serves every node (its leak shifted from node to node); in the other modes every node
+gets its own cell, linearised with that node's g_eff shift, and conductance-based
+synapses are linearised around that node's resting state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -190,25 +195,31 @@ def _node_simulations(plans: list[PopulationPlan]) -> int:
 METHODS = ("auto", "superposition", "nodes")
 
 
-def depth_kernels(cell: LinearisedCell, network: Network, post: str,
-                  plan: KernelPlan, method: str = "auto") -> dict[str, np.ndarray]:
+def depth_kernels(network: Network, post: str, plan: KernelPlan,
+                  build: Callable[[], LinearisedCell], mode: str = "as-is",
+                  method: str = "auto") -> dict[str, np.ndarray]:
     """Depth-averaged kernels of every input of ``post`` (``averaging="depth"``).
 
     Parameters
     ----------
-    cell : LinearisedCell
-        The cell of ``post`` at the population's depth, without g_eff shift (shifted
-        here per node).
     network : Network
         The network specification.
     post : str
         The postsynaptic population.
     plan : KernelPlan
         The computation.
+    build : callable
+        ``build()`` -> a new cell of ``post`` at the population's depth, without g_eff
+        shift (the shift of each node is applied here).
+    mode : str
+        The membrane linearisation of ``post`` (:mod:`xkernels.engine.membrane`).
+        ``"as-is"``: one cell, its leak shifted from node to node.  Other modes: a cell
+        per node, linearised with the node's g_eff shift (conductance-based synapses
+        around the node's resting state).
     method : {"auto", "superposition", "nodes"}
         ``"nodes"`` simulates every node and input; ``"superposition"`` superposes
-        per-segment unit responses (needs a linear membrane that is the same at every
-        node); ``"auto"`` takes the superposition where valid and needing fewer
+        per-segment unit responses (needs a linear ``"as-is"`` membrane that is the same
+        at every node); ``"auto"`` takes the superposition where valid and needing fewer
         simulations.  Both give the same kernels (to rounding).
 
     Returns
@@ -223,9 +234,32 @@ def depth_kernels(cell: LinearisedCell, network: Network, post: str,
     """
     check_choice("method", method, METHODS)
     pop = network.population(post)
-    rule = depth_matrices(plan.probes, cell.geometry, pop, plan.depth_nodes)
-    plans = node_plans(network, post, cell.geometry, plan, rule.offsets, memo={})
-    Q = rule.matrices
+    with build() as cell:
+        geometry = cell.geometry
+        rule = depth_matrices(plan.probes, geometry, pop, plan.depth_nodes)
+        plans = node_plans(network, post, geometry, plan, rule.offsets, memo={})
+        if mode == "as-is":
+            signals = _as_is_signals(cell, post, plans, rule.matrices, plan, method)
+    if mode != "as-is":
+        if method == "superposition":
+            raise ValueError("method='superposition' needs the membrane as it is "
+                             f"(linearisation 'as-is'); population {post!r} has {mode!r}")
+        signals = _linearised_signals(network, post, plans, rule, plan, build, mode)
+    out = {}
+    n_ch = rule.matrices.shape[1]
+    for pre, inp in plans[0].inputs.items():
+        response = signals.get(pre, np.zeros((n_ch, plan.n_lags + 1)))
+        out[pre] = lin.finish_kernel(response, inp.h_delay, plan.fir)
+    return out
+
+
+def _add(signals: dict[str, np.ndarray], pre: str, term: np.ndarray) -> None:
+    signals[pre] = term if pre not in signals else signals[pre] + term
+
+
+def _as_is_signals(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
+                   Q: np.ndarray, plan: KernelPlan, method: str) -> dict[str, np.ndarray]:
+    """``Σ_n Q_n I_n`` per input: one cell, by superposition or node by node."""
     signals: dict[str, np.ndarray] = {}
     groups = _unit_groups(plans)
     valid = shared_membrane(plans) and cell.is_linear()
@@ -245,25 +279,41 @@ def depth_kernels(cell: LinearisedCell, network: Network, post: str,
                 unit[seg] = 1.0
                 G = cell.synaptic_response(unit, tau1, tau2, plan.tau, plan.t_X)
                 for pre, W in inputs.items():
-                    if not W[:, seg].any():
-                        continue
-                    term = np.tensordot(W[:, seg], Q, axes=(0, 0)) @ G
-                    signals[pre] = term if pre not in signals else signals[pre] + term
-    else:
-        current = np.zeros(cell.geometry.nseg)
-        for n, node in enumerate(plans):
-            cell.shift_g_pas(np.asarray(node.g_shift) - current)
-            current = np.asarray(node.g_shift)
-            for pre, inp in node.inputs.items():
-                if not np.any(np.asarray(inp.weights) != 0.0):
-                    continue
+                    if W[:, seg].any():
+                        _add(signals, pre, np.tensordot(W[:, seg], Q, axes=(0, 0)) @ G)
+        return signals
+    current = np.zeros(cell.geometry.nseg)
+    for n, node in enumerate(plans):
+        cell.shift_g_pas(np.asarray(node.g_shift) - current)
+        current = np.asarray(node.g_shift)
+        for pre, inp in node.inputs.items():
+            if np.any(np.asarray(inp.weights) != 0.0):
                 imem = cell.synaptic_response(inp.weights, inp.tau1, inp.tau2, plan.tau,
                                               plan.t_X)
-                term = Q[n] @ imem
-                signals[pre] = term if pre not in signals else signals[pre] + term
-    out = {}
-    n_ch = Q.shape[1]
-    for pre, inp in plans[0].inputs.items():
-        response = signals.get(pre, np.zeros((n_ch, plan.n_lags + 1)))
-        out[pre] = lin.finish_kernel(response, inp.h_delay, plan.fir)
-    return out
+                _add(signals, pre, Q[n] @ imem)
+    return signals
+
+
+def _linearised_signals(network: Network, post: str, plans: list[PopulationPlan],
+                        rule: DepthRule, plan: KernelPlan, build: Callable[[], LinearisedCell],
+                        mode: str) -> dict[str, np.ndarray]:
+    """``Σ_n Q_n I_n`` per input with a linearised membrane: a new cell per node."""
+    from xkernels.engine.membrane import LinearisedMembrane
+
+    signals: dict[str, np.ndarray] = {}
+    taus = [(inp.tau1, inp.tau2) for inp in plans[0].inputs.values()]
+    for n, (offset, node) in enumerate(zip(rule.offsets, plans)):
+        with build() as cell:
+            cell.shift_g_pas(node.g_shift)
+            with LinearisedMembrane(cell, mode, post, taus) as membrane:
+                if membrane.state is not None and network.conductance_based:
+                    # conductance-based synapses linearised around the node's resting state
+                    node = plan_population(network, post, cell.geometry, membrane.state.v,
+                                           plan.g_eff, plan.dt, plan.n_lags,
+                                           depth=float(offset))
+                for pre, inp in node.inputs.items():
+                    if np.any(np.asarray(inp.weights) != 0.0):
+                        imem = membrane.response(inp.weights, inp.tau1, inp.tau2, plan.tau,
+                                                 plan.t_X)
+                        _add(signals, pre, rule.matrices[n] @ imem)
+    return signals

@@ -31,6 +31,7 @@ def compute_kernels(
     fir: bool = False,
     n_positions: int = 2000,
     seed: int = 1234,
+    linearisation: str | Mapping[str, str] = "as-is",
     averaging: str = engine.DEFAULT_AVERAGING,
     depth_nodes: int = engine.DEFAULT_DEPTH_NODES,
     store: str | Path | None = None,
@@ -40,8 +41,10 @@ def compute_kernels(
 
     Parameters
     ----------
-    network, probes, dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed
-        As in :func:`xkernels.engine.kernels.compute_kernels` (times in ms, Vrest in mV).
+    network, probes, dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed, linearisation
+        As in :func:`xkernels.engine.kernels.compute_kernels` (times in ms, Vrest in mV;
+        ``linearisation``: ``"as-is"``, ``"passive"``, ``"frozen"`` or
+        ``"quasi-active"``, or a dict postsynaptic population -> mode).
     averaging : {"reference", "depth"}
         Population averaging (see :func:`xkernels.engine.kernels.compute_kernels`); part
         of the cache key and of the stored provenance (``attrs["averaging"]``).
@@ -68,7 +71,8 @@ def compute_kernels(
     """
     plan = engine.prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                                   g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
-                                  averaging=averaging, depth_nodes=depth_nodes)
+                                  linearisation=linearisation, averaging=averaging,
+                                  depth_nodes=depth_nodes)
     if store is None:
         return engine.simulate_kernels(network, plan)
     opaque = plan.opaque_probes
