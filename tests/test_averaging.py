@@ -172,6 +172,21 @@ def test_scale_zero_is_the_identity(mechanisms_loaded):
     assert depth.attrs["content_hash"] != ref.attrs["content_hash"]
 
 
+@pytest.mark.parametrize("mode", ["frozen", "quasi-active"])
+def test_scale_zero_is_the_identity_for_linearised_active_cells(mode, mechanisms_loaded):
+    """The same with an active membrane linearised (a new cell per node, settled and
+    linearised with the node's g_eff shift): scale 0 gives the reference kernels."""
+    data = xkernels.Network.example(active=True).to_dict()
+    for pop in data["populations"]:
+        pop["scale"] = 0.0
+    net = xkernels.Network.from_dict(data)
+    ref = xkernels.compute_kernels(net, probes(), g_eff=True, linearisation=mode, **OPTIONS)
+    depth = xkernels.compute_kernels(net, probes(), g_eff=True, linearisation=mode,
+                                     averaging="depth", depth_nodes=3, **OPTIONS)
+    np.testing.assert_allclose(depth.values, ref.values, rtol=0,
+                               atol=1e-12 * np.abs(ref.values).max())
+
+
 def test_depth_independent_placement_agrees_with_reference(mechanisms_loaded):
     """Synapses placed uniformly by area on the apical dendrite, at every depth: the
     currents do not depend on depth, so both modes agree to the quadrature error of the probe
