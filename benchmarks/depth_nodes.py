@@ -61,6 +61,7 @@ def main() -> None:
     import xkernels
 
     net = xkernels.Network.example()
+    xkernels.compute_kernels(net, probes(), **OPTIONS)  # warm-up: NEURON, templates
     flags = {"true": [True], "false": [False], "both": [True, False]}[args.g_eff]
     for g_eff in flags:
         opts = {**OPTIONS, "g_eff": g_eff}
