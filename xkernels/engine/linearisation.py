@@ -117,7 +117,7 @@ def leak_shift(area: np.ndarray, counts: np.ndarray, weight: float, tau1: float,
                rate: float) -> np.ndarray:
     """Mean synaptic conductance per membrane area added to the leak (S/cm²).
 
-    Δg_i = n_i |w| β ν / A_i with ``n_i`` synapses on segment i, weight ``w`` (µS),
+    ``Δg_i = n_i |w| β ν / A_i`` with ``n_i`` synapses on segment i, weight ``w`` (µS),
     β the waveform integral (ms), ν the activation rate (spikes/s) and A_i (µm²);
     µS ms s⁻¹ µm⁻² = 0.1 S/cm².
     """
