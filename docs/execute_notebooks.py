@@ -37,6 +37,7 @@ def execute(path: Path) -> None:
     os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend stores figures as PNG
     try:
         nbclient.NotebookClient(nb, timeout=1200, kernel_name="python3",
+                                extra_arguments=["--matplotlib=inline"],
                                 resources={"metadata": {"path": str(work)}}).execute()
     finally:
         os.environ.clear()
