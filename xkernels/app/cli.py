@@ -1,6 +1,6 @@
 """The ``xkernels`` command line (also ``python -m xkernels``).
 
-Commands: ``demo``, ``compute``, ``sweep``, ``convolve``, ``info``.  Run
+Commands: ``demo``, ``compute``, ``sweep``, ``convolve``, ``validate``, ``info``.  Run
 ``xkernels COMMAND --help`` for the options of each.  User errors (missing or malformed
 files, stores of the wrong kind, existing outputs without ``--overwrite``) end with a
 one-line message naming the file and the problem and exit status 1 (2 for bad command
@@ -22,6 +22,7 @@ from typing import Any
 
 import xarray as xr
 
+from xkernels.app import validate_command
 from xkernels.app.demo import run_demo
 from xkernels.app.files import (
     OPTION_KEYS,
@@ -54,6 +55,8 @@ commands:
   compute   kernels of the network in SPEC.json, written to a Zarr kernel store
   sweep     kernels over a parameter grid (GRID.json), stacked in one Zarr store
   convolve  signals from a rates store and a kernel store, written to Zarr
+  validate  kernel prediction beside the hybrid ground truth (every cell simulated
+            with the spikes in SPIKES.npz); R² and STD ratio per channel, to Zarr
   info      summarise a kernel, rates or signals store
 
 SPEC.json is {"network": {...}, "probes": {name: {"class": ..., "params": {...}}},
@@ -344,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--var", default="rates", help="rates variable name (default: rates)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(func=cmd_convolve)
+
+    p = add("validate", validate_command.HELP, validate_command.DESCRIPTION)
+    validate_command.add_arguments(p)
+    p.set_defaults(func=validate_command.cmd_validate)
 
     p = add("info", "summarise a kernel, rates or signals store",
             "Print populations, probes, units, time axes and provenance of a store.")

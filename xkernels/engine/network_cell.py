@@ -1,0 +1,388 @@
+"""One cell of a network population in NEURON: placed, wired with grouped synapses,
+simulated with its real synaptic inputs, and reduced to probe signals.
+
+This is the NEURON part of the hybrid scheme (:mod:`xkernels.hybrid`): the ground truth
+that the kernels approximate.  Unlike :class:`xkernels.engine.cells.LinearisedCell`
+nothing is linearised: conductance-based synapses are real conductances (``Exp2Syn``
+with their reversal potential), current-based ones are ``Exp2SynI`` currents, and any
+membrane mechanism is simulated as it is.
+
+A :class:`NetworkCell` is built once and reused for many cells of the same population:
+NEURON's dynamics do not depend on where the cell sits, so only the geometry handed to
+the forward models (and the synapse placement, done by the caller from
+:attr:`NetworkCell.geometry`) changes between cells.  Synapses are grouped: all
+synapses of one group (one presynaptic population on one segment) share one NEURON
+point process and one event source, ``NetCon(None, syn)``, with every delivery time
+(presynaptic spike time + conduction delay) queued by ``NetCon.event`` after
+``finitialize``.  Because ``Exp2Syn``/``Exp2SynI`` are linear in their events, this is
+the same model as one point process per synapse (to floating-point rounding), at a
+fraction of the cost.
+
+Units: lengths µm, times ms, weights µS (``Exp2Syn``) or nA (``Exp2SynI``), potentials
+mV, transmembrane currents nA.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from xkernels.engine.cells import Geometry, insert_passive
+from xkernels.engine.mechanisms import load_mechanisms
+from xkernels.spec.network import CellSpec, Population
+
+#: Serialises NEURON use between threads of one process (NEURON keeps global state).
+NEURON_LOCK = threading.RLock()
+
+#: Point-process types a synapse group may use.
+SYNAPSE_TYPES = ("Exp2Syn", "Exp2SynI")
+
+# density mechanisms that keep a membrane passive (its rest is then known exactly)
+_PASSIVE = {"pas"}
+
+#: Default number of time steps integrated between two reductions of the currents.
+DEFAULT_CHUNK_STEPS = 4096
+
+
+def template_cell(spec: CellSpec, population: Population, dt: float,
+                  e_pas_default: float | None = None):
+    """Build the LFPy ``TemplateCell`` of ``spec``, rotated as ``population`` says.
+
+    The cell is built as :class:`xkernels.engine.cells.LinearisedCell` builds it (same
+    template, morphology, biophysics preset or callable, ``params``); it replaces every
+    NEURON section of the process (``delete_sections=True``).
+
+    Parameters
+    ----------
+    spec : CellSpec
+        Cell specification.
+    population : Population
+        Population whose ``rotation`` (radians about x, y, z) is applied.
+    dt : float
+        Time step (ms).
+    e_pas_default : float or None
+        Leak reversal potential (mV) of the ``passive`` preset when its ``e_pas`` is
+        unset.
+
+    Returns
+    -------
+    LFPy.TemplateCell
+        With its soma at the origin after rotation.
+    """
+    import LFPy
+
+    load_mechanisms()
+    params = dict(spec.params)
+    custom_fun = list(params.pop("custom_fun", []) or [])
+    custom_args = list(params.pop("custom_fun_args", []) or [{}] * len(custom_fun))
+    bio = spec.biophysics
+    if isinstance(bio, dict):
+        e_pas = bio.get("e_pas")
+        if e_pas is None:
+            e_pas = e_pas_default
+        if e_pas is None:
+            raise ValueError(f"populations[{population.name!r}].cell.biophysics.e_pas must "
+                             "be set (or a resting potential Vrest given), got None")
+        custom_fun.insert(0, insert_passive)
+        custom_args.insert(0, {"g_pas": bio["g_pas"], "e_pas": float(e_pas)})
+    elif callable(bio):
+        custom_fun.insert(0, bio)
+        custom_args.insert(0, dict(spec.biophysics_args))
+    params.setdefault("v_init", -70.0)
+    cell = LFPy.TemplateCell(
+        morphology=str(spec.resolve("morphology")),
+        templatefile=str(spec.resolve("templatefile")),
+        templatename=spec.templatename,
+        templateargs=spec.templateargs,
+        dt=dt, tstart=0.0, tstop=dt, delete_sections=True,
+        custom_fun=custom_fun or None, custom_fun_args=custom_args or None,
+        **params,
+    )
+    rotation = {k: v for k, v in population.rotation.items() if v}
+    if rotation:
+        cell.set_rotation(**rotation)
+    return cell
+
+
+class NetworkCell:
+    """A cell of population ``population`` for the hybrid scheme.
+
+    Parameters
+    ----------
+    spec : CellSpec
+        Cell specification (usually ``population.cell``).
+    population : Population
+        The population (its ``rotation`` is applied once; positions are set per cell
+        with :meth:`place`).
+    dt : float
+        Fixed integration time step (ms); currents are recorded every step.
+    e_pas_default : float or None
+        Leak reversal potential (mV) of the ``passive`` preset when its ``e_pas`` is
+        unset (the Vrest of the kernels).
+    v_init : float or None
+        Initial membrane potential (mV).  ``None``: the exact resting potential when
+        the membrane is passive with a uniform leak reversal potential (no settling
+        transient), otherwise the cell's ``v_init`` parameter (default -70 mV).
+
+    Notes
+    -----
+    Use as a context manager; :meth:`close` deletes every synapse, recorder and NEURON
+    section it created (no sections leak between cells).  Only one ``NetworkCell``
+    (or other LFPy cell) can exist per process at a time: building one deletes all
+    existing sections.  Hold :data:`NEURON_LOCK` when threads share the process.
+    """
+
+    def __init__(self, spec: CellSpec, population: Population, dt: float, *,
+                 e_pas_default: float | None = None, v_init: float | None = None) -> None:
+        from neuron import h
+
+        self._h = h
+        self.dt = float(dt)
+        self.population = population.name
+        self.cell = template_cell(spec, population, self.dt, e_pas_default)
+        self.segments = [seg for sec in self.cell.allseclist for seg in sec]
+        self.sections = [sec.name() for sec in self.cell.allseclist for _ in sec]
+        self._groups: list[tuple] = []   # (point process, NetCon, delivery times)
+        self._recorders: list = []
+        self._v_init = None if v_init is None else float(v_init)
+        self.place(0.0, 0.0, 0.0)
+
+    # -- context management ------------------------------------------------------------
+    def __enter__(self) -> NetworkCell:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Delete synapses, recorders and the cell's NEURON sections."""
+        if getattr(self, "cell", None) is None:
+            return
+        self.clear_synapses()
+        self._recorders = []
+        self.segments = []
+        cell, self.cell = self.cell, None
+        cell.strip_hoc_objects()
+        del cell
+        self._h("forall delete_section()")
+
+    # -- geometry ----------------------------------------------------------------------
+    def place(self, x: float, y: float, z: float) -> Geometry:
+        """Move the soma midpoint to ``(x, y, z)`` (µm) and return the new geometry.
+
+        The NEURON model is unchanged (positions do not enter the cable equation);
+        only :attr:`geometry` moves.
+        """
+        self.cell.set_pos(x=float(x), y=float(y), z=float(z))
+        self.geometry = Geometry(
+            x=np.array(self.cell.x, dtype=float), y=np.array(self.cell.y, dtype=float),
+            z=np.array(self.cell.z, dtype=float), d=np.array(self.cell.d, dtype=float),
+            area=np.array(self.cell.area, dtype=float), sections=list(self.sections))
+        return self.geometry
+
+    @property
+    def nseg(self) -> int:
+        """Number of segments."""
+        return len(self.segments)
+
+    # -- membrane ----------------------------------------------------------------------
+    @property
+    def v_init(self) -> float:
+        """Initial potential (mV): as given, else the exact rest of a passive uniform
+        membrane (after any leak changes), else the cell's ``v_init`` parameter."""
+        if self._v_init is not None:
+            return self._v_init
+        rest = self.resting_potential()
+        return rest if rest is not None else float(self.cell.v_init)
+
+    def resting_potential(self) -> float | None:
+        """Exact rest (mV) of a passive membrane with uniform ``e_pas`` (to 1e-9 mV),
+        else ``None``."""
+        e_values = []
+        for seg in self.segments:
+            names = {mech.name() for mech in seg}
+            if not names <= _PASSIVE or "pas" not in names:
+                return None
+            e_values.append(seg.pas.e)
+        # uniform up to the rounding of :meth:`add_leak`
+        if max(e_values) - min(e_values) > 1e-9:
+            return None
+        return float(np.mean(e_values))
+
+    def shift_g_pas(self, delta: np.ndarray) -> None:
+        """Add ``delta`` (S/cm², shape (nseg,)) to every segment's leak conductance.
+
+        Raises
+        ------
+        ValueError
+            If ``delta`` has the wrong shape, or a segment to shift has no ``pas``.
+        """
+        delta = np.asarray(delta, dtype=float)
+        if delta.shape != (self.nseg,):
+            raise ValueError(f"g_pas shift must have shape ({self.nseg},) (one value per "
+                             f"segment), got {delta.shape}")
+        for seg, dg in zip(self.segments, delta):
+            if dg != 0.0:
+                if not hasattr(seg, "pas"):
+                    raise ValueError(f"segment {seg} must have a 'pas' mechanism to take the "
+                                     "mean extrinsic conductance, got none")
+                seg.pas.g += dg
+
+    def add_leak(self, g: np.ndarray, e: float) -> None:
+        """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV) to the
+        leak: ``g_pas (v - e_pas) + g (v - e) = (g_pas + g)(v - e')`` with
+        ``e' = (g_pas e_pas + g e) / (g_pas + g)``, exactly.
+
+        Raises
+        ------
+        ValueError
+            If ``g`` has the wrong shape, or a segment to change has no ``pas``.
+        """
+        g = np.asarray(g, dtype=float)
+        if g.shape != (self.nseg,):
+            raise ValueError(f"leak conductance must have shape ({self.nseg},) (one value "
+                             f"per segment), got {g.shape}")
+        for seg, dg in zip(self.segments, g):
+            if dg != 0.0:
+                if not hasattr(seg, "pas"):
+                    raise ValueError(f"segment {seg} must have a 'pas' mechanism to take the "
+                                     "mean extrinsic conductance, got none")
+                total = seg.pas.g + dg
+                seg.pas.e = (seg.pas.g * seg.pas.e + dg * e) / total
+                seg.pas.g = total
+
+    # -- synapses ----------------------------------------------------------------------
+    def add_synapses(self, segments: Sequence[int], times: Sequence[np.ndarray], *,
+                     syntype: str, weight: float, tau1: float, tau2: float,
+                     e: float = 0.0) -> None:
+        """Add synapse groups: one point process and one event source per segment.
+
+        Parameters
+        ----------
+        segments : sequence of int
+            Segment index of every group (unique per call).
+        times : sequence of ndarray
+            Delivery times (ms) of every group: spike times plus delays of all its
+            synapses, any order; times outside ``[0, t_stop)`` of the run are never
+            delivered.
+        syntype : {"Exp2Syn", "Exp2SynI"}
+            Conductance-based (``weight`` in µS, reversal ``e`` in mV) or
+            current-based (``weight`` in nA, positive = inward) double exponential.
+        weight : float
+            Weight of every synapse of the groups.
+        tau1, tau2 : float
+            Rise and decay time constants (ms).
+        e : float
+            Reversal potential of ``Exp2Syn`` (mV).
+        """
+        if syntype not in SYNAPSE_TYPES:
+            raise ValueError(f"syntype must be one of {SYNAPSE_TYPES}, got {syntype!r}")
+        segments = np.asarray(segments, dtype=np.int64)
+        if len(segments) != len(times):
+            raise ValueError(f"segments ({len(segments)}) and times ({len(times)}) must "
+                             "have one entry per synapse group")
+        if segments.size and (segments.min() < 0 or segments.max() >= self.nseg):
+            raise ValueError(f"segment indices must be in [0, {self.nseg}), got "
+                             f"[{segments.min()}, {segments.max()}]")
+        h = self._h
+        make = getattr(h, syntype)
+        for idx, t in zip(segments.tolist(), times):
+            t = np.asarray(t, dtype=float)
+            if t.size == 0:
+                continue
+            syn = make(self.segments[idx])
+            syn.tau1 = tau1
+            syn.tau2 = tau2
+            if syntype == "Exp2Syn":
+                syn.e = e
+            nc = h.NetCon(None, syn)
+            nc.weight[0] = weight
+            self._groups.append((syn, nc, np.sort(t)))
+
+    @property
+    def n_groups(self) -> int:
+        """Number of point processes (synapse groups) attached."""
+        return len(self._groups)
+
+    def clear_synapses(self) -> None:
+        """Remove every synapse group."""
+        self._groups = []
+
+    # -- simulation --------------------------------------------------------------------
+    def simulate(self, n_steps: int, matrix: np.ndarray, *,
+                 chunk_steps: int = DEFAULT_CHUNK_STEPS) -> np.ndarray:
+        """Simulate ``n_steps`` steps and return ``matrix @ imem`` at ``t = k dt``.
+
+        The transmembrane currents are integrated with a fixed step ``dt`` from
+        ``v_init``, recorded every step (fast ``i_membrane_``) and reduced through
+        ``matrix`` in chunks of ``chunk_steps`` steps, so memory stays
+        ``nseg × chunk_steps`` whatever the duration.
+
+        Parameters
+        ----------
+        n_steps : int
+            Number of samples: times ``0, dt, ..., (n_steps - 1) dt`` (ms).
+        matrix : ndarray
+            Shape (n_channels, nseg): forward models of every probe for this cell at
+            its position (channel units per nA).
+        chunk_steps : int
+            Steps integrated between two reductions.
+
+        Returns
+        -------
+        ndarray
+            Shape (n_channels, n_steps), the probe signals of this cell.
+        """
+        matrix = np.asarray(matrix, dtype=float)
+        if matrix.ndim != 2 or matrix.shape[1] != self.nseg:
+            raise ValueError(f"matrix must have shape (n_channels, {self.nseg}), got "
+                             f"{matrix.shape}")
+        n_steps = int(n_steps)
+        chunk_steps = max(1, int(chunk_steps))
+        h = self._h
+        cvode = h.CVode()
+        cvode.active(0)
+        cvode.use_fast_imem(1)
+        h.dt = self.dt
+        recorders = []
+        for seg in self.segments:
+            vec = h.Vector()
+            vec.record(seg._ref_i_membrane_)   # every fixed step, t = 0 included
+            recorders.append(vec)
+        self._recorders = recorders
+        out = np.empty((matrix.shape[0], n_steps))
+        try:
+            h.finitialize(self.v_init)
+            h.fcurrent()
+            h.frecord_init()
+            t_end = n_steps * self.dt
+            for _, nc, times in self._groups:
+                lo, hi = np.searchsorted(times, [0.0, t_end], side="left")
+                for t in times[lo:hi].tolist():
+                    nc.event(t)
+            pc = h.ParallelContext()
+            pc.set_maxstep(10.0)
+            done = 0
+            carry = None
+            while done < n_steps:
+                stop = min(n_steps, done + chunk_steps)
+                # integrate until the sample at (stop - 1) dt is recorded
+                pc.psolve((stop - 1) * self.dt)
+                while recorders[0].size() + (0 if carry is None else carry.shape[1]) \
+                        < stop - done:
+                    h.fadvance()
+                block = np.array([vec.as_numpy() for vec in recorders])
+                for vec in recorders:
+                    vec.resize(0)
+                if carry is not None:
+                    block = np.concatenate([carry, block], axis=1)
+                take = stop - done
+                out[:, done:stop] = matrix @ block[:, :take]
+                carry = block[:, take:] if block.shape[1] > take else None
+                done = stop
+        finally:
+            self._recorders = []
+            del recorders
+        return out

@@ -1,0 +1,12 @@
+"""The hybrid scheme (Hagen et al. 2016) on dask: every postsynaptic cell placed, wired
+and simulated with the network's real spikes — the ground truth the kernels
+approximate — and :func:`validate`, the kernel prediction beside it."""
+
+from xkernels.hybrid.plot import plot_validation
+from xkernels.hybrid.simulate import open_ground_truth, simulate
+from xkernels.hybrid.spikes import Spikes, correlated_poisson
+from xkernels.hybrid.validate import scores, validate
+
+__all__ = ["Spikes", "correlated_poisson", "open_ground_truth", "plot_validation",
+           "scores", "simulate",
+           "validate"]

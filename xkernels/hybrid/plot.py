@@ -1,0 +1,150 @@
+"""Figure of a validation Dataset (:func:`xkernels.hybrid.validate`): ground truth and
+prediction overlaid per channel, beside the R² and STD-ratio profiles.
+
+A pure function returning a :class:`matplotlib.figure.Figure` built without
+:mod:`matplotlib.pyplot` (any backend, headless); ``Dataset.xk.plot()`` of a validation
+Dataset is meant to call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+REQUIRED = ("ground_truth", "prediction", "r2", "std_ratio")
+
+
+def _channel_order(part: xr.Dataset) -> tuple[np.ndarray, np.ndarray, str]:
+    """Row order (top to bottom), positions for the profiles and their axis label."""
+    z = np.asarray(part.coords["z"].values, dtype=float)
+    if z.size > 1 and np.isfinite(z).all() and np.unique(z).size == z.size:
+        order = np.argsort(z)[::-1]
+        return order, z[order], "depth z (µm)"
+    order = np.arange(part.sizes["probe_channel"])
+    return order, -order.astype(float), "channel"
+
+
+def plot_validation(ds: xr.Dataset, *, probes: Sequence[str] | None = None,
+                    time_lim: Sequence[float] | None = None,
+                    figsize: tuple[float, float] | None = None):
+    """Ground truth (black) and kernel prediction (red) per channel, with profiles.
+
+    One row per probe: on the left every channel's two traces, each minus its mean
+    over the scored time (R² ignores offsets; offset vertically, depth-ordered when
+    the channels have distinct depths, all scaled by one factor per probe, the full
+    scale of the scored time shown in the label), the excluded transient shaded; on the right the
+    signed R² and the STD ratio (prediction / ground truth) of every channel.
+    Channels that are zero in both signals (e.g. the x and y rows of a z-only
+    dipole moment) are left out.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`xkernels.hybrid.validate`.
+    probes : sequence of str, optional
+        Probes to draw (default all).
+    time_lim : (float, float), optional
+        Time window (ms) of the traces.
+    figsize : (float, float), optional
+        Figure size (inches).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    missing = [v for v in REQUIRED if v not in ds]
+    if missing:
+        raise ValueError(f"ds must be a validation Dataset with {list(REQUIRED)}; "
+                         f"missing {missing}")
+    names = list(dict.fromkeys(ds.coords["probe"].values.tolist()))
+    if probes is not None:
+        probes = [probes] if isinstance(probes, str) else list(probes)
+        unknown = [p for p in probes if p not in names]
+        if unknown:
+            raise ValueError(f"probes {unknown} not found; available probes: {names}")
+        names = probes
+    t = ds.coords["time"].values
+    window = np.ones(t.size, dtype=bool)
+    if time_lim is not None:
+        if len(time_lim) != 2 or not time_lim[0] < time_lim[1]:
+            raise ValueError(f"time_lim must be (start, stop) with start < stop (ms), got "
+                             f"{time_lim!r}")
+        window = (t >= time_lim[0]) & (t <= time_lim[1])
+        if window.sum() < 2:
+            raise ValueError(f"time_lim = {tuple(time_lim)} ms holds fewer than 2 samples")
+    rows = []
+    for name in names:
+        part = ds.where(ds.coords["probe"] == name, drop=True)
+        nonzero = (np.abs(part["ground_truth"]).max("time") > 0) | \
+            (np.abs(part["prediction"]).max("time") > 0)
+        part = part.isel(probe_channel=np.flatnonzero(nonzero.values))
+        if part.sizes["probe_channel"]:
+            rows.append((name, part))
+    if not rows:
+        raise ValueError("nothing to plot: every selected channel is zero")
+    heights = [max(1.5, 0.35 * p.sizes["probe_channel"]) for _, p in rows]
+    fig = Figure(figsize=figsize or (11.0, 1.2 + sum(heights)), layout="constrained")
+    grid = fig.add_gridspec(len(rows), 3, width_ratios=[5, 1.2, 1.2], height_ratios=heights)
+    transient = float(ds.attrs.get("transient", 0.0))
+    for i, (name, part) in enumerate(rows):
+        order, pos, label = _channel_order(part)
+        scored = t >= transient
+        if not scored[window].any():
+            scored = np.ones(t.size, dtype=bool)
+        gt_all = part["ground_truth"].values[order]
+        pr_all = part["prediction"].values[order]
+        # every trace minus its own mean over the scored time (R² ignores offsets)
+        gt = (gt_all - gt_all[:, scored].mean(axis=1, keepdims=True))[:, window]
+        pr = (pr_all - pr_all[:, scored].mean(axis=1, keepdims=True))[:, window]
+        tw = t[window]
+        units = list(dict.fromkeys(part.coords["units"].values.tolist()))
+        in_score = scored[window]
+        spread = np.nanmax(np.abs(np.concatenate([gt[:, in_score], pr[:, in_score]], axis=1)))
+        spacing = float(np.min(np.abs(np.diff(pos)))) if pos.size > 1 else 1.0
+        gain = 0.45 * spacing / spread if spread > 0 else 0.0
+        ax = fig.add_subplot(grid[i, 0])
+        for k, y0 in enumerate(pos):
+            ax.plot(tw, y0 + gain * gt[k], color="k", lw=0.8,
+                    label="ground truth" if k == 0 else None)
+            ax.plot(tw, y0 + gain * pr[k], color="C3", lw=0.8, ls="--",
+                    label="prediction" if k == 0 else None)
+        if pos.size > 1:
+            ax.set_ylim(pos.min() - spacing, pos.max() + spacing)
+        if transient > tw[0]:
+            ax.axvspan(tw[0], min(transient, tw[-1]), color="0.9", zorder=0,
+                       label="transient")
+        if pos.size > 1:
+            ax.set_yticks(pos)
+            ax.set_yticklabels([f"{p:g}" if label != "channel" else
+                                str(part.coords["probe_channel"].values[order][k])
+                                for k, p in enumerate(pos)], fontsize=7)
+        else:
+            ax.set_yticks([])
+        ax.set_ylabel(f"{name}: {label}\n(full scale {2 * spread:.3g} "
+                      f"{'/'.join(units)})", fontsize=8)
+        ax.set_xlabel("time (ms)")
+        ax.legend(fontsize=7, loc="upper right", frameon=False, ncol=3)
+        r2 = part["r2"].values[order]
+        ratio = part["std_ratio"].values[order]
+        ax_r2 = fig.add_subplot(grid[i, 1], sharey=ax)
+        ax_r2.plot(r2, pos, "o-", color="C0", ms=3)
+        ax_r2.set_xlim(min(0.0, np.nanmin(r2) if np.isfinite(r2).any() else 0.0) - 0.05,
+                       1.05)
+        ax_r2.axvline(1.0, color="0.7", lw=0.8)
+        ax_r2.set_xlabel("R² (signed)")
+        ax_r2.tick_params(labelleft=False)
+        ax_sd = fig.add_subplot(grid[i, 2], sharey=ax)
+        ax_sd.plot(ratio, pos, "o-", color="C1", ms=3)
+        ax_sd.axvline(1.0, color="0.7", lw=0.8)
+        finite = ratio[np.isfinite(ratio)]
+        hi = max(2.0, float(finite.max()) * 1.1) if finite.size else 2.0
+        ax_sd.set_xlim(0.0, hi)
+        ax_sd.set_xlabel("STD ratio\n(prediction / truth)")
+        ax_sd.tick_params(labelleft=False)
+    fig.suptitle(f"kernel prediction vs hybrid ground truth (scores for t ≥ {transient:g} ms)",
+                 fontsize=10)
+    return fig

@@ -1,0 +1,459 @@
+"""Spike trains of every neuron of every population: the input of the hybrid scheme.
+
+:class:`Spikes` holds, per population, the spike times of each of its neurons (a
+compressed layout: one sorted-per-neuron array of times and the offsets of each
+neuron's train).  Build it from
+
+* per-population lists of per-neuron arrays: ``Spikes({"E": [t0, t1, ...], ...})``;
+* the events of a NEST spike recorder: :meth:`Spikes.from_events`;
+* the seeded generator of correlated Poisson trains :func:`correlated_poisson`, for
+  users without a network simulator.
+
+It is a read-only mapping population -> list of per-neuron arrays, and gives the
+population spike times (:meth:`Spikes.population_times`) from which the kernel
+prediction's rates are binned.  Times are in ms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from xkernels.validation import check_int, check_real
+
+#: format tag of files written by :meth:`Spikes.save`
+SPIKES_FORMAT = "xkernels.spikes.v1"
+
+
+class Spikes(Mapping):
+    """Per-neuron spike times of network populations.
+
+    Parameters
+    ----------
+    trains : mapping of str to sequence of array_like
+        Population name -> one 1-D array of spike times (ms) per neuron, in neuron
+        order; each array sorted (non-decreasing).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For non-numeric, non-1-D, non-finite or unsorted spike trains (naming the
+        population and neuron).
+
+    Examples
+    --------
+    >>> s = Spikes({"E": [[1.0, 5.0], []], "I": [[2.5]]})
+    >>> s.sizes
+    {'E': 2, 'I': 1}
+    >>> s["E"][0]
+    array([1., 5.])
+    """
+
+    def __init__(self, trains: Mapping[str, Any]) -> None:
+        if isinstance(trains, Spikes):
+            self._data = dict(trains._data)
+            return
+        if not isinstance(trains, Mapping) or not trains:
+            raise TypeError("spikes must be a non-empty mapping population name -> list of "
+                            f"per-neuron spike-time arrays, got {type(trains).__name__}")
+        self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name, neurons in trains.items():
+            if not isinstance(name, str):
+                raise TypeError(f"spikes population names must be str, got {name!r}")
+            if isinstance(neurons, np.ndarray) or not hasattr(neurons, "__len__"):
+                raise TypeError(f"spikes[{name!r}] must be a list of per-neuron spike-time "
+                                f"arrays (one per neuron), got {type(neurons).__name__}")
+            arrays = []
+            for i, t in enumerate(neurons):
+                arr = np.asarray(t)
+                if arr.ndim != 1:
+                    raise ValueError(f"spikes[{name!r}][{i}] must be a 1-D array of spike "
+                                     f"times (ms), got shape {arr.shape}")
+                if arr.size and arr.dtype.kind not in "uif":
+                    raise TypeError(f"spikes[{name!r}][{i}] must hold numbers (ms), got "
+                                    f"dtype {arr.dtype}")
+                arrays.append(arr.astype(np.float64))
+            counts = np.array([a.size for a in arrays], dtype=np.int64)
+            offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            times = np.concatenate(arrays) if arrays else np.zeros(0)
+            self._data[name] = _checked(name, times, offsets)
+
+    # -- constructors ------------------------------------------------------------------
+    @classmethod
+    def from_arrays(cls, data: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Spikes:
+        """Build from the compressed layout: name -> (times, offsets).
+
+        ``times[offsets[i]:offsets[i + 1]]`` are the spike times of neuron ``i``.
+        """
+        out = cls.__new__(cls)
+        out._data = {}
+        for name, (times, offsets) in data.items():
+            times = np.asarray(times, dtype=np.float64)
+            offsets = np.asarray(offsets, dtype=np.int64)
+            if offsets.ndim != 1 or offsets.size < 1 or offsets[0] != 0 \
+                    or offsets[-1] != times.size or np.any(np.diff(offsets) < 0):
+                raise ValueError(f"spikes[{name!r}] offsets must start at 0, never decrease "
+                                 f"and end at the number of spikes {times.size}")
+            out._data[str(name)] = _checked(str(name), times, offsets)
+        return out
+
+    @classmethod
+    def from_events(cls, times: Any, senders: Any,
+                    populations: Mapping[str, Any]) -> Spikes:
+        """Build from spike-recorder events (NEST's ``events['times']/['senders']``).
+
+        Parameters
+        ----------
+        times : array_like
+            Spike times (ms), any order.
+        senders : array_like of int
+            Node id of the neuron that fired each spike.
+        populations : mapping of str to array_like or tuple
+            Population name -> node ids of its neurons in neuron order (an array), or
+            an inclusive ``(first, last)`` id range (a NEST NodeCollection).
+
+        Raises
+        ------
+        ValueError
+            If populations share an id, or a sender belongs to no population (naming
+            the sender and each population's ids).
+        """
+        t = np.asarray(times, dtype=np.float64)
+        s = np.asarray(senders)
+        if t.ndim != 1 or s.shape != t.shape:
+            raise ValueError(f"times and senders must be 1-D arrays of one length, got "
+                             f"shapes {t.shape} and {s.shape}")
+        if s.size and s.dtype.kind not in "ui":
+            raise TypeError(f"senders must be integer node ids, got dtype {s.dtype}")
+        if not isinstance(populations, Mapping) or not populations:
+            raise TypeError("populations must be a non-empty mapping population name -> "
+                            "node ids")
+        members = {name: _members(name, ids) for name, ids in populations.items()}
+        all_ids = np.concatenate(list(members.values()))
+        owner = np.concatenate([np.full(ids.size, k) for k, ids in enumerate(members.values())])
+        index = np.concatenate([np.arange(ids.size) for ids in members.values()])
+        order = np.argsort(all_ids, kind="stable")
+        all_ids, owner, index = all_ids[order], owner[order], index[order]
+        dup = np.flatnonzero(np.diff(all_ids) == 0)
+        if dup.size:
+            shared = int(all_ids[dup[0]])
+            names = [n for n, ids in members.items() if shared in ids]
+            raise ValueError(f"populations {names} share node id {shared}; each node id must "
+                             "belong to one population")
+        pos = np.searchsorted(all_ids, s)
+        pos_c = np.minimum(pos, max(all_ids.size - 1, 0))
+        known = (pos < all_ids.size) & (all_ids[pos_c] == s) if all_ids.size else \
+            np.zeros(s.shape, dtype=bool)
+        if not known.all():
+            bad = np.unique(s[~known])
+            ranges = {n: _id_summary(ids) for n, ids in members.items()}
+            raise ValueError(f"senders {bad[:10].tolist()}{' ...' if bad.size > 10 else ''} "
+                             f"belong to no population; populations hold node ids {ranges}")
+        pop_of, neuron_of = owner[pos_c], index[pos_c]
+        data = {}
+        for k, (name, ids) in enumerate(members.items()):
+            sel = pop_of == k
+            ti, ni = t[sel], neuron_of[sel]
+            order = np.lexsort((ti, ni))
+            counts = np.bincount(ni, minlength=ids.size)
+            offsets = np.zeros(ids.size + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            data[name] = (ti[order], offsets)
+        return cls.from_arrays(data)
+
+    # -- files -------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, *, t_stop: float | None = None) -> None:
+        """Write to a ``.npz`` file (per population ``times:<name>``, ``offsets:<name>``;
+        ``t_stop`` in ms recorded when given)."""
+        arrays = {"format": np.asarray(SPIKES_FORMAT)}
+        if t_stop is not None:
+            arrays["t_stop"] = np.asarray(check_real("t_stop", t_stop, positive=True))
+        for name, (times, offsets) in self._data.items():
+            arrays[f"times:{name}"] = times
+            arrays[f"offsets:{name}"] = offsets
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> tuple[Spikes, float | None]:
+        """Read a file written by :meth:`save`; returns the spikes and ``t_stop`` (ms,
+        None if not recorded)."""
+        with np.load(path, allow_pickle=False) as data:
+            if "format" not in data or str(data["format"]) != SPIKES_FORMAT:
+                raise ValueError(f"spikes file {str(path)!r} must be written by "
+                                 f"Spikes.save (format {SPIKES_FORMAT!r})")
+            names = [k.split(":", 1)[1] for k in data.files if k.startswith("times:")]
+            spikes = cls.from_arrays({n: (data[f"times:{n}"], data[f"offsets:{n}"])
+                                      for n in names})
+            t_stop = float(data["t_stop"]) if "t_stop" in data else None
+        return spikes, t_stop
+
+    # -- mapping -----------------------------------------------------------------------
+    def __getitem__(self, name: str) -> list[np.ndarray]:
+        times, offsets = self._data[name]
+        return [times[offsets[i]:offsets[i + 1]] for i in range(offsets.size - 1)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{n}: {o.size - 1} neurons, {t.size} spikes"
+                          for n, (t, o) in self._data.items())
+        return f"Spikes({parts})"
+
+    # -- access ------------------------------------------------------------------------
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Number of neurons per population."""
+        return {n: int(o.size - 1) for n, (_, o) in self._data.items()}
+
+    def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(times, offsets)`` of population ``name`` (compressed layout, read-only)."""
+        return self._data[name]
+
+    def population_times(self, name: str) -> np.ndarray:
+        """All spike times (ms) of population ``name`` (neuron-major order)."""
+        return self._data[name][0]
+
+    def t_max(self) -> float:
+        """Latest spike time (ms), -inf without spikes."""
+        ends = [t.max() for t, _ in self._data.values() if t.size]
+        return float(max(ends)) if ends else -math.inf
+
+    def digest(self) -> str:
+        """SHA-256 of every population's name, offsets and times (a content hash)."""
+        sha = hashlib.sha256()
+        for name in sorted(self._data):
+            times, offsets = self._data[name]
+            sha.update(name.encode() + b"\0")
+            sha.update(np.ascontiguousarray(offsets, dtype="<i8").tobytes())
+            sha.update(np.ascontiguousarray(times, dtype="<f8").tobytes())
+        return sha.hexdigest()
+
+    def check(self, sizes: Mapping[str, int], t_stop: float,
+              required: list[str] | None = None) -> None:
+        """Check the spikes against a network before anything is simulated.
+
+        Parameters
+        ----------
+        sizes : mapping of str to int
+            The network's population sizes.
+        t_stop : float
+            Simulation end (ms); spike times must lie in ``[0, t_stop)``.
+        required : list of str, optional
+            Populations that must be present (the presynaptic populations).
+
+        Raises
+        ------
+        ValueError
+            Naming both sides: unknown or missing populations, neuron counts differing
+            from population sizes, spike times outside ``[0, t_stop)``.
+        """
+        unknown = [n for n in self._data if n not in sizes]
+        if unknown:
+            raise ValueError(f"spikes has populations {unknown} that are not in the "
+                             f"network; the network's populations are {list(sizes)}")
+        missing = [n for n in (required or []) if n not in self._data]
+        if missing:
+            raise ValueError(f"spikes lacks presynaptic populations {missing}; spikes has "
+                             f"{list(self._data)}, the network needs {list(required)}")
+        for name, (times, offsets) in self._data.items():
+            n = offsets.size - 1
+            if n != sizes[name]:
+                raise ValueError(f"spikes[{name!r}] has {n} spike trains but "
+                                 f"populations[{name!r}].size is {sizes[name]} (one train "
+                                 "per neuron, empty arrays for silent neurons)")
+            if times.size:
+                bad = np.flatnonzero((times < 0.0) | (times >= t_stop))
+                if bad.size:
+                    k = int(bad[0])
+                    neuron = int(np.searchsorted(offsets, k, side="right") - 1)
+                    raise ValueError(f"spikes[{name!r}][{neuron}] has spike time "
+                                     f"{float(times[k])!r} ms outside [0, t_stop) = "
+                                     f"[0, {t_stop!r})"
+                                     f" ({bad.size} such spikes in population {name!r})")
+
+
+def _checked(name: str, times: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray,
+                                                                         np.ndarray]:
+    """Finite times, non-decreasing within every neuron's train."""
+    if not np.all(np.isfinite(times)):
+        k = int(np.flatnonzero(~np.isfinite(times))[0])
+        neuron = int(np.searchsorted(offsets, k, side="right") - 1)
+        raise ValueError(f"spikes[{name!r}][{neuron}] must hold finite spike times (ms), "
+                         f"got {float(times[k])!r}")
+    if times.size > 1:
+        drops = np.flatnonzero(np.diff(times) < 0) + 1   # index of the later spike
+        # a drop at a train boundary (first spike of a neuron) is allowed
+        starts = np.zeros(times.size, dtype=bool)
+        starts[offsets[:-1][offsets[:-1] < times.size]] = True
+        drops = drops[~starts[drops]]
+        if drops.size:
+            k = int(drops[0])
+            neuron = int(np.searchsorted(offsets, k, side="right") - 1)
+            raise ValueError(f"spikes[{name!r}][{neuron}] must be sorted (non-decreasing "
+                             f"spike times), got {float(times[k - 1])!r} before "
+                             f"{float(times[k])!r} ms")
+    times.setflags(write=False)
+    offsets.setflags(write=False)
+    return times, offsets
+
+
+def _members(name: str, ids: Any) -> np.ndarray:
+    """Node ids of one population: an array, or an inclusive (first, last) tuple."""
+    if isinstance(ids, tuple):
+        if len(ids) != 2 or not all(isinstance(v, (int, np.integer)) for v in ids) \
+                or ids[1] < ids[0]:
+            raise ValueError(f"populations[{name!r}] as a tuple must be (first, last) node "
+                             f"ids with first <= last, got {ids!r}")
+        return np.arange(ids[0], ids[1] + 1, dtype=np.int64)
+    arr = np.asarray(ids)
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "ui"):
+        raise ValueError(f"populations[{name!r}] must be a 1-D array of integer node ids or "
+                         f"a (first, last) tuple, got {ids!r:.80}")
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"populations[{name!r}] must list each node id once")
+    return arr.astype(np.int64)
+
+
+def _id_summary(ids: np.ndarray) -> str:
+    if ids.size == 0:
+        return "none"
+    if ids.size == ids.max() - ids.min() + 1:
+        return f"{int(ids.min())}..{int(ids.max())}"
+    return f"{ids.size} ids in {int(ids.min())}..{int(ids.max())}"
+
+
+def as_spikes(spikes: Any) -> Spikes:
+    """Normalise the accepted spike inputs to :class:`Spikes`.
+
+    Accepted: a :class:`Spikes`; a mapping population -> list of per-neuron arrays; a
+    mapping with exactly the keys ``times``, ``senders``, ``populations`` (spike
+    recorder events, see :meth:`Spikes.from_events`).
+    """
+    if isinstance(spikes, Spikes):
+        return spikes
+    if isinstance(spikes, Mapping) and set(spikes) == {"times", "senders", "populations"}:
+        return Spikes.from_events(spikes["times"], spikes["senders"], spikes["populations"])
+    return Spikes(spikes)
+
+
+# --------------------------------------------------------------------------------------
+# correlated Poisson trains
+# --------------------------------------------------------------------------------------
+def correlated_poisson(sizes: Mapping[str, int], rates: Mapping[str, float], *,
+                       t_stop: float, seed: int, dt: float = 2.0 ** -4,
+                       fluctuation: float = 0.0, tau_c: float = 10.0,
+                       mip: float | Mapping[str, float] | None = None,
+                       common: bool = True) -> Spikes:
+    """Seeded Poisson spike trains with a shared rate fluctuation and/or MIP correlation.
+
+    Every neuron of population X fires as an inhomogeneous Poisson process of rate
+
+    .. math:: \\nu_X(t) = \\bar\\nu_X \\max(0, 1 + s\\, \\xi(t))
+
+    with ``s = fluctuation`` and ξ an Ornstein-Uhlenbeck process of zero mean, unit
+    variance and correlation time ``tau_c``, shared by all neurons of the population
+    (and by all populations when ``common``): the population rate fluctuates and the
+    neurons are correlated through it.  With ``mip = c`` the trains of a population
+    are a multiple interaction process (Kuhn et al. 2003): a mother process of rate
+    ν_X(t) / c whose every spike is copied into each neuron independently with
+    probability ``c`` (pairwise spike-count correlation ``c`` at zero lag).
+    Spike times lie on the grid ``k dt`` (as a simulator reports them); a neuron may
+    fire twice in one step.  The rectification at 0 raises the mean rate slightly
+    when ``fluctuation`` is large.
+
+    Parameters
+    ----------
+    sizes : mapping of str to int
+        Neurons per population (``{p.name: p.size for p in network.populations}``).
+    rates : mapping of str to float
+        Mean rate per neuron (spikes/s) of each population of ``sizes``.
+    t_stop : float
+        Duration (ms); spikes in ``[0, t_stop)``.
+    seed : int
+        Seed (deterministic output).
+    dt : float
+        Time grid (ms).
+    fluctuation : float
+        Relative standard deviation ``s`` of the shared rate fluctuation (>= 0).
+    tau_c : float
+        Correlation time of the fluctuation (ms, > 0).
+    mip : float, mapping or None
+        MIP copy probability ``c`` in (0, 1] (per population with a mapping); None:
+        no MIP correlation.
+    common : bool
+        One fluctuation for all populations (True) or one per population.
+
+    Returns
+    -------
+    Spikes
+    """
+    seed = check_int("seed", seed, minimum=0)
+    t_stop = check_real("t_stop", t_stop, positive=True)
+    dt = check_real("dt", dt, positive=True)
+    fluctuation = check_real("fluctuation", fluctuation, nonnegative=True)
+    tau_c = check_real("tau_c", tau_c, positive=True)
+    n_bins = int(math.ceil(t_stop / dt - 1e-9))
+    names = list(sizes)
+    for name in names:
+        if name not in rates:
+            raise ValueError(f"rates lacks population {name!r}; rates has {list(rates)}")
+        check_real(f"rates[{name!r}]", rates[name], nonnegative=True)
+        check_int(f"sizes[{name!r}]", sizes[name], minimum=1)
+    mips = {}
+    for name in names:
+        c = mip.get(name) if isinstance(mip, Mapping) else mip
+        if c is not None:
+            c = check_real(f"mip[{name!r}]" if isinstance(mip, Mapping) else "mip", c,
+                           positive=True)
+            if c > 1:
+                raise ValueError(f"mip must be in (0, 1], got {c!r}")
+        mips[name] = c
+    root = np.random.SeedSequence(seed)
+    shared_rng, *pop_rngs = (np.random.default_rng(s) for s in root.spawn(1 + len(names)))
+
+    def ou(rng: np.random.Generator) -> np.ndarray:
+        a = math.exp(-dt / tau_c)
+        noise = rng.standard_normal(n_bins)
+        noise[1:] *= math.sqrt(1.0 - a * a)
+        from scipy.signal import lfilter
+
+        return lfilter([1.0], [1.0, -a], noise)
+
+    shared = ou(shared_rng) if fluctuation > 0 and common else None
+    data = {}
+    for name, rng in zip(names, pop_rngs):
+        n = int(sizes[name])
+        if fluctuation > 0:
+            xi = shared if common else ou(rng)
+            profile = np.maximum(0.0, 1.0 + fluctuation * xi)
+        else:
+            profile = np.ones(n_bins)
+        lam = float(rates[name]) * profile * dt / 1000.0   # expected spikes per neuron-bin
+        c = mips[name]
+        if c is None:
+            counts = rng.poisson(lam * n)
+            bins = np.repeat(np.arange(n_bins), counts)
+            neurons = rng.integers(0, n, size=bins.size)
+        else:
+            mothers = np.repeat(np.arange(n_bins), rng.poisson(lam / c))
+            copies = rng.binomial(n, c, size=mothers.size)
+            bins = np.repeat(mothers, copies)
+            neurons = np.concatenate([rng.choice(n, size=k, replace=False) for k in copies]) \
+                if copies.size else np.zeros(0, dtype=np.int64)
+        order = np.lexsort((bins, neurons))
+        counts_per = np.bincount(neurons, minlength=n)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts_per, out=offsets[1:])
+        data[name] = (bins[order] * dt, offsets)
+    return Spikes.from_arrays(data)

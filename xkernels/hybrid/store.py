@@ -1,0 +1,209 @@
+"""The Zarr store of a hybrid simulation: resumable, one region per batch of cells.
+
+Layout (Zarr 3, consolidated metadata; ``xr.open_zarr(path)`` reads it)::
+
+    ground_truth (Y, probe_channel, time)      float64  the result, per population
+    summed       (Y,)                          bool     ground_truth[Y] written
+    partial      (batch, probe_channel, time)  float64  sum of the cells of one batch
+    done         (batch,)                      bool     partial[batch] written
+    coords       Y, probe_channel (probe, units, x, y, z), time (ms),
+                 batch, batch_Y, batch_first, batch_cells
+    attrs        hybrid_inputs (canonical JSON of everything the result depends on),
+                 content_hash, format, format_version, versions
+
+A batch's region is written before its ``done`` flag, and a flag is only ever set
+after its data (every chunk file is replaced atomically by Zarr), so a driver or
+worker killed at any moment leaves each batch either done with all its data or not
+done; a re-run with the same inputs recomputes only the batches not done.  The store
+is created in a temporary sibling directory and renamed into place, so a half-created
+store never exists under ``path``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+FORMAT = "xkernels.hybrid"
+FORMAT_VERSION = 1
+#: target bytes of one chunk of ``partial``/``ground_truth``
+CHUNK_BYTES = 8 * 2 ** 20
+_CONSOLIDATED_WARNING = ".*[Cc]onsolidated metadata.*"
+
+
+class HybridStoreError(ValueError):
+    """A store that cannot hold (or does not hold) this simulation."""
+
+
+def time_chunk(n_channels: int, n_time: int) -> int:
+    """Time samples per chunk so that a chunk of one batch is about :data:`CHUNK_BYTES`."""
+    return int(min(n_time, max(1, CHUNK_BYTES // (8 * max(1, n_channels)))))
+
+
+def _object_strings(values: np.ndarray) -> np.ndarray:
+    return np.asarray([str(v) for v in values.tolist()], dtype=object)
+
+
+def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str, Any],
+             attrs: Mapping[str, Any]) -> tuple[xr.Dataset, dict]:
+    """The store's Dataset (lazy data) and its encoding.
+
+    Parameters
+    ----------
+    coords : mapping
+        ``Y`` (list of str), ``probe_channel`` coordinates (name -> ("probe_channel",
+        values)) and ``time`` (ms).
+    batches : list of dict
+        ``{"Y": str, "first": int, "cells": int}`` per batch, in summation order.
+    inputs : mapping
+        Canonical description of the simulation (JSON-serialisable).
+    attrs : mapping
+        Further attrs (``content_hash``, ``versions``...).
+    """
+    import dask.array as dsa
+
+    ys = list(coords["Y"])
+    channels = coords["channels"]
+    time = np.asarray(coords["time"], dtype=float)
+    n_ch, n_t, n_b = channels["probe_channel"][1].size, time.size, len(batches)
+    tc = time_chunk(n_ch, n_t)
+    chan = {}
+    for name, (dim, values) in channels.items():
+        values = np.asarray(values)
+        chan[name] = (dim, _object_strings(values) if values.dtype.kind in "UOS" else values)
+    ds = xr.Dataset(
+        {"ground_truth": (("Y", "probe_channel", "time"),
+                          dsa.zeros((len(ys), n_ch, n_t), chunks=(1, n_ch, tc))),
+         "summed": (("Y",), np.zeros(len(ys), dtype=bool)),
+         "partial": (("batch", "probe_channel", "time"),
+                     dsa.zeros((n_b, n_ch, n_t), chunks=(1, n_ch, tc))),
+         "done": (("batch",), np.zeros(n_b, dtype=bool))},
+        coords={"Y": ("Y", np.asarray(ys, dtype=object)), **chan,
+                "time": ("time", time, {"units": "ms"}),
+                "batch": ("batch", np.arange(n_b)),
+                "batch_Y": ("batch", np.asarray([b["Y"] for b in batches], dtype=object)),
+                "batch_first": ("batch", np.asarray([b["first"] for b in batches])),
+                "batch_cells": ("batch", np.asarray([b["cells"] for b in batches]))},
+        attrs={"format": FORMAT, "format_version": FORMAT_VERSION,
+               "hybrid_inputs": json.dumps(inputs, sort_keys=True), **attrs})
+    encoding = {"ground_truth": {"chunks": (1, n_ch, tc)},
+                "partial": {"chunks": (1, n_ch, tc)},
+                "done": {"chunks": (1,)}, "summed": {"chunks": (1,)}}
+    return ds, encoding
+
+
+def create(path: Path, ds: xr.Dataset, encoding: dict) -> None:
+    """Create the store at ``path`` (must not exist): metadata, coords and flags."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_CONSOLIDATED_WARNING)
+            ds.to_zarr(tmp, mode="w-", encoding=encoding, consolidated=True, zarr_format=3,
+                       compute=False)
+            # flags are small numpy variables: written by to_zarr itself; make sure
+            import zarr
+
+            group = zarr.open_group(tmp, mode="r+", use_consolidated=False)
+            group["done"][:] = False
+            group["summed"][:] = False
+        os.rename(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _differences(stored: Any, given: Any, where: str = "") -> list[str]:
+    if isinstance(stored, dict) and isinstance(given, dict):
+        out = []
+        for key in sorted(set(stored) | set(given)):
+            sub = f"{where}.{key}" if where else str(key)
+            if key not in stored:
+                out.append(f"{sub}: not in the store, given {_short(given[key])}")
+            elif key not in given:
+                out.append(f"{sub}: stored {_short(stored[key])}, not given")
+            else:
+                out.extend(_differences(stored[key], given[key], sub))
+        return out
+    if stored != given:
+        return [f"{where}: stored {_short(stored)}, given {_short(given)}"]
+    return []
+
+
+def _short(value: Any, n: int = 100) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def open_or_create(path: str | os.PathLike, ds: xr.Dataset, encoding: dict,
+                   inputs: Mapping[str, Any]) -> np.ndarray:
+    """Open the store of this simulation (creating it if absent); return its done flags.
+
+    Raises
+    ------
+    HybridStoreError
+        If ``path`` exists but is not a hybrid store, or holds another simulation
+        (naming every differing input with the stored and the given value).
+    """
+    import zarr
+
+    path = Path(path)
+    if not path.exists():
+        create(path, ds, encoding)
+    try:
+        group = zarr.open_group(path, mode="r", use_consolidated=False)
+        attrs = dict(group.attrs)
+    except Exception as err:  # noqa: BLE001 - anything unreadable is not our store
+        raise HybridStoreError(f"store {str(path)!r} is not a hybrid simulation store "
+                               f"({type(err).__name__}: {err})") from None
+    if attrs.get("format") != FORMAT or "hybrid_inputs" not in attrs:
+        raise HybridStoreError(f"store {str(path)!r} is not a hybrid simulation store "
+                               f"(format {attrs.get('format')!r}, expected {FORMAT!r})")
+    if attrs.get("format_version") != FORMAT_VERSION:
+        raise HybridStoreError(f"store {str(path)!r} has format_version "
+                               f"{attrs.get('format_version')!r}; this xkernels writes "
+                               f"{FORMAT_VERSION}")
+    stored = json.loads(attrs["hybrid_inputs"])
+    given = json.loads(json.dumps(dict(inputs), sort_keys=True))
+    diffs = _differences(stored, given)
+    if diffs:
+        raise HybridStoreError(f"store {str(path)!r} holds another simulation; differences "
+                               "(stored vs given): " + "; ".join(diffs[:8])
+                               + (" ..." if len(diffs) > 8 else ""))
+    return np.asarray(group["done"][:], dtype=bool)
+
+
+def write_batch(path: str | os.PathLike, batch: int, values: np.ndarray) -> None:
+    """Write one batch's partial sum, then its done flag."""
+    import zarr
+
+    group = zarr.open_group(Path(path), mode="r+", use_consolidated=False)
+    group["partial"][batch] = values
+    group["done"][batch] = True
+
+
+def read_batch(path: str | os.PathLike, batch: int) -> np.ndarray:
+    """One batch's partial sum (probe_channel, time)."""
+    import zarr
+
+    group = zarr.open_group(Path(path), mode="r", use_consolidated=False)
+    return np.asarray(group["partial"][batch])
+
+
+def write_ground_truth(path: str | os.PathLike, j: int, values: np.ndarray) -> None:
+    """Write population ``j``'s ground truth, then its ``summed`` flag."""
+    import zarr
+
+    group = zarr.open_group(Path(path), mode="r+", use_consolidated=False)
+    group["ground_truth"][j] = values
+    group["summed"][j] = True
