@@ -4,6 +4,8 @@
 * ``signals_depth.png`` -- LFP across depth and CDM predicted from a NEST LIF network;
 * ``validation_profiles.png`` and ``validation_table.md`` -- xkernels' kernels against
   the reference implementation LFPykernels 0.2.0 (``pip install lfpykernels==0.2.0``);
+* ``hybrid_profiles.png``, ``hybrid_traces.png`` and ``hybrid_table.md`` -- kernel
+  predictions against the hybrid ground truth (every cell simulated), README network;
 * ``architecture.png`` -- the package's layers and their one-way imports.
 
 Each figure can be drawn alone: ``python docs/make_figures.py architecture``.
@@ -155,22 +157,64 @@ def validation() -> None:
     (STATIC / "validation_table.md").write_text("\n".join(lines) + "\n")
 
 
+def hybrid() -> None:
+    """Kernel predictions against the hybrid ground truth, README network (200 cells, 1 s)."""
+    import json
+
+    from xkernels.hybrid import correlated_poisson, plot_validation, validate
+
+    network = xkernels.Network.example()
+    probes = readme_probes()
+    spikes = correlated_poisson({p.name: p.size for p in network.populations},
+                                {p.name: p.rate for p in network.populations},
+                                t_stop=1000.0, seed=1, fluctuation=0.5, tau_c=20.0)
+    ds = validate(network, spikes, probes, t_stop=1000.0, transient=100.0,
+                  n_cells={"E": 160, "I": 40}, progress=False)
+    fig = plot_validation(ds, time_lim=(100.0, 600.0))
+    fig.savefig(STATIC / "hybrid_traces.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    lfp = ds.where(ds.probe == "lfp", drop=True)
+    z = lfp["z"].values
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.8), sharey=True)
+    axes[0].plot(lfp["r2"].values, z, "o-", color="C0")
+    axes[0].set_xlabel("signed R²")
+    axes[0].axvline(1.0, color="0.7", lw=0.8)
+    axes[1].plot(lfp["std_ratio"].values, z, "o-", color="C3")
+    axes[1].axvline(1.0, color="0.7", lw=0.8)
+    axes[1].set_xlabel("STD ratio (prediction / ground truth)")
+    axes[0].set_ylabel("LFP contact depth z (µm)")
+    fig.suptitle("README network: kernel prediction vs. hybrid ground truth "
+                 "(200 cells, 1 s)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(STATIC / "hybrid_profiles.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    cdm = ds.sel(probe_channel="cdm:z")
+    rows = ["| channel | signed R² | STD ratio |", "| --- | --- | --- |"]
+    rows += [f"| LFP z = {zz:.0f} µm | {r:.3f} | {q:.3f} |"
+             for zz, r, q in zip(z, lfp["r2"].values, lfp["std_ratio"].values)]
+    rows.append(f"| CDM z | {float(cdm['r2']):.3f} | {float(cdm['std_ratio']):.3f} |")
+    (STATIC / "hybrid_table.md").write_text("\n".join(rows) + "\n")
+    print(json.dumps({"r2_min": float(lfp["r2"].min()), "r2_max": float(lfp["r2"].max())}))
+
+
 LAYERS = [  # (label, what it holds, row, column)
     ("contract · validation", "data contract; one policy for bad input", 0, 0.5),
     ("spec", "Network, Population, Connection", 1, 0.0),
     ("probes", "forward models, averaging, registry", 1, 1.0),
-    ("engine", "linearisation, cells (NEURON), kernels", 2, 0.5),
+    ("engine", "linearisation, cells (the only NEURON code)", 2, 0.5),
+    ("compat", "the LFPykernels 0.2.0 drop-in", 2, 2.0),
     ("store", "Zarr kernel & sweep stores, cache", 3, 0.0),
-    ("compat", "the LFPykernels 0.2.0 drop-in", 3, 1.0),
+    ("hybrid", "ground truth: every cell simulated", 3, 1.0),
     ("signals", "spike binning, lazy convolution", 3, 2.0),
     ("plot", "kernel and signal figures", 3, 3.0),
     ("sweeps", "grids, dask runner, superposition", 4, 0.0),
     ("accessor", "the .xk accessor", 4, 2.5),
     ("app", "CLI, demo, NEST LIF model", 5, 1.25),
 ]
-EDGES = [("spec", "engine"), ("probes", "engine"), ("engine", "store"), ("engine", "compat"),
-         ("store", "sweeps"), ("store", "accessor"), ("signals", "accessor"),
-         ("plot", "accessor"), ("sweeps", "app"), ("accessor", "app"), ("compat", "app")]
+EDGES = [("spec", "engine"), ("probes", "engine"), ("engine", "compat"), ("engine", "store"),
+         ("engine", "hybrid"), ("signals", "hybrid"), ("store", "sweeps"),
+         ("store", "accessor"), ("signals", "accessor"), ("plot", "accessor"),
+         ("sweeps", "app"), ("hybrid", "app"), ("accessor", "app")]
 
 
 def architecture() -> None:
@@ -188,13 +232,16 @@ def architecture() -> None:
         ax.text(x, y - 0.18, text, ha="center", va="center", fontsize=7.5, zorder=3)
     for a, b in EDGES:
         (x0, y0), (x1, y1) = pos[a], pos[b]
-        ax.annotate("", xy=(x1, y1 + 0.42), xytext=(x0, y0 - 0.42),
+        if y0 == y1:  # same row: side to side
+            sign = 1.0 if x1 > x0 else -1.0
+            start, end = (x0 + sign * 1.6, y0), (x1 - sign * 1.6, y1)
+        else:
+            start, end = (x0, y0 - 0.42), (x1, y1 + 0.42)
+        ax.annotate("", xy=end, xytext=start,
                     arrowprops=dict(arrowstyle="-|>", color="#335", lw=1.2), zorder=1)
-    ax.text(pos["engine"][0] + 1.8, pos["engine"][1], "the only code that\nimports "
-            "NEURON / LFPy", fontsize=8, ha="left", va="center", color="#363")
     ax.text(8.75, -0.9, "Arrows: imports, pointing from the\nimported layer to its user. "
             "Data flow\nis one way: no layer imports a layer\nbelow it, no cycles "
-            "(tests/test_layers.py).\ncontract · validation are used by all.",
+            "(tests/test_layers.py).\ncontract · validation are used by all;\napp may use every layer.",
             fontsize=8, va="center", ha="center", style="italic")
     ax.set_xlim(-1.8, 12.4)
     ax.set_ylim(-7.2, 0.6)
@@ -204,7 +251,7 @@ def architecture() -> None:
 
 
 FIGURES = {"kernel_grid": kernel_grid, "signals": signals, "validation": validation,
-           "architecture": architecture}
+           "hybrid": hybrid, "architecture": architecture}
 
 if __name__ == "__main__":
     STATIC.mkdir(exist_ok=True)

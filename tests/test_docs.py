@@ -8,6 +8,7 @@ suite); the build runs offline (``XKERNELS_DOCS_OFFLINE=1`` disables intersphinx
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import importlib
 import inspect
@@ -29,7 +30,8 @@ DOCS = ROOT / "docs"
 # the public API
 # ----------------------------------------------------------------------------------
 PUBLIC_MODULES = ["xkernels", "xkernels.spec", "xkernels.probes", "xkernels.engine",
-                  "xkernels.store", "xkernels.signals", "xkernels.sweeps", "xkernels.compat"]
+                  "xkernels.store", "xkernels.signals", "xkernels.sweeps", "xkernels.hybrid",
+                  "xkernels.compat"]
 
 
 def public_objects() -> dict[str, object]:
@@ -69,10 +71,28 @@ ENFORCED = {"GL08", "SS01", "SS03", "PR01", "PR02", "RT01"}
 MISSING_EXAMPLES: set[str] = set()
 
 
-def _validate(qualname: str) -> list[tuple[str, str]]:
+# Known false positives of numpydoc.validate, with the reason:
+#   register(cls): numpydoc drops a first argument named ``cls`` as if it were a
+#   classmethod's, then reports the documented ``cls`` as unknown.
+FALSE_POSITIVES = {("xkernels.probes.registry.register", "PR02")}
+
+
+def _validate(qualname: str, obj: object) -> list[tuple[str, str]]:
+    """numpydoc's errors for ``qualname``; a dataclass's fields may be documented in its
+    Attributes section instead of Parameters (they are both)."""
+    from numpydoc.docscrape import NumpyDocString
     from numpydoc.validate import validate
 
-    return [(code, msg) for code, msg in validate(qualname)["errors"]]
+    errors = [(code, msg) for code, msg in validate(qualname)["errors"]
+              if (qualname, code) not in FALSE_POSITIVES]
+    if dataclasses.is_dataclass(obj):
+        doc = NumpyDocString(inspect.getdoc(obj) or "")
+        documented = {n.strip() for p in doc["Attributes"] + doc["Parameters"]
+                      for n in p.name.split(",")}
+        fields = {f.name for f in dataclasses.fields(obj)}
+        if fields <= documented:
+            errors = [(c, m) for c, m in errors if c != "PR01"]
+    return errors
 
 
 def _top_level_qualnames() -> set[str]:
@@ -87,7 +107,7 @@ def _top_level_qualnames() -> set[str]:
 @pytest.fixture(scope="module")
 def validation_errors() -> dict[str, list[tuple[str, str]]]:
     pytest.importorskip("numpydoc")
-    return {name: _validate(name) for name in public_objects()}
+    return {name: _validate(name, obj) for name, obj in public_objects().items()}
 
 
 def test_public_api_is_found():

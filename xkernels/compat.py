@@ -66,7 +66,18 @@ register_matching("lfpykernels.KernelApproxCurrentDipoleMoment",
 
 
 class KernelApproxCurrentDipoleMoment(CurrentDipoleMomentZ):
-    """Current dipole moment along z only (x and y rows zero), as in LFPykernels."""
+    """Current dipole moment along z only (x and y rows zero), as in LFPykernels.
+
+    Parameters
+    ----------
+    cell : CellGeometry or None
+        Cell geometry (µm); None when given to :meth:`KernelApprox.get_kernel`.
+
+    Examples
+    --------
+    >>> KernelApproxCurrentDipoleMoment(cell=None).cell is None
+    True
+    """
 
 
 def _scipy_name(function: Any, field_name: str) -> str:
@@ -97,7 +108,76 @@ class KernelApprox:
     """Kernels of all presynaptic populations X onto one postsynaptic population Y.
 
     Same parameters as ``lfpykernels.KernelApprox`` (0.2.0); see
-    :class:`xkernels.Network` for their meaning and units.
+    :class:`xkernels.Network` for their meaning and units.  The network they describe
+    is the ``network`` attribute.
+
+    Parameters
+    ----------
+    X : list of str
+        Presynaptic population names.
+    Y : str
+        Postsynaptic population name.
+    N_X : list of int
+        Presynaptic population sizes.
+    N_Y : int
+        Postsynaptic population size.
+    C_YX : list of float
+        Connection probabilities, one per X.
+    cellParameters : dict
+        ``LFPy.TemplateCell`` arguments (``morphology``, ``templatefile``,
+        ``templatename``, ``custom_fun``...); ``dt``, ``tstop``, ``tstart`` and
+        ``delete_sections`` are ignored.
+    populationParameters : dict
+        ``radius``, ``loc``, ``scale`` of the postsynaptic somata (µm).
+    rotationParameters : dict
+        Rotation of the cell (rad) about ``x`` and ``y``.
+    multapseFunction, delayFunction : scipy.stats distribution
+        Distributions of multapses (synapses per connection) and delays (ms).
+    multapseParameters, delayParameters : list of dict
+        Their parameters, one dict per X.
+    synapseParameters : list of dict
+        ``weight`` (µS, or nA for current-based), ``syntype``, ``tau1``, ``tau2`` (ms),
+        ``e`` (mV), one per X.
+    synapsePositionArguments : list of dict
+        ``section``, ``fun``, ``funargs``, ``funweights`` (and ``z_min``, ``z_max``, µm),
+        one per X.
+    extSynapseParameters : dict
+        Synapse of the extrinsic input.
+    nu_ext : float
+        Rate of the extrinsic synapses (spikes/s).
+    n_ext : float
+        Number of extrinsic synapses per cell.
+    nu_X : dict
+        Population name -> mean firing rate (spikes/s), for g_eff.
+    conductance_based : bool
+        Conductance-based (True) or current-based synapses.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad arguments, naming the argument, before anything is simulated.
+
+    Examples
+    --------
+    >>> import scipy.stats as st
+    >>> from xkernels.compat import KernelApprox
+    >>> cell = {"morphology": "ball_and_sticks_E", "templatefile": "BallAndSticksTemplate.hoc",
+    ...         "templatename": "BallAndSticksTemplate"}
+    >>> approx = KernelApprox(X=["E", "I"], Y="E", N_X=[8192, 1024], N_Y=8192,
+    ...                       C_YX=[0.05, 0.05], cellParameters=cell,
+    ...                       multapseParameters=[{"a": -1.7, "b": 13.3, "loc": 2.0,
+    ...                                            "scale": 0.6}] * 2,
+    ...                       delayParameters=[{"a": -2.2, "b": 10, "loc": 1.3,
+    ...                                         "scale": 0.5}] * 2,
+    ...                       synapseParameters=[{"weight": 1.2e-4, "syntype": "Exp2Syn",
+    ...                                           "tau1": 0.2, "tau2": 1.8, "e": 0.0}] * 2,
+    ...                       synapsePositionArguments=[{"section": ["apic", "dend"],
+    ...                                                  "fun": [st.norm],
+    ...                                                  "funargs": [{"loc": 50.0,
+    ...                                                               "scale": 100.0}],
+    ...                                                  "funweights": [1.0]}] * 2)
+    >>> approx.network.names
+    ['E', 'I']
     """
 
     def __init__(
@@ -198,11 +278,35 @@ class KernelApprox:
                    g_eff: bool = True, fir: bool = False) -> dict[str, np.ndarray]:
         """Kernel of presynaptic population ``X`` for every probe.
 
+        Parameters
+        ----------
+        probes : list of lfpykit.LinearModel
+            Forward models created with ``cell=None`` (xkernels', lfpykernels' or lfpykit's).
+        Vrest : float or list of float
+            Linearisation potential (mV): one value or one per segment.
+        dt : float
+            Time step (ms).
+        X : str
+            Presynaptic population.
+        t_X : float
+            Presynaptic spike time for cells that must settle (ms).
+        tau : float
+            Half width of the kernel (ms).
+        g_eff : bool
+            Add the mean synaptic conductance to the leak.
+        fir : bool
+            Return only the causal lags ``dt..tau``.
+
         Returns
         -------
         dict of ndarray
             Probe class name -> array of shape (n_channels, 2 tau/dt + 1), or
             (n_channels, tau/dt) with ``fir``.
+
+        Raises
+        ------
+        ValueError
+            ``X`` is not a presynaptic population, or bad options (named).
         """
         if X not in self.X:
             raise ValueError(f"X must be one of {self.X}, got {X!r}")

@@ -234,7 +234,12 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
                     seed: int) -> KernelPlan:
     """Validate the inputs of a kernel computation and derive everything but the values.
 
-    Parameters are those of :func:`compute_kernels`.  Nothing is simulated.
+    Nothing is simulated.
+
+    Parameters
+    ----------
+    network, probes, dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed
+        As for :func:`compute_kernels` (times in ms, Vrest in mV).
 
     Returns
     -------

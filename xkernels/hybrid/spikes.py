@@ -89,7 +89,17 @@ class Spikes(Mapping):
     def from_arrays(cls, data: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Spikes:
         """Build from the compressed layout: name -> (times, offsets).
 
-        ``times[offsets[i]:offsets[i + 1]]`` are the spike times of neuron ``i``.
+        ``times[offsets[i]:offsets[i + 1]]`` are the spike times (ms) of neuron ``i``.
+
+        Parameters
+        ----------
+        data : mapping
+            Population name -> ``(times, offsets)`` arrays.
+
+        Returns
+        -------
+        Spikes
+            The validated spikes.
         """
         out = cls.__new__(cls)
         out._data = {}
@@ -169,8 +179,15 @@ class Spikes(Mapping):
 
     # -- files -------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, t_stop: float | None = None) -> None:
-        """Write to a ``.npz`` file (per population ``times:<name>``, ``offsets:<name>``;
-        ``t_stop`` in ms recorded when given)."""
+        """Write to a ``.npz`` file (per population ``times:<name>``, ``offsets:<name>``).
+
+        Parameters
+        ----------
+        path : str or path
+            The file.
+        t_stop : float, optional
+            Duration of the recording (ms), recorded in the file when given.
+        """
         arrays = {"format": np.asarray(SPIKES_FORMAT)}
         if t_stop is not None:
             arrays["t_stop"] = np.asarray(check_real("t_stop", t_stop, positive=True))
@@ -182,8 +199,25 @@ class Spikes(Mapping):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> tuple[Spikes, float | None]:
-        """Read a file written by :meth:`save`; returns the spikes and ``t_stop`` (ms,
-        None if not recorded)."""
+        """Read a file written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path
+            The ``.npz`` file.
+
+        Returns
+        -------
+        spikes : Spikes
+            The spikes.
+        t_stop : float or None
+            The recorded duration (ms), None if not recorded.
+
+        Raises
+        ------
+        ValueError
+            The file was not written by :meth:`save`.
+        """
         with np.load(path, allow_pickle=False) as data:
             if "format" not in data or str(data["format"]) != SPIKES_FORMAT:
                 raise ValueError(f"spikes file {str(path)!r} must be written by "
@@ -217,20 +251,54 @@ class Spikes(Mapping):
         return {n: int(o.size - 1) for n, (_, o) in self._data.items()}
 
     def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(times, offsets)`` of population ``name`` (compressed layout, read-only)."""
+        """``(times, offsets)`` of population ``name`` (compressed layout, read-only).
+
+        Parameters
+        ----------
+        name : str
+            Population name.
+
+        Returns
+        -------
+        times, offsets : ndarray
+            Spike times (ms, neuron-major) and the start of each neuron's spikes.
+        """
         return self._data[name]
 
     def population_times(self, name: str) -> np.ndarray:
-        """All spike times (ms) of population ``name`` (neuron-major order)."""
+        """All spike times (ms) of population ``name`` (neuron-major order).
+
+        Parameters
+        ----------
+        name : str
+            Population name.
+
+        Returns
+        -------
+        ndarray
+            Spike times (ms).
+        """
         return self._data[name][0]
 
     def t_max(self) -> float:
-        """Latest spike time (ms), -inf without spikes."""
+        """Latest spike time (ms), -inf without spikes.
+
+        Returns
+        -------
+        float
+            The latest spike time over all populations (ms).
+        """
         ends = [t.max() for t, _ in self._data.values() if t.size]
         return float(max(ends)) if ends else -math.inf
 
     def digest(self) -> str:
-        """SHA-256 of every population's name, offsets and times (a content hash)."""
+        """SHA-256 of every population's name, offsets and times (a content hash).
+
+        Returns
+        -------
+        str
+            Hexadecimal digest.
+        """
         sha = hashlib.sha256()
         for name in sorted(self._data):
             times, offsets = self._data[name]

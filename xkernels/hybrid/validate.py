@@ -34,6 +34,16 @@ def scores(ground_truth: np.ndarray, prediction: np.ndarray) -> tuple[np.ndarray
     ground truth (negative when they are anti-correlated); ``std_ratio = std(prediction)
     / std(ground truth)``.  NaN where either signal is constant.
 
+    Parameters
+    ----------
+    ground_truth, prediction : array_like
+        Signals of the same shape (..., time), in the same units.
+
+    Returns
+    -------
+    r2, std_ratio : ndarray
+        Signed R² and STD ratio (prediction / ground truth), shape (...).
+
     Examples
     --------
     >>> t = np.linspace(0, 1, 101)
@@ -77,8 +87,9 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
 
     Parameters
     ----------
-    network, spikes, probes, t_stop, dt, seed, client, store, progress, n_cells,
-    batch_size, Vrest, ext
+    network, spikes, probes, t_stop, dt, seed, client, store
+        As :func:`xkernels.hybrid.simulate`.
+    progress, n_cells, batch_size, Vrest, ext
         As :func:`xkernels.hybrid.simulate` (``Vrest`` is also the kernels' Vrest).
     transient : float
         Initial time excluded from the scores (ms), ``0 <= transient < t_stop``.

@@ -129,8 +129,24 @@ def probe_from_definition(definition: Mapping[str, Any]) -> lfpykit.LinearModel:
 
 
 def default_probe_name(probe: lfpykit.LinearModel) -> str:
-    """Conventional name: ``lfp``, ``cdm``, ``eeg``, ``meg`` or the class name in
-    lower case (from the probe's kind)."""
+    """Conventional name: ``lfp``, ``cdm``, ``eeg``, ``meg`` or the class name in lower case.
+
+    Parameters
+    ----------
+    probe : lfpykit.LinearModel
+        The probe.
+
+    Returns
+    -------
+    str
+        The name given by the probe's kind.
+
+    Examples
+    --------
+    >>> from xkernels.probes import GaussCylinderPotential
+    >>> default_probe_name(GaussCylinderPotential(z=[0.0]))
+    'lfp'
+    """
     return kind_of(probe).default_name(probe)
 
 

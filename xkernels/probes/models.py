@@ -254,7 +254,18 @@ class CurrentDipoleMomentZ(lfpykit.CurrentDipoleMoment):
         super().__init__(cell=cell)
 
     def get_transformation_matrix(self) -> np.ndarray:
-        """Shape (3, n_seg) matrix (µm; nA -> nA µm), rows x, y, z."""
+        """Linear map from segment currents (nA) to the current dipole moment (nA µm).
+
+        Returns
+        -------
+        ndarray
+            Shape (3, n_seg), µm: rows x, y (zero) and z (segment midpoint depths).
+
+        Raises
+        ------
+        AttributeError
+            No cell geometry set.
+        """
         z = _midpoints(_require_cell(self))
         M = np.zeros((3, z.size))
         M[2] = z
@@ -333,7 +344,13 @@ class EEGProbe(lfpykit.LinearModel):
                                      self.dipole_location]).tolist())
 
     def dipole_matrix(self) -> np.ndarray:
-        """Four-sphere map (n_electrodes, 3): dipole (nA µm) -> potential (mV)."""
+        """Four-sphere map from a dipole at ``dipole_location`` to the electrodes.
+
+        Returns
+        -------
+        ndarray
+            Shape (n_electrodes, 3), mV per nA µm.
+        """
         key = self._key()
         if self._dipole_map is None or self._dipole_map[0] != key:
             model = FourSphereVolumeConductor(self.r_electrodes, radii=self.radii.tolist(),
@@ -343,7 +360,18 @@ class EEGProbe(lfpykit.LinearModel):
         return self._dipole_map[1]
 
     def get_transformation_matrix(self) -> np.ndarray:
-        """Shape (n_electrodes, n_seg) map from currents (nA) to EEG (mV)."""
+        """Linear map from segment currents (nA) to EEG potentials (mV).
+
+        Returns
+        -------
+        ndarray
+            Shape (n_electrodes, n_seg), mV/nA.
+
+        Raises
+        ------
+        AttributeError
+            No cell geometry set.
+        """
         cdm = CurrentDipoleMomentZ(_require_cell(self)).get_transformation_matrix()
         return self.dipole_matrix() @ cdm
 
@@ -410,7 +438,13 @@ class MEGProbe(lfpykit.LinearModel):
         self.conductor = conductor
 
     def dipole_matrix(self) -> np.ndarray:
-        """Dipole-to-field map (n_sensors, 3, 3): nA µm -> nA/µm."""
+        """Map from a dipole at ``dipole_location`` to the magnetic field at the sensors.
+
+        Returns
+        -------
+        ndarray
+            Shape (n_sensors, 3, 3): nA µm -> nA/µm.
+        """
         if self.conductor == "infinite":
             model = InfiniteHomogeneousVolCondMEG(self.sensor_locations)
         else:
@@ -418,6 +452,17 @@ class MEGProbe(lfpykit.LinearModel):
         return np.asarray(model.get_transformation_matrix(self.dipole_location.copy()))
 
     def get_transformation_matrix(self) -> np.ndarray:
-        """Shape (n_sensors, 3, n_seg) map from currents (nA) to H (nA/µm)."""
+        """Linear map from segment currents (nA) to the magnetic field H (nA/µm).
+
+        Returns
+        -------
+        ndarray
+            Shape (n_sensors, 3, n_seg), per nA.
+
+        Raises
+        ------
+        AttributeError
+            No cell geometry set.
+        """
         cdm = CurrentDipoleMomentZ(_require_cell(self)).get_transformation_matrix()
         return self.dipole_matrix() @ cdm

@@ -70,7 +70,15 @@ class Param:
 
 @dataclass(frozen=True)
 class Axis:
-    """One sweep dim: a single parameter, or a zipped group sharing the dim."""
+    """One sweep dim: a single parameter, or a zipped group sharing the dim.
+
+    Attributes
+    ----------
+    dim : str
+        The dim's name.
+    params : list of Param
+        The parameters swept along it (more than one when zipped).
+    """
 
     dim: str
     params: list[Param]
@@ -190,6 +198,11 @@ def parse_grid(network: Network, grid: Mapping[str, Any], *,
         every parameter's values as a coordinate along it.
     names : dict, optional
         Path -> dim/coordinate name, replacing the readable default.
+
+    Returns
+    -------
+    list of Axis
+        One per sweep dim, in grid order.
 
     Raises
     ------
