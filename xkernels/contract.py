@@ -124,6 +124,17 @@ def validate_kernels(H: xr.DataArray, *, require_attrs: bool = True) -> None:
         If ``H`` is not a DataArray.
     ValueError
         Naming the first broken part of the contract.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> validate_kernels(H)
+    >>> validate_kernels(H.rename(tau="lag"))
+    Traceback (most recent call last):
+    ...
+    ValueError: ...
     """
     if not isinstance(H, xr.DataArray):
         raise TypeError(f"kernels must be an xarray.DataArray, got {type(H).__name__}")
@@ -173,6 +184,18 @@ def select_probe(H: xr.DataArray, probe: str) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> select_probe(H, "cdm").sizes["probe_channel"]
+    3
+    >>> select_probe(H, "eeg")
+    Traceback (most recent call last):
+    ...
+    ValueError: probe 'eeg' not found; available probes: ['cdm']
     """
     names = list(dict.fromkeys(H.coords["probe"].values.tolist()))
     if probe not in names:

@@ -703,6 +703,11 @@ class Population:
         Activation rate of each extrinsic synapse (spikes/s, >= 0).
     ext_synapse : Synapse or None
         Extrinsic synapse parameters (for g_eff).
+
+    Examples
+    --------
+    >>> Population(name="E", size=100, rate=2.5).scale
+    50.0
     """
 
     name: str
@@ -820,6 +825,12 @@ class Connection:
         Synapse parameters.
     placement : Placement
         Synapse placement on the postsynaptic cell.
+
+    Examples
+    --------
+    >>> c = Network.example().connection("E", "E")
+    >>> c.key, c.probability, c.synapse.weight
+    ('E->E', 0.05, 0.00012)
     """
 
     pre: str
@@ -1009,7 +1020,13 @@ class Network:
     # -- access ------------------------------------------------------------------------
     @property
     def names(self) -> list[str]:
-        """Population names in order."""
+        """Population names in order.
+
+        Examples
+        --------
+        >>> Network.example().names
+        ['E', 'I']
+        """
         return [p.name for p in self.populations]
 
     def population(self, name: str) -> Population:
@@ -1065,12 +1082,24 @@ class Network:
 
     @property
     def presynaptic(self) -> list[str]:
-        """Populations with at least one outgoing connection (the X coordinate)."""
+        """Populations with at least one outgoing connection (the X coordinate).
+
+        Examples
+        --------
+        >>> Network.example().presynaptic
+        ['E', 'I']
+        """
         return [n for n in self.names if any(c.pre == n for c in self.connections)]
 
     @property
     def postsynaptic(self) -> list[str]:
-        """Populations with at least one incoming connection (the Y coordinate)."""
+        """Populations with at least one incoming connection (the Y coordinate).
+
+        Examples
+        --------
+        >>> Network.example().postsynaptic
+        ['E', 'I']
+        """
         return [n for n in self.names if any(c.post == n for c in self.connections)]
 
     def inputs(self, post: str) -> list[Connection]:
@@ -1269,6 +1298,12 @@ class Network:
         Excitatory (8192) and inhibitory (1024) populations of ball-and-sticks cells,
         connection probability 0.05, truncated-normal multapses and delays, Exp2Syn
         synapses, extrinsic drive of 450 synapses at 40 spikes/s.
+
+        Examples
+        --------
+        >>> net = Network.example()
+        >>> net.names, [c.key for c in net.connections]
+        (['E', 'I'], ['E->E', 'I->E', 'E->I', 'I->I'])
         """
         def syn_e():
             return {"weight": 0.00012, "syntype": "Exp2Syn", "tau1": 0.2, "tau2": 1.8, "e": 0.0}

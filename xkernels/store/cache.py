@@ -58,6 +58,20 @@ def compute_kernels(
     ValueError
         Bad inputs (named), probes that cannot be described when ``store`` is given, or
         a store holding other kernels without ``overwrite``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xkernels
+    >>> probes = {"lfp": xkernels.GaussCylinderPotential(z=np.linspace(1000., -200., 13),
+    ...                                                  sigma=0.3, R=150., sigma_z=75.),
+    ...           "cdm": xkernels.CurrentDipoleMomentZ()}
+    >>> H = compute_kernels(xkernels.Network.example(), probes, tau=10., store="k.zarr")
+    >>> dict(H.sizes)
+    {'X': 2, 'Y': 2, 'probe_channel': 16, 'tau': 321}
+    >>> H2 = compute_kernels(xkernels.Network.example(), probes, tau=10., store="k.zarr")
+    >>> bool((H2 == H).all())                 # read back from the store, not simulated
+    True
     """
     plan = engine.prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                                   g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)

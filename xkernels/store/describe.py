@@ -45,6 +45,17 @@ def describe(path: str | os.PathLike) -> str:
         Populations, probes (channels, units), dt (ms), tau range (ms), t_X (ms),
         g_eff, sweep dims and completion, content hash, versions, format version and
         size on disk (B, KiB, MiB, GiB).
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> xkernels.write_kernels(H, "kernels.zarr")
+    >>> print(describe("kernels.zarr"))  # doctest: +ELLIPSIS
+    xkernels kernel store ...kernels.zarr
+      populations X (presynaptic): E, I
+    ...
     """
     path = as_path(path)
     H = stored_kernels(path)

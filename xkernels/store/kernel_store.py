@@ -52,6 +52,16 @@ def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool =
         that is not a kernel store; nothing is created on disk.
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> write_kernels(H, "written.zarr")
+    >>> import xarray as xr
+    >>> xr.open_zarr("written.zarr")["kernels"].dims
+    ('X', 'Y', 'probe_channel', 'tau')
     """
     path = as_path(path)
     sweep_dims = check_kernels(H)
@@ -77,6 +87,16 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
     ------
     FileNotFoundError, KernelStoreError
         As :func:`open_kernels`.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> write_kernels(H, "attrs.zarr")
+    >>> attrs = read_attrs("attrs.zarr")
+    >>> attrs["dt"], attrs["g_eff"]
+    (0.0625, True)
     """
     path = as_path(path)
     inspect_store(path)
@@ -108,6 +128,15 @@ def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> 
     KernelStoreError
         (a ``ValueError``) If ``path`` is not a kernel store, was written by a newer
         format version, or has incomplete sweep points.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> write_kernels(H, "opened.zarr")
+    >>> bool((open_kernels("opened.zarr") == H).all())
+    True
     """
     path = as_path(path)
     ds = open_dataset(path)
