@@ -211,6 +211,16 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         ------
         AttributeError
             If ``cell`` is None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lfpykit import CellGeometry
+        >>> cell = CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
+        ...                     z=np.array([[-10., 10.], [10., 200.]]), d=np.ones(2))
+        >>> M = GaussCylinderPotential(cell, z=[0., 100.]).get_transformation_matrix()
+        >>> M.shape
+        (2, 2)
         """
         cell = _require_cell(self)
         d = self.z[:, None] - _midpoints(cell)[None, :]
@@ -265,6 +275,17 @@ class CurrentDipoleMomentZ(lfpykit.CurrentDipoleMoment):
         ------
         AttributeError
             No cell geometry set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lfpykit import CellGeometry
+        >>> cell = CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
+        ...                     z=np.array([[-10., 10.], [10., 200.]]), d=np.ones(2))
+        >>> CurrentDipoleMomentZ(cell).get_transformation_matrix()
+        array([[  0.,   0.],
+               [  0.,   0.],
+               [  0., 105.]])
         """
         z = _midpoints(_require_cell(self))
         M = np.zeros((3, z.size))
@@ -350,6 +371,11 @@ class EEGProbe(lfpykit.LinearModel):
         -------
         ndarray
             Shape (n_electrodes, 3), mV per nA µm.
+
+        Examples
+        --------
+        >>> EEGProbe(r_electrodes=[[0., 0., 90000.]]).dipole_matrix().shape
+        (1, 3)
         """
         key = self._key()
         if self._dipole_map is None or self._dipole_map[0] != key:
@@ -371,6 +397,15 @@ class EEGProbe(lfpykit.LinearModel):
         ------
         AttributeError
             No cell geometry set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lfpykit import CellGeometry
+        >>> cell = CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
+        ...                     z=np.array([[-10., 10.], [10., 200.]]), d=np.ones(2))
+        >>> EEGProbe(r_electrodes=[[0., 0., 90000.]], cell=cell).get_transformation_matrix().shape
+        (1, 2)
         """
         cdm = CurrentDipoleMomentZ(_require_cell(self)).get_transformation_matrix()
         return self.dipole_matrix() @ cdm
@@ -444,6 +479,11 @@ class MEGProbe(lfpykit.LinearModel):
         -------
         ndarray
             Shape (n_sensors, 3, 3): nA µm -> nA/µm.
+
+        Examples
+        --------
+        >>> MEGProbe(sensor_locations=[[10000., 0., 95000.]]).dipole_matrix().shape
+        (1, 3, 3)
         """
         if self.conductor == "infinite":
             model = InfiniteHomogeneousVolCondMEG(self.sensor_locations)
@@ -463,6 +503,16 @@ class MEGProbe(lfpykit.LinearModel):
         ------
         AttributeError
             No cell geometry set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lfpykit import CellGeometry
+        >>> cell = CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
+        ...                     z=np.array([[-10., 10.], [10., 200.]]), d=np.ones(2))
+        >>> MEGProbe(sensor_locations=[[10000., 0., 95000.]], cell=cell
+        ...          ).get_transformation_matrix().shape
+        (1, 3, 2)
         """
         cdm = CurrentDipoleMomentZ(_require_cell(self)).get_transformation_matrix()
         return self.dipole_matrix() @ cdm

@@ -150,6 +150,23 @@ def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[
         If the store cannot grow to ``template`` (other base specification, probes,
         dt, tau, options, sweep dims, or values not appended at the end -- the
         message names the dim and both value lists); nothing is written.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> S = xkernels.sweep(xkernels.Network.example(),
+    ...                    {"connections[E->E].synapse.weight": [6e-5, 1.2e-4]},
+    ...                    {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5., g_eff=False,
+    ...                    client="sync", progress=False)
+    >>> xkernels.create_sweep_store("grown.zarr", S)
+    >>> S3 = xkernels.sweep(xkernels.Network.example(),
+    ...                     {"connections[E->E].synapse.weight": [6e-5, 1.2e-4, 2.4e-4]},
+    ...                     {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5., g_eff=False,
+    ...                     client="sync", progress=False)
+    >>> extend_sweep_store("grown.zarr", S3)
+    {'weight_E_E': 1}
+    >>> xkernels.completed_points("grown.zarr")
+    array([False, False, False])
     """
     path = as_path(path)
     sweep_dims = check_kernels(template)

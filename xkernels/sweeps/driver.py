@@ -142,6 +142,18 @@ def sweep(
         Unknown parameter paths (the message lists the valid ones), empty or
         non-finite value lists, values making any point's specification invalid, or
         a store holding another sweep -- all before anything is simulated or written.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> S = sweep(xkernels.Network.example(),
+    ...           {"connections[E->E].synapse.weight": [6e-5, 1.2e-4]},
+    ...           {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5., g_eff=False,
+    ...           client="sync", progress=False, store="sweep.zarr")
+    >>> S.dims
+    ('weight_E_E', 'X', 'Y', 'probe_channel', 'tau')
+    >>> xkernels.completed_points("sweep.zarr")
+    array([ True,  True])
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
