@@ -72,6 +72,7 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 nb_execution_mode = "off"
 nb_merge_streams = True
+nb_output_stderr = "remove"  # warnings of the executing kernel are not part of the example
 
 # API reference
 autosummary_generate = True
