@@ -241,7 +241,8 @@ def architecture() -> None:
                     arrowprops=dict(arrowstyle="-|>", color="#335", lw=1.2), zorder=1)
     ax.text(8.75, -0.9, "Arrows: imports, pointing from the\nimported layer to its user. "
             "Data flow\nis one way: no layer imports a layer\nbelow it, no cycles "
-            "(tests/test_layers.py).\ncontract · validation are used by all;\napp may use every layer.",
+            "(tests/test_layers.py).\ncontract · validation are used by all;"
+            "\napp may use every layer.",
             fontsize=8, va="center", ha="center", style="italic")
     ax.set_xlim(-1.8, 12.4)
     ax.set_ylim(-7.2, 0.6)

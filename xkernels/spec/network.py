@@ -75,8 +75,8 @@ class Distribution:
 
     @classmethod
     def parse(cls, value: Any, field_name: str) -> Distribution:
-        """Build from a Distribution, ``{"name": ..., "params": {...}}``, ``{"name": ..., **kwargs}``,
-        a ``(name, kwargs)`` pair or a frozen scipy object.
+        """Build from a Distribution, ``{"name": ..., "params": {...}}``,
+        ``{"name": ..., **kwargs}``, a ``(name, kwargs)`` pair or a frozen scipy object.
 
         Parameters
         ----------
