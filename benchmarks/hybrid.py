@@ -55,7 +55,7 @@ def plain_loop(network, spikes, post, cells, t_stop, dt, seed):
 
     from xkernels.engine.linearisation import ext_leak_shift
     from xkernels.engine.network_cell import NetworkCell
-    from xkernels.hybrid.simulate import cell_matrix
+    from xkernels.hybrid.ground_truth import cell_matrix
     from xkernels.hybrid.wiring import wire_cell
 
     pop = network.population(post)
@@ -114,7 +114,7 @@ def main() -> None:
 
     import xkernels
     from xkernels.hybrid import correlated_poisson, simulate
-    from xkernels.hybrid.simulate import run_batch
+    from xkernels.hybrid.ground_truth import run_batch
     from xkernels.hybrid.wiring import select_cells
 
     dt, t_stop = 2.0 ** -4, 1000.0 * args.seconds

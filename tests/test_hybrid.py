@@ -21,7 +21,7 @@ import xarray as xr
 
 import xkernels
 from xkernels.hybrid import Spikes, correlated_poisson, simulate
-from xkernels.hybrid.simulate import cell_matrix
+from xkernels.hybrid.ground_truth import cell_matrix
 from xkernels.hybrid.wiring import cell_rng, draw_position, wire_cell
 from xkernels.spec import Network
 

@@ -202,14 +202,19 @@ def test_pyproject_installs_every_subpackage():
 
 
 def test_submodules_are_not_shadowed():
-    """``xkernels.<name>`` is the submodule wherever a submodule of that name exists."""
+    """``package.<name>`` is the submodule wherever a submodule of that name exists, in
+    the package and in every subpackage (``import xkernels.x.y`` gives the module)."""
     import importlib
 
-    import xkernels
-
-    for path in PACKAGE.iterdir():
-        name = path.stem if path.suffix == ".py" else path.name
-        if name.startswith("_") or not (path.suffix == ".py" or (path / "__init__.py").exists()):
-            continue
-        module = importlib.import_module(f"xkernels.{name}")
-        assert getattr(xkernels, name, module) is module, f"xkernels.{name} is shadowed"
+    bad = []
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        package = importlib.import_module(module_name(init.parent))
+        for path in init.parent.iterdir():
+            name = path.stem if path.suffix == ".py" else path.name
+            if name.startswith("_") or not (path.suffix == ".py"
+                                            or (path / "__init__.py").exists()):
+                continue
+            module = importlib.import_module(f"{package.__name__}.{name}")
+            if getattr(package, name, module) is not module:
+                bad.append(f"{package.__name__}.{name}")
+    assert not bad, f"submodules shadowed by other objects: {bad}"

@@ -13,6 +13,7 @@ from xkernels import accessor as _accessor  # noqa: F401  (registers the .xk acc
 from xkernels import compat as compat  # registers LFPykernels' probe classes (probe kinds)
 from xkernels._version import __version__
 from xkernels.contract import select_probe, validate_kernels
+from xkernels.hybrid import validate
 from xkernels.probes import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential, MEGProbe
 from xkernels.signals import convolve, rates_from_spikes, rates_from_spikes_per_second
 from xkernels.spec import Connection, Network, Population
@@ -33,7 +34,7 @@ from xkernels.sweeps import sweep
 __all__ = [
     "__version__", "Connection", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
     "MEGProbe", "Network", "Population", "completed_points", "compute_kernels", "convolve",
-    "create_sweep_store", "describe", "extend_sweep_store", "open_kernels", "rates_from_spikes",
-    "rates_from_spikes_per_second", "read_attrs", "select_probe", "sweep", "validate_kernels",
-    "write_kernels", "write_point", "write_points",
+    "create_sweep_store", "describe", "extend_sweep_store", "open_kernels",
+    "rates_from_spikes", "rates_from_spikes_per_second", "read_attrs", "select_probe", "sweep",
+    "validate", "validate_kernels", "write_kernels", "write_point", "write_points",
 ]

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from filelock import FileLock
@@ -35,6 +36,9 @@ def _find_mod_dir() -> Path:
 
 
 MOD_DIR = _find_mod_dir()
+#: NEURON keeps global state and is not thread-safe: every simulation in a process holds
+#: this lock (re-entrant, so a locked caller may call locked helpers).
+NEURON_LOCK = threading.RLock()
 #: Point processes defined by our mod files (checked after loading).
 MECHANISMS = ("Exp2SynI",)
 _CACHE_ENV = "XKERNELS_CACHE_DIR"

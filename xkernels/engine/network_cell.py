@@ -24,7 +24,6 @@ mV, transmembrane currents nA.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -34,7 +33,6 @@ from xkernels.engine.mechanisms import load_mechanisms
 from xkernels.spec.network import CellSpec, Population
 
 #: Serialises NEURON use between threads of one process (NEURON keeps global state).
-NEURON_LOCK = threading.RLock()
 
 #: Point-process types a synapse group may use.
 SYNAPSE_TYPES = ("Exp2Syn", "Exp2SynI")
@@ -131,7 +129,8 @@ class NetworkCell:
     Use as a context manager; :meth:`close` deletes every synapse, recorder and NEURON
     section it created (no sections leak between cells).  Only one ``NetworkCell``
     (or other LFPy cell) can exist per process at a time: building one deletes all
-    existing sections.  Hold :data:`NEURON_LOCK` when threads share the process.
+    existing sections.  Hold :data:`xkernels.engine.mechanisms.NEURON_LOCK` when threads
+    share the process.
     """
 
     def __init__(self, spec: CellSpec, population: Population, dt: float, *,

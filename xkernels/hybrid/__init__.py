@@ -2,10 +2,10 @@
 and simulated with the network's real spikes — the ground truth the kernels
 approximate — and :func:`validate`, the kernel prediction beside it."""
 
+from xkernels.hybrid.ground_truth import open_ground_truth, simulate
 from xkernels.hybrid.plot import plot_validation
-from xkernels.hybrid.simulate import open_ground_truth, simulate
 from xkernels.hybrid.spikes import Spikes, correlated_poisson
-from xkernels.hybrid.validate import scores, validate
+from xkernels.hybrid.validation import scores, validate
 
 __all__ = ["Spikes", "correlated_poisson", "open_ground_truth", "plot_validation",
            "scores", "simulate",

@@ -18,8 +18,8 @@ One job per module; each imports only modules listed below it::
 """
 
 from xkernels.store.cache import compute_kernels
-from xkernels.store.describe import describe
 from xkernels.store.grow import extend_sweep_store
+from xkernels.store.inspection import describe
 from xkernels.store.kernel_store import KernelStoreError, open_kernels, read_attrs, write_kernels
 from xkernels.store.sweep_store import (
     completed_points,

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from xkernels.engine.cells import Geometry
+from xkernels.engine.mechanisms import NEURON_LOCK
 from xkernels.engine.options import leak_reversal_of, vrest_of_population
 from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
 from xkernels.spec.network import Population
 from xkernels.sweeps.points import PointSpec
-from xkernels.sweeps.runner import NEURON_LOCK, SECONDS_PER_CELL, Runner
+from xkernels.sweeps.runner import SECONDS_PER_CELL, Runner
 
 
 @dataclass(frozen=True, eq=False)

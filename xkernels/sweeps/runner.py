@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -20,8 +19,6 @@ INLINE_SECONDS = 3.0
 #: Rough cost estimates (s) of the tasks, for the choice above.
 SECONDS_PER_CELL = 0.05
 SECONDS_PER_SIMULATION = 0.02
-#: NEURON is not thread-safe: one cell at a time per process.
-NEURON_LOCK = threading.Lock()
 
 
 class Runner:

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from xkernels.engine.kernels import compute_kernels
+from xkernels.engine.mechanisms import NEURON_LOCK
 from xkernels.spec.network import Network
 from xkernels.sweeps.planning import PointPlan
 from xkernels.sweeps.points import PointSpec
 from xkernels.sweeps.runner import (
-    NEURON_LOCK,
     SECONDS_PER_CELL,
     SECONDS_PER_SIMULATION,
     Runner,

@@ -39,11 +39,11 @@ import numpy as np
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry
 from xkernels.engine.kernels import probes_matrix
+from xkernels.engine.mechanisms import NEURON_LOCK
 from xkernels.engine.plans import KernelPlan
 from xkernels.spec.network import Population
 from xkernels.sweeps.planning import CellPlan, PointPlan
 from xkernels.sweeps.runner import (
-    NEURON_LOCK,
     SECONDS_PER_CELL,
     SECONDS_PER_SIMULATION,
     Runner,

@@ -90,7 +90,8 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
         ``cells``, ``synapses``, ``groups``, ``events`` counts, ``seconds`` (wall) and
         ``cpu_seconds`` (this process's CPU time) spent.
     """
-    from xkernels.engine.network_cell import NEURON_LOCK, NetworkCell
+    from xkernels.engine.mechanisms import NEURON_LOCK
+    from xkernels.engine.network_cell import NetworkCell
 
     start, cpu = time.perf_counter(), time.process_time()
     pop = network.population(post)
