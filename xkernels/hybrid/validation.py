@@ -112,6 +112,24 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     ------
     ValueError
         For bad input, before any cell is simulated (see ``simulate``).
+
+    Examples
+    --------
+    A tiny run (6 cells, 200 ms; real validations simulate hundreds of cells for seconds):
+
+    >>> import xkernels
+    >>> from xkernels.hybrid import correlated_poisson
+    >>> net = xkernels.Network.example()
+    >>> spikes = correlated_poisson({p.name: p.size for p in net.populations},
+    ...                             {p.name: p.rate for p in net.populations},
+    ...                             t_stop=200., seed=1)
+    >>> ds = validate(net, spikes, {"cdm": xkernels.CurrentDipoleMomentZ()}, t_stop=200.,
+    ...               transient=50., n_cells={"E": 4, "I": 2}, client="sync",
+    ...               progress=False, tau=20.)
+    >>> sorted(ds.data_vars)
+    ['ground_truth', 'prediction', 'r2', 'std_ratio']
+    >>> dict(ds["ground_truth"].sizes)
+    {'probe_channel': 3, 'time': 3200}
     """
     t_stop = check_real("t_stop", t_stop, positive=True)
     transient = check_real("transient", transient, nonnegative=True)
