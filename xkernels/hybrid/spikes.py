@@ -133,6 +133,13 @@ class Spikes(Mapping):
         ValueError
             If populations share an id, or a sender belongs to no population (naming
             the sender and each population's ids).
+
+        Examples
+        --------
+        >>> s = Spikes.from_events(np.array([1.0, 2.0, 3.0]), np.array([1, 2, 12]),
+        ...                        {"E": (1, 10), "I": (11, 15)})
+        >>> s.sizes, s.population_times("E").tolist()
+        ({'E': 10, 'I': 5}, [1.0, 2.0])
         """
         t = np.asarray(times, dtype=np.float64)
         s = np.asarray(senders)
@@ -187,6 +194,12 @@ class Spikes(Mapping):
             The file.
         t_stop : float, optional
             Duration of the recording (ms), recorded in the file when given.
+
+        Examples
+        --------
+        >>> Spikes({"E": [[1.0, 5.0], [2.0]]}).save("spikes.npz", t_stop=10.0)
+        >>> Spikes.load("spikes.npz")[1]
+        10.0
         """
         arrays = {"format": np.asarray(SPIKES_FORMAT)}
         if t_stop is not None:
@@ -217,6 +230,13 @@ class Spikes(Mapping):
         ------
         ValueError
             The file was not written by :meth:`save`.
+
+        Examples
+        --------
+        >>> Spikes({"E": [[1.0, 5.0], [2.0]]}).save("loaded.npz")
+        >>> spikes, t_stop = Spikes.load("loaded.npz")
+        >>> spikes.sizes, t_stop
+        ({'E': 2}, None)
         """
         with np.load(path, allow_pickle=False) as data:
             if "format" not in data or str(data["format"]) != SPIKES_FORMAT:
@@ -277,6 +297,11 @@ class Spikes(Mapping):
         -------
         ndarray
             Spike times (ms).
+
+        Examples
+        --------
+        >>> Spikes({"E": [[1.0, 5.0], [2.0]]}).population_times("E").tolist()
+        [1.0, 5.0, 2.0]
         """
         return self._data[name][0]
 
@@ -287,6 +312,11 @@ class Spikes(Mapping):
         -------
         float
             The latest spike time over all populations (ms).
+
+        Examples
+        --------
+        >>> Spikes({"E": [[1.0, 5.0], [2.0]]}).t_max()
+        5.0
         """
         ends = [t.max() for t, _ in self._data.values() if t.size]
         return float(max(ends)) if ends else -math.inf
@@ -423,11 +453,11 @@ def correlated_poisson(sizes: Mapping[str, int], rates: Mapping[str, float], *,
                        fluctuation: float = 0.0, tau_c: float = 10.0,
                        mip: float | Mapping[str, float] | None = None,
                        common: bool = True) -> Spikes:
-    """Seeded Poisson spike trains with a shared rate fluctuation and/or MIP correlation.
+    r"""Seeded Poisson spike trains with a shared rate fluctuation and/or MIP correlation.
 
     Every neuron of population X fires as an inhomogeneous Poisson process of rate
 
-    .. math:: \\nu_X(t) = \\bar\\nu_X \\max(0, 1 + s\\, \\xi(t))
+    .. math:: \nu_X(t) = \bar\nu_X \max(0, 1 + s\, \xi(t))
 
     with ``s = fluctuation`` and ξ an Ornstein-Uhlenbeck process of zero mean, unit
     variance and correlation time ``tau_c``, shared by all neurons of the population
@@ -465,6 +495,13 @@ def correlated_poisson(sizes: Mapping[str, int], rates: Mapping[str, float], *,
     Returns
     -------
     Spikes
+
+    Examples
+    --------
+    >>> spikes = correlated_poisson({"E": 10, "I": 5}, {"E": 5.0, "I": 10.0}, t_stop=1000.0,
+    ...                             seed=1)
+    >>> spikes.sizes
+    {'E': 10, 'I': 5}
     """
     seed = check_int("seed", seed, minimum=0)
     t_stop = check_real("t_stop", t_stop, positive=True)

@@ -78,26 +78,26 @@ def _midpoints(geometry: Any, axis: str = "z") -> np.ndarray:
 # GaussCylinderPotential
 # --------------------------------------------------------------------------- #
 def gauss_cylinder_mean(d: np.ndarray, R: float, sigma_z: float) -> np.ndarray:
-    """Gaussian average of the on-axis disk function ``sqrt(u^2+R^2) - |u|``.
+    r"""Gaussian average of the on-axis disk function ``sqrt(u^2+R^2) - |u|``.
 
     Computes
 
-    .. math:: I(d) = \\int_{-\\infty}^{\\infty} \\left(\\sqrt{(d-s)^2 + R^2}
-              - |d-s|\\right) g(s)\\, ds, \\quad
-              g(s) = \\frac{e^{-s^2 / 2\\sigma_z^2}}{\\sqrt{2\\pi}\\,\\sigma_z}
+    .. math:: I(d) = \int_{-\infty}^{\infty} \left(\sqrt{(d-s)^2 + R^2}
+              - |d-s|\right) g(s)\, ds, \quad
+              g(s) = \frac{e^{-s^2 / 2\sigma_z^2}}{\sqrt{2\pi}\,\sigma_z}
 
-    exactly rewritten (with :math:`\\sqrt{a} = \\frac{1}{2\\sqrt\\pi}
-    \\int_0^\\infty (1 - e^{-ta})\\, t^{-3/2} dt` and the Gaussian expectation
+    exactly rewritten (with :math:`\sqrt{a} = \frac{1}{2\sqrt\pi}
+    \int_0^\infty (1 - e^{-ta})\, t^{-3/2} dt` and the Gaussian expectation
     of :math:`e^{-t(d-s)^2}`) as a smooth, positive integral without the kink
     at :math:`s = d`:
 
-    .. math:: I(d) = \\frac{1}{2\\sqrt\\pi} \\int_0^\\infty
-              \\frac{(1 - e^{-tR^2})\\, e^{-t d^2 / (1 + 2t\\sigma_z^2)}}
-              {t^{3/2} \\sqrt{1 + 2t\\sigma_z^2}}\\, dt ,
+    .. math:: I(d) = \frac{1}{2\sqrt\pi} \int_0^\infty
+              \frac{(1 - e^{-tR^2})\, e^{-t d^2 / (1 + 2t\sigma_z^2)}}
+              {t^{3/2} \sqrt{1 + 2t\sigma_z^2}}\, dt ,
 
-    evaluated with the trapezoidal rule in :math:`\\log t` (exponentially
+    evaluated with the trapezoidal rule in :math:`\log t` (exponentially
     convergent: the integrand is analytic in the strip
-    :math:`|\\mathrm{Im}\\log t| < \\pi/2` and decays exponentially at both
+    :math:`|\mathrm{Im}\log t| < \pi/2` and decays exponentially at both
     ends).  Tails are cut where they are below ``1e-13`` of the result;
     the relative error is about ``1e-13`` for any ``d``, ``R``, ``sigma_z``.
 
@@ -114,6 +114,11 @@ def gauss_cylinder_mean(d: np.ndarray, R: float, sigma_z: float) -> np.ndarray:
     -------
     ndarray
         :math:`I(d)` (µm), same shape as ``d``.
+
+    Examples
+    --------
+    >>> gauss_cylinder_mean(np.array([0.0, 100.0]), R=150.0, sigma_z=75.0).round(3)
+    array([106.554,  84.95 ])
     """
     d = np.asarray(d, dtype=float)
     if d.size == 0:
