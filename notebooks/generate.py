@@ -25,7 +25,8 @@ NOTEBOOKS = {
 The README of LFPykernels 0.2.0 predicts the kernel from inhibitory spikes (X = I) to
 the LFP of the excitatory population (Y = E). xkernels computes all four X → Y kernels
 of that network at once, as one labelled `DataArray` with dims (X, Y, probe_channel,
-tau). Units: LFP in mV and CDM in nA µm, per presynaptic spike; tau in ms."""),
+tau). Units: LFP in mV and CDM in nA µm, per presynaptic spike; tau in ms.
+Figures appear inline (and with `plt.show()` in scripts)."""),
         ("code", """import numpy as np
 import xarray as xr
 import xkernels as xk
@@ -43,19 +44,25 @@ H"""),
         ("md", "The README's kernel is one panel of this array:"),
         ("code", """H_IE = H.sel(X="I", Y="E").xk.probe("lfp")
 H_IE.sel(tau=slice(0, 20)).isel(tau=slice(None, None, 40)).to_pandas().round(8)"""),
-        ("code", """fig = H.xk.plot(tau_lim=(-5, 40))
-fig"""),
-        ("code", """fig = H.xk.plot(kind="image", probes=["lfp"], tau_lim=(-5, 40))
-fig"""),
+        ("code", """H.xk.plot(tau_lim=(-5, 40))"""),
+        ("md", """One amplitude scale per probe makes panels comparable, and the weak
+E → E kernels look flat; `scale="panel"` scales every panel to its own maximum (each
+with its own scale bar). Any selection plots: one population, a sum, one channel."""),
+        ("code", """H.xk.plot(kind="image", probes=["lfp"], tau_lim=(-5, 40), scale="panel")"""),
+        ("code", """H.sum("X").xk.probe("cdm").xk.plot(tau_lim=(-5, 40))   # all X together: ΣX"""),
         ("md", """Convolve with Poisson population spike counts at the rates assumed by the
-README network (E 2.5 spikes/s, I 5 spikes/s per cell), 1 s at dt = 1/16 ms."""),
+README network (E 2.5 spikes/s, I 5 spikes/s per cell), 1 s at dt = 1/16 ms. The first
+50 ms of a convolution lack the spikes before the first bin (the kernels last 50 ms):
+`mode="valid"` keeps only the complete samples (`mode="same"`, the default, keeps every
+sample, as the reference workflow's `np.convolve(..., 'same')`)."""),
         ("code", """rng = np.random.default_rng(1)
 dt = 2**-4
 time = np.arange(int(1000 / dt)) * dt
 expected = {"E": 2.5 * 8192 * dt / 1000, "I": 5.0 * 1024 * dt / 1000}  # spikes per bin
 rates = xr.DataArray([rng.poisson(expected[x], time.size) for x in ("E", "I")],
                      dims=("X", "time"), coords={"X": ["E", "I"], "time": time})
-signals = rates.xk.convolve(H).compute()
+signals = rates.xk.convolve(H, mode="valid").compute()
+print(signals.attrs["complete_time"], "ms")
 signals.xk.plot(rates=rates, time_lim=(100, 600))"""),
         ("code", """cdm_z = H.sel(probe_channel="cdm:z")
 results = {
@@ -95,9 +102,10 @@ lif.summary(spikes, TRANSIENT)   # spikes/s per neuron"""),
 rates"""),
         ("code", """probes = demo_probes()   # lfp (13 depths), cdm, eeg (3 electrodes)
 H = xk.compute_kernels(xk.Network.example(), probes)
-H.xk.plot(tau_lim=(-5, 40))"""),
-        ("code", """signals = rates.xk.convolve(H).compute()
-signals.xk.plot(rates=rates, time_lim=(TRANSIENT, TRANSIENT + 500))"""),
+H.xk.plot(tau_lim=(-5, 40), scale="panel")"""),
+        ("code", """signals = rates.xk.convolve(H, mode="valid").compute()   # complete samples only
+t0 = float(signals.time[0])
+signals.xk.plot(rates=rates, time_lim=(t0, t0 + 500))"""),
         ("md", """The EEG probe applies lfpykit's four-sphere model to the dipole moment.
 Check it by hand: the EEG signal must equal lfpykit's `FourSphereVolumeConductor`
 matrix applied to the CDM signal."""),
@@ -105,7 +113,7 @@ matrix applied to the CDM signal."""),
 four_sphere = lfpykit.eegmegcalc.FourSphereVolumeConductor(
     eeg.r_electrodes, radii=list(eeg.radii), sigmas=list(eeg.sigmas))
 M = four_sphere.get_transformation_matrix(np.asarray(eeg.dipole_location, float))
-eeg_by_hand = M @ signals.xk.probe("cdm").values      # (3, time), mV
+eeg_by_hand = M[:, 2:] @ signals.xk.probe("cdm").values   # z-dipole (cdm:z): (3, time), mV
 eeg_xk = signals.xk.probe("eeg").values
 max_rel_err = float(np.abs(eeg_by_hand - eeg_xk).max() / np.abs(eeg_xk).max())
 max_rel_err"""),
@@ -154,11 +162,12 @@ lfp = kern.isel(probe_channel=np.flatnonzero(kern["probe"].values == "lfp"))
 amp = (lfp.sel(Y="E").sum("X").max("tau") - lfp.sel(Y="E").sum("X").min("tau")).max("probe_channel")
 amp = amp.compute()
 amp.to_pandas()"""),
-        ("code", """from matplotlib.figure import Figure
-fig = Figure(figsize=(5, 4), layout="constrained")
-ax = fig.add_subplot()
-amp.plot(ax=ax, x=sweep_dims[0], cbar_kwargs={"label": "LFP kernel peak-to-peak (mV)"})
-fig"""),
+        ("code", """import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
+amp.plot(ax=ax, x=sweep_dims[0], cbar_kwargs={"label": "LFP kernel peak-to-peak (mV)"});"""),
+        ("md", "One point of the sweep, plotted like any kernels (the CDM, one panel per pair):"),
+        ("code", """point = xk.open_kernels(store).isel({d: -1 for d in sweep_dims})
+point.xk.probe("cdm").xk.plot(tau_lim=(-5, 40), scale="panel")"""),
         ("code", """values = amp.transpose(*sweep_dims).values
 results = {
     "dims": sweep_dims,
@@ -195,7 +204,7 @@ rs = da.random.RandomState(7)
 counts = rs.poisson(expected[:, None], size=(2, n_time), chunks=(2, 2**18)).astype("float32")
 rates = xr.DataArray(counts, dims=("X", "time"),
                      coords={"X": ["E", "I"], "time": np.arange(n_time) * dt}, name="rates")
-rates.to_dataset().to_zarr("rates.zarr", mode="w")
+rates.xk.to_zarr("rates.zarr", overwrite=True)   # atomic; plain xr.open_zarr reads it
 rates = xr.open_zarr("rates.zarr")["rates"]   # lazy
 rates"""),
         ("code", """probes = {"lfp": GaussCylinderPotential(z=np.linspace(1000., -200., 13), sigma=0.3,
@@ -204,12 +213,11 @@ rates"""),
 H = xk.compute_kernels(xk.Network.example(), probes)
 signals = rates.xk.convolve(H, dtype="float32")   # lazy
 signals"""),
-        ("code", """for coord in signals.coords.values():
-    coord.encoding = {}
-signals.to_dataset(name="signals").to_zarr("signals.zarr", mode="w")
+        ("code", """signals.xk.to_zarr("signals.zarr", overwrite=True)   # computed chunk by chunk
 out = xr.open_zarr("signals.zarr")["signals"]
 std = out.std("time").compute()
 std.to_pandas()"""),
+        ("code", """out.xk.plot(time_lim=(1000, 1500))   # reads only this window"""),
         ("md", "Check a stretch against a direct sum over lags, computed independently:"),
         ("code", """t0, n = 100_000 % n_time, 2000
 h = H.sum("Y").sel(probe_channel="lfp:6")

@@ -129,7 +129,7 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     >>> sorted(ds.data_vars)
     ['ground_truth', 'prediction', 'r2', 'std_ratio']
     >>> dict(ds["ground_truth"].sizes)
-    {'probe_channel': 3, 'time': 3200}
+    {'probe_channel': 1, 'time': 3200}
     """
     t_stop = check_real("t_stop", t_stop, positive=True)
     transient = check_real("transient", transient, nonnegative=True)
