@@ -5,7 +5,15 @@ xkernels.compute_kernels (all four kernels in one call) against lfpykernels 0.2.
 (13-channel GaussCylinderPotential LFP + z-only CDM), best of --repeat runs each.
 Prints both timings, the speed-up and the largest deviation between the two.
 
-    python benchmarks/kernels.py [--repeat 3]
+With ``--active``: the cost of membrane linearisation instead.  The README network
+with the ``active`` biophysics preset (``Network.example(active=True)``), with 2 and
+with 10 presynaptic populations (extra presynaptic-only copies of E and I), computed
+with every ``linearisation``; prints each mode's CPU time (this process; NEURON runs
+in it, single-threaded) relative to ``"as-is"`` and splits it into a part per
+postsynaptic cell (settling, linearising) and a part per presynaptic population X (the
+responses), from the difference between 2 and 10 X.
+
+    python benchmarks/kernels.py [--repeat 3] [--active]
 """
 
 from __future__ import annotations
@@ -46,22 +54,27 @@ def run_xkernels():
     return xkernels.compute_kernels(xkernels.Network.example(), probes, **OPTIONS)
 
 
-def best_time(fun, repeat: int):
+def best_time(fun, repeat: int, clock=time.perf_counter):
     times, result = [], None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         result = fun()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return min(times), result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--active", action="store_true",
+                        help="time the linearisation modes on the active network instead")
     args = parser.parse_args()
     from xkernels.engine.mechanisms import load_mechanisms
 
     load_mechanisms()
+    if args.active:
+        run_linearisation_benchmark(args.repeat)
+        return
     run_xkernels()  # warm-up: NEURON libraries, templates
     t_ours, H = best_time(run_xkernels, args.repeat)
     t_ref, ref = best_time(run_reference, args.repeat)
@@ -84,6 +97,57 @@ def _worst(H, ref: dict) -> float:
             ours = H.sel(X=X, Y=Y).xk.probe(name).values
             worst = max(worst, np.abs(ours - kernels[key]).max() / np.abs(kernels[key]).max())
     return worst
+
+
+
+# --------------------------------------------------------------------------------------
+# membrane linearisation (--active)
+# --------------------------------------------------------------------------------------
+def active_network(n_pre: int):
+    """The active README network with ``n_pre`` presynaptic populations (even, >= 2):
+    E, I and presynaptic-only copies E1, I1, E2, I2... wired like E and I."""
+    import copy
+
+    import xkernels
+
+    spec = xkernels.Network.example(active=True).to_dict()
+    base_pops = copy.deepcopy(spec["populations"])
+    base_conns = copy.deepcopy(spec["connections"])
+    for k in range(1, n_pre // 2):
+        for pop in base_pops:
+            spec["populations"].append({**pop, "name": f"{pop['name']}{k}", "cell": None})
+        for conn in base_conns:
+            spec["connections"].append({**conn, "pre": f"{conn['pre']}{k}"})
+    return xkernels.Network.from_dict(spec)
+
+
+def run_linearisation_benchmark(repeat: int) -> None:
+    import xkernels
+    from xkernels.engine.options import LINEARISATIONS
+
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **GCP),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    few, many = 2, 10
+    networks = {n: active_network(n) for n in (few, many)}
+    times = {}
+    for mode in LINEARISATIONS:
+        for n, net in networks.items():
+            def run(net=net, mode=mode):
+                return xkernels.compute_kernels(net, probes, linearisation=mode, **OPTIONS)
+
+            times[mode, n] = best_time(run, repeat, time.process_time)[0]
+    per_x = {mode: (times[mode, many] - times[mode, few]) / (many - few)
+             for mode in LINEARISATIONS}
+    fixed = {mode: times[mode, few] - few * per_x[mode] for mode in LINEARISATIONS}
+    print(f"active README network, 2 postsynaptic cells (E, I); tau = {OPTIONS['tau']} ms, "
+          f"t_X = {OPTIONS['t_X']} ms, dt = {OPTIONS['dt']} ms; best of {repeat}")
+    print(f"{'linearisation':>14} {f'{few} X / as-is':>12} {f'{many} X / as-is':>12} "
+          f"{'per X / as-is':>14} {'per cell / (as-is per X)':>25}")
+    for mode in LINEARISATIONS:
+        print(f"{mode:>14} {times[mode, few] / times['as-is', few]:12.2f} "
+              f"{times[mode, many] / times['as-is', many]:12.2f} "
+              f"{per_x[mode] / per_x['as-is']:14.3f} "
+              f"{fixed[mode] / 2 / per_x['as-is']:25.2f}")
 
 
 if __name__ == "__main__":

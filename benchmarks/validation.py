@@ -26,6 +26,14 @@ GaussCylinderPotential LFP at the same depths, and the z-only current dipole mom
     python benchmarks/validation.py [--cells 500] [--seconds 1] [--networks readme,...]
 
 Prints one markdown table per network.
+
+With ``--active``: the active README network (``Network.example(active=True)``: Na/K in
+the soma, apical I_h; extrinsic input as its mean conductance, ``ext="mean"``), one
+ground truth (cells simulated as they are, from v_init: use a longer ``--transient``)
+against the kernels of every ``linearisation`` (``g_eff=True``); prints one table with
+R² and STD ratio per channel and mode.
+
+    python benchmarks/validation.py --active [--cells 500] [--seconds 1] [--transient 300]
 """
 
 from __future__ import annotations
@@ -95,7 +103,12 @@ def main() -> None:
     parser.add_argument("--transient", type=float, default=100.0)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--networks", default="readme,current,poisson-ext,leak-ext")
+    parser.add_argument("--active", action="store_true",
+                        help="the active network against every linearisation instead")
     args = parser.parse_args()
+    if args.active:
+        run_active(args)
+        return
 
     from dask.distributed import Client, LocalCluster
 
@@ -120,6 +133,60 @@ def main() -> None:
             print(table(name, ds, {**options, "cells": f"{n_e}+{args.cells - n_e}"},
                         time.perf_counter() - start), flush=True)
             print(flush=True)
+
+
+LINEARISED = ("as-is", "passive", "frozen", "quasi-active")
+
+
+def run_active(args) -> None:
+    """One ground truth of the active network, the kernels of every linearisation."""
+    import tempfile
+
+    from dask.distributed import Client, LocalCluster
+
+    import xkernels
+    from xkernels.hybrid import correlated_poisson, validate
+
+    net = xkernels.Network.example(active=True)
+    t_stop = 1000.0 * args.seconds + args.transient
+    sizes = {p.name: p.size for p in net.populations}
+    rates = {p.name: p.rate for p in net.populations}
+    spikes = correlated_poisson(sizes, rates, t_stop=t_stop, seed=args.seed,
+                                fluctuation=0.5, tau_c=20.0)
+    n_e = int(round(0.8 * args.cells))
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp, \
+            LocalCluster(threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
+            Client(cl) as client:
+        for mode in LINEARISED:
+            start = time.perf_counter()
+            results[mode] = validate(net, spikes, probes(), t_stop=t_stop,
+                                     transient=args.transient, seed=args.seed,
+                                     client=client, progress=False,
+                                     n_cells={"E": n_e, "I": args.cells - n_e},
+                                     store=Path(tmp) / "ground_truth.zarr", ext="mean",
+                                     g_eff=True, linearisation=mode)
+            print(f"{mode}: {time.perf_counter() - start:.0f} s (ground truth simulated in "
+                  "the first, read back after)", flush=True)
+    header = " | ".join(f"{m}: R² point / Gauss | STD ratio point / Gauss" for m in LINEARISED)
+    lines = [f"### active network ({n_e}+{args.cells - n_e} cells, {args.seconds:g} s "
+             f"scored after {args.transient:g} ms, ext=mean, g_eff=True)", "",
+             f"| depth (µm) | {header} |", "| --- |" + " --- | --- |" * len(LINEARISED)]
+
+    def cell(ds, a, b):
+        r2 = f"{float(ds.r2.sel(probe_channel=a)):.3f}"
+        sd = f"{float(ds.std_ratio.sel(probe_channel=a)):.2f}"
+        if b is not None:
+            r2 += f" / {float(ds.r2.sel(probe_channel=b)):.3f}"
+            sd += f" / {float(ds.std_ratio.sel(probe_channel=b)):.2f}"
+        return f"{r2} | {sd}"
+
+    for k, z in enumerate(Z):
+        row = " | ".join(cell(results[m], f"lfp:{k}", f"gauss:{k}") for m in LINEARISED)
+        lines.append(f"| {z:.0f} | {row} |")
+    row = " | ".join(cell(results[m], "cdm:z", None) for m in LINEARISED)
+    lines.append(f"| CDM z | {row} |")
+    print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":

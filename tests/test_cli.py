@@ -411,3 +411,32 @@ def test_interrupted_sweep_keeps_points_and_resumes(tmp_path, how):
     assert {k: after[k] for k in before} == before  # kept points were not recomputed
     S = xkernels.open_kernels(tmp_path / "s.zarr")
     assert np.isfinite(S.values).all() and S.sizes["Vrest"] == n
+
+
+def test_compute_with_linearisation(tmp_path, capsys):
+    """--linearisation replaces the spec's option; the store records the mode and the
+    resting state; a bad mode in SPEC.json is a one-line error naming it."""
+    import xkernels
+    from xkernels.app.files import spec_document
+    from xkernels.network import Network
+
+    probes = {"cdm": xkernels.CurrentDipoleMomentZ()}
+    options = {"tau": 1.0, "linearisation": {"E": "passive", "I": "passive"}}
+    doc = spec_document(Network.example(active=True), probes, options)
+    (tmp_path / "spec.json").write_text(json.dumps(doc))
+    proc = call("compute", "spec.json", "-o", "k.zarr", "--linearisation", "frozen", "-q",
+                cwd=tmp_path, capsys=capsys)
+    assert proc.returncode == 0, proc.stderr
+    H = xkernels.open_kernels(tmp_path / "k.zarr")
+    assert json.loads(H.attrs["linearisation"]) == {"E": "frozen", "I": "frozen"}
+    assert set(json.loads(H.attrs["resting_state"])) == {"E", "I"}
+    ref = xkernels.compute_kernels(Network.example(active=True), probes, tau=1.0,
+                                   linearisation="frozen")
+    np.testing.assert_array_equal(H.values, ref.values)
+    doc["options"]["linearisation"] = "linear"
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    one_line_error(call("compute", "bad.json", "-o", "b.zarr", cwd=tmp_path, capsys=capsys),
+                   "bad.json", "linearisation must be one of", "'linear'")
+    proc = call("compute", "spec.json", "-o", "c.zarr", "--linearisation", "linear",
+                cwd=tmp_path, capsys=capsys)
+    assert proc.returncode == 2 and "invalid choice: 'linear'" in proc.stderr

@@ -61,8 +61,9 @@ def test_concurrent_first_use_compiles_once(tmp_path):
 def test_build_key_depends_on_sources(tmp_path):
     mod = tmp_path / "mod"
     mod.mkdir()
+    for path in mechanisms.mod_sources():
+        (mod / path.name).write_text(path.read_text())
     source = (mechanisms.MOD_DIR / "exp2synI.mod").read_text()
-    (mod / "exp2synI.mod").write_text(source)
     key = mechanisms.build_key(mod)
     assert key == mechanisms.build_key(mechanisms.MOD_DIR)
     (mod / "exp2synI.mod").write_text(source + "\n: changed\n")
@@ -83,7 +84,8 @@ def test_mod_sources_ship_as_package_data():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"xkernels.mod" = "mod"' in pyproject
     assert mechanisms.MOD_DIR == ROOT / "mod"
-    assert [p.name for p in mechanisms.mod_sources()] == ["exp2synI.mod"]
+    assert [p.name for p in mechanisms.mod_sources()] == ["exp2synI.mod", "xkih.mod",
+                                                         "xkkdr.mod", "xkna.mod"]
 
 
 def test_exp2syni_waveform(mechanisms_loaded):

@@ -100,3 +100,19 @@ def test_long_recording_dask(tmp_path):
     assert r["n_chunks"] > 1 and r["finite_std"]
     assert r["max_rel_err"] < 1e-5  # float32 output
     shutil.rmtree(tmp_path / "signals.zarr")
+
+
+@pytest.mark.slow
+def test_microcircuit(tmp_path):
+    pytest.importorskip("nest")
+    r = execute("06_microcircuit.ipynb", tmp_path, XKERNELS_NB_T_STOP="450",
+                XKERNELS_NB_N_SCALING="0.02", XKERNELS_NB_K_SCALING="0.1")
+    assert r["kernels_shape"] == {"X": 9, "Y": 8, "probe_channel": 22, "tau": 801}
+    assert r["rates_shape"] == {"X": 9, "time": 4000}
+    assert r["signals_shape"] == {"probe_channel": 22, "time": 4000} and r["finite"]
+    assert len(r["lfp_std_mV"]) == 16 and min(r["lfp_std_mV"]) > 0
+    assert r["keep_X_sum_rel_err"] < 1e-10       # the split by X sums to the total
+    assert r["csd_shape"][0] == 14      # inner contacts
+    cortical = {k: v for k, v in r["mean_rates"].items() if k != "TC"}
+    assert all(0 < v < 50 for v in cortical.values()) and r["mean_rates"]["TC"] == 0
+    assert abs(r["corr_eeg0_cdmz"]) > 0.99

@@ -211,6 +211,22 @@ def test_nonlinear_membrane_is_never_superposed(net, caplog):
     assert "by simulate" in caplog.text
 
 
+def test_linearised_sweep_simulates_every_point(caplog):
+    active = Network.example(active=True)
+    grid = {W_EE: [1e-4, 2e-4]}
+    with pytest.raises(ValueError, match="superposition' needs membranes simulated as"):
+        sweep(active, grid, make_probes(), tau=2.0, client="sync", method="superposition",
+              linearisation="frozen")
+    with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
+        S = sweep(active, grid, make_probes(), tau=2.0, client="sync",
+                  linearisation={"E": "quasi-active", "I": "frozen"})
+    assert "by simulate" in caplog.text
+    assert json.loads(S.attrs["linearisation"]) == {"E": "quasi-active", "I": "frozen"}
+    ref = compute_kernels(modified(active, {W_EE: 2e-4}), make_probes(), tau=2.0,
+                          linearisation={"E": "quasi-active", "I": "frozen"})
+    np.testing.assert_array_equal(S.sel(weight_E_E=2e-4).values, ref.values)
+
+
 def test_zero_weight_point(net):
     H = sweep(net, {W_EE: [0.0, 1e-4]}, make_probes(), tau=TAU, g_eff=False, client="sync",
               method="superposition")

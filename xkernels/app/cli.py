@@ -43,6 +43,7 @@ from xkernels.app.files import (
     spec_document,
     write_dataset,
 )
+from xkernels.engine.options import LINEARISATIONS
 from xkernels.validation import check_real, did_you_mean
 
 __all__ = ["CLIError", "OPTION_KEYS", "PROG", "SPEC_KEYS", "build_parser", "check_output",
@@ -122,6 +123,8 @@ def cmd_compute(args: argparse.Namespace) -> int:
 
     out = check_output(args.output, args.overwrite)
     network, probes, options = load_spec(args.spec)
+    if args.linearisation is not None:
+        options["linearisation"] = args.linearisation
     start = time.perf_counter()
     _status(f"computing kernels of {len(network.connections)} connections, "
             f"probes {list(probes)} ...", args.quiet)
@@ -189,6 +192,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.output)
     check_output(out, overwrite=True)  # the parent must be a folder
     network, probes, options = load_spec(args.spec)
+    if args.linearisation is not None:
+        options["linearisation"] = args.linearisation
     grid = _load_grid(args.grid)
     _clear_sweep_output(out, args.overwrite)
     before = _points_done(out)
@@ -244,9 +249,9 @@ def cmd_convolve(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as err:
         raise CLIError(f"cannot convolve {str(args.rates)!r} with {str(args.kernels)!r}: "
                        f"{err}") from None
-    signals = signals.rename("signals")
-    write_dataset(signals.to_dataset(), out, overwrite=args.overwrite,
-                  progress=not args.quiet)
+    from xkernels.store import write_signals
+
+    write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet)
     _status(f"wrote {out} ({dict(signals.sizes)})", args.quiet)
     return 0
 
@@ -356,6 +361,13 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
+def _add_linearisation(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--linearisation", choices=LINEARISATIONS, default=None,
+                        help="membrane linearisation of every postsynaptic cell (replaces "
+                             "the option in SPEC.json; per population: a dict there); "
+                             "default: SPEC.json's, else as-is")
+
+
 def build_parser() -> _Parser:
     """The argument parser of the ``xkernels`` command."""
     from xkernels._version import __version__
@@ -402,6 +414,7 @@ def build_parser() -> _Parser:
     p.add_argument("spec", metavar="SPEC.json", help="network, probes and options")
     p.add_argument("-o", "--output", required=True, metavar="KERNELS.zarr")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_linearisation(p)
     p.set_defaults(func=cmd_compute)
 
     p = add("sweep", "kernels over a parameter grid -> one stacked Zarr store",
@@ -420,6 +433,7 @@ def build_parser() -> _Parser:
     p.add_argument("--overwrite", action="store_true",
                    help="discard an existing SWEEP.zarr and start afresh")
     p.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # the default
+    _add_linearisation(p)
     p.set_defaults(func=cmd_sweep)
 
     p = add("convolve", "rates store * kernel store -> signals store",

@@ -22,7 +22,8 @@ from xkernels.store.publish import Staging, publish
 from xkernels.validation import did_you_mean
 
 SPEC_KEYS = ("network", "probes", "options")
-OPTION_KEYS = ("dt", "tau", "t_X", "Vrest", "g_eff", "fir", "n_positions", "seed")
+OPTION_KEYS = ("dt", "tau", "t_X", "Vrest", "g_eff", "fir", "n_positions", "seed",
+               "linearisation")
 
 
 class CLIError(Exception):

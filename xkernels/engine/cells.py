@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xkernels.engine.biophysics import finish_preset, preset_function
 from xkernels.engine.mechanisms import load_mechanisms
 from xkernels.spec.network import CellSpec, Population
 
@@ -118,8 +119,9 @@ class LinearisedCell:
             if e_pas is None:
                 raise ValueError(f"populations[{population.name!r}].cell.biophysics.e_pas must "
                                  "be set when Vrest is a per-segment list")
-            custom_fun.insert(0, insert_passive)
-            custom_args.insert(0, {"g_pas": bio["g_pas"], "e_pas": float(e_pas)})
+            fun, args = preset_function(bio, float(e_pas), insert_passive)
+            custom_fun.insert(0, fun)
+            custom_args.insert(0, args)
         elif callable(bio):
             custom_fun.insert(0, bio)
             custom_args.insert(0, dict(spec.biophysics_args))
@@ -133,6 +135,8 @@ class LinearisedCell:
             custom_fun=custom_fun or None, custom_fun_args=custom_args or None,
             **params,
         )
+        if isinstance(bio, dict):
+            finish_preset(self.cell.allseclist, bio)
         rotation = {k: v for k, v in population.rotation.items() if v}
         if rotation:
             self.cell.set_rotation(**rotation)

@@ -27,7 +27,9 @@ from xkernels import probes as probe_api
 from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
+from xkernels.engine.membrane import LinearisedMembrane, RestingState
 from xkernels.engine.options import (
+    check_linearisation,
     check_network_inputs,
     check_options,
     leak_reversal_of,
@@ -80,7 +82,8 @@ def content_hash(payload: Mapping[str, Any]) -> str:
 
 def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float, tau: float,
                   t_X: float, Vrest: Any, g_eff: bool, fir: bool, n_positions: int,
-                  seed: int) -> dict[str, Any]:
+                  seed: int, linearisation: Mapping[str, str] | None = None
+                  ) -> dict[str, Any]:
     """The canonical description of a kernel computation (hashed for caching).
 
     Parameters
@@ -91,17 +94,24 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float,
         Probe name -> JSON definition, in ``probe_channel`` order.
     dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed
         The validated options of :func:`compute_kernels` (ms, mV).
+    linearisation : Mapping[str, str], optional
+        Postsynaptic population -> linearisation mode; enters the description only
+        when some mode is not ``"as-is"`` (so kernels computed before the option
+        existed keep their content hash).
 
     Returns
     -------
     dict
         JSON-serialisable; its :func:`content_hash` identifies the kernels.
     """
-    return {"format_version": FORMAT_VERSION, "spec": network.to_dict(),
-            "probes": [[name, d] for name, d in probe_defs.items()],  # order matters
-            "dt": dt, "tau": tau, "t_X": t_X,
-            "Vrest": vrest_json(Vrest), "g_eff": bool(g_eff), "fir": bool(fir),
-            "n_positions": int(n_positions), "seed": int(seed)}
+    out = {"format_version": FORMAT_VERSION, "spec": network.to_dict(),
+           "probes": [[name, d] for name, d in probe_defs.items()],  # order matters
+           "dt": dt, "tau": tau, "t_X": t_X,
+           "Vrest": vrest_json(Vrest), "g_eff": bool(g_eff), "fir": bool(fir),
+           "n_positions": int(n_positions), "seed": int(seed)}
+    if linearisation and any(mode != "as-is" for mode in linearisation.values()):
+        out["linearisation"] = dict(linearisation)
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -119,6 +129,7 @@ def compute_kernels(
     fir: bool = False,
     n_positions: int = 2000,
     seed: int = 1234,
+    linearisation: str | Mapping[str, str] = "as-is",
 ) -> xr.DataArray:
     """Spike-to-signal kernels of every X → Y connection of ``network``.
 
@@ -149,6 +160,20 @@ def compute_kernels(
         Return only the causal lags ``dt..tau``.
     n_positions, seed : int
         Cell positions averaged over for point/line-source probes, and their seed.
+    linearisation : str or dict
+        How the membrane of each postsynaptic cell is made linear (one mode, or a
+        dict postsynaptic population -> mode): ``"as-is"`` simulates the cell as
+        specified (LFPykernels' behaviour; exact for passive cells, not a kernel for
+        active ones, whose response is not linear in the weights); ``"passive"``
+        removes every mechanism but the leak ``pas``; ``"frozen"`` fixes every
+        membrane conductance at its value at the resting state; ``"quasi-active"``
+        linearises the whole membrane, gating dynamics included, around the resting
+        state (the limit of vanishing synaptic weight).  See
+        :mod:`xkernels.engine.membrane`.  In every mode but ``"as-is"`` the cell is
+        settled to its resting state first (refused if it has none), conductance-based
+        synapses are linearised around the per-segment resting potential found
+        (instead of ``Vrest``) and that potential is reported in the ``resting_state``
+        attribute (JSON, mV per segment).
 
     Returns
     -------
@@ -160,10 +185,13 @@ def compute_kernels(
     ------
     TypeError, ValueError
         Bad inputs, refused before anything is simulated (the message names the field,
-        the value and what is allowed).
+        the value and what is allowed); a cell that cannot be linearised as asked
+        (named with the mode, population, segment and mechanism), refused before any
+        kernel is simulated.
     """
     plan = prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
-                           g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
+                           g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
+                           linearisation=linearisation)
     return simulate_kernels(network, plan)
 
 
@@ -196,42 +224,66 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
         return LinearisedCell(pop.cell, pop, plan.dt,
                               leak_reversal_of(plan.vrest_by_post[post]))
 
-    # validation pass: every cell-dependent input is checked before any simulation; the
-    # last cell stays open and is simulated first (building a cell deletes all others)
+    # membrane linearisation: the cell of ``post`` (g_eff shift applied) in its mode, at
+    # rest; ``state`` reapplies a resting state found before (xkernels.engine.membrane)
+    def linearise(cell: LinearisedCell, post: str,
+                  state: RestingState | None = None) -> LinearisedMembrane:
+        cell.shift_g_pas(plans[post].g_shift)
+        taus = [(item.tau1, item.tau2) for item in plans[post].inputs.values()]
+        return LinearisedMembrane(cell, plan.linearisation.get(post, "as-is"), post, taus,
+                                  state)
+
+    # validation pass: every cell-dependent input is checked and every membrane
+    # linearised before any simulation; the last cell stays open and is simulated first
+    # (building a cell deletes all others)
     plans: dict[str, PopulationPlan] = {}
-    last = None
+    states: dict[str, RestingState | None] = {}
+    last = last_membrane = None
     for k, post in enumerate(Y):
         cell = build(post)
         try:
             plans[post] = plan_population(network, post, cell.geometry,
                                           plan.vrest_by_post[post], plan.g_eff, plan.dt,
                                           plan.n_lags)
+            membrane = linearise(cell, post)
+            states[post] = membrane.state
+            if membrane.state is not None and network.conductance_based:
+                # conductance-based synapses linearised around the resting state found
+                plans[post] = plan_population(network, post, cell.geometry,
+                                              membrane.state.v, plan.g_eff, plan.dt,
+                                              plan.n_lags)
         except BaseException:
             cell.close()
             raise
         if k < len(Y) - 1:
+            membrane.close()
             cell.close()
         else:
-            last = cell
+            last, last_membrane = cell, membrane
     for j in reversed(range(len(Y))):
         post = Y[j]
-        with (last if j == len(Y) - 1 else build(post)) as cell:
+        with (last if j == len(Y) - 1 else build(post)) as cell, \
+                (last_membrane if j == len(Y) - 1
+                 else linearise(cell, post, states[post])) as membrane:
             pop_plan = plans[post]
-            cell.shift_g_pas(pop_plan.g_shift)
             matrix = probes_matrix(plan.probes, cell.geometry, network.population(post),
                                    plan.n_positions, plan.seed)
             for pre, item in pop_plan.inputs.items():
                 i = X.index(pre)
-                imem = cell.synaptic_response(item.weights, item.tau1, item.tau2, plan.tau,
-                                              plan.t_X)
+                imem = membrane.response(item.weights, item.tau1, item.tau2, plan.tau,
+                                         plan.t_X)
                 values[i, j] = lin.finish_kernel(matrix @ imem, item.h_delay, plan.fir)
 
-    return label_kernels(values, plan)
+    H = label_kernels(values, plan)
+    rest = {post: state.to_dict() for post, state in states.items() if state is not None}
+    if rest:
+        H.attrs["resting_state"] = json.dumps(rest)
+    return H
 
 
 def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X: float,
                     Vrest: Any, g_eff: bool, fir: bool, n_positions: int,
-                    seed: int) -> KernelPlan:
+                    seed: int, linearisation: Any = "as-is") -> KernelPlan:
     """Validate the inputs of a kernel computation and derive everything but the values.
 
     Nothing is simulated.
@@ -259,6 +311,7 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
     n_positions = check_int("n_positions", n_positions, minimum=1)
     named = probe_api.normalize_probes(probes)
     vrest_by_post = {post: vrest_of_population(Vrest, post) for post in network.postsynaptic}
+    modes = check_linearisation(linearisation, network.postsynaptic)
     check_network_inputs(network, g_eff)
     probe_defs = {}
     for name, probe in named.items():
@@ -268,7 +321,8 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
             probe_defs[name] = {"class": f"{type(probe).__module__}.{type(probe).__qualname__}",
                                 "params": None}
     inputs = kernel_inputs(network, probe_defs, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
-                           g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
+                           g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
+                           linearisation=modes)
     digest = content_hash(inputs)
     channel_meta = [probe_api.probe_channels(name, probe) for name, probe in named.items()]
     coords = _merge_channel_coords(channel_meta)
@@ -284,7 +338,7 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
         "spec": network.to_json(indent=None),
         "probes": json.dumps(probe_defs),  # insertion order = probe_channel order
         "dt": dt, "t_X": t_X, "tau_max": tau, "g_eff": bool(g_eff), "fir": bool(fir),
-        "Vrest": json.dumps(vrest_json(Vrest)),
+        "Vrest": json.dumps(vrest_json(Vrest)), "linearisation": json.dumps(modes),
         "n_positions": int(n_positions), "seed": int(seed),
         "versions": json.dumps(dict(_versions()), sort_keys=True),
         "content_hash": digest, "format_version": FORMAT_VERSION,
@@ -294,7 +348,7 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
         dt=dt, tau=tau, t_X=t_X, n_lags=n_lags, g_eff=bool(g_eff), fir=bool(fir),
         n_positions=int(n_positions), seed=int(seed), vrest_by_post=vrest_by_post,
         shape=(len(X), len(Y), coords["probe_channel"][1].size, n_tau),
-        coords=coords, attrs=attrs)
+        coords=coords, attrs=attrs, linearisation=modes)
 
 
 def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:

@@ -39,8 +39,9 @@ MOD_DIR = _find_mod_dir()
 #: NEURON keeps global state and is not thread-safe: every simulation in a process holds
 #: this lock (re-entrant, so a locked caller may call locked helpers).
 NEURON_LOCK = threading.RLock()
-#: Point processes defined by our mod files (checked after loading).
-MECHANISMS = ("Exp2SynI",)
+#: Mechanisms defined by our mod files (checked after loading): the current-based
+#: synapse and the channels of the ``active`` biophysics preset.
+MECHANISMS = ("Exp2SynI", "xkna", "xkkdr", "xkih")
 _CACHE_ENV = "XKERNELS_CACHE_DIR"
 
 
@@ -160,7 +161,7 @@ def compile_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Pa
 
 
 def load_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Path | None:
-    """Make our point processes available in this process's NEURON.
+    """Make our mechanisms available in this process's NEURON.
 
     Compiles on first use (see :func:`compile_mechanisms`). If every mechanism of
     :data:`MECHANISMS` is already defined (loaded earlier, by us or by another package

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from xkernels.engine.biophysics import finish_preset, preset_function
 from xkernels.engine.cells import Geometry, insert_passive
 from xkernels.engine.mechanisms import load_mechanisms
 from xkernels.spec.network import CellSpec, Population
@@ -83,8 +84,9 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
         if e_pas is None:
             raise ValueError(f"populations[{population.name!r}].cell.biophysics.e_pas must "
                              "be set (or a resting potential Vrest given), got None")
-        custom_fun.insert(0, insert_passive)
-        custom_args.insert(0, {"g_pas": bio["g_pas"], "e_pas": float(e_pas)})
+        fun, args = preset_function(bio, float(e_pas), insert_passive)
+        custom_fun.insert(0, fun)
+        custom_args.insert(0, args)
     elif callable(bio):
         custom_fun.insert(0, bio)
         custom_args.insert(0, dict(spec.biophysics_args))
@@ -98,6 +100,8 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
         custom_fun=custom_fun or None, custom_fun_args=custom_args or None,
         **params,
     )
+    if isinstance(bio, dict):
+        finish_preset(cell.allseclist, bio)
     rotation = {k: v for k, v in population.rotation.items() if v}
     if rotation:
         cell.set_rotation(**rotation)

@@ -1,4 +1,5 @@
-"""Validation of the options of a kernel computation: times, flags and Vrest.
+"""Validation of the options of a kernel computation: times, flags, Vrest and the
+membrane linearisation.
 
 Every check runs before anything is simulated and follows :mod:`xkernels.validation`
 (TypeError for a wrong type, ValueError for a bad value, naming field, value and what
@@ -13,7 +14,11 @@ from typing import Any
 import numpy as np
 
 from xkernels.spec.network import Network
-from xkernels.validation import check_bool, check_real
+from xkernels.validation import check_bool, check_real, fail
+
+#: Membrane linearisation modes (see :mod:`xkernels.engine.membrane`); ``"as-is"``
+#: simulates the cell as specified (LFPykernels' behaviour).
+LINEARISATIONS = ("as-is", "passive", "frozen", "quasi-active")
 
 
 def check_options(dt: float, tau: float, t_X: float, g_eff: bool, fir: bool,
@@ -182,3 +187,56 @@ def vrest_json(vrest: Any) -> Any:
     if isinstance(vrest, (list, tuple, np.ndarray)):
         return [float(v) for v in np.asarray(vrest, dtype=float)]
     return float(vrest)
+
+
+def check_linearisation(value: Any, postsynaptic: list[str]) -> dict[str, str]:
+    """The membrane linearisation of every postsynaptic population.
+
+    Parameters
+    ----------
+    value : str or mapping
+        The ``linearisation`` option of :func:`xkernels.compute_kernels`: one of
+        :data:`LINEARISATIONS` for every population, or a dict population -> mode with
+        an entry for every postsynaptic population.
+    postsynaptic : list of str
+        The network's postsynaptic populations.
+
+    Returns
+    -------
+    dict
+        Population -> mode, in ``postsynaptic`` order.
+
+    Raises
+    ------
+    TypeError
+        Neither a str nor a dict.
+    ValueError
+        An unknown mode (named with its population), a dict without an entry for a
+        postsynaptic population or with entries for other populations.
+
+    Examples
+    --------
+    >>> check_linearisation("frozen", ["E", "I"])
+    {'E': 'frozen', 'I': 'frozen'}
+    """
+    allowed = f"one of {list(LINEARISATIONS)}"
+    if isinstance(value, str):
+        if value not in LINEARISATIONS:
+            fail("linearisation", value, allowed)
+        return {post: value for post in postsynaptic}
+    if not isinstance(value, Mapping):
+        fail("linearisation", value, f"{allowed} or a dict population -> mode", TypeError)
+    unknown = sorted(set(value) - set(postsynaptic), key=str)
+    if unknown:
+        fail("linearisation keys", unknown,
+             f"postsynaptic populations among {postsynaptic}")
+    out = {}
+    for post in postsynaptic:
+        if post not in value:
+            raise ValueError(f"linearisation is a dict without an entry for population "
+                             f"{post!r}; keys: {sorted(value)}")
+        mode = value[post]
+        if not isinstance(mode, str) or mode not in LINEARISATIONS:
+            fail(f"linearisation[{post!r}]", mode, allowed)
+        out[post] = mode
+    return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,9 @@ class KernelPlan:
         Shape of the values: ``(len(X), len(Y), n_channels, n_tau)``.
     coords, attrs : Mapping[str, Any]
         Coordinates and attributes of the kernels DataArray (read-only by convention).
+    linearisation : Mapping[str, str]
+        Membrane linearisation mode per postsynaptic population (``"as-is"`` where
+        missing; see :mod:`xkernels.engine.membrane`).
     """
 
     probes: Mapping[str, Any]
@@ -78,6 +81,7 @@ class KernelPlan:
     shape: tuple[int, int, int, int]
     coords: Mapping[str, Any]
     attrs: Mapping[str, Any]
+    linearisation: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def opaque_probes(self) -> list[str]:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import scipy.stats as st
 
+from xkernels.spec.microcircuit import microcircuit_spec
 from xkernels.validation import check_mapping, check_real, fail
 
 CELLS_DIR = Path(__file__).parent / "cells_data"
@@ -45,9 +46,17 @@ CELL_PRESETS: dict[str, dict[str, str]] = {
 }
 
 #: Biophysics presets: name -> allowed parameters (with defaults; None = use Vrest).
+#: ``active`` adds to the leak Hodgkin-Huxley Na/K channels in the soma (S/cm²) and an
+#: h-current growing along the apical dendrite (S/cm² at the soma, length constant in
+#: µm); reversal potentials in mV.  Sources: :mod:`xkernels.engine.biophysics`.
 BIOPHYSICS_PRESETS: dict[str, dict[str, float | None]] = {
     "passive": {"g_pas": 0.0003, "e_pas": None},
+    "active": {"g_pas": 0.0003, "e_pas": None, "gnabar": 0.12, "gkbar": 0.036,
+               "gh": 0.0002, "gh_lambda": 323.0, "ena": 50.0, "ek": -77.0, "eh": -45.0},
 }
+#: Parameters of biophysics presets that must be >= 0 (conductances), > 0 (lengths).
+_NONNEGATIVE_BIOPHYSICS = ("gnabar", "gkbar", "gh")
+_POSITIVE_BIOPHYSICS = ("g_pas", "gh_lambda")
 
 #: Double-exponential synapse waveforms: conductance-based ``Exp2Syn`` (linearised
 #: around Vrest) and current-based ``Exp2SynI`` (for current-based networks).
@@ -612,8 +621,12 @@ class CellSpec:
         for key, default in defaults.items():
             given = value.get(key, default)
             out[key] = None if given is None else check_real(f"{field_name}.{key}", given)
-        if out.get("g_pas") is not None and out["g_pas"] <= 0:
-            fail(f"{field_name}.g_pas", out["g_pas"], "> 0 (S/cm²)")
+        for key in _POSITIVE_BIOPHYSICS:
+            if out.get(key) is not None and out[key] <= 0:
+                fail(f"{field_name}.{key}", out[key], "> 0")
+        for key in _NONNEGATIVE_BIOPHYSICS:
+            if out.get(key) is not None and out[key] < 0:
+                fail(f"{field_name}.{key}", out[key], ">= 0")
         return out
 
     def resolve(self, key: str) -> Path:
@@ -1292,12 +1305,20 @@ class Network:
 
     # -- examples ----------------------------------------------------------------------
     @classmethod
-    def example(cls) -> Network:
+    def example(cls, active: bool = False) -> Network:
         """The LFPykernels README network as a 2x2 E/I network (the embedded default).
 
         Excitatory (8192) and inhibitory (1024) populations of ball-and-sticks cells,
         connection probability 0.05, truncated-normal multapses and delays, Exp2Syn
         synapses, extrinsic drive of 450 synapses at 40 spikes/s.
+
+        Parameters
+        ----------
+        active : bool
+            Give both cells the ``active`` biophysics preset (the passive leak plus
+            Hodgkin-Huxley Na/K channels in the soma and an apical h-current, see
+            :mod:`xkernels.engine.biophysics`) instead of the ``passive`` one.  Compute
+            its kernels with a ``linearisation`` (``"frozen"``, ``"quasi-active"``...).
 
         Examples
         --------
@@ -1305,6 +1326,9 @@ class Network:
         >>> net.names, [c.key for c in net.connections]
         (['E', 'I'], ['E->E', 'I->E', 'E->I', 'I->I'])
         """
+        if not isinstance(active, (bool, np.bool_)):
+            fail("active", active, "True or False", TypeError)
+        biophysics = "active" if active else "passive"
         def syn_e():
             return {"weight": 0.00012, "syntype": "Exp2Syn", "tau1": 0.2, "tau2": 1.8, "e": 0.0}
 
@@ -1315,12 +1339,12 @@ class Network:
         pops = [
             {"name": "E", "size": 8192, "rate": 2.5,
              "cell": {"morphology": "ball_and_sticks_E",
-                      "biophysics": {"name": "passive", "g_pas": 0.0003}},
+                      "biophysics": {"name": biophysics, "g_pas": 0.0003}},
              "radius": 150.0, "loc": 0.0, "scale": 75.0, "n_ext": 450, "nu_ext": 40.0,
              "ext_synapse": ext},
             {"name": "I", "size": 1024, "rate": 5.0,
              "cell": {"morphology": "ball_and_sticks_I",
-                      "biophysics": {"name": "passive", "g_pas": 0.0003}},
+                      "biophysics": {"name": biophysics, "g_pas": 0.0003}},
              "radius": 150.0, "loc": 0.0, "scale": 75.0, "n_ext": 450, "nu_ext": 40.0,
              "ext_synapse": ext},
         ]
@@ -1342,3 +1366,32 @@ class Network:
                   "synapse": syn[x](), "placement": place[x]}
                  for y in ("E", "I") for x in ("E", "I")]
         return cls(pops, conns, conductance_based=True)
+
+    @classmethod
+    def microcircuit(cls, scale: float = 1.0, *, thalamus: bool = True,
+                     populations: Sequence[str] | None = None) -> Network:
+        """The Potjans & Diesmann (2014) cortical microcircuit (current-based).
+
+        Eight populations L23E/I, L4E/I, L5E/I, L6E/I with the published sizes,
+        connection probabilities and synapses, layered ball-and-sticks cells and, with
+        ``thalamus=True``, the thalamic population ``"TC"`` (902 cells) as an extra
+        presynaptic population.  Sources, assumptions (synapse placement) and scaling:
+        :mod:`xkernels.spec.microcircuit`.
+
+        Parameters
+        ----------
+        scale : float
+            Factor in (0, 1] on every population size (in-degrees preserved).
+        thalamus : bool
+            Include the thalamic input population.
+        populations : sequence of str, optional
+            A subset of the eight cortical populations.
+
+        Examples
+        --------
+        >>> net = Network.microcircuit()
+        >>> net.names[:3], net.population("L23E").size
+        (['L23E', 'L23I', 'L4E'], 20683)
+        """
+        return cls.from_dict(microcircuit_spec(scale, thalamus=thalamus,
+                                               populations=populations))

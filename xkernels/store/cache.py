@@ -31,6 +31,7 @@ def compute_kernels(
     fir: bool = False,
     n_positions: int = 2000,
     seed: int = 1234,
+    linearisation: str | Mapping[str, str] = "as-is",
     store: str | Path | None = None,
     overwrite: bool = False,
 ) -> xr.DataArray:
@@ -38,8 +39,10 @@ def compute_kernels(
 
     Parameters
     ----------
-    network, probes, dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed
-        As in :func:`xkernels.engine.kernels.compute_kernels` (times in ms, Vrest in mV).
+    network, probes, dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed, linearisation
+        As in :func:`xkernels.engine.kernels.compute_kernels` (times in ms, Vrest in mV;
+        ``linearisation``: ``"as-is"``, ``"passive"``, ``"frozen"`` or
+        ``"quasi-active"``, or a dict postsynaptic population -> mode).
     store : str or path, optional
         Zarr store used as a cache: returned if its content hash matches, computed
         and written if it does not exist, refused (ValueError) if it holds other
@@ -74,7 +77,8 @@ def compute_kernels(
     True
     """
     plan = engine.prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
-                                  g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
+                                  g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
+                                  linearisation=linearisation)
     if store is None:
         return engine.simulate_kernels(network, plan)
     opaque = plan.opaque_probes

@@ -79,6 +79,7 @@ def sweep(
     fir: bool = False,
     n_positions: int = 2000,
     seed: int = 1234,
+    linearisation: str | Mapping[str, str] = "as-is",
     store: str | os.PathLike | None = None,
     client: Any = None,
     method: str = "auto",
@@ -106,9 +107,10 @@ def sweep(
     names : dict, optional
         Path -> dim name, replacing the readable default (``weight_E_E``,
         ``rate_E``, ``delay_loc_I_E``, ``placement_loc_E_E``, ``Vrest``...).
-    dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed
+    dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed, linearisation
         Computation options of :func:`xkernels.compute_kernels` (the base values of
-        swept options).
+        swept options).  A ``linearisation`` other than ``"as-is"`` simulates every
+        point (its resting state depends on the point).
     store : str or path, optional
         Zarr sweep store.  Each finished point is written at once; an existing
         store of the same sweep is resumed (only missing points are computed).  A
@@ -123,7 +125,8 @@ def sweep(
     method : {"auto", "superposition", "simulate"}
         ``"simulate"`` runs :func:`compute_kernels` for every point.
         ``"superposition"`` builds points from per-segment unit responses computed
-        once per (Y, membrane state); valid only for linear (passive) membranes.
+        once per (Y, membrane state); valid only for linear (passive) membranes
+        simulated ``"as-is"``.
         ``"auto"`` picks the superposition where it is valid and cheaper.
     progress : bool or None
         Show a progress bar (default: when more than 10 tasks run).
@@ -159,8 +162,14 @@ def sweep(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     runner = Runner(client)
     options = {"dt": dt, "tau": tau, "t_X": t_X, "Vrest": Vrest, "g_eff": g_eff, "fir": fir,
-               "n_positions": n_positions, "seed": seed}
+               "n_positions": n_positions, "seed": seed, "linearisation": linearisation}
     plan = prepare_kernels(network, probes, **options)
+    if any(mode != "as-is" for mode in plan.linearisation.values()):
+        if method == "superposition":
+            raise ValueError("method='superposition' needs membranes simulated as they are "
+                             f"(linearisation 'as-is'), got linearisation={linearisation!r}; "
+                             "use method='simulate' or 'auto'")
+        method = "simulate"
     axes = parse_grid(network, grid, zipped=zipped, names=names)
 
     def check_option(name: str, value: Any) -> float:

@@ -1,0 +1,542 @@
+"""Linearisation of a cell's membrane around its resting state.
+
+A kernel is the response of a *linear* cell.  An active membrane (voltage-gated
+channels) is not linear, so it has to be linearised explicitly; the mode is chosen per
+postsynaptic population:
+
+``"as-is"``
+    The cell is simulated as specified (LFPykernels' behaviour): passive cells start
+    exactly at rest, other cells settle from ``v_init`` for ``t_X`` before the volley.
+    The membrane is *not* linearised (:meth:`LinearisedCell.synaptic_response`).
+``"passive"``
+    Every density mechanism but the leak ``pas`` is removed.
+``"frozen"``
+    The cell is settled to its resting state; every membrane conductance is then fixed
+    at its resting value: the membrane becomes a leak with, per segment, the total
+    conductance ``g_i = dI_i/dV`` of all its mechanisms at rest with their gating
+    states held (S/cm²) and the reversal potential ``E_i = V_i + I_i / g_i`` at which
+    the leak carries the resting ionic current ``I_i`` (mA/cm²) at the resting potential
+    ``V_i`` -- so the frozen cell rests exactly where the active cell rests (``E_i =
+    V_i`` wherever no axial current flows at rest).
+``"quasi-active"``
+    The small-signal linearisation of the whole membrane around the resting state,
+    gating dynamics included: the limit of vanishing synaptic weight of the active
+    cell's response, ``(R(εw) - R(-εw)) / 2ε`` as ``ε -> 0``, computed by NEURON at the
+    same time step from the saved resting state with a perturbation so small
+    (:data:`PERTURBATION`) that the remaining nonlinearity is far below 1e-6 relative.
+
+Nothing here knows any channel: ``g_i`` and ``I_i`` come from NEURON's own evaluation
+of every mechanism's currents (``fcurrent``) at ``V_i ± δ`` with the states held, and
+the quasi-active response from simulations of the cell itself, so any cell and any
+NMODL mechanism is linearised the same way.
+
+The resting state is found by settling (variable-step integration from ``v_init``, then
+fixed steps of ``dt``) and checked to be stationary; a cell that does not come to rest
+(spontaneous spiking, an injected current...) is refused with the segment that keeps
+moving.  Conductance-based synapses are linearised around that state (the caller uses
+:attr:`RestingState.v` as the per-segment Vrest).  The resting state is found once per
+cell and saved (``SaveState``); every presynaptic population's response starts from it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from xkernels.engine.cells import LinearisedCell
+from xkernels.engine.options import LINEARISATIONS
+
+__all__ = ["LINEARISATIONS", "LinearisedMembrane", "RestingState", "check_current_evaluation",
+           "frozen_leak"]
+#: The leak mechanism kept by ``"passive"`` and used to hold frozen conductances.
+LEAK = "pas"
+#: Mechanisms whose currents are not membrane currents of the cable equation (they
+#: change the cable itself) and cannot be frozen into a leak.
+UNFREEZABLE = ("extracellular",)
+
+#: Settling: variable-step chunks (ms), the longest settling (ms), and the largest
+#: change of any segment's potential over the last chunk that counts as settled (mV).
+SETTLE_CHUNK = 500.0
+SETTLE_MAX = 10000.0
+SETTLE_TOLERANCE = 1e-7
+#: Stationarity check after settling: fixed steps of dt over this window (ms); no
+#: segment may move by more than STATIONARY_TOLERANCE (mV).
+STATIONARY_WINDOW = 50.0
+STATIONARY_TOLERANCE = 1e-6
+#: Settling phases: variable-step tolerance (absolute = relative) and the largest
+#: change over a chunk (mV) that ends the phase.  A coarse phase finds out cheaply
+#: whether the cell comes to rest at all, a tight one settles it to SETTLE_TOLERANCE.
+SETTLE_PHASES = ((1e-3, 1e-2), (1e-10, SETTLE_TOLERANCE))
+#: Voltage step of the central difference of the ionic currents (mV).
+VOLTAGE_STEP = 1e-3
+#: Total synaptic peak current of the quasi-active perturbation (nA).
+PERTURBATION = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class RestingState:
+    """The resting state of a cell and its linearisation.
+
+    Attributes
+    ----------
+    mode : str
+        The linearisation mode (one of :data:`LINEARISATIONS`, not ``"as-is"``).
+    v : ndarray
+        Resting potential of every segment (mV), shape (nseg,).
+    g : ndarray or None
+        ``"frozen"``: total membrane conductance of every segment at rest, gating
+        states held (S/cm²).
+    e : ndarray or None
+        ``"frozen"``: reversal potential of the frozen leak (mV).
+    """
+
+    mode: str
+    v: np.ndarray
+    g: np.ndarray | None = None
+    e: np.ndarray | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (lists of floats), for provenance."""
+        out: dict[str, Any] = {"mode": self.mode, "v": [float(x) for x in self.v]}
+        if self.g is not None:
+            out["g"] = [float(x) for x in self.g]
+            out["e"] = [float(x) for x in self.e]
+        return out
+
+
+class LinearisedMembrane:
+    """The membrane of a cell in one linearisation mode, at rest, ready for volleys.
+
+    Parameters
+    ----------
+    cell : LinearisedCell
+        The cell, with any g_eff leak shift already applied.  Its membrane is modified
+        in place for ``"passive"`` and ``"frozen"``.
+    mode : str
+        One of :data:`LINEARISATIONS`.
+    population : str
+        The postsynaptic population (named in error messages).
+    taus : sequence of (float, float)
+        The synapse rise and decay time constants (ms) that :meth:`response` will be
+        asked for (one set of synapses each is placed before the rest is saved).
+    state : RestingState, optional
+        The resting state found by an earlier linearisation of the same cell: frozen
+        conductances are applied without settling again; other modes settle again and
+        must find the same state.
+
+    Raises
+    ------
+    ValueError
+        The mode cannot be applied to the cell (no leak for ``"passive"``, mechanisms
+        that cannot be frozen or evaluated for ``"frozen"``) or the cell has no resting
+        state; the message names the mode, the population, the segment and the
+        mechanism.  Raised before any synaptic input is simulated.
+
+    Use as a context manager (or call :meth:`close`) to release the synapses and the
+    saved state before the cell is closed.
+    """
+
+    def __init__(self, cell: LinearisedCell, mode: str, population: str,
+                 taus: Sequence[tuple[float, float]],
+                 state: RestingState | None = None) -> None:
+        if mode not in LINEARISATIONS:
+            raise ValueError(f"linearisation for population {population!r} must be one of "
+                             f"{list(LINEARISATIONS)}, got {mode!r}")
+        self.cell = cell
+        self.mode = mode
+        self.population = population
+        self.state: RestingState | None = None
+        self._synapses: dict[tuple[float, float], tuple[list, list]] = {}
+        self._saved = None
+        self._recorders: list = []
+        self._baseline: np.ndarray | None = None
+        if mode == "as-is":
+            return
+        from neuron import h
+
+        self._h = h
+        h.CVode().use_fast_imem(1)
+        where = f"linearisation={mode!r} of population {population!r}"
+        segments = cell.segments
+        _check_finite(segments, where)
+        if mode == "passive":
+            _check_leak(segments, where)
+            _keep_only(cell, (LEAK,))
+        elif mode == "frozen":
+            _check_freezable(segments, where)
+            check_current_evaluation()  # before any state exists: it adds a section
+        for tau1, tau2 in dict.fromkeys((float(a), float(b)) for a, b in taus):
+            self._add_synapses(tau1, tau2)
+        if mode == "frozen" and state is not None:
+            self._freeze(state)
+        elif mode == "frozen":
+            self._settle(where)
+            g, e = frozen_leak(segments, where)
+            self._freeze(RestingState("frozen", self._voltages(), g, e))
+        else:
+            exact = _uniform_leak_reversal(segments) if mode == "passive" else None
+            if exact is not None:
+                self._set_rest(np.full(len(segments), exact))
+            else:
+                self._settle(where)
+            v = self._voltages()
+            if state is not None and np.abs(state.v - v).max() > STATIONARY_TOLERANCE:
+                raise RuntimeError(f"{where}: settling the same cell again gave another "
+                                   f"resting state (max difference "
+                                   f"{np.abs(state.v - v).max():.3g} mV)")
+            self.state = RestingState(mode, v)
+        self._saved = h.SaveState()
+        self._saved.save()
+        self._t0 = float(h.t)
+        for seg in segments:
+            vec = h.Vector()
+            vec.record(seg._ref_i_membrane_)
+            self._recorders.append(vec)
+
+    # -- context management ------------------------------------------------------------
+    def __enter__(self) -> LinearisedMembrane:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the synapses, recorders and saved state (before the cell is closed)."""
+        self._synapses = {}
+        self._recorders = []
+        self._saved = None
+
+    # -- the response ------------------------------------------------------------------
+    def response(self, weights: np.ndarray, tau1: float, tau2: float, tau: float,
+                 t_X: float) -> np.ndarray:
+        """Membrane currents after one synchronous volley, from the resting state.
+
+        Parameters
+        ----------
+        weights : ndarray
+            ``Exp2SynI`` peak current per segment (nA, shape (nseg,)); positive is
+            inward.
+        tau1, tau2 : float
+            Rise and decay time constants (ms); one of the pairs given at construction.
+        tau : float
+            Duration simulated after the volley (ms).
+        t_X : float
+            Volley time of ``"as-is"`` cells that must settle (ms); unused otherwise.
+
+        Returns
+        -------
+        ndarray
+            Shape (nseg, n + 1): change of the transmembrane currents (nA) at lags
+            ``k dt``, ``k = 0..n``, ``n = round(tau / dt)`` after the volley, of the
+            linearised membrane.
+        """
+        if self.mode == "as-is":
+            return self.cell.synaptic_response(weights, tau1, tau2, tau, t_X)
+        weights = np.asarray(weights, dtype=float)
+        n_steps = int(round(tau / self.cell.dt))
+        if self.mode == "quasi-active":
+            total = np.abs(weights).sum()
+            if total == 0.0:
+                return np.zeros((weights.size, n_steps + 1))
+            eps = PERTURBATION / total
+            up = self._run(eps * weights, tau1, tau2, n_steps)
+            down = self._run(-eps * weights, tau1, tau2, n_steps)
+            return (up - down) / (2.0 * eps)
+        if self._baseline is None or self._baseline.shape[-1] != n_steps + 1:
+            self._baseline = self._run(np.zeros_like(weights), tau1, tau2, n_steps)
+        return self._run(weights, tau1, tau2, n_steps) - self._baseline
+
+    def _run(self, weights: np.ndarray, tau1: float, tau2: float, n_steps: int) -> np.ndarray:
+        """Currents (nA) at lags 0..n_steps after a volley at one step after the rest."""
+        h = self._h
+        key = (float(tau1), float(tau2))
+        if key not in self._synapses:
+            raise ValueError(f"no synapses with tau1, tau2 = {key} were prepared for "
+                             f"population {self.population!r}; prepared: {list(self._synapses)}")
+        _, netcons = self._synapses[key]
+        dt = self.cell.dt
+        cvode = h.CVode()
+        cvode.active(0)
+        cvode.use_fast_imem(1)
+        h.dt = dt
+        h.finitialize(self.cell.cell.v_init)
+        self._saved.restore(1)
+        h.frecord_init()
+        t_volley = h.t + dt
+        for nc, w in zip(netcons, weights):
+            nc.weight[0] = w
+            if w != 0.0:
+                nc.event(t_volley)
+        t_stop = self._t0 + (n_steps + 1) * dt
+        pc = h.ParallelContext()
+        pc.set_maxstep(10.0)
+        pc.psolve(t_stop)
+        if h.t < t_stop - 0.5 * dt:
+            h.fadvance()
+        out = np.array([vec.as_numpy()[1: n_steps + 2] for vec in self._recorders])
+        if out.shape[-1] != n_steps + 1 or not np.isfinite(out).all():
+            raise ValueError(f"linearisation={self.mode!r} of population "
+                             f"{self.population!r}: the simulation from the resting state "
+                             "gave non-finite or missing membrane currents")
+        return out
+
+    # -- resting state -----------------------------------------------------------------
+    def _add_synapses(self, tau1: float, tau2: float) -> None:
+        h = self._h
+        synapses, netcons = [], []
+        for seg in self.cell.segments:
+            syn = h.Exp2SynI(seg)
+            syn.tau1 = tau1
+            syn.tau2 = tau2
+            nc = h.NetCon(None, syn)
+            nc.weight[0] = 0.0
+            synapses.append(syn)
+            netcons.append(nc)
+        self._synapses[(tau1, tau2)] = (synapses, netcons)
+
+    def _voltages(self) -> np.ndarray:
+        return np.array([seg.v for seg in self.cell.segments])
+
+    def _settle(self, where: str) -> None:
+        """Integrate from ``v_init`` until the membrane stops moving, then check it."""
+        h = self._h
+        segments = self.cell.segments
+        cvode = h.CVode()
+        atol, rtol = cvode.atol(), cvode.rtol()
+        pc = h.ParallelContext()
+        pc.set_maxstep(10.0)
+        try:
+            cvode.active(1)
+            h.finitialize(self.cell.cell.v_init)
+            before = self._voltages()
+            for tolerance, settled in SETTLE_PHASES:
+                cvode.atol(tolerance)
+                cvode.rtol(tolerance)
+                cvode.re_init()
+                change = np.full(len(segments), np.inf)
+                while h.t < SETTLE_MAX and np.nanmax(change) > settled:
+                    pc.psolve(h.t + SETTLE_CHUNK)
+                    after = self._voltages()
+                    change = np.abs(after - before)
+                    change[~np.isfinite(after)] = np.inf
+                    before = after
+                if np.nanmax(change) > settled:
+                    break
+        finally:
+            cvode.active(0)
+            cvode.atol(atol)
+            cvode.rtol(rtol)
+        if np.nanmax(change) > SETTLE_TOLERANCE:
+            k = int(np.argmax(change))
+            raise ValueError(
+                f"{where}: the cell has no resting state: segment {segments[k]} still "
+                f"changed by {change[k]:.3g} mV over the last {SETTLE_CHUNK:g} ms after "
+                f"settling for {h.t:g} ms from v_init = {self.cell.cell.v_init} mV "
+                "(spontaneous activity or an injected current?); linearise a cell that "
+                "rests, or use linearisation='as-is'")
+        h.dt = self.cell.dt
+        h.fcurrent()
+        before = self._voltages()
+        pc.psolve(h.t + STATIONARY_WINDOW)
+        change = np.abs(self._voltages() - before)
+        if not np.isfinite(change).all() or change.max() > STATIONARY_TOLERANCE:
+            k = int(np.argmax(np.where(np.isfinite(change), change, np.inf)))
+            raise ValueError(
+                f"{where}: the resting state is not stationary at dt = {self.cell.dt} ms: "
+                f"segment {segments[k]} moved by {change[k]:.3g} mV over "
+                f"{STATIONARY_WINDOW:g} ms of fixed steps (allowed "
+                f"{STATIONARY_TOLERANCE:g} mV); linearise a cell that rests, or use "
+                "linearisation='as-is'")
+
+    def _set_rest(self, v: np.ndarray) -> None:
+        """Initialise the (linear) membrane at the potentials ``v`` (mV)."""
+        h = self._h
+        h.CVode().active(0)
+        h.dt = self.cell.dt
+        h.finitialize(self.cell.cell.v_init)
+        for seg, x in zip(self.cell.segments, v):
+            seg.v = x
+        h.fcurrent()
+
+    def _freeze(self, state: RestingState) -> None:
+        """Replace every mechanism by the frozen leak of ``state`` and rest there."""
+        _keep_only(self.cell, ())
+        for sec in self.cell.cell.allseclist:
+            sec.insert(LEAK)
+        for seg, g, e in zip(self.cell.segments, state.g, state.e):
+            seg.pas.g = g
+            seg.pas.e = e
+        self._set_rest(state.v)
+        self.state = state
+
+
+# --------------------------------------------------------------------------------------
+# NEURON's evaluation of the membrane currents
+# --------------------------------------------------------------------------------------
+def _mechanisms(seg: Any) -> list[str]:
+    """Names of the density mechanisms of a segment (ions excluded)."""
+    return [mech.name() for mech in seg if not mech.name().endswith("_ion")]
+
+
+def _check_finite(segments: Sequence[Any], where: str) -> None:
+    """Refuse mechanisms with a non-finite variable (NEURON cannot evaluate them)."""
+    for seg in segments:
+        # channels before ions: a channel's bad parameter makes its ions' currents NaN
+        for mech in sorted(seg, key=lambda m: m.name().endswith("_ion")):
+            for var in mech:
+                try:
+                    value = getattr(seg, var.name())
+                except (AttributeError, TypeError, LookupError):
+                    continue
+                if isinstance(value, float) and not np.isfinite(value):
+                    raise ValueError(f"{where}: mechanism {mech.name()!r} of segment {seg} "
+                                     f"has {var.name()} = {value}: NEURON cannot evaluate "
+                                     "its currents")
+
+
+def _check_leak(segments: Sequence[Any], where: str) -> None:
+    for seg in segments:
+        names = _mechanisms(seg)
+        if LEAK not in names:
+            raise ValueError(f"{where}: segment {seg} has no leak mechanism {LEAK!r} to "
+                             f"keep (its mechanisms: {names}); 'passive' removes every "
+                             f"mechanism but {LEAK!r}")
+        bad = [name for name in names if name in UNFREEZABLE]
+        if bad:
+            raise ValueError(f"{where}: segment {seg} has the mechanism {bad[0]!r}, which "
+                             "changes the cable equation and cannot be linearised")
+
+
+def _check_freezable(segments: Sequence[Any], where: str) -> None:
+    for seg in segments:
+        bad = [name for name in _mechanisms(seg) if name in UNFREEZABLE]
+        if bad:
+            raise ValueError(f"{where}: segment {seg} has the mechanism {bad[0]!r}, which "
+                             "changes the cable equation and cannot be frozen into a leak "
+                             "conductance; use 'quasi-active'")
+
+
+def _keep_only(cell: LinearisedCell, keep: Sequence[str]) -> None:
+    """Remove every density mechanism not in ``keep`` from every section."""
+    for sec in cell.cell.allseclist:
+        names = {mech.name() for seg in sec for mech in seg}
+        for name in sorted(names):
+            if not name.endswith("_ion") and name not in keep:
+                sec.uninsert(name)
+
+
+def _uniform_leak_reversal(segments: Sequence[Any]) -> float | None:
+    """The leak reversal potential (mV) if it is the same on every segment."""
+    values = {seg.pas.e for seg in segments}
+    return values.pop() if len(values) == 1 else None
+
+
+def _ionic_density(segments: Sequence[Any], v: np.ndarray) -> np.ndarray:
+    """Total ionic current density of every segment (mA/cm²) at potentials ``v`` (mV),
+    every state held: NEURON's ``fcurrent`` evaluation of all mechanisms."""
+    from neuron import h
+
+    for seg, x in zip(segments, v):
+        seg.v = x
+    h.fcurrent()
+    return np.array([seg.i_membrane_ for seg in segments])
+
+
+def frozen_leak(segments: Sequence[Any], where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Total membrane conductance and frozen-leak reversal of every segment at rest.
+
+    The membrane must be at rest (states and potentials of the resting state).  The
+    ionic current density of every mechanism together is evaluated by NEURON at
+    ``V ± δ`` (:data:`VOLTAGE_STEP`) with every state held:
+    ``g = (I(V + δ) - I(V - δ)) / 2δ`` (exact for ohmic channels, O(δ²) otherwise) and
+    ``E = V + I(V) / g``.  The potentials are restored afterwards.
+
+    Parameters
+    ----------
+    segments : sequence of nrn.Segment
+        The cell's segments.
+    where : str
+        Context for error messages (mode and population).
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(g, e)``: conductance (S/cm²) and reversal potential (mV) per segment.
+
+    Raises
+    ------
+    ValueError
+        A current NEURON evaluates as non-finite, or a zero total conductance (the
+        segment and its mechanisms are named).
+    """
+    v = np.array([seg.v for seg in segments])
+    try:
+        rest = _ionic_density(segments, v)
+        up = _ionic_density(segments, v + VOLTAGE_STEP)
+        down = _ionic_density(segments, v - VOLTAGE_STEP)
+    finally:
+        _ionic_density(segments, v)
+    g = (up - down) / (2.0 * VOLTAGE_STEP)
+    for k, seg in enumerate(segments):
+        if not (np.isfinite(rest[k]) and np.isfinite(g[k])):
+            culprit = _nonfinite_mechanism(seg)
+            raise ValueError(f"{where}: NEURON cannot evaluate the membrane currents of "
+                             f"segment {seg} at rest (V = {v[k]:.6g} mV): mechanism "
+                             f"{culprit!r} gives non-finite values")
+        if g[k] == 0.0:
+            raise ValueError(f"{where}: segment {seg} has zero total membrane conductance "
+                             f"at rest (mechanisms {_mechanisms(seg)}): no leak to freeze")
+    return g, v + rest / g
+
+
+def _nonfinite_mechanism(seg: Any) -> str:
+    """The first mechanism of ``seg`` with a non-finite range variable ('?' if none)."""
+    for mech in sorted(seg, key=lambda m: m.name().endswith("_ion")):
+        for var in mech:
+            try:
+                value = getattr(seg, var.name())
+            except (AttributeError, TypeError, LookupError):
+                continue
+            if isinstance(value, float) and not np.isfinite(value):
+                return mech.name()
+    return "?"
+
+
+@functools.lru_cache(maxsize=1)
+def check_current_evaluation() -> None:
+    """Check, once per process, that NEURON reports ionic current densities as assumed.
+
+    :func:`frozen_leak` reads the total ionic current density of a segment from
+    ``seg.i_membrane_`` right after ``h.fcurrent()`` (with ``use_fast_imem``), an
+    internal detail of NEURON.  This checks it on a throw-away section with a known
+    leak, so that a NEURON where it does not hold fails clearly instead of freezing
+    wrong conductances.
+
+    Raises
+    ------
+    RuntimeError
+        NEURON does not report the leak's current density there.
+    """
+    from neuron import h
+
+    h.CVode().use_fast_imem(1)
+    sec = h.Section(name="xkernels_current_check")
+    try:
+        sec.insert(LEAK)
+        sec.g_pas = 1e-3
+        sec.e_pas = -50.0
+        seg = sec(0.5)
+        seg.v = -60.0
+        h.fcurrent()
+        got, expected = seg.i_membrane_, 1e-3 * (-60.0 - -50.0)
+    finally:
+        h.delete_section(sec=sec)
+    if abs(got - expected) > 1e-12:
+        raise RuntimeError(
+            "this NEURON does not report the ionic current density in i_membrane_ after "
+            f"fcurrent() (a leak of 1e-3 S/cm² at 10 mV below its reversal gave {got!r}, "
+            f"expected {expected!r} mA/cm²): 'frozen' linearisation is not available")
