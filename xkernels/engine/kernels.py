@@ -292,6 +292,8 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
     ----------
     network, probes, dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed
         As for :func:`compute_kernels` (times in ms, Vrest in mV).
+    linearisation : str or dict
+        As for :func:`compute_kernels`.
 
     Returns
     -------
