@@ -25,7 +25,8 @@ NOTEBOOKS = {
 The README of LFPykernels 0.2.0 predicts the kernel from inhibitory spikes (X = I) to
 the LFP of the excitatory population (Y = E). xkernels computes all four X → Y kernels
 of that network at once, as one labelled `DataArray` with dims (X, Y, probe_channel,
-tau). Units: LFP in mV and CDM in nA µm, per presynaptic spike; tau in ms."""),
+tau). Units: LFP in mV and CDM in nA µm, per presynaptic spike; tau in ms.
+Figures appear inline (and with `plt.show()` in scripts)."""),
         ("code", """import numpy as np
 import xarray as xr
 import xkernels as xk
@@ -43,19 +44,25 @@ H"""),
         ("md", "The README's kernel is one panel of this array:"),
         ("code", """H_IE = H.sel(X="I", Y="E").xk.probe("lfp")
 H_IE.sel(tau=slice(0, 20)).isel(tau=slice(None, None, 40)).to_pandas().round(8)"""),
-        ("code", """fig = H.xk.plot(tau_lim=(-5, 40))
-fig"""),
-        ("code", """fig = H.xk.plot(kind="image", probes=["lfp"], tau_lim=(-5, 40))
-fig"""),
+        ("code", """H.xk.plot(tau_lim=(-5, 40))"""),
+        ("md", """One amplitude scale per probe makes panels comparable, and the weak
+E → E kernels look flat; `scale="panel"` scales every panel to its own maximum (each
+with its own scale bar). Any selection plots: one population, a sum, one channel."""),
+        ("code", """H.xk.plot(kind="image", probes=["lfp"], tau_lim=(-5, 40), scale="panel")"""),
+        ("code", """H.sum("X").xk.probe("cdm").xk.plot(tau_lim=(-5, 40))   # all X together: ΣX"""),
         ("md", """Convolve with Poisson population spike counts at the rates assumed by the
-README network (E 2.5 spikes/s, I 5 spikes/s per cell), 1 s at dt = 1/16 ms."""),
+README network (E 2.5 spikes/s, I 5 spikes/s per cell), 1 s at dt = 1/16 ms. The first
+50 ms of a convolution lack the spikes before the first bin (the kernels last 50 ms):
+`mode="valid"` keeps only the complete samples (`mode="same"`, the default, keeps every
+sample, as the reference workflow's `np.convolve(..., 'same')`)."""),
         ("code", """rng = np.random.default_rng(1)
 dt = 2**-4
 time = np.arange(int(1000 / dt)) * dt
 expected = {"E": 2.5 * 8192 * dt / 1000, "I": 5.0 * 1024 * dt / 1000}  # spikes per bin
 rates = xr.DataArray([rng.poisson(expected[x], time.size) for x in ("E", "I")],
                      dims=("X", "time"), coords={"X": ["E", "I"], "time": time})
-signals = rates.xk.convolve(H).compute()
+signals = rates.xk.convolve(H, mode="valid").compute()
+print(signals.attrs["complete_time"], "ms")
 signals.xk.plot(rates=rates, time_lim=(100, 600))"""),
         ("code", """cdm_z = H.sel(probe_channel="cdm:z")
 results = {
@@ -95,9 +102,10 @@ lif.summary(spikes, TRANSIENT)   # spikes/s per neuron"""),
 rates"""),
         ("code", """probes = demo_probes()   # lfp (13 depths), cdm, eeg (3 electrodes)
 H = xk.compute_kernels(xk.Network.example(), probes)
-H.xk.plot(tau_lim=(-5, 40))"""),
-        ("code", """signals = rates.xk.convolve(H).compute()
-signals.xk.plot(rates=rates, time_lim=(TRANSIENT, TRANSIENT + 500))"""),
+H.xk.plot(tau_lim=(-5, 40), scale="panel")"""),
+        ("code", """signals = rates.xk.convolve(H, mode="valid").compute()   # complete samples only
+t0 = float(signals.time[0])
+signals.xk.plot(rates=rates, time_lim=(t0, t0 + 500))"""),
         ("md", """The EEG probe applies lfpykit's four-sphere model to the dipole moment.
 Check it by hand: the EEG signal must equal lfpykit's `FourSphereVolumeConductor`
 matrix applied to the CDM signal."""),
@@ -105,7 +113,7 @@ matrix applied to the CDM signal."""),
 four_sphere = lfpykit.eegmegcalc.FourSphereVolumeConductor(
     eeg.r_electrodes, radii=list(eeg.radii), sigmas=list(eeg.sigmas))
 M = four_sphere.get_transformation_matrix(np.asarray(eeg.dipole_location, float))
-eeg_by_hand = M @ signals.xk.probe("cdm").values      # (3, time), mV
+eeg_by_hand = M[:, 2:] @ signals.xk.probe("cdm").values   # z-dipole (cdm:z): (3, time), mV
 eeg_xk = signals.xk.probe("eeg").values
 max_rel_err = float(np.abs(eeg_by_hand - eeg_xk).max() / np.abs(eeg_xk).max())
 max_rel_err"""),
@@ -154,11 +162,12 @@ lfp = kern.isel(probe_channel=np.flatnonzero(kern["probe"].values == "lfp"))
 amp = (lfp.sel(Y="E").sum("X").max("tau") - lfp.sel(Y="E").sum("X").min("tau")).max("probe_channel")
 amp = amp.compute()
 amp.to_pandas()"""),
-        ("code", """from matplotlib.figure import Figure
-fig = Figure(figsize=(5, 4), layout="constrained")
-ax = fig.add_subplot()
-amp.plot(ax=ax, x=sweep_dims[0], cbar_kwargs={"label": "LFP kernel peak-to-peak (mV)"})
-fig"""),
+        ("code", """import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
+amp.plot(ax=ax, x=sweep_dims[0], cbar_kwargs={"label": "LFP kernel peak-to-peak (mV)"});"""),
+        ("md", "One point of the sweep, plotted like any kernels (the CDM, one panel per pair):"),
+        ("code", """point = xk.open_kernels(store).isel({d: -1 for d in sweep_dims})
+point.xk.probe("cdm").xk.plot(tau_lim=(-5, 40), scale="panel")"""),
         ("code", """values = amp.transpose(*sweep_dims).values
 results = {
     "dims": sweep_dims,
@@ -195,7 +204,7 @@ rs = da.random.RandomState(7)
 counts = rs.poisson(expected[:, None], size=(2, n_time), chunks=(2, 2**18)).astype("float32")
 rates = xr.DataArray(counts, dims=("X", "time"),
                      coords={"X": ["E", "I"], "time": np.arange(n_time) * dt}, name="rates")
-rates.to_dataset().to_zarr("rates.zarr", mode="w")
+rates.xk.to_zarr("rates.zarr", overwrite=True)   # atomic; plain xr.open_zarr reads it
 rates = xr.open_zarr("rates.zarr")["rates"]   # lazy
 rates"""),
         ("code", """probes = {"lfp": GaussCylinderPotential(z=np.linspace(1000., -200., 13), sigma=0.3,
@@ -204,12 +213,11 @@ rates"""),
 H = xk.compute_kernels(xk.Network.example(), probes)
 signals = rates.xk.convolve(H, dtype="float32")   # lazy
 signals"""),
-        ("code", """for coord in signals.coords.values():
-    coord.encoding = {}
-signals.to_dataset(name="signals").to_zarr("signals.zarr", mode="w")
+        ("code", """signals.xk.to_zarr("signals.zarr", overwrite=True)   # computed chunk by chunk
 out = xr.open_zarr("signals.zarr")["signals"]
 std = out.std("time").compute()
 std.to_pandas()"""),
+        ("code", """out.xk.plot(time_lim=(1000, 1500))   # reads only this window"""),
         ("md", "Check a stretch against a direct sum over lags, computed independently:"),
         ("code", """t0, n = 100_000 % n_time, 2000
 h = H.sum("Y").sel(probe_channel="lfp:6")
@@ -231,6 +239,141 @@ results = {
     "n_chunks": int(np.prod([len(c) for c in out.chunks])),
     "finite_std": bool(np.isfinite(std.values).all()),
     "max_rel_err": max_rel_err,
+}
+""" + RESULTS),
+    ],
+    "06_microcircuit.ipynb": [
+        ("md", """# The Potjans & Diesmann (2014) cortical microcircuit, end to end
+
+Eight populations (L2/3, L4, L5, L6 × excitatory/inhibitory, 77 169 neurons under
+1 mm² of cortex) plus 902 thalamic neurons, with the published connection
+probabilities (Potjans & Diesmann 2014, Cereb Cortex 24:785, Table 5), on one layered
+ball-and-sticks cell per population (`xk.Network.microcircuit()`; sources and
+assumptions in `xkernels.spec.microcircuit`). We compute all 72 kernels (9 presynaptic
+× 8 postsynaptic populations) for a 16-contact laminar probe (100 µm spacing from the
+pia down), the current dipole moment and the EEG (four-sphere head model); simulate a
+downscaled NEST model of the network; scale its spike counts to the full population
+sizes and convolve. Units: LFP and EEG in mV, CDM in nA µm, CSD in µA/mm³, time in ms."""),
+        ("code", """import os, time
+import numpy as np
+import matplotlib.pyplot as plt
+import xkernels as xk
+from xkernels.app import microcircuit as nest_mc
+from xkernels.app.demo import eeg_electrodes
+from xkernels.spec import microcircuit as mc
+
+T_STOP = float(os.environ.get("XKERNELS_NB_T_STOP", 1200))        # ms, incl. transient
+N_SCALING = float(os.environ.get("XKERNELS_NB_N_SCALING", 0.1))    # NEST network size
+K_SCALING = float(os.environ.get("XKERNELS_NB_K_SCALING", 0.1))    # NEST in-degrees
+TRANSIENT = 200.0
+network = xk.Network.microcircuit()
+network"""),
+        ("code", """z = -100.0 * np.arange(16)          # contacts from the pia (0 µm) to -1500 µm
+probes = {
+    "lfp": xk.GaussCylinderPotential(z=z, sigma=0.3, R=mc.COLUMN_RADIUS, sigma_z=100.0),
+    "cdm": xk.CurrentDipoleMomentZ(),
+    "eeg": xk.EEGProbe(eeg_electrodes()),
+}
+start = time.perf_counter()
+H = xk.compute_kernels(network, probes, dt=2**-4, tau=25., Vrest=-65., g_eff=False)
+kernel_seconds = time.perf_counter() - start
+print(f"{H.sizes['X'] * H.sizes['Y']} kernels in {kernel_seconds:.1f} s")
+H"""),
+        ("md", """The 8×8 grid of LFP kernels of the cortical populations (rows: postsynaptic Y,
+columns: presynaptic X; depth vs lag; one shared colour scale, clipped at 1 % of the
+largest kernel so that weak pairs stay visible). Inhibitory columns show the sign
+reversed to excitatory ones; each kernel is large where its presynaptic layer meets
+the postsynaptic cell's dendrites."""),
+        ("code", """lfp_H = H.xk.probe("lfp").sel(tau=slice(-2, 20))
+names = list(mc.POPULATIONS)
+vmax = 0.01 * float(abs(lfp_H).max())
+fig, axes = plt.subplots(8, 8, figsize=(12, 12), sharex=True, sharey=True)
+for i, Y in enumerate(names):
+    for j, X in enumerate(names):
+        ax = axes[i, j]
+        ax.imshow(lfp_H.sel(X=X, Y=Y).values, aspect="auto", cmap="RdBu_r",
+                  vmin=-vmax, vmax=vmax, extent=[-2, 20, z[-1] - 50, z[0] + 50],
+                  origin="lower" if z[0] < z[-1] else "upper")
+        if i == 0:
+            ax.set_title(f"X = {X}", fontsize=9)
+        if j == 0:
+            ax.set_ylabel(f"Y = {Y}\\nz (µm)", fontsize=9)
+        if i == 7:
+            ax.set_xlabel("τ (ms)", fontsize=9)
+fig.suptitle(f"LFP kernels H_YX (mV per spike, colour range ±{vmax:.1e})")
+fig.tight_layout()"""),
+        ("code", """start = time.perf_counter()
+spikes = nest_mc.simulate_microcircuit(
+    T_STOP, params=nest_mc.MicrocircuitParams(n_scaling=N_SCALING, k_scaling=K_SCALING),
+    threads=2)
+nest_seconds = time.perf_counter() - start
+print(f"NEST: {T_STOP:.0f} ms in {nest_seconds:.0f} s")
+nest_mc.summary(spikes, TRANSIENT)    # rates in spikes/s per neuron"""),
+        ("code", """rates = nest_mc.population_rates(spikes, t_start=TRANSIENT)  # full-size counts/bin
+signals = rates.xk.convolve(H).compute()
+signals"""),
+        ("md", """The laminar LFP (its temporal mean removed) and its current source density,
+CSD(z) = −σ (V(z + h) − 2 V(z) + V(z − h)) / h² (σ = 0.3 S/m, h = 100 µm; inner contacts)."""),
+        ("code", """lfp = signals.xk.probe("lfp")
+window = slice(TRANSIENT, min(TRANSIENT + 500, float(lfp.time[-1])))
+V = lfp.sel(time=window)
+V = V - V.mean("time")        # fluctuations (the mean of the rates gives a DC offset)
+h = 100.0
+csd = -0.3 * (V.values[:-2] - 2 * V.values[1:-1] + V.values[2:]) / h**2 * 1e6   # µA/mm³
+t = V.time.values
+fig, (a0, a1) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+v0 = float(abs(V).max())
+im = a0.imshow(V.values, aspect="auto", cmap="RdBu_r", vmin=-v0, vmax=v0,
+               extent=[t[0], t[-1], z[-1] - 50, z[0] + 50])
+plt.colorbar(im, ax=a0, label="LFP (mV)")
+c0 = float(abs(csd).max())
+im = a1.imshow(csd, aspect="auto", cmap="RdBu_r", vmin=-c0, vmax=c0,
+               extent=[t[0], t[-1], z[-2] - 50, z[1] + 50])
+plt.colorbar(im, ax=a1, label="CSD (µA/mm³)")
+for ax in (a0, a1):
+    for top, bottom in mc.LAYERS.values():
+        ax.axhline(bottom, color="k", lw=0.5)
+    ax.set_xlabel("time (ms)")
+a0.set_ylabel("z (µm)")
+a0.set_title("laminar LFP"); a1.set_title("CSD")
+fig.tight_layout()"""),
+        ("md", """Per-population contributions: `keep=('X',)` keeps the presynaptic dimension, so
+the LFP is split by the population whose spikes cause it. Its standard deviation across
+depth shows which populations dominate where. (The simulated network is downscaled and
+its counts multiplied by N_full / N_sim: the fluctuations of the rates, hence of the
+signals, are larger than in a full-size network by about sqrt(N_full / N_sim).)"""),
+        ("code", """by_X = rates.xk.convolve(H, keep=("X",)).compute()
+std_X = by_X.xk.probe("lfp").std("time")        # (X, probe_channel)
+total_std = lfp.std("time")
+fig, ax = plt.subplots(figsize=(6, 5))
+for X in std_X.X.values:
+    ax.plot(std_X.sel(X=X).values * 1e3, z, label=str(X))
+ax.plot(total_std.values * 1e3, z, "k--", lw=2, label="all")
+ax.set_xlabel("LFP standard deviation (µV)"); ax.set_ylabel("z (µm)")
+ax.legend(fontsize=8)
+sum_err = float(abs(by_X.sum("X") - signals).max() / abs(signals).max())
+sum_err"""),
+        ("code", """fig, (a0, a1) = plt.subplots(2, 1, figsize=(10, 4.5), sharex=True)
+sig = signals.sel(time=window)
+a0.plot(sig.time, sig.sel(probe_channel="cdm:z"))
+a0.set_ylabel("CDM z (nA µm)")
+for ch in sig.xk.probe("eeg").probe_channel.values:
+    a1.plot(sig.time, sig.sel(probe_channel=ch) * 1e3, label=str(ch))
+a1.set_ylabel("EEG (µV)"); a1.set_xlabel("time (ms)"); a1.legend(fontsize=8)
+fig.tight_layout()"""),
+        ("code", """results = {
+    "kernels_shape": dict(H.sizes),
+    "kernel_seconds": kernel_seconds,
+    "nest_seconds": nest_seconds,
+    "mean_rates": {k: float(v) for k, v in spikes.mean_rates(TRANSIENT).items()},
+    "rates_shape": dict(rates.sizes),
+    "signals_shape": dict(signals.sizes),
+    "finite": bool(np.isfinite(signals.values).all()),
+    "lfp_std_mV": [float(v) for v in total_std.values],
+    "keep_X_sum_rel_err": sum_err,
+    "csd_shape": list(csd.shape),
+    "corr_eeg0_cdmz": float(np.corrcoef(signals.sel(probe_channel="eeg:0"),
+                                        signals.sel(probe_channel="cdm:z"))[0, 1]),
 }
 """ + RESULTS),
     ],

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
+import xkernels
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -58,14 +60,55 @@ def demo(tmp_path_factory) -> Path:
     return cwd / "out"
 
 
-def test_help_lists_every_command(tmp_path, capsys):
+COMMANDS = ("demo", "compute", "sweep", "convolve", "info")
+
+
+def test_help_lists_every_command_once(tmp_path, capsys):
     proc = run("--help", cwd=tmp_path)
     assert proc.returncode == 0
-    for command in ("demo", "compute", "sweep", "convolve", "info"):
-        assert command in proc.stdout
-    for command in ("demo", "compute", "sweep", "convolve", "info"):
+    for command in COMMANDS:
+        listed = [ln for ln in proc.stdout.splitlines() if ln.split()[:1] == [command]]
+        assert len(listed) == 1, (command, proc.stdout)
+    for command in COMMANDS:
         sub = call(command, "--help", cwd=tmp_path, capsys=capsys)
         assert sub.returncode == 0 and "usage: xkernels " + command in sub.stdout
+
+
+def test_bare_command_prints_help(tmp_path):
+    proc = run(cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.startswith("usage: xkernels") and "commands:" in proc.stdout
+
+
+def test_demo_duration_same_in_help_and_readme(tmp_path, capsys):
+    from xkernels.app.cli import DEMO_DURATION
+
+    help_text = " ".join(call("demo", "--help", cwd=tmp_path, capsys=capsys).stdout.split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert DEMO_DURATION in help_text and DEMO_DURATION in readme
+    assert "few seconds" not in readme and "few minutes" not in help_text
+
+
+def test_typos_get_did_you_mean(tmp_path, capsys):
+    proc = call("comptue", "spec.json", cwd=tmp_path, capsys=capsys)
+    assert proc.returncode == 2 and "did you mean 'compute'?" in proc.stderr
+    proc = call("compute", "spec.json", "-o", "k.zarr", "--overwirte", cwd=tmp_path,
+                capsys=capsys)
+    assert proc.returncode == 2 and "did you mean '--overwrite'?" in proc.stderr
+    proc = call("convolve", "r", "k", "-o", "s", "--mode", "vlaid", cwd=tmp_path,
+                capsys=capsys)
+    assert proc.returncode == 2 and "did you mean 'valid'?" in proc.stderr
+    # info has no progress output, so no -q
+    proc = call("info", "-q", "x.zarr", cwd=tmp_path, capsys=capsys)
+    assert proc.returncode == 2 and "unrecognized arguments: -q" in proc.stderr
+    (tmp_path / "spec.json").write_text(json.dumps({"network": {}, "optoins": {}}))
+    one_line_error(call("compute", "spec.json", "-o", "k.zarr", cwd=tmp_path, capsys=capsys),
+                   "spec.json", "optoins", "did you mean 'options'?")
+    doc = json.loads(small_spec(tmp_path).read_text())
+    doc["options"] = {"dtt": 1}
+    (tmp_path / "spec.json").write_text(json.dumps(doc))
+    one_line_error(call("compute", "spec.json", "-o", "k.zarr", cwd=tmp_path, capsys=capsys),
+                   "spec.json", "dtt", "did you mean 'dt'?")
 
 
 def test_demo_outputs(demo):
@@ -83,6 +126,10 @@ def test_demo_outputs(demo):
     signals = xr.open_zarr(demo / "signals.zarr")["signals"].load()
     assert signals.dims == ("probe_channel", "time")
     assert np.isfinite(signals.values).all()
+    # complete samples only: the first and last 50 ms (800 bins) of the rates are dropped
+    np.testing.assert_array_equal(signals.time.values, rates.time.values[800:-800])
+    assert signals.attrs["mode"] == "valid"
+    assert signals.attrs["complete_time"] == [float(signals.time[0]), float(signals.time[-1])]
     # independent check of one channel: direct sum over lags of H (summed over Y)
     h = H.sum("Y").sel(probe_channel="lfp:6").load()
     lags = np.rint(h.coords["tau"].values / 0.0625).astype(int)
@@ -91,8 +138,11 @@ def test_demo_outputs(demo):
     for x in ("E", "I"):
         nu = rates.sel(X=x).values
         expected += np.sum(h.sel(X=x).values * nu[t_index - lags])
-    assert signals.sel(probe_channel="lfp:6").values[t_index] == pytest.approx(expected,
-                                                                              rel=1e-9)
+    got = signals.sel(probe_channel="lfp:6", time=rates.time[t_index]).values
+    assert got == pytest.approx(expected, rel=1e-9)
+    # the demo's signals equal a convolution of its rates ('valid' part)
+    direct = xkernels.convolve(rates, H, mode="valid").sel(probe_channel="lfp:6")
+    np.testing.assert_allclose(signals.sel(probe_channel="lfp:6"), direct, rtol=1e-9)
     summary = json.loads((demo / "summary.json").read_text())
     assert summary["populations"]["E"]["n_full"] == 8192
     assert 0.5 < summary["populations"]["E"]["rate"] < 50
@@ -107,13 +157,13 @@ def test_compute_convolve_info_roundtrip(demo, tmp_path):
     H0 = xr.open_zarr(demo / "kernels.zarr")["kernels"].load()
     np.testing.assert_allclose(H1.values, H0.values, rtol=1e-12, atol=0)
     proc = run("convolve", str(demo / "rates.zarr"), "k.zarr", "-o", "s.zarr", "-q",
-               cwd=tmp_path)
+               "--mode", "valid", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     s1 = xr.open_zarr(tmp_path / "s.zarr")["signals"].load()
     s0 = xr.open_zarr(demo / "signals.zarr")["signals"].load()
     np.testing.assert_allclose(s1.values, s0.values, rtol=1e-10, atol=0)
     for store, words in (("k.zarr", ["kernel store", "lfp: 13 channels", "eeg: 3"]),
-                         ("s.zarr", ["signals store", "time: 100", "probe cdm"]),
+                         ("s.zarr", ["signals store", "time: 150", "probe cdm"]),
                          (str(demo / "rates.zarr"), ["rates store", "populations X"])):
         proc = run("info", store, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
@@ -183,7 +233,7 @@ def test_overwrite_replaces(demo, tmp_path):
     proc = run("convolve", str(demo / "rates.zarr"), str(demo / "kernels.zarr"), "-o",
                "s.zarr", "--overwrite", "-q", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert xr.open_zarr(tmp_path / "s.zarr")["signals"].sizes["probe_channel"] == 19
+    assert xr.open_zarr(tmp_path / "s.zarr")["signals"].sizes["probe_channel"] == 17
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
 
 
@@ -217,6 +267,150 @@ def test_sweep_command_end_to_end(demo, tmp_path, capsys):
     np.testing.assert_allclose(got, H.values, rtol=0, atol=1e-9 * np.abs(H.values).max())
     info = call("info", "sweep.zarr", cwd=tmp_path, capsys=capsys)
     assert info.returncode == 0 and "weight_I_E" in info.stdout
+
+
+# ------------------------------------------------------------------ what a user expects
+
+
+def small_spec(folder: Path, tau: float = 20.0) -> Path:
+    """A spec file of the README network with the CDM probe only (fast sweeps)."""
+    from xkernels.app.files import spec_document
+
+    doc = spec_document(xkernels.Network.example(), {"cdm": xkernels.CurrentDipoleMomentZ()},
+                        {"dt": 2 ** -4, "tau": tau})
+    path = folder / "spec.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_messages_say_overwrite_not_the_python_keyword(tmp_path, capsys):
+    spec = small_spec(tmp_path, tau=2.0)
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "keep.txt").write_text("keep")
+    outputs = []
+    for args in (("compute", str(spec), "-o", "plain", "--overwrite"),
+                 ("sweep", str(spec), "grid.json", "-o", "plain"),
+                 ("sweep", str(spec), "grid.json", "-o", "plain", "--overwrite")):
+        (tmp_path / "grid.json").write_text(json.dumps({"Vrest": [-65.0, -60.0]}))
+        proc = call(*args, cwd=tmp_path, capsys=capsys)
+        one_line_error(proc, "plain", "--overwrite")
+        outputs.append(proc.stderr)
+    assert not [o for o in outputs if "overwrite=True" in o], outputs
+    assert (tmp_path / "plain" / "keep.txt").read_text() == "keep"
+    assert "--overwrite replaces kernel stores only" in outputs[0]
+
+
+def test_spec_paths_relative_to_the_spec_file(tmp_path, capsys):
+    from xkernels.spec.network import CELLS_DIR
+
+    folder = tmp_path / "model"
+    (folder / "cells").mkdir(parents=True)
+    (folder / "cells" / "E.hoc").write_text((CELLS_DIR / "BallAndSticks_E.hoc").read_text())
+    (folder / "cells" / "T.hoc").write_text(
+        (CELLS_DIR / "BallAndSticksTemplate.hoc").read_text())
+    spec = small_spec(folder, tau=2.0)
+    doc = json.loads(spec.read_text())
+    doc["network"]["populations"][0]["cell"].update(
+        morphology="cells/E.hoc", templatefile="cells/T.hoc")
+    spec.write_text(json.dumps(doc))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = call("compute", "../model/spec.json", "-o", "k.zarr", "-q", cwd=elsewhere,
+                capsys=capsys)
+    assert proc.returncode == 0, proc.stderr
+    stored = json.loads(xkernels.read_attrs(elsewhere / "k.zarr")["spec"])
+    assert stored["populations"][0]["cell"]["morphology"] == str(folder / "cells" / "E.hoc")
+    doc["network"]["populations"][0]["cell"]["morphology"] = "cells/missing.hoc"
+    spec.write_text(json.dumps(doc))
+    one_line_error(call("compute", "../model/spec.json", "-o", "k2.zarr", cwd=elsewhere,
+                        capsys=capsys),
+                   "spec file '../model/spec.json'", "morphology",
+                   str(folder / "cells" / "missing.hoc"), "not found")
+
+
+def test_unknown_grid_path_lists_the_closest_few(tmp_path, capsys):
+    spec = small_spec(tmp_path, tau=2.0)
+    (tmp_path / "grid.json").write_text(json.dumps(
+        {"connections[E->E].synapse.wieght": [1e-4, 2e-4]}))
+    proc = call("sweep", str(spec), "grid.json", "-o", "s.zarr", cwd=tmp_path, capsys=capsys)
+    one_line_error(proc, "grid.json", "unknown parameter path", "did you mean",
+                   "connections[E->E].synapse.weight")
+    assert len(proc.stderr) < 800, len(proc.stderr)
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_rates_store_with_wrong_dt_refused(demo, tmp_path, capsys):
+    rates = xr.open_zarr(demo / "rates.zarr")["rates"].load()
+    rates.assign_attrs(dt=0.1).to_dataset().to_zarr(tmp_path / "r.zarr")
+    one_line_error(call("convolve", "r.zarr", str(demo / "kernels.zarr"), "-o", "s.zarr",
+                        cwd=tmp_path, capsys=capsys),
+                   "r.zarr", "dt = 0.1 ms disagrees", "0.0625 ms")
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def start_sweep(tmp_path: Path, n_points: int) -> tuple[subprocess.Popen, list[str]]:
+    spec = small_spec(tmp_path, tau=50.0)
+    (tmp_path / "grid.json").write_text(json.dumps(
+        {"Vrest": [-75.0 + 0.5 * i for i in range(n_points)]}))  # one simulation per point
+    args = [sys.executable, "-m", "xkernels", "sweep", str(spec), "grid.json", "-o",
+            "s.zarr", "-q"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True), args
+
+
+def wait_for_points(path: Path, proc: subprocess.Popen, timeout: float = 300.0) -> int:
+    """Poll the store until at least one point is done; return how many."""
+    import time
+
+    from xkernels.store import completed_points
+
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            done = int(completed_points(path).sum())
+        except (OSError, ValueError):
+            done = 0
+        if done:
+            return done
+        time.sleep(0.02)
+    raise AssertionError("no sweep point was stored in time")
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
+def test_interrupted_sweep_keeps_points_and_resumes(tmp_path, how):
+    import signal
+
+    from conftest import file_stamps
+
+    from xkernels.store import completed_points
+
+    n = 40
+    proc, args = start_sweep(tmp_path, n)
+    wait_for_points(tmp_path / "s.zarr", proc)
+    proc.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    done = completed_points(tmp_path / "s.zarr")
+    kept = int(done.sum())
+    assert 0 < kept < n, kept  # the kill happened mid-sweep, and the points are kept
+    if how == "Ctrl-C":
+        assert proc.returncode == 130
+        assert f"interrupted; {kept} of {n} points are stored in 's.zarr'" in err
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    chunks = tmp_path / "s.zarr" / "kernels" / "c"
+    before = {k: v for k, v in file_stamps(chunks).items()
+              if done[int(k.split(os.sep)[0])]}
+    rerun = subprocess.run(args[:-1], cwd=tmp_path, capture_output=True, text=True,
+                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"resuming s.zarr: {kept} of {n} points already computed" in rerun.stderr
+    assert completed_points(tmp_path / "s.zarr").all()
+    after = file_stamps(chunks)
+    assert {k: after[k] for k in before} == before  # kept points were not recomputed
+    S = xkernels.open_kernels(tmp_path / "s.zarr")
+    assert np.isfinite(S.values).all() and S.sizes["Vrest"] == n
 
 
 def test_compute_with_linearisation(tmp_path, capsys):

@@ -80,7 +80,7 @@ def test_lfpykernels_probes_accepted_by_compute_kernels(mechanisms_loaded):
                   lfpykernels.KernelApproxCurrentDipoleMoment(None)], **options)
     H = xkernels.compute_kernels(
         network, [xkernels.GaussCylinderPotential(None, **gcp),
-                  xkernels.CurrentDipoleMomentZ(None)], **options)
+                  xkernels.CurrentDipoleMomentZ(None, components="xyz")], **options)
     xr.testing.assert_identical(H_ref, H)
 
 

@@ -210,6 +210,100 @@ def test_dataset_accessor_and_signals_to_zarr(tmp_path):
     assert back.coords["units"].values.tolist() == H.coords["units"].values.tolist()
 
 
+def test_hand_made_kernels_need_only_dims_and_tau():
+    """Kernels with dims X, Y, probe_channel, tau and only a tau coordinate convolve;
+    rates without X labels are matched by position; core dims in any order."""
+    rng = np.random.default_rng(21)
+    full = make_kernels(rng, 15, -3, n_lfp=2, n_cdm=1)
+    bare = xr.DataArray(full.values, dims=full.dims, coords={"tau": full.tau.values})
+    R = make_rates(rng, 120)
+    ref = direct_sum(R.values, full.values, -3).sum(axis=(0, 1))
+    out = convolve(R, bare)
+    assert out.dims == ("probe_channel", "time")
+    assert not {"probe", "units", "x", "y", "z", "probe_channel"} & set(out.coords)
+    assert rel_err(out.values, ref) <= 1e-9
+    assert rel_err(convolve(R.drop_vars("X"), full).values, ref) <= 1e-9
+    shuffled = bare.transpose("tau", "probe_channel", "Y", "X")
+    assert rel_err(convolve(R, shuffled).values, ref) <= 1e-9
+    # channel metadata carried when present
+    assert convolve(R, full).coords["probe"].values.tolist() == ["lfp", "lfp", "cdm"]
+    with pytest.raises(ValueError, match="matched by position and must agree in number"):
+        convolve(R.drop_vars("X").isel(X=[0]), full)
+
+
+def test_rate_fluctuations_accepted():
+    """Any finite values convolve: rates minus their mean give the signal minus its
+    mean away from the edges, by linearity."""
+    rng = np.random.default_rng(22)
+    H = make_kernels(rng, 21, -10, n_lfp=2, n_cdm=1)
+    R = make_rates(rng, 400)
+    fluct = R - R.mean("time")
+    assert float(fluct.min()) < 0
+    out = convolve(fluct, H).values
+    ref = direct_sum(fluct.values, H.values, -10).sum(axis=(0, 1))
+    assert rel_err(out, ref) <= 1e-9
+
+
+@pytest.mark.parametrize("lag0, n_taps", [(-10, 21), (0, 12), (3, 5), (-8, 4)])
+@pytest.mark.parametrize("time_chunk", [None, 7])
+def test_mode_valid_keeps_complete_samples_only(lag0, n_taps, time_chunk):
+    rng = np.random.default_rng(23)
+    H = make_kernels(rng, n_taps, lag0, n_lfp=2, n_cdm=1)
+    R = make_rates(rng, 90).chunk({"time": 25})
+    same = convolve(R, H, time_chunk=time_chunk)
+    valid = convolve(R, H, mode="valid", time_chunk=time_chunk)
+    first = max(lag0 + n_taps - 1, 0)
+    stop = 90 + min(lag0, 0)
+    t = R.time.values
+    np.testing.assert_array_equal(valid.time.values, t[first:stop])
+    np.testing.assert_allclose(valid.values, same.values[:, first:stop], rtol=1e-12,
+                               atol=1e-12)
+    assert valid.attrs["mode"] == "valid" and same.attrs["mode"] == "same"
+    assert valid.attrs["complete_time"] == [t[first], t[stop - 1]]
+    assert same.attrs["complete_time"] == valid.attrs["complete_time"]
+    # the complete samples are those a longer recording does not change
+    longer = xr.concat([R.isel(time=slice(0, 40)).assign_coords(time=t[:40] - 40 * DT), R,
+                        R.isel(time=slice(0, 40)).assign_coords(time=t[-1] + DT * (
+                            1 + np.arange(40)))], "time")
+    wide = convolve(longer, H).sel(time=valid.time)
+    np.testing.assert_allclose(valid.values, wide.values, rtol=1e-9, atol=1e-9)
+    if time_chunk:
+        assert set(valid.chunks[-1][:-1]) == {time_chunk}  # uniform: zarr-writable
+
+
+def test_mode_valid_refuses_too_short_rates():
+    rng = np.random.default_rng(24)
+    H = make_kernels(rng, 41, n_lfp=1, n_cdm=1)
+    R = make_rates(rng, 40)
+    with pytest.raises(ValueError, match="mode='valid' leaves no sample: the rates span "
+                                         r"2.5 ms.*use mode='same' or longer rates"):
+        convolve(R, H, mode="valid")
+    assert convolve(R, H).attrs["complete_time"] == []
+
+
+def test_signals_of_stored_rates_write_with_plain_xarray(tmp_path):
+    """Signals computed from rates read from Zarr carry no encoding of that store:
+    plain xarray writes them (no 'coord.encoding = {}' needed) without warnings."""
+    import warnings
+
+    from xkernels.store.datasets import CONSOLIDATED_WARNING
+
+    rng = np.random.default_rng(25)
+    H = make_kernels(rng, 25, n_lfp=3, n_cdm=1)
+    make_rates(rng, 3000).astype("float32").chunk({"time": 1000}).to_dataset(
+        name="rates").to_zarr(tmp_path / "rates.zarr", consolidated=False)
+    rates = xr.open_zarr(tmp_path / "rates.zarr", consolidated=False)["rates"]
+    out = rates.xk.convolve(H, dtype="float32", time_chunk=512)
+    assert {name: c.encoding for name, c in out.coords.items() if c.encoding} == {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=CONSOLIDATED_WARNING)  # zarr's, any data
+        out.to_dataset().to_zarr(tmp_path / "signals.zarr")
+    back = xr.open_zarr(tmp_path / "signals.zarr")["signals"]
+    xr.testing.assert_allclose(back.compute(), out.compute())
+    assert back.time.attrs["units"] == "ms"
+
+
 # ------------------------------------------------------------------- property tests
 
 lag_and_shape = st.tuples(st.integers(2, 30), st.integers(2, 120), st.integers(-60, 40))
@@ -322,14 +416,19 @@ def test_refuses_bad_options_and_types(pair):
         convolve(R.astype(complex), H)
     with pytest.raises(ValueError, match="rates must have dims 'X' and 'time'"):
         convolve(R.rename(time="t"), H)
-    with pytest.raises(ValueError, match="kernels dims must end with"):
-        convolve(R, H.transpose("Y", "X", "probe_channel", "tau"))
+    with pytest.raises(ValueError, match=r"kernels must have dims .*missing \['Y'\]"):
+        convolve(R, H.isel(Y=0))
+    with pytest.raises(ValueError, match="kernels is missing the 'tau' coordinate"):
+        convolve(R, H.drop_vars("tau"))
+    with pytest.raises(ValueError, match=r"mode must be one of \['same', 'valid'\], "
+                                         r"got 'full'"):
+        convolve(R, H, mode="full")
     with pytest.raises(ValueError, match="not a multiple of the time step"):
         convolve(R, H.assign_coords(tau=H.tau + 0.03))
 
 
-@pytest.mark.parametrize("bad, kind", [(np.nan, "NaN"), (-1.0, "negative"),
-                                       (np.inf, "infinite")])
+@pytest.mark.parametrize("bad, kind", [(np.nan, "NaN"), (np.inf, "infinite"),
+                                       (-np.inf, "infinite")])
 def test_bad_values_refused_at_compute_time(pair, bad, kind):
     R, H = pair
     values = R.values.copy()

@@ -194,4 +194,8 @@ def test_network_api_matches_reference_for_all_pairs(mechanisms_loaded):
             for name, key in (("lfp", "GaussCylinderPotential"),
                               ("cdm", "KernelApproxCurrentDipoleMoment")):
                 ours = H.sel(X=X, Y=Y).xk.probe(name).values
-                assert relative_difference(ours, ref[key]) <= TOLERANCE, (X, Y, name)
+                expected = ref[key]
+                if name == "cdm":  # ours: one channel cdm:z; the reference's x, y rows are 0
+                    assert (expected[:2] == 0).all() and ours.shape[0] == 1
+                    expected = expected[2:]
+                assert relative_difference(ours, expected) <= TOLERANCE, (X, Y, name)

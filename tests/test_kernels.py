@@ -37,7 +37,7 @@ def test_data_contract(H):
     np.testing.assert_allclose(H.tau.values, np.arange(-320, 321) * 2 ** -4)
     assert H.tau.attrs["units"] == "ms"
     assert H.coords["probe_channel"].values.tolist() == \
-        [f"lfp:{i}" for i in range(13)] + ["cdm:x", "cdm:y", "cdm:z"]
+        [f"lfp:{i}" for i in range(13)] + ["cdm:z"]
     assert set(H.coords["units"].values[:13]) == {"mV"}
     assert set(H.coords["units"].values[13:]) == {"nA µm"}
     np.testing.assert_array_equal(H.coords["z"].values[:13], GCP["z"])
@@ -48,14 +48,15 @@ def test_data_contract(H):
     assert {"xkernels", "neuron", "LFPy", "LFPykit"} <= set(versions)
     assert len(H.attrs["content_hash"]) == 64
     assert Network.from_kernels(H) == Network.example()
-    assert H.xk.probe("cdm").sizes["probe_channel"] == 3
+    assert H.xk.probe("cdm").sizes["probe_channel"] == 1  # the z-only dipole: one channel
+    assert {H.coords[c].attrs["units"] for c in "xyz"} == {"µm"}
 
 
 def test_physics_sanity(H):
     # causal: nothing before the spike
     assert (H.sel(tau=slice(None, 0)) == 0).all()
-    # z-only dipole: x and y rows are zero
-    assert (H.xk.probe("cdm").sel(probe_channel=["cdm:x", "cdm:y"]) == 0).all()
+    # z-only dipole: one channel, cdm:z
+    assert H.xk.probe("cdm").probe_channel.values.tolist() == ["cdm:z"]
     # excitatory input onto apical/basal dendrites of E: sink high up, CDM negative first
     cdm_EE = H.sel(X="E", Y="E", probe_channel="cdm:z")
     cdm_IE = H.sel(X="I", Y="E", probe_channel="cdm:z")

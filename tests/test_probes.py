@@ -172,15 +172,24 @@ def test_gauss_cylinder_bad_input(kwargs, exc, text):
 # CDM, EEG, MEG
 # --------------------------------------------------------------------------- #
 def test_cdm_z(geom):
+    """The native z-only dipole has one row (channel cdm:z); components="xyz" gives the
+    reference's three rows, x and y zero."""
     M = CurrentDipoleMomentZ(geom).get_transformation_matrix()
     assert isinstance(CurrentDipoleMomentZ(), lfpykit.CurrentDipoleMoment)
-    np.testing.assert_array_equal(M[:2], 0.0)
-    np.testing.assert_allclose(M[2], geom.z.mean(axis=1))
+    assert M.shape == (1, geom.z.shape[0])
+    np.testing.assert_allclose(M[0], geom.z.mean(axis=1))
     ref = lfpykernels.KernelApproxCurrentDipoleMoment(geom).get_transformation_matrix()
-    np.testing.assert_array_equal(M, ref)
+    np.testing.assert_array_equal(M, ref[2:])
+    np.testing.assert_array_equal(
+        CurrentDipoleMomentZ(geom, components="xyz").get_transformation_matrix(), ref)
     # the z-row is that of the full CDM
-    np.testing.assert_array_equal(M[2], lfpykit.CurrentDipoleMoment(geom)
+    np.testing.assert_array_equal(M[0], lfpykit.CurrentDipoleMoment(geom)
                                   .get_transformation_matrix()[2])
+    assert probe_channels("cdm", CurrentDipoleMomentZ())["probe_channel"][1].tolist() == \
+        ["cdm:z"]
+    with pytest.raises(ValueError, match=r"CurrentDipoleMomentZ.components must be one of "
+                                         r"\['z', 'xyz'\], got 'xy'"):
+        CurrentDipoleMomentZ(components="xy")
 
 
 def test_eeg_matches_four_sphere_by_hand(geom, imem):
@@ -447,7 +456,7 @@ def test_definition_of_reference_probes(geom):
     assert isinstance(rebuilt, GaussCylinderPotential) and rebuilt.R == 100.0
     cdm = probe_from_definition(probe_definition(
         lfpykernels.KernelApproxCurrentDipoleMoment(None)))
-    assert type(cdm) is CurrentDipoleMomentZ
+    assert type(cdm) is CurrentDipoleMomentZ and cdm.components == "xyz"
 
 
 def test_definition_class_paths():

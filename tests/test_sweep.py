@@ -88,7 +88,7 @@ def test_readable_dims_paths_and_zip(net):
 
 @pytest.mark.parametrize("grid, zipped, match", [
     ({"connections[E->E].synapse.wieght": [1.0]}, None,
-     r"unknown parameter path .*valid paths are:(.|\n)*connections\[E->E\]\.synapse\.weight"),
+     r"unknown parameter path .*did you mean:\n  connections\[E->E\]\.synapse\.weight\n"),
     ({W_EE: []}, None, "non-empty list"),
     ({W_EE: [1e-4, np.nan]}, None, "finite"),
     ({W_EE: [1e-4, np.inf]}, None, "finite"),

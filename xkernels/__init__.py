@@ -24,17 +24,22 @@ from xkernels.store import (
     describe,
     extend_sweep_store,
     open_kernels,
+    open_rates,
+    open_signals,
     read_attrs,
     write_kernels,
     write_point,
     write_points,
+    write_rates,
+    write_signals,
 )
 from xkernels.sweeps import sweep
 
 __all__ = [
     "__version__", "Connection", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
     "MEGProbe", "Network", "Population", "completed_points", "compute_kernels", "convolve",
-    "create_sweep_store", "describe", "extend_sweep_store", "open_kernels",
-    "rates_from_spikes", "rates_from_spikes_per_second", "read_attrs", "select_probe", "sweep",
-    "validate", "validate_kernels", "write_kernels", "write_point", "write_points",
+    "create_sweep_store", "describe", "extend_sweep_store", "open_kernels", "open_rates",
+    "open_signals", "rates_from_spikes", "rates_from_spikes_per_second", "read_attrs",
+    "select_probe", "sweep", "validate", "validate_kernels", "write_kernels", "write_point",
+    "write_points", "write_rates", "write_signals",
 ]

@@ -36,10 +36,26 @@ class XkDataArrayAccessor:
         return convolve(self._obj, kernels, **kwargs)
 
     def to_zarr(self, path, **kwargs: Any) -> None:
-        """Write kernels to a Zarr store: see :func:`xkernels.store.write_kernels`."""
-        from xkernels.store import write_kernels
+        """Write kernels, signals or rates to a new Zarr store, atomically.
 
-        write_kernels(self._obj, path, **kwargs)
+        Dispatches on the dims: with ``tau`` to
+        :func:`xkernels.store.write_kernels`, with ``probe_channel`` and ``time`` to
+        :func:`xkernels.store.write_signals`, with ``X`` and ``time`` to
+        :func:`xkernels.store.write_rates` (``overwrite=`` and the writers' other
+        keywords pass through).  Every store reads back with ``xr.open_zarr(path)``.
+        """
+        from xkernels import store
+
+        dims = set(self._obj.dims)
+        if "tau" in dims:
+            return store.write_kernels(self._obj, path, **kwargs)
+        if {"probe_channel", "time"} <= dims:
+            return store.write_signals(self._obj, path, **kwargs)
+        if {"X", "time"} <= dims:
+            return store.write_rates(self._obj, path, **kwargs)
+        raise ValueError(f"to_zarr writes kernels (dims with 'tau'), signals (dims with "
+                         f"'probe_channel' and 'time') or rates (dims with 'X' and 'time'); "
+                         f"got an array with dims {self._obj.dims}")
 
     def plot(self, **kwargs: Any):
         """Plot kernels or signals: see :mod:`xkernels.plot`."""

@@ -66,7 +66,11 @@ register_matching("lfpykernels.KernelApproxCurrentDipoleMoment",
 
 
 class KernelApproxCurrentDipoleMoment(CurrentDipoleMomentZ):
-    """Current dipole moment along z only (x and y rows zero), as in LFPykernels."""
+    """Current dipole moment along z only, with LFPykernels' three rows (x and y rows
+    zero)."""
+
+    def __init__(self, cell: Any = None) -> None:
+        super().__init__(cell=cell, components="xyz")
 
 
 def _scipy_name(function: Any, field_name: str) -> str:

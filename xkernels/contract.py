@@ -20,6 +20,8 @@ import xarray as xr
 KERNEL_NAME = "kernels"
 CORE_DIMS = ("X", "Y", "probe_channel", "tau")
 CHANNEL_COORDS = ("probe", "units", "x", "y", "z")
+#: Units of the channel position coordinates ``x``, ``y``, ``z``.
+POSITION_UNITS = "µm"
 FORMAT_VERSION = 1
 REQUIRED_ATTRS = ("dt", "t_X", "g_eff", "spec", "probes", "content_hash", "versions")
 TAU_RTOL = 1e-9
@@ -32,7 +34,7 @@ def channel_coords(
     x=None,
     y=None,
     z=None,
-) -> dict[str, tuple[str, np.ndarray]]:
+) -> dict[str, tuple]:
     """Build the ``probe_channel`` coordinates of one probe.
 
     Parameters
@@ -49,7 +51,8 @@ def channel_coords(
     Returns
     -------
     dict
-        Mapping coordinate name -> ``("probe_channel", values)``.
+        Mapping coordinate name -> ``("probe_channel", values, attrs)``; the positions
+        carry ``attrs = {"units": "µm"}``.
     """
     n = len(labels)
 
@@ -67,9 +70,9 @@ def channel_coords(
         "probe_channel": ("probe_channel", np.asarray(labels, dtype=str)),
         "probe": ("probe_channel", np.asarray([probe] * n, dtype=str)),
         "units": ("probe_channel", np.asarray(unit_list, dtype=str)),
-        "x": ("probe_channel", _pos(x)),
-        "y": ("probe_channel", _pos(y)),
-        "z": ("probe_channel", _pos(z)),
+        "x": ("probe_channel", _pos(x), {"units": POSITION_UNITS}),
+        "y": ("probe_channel", _pos(y), {"units": POSITION_UNITS}),
+        "z": ("probe_channel", _pos(z), {"units": POSITION_UNITS}),
     }
 
 

@@ -1,10 +1,18 @@
-"""Figures of kernels and predicted signals (matplotlib, no pyplot state).
+"""Figures of kernels, predicted signals and rates (matplotlib, through pyplot).
 
-:func:`plot` is what ``DataArray.xk.plot()`` calls: it draws kernels (dims
-``X, Y, probe_channel, tau``) with :func:`plot_kernels` and signals (dims
-``probe_channel, time``) with :func:`plot_signals`.  Both return a
-:class:`matplotlib.figure.Figure` built without :mod:`matplotlib.pyplot`, so they work
-with any backend (and headless); save it with ``fig.savefig("name.png")``.
+:func:`plot` is what ``DataArray.xk.plot()`` calls: it draws kernels (arrays with a
+``tau`` dim) with :func:`plot_kernels`, signals (a ``time`` dim, no ``X`` dim) with
+:func:`plot_signals` and rates (``X`` and ``time``) with :func:`plot_rates`.  Any
+selection of them can be drawn: ``H.sel(X="E")``, ``H.sum("X")``,
+``H.sel(probe_channel="cdm:z")``, ``signals.sel(probe_channel="lfp:3")`` -- a summed
+population is labelled ``ΣX``, a missing probe coordinate makes one probe named after
+the array, missing units are shown as ``a.u.``.
+
+Figures are made by :func:`matplotlib.pyplot.figure`, so they appear inline in Jupyter
+(exactly once, also when the figure is the cell's value) and in scripts with
+``plt.show()``; save one with ``fig.savefig("name.png")`` and free it with
+``plt.close(fig)``.  Pass ``ax=`` (one Axes per panel) or ``fig=`` (an empty Figure or
+SubFigure) to draw into your own layout.
 
 Probes whose channels are spread along depth only (``x``/``y`` NaN, distinct ``z``,
 e.g. the ``GaussCylinderPotential`` LFP) are drawn depth-resolved, as traces with a
@@ -15,15 +23,50 @@ coordinate, rescaled to a readable SI prefix (mV -> µV -> nV).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
+from matplotlib.figure import Figure
+
+from xkernels.contract import CHANNEL_COORDS, select_probe
+from xkernels.validation import check_choice, fail
 
 KINDS = ("traces", "image")
+#: ``scale`` values of :func:`plot_kernels`.
+SCALES = ("shared", "panel")
+#: Units shown for channels without a ``units`` coordinate.
+NO_UNITS = "a.u."
 _PREFIXES = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"))
 _BASE_PREFIX = {"m": 1e-3, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
+
+
+class XkFigure(Figure):
+    """A pyplot figure shown exactly once in Jupyter.
+
+    With the inline backend, pyplot shows every figure of a cell when the cell ends, and
+    IPython shows a figure that is the cell's value (``H.xk.plot()`` on the last line)
+    once more.  This figure shows itself as a PNG image whenever IPython displays it and
+    leaves pyplot at that moment, so that pyplot does not show it again.  With any other
+    backend it is displayed as a plain figure (its text; a GUI backend shows the
+    window).
+    """
+
+    def _ipython_display_(self) -> None:
+        import matplotlib
+        from IPython.display import display
+
+        if "inline" not in str(matplotlib.get_backend()):
+            display({"text/plain": repr(self)}, raw=True)
+            return
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        display({"image/png": buffer.getvalue(), "text/plain": repr(self)}, raw=True)
+        import matplotlib.pyplot as plt
+
+        plt.close(self)  # shown: pyplot's end-of-cell display skips it
 
 
 # --------------------------------------------------------------------------------------
@@ -49,6 +92,8 @@ def readable_units(units: str, magnitude: float) -> tuple[float, str]:
     label : str
         Units of the rescaled data.
     """
+    if units == NO_UNITS:
+        return 1.0, units
     head, sep, rest = units.partition(" ")
     base = 1.0
     symbol = head
@@ -94,22 +139,77 @@ def is_depth_probe(part: xr.DataArray) -> bool:
 
 def _units(part: xr.DataArray) -> str:
     units = list(dict.fromkeys(part.coords["units"].values.tolist()))
-    return units[0] if len(units) == 1 else "mixed units"
+    return str(units[0]) if len(units) == 1 else "mixed units"
 
 
-def _check_dims(obj: xr.DataArray, core: Sequence[str], what: str) -> None:
+def _summed_label(dim: str) -> str:
+    return f"Σ{dim}"
+
+
+def plottable(obj: xr.DataArray, core: Sequence[str], what: str) -> xr.DataArray:
+    """``obj`` with the dims ``core`` (last, in that order) and every channel coordinate.
+
+    A core dim that was selected away (a scalar coordinate left) comes back with that
+    one label; one that was summed away comes back as ``Σ<dim>``; a missing
+    ``probe_channel`` dim comes back with one channel.  Missing channel coordinates are
+    filled: ``probe`` with the array's name, ``units`` with ``a.u.``, positions with
+    NaN, labels ``<probe>:<i>``, populations ``X[i]``/``Y[i]``.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray
+        Kernels, signals or a selection of them.
+    core : sequence of str
+        The dims a figure needs, e.g. ``("X", "Y", "probe_channel", "tau")``.
+    what : str
+        ``"kernels"`` or ``"signals"``, for messages.
+
+    Returns
+    -------
+    xarray.DataArray
+
+    Raises
+    ------
+    ValueError
+        Dims beyond ``core`` (sweep points, trials): the message says how to select one.
+    """
+    for dim in core:
+        if dim in obj.dims:
+            continue
+        if dim in obj.coords and obj.coords[dim].ndim == 0:
+            label = obj.coords[dim].values.item()
+            obj = obj.drop_vars(dim)
+        elif dim == "probe_channel":
+            label = None
+        else:
+            label = _summed_label(dim)
+        if dim == "probe_channel":
+            scalars = {c: obj.coords[c].values.item() for c in CHANNEL_COORDS
+                       if c in obj.coords and obj.coords[c].ndim == 0}
+            obj = obj.drop_vars(list(scalars)).expand_dims("probe_channel")
+            obj = obj.assign_coords({c: ("probe_channel", [v]) for c, v in scalars.items()})
+            if label is not None:
+                obj = obj.assign_coords(probe_channel=[label])
+        else:
+            obj = obj.expand_dims({dim: [label]})
     extra = [d for d in obj.dims if d not in core]
     if extra:
-        raise ValueError(f"{what} to plot have extra dims {extra}; select one point first, "
-                         f"e.g. obj.isel({extra[0]}=0) or obj.sel(...)")
-    for name in ("probe", "units", "x", "y", "z"):
-        if name not in obj.coords:
-            raise ValueError(f"{what} to plot lack the probe_channel coordinate {name!r}")
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        raise ValueError(f"{what} to plot have extra dims {extra} (one figure draws dims "
+                         f"{tuple(core)}); select one point first, e.g. "
+                         f"obj.isel({extra[0]}=0) or obj.sel(...)")
+    n = obj.sizes["probe_channel"]
+    probe = obj.name if isinstance(obj.name, str) and obj.name else what
+    fill = {"probe": np.full(n, probe, dtype=object), "units": np.full(n, NO_UNITS, dtype=object),
+            "x": np.full(n, np.nan), "y": np.full(n, np.nan), "z": np.full(n, np.nan)}
+    obj = obj.assign_coords({c: ("probe_channel", v) for c, v in fill.items()
+                             if c not in obj.coords})
+    if "probe_channel" not in obj.coords:
+        labels = [f"{p}:{i}" for i, p in enumerate(obj.coords["probe"].values.tolist())]
+        obj = obj.assign_coords(probe_channel=labels)
+    for dim in ("X", "Y"):
+        if dim in core and dim not in obj.coords:
+            obj = obj.assign_coords({dim: [f"{dim}[{i}]" for i in range(obj.sizes[dim])]})
+    return obj.transpose(*core)
 
 
 def _select_probes(obj: xr.DataArray, probes: Sequence[str] | None) -> list[str]:
@@ -155,6 +255,8 @@ def _draw_depth(ax, t: np.ndarray, data: np.ndarray, z: np.ndarray, units: str,
         if cbar_ax is not None:
             cbar = ax.figure.colorbar(mesh, cax=cbar_ax)
             cbar.set_label(label)
+        elif show_scale:
+            ax.figure.colorbar(mesh, ax=ax, label=label)
         return mesh
     gain = 0.9 * spacing / vmax if vmax > 0 else 0.0
     for zi, trace in zip(z, data):
@@ -179,49 +281,104 @@ def _draw_lines(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: f
         if np.any(trace != 0):
             ax.plot(t, trace * factor, lw=0.9, label=name)
             drawn += 1
+    if drawn == 0:
+        ax.plot(t, np.zeros_like(t), lw=0.9, color="0.5")
     ax.set_ylabel(label)
     if 1 < drawn <= 8:
         ax.legend(fontsize=6, loc="upper right", frameon=False)
 
 
-def _figure(width: float, height: float):
-    from matplotlib.figure import Figure
+def _new_figure(width: float, height: float) -> Figure:
+    import matplotlib.pyplot as plt
 
-    return Figure(figsize=(width, height), layout="constrained")
+    return plt.figure(figsize=(width, height), layout="constrained", FigureClass=XkFigure)
+
+
+def _axes_list(ax: Any, n_panels: int, what: str) -> list:
+    """The user's axes, one per panel (a single Axes for one panel)."""
+    from matplotlib.axes import Axes
+
+    axes = [ax] if isinstance(ax, Axes) else list(np.ravel(np.asarray(ax, dtype=object)))
+    if not all(isinstance(a, Axes) for a in axes):
+        fail("ax", ax, "a matplotlib Axes or a sequence of them", TypeError)
+    if len(axes) != n_panels:
+        raise ValueError(f"ax must hold one Axes per panel: this {what} figure has "
+                         f"{n_panels} panels, got {len(axes)} Axes (select fewer "
+                         "populations or probes, or pass fig= instead)")
+    return axes
+
+
+def _target(fig: Any, ax: Any, figsize: tuple[float, float] | None,
+            default: tuple[float, float]):
+    """The figure (or subfigure) to draw into, and whether it was made here."""
+    if fig is not None and ax is not None:
+        raise ValueError("pass fig= or ax=, not both")
+    if fig is not None:
+        from matplotlib.figure import FigureBase
+
+        if not isinstance(fig, FigureBase):
+            fail("fig", fig, "a matplotlib Figure or SubFigure", TypeError)
+        if fig.axes:
+            raise ValueError(f"fig already has {len(fig.axes)} Axes; pass an empty figure "
+                             "(or fig.subfigures()) or ax=")
+        return fig
+    if ax is not None:
+        return None
+    return _new_figure(*(figsize or default))
 
 
 # --------------------------------------------------------------------------------------
 # kernels
 # --------------------------------------------------------------------------------------
 def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
-                 kind: str = "traces", tau_lim: Sequence[float] | None = None,
-                 figsize: tuple[float, float] | None = None):
-    """Grid of X×Y kernel panels: depth-resolved probes above, other probes below.
+                 kind: str = "traces", scale: str = "shared",
+                 tau_lim: Sequence[float] | None = None,
+                 figsize: tuple[float, float] | None = None, fig: Any = None,
+                 ax: Any = None) -> Figure:
+    """Grid of X×Y kernel panels: columns X, row groups Y, one row per probe.
 
-    Columns are presynaptic populations X, row groups postsynaptic populations Y; in
-    each group every probe gets a row (depth-resolved probes drawn as traces with a
-    scale bar or as an image, others as lines).  Every probe shares one amplitude
-    scale over all panels, so panels are comparable.
+    Depth-resolved probes are drawn as traces with a scale bar or as an image, others
+    as lines.  Any selection of kernels can be drawn: ``H.sel(X="E")``,
+    ``H.sum("X")`` (one column ``ΣX``), ``H.xk.probe("cdm")``, ``H.sel(Y="E",
+    probe_channel="cdm:z")`` ...
 
     Parameters
     ----------
     H : xarray.DataArray
-        Kernels with dims (X, Y, probe_channel, tau); select sweep points first.
+        Kernels with dims (X, Y, probe_channel, tau) or a selection of them (tau in
+        ms); select sweep points first.
     probes : list of str, optional
         Probes to draw (default: all, in channel order).
     kind : {"traces", "image"}
         How depth-resolved probes are drawn.
+    scale : {"shared", "panel"}
+        ``"shared"``: one amplitude scale per probe over all panels, so panels compare
+        directly; ``"panel"``: every panel scaled to its own largest value (weak
+        kernels, e.g. E -> E, become visible), each with its own scale bar.
     tau_lim : (float, float), optional
         Lag window (ms); default the whole tau axis.
     figsize : (float, float), optional
-        Figure size (inches).
+        Figure size (inches) of a new figure.
+    fig : matplotlib Figure or SubFigure, optional
+        An empty figure to draw into instead of a new one.
+    ax : matplotlib Axes or sequence of Axes, optional
+        Axes to draw into, one per panel in row-major order (rows: Y, then probe;
+        columns: X); a single Axes for a single panel.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn into (``ax.figure`` with ``ax=``).
+
+    Examples
+    --------
+    >>> H.sel(X="E").xk.plot(scale="panel")             # doctest: +SKIP
+    >>> fig, ax = plt.subplots()                         # doctest: +SKIP
+    >>> H.sel(X="I", Y="E").xk.probe("cdm").xk.plot(ax=ax)   # doctest: +SKIP
     """
-    _check_kind(kind)
-    _check_dims(H, ("X", "Y", "probe_channel", "tau"), "kernels")
+    check_choice("kind", kind, KINDS)
+    check_choice("scale", scale, SCALES)
+    H = plottable(H, ("X", "Y", "probe_channel", "tau"), "kernels")
     names = _select_probes(H, probes)
     tau = np.asarray(H.coords["tau"].values, float)
     window = _window(tau, tau_lim, "tau_lim")
@@ -229,62 +386,83 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
     tau = tau[window]
     xs = H.coords["X"].values.tolist()
     ys = H.coords["Y"].values.tolist()
-    parts = {p: H.xk.probe(p).transpose("X", "Y", "probe_channel", "tau") for p in names}
+    parts = {p: select_probe(H, p) for p in names}
     values = {p: np.asarray(part.values, float) for p, part in parts.items()}
     depth = {p: is_depth_probe(part) for p, part in parts.items()}
     heights = [3.0 if depth[p] else 1.2 for p in names] * len(ys)
-    if figsize is None:
-        figsize = (2.6 * len(xs) + 1.2, 0.75 * sum(heights) + 0.6)
-    fig = _figure(*figsize)
-    n_cols = len(xs) + (1 if kind == "image" and any(depth.values()) else 0)
-    widths = [1.0] * len(xs) + ([0.05] if n_cols > len(xs) else [])
-    grid = fig.add_gridspec(len(heights), n_cols, height_ratios=heights, width_ratios=widths)
+    default = (2.6 * len(xs) + 1.2, 0.75 * sum(heights) + 0.6)
+    target = _target(fig, ax, figsize, default)
+    colorbar_column = (target is not None and kind == "image" and scale == "shared"
+                       and any(depth.values()))
+    if target is None:
+        user_axes = _axes_list(ax, len(heights) * len(xs), "kernels")
+        fig_out = user_axes[0].figure
+        grid = None
+    else:
+        fig_out = target
+        n_cols = len(xs) + colorbar_column
+        widths = [1.0] * len(xs) + ([0.05] if colorbar_column else [])
+        grid = target.add_gridspec(len(heights), n_cols, height_ratios=heights,
+                                   width_ratios=widths)
     for iy, y in enumerate(ys):
         for ip, p in enumerate(names):
             row = iy * len(names) + ip
-            vmax = float(np.nanmax(np.abs(values[p]))) if values[p].size else 0.0
+            shared_vmax = float(np.nanmax(np.abs(values[p]))) if values[p].size else 0.0
             z = np.asarray(parts[p].coords["z"].values, float)
             first = None
             for ix, x in enumerate(xs):
-                ax = fig.add_subplot(grid[row, ix], sharex=first, sharey=first)
-                first = first or ax
-                data = values[p][ix, iy]
-                if depth[p]:
-                    cbar_ax = (fig.add_subplot(grid[row, -1])
-                               if kind == "image" and ix == len(xs) - 1 else None)
-                    _draw_depth(ax, tau, data, z, _units(parts[p]), kind, vmax,
-                                show_scale=ix == len(xs) - 1, cbar_ax=cbar_ax)
-                    if ix == 0:
-                        ax.set_ylabel(f"{p}: z (µm)")
+                if grid is None:
+                    a = user_axes[row * len(xs) + ix]
                 else:
-                    _draw_lines(ax, tau, parts[p], data, vmax)
+                    share = first if scale == "shared" else None
+                    a = target.add_subplot(grid[row, ix], sharex=first, sharey=share)
+                    first = first or a
+                data = values[p][ix, iy]
+                vmax = shared_vmax if scale == "shared" else float(np.nanmax(np.abs(data)))
+                last = ix == len(xs) - 1
+                if depth[p]:
+                    cbar_ax = (target.add_subplot(grid[row, -1])
+                               if colorbar_column and last else None)
+                    show = scale == "panel" or last
+                    _draw_depth(a, tau, data, z, _units(parts[p]), kind, vmax,
+                                show_scale=show and cbar_ax is None, cbar_ax=cbar_ax)
                     if ix == 0:
-                        ax.set_ylabel(f"{p} ({ax.get_ylabel()})")
+                        a.set_ylabel(f"{p}: z (µm)")
+                else:
+                    _draw_lines(a, tau, parts[p], data, vmax)
+                    if ix == 0 or scale == "panel":
+                        a.set_ylabel(f"{p} ({a.get_ylabel()})")
                     else:
-                        ax.set_ylabel("")
-                ax.set_title(f"{x} → {y}  ({p})", fontsize=8)
-                ax.tick_params(labelsize=7)
+                        a.set_ylabel("")
+                a.set_title(f"{x} → {y}  ({p})", fontsize=8)
+                a.tick_params(labelsize=7)
                 if row == len(heights) - 1:
-                    ax.set_xlabel("τ (ms)")
-                ax.axvline(0.0, color="0.7", lw=0.5, zorder=0)
-    fig.suptitle("spike-to-signal kernels H$_{YX}$ (per presynaptic spike)", fontsize=10)
-    return fig
+                    a.set_xlabel("τ (ms)")
+                a.axvline(0.0, color="0.7", lw=0.5, zorder=0)
+    if target is not None:
+        title = "spike-to-signal kernels H$_{YX}$ (per presynaptic spike)"
+        if scale == "panel":
+            title += ", each panel scaled to its own maximum"
+        target.suptitle(title, fontsize=10)
+    return fig_out
 
 
 # --------------------------------------------------------------------------------------
-# signals
+# signals and rates
 # --------------------------------------------------------------------------------------
 def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
                  kind: str = "traces", time_lim: Sequence[float] | None = None,
                  rates: xr.DataArray | None = None,
-                 figsize: tuple[float, float] | None = None):
+                 figsize: tuple[float, float] | None = None, fig: Any = None,
+                 ax: Any = None) -> Figure:
     """Predicted signals over a time window: one row per probe (optional rates on top).
 
     Parameters
     ----------
     signals : xarray.DataArray
-        Signals with dims (probe_channel, time), numpy- or dask-backed (only the
-        window is computed).
+        Signals with dims (probe_channel, time) or a selection of them (e.g.
+        ``signals.sel(probe_channel="cdm:z")``), numpy- or dask-backed (only the window
+        is computed); time in ms.
     probes : list of str, optional
         Probes to draw (default: all).
     kind : {"traces", "image"}
@@ -294,54 +472,91 @@ def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
     rates : xarray.DataArray, optional
         Population spike counts per bin (dims X, time) drawn on top, as spikes/ms.
     figsize : (float, float), optional
-        Figure size (inches).
+        Figure size (inches) of a new figure.
+    fig : matplotlib Figure or SubFigure, optional
+        An empty figure to draw into instead of a new one.
+    ax : matplotlib Axes or sequence of Axes, optional
+        Axes to draw into, one per row (rates first, then one per probe).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    _check_kind(kind)
-    _check_dims(signals, ("probe_channel", "time"), "signals")
+    check_choice("kind", kind, KINDS)
+    signals = plottable(signals, ("probe_channel", "time"), "signals")
     names = _select_probes(signals, probes)
     time = np.asarray(signals.coords["time"].values, float)
     if time_lim is None:
         time_lim = (time[0], min(time[-1], time[0] + 1000.0))
     window = _window(time, time_lim, "time_lim")
-    sig = signals.isel(time=window).transpose("probe_channel", "time").compute()
+    sig = signals.isel(time=window).compute()
     t = time[window]
+    parts = {p: select_probe(sig, p) for p in names}
     heights = ([1.2] if rates is not None else []) + [
-        3.0 if is_depth_probe(sig.xk.probe(p)) else 1.2 for p in names]
-    if figsize is None:
-        figsize = (8.0, 0.8 * sum(heights) + 0.6)
-    fig = _figure(*figsize)
-    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
-    axes = []
+        3.0 if is_depth_probe(parts[p]) else 1.2 for p in names]
+    target = _target(fig, ax, figsize, (8.0, 0.8 * sum(heights) + 0.6))
+    if target is None:
+        slots = _axes_list(ax, len(heights), "signals")
+        fig_out = slots[0].figure
+    else:
+        fig_out = target
+        grid = target.add_gridspec(len(heights), 1, height_ratios=heights)
+        slots = []
+        for i in range(len(heights)):
+            slots.append(target.add_subplot(grid[i], sharex=slots[0] if slots else None))
+    axes = list(slots)
     if rates is not None:
-        ax = fig.add_subplot(grid[0])
-        _draw_rates(ax, rates, time_lim)
-        axes.append(ax)
-    for p in names:
-        part = sig.xk.probe(p)
-        ax = fig.add_subplot(grid[len(axes)], sharex=axes[0] if axes else None)
+        _draw_rates(slots.pop(0), rates, time_lim)
+    for p, a in zip(names, slots):
+        part = parts[p]
         data = np.asarray(part.values, float)
         centred = data - data.mean(axis=-1, keepdims=True)
         vmax = float(np.nanmax(np.abs(centred))) if centred.size else 0.0
         if is_depth_probe(part):
-            _draw_depth(ax, t, centred, np.asarray(part.coords["z"].values, float),
-                        _units(part), kind, vmax, cbar_ax=None)
-            if kind == "image":
-                fig.colorbar(ax.collections[-1], ax=ax, label=readable_units(
-                    _units(part), vmax)[1])
-            ax.set_ylabel(f"{p}: z (µm)")
+            _draw_depth(a, t, centred, np.asarray(part.coords["z"].values, float),
+                        _units(part), kind, vmax)
+            a.set_ylabel(f"{p}: z (µm)")
         else:
-            _draw_lines(ax, t, part, centred, vmax)
-            ax.set_ylabel(f"{p} ({ax.get_ylabel()})")
-        ax.set_title(f"{p} (mean removed)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        axes.append(ax)
+            _draw_lines(a, t, part, centred, vmax)
+            a.set_ylabel(f"{p} ({a.get_ylabel()})")
+        a.set_title(f"{p} (mean removed)", fontsize=8)
+        a.tick_params(labelsize=7)
     axes[-1].set_xlabel("t (ms)")
-    fig.suptitle("predicted signals", fontsize=10)
-    return fig
+    if target is not None:
+        target.suptitle("predicted signals", fontsize=10)
+    return fig_out
+
+
+def plot_rates(rates: xr.DataArray, *, time_lim: Sequence[float] | None = None,
+               figsize: tuple[float, float] | None = None, fig: Any = None,
+               ax: Any = None) -> Figure:
+    """Population spike counts (dims X, time; spikes per bin) as spikes/ms per 1-ms bin.
+
+    Parameters
+    ----------
+    rates : xarray.DataArray
+        Dims ``X`` and ``time`` (ms).
+    time_lim : (float, float), optional
+        Time window (ms); default the first 1000 ms.
+    figsize : (float, float), optional
+        Figure size (inches) of a new figure.
+    fig : matplotlib Figure or SubFigure, optional
+        An empty figure to draw into.
+    ax : matplotlib Axes, optional
+        Axes to draw into.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    time = np.asarray(rates.coords["time"].values, float)
+    if time_lim is None:
+        time_lim = (time[0], min(time[-1], time[0] + 1000.0))
+    target = _target(fig, ax, figsize, (8.0, 2.2))
+    a = _axes_list(ax, 1, "rates")[0] if target is None else target.add_subplot()
+    _draw_rates(a, rates, time_lim)
+    a.set_xlabel("t (ms)")
+    return a.figure if target is None else target
 
 
 def _draw_rates(ax, rates: xr.DataArray, time_lim: Sequence[float]) -> None:
@@ -351,8 +566,10 @@ def _draw_rates(ax, rates: xr.DataArray, time_lim: Sequence[float]) -> None:
     window = _window(t, time_lim, "time_lim")
     dt = float(t[1] - t[0])
     bin_ms = max(1, int(round(1.0 / dt)))
-    for x in rates.coords["X"].values.tolist():
-        trace = np.asarray(rates.sel(X=x).isel(time=window).values, float)
+    labels = (rates.coords["X"].values.tolist() if "X" in rates.coords
+              else list(range(rates.sizes["X"])))
+    for i, x in enumerate(labels):
+        trace = np.asarray(rates.isel(X=i).isel(time=window).values, float)
         n = trace.size // bin_ms * bin_ms
         per_ms = trace[:n].reshape(-1, bin_ms).sum(axis=1) / (bin_ms * dt)
         ax.plot(t[window][:n:bin_ms], per_ms, lw=0.8, label=str(x), drawstyle="steps-post")
@@ -365,15 +582,18 @@ def _draw_rates(ax, rates: xr.DataArray, time_lim: Sequence[float]) -> None:
 # --------------------------------------------------------------------------------------
 # dispatch
 # --------------------------------------------------------------------------------------
-def plot(obj: xr.DataArray, **kwargs: Any):
-    """Plot kernels (dims with ``tau``) or signals (dims with ``time``).
+def plot(obj: xr.DataArray, **kwargs: Any) -> Figure:
+    """Plot kernels (a ``tau`` dim), signals (a ``time`` dim) or rates (``X`` and
+    ``time``), or any selection of them.
 
     Parameters
     ----------
     obj : xarray.DataArray
-        Kernels (X, Y, probe_channel, tau) or signals (probe_channel, time).
+        Kernels (X, Y, probe_channel, tau), signals (probe_channel, time), rates (X,
+        time), or a selection.
     **kwargs
-        Passed to :func:`plot_kernels` or :func:`plot_signals`.
+        Passed to :func:`plot_kernels`, :func:`plot_signals` or :func:`plot_rates`
+        (``fig=``, ``ax=``, ``figsize=`` for all; ``scale="panel"`` for kernels).
 
     Returns
     -------
@@ -383,7 +603,10 @@ def plot(obj: xr.DataArray, **kwargs: Any):
         raise TypeError(f"plot needs an xarray.DataArray, got {type(obj).__name__}")
     if "tau" in obj.dims:
         return plot_kernels(obj, **kwargs)
-    if "time" in obj.dims and "probe_channel" in obj.dims:
+    if "time" in obj.dims and "X" in obj.dims and "probe_channel" not in obj.dims:
+        return plot_rates(obj, **kwargs)
+    if "time" in obj.dims:
         return plot_signals(obj, **kwargs)
     raise ValueError(f"cannot plot an array with dims {obj.dims}: expected kernels "
-                     "(X, Y, probe_channel, tau) or signals (probe_channel, time)")
+                     "(X, Y, probe_channel, tau), signals (probe_channel, time), rates "
+                     "(X, time), or a selection of them with a tau or time dim")

@@ -8,12 +8,37 @@ Checks run before any work starts.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
 import numpy as np
+
+
+def close_matches(word: Any, choices: Iterable[Any], n: int = 3,
+                  cutoff: float = 0.6) -> list[str]:
+    """Up to ``n`` of ``choices`` closest to ``word`` (difflib), best first.
+
+    Examples
+    --------
+    >>> close_matches("wieght", ["weight", "tau1", "tau2"])
+    ['weight']
+    """
+    return difflib.get_close_matches(str(word), [str(c) for c in choices], n=n, cutoff=cutoff)
+
+
+def did_you_mean(word: Any, choices: Iterable[Any], n: int = 3) -> str:
+    """``"; did you mean 'a' or 'b'?"`` for the choices closest to ``word``, or ``""``.
+
+    Examples
+    --------
+    >>> did_you_mean("comptue", ["demo", "compute", "sweep"])
+    "; did you mean 'compute'?"
+    """
+    close = close_matches(word, choices, n)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 def fail(field: str, value: Any, allowed: str, exc: type[Exception] = ValueError) -> NoReturn:
@@ -86,7 +111,8 @@ def check_choice(field: str, value: Any, allowed: Iterable[Any]) -> Any:
     """
     allowed = list(allowed)
     if value not in allowed:
-        fail(field, value, f"one of {allowed}")
+        hint = did_you_mean(value, allowed) if isinstance(value, str) else ""
+        raise ValueError(f"{field} must be one of {allowed}, got {value!r}{hint}")
     return value
 
 
@@ -101,7 +127,11 @@ def check_mapping(field: str, value: Any, allowed_keys: Iterable[str] | None = N
         allowed = sorted(allowed_keys)
         unknown = sorted(set(value) - set(allowed))
         if unknown:
-            fail(f"{field} keys", unknown, f"a subset of {allowed}")
+            hints = [f"{close_matches(k, allowed, 1)[0]!r} for {k!r}" for k in unknown
+                     if close_matches(k, allowed, 1)]
+            hint = f"; did you mean {', '.join(hints)}?" if hints else ""
+            raise ValueError(f"{field} keys must be a subset of {allowed}, got {unknown!r}"
+                             f"{hint}")
     return value
 
 

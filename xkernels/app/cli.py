@@ -1,21 +1,29 @@
 """The ``xkernels`` command line (also ``python -m xkernels``).
 
-Commands: ``demo``, ``compute``, ``sweep``, ``convolve``, ``validate``, ``info``.  Run
-``xkernels COMMAND --help`` for the options of each.  User errors (missing or malformed
-files, stores of the wrong kind, existing outputs without ``--overwrite``) end with a
-one-line message naming the file and the problem and exit status 1 (2 for bad command
-line syntax); outputs are written to a temporary sibling and moved into place only when
-complete, so a failed run leaves nothing half-written.  Set ``XKERNELS_TRACEBACK=1`` to
-see the full traceback of an error.
+Commands: ``demo``, ``compute``, ``sweep``, ``convolve``, ``validate``, ``info``; bare
+``xkernels`` prints the help.  Run ``xkernels COMMAND --help`` for the options of each.
+User errors
+(missing or malformed files, stores of the wrong kind, existing outputs without
+``--overwrite``) end with a one-line message naming the file and the problem and exit
+status 1 (2 for bad command line syntax, with "did you mean ..." for typos).  Outputs
+of ``compute``, ``convolve`` and ``demo`` are written to a temporary sibling and moved
+into place only when complete, so a failed run leaves nothing half-written.  A
+``sweep`` writes every finished point into its store at once: an interrupted sweep
+(Ctrl-C, a killed process) keeps them, and running the same command again computes only
+the missing points.  Relative paths in SPEC.json (cell morphologies, templates) are
+relative to the spec file.  Set ``XKERNELS_TRACEBACK=1`` to see the full traceback of an
+error.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
+import re
+import shutil
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,14 +39,12 @@ from xkernels.app.files import (
     check_output,
     default_probes,
     load_spec,
-    publish_output,
     read_json,
     spec_document,
     write_dataset,
 )
 from xkernels.engine.options import LINEARISATIONS
-from xkernels.store.publish import staging
-from xkernels.validation import check_real
+from xkernels.validation import check_real, did_you_mean
 
 __all__ = ["CLIError", "OPTION_KEYS", "PROG", "SPEC_KEYS", "build_parser", "check_output",
            "default_probes", "describe_dataset", "load_spec", "main", "open_kernel_store",
@@ -49,21 +55,17 @@ PROG = "xkernels"
 DESCRIPTION = """\
 xkernels: spike-to-signal kernels (LFP, CDM, EEG/MEG) for point-neuron networks.
 
-commands:
-  demo      the README network end to end: kernels -> a NEST LIF network's rates ->
-            LFP, CDM and EEG signals; Zarr stores, PNG figures, spec.json and
-            grid.json written to an output folder (a few minutes on 2 cores at most)
-  compute   kernels of the network in SPEC.json, written to a Zarr kernel store
-  sweep     kernels over a parameter grid (GRID.json), stacked in one Zarr store
-  convolve  signals from a rates store and a kernel store, written to Zarr
-  validate  kernel prediction beside the hybrid ground truth (every cell simulated
-            with the spikes in SPIKES.npz); R² and STD ratio per channel, to Zarr
-  info      summarise a kernel, rates or signals store
-
 SPEC.json is {"network": {...}, "probes": {name: {"class": ..., "params": {...}}},
 "options": {"dt": ..., "tau": ..., ...}} (or just the network); `xkernels demo`
-writes a complete example next to its results.
+writes a complete example next to its results.  Paths in it are relative to it.
 """
+#: How long the demo takes, as said by ``demo --help`` and the README.
+DEMO_DURATION = "under a minute on 2 cores"
+#: What the Python API's keyword arguments are called on the command line.
+_FLAG_WORDS = (("pass overwrite=True to replace it", "use --overwrite to replace it"),
+               ("overwrite=True", "--overwrite"),
+               ("pass allow_incomplete=True to open it anyway",
+                "finish it first: run the same `xkernels sweep` command again"))
 
 
 # --------------------------------------------------------------------------------------
@@ -82,16 +84,16 @@ def _open_zarr(path: str | Path, what: str) -> xr.Dataset:
 
 
 def open_rates(path: str | Path, var: str = "rates") -> xr.DataArray:
-    """The rates DataArray (dims X, time in ms; spikes per bin) of a rates store."""
-    ds = _open_zarr(path, "rates")
-    if var not in ds.data_vars:
-        raise CLIError(f"rates store {str(path)!r} has no variable {var!r} "
-                       f"(variables: {list(ds.data_vars)}); is it a rates store?")
-    rates = ds[var]
-    if "X" not in rates.dims or "time" not in rates.dims:
-        raise CLIError(f"rates store {str(path)!r}: variable {var!r} must have dims "
-                       f"X and time, got {rates.dims}")
-    return rates
+    """The rates DataArray (dims X, time in ms; spikes per bin) of a rates store, checked
+    (:func:`xkernels.store.open_rates`: dims, a regular time axis, a ``dt`` attribute
+    equal to its spacing), or :class:`CLIError`."""
+    from xkernels.store import open_rates as open_rates_store
+
+    try:
+        return open_rates_store(path, var)
+    except (ValueError, FileNotFoundError) as err:
+        hint = "; is it a rates store?" if "has no variable" in str(err) else ""
+        raise CLIError(f"{err}{hint}") from None
 
 
 def open_kernel_store(path: str | Path) -> xr.DataArray:
@@ -144,49 +146,90 @@ def _load_grid(path: str | Path) -> dict[str, Any]:
     return grid
 
 
+def _is_kernel_store(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and (path / "kernels" / "zarr.json").is_file()
+
+
+def _clear_sweep_output(out: Path, overwrite: bool) -> None:
+    """Make way for a sweep store at ``out``: keep an existing sweep store (it is resumed
+    or grown), remove it with ``--overwrite``, refuse anything else."""
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not _is_kernel_store(out):
+        what = "a symlink" if out.is_symlink() else (
+            "a directory without a 'kernels' zarr array" if out.is_dir() else "a file")
+        raise CLIError(f"output {str(out)!r} already exists and is {what}, not a sweep "
+                       "store; --overwrite replaces sweep stores only: choose another "
+                       "output or remove it")
+    if overwrite:
+        # renamed out of the way first: a crash while deleting never leaves a half-deleted
+        # store that a later run would resume
+        trash = out.parent / f".{out.name}.deleting-{uuid.uuid4().hex[:12]}"
+        os.rename(out, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def _points_done(out: Path) -> tuple[int, int] | None:
+    """(done, total) sweep points of the store at ``out``, None without a store."""
+    from xkernels.store import completed_points
+
+    try:
+        done = completed_points(out)
+    except (OSError, ValueError):
+        return None
+    return int(done.sum()), int(done.size)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """``xkernels sweep SPEC.json GRID.json -o SWEEP.zarr``; returns the exit status."""
+    """``xkernels sweep SPEC.json GRID.json -o SWEEP.zarr``; returns the exit status.
+
+    Points are written to ``SWEEP.zarr`` as they finish; an existing store of the same
+    sweep is resumed (only missing points computed) or grown, ``--overwrite`` starts
+    afresh.
+    """
+    from xkernels.sweeps.driver import sweep
+
     out = Path(args.output)
-    if not args.resume:
-        out = check_output(out, args.overwrite)
+    check_output(out, overwrite=True)  # the parent must be a folder
     network, probes, options = load_spec(args.spec)
     if args.linearisation is not None:
         options["linearisation"] = args.linearisation
     grid = _load_grid(args.grid)
-    try:
-        from xkernels.sweeps.driver import sweep
-    except ModuleNotFoundError as err:  # pragma: no cover - until sweep lands
-        raise CLIError(f"parameter sweeps are not available: {err}") from None
-
-    # a new store is built next to the output and moved into place when complete;
-    # --resume continues the store in place (the sweep writes finished points only)
+    _clear_sweep_output(out, args.overwrite)
+    before = _points_done(out)
+    if before is not None:
+        _status(f"resuming {out}: {before[0]} of {before[1]} points already computed",
+                args.quiet)
     client = None
     cluster = None
     start = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        stage = None if args.resume else stack.enter_context(staging(out))
-        target = out if stage is None else stage.tmp
-        try:
-            if args.workers > 1:
-                from dask.distributed import Client, LocalCluster
+    try:
+        if args.workers > 1:
+            from dask.distributed import Client, LocalCluster
 
-                cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
-                client = Client(cluster)
-            try:
-                H = sweep(network, grid, probes, store=target, client=client or "sync",
-                          progress=not args.quiet, **options)
-            except (ValueError, TypeError, KeyError) as err:
-                msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-                raise CLIError(f"grid file {str(args.grid)!r} / spec file "
-                               f"{str(args.spec)!r}: {msg}") from None
-            if stage is not None:
-                publish_output(stage, args.overwrite)
-        finally:
-            if client is not None:
-                client.close()
-            if cluster is not None:
-                cluster.close()
+            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
+            client = Client(cluster)
+        try:
+            H = sweep(network, grid, probes, store=out, client=client or "sync",
+                      progress=not args.quiet, **options)
+        except (ValueError, TypeError, KeyError) as err:
+            msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+            hint = (" (use --overwrite to replace it)" if "holds a different sweep" in str(msg)
+                    else "")
+            raise CLIError(f"grid file {str(args.grid)!r} / spec file "
+                           f"{str(args.spec)!r}: {msg}{hint}") from None
+        except KeyboardInterrupt:
+            done = _points_done(out)
+            kept = (f"{done[0]} of {done[1]} points are stored in {str(out)!r}; run the "
+                    "same command again to compute the rest" if done else "nothing stored")
+            print(f"{PROG} sweep: interrupted; {kept}", file=sys.stderr, flush=True)
+            raise
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
     _status(f"wrote {out} ({dict(H.sizes)}) in {time.perf_counter() - start:.1f} s",
             args.quiet)
     return 0
@@ -202,13 +245,13 @@ def cmd_convolve(args: argparse.Namespace) -> int:
     H = open_kernel_store(args.kernels)
     keep = tuple(k for k in (args.keep or "").split(",") if k)
     try:
-        signals = convolve(rates, H, keep=keep)
+        signals = convolve(rates, H, keep=keep, mode=args.mode)
     except (ValueError, TypeError) as err:
         raise CLIError(f"cannot convolve {str(args.rates)!r} with {str(args.kernels)!r}: "
                        f"{err}") from None
-    signals = signals.rename("signals")
-    write_dataset(signals.to_dataset(), out, overwrite=args.overwrite,
-                  progress=not args.quiet)
+    from xkernels.store import write_signals
+
+    write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet)
     _status(f"wrote {out} ({dict(signals.sizes)})", args.quiet)
     return 0
 
@@ -283,6 +326,41 @@ def _positive(kind: type) -> Any:
     return parse
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with "did you mean ..." for mistyped commands, choices and options.
+
+    Attributes
+    ----------
+    option_names : list of str
+        Every option string of this parser (``-o``, ``--overwrite``, ...).
+    commands : dict
+        Command name -> its parser.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.option_names: list[str] = []
+        self.commands: dict[str, _Parser] = {}
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:  # noqa: D102
+        action = super().add_argument(*args, **kwargs)
+        self.option_names.extend(action.option_strings)
+        return action
+
+    def unknown(self, extra: Sequence[str]) -> None:
+        """Exit with argparse's message for unrecognised arguments, and the closest
+        options."""
+        hints = [did_you_mean(arg.split("=")[0], self.option_names)
+                 for arg in extra if arg.startswith("-")]
+        self.error(f"unrecognized arguments: {' '.join(extra)}" + "".join(hints))
+
+    def error(self, message: str):  # noqa: D102 - argparse's
+        match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if match:
+            message += did_you_mean(match.group(1), re.findall(r"'([^']*)'", match.group(2)))
+        super().error(message)
+
+
 def _add_linearisation(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--linearisation", choices=LINEARISATIONS, default=None,
                         help="membrane linearisation of every postsynaptic cell (replaces "
@@ -290,25 +368,29 @@ def _add_linearisation(parser: argparse.ArgumentParser) -> None:
                              "default: SPEC.json's, else as-is")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     """The argument parser of the ``xkernels`` command."""
     from xkernels._version import __version__
 
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog=PROG, description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    def add(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+    def add(name: str, help_text: str, description: str, quiet: bool = True
+            ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=description,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+        parser.commands[name] = p
+        if quiet:
+            p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
         return p
 
     p = add("demo", "README network: kernels -> NEST LIF rates -> LFP, CDM, EEG + figures",
             "Compute the README network's kernels (LFP at 13 depths, CDM, EEG at 3 "
             "electrodes), simulate a scaled-down E/I LIF network in NEST (1024 + 128 "
-            "neurons, rates scaled to 8192 + 1024), convolve, and write into OUTDIR:\n"
+            "neurons, rates scaled to 8192 + 1024), convolve (complete samples only: the "
+            f"first and last 50 ms are dropped), and write into OUTDIR ({DEMO_DURATION}):\n"
             "  kernels.zarr rates.zarr signals.zarr   (open with xarray.open_zarr)\n"
             "  kernels.png signals.png                (figures)\n"
             "  spec.json grid.json summary.json       (inputs for compute/sweep, key "
@@ -318,7 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--t-stop", type=_positive(float), default=1200.0,
                    help="simulated time in ms, including the transient (default 1200)")
     p.add_argument("--transient", type=float, default=200.0,
-                   help="initial ms discarded from the rates (default 200)")
+                   help="initial ms discarded from the rates (default 200; at most "
+                        "t-stop - 200)")
     p.add_argument("--threads", type=_positive(int), default=2,
                    help="NEST threads (default 2)")
     p.add_argument("--seed", type=_positive(int), default=12345, help="NEST seed")
@@ -338,15 +421,18 @@ def build_parser() -> argparse.ArgumentParser:
             "Compute kernels at every point of GRID.json (an object: parameter -> list "
             "of values; paths like \"connections[E->E].synapse.weight\", "
             "\"populations[E].rate\", \"Vrest\") and stack them along one dim per "
-            "parameter in a Zarr store.")
+            "parameter in a Zarr store.  Every finished point is stored at once: an "
+            "interrupted sweep (Ctrl-C, a killed process) is resumed by running the same "
+            "command again, which computes only the missing points; values appended to "
+            "GRID.json grow the store.")
     p.add_argument("spec", metavar="SPEC.json")
     p.add_argument("grid", metavar="GRID.json")
     p.add_argument("-o", "--output", required=True, metavar="SWEEP.zarr")
     p.add_argument("--workers", type=_positive(int), default=1,
                    help="dask worker processes (default 1: run in this process)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted sweep in an existing SWEEP.zarr")
+    p.add_argument("--overwrite", action="store_true",
+                   help="discard an existing SWEEP.zarr and start afresh")
+    p.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # the default
     _add_linearisation(p)
     p.set_defaults(func=cmd_sweep)
 
@@ -358,6 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kernels", metavar="KERNELS.zarr")
     p.add_argument("-o", "--output", required=True, metavar="SIGNALS.zarr")
     p.add_argument("--keep", default="", help="keep per-population terms: X, Y or X,Y")
+    p.add_argument("--mode", choices=("same", "valid"), default="same",
+                   help="same: every rates sample (the first max(tau) ms lack the spikes "
+                        "before the recording); valid: complete samples only")
     p.add_argument("--var", default="rates", help="rates variable name (default: rates)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(func=cmd_convolve)
@@ -367,16 +456,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=validate_command.cmd_validate)
 
     p = add("info", "summarise a kernel, rates or signals store",
-            "Print populations, probes, units, time axes and provenance of a store.")
+            "Print populations, probes, units, time axes and provenance of a store.",
+            quiet=False)
     p.add_argument("store", metavar="STORE")
     p.set_defaults(func=cmd_info)
     return parser
 
 
+def cli_message(err: BaseException) -> str:
+    """One line for a user error, with the Python API's keywords said as CLI flags."""
+    message = " ".join(str(err).split()) or type(err).__name__
+    for api, flag in _FLAG_WORDS:
+        message = message.replace(api, flag)
+    return message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``xkernels`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        (parser.commands[args.command] if args.command else parser).unknown(extra)
+    if args.command is None:
+        parser.print_help()
+        return 0
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -386,8 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             PermissionError, ImportError) as err:
         if os.environ.get("XKERNELS_TRACEBACK"):
             raise
-        message = " ".join(str(err).split()) or type(err).__name__
-        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+        print(f"{PROG} {args.command}: error: {cli_message(err)}", file=sys.stderr)
         return 1
 
 

@@ -5,7 +5,9 @@
    electrodes (``eeg``, four-sphere head model);
 2. a scaled-down E/I LIF network simulated in NEST (:mod:`xkernels.app.lif`), its spike
    counts per bin scaled to the full population sizes;
-3. the signals ``rates * kernels`` (lazy, dask) written to Zarr;
+3. the signals ``rates * kernels`` (lazy, dask) written to Zarr, complete samples only
+   (``mode="valid"``: the first and last 50 ms, where spikes before or after the
+   recording would contribute, are dropped);
 4. figures of the kernels and of the signals, and a JSON summary.
 
 Everything is written into a temporary folder next to ``outdir`` and moved to
@@ -24,7 +26,7 @@ import numpy as np
 import xarray as xr
 
 from xkernels.app import lif
-from xkernels.app.files import CLIError, check_output, publish_output, spec_document, write_dataset
+from xkernels.app.files import CLIError, check_output, publish_output, spec_document
 from xkernels.store.publish import staging
 from xkernels.validation import check_int, check_real
 
@@ -32,6 +34,9 @@ from xkernels.validation import check_int, check_real
 EEG_ANGLES_DEG = (0.0, 20.0, 40.0)
 SCALP_RADIUS = 90000.0
 OPTIONS = {"dt": 2.0 ** -4, "tau": 50.0}
+#: Shortest rates (ms) the demo accepts: 100 ms of complete signal after dropping the
+#: incomplete first and last tau ms.
+MIN_RATES_MS = 100.0 + 2 * OPTIONS["tau"]
 
 
 def eeg_electrodes() -> np.ndarray:
@@ -63,6 +68,7 @@ def _summary(H: xr.DataArray, rates: xr.DataArray, signals: xr.DataArray,
     out: dict[str, Any] = {"populations": lif_summary,
                            "kernels_shape": dict(H.sizes),
                            "rates_duration_ms": float(rates.sizes["time"] * OPTIONS["dt"]),
+                           "signals_time_ms": signals.attrs["complete_time"],
                            "signal_std": {}, "seconds": seconds}
     for probe in dict.fromkeys(signals.coords["probe"].values.tolist()):
         part = sig.xk.probe(probe)
@@ -87,7 +93,7 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
     t_stop : float
         Simulated time (ms), including the transient.
     transient : float
-        Initial time discarded from the rates (ms), ``0 <= transient < t_stop - 100``.
+        Initial time discarded from the rates (ms), ``0 <= transient <= t_stop - 200``.
     threads : int
         NEST threads.
     seed : int
@@ -117,9 +123,10 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
     check_int("threads", threads, minimum=1)
     check_int("seed", seed, minimum=1)
     outdir = check_output(outdir, overwrite)
-    if not 0 <= transient < t_stop - 100.0:
-        raise CLIError(f"--transient must be in [0, t_stop - 100) ms = [0, {t_stop - 100}), "
-                       f"got {transient}")
+    if not 0 <= transient <= t_stop - MIN_RATES_MS:
+        raise CLIError(f"--transient must be in [0, t_stop - {MIN_RATES_MS:g}] ms = "
+                       f"[0, {t_stop - MIN_RATES_MS:g}] (at least {MIN_RATES_MS:g} ms of "
+                       f"rates: 2 x tau dropped at the edges + 100 ms), got {transient:g}")
     import matplotlib
 
     try:
@@ -127,9 +134,11 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
     except ImportError as err:
         raise CLIError(str(err)) from None
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     from xkernels.signals.convolution import convolve
     from xkernels.spec.network import Network
-    from xkernels.store import compute_kernels, write_kernels
+    from xkernels.store import compute_kernels, write_kernels, write_rates, write_signals
 
     start = time.perf_counter()
     steps = ["kernels", "LIF network (NEST)", "signals", "figures"]
@@ -152,22 +161,24 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
             bar.set_postfix_str(steps[1])
             spikes = lif.simulate_lif(t_stop, dt=OPTIONS["dt"], seed=seed, threads=threads)
             rates = lif.population_rates(spikes, t_start=transient, dt=OPTIONS["dt"])
-            write_dataset(rates.to_dataset(name="rates"), tmp / "rates.zarr", progress=False)
+            write_rates(rates, tmp / "rates.zarr")
             bar.update()
 
             bar.set_postfix_str(steps[2])
-            signals = convolve(rates, H).rename("signals")
-            write_dataset(signals.to_dataset(), tmp / "signals.zarr", progress=False)
+            signals = convolve(rates, H, mode="valid")
+            write_signals(signals, tmp / "signals.zarr")
             signals = xr.open_zarr(tmp / "signals.zarr")["signals"].compute()
             bar.update()
 
             bar.set_postfix_str(steps[3])
-            t0 = float(rates.coords["time"].values[0])
-            fig = H.xk.plot(tau_lim=(-5.0, 40.0))
-            fig.savefig(tmp / "kernels.png", dpi=110)
-            fig = signals.xk.plot(rates=rates,
-                                  time_lim=(t0, t0 + min(500.0, t_stop - transient)))
-            fig.savefig(tmp / "signals.png", dpi=110)
+            t0 = float(signals.coords["time"].values[0])
+            t1 = float(signals.coords["time"].values[-1])
+            for name, fig in (
+                    ("kernels.png", H.xk.plot(tau_lim=(-5.0, 40.0))),
+                    ("signals.png", signals.xk.plot(rates=rates,
+                                                    time_lim=(t0, min(t1, t0 + 500.0))))):
+                fig.savefig(tmp / name, dpi=110)
+                plt.close(fig)
             bar.update()
             summary = _summary(H, rates, signals, lif.summary(spikes, transient),
                                round(time.perf_counter() - start, 1))

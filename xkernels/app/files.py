@@ -9,6 +9,7 @@ file and the problem.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import xarray as xr
 
 from xkernels.store.datasets import write_dataset as write_zarr_dataset
 from xkernels.store.publish import Staging, publish
+from xkernels.validation import did_you_mean
 
 SPEC_KEYS = ("network", "probes", "options")
 OPTION_KEYS = ("dt", "tau", "t_X", "Vrest", "g_eff", "fir", "n_positions", "seed",
@@ -91,10 +93,11 @@ def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     unknown = sorted(set(data) - set(SPEC_KEYS))
     if unknown:
         raise CLIError(f"spec file {str(path)!r} has unknown keys {unknown}; "
-                       f"allowed: {list(SPEC_KEYS)}")
+                       f"allowed: {list(SPEC_KEYS)}{did_you_mean(unknown[0], SPEC_KEYS)}")
     try:
-        network = Network.from_dict(data["network"])
-    except (ValueError, TypeError, KeyError) as err:
+        folder = Path(os.path.abspath(path)).parent
+        network = Network.from_dict(relative_to_spec(data["network"], folder))
+    except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
         raise CLIError(f"spec file {str(path)!r}: network: {err}") from None
     probe_defs = data.get("probes")
     if probe_defs is None:
@@ -116,8 +119,54 @@ def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     unknown = sorted(set(options) - set(OPTION_KEYS))
     if unknown:
         raise CLIError(f"spec file {str(path)!r}: unknown options {unknown}; "
-                       f"allowed: {list(OPTION_KEYS)}")
+                       f"allowed: {list(OPTION_KEYS)}{did_you_mean(unknown[0], OPTION_KEYS)}")
     return network, probes, dict(options)
+
+
+def relative_to_spec(network: Any, folder: Path) -> Any:
+    """The network dict of a spec file with relative cell file paths made absolute
+    against the spec file's folder.
+
+    A ``morphology`` or ``templatefile`` that is a preset name or a file bundled with
+    xkernels (``BallAndSticks_E.hoc``) is kept unless a file of that name lies next to
+    the spec file; every other relative path is taken relative to the spec file, so a
+    missing file is reported with its full path.
+
+    Parameters
+    ----------
+    network : object
+        The ``"network"`` entry of the spec file (returned unchanged unless a dict).
+    folder : pathlib.Path
+        Folder of the spec file.
+
+    Returns
+    -------
+    object
+        A copy with the paths rewritten.
+    """
+    from xkernels.spec.network import CELL_PRESETS, CELLS_DIR
+
+    if not isinstance(network, Mapping) or not isinstance(network.get("populations"), list):
+        return network
+    populations = []
+    for pop in network["populations"]:
+        cell = pop.get("cell") if isinstance(pop, Mapping) else None
+        if isinstance(cell, str):
+            cell = {"morphology": cell}
+        if isinstance(cell, Mapping):
+            cell = dict(cell)
+            for key in ("morphology", "templatefile"):
+                value = cell.get(key)
+                if not isinstance(value, str) or Path(value).expanduser().is_absolute():
+                    continue
+                local = Path(os.path.abspath(folder / value))
+                builtin = (key == "morphology" and value in CELL_PRESETS) or \
+                    (CELLS_DIR / value).is_file()
+                if local.exists() or not builtin:
+                    cell[key] = str(local)
+            pop = dict(pop, cell=cell)
+        populations.append(pop)
+    return dict(network, populations=populations)
 
 
 def spec_document(network: Any, probes: Mapping[str, Any],

@@ -394,9 +394,10 @@ def probes_matrix(named: Mapping[str, Any], geometry: Geometry, pop: Population,
 
 
 def _merge_channel_coords(metas: list[dict]) -> dict:
-    out: dict[str, tuple[str, np.ndarray]] = {}
-    for key in metas[0]:
-        out[key] = ("probe_channel", np.concatenate([m[key][1] for m in metas]))
+    out: dict[str, tuple] = {}
+    for key in metas[0]:  # attrs (the positions' units) from the first probe
+        attrs = metas[0][key][2] if len(metas[0][key]) > 2 else {}
+        out[key] = ("probe_channel", np.concatenate([m[key][1] for m in metas]), attrs)
     labels = out["probe_channel"][1].tolist()
     dupes = sorted({v for v in labels if labels.count(v) > 1})
     if dupes:

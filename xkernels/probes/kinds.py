@@ -69,10 +69,25 @@ class CurrentDipoleMomentKind(ProbeKind):
 
 @register(CurrentDipoleMomentZ)
 class CurrentDipoleMomentZKind(CurrentDipoleMomentKind):
-    """z-only current dipole moment (subclasses are described as it too)."""
+    """z-only current dipole moment: one channel ``name:z`` (``name:x|y|z`` with
+    ``components="xyz"``, the reference's layout, which probes without a
+    ``components`` attribute -- LFPykernels' own class -- have).  Subclasses are
+    described as :class:`~xkernels.probes.CurrentDipoleMomentZ` too."""
 
     serialised_as = CurrentDipoleMomentZ
     describes_subclasses = True
+
+    @staticmethod
+    def components(probe: Any) -> str:
+        """``"z"`` or ``"xyz"``: the rows of the probe's matrix."""
+        return getattr(probe, "components", "xyz")
+
+    def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
+        return channel_coords(name, [f"{name}:{c}" for c in self.components(probe)],
+                              self.units)
+
+    def params(self, probe: Any) -> dict[str, Any]:
+        return {"components": self.components(probe)}
 
 
 @register(EEGProbe)

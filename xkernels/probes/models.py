@@ -42,6 +42,7 @@ __all__ = [
     "EEGProbe",
     "MEGProbe",
     "gauss_cylinder_mean",
+    "z_dipole_matrix",
     "FOUR_SPHERE_RADII",
     "FOUR_SPHERE_SIGMAS",
     "DIPOLE_LOCATION",
@@ -221,22 +222,35 @@ class GaussCylinderPotential(lfpykit.LinearModel):
 # --------------------------------------------------------------------------- #
 # current dipole moment, EEG, MEG
 # --------------------------------------------------------------------------- #
+def z_dipole_matrix(cell: Any) -> np.ndarray:
+    """Shape (3, n_seg) matrix of the z-only dipole moment (µm; nA -> nA µm): rows x,
+    y (zero) and z (the segment midpoints' z), the input of the EEG and MEG models."""
+    z = _midpoints(cell)
+    M = np.zeros((3, z.size))
+    M[2] = z
+    return M
+
+
 class CurrentDipoleMomentZ(lfpykit.CurrentDipoleMoment):
     """Current dipole moment keeping only its z-component.
 
     For a population that is rotationally symmetric around the z-axis the
-    lateral components average out; as ``lfpykernels.KernelApproxCurrentDipoleMoment``
-    the x and y rows are zero:
+    lateral components average out, so only the z-component is kept:
 
-    .. math:: P = M I, \\qquad M = [0, 0, z^\\mathrm{mid}]^T
+    .. math:: P_z = M I, \\qquad M = z^\\mathrm{mid}
 
     with :math:`z^\\mathrm{mid}_i` the segment midpoints (µm) and currents in
-    nA, so :math:`P` is in nA µm.
+    nA, so :math:`P_z` is in nA µm: one channel (``cdm:z``).  With
+    ``components="xyz"`` the matrix has the three rows of
+    ``lfpykernels.KernelApproxCurrentDipoleMoment`` (x and y rows zero; channels
+    ``cdm:x``, ``cdm:y``, ``cdm:z``), as :mod:`xkernels.compat` uses it.
 
     Parameters
     ----------
     cell : CellGeometry or None
         Cell geometry (µm).
+    components : {"z", "xyz"}
+        ``"z"``: one row, the z-component; ``"xyz"``: the reference's three rows.
 
     Examples
     --------
@@ -245,20 +259,25 @@ class CurrentDipoleMomentZ(lfpykit.CurrentDipoleMoment):
     >>> cell = CellGeometry(x=np.ones((2, 2)), y=np.zeros((2, 2)),
     ...                     z=np.array([[0., 10.], [10., 30.]]), d=np.ones(2))
     >>> CurrentDipoleMomentZ(cell).get_transformation_matrix()
+    array([[ 5., 20.]])
+    >>> CurrentDipoleMomentZ(cell, components="xyz").get_transformation_matrix()
     array([[ 0.,  0.],
            [ 0.,  0.],
            [ 5., 20.]])
     """
 
-    def __init__(self, cell: Any = None) -> None:
+    COMPONENTS = ("z", "xyz")
+
+    def __init__(self, cell: Any = None, components: str = "z") -> None:
         super().__init__(cell=cell)
+        self.components = check_choice("CurrentDipoleMomentZ.components", components,
+                                       self.COMPONENTS)
 
     def get_transformation_matrix(self) -> np.ndarray:
-        """Shape (3, n_seg) matrix (µm; nA -> nA µm), rows x, y, z."""
-        z = _midpoints(_require_cell(self))
-        M = np.zeros((3, z.size))
-        M[2] = z
-        return M
+        """Shape (1, n_seg) matrix (µm; nA -> nA µm), the z row; (3, n_seg), rows x, y,
+        z, with ``components="xyz"``."""
+        M = z_dipole_matrix(_require_cell(self))
+        return M if self.components == "xyz" else M[2:]
 
 
 class EEGProbe(lfpykit.LinearModel):
@@ -266,8 +285,8 @@ class EEGProbe(lfpykit.LinearModel):
 
     .. math:: V = T\\, M_\\mathrm{CDM}\\, I
 
-    where :math:`M_\\mathrm{CDM}` (3, n_seg) is :class:`CurrentDipoleMomentZ`
-    (nA -> nA µm) and :math:`T` (n_electrodes, 3) the
+    where :math:`M_\\mathrm{CDM}` (3, n_seg) is the z-only dipole moment
+    (:func:`z_dipole_matrix`, nA -> nA µm) and :math:`T` (n_electrodes, 3) the
     :class:`lfpykit.eegmegcalc.FourSphereVolumeConductor` matrix (mV per nA µm)
     of a dipole at ``dipole_location``.  The result is in mV.
 
@@ -344,7 +363,7 @@ class EEGProbe(lfpykit.LinearModel):
 
     def get_transformation_matrix(self) -> np.ndarray:
         """Shape (n_electrodes, n_seg) map from currents (nA) to EEG (mV)."""
-        cdm = CurrentDipoleMomentZ(_require_cell(self)).get_transformation_matrix()
+        cdm = z_dipole_matrix(_require_cell(self))
         return self.dipole_matrix() @ cdm
 
 
@@ -419,5 +438,5 @@ class MEGProbe(lfpykit.LinearModel):
 
     def get_transformation_matrix(self) -> np.ndarray:
         """Shape (n_sensors, 3, n_seg) map from currents (nA) to H (nA/µm)."""
-        cdm = CurrentDipoleMomentZ(_require_cell(self)).get_transformation_matrix()
+        cdm = z_dipole_matrix(_require_cell(self))
         return self.dipole_matrix() @ cdm

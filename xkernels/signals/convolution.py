@@ -14,8 +14,15 @@ kept) and transformed once to the frequency domain.  The output is cut along tim
 chunks; each chunk is one dask task that gathers its input window (the chunk plus a halo
 of the kernel length, zeros beyond the data) from whatever time chunks the rates have,
 runs an overlap-save FFT convolution on it and sums ``X`` in the frequency domain.  The
-values of the rates (NaN, inf, negative counts) are checked by a reduction that every
-output chunk depends on, so nothing is computed or written from bad rates.
+values of the rates (NaN, inf) are checked by a reduction that every output chunk
+depends on, so nothing is computed or written from bad rates.
+
+Edges.  ``nu = 0`` before the first and after the last time bin, so the first
+``max(tau)`` ms of the output lack the contribution of spikes before the recording (the
+*warm-up*) and the last ``-min(tau)`` ms that of spikes after it.  ``mode="same"`` keeps
+every sample (the reference workflow's behaviour); ``mode="valid"`` keeps only the
+complete samples.  Either way the attribute ``complete_time`` gives the first and last
+complete time (ms).
 """
 
 from __future__ import annotations
@@ -31,9 +38,12 @@ from dask.base import tokenize
 from dask.graph_manipulation import bind
 from dask.highlevelgraph import HighLevelGraph
 
-from xkernels.contract import CORE_DIMS, TAU_RTOL, kernel_dt, regular_spacing, validate_kernels
+from xkernels.contract import CORE_DIMS, TAU_RTOL, regular_spacing
+from xkernels.validation import check_choice, fail
 
 KEEPABLE = ("X", "Y")
+#: ``mode`` values of :func:`convolve`.
+MODES = ("same", "valid")
 SIGNAL_NAME = "signals"
 _LAG_ATOL = 1e-6  # tolerance on tau[0] / dt being an integer (fraction of a bin)
 _TARGET_CHUNK_BYTES = 32 * 2**20  # float64 output bytes per chunk (auto chunking)
@@ -194,19 +204,15 @@ def _convolve_task(ok, spectrum, spec_index, pieces, slices, pad_left,
 
 
 def _scan_block(block, offsets):
-    """Summary of the bad values in one rates block, or ``None`` if it is clean."""
+    """Summary of the non-finite values in one rates block, or ``None`` if it is clean."""
     block = np.asarray(block)
-    if block.size == 0:
+    if block.size == 0 or block.dtype.kind in "ui":
         return None
     low, high = block.min(), block.max()  # two passes, no temporaries; NaN propagates
-    if low >= 0 and high < np.inf:
+    if np.isfinite(low) and np.isfinite(high):
         return None
-    if block.dtype.kind in "ui":
-        bad = {"negative": block < 0}
-    else:
-        bad = {"NaN": np.isnan(block), "infinite": np.isinf(block), "negative": block < 0}
     found = []
-    for kind, mask in bad.items():
+    for kind, mask in (("NaN", np.isnan(block)), ("infinite", np.isinf(block))):
         count = int(np.count_nonzero(mask))
         if count:
             first = np.unravel_index(int(np.argmax(mask.reshape(-1))), mask.shape)
@@ -237,8 +243,8 @@ def _raise_on_bad(summaries, dims, labels, t0, dt):
                 else:
                     loc.append(f"{dim}[{i}]")
             parts.append(f"{count} {kind} value(s) (first at {', '.join(loc)})")
-        raise ValueError("rates contain " + "; ".join(parts) + ": rates must be finite, "
-                         "non-negative spike counts per bin")
+        raise ValueError("rates contain " + "; ".join(parts) + ": rates must be finite "
+                         "(spike counts per bin, or their fluctuations)")
     return np.array(True)
 
 
@@ -271,9 +277,12 @@ class _Plan:
     n_taps: int
     keep_x: bool
     keep_y: bool
+    start: int  # first output sample (index into the rates' time axis)
+    stop: int  # one past the last output sample
+    complete: tuple[int, int]  # first and one past the last complete sample
 
 
-def _check_options(keep, dtype, time_chunk):
+def _check_options(keep, mode, dtype, time_chunk):
     if isinstance(keep, str):
         keep = (keep,)
     try:
@@ -284,6 +293,7 @@ def _check_options(keep, dtype, time_chunk):
     bad = [k for k in keep if k not in KEEPABLE]
     if bad:
         raise ValueError(f"keep may only contain {KEEPABLE}, got {keep!r}")
+    check_choice("mode", mode, MODES)
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
@@ -303,9 +313,8 @@ def _check_rates(rates) -> float:
     for dim in ("X", "time"):
         if dim not in rates.dims:
             raise ValueError(f"rates must have dims 'X' and 'time', got {rates.dims}")
-        if dim not in rates.coords:
-            raise ValueError(f"rates is missing the {dim!r} coordinate "
-                             f"({'population names' if dim == 'X' else 'ms'})")
+    if "time" not in rates.coords:
+        raise ValueError("rates is missing the 'time' coordinate (ms, regular spacing)")
     clash = [d for d in rates.dims if d in CORE_DIMS[1:]]
     if clash:
         raise ValueError(f"rates must not have the kernels' dims {clash}; got {rates.dims}")
@@ -315,20 +324,85 @@ def _check_rates(rates) -> float:
     time = rates.coords["time"].values
     if time.dtype.kind not in "uif":
         raise ValueError(f"rates time coordinate must be numeric (ms), got dtype {time.dtype}")
-    labels = rates.coords["X"].values.tolist()
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"rates X labels must be unique, got {labels}")
+    if "X" in rates.coords:
+        labels = rates.coords["X"].values.tolist()
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"rates X labels must be unique, got {labels}")
     return regular_spacing(time, "rates time coordinate")
 
 
-def _plan(rates: xr.DataArray, kernels: xr.DataArray, keep) -> _Plan:
-    dt = _check_rates(rates)
-    validate_kernels(kernels, require_attrs=False)
-    if kernels.dtype.kind not in "uif":
-        raise TypeError(f"kernels must hold real numbers, got dtype {kernels.dtype}")
+def _check_kernels(kernels) -> float:
+    """Check what convolution needs of the kernels; return their tau spacing (ms).
+
+    Only the dims ``X``, ``Y``, ``probe_channel``, ``tau`` (in any order, other dims
+    being sweep dims) and a regular ``tau`` coordinate are required; channel metadata
+    is carried when present, never demanded.
+    """
+    if not isinstance(kernels, xr.DataArray):
+        raise TypeError(f"kernels must be an xarray.DataArray, got {type(kernels).__name__}")
+    missing = [d for d in CORE_DIMS if d not in kernels.dims]
+    if missing:
+        raise ValueError(f"kernels must have dims {CORE_DIMS} (plus any sweep dims), "
+                         f"got {kernels.dims}; missing {missing}")
     if "time" in kernels.dims:
         raise ValueError(f"kernels must not have a 'time' dim, got {kernels.dims}")
-    dt_h = kernel_dt(kernels)
+    if kernels.dtype.kind not in "uif":
+        raise TypeError(f"kernels must hold real numbers, got dtype {kernels.dtype}")
+    if "tau" not in kernels.coords:
+        raise ValueError("kernels is missing the 'tau' coordinate (lags in ms, regular "
+                         "spacing equal to the rates' time step)")
+    for dim in ("X", "Y"):
+        if dim in kernels.coords:
+            labels = kernels.coords[dim].values.tolist()
+            if len(set(labels)) != len(labels):
+                raise ValueError(f"kernels {dim} labels must be unique, got {labels}")
+    if kernels.sizes["tau"] < 2:
+        fail("kernels tau size", kernels.sizes["tau"], ">= 2 lags")
+    return regular_spacing(kernels.coords["tau"].values, "kernels tau coordinate")
+
+
+def _match_x(rates: xr.DataArray, kernels: xr.DataArray) -> xr.DataArray:
+    """Rates with their X axis in the kernels' X order (by label, or by position when
+    either side has no X coordinate)."""
+    if "X" not in rates.coords or "X" not in kernels.coords:
+        if rates.sizes["X"] != kernels.sizes["X"]:
+            raise ValueError(f"rates have {rates.sizes['X']} populations X, kernels have "
+                             f"{kernels.sizes['X']}; without X labels on both they are "
+                             "matched by position and must agree in number")
+        return rates
+    xr_labels = rates.coords["X"].values.tolist()
+    xk_labels = kernels.coords["X"].values.tolist()
+    missing_r = [x for x in xk_labels if x not in xr_labels]
+    missing_k = [x for x in xr_labels if x not in xk_labels]
+    if missing_r or missing_k:
+        raise ValueError(f"X labels must match: kernels X={xk_labels}, rates X={xr_labels}"
+                         f" (missing from rates: {missing_r}, from kernels: {missing_k})")
+    return rates if xr_labels == xk_labels else rates.sel(X=xk_labels)
+
+
+def _edges(mode: str, n_time: int, lag0: int, n_taps: int, dt: float, t0: float
+           ) -> tuple[int, int, tuple[int, int]]:
+    """Output samples (start, stop) and the complete ones, as rates time indices.
+
+    Sample ``i`` sums ``nu[i - lag]`` over lags ``lag0 .. lag0 + n_taps - 1``; it is
+    complete when every such index lies in the recording.
+    """
+    first = max(lag0 + n_taps - 1, 0)
+    last = n_time + min(lag0, 0)  # one past the last complete sample
+    complete = (min(first, n_time), max(min(last, n_time), min(first, n_time)))
+    if mode == "same":
+        return 0, n_time, complete
+    if last <= first:
+        span = (lag0 + n_taps - 1 - min(lag0, 0)) * dt
+        raise ValueError(f"mode='valid' leaves no sample: the rates span {n_time * dt!r} ms "
+                         f"(from {t0!r} ms), the kernels' lags need {span!r} ms of rates "
+                         "around every complete sample; use mode='same' or longer rates")
+    return first, last, (first, last)
+
+
+def _plan(rates: xr.DataArray, kernels: xr.DataArray, keep, mode: str) -> _Plan:
+    dt = _check_rates(rates)
+    dt_h = _check_kernels(kernels)
     if not math.isclose(dt, dt_h, rel_tol=TAU_RTOL):
         raise ValueError(f"rates time spacing ({dt!r} ms) differs from kernels tau "
                          f"spacing ({dt_h!r} ms); they must agree within rtol {TAU_RTOL}")
@@ -337,15 +411,8 @@ def _plan(rates: xr.DataArray, kernels: xr.DataArray, keep) -> _Plan:
     if abs(tau0 / dt - lag0) > _LAG_ATOL:
         raise ValueError(f"kernels tau coordinate starts at {tau0!r} ms, which is not a "
                          f"multiple of the time step {dt!r} ms")
-    xr_labels = rates.coords["X"].values.tolist()
-    xk_labels = kernels.coords["X"].values.tolist()
-    missing_r = [x for x in xk_labels if x not in xr_labels]
-    missing_k = [x for x in xr_labels if x not in xk_labels]
-    if missing_r or missing_k:
-        raise ValueError(f"X labels must match: kernels X={xk_labels}, rates X={xr_labels}"
-                         f" (missing from rates: {missing_r}, from kernels: {missing_k})")
     rate_batch = tuple(d for d in rates.dims if d not in ("X", "time"))
-    sweep = tuple(kernels.dims[:-4])
+    sweep = tuple(d for d in kernels.dims if d not in CORE_DIMS)
     for dim in rate_batch:
         if dim not in sweep:
             continue
@@ -359,9 +426,13 @@ def _plan(rates: xr.DataArray, kernels: xr.DataArray, keep) -> _Plan:
                              f"{None if c_r is None else c_r.tolist()}, kernels has {n_k} "
                              f"values {None if c_k is None else c_k.tolist()}")
     kernel_only = tuple(d for d in sweep if d not in rate_batch)
+    n_taps = kernels.sizes["tau"]
+    t0 = float(rates.coords["time"].values[0])
+    start, stop, complete = _edges(mode, rates.sizes["time"], lag0, n_taps, dt, t0)
     return _Plan(batch=rate_batch + kernel_only, rate_batch=rate_batch,
-                 kernel_only=kernel_only, dt=dt, lag0=lag0,
-                 n_taps=kernels.sizes["tau"], keep_x="X" in keep, keep_y="Y" in keep)
+                 kernel_only=kernel_only, dt=dt, lag0=lag0, n_taps=n_taps,
+                 keep_x="X" in keep, keep_y="Y" in keep, start=start, stop=stop,
+                 complete=complete)
 
 
 # ------------------------------------------------------------------------ graph builder
@@ -404,7 +475,8 @@ def _rates_array(rates: xr.DataArray, plan: _Plan) -> da.Array:
 
 def _signal_graph(r: da.Array, spectrum: da.Array, ok: da.Array, plan: _Plan,
                   n_channels: int, n_y: int, out_dtype, time_chunk) -> da.Array:
-    """Dask array (*batch, [X], [Y], C, time) of the signals (X, Y only if kept)."""
+    """Dask array (*batch, [X], [Y], C, time) of the signals (X, Y only if kept), at
+    the rates' time samples ``plan.start .. plan.stop - 1``."""
     n_time, n_x, n_taps = r.shape[-1], r.shape[-2], plan.n_taps
     n_fft = 2 * (spectrum.shape[-1] - 1)
     k_shape = spectrum.shape[:-4]
@@ -415,8 +487,9 @@ def _signal_graph(r: da.Array, spectrum: da.Array, ok: da.Array, plan: _Plan,
     x_out = n_x if plan.keep_x else 1
     y_out = n_y if plan.keep_y else 1
     per_sample = 8 * x_out * y_out * n_channels * math.prod(max(c) for c in batch_chunks)
-    chunk = _time_chunk(n_time, per_sample, n_fft - n_taps + 1, time_chunk)
-    out_tchunks = (chunk,) * (n_time // chunk) + ((n_time % chunk,) if n_time % chunk else ())
+    n_out = plan.stop - plan.start
+    chunk = _time_chunk(n_out, per_sample, n_fft - n_taps + 1, time_chunk)
+    out_tchunks = (chunk,) * (n_out // chunk) + ((n_out % chunk,) if n_out % chunk else ())
 
     in_bounds = np.concatenate([[0], np.cumsum(r.chunks[-1])])
     name = "xk-convolve-" + tokenize(r.name, spectrum.name, ok.name, out_tchunks, plan,
@@ -433,7 +506,7 @@ def _signal_graph(r: da.Array, spectrum: da.Array, ok: da.Array, plan: _Plan,
                 spec_index.append(slice(lo, lo + r.chunks[i][bidx[i]]))
         spec_index = tuple(spec_index) + (Ellipsis,)
         empty_shape = tuple(r.chunks[i][b] for i, b in enumerate(bidx)) + (n_x,)
-        a = 0
+        a = plan.start  # output sample a is rates sample a (same time coordinate)
         for ti, c in enumerate(out_tchunks):
             lo, hi = a - plan.lag0 - n_taps + 1, a + c - plan.lag0
             clo, chi = max(lo, 0), min(hi, n_time)
@@ -460,7 +533,7 @@ def _signal_graph(r: da.Array, spectrum: da.Array, ok: da.Array, plan: _Plan,
 
 
 def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...] = (),
-             dtype=None, time_chunk: int | None = None) -> xr.DataArray:
+             mode: str = "same", dtype=None, time_chunk: int | None = None) -> xr.DataArray:
     """Signals of a network: rates convolved with spike-to-signal kernels, lazily.
 
     ``out(t) = sum_X sum_Y sum_k H_YX(tau_k) nu_X(t - tau_k)`` over the kernels' ``tau``
@@ -470,17 +543,28 @@ def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...
     Parameters
     ----------
     rates : xarray.DataArray
-        Population spike counts per time bin (spikes/bin), dims ``X`` (population names,
-        must equal the kernels' ``X`` labels) and ``time`` (ms, regular, spacing equal to
-        the kernels' tau spacing), plus any other dims (``trial``, ``sim``, sweep
-        parameters).  numpy- or dask-backed.
+        Population spike counts per time bin (spikes/bin) -- or any finite values, e.g.
+        their fluctuations (counts minus their mean) -- with dims ``X`` and ``time``
+        (ms, regular, spacing equal to the kernels' tau spacing), plus any other dims
+        (``trial``, ``sim``, sweep parameters).  numpy- or dask-backed.  Matched to the
+        kernels by ``X`` label (by position if either has no ``X`` coordinate).
     kernels : xarray.DataArray
-        Kernels with dims ``(..., X, Y, probe_channel, tau)`` (see
-        :mod:`xkernels.contract`; provenance attrs are not required).  Leading sweep dims
-        broadcast against the rates' dims of the same name, whose coordinates must match.
+        Kernels with dims ``X``, ``Y``, ``probe_channel`` and ``tau`` (any order; other
+        dims are sweep dims) and a regular ``tau`` coordinate (ms).  Nothing else is
+        required: channel coordinates (``probe``, ``units``, ``x``, ``y``, ``z``) and
+        provenance attrs are carried when present.  Sweep dims broadcast against the
+        rates' dims of the same name, whose coordinates must match.
     keep : tuple of str
         ``()`` sums over ``X`` and ``Y``; ``("X",)``, ``("Y",)`` or ``("X", "Y")`` keep
         the per-population contributions.
+    mode : {"same", "valid"}
+        ``"same"``: one output sample per rates sample; the first ``max(tau)`` ms (the
+        warm-up) lack the spikes before the first bin and the last ``-min(tau)`` ms
+        those after the last bin.  ``"valid"``: only the complete samples, from
+        ``time[0] + max(tau, 0)`` to ``time[-1] + min(tau, 0)`` (for kernels with
+        tau in [-50, 50] ms, the first and last 50 ms are dropped).  The output's
+        ``complete_time`` attribute gives the first and last complete time (ms) in
+        both modes.
     dtype : numpy dtype, optional
         Output dtype (float32 or float64); computed in float64 either way.  Default: the
         result type of rates and kernels, at least float32.
@@ -492,24 +576,27 @@ def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...
     -------
     xarray.DataArray
         Dask-backed ``signals`` with dims (rates' other dims, kernels' sweep dims,
-        [X], [Y], ``probe_channel``, ``time``), the rates' time coordinate and the
-        kernels' probe_channel coordinates (``probe``, ``units``, ``x``, ``y``, ``z``).
-        Values are in each channel's units (the ``units`` coordinate; counts are
-        dimensionless spikes per bin).
+        [X], [Y], ``probe_channel``, ``time``), the rates' time coordinate (ms) and
+        the kernels' probe_channel coordinates when they have them.  Values are in each
+        channel's units (the ``units`` coordinate) per unit of the rates.  Attributes:
+        ``dt`` (ms), ``mode``, ``complete_time`` ([first, last] ms).
 
     Raises
     ------
     TypeError, ValueError
-        At call time for bad metadata: mismatched time/tau spacing, irregular time axis,
-        X labels differing between rates and kernels, sweep dims with different
-        coordinates, non-numeric dtypes, bad options.  At compute time, before any output
-        chunk is produced: NaN, infinite or negative rates.
+        At call time for bad metadata: missing dims, mismatched time/tau spacing,
+        irregular time or tau axis, X labels differing between rates and kernels, sweep
+        dims with different coordinates, non-numeric dtypes, bad options, a
+        ``mode="valid"`` without complete samples.  At compute time, before any output
+        chunk is produced: NaN or infinite rates.
+
+    Examples
+    --------
+    >>> signals = rates.xk.convolve(H, mode="valid")   # doctest: +SKIP
     """
-    keep, dtype, time_chunk = _check_options(keep, dtype, time_chunk)
-    plan = _plan(rates, kernels, keep)
-    order = kernels.coords["X"].values.tolist()
-    if rates.coords["X"].values.tolist() != order:
-        rates = rates.sel(X=order)
+    keep, dtype, time_chunk = _check_options(keep, mode, dtype, time_chunk)
+    plan = _plan(rates, kernels, keep, mode)
+    rates = _match_x(rates, kernels)
     if dtype is None:
         dtype = np.result_type(rates.dtype, kernels.dtype, np.float32)
         dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
@@ -524,11 +611,12 @@ def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...
                           + (None,) * len(plan.kernel_only) + (Ellipsis,)]
 
     h = _kernels_array(kernels, plan)
+    n_out = plan.stop - plan.start
     n_fft = fft_size(plan.n_taps)
     if time_chunk is not None:
-        n_fft = min(n_fft, sfft.next_fast_len(min(time_chunk, r.shape[-1]) + plan.n_taps - 1,
+        n_fft = min(n_fft, sfft.next_fast_len(min(time_chunk, n_out) + plan.n_taps - 1,
                                               real=True))
-    n_fft = min(n_fft, sfft.next_fast_len(r.shape[-1] + plan.n_taps - 1, real=True))
+    n_fft = min(n_fft, sfft.next_fast_len(n_out + plan.n_taps - 1, real=True))
     n_fft += n_fft % 2  # irfft needs the even length back
     y_chunks = h.chunks[-3] if plan.keep_y else (1,)
     spectrum = h.map_blocks(kernel_spectrum, n=n_fft, sum_y=not plan.keep_y,
@@ -536,14 +624,26 @@ def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...
                             chunks=h.chunks[:-3] + (y_chunks, h.chunks[-2], (n_fft // 2 + 1,)))
     data = _signal_graph(r_checked, spectrum, ok, plan, kernels.sizes["probe_channel"],
                          kernels.sizes["Y"], dtype, time_chunk)
-    return _wrap(data, rates, kernels, plan)
+    return _wrap(data, rates, kernels, plan, mode)
+
+
+def _plain_coord(var: xr.Variable) -> xr.Variable:
+    """A coordinate without its on-disk encoding (a signal read from one store and
+    written to another must not inherit the first store's chunks or fill values);
+    ``<U`` strings as Python str objects (zarr 3 stores them as variable-length UTF-8,
+    without the "no Zarr V3 specification" warning fixed-width strings trigger)."""
+    values = var.values
+    if values.dtype.kind == "U":
+        values = np.asarray(values.tolist(), dtype=object).reshape(values.shape)
+    return xr.Variable(var.dims, values, attrs=dict(var.attrs))
 
 
 def _wrap(data: da.Array, rates: xr.DataArray, kernels: xr.DataArray,
-          plan: _Plan) -> xr.DataArray:
+          plan: _Plan, mode: str) -> xr.DataArray:
     """Label the signals array with coordinates and attrs."""
     dims = plan.batch + ("X",) * plan.keep_x + ("Y",) * plan.keep_y
     out = xr.DataArray(data, dims=dims + ("probe_channel", "time"), name=SIGNAL_NAME)
+    rates = rates.isel(time=slice(plan.start, plan.stop))
     coords = {}
     for src in (kernels, rates):
         for cname, coord in src.coords.items():
@@ -552,25 +652,29 @@ def _wrap(data: da.Array, rates: xr.DataArray, kernels: xr.DataArray,
             if cname in coords and not coords[cname].equals(coord.variable):
                 raise ValueError(f"coordinate {cname!r} differs between rates and kernels")
             coords[cname] = coord.variable
-    for cname, var in coords.items():
-        if var.dtype.kind == "U":
-            # object-dtype str: zarr 3 stores it as variable-length UTF-8, without the
-            # "no Zarr V3 specification" warning fixed-width numpy strings trigger
-            coords[cname] = var.copy(data=var.values.astype(object))
-    out = out.assign_coords(coords)
-    units = list(dict.fromkeys(str(u) for u in kernels.coords["units"].values))
-    per_probe = dict(zip(kernels.coords["probe"].values.tolist(),
-                         kernels.coords["units"].values.tolist(), strict=True))
+    out = out.assign_coords({cname: _plain_coord(var) for cname, var in coords.items()})
+    if "units" not in out.coords["time"].attrs:
+        out.coords["time"].attrs["units"] = "ms"
+    t0 = float(rates.coords["time"].values[0])
+    lo, hi = plan.complete
+    complete = [] if hi <= lo else [t0 + (i - plan.start) * plan.dt for i in (lo, hi - 1)]
     attrs = {
         "long_name": "signal",
-        "units_note": "per probe_channel, see the 'units' coordinate: "
-                      + ", ".join(f"{p} [{u}]" for p, u in per_probe.items()),
         "dt": plan.dt,
         "time_units": "ms",
-        "rates_units": "spikes/bin",
+        "mode": mode,
+        "complete_time": complete,  # [first, last] complete sample (ms); [] if none
     }
-    if len(units) == 1:
-        attrs["units"] = units[0]
+    if "units" in kernels.coords and "probe" in kernels.coords:
+        units = list(dict.fromkeys(str(u) for u in kernels.coords["units"].values))
+        per_probe = dict(zip(kernels.coords["probe"].values.tolist(),
+                             kernels.coords["units"].values.tolist(), strict=True))
+        attrs["units_note"] = ("per probe_channel, see the 'units' coordinate: "
+                               + ", ".join(f"{p} [{u}]" for p, u in per_probe.items()))
+        if len(units) == 1:
+            attrs["units"] = units[0]
+    units = rates.attrs.get("units")
+    attrs["rates_units"] = str(units) if units else "spikes/bin"
     if "content_hash" in kernels.attrs:
         attrs["kernels_content_hash"] = kernels.attrs["content_hash"]
     out.attrs.update(attrs)

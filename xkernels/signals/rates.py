@@ -107,8 +107,10 @@ def rates_from_spikes(spikes: Mapping[str, np.ndarray] | None = None, *, times=N
     -------
     xarray.DataArray
         ``rates`` with dims ``(X, time)``: spikes per bin of each population, ``time`` =
-        left bin edges ``t_start + k dt`` (ms), attrs ``units='spikes/bin'``, ``dt``,
-        ``t_start``, ``t_stop``.
+        left bin edges ``t_start + k dt`` (ms, in its ``units`` attribute), attrs
+        ``units='spikes/bin'``, ``dt``, ``t_start``, ``t_stop``.  ``X`` holds Python
+        str objects, so plain ``rates.to_zarr(path)`` stores them as Zarr 3
+        variable-length strings (no warning about fixed-width strings).
     """
     n_bins = _check_window(t_start, t_stop, dt)
     events = (times, senders, populations)
@@ -146,7 +148,8 @@ def rates_from_spikes(spikes: Mapping[str, np.ndarray] | None = None, *, times=N
     return xr.DataArray(
         np.asarray(counts, dtype=dtype), name="rates", dims=("X", "time"),
         coords={"X": np.asarray(names, dtype=object),  # zarr 3: variable-length str
-                "time": t_start + dt * np.arange(n_bins)},
+                "time": ("time", t_start + dt * np.arange(n_bins),
+                         {"units": "ms", "long_name": "left edge of the time bin"})},
         attrs={"units": RATE_UNITS, "dt": float(dt), "t_start": float(t_start),
                "t_stop": float(t_stop), "time_units": "ms",
                "binning": "time = left bin edge; bin k counts t_start + k dt <= t < "

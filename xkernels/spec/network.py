@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import scipy.stats as st
 
+from xkernels.spec.microcircuit import microcircuit_spec
 from xkernels.validation import check_mapping, check_real, fail
 
 CELLS_DIR = Path(__file__).parent / "cells_data"
@@ -850,3 +851,32 @@ class Network:
                   "synapse": syn[x](), "placement": place[x]}
                  for y in ("E", "I") for x in ("E", "I")]
         return cls(pops, conns, conductance_based=True)
+
+    @classmethod
+    def microcircuit(cls, scale: float = 1.0, *, thalamus: bool = True,
+                     populations: Sequence[str] | None = None) -> Network:
+        """The Potjans & Diesmann (2014) cortical microcircuit (current-based).
+
+        Eight populations L23E/I, L4E/I, L5E/I, L6E/I with the published sizes,
+        connection probabilities and synapses, layered ball-and-sticks cells and, with
+        ``thalamus=True``, the thalamic population ``"TC"`` (902 cells) as an extra
+        presynaptic population.  Sources, assumptions (synapse placement) and scaling:
+        :mod:`xkernels.spec.microcircuit`.
+
+        Parameters
+        ----------
+        scale : float
+            Factor in (0, 1] on every population size (in-degrees preserved).
+        thalamus : bool
+            Include the thalamic input population.
+        populations : sequence of str, optional
+            A subset of the eight cortical populations.
+
+        Examples
+        --------
+        >>> net = Network.microcircuit()
+        >>> net.names[:3], net.population("L23E").size
+        (['L23E', 'L23I', 'L4E'], 20683)
+        """
+        return cls.from_dict(microcircuit_spec(scale, thalamus=thalamus,
+                                               populations=populations))

@@ -6,6 +6,7 @@ One job per module; each imports only modules listed below it::
     cache        compute_kernels(store=...): the engine's kernels, cached in a store
     kernel_store write_kernels, open_kernels, read_attrs: whole stores
     describe     describe: a human-readable summary
+    series       write_rates, write_signals, open_rates, open_signals: time series stores
     grow         extend_sweep_store: new values appended along sweep dims
     sweep_store  create_sweep_store, write_point(s), completed_points: region writes
     matching     does a template / point / block fit a stored sweep (attribute diffs)
@@ -21,6 +22,7 @@ from xkernels.store.cache import compute_kernels
 from xkernels.store.grow import extend_sweep_store
 from xkernels.store.inspection import describe
 from xkernels.store.kernel_store import KernelStoreError, open_kernels, read_attrs, write_kernels
+from xkernels.store.series import open_rates, open_signals, write_rates, write_signals
 from xkernels.store.sweep_store import (
     completed_points,
     create_sweep_store,
@@ -29,5 +31,6 @@ from xkernels.store.sweep_store import (
 )
 
 __all__ = ["KernelStoreError", "completed_points", "compute_kernels", "create_sweep_store",
-           "describe", "extend_sweep_store", "open_kernels", "read_attrs", "write_kernels",
-           "write_point", "write_points"]
+           "describe", "extend_sweep_store", "open_kernels", "open_rates", "open_signals",
+           "read_attrs", "write_kernels", "write_point", "write_points", "write_rates",
+           "write_signals"]

@@ -20,6 +20,7 @@ import numpy as np
 from xkernels.contract import CHANNEL_COORDS, CORE_DIMS, KERNEL_NAME
 from xkernels.spec.network import Network
 from xkernels.spec.paths import split_path
+from xkernels.validation import close_matches
 
 #: Computation options that can be swept besides the specification.
 OPTION_PATHS = ("Vrest", "t_X")
@@ -84,6 +85,34 @@ class Axis:
     def zipped(self) -> bool:
         """Whether several parameters share the dim."""
         return len(self.params) > 1
+
+
+def unknown_path_message(path: str, valid: Sequence[str], n: int = 5) -> str:
+    """The error for an unknown grid path: the closest few valid paths, not all of them.
+
+    Parameters
+    ----------
+    path : str
+        The path given.
+    valid : sequence of str
+        Every valid path (:func:`parameter_paths`).
+    n : int
+        How many close paths to list.
+
+    Returns
+    -------
+    str
+    """
+    close = close_matches(path, valid, n=n, cutoff=0.5)
+    if not close:  # nothing similar: the paths of the same kind (connections, ...)
+        head = path.split("[")[0].split(".")[0]
+        close = sorted(p for p in valid if p.startswith(head))[:n] or sorted(valid)[:n]
+        lead = "valid paths include"
+    else:
+        lead = "did you mean"
+    listing = "\n  ".join(close)
+    return (f"grid: unknown parameter path {path!r}; {lead}:\n  {listing}\n({len(valid)} "
+            "valid paths in all: xkernels.sweeps.parameter_paths(network) lists them)")
 
 
 def parameter_paths(network: Network) -> dict[tuple[str, ...], tuple[str, str, int, tuple]]:
@@ -210,9 +239,7 @@ def parse_grid(network: Network, grid: Mapping[str, Any], *,
             raise TypeError(f"grid keys must be parameter paths (str), got {user_path!r}")
         hit = valid.get(split_path(user_path))
         if hit is None:
-            listing = "\n  ".join(sorted(v[0] for v in valid.values()))
-            raise ValueError(f"grid: unknown parameter path {user_path!r}; valid paths "
-                             f"are:\n  {listing}")
+            raise ValueError(unknown_path_message(user_path, [v[0] for v in valid.values()]))
         canon, kind, index, address = hit
         if canon in params:
             raise ValueError(f"grid: parameter {canon!r} is given twice")

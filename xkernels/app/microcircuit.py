@@ -1,0 +1,276 @@
+"""The Potjans & Diesmann (2014) cortical microcircuit as a NEST point-neuron network.
+
+Its spikes, binned and scaled to the full population sizes, are convolved with the
+kernels of :meth:`xkernels.Network.microcircuit`.  NEST (``pip install nest-simulator``)
+is imported lazily, only when the network is simulated.  All facts (sizes, connection
+probabilities, synapses, delays, neurons, background input) come from
+:mod:`xkernels.spec.microcircuit`, typed in from the paper's Table 5.
+
+Downscaling (documented factors, default 1/10 of the neurons and 1/10 of the in-degrees,
+so that 1 s of activity takes well under a minute on 2 cores):
+
+* ``n_scaling`` multiplies every population size (the thalamus included).
+* ``k_scaling`` multiplies every recurrent and thalamic in-degree
+  k_YX = K_YX / N_Y (K_YX: the paper's synapse count, Eq. 1).  Synaptic weights are
+  divided by sqrt(k_scaling), which keeps the variance of the input; the mean input
+  that is lost, (1 - sqrt(k_scaling)) Σ_X k_YX J_YX τ_syn ν_X, is given back to every
+  neuron as a DC current (van Albada, Helias & Diesmann 2015, PLoS Comput Biol
+  11:e1004490, the scaling used with the published model; ν_X: the full model's mean
+  rates).  The background Poisson input (K_ext synapses at 8 spikes/s each, Table 5) is
+  not scaled.
+* Connections use the paper's rule: a fixed total number of synapses drawn with
+  multapses and autapses allowed (NEST ``fixed_total_number``), k_YX k_scaling N_Y'
+  synapses; PSC amplitudes normal with a relative SD of 0.1 (kept on their sign),
+  delays normal (relative SD 0.5), redrawn below the resolution.
+
+Thalamic input: ``round(902 n_scaling)`` parrot neurons driven by one Poisson generator
+of rate ``th_rate`` (spikes/s) between ``th_start`` and ``th_start + th_duration`` (ms);
+``th_rate = 0`` (default) is the spontaneous state of the paper.
+
+Units: times in ms, rates in spikes/s, currents in pA, potentials in mV.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from xkernels.app.lif import import_nest
+from xkernels.spec import microcircuit as mc
+from xkernels.validation import check_int, check_real, fail
+
+
+@dataclass(frozen=True)
+class MicrocircuitParams:
+    """Parameters of the downscaled NEST microcircuit.
+
+    Parameters
+    ----------
+    n_scaling : float
+        Factor on the population sizes, in (0, 1].
+    k_scaling : float
+        Factor on the in-degrees, in (0, 1] (with weight and DC compensation).
+    th_rate : float
+        Rate of each thalamic neuron while active (spikes/s, >= 0; 0: no thalamic input).
+    th_start, th_duration : float
+        Onset and duration of the thalamic input (ms, >= 0).
+    """
+
+    n_scaling: float = 0.1
+    k_scaling: float = 0.1
+    th_rate: float = 0.0
+    th_start: float = 0.0
+    th_duration: float = 0.0
+
+    def check(self) -> None:
+        """Raise ``TypeError``/``ValueError`` naming the first bad field."""
+        for name in ("n_scaling", "k_scaling"):
+            value = check_real(f"MicrocircuitParams.{name}", getattr(self, name))
+            if not 0.0 < value <= 1.0:
+                fail(f"MicrocircuitParams.{name}", value, "in (0, 1]")
+        for name in ("th_rate", "th_start", "th_duration"):
+            check_real(f"MicrocircuitParams.{name}", getattr(self, name), nonnegative=True)
+
+    def sizes(self) -> dict[str, int]:
+        """Simulated population sizes (cortical populations and ``"TC"``)."""
+        return {name: max(1, int(round(self.n_scaling * mc.FULL_SIZES[name])))
+                for name in list(mc.POPULATIONS) + [mc.THALAMUS]}
+
+
+@dataclass
+class MicrocircuitSpikes:
+    """Spikes of a simulated microcircuit.
+
+    Attributes
+    ----------
+    times : ndarray
+        Spike times (ms).
+    senders : ndarray
+        Sender node ids.
+    populations : dict
+        Population name -> ``range`` of its node ids (the 8 populations and ``"TC"``).
+    t_stop, dt : float
+        Simulated duration and resolution (ms).
+    params : MicrocircuitParams
+        The scaling and thalamic-input parameters.
+    """
+
+    times: np.ndarray
+    senders: np.ndarray
+    populations: dict[str, range]
+    t_stop: float
+    dt: float
+    params: MicrocircuitParams
+
+    def mean_rates(self, t_start: float = 0.0) -> dict[str, float]:
+        """Mean firing rate per neuron (spikes/s) after ``t_start`` (ms)."""
+        keep = self.times >= t_start
+        seconds = (self.t_stop - t_start) / 1000.0
+        return {name: np.count_nonzero(keep & (self.senders >= ids.start)
+                                       & (self.senders < ids.stop)) / len(ids) / seconds
+                for name, ids in self.populations.items()}
+
+
+def dc_compensation(k_scaling: float) -> dict[str, float]:
+    """DC current (pA) per population replacing the mean input lost by k-scaling.
+
+    (1 - sqrt(k_scaling)) Σ_X k_YX J_YX τ_syn ν_X over the cortical X, with the full
+    model's in-degrees, PSC amplitudes (pA), τ_syn (ms) and mean rates (spikes/s).
+    """
+    out = {}
+    for post in mc.POPULATIONS:
+        total = sum(mc.indegree(post, pre) * mc.weight(post, pre) * 1e3
+                    * mc.TAU_SYN * mc.MEAN_RATES[pre] * 1e-3 for pre in mc.POPULATIONS)
+        out[post] = (1.0 - math.sqrt(k_scaling)) * total
+    return out
+
+
+def simulate_microcircuit(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
+                          params: MicrocircuitParams | None = None, seed: int = 55,
+                          threads: int = 2) -> MicrocircuitSpikes:
+    """Simulate the downscaled microcircuit in NEST and return its spikes.
+
+    Parameters
+    ----------
+    t_stop : float
+        Duration (ms), > 0.
+    dt : float
+        NEST resolution (ms); use the kernels' dt so that spike times fall on bins.
+    params : MicrocircuitParams, optional
+        Scaling and thalamic input (default :class:`MicrocircuitParams`).
+    seed : int
+        NEST and initial-potential random seed (>= 1).
+    threads : int
+        NEST ``local_num_threads``.
+
+    Returns
+    -------
+    MicrocircuitSpikes
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad parameter (checked before NEST is imported).
+    ImportError
+        NEST is not installed.
+    """
+    params = MicrocircuitParams() if params is None else params
+    if not isinstance(params, MicrocircuitParams):
+        fail("params", type(params).__name__, "a MicrocircuitParams", TypeError)
+    params.check()
+    t_stop = check_real("t_stop (ms)", t_stop, positive=True)
+    dt = check_real("dt (ms)", dt, positive=True)
+    check_int("seed", seed, minimum=1)
+    check_int("threads", threads, minimum=1)
+
+    nest = import_nest()
+    nest.ResetKernel()
+    if hasattr(nest, "VerbosityLevel"):      # only errors from NEST
+        nest.verbosity = nest.VerbosityLevel.ERROR
+    else:  # pragma: no cover - older NEST
+        nest.set_verbosity("M_ERROR")
+    nest.SetKernelStatus({"tics_per_ms": 2 ** 14, "resolution": dt,
+                          "local_num_threads": int(threads), "rng_seed": int(seed),
+                          "print_time": False})
+    sizes = params.sizes()
+    dc = dc_compensation(params.k_scaling)
+    rng = np.random.default_rng(seed)
+    nodes = {}
+    for name in mc.POPULATIONS:
+        nodes[name] = nest.Create("iaf_psc_exp", sizes[name],
+                                  params=dict(mc.NEURON_PARAMS, I_e=dc[name]))
+        # initial potentials N(-58 mV, 10 mV) as in the paper
+        nodes[name].V_m = rng.normal(-58.0, 10.0, sizes[name]).tolist()
+    nodes[mc.THALAMUS] = nest.Create("parrot_neuron", sizes[mc.THALAMUS])
+    th_stop = params.th_start + params.th_duration
+    thalamus = nest.Create("poisson_generator", params={
+        "rate": float(params.th_rate), "start": float(params.th_start),
+        "stop": float(max(th_stop, params.th_start))})
+    nest.Connect(thalamus, nodes[mc.THALAMUS])
+
+    weight_factor = 1.0 / math.sqrt(params.k_scaling)
+    for post in mc.POPULATIONS:
+        background = nest.Create("poisson_generator", params={
+            "rate": mc.BACKGROUND_INDEGREE[post] * mc.BACKGROUND_RATE})
+        nest.Connect(background, nodes[post], syn_spec={
+            "weight": mc.PSC_AMPLITUDE * 1e3, "delay": mc.DELAY_E})
+        for pre in list(mc.POPULATIONS) + [mc.THALAMUS]:
+            k = mc.indegree(post, pre) * params.k_scaling
+            n_syn = int(round(k * sizes[post]))
+            if n_syn == 0:
+                continue
+            w = mc.weight(post, pre) * 1e3 * weight_factor       # pA
+            d = mc.mean_delay(pre)
+            wdist = nest.random.normal(mean=w, std=abs(w) * mc.PSC_REL_SD)
+            weight = (nest.math.redraw(wdist, min=0.0, max=float("inf")) if w > 0 else
+                      nest.math.redraw(wdist, min=-float("inf"), max=0.0))
+            delay = nest.math.redraw(nest.random.normal(mean=d, std=d * mc.DELAY_REL_SD),
+                                     min=dt, max=float("inf"))
+            nest.Connect(nodes[pre], nodes[post],
+                         {"rule": "fixed_total_number", "N": n_syn},
+                         {"synapse_model": "static_synapse", "weight": weight,
+                          "delay": delay})
+    recorder = nest.Create("spike_recorder")
+    every = nodes[mc.POPULATIONS[0]]
+    for name in list(mc.POPULATIONS[1:]) + [mc.THALAMUS]:
+        every = every + nodes[name]
+    nest.Connect(every, recorder)
+    nest.Simulate(t_stop)
+
+    events = recorder.get("events")
+    order = np.argsort(events["times"], kind="stable")
+    populations = {name: range(nodes[name][0].global_id, nodes[name][-1].global_id + 1)
+                   for name in list(mc.POPULATIONS) + [mc.THALAMUS]}
+    return MicrocircuitSpikes(times=np.asarray(events["times"], dtype=float)[order],
+                              senders=np.asarray(events["senders"], dtype=np.int64)[order],
+                              populations=populations, t_stop=t_stop, dt=dt, params=params)
+
+
+def population_rates(spikes: MicrocircuitSpikes, *, t_start: float = 0.0,
+                     t_stop: float | None = None, dt: float = 2.0 ** -4) -> xr.DataArray:
+    """Full-population spike counts per bin, scaled from the simulated network.
+
+    Parameters
+    ----------
+    spikes : MicrocircuitSpikes
+        Output of :func:`simulate_microcircuit`.
+    t_start, t_stop : float
+        Time window (ms); discard the initial transient with ``t_start``.
+    dt : float
+        Bin width (ms); must equal the kernels' dt.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``rates`` (X, time): counts per bin times N_full / N_sim (spikes per bin of the
+        full-size population, the unit of the kernels of
+        ``Network.microcircuit(scale=1)``).
+    """
+    from xkernels.signals.rates import rates_from_spikes
+
+    if not isinstance(spikes, MicrocircuitSpikes):
+        fail("spikes", type(spikes).__name__, "a MicrocircuitSpikes", TypeError)
+    t_stop = spikes.t_stop if t_stop is None else t_stop
+    counts = rates_from_spikes(times=spikes.times, senders=spikes.senders,
+                               populations=spikes.populations, t_start=t_start,
+                               t_stop=t_stop, dt=dt)
+    names = counts.coords["X"].values.tolist()
+    scale = xr.DataArray([mc.FULL_SIZES[n] / len(spikes.populations[n]) for n in names],
+                         dims="X", coords={"X": names})
+    rates = (counts * scale).rename("rates")
+    rates.attrs.update(counts.attrs)
+    rates.attrs.update({"units": "spikes per bin (full population)", "dt": float(dt),
+                        "scale": [float(s) for s in scale.values],
+                        "description": "microcircuit counts x N_full / N_sim"})
+    return rates
+
+
+def summary(spikes: MicrocircuitSpikes, t_start: float = 0.0) -> dict[str, Any]:
+    """Simulated and full sizes and mean rates (spikes/s) per population."""
+    rates = spikes.mean_rates(t_start)
+    return {name: {"n_sim": len(ids), "n_full": mc.FULL_SIZES[name],
+                   "rate": float(rates[name])} for name, ids in spikes.populations.items()}
