@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.stats as st
 
-from xkernels.engine.kernels import compute_kernels, content_hash
+from xkernels.engine.kernels import content_hash, prepare_kernels, simulate_kernels
 from xkernels.probes.kinds import CurrentDipoleMomentZKind, GaussCylinderKind
 from xkernels.probes.metadata import probe_definition
 from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
@@ -220,8 +220,10 @@ class KernelApprox:
         H = self._cache.get(key) if key is not None else None
         if H is None:
             vrest = list(Vrest) if isinstance(Vrest, (list, tuple, np.ndarray)) else Vrest
-            H = compute_kernels(self.network, names, dt=dt, tau=tau, t_X=t_X, Vrest=vrest,
-                                g_eff=g_eff, fir=fir)
+            plan = prepare_kernels(self.network, names, dt=dt, tau=tau, t_X=t_X, Vrest=vrest,
+                                   g_eff=g_eff, fir=fir, n_positions=2000, seed=1234,
+                                   reference_lags=True)
+            H = simulate_kernels(self.network, plan)
             if key is not None:
                 self._cache = {key: H}
         out = {}

@@ -35,6 +35,7 @@ from xkernels.engine.options import (
     vrest_of_population,
 )
 from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
+from xkernels.engine.timeline import lfpykernels_grid, regular_grid
 from xkernels.spec.network import Network, Population
 from xkernels.validation import check_int
 
@@ -204,8 +205,7 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
         cell = build(post)
         try:
             plans[post] = plan_population(network, post, cell.geometry,
-                                          plan.vrest_by_post[post], plan.g_eff, plan.dt,
-                                          plan.n_lags)
+                                          plan.vrest_by_post[post], plan.g_eff, plan.grid)
         except BaseException:
             cell.close()
             raise
@@ -222,19 +222,23 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
                                    plan.n_positions, plan.seed)
             for pre, item in pop_plan.inputs.items():
                 i = X.index(pre)
-                imem = cell.synaptic_response(item.weights, item.tau1, item.tau2, plan.tau,
-                                              plan.t_X)
-                values[i, j] = lin.finish_kernel(matrix @ imem, item.h_delay, plan.fir)
+                imem = cell.synaptic_response(item.weights, item.tau1, item.tau2,
+                                              plan.grid.n_response, plan.t_X)
+                values[i, j] = lin.finish_kernel(matrix @ imem, item.h_delay,
+                                                 plan.grid.delay_centre, plan.grid.lags)
 
     return label_kernels(values, plan)
 
 
 def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X: float,
                     Vrest: Any, g_eff: bool, fir: bool, n_positions: int,
-                    seed: int) -> KernelPlan:
+                    seed: int, reference_lags: bool = False) -> KernelPlan:
     """Validate the inputs of a kernel computation and derive everything but the values.
 
-    Parameters are those of :func:`compute_kernels`.  Nothing is simulated.
+    Parameters are those of :func:`compute_kernels`, plus ``reference_lags``: use the
+    lags and delay taps LFPykernels 0.2.0 uses at this ``dt``, ``tau``, ``t_X``
+    (:func:`xkernels.engine.timeline.lfpykernels_grid`; :mod:`xkernels.compat` asks for
+    it) instead of the regular grid.  Nothing is simulated.
 
     Returns
     -------
@@ -264,15 +268,18 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
                                 "params": None}
     inputs = kernel_inputs(network, probe_defs, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                            g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed)
+    grid = regular_grid(dt, n_lags, fir)
+    if reference_lags:
+        grid = lfpykernels_grid(dt, tau, t_X, fir)
+        inputs["lags"] = "lfpykernels-0.2.0"
     digest = content_hash(inputs)
     channel_meta = [probe_api.probe_channels(name, probe) for name, probe in named.items()]
     coords = _merge_channel_coords(channel_meta)
     X = tuple(network.presynaptic)
     Y = tuple(network.postsynaptic)
-    n_tau = n_lags if fir else 2 * n_lags + 1
-    tau_axis = (np.arange(1, n_lags + 1) if fir else np.arange(-n_lags, n_lags + 1)) * dt
     coords = {"X": np.asarray(X, dtype=str), "Y": np.asarray(Y, dtype=str),
-              "tau": ("tau", tau_axis, {"units": "ms", "long_name": "time lag"}), **coords}
+              "tau": ("tau", grid.tau_axis, {"units": "ms", "long_name": "time lag"}),
+              **coords}
     attrs = {
         "long_name": "spike-to-signal kernels",
         "description": "signal per presynaptic spike; convolve with spikes per bin",
@@ -286,9 +293,9 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
     }
     return KernelPlan(
         probes=named, probe_defs=probe_defs, inputs=inputs, digest=digest, X=X, Y=Y,
-        dt=dt, tau=tau, t_X=t_X, n_lags=n_lags, g_eff=bool(g_eff), fir=bool(fir),
+        dt=dt, tau=tau, t_X=t_X, n_lags=n_lags, grid=grid, g_eff=bool(g_eff), fir=bool(fir),
         n_positions=int(n_positions), seed=int(seed), vrest_by_post=vrest_by_post,
-        shape=(len(X), len(Y), coords["probe_channel"][1].size, n_tau),
+        shape=(len(X), len(Y), coords["probe_channel"][1].size, grid.lags.size),
         coords=coords, attrs=attrs)
 
 

@@ -137,28 +137,31 @@ def segment_weights(weight: float, e_rev: float, vrest, p_out: np.ndarray,
     return weight * p_out
 
 
-def delay_filter(delay, dt: float, n_lags: int) -> np.ndarray:
-    """Normalised delay weights on lags ``k dt``, ``k = -n_lags..n_lags``.
+def delay_filter(delay, times: np.ndarray) -> np.ndarray:
+    """Normalised delay weights: the delay density at ``times``, summing to 1.
 
     Parameters
     ----------
     delay : Distribution or scipy frozen distribution
         Delay distribution (ms), anything with a ``pdf`` method.
-    dt : float
-        Time step (ms).
-    n_lags : int
-        Half length in steps.
+    times : ndarray
+        Tap times (ms), e.g. ``LagGrid.delay_times`` (``k dt``, ``k = -n..n``).
+
+    Raises
+    ------
+    ValueError
+        If the density has no mass at ``times``.
     """
-    lags = np.linspace(-n_lags * dt, n_lags * dt, 2 * n_lags + 1)
-    pdf = delay.pdf(lags)
+    pdf = delay.pdf(times)
     total = pdf.sum()
     if not np.isfinite(total) or total <= 0:
         raise ValueError("delay distribution has no probability mass on the lags "
-                         f"[{-n_lags * dt}, {n_lags * dt}] ms")
+                         f"[{times[0]}, {times[-1]}] ms")
     return pdf / total
 
 
-def finish_kernel(response: np.ndarray, h_delay: np.ndarray, fir: bool) -> np.ndarray:
+def finish_kernel(response: np.ndarray, h_delay: np.ndarray, centre: int,
+                  lags: np.ndarray) -> np.ndarray:
     """Delay-smear a channel response and cut the kernel window.
 
     Parameters
@@ -167,35 +170,38 @@ def finish_kernel(response: np.ndarray, h_delay: np.ndarray, fir: bool) -> np.nd
         Shape (n_channels, n + 1): signal at lags 0..n steps after the volley; the
         signal is zero before the volley and unknown (taken as zero) after lag n.
     h_delay : ndarray
-        Delay weights on lags -n..n (length 2n + 1).
-    fir : bool
-        Return lags 1..n only (FIR form) instead of -n..n.
+        Delay weights (taps); tap ``centre`` is applied at lag 0, tap ``centre + k`` at
+        lag k.
+    centre : int
+        Index of the lag-0 tap.
+    lags : ndarray
+        Output lags (steps, increasing by one, at most n).
 
     Returns
     -------
     ndarray
-        Kernel, shape (n_channels, n) if ``fir`` else (n_channels, 2n + 1): the
-        delay-smeared response minus its value at lag 0, zero at negative lags.
+        Kernel, shape (n_channels, lags.size): the delay-smeared response minus its
+        value at lag 0, zero at negative lags.
     """
     n = response.shape[-1] - 1
-    if h_delay.size != 2 * n + 1:
-        raise ValueError(f"delay filter has {h_delay.size} taps, expected {2 * n + 1}")
+    top = int(lags[-1]) if lags.size else 0
+    if top > n or not 0 <= centre < h_delay.size:
+        raise ValueError(f"lags up to {top} and lag-0 tap {centre} do not fit a response "
+                         f"of {n + 1} lags and a filter of {h_delay.size} taps")
     full = fftconvolve(response, h_delay[None, :], axes=-1)
-    return window_kernel(full[:, n: 2 * n + 1], fir)  # lags 0..n
+    return window_kernel(full[:, centre: centre + max(top, 0) + 1], lags)  # lags 0..top
 
 
-def window_kernel(smeared: np.ndarray, fir: bool) -> np.ndarray:
-    """Kernel window from a delay-smeared response at lags 0..n (last axis).
+def window_kernel(smeared: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """Kernel at ``lags`` from a delay-smeared response at lags 0..top (last axis).
 
-    Subtracts the value at lag 0 and returns lags 1..n (``fir``) or -n..n with the
-    negative lags zero.
+    Subtracts the value at lag 0 and returns the values at ``lags``, zero at negative
+    lags.
     """
-    n = smeared.shape[-1] - 1
     kernel = smeared - smeared[..., :1]
-    if fir:
-        return kernel[..., 1:]
-    out = np.zeros(kernel.shape[:-1] + (2 * n + 1,))
-    out[..., n:] = kernel
+    out = np.zeros(kernel.shape[:-1] + (lags.size,))
+    causal = lags >= 0
+    out[..., causal] = kernel[..., lags[causal]]
     return out
 
 

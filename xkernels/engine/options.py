@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from xkernels.engine.timeline import WHOLE_RTOL, whole_steps
 from xkernels.spec.network import Network
 from xkernels.validation import check_bool, check_real
 
@@ -33,7 +34,9 @@ def check_options(dt: float, tau: float, t_X: float, g_eff: bool, fir: bool,
     Returns
     -------
     tuple
-        ``(dt, tau, t_X, n_lags)`` as floats and ``n_lags = tau / dt``.
+        ``(dt, tau, t_X, n_lags)`` as floats and ``n_lags = tau / dt``, which must be a
+        whole number to :data:`~xkernels.engine.timeline.WHOLE_RTOL` relative (any
+        ``dt``: 0.1 ms with tau = 50 ms gives 500 lags each side).
 
     Raises
     ------
@@ -48,9 +51,12 @@ def check_options(dt: float, tau: float, t_X: float, g_eff: bool, fir: bool,
     tau = check_real("tau", tau)
     if tau < dt:
         raise ValueError(f"tau must be >= dt = {dt} ms, got {tau!r}")
-    n_lags = int(round(tau / dt))
-    if abs(n_lags * dt - tau) > 1e-9 * max(tau, 1.0):
-        raise ValueError(f"tau must be a whole multiple of dt = {dt} ms, got {tau!r}")
+    n_lags = whole_steps(tau, dt)
+    if n_lags is None:
+        raise ValueError(f"tau / dt must be a whole number (to {WHOLE_RTOL:g} relative): "
+                         f"tau = {tau!r} ms and dt = {dt!r} ms give {tau / dt:.6g}; allowed: "
+                         "a tau that is a multiple of dt (dt = 0.1, 0.05, 0.025, 2**-4 ... "
+                         "with tau = 20, 50, 100 ...)")
     t_X = check_t_X(t_X, tau)
     check_bool("g_eff", g_eff)
     check_bool("fir", fir)
