@@ -675,10 +675,18 @@ class Network:
                 fail(f"connections['{c.key}'].synapse.syntype", c.synapse.syntype,
                       "'Exp2Syn' in a conductance-based network (Exp2SynI is current-based; "
                       "set conductance_based=False)")
+            if self.conductance_based and c.synapse.weight < 0:
+                fail(f"connections['{c.key}'].synapse.weight", c.synapse.weight,
+                     ">= 0 in a conductance-based network (a conductance, µS; inhibition "
+                     "comes from the reversal potential synapse.e)")
         for p in self.populations:
             if p.ext_synapse is not None and p.ext_synapse.syntype != "Exp2Syn":
                 fail(f"populations[{p.name!r}].ext_synapse.syntype", p.ext_synapse.syntype,
                       "'Exp2Syn' (its conductance enters g_eff)")
+            if self.conductance_based and p.ext_synapse is not None and \
+                    p.ext_synapse.weight < 0:
+                fail(f"populations[{p.name!r}].ext_synapse.weight", p.ext_synapse.weight,
+                     ">= 0 in a conductance-based network (a conductance, µS)")
 
     # -- access ------------------------------------------------------------------------
     @property
