@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from _grow_writer import GROWN_HASH, block, grown_template
-from _store_writer import run_sweep, sweep_point, sweep_template
+from _store_writer import run_sweep, sweep_point, sweep_template, with_spec
 from conftest import file_stamps, subprocess_env
 
 import xkernels.store as store
@@ -103,19 +103,20 @@ def test_grow_twice_with_unaligned_coordinate_chunks(tmp_path, reference):
 
 def _refused_templates() -> dict[str, tuple[xr.DataArray, str]]:
     big = grown_template(4, 3, N_TAU)
-    spec = big.copy()
-    spec.attrs["spec"] = spec.attrs["spec"].replace('"N": 400', '"N": 800')
+    spec = with_spec(big, lambda d: d["populations"][0].update(size=800))
     dt = big.assign_coords(tau=big.tau * 2)
     dt.attrs["dt"] = 0.5
     probes = big.copy()
     probes.attrs["probes"] = json.dumps({"lfp": {"sigma": 0.5}})
     return {
         "inserted before": (big.isel(weight_E_E=[2, 0, 1, 3]),
-                            r"dim 'weight_E_E'.*stored values \[0.1, 0.2\].*requested "
-                            r"values \[0.3, 0.1, 0.2, 0.4\].*appended after"),
-        "inserted between": (big.isel(weight_E_E=[0, 2, 1]), r"dim 'weight_E_E'.*\[0.1, 0.3"),
+                            r"dim 'weight_E_E'.*stored values \[0.0001, 0.0002\].*requested "
+                            r"values \[0.0003, 0.0001, 0.0002, 0.0004\].*appended after"),
+        "inserted between": (big.isel(weight_E_E=[0, 2, 1]),
+                             r"dim 'weight_E_E'.*\[0.0001, 0.0003"),
         "shrunk": (big.isel(Vrest=[0, 1]), r"dim 'Vrest'.*stored values \[-70.0, -65.0, -60.0\]"),
-        "changed value": (big.assign_coords(weight_E_E=[0.1, 0.25, 0.3, 0.4]), "weight_E_E"),
+        "changed value": (big.assign_coords(weight_E_E=[1e-4, 2.5e-4, 3e-4, 4e-4]),
+                          "weight_E_E"),
         "spec": (spec, "spec"),
         "dt and tau": (dt, "tau"),
         "probes": (probes, "probes"),
@@ -186,8 +187,7 @@ def test_write_points_equals_point_by_point(tmp_path, reference):
 
 def _bad_blocks() -> dict[str, tuple[xr.DataArray, dict]]:
     H = block(2, 2, N_TAU)
-    spec = H.copy()
-    spec.attrs["spec"] = spec.attrs["spec"].replace('"delay": 1.5', '"delay": 2.5')
+    spec = with_spec(H, lambda d: d["connections"][0]["delay"]["params"].update(loc=2.5))
     return {
         "coords at index": (H, {"weight_E_E": [1, 0], "Vrest": [0, 1]}),
         "shape vs index": (H, {"weight_E_E": [0, 1, 2], "Vrest": [0, 1]}),

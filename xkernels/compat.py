@@ -158,7 +158,9 @@ class KernelApprox:
             post_name = f"{Y}_post"  # Y differs from the presynaptic X of the same name
         populations = []
         for x, size in zip(X, N_X):
-            populations.append({"name": x, "size": size, "rate": float(nu_X.get(x, 0.0))})
+            rate = nu_X.get(x)  # unset: g_eff warns (the reference fails with a KeyError)
+            populations.append({"name": x, "size": size,
+                                "rate": None if rate is None else float(rate)})
         post = {"name": post_name, "size": N_Y, "cell": cell, "radius": pop_params["radius"],
                 "loc": pop_params["loc"], "scale": pop_params["scale"],
                 "rotation": dict(rotationParameters or {"x": 0.0, "y": 0.0}),

@@ -24,7 +24,13 @@ import xarray as xr
 
 # ``probes`` is the name of compute_kernels' argument: the package goes by another name
 from xkernels import probes as probe_api
-from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME
+from xkernels.contract import (
+    CORE_DIMS,
+    FORMAT_VERSION,
+    KERNEL_NAME,
+    VALUES_DIGEST_ATTR,
+    values_digest,
+)
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.options import (
@@ -38,6 +44,12 @@ from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
 from xkernels.engine.timeline import lfpykernels_grid, regular_grid
 from xkernels.spec.network import Network, Population
 from xkernels.validation import check_int
+
+#: Version of the engine's numbers: bumped whenever a change of the engine changes the
+#: kernels it returns for the same inputs (not on every release).  Part of the content
+#: hash, so a kernel store computed by an older engine is never served as current
+#: (``compute_kernels(store=...)`` recomputes it).  History: 1 -- first versioned engine.
+ENGINE_VERSION = 1
 
 DEFAULT_DT = 2.0 ** -4
 DEFAULT_TAU = 50.0
@@ -98,7 +110,8 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float,
     dict
         JSON-serialisable; its :func:`content_hash` identifies the kernels.
     """
-    return {"format_version": FORMAT_VERSION, "spec": network.to_dict(),
+    return {"format_version": FORMAT_VERSION, "engine_version": ENGINE_VERSION,
+            "spec": network.to_dict(),
             "probes": [[name, d] for name, d in probe_defs.items()],  # order matters
             "dt": dt, "tau": tau, "t_X": t_X,
             "Vrest": vrest_json(Vrest), "g_eff": bool(g_eff), "fir": bool(fir),
@@ -290,6 +303,7 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
         "n_positions": int(n_positions), "seed": int(seed),
         "versions": json.dumps(dict(_versions()), sort_keys=True),
         "content_hash": digest, "format_version": FORMAT_VERSION,
+        "engine_version": ENGINE_VERSION,
     }
     return KernelPlan(
         probes=named, probe_defs=probe_defs, inputs=inputs, digest=digest, X=X, Y=Y,
@@ -312,9 +326,12 @@ def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
+        With the digest of ``values`` in ``attrs['values_sha256']`` (what a store
+        compares to tell these kernels from modified ones).
     """
+    attrs = {**plan.attrs, VALUES_DIGEST_ATTR: values_digest(values)}
     return xr.DataArray(values, dims=CORE_DIMS, coords=dict(plan.coords), name=KERNEL_NAME,
-                        attrs=dict(plan.attrs))
+                        attrs=attrs)
 
 
 def probes_matrix(named: Mapping[str, Any], geometry: Geometry, pop: Population,

@@ -7,6 +7,7 @@ is allowed).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -152,7 +153,7 @@ def leak_reversal_of(vrest: float | np.ndarray) -> float | None:
 
 def check_network_inputs(network: Network, g_eff: bool) -> None:
     """Check the fields the g_eff correction needs (extrinsic synapses where there is
-    extrinsic input).
+    extrinsic input) and warn about presynaptic populations without a rate.
 
     Parameters
     ----------
@@ -165,9 +166,23 @@ def check_network_inputs(network: Network, g_eff: bool) -> None:
     ------
     ValueError
         ``populations[...].ext_synapse`` missing while g_eff is on and ``n_ext > 0``.
+
+    Warns
+    -----
+    UserWarning
+        A presynaptic population whose ``rate`` was never set: its synapses add no
+        conductance to the leak (as with rate 0).
     """
     if not g_eff:
         return
+    unset = [conn.key for conn in network.connections
+             if network.population(conn.pre).rate is None]
+    if unset:
+        pres = sorted({key.split("->")[0] for key in unset})
+        warnings.warn(f"g_eff=True but populations {pres} have no rate: the synapses of "
+                      f"connections {unset} add no conductance to the leak; set "
+                      "populations[...].rate (spikes/s; 0 for a silent population) or pass "
+                      "g_eff=False", UserWarning, stacklevel=4)
     for post in network.postsynaptic:
         pop = network.population(post)
         if pop.n_ext > 0 and pop.nu_ext > 0 and pop.ext_synapse is None:

@@ -188,8 +188,9 @@ def plan_population(network: Network, post: str, geometry: Geometry,
                             lin.synapse_counts, conn, n_pre, pop.size)
         syn = conn.synapse
         if g_eff:
+            rate = network.population(conn.pre).rate  # None: warned by check_network_inputs
             g_shift = g_shift + lin.leak_shift(geometry.area, p * k_in, syn.weight, syn.tau1,
-                                               syn.tau2, network.population(conn.pre).rate)
+                                               syn.tau2, rate or 0.0)
         weights = lin.segment_weights(syn.weight, syn.e, vrest, p * k_out,
                                       network.conductance_based)
         h_delay = _memo(memo, ("delay", id(grid), _key(conn.delay)),

@@ -462,8 +462,10 @@ class Population:
         Population name (``"E"``, ``"I"``...).
     size : int
         Number of neurons (> 0).
-    rate : float
-        Mean firing rate ν_X (spikes/s, >= 0), used for the g_eff shift.
+    rate : float or None
+        Mean firing rate ν_X (spikes/s, >= 0), used for the g_eff shift; None (the
+        default) when not given -- kernels with ``g_eff=True`` then warn that the
+        population's synapses add no conductance.
     cell : CellSpec or None
         Representative cell; required if the population is postsynaptic.
     radius : float
@@ -484,7 +486,7 @@ class Population:
 
     name: str
     size: int
-    rate: float = 0.0
+    rate: float | None = None
     cell: CellSpec | None = None
     radius: float = 100.0
     loc: float = 0.0
@@ -510,7 +512,9 @@ class Population:
         if int(size) <= 0:
             fail(f"{field_name}.size", size, "> 0")
         pop = cls(name=name, size=int(size))
-        pop.rate = check_real(f"{field_name}.rate", value.get("rate", 0.0), nonnegative=True)
+        rate = value.get("rate")
+        pop.rate = None if rate is None else check_real(f"{field_name}.rate", rate,
+                                                        nonnegative=True)
         cell = value.get("cell")
         pop.cell = None if cell is None else CellSpec.parse(cell, f"{field_name}.cell")
         pop.radius = check_real(f"{field_name}.radius", value.get("radius", 100.0), positive=True)
