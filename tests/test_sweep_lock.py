@@ -6,8 +6,9 @@ import subprocess
 import sys
 import textwrap
 
-import xkernels.store as store
 from conftest import subprocess_env
+
+import xkernels.store as store
 
 SCRIPT = textwrap.dedent("""
     import logging, os, sys, time
