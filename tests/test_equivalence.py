@@ -28,6 +28,7 @@ import pytest
 import scipy.stats as st
 from conftest import (
     cell_parameters,
+    other_cell_arguments,
     readme_arguments,
     relative_difference,
     set_nonuniform_passive,
@@ -156,7 +157,19 @@ def _case_three_populations():
         ["T"]
 
 
+def _case_other_cells_E():
+    return other_cell_arguments("E"), {"Vrest": -65.0, "dt": 2 ** -4, "t_X": 200, "tau": 50,
+                                       "g_eff": True}, README_GCP, ["E", "I"]
+
+
+def _case_other_cells_I_non_dyadic_fir():
+    return other_cell_arguments("I"), {"Vrest": -70.0, "dt": 0.05, "t_X": 300, "tau": 20,
+                                       "g_eff": True, "fir": True}, README_GCP, ["E", "I"]
+
+
 CASES = {
+    "other_cells_multibranch_E": _case_other_cells_E,
+    "other_cells_multibranch_I_dt_0_05_fir": _case_other_cells_I_non_dyadic_fir,
     "readme": _case_readme,
     "per_segment_vrest_no_geff": _case_per_segment_vrest,
     "current_based_fir": _case_current_based_fir,

@@ -202,7 +202,39 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
         A cell-dependent input (placement sections, per-segment Vrest) that does not fit
         its cell; every cell is checked before the first simulation.
     """
+    return label_kernels(simulate_values(network, plan), plan)
+
+
+def simulate_values(network: Network, plan: KernelPlan,
+                    pre: Sequence[str] | None = None) -> np.ndarray:
+    """The kernel values of a prepared computation, unlabelled (as a numpy array).
+
+    Parameters
+    ----------
+    network : Network
+        The network ``plan`` was prepared for.
+    plan : KernelPlan
+        The validated computation.
+    pre : sequence of str, optional
+        Simulate only the inputs of these presynaptic populations (the others stay
+        zero); the g_eff shift still counts every input.  Default: all of ``plan.X``.
+
+    Returns
+    -------
+    ndarray
+        Shape ``plan.shape`` (X, Y, probe_channel, tau), in the units of each channel
+        per presynaptic spike.
+
+    Raises
+    ------
+    ValueError
+        As :func:`simulate_kernels`; or ``pre`` naming a population not in ``plan.X``.
+    """
     X, Y = plan.X, plan.Y
+    wanted = set(X) if pre is None else set(pre)
+    if not wanted <= set(X):
+        raise ValueError(f"pre must name presynaptic populations among {list(X)}, "
+                         f"got {sorted(wanted - set(X))}")
     values = np.zeros(plan.shape)
 
     def build(post: str) -> LinearisedCell:
@@ -233,14 +265,15 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
             cell.shift_g_pas(pop_plan.g_shift)
             matrix = probes_matrix(plan.probes, cell.geometry, network.population(post),
                                    plan.n_positions, plan.seed)
-            for pre, item in pop_plan.inputs.items():
-                i = X.index(pre)
+            for source, item in pop_plan.inputs.items():
+                if source not in wanted:
+                    continue
+                i = X.index(source)
                 imem = cell.synaptic_response(item.weights, item.tau1, item.tau2,
                                               plan.grid.n_response, plan.t_X)
-                values[i, j] = lin.finish_kernel(matrix @ imem, item.h_delay,
+                values[i, j] = lin.finish_kernel(lin.project(matrix, imem), item.h_delay,
                                                  plan.grid.delay_centre, plan.grid.lags)
-
-    return label_kernels(values, plan)
+    return values
 
 
 def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X: float,

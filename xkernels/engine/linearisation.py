@@ -6,6 +6,7 @@
 * :func:`leak_shift` -- the g_eff correction of the leak conductance
 * :func:`segment_weights` -- linearised per-segment synaptic currents
 * :func:`delay_filter` -- normalised delay distribution on the lag grid
+* :func:`project` -- membrane currents to probe signals (small products row by row)
 * :func:`finish_kernel` -- delay smearing, then :func:`window_kernel`: offset
   subtraction at τ = 0, FIR cut
 """
@@ -158,6 +159,37 @@ def delay_filter(delay, times: np.ndarray) -> np.ndarray:
         raise ValueError("delay distribution has no probability mass on the lags "
                          f"[{times[0]}, {times[-1]}] ms")
     return pdf / total
+
+
+#: Below this many multiply-adds a matrix product runs row by row (one GEMV per row):
+#: BLAS's threaded GEMM costs more in thread hand-offs than it saves for products this
+#: small, and ~20x more on a machine whose cores are busy (measured: 16x90 @ 90x802
+#: took 12 ms threaded, 0.6 ms row by row, with other processes on both cores).
+SMALL_PRODUCT = 2 ** 24
+
+
+def project(matrix: np.ndarray, currents: np.ndarray) -> np.ndarray:
+    """``matrix @ currents``: probe signals (n_channels, n_t) from membrane currents.
+
+    Parameters
+    ----------
+    matrix : ndarray
+        Shape (n_channels, nseg), channel units per nA.
+    currents : ndarray
+        Shape (nseg, n_t), nA.
+
+    Returns
+    -------
+    ndarray
+        Shape (n_channels, n_t).  Products below :data:`SMALL_PRODUCT` multiply-adds
+        are computed row by row (the same numbers, without BLAS threads).
+    """
+    if matrix.shape[0] * matrix.shape[1] * currents.shape[-1] >= SMALL_PRODUCT:
+        return matrix @ currents
+    out = np.empty((matrix.shape[0], currents.shape[-1]))
+    for k, row in enumerate(matrix):
+        out[k] = row @ currents
+    return out
 
 
 def finish_kernel(response: np.ndarray, h_delay: np.ndarray, centre: int,

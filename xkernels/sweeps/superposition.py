@@ -178,7 +178,8 @@ def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift:
             for k, seg in enumerate(support):
                 unit = np.zeros(nseg)
                 unit[seg] = 1.0
-                response = matrix @ cell.synaptic_response(unit, tau1, tau2, n_response, t_X)
+                response = lin.project(matrix, cell.synaptic_response(unit, tau1, tau2,
+                                                                    n_response, t_X))
                 if P is None:
                     P = np.empty((matrix.shape[0], len(support), response.shape[-1]))
                 P[:, k] = response
