@@ -3,11 +3,11 @@
 Case 1 (README cells): xkernels.compute_kernels (all four kernels in one call) against
 lfpykernels 0.2.0 (KernelApprox.get_kernel per X and Y, as its README does).
 
-Case 2 (other cells, the drop-in layer): the same 2x2 network on two multi-branch
-morphologies that are not xkernels' (benchmarks/cells/MultiBranch_E.hoc, 90 segments,
-and MultiBranch_I.hoc, 55 segments), written as LFPykernels users write it: a new
+Case 2 (the drop-in layer, code written as LFPykernels users write it: a new
 KernelApprox per pair and one get_kernel call each, run once with ``lfpykernels`` and
-once with ``xkernels.compat`` (only the import differs).
+once with ``xkernels.compat``, only the import differs) on the same 2x2 network with
+two multi-branch morphologies that are not xkernels' (benchmarks/cells/MultiBranch_E.hoc,
+90 segments, and MultiBranch_I.hoc, 55 segments), then on the README cells.
 
 Same process, same probes (13-channel GaussCylinderPotential LFP + z-only CDM), the two
 sides timed alternately, best of --repeat runs each.  Prints both timings, the speed-up
@@ -63,14 +63,12 @@ def best_time(fun, repeat: int):
     return min(times), result
 
 
-def run_per_pair(module) -> dict:
+def run_per_pair(module, arguments) -> dict:
     """LFPykernels-style code: a new KernelApprox per pair, one get_kernel each."""
-    from conftest import other_cell_arguments
-
     out = {}
     for Y in ("E", "I"):
         for X in ("E", "I"):
-            approx = module.KernelApprox(**other_cell_arguments(Y))
+            approx = module.KernelApprox(**arguments(Y))
             probes = [module.GaussCylinderPotential(cell=None, **GCP),
                       module.KernelApproxCurrentDipoleMoment(cell=None)]
             out[X, Y] = approx.get_kernel(probes, X=X, **OPTIONS)
@@ -89,23 +87,31 @@ def alternate(fun_a, fun_b, repeat: int):
 
 
 def main_other(repeat: int) -> None:
+    from conftest import other_cell_arguments, readme_arguments
+
+    per_pair(repeat, other_cell_arguments, "other cells (MultiBranch_E 90 segments, "
+             "MultiBranch_I 55), a new KernelApprox per pair:")
+    per_pair(repeat, readme_arguments, "README cells (27 and 15 segments), a new "
+             "KernelApprox per pair:")
+
+
+def per_pair(repeat: int, arguments, title: str) -> None:
     import lfpykernels
 
     from xkernels import compat
 
-    run_per_pair(compat)  # warm-up
-    t_ours, ours, t_ref, ref = alternate(lambda: run_per_pair(compat),
-                                         lambda: run_per_pair(lfpykernels), repeat)
+    run_per_pair(compat, arguments)  # warm-up
+    t_ours, ours, t_ref, ref = alternate(lambda: run_per_pair(compat, arguments),
+                                         lambda: run_per_pair(lfpykernels, arguments), repeat)
     from conftest import tight_reference_quadrature
 
     with tight_reference_quadrature():  # untimed
-        ref_tight = run_per_pair(lfpykernels)
+        ref_tight = run_per_pair(lfpykernels, arguments)
     worst = max(np.abs(ours[p][k] - r[p][k]).max() / np.abs(r[p][k]).max()
                 for r in (ref_tight,) for p in r for k in r[p])
     worst_shipped = max(np.abs(ours[p][k] - ref[p][k]).max() / np.abs(ref[p][k]).max()
                         for p in ref for k in ref[p])
-    print("other cells (MultiBranch_E 90 segments, MultiBranch_I 55), a new KernelApprox "
-          "per pair:")
+    print(title)
     print(f"lfpykernels 0.2.0 : {t_ref:8.3f} s for 4 kernels ({t_ref / 4 * 1e3:.0f} ms/kernel)")
     print(f"xkernels.compat   : {t_ours:8.3f} s for 4 kernels ({t_ours / 4 * 1e3:.1f} ms/kernel)")
     print(f"speed-up          : {t_ref / t_ours:8.1f} x")
@@ -128,6 +134,7 @@ def main() -> None:
     run_xkernels()  # warm-up: NEURON libraries, templates
     t_ours, H = best_time(run_xkernels, args.repeat)
     t_ref, ref = best_time(run_reference, args.repeat)
+    print("README cells, xkernels.compute_kernels (all four kernels in one call):")
     from conftest import tight_reference_quadrature
 
     with tight_reference_quadrature():  # untimed: the reference with quad converged

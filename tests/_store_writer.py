@@ -130,8 +130,8 @@ def run_sweep(path: str, n_w: int, n_v: int, n_tau: int, progress: bool = False)
                     print(f"point {i} {j}", flush=True)
 
 
-def pause_after_chunks(n: int) -> None:
-    """Block (until killed) right after the n-th kernels chunk has been written."""
+def pause_after_chunks(n: int, array: str = "kernels") -> None:
+    """Block (until killed) right after the n-th chunk of ``array`` has been written."""
     import zarr.storage
 
     original = zarr.storage.LocalStore.set
@@ -139,7 +139,7 @@ def pause_after_chunks(n: int) -> None:
 
     async def set_then_pause(self, key, value):
         await original(self, key, value)
-        if key.startswith("kernels/c/"):
+        if key.startswith(f"{array}/c/"):
             written[0] += 1
             if written[0] == n:
                 print("mid-point", flush=True)

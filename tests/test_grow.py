@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -216,25 +215,30 @@ KILL_CHUNKS = 2**20
 
 
 def test_sigkill_during_block_write_never_marks_unwritten_points(tmp_path, monkeypatch):
+    """Kill a block write half way through its data, after all its data, and after its
+    first done flag: points are marked done only with all their data."""
     monkeypatch.setattr(layout, "TARGET_CHUNK_BYTES", KILL_CHUNKS)
     expected = block(KILL_W, KILL_V, KILL_TAU).values
-    rng = np.random.default_rng(3)
-    outcomes = []
-    for attempt in range(3):
+    n_points = KILL_W * KILL_V
+    n_chunks = n_points * 8
+    for attempt, (pause_at, array) in enumerate(((n_chunks // 2, "kernels"),
+                                                 (n_chunks, "kernels"), (1, "done"))):
         path = tmp_path / f"block{attempt}.zarr"
         store.create_sweep_store(path, sweep_template(KILL_W, KILL_V, KILL_TAU))
         proc = subprocess.Popen([sys.executable, str(WRITER), "block", str(path), str(KILL_W),
-                                 str(KILL_V), str(KILL_TAU), str(KILL_CHUNKS)],
-                                stdout=subprocess.PIPE, text=True, env=subprocess_env(), cwd=ROOT)
+                                 str(KILL_V), str(KILL_TAU), str(KILL_CHUNKS), str(pause_at),
+                                 array], stdout=subprocess.PIPE, text=True,
+                                env=subprocess_env(), cwd=ROOT)
         assert proc.stdout.readline().strip() == "ready"
-        deadline = time.perf_counter() + 60
-        while not (path / "kernels" / "c").exists() and time.perf_counter() < deadline:
-            time.sleep(0.0005)
-        time.sleep(rng.uniform(0.0, 0.05))
+        assert proc.stdout.readline().strip() == "mid-point"
         proc.kill()
         proc.wait()
         done = store.completed_points(path)
-        outcomes.append(int(done.sum()))
+        written = sum(p.is_file() for p in (path / "kernels" / "c").rglob("*"))
+        if array == "kernels":  # killed before any flag: nothing is done
+            assert done.sum() == 0 and pause_at <= written <= n_chunks
+        else:  # killed after the first flag: every data chunk was written before
+            assert 1 <= done.sum() <= n_points and written == n_chunks
         values = store.open_kernels(path, allow_incomplete=True).values
         for i, j in np.argwhere(done).tolist():
             np.testing.assert_array_equal(values[i, j], expected[i, j])
@@ -242,4 +246,3 @@ def test_sigkill_during_block_write_never_marks_unwritten_points(tmp_path, monke
                            index={"weight_E_E": [0, 1, 2], "Vrest": [0, 1]})
         np.testing.assert_array_equal(store.open_kernels(path).values, expected)
         assert not list(path.rglob("*.partial"))
-    print(f"points done when killed: {outcomes}")
