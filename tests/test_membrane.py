@@ -271,7 +271,7 @@ def active_case(request):
     _, _, _, geometry, _ = segment_layout(net)
     plan = prepare_kernels(net, PROBES, dt=DT, tau=TAU, t_X=200.0, Vrest=-65.0,
                            g_eff=True, fir=False, n_positions=2000, seed=1234)
-    inputs = plan_population(net, "E", geometry, v_rest, True, DT, plan.n_lags)
+    inputs = plan_population(net, "E", geometry, v_rest, True, plan.grid)
     matrix = probes_matrix(plan.probes, geometry, net.population("E"), 2000, 1234)
     return {"kind": request.param, "net": net, "quasi": quasi, "frozen": frozen,
             "rest": rest, "inputs": inputs, "matrix": matrix, "n": plan.n_lags}

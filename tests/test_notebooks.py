@@ -86,7 +86,6 @@ def test_lif_network_nest(tmp_path):
 
 @pytest.mark.slow
 def test_parameter_sweep(tmp_path):
-    pytest.importorskip("xkernels.sweeps")
     r = execute("03_parameter_sweep.ipynb", tmp_path, XKERNELS_NB_GRID="2")
     assert len(r["dims"]) == 2 and r["shape"] == [2, 2] and r["finite"]
     assert r["increases_with_inhibitory_weight"]

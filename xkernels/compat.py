@@ -3,9 +3,12 @@
 ``from xkernels.compat import KernelApprox, GaussCylinderPotential,
 KernelApproxCurrentDipoleMoment`` runs code written for ``lfpykernels`` unchanged:
 the same constructor arguments, ``get_kernel`` returning the same dict of ndarrays
-(keyed by probe class name, shape (n_channels, n_lags)), computed by
-:func:`xkernels.compute_kernels`.  Kernels of every presynaptic population are computed
-in one go and reused by later ``get_kernel`` calls with the same options.
+(keyed by probe class name, shape (n_channels, n_lags)), computed by the xkernels
+engine on the reference's own lags (:func:`xkernels.engine.timeline.lfpykernels_grid`:
+at time steps that are not powers of two the reference's window and delay taps move
+with floating-point rounding, and so do ours).  The first ``get_kernel`` call simulates
+only its X; a later call with the same options simulates every X left, and calls for
+X already simulated are answered from memory.
 
 This module is also where xkernels knows LFPykernels' own probe classes (without
 importing ``lfpykernels``, a test-only dependency): it registers probe kinds for
@@ -21,12 +24,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.stats as st
 
-from xkernels.engine.kernels import compute_kernels, content_hash
+from xkernels.engine.kernels import content_hash, prepare_kernels, simulate_values
 from xkernels.probes.kinds import CurrentDipoleMomentZKind, GaussCylinderKind
 from xkernels.probes.metadata import probe_definition
 from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
@@ -106,6 +110,15 @@ def _per_x(values: Any, n: int, field_name: str) -> list:
         raise ValueError(f"{field_name} has {len(values)} entries, expected {n} "
                          "(one per population in X)")
     return values
+
+
+@dataclass
+class _Computed:
+    """Kernels of one set of get_kernel options: the plan, values, X simulated so far."""
+
+    plan: Any
+    values: np.ndarray
+    done: set
 
 
 class KernelApprox:
@@ -242,7 +255,9 @@ class KernelApprox:
             post_name = f"{Y}_post"  # Y differs from the presynaptic X of the same name
         populations = []
         for x, size in zip(X, N_X):
-            populations.append({"name": x, "size": size, "rate": float(nu_X.get(x, 0.0))})
+            rate = nu_X.get(x)  # unset: g_eff warns (the reference fails with a KeyError)
+            populations.append({"name": x, "size": size,
+                                "rate": None if rate is None else float(rate)})
         post = {"name": post_name, "size": N_Y, "cell": cell, "radius": pop_params["radius"],
                 "loc": pop_params["loc"], "scale": pop_params["scale"],
                 "rotation": dict(rotationParameters or {"x": 0.0, "y": 0.0}),
@@ -325,15 +340,27 @@ class KernelApprox:
             key = content_hash(json.loads(json.dumps(key_parts, default=str)))
         except (TypeError, ValueError):
             key = None
-        H = self._cache.get(key) if key is not None else None
-        if H is None:
+        cached = self._cache.get(key) if key is not None else None
+        if cached is None:
             vrest = list(Vrest) if isinstance(Vrest, (list, tuple, np.ndarray)) else Vrest
-            H = compute_kernels(self.network, names, dt=dt, tau=tau, t_X=t_X, Vrest=vrest,
-                                g_eff=g_eff, fir=fir)
+            plan = prepare_kernels(self.network, names, dt=dt, tau=tau, t_X=t_X, Vrest=vrest,
+                                   g_eff=g_eff, fir=fir, n_positions=2000, seed=1234,
+                                   reference_lags=True)
+            cached = _Computed(plan, np.zeros(plan.shape), set())
             if key is not None:
-                self._cache = {key: H}
+                self._cache = {key: cached}
+        if X not in cached.done:
+            # the first call simulates only its X (code written for LFPykernels often
+            # makes a new KernelApprox per kernel); a later one all that are left
+            todo = [X] if not cached.done else [x for x in self.X if x not in cached.done]
+            values = simulate_values(self.network, cached.plan, pre=todo)
+            for x in todo:
+                i = cached.plan.X.index(x)
+                cached.values[i] = values[i]
+            cached.done.update(todo)
+        i, j = cached.plan.X.index(X), cached.plan.Y.index(self._post)
+        owner = cached.plan.coords["probe"][1]
         out = {}
         for name, probe in names.items():
-            part = H.sel(X=X, Y=self._post).xk.probe(name)
-            out[type(probe).__name__] = np.asarray(part.values)
+            out[type(probe).__name__] = cached.values[i, j, owner == name].copy()
         return out

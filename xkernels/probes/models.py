@@ -60,6 +60,8 @@ DIPOLE_LOCATION = (0.0, 0.0, 78000.0)
 # h = 0.25); measured worst relative error against 30-digit quadrature: 1.1e-13.
 _LOG_STEP = 0.25
 _TAIL_TOL = 1e-13
+# nodes whose exponent b2 * rate varies less than this are summed as a series
+_SERIES_EPS = 1e-3
 # largest number of float64 elements of a temporary array (memory bound, ~32 MB)
 _CHUNK_ELEMENTS = 4_000_000
 
@@ -135,12 +137,36 @@ def gauss_cylinder_mean(d: np.ndarray, R: float, sigma_z: float) -> np.ndarray:
     q = 1.0 + 2.0 * a2 * t
     weight = _LOG_STEP / (2.0 * math.sqrt(math.pi)) * -np.expm1(-t) / np.sqrt(t * q)
     rate = t / q
-    out = np.empty(b2.size)
-    step = max(1, _CHUNK_ELEMENTS // x.size)
+    # Nodes where b2 * rate (low t) or b2 * (rate - 1 / 2a2) (high t) stays below
+    # _SERIES_EPS for every entry are summed as a Taylor series in b2 with moments
+    # computed once: the same trapezoidal sum to ~1e-17, with ~3x fewer exponentials.
+    b2_max = float(b2.max())
+    r_inf = 1.0 / (2.0 * a2)
+    low = b2_max * rate < _SERIES_EPS
+    high = ~low & (b2_max * (r_inf - rate) < _SERIES_EPS)
+    mid = ~(low | high)
+    out = _series(b2, rate[low], weight[low])
+    if high.any():
+        out += np.exp(-b2 * r_inf) * _series(b2, rate[high] - r_inf, weight[high])
+    rate, weight = rate[mid], weight[mid]
+    step = max(1, _CHUNK_ELEMENTS // max(rate.size, 1))
     for start in range(0, b2.size, step):
         sl = slice(start, start + step)
-        out[sl] = np.exp(-np.multiply.outer(b2[sl], rate)) @ weight
+        out[sl] += np.exp(-np.multiply.outer(b2[sl], rate)) @ weight
     return (R * out).reshape(d.shape)
+
+
+def _series(b2: np.ndarray, r: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``sum_k w_k exp(-b2 r_k)`` for ``|b2 r_k| < _SERIES_EPS``, by its Taylor series
+    (terms up to (b2 r)^4 / 4!; the next is below 1e-17 of the sum)."""
+    out = np.zeros(b2.size)
+    if r.size == 0:
+        return out
+    term = np.ones(b2.size)
+    for j in range(5):
+        out += term * float(np.sum(w * r ** j))
+        term = term * (-b2) / (j + 1)
+    return out
 
 
 class GaussCylinderPotential(lfpykit.LinearModel):

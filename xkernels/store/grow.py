@@ -19,7 +19,8 @@ from xkernels.store.attrs import checked_attrs
 from xkernels.store.journal import Extension, apply_extension
 from xkernels.store.layout import check_kernels
 from xkernels.store.matching import check_template, compare_core, coords_equal, short
-from xkernels.store.publish import recover
+from xkernels.store.provenance import without_value_attrs
+from xkernels.store.publish import exclusive, recover
 from xkernels.store.reading import as_path, inspect_store, stored_kernels
 
 
@@ -173,13 +174,16 @@ def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[
     if not sweep_dims:
         raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
                          f"{template.dims}")
-    recover(path)
-    inspect_store(path)  # completes an interrupted extension first
-    extension = plan_extension(path, template, sweep_dims)
-    if extension is None:
-        return {}
-    stored = stored_kernels(path)
-    added = {d: template.sizes[d] - stored.sizes[d] for d in sweep_dims
-             if template.sizes[d] != stored.sizes[d]}
-    apply_extension(path, extension)
-    return added
+    template = template.copy(deep=False)
+    template.attrs = without_value_attrs(template.attrs)
+    with exclusive(path):  # one process at a time grows a store
+        recover(path)
+        inspect_store(path)  # completes an interrupted extension first
+        extension = plan_extension(path, template, sweep_dims)
+        if extension is None:
+            return {}
+        stored = stored_kernels(path)
+        added = {d: template.sizes[d] - stored.sizes[d] for d in sweep_dims
+                 if template.sizes[d] != stored.sizes[d]}
+        apply_extension(path, extension)
+        return added

@@ -95,6 +95,10 @@ def describe(path: str | os.PathLike) -> str:
         versions = ", ".join(f"{k} {v}" for k, v in versions.items())
     lines += [f"  shape: {dict(H.sizes)} {H.dtype}",
               f"  content hash: {attrs.get('content_hash')}",
+              f"  provenance: {attrs.get('provenance', 'not recorded')}"
+              + (f" (derived from {attrs['derived_from']})" if attrs.get("derived_from")
+                 else ""),
+              f"  engine version: {attrs.get('engine_version', 'not recorded')}",
               f"  versions: {versions}",
               f"  format version: {attrs.get('format_version')}",
               f"  size on disk: {_human_bytes(_disk_size(path))}"]

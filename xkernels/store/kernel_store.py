@@ -18,6 +18,7 @@ import xarray as xr
 from xkernels.contract import KERNEL_NAME
 from xkernels.store.attrs import restore_strings
 from xkernels.store.layout import check_kernels, check_replaceable, dataset_for_zarr, write_store
+from xkernels.store.provenance import stamped_attrs
 from xkernels.store.reading import (
     KernelStoreError,
     as_path,
@@ -32,6 +33,12 @@ __all__ = ["KernelStoreError", "open_kernels", "read_attrs", "write_kernels"]
 
 def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool = False) -> None:
     """Write kernels to a new Zarr store, atomically.
+
+    The store records the digest of the values it holds and their provenance
+    (:mod:`xkernels.store.provenance`): ``"computed"`` for kernels as the engine
+    returned them (or as read from a computed store), ``"derived"`` for anything else
+    -- scaled, a subset of channels or lags, made by hand -- which
+    :func:`xkernels.store.compute_kernels` never serves as computed kernels.
 
     Parameters
     ----------
@@ -66,7 +73,9 @@ def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool =
     path = as_path(path)
     sweep_dims = check_kernels(H)
     check_replaceable(path, overwrite)
-    ds, encoding = dataset_for_zarr(H, sweep_dims, done_value=True)
+    stamped = H.copy(deep=False)
+    stamped.attrs = stamped_attrs(H)
+    ds, encoding = dataset_for_zarr(stamped, sweep_dims, done_value=True)
     write_store(ds, encoding, path, overwrite)
 
 

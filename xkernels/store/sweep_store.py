@@ -23,6 +23,7 @@ from xkernels.contract import CORE_DIMS, KERNEL_NAME, validate_kernels
 from xkernels.store.attrs import checked_attrs
 from xkernels.store.layout import DONE_NAME, check_kernels, chunks, dataset_for_zarr, write_store
 from xkernels.store.matching import check_point_attrs, check_template, compare_core, coords_equal
+from xkernels.store.provenance import without_value_attrs
 from xkernels.store.publish import recover
 from xkernels.store.reading import as_path, inspect_store, read_done, stored_kernels
 from xkernels.validation import check_int, fail
@@ -66,6 +67,8 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
     if not sweep_dims:
         raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
                          f"{template.dims}; use write_kernels for a single point")
+    template = template.copy(deep=False)
+    template.attrs = without_value_attrs(template.attrs)
     recover(path)
     if path.exists():
         if not exist_ok:

@@ -26,6 +26,7 @@ with dims ``(<swept params>..., X, Y, probe_channel, tau)``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -47,6 +48,7 @@ from xkernels.store import (
     open_kernels,
     write_points,
 )
+from xkernels.store.publish import exclusive
 from xkernels.sweeps.grid import Axis, grid_points, parse_grid
 from xkernels.sweeps.planning import collect_geometries, plan_points
 from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_hash, sweep_template
@@ -117,7 +119,9 @@ def sweep(
         store of the same sweep with fewer values along some dims is grown: new
         values must be appended after the stored ones (same order), and only the
         new points are computed.  A store of a different sweep raises ValueError
-        and is left untouched.
+        and is left untouched.  Processes growing or resuming the same store take
+        turns (a file lock next to it): a second one waits, then computes only what
+        the first left undone.
     client : None, "sync", str or dask.distributed.Client
         Where to compute: ``None`` starts a local cluster of one worker process
         per core; a Client or scheduler address uses that cluster; ``"sync"``
@@ -191,19 +195,22 @@ def sweep(
         labels.append(values)
     template = sweep_template(plan, axes, sweep_hash(plan, axes))
     path = None if store is None else Path(store)
-    done = np.zeros(len(specs), dtype=bool)
-    if path is not None and path.exists():
-        done = _check_store(path, template).reshape(-1)
-    todo = [k for k in range(len(specs)) if not done[k]]
-    values_out = None if path is not None else np.empty(template.shape)
-    if not todo:
-        logger.info("sweep: all %d points are already in the store", len(specs))
-    try:
-        if todo:
-            _compute(runner, plan, options, axes, template, indices, specs, labels, todo,
-                     path, values_out, method, progress)
-    finally:
-        runner.close()
+    # one process at a time grows or resumes a store (others wait): no point is
+    # computed twice, no growth races another process's writes
+    with contextlib.nullcontext() if path is None else exclusive(path):
+        done = np.zeros(len(specs), dtype=bool)
+        if path is not None and path.exists():
+            done = _check_store(path, template).reshape(-1)
+        todo = [k for k in range(len(specs)) if not done[k]]
+        values_out = None if path is not None else np.empty(template.shape)
+        if not todo:
+            logger.info("sweep: all %d points are already in the store", len(specs))
+        try:
+            if todo:
+                _compute(runner, plan, options, axes, template, indices, specs, labels,
+                         todo, path, values_out, method, progress)
+        finally:
+            runner.close()
     if path is not None:
         return open_kernels(path)
     return template.copy(data=values_out)
