@@ -74,6 +74,7 @@ MISSING_EXAMPLES: set[str] = {
     "xkernels.engine.kernels.compute_kernels",
     "xkernels.engine.kernels.prepare_kernels",
     "xkernels.engine.kernels.simulate_kernels",
+    "xkernels.engine.kernels.simulate_values",
     "xkernels.engine.plans.InputPlan",
     "xkernels.engine.plans.KernelPlan",
     "xkernels.engine.plans.KernelPlan.opaque_probes",
