@@ -48,7 +48,7 @@ from xkernels.store import (
     open_kernels,
     write_points,
 )
-from xkernels.store.publish import exclusive
+from xkernels.store.publish import exclusive, exclusive_lock_file
 from xkernels.sweeps.grid import Axis, grid_points, parse_grid
 from xkernels.sweeps.planning import collect_geometries, plan_points
 from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_hash, sweep_template
@@ -197,6 +197,28 @@ def sweep(
     path = None if store is None else Path(store)
     # one process at a time grows or resumes a store (others wait): no point is
     # computed twice, no growth races another process's writes
+    try:
+        values_out = _run_locked(path, template, runner, plan, options, axes, indices,
+                                 specs, labels, method, progress)
+    except BaseException:
+        if path is not None and not path.exists():
+            # refused before any store was written: leave nothing behind, not even the
+            # lock file of a store that does not exist
+            exclusive_lock_file(path).unlink(missing_ok=True)
+        raise
+    if path is not None:
+        return open_kernels(path)
+    return template.copy(data=values_out)
+
+
+
+def _run_locked(path: Path | None, template: xr.DataArray, runner: Runner, plan: KernelPlan,
+                options: Mapping[str, Any], axes: Sequence[Axis],
+                indices: Sequence[tuple[int, ...]], specs: Sequence[PointSpec],
+                labels: Sequence[Any], method: str,
+                progress: bool | None) -> np.ndarray | None:
+    """The points not yet in the store, computed under the store's exclusive lock; the
+    values in memory when there is no store (None otherwise)."""
     with contextlib.nullcontext() if path is None else exclusive(path):
         done = np.zeros(len(specs), dtype=bool)
         if path is not None and path.exists():
@@ -211,9 +233,7 @@ def sweep(
                          todo, path, values_out, method, progress)
         finally:
             runner.close()
-    if path is not None:
-        return open_kernels(path)
-    return template.copy(data=values_out)
+    return values_out
 
 
 def _check_store(path: Path, template: xr.DataArray) -> np.ndarray:
