@@ -529,7 +529,7 @@ def test_validation_notebook(tmp_path):
 
     r = execute("05_validation.ipynb", tmp_path, XKERNELS_NB_T_STOP="300",
                 XKERNELS_NB_CELLS="60")
-    assert r["shape"] == {"probe_channel": 29, "time": 4800}
+    assert r["shape"] == {"probe_channel": 27, "time": 4800}  # 13 + 13 + cdm:z
     # 60 cells scaled to 9216, scored over 200 ms: a rough but real comparison (R² ~0.84;
     # 500 cells over 1 s give 0.97, BENCHMARKS.md)
     assert np.median(r["gauss_r2"]) > 0.75 and r["cdm_r2"] > 0.75

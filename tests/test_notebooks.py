@@ -52,7 +52,9 @@ def check_figures(nb, name: str) -> None:
         texts = [o["data"]["text/plain"] for o in cell.outputs
                  if "image/png" not in o.get("data", {}) and "text/plain" in o.get("data", {})]
         assert not [t for t in texts if "<Figure size" in t], (name, i, texts)
-        if ".plot(" in cell.source:
+        # a plotting cell: the .xk.plot() methods, plot_validation, or pyplot figures
+        if any(call in cell.source for call in (".plot(", "plot_validation(", "plt.subplots(",
+                                                "plt.figure(")):
             plotting += 1
             assert len(images) == 1, (name, i, cell.source, [o.get("data", {}).keys()
                                                             for o in cell.outputs])
