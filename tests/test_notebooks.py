@@ -108,9 +108,9 @@ def test_microcircuit(tmp_path):
     pytest.importorskip("nest")
     r = execute("06_microcircuit.ipynb", tmp_path, XKERNELS_NB_T_STOP="450",
                 XKERNELS_NB_N_SCALING="0.02", XKERNELS_NB_K_SCALING="0.1")
-    assert r["kernels_shape"] == {"X": 9, "Y": 8, "probe_channel": 22, "tau": 801}
+    assert r["kernels_shape"] == {"X": 9, "Y": 8, "probe_channel": 20, "tau": 801}  # 16 + cdm:z + 3 EEG
     assert r["rates_shape"] == {"X": 9, "time": 4000}
-    assert r["signals_shape"] == {"probe_channel": 22, "time": 4000} and r["finite"]
+    assert r["signals_shape"] == {"probe_channel": 20, "time": 4000} and r["finite"]
     assert len(r["lfp_std_mV"]) == 16 and min(r["lfp_std_mV"]) > 0
     assert r["keep_X_sum_rel_err"] < 1e-10       # the split by X sums to the total
     assert r["csd_shape"][0] == 14      # inner contacts
