@@ -108,7 +108,8 @@ def test_microcircuit(tmp_path):
     pytest.importorskip("nest")
     r = execute("06_microcircuit.ipynb", tmp_path, XKERNELS_NB_T_STOP="450",
                 XKERNELS_NB_N_SCALING="0.02", XKERNELS_NB_K_SCALING="0.1")
-    assert r["kernels_shape"] == {"X": 9, "Y": 8, "probe_channel": 20, "tau": 801}  # 16 + cdm:z + 3 EEG
+    # 16 LFP contacts, cdm:z, 3 EEG electrodes
+    assert r["kernels_shape"] == {"X": 9, "Y": 8, "probe_channel": 20, "tau": 801}
     assert r["rates_shape"] == {"X": 9, "time": 4000}
     assert r["signals_shape"] == {"probe_channel": 20, "time": 4000} and r["finite"]
     assert len(r["lfp_std_mV"]) == 16 and min(r["lfp_std_mV"]) > 0
