@@ -92,6 +92,10 @@ def main(argv: list[str]) -> None:
     elif mode == "block":
         n_w, n_v, n_tau, chunk_bytes = (int(a) for a in argv[2:6])
         layout.TARGET_CHUNK_BYTES = chunk_bytes
+        if len(argv) > 7:  # stop for good after the n-th chunk of that array is written
+            from _store_writer import pause_after_chunks
+
+            pause_after_chunks(int(argv[6]), argv[7])
         H = block(n_w, n_v, n_tau)
         print("ready", flush=True)
         store.write_points(path, H, index={"weight_E_E": list(range(n_w)),

@@ -3,11 +3,13 @@
 Usage (as a script, from the worktree root)::
 
     python tests/_store_writer.py whole PATH SEED N_TAU
-    python tests/_store_writer.py sweep PATH N_W N_V N_TAU CHUNK_BYTES
+    python tests/_store_writer.py sweep PATH N_W N_V N_TAU CHUNK_BYTES [PAUSE_AT]
     python tests/_store_writer.py hold PATH
 
 ``whole`` writes one store with ``overwrite=True``; ``sweep`` creates a sweep store
-(or resumes it) and writes every point that is not done.  Both print progress lines
+(or resumes it) and writes every point that is not done; with ``PAUSE_AT`` it stops
+for good (prints ``mid-point``) right after its PAUSE_AT-th kernels chunk reaches the
+disk, so a test can kill it half way through a point.  Both print progress lines
 (flushed) that the tests wait for before sending SIGKILL.  ``hold`` makes a temporary
 sibling of PATH as a writer does, prints its path and waits to be killed (at most
 10 minutes).
@@ -24,13 +26,15 @@ import numpy as np
 import xarray as xr
 
 import xkernels.store as store
-from xkernels.contract import channel_coords
+from xkernels.contract import VALUES_DIGEST_ATTR, channel_coords, values_digest
+from xkernels.spec.network import Network
 from xkernels.store import layout, publish
 
 DT = 0.25
 N_CHANNELS = 16
-BASE_SPEC = {"populations": {"E": {"N": 400, "Vrest": -65.0}, "I": {"N": 100}},
-             "connections": {"E->E": {"weight": 0.1, "delay": 1.5}}}
+#: the specification as the library writes it (connections and populations are lists)
+BASE_SPEC = Network.example().to_dict()
+WEIGHT_PATH = "connections[E->E].synapse.weight"
 
 
 _NOISE: dict[tuple, np.ndarray] = {}
@@ -48,7 +52,9 @@ def make_kernels(seed: int = 0, n_tau: int = 11, *, sweep: dict | None = None,
     """Kernels honouring the contract: 2x2 populations, LFP + CDM channels.
 
     ``sweep`` maps dim -> values (leading dims); ``point`` maps dim -> scalar value
-    (scalar coords, the spec carries the swept values).  ``values=False`` gives zeros.
+    (scalar coords; the spec and the ``Vrest`` option carry the swept values, as for a
+    point of ``xkernels.sweep``).  ``values=False`` gives zeros.  The attrs carry the
+    digest of the values, as kernels computed by the engine do.
     """
     n_lfp = N_CHANNELS - 1
     lfp = channel_coords("lfp", [f"lfp:{i}" for i in range(n_lfp)], "mV",
@@ -58,11 +64,12 @@ def make_kernels(seed: int = 0, n_tau: int = 11, *, sweep: dict | None = None,
     half = n_tau // 2
     tau = (np.arange(n_tau) - half) * DT
     spec = json.loads(json.dumps(BASE_SPEC))
+    vrest = -65.0
     for dim, value in (point or {}).items():
         if dim == "weight_E_E":
-            spec["connections"]["E->E"]["weight"] = value
+            spec["connections"][0]["synapse"]["weight"] = value
         elif dim == "Vrest":
-            spec["populations"]["E"]["Vrest"] = value
+            vrest = value
     sweep = sweep or {}
     shape = tuple(len(v) for v in sweep.values()) + (2, 2, N_CHANNELS, n_tau)
     data = _noise(shape) * (1.0 + 1e-3 * seed) + seed if values else np.zeros(shape)
@@ -72,19 +79,29 @@ def make_kernels(seed: int = 0, n_tau: int = 11, *, sweep: dict | None = None,
     attrs = {
         "spec": json.dumps(spec), "probes": json.dumps({"lfp": {"sigma": 0.3}, "cdm": {}}),
         "dt": DT, "t_X": 200.0, "tau_max": half * DT, "g_eff": True, "fir": False,
-        "Vrest": json.dumps({"E": -65.0}),
+        "Vrest": json.dumps(vrest),
         "versions": json.dumps({"xkernels": "0.1.0", "neuron": "8.2.4", "LFPy": "2.3",
                                 "lfpykit": "0.5.1"}),
         "content_hash": f"{seed:08x}" * 8, "format_version": layout.STORE_FORMAT_VERSION,
     }
     if sweep:
-        attrs["sweep_paths"] = json.dumps({"weight_E_E": "connections.E->E.weight",
-                                           "Vrest": "populations.E.Vrest"})
+        attrs["sweep_paths"] = json.dumps({"weight_E_E": WEIGHT_PATH, "Vrest": "Vrest"})
+    else:
+        attrs[VALUES_DIGEST_ATTR] = values_digest(data)
     return xr.DataArray(data, dims=(*sweep, "X", "Y", "probe_channel", "tau"),
                         coords=coords, attrs=attrs, name="kernels")
 
 
-WEIGHTS = [0.1, 0.2, 0.3, 0.4]
+WEIGHTS = [1e-4, 2e-4, 3e-4, 4e-4]  # µS
+
+
+def with_spec(H: xr.DataArray, change) -> xr.DataArray:
+    """A copy of ``H`` whose ``spec`` attribute is changed by ``change(spec_dict)``."""
+    spec = json.loads(H.attrs["spec"])
+    change(spec)
+    out = H.copy()
+    out.attrs["spec"] = json.dumps(spec)
+    return out
 VRESTS = [-70.0, -65.0, -60.0]
 
 
@@ -113,6 +130,24 @@ def run_sweep(path: str, n_w: int, n_v: int, n_tau: int, progress: bool = False)
                     print(f"point {i} {j}", flush=True)
 
 
+def pause_after_chunks(n: int, array: str = "kernels") -> None:
+    """Block (until killed) right after the n-th chunk of ``array`` has been written."""
+    import zarr.storage
+
+    original = zarr.storage.LocalStore.set
+    written = [0]
+
+    async def set_then_pause(self, key, value):
+        await original(self, key, value)
+        if key.startswith(f"{array}/c/"):
+            written[0] += 1
+            if written[0] == n:
+                print("mid-point", flush=True)
+                time.sleep(600)  # blocks zarr's event loop: nothing more is written
+
+    zarr.storage.LocalStore.set = set_then_pause
+
+
 def main(argv: list[str]) -> None:
     mode, path = argv[0], argv[1]
     if mode == "whole":
@@ -124,6 +159,8 @@ def main(argv: list[str]) -> None:
     elif mode == "sweep":
         n_w, n_v, n_tau, chunk_bytes = (int(a) for a in argv[2:6])
         layout.TARGET_CHUNK_BYTES = chunk_bytes
+        if len(argv) > 6:
+            pause_after_chunks(int(argv[6]))
         print("ready", flush=True)
         run_sweep(path, n_w, n_v, n_tau, progress=True)
         print("done", flush=True)

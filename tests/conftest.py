@@ -11,6 +11,8 @@ import pytest
 import scipy.stats as st
 
 CELLS = Path(__file__).resolve().parents[1] / "xkernels" / "spec" / "cells_data"
+#: cells that are not xkernels' own (multi-branch, 90 and 55 segments)
+OTHER_CELLS = Path(__file__).resolve().parents[1] / "benchmarks" / "cells"
 
 
 def set_passive(cell, Vrest):
@@ -71,6 +73,17 @@ def readme_arguments(Y: str = "E") -> dict:
                               "tau2": 1.8, "e": 0.0},
         nu_ext=40.0, n_ext=450, nu_X={"E": 2.5, "I": 5.0},
     )
+
+
+def other_cell_arguments(Y: str = "E") -> dict:
+    """The README network's KernelApprox arguments on the multi-branch cells of
+    ``benchmarks/cells`` (MultiBranch_E: 90 segments, MultiBranch_I: 55)."""
+    kw = readme_arguments(Y)
+    kw["cellParameters"] = dict(kw["cellParameters"],
+                                morphology=str(OTHER_CELLS / f"MultiBranch_{Y}.hoc"),
+                                templatefile=str(OTHER_CELLS / "MultiBranchTemplate.hoc"),
+                                templatename="MultiBranchTemplate")
+    return kw
 
 
 @contextlib.contextmanager

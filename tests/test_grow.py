@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 from _grow_writer import GROWN_HASH, block, grown_template
-from _store_writer import run_sweep, sweep_point, sweep_template
+from _store_writer import run_sweep, sweep_point, sweep_template, with_spec
 from conftest import file_stamps, subprocess_env
 
 import xkernels.store as store
@@ -103,19 +102,20 @@ def test_grow_twice_with_unaligned_coordinate_chunks(tmp_path, reference):
 
 def _refused_templates() -> dict[str, tuple[xr.DataArray, str]]:
     big = grown_template(4, 3, N_TAU)
-    spec = big.copy()
-    spec.attrs["spec"] = spec.attrs["spec"].replace('"N": 400', '"N": 800')
+    spec = with_spec(big, lambda d: d["populations"][0].update(size=800))
     dt = big.assign_coords(tau=big.tau * 2)
     dt.attrs["dt"] = 0.5
     probes = big.copy()
     probes.attrs["probes"] = json.dumps({"lfp": {"sigma": 0.5}})
     return {
         "inserted before": (big.isel(weight_E_E=[2, 0, 1, 3]),
-                            r"dim 'weight_E_E'.*stored values \[0.1, 0.2\].*requested "
-                            r"values \[0.3, 0.1, 0.2, 0.4\].*appended after"),
-        "inserted between": (big.isel(weight_E_E=[0, 2, 1]), r"dim 'weight_E_E'.*\[0.1, 0.3"),
+                            r"dim 'weight_E_E'.*stored values \[0.0001, 0.0002\].*requested "
+                            r"values \[0.0003, 0.0001, 0.0002, 0.0004\].*appended after"),
+        "inserted between": (big.isel(weight_E_E=[0, 2, 1]),
+                             r"dim 'weight_E_E'.*\[0.0001, 0.0003"),
         "shrunk": (big.isel(Vrest=[0, 1]), r"dim 'Vrest'.*stored values \[-70.0, -65.0, -60.0\]"),
-        "changed value": (big.assign_coords(weight_E_E=[0.1, 0.25, 0.3, 0.4]), "weight_E_E"),
+        "changed value": (big.assign_coords(weight_E_E=[1e-4, 2.5e-4, 3e-4, 4e-4]),
+                          "weight_E_E"),
         "spec": (spec, "spec"),
         "dt and tau": (dt, "tau"),
         "probes": (probes, "probes"),
@@ -186,8 +186,7 @@ def test_write_points_equals_point_by_point(tmp_path, reference):
 
 def _bad_blocks() -> dict[str, tuple[xr.DataArray, dict]]:
     H = block(2, 2, N_TAU)
-    spec = H.copy()
-    spec.attrs["spec"] = spec.attrs["spec"].replace('"delay": 1.5', '"delay": 2.5')
+    spec = with_spec(H, lambda d: d["connections"][0]["delay"]["params"].update(loc=2.5))
     return {
         "coords at index": (H, {"weight_E_E": [1, 0], "Vrest": [0, 1]}),
         "shape vs index": (H, {"weight_E_E": [0, 1, 2], "Vrest": [0, 1]}),
@@ -216,25 +215,30 @@ KILL_CHUNKS = 2**20
 
 
 def test_sigkill_during_block_write_never_marks_unwritten_points(tmp_path, monkeypatch):
+    """Kill a block write half way through its data, after all its data, and after its
+    first done flag: points are marked done only with all their data."""
     monkeypatch.setattr(layout, "TARGET_CHUNK_BYTES", KILL_CHUNKS)
     expected = block(KILL_W, KILL_V, KILL_TAU).values
-    rng = np.random.default_rng(3)
-    outcomes = []
-    for attempt in range(3):
+    n_points = KILL_W * KILL_V
+    n_chunks = n_points * 8
+    for attempt, (pause_at, array) in enumerate(((n_chunks // 2, "kernels"),
+                                                 (n_chunks, "kernels"), (1, "done"))):
         path = tmp_path / f"block{attempt}.zarr"
         store.create_sweep_store(path, sweep_template(KILL_W, KILL_V, KILL_TAU))
         proc = subprocess.Popen([sys.executable, str(WRITER), "block", str(path), str(KILL_W),
-                                 str(KILL_V), str(KILL_TAU), str(KILL_CHUNKS)],
-                                stdout=subprocess.PIPE, text=True, env=subprocess_env(), cwd=ROOT)
+                                 str(KILL_V), str(KILL_TAU), str(KILL_CHUNKS), str(pause_at),
+                                 array], stdout=subprocess.PIPE, text=True,
+                                env=subprocess_env(), cwd=ROOT)
         assert proc.stdout.readline().strip() == "ready"
-        deadline = time.perf_counter() + 60
-        while not (path / "kernels" / "c").exists() and time.perf_counter() < deadline:
-            time.sleep(0.0005)
-        time.sleep(rng.uniform(0.0, 0.05))
+        assert proc.stdout.readline().strip() == "mid-point"
         proc.kill()
         proc.wait()
         done = store.completed_points(path)
-        outcomes.append(int(done.sum()))
+        written = sum(p.is_file() for p in (path / "kernels" / "c").rglob("*"))
+        if array == "kernels":  # killed before any flag: nothing is done
+            assert done.sum() == 0 and pause_at <= written <= n_chunks
+        else:  # killed after the first flag: every data chunk was written before
+            assert 1 <= done.sum() <= n_points and written == n_chunks
         values = store.open_kernels(path, allow_incomplete=True).values
         for i, j in np.argwhere(done).tolist():
             np.testing.assert_array_equal(values[i, j], expected[i, j])
@@ -242,4 +246,3 @@ def test_sigkill_during_block_write_never_marks_unwritten_points(tmp_path, monke
                            index={"weight_E_E": [0, 1, 2], "Vrest": [0, 1]})
         np.testing.assert_array_equal(store.open_kernels(path).values, expected)
         assert not list(path.rglob("*.partial"))
-    print(f"points done when killed: {outcomes}")

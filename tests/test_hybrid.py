@@ -20,7 +20,7 @@ import pytest
 import xarray as xr
 
 import xkernels
-from xkernels.hybrid import Spikes, correlated_poisson, simulate
+from xkernels.hybrid import Spikes, correlated_poisson, scores, simulate
 from xkernels.hybrid.ground_truth import cell_matrix
 from xkernels.hybrid.wiring import cell_rng, draw_position, wire_cell
 from xkernels.spec import Network
@@ -102,8 +102,8 @@ def test_one_cell_equals_plain_lfpy(kind):
         lfp = lfpykit.PointSourcePotential(cell=geometry, x=probes["lfp"].x,
                                            y=probes["lfp"].y, z=probes["lfp"].z, sigma=0.3)
         cdm = lfpykit.CurrentDipoleMoment(cell=geometry).get_transformation_matrix()
-        cdm[:2] = 0.0   # the z-only dipole moment
-        return np.concatenate([lfp.get_transformation_matrix(), cdm])
+        # the z-only dipole moment: one channel, cdm:z
+        return np.concatenate([lfp.get_transformation_matrix(), cdm[2:3]])
 
     ref, ref_imem = plain_cell_signal(pop.cell, pop.rotation, position, synapses, matrix_of,
                                       dt=DT, t_stop=t_stop, e_pas=-65.0,
@@ -440,7 +440,12 @@ def test_validate_small_passive_network(tmp_path):
     r = np.corrcoef(ds["ground_truth"][k].where(keep, drop=True),
                     ds["prediction"][k].where(keep, drop=True))[0, 1]
     assert float(ds["r2"][k]) == pytest.approx(np.sign(r) * r * r, rel=1e-12)
-    assert np.isnan(ds["r2"].sel(probe_channel="cdm:x"))   # a zero channel
+    # the native z-only dipole probe has one channel, scored like the others
+    assert ds["r2"].sel(probe_channel="cdm:z") > 0.9
+    assert "cdm:x" not in ds.probe_channel.values
+    # a channel that is zero in both signals scores NaN, not a number
+    zero_r2, zero_ratio = scores(np.zeros((1, 50)), np.zeros((1, 50)))
+    assert np.isnan(zero_r2[0]) and np.isnan(zero_ratio[0])
     fig = plot_validation(ds)
     assert len(fig.axes) == 9   # lfp, cdm (z only), gauss: traces, R², STD ratio
     fig.savefig(tmp_path / "validation.png")
@@ -524,7 +529,7 @@ def test_validation_notebook(tmp_path):
 
     r = execute("05_validation.ipynb", tmp_path, XKERNELS_NB_T_STOP="300",
                 XKERNELS_NB_CELLS="60")
-    assert r["shape"] == {"probe_channel": 29, "time": 4800}
+    assert r["shape"] == {"probe_channel": 27, "time": 4800}  # 13 + 13 + cdm:z
     # 60 cells scaled to 9216, scored over 200 ms: a rough but real comparison (R² ~0.84;
     # 500 cells over 1 s give 0.97, BENCHMARKS.md)
     assert np.median(r["gauss_r2"]) > 0.75 and r["cdm_r2"] > 0.75

@@ -23,6 +23,7 @@ LAYERS = {
     "xkernels._version": 0,
     "xkernels.contract": 0,
     "xkernels.validation": 0,
+    "xkernels.figures": 0,
     "xkernels.spec": 1,
     "xkernels.probes": 2,
     "xkernels.engine": 3,

@@ -271,10 +271,11 @@ def active_case(request):
     _, _, _, geometry, _ = segment_layout(net)
     plan = prepare_kernels(net, PROBES, dt=DT, tau=TAU, t_X=200.0, Vrest=-65.0,
                            g_eff=True, fir=False, n_positions=2000, seed=1234)
-    inputs = plan_population(net, "E", geometry, v_rest, True, DT, plan.n_lags)
+    inputs = plan_population(net, "E", geometry, v_rest, True, plan.grid)
     matrix = probes_matrix(plan.probes, geometry, net.population("E"), 2000, 1234)
     return {"kind": request.param, "net": net, "quasi": quasi, "frozen": frozen,
-            "rest": rest, "inputs": inputs, "matrix": matrix, "n": plan.n_lags}
+            "rest": rest, "inputs": inputs, "matrix": matrix, "n": plan.grid.n_response,
+            "grid": plan.grid}
 
 
 def test_resting_state_is_where_the_cell_comes_to_rest(active_case):
@@ -300,8 +301,9 @@ def test_quasi_active_is_the_limit_of_vanishing_weight(active_case, pre):
                                active_case["inputs"].g_shift, active_case["n"])
         down, _ = plain_response(pop, -eps * item.weights, item.tau1, item.tau2,
                                  active_case["inputs"].g_shift, active_case["n"])
+        grid = active_case["grid"]
         limit = lin.finish_kernel(active_case["matrix"] @ ((up - down) / (2 * eps)),
-                                  item.h_delay, False)
+                                  item.h_delay, grid.delay_centre, grid.lags)
         errors.append(relative(ours, limit))
     assert errors[1] <= 1e-4, errors
     assert errors[1] < errors[0] / 10, errors  # converging to it, not merely near

@@ -130,7 +130,7 @@ def kernels(net):
 
 def test_kernels_all_pairs(net, kernels):
     H = kernels
-    assert H.sizes == {"X": 9, "Y": 8, "probe_channel": 19, "tau": 161}
+    assert H.sizes == {"X": 9, "Y": 8, "probe_channel": 17, "tau": 161}
     assert np.isfinite(H.values).all()
     for c in net.connections:
         h = H.sel(X=c.pre, Y=c.post).values
@@ -144,7 +144,7 @@ def test_kernels_all_pairs(net, kernels):
 
 
 def test_kernels_match_reference(net, kernels):
-    lfpykernels = pytest.importorskip("lfpykernels")
+    import lfpykernels
     from _microcircuit_reference import kernel_approx_arguments
     from conftest import tight_reference_quadrature
 
@@ -157,7 +157,11 @@ def test_kernels_match_reference(net, kernels):
         for name, key in (("lfp", "GaussCylinderPotential"),
                           ("cdm", "KernelApproxCurrentDipoleMoment")):
             ours = kernels.sel(X=X, Y="L23I").xk.probe(name).values
-            err = np.abs(ours - ref[key]).max() / np.abs(ref[key]).max()
+            expected = ref[key]
+            if name == "cdm":  # ours: one channel cdm:z; the reference's x, y rows are 0
+                assert (expected[:2] == 0).all() and ours.shape[0] == 1
+                expected = expected[2:]
+            err = np.abs(ours - expected).max() / np.abs(expected).max()
             assert err <= 1e-6, (X, name, err)
 
 

@@ -97,7 +97,18 @@ BAD_SPECS = [
     (lambda s: s["populations"][0].update(colour="red"), ValueError, "keys"),
     (lambda s: s["connections"][0]["synapse"].update(syntype="Exp2SynI"), ValueError,
      "conductance-based"),
+    (lambda s: s["connections"][3]["synapse"].update(weight=-0.05), ValueError,
+     "connections['I->I'].synapse.weight must be >= 0 in a conductance-based network"),
+    (lambda s: s["populations"][0]["ext_synapse"].update(weight=-2e-4), ValueError,
+     "populations['E'].ext_synapse.weight must be >= 0"),
 ]
+
+
+def test_negative_weights_are_currents_in_current_based_networks():
+    spec = _mutated(lambda s: s["connections"][3]["synapse"].update(weight=-0.05,
+                                                                     syntype="Exp2SynI"))
+    spec["conductance_based"] = False
+    assert Network.from_dict(spec).connection("I", "I").synapse.weight == -0.05
 
 
 @pytest.mark.parametrize("mutate, exc, message", BAD_SPECS)

@@ -10,7 +10,8 @@ from matplotlib.image import imread
 
 import xkernels  # noqa: F401  (registers .xk)
 from xkernels.contract import channel_coords
-from xkernels.plot import XkFigure, nice_number, plot, readable_units
+from xkernels.figures import XkFigure
+from xkernels.plot import nice_number, plot, readable_units
 
 
 @pytest.fixture(autouse=True)

@@ -17,11 +17,18 @@ import dask.array as dsa
 import numpy as np
 import pytest
 import xarray as xr
-from _store_writer import make_kernels, run_sweep, sweep_point, sweep_template
+from _store_writer import (
+    WEIGHTS,
+    make_kernels,
+    run_sweep,
+    sweep_point,
+    sweep_template,
+    with_spec,
+)
 from conftest import file_stamps, subprocess_env
 
 import xkernels.store as store
-from xkernels.contract import FORMAT_VERSION
+from xkernels.contract import FORMAT_VERSION, values_digest
 from xkernels.store import layout, publish
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +37,11 @@ BIG_TAU = 409_600  # 2 x 2 x 16 channels x 409600 taps x 8 B = 210 MB
 
 
 # --------------------------------------------------------------------------- round trip
+
+
+def stored(H: xr.DataArray) -> xr.DataArray:
+    """What a store gives back for kernels carrying their values' digest."""
+    return H.assign_attrs(provenance="computed")
 
 
 def test_round_trip_identical_and_quiet(tmp_path):
@@ -42,11 +54,12 @@ def test_round_trip_identical_and_quiet(tmp_path):
         back = store.open_kernels(path)
         assert back.chunks is not None  # lazy, dask-backed
         loaded = back.compute()
-    xr.testing.assert_identical(loaded, H)
+    stored_attrs = {**H.attrs, "provenance": "computed"}  # the digest checked out
+    xr.testing.assert_identical(loaded, H.assign_attrs(provenance="computed"))
     for name in ("X", "Y", "probe_channel", "probe", "units"):
         assert back.coords[name].dtype.kind == "U"
-    assert loaded.attrs == H.attrs
-    assert store.read_attrs(path) == H.attrs
+    assert loaded.attrs == stored_attrs
+    assert store.read_attrs(path) == stored_attrs
     assert store.completed_points(path).shape == ()
 
 
@@ -55,7 +68,11 @@ def test_dask_backed_and_sweep_round_trip(tmp_path):
     store.write_kernels(H, tmp_path / "s.zarr")
     back = store.open_kernels(tmp_path / "s.zarr")
     assert back.chunks[0] == (1, 1, 1)  # one chunk per sweep point
-    xr.testing.assert_identical(back.compute(), H.compute())
+    # no digest given (as for anything not computed by the engine): stored as derived
+    assert back.attrs["provenance"] == "derived"
+    assert back.attrs["values_sha256"] == values_digest(H.values)
+    xr.testing.assert_identical(back.compute().drop_attrs(),
+                                H.compute().drop_attrs())
     assert store.completed_points(tmp_path / "s.zarr").tolist() == [True, True, True]
 
 
@@ -80,7 +97,7 @@ def test_plain_open_zarr_without_xkernels(tmp_path):
     with open(out, "rb") as f:
         da, caught = pickle.load(f)
     assert caught == []
-    xr.testing.assert_identical(da, H)
+    xr.testing.assert_identical(da, H.assign_attrs(provenance="computed"))
 
 
 def test_strings_use_stable_zarr_type(tmp_path):
@@ -151,7 +168,7 @@ def test_existing_path_refused_and_overwrite(tmp_path):
         store.write_kernels(make_kernels(2), path)
     np.testing.assert_array_equal(store.open_kernels(path).values, make_kernels(1).values)
     store.write_kernels(make_kernels(2), path, overwrite=True)
-    xr.testing.assert_identical(store.open_kernels(path).load(), make_kernels(2))
+    xr.testing.assert_identical(store.open_kernels(path).load(), stored(make_kernels(2)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.zarr"]
 
 
@@ -181,7 +198,7 @@ def test_failed_overwrite_keeps_old_store(tmp_path):
     new = new.copy(data=dsa.map_blocks(explode, new.data, dtype=new.dtype))
     with pytest.raises(RuntimeError, match="simulated"):
         store.write_kernels(new, path, overwrite=True)
-    xr.testing.assert_identical(store.open_kernels(path).load(), old)
+    xr.testing.assert_identical(store.open_kernels(path).load(), stored(old))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.zarr"]
 
 
@@ -275,7 +292,7 @@ def test_live_writer_in_another_process_kept_until_killed(tmp_path):
     proc.wait()
     store.write_kernels(make_kernels(2), path, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.zarr"]
-    xr.testing.assert_identical(store.open_kernels(path).load(), make_kernels(2))
+    xr.testing.assert_identical(store.open_kernels(path).load(), stored(make_kernels(2)))
 
 
 def test_old_store_moved_aside_is_restored(tmp_path):
@@ -286,7 +303,7 @@ def test_old_store_moved_aside_is_restored(tmp_path):
     os.rename(path, aside)
     with pytest.raises(FileExistsError):  # restored first, so it exists again
         store.write_kernels(make_kernels(2), path)
-    xr.testing.assert_identical(store.open_kernels(path).load(), make_kernels(1))
+    xr.testing.assert_identical(store.open_kernels(path).load(), stored(make_kernels(1)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.zarr"]
 
 
@@ -383,8 +400,7 @@ def _mismatching_templates():
     other_dt.attrs["dt"] = 0.5
     probes = t.copy()
     probes.attrs["probes"] = json.dumps({"lfp": {"sigma": 0.5}})
-    spec = t.copy()
-    spec.attrs["spec"] = spec.attrs["spec"].replace('"N": 400', '"N": 800')
+    spec = with_spec(t, lambda d: d["populations"][0].update(size=800))
     return {
         "dt": other_dt,
         "tau": sweep_template(N_W, N_V, N_TAU + 2),
@@ -408,14 +424,23 @@ def test_mismatching_template_refused(tmp_path, case):
 
 def _mismatching_points():
     good = sweep_point(1, 2, N_TAU)
-    spec = good.copy()
-    spec.attrs["spec"] = spec.attrs["spec"].replace('"delay": 1.5', '"delay": 2.5')
+    spec = with_spec(good, lambda d: d["connections"][0]["delay"]["params"].update(loc=2.5))
+    # a leaf equal to a swept value is not explained by it: only the swept path is
+    tau1 = with_spec(sweep_point(2, 0, N_TAU),
+                     lambda d: d["connections"][0]["synapse"].update(tau1=WEIGHTS[2]))
+    other = with_spec(sweep_point(2, 0, N_TAU),
+                      lambda d: d["connections"][1]["synapse"].update(weight=WEIGHTS[2]))
+    vrest = sweep_point(1, 2, N_TAU)
+    vrest.attrs["spec"] = json.dumps({**json.loads(vrest.attrs["spec"]), "Vrest": -60.0})
     probes = good.copy()
     probes.attrs["probes"] = json.dumps({"lfp": {"sigma": 0.5}})
     t_x = good.copy()
     t_x.attrs["t_X"] = 300.0
     return {
         "spec not swept": (spec, {"weight_E_E": 1, "Vrest": 2}),
+        "tau1 equal to the swept weight": (tau1, {"weight_E_E": 2, "Vrest": 0}),
+        "other connection's weight": (other, {"weight_E_E": 2, "Vrest": 0}),
+        "Vrest path inside spec": (vrest, {"weight_E_E": 1, "Vrest": 2}),
         "probes": (probes, {"weight_E_E": 1, "Vrest": 2}),
         "t_X": (t_x, {"weight_E_E": 1, "Vrest": 2}),
         "tau": (sweep_point(1, 2, N_TAU + 2), {"weight_E_E": 1, "Vrest": 2}),
@@ -444,7 +469,7 @@ def test_swept_spec_differences_are_accepted(tmp_path):
     path = tmp_path / "sweep.zarr"
     store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))
     H = sweep_point(3, 0, N_TAU)
-    assert json.loads(H.attrs["spec"])["connections"]["E->E"]["weight"] == 0.4
+    assert json.loads(H.attrs["spec"])["connections"][0]["synapse"]["weight"] == 4e-4
     store.write_point(path, H, index={"weight_E_E": 3, "Vrest": 0})
     store.write_point(path, H, index={"weight_E_E": 3, "Vrest": 0})  # idempotent rewrite
     assert store.completed_points(path).sum() == 1
@@ -452,49 +477,47 @@ def test_swept_spec_differences_are_accepted(tmp_path):
 
 KILL_W, KILL_V, KILL_TAU = 3, 2, 16_001  # 8 MB per point, 8 chunks of 1 MiB
 KILL_CHUNKS = 2**20
+CHUNKS_PER_POINT = -(-KILL_TAU // (KILL_CHUNKS // (2 * 2 * 16 * 8)))
 
 
-def _wait_mid_point(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -> bool:
-    """Poll until some point has kernels chunks on disk but no ``done`` flag yet."""
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline and proc.poll() is None:
-        for i in range(KILL_W):
-            for j in range(KILL_V):
-                started = (path / "kernels" / "c" / str(i) / str(j)).exists()
-                if started and not (path / "done" / "c" / str(i) / str(j)).exists():
-                    return True
-        time.sleep(0.0005)
-    return False
+def _half_written(path: Path, mask: np.ndarray) -> list[tuple[int, int]]:
+    """Points that are not done but have kernels chunks on disk."""
+    return [(i, j) for i, j in np.argwhere(~mask).tolist()
+            if (path / "kernels" / "c" / str(i) / str(j)).exists()]
 
 
-def test_sigkill_mid_growth_then_resume(tmp_path, monkeypatch):
+def test_sigkill_mid_point_then_resume(tmp_path, monkeypatch):
+    """Kill the writer half way through a point (after some of its chunks reached the
+    disk, before its done flag), three times; resuming completes the identical store."""
     monkeypatch.setattr(layout, "TARGET_CHUNK_BYTES", KILL_CHUNKS)
+    assert CHUNKS_PER_POINT == 8
     reference = tmp_path / "reference.zarr"
     run_sweep(str(reference), KILL_W, KILL_V, KILL_TAU)
     path = tmp_path / "grown.zarr"
-    rng = np.random.default_rng(7)
-    caught_mid_point = 0
     for kill_after in (1, 3, 4):
-        proc = _start_writer("sweep", str(path), str(KILL_W), str(KILL_V), str(KILL_TAU),
-                             str(KILL_CHUNKS))
         already = int(store.completed_points(path).sum()) if path.exists() else 0
-        for _ in range(kill_after - already):
+        whole = kill_after - already  # points this run completes before the pause
+        pause_at = whole * CHUNKS_PER_POINT + CHUNKS_PER_POINT // 2
+        proc = _start_writer("sweep", str(path), str(KILL_W), str(KILL_V), str(KILL_TAU),
+                             str(KILL_CHUNKS), str(pause_at))
+        for _ in range(whole):
             assert proc.stdout.readline().startswith("point")
-        if _wait_mid_point(path, proc):  # the next point's chunks are being written
-            time.sleep(rng.uniform(0.0, 0.004))
+        assert proc.stdout.readline().strip() == "mid-point"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         mask = store.completed_points(path)
-        assert kill_after <= mask.sum() < KILL_W * KILL_V
-        caught_mid_point += any((path / "kernels" / "c" / str(i) / str(j)).exists()
-                                for i, j in np.argwhere(~mask).tolist())
+        assert mask.sum() == kill_after
+        half = _half_written(path, mask)
+        assert len(half) == 1, half  # the kill did land in the middle of a point
+        i, j = half[0]
+        written = list((path / "kernels" / "c" / str(i) / str(j)).rglob("*"))
+        assert sum(p.is_file() for p in written) >= CHUNKS_PER_POINT // 2
         with pytest.raises(store.KernelStoreError, match="incomplete"):
             store.open_kernels(path)
         partial = store.open_kernels(path, allow_incomplete=True)
         for i, j in zip(*np.nonzero(mask), strict=True):
             np.testing.assert_array_equal(partial[i, j].values,
                                           sweep_point(i, j, KILL_TAU).values)
-    print(f"kills that left a point half written: {caught_mid_point} of 3")
     run_sweep(str(path), KILL_W, KILL_V, KILL_TAU)
     assert store.completed_points(path).all()
     xr.testing.assert_identical(store.open_kernels(path).compute(),
@@ -562,8 +585,8 @@ def test_describe_reports_key_facts(tmp_path):
     text = store.describe(path)
     for fact in ("E, I", "lfp: 15 channels [mV]", "cdm: 1 channels [nA µm]", "dt: 0.25 ms",
                  "tau: -250 .. 250 ms", "t_X: 200.0 ms", "g_eff: True",
-                 "weight_E_E -> connections.E->E.weight: 0.1, 0.2, 0.3, 0.4",
-                 "Vrest -> populations.E.Vrest: -70.0, -65.0, -60.0",
+                 "weight_E_E -> connections[E->E].synapse.weight: 0.0001, 0.0002, 0.0003, "
+                 "0.0004", "Vrest -> Vrest: -70.0, -65.0, -60.0",
                  "completed points: 1 of 12", "content hash: 00000000",
                  "xkernels 0.1.0", "neuron 8.2.4", f"format version: {FORMAT_VERSION}",
                  "size on disk:"):

@@ -3,10 +3,14 @@
 ``from xkernels.compat import KernelApprox, GaussCylinderPotential,
 KernelApproxCurrentDipoleMoment`` runs code written for ``lfpykernels`` unchanged:
 the same constructor arguments, ``get_kernel`` returning the same dict of ndarrays
-(keyed by probe class name, shape (n_channels, n_lags)), computed by
-:func:`xkernels.compute_kernels` with ``averaging="reference"`` always (LFPykernels'
-population averaging, whatever the native default).  Kernels of every presynaptic
-population are computed in one go and reused by later ``get_kernel`` calls with the same options.
+(keyed by probe class name, shape (n_channels, n_lags)), computed by the xkernels
+engine with ``averaging="reference"`` always (LFPykernels' population averaging,
+whatever the native default) on the reference's own lags
+(:func:`xkernels.engine.timeline.lfpykernels_grid`: at time steps that are not powers
+of two the reference's window and delay taps move with floating-point rounding, and so
+do ours).  The first ``get_kernel`` call simulates only its X; a later call with the
+same options simulates every X left, and calls for X already simulated are answered
+from memory.
 
 This module is also where xkernels knows LFPykernels' own probe classes (without
 importing ``lfpykernels``, a test-only dependency): it registers probe kinds for
@@ -22,12 +26,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.stats as st
 
-from xkernels.engine.kernels import compute_kernels, content_hash
+from xkernels.engine.kernels import content_hash, prepare_kernels, simulate_values
 from xkernels.probes.kinds import CurrentDipoleMomentZKind, GaussCylinderKind
 from xkernels.probes.metadata import probe_definition
 from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
@@ -68,7 +73,18 @@ register_matching("lfpykernels.KernelApproxCurrentDipoleMoment",
 
 class KernelApproxCurrentDipoleMoment(CurrentDipoleMomentZ):
     """Current dipole moment along z only, with LFPykernels' three rows (x and y rows
-    zero)."""
+    zero).
+
+    Parameters
+    ----------
+    cell : CellGeometry or None
+        Cell geometry (µm); None when given to :meth:`KernelApprox.get_kernel`.
+
+    Examples
+    --------
+    >>> KernelApproxCurrentDipoleMoment(cell=None).components
+    'xyz'
+    """
 
     def __init__(self, cell: Any = None) -> None:
         super().__init__(cell=cell, components="xyz")
@@ -98,11 +114,89 @@ def _per_x(values: Any, n: int, field_name: str) -> list:
     return values
 
 
+@dataclass
+class _Computed:
+    """Kernels of one set of get_kernel options: the plan, values, X simulated so far."""
+
+    plan: Any
+    values: np.ndarray
+    done: set
+
+
 class KernelApprox:
     """Kernels of all presynaptic populations X onto one postsynaptic population Y.
 
     Same parameters as ``lfpykernels.KernelApprox`` (0.2.0); see
-    :class:`xkernels.Network` for their meaning and units.
+    :class:`xkernels.Network` for their meaning and units.  The network they describe
+    is the ``network`` attribute.
+
+    Parameters
+    ----------
+    X : list of str
+        Presynaptic population names.
+    Y : str
+        Postsynaptic population name.
+    N_X : list of int
+        Presynaptic population sizes.
+    N_Y : int
+        Postsynaptic population size.
+    C_YX : list of float
+        Connection probabilities, one per X.
+    cellParameters : dict
+        ``LFPy.TemplateCell`` arguments (``morphology``, ``templatefile``,
+        ``templatename``, ``custom_fun``...); ``dt``, ``tstop``, ``tstart`` and
+        ``delete_sections`` are ignored.
+    populationParameters : dict
+        ``radius``, ``loc``, ``scale`` of the postsynaptic somata (µm).
+    rotationParameters : dict
+        Rotation of the cell (rad) about ``x`` and ``y``.
+    multapseFunction, delayFunction : scipy.stats distribution
+        Distributions of multapses (synapses per connection) and delays (ms).
+    multapseParameters, delayParameters : list of dict
+        Their parameters, one dict per X.
+    synapseParameters : list of dict
+        ``weight`` (µS, or nA for current-based), ``syntype``, ``tau1``, ``tau2`` (ms),
+        ``e`` (mV), one per X.
+    synapsePositionArguments : list of dict
+        ``section``, ``fun``, ``funargs``, ``funweights`` (and ``z_min``, ``z_max``, µm),
+        one per X.
+    extSynapseParameters : dict
+        Synapse of the extrinsic input.
+    nu_ext : float
+        Rate of the extrinsic synapses (spikes/s).
+    n_ext : float
+        Number of extrinsic synapses per cell.
+    nu_X : dict
+        Population name -> mean firing rate (spikes/s), for g_eff.
+    conductance_based : bool
+        Conductance-based (True) or current-based synapses.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad arguments, naming the argument, before anything is simulated.
+
+    Examples
+    --------
+    >>> import scipy.stats as st
+    >>> from xkernels.compat import KernelApprox
+    >>> cell = {"morphology": "ball_and_sticks_E", "templatefile": "BallAndSticksTemplate.hoc",
+    ...         "templatename": "BallAndSticksTemplate"}
+    >>> approx = KernelApprox(X=["E", "I"], Y="E", N_X=[8192, 1024], N_Y=8192,
+    ...                       C_YX=[0.05, 0.05], cellParameters=cell,
+    ...                       multapseParameters=[{"a": -1.7, "b": 13.3, "loc": 2.0,
+    ...                                            "scale": 0.6}] * 2,
+    ...                       delayParameters=[{"a": -2.2, "b": 10, "loc": 1.3,
+    ...                                         "scale": 0.5}] * 2,
+    ...                       synapseParameters=[{"weight": 1.2e-4, "syntype": "Exp2Syn",
+    ...                                           "tau1": 0.2, "tau2": 1.8, "e": 0.0}] * 2,
+    ...                       synapsePositionArguments=[{"section": ["apic", "dend"],
+    ...                                                  "fun": [st.norm],
+    ...                                                  "funargs": [{"loc": 50.0,
+    ...                                                               "scale": 100.0}],
+    ...                                                  "funweights": [1.0]}] * 2)
+    >>> approx.network.names
+    ['E', 'I']
     """
 
     def __init__(
@@ -163,7 +257,9 @@ class KernelApprox:
             post_name = f"{Y}_post"  # Y differs from the presynaptic X of the same name
         populations = []
         for x, size in zip(X, N_X):
-            populations.append({"name": x, "size": size, "rate": float(nu_X.get(x, 0.0))})
+            rate = nu_X.get(x)  # unset: g_eff warns (the reference fails with a KeyError)
+            populations.append({"name": x, "size": size,
+                                "rate": None if rate is None else float(rate)})
         post = {"name": post_name, "size": N_Y, "cell": cell, "radius": pop_params["radius"],
                 "loc": pop_params["loc"], "scale": pop_params["scale"],
                 "rotation": dict(rotationParameters or {"x": 0.0, "y": 0.0}),
@@ -203,11 +299,35 @@ class KernelApprox:
                    g_eff: bool = True, fir: bool = False) -> dict[str, np.ndarray]:
         """Kernel of presynaptic population ``X`` for every probe.
 
+        Parameters
+        ----------
+        probes : list of lfpykit.LinearModel
+            Forward models created with ``cell=None`` (xkernels', lfpykernels' or lfpykit's).
+        Vrest : float or list of float
+            Linearisation potential (mV): one value or one per segment.
+        dt : float
+            Time step (ms).
+        X : str
+            Presynaptic population.
+        t_X : float
+            Presynaptic spike time for cells that must settle (ms).
+        tau : float
+            Half width of the kernel (ms).
+        g_eff : bool
+            Add the mean synaptic conductance to the leak.
+        fir : bool
+            Return only the causal lags ``dt..tau``.
+
         Returns
         -------
         dict of ndarray
             Probe class name -> array of shape (n_channels, 2 tau/dt + 1), or
             (n_channels, tau/dt) with ``fir``.
+
+        Raises
+        ------
+        ValueError
+            ``X`` is not a presynaptic population, or bad options (named).
         """
         if X not in self.X:
             raise ValueError(f"X must be one of {self.X}, got {X!r}")
@@ -222,15 +342,27 @@ class KernelApprox:
             key = content_hash(json.loads(json.dumps(key_parts, default=str)))
         except (TypeError, ValueError):
             key = None
-        H = self._cache.get(key) if key is not None else None
-        if H is None:
+        cached = self._cache.get(key) if key is not None else None
+        if cached is None:
             vrest = list(Vrest) if isinstance(Vrest, (list, tuple, np.ndarray)) else Vrest
-            H = compute_kernels(self.network, names, dt=dt, tau=tau, t_X=t_X, Vrest=vrest,
-                                g_eff=g_eff, fir=fir, averaging="reference")
+            plan = prepare_kernels(self.network, names, dt=dt, tau=tau, t_X=t_X, Vrest=vrest,
+                                   g_eff=g_eff, fir=fir, n_positions=2000, seed=1234,
+                                   reference_lags=True, averaging="reference")
+            cached = _Computed(plan, np.zeros(plan.shape), set())
             if key is not None:
-                self._cache = {key: H}
+                self._cache = {key: cached}
+        if X not in cached.done:
+            # the first call simulates only its X (code written for LFPykernels often
+            # makes a new KernelApprox per kernel); a later one all that are left
+            todo = [X] if not cached.done else [x for x in self.X if x not in cached.done]
+            values = simulate_values(self.network, cached.plan, pre=todo)
+            for x in todo:
+                i = cached.plan.X.index(x)
+                cached.values[i] = values[i]
+            cached.done.update(todo)
+        i, j = cached.plan.X.index(X), cached.plan.Y.index(self._post)
+        owner = cached.plan.coords["probe"][1]
         out = {}
         for name, probe in names.items():
-            part = H.sel(X=X, Y=self._post).xk.probe(name)
-            out[type(probe).__name__] = np.asarray(part.values)
+            out[type(probe).__name__] = cached.values[i, j, owner == name].copy()
         return out

@@ -9,7 +9,9 @@ A kernels DataArray (name ``kernels``) has dims ``(..., X, Y, probe_channel, tau
 * ``tau`` -- time lag after the presynaptic spike (ms), regular spacing ``dt``
 
 Any leading dims are sweep parameters.  Attributes carry provenance (see
-:data:`REQUIRED_ATTRS`).
+:data:`REQUIRED_ATTRS`); kernels computed by the engine also carry a digest of their
+values (:data:`VALUES_DIGEST_ATTR`, :func:`values_digest`), which stores compare with
+what they write to tell computed kernels from derived ones (:data:`PROVENANCE_ATTR`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,47 @@ POSITION_UNITS = "µm"
 FORMAT_VERSION = 1
 REQUIRED_ATTRS = ("dt", "t_X", "g_eff", "spec", "probes", "content_hash", "versions")
 TAU_RTOL = 1e-9
+#: SHA-256 of the values (:func:`values_digest`): set by the engine on the kernels it
+#: computes, recorded by kernel stores for what they hold.
+VALUES_DIGEST_ATTR = "values_sha256"
+#: In a kernel store: ``"computed"`` when its values are the kernels its provenance
+#: (content hash) describes, as computed; ``"derived"`` otherwise (scaled, subset, made
+#: by hand): such a store is never served as computed kernels.
+PROVENANCE_ATTR = "provenance"
+COMPUTED = "computed"
+DERIVED = "derived"
+
+
+def values_digest(values) -> str:
+    """SHA-256 of an array's values: shape, then the float64 little-endian bytes in C order.
+
+    Parameters
+    ----------
+    values : array_like
+        A numpy or dask array (dask: computed one slice of the first axis at a time).
+
+    Returns
+    -------
+    str
+        64 hex digits; equal for equal values (as float64) of equal shape.
+
+    Examples
+    --------
+    >>> values_digest(np.zeros(3)) == values_digest(np.zeros(3, dtype=np.float32))
+    True
+    >>> values_digest(np.zeros(3)) == values_digest(np.zeros((1, 3)))
+    False
+    """
+    import hashlib
+
+    shape = tuple(int(n) for n in np.shape(values))
+    h = hashlib.sha256(repr(shape).encode())
+    lazy = hasattr(values, "dask")
+    parts = (values[i] for i in range(shape[0])) if lazy and shape else (values,)
+    for part in parts:
+        part = np.asarray(part.compute() if lazy else part)
+        h.update(np.ascontiguousarray(part, dtype="<f8").tobytes())
+    return h.hexdigest()
 
 
 def channel_coords(
@@ -127,6 +170,17 @@ def validate_kernels(H: xr.DataArray, *, require_attrs: bool = True) -> None:
         If ``H`` is not a DataArray.
     ValueError
         Naming the first broken part of the contract.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> validate_kernels(H)
+    >>> validate_kernels(H.rename(tau="lag"))
+    Traceback (most recent call last):
+    ...
+    ValueError: ...
     """
     if not isinstance(H, xr.DataArray):
         raise TypeError(f"kernels must be an xarray.DataArray, got {type(H).__name__}")
@@ -176,6 +230,18 @@ def select_probe(H: xr.DataArray, probe: str) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> select_probe(H, "cdm").sizes["probe_channel"]
+    1
+    >>> select_probe(H, "eeg")
+    Traceback (most recent call last):
+    ...
+    ValueError: probe 'eeg' not found; available probes: ['cdm']
     """
     names = list(dict.fromkeys(H.coords["probe"].values.tolist()))
     if probe not in names:

@@ -23,7 +23,6 @@ coordinate, rescaled to a readable SI prefix (mV -> µV -> nV).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +31,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from xkernels.contract import CHANNEL_COORDS, select_probe
+from xkernels.figures import new_figure
 from xkernels.validation import check_choice, fail
 
 KINDS = ("traces", "image")
@@ -41,32 +41,6 @@ SCALES = ("shared", "panel")
 NO_UNITS = "a.u."
 _PREFIXES = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"))
 _BASE_PREFIX = {"m": 1e-3, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
-
-
-class XkFigure(Figure):
-    """A pyplot figure shown exactly once in Jupyter.
-
-    With the inline backend, pyplot shows every figure of a cell when the cell ends, and
-    IPython shows a figure that is the cell's value (``H.xk.plot()`` on the last line)
-    once more.  This figure shows itself as a PNG image whenever IPython displays it and
-    leaves pyplot at that moment, so that pyplot does not show it again.  With any other
-    backend it is displayed as a plain figure (its text; a GUI backend shows the
-    window).
-    """
-
-    def _ipython_display_(self) -> None:
-        import matplotlib
-        from IPython.display import display
-
-        if "inline" not in str(matplotlib.get_backend()):
-            display({"text/plain": repr(self)}, raw=True)
-            return
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png", bbox_inches="tight")
-        display({"image/png": buffer.getvalue(), "text/plain": repr(self)}, raw=True)
-        import matplotlib.pyplot as plt
-
-        plt.close(self)  # shown: pyplot's end-of-cell display skips it
 
 
 # --------------------------------------------------------------------------------------
@@ -289,9 +263,7 @@ def _draw_lines(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: f
 
 
 def _new_figure(width: float, height: float) -> Figure:
-    import matplotlib.pyplot as plt
-
-    return plt.figure(figsize=(width, height), layout="constrained", FigureClass=XkFigure)
+    return new_figure(width, height)
 
 
 def _axes_list(ax: Any, n_panels: int, what: str) -> list:

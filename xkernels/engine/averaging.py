@@ -35,7 +35,7 @@ synapses are linearised around that node's resting state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -166,7 +166,7 @@ def node_plans(network: Network, post: str, geometry: Geometry, plan: KernelPlan
         One per node.
     """
     return [plan_population(network, post, geometry, plan.vrest_by_post[post], plan.g_eff,
-                            plan.dt, plan.n_lags, memo, depth=float(s)) for s in offsets]
+                            plan.grid, memo, depth=float(s)) for s in offsets]
 
 
 def shared_membrane(plans: list[PopulationPlan]) -> bool:
@@ -197,7 +197,8 @@ METHODS = ("auto", "superposition", "nodes")
 
 def depth_kernels(network: Network, post: str, plan: KernelPlan,
                   build: Callable[[], LinearisedCell], mode: str = "as-is",
-                  method: str = "auto") -> dict[str, np.ndarray]:
+                  method: str = "auto", pre: Collection[str] | None = None
+                  ) -> dict[str, np.ndarray]:
     """Depth-averaged kernels of every input of ``post`` (``averaging="depth"``).
 
     Parameters
@@ -221,11 +222,15 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         per-segment unit responses (needs a linear ``"as-is"`` membrane that is the same
         at every node); ``"auto"`` takes the superposition where valid and needing fewer
         simulations.  Both give the same kernels (to rounding).
+    pre : collection of str, optional
+        Simulate only the inputs of these presynaptic populations (default: all); the
+        g_eff shift still counts every input.
 
     Returns
     -------
     dict
-        Presynaptic population -> kernel, shape (n_channels, n_tau).
+        Presynaptic population (those of ``pre``) -> kernel, shape
+        (n_channels, n_tau).
 
     Raises
     ------
@@ -238,6 +243,8 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         geometry = cell.geometry
         rule = depth_matrices(plan.probes, geometry, pop, plan.depth_nodes)
         plans = node_plans(network, post, geometry, plan, rule.offsets, memo={})
+        if pre is not None:
+            plans = [_only(p, pre) for p in plans]
         if mode == "as-is":
             signals = _as_is_signals(cell, post, plans, rule.matrices, plan, method)
     if mode != "as-is":
@@ -247,10 +254,17 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         signals = _linearised_signals(network, post, plans, rule, plan, build, mode)
     out = {}
     n_ch = rule.matrices.shape[1]
-    for pre, inp in plans[0].inputs.items():
-        response = signals.get(pre, np.zeros((n_ch, plan.n_lags + 1)))
-        out[pre] = lin.finish_kernel(response, inp.h_delay, plan.fir)
+    for source, inp in plans[0].inputs.items():
+        response = signals.get(source, np.zeros((n_ch, plan.grid.n_response + 1)))
+        out[source] = lin.finish_kernel(response, inp.h_delay, plan.grid.delay_centre,
+                                        plan.grid.lags)
     return out
+
+
+def _only(node: PopulationPlan, pre: Collection[str]) -> PopulationPlan:
+    """``node`` with the inputs of ``pre`` only (its g_eff shift unchanged)."""
+    return PopulationPlan(g_shift=node.g_shift,
+                          inputs={k: v for k, v in node.inputs.items() if k in pre})
 
 
 def _add(signals: dict[str, np.ndarray], pre: str, term: np.ndarray) -> None:
@@ -277,10 +291,12 @@ def _as_is_signals(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
             for seg in support:
                 unit = np.zeros(cell.geometry.nseg)
                 unit[seg] = 1.0
-                G = cell.synaptic_response(unit, tau1, tau2, plan.tau, plan.t_X)
+                G = cell.synaptic_response(unit, tau1, tau2, plan.grid.n_response,
+                                           plan.t_X)
                 for pre, W in inputs.items():
                     if W[:, seg].any():
-                        _add(signals, pre, np.tensordot(W[:, seg], Q, axes=(0, 0)) @ G)
+                        _add(signals, pre,
+                             lin.project(np.tensordot(W[:, seg], Q, axes=(0, 0)), G))
         return signals
     current = np.zeros(cell.geometry.nseg)
     for n, node in enumerate(plans):
@@ -288,9 +304,9 @@ def _as_is_signals(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
         current = np.asarray(node.g_shift)
         for pre, inp in node.inputs.items():
             if np.any(np.asarray(inp.weights) != 0.0):
-                imem = cell.synaptic_response(inp.weights, inp.tau1, inp.tau2, plan.tau,
-                                              plan.t_X)
-                _add(signals, pre, Q[n] @ imem)
+                imem = cell.synaptic_response(inp.weights, inp.tau1, inp.tau2,
+                                              plan.grid.n_response, plan.t_X)
+                _add(signals, pre, lin.project(Q[n], imem))
     return signals
 
 
@@ -309,11 +325,10 @@ def _linearised_signals(network: Network, post: str, plans: list[PopulationPlan]
                 if membrane.state is not None and network.conductance_based:
                     # conductance-based synapses linearised around the node's resting state
                     node = plan_population(network, post, cell.geometry, membrane.state.v,
-                                           plan.g_eff, plan.dt, plan.n_lags,
-                                           depth=float(offset))
+                                           plan.g_eff, plan.grid, depth=float(offset))
                 for pre, inp in node.inputs.items():
-                    if np.any(np.asarray(inp.weights) != 0.0):
-                        imem = membrane.response(inp.weights, inp.tau1, inp.tau2, plan.tau,
-                                                 plan.t_X)
-                        _add(signals, pre, rule.matrices[n] @ imem)
+                    if pre in plans[n].inputs and np.any(np.asarray(inp.weights) != 0.0):
+                        imem = membrane.response(inp.weights, inp.tau1, inp.tau2,
+                                                 plan.grid.n_response, plan.t_X)
+                        _add(signals, pre, lin.project(rule.matrices[n], imem))
     return signals

@@ -83,6 +83,70 @@ class Geometry:
         return lfpykit.CellGeometry(x=self.x, y=self.y, z=self.z, d=self.d)
 
 
+
+def template_cell(spec: CellSpec, population: Population, dt: float,
+                  e_pas_default: float | None = None):
+    """Build the LFPy ``TemplateCell`` of ``spec``, rotated as ``population`` says.
+
+    The one construction shared by :class:`LinearisedCell` (kernels) and
+    :class:`xkernels.engine.network_cell.NetworkCell` (the hybrid scheme): template,
+    morphology, biophysics preset or callable, ``params``; it replaces every NEURON
+    section of the process (``delete_sections=True``).
+
+    Parameters
+    ----------
+    spec : CellSpec
+        Cell specification.
+    population : Population
+        Population whose ``rotation`` (radians about x, y, z) is applied.
+    dt : float
+        Time step (ms).
+    e_pas_default : float or None
+        Leak reversal potential (mV) of the ``passive`` preset when its ``e_pas`` is
+        unset.
+
+    Returns
+    -------
+    LFPy.TemplateCell
+        With its soma at the origin after rotation.
+    """
+    import LFPy
+
+    load_mechanisms()
+    params = dict(spec.params)
+    custom_fun = list(params.pop("custom_fun", []) or [])
+    custom_args = list(params.pop("custom_fun_args", []) or [{}] * len(custom_fun))
+    bio = spec.biophysics
+    if isinstance(bio, dict):
+        e_pas = bio.get("e_pas")
+        if e_pas is None:
+            e_pas = e_pas_default
+        if e_pas is None:
+            raise ValueError(f"populations[{population.name!r}].cell.biophysics.e_pas must "
+                             "be set when Vrest is a per-segment list (or not given), got None")
+        fun, args = preset_function(bio, float(e_pas), insert_passive)
+        custom_fun.insert(0, fun)
+        custom_args.insert(0, args)
+    elif callable(bio):
+        custom_fun.insert(0, bio)
+        custom_args.insert(0, dict(spec.biophysics_args))
+    params.setdefault("v_init", -70.0)
+    cell = LFPy.TemplateCell(
+        morphology=str(spec.resolve("morphology")),
+        templatefile=str(spec.resolve("templatefile")),
+        templatename=spec.templatename,
+        templateargs=spec.templateargs,
+        dt=dt, tstart=0.0, tstop=dt, delete_sections=True,
+        custom_fun=custom_fun or None, custom_fun_args=custom_args or None,
+        **params,
+    )
+    if isinstance(bio, dict):
+        finish_preset(cell.allseclist, bio)
+    rotation = {k: v for k, v in population.rotation.items() if v}
+    if rotation:
+        cell.set_rotation(**rotation)
+    return cell
+
 class LinearisedCell:
     """A cell representative of one postsynaptic population, ready for kernels.
 
@@ -103,43 +167,11 @@ class LinearisedCell:
 
     def __init__(self, spec: CellSpec, population: Population, dt: float,
                  e_pas_default: float | None = None) -> None:
-        import LFPy
         from neuron import h
 
         load_mechanisms()
         self._h = h
-        params = dict(spec.params)
-        custom_fun = list(params.pop("custom_fun", []) or [])
-        custom_args = list(params.pop("custom_fun_args", []) or [{}] * len(custom_fun))
-        bio = spec.biophysics
-        if isinstance(bio, dict):
-            e_pas = bio.get("e_pas")
-            if e_pas is None:
-                e_pas = e_pas_default
-            if e_pas is None:
-                raise ValueError(f"populations[{population.name!r}].cell.biophysics.e_pas must "
-                                 "be set when Vrest is a per-segment list")
-            fun, args = preset_function(bio, float(e_pas), insert_passive)
-            custom_fun.insert(0, fun)
-            custom_args.insert(0, args)
-        elif callable(bio):
-            custom_fun.insert(0, bio)
-            custom_args.insert(0, dict(spec.biophysics_args))
-        params.setdefault("v_init", -70.0)
-        self.cell = LFPy.TemplateCell(
-            morphology=str(spec.resolve("morphology")),
-            templatefile=str(spec.resolve("templatefile")),
-            templatename=spec.templatename,
-            templateargs=spec.templateargs,
-            dt=dt, tstart=0.0, tstop=dt, delete_sections=True,
-            custom_fun=custom_fun or None, custom_fun_args=custom_args or None,
-            **params,
-        )
-        if isinstance(bio, dict):
-            finish_preset(self.cell.allseclist, bio)
-        rotation = {k: v for k, v in population.rotation.items() if v}
-        if rotation:
-            self.cell.set_rotation(**rotation)
+        self.cell = template_cell(spec, population, dt, e_pas_default)
         self.cell.set_pos(z=population.loc)
         self.dt = float(dt)
         self.segments = [seg for sec in self.cell.allseclist for seg in sec]
@@ -203,7 +235,7 @@ class LinearisedCell:
 
     # -- simulation --------------------------------------------------------------------
     def synaptic_response(self, weights: np.ndarray, tau1: float, tau2: float,
-                          tau: float, t_X: float) -> np.ndarray:
+                          n_after: int, t_X: float) -> np.ndarray:
         """Membrane currents after one synchronous volley onto every segment.
 
         Parameters
@@ -213,20 +245,18 @@ class LinearisedCell:
             inward. Zero-weight segments get no synapse.
         tau1, tau2 : float
             Rise and decay time constants (ms).
-        tau : float
-            Duration to simulate after the volley (ms).
+        n_after : int
+            Time steps to simulate after the volley.
         t_X : float
             Volley time (ms) used when the cell is not known to start at rest.
 
         Returns
         -------
         ndarray
-            Shape (nseg, n + 1) transmembrane currents (nA) at lags ``k dt``,
-            ``k = 0..n``, ``n = round(tau / dt)``, relative to the volley; the cell is
-            at rest before it.
+            Shape (nseg, n_after + 1) transmembrane currents (nA) at lags ``k dt``,
+            ``k = 0..n_after``, relative to the volley; the cell is at rest before it.
         """
         h = self._h
-        n_after = int(round(tau / self.dt))
         v_rest = self.resting_potential()
         if v_rest is not None:
             # exact rest: start the volley one step after initialisation
@@ -234,7 +264,6 @@ class LinearisedCell:
         else:
             n_before = int(round(t_X / self.dt))
             v_init = self.cell.v_init
-        t_volley = n_before * self.dt
         synapses, netcons = [], []
         for seg, w in zip(self.segments, np.asarray(weights, dtype=float)):
             if w == 0.0:
@@ -247,24 +276,26 @@ class LinearisedCell:
             synapses.append(syn)
             netcons.append(nc)
         recorders = self._record_imem()
-        t_stop = (n_before + n_after) * self.dt
         h.finitialize(v_init)
         h.fcurrent()
         h.frecord_init()
         for nc in netcons:
-            nc.event(t_volley)
-        self._advance(t_stop)
-        imem = np.array([vec.as_numpy()[: n_before + n_after + 1] for vec in recorders])
+            # NEURON delivers it at the step whose start lies within dt/2 of this time
+            nc.event(n_before * self.dt)
+        imem = self._run(recorders, n_before + n_after)
         del synapses, netcons, recorders
         if v_rest is None:
             # a membrane not at rest: remove the baseline transient exactly by
             # subtracting the same simulation without the volley
-            baseline = self._baseline(v_init, n_before + n_after)
-            imem = imem - baseline
+            imem = imem - self._baseline(v_init, n_before + n_after)
         return imem[:, n_before:]
 
     def _record_imem(self) -> list:
-        """Fixed-step integration with fast i_membrane_ recorded every dt."""
+        """Fixed-step integration with fast i_membrane_ recorded at every step.
+
+        Recording every step (not every ``dt`` ms by record events) gives exactly one
+        sample per step whatever the accumulated rounding of NEURON's clock.
+        """
         h = self._h
         cvode = h.CVode()
         cvode.active(0)
@@ -277,19 +308,25 @@ class LinearisedCell:
             recorders.append(vec)
         return recorders
 
-    def _advance(self, t_stop: float) -> None:
-        """Integrate to ``t_stop`` (ms) with NEURON's compiled event loop.
+    def _run(self, recorders: list, n_steps: int) -> np.ndarray:
+        """Integrate ``n_steps`` steps from initialisation; the recorded currents.
 
-        ``ParallelContext.psolve`` gives the same fixed-step results as the interpreted
-        ``continuerun`` of the standard run system (LFPy's choice), without its per-step
-        hoc overhead.
+        ``ParallelContext.psolve`` (NEURON's compiled event loop, the same fixed-step
+        results as the interpreted ``continuerun`` of LFPy without its per-step hoc
+        overhead) runs to about one step before the end, single steps finish the count
+        (psolve decides by NEURON's accumulated clock, which drifts by ~1e-11 ms).
         """
         h = self._h
         pc = h.ParallelContext()
         pc.set_maxstep(10.0)
-        pc.psolve(t_stop)
-        if h.t < t_stop - 0.5 * self.dt:  # as LFPy: tstop itself is part of the record
+        if n_steps > 1:
+            pc.psolve((n_steps - 1.5) * self.dt)
+        first = recorders[0] if recorders else None
+        if first is None:
+            return np.zeros((0, n_steps + 1))
+        while first.size() < n_steps + 1:
             h.fadvance()
+        return np.array([vec.as_numpy()[: n_steps + 1] for vec in recorders])
 
     def _baseline(self, v_init: float, n_steps: int) -> np.ndarray:
         h = self._h
@@ -297,8 +334,7 @@ class LinearisedCell:
         h.finitialize(v_init)
         h.fcurrent()
         h.frecord_init()
-        self._advance(n_steps * self.dt)
-        return np.array([vec.as_numpy()[: n_steps + 1] for vec in recorders])
+        return self._run(recorders, n_steps)
 
     # -- linearity (used by the superposition fast path of parameter sweeps) -----------
     def is_linear(self) -> bool:

@@ -24,7 +24,13 @@ import xarray as xr
 
 # ``probes`` is the name of compute_kernels' argument: the package goes by another name
 from xkernels import probes as probe_api
-from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME
+from xkernels.contract import (
+    CORE_DIMS,
+    FORMAT_VERSION,
+    KERNEL_NAME,
+    VALUES_DIGEST_ATTR,
+    values_digest,
+)
 from xkernels.engine import averaging as avg
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
@@ -38,8 +44,15 @@ from xkernels.engine.options import (
     vrest_of_population,
 )
 from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
+from xkernels.engine.timeline import lfpykernels_grid, regular_grid
 from xkernels.spec.network import Network, Population
 from xkernels.validation import check_int
+
+#: Version of the engine's numbers: bumped whenever a change of the engine changes the
+#: kernels it returns for the same inputs (not on every release).  Part of the content
+#: hash, so a kernel store computed by an older engine is never served as current
+#: (``compute_kernels(store=...)`` recomputes it).  History: 1 -- first versioned engine.
+ENGINE_VERSION = 1
 
 DEFAULT_DT = 2.0 ** -4
 DEFAULT_TAU = 50.0
@@ -110,7 +123,8 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float,
         averaging options enter only with ``averaging="depth"``, so that the inputs (and
         content hashes) of ``"reference"`` kernels are those of earlier versions.
     """
-    out = {"format_version": FORMAT_VERSION, "spec": network.to_dict(),
+    out = {"format_version": FORMAT_VERSION, "engine_version": ENGINE_VERSION,
+           "spec": network.to_dict(),
            "probes": [[name, d] for name, d in probe_defs.items()],  # order matters
            "dt": dt, "tau": tau, "t_X": t_X,
            "Vrest": vrest_json(Vrest), "g_eff": bool(g_eff), "fir": bool(fir),
@@ -243,7 +257,48 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
         A cell-dependent input (placement sections, per-segment Vrest) that does not fit
         its cell; every cell is checked before the first simulation.
     """
+    states: dict = {}
+    H = label_kernels(simulate_values(network, plan, states_out=states), plan)
+    rest = {post: state.to_dict() for post, state in states.items() if state is not None}
+    if rest:
+        H.attrs["resting_state"] = json.dumps(rest)
+    return H
+
+
+def simulate_values(network: Network, plan: KernelPlan,
+                    pre: Sequence[str] | None = None,
+                    states_out: dict | None = None) -> np.ndarray:
+    """The kernel values of a prepared computation, unlabelled (as a numpy array).
+
+    Parameters
+    ----------
+    network : Network
+        The network ``plan`` was prepared for.
+    plan : KernelPlan
+        The validated computation.
+    pre : sequence of str, optional
+        Simulate only the inputs of these presynaptic populations (the others stay
+        zero); the g_eff shift still counts every input.  Default: all of ``plan.X``.
+    states_out : dict, optional
+        Filled with the resting state of every postsynaptic population whose membrane
+        was linearised (None for ``"as-is"``).
+
+    Returns
+    -------
+    ndarray
+        Shape ``plan.shape`` (X, Y, probe_channel, tau), in the units of each channel
+        per presynaptic spike.
+
+    Raises
+    ------
+    ValueError
+        As :func:`simulate_kernels`; or ``pre`` naming a population not in ``plan.X``.
+    """
     X, Y = plan.X, plan.Y
+    wanted = set(X) if pre is None else set(pre)
+    if not wanted <= set(X):
+        raise ValueError(f"pre must name presynaptic populations among {list(X)}, "
+                         f"got {sorted(wanted - set(X))}")
     values = np.zeros(plan.shape)
 
     def build(post: str) -> LinearisedCell:
@@ -270,15 +325,13 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
         cell = build(post)
         try:
             plans[post] = plan_population(network, post, cell.geometry,
-                                          plan.vrest_by_post[post], plan.g_eff, plan.dt,
-                                          plan.n_lags)
+                                          plan.vrest_by_post[post], plan.g_eff, plan.grid)
             membrane = linearise(cell, post)
             states[post] = membrane.state
             if membrane.state is not None and network.conductance_based:
                 # conductance-based synapses linearised around the resting state found
                 plans[post] = plan_population(network, post, cell.geometry,
-                                              membrane.state.v, plan.g_eff, plan.dt,
-                                              plan.n_lags)
+                                              membrane.state.v, plan.g_eff, plan.grid)
         except BaseException:
             cell.close()
             raise
@@ -295,7 +348,7 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
                 last.close()
             mode = plan.linearisation.get(post, "as-is")
             kernels = avg.depth_kernels(network, post, plan, lambda post=post: build(post),
-                                        mode)
+                                        mode, pre=wanted)
             for pre, kernel in kernels.items():
                 values[X.index(pre), j] = kernel
             continue
@@ -305,28 +358,44 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
             pop_plan = plans[post]
             matrix = probes_matrix(plan.probes, cell.geometry, network.population(post),
                                    plan.n_positions, plan.seed)
-            for pre, item in pop_plan.inputs.items():
-                i = X.index(pre)
-                imem = membrane.response(item.weights, item.tau1, item.tau2, plan.tau,
-                                         plan.t_X)
-                values[i, j] = lin.finish_kernel(matrix @ imem, item.h_delay, plan.fir)
-
-    H = label_kernels(values, plan)
-    rest = {post: state.to_dict() for post, state in states.items() if state is not None}
-    if rest:
-        H.attrs["resting_state"] = json.dumps(rest)
-    return H
+            for source, item in pop_plan.inputs.items():
+                if source not in wanted:
+                    continue
+                i = X.index(source)
+                imem = membrane.response(item.weights, item.tau1, item.tau2,
+                                         plan.grid.n_response, plan.t_X)
+                values[i, j] = lin.finish_kernel(lin.project(matrix, imem), item.h_delay,
+                                                 plan.grid.delay_centre, plan.grid.lags)
+    if states_out is not None:
+        states_out.update(states)
+    return values
 
 
 def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X: float,
                     Vrest: Any, g_eff: bool, fir: bool, n_positions: int,
                     seed: int, linearisation: Any = "as-is",
+                    reference_lags: bool = False,
                     averaging: str = DEFAULT_AVERAGING,
                     depth_nodes: int = DEFAULT_DEPTH_NODES) -> KernelPlan:
     """Validate the inputs of a kernel computation and derive everything but the values.
 
-    Parameters are those of :func:`compute_kernels`.  Nothing is simulated (with
-    ``averaging="depth"`` the probes are checked against every postsynaptic population).
+    Nothing is simulated (with ``averaging="depth"`` the probes are checked against
+    every postsynaptic population).
+
+    Parameters
+    ----------
+    network, probes, dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed
+        As for :func:`compute_kernels` (times in ms, Vrest in mV).
+    linearisation : str or dict
+        As for :func:`compute_kernels`.
+    reference_lags : bool
+        Use the lags and delay taps LFPykernels 0.2.0 uses at this ``dt``, ``tau``,
+        ``t_X`` (:func:`xkernels.engine.timeline.lfpykernels_grid`;
+        :mod:`xkernels.compat` asks for it) instead of the regular grid.
+    averaging : {"reference", "depth"}
+        As for :func:`compute_kernels`.
+    depth_nodes : int
+        As for :func:`compute_kernels`.
 
     Returns
     -------
@@ -362,15 +431,18 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
                            g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
                            linearisation=modes, averaging=averaging,
                            depth_nodes=depth_nodes)
+    grid = regular_grid(dt, n_lags, fir)
+    if reference_lags:
+        grid = lfpykernels_grid(dt, tau, t_X, fir)
+        inputs["lags"] = "lfpykernels-0.2.0"
     digest = content_hash(inputs)
     channel_meta = [probe_api.probe_channels(name, probe) for name, probe in named.items()]
     coords = _merge_channel_coords(channel_meta)
     X = tuple(network.presynaptic)
     Y = tuple(network.postsynaptic)
-    n_tau = n_lags if fir else 2 * n_lags + 1
-    tau_axis = (np.arange(1, n_lags + 1) if fir else np.arange(-n_lags, n_lags + 1)) * dt
     coords = {"X": np.asarray(X, dtype=str), "Y": np.asarray(Y, dtype=str),
-              "tau": ("tau", tau_axis, {"units": "ms", "long_name": "time lag"}), **coords}
+              "tau": ("tau", grid.tau_axis, {"units": "ms", "long_name": "time lag"}),
+              **coords}
     attrs = {
         "long_name": "spike-to-signal kernels",
         "description": "signal per presynaptic spike; convolve with spikes per bin",
@@ -382,12 +454,13 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
         **({"depth_nodes": depth_nodes} if averaging == "depth" else {}),
         "versions": json.dumps(dict(_versions()), sort_keys=True),
         "content_hash": digest, "format_version": FORMAT_VERSION,
+        "engine_version": ENGINE_VERSION,
     }
     return KernelPlan(
         probes=named, probe_defs=probe_defs, inputs=inputs, digest=digest, X=X, Y=Y,
-        dt=dt, tau=tau, t_X=t_X, n_lags=n_lags, g_eff=bool(g_eff), fir=bool(fir),
+        dt=dt, tau=tau, t_X=t_X, n_lags=n_lags, grid=grid, g_eff=bool(g_eff), fir=bool(fir),
         n_positions=int(n_positions), seed=int(seed), vrest_by_post=vrest_by_post,
-        shape=(len(X), len(Y), coords["probe_channel"][1].size, n_tau),
+        shape=(len(X), len(Y), coords["probe_channel"][1].size, grid.lags.size),
         coords=coords, attrs=attrs, linearisation=modes, averaging=averaging,
         depth_nodes=depth_nodes)
 
@@ -405,9 +478,12 @@ def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
+        With the digest of ``values`` in ``attrs['values_sha256']`` (what a store
+        compares to tell these kernels from modified ones).
     """
+    attrs = {**plan.attrs, VALUES_DIGEST_ATTR: values_digest(values)}
     return xr.DataArray(values, dims=CORE_DIMS, coords=dict(plan.coords), name=KERNEL_NAME,
-                        attrs=dict(plan.attrs))
+                        attrs=attrs)
 
 
 def probes_matrix(named: Mapping[str, Any], geometry: Geometry, pop: Population,

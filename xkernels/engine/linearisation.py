@@ -6,6 +6,7 @@
 * :func:`leak_shift` -- the g_eff correction of the leak conductance
 * :func:`segment_weights` -- linearised per-segment synaptic currents
 * :func:`delay_filter` -- normalised delay distribution on the lag grid
+* :func:`project` -- membrane currents to probe signals (small products row by row)
 * :func:`finish_kernel` -- delay smearing, then :func:`window_kernel`: offset
   subtraction at τ = 0, FIR cut
 """
@@ -126,7 +127,7 @@ def leak_shift(area: np.ndarray, counts: np.ndarray, weight: float, tau1: float,
                rate: float) -> np.ndarray:
     """Mean synaptic conductance per membrane area added to the leak (S/cm²).
 
-    Δg_i = n_i |w| β ν / A_i with ``n_i`` synapses on segment i, weight ``w`` (µS),
+    ``Δg_i = n_i |w| β ν / A_i`` with ``n_i`` synapses on segment i, weight ``w`` (µS),
     β the waveform integral (ms), ν the activation rate (spikes/s) and A_i (µm²);
     µS ms s⁻¹ µm⁻² = 0.1 S/cm².
     """
@@ -146,28 +147,62 @@ def segment_weights(weight: float, e_rev: float, vrest, p_out: np.ndarray,
     return weight * p_out
 
 
-def delay_filter(delay, dt: float, n_lags: int) -> np.ndarray:
-    """Normalised delay weights on lags ``k dt``, ``k = -n_lags..n_lags``.
+def delay_filter(delay, times: np.ndarray) -> np.ndarray:
+    """Normalised delay weights: the delay density at ``times``, summing to 1.
 
     Parameters
     ----------
     delay : Distribution or scipy frozen distribution
         Delay distribution (ms), anything with a ``pdf`` method.
-    dt : float
-        Time step (ms).
-    n_lags : int
-        Half length in steps.
+    times : ndarray
+        Tap times (ms), e.g. ``LagGrid.delay_times`` (``k dt``, ``k = -n..n``).
+
+    Raises
+    ------
+    ValueError
+        If the density has no mass at ``times``.
     """
-    lags = np.linspace(-n_lags * dt, n_lags * dt, 2 * n_lags + 1)
-    pdf = delay.pdf(lags)
+    pdf = delay.pdf(times)
     total = pdf.sum()
     if not np.isfinite(total) or total <= 0:
         raise ValueError("delay distribution has no probability mass on the lags "
-                         f"[{-n_lags * dt}, {n_lags * dt}] ms")
+                         f"[{times[0]}, {times[-1]}] ms")
     return pdf / total
 
 
-def finish_kernel(response: np.ndarray, h_delay: np.ndarray, fir: bool) -> np.ndarray:
+#: Below this many multiply-adds a matrix product runs row by row (one GEMV per row):
+#: BLAS's threaded GEMM costs more in thread hand-offs than it saves for products this
+#: small, and ~20x more on a machine whose cores are busy (measured: 16x90 @ 90x802
+#: took 12 ms threaded, 0.6 ms row by row, with other processes on both cores).
+SMALL_PRODUCT = 2 ** 24
+
+
+def project(matrix: np.ndarray, currents: np.ndarray) -> np.ndarray:
+    """``matrix @ currents``: probe signals (n_channels, n_t) from membrane currents.
+
+    Parameters
+    ----------
+    matrix : ndarray
+        Shape (n_channels, nseg), channel units per nA.
+    currents : ndarray
+        Shape (nseg, n_t), nA.
+
+    Returns
+    -------
+    ndarray
+        Shape (n_channels, n_t).  Products below :data:`SMALL_PRODUCT` multiply-adds
+        are computed row by row (the same numbers, without BLAS threads).
+    """
+    if matrix.shape[0] * matrix.shape[1] * currents.shape[-1] >= SMALL_PRODUCT:
+        return matrix @ currents
+    out = np.empty((matrix.shape[0], currents.shape[-1]))
+    for k, row in enumerate(matrix):
+        out[k] = row @ currents
+    return out
+
+
+def finish_kernel(response: np.ndarray, h_delay: np.ndarray, centre: int,
+                  lags: np.ndarray) -> np.ndarray:
     """Delay-smear a channel response and cut the kernel window.
 
     Parameters
@@ -176,35 +211,38 @@ def finish_kernel(response: np.ndarray, h_delay: np.ndarray, fir: bool) -> np.nd
         Shape (n_channels, n + 1): signal at lags 0..n steps after the volley; the
         signal is zero before the volley and unknown (taken as zero) after lag n.
     h_delay : ndarray
-        Delay weights on lags -n..n (length 2n + 1).
-    fir : bool
-        Return lags 1..n only (FIR form) instead of -n..n.
+        Delay weights (taps); tap ``centre`` is applied at lag 0, tap ``centre + k`` at
+        lag k.
+    centre : int
+        Index of the lag-0 tap.
+    lags : ndarray
+        Output lags (steps, increasing by one, at most n).
 
     Returns
     -------
     ndarray
-        Kernel, shape (n_channels, n) if ``fir`` else (n_channels, 2n + 1): the
-        delay-smeared response minus its value at lag 0, zero at negative lags.
+        Kernel, shape (n_channels, lags.size): the delay-smeared response minus its
+        value at lag 0, zero at negative lags.
     """
     n = response.shape[-1] - 1
-    if h_delay.size != 2 * n + 1:
-        raise ValueError(f"delay filter has {h_delay.size} taps, expected {2 * n + 1}")
+    top = int(lags[-1]) if lags.size else 0
+    if top > n or not 0 <= centre < h_delay.size:
+        raise ValueError(f"lags up to {top} and lag-0 tap {centre} do not fit a response "
+                         f"of {n + 1} lags and a filter of {h_delay.size} taps")
     full = fftconvolve(response, h_delay[None, :], axes=-1)
-    return window_kernel(full[:, n: 2 * n + 1], fir)  # lags 0..n
+    return window_kernel(full[:, centre: centre + max(top, 0) + 1], lags)  # lags 0..top
 
 
-def window_kernel(smeared: np.ndarray, fir: bool) -> np.ndarray:
-    """Kernel window from a delay-smeared response at lags 0..n (last axis).
+def window_kernel(smeared: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """Kernel at ``lags`` from a delay-smeared response at lags 0..top (last axis).
 
-    Subtracts the value at lag 0 and returns lags 1..n (``fir``) or -n..n with the
-    negative lags zero.
+    Subtracts the value at lag 0 and returns the values at ``lags``, zero at negative
+    lags.
     """
-    n = smeared.shape[-1] - 1
     kernel = smeared - smeared[..., :1]
-    if fir:
-        return kernel[..., 1:]
-    out = np.zeros(kernel.shape[:-1] + (2 * n + 1,))
-    out[..., n:] = kernel
+    out = np.zeros(kernel.shape[:-1] + (lags.size,))
+    causal = lags >= 0
+    out[..., causal] = kernel[..., lags[causal]]
     return out
 
 

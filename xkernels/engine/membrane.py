@@ -211,7 +211,7 @@ class LinearisedMembrane:
         self._saved = None
 
     # -- the response ------------------------------------------------------------------
-    def response(self, weights: np.ndarray, tau1: float, tau2: float, tau: float,
+    def response(self, weights: np.ndarray, tau1: float, tau2: float, n_after: int,
                  t_X: float) -> np.ndarray:
         """Membrane currents after one synchronous volley, from the resting state.
 
@@ -222,8 +222,8 @@ class LinearisedMembrane:
             inward.
         tau1, tau2 : float
             Rise and decay time constants (ms); one of the pairs given at construction.
-        tau : float
-            Duration simulated after the volley (ms).
+        n_after : int
+            Time steps simulated after the volley.
         t_X : float
             Volley time of ``"as-is"`` cells that must settle (ms); unused otherwise.
 
@@ -231,13 +231,13 @@ class LinearisedMembrane:
         -------
         ndarray
             Shape (nseg, n + 1): change of the transmembrane currents (nA) at lags
-            ``k dt``, ``k = 0..n``, ``n = round(tau / dt)`` after the volley, of the
+            ``k dt``, ``k = 0..n``, ``n = n_after`` after the volley, of the
             linearised membrane.
         """
         if self.mode == "as-is":
-            return self.cell.synaptic_response(weights, tau1, tau2, tau, t_X)
+            return self.cell.synaptic_response(weights, tau1, tau2, n_after, t_X)
         weights = np.asarray(weights, dtype=float)
-        n_steps = int(round(tau / self.cell.dt))
+        n_steps = int(n_after)
         if self.mode == "quasi-active":
             total = np.abs(weights).sum()
             if total == 0.0:

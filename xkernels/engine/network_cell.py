@@ -28,9 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from xkernels.engine.biophysics import finish_preset, preset_function
-from xkernels.engine.cells import Geometry, insert_passive
-from xkernels.engine.mechanisms import load_mechanisms
+from xkernels.engine.cells import Geometry, template_cell
 from xkernels.spec.network import CellSpec, Population
 
 #: Serialises NEURON use between threads of one process (NEURON keeps global state).
@@ -44,68 +42,6 @@ _PASSIVE = {"pas"}
 #: Default number of time steps integrated between two reductions of the currents.
 DEFAULT_CHUNK_STEPS = 4096
 
-
-def template_cell(spec: CellSpec, population: Population, dt: float,
-                  e_pas_default: float | None = None):
-    """Build the LFPy ``TemplateCell`` of ``spec``, rotated as ``population`` says.
-
-    The cell is built as :class:`xkernels.engine.cells.LinearisedCell` builds it (same
-    template, morphology, biophysics preset or callable, ``params``); it replaces every
-    NEURON section of the process (``delete_sections=True``).
-
-    Parameters
-    ----------
-    spec : CellSpec
-        Cell specification.
-    population : Population
-        Population whose ``rotation`` (radians about x, y, z) is applied.
-    dt : float
-        Time step (ms).
-    e_pas_default : float or None
-        Leak reversal potential (mV) of the ``passive`` preset when its ``e_pas`` is
-        unset.
-
-    Returns
-    -------
-    LFPy.TemplateCell
-        With its soma at the origin after rotation.
-    """
-    import LFPy
-
-    load_mechanisms()
-    params = dict(spec.params)
-    custom_fun = list(params.pop("custom_fun", []) or [])
-    custom_args = list(params.pop("custom_fun_args", []) or [{}] * len(custom_fun))
-    bio = spec.biophysics
-    if isinstance(bio, dict):
-        e_pas = bio.get("e_pas")
-        if e_pas is None:
-            e_pas = e_pas_default
-        if e_pas is None:
-            raise ValueError(f"populations[{population.name!r}].cell.biophysics.e_pas must "
-                             "be set (or a resting potential Vrest given), got None")
-        fun, args = preset_function(bio, float(e_pas), insert_passive)
-        custom_fun.insert(0, fun)
-        custom_args.insert(0, args)
-    elif callable(bio):
-        custom_fun.insert(0, bio)
-        custom_args.insert(0, dict(spec.biophysics_args))
-    params.setdefault("v_init", -70.0)
-    cell = LFPy.TemplateCell(
-        morphology=str(spec.resolve("morphology")),
-        templatefile=str(spec.resolve("templatefile")),
-        templatename=spec.templatename,
-        templateargs=spec.templateargs,
-        dt=dt, tstart=0.0, tstop=dt, delete_sections=True,
-        custom_fun=custom_fun or None, custom_fun_args=custom_args or None,
-        **params,
-    )
-    if isinstance(bio, dict):
-        finish_preset(cell.allseclist, bio)
-    rotation = {k: v for k, v in population.rotation.items() if v}
-    if rotation:
-        cell.set_rotation(**rotation)
-    return cell
 
 
 class NetworkCell:

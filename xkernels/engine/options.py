@@ -8,11 +8,13 @@ is allowed).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from xkernels.engine.timeline import WHOLE_RTOL, whole_steps
 from xkernels.spec.network import Network
 from xkernels.validation import check_bool, check_real, fail
 
@@ -38,7 +40,9 @@ def check_options(dt: float, tau: float, t_X: float, g_eff: bool, fir: bool,
     Returns
     -------
     tuple
-        ``(dt, tau, t_X, n_lags)`` as floats and ``n_lags = tau / dt``.
+        ``(dt, tau, t_X, n_lags)`` as floats and ``n_lags = tau / dt``, which must be a
+        whole number to :data:`~xkernels.engine.timeline.WHOLE_RTOL` relative (any
+        ``dt``: 0.1 ms with tau = 50 ms gives 500 lags each side).
 
     Raises
     ------
@@ -53,9 +57,12 @@ def check_options(dt: float, tau: float, t_X: float, g_eff: bool, fir: bool,
     tau = check_real("tau", tau)
     if tau < dt:
         raise ValueError(f"tau must be >= dt = {dt} ms, got {tau!r}")
-    n_lags = int(round(tau / dt))
-    if abs(n_lags * dt - tau) > 1e-9 * max(tau, 1.0):
-        raise ValueError(f"tau must be a whole multiple of dt = {dt} ms, got {tau!r}")
+    n_lags = whole_steps(tau, dt)
+    if n_lags is None:
+        raise ValueError(f"tau / dt must be a whole number (to {WHOLE_RTOL:g} relative): "
+                         f"tau = {tau!r} ms and dt = {dt!r} ms give {tau / dt:.6g}; allowed: "
+                         "a tau that is a multiple of dt (dt = 0.1, 0.05, 0.025, 2**-4 ... "
+                         "with tau = 20, 50, 100 ...)")
     t_X = check_t_X(t_X, tau)
     check_bool("g_eff", g_eff)
     check_bool("fir", fir)
@@ -151,7 +158,7 @@ def leak_reversal_of(vrest: float | np.ndarray) -> float | None:
 
 def check_network_inputs(network: Network, g_eff: bool) -> None:
     """Check the fields the g_eff correction needs (extrinsic synapses where there is
-    extrinsic input).
+    extrinsic input) and warn about presynaptic populations without a rate.
 
     Parameters
     ----------
@@ -164,9 +171,23 @@ def check_network_inputs(network: Network, g_eff: bool) -> None:
     ------
     ValueError
         ``populations[...].ext_synapse`` missing while g_eff is on and ``n_ext > 0``.
+
+    Warns
+    -----
+    UserWarning
+        A presynaptic population whose ``rate`` was never set: its synapses add no
+        conductance to the leak (as with rate 0).
     """
     if not g_eff:
         return
+    unset = [conn.key for conn in network.connections
+             if network.population(conn.pre).rate is None]
+    if unset:
+        pres = sorted({key.split("->")[0] for key in unset})
+        warnings.warn(f"g_eff=True but populations {pres} have no rate: the synapses of "
+                      f"connections {unset} add no conductance to the leak; set "
+                      "populations[...].rate (spikes/s; 0 for a silent population) or pass "
+                      "g_eff=False", UserWarning, stacklevel=4)
     for post in network.postsynaptic:
         pop = network.population(post)
         if pop.n_ext > 0 and pop.nu_ext > 0 and pop.ext_synapse is None:

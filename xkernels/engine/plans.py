@@ -21,6 +21,7 @@ import numpy as np
 
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry
+from xkernels.engine.timeline import LagGrid
 from xkernels.spec.network import Network
 
 
@@ -48,6 +49,9 @@ class KernelPlan:
         Presynaptic spike time for cells that must settle (ms).
     n_lags : int
         ``tau / dt``.
+    grid : LagGrid
+        The lags computed and the delay taps (:func:`~xkernels.engine.timeline.regular_grid`
+        unless the compat layer asks for the reference's).
     g_eff, fir : bool
         The g_eff leak correction; causal lags only.
     n_positions, seed : int
@@ -78,6 +82,7 @@ class KernelPlan:
     tau: float
     t_X: float
     n_lags: int
+    grid: LagGrid
     g_eff: bool
     fir: bool
     n_positions: int
@@ -107,7 +112,7 @@ class InputPlan:
     tau1, tau2 : float
         Rise and decay time constants of the synapse (ms).
     h_delay : ndarray
-        Delay filter over lags ``-n_lags..n_lags``, shape (2 n_lags + 1,).
+        Delay filter taps at ``LagGrid.delay_times``.
     """
 
     weights: np.ndarray
@@ -134,7 +139,7 @@ class PopulationPlan:
 
 
 def plan_population(network: Network, post: str, geometry: Geometry,
-                    vrest: float | np.ndarray, g_eff: bool, dt: float, n_lags: int,
+                    vrest: float | np.ndarray, g_eff: bool, grid: LagGrid,
                     memo: dict | None = None, depth: float | None = None) -> PopulationPlan:
     """Plan (and so validate) the inputs of ``post`` on its cell, before simulating.
 
@@ -151,10 +156,9 @@ def plan_population(network: Network, post: str, geometry: Geometry,
         :func:`xkernels.engine.options.vrest_of_population`.
     g_eff : bool
         Compute the g_eff leak shift (else zeros).
-    dt : float
-        Time step (ms).
-    n_lags : int
-        Lags of the kernel (``tau / dt``).
+    grid : LagGrid
+        The lags of the computation (the delay filter is evaluated at its
+        ``delay_times``).
     memo : dict, optional
         Owned by the caller: caches the costly pieces (placement probabilities,
         synapse counts, delay filters, extrinsic leak shift) between calls that share
@@ -204,12 +208,13 @@ def plan_population(network: Network, post: str, geometry: Geometry,
                             lin.synapse_counts, conn, n_pre, pop.size)
         syn = conn.synapse
         if g_eff:
+            rate = network.population(conn.pre).rate  # None: warned by check_network_inputs
             g_shift = g_shift + lin.leak_shift(geometry.area, p * k_in, syn.weight, syn.tau1,
-                                               syn.tau2, network.population(conn.pre).rate)
+                                               syn.tau2, rate or 0.0)
         weights = lin.segment_weights(syn.weight, syn.e, vrest, p * k_out,
                                       network.conductance_based)
-        h_delay = _memo(memo, ("delay", dt, n_lags, _key(conn.delay)),
-                        lin.delay_filter, conn.delay, dt, n_lags)
+        h_delay = _memo(memo, ("delay", id(grid), _key(conn.delay)),
+                        lin.delay_filter, conn.delay, grid.delay_times)
         inputs[conn.pre] = InputPlan(weights=weights, tau1=syn.tau1, tau2=syn.tau2,
                                      h_delay=h_delay)
     return PopulationPlan(g_shift=g_shift, inputs=inputs)

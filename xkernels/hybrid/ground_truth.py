@@ -534,7 +534,23 @@ def _hash(inputs: Mapping[str, Any]) -> str:
 
 
 def open_ground_truth(path: str | os.PathLike) -> xr.DataArray:
-    """The ground truth of a finished store (raises if some population is not summed)."""
+    """The ground truth of a finished store (raises if some population is not summed).
+
+    Parameters
+    ----------
+    path : str or path
+        A store written by :func:`xkernels.hybrid.simulate` with ``store=``.
+
+    Returns
+    -------
+    xarray.DataArray
+        Lazy ground truth, dims (Y, probe_channel, time), in each channel's units.
+
+    Raises
+    ------
+    ValueError
+        The store is incomplete (re-run ``simulate`` with the same inputs to finish it).
+    """
     ds = xr.open_zarr(Path(path))
     if not bool(ds["summed"].all()):
         missing = ds["Y"].values[~ds["summed"].values].tolist()

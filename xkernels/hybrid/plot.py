@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from xkernels.figures import new_figure
+
 REQUIRED = ("ground_truth", "prediction", "r2", "std_ratio")
 
 
@@ -54,8 +56,6 @@ def plot_validation(ds: xr.Dataset, *, probes: Sequence[str] | None = None,
     -------
     matplotlib.figure.Figure
     """
-    from matplotlib.figure import Figure
-
     missing = [v for v in REQUIRED if v not in ds]
     if missing:
         raise ValueError(f"ds must be a validation Dataset with {list(REQUIRED)}; "
@@ -87,7 +87,8 @@ def plot_validation(ds: xr.Dataset, *, probes: Sequence[str] | None = None,
     if not rows:
         raise ValueError("nothing to plot: every selected channel is zero")
     heights = [max(1.5, 0.35 * p.sizes["probe_channel"]) for _, p in rows]
-    fig = Figure(figsize=figsize or (11.0, 1.2 + sum(heights)), layout="constrained")
+    width, height = figsize or (11.0, 1.2 + sum(heights))
+    fig = new_figure(width, height)
     grid = fig.add_gridspec(len(rows), 3, width_ratios=[5, 1.2, 1.2], height_ratios=heights)
     transient = float(ds.attrs.get("transient", 0.0))
     for i, (name, part) in enumerate(rows):

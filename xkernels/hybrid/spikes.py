@@ -89,7 +89,17 @@ class Spikes(Mapping):
     def from_arrays(cls, data: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Spikes:
         """Build from the compressed layout: name -> (times, offsets).
 
-        ``times[offsets[i]:offsets[i + 1]]`` are the spike times of neuron ``i``.
+        ``times[offsets[i]:offsets[i + 1]]`` are the spike times (ms) of neuron ``i``.
+
+        Parameters
+        ----------
+        data : mapping
+            Population name -> ``(times, offsets)`` arrays.
+
+        Returns
+        -------
+        Spikes
+            The validated spikes.
         """
         out = cls.__new__(cls)
         out._data = {}
@@ -123,6 +133,13 @@ class Spikes(Mapping):
         ValueError
             If populations share an id, or a sender belongs to no population (naming
             the sender and each population's ids).
+
+        Examples
+        --------
+        >>> s = Spikes.from_events(np.array([1.0, 2.0, 3.0]), np.array([1, 2, 12]),
+        ...                        {"E": (1, 10), "I": (11, 15)})
+        >>> s.sizes, s.population_times("E").tolist()
+        ({'E': 10, 'I': 5}, [1.0, 2.0])
         """
         t = np.asarray(times, dtype=np.float64)
         s = np.asarray(senders)
@@ -169,8 +186,21 @@ class Spikes(Mapping):
 
     # -- files -------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, t_stop: float | None = None) -> None:
-        """Write to a ``.npz`` file (per population ``times:<name>``, ``offsets:<name>``;
-        ``t_stop`` in ms recorded when given)."""
+        """Write to a ``.npz`` file (per population ``times:<name>``, ``offsets:<name>``).
+
+        Parameters
+        ----------
+        path : str or path
+            The file.
+        t_stop : float, optional
+            Duration of the recording (ms), recorded in the file when given.
+
+        Examples
+        --------
+        >>> Spikes({"E": [[1.0, 5.0], [2.0]]}).save("spikes.npz", t_stop=10.0)
+        >>> Spikes.load("spikes.npz")[1]
+        10.0
+        """
         arrays = {"format": np.asarray(SPIKES_FORMAT)}
         if t_stop is not None:
             arrays["t_stop"] = np.asarray(check_real("t_stop", t_stop, positive=True))
@@ -182,8 +212,32 @@ class Spikes(Mapping):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> tuple[Spikes, float | None]:
-        """Read a file written by :meth:`save`; returns the spikes and ``t_stop`` (ms,
-        None if not recorded)."""
+        """Read a file written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path
+            The ``.npz`` file.
+
+        Returns
+        -------
+        spikes : Spikes
+            The spikes.
+        t_stop : float or None
+            The recorded duration (ms), None if not recorded.
+
+        Raises
+        ------
+        ValueError
+            The file was not written by :meth:`save`.
+
+        Examples
+        --------
+        >>> Spikes({"E": [[1.0, 5.0], [2.0]]}).save("loaded.npz")
+        >>> spikes, t_stop = Spikes.load("loaded.npz")
+        >>> spikes.sizes, t_stop
+        ({'E': 2}, None)
+        """
         with np.load(path, allow_pickle=False) as data:
             if "format" not in data or str(data["format"]) != SPIKES_FORMAT:
                 raise ValueError(f"spikes file {str(path)!r} must be written by "
@@ -217,20 +271,64 @@ class Spikes(Mapping):
         return {n: int(o.size - 1) for n, (_, o) in self._data.items()}
 
     def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(times, offsets)`` of population ``name`` (compressed layout, read-only)."""
+        """``(times, offsets)`` of population ``name`` (compressed layout, read-only).
+
+        Parameters
+        ----------
+        name : str
+            Population name.
+
+        Returns
+        -------
+        times, offsets : ndarray
+            Spike times (ms, neuron-major) and the start of each neuron's spikes.
+        """
         return self._data[name]
 
     def population_times(self, name: str) -> np.ndarray:
-        """All spike times (ms) of population ``name`` (neuron-major order)."""
+        """All spike times (ms) of population ``name`` (neuron-major order).
+
+        Parameters
+        ----------
+        name : str
+            Population name.
+
+        Returns
+        -------
+        ndarray
+            Spike times (ms).
+
+        Examples
+        --------
+        >>> Spikes({"E": [[1.0, 5.0], [2.0]]}).population_times("E").tolist()
+        [1.0, 5.0, 2.0]
+        """
         return self._data[name][0]
 
     def t_max(self) -> float:
-        """Latest spike time (ms), -inf without spikes."""
+        """Latest spike time (ms), -inf without spikes.
+
+        Returns
+        -------
+        float
+            The latest spike time over all populations (ms).
+
+        Examples
+        --------
+        >>> Spikes({"E": [[1.0, 5.0], [2.0]]}).t_max()
+        5.0
+        """
         ends = [t.max() for t, _ in self._data.values() if t.size]
         return float(max(ends)) if ends else -math.inf
 
     def digest(self) -> str:
-        """SHA-256 of every population's name, offsets and times (a content hash)."""
+        """SHA-256 of every population's name, offsets and times (a content hash).
+
+        Returns
+        -------
+        str
+            Hexadecimal digest.
+        """
         sha = hashlib.sha256()
         for name in sorted(self._data):
             times, offsets = self._data[name]
@@ -355,11 +453,11 @@ def correlated_poisson(sizes: Mapping[str, int], rates: Mapping[str, float], *,
                        fluctuation: float = 0.0, tau_c: float = 10.0,
                        mip: float | Mapping[str, float] | None = None,
                        common: bool = True) -> Spikes:
-    """Seeded Poisson spike trains with a shared rate fluctuation and/or MIP correlation.
+    r"""Seeded Poisson spike trains with a shared rate fluctuation and/or MIP correlation.
 
     Every neuron of population X fires as an inhomogeneous Poisson process of rate
 
-    .. math:: \\nu_X(t) = \\bar\\nu_X \\max(0, 1 + s\\, \\xi(t))
+    .. math:: \nu_X(t) = \bar\nu_X \max(0, 1 + s\, \xi(t))
 
     with ``s = fluctuation`` and ξ an Ornstein-Uhlenbeck process of zero mean, unit
     variance and correlation time ``tau_c``, shared by all neurons of the population
@@ -397,6 +495,13 @@ def correlated_poisson(sizes: Mapping[str, int], rates: Mapping[str, float], *,
     Returns
     -------
     Spikes
+
+    Examples
+    --------
+    >>> spikes = correlated_poisson({"E": 10, "I": 5}, {"E": 5.0, "I": 10.0}, t_stop=1000.0,
+    ...                             seed=1)
+    >>> spikes.sizes
+    {'E': 10, 'I': 5}
     """
     seed = check_int("seed", seed, minimum=0)
     t_stop = check_real("t_stop", t_stop, positive=True)

@@ -74,6 +74,11 @@ def draw_offsets(population: Mapping[str, float], n_positions: int = 2000,
         ``n_positions`` not an integer.
     ValueError
         If a key is missing or a value is out of range.
+
+    Examples
+    --------
+    >>> draw_offsets({"radius": 150.0, "loc": 0.0, "scale": 75.0}, 5, seed=1).shape
+    (5, 3)
     """
     pop = _check_population(population)
     n = check_int("n_positions", n_positions, minimum=1)

@@ -61,6 +61,12 @@ def probe_channels(name: str, probe: lfpykit.LinearModel) -> dict[str, tuple[str
         Coordinate name -> ("probe_channel", values): labels ``f"{name}:{i}"``
         (``f"{name}:x|y|z"`` for dipole moments, ``f"{name}:{i}:x|y|z"`` for
         MEG), units and contact positions x, y, z (µm; NaN where meaningless).
+
+    Examples
+    --------
+    >>> from xkernels.probes import GaussCylinderPotential
+    >>> list(probe_channels("lfp", GaussCylinderPotential(z=[0.0, 100.0])))
+    ['probe_channel', 'probe', 'units', 'x', 'y', 'z']
     """
     check_probe_name(name)
     return kind_of(probe).channels(name, probe)
@@ -88,6 +94,12 @@ def probe_definition(probe: lfpykit.LinearModel) -> dict[str, Any]:
     ------
     TypeError
         For probe classes it cannot describe.
+
+    Examples
+    --------
+    >>> from xkernels.probes import GaussCylinderPotential
+    >>> probe_definition(GaussCylinderPotential(z=[0.0, 100.0]))["class"]
+    'xkernels.probes.GaussCylinderPotential'
     """
     kind = describing_kind(probe)
     if kind is None:
@@ -117,6 +129,13 @@ def probe_from_definition(definition: Mapping[str, Any]) -> lfpykit.LinearModel:
         If ``definition`` is not a dict with a ``'class'``.
     ValueError
         If the class is not one that definitions may name.
+
+    Examples
+    --------
+    >>> from xkernels.probes import GaussCylinderPotential
+    >>> p = probe_from_definition(probe_definition(GaussCylinderPotential(z=[0.0, 100.0])))
+    >>> type(p).__name__, p.z.tolist()
+    ('GaussCylinderPotential', [0.0, 100.0])
     """
     if not isinstance(definition, Mapping) or "class" not in definition:
         fail("probe definition", definition, "a dict with keys 'class' and 'params'",
@@ -129,8 +148,24 @@ def probe_from_definition(definition: Mapping[str, Any]) -> lfpykit.LinearModel:
 
 
 def default_probe_name(probe: lfpykit.LinearModel) -> str:
-    """Conventional name: ``lfp``, ``cdm``, ``eeg``, ``meg`` or the class name in
-    lower case (from the probe's kind)."""
+    """Conventional name: ``lfp``, ``cdm``, ``eeg``, ``meg`` or the class name in lower case.
+
+    Parameters
+    ----------
+    probe : lfpykit.LinearModel
+        The probe.
+
+    Returns
+    -------
+    str
+        The name given by the probe's kind.
+
+    Examples
+    --------
+    >>> from xkernels.probes import GaussCylinderPotential
+    >>> default_probe_name(GaussCylinderPotential(z=[0.0]))
+    'lfp'
+    """
     return kind_of(probe).default_name(probe)
 
 
@@ -155,6 +190,12 @@ def normalize_probes(probes: Any) -> dict[str, lfpykit.LinearModel]:
         name that is not a str.
     ValueError
         For no probes, or an empty name or one containing ``':'``.
+
+    Examples
+    --------
+    >>> from xkernels.probes import CurrentDipoleMomentZ, GaussCylinderPotential
+    >>> list(normalize_probes([GaussCylinderPotential(z=[0.0]), CurrentDipoleMomentZ()]))
+    ['lfp', 'cdm']
     """
     if isinstance(probes, lfpykit.LinearModel):
         probes = [probes]

@@ -114,7 +114,18 @@ class ProbeKind:
 
     # -- naming and channels ------------------------------------------------ #
     def default_name(self, probe: lfpykit.LinearModel) -> str:
-        """Conventional probe name, e.g. ``"lfp"``."""
+        """Conventional probe name, e.g. ``"lfp"``.
+
+        Parameters
+        ----------
+        probe : lfpykit.LinearModel
+            The probe.
+
+        Returns
+        -------
+        str
+            :attr:`name`, or the probe's class name in lower case.
+        """
         return self.name or type(probe).__name__.lower()
 
     def channels(self, name: str, probe: lfpykit.LinearModel) -> dict[str, tuple[str, np.ndarray]]:
@@ -124,6 +135,24 @@ class ProbeKind:
         small probing geometry (two short segments near the origin); positions
         from ``probe.x/y/z`` (or a stacked ``probe.r`` of shape (3, n)) when they
         have one value per row.
+
+        Parameters
+        ----------
+        name : str
+            The probe's name (the ``probe`` coordinate).
+        probe : lfpykit.LinearModel
+            The probe.
+
+        Returns
+        -------
+        dict
+            Coordinate name -> (dim, values): labels, ``probe``, ``units``, ``x``, ``y``,
+            ``z`` (µm, NaN where meaningless).
+
+        Raises
+        ------
+        TypeError
+            The probe has no known units, or refuses the probing geometry.
         """
         kind = type(probe).__name__
         units = self.units_of(probe)
@@ -153,17 +182,56 @@ class ProbeKind:
         return channel_coords(name, numbered(name, rows), units, *positions)
 
     def units_of(self, probe: lfpykit.LinearModel) -> str | None:
-        """Channel units: ``probe.units`` if set, else :attr:`units`, else the table."""
+        """Channel units: ``probe.units`` if set, else :attr:`units`, else the table.
+
+        Parameters
+        ----------
+        probe : lfpykit.LinearModel
+            The probe.
+
+        Returns
+        -------
+        str or None
+            Units of the channels per nA of membrane current (e.g. ``"mV"``), None if
+            unknown.
+        """
         return (getattr(probe, "units", None) or self.units
                 or GENERIC_UNITS.get(type(probe).__name__))
 
     # -- JSON definition ---------------------------------------------------- #
     def params(self, probe: lfpykit.LinearModel) -> dict[str, Any]:
-        """JSON-serialisable constructor parameters of ``serialised_as``."""
+        """JSON-serialisable constructor parameters of ``serialised_as``.
+
+        Parameters
+        ----------
+        probe : lfpykit.LinearModel
+            The probe.
+
+        Returns
+        -------
+        dict
+            Keyword arguments that rebuild the probe (empty for the generic kind).
+        """
         return {}
 
     def build(self, params: Mapping[str, Any]) -> lfpykit.LinearModel:
-        """The probe of a definition's ``params`` (``cell=None``)."""
+        """The probe of a definition's ``params`` (``cell=None``).
+
+        Parameters
+        ----------
+        params : mapping
+            Constructor parameters, as written by :meth:`params`.
+
+        Returns
+        -------
+        lfpykit.LinearModel
+            A new probe of class ``serialised_as``.
+
+        Raises
+        ------
+        TypeError
+            The kind has no definition (``serialised_as`` is None).
+        """
         if self.serialised_as is None:
             raise TypeError(f"{type(self).__name__} has no definition to build from")
         params = dict(params)
@@ -174,12 +242,33 @@ class ProbeKind:
 
     # -- population averaging ----------------------------------------------- #
     def evaluated_as(self, probe: lfpykit.LinearModel) -> lfpykit.LinearModel:
-        """The model whose matrix is computed for ``probe`` (default: itself)."""
+        """The model whose matrix is computed for ``probe`` (default: itself).
+
+        Parameters
+        ----------
+        probe : lfpykit.LinearModel
+            The probe.
+
+        Returns
+        -------
+        lfpykit.LinearModel
+            The model evaluated in its place (e.g. a faster equivalent).
+        """
         return probe
 
     def vectorised_method(self, probe: lfpykit.LinearModel) -> ContactMethod | None:
-        """lfpcalc function elementwise in (segment, contact) for averaging, or None
-        (then the cell is moved one position at a time)."""
+        """The lfpcalc function elementwise in (segment, contact) used for averaging.
+
+        Parameters
+        ----------
+        probe : lfpykit.LinearModel
+            The probe.
+
+        Returns
+        -------
+        callable or None
+            The function, or None: the cell is then moved one position at a time.
+        """
         return None
 
     # -- depth averaging (compute_kernels(..., averaging="depth")) ----------- #
@@ -257,6 +346,12 @@ def register_matching(label: str, predicate: Callable[[type], bool], kind: Probe
     predicate : callable
         ``predicate(cls) -> bool`` for each class of a probe's MRO.
     kind : ProbeKind
+        The kind used for the matched classes.
+
+    Raises
+    ------
+    TypeError
+        ``kind`` is not a ProbeKind instance.
     """
     if not isinstance(kind, ProbeKind):
         fail(f"register_matching({label!r}).kind", kind, "a ProbeKind instance", TypeError)
@@ -277,10 +372,26 @@ def _lookup(cls: type) -> tuple[type, ProbeKind] | None:
 def kind_of(probe: Any) -> ProbeKind:
     """The :class:`ProbeKind` of ``probe`` (an ``lfpykit.LinearModel``).
 
+    Parameters
+    ----------
+    probe : lfpykit.LinearModel
+        The probe.
+
+    Returns
+    -------
+    ProbeKind
+        The kind registered for the first class of the probe's MRO that has one.
+
     Raises
     ------
     TypeError
         If ``probe`` is not an ``lfpykit.LinearModel``.
+
+    Examples
+    --------
+    >>> from xkernels.probes import CurrentDipoleMomentZ
+    >>> kind_of(CurrentDipoleMomentZ()).default_name(CurrentDipoleMomentZ())
+    'cdm'
     """
     found = _lookup(type(probe)) if isinstance(probe, lfpykit.LinearModel) else None
     if found is None:

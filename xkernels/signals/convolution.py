@@ -593,6 +593,16 @@ def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...
     Examples
     --------
     >>> signals = rates.xk.convolve(H, mode="valid")   # doctest: +SKIP
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> rates = xkernels.rates_from_spikes({"E": [1.0, 2.5], "I": [3.0]}, t_start=0.,
+    ...                                    t_stop=20., dt=2**-4)
+    >>> signals = convolve(rates, H)          # lazy (dask)
+    >>> signals.dims, signals.sizes["time"]
+    (('probe_channel', 'time'), 320)
+    >>> bool(abs(signals.sel(probe_channel="cdm:z")).max().compute() > 0)
+    True
     """
     keep, dtype, time_chunk = _check_options(keep, mode, dtype, time_chunk)
     plan = _plan(rates, kernels, keep, mode)

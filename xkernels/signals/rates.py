@@ -111,6 +111,13 @@ def rates_from_spikes(spikes: Mapping[str, np.ndarray] | None = None, *, times=N
         ``units='spikes/bin'``, ``dt``, ``t_start``, ``t_stop``.  ``X`` holds Python
         str objects, so plain ``rates.to_zarr(path)`` stores them as Zarr 3
         variable-length strings (no warning about fixed-width strings).
+
+    Examples
+    --------
+    >>> r = rates_from_spikes({"E": [1.0, 2.5, 2.5], "I": [3.0]}, t_start=0., t_stop=10.,
+    ...                       dt=2**-4)
+    >>> dict(r.sizes), float(r.sel(X="E").sum())
+    ({'X': 2, 'time': 160}, 3.0)
     """
     n_bins = _check_window(t_start, t_stop, dt)
     events = (times, senders, populations)
@@ -178,6 +185,12 @@ def rates_from_spikes_per_second(rate_hz, population_size, dt: float | None = No
     Same type as ``rate_hz``
         Spikes per bin of the whole population; a DataArray gets attrs
         ``units='spikes/bin'`` and ``dt``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rates_from_spikes_per_second(np.array([2.5, 5.0]), [8192, 1024], dt=2**-4)
+    array([1.28, 0.32])
     """
     is_da = isinstance(rate_hz, xr.DataArray)
     if dt is None:

@@ -18,9 +18,10 @@ given with each); the code is ours.
   C_m = 250 pF, tau_m = 10 ms, t_ref = 2 ms, E_L = V_reset = -65 mV, V_th = -50 mV;
   background Poisson input at 8 spikes/s per synapse.
 * Mean firing rates: the spontaneous state of the full-scale model, approximately the
-  population means of Fig. 6 of the paper (typed in here from secondary material and
-  not checked against the figure's data: treat them as approximate, to about 10 %).  They are the ``rate`` of each population; for this
-  current-based network they do not enter the kernels (no g_eff shift).
+  population means of Fig. 6 of the paper (typed in here from secondary material,
+  not checked against the figure's data: approximate, to about 10 %).  They are the
+  ``rate`` of each population; for this current-based network they do not enter the
+  kernels (no g_eff shift).
 
 The number of synapses follows the paper's construction (Eq. 1): with connection
 probability C between populations of sizes N_X and N_Y the total number of synapses is

@@ -85,7 +85,30 @@ class Distribution:
     @classmethod
     def parse(cls, value: Any, field_name: str) -> Distribution:
         """Build from a Distribution, ``{"name": ..., "params": {...}}``,
-        ``{"name": ..., **kwargs}``, a ``(name, kwargs)`` pair or a frozen scipy object."""
+        ``{"name": ..., **kwargs}``, a ``(name, kwargs)`` pair or a frozen scipy object.
+
+        Parameters
+        ----------
+        value : Distribution, dict, tuple or frozen scipy.stats distribution
+            The distribution in any of the forms above.
+        field_name : str
+            Name of the field, used in error messages.
+
+        Returns
+        -------
+        Distribution
+            The validated distribution.
+
+        Raises
+        ------
+        TypeError, ValueError
+            An unknown name or parameters that scipy rejects, naming ``field_name``.
+
+        Examples
+        --------
+        >>> Distribution.parse({"name": "norm", "params": {"loc": 1.5, "scale": 0.3}}, "delay")
+        Distribution(name='norm', params={'loc': 1.5, 'scale': 0.3})
+        """
         if isinstance(value, Distribution):
             dist = value
         elif isinstance(value, Mapping):
@@ -110,7 +133,25 @@ class Distribution:
         return dist
 
     def check(self, field_name: str) -> None:
-        """Raise if the name is unknown or the parameters are rejected by scipy."""
+        """Raise if the name is unknown or the parameters are rejected by scipy.
+
+        Parameters
+        ----------
+        field_name : str
+            Name of the field, used in error messages.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming ``field_name``, the value and what is allowed.
+
+        Examples
+        --------
+        >>> Distribution("norm", {"loc": 0.0, "scale": -1.0}).check("delay")
+        Traceback (most recent call last):
+        ...
+        ValueError: delay.scale must be > 0, got -1.0
+        """
         obj = getattr(st, self.name, None)
         if not isinstance(obj, (st.rv_continuous, st.rv_discrete)):
             raise ValueError(f"{field_name}.name must be a scipy.stats distribution "
@@ -120,14 +161,14 @@ class Distribution:
         scale = params.get("scale", 1.0)
         if isinstance(scale, (int, float)) and not scale > 0:
             raise ValueError(f"{field_name}.scale must be > 0, got {scale!r}")
-        try:
-            value = self.mean()
+        try:  # the support is NaN for parameters scipy rejects (~0.02 ms; a mean ~5 ms)
+            low, high = obj.support(**params)
         except TypeError as err:
             raise TypeError(f"{field_name}.params {self.params!r} are not accepted by "
                             f"scipy.stats.{self.name}: {err}") from None
-        if not np.isfinite(value) and not np.isinf(value):
-            raise ValueError(f"{field_name}.params {self.params!r} give scipy.stats."
-                             f"{self.name} an undefined mean (invalid parameters)")
+        if np.isnan(low) or np.isnan(high):
+            raise ValueError(f"{field_name}.params {self.params!r} are invalid parameters of "
+                             f"scipy.stats.{self.name}")
 
     @property
     def is_continuous(self) -> bool:
@@ -135,23 +176,72 @@ class Distribution:
         return isinstance(getattr(st, self.name), st.rv_continuous)
 
     def frozen(self):
-        """The frozen scipy.stats distribution."""
+        """The frozen scipy.stats distribution.
+
+        Returns
+        -------
+        scipy.stats.rv_frozen
+            The distribution with its parameters.
+
+        Examples
+        --------
+        >>> float(Distribution("norm", {"loc": 2.0, "scale": 0.5}).frozen().std())
+        0.5
+        """
         return getattr(st, self.name)(**self.params)
 
     # evaluated on the shared scipy instance: freezing builds docstrings and costs ~1 ms
     def pdf(self, x: np.ndarray) -> np.ndarray:
-        """Probability density (continuous) or mass (discrete) at ``x``."""
+        """Probability density (continuous) or mass (discrete) at ``x``.
+
+        Parameters
+        ----------
+        x : ndarray
+            Points, in the units of the distribution (ms for delays, µm for depths).
+
+        Returns
+        -------
+        ndarray
+            Density (per unit of ``x``) or probability mass, same shape as ``x``.
+
+        Examples
+        --------
+        >>> float(Distribution("norm", {"loc": 0.0, "scale": 1.0}).pdf(np.array([0.0]))[0])
+        0.3989422804014327
+        """
         dist = getattr(st, self.name)
         if self.is_continuous:
             return dist.pdf(x, **self.params)
         return dist.pmf(x, **self.params)
 
     def mean(self) -> float:
-        """Mean of the distribution."""
+        """Mean of the distribution.
+
+        Returns
+        -------
+        float
+            The mean, in the units of the distribution.
+
+        Examples
+        --------
+        >>> Distribution("norm", {"loc": 1.5, "scale": 0.3}).mean()
+        1.5
+        """
         return float(getattr(st, self.name).mean(**self.params))
 
     def to_dict(self) -> dict:
-        """JSON-serialisable form."""
+        """JSON-serialisable form.
+
+        Returns
+        -------
+        dict
+            ``{"name": ..., "params": {...}}``, infinities as the strings ``"inf"``/``"-inf"``.
+
+        Examples
+        --------
+        >>> Distribution("truncnorm", {"a": -2.0, "b": np.inf}).to_dict()
+        {'name': 'truncnorm', 'params': {'a': -2.0, 'b': 'inf'}}
+        """
         return {"name": self.name,
                 "params": {k: _json_number(v) for k, v in self.params.items()}}
 
@@ -205,6 +295,30 @@ class Synapse:
 
     @classmethod
     def parse(cls, value: Any, field_name: str) -> Synapse:
+        """Build from a Synapse or a dict of its fields.
+
+        Parameters
+        ----------
+        value : Synapse or dict
+            ``weight`` (µS or nA), ``tau1``, ``tau2`` (ms), ``e`` (mV), ``syntype``.
+        field_name : str
+            Name of the field, used in error messages.
+
+        Returns
+        -------
+        Synapse
+            The validated synapse.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A missing or invalid field, named.
+
+        Examples
+        --------
+        >>> Synapse.parse({"weight": 1e-4, "tau1": 0.2, "tau2": 1.8, "e": 0.0}, "synapse")
+        Synapse(weight=0.0001, tau1=0.2, tau2=1.8, e=0.0, syntype='Exp2Syn')
+        """
         if isinstance(value, Synapse):
             value = value.to_dict()
         value = check_mapping(field_name, value, {"weight", "tau1", "tau2", "e", "syntype"},
@@ -223,6 +337,18 @@ class Synapse:
         return syn
 
     def to_dict(self) -> dict:
+        """JSON-serialisable form.
+
+        Returns
+        -------
+        dict
+            The synapse's fields.
+
+        Examples
+        --------
+        >>> Synapse(weight=1e-4, tau1=0.2, tau2=1.8, e=0.0).to_dict()["weight"]
+        0.0001
+        """
         return {"weight": self.weight, "tau1": self.tau1, "tau2": self.tau2, "e": self.e,
                 "syntype": self.syntype}
 
@@ -257,6 +383,34 @@ class Placement:
 
     @classmethod
     def parse(cls, value: Any, field_name: str) -> Placement:
+        """Build from a Placement or a dict of its fields.
+
+        Parameters
+        ----------
+        value : Placement or dict
+            ``sections``, ``densities`` (distributions of depth, µm), ``weights``, ``z_min``,
+            ``z_max`` (µm); LFPykernels' ``section``/``fun``/``funargs``/``funweights`` also
+            accepted.
+        field_name : str
+            Name of the field, used in error messages.
+
+        Returns
+        -------
+        Placement
+            The validated placement rule.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A missing or invalid field, named.
+
+        Examples
+        --------
+        >>> p = Placement.parse({"sections": ["apic"], "densities": [
+        ...     {"name": "norm", "params": {"loc": 500.0, "scale": 100.0}}]}, "placement")
+        >>> p.sections, p.weights
+        (['apic'], [1.0])
+        """
         if isinstance(value, Placement):
             value = value.to_dict()
         value = check_mapping(field_name, value,
@@ -311,6 +465,18 @@ class Placement:
         return cls(list(sections), densities, weights, z_min, z_max)
 
     def to_dict(self) -> dict:
+        """JSON-serialisable form.
+
+        Returns
+        -------
+        dict
+            The placement's fields, densities as dicts.
+
+        Examples
+        --------
+        >>> Network.example().connection("E", "E").placement.to_dict()["sections"]
+        ['apic', 'dend']
+        """
         return {"sections": list(self.sections),
                 "densities": [d.to_dict() for d in self.densities],
                 "weights": list(self.weights), "z_min": self.z_min, "z_max": self.z_max}
@@ -379,6 +545,30 @@ class CellSpec:
 
     @classmethod
     def parse(cls, value: Any, field_name: str) -> CellSpec:
+        """Build from a CellSpec, a dict of its fields or the name of an embedded cell.
+
+        Parameters
+        ----------
+        value : CellSpec, dict or str
+            The cell: ``morphology``, ``templatefile``, ``templatename``, ``biophysics``...
+        field_name : str
+            Name of the field, used in error messages.
+
+        Returns
+        -------
+        CellSpec
+            The validated cell specification.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A missing or invalid field, named.
+
+        Examples
+        --------
+        >>> Network.example().population("E").cell.morphology
+        'ball_and_sticks_E'
+        """
         if isinstance(value, CellSpec):
             value = value.to_dict(allow_callables=True)
         if isinstance(value, str):
@@ -440,7 +630,23 @@ class CellSpec:
         return out
 
     def resolve(self, key: str) -> Path:
-        """Absolute path of the morphology or template file."""
+        """Absolute path of the morphology or template file.
+
+        Parameters
+        ----------
+        key : {"morphology", "templatefile"}
+            Which file.
+
+        Returns
+        -------
+        pathlib.Path
+            The file (embedded cells resolve to the package's data files).
+
+        Examples
+        --------
+        >>> Network.example().population("E").cell.resolve("templatefile").name
+        'BallAndSticksTemplate.hoc'
+        """
         name = self.morphology if key == "morphology" else self.templatefile
         if key == "morphology" and name in CELL_PRESETS:
             name = CELL_PRESETS[name]["morphology"]
@@ -450,6 +656,23 @@ class CellSpec:
         return path.resolve()
 
     def to_dict(self, allow_callables: bool = False) -> dict:
+        """JSON-serialisable form.
+
+        Parameters
+        ----------
+        allow_callables : bool
+            Keep callables (e.g. ``custom_fun``) as they are instead of ``module:qualname``.
+
+        Returns
+        -------
+        dict
+            The cell's fields.
+
+        Examples
+        --------
+        >>> Network.example().population("I").cell.to_dict()["morphology"]
+        'ball_and_sticks_I'
+        """
         bio = self.biophysics
         if callable(bio) and not allow_callables:
             bio = callable_path(bio)
@@ -475,8 +698,10 @@ class Population:
         Population name (``"E"``, ``"I"``...).
     size : int
         Number of neurons (> 0).
-    rate : float
-        Mean firing rate ν_X (spikes/s, >= 0), used for the g_eff shift.
+    rate : float or None
+        Mean firing rate ν_X (spikes/s, >= 0), used for the g_eff shift; None (the
+        default) when not given -- kernels with ``g_eff=True`` then warn that the
+        population's synapses add no conductance.
     cell : CellSpec or None
         Representative cell; required if the population is postsynaptic.
     radius : float
@@ -493,11 +718,16 @@ class Population:
         Activation rate of each extrinsic synapse (spikes/s, >= 0).
     ext_synapse : Synapse or None
         Extrinsic synapse parameters (for g_eff).
+
+    Examples
+    --------
+    >>> Population(name="E", size=100, rate=2.5).scale
+    50.0
     """
 
     name: str
     size: int
-    rate: float = 0.0
+    rate: float | None = None
     cell: CellSpec | None = None
     radius: float = 100.0
     loc: float = 0.0
@@ -509,6 +739,31 @@ class Population:
 
     @classmethod
     def parse(cls, value: Any, field_name: str) -> Population:
+        """Build from a Population or a dict of its fields.
+
+        Parameters
+        ----------
+        value : Population or dict
+            ``name``, ``size``, ``rate`` (spikes/s), ``cell``, ``radius``, ``loc``, ``scale``
+            (µm), ``rotation``, ``n_ext``, ``nu_ext`` (spikes/s), ``ext_synapse``.
+        field_name : str
+            Name of the field, used in error messages.
+
+        Returns
+        -------
+        Population
+            The validated population.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A missing or invalid field, named.
+
+        Examples
+        --------
+        >>> Population.parse({"name": "E", "size": 100}, "populations[0]").size
+        100
+        """
         if isinstance(value, Population):
             value = value.to_dict(allow_callables=True)
         value = check_mapping(field_name, value, set(cls.__dataclass_fields__), expected="a dict")
@@ -523,7 +778,9 @@ class Population:
         if int(size) <= 0:
             fail(f"{field_name}.size", size, "> 0")
         pop = cls(name=name, size=int(size))
-        pop.rate = check_real(f"{field_name}.rate", value.get("rate", 0.0), nonnegative=True)
+        rate = value.get("rate")
+        pop.rate = None if rate is None else check_real(f"{field_name}.rate", rate,
+                                                        nonnegative=True)
         cell = value.get("cell")
         pop.cell = None if cell is None else CellSpec.parse(cell, f"{field_name}.cell")
         pop.radius = check_real(f"{field_name}.radius", value.get("radius", 100.0), positive=True)
@@ -541,6 +798,23 @@ class Population:
         return pop
 
     def to_dict(self, allow_callables: bool = False) -> dict:
+        """JSON-serialisable form.
+
+        Parameters
+        ----------
+        allow_callables : bool
+            Keep callables in the cell's parameters instead of ``module:qualname``.
+
+        Returns
+        -------
+        dict
+            The population's fields.
+
+        Examples
+        --------
+        >>> Network.example().population("E").to_dict()["size"]
+        8192
+        """
         return {"name": self.name, "size": self.size, "rate": self.rate,
                 "cell": None if self.cell is None else self.cell.to_dict(allow_callables),
                 "radius": self.radius, "loc": self.loc, "scale": self.scale,
@@ -568,6 +842,12 @@ class Connection:
         Synapse parameters.
     placement : Placement
         Synapse placement on the postsynaptic cell.
+
+    Examples
+    --------
+    >>> c = Network.example().connection("E", "E")
+    >>> c.key, c.probability, c.synapse.weight
+    ('E->E', 0.05, 0.00012)
     """
 
     pre: str
@@ -580,6 +860,32 @@ class Connection:
 
     @classmethod
     def parse(cls, value: Any, field_name: str) -> Connection:
+        """Build from a Connection or a dict of its fields.
+
+        Parameters
+        ----------
+        value : Connection or dict
+            ``pre``, ``post``, ``probability``, ``multapses``, ``delay`` (ms), ``synapse``,
+            ``placement``.
+        field_name : str
+            Name of the field, used in error messages.
+
+        Returns
+        -------
+        Connection
+            The validated connection.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A missing or invalid field, named.
+
+        Examples
+        --------
+        >>> c = Network.example().connection("I", "E")
+        >>> Connection.parse(c.to_dict(), "connections[1]") == c
+        True
+        """
         if isinstance(value, Connection):
             value = value.to_dict()
         allowed = set(cls.__dataclass_fields__)
@@ -610,10 +916,33 @@ class Connection:
 
     @property
     def key(self) -> str:
+        """The connection's label, ``"pre->post"``.
+
+        Returns
+        -------
+        str
+            E.g. ``"I->E"``.
+
+        Examples
+        --------
+        >>> Network.example().connection("I", "E").key
+        'I->E'
+        """
         return f"{self.pre}->{self.post}"
 
     def mean_multapses(self) -> float:
-        """Expected number of synapses per connection."""
+        """Expected number of synapses per connection.
+
+        Returns
+        -------
+        float
+            The mean of the multapse distribution (synapses per connected pair).
+
+        Examples
+        --------
+        >>> round(Network.example().connection("E", "E").mean_multapses(), 3)
+        2.0...
+        """
         if self.multapses.is_continuous:
             counts = np.arange(1, 100)
             pk = self.multapses.pdf(counts)
@@ -628,6 +957,18 @@ class Connection:
         return mean
 
     def to_dict(self) -> dict:
+        """JSON-serialisable form.
+
+        Returns
+        -------
+        dict
+            The connection's fields, distributions as dicts.
+
+        Examples
+        --------
+        >>> Network.example().connection("I", "E").to_dict()["probability"]
+        0.05
+        """
         return {"pre": self.pre, "post": self.post, "probability": self.probability,
                 "multapses": self.multapses.to_dict(), "delay": self.delay.to_dict(),
                 "synapse": self.synapse.to_dict(), "placement": self.placement.to_dict()}
@@ -688,24 +1029,77 @@ class Network:
                 fail(f"connections['{c.key}'].synapse.syntype", c.synapse.syntype,
                       "'Exp2Syn' in a conductance-based network (Exp2SynI is current-based; "
                       "set conductance_based=False)")
+            if self.conductance_based and c.synapse.weight < 0:
+                fail(f"connections['{c.key}'].synapse.weight", c.synapse.weight,
+                     ">= 0 in a conductance-based network (a conductance, µS; inhibition "
+                     "comes from the reversal potential synapse.e)")
         for p in self.populations:
             if p.ext_synapse is not None and p.ext_synapse.syntype != "Exp2Syn":
                 fail(f"populations[{p.name!r}].ext_synapse.syntype", p.ext_synapse.syntype,
                       "'Exp2Syn' (its conductance enters g_eff)")
+            if self.conductance_based and p.ext_synapse is not None and \
+                    p.ext_synapse.weight < 0:
+                fail(f"populations[{p.name!r}].ext_synapse.weight", p.ext_synapse.weight,
+                     ">= 0 in a conductance-based network (a conductance, µS)")
 
     # -- access ------------------------------------------------------------------------
     @property
     def names(self) -> list[str]:
-        """Population names in order."""
+        """Population names in order.
+
+        Examples
+        --------
+        >>> Network.example().names
+        ['E', 'I']
+        """
         return [p.name for p in self.populations]
 
     def population(self, name: str) -> Population:
+        """The population called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Population name.
+
+        Returns
+        -------
+        Population
+            The population.
+
+        Raises
+        ------
+        KeyError
+            No population of that name (the message lists the names).
+
+        Examples
+        --------
+        >>> Network.example().population("I").size
+        1024
+        """
         for p in self.populations:
             if p.name == name:
                 return p
         raise KeyError(f"population {name!r} not in {self.names}")
 
     def connection(self, pre: str, post: str) -> Connection | None:
+        """The connection from ``pre`` onto ``post``, or None.
+
+        Parameters
+        ----------
+        pre, post : str
+            Presynaptic (X) and postsynaptic (Y) population names.
+
+        Returns
+        -------
+        Connection or None
+            The connection, None if the network has none from ``pre`` onto ``post``.
+
+        Examples
+        --------
+        >>> Network.example().connection("I", "E").synapse.e
+        -80.0
+        """
         for c in self.connections:
             if c.pre == pre and c.post == post:
                 return c
@@ -713,22 +1107,61 @@ class Network:
 
     @property
     def presynaptic(self) -> list[str]:
-        """Populations with at least one outgoing connection (the X coordinate)."""
+        """Populations with at least one outgoing connection (the X coordinate).
+
+        Examples
+        --------
+        >>> Network.example().presynaptic
+        ['E', 'I']
+        """
         return [n for n in self.names if any(c.pre == n for c in self.connections)]
 
     @property
     def postsynaptic(self) -> list[str]:
-        """Populations with at least one incoming connection (the Y coordinate)."""
+        """Populations with at least one incoming connection (the Y coordinate).
+
+        Examples
+        --------
+        >>> Network.example().postsynaptic
+        ['E', 'I']
+        """
         return [n for n in self.names if any(c.post == n for c in self.connections)]
 
     def inputs(self, post: str) -> list[Connection]:
-        """Connections onto ``post`` in population order."""
+        """Connections onto ``post`` in population order.
+
+        Parameters
+        ----------
+        post : str
+            Postsynaptic population name.
+
+        Returns
+        -------
+        list of Connection
+            Its incoming connections, ordered by presynaptic population.
+
+        Examples
+        --------
+        >>> [c.key for c in Network.example().inputs("E")]
+        ['E->E', 'I->E']
+        """
         return [c for n in self.names for c in self.connections
                 if c.post == post and c.pre == n]
 
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict:
-        """JSON-serialisable dict (callables as ``module:qualname``)."""
+        """JSON-serialisable dict (callables as ``module:qualname``).
+
+        Returns
+        -------
+        dict
+            ``spec_version``, ``conductance_based``, ``populations``, ``connections``.
+
+        Examples
+        --------
+        >>> sorted(Network.example().to_dict())
+        ['conductance_based', 'connections', 'populations', 'spec_version']
+        """
         return {"spec_version": SPEC_VERSION,
                 "conductance_based": self.conductance_based,
                 "populations": [p.to_dict() for p in self.populations],
@@ -736,7 +1169,30 @@ class Network:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Network:
-        """Build from :meth:`to_dict` output (or a hand-written dict)."""
+        """Build from :meth:`to_dict` output (or a hand-written dict).
+
+        Parameters
+        ----------
+        data : dict
+            ``populations``, ``connections`` and optionally ``conductance_based`` and
+            ``spec_version``.
+
+        Returns
+        -------
+        Network
+            The validated network.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Unknown keys, an unsupported ``spec_version`` or an invalid field, named.
+
+        Examples
+        --------
+        >>> net = Network.example()
+        >>> Network.from_dict(net.to_dict()) == net
+        True
+        """
         if not isinstance(data, Mapping):
             fail("network specification", type(data).__name__, "a dict", TypeError)
         data = copy.deepcopy(dict(data))
@@ -758,7 +1214,26 @@ class Network:
                    data.get("conductance_based", True))
 
     def to_json(self, path: str | Path | None = None, indent: int | None = 1) -> str:
-        """JSON text of the specification (also written to ``path`` if given)."""
+        """JSON text of the specification (also written to ``path`` if given).
+
+        Parameters
+        ----------
+        path : str or path, optional
+            File to write the JSON to.
+        indent : int or None
+            Indentation of the JSON text.
+
+        Returns
+        -------
+        str
+            The JSON text.
+
+        Examples
+        --------
+        >>> text = Network.example().to_json()
+        >>> Network.from_json(text) == Network.example()
+        True
+        """
         text = json.dumps(self.to_dict(), indent=indent, sort_keys=True, allow_nan=False)
         if path is not None:
             Path(path).write_text(text)
@@ -766,7 +1241,30 @@ class Network:
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> Network:
-        """Build from JSON text or a JSON file path."""
+        """Build from JSON text or a JSON file path.
+
+        Parameters
+        ----------
+        text_or_path : str or path
+            JSON text (starting with ``{``) or the path of a JSON file.
+
+        Returns
+        -------
+        Network
+            The validated network.
+
+        Raises
+        ------
+        FileNotFoundError
+            A path that does not exist.
+        ValueError
+            Text that is not valid JSON, or an invalid specification.
+
+        Examples
+        --------
+        >>> Network.from_json(Network.example().to_json()).names
+        ['E', 'I']
+        """
         text = str(text_or_path)
         if not text.lstrip().startswith("{"):
             path = Path(text)
@@ -781,7 +1279,30 @@ class Network:
 
     @classmethod
     def from_kernels(cls, H) -> Network:
-        """Rebuild the specification stored in the attrs of a kernels DataArray."""
+        """Rebuild the specification stored in the attrs of a kernels DataArray.
+
+        Parameters
+        ----------
+        H : xarray.DataArray
+            Kernels from :func:`xkernels.compute_kernels` (or read from a store).
+
+        Returns
+        -------
+        Network
+            The network the kernels were computed for.
+
+        Raises
+        ------
+        ValueError
+            ``H`` has no ``spec`` attribute.
+
+        Examples
+        --------
+        >>> import xarray as xr
+        >>> H = xr.DataArray([0.0], attrs={"spec": Network.example().to_json()})
+        >>> Network.from_kernels(H) == Network.example()
+        True
+        """
         if "spec" not in getattr(H, "attrs", {}):
             raise ValueError("kernels have no 'spec' attribute to rebuild the network from")
         return cls.from_json(H.attrs["spec"])
@@ -810,6 +1331,12 @@ class Network:
             Hodgkin-Huxley Na/K channels in the soma and an apical h-current, see
             :mod:`xkernels.engine.biophysics`) instead of the ``passive`` one.  Compute
             its kernels with a ``linearisation`` (``"frozen"``, ``"quasi-active"``...).
+
+        Examples
+        --------
+        >>> net = Network.example()
+        >>> net.names, [c.key for c in net.connections]
+        (['E', 'I'], ['E->E', 'I->E', 'E->I', 'I->I'])
         """
         if not isinstance(active, (bool, np.bool_)):
             fail("active", active, "True or False", TypeError)

@@ -15,6 +15,7 @@ One job per module; each imports only modules listed below it::
     layout       the on-disk layout (chunks, done flags, format version); new stores
     datasets     any Dataset to a new Zarr store, atomically (rates, signals)
     attrs        plain-JSON attributes, str coordinates on disk
+    provenance   what a store vouches for: digest of its values, computed or derived
     publish      atomic publishing: temporary siblings, fsync, renameat2, locks
 """
 

@@ -4,19 +4,30 @@
 content hash matches are read back instead of simulated, new kernels are written
 atomically.  It lives here, above both the engine and the store, so that the engine
 never depends on storage.
+
+A store is served only when it vouches for its values (:mod:`xkernels.store.provenance`):
+provenance ``"computed"``, the requested content hash -- which includes the engine
+version (:data:`xkernels.engine.kernels.ENGINE_VERSION`) -- and values whose digest is
+the one recorded at write.  Kernels of the same inputs computed by an older engine, or
+written by an xkernels without digests, are recomputed and replaced (with a warning);
+derived kernels (scaled, subset, hand-made) and stores whose values changed on disk are
+refused unless ``overwrite=True``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
+from xkernels.contract import COMPUTED, DERIVED, PROVENANCE_ATTR
 from xkernels.engine import kernels as engine
 from xkernels.spec.network import Network
 from xkernels.store.kernel_store import open_kernels, read_attrs, write_kernels
+from xkernels.store.provenance import unvouched
 
 
 def compute_kernels(
@@ -51,11 +62,16 @@ def compute_kernels(
     depth_nodes : int
         Gauss–Hermite depth nodes of ``averaging="depth"``.
     store : str or path, optional
-        Zarr store used as a cache: returned if its content hash matches, computed
-        and written if it does not exist, refused (ValueError) if it holds other
-        kernels unless ``overwrite=True``.
+        Zarr store used as a cache: returned if it holds these kernels as computed by
+        this engine version (content hash, provenance ``"computed"`` and the digest of
+        its values all check out); computed and written if it does not exist;
+        recomputed and replaced, with a warning, if it holds the same inputs computed
+        by another engine version (or by an xkernels without value digests); refused
+        (ValueError) if it holds other or derived kernels, or values changed on disk,
+        unless ``overwrite=True``.
     overwrite : bool
-        Replace a store holding kernels of different inputs.
+        Replace a store holding kernels of different inputs, derived kernels or
+        values that no longer match their digest.
 
     Returns
     -------
@@ -68,6 +84,20 @@ def compute_kernels(
     ValueError
         Bad inputs (named), probes that cannot be described when ``store`` is given, or
         a store holding other kernels without ``overwrite``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xkernels
+    >>> probes = {"lfp": xkernels.GaussCylinderPotential(z=np.linspace(1000., -200., 13),
+    ...                                                  sigma=0.3, R=150., sigma_z=75.),
+    ...           "cdm": xkernels.CurrentDipoleMomentZ()}
+    >>> H = compute_kernels(xkernels.Network.example(), probes, tau=10., store="k.zarr")
+    >>> dict(H.sizes)
+    {'X': 2, 'Y': 2, 'probe_channel': 14, 'tau': 321}
+    >>> H2 = compute_kernels(xkernels.Network.example(), probes, tau=10., store="k.zarr")
+    >>> bool((H2 == H).all())                 # read back from the store, not simulated
+    True
     """
     plan = engine.prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                                   g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
@@ -80,31 +110,87 @@ def compute_kernels(
         raise ValueError(f"store= needs probes whose definition can be stored; {opaque} "
                          "cannot be described (their kernels could not be recomputed or "
                          "told apart in the cache)")
-    cached = cached_kernels(store, plan.digest, overwrite)
+    cached = cached_kernels(store, plan, overwrite)
     if cached is not None:
         return cached
     H = engine.simulate_kernels(network, plan)
     write_kernels(H, store, overwrite=True)
+    H.attrs[PROVENANCE_ATTR] = COMPUTED  # as read back from the store
     return H
 
 
-def cached_kernels(store: str | Path, digest: str, overwrite: bool) -> xr.DataArray | None:
-    """The kernels in ``store`` if their content hash is ``digest``; None when the store
-    does not exist or (with ``overwrite``) holds other kernels.
+def cached_kernels(store: str | Path, plan: Any, overwrite: bool) -> xr.DataArray | None:
+    """The kernels in ``store`` if it vouches for the computation ``plan``; None when
+    they have to be computed (no store; stale; or replaced with ``overwrite``).
+
+    Parameters
+    ----------
+    store : str or Path
+        The cache.
+    plan : KernelPlan
+        The requested computation (its ``digest`` and ``inputs``).
+    overwrite : bool
+        Replace a store that cannot be served.
 
     Raises
     ------
     ValueError
-        ``store`` holds kernels of other inputs and ``overwrite`` is False.
+        ``store`` holds kernels of other inputs, derived kernels, or values that do not
+        match their digest, and ``overwrite`` is False.
+
+    Warns
+    -----
+    UserWarning
+        ``store`` holds the same inputs computed by another engine version (or
+        written without provenance): it is recomputed.
     """
     path = Path(store)
     if not path.exists():
         return None
-    stored_hash = read_attrs(path).get("content_hash")  # also refuses non-kernel stores
-    if stored_hash == digest:
-        return open_kernels(path).load()
-    if not overwrite:
-        raise ValueError(f"store {str(path)!r} holds kernels of different inputs (content "
-                         f"hash {stored_hash!r}, requested {digest!r}); pass "
-                         "overwrite=True to replace it")
+    attrs = read_attrs(path)  # also refuses non-kernel stores
+    stored_hash = attrs.get("content_hash")
+    if stored_hash == plan.digest:
+        H = open_kernels(path).load()
+        reason = unvouched(attrs, H)
+        if reason is None:
+            return H
+        if PROVENANCE_ATTR not in attrs:  # written before provenance: stale, recompute
+            return _stale(path, "was written by an xkernels without provenance")
+        return _refuse(path, f"matches the requested inputs but {reason}", overwrite)
+    stale_version = _same_inputs_other_engine(attrs, plan.inputs)
+    if stale_version is not None:
+        return _stale(path, f"was computed by engine version {stale_version} (this is "
+                            f"version {engine.ENGINE_VERSION}; numbers have changed since)")
+    reason = unvouched(attrs)
+    if attrs.get(PROVENANCE_ATTR) == DERIVED:
+        return _refuse(path, f"cannot be served: {reason}", overwrite)
+    return _refuse(path, f"holds kernels of different inputs (content hash {stored_hash!r}, "
+                         f"requested {plan.digest!r})", overwrite)
+
+
+def _same_inputs_other_engine(attrs: Mapping[str, Any], inputs: Mapping[str, Any]
+                              ) -> Any:
+    """The engine version of a store holding ``inputs`` computed by another engine
+    version (``"unversioned"`` before versions were recorded), else None."""
+    stored = attrs.get("content_hash")
+    version = attrs.get("engine_version")
+    if version is None:
+        legacy = {k: v for k, v in inputs.items() if k != "engine_version"}
+        return "unversioned" if engine.content_hash(legacy) == stored else None
+    if version != engine.ENGINE_VERSION and \
+            engine.content_hash({**inputs, "engine_version": version}) == stored:
+        return version
     return None
+
+
+def _stale(path: Path, why: str) -> None:
+    warnings.warn(f"kernel store {str(path)!r} {why}: recomputing and replacing it",
+                  UserWarning, stacklevel=4)
+
+
+def _refuse(path: Path, why: str, overwrite: bool) -> None:
+    if overwrite:
+        return None
+    raise ValueError(f"store {str(path)!r} {why}; compute_kernels will not serve it as "
+                     "computed kernels: pass overwrite=True to recompute and replace it, "
+                     "or use another path")

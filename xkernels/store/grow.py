@@ -19,7 +19,8 @@ from xkernels.store.attrs import checked_attrs
 from xkernels.store.journal import Extension, apply_extension
 from xkernels.store.layout import check_kernels
 from xkernels.store.matching import check_template, compare_core, coords_equal, short
-from xkernels.store.publish import recover
+from xkernels.store.provenance import without_value_attrs
+from xkernels.store.publish import exclusive, recover
 from xkernels.store.reading import as_path, inspect_store, stored_kernels
 
 
@@ -150,19 +151,39 @@ def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[
         If the store cannot grow to ``template`` (other base specification, probes,
         dt, tau, options, sweep dims, or values not appended at the end -- the
         message names the dim and both value lists); nothing is written.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> S = xkernels.sweep(xkernels.Network.example(),
+    ...                    {"connections[E->E].synapse.weight": [6e-5, 1.2e-4]},
+    ...                    {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5., g_eff=False,
+    ...                    client="sync", progress=False)
+    >>> xkernels.create_sweep_store("grown.zarr", S)
+    >>> S3 = xkernels.sweep(xkernels.Network.example(),
+    ...                     {"connections[E->E].synapse.weight": [6e-5, 1.2e-4, 2.4e-4]},
+    ...                     {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5., g_eff=False,
+    ...                     client="sync", progress=False)
+    >>> extend_sweep_store("grown.zarr", S3)
+    {'weight_E_E': 1}
+    >>> xkernels.completed_points("grown.zarr")
+    array([False, False, False])
     """
     path = as_path(path)
     sweep_dims = check_kernels(template)
     if not sweep_dims:
         raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
                          f"{template.dims}")
-    recover(path)
-    inspect_store(path)  # completes an interrupted extension first
-    extension = plan_extension(path, template, sweep_dims)
-    if extension is None:
-        return {}
-    stored = stored_kernels(path)
-    added = {d: template.sizes[d] - stored.sizes[d] for d in sweep_dims
-             if template.sizes[d] != stored.sizes[d]}
-    apply_extension(path, extension)
-    return added
+    template = template.copy(deep=False)
+    template.attrs = without_value_attrs(template.attrs)
+    with exclusive(path):  # one process at a time grows a store
+        recover(path)
+        inspect_store(path)  # completes an interrupted extension first
+        extension = plan_extension(path, template, sweep_dims)
+        if extension is None:
+            return {}
+        stored = stored_kernels(path)
+        added = {d: template.sizes[d] - stored.sizes[d] for d in sweep_dims
+                 if template.sizes[d] != stored.sizes[d]}
+        apply_extension(path, extension)
+        return added

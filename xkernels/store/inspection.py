@@ -45,6 +45,17 @@ def describe(path: str | os.PathLike) -> str:
         Populations, probes (channels, units), dt (ms), tau range (ms), t_X (ms),
         g_eff, sweep dims and completion, content hash, versions, format version and
         size on disk (B, KiB, MiB, GiB).
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> xkernels.write_kernels(H, "kernels.zarr")
+    >>> print(describe("kernels.zarr"))  # doctest: +ELLIPSIS
+    xkernels kernel store ...kernels.zarr
+      populations X (presynaptic): E, I
+    ...
     """
     path = as_path(path)
     H = stored_kernels(path)
@@ -87,6 +98,10 @@ def describe(path: str | os.PathLike) -> str:
         versions = ", ".join(f"{k} {v}" for k, v in versions.items())
     lines += [f"  shape: {dict(H.sizes)} {H.dtype}",
               f"  content hash: {attrs.get('content_hash')}",
+              f"  provenance: {attrs.get('provenance', 'not recorded')}"
+              + (f" (derived from {attrs['derived_from']})" if attrs.get("derived_from")
+                 else ""),
+              f"  engine version: {attrs.get('engine_version', 'not recorded')}",
               f"  versions: {versions}",
               f"  format version: {attrs.get('format_version')}",
               f"  size on disk: {_human_bytes(_disk_size(path))}"]

@@ -18,6 +18,7 @@ import xarray as xr
 from xkernels.contract import KERNEL_NAME
 from xkernels.store.attrs import restore_strings
 from xkernels.store.layout import check_kernels, check_replaceable, dataset_for_zarr, write_store
+from xkernels.store.provenance import stamped_attrs
 from xkernels.store.reading import (
     KernelStoreError,
     as_path,
@@ -32,6 +33,12 @@ __all__ = ["KernelStoreError", "open_kernels", "read_attrs", "write_kernels"]
 
 def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool = False) -> None:
     """Write kernels to a new Zarr store, atomically.
+
+    The store records the digest of the values it holds and their provenance
+    (:mod:`xkernels.store.provenance`): ``"computed"`` for kernels as the engine
+    returned them (or as read from a computed store), ``"derived"`` for anything else
+    -- scaled, a subset of channels or lags, made by hand -- which
+    :func:`xkernels.store.compute_kernels` never serves as computed kernels.
 
     Parameters
     ----------
@@ -52,11 +59,23 @@ def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool =
         that is not a kernel store; nothing is created on disk.
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> write_kernels(H, "written.zarr")
+    >>> import xarray as xr
+    >>> xr.open_zarr("written.zarr")["kernels"].dims
+    ('X', 'Y', 'probe_channel', 'tau')
     """
     path = as_path(path)
     sweep_dims = check_kernels(H)
     check_replaceable(path, overwrite)
-    ds, encoding = dataset_for_zarr(H, sweep_dims, done_value=True)
+    stamped = H.copy(deep=False)
+    stamped.attrs = stamped_attrs(H)
+    ds, encoding = dataset_for_zarr(stamped, sweep_dims, done_value=True)
     write_store(ds, encoding, path, overwrite)
 
 
@@ -77,6 +96,16 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
     ------
     FileNotFoundError, KernelStoreError
         As :func:`open_kernels`.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> write_kernels(H, "attrs.zarr")
+    >>> attrs = read_attrs("attrs.zarr")
+    >>> attrs["dt"], attrs["g_eff"]
+    (0.0625, True)
     """
     path = as_path(path)
     inspect_store(path)
@@ -108,6 +137,15 @@ def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> 
     KernelStoreError
         (a ``ValueError``) If ``path`` is not a kernel store, was written by a newer
         format version, or has incomplete sweep points.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> write_kernels(H, "opened.zarr")
+    >>> bool((open_kernels("opened.zarr") == H).all())
+    True
     """
     path = as_path(path)
     ds = open_dataset(path)

@@ -1,15 +1,18 @@
 """Does a template, a sweep point or a block of points belong in a stored sweep?
 
 Coordinates are compared exactly (floats to 1e-12 relative).  Attributes must be
-equal, except that the specification of a sweep point may differ from the store's
-where a swept parameter explains the difference: the differing leaf lies at the
-parameter's path (``sweep_paths``, parsed by :func:`xkernels.spec.paths.split_path`)
-or holds the point's value of a swept parameter.
+equal, except that the specification and options of a sweep point may differ from the
+store's where a swept parameter explains the difference: the differing leaf lies
+exactly at a swept parameter's path (``sweep_paths``, parsed by
+:func:`xkernels.spec.paths.split_path`).  Leaves of the specification are addressed as
+the library writes it -- ``connections`` and ``populations`` are lists -- and named by
+the connection's ``pre->post`` or the population's name, so
+``spec.connections.0.synapse.tau1`` is ``connections['E->E'].synapse.tau1``: it is not
+explained by a swept ``connections['E->E'].synapse.weight``, whatever its value.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +20,9 @@ import numpy as np
 import xarray as xr
 
 from xkernels.contract import CHANNEL_COORDS
-from xkernels.spec.paths import split_path
+from xkernels.spec.paths import join_path, split_path
 from xkernels.store.attrs import checked_attrs, parse_json_attr
+from xkernels.store.provenance import VALUE_ATTRS
 from xkernels.store.reading import stored_kernels
 
 
@@ -102,55 +106,88 @@ def leaf_diffs(a: Any, b: Any, where: tuple = ()) -> list[tuple[tuple, Any, Any]
 
 def _path_tokens(spec_path: Any) -> tuple[str, ...]:
     """Tokens of a stored sweep path (none if it does not parse)."""
-    if not isinstance(spec_path, (list, tuple)):
-        spec_path = str(spec_path)
     try:
-        return split_path(spec_path)
+        return split_path(str(spec_path))
     except ValueError:
         return ()
 
 
-def covered(leaf: tuple, value: Any, point: dict[str, Any], paths: dict[str, Any]) -> bool:
-    """Whether a differing leaf is explained by a swept parameter of the point.
+def swept_paths(paths: Any, dims: Any) -> set[tuple[str, ...]]:
+    """Token tuples of the parameters swept along ``dims`` (a zipped dim has several).
+
+    Parameters
+    ----------
+    paths : dict
+        Sweep dim -> parameter path or list of paths (the store's ``sweep_paths``).
+    dims : iterable of str
+        The sweep dims.
+    """
+    out = set()
+    for dim in dims:
+        entry = paths.get(dim) if isinstance(paths, dict) else None
+        for path in entry if isinstance(entry, list) else [entry]:
+            tokens = _path_tokens(path) if path is not None else ()
+            if tokens:
+                out.add(tokens)
+    return out
+
+
+def parameter_tokens(leaf: tuple[str, ...], spec: Any) -> tuple[str, ...]:
+    """The parameter path of a differing attribute leaf, as sweeps name parameters.
 
     Parameters
     ----------
     leaf : tuple of str
-        Where the leaf is, starting with the attribute name (``('spec', ...)``).
-    value : object
-        Its value in the point's attributes.
-    point : dict
-        Sweep dim -> the point's value.
-    paths : dict
-        Sweep dim -> parameter path (the store's ``sweep_paths``).
+        Where the leaf is: the attribute name, then keys and list indices
+        (``('spec', 'connections', '0', 'synapse', 'weight')``, ``('Vrest',)``).
+    spec : object
+        The parsed ``spec`` attribute the leaf indexes (lists of connections and
+        populations, as :meth:`xkernels.Network.to_dict` writes them).
+
+    Returns
+    -------
+    tuple of str
+        ``('connections', 'E->E', 'synapse', 'weight')``, ``('Vrest',)``...; a leaf of the
+        specification that cannot be named keeps its raw tokens (and so matches no
+        swept path).
     """
-    for dim, coord in point.items():
-        tokens = _path_tokens(paths[dim]) if dim in paths else ()
-        if tokens and any(tuple(leaf[i:i + len(tokens)]) == tokens for i in range(2)):
-            return True
-        if isinstance(value, bool) or value is None:
-            continue
-        if isinstance(value, (int, float)) and isinstance(coord, (int, float)):
-            if math.isclose(value, coord, rel_tol=1e-12, abs_tol=0.0):
-                return True
-        elif value == coord:
-            return True
-    return False
+    if not leaf or leaf[0] != "spec":
+        return leaf
+    rest = leaf[1:]
+    if len(rest) >= 2 and rest[0] in ("connections", "populations") and rest[1].isdigit() \
+            and isinstance(spec, dict) and isinstance(spec.get(rest[0]), list):
+        items, i = spec[rest[0]], int(rest[1])
+        item = items[i] if i < len(items) and isinstance(items[i], dict) else {}
+        name = item.get("name") if rest[0] == "populations" else (
+            f"{item.get('pre')}->{item.get('post')}" if "pre" in item else None)
+        if name is not None:
+            return (rest[0], str(name), *rest[2:])
+    return leaf  # not a sweepable parameter of the specification
 
 
 def check_point_attrs(path: Path, store_attrs: dict, point_attrs: dict,
                       point: dict[str, Any]) -> None:
-    """Point attrs must equal the store's except where a swept value explains it.
+    """Point attrs must equal the store's except at the paths of swept parameters.
+
+    Parameters
+    ----------
+    path : Path
+        The store (named in messages).
+    store_attrs, point_attrs : dict
+        The store's and the point's kernel attributes.
+    point : dict
+        The point's sweep dims (-> values; only the dims are used).
 
     Raises
     ------
     ValueError
-        Naming the first leaf that differs and that no swept parameter explains.
+        Naming the first leaf that differs and that no swept parameter's path explains.
     """
     paths = parse_json_attr(store_attrs.get("sweep_paths", "{}"))
-    paths = paths if isinstance(paths, dict) else {}
+    swept = swept_paths(paths, point)
+    spec = parse_json_attr(store_attrs.get("spec"))
     for key in sorted(set(store_attrs) | set(point_attrs)):
-        if key in ("content_hash", "sweep_paths"):
+        if key in ("content_hash", "sweep_paths", *VALUE_ATTRS):
             continue
         if key not in point_attrs or key not in store_attrs:
             raise ValueError(f"point kernels do not match kernel store {str(path)!r}: "
@@ -159,7 +196,8 @@ def check_point_attrs(path: Path, store_attrs: dict, point_attrs: dict,
         diffs = leaf_diffs(parse_json_attr(store_attrs[key]), parse_json_attr(point_attrs[key]),
                            (key,))
         for leaf, old, new in diffs:
-            if not covered(leaf, new, point, paths):
+            if parameter_tokens(leaf, spec) not in swept:
                 raise ValueError(f"point kernels do not match kernel store {str(path)!r}: "
                                  f"{'.'.join(leaf)} is {short(new)}, store has "
-                                 f"{short(old)}, and no swept parameter explains it")
+                                 f"{short(old)}, and no swept parameter explains it "
+                                 f"(swept: {sorted(join_path(t) for t in swept)})")

@@ -15,6 +15,11 @@ replaces one that appeared meanwhile; elsewhere the existing result is first mov
 aside.  A reader finds at the final path either the old complete result or the new
 complete one, never a partial one.
 
+Exclusive writers.  Processes that grow or resume the same sweep store take turns:
+:func:`exclusive` holds ``.{name}.sweep-lock`` (a permanent sibling: a flock file is
+never deleted, or two processes could lock two different files of the same name)
+for as long as they plan, compute and write; a second process waits for the first.
+
 Liveness.  A writer holds its lock file from before its first sibling exists until
 after its last one is gone; the operating system releases the lock when the process
 dies (killed, crashed).  A lock that can be acquired therefore belongs to a dead
@@ -31,9 +36,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import logging
 import os
 import shutil
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,6 +55,11 @@ _RENAME_EXCHANGE = 2
 SIBLING_KINDS = ("lock", "tmp", "old")
 #: Seconds a writer waits for its own new lock file (a recoverer may probe it briefly).
 LOCK_WAIT = 60.0
+
+logger = logging.getLogger(__name__)
+#: exclusive locks this process holds: (lock file, thread) -> depth (re-entry)
+_HELD: dict[tuple[Path, int], int] = {}
+_HELD_GUARD = threading.Lock()
 
 
 def host_name() -> str:
@@ -81,6 +93,56 @@ def held_lock(lock_file: Path) -> Iterator[None]:
             lock_file.unlink(missing_ok=True)
         finally:
             lock.release()
+
+
+def exclusive_lock_file(target: Path) -> Path:
+    """The lock file of :func:`exclusive` for ``target`` (a sibling, never removed)."""
+    target = Path(target).absolute()
+    return target.parent / f".{target.name}.sweep-lock"
+
+
+@contextlib.contextmanager
+def exclusive(target: Path) -> Iterator[None]:
+    """Be the only process growing or resuming ``target`` for the duration of the block.
+
+    Waits (logging a warning once) while another process holds the lock; the
+    operating system releases it when that process dies.  Re-entrant within a thread.
+
+    Parameters
+    ----------
+    target : pathlib.Path
+        The store (it need not exist yet; its parent folder is created).
+    """
+    target = Path(target).absolute()
+    lock_file = exclusive_lock_file(target)
+    key = (lock_file, threading.get_ident())
+    with _HELD_GUARD:
+        depth = _HELD.get(key, 0)
+        if depth:
+            _HELD[key] = depth + 1
+    if depth:
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                _HELD[key] -= 1
+        return
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_file, thread_local=False, preserve_lock_file=True)
+    try:
+        lock.acquire(blocking=False)
+    except Timeout:
+        logger.warning("%s is being grown or resumed by another process; waiting for it "
+                       "to finish (lock %s)", target, lock_file)
+        lock.acquire()
+    with _HELD_GUARD:
+        _HELD[key] = 1
+    try:
+        yield
+    finally:
+        with _HELD_GUARD:
+            del _HELD[key]
+        lock.release()
 
 
 @contextlib.contextmanager

@@ -137,6 +137,16 @@ def write_rates(rates: xr.DataArray, path: str | os.PathLike, *, overwrite: bool
         Bad rates (see :func:`check_series`), before anything is written.
     FileExistsError
         ``path`` exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> rates = xkernels.rates_from_spikes({"E": [1.0, 2.5], "I": [3.0]}, t_start=0.,
+    ...                                    t_stop=10., dt=2**-4)
+    >>> write_rates(rates, "rates.zarr")
+    >>> import xarray as xr
+    >>> float(xr.open_zarr("rates.zarr")["rates"].sum())
+    3.0
     """
     _write(rates, path, RATES_NAME, overwrite, progress)
 
@@ -164,6 +174,18 @@ def write_signals(signals: xr.DataArray, path: str | os.PathLike, *, overwrite: 
         Bad signals (see :func:`check_series`), before anything is written.
     FileExistsError
         ``path`` exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> rates = xkernels.rates_from_spikes({"E": [1.0, 2.5], "I": [3.0]}, t_start=0.,
+    ...                                    t_stop=10., dt=2**-4)
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> write_signals(rates.xk.convolve(H), "signals.zarr")
+    >>> import xarray as xr
+    >>> xr.open_zarr("signals.zarr")["signals"].dims
+    ('probe_channel', 'time')
     """
     _write(signals, path, SIGNALS_NAME, overwrite, progress)
 
@@ -211,10 +233,51 @@ def open_rates(path: str | os.PathLike, var: str = RATES_NAME) -> xr.DataArray:
     KernelStoreError
         (a ``ValueError``) Not a Zarr store, no such variable, missing dims, or a
         ``dt`` attribute that disagrees with the time coordinate.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> rates = xkernels.rates_from_spikes({"E": [1.0, 2.5], "I": [3.0]}, t_start=0.,
+    ...                                    t_stop=10., dt=2**-4)
+    >>> write_rates(rates, "opened_rates.zarr")
+    >>> open_rates("opened_rates.zarr").sizes["time"]
+    160
     """
     return _open(path, RATES_NAME, var)
 
 
 def open_signals(path: str | os.PathLike, var: str = SIGNALS_NAME) -> xr.DataArray:
-    """Open the signals of a signals store lazily, checked (as :func:`open_rates`)."""
+    """Open the signals of a signals store lazily, checked (as :func:`open_rates`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Store written by :func:`write_signals` (or any Zarr store with such a variable).
+    var : str
+        Name of the signals variable.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dask-backed signals, dims ``probe_channel``, ``time`` (ms) and any others, in
+        each channel's units.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    KernelStoreError
+        (a ``ValueError``) Not a Zarr store, no such variable or missing dims.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> rates = xkernels.rates_from_spikes({"E": [1.0, 2.5], "I": [3.0]}, t_start=0.,
+    ...                                    t_stop=10., dt=2**-4)
+    >>> write_signals(rates.xk.convolve(H), "opened_signals.zarr")
+    >>> open_signals("opened_signals.zarr").dims
+    ('probe_channel', 'time')
+    """
     return _open(path, SIGNALS_NAME, var)

@@ -23,6 +23,7 @@ from xkernels.contract import CORE_DIMS, KERNEL_NAME, validate_kernels
 from xkernels.store.attrs import checked_attrs
 from xkernels.store.layout import DONE_NAME, check_kernels, chunks, dataset_for_zarr, write_store
 from xkernels.store.matching import check_point_attrs, check_template, compare_core, coords_equal
+from xkernels.store.provenance import without_value_attrs
 from xkernels.store.publish import recover
 from xkernels.store.reading import as_path, inspect_store, read_done, stored_kernels
 from xkernels.validation import check_int, fail
@@ -49,12 +50,25 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
     ValueError
         If ``template`` breaks the data contract, has no sweep dim, or an existing
         store does not match it (dims, coordinates or attrs); nothing is written.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> S = xkernels.sweep(xkernels.Network.example(),
+    ...                    {"connections[E->E].synapse.weight": [6e-5, 1.2e-4]},
+    ...                    {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5., g_eff=False,
+    ...                    client="sync", progress=False)
+    >>> create_sweep_store("created.zarr", S)
+    >>> completed_points("created.zarr")
+    array([False, False])
     """
     path = as_path(path)
     sweep_dims = check_kernels(template)
     if not sweep_dims:
         raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
                          f"{template.dims}; use write_kernels for a single point")
+    template = template.copy(deep=False)
+    template.attrs = without_value_attrs(template.attrs)
     recover(path)
     if path.exists():
         if not exist_ok:
@@ -87,6 +101,18 @@ def completed_points(path: str | os.PathLike) -> np.ndarray:
     -------
     numpy.ndarray
         Shape of the sweep dims, True where the point's kernels are completely written.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> S = xkernels.sweep(xkernels.Network.example(),
+    ...                    {"connections[E->E].synapse.weight": [6e-5, 1.2e-4]},
+    ...                    {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5., g_eff=False,
+    ...                    client="sync", progress=False)
+    >>> create_sweep_store("points.zarr", S)
+    >>> write_point("points.zarr", S.isel(weight_E_E=1), index={"weight_E_E": 1})
+    >>> completed_points("points.zarr")
+    array([False,  True])
     """
     path = as_path(path)
     inspect_store(path)
@@ -220,6 +246,18 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
     ValueError
         If the point does not match the store (coordinates, sweep values, dt, tau,
         probes, spec other than swept values); nothing is written.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> S = xkernels.sweep(xkernels.Network.example(),
+    ...                    {"connections[E->E].synapse.weight": [6e-5, 1.2e-4]},
+    ...                    {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5., g_eff=False,
+    ...                    client="sync", progress=False)
+    >>> create_sweep_store("point.zarr", S)
+    >>> write_point("point.zarr", S.isel(weight_E_E=0), index={"weight_E_E": 0})
+    >>> completed_points("point.zarr")
+    array([ True, False])
     """
     path, stored, sweep_dims = open_sweep_store(path, "write_point")
     position = point_index(stored, index, path)
@@ -282,6 +320,18 @@ def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
     ValueError
         If the block does not match the store (dims, coordinates, sweep values at
         ``index``, dt, tau, probes, spec); nothing is written.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> S = xkernels.sweep(xkernels.Network.example(),
+    ...                    {"connections[E->E].synapse.weight": [6e-5, 1.2e-4]},
+    ...                    {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5., g_eff=False,
+    ...                    client="sync", progress=False)
+    >>> create_sweep_store("block.zarr", S)
+    >>> write_points("block.zarr", S, index={"weight_E_E": [0, 1]})
+    >>> completed_points("block.zarr")
+    array([ True,  True])
     """
     path, stored, sweep_dims = open_sweep_store(path, "write_points")
     selection = block_index(stored, index, path)

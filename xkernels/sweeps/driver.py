@@ -26,6 +26,7 @@ with dims ``(<swept params>..., X, Y, probe_channel, tau)``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -54,6 +55,7 @@ from xkernels.store import (
     open_kernels,
     write_points,
 )
+from xkernels.store.publish import exclusive, exclusive_lock_file
 from xkernels.sweeps.grid import Axis, grid_points, parse_grid
 from xkernels.sweeps.planning import collect_geometries, plan_points
 from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_hash, sweep_template
@@ -128,7 +130,9 @@ def sweep(
         store of the same sweep with fewer values along some dims is grown: new
         values must be appended after the stored ones (same order), and only the
         new points are computed.  A store of a different sweep raises ValueError
-        and is left untouched.
+        and is left untouched.  Processes growing or resuming the same store take
+        turns (a file lock next to it): a second one waits, then computes only what
+        the first left undone.
     client : None, "sync", str or dask.distributed.Client
         Where to compute: ``None`` starts a local cluster of one worker process
         per core; a Client or scheduler address uses that cluster; ``"sync"``
@@ -156,6 +160,18 @@ def sweep(
         Unknown parameter paths (the message lists the valid ones), empty or
         non-finite value lists, values making any point's specification invalid, or
         a store holding another sweep -- all before anything is simulated or written.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> S = sweep(xkernels.Network.example(),
+    ...           {"connections[E->E].synapse.weight": [6e-5, 1.2e-4]},
+    ...           {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5., g_eff=False,
+    ...           client="sync", progress=False, store="sweep.zarr")
+    >>> S.dims
+    ('weight_E_E', 'X', 'Y', 'probe_channel', 'tau')
+    >>> xkernels.completed_points("sweep.zarr")
+    array([ True,  True])
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -191,22 +207,45 @@ def sweep(
         labels.append(values)
     template = sweep_template(plan, axes, sweep_hash(plan, axes))
     path = None if store is None else Path(store)
-    done = np.zeros(len(specs), dtype=bool)
-    if path is not None and path.exists():
-        done = _check_store(path, template).reshape(-1)
-    todo = [k for k in range(len(specs)) if not done[k]]
-    values_out = None if path is not None else np.empty(template.shape)
-    if not todo:
-        logger.info("sweep: all %d points are already in the store", len(specs))
+    # one process at a time grows or resumes a store (others wait): no point is
+    # computed twice, no growth races another process's writes
     try:
-        if todo:
-            _compute(runner, plan, options, axes, template, indices, specs, labels, todo,
-                     path, values_out, method, progress)
-    finally:
-        runner.close()
+        values_out = _run_locked(path, template, runner, plan, options, axes, indices,
+                                 specs, labels, method, progress)
+    except BaseException:
+        if path is not None and not path.exists():
+            # refused before any store was written: leave nothing behind, not even the
+            # lock file of a store that does not exist
+            exclusive_lock_file(path).unlink(missing_ok=True)
+        raise
     if path is not None:
         return open_kernels(path)
     return template.copy(data=values_out)
+
+
+
+def _run_locked(path: Path | None, template: xr.DataArray, runner: Runner, plan: KernelPlan,
+                options: Mapping[str, Any], axes: Sequence[Axis],
+                indices: Sequence[tuple[int, ...]], specs: Sequence[PointSpec],
+                labels: Sequence[Any], method: str,
+                progress: bool | None) -> np.ndarray | None:
+    """The points not yet in the store, computed under the store's exclusive lock; the
+    values in memory when there is no store (None otherwise)."""
+    with contextlib.nullcontext() if path is None else exclusive(path):
+        done = np.zeros(len(specs), dtype=bool)
+        if path is not None and path.exists():
+            done = _check_store(path, template).reshape(-1)
+        todo = [k for k in range(len(specs)) if not done[k]]
+        values_out = None if path is not None else np.empty(template.shape)
+        if not todo:
+            logger.info("sweep: all %d points are already in the store", len(specs))
+        try:
+            if todo:
+                _compute(runner, plan, options, axes, template, indices, specs, labels,
+                         todo, path, values_out, method, progress)
+        finally:
+            runner.close()
+    return values_out
 
 
 def _check_store(path: Path, template: xr.DataArray) -> np.ndarray:

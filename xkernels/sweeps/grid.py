@@ -71,7 +71,15 @@ class Param:
 
 @dataclass(frozen=True)
 class Axis:
-    """One sweep dim: a single parameter, or a zipped group sharing the dim."""
+    """One sweep dim: a single parameter, or a zipped group sharing the dim.
+
+    Attributes
+    ----------
+    dim : str
+        The dim's name.
+    params : list of Param
+        The parameters swept along it (more than one when zipped).
+    """
 
     dim: str
     params: list[Param]
@@ -130,6 +138,13 @@ def parameter_paths(network: Network) -> dict[tuple[str, ...], tuple[str, str, i
         component's dict).  Leaves of :meth:`Network.to_dict` that are numbers,
         strings or None (except names and pre/post), the rotation angles of every
         population, and the options ``Vrest`` and ``t_X``.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> paths = parameter_paths(xkernels.Network.example())
+    >>> paths[("connections", "E->E", "synapse", "weight")][0]
+    'connections[E->E].synapse.weight'
     """
     spec = network.to_dict()
     out: dict[tuple[str, ...], tuple[str, str, int, tuple]] = {}
@@ -220,11 +235,24 @@ def parse_grid(network: Network, grid: Mapping[str, Any], *,
     names : dict, optional
         Path -> dim/coordinate name, replacing the readable default.
 
+    Returns
+    -------
+    list of Axis
+        One per sweep dim, in grid order.
+
     Raises
     ------
     ValueError, TypeError
         Unknown paths (listing the valid ones), empty or non-finite value lists,
         repeated values, bad zip groups or name clashes.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> axes = parse_grid(xkernels.Network.example(),
+    ...                   {"connections[E->E].synapse.weight": [1e-4, 2e-4]})
+    >>> axes[0].dim, axes[0].size, axes[0].zipped
+    ('weight_E_E', 2, False)
     """
     if not isinstance(grid, Mapping) or not grid:
         raise TypeError(f"grid must be a non-empty dict of parameter path -> values, "
@@ -328,6 +356,14 @@ def grid_points(axes: Sequence[Axis]) -> Iterator[tuple[tuple[int, ...], dict[st
     ------
     tuple
         ``(index along every axis, canonical path -> value)``.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> axes = parse_grid(xkernels.Network.example(),
+    ...                   {"connections[E->E].synapse.weight": [1e-4, 2e-4]})
+    >>> [index for index, values in grid_points(axes)]
+    [(0,), (1,)]
     """
     for index in np.ndindex(*[a.size for a in axes]):
         values = {}

@@ -172,7 +172,7 @@ def plan_points(specs: Sequence[PointSpec], geometries: Mapping[str, tuple[Geome
     geometries : Mapping
         From :func:`collect_geometries`.
     plan : KernelPlan
-        The base computation (dt, n_lags, g_eff, postsynaptic populations).
+        The base computation (lag grid, g_eff, postsynaptic populations).
     labels : sequence, optional
         One per point (e.g. its swept values), to name a failing point.
 
@@ -198,7 +198,7 @@ def plan_points(specs: Sequence[PointSpec], geometries: Mapping[str, tuple[Geome
             vrest = vrest_of_population(spec.Vrest, post)
             try:
                 pop_plan = plan_population(spec.network, post, geometry, vrest, plan.g_eff,
-                                           plan.dt, plan.n_lags, memo)
+                                           plan.grid, memo)
             except ValueError as err:
                 label = labels[n] if labels is not None else f"#{n}"
                 raise ValueError(f"sweep point {label} is invalid: {err}") from None

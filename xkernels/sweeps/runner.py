@@ -52,7 +52,13 @@ class Runner:
         return self._given == "sync"
 
     def client(self) -> Any:
-        """The distributed client (starting the local cluster if needed)."""
+        """The distributed client (starting the local cluster if needed).
+
+        Returns
+        -------
+        dask.distributed.Client
+            The user's client, or one of a local cluster started on first use.
+        """
         if self._client is None:
             from dask.distributed import Client, LocalCluster
 

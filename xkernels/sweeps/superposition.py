@@ -155,8 +155,9 @@ def choose_method(method: str, plans: Sequence[PointPlan],
 # the fast path
 # --------------------------------------------------------------------------------------
 def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift: np.ndarray,
-                       named: Mapping[str, Any], n_positions: int, seed: int, tau: float,
-                       t_X: float, groups: Sequence[tuple[float, float, np.ndarray]],
+                       named: Mapping[str, Any], n_positions: int, seed: int,
+                       n_response: int, t_X: float,
+                       groups: Sequence[tuple[float, float, np.ndarray]],
                        depth_nodes: int | None = None) -> list[np.ndarray]:
     """Worker task: probe-mapped unit responses of one membrane state.
 
@@ -174,8 +175,10 @@ def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift:
         The probes by name.
     n_positions, seed : int
         Cell positions averaged over by the probes, and their seed.
-    tau, t_X : float
-        Kernel half width and presynaptic spike time (ms).
+    n_response : int
+        Lags (steps) of the response after the volley.
+    t_X : float
+        Presynaptic spike time (ms).
     groups : sequence of (tau1, tau2, support)
         Synapse time constants (ms) and the segments to respond to (with
         ``depth_nodes``: indices ``n * nseg + segment`` of (depth node, segment)).
@@ -205,9 +208,9 @@ def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift:
             for seg in np.unique(segment):
                 unit = np.zeros(nseg)
                 unit[seg] = 1.0
-                imem = cell.synaptic_response(unit, tau1, tau2, tau, t_X)
+                imem = cell.synaptic_response(unit, tau1, tau2, n_response, t_X)
                 for k in np.flatnonzero(segment == seg):
-                    response = matrices[node[k]] @ imem
+                    response = lin.project(matrices[node[k]], imem)
                     if P is None:
                         P = np.empty((matrices.shape[1], len(support), response.shape[-1]))
                     P[:, k] = response
@@ -249,8 +252,9 @@ def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPl
                   for (t1, t2), mask in states[key].support.items() if mask.any()]
         groups_of[key] = groups
         arguments.append((item.population, plan.dt, item.e_pas, item.plan.g_shift,
-                          plan.probes, plan.n_positions, plan.seed, plan.tau, item.t_X,
-                          groups, plan.depth_nodes if plan.averaging == "depth" else None))
+                          plan.probes, plan.n_positions, plan.seed, plan.grid.n_response,
+                          item.t_X, groups,
+                          plan.depth_nodes if plan.averaging == "depth" else None))
     seconds = sum(SECONDS_PER_CELL + SECONDS_PER_SIMULATION * states[key].simulations()
                   for key in keys)
     assembler = _Assembler(plan)
@@ -281,8 +285,7 @@ class _Assembler:
 
         self._fft = fft
         self.plan = plan
-        self.fir = plan.fir
-        self.n = plan.n_lags
+        self.n = plan.n_lags  # regular grid: response lags 0..n, taps -n..n
         self.L = fft.next_fast_len(2 * self.n + 1, real=True)
         self.responses: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.filters: dict[int, np.ndarray] = {}
@@ -333,7 +336,7 @@ class _Assembler:
             signal *= np.stack([self._filter(job_data[m][2]) for m in members])[:, None, :]
             smeared = self._fft.irfft(signal, n=self.L, axis=-1,
                                       workers=self.workers)[..., n:2 * n + 1]
-            kernels[members] = lin.window_kernel(smeared, self.fir)
+            kernels[members] = lin.window_kernel(smeared, self.plan.grid.lags)
         if self.buffer is None or self.buffer.shape[0] != len(batch):
             self.buffer = np.zeros((len(batch), *shape))
         else:

@@ -1,0 +1,53 @@
+"""Figures made through pyplot that show exactly once in Jupyter (used by every plot of
+xkernels: :mod:`xkernels.plot` and :mod:`xkernels.hybrid.plot`)."""
+
+from __future__ import annotations
+
+import io
+
+from matplotlib.figure import Figure
+
+__all__ = ["XkFigure", "new_figure"]
+
+
+class XkFigure(Figure):
+    """A pyplot figure shown exactly once in Jupyter.
+
+    With the inline backend, pyplot shows every figure of a cell when the cell ends, and
+    IPython shows a figure that is the cell's value (``H.xk.plot()`` on the last line)
+    once more.  This figure shows itself as a PNG image whenever IPython displays it and
+    leaves pyplot at that moment, so that pyplot does not show it again.  With any other
+    backend it is displayed as a plain figure (its text; a GUI backend shows the
+    window).
+    """
+
+    def _ipython_display_(self) -> None:
+        import matplotlib
+        from IPython.display import display
+
+        if "inline" not in str(matplotlib.get_backend()):
+            display({"text/plain": repr(self)}, raw=True)
+            return
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        display({"image/png": buffer.getvalue(), "text/plain": repr(self)}, raw=True)
+        import matplotlib.pyplot as plt
+
+        plt.close(self)  # shown: pyplot's end-of-cell display skips it
+
+
+def new_figure(width: float, height: float) -> XkFigure:
+    """A new pyplot figure (inches), constrained layout, shown once in Jupyter.
+
+    Parameters
+    ----------
+    width, height : float
+        Figure size (inches).
+
+    Returns
+    -------
+    XkFigure
+    """
+    import matplotlib.pyplot as plt
+
+    return plt.figure(figsize=(width, height), layout="constrained", FigureClass=XkFigure)
