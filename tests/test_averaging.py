@@ -311,21 +311,29 @@ def test_reference_hash_unchanged():
 
 
 def test_compat_always_uses_reference(monkeypatch):
+    """Even with "depth" as the engine's default, the compat layer computes reference
+    kernels: the values of ``prepare_kernels(..., averaging="reference")``."""
     import xkernels.compat as compat
-
-    seen = []
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs.get("averaging"))
-        raise RuntimeError("stop")
-
-    monkeypatch.setattr(compat, "compute_kernels", spy)
+    import xkernels.engine.kernels as engine
     from conftest import readme_arguments
 
+    probe = compat.GaussCylinderPotential(cell=None, **GCP)
     approx = compat.KernelApprox(**readme_arguments("E"))
-    with pytest.raises(RuntimeError, match="stop"):
-        approx.get_kernel([compat.GaussCylinderPotential(cell=None, **GCP)], X="E")
+    original = engine.prepare_kernels
+    seen = []
+
+    def depth_by_default(*args, averaging="depth", **kwargs):
+        seen.append(averaging)
+        return original(*args, averaging=averaging, **kwargs)
+
+    monkeypatch.setattr(compat, "prepare_kernels", depth_by_default)
+    H = approx.get_kernel([probe], X="E", **OPTIONS)["GaussCylinderPotential"]
     assert seen == ["reference"]
+    monkeypatch.undo()
+    depth = xkernels.compute_kernels(approx.network, {"lfp": xkernels.GaussCylinderPotential(**GCP)},
+                            averaging="depth", **OPTIONS).sel(X="E", Y="E").values
+    assert np.abs(H).max() > 0
+    assert np.abs(H - depth[:, :H.shape[1]]).max() > 1e-3 * np.abs(H).max()
 
 
 # --------------------------------------------------------------------------------------
