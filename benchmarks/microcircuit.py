@@ -13,6 +13,11 @@
    (``Network.microcircuit(populations=["L23E", "L4E"], thalamus=False)``, 2 x 2
    kernels per point, tau = 25 ms): the full 8 x 8 output of 1000 points would be
    1000 x 64 x 19 x 1601 doubles = 15.6 GB, and the other 60 kernels do not change.
+3. The cost of depth-consistent kernels (``averaging="depth"``, default node count,
+   issue 12) beside ``averaging="reference"`` for the same 64 kernels, interleaved,
+   best of ``--repeat``.  The Gaussian cylinder's ``sigma_z`` is the probe's total
+   depth smoothing in depth mode and may not be below any population's ``scale``
+   (L2/3: 146 µm), so both modes use ``sigma_z`` = the largest ``scale`` here.
 
     python benchmarks/microcircuit.py [--repeat 3] [--weights 40 --delays 25]
 """
@@ -48,10 +53,36 @@ def probes():
             "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
 
 
-def run_xkernels():
+def run_xkernels(**extra):
     import xkernels
 
-    return xkernels.compute_kernels(network(), probes(), **OPTIONS)
+    return xkernels.compute_kernels(network(), probes(), **OPTIONS, **extra)
+
+
+def depth_cost(repeat: int) -> None:
+    """Wall time of averaging="depth" beside "reference" (interleaved, best of repeat)."""
+    import xkernels
+    from xkernels.engine.averaging import DEFAULT_DEPTH_NODES
+
+    net = network()
+    widest = max(p.scale for p in net.populations)
+    lfp = xkernels.GaussCylinderPotential(cell=None, **dict(GCP, sigma_z=widest))
+    both = {"lfp": lfp, "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    times: dict[str, list[float]] = {"reference": [], "depth": []}
+    out = {}
+    for _ in range(repeat):
+        for mode in times:
+            start = time.perf_counter()
+            out[mode] = xkernels.compute_kernels(network(), both, averaging=mode,
+                                                 **OPTIONS)
+            times[mode].append(time.perf_counter() - start)
+    t_ref, t_depth = min(times["reference"]), min(times["depth"])
+    H_ref, H_depth = out["reference"], out["depth"]
+    change = float(abs(H_depth - H_ref).max() / abs(H_ref).max())
+    print(f"averaging='depth' ({DEFAULT_DEPTH_NODES} nodes) vs 'reference', 64 kernels, "
+          f"sigma_z = {widest:.1f} µm: depth {t_depth:.3f} s, reference {t_ref:.3f} s, "
+          f"ratio {t_depth / t_ref:.2f} (best of {repeat}); "
+          f"max |H_depth - H_ref| / max |H_ref| = {change:.2f}")
 
 
 def run_reference(net) -> dict:
@@ -111,6 +142,8 @@ def main() -> None:
               f"({t_ref / len(ref) * 1e3:.0f} ms/kernel; one run)")
         print(f"speed-up          : {t_ref / t_ours:8.1f} x")
         print(f"max |dH| / max |H_ref| (per probe): {worst(H, ref):.2e}")
+
+    depth_cost(args.repeat)
 
     base = xkernels.Network.microcircuit(populations=["L23E", "L4E"], thalamus=False)
     sweep_options = dict(OPTIONS, tau=25.0)

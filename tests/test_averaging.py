@@ -313,9 +313,10 @@ def test_reference_hash_unchanged():
 def test_compat_always_uses_reference(monkeypatch):
     """Even with "depth" as the engine's default, the compat layer computes reference
     kernels: the values of ``prepare_kernels(..., averaging="reference")``."""
+    from conftest import readme_arguments
+
     import xkernels.compat as compat
     import xkernels.engine.kernels as engine
-    from conftest import readme_arguments
 
     probe = compat.GaussCylinderPotential(cell=None, **GCP)
     approx = compat.KernelApprox(**readme_arguments("E"))
@@ -330,8 +331,9 @@ def test_compat_always_uses_reference(monkeypatch):
     H = approx.get_kernel([probe], X="E", **OPTIONS)["GaussCylinderPotential"]
     assert seen == ["reference"]
     monkeypatch.undo()
-    depth = xkernels.compute_kernels(approx.network, {"lfp": xkernels.GaussCylinderPotential(**GCP)},
-                            averaging="depth", **OPTIONS).sel(X="E", Y="E").values
+    lfp = {"lfp": xkernels.GaussCylinderPotential(**GCP)}
+    depth = xkernels.compute_kernels(approx.network, lfp, averaging="depth",
+                                     **OPTIONS).sel(X="E", Y="E").values
     assert np.abs(H).max() > 0
     assert np.abs(H - depth[:, :H.shape[1]]).max() > 1e-3 * np.abs(H).max()
 

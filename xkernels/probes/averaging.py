@@ -284,6 +284,21 @@ def check_probe_depth(probe: lfpykit.LinearModel, population: Any, field: str = 
         A conflict named by the probe's kind, e.g. a GaussCylinderPotential whose
         ``sigma_z`` is below the population's ``scale``, or a contact probe with a
         population ``radius`` of 0.
+
+    Examples
+    --------
+    A Gaussian cylinder that smooths less in depth than the population spreads:
+
+    >>> import numpy as np, xkernels
+    >>> from xkernels.probes import check_probe_depth
+    >>> lfp = xkernels.GaussCylinderPotential(cell=None, z=np.array([0.0]), sigma=0.3,
+    ...                                       R=150.0, sigma_z=20.0)
+    >>> pop = {"radius": 150.0, "loc": 0.0, "scale": 50.0}
+    >>> check_probe_depth(lfp, pop, "probes['lfp']", "populations['E']")
+    Traceback (most recent call last):
+    ...
+    ValueError: probes['lfp'].sigma_z = 20.0 µm is smaller than populations['E'].scale ...
+    >>> check_probe_depth(xkernels.CurrentDipoleMomentZ(cell=None), pop)  # no conflict
     """
     pop = _check_population(population)
     kind = kind_of(probe)
@@ -317,6 +332,27 @@ def probe_depth_rule(probe: lfpykit.LinearModel, geometry: Any, population: Any,
     -------
     DepthRule
         Offsets ``s_n`` (µm), weights and ``matrices`` of shape (N, n_channels, nseg).
+
+    Examples
+    --------
+    A three-segment vertical stick (0 to 300 µm) in a population spread 50 µm in
+    depth: five Gauss–Hermite nodes, and for the z-only current dipole moment (µm per
+    nA of each segment) the node matrices average to the segment midpoints (the
+    dipole is affine in depth):
+
+    >>> import lfpykit, numpy as np, xkernels
+    >>> from xkernels.probes import probe_depth_rule
+    >>> stick = lfpykit.CellGeometry(
+    ...     x=np.zeros((3, 2)), y=np.zeros((3, 2)), d=np.full(3, 2.0),
+    ...     z=np.array([[0.0, 100.0], [100.0, 200.0], [200.0, 300.0]]))
+    >>> pop = {"radius": 150.0, "loc": 0.0, "scale": 50.0}
+    >>> rule = probe_depth_rule(xkernels.CurrentDipoleMomentZ(cell=None), stick, pop, 5)
+    >>> rule.offsets.round(2)
+    array([-142.85,  -67.78,    0.  ,   67.78,  142.85])
+    >>> rule.matrices.shape
+    (5, 1, 3)
+    >>> rule.matrices.sum(axis=0).round(6)
+    array([[ 50., 150., 250.]])
     """
     pop = _check_population(population)
     n = check_int("depth_nodes", n_nodes, minimum=1)

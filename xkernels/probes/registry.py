@@ -285,6 +285,24 @@ class ProbeKind:
             ``radius``, ``loc``, ``scale`` (µm).
         field, population_field : str
             Names of the probe and the population in messages.
+
+        Raises
+        ------
+        ValueError
+            Naming the probe, the population and the rule.
+
+        Examples
+        --------
+        >>> import numpy as np, xkernels
+        >>> from xkernels.probes import kind_of
+        >>> cdm = xkernels.CurrentDipoleMomentZ(cell=None)
+        >>> kind_of(cdm).check_depth(cdm, {"radius": 150.0, "loc": 0.0, "scale": 75.0})
+        >>> lfp = xkernels.GaussCylinderPotential(cell=None, z=np.array([0.0]), sigma=0.3,
+        ...                                       R=150.0, sigma_z=20.0)
+        >>> kind_of(lfp).check_depth(lfp, {"radius": 150.0, "loc": 0.0, "scale": 75.0})
+        Traceback (most recent call last):
+        ...
+        ValueError: probe.sigma_z = 20.0 µm is smaller than population.scale = 75.0 µm: ...
         """
         if self.averaged:
             check_disc(population, population_field)
@@ -298,6 +316,33 @@ class ProbeKind:
         depth (:func:`~xkernels.probes.depth_terms.moved_terms`); contact-based ones
         averaged over the population disc by a fixed quadrature
         (:func:`~xkernels.probes.depth_terms.lateral_quadrature_terms`).
+
+        Parameters
+        ----------
+        probe : lfpykit.LinearModel
+            The probe (as :meth:`evaluated_as` returns it), ``cell`` None.
+        geometry : lfpykit.CellGeometry
+            The cell at the population's depth ``loc`` (µm).
+        population : Mapping[str, float]
+            ``radius``, ``loc``, ``scale`` (µm).
+
+        Returns
+        -------
+        DepthTerms
+            ``M(s)``: a smooth part and closed-form kinks (channel units per nA).
+
+        Examples
+        --------
+        >>> import lfpykit, numpy as np, xkernels
+        >>> from xkernels.probes import kind_of
+        >>> stick = lfpykit.CellGeometry(
+        ...     x=np.zeros((3, 2)), y=np.zeros((3, 2)), d=np.full(3, 2.0),
+        ...     z=np.array([[0.0, 100.0], [100.0, 200.0], [200.0, 300.0]]))
+        >>> cdm = xkernels.CurrentDipoleMomentZ(cell=None)
+        >>> terms = kind_of(cdm).depth_terms(cdm, stick, {"radius": 150.0, "loc": 0.0,
+        ...                                               "scale": 50.0})
+        >>> terms.exact(10.0)  # the cell 10 µm up: its segments' midpoints move with it
+        array([[ 60., 160., 260.]])
         """
         if self.averaged:
             return lateral_quadrature_terms(probe, geometry, population)
