@@ -99,7 +99,6 @@ MISSING_EXAMPLES: set[str] = {
     "xkernels.probes.registry.ProbeKind.vectorised_method",
     "xkernels.probes.registry.register",
     "xkernels.probes.registry.register_matching",
-    "xkernels.store.reading.KernelStoreError",
     "xkernels.sweeps.grid.Axis",
     "xkernels.sweeps.grid.Axis.size",
     "xkernels.sweeps.grid.Axis.zipped",
