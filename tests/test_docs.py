@@ -99,21 +99,6 @@ MISSING_EXAMPLES: set[str] = {
     "xkernels.probes.registry.ProbeKind.vectorised_method",
     "xkernels.probes.registry.register",
     "xkernels.probes.registry.register_matching",
-    "xkernels.sweeps.grid.Axis",
-    "xkernels.sweeps.grid.Axis.size",
-    "xkernels.sweeps.grid.Axis.zipped",
-    "xkernels.sweeps.grid.Param",
-    "xkernels.sweeps.grid.Param.unit",
-    "xkernels.sweeps.points.PointBuilder",
-    "xkernels.sweeps.points.PointBuilder.build",
-    "xkernels.sweeps.points.PointSpec",
-    "xkernels.sweeps.points.sweep_template",
-    "xkernels.sweeps.runner.Runner",
-    "xkernels.sweeps.runner.Runner.client",
-    "xkernels.sweeps.runner.Runner.close",
-    "xkernels.sweeps.runner.Runner.imap_unordered",
-    "xkernels.sweeps.runner.Runner.parallelism",
-    "xkernels.sweeps.runner.Runner.sync",
 }
 
 
