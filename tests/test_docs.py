@@ -63,65 +63,9 @@ def public_objects() -> dict[str, object]:
 #   SS01  it has a summary line                PR01  every parameter is documented
 #   SS03  the summary ends with a period       PR02  no unknown parameter is documented
 #   RT01  a function that returns something documents what (Returns section)
-#   EX01  it has an Examples section -- for the top-level names (``xkernels.__all__``)
-#         and their methods; elsewhere with the explicit gaps of MISSING_EXAMPLES below
+#   EX01  it has an Examples section (checked on its own, listing every object without
+#         one: test_public_objects_have_examples); the examples run as doctests below
 ENFORCED = {"GL08", "SS01", "SS03", "PR01", "PR02", "RT01"}
-
-# Public objects of the subpackages still without an Examples section.  The list may
-# only shrink: the test fails when a name listed here has gained an example.
-MISSING_EXAMPLES: set[str] = {
-    "xkernels.compat.KernelApprox.get_kernel",
-    "xkernels.engine.kernels.compute_kernels",
-    "xkernels.engine.kernels.prepare_kernels",
-    "xkernels.engine.kernels.simulate_kernels",
-    "xkernels.engine.kernels.simulate_values",
-    "xkernels.engine.plans.InputPlan",
-    "xkernels.engine.plans.KernelPlan",
-    "xkernels.engine.plans.KernelPlan.opaque_probes",
-    "xkernels.engine.plans.PopulationPlan",
-    "xkernels.engine.plans.plan_population",
-    "xkernels.hybrid.plot.plot_validation",
-    "xkernels.hybrid.ground_truth.open_ground_truth",
-    "xkernels.hybrid.ground_truth.simulate",
-    "xkernels.hybrid.spikes.Spikes.arrays",
-    "xkernels.hybrid.spikes.Spikes.check",
-    "xkernels.hybrid.spikes.Spikes.digest",
-    "xkernels.hybrid.spikes.Spikes.from_arrays",
-    "xkernels.hybrid.spikes.Spikes.sizes",
-    "xkernels.probes.averaging.probe_matrix",
-    "xkernels.probes.registry.ProbeKind",
-    "xkernels.probes.registry.ProbeKind.build",
-    "xkernels.probes.registry.ProbeKind.channels",
-    "xkernels.probes.registry.ProbeKind.default_name",
-    "xkernels.probes.registry.ProbeKind.evaluated_as",
-    "xkernels.probes.registry.ProbeKind.params",
-    "xkernels.probes.registry.ProbeKind.units_of",
-    "xkernels.probes.registry.ProbeKind.vectorised_method",
-    "xkernels.probes.registry.register",
-    "xkernels.probes.registry.register_matching",
-    "xkernels.spec.network.CellSpec",
-    "xkernels.spec.network.Distribution",
-    "xkernels.spec.network.Distribution.is_continuous",
-    "xkernels.spec.network.Placement",
-    "xkernels.spec.network.Synapse",
-    "xkernels.store.reading.KernelStoreError",
-    "xkernels.sweeps.grid.Axis",
-    "xkernels.sweeps.grid.Axis.size",
-    "xkernels.sweeps.grid.Axis.zipped",
-    "xkernels.sweeps.grid.Param",
-    "xkernels.sweeps.grid.Param.unit",
-    "xkernels.sweeps.points.PointBuilder",
-    "xkernels.sweeps.points.PointBuilder.build",
-    "xkernels.sweeps.points.PointSpec",
-    "xkernels.sweeps.points.sweep_template",
-    "xkernels.sweeps.runner.Runner",
-    "xkernels.sweeps.runner.Runner.client",
-    "xkernels.sweeps.runner.Runner.close",
-    "xkernels.sweeps.runner.Runner.imap_unordered",
-    "xkernels.sweeps.runner.Runner.parallelism",
-    "xkernels.sweeps.runner.Runner.sync",
-}
-
 
 # Known false positives of numpydoc.validate, with the reason:
 #   register(cls): numpydoc drops a first argument named ``cls`` as if it were a
@@ -147,15 +91,6 @@ def _validate(qualname: str, obj: object) -> list[tuple[str, str]]:
     return errors
 
 
-def _top_level_qualnames() -> set[str]:
-    out = set()
-    for name in xkernels.__all__:
-        obj = getattr(xkernels, name)
-        if inspect.isclass(obj) or inspect.isfunction(obj):
-            out.add(f"{obj.__module__}.{obj.__qualname__}")
-    return out
-
-
 @pytest.fixture(scope="module")
 def validation_errors() -> dict[str, list[tuple[str, str]]]:
     import numpydoc  # noqa: F401  (in the ``test`` extra)
@@ -177,17 +112,9 @@ def test_public_docstrings_pass_numpydoc(validation_errors):
 
 
 def test_public_objects_have_examples(validation_errors):
-    top = _top_level_qualnames()
-    missing = {name for name, errors in validation_errors.items()
-               if any(code == "EX01" for code, _ in errors)}
-    top_missing = sorted(n for n in missing if n in top or n.rsplit(".", 1)[0] in top)
-    assert not top_missing, "top-level names without an Examples section:\n" + \
-        "\n".join(top_missing)
-    unlisted = sorted(missing - MISSING_EXAMPLES - set(top_missing))
-    assert not unlisted, "public objects without an Examples section:\n" + "\n".join(unlisted)
-    stale = sorted(MISSING_EXAMPLES - missing)
-    assert not stale, "these have examples now; remove them from MISSING_EXAMPLES:\n" + \
-        "\n".join(stale)
+    missing = sorted(name for name, errors in validation_errors.items()
+                     if any(code == "EX01" for code, _ in errors))
+    assert not missing, "public objects without an Examples section:\n" + "\n".join(missing)
 
 
 # ----------------------------------------------------------------------------------

@@ -328,6 +328,41 @@ class KernelApprox:
         ------
         ValueError
             ``X`` is not a presynaptic population, or bad options (named).
+
+        Examples
+        --------
+        The kernels of E onto E in the LFPykernels README style: a passive leak set by
+        ``custom_fun``, an LFP probe with 13 contacts and the current dipole moment:
+
+        >>> import scipy.stats as st
+        >>> from xkernels.engine.cells import insert_passive
+        >>> cell = {"morphology": "ball_and_sticks_E",
+        ...         "templatefile": "BallAndSticksTemplate.hoc",
+        ...         "templatename": "BallAndSticksTemplate", "custom_fun": [insert_passive],
+        ...         "custom_fun_args": [{"g_pas": 0.0003, "e_pas": -65.0}]}
+        >>> approx = KernelApprox(X=["E", "I"], Y="E", N_X=[8192, 1024], N_Y=8192,
+        ...                       C_YX=[0.05, 0.05], cellParameters=cell,
+        ...                       multapseParameters=[{"a": -1.7, "b": 13.3, "loc": 2.0,
+        ...                                            "scale": 0.6}] * 2,
+        ...                       delayParameters=[{"a": -2.2, "b": 10, "loc": 1.3,
+        ...                                         "scale": 0.5}] * 2,
+        ...                       synapseParameters=[{"weight": 1.2e-4, "syntype": "Exp2Syn",
+        ...                                           "tau1": 0.2, "tau2": 1.8, "e": 0.0}] * 2,
+        ...                       synapsePositionArguments=[{"section": ["apic", "dend"],
+        ...                                                  "fun": [st.norm],
+        ...                                                  "funargs": [{"loc": 50.0,
+        ...                                                               "scale": 100.0}],
+        ...                                                  "funweights": [1.0]}] * 2,
+        ...                       nu_X={"E": 2.5, "I": 5.0})
+        >>> probes = [GaussCylinderPotential(cell=None, z=np.linspace(1000.0, -200.0, 13),
+        ...                                  sigma=0.3, R=150.0, sigma_z=75.0),
+        ...           KernelApproxCurrentDipoleMoment(cell=None)]
+        >>> H = approx.get_kernel(probes, Vrest=-65.0, dt=2 ** -4, X="E", t_X=200.0, tau=5.0)
+        >>> {name: kernel.shape for name, kernel in H.items()}      # lags -5..5 ms
+        {'GaussCylinderPotential': (13, 161), 'KernelApproxCurrentDipoleMoment': (3, 161)}
+        >>> cdm = H["KernelApproxCurrentDipoleMoment"]
+        >>> float(abs(cdm[:2]).max()), round(float(cdm[2].max()), 1)   # x, y zero; z nA µm
+        (0.0, 465.7)
         """
         if X not in self.X:
             raise ValueError(f"X must be one of {self.X}, got {X!r}")

@@ -228,6 +228,25 @@ def compute_kernels(
         the value and what is allowed); a cell that cannot be linearised as asked
         (named with the mode, population, segment and mechanism), refused before any
         kernel is simulated.
+
+    Examples
+    --------
+    Kernels of the current dipole moment (nA µm per presynaptic spike) of the example
+    network, lags -5..5 ms:
+
+    >>> import xkernels
+    >>> H = compute_kernels(xkernels.Network.example(),
+    ...                     {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.0)
+    >>> dict(H.sizes), str(H["units"].values[0])
+    ({'X': 2, 'Y': 2, 'probe_channel': 1, 'tau': 161}, 'nA µm')
+    >>> k = H.sel(X="E", Y="E", probe_channel="cdm:z")
+    >>> round(float(k.max()), 1), float(k.idxmax())      # peak (nA µm) and its lag (ms)
+    (304.4, 3.0)
+    >>> round(float(H.sel(X="I", Y="E", probe_channel="cdm:z").min()), 1)
+    -5877.0
+
+    This is the engine's computation, without a store; :func:`xkernels.compute_kernels`
+    adds ``store=`` (read back instead of simulated when it holds these kernels).
     """
     plan = prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                            g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
@@ -256,6 +275,19 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
     ValueError
         A cell-dependent input (placement sections, per-segment Vrest) that does not fit
         its cell; every cell is checked before the first simulation.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> network = xkernels.Network.example()
+    >>> plan = prepare_kernels(network, {"cdm": xkernels.CurrentDipoleMomentZ()}, dt=0.0625,
+    ...                        tau=5.0, t_X=200.0, Vrest=-65.0, g_eff=True, fir=False,
+    ...                        n_positions=2000, seed=1234)
+    >>> H = simulate_kernels(network, plan)
+    >>> H.shape == plan.shape, H.attrs["content_hash"] == plan.digest
+    (True, True)
+    >>> round(float(H.sel(X="E", Y="E").max()), 1)       # nA µm per spike of E
+    304.4
     """
     states: dict = {}
     H = label_kernels(simulate_values(network, plan, states_out=states), plan)
@@ -293,6 +325,23 @@ def simulate_values(network: Network, plan: KernelPlan,
     ------
     ValueError
         As :func:`simulate_kernels`; or ``pre`` naming a population not in ``plan.X``.
+
+    Examples
+    --------
+    Only the kernels of the inhibitory population, causal lags 0.0625..5 ms:
+
+    >>> import xkernels
+    >>> network = xkernels.Network.example()
+    >>> plan = prepare_kernels(network, {"cdm": xkernels.CurrentDipoleMomentZ()}, dt=0.0625,
+    ...                        tau=5.0, t_X=200.0, Vrest=-65.0, g_eff=True, fir=True,
+    ...                        n_positions=2000, seed=1234)
+    >>> values = simulate_values(network, plan, pre=["I"])
+    >>> values.shape                                     # (X, Y, probe_channel, tau)
+    (2, 2, 1, 80)
+    >>> float(abs(values[0]).max())                      # X = E: not simulated
+    0.0
+    >>> round(float(values[1, 0, 0].min()), 1)           # I -> E (nA µm per spike)
+    -5877.0
     """
     X, Y = plan.X, plan.Y
     wanted = set(X) if pre is None else set(pre)
@@ -408,6 +457,28 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
     ------
     TypeError, ValueError
         Bad inputs (the message names the field, the value and what is allowed).
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> plan = prepare_kernels(xkernels.Network.example(),
+    ...                        {"cdm": xkernels.CurrentDipoleMomentZ()}, dt=0.0625,
+    ...                        tau=5.0, t_X=200.0, Vrest=-65.0, g_eff=True, fir=False,
+    ...                        n_positions=2000, seed=1234)
+    >>> plan.X, plan.Y, plan.shape, plan.n_lags
+    (('E', 'I'), ('E', 'I'), (2, 2, 1, 161), 80)
+    >>> plan.vrest_by_post
+    {'E': -65.0, 'I': -65.0}
+
+    Bad inputs are refused here, before any cell is built:
+
+    >>> prepare_kernels(xkernels.Network.example(), {"cdm": xkernels.CurrentDipoleMomentZ()},
+    ...                 dt=0.0625, tau=5.03, t_X=200.0, Vrest=-65.0, g_eff=True, fir=False,
+    ...                 n_positions=2000, seed=1234)
+    Traceback (most recent call last):
+    ...
+    ValueError: tau / dt must be a whole number (to 1e-09 relative): tau = 5.03 ms and
+    dt = 0.0625 ms give 80.48; ...
     """
     if not isinstance(network, Network):
         raise TypeError(f"network must be an xkernels.Network, got {type(network).__name__}")

@@ -70,6 +70,25 @@ class KernelPlan:
         (:mod:`xkernels.engine.averaging`).
     depth_nodes : int
         Gauss–Hermite depth nodes of ``averaging="depth"``.
+
+    Examples
+    --------
+    :func:`xkernels.engine.prepare_kernels` builds it; nothing is simulated:
+
+    >>> import xkernels
+    >>> from xkernels.engine import prepare_kernels
+    >>> plan = prepare_kernels(xkernels.Network.example(),
+    ...                        {"cdm": xkernels.CurrentDipoleMomentZ()}, dt=0.0625,
+    ...                        tau=5.0, t_X=200.0, Vrest=-65.0, g_eff=True, fir=False,
+    ...                        n_positions=2000, seed=1234)
+    >>> plan.X, plan.Y, plan.dt, plan.tau, plan.n_lags
+    (('E', 'I'), ('E', 'I'), 0.0625, 5.0, 80)
+    >>> plan.shape                                  # (X, Y, probe_channel, tau)
+    (2, 2, 1, 161)
+    >>> plan.probe_defs
+    {'cdm': {'class': 'xkernels.probes.CurrentDipoleMomentZ', 'params': {'components': 'z'}}}
+    >>> len(plan.digest), plan.attrs["content_hash"] == plan.digest
+    (64, True)
     """
 
     probes: Mapping[str, Any]
@@ -97,7 +116,25 @@ class KernelPlan:
 
     @property
     def opaque_probes(self) -> list[str]:
-        """Names of the probes whose definition cannot be stored."""
+        """Names of the probes whose definition cannot be stored.
+
+        Examples
+        --------
+        An lfpykit model without a kind of its own has no JSON definition: its kernels
+        compute, but cannot be written to a kernel store.
+
+        >>> import lfpykit
+        >>> import xkernels
+        >>> from xkernels.engine import prepare_kernels
+        >>> sphere = lfpykit.OneSphereVolumeConductor(cell=None, r=np.array([[0.0], [0.0],
+        ...                                           [500.0]]), R=10000.0)
+        >>> plan = prepare_kernels(xkernels.Network.example(),
+        ...                        {"cdm": xkernels.CurrentDipoleMomentZ(), "sphere": sphere},
+        ...                        dt=0.0625, tau=5.0, t_X=200.0, Vrest=-65.0, g_eff=True,
+        ...                        fir=False, n_positions=2000, seed=1234)
+        >>> plan.opaque_probes
+        ['sphere']
+        """
         return [name for name, d in self.probe_defs.items() if d.get("params") is None]
 
 
@@ -113,6 +150,28 @@ class InputPlan:
         Rise and decay time constants of the synapse (ms).
     h_delay : ndarray
         Delay filter taps at ``LagGrid.delay_times``.
+
+    Examples
+    --------
+    The input of the inhibitory population onto the excitatory cell of the example
+    network, as :func:`plan_population` plans it:
+
+    >>> import xkernels
+    >>> from xkernels.engine.cells import LinearisedCell
+    >>> from xkernels.engine.timeline import regular_grid
+    >>> network = xkernels.Network.example()
+    >>> pop = network.population("E")
+    >>> with LinearisedCell(pop.cell, pop, dt=0.0625, e_pas_default=-65.0) as cell:
+    ...     geometry = cell.geometry                # 27 segments (µm)
+    >>> plan = plan_population(network, "E", geometry, vrest=-65.0, g_eff=True,
+    ...                        grid=regular_grid(dt=0.0625, n_lags=80, fir=False))
+    >>> item = plan.inputs["I"]
+    >>> item.tau1, item.tau2, item.weights.shape
+    (0.1, 9.0, (27,))
+    >>> round(float(item.weights.sum()), 3)   # peak current (nA) at -65 mV: hyperpolarising
+    -61.441
+    >>> round(float(item.h_delay.sum()), 6)         # the delay taps sum to one
+    1.0
     """
 
     weights: np.ndarray
@@ -132,6 +191,25 @@ class PopulationPlan:
         without g_eff.
     inputs : Mapping[str, InputPlan]
         Presynaptic population -> its input, in the network's population order.
+
+    Examples
+    --------
+    The plan of the excitatory population of the example network, as
+    :func:`plan_population` makes it:
+
+    >>> import xkernels
+    >>> from xkernels.engine.cells import LinearisedCell
+    >>> from xkernels.engine.timeline import regular_grid
+    >>> network = xkernels.Network.example()
+    >>> pop = network.population("E")
+    >>> with LinearisedCell(pop.cell, pop, dt=0.0625, e_pas_default=-65.0) as cell:
+    ...     geometry = cell.geometry                # 27 segments (µm)
+    >>> plan = plan_population(network, "E", geometry, vrest=-65.0, g_eff=True,
+    ...                        grid=regular_grid(dt=0.0625, n_lags=80, fir=False))
+    >>> list(plan.inputs)
+    ['E', 'I']
+    >>> plan.g_shift.shape, bool((plan.g_shift > 0).all())   # S/cm² added to every leak
+    ((27,), True)
     """
 
     g_shift: np.ndarray
@@ -181,6 +259,41 @@ def plan_population(network: Network, post: str, geometry: Geometry,
     ValueError
         A per-segment ``vrest`` whose length is not the cell's number of segments, or
         a placement that does not fit the cell (the field is named).
+
+    Examples
+    --------
+    The inputs of the excitatory population of the example network on its cell,
+    linearised at -65 mV, lags -5..5 ms:
+
+    >>> import xkernels
+    >>> from xkernels.engine.cells import LinearisedCell
+    >>> from xkernels.engine.timeline import regular_grid
+    >>> network = xkernels.Network.example()
+    >>> pop = network.population("E")
+    >>> with LinearisedCell(pop.cell, pop, dt=0.0625, e_pas_default=-65.0) as cell:
+    ...     geometry = cell.geometry                # 27 segments (µm)
+    >>> plan = plan_population(network, "E", geometry, vrest=-65.0, g_eff=True,
+    ...                        grid=regular_grid(dt=0.0625, n_lags=80, fir=False))
+    >>> {x: (item.tau1, item.tau2) for x, item in plan.inputs.items()}   # ms
+    {'E': (0.2, 1.8), 'I': (0.1, 9.0)}
+    >>> round(float(plan.inputs["E"].weights.sum()), 3)     # peak current (nA), all segments
+    6.406
+
+    Without g_eff the leak is not shifted:
+
+    >>> plan = plan_population(network, "E", geometry, vrest=-65.0, g_eff=False,
+    ...                        grid=regular_grid(dt=0.0625, n_lags=80, fir=False))
+    >>> float(abs(plan.g_shift).max())
+    0.0
+
+    A Vrest per segment must match the cell:
+
+    >>> plan_population(network, "E", geometry, vrest=np.full(10, -65.0), g_eff=True,
+    ...                 grid=regular_grid(dt=0.0625, n_lags=80, fir=False))
+    Traceback (most recent call last):
+    ...
+    ValueError: Vrest for population 'E' has 10 values; its cell has 27 segments (one
+    value per segment, or one number)
     """
     pop = network.population(post)
     nseg = geometry.nseg

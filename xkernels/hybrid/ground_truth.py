@@ -396,6 +396,28 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         names, neuron counts, times outside ``[0, t_stop)``, unsorted trains,
         senders in no population), bad options, probes without a definition when
         ``store`` is given, a store of another simulation.
+
+    Examples
+    --------
+    A tiny run: 100 ms of seeded Poisson spikes of the example network, two E cells and
+    one I cell simulated (real ground truths simulate hundreds of cells for seconds,
+    on a cluster), the current dipole moment (nA µm) per postsynaptic population:
+
+    >>> import xkernels
+    >>> from xkernels.hybrid import correlated_poisson
+    >>> net = xkernels.Network.example()
+    >>> spikes = correlated_poisson({p.name: p.size for p in net.populations},
+    ...                             {p.name: p.rate for p in net.populations},
+    ...                             t_stop=100.0, seed=1)
+    >>> gt = simulate(net, spikes, {"cdm": xkernels.CurrentDipoleMomentZ()}, t_stop=100.0,
+    ...               n_cells={"E": 2, "I": 1}, client="sync", progress=False)
+    >>> dict(gt.sizes)
+    {'Y': 2, 'probe_channel': 1, 'time': 1600}
+    >>> gt.attrs["cells"], gt.attrs["scale"]    # subsample sums scaled to the populations
+    ('{"E": 2, "I": 1}', '{"E": 4096.0, "I": 1024.0}')
+    >>> signal = gt.sum("Y")                    # the signal: both populations' sum
+    >>> signal.dims, str(signal["units"].values[0])
+    (('probe_channel', 'time'), 'nA µm')
     """
     if not isinstance(network, Network):
         raise TypeError(f"network must be an xkernels.Network, got {type(network).__name__}")
@@ -550,6 +572,25 @@ def open_ground_truth(path: str | os.PathLike) -> xr.DataArray:
     ------
     ValueError
         The store is incomplete (re-run ``simulate`` with the same inputs to finish it).
+
+    Examples
+    --------
+    A tiny simulation (one cell per population, 20 ms) written to a store, opened
+    again:
+
+    >>> import xkernels
+    >>> from xkernels.hybrid import correlated_poisson
+    >>> net = xkernels.Network.example()
+    >>> spikes = correlated_poisson({p.name: p.size for p in net.populations},
+    ...                             {p.name: p.rate for p in net.populations},
+    ...                             t_stop=20.0, seed=1)
+    >>> gt = simulate(net, spikes, {"cdm": xkernels.CurrentDipoleMomentZ()}, t_stop=20.0,
+    ...               n_cells=1, client="sync", progress=False, store="gt.zarr")
+    >>> opened = open_ground_truth("gt.zarr")
+    >>> opened.dims, opened.sizes["time"]
+    (('Y', 'probe_channel', 'time'), 320)
+    >>> bool((opened == gt).all())
+    True
     """
     ds = xr.open_zarr(Path(path))
     if not bool(ds["summed"].all()):

@@ -100,6 +100,17 @@ class Spikes(Mapping):
         -------
         Spikes
             The validated spikes.
+
+        Examples
+        --------
+        Three neurons: two spikes (ms) for the first, none for the second, one for the
+        third:
+
+        >>> s = Spikes.from_arrays({"E": (np.array([1.0, 5.0, 2.0]), np.array([0, 2, 2, 3]))})
+        >>> s
+        Spikes(E: 3 neurons, 3 spikes)
+        >>> s["E"]
+        [array([1., 5.]), array([], dtype=float64), array([2.])]
         """
         out = cls.__new__(cls)
         out._data = {}
@@ -267,7 +278,13 @@ class Spikes(Mapping):
     # -- access ------------------------------------------------------------------------
     @property
     def sizes(self) -> dict[str, int]:
-        """Number of neurons per population."""
+        """Number of neurons per population.
+
+        Examples
+        --------
+        >>> Spikes({"E": [[1.0, 5.0], [], [2.0]], "I": [[2.5]]}).sizes
+        {'E': 3, 'I': 1}
+        """
         return {n: int(o.size - 1) for n, (_, o) in self._data.items()}
 
     def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -282,6 +299,16 @@ class Spikes(Mapping):
         -------
         times, offsets : ndarray
             Spike times (ms, neuron-major) and the start of each neuron's spikes.
+
+        Examples
+        --------
+        >>> times, offsets = Spikes({"E": [[1.0, 5.0], [], [2.0]]}).arrays("E")
+        >>> times.tolist(), offsets.tolist()
+        ([1.0, 5.0, 2.0], [0, 2, 2, 3])
+        >>> times[offsets[2]:offsets[3]]            # the spikes of neuron 2
+        array([2.])
+        >>> times.flags.writeable
+        False
         """
         return self._data[name]
 
@@ -328,6 +355,18 @@ class Spikes(Mapping):
         -------
         str
             Hexadecimal digest.
+
+        Examples
+        --------
+        Equal spikes have equal digests; which neuron fired matters:
+
+        >>> a = Spikes({"E": [[1.0, 5.0], [], [2.0]]})
+        >>> a.digest()[:16]
+        '8b66e7ec0418fed2'
+        >>> Spikes({"E": [[1.0, 5.0], [], [2.0]]}).digest() == a.digest()
+        True
+        >>> Spikes({"E": [[1.0, 5.0], [2.0], []]}).digest() == a.digest()
+        False
         """
         sha = hashlib.sha256()
         for name in sorted(self._data):
@@ -355,6 +394,21 @@ class Spikes(Mapping):
         ValueError
             Naming both sides: unknown or missing populations, neuron counts differing
             from population sizes, spike times outside ``[0, t_stop)``.
+
+        Examples
+        --------
+        >>> spikes = Spikes({"E": [[1.0, 5.0], [], [2.0]], "I": [[2.5]]})
+        >>> spikes.check({"E": 3, "I": 1}, t_stop=10.0)          # fits: nothing raised
+        >>> spikes.check({"E": 3, "I": 1}, t_stop=5.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: spikes['E'][0] has spike time 5.0 ms outside [0, t_stop) = [0, 5.0)
+        (1 such spikes in population 'E')
+        >>> spikes.check({"E": 4, "I": 1}, t_stop=10.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: spikes['E'] has 3 spike trains but populations['E'].size is 4 (one
+        train per neuron, empty arrays for silent neurons)
         """
         unknown = [n for n in self._data if n not in sizes]
         if unknown:

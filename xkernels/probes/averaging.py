@@ -234,6 +234,30 @@ def probe_matrix(probe: lfpykit.LinearModel, geometry: Any, population: Any, *,
     -------
     ndarray
         Shape (n_channels, nseg); units of the probe per nA.
+
+    Examples
+    --------
+    A vertical stick of two 100 µm segments.  The z dipole moment per nA of membrane
+    current is the segments' midpoint depth (nA µm per nA):
+
+    >>> from xkernels.probes import CurrentDipoleMomentZ
+    >>> stick = lfpykit.CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
+    ...                              z=np.array([[0.0, 100.0], [100.0, 200.0]]),
+    ...                              d=np.ones(2))
+    >>> probe_matrix(CurrentDipoleMomentZ(), stick, None)
+    array([[ 50., 150.]])
+
+    A point contact 300 µm above the origin (σ = 0.3 S/m) sees one cell at the origin,
+    or the mean over the cell positions of a population (mV per nA):
+
+    >>> contact = lfpykit.PointSourcePotential(cell=None, x=np.array([0.0]),
+    ...                                        y=np.array([0.0]), z=np.array([300.0]),
+    ...                                        sigma=0.3)
+    >>> one = probe_matrix(contact, stick, {"radius": 0.0, "loc": 0.0, "scale": 0.0},
+    ...                    n_positions=1)
+    >>> mean = probe_matrix(contact, stick, {"radius": 150.0, "loc": 0.0, "scale": 75.0})
+    >>> np.round(one * 1e3, 3), np.round(mean * 1e3, 3)         # µV per nA
+    (array([[1.061, 1.768]]), array([[1.042, 1.591]]))
     """
     kind = kind_of(probe)
     nseg = check_geometry(geometry)

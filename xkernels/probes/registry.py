@@ -101,6 +101,42 @@ class ProbeKind:
     depth_affine : bool
         The matrix is an affine function of the cell's depth offset (dipole probes),
         which makes depth averaging cheap (:meth:`depth_terms`).
+
+    Examples
+    --------
+    A new probe class -- the mean membrane current of the cell times a gain (mV/nA),
+    a toy model -- and its kind, which names it, gives its units and makes it
+    storable:
+
+    >>> import lfpykit
+    >>> class MeanCurrent(lfpykit.LinearModel):
+    ...     def __init__(self, cell=None, gain=1.0):
+    ...         super().__init__(cell=cell)
+    ...         self.gain = gain
+    ...     def get_transformation_matrix(self):
+    ...         n = self.cell.totnsegs
+    ...         return np.full((1, n), self.gain / n)
+    >>> @register(MeanCurrent)
+    ... class MeanCurrentKind(ProbeKind):
+    ...     name = "mean"
+    ...     units = "mV"
+    ...     serialised_as = MeanCurrent
+    ...     def params(self, probe):
+    ...         return {"gain": float(probe.gain)}
+    >>> probe = MeanCurrent(gain=2.0)
+    >>> kind = kind_of(probe)
+    >>> type(kind).__name__, kind.default_name(probe), kind.units_of(probe)
+    ('MeanCurrentKind', 'mean', 'mV')
+    >>> kind.build(kind.params(probe)).gain          # rebuilt from its definition
+    2.0
+
+    The probe now works everywhere a built-in one does:
+
+    >>> from xkernels.probes import probe_channels, probe_definition
+    >>> probe_channels("mean", probe)["probe_channel"][1].tolist()
+    ['mean:0']
+    >>> probe_definition(probe)["params"]
+    {'gain': 2.0}
     """
 
     name: str | None = None
@@ -125,6 +161,17 @@ class ProbeKind:
         -------
         str
             :attr:`name`, or the probe's class name in lower case.
+
+        Examples
+        --------
+        >>> from xkernels.probes import GaussCylinderPotential
+        >>> probe = GaussCylinderPotential(z=[0.0, 100.0])
+        >>> kind_of(probe).default_name(probe)
+        'lfp'
+        >>> sphere = lfpykit.OneSphereVolumeConductor(cell=None, r=np.array([[0.0], [0.0],
+        ...                                           [500.0]]), R=10000.0)
+        >>> kind_of(sphere).default_name(sphere)        # the generic kind: the class name
+        'onespherevolumeconductor'
         """
         return self.name or type(probe).__name__.lower()
 
@@ -153,6 +200,27 @@ class ProbeKind:
         ------
         TypeError
             The probe has no known units, or refuses the probing geometry.
+
+        Examples
+        --------
+        Channels of an LFP probe with contacts at two depths (µm):
+
+        >>> from xkernels.probes import GaussCylinderPotential
+        >>> probe = GaussCylinderPotential(z=[0.0, 100.0])
+        >>> coords = kind_of(probe).channels("lfp", probe)
+        >>> coords["probe_channel"][1].tolist(), coords["units"][1].tolist()
+        (['lfp:0', 'lfp:1'], ['mV', 'mV'])
+        >>> coords["z"][1].tolist()
+        [0.0, 100.0]
+
+        The generic rule, for a model without a kind of its own (one channel per row of
+        its matrix, at the electrode position ``r``, µm):
+
+        >>> sphere = lfpykit.OneSphereVolumeConductor(cell=None, r=np.array([[0.0], [0.0],
+        ...                                           [500.0]]), R=10000.0)
+        >>> coords = kind_of(sphere).channels("sphere", sphere)
+        >>> coords["probe_channel"][1].tolist(), coords["z"][1].tolist()
+        (['sphere:0'], [500.0])
         """
         kind = type(probe).__name__
         units = self.units_of(probe)
@@ -194,6 +262,23 @@ class ProbeKind:
         str or None
             Units of the channels per nA of membrane current (e.g. ``"mV"``), None if
             unknown.
+
+        Examples
+        --------
+        >>> from xkernels.probes import CurrentDipoleMomentZ
+        >>> kind_of(CurrentDipoleMomentZ()).units_of(CurrentDipoleMomentZ())
+        'nA µm'
+
+        A model of lfpykit without a kind of its own: from :data:`GENERIC_UNITS`, unless
+        the probe's ``units`` attribute says otherwise:
+
+        >>> sphere = lfpykit.OneSphereVolumeConductor(cell=None, r=np.array([[0.0], [0.0],
+        ...                                           [500.0]]), R=10000.0)
+        >>> kind_of(sphere).units_of(sphere)
+        'mV'
+        >>> sphere.units = "µV"
+        >>> kind_of(sphere).units_of(sphere)
+        'µV'
         """
         return (getattr(probe, "units", None) or self.units
                 or GENERIC_UNITS.get(type(probe).__name__))
@@ -211,6 +296,16 @@ class ProbeKind:
         -------
         dict
             Keyword arguments that rebuild the probe (empty for the generic kind).
+
+        Examples
+        --------
+        Contact depths (µm), conductivity (S/m), radius and depth spread (µm) of an LFP
+        probe:
+
+        >>> from xkernels.probes import GaussCylinderPotential
+        >>> probe = GaussCylinderPotential(z=[0.0, 100.0], sigma=0.3, R=150.0, sigma_z=75.0)
+        >>> kind_of(probe).params(probe)
+        {'z': [0.0, 100.0], 'sigma': 0.3, 'R': 150.0, 'sigma_z': 75.0}
         """
         return {}
 
@@ -231,6 +326,21 @@ class ProbeKind:
         ------
         TypeError
             The kind has no definition (``serialised_as`` is None).
+
+        Examples
+        --------
+        >>> from xkernels.probes import GaussCylinderPotential
+        >>> kind = kind_of(GaussCylinderPotential(z=[0.0]))
+        >>> probe = kind.build({"z": [0.0, 100.0], "sigma": 0.3, "R": 150.0, "sigma_z": 75.0})
+        >>> type(probe).__name__, probe.z, probe.cell
+        ('GaussCylinderPotential', array([  0., 100.]), None)
+
+        The generic kind has no definition to build from:
+
+        >>> ProbeKind().build({})
+        Traceback (most recent call last):
+        ...
+        TypeError: ProbeKind has no definition to build from
         """
         if self.serialised_as is None:
             raise TypeError(f"{type(self).__name__} has no definition to build from")
@@ -253,6 +363,26 @@ class ProbeKind:
         -------
         lfpykit.LinearModel
             The model evaluated in its place (e.g. a faster equivalent).
+
+        Examples
+        --------
+        By default a probe is evaluated as itself:
+
+        >>> from xkernels.probes import GaussCylinderPotential
+        >>> probe = GaussCylinderPotential(z=[0.0, 100.0])
+        >>> kind_of(probe).evaluated_as(probe) is probe
+        True
+
+        A kind may substitute an equivalent model (as :mod:`xkernels.compat` does for
+        LFPykernels' own ``GaussCylinderPotential``, evaluated with the fast one):
+
+        >>> class FastCylinderKind(ProbeKind):
+        ...     def evaluated_as(self, probe):
+        ...         return GaussCylinderPotential(z=probe.z, sigma=probe.sigma, R=probe.R,
+        ...                                       sigma_z=probe.sigma_z)
+        >>> model = FastCylinderKind().evaluated_as(probe)
+        >>> model is probe, model.z.tolist()
+        (False, [0.0, 100.0])
         """
         return probe
 
@@ -268,6 +398,20 @@ class ProbeKind:
         -------
         callable or None
             The function, or None: the cell is then moved one position at a time.
+
+        Examples
+        --------
+        Point-source contacts (µm, S/m) are averaged over cell positions with lfpykit's
+        elementwise formula; models that are not averaged have none:
+
+        >>> contacts = lfpykit.PointSourcePotential(cell=None, x=np.array([0.0]),
+        ...                                         y=np.array([0.0]), z=np.array([300.0]),
+        ...                                         sigma=0.3)
+        >>> kind_of(contacts).vectorised_method(contacts).__name__
+        'calc_lfp_pointsource'
+        >>> from xkernels.probes import CurrentDipoleMomentZ
+        >>> print(kind_of(CurrentDipoleMomentZ()).vectorised_method(CurrentDipoleMomentZ()))
+        None
         """
         return None
 
@@ -366,6 +510,27 @@ def register(cls: type) -> Callable[[type[K]], type[K]]:
     -------
     callable
         The decorator, returning the kind class unchanged.
+
+    Examples
+    --------
+    A subclass of lfpykit's current dipole moment with the z row only, named and
+    labelled like :class:`~xkernels.probes.CurrentDipoleMomentZ` (nA µm):
+
+    >>> import lfpykit
+    >>> class DipoleZ(lfpykit.CurrentDipoleMoment):
+    ...     def get_transformation_matrix(self):
+    ...         return super().get_transformation_matrix()[2:]
+    >>> from xkernels.probes import probe_channels
+    >>> probe_channels("p", DipoleZ(cell=None))["probe_channel"][1].tolist()  # lfpykit's
+    ['p:x', 'p:y', 'p:z']
+    >>> from xkernels.contract import channel_coords
+    >>> from xkernels.probes.kinds import CurrentDipoleMomentKind
+    >>> @register(DipoleZ)
+    ... class DipoleZKind(CurrentDipoleMomentKind):
+    ...     def channels(self, name, probe):
+    ...         return channel_coords(name, [f"{name}:z"], self.units)
+    >>> probe_channels("p", DipoleZ(cell=None))["probe_channel"][1].tolist()
+    ['p:z']
     """
     if not (isinstance(cls, type) and issubclass(cls, lfpykit.LinearModel)):
         fail("register(cls)", cls, "a subclass of lfpykit.LinearModel", TypeError)
@@ -397,6 +562,24 @@ def register_matching(label: str, predicate: Callable[[type], bool], kind: Probe
     ------
     TypeError
         ``kind`` is not a ProbeKind instance.
+
+    Examples
+    --------
+    ``Dipole`` stands for a class of an optional package ``otherpkg`` that xkernels
+    cannot import; it is recognised by module and name:
+
+    >>> import lfpykit
+    >>> class Dipole(lfpykit.CurrentDipoleMoment):
+    ...     __module__ = "otherpkg.models"
+    >>> type(kind_of(Dipole(cell=None))).__name__       # inherited from lfpykit's class
+    'CurrentDipoleMomentKind'
+    >>> from xkernels.probes.kinds import CurrentDipoleMomentZKind
+    >>> register_matching("otherpkg.Dipole",
+    ...                   lambda cls: (cls.__name__ == "Dipole"
+    ...                                and cls.__module__.split(".")[0] == "otherpkg"),
+    ...                   CurrentDipoleMomentZKind())
+    >>> type(kind_of(Dipole(cell=None))).__name__
+    'CurrentDipoleMomentZKind'
     """
     if not isinstance(kind, ProbeKind):
         fail(f"register_matching({label!r}).kind", kind, "a ProbeKind instance", TypeError)

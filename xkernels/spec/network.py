@@ -77,6 +77,17 @@ class Distribution:
         ``"poisson"``...).
     params : dict
         Keyword arguments of the distribution (shape parameters, ``loc``, ``scale``).
+
+    Examples
+    --------
+    Conduction delays (ms) of mean 1.5 ms, truncated at 2 standard deviations below:
+
+    >>> delay = Distribution("truncnorm", {"a": -2.0, "b": np.inf, "loc": 1.5, "scale": 0.3})
+    >>> delay.check("delay")
+    >>> round(delay.mean(), 6)
+    1.516574
+    >>> delay.to_dict()
+    {'name': 'truncnorm', 'params': {'a': -2.0, 'b': 'inf', 'loc': 1.5, 'scale': 0.3}}
     """
 
     name: str
@@ -172,7 +183,15 @@ class Distribution:
 
     @property
     def is_continuous(self) -> bool:
-        """True for ``rv_continuous`` distributions."""
+        """True for ``rv_continuous`` distributions.
+
+        Examples
+        --------
+        >>> Distribution("norm", {"loc": 1.5, "scale": 0.3}).is_continuous
+        True
+        >>> Distribution("poisson", {"mu": 2.0}).is_continuous   # multapse counts
+        False
+        """
         return isinstance(getattr(st, self.name), st.rv_continuous)
 
     def frozen(self):
@@ -285,6 +304,15 @@ class Synapse:
         ``"Exp2Syn"`` (conductance-based) or ``"Exp2SynI"`` (current-based; only in
         networks with ``conductance_based=False``, where either name means a current
         synapse of peak ``weight`` nA).
+
+    Examples
+    --------
+    An excitatory conductance-based synapse of peak 0.1 nS (1e-4 µS) reversing at 0 mV:
+
+    >>> Synapse(weight=1e-4, tau1=0.2, tau2=1.8, e=0.0)
+    Synapse(weight=0.0001, tau1=0.2, tau2=1.8, e=0.0, syntype='Exp2Syn')
+    >>> Network.example().connection("I", "E").synapse.e      # inhibitory: reverses at -80 mV
+    -80.0
     """
 
     weight: float
@@ -373,6 +401,17 @@ class Placement:
         Mixture weights, one per density (>= 0).
     z_min, z_max : float
         Depth window (µm).
+
+    Examples
+    --------
+    Synapses on the apical dendrites, around 500 µm above the soma (±100 µm):
+
+    >>> p = Placement(sections=["apic"], weights=[1.0],
+    ...               densities=[Distribution("norm", {"loc": 500.0, "scale": 100.0})])
+    >>> p.to_dict()["densities"]
+    [{'name': 'norm', 'params': {'loc': 500.0, 'scale': 100.0}}]
+    >>> p.z_min, p.z_max                    # no depth window by default
+    (-1000000.0, 1000000.0)
     """
 
     sections: list[str]
@@ -533,6 +572,17 @@ class CellSpec:
     params : dict
         Further ``LFPy.TemplateCell`` keyword arguments (``v_init``, ``nsegs_method``,
         ``lambda_f``, ``custom_fun``...).
+
+    Examples
+    --------
+    The embedded inhibitory ball-and-sticks cell, passive with the preset leak
+    conductance (S/cm²) and the leak reversal at the resting potential:
+
+    >>> cell = CellSpec.parse("ball_and_sticks_I", "cell")
+    >>> cell.templatename, cell.biophysics
+    ('BallAndSticksTemplate', {'name': 'passive', 'g_pas': 0.0003, 'e_pas': None})
+    >>> cell.resolve("morphology").name
+    'BallAndSticks_I.hoc'
     """
 
     morphology: str = "ball_and_sticks_E"

@@ -23,7 +23,28 @@ from xkernels.validation import fail
 
 
 class KernelStoreError(ValueError):
-    """A path is not a kernel store this version of xkernels can read."""
+    """A path is not a kernel store this version of xkernels can read.
+
+    A subclass of ValueError, raised by the functions that open stores
+    (:func:`xkernels.open_kernels`, :func:`xkernels.read_attrs`...) with the path
+    and what was found there instead.
+
+    Examples
+    --------
+    >>> from xkernels.store import open_kernels
+    >>> _ = Path("notes.txt").write_text("not kernels")
+    >>> open_kernels("notes.txt")
+    Traceback (most recent call last):
+    ...
+    xkernels.store.reading.KernelStoreError: '.../notes.txt' is not a kernel store: found a
+    regular file, expected a Zarr directory
+    >>> Path("empty.zarr").mkdir()
+    >>> try:
+    ...     open_kernels("empty.zarr")
+    ... except KernelStoreError as err:  # or ValueError
+    ...     print(str(err).split(": ", 1)[1])
+    no zarr.json, found entries []
+    """
 
 
 def as_path(path: str | os.PathLike) -> Path:

@@ -50,6 +50,19 @@ class Param:
         Readable name (dim or coordinate name), e.g. ``weight_E_E``.
     values : list
         The swept values.
+
+    Examples
+    --------
+    Params come out of :func:`parse_grid`; here the E->E synaptic weight (µS):
+
+    >>> import xkernels
+    >>> axes = parse_grid(xkernels.Network.example(),
+    ...                   {"connections[E->E].synapse.weight": [1e-4, 2e-4]})
+    >>> param = axes[0].params[0]
+    >>> param.name, param.kind, param.index, param.address
+    ('weight_E_E', 'connections', 0, ('synapse', 'weight'))
+    >>> param.values
+    [0.0001, 0.0002]
     """
 
     path: str
@@ -61,7 +74,24 @@ class Param:
 
     @property
     def unit(self) -> tuple:
-        """The part of the specification validated together with this parameter."""
+        """The part of the specification validated together with this parameter.
+
+        Returns
+        -------
+        tuple
+            ``(kind, component index, sub-unit or None)`` for connections and
+            populations (e.g. the whole ``synapse`` of a connection), ``("option", path)``
+            for options.
+
+        Examples
+        --------
+        >>> import xkernels
+        >>> axes = parse_grid(xkernels.Network.example(),
+        ...                   {"connections[I->E].synapse.tau2": [1.8, 3.6],
+        ...                    "Vrest": [-65.0, -70.0]})
+        >>> [axis.params[0].unit for axis in axes]
+        [('connections', 1, 'synapse'), ('option', 'Vrest')]
+        """
         if self.kind == "option":
             return ("option", self.path)
         subs = CONNECTION_UNITS if self.kind == "connections" else POPULATION_UNITS
@@ -79,6 +109,23 @@ class Axis:
         The dim's name.
     params : list of Param
         The parameters swept along it (more than one when zipped).
+
+    Examples
+    --------
+    The E->E and I->E weights (µS) varied together along one dim, the resting
+    potential (mV) along another:
+
+    >>> import xkernels
+    >>> axes = parse_grid(xkernels.Network.example(),
+    ...                   {"connections[E->E].synapse.weight": [1e-4, 2e-4],
+    ...                    "connections[I->E].synapse.weight": [1e-4, 3e-4],
+    ...                    "Vrest": [-65.0, -70.0, -75.0]},
+    ...                   zipped=[["connections[E->E].synapse.weight",
+    ...                            "connections[I->E].synapse.weight"]])
+    >>> [(axis.dim, axis.size) for axis in axes]
+    [('weight_E_E__weight_I_E', 2), ('Vrest', 3)]
+    >>> [p.name for p in axes[0].params]
+    ['weight_E_E', 'weight_I_E']
     """
 
     dim: str
@@ -86,12 +133,32 @@ class Axis:
 
     @property
     def size(self) -> int:
-        """Number of values along the dim."""
+        """Number of values along the dim.
+
+        Examples
+        --------
+        >>> import xkernels
+        >>> axes = parse_grid(xkernels.Network.example(), {"Vrest": [-65.0, -70.0, -75.0]})
+        >>> axes[0].size
+        3
+        """
         return len(self.params[0].values)
 
     @property
     def zipped(self) -> bool:
-        """Whether several parameters share the dim."""
+        """Whether several parameters share the dim.
+
+        Examples
+        --------
+        >>> import xkernels
+        >>> grid = {"connections[E->E].synapse.weight": [1e-4, 2e-4],
+        ...         "connections[E->I].synapse.weight": [1e-4, 2e-4]}
+        >>> [a.zipped for a in parse_grid(xkernels.Network.example(), grid)]
+        [False, False]
+        >>> [a.zipped for a in parse_grid(xkernels.Network.example(), grid,
+        ...                               zipped=[list(grid)])]
+        [True]
+        """
         return len(self.params) > 1
 
 

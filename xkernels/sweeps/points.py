@@ -40,6 +40,15 @@ class PointSpec:
         Its ``Vrest`` option (mV), as for :func:`xkernels.compute_kernels`.
     t_X : float
         Its ``t_X`` option (ms).
+
+    Examples
+    --------
+    A point's specification, as :meth:`PointBuilder.build` returns it:
+
+    >>> import xkernels
+    >>> point = PointSpec(xkernels.Network.example(), Vrest=-70.0, t_X=200.0)
+    >>> point.network.names, point.Vrest, point.t_X
+    (['E', 'I'], -70.0, 200.0)
     """
 
     network: Network
@@ -69,6 +78,25 @@ class PointBuilder:
         Base values of the swept options (``Vrest``, ``t_X``).
     check_option : callable
         ``check_option(name, value)`` validates a swept option value and returns it.
+
+    Examples
+    --------
+    The E->E weight (µS) swept against the resting potential (mV), 2 x 2 points:
+
+    >>> import xkernels
+    >>> from xkernels.sweeps import grid_points, parse_grid
+    >>> network = xkernels.Network.example()
+    >>> axes = parse_grid(network, {"connections[E->E].synapse.weight": [6e-5, 1.2e-4],
+    ...                             "Vrest": [-65.0, -70.0]})
+    >>> builder = PointBuilder(network, axes, {"Vrest": -65.0, "t_X": 200.0},
+    ...                        check_option=lambda name, value: float(value))
+    >>> for index, values in grid_points(axes):
+    ...     point = builder.build(values)
+    ...     print(index, point.network.connection("E", "E").synapse.weight, point.Vrest)
+    (0, 0) 6e-05 -65.0
+    (0, 1) 6e-05 -70.0
+    (1, 0) 0.00012 -65.0
+    (1, 1) 0.00012 -70.0
     """
 
     def __init__(self, network: Network, axes: Sequence[Axis], options: Mapping[str, Any],
@@ -94,11 +122,35 @@ class PointBuilder:
         Returns
         -------
         PointSpec
+            The point's network (sharing the unchanged parts of the base) and options.
 
         Raises
         ------
         ValueError, TypeError
             The point's specification is invalid (the swept values are named).
+
+        Examples
+        --------
+        >>> import xkernels
+        >>> from xkernels.sweeps import parse_grid
+        >>> network = xkernels.Network.example()
+        >>> axes = parse_grid(network, {"connections[E->E].synapse.tau1": [0.2, 0.5, 5.0]})
+        >>> builder = PointBuilder(network, axes, {"Vrest": -65.0, "t_X": 200.0},
+        ...                        check_option=lambda name, value: float(value))
+        >>> point = builder.build({"connections[E->E].synapse.tau1": 0.5})
+        >>> point.network.connection("E", "E").synapse
+        Synapse(weight=0.00012, tau1=0.5, tau2=1.8, e=0.0, syntype='Exp2Syn')
+        >>> builder.build({"connections[E->E].synapse.tau1": 0.2}).network == network
+        True
+
+        An invalid point is refused, naming the swept value (rise time above decay
+        time here):
+
+        >>> builder.build({"connections[E->E].synapse.tau1": 5.0})
+        Traceback (most recent call last):
+        ...
+        ValueError: sweep point with connections[E->E].synapse.tau1=5.0 is invalid:
+        connections['E->E'].synapse.tau1 must be < tau2 = 1.8, got 5.0
         """
         by_unit: dict[tuple, list[tuple[tuple, Any]]] = {}
         for param in self.params:
@@ -181,6 +233,27 @@ def sweep_template(plan: KernelPlan, axes: Sequence[Axis], grid_hash: str,
     xarray.DataArray
         Dims ``(<sweep dims>..., X, Y, probe_channel, tau)``; sweep coords carry the
         parameter paths in their attrs, ``sweep_paths`` (JSON) maps dims to paths.
+
+    Examples
+    --------
+    The labels of a sweep over the E->E weight (µS) of kernels of the current dipole
+    moment, ±5 ms:
+
+    >>> import xkernels
+    >>> from xkernels.engine import prepare_kernels
+    >>> from xkernels.sweeps import parse_grid
+    >>> network = xkernels.Network.example()
+    >>> plan = prepare_kernels(network, {"cdm": xkernels.CurrentDipoleMomentZ()},
+    ...                        dt=0.0625, tau=5.0, t_X=200.0, Vrest=-65.0, g_eff=True,
+    ...                        fir=False, n_positions=2000, seed=1234)
+    >>> axes = parse_grid(network, {"connections[E->E].synapse.weight": [6e-5, 1.2e-4]})
+    >>> T = sweep_template(plan, axes, sweep_hash(plan, axes))
+    >>> dict(T.sizes)
+    {'weight_E_E': 2, 'X': 2, 'Y': 2, 'probe_channel': 1, 'tau': 161}
+    >>> T["weight_E_E"].attrs["path"], T.attrs["sweep_paths"]
+    ('connections[E->E].synapse.weight', '{"weight_E_E": "connections[E->E].synapse.weight"}')
+    >>> bool(T.isnull().all())                  # nothing computed yet
+    True
     """
     shape = tuple(a.size for a in axes) + tuple(plan.shape)
     if data is None:

@@ -33,6 +33,30 @@ class Runner:
         process instead (starting the cluster and importing NEURON in its workers
         costs seconds).  A str is the address of a running scheduler.  ``"sync"``
         runs every task in this process, one by one.
+
+    Examples
+    --------
+    Tasks run here, one by one, with ``"sync"``; results come with the index of their
+    arguments:
+
+    >>> runner = Runner("sync")
+    >>> sorted(runner.imap_unordered(pow, [(2, 3), (3, 2), (10, 0)]))
+    [(0, 8), (1, 9), (2, 1)]
+    >>> runner.close()
+
+    With a dask.distributed client (here an in-process one with two worker threads)
+    they run on its workers:
+
+    >>> from dask.distributed import Client
+    >>> client = Client(processes=False, n_workers=1, threads_per_worker=2,
+    ...                 dashboard_address=None)
+    >>> runner = Runner(client)
+    >>> runner.parallelism()
+    2
+    >>> sorted(result for _, result in runner.imap_unordered(pow, [(2, 3), (3, 2)]))
+    [8, 9]
+    >>> runner.close()
+    >>> client.close()
     """
 
     def __init__(self, client: Any = None) -> None:
@@ -48,7 +72,13 @@ class Runner:
 
     @property
     def sync(self) -> bool:
-        """Whether every task runs in this process (``client="sync"``)."""
+        """Whether every task runs in this process (``client="sync"``).
+
+        Examples
+        --------
+        >>> Runner("sync").sync, Runner().sync
+        (True, False)
+        """
         return self._given == "sync"
 
     def client(self) -> Any:
@@ -58,6 +88,22 @@ class Runner:
         -------
         dask.distributed.Client
             The user's client, or one of a local cluster started on first use.
+
+        Examples
+        --------
+        A given client is returned as it is (a scheduler address is connected to on
+        first use; ``Runner()`` starts a local cluster of one worker process per core):
+
+        >>> from dask.distributed import Client
+        >>> client = Client(processes=False, n_workers=1, threads_per_worker=1,
+        ...                 dashboard_address=None)
+        >>> runner = Runner(client)
+        >>> runner.client() is client
+        True
+        >>> runner.close()          # a given client stays open: its owner closes it
+        >>> client.status
+        'running'
+        >>> client.close()
         """
         if self._client is None:
             from dask.distributed import Client, LocalCluster
@@ -91,6 +137,17 @@ class Runner:
         Returns
         -------
         int
+            The number of tasks running at once.
+
+        Examples
+        --------
+        ``"sync"`` runs one task at a time; so does the default runner for small work
+        (under :data:`INLINE_SECONDS`, no cluster is started for it):
+
+        >>> Runner("sync").parallelism()
+        1
+        >>> Runner().parallelism(seconds=0.5)
+        1
         """
         if self._inline(seconds):
             return 1
@@ -114,6 +171,19 @@ class Runner:
         ------
         tuple
             ``(i, result)``; unfinished tasks are cancelled when the iteration stops.
+
+        Examples
+        --------
+        >>> runner = Runner("sync")
+        >>> for i, total in runner.imap_unordered(sum, [([1, 2],), ([3, 4, 5],)]):
+        ...     print(i, total)
+        0 3
+        1 12
+
+        Small estimated work runs in this process even with the default runner:
+
+        >>> list(Runner().imap_unordered(divmod, [(7, 2)], seconds=0.1))
+        [(0, (3, 1))]
         """
         if self._inline(seconds):
             for i, args in enumerate(arguments):
@@ -131,7 +201,18 @@ class Runner:
             client.cancel(futures)
 
     def close(self) -> None:
-        """Close the client and cluster this runner started (not a given client)."""
+        """Close the client and cluster this runner started (not a given client).
+
+        Examples
+        --------
+        Closing is safe at any time, also when nothing was started:
+
+        >>> runner = Runner()
+        >>> list(runner.imap_unordered(abs, [(-1,)], seconds=0.1))   # ran here
+        [(0, 1)]
+        >>> runner.close()
+        >>> runner.close()
+        """
         for obj in self._owned:
             obj.close()
         self._owned = []
