@@ -21,7 +21,7 @@ Probes, all computed on every ground-truth cell in the same run:
   GaussCylinder's ``sigma_z`` is the total depth smoothing (it keeps
   ``sqrt(sigma_z² - scale²)`` per cell), so 100 µm is refused (< 146 µm) and would not be
   the ground truth's observable anyway.  The consistent probe for population Y is
-  ``sigma_z_Y = sqrt(100² + scale_Y²)`` (L2/3 177, L4 140, L5 123, L6 137 µm): depth mode
+  ``sigma_z_Y = sqrt(100² + scale_Y²)`` (L2/3 177, L4 139, L5 123, L6 136 µm): depth mode
   then keeps exactly the ground truth's 100 µm on every cell.  The kernels of each
   layer's postsynaptic populations are computed with that layer's probe (on the network
   restricted to the connections into that layer: with g_eff off a kernel depends only
@@ -38,7 +38,9 @@ Probes, all computed on every ground-truth cell in the same run:
 Prints R² (signed) and the STD ratio (prediction / ground truth) per channel and mode,
 scored over t >= ``--transient``.
 
-    python benchmarks/microcircuit_validation.py [--scale 0.01] [--t-stop 500] [--seed 55]
+    python benchmarks/microcircuit_validation.py [--scale 0.01] [--t-stop 600] [--seed 55]
+    python benchmarks/microcircuit_validation.py --scale 0.01 --t-stop 500 --seed 1234
+        (BENCHMARKS.md: seeds 1234, 99, 55; ~1.5-3 min wall on 2 loaded cores)
 """
 
 from __future__ import annotations
