@@ -114,6 +114,9 @@ def predict(net, rates, averaging: str, nodes: int, per_layer: bool):
     if not per_layer:
         H = xkernels.compute_kernels(net, {"lfp": gauss_cylinder(SIGMA_Z)}, **options)
         return xkernels.convolve(rates.sel(X=H.X.values), H).compute()
+    if net.conductance_based:
+        raise ValueError("per-layer kernels come from networks restricted to the "
+                         "connections into one layer: exact only without g_eff")
     total = None
     for names in layers(net).values():
         scale = net.population(names[0]).scale
