@@ -2,15 +2,15 @@
 
 Each network is a variant of the LFPykernels README network (E 8192, I 1024 passive
 ball-and-sticks cells), driven by correlated Poisson spikes of every presynaptic neuron
-(rates from the specification, shared rate fluctuation of relative STD 0.5, 20 ms
-correlation time).  The ground truth (:func:`xkernels.hybrid.simulate`) places
-``--cells`` postsynaptic cells (80 % E; a seeded subsample scaled by N / m) at random
-depths N(loc, scale) in the population disc, each wired from the full presynaptic
-populations with its synapses placed at its own depth; the predictions are the kernels
-of ``averaging="reference"`` and ``averaging="depth"`` convolved with the same spikes'
-population counts (one ground truth per network and seed, shared through a resumable
-store in ``--workdir``).  Scores (signed R², STD ratio prediction / truth) over
-t >= ``--transient``.
+(rates from the specification, shared rate fluctuation of relative STD 0.5 --
+``--fluctuation`` -- and 20 ms correlation time). The ground truth
+(:func:`xkernels.hybrid.simulate`) places ``--cells`` postsynaptic cells (80 % E; a
+seeded subsample scaled by N / m) at random depths N(loc, scale) in the population disc,
+each wired from the full presynaptic populations with its synapses placed at its own
+depth; the predictions are the kernels of ``averaging="reference"`` and
+``averaging="depth"`` convolved with the same spikes' population counts (one ground
+truth per network and seed, shared through a resumable store in ``--workdir``). Scores
+(signed R², STD ratio prediction / truth) over t >= ``--transient``.
 
 1. ``current``: current-based synapses (Exp2SynI of amplitude ``w (E - Vrest)``), no
    extrinsic input, kernels ``g_eff=False``: a linear network with depth-dependent
@@ -146,6 +146,50 @@ def score_sets(truth: np.ndarray, prediction: np.ndarray, keep: np.ndarray,
     return out
 
 
+def jackknife(store: Path, network, channels: list[str], prediction: np.ndarray,
+              keep: np.ndarray, shanks: int) -> dict[str, np.ndarray]:
+    """Sampling error of the STD ratio of ``prediction`` from the ground truth's subsample.
+
+    The ground truth is the sum of batches of randomly placed and wired cells, each
+    population's sum scaled by N_Y / m_Y.  Deleting one batch (and rescaling its
+    population by N_Y / (m_Y - m_b)) gives a delete-one-group jackknife, stratified by
+    population: ``SE² = Σ_Y (n_Y - 1) / n_Y Σ_b (θ_b - θ̄_Y)²`` over the n_Y batches of Y.
+
+    Returns
+    -------
+    dict
+        ``"shanks"``, ``"axis"``: SE per row (depths, then CDM).
+    """
+    import xarray as xr
+
+    ds = xr.open_zarr(store, consolidated=False)
+    partial = ds["partial"].sel(probe_channel=channels).values[:, :, keep]
+    batch_y = [str(v) for v in ds["batch_Y"].values]
+    cells = ds["batch_cells"].values
+    sizes = {p.name: p.size for p in network.populations}
+    pops = list(dict.fromkeys(batch_y))
+    sums = {y: partial[[b for b, v in enumerate(batch_y) if v == y]].sum(axis=0) for y in pops}
+    m = {y: cells[[b for b, v in enumerate(batch_y) if v == y]].sum() for y in pops}
+    pred = prediction[:, keep]
+    thetas: dict[str, dict[str, list]] = {key: {y: [] for y in pops} for key in ("shanks", "axis")}
+    for b, y in enumerate(batch_y):
+        truth = sum(sums[z] * sizes[z] / m[z] for z in pops if z != y)
+        truth = truth + (sums[y] - partial[b]) * sizes[y] / (m[y] - cells[b])
+        for key, (_, ratio) in score_sets(truth, pred, np.ones(pred.shape[1], bool),
+                                          shanks).items():
+            thetas[key][y].append(ratio)
+    out = {}
+    for key, per_pop in thetas.items():
+        var = 0.0
+        for values in per_pop.values():
+            v = np.array(values)
+            n = len(v)
+            if n > 1:
+                var = var + (n - 1) / n * ((v - v.mean(axis=0)) ** 2).sum(axis=0)
+        out[key] = np.sqrt(var)
+    return out
+
+
 def row_labels() -> list[str]:
     return [f"{z:.0f} µm" for z in Z] + ["CDM z"]
 
@@ -171,7 +215,8 @@ def run_table(name: str, seed: int, run: dict, seconds: float, nodes: int) -> st
             for v in variants:
                 r2, ratio = run["scores"][v][key]
                 mark = " ✗" if v == "depth" and not ok[i] else ""
-                cells.append(f"{ratio[i]:.2f}{mark} ({r2[i]:.3f})")
+                se = f" ± {run['se'][key][i]:.2f}" if v == "depth" and "se" in run else ""
+                cells.append(f"{ratio[i]:.2f}{se}{mark} ({r2[i]:.3f})")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     for extra in run.get("notes", []):
@@ -180,7 +225,8 @@ def run_table(name: str, seed: int, run: dict, seconds: float, nodes: int) -> st
 
 
 def summary(results: dict, key: str) -> str:
-    """Doc table: per (network, seed) column, STD ratio reference → depth (R²)."""
+    """Doc table: per (network, seed) column, STD ratio reference → depth ± the
+    ground truth's sampling error of the depth ratio (R² reference → depth)."""
     cols = list(results)
     lines = ["| channel | " + " | ".join(f"{n}, seed {s}" for n, s in cols) + " |",
              "| --- |" + " --- |" * len(cols)]
@@ -189,7 +235,8 @@ def summary(results: dict, key: str) -> str:
         for c in cols:
             (r2a, sa), (r2b, sb) = (results[c]["scores"][v][key] for v in ("reference", "depth"))
             ok = passes((r2a, sa), (r2b, sb))[i]
-            cells.append(f"{sa[i]:.2f} → **{sb[i]:.2f}**{'' if ok else ' ✗'} "
+            se = f" ±{results[c]['se'][key][i]:.2f}" if "se" in results[c] else ""
+            cells.append(f"{sa[i]:.2f} → **{sb[i]:.2f}**{se}{'' if ok else ' ✗'} "
                          f"({r2a[i]:.3f} → {r2b[i]:.3f})")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -217,6 +264,9 @@ def figure(results: dict, path: str) -> None:
                 _, ratio = run["scores"][variant]["shanks"]
                 ax.plot(ratio[:-1], Z, marker=marker, ls=ls, color=color, ms=4,
                         label=f"{variant}, seed {seed}")
+                if variant == "depth" and "se" in run:
+                    ax.errorbar(ratio, np.append(Z, 1150.0), xerr=run["se"]["shanks"],
+                                fmt="none", color=color, lw=0.8, capsize=2)
                 ax.plot([ratio[-1]], [1150.0], marker=marker, ls="none", color=color)
             _, axis = run["scores"]["depth"]["axis"]
             ax.plot(axis[:-1], Z, ls=ls, color="0.6", lw=0.8,
@@ -232,6 +282,11 @@ def figure(results: dict, path: str) -> None:
     fig.savefig(path, dpi=120)
 
 
+def fluct_tag(args) -> str:
+    """Store-name suffix of a non-default rate fluctuation."""
+    return "" if args.fluctuation == 0.5 else f"-f{args.fluctuation:g}"
+
+
 def realised_rates(spikes, network, t_stop: float) -> dict[str, float]:
     """Mean rate per neuron (spikes/s) of each population in these spike trains."""
     return {p.name: spikes.population_times(p.name).size / p.size / (t_stop / 1000.0)
@@ -243,7 +298,7 @@ def diagnose(network, spikes, probe_set, run: dict, *, args, seed: int, t_stop: 
     """Predictions linearised around the ground truth's measured membrane potential."""
     from hybrid_vm import mean_potentials
 
-    cache = workdir / f"vm-{args.cells}-{args.seconds:g}-s{seed}.npz"
+    cache = workdir / f"vm-{args.cells}-{args.seconds:g}-s{seed}{fluct_tag(args)}.npz"
     if cache.exists():
         vm = dict(np.load(cache))
     else:
@@ -313,6 +368,8 @@ def main() -> None:
                         help="conductance network: predictions around the measured potential")
     parser.add_argument("--measure", type=int, default=80,
                         help="E cells whose potential --diagnose measures (I: half)")
+    parser.add_argument("--fluctuation", type=float, default=0.5,
+                        help="relative STD of the shared rate fluctuation")
     parser.add_argument("--figure", default=None)
     parser.add_argument("--workdir", default=None,
                         help="directory of the ground-truth stores (kept; default: temporary)")
@@ -344,9 +401,9 @@ def main() -> None:
                 sizes = {p.name: p.size for p in net.populations}
                 rates = {p.name: p.rate for p in net.populations}
                 spikes = correlated_poisson(sizes, rates, t_stop=t_stop, seed=seed,
-                                            fluctuation=0.5, tau_c=20.0)
+                                            fluctuation=args.fluctuation, tau_c=20.0)
                 store = workdir / (f"{name}-{args.cells}-{args.seconds:g}-s{seed}-"
-                                   f"k{args.shanks}-r{args.ring:g}.zarr")
+                                   f"k{args.shanks}-r{args.ring:g}{fluct_tag(args)}.zarr")
                 common = dict(t_stop=t_stop, transient=args.transient, seed=seed,
                               client=client, progress=False, store=store, n_cells=n_cells,
                               **options)
@@ -362,6 +419,9 @@ def main() -> None:
                     v: score_sets(truth, ds.prediction.sel(probe_channel=channels).values,
                                   keep, args.shanks)
                     for v, ds in (("reference", ref), ("depth", depth))}}
+                run["se"] = jackknife(store, net, channels,
+                                      depth.prediction.sel(probe_channel=channels).values,
+                                      keep, args.shanks)
                 if args.diagnose and name == "conductance":
                     diagnose(net, spikes, probe_set, run, args=args, seed=seed,
                              t_stop=t_stop, n_cells=n_cells, workdir=workdir,
@@ -384,6 +444,13 @@ def main() -> None:
         print(f"{name}: {'PASS' if ok else 'FAIL'} (shank-averaged LFP and CDM: STD ratio "
               f"within 1 ± {TOLERANCE} on every channel, R² not below reference, "
               f"seeds {seeds})")
+        beyond = [(s, row_labels()[i], float(results[(n, s)]["scores"]["depth"]["shanks"][1][i]))
+                  for n, s in results if n == name
+                  for i in np.flatnonzero(np.abs(results[(n, s)]["scores"]["depth"]["shanks"][1]
+                                                 - 1) - TOLERANCE
+                                          > 2 * results[(n, s)]["se"]["shanks"])]
+        print(f"  outside 1 ± {TOLERANCE} by more than 2 sampling errors: "
+              + (", ".join(f"seed {s} {lab} {r:.2f}" for s, lab, r in beyond) or "none"))
     if args.figure:
         figure(results, args.figure)
         print(f"figure: {args.figure}")
