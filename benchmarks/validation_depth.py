@@ -63,6 +63,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 Z = np.linspace(1000.0, -200.0, 13)
 TOLERANCE = 0.12      # STD ratio within 1 ± TOLERANCE
+#: the --diagnose prediction drawn in the figure
+DIAGNOSED = "depth, Vrest per segment, realised rates"
 R2_SLACK = 0.002      # "R² not below": allowed rounding-level deficit
 
 
@@ -247,38 +249,51 @@ def figure(results: dict, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     names = list(dict.fromkeys(n for n, _ in results))
-    fig, axes = plt.subplots(1, len(names), figsize=(4.3 * len(names), 4.6), sharey=True)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.3 * len(names), 5.0), sharey=True)
     axes = np.atleast_1d(axes)
     styles = {"reference": ("C0", "o"), "depth": ("C1", "s"),
-              "depth, Vrest per segment": ("C2", "^")}
+              DIAGNOSED: ("C2", "^")}
+    seeds_all = list(dict.fromkeys(s for _, s in results))
+    dashes = {seed: ("-" if j == 0 else "--") for j, seed in enumerate(seeds_all)}
+    shown = set()
     for ax, name in zip(axes, names):
         seeds = [s for n, s in results if n == name]
-        for j, seed in enumerate(seeds):
+        for seed in seeds:
             run = results[(name, seed)]
-            ls = "-" if j == 0 else "--"
+            ls = dashes[seed]
             for variant, (color, marker) in styles.items():
                 if variant not in run["scores"]:
                     continue
+                shown.add(variant)
                 _, ratio = run["scores"][variant]["shanks"]
-                ax.plot(ratio[:-1], Z, marker=marker, ls=ls, color=color, ms=4,
-                        label=f"{variant}, seed {seed}")
+                ax.plot(ratio[:-1], Z, marker=marker, ls=ls, color=color, ms=4)
+                ax.plot([ratio[-1]], [1150.0], marker=marker, ls="none", color=color)
                 if variant == "depth" and "se" in run:
                     ax.errorbar(ratio, np.append(Z, 1150.0), xerr=run["se"]["shanks"],
                                 fmt="none", color=color, lw=0.8, capsize=2)
-                ax.plot([ratio[-1]], [1150.0], marker=marker, ls="none", color=color)
             _, axis = run["scores"]["depth"]["axis"]
-            ax.plot(axis[:-1], Z, ls=ls, color="0.6", lw=0.8,
-                    label=f"depth, axis contacts only, seed {seed}")
+            ax.plot(axis[:-1], Z, ls=ls, color="0.6", lw=0.8)
         ax.axvspan(1 - TOLERANCE, 1 + TOLERANCE, color="0.92", zorder=0)
         ax.axvline(1.0, color="0.5", lw=0.8)
-        ax.set_xlim(0.4, 2.0)
-        ax.set_title(f"{name}: {results[(name, seeds[0])]['shanks']}-shank average")
+        ax.set_xlim(0.4, 2.1)
+        ax.set_title(name)
         ax.set_xlabel("STD ratio (prediction / ground truth)")
-        ax.legend(loc="lower right", fontsize=6)
     axes[0].set_ylabel("contact depth (µm); top: CDM")
-    fig.tight_layout()
+    handles = [Line2D([], [], color=c, marker=m, label=v + (" (± sampling error)"
+                                                            if v == "depth" else ""))
+               for v, (c, m) in styles.items() if v in shown]
+    handles.append(Line2D([], [], color="0.6", lw=0.8, label="depth, axis contacts only"))
+    handles += [Line2D([], [], color="k", ls=ls, label=f"seed {seed}")
+                for seed, ls in dashes.items()]
+    shanks = results[next(iter(results))]["shanks"]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8,
+               frameon=False)
+    fig.suptitle(f"LFP averaged over {shanks} shanks, and CDM (grey band: 1 ± {TOLERANCE})",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=120)
 
 
@@ -343,7 +358,7 @@ def diagnose(network, spikes, probe_set, run: dict, *, args, seed: int, t_stop: 
                                      **common),
         "depth, Vrest per segment": predict(fixed, spikes, probe_set, Vrest=per_segment,
                                             **depth, **common),
-        "depth, Vrest per segment, realised rates": predict(
+        DIAGNOSED: predict(
             realised, spikes, probe_set, Vrest=per_segment, **depth, **common),
     }
     for name, pr in preds.items():
