@@ -363,7 +363,7 @@ def diagnose(network, spikes, probe_set, run: dict, *, args, seed: int, t_stop: 
     }
     for name, pr in preds.items():
         run["scores"][name] = score_sets(run["truth"], pr, run["keep"], run["shanks"])
-    run["notes"] = notes
+    run["notes"] = run.get("notes", []) + notes
 
 
 def main() -> None:
@@ -434,6 +434,13 @@ def main() -> None:
                     v: score_sets(truth, ds.prediction.sel(probe_channel=channels).values,
                                   keep, args.shanks)
                     for v, ds in (("reference", ref), ("depth", depth))}}
+                diff = {}
+                for probe in ("lfp", "cdm"):
+                    a, b = (ds.prediction.where(ds.probe == probe, drop=True).values
+                            for ds in (depth, ref))
+                    diff[probe] = float(np.abs(a - b).max() / np.abs(b).max())
+                run["notes"] = [f"max abs(prediction depth - reference) / max abs(reference): "
+                                f"LFP contacts {diff['lfp']:.3g}, CDM {diff['cdm']:.3g}"]
                 run["se"] = jackknife(store, net, channels,
                                       depth.prediction.sel(probe_channel=channels).values,
                                       keep, args.shanks)
