@@ -19,7 +19,9 @@ SEM covers the temporal fluctuations of one network realisation (``--seed``), no
 variability between realisations.  Prints the wall time of each simulation (and of
 ``nest.Simulate`` alone) with the process's peak RSS so far, then a markdown table:
 population, MEAN_RATES, each measurement (mean ± SEM, spikes/s) and its relative
-difference to MEAN_RATES (± SEM).  ``--n-scaling 1`` needs about 15 GiB.
+difference to MEAN_RATES (± SEM).  ``--n-scaling 1`` (about 3e8 synapses) needs about
+15 GiB and ``--threads 4`` or more: NEST allows at most 2**27 connections per virtual
+process and synapse model.
 
     python benchmarks/microcircuit_rates.py [--n-scaling 0.1 [0.25 ...]] [--t-stop 2200]
         [--transient 200] [--blocks 5] [--seed 55] [--threads 2] [--skip-default]
