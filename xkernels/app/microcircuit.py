@@ -17,7 +17,11 @@ so that 1 s of activity takes well under a minute on 2 cores):
   neuron as a DC current (van Albada, Helias & Diesmann 2015, PLoS Comput Biol
   11:e1004490, the scaling used with the published model; ν_X: the full model's mean
   rates).  The background Poisson input (K_ext synapses at 8 spikes/s each, Table 5) is
-  not scaled.
+  not scaled.  The compensation keeps the mean input, not the rates exactly: at the
+  default (0.1, 0.1) the measured stationary rates are 9-58 % below ``MEAN_RATES``
+  (which the full-scale model reproduces to 3 %): L2/3E 0.39 instead of 0.94 spikes/s,
+  L2/3I -34 %, L6E -21 %, the others -9 to -16 %
+  (``python benchmarks/microcircuit_rates.py``, BENCHMARKS.md).
 * Connections use the paper's rule: a fixed total number of synapses drawn with
   multapses and autapses allowed (NEST ``fixed_total_number``), k_YX k_scaling N_Y'
   synapses; PSC amplitudes normal with a relative SD of 0.1 (kept on their sign),
