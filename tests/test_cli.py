@@ -440,3 +440,29 @@ def test_compute_with_linearisation(tmp_path, capsys):
     proc = call("compute", "spec.json", "-o", "c.zarr", "--linearisation", "linear",
                 cwd=tmp_path, capsys=capsys)
     assert proc.returncode == 2 and "invalid choice: 'linear'" in proc.stderr
+
+
+def test_compute_with_operating_point(tmp_path, capsys):
+    """--operating-point (or the spec's option) reaches the kernels; the store records
+    it; a bad value in SPEC.json is a one-line error naming it, before anything is
+    written."""
+    import xkernels
+    from xkernels.app.files import spec_document
+    from xkernels.network import Network
+
+    probes = {"cdm": xkernels.CurrentDipoleMomentZ()}
+    doc = spec_document(Network.example(), probes, {"tau": 1.0})
+    (tmp_path / "spec.json").write_text(json.dumps(doc))
+    proc = call("compute", "spec.json", "-o", "k.zarr", "--operating-point", "mean-input",
+                "-q", cwd=tmp_path, capsys=capsys)
+    assert proc.returncode == 0, proc.stderr
+    H = xkernels.open_kernels(tmp_path / "k.zarr")
+    assert H.attrs["operating_point"] == "mean-input"
+    ref = xkernels.compute_kernels(Network.example(), probes, tau=1.0,
+                                   operating_point="mean-input")
+    np.testing.assert_array_equal(H.values, ref.values)
+    doc["options"].update(operating_point="mean-input", g_eff=False)
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    one_line_error(call("compute", "bad.json", "-o", "b.zarr", cwd=tmp_path, capsys=capsys),
+                   "bad.json", "operating_point='mean-input' needs g_eff=True")
+    assert not (tmp_path / "b.zarr").exists()

@@ -43,7 +43,7 @@ from xkernels.app.files import (
     spec_document,
     write_dataset,
 )
-from xkernels.engine.options import LINEARISATIONS
+from xkernels.engine.options import LINEARISATIONS, OPERATING_POINTS
 from xkernels.validation import check_real, did_you_mean
 
 __all__ = ["CLIError", "OPTION_KEYS", "PROG", "SPEC_KEYS", "build_parser", "check_output",
@@ -125,6 +125,8 @@ def cmd_compute(args: argparse.Namespace) -> int:
     network, probes, options = load_spec(args.spec)
     if args.linearisation is not None:
         options["linearisation"] = args.linearisation
+    if args.operating_point is not None:
+        options["operating_point"] = args.operating_point
     start = time.perf_counter()
     _status(f"computing kernels of {len(network.connections)} connections, "
             f"probes {list(probes)} ...", args.quiet)
@@ -194,6 +196,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     network, probes, options = load_spec(args.spec)
     if args.linearisation is not None:
         options["linearisation"] = args.linearisation
+    if args.operating_point is not None:
+        options["operating_point"] = args.operating_point
     grid = _load_grid(args.grid)
     _clear_sweep_output(out, args.overwrite)
     before = _points_done(out)
@@ -366,6 +370,11 @@ def _add_linearisation(parser: argparse.ArgumentParser) -> None:
                         help="membrane linearisation of every postsynaptic cell (replaces "
                              "the option in SPEC.json; per population: a dict there); "
                              "default: SPEC.json's, else as-is")
+    parser.add_argument("--operating-point", choices=OPERATING_POINTS, default=None,
+                        help="where conductance-based synapses are linearised: 'rest' "
+                             "(Vrest, as LFPykernels) or 'mean-input' (the per-segment "
+                             "potential of the cell under the mean input; needs g_eff); "
+                             "replaces the option in SPEC.json")
 
 
 def build_parser() -> _Parser:

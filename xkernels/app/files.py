@@ -23,7 +23,7 @@ from xkernels.validation import did_you_mean
 
 SPEC_KEYS = ("network", "probes", "options")
 OPTION_KEYS = ("dt", "tau", "t_X", "Vrest", "g_eff", "fir", "n_positions", "seed",
-               "linearisation", "averaging", "depth_nodes")
+               "linearisation", "averaging", "depth_nodes", "operating_point")
 
 
 class CLIError(Exception):

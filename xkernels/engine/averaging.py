@@ -43,7 +43,7 @@ import numpy as np
 from xkernels import probes as probe_api
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
-from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
+from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
 from xkernels.probes.depth import DepthRule
 from xkernels.spec.network import Network, Population
 from xkernels.validation import check_choice, check_int
@@ -238,6 +238,10 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         ``method="superposition"`` where it is not valid.
     """
     check_choice("method", method, METHODS)
+    if mode == "as-is" and plan.operating_point == "mean-input":
+        raise ValueError("operating_point='mean-input' needs a cell settled under the mean "
+                         f"input: population {post!r} must be given the mode of "
+                         "KernelPlan.membrane_mode, not 'as-is'")
     pop = network.population(post)
     with build() as cell:
         geometry = cell.geometry
@@ -263,7 +267,7 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
 
 def _only(node: PopulationPlan, pre: Collection[str]) -> PopulationPlan:
     """``node`` with the inputs of ``pre`` only (its g_eff shift unchanged)."""
-    return PopulationPlan(g_shift=node.g_shift,
+    return PopulationPlan(g_shift=node.g_shift, e_shift=node.e_shift,
                           inputs={k: v for k, v in node.inputs.items() if k in pre})
 
 
@@ -320,7 +324,7 @@ def _linearised_signals(network: Network, post: str, plans: list[PopulationPlan]
     taus = [(inp.tau1, inp.tau2) for inp in plans[0].inputs.values()]
     for n, (offset, node) in enumerate(zip(rule.offsets, plans)):
         with build() as cell:
-            cell.shift_g_pas(node.g_shift)
+            apply_leak_shift(cell, node, plan.operating_point)
             with LinearisedMembrane(cell, mode, post, taus) as membrane:
                 if membrane.state is not None and network.conductance_based:
                     # conductance-based synapses linearised around the node's resting state

@@ -217,6 +217,36 @@ class LinearisedCell:
                                      "(g_eff needs a passive leak on every segment)")
                 seg.pas.g += dg
 
+    def add_leak(self, g: np.ndarray, e: np.ndarray) -> None:
+        """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV, per
+        segment) to the leak, exactly: ``g_pas (v - e_pas) + g (v - e)`` is
+        ``(g_pas + g)(v - e')`` with ``e' = (g_pas e_pas + g e) / (g_pas + g)``.
+
+        Raises
+        ------
+        ValueError
+            ``g`` or ``e`` of the wrong shape, ``e`` not finite where ``g`` > 0, or a
+            segment to change without ``pas``.
+        """
+        g = np.asarray(g, dtype=float)
+        e = np.broadcast_to(np.asarray(e, dtype=float), g.shape)
+        if g.shape != (len(self.segments),):
+            raise ValueError(f"leak conductance has shape {g.shape}, expected "
+                             f"({len(self.segments)},)")
+        for seg, dg, rev in zip(self.segments, g, e):
+            if dg == 0.0:
+                continue
+            if not np.isfinite(rev):
+                raise ValueError(f"segment {seg}: the reversal potential of the added "
+                                 f"conductance must be finite, got {rev}")
+            if not hasattr(seg, "pas"):
+                raise ValueError(f"segment {seg} has no 'pas' mechanism to take the mean "
+                                 "input (operating_point='mean-input' needs a passive leak "
+                                 "on every segment)")
+            total = seg.pas.g + dg
+            seg.pas.e = (seg.pas.g * seg.pas.e + dg * rev) / total
+            seg.pas.g = total
+
     def resting_potential(self) -> float | None:
         """The exact resting potential (mV) if the membrane is passive and uniform.
 

@@ -38,12 +38,13 @@ from xkernels.engine.membrane import LinearisedMembrane, RestingState
 from xkernels.engine.options import (
     check_linearisation,
     check_network_inputs,
+    check_operating_point,
     check_options,
     leak_reversal_of,
     vrest_json,
     vrest_of_population,
 )
-from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
+from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
 from xkernels.engine.timeline import lfpykernels_grid, regular_grid
 from xkernels.spec.network import Network, Population
 from xkernels.validation import check_int
@@ -100,7 +101,8 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float,
                   t_X: float, Vrest: Any, g_eff: bool, fir: bool, n_positions: int,
                   seed: int, linearisation: Mapping[str, str] | None = None,
                   averaging: str = "reference",
-                  depth_nodes: int = DEFAULT_DEPTH_NODES) -> dict[str, Any]:
+                  depth_nodes: int = DEFAULT_DEPTH_NODES,
+                  operating_point: str = "rest") -> dict[str, Any]:
     """The canonical description of a kernel computation (hashed for caching).
 
     Parameters
@@ -109,7 +111,7 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float,
         The network specification.
     probe_defs : Mapping[str, Any]
         Probe name -> JSON definition, in ``probe_channel`` order.
-    dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed, averaging, depth_nodes
+    dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed, averaging, depth_nodes, operating_point
         The validated options of :func:`compute_kernels` (ms, mV).
     linearisation : Mapping[str, str], optional
         Postsynaptic population -> linearisation mode; enters the description only
@@ -120,8 +122,9 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float,
     -------
     dict
         JSON-serialisable; its :func:`content_hash` identifies the kernels.  The
-        averaging options enter only with ``averaging="depth"``, so that the inputs (and
-        content hashes) of ``"reference"`` kernels are those of earlier versions.
+        averaging options enter only with ``averaging="depth"`` and the operating point
+        only when it is not ``"rest"``, so that the inputs (and content hashes) of
+        kernels computed as before are those of earlier versions.
     """
     out = {"format_version": FORMAT_VERSION, "engine_version": ENGINE_VERSION,
            "spec": network.to_dict(),
@@ -134,6 +137,8 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], *, dt: float,
     if averaging != "reference":
         out["averaging"] = averaging
         out["depth_nodes"] = int(depth_nodes)
+    if operating_point != "rest":
+        out["operating_point"] = operating_point
     return out
 
 
@@ -155,6 +160,7 @@ def compute_kernels(
     linearisation: str | Mapping[str, str] = "as-is",
     averaging: str = DEFAULT_AVERAGING,
     depth_nodes: int = DEFAULT_DEPTH_NODES,
+    operating_point: str = "rest",
 ) -> xr.DataArray:
     """Spike-to-signal kernels of every X → Y connection of ``network``.
 
@@ -214,6 +220,18 @@ def compute_kernels(
         ``"reference"``).
     depth_nodes : int
         Gauss–Hermite nodes of ``averaging="depth"`` (>= 1; validated in both modes).
+    operating_point : {"rest", "mean-input"}
+        Where conductance-based synapses are linearised, ``w (V - E)``.  ``"rest"``
+        (LFPykernels 0.2.0): at ``Vrest`` (or the resting state a linearisation finds),
+        with the g_eff conductance added to the leak at the leak's reversal potential.
+        ``"mean-input"``: the g_eff conductance of every synapse is added with *its own*
+        reversal potential (extrinsic and recurrent, at the populations' rates), the
+        cell (in depth mode: the cell at each depth node, whose placement differs) is
+        settled under that mean input, and the synapses are linearised around the
+        per-segment potential it settles to (reported in the ``resting_state``
+        attribute).  The membrane's conductance is the same in both (g_eff), so only the
+        driving forces change.  Needs ``g_eff=True`` and a conductance-based network; a
+        cell with an active membrane needs a linearisation other than ``"as-is"``.
 
     Returns
     -------
@@ -251,7 +269,7 @@ def compute_kernels(
     plan = prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                            g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
                            linearisation=linearisation, averaging=averaging,
-                           depth_nodes=depth_nodes)
+                           depth_nodes=depth_nodes, operating_point=operating_point)
     return simulate_kernels(network, plan)
 
 
@@ -359,16 +377,17 @@ def simulate_values(network: Network, plan: KernelPlan,
     # rest; ``state`` reapplies a resting state found before (xkernels.engine.membrane)
     def linearise(cell: LinearisedCell, post: str,
                   state: RestingState | None = None) -> LinearisedMembrane:
-        cell.shift_g_pas(plans[post].g_shift)
+        mode = plan.membrane_mode(post, cell.is_linear())
+        apply_leak_shift(cell, plans[post], plan.operating_point)
         taus = [(item.tau1, item.tau2) for item in plans[post].inputs.values()]
-        return LinearisedMembrane(cell, plan.linearisation.get(post, "as-is"), post, taus,
-                                  state)
+        return LinearisedMembrane(cell, mode, post, taus, state)
 
     # validation pass: every cell-dependent input is checked and every membrane
     # linearised before any simulation; the last cell stays open and is simulated first
     # (building a cell deletes all others)
     plans: dict[str, PopulationPlan] = {}
     states: dict[str, RestingState | None] = {}
+    modes_used: dict[str, str] = {}
     last = last_membrane = None
     for k, post in enumerate(Y):
         cell = build(post)
@@ -377,6 +396,7 @@ def simulate_values(network: Network, plan: KernelPlan,
                                           plan.vrest_by_post[post], plan.g_eff, plan.grid)
             membrane = linearise(cell, post)
             states[post] = membrane.state
+            modes_used[post] = membrane.mode
             if membrane.state is not None and network.conductance_based:
                 # conductance-based synapses linearised around the resting state found
                 plans[post] = plan_population(network, post, cell.geometry,
@@ -395,9 +415,8 @@ def simulate_values(network: Network, plan: KernelPlan,
             if j == len(Y) - 1:  # the cell of the validation pass has the reference shift
                 last_membrane.close()
                 last.close()
-            mode = plan.linearisation.get(post, "as-is")
             kernels = avg.depth_kernels(network, post, plan, lambda post=post: build(post),
-                                        mode, pre=wanted)
+                                        modes_used[post], pre=wanted)
             for pre, kernel in kernels.items():
                 values[X.index(pre), j] = kernel
             continue
@@ -425,7 +444,8 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
                     seed: int, linearisation: Any = "as-is",
                     reference_lags: bool = False,
                     averaging: str = DEFAULT_AVERAGING,
-                    depth_nodes: int = DEFAULT_DEPTH_NODES) -> KernelPlan:
+                    depth_nodes: int = DEFAULT_DEPTH_NODES,
+                    operating_point: str = "rest") -> KernelPlan:
     """Validate the inputs of a kernel computation and derive everything but the values.
 
     Nothing is simulated (with ``averaging="depth"`` the probes are checked against
@@ -443,7 +463,7 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
         :mod:`xkernels.compat` asks for it) instead of the regular grid.
     averaging : {"reference", "depth"}
         As for :func:`compute_kernels`.
-    depth_nodes : int
+    depth_nodes, operating_point
         As for :func:`compute_kernels`.
 
     Returns
@@ -489,6 +509,7 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
     vrest_by_post = {post: vrest_of_population(Vrest, post) for post in network.postsynaptic}
     modes = check_linearisation(linearisation, network.postsynaptic)
     check_network_inputs(network, g_eff)
+    operating_point = check_operating_point(operating_point, g_eff)
     if averaging == "depth":
         avg.check_depth_probes(network, named)
     probe_defs = {}
@@ -501,7 +522,7 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
     inputs = kernel_inputs(network, probe_defs, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                            g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
                            linearisation=modes, averaging=averaging,
-                           depth_nodes=depth_nodes)
+                           depth_nodes=depth_nodes, operating_point=operating_point)
     grid = regular_grid(dt, n_lags, fir)
     if reference_lags:
         grid = lfpykernels_grid(dt, tau, t_X, fir)
@@ -523,6 +544,7 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
         "Vrest": json.dumps(vrest_json(Vrest)), "linearisation": json.dumps(modes),
         "n_positions": int(n_positions), "seed": int(seed), "averaging": averaging,
         **({"depth_nodes": depth_nodes} if averaging == "depth" else {}),
+        "operating_point": operating_point,
         "versions": json.dumps(dict(_versions()), sort_keys=True),
         "content_hash": digest, "format_version": FORMAT_VERSION,
         "engine_version": ENGINE_VERSION,
@@ -533,7 +555,7 @@ def prepare_kernels(network: Network, probes: Any, *, dt: float, tau: float, t_X
         n_positions=int(n_positions), seed=int(seed), vrest_by_post=vrest_by_post,
         shape=(len(X), len(Y), coords["probe_channel"][1].size, grid.lags.size),
         coords=coords, attrs=attrs, linearisation=modes, averaging=averaging,
-        depth_nodes=depth_nodes)
+        depth_nodes=depth_nodes, operating_point=operating_point)
 
 
 def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:

@@ -21,6 +21,10 @@ from xkernels.validation import check_bool, check_real, fail
 #: Membrane linearisation modes (see :mod:`xkernels.engine.membrane`); ``"as-is"``
 #: simulates the cell as specified (LFPykernels' behaviour).
 LINEARISATIONS = ("as-is", "passive", "frozen", "quasi-active")
+#: Operating points of conductance-based synapses: ``"rest"`` linearises them around
+#: ``Vrest`` (or the resting state a linearisation finds; LFPykernels' behaviour),
+#: ``"mean-input"`` around the per-segment potential of the cell under the mean input.
+OPERATING_POINTS = ("rest", "mean-input")
 
 
 def check_options(dt: float, tau: float, t_X: float, g_eff: bool, fir: bool,
@@ -208,6 +212,49 @@ def vrest_json(vrest: Any) -> Any:
     if isinstance(vrest, (list, tuple, np.ndarray)):
         return [float(v) for v in np.asarray(vrest, dtype=float)]
     return float(vrest)
+
+
+def check_operating_point(value: Any, g_eff: bool) -> str:
+    """The operating point around which conductance-based synapses are linearised.
+
+    Parameters
+    ----------
+    value : str
+        The ``operating_point`` option of :func:`xkernels.compute_kernels`: one of
+        :data:`OPERATING_POINTS`.
+    g_eff : bool
+        The ``g_eff`` option.
+
+    Returns
+    -------
+    str
+        ``value``, checked.
+
+    Raises
+    ------
+    ValueError
+        An unknown operating point; ``"mean-input"`` with ``g_eff=False`` (the mean
+        input *is* the g_eff conductances, taken with their reversal potentials; g_eff
+        itself needs a conductance-based network, checked before).
+
+    Examples
+    --------
+    >>> check_operating_point("mean-input", g_eff=True)
+    'mean-input'
+    >>> check_operating_point("mean-input", g_eff=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: operating_point='mean-input' needs g_eff=True: the mean input is the g_eff
+    conductances of every synapse ...
+    """
+    if not isinstance(value, str) or value not in OPERATING_POINTS:
+        fail("operating_point", value, f"one of {list(OPERATING_POINTS)}")
+    if value == "mean-input":
+        if not g_eff:
+            raise ValueError("operating_point='mean-input' needs g_eff=True: the mean input "
+                             "is the g_eff conductances of every synapse taken with their "
+                             "reversal potentials, got g_eff=False")
+    return value
 
 
 def check_linearisation(value: Any, postsynaptic: list[str]) -> dict[str, str]:

@@ -70,6 +70,9 @@ class KernelPlan:
         (:mod:`xkernels.engine.averaging`).
     depth_nodes : int
         Gauss–Hermite depth nodes of ``averaging="depth"``.
+    operating_point : str
+        Where conductance-based synapses are linearised: ``"rest"`` or
+        ``"mean-input"`` (:data:`~xkernels.engine.options.OPERATING_POINTS`).
 
     Examples
     --------
@@ -113,6 +116,52 @@ class KernelPlan:
     linearisation: Mapping[str, str] = field(default_factory=dict)
     averaging: str = "reference"
     depth_nodes: int = 1
+    operating_point: str = "rest"
+
+    def membrane_mode(self, post: str, linear: bool) -> str:
+        """The membrane linearisation used for ``post``: its mode, except that
+        ``operating_point="mean-input"`` settles a linear ``"as-is"`` cell under the mean
+        input as ``"passive"`` (the same membrane: only ``pas``).
+
+        Parameters
+        ----------
+        post : str
+            The postsynaptic population.
+        linear : bool
+            Whether its cell's membrane is linear (only ``pas``).
+
+        Returns
+        -------
+        str
+            One of :data:`~xkernels.engine.options.LINEARISATIONS`.
+
+        Raises
+        ------
+        ValueError
+            ``"mean-input"`` with an ``"as-is"`` cell whose membrane is not linear (it
+            has no resting state to linearise around unless a linearisation is chosen).
+
+        Examples
+        --------
+        >>> import xkernels
+        >>> from xkernels.engine import prepare_kernels
+        >>> plan = prepare_kernels(xkernels.Network.example(),
+        ...                        {"cdm": xkernels.CurrentDipoleMomentZ()}, dt=0.0625,
+        ...                        tau=5.0, t_X=200.0, Vrest=-65.0, g_eff=True, fir=False,
+        ...                        n_positions=2000, seed=1234,
+        ...                        operating_point="mean-input")
+        >>> plan.membrane_mode("E", linear=True)
+        'passive'
+        """
+        mode = self.linearisation.get(post, "as-is")
+        if self.operating_point != "mean-input" or mode != "as-is":
+            return mode
+        if not linear:
+            raise ValueError(f"operating_point='mean-input' needs the cell of population "
+                             f"{post!r} at a resting state under the mean input: its "
+                             "membrane is active and its linearisation is 'as-is'; choose "
+                             "linearisation 'passive', 'frozen' or 'quasi-active' for it")
+        return "passive"
 
     @property
     def opaque_probes(self) -> list[str]:
@@ -191,6 +240,11 @@ class PopulationPlan:
         without g_eff.
     inputs : Mapping[str, InputPlan]
         Presynaptic population -> its input, in the network's population order.
+    e_shift : ndarray or None
+        Reversal potential of ``g_shift`` per segment (mV): the conductance-weighted mean
+        of the reversal potentials of the synapses it comes from (extrinsic and
+        recurrent), NaN where ``g_shift`` is 0; None without g_eff.  The mean input of
+        ``operating_point="mean-input"`` is ``g_shift`` taken with this reversal.
 
     Examples
     --------
@@ -214,6 +268,7 @@ class PopulationPlan:
 
     g_shift: np.ndarray
     inputs: Mapping[str, InputPlan]
+    e_shift: np.ndarray | None = None
 
 
 def plan_population(network: Network, post: str, geometry: Geometry,
@@ -306,6 +361,8 @@ def plan_population(network: Network, post: str, geometry: Geometry,
         ext = None if pop.ext_synapse is None else tuple(pop.ext_synapse.to_dict().items())
         g_shift = _memo(memo, ("ext", id(geometry), pop.n_ext, pop.nu_ext, ext),
                         lin.ext_leak_shift, pop, geometry.area)
+        # Σ_k g_k E_k (S/cm² mV): with g_shift, the reversal of the mean input
+        g_rev = g_shift * (0.0 if pop.ext_synapse is None else pop.ext_synapse.e)
     else:
         g_shift = np.zeros(nseg)
     inputs = {}
@@ -322,15 +379,41 @@ def plan_population(network: Network, post: str, geometry: Geometry,
         syn = conn.synapse
         if g_eff:
             rate = network.population(conn.pre).rate  # None: warned by check_network_inputs
-            g_shift = g_shift + lin.leak_shift(geometry.area, p * k_in, syn.weight, syn.tau1,
-                                               syn.tau2, rate or 0.0)
+            g_conn = lin.leak_shift(geometry.area, p * k_in, syn.weight, syn.tau1, syn.tau2,
+                                    rate or 0.0)
+            g_shift = g_shift + g_conn
+            g_rev = g_rev + g_conn * syn.e
         weights = lin.segment_weights(syn.weight, syn.e, vrest, p * k_out,
                                       network.conductance_based)
         h_delay = _memo(memo, ("delay", id(grid), _key(conn.delay)),
                         lin.delay_filter, conn.delay, grid.delay_times)
         inputs[conn.pre] = InputPlan(weights=weights, tau1=syn.tau1, tau2=syn.tau2,
                                      h_delay=h_delay)
-    return PopulationPlan(g_shift=g_shift, inputs=inputs)
+    e_shift = None
+    if g_eff:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            e_shift = np.where(g_shift > 0, g_rev / g_shift, np.nan)
+    return PopulationPlan(g_shift=g_shift, inputs=inputs, e_shift=e_shift)
+
+
+def apply_leak_shift(cell: Any, plan: PopulationPlan, operating_point: str) -> None:
+    """Put the g_eff conductance of ``plan`` on ``cell``'s leak: with the leak's reversal
+    (``operating_point="rest"``, LFPykernels' g_eff) or with the synapses' own
+    (``"mean-input"``: the cell then rests where the mean input holds it).
+
+    Parameters
+    ----------
+    cell : LinearisedCell
+        The cell of the population ``plan`` was made for.
+    plan : PopulationPlan
+        Its plan (``g_shift``, ``e_shift``).
+    operating_point : str
+        ``"rest"`` or ``"mean-input"``.
+    """
+    if operating_point == "mean-input" and plan.e_shift is not None:
+        cell.add_leak(plan.g_shift, np.nan_to_num(plan.e_shift))
+    else:
+        cell.shift_g_pas(plan.g_shift)
 
 
 def _key(part: Any) -> str:

@@ -45,6 +45,7 @@ def compute_kernels(
     linearisation: str | Mapping[str, str] = "as-is",
     averaging: str = engine.DEFAULT_AVERAGING,
     depth_nodes: int = engine.DEFAULT_DEPTH_NODES,
+    operating_point: str = "rest",
     store: str | Path | None = None,
     overwrite: bool = False,
 ) -> xr.DataArray:
@@ -61,6 +62,10 @@ def compute_kernels(
         of the cache key and of the stored provenance (``attrs["averaging"]``).
     depth_nodes : int
         Gauss–Hermite depth nodes of ``averaging="depth"``.
+    operating_point : {"rest", "mean-input"}
+        Where conductance-based synapses are linearised (see
+        :func:`xkernels.engine.kernels.compute_kernels`); part of the cache key (when not
+        ``"rest"``) and of the stored provenance (``attrs["operating_point"]``).
     store : str or path, optional
         Zarr store used as a cache: returned if it holds these kernels as computed by
         this engine version (content hash, provenance ``"computed"`` and the digest of
@@ -102,7 +107,7 @@ def compute_kernels(
     plan = engine.prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
                                   g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
                                   linearisation=linearisation, averaging=averaging,
-                                  depth_nodes=depth_nodes)
+                                  depth_nodes=depth_nodes, operating_point=operating_point)
     if store is None:
         return engine.simulate_kernels(network, plan)
     opaque = plan.opaque_probes

@@ -91,6 +91,7 @@ def sweep(
     linearisation: str | Mapping[str, str] = "as-is",
     averaging: str = DEFAULT_AVERAGING,
     depth_nodes: int = DEFAULT_DEPTH_NODES,
+    operating_point: str = "rest",
     store: str | os.PathLike | None = None,
     client: Any = None,
     method: str = "auto",
@@ -124,6 +125,9 @@ def sweep(
         point (its resting state depends on the point).  With ``averaging="depth"`` the
         superposition fast path needs a membrane that does not change with depth (no
         g_eff, or a g_eff leak shift equal at every depth node).
+    operating_point : {"rest", "mean-input"}
+        As for :func:`xkernels.compute_kernels`.  ``"mean-input"`` simulates every point
+        (the potential the mean input holds each cell at depends on the point).
     store : str or path, optional
         Zarr sweep store.  Each finished point is written at once; an existing
         store of the same sweep is resumed (only missing points are computed).  A
@@ -178,13 +182,21 @@ def sweep(
     runner = Runner(client)
     options = {"dt": dt, "tau": tau, "t_X": t_X, "Vrest": Vrest, "g_eff": g_eff, "fir": fir,
                "n_positions": n_positions, "seed": seed, "linearisation": linearisation,
-               "averaging": averaging, "depth_nodes": depth_nodes}
+               "averaging": averaging, "depth_nodes": depth_nodes,
+               "operating_point": operating_point}
     plan = prepare_kernels(network, probes, **options)
     if any(mode != "as-is" for mode in plan.linearisation.values()):
         if method == "superposition":
             raise ValueError("method='superposition' needs membranes simulated as they are "
                              f"(linearisation 'as-is'), got linearisation={linearisation!r}; "
                              "use method='simulate' or 'auto'")
+        method = "simulate"
+    if plan.operating_point != "rest":
+        if method == "superposition":
+            raise ValueError("method='superposition' needs synapses linearised at one "
+                             "potential known before simulating (operating_point 'rest'), "
+                             f"got operating_point={operating_point!r}; use "
+                             "method='simulate' or 'auto'")
         method = "simulate"
     axes = parse_grid(network, grid, zipped=zipped, names=names)
 
