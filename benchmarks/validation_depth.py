@@ -352,8 +352,9 @@ def figure(results: dict, path: str, operating_point: str = "rest") -> None:
     names = list(dict.fromkeys(n for n, _ in results))
     fig, axes = plt.subplots(1, len(names), figsize=(4.3 * len(names), 5.0), sharey=True)
     axes = np.atleast_1d(axes)
-    # roles: the run's (reference, depth) pair, then the --diagnose prediction
-    styles = {"reference": ("C0", "o"), "depth": ("C1", "s"),
+    # roles: the run's (reference, depth) pair, depth mode at the mean-input operating
+    # point (conductance network), then the --diagnose prediction
+    styles = {"reference": ("C0", "o"), "depth": ("C1", "s"), MI_DEPTH: ("C3", "D"),
               DIAGNOSED: ("C2", "^")}
     seeds_all = list(dict.fromkeys(s for _, s in results))
     dashes = {seed: ("-" if j == 0 else "--") for j, seed in enumerate(seeds_all)}
@@ -366,13 +367,13 @@ def figure(results: dict, path: str, operating_point: str = "rest") -> None:
             pair = run["pair"]
             for role, (color, marker) in styles.items():
                 variant = {"reference": pair[0], "depth": pair[1]}.get(role, role)
-                if variant not in run["scores"]:
+                if variant not in run["scores"] or (role == MI_DEPTH and variant == pair[1]):
                     continue
                 shown.add(role)
                 _, ratio = run["scores"][variant]["shanks"]
                 ax.plot(ratio[:-1], Z, marker=marker, ls=ls, color=color, ms=4)
                 ax.plot([ratio[-1]], [1150.0], marker=marker, ls="none", color=color)
-                if role == "depth" and variant in run.get("se", {}):
+                if role in ("depth", MI_DEPTH) and variant in run.get("se", {}):
                     ax.errorbar(ratio, np.append(Z, 1150.0),
                                 xerr=run["se"][variant]["shanks"],
                                 fmt="none", color=color, lw=0.8, capsize=2)
@@ -390,6 +391,9 @@ def figure(results: dict, path: str, operating_point: str = "rest") -> None:
     handles = [Line2D([], [], color=c, marker=m, label=v + (" (± sampling error)"
                                                             if v == "depth" else ""))
                for v, (c, m) in styles.items() if v in shown]
+    if operating_point == "rest" and MI_DEPTH in shown:
+        handles[0].set_label("reference (Vrest)")
+        handles[1].set_label("depth, Vrest (± sampling error)")
     handles.append(Line2D([], [], color="0.6", lw=0.8, label="depth, axis contacts only"))
     handles += [Line2D([], [], color="k", ls=ls, label=f"seed {seed}")
                 for seed, ls in dashes.items()]
