@@ -184,7 +184,8 @@ def compute_kernels(
         Membrane potential (mV) around which conductance-based synapses are
         linearised: one value, one value per segment, or a dict per postsynaptic
         population.  Also the leak reversal potential of the ``passive`` preset
-        when that has no ``e_pas``.
+        when that has no ``e_pas`` (with ``operating_point="mean-input"`` that is all it
+        sets: the synapses are linearised where the mean input holds the cell).
     g_eff : bool
         Add the mean conductance of recurrent and extrinsic synapses to the leak.
     fir : bool
