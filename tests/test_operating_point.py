@@ -47,6 +47,29 @@ def at_rest(network):
     return engine_kernels.compute_kernels(network, probes(), tau=TAU, dt=DT)
 
 
+def with_changes(network, change):
+    """``network`` with ``change(population_dict)`` applied to every population dict."""
+    d = network.to_dict()
+    for p in d["populations"]:
+        change(p)
+    return xkernels.Network.from_dict(d)
+
+
+def with_e_pas(network):
+    """The network with the leak reversal fixed at -65 mV (a per-segment Vrest needs it)."""
+    def fix(p):
+        p["cell"]["biophysics"]["e_pas"] = -65.0
+    return with_changes(network, fix)
+
+
+def with_active_E(network):
+    """The network with the active preset for population E."""
+    def activate(p):
+        if p["name"] == "E":
+            p["cell"]["biophysics"] = {"name": "active"}
+    return with_changes(network, activate)
+
+
 def steady_state_by_fixed_steps(network, post: str, t_stop: float = 1000.0) -> np.ndarray:
     """Per-segment potential (mV) of another cell (NetworkCell) given the mean conductance
     of every input with its reversal potential, after ``t_stop`` ms of fixed steps."""
@@ -104,10 +127,7 @@ def test_rest_is_unchanged_and_the_modes_differ(network, mean_input, at_rest):
 def test_equals_rest_with_that_potential_as_vrest(network, mean_input):
     """The kernels are those of a per-segment Vrest at the mean-input potential: the
     membrane (g_eff) is the same, only the driving force moved."""
-    d = network.to_dict()
-    for p in d["populations"]:
-        p["cell"]["biophysics"]["e_pas"] = -65.0   # a per-segment Vrest needs e_pas
-    fixed = xkernels.Network.from_dict(d)
+    fixed = with_e_pas(network)
     rest = json.loads(mean_input.attrs["resting_state"])
     vrest = {post: rest[post]["v"] for post in ("E", "I")}
     H = engine_kernels.compute_kernels(fixed, probes(), tau=TAU, dt=DT, Vrest=vrest)
@@ -144,11 +164,8 @@ def test_depth_mode_settles_every_node(network):
     assert float(ratio.sel(X="I", Y="I")) > 1.05
     # one potential for every node (that of the cell at loc, placement widened) is not
     # what the nodes settle to: close, but not equal
-    d = network.to_dict()
-    for p in d["populations"]:
-        p["cell"]["biophysics"]["e_pas"] = -65.0
     at_loc = json.loads(depth.attrs["resting_state"])
-    one = engine_kernels.compute_kernels(xkernels.Network.from_dict(d), cdm, tau=TAU, dt=DT,
+    one = engine_kernels.compute_kernels(with_e_pas(network), cdm, tau=TAU, dt=DT,
                                          averaging="depth", depth_nodes=3,
                                          Vrest={k: v["v"] for k, v in at_loc.items()})
     diff = float(np.abs(one - depth).max() / np.abs(depth).max())
@@ -220,18 +237,14 @@ def test_mean_input_needs_conductance_based_synapses(network):
 
 
 def test_active_cell_as_is_is_refused(network):
-    d = network.to_dict()
-    d["populations"][0]["cell"]["biophysics"] = {"name": "active"}
-    active = xkernels.Network.from_dict(d)
+    active = with_active_E(network)
     with pytest.raises(ValueError, match="its linearisation is 'as-is'"):
         engine_kernels.compute_kernels(active, probes(), tau=TAU,
                                        operating_point="mean-input")
 
 
 def test_active_cell_linearised_around_its_mean_input_state(network):
-    d = network.to_dict()
-    d["populations"][0]["cell"]["biophysics"] = {"name": "active"}
-    active = xkernels.Network.from_dict(d)
+    active = with_active_E(network)
     cdm = {"cdm": xkernels.CurrentDipoleMomentZ()}
     states = {}
     for point in ("rest", "mean-input"):

@@ -44,6 +44,47 @@ def insert_passive(cell, g_pas: float, e_pas: float) -> None:
         sec.e_pas = e_pas
 
 
+def add_leak(segments: list, g: np.ndarray, e: float | np.ndarray, what: str) -> None:
+    """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV, one value or
+    one per segment) to the leak of ``segments``, exactly: ``g_pas (v - e_pas) + g (v - e)``
+    is ``(g_pas + g)(v - e')`` with ``e' = (g_pas e_pas + g e) / (g_pas + g)``.
+
+    Parameters
+    ----------
+    segments : list
+        NEURON segments, one per entry of ``g``.
+    g : ndarray
+        Conductance to add per segment (S/cm²); segments with 0 are left alone.
+    e : float or ndarray
+        Its reversal potential (mV).
+    what : str
+        What the conductance is (named in the errors).
+
+    Raises
+    ------
+    ValueError
+        ``g`` of the wrong shape, ``e`` not finite where ``g`` > 0, or a segment to change
+        without ``pas``.
+    """
+    g = np.asarray(g, dtype=float)
+    if g.shape != (len(segments),):
+        raise ValueError(f"leak conductance must have shape ({len(segments)},) (one value per "
+                         f"segment), got {g.shape}")
+    e = np.broadcast_to(np.asarray(e, dtype=float), g.shape)
+    for seg, dg, rev in zip(segments, g, e):
+        if dg == 0.0:
+            continue
+        if not np.isfinite(rev):
+            raise ValueError(f"segment {seg}: the reversal potential of {what} must be "
+                             f"finite, got {rev}")
+        if not hasattr(seg, "pas"):
+            raise ValueError(f"segment {seg} must have a 'pas' mechanism to take {what}, "
+                             "got none")
+        total = seg.pas.g + dg
+        seg.pas.e = (seg.pas.g * seg.pas.e + dg * rev) / total
+        seg.pas.g = total
+
+
 @dataclass
 class Geometry:
     """Segment geometry of a placed, rotated cell (plain arrays, µm).
@@ -218,34 +259,9 @@ class LinearisedCell:
                 seg.pas.g += dg
 
     def add_leak(self, g: np.ndarray, e: np.ndarray) -> None:
-        """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV, per
-        segment) to the leak, exactly: ``g_pas (v - e_pas) + g (v - e)`` is
-        ``(g_pas + g)(v - e')`` with ``e' = (g_pas e_pas + g e) / (g_pas + g)``.
-
-        Raises
-        ------
-        ValueError
-            ``g`` or ``e`` of the wrong shape, ``e`` not finite where ``g`` > 0, or a
-            segment to change without ``pas``.
-        """
-        g = np.asarray(g, dtype=float)
-        e = np.broadcast_to(np.asarray(e, dtype=float), g.shape)
-        if g.shape != (len(self.segments),):
-            raise ValueError(f"leak conductance has shape {g.shape}, expected "
-                             f"({len(self.segments)},)")
-        for seg, dg, rev in zip(self.segments, g, e):
-            if dg == 0.0:
-                continue
-            if not np.isfinite(rev):
-                raise ValueError(f"segment {seg}: the reversal potential of the added "
-                                 f"conductance must be finite, got {rev}")
-            if not hasattr(seg, "pas"):
-                raise ValueError(f"segment {seg} has no 'pas' mechanism to take the mean "
-                                 "input (operating_point='mean-input' needs a passive leak "
-                                 "on every segment)")
-            total = seg.pas.g + dg
-            seg.pas.e = (seg.pas.g * seg.pas.e + dg * rev) / total
-            seg.pas.g = total
+        """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV, one value
+        or one per segment) to the leak (:func:`add_leak`)."""
+        add_leak(self.segments, g, e, "the mean input (operating_point='mean-input')")
 
     def resting_potential(self) -> float | None:
         """The exact resting potential (mV) if the membrane is passive and uniform.

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from xkernels.engine.cells import Geometry, template_cell
+from xkernels.engine.cells import Geometry, add_leak, template_cell
 from xkernels.spec.network import CellSpec, Population
 
 #: Serialises NEURON use between threads of one process (NEURON keeps global state).
@@ -171,26 +171,14 @@ class NetworkCell:
 
     def add_leak(self, g: np.ndarray, e: float) -> None:
         """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV) to the
-        leak: ``g_pas (v - e_pas) + g (v - e) = (g_pas + g)(v - e')`` with
-        ``e' = (g_pas e_pas + g e) / (g_pas + g)``, exactly.
+        leak, exactly (:func:`xkernels.engine.cells.add_leak`).
 
         Raises
         ------
         ValueError
             If ``g`` has the wrong shape, or a segment to change has no ``pas``.
         """
-        g = np.asarray(g, dtype=float)
-        if g.shape != (self.nseg,):
-            raise ValueError(f"leak conductance must have shape ({self.nseg},) (one value "
-                             f"per segment), got {g.shape}")
-        for seg, dg in zip(self.segments, g):
-            if dg != 0.0:
-                if not hasattr(seg, "pas"):
-                    raise ValueError(f"segment {seg} must have a 'pas' mechanism to take the "
-                                     "mean extrinsic conductance, got none")
-                total = seg.pas.g + dg
-                seg.pas.e = (seg.pas.g * seg.pas.e + dg * e) / total
-                seg.pas.g = total
+        add_leak(self.segments, g, e, "the mean extrinsic conductance")
 
     # -- synapses ----------------------------------------------------------------------
     def add_synapses(self, segments: Sequence[int], times: Sequence[np.ndarray], *,

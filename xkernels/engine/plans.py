@@ -411,7 +411,7 @@ def apply_leak_shift(cell: Any, plan: PopulationPlan, operating_point: str) -> N
         ``"rest"`` or ``"mean-input"``.
     """
     if operating_point == "mean-input" and plan.e_shift is not None:
-        cell.add_leak(plan.g_shift, np.nan_to_num(plan.e_shift))
+        cell.add_leak(plan.g_shift, plan.e_shift)  # NaN only where g_shift is 0
     else:
         cell.shift_g_pas(plan.g_shift)
 
