@@ -20,7 +20,8 @@ PACKAGE = ROOT / "xkernels"
 
 #: unit → rank; a unit may import only from its own unit or a unit of lower rank.
 LAYERS = {
-    "xkernels._version": 0,
+    "xkernels.provenance": 0,
+    "xkernels.runtime": 0,
     "xkernels.contract": 0,
     "xkernels.validation": 0,
     "xkernels.figures": 0,

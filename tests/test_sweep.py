@@ -395,7 +395,7 @@ def _pid(_):
 
 
 def test_default_runner_starts_a_local_cluster_of_processes():
-    from xkernels.sweeps.runner import Runner
+    from xkernels.runtime import Runner
 
     runner = Runner(None)
     try:

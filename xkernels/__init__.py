@@ -2,7 +2,7 @@
 
 The package is layered; data flows one way (``tests/test_layers.py`` enforces it)::
 
-    contract, validation, _version
+    contract, validation, provenance, runtime
       -> spec -> probes -> engine -> store -> sweeps
                                   signals -> (accessor, plot, compat) -> app
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from xkernels import accessor as _accessor  # noqa: F401  (registers the .xk accessor)
 from xkernels import compat as compat  # registers LFPykernels' probe classes (probe kinds)
-from xkernels._version import __version__
+from xkernels.provenance import XKERNELS_VERSION as __version__
 from xkernels.contract import select_probe, validate_kernels
 from xkernels.hybrid import validate
 from xkernels.probes import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential, MEGProbe

@@ -32,11 +32,12 @@ from typing import Any
 import numpy as np
 import scipy.stats as st
 
-from xkernels.engine.kernels import content_hash, prepare_kernels, simulate_values
+from xkernels.engine.kernels import prepare_kernels, simulate_values
 from xkernels.probes.kinds import CurrentDipoleMomentZKind, GaussCylinderKind
 from xkernels.probes.metadata import probe_definition
 from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
 from xkernels.probes.registry import register_matching
+from xkernels.provenance import content_hash
 from xkernels.spec.network import Network
 
 __all__ = ["GaussCylinderPotential", "KernelApprox", "KernelApproxCurrentDipoleMoment"]

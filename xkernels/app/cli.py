@@ -379,7 +379,7 @@ def _add_linearisation(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> _Parser:
     """The argument parser of the ``xkernels`` command."""
-    from xkernels._version import __version__
+    from xkernels.provenance import XKERNELS_VERSION as __version__
 
     parser = _Parser(prog=PROG, description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)

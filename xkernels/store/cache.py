@@ -25,6 +25,7 @@ import xarray as xr
 
 from xkernels.contract import COMPUTED, DERIVED, PROVENANCE_ATTR
 from xkernels.engine import kernels as engine
+from xkernels.provenance import content_hash, require_described
 from xkernels.spec.network import Network
 from xkernels.store.kernel_store import open_kernels, read_attrs, write_kernels
 from xkernels.store.provenance import unvouched
@@ -110,11 +111,7 @@ def compute_kernels(
                                   depth_nodes=depth_nodes, operating_point=operating_point)
     if store is None:
         return engine.simulate_kernels(network, plan)
-    opaque = plan.opaque_probes
-    if opaque:
-        raise ValueError(f"store= needs probes whose definition can be stored; {opaque} "
-                         "cannot be described (their kernels could not be recomputed or "
-                         "told apart in the cache)")
+    require_described(plan.probe_defs, f"kernel store {str(store)!r}")
     cached = cached_kernels(store, plan, overwrite)
     if cached is not None:
         return cached
@@ -181,9 +178,9 @@ def _same_inputs_other_engine(attrs: Mapping[str, Any], inputs: Mapping[str, Any
     version = attrs.get("engine_version")
     if version is None:
         legacy = {k: v for k, v in inputs.items() if k != "engine_version"}
-        return "unversioned" if engine.content_hash(legacy) == stored else None
+        return "unversioned" if content_hash(legacy) == stored else None
     if version != engine.ENGINE_VERSION and \
-            engine.content_hash({**inputs, "engine_version": version}) == stored:
+            content_hash({**inputs, "engine_version": version}) == stored:
         return version
     return None
 

@@ -11,7 +11,7 @@ with dims ``(<swept params>..., X, Y, probe_channel, tau)``.
   :class:`~xkernels.sweeps.points.PointBuilder`) and its synapse placement checked on
   the cell geometry (:mod:`xkernels.sweeps.planning`).
 * Points are computed in worker processes on dask.distributed (a local cluster sized
-  to the cores by default, or the user's ``Client``; :mod:`xkernels.sweeps.runner`),
+  to the cores by default, or the user's ``Client``; :mod:`xkernels.runtime`),
   each with its own NEURON cells.
 * With ``store=``, finished points are written to a Zarr sweep store at once (in
   blocks, :func:`xkernels.store.write_points`); running the same sweep again computes
@@ -47,6 +47,7 @@ from xkernels.engine.kernels import (
 )
 from xkernels.engine.options import check_network_inputs, check_t_X
 from xkernels.engine.plans import KernelPlan
+from xkernels.runtime import Runner, progress_bar
 from xkernels.spec.network import Network
 from xkernels.store import (
     completed_points,
@@ -59,7 +60,6 @@ from xkernels.store.publish import exclusive, exclusive_lock_file
 from xkernels.sweeps.grid import Axis, grid_points, parse_grid
 from xkernels.sweeps.planning import collect_geometries, plan_points
 from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_hash, sweep_template
-from xkernels.sweeps.runner import Runner, progress_bar
 from xkernels.sweeps.simulation import run_simulations
 from xkernels.sweeps.superposition import choose_method, run_superposition
 from xkernels.validation import check_real

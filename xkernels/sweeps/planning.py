@@ -30,9 +30,9 @@ from xkernels.engine.mechanisms import NEURON_LOCK
 from xkernels.engine.options import leak_reversal_of, vrest_of_population
 from xkernels.engine.plans import InputPlan, KernelPlan, PopulationPlan, plan_population
 from xkernels.probes.depth import depth_nodes
+from xkernels.runtime import SECONDS_PER_CELL, Runner
 from xkernels.spec.network import Population
 from xkernels.sweeps.points import PointSpec
-from xkernels.sweeps.runner import SECONDS_PER_CELL, Runner
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,14 +14,14 @@ import numpy as np
 
 from xkernels.engine.kernels import compute_kernels
 from xkernels.engine.mechanisms import NEURON_LOCK
-from xkernels.spec.network import Network
-from xkernels.sweeps.planning import PointPlan
-from xkernels.sweeps.points import PointSpec
-from xkernels.sweeps.runner import (
+from xkernels.runtime import (
     SECONDS_PER_CELL,
     SECONDS_PER_SIMULATION,
     Runner,
 )
+from xkernels.spec.network import Network
+from xkernels.sweeps.planning import PointPlan
+from xkernels.sweeps.points import PointSpec
 
 #: Largest number of points simulated by one task.
 MAX_POINTS_PER_TASK = 8
