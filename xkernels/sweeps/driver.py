@@ -47,6 +47,7 @@ from xkernels.engine.kernels import (
 )
 from xkernels.engine.options import check_network_inputs, check_t_X
 from xkernels.engine.plans import KernelPlan
+from xkernels.provenance import require_described
 from xkernels.runtime import Runner, progress_bar
 from xkernels.spec.network import Network
 from xkernels.store import (
@@ -56,7 +57,7 @@ from xkernels.store import (
     open_kernels,
     write_points,
 )
-from xkernels.store.publish import exclusive, exclusive_lock_file
+from xkernels.store.publish import locked, recover
 from xkernels.sweeps.grid import Axis, grid_points, parse_grid
 from xkernels.sweeps.planning import collect_geometries, plan_points
 from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_hash, sweep_template
@@ -219,17 +220,12 @@ def sweep(
         labels.append(values)
     template = sweep_template(plan, axes, sweep_hash(plan, axes))
     path = None if store is None else Path(store)
+    if path is not None:
+        require_described(plan.probe_defs, f"sweep store {str(path)!r}")
     # one process at a time grows or resumes a store (others wait): no point is
     # computed twice, no growth races another process's writes
-    try:
-        values_out = _run_locked(path, template, runner, plan, options, axes, indices,
-                                 specs, labels, method, progress)
-    except BaseException:
-        if path is not None and not path.exists():
-            # refused before any store was written: leave nothing behind, not even the
-            # lock file of a store that does not exist
-            exclusive_lock_file(path).unlink(missing_ok=True)
-        raise
+    values_out = _run_locked(path, template, runner, plan, options, axes, indices,
+                             specs, labels, method, progress)
     if path is not None:
         return open_kernels(path)
     return template.copy(data=values_out)
@@ -243,10 +239,12 @@ def _run_locked(path: Path | None, template: xr.DataArray, runner: Runner, plan:
                 progress: bool | None) -> np.ndarray | None:
     """The points not yet in the store, computed under the store's exclusive lock; the
     values in memory when there is no store (None otherwise)."""
-    with contextlib.nullcontext() if path is None else exclusive(path):
+    with contextlib.nullcontext() if path is None else locked(path):
         done = np.zeros(len(specs), dtype=bool)
-        if path is not None and path.exists():
-            done = _check_store(path, template).reshape(-1)
+        if path is not None:
+            recover(path)  # a store a killed writer moved aside comes back first
+            if path.exists():
+                done = _check_store(path, template).reshape(-1)
         todo = [k for k in range(len(specs)) if not done[k]]
         values_out = None if path is not None else np.empty(template.shape)
         if not todo:
