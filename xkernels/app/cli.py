@@ -204,36 +204,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if before is not None:
         _status(f"resuming {out}: {before[0]} of {before[1]} points already computed",
                 args.quiet)
-    client = None
-    cluster = None
     start = time.perf_counter()
     try:
-        if args.workers > 1:
-            from dask.distributed import Client, LocalCluster
-
-            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
-            client = Client(cluster)
-        try:
-            H = sweep(network, grid, probes, store=out, client=client or "sync",
-                      progress=not args.quiet, **options)
-        except (ValueError, TypeError, KeyError) as err:
-            msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-            hint = (" (use --overwrite to replace it)" if "holds a different sweep" in str(msg)
-                    else "")
-            raise CLIError(f"grid file {str(args.grid)!r} / spec file "
-                           f"{str(args.spec)!r}: {msg}{hint}") from None
-        except KeyboardInterrupt:
-            done = _points_done(out)
-            kept = (f"{done[0]} of {done[1]} points are stored in {str(out)!r}; run the "
-                    "same command again to compute the rest" if done else "nothing stored")
-            print(f"{PROG} sweep: interrupted; {kept}", file=sys.stderr, flush=True)
-            raise
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        H = sweep(network, grid, probes, store=out, progress=not args.quiet,
+                  client=args.workers if args.workers > 1 else "sync", **options)
+    except (ValueError, TypeError, KeyError) as err:
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        hint = (" (use --overwrite to replace it)" if "holds a different sweep" in str(msg)
+                else "")
+        raise CLIError(f"grid file {str(args.grid)!r} / spec file "
+                       f"{str(args.spec)!r}: {msg}{hint}") from None
+    except KeyboardInterrupt:
+        done = _points_done(out)
+        kept = (f"{done[0]} of {done[1]} points are stored in {str(out)!r}; run the "
+                "same command again to compute the rest" if done else "nothing stored")
+        print(f"{PROG} sweep: interrupted; {kept}", file=sys.stderr, flush=True)
+        raise
     _status(f"wrote {out} ({dict(H.sizes)}) in {time.perf_counter() - start:.1f} s",
             args.quiet)
     return 0
@@ -441,7 +427,6 @@ def build_parser() -> _Parser:
                    help="dask worker processes (default 1: run in this process)")
     p.add_argument("--overwrite", action="store_true",
                    help="discard an existing SWEEP.zarr and start afresh")
-    p.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # the default
     _add_linearisation(p)
     p.set_defaults(func=cmd_sweep)
 

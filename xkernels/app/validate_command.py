@@ -4,7 +4,6 @@ the hybrid ground truth (:func:`xkernels.hybrid.validate`), written to a Zarr st
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from typing import Any
@@ -67,28 +66,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
                            f"cells, got {cells}")
         cells = int(cells)
     start = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        client: Any = None
-        if args.workers is not None:
-            if args.workers < 1:
-                raise CLIError(f"--workers must be >= 1, got {args.workers}")
-            if args.workers == 1:
-                client = "sync"
-            else:
-                from dask.distributed import Client, LocalCluster
-
-                cluster = stack.enter_context(LocalCluster(
-                    n_workers=args.workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None))
-                client = stack.enter_context(Client(cluster))
-        try:
-            ds = validate(network, spikes, probes, t_stop=t_stop, transient=args.transient,
-                          seed=args.seed, client=client, store=args.store,
-                          progress=not args.quiet, n_cells=cells, ext=args.ext,
-                          **kernel_options)
-        except (ValueError, TypeError) as err:
-            raise CLIError(f"spec file {str(args.spec)!r} / spikes file "
-                           f"{str(args.spikes)!r}: {err}") from None
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers must be >= 1, got {args.workers}")
+    client: Any = None if args.workers is None else (
+        "sync" if args.workers == 1 else args.workers)
+    try:
+        ds = validate(network, spikes, probes, t_stop=t_stop, transient=args.transient,
+                      seed=args.seed, client=client, store=args.store,
+                      progress=not args.quiet, n_cells=cells, ext=args.ext, **kernel_options)
+    except (ValueError, TypeError) as err:
+        raise CLIError(f"spec file {str(args.spec)!r} / spikes file "
+                       f"{str(args.spikes)!r}: {err}") from None
     write_dataset(ds, out, overwrite=args.overwrite, progress=False)
     if not args.quiet:
         lines = [f"  {label}: R² {r2:.3f}, STD ratio {ratio:.2f}" for label, r2, ratio in
