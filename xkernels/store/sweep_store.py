@@ -68,9 +68,9 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
     if not sweep_dims:
         raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
                          f"{template.dims}; use write_kernels for a single point")
-    require_described_json(template.attrs.get("probes"), f"sweep store {str(path)!r}")
     template = template.copy(deep=False)
-    template.attrs = without_value_attrs(template.attrs)
+    template.attrs = without_value_attrs(checked_attrs(template.attrs))  # before any disk
+    require_described_json(template.attrs.get("probes"), f"sweep store {str(path)!r}")
     import dask.array as dsa
 
     with locked(path):
