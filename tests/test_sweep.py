@@ -455,14 +455,16 @@ def test_sigkill_while_growing_then_resume(net, tmp_path, caplog):
     """The driver killed in the middle of growing the store: the next run completes it."""
     reference = sweep(net, GROW_BIG, make_probes(), store=tmp_path / "ref.zarr",
                       **GROW_OPTIONS).load()
-    for k in (0, 3, 4):  # journal only, arrays resized, consolidated but journal left
+    # grown copy built, old store moved aside (nothing at the path), new one in place
+    for k, kill_at in enumerate(("grow:built", "publish:moved-aside", "publish:renamed")):
         path = tmp_path / f"killed{k}.zarr"
         sweep(net, GROW_SMALL, make_probes(), store=path, **GROW_OPTIONS)
         child = subprocess.run([sys.executable, str(ROOT / "tests" / "_grow_writer.py"),
-                                "sweep-steps", str(path), str(k)], cwd=ROOT,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                "sweep-grow", str(path)], cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT),
+                                    "XKERNELS_KILL_AT": kill_at})
         assert child.returncode == -signal.SIGKILL
-        assert (path / ".xkernels-extend.json").exists()
+        assert path.exists() == (kill_at != "publish:moved-aside")
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
             resumed = sweep(net, GROW_BIG, make_probes(), store=path, **GROW_OPTIONS)
