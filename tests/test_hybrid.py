@@ -265,7 +265,8 @@ def _bad_cases(net):
         r"\{'E': '1..24', 'I': '25..30'\}"
     yield ok, {"probes": {"odd": lfpykit.RecMEAElectrode(cell=None, x=np.zeros(1),
                                                          y=np.zeros(1), z=np.zeros(1))}}, \
-        r"probes\['odd'\] \(RecMEAElectrode\) must have a definition to be recorded in store"
+        r"hybrid store .* cannot hold values of probes it cannot describe: probes\['odd'\] " \
+        r"\(lfpykit.models.RecMEAElectrode"
     yield ok, {"n_cells": {"Z": 3}}, r"n_cells has populations \['Z'\]; the postsynaptic"
     yield ok, {"n_cells": 0.0}, r"n_cells\['E'\] as a fraction must be in \(0, 1\]"
     yield ok, {"t_stop": 100.03}, r"t_stop must be a whole multiple of dt"
@@ -394,6 +395,40 @@ def test_ground_truth_identical_for_1_and_2_workers_and_after_kills(tmp_path):
     np.testing.assert_allclose(sub.sel(Y="E").values, partial[chosen].sum(0) * 4.0,
                                rtol=1e-12, atol=1e-12 * np.abs(partial).max())
     np.testing.assert_array_equal(sub.sel(Y="I").values, two.sel(Y="I").values)
+
+
+@pytest.mark.parametrize("kill_at", ["region:partial-written", "region:ground_truth-written"])
+def test_sigkill_at_a_region_write_then_resume(tmp_path, kill_at):
+    """The driver killed after the data of its first region reached the disk, before the
+    flag: the region is not done (nothing partial is served), a re-run completes it."""
+    from _hybrid_writer import T_STOP, case
+
+    from xkernels.hybrid import open_ground_truth
+    from xkernels.store.publish import KILL_ENV
+
+    path = tmp_path / "gt.zarr"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get(
+        "PYTHONPATH", "")]), **{KILL_ENV: kill_at})
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "_hybrid_writer.py"),
+                           str(path), "sync"], env=env, cwd=ROOT, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    opened = xr.open_zarr(path)
+    if kill_at == "region:partial-written":
+        assert not opened["done"].values.any()
+        assert list((path / "partial" / "c" / "0").rglob("*"))  # its data are on disk
+    else:
+        assert opened["done"].values.all() and not opened["summed"].values.any()
+    with pytest.raises(ValueError, match="incomplete"):
+        open_ground_truth(path)
+    net, spikes, probes = case()
+    kw = {"t_stop": T_STOP, "batch_size": 1, "progress": False, "n_cells": {"E": 3, "I": 2},
+          "client": "sync"}
+    resumed = simulate(net, spikes, probes, store=path, **kw)
+    redone = json.loads(resumed.attrs["run_stats"])["cells"]
+    assert redone == (5 if kill_at == "region:partial-written" else 0)
+    fresh = simulate(net, spikes, probes, **kw)
+    np.testing.assert_array_equal(resumed.values, fresh.values)
+    np.testing.assert_array_equal(open_ground_truth(path).values, fresh.values)
 
 
 # --------------------------------------------------------------------------------------
