@@ -234,7 +234,7 @@ def test_overwrite_replaces(demo, tmp_path):
                "s.zarr", "--overwrite", "-q", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert xr.open_zarr(tmp_path / "s.zarr")["signals"].sizes["probe_channel"] == 17
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".s.zarr.lock", "s.zarr"]
 
 
 def test_sweep_command_end_to_end(demo, tmp_path, capsys):
