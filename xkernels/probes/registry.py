@@ -52,6 +52,16 @@ class UndescribedProbe(TypeError):
 
     The only error :func:`xkernels.probes.probe_definitions` turns into a probe
     "without definition"; any other error of a kind is a bug and propagates.
+
+    Examples
+    --------
+    >>> import lfpykit
+    >>> from xkernels.probes import probe_definition
+    >>> try:
+    ...     probe_definition(lfpykit.LinearModel(cell=None))
+    ... except UndescribedProbe as err:
+    ...     print(str(err)[:62])
+    probe_definition cannot describe lfpykit.models.LinearModel; s
     """
 
 
