@@ -165,10 +165,14 @@ def _clear_sweep_output(out: Path, overwrite: bool) -> None:
                        "output or remove it")
     if overwrite:
         # renamed out of the way first: a crash while deleting never leaves a half-deleted
-        # store that a later run would resume
-        trash = out.parent / f".{out.name}.deleting-{uuid.uuid4().hex[:12]}"
-        os.rename(out, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        # store that a later run would resume; under the store's lock (not while another
+        # process writes it)
+        from xkernels.store.publish import locked
+
+        with locked(out):
+            trash = out.parent / f".{out.name}.deleting-{uuid.uuid4().hex[:12]}"
+            os.rename(out, trash)
+            shutil.rmtree(trash, ignore_errors=True)
 
 
 def _points_done(out: Path) -> tuple[int, int] | None:

@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from xkernels.store.datasets import write_dataset
+from xkernels.store.matching import leaf_diffs
 from xkernels.store.regions import write_region
 
 FORMAT = "xkernels.hybrid"
@@ -46,10 +47,6 @@ class HybridStoreError(ValueError):
 def time_chunk(n_channels: int, n_time: int) -> int:
     """Time samples per chunk so that a chunk of one batch is about :data:`CHUNK_BYTES`."""
     return int(min(n_time, max(1, CHUNK_BYTES // (8 * max(1, n_channels)))))
-
-
-def _object_strings(values: np.ndarray) -> np.ndarray:
-    return np.asarray([str(v) for v in values.tolist()], dtype=object)
 
 
 def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str, Any],
@@ -75,11 +72,7 @@ def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str
     time = np.asarray(coords["time"], dtype=float)
     n_ch, n_t, n_b = channels["probe_channel"][1].size, time.size, len(batches)
     tc = time_chunk(n_ch, n_t)
-    chan = {}
-    for name, (dim, values, attrs) in channels.items():
-        values = np.asarray(values)
-        chan[name] = (dim, _object_strings(values) if values.dtype.kind in "UOS" else values,
-                      attrs)
+    chan = dict(channels)  # str values are written as variable-length strings
     ds = xr.Dataset(
         {"ground_truth": (("Y", "probe_channel", "time"),
                           dsa.zeros((len(ys), n_ch, n_t), chunks=(1, n_ch, tc))),
@@ -99,23 +92,6 @@ def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str
                 "partial": {"chunks": (1, n_ch, tc)},
                 "done": {"chunks": (1,)}, "summed": {"chunks": (1,)}}
     return ds, encoding
-
-
-def _differences(stored: Any, given: Any, where: str = "") -> list[str]:
-    if isinstance(stored, dict) and isinstance(given, dict):
-        out = []
-        for key in sorted(set(stored) | set(given)):
-            sub = f"{where}.{key}" if where else str(key)
-            if key not in stored:
-                out.append(f"{sub}: not in the store, given {_short(given[key])}")
-            elif key not in given:
-                out.append(f"{sub}: stored {_short(stored[key])}, not given")
-            else:
-                out.extend(_differences(stored[key], given[key], sub))
-        return out
-    if stored != given:
-        return [f"{where}: stored {_short(stored)}, given {_short(given)}"]
-    return []
 
 
 def _short(value: Any, n: int = 100) -> str:
@@ -153,7 +129,8 @@ def open_or_create(path: str | os.PathLike, ds: xr.Dataset, encoding: dict,
                                f"{FORMAT_VERSION}")
     stored = json.loads(attrs["hybrid_inputs"])
     given = json.loads(json.dumps(dict(inputs), sort_keys=True))
-    diffs = _differences(stored, given)
+    diffs = [f"{'.'.join(where)}: stored {_short(old)}, given {_short(new)}"
+             for where, old, new in leaf_diffs(stored, given)]
     if diffs:
         raise HybridStoreError(f"store {str(path)!r} holds another simulation; differences "
                                "(stored vs given): " + "; ".join(diffs[:8])

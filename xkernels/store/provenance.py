@@ -94,7 +94,7 @@ def unvouched(attrs: Mapping[str, Any], H: xr.DataArray | None = None) -> str | 
         return ("its kernels are derived (modified or selected after computing: "
                 f"provenance {DERIVED!r}), not computed")
     if provenance != COMPUTED or VALUES_DIGEST_ATTR not in attrs:
-        return "it records no provenance or digest of its values (written by an older xkernels)"
+        return "it records no provenance or digest of its values"
     if H is not None and values_digest(H.data) != attrs[VALUES_DIGEST_ATTR]:
         return ("its values do not match the digest recorded when it was written "
                 "(modified on disk since)")
