@@ -390,26 +390,6 @@ def test_sweep_dims_flow_into_convolution(net):
                                    rtol=1e-10, atol=1e-10 * abs(one.values).max())
 
 
-def _pid(_):
-    return os.getpid()
-
-
-def test_default_runner_starts_a_local_cluster_of_processes():
-    from xkernels.runtime import Runner
-
-    runner = Runner(None)
-    try:
-        inline = dict(runner.imap_unordered(_pid, [(0,)], seconds=0.1))
-        assert inline == {0: os.getpid()} and runner._client is None
-        pids = dict(runner.imap_unordered(_pid, [(i,) for i in range(4)]))
-        assert sorted(pids) == [0, 1, 2, 3] and os.getpid() not in pids.values()
-        workers = runner.client().scheduler_info()["workers"].values()
-        assert len(workers) == len(os.sched_getaffinity(0))
-        assert all(w["nthreads"] == 1 for w in workers)
-    finally:
-        runner.close()
-
-
 # --------------------------------------------------------------------------------------
 # growing a stored sweep with new values
 # --------------------------------------------------------------------------------------

@@ -53,6 +53,14 @@ class Extension:
     content_hash: str
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    """Hard-link a file of the store into its staging copy (copy where links fail)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def apply_extension(path: os.PathLike, extension: Extension) -> None:
     """Grow the store at ``path`` in place (a staging copy: see :func:`extend_sweep_store`)."""
     import zarr
@@ -228,7 +236,7 @@ def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[
         added = {d: template.sizes[d] - stored.sizes[d] for d in sweep_dims
                  if template.sizes[d] != stored.sizes[d]}
         with staged(path) as tmp:
-            shutil.copytree(path, tmp, copy_function=os.link)
+            shutil.copytree(path, tmp, copy_function=_link_or_copy)
             apply_extension(tmp, extension)
             kill_point("grow:built")
             publish(tmp, path, overwrite=True, what="kernel store")
