@@ -116,7 +116,7 @@ def test_one_version_source():
     assert xkernels.__version__ == importlib.metadata.version("xkernels")
     assert provenance.versions()["xkernels"] == xkernels.__version__
     H = xkernels.compute_kernels(Network.example(), {"cdm": CurrentDipoleMomentZ()}, tau=1.0)
-    assert '"xkernels": "%s"' % xkernels.__version__ in H.attrs["versions"]
+    assert f'"xkernels": "{xkernels.__version__}"' in H.attrs["versions"]
 
 
 def test_content_hash_is_canonical_and_refuses_nan():

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from xkernels import accessor as _accessor  # noqa: F401  (registers the .xk accessor)
 from xkernels import compat as compat  # registers LFPykernels' probe classes (probe kinds)
-from xkernels.provenance import XKERNELS_VERSION as __version__
 from xkernels.contract import select_probe, validate_kernels
 from xkernels.hybrid import validate
 from xkernels.probes import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential, MEGProbe
+from xkernels.provenance import XKERNELS_VERSION as __version__
 from xkernels.signals import convolve, rates_from_spikes, rates_from_spikes_per_second
 from xkernels.spec import Connection, Network, Population
 from xkernels.store import (
