@@ -20,7 +20,7 @@ PACKAGE = ROOT / "xkernels"
 
 #: unit → rank; a unit may import only from its own unit or a unit of lower rank.
 LAYERS = {
-    "xkernels.provenance": 0,
+    "xkernels.provenance": 1,
     "xkernels.runtime": 0,
     "xkernels.contract": 0,
     "xkernels.validation": 0,

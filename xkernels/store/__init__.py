@@ -15,7 +15,6 @@ One job per module; each imports only modules listed below it::
     regions      resumable region stores (sweeps, hybrid): data first, then done flags
     datasets     any Dataset to a new Zarr store, atomically (rates, signals)
     attrs        plain-JSON attributes, str coordinates on disk
-    provenance   what a store vouches for: digest of its values, computed or derived
     publish      the consistency model: one lock per result, staging, rename
 """
 

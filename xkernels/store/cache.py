@@ -5,7 +5,7 @@ content hash matches are read back instead of simulated, new kernels are written
 atomically.  It lives here, above both the engine and the store, so that the engine
 never depends on storage.
 
-A store is served only when it vouches for its values (:mod:`xkernels.store.provenance`):
+A store is served only when it vouches for its values (:mod:`xkernels.provenance`):
 provenance ``"computed"``, the requested content hash -- which includes the engine
 version (:data:`xkernels.engine.kernels.ENGINE_VERSION`) -- and values whose digest is
 the one recorded at write.  Kernels of the same inputs computed by an older engine, or
@@ -25,10 +25,9 @@ import xarray as xr
 
 from xkernels.contract import COMPUTED, DERIVED, PROVENANCE_ATTR
 from xkernels.engine import kernels as engine
-from xkernels.provenance import content_hash, require_described
+from xkernels.provenance import content_hash, require_described, unvouched
 from xkernels.spec.network import Network
 from xkernels.store.kernel_store import open_kernels, read_attrs, write_kernels
-from xkernels.store.provenance import unvouched
 
 
 def compute_kernels(

@@ -24,12 +24,11 @@ import numpy as np
 import xarray as xr
 
 from xkernels.contract import CORE_DIMS, KERNEL_NAME
-from xkernels.provenance import require_described_json
+from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
 from xkernels.store.datasets import CONSOLIDATED_WARNING
 from xkernels.store.layout import check_kernels
 from xkernels.store.matching import check_template, compare_core, coords_equal, short
-from xkernels.store.provenance import without_value_attrs
 from xkernels.store.publish import kill_point, locked, publish, recover, staged
 from xkernels.store.reading import as_path, stored_kernels
 

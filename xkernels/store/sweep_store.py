@@ -19,11 +19,10 @@ import numpy as np
 import xarray as xr
 
 from xkernels.contract import CORE_DIMS, KERNEL_NAME, validate_kernels
-from xkernels.provenance import require_described_json
+from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
 from xkernels.store.layout import DONE_NAME, check_kernels, chunks, dataset_for_zarr, write_store
 from xkernels.store.matching import check_point_attrs, check_template, compare_core, coords_equal
-from xkernels.store.provenance import without_value_attrs
 from xkernels.store.publish import locked, recover
 from xkernels.store.reading import as_path, inspect_store, read_done, stored_kernels
 from xkernels.store.regions import write_region
