@@ -34,10 +34,10 @@ import scipy.stats as st
 
 from xkernels.engine.kernels import prepare_kernels, simulate_values
 from xkernels.probes.kinds import CurrentDipoleMomentZKind, GaussCylinderKind
-from xkernels.probes.metadata import probe_definition
+from xkernels.probes.metadata import probe_definitions
 from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
 from xkernels.probes.registry import register_matching
-from xkernels.provenance import content_hash
+from xkernels.provenance import content_hash, undescribed
 from xkernels.spec.network import Network
 
 __all__ = ["GaussCylinderPotential", "KernelApprox", "KernelApproxCurrentDipoleMoment"]
@@ -373,10 +373,12 @@ class KernelApprox:
         names = {f"p{i}": probe for i, probe in enumerate(probes)}
         key_parts = {"Vrest": np.asarray(Vrest, dtype=float).tolist(), "dt": dt, "t_X": t_X,
                      "tau": tau, "g_eff": bool(g_eff), "fir": bool(fir)}
-        try:
-            key_parts["probes"] = [probe_definition(p) for p in probes]
-            key = content_hash(json.loads(json.dumps(key_parts, default=str)))
-        except (TypeError, ValueError):
+        definitions = probe_definitions(names)
+        key_parts["probes"] = list(definitions.values())
+        try:  # probes without a definition are recomputed, never served from the cache
+            key = None if undescribed(definitions) else content_hash(
+                json.loads(json.dumps(key_parts, default=str)))
+        except ValueError:  # NaN options: refused by prepare_kernels below
             key = None
         cached = self._cache.get(key) if key is not None else None
         if cached is None:
