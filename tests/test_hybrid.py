@@ -307,6 +307,13 @@ def test_store_of_another_simulation_is_refused(tmp_path):
     opened = xr.open_zarr(path)
     assert np.array_equal(opened["ground_truth"].values, gt.values)
     assert opened["done"].values.all() and opened["summed"].values.all()
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "readme.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"'.*notes' is not a hybrid simulation store "
+                                         r"\(GroupNotFoundError"):
+        simulate(net, spikes, probes, t_stop=40.0, client="sync", store=notes)
+    assert [p.name for p in notes.iterdir()] == ["readme.txt"]
 
 
 # --------------------------------------------------------------------------------------

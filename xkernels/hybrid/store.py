@@ -117,7 +117,7 @@ def open_or_create(path: str | os.PathLike, ds: xr.Dataset, encoding: dict,
     try:
         group = zarr.open_group(path, mode="r", use_consolidated=False)
         attrs = dict(group.attrs)
-    except Exception as err:  # noqa: BLE001 - anything unreadable is not our store
+    except zarr.errors.BaseZarrError as err:  # not a Zarr group: not our store
         raise HybridStoreError(f"store {str(path)!r} is not a hybrid simulation store "
                                f"({type(err).__name__}: {err})") from None
     if attrs.get("format") != FORMAT or "hybrid_inputs" not in attrs:
