@@ -75,9 +75,11 @@ def _open_zarr(path: str | Path, what: str) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise CLIError(f"{what} store {str(path)!r} does not exist")
+    import zarr
+
     try:
         return xr.open_zarr(path)
-    except Exception as err:  # noqa: BLE001 - any failure to open is a user error here
+    except (zarr.errors.BaseZarrError, OSError) as err:  # not a Zarr store: a user error
         raise CLIError(f"{what} store {str(path)!r} is not a readable Zarr store "
                        f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
                        ) from None
