@@ -404,6 +404,33 @@ def test_ground_truth_identical_for_1_and_2_workers_and_after_kills(tmp_path):
     np.testing.assert_array_equal(sub.sel(Y="I").values, two.sel(Y="I").values)
 
 
+def test_two_processes_simulating_into_one_store_take_turns(tmp_path):
+    """A process holding the store's lock makes a second writer wait (no lock: two
+    drivers could write the same batches at once)."""
+    net = small_network(4, 2)
+    spikes = correlated_poisson({"E": 4, "I": 2}, {"E": 50.0, "I": 50.0}, t_stop=20.0, seed=1)
+    path = tmp_path / "gt.zarr"
+    holder = subprocess.Popen([sys.executable, str(ROOT / "tests" / "_store_writer.py"),
+                               "hold", str(path)], stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        assert holder.stdout.readline().strip() == "holding"
+        out = {}
+        second = threading.Thread(target=lambda: out.update(gt=simulate(
+            net, spikes, contact_probes(2), t_stop=20.0, client="sync", store=path)))
+        second.start()
+        second.join(timeout=3.0)
+        assert second.is_alive() and not path.exists()  # waiting for the lock
+    finally:
+        holder.kill()
+        holder.wait()
+    second.join(timeout=120)
+    assert not second.is_alive()
+    np.testing.assert_array_equal(out["gt"].values, simulate(
+        net, spikes, contact_probes(2), t_stop=20.0, client="sync").values)
+
+
 @pytest.mark.parametrize("kill_at", ["region:partial-written", "region:ground_truth-written"])
 def test_sigkill_at_a_region_write_then_resume(tmp_path, kill_at):
     """The driver killed after the data of its first region reached the disk, before the

@@ -219,16 +219,18 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         Time step (ms) of the simulation and of the output samples.
     seed : int
         Seed of positions, wiring, subsampling and extrinsic Poisson input.
-    client : None, "sync", str or dask.distributed.Client
-        ``None``: a local cluster of one single-threaded worker process per core,
-        closed at the end (work estimated below
-        :data:`xkernels.runtime.INLINE_SECONDS` is done in
-        this process instead: starting a cluster costs seconds); ``"sync"``: this
-        process, batch by batch; a scheduler address or a Client: that cluster.
-        Simulating in this process replaces its NEURON sections.
+    client : None, "sync", int, str or dask.distributed.Client
+        Where cells are simulated (:class:`xkernels.runtime.Runner`): ``None``, a
+        local cluster of one single-threaded worker process per core, closed at the
+        end (work estimated below :data:`xkernels.runtime.INLINE_SECONDS` is done in
+        this process instead: starting a cluster costs seconds); an int, a local
+        cluster of that many worker processes; ``"sync"``, this process, batch by
+        batch; a scheduler address or a Client: that cluster.  Simulating in this
+        process replaces its NEURON sections.
     store : path, optional
         Zarr store written batch by batch; if it exists (same inputs) only the
-        batches not yet done are simulated.
+        batches not yet done are simulated.  Processes simulating into the same store
+        take turns (its lock, :mod:`xkernels.store.publish`).
     progress : bool or None
         tqdm progress bar over cells (None: shown for more than 10 cells).
     n_cells : None, int, float or dict
