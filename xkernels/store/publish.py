@@ -13,6 +13,9 @@ the CLI's output folders:
   existing result is first renamed to ``.{name}.old`` and removed after.  A reader
   finds at ``path`` the old complete result, the new complete one, or (between the
   two renames) nothing -- never a partial one.
+* **Regions in place.**  Region stores (sweeps, hybrid ground truths) are filled in
+  place, under the lock, each region's data before its done flag
+  (:mod:`xkernels.store.regions`); growing one is a copy-and-swap as above.
 * **Readers never write.**  What a killed writer leaves (``.tmp``, ``.old``) is
   cleaned up by the next writer, under the lock (:func:`recover`): an ``.old`` with
   nothing at ``path`` is put back.
