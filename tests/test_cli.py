@@ -339,6 +339,18 @@ def test_unknown_grid_path_lists_the_closest_few(tmp_path, capsys):
     assert not (tmp_path / "s.zarr").exists()
 
 
+def test_grid_points_the_specification_refuses(tmp_path, capsys):
+    """Issue 20: a grid point is validated as the spec file is (a negative conductance)."""
+    spec = small_spec(tmp_path, tau=2.0)
+    (tmp_path / "grid.json").write_text(json.dumps(
+        {"connections[E->E].synapse.weight": [1e-4, -1e-4]}))
+    proc = call("sweep", str(spec), "grid.json", "-o", "s.zarr", cwd=tmp_path, capsys=capsys)
+    one_line_error(proc, "connections[E->E].synapse.weight=-0.0001 is invalid",
+                   "connections['E->E'].synapse.weight must be >= 0 in a conductance-based "
+                   "network", "got -0.0001")
+    assert not (tmp_path / "s.zarr").exists()
+
+
 def test_rates_store_with_wrong_dt_refused(demo, tmp_path, capsys):
     rates = xr.open_zarr(demo / "rates.zarr")["rates"].load()
     rates.assign_attrs(dt=0.1).to_dataset().to_zarr(tmp_path / "r.zarr")

@@ -29,15 +29,28 @@ from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import scipy.stats as st
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, ValidationError,
-                      field_serializer, field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from xkernels.spec.callables import callable_path, import_callable
 from xkernels.spec.microcircuit import microcircuit_spec
 from xkernels.spec.paths import join_path, split_path
-from xkernels.spec.presets import (BIOPHYSICS_PRESETS, CELL_PRESETS, CELLS_DIR,
-                                   NONNEGATIVE_BIOPHYSICS, POSITIVE_BIOPHYSICS, example_spec)
+from xkernels.spec.presets import (
+    BIOPHYSICS_PRESETS,
+    CELL_PRESETS,
+    CELLS_DIR,
+    NONNEGATIVE_BIOPHYSICS,
+    POSITIVE_BIOPHYSICS,
+    example_spec,
+)
 from xkernels.validation import check_mapping, check_real, fail
 
 #: Version of the JSON layout written by :meth:`Network.to_dict`; no other is read.
@@ -137,8 +150,9 @@ def _where(loc: tuple, data: Any) -> str:
             item = getattr(node, str(token), None)
         label = f"[{token}]" if isinstance(token, int) else f".{token}"
         if k == 1 and loc[0] in ("populations", "connections"):
-            get = item.get if isinstance(item, Mapping) else lambda key: getattr(item, key, None)
-            name = get("name") if loc[0] == "populations" else f"{get('pre')}->{get('post')}"
+            got = item if isinstance(item, Mapping) else getattr(item, "__dict__", {})
+            name = got.get("name") if loc[0] == "populations" else \
+                f"{got.get('pre')}->{got.get('post')}"
             if isinstance(name, str) and name and "None" not in name.split("->"):
                 label = f"[{name!r}]"
         out, node = out + label, item
@@ -1014,7 +1028,7 @@ class Network(Spec):
             elif isinstance(node, dict):
                 node[last] = value
             else:
-                raise ValueError(f"parameter path {join_path(tokens)!r} names no value of "
+                raise ValueError(f"parameter path {join_path(tokens)} names no value of "
                                  "the network")
         return type(self).from_dict(data)
 
@@ -1175,5 +1189,5 @@ def _child(node: Any, token: str, tokens: tuple, depth: int) -> Any:
         return node[int(token)]
     elif isinstance(node, dict) and token in node:
         return node[token]
-    raise ValueError(f"parameter path {join_path(tokens)!r} names no value of the network "
-                     f"(no {join_path(tokens[:depth + 1])!r})")
+    raise ValueError(f"parameter path {join_path(tokens)} names no value of the network "
+                     f"(no {join_path(tokens[:depth + 1])})")
