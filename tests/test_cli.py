@@ -301,7 +301,7 @@ def test_messages_say_overwrite_not_the_python_keyword(tmp_path, capsys):
 
 
 def test_spec_paths_relative_to_the_spec_file(tmp_path, capsys):
-    from xkernels.spec.network import CELLS_DIR
+    from xkernels.spec.presets import CELLS_DIR
 
     folder = tmp_path / "model"
     (folder / "cells").mkdir(parents=True)

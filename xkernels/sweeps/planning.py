@@ -135,13 +135,8 @@ def collect_geometries(runner: Runner, specs: Sequence[PointSpec], Y: Sequence[s
         :func:`geometry_key` -> ``(geometry, is_linear)``.
     """
     pops: dict[str, Population] = {}
-    seen: set[int] = set()
-    for spec in specs:
-        for post in Y:
-            pop = spec.network.population(post)
-            if id(pop) not in seen:
-                seen.add(id(pop))
-                pops.setdefault(geometry_key(pop), pop)
+    for pop in dict.fromkeys(spec.network.population(post) for spec in specs for post in Y):
+        pops.setdefault(geometry_key(pop), pop)
     keys = list(pops)
     out = {}
     for i, result in runner.imap_unordered(geometry_task, [(pops[k], dt) for k in keys],
@@ -187,13 +182,13 @@ def plan_points(specs: Sequence[PointSpec], geometries: Mapping[str, tuple[Geome
         If a point's placement or Vrest does not fit its cell (names the point).
     """
     memo: dict = {}
-    gkeys: dict[int, str] = {}
+    gkeys: dict[Population, str] = {}
     out = []
     for n, spec in enumerate(specs):
         per_y = {}
         for post in plan.Y:
             pop = spec.network.population(post)
-            gkey = gkeys.setdefault(id(pop), geometry_key(pop))
+            gkey = gkeys.setdefault(pop, geometry_key(pop))
             geometry = geometries[gkey][0]
             vrest = vrest_of_population(spec.Vrest, post)
             try:
