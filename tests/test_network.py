@@ -41,8 +41,8 @@ def test_frozen_scipy_objects_are_accepted():
     spec["connections"][0]["delay"] = st.truncnorm(a=-2.2, b=np.inf, loc=1.3, scale=0.5)
     spec["connections"][0]["multapses"] = st.poisson(mu=2.0, loc=1)
     net = Network.from_dict(spec)
-    assert net.connections[0].delay == Distribution("truncnorm", {"a": -2.2, "b": np.inf,
-                                                                  "loc": 1.3, "scale": 0.5})
+    assert net.connections[0].delay == Distribution(
+        name="truncnorm", params={"a": -2.2, "b": np.inf, "loc": 1.3, "scale": 0.5})
     assert net.connections[0].mean_multapses() == pytest.approx(3.0)
 
 

@@ -34,7 +34,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     ValidationError,
-    field_serializer,
     field_validator,
     model_validator,
 )
@@ -44,11 +43,10 @@ from xkernels.spec.callables import callable_path, import_callable
 from xkernels.spec.microcircuit import microcircuit_spec
 from xkernels.spec.paths import join_path, split_path
 from xkernels.spec.presets import (
+    BIOPHYSICS_LIMITS,
     BIOPHYSICS_PRESETS,
     CELL_PRESETS,
     CELLS_DIR,
-    NONNEGATIVE_BIOPHYSICS,
-    POSITIVE_BIOPHYSICS,
     example_spec,
 )
 from xkernels.validation import check_mapping, check_real, fail
@@ -93,21 +91,13 @@ class FrozenDict(dict):
     __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _readonly
 
 
-def freeze(value: Any) -> Any:
-    """``value`` with mappings as :class:`FrozenDict` and lists as tuples (deeply)."""
+def freeze(value: Any, mapping: type = FrozenDict, sequence: type = tuple) -> Any:
+    """``value`` with mappings as ``mapping`` and lists as ``sequence``, deeply: the
+    hashable form (default) or, with ``dict`` and ``list``, a mutable copy."""
     if isinstance(value, Mapping):
-        return FrozenDict({k: freeze(v) for k, v in value.items()})
+        return mapping({k: freeze(v, mapping, sequence) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
-        return tuple(freeze(v) for v in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """The mutable copy of a :meth:`Network.model_dump` value: dicts and lists."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [thaw(v) for v in value]
+        return sequence(freeze(v, mapping, sequence) for v in value)
     return value
 
 
@@ -139,24 +129,15 @@ _PYDANTIC_ERRORS = {"missing": "given", "model_type": "a dict", "dict_type": "a 
 
 def _where(loc: tuple, data: Any) -> str:
     """``populations['E'].cell`` for pydantic's location ``('populations', 0, 'cell')``."""
-    out, node = "", data
-    for k, token in enumerate(loc):
-        item = None
-        if isinstance(token, int) and isinstance(node, (list, tuple)) and token < len(node):
-            item = node[token]
-        elif isinstance(node, Mapping):
-            item = node.get(token)
-        else:
-            item = getattr(node, str(token), None)
-        label = f"[{token}]" if isinstance(token, int) else f".{token}"
-        if k == 1 and loc[0] in ("populations", "connections"):
-            got = item if isinstance(item, Mapping) else getattr(item, "__dict__", {})
-            name = got.get("name") if loc[0] == "populations" else \
-                f"{got.get('pre')}->{got.get('post')}"
-            if isinstance(name, str) and name and "None" not in name.split("->"):
-                label = f"[{name!r}]"
-        out, node = out + label, item
-    return out.lstrip(".")
+    parts = [f"[{token}]" if isinstance(token, int) else f".{token}" for token in loc]
+    if len(loc) > 1 and loc[0] in ("populations", "connections") and isinstance(data, Mapping):
+        item = data[loc[0]][loc[1]]
+        got = item if isinstance(item, Mapping) else getattr(item, "__dict__", {})
+        name = got.get("name") if loc[0] == "populations" else \
+            f"{got.get('pre')}->{got.get('post')}"
+        if isinstance(name, str) and name and "None" not in name.split("->"):
+            parts[1] = f"[{name!r}]"
+    return "".join(parts).lstrip(".")
 
 
 def one_line(err: ValidationError, data: Any, model: str = "network") -> Exception:
@@ -218,7 +199,7 @@ class Spec(BaseModel):
     def to_dict(self) -> dict:
         """JSON-serialisable dict (callables as ``module:qualname``, infinities as
         ``"Infinity"``)."""
-        return json.loads(self.model_dump_json())
+        return json.loads(self.model_dump_json(fallback=callable_path))
 
 
 # --------------------------------------------------------------------------------------
@@ -227,9 +208,8 @@ class Spec(BaseModel):
 class Distribution(Spec):
     """A scipy.stats distribution given by name and keyword arguments.
 
-    Built from ``Distribution(name, params)``, ``{"name": ..., "params": {...}}``,
-    ``{"name": ..., **params}``, a ``(name, params)`` pair or a frozen scipy object
-    (keyword arguments only).
+    Built from ``{"name": ..., "params": {...}}``, ``{"name": ..., **params}``, a
+    ``(name, params)`` pair or a frozen scipy object (keyword arguments only).
 
     Parameters
     ----------
@@ -243,12 +223,13 @@ class Distribution(Spec):
     --------
     Conduction delays (ms) of mean 1.5 ms, truncated at 2 standard deviations below:
 
-    >>> delay = Distribution("truncnorm", {"a": -2.0, "b": np.inf, "loc": 1.5, "scale": 0.3})
+    >>> delay = Distribution(name="truncnorm",
+    ...                      params={"a": -2.0, "b": np.inf, "loc": 1.5, "scale": 0.3})
     >>> round(delay.mean(), 6)
     1.516574
     >>> delay.to_dict()
     {'name': 'truncnorm', 'params': {'a': -2.0, 'b': 'Infinity', 'loc': 1.5, 'scale': 0.3}}
-    >>> Distribution("norm", {"loc": 0.0, "scale": -1.0})
+    >>> Distribution(name="norm", params={"loc": 0.0, "scale": -1.0})
     Traceback (most recent call last):
     ...
     ValueError: scale must be > 0, got -1.0
@@ -256,11 +237,6 @@ class Distribution(Spec):
 
     name: str
     params: Frozen = FrozenDict()
-
-    def __init__(self, name: Any = None, params: Any = None, /, **data: Any) -> None:
-        if name is not None:
-            data = {"name": name, "params": params or {}}
-        super().__init__(**data)
 
     @classmethod
     def _forms(cls, value: Any) -> Any:
@@ -312,9 +288,9 @@ class Distribution(Spec):
 
         Examples
         --------
-        >>> Distribution("norm", {"loc": 1.5, "scale": 0.3}).is_continuous
+        >>> Distribution(name="norm", params={"loc": 1.5, "scale": 0.3}).is_continuous
         True
-        >>> Distribution("poisson", {"mu": 2.0}).is_continuous   # multapse counts
+        >>> Distribution(name="poisson", params={"mu": 2.0}).is_continuous   # multapse counts
         False
         """
         return isinstance(getattr(st, self.name), st.rv_continuous)
@@ -324,7 +300,7 @@ class Distribution(Spec):
 
         Examples
         --------
-        >>> float(Distribution("norm", {"loc": 2.0, "scale": 0.5}).frozen().std())
+        >>> float(Distribution(name="norm", params={"loc": 2.0, "scale": 0.5}).frozen().std())
         0.5
         """
         return getattr(st, self.name)(**self.params)
@@ -345,7 +321,8 @@ class Distribution(Spec):
 
         Examples
         --------
-        >>> float(Distribution("norm", {"loc": 0.0, "scale": 1.0}).pdf(np.array([0.0]))[0])
+        >>> standard = Distribution(name="norm", params={"loc": 0.0, "scale": 1.0})
+        >>> float(standard.pdf(np.array([0.0]))[0])
         0.3989422804014327
         """
         dist = getattr(st, self.name)
@@ -358,7 +335,7 @@ class Distribution(Spec):
 
         Examples
         --------
-        >>> Distribution("norm", {"loc": 1.5, "scale": 0.3}).mean()
+        >>> Distribution(name="norm", params={"loc": 1.5, "scale": 0.3}).mean()
         1.5
         """
         return float(getattr(st, self.name).mean(**self.params))
@@ -515,27 +492,11 @@ def _biophysics(value: Any) -> Any:
     for key, default in defaults.items():
         given = value.get(key, default)
         try:
-            out[key] = None if given is None else check_real(f".{key}", given)
+            out[key] = None if given is None else check_real(
+                f".{key}", given, **{BIOPHYSICS_LIMITS.get(key, "finite"): True})
         except TypeError as err:
             raise _located(err) from None
-    for key in POSITIVE_BIOPHYSICS:
-        if out.get(key) is not None and out[key] <= 0:
-            fail(f".{key}", out[key], "> 0")
-    for key in NONNEGATIVE_BIOPHYSICS:
-        if out.get(key) is not None and out[key] < 0:
-            fail(f".{key}", out[key], ">= 0")
     return FrozenDict(out)
-
-
-def _jsonable(value: Any) -> Any:
-    """Callables as ``module:qualname`` (for JSON)."""
-    if callable(value):
-        return callable_path(value)
-    if isinstance(value, Mapping):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 class CellSpec(Spec):
@@ -622,10 +583,6 @@ class CellSpec(Spec):
         if clash:
             fail("params keys", clash, f"none of {sorted(reserved)}")
         return self
-
-    @field_serializer("biophysics", "params", when_used="json")
-    def _paths(self, value: Any) -> Any:
-        return _jsonable(value)
 
     def resolve(self, key: str) -> Path:
         """Absolute path of the morphology or template file.
@@ -775,7 +732,7 @@ class Connection(Spec):
     pre: str
     post: str
     probability: Real
-    multapses: Distribution = Distribution("randint", {"low": 1, "high": 2})
+    multapses: Distribution = Distribution(name="randint", params={"low": 1, "high": 2})
     delay: Distribution
     synapse: Synapse
     placement: Placement
@@ -786,12 +743,6 @@ class Connection(Spec):
             fail("probability", self.probability, "in [0, 1]")
         if not self.delay.is_continuous:
             fail("delay.name", self.delay.name, "a continuous distribution")
-        for part in ("delay", "multapses"):
-            dist = getattr(self, part)
-            scale = dist.params.get("scale", 1.0)
-            if (part == "delay" or dist.is_continuous) and \
-                    check_real(f"{part}.scale", scale) <= 0:
-                fail(f"{part}.scale", scale, "> 0")
         return self
 
     @property
@@ -1015,7 +966,7 @@ class Network(Spec):
         ...
         ValueError: connections['E->E'].synapse.weight must be >= 0 in a conductance-based ...
         """
-        data = thaw(self.model_dump())
+        data = freeze(self.model_dump(), dict, list)
         for path, value in values.items():
             tokens = split_path(path)
             node: Any = data
@@ -1090,15 +1041,13 @@ class Network(Spec):
         """
         text = str(text_or_path)
         if not text.lstrip().startswith("{"):
-            path = Path(text)
-            if not path.is_file():
+            if not Path(text).is_file():
                 raise FileNotFoundError(f"network specification file {text!r} not found")
-            text = path.read_text()
+            text = Path(text).read_text()
         try:
-            data = json.loads(text)
+            return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as err:
             raise ValueError(f"network specification is not valid JSON: {err}") from None
-        return cls.from_dict(data)
 
     @classmethod
     def from_kernels(cls, H: Any) -> Network:

@@ -30,9 +30,9 @@ BIOPHYSICS_PRESETS: dict[str, dict[str, float | None]] = {
     "active": {"g_pas": 0.0003, "e_pas": None, "gnabar": 0.12, "gkbar": 0.036,
                "gh": 0.0002, "gh_lambda": 323.0, "ena": 50.0, "ek": -77.0, "eh": -45.0},
 }
-#: Parameters of biophysics presets that must be >= 0 (conductances), > 0 (lengths).
-NONNEGATIVE_BIOPHYSICS = ("gnabar", "gkbar", "gh")
-POSITIVE_BIOPHYSICS = ("g_pas", "gh_lambda")
+#: Parameters of biophysics presets that must be > 0 (leak, length) or >= 0 (channels).
+BIOPHYSICS_LIMITS = {"g_pas": "positive", "gh_lambda": "positive", "gnabar": "nonnegative",
+                     "gkbar": "nonnegative", "gh": "nonnegative"}
 
 
 def example_spec(active: bool = False) -> dict:
