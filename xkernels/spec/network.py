@@ -93,7 +93,10 @@ class FrozenDict(dict):
 
 def freeze(value: Any, mapping: type = FrozenDict, sequence: type = tuple) -> Any:
     """``value`` with mappings as ``mapping`` and lists as ``sequence``, deeply: the
-    hashable form (default) or, with ``dict`` and ``list``, a mutable copy."""
+    hashable form (default) or, with ``dict`` and ``list``, a mutable copy.  numpy
+    arrays and scalars become Python lists and numbers."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = value.tolist()
     if isinstance(value, Mapping):
         return mapping({k: freeze(v, mapping, sequence) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
@@ -165,6 +168,12 @@ def one_line(err: ValidationError, data: Any, model: str = "network") -> Excepti
     return cls(where + message if message[0] in " .[" else f"{where}.{message}")
 
 
+def _callable_path(value: Any) -> str:
+    if not callable(value):
+        raise TypeError(f"{value!r} ({type(value).__name__}) cannot be written to JSON")
+    return callable_path(value)
+
+
 class Spec(BaseModel):
     """Base of the specification's models: frozen, no unknown keys, one-line errors."""
 
@@ -199,7 +208,7 @@ class Spec(BaseModel):
     def to_dict(self) -> dict:
         """JSON-serialisable dict (callables as ``module:qualname``, infinities as
         ``"Infinity"``)."""
-        return json.loads(self.model_dump_json(fallback=callable_path))
+        return json.loads(self.model_dump_json(fallback=_callable_path))
 
 
 # --------------------------------------------------------------------------------------
