@@ -21,6 +21,7 @@ membrane conductances in S/cm².
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -214,6 +215,11 @@ class Spec(BaseModel):
 # --------------------------------------------------------------------------------------
 # distributions, synapses, placement, cells
 # --------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4096)
+def _support(name: str, params: FrozenDict) -> tuple[float, float]:
+    return getattr(st, name).support(**params)
+
+
 class Distribution(Spec):
     """A scipy.stats distribution given by name and keyword arguments.
 
@@ -282,7 +288,7 @@ class Distribution(Spec):
         if isinstance(scale, (int, float)) and not scale > 0:
             raise ValueError(f"scale must be > 0, got {scale!r}")
         try:  # the support is NaN for parameters scipy rejects (~0.02 ms; a mean ~5 ms)
-            low, high = obj.support(**self.params)
+            low, high = _support(self.name, self.params)
         except TypeError as err:
             raise _located(TypeError(f"params {dict(self.params)!r} are not accepted by "
                                      f"scipy.stats.{self.name}: {err}")) from None
@@ -773,19 +779,24 @@ class Connection(Spec):
         >>> round(Network.example().connection("E", "E").mean_multapses(), 3)
         2.0...
         """
-        if self.multapses.is_continuous:
-            counts = np.arange(1, 100)
-            pk = self.multapses.pdf(counts)
-            if not np.isfinite(pk).all() or pk.sum() <= 0:
-                raise ValueError(f"connections['{self.key}'].multapses "
-                                 f"{dict(self.multapses.params)} has no probability mass on "
-                                 "1..99 synapses")
-            return float((counts * pk).sum() / pk.sum())
-        mean = self.multapses.mean()
-        if not np.isfinite(mean) or mean < 0:
-            raise ValueError(f"connections['{self.key}'].multapses mean must be finite and "
-                             f">= 0, got {mean}")
-        return mean
+        try:
+            return _multapse_mean(self.multapses)
+        except ValueError as err:
+            raise ValueError(f"connections['{self.key}'].multapses {err}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _multapse_mean(dist: Distribution) -> float:
+    if dist.is_continuous:
+        counts = np.arange(1, 100)
+        pk = dist.pdf(counts)
+        if not np.isfinite(pk).all() or pk.sum() <= 0:
+            raise ValueError(f"{dict(dist.params)} has no probability mass on 1..99 synapses")
+        return float((counts * pk).sum() / pk.sum())
+    mean = dist.mean()
+    if not np.isfinite(mean) or mean < 0:
+        raise ValueError(f"mean must be finite and >= 0, got {mean}")
+    return mean
 
 
 # --------------------------------------------------------------------------------------
