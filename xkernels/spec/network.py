@@ -313,6 +313,11 @@ class Distribution(Spec):
     def frozen(self) -> Any:
         """The frozen scipy.stats distribution.
 
+        Returns
+        -------
+        scipy.stats.rv_frozen
+            The distribution with its parameters.
+
         Examples
         --------
         >>> float(Distribution(name="norm", params={"loc": 2.0, "scale": 0.5}).frozen().std())
@@ -346,7 +351,12 @@ class Distribution(Spec):
         return dist.pmf(x, **self.params)
 
     def mean(self) -> float:
-        """Mean of the distribution, in its units.
+        """Mean of the distribution.
+
+        Returns
+        -------
+        float
+            The mean, in the units of the distribution.
 
         Examples
         --------
@@ -772,7 +782,17 @@ class Connection(Spec):
         return f"{self.pre}->{self.post}"
 
     def mean_multapses(self) -> float:
-        """Expected number of synapses per connection (synapses per connected pair).
+        """Expected number of synapses per connection.
+
+        Returns
+        -------
+        float
+            The mean of the multapse distribution (synapses per connected pair).
+
+        Raises
+        ------
+        ValueError
+            A multapse distribution without mass on 1..99 synapses, or a negative mean.
 
         Examples
         --------
@@ -892,7 +912,22 @@ class Network(Spec):
         return [p.name for p in self.populations]
 
     def population(self, name: str) -> Population:
-        """The population called ``name`` (KeyError listing the names if none).
+        """The population called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Population name.
+
+        Returns
+        -------
+        Population
+            The population.
+
+        Raises
+        ------
+        KeyError
+            No population of that name (the message lists the names).
 
         Examples
         --------
@@ -905,7 +940,17 @@ class Network(Spec):
         raise KeyError(f"population {name!r} not in {self.names}")
 
     def connection(self, pre: str, post: str) -> Connection | None:
-        """The connection from ``pre`` (X) onto ``post`` (Y), or None.
+        """The connection from ``pre`` onto ``post``, or None.
+
+        Parameters
+        ----------
+        pre, post : str
+            Presynaptic (X) and postsynaptic (Y) population names.
+
+        Returns
+        -------
+        Connection or None
+            The connection, None if the network has none from ``pre`` onto ``post``.
 
         Examples
         --------
@@ -940,7 +985,17 @@ class Network(Spec):
         return [n for n in self.names if any(c.post == n for c in self.connections)]
 
     def inputs(self, post: str) -> list[Connection]:
-        """Connections onto ``post``, ordered by presynaptic population.
+        """Connections onto ``post`` in population order.
+
+        Parameters
+        ----------
+        post : str
+            Postsynaptic population name.
+
+        Returns
+        -------
+        list of Connection
+            Its incoming connections, ordered by presynaptic population.
 
         Examples
         --------
@@ -1023,6 +1078,12 @@ class Network(Spec):
         ------
         TypeError, ValueError
             Unknown keys, another ``spec_version`` or an invalid field, named.
+
+        Examples
+        --------
+        >>> net = Network.example()
+        >>> Network.from_dict(net.to_dict()) == net
+        True
         """
         if not isinstance(data, Mapping):
             fail("network specification", type(data).__name__, "a dict", TypeError)
@@ -1032,6 +1093,18 @@ class Network(Spec):
         """JSON text of the specification (also written to ``path`` if given).
 
         Keys are sorted; infinities are the strings ``"Infinity"``/``"-Infinity"``.
+
+        Parameters
+        ----------
+        path : str or path, optional
+            File to write the JSON to.
+        indent : int or None
+            Indentation of the JSON text.
+
+        Returns
+        -------
+        str
+            The JSON text.
 
         Examples
         --------
@@ -1045,7 +1118,17 @@ class Network(Spec):
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> Network:
-        """Build from JSON text (starting with ``{``) or a JSON file path.
+        """Build from JSON text or a JSON file path.
+
+        Parameters
+        ----------
+        text_or_path : str or path
+            JSON text (starting with ``{``) or the path of a JSON file.
+
+        Returns
+        -------
+        Network
+            The validated network.
 
         Raises
         ------
@@ -1071,7 +1154,22 @@ class Network(Spec):
 
     @classmethod
     def from_kernels(cls, H: Any) -> Network:
-        """Rebuild the specification stored in the ``spec`` attr of kernels.
+        """Rebuild the specification stored in the attrs of a kernels DataArray.
+
+        Parameters
+        ----------
+        H : xarray.DataArray
+            Kernels from :func:`xkernels.compute_kernels` (or read from a store).
+
+        Returns
+        -------
+        Network
+            The network the kernels were computed for.
+
+        Raises
+        ------
+        ValueError
+            ``H`` has no ``spec`` attribute.
 
         Examples
         --------
