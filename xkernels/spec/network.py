@@ -31,6 +31,7 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 import scipy.stats as st
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -702,7 +703,8 @@ class Population(Spec):
     radius: Positive = 100.0
     loc: Real = 0.0
     scale: NonNegative = 50.0
-    rotation: Annotated[dict[str, Real], BeforeValidator(_rotation)] = FrozenDict()
+    rotation: Annotated[dict[str, Real], BeforeValidator(_rotation),
+                        AfterValidator(FrozenDict)] = FrozenDict()
     n_ext: NonNegative = 0.0
     nu_ext: NonNegative = 0.0
     ext_synapse: Synapse | None = None
@@ -713,11 +715,6 @@ class Population(Spec):
         if not isinstance(name, str) or not name or ":" in name or "->" in name:
             fail("", name, "a non-empty str without ':' or '->'")
         return name
-
-    @field_validator("rotation", mode="after")
-    @classmethod
-    def _frozen(cls, rotation: dict) -> FrozenDict:
-        return FrozenDict(rotation)
 
     @model_validator(mode="after")
     def _rules(self) -> Population:
