@@ -23,7 +23,7 @@ from __future__ import annotations
 import builtins
 import functools
 import json
-import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -35,6 +35,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     ValidationError,
     field_validator,
     model_validator,
@@ -125,9 +126,11 @@ Real = Annotated[float, _number()]
 Positive = Annotated[float, _number(positive=True)]
 NonNegative = Annotated[float, _number(nonnegative=True)]
 Frozen = Annotated[Any, BeforeValidator(freeze)]
+FrozenMap = Annotated[dict[str, Any], AfterValidator(freeze)]
 
 # pydantic's own error types: what is allowed, and whether the value has the wrong type
-_PYDANTIC_ERRORS = {"missing": "given", "model_type": "a dict", "dict_type": "a dict",
+_PYDANTIC_ERRORS = {"missing": "given", "too_short": "a non-empty list",
+                    "model_type": "a dict", "dict_type": "a dict",
                     "tuple_type": "a list", "string_type": "a str", "bool_type": "True or False",
                     "int_type": "an integer", "float_type": "a real number"}
 
@@ -163,7 +166,7 @@ def one_line(err: ValidationError, data: Any, model: str = "network") -> Excepti
     else:
         allowed = _PYDANTIC_ERRORS.get(kind, first["msg"])
         value = None if kind == "missing" else first["input"]
-        cls = ValueError if kind == "missing" else TypeError
+        cls = ValueError if kind in ("missing", "too_short") else TypeError
         message = f" must be {allowed}, got {value!r}"
     if not where:
         return cls(model + message if message[0] == " " else message)
@@ -224,8 +227,8 @@ def _support(name: str, params: FrozenDict) -> tuple[float, float]:
 class Distribution(Spec):
     """A scipy.stats distribution given by name and keyword arguments.
 
-    Built from ``{"name": ..., "params": {...}}``, ``{"name": ..., **params}``, a
-    ``(name, params)`` pair or a frozen scipy object (keyword arguments only).
+    Built from ``{"name": ..., "params": {...}}``, ``{"name": ..., **params}`` or a
+    frozen scipy object (keyword arguments only).
 
     Parameters
     ----------
@@ -252,12 +255,10 @@ class Distribution(Spec):
     """
 
     name: str
-    params: Frozen = FrozenDict()
+    params: FrozenMap = FrozenDict()
 
     @classmethod
     def _forms(cls, value: Any) -> Any:
-        if isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str):
-            return {"name": value[0], "params": value[1]}
         if hasattr(value, "dist") and hasattr(value, "kwds"):
             if getattr(value, "args", ()):
                 raise _located(TypeError(f" frozen scipy distributions must be given keyword "
@@ -572,8 +573,8 @@ class CellSpec(Spec):
     templateargs: Frozen = None
     biophysics: Annotated[Any, BeforeValidator(_biophysics)] = FrozenDict(
         name="passive", **BIOPHYSICS_PRESETS["passive"])
-    biophysics_args: Frozen = FrozenDict()
-    params: Frozen = FrozenDict()
+    biophysics_args: FrozenMap = FrozenDict()
+    params: FrozenMap = FrozenDict()
 
     @classmethod
     def _forms(cls, value: Any) -> Any:
@@ -587,8 +588,6 @@ class CellSpec(Spec):
             if preset and value.get(key) is None:
                 value[key] = preset[key]
         params = value.get("params")
-        if params is not None and not isinstance(params, Mapping):
-            fail("params", params, "a dict", TypeError)
         if isinstance(params, Mapping) and "custom_fun" in params:
             value["params"] = dict(params, custom_fun=[
                 import_callable(f) if isinstance(f, str) else f for f in params["custom_fun"]])
@@ -641,10 +640,10 @@ class CellSpec(Spec):
 # populations and connections
 # --------------------------------------------------------------------------------------
 def _size(value: Any) -> int:
-    is_number = isinstance(value, (int, np.integer, float)) and not isinstance(value, bool)
-    if not is_number or not math.isfinite(value) or float(value) != int(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not float(value).is_integer():
         raise _located(TypeError(f" must be a positive integer, got {value!r}"))
-    if int(value) <= 0:
+    if value <= 0:
         fail("", value, "> 0")
     return int(value)
 
@@ -845,8 +844,8 @@ class Network(Spec):
 
     spec_version: int = SPEC_VERSION
     conductance_based: bool = True
-    populations: tuple[Population, ...]
-    connections: tuple[Connection, ...]
+    populations: Annotated[tuple[Population, ...], Field(min_length=1)]
+    connections: Annotated[tuple[Connection, ...], Field(min_length=1)]
 
     @classmethod
     def _forms(cls, data: Any) -> Any:
@@ -857,9 +856,6 @@ class Network(Spec):
             fail("spec_version", version, f"{SPEC_VERSION} (the only layout this xkernels "
                  "reads; to have an older file validated as this layout, remove its "
                  "spec_version)")
-        for key in ("populations", "connections"):
-            if not isinstance(data.get(key), (list, tuple)) or not data[key]:
-                fail(key, data.get(key), "a non-empty list")
         if not isinstance(data.get("conductance_based", True), (bool, np.bool_)):
             fail("conductance_based", data["conductance_based"], "True or False", TypeError)
         return data
