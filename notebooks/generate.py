@@ -81,7 +81,7 @@ results = {
 
 In the spirit of LFPykernels' `LIF_net_forward_model_predictions` example: a Brunel-like
 E/I network of leaky integrate-and-fire neurons is simulated in NEST
-(`xkernels.lif`, 1024 + 128 neurons, 1/8 of the README network), its population spike
+(`xkernels.app.lif`, 1024 + 128 neurons, 1/8 of the README network), its population spike
 counts are scaled to the README network's 8192 + 1024 cells (the kernels are per
 spike of the whole population) and convolved with the kernels of the LFP at 13
 depths, the current dipole moment and the EEG at three scalp electrodes

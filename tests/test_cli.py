@@ -240,7 +240,7 @@ def test_overwrite_replaces(demo, tmp_path):
 def test_sweep_command_end_to_end(demo, tmp_path, capsys):
     """A real sweep from the demo's spec: the stored grid equals compute_kernels per point."""
     import xkernels
-    from xkernels.network import Network
+    from xkernels.spec import Network
 
     grid = {"connections[I->E].synapse.weight": [0.001, 0.003],
             "connections[E->E].delay.params.loc": [1.0, 2.0]}
@@ -418,7 +418,7 @@ def test_compute_with_linearisation(tmp_path, capsys):
     resting state; a bad mode in SPEC.json is a one-line error naming it."""
     import xkernels
     from xkernels.app.files import spec_document
-    from xkernels.network import Network
+    from xkernels.spec import Network
 
     probes = {"cdm": xkernels.CurrentDipoleMomentZ()}
     options = {"tau": 1.0, "linearisation": {"E": "passive", "I": "passive"}}
@@ -448,7 +448,7 @@ def test_compute_with_operating_point(tmp_path, capsys):
     written."""
     import xkernels
     from xkernels.app.files import spec_document
-    from xkernels.network import Network
+    from xkernels.spec import Network
 
     probes = {"cdm": xkernels.CurrentDipoleMomentZ()}
     doc = spec_document(Network.example(), probes, {"tau": 1.0})

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from xkernels import compute_kernels
 from xkernels import probes as P
-from xkernels.kernels import compute_kernels
-from xkernels.network import Network
+from xkernels.spec import Network
 from xkernels.sweeps.driver import sweep
 from xkernels.sweeps.grid import grid_points, parse_grid
 from xkernels.sweeps.points import PointBuilder
@@ -244,7 +244,7 @@ CHILD = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     sys.path.insert(0, {tests!r})
     from test_sweep import make_probes, DELAY_EE, W_EE, TAU
-    from xkernels.network import Network
+    from xkernels.spec import Network
     from xkernels.sweeps.driver import sweep
     sweep(Network.example(), {{W_EE: list(np.linspace(1e-4, 3e-4, 8)),
                                DELAY_EE: list(np.linspace(0.5, 3.0, 5))}},

@@ -30,9 +30,9 @@ import xarray as xr
 
 from xkernels.engine import linearisation as lin
 from xkernels.hybrid import store as hstore
-from xkernels.hybrid.spikes import Spikes, as_spikes
 from xkernels.hybrid.wiring import EXT_MODES, select_cells, wire_cell
 from xkernels.probes import normalize_probes, probe_channels, probe_definition, probe_matrix
+from xkernels.signals.spikes import Spikes, as_spikes
 from xkernels.spec.network import Network
 from xkernels.validation import check_choice, check_int, check_real
 
