@@ -150,6 +150,7 @@ def test_demo_outputs(demo):
         assert (demo / png).stat().st_size > 20_000
 
 
+@pytest.mark.slow
 def test_compute_convolve_info_roundtrip(demo, tmp_path):
     proc = run("compute", str(demo / "spec.json"), "-o", "k.zarr", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -219,6 +220,7 @@ def test_bad_input_one_line_errors(demo, tmp_path, capsys):
 
 
 
+@pytest.mark.slow
 def test_user_error_in_subprocess_has_no_traceback(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     one_line_error(run("compute", "bad.json", "-o", "k.zarr", cwd=tmp_path),
@@ -378,6 +380,7 @@ def wait_for_points(path: Path, proc: subprocess.Popen, timeout: float = 300.0) 
     raise AssertionError("no sweep point was stored in time")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
 def test_interrupted_sweep_keeps_points_and_resumes(tmp_path, how):
     import signal

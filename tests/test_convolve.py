@@ -508,6 +508,7 @@ def test_same_call_same_graph():
 # ---------------------------------------------------------------------- distributed
 
 
+@pytest.mark.slow
 def test_distributed_identical_results():
     distributed = pytest.importorskip("distributed")
     rng = np.random.default_rng(13)

@@ -138,6 +138,7 @@ N_STEPS = len(journal.extension_steps(Path("x"), journal.Extension(shapes={
     n: ((2,), (4,)) for n in ("kernels", "done", "weight_E_E", "Vrest")})))
 
 
+@pytest.mark.slow
 def test_sigkill_at_every_step_of_growth(tmp_path, reference):
     """A writer killed after each step leaves a store that plain readers see whole
     (old or new grid) and that xkernels completes to the new grid."""
@@ -214,6 +215,7 @@ KILL_W, KILL_V, KILL_TAU = 3, 2, 16_001  # 8 MB per point, 8 chunks of 1 MiB
 KILL_CHUNKS = 2**20
 
 
+@pytest.mark.slow
 def test_sigkill_during_block_write_never_marks_unwritten_points(tmp_path, monkeypatch):
     """Kill a block write half way through its data, after all its data, and after its
     first done flag: points are marked done only with all their data."""

@@ -326,6 +326,7 @@ def _wait_for_done(path: Path, minimum: int, timeout: float = 120.0) -> np.ndarr
     raise AssertionError(f"store {path} never had {minimum} done batches")
 
 
+@pytest.mark.slow
 def test_ground_truth_identical_for_1_and_2_workers_and_after_kills(tmp_path):
     from _hybrid_writer import T_STOP, case
     from dask.distributed import Client, LocalCluster

@@ -486,6 +486,7 @@ def _half_written(path: Path, mask: np.ndarray) -> list[tuple[int, int]]:
             if (path / "kernels" / "c" / str(i) / str(j)).exists()]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_point_then_resume(tmp_path, monkeypatch):
     """Kill the writer half way through a point (after some of its chunks reached the
     disk, before its done flag), three times; resuming completes the identical store."""
@@ -557,6 +558,7 @@ def _write_one(path: str, i: int, j: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_points_written_concurrently_by_dask_workers(tmp_path):
     from distributed import Client, LocalCluster
 

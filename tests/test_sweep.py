@@ -254,6 +254,7 @@ CHILD = textwrap.dedent("""
 KILL_GRID = {W_EE: list(np.linspace(1e-4, 3e-4, 8)), DELAY_EE: list(np.linspace(0.5, 3.0, 5))}
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_of_the_driver(tmp_path, caplog):
     from xkernels.store import completed_points, open_kernels
 
@@ -332,6 +333,7 @@ def test_zipped_sweep_in_store(net, tmp_path):
 # --------------------------------------------------------------------------------------
 # dask.distributed: a real LocalCluster, a worker killed mid-sweep
 # --------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_worker_killed_mid_sweep_is_retried(net):
     from dask.distributed import Client, LocalCluster
 
@@ -394,6 +396,7 @@ def _pid(_):
     return os.getpid()
 
 
+@pytest.mark.slow
 def test_default_runner_starts_a_local_cluster_of_processes():
     from xkernels.sweeps.runner import Runner
 
@@ -451,6 +454,7 @@ def test_stored_sweep_grows_with_new_values(net, tmp_path, caplog):
     xr.testing.assert_identical(grown.load(), fresh.load())
 
 
+@pytest.mark.slow
 def test_sigkill_while_growing_then_resume(net, tmp_path, caplog):
     """The driver killed in the middle of growing the store: the next run completes it."""
     reference = sweep(net, GROW_BIG, make_probes(), store=tmp_path / "ref.zarr",
