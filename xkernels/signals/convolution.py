@@ -204,9 +204,7 @@ def _checked(block: np.ndarray, block_info=None, *, dims, labels, t0: float,
                 if dim == "time":
                     where.append(f"time={t0 + (lo + i) * dt!r} ms")
                 elif labels.get(dim) is not None:
-                    value = labels[dim][lo + i]
-                    value = value.item() if isinstance(value, np.generic) else value
-                    where.append(f"{dim}={value!r}")
+                    where.append(f"{dim}={labels[dim][lo + i]!r}")
                 else:
                     where.append(f"{dim}[{lo + i}]")
             parts.append(f"{count} {kind} value(s) (first at {', '.join(where)})")
@@ -429,7 +427,7 @@ def _windows(rates: xr.DataArray, plan: _Plan, chunk: int) -> tuple[da.Array, tu
     if not isinstance(r, da.Array):
         r = da.from_array(np.asarray(r), chunks=(1,) * nb + (-1, max(chunk, m)))
     r = r.rechunk({nb: -1})
-    labels = {d: rates.coords[d].values for d in plan.rate_batch + ("X",)
+    labels = {d: tuple(rates.coords[d].values.tolist()) for d in plan.rate_batch + ("X",)
               if d in rates.coords and rates.sizes[d] <= 100_000}
     r = r.map_blocks(_checked, dims=plan.rate_batch + ("X", "time"), labels=labels,
                      t0=float(rates.coords["time"].values[0]), dt=plan.dt, dtype=r.dtype)
@@ -438,12 +436,9 @@ def _windows(rates: xr.DataArray, plan: _Plan, chunk: int) -> tuple[da.Array, tu
     s, n_u = plan.start - plan.lag0 - m, plan.stop - plan.start + m
     lo, hi = min(max(s, 0), n_time), max(min(s + n_u, n_time), 0)
     left = min(max(-s, 0), n_u)
-    right = n_u - left - max(hi - lo, 0)
-    pieces = [da.zeros(r.shape[:-1] + (left,), dtype=r.dtype, chunks=r.chunks[:-1] + (-1,)),
-              r[..., lo:hi],
-              da.zeros(r.shape[:-1] + (right,), dtype=r.dtype, chunks=r.chunks[:-1] + (-1,))]
-    pieces = [piece for piece in pieces if piece.shape[-1]]
-    u = da.concatenate(pieces, axis=-1) if len(pieces) > 1 else pieces[0]
+    pad = ((0, 0),) * (r.ndim - 1) + ((left, n_u - left - max(hi - lo, 0)),)
+    u = da.pad(r[..., lo:hi], pad, mode="constant") if hi > lo else \
+        da.zeros(r.shape[:-1] + (n_u,), dtype=r.dtype, chunks=r.chunks[:-1] + (-1,))
     # dask's overlap needs every block >= the halo: compute in multiples of chunk >= m
     inner = chunk * -(-m // chunk)
     out_chunks = (inner,) * (n_out // inner) + ((n_out % inner,) if n_out % inner else ())
