@@ -404,7 +404,7 @@ def _spectrum(kernels: xr.DataArray, plan: _Plan, n_fft: int) -> da.Array:
     """Kernel spectra as one dask chunk shaped (*batch or 1, X, Y or 1, C, F)."""
     order = [d for d in plan.batch if d in kernels.dims] + list(CORE_DIMS)
     h = kernels.transpose(*order).data
-    h = (h if isinstance(h, da.Array) else da.from_array(np.asarray(h))).rechunk(-1)
+    h = da.asarray(h).rechunk(-1, method="tasks")
     h = h[tuple(slice(None) if d in kernels.dims else None for d in plan.batch)
           + (Ellipsis,)]
     y_chunks = h.chunks[-3] if plan.keep_y else (1,)
@@ -426,7 +426,7 @@ def _windows(rates: xr.DataArray, plan: _Plan, chunk: int) -> tuple[da.Array, tu
     nb, m = len(plan.rate_batch), plan.n_taps - 1
     if not isinstance(r, da.Array):
         r = da.from_array(np.asarray(r), chunks=(1,) * nb + (-1, max(chunk, m)))
-    r = r.rechunk({nb: -1})
+    r = r.rechunk({nb: -1}, method="tasks")
     labels = {d: tuple(rates.coords[d].values.tolist()) for d in plan.rate_batch + ("X",)
               if d in rates.coords and rates.sizes[d] <= 100_000}
     r = r.map_blocks(_checked, dims=plan.rate_batch + ("X", "time"), labels=labels,
@@ -442,7 +442,7 @@ def _windows(rates: xr.DataArray, plan: _Plan, chunk: int) -> tuple[da.Array, tu
     # dask's overlap needs every block >= the halo: compute in multiples of chunk >= m
     inner = chunk * -(-m // chunk)
     out_chunks = (inner,) * (n_out // inner) + ((n_out % inner,) if n_out % inner else ())
-    u = u.rechunk({u.ndim - 1: out_chunks[:-1] + (out_chunks[-1] + m,)})
+    u = u.rechunk({u.ndim - 1: out_chunks[:-1] + (out_chunks[-1] + m,)}, method="tasks")
     w = da.overlap.overlap(u, depth={u.ndim - 1: (0, m)}, boundary="none",
                            allow_rechunk=False)
     return w[(slice(None),) * nb + (None,) * len(plan.kernel_only) + (Ellipsis,)], out_chunks
@@ -477,7 +477,7 @@ def _signal_graph(rates: xr.DataArray, kernels: xr.DataArray, plan: _Plan, out_d
                         concatenate=True, n_taps=n_taps, keep_x=plan.keep_x,
                         keep_y=plan.keep_y, out_dtype=out_dtype,
                         meta=np.empty((0,) * len(out_ind), dtype=out_dtype))
-    return data.rechunk({data.ndim - 1: chunk})  # a no-op unless chunk < n_taps - 1
+    return data.rechunk({data.ndim - 1: chunk}, method="tasks")  # no-op unless chunk < n_taps - 1
 
 
 # ---------------------------------------------------------------------------- public
