@@ -411,7 +411,7 @@ probes = {
     ("md", """Spikes of every neuron: here correlated Poisson trains at the specified rates
 (E 2.5, I 5 spikes/s) whose population rate fluctuates (relative STD 0.5, 20 ms
 correlation time). Spikes of your own simulator work the same way:
-`xkernels.hybrid.Spikes.from_events(times, senders, {"E": (1, 8192), "I": (8193, 9216)})`
+`xkernels.Spikes.from_events(times, senders, {"E": (1, 8192), "I": (8193, 9216)})`
 for a NEST spike recorder, or `{"E": [train_0, train_1, ...], ...}`."""),
     ("code", """spikes = correlated_poisson({p.name: p.size for p in network.populations},
                             {p.name: p.rate for p in network.populations},

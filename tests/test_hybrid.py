@@ -20,9 +20,10 @@ import pytest
 import xarray as xr
 
 import xkernels
-from xkernels.hybrid import Spikes, correlated_poisson, scores, simulate
+from xkernels.hybrid import correlated_poisson, scores, simulate
 from xkernels.hybrid.ground_truth import cell_matrix
 from xkernels.hybrid.wiring import cell_rng, draw_position, wire_cell
+from xkernels.signals import Spikes
 from xkernels.spec import Network
 
 sys.path.insert(0, str(Path(__file__).parent))
