@@ -53,7 +53,7 @@ def sweep_template_of(grid: dict) -> xr.DataArray:
     from test_sweep import GROW_OPTIONS, make_probes
 
     from xkernels.engine import kernels as kern
-    from xkernels.network import Network
+    from xkernels.spec import Network
     from xkernels.sweeps.grid import parse_grid
     from xkernels.sweeps.points import sweep_hash, sweep_template
 

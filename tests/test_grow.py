@@ -149,6 +149,7 @@ def _tree(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_at", GROW_KILL_POINTS)
 def test_sigkill_at_every_step_of_growth(tmp_path, reference, kill_at):
     """A writer killed at each step of growing leaves the old grid or the new one (or,
@@ -235,6 +236,7 @@ KILL_W, KILL_V, KILL_TAU = 3, 2, 16_001  # 8 MB per point, 8 chunks of 1 MiB
 KILL_CHUNKS = 2**20
 
 
+@pytest.mark.slow
 def test_sigkill_during_block_write_never_marks_unwritten_points(tmp_path, monkeypatch):
     """Kill a block write half way through its data, after all its data, and after its
     first done flag: points are marked done only with all their data."""

@@ -20,9 +20,10 @@ import pytest
 import xarray as xr
 
 import xkernels
-from xkernels.hybrid import Spikes, correlated_poisson, scores, simulate
+from xkernels.hybrid import correlated_poisson, scores, simulate
 from xkernels.hybrid.ground_truth import cell_matrix
 from xkernels.hybrid.wiring import cell_rng, draw_position, wire_cell
+from xkernels.signals import Spikes
 from xkernels.spec import Network
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -334,6 +335,7 @@ def _wait_for_done(path: Path, minimum: int, timeout: float = 120.0) -> np.ndarr
     raise AssertionError(f"store {path} never had {minimum} done batches")
 
 
+@pytest.mark.slow
 def test_ground_truth_identical_for_1_and_2_workers_and_after_kills(tmp_path):
     from _hybrid_writer import T_STOP, case
     from dask.distributed import Client, LocalCluster
@@ -404,6 +406,7 @@ def test_ground_truth_identical_for_1_and_2_workers_and_after_kills(tmp_path):
     np.testing.assert_array_equal(sub.sel(Y="I").values, two.sel(Y="I").values)
 
 
+@pytest.mark.slow
 def test_two_processes_simulating_into_one_store_take_turns(tmp_path):
     """A process holding the store's lock makes a second writer wait (no lock: two
     drivers could write the same batches at once)."""
@@ -431,6 +434,7 @@ def test_two_processes_simulating_into_one_store_take_turns(tmp_path):
         net, spikes, contact_probes(2), t_stop=20.0, client="sync").values)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_at", ["region:partial-written", "region:ground_truth-written"])
 def test_sigkill_at_a_region_write_then_resume(tmp_path, kill_at):
     """The driver killed after the data of its first region reached the disk, before the

@@ -11,7 +11,7 @@ import xarray as xr
 
 import xkernels
 from xkernels.engine.cells import LinearisedCell
-from xkernels.network import Network
+from xkernels.spec import Network
 
 GCP = {"z": np.linspace(1000.0, -200.0, 13), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
 

@@ -27,6 +27,7 @@ def test_sync_runs_here_in_order():
     assert got == [(i, os.getpid(), "t") for i in range(4)]
 
 
+@pytest.mark.slow
 def test_default_runs_small_work_here_then_starts_a_cluster_of_cores():
     with Runner() as runner:
         assert dict(runner.imap_unordered(abs, [(-2,)], seconds=0.1)) == {0: 2}
@@ -40,6 +41,7 @@ def test_default_runs_small_work_here_then_starts_a_cluster_of_cores():
     assert cluster.status.name == "closed"
 
 
+@pytest.mark.slow
 def test_a_number_of_workers_starts_that_many_processes():
     with Runner(2) as runner:
         assert not runner.inline(0.0)  # asked for workers: never run here
@@ -49,6 +51,7 @@ def test_a_number_of_workers_starts_that_many_processes():
         assert os.getpid() not in pids
 
 
+@pytest.mark.slow
 def test_a_given_local_cluster_is_used_and_left_open():
     from dask.distributed import Client, LocalCluster
 
@@ -87,6 +90,7 @@ def scheduler(tmp_path):
             proc.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_the_address_of_a_separately_started_scheduler(scheduler):
     address, worker_pid = scheduler
     with Runner(address) as runner:

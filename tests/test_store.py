@@ -263,6 +263,7 @@ def test_a_killed_writers_leftovers_are_cleaned_by_the_next_writer_not_by_reader
     xr.testing.assert_identical(store.open_kernels(path).load(), stored(make_kernels(2)))
 
 
+@pytest.mark.slow
 def test_writers_take_turns(tmp_path):
     """A second writer waits for the process holding the lock, then writes."""
     path = tmp_path / "k.zarr"
@@ -316,6 +317,7 @@ def _killed_writer(*args: str, kill_at: str) -> int:
 N_TAU_WHOLE = 40_001  # 20 MB: two chunks of kernels
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_at", ["chunk:1", "publish:synced", "publish:moved-aside",
                                      "publish:renamed"])
 def test_sigkill_during_whole_write(tmp_path, kill_at):
@@ -472,6 +474,7 @@ def _half_written(path: Path, mask: np.ndarray) -> list[tuple[int, int]]:
             if (path / "kernels" / "c" / str(i) / str(j)).exists()]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_point_then_resume(tmp_path, monkeypatch):
     """Kill the writer half way through a point (after some of its chunks reached the
     disk, before its done flag), three times; resuming completes the identical store."""
@@ -543,6 +546,7 @@ def _write_one(path: str, i: int, j: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_points_written_concurrently_by_dask_workers(tmp_path):
     from distributed import Client, LocalCluster
 

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from xkernels import compute_kernels
 from xkernels import probes as P
-from xkernels.kernels import compute_kernels
-from xkernels.network import Network
+from xkernels.spec import Network
 from xkernels.sweeps.driver import sweep
 from xkernels.sweeps.grid import grid_points, parse_grid
 from xkernels.sweeps.points import PointBuilder
@@ -287,7 +287,7 @@ CHILD = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     sys.path.insert(0, {tests!r})
     from test_sweep import make_probes, DELAY_EE, W_EE, TAU
-    from xkernels.network import Network
+    from xkernels.spec import Network
     from xkernels.sweeps.driver import sweep
     sweep(Network.example(), {{W_EE: list(np.linspace(1e-4, 3e-4, 8)),
                                DELAY_EE: list(np.linspace(0.5, 3.0, 5))}},
@@ -297,6 +297,7 @@ CHILD = textwrap.dedent("""
 KILL_GRID = {W_EE: list(np.linspace(1e-4, 3e-4, 8)), DELAY_EE: list(np.linspace(0.5, 3.0, 5))}
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_of_the_driver(tmp_path, caplog):
     from xkernels.store import completed_points, open_kernels
 
@@ -375,6 +376,7 @@ def test_zipped_sweep_in_store(net, tmp_path):
 # --------------------------------------------------------------------------------------
 # dask.distributed: a real LocalCluster, a worker killed mid-sweep
 # --------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_worker_killed_mid_sweep_is_retried(net):
     from dask.distributed import Client, LocalCluster
 
@@ -474,6 +476,7 @@ def test_stored_sweep_grows_with_new_values(net, tmp_path, caplog):
     xr.testing.assert_identical(grown.load(), fresh.load())
 
 
+@pytest.mark.slow
 def test_sigkill_while_growing_then_resume(net, tmp_path, caplog):
     """The driver killed in the middle of growing the store: the next run completes it."""
     reference = sweep(net, GROW_BIG, make_probes(), store=tmp_path / "ref.zarr",

@@ -6,9 +6,12 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from conftest import subprocess_env
 
 import xkernels.store as store
+
+pytestmark = pytest.mark.slow  # real processes taking turns
 
 SCRIPT = textwrap.dedent("""
     import logging, os, sys, time

@@ -1,10 +1,8 @@
 """xkernels: xarray-native spike-to-signal kernels (Hagen et al. 2022) on LFPy/NEURON.
 
-The package is layered; data flows one way (``tests/test_layers.py`` enforces it)::
-
-    contract, validation, provenance, runtime
-      -> spec -> probes -> engine -> store -> sweeps
-                                  signals -> (accessor, plot, compat) -> app
+The package is layered; data flows one way, from specifications to signals.  The layer
+table is written once, as import-linter contracts in ``pyproject.toml``
+(``[tool.importlinter]``, checked by ``lint-imports`` and ``tests/test_layers.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from xkernels.contract import select_probe, validate_kernels
 from xkernels.hybrid import validate
 from xkernels.probes import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential, MEGProbe
 from xkernels.provenance import XKERNELS_VERSION as __version__
-from xkernels.signals import convolve, rates_from_spikes, rates_from_spikes_per_second
+from xkernels.signals import Spikes, convolve, rates_from_spikes, rates_from_spikes_per_second
 from xkernels.spec import Connection, Network, Population
 from xkernels.store import (
     completed_points,
@@ -37,9 +35,9 @@ from xkernels.sweeps import sweep
 
 __all__ = [
     "__version__", "Connection", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
-    "MEGProbe", "Network", "Population", "completed_points", "compute_kernels", "convolve",
-    "create_sweep_store", "describe", "extend_sweep_store", "open_kernels", "open_rates",
-    "open_signals", "rates_from_spikes", "rates_from_spikes_per_second", "read_attrs",
-    "select_probe", "sweep", "validate", "validate_kernels", "write_kernels", "write_point",
-    "write_points", "write_rates", "write_signals",
+    "MEGProbe", "Network", "Population", "Spikes", "completed_points", "compute_kernels",
+    "convolve", "create_sweep_store", "describe", "extend_sweep_store", "open_kernels",
+    "open_rates", "open_signals", "rates_from_spikes", "rates_from_spikes_per_second",
+    "read_attrs", "select_probe", "sweep", "validate", "validate_kernels", "write_kernels",
+    "write_point", "write_points", "write_rates", "write_signals",
 ]

@@ -13,7 +13,7 @@ from xkernels.app.files import CLIError, check_output, load_spec, write_dataset
 HELP = "kernel prediction vs hybrid ground truth -> a Zarr store with R² per channel"
 DESCRIPTION = """\
 Simulate every postsynaptic cell of the network in SPEC.json (placed, wired and driven
-by the spikes in SPIKES.npz, written by xkernels.hybrid.Spikes.save), compute the
+by the spikes in SPIKES.npz, written by xkernels.Spikes.save), compute the
 kernels of SPEC.json and convolve them with the same spikes' population counts; write
 ground_truth, prediction, r2 (signed) and std_ratio per channel to OUT.zarr.
 SPEC.json's options are the kernels' (dt and Vrest are shared; its seed is the
@@ -45,7 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
-    from xkernels.hybrid import Spikes, validate
+    from xkernels.hybrid import validate
+    from xkernels.signals import Spikes
 
     out = check_output(args.output, args.overwrite)
     network, probes, options = load_spec(args.spec)

@@ -28,7 +28,6 @@ import xarray as xr
 
 from xkernels.engine import linearisation as lin
 from xkernels.hybrid import store as hstore
-from xkernels.hybrid.spikes import Spikes, as_spikes
 from xkernels.hybrid.wiring import EXT_MODES, select_cells, wire_cell
 from xkernels.probes import normalize_probes, probe_channels, probe_definitions, probe_matrix
 from xkernels.provenance import (
@@ -38,6 +37,7 @@ from xkernels.provenance import (
     versions,
 )
 from xkernels.runtime import Runner, check_client, progress_bar
+from xkernels.signals.spikes import Spikes, as_spikes
 from xkernels.spec.network import Network
 from xkernels.store.publish import locked
 from xkernels.validation import check_choice, check_int, check_real
