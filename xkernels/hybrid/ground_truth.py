@@ -205,7 +205,7 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         The network specification.
     spikes : Spikes or mapping
         Spike times (ms) of every neuron of every presynaptic population: a
-        :class:`~xkernels.hybrid.spikes.Spikes`, a mapping population -> list of
+        :class:`~xkernels.signals.Spikes`, a mapping population -> list of
         per-neuron arrays, or ``{"times", "senders", "populations"}`` spike-recorder
         events.  Times in ``[0, t_stop)``, sorted per neuron.
     probes : dict or list
