@@ -184,5 +184,8 @@ def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
+    except OSError:
+        if not path.is_dir():  # some file systems refuse to fsync a directory
+            raise
     finally:
         os.close(fd)
