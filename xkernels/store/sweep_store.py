@@ -227,27 +227,17 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
         raise ValueError(f"H_point must have dims {CORE_DIMS} (plus length-1 sweep dims), got "
                          f"{dict(H_point.sizes)}")
     H_point = H_point.squeeze(extra)
-    validate_kernels(H_point)
-    if H_point.dims != CORE_DIMS:
-        raise ValueError(f"H_point must have dims {CORE_DIMS}, got {H_point.dims}")
-    if H_point.dtype.kind != "f":
-        raise ValueError(f"H_point must have a float dtype, got {H_point.dtype}")
-    compare_core(stored, H_point, "point kernels", path, CORE_DIMS)
-    point = {}
-    for dim, i in zip(sweep_dims, position, strict=True):
+    for dim in sweep_dims:
         if dim not in H_point.coords or H_point.coords[dim].ndim != 0:
             raise ValueError(f"H_point needs the scalar coordinate {dim!r} (its sweep value)")
-        value = H_point.coords[dim].values.item()
-        expected = stored.coords[dim].values[i].item()
-        if not coords_equal(np.asarray(expected), np.asarray(value)):
-            raise ValueError(f"H_point has {dim}={value!r} but index[{dim!r}]={i} is "
-                             f"{dim}={expected!r} in kernel store {str(path)!r}")
-        point[dim] = value
-    check_point_attrs(path, dict(stored.attrs), checked_attrs(H_point.attrs), point)
-
-    values = np.asarray(H_point.values, dtype=stored.dtype)
-    write_region(path, KERNEL_NAME, DONE_NAME, tuple([i] for i in position),
-                 values[(None,) * len(position)])
+    # the point as a block of one: its scalar sweep coordinates become length-1 ones
+    along = {name: coord.dims[0] for name, coord in stored.coords.items()
+             if coord.ndim == 1 and coord.dims[0] in sweep_dims and name not in sweep_dims}
+    block = H_point.assign_coords({name: (dim, [H_point.coords[name].values.item()])
+                                   for name, dim in along.items()
+                                   if name in H_point.coords and H_point.coords[name].ndim == 0})
+    _write_block(path, stored, block.expand_dims(list(sweep_dims)),
+                 tuple([i] for i in position), "H_point")
 
 
 def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
@@ -293,28 +283,33 @@ def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
     >>> completed_points("block.zarr")
     array([ True,  True])
     """
-    path, stored, sweep_dims = open_sweep_store(path, "write_points")
-    selection = block_index(stored, index, path)
-    if not isinstance(H_points, xr.DataArray):
-        raise TypeError(f"H_points must be an xarray.DataArray, got {type(H_points).__name__}")
-    if H_points.dims != stored.dims:
-        raise ValueError(f"H_points must have the dims {stored.dims} of kernel store "
-                         f"{str(path)!r}, got {H_points.dims}")
-    validate_kernels(H_points)
-    if H_points.dtype.kind != "f":
-        raise ValueError(f"H_points must have a float dtype, got {H_points.dtype}")
-    compare_core(stored, H_points, "point kernels", path, CORE_DIMS)
+    path, stored, _ = open_sweep_store(path, "write_points")
+    _write_block(path, stored, H_points, block_index(stored, index, path), "H_points")
+
+
+def _write_block(path: Path, stored: xr.DataArray, H: xr.DataArray,
+                 selection: tuple[list[int], ...], name: str) -> None:
+    """Check a block of points (named ``name`` in messages) against the store, write it."""
+    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
+    if not isinstance(H, xr.DataArray):
+        raise TypeError(f"{name} must be an xarray.DataArray, got {type(H).__name__}")
+    if H.dims != stored.dims:
+        raise ValueError(f"{name} must have the dims {stored.dims} of kernel store "
+                         f"{str(path)!r}, got {H.dims}")
+    validate_kernels(H)
+    if H.dtype.kind != "f":
+        raise ValueError(f"{name} must have a float dtype, got {H.dtype}")
+    compare_core(stored, H, "point kernels", path, CORE_DIMS)
     block = stored.isel(dict(zip(sweep_dims, selection, strict=True)))
-    for name, coord in block.coords.items():
+    for coord_name, coord in block.coords.items():
         if coord.ndim == 1 and coord.dims[0] in sweep_dims:
-            got = H_points.coords.get(name)
+            got = H.coords.get(coord_name)
             if got is None or got.dims != coord.dims or not coords_equal(coord.values,
                                                                          got.values):
                 raise ValueError(
-                    f"H_points coordinate {name!r} is "
+                    f"{name} coordinate {coord_name!r} is "
                     f"{None if got is None else got.values.tolist()} but index selects "
                     f"{coord.values.tolist()} in kernel store {str(path)!r}")
-    check_point_attrs(path, dict(stored.attrs), checked_attrs(H_points.attrs),
+    check_point_attrs(path, dict(stored.attrs), checked_attrs(H.attrs),
                       dict.fromkeys(sweep_dims))
-    write_region(path, KERNEL_NAME, DONE_NAME, selection,
-                 np.asarray(H_points.values, dtype=stored.dtype))
+    write_region(path, KERNEL_NAME, DONE_NAME, selection, np.asarray(H.values, dtype=stored.dtype))
