@@ -24,13 +24,12 @@ import numpy as np
 import xarray as xr
 
 from xkernels.contract import CORE_DIMS, KERNEL_NAME
-from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
 from xkernels.store.datasets import CONSOLIDATED_WARNING
-from xkernels.store.layout import check_kernels
-from xkernels.store.matching import check_template, compare_core, coords_equal, short
+from xkernels.store.matching import check_template, compare_attrs, compare_core, coords_equal
 from xkernels.store.publish import kill_point, locked, publish, recover, staged
-from xkernels.store.reading import as_path, stored_kernels
+from xkernels.store.reading import stored_kernels
+from xkernels.store.sweep_store import checked_template
 
 
 @dataclass(frozen=True)
@@ -134,11 +133,7 @@ def plan_extension(path: os.PathLike, template: xr.DataArray,
         return None
     compare_core(stored, template, "template", path, CORE_DIMS)
     attrs = checked_attrs(template.attrs)
-    for key in sorted(set(attrs) | set(stored.attrs)):
-        if key != "content_hash" and attrs.get(key) != stored.attrs.get(key):
-            raise ValueError(f"template does not match kernel store {str(path)!r}: "
-                             f"attrs[{key!r}] is {short(attrs.get(key))}, store has "
-                             f"{short(stored.attrs.get(key))}")
+    compare_attrs(path, attrs, stored.attrs, skip=("content_hash",))
     along = {n for n, c in template.coords.items() if c.ndim == 1 and c.dims[0] in sweep_dims}
     stored_along = {n for n, c in stored.coords.items()
                     if c.ndim == 1 and c.dims[0] in sweep_dims}
@@ -218,14 +213,7 @@ def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[
     >>> xkernels.completed_points("grown.zarr")
     array([False, False, False])
     """
-    path = as_path(path)
-    sweep_dims = check_kernels(template)
-    if not sweep_dims:
-        raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
-                         f"{template.dims}")
-    require_described_json(template.attrs.get("probes"), f"sweep store {str(path)!r}")
-    template = template.copy(deep=False)
-    template.attrs = without_value_attrs(template.attrs)
+    path, template, sweep_dims = checked_template(path, template)
     with locked(path):  # one process at a time grows a store
         recover(path)
         extension = plan_extension(path, template, sweep_dims)

@@ -62,14 +62,7 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
     >>> completed_points("created.zarr")
     array([False, False])
     """
-    path = as_path(path)
-    sweep_dims = check_kernels(template)
-    if not sweep_dims:
-        raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
-                         f"{template.dims}; use write_kernels for a single point")
-    template = template.copy(deep=False)
-    template.attrs = without_value_attrs(checked_attrs(template.attrs))  # before any disk
-    require_described_json(template.attrs.get("probes"), f"sweep store {str(path)!r}")
+    path, template, sweep_dims = checked_template(path, template)
     import dask.array as dsa
 
     with locked(path):
@@ -84,6 +77,27 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
                         chunks=tuple(sizes[d] for d in template.dims))
         ds, encoding = dataset_for_zarr(template, sweep_dims, done_value=False, data=lazy)
         write_store(ds, encoding, path, overwrite=False, compute=False)
+
+
+def checked_template(path: str | os.PathLike, template: xr.DataArray
+                     ) -> tuple[Path, xr.DataArray, tuple[str, ...]]:
+    """The store's path, the sweep ``template`` checked (before any disk access) without
+    its value attrs, and its sweep dims.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``template`` breaks the data contract, has no sweep dim or undescribed probes.
+    """
+    path = as_path(path)
+    sweep_dims = check_kernels(template)
+    if not sweep_dims:
+        raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
+                         f"{template.dims}; use write_kernels for a single point")
+    template = template.copy(deep=False)
+    template.attrs = without_value_attrs(checked_attrs(template.attrs))
+    require_described_json(template.attrs.get("probes"), f"sweep store {str(path)!r}")
+    return path, template, sweep_dims
 
 
 def completed_points(path: str | os.PathLike) -> np.ndarray:
@@ -136,30 +150,12 @@ def open_sweep_store(path: str | os.PathLike,
     return path, stored, sweep_dims
 
 
-def _check_index_keys(index: Any, sweep_dims: tuple[str, ...], path: Path, what: str) -> None:
-    if not isinstance(index, Mapping) or set(index) != set(sweep_dims):
-        raise ValueError(f"index must map every sweep dim {sweep_dims} of kernel store "
-                         f"{str(path)!r} to {what}, got {index!r}")
-
-
-def point_index(stored: xr.DataArray, index: Mapping[str, int], path: Path) -> tuple[int, ...]:
-    """Position of one sweep point, checked: one int per sweep dim, in range."""
-    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
-    _check_index_keys(index, sweep_dims, path, "an int")
-    out = []
-    for dim in sweep_dims:
-        size = stored.sizes[dim]
-        i = check_int(f"index[{dim!r}]", index[dim])
-        if not 0 <= i < size:
-            fail(f"index[{dim!r}]", i, f"an int in [0, {size})")
-        out.append(i)
-    return tuple(out)
-
-
 def block_index(stored: xr.DataArray, index: Any, path: Path) -> tuple[list[int], ...]:
     """Positions (a list per sweep dim) of an orthogonal block of points, checked."""
     sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
-    _check_index_keys(index, sweep_dims, path, "an int or a list of ints")
+    if not isinstance(index, Mapping) or set(index) != set(sweep_dims):
+        raise ValueError(f"index must map every sweep dim {sweep_dims} of kernel store "
+                         f"{str(path)!r} to an int or a list of ints, got {index!r}")
     out = []
     for dim in sweep_dims:
         raw, size = index[dim], stored.sizes[dim]
@@ -219,7 +215,9 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
     array([ True, False])
     """
     path, stored, sweep_dims = open_sweep_store(path, "write_point")
-    position = point_index(stored, index, path)
+    if isinstance(index, Mapping):  # one int per dim, then checked as a block of one
+        index = {dim: [check_int(f"index[{dim!r}]", i)] for dim, i in index.items()}
+    selection = block_index(stored, index, path)
     if not isinstance(H_point, xr.DataArray):
         raise TypeError(f"H_point must be an xarray.DataArray, got {type(H_point).__name__}")
     extra = [d for d in H_point.dims if d not in CORE_DIMS]
@@ -237,7 +235,7 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
                                    for name, dim in along.items()
                                    if name in H_point.coords and H_point.coords[name].ndim == 0})
     _write_block(path, stored, block.expand_dims(list(sweep_dims)),
-                 tuple([i] for i in position), "H_point")
+                 selection, "H_point")
 
 
 def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
