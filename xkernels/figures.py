@@ -1,13 +1,17 @@
-"""Figures made through pyplot that show exactly once in Jupyter (used by every plot of
-xkernels: :mod:`xkernels.plot` and :mod:`xkernels.hybrid.plot`)."""
+"""Figures made through pyplot that show exactly once in Jupyter, and the choices every
+plot of xkernels makes alike (:mod:`xkernels.plot`, :mod:`xkernels.hybrid.plot`): which
+probes, which time window."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["XkFigure", "new_figure"]
+__all__ = ["XkFigure", "new_figure", "probe_names", "selected_probes", "time_window"]
 
 
 class XkFigure(Figure):
@@ -51,3 +55,34 @@ def new_figure(width: float, height: float) -> XkFigure:
     import matplotlib.pyplot as plt
 
     return plt.figure(figsize=(width, height), layout="constrained", FigureClass=XkFigure)
+
+
+def probe_names(obj: Any) -> list[str]:
+    """Probe names in channel order."""
+    return list(dict.fromkeys(obj.coords["probe"].values.tolist()))
+
+
+def selected_probes(obj: Any, probes: Sequence[str] | None) -> list[str]:
+    """Names of the probes to draw (all, in channel order, if ``probes`` is None)."""
+    names = probe_names(obj)
+    if probes is None:
+        return names
+    if isinstance(probes, str):
+        probes = [probes]
+    unknown = [p for p in probes if p not in names]
+    if unknown:
+        raise ValueError(f"probes {unknown} not found; available probes: {names}")
+    return list(probes)
+
+
+def time_window(coord: np.ndarray, lim: Sequence[float] | None, name: str) -> slice:
+    """Positions of the axis ``coord`` (ms) inside ``lim`` (all if None), at least 2."""
+    if lim is None:
+        return slice(None)
+    if len(lim) != 2 or not lim[0] < lim[1]:
+        raise ValueError(f"{name} must be (start, stop) with start < stop (ms), got {lim!r}")
+    inside = np.flatnonzero((coord >= lim[0]) & (coord <= lim[1]))
+    if inside.size < 2:
+        raise ValueError(f"{name} = {tuple(lim)} ms holds fewer than 2 samples of the axis "
+                         f"[{coord[0]}, {coord[-1]}] ms")
+    return slice(int(inside[0]), int(inside[-1]) + 1)

@@ -31,7 +31,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from xkernels.contract import CHANNEL_COORDS, select_probe
-from xkernels.figures import new_figure
+from xkernels.figures import new_figure, selected_probes, time_window
 from xkernels.validation import check_choice, fail
 
 KINDS = ("traces", "image")
@@ -93,11 +93,6 @@ def nice_number(value: float) -> float:
         if candidate <= value * (1 + 1e-12):
             return float(candidate)
     return float(10.0 ** exponent)
-
-
-def probe_names(obj: xr.DataArray) -> list[str]:
-    """Probe names in channel order."""
-    return list(dict.fromkeys(obj.coords["probe"].values.tolist()))
 
 
 def is_depth_probe(part: xr.DataArray) -> bool:
@@ -186,30 +181,6 @@ def plottable(obj: xr.DataArray, core: Sequence[str], what: str) -> xr.DataArray
     return obj.transpose(*core)
 
 
-def _select_probes(obj: xr.DataArray, probes: Sequence[str] | None) -> list[str]:
-    names = probe_names(obj)
-    if probes is None:
-        return names
-    if isinstance(probes, str):
-        probes = [probes]
-    unknown = [p for p in probes if p not in names]
-    if unknown:
-        raise ValueError(f"probes {unknown} not found; available probes: {names}")
-    return list(probes)
-
-
-def _window(coord: np.ndarray, lim: Sequence[float] | None, name: str) -> slice:
-    if lim is None:
-        return slice(None)
-    if len(lim) != 2 or not lim[0] < lim[1]:
-        raise ValueError(f"{name} must be (start, stop) with start < stop (ms), got {lim!r}")
-    inside = np.flatnonzero((coord >= lim[0]) & (coord <= lim[1]))
-    if inside.size < 2:
-        raise ValueError(f"{name} = {tuple(lim)} ms holds fewer than 2 samples of the axis "
-                         f"[{coord[0]}, {coord[-1]}] ms")
-    return slice(int(inside[0]), int(inside[-1]) + 1)
-
-
 def _draw_depth(ax, t: np.ndarray, data: np.ndarray, z: np.ndarray, units: str,
                 kind: str, vmax: float, show_scale: bool = True, cbar_ax=None):
     """One depth-resolved panel: data (channel, time) at depths z (µm)."""
@@ -262,10 +233,6 @@ def _draw_lines(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: f
         ax.legend(fontsize=6, loc="upper right", frameon=False)
 
 
-def _new_figure(width: float, height: float) -> Figure:
-    return new_figure(width, height)
-
-
 def _axes_list(ax: Any, n_panels: int, what: str) -> list:
     """The user's axes, one per panel (a single Axes for one panel)."""
     from matplotlib.axes import Axes
@@ -296,7 +263,7 @@ def _target(fig: Any, ax: Any, figsize: tuple[float, float] | None,
         return fig
     if ax is not None:
         return None
-    return _new_figure(*(figsize or default))
+    return new_figure(*(figsize or default))
 
 
 # --------------------------------------------------------------------------------------
@@ -351,9 +318,9 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
     check_choice("kind", kind, KINDS)
     check_choice("scale", scale, SCALES)
     H = plottable(H, ("X", "Y", "probe_channel", "tau"), "kernels")
-    names = _select_probes(H, probes)
+    names = selected_probes(H, probes)
     tau = np.asarray(H.coords["tau"].values, float)
-    window = _window(tau, tau_lim, "tau_lim")
+    window = time_window(tau, tau_lim, "tau_lim")
     H = H.isel(tau=window)
     tau = tau[window]
     xs = H.coords["X"].values.tolist()
@@ -456,11 +423,11 @@ def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
     """
     check_choice("kind", kind, KINDS)
     signals = plottable(signals, ("probe_channel", "time"), "signals")
-    names = _select_probes(signals, probes)
+    names = selected_probes(signals, probes)
     time = np.asarray(signals.coords["time"].values, float)
     if time_lim is None:
         time_lim = (time[0], min(time[-1], time[0] + 1000.0))
-    window = _window(time, time_lim, "time_lim")
+    window = time_window(time, time_lim, "time_lim")
     sig = signals.isel(time=window).compute()
     t = time[window]
     parts = {p: select_probe(sig, p) for p in names}
@@ -535,7 +502,7 @@ def _draw_rates(ax, rates: xr.DataArray, time_lim: Sequence[float]) -> None:
     if "X" not in rates.dims or "time" not in rates.dims or rates.ndim != 2:
         raise ValueError(f"rates must have dims ('X', 'time'), got {rates.dims}")
     t = np.asarray(rates.coords["time"].values, float)
-    window = _window(t, time_lim, "time_lim")
+    window = time_window(t, time_lim, "time_lim")
     dt = float(t[1] - t[0])
     bin_ms = max(1, int(round(1.0 / dt)))
     labels = (rates.coords["X"].values.tolist() if "X" in rates.coords

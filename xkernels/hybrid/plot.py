@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from xkernels.figures import new_figure
+from xkernels.figures import new_figure, selected_probes, time_window
 
 REQUIRED = ("ground_truth", "prediction", "r2", "std_ratio")
 
@@ -81,22 +81,9 @@ def plot_validation(ds: xr.Dataset, *, probes: Sequence[str] | None = None,
     if missing:
         raise ValueError(f"ds must be a validation Dataset with {list(REQUIRED)}; "
                          f"missing {missing}")
-    names = list(dict.fromkeys(ds.coords["probe"].values.tolist()))
-    if probes is not None:
-        probes = [probes] if isinstance(probes, str) else list(probes)
-        unknown = [p for p in probes if p not in names]
-        if unknown:
-            raise ValueError(f"probes {unknown} not found; available probes: {names}")
-        names = probes
+    names = selected_probes(ds, probes)
     t = ds.coords["time"].values
-    window = np.ones(t.size, dtype=bool)
-    if time_lim is not None:
-        if len(time_lim) != 2 or not time_lim[0] < time_lim[1]:
-            raise ValueError(f"time_lim must be (start, stop) with start < stop (ms), got "
-                             f"{time_lim!r}")
-        window = (t >= time_lim[0]) & (t <= time_lim[1])
-        if window.sum() < 2:
-            raise ValueError(f"time_lim = {tuple(time_lim)} ms holds fewer than 2 samples")
+    window = time_window(t, time_lim, "time_lim")
     rows = []
     for name in names:
         part = ds.where(ds.coords["probe"] == name, drop=True)
