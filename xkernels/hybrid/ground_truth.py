@@ -91,8 +91,8 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
     -------
     dict
         ``values`` (n_channels, n_steps) sum of the cells' signals (channel units),
-        ``cells``, ``synapses``, ``groups``, ``events`` counts, ``seconds`` (wall) and
-        ``cpu_seconds`` (this process's CPU time) spent.
+        ``cells``, ``synapses``, ``groups``, ``events`` counts, ``task_seconds`` (wall)
+        and ``task_cpu_seconds`` (this process's CPU time) spent.
     """
     from xkernels.engine.mechanisms import NEURON_LOCK
     from xkernels.engine.network_cell import NetworkCell
@@ -126,8 +126,8 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
             else:
                 total += signal
     return {"values": total, "cells": len(cells), "synapses": n_syn, "groups": n_groups,
-            "events": n_events, "seconds": time.perf_counter() - start,
-            "cpu_seconds": time.process_time() - cpu}
+            "events": n_events, "task_seconds": time.perf_counter() - start,
+            "task_cpu_seconds": time.process_time() - cpu}
 
 
 # --------------------------------------------------------------------------------------
@@ -140,12 +140,6 @@ def _e_pas(Vrest: Any, post: str) -> float:
                              f"{sorted(Vrest)}")
         return check_real(f"Vrest[{post!r}]", Vrest[post])
     return check_real("Vrest", Vrest)
-
-
-def _n_cells_for(n_cells: Any, post: str) -> Any:
-    if isinstance(n_cells, Mapping):
-        return n_cells.get(post)
-    return n_cells
 
 
 def resolve_ext(ext: str, network: Network) -> str:
@@ -168,7 +162,8 @@ def _batch_plan(network: Network, n_cells: Any, seed: int,
     chosen, batches = {}, []
     for post in posts:
         size = network.population(post).size
-        idx = select_cells(size, _n_cells_for(n_cells, post), seed, post)
+        idx = select_cells(size, n_cells.get(post) if isinstance(n_cells, Mapping) else n_cells,
+                           seed, post)
         chosen[post] = idx
         bs = batch_size or max(1, math.ceil(idx.size / BATCHES_PER_POPULATION))
         for first in range(0, idx.size, bs):
@@ -384,10 +379,8 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
                 hstore.write_batch(store, b, result["values"])
             else:
                 out[posts.index(batches[b]["Y"])] += result["values"]
-            for key in ("cells", "synapses", "groups", "events"):
+            for key in stats:
                 stats[key] += result[key]
-            stats["task_seconds"] += result["seconds"]
-            stats["task_cpu_seconds"] += result["cpu_seconds"]
             bar.update(result["cells"])
         stats["wall_seconds"] = time.perf_counter() - wall
         for j, post in enumerate(posts):
@@ -411,7 +404,7 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         "dt": dt, "t_stop": t_stop, "seed": seed, "ext": ext,
         "Vrest": json.dumps(e_pas), "v_init": "rest or cell v_init" if v_init is None
         else v_init,
-        "cells": json.dumps({post: int(chosen[post].size) for post in posts}),
+        "cells": json.dumps(inputs["n_cells"]),
         "scale": json.dumps(scale),
         "spikes_hash": spikes_hash, "content_hash": digest,
         "versions": json.dumps(versions(), sort_keys=True),

@@ -77,10 +77,7 @@ def select_cells(size: int, n_cells: int | float | None, seed: int,
     """
     if n_cells is None:
         return np.arange(size)
-    if isinstance(n_cells, (bool, np.bool_)):
-        raise TypeError(f"n_cells[{population!r}] must be None, an int or a float in (0, 1],"
-                        f" got {n_cells!r}")
-    if isinstance(n_cells, (int, np.integer)):
+    if isinstance(n_cells, (int, np.integer)) and not isinstance(n_cells, (bool, np.bool_)):
         m = int(n_cells)
         if not 1 <= m <= size:
             raise ValueError(f"n_cells[{population!r}] must be in [1, {size}] (the population "
