@@ -212,11 +212,6 @@ def validate_kernels(H: xr.DataArray, *, require_attrs: bool = True) -> None:
             raise ValueError(f"kernels attrs lack provenance fields {missing}")
 
 
-def kernel_dt(H: xr.DataArray) -> float:
-    """Return the tau spacing of kernels ``H`` (ms)."""
-    return regular_spacing(H.coords["tau"].values, "kernels tau coordinate")
-
-
 def select_probe(H: xr.DataArray, probe: str) -> xr.DataArray:
     """Return the part of ``H`` that belongs to one probe.
 

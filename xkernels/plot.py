@@ -436,13 +436,10 @@ def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
     target = _target(fig, ax, figsize, (8.0, 0.8 * sum(heights) + 0.6))
     if target is None:
         slots = _axes_list(ax, len(heights), "signals")
-        fig_out = slots[0].figure
     else:
-        fig_out = target
-        grid = target.add_gridspec(len(heights), 1, height_ratios=heights)
-        slots = []
-        for i in range(len(heights)):
-            slots.append(target.add_subplot(grid[i], sharex=slots[0] if slots else None))
+        slots = list(target.subplots(len(heights), 1, sharex=True, squeeze=False,
+                                     height_ratios=heights)[:, 0])
+    fig_out = slots[0].figure if target is None else target
     axes = list(slots)
     if rates is not None:
         _draw_rates(slots.pop(0), rates, time_lim)

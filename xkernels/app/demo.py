@@ -144,9 +144,8 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
     steps = ["kernels", "LIF network (NEST)", "signals", "figures"]
     with staged(outdir) as tmp:
         tmp.mkdir()
-        bar = tqdm(total=len(steps), desc="xkernels demo", unit="step", disable=quiet,
-                   file=sys.stderr)
-        try:
+        with tqdm(total=len(steps), desc="xkernels demo", unit="step", disable=quiet,
+                  file=sys.stderr) as bar:
             bar.set_postfix_str(steps[0])
             network = Network.example()
             probes = demo_probes()
@@ -183,8 +182,6 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
                                round(time.perf_counter() - start, 1))
             (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
             publish_output(tmp, outdir, overwrite)
-        finally:
-            bar.close()
     if not quiet:
         print(format_summary(outdir, summary))
     return summary
