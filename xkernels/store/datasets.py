@@ -21,13 +21,14 @@ CONSOLIDATED_WARNING = "Consolidated metadata is currently not part"
 
 
 def plain_strings(ds: xr.Dataset) -> xr.Dataset:
-    """Copy of ``ds`` with fresh encodings and ``<U`` coordinates as Python str objects
-    (Zarr variable-length strings, which have a specification, unlike numpy's ``<U``)."""
+    """Copy of ``ds`` with fresh encodings and ``<U`` (or ``StringDType``) coordinates as
+    Python str objects (Zarr variable-length strings, which have a specification, unlike
+    numpy's ``<U``)."""
     ds = ds.copy()
     for var in ds.variables.values():
         var.encoding = {}
     new = {name: (coord.dims, strings_as_objects(coord.values), coord.attrs)
-           for name, coord in ds.coords.items() if coord.dtype.kind == "U"}
+           for name, coord in ds.coords.items() if coord.dtype.kind in "UT"}
     return ds.assign_coords(new)
 
 

@@ -18,7 +18,7 @@ import xarray as xr
 from xkernels.contract import KERNEL_NAME
 from xkernels.provenance import stamped_attrs
 from xkernels.store.attrs import restore_strings
-from xkernels.store.layout import check_kernels, check_replaceable, dataset_for_zarr, write_store
+from xkernels.store.layout import check_kernels, check_replaceable, write_store
 from xkernels.store.reading import (
     KernelStoreError,
     as_path,
@@ -75,8 +75,7 @@ def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool =
     check_replaceable(path, overwrite)
     stamped = H.copy(deep=False)
     stamped.attrs = stamped_attrs(H)
-    ds, encoding = dataset_for_zarr(stamped, sweep_dims, done_value=True)
-    write_store(ds, encoding, path, overwrite)
+    write_store(stamped, path, sweep_dims, done=True, overwrite=overwrite)
 
 
 def read_attrs(path: str | os.PathLike) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME, validate_kernels
-from xkernels.store.attrs import checked_attrs, strings_as_objects
+from xkernels.store.attrs import checked_attrs
 from xkernels.store.datasets import write_dataset
 
 STORE_FORMAT_VERSION = FORMAT_VERSION
@@ -102,51 +102,6 @@ def chunks(H: xr.DataArray, sweep_dims: tuple[str, ...]) -> dict[str, int]:
     return out
 
 
-def dataset_for_zarr(H: xr.DataArray, sweep_dims: tuple[str, ...], done_value: bool,
-                     data: Any = None) -> tuple[xr.Dataset, dict[str, dict]]:
-    """The Dataset of a kernel store (str coords as objects, fresh encodings) and its
-    Zarr encoding.
-
-    Parameters
-    ----------
-    H : xarray.DataArray
-        Checked kernels (:func:`check_kernels`).
-    sweep_dims : tuple of str
-        Their sweep dims.
-    done_value : bool
-        Initial ``done`` flag of every sweep point.
-    data : array, optional
-        Values to write instead of ``H``'s (a lazy placeholder for sweep stores).
-
-    Returns
-    -------
-    (xarray.Dataset, dict)
-    """
-    attrs = checked_attrs(H.attrs)
-    sizes = chunks(H, sweep_dims)
-    values = H.data if data is None else data
-    if data is None and hasattr(values, "rechunk"):
-        values = values.rechunk(tuple(sizes[d] for d in H.dims))
-    kernels = xr.Variable(H.dims, values, attrs=attrs)
-    coords = {}
-    for name, coord in H.coords.items():
-        vals = coord.values
-        if vals.dtype.kind in "UOT":
-            vals = strings_as_objects(vals)
-        coords[name] = xr.Variable(coord.dims, vals, attrs=dict(coord.attrs))
-    data_vars = {KERNEL_NAME: kernels}
-    encoding = {KERNEL_NAME: {"chunks": tuple(sizes[d] for d in H.dims)}}
-    if sweep_dims:
-        import dask.array as dsa
-
-        shape = tuple(H.sizes[d] for d in sweep_dims)
-        flag = dsa.full(shape, done_value, dtype=bool, chunks=1)
-        data_vars[DONE_NAME] = xr.Variable(sweep_dims, flag)
-        encoding[DONE_NAME] = {"chunks": (1,) * len(sweep_dims)}
-    ds = xr.Dataset(data_vars, coords=coords, attrs={ROOT_VERSION_ATTR: FORMAT_VERSION})
-    return ds, encoding
-
-
 def check_replaceable(path: Path, overwrite: bool) -> None:
     """Refuse an existing ``path`` unless overwriting a kernel store (of any version).
 
@@ -168,21 +123,39 @@ def check_replaceable(path: Path, overwrite: bool) -> None:
         raise ValueError(f"overwrite=True replaces kernel stores only; {str(path)!r} is {what}")
 
 
-def write_store(ds: xr.Dataset, encoding: dict, path: Path, overwrite: bool,
-                compute: bool = True) -> None:
-    """Write a kernel store's Dataset to ``path`` atomically (see :func:`write_dataset`).
+def write_store(H: xr.DataArray, path: Path, sweep_dims: tuple[str, ...], *, done: bool,
+                overwrite: bool, data: Any = None) -> None:
+    """Write kernels as a kernel store at ``path``, atomically (see :func:`write_dataset`).
 
     Parameters
     ----------
-    ds, encoding
-        From :func:`dataset_for_zarr`.
+    H : xarray.DataArray
+        Checked kernels (:func:`check_kernels`).
     path : pathlib.Path
-        Absolute store path.
+        Absolute store path (checked with :func:`check_replaceable` by the caller).
+    sweep_dims : tuple of str
+        Their sweep dims.
+    done : bool
+        Initial ``done`` flag of every sweep point.
     overwrite : bool
-        Replace an existing kernel store (never anything else).
-    compute : bool
-        Write the values (False: arrays are created but not filled).
+        Replace an existing kernel store.
+    data : array, optional
+        A lazy placeholder written instead of ``H``'s values: the arrays are created,
+        not filled (empty sweep stores).
     """
-    check_replaceable(path, overwrite)
-    write_dataset(ds, path, overwrite=overwrite, encoding=encoding, compute=compute,
+    sizes = chunks(H, sweep_dims)
+    chunk_shape = tuple(sizes[d] for d in H.dims)
+    values = H.data if data is None else data
+    if data is None and hasattr(values, "rechunk"):
+        values = values.rechunk(chunk_shape)
+    ds = xr.Dataset({KERNEL_NAME: xr.Variable(H.dims, values, attrs=checked_attrs(H.attrs))},
+                    coords=H.coords, attrs={ROOT_VERSION_ATTR: FORMAT_VERSION})
+    encoding = {KERNEL_NAME: {"chunks": chunk_shape}}
+    if sweep_dims:
+        import dask.array as dsa
+
+        shape = tuple(H.sizes[d] for d in sweep_dims)
+        ds[DONE_NAME] = (sweep_dims, dsa.full(shape, done, dtype=bool, chunks=1))
+        encoding[DONE_NAME] = {"chunks": (1,) * len(sweep_dims)}
+    write_dataset(ds, path, overwrite=overwrite, encoding=encoding, compute=data is None,
                   what="kernel store")

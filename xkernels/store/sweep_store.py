@@ -21,7 +21,7 @@ import xarray as xr
 from xkernels.contract import CORE_DIMS, KERNEL_NAME, validate_kernels
 from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
-from xkernels.store.layout import DONE_NAME, check_kernels, chunks, dataset_for_zarr, write_store
+from xkernels.store.layout import DONE_NAME, check_kernels, chunks, write_store
 from xkernels.store.matching import check_point_attrs, check_template, compare_core, coords_equal
 from xkernels.store.publish import locked, recover
 from xkernels.store.reading import as_path, inspect_store, read_done, stored_kernels
@@ -75,8 +75,7 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
         sizes = chunks(template, sweep_dims)
         lazy = dsa.full(template.shape, np.nan, dtype=template.dtype,
                         chunks=tuple(sizes[d] for d in template.dims))
-        ds, encoding = dataset_for_zarr(template, sweep_dims, done_value=False, data=lazy)
-        write_store(ds, encoding, path, overwrite=False, compute=False)
+        write_store(template, path, sweep_dims, done=False, overwrite=False, data=lazy)
 
 
 def checked_template(path: str | os.PathLike, template: xr.DataArray
