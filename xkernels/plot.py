@@ -40,7 +40,7 @@ SCALES = ("shared", "panel")
 #: Units shown for channels without a ``units`` coordinate.
 NO_UNITS = "a.u."
 _PREFIXES = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"))
-_BASE_PREFIX = {"m": 1e-3, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
+_BASE_PREFIX = {prefix: scale for scale, prefix in _PREFIXES if prefix}
 
 
 # --------------------------------------------------------------------------------------
@@ -49,7 +49,7 @@ _BASE_PREFIX = {"m": 1e-3, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
 def readable_units(units: str, magnitude: float) -> tuple[float, str]:
     """Factor and unit label that bring ``magnitude`` (in ``units``) to 1..1000.
 
-    Only the SI prefix of the first unit symbol changes: ``("mV", 2e-4)`` gives
+    Only the SI prefix of the first unit symbol changes: ``("mV", 0.2)`` gives
     ``(1000.0, "µV")``; ``("nA µm", 5.0)`` gives ``(1.0, "nA µm")``.
 
     Parameters
@@ -66,20 +66,14 @@ def readable_units(units: str, magnitude: float) -> tuple[float, str]:
     label : str
         Units of the rescaled data.
     """
-    if units == NO_UNITS:
+    if units == NO_UNITS or not np.isfinite(magnitude) or magnitude <= 0:
         return 1.0, units
     head, sep, rest = units.partition(" ")
-    base = 1.0
-    symbol = head
+    base, symbol = 1.0, head
     if len(head) >= 2 and head[0] in _BASE_PREFIX:
         base, symbol = _BASE_PREFIX[head[0]], head[1:]
-    if not np.isfinite(magnitude) or magnitude <= 0:
-        return 1.0, units
-    value = magnitude * base
-    for scale, prefix in _PREFIXES:
-        if value >= scale:
-            return base / scale, f"{prefix}{symbol}{sep}{rest}"
-    scale, prefix = _PREFIXES[-1]
+    # the largest prefix not above the value, else the smallest one
+    scale, prefix = next((p for p in _PREFIXES if magnitude * base >= p[0]), _PREFIXES[-1])
     return base / scale, f"{prefix}{symbol}{sep}{rest}"
 
 

@@ -79,8 +79,9 @@ def plot_validation(ds: xr.Dataset, *, probes: Sequence[str] | None = None,
     """
     missing = [v for v in REQUIRED if v not in ds]
     if missing:
-        raise ValueError(f"ds must be a validation Dataset with {list(REQUIRED)}; "
-                         f"missing {missing}")
+        raise ValueError(f"ds must be a validation Dataset with {list(REQUIRED)} (Dataset.xk."
+                         f"plot() plots those); missing {missing}, variables: "
+                         f"{list(ds.data_vars)}")
     names = selected_probes(ds, probes)
     t = ds.coords["time"].values
     window = time_window(t, time_lim, "time_lim")
