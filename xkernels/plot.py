@@ -227,6 +227,20 @@ def _draw_lines(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: f
         ax.legend(fontsize=6, loc="upper right", frameon=False)
 
 
+def _draw_probe(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: float,
+                kind: str, label: bool = True, **depth_options: Any) -> None:
+    """One probe's channels in one panel: depth-resolved (``depth_options`` to
+    :func:`_draw_depth`) or as lines; the y label names the probe if ``label``."""
+    name = part.coords["probe"].values[0]
+    if is_depth_probe(part):
+        _draw_depth(ax, t, data, np.asarray(part.coords["z"].values, float), _units(part),
+                    kind, vmax, **depth_options)
+        ax.set_ylabel(f"{name}: z (µm)" if label else "")
+    else:
+        _draw_lines(ax, t, part, data, vmax)
+        ax.set_ylabel(f"{name} ({ax.get_ylabel()})" if label else "")
+
+
 def _axes_list(ax: Any, n_panels: int, what: str) -> list:
     """The user's axes, one per panel (a single Axes for one panel)."""
     from matplotlib.axes import Axes
@@ -341,7 +355,6 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
         for ip, p in enumerate(names):
             row = iy * len(names) + ip
             shared_vmax = float(np.nanmax(np.abs(values[p]))) if values[p].size else 0.0
-            z = np.asarray(parts[p].coords["z"].values, float)
             first = None
             for ix, x in enumerate(xs):
                 if grid is None:
@@ -353,20 +366,12 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
                 data = values[p][ix, iy]
                 vmax = shared_vmax if scale == "shared" else float(np.nanmax(np.abs(data)))
                 last = ix == len(xs) - 1
-                if depth[p]:
-                    cbar_ax = (target.add_subplot(grid[row, -1])
-                               if colorbar_column and last else None)
-                    show = scale == "panel" or last
-                    _draw_depth(a, tau, data, z, _units(parts[p]), kind, vmax,
-                                show_scale=show and cbar_ax is None, cbar_ax=cbar_ax)
-                    if ix == 0:
-                        a.set_ylabel(f"{p}: z (µm)")
-                else:
-                    _draw_lines(a, tau, parts[p], data, vmax)
-                    if ix == 0 or scale == "panel":
-                        a.set_ylabel(f"{p} ({a.get_ylabel()})")
-                    else:
-                        a.set_ylabel("")
+                cbar_ax = (target.add_subplot(grid[row, -1])
+                           if colorbar_column and last and depth[p] else None)
+                _draw_probe(a, tau, parts[p], data, vmax, kind,
+                            label=ix == 0 or (scale == "panel" and not depth[p]),
+                            show_scale=(scale == "panel" or last) and cbar_ax is None,
+                            cbar_ax=cbar_ax)
                 a.set_title(f"{x} → {y}  ({p})", fontsize=8)
                 a.tick_params(labelsize=7)
                 if row == len(heights) - 1:
@@ -442,13 +447,7 @@ def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
         data = np.asarray(part.values, float)
         centred = data - data.mean(axis=-1, keepdims=True)
         vmax = float(np.nanmax(np.abs(centred))) if centred.size else 0.0
-        if is_depth_probe(part):
-            _draw_depth(a, t, centred, np.asarray(part.coords["z"].values, float),
-                        _units(part), kind, vmax)
-            a.set_ylabel(f"{p}: z (µm)")
-        else:
-            _draw_lines(a, t, part, centred, vmax)
-            a.set_ylabel(f"{p} ({a.get_ylabel()})")
+        _draw_probe(a, t, part, centred, vmax, kind)
         a.set_title(f"{p} (mean removed)", fontsize=8)
         a.tick_params(labelsize=7)
     axes[-1].set_xlabel("t (ms)")

@@ -27,7 +27,7 @@ from xkernels.contract import CORE_DIMS, KERNEL_NAME
 from xkernels.store.attrs import checked_attrs
 from xkernels.store.datasets import CONSOLIDATED_WARNING
 from xkernels.store.matching import check_template, compare_attrs, compare_core, coords_equal
-from xkernels.store.publish import kill_point, locked, publish, recover, staged
+from xkernels.store.publish import kill_point, publish, staged
 from xkernels.store.reading import stored_kernels
 from xkernels.store.sweep_store import checked_template
 
@@ -44,11 +44,14 @@ class Extension:
         Coordinate name -> the values appended to it.
     content_hash : str
         Content hash of the grown sweep (the new ``kernels`` attribute).
+    added : dict
+        Sweep dim -> number of values appended.
     """
 
     shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
     tails: dict[str, list]
     content_hash: str
+    added: dict[str, int]
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -153,7 +156,8 @@ def plan_extension(path: os.PathLike, template: xr.DataArray,
         dims = tuple(arr.metadata.dimension_names or ())
         if any(d in grown for d in dims):
             shapes[name] = (tuple(arr.shape), tuple(template.sizes[d] for d in dims))
-    return Extension(shapes, tails, attrs["content_hash"])
+    added = {d: template.sizes[d] - stored.sizes[d] for d in grown}
+    return Extension(shapes, tails, attrs["content_hash"], added)
 
 
 def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[str, int]:
@@ -214,17 +218,12 @@ def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[
     array([False, False, False])
     """
     path, template, sweep_dims = checked_template(path, template)
-    with locked(path):  # one process at a time grows a store
-        recover(path)
+    with staged(path) as tmp:  # one process at a time grows a store
         extension = plan_extension(path, template, sweep_dims)
         if extension is None:
             return {}
-        stored = stored_kernels(path)
-        added = {d: template.sizes[d] - stored.sizes[d] for d in sweep_dims
-                 if template.sizes[d] != stored.sizes[d]}
-        with staged(path) as tmp:
-            shutil.copytree(path, tmp, copy_function=_link_or_copy)
-            apply_extension(tmp, extension)
-            kill_point("grow:built")
-            publish(tmp, path, overwrite=True, what="kernel store")
-        return added
+        shutil.copytree(path, tmp, copy_function=_link_or_copy)
+        apply_extension(tmp, extension)
+        kill_point("grow:built")
+        publish(tmp, path, overwrite=True, what="kernel store")
+    return extension.added
