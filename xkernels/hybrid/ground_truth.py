@@ -332,7 +332,6 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     posts, chosen, batches = _batch_plan(network, n_cells, seed, batch_size)
     channels = merge_channel_coords([probe_channels(name, probe)
                                      for name, probe in named.items()])
-    labels = channels["probe_channel"][1].tolist()
     scale = {post: network.population(post).size / chosen[post].size for post in posts}
     spikes_hash = spikes.digest()
     inputs = {"spec": network.to_dict(), "probes": [[n, d] for n, d in definitions.items()],
@@ -342,20 +341,23 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
               "batches": [[b["Y"], b["first"], b["cells"]] for b in batches],
               "chunk_steps": chunk_steps}
     digest = content_hash(inputs)
-    time_axis = np.arange(n_steps) * dt
+    versions_json = json.dumps(versions(), sort_keys=True)
+    coords = {"Y": ("Y", np.asarray(posts, dtype=object)), **{
+        k: (dim, np.asarray(v.tolist(), dtype=object) if v.dtype.kind in "UOS" else v, a)
+        for k, (dim, v, a) in channels.items()},
+        "time": ("time", np.arange(n_steps) * dt, {"units": "ms", "long_name": "time"})}
     options = {"seed": seed, "dt": dt, "t_stop": t_stop, "n_steps": n_steps, "ext": ext,
                "v_init": v_init, "chunk_steps": chunk_steps}
     stats = {"cells": 0, "synapses": 0, "groups": 0, "events": 0, "task_seconds": 0.0,
              "task_cpu_seconds": 0.0}
-    out = np.zeros((len(posts), len(labels), n_steps))
+    out = np.zeros((len(posts), len(coords["probe_channel"][1]), n_steps))
     wall = time.perf_counter()
     with contextlib.ExitStack() as stack:
         done = np.zeros(len(batches), dtype=bool)
         if store is not None:  # one process at a time simulates into a store
             stack.enter_context(locked(Path(store)))
-            ds, encoding = hstore.template(
-                {"Y": posts, "channels": channels, "time": time_axis}, batches, inputs,
-                {"content_hash": digest, "versions": json.dumps(versions(), sort_keys=True)})
+            ds, encoding = hstore.template(coords, batches, inputs, {
+                "content_hash": digest, "versions": versions_json})
             done = hstore.open_or_create(store, ds, encoding, inputs)
         jobs, todo = [], []
         for b, batch in enumerate(batches):
@@ -392,10 +394,6 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
                 out[j] *= scale[post]
             if store is not None:
                 hstore.write_ground_truth(store, j, out[j])
-    coords = {"Y": ("Y", np.asarray(posts, dtype=object)), **{
-        k: (dim, np.asarray(v.tolist(), dtype=object) if v.dtype.kind in "UOS" else v, a)
-        for k, (dim, v, a) in channels.items()},
-        "time": ("time", time_axis, {"units": "ms", "long_name": "time"})}
     attrs = {
         "long_name": "hybrid ground truth",
         "description": "every cell simulated with the network's spikes, per population",
@@ -407,7 +405,7 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         "cells": json.dumps(inputs["n_cells"]),
         "scale": json.dumps(scale),
         "spikes_hash": spikes_hash, "content_hash": digest,
-        "versions": json.dumps(versions(), sort_keys=True),
+        "versions": versions_json,
         "run_stats": json.dumps(stats),
     }
     return xr.DataArray(out, dims=("Y", "probe_channel", "time"), coords=coords,

@@ -56,8 +56,8 @@ def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str
     Parameters
     ----------
     coords : mapping
-        ``Y`` (list of str), ``probe_channel`` coordinates (name -> ("probe_channel",
-        values)) and ``time`` (ms).
+        ``Y``, the ``probe_channel`` coordinates and ``time`` (ms), each as
+        ``(dim, values[, attrs])`` (str values as objects: Zarr variable-length strings).
     batches : list of dict
         ``{"Y": str, "first": int, "cells": int}`` per batch, in summation order.
     inputs : mapping
@@ -67,22 +67,17 @@ def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str
     """
     import dask.array as dsa
 
-    ys = list(coords["Y"])
-    channels = coords["channels"]
-    time = np.asarray(coords["time"], dtype=float)
-    n_ch, n_t, n_b = channels["probe_channel"][1].size, time.size, len(batches)
+    n_y, n_ch, n_t = (len(coords[name][1]) for name in ("Y", "probe_channel", "time"))
+    n_b = len(batches)
     tc = time_chunk(n_ch, n_t)
-    chan = dict(channels)  # str values are written as variable-length strings
     ds = xr.Dataset(
         {"ground_truth": (("Y", "probe_channel", "time"),
-                          dsa.zeros((len(ys), n_ch, n_t), chunks=(1, n_ch, tc))),
-         "summed": (("Y",), np.zeros(len(ys), dtype=bool)),
+                          dsa.zeros((n_y, n_ch, n_t), chunks=(1, n_ch, tc))),
+         "summed": (("Y",), np.zeros(n_y, dtype=bool)),
          "partial": (("batch", "probe_channel", "time"),
                      dsa.zeros((n_b, n_ch, n_t), chunks=(1, n_ch, tc))),
          "done": (("batch",), np.zeros(n_b, dtype=bool))},
-        coords={"Y": ("Y", np.asarray(ys, dtype=object)), **chan,
-                "time": ("time", time, {"units": "ms"}),
-                "batch": ("batch", np.arange(n_b)),
+        coords={**coords, "batch": ("batch", np.arange(n_b)),
                 "batch_Y": ("batch", np.asarray([b["Y"] for b in batches], dtype=object)),
                 "batch_first": ("batch", np.asarray([b["first"] for b in batches])),
                 "batch_cells": ("batch", np.asarray([b["cells"] for b in batches]))},
