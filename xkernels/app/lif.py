@@ -161,8 +161,40 @@ def import_nest() -> Any:
     return nest
 
 
-def start_nest(dt: float, seed: int, threads: int) -> Any:
-    """A reset NEST kernel reporting errors only, at resolution ``dt`` (ms); ``nest``."""
+def start_nest(params: Any, kind: type, t_stop: float, dt: float, seed: int,
+               threads: int) -> Any:
+    """Check a simulation's arguments, then reset NEST (errors only, resolution ``dt``).
+
+    Parameters
+    ----------
+    params : LIFParams or MicrocircuitParams
+        The network parameters, which must be a ``kind``.
+    kind : type
+        Their class.
+    t_stop, dt : float
+        Duration and resolution (ms), > 0.
+    seed, threads : int
+        NEST random seed (>= 1) and ``local_num_threads``.
+
+    Returns
+    -------
+    module
+        ``nest``, ready for a network.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad argument (checked before NEST is imported).
+    ImportError
+        NEST is not installed.
+    """
+    if not isinstance(params, kind):
+        fail("params", type(params).__name__, f"a {kind.__name__}", TypeError)
+    params.check()
+    check_real("t_stop (ms)", t_stop, positive=True)
+    check_real("dt (ms)", dt, positive=True)
+    check_int("seed", seed, minimum=1)
+    check_int("threads", threads, minimum=1)
     nest = import_nest()
     nest.ResetKernel()
     if hasattr(nest, "VerbosityLevel"):  # NEST >= 3.9
@@ -230,15 +262,7 @@ def simulate_lif(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
         NEST is not installed.
     """
     params = LIFParams() if params is None else params
-    if not isinstance(params, LIFParams):
-        raise TypeError(f"params must be an LIFParams, got {type(params).__name__}")
-    params.check()
-    check_real("t_stop (ms)", t_stop, positive=True)
-    check_real("dt (ms)", dt, positive=True)
-    check_int("seed", seed, minimum=1)
-    check_int("threads", threads, minimum=1)
-
-    nest = start_nest(dt, seed, threads)
+    nest = start_nest(params, LIFParams, t_stop, dt, seed, threads)
     nodes_E = nest.Create("iaf_psc_exp", params.n_E, params=NEURON_PARAMS)
     nodes_I = nest.Create("iaf_psc_exp", params.n_I, params=NEURON_PARAMS)
     rng = np.random.default_rng(seed)

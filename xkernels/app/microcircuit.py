@@ -43,7 +43,7 @@ import numpy as np
 
 from xkernels.app.lif import NestSpikes, population_rates, record_spikes, start_nest, summary
 from xkernels.spec import microcircuit as mc
-from xkernels.validation import check_int, check_real, fail
+from xkernels.validation import check_real, fail
 
 __all__ = ["MicrocircuitParams", "dc_compensation", "population_rates",  # the last two:
            "simulate_microcircuit", "summary"]  # from xkernels.app.lif
@@ -131,15 +131,7 @@ def simulate_microcircuit(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
         NEST is not installed.
     """
     params = MicrocircuitParams() if params is None else params
-    if not isinstance(params, MicrocircuitParams):
-        fail("params", type(params).__name__, "a MicrocircuitParams", TypeError)
-    params.check()
-    t_stop = check_real("t_stop (ms)", t_stop, positive=True)
-    dt = check_real("dt (ms)", dt, positive=True)
-    check_int("seed", seed, minimum=1)
-    check_int("threads", threads, minimum=1)
-
-    nest = start_nest(dt, seed, threads)
+    nest = start_nest(params, MicrocircuitParams, t_stop, dt, seed, threads)
     sizes = params.sizes()
     dc = dc_compensation(params.k_scaling)
     rng = np.random.default_rng(seed)
@@ -173,12 +165,13 @@ def simulate_microcircuit(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
             weight = (nest.math.redraw(wdist, min=0.0, max=float("inf")) if w > 0 else
                       nest.math.redraw(wdist, min=-float("inf"), max=0.0))
             delay = nest.math.redraw(nest.random.normal(mean=d, std=d * mc.DELAY_REL_SD),
-                                     min=dt, max=float("inf"))
+                                     min=float(dt), max=float("inf"))
             nest.Connect(nodes[pre], nodes[post],
                          {"rule": "fixed_total_number", "N": n_syn},
                          {"synapse_model": "static_synapse", "weight": weight,
                           "delay": delay})
     times, senders, populations = record_spikes(nest, nodes, t_stop)
-    return NestSpikes(times, senders, populations, t_stop, dt, params, dict(mc.FULL_SIZES),
+    return NestSpikes(times, senders, populations, float(t_stop), float(dt), params,
+                      dict(mc.FULL_SIZES),
                       "microcircuit")
 
