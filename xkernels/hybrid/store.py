@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from xkernels.store.datasets import write_dataset
+from xkernels.store.layout import chunk_length
 from xkernels.store.matching import leaf_diffs
 from xkernels.store.regions import write_region
 
@@ -42,11 +43,6 @@ CHUNK_BYTES = 8 * 2 ** 20
 
 class HybridStoreError(ValueError):
     """A store that cannot hold (or does not hold) this simulation."""
-
-
-def time_chunk(n_channels: int, n_time: int) -> int:
-    """Time samples per chunk so that a chunk of one batch is about :data:`CHUNK_BYTES`."""
-    return int(min(n_time, max(1, CHUNK_BYTES // (8 * max(1, n_channels)))))
 
 
 def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str, Any],
@@ -69,7 +65,7 @@ def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str
 
     n_y, n_ch, n_t = (len(coords[name][1]) for name in ("Y", "probe_channel", "time"))
     n_b = len(batches)
-    tc = time_chunk(n_ch, n_t)
+    tc = chunk_length(n_t, 8 * n_ch, CHUNK_BYTES)  # float64 samples of one batch
     ds = xr.Dataset(
         {"ground_truth": (("Y", "probe_channel", "time"),
                           dsa.zeros((n_y, n_ch, n_t), chunks=(1, n_ch, tc))),

@@ -87,11 +87,20 @@ def check_kernels(H: xr.DataArray) -> tuple[str, ...]:
     return sweep_dims
 
 
+def chunk_length(n: int, sample_bytes: int, target: int | None = None) -> int:
+    """Samples per chunk (1 .. ``n``) so that a chunk of ``sample_bytes`` per sample is
+    about ``target`` bytes (default :data:`TARGET_CHUNK_BYTES`): the one chunking rule
+    of every store (kernels along tau, rates and signals, hybrid ground truths along
+    time)."""
+    target = TARGET_CHUNK_BYTES if target is None else target
+    return int(min(n, max(1, target // max(sample_bytes, 1))))
+
+
 def tau_chunk(H: xr.DataArray) -> int:
     """Tau chunk length (samples) so that one (X, Y, probe_channel) block is about
     :data:`TARGET_CHUNK_BYTES`."""
     block = H.sizes["X"] * H.sizes["Y"] * H.sizes["probe_channel"] * H.dtype.itemsize
-    return int(min(H.sizes["tau"], max(1, TARGET_CHUNK_BYTES // max(block, 1))))
+    return chunk_length(H.sizes["tau"], block)
 
 
 def chunks(H: xr.DataArray, sweep_dims: tuple[str, ...]) -> dict[str, int]:
