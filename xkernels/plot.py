@@ -105,10 +105,6 @@ def _units(part: xr.DataArray) -> str:
     return str(units[0]) if len(units) == 1 else "mixed units"
 
 
-def _summed_label(dim: str) -> str:
-    return f"Σ{dim}"
-
-
 def plottable(obj: xr.DataArray, core: Sequence[str], what: str) -> xr.DataArray:
     """``obj`` with the dims ``core`` (last, in that order) and every channel coordinate.
 
@@ -145,7 +141,7 @@ def plottable(obj: xr.DataArray, core: Sequence[str], what: str) -> xr.DataArray
         elif dim == "probe_channel":
             label = None
         else:
-            label = _summed_label(dim)
+            label = f"Σ{dim}"
         if dim == "probe_channel":
             scalars = {c: obj.coords[c].values.item() for c in CHANNEL_COORDS
                        if c in obj.coords and obj.coords[c].ndim == 0}

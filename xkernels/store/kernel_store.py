@@ -22,10 +22,9 @@ from xkernels.store.layout import check_kernels, check_replaceable, write_store
 from xkernels.store.reading import (
     KernelStoreError,
     as_path,
-    inspect_store,
-    kernel_attrs,
     open_dataset,
     read_done,
+    stored_kernels,
 )
 
 __all__ = ["KernelStoreError", "open_kernels", "read_attrs", "write_kernels"]
@@ -79,7 +78,7 @@ def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool =
 
 
 def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
-    """Return the provenance attrs of a kernel store without opening its arrays.
+    """Return the provenance attrs of a kernel store without reading its kernel values.
 
     Parameters
     ----------
@@ -106,9 +105,7 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
     >>> attrs["dt"], attrs["g_eff"]
     (0.0625, True)
     """
-    path = as_path(path)
-    inspect_store(path)
-    return kernel_attrs(path)
+    return dict(stored_kernels(as_path(path)).attrs)
 
 
 def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> xr.DataArray:
