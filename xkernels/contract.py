@@ -238,7 +238,25 @@ def select_probe(H: xr.DataArray, probe: str) -> xr.DataArray:
     ...
     ValueError: probe 'eeg' not found; available probes: ['cdm']
     """
-    names = list(dict.fromkeys(H.coords["probe"].values.tolist()))
+    names = probe_names(H)
     if probe not in names:
         raise ValueError(f"probe {probe!r} not found; available probes: {names}")
     return H.isel(probe_channel=np.flatnonzero(H.coords["probe"].values == probe))
+
+
+def probe_names(obj: xr.DataArray | xr.Dataset) -> list[str]:
+    """Probe names in channel order."""
+    return list(dict.fromkeys(obj.coords["probe"].values.tolist()))
+
+
+def selected_probes(obj: xr.DataArray | xr.Dataset, probes: list[str] | str | None) -> list[str]:
+    """Names of the probes to draw (all, in channel order, if ``probes`` is None)."""
+    names = probe_names(obj)
+    if probes is None:
+        return names
+    if isinstance(probes, str):
+        probes = [probes]
+    unknown = [p for p in probes if p not in names]
+    if unknown:
+        raise ValueError(f"probes {unknown} not found; available probes: {names}")
+    return list(probes)

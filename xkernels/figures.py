@@ -1,17 +1,15 @@
-"""Figures made through pyplot that show exactly once in Jupyter, and the choices every
-plot of xkernels makes alike (:mod:`xkernels.plot`, :mod:`xkernels.hybrid.plot`): which
-probes, which time window."""
+"""Figures made through pyplot that show exactly once in Jupyter, and the time window
+every plot of xkernels chooses alike (:mod:`xkernels.plot`, :mod:`xkernels.hybrid.plot`)."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["XkFigure", "new_figure", "probe_names", "selected_probes", "time_window"]
+__all__ = ["XkFigure", "new_figure", "time_window"]
 
 
 class XkFigure(Figure):
@@ -55,24 +53,6 @@ def new_figure(width: float, height: float) -> XkFigure:
     import matplotlib.pyplot as plt
 
     return plt.figure(figsize=(width, height), layout="constrained", FigureClass=XkFigure)
-
-
-def probe_names(obj: Any) -> list[str]:
-    """Probe names in channel order."""
-    return list(dict.fromkeys(obj.coords["probe"].values.tolist()))
-
-
-def selected_probes(obj: Any, probes: Sequence[str] | None) -> list[str]:
-    """Names of the probes to draw (all, in channel order, if ``probes`` is None)."""
-    names = probe_names(obj)
-    if probes is None:
-        return names
-    if isinstance(probes, str):
-        probes = [probes]
-    unknown = [p for p in probes if p not in names]
-    if unknown:
-        raise ValueError(f"probes {unknown} not found; available probes: {names}")
-    return list(probes)
 
 
 def time_window(coord: np.ndarray, lim: Sequence[float] | None, name: str) -> slice:

@@ -30,8 +30,8 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from xkernels.contract import CHANNEL_COORDS, select_probe
-from xkernels.figures import new_figure, selected_probes, time_window
+from xkernels.contract import CHANNEL_COORDS, select_probe, selected_probes
+from xkernels.figures import new_figure, time_window
 from xkernels.validation import check_choice, fail
 
 KINDS = ("traces", "image")

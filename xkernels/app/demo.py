@@ -27,6 +27,7 @@ import xarray as xr
 
 from xkernels.app import lif
 from xkernels.app.files import CLIError, check_output, publish_output, spec_document
+from xkernels.contract import probe_names
 from xkernels.store.publish import staged
 from xkernels.validation import check_int, check_real
 
@@ -70,7 +71,7 @@ def _summary(H: xr.DataArray, rates: xr.DataArray, signals: xr.DataArray,
                            "rates_duration_ms": float(rates.sizes["time"] * OPTIONS["dt"]),
                            "signals_time_ms": signals.attrs["complete_time"],
                            "signal_std": {}, "seconds": seconds}
-    for probe in dict.fromkeys(signals.coords["probe"].values.tolist()):
+    for probe in probe_names(signals):
         part = sig.xk.probe(probe)
         units = str(part.coords["units"].values[0])
         values = [float(v) for v in part.values]

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from xkernels.figures import new_figure, selected_probes, time_window
+from xkernels.contract import selected_probes
+from xkernels.figures import new_figure, time_window
 
 REQUIRED = ("ground_truth", "prediction", "r2", "std_ratio")
 

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from xkernels.contract import CORE_DIMS
+from xkernels.contract import CORE_DIMS, probe_names
 from xkernels.store.attrs import parse_json_attr
 from xkernels.store.reading import as_path, read_done, stored_kernels
 
@@ -67,7 +67,7 @@ def describe(path: str | os.PathLike) -> str:
              f"  populations Y (postsynaptic): {', '.join(H.coords['Y'].values.tolist())}",
              "  probes:"]
     probes = H.coords["probe"].values
-    for name in dict.fromkeys(probes.tolist()):
+    for name in probe_names(H):
         sel = probes == name
         units = ", ".join(dict.fromkeys(H.coords["units"].values[sel].tolist()))
         labels = H.coords["probe_channel"].values[sel].tolist()
