@@ -488,16 +488,14 @@ def _draw_rates(ax, rates: xr.DataArray, time_lim: Sequence[float]) -> None:
     if "X" not in rates.dims or "time" not in rates.dims or rates.ndim != 2:
         raise ValueError(f"rates must have dims ('X', 'time'), got {rates.dims}")
     t = np.asarray(rates.coords["time"].values, float)
-    window = time_window(t, time_lim, "time_lim")
     dt = float(t[1] - t[0])
     bin_ms = max(1, int(round(1.0 / dt)))
-    labels = (rates.coords["X"].values.tolist() if "X" in rates.coords
-              else list(range(rates.sizes["X"])))
-    for i, x in enumerate(labels):
-        trace = np.asarray(rates.isel(X=i).isel(time=window).values, float)
-        n = trace.size // bin_ms * bin_ms
-        per_ms = trace[:n].reshape(-1, bin_ms).sum(axis=1) / (bin_ms * dt)
-        ax.plot(t[window][:n:bin_ms], per_ms, lw=0.8, label=str(x), drawstyle="steps-post")
+    counts = rates.isel(time=time_window(t, time_lim, "time_lim")).astype(float)
+    per_ms = counts.coarsen(time=bin_ms, boundary="trim", coord_func="min").sum() / (bin_ms * dt)
+    for i in range(per_ms.sizes["X"]):
+        x = per_ms.coords["X"].values[i] if "X" in per_ms.coords else i
+        ax.plot(per_ms.coords["time"].values, per_ms.isel(X=i).values, lw=0.8, label=str(x),
+                drawstyle="steps-post")
     ax.set_ylabel("spikes/ms")
     ax.set_title("population spike counts", fontsize=8)
     ax.legend(fontsize=7, loc="upper right", frameon=False)
