@@ -135,22 +135,15 @@ def plottable(obj: xr.DataArray, core: Sequence[str], what: str) -> xr.DataArray
     for dim in core:
         if dim in obj.dims:
             continue
-        if dim in obj.coords and obj.coords[dim].ndim == 0:
-            label = obj.coords[dim].values.item()
-            obj = obj.drop_vars(dim)
-        elif dim == "probe_channel":
-            label = None
-        else:
-            label = f"Σ{dim}"
-        if dim == "probe_channel":
-            scalars = {c: obj.coords[c].values.item() for c in CHANNEL_COORDS
+        if dim == "probe_channel":  # the selected channel's scalar coordinates come back
+            scalars = {c: obj.coords[c].values.item() for c in (dim, *CHANNEL_COORDS)
                        if c in obj.coords and obj.coords[c].ndim == 0}
-            obj = obj.drop_vars(list(scalars)).expand_dims("probe_channel")
-            obj = obj.assign_coords({c: ("probe_channel", [v]) for c, v in scalars.items()})
-            if label is not None:
-                obj = obj.assign_coords(probe_channel=[label])
+            obj = obj.drop_vars(list(scalars)).expand_dims(dim)
+            obj = obj.assign_coords({c: (dim, [v]) for c, v in scalars.items()})
+        elif dim in obj.coords and obj.coords[dim].ndim == 0:
+            obj = obj.expand_dims(dim)  # the scalar coordinate becomes the one label
         else:
-            obj = obj.expand_dims({dim: [label]})
+            obj = obj.expand_dims({dim: [f"Σ{dim}"]})
     extra = [d for d in obj.dims if d not in core]
     if extra:
         raise ValueError(f"{what} to plot have extra dims {extra} (one figure draws dims "
