@@ -113,9 +113,8 @@ def channel_coords(
         "probe_channel": ("probe_channel", np.asarray(labels, dtype=str)),
         "probe": ("probe_channel", np.asarray([probe] * n, dtype=str)),
         "units": ("probe_channel", np.asarray(unit_list, dtype=str)),
-        "x": ("probe_channel", _pos(x), {"units": POSITION_UNITS}),
-        "y": ("probe_channel", _pos(y), {"units": POSITION_UNITS}),
-        "z": ("probe_channel", _pos(z), {"units": POSITION_UNITS}),
+        **{name: ("probe_channel", _pos(v), {"units": POSITION_UNITS})
+           for name, v in (("x", x), ("y", y), ("z", z))},
     }
 
 
