@@ -59,31 +59,25 @@ def check_kernels(H: xr.DataArray) -> tuple[str, ...]:
             step, float(dt), rtol=1e-9, atol=0.0):
         raise ValueError(f"kernels.attrs['dt'] must equal the tau spacing {step!r} ms, "
                          f"got {dt!r}")
-    for name in ("X", "Y", "probe_channel", "probe", "units"):
-        kind = H.coords[name].dtype.kind
-        if kind not in "UOT":
-            raise ValueError(f"coordinate {name!r} must hold str, got dtype "
-                             f"{H.coords[name].dtype}")
-    for name in ("x", "y", "z"):
-        if H.coords[name].dtype.kind != "f":
-            raise ValueError(f"coordinate {name!r} must be float (µm, NaN allowed), got "
-                             f"dtype {H.coords[name].dtype}")
     sweep_dims = tuple(H.dims[:-len(CORE_DIMS)])
+    missing = [dim for dim in sweep_dims if dim not in H.coords]
+    if missing:
+        raise ValueError(f"sweep dim {missing[0]!r} needs a coordinate with its parameter values")
+    # coordinate -> (allowed dtype kinds, what they are); any other: numbers, bools, str
+    allowed = {**dict.fromkeys(("X", "Y", "probe_channel", "probe", "units"), ("UOT", "str")),
+               **dict.fromkeys(("x", "y", "z"), ("f", "float (µm, NaN allowed)")),
+               **dict.fromkeys(sweep_dims, ("iufUOT", "numeric or str (sweep values)"))}
+    for name, coord in H.coords.items():
+        kinds, what = allowed.get(name, ("iufbUOT", "numeric, bool or str"))
+        if coord.dtype.kind not in kinds or coord.dtype.kind == "O" and not all(
+                isinstance(v, str) for v in coord.values.ravel()):
+            raise ValueError(f"coordinate {name!r} must hold {what}, got dtype {coord.dtype}"
+                             + (" with non-str values" if coord.dtype.kind == "O" else ""))
     for dim in sweep_dims:
-        if dim not in H.coords:
-            raise ValueError(f"sweep dim {dim!r} needs a coordinate with its parameter values")
         values = H.coords[dim].values
-        if values.dtype.kind not in "iufUOT":
-            raise ValueError(f"sweep coordinate {dim!r} must be numeric or str, got dtype "
-                             f"{values.dtype}")
         if len(set(values.tolist())) != values.size:
             raise ValueError(f"sweep coordinate {dim!r} values must be unique, got "
                              f"{values.tolist()}")
-    for name, coord in H.coords.items():
-        if coord.dtype.kind == "O" and not all(isinstance(v, str) for v in coord.values.ravel()):
-            raise ValueError(f"coordinate {name!r} has object dtype with non-str values")
-        if coord.dtype.kind not in "iufbUOT":
-            raise ValueError(f"coordinate {name!r} has unsupported dtype {coord.dtype}")
     return sweep_dims
 
 
