@@ -121,10 +121,7 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
             signal = cell.simulate(options["n_steps"], cell_matrix(probes, geometry),
                                    chunk_steps=options["chunk_steps"])
             cell.clear_synapses()
-            if total is None:
-                total = signal
-            else:
-                total += signal
+            total = signal if total is None else total + signal
     return {"values": total, "cells": len(cells), "synapses": n_syn, "groups": n_groups,
             "events": n_events, "task_seconds": time.perf_counter() - start,
             "task_cpu_seconds": time.process_time() - cpu}
