@@ -150,6 +150,4 @@ def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> 
         raise KernelStoreError(f"kernel store {str(path)!r} is incomplete: "
                                f"{int(done.sum())} of {done.size} sweep points written "
                                "(pass allow_incomplete=True to open it anyway)")
-    H = restore_strings(ds[KERNEL_NAME])
-    H.attrs = dict(ds[KERNEL_NAME].attrs)
-    return H
+    return restore_strings(ds[KERNEL_NAME])  # keeps the attrs
