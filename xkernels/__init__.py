@@ -17,6 +17,7 @@ from xkernels.hybrid import validate
 from xkernels.probes import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential, MEGProbe
 from xkernels.signals import convolve, rates_from_spikes, rates_from_spikes_per_second
 from xkernels.spec import Connection, Network, Population
+from xkernels.spec.options import KernelOptions
 from xkernels.store import (
     completed_points,
     compute_kernels,
@@ -37,7 +38,7 @@ from xkernels.sweeps import sweep
 
 __all__ = [
     "__version__", "Connection", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
-    "MEGProbe", "Network", "Population", "completed_points", "compute_kernels", "convolve",
+    "KernelOptions", "MEGProbe", "Network", "Population", "completed_points", "compute_kernels", "convolve",
     "create_sweep_store", "describe", "extend_sweep_store", "open_kernels", "open_rates",
     "open_signals", "rates_from_spikes", "rates_from_spikes_per_second", "read_attrs",
     "select_probe", "sweep", "validate", "validate_kernels", "write_kernels", "write_point",

@@ -24,7 +24,6 @@ it) and ``lfpykernels.KernelApproxCurrentDipoleMoment`` (as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,7 @@ from xkernels.probes.metadata import probe_definition
 from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
 from xkernels.probes.registry import register_matching
 from xkernels.spec.network import Network
+from xkernels.spec.options import KernelOptions
 
 __all__ = ["GaussCylinderPotential", "KernelApprox", "KernelApproxCurrentDipoleMoment"]
 
@@ -370,19 +370,16 @@ class KernelApprox:
                 not probes:
             raise TypeError(f"probes must be a non-empty list of lfpykit models, got {probes!r}")
         names = {f"p{i}": probe for i, probe in enumerate(probes)}
-        key_parts = {"Vrest": np.asarray(Vrest, dtype=float).tolist(), "dt": dt, "t_X": t_X,
-                     "tau": tau, "g_eff": bool(g_eff), "fir": bool(fir)}
+        options = KernelOptions(dt=dt, tau=tau, t_X=t_X, Vrest=Vrest, g_eff=g_eff, fir=fir,
+                                averaging="reference")
         try:
-            key_parts["probes"] = [probe_definition(p) for p in probes]
-            key = content_hash(json.loads(json.dumps(key_parts, default=str)))
+            key = content_hash({"options": options.model_dump(mode="json"),
+                                "probes": [probe_definition(p) for p in probes]})
         except (TypeError, ValueError):
             key = None
         cached = self._cache.get(key) if key is not None else None
         if cached is None:
-            vrest = list(Vrest) if isinstance(Vrest, (list, tuple, np.ndarray)) else Vrest
-            plan = prepare_kernels(self.network, names, dt=dt, tau=tau, t_X=t_X, Vrest=vrest,
-                                   g_eff=g_eff, fir=fir, n_positions=2000, seed=1234,
-                                   reference_lags=True, averaging="reference")
+            plan = prepare_kernels(self.network, names, options, reference_lags=True)
             cached = _Computed(plan, np.zeros(plan.shape), set())
             if key is not None:
                 self._cache = {key: cached}

@@ -46,44 +46,10 @@ from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
 from xkernels.probes.depth import DepthRule
 from xkernels.spec.network import Network, Population
-from xkernels.validation import check_choice, check_int
+from xkernels.validation import check_choice
 
-__all__ = ["AVERAGING_MODES", "DEFAULT_AVERAGING", "DEFAULT_DEPTH_NODES", "METHODS",
-           "check_averaging",
-           "check_depth_probes", "depth_kernels", "depth_matrices", "node_plans",
+__all__ = ["METHODS", "check_depth_probes", "depth_kernels", "depth_matrices", "node_plans",
            "shared_membrane"]
-
-#: The population-averaging modes of :func:`xkernels.compute_kernels`.
-AVERAGING_MODES = ("reference", "depth")
-#: The default mode of the native API.
-DEFAULT_AVERAGING = "reference"
-#: Default number of Gauss–Hermite depth nodes (see the convergence measurement in
-#: ``benchmarks/depth_nodes.py``).
-DEFAULT_DEPTH_NODES = 5
-
-
-def check_averaging(averaging: Any, depth_nodes: Any) -> tuple[str, int]:
-    """Validate the averaging options.
-
-    Parameters
-    ----------
-    averaging : str
-        ``"reference"`` or ``"depth"``.
-    depth_nodes : int
-        Number of depth nodes, >= 1 (validated in both modes).
-
-    Returns
-    -------
-    tuple
-        ``(averaging, depth_nodes)``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        Naming the option, the value and what is allowed.
-    """
-    check_choice("averaging", averaging, AVERAGING_MODES)
-    return averaging, check_int("depth_nodes", depth_nodes, minimum=1)
 
 
 def _population_dict(pop: Population) -> dict[str, float]:
@@ -165,8 +131,9 @@ def node_plans(network: Network, post: str, geometry: Geometry, plan: KernelPlan
     list of PopulationPlan
         One per node.
     """
-    return [plan_population(network, post, geometry, plan.vrest_by_post[post], plan.g_eff,
-                            plan.grid, memo, depth=float(s)) for s in offsets]
+    return [plan_population(network, post, geometry, plan.vrest_by_post[post],
+                            plan.options.g_eff, plan.grid, memo, depth=float(s))
+            for s in offsets]
 
 
 def shared_membrane(plans: list[PopulationPlan]) -> bool:
@@ -238,14 +205,14 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         ``method="superposition"`` where it is not valid.
     """
     check_choice("method", method, METHODS)
-    if mode == "as-is" and plan.operating_point == "mean-input":
+    if mode == "as-is" and plan.options.operating_point == "mean-input":
         raise ValueError("operating_point='mean-input' needs a cell settled under the mean "
                          f"input: population {post!r} must be given the mode of "
                          "KernelPlan.membrane_mode, not 'as-is'")
     pop = network.population(post)
     with build() as cell:
         geometry = cell.geometry
-        rule = depth_matrices(plan.probes, geometry, pop, plan.depth_nodes)
+        rule = depth_matrices(plan.probes, geometry, pop, plan.options.depth_nodes)
         plans = node_plans(network, post, geometry, plan, rule.offsets, memo={})
         if pre is not None:
             plans = [_only(p, pre) for p in plans]
@@ -296,7 +263,7 @@ def _as_is_signals(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
                 unit = np.zeros(cell.geometry.nseg)
                 unit[seg] = 1.0
                 G = cell.synaptic_response(unit, tau1, tau2, plan.grid.n_response,
-                                           plan.t_X)
+                                           plan.options.t_X)
                 for pre, W in inputs.items():
                     if W[:, seg].any():
                         _add(signals, pre,
@@ -309,7 +276,7 @@ def _as_is_signals(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
         for pre, inp in node.inputs.items():
             if np.any(np.asarray(inp.weights) != 0.0):
                 imem = cell.synaptic_response(inp.weights, inp.tau1, inp.tau2,
-                                              plan.grid.n_response, plan.t_X)
+                                              plan.grid.n_response, plan.options.t_X)
                 _add(signals, pre, lin.project(Q[n], imem))
     return signals
 
@@ -324,15 +291,16 @@ def _linearised_signals(network: Network, post: str, plans: list[PopulationPlan]
     taus = [(inp.tau1, inp.tau2) for inp in plans[0].inputs.values()]
     for n, (offset, node) in enumerate(zip(rule.offsets, plans)):
         with build() as cell:
-            apply_leak_shift(cell, node, plan.operating_point)
+            apply_leak_shift(cell, node, plan.options.operating_point)
             with LinearisedMembrane(cell, mode, post, taus) as membrane:
                 if membrane.state is not None and network.conductance_based:
                     # conductance-based synapses linearised around the node's resting state
                     node = plan_population(network, post, cell.geometry, membrane.state.v,
-                                           plan.g_eff, plan.grid, depth=float(offset))
+                                           plan.options.g_eff, plan.grid,
+                                           depth=float(offset))
                 for pre, inp in node.inputs.items():
                     if pre in plans[n].inputs and np.any(np.asarray(inp.weights) != 0.0):
                         imem = membrane.response(inp.weights, inp.tau1, inp.tau2,
-                                                 plan.grid.n_response, plan.t_X)
+                                                 plan.grid.n_response, plan.options.t_X)
                         _add(signals, pre, lin.project(rule.matrices[n], imem))
     return signals

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from xkernels.engine.cells import LinearisedCell
-from xkernels.engine.options import LINEARISATIONS
+from xkernels.spec.options import LINEARISATIONS
 
 __all__ = ["LINEARISATIONS", "LinearisedMembrane", "RestingState", "check_current_evaluation",
            "frozen_leak"]

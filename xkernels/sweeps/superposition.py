@@ -251,10 +251,11 @@ def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPl
         groups = [(t1, t2, np.flatnonzero(mask))
                   for (t1, t2), mask in states[key].support.items() if mask.any()]
         groups_of[key] = groups
-        arguments.append((item.population, plan.dt, item.e_pas, item.plan.g_shift,
-                          plan.probes, plan.n_positions, plan.seed, plan.grid.n_response,
+        o = plan.options
+        arguments.append((item.population, o.dt, item.e_pas, item.plan.g_shift,
+                          plan.probes, o.n_positions, o.seed, plan.grid.n_response,
                           item.t_X, groups,
-                          plan.depth_nodes if plan.averaging == "depth" else None))
+                          o.depth_nodes if o.averaging == "depth" else None))
     seconds = sum(SECONDS_PER_CELL + SECONDS_PER_SIMULATION * states[key].simulations()
                   for key in keys)
     assembler = _Assembler(plan)
@@ -285,7 +286,7 @@ class _Assembler:
 
         self._fft = fft
         self.plan = plan
-        self.n = plan.n_lags  # regular grid: response lags 0..n, taps -n..n
+        self.n = plan.options.n_lags  # regular grid: response lags 0..n, taps -n..n
         self.L = fft.next_fast_len(2 * self.n + 1, real=True)
         self.responses: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.filters: dict[int, np.ndarray] = {}
