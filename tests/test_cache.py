@@ -190,9 +190,7 @@ def test_stores_without_provenance_are_recomputed(computed, simulations):
     from xkernels.engine import kernels as engine
 
     H, store = computed
-    plan = engine.prepare_kernels(Network.example(), probes(), dt=2 ** -4, tau=4.0,
-                                  t_X=200.0, Vrest=-65.0, g_eff=True, fir=False,
-                                  n_positions=2000, seed=1234)
+    plan = engine.prepare_kernels(Network.example(), probes(), xkernels.KernelOptions(tau=4.0))
     legacy = {k: v for k, v in plan.inputs.items() if k != "engine_version"}
     _rewrite_attrs(store, engine_version=None, provenance=None, values_sha256=None,
                    content_hash=engine.content_hash(legacy))

@@ -38,9 +38,10 @@ from xkernels.sweeps import sweep
 
 __all__ = [
     "__version__", "Connection", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
-    "KernelOptions", "MEGProbe", "Network", "Population", "completed_points", "compute_kernels", "convolve",
-    "create_sweep_store", "describe", "extend_sweep_store", "open_kernels", "open_rates",
-    "open_signals", "rates_from_spikes", "rates_from_spikes_per_second", "read_attrs",
-    "select_probe", "sweep", "validate", "validate_kernels", "write_kernels", "write_point",
-    "write_points", "write_rates", "write_signals",
+    "KernelOptions", "MEGProbe", "Network", "Population", "completed_points",
+    "compute_kernels", "convolve", "create_sweep_store", "describe", "extend_sweep_store",
+    "open_kernels", "open_rates", "open_signals", "rates_from_spikes",
+    "rates_from_spikes_per_second", "read_attrs", "select_probe", "sweep", "validate",
+    "validate_kernels", "write_kernels", "write_point", "write_points", "write_rates",
+    "write_signals",
 ]

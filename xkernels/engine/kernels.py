@@ -15,6 +15,7 @@ which adds the store).
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -340,7 +341,9 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     if not isinstance(options, KernelOptions):
         raise TypeError(f"options must be a KernelOptions, got {type(options).__name__}")
     options.check(network)
-    named = probe_api.normalize_probes(probes)
+    # the engine works on copies: the user's probe objects are never modified (the
+    # forward models set and reset their ``cell`` while being evaluated)
+    named = {name: copy.copy(probe) for name, probe in probe_api.normalize_probes(probes).items()}
     vrest_by_post = {post: options.vrest_of(post) for post in network.postsynaptic}
     modes = options.modes(list(network.postsynaptic))
     if options.averaging == "depth":

@@ -28,10 +28,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from xkernels.engine.cells import Geometry, add_leak, template_cell
+from xkernels.engine.cells import Geometry, NeuronCell, add_leak
 from xkernels.spec.network import CellSpec, Population
-
-#: Serialises NEURON use between threads of one process (NEURON keeps global state).
 
 #: Point-process types a synapse group may use.
 SYNAPSE_TYPES = ("Exp2Syn", "Exp2SynI")
@@ -44,7 +42,7 @@ DEFAULT_CHUNK_STEPS = 4096
 
 
 
-class NetworkCell:
+class NetworkCell(NeuronCell):
     """A cell of population ``population`` for the hybrid scheme.
 
     Parameters
@@ -67,45 +65,22 @@ class NetworkCell:
     Notes
     -----
     Use as a context manager; :meth:`close` deletes every synapse, recorder and NEURON
-    section it created (no sections leak between cells).  Only one ``NetworkCell``
-    (or other LFPy cell) can exist per process at a time: building one deletes all
-    existing sections.  Hold :data:`xkernels.engine.mechanisms.NEURON_LOCK` when threads
-    share the process.
+    section it created, and no other (:class:`~xkernels.engine.cells.NeuronCell`: it
+    holds NEURON's lock while it exists).
     """
 
     def __init__(self, spec: CellSpec, population: Population, dt: float, *,
                  e_pas_default: float | None = None, v_init: float | None = None) -> None:
-        from neuron import h
-
-        self._h = h
-        self.dt = float(dt)
+        super().__init__(spec, population, dt, e_pas_default)
         self.population = population.name
-        self.cell = template_cell(spec, population, self.dt, e_pas_default)
-        self.segments = [seg for sec in self.cell.allseclist for seg in sec]
-        self.sections = [sec.name() for sec in self.cell.allseclist for _ in sec]
         self._groups: list[tuple] = []   # (point process, NetCon, delivery times)
         self._recorders: list = []
         self._v_init = None if v_init is None else float(v_init)
         self.place(0.0, 0.0, 0.0)
 
-    # -- context management ------------------------------------------------------------
-    def __enter__(self) -> NetworkCell:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Delete synapses, recorders and the cell's NEURON sections."""
-        if getattr(self, "cell", None) is None:
-            return
+    def _release(self) -> None:
         self.clear_synapses()
         self._recorders = []
-        self.segments = []
-        cell, self.cell = self.cell, None
-        cell.strip_hoc_objects()
-        del cell
-        self._h("forall delete_section()")
 
     # -- geometry ----------------------------------------------------------------------
     def place(self, x: float, y: float, z: float) -> Geometry:
@@ -115,16 +90,8 @@ class NetworkCell:
         only :attr:`geometry` moves.
         """
         self.cell.set_pos(x=float(x), y=float(y), z=float(z))
-        self.geometry = Geometry(
-            x=np.array(self.cell.x, dtype=float), y=np.array(self.cell.y, dtype=float),
-            z=np.array(self.cell.z, dtype=float), d=np.array(self.cell.d, dtype=float),
-            area=np.array(self.cell.area, dtype=float), sections=list(self.sections))
+        self.geometry = self.read_geometry()
         return self.geometry
-
-    @property
-    def nseg(self) -> int:
-        """Number of segments."""
-        return len(self.segments)
 
     # -- membrane ----------------------------------------------------------------------
     @property
@@ -149,25 +116,6 @@ class NetworkCell:
         if max(e_values) - min(e_values) > 1e-9:
             return None
         return float(np.mean(e_values))
-
-    def shift_g_pas(self, delta: np.ndarray) -> None:
-        """Add ``delta`` (S/cm², shape (nseg,)) to every segment's leak conductance.
-
-        Raises
-        ------
-        ValueError
-            If ``delta`` has the wrong shape, or a segment to shift has no ``pas``.
-        """
-        delta = np.asarray(delta, dtype=float)
-        if delta.shape != (self.nseg,):
-            raise ValueError(f"g_pas shift must have shape ({self.nseg},) (one value per "
-                             f"segment), got {delta.shape}")
-        for seg, dg in zip(self.segments, delta):
-            if dg != 0.0:
-                if not hasattr(seg, "pas"):
-                    raise ValueError(f"segment {seg} must have a 'pas' mechanism to take the "
-                                     "mean extrinsic conductance, got none")
-                seg.pas.g += dg
 
     def add_leak(self, g: np.ndarray, e: float) -> None:
         """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV) to the

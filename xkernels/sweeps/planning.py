@@ -26,7 +26,6 @@ import numpy as np
 
 from xkernels.engine.averaging import node_plans, shared_membrane
 from xkernels.engine.cells import Geometry
-from xkernels.engine.mechanisms import NEURON_LOCK
 from xkernels.engine.plans import InputPlan, KernelPlan, PopulationPlan, plan_population
 from xkernels.probes.depth import depth_nodes
 from xkernels.spec.network import Population
@@ -110,7 +109,7 @@ def geometry_task(pop: Population, dt: float) -> tuple[Geometry, bool]:
     """
     from xkernels.engine.cells import LinearisedCell
 
-    with NEURON_LOCK, LinearisedCell(pop.cell, pop, dt, 0.0) as cell:
+    with LinearisedCell(pop.cell, pop, dt, 0.0) as cell:
         return cell.geometry, cell.is_linear()
 
 

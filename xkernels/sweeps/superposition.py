@@ -46,7 +46,6 @@ from xkernels.engine import linearisation as lin
 from xkernels.engine.averaging import depth_matrices
 from xkernels.engine.cells import Geometry
 from xkernels.engine.kernels import probes_matrix
-from xkernels.engine.mechanisms import NEURON_LOCK
 from xkernels.engine.plans import KernelPlan
 from xkernels.spec.network import Population
 from xkernels.sweeps.planning import CellPlan, PointPlan
@@ -195,7 +194,7 @@ def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift:
     from xkernels.engine.cells import LinearisedCell
 
     out = []
-    with NEURON_LOCK, LinearisedCell(pop.cell, pop, dt, e_pas) as cell:
+    with LinearisedCell(pop.cell, pop, dt, e_pas) as cell:
         cell.shift_g_pas(g_shift)
         if depth_nodes is None:
             matrices = probes_matrix(named, cell.geometry, pop, n_positions, seed)[None]
