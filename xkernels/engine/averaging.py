@@ -44,6 +44,7 @@ from xkernels import probes as probe_api
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
+from xkernels.engine.superposition import Assembler, unit_responses
 from xkernels.probes.depth import DepthRule
 from xkernels.spec.network import Network, Population
 from xkernels.validation import check_choice
@@ -217,7 +218,10 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         if pre is not None:
             plans = [_only(p, pre) for p in plans]
         if mode == "as-is":
-            signals = _as_is_signals(cell, post, plans, rule.matrices, plan, method)
+            superposed = _superposed(cell, post, plans, rule.matrices, plan, method)
+            if superposed is not None:
+                return superposed
+            signals = _node_signals(cell, plans, rule.matrices, plan)
     if mode != "as-is":
         if method == "superposition":
             raise ValueError("method='superposition' needs the membrane as it is "
@@ -242,33 +246,36 @@ def _add(signals: dict[str, np.ndarray], pre: str, term: np.ndarray) -> None:
     signals[pre] = term if pre not in signals else signals[pre] + term
 
 
-def _as_is_signals(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
-                   Q: np.ndarray, plan: KernelPlan, method: str) -> dict[str, np.ndarray]:
-    """``Σ_n Q_n I_n`` per input: one cell, by superposition or node by node."""
-    signals: dict[str, np.ndarray] = {}
+def _superposed(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
+                Q: np.ndarray, plan: KernelPlan, method: str) -> dict[str, np.ndarray] | None:
+    """The kernels by superposition of unit responses (:mod:`xkernels.engine.superposition`)
+    where ``method`` takes it; None where the nodes are to be simulated."""
     groups = _unit_groups(plans)
     valid = shared_membrane(plans) and cell.is_linear()
     if method == "superposition" and not valid:
         raise ValueError("method='superposition' needs a linear membrane that is the same "
                          f"at every depth node; population {post!r} has not")
-    superpose = valid and (method == "superposition" or (
-        method == "auto" and sum(s.size for s in groups.values()) < _node_simulations(plans)))
-    if superpose:
-        cell.shift_g_pas(plans[0].g_shift)
-        for (tau1, tau2), support in groups.items():
-            inputs = {pre: np.stack([np.asarray(p.inputs[pre].weights) for p in plans])
-                      for pre, inp in plans[0].inputs.items()
-                      if (inp.tau1, inp.tau2) == (tau1, tau2)}
-            for seg in support:
-                unit = np.zeros(cell.geometry.nseg)
-                unit[seg] = 1.0
-                G = cell.synaptic_response(unit, tau1, tau2, plan.grid.n_response,
-                                           plan.options.t_X)
-                for pre, W in inputs.items():
-                    if W[:, seg].any():
-                        _add(signals, pre,
-                             lin.project(np.tensordot(W[:, seg], Q, axes=(0, 0)), G))
-        return signals
+    if not valid or method == "nodes" or (method == "auto" and sum(
+            s.size for s in groups.values()) >= _node_simulations(plans)):
+        return None
+    cell.shift_g_pas(plans[0].g_shift)
+    nseg = cell.geometry.nseg
+    supports = {taus: (np.arange(len(plans))[:, None] * nseg + segs).ravel()
+                for taus, segs in groups.items()}
+    assembler = Assembler(plan.grid)
+    responses = unit_responses(cell, [(*taus, support) for taus, support in supports.items()],
+                               Q, plan.grid.n_response, plan.options.t_X)
+    for taus, P in zip(supports, responses):
+        assembler.add_responses(taus, supports[taus], P)
+    jobs = [((inp.tau1, inp.tau2), np.concatenate([p.inputs[pre].weights for p in plans]),
+             inp.h_delay) for pre, inp in plans[0].inputs.items()]
+    return dict(zip(plans[0].inputs, assembler.kernels(jobs, Q.shape[1])))
+
+
+def _node_signals(cell: LinearisedCell, plans: list[PopulationPlan], Q: np.ndarray,
+                  plan: KernelPlan) -> dict[str, np.ndarray]:
+    """``Σ_n Q_n I_n`` per input: one cell, its leak shifted from node to node."""
+    signals: dict[str, np.ndarray] = {}
     current = np.zeros(cell.geometry.nseg)
     for n, node in enumerate(plans):
         cell.shift_g_pas(np.asarray(node.g_shift) - current)

@@ -35,18 +35,17 @@ The points and their membrane states come from :mod:`xkernels.sweeps.planning`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from xkernels.engine import linearisation as lin
 from xkernels.engine.averaging import depth_matrices
 from xkernels.engine.cells import Geometry
 from xkernels.engine.kernels import probes_matrix
 from xkernels.engine.plans import KernelPlan
+from xkernels.engine.superposition import Assembler, unit_responses
 from xkernels.spec.network import Population
 from xkernels.sweeps.planning import CellPlan, PointPlan
 from xkernels.sweeps.runner import (
@@ -193,28 +192,13 @@ def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift:
     """
     from xkernels.engine.cells import LinearisedCell
 
-    out = []
     with LinearisedCell(pop.cell, pop, dt, e_pas) as cell:
         cell.shift_g_pas(g_shift)
         if depth_nodes is None:
             matrices = probes_matrix(named, cell.geometry, pop, n_positions, seed)[None]
         else:
             matrices = depth_matrices(named, cell.geometry, pop, depth_nodes).matrices
-        nseg = cell.geometry.nseg
-        for tau1, tau2, support in groups:
-            P = None
-            node, segment = np.divmod(np.asarray(support), nseg)
-            for seg in np.unique(segment):
-                unit = np.zeros(nseg)
-                unit[seg] = 1.0
-                imem = cell.synaptic_response(unit, tau1, tau2, n_response, t_X)
-                for k in np.flatnonzero(segment == seg):
-                    response = lin.project(matrices[node[k]], imem)
-                    if P is None:
-                        P = np.empty((matrices.shape[1], len(support), response.shape[-1]))
-                    P[:, k] = response
-            out.append(P)
-    return out
+        return unit_responses(cell, groups, matrices, n_response, t_X)
 
 
 def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPlan, *,
@@ -257,7 +241,7 @@ def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPl
                           o.depth_nodes if o.averaging == "depth" else None))
     seconds = sum(SECONDS_PER_CELL + SECONDS_PER_SIMULATION * states[key].simulations()
                   for key in keys)
-    assembler = _Assembler(plan)
+    assembler = _PointAssembler(plan)
     with progress_bar(len(keys), progress, "unit responses") as bar:
         for i, result in runner.imap_unordered(unit_response_task, arguments, seconds):
             for (t1, t2, support), P in zip(groups_of[keys[i]], result):
@@ -268,41 +252,14 @@ def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPl
         yield batch, assembler.assemble(batch, plans)
 
 
-class _Assembler:
-    """Builds kernels from probe-mapped unit responses in the frequency domain.
-
-    For a response ``r`` (lags 0..n) and a delay filter ``h`` (lags -n..n) the
-    delay-smeared signal at lags 0..n is entries n..2n of their linear convolution;
-    a circular convolution of length L >= 2n + 1 gives the same entries, so the
-    unit responses are transformed once (length L) and each kernel costs one
-    weighted sum, one product with the filter's transform and one inverse FFT.  Then,
-    as :func:`xkernels.engine.linearisation.finish_kernel`: the value at lag 0 is
-    subtracted, negative lags are zero (or cut with ``fir``).
-    """
+class _PointAssembler(Assembler):
+    """The :class:`~xkernels.engine.superposition.Assembler` of a sweep: the kernels of
+    a batch of points, placed in a (reused) buffer."""
 
     def __init__(self, plan: KernelPlan) -> None:
-        from scipy import fft
-
-        self._fft = fft
+        super().__init__(plan.grid)
         self.plan = plan
-        self.n = plan.options.n_lags  # regular grid: response lags 0..n, taps -n..n
-        self.L = fft.next_fast_len(2 * self.n + 1, real=True)
-        self.responses: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-        self.filters: dict[int, np.ndarray] = {}
         self.buffer: np.ndarray | None = None
-        self.workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-            else (os.cpu_count() or 1)
-
-    def add_responses(self, key: tuple, support: np.ndarray, P: np.ndarray) -> None:
-        """Register unit responses ``P`` (n_channels, support.size, n + 1)."""
-        n_ch, n_sup, _ = P.shape
-        spectra = self._fft.rfft(P, n=self.L, axis=-1, workers=self.workers)
-        self.responses[key] = (support, spectra.transpose(1, 0, 2).reshape(n_sup, -1))
-
-    def _filter(self, h_delay: np.ndarray) -> np.ndarray:
-        if id(h_delay) not in self.filters:
-            self.filters[id(h_delay)] = self._fft.rfft(h_delay, n=self.L)
-        return self.filters[id(h_delay)]
 
     def assemble(self, batch: Sequence[int], plans: Sequence[PointPlan]) -> np.ndarray:
         """Kernels of the points ``batch``, shape (len(batch), *plan.shape)."""
@@ -321,22 +278,7 @@ class _Assembler:
                         jobs[key] = len(job_data)
                         job_data.append((rkey, weights, inp.h_delay))
                     where.append((b, X.index(pre), j, jobs[key]))
-        by_response: dict[tuple, list[int]] = {}
-        for job, (rkey, _, _) in enumerate(job_data):
-            by_response.setdefault(rkey, []).append(job)
-        n_tau = shape[-1]
-        kernels = np.zeros((len(job_data), shape[2], n_tau))
-        n = self.n
-        for rkey, members in by_response.items():
-            if rkey not in self.responses:  # every weight of this group is zero
-                continue
-            support, spectra = self.responses[rkey]
-            W = np.stack([job_data[m][1][support] for m in members])
-            signal = (W @ spectra).reshape(len(members), shape[2], -1)
-            signal *= np.stack([self._filter(job_data[m][2]) for m in members])[:, None, :]
-            smeared = self._fft.irfft(signal, n=self.L, axis=-1,
-                                      workers=self.workers)[..., n:2 * n + 1]
-            kernels[members] = lin.window_kernel(smeared, self.plan.grid.lags)
+        kernels = self.kernels(job_data, shape[2])
         if self.buffer is None or self.buffer.shape[0] != len(batch):
             self.buffer = np.zeros((len(batch), *shape))
         else:
