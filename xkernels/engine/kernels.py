@@ -19,7 +19,7 @@ import copy
 import functools
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -218,79 +218,98 @@ def simulate_values(network: Network, plan: KernelPlan,
     if not wanted <= set(X):
         raise ValueError(f"pre must name presynaptic populations among {list(X)}, "
                          f"got {sorted(wanted - set(X))}")
+    # every cell-dependent input is checked and every membrane linearised before any
+    # kernel is simulated
+    prepared = {post: prepare_population(network, post, plan) for post in Y}
     values = np.zeros(plan.shape)
-
-    def build(post: str) -> LinearisedCell:
-        pop = network.population(post)
-        return LinearisedCell(pop.cell, pop, plan.options.dt,
-                              leak_reversal_of(plan.vrest_by_post[post]))
-
-    # membrane linearisation: the cell of ``post`` (g_eff shift applied) in its mode, at
-    # rest; ``state`` reapplies a resting state found before (xkernels.engine.membrane)
-    def linearise(cell: LinearisedCell, post: str,
-                  state: RestingState | None = None) -> LinearisedMembrane:
-        mode = plan.membrane_mode(post, cell.is_linear())
-        apply_leak_shift(cell, plans[post], plan.options.operating_point)
-        taus = [(item.tau1, item.tau2) for item in plans[post].inputs.values()]
-        return LinearisedMembrane(cell, mode, post, taus, state)
-
-    # validation pass: every cell-dependent input is checked and every membrane
-    # linearised before any simulation; the last cell stays open and is simulated first
-    # (building a cell deletes all others)
-    plans: dict[str, PopulationPlan] = {}
-    states: dict[str, RestingState | None] = {}
-    modes_used: dict[str, str] = {}
-    last = last_membrane = None
-    for k, post in enumerate(Y):
-        cell = build(post)
-        try:
-            plans[post] = plan_population(network, post, cell.geometry,
-                                          plan.vrest_by_post[post], plan.options.g_eff,
-                                          plan.grid)
-            membrane = linearise(cell, post)
-            states[post] = membrane.state
-            modes_used[post] = membrane.mode
-            if membrane.state is not None and network.conductance_based:
-                # conductance-based synapses linearised around the resting state found
-                plans[post] = plan_population(network, post, cell.geometry,
-                                              membrane.state.v, plan.options.g_eff,
-                                              plan.grid)
-        except BaseException:
-            cell.close()
-            raise
-        if k < len(Y) - 1:
-            membrane.close()
-            cell.close()
-        else:
-            last, last_membrane = cell, membrane
-    for j in reversed(range(len(Y))):
-        post = Y[j]
-        if plan.options.averaging == "depth":
-            if j == len(Y) - 1:  # the cell of the validation pass has the reference shift
-                last_membrane.close()
-                last.close()
-            kernels = avg.depth_kernels(network, post, plan, lambda post=post: build(post),
-                                        modes_used[post], pre=wanted)
-            for pre, kernel in kernels.items():
-                values[X.index(pre), j] = kernel
-            continue
-        with (last if j == len(Y) - 1 else build(post)) as cell, \
-                (last_membrane if j == len(Y) - 1
-                 else linearise(cell, post, states[post])) as membrane:
-            pop_plan = plans[post]
-            matrix = probes_matrix(plan.probes, cell.geometry, network.population(post),
-                                   plan.options.n_positions, plan.options.seed)
-            for source, item in pop_plan.inputs.items():
-                if source not in wanted:
-                    continue
-                i = X.index(source)
-                imem = membrane.response(item.weights, item.tau1, item.tau2,
-                                         plan.grid.n_response, plan.options.t_X)
-                values[i, j] = lin.finish_kernel(lin.project(matrix, imem), item.h_delay,
-                                                 plan.grid.delay_centre, plan.grid.lags)
+    for j, post in enumerate(Y):
+        for source, kernel in simulate_population(network, post, plan, prepared[post],
+                                                  wanted).items():
+            values[X.index(source), j] = kernel
     if states_out is not None:
-        states_out.update(states)
+        states_out.update({post: state for post, (_, state, _) in prepared.items()})
     return values
+
+
+#: What :func:`prepare_population` finds on a cell: the plan of its inputs, its resting
+#: state (None for ``"as-is"``) and the membrane linearisation used.
+Prepared = tuple[PopulationPlan, RestingState | None, str]
+
+
+def _build(network: Network, post: str, plan: KernelPlan) -> LinearisedCell:
+    pop = network.population(post)
+    return LinearisedCell(pop.cell, pop, plan.options.dt,
+                          leak_reversal_of(plan.vrest_by_post[post]))
+
+
+def _linearise(cell: LinearisedCell, post: str, plan: KernelPlan, inputs: PopulationPlan,
+               state: RestingState | None = None) -> LinearisedMembrane:
+    """The membrane of ``cell`` (g_eff shift applied) in its mode, at rest; ``state``
+    reapplies a resting state found before (:mod:`xkernels.engine.membrane`)."""
+    mode = plan.membrane_mode(post, cell.is_linear())
+    apply_leak_shift(cell, inputs, plan.options.operating_point)
+    taus = [(item.tau1, item.tau2) for item in inputs.inputs.values()]
+    return LinearisedMembrane(cell, mode, post, taus, state)
+
+
+def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepared:
+    """Check everything about ``post`` that needs its cell, without simulating a kernel:
+    the placement and Vrest on the cell, and its membrane linearisation (the cell is
+    settled to its resting state; conductance-based synapses are linearised there).
+
+    Raises
+    ------
+    ValueError
+        A placement or Vrest that does not fit the cell; a cell that cannot be
+        linearised as asked.
+    """
+    with _build(network, post, plan) as cell:
+        inputs = plan_population(network, post, cell.geometry, plan.vrest_by_post[post],
+                                 plan.options.g_eff, plan.grid)
+        with _linearise(cell, post, plan, inputs) as membrane:
+            if membrane.state is not None and network.conductance_based:
+                inputs = plan_population(network, post, cell.geometry, membrane.state.v,
+                                         plan.options.g_eff, plan.grid)
+            return inputs, membrane.state, membrane.mode
+
+
+def simulate_population(network: Network, post: str, plan: KernelPlan, prepared: Prepared,
+                        pre: Collection[str]) -> dict[str, np.ndarray]:
+    """The kernels of the inputs of ``post`` from ``pre``: every path of the engine
+    (reference or depth averaging, any linearisation and operating point).
+
+    Parameters
+    ----------
+    network : Network
+        The network.
+    post : str
+        The postsynaptic population.
+    plan : KernelPlan
+        The computation.
+    prepared : Prepared
+        What :func:`prepare_population` found for ``post``.
+    pre : collection of str
+        The presynaptic populations whose kernels are simulated.
+
+    Returns
+    -------
+    dict
+        Presynaptic population -> kernel, shape (n_channels, n_tau).
+    """
+    inputs, state, mode = prepared
+    if plan.options.averaging == "depth":
+        return avg.depth_kernels(network, post, plan, lambda: _build(network, post, plan),
+                                 mode, pre=pre)
+    with _build(network, post, plan) as cell, \
+            _linearise(cell, post, plan, inputs, state) as membrane:
+        matrix = probes_matrix(plan.probes, cell.geometry, network.population(post),
+                               plan.options.n_positions, plan.options.seed)
+        return {source: lin.finish_kernel(
+                    lin.project(matrix, membrane.response(item.weights, item.tau1, item.tau2,
+                                                          plan.grid.n_response,
+                                                          plan.options.t_X)),
+                    item.h_delay, plan.grid.delay_centre, plan.grid.lags)
+                for source, item in inputs.inputs.items() if source in pre}
 
 
 def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
