@@ -283,6 +283,53 @@ class NeuronCell:
                                      "(g_eff needs a passive leak on every segment)")
                 seg.pas.g += dg
 
+    def add_leak(self, g: np.ndarray, e: float | np.ndarray,
+                 what: str = "the mean input (operating_point='mean-input')") -> None:
+        """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV, one value
+        or one per segment) to the leak, exactly (:func:`add_leak`; ``what`` is named in
+        its errors)."""
+        add_leak(self.segments, g, e, what)
+
+    def is_linear(self) -> bool:
+        """True if the membrane is linear: no density mechanism other than ``pas``.
+
+        The membrane-current response of such a cell to current-based synapses is
+        linear in the synaptic weights, so responses to unit synapses superpose.
+        """
+        return all({mech.name() for mech in seg} <= _LINEAR_MECHANISMS
+                   for seg in self.segments)
+
+    def resting_potential(self, tolerance: float = 0.0) -> float | None:
+        """The exact resting potential (mV) if the membrane is passive (only ``pas``)
+        and its leak reversal potential uniform (to ``tolerance`` mV: their mean), else
+        None (the rest has to be found by simulation)."""
+        if not all("pas" in {mech.name() for mech in seg} for seg in self.segments) \
+                or not self.is_linear():
+            return None
+        e = [seg.pas.e for seg in self.segments]
+        if max(e) - min(e) > tolerance:
+            return None
+        return float(np.mean(e)) if tolerance else e[0]
+
+    def record_imem(self) -> list:
+        """Fixed-step integration with fast i_membrane_ recorded at every step: one
+        recording Vector per segment.
+
+        Recording every step (not every ``dt`` ms by record events) gives exactly one
+        sample per step whatever the accumulated rounding of NEURON's clock.
+        """
+        h = self._h
+        cvode = h.CVode()
+        cvode.active(0)
+        cvode.use_fast_imem(1)
+        h.dt = self.dt
+        recorders = []
+        for seg in self.segments:
+            vec = h.Vector()
+            vec.record(seg._ref_i_membrane_)  # every fixed step (no per-sample events)
+            recorders.append(vec)
+        return recorders
+
 
 class LinearisedCell(NeuronCell):
     """A cell representative of one postsynaptic population, ready for kernels.
@@ -307,33 +354,6 @@ class LinearisedCell(NeuronCell):
         super().__init__(spec, population, dt, e_pas_default)
         self.cell.set_pos(z=population.loc)
         self.geometry = self.read_geometry()
-
-    # -- membrane ----------------------------------------------------------------------
-    def g_pas(self) -> np.ndarray:
-        """Leak conductance of every segment (S/cm²); NaN where there is no ``pas``."""
-        return np.array([seg.pas.g if hasattr(seg, "pas") else np.nan
-                         for seg in self.segments])
-
-    def add_leak(self, g: np.ndarray, e: np.ndarray) -> None:
-        """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV, one value
-        or one per segment) to the leak (:func:`add_leak`)."""
-        add_leak(self.segments, g, e, "the mean input (operating_point='mean-input')")
-
-    def resting_potential(self) -> float | None:
-        """The exact resting potential (mV) if the membrane is passive and uniform.
-
-        Returns ``None`` when the membrane has other mechanisms or a non-uniform leak
-        reversal potential (then the rest has to be found by simulation).
-        """
-        e_values = set()
-        for seg in self.segments:
-            names = {mech.name() for mech in seg}
-            if not names <= _LINEAR_MECHANISMS or "pas" not in names:
-                return None
-            e_values.add(seg.pas.e)
-        if len(e_values) != 1:
-            return None
-        return e_values.pop()
 
     # -- simulation --------------------------------------------------------------------
     def synaptic_response(self, weights: np.ndarray, tau1: float, tau2: float,
@@ -377,7 +397,7 @@ class LinearisedCell(NeuronCell):
             nc.weight[0] = w
             synapses.append(syn)
             netcons.append(nc)
-        recorders = self._record_imem()
+        recorders = self.record_imem()
         h.finitialize(v_init)
         h.fcurrent()
         h.frecord_init()
@@ -391,24 +411,6 @@ class LinearisedCell(NeuronCell):
             # subtracting the same simulation without the volley
             imem = imem - self._baseline(v_init, n_before + n_after)
         return imem[:, n_before:]
-
-    def _record_imem(self) -> list:
-        """Fixed-step integration with fast i_membrane_ recorded at every step.
-
-        Recording every step (not every ``dt`` ms by record events) gives exactly one
-        sample per step whatever the accumulated rounding of NEURON's clock.
-        """
-        h = self._h
-        cvode = h.CVode()
-        cvode.active(0)
-        cvode.use_fast_imem(1)
-        h.dt = self.dt
-        recorders = []
-        for seg in self.segments:
-            vec = h.Vector()
-            vec.record(seg._ref_i_membrane_)  # every fixed step (no per-sample events)
-            recorders.append(vec)
-        return recorders
 
     def _run(self, recorders: list, n_steps: int) -> np.ndarray:
         """Integrate ``n_steps`` steps from initialisation; the recorded currents.
@@ -432,18 +434,8 @@ class LinearisedCell(NeuronCell):
 
     def _baseline(self, v_init: float, n_steps: int) -> np.ndarray:
         h = self._h
-        recorders = self._record_imem()
+        recorders = self.record_imem()
         h.finitialize(v_init)
         h.fcurrent()
         h.frecord_init()
         return self._run(recorders, n_steps)
-
-    # -- linearity (used by the superposition fast path of parameter sweeps) -----------
-    def is_linear(self) -> bool:
-        """True if the membrane is linear: no density mechanism other than ``pas``.
-
-        The membrane-current response of such a cell to current-based synapses is
-        linear in the synaptic weights, so responses to unit synapses superpose.
-        """
-        return all({mech.name() for mech in seg} <= _LINEAR_MECHANISMS
-                   for seg in self.segments)

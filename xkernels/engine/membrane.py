@@ -192,10 +192,7 @@ class LinearisedMembrane:
         self._saved = h.SaveState()
         self._saved.save()
         self._t0 = float(h.t)
-        for seg in segments:
-            vec = h.Vector()
-            vec.record(seg._ref_i_membrane_)
-            self._recorders.append(vec)
+        self._recorders = cell.record_imem()
 
     # -- context management ------------------------------------------------------------
     def __enter__(self) -> LinearisedMembrane:

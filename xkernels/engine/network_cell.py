@@ -28,14 +28,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from xkernels.engine.cells import Geometry, NeuronCell, add_leak
+from xkernels.engine.cells import Geometry, NeuronCell
 from xkernels.spec.network import CellSpec, Population
 
 #: Point-process types a synapse group may use.
 SYNAPSE_TYPES = ("Exp2Syn", "Exp2SynI")
-
-# density mechanisms that keep a membrane passive (its rest is then known exactly)
-_PASSIVE = {"pas"}
 
 #: Default number of time steps integrated between two reductions of the currents.
 DEFAULT_CHUNK_STEPS = 4096
@@ -103,30 +100,16 @@ class NetworkCell(NeuronCell):
         rest = self.resting_potential()
         return rest if rest is not None else float(self.cell.v_init)
 
-    def resting_potential(self) -> float | None:
-        """Exact rest (mV) of a passive membrane with uniform ``e_pas`` (to 1e-9 mV),
-        else ``None``."""
-        e_values = []
-        for seg in self.segments:
-            names = {mech.name() for mech in seg}
-            if not names <= _PASSIVE or "pas" not in names:
-                return None
-            e_values.append(seg.pas.e)
-        # uniform up to the rounding of :meth:`add_leak`
-        if max(e_values) - min(e_values) > 1e-9:
-            return None
-        return float(np.mean(e_values))
+    def resting_potential(self, tolerance: float = 1e-9) -> float | None:
+        """Exact rest (mV) of a passive membrane with uniform ``e_pas`` (to ``tolerance``
+        mV, the rounding of :meth:`add_leak`), else ``None``."""
+        return super().resting_potential(tolerance)
 
-    def add_leak(self, g: np.ndarray, e: float) -> None:
+    def add_leak(self, g: np.ndarray, e: float,
+                 what: str = "the mean extrinsic conductance") -> None:
         """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV) to the
-        leak, exactly (:func:`xkernels.engine.cells.add_leak`).
-
-        Raises
-        ------
-        ValueError
-            If ``g`` has the wrong shape, or a segment to change has no ``pas``.
-        """
-        add_leak(self.segments, g, e, "the mean extrinsic conductance")
+        leak, exactly (:func:`xkernels.engine.cells.add_leak`)."""
+        super().add_leak(g, e, what)
 
     # -- synapses ----------------------------------------------------------------------
     def add_synapses(self, segments: Sequence[int], times: Sequence[np.ndarray], *,
@@ -217,16 +200,7 @@ class NetworkCell(NeuronCell):
         n_steps = int(n_steps)
         chunk_steps = max(1, int(chunk_steps))
         h = self._h
-        cvode = h.CVode()
-        cvode.active(0)
-        cvode.use_fast_imem(1)
-        h.dt = self.dt
-        recorders = []
-        for seg in self.segments:
-            vec = h.Vector()
-            vec.record(seg._ref_i_membrane_)   # every fixed step, t = 0 included
-            recorders.append(vec)
-        self._recorders = recorders
+        recorders = self._recorders = self.record_imem()  # every fixed step, t = 0 included
         out = np.empty((matrix.shape[0], n_steps))
         try:
             h.finitialize(self.v_init)
