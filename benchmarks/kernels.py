@@ -233,7 +233,7 @@ def active_network(n_pre: int):
 
 def run_linearisation_benchmark(repeat: int) -> None:
     import xkernels
-    from xkernels.engine.options import LINEARISATIONS
+    from xkernels.spec.options import LINEARISATIONS
 
     probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **GCP),
               "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}

@@ -1,34 +1,21 @@
 """Superposition fast path of parameter sweeps.
 
-With a linear (passive) membrane and current-based ``Exp2SynI`` synapses, the
-membrane currents after the synaptic volley of connection X -> Y are
+With a linear (passive) membrane and current-based ``Exp2SynI`` synapses a kernel is a
+weighted sum of unit responses (:mod:`xkernels.engine.superposition`): the weight,
+Vrest (where it does not set the leak reversal), placement, probability, multapses and
+sizes enter only through the per-segment weights, and the delay only through the delay
+filter.  Everything that defines the cell's membrane -- the cell and its placement,
+the leak shift g_eff adds (which depends on weights, rates, placement... of every input
+of Y), the leak reversal potential when Vrest sets it, t_X -- forms the *membrane
+state* key.  The unit responses are simulated once per (Y, membrane state, tau1, tau2)
+in a worker; every point is then one matrix product and one delay convolution.  The
+keys are exact (byte equality of the leak shift), so points never share responses they
+should not: the path is valid for any sweep over linear membranes, and
+:func:`choose_method` takes it when it is cheaper.
 
-    I(t) = Σ_s w_s G_s(t)
-
-where ``G_s`` is the response to a unit-weight synapse on segment s (time constants
-tau1, tau2 of the connection) and ``w_s`` the linearised per-segment weight:
-``-weight (Vrest - e) ρ_s`` for conductance-based synapses, with ρ_s the expected
-number of synapses per presynaptic spike on segment s (placement × probability ×
-multapses × population sizes).  The kernel is then
-``finish_kernel(M Σ_s w_s G_s, h_delay)`` with M the probe matrix and h_delay the
-delay filter.  So the weight, Vrest (where it does not set the leak reversal),
-placement, probability, multapses and sizes enter only through ``w``, and the delay
-only through ``h_delay``.
-
-Everything that defines the cell's membrane -- the cell and its placement, the leak
-shift g_eff adds (which depends on weights, rates, placement... of every input of Y),
-the leak reversal potential when Vrest sets it, t_X -- forms the *membrane state*
-key.  The unit responses (mapped through the probes: ``P_s = M G_s``) are simulated
-once per (Y, membrane state, tau1, tau2) in a worker; every point is then one matrix
-product and one delay convolution.  The keys are exact (byte equality of the leak
-shift), so points never share responses they should not: the path is valid for any
-sweep over linear membranes, and :func:`choose_method` takes it when it is cheaper.
-
-With ``averaging="depth"`` a point's kernel is ``Σ_n Q_n Σ_s w_ns G_s`` over the depth
-nodes n (:mod:`xkernels.engine.averaging`): the unit responses are shared by the nodes
-when the membrane is (no depth-dependent g_eff), each mapped by every node's probe
-matrix ``Q_n``; a point's weights are the node weights concatenated, so the assembly is
-unchanged.
+With ``averaging="depth"`` a point's weights are those of every depth node concatenated
+(node-major) and the unit responses are mapped by every node's probe matrix, when the
+membrane is the same at every node (no depth-dependent g_eff).
 
 The points and their membrane states come from :mod:`xkernels.sweeps.planning`.
 """
