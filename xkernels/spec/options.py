@@ -76,7 +76,7 @@ def _vrest_value(name: str, value: Any) -> VrestValue:
 class KernelOptions(BaseModel):
     """Every option of a kernel computation, validated; frozen, equal and hashable by value.
 
-    Attributes
+    Parameters
     ----------
     dt : float
         Time step (ms), > 0.
@@ -188,6 +188,17 @@ class KernelOptions(BaseModel):
         """``options`` (a KernelOptions, a dict of options or None for the defaults)
         with ``changes`` applied, validated.
 
+        Parameters
+        ----------
+        options : KernelOptions, dict or None
+            The options to start from (None: the defaults).
+        **changes
+            Options replacing those of ``options``.
+
+        Returns
+        -------
+        KernelOptions
+
         Examples
         --------
         >>> KernelOptions.of({"tau": 5.0}, g_eff=False).g_eff
@@ -203,7 +214,22 @@ class KernelOptions(BaseModel):
 
     def replace(self, **changes: Any) -> KernelOptions:
         """A copy with ``changes`` applied, validated like a new object (the options
-        set explicitly stay so: ``model_fields_set``)."""
+        set explicitly stay so: ``model_fields_set``).
+
+        Parameters
+        ----------
+        **changes
+            Options to replace.
+
+        Returns
+        -------
+        KernelOptions
+
+        Examples
+        --------
+        >>> KernelOptions(tau=5.0).replace(fir=True).fir
+        True
+        """
         return type(self)(**{**{k: getattr(self, k) for k in self.model_fields_set},
                              **changes})
 
@@ -284,7 +310,13 @@ class KernelOptions(BaseModel):
 
     @property
     def n_lags(self) -> int | None:
-        """``tau / dt`` (lags each side of 0)."""
+        """``tau / dt`` (lags each side of 0; None if it is not a whole number).
+
+        Examples
+        --------
+        >>> KernelOptions(dt=0.1, tau=20.0).n_lags
+        200
+        """
         return whole_steps(self.tau, self.dt)
 
     def check(self, network: Network) -> None:
@@ -309,6 +341,14 @@ class KernelOptions(BaseModel):
         UserWarning
             A presynaptic population whose ``rate`` was never set while g_eff is on: its
             synapses add no conductance to the leak (as with rate 0).
+
+        Examples
+        --------
+        >>> from xkernels.spec.network import Network
+        >>> KernelOptions(Vrest={"E": -65.0}).check(Network.example())
+        Traceback (most recent call last):
+        ...
+        ValueError: Vrest is a dict without an entry for population 'I'; keys: ['E']
         """
         post = list(network.postsynaptic)
         if self.g_eff and not network.conductance_based:
@@ -338,6 +378,22 @@ class KernelOptions(BaseModel):
     def modes(self, postsynaptic: list[str]) -> dict[str, str]:
         """The membrane linearisation of every postsynaptic population, in order.
 
+        Parameters
+        ----------
+        postsynaptic : list of str
+            The network's postsynaptic populations.
+
+        Returns
+        -------
+        dict
+            Population -> mode.
+
+        Raises
+        ------
+        ValueError
+            A dict of modes without an entry for a postsynaptic population, or with
+            entries for others.
+
         Examples
         --------
         >>> KernelOptions(linearisation="frozen").modes(["E", "I"])
@@ -357,8 +413,23 @@ class KernelOptions(BaseModel):
         return {post: value[post] for post in postsynaptic}
 
     def vrest_of(self, post: str) -> float | np.ndarray:
-        """The Vrest (mV) of postsynaptic population ``post``: one number, or a 1-D float
-        array (one value per segment)."""
+        """The Vrest (mV) of postsynaptic population ``post``.
+
+        Parameters
+        ----------
+        post : str
+            A postsynaptic population (:meth:`check` made sure a dict has it).
+
+        Returns
+        -------
+        float or ndarray
+            One number, or a 1-D float array (one value per segment).
+
+        Examples
+        --------
+        >>> KernelOptions(Vrest={"E": -70.0, "I": [-65.0, -64.0]}).vrest_of("I")
+        array([-65., -64.])
+        """
         value = self.Vrest[post] if isinstance(self.Vrest, Mapping) else self.Vrest
         return np.asarray(value, dtype=float) if isinstance(value, tuple) else value
 
