@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.stats as st
 
-from xkernels.spec.network import CELLS_DIR
+from xkernels.spec.presets import CELLS_DIR
 
 
 def set_passive_microcircuit(cell, Vrest, g_pas=1e-4):

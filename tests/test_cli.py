@@ -301,7 +301,7 @@ def test_messages_say_overwrite_not_the_python_keyword(tmp_path, capsys):
 
 
 def test_spec_paths_relative_to_the_spec_file(tmp_path, capsys):
-    from xkernels.spec.network import CELLS_DIR
+    from xkernels.spec.presets import CELLS_DIR
 
     folder = tmp_path / "model"
     (folder / "cells").mkdir(parents=True)
@@ -336,6 +336,18 @@ def test_unknown_grid_path_lists_the_closest_few(tmp_path, capsys):
     one_line_error(proc, "grid.json", "unknown parameter path", "did you mean",
                    "connections[E->E].synapse.weight")
     assert len(proc.stderr) < 800, len(proc.stderr)
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_grid_points_the_specification_refuses(tmp_path, capsys):
+    """Issue 20: a grid point is validated as the spec file is (a negative conductance)."""
+    spec = small_spec(tmp_path, tau=2.0)
+    (tmp_path / "grid.json").write_text(json.dumps(
+        {"connections[E->E].synapse.weight": [1e-4, -1e-4]}))
+    proc = call("sweep", str(spec), "grid.json", "-o", "s.zarr", cwd=tmp_path, capsys=capsys)
+    one_line_error(proc, "connections[E->E].synapse.weight=-0.0001 is invalid",
+                   "connections['E->E'].synapse.weight must be >= 0 in a conductance-based "
+                   "network", "got -0.0001")
     assert not (tmp_path / "s.zarr").exists()
 
 

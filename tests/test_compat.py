@@ -23,6 +23,10 @@ from xkernels import compat
     ("N_X", np.array([8192, 0]), ValueError, "populations['I'].size must be > 0"),
     ("multapseFunction", lambda **kw: None, TypeError, "multapseFunction must be a scipy"),
     ("populationParameters", {"radius": 150.0}, ValueError, "populationParameters lacks"),
+    # the translated network is validated as Network.from_dict validates it
+    ("synapseParameters", [{"weight": -1e-4, "syntype": "Exp2Syn", "tau1": 0.2, "tau2": 1.8,
+                            "e": 0.0}] * 2, ValueError,
+     "connections['E->E'].synapse.weight must be >= 0 in a conductance-based network"),
 ])
 def test_bad_arguments_refused(field, value, exc, message):
     kw = readme_arguments("E")

@@ -55,12 +55,11 @@ def _nseg(morphology: str) -> int:
     from xkernels.network import CellSpec, Population
 
     params = cell_parameters(morphology)
-    spec = CellSpec.parse({"morphology": params["morphology"],
-                           "templatefile": params["templatefile"],
-                           "templatename": params["templatename"], "biophysics": None,
-                           "params": {"custom_fun": params["custom_fun"],
-                                      "custom_fun_args": params["custom_fun_args"]}}, "cell")
-    with LinearisedCell(spec, Population.parse({"name": "Y", "size": 1}, "p"), 2 ** -4) as c:
+    spec = CellSpec(morphology=params["morphology"], templatefile=params["templatefile"],
+                    templatename=params["templatename"], biophysics=None,
+                    params={"custom_fun": params["custom_fun"],
+                            "custom_fun_args": params["custom_fun_args"]})
+    with LinearisedCell(spec, Population(name="Y", size=1), 2 ** -4) as c:
         return c.geometry.nseg
 
 

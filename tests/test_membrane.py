@@ -327,11 +327,10 @@ def test_frozen_is_the_passive_cell_with_resting_conductances(active_case):
     net = active_case["net"]
     v = np.array(active_case["rest"]["v"])
     g = analytic_conductance(active_case["kind"], net, v)
-    populations = [pop.to_dict(allow_callables=True) for pop in net.populations]
-    populations[0]["cell"]["biophysics"] = insert_leak
-    populations[0]["cell"]["biophysics_args"] = {"g": g.tolist(), "e": v.tolist(),
-                                                 "nseg": segment_layout(net)[-1]}
-    passive = Network(populations, [c.to_dict() for c in net.connections])
+    cell = f"populations[{net.names[0]}].cell"
+    passive = net.with_values({f"{cell}.biophysics": insert_leak,
+                               f"{cell}.biophysics_args": {"g": g.tolist(), "e": v.tolist(),
+                                                           "nseg": segment_layout(net)[-1]}})
     H_ref = xkernels.compute_kernels(passive, PROBES, tau=TAU, Vrest={"E": v.tolist()})
     assert relative(active_case["frozen"].values, H_ref.values) <= 1e-6
 

@@ -41,8 +41,8 @@ def test_frozen_scipy_objects_are_accepted():
     spec["connections"][0]["delay"] = st.truncnorm(a=-2.2, b=np.inf, loc=1.3, scale=0.5)
     spec["connections"][0]["multapses"] = st.poisson(mu=2.0, loc=1)
     net = Network.from_dict(spec)
-    assert net.connections[0].delay == Distribution("truncnorm", {"a": -2.2, "b": np.inf,
-                                                                  "loc": 1.3, "scale": 0.5})
+    assert net.connections[0].delay == Distribution(
+        name="truncnorm", params={"a": -2.2, "b": np.inf, "loc": 1.3, "scale": 0.5})
     assert net.connections[0].mean_multapses() == pytest.approx(3.0)
 
 
@@ -137,3 +137,38 @@ def test_from_kernels_requires_spec_attr():
 
     with pytest.raises(ValueError, match="spec"):
         Network.from_kernels(xr.DataArray([1.0]))
+
+
+def test_frozen_hashable_and_equal_by_value():
+    a, b = Network.example(), Network.example()
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a != Network.example(active=True)
+    with pytest.raises(Exception, match="frozen"):
+        a.conductance_based = False
+    with pytest.raises(TypeError, match="cannot be changed"):
+        a.connection("E", "E").delay.params["loc"] = 5.0
+    with pytest.raises(AttributeError):
+        a.connections.append(a.connections[0])
+    changed = a.with_values({"connections[E->E].delay.params.loc": 2.0})
+    assert changed.connection("E", "E").delay.mean() > a.connection("E", "E").delay.mean()
+    assert a == b and changed != a and hash(changed) != hash(a)
+
+
+def test_json_schema_describes_the_json():
+    import jsonschema
+
+    schema = Network.model_json_schema()
+    for net in (Network.example(), Network.example(active=True), Network.microcircuit(0.01)):
+        jsonschema.validate(json.loads(net.to_json()), schema)
+    bad = example_dict()
+    bad["populations"][0]["colour"] = "red"
+    with pytest.raises(jsonschema.ValidationError, match="colour"):
+        jsonschema.validate(bad, schema)
+
+
+def test_other_spec_versions_are_refused():
+    spec = example_dict()
+    assert spec["spec_version"] == 2
+    spec["spec_version"] = 1
+    with pytest.raises(ValueError, match=r"spec_version must be 2 .*got 1"):
+        Network.from_dict(spec)

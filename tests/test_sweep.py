@@ -55,7 +55,7 @@ def modified(net: Network, changes: dict) -> Network:
             node = next(p for p in items if p["name"] == owner)
         for token in rest[:-1]:
             node = node[int(token)] if isinstance(node, list) else node[token]
-        node[rest[-1]] = value
+        node[int(rest[-1]) if isinstance(node, list) else rest[-1]] = value
     return Network.from_dict(spec)
 
 
@@ -140,6 +140,48 @@ def test_invalid_points_fail_before_anything_runs(net, tmp_path):
         sweep(net, {"connections[E->E].placement.sections[0]": ["apic", "nosuchsection"]},
               make_probes(), tau=TAU, store=store, client="sync")
     assert not store.exists() and not list(tmp_path.iterdir())
+
+
+def test_points_the_specification_refuses_are_refused(net, tmp_path, monkeypatch):
+    """Issue 20: a negative conductance in a conductance-based network was swept
+    (mirror-image kernels) where Network.from_dict refuses it; now every point is
+    validated as from_dict validates it, before anything is simulated."""
+    import xkernels
+    import xkernels.sweeps.driver as driver
+
+    spec = net.to_dict()
+    spec["connections"][0]["synapse"]["weight"] = -1e-4
+    with pytest.raises(ValueError) as refused:
+        Network.from_dict(spec)
+    expected = str(refused.value)
+    assert expected.startswith("connections['E->E'].synapse.weight must be >= 0")
+
+    def never(*args, **kwargs):
+        raise AssertionError("a point was computed")
+
+    monkeypatch.setattr(driver, "_compute", never)
+    store = tmp_path / "s.zarr"
+    for grid, zipped in (({W_EE: [1e-4, -1e-4]}, None),
+                         ({W_EE: [1e-4, -1e-4], "Vrest": [-65.0, -70.0]}, [[W_EE, "Vrest"]])):
+        for where in (None, store):
+            with pytest.raises(ValueError) as info:
+                xkernels.sweep(net, grid, make_probes(), tau=TAU, zipped=zipped, store=where,
+                               client="sync")
+            message = str(info.value)
+            assert "\n" not in message
+            assert message == f"sweep point with {W_EE}=-0.0001 is invalid: {expected}"
+    assert not list(tmp_path.iterdir())
+
+
+def test_with_values_equals_whole_specifications(net):
+    changes = {W_EE: 3e-4, PLACE_EE: -50.0, "populations[E].rotation.x": 0.5,
+               "connections[I->E].placement.sections[0]": "dend"}
+    assert net.with_values(changes) == modified(net, changes)
+    assert net.with_values({}) == net and net == Network.example()
+    with pytest.raises(ValueError, match=r"no connections\['E->X'\]"):
+        net.with_values({"connections[E->X].synapse.weight": 1.0})
+    with pytest.raises(ValueError, match=r"synapse keys must be a subset .* did you mean"):
+        net.with_values({"connections[E->E].synapse.wieght": 1.0})
 
 
 # --------------------------------------------------------------------------------------

@@ -277,7 +277,9 @@ class KernelApprox:
                 "delay": {"name": delay_name, "params": dict(delayParameters[i])},
                 "synapse": dict(synapseParameters[i]),
                 "placement": dict(synapsePositionArguments[i])})
-        self.network = Network(populations, connections, conductance_based=conductance_based)
+        self.network = Network.from_dict({"populations": populations,
+                                          "connections": connections,
+                                          "conductance_based": conductance_based})
         self._post = post_name
         self._cache: dict[str, Any] = {}
 

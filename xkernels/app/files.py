@@ -143,7 +143,7 @@ def relative_to_spec(network: Any, folder: Path) -> Any:
     object
         A copy with the paths rewritten.
     """
-    from xkernels.spec.network import CELL_PRESETS, CELLS_DIR
+    from xkernels.spec.presets import CELL_PRESETS, CELLS_DIR
 
     if not isinstance(network, Mapping) or not isinstance(network.get("populations"), list):
         return network

@@ -118,7 +118,7 @@ def preset_function(biophysics: Mapping[str, Any], e_pas: float,
     ----------
     biophysics : Mapping[str, Any]
         A validated preset (``{"name": "passive" or "active", ...}``, see
-        :data:`xkernels.spec.network.BIOPHYSICS_PRESETS`).
+        :data:`xkernels.spec.presets.BIOPHYSICS_PRESETS`).
     e_pas : float
         The leak reversal potential to use (mV): the preset's, or Vrest when the preset
         leaves it unset.

@@ -111,7 +111,7 @@ def placement_probability(placement: Placement, sections: list[str], z_mid: np.n
     for dist, weight in zip(placement.densities, placement.weights):
         params = dict(dist.params)
         params["scale"] = np.sqrt(params.get("scale", 1.0) ** 2 + population_scale ** 2)
-        density += type(dist)(dist.name, params).pdf(z_mid[mask]) * weight
+        density += dist.model_copy(update={"params": params}).pdf(z_mid[mask]) * weight
     p = np.zeros(z_mid.size)
     p[mask] = area[mask] * density
     total = p.sum()

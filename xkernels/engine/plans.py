@@ -12,7 +12,6 @@ compare by identity (``eq=False``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -325,8 +324,7 @@ def plan_population(network: Network, post: str, geometry: Geometry,
     z_mid = geometry.z_mid if depth is None else geometry.z_mid + depth
     spread = pop.scale if depth is None else 0.0
     if g_eff:
-        ext = None if pop.ext_synapse is None else tuple(pop.ext_synapse.to_dict().items())
-        g_shift = _memo(memo, ("ext", id(geometry), pop.n_ext, pop.nu_ext, ext),
+        g_shift = _memo(memo, ("ext", id(geometry), pop.n_ext, pop.nu_ext, pop.ext_synapse),
                         lin.ext_leak_shift, pop, geometry.area)
         # Σ_k g_k E_k (S/cm² mV): with g_shift, the reversal of the mean input
         g_rev = g_shift * (0.0 if pop.ext_synapse is None else pop.ext_synapse.e)
@@ -335,13 +333,12 @@ def plan_population(network: Network, post: str, geometry: Geometry,
     inputs = {}
     for conn in network.inputs(post):
         field = f"connections['{conn.key}'].placement"
-        p = _memo(memo, ("placement", id(geometry), field, spread, depth,
-                         _key(conn.placement)),
+        p = _memo(memo, ("placement", id(geometry), field, spread, depth, conn.placement),
                   lin.placement_probability, conn.placement, geometry.sections, z_mid,
                   geometry.area, spread, field, depth is not None)
         n_pre = network.population(conn.pre).size
         k_in, k_out = _memo(memo, ("counts", conn.key, conn.probability, n_pre, pop.size,
-                                   _key(conn.multapses)),
+                                   conn.multapses),
                             lin.synapse_counts, conn, n_pre, pop.size)
         syn = conn.synapse
         if g_eff:
@@ -352,7 +349,7 @@ def plan_population(network: Network, post: str, geometry: Geometry,
             g_rev = g_rev + g_conn * syn.e
         weights = lin.segment_weights(syn.weight, syn.e, vrest, p * k_out,
                                       network.conductance_based)
-        h_delay = _memo(memo, ("delay", id(grid), _key(conn.delay)),
+        h_delay = _memo(memo, ("delay", id(grid), conn.delay),
                         lin.delay_filter, conn.delay, grid.delay_times)
         inputs[conn.pre] = InputPlan(weights=weights, tau1=syn.tau1, tau2=syn.tau2,
                                      h_delay=h_delay)
@@ -381,11 +378,6 @@ def apply_leak_shift(cell: Any, plan: PopulationPlan, operating_point: str) -> N
         cell.add_leak(plan.g_shift, plan.e_shift)  # NaN only where g_shift is 0
     else:
         cell.shift_g_pas(plan.g_shift)
-
-
-def _key(part: Any) -> str:
-    """Canonical text of a sub-specification (a memo key)."""
-    return json.dumps(part.to_dict(), sort_keys=True)
 
 
 def _memo(memo: dict | None, key: tuple, compute: Callable[..., Any], *args: Any) -> Any:

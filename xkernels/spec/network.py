@@ -1,10 +1,17 @@
-"""Serialisable, validated network specification.
+"""The network specification: frozen, validated pydantic models.
 
 A :class:`Network` holds populations (size, representative cell, spatial distribution,
 rotation, mean rate, extrinsic input) and connections X -> Y (connection probability,
-multapse and delay distributions, synapse parameters and synapse placement).  It is
-validated on construction, round-trips through JSON (:meth:`Network.to_json` /
-:meth:`Network.from_json`) and is what :func:`xkernels.compute_kernels` consumes.
+multapse and delay distributions, synapse parameters and synapse placement).  Every
+model is validated on construction, frozen, and equal and hashable by value (mappings
+are :class:`FrozenDict`, lists are tuples), so a network can key a cache.  A changed
+network is a new one, validated the same way: :meth:`Network.with_values`.  It
+round-trips through JSON (:meth:`Network.to_json` / :meth:`Network.from_json`;
+:meth:`Network.model_json_schema` is the schema of that JSON) and is what
+:func:`xkernels.compute_kernels` consumes.
+
+Errors name the field, the value and what is allowed, in one line:
+``ValueError: connections['I->E'].delay.scale must be > 0, got -0.5``.
 
 Units: sizes in cells, probabilities dimensionless, rates in spikes/s, lengths in µm,
 times in ms, conductance weights in µS (current-based weights in nA), potentials in mV,
@@ -13,50 +20,42 @@ membrane conductances in S/cm².
 
 from __future__ import annotations
 
-import copy
-import importlib
+import builtins
+import functools
 import json
-import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import scipy.stats as st
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from xkernels.spec.callables import callable_path, import_callable
 from xkernels.spec.microcircuit import microcircuit_spec
+from xkernels.spec.paths import join_path, split_path
+from xkernels.spec.presets import (
+    BIOPHYSICS_LIMITS,
+    BIOPHYSICS_PRESETS,
+    CELL_PRESETS,
+    CELLS_DIR,
+    example_spec,
+)
 from xkernels.validation import check_mapping, check_real, fail
 
-CELLS_DIR = Path(__file__).parent / "cells_data"
-SPEC_VERSION = 1
-
-#: Cells shipped with xkernels, selectable by name.
-CELL_PRESETS: dict[str, dict[str, str]] = {
-    "ball_and_sticks_E": {
-        "templatefile": "BallAndSticksTemplate.hoc",
-        "templatename": "BallAndSticksTemplate",
-        "morphology": "BallAndSticks_E.hoc",
-    },
-    "ball_and_sticks_I": {
-        "templatefile": "BallAndSticksTemplate.hoc",
-        "templatename": "BallAndSticksTemplate",
-        "morphology": "BallAndSticks_I.hoc",
-    },
-}
-
-#: Biophysics presets: name -> allowed parameters (with defaults; None = use Vrest).
-#: ``active`` adds to the leak Hodgkin-Huxley Na/K channels in the soma (S/cm²) and an
-#: h-current growing along the apical dendrite (S/cm² at the soma, length constant in
-#: µm); reversal potentials in mV.  Sources: :mod:`xkernels.engine.biophysics`.
-BIOPHYSICS_PRESETS: dict[str, dict[str, float | None]] = {
-    "passive": {"g_pas": 0.0003, "e_pas": None},
-    "active": {"g_pas": 0.0003, "e_pas": None, "gnabar": 0.12, "gkbar": 0.036,
-               "gh": 0.0002, "gh_lambda": 323.0, "ena": 50.0, "ek": -77.0, "eh": -45.0},
-}
-#: Parameters of biophysics presets that must be >= 0 (conductances), > 0 (lengths).
-_NONNEGATIVE_BIOPHYSICS = ("gnabar", "gkbar", "gh")
-_POSITIVE_BIOPHYSICS = ("g_pas", "gh_lambda")
+#: Version of the JSON layout written by :meth:`Network.to_dict`; no other is read.
+SPEC_VERSION = 2
 
 #: Double-exponential synapse waveforms: conductance-based ``Exp2Syn`` (linearised
 #: around Vrest) and current-based ``Exp2SynI`` (for current-based networks).
@@ -64,11 +63,172 @@ SUPPORTED_SYNTYPES = ("Exp2Syn", "Exp2SynI")
 
 
 # --------------------------------------------------------------------------------------
-# distributions
+# hashable values, located one-line errors
 # --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Distribution:
+class FrozenDict(dict):
+    """A dict that cannot be changed and hashes by value.
+
+    The hashable form of every mapping in a specification (distribution parameters,
+    biophysics, rotation...); nested lists are tuples.
+
+    Examples
+    --------
+    >>> d = freeze({"loc": 1.5, "sections": ["apic"]})
+    >>> d["sections"], hash(d) == hash(freeze({"sections": ("apic",), "loc": 1.5}))
+    (('apic',), True)
+    >>> d["loc"] = 2.0
+    Traceback (most recent call last):
+    ...
+    TypeError: FrozenDict cannot be changed
+    """
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items(), key=lambda item: str(item[0]))))
+
+    def __reduce__(self) -> tuple:
+        return (FrozenDict, (dict(self),))
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("FrozenDict cannot be changed")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _readonly
+
+
+def freeze(value: Any, mapping: type = FrozenDict, sequence: type = tuple) -> Any:
+    """``value`` with mappings as ``mapping`` and lists as ``sequence``, deeply: the
+    hashable form (default) or, with ``dict`` and ``list``, a mutable copy.  numpy
+    arrays and scalars become Python lists and numbers."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = value.tolist()
+    if isinstance(value, Mapping):
+        return mapping({k: freeze(v, mapping, sequence) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return sequence(freeze(v, mapping, sequence) for v in value)
+    return value
+
+
+def _located(err: Exception) -> PydanticCustomError:
+    """An error pydantic locates (it locates ValueErrors; TypeErrors escape it)."""
+    return PydanticCustomError(f"xk_{type(err).__name__}", "{message}", {"message": str(err)})
+
+
+def _number(**limits: bool) -> BeforeValidator:
+    """A real number (not a bool), finite, with ``check_real``'s ``limits``."""
+    def check(value: Any) -> float:
+        try:
+            return check_real("", value, **limits)
+        except TypeError as err:
+            raise _located(err) from None
+    return BeforeValidator(check)
+
+
+Real = Annotated[float, _number()]
+Positive = Annotated[float, _number(positive=True)]
+NonNegative = Annotated[float, _number(nonnegative=True)]
+Frozen = Annotated[Any, BeforeValidator(freeze)]
+FrozenMap = Annotated[dict[str, Any], AfterValidator(freeze)]
+
+# pydantic's own error types: what is allowed, and whether the value has the wrong type
+_PYDANTIC_ERRORS = {"missing": "given", "too_short": "a non-empty list",
+                    "model_type": "a dict", "dict_type": "a dict",
+                    "tuple_type": "a list", "string_type": "a str", "bool_type": "True or False",
+                    "int_type": "an integer", "float_type": "a real number"}
+
+
+def _where(loc: tuple, data: Any) -> str:
+    """``populations['E'].cell`` for pydantic's location ``('populations', 0, 'cell')``."""
+    parts = [f"[{token}]" if isinstance(token, int) else f".{token}" for token in loc]
+    if len(loc) > 1 and loc[0] in ("populations", "connections") and isinstance(data, Mapping):
+        item = data[loc[0]][loc[1]]
+        got = item if isinstance(item, Mapping) else getattr(item, "__dict__", {})
+        name = got.get("name") if loc[0] == "populations" else \
+            f"{got.get('pre')}->{got.get('post')}"
+        if isinstance(name, str) and name and "None" not in name.split("->"):
+            parts[1] = f"[{name!r}]"
+    return "".join(parts).lstrip(".")
+
+
+def one_line(err: ValidationError, data: Any, model: str = "network") -> Exception:
+    """The first error of ``err`` as ``<field> must be <allowed>, got <value>``.
+
+    Validators report messages relative to the failing model: ``" must be > 0, got 0"``
+    (about the model itself, leading space) or ``"tau1 must be ..."`` (about a field).
+    """
+    first = err.errors()[0]
+    where = _where(first["loc"], data)
+    kind = first["type"]
+    cls: type[Exception] = ValueError
+    if kind == "value_error":
+        message = str(first["ctx"]["error"])
+    elif kind.startswith("xk_"):
+        cls = getattr(builtins, kind[3:], ValueError)
+        message = first["msg"]
+    else:
+        allowed = _PYDANTIC_ERRORS.get(kind, first["msg"])
+        value = None if kind == "missing" else first["input"]
+        cls = ValueError if kind in ("missing", "too_short") else TypeError
+        message = f" must be {allowed}, got {value!r}"
+    if not where:
+        return cls(model + message if message[0] == " " else message)
+    return cls(where + message if message[0] in " .[" else f"{where}.{message}")
+
+
+def _callable_path(value: Any) -> str:
+    if not callable(value):
+        raise TypeError(f"{value!r} ({type(value).__name__}) cannot be written to JSON")
+    return callable_path(value)
+
+
+class Spec(BaseModel):
+    """Base of the specification's models: frozen, no unknown keys, one-line errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True,
+                              ser_json_inf_nan="strings")
+    _expected: ClassVar[str] = "a dict"
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise one_line(err, data, type(self).__name__.lower()) from None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _checked(cls, data: Any, handler: Callable) -> Any:
+        try:
+            data = cls._forms(data)
+            if not isinstance(data, (Mapping, cls)):
+                fail("", data, cls._expected, TypeError)
+            if isinstance(data, Mapping):
+                check_mapping("", data, cls.model_fields)
+            return handler(data)
+        except (TypeError, FileNotFoundError) as err:
+            raise _located(err) from None
+
+    @classmethod
+    def _forms(cls, value: Any) -> Any:
+        """The accepted shorthands of the model's dict (applied before validation)."""
+        return value
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable dict (callables as ``module:qualname``, infinities as
+        ``"Infinity"``)."""
+        return json.loads(self.model_dump_json(fallback=_callable_path))
+
+
+# --------------------------------------------------------------------------------------
+# distributions, synapses, placement, cells
+# --------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4096)
+def _support(name: str, params: FrozenDict) -> tuple[float, float]:
+    return getattr(st, name).support(**params)
+
+
+class Distribution(Spec):
     """A scipy.stats distribution given by name and keyword arguments.
+
+    Built from ``{"name": ..., "params": {...}}``, ``{"name": ..., **params}`` or a
+    frozen scipy object (keyword arguments only).
 
     Parameters
     ----------
@@ -82,104 +242,62 @@ class Distribution:
     --------
     Conduction delays (ms) of mean 1.5 ms, truncated at 2 standard deviations below:
 
-    >>> delay = Distribution("truncnorm", {"a": -2.0, "b": np.inf, "loc": 1.5, "scale": 0.3})
-    >>> delay.check("delay")
+    >>> delay = Distribution(name="truncnorm",
+    ...                      params={"a": -2.0, "b": np.inf, "loc": 1.5, "scale": 0.3})
     >>> round(delay.mean(), 6)
     1.516574
     >>> delay.to_dict()
-    {'name': 'truncnorm', 'params': {'a': -2.0, 'b': 'inf', 'loc': 1.5, 'scale': 0.3}}
+    {'name': 'truncnorm', 'params': {'a': -2.0, 'b': 'Infinity', 'loc': 1.5, 'scale': 0.3}}
+    >>> Distribution(name="norm", params={"loc": 0.0, "scale": -1.0})
+    Traceback (most recent call last):
+    ...
+    ValueError: scale must be > 0, got -1.0
     """
 
     name: str
-    params: dict = field(default_factory=dict)
+    params: FrozenMap = FrozenDict()
 
     @classmethod
-    def parse(cls, value: Any, field_name: str) -> Distribution:
-        """Build from a Distribution, ``{"name": ..., "params": {...}}``,
-        ``{"name": ..., **kwargs}``, a ``(name, kwargs)`` pair or a frozen scipy object.
-
-        Parameters
-        ----------
-        value : Distribution, dict, tuple or frozen scipy.stats distribution
-            The distribution in any of the forms above.
-        field_name : str
-            Name of the field, used in error messages.
-
-        Returns
-        -------
-        Distribution
-            The validated distribution.
-
-        Raises
-        ------
-        TypeError, ValueError
-            An unknown name or parameters that scipy rejects, naming ``field_name``.
-
-        Examples
-        --------
-        >>> Distribution.parse({"name": "norm", "params": {"loc": 1.5, "scale": 0.3}}, "delay")
-        Distribution(name='norm', params={'loc': 1.5, 'scale': 0.3})
-        """
-        if isinstance(value, Distribution):
-            dist = value
-        elif isinstance(value, Mapping):
-            if "name" not in value:
-                fail(f"{field_name}.name", None, "the name of a scipy.stats distribution")
-            params = value.get("params")
-            if params is None:
-                params = {k: v for k, v in value.items() if k != "name"}
-            dist = cls(str(value["name"]), dict(params))
-        elif isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str):
-            dist = cls(value[0], dict(value[1]))
-        elif hasattr(value, "dist") and hasattr(value, "kwds"):
+    def _forms(cls, value: Any) -> Any:
+        if hasattr(value, "dist") and hasattr(value, "kwds"):
             if getattr(value, "args", ()):
-                raise TypeError(f"{field_name}: frozen scipy distributions must be given "
-                                f"keyword arguments only, got positional {value.args!r}")
-            dist = cls(value.dist.name, dict(value.kwds))
-        else:
-            raise TypeError(f"{field_name} must be a scipy.stats distribution given as "
-                            f"{{'name': ..., 'params': {{...}}}} or a frozen scipy object, "
-                            f"got {value!r}")
-        dist.check(field_name)
-        return dist
+                raise _located(TypeError(f" frozen scipy distributions must be given keyword "
+                                         f"arguments only, got positional {value.args!r}"))
+            return {"name": value.dist.name, "params": value.kwds}
+        if isinstance(value, Mapping) and "params" not in value:
+            return {"name": value.get("name"),
+                    "params": {k: v for k, v in value.items() if k != "name"}}
+        return value
 
-    def check(self, field_name: str) -> None:
-        """Raise if the name is unknown or the parameters are rejected by scipy.
+    @field_validator("params", mode="after")
+    @classmethod
+    def _numbers(cls, params: FrozenDict) -> FrozenDict:
+        def number(v: Any) -> Any:
+            if isinstance(v, np.generic):
+                return v.item()
+            if isinstance(v, str) and v.strip().lower().lstrip("+-") in ("inf", "infinity"):
+                return float(v)
+            return v
+        return FrozenDict({k: number(v) for k, v in params.items()})
 
-        Parameters
-        ----------
-        field_name : str
-            Name of the field, used in error messages.
-
-        Raises
-        ------
-        TypeError, ValueError
-            Naming ``field_name``, the value and what is allowed.
-
-        Examples
-        --------
-        >>> Distribution("norm", {"loc": 0.0, "scale": -1.0}).check("delay")
-        Traceback (most recent call last):
-        ...
-        ValueError: delay.scale must be > 0, got -1.0
-        """
+    @model_validator(mode="after")
+    def _scipy(self) -> Distribution:
         obj = getattr(st, self.name, None)
         if not isinstance(obj, (st.rv_continuous, st.rv_discrete)):
-            raise ValueError(f"{field_name}.name must be a scipy.stats distribution "
-                             f"(e.g. 'norm', 'truncnorm', 'poisson'), got {self.name!r}")
-        params = {k: _jsonable_number(v) for k, v in self.params.items()}
-        object.__setattr__(self, "params", params)
-        scale = params.get("scale", 1.0)
+            raise ValueError(f"name must be a scipy.stats distribution (e.g. 'norm', "
+                             f"'truncnorm', 'poisson'), got {self.name!r}")
+        scale = self.params.get("scale", 1.0)
         if isinstance(scale, (int, float)) and not scale > 0:
-            raise ValueError(f"{field_name}.scale must be > 0, got {scale!r}")
+            raise ValueError(f"scale must be > 0, got {scale!r}")
         try:  # the support is NaN for parameters scipy rejects (~0.02 ms; a mean ~5 ms)
-            low, high = obj.support(**params)
+            low, high = _support(self.name, self.params)
         except TypeError as err:
-            raise TypeError(f"{field_name}.params {self.params!r} are not accepted by "
-                            f"scipy.stats.{self.name}: {err}") from None
+            raise _located(TypeError(f"params {dict(self.params)!r} are not accepted by "
+                                     f"scipy.stats.{self.name}: {err}")) from None
         if np.isnan(low) or np.isnan(high):
-            raise ValueError(f"{field_name}.params {self.params!r} are invalid parameters of "
+            raise ValueError(f"params {dict(self.params)!r} are invalid parameters of "
                              f"scipy.stats.{self.name}")
+        return self
 
     @property
     def is_continuous(self) -> bool:
@@ -187,14 +305,14 @@ class Distribution:
 
         Examples
         --------
-        >>> Distribution("norm", {"loc": 1.5, "scale": 0.3}).is_continuous
+        >>> Distribution(name="norm", params={"loc": 1.5, "scale": 0.3}).is_continuous
         True
-        >>> Distribution("poisson", {"mu": 2.0}).is_continuous   # multapse counts
+        >>> Distribution(name="poisson", params={"mu": 2.0}).is_continuous   # multapse counts
         False
         """
         return isinstance(getattr(st, self.name), st.rv_continuous)
 
-    def frozen(self):
+    def frozen(self) -> Any:
         """The frozen scipy.stats distribution.
 
         Returns
@@ -204,7 +322,7 @@ class Distribution:
 
         Examples
         --------
-        >>> float(Distribution("norm", {"loc": 2.0, "scale": 0.5}).frozen().std())
+        >>> float(Distribution(name="norm", params={"loc": 2.0, "scale": 0.5}).frozen().std())
         0.5
         """
         return getattr(st, self.name)(**self.params)
@@ -225,7 +343,8 @@ class Distribution:
 
         Examples
         --------
-        >>> float(Distribution("norm", {"loc": 0.0, "scale": 1.0}).pdf(np.array([0.0]))[0])
+        >>> standard = Distribution(name="norm", params={"loc": 0.0, "scale": 1.0})
+        >>> float(standard.pdf(np.array([0.0]))[0])
         0.3989422804014327
         """
         dist = getattr(st, self.name)
@@ -243,51 +362,13 @@ class Distribution:
 
         Examples
         --------
-        >>> Distribution("norm", {"loc": 1.5, "scale": 0.3}).mean()
+        >>> Distribution(name="norm", params={"loc": 1.5, "scale": 0.3}).mean()
         1.5
         """
         return float(getattr(st, self.name).mean(**self.params))
 
-    def to_dict(self) -> dict:
-        """JSON-serialisable form.
 
-        Returns
-        -------
-        dict
-            ``{"name": ..., "params": {...}}``, infinities as the strings ``"inf"``/``"-inf"``.
-
-        Examples
-        --------
-        >>> Distribution("truncnorm", {"a": -2.0, "b": np.inf}).to_dict()
-        {'name': 'truncnorm', 'params': {'a': -2.0, 'b': 'inf'}}
-        """
-        return {"name": self.name,
-                "params": {k: _json_number(v) for k, v in self.params.items()}}
-
-
-def _jsonable_number(value: Any) -> Any:
-    """numpy scalars -> Python; the strings "inf"/"-inf" -> floats."""
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, str) and value.strip().lower() in ("inf", "+inf", "-inf"):
-        return float(value)
-    return value
-
-
-def _json_number(value: Any) -> Any:
-    """Floats for strict JSON: infinities become the strings "inf"/"-inf"."""
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
-
-
-# --------------------------------------------------------------------------------------
-# synapses, placement, cells
-# --------------------------------------------------------------------------------------
-@dataclass
-class Synapse:
+class Synapse(Spec):
     """Synapse parameters of a connection (or of extrinsic input).
 
     Parameters
@@ -311,94 +392,47 @@ class Synapse:
 
     >>> Synapse(weight=1e-4, tau1=0.2, tau2=1.8, e=0.0)
     Synapse(weight=0.0001, tau1=0.2, tau2=1.8, e=0.0, syntype='Exp2Syn')
-    >>> Network.example().connection("I", "E").synapse.e      # inhibitory: reverses at -80 mV
-    -80.0
+    >>> Synapse(weight=1e-4, tau1=2.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: tau1 must be < tau2 = 1.8, got 2.0
     """
 
-    weight: float
-    tau1: float = 0.2
-    tau2: float = 1.8
-    e: float = 0.0
+    _expected: ClassVar[str] = "a dict with weight, tau1, tau2, e, syntype"
+
+    weight: Real
+    tau1: Positive = 0.2
+    tau2: Positive = 1.8
+    e: Real = 0.0
     syntype: str = "Exp2Syn"
 
-    @classmethod
-    def parse(cls, value: Any, field_name: str) -> Synapse:
-        """Build from a Synapse or a dict of its fields.
-
-        Parameters
-        ----------
-        value : Synapse or dict
-            ``weight`` (µS or nA), ``tau1``, ``tau2`` (ms), ``e`` (mV), ``syntype``.
-        field_name : str
-            Name of the field, used in error messages.
-
-        Returns
-        -------
-        Synapse
-            The validated synapse.
-
-        Raises
-        ------
-        TypeError, ValueError
-            A missing or invalid field, named.
-
-        Examples
-        --------
-        >>> Synapse.parse({"weight": 1e-4, "tau1": 0.2, "tau2": 1.8, "e": 0.0}, "synapse")
-        Synapse(weight=0.0001, tau1=0.2, tau2=1.8, e=0.0, syntype='Exp2Syn')
-        """
-        if isinstance(value, Synapse):
-            value = value.to_dict()
-        value = check_mapping(field_name, value, {"weight", "tau1", "tau2", "e", "syntype"},
-                              expected="a dict with weight, tau1, tau2, e, syntype")
-        if "weight" not in value:
-            fail(f"{field_name}.weight", None, "given")
-        syn = cls(**dict(value))
-        syn.weight = check_real(f"{field_name}.weight", syn.weight)
-        syn.tau1 = check_real(f"{field_name}.tau1", syn.tau1, positive=True)
-        syn.tau2 = check_real(f"{field_name}.tau2", syn.tau2, positive=True)
-        syn.e = check_real(f"{field_name}.e", syn.e)
-        if syn.tau1 >= syn.tau2:
-            fail(f"{field_name}.tau1", syn.tau1, f"< tau2 = {syn.tau2}")
-        if syn.syntype not in SUPPORTED_SYNTYPES:
-            fail(f"{field_name}.syntype", syn.syntype, f"one of {SUPPORTED_SYNTYPES}")
-        return syn
-
-    def to_dict(self) -> dict:
-        """JSON-serialisable form.
-
-        Returns
-        -------
-        dict
-            The synapse's fields.
-
-        Examples
-        --------
-        >>> Synapse(weight=1e-4, tau1=0.2, tau2=1.8, e=0.0).to_dict()["weight"]
-        0.0001
-        """
-        return {"weight": self.weight, "tau1": self.tau1, "tau2": self.tau2, "e": self.e,
-                "syntype": self.syntype}
+    @model_validator(mode="after")
+    def _rules(self) -> Synapse:
+        if self.tau1 >= self.tau2:
+            fail("tau1", self.tau1, f"< tau2 = {self.tau2}")
+        if self.syntype not in SUPPORTED_SYNTYPES:
+            fail("syntype", self.syntype, f"one of {SUPPORTED_SYNTYPES}")
+        return self
 
 
-@dataclass
-class Placement:
+class Placement(Spec):
     """Where on the postsynaptic cell the synapses of a connection land.
 
     The probability of segment i is proportional to its membrane area times
     ``sum_k weights[k] * densities[k].pdf(z_i)`` over segments of the named sections
     with ``z_min < z_i < z_max`` (z_i: segment midpoint depth, µm).  The density scales
-    are widened by the population's depth spread (Gaussians convolved).
+    are widened by the population's depth spread (Gaussians convolved).  LFPykernels'
+    key names ``section``/``fun``/``funargs``/``funweights`` are accepted too.
 
     Parameters
     ----------
-    sections : list of str
-        Section name patterns (substring match, e.g. ``["apic", "dend"]``) or
-        ``["allsec"]``.
-    densities : list of Distribution
-        Depth densities (µm).
-    weights : list of float
-        Mixture weights, one per density (>= 0).
+    sections : tuple of str
+        Section name patterns (substring match, e.g. ``("apic", "dend")``) or
+        ``("allsec",)``.
+    densities : tuple of Distribution
+        Continuous depth densities (µm).
+    weights : tuple of float
+        Mixture weights, one per density (>= 0, not all zero; default all 1).
     z_min, z_max : float
         Depth window (µm).
 
@@ -406,278 +440,174 @@ class Placement:
     --------
     Synapses on the apical dendrites, around 500 µm above the soma (±100 µm):
 
-    >>> p = Placement(sections=["apic"], weights=[1.0],
-    ...               densities=[Distribution("norm", {"loc": 500.0, "scale": 100.0})])
-    >>> p.to_dict()["densities"]
-    [{'name': 'norm', 'params': {'loc': 500.0, 'scale': 100.0}}]
+    >>> p = Placement(sections="apic", densities={"name": "norm", "loc": 500.0, "scale": 100.0})
+    >>> p.sections, p.weights, p.densities[0].params["loc"]
+    (('apic',), (1.0,), 500.0)
     >>> p.z_min, p.z_max                    # no depth window by default
     (-1000000.0, 1000000.0)
     """
 
-    sections: list[str]
-    densities: list[Distribution]
-    weights: list[float]
-    z_min: float = -1e6
-    z_max: float = 1e6
+    _expected: ClassVar[str] = "a dict with sections, densities, weights"
+
+    sections: tuple[str, ...] = ("allsec",)
+    densities: tuple[Distribution, ...]
+    weights: tuple[NonNegative, ...]
+    z_min: Real = -1e6
+    z_max: Real = 1e6
 
     @classmethod
-    def parse(cls, value: Any, field_name: str) -> Placement:
-        """Build from a Placement or a dict of its fields.
-
-        Parameters
-        ----------
-        value : Placement or dict
-            ``sections``, ``densities`` (distributions of depth, µm), ``weights``, ``z_min``,
-            ``z_max`` (µm); LFPykernels' ``section``/``fun``/``funargs``/``funweights`` also
-            accepted.
-        field_name : str
-            Name of the field, used in error messages.
-
-        Returns
-        -------
-        Placement
-            The validated placement rule.
-
-        Raises
-        ------
-        TypeError, ValueError
-            A missing or invalid field, named.
-
-        Examples
-        --------
-        >>> p = Placement.parse({"sections": ["apic"], "densities": [
-        ...     {"name": "norm", "params": {"loc": 500.0, "scale": 100.0}}]}, "placement")
-        >>> p.sections, p.weights
-        (['apic'], [1.0])
-        """
-        if isinstance(value, Placement):
-            value = value.to_dict()
-        value = check_mapping(field_name, value,
-                              expected="a dict with sections, densities, weights")
-        # accept the reference's key names too
-        aliases = {"section": "sections", "fun": "densities", "funweights": "weights"}
-        for old, new in aliases.items():
-            if old in value:
-                value[new] = value.pop(old)
+    def _forms(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        value = {{"section": "sections", "fun": "densities", "funweights": "weights"}.get(k, k): v
+                 for k, v in value.items()}
         if "funargs" in value:
-            funargs = value.pop("funargs")
-            funs = value.get("densities")
+            funargs, funs = value.pop("funargs"), value.get("densities")
             if not isinstance(funs, (list, tuple)):
-                funs = [funs]
-                funargs = [funargs]
+                funs, funargs = [funs], [funargs]
             if len(funs) != len(funargs):
-                fail(f"{field_name}.funargs", funargs, f"a list of {len(funs)} dicts")
-            value["densities"] = [
-                {"name": f if isinstance(f, str) else f.name, "params": dict(a)}
-                for f, a in zip(funs, funargs)]
-        allowed = {"sections", "densities", "weights", "z_min", "z_max"}
-        check_mapping(field_name, value, allowed)
-        sections = value.get("sections", ["allsec"])
-        if isinstance(sections, str):
-            sections = [sections]
-        if not sections or not all(isinstance(s, str) and s for s in sections):
-            fail(f"{field_name}.sections", sections, "a non-empty list of section names")
+                fail("funargs", funargs, f"a list of {len(funs)} dicts")
+            value["densities"] = [{"name": f if isinstance(f, str) else f.name, "params": a}
+                                  for f, a in zip(funs, funargs)]
+        if isinstance(value.get("sections"), str):
+            value["sections"] = [value["sections"]]
         densities = value.get("densities")
-        if densities is None:
-            fail(f"{field_name}.densities", None, "a list of depth distributions")
-        if not isinstance(densities, (list, tuple)):
-            densities = [densities]
-        densities = [Distribution.parse(d, f"{field_name}.densities[{i}]")
-                     for i, d in enumerate(densities)]
-        for i, d in enumerate(densities):
+        if densities is not None and not isinstance(densities, (list, tuple)):
+            value["densities"] = densities = [densities]
+        weights = value.get("weights", [1.0] * len(densities or []))
+        value["weights"] = [weights] if np.ndim(weights) == 0 else weights
+        return value
+
+    @model_validator(mode="after")
+    def _rules(self) -> Placement:
+        if not self.sections or not all(self.sections):
+            fail("sections", list(self.sections), "a non-empty list of section names")
+        for i, d in enumerate(self.densities):
             if not d.is_continuous:
-                fail(f"{field_name}.densities[{i}].name", d.name, "a continuous distribution")
-        weights = value.get("weights", [1.0] * len(densities))
-        if np.ndim(weights) == 0:
-            weights = [weights]
-        weights = [check_real(f"{field_name}.weights[{i}]", w, nonnegative=True)
-                   for i, w in enumerate(weights)]
-        if len(weights) != len(densities):
-            fail(f"{field_name}.weights", weights,
-                  f"a list of {len(densities)} numbers (one per density)")
-        if sum(weights) <= 0:
-            fail(f"{field_name}.weights", weights, "not all zero")
-        z_min = check_real(f"{field_name}.z_min", value.get("z_min", -1e6))
-        z_max = check_real(f"{field_name}.z_max", value.get("z_max", 1e6))
-        if z_min >= z_max:
-            fail(f"{field_name}.z_min", z_min, f"< z_max = {z_max}")
-        return cls(list(sections), densities, weights, z_min, z_max)
-
-    def to_dict(self) -> dict:
-        """JSON-serialisable form.
-
-        Returns
-        -------
-        dict
-            The placement's fields, densities as dicts.
-
-        Examples
-        --------
-        >>> Network.example().connection("E", "E").placement.to_dict()["sections"]
-        ['apic', 'dend']
-        """
-        return {"sections": list(self.sections),
-                "densities": [d.to_dict() for d in self.densities],
-                "weights": list(self.weights), "z_min": self.z_min, "z_max": self.z_max}
+                fail(f"densities[{i}].name", d.name, "a continuous distribution")
+        if len(self.weights) != len(self.densities):
+            fail("weights", list(self.weights),
+                 f"a list of {len(self.densities)} numbers (one per density)")
+        if sum(self.weights) <= 0:
+            fail("weights", list(self.weights), "not all zero")
+        if self.z_min >= self.z_max:
+            fail("z_min", self.z_min, f"< z_max = {self.z_max}")
+        return self
 
 
-def callable_path(fun: Callable) -> str:
-    """``module:qualname`` of a function (for JSON).
+def _biophysics(value: Any) -> Any:
+    """A biophysics preset dict (defaults filled in), a callable or None."""
+    if value is None or callable(value):
+        return value
+    if isinstance(value, str):
+        if ":" in value:
+            try:
+                return import_callable(value)
+            except (TypeError, ValueError) as err:
+                raise _located(type(err)(f" {err}")) from None
+        value = {"name": value}
+    if not isinstance(value, Mapping) or "name" not in value:
+        raise _located(TypeError(f" must be a preset dict {{'name': one of "
+                                 f"{sorted(BIOPHYSICS_PRESETS)}, ...}}, a callable or None, "
+                                 f"got {value!r}"))
+    name = value["name"]
+    if name not in BIOPHYSICS_PRESETS:
+        fail(".name", name, f"one of {sorted(BIOPHYSICS_PRESETS)}")
+    defaults = BIOPHYSICS_PRESETS[name]
+    check_mapping("", value, set(defaults) | {"name"})
+    out = {"name": name}
+    for key, default in defaults.items():
+        given = value.get(key, default)
+        try:
+            out[key] = None if given is None else check_real(
+                f".{key}", given, **{BIOPHYSICS_LIMITS.get(key, "finite"): True})
+        except TypeError as err:
+            raise _located(err) from None
+    return FrozenDict(out)
 
-    Functions defined in ``__main__``, closures and lambdas are named too (so a
-    specification can always be described and hashed) but cannot be imported back:
-    :func:`import_callable` then raises a clear error.
-    """
-    module = getattr(fun, "__module__", None) or "<unknown>"
-    qualname = getattr(fun, "__qualname__", None) or repr(fun)
-    return f"{module}:{qualname}"
 
-
-def import_callable(path: str) -> Callable:
-    """Import ``module:qualname``."""
-    module_name, _, qualname = path.partition(":")
-    if "<" in path or module_name == "__main__":
-        raise ValueError(f"cell.biophysics callable {path!r} cannot be imported: define it at "
-                         "module level in an importable module to store it in a spec")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"cell.biophysics callable {path!r} cannot be imported: {err}") from None
-    if not callable(obj):
-        raise TypeError(f"cell.biophysics {path!r} is not callable")
-    return obj
-
-
-@dataclass
-class CellSpec:
+class CellSpec(Spec):
     """The multicompartment cell representative of a population.
+
+    Built from a dict of its fields or the name of an embedded cell.  Relative file
+    paths are taken relative to the working directory, then to the embedded cells.
 
     Parameters
     ----------
     morphology : str
-        A preset name from :data:`CELL_PRESETS` or a path to a morphology file.
+        A preset name from :data:`~xkernels.spec.presets.CELL_PRESETS` or a path to a
+        morphology file.
     templatefile, templatename : str, optional
         LFPy ``TemplateCell`` template (file path and name); taken from the preset when
         ``morphology`` names one.
     templateargs : any
         Arguments of the template.
-    biophysics : dict or callable
-        ``{"name": "passive", "g_pas": S/cm², "e_pas": mV or None (= Vrest)}``, or a
-        callable ``f(cell, **biophysics_args)`` applied to the LFPy cell, or ``None``
-        (mechanisms come with the template).
+    biophysics : dict, callable or None
+        ``{"name": "passive", "g_pas": S/cm², "e_pas": mV or None (= Vrest)}`` (or the
+        ``"active"`` preset), a callable ``f(cell, **biophysics_args)`` applied to the
+        LFPy cell (or its ``"module:qualname"``), or ``None`` (mechanisms come with the
+        template).
     biophysics_args : dict
         Keyword arguments of a biophysics callable.
     params : dict
         Further ``LFPy.TemplateCell`` keyword arguments (``v_init``, ``nsegs_method``,
-        ``lambda_f``, ``custom_fun``...).
+        ``lambda_f``, ``custom_fun`` (callables or their ``"module:qualname"``)...).
 
     Examples
     --------
     The embedded inhibitory ball-and-sticks cell, passive with the preset leak
     conductance (S/cm²) and the leak reversal at the resting potential:
 
-    >>> cell = CellSpec.parse("ball_and_sticks_I", "cell")
+    >>> cell = CellSpec.model_validate("ball_and_sticks_I")
     >>> cell.templatename, cell.biophysics
     ('BallAndSticksTemplate', {'name': 'passive', 'g_pas': 0.0003, 'e_pas': None})
     >>> cell.resolve("morphology").name
     'BallAndSticks_I.hoc'
     """
 
+    _expected: ClassVar[str] = "a cell preset name or a dict"
+
     morphology: str = "ball_and_sticks_E"
     templatefile: str | None = None
     templatename: str | None = None
-    templateargs: Any = None
-    biophysics: Any = field(default_factory=lambda: {"name": "passive"})
-    biophysics_args: dict = field(default_factory=dict)
-    params: dict = field(default_factory=dict)
+    templateargs: Frozen = None
+    biophysics: Annotated[Any, BeforeValidator(_biophysics)] = FrozenDict(
+        name="passive", **BIOPHYSICS_PRESETS["passive"])
+    biophysics_args: FrozenMap = FrozenDict()
+    params: FrozenMap = FrozenDict()
 
     @classmethod
-    def parse(cls, value: Any, field_name: str) -> CellSpec:
-        """Build from a CellSpec, a dict of its fields or the name of an embedded cell.
-
-        Parameters
-        ----------
-        value : CellSpec, dict or str
-            The cell: ``morphology``, ``templatefile``, ``templatename``, ``biophysics``...
-        field_name : str
-            Name of the field, used in error messages.
-
-        Returns
-        -------
-        CellSpec
-            The validated cell specification.
-
-        Raises
-        ------
-        TypeError, ValueError
-            A missing or invalid field, named.
-
-        Examples
-        --------
-        >>> Network.example().population("E").cell.morphology
-        'ball_and_sticks_E'
-        """
-        if isinstance(value, CellSpec):
-            value = value.to_dict(allow_callables=True)
+    def _forms(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = {"morphology": value}
-        value = check_mapping(field_name, value, expected="a cell preset name or a dict")
-        allowed = {"morphology", "templatefile", "templatename", "templateargs", "biophysics",
-                   "biophysics_args", "params"}
-        check_mapping(field_name, value, allowed)
-        spec = cls(**value)
-        if spec.morphology in CELL_PRESETS:
-            preset = CELL_PRESETS[spec.morphology]
-            spec.templatefile = spec.templatefile or preset["templatefile"]
-            spec.templatename = spec.templatename or preset["templatename"]
-        else:
-            if spec.templatefile is None or spec.templatename is None:
-                fail(f"{field_name}.morphology", spec.morphology,
-                      f"one of the presets {sorted(CELL_PRESETS)} or a file path given "
-                      "together with templatefile and templatename")
+        if not isinstance(value, Mapping):
+            return value
+        value = dict(value)
+        preset = CELL_PRESETS.get(value.get("morphology", cls.model_fields["morphology"].default))
+        for key in ("templatefile", "templatename"):
+            if preset and value.get(key) is None:
+                value[key] = preset[key]
+        params = value.get("params")
+        if isinstance(params, Mapping) and "custom_fun" in params:
+            value["params"] = dict(params, custom_fun=[
+                import_callable(f) if isinstance(f, str) else f for f in params["custom_fun"]])
+        return value
+
+    @model_validator(mode="after")
+    def _rules(self) -> CellSpec:
+        if self.templatefile is None or self.templatename is None:
+            fail("morphology", self.morphology, f"one of the presets {sorted(CELL_PRESETS)} "
+                 "or a file path given together with templatefile and templatename")
         for key in ("morphology", "templatefile"):
-            path = spec.resolve(key)
+            path = self.resolve(key)
             if not path.is_file():
-                raise FileNotFoundError(f"{field_name}.{key}: file {str(path)!r} not found")
-        if not isinstance(spec.params, Mapping):
-            fail(f"{field_name}.params", spec.params, "a dict", TypeError)
+                raise FileNotFoundError(f"{key}: file {str(path)!r} not found")
         reserved = {"morphology", "templatefile", "templatename", "templateargs", "dt",
                     "tstop", "tstart", "delete_sections"}
-        clash = sorted(reserved & set(spec.params))
+        clash = sorted(reserved & set(self.params))
         if clash:
-            fail(f"{field_name}.params keys", clash, f"none of {sorted(reserved)}")
-        spec.biophysics = cls._parse_biophysics(spec.biophysics, f"{field_name}.biophysics")
-        return spec
-
-    @staticmethod
-    def _parse_biophysics(value: Any, field_name: str) -> Any:
-        if value is None or callable(value):
-            return value
-        if isinstance(value, str):
-            if ":" in value:
-                return import_callable(value)
-            value = {"name": value}
-        if not isinstance(value, Mapping) or "name" not in value:
-            fail(field_name, value, f"a preset dict {{'name': one of "
-                  f"{sorted(BIOPHYSICS_PRESETS)}, ...}}, a callable or None", TypeError)
-        name = value["name"]
-        if name not in BIOPHYSICS_PRESETS:
-            fail(f"{field_name}.name", name, f"one of {sorted(BIOPHYSICS_PRESETS)}")
-        defaults = BIOPHYSICS_PRESETS[name]
-        check_mapping(field_name, value, set(defaults) | {"name"})
-        out = {"name": name}
-        for key, default in defaults.items():
-            given = value.get(key, default)
-            out[key] = None if given is None else check_real(f"{field_name}.{key}", given)
-        for key in _POSITIVE_BIOPHYSICS:
-            if out.get(key) is not None and out[key] <= 0:
-                fail(f"{field_name}.{key}", out[key], "> 0")
-        for key in _NONNEGATIVE_BIOPHYSICS:
-            if out.get(key) is not None and out[key] < 0:
-                fail(f"{field_name}.{key}", out[key], ">= 0")
-        return out
+            fail("params keys", clash, f"none of {sorted(reserved)}")
+        return self
 
     def resolve(self, key: str) -> Path:
         """Absolute path of the morphology or template file.
@@ -705,47 +635,33 @@ class CellSpec:
             path = CELLS_DIR / path
         return path.resolve()
 
-    def to_dict(self, allow_callables: bool = False) -> dict:
-        """JSON-serialisable form.
-
-        Parameters
-        ----------
-        allow_callables : bool
-            Keep callables (e.g. ``custom_fun``) as they are instead of ``module:qualname``.
-
-        Returns
-        -------
-        dict
-            The cell's fields.
-
-        Examples
-        --------
-        >>> Network.example().population("I").cell.to_dict()["morphology"]
-        'ball_and_sticks_I'
-        """
-        bio = self.biophysics
-        if callable(bio) and not allow_callables:
-            bio = callable_path(bio)
-        params = dict(self.params)
-        if not allow_callables and "custom_fun" in params:
-            params["custom_fun"] = [callable_path(f) for f in params["custom_fun"]]
-        return {"morphology": self.morphology, "templatefile": self.templatefile,
-                "templatename": self.templatename, "templateargs": self.templateargs,
-                "biophysics": bio if not isinstance(bio, Mapping) else dict(bio),
-                "biophysics_args": dict(self.biophysics_args), "params": params}
-
 
 # --------------------------------------------------------------------------------------
 # populations and connections
 # --------------------------------------------------------------------------------------
-@dataclass
-class Population:
+def _size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not float(value).is_integer():
+        raise _located(TypeError(f" must be a positive integer, got {value!r}"))
+    if value <= 0:
+        fail("", value, "> 0")
+    return int(value)
+
+
+def _rotation(value: Any) -> Any:
+    value = value or {}
+    if not isinstance(value, Mapping) or set(value) - {"x", "y", "z"}:
+        fail("", value, "a dict with keys among x, y, z")
+    return {k: v for k, v in value.items() if v is not None}
+
+
+class Population(Spec):
     """A population of the network.
 
     Parameters
     ----------
     name : str
-        Population name (``"E"``, ``"I"``...).
+        Population name (``"E"``, ``"I"``...; no ``:`` or ``->``).
     size : int
         Number of neurons (> 0).
     rate : float or None
@@ -767,113 +683,47 @@ class Population:
     nu_ext : float
         Activation rate of each extrinsic synapse (spikes/s, >= 0).
     ext_synapse : Synapse or None
-        Extrinsic synapse parameters (for g_eff).
+        Extrinsic synapse parameters (for g_eff; ``Exp2Syn``).
 
     Examples
     --------
     >>> Population(name="E", size=100, rate=2.5).scale
     50.0
+    >>> Population(name="E", size=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: size must be > 0, got 0
     """
 
     name: str
-    size: int
-    rate: float | None = None
+    size: Annotated[int, BeforeValidator(_size)]
+    rate: NonNegative | None = None
     cell: CellSpec | None = None
-    radius: float = 100.0
-    loc: float = 0.0
-    scale: float = 50.0
-    rotation: dict = field(default_factory=dict)
-    n_ext: float = 0.0
-    nu_ext: float = 0.0
+    radius: Positive = 100.0
+    loc: Real = 0.0
+    scale: NonNegative = 50.0
+    rotation: Annotated[dict[str, Real], BeforeValidator(_rotation),
+                        AfterValidator(FrozenDict)] = FrozenDict()
+    n_ext: NonNegative = 0.0
+    nu_ext: NonNegative = 0.0
     ext_synapse: Synapse | None = None
 
+    @field_validator("name", mode="before")
     @classmethod
-    def parse(cls, value: Any, field_name: str) -> Population:
-        """Build from a Population or a dict of its fields.
-
-        Parameters
-        ----------
-        value : Population or dict
-            ``name``, ``size``, ``rate`` (spikes/s), ``cell``, ``radius``, ``loc``, ``scale``
-            (µm), ``rotation``, ``n_ext``, ``nu_ext`` (spikes/s), ``ext_synapse``.
-        field_name : str
-            Name of the field, used in error messages.
-
-        Returns
-        -------
-        Population
-            The validated population.
-
-        Raises
-        ------
-        TypeError, ValueError
-            A missing or invalid field, named.
-
-        Examples
-        --------
-        >>> Population.parse({"name": "E", "size": 100}, "populations[0]").size
-        100
-        """
-        if isinstance(value, Population):
-            value = value.to_dict(allow_callables=True)
-        value = check_mapping(field_name, value, set(cls.__dataclass_fields__), expected="a dict")
-        name = value.get("name")
+    def _name(cls, name: Any) -> str:
         if not isinstance(name, str) or not name or ":" in name or "->" in name:
-            fail(f"{field_name}.name", name, "a non-empty str without ':' or '->'")
-        field_name = f"populations[{name!r}]"
-        size = value.get("size")
-        is_number = isinstance(size, (int, np.integer, float)) and not isinstance(size, bool)
-        if not is_number or not math.isfinite(size) or float(size) != int(size):
-            fail(f"{field_name}.size", size, "a positive integer", TypeError)
-        if int(size) <= 0:
-            fail(f"{field_name}.size", size, "> 0")
-        pop = cls(name=name, size=int(size))
-        rate = value.get("rate")
-        pop.rate = None if rate is None else check_real(f"{field_name}.rate", rate,
-                                                        nonnegative=True)
-        cell = value.get("cell")
-        pop.cell = None if cell is None else CellSpec.parse(cell, f"{field_name}.cell")
-        pop.radius = check_real(f"{field_name}.radius", value.get("radius", 100.0), positive=True)
-        pop.loc = check_real(f"{field_name}.loc", value.get("loc", 0.0))
-        pop.scale = check_real(f"{field_name}.scale", value.get("scale", 50.0), nonnegative=True)
-        rotation = value.get("rotation") or {}
-        if not isinstance(rotation, Mapping) or set(rotation) - {"x", "y", "z"}:
-            fail(f"{field_name}.rotation", rotation, "a dict with keys among x, y, z")
-        pop.rotation = {k: check_real(f"{field_name}.rotation.{k}", v)
-                        for k, v in rotation.items() if v is not None}
-        pop.n_ext = check_real(f"{field_name}.n_ext", value.get("n_ext", 0.0), nonnegative=True)
-        pop.nu_ext = check_real(f"{field_name}.nu_ext", value.get("nu_ext", 0.0), nonnegative=True)
-        ext = value.get("ext_synapse")
-        pop.ext_synapse = None if ext is None else Synapse.parse(ext, f"{field_name}.ext_synapse")
-        return pop
+            fail("", name, "a non-empty str without ':' or '->'")
+        return name
 
-    def to_dict(self, allow_callables: bool = False) -> dict:
-        """JSON-serialisable form.
-
-        Parameters
-        ----------
-        allow_callables : bool
-            Keep callables in the cell's parameters instead of ``module:qualname``.
-
-        Returns
-        -------
-        dict
-            The population's fields.
-
-        Examples
-        --------
-        >>> Network.example().population("E").to_dict()["size"]
-        8192
-        """
-        return {"name": self.name, "size": self.size, "rate": self.rate,
-                "cell": None if self.cell is None else self.cell.to_dict(allow_callables),
-                "radius": self.radius, "loc": self.loc, "scale": self.scale,
-                "rotation": dict(self.rotation), "n_ext": self.n_ext, "nu_ext": self.nu_ext,
-                "ext_synapse": None if self.ext_synapse is None else self.ext_synapse.to_dict()}
+    @model_validator(mode="after")
+    def _rules(self) -> Population:
+        if self.ext_synapse is not None and self.ext_synapse.syntype != "Exp2Syn":
+            fail("ext_synapse.syntype", self.ext_synapse.syntype,
+                 "'Exp2Syn' (its conductance enters g_eff)")
+        return self
 
 
-@dataclass
-class Connection:
+class Connection(Spec):
     """Connections from presynaptic population ``pre`` (X) onto ``post`` (Y).
 
     Parameters
@@ -885,7 +735,7 @@ class Connection:
     multapses : Distribution
         Number of synapses per connection: a continuous distribution is evaluated at
         the integers 1..99 and renormalised (as the reference does); a discrete one
-        is used as is.  Only its mean matters.
+        is used as is.  Only its mean matters.  Default: exactly one.
     delay : Distribution
         Continuous distribution of conduction delays (ms).
     synapse : Synapse
@@ -902,76 +752,23 @@ class Connection:
 
     pre: str
     post: str
-    probability: float
-    multapses: Distribution
+    probability: Real
+    multapses: Distribution = Distribution(name="randint", params={"low": 1, "high": 2})
     delay: Distribution
     synapse: Synapse
     placement: Placement
 
-    @classmethod
-    def parse(cls, value: Any, field_name: str) -> Connection:
-        """Build from a Connection or a dict of its fields.
-
-        Parameters
-        ----------
-        value : Connection or dict
-            ``pre``, ``post``, ``probability``, ``multapses``, ``delay`` (ms), ``synapse``,
-            ``placement``.
-        field_name : str
-            Name of the field, used in error messages.
-
-        Returns
-        -------
-        Connection
-            The validated connection.
-
-        Raises
-        ------
-        TypeError, ValueError
-            A missing or invalid field, named.
-
-        Examples
-        --------
-        >>> c = Network.example().connection("I", "E")
-        >>> Connection.parse(c.to_dict(), "connections[1]") == c
-        True
-        """
-        if isinstance(value, Connection):
-            value = value.to_dict()
-        allowed = set(cls.__dataclass_fields__)
-        value = check_mapping(field_name, value, allowed, expected="a dict")
-        missing = sorted(allowed - set(value) - {"multapses"})
-        if missing:
-            fail(f"{field_name}", f"missing {missing}", f"a dict with keys {sorted(allowed)}")
-        pre, post = value["pre"], value["post"]
-        field_name = f"connections['{pre}->{post}']"
-        prob = check_real(f"{field_name}.probability", value["probability"])
-        if not 0.0 <= prob <= 1.0:
-            fail(f"{field_name}.probability", prob, "in [0, 1]")
-        multapses = Distribution.parse(value.get("multapses", {"name": "randint",
-                                                               "params": {"low": 1, "high": 2}}),
-                                       f"{field_name}.multapses")
-        delay = Distribution.parse(value["delay"], f"{field_name}.delay")
-        if not delay.is_continuous:
-            fail(f"{field_name}.delay.name", delay.name, "a continuous distribution")
-        scale = delay.params.get("scale", 1.0)
-        if check_real(f"{field_name}.delay.scale", scale) <= 0:
-            fail(f"{field_name}.delay.scale", scale, "> 0")
-        mscale = multapses.params.get("scale", 1.0)
-        if multapses.is_continuous and check_real(f"{field_name}.multapses.scale", mscale) <= 0:
-            fail(f"{field_name}.multapses.scale", mscale, "> 0")
-        synapse = Synapse.parse(value["synapse"], f"{field_name}.synapse")
-        placement = Placement.parse(value["placement"], f"{field_name}.placement")
-        return cls(pre, post, prob, multapses, delay, synapse, placement)
+    @model_validator(mode="after")
+    def _rules(self) -> Connection:
+        if not 0.0 <= self.probability <= 1.0:
+            fail("probability", self.probability, "in [0, 1]")
+        if not self.delay.is_continuous:
+            fail("delay.name", self.delay.name, "a continuous distribution")
+        return self
 
     @property
     def key(self) -> str:
-        """The connection's label, ``"pre->post"``.
-
-        Returns
-        -------
-        str
-            E.g. ``"I->E"``.
+        """The connection's label, ``"pre->post"`` (e.g. ``"I->E"``).
 
         Examples
         --------
@@ -988,47 +785,41 @@ class Connection:
         float
             The mean of the multapse distribution (synapses per connected pair).
 
+        Raises
+        ------
+        ValueError
+            A multapse distribution without mass on 1..99 synapses, or a negative mean.
+
         Examples
         --------
         >>> round(Network.example().connection("E", "E").mean_multapses(), 3)
         2.0...
         """
-        if self.multapses.is_continuous:
-            counts = np.arange(1, 100)
-            pk = self.multapses.pdf(counts)
-            if not np.isfinite(pk).all() or pk.sum() <= 0:
-                raise ValueError(f"connections['{self.key}'].multapses {self.multapses.params}"
-                                 " has no probability mass on 1..99 synapses")
-            return float((counts * pk).sum() / pk.sum())
-        mean = self.multapses.mean()
-        if not np.isfinite(mean) or mean < 0:
-            raise ValueError(f"connections['{self.key}'].multapses mean must be finite and "
-                             f">= 0, got {mean}")
-        return mean
+        try:
+            return _multapse_mean(self.multapses)
+        except ValueError as err:
+            raise ValueError(f"connections['{self.key}'].multapses {err}") from None
 
-    def to_dict(self) -> dict:
-        """JSON-serialisable form.
 
-        Returns
-        -------
-        dict
-            The connection's fields, distributions as dicts.
-
-        Examples
-        --------
-        >>> Network.example().connection("I", "E").to_dict()["probability"]
-        0.05
-        """
-        return {"pre": self.pre, "post": self.post, "probability": self.probability,
-                "multapses": self.multapses.to_dict(), "delay": self.delay.to_dict(),
-                "synapse": self.synapse.to_dict(), "placement": self.placement.to_dict()}
+@functools.lru_cache(maxsize=4096)
+def _multapse_mean(dist: Distribution) -> float:
+    if dist.is_continuous:
+        counts = np.arange(1, 100)
+        pk = dist.pdf(counts)
+        if not np.isfinite(pk).all() or pk.sum() <= 0:
+            raise ValueError(f"{dict(dist.params)} has no probability mass on 1..99 synapses")
+        return float((counts * pk).sum() / pk.sum())
+    mean = dist.mean()
+    if not np.isfinite(mean) or mean < 0:
+        raise ValueError(f"mean must be finite and >= 0, got {mean}")
+    return mean
 
 
 # --------------------------------------------------------------------------------------
 # network
 # --------------------------------------------------------------------------------------
-class Network:
-    """A validated network specification.
+class Network(Spec):
+    """A validated, frozen network specification.
 
     Parameters
     ----------
@@ -1039,58 +830,67 @@ class Network:
     conductance_based : bool
         True if the network's synapses are conductance-based (they are then linearised
         around Vrest); False for current-based synapses (weights in nA).
+    spec_version : int
+        The JSON layout's version; only :data:`SPEC_VERSION` is read.
 
     Examples
     --------
     >>> net = Network.from_dict(Network.example().to_dict())
-    >>> [p.name for p in net.populations]
-    ['E', 'I']
+    >>> [p.name for p in net.populations], net == Network.example()
+    (['E', 'I'], True)
+    >>> {net: "a cache entry"}[Network.example()]
+    'a cache entry'
     """
 
-    def __init__(self, populations: Sequence[Any], connections: Sequence[Any],
-                 conductance_based: bool = True) -> None:
-        if not isinstance(populations, (list, tuple)) or not populations:
-            fail("populations", populations, "a non-empty list")
-        self.populations = [Population.parse(p, f"populations[{i}]")
-                            for i, p in enumerate(populations)]
-        names = [p.name for p in self.populations]
+    spec_version: int = SPEC_VERSION
+    conductance_based: bool = True
+    populations: Annotated[tuple[Population, ...], Field(min_length=1)]
+    connections: Annotated[tuple[Connection, ...], Field(min_length=1)]
+
+    @classmethod
+    def _forms(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        version = data.get("spec_version", SPEC_VERSION)
+        if version != SPEC_VERSION:
+            fail("spec_version", version, f"{SPEC_VERSION} (the only layout this xkernels "
+                 "reads; to have an older file validated as this layout, remove its "
+                 "spec_version)")
+        if not isinstance(data.get("conductance_based", True), (bool, np.bool_)):
+            fail("conductance_based", data["conductance_based"], "True or False", TypeError)
+        return data
+
+    @model_validator(mode="after")
+    def _rules(self) -> Network:
+        names = self.names
         if len(set(names)) != len(names):
             fail("populations names", names, "unique")
-        if not isinstance(connections, (list, tuple)) or not connections:
-            fail("connections", connections, "a non-empty list")
-        self.connections = [Connection.parse(c, f"connections[{i}]")
-                            for i, c in enumerate(connections)]
-        if not isinstance(conductance_based, (bool, np.bool_)):
-            fail("conductance_based", conductance_based, "True or False", TypeError)
-        self.conductance_based = bool(conductance_based)
         keys = [c.key for c in self.connections]
         if len(set(keys)) != len(keys):
             fail("connections", keys, "unique (one connection per pre->post pair)")
         for c in self.connections:
+            where = f"connections['{c.key}']"
             for role, name in (("pre", c.pre), ("post", c.post)):
                 if name not in names:
-                    fail(f"connections['{c.key}'].{role}", name, f"one of {names}")
-            post = self.population(c.post)
-            if post.cell is None:
+                    fail(f"{where}.{role}", name, f"one of {names}")
+            if self.population(c.post).cell is None:
                 fail(f"populations[{c.post!r}].cell", None,
-                      "a cell specification (the population is postsynaptic)")
+                     "a cell specification (the population is postsynaptic)")
             c.mean_multapses()  # validates the multapse distribution
             if self.conductance_based and c.synapse.syntype == "Exp2SynI":
-                fail(f"connections['{c.key}'].synapse.syntype", c.synapse.syntype,
-                      "'Exp2Syn' in a conductance-based network (Exp2SynI is current-based; "
-                      "set conductance_based=False)")
+                fail(f"{where}.synapse.syntype", c.synapse.syntype,
+                     "'Exp2Syn' in a conductance-based network (Exp2SynI is current-based; "
+                     "set conductance_based=False)")
             if self.conductance_based and c.synapse.weight < 0:
-                fail(f"connections['{c.key}'].synapse.weight", c.synapse.weight,
+                fail(f"{where}.synapse.weight", c.synapse.weight,
                      ">= 0 in a conductance-based network (a conductance, µS; inhibition "
                      "comes from the reversal potential synapse.e)")
         for p in self.populations:
-            if p.ext_synapse is not None and p.ext_synapse.syntype != "Exp2Syn":
-                fail(f"populations[{p.name!r}].ext_synapse.syntype", p.ext_synapse.syntype,
-                      "'Exp2Syn' (its conductance enters g_eff)")
             if self.conductance_based and p.ext_synapse is not None and \
                     p.ext_synapse.weight < 0:
                 fail(f"populations[{p.name!r}].ext_synapse.weight", p.ext_synapse.weight,
                      ">= 0 in a conductance-based network (a conductance, µS)")
+        return self
 
     # -- access ------------------------------------------------------------------------
     @property
@@ -1198,25 +998,60 @@ class Network:
         return [c for n in self.names for c in self.connections
                 if c.post == post and c.pre == n]
 
-    # -- serialisation -----------------------------------------------------------------
-    def to_dict(self) -> dict:
-        """JSON-serialisable dict (callables as ``module:qualname``).
+    # -- derived networks --------------------------------------------------------------
+    def with_values(self, values: Mapping[str | Sequence[str], Any]) -> Network:
+        """A new network with the values at the given parameter paths, validated as
+        :meth:`from_dict` validates (network-level rules included).
+
+        Parameters
+        ----------
+        values : Mapping
+            Parameter path -> value.  Paths as sweep grids write them
+            (:func:`xkernels.spec.paths.split_path`):
+            ``"connections[E->E].synapse.weight"``,
+            ``"populations[E].cell.biophysics.g_pas"``,
+            ``"connections[I->E].placement.densities[0].params.loc"``.
 
         Returns
         -------
-        dict
-            ``spec_version``, ``conductance_based``, ``populations``, ``connections``.
+        Network
+            The changed network (``self`` is unchanged).
+
+        Raises
+        ------
+        ValueError, TypeError
+            A path that names nothing, or a value the specification refuses (the same
+            one-line error as :meth:`from_dict`).
 
         Examples
         --------
-        >>> sorted(Network.example().to_dict())
-        ['conductance_based', 'connections', 'populations', 'spec_version']
+        >>> net = Network.example()
+        >>> net.with_values({"connections[E->E].synapse.weight": 2e-4}).connection(
+        ...     "E", "E").synapse.weight
+        0.0002
+        >>> net.with_values({"connections[E->E].synapse.weight": -1e-4})
+        Traceback (most recent call last):
+        ...
+        ValueError: connections['E->E'].synapse.weight must be >= 0 in a conductance-based ...
         """
-        return {"spec_version": SPEC_VERSION,
-                "conductance_based": self.conductance_based,
-                "populations": [p.to_dict() for p in self.populations],
-                "connections": [c.to_dict() for c in self.connections]}
+        data = freeze(self.model_dump(), dict, list)
+        for path, value in values.items():
+            tokens = split_path(path)
+            node: Any = data
+            for depth, token in enumerate(tokens[:-1]):
+                node = _child(node, token, tokens, depth)
+            last = tokens[-1]
+            if isinstance(node, list):
+                _child(node, last, tokens, len(tokens) - 1)
+                node[int(last)] = value
+            elif isinstance(node, dict):
+                node[last] = value
+            else:
+                raise ValueError(f"parameter path {join_path(tokens)} names no value of "
+                                 "the network")
+        return type(self).from_dict(data)
 
+    # -- serialisation -----------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: Mapping) -> Network:
         """Build from :meth:`to_dict` output (or a hand-written dict).
@@ -1225,7 +1060,7 @@ class Network:
         ----------
         data : dict
             ``populations``, ``connections`` and optionally ``conductance_based`` and
-            ``spec_version``.
+            ``spec_version`` (only :data:`SPEC_VERSION`).
 
         Returns
         -------
@@ -1235,7 +1070,7 @@ class Network:
         Raises
         ------
         TypeError, ValueError
-            Unknown keys, an unsupported ``spec_version`` or an invalid field, named.
+            Unknown keys, another ``spec_version`` or an invalid field, named.
 
         Examples
         --------
@@ -1245,26 +1080,12 @@ class Network:
         """
         if not isinstance(data, Mapping):
             fail("network specification", type(data).__name__, "a dict", TypeError)
-        data = copy.deepcopy(dict(data))
-        version = data.pop("spec_version", SPEC_VERSION)
-        if version != SPEC_VERSION:
-            fail("spec_version", version, f"{SPEC_VERSION}")
-        unknown = sorted(set(data) - {"populations", "connections", "conductance_based"})
-        if unknown:
-            fail("network keys", unknown, "a subset of ['populations', 'connections', "
-                  "'conductance_based', 'spec_version']")
-        for pop in data.get("populations", []) or []:
-            cell = pop.get("cell") if isinstance(pop, Mapping) else None
-            if isinstance(cell, Mapping):
-                params = cell.get("params") or {}
-                if "custom_fun" in params:
-                    params["custom_fun"] = [import_callable(f) if isinstance(f, str) else f
-                                            for f in params["custom_fun"]]
-        return cls(data.get("populations"), data.get("connections"),
-                   data.get("conductance_based", True))
+        return cls(**data)
 
     def to_json(self, path: str | Path | None = None, indent: int | None = 1) -> str:
         """JSON text of the specification (also written to ``path`` if given).
+
+        Keys are sorted; infinities are the strings ``"Infinity"``/``"-Infinity"``.
 
         Parameters
         ----------
@@ -1280,8 +1101,7 @@ class Network:
 
         Examples
         --------
-        >>> text = Network.example().to_json()
-        >>> Network.from_json(text) == Network.example()
+        >>> Network.from_json(Network.example().to_json()) == Network.example()
         True
         """
         text = json.dumps(self.to_dict(), indent=indent, sort_keys=True, allow_nan=False)
@@ -1317,18 +1137,16 @@ class Network:
         """
         text = str(text_or_path)
         if not text.lstrip().startswith("{"):
-            path = Path(text)
-            if not path.is_file():
+            if not Path(text).is_file():
                 raise FileNotFoundError(f"network specification file {text!r} not found")
-            text = path.read_text()
+            text = Path(text).read_text()
         try:
-            data = json.loads(text)
+            return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as err:
             raise ValueError(f"network specification is not valid JSON: {err}") from None
-        return cls.from_dict(data)
 
     @classmethod
-    def from_kernels(cls, H) -> Network:
+    def from_kernels(cls, H: Any) -> Network:
         """Rebuild the specification stored in the attrs of a kernels DataArray.
 
         Parameters
@@ -1357,22 +1175,22 @@ class Network:
             raise ValueError("kernels have no 'spec' attribute to rebuild the network from")
         return cls.from_json(H.attrs["spec"])
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Network) and self.to_json() == other.to_json()
-
-    def __repr__(self) -> str:
+    def __str__(self) -> str:
         return (f"Network(populations={self.names}, "
                 f"connections={[c.key for c in self.connections]}, "
                 f"conductance_based={self.conductance_based})")
 
-    # -- examples ----------------------------------------------------------------------
+    __repr__ = __str__
+
+    # -- presets -----------------------------------------------------------------------
     @classmethod
     def example(cls, active: bool = False) -> Network:
         """The LFPykernels README network as a 2x2 E/I network (the embedded default).
 
         Excitatory (8192) and inhibitory (1024) populations of ball-and-sticks cells,
         connection probability 0.05, truncated-normal multapses and delays, Exp2Syn
-        synapses, extrinsic drive of 450 synapses at 40 spikes/s.
+        synapses, extrinsic drive of 450 synapses at 40 spikes/s
+        (:func:`xkernels.spec.presets.example_spec`).
 
         Parameters
         ----------
@@ -1388,46 +1206,7 @@ class Network:
         >>> net.names, [c.key for c in net.connections]
         (['E', 'I'], ['E->E', 'I->E', 'E->I', 'I->I'])
         """
-        if not isinstance(active, (bool, np.bool_)):
-            fail("active", active, "True or False", TypeError)
-        biophysics = "active" if active else "passive"
-        def syn_e():
-            return {"weight": 0.00012, "syntype": "Exp2Syn", "tau1": 0.2, "tau2": 1.8, "e": 0.0}
-
-        def syn_i():
-            return {"weight": 0.002, "syntype": "Exp2Syn", "tau1": 0.1, "tau2": 9.0, "e": -80.0}
-
-        ext = {"syntype": "Exp2Syn", "weight": 0.0002, "tau1": 0.2, "tau2": 1.8, "e": 0.0}
-        pops = [
-            {"name": "E", "size": 8192, "rate": 2.5,
-             "cell": {"morphology": "ball_and_sticks_E",
-                      "biophysics": {"name": biophysics, "g_pas": 0.0003}},
-             "radius": 150.0, "loc": 0.0, "scale": 75.0, "n_ext": 450, "nu_ext": 40.0,
-             "ext_synapse": ext},
-            {"name": "I", "size": 1024, "rate": 5.0,
-             "cell": {"morphology": "ball_and_sticks_I",
-                      "biophysics": {"name": biophysics, "g_pas": 0.0003}},
-             "radius": 150.0, "loc": 0.0, "scale": 75.0, "n_ext": 450, "nu_ext": 40.0,
-             "ext_synapse": ext},
-        ]
-        mult = {"E": {"a": (1 - 2.0) / 0.6, "b": (10 - 2.0) / 0.6, "loc": 2.0, "scale": 0.6},
-                "I": {"a": (1 - 5.0) / 1.1, "b": (10 - 5.0) / 1.1, "loc": 5.0, "scale": 1.1}}
-        delay = {"E": {"a": -2.2, "b": np.inf, "loc": 1.3, "scale": 0.5},
-                 "I": {"a": -1.5, "b": np.inf, "loc": 1.2, "scale": 0.6}}
-        place = {"E": {"sections": ["apic", "dend"],
-                       "densities": [{"name": "norm", "params": {"loc": 50.0, "scale": 100.0}}],
-                       "weights": [1.0]},
-                 "I": {"sections": ["soma", "apic", "dend"],
-                       "densities": [{"name": "norm",
-                                      "params": {"loc": -100.0, "scale": 100.0}}],
-                       "weights": [1.0]}}
-        syn = {"E": syn_e, "I": syn_i}
-        conns = [{"pre": x, "post": y, "probability": 0.05,
-                  "multapses": {"name": "truncnorm", "params": mult[x]},
-                  "delay": {"name": "truncnorm", "params": delay[x]},
-                  "synapse": syn[x](), "placement": place[x]}
-                 for y in ("E", "I") for x in ("E", "I")]
-        return cls(pops, conns, conductance_based=True)
+        return cls.from_dict(example_spec(active))
 
     @classmethod
     def microcircuit(cls, scale: float = 1.0, *, thalamus: bool = True,
@@ -1457,3 +1236,18 @@ class Network:
         """
         return cls.from_dict(microcircuit_spec(scale, thalamus=thalamus,
                                                populations=populations))
+
+
+def _child(node: Any, token: str, tokens: tuple, depth: int) -> Any:
+    """The part ``token`` of ``node`` (populations and connections by name)."""
+    if depth == 1 and tokens[0] in ("populations", "connections"):
+        label = "name" if tokens[0] == "populations" else None
+        for item in node:
+            if (item["name"] if label else f"{item['pre']}->{item['post']}") == token:
+                return item
+    elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+        return node[int(token)]
+    elif isinstance(node, dict) and token in node:
+        return node[token]
+    raise ValueError(f"parameter path {join_path(tokens)} names no value of the network "
+                     f"(no {join_path(tokens[:depth + 1])})")

@@ -6,9 +6,9 @@ number or string of :meth:`Network.to_dict`, addressed by a path such as
 ``t_X`` over a grid (cartesian product, or zipped groups), and returns the kernels
 with dims ``(<swept params>..., X, Y, probe_channel, tau)``.
 
-* Every point is validated before anything is simulated: its specification is built
-  (each changed part parsed once per distinct value, see
-  :class:`~xkernels.sweeps.points.PointBuilder`) and its synapse placement checked on
+* Every point is validated before anything is simulated: its network is
+  :meth:`Network.with_values` of its values, validated as :meth:`Network.from_dict`
+  validates (:class:`~xkernels.sweeps.points.PointBuilder`), and its synapse placement checked on
   the cell geometry (:mod:`xkernels.sweeps.planning`).
 * Points are computed in worker processes on dask.distributed (a local cluster sized
   to the cores by default, or the user's ``Client``; :mod:`xkernels.sweeps.runner`),

@@ -24,9 +24,6 @@ from xkernels.validation import close_matches
 
 #: Computation options that can be swept besides the specification.
 OPTION_PATHS = ("Vrest", "t_X")
-#: Parts of a connection / population parsed (validated) as one unit.
-CONNECTION_UNITS = ("synapse", "delay", "multapses", "placement")
-POPULATION_UNITS = ("cell", "ext_synapse")
 # path tokens left out of readable dim names
 _SILENT_TOKENS = {"params", "synapse", "cell", "biophysics", "biophysics_args"}
 _RESERVED_NAMES = set(CORE_DIMS) | set(CHANNEL_COORDS) | {KERNEL_NAME, "done"}
@@ -42,10 +39,6 @@ class Param:
         Canonical path, e.g. ``connections[E->E].synapse.weight``.
     kind : str
         ``"connections"``, ``"populations"`` or ``"option"``.
-    index : int
-        Position of the connection / population in the network (-1 for options).
-    address : tuple
-        Keys / list indices of the value inside the component's ``to_dict()``.
     name : str
         Readable name (dim or coordinate name), e.g. ``weight_E_E``.
     values : list
@@ -59,44 +52,16 @@ class Param:
     >>> axes = parse_grid(xkernels.Network.example(),
     ...                   {"connections[E->E].synapse.weight": [1e-4, 2e-4]})
     >>> param = axes[0].params[0]
-    >>> param.name, param.kind, param.index, param.address
-    ('weight_E_E', 'connections', 0, ('synapse', 'weight'))
+    >>> param.name, param.kind
+    ('weight_E_E', 'connections')
     >>> param.values
     [0.0001, 0.0002]
     """
 
     path: str
     kind: str
-    index: int
-    address: tuple
     name: str
     values: list
-
-    @property
-    def unit(self) -> tuple:
-        """The part of the specification validated together with this parameter.
-
-        Returns
-        -------
-        tuple
-            ``(kind, component index, sub-unit or None)`` for connections and
-            populations (e.g. the whole ``synapse`` of a connection), ``("option", path)``
-            for options.
-
-        Examples
-        --------
-        >>> import xkernels
-        >>> axes = parse_grid(xkernels.Network.example(),
-        ...                   {"connections[I->E].synapse.tau2": [1.8, 3.6],
-        ...                    "Vrest": [-65.0, -70.0]})
-        >>> [axis.params[0].unit for axis in axes]
-        [('connections', 1, 'synapse'), ('option', 'Vrest')]
-        """
-        if self.kind == "option":
-            return ("option", self.path)
-        subs = CONNECTION_UNITS if self.kind == "connections" else POPULATION_UNITS
-        head = self.address[0] if self.address[0] in subs else None
-        return (self.kind, self.index, head)
 
 
 @dataclass(frozen=True)
@@ -349,8 +314,7 @@ def parse_grid(network: Network, grid: Mapping[str, Any], *,
             name = _readable_name(kind, owner, address, component)
         elif not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"names[{user_path!r}] must be a Python identifier, got {name!r}")
-        params[canon] = Param(canon, kind, index, address, name,
-                              _check_values(user_path, values))
+        params[canon] = Param(canon, kind, name, _check_values(user_path, values))
         canonical_of[user_path] = canon
     if names:
         raise ValueError(f"names has paths not in the grid: {sorted(names)}")

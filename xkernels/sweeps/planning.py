@@ -17,7 +17,6 @@ placement) has no membrane state (``state`` None): the fast path does not apply.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,7 +71,7 @@ PointPlan = Mapping[str, CellPlan]
 # --------------------------------------------------------------------------------------
 # cells: geometry and linearity, computed in workers
 # --------------------------------------------------------------------------------------
-def geometry_key(pop: Population) -> str:
+def geometry_key(pop: Population) -> tuple:
     """Everything the cell geometry and membrane mechanisms of ``pop`` depend on.
 
     Parameters
@@ -82,14 +81,10 @@ def geometry_key(pop: Population) -> str:
 
     Returns
     -------
-    str
-        Canonical JSON of its cell specification, ``loc`` and ``rotation``.
+    tuple
+        Its (hashable) cell specification, ``loc`` and ``rotation``.
     """
-    try:
-        cell = pop.cell.to_dict()
-    except TypeError:  # non-importable callables: fall back on their identity
-        cell = repr(pop.cell)
-    return json.dumps([cell, pop.loc, pop.rotation], sort_keys=True, default=repr)
+    return (pop.cell, pop.loc, pop.rotation)
 
 
 def geometry_task(pop: Population, dt: float) -> tuple[Geometry, bool]:
@@ -114,7 +109,7 @@ def geometry_task(pop: Population, dt: float) -> tuple[Geometry, bool]:
 
 
 def collect_geometries(runner: Runner, specs: Sequence[PointSpec], Y: Sequence[str],
-                       dt: float) -> dict[str, tuple[Geometry, bool]]:
+                       dt: float) -> dict[tuple, tuple[Geometry, bool]]:
     """Geometry and linearity of every distinct postsynaptic cell of the points.
 
     Parameters
@@ -133,14 +128,9 @@ def collect_geometries(runner: Runner, specs: Sequence[PointSpec], Y: Sequence[s
     dict
         :func:`geometry_key` -> ``(geometry, is_linear)``.
     """
-    pops: dict[str, Population] = {}
-    seen: set[int] = set()
-    for spec in specs:
-        for post in Y:
-            pop = spec.network.population(post)
-            if id(pop) not in seen:
-                seen.add(id(pop))
-                pops.setdefault(geometry_key(pop), pop)
+    pops: dict[tuple, Population] = {}
+    for pop in dict.fromkeys(spec.network.population(post) for spec in specs for post in Y):
+        pops.setdefault(geometry_key(pop), pop)
     keys = list(pops)
     out = {}
     for i, result in runner.imap_unordered(geometry_task, [(pops[k], dt) for k in keys],
@@ -160,7 +150,7 @@ def _e_pas_used(pop: Population, vrest: float | np.ndarray) -> float | None:
     return None
 
 
-def plan_points(specs: Sequence[PointSpec], geometries: Mapping[str, tuple[Geometry, bool]],
+def plan_points(specs: Sequence[PointSpec], geometries: Mapping[tuple, tuple[Geometry, bool]],
                 plan: KernelPlan, labels: Sequence[Any] | None = None) -> list[PointPlan]:
     """Plan (and so validate) every point on its cells' geometry.
 
@@ -186,14 +176,14 @@ def plan_points(specs: Sequence[PointSpec], geometries: Mapping[str, tuple[Geome
         If a point's placement or Vrest does not fit its cell (names the point).
     """
     memo: dict = {}
-    gkeys: dict[int, str] = {}
+    gkeys: dict[Population, tuple] = {}
     out = []
     for n, spec in enumerate(specs):
         per_y = {}
         options = plan.options.replace(Vrest=spec.Vrest)
         for post in plan.Y:
             pop = spec.network.population(post)
-            gkey = gkeys.setdefault(id(pop), geometry_key(pop))
+            gkey = gkeys.setdefault(pop, geometry_key(pop))
             geometry = geometries[gkey][0]
             vrest = options.vrest_of(post)
             try:

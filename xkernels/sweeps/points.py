@@ -1,15 +1,14 @@
 """Sweep points: the specification of every point of a grid, and the sweep's labels.
 
 :class:`PointBuilder` turns the swept values of a point into its :class:`PointSpec`
-(network and options), validating each changed part of the specification once per
-distinct value; :func:`sweep_template` labels the result (sweep coords first, then the
-kernels' coords and attrs) and :func:`sweep_hash` identifies a sweep.
+(network and options; the network from :meth:`Network.with_values`, validated as
+:meth:`Network.from_dict` validates); :func:`sweep_template` labels the result (sweep
+coords first, then the kernels' coords and attrs) and :func:`sweep_hash` identifies a
+sweep.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,11 +20,8 @@ import xarray as xr
 from xkernels.contract import CORE_DIMS, KERNEL_NAME
 from xkernels.engine.kernels import content_hash
 from xkernels.engine.plans import KernelPlan
-from xkernels.spec.network import Connection, Network, Population
+from xkernels.spec.network import Network
 from xkernels.sweeps.grid import Axis
-
-# scalar fields of a population parsed together
-_POPULATION_SCALARS = ("size", "rate", "radius", "loc", "scale", "rotation", "n_ext", "nu_ext")
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,16 +53,13 @@ class PointSpec:
 
 
 class PointBuilder:
-    """Build the specification of every sweep point, validating each changed part once.
+    """Build the specification of every sweep point with :meth:`Network.with_values`.
 
-    A point differs from the base network only in its swept values.  Each changed
-    part (a connection's synapse, delay, multapses or placement, its probability, a
-    population's cell, extrinsic synapse or scalar fields) is validated by the
-    specification's own parser (``Connection.parse`` / ``Population.parse``) once per
-    distinct combination of its swept values, and the point's :class:`Network` is
-    assembled from the parsed parts.  Names are never swept, so the network-level
-    invariants of the base hold for every point; the result equals
-    ``Network.from_dict`` of the modified ``to_dict()``.
+    A point differs from the base network only in its swept values: its network is
+    ``network.with_values(...)`` of them, so it is validated exactly as
+    :meth:`Network.from_dict` validates (network-level rules included), once per
+    distinct combination of swept specification values.  Swept options are checked by
+    ``check_option``.
 
     Parameters
     ----------
@@ -105,10 +98,7 @@ class PointBuilder:
         self.params = [p for axis in axes for p in axis.params]
         self.options = dict(options)
         self._check_option = check_option
-        self._dicts = {"connections": [c.to_dict() for c in network.connections],
-                       "populations": [p.to_dict(allow_callables=True)
-                                       for p in network.populations]}
-        self._parsed: dict[tuple, Any] = {}
+        self._networks: dict[tuple, Network] = {}
 
     def build(self, values: Mapping[str, Any]) -> PointSpec:
         """The point's network and options.
@@ -122,12 +112,13 @@ class PointBuilder:
         Returns
         -------
         PointSpec
-            The point's network (sharing the unchanged parts of the base) and options.
+            The point's network and options.
 
         Raises
         ------
         ValueError, TypeError
-            The point's specification is invalid (the swept values are named).
+            The point's specification is invalid: the swept values, then the error of
+            :meth:`Network.from_dict`.
 
         Examples
         --------
@@ -152,64 +143,28 @@ class PointBuilder:
         ValueError: sweep point with connections[E->E].synapse.tau1=5.0 is invalid:
         connections['E->E'].synapse.tau1 must be < tau2 = 1.8, got 5.0
         """
-        by_unit: dict[tuple, list[tuple[tuple, Any]]] = {}
-        for param in self.params:
-            by_unit.setdefault(param.unit, []).append((param.address, values[param.path]))
         options = dict(self.options)
-        connections = list(self.base.connections)
-        populations = list(self.base.populations)
-        fields: dict[tuple[str, int], dict[str, Any]] = {}
-        for unit, assignments in by_unit.items():
-            parsed = self._parse(unit, tuple(assignments))
-            if unit[0] == "option":
-                options[unit[1]] = parsed
-                continue
-            kind, index, head = unit
-            target = fields.setdefault((kind, index), {})
-            if head is not None:
-                target[head] = getattr(parsed, head)
-            elif kind == "connections":
-                target["probability"] = parsed.probability
+        changes = []
+        for param in self.params:
+            value = values[param.path]
+            if param.kind == "option":
+                options[param.path] = _checked(((param.path, value),), self._check_option,
+                                               param.path, value)
             else:
-                target.update({f: getattr(parsed, f) for f in _POPULATION_SCALARS})
-        for (kind, index), changes in fields.items():
-            items = connections if kind == "connections" else populations
-            items[index] = dataclasses.replace(items[index], **changes)
-        network = copy.copy(self.base)
-        network.connections = connections
-        network.populations = populations
-        return PointSpec(network, options["Vrest"], options["t_X"])
+                changes.append((param.path, value))
+        key = tuple(changes)
+        if key not in self._networks:
+            self._networks[key] = _checked(key, self.base.with_values, dict(key))
+        return PointSpec(self._networks[key], options["Vrest"], options["t_X"])
 
-    def _parse(self, unit: tuple, assignments: tuple) -> Any:
-        key = (unit, assignments)
-        if key not in self._parsed:
-            try:
-                self._parsed[key] = self._parse_unit(unit, assignments)
-            except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
-                text = ", ".join(f"{self._path(unit, a)}={v!r}" for a, v in assignments)
-                cls = type(err) if isinstance(err, (ValueError, TypeError)) else ValueError
-                raise cls(f"sweep point with {text} is invalid: {err}") from None
-        return self._parsed[key]
 
-    def _path(self, unit: tuple, address: tuple) -> str:
-        return next(p.path for p in self.params if p.unit == unit and p.address == address)
-
-    def _parse_unit(self, unit: tuple, assignments: tuple) -> Any:
-        if unit[0] == "option":
-            return self._check_option(unit[1], assignments[0][1])
-        kind, index, head = unit
-        data = copy.deepcopy(self._dicts[kind][index])
-        for address, value in assignments:
-            node = data
-            for token in address[:-1]:
-                node = node[token]
-            node[address[-1]] = value
-        if kind == "connections":
-            conn = Connection.parse(data, f"connections[{index}]")
-            if head == "multapses":
-                conn.mean_multapses()
-            return conn
-        return Population.parse(data, f"populations[{index}]")
+def _checked(assignments: tuple, fun: Callable, *args: Any) -> Any:
+    """``fun(*args)``; an error names the point's values first."""
+    try:
+        return fun(*args)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        text = ", ".join(f"{path}={value!r}" for path, value in assignments)
+        raise type(err)(f"sweep point with {text} is invalid: {err}") from None
 
 
 def sweep_template(plan: KernelPlan, axes: Sequence[Axis], grid_hash: str,

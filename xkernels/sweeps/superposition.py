@@ -80,7 +80,7 @@ def _state_groups(plans: Sequence[PointPlan]) -> dict[tuple, _StateGroup]:
 
 
 def choose_method(method: str, plans: Sequence[PointPlan],
-                  geometries: Mapping[str, tuple[Geometry, bool]]) -> str:
+                  geometries: Mapping[tuple, tuple[Geometry, bool]]) -> str:
     """``"superposition"`` or ``"simulate"`` for ``method`` in auto/superposition/simulate.
 
     The superposition is valid only if every cell membrane is linear and, with depth
