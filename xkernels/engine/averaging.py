@@ -44,7 +44,7 @@ from xkernels import probes as probe_api
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
-from xkernels.engine.superposition import Assembler, unit_responses
+from xkernels.engine.superposition import Assembler, supports, unit_responses
 from xkernels.probes.depth import DepthRule
 from xkernels.spec.network import Network, Population
 from xkernels.validation import check_choice
@@ -143,17 +143,6 @@ def shared_membrane(plans: list[PopulationPlan]) -> bool:
     return all(np.array_equal(np.asarray(p.g_shift), first) for p in plans[1:])
 
 
-def _unit_groups(plans: list[PopulationPlan]) -> dict[tuple[float, float], np.ndarray]:
-    """Per synapse time constants: the segments with a synapse at any node."""
-    groups: dict[tuple[float, float], np.ndarray] = {}
-    for p in plans:
-        for inp in p.inputs.values():
-            key = (inp.tau1, inp.tau2)
-            nonzero = np.asarray(inp.weights) != 0.0
-            groups[key] = nonzero if key not in groups else groups[key] | nonzero
-    return {key: np.flatnonzero(mask) for key, mask in groups.items()}
-
-
 def _node_simulations(plans: list[PopulationPlan]) -> int:
     return sum(int(np.any(np.asarray(inp.weights) != 0.0))
                for p in plans for inp in p.inputs.values())
@@ -250,7 +239,7 @@ def _superposed(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
                 Q: np.ndarray, plan: KernelPlan, method: str) -> dict[str, np.ndarray] | None:
     """The kernels by superposition of unit responses (:mod:`xkernels.engine.superposition`)
     where ``method`` takes it; None where the nodes are to be simulated."""
-    groups = _unit_groups(plans)
+    groups = supports(plans)
     valid = shared_membrane(plans) and cell.is_linear()
     if method == "superposition" and not valid:
         raise ValueError("method='superposition' needs a linear membrane that is the same "
@@ -260,13 +249,13 @@ def _superposed(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
         return None
     cell.shift_g_pas(plans[0].g_shift)
     nseg = cell.geometry.nseg
-    supports = {taus: (np.arange(len(plans))[:, None] * nseg + segs).ravel()
-                for taus, segs in groups.items()}
+    indices = {taus: (np.arange(len(plans))[:, None] * nseg + segs).ravel()
+               for taus, segs in groups.items()}
     assembler = Assembler(plan.grid)
-    responses = unit_responses(cell, [(*taus, support) for taus, support in supports.items()],
+    responses = unit_responses(cell, [(*taus, idx) for taus, idx in indices.items()],
                                Q, plan.grid.n_response, plan.options.t_X)
-    for taus, P in zip(supports, responses):
-        assembler.add_responses(taus, supports[taus], P)
+    for taus, P in zip(indices, responses):
+        assembler.add_responses(taus, indices[taus], P)
     jobs = [((inp.tau1, inp.tau2), np.concatenate([p.inputs[pre].weights for p in plans]),
              inp.h_delay) for pre, inp in plans[0].inputs.items()]
     return dict(zip(plans[0].inputs, assembler.kernels(jobs, Q.shape[1])))

@@ -26,11 +26,24 @@ import numpy as np
 
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import LinearisedCell
+from xkernels.engine.plans import PopulationPlan
 from xkernels.engine.timeline import LagGrid
 
 #: One group of unit responses: synapse time constants (ms) and the responses wanted,
 #: as indices ``node * nseg + segment``.
 Group = tuple[float, float, np.ndarray]
+
+
+def supports(plans: Sequence[PopulationPlan]) -> dict[tuple[float, float], np.ndarray]:
+    """Per synapse time constants (tau1, tau2), the weight indices that are non-zero in
+    any of ``plans`` (whose weights have the same length): the unit responses needed."""
+    masks: dict[tuple[float, float], np.ndarray] = {}
+    for p in plans:
+        for inp in p.inputs.values():
+            key = (inp.tau1, inp.tau2)
+            nonzero = np.asarray(inp.weights) != 0.0
+            masks[key] = nonzero if key not in masks else masks[key] | nonzero
+    return {key: np.flatnonzero(mask) for key, mask in masks.items()}
 
 
 def unit_responses(cell: LinearisedCell, groups: Sequence[Group], matrices: np.ndarray,

@@ -23,7 +23,6 @@ The points and their membrane states come from :mod:`xkernels.sweeps.planning`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,7 +31,7 @@ from xkernels.engine.averaging import depth_matrices
 from xkernels.engine.cells import Geometry
 from xkernels.engine.kernels import probes_matrix
 from xkernels.engine.plans import KernelPlan
-from xkernels.engine.superposition import Assembler, unit_responses
+from xkernels.engine.superposition import Assembler, supports, unit_responses
 from xkernels.spec.network import Population
 from xkernels.sweeps.planning import CellPlan, PointPlan
 from xkernels.sweeps.runner import (
@@ -49,34 +48,22 @@ CELL_COST = 10.0
 BATCH_POINTS = 128
 
 
-@dataclass
-class _StateGroup:
-    """The points sharing one membrane state: a representative cell plan and, per
-    (tau1, tau2), the segments with a non-zero weight in any point."""
-
-    item: CellPlan
-    support: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
-
-    def simulations(self) -> int:
-        """Unit responses to simulate: distinct segments over the depth nodes."""
-        nodes = self.item.nodes
-        return sum(int(mask.reshape(nodes, -1).any(axis=0).sum())
-                   for mask in self.support.values())
-
-
-def _state_groups(plans: Sequence[PointPlan]) -> dict[tuple, _StateGroup]:
-    """Per membrane state: one representative plan and, per (tau1, tau2), the union
-    of segments with a non-zero weight in any point."""
-    states: dict[tuple, _StateGroup] = {}
+def _state_groups(plans: Sequence[PointPlan]
+                  ) -> dict[tuple, tuple[CellPlan, dict[tuple[float, float], np.ndarray]]]:
+    """Per membrane state: one representative cell plan and, per (tau1, tau2), the
+    weight indices that are non-zero in any point (:func:`supports`)."""
+    members: dict[tuple, list[CellPlan]] = {}
     for per_y in plans:
         for item in per_y.values():
-            entry = states.setdefault(item.state, _StateGroup(item))
-            for inp in item.plan.inputs.values():
-                taus = (inp.tau1, inp.tau2)
-                mask = entry.support.get(taus)
-                nonzero = np.asarray(inp.weights) != 0.0
-                entry.support[taus] = nonzero if mask is None else (mask | nonzero)
-    return states
+            members.setdefault(item.state, []).append(item)
+    return {state: (items[0], supports([item.plan for item in items]))
+            for state, items in members.items()}
+
+
+def _simulations(item: CellPlan, support: Mapping[tuple[float, float], np.ndarray]) -> int:
+    """Unit responses to simulate for a membrane state: distinct segments over nodes."""
+    nseg = np.asarray(item.plan.g_shift).size
+    return sum(np.unique(idx % nseg).size for idx in support.values())
 
 
 def choose_method(method: str, plans: Sequence[PointPlan],
@@ -130,7 +117,7 @@ def choose_method(method: str, plans: Sequence[PointPlan],
     if method == "superposition":
         return "superposition"
     states = _state_groups(plans)
-    fast = sum(CELL_COST + entry.simulations() for entry in states.values())
+    fast = sum(CELL_COST + _simulations(*entry) for entry in states.values())
     full = sum(CELL_COST + len(item.plan.inputs) * item.nodes
                for per_y in plans for item in per_y.values())
     return "superposition" if fast < full else "simulate"
@@ -217,16 +204,15 @@ def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPl
     keys = list(states)
     arguments, groups_of = [], {}
     for key in keys:
-        item = states[key].item
-        groups = [(t1, t2, np.flatnonzero(mask))
-                  for (t1, t2), mask in states[key].support.items() if mask.any()]
+        item, support = states[key]
+        groups = [(t1, t2, idx) for (t1, t2), idx in support.items() if idx.size]
         groups_of[key] = groups
         o = plan.options
         arguments.append((item.population, o.dt, item.e_pas, item.plan.g_shift,
                           plan.probes, o.n_positions, o.seed, plan.grid.n_response,
                           item.t_X, groups,
                           o.depth_nodes if o.averaging == "depth" else None))
-    seconds = sum(SECONDS_PER_CELL + SECONDS_PER_SIMULATION * states[key].simulations()
+    seconds = sum(SECONDS_PER_CELL + SECONDS_PER_SIMULATION * _simulations(*states[key])
                   for key in keys)
     assembler = _PointAssembler(plan)
     with progress_bar(len(keys), progress, "unit responses") as bar:
