@@ -298,12 +298,13 @@ def test_sweep_fast_path_and_store(tmp_path, mechanisms_loaded):
     assert "averaging: depth (3 depth nodes)" in xkernels.describe(store)
 
 
-def test_reference_hash_unchanged():
-    """The averaging options enter the content hash only in depth mode: stores of
-    reference kernels written before the option existed stay valid."""
+def test_depth_nodes_enter_the_hash_only_in_depth_mode():
+    """Reference kernels do not depend on depth_nodes: a cached store of them is served
+    whatever depth_nodes says; depth kernels are told apart by it."""
     net = xkernels.Network.example()
     plan = prepare_kernels(net, probes(), KernelOptions(**OPTIONS))
-    assert "averaging" not in plan.inputs and "depth_nodes" not in plan.inputs
+    other = prepare_kernels(net, probes(), KernelOptions(depth_nodes=3, **OPTIONS))
+    assert "depth_nodes" not in plan.inputs and plan.digest == other.digest
     depth = prepare_kernels(net, probes(), KernelOptions(averaging="depth", **OPTIONS))
     assert depth.inputs == {**plan.inputs, "averaging": "depth", "depth_nodes": 5}
 

@@ -101,26 +101,18 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], options: Kern
     Returns
     -------
     dict
-        JSON-serialisable; its :func:`content_hash` identifies the kernels.  The
-        linearisation enters only when some mode is not ``"as-is"``, the averaging
-        options only with ``averaging="depth"`` and the operating point only when it is
-        not ``"rest"``, so that the inputs (and content hashes) of kernels computed as
-        before are those of earlier versions.
+        JSON-serialisable; its :func:`content_hash` identifies the kernels: the
+        specification, the probes, the options (the linearisation per postsynaptic
+        population; ``depth_nodes`` only where it is used, with ``averaging="depth"``)
+        and the format and engine versions.
     """
-    o = options.model_dump(mode="json")
-    modes = options.modes(list(network.postsynaptic))
     out = {"format_version": FORMAT_VERSION, "engine_version": ENGINE_VERSION,
            "spec": network.to_dict(),
            "probes": [[name, d] for name, d in probe_defs.items()],  # order matters
-           **{k: o[k] for k in ("dt", "tau", "t_X", "Vrest", "g_eff", "fir", "n_positions",
-                                "seed")}}
-    if any(mode != "as-is" for mode in modes.values()):
-        out["linearisation"] = modes
-    if options.averaging != "reference":
-        out["averaging"] = options.averaging
-        out["depth_nodes"] = options.depth_nodes
-    if options.operating_point != "rest":
-        out["operating_point"] = options.operating_point
+           **options.model_dump(mode="json"),
+           "linearisation": options.modes(list(network.postsynaptic))}
+    if options.averaging == "reference":
+        del out["depth_nodes"]
     return out
 
 

@@ -9,8 +9,8 @@ that the engine never depends on storage.
 A store is served only when it vouches for its values (:mod:`xkernels.store.provenance`):
 provenance ``"computed"``, the requested content hash -- which includes the engine
 version (:data:`xkernels.engine.kernels.ENGINE_VERSION`) -- and values whose digest is
-the one recorded at write.  Kernels of the same inputs computed by an older engine, or
-written by an xkernels without digests, are recomputed and replaced (with a warning);
+the one recorded at write.  Kernels of the same inputs computed by another engine
+version are recomputed and replaced (with a warning);
 derived kernels (scaled, subset, hand-made) and stores whose values changed on disk are
 refused unless ``overwrite=True``.
 """
@@ -62,7 +62,7 @@ def compute_kernels(network: Network, probes: Any,
         this engine version (content hash, provenance ``"computed"`` and the digest of
         its values all check out); computed and written if it does not exist;
         recomputed and replaced, with a warning, if it holds the same inputs computed
-        by another engine version (or by an xkernels without value digests); refused
+        by another engine version; refused
         (ValueError) if it holds other or derived kernels, or values changed on disk,
         unless ``overwrite=True``.
     overwrite : bool
@@ -153,8 +153,8 @@ def cached_kernels(store: str | Path, plan: Any, overwrite: bool) -> xr.DataArra
     Warns
     -----
     UserWarning
-        ``store`` holds the same inputs computed by another engine version (or
-        written without provenance): it is recomputed.
+        ``store`` holds the same inputs computed by another engine version: it is
+        recomputed.
     """
     path = Path(store)
     if not path.exists():
@@ -166,8 +166,6 @@ def cached_kernels(store: str | Path, plan: Any, overwrite: bool) -> xr.DataArra
         reason = unvouched(attrs, H)
         if reason is None:
             return H
-        if PROVENANCE_ATTR not in attrs:  # written before provenance: stale, recompute
-            return _stale(path, "was written by an xkernels without provenance")
         return _refuse(path, f"matches the requested inputs but {reason}", overwrite)
     stale_version = _same_inputs_other_engine(attrs, plan.inputs)
     if stale_version is not None:
@@ -183,13 +181,10 @@ def cached_kernels(store: str | Path, plan: Any, overwrite: bool) -> xr.DataArra
 def _same_inputs_other_engine(attrs: Mapping[str, Any], inputs: Mapping[str, Any]
                               ) -> Any:
     """The engine version of a store holding ``inputs`` computed by another engine
-    version (``"unversioned"`` before versions were recorded), else None."""
+    version, else None."""
     stored = attrs.get("content_hash")
     version = attrs.get("engine_version")
-    if version is None:
-        legacy = {k: v for k, v in inputs.items() if k != "engine_version"}
-        return "unversioned" if engine.content_hash(legacy) == stored else None
-    if version != engine.ENGINE_VERSION and \
+    if version is not None and version != engine.ENGINE_VERSION and \
             engine.content_hash({**inputs, "engine_version": version}) == stored:
         return version
     return None
