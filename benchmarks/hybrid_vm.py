@@ -46,8 +46,8 @@ def mean_potentials(network, spikes, post: str, *, n_cells: Any, n_measure: int,
     from xkernels.engine.mechanisms import NEURON_LOCK
     from xkernels.engine.network_cell import NetworkCell
     from xkernels.hybrid.ground_truth import _batch_plan, resolve_ext
-    from xkernels.hybrid.spikes import as_spikes
     from xkernels.hybrid.wiring import wire_cell
+    from xkernels.signals.spikes import as_spikes
 
     spikes = as_spikes(spikes)
     ext = resolve_ext(ext, network)

@@ -142,8 +142,8 @@ def main() -> None:
     from xkernels.app import microcircuit as nest_mc
     from xkernels.engine.averaging import DEFAULT_DEPTH_NODES
     from xkernels.hybrid import simulate
-    from xkernels.hybrid.spikes import as_spikes
     from xkernels.hybrid.validation import scores
+    from xkernels.signals.spikes import as_spikes
 
     nodes = args.depth_nodes or DEFAULT_DEPTH_NODES
     net = xkernels.Network.microcircuit(scale=args.scale)

@@ -197,55 +197,49 @@ def hybrid() -> None:
     print(json.dumps({"r2_min": float(lfp["r2"].min()), "r2_max": float(lfp["r2"].max())}))
 
 
-LAYERS = [  # (label, what it holds, row, column)
-    ("contract · validation", "data contract; one policy for bad input", 0, 0.5),
-    ("spec", "Network, Population, Connection", 1, 0.0),
-    ("probes", "forward models, averaging, registry", 1, 1.0),
-    ("engine", "linearisation, cells (the only NEURON code)", 2, 0.5),
-    ("compat", "the LFPykernels 0.2.0 drop-in", 2, 2.0),
-    ("store", "Zarr kernel & sweep stores, cache", 3, 0.0),
-    ("hybrid", "ground truth: every cell simulated", 3, 1.0),
-    ("signals", "spike binning, lazy convolution", 3, 2.0),
-    ("plot", "kernel and signal figures", 3, 3.0),
-    ("sweeps", "grids, dask runner, superposition", 4, 0.0),
-    ("accessor", "the .xk accessor", 4, 2.5),
-    ("app", "CLI, demo, NEST LIF model", 5, 1.25),
-]
-EDGES = [("spec", "engine"), ("probes", "engine"), ("engine", "compat"), ("engine", "store"),
-         ("engine", "hybrid"), ("signals", "hybrid"), ("store", "sweeps"),
-         ("store", "accessor"), ("signals", "accessor"), ("plot", "accessor"),
-         ("sweeps", "app"), ("hybrid", "app"), ("accessor", "app")]
+#: what each unit holds; the layers themselves are read from pyproject.toml
+UNIT_TEXT = {
+    "_version": "version", "contract": "the data contract in code",
+    "validation": "one policy for bad input", "figures": "pyplot figures shown once",
+    "spec": "frozen Network models, presets", "probes": "forward models, averaging",
+    "engine": "cells, kernels (only NEURON code)",
+    "store": "Zarr kernel & sweep stores, cache", "signals": "Spikes, binning, convolution",
+    "sweeps": "grids, dask runner, superposition", "hybrid": "ground truth, validate()",
+    "compat": "the LFPykernels 0.2.0 drop-in", "plot": "kernel and signal figures",
+    "accessor": "the .xk accessor", "app": "CLI, demo, NEST models", "__main__": "python -m",
+}
 
 
 def architecture() -> None:
-    """The layers of the package and the direction of their imports."""
-    fig, ax = plt.subplots(figsize=(11.5, 7.2))
-    pos = {}
-    for label, text, row, col in LAYERS:
-        x, y = col * 3.5, -row * 1.35
-        pos[label] = (x, y)
-        colour = {"app": "#f6e3db", "engine": "#e4f0dc"}.get(label, "#dbe9f6")
-        ax.add_patch(plt.Rectangle((x - 1.6, y - 0.4), 3.2, 0.8, fc=colour, ec="#335",
-                                   lw=1.2, zorder=2))
-        ax.text(x, y + 0.13, label, ha="center", va="center", fontsize=11,
-                fontweight="bold", zorder=3)
-        ax.text(x, y - 0.18, text, ha="center", va="center", fontsize=7.5, zorder=3)
-    for a, b in EDGES:
-        (x0, y0), (x1, y1) = pos[a], pos[b]
-        if y0 == y1:  # same row: side to side
-            sign = 1.0 if x1 > x0 else -1.0
-            start, end = (x0 + sign * 1.6, y0), (x1 - sign * 1.6, y1)
-        else:
-            start, end = (x0, y0 - 0.42), (x1, y1 + 0.42)
-        ax.annotate("", xy=end, xytext=start,
-                    arrowprops=dict(arrowstyle="-|>", color="#335", lw=1.2), zorder=1)
-    ax.text(8.75, -0.9, "Arrows: imports, pointing from the\nimported layer to its user. "
-            "Data flow\nis one way: no layer imports a layer\nbelow it, no cycles "
-            "(tests/test_layers.py).\ncontract · validation are used by all;"
-            "\napp may use every layer.",
-            fontsize=8, va="center", ha="center", style="italic")
-    ax.set_xlim(-1.8, 12.4)
-    ax.set_ylim(-7.2, 0.6)
+    """The layers of the package (``[tool.importlinter]`` in pyproject.toml), bottom up."""
+    import tomllib
+
+    config = tomllib.loads((HERE.parent / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c["layers"] for c in config["contracts"] if c["type"] == "layers")
+    rows = [[u.strip() for u in layer.split("|")] for layer in reversed(layers)]
+    fig, ax = plt.subplots(figsize=(11.5, 0.75 * len(rows) + 0.6))
+    for row, units in enumerate(rows):
+        y = row * 1.0
+        for k, unit in enumerate(units):
+            x = (k - (len(units) - 1) / 2) * 3.7
+            colour = {"app": "#f6e3db", "engine": "#e4f0dc"}.get(unit, "#dbe9f6")
+            ax.add_patch(plt.Rectangle((x - 1.75, y - 0.33), 3.5, 0.66, fc=colour, ec="#335",
+                                       lw=1.2, zorder=2))
+            ax.text(x, y + 0.1, unit, ha="center", va="center", fontsize=10,
+                    fontweight="bold", zorder=3)
+            ax.text(x, y - 0.16, UNIT_TEXT.get(unit, ""), ha="center", va="center",
+                    fontsize=7, zorder=3)
+        if row:
+            ax.annotate("", xy=(-7.2, y - 0.33), xytext=(-7.2, y - 0.67),
+                        arrowprops=dict(arrowstyle="-|>", color="#335", lw=1.2))
+    ax.text(-7.4, (len(rows) - 1) / 2, "data flows up", rotation=90,
+            ha="right", va="center", fontsize=8, style="italic")
+    ax.text(0, -0.85, "Each layer imports only from the layers below it; units side by side "
+            "are independent.\nThe table is pyproject.toml's [tool.importlinter], checked by "
+            "lint-imports (tests/test_layers.py).", ha="center", va="center", fontsize=8,
+            style="italic")
+    ax.set_xlim(-8.2, 8.2)
+    ax.set_ylim(-1.2, len(rows) - 0.5)
     ax.axis("off")
     fig.savefig(STATIC / "architecture.png", dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -81,7 +81,7 @@ results = {
 
 In the spirit of LFPykernels' `LIF_net_forward_model_predictions` example: a Brunel-like
 E/I network of leaky integrate-and-fire neurons is simulated in NEST
-(`xkernels.lif`, 1024 + 128 neurons, 1/8 of the README network), its population spike
+(`xkernels.app.lif`, 1024 + 128 neurons, 1/8 of the README network), its population spike
 counts are scaled to the README network's 8192 + 1024 cells (the kernels are per
 spike of the whole population) and convolved with the kernels of the LFP at 13
 depths, the current dipole moment and the EEG at three scalp electrodes
@@ -411,7 +411,7 @@ probes = {
     ("md", """Spikes of every neuron: here correlated Poisson trains at the specified rates
 (E 2.5, I 5 spikes/s) whose population rate fluctuates (relative STD 0.5, 20 ms
 correlation time). Spikes of your own simulator work the same way:
-`xkernels.hybrid.Spikes.from_events(times, senders, {"E": (1, 8192), "I": (8193, 9216)})`
+`xkernels.Spikes.from_events(times, senders, {"E": (1, 8192), "I": (8193, 9216)})`
 for a NEST spike recorder, or `{"E": [train_0, train_1, ...], ...}`."""),
     ("code", """spikes = correlated_poisson({p.name: p.size for p in network.populations},
                             {p.name: p.rate for p in network.populations},

@@ -2,21 +2,19 @@
 
 Usage (as a script, from the worktree root)::
 
-    python tests/_grow_writer.py steps PATH N_W N_V N_TAU K
-    python tests/_grow_writer.py sweep-steps PATH K
-    python tests/_grow_writer.py block PATH N_W N_V N_TAU CHUNK_BYTES
+    python tests/_grow_writer.py grow PATH N_W N_V N_TAU
+    python tests/_grow_writer.py sweep-grow PATH
+    python tests/_grow_writer.py block PATH N_W N_V N_TAU CHUNK_BYTES [N ARRAY]
 
-``steps`` grows a synthetic sweep store to ``N_W x N_V`` points and ``sweep-steps``
-grows the store of ``test_sweep.GROW_SMALL`` to ``test_sweep.GROW_BIG``; both write
-the extension journal, apply its first K steps and then kill themselves with SIGKILL
-(a real crash at that step boundary).  ``block`` writes every point of a synthetic
-store with one :func:`xkernels.store.write_points` call (the test kills it).
+``grow`` grows a synthetic sweep store to ``N_W x N_V`` points and ``sweep-grow``
+grows the store of ``test_sweep.GROW_SMALL`` to ``test_sweep.GROW_BIG``; with
+``XKERNELS_KILL_AT`` naming a kill point (:mod:`xkernels.store.publish`) the writer
+kills itself there (a real crash at that step).  ``block`` writes every point of a
+synthetic store with one :func:`xkernels.store.write_points` call (the test kills it).
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 from pathlib import Path
 
@@ -26,7 +24,7 @@ import xarray as xr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import xkernels.store as store  # noqa: E402
-from xkernels.store import grow, journal, layout  # noqa: E402
+from xkernels.store import layout  # noqa: E402
 
 GROWN_HASH = "ab" * 32
 
@@ -50,24 +48,13 @@ def block(n_w: int, n_v: int, n_tau: int) -> xr.DataArray:
     return template.copy(data=values)
 
 
-def crash_after(path: str, template: xr.DataArray, k: int) -> None:
-    """Write the journal of growing ``path`` to ``template``, run k steps, SIGKILL."""
-    target = Path(path).absolute()
-    sweep_dims = template.dims[:-4]
-    extension = grow.plan_extension(target, template, sweep_dims)
-    with journal.journaled(target, extension) as steps:
-        for _name, step in steps[:k]:
-            step()
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def sweep_template_of(grid: dict) -> xr.DataArray:
     """The template ``sweep`` builds for ``grid`` (options of test_sweep.GROW_OPTIONS)."""
     from test_sweep import GROW_OPTIONS, make_probes
 
     from xkernels import KernelOptions
     from xkernels.engine import kernels as kern
-    from xkernels.network import Network
+    from xkernels.spec import Network
     from xkernels.sweeps.grid import parse_grid
     from xkernels.sweeps.points import sweep_hash, sweep_template
 
@@ -81,13 +68,13 @@ def sweep_template_of(grid: dict) -> xr.DataArray:
 
 def main(argv: list[str]) -> None:
     mode, path = argv[0], argv[1]
-    if mode == "steps":
-        n_w, n_v, n_tau, k = (int(a) for a in argv[2:6])
-        crash_after(path, grown_template(n_w, n_v, n_tau), k)
-    elif mode == "sweep-steps":
+    if mode == "grow":
+        n_w, n_v, n_tau = (int(a) for a in argv[2:5])
+        store.extend_sweep_store(path, grown_template(n_w, n_v, n_tau))
+    elif mode == "sweep-grow":
         from test_sweep import GROW_BIG
 
-        crash_after(path, sweep_template_of(GROW_BIG), int(argv[2]))
+        store.extend_sweep_store(path, sweep_template_of(GROW_BIG))
     elif mode == "block":
         n_w, n_v, n_tau, chunk_bytes = (int(a) for a in argv[2:6])
         layout.TARGET_CHUNK_BYTES = chunk_bytes

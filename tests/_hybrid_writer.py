@@ -2,11 +2,13 @@
 
 Usage (from the worktree root)::
 
-    python tests/_hybrid_writer.py STORE
+    python tests/_hybrid_writer.py STORE [sync]
 
 Runs :func:`xkernels.hybrid.simulate` of :func:`case` on a LocalCluster of two worker
-processes with ``store=STORE``, one cell per batch, and prints ``started`` (flushed)
-once the inputs are checked.
+processes (or, with ``sync``, in this process) with ``store=STORE``, one cell per
+batch, and prints ``started`` (flushed) once the inputs are checked.  With
+``XKERNELS_KILL_AT`` naming a kill point (:mod:`xkernels.store.publish`) the process
+kills itself there.
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ if __name__ == "__main__":
     from xkernels.hybrid import simulate
 
     net, spikes, probes = case()
+    if sys.argv[2:] == ["sync"]:
+        print("started", flush=True)
+        simulate(net, spikes, probes, t_stop=T_STOP, client="sync", store=sys.argv[1],
+                 batch_size=1, progress=False, n_cells={"E": 3, "I": 2})
+        print("finished", flush=True)
+        raise SystemExit(0)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         print("started", flush=True)

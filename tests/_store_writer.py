@@ -10,14 +10,19 @@ Usage (as a script, from the worktree root)::
 (or resumes it) and writes every point that is not done; with ``PAUSE_AT`` it stops
 for good (prints ``mid-point``) right after its PAUSE_AT-th kernels chunk reaches the
 disk, so a test can kill it half way through a point.  Both print progress lines
-(flushed) that the tests wait for before sending SIGKILL.  ``hold`` makes a temporary
-sibling of PATH as a writer does, prints its path and waits to be killed (at most
-10 minutes).
+(flushed) that the tests wait for before sending SIGKILL.  ``hold`` takes the lock of
+PATH as a writer does, prints ``holding`` and waits to be killed (at most 10 minutes).
+
+With ``XKERNELS_KILL_AT`` set to a kill point of :mod:`xkernels.store.publish`, the
+writer kills itself there; ``chunk:N`` kills it right after its N-th chunk file of
+``kernels`` reaches the disk.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -35,6 +40,10 @@ N_CHANNELS = 16
 #: the specification as the library writes it (connections and populations are lists)
 BASE_SPEC = Network.example().to_dict()
 WEIGHT_PATH = "connections[E->E].synapse.weight"
+#: probe definitions of the synthetic kernels (stores refuse probes without one)
+PROBES = {"lfp": {"class": "lfpykit.PointSourcePotential", "params": {"sigma": 0.3}},
+          "cdm": {"class": "xkernels.probes.CurrentDipoleMomentZ",
+                  "params": {"components": "z"}}}
 
 
 _NOISE: dict[tuple, np.ndarray] = {}
@@ -77,7 +86,7 @@ def make_kernels(seed: int = 0, n_tau: int = 11, *, sweep: dict | None = None,
     coords.update({dim: np.asarray(v, dtype=float) for dim, v in sweep.items()})
     coords.update({dim: float(v) for dim, v in (point or {}).items()})
     attrs = {
-        "spec": json.dumps(spec), "probes": json.dumps({"lfp": {"sigma": 0.3}, "cdm": {}}),
+        "spec": json.dumps(spec), "probes": json.dumps(PROBES),
         "dt": DT, "t_X": 200.0, "tau_max": half * DT, "g_eff": True, "fir": False,
         "Vrest": json.dumps(vrest),
         "versions": json.dumps({"xkernels": "0.1.0", "neuron": "8.2.4", "LFPy": "2.3",
@@ -148,8 +157,28 @@ def pause_after_chunks(n: int, array: str = "kernels") -> None:
     zarr.storage.LocalStore.set = set_then_pause
 
 
+def kill_after_chunks(n: int) -> None:
+    """SIGKILL this process right after the n-th chunk of ``kernels`` is written."""
+    import zarr.storage
+
+    original = zarr.storage.LocalStore.set
+    written = [0]
+
+    async def set_then_kill(self, key, value):
+        await original(self, key, value)
+        if "kernels/c/" in key:
+            written[0] += 1
+            if written[0] == n:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    zarr.storage.LocalStore.set = set_then_kill
+
+
 def main(argv: list[str]) -> None:
     mode, path = argv[0], argv[1]
+    kill_at = os.environ.get(publish.KILL_ENV, "")
+    if kill_at.startswith("chunk:"):
+        kill_after_chunks(int(kill_at.split(":")[1]))
     if mode == "whole":
         seed, n_tau = int(argv[2]), int(argv[3])
         H = make_kernels(seed, n_tau)
@@ -165,10 +194,9 @@ def main(argv: list[str]) -> None:
         run_sweep(path, n_w, n_v, n_tau, progress=True)
         print("done", flush=True)
     elif mode == "hold":
-        with publish.staging(Path(path)) as stage:
-            stage.tmp.mkdir()
-            print("ready", flush=True)
-            print(stage.tmp, flush=True)
+        print("ready", flush=True)
+        with publish.locked(Path(path)):
+            print("holding", flush=True)
             time.sleep(600)
     else:
         raise SystemExit(f"unknown mode {mode!r}")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.stats as st
 
 CELLS = Path(__file__).resolve().parents[1] / "xkernels" / "spec" / "cells_data"
 #: cells that are not xkernels' own (multi-branch, 90 and 55 segments)
@@ -49,6 +48,8 @@ def cell_parameters(morphology: str = "BallAndSticks_E.hoc", Vrest: float = -65.
 
 def readme_arguments(Y: str = "E") -> dict:
     """KernelApprox arguments of the LFPykernels README example."""
+    import scipy.stats as st  # here, not at import: collection stays fast
+
     return dict(
         X=["E", "I"], Y=Y, N_X=np.array([8192, 1024]), N_Y=8192 if Y == "E" else 1024,
         C_YX=np.array([0.05, 0.05]),

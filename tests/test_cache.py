@@ -10,7 +10,7 @@ import xarray as xr
 
 import xkernels
 from xkernels.engine.cells import LinearisedCell
-from xkernels.network import Network
+from xkernels.spec import Network
 
 
 def probes():

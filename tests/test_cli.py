@@ -150,6 +150,7 @@ def test_demo_outputs(demo):
         assert (demo / png).stat().st_size > 20_000
 
 
+@pytest.mark.slow
 def test_compute_convolve_info_roundtrip(demo, tmp_path):
     proc = run("compute", str(demo / "spec.json"), "-o", "k.zarr", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -219,6 +220,7 @@ def test_bad_input_one_line_errors(demo, tmp_path, capsys):
 
 
 
+@pytest.mark.slow
 def test_user_error_in_subprocess_has_no_traceback(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     one_line_error(run("compute", "bad.json", "-o", "k.zarr", cwd=tmp_path),
@@ -234,13 +236,13 @@ def test_overwrite_replaces(demo, tmp_path):
                "s.zarr", "--overwrite", "-q", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert xr.open_zarr(tmp_path / "s.zarr")["signals"].sizes["probe_channel"] == 17
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".s.zarr.lock", "s.zarr"]
 
 
 def test_sweep_command_end_to_end(demo, tmp_path, capsys):
     """A real sweep from the demo's spec: the stored grid equals compute_kernels per point."""
     import xkernels
-    from xkernels.network import Network
+    from xkernels.spec import Network
 
     grid = {"connections[I->E].synapse.weight": [0.001, 0.003],
             "connections[E->E].delay.params.loc": [1.0, 2.0]}
@@ -390,6 +392,7 @@ def wait_for_points(path: Path, proc: subprocess.Popen, timeout: float = 300.0) 
     raise AssertionError("no sweep point was stored in time")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
 def test_interrupted_sweep_keeps_points_and_resumes(tmp_path, how):
     import signal
@@ -430,7 +433,7 @@ def test_compute_with_linearisation(tmp_path, capsys):
     resting state; a bad mode in SPEC.json is a one-line error naming it."""
     import xkernels
     from xkernels.app.files import spec_document
-    from xkernels.network import Network
+    from xkernels.spec import Network
 
     probes = {"cdm": xkernels.CurrentDipoleMomentZ()}
     options = {"tau": 1.0, "linearisation": {"E": "passive", "I": "passive"}}
@@ -460,7 +463,7 @@ def test_compute_with_operating_point(tmp_path, capsys):
     written."""
     import xkernels
     from xkernels.app.files import spec_document
-    from xkernels.network import Network
+    from xkernels.spec import Network
 
     probes = {"cdm": xkernels.CurrentDipoleMomentZ()}
     doc = spec_document(Network.example(), probes, {"tau": 1.0})

@@ -179,6 +179,7 @@ def test_rendered_notebooks_are_the_committed_ones():
 # ----------------------------------------------------------------------------------
 # the site builds, with warnings as errors, offline
 # ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_site_builds(tmp_path):
     # the documentation tools are part of the ``test`` extra: missing is a failure
     import myst_nb  # noqa: F401

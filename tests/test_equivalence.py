@@ -52,7 +52,7 @@ def test_oracle_is_lfpykernels_0_2_0():
 
 def _nseg(morphology: str) -> int:
     from xkernels.engine.cells import LinearisedCell
-    from xkernels.network import CellSpec, Population
+    from xkernels.spec import CellSpec, Population
 
     params = cell_parameters(morphology)
     spec = CellSpec(morphology=params["morphology"], templatefile=params["templatefile"],
@@ -200,7 +200,7 @@ def test_network_api_matches_reference_for_all_pairs(mechanisms_loaded):
     """compute_kernels on the 2x2 README network: every X -> Y against the reference,
     with tight quadrature to TOLERANCE and exactly as shipped to AS_SHIPPED_TOLERANCE."""
     import xkernels
-    from xkernels.network import Network
+    from xkernels.spec import Network
 
     net = Network.example()
     probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
@@ -291,7 +291,7 @@ def test_network_api_at_non_dyadic_dt(dt, tau, mechanisms_loaded, monkeypatch):
     reference's lags equal to the reference with its delay grid corrected (1e-6), and
     as far from the reference as shipped as documented."""
     import xkernels
-    from xkernels.network import Network
+    from xkernels.spec import Network
 
     t_X = 200
     n = int(round(tau / dt))

@@ -15,7 +15,8 @@ from _store_writer import run_sweep, sweep_point, sweep_template, with_spec
 from conftest import file_stamps, subprocess_env
 
 import xkernels.store as store
-from xkernels.store import journal, layout
+from xkernels.store import layout
+from xkernels.store.publish import KILL_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).with_name("_grow_writer.py")
@@ -70,8 +71,9 @@ def test_grow_equals_fresh_store_and_keeps_chunks(tmp_path, reference, start):
     added = store.extend_sweep_store(path, grown_template(4, 3, N_TAU))
     assert added == {d: n for d, n in (("weight_E_E", 4 - start[0]), ("Vrest", 3 - start[1]))
                      if n}
-    assert not list(path.glob(".xkernels-extend*"))  # neither journal nor lock left
-    after = _chunk_files(path)
+    assert sorted(p.name for p in tmp_path.iterdir() if "grown" in p.name) == [
+        ".grown.zarr.lock", "grown.zarr"]  # no staging copy left
+    after = _chunk_files(path)  # the chunks are the same files (hard links)
     assert {k: after[k] for k in before} == before and set(after) == set(before)
     done = store.completed_points(path)
     assert done.shape == (4, 3)
@@ -106,7 +108,8 @@ def _refused_templates() -> dict[str, tuple[xr.DataArray, str]]:
     dt = big.assign_coords(tau=big.tau * 2)
     dt.attrs["dt"] = 0.5
     probes = big.copy()
-    probes.attrs["probes"] = json.dumps({"lfp": {"sigma": 0.5}})
+    probes.attrs["probes"] = json.dumps({"lfp": {"class": "lfpykit.PointSourcePotential",
+                                                 "params": {"sigma": 0.5}}})
     return {
         "inserted before": (big.isel(weight_E_E=[2, 0, 1, 3]),
                             r"dim 'weight_E_E'.*stored values \[0.0001, 0.0002\].*requested "
@@ -134,35 +137,54 @@ def test_grow_refused_with_nothing_written(tmp_path, case):
     assert file_stamps(path) == before
 
 
-N_STEPS = len(journal.extension_steps(Path("x"), journal.Extension(shapes={
-    n: ((2,), (4,)) for n in ("kernels", "done", "weight_E_E", "Vrest")})))
+GROW_KILL_POINTS = ["grow:built", "publish:synced", "publish:moved-aside", "publish:renamed"]
 
 
-def test_sigkill_at_every_step_of_growth(tmp_path, reference):
-    """A writer killed after each step leaves a store that plain readers see whole
-    (old or new grid) and that xkernels completes to the new grid."""
-    seen = set()
-    for k in range(N_STEPS):
-        path = tmp_path / f"killed{k}.zarr"
-        _filled(path, 2, 1)
-        before = _chunk_files(path)
-        proc = subprocess.run([sys.executable, str(WRITER), "steps", str(path), "4", "3",
-                               str(N_TAU), str(k)], env=subprocess_env(), cwd=ROOT)
-        assert proc.returncode == -9
-        assert (path / journal.EXTEND_JOURNAL).exists()
-        plain = xr.open_zarr(path)  # plain reader, consolidated metadata: consistent
-        seen.add(plain.sizes["weight_E_E"])
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file of the store and its siblings (name -> inode, mtime)."""
+    out = {}
+    for path in root.iterdir():
+        out.update({f"{path.name}/{k}": v for k, v in file_stamps(path).items()}
+                   if path.is_dir() else {path.name: (path.stat().st_ino, 0)})
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_at", GROW_KILL_POINTS)
+def test_sigkill_at_every_step_of_growth(tmp_path, reference, kill_at):
+    """A writer killed at each step of growing leaves the old grid or the new one (or,
+    between its two renames, nothing at the path) -- never a mix; readers change
+    nothing; the next writer restores or cleans up and growing completes."""
+    folder = tmp_path / "killed"
+    folder.mkdir()
+    path = folder / "s.zarr"
+    _filled(path, 2, 1)
+    before = _chunk_files(path)
+    proc = subprocess.run([sys.executable, str(WRITER), "grow", str(path), "4", "3",
+                           str(N_TAU)], env={**subprocess_env(), KILL_ENV: kill_at}, cwd=ROOT)
+    assert proc.returncode == -9
+    tree = _tree(folder)
+    if kill_at == "publish:moved-aside":
+        assert not path.exists()
+        with pytest.raises(FileNotFoundError):
+            store.completed_points(path)
+    else:
+        grown = kill_at == "publish:renamed"
+        plain = xr.open_zarr(path)  # a plain reader sees one whole grid
+        assert plain.sizes["weight_E_E"] == (4 if grown else 2)
         assert plain["done"].shape == plain["kernels"].shape[:2]
-        assert plain["weight_E_E"].size == plain["kernels"].shape[0]
         assert plain["done"].values[:2, :1].all() and plain["done"].values.sum() == 2
-        assert len(list(path.glob(".xkernels-extend-*.lock"))) == 1  # the dead writer's
-        done = store.completed_points(path)  # rolls the extension forward
-        assert not list(path.glob(".xkernels-extend*"))  # neither journal nor lock left
-        assert done.shape == (4, 3) and done.sum() == 2 and done[:2, :1].all()
-        assert _chunk_files(path) == before
-        _fill_missing(path)
-        _assert_same_store(path, reference)
-    assert seen == {2, 4}  # killed both before and after the consolidated metadata
+        assert store.completed_points(path).shape == ((4, 3) if grown else (2, 1))
+        store.open_kernels(path, allow_incomplete=True).load()
+    assert _tree(folder) == tree  # readers never write
+    assert store.extend_sweep_store(path, grown_template(4, 3, N_TAU)) == (
+        {} if kill_at == "publish:renamed" else {"weight_E_E": 2, "Vrest": 2})
+    assert sorted(p.name for p in folder.iterdir()) == [".s.zarr.lock", "s.zarr"]
+    done = store.completed_points(path)
+    assert done.shape == (4, 3) and done.sum() == 2 and done[:2, :1].all()
+    assert _chunk_files(path) == before
+    _fill_missing(path)
+    _assert_same_store(path, reference)
 
 
 # --------------------------------------------------------------------------- write_points
@@ -214,6 +236,7 @@ KILL_W, KILL_V, KILL_TAU = 3, 2, 16_001  # 8 MB per point, 8 chunks of 1 MiB
 KILL_CHUNKS = 2**20
 
 
+@pytest.mark.slow
 def test_sigkill_during_block_write_never_marks_unwritten_points(tmp_path, monkeypatch):
     """Kill a block write half way through its data, after all its data, and after its
     first done flag: points are marked done only with all their data."""

@@ -20,9 +20,10 @@ import pytest
 import xarray as xr
 
 import xkernels
-from xkernels.hybrid import Spikes, correlated_poisson, scores, simulate
+from xkernels.hybrid import correlated_poisson, scores, simulate
 from xkernels.hybrid.ground_truth import cell_matrix
 from xkernels.hybrid.wiring import cell_rng, draw_position, wire_cell
+from xkernels.signals import Spikes
 from xkernels.spec import Network
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -265,7 +266,8 @@ def _bad_cases(net):
         r"\{'E': '1..24', 'I': '25..30'\}"
     yield ok, {"probes": {"odd": lfpykit.RecMEAElectrode(cell=None, x=np.zeros(1),
                                                          y=np.zeros(1), z=np.zeros(1))}}, \
-        r"probes\['odd'\] \(RecMEAElectrode\) must have a definition to be recorded in store"
+        r"hybrid store .* cannot hold values of probes it cannot describe: probes\['odd'\] " \
+        r"\(lfpykit.models.RecMEAElectrode"
     yield ok, {"n_cells": {"Z": 3}}, r"n_cells has populations \['Z'\]; the postsynaptic"
     yield ok, {"n_cells": 0.0}, r"n_cells\['E'\] as a fraction must be in \(0, 1\]"
     yield ok, {"t_stop": 100.03}, r"t_stop must be a whole multiple of dt"
@@ -306,6 +308,13 @@ def test_store_of_another_simulation_is_refused(tmp_path):
     opened = xr.open_zarr(path)
     assert np.array_equal(opened["ground_truth"].values, gt.values)
     assert opened["done"].values.all() and opened["summed"].values.all()
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "readme.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"'.*notes' is not a hybrid simulation store "
+                                         r"\(GroupNotFoundError"):
+        simulate(net, spikes, probes, t_stop=40.0, client="sync", store=notes)
+    assert [p.name for p in notes.iterdir()] == ["readme.txt"]
 
 
 # --------------------------------------------------------------------------------------
@@ -326,6 +335,7 @@ def _wait_for_done(path: Path, minimum: int, timeout: float = 120.0) -> np.ndarr
     raise AssertionError(f"store {path} never had {minimum} done batches")
 
 
+@pytest.mark.slow
 def test_ground_truth_identical_for_1_and_2_workers_and_after_kills(tmp_path):
     from _hybrid_writer import T_STOP, case
     from dask.distributed import Client, LocalCluster
@@ -394,6 +404,69 @@ def test_ground_truth_identical_for_1_and_2_workers_and_after_kills(tmp_path):
     np.testing.assert_allclose(sub.sel(Y="E").values, partial[chosen].sum(0) * 4.0,
                                rtol=1e-12, atol=1e-12 * np.abs(partial).max())
     np.testing.assert_array_equal(sub.sel(Y="I").values, two.sel(Y="I").values)
+
+
+@pytest.mark.slow
+def test_two_processes_simulating_into_one_store_take_turns(tmp_path):
+    """A process holding the store's lock makes a second writer wait (no lock: two
+    drivers could write the same batches at once)."""
+    net = small_network(4, 2)
+    spikes = correlated_poisson({"E": 4, "I": 2}, {"E": 50.0, "I": 50.0}, t_stop=20.0, seed=1)
+    path = tmp_path / "gt.zarr"
+    holder = subprocess.Popen([sys.executable, str(ROOT / "tests" / "_store_writer.py"),
+                               "hold", str(path)], stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        assert holder.stdout.readline().strip() == "holding"
+        out = {}
+        second = threading.Thread(target=lambda: out.update(gt=simulate(
+            net, spikes, contact_probes(2), t_stop=20.0, client="sync", store=path)))
+        second.start()
+        second.join(timeout=3.0)
+        assert second.is_alive() and not path.exists()  # waiting for the lock
+    finally:
+        holder.kill()
+        holder.wait()
+    second.join(timeout=120)
+    assert not second.is_alive()
+    np.testing.assert_array_equal(out["gt"].values, simulate(
+        net, spikes, contact_probes(2), t_stop=20.0, client="sync").values)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_at", ["region:partial-written", "region:ground_truth-written"])
+def test_sigkill_at_a_region_write_then_resume(tmp_path, kill_at):
+    """The driver killed after the data of its first region reached the disk, before the
+    flag: the region is not done (nothing partial is served), a re-run completes it."""
+    from _hybrid_writer import T_STOP, case
+
+    from xkernels.hybrid import open_ground_truth
+    from xkernels.store.publish import KILL_ENV
+
+    path = tmp_path / "gt.zarr"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get(
+        "PYTHONPATH", "")]), **{KILL_ENV: kill_at})
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "_hybrid_writer.py"),
+                           str(path), "sync"], env=env, cwd=ROOT, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    opened = xr.open_zarr(path)
+    if kill_at == "region:partial-written":
+        assert not opened["done"].values.any()
+        assert list((path / "partial" / "c" / "0").rglob("*"))  # its data are on disk
+    else:
+        assert opened["done"].values.all() and not opened["summed"].values.any()
+    with pytest.raises(ValueError, match="incomplete"):
+        open_ground_truth(path)
+    net, spikes, probes = case()
+    kw = {"t_stop": T_STOP, "batch_size": 1, "progress": False, "n_cells": {"E": 3, "I": 2},
+          "client": "sync"}
+    resumed = simulate(net, spikes, probes, store=path, **kw)
+    redone = json.loads(resumed.attrs["run_stats"])["cells"]
+    assert redone == (5 if kill_at == "region:partial-written" else 0)
+    fresh = simulate(net, spikes, probes, **kw)
+    np.testing.assert_array_equal(resumed.values, fresh.values)
+    np.testing.assert_array_equal(open_ground_truth(path).values, fresh.values)
 
 
 # --------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import xarray as xr
 
 import xkernels
 from xkernels.engine.cells import LinearisedCell
-from xkernels.network import Network
+from xkernels.spec import Network
 
 GCP = {"z": np.linspace(1000.0, -200.0, 13), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
 
@@ -220,7 +220,7 @@ def test_any_lfpykit_model_is_a_probe(tmp_path):
     assert set(H.coords["units"].values) == {"mV"}
     np.testing.assert_array_equal(H.coords["z"].values, r[2])
     assert np.isfinite(H.values).all() and np.abs(H.values).max() > 0
-    with pytest.raises(ValueError, match="cannot be described"):
+    with pytest.raises(ValueError, match=r"cannot describe: probes\[.sphere.\]"):
         xkernels.compute_kernels(Network.from_dict(spec), {"sphere": sphere}, tau=2.0,
                                  g_eff=False, store=tmp_path / "k.zarr")
     assert not (tmp_path / "k.zarr").exists()

@@ -1,50 +1,30 @@
 """The package's architecture as a contract: data flows one way between layers.
 
-Every import of an ``xkernels`` module — at module level or inside a function — is read
-from the source with :mod:`ast` and checked against the layer table below: a module may
-import from its own unit (subpackage) or from a lower layer, never from above or from a
-sibling of the same rank; the module graph has no cycles; no module imports a private
-name of another module; and ``pyproject.toml`` installs every subpackage.
+The layer table is written once, as import-linter contracts in ``pyproject.toml``
+(``[tool.importlinter]``): a module imports from its own unit or from a lower layer,
+never from above or from an independent sibling, and only the engine imports NEURON.
+``lint-imports`` checks every import, at module level and inside functions; this file
+runs it, checks that every unit of the package is in the table, and checks with
+:mod:`ast` what import-linter does not express: no import cycles, no private names
+across modules, no library module importing the front door, and ``pyproject.toml``
+installing every subpackage.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
-import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "xkernels"
-
-#: unit → rank; a unit may import only from its own unit or a unit of lower rank.
-LAYERS = {
-    "xkernels._version": 0,
-    "xkernels.contract": 0,
-    "xkernels.validation": 0,
-    "xkernels.figures": 0,
-    "xkernels.spec": 1,
-    "xkernels.probes": 2,
-    "xkernels.engine": 3,
-    "xkernels.store": 4,
-    "xkernels.signals": 4,
-    "xkernels.sweeps": 5,
-    "xkernels.hybrid": 5,
-    "xkernels.compat": 6,
-    "xkernels.plot": 6,
-    "xkernels.accessor": 7,
-    "xkernels.app": 8,
-    # the package's front door and the modules kept for old import paths
-    "xkernels": 9,
-    "xkernels.__main__": 9,
-    "xkernels.network": 9,
-    "xkernels.kernels": 9,
-    "xkernels.rates": 9,
-    "xkernels.lif": 9,
-}
-#: the only unit that may import NEURON (and LFPy, which imports it)
-NEURON_UNIT = "xkernels.engine"
+CONTRACTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+#: the layers contract's units, top layer first
+LAYERS = next(c["layers"] for c in CONTRACTS["contracts"] if c["type"] == "layers")
+UNITS = [unit.strip() for layer in LAYERS for unit in layer.split("|")]
 
 
 def module_name(path: Path) -> str:
@@ -59,18 +39,6 @@ def all_modules() -> dict[str, Path]:
 
 
 MODULES = all_modules()
-
-
-def unit_of(module: str) -> str:
-    """The layer-table entry a module belongs to (longest matching prefix)."""
-    best = None
-    for unit in LAYERS:
-        if (module == unit or module.startswith(unit + ".")) and \
-                (best is None or len(unit) > len(best)):
-            best = unit
-    if best is None:
-        raise AssertionError(f"module {module} has no entry in LAYERS (add its layer)")
-    return best
 
 
 def resolve(module: str, node: ast.ImportFrom) -> str:
@@ -108,24 +76,27 @@ def internal_edges() -> dict[str, set[tuple[int, str, str | None]]]:
 EDGES = internal_edges()
 
 
-def test_every_module_has_a_layer():
-    for module in MODULES:
-        unit_of(module)
+def test_import_contracts_kept():
+    """``lint-imports`` (the layer table and the NEURON contract) passes."""
+    run = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import "
+                          "lint_imports; sys.exit(lint_imports(no_cache=True, no_logo=True))"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
-@pytest.mark.parametrize("module", sorted(MODULES))
-def test_imports_flow_one_way(module):
-    own = unit_of(module)
-    bad = []
-    for line, target, _ in sorted(EDGES[module]):
-        assert target in MODULES, f"{module}:{line} imports unknown module {target}"
-        other = unit_of(target)
-        if other == own:
-            continue
-        if LAYERS[other] >= LAYERS[own]:
-            bad.append(f"{module}:{line} imports {target} (layer {other}, rank "
-                       f"{LAYERS[other]}) from layer {own} (rank {LAYERS[own]})")
-    assert not bad, "\n".join(bad)
+def test_every_unit_has_a_layer():
+    """Every module and subpackage of xkernels is in the layer table (no unit escapes
+    the contract), and the README's architecture section names each of them."""
+    units = {p.stem if p.suffix == ".py" else p.name for p in PACKAGE.iterdir()
+             if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").exists()}
+    assert units == set(UNITS), f"not in the layer table: {sorted(units - set(UNITS))}; " \
+        f"in the table but not in the package: {sorted(set(UNITS) - units)}"
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Architecture"):]
+    section = section[:section.index("\n## ", 1)]
+    missing = [u for u in units - {"__main__", "_version"}
+               if not any(f"{u}{end}" in section for end in ("/", ".py"))]
+    assert not missing, f"README's Architecture section does not describe {missing}"
 
 
 def test_no_import_cycles():
@@ -175,20 +146,10 @@ def test_no_private_names_across_modules():
     assert not bad, "\n".join(bad)
 
 
-def test_only_the_engine_imports_neuron():
-    bad = []
-    for module in MODULES:
-        if unit_of(module) == NEURON_UNIT:
-            continue
-        for line, target, _ in imports_of(module):
-            if target.split(".")[0] in ("neuron", "LFPy"):
-                bad.append(f"{module}:{line} imports {target}")
-    assert not bad, "\n".join(bad)
-
-
 def test_library_does_not_import_the_front_door():
     """Library modules import what they need from its module, not ``xkernels`` itself."""
-    bad = [f"{m}:{line}" for m, edges in EDGES.items() if LAYERS[unit_of(m)] < 9
+    front = ("xkernels", "xkernels.__main__")
+    bad = [f"{m}:{line}" for m, edges in EDGES.items() if m not in front
            for line, target, _ in edges if target == "xkernels"]
     assert not bad, bad
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xkernels.lif import LIFParams, population_rates, simulate_lif, summary
+from xkernels.app.lif import LIFParams, population_rates, simulate_lif, summary
 
 pytest.importorskip("nest")
 

@@ -41,6 +41,7 @@ def _run_many(cache: Path, n: int) -> list[str]:
     return outputs
 
 
+@pytest.mark.slow
 def test_concurrent_first_use_compiles_once(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()

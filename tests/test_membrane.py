@@ -23,7 +23,7 @@ from xkernels.engine.cells import LinearisedCell
 from xkernels.engine.kernels import prepare_kernels, probes_matrix
 from xkernels.engine.membrane import LinearisedMembrane
 from xkernels.engine.plans import plan_population
-from xkernels.network import Network
+from xkernels.spec import Network
 
 DT = 2.0 ** -4
 TAU = 10.0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
-from xkernels.network import Distribution, Network
+from xkernels.spec import Distribution, Network
 
 
 def example_dict() -> dict:

@@ -1,4 +1,4 @@
-"""Tests of xkernels.rates: binning spikes into population counts per bin."""
+"""Tests of xkernels.signals.rates: binning spikes into population counts per bin."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from xkernels.rates import rates_from_spikes, rates_from_spikes_per_second
+from xkernels.signals import Spikes, rates_from_spikes, rates_from_spikes_per_second
 
 
 def test_matches_np_histogram_over_left_edges():
@@ -35,20 +35,34 @@ def test_grid_spike_times_land_on_their_own_bin():
 def test_recorder_events_with_populations():
     rng = np.random.default_rng(1)
     times = rng.uniform(0, 100, 4000)
-    senders = rng.integers(1, 121, 4000)  # 1..100 E, 101..120 I, plus 121? no: < 121
+    senders = rng.integers(1, 121, 4000)  # 1..100 E, 101..120 I
     pops = {"E": (1, 100), "I": np.arange(101, 121)}
-    R = rates_from_spikes(times=times, senders=senders, populations=pops,
-                          t_start=0.0, t_stop=100.0, dt=0.5)
+    events = Spikes.from_events(times, senders, pops)
+    assert events.sizes == {"E": 100, "I": 20}
+    R = rates_from_spikes(events, t_start=0.0, t_stop=100.0, dt=0.5)
     per_pop = {"E": times[senders <= 100], "I": times[senders > 100]}
     ref = rates_from_spikes(per_pop, t_start=0.0, t_stop=100.0, dt=0.5)
     xr.testing.assert_identical(R, ref)
     assert float(R.sum()) == 4000
+    for i in (0, 57, 99):  # neuron i of E is node id i + 1, its spikes sorted
+        np.testing.assert_array_equal(events["E"][i], np.sort(times[senders == i + 1]))
 
 
-def test_unlisted_senders_are_ignored():
-    R = rates_from_spikes(times=[1.0, 2.0, 3.0], senders=[1, 2, 99],
-                          populations={"E": (1, 2)}, t_start=0.0, t_stop=4.0, dt=1.0)
-    np.testing.assert_array_equal(R.values, [[0, 1, 1, 0]])
+def test_one_rule_for_node_ids():
+    """Unknown senders and node ids listed twice are refused, naming them, by every
+    reader of spike-recorder events (rates, hybrid, the NEST models)."""
+    from xkernels.signals.spikes import as_spikes
+
+    with pytest.raises(ValueError, match=r"senders \[99, 120\] belong to no population; "
+                                         r"populations hold node ids \{'E': '1..2'\}"):
+        Spikes.from_events([1.0, 2.0, 3.0, 3.5], [1, 2, 99, 120], {"E": (1, 2)})
+    with pytest.raises(ValueError, match=r"populations \['E', 'I'\] share node ids \[5, 6\]"):
+        Spikes.from_events([1.0], [1], {"E": (1, 6), "I": [5, 6, 7]})
+    with pytest.raises(ValueError, match=r"populations\['E'\] lists node ids \[3\] more "
+                                         "than once"):
+        Spikes.from_events([1.0], [1], {"E": [1, 3, 2, 3]})
+    with pytest.raises(ValueError, match=r"senders \[7\] belong to no population"):
+        as_spikes({"times": [1.0], "senders": [7], "populations": {"E": (1, 2)}})
 
 
 def test_per_second_conversion():
@@ -85,17 +99,14 @@ def test_bad_spike_inputs():
     w = dict(t_start=0.0, t_stop=10.0, dt=1.0)
     with pytest.raises(ValueError, match=r"spikes\['E'\] contains 1 non-finite"):
         rates_from_spikes({"E": [1.0, np.nan]}, **w)
-    with pytest.raises(ValueError, match="not both"):
-        rates_from_spikes({"E": [1.0]}, times=[1.0], **w)
-    with pytest.raises(ValueError, match="all of times, senders and populations"):
-        rates_from_spikes(times=[1.0], senders=[1], **w)
-    with pytest.raises(ValueError, match="senders must be integer node ids"):
-        rates_from_spikes(times=[1.0, 2.0], senders=[1], populations={"E": (1, 2)}, **w)
-    with pytest.raises(ValueError, match=r"populations \['E', 'I'\] share node id 5"):
-        rates_from_spikes(times=[1.0], senders=[1], populations={"E": (1, 5), "I": [5, 6]},
-                          **w)
+    with pytest.raises(TypeError, match="spikes must be a Spikes or a non-empty mapping"):
+        rates_from_spikes([1.0, 2.0], **w)
+    with pytest.raises(TypeError, match="senders must be integer node ids"):
+        Spikes.from_events([1.0, 2.0], [1.0, 2.0], {"E": (1, 2)})
+    with pytest.raises(ValueError, match="times and senders must be 1-D arrays of one length"):
+        Spikes.from_events([1.0, 2.0], [1], {"E": (1, 2)})
     with pytest.raises(ValueError, match=r"populations\['E'\] as a tuple"):
-        rates_from_spikes(times=[1.0], senders=[1], populations={"E": (5, 1)}, **w)
+        Spikes.from_events([1.0], [1], {"E": (5, 1)})
     with pytest.raises(ValueError, match="population_size lacks populations"):
         rates_from_spikes_per_second(
             xr.DataArray([1.0], dims="X", coords={"X": ["E"]}), {"I": 3}, dt=1.0)

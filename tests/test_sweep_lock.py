@@ -6,9 +6,12 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from conftest import subprocess_env
 
 import xkernels.store as store
+
+pytestmark = pytest.mark.slow  # real processes taking turns
 
 SCRIPT = textwrap.dedent("""
     import logging, os, sys, time
@@ -61,10 +64,10 @@ def test_two_processes_growing_the_same_store_take_turns(tmp_path):
     assert first.returncode == 0 and second.returncode == 0, out_first + out_second
     assert "computing 2 of 2 points" in out_first
     # the second waited for the first, then computed only the point it added
-    assert "is being grown or resumed by another process; waiting" in out_second
+    assert "is being written by another process; waiting" in out_second
     assert "computing 1 of 3 points" in out_second, out_second
     assert store.completed_points(path).tolist() == [True, True, True]
-    assert (tmp_path / ".sweep.zarr.sweep-lock").exists()  # never removed (see publish)
+    assert (tmp_path / ".sweep.zarr.lock").exists()  # never removed (see publish)
 
 
 def test_a_second_resume_after_the_first_computes_nothing(tmp_path):

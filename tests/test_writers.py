@@ -36,7 +36,9 @@ def spike_rates(rng, t_stop=200.0) -> xr.DataArray:
 
 
 def no_siblings(path) -> bool:
-    return not [n for n in os.listdir(path.parent) if n.startswith(f".{path.name}.")]
+    """Nothing next to ``path`` but its lock file (kept: see xkernels.store.publish)."""
+    return not [n for n in os.listdir(path.parent)
+                if n.startswith(f".{path.name}.") and n != f".{path.name}.lock"]
 
 
 def test_signals_and_rates_to_zarr_atomic_quiet_plain_readable(tmp_path):

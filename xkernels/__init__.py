@@ -1,21 +1,19 @@
 """xkernels: xarray-native spike-to-signal kernels (Hagen et al. 2022) on LFPy/NEURON.
 
-The package is layered; data flows one way (``tests/test_layers.py`` enforces it)::
-
-    contract, validation, _version
-      -> spec -> probes -> engine -> store -> sweeps
-                                  signals -> (accessor, plot, compat) -> app
+The package is layered; data flows one way, from specifications to signals.  The layer
+table is written once, as import-linter contracts in ``pyproject.toml``
+(``[tool.importlinter]``, checked by ``lint-imports`` and ``tests/test_layers.py``).
 """
 
 from __future__ import annotations
 
 from xkernels import accessor as _accessor  # noqa: F401  (registers the .xk accessor)
 from xkernels import compat as compat  # registers LFPykernels' probe classes (probe kinds)
-from xkernels._version import __version__
 from xkernels.contract import select_probe, validate_kernels
 from xkernels.hybrid import validate
 from xkernels.probes import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential, MEGProbe
-from xkernels.signals import convolve, rates_from_spikes, rates_from_spikes_per_second
+from xkernels.provenance import XKERNELS_VERSION as __version__
+from xkernels.signals import Spikes, convolve, rates_from_spikes, rates_from_spikes_per_second
 from xkernels.spec import Connection, Network, Population
 from xkernels.spec.options import KernelOptions
 from xkernels.store import (
@@ -38,7 +36,7 @@ from xkernels.sweeps import sweep
 
 __all__ = [
     "__version__", "Connection", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
-    "KernelOptions", "MEGProbe", "Network", "Population", "completed_points",
+    "KernelOptions", "MEGProbe", "Network", "Population", "Spikes", "completed_points",
     "compute_kernels", "convolve", "create_sweep_store", "describe", "extend_sweep_store",
     "open_kernels", "open_rates", "open_signals", "rates_from_spikes",
     "rates_from_spikes_per_second", "read_attrs", "select_probe", "sweep", "validate",

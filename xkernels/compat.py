@@ -31,11 +31,12 @@ from typing import Any
 import numpy as np
 import scipy.stats as st
 
-from xkernels.engine.kernels import content_hash, prepare_kernels, simulate_values
+from xkernels.engine.kernels import prepare_kernels, simulate_values
 from xkernels.probes.kinds import CurrentDipoleMomentZKind, GaussCylinderKind
-from xkernels.probes.metadata import probe_definition
+from xkernels.probes.metadata import probe_definitions
 from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
 from xkernels.probes.registry import register_matching
+from xkernels.provenance import content_hash, undescribed
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
 
@@ -374,11 +375,10 @@ class KernelApprox:
         names = {f"p{i}": probe for i, probe in enumerate(probes)}
         options = KernelOptions(dt=dt, tau=tau, t_X=t_X, Vrest=Vrest, g_eff=g_eff, fir=fir,
                                 averaging="reference")
-        try:
-            key = content_hash({"options": options.model_dump(mode="json"),
-                                "probes": [probe_definition(p) for p in probes]})
-        except (TypeError, ValueError):
-            key = None
+        definitions = probe_definitions(names)
+        # probes without a definition are recomputed, never served from the cache
+        key = None if undescribed(definitions) else content_hash(
+            {"options": options.model_dump(mode="json"), "probes": list(definitions.values())})
         cached = self._cache.get(key) if key is not None else None
         if cached is None:
             plan = prepare_kernels(self.network, names, options, reference_lags=True)

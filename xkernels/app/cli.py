@@ -74,9 +74,11 @@ def _open_zarr(path: str | Path, what: str) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise CLIError(f"{what} store {str(path)!r} does not exist")
+    import zarr
+
     try:
         return xr.open_zarr(path)
-    except Exception as err:  # noqa: BLE001 - any failure to open is a user error here
+    except (zarr.errors.BaseZarrError, OSError) as err:  # not a Zarr store: a user error
         raise CLIError(f"{what} store {str(path)!r} is not a readable Zarr store "
                        f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
                        ) from None
@@ -171,10 +173,14 @@ def _clear_sweep_output(out: Path, overwrite: bool) -> None:
                        "output or remove it")
     if overwrite:
         # renamed out of the way first: a crash while deleting never leaves a half-deleted
-        # store that a later run would resume
-        trash = out.parent / f".{out.name}.deleting-{uuid.uuid4().hex[:12]}"
-        os.rename(out, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        # store that a later run would resume; under the store's lock (not while another
+        # process writes it)
+        from xkernels.store.publish import locked
+
+        with locked(out):
+            trash = out.parent / f".{out.name}.deleting-{uuid.uuid4().hex[:12]}"
+            os.rename(out, trash)
+            shutil.rmtree(trash, ignore_errors=True)
 
 
 def _points_done(out: Path) -> tuple[int, int] | None:
@@ -206,36 +212,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if before is not None:
         _status(f"resuming {out}: {before[0]} of {before[1]} points already computed",
                 args.quiet)
-    client = None
-    cluster = None
     start = time.perf_counter()
     try:
-        if args.workers > 1:
-            from dask.distributed import Client, LocalCluster
-
-            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
-            client = Client(cluster)
-        try:
-            H = sweep(network, grid, probes, store=out, client=client or "sync",
-                      progress=not args.quiet, options=options)
-        except (ValueError, TypeError, KeyError) as err:
-            msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-            hint = (" (use --overwrite to replace it)" if "holds a different sweep" in str(msg)
-                    else "")
-            raise CLIError(f"grid file {str(args.grid)!r} / spec file "
-                           f"{str(args.spec)!r}: {msg}{hint}") from None
-        except KeyboardInterrupt:
-            done = _points_done(out)
-            kept = (f"{done[0]} of {done[1]} points are stored in {str(out)!r}; run the "
-                    "same command again to compute the rest" if done else "nothing stored")
-            print(f"{PROG} sweep: interrupted; {kept}", file=sys.stderr, flush=True)
-            raise
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        H = sweep(network, grid, probes, options, store=out, progress=not args.quiet,
+                  client=args.workers if args.workers > 1 else "sync")
+    except (ValueError, TypeError, KeyError) as err:
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        hint = (" (use --overwrite to replace it)" if "holds a different sweep" in str(msg)
+                else "")
+        raise CLIError(f"grid file {str(args.grid)!r} / spec file "
+                       f"{str(args.spec)!r}: {msg}{hint}") from None
+    except KeyboardInterrupt:
+        done = _points_done(out)
+        kept = (f"{done[0]} of {done[1]} points are stored in {str(out)!r}; run the "
+                "same command again to compute the rest" if done else "nothing stored")
+        print(f"{PROG} sweep: interrupted; {kept}", file=sys.stderr, flush=True)
+        raise
     _status(f"wrote {out} ({dict(H.sizes)}) in {time.perf_counter() - start:.1f} s",
             args.quiet)
     return 0
@@ -381,7 +373,7 @@ def _add_linearisation(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> _Parser:
     """The argument parser of the ``xkernels`` command."""
-    from xkernels._version import __version__
+    from xkernels.provenance import XKERNELS_VERSION as __version__
 
     parser = _Parser(prog=PROG, description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -443,7 +435,6 @@ def build_parser() -> _Parser:
                    help="dask worker processes (default 1: run in this process)")
     p.add_argument("--overwrite", action="store_true",
                    help="discard an existing SWEEP.zarr and start afresh")
-    p.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # the default
     _add_linearisation(p)
     p.set_defaults(func=cmd_sweep)
 

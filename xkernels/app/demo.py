@@ -27,7 +27,7 @@ import xarray as xr
 
 from xkernels.app import lif
 from xkernels.app.files import CLIError, check_output, publish_output, spec_document
-from xkernels.store.publish import staging
+from xkernels.store.publish import staged
 from xkernels.validation import check_int, check_real
 
 #: EEG electrodes (µm): on the scalp (radius 90 mm) above the dipole and 20°/40° away.
@@ -142,8 +142,7 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
 
     start = time.perf_counter()
     steps = ["kernels", "LIF network (NEST)", "signals", "figures"]
-    with staging(outdir) as stage:
-        tmp = stage.tmp
+    with staged(outdir) as tmp:
         tmp.mkdir()
         bar = tqdm(total=len(steps), desc="xkernels demo", unit="step", disable=quiet,
                    file=sys.stderr)
@@ -183,7 +182,7 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
             summary = _summary(H, rates, signals, lif.summary(spikes, transient),
                                round(time.perf_counter() - start, 1))
             (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
-            publish_output(stage, overwrite)
+            publish_output(tmp, outdir, overwrite)
         finally:
             bar.close()
     if not quiet:

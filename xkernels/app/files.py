@@ -19,7 +19,7 @@ import xarray as xr
 
 from xkernels.spec.options import KernelOptions
 from xkernels.store.datasets import write_dataset as write_zarr_dataset
-from xkernels.store.publish import Staging, publish
+from xkernels.store.publish import publish
 from xkernels.validation import did_you_mean
 
 SPEC_KEYS = ("network", "probes", "options")
@@ -210,13 +210,13 @@ def check_output(path: str | Path, overwrite: bool) -> Path:
     return path
 
 
-def publish_output(stage: Staging, overwrite: bool) -> None:
+def publish_output(tmp: Path, target: Path, overwrite: bool) -> None:
     """Move a finished output into place (:func:`xkernels.store.publish.publish`);
     :class:`CLIError` if it exists without ``overwrite``."""
     try:
-        publish(stage, overwrite=overwrite)
+        publish(tmp, target, overwrite=overwrite)
     except FileExistsError:
-        raise CLIError(f"output {str(stage.target)!r} already exists "
+        raise CLIError(f"output {str(target)!r} already exists "
                        "(use --overwrite to replace it)") from None
 
 

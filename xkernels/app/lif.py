@@ -256,22 +256,49 @@ def population_rates(spikes: LIFSpikes, *, t_start: float = 0.0, t_stop: float |
         ``N_full / N_sim`` (spikes per bin of the full-size population), time in ms
         (bin start), attrs ``units``, ``scale`` (per population) and ``dt``.
     """
-    from xkernels.signals.rates import rates_from_spikes
-
     if not isinstance(spikes, LIFSpikes):
-        raise TypeError(f"spikes must be an LIFSpikes, got {type(spikes).__name__}")
-    t_stop = spikes.t_stop if t_stop is None else t_stop
-    counts = rates_from_spikes(times=spikes.times, senders=spikes.senders,
-                               populations=spikes.populations, t_start=t_start,
-                               t_stop=t_stop, dt=dt)
-    names = counts.coords["X"].values.tolist()
-    scale = xr.DataArray([spikes.params.full_sizes[n] / len(spikes.populations[n])
-                          for n in names], dims="X", coords={"X": names})
+        fail("spikes", type(spikes).__name__, "an LIFSpikes", TypeError)
+    return full_population_rates(spikes, spikes.params.full_sizes, t_start=t_start,
+                                 t_stop=t_stop, dt=dt,
+                                 description="LIF subnetwork counts x N_full / N_sim")
+
+
+def full_population_rates(spikes: Any, full_sizes: Mapping[str, int], *, t_start: float,
+                          t_stop: float | None, dt: float, description: str) -> xr.DataArray:
+    """Counts per bin of a NEST simulation's populations times ``N_full / N_sim``.
+
+    Parameters
+    ----------
+    spikes : LIFSpikes or MicrocircuitSpikes
+        Recorder events (``times``, ``senders``), node ids per population
+        (``populations``) and the simulated duration ``t_stop`` (ms).
+    full_sizes : mapping of str to int
+        Full-size population sizes.
+    t_start, t_stop : float
+        Time window (ms); ``t_stop`` None: the simulated duration.
+    dt : float
+        Bin width (ms).
+    description : str
+        The ``description`` attribute of the result.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``rates`` (X, time) in spikes per bin of the full-size populations, attrs
+        ``units``, ``dt``, ``scale`` (per population) and ``description``.
+    """
+    from xkernels.signals import Spikes, rates_from_spikes
+
+    events = Spikes.from_events(spikes.times, spikes.senders, spikes.populations)
+    counts = rates_from_spikes(events, t_start=t_start,
+                               t_stop=spikes.t_stop if t_stop is None else t_stop, dt=dt)
+    scale = xr.DataArray([full_sizes[n] / events.sizes[n] for n in events], dims="X",
+                         coords={"X": list(events)})
     rates = (counts * scale).rename("rates")
     rates.attrs.update(counts.attrs)
     rates.attrs.update({"units": "spikes per bin (full population)", "dt": float(dt),
                         "scale": [float(s) for s in scale.values],
-                        "description": "LIF subnetwork counts x N_full / N_sim"})
+                        "description": description})
     return rates
 
 

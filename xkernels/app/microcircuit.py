@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xkernels.app.lif import import_nest
+from xkernels.app.lif import full_population_rates, import_nest
 from xkernels.spec import microcircuit as mc
 from xkernels.validation import check_int, check_real, fail
 
@@ -254,23 +254,10 @@ def population_rates(spikes: MicrocircuitSpikes, *, t_start: float = 0.0,
         full-size population, the unit of the kernels of
         ``Network.microcircuit(scale=1)``).
     """
-    from xkernels.signals.rates import rates_from_spikes
-
     if not isinstance(spikes, MicrocircuitSpikes):
         fail("spikes", type(spikes).__name__, "a MicrocircuitSpikes", TypeError)
-    t_stop = spikes.t_stop if t_stop is None else t_stop
-    counts = rates_from_spikes(times=spikes.times, senders=spikes.senders,
-                               populations=spikes.populations, t_start=t_start,
-                               t_stop=t_stop, dt=dt)
-    names = counts.coords["X"].values.tolist()
-    scale = xr.DataArray([mc.FULL_SIZES[n] / len(spikes.populations[n]) for n in names],
-                         dims="X", coords={"X": names})
-    rates = (counts * scale).rename("rates")
-    rates.attrs.update(counts.attrs)
-    rates.attrs.update({"units": "spikes per bin (full population)", "dt": float(dt),
-                        "scale": [float(s) for s in scale.values],
-                        "description": "microcircuit counts x N_full / N_sim"})
-    return rates
+    return full_population_rates(spikes, mc.FULL_SIZES, t_start=t_start, t_stop=t_stop,
+                                 dt=dt, description="microcircuit counts x N_full / N_sim")
 
 
 def summary(spikes: MicrocircuitSpikes, t_start: float = 0.0) -> dict[str, Any]:

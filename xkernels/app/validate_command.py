@@ -4,7 +4,6 @@ the hybrid ground truth (:func:`xkernels.hybrid.validate`), written to a Zarr st
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from typing import Any
@@ -14,7 +13,7 @@ from xkernels.app.files import CLIError, check_output, load_spec, write_dataset
 HELP = "kernel prediction vs hybrid ground truth -> a Zarr store with R² per channel"
 DESCRIPTION = """\
 Simulate every postsynaptic cell of the network in SPEC.json (placed, wired and driven
-by the spikes in SPIKES.npz, written by xkernels.hybrid.Spikes.save), compute the
+by the spikes in SPIKES.npz, written by xkernels.Spikes.save), compute the
 kernels of SPEC.json and convolve them with the same spikes' population counts; write
 ground_truth, prediction, r2 (signed) and std_ratio per channel to OUT.zarr.
 SPEC.json's options are the kernels' (dt and Vrest are shared; its seed is the
@@ -46,7 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
-    from xkernels.hybrid import Spikes, validate
+    from xkernels.hybrid import validate
+    from xkernels.signals import Spikes
 
     out = check_output(args.output, args.overwrite)
     network, probes, options = load_spec(args.spec)
@@ -64,28 +64,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
                            f"cells, got {cells}")
         cells = int(cells)
     start = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        client: Any = None
-        if args.workers is not None:
-            if args.workers < 1:
-                raise CLIError(f"--workers must be >= 1, got {args.workers}")
-            if args.workers == 1:
-                client = "sync"
-            else:
-                from dask.distributed import Client, LocalCluster
-
-                cluster = stack.enter_context(LocalCluster(
-                    n_workers=args.workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None))
-                client = stack.enter_context(Client(cluster))
-        try:
-            ds = validate(network, spikes, probes, t_stop=t_stop, transient=args.transient,
-                          seed=args.seed, client=client, store=args.store,
-                          progress=not args.quiet, n_cells=cells, ext=args.ext,
-                          dt=options.dt, Vrest=options.Vrest, options=options)
-        except (ValueError, TypeError) as err:
-            raise CLIError(f"spec file {str(args.spec)!r} / spikes file "
-                           f"{str(args.spikes)!r}: {err}") from None
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers must be >= 1, got {args.workers}")
+    client: Any = None if args.workers is None else (
+        "sync" if args.workers == 1 else args.workers)
+    try:
+        ds = validate(network, spikes, probes, t_stop=t_stop, transient=args.transient,
+                      seed=args.seed, client=client, store=args.store,
+                      progress=not args.quiet, n_cells=cells, ext=args.ext,
+                      dt=options.dt, Vrest=options.Vrest, options=options)
+    except (ValueError, TypeError) as err:
+        raise CLIError(f"spec file {str(args.spec)!r} / spikes file "
+                       f"{str(args.spikes)!r}: {err}") from None
     write_dataset(ds, out, overwrite=args.overwrite, progress=False)
     if not args.quiet:
         lines = [f"  {label}: R² {r2:.3f}, STD ratio {ratio:.2f}" for label, r2, ratio in

@@ -16,8 +16,6 @@ which adds the store).
 from __future__ import annotations
 
 import copy
-import functools
-import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -40,6 +38,7 @@ from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.membrane import LinearisedMembrane, RestingState
 from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
 from xkernels.engine.timeline import lfpykernels_grid, regular_grid
+from xkernels.provenance import content_hash, merge_channel_coords, versions
 from xkernels.spec.network import Network, Population
 from xkernels.spec.options import KernelOptions, leak_reversal_of
 
@@ -48,41 +47,6 @@ from xkernels.spec.options import KernelOptions, leak_reversal_of
 #: hash, so a kernel store computed by an older engine is never served as current
 #: (``compute_kernels(store=...)`` recomputes it).  History: 1 -- first versioned engine.
 ENGINE_VERSION = 1
-
-
-# --------------------------------------------------------------------------------------
-# provenance
-# --------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    from xkernels._version import __version__
-
-    out = {"xkernels": __version__}
-    for dist in ("neuron", "LFPy", "LFPykit"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "unknown"
-    return out
-
-
-def content_hash(payload: Mapping[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of everything the kernels depend on.
-
-    Parameters
-    ----------
-    payload : Mapping[str, Any]
-        JSON-serialisable description (keys sorted, no NaN).
-
-    Returns
-    -------
-    str
-        64 hex digits.
-    """
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], options: KernelOptions,
@@ -359,13 +323,7 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     modes = options.modes(list(network.postsynaptic))
     if options.averaging == "depth":
         avg.check_depth_probes(network, named)
-    probe_defs = {}
-    for name, probe in named.items():
-        try:
-            probe_defs[name] = probe_api.probe_definition(probe)
-        except TypeError:
-            probe_defs[name] = {"class": f"{type(probe).__module__}.{type(probe).__qualname__}",
-                                "params": None}
+    probe_defs = probe_api.probe_definitions(named)
     inputs = kernel_inputs(network, probe_defs, options)
     o = options
     grid = regular_grid(o.dt, o.n_lags, o.fir)
@@ -374,7 +332,7 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
         inputs["lags"] = "lfpykernels-0.2.0"
     digest = content_hash(inputs)
     channel_meta = [probe_api.probe_channels(name, probe) for name, probe in named.items()]
-    coords = _merge_channel_coords(channel_meta)
+    coords = merge_channel_coords(channel_meta)
     X = tuple(network.presynaptic)
     Y = tuple(network.postsynaptic)
     coords = {"X": np.asarray(X, dtype=str), "Y": np.asarray(Y, dtype=str),
@@ -391,7 +349,7 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
         **({"depth_nodes": o.depth_nodes} if o.averaging == "depth" else {}),
         "operating_point": o.operating_point,
         "options": o.model_dump_json(),
-        "versions": json.dumps(dict(_versions()), sort_keys=True),
+        "versions": json.dumps(versions(), sort_keys=True),
         "content_hash": digest, "format_version": FORMAT_VERSION,
         "engine_version": ENGINE_VERSION,
     }
@@ -450,15 +408,3 @@ def probes_matrix(named: Mapping[str, Any], geometry: Geometry, pop: Population,
         probe_api.probe_matrix(probe, lfpykit_geometry, population, n_positions=n_positions,
                                seed=seed)
         for probe in named.values()], axis=0)
-
-
-def _merge_channel_coords(metas: list[dict]) -> dict:
-    out: dict[str, tuple] = {}
-    for key in metas[0]:  # attrs (the positions' units) from the first probe
-        attrs = metas[0][key][2] if len(metas[0][key]) > 2 else {}
-        out[key] = ("probe_channel", np.concatenate([m[key][1] for m in metas]), attrs)
-    labels = out["probe_channel"][1].tolist()
-    dupes = sorted({v for v in labels if labels.count(v) > 1})
-    if dupes:
-        raise ValueError(f"probe channel labels must be unique; duplicated: {dupes}")
-    return out

@@ -34,7 +34,8 @@ class KernelPlan:
     probes : Mapping[str, Any]
         The forward models by name, in ``probe_channel`` order.
     probe_defs : Mapping[str, dict]
-        Their JSON definitions (``params`` is None for probes that cannot be described).
+        Their JSON definitions (``params`` is None for probes that cannot be described:
+        :func:`xkernels.probes.probe_definitions`).
     inputs : Mapping[str, Any]
         The canonical description of the computation (what ``digest`` hashes).
     digest : str
@@ -102,7 +103,7 @@ class KernelPlan:
         Returns
         -------
         str
-            One of :data:`~xkernels.engine.options.LINEARISATIONS`.
+            One of :data:`~xkernels.spec.options.LINEARISATIONS`.
 
         Raises
         ------
@@ -129,28 +130,6 @@ class KernelPlan:
                              "membrane is active and its linearisation is 'as-is'; choose "
                              "linearisation 'passive', 'frozen' or 'quasi-active' for it")
         return "passive"
-
-    @property
-    def opaque_probes(self) -> list[str]:
-        """Names of the probes whose definition cannot be stored.
-
-        Examples
-        --------
-        An lfpykit model without a kind of its own has no JSON definition: its kernels
-        compute, but cannot be written to a kernel store.
-
-        >>> import lfpykit
-        >>> import xkernels
-        >>> from xkernels.engine import prepare_kernels
-        >>> sphere = lfpykit.OneSphereVolumeConductor(cell=None, r=np.array([[0.0], [0.0],
-        ...                                           [500.0]]), R=10000.0)
-        >>> plan = prepare_kernels(xkernels.Network.example(),
-        ...                        {"cdm": xkernels.CurrentDipoleMomentZ(), "sphere": sphere},
-        ...                        xkernels.KernelOptions())
-        >>> plan.opaque_probes
-        ['sphere']
-        """
-        return [name for name, d in self.probe_defs.items() if d.get("params") is None]
 
 
 @dataclass(frozen=True, eq=False)

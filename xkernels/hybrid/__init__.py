@@ -4,9 +4,8 @@ approximate — and :func:`validate`, the kernel prediction beside it."""
 
 from xkernels.hybrid.ground_truth import open_ground_truth, simulate
 from xkernels.hybrid.plot import plot_validation
-from xkernels.hybrid.spikes import Spikes, correlated_poisson
+from xkernels.hybrid.poisson import correlated_poisson
 from xkernels.hybrid.validation import scores, validate
 
-__all__ = ["Spikes", "correlated_poisson", "open_ground_truth", "plot_validation",
-           "scores", "simulate",
+__all__ = ["correlated_poisson", "open_ground_truth", "plot_validation", "scores", "simulate",
            "validate"]

@@ -14,14 +14,12 @@ with ``store=`` every finished batch is written to a Zarr store and a re-run res
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
-import logging
 import math
 import os
-import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +28,24 @@ import xarray as xr
 
 from xkernels.engine import linearisation as lin
 from xkernels.hybrid import store as hstore
-from xkernels.hybrid.spikes import Spikes, as_spikes
 from xkernels.hybrid.wiring import EXT_MODES, select_cells, wire_cell
-from xkernels.probes import normalize_probes, probe_channels, probe_definition, probe_matrix
+from xkernels.probes import normalize_probes, probe_channels, probe_definitions, probe_matrix
+from xkernels.provenance import (
+    content_hash,
+    merge_channel_coords,
+    require_described,
+    versions,
+)
+from xkernels.runtime import Runner, check_client, progress_bar
+from xkernels.signals.spikes import Spikes, as_spikes
 from xkernels.spec.network import Network
+from xkernels.store.publish import locked
 from xkernels.validation import check_choice, check_int, check_real
 
 DEFAULT_DT = 2.0 ** -4
 DEFAULT_SEED = 1234
 #: default number of batches per population (the batch size follows from it)
 BATCHES_PER_POPULATION = 32
-#: Work (s) below which the default client simulates here instead of starting a cluster.
-INLINE_SECONDS = 3.0
 #: Rough cost (s) of one cell and one second of activity, for the choice above.
 SECONDS_PER_CELL_SECOND = 0.15
 #: probe matrices at the cell's own position: no population offsets
@@ -127,106 +131,8 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
 
 
 # --------------------------------------------------------------------------------------
-# execution
-# --------------------------------------------------------------------------------------
-class _Executor:
-    """Runs batch tasks here (``"sync"``) or on dask.distributed worker processes."""
-
-    def __init__(self, client: Any, seconds: float = math.inf) -> None:
-        self.given = client
-        self.client = None
-        self.owned: list = []
-        self.inline = client == "sync" or (client is None and seconds < INLINE_SECONDS)
-
-    def start(self) -> None:
-        if self.inline:
-            return
-        from dask.distributed import Client, LocalCluster
-
-        if self.given is None:
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-                else (os.cpu_count() or 1)
-            cluster = LocalCluster(n_workers=cores, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
-            self.client = Client(cluster)
-            self.owned = [self.client, cluster]
-        elif isinstance(self.given, str):
-            self.client = Client(self.given)
-            self.owned = [self.client]
-        else:
-            self.client = self.given
-
-    def run(self, network, probes, spikes,
-            jobs: list[tuple[int, str, list[int], dict]]) -> Iterator[tuple[int, dict]]:
-        """Yield ``(batch, result)`` as the batches ``(batch, post, cells, options)``
-        finish (any order)."""
-        if self.client is None:
-            for b, post, cells, options in jobs:
-                yield b, run_batch(network, probes, spikes, post, cells, options)
-            return
-        from dask.distributed import as_completed
-
-        client = self.client
-        net_f, probes_f, spikes_f = client.scatter([network, probes, spikes],
-                                                   broadcast=True, hash=False)
-        futures = [client.submit(run_batch, net_f, probes_f, spikes_f, post, cells, options,
-                                 pure=False) for _, post, cells, options in jobs]
-        batch_of = {f.key: b for f, (b, *_) in zip(futures, jobs)}
-        try:
-            for future, result in as_completed(futures, with_results=True):
-                yield batch_of[future.key], result
-        finally:
-            client.cancel(futures + [net_f, probes_f, spikes_f])
-
-    def close(self) -> None:
-        for obj in self.owned:
-            obj.close()
-        self.owned = []
-        self.client = None
-
-
-class OrderedSum:
-    """Per-population sums of batch results, added in batch order whatever the arrival
-    order (results arriving early wait; memory: the out-of-order ones only)."""
-
-    def __init__(self, batches: Sequence[Mapping[str, Any]], shape: tuple[int, int]) -> None:
-        self.order: dict[str, list[int]] = {}
-        for b, batch in enumerate(batches):
-            self.order.setdefault(batch["Y"], []).append(b)
-        self.post_of = {b: batch["Y"] for b, batch in enumerate(batches)}
-        self.acc = {post: np.zeros(shape) for post in self.order}
-        self.next = dict.fromkeys(self.order, 0)
-        self.pending: dict[int, np.ndarray] = {}
-
-    def add(self, batch: int, values: np.ndarray) -> None:
-        post = self.post_of[batch]
-        self.pending[batch] = values
-        order = self.order[post]
-        while self.next[post] < len(order) and order[self.next[post]] in self.pending:
-            self.acc[post] += self.pending.pop(order[self.next[post]])
-            self.next[post] += 1
-
-    def total(self, post: str) -> np.ndarray:
-        """The sum over every batch of ``post`` (all must have been added)."""
-        if self.next[post] != len(self.order[post]):
-            raise RuntimeError(f"batches of population {post!r} missing from the sum")
-        return self.acc[post]
-
-
-# --------------------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------------------
-def _check_client(client: Any) -> Any:
-    if client is None or client == "sync" or isinstance(client, str):
-        return client
-    from dask.distributed import Client
-
-    if not isinstance(client, Client):
-        raise TypeError(f"client must be None, 'sync', a scheduler address or a "
-                        f"dask.distributed.Client, got {type(client).__name__}")
-    return client
-
-
 def _e_pas(Vrest: Any, post: str) -> float:
     if isinstance(Vrest, Mapping):
         if post not in Vrest:
@@ -270,30 +176,6 @@ def _batch_plan(network: Network, n_cells: Any, seed: int,
     return posts, chosen, batches
 
 
-@functools.lru_cache(maxsize=1)
-def versions() -> dict[str, str]:
-    """Versions of xkernels, NEURON, LFPy and LFPykit (provenance)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from xkernels._version import __version__
-
-    out = {"xkernels": __version__}
-    for dist in ("neuron", "LFPy", "LFPykit"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "unknown"
-    return out
-
-
-def _progress(total: int, progress: Any):
-    from tqdm import tqdm
-
-    show = total > 10 if progress is None else bool(progress)
-    return tqdm(total=total, desc="hybrid cells", unit="cell", disable=not show,
-                file=sys.stderr, leave=False)
-
-
 # --------------------------------------------------------------------------------------
 # the public function
 # --------------------------------------------------------------------------------------
@@ -323,7 +205,7 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         The network specification.
     spikes : Spikes or mapping
         Spike times (ms) of every neuron of every presynaptic population: a
-        :class:`~xkernels.hybrid.spikes.Spikes`, a mapping population -> list of
+        :class:`~xkernels.signals.Spikes`, a mapping population -> list of
         per-neuron arrays, or ``{"times", "senders", "populations"}`` spike-recorder
         events.  Times in ``[0, t_stop)``, sorted per neuron.
     probes : dict or list
@@ -337,15 +219,18 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         Time step (ms) of the simulation and of the output samples.
     seed : int
         Seed of positions, wiring, subsampling and extrinsic Poisson input.
-    client : None, "sync", str or dask.distributed.Client
-        ``None``: a local cluster of one single-threaded worker process per core,
-        closed at the end (work estimated below :data:`INLINE_SECONDS` is done in
-        this process instead: starting a cluster costs seconds); ``"sync"``: this
-        process, batch by batch; a scheduler address or a Client: that cluster.
-        Simulating in this process replaces its NEURON sections.
+    client : None, "sync", int, str or dask.distributed.Client
+        Where cells are simulated (:class:`xkernels.runtime.Runner`): ``None``, a
+        local cluster of one single-threaded worker process per core, closed at the
+        end (work estimated below :data:`xkernels.runtime.INLINE_SECONDS` is done in
+        this process instead: starting a cluster costs seconds); an int, a local
+        cluster of that many worker processes; ``"sync"``, this process, batch by
+        batch; a scheduler address or a Client: that cluster.  Simulating in this
+        process replaces its NEURON sections.
     store : path, optional
         Zarr store written batch by batch; if it exists (same inputs) only the
-        batches not yet done are simulated.
+        batches not yet done are simulated.  Processes simulating into the same store
+        take turns (its lock, :mod:`xkernels.store.publish`).
     progress : bool or None
         tqdm progress bar over cells (None: shown for more than 10 cells).
     n_cells : None, int, float or dict
@@ -433,23 +318,15 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     ext = resolve_ext(ext, network)
     if v_init is not None:
         v_init = check_real("v_init", v_init)
-    client = _check_client(client)
+    check_client(client)
     spikes = as_spikes(spikes)
     sizes = {p.name: p.size for p in network.populations}
     needed = [x for x in network.names if x in {c.pre for c in network.connections}]
     spikes.check(sizes, t_stop, required=needed)
     named = normalize_probes(probes)
-    definitions = {}
-    for name, probe in named.items():
-        try:
-            definitions[name] = probe_definition(probe)
-        except TypeError as err:
-            if store is not None:
-                raise ValueError(f"probes[{name!r}] ({type(probe).__name__}) must have a "
-                                 f"definition to be recorded in store {str(store)!r}: {err}"
-                                 ) from None
-            definitions[name] = {"class": f"{type(probe).__module__}."
-                                          f"{type(probe).__qualname__}", "params": None}
+    definitions = probe_definitions(named)
+    if store is not None:
+        require_described(definitions, f"hybrid store {str(store)!r}")
     e_pas = {post: _e_pas(Vrest, post) for post in network.postsynaptic}
     if ext in ("leak", "mean", "poisson"):
         for post in network.postsynaptic:
@@ -458,12 +335,9 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
                 raise ValueError(f"populations[{post!r}].ext_synapse must be given for "
                                  f"ext={ext!r} (n_ext = {pop.n_ext}), got None")
     posts, chosen, batches = _batch_plan(network, n_cells, seed, batch_size)
-    channel_meta = [probe_channels(name, probe) for name, probe in named.items()]
-    channels = {key: ("probe_channel", np.concatenate([m[key][1] for m in channel_meta]))
-                for key in channel_meta[0]}
+    channels = merge_channel_coords([probe_channels(name, probe)
+                                     for name, probe in named.items()])
     labels = channels["probe_channel"][1].tolist()
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"probe channel labels must be unique, got {labels}")
     scale = {post: network.population(post).size / chosen[post].size for post in posts}
     spikes_hash = spikes.digest()
     inputs = {"spec": network.to_dict(), "probes": [[n, d] for n, d in definitions.items()],
@@ -472,63 +346,62 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
               "n_cells": {post: int(chosen[post].size) for post in posts},
               "batches": [[b["Y"], b["first"], b["cells"]] for b in batches],
               "chunk_steps": chunk_steps}
-    content_hash = _hash(inputs)
+    digest = content_hash(inputs)
     time_axis = np.arange(n_steps) * dt
-    done = np.zeros(len(batches), dtype=bool)
-    if store is not None:
-        ds, encoding = hstore.template({"Y": posts, "channels": channels, "time": time_axis},
-                                       batches, inputs,
-                                       {"content_hash": content_hash,
-                                        "versions": json.dumps(versions(), sort_keys=True)})
-        done = hstore.open_or_create(store, ds, encoding, inputs)
-
-    # -- run ---------------------------------------------------------------------------
     options = {"seed": seed, "dt": dt, "t_stop": t_stop, "n_steps": n_steps, "ext": ext,
                "v_init": v_init, "chunk_steps": chunk_steps}
-    jobs = []
-    for b, batch in enumerate(batches):
-        if not done[b]:
-            post = batch["Y"]
-            cells = chosen[post][batch["first"]: batch["first"] + batch["cells"]]
-            jobs.append((b, post, [int(i) for i in cells], dict(options, e_pas=e_pas[post])))
-    summer = OrderedSum(batches, (len(labels), n_steps))
     stats = {"cells": 0, "synapses": 0, "groups": 0, "events": 0, "task_seconds": 0.0,
              "task_cpu_seconds": 0.0}
-    wall = time.perf_counter()
-    if jobs:
-        n_jobs_cells = sum(len(j[2]) for j in jobs)
-        executor = _Executor(client, n_jobs_cells * t_stop / 1000.0 * SECONDS_PER_CELL_SECOND)
-        bar = _progress(n_jobs_cells, progress)
-        try:
-            executor.start()
-            for b, result in executor.run(network, named, spikes, jobs):
-                if store is not None:
-                    hstore.write_batch(store, b, result["values"])
-                else:
-                    summer.add(b, result["values"])
-                for key in ("cells", "synapses", "groups", "events"):
-                    stats[key] += result[key]
-                stats["task_seconds"] += result["seconds"]
-                stats["task_cpu_seconds"] += result["cpu_seconds"]
-                bar.update(result["cells"])
-        finally:
-            bar.close()
-            executor.close()
-    stats["wall_seconds"] = time.perf_counter() - wall
-
-    # -- ordered sum -------------------------------------------------------------------
-    if store is not None:
-        for b in range(len(batches)):
-            summer.add(b, hstore.read_batch(store, b))
     out = np.zeros((len(posts), len(labels), n_steps))
-    for j, post in enumerate(posts):
-        acc = summer.total(post)
-        out[j] = acc * scale[post] if scale[post] != 1.0 else acc
-        if store is not None:
-            hstore.write_ground_truth(store, j, out[j])
+    wall = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        done = np.zeros(len(batches), dtype=bool)
+        if store is not None:  # one process at a time simulates into a store
+            stack.enter_context(locked(Path(store)))
+            ds, encoding = hstore.template(
+                {"Y": posts, "channels": channels, "time": time_axis}, batches, inputs,
+                {"content_hash": digest, "versions": json.dumps(versions(), sort_keys=True)})
+            done = hstore.open_or_create(store, ds, encoding, inputs)
+        jobs, todo = [], []
+        for b, batch in enumerate(batches):
+            if not done[b]:
+                post = batch["Y"]
+                cells = chosen[post][batch["first"]: batch["first"] + batch["cells"]]
+                jobs.append((post, [int(i) for i in cells], dict(options, e_pas=e_pas[post])))
+                todo.append(b)
+        n_jobs_cells = sum(len(j[1]) for j in jobs)
+        runner = stack.enter_context(Runner(client))
+        bar = stack.enter_context(progress_bar(n_jobs_cells, progress, "hybrid cells", "cell"))
+        seconds = n_jobs_cells * t_stop / 1000.0 * SECONDS_PER_CELL_SECOND
+        shared = (network, named, spikes)
+        if store is None:  # in batch order: the sum does not depend on the workers
+            results = enumerate(runner.imap(run_batch, jobs, seconds, shared))
+        else:  # stored as they finish, summed in batch order below
+            results = runner.imap_unordered(run_batch, jobs, seconds, shared)
+        for k, result in results:
+            b = todo[k]
+            if store is not None:
+                hstore.write_batch(store, b, result["values"])
+            else:
+                out[posts.index(batches[b]["Y"])] += result["values"]
+            for key in ("cells", "synapses", "groups", "events"):
+                stats[key] += result[key]
+            stats["task_seconds"] += result["seconds"]
+            stats["task_cpu_seconds"] += result["cpu_seconds"]
+            bar.update(result["cells"])
+        stats["wall_seconds"] = time.perf_counter() - wall
+        for j, post in enumerate(posts):
+            if store is not None:
+                for b, batch in enumerate(batches):
+                    if batch["Y"] == post:
+                        out[j] += hstore.read_batch(store, b)
+            if scale[post] != 1.0:
+                out[j] *= scale[post]
+            if store is not None:
+                hstore.write_ground_truth(store, j, out[j])
     coords = {"Y": ("Y", np.asarray(posts, dtype=object)), **{
-        k: (dim, np.asarray(v.tolist(), dtype=object) if v.dtype.kind in "UOS" else v)
-        for k, (dim, v) in channels.items()},
+        k: (dim, np.asarray(v.tolist(), dtype=object) if v.dtype.kind in "UOS" else v, a)
+        for k, (dim, v, a) in channels.items()},
         "time": ("time", time_axis, {"units": "ms", "long_name": "time"})}
     attrs = {
         "long_name": "hybrid ground truth",
@@ -540,19 +413,12 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         else v_init,
         "cells": json.dumps({post: int(chosen[post].size) for post in posts}),
         "scale": json.dumps(scale),
-        "spikes_hash": spikes_hash, "content_hash": content_hash,
+        "spikes_hash": spikes_hash, "content_hash": digest,
         "versions": json.dumps(versions(), sort_keys=True),
         "run_stats": json.dumps(stats),
     }
     return xr.DataArray(out, dims=("Y", "probe_channel", "time"), coords=coords,
                         name=RESULT_NAME, attrs=attrs)
-
-
-def _hash(inputs: Mapping[str, Any]) -> str:
-    import hashlib
-
-    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def open_ground_truth(path: str | os.PathLike) -> xr.DataArray:

@@ -11,20 +11,18 @@ Layout (Zarr 3, consolidated metadata; ``xr.open_zarr(path)`` reads it)::
     attrs        hybrid_inputs (canonical JSON of everything the result depends on),
                  content_hash, format, format_version, versions
 
-A batch's region is written before its ``done`` flag, and a flag is only ever set
-after its data (every chunk file is replaced atomically by Zarr), so a driver or
-worker killed at any moment leaves each batch either done with all its data or not
-done; a re-run with the same inputs recomputes only the batches not done.  The store
-is created in a temporary sibling directory and renamed into place, so a half-created
-store never exists under ``path``.
+The store is a resumable region store (:mod:`xkernels.store.regions`): created
+atomically, a batch's region written before its ``done`` flag, written under the
+store's lock (the caller holds it for the whole simulation: two processes take
+turns), so a driver killed at any moment leaves each batch either done with all its
+data or not done, and a re-run with the same inputs simulates only the batches not
+done.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,11 +30,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from xkernels.store.datasets import write_dataset
+from xkernels.store.matching import leaf_diffs
+from xkernels.store.regions import write_region
+
 FORMAT = "xkernels.hybrid"
 FORMAT_VERSION = 1
 #: target bytes of one chunk of ``partial``/``ground_truth``
 CHUNK_BYTES = 8 * 2 ** 20
-_CONSOLIDATED_WARNING = ".*[Cc]onsolidated metadata.*"
 
 
 class HybridStoreError(ValueError):
@@ -46,10 +47,6 @@ class HybridStoreError(ValueError):
 def time_chunk(n_channels: int, n_time: int) -> int:
     """Time samples per chunk so that a chunk of one batch is about :data:`CHUNK_BYTES`."""
     return int(min(n_time, max(1, CHUNK_BYTES // (8 * max(1, n_channels)))))
-
-
-def _object_strings(values: np.ndarray) -> np.ndarray:
-    return np.asarray([str(v) for v in values.tolist()], dtype=object)
 
 
 def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str, Any],
@@ -75,10 +72,7 @@ def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str
     time = np.asarray(coords["time"], dtype=float)
     n_ch, n_t, n_b = channels["probe_channel"][1].size, time.size, len(batches)
     tc = time_chunk(n_ch, n_t)
-    chan = {}
-    for name, (dim, values) in channels.items():
-        values = np.asarray(values)
-        chan[name] = (dim, _object_strings(values) if values.dtype.kind in "UOS" else values)
+    chan = dict(channels)  # str values are written as variable-length strings
     ds = xr.Dataset(
         {"ground_truth": (("Y", "probe_channel", "time"),
                           dsa.zeros((len(ys), n_ch, n_t), chunks=(1, n_ch, tc))),
@@ -100,46 +94,6 @@ def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str
     return ds, encoding
 
 
-def create(path: Path, ds: xr.Dataset, encoding: dict) -> None:
-    """Create the store at ``path`` (must not exist): metadata, coords and flags."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_CONSOLIDATED_WARNING)
-            ds.to_zarr(tmp, mode="w-", encoding=encoding, consolidated=True, zarr_format=3,
-                       compute=False)
-            # flags are small numpy variables: written by to_zarr itself; make sure
-            import zarr
-
-            group = zarr.open_group(tmp, mode="r+", use_consolidated=False)
-            group["done"][:] = False
-            group["summed"][:] = False
-        os.rename(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _differences(stored: Any, given: Any, where: str = "") -> list[str]:
-    if isinstance(stored, dict) and isinstance(given, dict):
-        out = []
-        for key in sorted(set(stored) | set(given)):
-            sub = f"{where}.{key}" if where else str(key)
-            if key not in stored:
-                out.append(f"{sub}: not in the store, given {_short(given[key])}")
-            elif key not in given:
-                out.append(f"{sub}: stored {_short(stored[key])}, not given")
-            else:
-                out.extend(_differences(stored[key], given[key], sub))
-        return out
-    if stored != given:
-        return [f"{where}: stored {_short(stored)}, given {_short(given)}"]
-    return []
-
-
 def _short(value: Any, n: int = 100) -> str:
     text = json.dumps(value, sort_keys=True)
     return text if len(text) <= n else text[: n - 3] + "..."
@@ -159,11 +113,11 @@ def open_or_create(path: str | os.PathLike, ds: xr.Dataset, encoding: dict,
 
     path = Path(path)
     if not path.exists():
-        create(path, ds, encoding)
+        write_dataset(ds, path, encoding=encoding, compute=False, what="hybrid store")
     try:
         group = zarr.open_group(path, mode="r", use_consolidated=False)
         attrs = dict(group.attrs)
-    except Exception as err:  # noqa: BLE001 - anything unreadable is not our store
+    except zarr.errors.BaseZarrError as err:  # not a Zarr group: not our store
         raise HybridStoreError(f"store {str(path)!r} is not a hybrid simulation store "
                                f"({type(err).__name__}: {err})") from None
     if attrs.get("format") != FORMAT or "hybrid_inputs" not in attrs:
@@ -175,7 +129,8 @@ def open_or_create(path: str | os.PathLike, ds: xr.Dataset, encoding: dict,
                                f"{FORMAT_VERSION}")
     stored = json.loads(attrs["hybrid_inputs"])
     given = json.loads(json.dumps(dict(inputs), sort_keys=True))
-    diffs = _differences(stored, given)
+    diffs = [f"{'.'.join(where)}: stored {_short(old)}, given {_short(new)}"
+             for where, old, new in leaf_diffs(stored, given)]
     if diffs:
         raise HybridStoreError(f"store {str(path)!r} holds another simulation; differences "
                                "(stored vs given): " + "; ".join(diffs[:8])
@@ -185,11 +140,7 @@ def open_or_create(path: str | os.PathLike, ds: xr.Dataset, encoding: dict,
 
 def write_batch(path: str | os.PathLike, batch: int, values: np.ndarray) -> None:
     """Write one batch's partial sum, then its done flag."""
-    import zarr
-
-    group = zarr.open_group(Path(path), mode="r+", use_consolidated=False)
-    group["partial"][batch] = values
-    group["done"][batch] = True
+    write_region(Path(path), "partial", "done", ([batch],), values[None])
 
 
 def read_batch(path: str | os.PathLike, batch: int) -> np.ndarray:
@@ -202,8 +153,4 @@ def read_batch(path: str | os.PathLike, batch: int) -> np.ndarray:
 
 def write_ground_truth(path: str | os.PathLike, j: int, values: np.ndarray) -> None:
     """Write population ``j``'s ground truth, then its ``summed`` flag."""
-    import zarr
-
-    group = zarr.open_group(Path(path), mode="r+", use_consolidated=False)
-    group["ground_truth"][j] = values
-    group["summed"][j] = True
+    write_region(Path(path), "ground_truth", "summed", ([j],), values[None])

@@ -14,8 +14,8 @@ import xarray as xr
 
 from xkernels.engine.kernels import prepare_kernels, simulate_kernels
 from xkernels.hybrid.ground_truth import DEFAULT_DT, DEFAULT_SEED, simulate
-from xkernels.hybrid.spikes import as_spikes
 from xkernels.signals import convolve, rates_from_spikes
+from xkernels.signals.spikes import as_spikes
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
 from xkernels.validation import check_real

@@ -29,6 +29,7 @@ from xkernels.probes.metadata import (
     normalize_probes,
     probe_channels,
     probe_definition,
+    probe_definitions,
     probe_from_definition,
 )
 from xkernels.probes.models import (
@@ -38,10 +39,16 @@ from xkernels.probes.models import (
     MEGProbe,
     gauss_cylinder_mean,
 )
-from xkernels.probes.registry import ProbeKind, kind_of, register, register_matching
+from xkernels.probes.registry import (
+    ProbeKind,
+    UndescribedProbe,
+    kind_of,
+    register,
+    register_matching,
+)
 
 __all__ = ["CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential", "MEGProbe",
-           "ProbeKind", "check_probe_depth", "default_probe_name", "draw_offsets",
-           "gauss_cylinder_mean", "kind_of", "normalize_probes", "probe_channels",
-           "probe_definition", "probe_depth_rule", "probe_from_definition", "probe_matrix",
-           "register", "register_matching"]
+           "ProbeKind", "UndescribedProbe", "check_probe_depth", "default_probe_name",
+           "draw_offsets", "gauss_cylinder_mean", "kind_of", "normalize_probes",
+           "probe_channels", "probe_definition", "probe_definitions", "probe_depth_rule",
+           "probe_from_definition", "probe_matrix", "register", "register_matching"]

@@ -26,6 +26,7 @@ from xkernels.probes.models import (
 from xkernels.probes.registry import (
     ContactMethod,
     ProbeKind,
+    UndescribedProbe,
     json_floats,
     numbered,
     register,
@@ -216,7 +217,7 @@ class RecExtElectrodeKind(ContactKind):
 
     def params(self, probe: Any) -> dict[str, Any]:
         if probe.kwargs:
-            raise TypeError(f"probe_definition cannot describe RecExtElectrode with extra "
+            raise UndescribedProbe(f"probe_definition cannot describe RecExtElectrode with extra "
                             f"keyword arguments {sorted(probe.kwargs)}")
         sigma = probe.sigma
         return {"x": json_floats(probe.x), "y": json_floats(probe.y),

@@ -13,6 +13,7 @@ import lfpykit
 import numpy as np
 
 from xkernels.probes.registry import (
+    UndescribedProbe,
     class_path,
     describing_kind,
     kind_for_path,
@@ -23,7 +24,7 @@ from xkernels.probes.registry import (
 from xkernels.validation import fail
 
 __all__ = ["check_probe_name", "default_probe_name", "normalize_probes", "probe_channels",
-           "probe_definition", "probe_from_definition"]
+           "probe_definition", "probe_definitions", "probe_from_definition"]
 
 
 def check_probe_name(name: Any) -> str:
@@ -92,8 +93,8 @@ def probe_definition(probe: lfpykit.LinearModel) -> dict[str, Any]:
 
     Raises
     ------
-    TypeError
-        For probe classes it cannot describe.
+    UndescribedProbe
+        (a TypeError) For probes it cannot describe.
 
     Examples
     --------
@@ -105,10 +106,47 @@ def probe_definition(probe: lfpykit.LinearModel) -> dict[str, Any]:
     if kind is None:
         cls = type(probe)
         others = matching_labels()
-        raise TypeError(f"probe_definition cannot describe {cls.__module__}.{cls.__name__}; "
-                        f"supported classes: {serialised_paths()}"
-                        + (f" and {others}" if others else ""))
+        raise UndescribedProbe(f"probe_definition cannot describe {cls.__module__}."
+                               f"{cls.__name__}; supported classes: {serialised_paths()}"
+                               + (f" and {others}" if others else ""))
     return {"class": class_path(kind.serialised_as), "params": kind.params(probe)}
+
+
+def probe_definitions(named: Mapping[str, lfpykit.LinearModel]) -> dict[str, dict[str, Any]]:
+    """The definitions of named probes; ``params`` None (and ``why``) where there is none.
+
+    Only :class:`~xkernels.probes.registry.UndescribedProbe` marks a probe as without
+    definition; any other error of a kind propagates (it is a bug, not a property of
+    the probe).  Stores refuse probes without definition
+    (:func:`xkernels.provenance.require_described`).
+
+    Parameters
+    ----------
+    named : Mapping[str, lfpykit.LinearModel]
+        Probe name -> probe.
+
+    Returns
+    -------
+    dict
+        Probe name -> ``{"class", "params"}`` (plus ``"why"`` when ``params`` is None).
+
+    Examples
+    --------
+    >>> from xkernels.probes import CurrentDipoleMomentZ
+    >>> defs = probe_definitions({"cdm": CurrentDipoleMomentZ(),
+    ...                           "mine": lfpykit.LinearModel(cell=None)})
+    >>> defs["cdm"]["params"], defs["mine"]["params"], defs["mine"]["class"]
+    ({'components': 'z'}, None, 'lfpykit.models.LinearModel')
+    """
+    out = {}
+    for name, probe in named.items():
+        try:
+            out[name] = probe_definition(probe)
+        except UndescribedProbe as err:
+            cls = type(probe)
+            out[name] = {"class": f"{cls.__module__}.{cls.__qualname__}", "params": None,
+                         "why": str(err)}
+    return out
 
 
 def probe_from_definition(definition: Mapping[str, Any]) -> lfpykit.LinearModel:

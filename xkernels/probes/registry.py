@@ -47,6 +47,24 @@ ContactMethod = Callable[..., np.ndarray]
 K = TypeVar("K", bound="ProbeKind")
 
 
+class UndescribedProbe(TypeError):
+    """A probe whose definition cannot be written (its kind has none for it).
+
+    The only error :func:`xkernels.probes.probe_definitions` turns into a probe
+    "without definition"; any other error of a kind is a bug and propagates.
+
+    Examples
+    --------
+    >>> import lfpykit
+    >>> from xkernels.probes import probe_definition
+    >>> try:
+    ...     probe_definition(lfpykit.LinearModel(cell=None))
+    ... except UndescribedProbe as err:
+    ...     print(str(err)[:62])
+    probe_definition cannot describe lfpykit.models.LinearModel; s
+    """
+
+
 def numbered(name: str, n: int) -> list[str]:
     """Channel labels ``name:0`` ... ``name:{n-1}``."""
     return [f"{name}:{i}" for i in range(n)]

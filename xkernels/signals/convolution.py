@@ -9,13 +9,15 @@ over the ``tau`` coordinate values of the kernels (negative lags included), with
 ``nu = 0`` outside the rates' time range.  For a symmetric tau axis this is exactly the
 reference workflow's ``np.convolve(nu, h, 'same')``.
 
-Implementation: the kernels are summed over ``Y`` in the time domain (unless ``Y`` is
-kept) and transformed once to the frequency domain.  The output is cut along time into
-chunks; each chunk is one dask task that gathers its input window (the chunk plus a halo
-of the kernel length, zeros beyond the data) from whatever time chunks the rates have,
-runs an overlap-save FFT convolution on it and sums ``X`` in the frequency domain.  The
-values of the rates (NaN, inf) are checked by a reduction that every output chunk
-depends on, so nothing is computed or written from bad rates.
+Implementation, on dask's public API with deterministic (tokenized) keys, so the same
+call twice gives the same graph: the kernels are summed over ``Y`` in the time domain
+(unless ``Y`` is kept) and transformed once to the frequency domain.  The rates, shifted
+by the first lag and zero-padded beyond the recording, are cut along time into the
+output chunks, each extended by the ``n_taps - 1`` samples after it
+(``dask.array.overlap.overlap``); one ``blockwise`` task per chunk runs the numpy
+overlap-save kernel :func:`overlap_save` on its window, summing ``X`` in the frequency
+domain.  The rates' values are checked (NaN, inf) in the task that reads each rates
+block, so the rates are read once and an output chunk waits only for its own window.
 
 Edges.  ``nu = 0`` before the first and after the last time bin, so the first
 ``max(tau)`` ms of the output lack the contribution of spikes before the recording (the
@@ -34,9 +36,6 @@ import dask.array as da
 import numpy as np
 import scipy.fft as sfft
 import xarray as xr
-from dask.base import tokenize
-from dask.graph_manipulation import bind
-from dask.highlevelgraph import HighLevelGraph
 
 from xkernels.contract import CORE_DIMS, TAU_RTOL, regular_spacing
 from xkernels.validation import check_choice, fail
@@ -50,7 +49,6 @@ _TARGET_CHUNK_BYTES = 32 * 2**20  # float64 output bytes per chunk (auto chunkin
 _SPECTRUM_BYTES = 6 * 2**20  # complex spectrum bytes processed at once inside a chunk
 _MIN_CHUNKS = 8  # auto chunking aims at no fewer chunks, to keep both cores busy
 _MAX_FFT = 2**16
-_NUMPY_TIME_CHUNK = 2**18  # samples per chunk when wrapping numpy rates (parallel checks)
 
 
 # ----------------------------------------------------------------------------- numerics
@@ -170,96 +168,50 @@ def window_length(n_out: int, n_taps: int, n_fft: int) -> int:
     return -(-n_out // step) * step + n_taps - 1
 
 
-def _gather_window(pieces, slices, pad_left: int, length: int) -> np.ndarray:
-    """Slices of rates chunks concatenated along time into zeros of ``length`` samples."""
-    parts = [np.asarray(p)[..., sl] for p, sl in zip(pieces, slices, strict=True)]
-    window = np.zeros(parts[0].shape[:-1] + (max(length, pad_left),))
-    pos = pad_left
-    for p in parts:
-        stop = min(pos + p.shape[-1], window.shape[-1])
-        window[..., pos:stop] = p[..., :stop - pos]
-        pos = stop
-    return window
+def _signal_block(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, keep_x: bool,
+                  keep_y: bool, out_dtype) -> np.ndarray:
+    """One output chunk from its rates window: the numpy kernel the dask graph maps.
+
+    ``window`` (*B, X, n_out + n_taps - 1) holds the rates the chunk's ``n_out``
+    samples need (zeros beyond the data); ``spectrum`` (*B, X, Y or 1, C, F) is
+    :func:`kernel_spectrum`.  Returns (*B, [X], [Y], C, n_out), the summed axes dropped.
+    """
+    n_out = window.shape[-1] - n_taps + 1
+    out = overlap_save(np.asarray(window, dtype=np.float64), spectrum, n_taps=n_taps,
+                       n_out=n_out, keep_x=keep_x, out_dtype=out_dtype)
+    drop = tuple(ax for ax, kept in ((-4, keep_x), (-3, keep_y)) if not kept)
+    return np.squeeze(out, axis=drop)
 
 
-def _convolve_task(ok, spectrum, spec_index, pieces, slices, pad_left,
-                   n_taps, n_out, keep_x, out_dtype, empty_shape, drop_axes):
-    """One output chunk: gather its window, :func:`overlap_save`, drop summed axes."""
-    del ok  # only a dependency: the rates passed the value checks
-    spectrum = spectrum[spec_index]
-    if pieces:
-        n_fft = 2 * (spectrum.shape[-1] - 1)
-        window = _gather_window(pieces, slices, pad_left,
-                                window_length(n_out, n_taps, n_fft))
-        out = overlap_save(window, spectrum, n_taps=n_taps, n_out=n_out, keep_x=keep_x,
-                           out_dtype=out_dtype)
-    else:  # the whole window lies outside the data: the signal is zero there
-        batch = np.broadcast_shapes(empty_shape[:-1], spectrum.shape[:-4])
-        x_out = empty_shape[-1] if keep_x else 1
-        out = np.zeros(batch + (x_out,) + spectrum.shape[-3:-1] + (n_out,), out_dtype)
-    return np.squeeze(out, axis=drop_axes)
+def _checked(block: np.ndarray, block_info=None, *, dims, labels, t0: float,
+             dt: float) -> np.ndarray:
+    """The rates block unchanged, or ``ValueError`` naming its non-finite values.
 
-
-# ------------------------------------------------------------------- value checks (lazy)
-
-
-def _scan_block(block, offsets):
-    """Summary of the non-finite values in one rates block, or ``None`` if it is clean."""
-    block = np.asarray(block)
-    if block.size == 0 or block.dtype.kind in "ui":
-        return None
-    low, high = block.min(), block.max()  # two passes, no temporaries; NaN propagates
-    if np.isfinite(low) and np.isfinite(high):
-        return None
-    found = []
+    Mapped over the rates' own blocks, so the check runs in the task that reads a block
+    (the rates are read once) and an output chunk waits only for the blocks it needs.
+    """
+    if block.dtype.kind != "f" or block.size == 0 \
+            or (np.isfinite(block.min()) and np.isfinite(block.max())):
+        return block
+    location = block_info[0]["array-location"]
+    parts = []
     for kind, mask in (("NaN", np.isnan(block)), ("infinite", np.isinf(block))):
         count = int(np.count_nonzero(mask))
         if count:
             first = np.unravel_index(int(np.argmax(mask.reshape(-1))), mask.shape)
-            where = tuple(int(o + i) for o, i in zip(offsets, first, strict=True))
-            found.append((kind, count, where))
-    return found or None
-
-
-def _raise_on_bad(summaries, dims, labels, t0, dt):
-    """Raise ``ValueError`` describing bad rates values; else return a 0-d True."""
-    totals: dict[str, list] = {}
-    for found in summaries:
-        for kind, count, where in found or ():
-            entry = totals.setdefault(kind, [0, where])
-            entry[0] += count
-            entry[1] = min(entry[1], where)
-    if totals:
-        parts = []
-        for kind, (count, where) in totals.items():
-            loc = []
-            for dim, i in zip(dims, where, strict=True):
+            where = []
+            for dim, (lo, _), i in zip(dims, location, map(int, first), strict=True):
                 if dim == "time":
-                    loc.append(f"time={t0 + i * dt!r} ms")
+                    where.append(f"time={t0 + (lo + i) * dt!r} ms")
                 elif labels.get(dim) is not None:
-                    value = labels[dim][i]
-                    value = value.item() if isinstance(value, np.generic) else value
-                    loc.append(f"{dim}={value!r}")
+                    where.append(f"{dim}={labels[dim][lo + i]!r}")
                 else:
-                    loc.append(f"{dim}[{i}]")
-            parts.append(f"{count} {kind} value(s) (first at {', '.join(loc)})")
-        raise ValueError("rates contain " + "; ".join(parts) + ": rates must be finite "
-                         "(spike counts per bin, or their fluctuations)")
-    return np.array(True)
-
-
-def _value_check(r: da.Array, dims, labels, t0: float, dt: float) -> da.Array:
-    """0-d dask array that is True once every block of ``r`` passed :func:`_scan_block`."""
-    name = "xk-rates-ok-" + tokenize(r.name, dims, t0, dt)
-    scan = "xk-rates-scan-" + tokenize(r.name)
-    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in r.chunks]
-    dsk = {}
-    for idx in np.ndindex(*r.numblocks):
-        offsets = tuple(int(s[i]) for s, i in zip(starts, idx, strict=True))
-        dsk[(scan,) + idx] = (_scan_block, (r.name,) + idx, offsets)
-    dsk[(name,)] = (_raise_on_bad, list(dsk), tuple(dims), labels, t0, dt)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[r])
-    return da.Array(graph, name, chunks=(), dtype=bool)
+                    where.append(f"{dim}[{lo + i}]")
+            parts.append(f"{count} {kind} value(s) (first at {', '.join(where)})")
+    lo, hi = location[-1]
+    raise ValueError(f"rates contain {'; '.join(parts)} in their block from time="
+                     f"{t0 + lo * dt!r} to {t0 + (hi - 1) * dt!r} ms: rates must be finite "
+                     "(spike counts per bin, or their fluctuations)")
 
 
 # ------------------------------------------------------------------- metadata checks
@@ -448,85 +400,84 @@ def _time_chunk(n_time: int, bytes_per_sample: int, step: int, requested) -> int
     return min(chunk, n_time)
 
 
-def _kernels_array(kernels: xr.DataArray, plan: _Plan) -> da.Array:
-    """Kernels as one dask chunk shaped (*batch or 1, X, Y, C, tau)."""
+def _spectrum(kernels: xr.DataArray, plan: _Plan, n_fft: int) -> da.Array:
+    """Kernel spectra as one dask chunk shaped (*batch or 1, X, Y or 1, C, F)."""
     order = [d for d in plan.batch if d in kernels.dims] + list(CORE_DIMS)
     h = kernels.transpose(*order).data
-    # name=False: a random key instead of hashing the whole array (fast graph building)
-    h = h if isinstance(h, da.Array) else da.from_array(np.asarray(h), chunks=-1, name=False)
-    h = h.rechunk(-1)
-    index = tuple(slice(None) if d in kernels.dims else None for d in plan.batch)
-    return h[index + (Ellipsis,)]
+    h = da.asarray(h).rechunk(-1, method="tasks")
+    h = h[tuple(slice(None) if d in kernels.dims else None for d in plan.batch)
+          + (Ellipsis,)]
+    y_chunks = h.chunks[-3] if plan.keep_y else (1,)
+    return h.map_blocks(kernel_spectrum, n=n_fft, sum_y=not plan.keep_y,
+                        dtype=np.complex128,
+                        chunks=h.chunks[:-3] + (y_chunks, h.chunks[-2], (n_fft // 2 + 1,)))
 
 
-def _rates_array(rates: xr.DataArray, plan: _Plan) -> da.Array:
-    """Rates as a dask array shaped (*rates' other dims, X, time), X in one chunk.
+def _windows(rates: xr.DataArray, plan: _Plan, chunk: int) -> tuple[da.Array, tuple]:
+    """Rates windows (*rates' other dims, 1 per kernels-only dim, X, time) and the output
+    time chunks: output chunk ``k`` (``chunk`` samples, the last one shorter) gets the
+    ``n_taps - 1`` rates samples before it plus its own, zeros beyond the recording.
 
-    numpy rates get one chunk per index of every other dim (one trial, one sim, ...), so
-    that a task's memory does not grow with the number of trials; dask rates keep the
-    user's chunks along those dims.
+    numpy rates get one block per index of every other dim (one trial, one sim, ...),
+    so that a task's memory does not grow with the number of trials; dask rates keep
+    the user's blocks along those dims.  Every block is checked as it is read.
     """
     r = rates.transpose(*plan.rate_batch, "X", "time").data
+    nb, m = len(plan.rate_batch), plan.n_taps - 1
     if not isinstance(r, da.Array):
-        chunks = (1,) * len(plan.rate_batch) + (-1, _NUMPY_TIME_CHUNK)
-        r = da.from_array(np.asarray(r), chunks=chunks, name=False)
-    return r.rechunk({r.ndim - 2: -1})
+        r = da.from_array(np.asarray(r), chunks=(1,) * nb + (-1, max(chunk, m)))
+    r = r.rechunk({nb: -1}, method="tasks")
+    labels = {d: tuple(rates.coords[d].values.tolist()) for d in plan.rate_batch + ("X",)
+              if d in rates.coords and rates.sizes[d] <= 100_000}
+    r = r.map_blocks(_checked, dims=plan.rate_batch + ("X", "time"), labels=labels,
+                     t0=float(rates.coords["time"].values[0]), dt=plan.dt, dtype=r.dtype)
+    # u[j] = nu[j + s]: output sample start + i reads u[i .. i + m]
+    n_out, n_time = plan.stop - plan.start, r.shape[-1]
+    s, n_u = plan.start - plan.lag0 - m, plan.stop - plan.start + m
+    lo, hi = min(max(s, 0), n_time), max(min(s + n_u, n_time), 0)
+    left = min(max(-s, 0), n_u)
+    pad = ((0, 0),) * (r.ndim - 1) + ((left, n_u - left - max(hi - lo, 0)),)
+    u = da.pad(r[..., lo:hi], pad, mode="constant") if hi > lo else \
+        da.zeros(r.shape[:-1] + (n_u,), dtype=r.dtype, chunks=r.chunks[:-1] + (-1,))
+    # dask's overlap needs every block >= the halo: compute in multiples of chunk >= m
+    inner = chunk * -(-m // chunk)
+    out_chunks = (inner,) * (n_out // inner) + ((n_out % inner,) if n_out % inner else ())
+    u = u.rechunk({u.ndim - 1: out_chunks[:-1] + (out_chunks[-1] + m,)}, method="tasks")
+    w = da.overlap.overlap(u, depth={u.ndim - 1: (0, m)}, boundary="none",
+                           allow_rechunk=False)
+    return w[(slice(None),) * nb + (None,) * len(plan.kernel_only) + (Ellipsis,)], out_chunks
 
 
-def _signal_graph(r: da.Array, spectrum: da.Array, ok: da.Array, plan: _Plan,
-                  n_channels: int, n_y: int, out_dtype, time_chunk) -> da.Array:
+def _signal_graph(rates: xr.DataArray, kernels: xr.DataArray, plan: _Plan, out_dtype,
+                  time_chunk) -> da.Array:
     """Dask array (*batch, [X], [Y], C, time) of the signals (X, Y only if kept), at
     the rates' time samples ``plan.start .. plan.stop - 1``."""
-    n_time, n_x, n_taps = r.shape[-1], r.shape[-2], plan.n_taps
-    n_fft = 2 * (spectrum.shape[-1] - 1)
-    k_shape = spectrum.shape[:-4]
-    drop_axes = tuple(ax for ax, kept in ((-4, plan.keep_x), (-3, plan.keep_y)) if not kept)
-    n_rb = len(plan.rate_batch)
-    batch_chunks = list(r.chunks[:n_rb]) + [(k_shape[n_rb + i],)
-                                            for i in range(len(plan.kernel_only))]
-    x_out = n_x if plan.keep_x else 1
-    y_out = n_y if plan.keep_y else 1
-    per_sample = 8 * x_out * y_out * n_channels * math.prod(max(c) for c in batch_chunks)
-    n_out = plan.stop - plan.start
+    n_out, n_taps = plan.stop - plan.start, plan.n_taps
+    n_fft = fft_size(n_taps)
+    if time_chunk is not None:
+        n_fft = min(n_fft, sfft.next_fast_len(min(time_chunk, n_out) + n_taps - 1,
+                                              real=True))
+    n_fft = min(n_fft, sfft.next_fast_len(n_out + n_taps - 1, real=True))
+    n_fft += n_fft % 2  # irfft needs the even length back
+    spectrum = _spectrum(kernels, plan, n_fft)
+    x_out = rates.sizes["X"] if plan.keep_x else 1
+    y_out = kernels.sizes["Y"] if plan.keep_y else 1
+    data = rates.data
+    batch_max = [max(data.chunks[rates.get_axis_num(d)]) if isinstance(data, da.Array)
+                 else 1 for d in plan.rate_batch] + [kernels.sizes[d] for d in plan.kernel_only]
+    per_sample = 8 * x_out * y_out * kernels.sizes["probe_channel"] * math.prod(batch_max)
     chunk = _time_chunk(n_out, per_sample, n_fft - n_taps + 1, time_chunk)
-    out_tchunks = (chunk,) * (n_out // chunk) + ((n_out % chunk,) if n_out % chunk else ())
+    windows, out_chunks = _windows(rates, plan, chunk)
 
-    in_bounds = np.concatenate([[0], np.cumsum(r.chunks[-1])])
-    name = "xk-convolve-" + tokenize(r.name, spectrum.name, ok.name, out_tchunks, plan,
-                                     out_dtype)
-    spec_key = (spectrum.name,) + (0,) * spectrum.ndim
-    dsk = {}
-    for bidx in np.ndindex(*r.numblocks[:-2]):
-        spec_index = []
-        for i in range(len(plan.rate_batch)):
-            if k_shape[i] == 1:
-                spec_index.append(slice(None))
-            else:
-                lo = sum(r.chunks[i][:bidx[i]])
-                spec_index.append(slice(lo, lo + r.chunks[i][bidx[i]]))
-        spec_index = tuple(spec_index) + (Ellipsis,)
-        empty_shape = tuple(r.chunks[i][b] for i, b in enumerate(bidx)) + (n_x,)
-        a = plan.start  # output sample a is rates sample a (same time coordinate)
-        for ti, c in enumerate(out_tchunks):
-            lo, hi = a - plan.lag0 - n_taps + 1, a + c - plan.lag0
-            clo, chi = max(lo, 0), min(hi, n_time)
-            pieces, slices = [], []
-            if clo < chi:
-                first = int(np.searchsorted(in_bounds, clo, side="right")) - 1
-                last = int(np.searchsorted(in_bounds, chi, side="left")) - 1
-                for j in range(first, last + 1):
-                    s0, s1 = in_bounds[j], in_bounds[j + 1]
-                    pieces.append((r.name,) + bidx + (0, j))
-                    slices.append(slice(int(max(clo, s0) - s0), int(min(chi, s1) - s0)))
-            pad_l = clo - lo
-            key = (name,) + bidx + (0,) * (3 - len(drop_axes)) + (ti,)
-            dsk[key] = (_convolve_task, (ok.name,), spec_key, spec_index, pieces, slices,
-                        pad_l, n_taps, c, plan.keep_x, out_dtype, empty_shape, drop_axes)
-            a += c
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[r, spectrum, ok])
-    kept = ((x_out,),) * plan.keep_x + ((y_out,),) * plan.keep_y
-    chunks = tuple(batch_chunks) + kept + ((n_channels,), out_tchunks)
-    return da.Array(graph, name, chunks=chunks, dtype=out_dtype)
+    b = tuple(range(len(plan.batch)))
+    x, y, c, t, f = (len(b) + i for i in range(5))
+    out_ind = b + (x,) * plan.keep_x + (y,) * plan.keep_y + (c, t)
+    data = da.blockwise(_signal_block, out_ind, windows, b + (x, t),
+                        spectrum, b + (x, y, c, f), adjust_chunks={t: out_chunks},
+                        concatenate=True, n_taps=n_taps, keep_x=plan.keep_x,
+                        keep_y=plan.keep_y, out_dtype=out_dtype,
+                        meta=np.empty((0,) * len(out_ind), dtype=out_dtype))
+    return data.rechunk({data.ndim - 1: chunk}, method="tasks")  # no-op unless chunk < n_taps - 1
 
 
 # ---------------------------------------------------------------------------- public
@@ -587,8 +538,10 @@ def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...
         At call time for bad metadata: missing dims, mismatched time/tau spacing,
         irregular time or tau axis, X labels differing between rates and kernels, sweep
         dims with different coordinates, non-numeric dtypes, bad options, a
-        ``mode="valid"`` without complete samples.  At compute time, before any output
-        chunk is produced: NaN or infinite rates.
+        ``mode="valid"`` without complete samples.  At compute time: NaN or infinite
+        rates in a block an output chunk needs (raised by the task reading that block;
+        chunks computed before may have been written by a plain ``to_zarr``, while
+        :func:`xkernels.store.write_signals` publishes nothing).
 
     Examples
     --------
@@ -611,29 +564,7 @@ def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...
         dtype = np.result_type(rates.dtype, kernels.dtype, np.float32)
         dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
 
-    r = _rates_array(rates, plan)
-    labels = {d: rates.coords[d].values for d in plan.rate_batch + ("X",)
-              if d in rates.coords and rates.sizes[d] <= 100_000}
-    t0 = float(rates.coords["time"].values[0])
-    ok = _value_check(r, plan.rate_batch + ("X", "time"), labels, t0, plan.dt)
-    r_checked = bind(r, ok)
-    r_checked = r_checked[(slice(None),) * len(plan.rate_batch)
-                          + (None,) * len(plan.kernel_only) + (Ellipsis,)]
-
-    h = _kernels_array(kernels, plan)
-    n_out = plan.stop - plan.start
-    n_fft = fft_size(plan.n_taps)
-    if time_chunk is not None:
-        n_fft = min(n_fft, sfft.next_fast_len(min(time_chunk, n_out) + plan.n_taps - 1,
-                                              real=True))
-    n_fft = min(n_fft, sfft.next_fast_len(n_out + plan.n_taps - 1, real=True))
-    n_fft += n_fft % 2  # irfft needs the even length back
-    y_chunks = h.chunks[-3] if plan.keep_y else (1,)
-    spectrum = h.map_blocks(kernel_spectrum, n=n_fft, sum_y=not plan.keep_y,
-                            dtype=np.complex128,
-                            chunks=h.chunks[:-3] + (y_chunks, h.chunks[-2], (n_fft // 2 + 1,)))
-    data = _signal_graph(r_checked, spectrum, ok, plan, kernels.sizes["probe_channel"],
-                         kernels.sizes["Y"], dtype, time_chunk)
+    data = _signal_graph(rates, kernels, plan, dtype, time_chunk)
     return _wrap(data, rates, kernels, plan, mode)
 
 

@@ -1,4 +1,4 @@
-"""Population rates for :func:`xkernels.convolve.convolve` from spikes.
+"""Population rates for :func:`xkernels.convolve` from spikes.
 
 Rates are population spike counts per time bin (spikes/bin, the reference's unit), a
 DataArray with dims ``(X, time)``.  Binning convention, the one of the reference LIF
@@ -17,6 +17,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import xarray as xr
+
+from xkernels.signals.spikes import Spikes
 
 RATE_UNITS = "spikes/bin"
 _EDGE_TOL = 1e-9  # fraction of dt
@@ -60,42 +62,16 @@ def _bin_counts(times: np.ndarray, t_start: float, dt: float, n_bins: int) -> np
     return np.bincount(k, minlength=n_bins)
 
 
-def _members(name: str, spec) -> np.ndarray:
-    """Node ids of one population: an array of ids, or a ``(first, last)`` tuple."""
-    if isinstance(spec, tuple):
-        if len(spec) != 2 or not all(isinstance(v, (int, np.integer)) for v in spec) \
-                or spec[1] < spec[0]:
-            raise ValueError(f"populations[{name!r}] as a tuple must be (first, last) node "
-                             f"ids with first <= last, got {spec!r}")
-        return np.arange(spec[0], spec[1] + 1)
-    ids = np.asarray(spec)
-    if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "ui"):
-        raise ValueError(f"populations[{name!r}] must be a 1-D array of integer node ids or "
-                         f"a (first, last) tuple, got {spec!r:.80}")
-    return ids.astype(np.int64)
-
-
-def rates_from_spikes(spikes: Mapping[str, np.ndarray] | None = None, *, times=None,
-                      senders=None, populations: Mapping[str, object] | None = None,
-                      t_start: float, t_stop: float, dt: float,
-                      dtype=np.float64) -> xr.DataArray:
+def rates_from_spikes(spikes: Spikes | Mapping[str, np.ndarray], *, t_start: float,
+                      t_stop: float, dt: float, dtype=np.float64) -> xr.DataArray:
     """Population spike counts per bin from spike times.
-
-    Give either ``spikes`` (spike times per population) or the events of a spike
-    recorder (``times``, ``senders``) with the node ids of every population.
 
     Parameters
     ----------
-    spikes : mapping of str to array_like, optional
-        Population name -> spike times (ms) of all its neurons.
-    times, senders : array_like, optional
-        Spike-recorder events: spike times (ms) and the node id that fired each spike
-        (NEST's ``events['times']`` and ``events['senders']``).
-    populations : mapping of str to array_like or tuple, optional
-        With ``times``/``senders``: population name -> node ids, either an array of ids
-        or a ``(first, last)`` tuple of an inclusive id range (as a NEST NodeCollection
-        slice).  Populations must not share ids; spikes of senders in no population are
-        ignored (a recorder may watch more neurons than the network's populations).
+    spikes : Spikes or mapping of str to array_like
+        A :class:`~xkernels.signals.spikes.Spikes` (per-neuron trains, e.g. from a
+        spike recorder's events with :meth:`~xkernels.signals.spikes.Spikes.from_events`),
+        or population name -> spike times (ms) of all its neurons.
     t_start, t_stop : float
         Binning window (ms); spikes outside ``[t_start, t_stop)`` are ignored.
     dt : float
@@ -118,40 +94,21 @@ def rates_from_spikes(spikes: Mapping[str, np.ndarray] | None = None, *, times=N
     ...                       dt=2**-4)
     >>> dict(r.sizes), float(r.sel(X="E").sum())
     ({'X': 2, 'time': 160}, 3.0)
+    >>> events = Spikes.from_events([1.0, 2.0, 3.0], [1, 2, 12], {"E": (1, 10), "I": (11, 15)})
+    >>> rates_from_spikes(events, t_start=0., t_stop=4., dt=1.).values.tolist()
+    [[0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
     """
     n_bins = _check_window(t_start, t_stop, dt)
-    events = (times, senders, populations)
-    if spikes is not None and any(v is not None for v in events):
-        raise ValueError("give either spikes or times/senders/populations, not both")
-    if spikes is not None:
-        if not isinstance(spikes, Mapping) or not spikes:
-            raise TypeError(f"spikes must be a non-empty mapping population -> spike times, "
-                            f"got {type(spikes).__name__}")
-        names = list(spikes)
-        counts = [_bin_counts(_times_array(f"spikes[{x!r}]", spikes[x]), t_start, dt, n_bins)
-                  for x in names]
-    else:
-        if any(v is None for v in events):
-            raise ValueError("give spikes, or all of times, senders and populations")
-        if not isinstance(populations, Mapping) or not populations:
-            raise TypeError("populations must be a non-empty mapping population -> node ids")
-        t = _times_array("times", times)
-        s = np.asarray(senders)
-        if s.shape != t.shape or (s.size and s.dtype.kind not in "ui"):
-            raise ValueError(f"senders must be integer node ids with the shape of times "
-                             f"{t.shape}, got shape {s.shape} dtype {s.dtype}")
-        names = list(populations)
-        members = {x: _members(x, populations[x]) for x in names}
-        ids, counts = np.unique(np.concatenate(list(members.values())), return_counts=True)
-        if np.any(counts > 1):
-            shared = int(ids[np.argmax(counts > 1)])
-            owners = [x for x in names if shared in members[x]]
-            raise ValueError(f"populations {owners} share node id {shared}; node ids must "
-                             "belong to one population")
-        counts = [_bin_counts(t[np.isin(s, members[x])], t_start, dt, n_bins)
-                  for x in names]
+    if isinstance(spikes, Spikes):
+        spikes = {x: spikes.population_times(x) for x in spikes}
+    if not isinstance(spikes, Mapping) or not spikes:
+        raise TypeError(f"spikes must be a Spikes or a non-empty mapping population -> "
+                        f"spike times, got {type(spikes).__name__}")
+    names = list(spikes)
     if any(not isinstance(x, str) for x in names):
         raise TypeError(f"population names must be str, got {names}")
+    counts = [_bin_counts(_times_array(f"spikes[{x!r}]", spikes[x]), t_start, dt, n_bins)
+              for x in names]
     return xr.DataArray(
         np.asarray(counts, dtype=dtype), name="rates", dims=("X", "time"),
         coords={"X": np.asarray(names, dtype=object),  # zarr 3: variable-length str

@@ -1,5 +1,5 @@
 """Zarr stores: kernel stores (atomic), sweep stores (written by regions, resumable,
-growable), and kernel computation with a store as cache.
+growable by copy-and-swap), and kernel computation with a store as cache.
 
 One job per module; each imports only modules listed below it::
 
@@ -11,12 +11,11 @@ One job per module; each imports only modules listed below it::
     sweep_store  create_sweep_store, write_point(s), completed_points: region writes
     matching     does a template / point / block fit a stored sweep (attribute diffs)
     reading      is a path a kernel store we can read; its metadata, done flags
-    journal      the crash-safe growth journal (rolled forward on open)
     layout       the on-disk layout (chunks, done flags, format version); new stores
+    regions      resumable region stores (sweeps, hybrid): data first, then done flags
     datasets     any Dataset to a new Zarr store, atomically (rates, signals)
     attrs        plain-JSON attributes, str coordinates on disk
-    provenance   what a store vouches for: digest of its values, computed or derived
-    publish      atomic publishing: temporary siblings, fsync, renameat2, locks
+    publish      the consistency model: one lock per result, staging, rename
 """
 
 from xkernels.store.cache import compute_kernels

@@ -6,7 +6,7 @@ The one public kernel computation: the engine's (:mod:`xkernels.engine.kernels`)
 kernels are written atomically.  It lives here, above both the engine and the store, so
 that the engine never depends on storage.
 
-A store is served only when it vouches for its values (:mod:`xkernels.store.provenance`):
+A store is served only when it vouches for its values (:mod:`xkernels.provenance`):
 provenance ``"computed"``, the requested content hash -- which includes the engine
 version (:data:`xkernels.engine.kernels.ENGINE_VERSION`) -- and values whose digest is
 the one recorded at write.  Kernels of the same inputs computed by another engine
@@ -26,10 +26,10 @@ import xarray as xr
 
 from xkernels.contract import COMPUTED, DERIVED, PROVENANCE_ATTR
 from xkernels.engine import kernels as engine
+from xkernels.provenance import content_hash, require_described, unvouched
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
 from xkernels.store.kernel_store import open_kernels, read_attrs, write_kernels
-from xkernels.store.provenance import unvouched
 
 
 def compute_kernels(network: Network, probes: Any,
@@ -117,11 +117,7 @@ def compute_kernels(network: Network, probes: Any,
     plan = engine.prepare_kernels(network, probes, KernelOptions.of(options, **option_kwargs))
     if store is None:
         return engine.simulate_kernels(network, plan)
-    opaque = plan.opaque_probes
-    if opaque:
-        raise ValueError(f"store= needs probes whose definition can be stored; {opaque} "
-                         "cannot be described (their kernels could not be recomputed or "
-                         "told apart in the cache)")
+    require_described(plan.probe_defs, f"kernel store {str(store)!r}")
     cached = cached_kernels(store, plan, overwrite)
     if cached is not None:
         return cached
@@ -185,7 +181,7 @@ def _same_inputs_other_engine(attrs: Mapping[str, Any], inputs: Mapping[str, Any
     stored = attrs.get("content_hash")
     version = attrs.get("engine_version")
     if version is not None and version != engine.ENGINE_VERSION and \
-            engine.content_hash({**inputs, "engine_version": version}) == stored:
+            content_hash({**inputs, "engine_version": version}) == stored:
         return version
     return None
 

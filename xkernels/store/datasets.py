@@ -14,7 +14,7 @@ from pathlib import Path
 import xarray as xr
 
 from xkernels.store.attrs import strings_as_objects
-from xkernels.store.publish import publish, staging
+from xkernels.store.publish import publish, staged
 
 #: Start of zarr's warning that consolidated metadata is not in the v3 specification.
 CONSOLIDATED_WARNING = "Consolidated metadata is currently not part"
@@ -95,7 +95,7 @@ def write_dataset(ds: xr.Dataset, path: str | Path, *, overwrite: bool = False,
     if not overwrite and (path.exists() or path.is_symlink()):
         raise FileExistsError(f"{what} {str(path)!r} already exists "
                               "(pass overwrite=True to replace it)")
-    with staging(path) as stage:
-        to_zarr_quietly(plain_strings(ds), stage.tmp, encoding=encoding, compute=compute,
+    with staged(path) as tmp:
+        to_zarr_quietly(plain_strings(ds), tmp, encoding=encoding, compute=compute,
                         progress=progress)
-        publish(stage, overwrite=overwrite, what=what)
+        publish(tmp, path, overwrite=overwrite, what=what)

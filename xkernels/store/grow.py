@@ -2,26 +2,78 @@
 
 :func:`extend_sweep_store` plans the change (:func:`plan_extension`: which arrays
 grow, which coordinate values are appended, refusing anything that is not an append)
-and applies it under the growth journal (:mod:`xkernels.store.journal`): no kernel
-chunk is rewritten, and a writer killed half way leaves a store that the next
-xkernels process completes.
+and applies it by copy-and-swap: under the store's lock the store is copied into its
+staging sibling (chunk files hard-linked, not copied: Zarr replaces a file to change
+it, so the two stores never share a change), the copy is grown and renamed into
+place (:mod:`xkernels.store.publish`).  A writer killed at any moment leaves the old
+store or the grown one, never a mix; no kernel chunk is rewritten.
+
+A transactional layer (icechunk) was considered and not used: its repositories are not
+plain Zarr directories (``xr.open_zarr(path)`` finds no group without icechunk), and
+its local-file-system storage is not safe for concurrent commits.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
-from xkernels.contract import CORE_DIMS
+from xkernels.contract import CORE_DIMS, KERNEL_NAME
+from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
-from xkernels.store.journal import Extension, apply_extension
+from xkernels.store.datasets import CONSOLIDATED_WARNING
 from xkernels.store.layout import check_kernels
 from xkernels.store.matching import check_template, compare_core, coords_equal, short
-from xkernels.store.provenance import without_value_attrs
-from xkernels.store.publish import exclusive, recover
-from xkernels.store.reading import as_path, inspect_store, stored_kernels
+from xkernels.store.publish import kill_point, locked, publish, recover, staged
+from xkernels.store.reading import as_path, stored_kernels
+
+
+@dataclass(frozen=True)
+class Extension:
+    """What growing a sweep store changes.
+
+    Attributes
+    ----------
+    shapes : dict
+        Array name -> (old shape, new shape), for every array with a grown dim.
+    tails : dict
+        Coordinate name -> the values appended to it.
+    content_hash : str
+        Content hash of the grown sweep (the new ``kernels`` attribute).
+    """
+
+    shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
+    tails: dict[str, list]
+    content_hash: str
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """Hard-link a file of the store into its staging copy (copy where links fail)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def apply_extension(path: os.PathLike, extension: Extension) -> None:
+    """Grow the store at ``path`` in place (a staging copy: see :func:`extend_sweep_store`)."""
+    import zarr
+
+    group = zarr.open_group(path, mode="r+", use_consolidated=False)
+    for name, (old, new) in extension.shapes.items():
+        arr = group[name]
+        arr.resize(tuple(new))
+        if name in extension.tails:
+            arr[old[0]:] = np.asarray(extension.tails[name], dtype=arr.dtype)
+    group[KERNEL_NAME].update_attributes({"content_hash": extension.content_hash})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=CONSOLIDATED_WARNING)
+        zarr.consolidate_metadata(path, zarr_format=3)
 
 
 def tail_values(stored: np.ndarray, requested: np.ndarray, name: str, dim: str,
@@ -106,7 +158,7 @@ def plan_extension(path: os.PathLike, template: xr.DataArray,
         dims = tuple(arr.metadata.dimension_names or ())
         if any(d in grown for d in dims):
             shapes[name] = (tuple(arr.shape), tuple(template.sizes[d] for d in dims))
-    return Extension(shapes=shapes, tails=tails, content_hash=attrs["content_hash"])
+    return Extension(shapes, tails, attrs["content_hash"])
 
 
 def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[str, int]:
@@ -121,13 +173,10 @@ def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[
     values, in their order, are a prefix of the requested ones): chunks are indexed
     by position, so inserting values would move written points.
 
-    The extension is crash safe: a journal describing it is written (atomically)
-    before anything else and removed last.  A process killed in between leaves a
-    store that plain readers (``xr.open_zarr``) see with the old grid, and that
-    xkernels completes to the new grid -- new points not done -- the next time it
-    opens it (:func:`xkernels.store.open_kernels`,
-    :func:`xkernels.store.completed_points`, :func:`xkernels.store.write_point`,
-    this function...).
+    The extension is crash safe: the grown store is built as a copy (chunks
+    hard-linked) and renamed into place, so a process killed at any moment leaves
+    the old store or the grown one (or, between two renames, the old one aside,
+    which the next writer puts back); readers never change a store.
 
     Parameters
     ----------
@@ -174,16 +223,20 @@ def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[
     if not sweep_dims:
         raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
                          f"{template.dims}")
+    require_described_json(template.attrs.get("probes"), f"sweep store {str(path)!r}")
     template = template.copy(deep=False)
     template.attrs = without_value_attrs(template.attrs)
-    with exclusive(path):  # one process at a time grows a store
+    with locked(path):  # one process at a time grows a store
         recover(path)
-        inspect_store(path)  # completes an interrupted extension first
         extension = plan_extension(path, template, sweep_dims)
         if extension is None:
             return {}
         stored = stored_kernels(path)
         added = {d: template.sizes[d] - stored.sizes[d] for d in sweep_dims
                  if template.sizes[d] != stored.sizes[d]}
-        apply_extension(path, extension)
+        with staged(path) as tmp:
+            shutil.copytree(path, tmp, copy_function=_link_or_copy)
+            apply_extension(tmp, extension)
+            kill_point("grow:built")
+            publish(tmp, path, overwrite=True, what="kernel store")
         return added

@@ -16,9 +16,9 @@ from typing import Any
 import xarray as xr
 
 from xkernels.contract import KERNEL_NAME
+from xkernels.provenance import stamped_attrs
 from xkernels.store.attrs import restore_strings
 from xkernels.store.layout import check_kernels, check_replaceable, dataset_for_zarr, write_store
-from xkernels.store.provenance import stamped_attrs
 from xkernels.store.reading import (
     KernelStoreError,
     as_path,
@@ -35,7 +35,7 @@ def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool =
     """Write kernels to a new Zarr store, atomically.
 
     The store records the digest of the values it holds and their provenance
-    (:mod:`xkernels.store.provenance`): ``"computed"`` for kernels as the engine
+    (:mod:`xkernels.provenance`): ``"computed"`` for kernels as the engine
     returned them (or as read from a computed store), ``"derived"`` for anything else
     -- scaled, a subset of channels or lags, made by hand -- which
     :func:`xkernels.store.compute_kernels` never serves as computed kernels.

@@ -22,7 +22,6 @@ import xarray as xr
 from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME, validate_kernels
 from xkernels.store.attrs import checked_attrs, strings_as_objects
 from xkernels.store.datasets import write_dataset
-from xkernels.store.publish import recover
 
 STORE_FORMAT_VERSION = FORMAT_VERSION
 DONE_NAME = "done"
@@ -184,8 +183,6 @@ def write_store(ds: xr.Dataset, encoding: dict, path: Path, overwrite: bool,
     compute : bool
         Write the values (False: arrays are created but not filled).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    recover(path)  # a store moved aside by a dead writer is back before the check
     check_replaceable(path, overwrite)
     write_dataset(ds, path, overwrite=overwrite, encoding=encoding, compute=compute,
                   what="kernel store")

@@ -20,9 +20,9 @@ import numpy as np
 import xarray as xr
 
 from xkernels.contract import CHANNEL_COORDS
+from xkernels.provenance import VALUE_ATTRS
 from xkernels.spec.paths import join_path, split_path
 from xkernels.store.attrs import checked_attrs, parse_json_attr
-from xkernels.store.provenance import VALUE_ATTRS
 from xkernels.store.reading import stored_kernels
 
 

@@ -1,7 +1,6 @@
 """Opening a kernel store: what it is, whether this xkernels can read it, its metadata.
 
-Every opening first completes an extension whose writer died
-(:func:`xkernels.store.journal.finish_interrupted`).
+Reading never writes (:mod:`xkernels.store.publish`).
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import xarray as xr
 
 from xkernels.contract import FORMAT_VERSION, KERNEL_NAME
 from xkernels.store.attrs import strings_as_unicode
-from xkernels.store.journal import finish_interrupted
 from xkernels.store.layout import DONE_NAME, ROOT_VERSION_ATTR
 from xkernels.validation import fail
 
@@ -100,7 +98,6 @@ def inspect_store(path: Path) -> dict:
     if not path.is_dir():
         raise KernelStoreError(f"{str(path)!r} is not a kernel store: found a regular file, "
                                "expected a Zarr directory")
-    finish_interrupted(path)
     root = read_json(path / "zarr.json")
     if root is None:
         found = sorted(p.name for p in path.iterdir())[:10]

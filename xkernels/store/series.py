@@ -194,9 +194,11 @@ def _open(path: str | os.PathLike, kind: str, var: str) -> xr.DataArray:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{kind} store {str(path)!r} does not exist")
+    import zarr
+
     try:
         ds = xr.open_zarr(path)
-    except Exception as err:  # noqa: BLE001 - any failure to open means: not a store
+    except (zarr.errors.BaseZarrError, OSError) as err:  # not a Zarr store
         first = str(err).splitlines()[0] if str(err) else ""
         raise KernelStoreError(f"{kind} store {str(path)!r} is not a readable Zarr store "
                                f"({type(err).__name__}: {first})") from None

@@ -10,7 +10,6 @@ checked against the store before anything is written (:mod:`xkernels.store.match
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,12 +19,13 @@ import numpy as np
 import xarray as xr
 
 from xkernels.contract import CORE_DIMS, KERNEL_NAME, validate_kernels
+from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
 from xkernels.store.layout import DONE_NAME, check_kernels, chunks, dataset_for_zarr, write_store
 from xkernels.store.matching import check_point_attrs, check_template, compare_core, coords_equal
-from xkernels.store.provenance import without_value_attrs
-from xkernels.store.publish import recover
+from xkernels.store.publish import locked, recover
 from xkernels.store.reading import as_path, inspect_store, read_done, stored_kernels
+from xkernels.store.regions import write_region
 from xkernels.validation import check_int, fail
 
 
@@ -68,25 +68,22 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
         raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
                          f"{template.dims}; use write_kernels for a single point")
     template = template.copy(deep=False)
-    template.attrs = without_value_attrs(template.attrs)
-    recover(path)
-    if path.exists():
-        if not exist_ok:
-            raise FileExistsError(f"kernel store {str(path)!r} already exists")
-        check_template(path, template)
-        return
+    template.attrs = without_value_attrs(checked_attrs(template.attrs))  # before any disk
+    require_described_json(template.attrs.get("probes"), f"sweep store {str(path)!r}")
     import dask.array as dsa
 
-    sizes = chunks(template, sweep_dims)
-    lazy = dsa.full(template.shape, np.nan, dtype=template.dtype,
-                    chunks=tuple(sizes[d] for d in template.dims))
-    ds, encoding = dataset_for_zarr(template, sweep_dims, done_value=False, data=lazy)
-    try:
+    with locked(path):
+        recover(path)
+        if path.exists():
+            if not exist_ok:
+                raise FileExistsError(f"kernel store {str(path)!r} already exists")
+            check_template(path, template)
+            return
+        sizes = chunks(template, sweep_dims)
+        lazy = dsa.full(template.shape, np.nan, dtype=template.dtype,
+                        chunks=tuple(sizes[d] for d in template.dims))
+        ds, encoding = dataset_for_zarr(template, sweep_dims, done_value=False, data=lazy)
         write_store(ds, encoding, path, overwrite=False, compute=False)
-    except FileExistsError:  # created concurrently by another process
-        if not exist_ok:
-            raise
-        check_template(path, template)
 
 
 def completed_points(path: str | os.PathLike) -> np.ndarray:
@@ -181,44 +178,6 @@ def block_index(stored: xr.DataArray, index: Any, path: Path) -> tuple[list[int]
     return tuple(out)
 
 
-def _clean_partials(path: Path, position: tuple[int, ...]) -> None:
-    """Remove temporary chunk files a killed writer of this point left behind."""
-    key = "/".join(str(i) for i in position)
-    for base in (path / KERNEL_NAME / "c" / key, path / DONE_NAME / "c" / key):
-        for candidate in [*base.parent.glob(f"{base.name}.*.partial"),
-                          *(base.rglob("*.partial") if base.is_dir() else [])]:
-            candidate.unlink(missing_ok=True)
-
-
-def write_region(path: Path, selection: tuple[list[int], ...], values: np.ndarray) -> None:
-    """Write the kernels of an orthogonal block of points, data first, then done flags.
-
-    Flags of points being rewritten are cleared first, so a process killed at any
-    moment leaves every point of the block either done with all its chunks or not done.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        Checked sweep store.
-    selection : tuple of list of int
-        Positions along each sweep dim.
-    values : numpy.ndarray
-        Kernels of the block, shape (len of each list..., X, Y, probe_channel, tau).
-    """
-    import zarr
-
-    group = zarr.open_group(path, mode="r+", use_consolidated=False)
-    done = group[DONE_NAME]
-    for position in itertools.product(*selection):
-        _clean_partials(path, position)
-    was_done = done.get_orthogonal_selection(selection)
-    if was_done.any():
-        done.set_orthogonal_selection(selection, np.zeros(was_done.shape, dtype=bool))
-    group[KERNEL_NAME].set_orthogonal_selection(
-        (*selection, *([slice(None)] * len(CORE_DIMS))), values)
-    done.set_orthogonal_selection(selection, np.ones(was_done.shape, dtype=bool))
-
-
 def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
                 index: Mapping[str, int]) -> None:
     """Write the kernels of one sweep point into its region of a sweep store.
@@ -287,7 +246,8 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
     check_point_attrs(path, dict(stored.attrs), checked_attrs(H_point.attrs), point)
 
     values = np.asarray(H_point.values, dtype=stored.dtype)
-    write_region(path, tuple([i] for i in position), values[(None,) * len(position)])
+    write_region(path, KERNEL_NAME, DONE_NAME, tuple([i] for i in position),
+                 values[(None,) * len(position)])
 
 
 def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
@@ -356,4 +316,5 @@ def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
                     f"{coord.values.tolist()} in kernel store {str(path)!r}")
     check_point_attrs(path, dict(stored.attrs), checked_attrs(H_points.attrs),
                       dict.fromkeys(sweep_dims))
-    write_region(path, selection, np.asarray(H_points.values, dtype=stored.dtype))
+    write_region(path, KERNEL_NAME, DONE_NAME, selection,
+                 np.asarray(H_points.values, dtype=stored.dtype))

@@ -3,7 +3,6 @@
 * :mod:`~xkernels.sweeps.grid` -- parameter paths, grid parsing, the grid's points;
 * :mod:`~xkernels.sweeps.points` -- each point's specification, the sweep's labels;
 * :mod:`~xkernels.sweeps.planning` -- every point planned (validated) on its cells;
-* :mod:`~xkernels.sweeps.runner` -- where tasks run (dask.distributed or here);
 * :mod:`~xkernels.sweeps.simulation` -- the full-simulation path;
 * :mod:`~xkernels.sweeps.superposition` -- the superposition fast path;
 * :mod:`~xkernels.sweeps.driver` -- :func:`sweep` and its resumable stores.
@@ -12,7 +11,6 @@
 from xkernels.sweeps.driver import sweep
 from xkernels.sweeps.grid import Axis, Param, grid_points, parameter_paths, parse_grid
 from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_template
-from xkernels.sweeps.runner import Runner
 
-__all__ = ["Axis", "Param", "PointBuilder", "PointSpec", "Runner", "grid_points",
+__all__ = ["Axis", "Param", "PointBuilder", "PointSpec", "grid_points",
            "parameter_paths", "parse_grid", "sweep", "sweep_template"]

@@ -11,7 +11,7 @@ with dims ``(<swept params>..., X, Y, probe_channel, tau)``.
   validates (:class:`~xkernels.sweeps.points.PointBuilder`), and its synapse placement checked on
   the cell geometry (:mod:`xkernels.sweeps.planning`).
 * Points are computed in worker processes on dask.distributed (a local cluster sized
-  to the cores by default, or the user's ``Client``; :mod:`xkernels.sweeps.runner`),
+  to the cores by default, or the user's ``Client``; :mod:`xkernels.runtime`),
   each with its own NEURON cells.
 * With ``store=``, finished points are written to a Zarr sweep store at once (in
   blocks, :func:`xkernels.store.write_points`); running the same sweep again computes
@@ -39,6 +39,8 @@ import xarray as xr
 
 from xkernels.engine.kernels import prepare_kernels
 from xkernels.engine.plans import KernelPlan
+from xkernels.provenance import require_described
+from xkernels.runtime import Runner, progress_bar
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
 from xkernels.store import (
@@ -48,11 +50,10 @@ from xkernels.store import (
     open_kernels,
     write_points,
 )
-from xkernels.store.publish import exclusive, exclusive_lock_file
+from xkernels.store.publish import locked, recover
 from xkernels.sweeps.grid import Axis, grid_points, parse_grid
 from xkernels.sweeps.planning import collect_geometries, plan_points
 from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_hash, sweep_template
-from xkernels.sweeps.runner import Runner, progress_bar
 from xkernels.sweeps.simulation import run_simulations
 from xkernels.sweeps.superposition import choose_method, run_superposition
 
@@ -198,17 +199,12 @@ def sweep(
         labels.append(values)
     template = sweep_template(plan, axes, sweep_hash(plan, axes))
     path = None if store is None else Path(store)
+    if path is not None:
+        require_described(plan.probe_defs, f"sweep store {str(path)!r}")
     # one process at a time grows or resumes a store (others wait): no point is
     # computed twice, no growth races another process's writes
-    try:
-        values_out = _run_locked(path, template, runner, plan, options, axes, indices,
-                                 specs, labels, method, progress)
-    except BaseException:
-        if path is not None and not path.exists():
-            # refused before any store was written: leave nothing behind, not even the
-            # lock file of a store that does not exist
-            exclusive_lock_file(path).unlink(missing_ok=True)
-        raise
+    values_out = _run_locked(path, template, runner, plan, options, axes, indices,
+                             specs, labels, method, progress)
     if path is not None:
         return open_kernels(path)
     return template.copy(data=values_out)
@@ -222,10 +218,12 @@ def _run_locked(path: Path | None, template: xr.DataArray, runner: Runner, plan:
                 progress: bool | None) -> np.ndarray | None:
     """The points not yet in the store, computed under the store's exclusive lock; the
     values in memory when there is no store (None otherwise)."""
-    with contextlib.nullcontext() if path is None else exclusive(path):
+    with contextlib.nullcontext() if path is None else locked(path):
         done = np.zeros(len(specs), dtype=bool)
-        if path is not None and path.exists():
-            done = _check_store(path, template).reshape(-1)
+        if path is not None:
+            recover(path)  # a store a killed writer moved aside comes back first
+            if path.exists():
+                done = _check_store(path, template).reshape(-1)
         todo = [k for k in range(len(specs)) if not done[k]]
         values_out = None if path is not None else np.empty(template.shape)
         if not todo:

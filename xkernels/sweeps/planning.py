@@ -27,10 +27,10 @@ from xkernels.engine.averaging import node_plans, shared_membrane
 from xkernels.engine.cells import Geometry
 from xkernels.engine.plans import InputPlan, KernelPlan, PopulationPlan, plan_population
 from xkernels.probes.depth import depth_nodes
+from xkernels.runtime import SECONDS_PER_CELL, Runner
 from xkernels.spec.network import Population
 from xkernels.spec.options import leak_reversal_of
 from xkernels.sweeps.points import PointSpec
-from xkernels.sweeps.runner import SECONDS_PER_CELL, Runner
 
 
 @dataclass(frozen=True, eq=False)

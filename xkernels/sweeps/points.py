@@ -18,8 +18,8 @@ import numpy as np
 import xarray as xr
 
 from xkernels.contract import CORE_DIMS, KERNEL_NAME
-from xkernels.engine.kernels import content_hash
 from xkernels.engine.plans import KernelPlan
+from xkernels.provenance import content_hash
 from xkernels.spec.network import Network
 from xkernels.sweeps.grid import Axis
 

@@ -13,15 +13,15 @@ from typing import Any
 import numpy as np
 
 from xkernels.engine.kernels import prepare_kernels, simulate_values
-from xkernels.spec.network import Network
-from xkernels.spec.options import KernelOptions
-from xkernels.sweeps.planning import PointPlan
-from xkernels.sweeps.points import PointSpec
-from xkernels.sweeps.runner import (
+from xkernels.runtime import (
     SECONDS_PER_CELL,
     SECONDS_PER_SIMULATION,
     Runner,
 )
+from xkernels.spec.network import Network
+from xkernels.spec.options import KernelOptions
+from xkernels.sweeps.planning import PointPlan
+from xkernels.sweeps.points import PointSpec
 
 #: Largest number of points simulated by one task.
 MAX_POINTS_PER_TASK = 8

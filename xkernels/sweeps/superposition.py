@@ -32,14 +32,14 @@ from xkernels.engine.cells import Geometry
 from xkernels.engine.kernels import probes_matrix
 from xkernels.engine.plans import KernelPlan
 from xkernels.engine.superposition import Assembler, supports, unit_responses
-from xkernels.spec.network import Population
-from xkernels.sweeps.planning import CellPlan, PointPlan
-from xkernels.sweeps.runner import (
+from xkernels.runtime import (
     SECONDS_PER_CELL,
     SECONDS_PER_SIMULATION,
     Runner,
     progress_bar,
 )
+from xkernels.spec.network import Population
+from xkernels.sweeps.planning import CellPlan, PointPlan
 
 #: Cost of building a cell and its probe matrix, in units of one short simulation
 #: (used to choose between the superposition and full simulations).
