@@ -537,7 +537,7 @@ def main() -> None:
 
     from dask.distributed import Client, LocalCluster
 
-    from xkernels.engine.averaging import DEFAULT_DEPTH_NODES
+    from xkernels.engine.depth_average import DEFAULT_DEPTH_NODES
     from xkernels.hybrid import correlated_poisson, validate
 
     nodes = args.depth_nodes or DEFAULT_DEPTH_NODES

@@ -18,12 +18,12 @@ from lfpykit import lfpcalc
 
 import xkernels
 from xkernels import KernelOptions
-from xkernels.engine import averaging as avg
+from xkernels.engine import depth_average as avg
 from xkernels.engine.kernels import prepare_kernels
 from xkernels.probes import lateral
-from xkernels.probes.averaging import probe_depth_rule, probe_matrix
 from xkernels.probes.depth import hermite_table, kink_moments
 from xkernels.probes.depth_terms import contact_terms
+from xkernels.probes.population_average import probe_depth_rule, probe_matrix
 
 GCP = {"z": np.linspace(1000.0, -200.0, 13), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
 OPTIONS = {"dt": 2 ** -4, "tau": 20.0, "t_X": 200.0, "Vrest": -65.0}

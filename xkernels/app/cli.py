@@ -42,8 +42,8 @@ from xkernels.app.files import (
     spec_document,
     write_dataset,
 )
+from xkernels.checks import check_real, did_you_mean
 from xkernels.spec.options import LINEARISATIONS, OPERATING_POINTS, KernelOptions
-from xkernels.validation import check_real, did_you_mean
 
 __all__ = ["CLIError", "PROG", "SPEC_KEYS", "build_parser", "check_output",
            "default_probes", "describe_dataset", "load_spec", "main", "open_kernel_store",

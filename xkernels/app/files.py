@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from xkernels.checks import did_you_mean
 from xkernels.spec.options import KernelOptions
 from xkernels.store.datasets import write_dataset as write_zarr_dataset
 from xkernels.store.publish import publish
-from xkernels.validation import did_you_mean
 
 SPEC_KEYS = ("network", "probes", "options")
 

@@ -44,8 +44,8 @@ import numpy as np
 import xarray as xr
 
 from xkernels.app.lif import full_population_rates, import_nest
+from xkernels.checks import check_int, check_real, fail
 from xkernels.spec import microcircuit as mc
-from xkernels.validation import check_int, check_real, fail
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from xkernels.contract import (
     VALUES_DIGEST_ATTR,
     values_digest,
 )
-from xkernels.engine import averaging as avg
+from xkernels.engine import depth_average as avg
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.membrane import LinearisedMembrane, RestingState

@@ -5,7 +5,7 @@ currents after a synaptic volley are ``I(t) = Σ_s w_s G_s(t)``, with ``G_s`` th
 response to a unit-weight (1 nA) synapse on segment s (time constants tau1, tau2) and
 ``w_s`` the linearised per-segment weight.  A kernel is then
 ``finish_kernel(Σ_s w_s M G_s, h_delay)`` with M the probe matrix and h_delay the delay
-filter.  With depth averaging (:mod:`xkernels.engine.averaging`) the cell is evaluated
+filter.  With depth averaging (:mod:`xkernels.engine.depth_average`) the cell is evaluated
 at depth nodes n with probe matrices ``Q_n`` and the sum runs over (node, segment)
 pairs: ``Σ_n Σ_s w_ns Q_n G_s``.
 
@@ -13,7 +13,7 @@ pairs: ``Σ_n Σ_s w_ns Q_n G_s``.
   node's matrix (one cell, whose membrane is the same at every node);
 * :class:`Assembler` builds kernels from those responses in the frequency domain.
 
-Used by depth averaging (:func:`xkernels.engine.averaging.depth_kernels`) and by the
+Used by depth averaging (:func:`xkernels.engine.depth_average.depth_kernels`) and by the
 fast path of parameter sweeps (:mod:`xkernels.sweeps.superposition`).
 """
 

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from xkernels.checks import check_real
 from xkernels.engine.kernels import prepare_kernels, simulate_kernels
 from xkernels.hybrid.ground_truth import DEFAULT_DT, DEFAULT_SEED, simulate
 from xkernels.signals import convolve, rates_from_spikes
 from xkernels.signals.spikes import as_spikes
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
-from xkernels.validation import check_real
 
 #: default transient excluded from the scores (ms)
 DEFAULT_TRANSIENT = 100.0

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from xkernels.validation import (
+from xkernels.checks import (
     check_bool,
     check_choice,
     check_int,
@@ -37,7 +37,7 @@ LINEARISATIONS = ("as-is", "passive", "frozen", "quasi-active")
 #: ``Vrest`` (or the resting state a linearisation finds; LFPykernels' behaviour),
 #: ``"mean-input"`` around the per-segment potential of the cell under the mean input.
 OPERATING_POINTS = ("rest", "mean-input")
-#: Population-averaging modes (:mod:`xkernels.engine.averaging`).
+#: Population-averaging modes (:mod:`xkernels.engine.depth_average`).
 AVERAGING_MODES = ("reference", "depth")
 #: Relative tolerance of "a whole number of time steps" (``tau / dt``).
 WHOLE_RTOL = 1e-9
@@ -117,7 +117,7 @@ class KernelOptions(BaseModel):
         ``averaging="depth"``: of the cell at the population's mean depth with the
         reference g_eff shift).
     averaging : {"reference", "depth"}
-        Population averaging (:mod:`xkernels.engine.averaging`).  ``"reference"``
+        Population averaging (:mod:`xkernels.engine.depth_average`).  ``"reference"``
         (LFPykernels 0.2.0): one cell at the population's mean depth, synapse densities
         widened by the depth spread, only the probe averaged over positions.
         ``"depth"``: the soma depths (normal, ``loc``, ``scale``) integrated jointly

@@ -27,7 +27,7 @@ from xkernels.contract import CORE_DIMS, KERNEL_NAME
 from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
 from xkernels.store.datasets import CONSOLIDATED_WARNING
-from xkernels.store.layout import check_kernels
+from xkernels.store.layout import check_storable
 from xkernels.store.matching import check_template, compare_core, coords_equal, short
 from xkernels.store.publish import kill_point, locked, publish, recover, staged
 from xkernels.store.reading import as_path, stored_kernels
@@ -110,7 +110,7 @@ def plan_extension(path: os.PathLike, template: xr.DataArray,
         Absolute path of a checked sweep store.
     template : xarray.DataArray
         The whole requested sweep (checked with
-        :func:`xkernels.store.layout.check_kernels`).
+        :func:`xkernels.store.layout.check_storable`).
     sweep_dims : tuple of str
         Its sweep dims.
 
@@ -219,7 +219,7 @@ def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[
     array([False, False, False])
     """
     path = as_path(path)
-    sweep_dims = check_kernels(template)
+    sweep_dims = check_storable(template)
     if not sweep_dims:
         raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
                          f"{template.dims}")

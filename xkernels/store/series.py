@@ -20,10 +20,10 @@ from pathlib import Path
 
 import xarray as xr
 
+from xkernels.checks import fail
 from xkernels.contract import TAU_RTOL, regular_spacing
 from xkernels.store.datasets import write_dataset
 from xkernels.store.reading import KernelStoreError
-from xkernels.validation import fail
 
 __all__ = ["RATES_NAME", "SIGNALS_NAME", "check_series", "open_rates", "open_signals",
            "write_rates", "write_signals"]

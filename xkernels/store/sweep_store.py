@@ -18,15 +18,15 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xkernels.contract import CORE_DIMS, KERNEL_NAME, validate_kernels
+from xkernels.checks import check_int, fail
+from xkernels.contract import CORE_DIMS, KERNEL_NAME, check_kernels
 from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
-from xkernels.store.layout import DONE_NAME, check_kernels, chunks, dataset_for_zarr, write_store
+from xkernels.store.layout import DONE_NAME, check_storable, chunks, dataset_for_zarr, write_store
 from xkernels.store.matching import check_point_attrs, check_template, compare_core, coords_equal
 from xkernels.store.publish import locked, recover
 from xkernels.store.reading import as_path, inspect_store, read_done, stored_kernels
 from xkernels.store.regions import write_region
-from xkernels.validation import check_int, fail
 
 
 def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
@@ -63,7 +63,7 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
     array([False, False])
     """
     path = as_path(path)
-    sweep_dims = check_kernels(template)
+    sweep_dims = check_storable(template)
     if not sweep_dims:
         raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
                          f"{template.dims}; use write_kernels for a single point")
@@ -227,7 +227,7 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
         raise ValueError(f"H_point must have dims {CORE_DIMS} (plus length-1 sweep dims), got "
                          f"{dict(H_point.sizes)}")
     H_point = H_point.squeeze(extra)
-    validate_kernels(H_point)
+    check_kernels(H_point)
     if H_point.dims != CORE_DIMS:
         raise ValueError(f"H_point must have dims {CORE_DIMS}, got {H_point.dims}")
     if H_point.dtype.kind != "f":
@@ -300,7 +300,7 @@ def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
     if H_points.dims != stored.dims:
         raise ValueError(f"H_points must have the dims {stored.dims} of kernel store "
                          f"{str(path)!r}, got {H_points.dims}")
-    validate_kernels(H_points)
+    check_kernels(H_points)
     if H_points.dtype.kind != "f":
         raise ValueError(f"H_points must have a float dtype, got {H_points.dtype}")
     compare_core(stored, H_points, "point kernels", path, CORE_DIMS)

@@ -9,7 +9,7 @@ reversal, t_X).  Points with equal keys have the same membrane, which the
 superposition fast path exploits.
 
 With ``averaging="depth"`` each postsynaptic cell is planned at every depth node
-(:func:`xkernels.engine.averaging.node_plans`); its plan then holds the node weights
+(:func:`xkernels.engine.depth_average.node_plans`); its plan then holds the node weights
 concatenated (node-major, ``N * nseg`` per input) and the leak shift shared by the
 nodes.  A cell whose leak shift differs between nodes (g_eff with depth-dependent
 placement) has no membrane state (``state`` None): the fast path does not apply.
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from xkernels.engine.averaging import node_plans, shared_membrane
 from xkernels.engine.cells import Geometry
+from xkernels.engine.depth_average import node_plans, shared_membrane
 from xkernels.engine.plans import InputPlan, KernelPlan, PopulationPlan, plan_population
 from xkernels.probes.depth import depth_nodes
 from xkernels.runtime import SECONDS_PER_CELL, Runner

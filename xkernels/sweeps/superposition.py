@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from xkernels.engine.averaging import depth_matrices
 from xkernels.engine.cells import Geometry
+from xkernels.engine.depth_average import depth_matrices
 from xkernels.engine.kernels import probes_matrix
 from xkernels.engine.plans import KernelPlan
 from xkernels.engine.superposition import Assembler, supports, unit_responses

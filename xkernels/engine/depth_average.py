@@ -41,13 +41,13 @@ from typing import Any
 import numpy as np
 
 from xkernels import probes as probe_api
+from xkernels.checks import check_choice
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
 from xkernels.engine.superposition import Assembler, supports, unit_responses
 from xkernels.probes.depth import DepthRule
 from xkernels.spec.network import Network, Population
-from xkernels.validation import check_choice
 
 __all__ = ["METHODS", "check_depth_probes", "depth_kernels", "depth_matrices", "node_plans",
            "shared_membrane"]
