@@ -74,7 +74,7 @@ def run_xkernels(**options):
 
 def depth_cost(repeat: int, nodes: list[int]) -> None:
     """CPU time of averaging="depth" against "reference" (interleaved, best of repeat)."""
-    from xkernels.engine.averaging import DEFAULT_DEPTH_NODES
+    from xkernels.engine.depth_average import DEFAULT_DEPTH_NODES
 
     print("\naveraging='depth' vs 'reference', README network, CPU time of this process:")
     for g_eff in (True, False):
@@ -233,7 +233,7 @@ def active_network(n_pre: int):
 
 def run_linearisation_benchmark(repeat: int) -> None:
     import xkernels
-    from xkernels.engine.options import LINEARISATIONS
+    from xkernels.spec.options import LINEARISATIONS
 
     probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **GCP),
               "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}

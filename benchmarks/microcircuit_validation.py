@@ -140,7 +140,7 @@ def main() -> None:
     args = parser.parse_args()
     import xkernels
     from xkernels.app import microcircuit as nest_mc
-    from xkernels.engine.averaging import DEFAULT_DEPTH_NODES
+    from xkernels.engine.depth_average import DEFAULT_DEPTH_NODES
     from xkernels.hybrid import simulate
     from xkernels.hybrid.validation import scores
     from xkernels.signals.spikes import as_spikes

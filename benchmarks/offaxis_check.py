@@ -47,7 +47,7 @@ def main() -> None:
     import xkernels
 
     if args.no_r_limit:
-        import xkernels.probes.averaging as averaging
+        import xkernels.probes.population_average as averaging
 
         vectorised = averaging.average_contacts_vectorised
 

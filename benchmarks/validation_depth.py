@@ -148,11 +148,9 @@ def predict(network, spikes, probe_set, *, t_stop: float, dt: float, channels: l
     """Kernel prediction (channels, time): as :func:`xkernels.hybrid.validate` does it
     (the same kernel defaults), for kernels the ground truth's options do not fix."""
     import xkernels
-    from xkernels.hybrid.validation import KERNEL_DEFAULTS
     from xkernels.signals import convolve, rates_from_spikes
 
-    H = xkernels.compute_kernels(network, probe_set, dt=dt,
-                                 **{**KERNEL_DEFAULTS, **kernel_options})
+    H = xkernels.compute_kernels(network, probe_set, dt=dt, **kernel_options)
     X = [str(x) for x in H.coords["X"].values]
     rates = rates_from_spikes({x: spikes.population_times(x) for x in X}, t_start=0.0,
                               t_stop=t_stop, dt=dt)
@@ -539,7 +537,7 @@ def main() -> None:
 
     from dask.distributed import Client, LocalCluster
 
-    from xkernels.engine.averaging import DEFAULT_DEPTH_NODES
+    from xkernels.engine.depth_average import DEFAULT_DEPTH_NODES
     from xkernels.hybrid import correlated_poisson, validate
 
     nodes = args.depth_nodes or DEFAULT_DEPTH_NODES

@@ -52,17 +52,16 @@ def sweep_template_of(grid: dict) -> xr.DataArray:
     """The template ``sweep`` builds for ``grid`` (options of test_sweep.GROW_OPTIONS)."""
     from test_sweep import GROW_OPTIONS, make_probes
 
+    from xkernels import KernelOptions
     from xkernels.engine import kernels as kern
     from xkernels.spec import Network
     from xkernels.sweeps.grid import parse_grid
     from xkernels.sweeps.points import sweep_hash, sweep_template
 
     network = Network.example()
-    options = {"dt": kern.DEFAULT_DT, "tau": kern.DEFAULT_TAU, "t_X": kern.DEFAULT_T_X,
-               "Vrest": -65.0, "g_eff": True, "fir": False, "n_positions": 2000,
-               "seed": 1234}  # the defaults of sweep()
-    options.update({k: v for k, v in GROW_OPTIONS.items() if k in options})
-    plan = kern.prepare_kernels(network, make_probes(), **options)
+    options = KernelOptions(**{k: v for k, v in GROW_OPTIONS.items()
+                               if k in KernelOptions.model_fields})
+    plan = kern.prepare_kernels(network, make_probes(), options)
     axes = parse_grid(network, grid)
     return sweep_template(plan, axes, sweep_hash(plan, axes))
 

@@ -17,12 +17,13 @@ import pytest
 from lfpykit import lfpcalc
 
 import xkernels
-from xkernels.engine import averaging as avg
-from xkernels.engine.kernels import kernel_inputs, prepare_kernels
+from xkernels import KernelOptions
+from xkernels.engine import depth_average as avg
+from xkernels.engine.kernels import prepare_kernels
 from xkernels.probes import lateral
-from xkernels.probes.averaging import probe_depth_rule, probe_matrix
 from xkernels.probes.depth import hermite_table, kink_moments
 from xkernels.probes.depth_terms import contact_terms
+from xkernels.probes.population_average import probe_depth_rule, probe_matrix
 
 GCP = {"z": np.linspace(1000.0, -200.0, 13), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
 OPTIONS = {"dt": 2 ** -4, "tau": 20.0, "t_X": 200.0, "Vrest": -65.0}
@@ -243,22 +244,22 @@ def test_superposition_equals_per_node_simulation(mechanisms_loaded):
     node can be superposed from unit responses; the kernels are those of simulating every
     node (to rounding)."""
     from xkernels.engine.cells import LinearisedCell
-    from xkernels.engine.options import leak_reversal_of
+    from xkernels.spec.options import leak_reversal_of
 
     net = xkernels.Network.example()
-    plan = prepare_kernels(net, probes(), g_eff=False, fir=False, n_positions=2000, seed=1,
-                           averaging="depth", depth_nodes=4, **OPTIONS)
+    plan = prepare_kernels(net, probes(), KernelOptions(g_eff=False, seed=1, averaging="depth",
+                                                        depth_nodes=4, **OPTIONS))
     pop = net.population("I")
 
     def build():
-        return LinearisedCell(pop.cell, pop, plan.dt, leak_reversal_of(-65.0))
+        return LinearisedCell(pop.cell, pop, plan.options.dt, leak_reversal_of(-65.0))
 
     out = {method: avg.depth_kernels(net, "I", plan, build, method=method)
            for method in ("nodes", "superposition")}
     for pre in ("E", "I"):
         assert rel(out["superposition"][pre], out["nodes"][pre]) < 1e-9
-    plan_g = prepare_kernels(net, probes(), g_eff=True, fir=False, n_positions=2000,
-                             seed=1, averaging="depth", depth_nodes=4, **OPTIONS)
+    plan_g = prepare_kernels(net, probes(), KernelOptions(seed=1, averaging="depth",
+                                                          depth_nodes=4, **OPTIONS))
     with pytest.raises(ValueError, match="same at every depth node"):
         avg.depth_kernels(net, "I", plan_g, build, method="superposition")
     # a linearised membrane ("passive": the same as-is cell here) gives the same kernels
@@ -297,17 +298,15 @@ def test_sweep_fast_path_and_store(tmp_path, mechanisms_loaded):
     assert "averaging: depth (3 depth nodes)" in xkernels.describe(store)
 
 
-def test_reference_hash_unchanged():
-    """The averaging options enter the content hash only in depth mode: stores of
-    reference kernels written before the option existed stay valid."""
+def test_depth_nodes_enter_the_hash_only_in_depth_mode():
+    """Reference kernels do not depend on depth_nodes: a cached store of them is served
+    whatever depth_nodes says; depth kernels are told apart by it."""
     net = xkernels.Network.example()
-    plan = prepare_kernels(net, probes(), g_eff=True, fir=False, n_positions=2000, seed=1234,
-                           **OPTIONS)
-    assert "averaging" not in plan.inputs and "depth_nodes" not in plan.inputs
-    legacy = kernel_inputs(net, plan.probe_defs, dt=OPTIONS["dt"], tau=OPTIONS["tau"],
-                           t_X=OPTIONS["t_X"], Vrest=-65.0, g_eff=True, fir=False,
-                           n_positions=2000, seed=1234)
-    assert legacy == plan.inputs
+    plan = prepare_kernels(net, probes(), KernelOptions(**OPTIONS))
+    other = prepare_kernels(net, probes(), KernelOptions(depth_nodes=3, **OPTIONS))
+    assert "depth_nodes" not in plan.inputs and plan.digest == other.digest
+    depth = prepare_kernels(net, probes(), KernelOptions(averaging="depth", **OPTIONS))
+    assert depth.inputs == {**plan.inputs, "averaging": "depth", "depth_nodes": 5}
 
 
 def test_compat_always_uses_reference(monkeypatch):
@@ -323,9 +322,9 @@ def test_compat_always_uses_reference(monkeypatch):
     original = engine.prepare_kernels
     seen = []
 
-    def depth_by_default(*args, averaging="depth", **kwargs):
-        seen.append(averaging)
-        return original(*args, averaging=averaging, **kwargs)
+    def depth_by_default(network, probes, options, **kwargs):
+        seen.append(options.averaging)
+        return original(network, probes, options, **kwargs)
 
     monkeypatch.setattr(compat, "prepare_kernels", depth_by_default)
     H = approx.get_kernel([probe], X="E", **OPTIONS)["GaussCylinderPotential"]
@@ -344,6 +343,8 @@ def test_compat_always_uses_reference(monkeypatch):
 @pytest.mark.parametrize("kwargs, exc, match", [
     ({"averaging": "Depth"}, ValueError, "averaging must be one of"),
     ({"averaging": None}, ValueError, "averaging"),
+    ({"averaging": "depth", "depth_nodes": 5, "dpeth_nodes": 3}, TypeError,
+     "unknown kernel option 'dpeth_nodes'.*did you mean 'depth_nodes'"),
     ({"averaging": "depth", "depth_nodes": 0}, ValueError, "depth_nodes must be an integer >= 1"),
     ({"depth_nodes": 0}, ValueError, r"depth_nodes must be an integer >= 1, got 0"),
     ({"averaging": "depth", "depth_nodes": 2.5}, TypeError, "depth_nodes"),
@@ -370,8 +371,8 @@ def test_conflicting_probe_smoothing_refused(tmp_path, monkeypatch):
                                  averaging="depth", store=store, **OPTIONS)
     assert not store.exists()
     # the same probe is fine in reference mode (nothing integrated twice there) ...
-    prepare_kernels(xkernels.Network.example(), probes(sigma_z=50.0), g_eff=True, fir=False,
-                    n_positions=10, seed=1, **OPTIONS)
+    prepare_kernels(xkernels.Network.example(), probes(sigma_z=50.0),
+                    KernelOptions(n_positions=10, seed=1, **OPTIONS))
 
 
 def test_cli_option(tmp_path, mechanisms_loaded):

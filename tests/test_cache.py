@@ -185,24 +185,6 @@ def test_kernels_of_an_older_engine_are_recomputed(computed, simulations, monkey
     assert again.attrs["content_hash"] != H.attrs["content_hash"]
 
 
-def test_stores_without_provenance_are_recomputed(computed, simulations):
-    """A store written before versions and digests: same inputs, unknown engine."""
-    from xkernels.engine import kernels as engine
-
-    H, store = computed
-    plan = engine.prepare_kernels(Network.example(), probes(), dt=2 ** -4, tau=4.0,
-                                  t_X=200.0, Vrest=-65.0, g_eff=True, fir=False,
-                                  n_positions=2000, seed=1234)
-    legacy = {k: v for k, v in plan.inputs.items() if k != "engine_version"}
-    _rewrite_attrs(store, engine_version=None, provenance=None, values_sha256=None,
-                   content_hash=engine.content_hash(legacy))
-    n = simulations["n"]
-    with pytest.warns(UserWarning, match="without provenance|unversioned"):
-        again = xkernels.compute_kernels(Network.example(), probes(), tau=4.0, store=store)
-    assert simulations["n"] == n + 4
-    xr.testing.assert_identical(again, H)
-
-
 def test_geff_with_a_rate_never_set_warns():
     spec = Network.example().to_dict()
     del spec["populations"][1]["rate"]

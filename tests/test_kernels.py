@@ -28,7 +28,7 @@ def H():
 
 
 def test_data_contract(H):
-    xkernels.validate_kernels(H)
+    xkernels.check_kernels(H)
     assert H.name == "kernels"
     assert H.dims == ("X", "Y", "probe_channel", "tau")
     assert H.coords["X"].values.tolist() == ["E", "I"]

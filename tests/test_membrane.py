@@ -269,8 +269,7 @@ def active_case(request):
     rest = json.loads(frozen.attrs["resting_state"])["E"]
     v_rest = np.array(rest["v"])
     _, _, _, geometry, _ = segment_layout(net)
-    plan = prepare_kernels(net, PROBES, dt=DT, tau=TAU, t_X=200.0, Vrest=-65.0,
-                           g_eff=True, fir=False, n_positions=2000, seed=1234)
+    plan = prepare_kernels(net, PROBES, xkernels.KernelOptions(dt=DT, tau=TAU))
     inputs = plan_population(net, "E", geometry, v_rest, True, plan.grid)
     matrix = probes_matrix(plan.probes, geometry, net.population("E"), 2000, 1234)
     return {"kind": request.param, "net": net, "quasi": quasi, "frozen": frozen,
@@ -383,13 +382,11 @@ def test_modes_per_population():
 
 def test_as_is_keeps_its_content_hash_and_the_store_tells_modes_apart(tmp_path):
     net = Network.example(active=True)
-    default = prepare_kernels(net, PROBES, dt=DT, tau=1.0, t_X=200.0, Vrest=-65.0,
-                              g_eff=True, fir=False, n_positions=10, seed=1)
-    as_is = prepare_kernels(net, PROBES, dt=DT, tau=1.0, t_X=200.0, Vrest=-65.0,
-                            g_eff=True, fir=False, n_positions=10, seed=1,
-                            linearisation={"E": "as-is", "I": "as-is"})
+    options = xkernels.KernelOptions(dt=DT, tau=1.0, n_positions=10, seed=1)
+    default = prepare_kernels(net, PROBES, options)
+    as_is = prepare_kernels(net, PROBES,
+                            options.replace(linearisation={"E": "as-is", "I": "as-is"}))
     assert as_is.digest == default.digest
-    assert "linearisation" not in as_is.inputs
     store = tmp_path / "k.zarr"
     H = xkernels.compute_kernels(net, PROBES, tau=1.0, linearisation="frozen", store=store)
     again = xkernels.compute_kernels(net, PROBES, tau=1.0, linearisation="frozen",
@@ -488,7 +485,7 @@ def test_no_sections_left_behind():
 def test_hybrid_cells_get_the_same_active_membrane():
     """The ground truth's cells (engine.network_cell) are built with the same preset,
     I_h gradient included, as the kernels' cells."""
-    from xkernels.engine.network_cell import template_cell
+    from xkernels.engine.cells import template_cell
 
     net = Network.example(active=True)
     pop = net.population("E")

@@ -38,13 +38,13 @@ def network():
 
 @pytest.fixture(scope="module")
 def mean_input(network):
-    return engine_kernels.compute_kernels(network, probes(), tau=TAU, dt=DT,
+    return xkernels.compute_kernels(network, probes(), tau=TAU, dt=DT,
                                           operating_point="mean-input")
 
 
 @pytest.fixture(scope="module")
 def at_rest(network):
-    return engine_kernels.compute_kernels(network, probes(), tau=TAU, dt=DT)
+    return xkernels.compute_kernels(network, probes(), tau=TAU, dt=DT)
 
 
 def with_changes(network, change):
@@ -112,10 +112,8 @@ def test_rest_is_unchanged_and_the_modes_differ(network, mean_input, at_rest):
     assert mean_input.attrs["operating_point"] == "mean-input"
     assert "resting_state" not in at_rest.attrs
     assert mean_input.attrs["content_hash"] != at_rest.attrs["content_hash"]
-    plan = engine_kernels.prepare_kernels(network, probes(), dt=DT, tau=TAU, t_X=200.0,
-                                          Vrest=-65.0, g_eff=True, fir=False,
-                                          n_positions=2000, seed=1234)
-    assert "operating_point" not in plan.inputs  # hashes of "rest" kernels as before
+    plan = engine_kernels.prepare_kernels(network, probes(),
+                                          xkernels.KernelOptions(dt=DT, tau=TAU))
     assert plan.digest == at_rest.attrs["content_hash"]
     # the same membrane, other driving forces: I -> E (E_I = -80 mV) barely changes,
     # I -> I (inhibitory cell sitting ~5-10 mV above rest) grows
@@ -130,7 +128,7 @@ def test_equals_rest_with_that_potential_as_vrest(network, mean_input):
     fixed = with_e_pas(network)
     rest = json.loads(mean_input.attrs["resting_state"])
     vrest = {post: rest[post]["v"] for post in ("E", "I")}
-    H = engine_kernels.compute_kernels(fixed, probes(), tau=TAU, dt=DT, Vrest=vrest)
+    H = xkernels.compute_kernels(fixed, probes(), tau=TAU, dt=DT, Vrest=vrest)
     scale = float(np.abs(mean_input).max())
     np.testing.assert_allclose(H.values, mean_input.values, rtol=0, atol=1e-9 * scale)
 
@@ -141,11 +139,11 @@ def test_depth_mode_without_spread_is_the_reference_mode(network):
         p["scale"] = 0.0
     flat = xkernels.Network.from_dict(d)
     cdm = {"cdm": xkernels.CurrentDipoleMomentZ()}
-    ref = engine_kernels.compute_kernels(flat, cdm, tau=TAU, dt=DT,
+    ref = xkernels.compute_kernels(flat, cdm, tau=TAU, dt=DT,
                                          operating_point="mean-input")
-    depth = engine_kernels.compute_kernels(flat, cdm, tau=TAU, dt=DT, averaging="depth",
+    depth = xkernels.compute_kernels(flat, cdm, tau=TAU, dt=DT, averaging="depth",
                                            operating_point="mean-input")
-    rest = engine_kernels.compute_kernels(flat, cdm, tau=TAU, dt=DT, averaging="depth")
+    rest = xkernels.compute_kernels(flat, cdm, tau=TAU, dt=DT, averaging="depth")
     np.testing.assert_allclose(depth.values, ref.values, rtol=0,
                                atol=1e-9 * float(np.abs(ref).max()))
     assert not np.allclose(depth.values, rest.values, rtol=0.01)
@@ -155,17 +153,17 @@ def test_depth_mode_settles_every_node(network):
     """Each depth node has its own placement, hence its own mean-input potential: the
     depth-mode kernels are not those of one node's potential everywhere."""
     cdm = {"cdm": xkernels.CurrentDipoleMomentZ()}
-    depth = engine_kernels.compute_kernels(network, cdm, tau=TAU, dt=DT, averaging="depth",
+    depth = xkernels.compute_kernels(network, cdm, tau=TAU, dt=DT, averaging="depth",
                                            depth_nodes=3, operating_point="mean-input")
     assert depth.attrs["operating_point"] == "mean-input"
-    rest = engine_kernels.compute_kernels(network, cdm, tau=TAU, dt=DT, averaging="depth",
+    rest = xkernels.compute_kernels(network, cdm, tau=TAU, dt=DT, averaging="depth",
                                           depth_nodes=3)
     ratio = (depth.std("tau") / rest.std("tau")).sel(probe_channel="cdm:z")
     assert float(ratio.sel(X="I", Y="I")) > 1.05
     # one potential for every node (that of the cell at loc, placement widened) is not
     # what the nodes settle to: close, but not equal
     at_loc = json.loads(depth.attrs["resting_state"])
-    one = engine_kernels.compute_kernels(with_e_pas(network), cdm, tau=TAU, dt=DT,
+    one = xkernels.compute_kernels(with_e_pas(network), cdm, tau=TAU, dt=DT,
                                          averaging="depth", depth_nodes=3,
                                          Vrest={k: v["v"] for k, v in at_loc.items()})
     diff = float(np.abs(one - depth).max() / np.abs(depth).max())
@@ -198,7 +196,7 @@ def test_sweep_simulates_every_point(network):
         for c in d["connections"]:
             if c["pre"] == "E" and c["post"] == "I":
                 c["synapse"]["weight"] = w
-        H = engine_kernels.compute_kernels(xkernels.Network.from_dict(d), cdm, tau=TAU,
+        H = xkernels.compute_kernels(xkernels.Network.from_dict(d), cdm, tau=TAU,
                                            operating_point="mean-input")
         np.testing.assert_allclose(S.isel({S.dims[0]: k}).values, H.values, rtol=1e-12,
                                    atol=0)
@@ -212,14 +210,12 @@ def test_sweep_simulates_every_point(network):
 def test_unknown_operating_point(network):
     with pytest.raises(ValueError, match=r"operating_point must be one of \['rest', "
                                          r"'mean-input'\], got 'mean_input'"):
-        engine_kernels.prepare_kernels(network, probes(), dt=DT, tau=TAU, t_X=200.0,
-                                       Vrest=-65.0, g_eff=True, fir=False, n_positions=10,
-                                       seed=1, operating_point="mean_input")
+        xkernels.KernelOptions(dt=DT, tau=TAU, operating_point="mean_input")
 
 
 def test_mean_input_needs_g_eff(network):
     with pytest.raises(ValueError, match="needs g_eff=True"):
-        engine_kernels.compute_kernels(network, probes(), tau=TAU, g_eff=False,
+        xkernels.compute_kernels(network, probes(), tau=TAU, g_eff=False,
                                        operating_point="mean-input")
 
 
@@ -229,17 +225,17 @@ def test_mean_input_needs_conductance_based_synapses(network):
     current = xkernels.Network.from_dict(d)
     # g_eff (which mean-input needs) needs conductance-based synapses
     with pytest.raises(ValueError, match="needs g_eff=True"):
-        engine_kernels.compute_kernels(current, probes(), tau=TAU, g_eff=False,
+        xkernels.compute_kernels(current, probes(), tau=TAU, g_eff=False,
                                        operating_point="mean-input")
     with pytest.raises(ValueError, match="g_eff=True requires a conductance-based"):
-        engine_kernels.compute_kernels(current, probes(), tau=TAU,
+        xkernels.compute_kernels(current, probes(), tau=TAU,
                                        operating_point="mean-input")
 
 
 def test_active_cell_as_is_is_refused(network):
     active = with_active_E(network)
     with pytest.raises(ValueError, match="its linearisation is 'as-is'"):
-        engine_kernels.compute_kernels(active, probes(), tau=TAU,
+        xkernels.compute_kernels(active, probes(), tau=TAU,
                                        operating_point="mean-input")
 
 
@@ -248,7 +244,7 @@ def test_active_cell_linearised_around_its_mean_input_state(network):
     cdm = {"cdm": xkernels.CurrentDipoleMomentZ()}
     states = {}
     for point in ("rest", "mean-input"):
-        H = engine_kernels.compute_kernels(active, cdm, tau=TAU, linearisation="frozen",
+        H = xkernels.compute_kernels(active, cdm, tau=TAU, linearisation="frozen",
                                            operating_point=point)
         states[point] = np.asarray(json.loads(H.attrs["resting_state"])["E"]["v"])
     # the active cell rests near -65 mV; the mean input holds its apical tuft ~8 mV higher

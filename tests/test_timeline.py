@@ -7,12 +7,8 @@ import numpy as np
 import pytest
 from conftest import cell_parameters
 
-from xkernels.engine.timeline import (
-    lfpy_time_vector,
-    lfpykernels_grid,
-    regular_grid,
-    whole_steps,
-)
+from xkernels.engine.timeline import lfpy_time_vector, lfpykernels_grid, regular_grid
+from xkernels.spec.options import whole_steps
 
 # (dt, tstop): the first three lose the last sample, gain one, or end exactly
 CLOCK_CASES = [(0.1, 550.0), (0.025, 600.0), (0.1, 250.0), (0.05, 250.0), (0.025, 225.0),

@@ -25,9 +25,9 @@ class XkDataArrayAccessor:
 
     def validate(self) -> None:
         """Raise ``ValueError`` unless the array honours the kernels contract."""
-        from xkernels.contract import validate_kernels
+        from xkernels.contract import check_kernels
 
-        validate_kernels(self._obj)
+        check_kernels(self._obj)
 
     def convolve(self, kernels: xr.DataArray, **kwargs: Any) -> xr.DataArray:
         """Signals from rates: see :func:`xkernels.convolve.convolve`."""

@@ -24,7 +24,6 @@ it) and ``lfpykernels.KernelApproxCurrentDipoleMoment`` (as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +38,7 @@ from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
 from xkernels.probes.registry import register_matching
 from xkernels.provenance import content_hash, undescribed
 from xkernels.spec.network import Network
+from xkernels.spec.options import KernelOptions
 
 __all__ = ["GaussCylinderPotential", "KernelApprox", "KernelApproxCurrentDipoleMoment"]
 
@@ -373,21 +373,15 @@ class KernelApprox:
                 not probes:
             raise TypeError(f"probes must be a non-empty list of lfpykit models, got {probes!r}")
         names = {f"p{i}": probe for i, probe in enumerate(probes)}
-        key_parts = {"Vrest": np.asarray(Vrest, dtype=float).tolist(), "dt": dt, "t_X": t_X,
-                     "tau": tau, "g_eff": bool(g_eff), "fir": bool(fir)}
+        options = KernelOptions(dt=dt, tau=tau, t_X=t_X, Vrest=Vrest, g_eff=g_eff, fir=fir,
+                                averaging="reference")
         definitions = probe_definitions(names)
-        key_parts["probes"] = list(definitions.values())
-        try:  # probes without a definition are recomputed, never served from the cache
-            key = None if undescribed(definitions) else content_hash(
-                json.loads(json.dumps(key_parts, default=str)))
-        except ValueError:  # NaN options: refused by prepare_kernels below
-            key = None
+        # probes without a definition are recomputed, never served from the cache
+        key = None if undescribed(definitions) else content_hash(
+            {"options": options.model_dump(mode="json"), "probes": list(definitions.values())})
         cached = self._cache.get(key) if key is not None else None
         if cached is None:
-            vrest = list(Vrest) if isinstance(Vrest, (list, tuple, np.ndarray)) else Vrest
-            plan = prepare_kernels(self.network, names, dt=dt, tau=tau, t_X=t_X, Vrest=vrest,
-                                   g_eff=g_eff, fir=fir, n_positions=2000, seed=1234,
-                                   reference_lags=True, averaging="reference")
+            plan = prepare_kernels(self.network, names, options, reference_lags=True)
             cached = _Computed(plan, np.zeros(plan.shape), set())
             if key is not None:
                 self._cache = {key: cached}

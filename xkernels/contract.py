@@ -153,7 +153,7 @@ def regular_spacing(values: np.ndarray, name: str, rtol: float = TAU_RTOL,
     return float(step)
 
 
-def validate_kernels(H: xr.DataArray, *, require_attrs: bool = True) -> None:
+def check_kernels(H: xr.DataArray, *, require_attrs: bool = True) -> None:
     """Check that ``H`` honours the kernels data contract.
 
     Parameters
@@ -175,8 +175,8 @@ def validate_kernels(H: xr.DataArray, *, require_attrs: bool = True) -> None:
     >>> import xkernels
     >>> H = xkernels.compute_kernels(xkernels.Network.example(),
     ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
-    >>> validate_kernels(H)
-    >>> validate_kernels(H.rename(tau="lag"))
+    >>> check_kernels(H)
+    >>> check_kernels(H.rename(tau="lag"))
     Traceback (most recent call last):
     ...
     ValueError: ...

@@ -30,9 +30,9 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from xkernels.checks import check_choice, fail
 from xkernels.contract import CHANNEL_COORDS, select_probe, selected_probes
 from xkernels.figures import new_figure, time_window
-from xkernels.validation import check_choice, fail
 
 KINDS = ("traces", "image")
 #: ``scale`` values of :func:`plot_kernels`.

@@ -33,7 +33,6 @@ import xarray as xr
 from xkernels.app import validate_command
 from xkernels.app.demo import run_demo
 from xkernels.app.files import (
-    OPTION_KEYS,
     SPEC_KEYS,
     CLIError,
     check_output,
@@ -43,10 +42,10 @@ from xkernels.app.files import (
     spec_document,
     write_dataset,
 )
-from xkernels.engine.options import LINEARISATIONS, OPERATING_POINTS
-from xkernels.validation import check_real, did_you_mean
+from xkernels.checks import check_real, did_you_mean
+from xkernels.spec.options import LINEARISATIONS, OPERATING_POINTS, KernelOptions
 
-__all__ = ["CLIError", "OPTION_KEYS", "PROG", "SPEC_KEYS", "build_parser", "check_output",
+__all__ = ["CLIError", "PROG", "SPEC_KEYS", "build_parser", "check_output",
            "default_probes", "describe_dataset", "load_spec", "main", "open_kernel_store",
            "open_rates", "read_json", "spec_document", "write_dataset"]
 
@@ -119,21 +118,28 @@ def _status(message: str, quiet: bool = False) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def _options_from_flags(args: argparse.Namespace, network: Any, probes: dict[str, Any],
+                        options: KernelOptions) -> tuple[Any, dict[str, Any], KernelOptions]:
+    """The spec's options with those given on the command line replacing them."""
+    flags = {name: getattr(args, name) for name in ("linearisation", "operating_point")
+             if getattr(args, name) is not None}
+    try:
+        return network, probes, options.replace(**flags)
+    except (ValueError, TypeError) as err:
+        raise CLIError(f"spec file {str(args.spec)!r}: options: {err}") from None
+
+
 def cmd_compute(args: argparse.Namespace) -> int:
     """``xkernels compute SPEC.json -o KERNELS.zarr``; returns the exit status."""
     from xkernels.store import compute_kernels, write_kernels
 
     out = check_output(args.output, args.overwrite)
-    network, probes, options = load_spec(args.spec)
-    if args.linearisation is not None:
-        options["linearisation"] = args.linearisation
-    if args.operating_point is not None:
-        options["operating_point"] = args.operating_point
+    network, probes, options = _options_from_flags(args, *load_spec(args.spec))
     start = time.perf_counter()
     _status(f"computing kernels of {len(network.connections)} connections, "
             f"probes {list(probes)} ...", args.quiet)
     try:
-        H = compute_kernels(network, probes, **options)
+        H = compute_kernels(network, probes, options)
     except (ValueError, TypeError) as err:
         raise CLIError(f"spec file {str(args.spec)!r}: {err}") from None
     write_kernels(H, out, overwrite=args.overwrite)
@@ -199,11 +205,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     check_output(out, overwrite=True)  # the parent must be a folder
-    network, probes, options = load_spec(args.spec)
-    if args.linearisation is not None:
-        options["linearisation"] = args.linearisation
-    if args.operating_point is not None:
-        options["operating_point"] = args.operating_point
+    network, probes, options = _options_from_flags(args, *load_spec(args.spec))
     grid = _load_grid(args.grid)
     _clear_sweep_output(out, args.overwrite)
     before = _points_done(out)
@@ -212,8 +214,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 args.quiet)
     start = time.perf_counter()
     try:
-        H = sweep(network, grid, probes, store=out, progress=not args.quiet,
-                  client=args.workers if args.workers > 1 else "sync", **options)
+        H = sweep(network, grid, probes, options, store=out, progress=not args.quiet,
+                  client=args.workers if args.workers > 1 else "sync")
     except (ValueError, TypeError, KeyError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         hint = (" (use --overwrite to replace it)" if "holds a different sweep" in str(msg)

@@ -27,9 +27,9 @@ import xarray as xr
 
 from xkernels.app import lif
 from xkernels.app.files import CLIError, check_output, publish_output, spec_document
+from xkernels.checks import check_int, check_real
 from xkernels.contract import probe_names
 from xkernels.store.publish import staged
-from xkernels.validation import check_int, check_real
 
 #: EEG electrodes (µm): on the scalp (radius 90 mm) above the dipole and 20°/40° away.
 EEG_ANGLES_DEG = (0.0, 20.0, 40.0)

@@ -17,13 +17,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from xkernels.checks import did_you_mean
+from xkernels.spec.options import KernelOptions
 from xkernels.store.datasets import write_dataset as write_zarr_dataset
 from xkernels.store.publish import publish
-from xkernels.validation import did_you_mean
 
 SPEC_KEYS = ("network", "probes", "options")
-OPTION_KEYS = ("dt", "tau", "t_X", "Vrest", "g_eff", "fir", "n_positions", "seed",
-               "linearisation", "averaging", "depth_nodes", "operating_point")
 
 
 class CLIError(Exception):
@@ -67,8 +66,8 @@ def default_probes() -> dict[str, Any]:
             "cdm": CurrentDipoleMomentZ()}
 
 
-def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Read a computation spec: (Network, probes dict, compute_kernels options).
+def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], KernelOptions]:
+    """Read a computation spec: (Network, probes dict, KernelOptions).
 
     Parameters
     ----------
@@ -79,7 +78,8 @@ def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     Returns
     -------
     network, probes, options
-        Options in the units of :func:`xkernels.compute_kernels` (ms, mV).
+        The ``options`` block is the JSON of :class:`xkernels.KernelOptions` (ms, mV);
+        options it leaves out take their defaults.
     """
     from xkernels.probes import probe_from_definition
     from xkernels.spec.network import Network
@@ -116,11 +116,10 @@ def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     if not isinstance(options, dict):
         raise CLIError(f"spec file {str(path)!r}: options must be an object, "
                        f"got {options!r}")
-    unknown = sorted(set(options) - set(OPTION_KEYS))
-    if unknown:
-        raise CLIError(f"spec file {str(path)!r}: unknown options {unknown}; "
-                       f"allowed: {list(OPTION_KEYS)}{did_you_mean(unknown[0], OPTION_KEYS)}")
-    return network, probes, dict(options)
+    try:
+        return network, probes, KernelOptions(**options)
+    except (ValueError, TypeError) as err:
+        raise CLIError(f"spec file {str(path)!r}: options: {err}") from None
 
 
 def relative_to_spec(network: Any, folder: Path) -> Any:
@@ -170,7 +169,7 @@ def relative_to_spec(network: Any, folder: Path) -> Any:
 
 
 def spec_document(network: Any, probes: Mapping[str, Any],
-                  options: Mapping[str, Any]) -> dict[str, Any]:
+                  options: KernelOptions | Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The JSON document :func:`load_spec` reads.
 
     Parameters
@@ -179,8 +178,8 @@ def spec_document(network: Any, probes: Mapping[str, Any],
         The network.
     probes : mapping
         Probe name -> probe.
-    options : mapping
-        Options of :func:`xkernels.compute_kernels` (ms, mV).
+    options : KernelOptions or mapping, optional
+        Options of the kernels (:class:`xkernels.KernelOptions`; default: the defaults).
 
     Returns
     -------
@@ -191,7 +190,7 @@ def spec_document(network: Any, probes: Mapping[str, Any],
 
     return {"network": network.to_dict(),
             "probes": {name: probe_definition(p) for name, p in probes.items()},
-            "options": dict(options)}
+            "options": KernelOptions.of(options).model_dump(mode="json")}
 
 
 def check_output(path: str | Path, overwrite: bool) -> Path:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xkernels.validation import check_int, check_mapping, check_real, fail
+from xkernels.checks import check_int, check_mapping, check_real, fail
 
 #: Full population sizes of the README network (the kernels' populations).
 FULL_SIZES: dict[str, int] = {"E": 8192, "I": 1024}

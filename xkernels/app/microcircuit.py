@@ -42,8 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from xkernels.app.lif import NestSpikes, population_rates, record_spikes, start_nest, summary
+from xkernels.checks import check_real, fail
 from xkernels.spec import microcircuit as mc
-from xkernels.validation import check_real, fail
 
 __all__ = ["MicrocircuitParams", "dc_compensation", "population_rates",  # the last two:
            "simulate_microcircuit", "summary"]  # from xkernels.app.lif

@@ -57,9 +57,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     t_stop = args.t_stop if args.t_stop is not None else saved_t_stop
     if t_stop is None:
         raise CLIError(f"spikes file {str(args.spikes)!r} has no t_stop; give --t-stop")
-    kernel_options: dict[str, Any] = dict(options)
-    if "seed" in kernel_options:
-        kernel_options["kernel_seed"] = kernel_options.pop("seed")
     cells: Any = args.cells
     if cells is not None and cells > 1:
         if cells != int(cells):
@@ -74,7 +71,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         ds = validate(network, spikes, probes, t_stop=t_stop, transient=args.transient,
                       seed=args.seed, client=client, store=args.store,
-                      progress=not args.quiet, n_cells=cells, ext=args.ext, **kernel_options)
+                      progress=not args.quiet, n_cells=cells, ext=args.ext,
+                      dt=options.dt, Vrest=options.Vrest, options=options)
     except (ValueError, TypeError) as err:
         raise CLIError(f"spec file {str(args.spec)!r} / spikes file "
                        f"{str(args.spikes)!r}: {err}") from None

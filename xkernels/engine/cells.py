@@ -14,12 +14,13 @@ like the reference does: from ``v_init`` with the synaptic volley at ``t_X``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from xkernels.engine.biophysics import finish_preset, preset_function
-from xkernels.engine.mechanisms import load_mechanisms
+from xkernels.engine.mechanisms import NEURON_LOCK, load_mechanisms
 from xkernels.spec.network import CellSpec, Population
 
 # density mechanisms that keep the membrane linear and passive
@@ -131,8 +132,8 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
 
     The one construction shared by :class:`LinearisedCell` (kernels) and
     :class:`xkernels.engine.network_cell.NetworkCell` (the hybrid scheme): template,
-    morphology, biophysics preset or callable, ``params``; it replaces every NEURON
-    section of the process (``delete_sections=True``).
+    morphology, biophysics preset or callable, ``params``.  Sections that exist already
+    (the user's own model) are left alone.
 
     Parameters
     ----------
@@ -172,15 +173,17 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
         custom_fun.insert(0, bio)
         custom_args.insert(0, dict(spec.biophysics_args))
     params.setdefault("v_init", -70.0)
-    cell = LFPy.TemplateCell(
-        morphology=str(spec.resolve("morphology")),
-        templatefile=str(spec.resolve("templatefile")),
-        templatename=spec.templatename,
-        templateargs=spec.templateargs,
-        dt=dt, tstart=0.0, tstop=dt, delete_sections=True,
-        custom_fun=custom_fun or None, custom_fun_args=custom_args or None,
-        **params,
-    )
+    with warnings.catch_warnings():  # LFPy's "N sections detected!": the user's, kept
+        warnings.filterwarnings("ignore", message=".*sections detected")
+        cell = LFPy.TemplateCell(
+            morphology=str(spec.resolve("morphology")),
+            templatefile=str(spec.resolve("templatefile")),
+            templatename=spec.templatename,
+            templateargs=spec.templateargs,
+            dt=dt, tstart=0.0, tstop=dt, delete_sections=False,
+            custom_fun=custom_fun or None, custom_fun_args=custom_args or None,
+            **params,
+        )
     if isinstance(bio, dict):
         finish_preset(cell.allseclist, bio)
     rotation = {k: v for k, v in population.rotation.items() if v}
@@ -188,7 +191,147 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
         cell.set_rotation(**rotation)
     return cell
 
-class LinearisedCell:
+class NeuronCell:
+    """An LFPy cell of a population in NEURON, owned by the engine.
+
+    Holds :data:`~xkernels.engine.mechanisms.NEURON_LOCK` from construction to
+    :meth:`close` (NEURON keeps global state: one thread builds and simulates cells at a
+    time); :meth:`close` deletes the sections this cell created and no others.  Use as
+    a context manager.
+
+    Parameters
+    ----------
+    spec : CellSpec
+        The cell specification.
+    population : Population
+        The population (its ``rotation`` is applied).
+    dt : float
+        Time step (ms).
+    e_pas_default : float or None
+        Leak reversal potential (mV) for the ``passive`` preset when its ``e_pas`` is
+        unset.
+    """
+
+    def __init__(self, spec: CellSpec, population: Population, dt: float,
+                 e_pas_default: float | None = None) -> None:
+        from neuron import h
+
+        NEURON_LOCK.acquire()
+        try:
+            self._h = h
+            self.dt = float(dt)
+            self.cell = template_cell(spec, population, self.dt, e_pas_default)
+        except BaseException:
+            NEURON_LOCK.release()
+            raise
+        self.segments = [seg for sec in self.cell.allseclist for seg in sec]
+        self.sections = [sec.name() for sec in self.cell.allseclist for _ in sec]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Delete the cell's NEURON sections (only those) and release NEURON's lock."""
+        if getattr(self, "cell", None) is None:
+            return
+        try:
+            self._release()
+            self.segments = []
+            cell, self.cell = self.cell, None
+            own = {sec.name() for sec in cell.allseclist}
+            cell.strip_hoc_objects()  # frees the template and, with it, its sections
+            del cell
+            for sec in [sec for sec in self._h.allsec() if sec.name() in own]:
+                self._h.delete_section(sec=sec)  # any kept alive by a reference
+        finally:
+            NEURON_LOCK.release()
+
+    def _release(self) -> None:
+        """Drop what refers to the sections (synapses, recorders) before they go."""
+
+    def read_geometry(self) -> Geometry:
+        """The segment geometry of the cell where it is now (µm)."""
+        cell = self.cell
+        return Geometry(x=np.array(cell.x, dtype=float), y=np.array(cell.y, dtype=float),
+                        z=np.array(cell.z, dtype=float), d=np.array(cell.d, dtype=float),
+                        area=np.array(cell.area, dtype=float), sections=list(self.sections))
+
+    @property
+    def nseg(self) -> int:
+        """Number of segments."""
+        return len(self.segments)
+
+    def shift_g_pas(self, delta: np.ndarray) -> None:
+        """Add ``delta`` (S/cm², shape (nseg,)) to the leak conductance of every segment.
+
+        Raises
+        ------
+        ValueError
+            ``delta`` of the wrong shape, or a segment to shift without ``pas``.
+        """
+        delta = np.asarray(delta, dtype=float)
+        if delta.shape != (self.nseg,):
+            raise ValueError(f"g_pas shift must have shape ({self.nseg},) (one value per "
+                             f"segment), got {delta.shape}")
+        for seg, dg in zip(self.segments, delta):
+            if dg != 0.0:
+                if not hasattr(seg, "pas"):
+                    raise ValueError(f"segment {seg} has no 'pas' mechanism to shift "
+                                     "(g_eff needs a passive leak on every segment)")
+                seg.pas.g += dg
+
+    def add_leak(self, g: np.ndarray, e: float | np.ndarray,
+                 what: str = "the mean input (operating_point='mean-input')") -> None:
+        """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV, one value
+        or one per segment) to the leak, exactly (:func:`add_leak`; ``what`` is named in
+        its errors)."""
+        add_leak(self.segments, g, e, what)
+
+    def is_linear(self) -> bool:
+        """True if the membrane is linear: no density mechanism other than ``pas``.
+
+        The membrane-current response of such a cell to current-based synapses is
+        linear in the synaptic weights, so responses to unit synapses superpose.
+        """
+        return all({mech.name() for mech in seg} <= _LINEAR_MECHANISMS
+                   for seg in self.segments)
+
+    def resting_potential(self, tolerance: float = 0.0) -> float | None:
+        """The exact resting potential (mV) if the membrane is passive (only ``pas``)
+        and its leak reversal potential uniform (to ``tolerance`` mV: their mean), else
+        None (the rest has to be found by simulation)."""
+        if not all("pas" in {mech.name() for mech in seg} for seg in self.segments) \
+                or not self.is_linear():
+            return None
+        e = [seg.pas.e for seg in self.segments]
+        if max(e) - min(e) > tolerance:
+            return None
+        return float(np.mean(e)) if tolerance else e[0]
+
+    def record_imem(self) -> list:
+        """Fixed-step integration with fast i_membrane_ recorded at every step: one
+        recording Vector per segment.
+
+        Recording every step (not every ``dt`` ms by record events) gives exactly one
+        sample per step whatever the accumulated rounding of NEURON's clock.
+        """
+        h = self._h
+        cvode = h.CVode()
+        cvode.active(0)
+        cvode.use_fast_imem(1)
+        h.dt = self.dt
+        recorders = []
+        for seg in self.segments:
+            vec = h.Vector()
+            vec.record(seg._ref_i_membrane_)  # every fixed step (no per-sample events)
+            recorders.append(vec)
+        return recorders
+
+
+class LinearisedCell(NeuronCell):
     """A cell representative of one postsynaptic population, ready for kernels.
 
     Parameters
@@ -203,81 +346,14 @@ class LinearisedCell:
         Leak reversal potential (mV) for the ``passive`` preset when its ``e_pas`` is
         unset (the Vrest of the computation).
 
-    Use as a context manager: the NEURON sections are deleted on exit.
+    Use as a context manager (:class:`NeuronCell`).
     """
 
     def __init__(self, spec: CellSpec, population: Population, dt: float,
                  e_pas_default: float | None = None) -> None:
-        from neuron import h
-
-        load_mechanisms()
-        self._h = h
-        self.cell = template_cell(spec, population, dt, e_pas_default)
+        super().__init__(spec, population, dt, e_pas_default)
         self.cell.set_pos(z=population.loc)
-        self.dt = float(dt)
-        self.segments = [seg for sec in self.cell.allseclist for seg in sec]
-        sections = [sec.name() for sec in self.cell.allseclist for _ in sec]
-        self.geometry = Geometry(
-            x=np.array(self.cell.x, dtype=float), y=np.array(self.cell.y, dtype=float),
-            z=np.array(self.cell.z, dtype=float), d=np.array(self.cell.d, dtype=float),
-            area=np.array(self.cell.area, dtype=float), sections=sections)
-
-    # -- context management ------------------------------------------------------------
-    def __enter__(self) -> LinearisedCell:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Delete the cell's NEURON sections (no sections leak between cells)."""
-        if getattr(self, "cell", None) is None:
-            return
-        self.segments = []
-        cell, self.cell = self.cell, None
-        cell.strip_hoc_objects()
-        del cell
-        self._h("forall delete_section()")
-
-    # -- membrane ----------------------------------------------------------------------
-    def g_pas(self) -> np.ndarray:
-        """Leak conductance of every segment (S/cm²); NaN where there is no ``pas``."""
-        return np.array([seg.pas.g if hasattr(seg, "pas") else np.nan
-                         for seg in self.segments])
-
-    def shift_g_pas(self, delta: np.ndarray) -> None:
-        """Add ``delta`` (S/cm², shape (nseg,)) to the leak conductance of every segment."""
-        delta = np.asarray(delta, dtype=float)
-        if delta.shape != (len(self.segments),):
-            raise ValueError(f"g_pas shift has shape {delta.shape}, expected "
-                             f"({len(self.segments)},)")
-        for seg, dg in zip(self.segments, delta):
-            if dg != 0.0:
-                if not hasattr(seg, "pas"):
-                    raise ValueError(f"segment {seg} has no 'pas' mechanism to shift "
-                                     "(g_eff needs a passive leak on every segment)")
-                seg.pas.g += dg
-
-    def add_leak(self, g: np.ndarray, e: np.ndarray) -> None:
-        """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV, one value
-        or one per segment) to the leak (:func:`add_leak`)."""
-        add_leak(self.segments, g, e, "the mean input (operating_point='mean-input')")
-
-    def resting_potential(self) -> float | None:
-        """The exact resting potential (mV) if the membrane is passive and uniform.
-
-        Returns ``None`` when the membrane has other mechanisms or a non-uniform leak
-        reversal potential (then the rest has to be found by simulation).
-        """
-        e_values = set()
-        for seg in self.segments:
-            names = {mech.name() for mech in seg}
-            if not names <= _LINEAR_MECHANISMS or "pas" not in names:
-                return None
-            e_values.add(seg.pas.e)
-        if len(e_values) != 1:
-            return None
-        return e_values.pop()
+        self.geometry = self.read_geometry()
 
     # -- simulation --------------------------------------------------------------------
     def synaptic_response(self, weights: np.ndarray, tau1: float, tau2: float,
@@ -321,7 +397,7 @@ class LinearisedCell:
             nc.weight[0] = w
             synapses.append(syn)
             netcons.append(nc)
-        recorders = self._record_imem()
+        recorders = self.record_imem()
         h.finitialize(v_init)
         h.fcurrent()
         h.frecord_init()
@@ -335,24 +411,6 @@ class LinearisedCell:
             # subtracting the same simulation without the volley
             imem = imem - self._baseline(v_init, n_before + n_after)
         return imem[:, n_before:]
-
-    def _record_imem(self) -> list:
-        """Fixed-step integration with fast i_membrane_ recorded at every step.
-
-        Recording every step (not every ``dt`` ms by record events) gives exactly one
-        sample per step whatever the accumulated rounding of NEURON's clock.
-        """
-        h = self._h
-        cvode = h.CVode()
-        cvode.active(0)
-        cvode.use_fast_imem(1)
-        h.dt = self.dt
-        recorders = []
-        for seg in self.segments:
-            vec = h.Vector()
-            vec.record(seg._ref_i_membrane_)  # every fixed step (no per-sample events)
-            recorders.append(vec)
-        return recorders
 
     def _run(self, recorders: list, n_steps: int) -> np.ndarray:
         """Integrate ``n_steps`` steps from initialisation; the recorded currents.
@@ -376,18 +434,8 @@ class LinearisedCell:
 
     def _baseline(self, v_init: float, n_steps: int) -> np.ndarray:
         h = self._h
-        recorders = self._record_imem()
+        recorders = self.record_imem()
         h.finitialize(v_init)
         h.fcurrent()
         h.frecord_init()
         return self._run(recorders, n_steps)
-
-    # -- linearity (used by the superposition fast path of parameter sweeps) -----------
-    def is_linear(self) -> bool:
-        """True if the membrane is linear: no density mechanism other than ``pas``.
-
-        The membrane-current response of such a cell to current-based synapses is
-        linear in the synaptic weights, so responses to unit synapses superpose.
-        """
-        return all({mech.name() for mech in seg} <= _LINEAR_MECHANISMS
-                   for seg in self.segments)

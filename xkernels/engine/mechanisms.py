@@ -9,9 +9,11 @@ atomic rename, so a half-built cache entry is never loaded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -39,9 +41,6 @@ MOD_DIR = _find_mod_dir()
 #: NEURON keeps global state and is not thread-safe: every simulation in a process holds
 #: this lock (re-entrant, so a locked caller may call locked helpers).
 NEURON_LOCK = threading.RLock()
-#: Mechanisms defined by our mod files (checked after loading): the current-based
-#: synapse and the channels of the ``active`` biophysics preset.
-MECHANISMS = ("Exp2SynI", "xkna", "xkkdr", "xkih")
 _CACHE_ENV = "XKERNELS_CACHE_DIR"
 
 
@@ -160,27 +159,84 @@ def compile_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Pa
     return target
 
 
-def load_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Path | None:
-    """Make our mechanisms available in this process's NEURON.
+@functools.cache
+def signatures(mod_dir: Path = MOD_DIR) -> dict[str, dict[str, list[str]]]:
+    """The signature of every mechanism of our mod files: its PARAMETER and STATE names,
+    as NEURON lists them (``name_suffix`` for density mechanisms).
 
-    Compiles on first use (see :func:`compile_mechanisms`). If every mechanism of
-    :data:`MECHANISMS` is already defined (loaded earlier, by us or by another package
-    compiling an identically named mechanism) nothing is loaded and ``None`` is
-    returned.
+    Examples
+    --------
+    >>> signatures()["Exp2SynI"]
+    {'PARAMETER': ['tau1', 'tau2'], 'STATE': ['rise', 'decay']}
+    """
+    out = {}
+    for path in mod_sources(mod_dir):
+        text = re.sub(r"(?s)\bCOMMENT\b.*?\bENDCOMMENT\b|:[^\n]*", "", path.read_text())
+        kind, name = re.search(r"\b(POINT_PROCESS|SUFFIX)\s+(\w+)", text).groups()
+        suffix = "" if kind == "POINT_PROCESS" else f"_{name}"
+        out[name] = {}
+        for block in ("PARAMETER", "STATE"):
+            body = re.search(rf"\b{block}\s*{{([^}}]*)}}", text).group(1)
+            body = re.sub(r"\([^)]*\)|<[^>]*>|=\s*\S+", " ", body)
+            out[name][block] = [f"{var}{suffix}" for var in re.findall(r"[A-Za-z_]\w*", body)]
+    return out
+
+
+def _signature(h, name: str) -> dict[str, list[str]]:
+    """The PARAMETER and STATE names of mechanism ``name`` in this NEURON."""
+    out = {}
+    for block, vartype in (("PARAMETER", 1), ("STATE", 3)):
+        standard, text = h.MechanismStandard(name, vartype), h.ref("")
+        out[block] = []
+        for i in range(int(standard.count())):
+            standard.name(text, i)
+            out[block].append(text[0])
+    return out
+
+
+def load_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Path | None:
+    """Make our mechanisms available in this process's NEURON, verified by signature.
+
+    Compiles on first use (see :func:`compile_mechanisms`).  If every mechanism of our
+    mod files is already defined (loaded earlier, by us or by another package compiling
+    the same sources) nothing is loaded and ``None`` is returned.  Every mechanism must
+    have the parameters and states of our source (:func:`signatures`): a mechanism of
+    the same name loaded from elsewhere is refused.
 
     Returns
     -------
     pathlib.Path or None
         The build directory that was loaded, or ``None`` if nothing was needed.
+
+    Raises
+    ------
+    RuntimeError
+        A mechanism still undefined after loading, or defined with another signature.
     """
     from neuron import h
 
-    if all(hasattr(h, name) for name in MECHANISMS):
+    expected = signatures(mod_dir)
+    present = [name for name in expected if hasattr(h, name)]
+    _refuse_foreign(h, {name: expected[name] for name in present})
+    if len(present) == len(expected):
         return None
     build = compile_mechanisms(mod_dir, cache)
     library = _find_library(build)
     h.nrn_load_dll(str(library))
-    missing = [name for name in MECHANISMS if not hasattr(h, name)]
+    missing = [name for name in expected if not hasattr(h, name)]
     if missing:
         raise RuntimeError(f"loaded {library} but mechanisms {missing} are still undefined")
+    _refuse_foreign(h, expected)
     return build
+
+
+def _refuse_foreign(h, expected: dict[str, dict[str, list[str]]]) -> None:
+    """Refuse a defined mechanism whose signature is not that of our source."""
+    for name, signature in expected.items():
+        got = _signature(h, name)
+        if got != signature:
+            raise RuntimeError(
+                f"NEURON mechanism {name!r} is not xkernels' own: it has {got}, xkernels' "
+                f"source defines {signature}; a mechanism of the same name was loaded from "
+                "elsewhere (another package or an nrnivmodl folder): use xkernels in a "
+                "process without it")

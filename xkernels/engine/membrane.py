@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from xkernels.engine.cells import LinearisedCell
-from xkernels.engine.options import LINEARISATIONS
+from xkernels.spec.options import LINEARISATIONS
 
 __all__ = ["LINEARISATIONS", "LinearisedMembrane", "RestingState", "check_current_evaluation",
            "frozen_leak"]
@@ -192,10 +192,7 @@ class LinearisedMembrane:
         self._saved = h.SaveState()
         self._saved.save()
         self._t0 = float(h.t)
-        for seg in segments:
-            vec = h.Vector()
-            vec.record(seg._ref_i_membrane_)
-            self._recorders.append(vec)
+        self._recorders = cell.record_imem()
 
     # -- context management ------------------------------------------------------------
     def __enter__(self) -> LinearisedMembrane:
@@ -382,20 +379,28 @@ def _mechanisms(seg: Any) -> list[str]:
     return [mech.name() for mech in seg if not mech.name().endswith("_ion")]
 
 
+def _nonfinite(seg: Any) -> tuple[str, str, float] | None:
+    """The first mechanism of ``seg`` with a non-finite variable: (mechanism, variable,
+    value), channels before ions (a channel's bad parameter makes its ions' currents
+    NaN); None if every variable is finite."""
+    for mech in sorted(seg, key=lambda m: m.name().endswith("_ion")):
+        for var in mech:
+            try:
+                value = getattr(seg, var.name())
+            except (AttributeError, TypeError, LookupError):
+                continue
+            if isinstance(value, float) and not np.isfinite(value):
+                return mech.name(), var.name(), value
+    return None
+
+
 def _check_finite(segments: Sequence[Any], where: str) -> None:
     """Refuse mechanisms with a non-finite variable (NEURON cannot evaluate them)."""
     for seg in segments:
-        # channels before ions: a channel's bad parameter makes its ions' currents NaN
-        for mech in sorted(seg, key=lambda m: m.name().endswith("_ion")):
-            for var in mech:
-                try:
-                    value = getattr(seg, var.name())
-                except (AttributeError, TypeError, LookupError):
-                    continue
-                if isinstance(value, float) and not np.isfinite(value):
-                    raise ValueError(f"{where}: mechanism {mech.name()!r} of segment {seg} "
-                                     f"has {var.name()} = {value}: NEURON cannot evaluate "
-                                     "its currents")
+        bad = _nonfinite(seg)
+        if bad is not None:
+            raise ValueError(f"{where}: mechanism {bad[0]!r} of segment {seg} has "
+                             f"{bad[1]} = {bad[2]}: NEURON cannot evaluate its currents")
 
 
 def _check_leak(segments: Sequence[Any], where: str) -> None:
@@ -483,7 +488,7 @@ def frozen_leak(segments: Sequence[Any], where: str) -> tuple[np.ndarray, np.nda
     g = (up - down) / (2.0 * VOLTAGE_STEP)
     for k, seg in enumerate(segments):
         if not (np.isfinite(rest[k]) and np.isfinite(g[k])):
-            culprit = _nonfinite_mechanism(seg)
+            culprit = (_nonfinite(seg) or ("?",))[0]
             raise ValueError(f"{where}: NEURON cannot evaluate the membrane currents of "
                              f"segment {seg} at rest (V = {v[k]:.6g} mV): mechanism "
                              f"{culprit!r} gives non-finite values")
@@ -491,19 +496,6 @@ def frozen_leak(segments: Sequence[Any], where: str) -> tuple[np.ndarray, np.nda
             raise ValueError(f"{where}: segment {seg} has zero total membrane conductance "
                              f"at rest (mechanisms {_mechanisms(seg)}): no leak to freeze")
     return g, v + rest / g
-
-
-def _nonfinite_mechanism(seg: Any) -> str:
-    """The first mechanism of ``seg`` with a non-finite range variable ('?' if none)."""
-    for mech in sorted(seg, key=lambda m: m.name().endswith("_ion")):
-        for var in mech:
-            try:
-                value = getattr(seg, var.name())
-            except (AttributeError, TypeError, LookupError):
-                continue
-            if isinstance(value, float) and not np.isfinite(value):
-                return mech.name()
-    return "?"
 
 
 @functools.lru_cache(maxsize=1)

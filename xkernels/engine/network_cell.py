@@ -28,23 +28,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from xkernels.engine.cells import Geometry, add_leak, template_cell
+from xkernels.engine.cells import Geometry, NeuronCell
 from xkernels.spec.network import CellSpec, Population
-
-#: Serialises NEURON use between threads of one process (NEURON keeps global state).
 
 #: Point-process types a synapse group may use.
 SYNAPSE_TYPES = ("Exp2Syn", "Exp2SynI")
-
-# density mechanisms that keep a membrane passive (its rest is then known exactly)
-_PASSIVE = {"pas"}
 
 #: Default number of time steps integrated between two reductions of the currents.
 DEFAULT_CHUNK_STEPS = 4096
 
 
 
-class NetworkCell:
+class NetworkCell(NeuronCell):
     """A cell of population ``population`` for the hybrid scheme.
 
     Parameters
@@ -67,45 +62,22 @@ class NetworkCell:
     Notes
     -----
     Use as a context manager; :meth:`close` deletes every synapse, recorder and NEURON
-    section it created (no sections leak between cells).  Only one ``NetworkCell``
-    (or other LFPy cell) can exist per process at a time: building one deletes all
-    existing sections.  Hold :data:`xkernels.engine.mechanisms.NEURON_LOCK` when threads
-    share the process.
+    section it created, and no other (:class:`~xkernels.engine.cells.NeuronCell`: it
+    holds NEURON's lock while it exists).
     """
 
     def __init__(self, spec: CellSpec, population: Population, dt: float, *,
                  e_pas_default: float | None = None, v_init: float | None = None) -> None:
-        from neuron import h
-
-        self._h = h
-        self.dt = float(dt)
+        super().__init__(spec, population, dt, e_pas_default)
         self.population = population.name
-        self.cell = template_cell(spec, population, self.dt, e_pas_default)
-        self.segments = [seg for sec in self.cell.allseclist for seg in sec]
-        self.sections = [sec.name() for sec in self.cell.allseclist for _ in sec]
         self._groups: list[tuple] = []   # (point process, NetCon, delivery times)
         self._recorders: list = []
         self._v_init = None if v_init is None else float(v_init)
         self.place(0.0, 0.0, 0.0)
 
-    # -- context management ------------------------------------------------------------
-    def __enter__(self) -> NetworkCell:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Delete synapses, recorders and the cell's NEURON sections."""
-        if getattr(self, "cell", None) is None:
-            return
+    def _release(self) -> None:
         self.clear_synapses()
         self._recorders = []
-        self.segments = []
-        cell, self.cell = self.cell, None
-        cell.strip_hoc_objects()
-        del cell
-        self._h("forall delete_section()")
 
     # -- geometry ----------------------------------------------------------------------
     def place(self, x: float, y: float, z: float) -> Geometry:
@@ -115,16 +87,8 @@ class NetworkCell:
         only :attr:`geometry` moves.
         """
         self.cell.set_pos(x=float(x), y=float(y), z=float(z))
-        self.geometry = Geometry(
-            x=np.array(self.cell.x, dtype=float), y=np.array(self.cell.y, dtype=float),
-            z=np.array(self.cell.z, dtype=float), d=np.array(self.cell.d, dtype=float),
-            area=np.array(self.cell.area, dtype=float), sections=list(self.sections))
+        self.geometry = self.read_geometry()
         return self.geometry
-
-    @property
-    def nseg(self) -> int:
-        """Number of segments."""
-        return len(self.segments)
 
     # -- membrane ----------------------------------------------------------------------
     @property
@@ -136,49 +100,16 @@ class NetworkCell:
         rest = self.resting_potential()
         return rest if rest is not None else float(self.cell.v_init)
 
-    def resting_potential(self) -> float | None:
-        """Exact rest (mV) of a passive membrane with uniform ``e_pas`` (to 1e-9 mV),
-        else ``None``."""
-        e_values = []
-        for seg in self.segments:
-            names = {mech.name() for mech in seg}
-            if not names <= _PASSIVE or "pas" not in names:
-                return None
-            e_values.append(seg.pas.e)
-        # uniform up to the rounding of :meth:`add_leak`
-        if max(e_values) - min(e_values) > 1e-9:
-            return None
-        return float(np.mean(e_values))
+    def resting_potential(self, tolerance: float = 1e-9) -> float | None:
+        """Exact rest (mV) of a passive membrane with uniform ``e_pas`` (to ``tolerance``
+        mV, the rounding of :meth:`add_leak`), else ``None``."""
+        return super().resting_potential(tolerance)
 
-    def shift_g_pas(self, delta: np.ndarray) -> None:
-        """Add ``delta`` (S/cm², shape (nseg,)) to every segment's leak conductance.
-
-        Raises
-        ------
-        ValueError
-            If ``delta`` has the wrong shape, or a segment to shift has no ``pas``.
-        """
-        delta = np.asarray(delta, dtype=float)
-        if delta.shape != (self.nseg,):
-            raise ValueError(f"g_pas shift must have shape ({self.nseg},) (one value per "
-                             f"segment), got {delta.shape}")
-        for seg, dg in zip(self.segments, delta):
-            if dg != 0.0:
-                if not hasattr(seg, "pas"):
-                    raise ValueError(f"segment {seg} must have a 'pas' mechanism to take the "
-                                     "mean extrinsic conductance, got none")
-                seg.pas.g += dg
-
-    def add_leak(self, g: np.ndarray, e: float) -> None:
+    def add_leak(self, g: np.ndarray, e: float,
+                 what: str = "the mean extrinsic conductance") -> None:
         """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV) to the
-        leak, exactly (:func:`xkernels.engine.cells.add_leak`).
-
-        Raises
-        ------
-        ValueError
-            If ``g`` has the wrong shape, or a segment to change has no ``pas``.
-        """
-        add_leak(self.segments, g, e, "the mean extrinsic conductance")
+        leak, exactly (:func:`xkernels.engine.cells.add_leak`)."""
+        super().add_leak(g, e, what)
 
     # -- synapses ----------------------------------------------------------------------
     def add_synapses(self, segments: Sequence[int], times: Sequence[np.ndarray], *,
@@ -269,16 +200,7 @@ class NetworkCell:
         n_steps = int(n_steps)
         chunk_steps = max(1, int(chunk_steps))
         h = self._h
-        cvode = h.CVode()
-        cvode.active(0)
-        cvode.use_fast_imem(1)
-        h.dt = self.dt
-        recorders = []
-        for seg in self.segments:
-            vec = h.Vector()
-            vec.record(seg._ref_i_membrane_)   # every fixed step, t = 0 included
-            recorders.append(vec)
-        self._recorders = recorders
+        recorders = self._recorders = self.record_imem()  # every fixed step, t = 0 included
         out = np.empty((matrix.shape[0], n_steps))
         try:
             h.finitialize(self.v_init)

@@ -22,6 +22,7 @@ from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry
 from xkernels.engine.timeline import LagGrid
 from xkernels.spec.network import Network
+from xkernels.spec.options import KernelOptions
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,21 +42,11 @@ class KernelPlan:
         SHA-256 content hash of ``inputs``.
     X, Y : tuple of str
         Presynaptic and postsynaptic populations.
-    dt : float
-        Time step (ms).
-    tau : float
-        Half width of the kernel (ms), a whole multiple of ``dt``.
-    t_X : float
-        Presynaptic spike time for cells that must settle (ms).
-    n_lags : int
-        ``tau / dt``.
+    options : KernelOptions
+        The options of the computation.
     grid : LagGrid
         The lags computed and the delay taps (:func:`~xkernels.engine.timeline.regular_grid`
         unless the compat layer asks for the reference's).
-    g_eff, fir : bool
-        The g_eff leak correction; causal lags only.
-    n_positions, seed : int
-        Cell positions averaged over by the probes, and their seed.
     vrest_by_post : Mapping[str, float or ndarray]
         Vrest (mV) per postsynaptic population: one number or one value per segment.
     shape : tuple of int
@@ -63,16 +54,8 @@ class KernelPlan:
     coords, attrs : Mapping[str, Any]
         Coordinates and attributes of the kernels DataArray (read-only by convention).
     linearisation : Mapping[str, str]
-        Membrane linearisation mode per postsynaptic population (``"as-is"`` where
-        missing; see :mod:`xkernels.engine.membrane`).
-    averaging : str
-        Population averaging: ``"reference"`` or ``"depth"``
-        (:mod:`xkernels.engine.averaging`).
-    depth_nodes : int
-        Gauss–Hermite depth nodes of ``averaging="depth"``.
-    operating_point : str
-        Where conductance-based synapses are linearised: ``"rest"`` or
-        ``"mean-input"`` (:data:`~xkernels.engine.options.OPERATING_POINTS`).
+        Membrane linearisation mode per postsynaptic population (see
+        :mod:`xkernels.engine.membrane`).
 
     Examples
     --------
@@ -81,13 +64,10 @@ class KernelPlan:
     >>> import xkernels
     >>> from xkernels.engine import prepare_kernels
     >>> plan = prepare_kernels(xkernels.Network.example(),
-    ...                        {"cdm": xkernels.CurrentDipoleMomentZ()}, dt=0.0625,
-    ...                        tau=5.0, t_X=200.0, Vrest=-65.0, g_eff=True, fir=False,
-    ...                        n_positions=2000, seed=1234)
-    >>> plan.X, plan.Y, plan.dt, plan.tau, plan.n_lags
-    (('E', 'I'), ('E', 'I'), 0.0625, 5.0, 80)
-    >>> plan.shape                                  # (X, Y, probe_channel, tau)
-    (2, 2, 1, 161)
+    ...                        {"cdm": xkernels.CurrentDipoleMomentZ()},
+    ...                        xkernels.KernelOptions(tau=5.0))
+    >>> plan.X, plan.Y, plan.shape                  # (X, Y, probe_channel, tau)
+    (('E', 'I'), ('E', 'I'), (2, 2, 1, 161))
     >>> plan.probe_defs
     {'cdm': {'class': 'xkernels.probes.CurrentDipoleMomentZ', 'params': {'components': 'z'}}}
     >>> len(plan.digest), plan.attrs["content_hash"] == plan.digest
@@ -100,23 +80,13 @@ class KernelPlan:
     digest: str
     X: tuple[str, ...]
     Y: tuple[str, ...]
-    dt: float
-    tau: float
-    t_X: float
-    n_lags: int
+    options: KernelOptions
     grid: LagGrid
-    g_eff: bool
-    fir: bool
-    n_positions: int
-    seed: int
     vrest_by_post: Mapping[str, float | np.ndarray]
     shape: tuple[int, int, int, int]
     coords: Mapping[str, Any]
     attrs: Mapping[str, Any]
     linearisation: Mapping[str, str] = field(default_factory=dict)
-    averaging: str = "reference"
-    depth_nodes: int = 1
-    operating_point: str = "rest"
 
     def membrane_mode(self, post: str, linear: bool) -> str:
         """The membrane linearisation used for ``post``: its mode, except that
@@ -133,7 +103,7 @@ class KernelPlan:
         Returns
         -------
         str
-            One of :data:`~xkernels.engine.options.LINEARISATIONS`.
+            One of :data:`~xkernels.spec.options.LINEARISATIONS`.
 
         Raises
         ------
@@ -146,15 +116,13 @@ class KernelPlan:
         >>> import xkernels
         >>> from xkernels.engine import prepare_kernels
         >>> plan = prepare_kernels(xkernels.Network.example(),
-        ...                        {"cdm": xkernels.CurrentDipoleMomentZ()}, dt=0.0625,
-        ...                        tau=5.0, t_X=200.0, Vrest=-65.0, g_eff=True, fir=False,
-        ...                        n_positions=2000, seed=1234,
-        ...                        operating_point="mean-input")
+        ...                        {"cdm": xkernels.CurrentDipoleMomentZ()},
+        ...                        xkernels.KernelOptions(operating_point="mean-input"))
         >>> plan.membrane_mode("E", linear=True)
         'passive'
         """
         mode = self.linearisation.get(post, "as-is")
-        if self.operating_point != "mean-input" or mode != "as-is":
+        if self.options.operating_point != "mean-input" or mode != "as-is":
             return mode
         if not linear:
             raise ValueError(f"operating_point='mean-input' needs the cell of population "
@@ -263,7 +231,7 @@ def plan_population(network: Network, post: str, geometry: Geometry,
         Its cell's segment geometry.
     vrest : float or ndarray
         Vrest of ``post`` (mV), as returned by
-        :func:`xkernels.engine.options.vrest_of_population`.
+        :meth:`xkernels.KernelOptions.vrest_of`.
     g_eff : bool
         Compute the g_eff leak shift (else zeros).
     grid : LagGrid
@@ -353,7 +321,7 @@ def plan_population(network: Network, post: str, geometry: Geometry,
                             lin.synapse_counts, conn, n_pre, pop.size)
         syn = conn.synapse
         if g_eff:
-            rate = network.population(conn.pre).rate  # None: warned by check_network_inputs
+            rate = network.population(conn.pre).rate  # None: warned by KernelOptions.check
             g_conn = lin.leak_shift(geometry.area, p * k_in, syn.weight, syn.tau1, syn.tau2,
                                     rate or 0.0)
             g_shift = g_shift + g_conn

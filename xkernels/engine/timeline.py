@@ -45,9 +45,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: relative tolerance on ``tau / dt`` being a whole number
-WHOLE_RTOL = 1e-9
-
 
 @dataclass(frozen=True, eq=False)
 class LagGrid:
@@ -77,25 +74,6 @@ class LagGrid:
     def tau_axis(self) -> np.ndarray:
         """The output lags in ms (``lags * dt``)."""
         return self.lags * self.dt
-
-
-def whole_steps(value: float, dt: float) -> int | None:
-    """``value / dt`` as an int when it is a whole number to :data:`WHOLE_RTOL`, else None.
-
-    Parameters
-    ----------
-    value, dt : float
-        A duration and the time step (ms), ``dt > 0``.
-
-    Examples
-    --------
-    >>> whole_steps(50.0, 0.1), whole_steps(50.0, 0.3)
-    (500, None)
-    """
-    n = int(round(value / dt))
-    if abs(n * dt - value) > WHOLE_RTOL * max(abs(value), dt):
-        return None
-    return n
 
 
 def regular_grid(dt: float, n_lags: int, fir: bool) -> LagGrid:

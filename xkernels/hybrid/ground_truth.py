@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from xkernels.checks import check_choice, check_int, check_real
 from xkernels.engine import linearisation as lin
 from xkernels.hybrid import store as hstore
 from xkernels.hybrid.wiring import EXT_MODES, select_cells, wire_cell
@@ -40,7 +41,6 @@ from xkernels.runtime import Runner, check_client, progress_bar
 from xkernels.signals.spikes import Spikes, as_spikes
 from xkernels.spec.network import Network
 from xkernels.store.publish import locked
-from xkernels.validation import check_choice, check_int, check_real
 
 DEFAULT_DT = 2.0 ** -4
 DEFAULT_SEED = 1234

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from xkernels.checks import check_int, check_real
 from xkernels.signals.spikes import Spikes
-from xkernels.validation import check_int, check_real
 
 
 def correlated_poisson(sizes: Mapping[str, int], rates: Mapping[str, float], *,

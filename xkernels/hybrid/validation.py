@@ -12,17 +12,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xkernels.engine import kernels as engine_kernels
+from xkernels.checks import check_real
 from xkernels.engine.kernels import prepare_kernels, simulate_kernels
 from xkernels.hybrid.ground_truth import DEFAULT_DT, DEFAULT_SEED, simulate
 from xkernels.signals import convolve, rates_from_spikes
 from xkernels.signals.spikes import as_spikes
 from xkernels.spec.network import Network
-from xkernels.validation import check_real
+from xkernels.spec.options import KernelOptions
 
-#: compute_kernels' defaults (prepare_kernels takes every option explicitly)
-KERNEL_DEFAULTS = {"tau": engine_kernels.DEFAULT_TAU, "t_X": engine_kernels.DEFAULT_T_X,
-                   "g_eff": True, "fir": False, "n_positions": 2000, "seed": 1234}
 #: default transient excluded from the scores (ms)
 DEFAULT_TRANSIENT = 100.0
 
@@ -71,6 +68,7 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
              store: str | os.PathLike | None = None, progress: bool | None = None,
              n_cells: Any = None, batch_size: int | None = None,
              Vrest: float | Mapping[str, float] = -65.0, ext: str = "auto",
+             options: KernelOptions | Mapping[str, Any] | None = None,
              **kernel_options: Any) -> xr.Dataset:
     """Kernel prediction and hybrid ground truth of the same network and spikes.
 
@@ -93,11 +91,15 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         As :func:`xkernels.hybrid.simulate` (``Vrest`` is also the kernels' Vrest).
     transient : float
         Initial time excluded from the scores (ms), ``0 <= transient < t_stop``.
+    options : KernelOptions or dict, optional
+        Options of the kernels (:class:`xkernels.KernelOptions`); their ``dt`` and
+        ``Vrest`` are those given here; ``g_eff``, unless set, is
+        ``network.conductance_based``.
     **kernel_options
-        Further arguments of :func:`xkernels.compute_kernels` (``tau``, ``g_eff``,
-        ``t_X``, ``n_positions``...; ``g_eff`` defaults to
-        ``network.conductance_based``); ``kernel_seed`` is its ``seed`` (of the
-        positions averaged by contact probes; ``seed`` here is the wiring's).
+        Fields of :class:`xkernels.KernelOptions` (``tau``, ``g_eff``, ``t_X``,
+        ``n_positions``...) replacing those of ``options``; ``kernel_seed`` is its
+        ``seed`` (of the positions averaged by contact probes; ``seed`` here is the
+        wiring's).
 
     Returns
     -------
@@ -138,18 +140,20 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     if "seed" in kernel_options:
         raise TypeError("seed is the ground truth's wiring seed; pass the kernels' position "
                         "seed as kernel_seed")
-    kernel_options.setdefault("g_eff", network.conductance_based)
-    kernel_seed = kernel_options.pop("kernel_seed", None)
-    if kernel_seed is not None:
-        kernel_options["seed"] = kernel_seed
     if not isinstance(network, Network):
         raise TypeError(f"network must be an xkernels.Network, got {type(network).__name__}")
+    if "kernel_seed" in kernel_options:
+        kernel_options["seed"] = kernel_options.pop("kernel_seed")
+    options = KernelOptions.of(options, **kernel_options)
+    shared = {"dt": dt, "Vrest": Vrest}
+    if "g_eff" not in options.model_fields_set:
+        shared["g_eff"] = network.conductance_based
+    options = options.replace(**shared)
     spikes = as_spikes(spikes)
     spikes.check({p.name: p.size for p in network.populations}, t_stop,
                  required=network.presynaptic)
     # every option of both sides is checked before any cell is simulated
-    prep = prepare_kernels(network, probes, dt=dt, Vrest=Vrest,
-                           **{**KERNEL_DEFAULTS, **kernel_options})
+    prep = prepare_kernels(network, probes, options)
     gt = simulate(network, spikes, probes, t_stop=t_stop, dt=dt, seed=seed, client=client,
                   store=store, progress=progress, n_cells=n_cells, batch_size=batch_size,
                   Vrest=Vrest, ext=ext)

@@ -18,12 +18,6 @@
 """
 
 from xkernels.probes import kinds as kinds  # registers the built-in probe kinds
-from xkernels.probes.averaging import (
-    check_probe_depth,
-    draw_offsets,
-    probe_depth_rule,
-    probe_matrix,
-)
 from xkernels.probes.metadata import (
     default_probe_name,
     normalize_probes,
@@ -38,6 +32,12 @@ from xkernels.probes.models import (
     GaussCylinderPotential,
     MEGProbe,
     gauss_cylinder_mean,
+)
+from xkernels.probes.population_average import (
+    check_probe_depth,
+    draw_offsets,
+    probe_depth_rule,
+    probe_matrix,
 )
 from xkernels.probes.registry import (
     ProbeKind,

@@ -12,6 +12,7 @@ from typing import Any
 import lfpykit
 import numpy as np
 
+from xkernels.checks import fail
 from xkernels.probes.registry import (
     UndescribedProbe,
     class_path,
@@ -21,7 +22,6 @@ from xkernels.probes.registry import (
     matching_labels,
     serialised_paths,
 )
-from xkernels.validation import fail
 
 __all__ = ["check_probe_name", "default_probe_name", "normalize_probes", "probe_channels",
            "probe_definition", "probe_definitions", "probe_from_definition"]

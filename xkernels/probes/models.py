@@ -17,7 +17,7 @@ EEGProbe, MEGProbe
 
 Names, channels and definitions of probes come from :mod:`xkernels.probes.registry`
 (the kinds of these classes are in :mod:`xkernels.probes.kinds`); population averaging
-from :mod:`xkernels.probes.averaging`.
+from :mod:`xkernels.probes.population_average`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from lfpykit.eegmegcalc import (
     SphericallySymmetricVolCondMEG,
 )
 
-from xkernels.validation import check_array, check_choice, check_real, fail
+from xkernels.checks import check_array, check_choice, check_real, fail
 
 __all__ = [
     "GaussCylinderPotential",

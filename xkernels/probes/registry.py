@@ -29,10 +29,10 @@ from typing import Any, TypeVar
 import lfpykit
 import numpy as np
 
+from xkernels.checks import fail
 from xkernels.contract import channel_coords
 from xkernels.probes.depth import DepthTerms
 from xkernels.probes.depth_terms import check_disc, lateral_quadrature_terms, moved_terms
-from xkernels.validation import fail
 
 __all__ = ["GENERIC_UNITS", "ProbeKind", "class_path", "describing_kind", "json_floats",
            "kind_for_path", "kind_of", "matching_labels", "numbered", "register",

@@ -37,8 +37,8 @@ import numpy as np
 import scipy.fft as sfft
 import xarray as xr
 
+from xkernels.checks import check_choice, fail
 from xkernels.contract import CORE_DIMS, TAU_RTOL, regular_spacing
-from xkernels.validation import check_choice, fail
 
 KEEPABLE = ("X", "Y")
 #: ``mode`` values of :func:`convolve`.

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from xkernels.validation import check_real
+from xkernels.checks import check_real
 
 #: format tag of files written by :meth:`Spikes.save`
 SPIKES_FORMAT = "xkernels.spikes.v1"

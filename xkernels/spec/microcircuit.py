@@ -83,7 +83,7 @@ from typing import Any
 
 import numpy as np
 
-from xkernels.validation import check_bool, check_real, fail
+from xkernels.checks import check_bool, check_real, fail
 
 #: Cortical populations, in the paper's order.
 POPULATIONS: tuple[str, ...] = ("L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I")

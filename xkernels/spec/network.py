@@ -42,6 +42,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from xkernels.checks import check_mapping, check_real, fail
 from xkernels.spec.callables import callable_path, import_callable
 from xkernels.spec.microcircuit import microcircuit_spec
 from xkernels.spec.paths import join_path, split_path
@@ -52,7 +53,6 @@ from xkernels.spec.presets import (
     CELLS_DIR,
     example_spec,
 )
-from xkernels.validation import check_mapping, check_real, fail
 
 #: Version of the JSON layout written by :meth:`Network.to_dict`; no other is read.
 SPEC_VERSION = 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from xkernels.validation import check_bool
+from xkernels.checks import check_bool
 
 CELLS_DIR = Path(__file__).parent / "cells_data"
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from xkernels.checks import check_bool, check_real, fail
 from xkernels.contract import FORMAT_VERSION
-from xkernels.validation import check_bool, check_real, fail
 
 #: Attributes holding a JSON document as a string.
 JSON_STRING_ATTRS = ("spec", "probes", "versions", "Vrest", "sweep_paths")

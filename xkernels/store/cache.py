@@ -1,15 +1,16 @@
-"""Kernel computation with a Zarr store as its cache.
+"""compute_kernels: network × probes × options → the kernels DataArray, optionally
+cached in a Zarr store.
 
-:func:`compute_kernels` is the engine's computation plus ``store=``: kernels whose
-content hash matches are read back instead of simulated, new kernels are written
-atomically.  It lives here, above both the engine and the store, so that the engine
-never depends on storage.
+The one public kernel computation: the engine's (:mod:`xkernels.engine.kernels`) plus
+``store=``: kernels whose content hash matches are read back instead of simulated, new
+kernels are written atomically.  It lives here, above both the engine and the store, so
+that the engine never depends on storage.
 
 A store is served only when it vouches for its values (:mod:`xkernels.provenance`):
 provenance ``"computed"``, the requested content hash -- which includes the engine
 version (:data:`xkernels.engine.kernels.ENGINE_VERSION`) -- and values whose digest is
-the one recorded at write.  Kernels of the same inputs computed by an older engine, or
-written by an xkernels without digests, are recomputed and replaced (with a warning);
+the one recorded at write.  Kernels of the same inputs computed by another engine
+version are recomputed and replaced (with a warning);
 derived kernels (scaled, subset, hand-made) and stores whose values changed on disk are
 refused unless ``overwrite=True``.
 """
@@ -17,7 +18,7 @@ refused unless ``overwrite=True``.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,87 +28,93 @@ from xkernels.contract import COMPUTED, DERIVED, PROVENANCE_ATTR
 from xkernels.engine import kernels as engine
 from xkernels.provenance import content_hash, require_described, unvouched
 from xkernels.spec.network import Network
+from xkernels.spec.options import KernelOptions
 from xkernels.store.kernel_store import open_kernels, read_attrs, write_kernels
 
 
-def compute_kernels(
-    network: Network,
-    probes: Any,
-    *,
-    dt: float = engine.DEFAULT_DT,
-    tau: float = engine.DEFAULT_TAU,
-    t_X: float = engine.DEFAULT_T_X,
-    Vrest: float | Sequence[float] | Mapping[str, Any] = -65.0,
-    g_eff: bool = True,
-    fir: bool = False,
-    n_positions: int = 2000,
-    seed: int = 1234,
-    linearisation: str | Mapping[str, str] = "as-is",
-    averaging: str = engine.DEFAULT_AVERAGING,
-    depth_nodes: int = engine.DEFAULT_DEPTH_NODES,
-    operating_point: str = "rest",
-    store: str | Path | None = None,
-    overwrite: bool = False,
-) -> xr.DataArray:
-    """Spike-to-signal kernels of every X → Y connection of ``network``, optionally cached.
+def compute_kernels(network: Network, probes: Any,
+                    options: KernelOptions | Mapping[str, Any] | None = None, *,
+                    store: str | Path | None = None, overwrite: bool = False,
+                    **option_kwargs: Any) -> xr.DataArray:
+    """Spike-to-signal kernels of every X → Y connection of ``network``.
+
+    For every postsynaptic population Y one representative cell is built and linearised,
+    the forward-model matrices of every probe are computed once for that cell, and one
+    short simulation per presynaptic population X gives the membrane-current response
+    to the volley of synapses that one spike of X causes on average; the responses are
+    mapped through the probes, smeared by the delay distribution and cut to the kernel
+    window.  Thread-safe: NEURON is used by one computation at a time, and only the
+    sections the computation created are deleted.
 
     Parameters
     ----------
-    network, probes, dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed, linearisation
-        As in :func:`xkernels.engine.kernels.compute_kernels` (times in ms, Vrest in mV;
-        ``linearisation``: ``"as-is"``, ``"passive"``, ``"frozen"`` or
-        ``"quasi-active"``, or a dict postsynaptic population -> mode).
-    averaging : {"reference", "depth"}
-        Population averaging (see :func:`xkernels.engine.kernels.compute_kernels`); part
-        of the cache key and of the stored provenance (``attrs["averaging"]``).
-    depth_nodes : int
-        Gauss–Hermite depth nodes of ``averaging="depth"``.
-    operating_point : {"rest", "mean-input"}
-        Where conductance-based synapses are linearised (see
-        :func:`xkernels.engine.kernels.compute_kernels`); part of the cache key (when not
-        ``"rest"``) and of the stored provenance (``attrs["operating_point"]``).
+    network : Network
+        The network specification (see :class:`xkernels.Network`).
+    probes : dict or list
+        Forward models (``lfpykit.LinearModel`` instances created with ``cell=None``):
+        a dict name → probe, or a list (names derived from the class).  Never modified.
+    options : KernelOptions or dict, optional
+        The options of the computation (:class:`xkernels.KernelOptions`: times in ms,
+        Vrest in mV, linearisation, averaging, operating point ...); default: the
+        defaults.
     store : str or path, optional
         Zarr store used as a cache: returned if it holds these kernels as computed by
         this engine version (content hash, provenance ``"computed"`` and the digest of
         its values all check out); computed and written if it does not exist;
         recomputed and replaced, with a warning, if it holds the same inputs computed
-        by another engine version (or by an xkernels without value digests); refused
+        by another engine version; refused
         (ValueError) if it holds other or derived kernels, or values changed on disk,
         unless ``overwrite=True``.
     overwrite : bool
         Replace a store holding kernels of different inputs, derived kernels or
         values that no longer match their digest.
+    **option_kwargs
+        Fields of :class:`xkernels.KernelOptions` (``tau=10.0`` ...), replacing those of
+        ``options``.
 
     Returns
     -------
     xarray.DataArray
         Dims (X, Y, probe_channel, tau); values in the units of each channel
-        (``units`` coordinate) per spike of the presynaptic population.
+        (``units`` coordinate) per spike of the presynaptic population; the options in
+        the attributes (``options``, JSON, and one attribute each).
 
     Raises
     ------
-    ValueError
-        Bad inputs (named), probes that cannot be described when ``store`` is given, or
+    TypeError, ValueError
+        Bad inputs, refused before anything is simulated (the message names the field,
+        the value and what is allowed); a cell that cannot be linearised as asked
+        (named with the mode, population, segment and mechanism), refused before any
+        kernel is simulated; probes that cannot be described when ``store`` is given;
         a store holding other kernels without ``overwrite``.
 
     Examples
     --------
-    >>> import numpy as np
+    Kernels of the current dipole moment (nA µm per presynaptic spike) of the example
+    network, lags -5..5 ms:
+
     >>> import xkernels
-    >>> probes = {"lfp": xkernels.GaussCylinderPotential(z=np.linspace(1000., -200., 13),
-    ...                                                  sigma=0.3, R=150., sigma_z=75.),
-    ...           "cdm": xkernels.CurrentDipoleMomentZ()}
-    >>> H = compute_kernels(xkernels.Network.example(), probes, tau=10., store="k.zarr")
-    >>> dict(H.sizes)
-    {'X': 2, 'Y': 2, 'probe_channel': 14, 'tau': 321}
-    >>> H2 = compute_kernels(xkernels.Network.example(), probes, tau=10., store="k.zarr")
-    >>> bool((H2 == H).all())                 # read back from the store, not simulated
+    >>> H = compute_kernels(xkernels.Network.example(),
+    ...                     {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.0)
+    >>> dict(H.sizes), str(H["units"].values[0])
+    ({'X': 2, 'Y': 2, 'probe_channel': 1, 'tau': 161}, 'nA µm')
+    >>> k = H.sel(X="E", Y="E", probe_channel="cdm:z")
+    >>> round(float(k.max()), 1), float(k.idxmax())      # peak (nA µm) and its lag (ms)
+    (304.4, 3.0)
+    >>> round(float(H.sel(X="I", Y="E", probe_channel="cdm:z").min()), 1)
+    -5877.0
+
+    With a store, the second call reads the kernels back instead of simulating them:
+
+    >>> options = xkernels.KernelOptions(tau=5.0)
+    >>> H = compute_kernels(xkernels.Network.example(),
+    ...                     {"cdm": xkernels.CurrentDipoleMomentZ()}, options, store="k.zarr")
+    >>> H2 = compute_kernels(xkernels.Network.example(),
+    ...                      {"cdm": xkernels.CurrentDipoleMomentZ()}, options, store="k.zarr")
+    >>> bool((H2 == H).all())
     True
     """
-    plan = engine.prepare_kernels(network, probes, dt=dt, tau=tau, t_X=t_X, Vrest=Vrest,
-                                  g_eff=g_eff, fir=fir, n_positions=n_positions, seed=seed,
-                                  linearisation=linearisation, averaging=averaging,
-                                  depth_nodes=depth_nodes, operating_point=operating_point)
+    plan = engine.prepare_kernels(network, probes, KernelOptions.of(options, **option_kwargs))
     if store is None:
         return engine.simulate_kernels(network, plan)
     require_described(plan.probe_defs, f"kernel store {str(store)!r}")
@@ -142,8 +149,8 @@ def cached_kernels(store: str | Path, plan: Any, overwrite: bool) -> xr.DataArra
     Warns
     -----
     UserWarning
-        ``store`` holds the same inputs computed by another engine version (or
-        written without provenance): it is recomputed.
+        ``store`` holds the same inputs computed by another engine version: it is
+        recomputed.
     """
     path = Path(store)
     if not path.exists():
@@ -155,8 +162,6 @@ def cached_kernels(store: str | Path, plan: Any, overwrite: bool) -> xr.DataArra
         reason = unvouched(attrs, H)
         if reason is None:
             return H
-        if PROVENANCE_ATTR not in attrs:  # written before provenance: stale, recompute
-            return _stale(path, "was written by an xkernels without provenance")
         return _refuse(path, f"matches the requested inputs but {reason}", overwrite)
     stale_version = _same_inputs_other_engine(attrs, plan.inputs)
     if stale_version is not None:
@@ -172,13 +177,10 @@ def cached_kernels(store: str | Path, plan: Any, overwrite: bool) -> xr.DataArra
 def _same_inputs_other_engine(attrs: Mapping[str, Any], inputs: Mapping[str, Any]
                               ) -> Any:
     """The engine version of a store holding ``inputs`` computed by another engine
-    version (``"unversioned"`` before versions were recorded), else None."""
+    version, else None."""
     stored = attrs.get("content_hash")
     version = attrs.get("engine_version")
-    if version is None:
-        legacy = {k: v for k, v in inputs.items() if k != "engine_version"}
-        return "unversioned" if content_hash(legacy) == stored else None
-    if version != engine.ENGINE_VERSION and \
+    if version is not None and version != engine.ENGINE_VERSION and \
             content_hash({**inputs, "engine_version": version}) == stored:
         return version
     return None

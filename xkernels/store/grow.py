@@ -112,7 +112,7 @@ def plan_extension(path: os.PathLike, template: xr.DataArray,
         Absolute path of a checked sweep store.
     template : xarray.DataArray
         The whole requested sweep (checked with
-        :func:`xkernels.store.layout.check_kernels`).
+        :func:`xkernels.store.layout.check_storable`).
     sweep_dims : tuple of str
         Its sweep dims.
 

@@ -18,7 +18,7 @@ import xarray as xr
 from xkernels.contract import KERNEL_NAME
 from xkernels.provenance import stamped_attrs
 from xkernels.store.attrs import restore_strings
-from xkernels.store.layout import check_kernels, check_replaceable, write_store
+from xkernels.store.layout import check_replaceable, check_storable, write_store
 from xkernels.store.reading import (
     KernelStoreError,
     as_path,
@@ -70,7 +70,7 @@ def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool =
     ('X', 'Y', 'probe_channel', 'tau')
     """
     path = as_path(path)
-    sweep_dims = check_kernels(H)
+    sweep_dims = check_storable(H)
     check_replaceable(path, overwrite)
     stamped = H.copy(deep=False)
     stamped.attrs = stamped_attrs(H)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME, validate_kernels
+from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME, check_kernels
 from xkernels.store.attrs import checked_attrs
 from xkernels.store.datasets import write_dataset
 
@@ -30,7 +30,7 @@ ROOT_VERSION_ATTR = "xkernels_format_version"
 TARGET_CHUNK_BYTES = 16 * 2**20
 
 
-def check_kernels(H: xr.DataArray) -> tuple[str, ...]:
+def check_storable(H: xr.DataArray) -> tuple[str, ...]:
     """Refuse kernels that break the data contract or cannot be stored.
 
     Parameters
@@ -48,7 +48,7 @@ def check_kernels(H: xr.DataArray) -> tuple[str, ...]:
     TypeError, ValueError
         Naming the first problem (dims, dtypes, dt vs tau spacing in ms, coordinates).
     """
-    validate_kernels(H)
+    check_kernels(H)
     if H.dtype.kind != "f":
         raise ValueError(f"kernels must have a float dtype, got {H.dtype}")
     if len(set(H.dims)) != H.ndim:
@@ -133,7 +133,7 @@ def write_store(H: xr.DataArray, path: Path, sweep_dims: tuple[str, ...], *, don
     Parameters
     ----------
     H : xarray.DataArray
-        Checked kernels (:func:`check_kernels`).
+        Checked kernels (:func:`check_storable`).
     path : pathlib.Path
         Absolute store path (checked with :func:`check_replaceable` by the caller).
     sweep_dims : tuple of str

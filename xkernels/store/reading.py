@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from xkernels.checks import fail
 from xkernels.contract import FORMAT_VERSION, KERNEL_NAME
 from xkernels.store.attrs import strings_as_unicode
 from xkernels.store.layout import DONE_NAME, ROOT_VERSION_ATTR
-from xkernels.validation import fail
 
 
 class KernelStoreError(ValueError):

@@ -18,15 +18,15 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xkernels.contract import CORE_DIMS, KERNEL_NAME, validate_kernels
+from xkernels.checks import check_int, fail
+from xkernels.contract import CORE_DIMS, KERNEL_NAME, check_kernels
 from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
-from xkernels.store.layout import DONE_NAME, check_kernels, chunks, write_store
+from xkernels.store.layout import DONE_NAME, check_storable, chunks, write_store
 from xkernels.store.matching import check_point_attrs, check_template, compare_core, coords_equal
 from xkernels.store.publish import locked, recover
 from xkernels.store.reading import as_path, inspect_store, read_done, stored_kernels
 from xkernels.store.regions import write_region
-from xkernels.validation import check_int, fail
 
 
 def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
@@ -89,7 +89,7 @@ def checked_template(path: str | os.PathLike, template: xr.DataArray
         ``template`` breaks the data contract, has no sweep dim or undescribed probes.
     """
     path = as_path(path)
-    sweep_dims = check_kernels(template)
+    sweep_dims = check_storable(template)
     if not sweep_dims:
         raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
                          f"{template.dims}; use write_kernels for a single point")
@@ -293,7 +293,7 @@ def _write_block(path: Path, stored: xr.DataArray, H: xr.DataArray,
     if H.dims != stored.dims:
         raise ValueError(f"{name} must have the dims {stored.dims} of kernel store "
                          f"{str(path)!r}, got {H.dims}")
-    validate_kernels(H)
+    check_kernels(H)
     if H.dtype.kind != "f":
         raise ValueError(f"{name} must have a float dtype, got {H.dtype}")
     compare_core(stored, H, "point kernels", path, CORE_DIMS)

@@ -37,19 +37,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xkernels.engine.kernels import (
-    DEFAULT_AVERAGING,
-    DEFAULT_DEPTH_NODES,
-    DEFAULT_DT,
-    DEFAULT_T_X,
-    DEFAULT_TAU,
-    prepare_kernels,
-)
-from xkernels.engine.options import check_network_inputs, check_t_X
+from xkernels.engine.kernels import prepare_kernels
 from xkernels.engine.plans import KernelPlan
 from xkernels.provenance import require_described
 from xkernels.runtime import Runner, progress_bar
 from xkernels.spec.network import Network
+from xkernels.spec.options import KernelOptions
 from xkernels.store import (
     completed_points,
     create_sweep_store,
@@ -63,7 +56,6 @@ from xkernels.sweeps.planning import collect_geometries, plan_points
 from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_hash, sweep_template
 from xkernels.sweeps.simulation import run_simulations
 from xkernels.sweeps.superposition import choose_method, run_superposition
-from xkernels.validation import check_real
 
 logger = logging.getLogger(__name__)
 
@@ -78,25 +70,15 @@ def sweep(
     network: Network,
     grid: Mapping[str, Any],
     probes: Any,
+    options: KernelOptions | Mapping[str, Any] | None = None,
     *,
     zipped: Sequence[Sequence[str]] | None = None,
     names: Mapping[str, str] | None = None,
-    dt: float = DEFAULT_DT,
-    tau: float = DEFAULT_TAU,
-    t_X: float = DEFAULT_T_X,
-    Vrest: Any = -65.0,
-    g_eff: bool = True,
-    fir: bool = False,
-    n_positions: int = 2000,
-    seed: int = 1234,
-    linearisation: str | Mapping[str, str] = "as-is",
-    averaging: str = DEFAULT_AVERAGING,
-    depth_nodes: int = DEFAULT_DEPTH_NODES,
-    operating_point: str = "rest",
     store: str | os.PathLike | None = None,
     client: Any = None,
     method: str = "auto",
     progress: bool | None = None,
+    **option_kwargs: Any,
 ) -> xr.DataArray:
     """Kernels of every point of a parameter grid, stacked along leading sweep dims.
 
@@ -120,15 +102,13 @@ def sweep(
     names : dict, optional
         Path -> dim name, replacing the readable default (``weight_E_E``,
         ``rate_E``, ``delay_loc_I_E``, ``placement_loc_E_E``, ``Vrest``...).
-    dt, tau, t_X, Vrest, g_eff, fir, n_positions, seed, linearisation, averaging, depth_nodes
-        Computation options of :func:`xkernels.compute_kernels` (the base values of
-        swept options).  A ``linearisation`` other than ``"as-is"`` simulates every
-        point (its resting state depends on the point).  With ``averaging="depth"`` the
+    options : KernelOptions or dict, optional
+        Options of every point (:class:`xkernels.KernelOptions`; the base values of the
+        swept options ``Vrest`` and ``t_X``).  A ``linearisation`` other than
+        ``"as-is"`` and ``operating_point="mean-input"`` simulate every point (the
+        resting state depends on the point).  With ``averaging="depth"`` the
         superposition fast path needs a membrane that does not change with depth (no
         g_eff, or a g_eff leak shift equal at every depth node).
-    operating_point : {"rest", "mean-input"}
-        As for :func:`xkernels.compute_kernels`.  ``"mean-input"`` simulates every point
-        (the potential the mean input holds each cell at depends on the point).
     store : str or path, optional
         Zarr sweep store.  Each finished point is written at once; an existing
         store of the same sweep is resumed (only missing points are computed).  A
@@ -150,6 +130,8 @@ def sweep(
         ``"auto"`` picks the superposition where it is valid and cheaper.
     progress : bool or None
         Show a progress bar (default: when more than 10 tasks run).
+    **option_kwargs
+        Fields of :class:`xkernels.KernelOptions` replacing those of ``options``.
 
     Returns
     -------
@@ -180,39 +162,36 @@ def sweep(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    options = KernelOptions.of(options, **option_kwargs)
     runner = Runner(client)
-    options = {"dt": dt, "tau": tau, "t_X": t_X, "Vrest": Vrest, "g_eff": g_eff, "fir": fir,
-               "n_positions": n_positions, "seed": seed, "linearisation": linearisation,
-               "averaging": averaging, "depth_nodes": depth_nodes,
-               "operating_point": operating_point}
-    plan = prepare_kernels(network, probes, **options)
+    plan = prepare_kernels(network, probes, options)
     if any(mode != "as-is" for mode in plan.linearisation.values()):
         if method == "superposition":
             raise ValueError("method='superposition' needs membranes simulated as they are "
-                             f"(linearisation 'as-is'), got linearisation={linearisation!r}; "
+                             "(linearisation 'as-is'), got "
+                             f"linearisation={options.linearisation!r}; "
                              "use method='simulate' or 'auto'")
         method = "simulate"
-    if plan.operating_point != "rest":
+    if options.operating_point != "rest":
         if method == "superposition":
             raise ValueError("method='superposition' needs synapses linearised at one "
                              "potential known before simulating (operating_point 'rest'), "
-                             f"got operating_point={operating_point!r}; use "
+                             f"got operating_point={options.operating_point!r}; use "
                              "method='simulate' or 'auto'")
         method = "simulate"
     axes = parse_grid(network, grid, zipped=zipped, names=names)
 
-    def check_option(name: str, value: Any) -> float:
-        """A swept option's value, checked as :func:`prepare_kernels` checks it."""
-        if name == "t_X":
-            return check_t_X(value, plan.tau)
-        return check_real(name, value)
+    def check_option(name: str, value: Any) -> Any:
+        """A swept option's value, checked as a field of the options."""
+        return getattr(options.replace(**{name: value}), name)
 
-    builder = PointBuilder(network, axes, {"Vrest": Vrest, "t_X": t_X}, check_option)
+    builder = PointBuilder(network, axes, {"Vrest": options.Vrest, "t_X": options.t_X},
+                           check_option)
     indices, specs, labels = [], [], []
     for index, values in grid_points(axes):
         spec = builder.build(values)
         try:
-            check_network_inputs(spec.network, g_eff)
+            options.replace(Vrest=spec.Vrest, t_X=spec.t_X).check(spec.network)
         except ValueError as err:
             raise ValueError(f"sweep point {values} is invalid: {err}") from None
         indices.append(index)
@@ -233,7 +212,7 @@ def sweep(
 
 
 def _run_locked(path: Path | None, template: xr.DataArray, runner: Runner, plan: KernelPlan,
-                options: Mapping[str, Any], axes: Sequence[Axis],
+                options: KernelOptions, axes: Sequence[Axis],
                 indices: Sequence[tuple[int, ...]], specs: Sequence[PointSpec],
                 labels: Sequence[Any], method: str,
                 progress: bool | None) -> np.ndarray | None:
@@ -271,14 +250,14 @@ def _check_store(path: Path, template: xr.DataArray) -> np.ndarray:
     return np.asarray(completed_points(path), dtype=bool)
 
 
-def _compute(runner: Runner, plan: KernelPlan, options: Mapping[str, Any],
+def _compute(runner: Runner, plan: KernelPlan, options: KernelOptions,
              axes: Sequence[Axis], template: xr.DataArray, indices: Sequence[tuple[int, ...]],
              specs: Sequence[PointSpec], labels: Sequence[Any], todo: Sequence[int],
              path: Path | None, values_out: np.ndarray | None, method: str,
              progress: bool | None) -> None:
     """Plan, then compute the points ``todo`` into ``values_out`` or the store."""
     todo_specs = [specs[k] for k in todo]
-    geometries = collect_geometries(runner, todo_specs, plan.Y, plan.dt)
+    geometries = collect_geometries(runner, todo_specs, plan.Y, options.dt)
     plans = plan_points(todo_specs, geometries, plan,  # validates every point
                         [labels[k] for k in todo])
     chosen = choose_method(method, plans, geometries)

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from xkernels.checks import close_matches
 from xkernels.contract import CHANNEL_COORDS, CORE_DIMS, KERNEL_NAME
 from xkernels.spec.network import Network
 from xkernels.spec.paths import split_path
-from xkernels.validation import close_matches
 
 #: Computation options that can be swept besides the specification.
 OPTION_PATHS = ("Vrest", "t_X")

@@ -9,7 +9,7 @@ reversal, t_X).  Points with equal keys have the same membrane, which the
 superposition fast path exploits.
 
 With ``averaging="depth"`` each postsynaptic cell is planned at every depth node
-(:func:`xkernels.engine.averaging.node_plans`); its plan then holds the node weights
+(:func:`xkernels.engine.depth_average.node_plans`); its plan then holds the node weights
 concatenated (node-major, ``N * nseg`` per input) and the leak shift shared by the
 nodes.  A cell whose leak shift differs between nodes (g_eff with depth-dependent
 placement) has no membrane state (``state`` None): the fast path does not apply.
@@ -23,14 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from xkernels.engine.averaging import node_plans, shared_membrane
 from xkernels.engine.cells import Geometry
-from xkernels.engine.mechanisms import NEURON_LOCK
-from xkernels.engine.options import leak_reversal_of, vrest_of_population
+from xkernels.engine.depth_average import node_plans, shared_membrane
 from xkernels.engine.plans import InputPlan, KernelPlan, PopulationPlan, plan_population
 from xkernels.probes.depth import depth_nodes
 from xkernels.runtime import SECONDS_PER_CELL, Runner
 from xkernels.spec.network import Population
+from xkernels.spec.options import leak_reversal_of
 from xkernels.sweeps.points import PointSpec
 
 
@@ -105,7 +104,7 @@ def geometry_task(pop: Population, dt: float) -> tuple[Geometry, bool]:
     """
     from xkernels.engine.cells import LinearisedCell
 
-    with NEURON_LOCK, LinearisedCell(pop.cell, pop, dt, 0.0) as cell:
+    with LinearisedCell(pop.cell, pop, dt, 0.0) as cell:
         return cell.geometry, cell.is_linear()
 
 
@@ -181,21 +180,22 @@ def plan_points(specs: Sequence[PointSpec], geometries: Mapping[tuple, tuple[Geo
     out = []
     for n, spec in enumerate(specs):
         per_y = {}
+        options = plan.options.replace(Vrest=spec.Vrest)
         for post in plan.Y:
             pop = spec.network.population(post)
             gkey = gkeys.setdefault(pop, geometry_key(pop))
             geometry = geometries[gkey][0]
-            vrest = vrest_of_population(spec.Vrest, post)
+            vrest = options.vrest_of(post)
             try:
-                pop_plan = plan_population(spec.network, post, geometry, vrest, plan.g_eff,
+                pop_plan = plan_population(spec.network, post, geometry, vrest, options.g_eff,
                                            plan.grid, memo)
             except ValueError as err:
                 label = labels[n] if labels is not None else f"#{n}"
                 raise ValueError(f"sweep point {label} is invalid: {err}") from None
             e_pas = _e_pas_used(pop, vrest)
             nodes = 1
-            if plan.averaging == "depth":
-                offsets = depth_nodes(pop.scale, plan.depth_nodes).offsets
+            if options.averaging == "depth":
+                offsets = depth_nodes(pop.scale, options.depth_nodes).offsets
                 per_node = node_plans(spec.network, post, geometry, plan, offsets, memo)
                 nodes = len(per_node)
                 pop_plan = _stacked(per_node)

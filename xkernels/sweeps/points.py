@@ -199,8 +199,7 @@ def sweep_template(plan: KernelPlan, axes: Sequence[Axis], grid_hash: str,
     >>> from xkernels.sweeps import parse_grid
     >>> network = xkernels.Network.example()
     >>> plan = prepare_kernels(network, {"cdm": xkernels.CurrentDipoleMomentZ()},
-    ...                        dt=0.0625, tau=5.0, t_X=200.0, Vrest=-65.0, g_eff=True,
-    ...                        fir=False, n_positions=2000, seed=1234)
+    ...                        xkernels.KernelOptions(tau=5.0))
     >>> axes = parse_grid(network, {"connections[E->E].synapse.weight": [6e-5, 1.2e-4]})
     >>> T = sweep_template(plan, axes, sweep_hash(plan, axes))
     >>> dict(T.sizes)

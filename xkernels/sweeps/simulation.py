@@ -1,4 +1,4 @@
-"""The full-simulation path of parameter sweeps: every point by ``compute_kernels``.
+"""The full-simulation path of parameter sweeps: every point simulated by the engine.
 
 Points are grouped into tasks of a few points each (fewer round trips to the workers,
 still about four tasks per worker) and simulated in the runner's worker processes.
@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from xkernels.engine.kernels import compute_kernels
-from xkernels.engine.mechanisms import NEURON_LOCK
+from xkernels.engine.kernels import prepare_kernels, simulate_values
 from xkernels.runtime import (
     SECONDS_PER_CELL,
     SECONDS_PER_SIMULATION,
     Runner,
 )
 from xkernels.spec.network import Network
+from xkernels.spec.options import KernelOptions
 from xkernels.sweeps.planning import PointPlan
 from xkernels.sweeps.points import PointSpec
 
@@ -28,30 +28,29 @@ MAX_POINTS_PER_TASK = 8
 
 
 def simulate_points(networks: Sequence[Network], probes: Any,
-                    options: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """Worker task: full simulations (:func:`compute_kernels`) of a few points, stacked.
+                    options: Sequence[KernelOptions]) -> np.ndarray:
+    """Worker task: full simulations of a few points, stacked.
 
     Parameters
     ----------
     networks : sequence of Network
         One per point.
     probes : dict or list
-        Forward models, as for :func:`compute_kernels`.
-    options : sequence of Mapping[str, Any]
-        Keyword options of :func:`compute_kernels`, one per point.
+        Forward models, as for :func:`xkernels.compute_kernels`.
+    options : sequence of KernelOptions
+        One per point.
 
     Returns
     -------
     ndarray
         Shape ``(len(networks), X, Y, probe_channel, tau)``.
     """
-    with NEURON_LOCK:
-        return np.stack([compute_kernels(network, probes, **opts).values
-                         for network, opts in zip(networks, options)])
+    return np.stack([simulate_values(network, prepare_kernels(network, probes, opts))
+                     for network, opts in zip(networks, options)])
 
 
 def run_simulations(runner: Runner, specs: Sequence[PointSpec], plans: Sequence[PointPlan],
-                    probes: Mapping[str, Any], options: Mapping[str, Any]
+                    probes: Mapping[str, Any], options: KernelOptions
                     ) -> Iterator[tuple[list[int], np.ndarray]]:
     """Yield batches ``(point numbers, kernels)`` of every point, fully simulated.
 
@@ -66,9 +65,9 @@ def run_simulations(runner: Runner, specs: Sequence[PointSpec], plans: Sequence[
         estimate.
     probes : Mapping[str, Any]
         The probes by name.
-    options : Mapping[str, Any]
-        Keyword options of :func:`compute_kernels` shared by every point (each point's
-        ``Vrest`` and ``t_X`` replace those given here).
+    options : KernelOptions
+        Options shared by every point (each point's ``Vrest`` and ``t_X`` replace those
+        given here).
 
     Yields
     ------
@@ -84,7 +83,7 @@ def run_simulations(runner: Runner, specs: Sequence[PointSpec], plans: Sequence[
                       math.ceil(len(specs) / (4 * runner.parallelism(seconds)))))
     chunks = [list(range(i, min(i + size, len(specs)))) for i in range(0, len(specs), size)]
     arguments = [([specs[j].network for j in chunk], probes,
-                  [{**options, "Vrest": specs[j].Vrest, "t_X": specs[j].t_X} for j in chunk])
+                  [options.replace(Vrest=specs[j].Vrest, t_X=specs[j].t_X) for j in chunk])
                  for chunk in chunks]
     for c, values in runner.imap_unordered(simulate_points, arguments, seconds):
         yield chunks[c], values

@@ -1,53 +1,37 @@
 """Superposition fast path of parameter sweeps.
 
-With a linear (passive) membrane and current-based ``Exp2SynI`` synapses, the
-membrane currents after the synaptic volley of connection X -> Y are
+With a linear (passive) membrane and current-based ``Exp2SynI`` synapses a kernel is a
+weighted sum of unit responses (:mod:`xkernels.engine.superposition`): the weight,
+Vrest (where it does not set the leak reversal), placement, probability, multapses and
+sizes enter only through the per-segment weights, and the delay only through the delay
+filter.  Everything that defines the cell's membrane -- the cell and its placement,
+the leak shift g_eff adds (which depends on weights, rates, placement... of every input
+of Y), the leak reversal potential when Vrest sets it, t_X -- forms the *membrane
+state* key.  The unit responses are simulated once per (Y, membrane state, tau1, tau2)
+in a worker; every point is then one matrix product and one delay convolution.  The
+keys are exact (byte equality of the leak shift), so points never share responses they
+should not: the path is valid for any sweep over linear membranes, and
+:func:`choose_method` takes it when it is cheaper.
 
-    I(t) = Σ_s w_s G_s(t)
-
-where ``G_s`` is the response to a unit-weight synapse on segment s (time constants
-tau1, tau2 of the connection) and ``w_s`` the linearised per-segment weight:
-``-weight (Vrest - e) ρ_s`` for conductance-based synapses, with ρ_s the expected
-number of synapses per presynaptic spike on segment s (placement × probability ×
-multapses × population sizes).  The kernel is then
-``finish_kernel(M Σ_s w_s G_s, h_delay)`` with M the probe matrix and h_delay the
-delay filter.  So the weight, Vrest (where it does not set the leak reversal),
-placement, probability, multapses and sizes enter only through ``w``, and the delay
-only through ``h_delay``.
-
-Everything that defines the cell's membrane -- the cell and its placement, the leak
-shift g_eff adds (which depends on weights, rates, placement... of every input of Y),
-the leak reversal potential when Vrest sets it, t_X -- forms the *membrane state*
-key.  The unit responses (mapped through the probes: ``P_s = M G_s``) are simulated
-once per (Y, membrane state, tau1, tau2) in a worker; every point is then one matrix
-product and one delay convolution.  The keys are exact (byte equality of the leak
-shift), so points never share responses they should not: the path is valid for any
-sweep over linear membranes, and :func:`choose_method` takes it when it is cheaper.
-
-With ``averaging="depth"`` a point's kernel is ``Σ_n Q_n Σ_s w_ns G_s`` over the depth
-nodes n (:mod:`xkernels.engine.averaging`): the unit responses are shared by the nodes
-when the membrane is (no depth-dependent g_eff), each mapped by every node's probe
-matrix ``Q_n``; a point's weights are the node weights concatenated, so the assembly is
-unchanged.
+With ``averaging="depth"`` a point's weights are those of every depth node concatenated
+(node-major) and the unit responses are mapped by every node's probe matrix, when the
+membrane is the same at every node (no depth-dependent g_eff).
 
 The points and their membrane states come from :mod:`xkernels.sweeps.planning`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from xkernels.engine import linearisation as lin
-from xkernels.engine.averaging import depth_matrices
 from xkernels.engine.cells import Geometry
+from xkernels.engine.depth_average import depth_matrices
 from xkernels.engine.kernels import probes_matrix
-from xkernels.engine.mechanisms import NEURON_LOCK
 from xkernels.engine.plans import KernelPlan
+from xkernels.engine.superposition import Assembler, supports, unit_responses
 from xkernels.runtime import (
     SECONDS_PER_CELL,
     SECONDS_PER_SIMULATION,
@@ -64,34 +48,22 @@ CELL_COST = 10.0
 BATCH_POINTS = 128
 
 
-@dataclass
-class _StateGroup:
-    """The points sharing one membrane state: a representative cell plan and, per
-    (tau1, tau2), the segments with a non-zero weight in any point."""
-
-    item: CellPlan
-    support: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
-
-    def simulations(self) -> int:
-        """Unit responses to simulate: distinct segments over the depth nodes."""
-        nodes = self.item.nodes
-        return sum(int(mask.reshape(nodes, -1).any(axis=0).sum())
-                   for mask in self.support.values())
-
-
-def _state_groups(plans: Sequence[PointPlan]) -> dict[tuple, _StateGroup]:
-    """Per membrane state: one representative plan and, per (tau1, tau2), the union
-    of segments with a non-zero weight in any point."""
-    states: dict[tuple, _StateGroup] = {}
+def _state_groups(plans: Sequence[PointPlan]
+                  ) -> dict[tuple, tuple[CellPlan, dict[tuple[float, float], np.ndarray]]]:
+    """Per membrane state: one representative cell plan and, per (tau1, tau2), the
+    weight indices that are non-zero in any point (:func:`supports`)."""
+    members: dict[tuple, list[CellPlan]] = {}
     for per_y in plans:
         for item in per_y.values():
-            entry = states.setdefault(item.state, _StateGroup(item))
-            for inp in item.plan.inputs.values():
-                taus = (inp.tau1, inp.tau2)
-                mask = entry.support.get(taus)
-                nonzero = np.asarray(inp.weights) != 0.0
-                entry.support[taus] = nonzero if mask is None else (mask | nonzero)
-    return states
+            members.setdefault(item.state, []).append(item)
+    return {state: (items[0], supports([item.plan for item in items]))
+            for state, items in members.items()}
+
+
+def _simulations(item: CellPlan, support: Mapping[tuple[float, float], np.ndarray]) -> int:
+    """Unit responses to simulate for a membrane state: distinct segments over nodes."""
+    nseg = np.asarray(item.plan.g_shift).size
+    return sum(np.unique(idx % nseg).size for idx in support.values())
 
 
 def choose_method(method: str, plans: Sequence[PointPlan],
@@ -145,7 +117,7 @@ def choose_method(method: str, plans: Sequence[PointPlan],
     if method == "superposition":
         return "superposition"
     states = _state_groups(plans)
-    fast = sum(CELL_COST + entry.simulations() for entry in states.values())
+    fast = sum(CELL_COST + _simulations(*entry) for entry in states.values())
     full = sum(CELL_COST + len(item.plan.inputs) * item.nodes
                for per_y in plans for item in per_y.values())
     return "superposition" if fast < full else "simulate"
@@ -194,28 +166,13 @@ def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift:
     """
     from xkernels.engine.cells import LinearisedCell
 
-    out = []
-    with NEURON_LOCK, LinearisedCell(pop.cell, pop, dt, e_pas) as cell:
+    with LinearisedCell(pop.cell, pop, dt, e_pas) as cell:
         cell.shift_g_pas(g_shift)
         if depth_nodes is None:
             matrices = probes_matrix(named, cell.geometry, pop, n_positions, seed)[None]
         else:
             matrices = depth_matrices(named, cell.geometry, pop, depth_nodes).matrices
-        nseg = cell.geometry.nseg
-        for tau1, tau2, support in groups:
-            P = None
-            node, segment = np.divmod(np.asarray(support), nseg)
-            for seg in np.unique(segment):
-                unit = np.zeros(nseg)
-                unit[seg] = 1.0
-                imem = cell.synaptic_response(unit, tau1, tau2, n_response, t_X)
-                for k in np.flatnonzero(segment == seg):
-                    response = lin.project(matrices[node[k]], imem)
-                    if P is None:
-                        P = np.empty((matrices.shape[1], len(support), response.shape[-1]))
-                    P[:, k] = response
-            out.append(P)
-    return out
+        return unit_responses(cell, groups, matrices, n_response, t_X)
 
 
 def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPlan, *,
@@ -247,17 +204,17 @@ def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPl
     keys = list(states)
     arguments, groups_of = [], {}
     for key in keys:
-        item = states[key].item
-        groups = [(t1, t2, np.flatnonzero(mask))
-                  for (t1, t2), mask in states[key].support.items() if mask.any()]
+        item, support = states[key]
+        groups = [(t1, t2, idx) for (t1, t2), idx in support.items() if idx.size]
         groups_of[key] = groups
-        arguments.append((item.population, plan.dt, item.e_pas, item.plan.g_shift,
-                          plan.probes, plan.n_positions, plan.seed, plan.grid.n_response,
+        o = plan.options
+        arguments.append((item.population, o.dt, item.e_pas, item.plan.g_shift,
+                          plan.probes, o.n_positions, o.seed, plan.grid.n_response,
                           item.t_X, groups,
-                          plan.depth_nodes if plan.averaging == "depth" else None))
-    seconds = sum(SECONDS_PER_CELL + SECONDS_PER_SIMULATION * states[key].simulations()
+                          o.depth_nodes if o.averaging == "depth" else None))
+    seconds = sum(SECONDS_PER_CELL + SECONDS_PER_SIMULATION * _simulations(*states[key])
                   for key in keys)
-    assembler = _Assembler(plan)
+    assembler = _PointAssembler(plan)
     with progress_bar(len(keys), progress, "unit responses") as bar:
         for i, result in runner.imap_unordered(unit_response_task, arguments, seconds):
             for (t1, t2, support), P in zip(groups_of[keys[i]], result):
@@ -268,41 +225,14 @@ def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPl
         yield batch, assembler.assemble(batch, plans)
 
 
-class _Assembler:
-    """Builds kernels from probe-mapped unit responses in the frequency domain.
-
-    For a response ``r`` (lags 0..n) and a delay filter ``h`` (lags -n..n) the
-    delay-smeared signal at lags 0..n is entries n..2n of their linear convolution;
-    a circular convolution of length L >= 2n + 1 gives the same entries, so the
-    unit responses are transformed once (length L) and each kernel costs one
-    weighted sum, one product with the filter's transform and one inverse FFT.  Then,
-    as :func:`xkernels.engine.linearisation.finish_kernel`: the value at lag 0 is
-    subtracted, negative lags are zero (or cut with ``fir``).
-    """
+class _PointAssembler(Assembler):
+    """The :class:`~xkernels.engine.superposition.Assembler` of a sweep: the kernels of
+    a batch of points, placed in a (reused) buffer."""
 
     def __init__(self, plan: KernelPlan) -> None:
-        from scipy import fft
-
-        self._fft = fft
+        super().__init__(plan.grid)
         self.plan = plan
-        self.n = plan.n_lags  # regular grid: response lags 0..n, taps -n..n
-        self.L = fft.next_fast_len(2 * self.n + 1, real=True)
-        self.responses: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-        self.filters: dict[int, np.ndarray] = {}
         self.buffer: np.ndarray | None = None
-        self.workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-            else (os.cpu_count() or 1)
-
-    def add_responses(self, key: tuple, support: np.ndarray, P: np.ndarray) -> None:
-        """Register unit responses ``P`` (n_channels, support.size, n + 1)."""
-        n_ch, n_sup, _ = P.shape
-        spectra = self._fft.rfft(P, n=self.L, axis=-1, workers=self.workers)
-        self.responses[key] = (support, spectra.transpose(1, 0, 2).reshape(n_sup, -1))
-
-    def _filter(self, h_delay: np.ndarray) -> np.ndarray:
-        if id(h_delay) not in self.filters:
-            self.filters[id(h_delay)] = self._fft.rfft(h_delay, n=self.L)
-        return self.filters[id(h_delay)]
 
     def assemble(self, batch: Sequence[int], plans: Sequence[PointPlan]) -> np.ndarray:
         """Kernels of the points ``batch``, shape (len(batch), *plan.shape)."""
@@ -321,22 +251,7 @@ class _Assembler:
                         jobs[key] = len(job_data)
                         job_data.append((rkey, weights, inp.h_delay))
                     where.append((b, X.index(pre), j, jobs[key]))
-        by_response: dict[tuple, list[int]] = {}
-        for job, (rkey, _, _) in enumerate(job_data):
-            by_response.setdefault(rkey, []).append(job)
-        n_tau = shape[-1]
-        kernels = np.zeros((len(job_data), shape[2], n_tau))
-        n = self.n
-        for rkey, members in by_response.items():
-            if rkey not in self.responses:  # every weight of this group is zero
-                continue
-            support, spectra = self.responses[rkey]
-            W = np.stack([job_data[m][1][support] for m in members])
-            signal = (W @ spectra).reshape(len(members), shape[2], -1)
-            signal *= np.stack([self._filter(job_data[m][2]) for m in members])[:, None, :]
-            smeared = self._fft.irfft(signal, n=self.L, axis=-1,
-                                      workers=self.workers)[..., n:2 * n + 1]
-            kernels[members] = lin.window_kernel(smeared, self.plan.grid.lags)
+        kernels = self.kernels(job_data, shape[2])
         if self.buffer is None or self.buffer.shape[0] != len(batch):
             self.buffer = np.zeros((len(batch), *shape))
         else:

@@ -16,9 +16,9 @@ from typing import Any
 import lfpykit
 import numpy as np
 
+from xkernels.checks import check_int, check_real, fail
 from xkernels.probes.depth import DepthRule, depth_rule
 from xkernels.probes.registry import ContactMethod, kind_of
-from xkernels.validation import check_int, check_real, fail
 
 __all__ = ["average_by_moving_cell", "average_contacts_vectorised", "check_geometry",
            "check_probe_depth", "draw_offsets", "probe_depth_rule", "probe_matrix"]

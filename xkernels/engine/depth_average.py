@@ -41,49 +41,16 @@ from typing import Any
 import numpy as np
 
 from xkernels import probes as probe_api
+from xkernels.checks import check_choice
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
+from xkernels.engine.superposition import Assembler, supports, unit_responses
 from xkernels.probes.depth import DepthRule
 from xkernels.spec.network import Network, Population
-from xkernels.validation import check_choice, check_int
 
-__all__ = ["AVERAGING_MODES", "DEFAULT_AVERAGING", "DEFAULT_DEPTH_NODES", "METHODS",
-           "check_averaging",
-           "check_depth_probes", "depth_kernels", "depth_matrices", "node_plans",
+__all__ = ["METHODS", "check_depth_probes", "depth_kernels", "depth_matrices", "node_plans",
            "shared_membrane"]
-
-#: The population-averaging modes of :func:`xkernels.compute_kernels`.
-AVERAGING_MODES = ("reference", "depth")
-#: The default mode of the native API.
-DEFAULT_AVERAGING = "reference"
-#: Default number of Gauss–Hermite depth nodes (see the convergence measurement in
-#: ``benchmarks/depth_nodes.py``).
-DEFAULT_DEPTH_NODES = 5
-
-
-def check_averaging(averaging: Any, depth_nodes: Any) -> tuple[str, int]:
-    """Validate the averaging options.
-
-    Parameters
-    ----------
-    averaging : str
-        ``"reference"`` or ``"depth"``.
-    depth_nodes : int
-        Number of depth nodes, >= 1 (validated in both modes).
-
-    Returns
-    -------
-    tuple
-        ``(averaging, depth_nodes)``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        Naming the option, the value and what is allowed.
-    """
-    check_choice("averaging", averaging, AVERAGING_MODES)
-    return averaging, check_int("depth_nodes", depth_nodes, minimum=1)
 
 
 def _population_dict(pop: Population) -> dict[str, float]:
@@ -165,25 +132,15 @@ def node_plans(network: Network, post: str, geometry: Geometry, plan: KernelPlan
     list of PopulationPlan
         One per node.
     """
-    return [plan_population(network, post, geometry, plan.vrest_by_post[post], plan.g_eff,
-                            plan.grid, memo, depth=float(s)) for s in offsets]
+    return [plan_population(network, post, geometry, plan.vrest_by_post[post],
+                            plan.options.g_eff, plan.grid, memo, depth=float(s))
+            for s in offsets]
 
 
 def shared_membrane(plans: list[PopulationPlan]) -> bool:
     """Whether every node has the same membrane (the same g_eff leak shift)."""
     first = np.asarray(plans[0].g_shift)
     return all(np.array_equal(np.asarray(p.g_shift), first) for p in plans[1:])
-
-
-def _unit_groups(plans: list[PopulationPlan]) -> dict[tuple[float, float], np.ndarray]:
-    """Per synapse time constants: the segments with a synapse at any node."""
-    groups: dict[tuple[float, float], np.ndarray] = {}
-    for p in plans:
-        for inp in p.inputs.values():
-            key = (inp.tau1, inp.tau2)
-            nonzero = np.asarray(inp.weights) != 0.0
-            groups[key] = nonzero if key not in groups else groups[key] | nonzero
-    return {key: np.flatnonzero(mask) for key, mask in groups.items()}
 
 
 def _node_simulations(plans: list[PopulationPlan]) -> int:
@@ -238,19 +195,22 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         ``method="superposition"`` where it is not valid.
     """
     check_choice("method", method, METHODS)
-    if mode == "as-is" and plan.operating_point == "mean-input":
+    if mode == "as-is" and plan.options.operating_point == "mean-input":
         raise ValueError("operating_point='mean-input' needs a cell settled under the mean "
                          f"input: population {post!r} must be given the mode of "
                          "KernelPlan.membrane_mode, not 'as-is'")
     pop = network.population(post)
     with build() as cell:
         geometry = cell.geometry
-        rule = depth_matrices(plan.probes, geometry, pop, plan.depth_nodes)
+        rule = depth_matrices(plan.probes, geometry, pop, plan.options.depth_nodes)
         plans = node_plans(network, post, geometry, plan, rule.offsets, memo={})
         if pre is not None:
             plans = [_only(p, pre) for p in plans]
         if mode == "as-is":
-            signals = _as_is_signals(cell, post, plans, rule.matrices, plan, method)
+            superposed = _superposed(cell, post, plans, rule.matrices, plan, method)
+            if superposed is not None:
+                return superposed
+            signals = _node_signals(cell, plans, rule.matrices, plan)
     if mode != "as-is":
         if method == "superposition":
             raise ValueError("method='superposition' needs the membrane as it is "
@@ -275,33 +235,36 @@ def _add(signals: dict[str, np.ndarray], pre: str, term: np.ndarray) -> None:
     signals[pre] = term if pre not in signals else signals[pre] + term
 
 
-def _as_is_signals(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
-                   Q: np.ndarray, plan: KernelPlan, method: str) -> dict[str, np.ndarray]:
-    """``Σ_n Q_n I_n`` per input: one cell, by superposition or node by node."""
-    signals: dict[str, np.ndarray] = {}
-    groups = _unit_groups(plans)
+def _superposed(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
+                Q: np.ndarray, plan: KernelPlan, method: str) -> dict[str, np.ndarray] | None:
+    """The kernels by superposition of unit responses (:mod:`xkernels.engine.superposition`)
+    where ``method`` takes it; None where the nodes are to be simulated."""
+    groups = supports(plans)
     valid = shared_membrane(plans) and cell.is_linear()
     if method == "superposition" and not valid:
         raise ValueError("method='superposition' needs a linear membrane that is the same "
                          f"at every depth node; population {post!r} has not")
-    superpose = valid and (method == "superposition" or (
-        method == "auto" and sum(s.size for s in groups.values()) < _node_simulations(plans)))
-    if superpose:
-        cell.shift_g_pas(plans[0].g_shift)
-        for (tau1, tau2), support in groups.items():
-            inputs = {pre: np.stack([np.asarray(p.inputs[pre].weights) for p in plans])
-                      for pre, inp in plans[0].inputs.items()
-                      if (inp.tau1, inp.tau2) == (tau1, tau2)}
-            for seg in support:
-                unit = np.zeros(cell.geometry.nseg)
-                unit[seg] = 1.0
-                G = cell.synaptic_response(unit, tau1, tau2, plan.grid.n_response,
-                                           plan.t_X)
-                for pre, W in inputs.items():
-                    if W[:, seg].any():
-                        _add(signals, pre,
-                             lin.project(np.tensordot(W[:, seg], Q, axes=(0, 0)), G))
-        return signals
+    if not valid or method == "nodes" or (method == "auto" and sum(
+            s.size for s in groups.values()) >= _node_simulations(plans)):
+        return None
+    cell.shift_g_pas(plans[0].g_shift)
+    nseg = cell.geometry.nseg
+    indices = {taus: (np.arange(len(plans))[:, None] * nseg + segs).ravel()
+               for taus, segs in groups.items()}
+    assembler = Assembler(plan.grid)
+    responses = unit_responses(cell, [(*taus, idx) for taus, idx in indices.items()],
+                               Q, plan.grid.n_response, plan.options.t_X)
+    for taus, P in zip(indices, responses):
+        assembler.add_responses(taus, indices[taus], P)
+    jobs = [((inp.tau1, inp.tau2), np.concatenate([p.inputs[pre].weights for p in plans]),
+             inp.h_delay) for pre, inp in plans[0].inputs.items()]
+    return dict(zip(plans[0].inputs, assembler.kernels(jobs, Q.shape[1])))
+
+
+def _node_signals(cell: LinearisedCell, plans: list[PopulationPlan], Q: np.ndarray,
+                  plan: KernelPlan) -> dict[str, np.ndarray]:
+    """``Σ_n Q_n I_n`` per input: one cell, its leak shifted from node to node."""
+    signals: dict[str, np.ndarray] = {}
     current = np.zeros(cell.geometry.nseg)
     for n, node in enumerate(plans):
         cell.shift_g_pas(np.asarray(node.g_shift) - current)
@@ -309,7 +272,7 @@ def _as_is_signals(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
         for pre, inp in node.inputs.items():
             if np.any(np.asarray(inp.weights) != 0.0):
                 imem = cell.synaptic_response(inp.weights, inp.tau1, inp.tau2,
-                                              plan.grid.n_response, plan.t_X)
+                                              plan.grid.n_response, plan.options.t_X)
                 _add(signals, pre, lin.project(Q[n], imem))
     return signals
 
@@ -324,15 +287,16 @@ def _linearised_signals(network: Network, post: str, plans: list[PopulationPlan]
     taus = [(inp.tau1, inp.tau2) for inp in plans[0].inputs.values()]
     for n, (offset, node) in enumerate(zip(rule.offsets, plans)):
         with build() as cell:
-            apply_leak_shift(cell, node, plan.operating_point)
+            apply_leak_shift(cell, node, plan.options.operating_point)
             with LinearisedMembrane(cell, mode, post, taus) as membrane:
                 if membrane.state is not None and network.conductance_based:
                     # conductance-based synapses linearised around the node's resting state
                     node = plan_population(network, post, cell.geometry, membrane.state.v,
-                                           plan.g_eff, plan.grid, depth=float(offset))
+                                           plan.options.g_eff, plan.grid,
+                                           depth=float(offset))
                 for pre, inp in node.inputs.items():
                     if pre in plans[n].inputs and np.any(np.asarray(inp.weights) != 0.0):
                         imem = membrane.response(inp.weights, inp.tau1, inp.tau2,
-                                                 plan.grid.n_response, plan.t_X)
+                                                 plan.grid.n_response, plan.options.t_X)
                         _add(signals, pre, lin.project(rule.matrices[n], imem))
     return signals

@@ -1,0 +1,447 @@
+"""The options of a kernel computation: one frozen, validated :class:`KernelOptions`.
+
+Every option and its default is written once, here.  :func:`xkernels.compute_kernels`,
+:func:`xkernels.sweep`, :func:`xkernels.validate`, the command line (the ``options``
+block of SPEC.json is this object's JSON), :mod:`xkernels.compat`, the stored
+provenance and the cache keys all read it.  Checks that need the network (g_eff on a
+current-based network, the keys of per-population ``Vrest`` and ``linearisation``) are
+in :meth:`KernelOptions.check`.  Errors are one line naming the option, the value and
+what is allowed (TypeError for a wrong type, ValueError for a bad value).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from xkernels.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    did_you_mean,
+    fail,
+)
+
+if TYPE_CHECKING:
+    from xkernels.spec.network import Network
+
+#: Membrane linearisation modes (see :mod:`xkernels.engine.membrane`); ``"as-is"``
+#: simulates the cell as specified (LFPykernels' behaviour).
+LINEARISATIONS = ("as-is", "passive", "frozen", "quasi-active")
+#: Operating points of conductance-based synapses: ``"rest"`` linearises them around
+#: ``Vrest`` (or the resting state a linearisation finds; LFPykernels' behaviour),
+#: ``"mean-input"`` around the per-segment potential of the cell under the mean input.
+OPERATING_POINTS = ("rest", "mean-input")
+#: Population-averaging modes (:mod:`xkernels.engine.depth_average`).
+AVERAGING_MODES = ("reference", "depth")
+#: Relative tolerance of "a whole number of time steps" (``tau / dt``).
+WHOLE_RTOL = 1e-9
+
+VrestValue = float | tuple[float, ...]
+
+
+def whole_steps(value: float, dt: float) -> int | None:
+    """``value / dt`` as an int when it is a whole number to :data:`WHOLE_RTOL`, else None.
+
+    Parameters
+    ----------
+    value, dt : float
+        A duration and the time step (ms), ``dt > 0``.
+
+    Examples
+    --------
+    >>> whole_steps(50.0, 0.1), whole_steps(50.0, 0.3)
+    (500, None)
+    """
+    n = int(round(value / dt))
+    if abs(n * dt - value) > WHOLE_RTOL * max(abs(value), dt):
+        return None
+    return n
+
+
+def _vrest_value(name: str, value: Any) -> VrestValue:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        arr = np.asarray(value, dtype=float)
+        if arr.ndim != 1 or not np.isfinite(arr).all():
+            raise ValueError(f"{name} must be a number or a 1-D list of finite values (mV)")
+        return tuple(float(v) for v in arr)
+    return check_real(name, value)
+
+
+class KernelOptions(BaseModel):
+    """Every option of a kernel computation, validated; frozen, equal and hashable by value.
+
+    Parameters
+    ----------
+    dt : float
+        Time step (ms), > 0.
+    tau : float
+        Half width of the kernel (ms); lags ``-tau..tau`` (``dt..tau`` with ``fir``).
+        A whole multiple of ``dt``.
+    t_X : float
+        Presynaptic spike time used when a cell must settle from ``v_init`` (ms);
+        ``>= tau``.  Cells with a uniform passive membrane start exactly at rest and
+        do not need it.
+    Vrest : float, tuple of float or dict
+        Membrane potential (mV) around which conductance-based synapses are
+        linearised: one value, one value per segment, or a dict per postsynaptic
+        population.  Also the leak reversal potential of the ``passive`` preset when
+        that has no ``e_pas`` (with ``operating_point="mean-input"`` that is all it
+        sets: the synapses are linearised where the mean input holds the cell).
+    g_eff : bool
+        Add the mean conductance of recurrent and extrinsic synapses to the leak
+        (needs a conductance-based network).
+    fir : bool
+        Return only the causal lags ``dt..tau``.
+    n_positions, seed : int
+        Cell positions averaged over for point/line-source probes, and their seed
+        (``averaging="reference"``).
+    linearisation : str or dict
+        How the membrane of each postsynaptic cell is made linear (one mode, or a dict
+        postsynaptic population -> mode): ``"as-is"`` simulates the cell as specified
+        (LFPykernels' behaviour; exact for passive cells, not a kernel for active ones,
+        whose response is not linear in the weights); ``"passive"`` removes every
+        mechanism but the leak ``pas``; ``"frozen"`` fixes every membrane conductance at
+        its value at the resting state; ``"quasi-active"`` linearises the whole
+        membrane, gating dynamics included, around the resting state (the limit of
+        vanishing synaptic weight).  See :mod:`xkernels.engine.membrane`.  In every mode
+        but ``"as-is"`` the cell is settled to its resting state first (refused if it
+        has none), conductance-based synapses are linearised around the per-segment
+        resting potential found (instead of ``Vrest``) and that potential is reported in
+        the ``resting_state`` attribute (JSON, mV per segment; with
+        ``averaging="depth"``: of the cell at the population's mean depth with the
+        reference g_eff shift).
+    averaging : {"reference", "depth"}
+        Population averaging (:mod:`xkernels.engine.depth_average`).  ``"reference"``
+        (LFPykernels 0.2.0): one cell at the population's mean depth, synapse densities
+        widened by the depth spread, only the probe averaged over positions.
+        ``"depth"``: the soma depths (normal, ``loc``, ``scale``) integrated jointly
+        with synapse placement and the forward model by Gauss–Hermite quadrature; the
+        probes averaged over the population disc deterministically.  A
+        GaussCylinderPotential keeps only the depth smoothing ``sigma_z`` adds beyond
+        the population's ``scale`` (``sqrt(sigma_z² - scale²)``; ``sigma_z < scale`` is
+        refused); a population with ``scale`` 0 has one node (its kernels are those of
+        ``"reference"``).
+    depth_nodes : int
+        Gauss–Hermite nodes of ``averaging="depth"`` (>= 1; validated in both modes).
+    operating_point : {"rest", "mean-input"}
+        Where conductance-based synapses are linearised, ``w (V - E)``.  ``"rest"``
+        (LFPykernels 0.2.0): at ``Vrest`` (or the resting state a linearisation finds),
+        with the g_eff conductance added to the leak at the leak's reversal potential.
+        ``"mean-input"``: the g_eff conductance of every synapse is added with *its own*
+        reversal potential (extrinsic and recurrent, at the populations' rates), the
+        cell (in depth mode: the cell at each depth node) is settled under that mean
+        input, and the synapses are linearised around the per-segment potential it
+        settles to (reported in the ``resting_state`` attribute).  Needs ``g_eff=True``
+        and a conductance-based network; a cell with an active membrane needs a
+        linearisation other than ``"as-is"``.
+
+    Examples
+    --------
+    >>> options = KernelOptions(tau=5.0)
+    >>> options.tau, options.dt, options.n_lags
+    (5.0, 0.0625, 80)
+    >>> options.replace(fir=True) == KernelOptions(tau=5.0, fir=True)
+    True
+    >>> KernelOptions(dt=0.0625, tau=5.03)
+    Traceback (most recent call last):
+    ...
+    ValueError: tau / dt must be a whole number (to 1e-09 relative): tau = 5.03 ms and
+    dt = 0.0625 ms give 80.48; ...
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dt: float = 2.0 ** -4
+    tau: float = 50.0
+    t_X: float = 200.0
+    Vrest: VrestValue | dict[str, VrestValue] = -65.0
+    g_eff: bool = True
+    fir: bool = False
+    n_positions: int = 2000
+    seed: int = 1234
+    linearisation: str | dict[str, str] = "as-is"
+    averaging: str = "reference"
+    depth_nodes: int = 5
+    operating_point: str = "rest"
+
+    def __init__(self, **options: Any) -> None:
+        unknown = sorted(set(options) - set(type(self).model_fields))
+        if unknown:
+            raise TypeError(f"unknown kernel option {unknown[0]!r}; allowed: "
+                            f"{list(type(self).model_fields)}"
+                            f"{did_you_mean(unknown[0], type(self).model_fields)}")
+        try:
+            super().__init__(**options)
+        except ValidationError as err:  # the validators' own one-line error
+            cause = err.errors()[0].get("ctx", {}).get("error")
+            raise (cause if isinstance(cause, Exception) else ValueError(str(err))) from None
+
+    @classmethod
+    def of(cls, options: KernelOptions | Mapping[str, Any] | None = None,
+           **changes: Any) -> KernelOptions:
+        """``options`` (a KernelOptions, a dict of options or None for the defaults)
+        with ``changes`` applied, validated.
+
+        Parameters
+        ----------
+        options : KernelOptions, dict or None
+            The options to start from (None: the defaults).
+        **changes
+            Options replacing those of ``options``.
+
+        Returns
+        -------
+        KernelOptions
+
+        Examples
+        --------
+        >>> KernelOptions.of({"tau": 5.0}, g_eff=False).g_eff
+        False
+        """
+        if options is None:
+            return cls(**changes)
+        if isinstance(options, Mapping):
+            return cls(**{**options, **changes})
+        if not isinstance(options, cls):
+            fail("options", options, "a KernelOptions, a dict of options or None", TypeError)
+        return options.replace(**changes) if changes else options
+
+    def replace(self, **changes: Any) -> KernelOptions:
+        """A copy with ``changes`` applied, validated like a new object (the options
+        set explicitly stay so: ``model_fields_set``).
+
+        Parameters
+        ----------
+        **changes
+            Options to replace.
+
+        Returns
+        -------
+        KernelOptions
+
+        Examples
+        --------
+        >>> KernelOptions(tau=5.0).replace(fir=True).fir
+        True
+        """
+        return type(self)(**{**{k: getattr(self, k) for k in self.model_fields_set},
+                             **changes})
+
+    def __hash__(self) -> int:
+        return hash(self.model_dump_json())
+
+    # -- single options ----------------------------------------------------------------
+    @field_validator("dt", "tau", "t_X", mode="before")
+    @classmethod
+    def _time(cls, value: Any, info: Any) -> float:
+        value = check_real(info.field_name, value)
+        if info.field_name == "dt" and value <= 0:
+            raise ValueError(f"dt must be > 0 (ms), got {value!r}")
+        return value
+
+    @field_validator("Vrest", mode="before")
+    @classmethod
+    def _vrest(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k): _vrest_value(f"Vrest[{k!r}]", v) for k, v in value.items()}
+        return _vrest_value("Vrest", value)
+
+    @field_validator("g_eff", "fir", mode="before")
+    @classmethod
+    def _flag(cls, value: Any, info: Any) -> bool:
+        return check_bool(info.field_name, value)
+
+    @field_validator("n_positions", "depth_nodes", "seed", mode="before")
+    @classmethod
+    def _count(cls, value: Any, info: Any) -> int:
+        return check_int(info.field_name, value, minimum=0 if info.field_name == "seed" else 1)
+
+    @field_validator("linearisation", mode="before")
+    @classmethod
+    def _linearisation(cls, value: Any) -> Any:
+        allowed = f"one of {list(LINEARISATIONS)}"
+        if isinstance(value, str):
+            if value not in LINEARISATIONS:
+                fail("linearisation", value, allowed)
+            return value
+        if not isinstance(value, Mapping):
+            fail("linearisation", value, f"{allowed} or a dict population -> mode", TypeError)
+        for post, mode in value.items():
+            if not isinstance(mode, str) or mode not in LINEARISATIONS:
+                fail(f"linearisation[{post!r}]", mode, allowed)
+        return {str(k): v for k, v in value.items()}
+
+    @field_validator("averaging", mode="before")
+    @classmethod
+    def _averaging(cls, value: Any) -> str:
+        return check_choice("averaging", value, AVERAGING_MODES)
+
+    @field_validator("operating_point", mode="before")
+    @classmethod
+    def _operating_point(cls, value: Any) -> str:
+        if not isinstance(value, str) or value not in OPERATING_POINTS:
+            fail("operating_point", value, f"one of {list(OPERATING_POINTS)}")
+        return value
+
+    # -- rules across options ----------------------------------------------------------
+    @model_validator(mode="after")
+    def _together(self) -> KernelOptions:
+        if self.tau < self.dt:
+            raise ValueError(f"tau must be >= dt = {self.dt} ms, got {self.tau!r}")
+        if self.n_lags is None:
+            raise ValueError(
+                f"tau / dt must be a whole number (to {WHOLE_RTOL:g} relative): tau = "
+                f"{self.tau!r} ms and dt = {self.dt!r} ms give {self.tau / self.dt:.6g}; "
+                "allowed: a tau that is a multiple of dt (dt = 0.1, 0.05, 0.025, 2**-4 ... "
+                "with tau = 20, 50, 100 ...)")
+        if self.t_X < self.tau:
+            raise ValueError(f"t_X must be >= tau = {self.tau} ms, got {self.t_X!r}")
+        if self.operating_point == "mean-input" and not self.g_eff:
+            raise ValueError("operating_point='mean-input' needs g_eff=True: the mean input "
+                             "is the g_eff conductances of every synapse taken with their "
+                             "reversal potentials, got g_eff=False")
+        return self
+
+    @property
+    def n_lags(self) -> int | None:
+        """``tau / dt`` (lags each side of 0; None if it is not a whole number).
+
+        Examples
+        --------
+        >>> KernelOptions(dt=0.1, tau=20.0).n_lags
+        200
+        """
+        return whole_steps(self.tau, self.dt)
+
+    def check(self, network: Network) -> None:
+        """The rules that need the network; warn about presynaptic populations
+        without a rate when g_eff is on.
+
+        Parameters
+        ----------
+        network : Network
+            The network the kernels are computed for.
+
+        Raises
+        ------
+        ValueError
+            g_eff on a current-based network; a per-population ``Vrest`` or
+            ``linearisation`` without an entry for a postsynaptic population (or, for
+            ``linearisation``, with entries for others); no extrinsic synapse where
+            g_eff needs one.
+
+        Warns
+        -----
+        UserWarning
+            A presynaptic population whose ``rate`` was never set while g_eff is on: its
+            synapses add no conductance to the leak (as with rate 0).
+
+        Examples
+        --------
+        >>> from xkernels.spec.network import Network
+        >>> KernelOptions(Vrest={"E": -65.0}).check(Network.example())
+        Traceback (most recent call last):
+        ...
+        ValueError: Vrest is a dict without an entry for population 'I'; keys: ['E']
+        """
+        post = list(network.postsynaptic)
+        if self.g_eff and not network.conductance_based:
+            raise ValueError("g_eff=True requires a conductance-based network "
+                             "(network.conductance_based is False); pass g_eff=False")
+        if isinstance(self.Vrest, Mapping):
+            for name in post:
+                if name not in self.Vrest:
+                    raise ValueError(f"Vrest is a dict without an entry for population "
+                                     f"{name!r}; keys: {sorted(self.Vrest)}")
+        self.modes(post)
+        if not self.g_eff:
+            return
+        unset = [c.key for c in network.connections if network.population(c.pre).rate is None]
+        if unset:
+            pres = sorted({key.split("->")[0] for key in unset})
+            warnings.warn(f"g_eff=True but populations {pres} have no rate: the synapses of "
+                          f"connections {unset} add no conductance to the leak; set "
+                          "populations[...].rate (spikes/s; 0 for a silent population) or "
+                          "pass g_eff=False", UserWarning, stacklevel=4)
+        for name in post:
+            pop = network.population(name)
+            if pop.n_ext > 0 and pop.nu_ext > 0 and pop.ext_synapse is None:
+                raise ValueError(f"populations[{name!r}].ext_synapse must be given when "
+                                 f"g_eff=True and n_ext = {pop.n_ext} > 0")
+
+    def modes(self, postsynaptic: list[str]) -> dict[str, str]:
+        """The membrane linearisation of every postsynaptic population, in order.
+
+        Parameters
+        ----------
+        postsynaptic : list of str
+            The network's postsynaptic populations.
+
+        Returns
+        -------
+        dict
+            Population -> mode.
+
+        Raises
+        ------
+        ValueError
+            A dict of modes without an entry for a postsynaptic population, or with
+            entries for others.
+
+        Examples
+        --------
+        >>> KernelOptions(linearisation="frozen").modes(["E", "I"])
+        {'E': 'frozen', 'I': 'frozen'}
+        """
+        value = self.linearisation
+        if isinstance(value, str):
+            return {post: value for post in postsynaptic}
+        unknown = sorted(set(value) - set(postsynaptic), key=str)
+        if unknown:
+            fail("linearisation keys", unknown,
+                 f"postsynaptic populations among {postsynaptic}")
+        for post in postsynaptic:
+            if post not in value:
+                raise ValueError(f"linearisation is a dict without an entry for population "
+                                 f"{post!r}; keys: {sorted(value)}")
+        return {post: value[post] for post in postsynaptic}
+
+    def vrest_of(self, post: str) -> float | np.ndarray:
+        """The Vrest (mV) of postsynaptic population ``post``.
+
+        Parameters
+        ----------
+        post : str
+            A postsynaptic population (:meth:`check` made sure a dict has it).
+
+        Returns
+        -------
+        float or ndarray
+            One number, or a 1-D float array (one value per segment).
+
+        Examples
+        --------
+        >>> KernelOptions(Vrest={"E": -70.0, "I": [-65.0, -64.0]}).vrest_of("I")
+        array([-65., -64.])
+        """
+        value = self.Vrest[post] if isinstance(self.Vrest, Mapping) else self.Vrest
+        return np.asarray(value, dtype=float) if isinstance(value, tuple) else value
+
+
+def leak_reversal_of(vrest: float | np.ndarray) -> float | None:
+    """The leak reversal potential (mV) that Vrest sets for a ``passive`` cell preset
+    without ``e_pas``: Vrest itself when it is one number, None when it is per segment
+    (the preset must then give ``e_pas``).
+
+    Parameters
+    ----------
+    vrest : float or ndarray
+        As returned by :meth:`KernelOptions.vrest_of`.
+    """
+    return vrest if isinstance(vrest, float) else None
