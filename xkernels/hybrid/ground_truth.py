@@ -353,9 +353,8 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         done = np.zeros(len(batches), dtype=bool)
         if store is not None:  # one process at a time simulates into a store
             stack.enter_context(locked(Path(store)))
-            ds, encoding = hstore.template(coords, batches, inputs, {
+            done = hstore.open_or_create(store, coords, batches, inputs, {
                 "content_hash": digest, "versions": versions_json})
-            done = hstore.open_or_create(store, ds, encoding, inputs)
         jobs, todo = [], []
         for b, batch in enumerate(batches):
             if not done[b]:

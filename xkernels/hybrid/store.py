@@ -90,9 +90,10 @@ def _short(value: Any, n: int = 100) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def open_or_create(path: str | os.PathLike, ds: xr.Dataset, encoding: dict,
-                   inputs: Mapping[str, Any]) -> np.ndarray:
-    """Open the store of this simulation (creating it if absent); return its done flags.
+def open_or_create(path: str | os.PathLike, coords: Mapping[str, Any], batches: list[dict],
+                   inputs: Mapping[str, Any], attrs: Mapping[str, Any]) -> np.ndarray:
+    """Open the store of this simulation (creating it from :func:`template` if absent);
+    return its done flags.
 
     Raises
     ------
@@ -104,6 +105,7 @@ def open_or_create(path: str | os.PathLike, ds: xr.Dataset, encoding: dict,
 
     path = Path(path)
     if not path.exists():
+        ds, encoding = template(coords, batches, inputs, attrs)
         write_dataset(ds, path, encoding=encoding, compute=False, what="hybrid store")
     try:
         group = zarr.open_group(path, mode="r", use_consolidated=False)
