@@ -37,7 +37,6 @@ from xkernels.probes import (
     probe_matrix,
     register,
 )
-from xkernels.probes.registry import json_floats
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -552,10 +551,7 @@ class BipolarKind(ProbeKind):
     name = "bipolar"
     units = "mV"
     serialised_as = Bipolar
-    array_params = ("z",)
-
-    def params(self, probe):
-        return {"z": json_floats(probe.z), "sigma": probe.sigma}
+    float_params = ("z", "sigma")
 
 
 def test_new_probe_class_is_one_registration(geom):

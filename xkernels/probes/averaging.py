@@ -10,14 +10,16 @@ one position at a time (:func:`average_by_moving_cell`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lfpykit
 import numpy as np
+from lfpykit import lfpcalc
 
 from xkernels.probes.depth import DepthRule, depth_rule
-from xkernels.probes.registry import ContactMethod, kind_of
+from xkernels.probes.depth_terms import matrix_of, moved
+from xkernels.probes.registry import ProbeKind, kind_of
 from xkernels.validation import check_int, check_real, fail
 
 __all__ = ["average_by_moving_cell", "average_contacts_vectorised", "check_geometry",
@@ -26,6 +28,9 @@ __all__ = ["average_by_moving_cell", "average_contacts_vectorised", "check_geome
 # largest number of float64 elements of the temporary arrays of one block of
 # positions in average_contacts_vectorised (memory bound, ~32 MB per array)
 _BLOCK_ELEMENTS = 4_000_000
+# lfpykit's formulas elementwise in (segment, contact), by the kinds' source model
+_ELEMENTWISE = {"pointsource": lfpcalc.calc_lfp_pointsource,
+                "linesource": lfpcalc.calc_lfp_linesource}
 
 
 def _check_population(population: Any) -> dict[str, float]:
@@ -40,6 +45,12 @@ def _check_population(population: Any) -> dict[str, float]:
         out[key] = check_real(f"population[{key!r}]", population[key],
                               nonnegative=key != "loc")
     return out
+
+
+def _evaluated(probe: lfpykit.LinearModel) -> tuple[lfpykit.LinearModel, ProbeKind]:
+    """The model evaluated for ``probe`` (:meth:`ProbeKind.evaluated_as`) and its kind."""
+    model = kind_of(probe).evaluated_as(probe)
+    return model, kind_of(model)
 
 
 def draw_offsets(population: Mapping[str, float], n_positions: int = 2000,
@@ -89,7 +100,7 @@ def draw_offsets(population: Mapping[str, float], n_positions: int = 2000,
     return np.column_stack([radius * np.cos(angle), radius * np.sin(angle), dz])
 
 
-def average_contacts_vectorised(method: ContactMethod, probe: Any, geometry: Any,
+def average_contacts_vectorised(method: Callable[..., np.ndarray], probe: Any, geometry: Any,
                                 offsets: np.ndarray) -> np.ndarray:
     """Mean matrix of a contact-based probe with its contacts moved by each offset.
 
@@ -151,20 +162,13 @@ def average_by_moving_cell(probe: lfpykit.LinearModel, geometry: Any,
     Returns
     -------
     ndarray
-        The averaged matrix, units of the probe per nA.
+        The averaged matrix (n_channels, nseg), units of the probe per nA.
     """
-    d = np.asarray(geometry.d)
     total = None
-    try:
-        for dx, dy, dz in offsets:
-            # moving every contact by +delta == moving the cell by -delta
-            probe.cell = lfpykit.CellGeometry(np.asarray(geometry.x) - dx,
-                                              np.asarray(geometry.y) - dy,
-                                              np.asarray(geometry.z) - dz, d)
-            M = np.asarray(probe.get_transformation_matrix(), dtype=float)
-            total = M.copy() if total is None else total + M
-    finally:
-        probe.cell = None
+    for dx, dy, dz in offsets:
+        # moving every contact by +delta == moving the cell by -delta
+        M = matrix_of(probe, moved(geometry, -dx, -dy, -dz))
+        total = M if total is None else total + M
     return total / len(offsets)
 
 
@@ -259,29 +263,20 @@ def probe_matrix(probe: lfpykit.LinearModel, geometry: Any, population: Any, *,
     >>> np.round(one * 1e3, 3), np.round(mean * 1e3, 3)         # µV per nA
     (array([[1.061, 1.768]]), array([[1.042, 1.591]]))
     """
-    kind = kind_of(probe)
+    model, kind = _evaluated(probe)
     nseg = check_geometry(geometry)
-    model = kind.evaluated_as(probe)
-    if model is not probe:
-        kind = kind_of(model)
     if kind.averaged:
         model.cell = None
         offsets = draw_offsets(population, n_positions, seed)
         if kind.lateral_only:
             offsets[:, 2] = 0.0
-        method = kind.vectorised_method(model)
+        method = _ELEMENTWISE.get(kind.source_model(model))
         if method is not None:
             M = average_contacts_vectorised(method, model, geometry, offsets)
         else:
             M = average_by_moving_cell(model, geometry, offsets)
     else:
-        try:
-            model.cell = geometry
-            M = np.asarray(model.get_transformation_matrix(), dtype=float)
-        finally:
-            model.cell = None
-    if M.ndim == 3:
-        M = M.reshape(-1, M.shape[-1])
+        M = matrix_of(model, geometry)
     if M.ndim != 2 or M.shape[1] != nseg:
         raise ValueError(f"{type(model).__name__} returned a matrix of shape {M.shape}; "
                          f"expected (n_channels, {nseg})")
@@ -324,10 +319,8 @@ def check_probe_depth(probe: lfpykit.LinearModel, population: Any, field: str = 
     ValueError: probes['lfp'].sigma_z = 20.0 µm is smaller than populations['E'].scale ...
     >>> check_probe_depth(xkernels.CurrentDipoleMomentZ(cell=None), pop)  # no conflict
     """
-    pop = _check_population(population)
-    kind = kind_of(probe)
-    model = kind.evaluated_as(probe)
-    kind_of(model).check_depth(model, pop, field, population_field)
+    model, kind = _evaluated(probe)
+    kind.check_depth(model, _check_population(population), field, population_field)
 
 
 def probe_depth_rule(probe: lfpykit.LinearModel, geometry: Any, population: Any,
@@ -381,9 +374,7 @@ def probe_depth_rule(probe: lfpykit.LinearModel, geometry: Any, population: Any,
     pop = _check_population(population)
     n = check_int("depth_nodes", n_nodes, minimum=1)
     check_geometry(geometry)
-    kind = kind_of(probe)
-    model = kind.evaluated_as(probe)
-    kind = kind_of(model)
+    model, kind = _evaluated(probe)
     kind.check_depth(model, pop)
     model.cell = None
     return depth_rule(kind.depth_terms(model, geometry, pop), pop["scale"], n)

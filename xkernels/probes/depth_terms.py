@@ -21,13 +21,14 @@ from typing import Any
 
 import lfpykit
 import numpy as np
+from scipy.special import ndtr
 
 from xkernels.probes import lateral
 from xkernels.probes.depth import DepthTerms
-from xkernels.probes.models import GaussCylinderPotential, gauss_cylinder_mean
+from xkernels.probes.models import GaussCylinderPotential, gauss_cylinder_mean, midpoints
 
 __all__ = ["check_disc", "contact_terms", "gauss_cylinder_terms", "lateral_quadrature_terms",
-           "moved", "moved_terms", "residual_sigma_z"]
+           "matrix_of", "moved", "moved_terms", "residual_sigma_z"]
 
 #: Points of the fixed polar quadrature of :func:`lateral_quadrature_terms`.
 QUADRATURE_RADII = 6
@@ -43,7 +44,9 @@ def moved(geometry: Any, dx: float = 0.0, dy: float = 0.0, dz: float = 0.0
                                 d=np.asarray(geometry.d, dtype=float))
 
 
-def _matrix(model: lfpykit.LinearModel, geometry: Any) -> np.ndarray:
+def matrix_of(model: lfpykit.LinearModel, geometry: Any) -> np.ndarray:
+    """``model``'s matrix for ``geometry``, shape (n_channels, nseg) (MEG-like
+    (n_sensors, 3, nseg) sensor-major); ``model.cell`` is None on return."""
     try:
         model.cell = geometry
         M = np.asarray(model.get_transformation_matrix(), dtype=float)
@@ -68,7 +71,7 @@ def moved_terms(model: lfpykit.LinearModel, geometry: Any, affine: bool = False
     """
 
     def exact(dz: float) -> np.ndarray:
-        return _matrix(model, moved(geometry, dz=dz))
+        return matrix_of(model, moved(geometry, dz=dz))
 
     if affine:
         at_zero = exact(0.0)
@@ -122,8 +125,7 @@ def gauss_cylinder_terms(probe: GaussCylinderPotential, geometry: Any,
     r = residual_sigma_z(probe.sigma_z, population["scale"])
     R = float(probe.R)
     k = 1.0 / (2.0 * float(probe.sigma) * math.pi * R * R)
-    z_mid = np.asarray(geometry.z, dtype=float).mean(axis=-1)
-    u0 = np.asarray(probe.z, dtype=float)[:, None] - z_mid[None, :]
+    u0 = np.asarray(probe.z, dtype=float)[:, None] - midpoints(geometry)[None, :]
 
     def smooth(dz: np.ndarray) -> np.ndarray:
         u = u0[None] - np.atleast_1d(np.asarray(dz, dtype=float))[:, None, None]
@@ -131,7 +133,7 @@ def gauss_cylinder_terms(probe: GaussCylinderPotential, geometry: Any,
             return k * np.sqrt(u * u + R * R)
         a = u / r
         folded = r * (2.0 * np.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)
-                      + a * (2.0 * _ndtr(a) - 1.0))          # E_t |u - r t|
+                      + a * (2.0 * ndtr(a) - 1.0))          # E_t |u - r t|
         return k * (gauss_cylinder_mean(u, R, r) + folded)
 
     def exact(dz: float) -> np.ndarray:
@@ -139,16 +141,10 @@ def gauss_cylinder_terms(probe: GaussCylinderPotential, geometry: Any,
             u = u0 - dz
             return k * (np.sqrt(u * u + R * R) - np.abs(u))
         model = GaussCylinderPotential(z=probe.z, sigma=probe.sigma, R=R, sigma_z=r)
-        return _matrix(model, moved(geometry, dz=dz))
+        return matrix_of(model, moved(geometry, dz=dz))
 
     return DepthTerms(smooth=smooth, exact=exact, coef=np.full(u0.shape + (1,), -k),
                       at=u0[..., None], width=r, reach=math.hypot(R, r))
-
-
-def _ndtr(a: np.ndarray) -> np.ndarray:
-    from scipy.special import ndtr
-
-    return ndtr(a)
 
 
 def check_disc(population: Mapping[str, float], field: str = "population") -> float:
@@ -190,19 +186,7 @@ def contact_terms(contacts: np.ndarray, sigma_e: float, geometry: Any,
     """
     radius = check_disc(population)
     if line:
-        sources = lateral.line_points(contacts, geometry)
-        if root_as_point:
-            point = lateral.point_points(contacts, geometry)
-            q = sources.h.shape[-1]
-            parts = []
-            for name in ("cx", "cy", "h", "weight"):
-                arr = getattr(sources, name).copy()
-                arr[:, 0, :] = 0.0 if name == "weight" else getattr(point, name)[:, 0, :]
-                if name == "weight":
-                    arr[:, 0, 0] = 1.0
-                parts.append(arr)
-            sources = lateral.LateralSources(*parts)
-            del q
+        sources = lateral.line_points(contacts, geometry, root_as_point=root_as_point)
     else:
         sources = lateral.point_points(contacts, geometry)
     smooth, coef, reach = lateral.disc_average(sources, radius, sigma_e)
@@ -249,7 +233,7 @@ def lateral_quadrature_terms(model: lfpykit.LinearModel, geometry: Any,
     def exact(dz: float) -> np.ndarray:
         total = None
         for (ox, oy, _), w in zip(offsets, weights):
-            M = w * _matrix(model, moved(geometry, ox, oy, dz))
+            M = w * matrix_of(model, moved(geometry, ox, oy, dz))
             total = M if total is None else total + M
         return total
 

@@ -36,17 +36,9 @@ from lfpykit.eegmegcalc import (
 
 from xkernels.validation import check_array, check_choice, check_real, fail
 
-__all__ = [
-    "GaussCylinderPotential",
-    "CurrentDipoleMomentZ",
-    "EEGProbe",
-    "MEGProbe",
-    "gauss_cylinder_mean",
-    "z_dipole_matrix",
-    "FOUR_SPHERE_RADII",
-    "FOUR_SPHERE_SIGMAS",
-    "DIPOLE_LOCATION",
-]
+__all__ = ["GaussCylinderPotential", "CurrentDipoleMomentZ", "EEGProbe", "MEGProbe",
+           "gauss_cylinder_mean", "midpoints", "z_dipole_matrix", "FOUR_SPHERE_RADII",
+           "FOUR_SPHERE_SIGMAS", "DIPOLE_LOCATION"]
 
 #: default four-sphere head model: brain, CSF, skull, scalp outer radii (µm)
 FOUR_SPHERE_RADII = (79000.0, 80000.0, 85000.0, 90000.0)
@@ -73,7 +65,8 @@ def _require_cell(model: lfpykit.LinearModel) -> Any:
     return model.cell
 
 
-def _midpoints(geometry: Any, axis: str = "z") -> np.ndarray:
+def midpoints(geometry: Any, axis: str = "z") -> np.ndarray:
+    """Segment midpoints of ``geometry`` along ``axis`` (µm), shape (nseg,)."""
     return np.asarray(getattr(geometry, axis), dtype=float).mean(axis=-1)
 
 
@@ -255,7 +248,7 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         (2, 2)
         """
         cell = _require_cell(self)
-        d = self.z[:, None] - _midpoints(cell)[None, :]
+        d = self.z[:, None] - midpoints(cell)[None, :]
         disk = gauss_cylinder_mean(d, self.R, self.sigma_z)
         return disk / (2.0 * self.sigma * math.pi * self.R ** 2)
 
@@ -266,7 +259,7 @@ class GaussCylinderPotential(lfpykit.LinearModel):
 def z_dipole_matrix(cell: Any) -> np.ndarray:
     """Shape (3, n_seg) matrix of the z-only dipole moment (µm; nA -> nA µm): rows x,
     y (zero) and z (the segment midpoints' z), the input of the EEG and MEG models."""
-    z = _midpoints(cell)
+    z = midpoints(cell)
     M = np.zeros((3, z.size))
     M[2] = z
     return M
@@ -341,7 +334,40 @@ class CurrentDipoleMomentZ(lfpykit.CurrentDipoleMoment):
         return M if self.components == "xyz" else M[2:]
 
 
-class EEGProbe(lfpykit.LinearModel):
+class _ZDipoleProbe(lfpykit.LinearModel):
+    """A signal of the z-only current dipole moment: ``dipole_matrix() @ z_dipole_matrix``."""
+
+    def get_transformation_matrix(self) -> np.ndarray:
+        """Linear map from segment currents (nA) to the signal: the map of the dipole
+        (:meth:`dipole_matrix`) times the z-only current dipole moment (nA µm per nA).
+
+        Returns
+        -------
+        ndarray
+            Shape (n_electrodes, n_seg) for EEG (mV/nA); (n_sensors, 3, n_seg) for MEG
+            (nA/µm per nA).
+
+        Raises
+        ------
+        AttributeError
+            No cell geometry set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lfpykit import CellGeometry
+        >>> cell = CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
+        ...                     z=np.array([[-10., 10.], [10., 200.]]), d=np.ones(2))
+        >>> EEGProbe(r_electrodes=[[0., 0., 90000.]], cell=cell).get_transformation_matrix().shape
+        (1, 2)
+        >>> MEGProbe(sensor_locations=[[10000., 0., 95000.]], cell=cell
+        ...          ).get_transformation_matrix().shape
+        (1, 3, 2)
+        """
+        return self.dipole_matrix() @ z_dipole_matrix(_require_cell(self))
+
+
+class EEGProbe(_ZDipoleProbe):
     """EEG in the four-sphere head model from the z-only current dipole moment.
 
     .. math:: V = T\\, M_\\mathrm{CDM}\\, I
@@ -406,11 +432,6 @@ class EEGProbe(lfpykit.LinearModel):
         self.radii = radii_
         self.sigmas = sigmas_
         self.dipole_location = loc
-        self._dipole_map: tuple[tuple, np.ndarray] | None = None
-
-    def _key(self) -> tuple:
-        return tuple(np.concatenate([np.ravel(self.r_electrodes), self.radii, self.sigmas,
-                                     self.dipole_location]).tolist())
 
     def dipole_matrix(self) -> np.ndarray:
         """Four-sphere map from a dipole at ``dipole_location`` to the electrodes.
@@ -425,41 +446,13 @@ class EEGProbe(lfpykit.LinearModel):
         >>> EEGProbe(r_electrodes=[[0., 0., 90000.]]).dipole_matrix().shape
         (1, 3)
         """
-        key = self._key()
-        if self._dipole_map is None or self._dipole_map[0] != key:
-            model = FourSphereVolumeConductor(self.r_electrodes, radii=self.radii.tolist(),
-                                              sigmas=self.sigmas.tolist())
-            T = model.get_transformation_matrix(self.dipole_location.copy())
-            self._dipole_map = (key, np.asarray(T, dtype=float))
-        return self._dipole_map[1]
-
-    def get_transformation_matrix(self) -> np.ndarray:
-        """Linear map from segment currents (nA) to EEG potentials (mV).
-
-        Returns
-        -------
-        ndarray
-            Shape (n_electrodes, n_seg), mV/nA.
-
-        Raises
-        ------
-        AttributeError
-            No cell geometry set.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from lfpykit import CellGeometry
-        >>> cell = CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
-        ...                     z=np.array([[-10., 10.], [10., 200.]]), d=np.ones(2))
-        >>> EEGProbe(r_electrodes=[[0., 0., 90000.]], cell=cell).get_transformation_matrix().shape
-        (1, 2)
-        """
-        cdm = z_dipole_matrix(_require_cell(self))
-        return self.dipole_matrix() @ cdm
+        model = FourSphereVolumeConductor(self.r_electrodes, radii=self.radii.tolist(),
+                                          sigmas=self.sigmas.tolist())
+        return np.asarray(model.get_transformation_matrix(self.dipole_location.copy()),
+                          dtype=float)
 
 
-class MEGProbe(lfpykit.LinearModel):
+class MEGProbe(_ZDipoleProbe):
     """Magnetic field H at MEG sensors from the z-only current dipole moment.
 
     .. math:: H = T\\, M_\\mathrm{CDM}\\, I
@@ -533,34 +526,7 @@ class MEGProbe(lfpykit.LinearModel):
         >>> MEGProbe(sensor_locations=[[10000., 0., 95000.]]).dipole_matrix().shape
         (1, 3, 3)
         """
-        if self.conductor == "infinite":
-            model = InfiniteHomogeneousVolCondMEG(self.sensor_locations)
-        else:
-            model = SphericallySymmetricVolCondMEG(self.sensor_locations)
+        conductor = {"infinite": InfiniteHomogeneousVolCondMEG,
+                     "spherical": SphericallySymmetricVolCondMEG}[self.conductor]
+        model = conductor(self.sensor_locations)
         return np.asarray(model.get_transformation_matrix(self.dipole_location.copy()))
-
-    def get_transformation_matrix(self) -> np.ndarray:
-        """Linear map from segment currents (nA) to the magnetic field H (nA/µm).
-
-        Returns
-        -------
-        ndarray
-            Shape (n_sensors, 3, n_seg), per nA.
-
-        Raises
-        ------
-        AttributeError
-            No cell geometry set.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from lfpykit import CellGeometry
-        >>> cell = CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
-        ...                     z=np.array([[-10., 10.], [10., 200.]]), d=np.ones(2))
-        >>> MEGProbe(sensor_locations=[[10000., 0., 95000.]], cell=cell
-        ...          ).get_transformation_matrix().shape
-        (1, 3, 2)
-        """
-        cdm = z_dipole_matrix(_require_cell(self))
-        return self.dipole_matrix() @ cdm
