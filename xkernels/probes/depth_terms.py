@@ -73,18 +73,16 @@ def moved_terms(model: lfpykit.LinearModel, geometry: Any, affine: bool = False
     def exact(dz: float) -> np.ndarray:
         return matrix_of(model, moved(geometry, dz=dz))
 
-    if affine:
-        at_zero = exact(0.0)
-        slope = exact(1.0) - at_zero
+    if not affine:
+        return DepthTerms(exact=exact)
+    at_zero = exact(0.0)
+    slope = exact(1.0) - at_zero
 
-        def smooth(dz: np.ndarray) -> np.ndarray:
-            dz = np.atleast_1d(np.asarray(dz, dtype=float))
-            return at_zero[None] + dz[:, None, None] * slope[None]
-    else:
-        def smooth(dz: np.ndarray) -> np.ndarray:
-            return np.stack([exact(float(d)) for d in np.atleast_1d(dz)])
+    def smooth(dz: np.ndarray) -> np.ndarray:
+        dz = np.atleast_1d(np.asarray(dz, dtype=float))
+        return at_zero[None] + dz[:, None, None] * slope[None]
 
-    return DepthTerms(smooth=smooth, exact=exact)
+    return DepthTerms(exact=exact, smooth=smooth)
 
 
 def residual_sigma_z(sigma_z: float, scale: float, field: str = "probe",
@@ -237,9 +235,6 @@ def lateral_quadrature_terms(model: lfpykit.LinearModel, geometry: Any,
             total = M if total is None else total + M
         return total
 
-    def smooth(dz: np.ndarray) -> np.ndarray:
-        return np.stack([exact(float(d)) for d in np.atleast_1d(dz)])
-
     # the kink is not separated: a moderate step (population radius / 5) keeps the
     # number of matrix evaluations bounded
-    return DepthTerms(smooth=smooth, exact=exact, reach=float(population["radius"]))
+    return DepthTerms(exact=exact, reach=float(population["radius"]))
