@@ -5,7 +5,7 @@ models (the kinds with ``averaged``: point/line sources, ``RecExtElectrode``) se
 population, not one cell: their matrix is averaged over cell positions drawn by
 :func:`draw_offsets`, with lfpykit's elementwise formulas for all positions at once
 where the kind gives one (:func:`average_contacts_vectorised`), else by moving the cell
-one position at a time (:func:`average_by_moving_cell`).
+one position at a time (:func:`~xkernels.probes.depth_terms.moved_sum`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import numpy as np
 from lfpykit import lfpcalc
 
 from xkernels.probes.depth import DepthRule, depth_rule
-from xkernels.probes.depth_terms import matrix_of, moved
+from xkernels.probes.depth_terms import matrix_of, moved_sum
 from xkernels.probes.registry import ProbeKind, kind_of
 from xkernels.validation import check_int, check_real, fail
 
-__all__ = ["average_by_moving_cell", "average_contacts_vectorised", "check_geometry",
+__all__ = ["average_contacts_vectorised", "check_geometry",
            "check_probe_depth", "draw_offsets", "probe_depth_rule", "probe_matrix"]
 
 # largest number of float64 elements of the temporary arrays of one block of
@@ -145,33 +145,6 @@ def average_contacts_vectorised(method: Callable[..., np.ndarray], probe: Any, g
     return total / len(offsets)
 
 
-def average_by_moving_cell(probe: lfpykit.LinearModel, geometry: Any,
-                           offsets: np.ndarray) -> np.ndarray:
-    """Mean matrix of ``probe`` with its contacts moved by each offset, computed by
-    moving a copy of the cell by the opposite offset (any lfpykit model).
-
-    Parameters
-    ----------
-    probe : lfpykit.LinearModel
-        Forward model; ``probe.cell`` is None on return.
-    geometry : lfpykit.CellGeometry
-        Cell geometry (µm).
-    offsets : ndarray
-        Shape (n_positions, 3) contact displacements (µm).
-
-    Returns
-    -------
-    ndarray
-        The averaged matrix (n_channels, nseg), units of the probe per nA.
-    """
-    total = None
-    for dx, dy, dz in offsets:
-        # moving every contact by +delta == moving the cell by -delta
-        M = matrix_of(probe, moved(geometry, -dx, -dy, -dz))
-        total = M if total is None else total + M
-    return total / len(offsets)
-
-
 def check_geometry(geometry: Any) -> int:
     """Number of segments of a CellGeometry-like object (x, y, z, d; z of shape
     (nseg, 2)).
@@ -273,8 +246,8 @@ def probe_matrix(probe: lfpykit.LinearModel, geometry: Any, population: Any, *,
         method = _ELEMENTWISE.get(kind.source_model(model))
         if method is not None:
             M = average_contacts_vectorised(method, model, geometry, offsets)
-        else:
-            M = average_by_moving_cell(model, geometry, offsets)
+        else:  # moving every contact by +offset == moving the cell by -offset
+            M = moved_sum(model, geometry, -offsets) / len(offsets)
     else:
         M = matrix_of(model, geometry)
     if M.ndim != 2 or M.shape[1] != nseg:

@@ -28,7 +28,7 @@ from xkernels.probes.depth import DepthTerms
 from xkernels.probes.models import GaussCylinderPotential, gauss_cylinder_mean, midpoints
 
 __all__ = ["check_disc", "contact_terms", "gauss_cylinder_terms", "lateral_quadrature_terms",
-           "matrix_of", "moved", "moved_terms", "residual_sigma_z"]
+           "matrix_of", "moved", "moved_sum", "moved_terms", "residual_sigma_z"]
 
 #: Points of the fixed polar quadrature of :func:`lateral_quadrature_terms`.
 QUADRATURE_RADII = 6
@@ -53,6 +53,19 @@ def matrix_of(model: lfpykit.LinearModel, geometry: Any) -> np.ndarray:
     finally:
         model.cell = None
     return M.reshape(-1, M.shape[-1]) if M.ndim == 3 else M
+
+
+def moved_sum(model: lfpykit.LinearModel, geometry: Any, shifts: np.ndarray,
+              weights: np.ndarray | None = None) -> np.ndarray:
+    """Sum of ``model``'s matrices (:func:`matrix_of`) for the cell moved by each shift
+    (µm, shape (n, 3)), each times its weight where ``weights`` (shape (n,)) are given."""
+    total = None
+    for i, (dx, dy, dz) in enumerate(shifts):
+        M = matrix_of(model, moved(geometry, dx, dy, dz))
+        if weights is not None:
+            M = weights[i] * M
+        total = M if total is None else total + M
+    return total
 
 
 def moved_terms(model: lfpykit.LinearModel, geometry: Any, affine: bool = False
@@ -229,11 +242,7 @@ def lateral_quadrature_terms(model: lfpykit.LinearModel, geometry: Any,
     offsets, weights = polar_offsets(float(population["radius"]))
 
     def exact(dz: float) -> np.ndarray:
-        total = None
-        for (ox, oy, _), w in zip(offsets, weights):
-            M = w * matrix_of(model, moved(geometry, ox, oy, dz))
-            total = M if total is None else total + M
-        return total
+        return moved_sum(model, geometry, offsets + [0.0, 0.0, dz], weights)
 
     # the kink is not separated: a moderate step (population radius / 5) keeps the
     # number of matrix evaluations bounded
