@@ -19,24 +19,21 @@ from lfpykit import lfpcalc
 
 from xkernels.probes.depth import DepthRule, depth_rule
 from xkernels.probes.depth_terms import matrix_of, moved_sum
+from xkernels.probes.models import CHUNK_ELEMENTS
 from xkernels.probes.registry import ProbeKind, kind_of
-from xkernels.validation import check_int, check_real, fail
+from xkernels.validation import check_int, check_mapping, check_real, fail
 
 __all__ = ["average_contacts_vectorised", "check_geometry",
            "check_probe_depth", "draw_offsets", "probe_depth_rule", "probe_matrix"]
 
-# largest number of float64 elements of the temporary arrays of one block of
-# positions in average_contacts_vectorised (memory bound, ~32 MB per array)
-_BLOCK_ELEMENTS = 4_000_000
 # lfpykit's formulas elementwise in (segment, contact), by the kinds' source model
 _ELEMENTWISE = {"pointsource": lfpcalc.calc_lfp_pointsource,
                 "linesource": lfpcalc.calc_lfp_linesource}
 
 
 def _check_population(population: Any) -> dict[str, float]:
-    if not isinstance(population, Mapping):
-        fail("population", population, "a dict with keys 'radius', 'loc', 'scale' (µm)",
-             TypeError)
+    check_mapping("population", population,
+                  expected="a dict with keys 'radius', 'loc', 'scale' (µm)")
     out = {}
     for key in ("radius", "loc", "scale"):
         if key not in population:
@@ -126,7 +123,7 @@ def average_contacts_vectorised(method: Callable[..., np.ndarray], probe: Any, g
     d = np.asarray(geometry.d, dtype=float)
     r_limit = (d.mean(axis=-1) if d.ndim == 2 else d) / 2
     total = np.zeros((n_el, nseg))
-    step = max(1, _BLOCK_ELEMENTS // (4 * n_el * nseg))
+    step = max(1, CHUNK_ELEMENTS // (4 * n_el * nseg))
     for start in range(0, len(offsets), step):
         off = offsets[start:start + step]
         shape = (len(off), n_el, nseg)

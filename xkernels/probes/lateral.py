@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xkernels.probes.models import midpoints
+from xkernels.probes.models import CHUNK_ELEMENTS, midpoints
 
 __all__ = ["LateralSources", "disc_average", "line_points", "point_points"]
 
@@ -48,8 +48,6 @@ N_ANGLES = 128
 N_CHORD = 48
 #: Gauss–Legendre points per part of a line segment (above / below a contact).
 N_LINE = 4
-# largest number of float64 elements of a temporary array (~32 MB)
-_CHUNK_ELEMENTS = 4_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -225,7 +223,7 @@ def disc_average(sources: LateralSources, radius: float, sigma_e: float
     def smooth(dz: np.ndarray) -> np.ndarray:
         dz = np.atleast_1d(np.asarray(dz, dtype=float))
         out = np.empty((dz.size, h0.size))
-        step = max(1, _CHUNK_ELEMENTS // max(1, h0.size * max(rho2.shape[1], 1)))
+        step = max(1, CHUNK_ELEMENTS // max(1, h0.size * max(rho2.shape[1], 1)))
         for start in range(0, dz.size, step):
             h2 = (h0[None, :] - dz[start:start + step, None]) ** 2               # (n, P)
             val = np.einsum("npk,pk->np", np.sqrt(rho2[None] + h2[..., None]), w2)

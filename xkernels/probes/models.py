@@ -38,7 +38,7 @@ from xkernels.validation import check_array, check_choice, check_real, fail
 
 __all__ = ["GaussCylinderPotential", "CurrentDipoleMomentZ", "EEGProbe", "MEGProbe",
            "gauss_cylinder_mean", "midpoints", "z_dipole_matrix", "FOUR_SPHERE_RADII",
-           "FOUR_SPHERE_SIGMAS", "DIPOLE_LOCATION"]
+           "FOUR_SPHERE_SIGMAS", "DIPOLE_LOCATION", "CHUNK_ELEMENTS"]
 
 #: default four-sphere head model: brain, CSF, skull, scalp outer radii (µm)
 FOUR_SPHERE_RADII = (79000.0, 80000.0, 85000.0, 90000.0)
@@ -54,8 +54,9 @@ _LOG_STEP = 0.25
 _TAIL_TOL = 1e-13
 # nodes whose exponent b2 * rate varies less than this are summed as a series
 _SERIES_EPS = 1e-3
-# largest number of float64 elements of a temporary array (memory bound, ~32 MB)
-_CHUNK_ELEMENTS = 4_000_000
+#: Largest number of float64 elements of one temporary array of the probes' numerics
+#: (memory bound, ~32 MB): arrays over many entries are computed in blocks of this size.
+CHUNK_ELEMENTS = 4_000_000
 
 
 def _require_cell(model: lfpykit.LinearModel) -> Any:
@@ -142,7 +143,7 @@ def gauss_cylinder_mean(d: np.ndarray, R: float, sigma_z: float) -> np.ndarray:
     if high.any():
         out += np.exp(-b2 * r_inf) * _series(b2, rate[high] - r_inf, weight[high])
     rate, weight = rate[mid], weight[mid]
-    step = max(1, _CHUNK_ELEMENTS // max(rate.size, 1))
+    step = max(1, CHUNK_ELEMENTS // max(rate.size, 1))
     for start in range(0, b2.size, step):
         sl = slice(start, start + step)
         out[sl] += np.exp(-np.multiply.outer(b2[sl], rate)) @ weight
@@ -334,6 +335,12 @@ class CurrentDipoleMomentZ(lfpykit.CurrentDipoleMoment):
         return M if self.components == "xyz" else M[2:]
 
 
+def _refuse_rows(field: str, bad: np.ndarray, why: str) -> None:
+    """Raise a ValueError naming the rows of ``field`` where ``bad`` is True, and why."""
+    if np.any(bad):
+        raise ValueError(f"{field} rows {np.flatnonzero(bad).tolist()} {why}")
+
+
 class _ZDipoleProbe(lfpykit.LinearModel):
     """A signal of the z-only current dipole moment: ``dipole_matrix() @ z_dipole_matrix``."""
 
@@ -424,10 +431,8 @@ class EEGProbe(_ZDipoleProbe):
                              f"{loc.tolist()} (|r| = {r_dip})")
         dist = np.linalg.norm(r_el, axis=1)
         bad = (dist <= r_dip) | (dist > radii_[3])
-        if np.any(bad):
-            raise ValueError(f"EEGProbe.r_electrodes rows {np.flatnonzero(bad).tolist()} "
-                             f"have |r| = {dist[bad].tolist()} µm; allowed: "
-                             f"{r_dip} < |r| <= {radii_[3]} (dipole radius < |r| <= scalp)")
+        _refuse_rows("EEGProbe.r_electrodes", bad, f"have |r| = {dist[bad].tolist()} µm; "
+                     f"allowed: {r_dip} < |r| <= {radii_[3]} (dipole radius < |r| <= scalp)")
         self.r_electrodes = r_el
         self.radii = radii_
         self.sigmas = sigmas_
@@ -497,18 +502,13 @@ class MEGProbe(_ZDipoleProbe):
         sensors = check_array("MEGProbe.sensor_locations", sensor_locations, ndim=2, last=3)
         loc = check_array("MEGProbe.dipole_location", dipole_location, ndim=1, last=3)
         check_choice("MEGProbe.conductor", conductor, self.CONDUCTORS)
-        dist = np.linalg.norm(sensors - loc, axis=1)
-        if np.any(dist == 0):
-            raise ValueError("MEGProbe.sensor_locations rows "
-                             f"{np.flatnonzero(dist == 0).tolist()} coincide with the "
-                             f"dipole location {loc.tolist()}")
+        _refuse_rows("MEGProbe.sensor_locations", np.linalg.norm(sensors - loc, axis=1) == 0,
+                     f"coincide with the dipole location {loc.tolist()}")
         if conductor == "spherical":
             r_dip = np.linalg.norm(loc)
-            bad = np.linalg.norm(sensors, axis=1) <= r_dip
-            if np.any(bad):
-                raise ValueError(f"MEGProbe.sensor_locations rows {np.flatnonzero(bad).tolist()}"
-                                 " must be farther from the origin than the dipole "
-                                 f"(|r| > {r_dip} µm) with conductor='spherical'")
+            _refuse_rows("MEGProbe.sensor_locations", np.linalg.norm(sensors, axis=1) <= r_dip,
+                         "must be farther from the origin than the dipole "
+                         f"(|r| > {r_dip} µm) with conductor='spherical'")
         self.sensor_locations = sensors
         self.dipole_location = loc
         self.conductor = conductor
