@@ -167,8 +167,8 @@ def probe_matrix(probe: lfpykit.LinearModel, geometry: Any, population: Any, *,
                  n_positions: int = 2000, seed: int | None = 1234) -> np.ndarray:
     """Transformation matrix of ``probe`` for one population's cell geometry.
 
-    Sets ``probe.cell = geometry``, evaluates ``probe.get_transformation_matrix()``
-    and sets ``probe.cell`` back to None, except where the probe's kind (see
+    Evaluates ``probe.get_transformation_matrix()`` for ``probe.cell = geometry`` (on a
+    copy: ``probe`` itself is never changed), except where the probe's kind (see
     :mod:`xkernels.probes.registry`) says otherwise:
 
     * contact-based models (``lfpykit.PointSourcePotential``,
@@ -193,7 +193,7 @@ def probe_matrix(probe: lfpykit.LinearModel, geometry: Any, population: Any, *,
     Parameters
     ----------
     probe : lfpykit.LinearModel
-        Forward model, with ``cell`` None (or anything; it is restored to None).
+        Forward model; its ``cell`` is not used.
     geometry : lfpykit.CellGeometry
         Rotated, placed cell geometry (µm).
     population : dict or None
@@ -236,7 +236,6 @@ def probe_matrix(probe: lfpykit.LinearModel, geometry: Any, population: Any, *,
     model, kind = _evaluated(probe)
     nseg = check_geometry(geometry)
     if kind.averaged:
-        model.cell = None
         offsets = draw_offsets(population, n_positions, seed)
         if kind.lateral_only:
             offsets[:, 2] = 0.0
@@ -307,7 +306,7 @@ def probe_depth_rule(probe: lfpykit.LinearModel, geometry: Any, population: Any,
     Parameters
     ----------
     probe : lfpykit.LinearModel
-        Forward model, with ``cell`` None.
+        Forward model; its ``cell`` is not used.
     geometry : lfpykit.CellGeometry
         The cell placed at the population's depth ``loc`` (µm).
     population : dict
@@ -346,5 +345,4 @@ def probe_depth_rule(probe: lfpykit.LinearModel, geometry: Any, population: Any,
     check_geometry(geometry)
     model, kind = _evaluated(probe)
     kind.check_depth(model, pop)
-    model.cell = None
     return depth_rule(kind.depth_terms(model, geometry, pop), pop["scale"], n)

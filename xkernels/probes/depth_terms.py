@@ -15,6 +15,7 @@ Used by ``averaging="depth"`` (:mod:`xkernels.probes.depth`); one builder per ru
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -45,13 +46,12 @@ def moved(geometry: Any, dx: float = 0.0, dy: float = 0.0, dz: float = 0.0
 
 
 def matrix_of(model: lfpykit.LinearModel, geometry: Any) -> np.ndarray:
-    """``model``'s matrix for ``geometry``, shape (n_channels, nseg) (MEG-like
-    (n_sensors, 3, nseg) sensor-major); ``model.cell`` is None on return."""
-    try:
-        model.cell = geometry
-        M = np.asarray(model.get_transformation_matrix(), dtype=float)
-    finally:
-        model.cell = None
+    """``model``'s matrix for the cell ``geometry``, shape (n_channels, nseg) (MEG-like
+    (n_sensors, 3, nseg) sensor-major): a copy of ``model`` with ``cell = geometry`` is
+    evaluated, ``model`` itself is never changed."""
+    evaluated = copy.copy(model)
+    evaluated.cell = geometry
+    M = np.asarray(evaluated.get_transformation_matrix(), dtype=float)
     return M.reshape(-1, M.shape[-1]) if M.ndim == 3 else M
 
 

@@ -34,6 +34,7 @@ from xkernels.probes.depth_terms import (
     check_disc,
     contact_terms,
     lateral_quadrature_terms,
+    matrix_of,
     moved_terms,
 )
 from xkernels.validation import fail
@@ -253,14 +254,9 @@ class ProbeKind:
         if not isinstance(units, str) or not units:
             raise TypeError(f"probe {name!r} ({kind}) has no known units: set "
                             f"probe.units = '<units per nA>' (e.g. 'mV') before using it")
-        saved = probe.cell
-        probe.cell = lfpykit.CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
-                                          z=np.array([[-5.0, 0.0], [0.0, 5.0]]),
-                                          d=np.ones(2))
-        try:
-            rows = np.asarray(probe.get_transformation_matrix()).reshape(-1, 2).shape[0]
-        finally:
-            probe.cell = saved
+        probing = lfpykit.CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
+                                       z=np.array([[-5.0, 0.0], [0.0, 5.0]]), d=np.ones(2))
+        rows = matrix_of(probe, probing).reshape(-1, 2).shape[0]
         positions = []
         stacked = getattr(probe, "r", None)  # e.g. OneSphereVolumeConductor: r, (3, n)
         stacked = None if stacked is None else np.asarray(stacked, dtype=float)
@@ -496,7 +492,7 @@ class ProbeKind:
         Parameters
         ----------
         probe : lfpykit.LinearModel
-            The probe (as :meth:`evaluated_as` returns it), ``cell`` None.
+            The probe (as :meth:`evaluated_as` returns it; its ``cell`` is not used).
         geometry : lfpykit.CellGeometry
             The cell at the population's depth ``loc`` (µm).
         population : Mapping[str, float]
