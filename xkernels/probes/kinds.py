@@ -134,26 +134,27 @@ class ContactKind(ProbeKind):
     units = "mV"
     averaged = True
     float_params = ("x", "y", "z", "sigma")
+    #: the :meth:`~ProbeKind.source_model` of every probe of the kind
+    source: str | None = None
 
     def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
         x, y, z = (np.asarray(v, dtype=float).ravel() for v in (probe.x, probe.y, probe.z))
         return channel_coords(name, numbered(name, x.size), self.units, x, y, z)
 
+    def source_model(self, probe: Any) -> str | None:
+        return self.source
+
 
 @register(lfpykit.PointSourcePotential)
 class PointSourceKind(ContactKind):
     serialised_as = lfpykit.PointSourcePotential
-
-    def source_model(self, probe: Any) -> str | None:
-        return "pointsource"
+    source = "pointsource"
 
 
 @register(lfpykit.LineSourcePotential)
 class LineSourceKind(ContactKind):
     serialised_as = lfpykit.LineSourcePotential
-
-    def source_model(self, probe: Any) -> str | None:
-        return "linesource"
+    source = "linesource"
 
 
 @register(lfpykit.RecExtElectrode)
