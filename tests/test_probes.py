@@ -37,7 +37,6 @@ from xkernels.probes import (
     probe_matrix,
     register,
 )
-from xkernels.probes.registry import json_floats
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -283,7 +282,8 @@ def test_contact_average_equals_brute_force(geom, kind):
     probe = CONTACT_PROBES[kind]()
     probe.cell = geom
     M = probe_matrix(probe, geom, POP, n_positions=n, seed=99)
-    assert probe.cell is None
+    assert probe.cell is geom          # the user's probe is never changed
+    probe.cell = None
     expected = _brute_force_average(probe, geom, draw_offsets(POP, n, seed=99))
     np.testing.assert_allclose(M, expected, rtol=1e-10, atol=0.0)
 
@@ -552,10 +552,7 @@ class BipolarKind(ProbeKind):
     name = "bipolar"
     units = "mV"
     serialised_as = Bipolar
-    array_params = ("z",)
-
-    def params(self, probe):
-        return {"z": json_floats(probe.z), "sigma": probe.sigma}
+    float_params = ("z", "sigma")
 
 
 def test_new_probe_class_is_one_registration(geom):
@@ -608,3 +605,34 @@ def test_mea_slice_is_averaged_laterally_only(geom):
         expected += probe.get_transformation_matrix() / 20
     probe.cell = None
     np.testing.assert_allclose(M, expected, rtol=1e-12)
+
+
+def test_probes_are_never_modified(geom):
+    """probe_matrix, probe_depth_rule and probe_channels evaluate copies: a cell the user
+    set on a probe stays (two computations may share probe objects)."""
+    from xkernels.probes import probe_depth_rule
+
+    gauss = GaussCylinderPotential(geom, z=[0.0, 100.0])
+    point = CONTACT_PROBES["point"]()
+    point.cell = geom
+    sphere = lfpykit.OneSphereVolumeConductor(cell=geom, r=np.array([[0.0], [0.0], [500.0]]),
+                                              R=10000.0)
+    probe_matrix(gauss, geom, POP)
+    probe_matrix(point, geom, POP, n_positions=10)
+    probe_depth_rule(gauss, geom, POP, 3)
+    probe_channels("sphere", sphere)
+    assert gauss.cell is geom and point.cell is geom and sphere.cell is geom
+
+
+def test_channels_let_a_model_bug_through():
+    """An error inside a model's matrix is the model's own (a traceback), not a
+    TypeError about channels."""
+
+    class Broken(lfpykit.LinearModel):
+        units = "mV"
+
+        def get_transformation_matrix(self):
+            raise ZeroDivisionError("a bug in the model")
+
+    with pytest.raises(ZeroDivisionError, match="a bug in the model"):
+        probe_channels("broken", Broken(None))

@@ -43,8 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, roots_hermitenorm
 
-__all__ = ["DepthRule", "DepthTerms", "depth_moments", "depth_nodes", "depth_rule", "fine_rule",
-           "hermite_rule", "hermite_table", "kink_moments"]
+__all__ = ["DepthRule", "DepthTerms", "depth_nodes", "depth_rule", "fine_rule", "hermite_table",
+           "kink_moments"]
 
 #: Half width of the fine rule for the smooth part's moments, in standard deviations
 #: (the Gaussian weight beyond it is below 1e-18).
@@ -56,24 +56,6 @@ FINE_POINTS_MAX = 2001
 # the trapezoidal rule's error for a function analytic in the strip |Im s| < reach is
 # about exp(-2 pi reach / step); a step of reach / 5 makes it ~1e-14
 _STEPS_PER_REACH = 5.0
-
-
-def hermite_rule(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss–Hermite nodes and weights for the standard normal distribution.
-
-    Parameters
-    ----------
-    n : int
-        Number of nodes, >= 1.
-
-    Returns
-    -------
-    x, w : ndarray
-        Nodes (dimensionless, in units of σ) and weights summing to 1:
-        ``E[f(x)] ≈ Σ w_n f(x_n)``, exact for polynomials of degree <= 2n - 1.
-    """
-    x, w = roots_hermitenorm(int(n))
-    return x, w / w.sum()
 
 
 def hermite_table(x: np.ndarray, n: int) -> np.ndarray:
@@ -155,11 +137,12 @@ class DepthTerms:
 
     Attributes
     ----------
-    smooth : callable
-        ``smooth(dz)`` for offsets ``dz`` of shape (n,) -> shape (n, n_channels, nseg).
     exact : callable
         ``exact(dz)`` -> ``M(dz)`` for one offset, shape (n_channels, nseg): the matrix
         itself, evaluated directly (used when σ = 0).
+    smooth : callable or None
+        ``smooth(dz)`` for offsets ``dz`` of shape (n,) -> shape (n, n_channels, nseg);
+        None: ``M`` has no kink and is smooth itself (``exact`` at each offset).
     coef, at : ndarray or None
         Kink coefficients and positions (µm), shape (n_channels, nseg, q); None if
         ``M`` has no kink.
@@ -170,8 +153,8 @@ class DepthTerms:
         (sets the size of the fine rule; ``inf`` for polynomials and entire functions).
     """
 
-    smooth: Callable[[np.ndarray], np.ndarray]
     exact: Callable[[float], np.ndarray]
+    smooth: Callable[[np.ndarray], np.ndarray] | None = None
     coef: np.ndarray | None = None
     at: np.ndarray | None = None
     width: float = 0.0
@@ -205,32 +188,6 @@ def fine_rule(sigma: float, reach: float) -> tuple[np.ndarray, np.ndarray]:
     x = np.linspace(-FINE_SPAN, FINE_SPAN, count)
     w = np.exp(-0.5 * x * x) * (x[1] - x[0]) / math.sqrt(2.0 * math.pi)
     return x, w
-
-
-def depth_moments(terms: DepthTerms, sigma: float, n: int) -> np.ndarray:
-    """Hermite moments ``μ_k = E[h_k(x) M(σx)]``, ``k < n``, of a probe's matrix.
-
-    Parameters
-    ----------
-    terms : DepthTerms
-        The probe's matrix as a function of depth offset.
-    sigma : float
-        Standard deviation of the depth offsets (µm), > 0.
-    n : int
-        Number of moments.
-
-    Returns
-    -------
-    ndarray
-        Shape (n, n_channels, nseg).
-    """
-    x, w = fine_rule(sigma, terms.reach)
-    S = np.asarray(terms.smooth(sigma * x), dtype=float)
-    mu = np.tensordot(hermite_table(x, n) * w, S, axes=(1, 0))
-    if terms.coef is not None:
-        kinks = kink_moments(terms.at, sigma, terms.width, n)
-        mu += np.einsum("...q,k...q->k...", terms.coef, kinks)
-    return mu
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,8 +226,8 @@ def depth_nodes(sigma: float, n: int) -> DepthRule:
     """
     if sigma == 0:
         return DepthRule(np.zeros(1), np.ones(1))
-    x, w = hermite_rule(n)
-    return DepthRule(sigma * x, w)
+    x, w = roots_hermitenorm(int(n))
+    return DepthRule(sigma * x, w / w.sum())
 
 
 def depth_rule(terms: DepthTerms, sigma: float, n: int) -> DepthRule:
@@ -293,7 +250,17 @@ def depth_rule(terms: DepthTerms, sigma: float, n: int) -> DepthRule:
     nodes = depth_nodes(sigma, n)
     if sigma == 0:
         return DepthRule(nodes.offsets, nodes.weights, np.asarray(terms.exact(0.0))[None])
-    mu = depth_moments(terms, sigma, n)
+    # Hermite moments mu_k = E[h_k(x) M(sigma x)]: the smooth part by the fine rule,
+    # the kinks in closed form
+    x, w = fine_rule(sigma, terms.reach)
+    if terms.smooth is None:
+        S = np.stack([terms.exact(float(dz)) for dz in sigma * x])
+    else:
+        S = np.asarray(terms.smooth(sigma * x), dtype=float)
+    mu = np.tensordot(hermite_table(x, n) * w, S, axes=(1, 0))
+    if terms.coef is not None:
+        mu += np.einsum("...q,k...q->k...", terms.coef, kink_moments(terms.at, sigma,
+                                                                    terms.width, n))
     x = nodes.offsets / sigma
     coeff = hermite_table(x, n) * nodes.weights          # (k, n)
     Q = np.tensordot(coeff, mu, axes=(0, 0))             # (n, n_channels, nseg)

@@ -15,19 +15,21 @@ Used by ``averaging="depth"`` (:mod:`xkernels.probes.depth`); one builder per ru
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from typing import Any
 
 import lfpykit
 import numpy as np
+from scipy.special import ndtr
 
 from xkernels.probes import lateral
 from xkernels.probes.depth import DepthTerms
-from xkernels.probes.models import GaussCylinderPotential, gauss_cylinder_mean
+from xkernels.probes.models import GaussCylinderPotential, gauss_cylinder_mean, midpoints
 
 __all__ = ["check_disc", "contact_terms", "gauss_cylinder_terms", "lateral_quadrature_terms",
-           "moved", "moved_terms", "residual_sigma_z"]
+           "matrix_of", "moved", "moved_sum", "moved_terms", "residual_sigma_z"]
 
 #: Points of the fixed polar quadrature of :func:`lateral_quadrature_terms`.
 QUADRATURE_RADII = 6
@@ -43,13 +45,27 @@ def moved(geometry: Any, dx: float = 0.0, dy: float = 0.0, dz: float = 0.0
                                 d=np.asarray(geometry.d, dtype=float))
 
 
-def _matrix(model: lfpykit.LinearModel, geometry: Any) -> np.ndarray:
-    try:
-        model.cell = geometry
-        M = np.asarray(model.get_transformation_matrix(), dtype=float)
-    finally:
-        model.cell = None
+def matrix_of(model: lfpykit.LinearModel, geometry: Any) -> np.ndarray:
+    """``model``'s matrix for the cell ``geometry``, shape (n_channels, nseg) (MEG-like
+    (n_sensors, 3, nseg) sensor-major): a copy of ``model`` with ``cell = geometry`` is
+    evaluated, ``model`` itself is never changed."""
+    evaluated = copy.copy(model)
+    evaluated.cell = geometry
+    M = np.asarray(evaluated.get_transformation_matrix(), dtype=float)
     return M.reshape(-1, M.shape[-1]) if M.ndim == 3 else M
+
+
+def moved_sum(model: lfpykit.LinearModel, geometry: Any, shifts: np.ndarray,
+              weights: np.ndarray | None = None) -> np.ndarray:
+    """Sum of ``model``'s matrices (:func:`matrix_of`) for the cell moved by each shift
+    (µm, shape (n, 3)), each times its weight where ``weights`` (shape (n,)) are given."""
+    total = None
+    for i, (dx, dy, dz) in enumerate(shifts):
+        M = matrix_of(model, moved(geometry, dx, dy, dz))
+        if weights is not None:
+            M = weights[i] * M
+        total = M if total is None else total + M
+    return total
 
 
 def moved_terms(model: lfpykit.LinearModel, geometry: Any, affine: bool = False
@@ -68,20 +84,18 @@ def moved_terms(model: lfpykit.LinearModel, geometry: Any, affine: bool = False
     """
 
     def exact(dz: float) -> np.ndarray:
-        return _matrix(model, moved(geometry, dz=dz))
+        return matrix_of(model, moved(geometry, dz=dz))
 
-    if affine:
-        at_zero = exact(0.0)
-        slope = exact(1.0) - at_zero
+    if not affine:
+        return DepthTerms(exact=exact)
+    at_zero = exact(0.0)
+    slope = exact(1.0) - at_zero
 
-        def smooth(dz: np.ndarray) -> np.ndarray:
-            dz = np.atleast_1d(np.asarray(dz, dtype=float))
-            return at_zero[None] + dz[:, None, None] * slope[None]
-    else:
-        def smooth(dz: np.ndarray) -> np.ndarray:
-            return np.stack([exact(float(d)) for d in np.atleast_1d(dz)])
+    def smooth(dz: np.ndarray) -> np.ndarray:
+        dz = np.atleast_1d(np.asarray(dz, dtype=float))
+        return at_zero[None] + dz[:, None, None] * slope[None]
 
-    return DepthTerms(smooth=smooth, exact=exact)
+    return DepthTerms(exact=exact, smooth=smooth)
 
 
 def residual_sigma_z(sigma_z: float, scale: float, field: str = "probe",
@@ -122,8 +136,7 @@ def gauss_cylinder_terms(probe: GaussCylinderPotential, geometry: Any,
     r = residual_sigma_z(probe.sigma_z, population["scale"])
     R = float(probe.R)
     k = 1.0 / (2.0 * float(probe.sigma) * math.pi * R * R)
-    z_mid = np.asarray(geometry.z, dtype=float).mean(axis=-1)
-    u0 = np.asarray(probe.z, dtype=float)[:, None] - z_mid[None, :]
+    u0 = np.asarray(probe.z, dtype=float)[:, None] - midpoints(geometry)[None, :]
 
     def smooth(dz: np.ndarray) -> np.ndarray:
         u = u0[None] - np.atleast_1d(np.asarray(dz, dtype=float))[:, None, None]
@@ -131,7 +144,7 @@ def gauss_cylinder_terms(probe: GaussCylinderPotential, geometry: Any,
             return k * np.sqrt(u * u + R * R)
         a = u / r
         folded = r * (2.0 * np.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)
-                      + a * (2.0 * _ndtr(a) - 1.0))          # E_t |u - r t|
+                      + a * (2.0 * ndtr(a) - 1.0))          # E_t |u - r t|
         return k * (gauss_cylinder_mean(u, R, r) + folded)
 
     def exact(dz: float) -> np.ndarray:
@@ -139,16 +152,10 @@ def gauss_cylinder_terms(probe: GaussCylinderPotential, geometry: Any,
             u = u0 - dz
             return k * (np.sqrt(u * u + R * R) - np.abs(u))
         model = GaussCylinderPotential(z=probe.z, sigma=probe.sigma, R=R, sigma_z=r)
-        return _matrix(model, moved(geometry, dz=dz))
+        return matrix_of(model, moved(geometry, dz=dz))
 
     return DepthTerms(smooth=smooth, exact=exact, coef=np.full(u0.shape + (1,), -k),
                       at=u0[..., None], width=r, reach=math.hypot(R, r))
-
-
-def _ndtr(a: np.ndarray) -> np.ndarray:
-    from scipy.special import ndtr
-
-    return ndtr(a)
 
 
 def check_disc(population: Mapping[str, float], field: str = "population") -> float:
@@ -190,19 +197,7 @@ def contact_terms(contacts: np.ndarray, sigma_e: float, geometry: Any,
     """
     radius = check_disc(population)
     if line:
-        sources = lateral.line_points(contacts, geometry)
-        if root_as_point:
-            point = lateral.point_points(contacts, geometry)
-            q = sources.h.shape[-1]
-            parts = []
-            for name in ("cx", "cy", "h", "weight"):
-                arr = getattr(sources, name).copy()
-                arr[:, 0, :] = 0.0 if name == "weight" else getattr(point, name)[:, 0, :]
-                if name == "weight":
-                    arr[:, 0, 0] = 1.0
-                parts.append(arr)
-            sources = lateral.LateralSources(*parts)
-            del q
+        sources = lateral.line_points(contacts, geometry, root_as_point=root_as_point)
     else:
         sources = lateral.point_points(contacts, geometry)
     smooth, coef, reach = lateral.disc_average(sources, radius, sigma_e)
@@ -247,15 +242,8 @@ def lateral_quadrature_terms(model: lfpykit.LinearModel, geometry: Any,
     offsets, weights = polar_offsets(float(population["radius"]))
 
     def exact(dz: float) -> np.ndarray:
-        total = None
-        for (ox, oy, _), w in zip(offsets, weights):
-            M = w * _matrix(model, moved(geometry, ox, oy, dz))
-            total = M if total is None else total + M
-        return total
-
-    def smooth(dz: np.ndarray) -> np.ndarray:
-        return np.stack([exact(float(d)) for d in np.atleast_1d(dz)])
+        return moved_sum(model, geometry, offsets + [0.0, 0.0, dz], weights)
 
     # the kink is not separated: a moderate step (population radius / 5) keeps the
     # number of matrix evaluations bounded
-    return DepthTerms(smooth=smooth, exact=exact, reach=float(population["radius"]))
+    return DepthTerms(exact=exact, reach=float(population["radius"]))

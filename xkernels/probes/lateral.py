@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xkernels.probes.models import CHUNK_ELEMENTS, midpoints
+
 __all__ = ["LateralSources", "disc_average", "line_points", "point_points"]
 
 #: Angles of the trapezoidal rule (foot point inside the disc).
@@ -46,8 +48,6 @@ N_ANGLES = 128
 N_CHORD = 48
 #: Gauss–Legendre points per part of a line segment (above / below a contact).
 N_LINE = 4
-# largest number of float64 elements of a temporary array (~32 MB)
-_CHUNK_ELEMENTS = 4_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,12 +88,13 @@ def point_points(contacts: np.ndarray, geometry) -> LateralSources:
     LateralSources
         With q = 1.
     """
-    mid = [np.asarray(getattr(geometry, a), dtype=float).mean(axis=-1) for a in "xyz"]
+    mid = [midpoints(geometry, a) for a in "xyz"]
     rel = [contacts[:, i, None, None] - mid[i][None, :, None] for i in range(3)]
     return LateralSources(rel[0], rel[1], rel[2], np.ones_like(rel[2]))
 
 
-def line_points(contacts: np.ndarray, geometry, points: int = N_LINE) -> LateralSources:
+def line_points(contacts: np.ndarray, geometry, points: int = N_LINE,
+                root_as_point: bool = False) -> LateralSources:
     """Segments as line sources: Gauss–Legendre points on each segment.
 
     Each segment is split at the depth of each contact (the averaged potential has a
@@ -107,6 +108,8 @@ def line_points(contacts: np.ndarray, geometry, points: int = N_LINE) -> Lateral
         Cell geometry (µm); segments from ``[:, 0]`` to ``[:, 1]``.
     points : int
         Points per part.
+    root_as_point : bool
+        The first segment (the soma) as a point source at its midpoint instead.
 
     Returns
     -------
@@ -127,6 +130,12 @@ def line_points(contacts: np.ndarray, geometry, points: int = N_LINE) -> Lateral
     rel = [contacts[:, i, None, None] - (start[i][None, :, None]
                                           + t * (end[i] - start[i])[None, :, None])
            for i in range(3)]
+    if root_as_point:
+        point = point_points(contacts, geometry)
+        for part, at_mid in zip(rel, (point.cx, point.cy, point.h)):
+            part[:, 0, :] = at_mid[:, 0, :]
+        weight[:, 0, :] = 0.0
+        weight[:, 0, 0] = 1.0
     return LateralSources(rel[0], rel[1], rel[2], weight)
 
 
@@ -214,7 +223,7 @@ def disc_average(sources: LateralSources, radius: float, sigma_e: float
     def smooth(dz: np.ndarray) -> np.ndarray:
         dz = np.atleast_1d(np.asarray(dz, dtype=float))
         out = np.empty((dz.size, h0.size))
-        step = max(1, _CHUNK_ELEMENTS // max(1, h0.size * max(rho2.shape[1], 1)))
+        step = max(1, CHUNK_ELEMENTS // max(1, h0.size * max(rho2.shape[1], 1)))
         for start in range(0, dz.size, step):
             h2 = (h0[None, :] - dz[start:start + step, None]) ** 2               # (n, P)
             val = np.einsum("npk,pk->np", np.sqrt(rho2[None] + h2[..., None]), w2)

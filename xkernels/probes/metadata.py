@@ -238,31 +238,27 @@ def normalize_probes(probes: Any) -> dict[str, lfpykit.LinearModel]:
     if isinstance(probes, lfpykit.LinearModel):
         probes = [probes]
     if isinstance(probes, Mapping):
-        items = list(probes.items())
-        for name, _ in items:
-            check_probe_name(name)
+        keyed = list(probes.items())
     elif isinstance(probes, (list, tuple)):
-        items = []
-        taken: set[str] = set()
-        for i, probe in enumerate(probes):
-            if not isinstance(probe, lfpykit.LinearModel):
-                raise TypeError(f"probes[{i}] must be an lfpykit.LinearModel, got "
-                                f"{type(probe).__name__}")
-            base = default_probe_name(probe)
-            name, k = base, 0
-            while name in taken:
-                k += 1
-                name = f"{base}_{k}"
-            taken.add(name)
-            items.append((name, probe))
+        keyed = list(enumerate(probes))
     else:
         raise TypeError("probes must be a dict name -> lfpykit.LinearModel or a list of "
                         f"them, got {type(probes).__name__}")
-    if not items:
+    if not keyed:
         raise ValueError("probes must contain at least one probe, got an empty "
                          f"{type(probes).__name__}")
-    for name, probe in items:
+    named: dict[str, lfpykit.LinearModel] = {}
+    for key, probe in keyed:
         if not isinstance(probe, lfpykit.LinearModel):
-            raise TypeError(f"probes[{name!r}] must be an lfpykit.LinearModel, got "
+            raise TypeError(f"probes[{key!r}] must be an lfpykit.LinearModel, got "
                             f"{type(probe).__name__}")
-    return dict(items)
+        if isinstance(probes, Mapping):
+            name = check_probe_name(key)
+        else:
+            base = name = default_probe_name(probe)
+            suffix = 0
+            while name in named:
+                suffix += 1
+                name = f"{base}_{suffix}"
+        named[name] = probe
+    return named

@@ -36,17 +36,9 @@ from lfpykit.eegmegcalc import (
 
 from xkernels.checks import check_array, check_choice, check_real, fail
 
-__all__ = [
-    "GaussCylinderPotential",
-    "CurrentDipoleMomentZ",
-    "EEGProbe",
-    "MEGProbe",
-    "gauss_cylinder_mean",
-    "z_dipole_matrix",
-    "FOUR_SPHERE_RADII",
-    "FOUR_SPHERE_SIGMAS",
-    "DIPOLE_LOCATION",
-]
+__all__ = ["GaussCylinderPotential", "CurrentDipoleMomentZ", "EEGProbe", "MEGProbe",
+           "gauss_cylinder_mean", "midpoints", "z_dipole_matrix", "FOUR_SPHERE_RADII",
+           "FOUR_SPHERE_SIGMAS", "DIPOLE_LOCATION", "CHUNK_ELEMENTS"]
 
 #: default four-sphere head model: brain, CSF, skull, scalp outer radii (µm)
 FOUR_SPHERE_RADII = (79000.0, 80000.0, 85000.0, 90000.0)
@@ -62,8 +54,9 @@ _LOG_STEP = 0.25
 _TAIL_TOL = 1e-13
 # nodes whose exponent b2 * rate varies less than this are summed as a series
 _SERIES_EPS = 1e-3
-# largest number of float64 elements of a temporary array (memory bound, ~32 MB)
-_CHUNK_ELEMENTS = 4_000_000
+#: Largest number of float64 elements of one temporary array of the probes' numerics
+#: (memory bound, ~32 MB): arrays over many entries are computed in blocks of this size.
+CHUNK_ELEMENTS = 4_000_000
 
 
 def _require_cell(model: lfpykit.LinearModel) -> Any:
@@ -73,7 +66,8 @@ def _require_cell(model: lfpykit.LinearModel) -> Any:
     return model.cell
 
 
-def _midpoints(geometry: Any, axis: str = "z") -> np.ndarray:
+def midpoints(geometry: Any, axis: str = "z") -> np.ndarray:
+    """Segment midpoints of ``geometry`` along ``axis`` (µm), shape (nseg,)."""
     return np.asarray(getattr(geometry, axis), dtype=float).mean(axis=-1)
 
 
@@ -149,7 +143,7 @@ def gauss_cylinder_mean(d: np.ndarray, R: float, sigma_z: float) -> np.ndarray:
     if high.any():
         out += np.exp(-b2 * r_inf) * _series(b2, rate[high] - r_inf, weight[high])
     rate, weight = rate[mid], weight[mid]
-    step = max(1, _CHUNK_ELEMENTS // max(rate.size, 1))
+    step = max(1, CHUNK_ELEMENTS // max(rate.size, 1))
     for start in range(0, b2.size, step):
         sl = slice(start, start + step)
         out[sl] += np.exp(-np.multiply.outer(b2[sl], rate)) @ weight
@@ -255,7 +249,7 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         (2, 2)
         """
         cell = _require_cell(self)
-        d = self.z[:, None] - _midpoints(cell)[None, :]
+        d = self.z[:, None] - midpoints(cell)[None, :]
         disk = gauss_cylinder_mean(d, self.R, self.sigma_z)
         return disk / (2.0 * self.sigma * math.pi * self.R ** 2)
 
@@ -266,7 +260,7 @@ class GaussCylinderPotential(lfpykit.LinearModel):
 def z_dipole_matrix(cell: Any) -> np.ndarray:
     """Shape (3, n_seg) matrix of the z-only dipole moment (µm; nA -> nA µm): rows x,
     y (zero) and z (the segment midpoints' z), the input of the EEG and MEG models."""
-    z = _midpoints(cell)
+    z = midpoints(cell)
     M = np.zeros((3, z.size))
     M[2] = z
     return M
@@ -341,7 +335,46 @@ class CurrentDipoleMomentZ(lfpykit.CurrentDipoleMoment):
         return M if self.components == "xyz" else M[2:]
 
 
-class EEGProbe(lfpykit.LinearModel):
+def _refuse_rows(field: str, bad: np.ndarray, why: str) -> None:
+    """Raise a ValueError naming the rows of ``field`` where ``bad`` is True, and why."""
+    if np.any(bad):
+        raise ValueError(f"{field} rows {np.flatnonzero(bad).tolist()} {why}")
+
+
+class _ZDipoleProbe(lfpykit.LinearModel):
+    """A signal of the z-only current dipole moment: ``dipole_matrix() @ z_dipole_matrix``."""
+
+    def get_transformation_matrix(self) -> np.ndarray:
+        """Linear map from segment currents (nA) to the signal: the map of the dipole
+        (:meth:`dipole_matrix`) times the z-only current dipole moment (nA µm per nA).
+
+        Returns
+        -------
+        ndarray
+            Shape (n_electrodes, n_seg) for EEG (mV/nA); (n_sensors, 3, n_seg) for MEG
+            (nA/µm per nA).
+
+        Raises
+        ------
+        AttributeError
+            No cell geometry set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lfpykit import CellGeometry
+        >>> cell = CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
+        ...                     z=np.array([[-10., 10.], [10., 200.]]), d=np.ones(2))
+        >>> EEGProbe(r_electrodes=[[0., 0., 90000.]], cell=cell).get_transformation_matrix().shape
+        (1, 2)
+        >>> MEGProbe(sensor_locations=[[10000., 0., 95000.]], cell=cell
+        ...          ).get_transformation_matrix().shape
+        (1, 3, 2)
+        """
+        return self.dipole_matrix() @ z_dipole_matrix(_require_cell(self))
+
+
+class EEGProbe(_ZDipoleProbe):
     """EEG in the four-sphere head model from the z-only current dipole moment.
 
     .. math:: V = T\\, M_\\mathrm{CDM}\\, I
@@ -398,19 +431,12 @@ class EEGProbe(lfpykit.LinearModel):
                              f"{loc.tolist()} (|r| = {r_dip})")
         dist = np.linalg.norm(r_el, axis=1)
         bad = (dist <= r_dip) | (dist > radii_[3])
-        if np.any(bad):
-            raise ValueError(f"EEGProbe.r_electrodes rows {np.flatnonzero(bad).tolist()} "
-                             f"have |r| = {dist[bad].tolist()} µm; allowed: "
-                             f"{r_dip} < |r| <= {radii_[3]} (dipole radius < |r| <= scalp)")
+        _refuse_rows("EEGProbe.r_electrodes", bad, f"have |r| = {dist[bad].tolist()} µm; "
+                     f"allowed: {r_dip} < |r| <= {radii_[3]} (dipole radius < |r| <= scalp)")
         self.r_electrodes = r_el
         self.radii = radii_
         self.sigmas = sigmas_
         self.dipole_location = loc
-        self._dipole_map: tuple[tuple, np.ndarray] | None = None
-
-    def _key(self) -> tuple:
-        return tuple(np.concatenate([np.ravel(self.r_electrodes), self.radii, self.sigmas,
-                                     self.dipole_location]).tolist())
 
     def dipole_matrix(self) -> np.ndarray:
         """Four-sphere map from a dipole at ``dipole_location`` to the electrodes.
@@ -425,41 +451,13 @@ class EEGProbe(lfpykit.LinearModel):
         >>> EEGProbe(r_electrodes=[[0., 0., 90000.]]).dipole_matrix().shape
         (1, 3)
         """
-        key = self._key()
-        if self._dipole_map is None or self._dipole_map[0] != key:
-            model = FourSphereVolumeConductor(self.r_electrodes, radii=self.radii.tolist(),
-                                              sigmas=self.sigmas.tolist())
-            T = model.get_transformation_matrix(self.dipole_location.copy())
-            self._dipole_map = (key, np.asarray(T, dtype=float))
-        return self._dipole_map[1]
-
-    def get_transformation_matrix(self) -> np.ndarray:
-        """Linear map from segment currents (nA) to EEG potentials (mV).
-
-        Returns
-        -------
-        ndarray
-            Shape (n_electrodes, n_seg), mV/nA.
-
-        Raises
-        ------
-        AttributeError
-            No cell geometry set.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from lfpykit import CellGeometry
-        >>> cell = CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
-        ...                     z=np.array([[-10., 10.], [10., 200.]]), d=np.ones(2))
-        >>> EEGProbe(r_electrodes=[[0., 0., 90000.]], cell=cell).get_transformation_matrix().shape
-        (1, 2)
-        """
-        cdm = z_dipole_matrix(_require_cell(self))
-        return self.dipole_matrix() @ cdm
+        model = FourSphereVolumeConductor(self.r_electrodes, radii=self.radii.tolist(),
+                                          sigmas=self.sigmas.tolist())
+        return np.asarray(model.get_transformation_matrix(self.dipole_location.copy()),
+                          dtype=float)
 
 
-class MEGProbe(lfpykit.LinearModel):
+class MEGProbe(_ZDipoleProbe):
     """Magnetic field H at MEG sensors from the z-only current dipole moment.
 
     .. math:: H = T\\, M_\\mathrm{CDM}\\, I
@@ -504,18 +502,13 @@ class MEGProbe(lfpykit.LinearModel):
         sensors = check_array("MEGProbe.sensor_locations", sensor_locations, ndim=2, last=3)
         loc = check_array("MEGProbe.dipole_location", dipole_location, ndim=1, last=3)
         check_choice("MEGProbe.conductor", conductor, self.CONDUCTORS)
-        dist = np.linalg.norm(sensors - loc, axis=1)
-        if np.any(dist == 0):
-            raise ValueError("MEGProbe.sensor_locations rows "
-                             f"{np.flatnonzero(dist == 0).tolist()} coincide with the "
-                             f"dipole location {loc.tolist()}")
+        _refuse_rows("MEGProbe.sensor_locations", np.linalg.norm(sensors - loc, axis=1) == 0,
+                     f"coincide with the dipole location {loc.tolist()}")
         if conductor == "spherical":
             r_dip = np.linalg.norm(loc)
-            bad = np.linalg.norm(sensors, axis=1) <= r_dip
-            if np.any(bad):
-                raise ValueError(f"MEGProbe.sensor_locations rows {np.flatnonzero(bad).tolist()}"
-                                 " must be farther from the origin than the dipole "
-                                 f"(|r| > {r_dip} µm) with conductor='spherical'")
+            _refuse_rows("MEGProbe.sensor_locations", np.linalg.norm(sensors, axis=1) <= r_dip,
+                         "must be farther from the origin than the dipole "
+                         f"(|r| > {r_dip} µm) with conductor='spherical'")
         self.sensor_locations = sensors
         self.dipole_location = loc
         self.conductor = conductor
@@ -533,34 +526,7 @@ class MEGProbe(lfpykit.LinearModel):
         >>> MEGProbe(sensor_locations=[[10000., 0., 95000.]]).dipole_matrix().shape
         (1, 3, 3)
         """
-        if self.conductor == "infinite":
-            model = InfiniteHomogeneousVolCondMEG(self.sensor_locations)
-        else:
-            model = SphericallySymmetricVolCondMEG(self.sensor_locations)
+        conductor = {"infinite": InfiniteHomogeneousVolCondMEG,
+                     "spherical": SphericallySymmetricVolCondMEG}[self.conductor]
+        model = conductor(self.sensor_locations)
         return np.asarray(model.get_transformation_matrix(self.dipole_location.copy()))
-
-    def get_transformation_matrix(self) -> np.ndarray:
-        """Linear map from segment currents (nA) to the magnetic field H (nA/µm).
-
-        Returns
-        -------
-        ndarray
-            Shape (n_sensors, 3, n_seg), per nA.
-
-        Raises
-        ------
-        AttributeError
-            No cell geometry set.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from lfpykit import CellGeometry
-        >>> cell = CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
-        ...                     z=np.array([[-10., 10.], [10., 200.]]), d=np.ones(2))
-        >>> MEGProbe(sensor_locations=[[10000., 0., 95000.]], cell=cell
-        ...          ).get_transformation_matrix().shape
-        (1, 3, 2)
-        """
-        cdm = z_dipole_matrix(_require_cell(self))
-        return self.dipole_matrix() @ cdm

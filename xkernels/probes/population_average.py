@@ -5,33 +5,35 @@ models (the kinds with ``averaged``: point/line sources, ``RecExtElectrode``) se
 population, not one cell: their matrix is averaged over cell positions drawn by
 :func:`draw_offsets`, with lfpykit's elementwise formulas for all positions at once
 where the kind gives one (:func:`average_contacts_vectorised`), else by moving the cell
-one position at a time (:func:`average_by_moving_cell`).
+one position at a time (:func:`~xkernels.probes.depth_terms.moved_sum`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lfpykit
 import numpy as np
+from lfpykit import lfpcalc
 
-from xkernels.checks import check_int, check_real, fail
+from xkernels.checks import check_int, check_mapping, check_real, fail
 from xkernels.probes.depth import DepthRule, depth_rule
-from xkernels.probes.registry import ContactMethod, kind_of
+from xkernels.probes.depth_terms import matrix_of, moved_sum
+from xkernels.probes.models import CHUNK_ELEMENTS
+from xkernels.probes.registry import ProbeKind, kind_of
 
-__all__ = ["average_by_moving_cell", "average_contacts_vectorised", "check_geometry",
+__all__ = ["average_contacts_vectorised", "check_geometry",
            "check_probe_depth", "draw_offsets", "probe_depth_rule", "probe_matrix"]
 
-# largest number of float64 elements of the temporary arrays of one block of
-# positions in average_contacts_vectorised (memory bound, ~32 MB per array)
-_BLOCK_ELEMENTS = 4_000_000
+# lfpykit's formulas elementwise in (segment, contact), by the kinds' source model
+_ELEMENTWISE = {"pointsource": lfpcalc.calc_lfp_pointsource,
+                "linesource": lfpcalc.calc_lfp_linesource}
 
 
 def _check_population(population: Any) -> dict[str, float]:
-    if not isinstance(population, Mapping):
-        fail("population", population, "a dict with keys 'radius', 'loc', 'scale' (µm)",
-             TypeError)
+    check_mapping("population", population,
+                  expected="a dict with keys 'radius', 'loc', 'scale' (µm)")
     out = {}
     for key in ("radius", "loc", "scale"):
         if key not in population:
@@ -40,6 +42,12 @@ def _check_population(population: Any) -> dict[str, float]:
         out[key] = check_real(f"population[{key!r}]", population[key],
                               nonnegative=key != "loc")
     return out
+
+
+def _evaluated(probe: lfpykit.LinearModel) -> tuple[lfpykit.LinearModel, ProbeKind]:
+    """The model evaluated for ``probe`` (:meth:`ProbeKind.evaluated_as`) and its kind."""
+    model = kind_of(probe).evaluated_as(probe)
+    return model, kind_of(model)
 
 
 def draw_offsets(population: Mapping[str, float], n_positions: int = 2000,
@@ -89,7 +97,7 @@ def draw_offsets(population: Mapping[str, float], n_positions: int = 2000,
     return np.column_stack([radius * np.cos(angle), radius * np.sin(angle), dz])
 
 
-def average_contacts_vectorised(method: ContactMethod, probe: Any, geometry: Any,
+def average_contacts_vectorised(method: Callable[..., np.ndarray], probe: Any, geometry: Any,
                                 offsets: np.ndarray) -> np.ndarray:
     """Mean matrix of a contact-based probe with its contacts moved by each offset.
 
@@ -115,7 +123,7 @@ def average_contacts_vectorised(method: ContactMethod, probe: Any, geometry: Any
     d = np.asarray(geometry.d, dtype=float)
     r_limit = (d.mean(axis=-1) if d.ndim == 2 else d) / 2
     total = np.zeros((n_el, nseg))
-    step = max(1, _BLOCK_ELEMENTS // (4 * n_el * nseg))
+    step = max(1, CHUNK_ELEMENTS // (4 * n_el * nseg))
     for start in range(0, len(offsets), step):
         off = offsets[start:start + step]
         shape = (len(off), n_el, nseg)
@@ -131,40 +139,6 @@ def average_contacts_vectorised(method: ContactMethod, probe: Any, geometry: Any
                       z=contact(ez, off[:, 2]), sigma=probe.sigma,
                       r_limit=np.broadcast_to(r_limit, shape).ravel())
         total += np.asarray(vals).reshape(shape).sum(axis=0)
-    return total / len(offsets)
-
-
-def average_by_moving_cell(probe: lfpykit.LinearModel, geometry: Any,
-                           offsets: np.ndarray) -> np.ndarray:
-    """Mean matrix of ``probe`` with its contacts moved by each offset, computed by
-    moving a copy of the cell by the opposite offset (any lfpykit model).
-
-    Parameters
-    ----------
-    probe : lfpykit.LinearModel
-        Forward model; ``probe.cell`` is None on return.
-    geometry : lfpykit.CellGeometry
-        Cell geometry (µm).
-    offsets : ndarray
-        Shape (n_positions, 3) contact displacements (µm).
-
-    Returns
-    -------
-    ndarray
-        The averaged matrix, units of the probe per nA.
-    """
-    d = np.asarray(geometry.d)
-    total = None
-    try:
-        for dx, dy, dz in offsets:
-            # moving every contact by +delta == moving the cell by -delta
-            probe.cell = lfpykit.CellGeometry(np.asarray(geometry.x) - dx,
-                                              np.asarray(geometry.y) - dy,
-                                              np.asarray(geometry.z) - dz, d)
-            M = np.asarray(probe.get_transformation_matrix(), dtype=float)
-            total = M.copy() if total is None else total + M
-    finally:
-        probe.cell = None
     return total / len(offsets)
 
 
@@ -193,8 +167,8 @@ def probe_matrix(probe: lfpykit.LinearModel, geometry: Any, population: Any, *,
                  n_positions: int = 2000, seed: int | None = 1234) -> np.ndarray:
     """Transformation matrix of ``probe`` for one population's cell geometry.
 
-    Sets ``probe.cell = geometry``, evaluates ``probe.get_transformation_matrix()``
-    and sets ``probe.cell`` back to None, except where the probe's kind (see
+    Evaluates ``probe.get_transformation_matrix()`` for ``probe.cell = geometry`` (on a
+    copy: ``probe`` itself is never changed), except where the probe's kind (see
     :mod:`xkernels.probes.registry`) says otherwise:
 
     * contact-based models (``lfpykit.PointSourcePotential``,
@@ -219,7 +193,7 @@ def probe_matrix(probe: lfpykit.LinearModel, geometry: Any, population: Any, *,
     Parameters
     ----------
     probe : lfpykit.LinearModel
-        Forward model, with ``cell`` None (or anything; it is restored to None).
+        Forward model; its ``cell`` is not used.
     geometry : lfpykit.CellGeometry
         Rotated, placed cell geometry (µm).
     population : dict or None
@@ -259,29 +233,19 @@ def probe_matrix(probe: lfpykit.LinearModel, geometry: Any, population: Any, *,
     >>> np.round(one * 1e3, 3), np.round(mean * 1e3, 3)         # µV per nA
     (array([[1.061, 1.768]]), array([[1.042, 1.591]]))
     """
-    kind = kind_of(probe)
+    model, kind = _evaluated(probe)
     nseg = check_geometry(geometry)
-    model = kind.evaluated_as(probe)
-    if model is not probe:
-        kind = kind_of(model)
     if kind.averaged:
-        model.cell = None
         offsets = draw_offsets(population, n_positions, seed)
         if kind.lateral_only:
             offsets[:, 2] = 0.0
-        method = kind.vectorised_method(model)
+        method = _ELEMENTWISE.get(kind.source_model(model))
         if method is not None:
             M = average_contacts_vectorised(method, model, geometry, offsets)
-        else:
-            M = average_by_moving_cell(model, geometry, offsets)
+        else:  # moving every contact by +offset == moving the cell by -offset
+            M = moved_sum(model, geometry, -offsets) / len(offsets)
     else:
-        try:
-            model.cell = geometry
-            M = np.asarray(model.get_transformation_matrix(), dtype=float)
-        finally:
-            model.cell = None
-    if M.ndim == 3:
-        M = M.reshape(-1, M.shape[-1])
+        M = matrix_of(model, geometry)
     if M.ndim != 2 or M.shape[1] != nseg:
         raise ValueError(f"{type(model).__name__} returned a matrix of shape {M.shape}; "
                          f"expected (n_channels, {nseg})")
@@ -324,10 +288,8 @@ def check_probe_depth(probe: lfpykit.LinearModel, population: Any, field: str = 
     ValueError: probes['lfp'].sigma_z = 20.0 µm is smaller than populations['E'].scale ...
     >>> check_probe_depth(xkernels.CurrentDipoleMomentZ(cell=None), pop)  # no conflict
     """
-    pop = _check_population(population)
-    kind = kind_of(probe)
-    model = kind.evaluated_as(probe)
-    kind_of(model).check_depth(model, pop, field, population_field)
+    model, kind = _evaluated(probe)
+    kind.check_depth(model, _check_population(population), field, population_field)
 
 
 def probe_depth_rule(probe: lfpykit.LinearModel, geometry: Any, population: Any,
@@ -344,7 +306,7 @@ def probe_depth_rule(probe: lfpykit.LinearModel, geometry: Any, population: Any,
     Parameters
     ----------
     probe : lfpykit.LinearModel
-        Forward model, with ``cell`` None.
+        Forward model; its ``cell`` is not used.
     geometry : lfpykit.CellGeometry
         The cell placed at the population's depth ``loc`` (µm).
     population : dict
@@ -381,9 +343,6 @@ def probe_depth_rule(probe: lfpykit.LinearModel, geometry: Any, population: Any,
     pop = _check_population(population)
     n = check_int("depth_nodes", n_nodes, minimum=1)
     check_geometry(geometry)
-    kind = kind_of(probe)
-    model = kind.evaluated_as(probe)
-    kind = kind_of(model)
+    model, kind = _evaluated(probe)
     kind.check_depth(model, pop)
-    model.cell = None
     return depth_rule(kind.depth_terms(model, geometry, pop), pop["scale"], n)

@@ -12,8 +12,7 @@ class is one new place::
         units = "mV"              # per nA of membrane current
         serialised_as = MyProbe   # rebuilt as MyProbe(cell=None, **params)
 
-        def params(self, probe):
-            return {"x": json_floats(probe.x)}
+        float_params = ("x",)     # written as floats, read back as float arrays
 
 A probe's kind is looked up along its class's method resolution order: the first class
 with a registered kind (or accepted by a predicate given to :func:`register_matching`)
@@ -32,7 +31,13 @@ import numpy as np
 from xkernels.checks import fail
 from xkernels.contract import channel_coords
 from xkernels.probes.depth import DepthTerms
-from xkernels.probes.depth_terms import check_disc, lateral_quadrature_terms, moved_terms
+from xkernels.probes.depth_terms import (
+    check_disc,
+    contact_terms,
+    lateral_quadrature_terms,
+    matrix_of,
+    moved_terms,
+)
 
 __all__ = ["GENERIC_UNITS", "ProbeKind", "class_path", "describing_kind", "json_floats",
            "kind_for_path", "kind_of", "matching_labels", "numbered", "register",
@@ -43,7 +48,6 @@ GENERIC_UNITS = {"OneSphereVolumeConductor": "mV",
                  "LaminarCurrentSourceDensity": "nA/µm³",
                  "VolumetricCurrentSourceDensity": "nA/µm³"}
 
-ContactMethod = Callable[..., np.ndarray]
 K = TypeVar("K", bound="ProbeKind")
 
 
@@ -109,8 +113,12 @@ class ProbeKind:
     describes_subclasses : bool
         Whether subclasses of the registered class are described as
         ``serialised_as`` too (otherwise only the registered class itself is).
-    array_params : tuple of str
-        Definition parameters turned back into float arrays when rebuilding.
+    float_params : tuple of str
+        Constructor parameters read from the probe's attributes of the same name,
+        written as floats or (nested) lists of floats and rebuilt as float arrays
+        (scalars stay floats).
+    plain_params : tuple of str
+        Constructor parameters written as they are (str, int, None).
     averaged : bool
         Contact-based model: its matrix is averaged over the cell positions of the
         population (see :func:`xkernels.probes.probe_matrix`).
@@ -139,8 +147,7 @@ class ProbeKind:
     ...     name = "mean"
     ...     units = "mV"
     ...     serialised_as = MeanCurrent
-    ...     def params(self, probe):
-    ...         return {"gain": float(probe.gain)}
+    ...     float_params = ("gain",)
     >>> probe = MeanCurrent(gain=2.0)
     >>> kind = kind_of(probe)
     >>> type(kind).__name__, kind.default_name(probe), kind.units_of(probe)
@@ -161,7 +168,8 @@ class ProbeKind:
     units: str | None = None
     serialised_as: type | None = None
     describes_subclasses: bool = False
-    array_params: tuple[str, ...] = ()
+    float_params: tuple[str, ...] = ()
+    plain_params: tuple[str, ...] = ()
     averaged: bool = False
     lateral_only: bool = False
     depth_affine: bool = False
@@ -217,7 +225,8 @@ class ProbeKind:
         Raises
         ------
         TypeError
-            The probe has no known units, or refuses the probing geometry.
+            The probe has no known units (an error of the model itself, e.g. one
+            refusing the probing geometry, propagates as it is).
 
         Examples
         --------
@@ -245,17 +254,9 @@ class ProbeKind:
         if not isinstance(units, str) or not units:
             raise TypeError(f"probe {name!r} ({kind}) has no known units: set "
                             f"probe.units = '<units per nA>' (e.g. 'mV') before using it")
-        saved = probe.cell
-        probe.cell = lfpykit.CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
-                                          z=np.array([[-5.0, 0.0], [0.0, 5.0]]),
-                                          d=np.ones(2))
-        try:
-            rows = np.asarray(probe.get_transformation_matrix()).reshape(-1, 2).shape[0]
-        except Exception as err:  # the model refuses the probing geometry
-            raise TypeError(f"cannot determine the channels of probe {name!r} ({kind}): "
-                            f"{type(err).__name__}: {err}") from None
-        finally:
-            probe.cell = saved
+        probing = lfpykit.CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
+                                       z=np.array([[-5.0, 0.0], [0.0, 5.0]]), d=np.ones(2))
+        rows = matrix_of(probe, probing).reshape(-1, 2).shape[0]
         positions = []
         stacked = getattr(probe, "r", None)  # e.g. OneSphereVolumeConductor: r, (3, n)
         stacked = None if stacked is None else np.asarray(stacked, dtype=float)
@@ -313,7 +314,8 @@ class ProbeKind:
         Returns
         -------
         dict
-            Keyword arguments that rebuild the probe (empty for the generic kind).
+            Keyword arguments that rebuild the probe: :attr:`float_params` as floats or
+            lists of floats, then :attr:`plain_params` (empty for the generic kind).
 
         Examples
         --------
@@ -325,7 +327,8 @@ class ProbeKind:
         >>> kind_of(probe).params(probe)
         {'z': [0.0, 100.0], 'sigma': 0.3, 'R': 150.0, 'sigma_z': 75.0}
         """
-        return {}
+        out = {key: json_floats(getattr(probe, key)) for key in self.float_params}
+        return out | {key: getattr(probe, key) for key in self.plain_params}
 
     def build(self, params: Mapping[str, Any]) -> lfpykit.LinearModel:
         """The probe of a definition's ``params`` (``cell=None``).
@@ -363,8 +366,8 @@ class ProbeKind:
         if self.serialised_as is None:
             raise TypeError(f"{type(self).__name__} has no definition to build from")
         params = dict(params)
-        for key in self.array_params:
-            if params.get(key) is not None:
+        for key in self.float_params:
+            if np.ndim(params.get(key)) > 0:
                 params[key] = np.asarray(params[key], dtype=float)
         return self.serialised_as(cell=None, **params)
 
@@ -404,8 +407,14 @@ class ProbeKind:
         """
         return probe
 
-    def vectorised_method(self, probe: lfpykit.LinearModel) -> ContactMethod | None:
-        """The lfpcalc function elementwise in (segment, contact) used for averaging.
+    def source_model(self, probe: lfpykit.LinearModel) -> str | None:
+        """The source model of a contact-based probe that has closed forms.
+
+        ``"pointsource"`` and ``"linesource"`` (isotropic, point contacts): the
+        population average of :func:`~xkernels.probes.probe_matrix` uses lfpykit's
+        elementwise formulas for all cell positions at once, and depth averaging the
+        disc average in closed form (:mod:`xkernels.probes.lateral`), which also knows
+        ``"root_as_point"``.  None: the cell is moved one position at a time.
 
         Parameters
         ----------
@@ -414,21 +423,21 @@ class ProbeKind:
 
         Returns
         -------
-        callable or None
-            The function, or None: the cell is then moved one position at a time.
+        str or None
+            ``"pointsource"``, ``"linesource"``, ``"root_as_point"`` or None.
 
         Examples
         --------
-        Point-source contacts (µm, S/m) are averaged over cell positions with lfpykit's
-        elementwise formula; models that are not averaged have none:
+        Point-source contacts (µm, S/m) have closed forms; models that are not averaged
+        over cell positions have none:
 
         >>> contacts = lfpykit.PointSourcePotential(cell=None, x=np.array([0.0]),
         ...                                         y=np.array([0.0]), z=np.array([300.0]),
         ...                                         sigma=0.3)
-        >>> kind_of(contacts).vectorised_method(contacts).__name__
-        'calc_lfp_pointsource'
+        >>> kind_of(contacts).source_model(contacts)
+        'pointsource'
         >>> from xkernels.probes import CurrentDipoleMomentZ
-        >>> print(kind_of(CurrentDipoleMomentZ()).vectorised_method(CurrentDipoleMomentZ()))
+        >>> print(kind_of(CurrentDipoleMomentZ()).source_model(CurrentDipoleMomentZ()))
         None
         """
         return None
@@ -476,13 +485,14 @@ class ProbeKind:
 
         Default: probes without population averaging are evaluated on the cell moved in
         depth (:func:`~xkernels.probes.depth_terms.moved_terms`); contact-based ones
-        averaged over the population disc by a fixed quadrature
-        (:func:`~xkernels.probes.depth_terms.lateral_quadrature_terms`).
+        averaged over the population disc in closed form where they have a
+        :meth:`source_model` (:func:`~xkernels.probes.depth_terms.contact_terms`), else by
+        a fixed quadrature (:func:`~xkernels.probes.depth_terms.lateral_quadrature_terms`).
 
         Parameters
         ----------
         probe : lfpykit.LinearModel
-            The probe (as :meth:`evaluated_as` returns it), ``cell`` None.
+            The probe (as :meth:`evaluated_as` returns it; its ``cell`` is not used).
         geometry : lfpykit.CellGeometry
             The cell at the population's depth ``loc`` (µm).
         population : Mapping[str, float]
@@ -506,9 +516,16 @@ class ProbeKind:
         >>> terms.exact(10.0)  # the cell 10 µm up: its segments' midpoints move with it
         array([[ 60., 160., 260.]])
         """
-        if self.averaged:
+        if not self.averaged:
+            return moved_terms(probe, geometry, self.depth_affine)
+        method = self.source_model(probe)
+        if method is None:
             return lateral_quadrature_terms(probe, geometry, population)
-        return moved_terms(probe, geometry, self.depth_affine)
+        contacts = np.column_stack([np.asarray(v, dtype=float).ravel()
+                                    for v in (probe.x, probe.y, probe.z)])
+        return contact_terms(contacts, float(probe.sigma), geometry, population,
+                             line=method != "pointsource",
+                             root_as_point=method == "root_as_point")
 
 
 _BY_CLASS: dict[type, ProbeKind] = {}
@@ -604,8 +621,12 @@ def register_matching(label: str, predicate: Callable[[type], bool], kind: Probe
     _MATCHING[label] = (predicate, kind)
 
 
-def _lookup(cls: type) -> tuple[type, ProbeKind] | None:
-    for base in cls.__mro__:
+def _lookup(probe: Any) -> tuple[type, ProbeKind] | None:
+    """The first class of ``probe``'s MRO with a kind, and that kind (None for a probe
+    that is not an ``lfpykit.LinearModel``)."""
+    if not isinstance(probe, lfpykit.LinearModel):
+        return None
+    for base in type(probe).__mro__:
         kind = _BY_CLASS.get(base)
         if kind is not None:
             return base, kind
@@ -639,7 +660,7 @@ def kind_of(probe: Any) -> ProbeKind:
     >>> kind_of(CurrentDipoleMomentZ()).default_name(CurrentDipoleMomentZ())
     'cdm'
     """
-    found = _lookup(type(probe)) if isinstance(probe, lfpykit.LinearModel) else None
+    found = _lookup(probe)
     if found is None:
         raise TypeError(f"probe must be an lfpykit.LinearModel, got {type(probe).__name__}")
     return found[1]
@@ -647,12 +668,9 @@ def kind_of(probe: Any) -> ProbeKind:
 
 def describing_kind(probe: Any) -> ProbeKind | None:
     """The kind that writes ``probe``'s definition, or None if it has none."""
-    found = _lookup(type(probe)) if isinstance(probe, lfpykit.LinearModel) else None
-    if found is None:
-        return None
-    owner, kind = found
-    if kind.serialised_as is None or (owner is not type(probe) and
-                                      not kind.describes_subclasses):
+    owner, kind = _lookup(probe) or (None, None)
+    if kind is None or kind.serialised_as is None or (owner is not type(probe) and
+                                                      not kind.describes_subclasses):
         return None
     return kind
 
