@@ -230,11 +230,10 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
     # the point as a block of one: its scalar sweep coordinates become length-1 ones
     along = {name: coord.dims[0] for name, coord in stored.coords.items()
              if coord.ndim == 1 and coord.dims[0] in sweep_dims and name not in sweep_dims}
-    block = H_point.assign_coords({name: (dim, [H_point.coords[name].values.item()])
-                                   for name, dim in along.items()
-                                   if name in H_point.coords and H_point.coords[name].ndim == 0})
-    _write_block(path, stored, block.expand_dims(list(sweep_dims)),
-                 selection, "H_point")
+    block = H_point.expand_dims(list(sweep_dims)).assign_coords({
+        name: (dim, [H_point.coords[name].values.item()]) for name, dim in along.items()
+        if name in H_point.coords and H_point.coords[name].ndim == 0})
+    _write_block(path, stored, block, selection, "H_point")
 
 
 def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
