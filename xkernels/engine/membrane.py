@@ -269,9 +269,7 @@ class LinearisedMembrane:
             if w != 0.0:
                 nc.event(t_volley)
         t_stop = self._t0 + (n_steps + 1) * dt
-        pc = h.ParallelContext()
-        pc.set_maxstep(10.0)
-        pc.psolve(t_stop)
+        self.cell.psolve(t_stop)
         if h.t < t_stop - 0.5 * dt:
             h.fadvance()
         out = np.array([vec.as_numpy()[1: n_steps + 2] for vec in self._recorders])
@@ -283,14 +281,9 @@ class LinearisedMembrane:
 
     # -- resting state -----------------------------------------------------------------
     def _add_synapses(self, tau1: float, tau2: float) -> None:
-        h = self._h
         synapses, netcons = [], []
         for seg in self.cell.segments:
-            syn = h.Exp2SynI(seg)
-            syn.tau1 = tau1
-            syn.tau2 = tau2
-            nc = h.NetCon(None, syn)
-            nc.weight[0] = 0.0
+            syn, nc = self.cell.synapse(seg, "Exp2SynI", tau1, tau2)
             synapses.append(syn)
             netcons.append(nc)
         self._synapses[(tau1, tau2)] = (synapses, netcons)
@@ -304,8 +297,6 @@ class LinearisedMembrane:
         segments = self.cell.segments
         cvode = h.CVode()
         atol, rtol = cvode.atol(), cvode.rtol()
-        pc = h.ParallelContext()
-        pc.set_maxstep(10.0)
         try:
             cvode.active(1)
             h.finitialize(self.cell.cell.v_init)
@@ -316,7 +307,7 @@ class LinearisedMembrane:
                 cvode.re_init()
                 change = np.full(len(segments), np.inf)
                 while h.t < SETTLE_MAX and np.nanmax(change) > settled:
-                    pc.psolve(h.t + SETTLE_CHUNK)
+                    self.cell.psolve(h.t + SETTLE_CHUNK)
                     after = self._voltages()
                     change = np.abs(after - before)
                     change[~np.isfinite(after)] = np.inf
@@ -338,7 +329,7 @@ class LinearisedMembrane:
         h.dt = self.cell.dt
         h.fcurrent()
         before = self._voltages()
-        pc.psolve(h.t + STATIONARY_WINDOW)
+        self.cell.psolve(h.t + STATIONARY_WINDOW)
         change = np.abs(self._voltages() - before)
         if not np.isfinite(change).all() or change.max() > STATIONARY_TOLERANCE:
             k = int(np.argmax(np.where(np.isfinite(change), change, np.inf)))
