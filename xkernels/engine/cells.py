@@ -293,6 +293,13 @@ class NeuronCell:
         pc.set_maxstep(10.0)
         pc.psolve(t)
 
+    def fixed_steps(self) -> None:
+        """Integrate with fixed steps of ``dt`` and fast ``i_membrane_``."""
+        cvode = self._h.CVode()
+        cvode.active(0)
+        cvode.use_fast_imem(1)
+        self._h.dt = self.dt
+
     def record_imem(self) -> list:
         """Fixed-step integration with fast i_membrane_ recorded at every step: one
         recording Vector per segment.
@@ -301,10 +308,7 @@ class NeuronCell:
         sample per step whatever the accumulated rounding of NEURON's clock.
         """
         h = self._h
-        cvode = h.CVode()
-        cvode.active(0)
-        cvode.use_fast_imem(1)
-        h.dt = self.dt
+        self.fixed_steps()
         recorders = []
         for seg in self.segments:
             vec = h.Vector()
@@ -312,6 +316,15 @@ class NeuronCell:
             recorders.append(vec)
         return recorders
 
+
+    def start(self, v_init: float) -> list:
+        """Initialise a fixed-step run at ``v_init`` (mV) with the membrane currents
+        recorded at every step (:meth:`record_imem`); the recording Vectors."""
+        recorders = self.record_imem()
+        self._h.finitialize(v_init)
+        self._h.fcurrent()
+        self._h.frecord_init()
+        return recorders
 
 class LinearisedCell(NeuronCell):
     """A cell representative of one postsynaptic population, ready for kernels.
@@ -360,7 +373,6 @@ class LinearisedCell(NeuronCell):
             Shape (nseg, n_after + 1) transmembrane currents (nA) at lags ``k dt``,
             ``k = 0..n_after``, relative to the volley; the cell is at rest before it.
         """
-        h = self._h
         v_rest = self.resting_potential(tolerance=0.0)
         if v_rest is not None:
             # exact rest: start the volley one step after initialisation
@@ -375,10 +387,7 @@ class LinearisedCell(NeuronCell):
             syn, nc = self.synapse(seg, "Exp2SynI", tau1, tau2, w)
             synapses.append(syn)
             netcons.append(nc)
-        recorders = self.record_imem()
-        h.finitialize(v_init)
-        h.fcurrent()
-        h.frecord_init()
+        recorders = self.start(v_init)
         for nc in netcons:
             # NEURON delivers it at the step whose start lies within dt/2 of this time
             nc.event(n_before * self.dt)
@@ -387,7 +396,7 @@ class LinearisedCell(NeuronCell):
         if v_rest is None:
             # a membrane not at rest: remove the baseline transient exactly by
             # subtracting the same simulation without the volley
-            imem = imem - self._baseline(v_init, n_before + n_after)
+            imem = imem - self._run(self.start(v_init), n_before + n_after)
         return imem[:, n_before:]
 
     def _run(self, recorders: list, n_steps: int) -> np.ndarray:
@@ -405,11 +414,3 @@ class LinearisedCell(NeuronCell):
         while first.size() < n_steps + 1:
             h.fadvance()
         return np.array([vec.as_numpy()[: n_steps + 1] for vec in recorders])
-
-    def _baseline(self, v_init: float, n_steps: int) -> np.ndarray:
-        h = self._h
-        recorders = self.record_imem()
-        h.finitialize(v_init)
-        h.fcurrent()
-        h.frecord_init()
-        return self._run(recorders, n_steps)

@@ -195,10 +195,6 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         ``method="superposition"`` where it is not valid.
     """
     check_choice("method", method, METHODS)
-    if mode == "as-is" and plan.options.operating_point == "mean-input":
-        raise ValueError("operating_point='mean-input' needs a cell settled under the mean "
-                         f"input: population {post!r} must be given the mode of "
-                         "KernelPlan.membrane_mode, not 'as-is'")
     pop = network.population(post)
     with build() as cell:
         geometry = cell.geometry

@@ -48,9 +48,8 @@ from typing import Any
 import numpy as np
 
 from xkernels.engine.cells import LinearisedCell
-from xkernels.spec.options import LINEARISATIONS
 
-__all__ = ["LINEARISATIONS", "LinearisedMembrane", "RestingState", "check_current_evaluation",
+__all__ = ["LinearisedMembrane", "RestingState", "check_current_evaluation",
            "frozen_leak"]
 #: The leak mechanism kept by ``"passive"`` and used to hold frozen conductances.
 LEAK = "pas"
@@ -84,7 +83,8 @@ class RestingState:
     Attributes
     ----------
     mode : str
-        The linearisation mode (one of :data:`LINEARISATIONS`, not ``"as-is"``).
+        The linearisation mode (one of :data:`~xkernels.spec.options.LINEARISATIONS`,
+        not ``"as-is"``).
     v : ndarray
         Resting potential of every segment (mV), shape (nseg,).
     g : ndarray or None
@@ -117,7 +117,7 @@ class LinearisedMembrane:
         The cell, with any g_eff leak shift already applied.  Its membrane is modified
         in place for ``"passive"`` and ``"frozen"``.
     mode : str
-        One of :data:`LINEARISATIONS`.
+        One of :data:`~xkernels.spec.options.LINEARISATIONS`.
     population : str
         The postsynaptic population (named in error messages).
     taus : sequence of (float, float)
@@ -143,9 +143,6 @@ class LinearisedMembrane:
     def __init__(self, cell: LinearisedCell, mode: str, population: str,
                  taus: Sequence[tuple[float, float]],
                  state: RestingState | None = None) -> None:
-        if mode not in LINEARISATIONS:
-            raise ValueError(f"linearisation for population {population!r} must be one of "
-                             f"{list(LINEARISATIONS)}, got {mode!r}")
         self.cell = cell
         self.mode = mode
         self.population = population
@@ -163,11 +160,11 @@ class LinearisedMembrane:
         where = f"linearisation={mode!r} of population {population!r}"
         segments = cell.segments
         _check_finite(segments, where)
+        if mode in ("passive", "frozen"):
+            _check_linearisable(segments, mode, where)
         if mode == "passive":
-            _check_leak(segments, where)
             _keep_only(cell, (LEAK,))
         elif mode == "frozen":
-            _check_freezable(segments, where)
             check_current_evaluation()  # before any state exists: it adds a section
         for tau1, tau2 in dict.fromkeys((float(a), float(b)) for a, b in taus):
             self._add_synapses(tau1, tau2)
@@ -256,10 +253,7 @@ class LinearisedMembrane:
                              f"population {self.population!r}; prepared: {list(self._synapses)}")
         _, netcons = self._synapses[key]
         dt = self.cell.dt
-        cvode = h.CVode()
-        cvode.active(0)
-        cvode.use_fast_imem(1)
-        h.dt = dt
+        self.cell.fixed_steps()
         h.finitialize(self.cell.cell.v_init)
         self._saved.restore(1)
         h.frecord_init()
@@ -343,8 +337,7 @@ class LinearisedMembrane:
     def _set_rest(self, v: np.ndarray) -> None:
         """Initialise the (linear) membrane at the potentials ``v`` (mV)."""
         h = self._h
-        h.CVode().active(0)
-        h.dt = self.cell.dt
+        self.cell.fixed_steps()
         h.finitialize(self.cell.cell.v_init)
         for seg, x in zip(self.cell.segments, v):
             seg.v = x
@@ -394,22 +387,19 @@ def _check_finite(segments: Sequence[Any], where: str) -> None:
                              f"{bad[1]} = {bad[2]}: NEURON cannot evaluate its currents")
 
 
-def _check_leak(segments: Sequence[Any], where: str) -> None:
+def _check_linearisable(segments: Sequence[Any], mode: str, where: str) -> None:
+    """Refuse segments ``mode`` cannot linearise: without the leak ``"passive"`` keeps,
+    or with a mechanism that changes the cable equation (:data:`UNFREEZABLE`)."""
     for seg in segments:
         names = _mechanisms(seg)
-        if LEAK not in names:
+        if mode == "passive" and LEAK not in names:
             raise ValueError(f"{where}: segment {seg} has no leak mechanism {LEAK!r} to "
                              f"keep (its mechanisms: {names}); 'passive' removes every "
                              f"mechanism but {LEAK!r}")
         bad = [name for name in names if name in UNFREEZABLE]
-        if bad:
+        if bad and mode == "passive":
             raise ValueError(f"{where}: segment {seg} has the mechanism {bad[0]!r}, which "
                              "changes the cable equation and cannot be linearised")
-
-
-def _check_freezable(segments: Sequence[Any], where: str) -> None:
-    for seg in segments:
-        bad = [name for name in _mechanisms(seg) if name in UNFREEZABLE]
         if bad:
             raise ValueError(f"{where}: segment {seg} has the mechanism {bad[0]!r}, which "
                              "changes the cable equation and cannot be frozen into a leak "

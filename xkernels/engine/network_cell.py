@@ -183,12 +183,10 @@ class NetworkCell(NeuronCell):
         n_steps = int(n_steps)
         chunk_steps = max(1, int(chunk_steps))
         h = self._h
-        recorders = self._recorders = self.record_imem()  # every fixed step, t = 0 included
         out = np.empty((matrix.shape[0], n_steps))
+        # every fixed step, t = 0 included
+        recorders = self._recorders = self.start(self.v_init)
         try:
-            h.finitialize(self.v_init)
-            h.fcurrent()
-            h.frecord_init()
             t_end = n_steps * self.dt
             for _, nc, times in self._groups:
                 lo, hi = np.searchsorted(times, [0.0, t_end], side="left")
