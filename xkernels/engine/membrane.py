@@ -41,15 +41,18 @@ cell and saved (``SaveState``); every presynaptic population's response starts f
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from xkernels.engine.cells import LinearisedCell
+from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
+from xkernels.spec.network import Network
 
-__all__ = ["LinearisedMembrane", "RestingState", "check_current_evaluation",
+__all__ = ["LinearisedMembrane", "RestingState", "linearised", "check_current_evaluation",
            "frozen_leak"]
 #: The leak mechanism kept by ``"passive"`` and used to hold frozen conductances.
 LEAK = "pas"
@@ -353,6 +356,48 @@ class LinearisedMembrane:
             seg.pas.e = e
         self._set_rest(state.v)
         self.state = state
+
+
+@contextmanager
+def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPlan,
+               inputs: PopulationPlan, mode: str, state: RestingState | None = None,
+               depth: float | None = None,
+               ) -> Iterator[tuple[LinearisedMembrane, PopulationPlan]]:
+    """The membrane of ``cell`` in ``mode`` at rest, with the g_eff shift of ``inputs``
+    applied (as ``plan.options.operating_point`` says), and the inputs at that rest.
+
+    Parameters
+    ----------
+    network : Network
+        The network.
+    post : str
+        The postsynaptic population of ``cell``.
+    cell : LinearisedCell
+        Its cell (at the population's depth; ``depth`` µm away for a depth node).
+    plan : KernelPlan
+        The computation.
+    inputs : PopulationPlan
+        The inputs of ``post`` on ``cell`` (planned at the computation's Vrest).
+    mode : str
+        The membrane linearisation.
+    state : RestingState, optional
+        The resting state found on this cell before: reapplied, and ``inputs`` kept.
+    depth : float, optional
+        The depth node of ``cell`` (:func:`~xkernels.engine.plans.plan_population`).
+
+    Yields
+    ------
+    tuple
+        ``(membrane, inputs)``: with a resting state newly found and conductance-based
+        synapses, the inputs planned again with its potentials as Vrest.
+    """
+    apply_leak_shift(cell, inputs, plan.options.operating_point)
+    taus = [(item.tau1, item.tau2) for item in inputs.inputs.values()]
+    with LinearisedMembrane(cell, mode, post, taus, state) as membrane:
+        if state is None and membrane.state is not None and network.conductance_based:
+            inputs = plan_population(network, post, cell.geometry, membrane.state.v,
+                                     plan.options.g_eff, plan.grid, depth=depth)
+        yield membrane, inputs
 
 
 # --------------------------------------------------------------------------------------
