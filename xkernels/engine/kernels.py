@@ -15,7 +15,6 @@ which adds the store).
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -304,9 +303,8 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     if not isinstance(options, KernelOptions):
         raise TypeError(f"options must be a KernelOptions, got {type(options).__name__}")
     options.check(network)
-    # the engine works on copies: the user's probe objects are never modified (the
-    # forward models set and reset their ``cell`` while being evaluated)
-    named = {name: copy.copy(probe) for name, probe in probe_api.normalize_probes(probes).items()}
+    # the user's probe objects are never modified: xkernels.probes evaluates copies
+    named = probe_api.normalize_probes(probes)
     vrest_by_post = {post: options.vrest_of(post) for post in network.postsynaptic}
     modes = options.modes(list(network.postsynaptic))
     if options.averaging == "depth":
