@@ -317,6 +317,25 @@ class NeuronCell:
         return recorders
 
 
+    def advance(self, recorders: list, t: float, n_samples: int) -> np.ndarray:
+        """Integrate to about ``t`` (ms) with :meth:`psolve`, then step by step until
+        every recorder holds ``n_samples`` samples (psolve decides by NEURON's
+        accumulated clock, which drifts by ~1e-11 ms).
+
+        Returns
+        -------
+        ndarray
+            The samples recorded (nseg, >= ``n_samples``); the recorders are emptied.
+        """
+        if t >= 0:
+            self.psolve(t)
+        while recorders[0].size() < n_samples:
+            self._h.fadvance()
+        block = np.array([vec.as_numpy() for vec in recorders])
+        for vec in recorders:
+            vec.resize(0)
+        return block
+
     def start(self, v_init: float) -> list:
         """Initialise a fixed-step run at ``v_init`` (mV) with the membrane currents
         recorded at every step (:meth:`record_imem`); the recording Vectors."""
@@ -400,17 +419,5 @@ class LinearisedCell(NeuronCell):
         return imem[:, n_before:]
 
     def _run(self, recorders: list, n_steps: int) -> np.ndarray:
-        """Integrate ``n_steps`` steps from initialisation; the recorded currents.
-
-        :meth:`psolve` runs to about one step before the end, single steps finish the
-        count (psolve decides by NEURON's accumulated clock, which drifts by ~1e-11 ms).
-        """
-        h = self._h
-        if n_steps > 1:
-            self.psolve((n_steps - 1.5) * self.dt)
-        first = recorders[0] if recorders else None
-        if first is None:
-            return np.zeros((0, n_steps + 1))
-        while first.size() < n_steps + 1:
-            h.fadvance()
-        return np.array([vec.as_numpy()[: n_steps + 1] for vec in recorders])
+        """Integrate ``n_steps`` steps from initialisation; the recorded currents."""
+        return self.advance(recorders, (n_steps - 1.5) * self.dt, n_steps + 1)[:, : n_steps + 1]

@@ -182,7 +182,6 @@ class NetworkCell(NeuronCell):
                              f"{matrix.shape}")
         n_steps = int(n_steps)
         chunk_steps = max(1, int(chunk_steps))
-        h = self._h
         out = np.empty((matrix.shape[0], n_steps))
         # every fixed step, t = 0 included
         recorders = self._recorders = self.start(self.v_init)
@@ -192,23 +191,14 @@ class NetworkCell(NeuronCell):
                 lo, hi = np.searchsorted(times, [0.0, t_end], side="left")
                 for t in times[lo:hi].tolist():
                     nc.event(t)
-            done = 0
-            carry = None
+            done, carry = 0, np.empty((self.nseg, 0))
             while done < n_steps:
                 stop = min(n_steps, done + chunk_steps)
                 # integrate until the sample at (stop - 1) dt is recorded
-                self.psolve((stop - 1) * self.dt)
-                while recorders[0].size() + (0 if carry is None else carry.shape[1]) \
-                        < stop - done:
-                    h.fadvance()
-                block = np.array([vec.as_numpy() for vec in recorders])
-                for vec in recorders:
-                    vec.resize(0)
-                if carry is not None:
-                    block = np.concatenate([carry, block], axis=1)
-                take = stop - done
-                out[:, done:stop] = matrix @ block[:, :take]
-                carry = block[:, take:] if block.shape[1] > take else None
+                block = np.concatenate([carry, self.advance(
+                    recorders, (stop - 1) * self.dt, stop - done - carry.shape[1])], axis=1)
+                out[:, done:stop] = matrix @ block[:, : stop - done]
+                carry = block[:, stop - done:]
                 done = stop
         finally:
             self._recorders = []
