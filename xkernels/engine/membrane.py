@@ -265,15 +265,12 @@ class LinearisedMembrane:
             nc.weight[0] = w
             if w != 0.0:
                 nc.event(t_volley)
-        t_stop = self._t0 + (n_steps + 1) * dt
-        self.cell.psolve(t_stop)
-        if h.t < t_stop - 0.5 * dt:
-            h.fadvance()
-        out = np.array([vec.as_numpy()[1: n_steps + 2] for vec in self._recorders])
-        if out.shape[-1] != n_steps + 1 or not np.isfinite(out).all():
+        out = self.cell.advance(self._recorders, self._t0 + (n_steps + 1) * dt,
+                                n_steps + 2)[:, 1: n_steps + 2]
+        if not np.isfinite(out).all():
             raise ValueError(f"linearisation={self.mode!r} of population "
                              f"{self.population!r}: the simulation from the resting state "
-                             "gave non-finite or missing membrane currents")
+                             "gave non-finite membrane currents")
         return out
 
     # -- resting state -----------------------------------------------------------------
