@@ -61,3 +61,4 @@ def write_region(path: Path, data: str, flags: str, selection: tuple[list[int], 
         array.set_orthogonal_selection((*selection, *rest), values)
         kill_point(f"region:{data}-written")
         done.set_orthogonal_selection(selection, np.ones(was_done.shape, dtype=bool))
+    kill_point(f"region:{data}-flagged")
