@@ -66,19 +66,44 @@ def _simulations(item: CellPlan, support: Mapping[tuple[float, float], np.ndarra
     return sum(np.unique(idx % nseg).size for idx in support.values())
 
 
-def choose_method(method: str, plans: Sequence[PointPlan],
+def _not_superposable(plan: KernelPlan, plans: Sequence[PointPlan],
+                      geometries: Mapping[tuple, tuple[Geometry, bool]]) -> str | None:
+    """Why the superposition does not apply to these points (None if it does)."""
+    options = plan.options
+    if any(mode != "as-is" for mode in plan.linearisation.values()):
+        return ("membranes simulated as they are (linearisation 'as-is'), got "
+                f"linearisation={options.linearisation!r}")
+    if options.operating_point != "rest":
+        return ("synapses linearised at one potential known before simulating "
+                f"(operating_point 'rest'), got operating_point={options.operating_point!r}")
+    varying = sorted({post for per_y in plans for post, item in per_y.items()
+                      if item.state is None})
+    if varying:
+        return ("a membrane that does not change with depth; with averaging='depth' and "
+                f"g_eff=True the leak shift of populations {varying} depends on the depth "
+                "of the cell (or pass g_eff=False)")
+    nonlinear = [key for key, (_, linear) in geometries.items() if not linear]
+    if nonlinear:
+        return f"linear (passive) membranes; the cells {nonlinear} have other mechanisms"
+    return None
+
+
+def choose_method(method: str, plan: KernelPlan, plans: Sequence[PointPlan],
                   geometries: Mapping[tuple, tuple[Geometry, bool]]) -> str:
     """``"superposition"`` or ``"simulate"`` for ``method`` in auto/superposition/simulate.
 
-    The superposition is valid only if every cell membrane is linear and, with depth
-    averaging, the same at every depth node; ``"auto"`` takes it when its estimated
-    cost (cells + unit-response simulations per membrane state) is below that of
-    simulating every point.
+    The superposition is valid only for membranes simulated ``"as-is"`` with synapses
+    linearised at rest, every cell membrane linear and, with depth averaging, the same
+    at every depth node; ``"auto"`` takes it when its estimated cost (cells +
+    unit-response simulations per membrane state) is below that of simulating every
+    point.
 
     Parameters
     ----------
     method : {"auto", "superposition", "simulate"}
         The user's choice.
+    plan : KernelPlan
+        The base computation (its options and linearisation).
     plans : sequence of PointPlan
         The planned points (:func:`xkernels.sweeps.planning.plan_points`).
     geometries : Mapping
@@ -93,26 +118,15 @@ def choose_method(method: str, plans: Sequence[PointPlan],
     Raises
     ------
     ValueError
-        ``method="superposition"`` with a cell whose membrane is not linear or changes
-        between depth nodes.
+        ``method="superposition"`` where the superposition does not apply.
     """
     if method == "simulate":
         return "simulate"
-    varying = sorted({post for per_y in plans for post, item in per_y.items()
-                      if item.state is None})
-    if varying:
+    reason = _not_superposable(plan, plans, geometries)
+    if reason is not None:
         if method == "superposition":
-            raise ValueError("method='superposition' needs a membrane that does not change "
-                             "with depth; with averaging='depth' and g_eff=True the leak "
-                             f"shift of populations {varying} depends on the depth of the "
-                             "cell. Use method='simulate' or 'auto', or g_eff=False")
-        return "simulate"
-    nonlinear = [key for key, (_, linear) in geometries.items() if not linear]
-    if nonlinear:
-        if method == "superposition":
-            raise ValueError("method='superposition' needs linear (passive) membranes; the "
-                             f"cells {nonlinear} have other mechanisms. Use method='simulate' "
-                             "or 'auto'")
+            raise ValueError(f"method='superposition' needs {reason}; use "
+                             "method='simulate' or 'auto'")
         return "simulate"
     if method == "superposition":
         return "superposition"
