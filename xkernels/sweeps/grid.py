@@ -293,7 +293,7 @@ def parse_grid(network: Network, grid: Mapping[str, Any], *,
     spec = network.to_dict()
     names = dict(names or {})
     params: dict[str, Param] = {}
-    canonical_of: dict[str, str] = {}
+    canonical_of: dict[tuple[str, ...], str] = {}
     for user_path, values in grid.items():
         if not isinstance(user_path, str):
             raise TypeError(f"grid keys must be parameter paths (str), got {user_path!r}")
@@ -315,37 +315,30 @@ def parse_grid(network: Network, grid: Mapping[str, Any], *,
         elif not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"names[{user_path!r}] must be a Python identifier, got {name!r}")
         params[canon] = Param(canon, kind, name, _check_values(user_path, values))
-        canonical_of[user_path] = canon
+        canonical_of[split_path(canon)] = canon
     if names:
         raise ValueError(f"names has paths not in the grid: {sorted(names)}")
-    taken = [p.name for p in params.values()]
-    clash = sorted({n for n in taken if taken.count(n) > 1} | (set(taken) & _RESERVED_NAMES))
-    if clash:
-        raise ValueError(f"sweep parameter names {clash} clash (with each other or with "
-                         f"{sorted(_RESERVED_NAMES)}); choose names with names={{path: name}}")
     groups = _zip_groups(zipped, canonical_of, params)
     axes, seen = [], set()
     for canon, param in params.items():
         if canon in seen:
             continue
-        group = groups.get(canon, [canon])
-        seen.update(group)
-        members = [params[c] for c in group]
-        if len(members) == 1:
-            values = members[0].values
-            if len(set(values)) != len(values):
-                raise ValueError(f"grid[{canon!r}] values must be unique (one sweep point "
-                                 f"each), got {values}")
-            axes.append(Axis(param.name, members))
-        else:
-            axes.append(Axis("__".join(m.name for m in members), members))
-    dims = [a.dim for a in axes]
-    if len(set(dims)) != len(dims) or set(dims) & (_RESERVED_NAMES | set(taken) - set(dims)):
-        raise ValueError(f"sweep dim names {dims} clash with parameter names {taken}")
+        members = [params[c] for c in groups.get(canon, [canon])]
+        seen.update(m.path for m in members)
+        if len(members) == 1 and len(set(param.values)) != len(param.values):
+            raise ValueError(f"grid[{canon!r}] values must be unique (one sweep point "
+                             f"each), got {param.values}")
+        axes.append(Axis("__".join(m.name for m in members), members))
+    taken = [p.name for p in params.values()] + [a.dim for a in axes if a.zipped]
+    clash = sorted({n for n in taken if taken.count(n) > 1} | (set(taken) & _RESERVED_NAMES))
+    if clash:
+        raise ValueError(f"sweep parameter and dim names {clash} clash (with each other or "
+                         f"with {sorted(_RESERVED_NAMES)}); choose names with "
+                         "names={path: name}")
     return axes
 
 
-def _zip_groups(zipped: Any, canonical_of: dict[str, str],
+def _zip_groups(zipped: Any, canonical_of: dict[tuple[str, ...], str],
                 params: dict[str, Param]) -> dict[str, list[str]]:
     if zipped is None:
         return {}
@@ -357,12 +350,10 @@ def _zip_groups(zipped: Any, canonical_of: dict[str, str],
             raise ValueError(f"zipped[{g}] must list at least two grid paths, got {group!r}")
         members = []
         for path in group:
-            canon = canonical_of.get(path)
-            if canon is None:
-                canon = next((c for c in params if split_path(c) == split_path(str(path))), None)
+            canon = canonical_of.get(split_path(str(path)))
             if canon is None:
                 raise ValueError(f"zipped[{g}]: {path!r} is not a key of grid "
-                                 f"({sorted(canonical_of)})")
+                                 f"({sorted(params)})")
             if canon in groups or canon in members:
                 raise ValueError(f"zipped: {path!r} appears in more than one place")
             members.append(canon)
