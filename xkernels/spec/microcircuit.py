@@ -81,8 +81,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from xkernels.checks import check_bool, check_real, fail
 
 #: Cortical populations, in the paper's order.
@@ -216,11 +214,6 @@ def layer_thickness(layer: str) -> float:
     return top - bottom
 
 
-def soma_depth(population: str) -> float:
-    """Mean soma depth of a cortical population: the middle of its layer (µm)."""
-    return layer_middle(layer_of(population))
-
-
 def total_synapses(probability: float, n_pre: int, n_post: int) -> float:
     """Expected total number of synapses from X to Y (Potjans & Diesmann 2014, Eq. 1).
 
@@ -291,7 +284,7 @@ def _population(name: str, size: int) -> dict:
         return pop
     layer = layer_of(name)
     pop.update({
-        "loc": soma_depth(name), "scale": layer_thickness(layer) / math.sqrt(12.0),
+        "loc": layer_middle(layer), "scale": layer_thickness(layer) / math.sqrt(12.0),
         "n_ext": float(BACKGROUND_INDEGREE[name]), "nu_ext": BACKGROUND_RATE,
         "cell": {"morphology": MORPHOLOGIES[name],
                  "templatefile": "BallAndSticksTemplate.hoc",
@@ -370,19 +363,3 @@ def microcircuit_spec(scale: float = 1.0, *, thalamus: bool = True,
     pops = [_population(name, sizes[name]) for name in names]
     conns = [_connection(pre, post, sizes) for post in chosen for pre in names]
     return {"populations": pops, "connections": conns, "conductance_based": False}
-
-
-def connection_matrix(kind: str = "probability") -> np.ndarray:
-    """The published 8x8 table as an array (rows: post, columns: pre, paper's order).
-
-    Parameters
-    ----------
-    kind : {"probability", "indegree", "weight"}
-        Connection probability C, full-scale in-degree k = K / N_post (synapses per
-        cell), or mean PSC amplitude (nA).
-    """
-    funcs = {"probability": _probability, "indegree": indegree, "weight": weight}
-    if kind not in funcs:
-        fail("kind", kind, f"one of {sorted(funcs)}")
-    fun = funcs[kind]
-    return np.array([[fun(post, pre) for pre in POPULATIONS] for post in POPULATIONS])

@@ -42,7 +42,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from xkernels.checks import check_mapping, check_real, fail
+from xkernels.checks import check_bool, check_mapping, check_real, fail
 from xkernels.spec.callables import callable_path, import_callable
 from xkernels.spec.microcircuit import microcircuit_spec
 from xkernels.spec.paths import join_path, split_path
@@ -112,27 +112,25 @@ def _located(err: Exception) -> PydanticCustomError:
     return PydanticCustomError(f"xk_{type(err).__name__}", "{message}", {"message": str(err)})
 
 
-def _number(**limits: bool) -> BeforeValidator:
-    """A real number (not a bool), finite, with ``check_real``'s ``limits``."""
-    def check(value: Any) -> float:
+def _checked(check: Callable, **limits: Any) -> BeforeValidator:
+    """The value as ``check("", value, **limits)`` returns it, its TypeError located too."""
+    def run(value: Any) -> Any:
         try:
-            return check_real("", value, **limits)
+            return check("", value, **limits)
         except TypeError as err:
             raise _located(err) from None
-    return BeforeValidator(check)
+    return BeforeValidator(run)
 
 
-Real = Annotated[float, _number()]
-Positive = Annotated[float, _number(positive=True)]
-NonNegative = Annotated[float, _number(nonnegative=True)]
+Real = Annotated[float, _checked(check_real)]
+Positive = Annotated[float, _checked(check_real, positive=True)]
+NonNegative = Annotated[float, _checked(check_real, nonnegative=True)]
 Frozen = Annotated[Any, BeforeValidator(freeze)]
 FrozenMap = Annotated[dict[str, Any], AfterValidator(freeze)]
 
 # pydantic's own error types: what is allowed, and whether the value has the wrong type
-_PYDANTIC_ERRORS = {"missing": "given", "too_short": "a non-empty list",
-                    "model_type": "a dict", "dict_type": "a dict",
-                    "tuple_type": "a list", "string_type": "a str", "bool_type": "True or False",
-                    "int_type": "an integer", "float_type": "a real number"}
+_PYDANTIC_ERRORS = {"missing": "given", "too_short": "a non-empty list", "dict_type": "a dict",
+                    "tuple_type": "a list", "string_type": "a str"}
 
 
 def _where(loc: tuple, data: Any) -> str:
@@ -219,6 +217,15 @@ class Spec(BaseModel):
 # --------------------------------------------------------------------------------------
 # distributions, synapses, placement, cells
 # --------------------------------------------------------------------------------------
+def _params(params: dict[str, Any]) -> FrozenDict:
+    """Frozen distribution parameters, ``"Infinity"`` (JSON) read as ``inf``."""
+    def number(v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower().lstrip("+-") in ("inf", "infinity"):
+            return float(v)
+        return v
+    return freeze({k: number(v) for k, v in params.items()})
+
+
 @functools.lru_cache(maxsize=4096)
 def _support(name: str, params: FrozenDict) -> tuple[float, float]:
     return getattr(st, name).support(**params)
@@ -255,7 +262,7 @@ class Distribution(Spec):
     """
 
     name: str
-    params: FrozenMap = FrozenDict()
+    params: Annotated[dict[str, Any], AfterValidator(_params)] = FrozenDict()
 
     @classmethod
     def _forms(cls, value: Any) -> Any:
@@ -268,17 +275,6 @@ class Distribution(Spec):
             return {"name": value.get("name"),
                     "params": {k: v for k, v in value.items() if k != "name"}}
         return value
-
-    @field_validator("params", mode="after")
-    @classmethod
-    def _numbers(cls, params: FrozenDict) -> FrozenDict:
-        def number(v: Any) -> Any:
-            if isinstance(v, np.generic):
-                return v.item()
-            if isinstance(v, str) and v.strip().lower().lstrip("+-") in ("inf", "infinity"):
-                return float(v)
-            return v
-        return FrozenDict({k: number(v) for k, v in params.items()})
 
     @model_validator(mode="after")
     def _scipy(self) -> Distribution:
@@ -843,7 +839,7 @@ class Network(Spec):
     """
 
     spec_version: int = SPEC_VERSION
-    conductance_based: bool = True
+    conductance_based: Annotated[bool, _checked(check_bool)] = True
     populations: Annotated[tuple[Population, ...], Field(min_length=1)]
     connections: Annotated[tuple[Connection, ...], Field(min_length=1)]
 
@@ -856,8 +852,6 @@ class Network(Spec):
             fail("spec_version", version, f"{SPEC_VERSION} (the only layout this xkernels "
                  "reads; to have an older file validated as this layout, remove its "
                  "spec_version)")
-        if not isinstance(data.get("conductance_based", True), (bool, np.bool_)):
-            fail("conductance_based", data["conductance_based"], "True or False", TypeError)
         return data
 
     @model_validator(mode="after")
@@ -881,15 +875,13 @@ class Network(Spec):
                 fail(f"{where}.synapse.syntype", c.synapse.syntype,
                      "'Exp2Syn' in a conductance-based network (Exp2SynI is current-based; "
                      "set conductance_based=False)")
-            if self.conductance_based and c.synapse.weight < 0:
-                fail(f"{where}.synapse.weight", c.synapse.weight,
-                     ">= 0 in a conductance-based network (a conductance, µS; inhibition "
-                     "comes from the reversal potential synapse.e)")
-        for p in self.populations:
-            if self.conductance_based and p.ext_synapse is not None and \
-                    p.ext_synapse.weight < 0:
-                fail(f"populations[{p.name!r}].ext_synapse.weight", p.ext_synapse.weight,
-                     ">= 0 in a conductance-based network (a conductance, µS)")
+        synapses = [(f"connections['{c.key}'].synapse", c.synapse) for c in self.connections]
+        synapses += [(f"populations[{p.name!r}].ext_synapse", p.ext_synapse)
+                     for p in self.populations if p.ext_synapse is not None]
+        for where, synapse in synapses:
+            if self.conductance_based and synapse.weight < 0:
+                fail(f"{where}.weight", synapse.weight, ">= 0 in a conductance-based network "
+                     "(a conductance, µS; inhibition comes from the reversal potential e)")
         return self
 
     # -- access ------------------------------------------------------------------------
