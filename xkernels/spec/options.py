@@ -12,11 +12,11 @@ what is allowed (TypeError for a wrong type, ValueError for a bad value).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import model_validator
 
 from xkernels.checks import (
     check_bool,
@@ -26,6 +26,7 @@ from xkernels.checks import (
     did_you_mean,
     fail,
 )
+from xkernels.spec.base import Real, Spec, checked
 
 if TYPE_CHECKING:
     from xkernels.spec.network import Network
@@ -67,41 +68,35 @@ def whole_steps(value: float, dt: float) -> int | None:
     return n
 
 
-def _checked(check: Callable, **limits: Any) -> BeforeValidator:
-    """The field's validator ``check(field name, value, **limits)`` (a one-line error)."""
-    return BeforeValidator(lambda value, info: check(info.field_name, value, **limits))
-
-
-def _vrest_value(name: str, value: Any) -> VrestValue:
+def _vrest_value(field: str, value: Any) -> VrestValue:
     if isinstance(value, (list, tuple, np.ndarray)):
         arr = np.asarray(value, dtype=float)
         if arr.ndim != 1 or not np.isfinite(arr).all():
-            raise ValueError(f"{name} must be a number or a 1-D list of finite values (mV)")
+            raise ValueError(f"{field} must be a number or a 1-D list of finite values (mV)")
         return tuple(float(v) for v in arr)
-    return check_real(name, value)
+    return check_real(field, value)
 
 
-def _vrest(value: Any) -> Any:
+def _vrest(field: str, value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {str(k): _vrest_value(f"Vrest[{k!r}]", v) for k, v in value.items()}
-    return _vrest_value("Vrest", value)
+        return {str(k): _vrest_value(f"{field}[{k!r}]", v) for k, v in value.items()}
+    return _vrest_value(field, value)
 
 
-def _linearisation(value: Any) -> Any:
+def _linearisation(field: str, value: Any) -> Any:
     if isinstance(value, str):
-        return check_choice("linearisation", value, LINEARISATIONS)
+        return check_choice(field, value, LINEARISATIONS)
     if not isinstance(value, Mapping):
-        fail("linearisation", value, f"one of {list(LINEARISATIONS)} or a dict population "
-             "-> mode", TypeError)
-    return {str(post): check_choice(f"linearisation[{post!r}]", mode, LINEARISATIONS)
+        fail(field, value, f"one of {list(LINEARISATIONS)} or a dict population -> mode",
+             TypeError)
+    return {str(post): check_choice(f"{field}[{post!r}]", mode, LINEARISATIONS)
             for post, mode in value.items()}
 
 
-Real = Annotated[float, _checked(check_real)]
-Flag = Annotated[bool, _checked(check_bool)]
+Flag = Annotated[bool, checked(check_bool)]
 
 
-class KernelOptions(BaseModel):
+class KernelOptions(Spec):
     """Every option of a kernel computation, validated; frozen, equal and hashable by value.
 
     Parameters
@@ -183,22 +178,20 @@ class KernelOptions(BaseModel):
     dt = 0.0625 ms give 80.48; ...
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     dt: Real = 2.0 ** -4
     tau: Real = 50.0
     t_X: Real = 200.0
-    Vrest: Annotated[VrestValue | dict[str, VrestValue], BeforeValidator(_vrest)] = -65.0
+    Vrest: Annotated[VrestValue | dict[str, VrestValue], checked(_vrest)] = -65.0
     g_eff: Flag = True
     fir: Flag = False
-    n_positions: Annotated[int, _checked(check_int, minimum=1)] = 2000
-    seed: Annotated[int, _checked(check_int, minimum=0)] = 1234
+    n_positions: Annotated[int, checked(check_int, minimum=1)] = 2000
+    seed: Annotated[int, checked(check_int, minimum=0)] = 1234
     linearisation: Annotated[Linearisation | dict[str, Linearisation],
-                             BeforeValidator(_linearisation)] = "as-is"
-    averaging: Annotated[Averaging, _checked(check_choice, allowed=AVERAGING_MODES)] = \
+                             checked(_linearisation)] = "as-is"
+    averaging: Annotated[Averaging, checked(check_choice, allowed=AVERAGING_MODES)] = \
         "reference"
-    depth_nodes: Annotated[int, _checked(check_int, minimum=1)] = 5
-    operating_point: Annotated[OperatingPoint, _checked(check_choice,
+    depth_nodes: Annotated[int, checked(check_int, minimum=1)] = 5
+    operating_point: Annotated[OperatingPoint, checked(check_choice,
                                                         allowed=OPERATING_POINTS)] = "rest"
 
     def __init__(self, **options: Any) -> None:
@@ -207,11 +200,7 @@ class KernelOptions(BaseModel):
             raise TypeError(f"unknown kernel option {unknown[0]!r}; allowed: "
                             f"{list(type(self).model_fields)}"
                             f"{did_you_mean(unknown[0], type(self).model_fields)}")
-        try:
-            super().__init__(**options)
-        except ValidationError as err:  # the validators' own one-line error
-            cause = err.errors()[0].get("ctx", {}).get("error")
-            raise (cause if isinstance(cause, Exception) else ValueError(str(err))) from None
+        super().__init__(**options)
 
     @classmethod
     def of(cls, options: KernelOptions | Mapping[str, Any] | None = None,
