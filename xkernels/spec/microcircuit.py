@@ -81,7 +81,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from xkernels.checks import check_bool, check_real, fail
+from xkernels.checks import check_bool, check_choice, check_real, fail
 
 #: Cortical populations, in the paper's order.
 POPULATIONS: tuple[str, ...] = ("L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I")
@@ -184,9 +184,7 @@ def layer_of(population: str) -> str:
     >>> layer_of("L23I")
     'L23'
     """
-    if population not in POPULATIONS:
-        fail("population", population, f"one of {list(POPULATIONS)}")
-    return population[:-1]
+    return check_choice("population", population, POPULATIONS)[:-1]
 
 
 def layer_bounds(layer: str) -> tuple[float, float]:
@@ -197,9 +195,7 @@ def layer_bounds(layer: str) -> tuple[float, float]:
     >>> layer_bounds("L4")
     (-587.1, -922.2)
     """
-    if layer not in LAYERS:
-        fail("layer", layer, f"one of {list(LAYERS)}")
-    return LAYERS[layer]
+    return LAYERS[check_choice("layer", layer, LAYERS)]
 
 
 def layer_middle(layer: str) -> float:
@@ -256,12 +252,9 @@ def mean_delay(pre: str) -> float:
 
 
 def _probability(post: str, pre: str) -> float:
-    if post not in POPULATIONS:
-        fail("post", post, f"one of {list(POPULATIONS)}")
-    if pre == THALAMUS:
+    check_choice("post", post, POPULATIONS)
+    if check_choice("pre", pre, (*POPULATIONS, THALAMUS)) == THALAMUS:
         return THALAMIC_PROBABILITY[post]
-    if pre not in POPULATIONS:
-        fail("pre", pre, f"one of {list(POPULATIONS) + [THALAMUS]}")
     return CONNECTION_PROBABILITY[post][POPULATIONS.index(pre)]
 
 
@@ -353,8 +346,7 @@ def microcircuit_spec(scale: float = 1.0, *, thalamus: bool = True,
             fail("populations", populations, f"a list of names among {list(POPULATIONS)}",
                  TypeError)
         for i, name in enumerate(populations):
-            if name not in POPULATIONS:
-                fail(f"populations[{i}]", name, f"one of {list(POPULATIONS)}")
+            check_choice(f"populations[{i}]", name, POPULATIONS)
         if not populations:
             fail("populations", populations, "a non-empty list")
         chosen = [name for name in POPULATIONS if name in populations]

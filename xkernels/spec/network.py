@@ -157,21 +157,6 @@ class Distribution(Spec):
         """
         return isinstance(getattr(st, self.name), st.rv_continuous)
 
-    def frozen(self) -> Any:
-        """The frozen scipy.stats distribution.
-
-        Returns
-        -------
-        scipy.stats.rv_frozen
-            The distribution with its parameters.
-
-        Examples
-        --------
-        >>> float(Distribution(name="norm", params={"loc": 2.0, "scale": 0.5}).frozen().std())
-        0.5
-        """
-        return getattr(st, self.name)(**self.params)
-
     # evaluated on the shared scipy instance: freezing builds docstrings and costs ~1 ms
     def pdf(self, x: np.ndarray) -> np.ndarray:
         """Probability density (continuous) or mass (discrete) at ``x``.

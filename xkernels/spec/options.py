@@ -323,11 +323,7 @@ class KernelOptions(Spec):
         if self.g_eff and not network.conductance_based:
             raise ValueError("g_eff=True requires a conductance-based network "
                              "(network.conductance_based is False); pass g_eff=False")
-        if isinstance(self.Vrest, Mapping):
-            for name in post:
-                if name not in self.Vrest:
-                    raise ValueError(f"Vrest is a dict without an entry for population "
-                                     f"{name!r}; keys: {sorted(self.Vrest)}")
+        _entries("Vrest", self.Vrest, post)
         self.modes(post)
         if not self.g_eff:
             return
@@ -375,10 +371,7 @@ class KernelOptions(Spec):
         if unknown:
             fail("linearisation keys", unknown,
                  f"postsynaptic populations among {postsynaptic}")
-        for post in postsynaptic:
-            if post not in value:
-                raise ValueError(f"linearisation is a dict without an entry for population "
-                                 f"{post!r}; keys: {sorted(value)}")
+        _entries("linearisation", value, postsynaptic)
         return {post: value[post] for post in postsynaptic}
 
     def vrest_of(self, post: str) -> float | np.ndarray:
@@ -401,6 +394,16 @@ class KernelOptions(Spec):
         """
         value = self.Vrest[post] if isinstance(self.Vrest, Mapping) else self.Vrest
         return np.asarray(value, dtype=float) if isinstance(value, tuple) else value
+
+
+def _entries(field: str, value: Any, postsynaptic: list[str]) -> None:
+    """A per-population dict ``value`` of option ``field`` must have every postsynaptic
+    population (a single value applies to all)."""
+    missing = [post for post in postsynaptic if post not in value] \
+        if isinstance(value, Mapping) else []
+    if missing:
+        raise ValueError(f"{field} is a dict without an entry for population "
+                         f"{missing[0]!r}; keys: {sorted(value)}")
 
 
 def leak_reversal_of(vrest: float | np.ndarray) -> float | None:
