@@ -865,16 +865,8 @@ class Network(Spec):
             tokens = split_path(path)
             node: Any = data
             for depth, token in enumerate(tokens[:-1]):
-                node = _child(node, token, tokens, depth)
-            last = tokens[-1]
-            if isinstance(node, list):
-                _child(node, last, tokens, len(tokens) - 1)
-                node[int(last)] = value
-            elif isinstance(node, dict):
-                node[last] = value
-            else:
-                raise ValueError(f"parameter path {join_path(tokens)} names no value of "
-                                 "the network")
+                node = node[_key(node, token, tokens, depth)]
+            node[_key(node, tokens[-1], tokens, len(tokens) - 1)] = value
         return type(self).from_dict(data)
 
     # -- serialisation -----------------------------------------------------------------
@@ -1064,16 +1056,17 @@ class Network(Spec):
                                                populations=populations))
 
 
-def _child(node: Any, token: str, tokens: tuple, depth: int) -> Any:
-    """The part ``token`` of ``node`` (populations and connections by name)."""
+def _key(node: Any, token: str, tokens: tuple, depth: int) -> int | str:
+    """Where the part ``token`` is in ``node`` (populations and connections by name; a
+    new key of a dict at the end of the path)."""
     if depth == 1 and tokens[0] in ("populations", "connections"):
-        label = "name" if tokens[0] == "populations" else None
-        for item in node:
-            if (item["name"] if label else f"{item['pre']}->{item['post']}") == token:
-                return item
+        names = [item["name"] if tokens[0] == "populations" else
+                 f"{item['pre']}->{item['post']}" for item in node]
+        if token in names:
+            return names.index(token)
     elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-        return node[int(token)]
-    elif isinstance(node, dict) and token in node:
-        return node[token]
+        return int(token)
+    elif isinstance(node, dict) and (token in node or depth == len(tokens) - 1):
+        return token
     raise ValueError(f"parameter path {join_path(tokens)} names no value of the network "
                      f"(no {join_path(tokens[:depth + 1])})")
