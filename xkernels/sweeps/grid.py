@@ -220,13 +220,10 @@ def _suffix(owner: str) -> str:
 def _check_values(path: str, values: Any) -> list:
     if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
         raise TypeError(f"grid[{path!r}] must be a non-empty list of values, got {values!r}")
-    values = list(np.asarray(values).tolist()) if isinstance(values, np.ndarray) else list(values)
+    values = [v.item() if isinstance(v, np.generic) else v for v in values]
     if not values:
         raise ValueError(f"grid[{path!r}] must be a non-empty list of values, got []")
-    numbers = [isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
-        v, (bool, np.bool_)) for v in values]
-    if all(numbers):
-        values = [v.item() if isinstance(v, np.generic) else v for v in values]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         bad = [v for v in values if not math.isfinite(v)]
         if bad:
             raise ValueError(f"grid[{path!r}] values must be finite, got {bad} in {values}")

@@ -214,17 +214,11 @@ def sweep_template(plan: KernelPlan, axes: Sequence[Axis], grid_hash: str,
         if axis.zipped:
             coords[axis.dim] = (axis.dim, np.arange(axis.size),
                                 {"long_name": "index of the zipped sweep point"})
-            for p in axis.params:
-                coords[p.name] = (axis.dim, np.asarray(p.values), {"path": p.path})
-            paths[axis.dim] = [p.path for p in axis.params]
-        else:
-            p = axis.params[0]
-            coords[axis.dim] = (axis.dim, np.asarray(p.values), {"path": p.path})
-            paths[axis.dim] = p.path
+        for p in axis.params:  # the dim's own coordinate when not zipped
+            coords[p.name] = (axis.dim, np.asarray(p.values), {"path": p.path})
+        paths[axis.dim] = [p.path for p in axis.params] if axis.zipped else axis.params[0].path
     coords.update(plan.coords)
-    attrs = dict(plan.attrs)
-    attrs["content_hash"] = grid_hash
-    attrs["sweep_paths"] = json.dumps(paths)
+    attrs = {**plan.attrs, "content_hash": grid_hash, "sweep_paths": json.dumps(paths)}
     return xr.DataArray(data, dims=(*[a.dim for a in axes], *CORE_DIMS), coords=coords,
                         name=KERNEL_NAME, attrs=attrs)
 
