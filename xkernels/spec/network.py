@@ -31,7 +31,7 @@ import numpy as np
 import scipy.stats as st
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from xkernels.checks import check_bool, check_mapping, check_real, fail
+from xkernels.checks import check_bool, check_choice, check_mapping, check_real, fail
 from xkernels.spec.base import (
     Frozen,
     FrozenDict,
@@ -325,7 +325,7 @@ class Placement(Spec):
         return self
 
 
-def _biophysics(value: Any) -> Any:
+def _biophysics(field: str, value: Any) -> Any:
     """A biophysics preset dict (defaults filled in), a callable or None."""
     if value is None or callable(value):
         return value
@@ -334,25 +334,19 @@ def _biophysics(value: Any) -> Any:
             try:
                 return import_callable(value)
             except (TypeError, ValueError) as err:
-                raise located(type(err)(f" {err}")) from None
+                raise type(err)(f"{field} {err}") from None
         value = {"name": value}
     if not isinstance(value, Mapping) or "name" not in value:
-        raise located(TypeError(f" must be a preset dict {{'name': one of "
-                                 f"{sorted(BIOPHYSICS_PRESETS)}, ...}}, a callable or None, "
-                                 f"got {value!r}"))
-    name = value["name"]
-    if name not in BIOPHYSICS_PRESETS:
-        fail(".name", name, f"one of {sorted(BIOPHYSICS_PRESETS)}")
+        fail(field, value, f"a preset dict {{'name': one of {sorted(BIOPHYSICS_PRESETS)}, "
+             "...}, a callable or None", TypeError)
+    name = check_choice(f"{field}.name", value["name"], sorted(BIOPHYSICS_PRESETS))
     defaults = BIOPHYSICS_PRESETS[name]
-    check_mapping("", value, set(defaults) | {"name"})
+    check_mapping(field, value, set(defaults) | {"name"})
     out = {"name": name}
     for key, default in defaults.items():
         given = value.get(key, default)
-        try:
-            out[key] = None if given is None else check_real(
-                f".{key}", given, **{BIOPHYSICS_LIMITS.get(key, "finite"): True})
-        except TypeError as err:
-            raise located(err) from None
+        out[key] = None if given is None else check_real(
+            f"{field}.{key}", given, **{BIOPHYSICS_LIMITS.get(key, "finite"): True})
     return FrozenDict(out)
 
 
@@ -401,7 +395,7 @@ class CellSpec(Spec):
     templatefile: str | None = None
     templatename: str | None = None
     templateargs: Frozen = None
-    biophysics: Annotated[Any, BeforeValidator(_biophysics)] = FrozenDict(
+    biophysics: Annotated[Any, checked(_biophysics)] = FrozenDict(
         name="passive", **BIOPHYSICS_PRESETS["passive"])
     biophysics_args: FrozenMap = FrozenDict()
     params: FrozenMap = FrozenDict()
