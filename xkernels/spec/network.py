@@ -25,7 +25,7 @@ import json
 import numbers
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import scipy.stats as st
@@ -42,7 +42,6 @@ from xkernels.spec.base import (
     Spec,
     checked,
     freeze,
-    located,
 )
 from xkernels.spec.callables import import_callable
 from xkernels.spec.microcircuit import microcircuit_spec
@@ -117,8 +116,8 @@ class Distribution(Spec):
     def _forms(cls, value: Any) -> Any:
         if hasattr(value, "dist") and hasattr(value, "kwds"):
             if getattr(value, "args", ()):
-                raise located(TypeError(f" frozen scipy distributions must be given keyword "
-                                         f"arguments only, got positional {value.args!r}"))
+                raise TypeError(f" frozen scipy distributions must be given keyword "
+                                f"arguments only, got positional {value.args!r}")
             return {"name": value.dist.name, "params": value.kwds}
         if isinstance(value, Mapping) and "params" not in value:
             return {"name": value.get("name"),
@@ -137,8 +136,8 @@ class Distribution(Spec):
         try:  # the support is NaN for parameters scipy rejects (~0.02 ms; a mean ~5 ms)
             low, high = _support(self.name, self.params)
         except TypeError as err:
-            raise located(TypeError(f"params {dict(self.params)!r} are not accepted by "
-                                     f"scipy.stats.{self.name}: {err}")) from None
+            raise TypeError(f"params {dict(self.params)!r} are not accepted by "
+                            f"scipy.stats.{self.name}: {err}") from None
         if np.isnan(low) or np.isnan(high):
             raise ValueError(f"params {dict(self.params)!r} are invalid parameters of "
                              f"scipy.stats.{self.name}")
@@ -234,14 +233,13 @@ class Synapse(Spec):
     tau1: Positive = 0.2
     tau2: Positive = 1.8
     e: Real = 0.0
-    syntype: str = "Exp2Syn"
+    syntype: Annotated[Literal["Exp2Syn", "Exp2SynI"],
+                       checked(check_choice, allowed=SUPPORTED_SYNTYPES)] = "Exp2Syn"
 
     @model_validator(mode="after")
     def _rules(self) -> Synapse:
         if self.tau1 >= self.tau2:
             fail("tau1", self.tau1, f"< tau2 = {self.tau2}")
-        if self.syntype not in SUPPORTED_SYNTYPES:
-            fail("syntype", self.syntype, f"one of {SUPPORTED_SYNTYPES}")
         return self
 
 
@@ -463,12 +461,12 @@ class CellSpec(Spec):
 # --------------------------------------------------------------------------------------
 # populations and connections
 # --------------------------------------------------------------------------------------
-def _size(value: Any) -> int:
+def _size(field: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
             not float(value).is_integer():
-        raise located(TypeError(f" must be a positive integer, got {value!r}"))
+        fail(field, value, "a positive integer", TypeError)
     if value <= 0:
-        fail("", value, "> 0")
+        fail(field, value, "> 0")
     return int(value)
 
 
@@ -520,7 +518,7 @@ class Population(Spec):
     """
 
     name: str
-    size: Annotated[int, BeforeValidator(_size)]
+    size: Annotated[int, checked(_size)]
     rate: NonNegative | None = None
     cell: CellSpec | None = None
     radius: Positive = 100.0
