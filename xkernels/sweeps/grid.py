@@ -363,8 +363,6 @@ def grid_points(axes: Sequence[Axis]) -> Iterator[tuple[tuple[int, ...], dict[st
     [(0,), (1,)]
     """
     for index in np.ndindex(*[a.size for a in axes]):
-        values = {}
-        for axis, i in zip(axes, index):
-            for param in axis.params:
-                values[param.path] = param.values[i]
+        values = {param.path: param.values[i] for axis, i in zip(axes, index)
+                  for param in axis.params}
         yield tuple(int(i) for i in index), values

@@ -131,11 +131,9 @@ def collect_geometries(runner: Runner, specs: Sequence[PointSpec], Y: Sequence[s
     for pop in dict.fromkeys(spec.network.population(post) for spec in specs for post in Y):
         pops.setdefault(geometry_key(pop), pop)
     keys = list(pops)
-    out = {}
-    for i, result in runner.imap_unordered(geometry_task, [(pops[k], dt) for k in keys],
-                                           len(keys) * SECONDS_PER_CELL):
-        out[keys[i]] = result
-    return out
+    results = runner.imap_unordered(geometry_task, [(pops[k], dt) for k in keys],
+                                    len(keys) * SECONDS_PER_CELL)
+    return {keys[i]: result for i, result in results}
 
 
 # --------------------------------------------------------------------------------------
