@@ -298,6 +298,18 @@ def test_sweep_fast_path_and_store(tmp_path, mechanisms_loaded):
     assert "averaging: depth (3 depth nodes)" in xkernels.describe(store)
 
 
+def test_sweep_fast_path_uses_each_points_vrest(mechanisms_loaded):
+    """Depth nodes of a swept Vrest are linearised at the point's Vrest (the fast path
+    used the base Vrest at every node: -75 mV came out mirrored, 2.0 relative off)."""
+    net = xkernels.Network.example()
+    kw = dict(g_eff=False, averaging="depth", depth_nodes=3, **OPTIONS)
+    fast = xkernels.sweep(net, {"Vrest": [-65.0, -75.0]}, probes(), method="superposition",
+                          client="sync", progress=False, **kw)
+    for vrest in (-65.0, -75.0):
+        single = xkernels.compute_kernels(net, probes(), **{**kw, "Vrest": vrest})
+        assert rel(fast.sel(Vrest=vrest).values, single.values) < 1e-9
+
+
 def test_depth_nodes_enter_the_hash_only_in_depth_mode():
     """Reference kernels do not depend on depth_nodes: a cached store of them is served
     whatever depth_nodes says; depth kernels are told apart by it."""

@@ -110,7 +110,8 @@ def depth_matrices(named: Mapping[str, Any], geometry: Geometry, pop: Population
 
 
 def node_plans(network: Network, post: str, geometry: Geometry, plan: KernelPlan,
-               offsets: np.ndarray, memo: dict | None = None) -> list[PopulationPlan]:
+               offsets: np.ndarray, memo: dict | None = None,
+               vrest: float | np.ndarray | None = None) -> list[PopulationPlan]:
     """The inputs (and g_eff leak shift) of the cell of ``post`` at every depth node.
 
     Parameters
@@ -122,19 +123,22 @@ def node_plans(network: Network, post: str, geometry: Geometry, plan: KernelPlan
     geometry : Geometry
         Its cell at the population's depth ``loc``.
     plan : KernelPlan
-        The computation (Vrest, g_eff, dt, lags).
+        The computation (g_eff, lag grid; Vrest unless ``vrest`` is given).
     offsets : ndarray
         Depth offsets of the nodes (µm).
     memo : dict, optional
         As for :func:`~xkernels.engine.plans.plan_population`.
+    vrest : float or ndarray, optional
+        The Vrest (mV) of ``post`` when it is not the plan's (a sweep point's own).
 
     Returns
     -------
     list of PopulationPlan
         One per node.
     """
-    return [plan_population(network, post, geometry, plan.vrest_by_post[post],
-                            plan.options.g_eff, plan.grid, memo, depth=float(s))
+    vrest = plan.vrest_by_post[post] if vrest is None else vrest
+    return [plan_population(network, post, geometry, vrest, plan.options.g_eff, plan.grid,
+                            memo, depth=float(s))
             for s in offsets]
 
 

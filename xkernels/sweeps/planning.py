@@ -190,7 +190,8 @@ def plan_points(specs: Sequence[PointSpec], geometries: Mapping[tuple, tuple[Geo
             nodes, shared = 1, True
             if options.averaging == "depth":
                 offsets = depth_nodes(pop.scale, options.depth_nodes).offsets
-                per_node = node_plans(spec.network, post, geometry, plan, offsets, memo)
+                per_node = node_plans(spec.network, post, geometry, plan, offsets, memo,
+                                      vrest=vrest)
                 nodes, shared = len(per_node), shared_membrane(per_node)
                 pop_plan = _stacked(per_node)
             state = (post, gkey, pop.radius, pop.scale, e_pas, options.t_X, nodes,
