@@ -18,7 +18,6 @@ naming them.  Times are in ms.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -79,9 +78,7 @@ class Spikes(Mapping):
                     raise TypeError(f"spikes[{name!r}][{i}] must hold numbers (ms), got "
                                     f"dtype {arr.dtype}")
                 arrays.append(arr.astype(np.float64))
-            counts = np.array([a.size for a in arrays], dtype=np.int64)
-            offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-            np.cumsum(counts, out=offsets[1:])
+            offsets = np.cumsum([0] + [a.size for a in arrays], dtype=np.int64)
             times = np.concatenate(arrays) if arrays else np.zeros(0)
             self._data[name] = _checked(name, times, offsets)
 
@@ -191,9 +188,7 @@ class Spikes(Mapping):
             ti, ni = t[sel], neuron_of[sel]
             order = np.lexsort((ti, ni))
             counts = np.bincount(ni, minlength=ids.size)
-            offsets = np.zeros(ids.size + 1, dtype=np.int64)
-            np.cumsum(counts, out=offsets[1:])
-            data[name] = (ti[order], offsets)
+            data[name] = (ti[order], np.cumsum(np.r_[0, counts], dtype=np.int64))
         return cls.from_arrays(data)
 
     # -- files -------------------------------------------------------------------------
@@ -333,22 +328,6 @@ class Spikes(Mapping):
         """
         return self._data[name][0]
 
-    def t_max(self) -> float:
-        """Latest spike time (ms), -inf without spikes.
-
-        Returns
-        -------
-        float
-            The latest spike time over all populations (ms).
-
-        Examples
-        --------
-        >>> Spikes({"E": [[1.0, 5.0], [2.0]]}).t_max()
-        5.0
-        """
-        ends = [t.max() for t, _ in self._data.values() if t.size]
-        return float(max(ends)) if ends else -math.inf
-
     def digest(self) -> str:
         """SHA-256 of every population's name, offsets and times (a content hash).
 
@@ -429,8 +408,7 @@ class Spikes(Mapping):
                 bad = np.flatnonzero((times < 0.0) | (times >= t_stop))
                 if bad.size:
                     k = int(bad[0])
-                    neuron = int(np.searchsorted(offsets, k, side="right") - 1)
-                    raise ValueError(f"spikes[{name!r}][{neuron}] has spike time "
+                    raise ValueError(f"spikes[{name!r}][{_neuron(offsets, k)}] has spike time "
                                      f"{float(times[k])!r} ms outside [0, t_stop) = "
                                      f"[0, {t_stop!r})"
                                      f" ({bad.size} such spikes in population {name!r})")
@@ -441,9 +419,8 @@ def _checked(name: str, times: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
     """Finite times, non-decreasing within every neuron's train."""
     if not np.all(np.isfinite(times)):
         k = int(np.flatnonzero(~np.isfinite(times))[0])
-        neuron = int(np.searchsorted(offsets, k, side="right") - 1)
-        raise ValueError(f"spikes[{name!r}][{neuron}] must hold finite spike times (ms), "
-                         f"got {float(times[k])!r}")
+        raise ValueError(f"spikes[{name!r}][{_neuron(offsets, k)}] must hold finite spike "
+                         f"times (ms), got {float(times[k])!r}")
     if times.size > 1:
         drops = np.flatnonzero(np.diff(times) < 0) + 1   # index of the later spike
         # a drop at a train boundary (first spike of a neuron) is allowed
@@ -452,13 +429,17 @@ def _checked(name: str, times: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
         drops = drops[~starts[drops]]
         if drops.size:
             k = int(drops[0])
-            neuron = int(np.searchsorted(offsets, k, side="right") - 1)
-            raise ValueError(f"spikes[{name!r}][{neuron}] must be sorted (non-decreasing "
-                             f"spike times), got {float(times[k - 1])!r} before "
+            raise ValueError(f"spikes[{name!r}][{_neuron(offsets, k)}] must be sorted "
+                             f"(non-decreasing spike times), got {float(times[k - 1])!r} before "
                              f"{float(times[k])!r} ms")
     times.setflags(write=False)
     offsets.setflags(write=False)
     return times, offsets
+
+
+def _neuron(offsets: np.ndarray, k: int) -> int:
+    """Index of the neuron whose train holds spike ``k``."""
+    return int(np.searchsorted(offsets, k, side="right") - 1)
 
 
 def _members(name: str, ids: Any) -> np.ndarray:
