@@ -33,21 +33,14 @@ import xarray as xr
 from xkernels.app import validate_command
 from xkernels.app.demo import run_demo
 from xkernels.app.files import (
-    SPEC_KEYS,
     CLIError,
     check_output,
-    default_probes,
     load_spec,
     read_json,
-    spec_document,
-    write_dataset,
 )
 from xkernels.checks import check_real, did_you_mean
 from xkernels.spec.options import LINEARISATIONS, OPERATING_POINTS, KernelOptions
-
-__all__ = ["CLIError", "PROG", "SPEC_KEYS", "build_parser", "check_output",
-           "default_probes", "describe_dataset", "load_spec", "main", "open_kernel_store",
-           "open_rates", "read_json", "spec_document", "write_dataset"]
+from xkernels.store import KernelStoreError
 
 PROG = "xkernels"
 
@@ -84,32 +77,6 @@ def _open_zarr(path: str | Path, what: str) -> xr.Dataset:
                        ) from None
 
 
-def open_rates(path: str | Path, var: str = "rates") -> xr.DataArray:
-    """The rates DataArray (dims X, time in ms; spikes per bin) of a rates store, checked
-    (:func:`xkernels.store.open_rates`: dims, a regular time axis, a ``dt`` attribute
-    equal to its spacing), or :class:`CLIError`."""
-    from xkernels.store import open_rates as open_rates_store
-
-    try:
-        return open_rates_store(path, var)
-    except (ValueError, FileNotFoundError) as err:
-        hint = "; is it a rates store?" if "has no variable" in str(err) else ""
-        raise CLIError(f"{err}{hint}") from None
-
-
-def open_kernel_store(path: str | Path) -> xr.DataArray:
-    """Kernels of a kernel store, or :class:`CLIError` naming the problem."""
-    from xkernels.store import open_kernels
-
-    path = Path(path)
-    if not path.exists():
-        raise CLIError(f"kernel store {str(path)!r} does not exist")
-    try:
-        return open_kernels(path)
-    except (ValueError, TypeError, OSError) as err:
-        raise CLIError(f"kernel store {str(path)!r}: {err}") from None
-
-
 # --------------------------------------------------------------------------------------
 # commands
 # --------------------------------------------------------------------------------------
@@ -118,9 +85,9 @@ def _status(message: str, quiet: bool = False) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _options_from_flags(args: argparse.Namespace, network: Any, probes: dict[str, Any],
-                        options: KernelOptions) -> tuple[Any, dict[str, Any], KernelOptions]:
-    """The spec's options with those given on the command line replacing them."""
+def _load_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any], KernelOptions]:
+    """SPEC.json's network, probes and options, options given as flags replacing its."""
+    network, probes, options = load_spec(args.spec)
     flags = {name: getattr(args, name) for name in ("linearisation", "operating_point")
              if getattr(args, name) is not None}
     try:
@@ -134,7 +101,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
     from xkernels.store import compute_kernels, write_kernels
 
     out = check_output(args.output, args.overwrite)
-    network, probes, options = _options_from_flags(args, *load_spec(args.spec))
+    network, probes, options = _load_spec(args)
     start = time.perf_counter()
     _status(f"computing kernels of {len(network.connections)} connections, "
             f"probes {list(probes)} ...", args.quiet)
@@ -142,7 +109,10 @@ def cmd_compute(args: argparse.Namespace) -> int:
         H = compute_kernels(network, probes, options)
     except (ValueError, TypeError) as err:
         raise CLIError(f"spec file {str(args.spec)!r}: {err}") from None
-    write_kernels(H, out, overwrite=args.overwrite)
+    try:
+        write_kernels(H, out, overwrite=args.overwrite)
+    except ValueError as err:  # the output is not a kernel store
+        raise CLIError(str(err)) from None
     _status(f"wrote {out} ({dict(H.sizes)}) in {time.perf_counter() - start:.1f} s",
             args.quiet)
     return 0
@@ -205,7 +175,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     check_output(out, overwrite=True)  # the parent must be a folder
-    network, probes, options = _options_from_flags(args, *load_spec(args.spec))
+    network, probes, options = _load_spec(args)
     grid = _load_grid(args.grid)
     _clear_sweep_output(out, args.overwrite)
     before = _points_done(out)
@@ -237,18 +207,17 @@ def cmd_convolve(args: argparse.Namespace) -> int:
     """``xkernels convolve RATES.zarr KERNELS.zarr -o SIGNALS.zarr``; returns the exit
     status."""
     from xkernels.signals.convolution import convolve
+    from xkernels.store import open_kernels, open_rates, write_signals
 
     out = check_output(args.output, args.overwrite)
     rates = open_rates(args.rates, args.var)
-    H = open_kernel_store(args.kernels)
+    H = open_kernels(args.kernels)
     keep = tuple(k for k in (args.keep or "").split(",") if k)
     try:
         signals = convolve(rates, H, keep=keep, mode=args.mode)
     except (ValueError, TypeError) as err:
         raise CLIError(f"cannot convolve {str(args.rates)!r} with {str(args.kernels)!r}: "
                        f"{err}") from None
-    from xkernels.store import write_signals
-
     write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet)
     _status(f"wrote {out} ({dict(signals.sizes)})", args.quiet)
     return 0
@@ -286,16 +255,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     """``xkernels info STORE``: print a summary; returns the exit status."""
     from xkernels.store import KernelStoreError, describe
 
-    path = Path(args.store)
-    if not path.exists():
-        raise CLIError(f"store {str(path)!r} does not exist")
+    if not Path(args.store).exists():
+        raise CLIError(f"store {str(args.store)!r} does not exist")
     try:
-        text = describe(path)
-    except KernelStoreError:
-        text = describe_dataset(path)
-    except (ValueError, OSError) as err:
-        raise CLIError(f"store {str(path)!r}: {err}") from None
-    print(text)
+        print(describe(args.store))
+    except KernelStoreError:  # not a kernel store: rates or signals
+        print(describe_dataset(args.store))
     return 0
 
 
@@ -487,8 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, ValueError, TypeError, FileExistsError, FileNotFoundError,
-            PermissionError, ImportError) as err:
+    except (CLIError, KernelStoreError, OSError) as err:
         if os.environ.get("XKERNELS_TRACEBACK"):
             raise
         print(f"{PROG} {args.command}: error: {cli_message(err)}", file=sys.stderr)

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from xkernels.checks import did_you_mean
 from xkernels.spec.options import KernelOptions
-from xkernels.store.datasets import write_dataset as write_zarr_dataset
 from xkernels.store.publish import publish
 
 SPEC_KEYS = ("network", "probes", "options")
@@ -217,27 +215,4 @@ def publish_output(tmp: Path, target: Path, overwrite: bool) -> None:
         publish(tmp, target, overwrite=overwrite)
     except FileExistsError:
         raise CLIError(f"output {str(target)!r} already exists "
-                       "(use --overwrite to replace it)") from None
-
-
-def write_dataset(ds: xr.Dataset, path: str | Path, *, overwrite: bool = False,
-                  progress: bool = True) -> None:
-    """Write a Dataset to a Zarr store atomically (temporary sibling, then rename).
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Rates, signals...
-    path : str or Path
-        Output store.
-    overwrite : bool
-        Replace an existing output.
-    progress : bool
-        Dask progress bar on stderr.
-    """
-    path = check_output(path, overwrite)
-    try:
-        write_zarr_dataset(ds, path, overwrite=overwrite, progress=progress)
-    except FileExistsError:
-        raise CLIError(f"output {str(path)!r} already exists "
                        "(use --overwrite to replace it)") from None

@@ -8,7 +8,8 @@ import sys
 import time
 from typing import Any
 
-from xkernels.app.files import CLIError, check_output, load_spec, write_dataset
+from xkernels.app.files import CLIError, check_output, load_spec
+from xkernels.store.datasets import write_dataset
 
 HELP = "kernel prediction vs hybrid ground truth -> a Zarr store with R² per channel"
 DESCRIPTION = """\
