@@ -15,7 +15,7 @@ call twice gives the same graph: the kernels are summed over ``Y`` in the time d
 by the first lag and zero-padded beyond the recording, are cut along time into the
 output chunks, each extended by the ``n_taps - 1`` samples after it
 (``dask.array.overlap.overlap``); one ``blockwise`` task per chunk runs the numpy
-overlap-save kernel :func:`overlap_save` on its window, summing ``X`` in the frequency
+overlap-save kernel :func:`_signal_block` on its window, summing ``X`` in the frequency
 domain.  The rates' values are checked (NaN, inf) in the task that reads each rates
 block, so the rates are read once and an output chunk waits only for its own window.
 
@@ -95,44 +95,40 @@ def kernel_spectrum(h: np.ndarray, n: int, sum_y: bool = False) -> np.ndarray:
     return sfft.rfft(h, n=n, axis=-1)
 
 
-def overlap_save(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, n_out: int,
-                 keep_x: bool, out_dtype=np.float64) -> np.ndarray:
-    """Valid part of the linear convolution of a rates window with kernels.
+def _signal_block(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, keep_x: bool,
+                  keep_y: bool, out_dtype) -> np.ndarray:
+    """One output chunk from its rates window: the numpy kernel the dask graph maps.
 
-    ``out[..., i] = sum_k h[..., k] * window[..., i + n_taps - 1 - k]`` for
-    ``i < n_out``, computed by overlap-save with FFT length ``n`` (from ``spectrum``),
-    summing (or keeping) the population axis ``X`` in the frequency domain.
+    ``out[..., i] = sum_k h[..., k] * window[..., i + n_taps - 1 - k]`` for the
+    ``n_out = window.shape[-1] - n_taps + 1`` samples of the chunk, computed by
+    overlap-save with FFT length ``n`` (from ``spectrum``), summing (or keeping) the
+    population axis ``X`` in the frequency domain.
 
     Parameters
     ----------
-    window : ndarray, shape (*B_r, X, >= n_out + n_taps - 1)
-        Spike counts per bin, zeros where there is no data.  Samples beyond
-        ``window_length(n_out, n_taps, n)`` are ignored; a shorter window is zero-padded.
-    spectrum : ndarray, complex, shape (*B_h, X, Y, C, n // 2 + 1)
+    window : ndarray, shape (*B_r, X, n_out + n_taps - 1)
+        Spike counts per bin the chunk's samples need, zeros where there is no data.
+    spectrum : ndarray, complex, shape (*B_h, X, Y or 1, C, n // 2 + 1)
         :func:`kernel_spectrum` of the kernels; ``B_r`` and ``B_h`` broadcast.
     n_taps : int
         Number of kernel taps.
-    n_out : int
-        Number of output samples.
-    keep_x : bool
-        Keep ``X`` in the output instead of summing it.
+    keep_x, keep_y : bool
+        Keep ``X``, ``Y`` in the output instead of dropping their (summed) axes.
     out_dtype : dtype
         Output dtype.
 
     Returns
     -------
-    ndarray, shape (*B, X or 1, Y, C, n_out)
+    ndarray, shape (*B, [X], [Y], C, n_out)
     """
+    window = np.asarray(window, dtype=np.float64)
+    n_out = window.shape[-1] - n_taps + 1
     n = 2 * (spectrum.shape[-1] - 1)
     step = n - n_taps + 1
     n_frames = -(-n_out // step)
-    needed = window_length(n_out, n_taps, n)
-    if window.shape[-1] < needed:
-        padded = np.zeros(window.shape[:-1] + (needed,))
-        padded[..., :window.shape[-1]] = window
-        window = padded
-    frames = np.lib.stride_tricks.sliding_window_view(window[..., :needed], n, axis=-1)
-    frames = frames[..., ::step, :]
+    needed = n_frames * step + n_taps - 1  # whole frames: zero-padded beyond the window
+    window = np.pad(window, ((0, 0),) * (window.ndim - 1) + ((0, needed - window.shape[-1]),))
+    frames = np.lib.stride_tricks.sliding_window_view(window, n, axis=-1)[..., ::step, :]
     n_x = window.shape[-2]
     batch = np.broadcast_shapes(window.shape[:-2], spectrum.shape[:-4])
     lead = batch + ((n_x if keep_x else 1),) + spectrum.shape[-3:-1]
@@ -159,26 +155,7 @@ def overlap_save(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, n_out
                     np.multiply(fr[..., x, :, :], fh, out=tmp[..., :g, :])
                     spec[..., 0, y, c, :g, :] += tmp[..., :g, :]
         out[..., j0:j1, :] = sfft.irfft(spec[..., :g, :], n, axis=-1)[..., n_taps - 1:]
-    return out.reshape(lead + (n_frames * step,))[..., :n_out]
-
-
-def window_length(n_out: int, n_taps: int, n_fft: int) -> int:
-    """Rates samples :func:`overlap_save` reads for ``n_out`` outputs (whole frames)."""
-    step = n_fft - n_taps + 1
-    return -(-n_out // step) * step + n_taps - 1
-
-
-def _signal_block(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, keep_x: bool,
-                  keep_y: bool, out_dtype) -> np.ndarray:
-    """One output chunk from its rates window: the numpy kernel the dask graph maps.
-
-    ``window`` (*B, X, n_out + n_taps - 1) holds the rates the chunk's ``n_out``
-    samples need (zeros beyond the data); ``spectrum`` (*B, X, Y or 1, C, F) is
-    :func:`kernel_spectrum`.  Returns (*B, [X], [Y], C, n_out), the summed axes dropped.
-    """
-    n_out = window.shape[-1] - n_taps + 1
-    out = overlap_save(np.asarray(window, dtype=np.float64), spectrum, n_taps=n_taps,
-                       n_out=n_out, keep_x=keep_x, out_dtype=out_dtype)
+    out = out.reshape(lead + (n_frames * step,))[..., :n_out]
     drop = tuple(ax for ax, kept in ((-4, keep_x), (-3, keep_y)) if not kept)
     return np.squeeze(out, axis=drop)
 
