@@ -28,8 +28,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import xarray as xr
-
 from xkernels.app.demo import run_demo
 from xkernels.app.files import (
     CLIError,
@@ -39,6 +37,7 @@ from xkernels.app.files import (
 )
 from xkernels.checks import check_real, did_you_mean
 from xkernels.hybrid.wiring import EXT_MODES
+from xkernels.signals.convolution import MODES
 from xkernels.spec.options import LINEARISATIONS, OPERATING_POINTS, KernelOptions
 from xkernels.store import KernelStoreError
 
@@ -58,23 +57,6 @@ _FLAG_WORDS = (("pass overwrite=True to replace it", "use --overwrite to replace
                ("overwrite=True", "--overwrite"),
                ("pass allow_incomplete=True to open it anyway",
                 "finish it first: run the same `xkernels sweep` command again"))
-
-
-# --------------------------------------------------------------------------------------
-# stores
-# --------------------------------------------------------------------------------------
-def _open_zarr(path: str | Path, what: str) -> xr.Dataset:
-    path = Path(path)
-    if not path.exists():
-        raise CLIError(f"{what} store {str(path)!r} does not exist")
-    import zarr
-
-    try:
-        return xr.open_zarr(path)
-    except (zarr.errors.BaseZarrError, OSError) as err:  # not a Zarr store: a user error
-        raise CLIError(f"{what} store {str(path)!r} is not a readable Zarr store "
-                       f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
-                       ) from None
 
 
 # --------------------------------------------------------------------------------------
@@ -206,7 +188,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_convolve(args: argparse.Namespace) -> int:
     """``xkernels convolve RATES.zarr KERNELS.zarr -o SIGNALS.zarr``; returns the exit
     status."""
-    from xkernels.signals.convolution import convolve
+    from xkernels.signals import convolve
     from xkernels.store import open_kernels, open_rates, write_signals
 
     out = check_output(args.output, args.overwrite)
@@ -225,16 +207,14 @@ def cmd_convolve(args: argparse.Namespace) -> int:
 
 def describe_dataset(path: str | Path) -> str:
     """Summary of a rates or signals store."""
-    ds = _open_zarr(path, "xkernels")
-    kinds = [v for v in ("signals", "rates") if v in ds.data_vars]
-    if not kinds:
-        raise CLIError(f"{str(path)!r} is not an xkernels store: no 'kernels', 'rates' or "
-                       f"'signals' variable (variables: {list(ds.data_vars)})")
-    lines = []
-    for name in kinds:
-        da = ds[name]
-        lines.append(f"xkernels {name} store {path}")
-        lines.append(f"  dims: {dict(da.sizes)} {da.dtype}")
+    from xkernels.store import open_rates, open_signals
+
+    for name, opener in (("signals", open_signals), ("rates", open_rates)):
+        try:
+            da = opener(path)
+        except KernelStoreError:
+            continue
+        lines = [f"xkernels {name} store {path}", f"  dims: {dict(da.sizes)} {da.dtype}"]
         if "time" in da.coords and da.sizes["time"] > 1:
             t = da.coords["time"].values
             lines.append(f"  time: {t[0]:g} .. {t[-1]:g} ms, dt = {t[1] - t[0]:g} ms")
@@ -246,9 +226,10 @@ def describe_dataset(path: str | Path) -> str:
                 units = ", ".join(dict.fromkeys(
                     da.coords["units"].values[probes == p].tolist()))
                 lines.append(f"  probe {p}: {int((probes == p).sum())} channels [{units}]")
-        for key, value in da.attrs.items():
-            lines.append(f"  {key}: {str(value)[:100]}")
-    return "\n".join(lines)
+        lines += [f"  {key}: {str(value)[:100]}" for key, value in da.attrs.items()]
+        return "\n".join(lines)
+    raise CLIError(f"{str(path)!r} is not an xkernels store: no 'kernels', 'rates' or "
+                   "'signals' variable")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -454,7 +435,7 @@ def build_parser() -> _Parser:
     p.add_argument("kernels", metavar="KERNELS.zarr")
     p.add_argument("-o", "--output", required=True, metavar="SIGNALS.zarr")
     p.add_argument("--keep", default="", help="keep per-population terms: X, Y or X,Y")
-    p.add_argument("--mode", choices=("same", "valid"), default="same",
+    p.add_argument("--mode", choices=MODES, default="same",
                    help="same: every rates sample (the first max(tau) ms lack the spikes "
                         "before the recording); valid: complete samples only")
     p.add_argument("--var", default="rates", help="rates variable name (default: rates)")
