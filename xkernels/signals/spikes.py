@@ -161,35 +161,28 @@ class Spikes(Mapping):
             raise TypeError("populations must be a non-empty mapping population name -> "
                             "node ids")
         members = {name: _members(name, ids) for name, ids in populations.items()}
-        all_ids = np.concatenate(list(members.values()))
-        owner = np.concatenate([np.full(ids.size, k) for k, ids in enumerate(members.values())])
-        index = np.concatenate([np.arange(ids.size) for ids in members.values()])
+        all_ids = np.concatenate(list(members.values()))  # every neuron, population-major
         order = np.argsort(all_ids, kind="stable")
-        all_ids, owner, index = all_ids[order], owner[order], index[order]
-        shared = np.unique(all_ids[1:][np.diff(all_ids) == 0])
+        sorted_ids = all_ids[order]
+        shared = np.unique(sorted_ids[1:][np.diff(sorted_ids) == 0])
         if shared.size:
             names = [n for n, ids in members.items() if np.isin(ids, shared).any()]
             raise ValueError(f"populations {names} share node ids {shared[:10].tolist()}"
                              f"{' ...' if shared.size > 10 else ''}; each node id must "
                              "belong to one population")
-        pos = np.searchsorted(all_ids, s)
-        pos_c = np.minimum(pos, max(all_ids.size - 1, 0))
-        known = (pos < all_ids.size) & (all_ids[pos_c] == s) if all_ids.size else \
-            np.zeros(s.shape, dtype=bool)
+        pos = np.minimum(np.searchsorted(sorted_ids, s), max(all_ids.size - 1, 0))
+        known = sorted_ids[pos] == s if all_ids.size else np.zeros(s.shape, dtype=bool)
         if not known.all():
             bad = np.unique(s[~known])
             ranges = {n: _id_summary(ids) for n, ids in members.items()}
             raise ValueError(f"senders {bad[:10].tolist()}{' ...' if bad.size > 10 else ''} "
                              f"belong to no population; populations hold node ids {ranges}")
-        pop_of, neuron_of = owner[pos_c], index[pos_c]
-        data = {}
-        for k, (name, ids) in enumerate(members.items()):
-            sel = pop_of == k
-            ti, ni = t[sel], neuron_of[sel]
-            order = np.lexsort((ti, ni))
-            counts = np.bincount(ni, minlength=ids.size)
-            data[name] = (ti[order], np.cumsum(np.r_[0, counts], dtype=np.int64))
-        return cls.from_arrays(data)
+        neuron = order[pos]  # of each spike, population-major
+        times = t[np.lexsort((t, neuron))]
+        offsets = np.cumsum(np.r_[0, np.bincount(neuron, minlength=all_ids.size)])
+        bounds = np.cumsum([0] + [ids.size for ids in members.values()])
+        return cls.from_arrays({name: (times[offsets[a]:offsets[b]], offsets[a:b + 1] - offsets[a])
+                                for name, a, b in zip(members, bounds[:-1], bounds[1:])})
 
     # -- files -------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, t_stop: float | None = None) -> None:
