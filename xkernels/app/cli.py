@@ -82,7 +82,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
     """``xkernels compute SPEC.json -o KERNELS.zarr``; returns the exit status."""
     from xkernels.store import compute_kernels, write_kernels
 
-    out = check_output(args.output, args.overwrite)
+    out = _kernel_store_output(args.output, args.overwrite)
     network, probes, options = _load_spec(args)
     start = time.perf_counter()
     _status(f"computing kernels of {len(network.connections)} connections, "
@@ -91,10 +91,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
         H = compute_kernels(network, probes, options)
     except (ValueError, TypeError) as err:
         raise CLIError(f"spec file {str(args.spec)!r}: {err}") from None
-    try:
-        write_kernels(H, out, overwrite=args.overwrite)
-    except ValueError as err:  # the output is not a kernel store
-        raise CLIError(str(err)) from None
+    write_kernels(H, out, overwrite=args.overwrite)
     _status(f"wrote {out} ({dict(H.sizes)}) in {time.perf_counter() - start:.1f} s",
             args.quiet)
     return 0
@@ -108,31 +105,29 @@ def _load_grid(path: str | Path) -> dict[str, Any]:
     return grid
 
 
-def _is_kernel_store(path: Path) -> bool:
-    return path.is_dir() and not path.is_symlink() and (path / "kernels" / "zarr.json").is_file()
+def _kernel_store_output(path: str | Path, overwrite: bool) -> Path:
+    """The output path of a kernel store: new, or with ``overwrite`` a kernel store (never
+    anything else), refused before any work."""
+    from xkernels.store.layout import check_replaceable
+
+    out = check_output(path, overwrite)
+    try:
+        check_replaceable(out, overwrite)
+    except ValueError as err:  # not a kernel store
+        raise CLIError(str(err)) from None
+    return out
 
 
-def _clear_sweep_output(out: Path, overwrite: bool) -> None:
-    """Make way for a sweep store at ``out``: keep an existing sweep store (it is resumed
-    or grown), remove it with ``--overwrite``, refuse anything else."""
-    if not (out.exists() or out.is_symlink()):
-        return
-    if not _is_kernel_store(out):
-        what = "a symlink" if out.is_symlink() else (
-            "a directory without a 'kernels' zarr array" if out.is_dir() else "a file")
-        raise CLIError(f"output {str(out)!r} already exists and is {what}, not a sweep "
-                       "store; --overwrite replaces sweep stores only: choose another "
-                       "output or remove it")
-    if overwrite:
-        # renamed out of the way first: a crash while deleting never leaves a half-deleted
-        # store that a later run would resume; under the store's lock (not while another
-        # process writes it)
-        from xkernels.store.publish import locked
+def _remove_store(out: Path) -> None:
+    """Delete the store at ``out``: renamed out of the way first (a crash while deleting
+    never leaves a half-deleted store that a later run would resume), under the store's
+    lock (not while another process writes it)."""
+    from xkernels.store.publish import locked
 
-        with locked(out):
-            trash = out.parent / f".{out.name}.deleting-{uuid.uuid4().hex[:12]}"
-            os.rename(out, trash)
-            shutil.rmtree(trash, ignore_errors=True)
+    with locked(out):
+        trash = out.parent / f".{out.name}.deleting-{uuid.uuid4().hex[:12]}"
+        os.rename(out, trash)
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def _points_done(out: Path) -> tuple[int, int] | None:
@@ -155,11 +150,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """
     from xkernels.sweeps.driver import sweep
 
-    out = Path(args.output)
-    check_output(out, overwrite=True)  # the parent must be a folder
+    out = _kernel_store_output(args.output, overwrite=True)  # resumed, grown or replaced
     network, probes, options = _load_spec(args)
     grid = _load_grid(args.grid)
-    _clear_sweep_output(out, args.overwrite)
+    if args.overwrite and out.exists():
+        _remove_store(out)
     before = _points_done(out)
     if before is not None:
         _status(f"resuming {out}: {before[0]} of {before[1]} points already computed",
