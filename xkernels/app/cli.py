@@ -69,13 +69,9 @@ def _status(message: str, quiet: bool = False) -> None:
 
 def _load_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any], KernelOptions]:
     """SPEC.json's network, probes and options, options given as flags replacing its."""
-    network, probes, options = load_spec(args.spec)
     flags = {name: getattr(args, name) for name in ("linearisation", "operating_point")
              if getattr(args, name) is not None}
-    try:
-        return network, probes, options.replace(**flags)
-    except (ValueError, TypeError) as err:
-        raise CLIError(f"spec file {str(args.spec)!r}: options: {err}") from None
+    return load_spec(args.spec, **flags)
 
 
 def cmd_compute(args: argparse.Namespace) -> int:

@@ -64,7 +64,7 @@ def default_probes() -> dict[str, Any]:
             "cdm": CurrentDipoleMomentZ()}
 
 
-def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], KernelOptions]:
+def load_spec(path: str | Path, **changes: Any) -> tuple[Any, dict[str, Any], KernelOptions]:
     """Read a computation spec: (Network, probes dict, KernelOptions).
 
     Parameters
@@ -72,6 +72,8 @@ def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], KernelOptions]:
     path : str or Path
         JSON file: ``{"network": ..., "probes": ..., "options": ...}`` or a bare
         network dict (then the README probes and default options are used).
+    **changes
+        Options replacing the file's (those given on the command line).
 
     Returns
     -------
@@ -110,12 +112,8 @@ def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], KernelOptions]:
                 probes[name] = probe_from_definition(definition)
             except (ValueError, TypeError) as err:
                 raise CLIError(f"spec file {str(path)!r}: probes[{name!r}]: {err}") from None
-    options = data.get("options") or {}
-    if not isinstance(options, dict):
-        raise CLIError(f"spec file {str(path)!r}: options must be an object, "
-                       f"got {options!r}")
     try:
-        return network, probes, KernelOptions(**options)
+        return network, probes, KernelOptions.of(data.get("options"), **changes)
     except (ValueError, TypeError) as err:
         raise CLIError(f"spec file {str(path)!r}: options: {err}") from None
 
