@@ -55,9 +55,6 @@ class Spikes(Mapping):
     """
 
     def __init__(self, trains: Mapping[str, Any]) -> None:
-        if isinstance(trains, Spikes):
-            self._data = dict(trains._data)
-            return
         if not isinstance(trains, Mapping) or not trains:
             raise TypeError("spikes must be a non-empty mapping population name -> list of "
                             f"per-neuron spike-time arrays, got {type(trains).__name__}")
