@@ -93,14 +93,6 @@ def cmd_compute(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_grid(path: str | Path) -> dict[str, Any]:
-    grid = read_json(path, "grid")
-    if not isinstance(grid, dict) or not grid:
-        raise CLIError(f"grid file {str(path)!r} must hold a non-empty JSON object "
-                       "(parameter -> list of values)")
-    return grid
-
-
 def _kernel_store_output(path: str | Path, overwrite: bool) -> Path:
     """The output path of a kernel store: new, or with ``overwrite`` a kernel store (never
     anything else), refused before any work."""
@@ -130,10 +122,9 @@ def _points_done(out: Path) -> tuple[int, int] | None:
     """(done, total) sweep points of the store at ``out``, None without a store."""
     from xkernels.store import completed_points
 
-    try:
-        done = completed_points(out)
-    except (OSError, ValueError):
+    if not out.exists():
         return None
+    done = completed_points(out)
     return int(done.sum()), int(done.size)
 
 
@@ -148,7 +139,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     out = _kernel_store_output(args.output, overwrite=True)  # resumed, grown or replaced
     network, probes, options = _load_spec(args)
-    grid = _load_grid(args.grid)
+    grid = read_json(args.grid, "grid")  # checked by sweep
     if args.overwrite and out.exists():
         _remove_store(out)
     before = _points_done(out)
