@@ -15,7 +15,7 @@ call twice gives the same graph: the kernels are summed over ``Y`` in the time d
 by the first lag and zero-padded beyond the recording, are cut along time into the
 output chunks, each extended by the ``n_taps - 1`` samples after it
 (``dask.array.overlap.overlap``); one ``blockwise`` task per chunk runs the numpy
-overlap-save kernel :func:`_signal_block` on its window, summing ``X`` in the frequency
+overlap-save kernel ``_signal_block`` on its window, summing ``X`` in the frequency
 domain.  The rates' values are checked (NaN, inf) in the task that reads each rates
 block, so the rates are read once and an output chunk waits only for its own window.
 
