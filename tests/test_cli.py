@@ -362,34 +362,16 @@ def test_rates_store_with_wrong_dt_refused(demo, tmp_path, capsys):
     assert not (tmp_path / "s.zarr").exists()
 
 
-def start_sweep(tmp_path: Path, n_points: int) -> tuple[subprocess.Popen, list[str]]:
+def start_sweep(tmp_path: Path, n_points: int, env: dict | None = None
+                ) -> tuple[subprocess.Popen, list[str]]:
     spec = small_spec(tmp_path, tau=50.0)
     (tmp_path / "grid.json").write_text(json.dumps(
         {"Vrest": [-75.0 + 0.5 * i for i in range(n_points)]}))  # one simulation per point
     args = [sys.executable, "-m", "xkernels", "sweep", str(spec), "grid.json", "-o",
             "s.zarr", "-q"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True), args
-
-
-def wait_for_points(path: Path, proc: subprocess.Popen, timeout: float = 300.0) -> int:
-    """Poll the store until at least one point is done; return how many."""
-    import time
-
-    from xkernels.store import completed_points
-
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        assert proc.poll() is None, proc.communicate()
-        try:
-            done = int(completed_points(path).sum())
-        except (OSError, ValueError):
-            done = 0
-        if done:
-            return done
-        time.sleep(0.02)
-    raise AssertionError("no sweep point was stored in time")
 
 
 @pytest.mark.slow
@@ -400,12 +382,14 @@ def test_interrupted_sweep_keeps_points_and_resumes(tmp_path, how):
     from conftest import file_stamps
 
     from xkernels.store import completed_points
+    from xkernels.store.publish import KILL_ENV, KILL_SIGNAL_ENV
 
     n = 40
-    proc, args = start_sweep(tmp_path, n)
-    wait_for_points(tmp_path / "s.zarr", proc)
-    proc.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    # deterministic: the sweep signals itself right after its second stored block
+    proc, args = start_sweep(tmp_path, n, {
+        KILL_ENV: "region:kernels-flagged#2",
+        KILL_SIGNAL_ENV: "KILL" if how == "SIGKILL" else "INT"})
+    out, err = proc.communicate(timeout=300)
     done = completed_points(tmp_path / "s.zarr")
     kept = int(done.sum())
     assert 0 < kept < n, kept  # the kill happened mid-sweep, and the points are kept

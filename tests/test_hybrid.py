@@ -5,6 +5,7 @@ Real NEURON simulations, real Zarr stores, a real LocalCluster.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -347,25 +348,28 @@ def test_ground_truth_identical_for_1_and_2_workers_and_after_kills(tmp_path):
         one = simulate(net, spikes, probes, client=client, **kw)
     # the driver is SIGKILLed mid-run (with its cluster: the whole process group)
     path = tmp_path / "killed.zarr"
+    from xkernels.store.publish import KILL_ENV
+
+    # deterministic: the driver SIGKILLs itself right after its third stored batch; its
+    # cluster (same process group) goes with it
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT),
-                                                       os.environ.get("PYTHONPATH", "")]))
+                                                       os.environ.get("PYTHONPATH", "")]),
+               **{KILL_ENV: "region:partial-flagged#3"})
     proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "_hybrid_writer.py"),
                              str(path)], env=env, cwd=ROOT, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        assert proc.stdout.readline().strip() == "started"
-        done_before = _wait_for_done(path, 3)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        proc.wait(timeout=300)
     finally:
-        if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    n_batches = done_before.size
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
     import zarr
 
     done_after_kill = np.asarray(zarr.open_group(path, mode="r")["done"][:])
-    assert 3 <= done_after_kill.sum() < n_batches, "the kill must land mid-run"
+    n_batches = done_after_kill.size
+    assert done_after_kill.sum() == 3 < n_batches, "the kill must land mid-run"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         two = simulate(net, spikes, probes, client=client, **kw)

@@ -453,6 +453,26 @@ def test_mismatching_point_refused_before_writing(tmp_path, case):
     assert not store.completed_points(path).any()
 
 
+def test_point_must_carry_the_stores_zipped_coordinate_values(tmp_path):
+    # a zipped sweep: a second coordinate along weight_E_E; a point must hold its value
+    path = tmp_path / "sweep.zarr"
+    zipped = np.arange(N_W) + 0.5
+    store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU).assign_coords(
+        tau1_E_E=("weight_E_E", zipped)))
+    index = {"weight_E_E": 1, "Vrest": 2}
+    before = file_stamps(path)
+    for bad in (sweep_point(1, 2, N_TAU).assign_coords(tau1_E_E=9.0),  # wrong value
+                sweep_point(1, 2, N_TAU)):  # missing
+        with pytest.raises(ValueError, match="tau1_E_E"):
+            store.write_point(path, bad, index=index)
+    assert file_stamps(path) == before
+    store.write_point(path, sweep_point(1, 2, N_TAU).assign_coords(tau1_E_E=zipped[1]),
+                      index=index)
+    H = store.open_kernels(path, allow_incomplete=True)
+    assert H.coords["tau1_E_E"].values.tolist() == zipped.tolist()
+    assert store.completed_points(path).sum() == 1
+
+
 def test_swept_spec_differences_are_accepted(tmp_path):
     path = tmp_path / "sweep.zarr"
     store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))

@@ -300,27 +300,16 @@ KILL_GRID = {W_EE: list(np.linspace(1e-4, 3e-4, 8)), DELAY_EE: list(np.linspace(
 @pytest.mark.slow
 def test_resume_after_sigkill_of_the_driver(tmp_path, caplog):
     from xkernels.store import completed_points, open_kernels
+    from xkernels.store.publish import KILL_ENV
 
     script = tmp_path / "child.py"
     script.write_text(CHILD.format(root=str(ROOT), tests=str(ROOT / "tests")))
     killed_store = tmp_path / "killed.zarr"
-    child = subprocess.Popen([sys.executable, str(script), str(killed_store)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    n_done = 0
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and child.poll() is None:
-            if (killed_store / "done").exists():
-                try:
-                    n_done = int(completed_points(killed_store).sum())
-                except Exception:  # store being created
-                    n_done = 0
-                if n_done >= 3:
-                    break
-            time.sleep(0.01)
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.wait()
+    # deterministic: the driver SIGKILLs itself right after its third stored block
+    child = subprocess.run([sys.executable, str(script), str(killed_store)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=dict(os.environ, **{KILL_ENV: "region:kernels-flagged#3"}),
+                           timeout=300)
     assert child.returncode == -signal.SIGKILL
     done = completed_points(killed_store)
     assert 0 < done.sum() < done.size, "the driver must be killed mid-sweep"

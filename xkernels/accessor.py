@@ -69,11 +69,6 @@ class XkDatasetAccessor:
         """Plot a validation dataset from :func:`xkernels.validate` (ground truth and
         prediction overlaid per channel, R² and STD-ratio profiles): see
         :func:`xkernels.hybrid.plot_validation`."""
-        missing = [v for v in ("ground_truth", "prediction", "r2", "std_ratio")
-                   if v not in self._obj]
-        if missing:
-            raise ValueError(f"Dataset.xk.plot() plots validation datasets; this one lacks "
-                             f"{missing} (variables: {list(self._obj.data_vars)})")
         from xkernels.hybrid import plot_validation
 
         return plot_validation(self._obj, **kwargs)

@@ -113,9 +113,8 @@ def channel_coords(
         "probe_channel": ("probe_channel", np.asarray(labels, dtype=str)),
         "probe": ("probe_channel", np.asarray([probe] * n, dtype=str)),
         "units": ("probe_channel", np.asarray(unit_list, dtype=str)),
-        "x": ("probe_channel", _pos(x), {"units": POSITION_UNITS}),
-        "y": ("probe_channel", _pos(y), {"units": POSITION_UNITS}),
-        "z": ("probe_channel", _pos(z), {"units": POSITION_UNITS}),
+        **{name: ("probe_channel", _pos(v), {"units": POSITION_UNITS})
+           for name, v in (("x", x), ("y", y), ("z", z))},
     }
 
 
@@ -212,11 +211,6 @@ def check_kernels(H: xr.DataArray, *, require_attrs: bool = True) -> None:
             raise ValueError(f"kernels attrs lack provenance fields {missing}")
 
 
-def kernel_dt(H: xr.DataArray) -> float:
-    """Return the tau spacing of kernels ``H`` (ms)."""
-    return regular_spacing(H.coords["tau"].values, "kernels tau coordinate")
-
-
 def select_probe(H: xr.DataArray, probe: str) -> xr.DataArray:
     """Return the part of ``H`` that belongs to one probe.
 
@@ -243,7 +237,25 @@ def select_probe(H: xr.DataArray, probe: str) -> xr.DataArray:
     ...
     ValueError: probe 'eeg' not found; available probes: ['cdm']
     """
-    names = list(dict.fromkeys(H.coords["probe"].values.tolist()))
+    names = probe_names(H)
     if probe not in names:
         raise ValueError(f"probe {probe!r} not found; available probes: {names}")
     return H.isel(probe_channel=np.flatnonzero(H.coords["probe"].values == probe))
+
+
+def probe_names(obj: xr.DataArray | xr.Dataset) -> list[str]:
+    """Probe names in channel order."""
+    return list(dict.fromkeys(obj.coords["probe"].values.tolist()))
+
+
+def selected_probes(obj: xr.DataArray | xr.Dataset, probes: list[str] | str | None) -> list[str]:
+    """Names of the probes to draw (all, in channel order, if ``probes`` is None)."""
+    names = probe_names(obj)
+    if probes is None:
+        return names
+    if isinstance(probes, str):
+        probes = [probes]
+    unknown = [p for p in probes if p not in names]
+    if unknown:
+        raise ValueError(f"probes {unknown} not found; available probes: {names}")
+    return list(probes)

@@ -1,13 +1,15 @@
-"""Figures made through pyplot that show exactly once in Jupyter (used by every plot of
-xkernels: :mod:`xkernels.plot` and :mod:`xkernels.hybrid.plot`)."""
+"""Figures made through pyplot that show exactly once in Jupyter, and the time window
+every plot of xkernels chooses alike (:mod:`xkernels.plot`, :mod:`xkernels.hybrid.plot`)."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
+import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["XkFigure", "new_figure"]
+__all__ = ["XkFigure", "new_figure", "time_window"]
 
 
 class XkFigure(Figure):
@@ -51,3 +53,16 @@ def new_figure(width: float, height: float) -> XkFigure:
     import matplotlib.pyplot as plt
 
     return plt.figure(figsize=(width, height), layout="constrained", FigureClass=XkFigure)
+
+
+def time_window(coord: np.ndarray, lim: Sequence[float] | None, name: str) -> slice:
+    """Positions of the axis ``coord`` (ms) inside ``lim`` (all if None), at least 2."""
+    if lim is None:
+        return slice(None)
+    if len(lim) != 2 or not lim[0] < lim[1]:
+        raise ValueError(f"{name} must be (start, stop) with start < stop (ms), got {lim!r}")
+    inside = np.flatnonzero((coord >= lim[0]) & (coord <= lim[1]))
+    if inside.size < 2:
+        raise ValueError(f"{name} = {tuple(lim)} ms holds fewer than 2 samples of the axis "
+                         f"[{coord[0]}, {coord[-1]}] ms")
+    return slice(int(inside[0]), int(inside[-1]) + 1)

@@ -31,8 +31,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from xkernels.checks import check_choice, fail
-from xkernels.contract import CHANNEL_COORDS, select_probe
-from xkernels.figures import new_figure
+from xkernels.contract import CHANNEL_COORDS, select_probe, selected_probes
+from xkernels.figures import new_figure, time_window
 
 KINDS = ("traces", "image")
 #: ``scale`` values of :func:`plot_kernels`.
@@ -40,7 +40,7 @@ SCALES = ("shared", "panel")
 #: Units shown for channels without a ``units`` coordinate.
 NO_UNITS = "a.u."
 _PREFIXES = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"))
-_BASE_PREFIX = {"m": 1e-3, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
+_BASE_PREFIX = {prefix: scale for scale, prefix in _PREFIXES if prefix}
 
 
 # --------------------------------------------------------------------------------------
@@ -49,7 +49,7 @@ _BASE_PREFIX = {"m": 1e-3, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
 def readable_units(units: str, magnitude: float) -> tuple[float, str]:
     """Factor and unit label that bring ``magnitude`` (in ``units``) to 1..1000.
 
-    Only the SI prefix of the first unit symbol changes: ``("mV", 2e-4)`` gives
+    Only the SI prefix of the first unit symbol changes: ``("mV", 0.2)`` gives
     ``(1000.0, "µV")``; ``("nA µm", 5.0)`` gives ``(1.0, "nA µm")``.
 
     Parameters
@@ -66,20 +66,14 @@ def readable_units(units: str, magnitude: float) -> tuple[float, str]:
     label : str
         Units of the rescaled data.
     """
-    if units == NO_UNITS:
+    if units == NO_UNITS or not np.isfinite(magnitude) or magnitude <= 0:
         return 1.0, units
     head, sep, rest = units.partition(" ")
-    base = 1.0
-    symbol = head
+    base, symbol = 1.0, head
     if len(head) >= 2 and head[0] in _BASE_PREFIX:
         base, symbol = _BASE_PREFIX[head[0]], head[1:]
-    if not np.isfinite(magnitude) or magnitude <= 0:
-        return 1.0, units
-    value = magnitude * base
-    for scale, prefix in _PREFIXES:
-        if value >= scale:
-            return base / scale, f"{prefix}{symbol}{sep}{rest}"
-    scale, prefix = _PREFIXES[-1]
+    # the largest prefix not above the value, else the smallest one
+    scale, prefix = next((p for p in _PREFIXES if magnitude * base >= p[0]), _PREFIXES[-1])
     return base / scale, f"{prefix}{symbol}{sep}{rest}"
 
 
@@ -93,11 +87,6 @@ def nice_number(value: float) -> float:
         if candidate <= value * (1 + 1e-12):
             return float(candidate)
     return float(10.0 ** exponent)
-
-
-def probe_names(obj: xr.DataArray) -> list[str]:
-    """Probe names in channel order."""
-    return list(dict.fromkeys(obj.coords["probe"].values.tolist()))
 
 
 def is_depth_probe(part: xr.DataArray) -> bool:
@@ -114,10 +103,6 @@ def is_depth_probe(part: xr.DataArray) -> bool:
 def _units(part: xr.DataArray) -> str:
     units = list(dict.fromkeys(part.coords["units"].values.tolist()))
     return str(units[0]) if len(units) == 1 else "mixed units"
-
-
-def _summed_label(dim: str) -> str:
-    return f"Σ{dim}"
 
 
 def plottable(obj: xr.DataArray, core: Sequence[str], what: str) -> xr.DataArray:
@@ -150,22 +135,15 @@ def plottable(obj: xr.DataArray, core: Sequence[str], what: str) -> xr.DataArray
     for dim in core:
         if dim in obj.dims:
             continue
-        if dim in obj.coords and obj.coords[dim].ndim == 0:
-            label = obj.coords[dim].values.item()
-            obj = obj.drop_vars(dim)
-        elif dim == "probe_channel":
-            label = None
-        else:
-            label = _summed_label(dim)
-        if dim == "probe_channel":
-            scalars = {c: obj.coords[c].values.item() for c in CHANNEL_COORDS
+        if dim == "probe_channel":  # the selected channel's scalar coordinates come back
+            scalars = {c: obj.coords[c].values.item() for c in (dim, *CHANNEL_COORDS)
                        if c in obj.coords and obj.coords[c].ndim == 0}
-            obj = obj.drop_vars(list(scalars)).expand_dims("probe_channel")
-            obj = obj.assign_coords({c: ("probe_channel", [v]) for c, v in scalars.items()})
-            if label is not None:
-                obj = obj.assign_coords(probe_channel=[label])
+            obj = obj.drop_vars(list(scalars)).expand_dims(dim)
+            obj = obj.assign_coords({c: (dim, [v]) for c, v in scalars.items()})
+        elif dim in obj.coords and obj.coords[dim].ndim == 0:
+            obj = obj.expand_dims(dim)  # the scalar coordinate becomes the one label
         else:
-            obj = obj.expand_dims({dim: [label]})
+            obj = obj.expand_dims({dim: [f"Σ{dim}"]})
     extra = [d for d in obj.dims if d not in core]
     if extra:
         raise ValueError(f"{what} to plot have extra dims {extra} (one figure draws dims "
@@ -184,30 +162,6 @@ def plottable(obj: xr.DataArray, core: Sequence[str], what: str) -> xr.DataArray
         if dim in core and dim not in obj.coords:
             obj = obj.assign_coords({dim: [f"{dim}[{i}]" for i in range(obj.sizes[dim])]})
     return obj.transpose(*core)
-
-
-def _select_probes(obj: xr.DataArray, probes: Sequence[str] | None) -> list[str]:
-    names = probe_names(obj)
-    if probes is None:
-        return names
-    if isinstance(probes, str):
-        probes = [probes]
-    unknown = [p for p in probes if p not in names]
-    if unknown:
-        raise ValueError(f"probes {unknown} not found; available probes: {names}")
-    return list(probes)
-
-
-def _window(coord: np.ndarray, lim: Sequence[float] | None, name: str) -> slice:
-    if lim is None:
-        return slice(None)
-    if len(lim) != 2 or not lim[0] < lim[1]:
-        raise ValueError(f"{name} must be (start, stop) with start < stop (ms), got {lim!r}")
-    inside = np.flatnonzero((coord >= lim[0]) & (coord <= lim[1]))
-    if inside.size < 2:
-        raise ValueError(f"{name} = {tuple(lim)} ms holds fewer than 2 samples of the axis "
-                         f"[{coord[0]}, {coord[-1]}] ms")
-    return slice(int(inside[0]), int(inside[-1]) + 1)
 
 
 def _draw_depth(ax, t: np.ndarray, data: np.ndarray, z: np.ndarray, units: str,
@@ -262,8 +216,18 @@ def _draw_lines(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: f
         ax.legend(fontsize=6, loc="upper right", frameon=False)
 
 
-def _new_figure(width: float, height: float) -> Figure:
-    return new_figure(width, height)
+def _draw_probe(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: float,
+                kind: str, label: bool = True, **depth_options: Any) -> None:
+    """One probe's channels in one panel: depth-resolved (``depth_options`` to
+    :func:`_draw_depth`) or as lines; the y label names the probe if ``label``."""
+    name = part.coords["probe"].values[0]
+    if is_depth_probe(part):
+        _draw_depth(ax, t, data, np.asarray(part.coords["z"].values, float), _units(part),
+                    kind, vmax, **depth_options)
+        ax.set_ylabel(f"{name}: z (µm)" if label else "")
+    else:
+        _draw_lines(ax, t, part, data, vmax)
+        ax.set_ylabel(f"{name} ({ax.get_ylabel()})" if label else "")
 
 
 def _axes_list(ax: Any, n_panels: int, what: str) -> list:
@@ -296,7 +260,7 @@ def _target(fig: Any, ax: Any, figsize: tuple[float, float] | None,
         return fig
     if ax is not None:
         return None
-    return _new_figure(*(figsize or default))
+    return new_figure(*(figsize or default))
 
 
 # --------------------------------------------------------------------------------------
@@ -351,9 +315,9 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
     check_choice("kind", kind, KINDS)
     check_choice("scale", scale, SCALES)
     H = plottable(H, ("X", "Y", "probe_channel", "tau"), "kernels")
-    names = _select_probes(H, probes)
+    names = selected_probes(H, probes)
     tau = np.asarray(H.coords["tau"].values, float)
-    window = _window(tau, tau_lim, "tau_lim")
+    window = time_window(tau, tau_lim, "tau_lim")
     H = H.isel(tau=window)
     tau = tau[window]
     xs = H.coords["X"].values.tolist()
@@ -380,7 +344,6 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
         for ip, p in enumerate(names):
             row = iy * len(names) + ip
             shared_vmax = float(np.nanmax(np.abs(values[p]))) if values[p].size else 0.0
-            z = np.asarray(parts[p].coords["z"].values, float)
             first = None
             for ix, x in enumerate(xs):
                 if grid is None:
@@ -392,20 +355,12 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
                 data = values[p][ix, iy]
                 vmax = shared_vmax if scale == "shared" else float(np.nanmax(np.abs(data)))
                 last = ix == len(xs) - 1
-                if depth[p]:
-                    cbar_ax = (target.add_subplot(grid[row, -1])
-                               if colorbar_column and last else None)
-                    show = scale == "panel" or last
-                    _draw_depth(a, tau, data, z, _units(parts[p]), kind, vmax,
-                                show_scale=show and cbar_ax is None, cbar_ax=cbar_ax)
-                    if ix == 0:
-                        a.set_ylabel(f"{p}: z (µm)")
-                else:
-                    _draw_lines(a, tau, parts[p], data, vmax)
-                    if ix == 0 or scale == "panel":
-                        a.set_ylabel(f"{p} ({a.get_ylabel()})")
-                    else:
-                        a.set_ylabel("")
+                cbar_ax = (target.add_subplot(grid[row, -1])
+                           if colorbar_column and last and depth[p] else None)
+                _draw_probe(a, tau, parts[p], data, vmax, kind,
+                            label=ix == 0 or (scale == "panel" and not depth[p]),
+                            show_scale=(scale == "panel" or last) and cbar_ax is None,
+                            cbar_ax=cbar_ax)
                 a.set_title(f"{x} → {y}  ({p})", fontsize=8)
                 a.tick_params(labelsize=7)
                 if row == len(heights) - 1:
@@ -456,11 +411,11 @@ def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
     """
     check_choice("kind", kind, KINDS)
     signals = plottable(signals, ("probe_channel", "time"), "signals")
-    names = _select_probes(signals, probes)
+    names = selected_probes(signals, probes)
     time = np.asarray(signals.coords["time"].values, float)
     if time_lim is None:
         time_lim = (time[0], min(time[-1], time[0] + 1000.0))
-    window = _window(time, time_lim, "time_lim")
+    window = time_window(time, time_lim, "time_lim")
     sig = signals.isel(time=window).compute()
     t = time[window]
     parts = {p: select_probe(sig, p) for p in names}
@@ -469,13 +424,10 @@ def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
     target = _target(fig, ax, figsize, (8.0, 0.8 * sum(heights) + 0.6))
     if target is None:
         slots = _axes_list(ax, len(heights), "signals")
-        fig_out = slots[0].figure
     else:
-        fig_out = target
-        grid = target.add_gridspec(len(heights), 1, height_ratios=heights)
-        slots = []
-        for i in range(len(heights)):
-            slots.append(target.add_subplot(grid[i], sharex=slots[0] if slots else None))
+        slots = list(target.subplots(len(heights), 1, sharex=True, squeeze=False,
+                                     height_ratios=heights)[:, 0])
+    fig_out = slots[0].figure if target is None else target
     axes = list(slots)
     if rates is not None:
         _draw_rates(slots.pop(0), rates, time_lim)
@@ -484,13 +436,7 @@ def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
         data = np.asarray(part.values, float)
         centred = data - data.mean(axis=-1, keepdims=True)
         vmax = float(np.nanmax(np.abs(centred))) if centred.size else 0.0
-        if is_depth_probe(part):
-            _draw_depth(a, t, centred, np.asarray(part.coords["z"].values, float),
-                        _units(part), kind, vmax)
-            a.set_ylabel(f"{p}: z (µm)")
-        else:
-            _draw_lines(a, t, part, centred, vmax)
-            a.set_ylabel(f"{p} ({a.get_ylabel()})")
+        _draw_probe(a, t, part, centred, vmax, kind)
         a.set_title(f"{p} (mean removed)", fontsize=8)
         a.tick_params(labelsize=7)
     axes[-1].set_xlabel("t (ms)")
@@ -535,16 +481,14 @@ def _draw_rates(ax, rates: xr.DataArray, time_lim: Sequence[float]) -> None:
     if "X" not in rates.dims or "time" not in rates.dims or rates.ndim != 2:
         raise ValueError(f"rates must have dims ('X', 'time'), got {rates.dims}")
     t = np.asarray(rates.coords["time"].values, float)
-    window = _window(t, time_lim, "time_lim")
     dt = float(t[1] - t[0])
     bin_ms = max(1, int(round(1.0 / dt)))
-    labels = (rates.coords["X"].values.tolist() if "X" in rates.coords
-              else list(range(rates.sizes["X"])))
-    for i, x in enumerate(labels):
-        trace = np.asarray(rates.isel(X=i).isel(time=window).values, float)
-        n = trace.size // bin_ms * bin_ms
-        per_ms = trace[:n].reshape(-1, bin_ms).sum(axis=1) / (bin_ms * dt)
-        ax.plot(t[window][:n:bin_ms], per_ms, lw=0.8, label=str(x), drawstyle="steps-post")
+    counts = rates.isel(time=time_window(t, time_lim, "time_lim")).astype(float)
+    per_ms = counts.coarsen(time=bin_ms, boundary="trim", coord_func="min").sum() / (bin_ms * dt)
+    for i in range(per_ms.sizes["X"]):
+        x = per_ms.coords["X"].values[i] if "X" in per_ms.coords else i
+        ax.plot(per_ms.coords["time"].values, per_ms.isel(X=i).values, lw=0.8, label=str(x),
+                drawstyle="steps-post")
     ax.set_ylabel("spikes/ms")
     ax.set_title("population spike counts", fontsize=8)
     ax.legend(fontsize=7, loc="upper right", frameon=False)

@@ -28,6 +28,7 @@ import xarray as xr
 from xkernels.app import lif
 from xkernels.app.files import CLIError, check_output, publish_output, spec_document
 from xkernels.checks import check_int, check_real
+from xkernels.contract import probe_names
 from xkernels.store.publish import staged
 
 #: EEG electrodes (µm): on the scalp (radius 90 mm) above the dipole and 20°/40° away.
@@ -70,7 +71,7 @@ def _summary(H: xr.DataArray, rates: xr.DataArray, signals: xr.DataArray,
                            "rates_duration_ms": float(rates.sizes["time"] * OPTIONS["dt"]),
                            "signals_time_ms": signals.attrs["complete_time"],
                            "signal_std": {}, "seconds": seconds}
-    for probe in dict.fromkeys(signals.coords["probe"].values.tolist()):
+    for probe in probe_names(signals):
         part = sig.xk.probe(probe)
         units = str(part.coords["units"].values[0])
         values = [float(v) for v in part.values]
@@ -144,9 +145,8 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
     steps = ["kernels", "LIF network (NEST)", "signals", "figures"]
     with staged(outdir) as tmp:
         tmp.mkdir()
-        bar = tqdm(total=len(steps), desc="xkernels demo", unit="step", disable=quiet,
-                   file=sys.stderr)
-        try:
+        with tqdm(total=len(steps), desc="xkernels demo", unit="step", disable=quiet,
+                  file=sys.stderr) as bar:
             bar.set_postfix_str(steps[0])
             network = Network.example()
             probes = demo_probes()
@@ -183,8 +183,6 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
                                round(time.perf_counter() - start, 1))
             (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
             publish_output(tmp, outdir, overwrite)
-        finally:
-            bar.close()
     if not quiet:
         print(format_summary(outdir, summary))
     return summary

@@ -90,8 +90,9 @@ class LIFParams:
 
 
 @dataclass
-class LIFSpikes:
-    """Spikes of a simulated LIF network.
+class NestSpikes:
+    """Spikes of a NEST network simulation (:func:`simulate_lif`,
+    :func:`xkernels.app.microcircuit.simulate_microcircuit`).
 
     Attributes
     ----------
@@ -105,8 +106,12 @@ class LIFSpikes:
         Simulated duration (ms).
     dt : float
         Simulation resolution (ms).
-    params : LIFParams
+    params : LIFParams or MicrocircuitParams
         The network parameters.
+    full_sizes : dict
+        Population name -> full size the rates are scaled to (cells).
+    model : str
+        What was simulated, for the ``description`` of the rates.
     """
 
     times: np.ndarray
@@ -114,16 +119,25 @@ class LIFSpikes:
     populations: dict[str, range]
     t_stop: float
     dt: float
-    params: LIFParams
+    params: Any
+    full_sizes: Mapping[str, int]
+    model: str
 
     def mean_rates(self, t_start: float = 0.0) -> dict[str, float]:
-        """Mean firing rate per neuron (spikes/s) after ``t_start`` (ms)."""
-        out = {}
+        """Mean firing rate per neuron (spikes/s) after ``t_start`` (ms).
+
+        Examples
+        --------
+        >>> spikes = NestSpikes(np.array([1.0, 2.0]), np.array([1, 2]),
+        ...                     {"E": range(1, 3)}, 1000.0, 0.0625, None, {"E": 16}, "toy")
+        >>> float(spikes.mean_rates()["E"])  # 2 spikes of 2 neurons in 1 s
+        1.0
+        """
         keep = self.times >= t_start
-        for name, ids in self.populations.items():
-            n = np.count_nonzero(keep & (self.senders >= ids.start) & (self.senders < ids.stop))
-            out[name] = n / len(ids) / ((self.t_stop - t_start) / 1000.0)
-        return out
+        seconds = (self.t_stop - t_start) / 1000.0
+        return {name: np.count_nonzero(keep & (self.senders >= ids.start)
+                                       & (self.senders < ids.stop)) / len(ids) / seconds
+                for name, ids in self.populations.items()}
 
 
 def import_nest() -> Any:
@@ -147,17 +161,78 @@ def import_nest() -> Any:
     return nest
 
 
-def _quiet(nest: Any) -> None:
-    """Only errors from NEST (API of NEST >= 3.9 and older)."""
-    if hasattr(nest, "VerbosityLevel"):
+def start_nest(params: Any, kind: type, t_stop: float, dt: float, seed: int,
+               threads: int) -> Any:
+    """Check a simulation's arguments, then reset NEST (errors only, resolution ``dt``).
+
+    Parameters
+    ----------
+    params : LIFParams or MicrocircuitParams
+        The network parameters, which must be a ``kind``.
+    kind : type
+        Their class.
+    t_stop, dt : float
+        Duration and resolution (ms), > 0.
+    seed, threads : int
+        NEST random seed (>= 1) and ``local_num_threads``.
+
+    Returns
+    -------
+    module
+        ``nest``, ready for a network.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad argument (checked before NEST is imported).
+    ImportError
+        NEST is not installed.
+    """
+    if not isinstance(params, kind):
+        fail("params", type(params).__name__, f"a {kind.__name__}", TypeError)
+    params.check()
+    check_real("t_stop (ms)", t_stop, positive=True)
+    check_real("dt (ms)", dt, positive=True)
+    check_int("seed", seed, minimum=1)
+    check_int("threads", threads, minimum=1)
+    nest = import_nest()
+    nest.ResetKernel()
+    if hasattr(nest, "VerbosityLevel"):  # NEST >= 3.9
         nest.verbosity = nest.VerbosityLevel.ERROR
     else:  # pragma: no cover - older NEST
         nest.set_verbosity("M_ERROR")
+    # 2**-4 ms is not a whole number of NEST's default 1 µs tics: use binary tics
+    nest.SetKernelStatus({"tics_per_ms": 2 ** 14, "resolution": float(dt),
+                          "local_num_threads": int(threads), "rng_seed": int(seed),
+                          "print_time": False})
+    return nest
+
+
+def record_spikes(nest: Any, nodes: Mapping[str, Any], t_stop: float
+                  ) -> tuple[np.ndarray, np.ndarray, dict[str, range]]:
+    """Simulate ``t_stop`` ms recording every node of ``nodes`` (population -> nodes).
+
+    Returns
+    -------
+    (times, senders, populations)
+        Spike times (ms) sorted stably, their senders, and the node-id range of each
+        population.
+    """
+    recorder = nest.Create("spike_recorder")
+    for group in nodes.values():
+        nest.Connect(group, recorder)
+    nest.Simulate(float(t_stop))
+    events = recorder.get("events")
+    order = np.argsort(events["times"], kind="stable")
+    populations = {name: range(group[0].global_id, group[-1].global_id + 1)
+                   for name, group in nodes.items()}
+    return (np.asarray(events["times"], dtype=float)[order],
+            np.asarray(events["senders"], dtype=np.int64)[order], populations)
 
 
 def simulate_lif(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
                  params: LIFParams | None = None, seed: int = 12345,
-                 threads: int = 2) -> LIFSpikes:
+                 threads: int = 2) -> NestSpikes:
     """Simulate the E/I LIF network in NEST and return its spikes.
 
     Parameters
@@ -176,7 +251,7 @@ def simulate_lif(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
 
     Returns
     -------
-    LIFSpikes
+    NestSpikes
         Spike times and senders, and the node-id range of each population.
 
     Raises
@@ -187,22 +262,7 @@ def simulate_lif(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
         NEST is not installed.
     """
     params = LIFParams() if params is None else params
-    if not isinstance(params, LIFParams):
-        raise TypeError(f"params must be an LIFParams, got {type(params).__name__}")
-    params.check()
-    check_real("t_stop (ms)", t_stop, positive=True)
-    check_real("dt (ms)", dt, positive=True)
-    check_int("seed", seed, minimum=1)
-    check_int("threads", threads, minimum=1)
-
-    nest = import_nest()
-    nest.ResetKernel()
-    _quiet(nest)
-    # 2**-4 ms is not a whole number of NEST's default 1 µs tics: use binary tics
-    nest.SetKernelStatus({"tics_per_ms": 2 ** 14, "resolution": float(dt),
-                          "local_num_threads": int(threads),
-                          "rng_seed": int(seed), "print_time": False})
-
+    nest = start_nest(params, LIFParams, t_stop, dt, seed, threads)
     nodes_E = nest.Create("iaf_psc_exp", params.n_E, params=NEURON_PARAMS)
     nodes_I = nest.Create("iaf_psc_exp", params.n_I, params=NEURON_PARAMS)
     rng = np.random.default_rng(seed)
@@ -210,7 +270,6 @@ def simulate_lif(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
         nodes.V_m = rng.uniform(NEURON_PARAMS["V_reset"], NEURON_PARAMS["V_th"],
                                 len(nodes)).tolist()
     noise = nest.Create("poisson_generator", params={"rate": float(params.nu_ext)})
-    recorder = nest.Create("spike_recorder")
 
     every = nodes_E + nodes_I
     for pre, weight in ((nodes_E, params.J), (nodes_I, -params.g * params.J)):
@@ -220,29 +279,20 @@ def simulate_lif(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
                       "delay": float(params.delay)})
     nest.Connect(noise, every, syn_spec={"weight": float(params.J_ext),
                                          "delay": float(params.delay)})
-    nest.Connect(every, recorder)
-    nest.Simulate(float(t_stop))
-
-    events = recorder.get("events")
-    order = np.argsort(events["times"], kind="stable")
-    populations = {
-        "E": range(nodes_E[0].global_id, nodes_E[-1].global_id + 1),
-        "I": range(nodes_I[0].global_id, nodes_I[-1].global_id + 1),
-    }
-    return LIFSpikes(times=np.asarray(events["times"], dtype=float)[order],
-                     senders=np.asarray(events["senders"], dtype=np.int64)[order],
-                     populations=populations, t_stop=float(t_stop), dt=float(dt),
-                     params=params)
+    times, senders, populations = record_spikes(nest, {"E": nodes_E, "I": nodes_I}, t_stop)
+    return NestSpikes(times, senders, populations, float(t_stop), float(dt), params,
+                      dict(params.full_sizes), "LIF subnetwork")
 
 
-def population_rates(spikes: LIFSpikes, *, t_start: float = 0.0, t_stop: float | None = None,
+def population_rates(spikes: NestSpikes, *, t_start: float = 0.0, t_stop: float | None = None,
                      dt: float = 2.0 ** -4) -> xr.DataArray:
-    """Full-population spike counts per bin, scaled from the simulated subnetwork.
+    """Full-population spike counts per bin, scaled from the simulated network.
 
     Parameters
     ----------
-    spikes : LIFSpikes
-        Output of :func:`simulate_lif`.
+    spikes : NestSpikes
+        Output of :func:`simulate_lif` or
+        :func:`xkernels.app.microcircuit.simulate_microcircuit`.
     t_start, t_stop : float
         Time window (ms); ``t_stop`` defaults to the simulated duration.  Discard the
         initial transient with ``t_start``.
@@ -253,57 +303,29 @@ def population_rates(spikes: LIFSpikes, *, t_start: float = 0.0, t_stop: float |
     -------
     xarray.DataArray
         ``rates`` with dims (X, time): counts per bin of the simulated population times
-        ``N_full / N_sim`` (spikes per bin of the full-size population), time in ms
-        (bin start), attrs ``units``, ``scale`` (per population) and ``dt``.
-    """
-    if not isinstance(spikes, LIFSpikes):
-        fail("spikes", type(spikes).__name__, "an LIFSpikes", TypeError)
-    return full_population_rates(spikes, spikes.params.full_sizes, t_start=t_start,
-                                 t_stop=t_stop, dt=dt,
-                                 description="LIF subnetwork counts x N_full / N_sim")
-
-
-def full_population_rates(spikes: Any, full_sizes: Mapping[str, int], *, t_start: float,
-                          t_stop: float | None, dt: float, description: str) -> xr.DataArray:
-    """Counts per bin of a NEST simulation's populations times ``N_full / N_sim``.
-
-    Parameters
-    ----------
-    spikes : LIFSpikes or MicrocircuitSpikes
-        Recorder events (``times``, ``senders``), node ids per population
-        (``populations``) and the simulated duration ``t_stop`` (ms).
-    full_sizes : mapping of str to int
-        Full-size population sizes.
-    t_start, t_stop : float
-        Time window (ms); ``t_stop`` None: the simulated duration.
-    dt : float
-        Bin width (ms).
-    description : str
-        The ``description`` attribute of the result.
-
-    Returns
-    -------
-    xarray.DataArray
-        ``rates`` (X, time) in spikes per bin of the full-size populations, attrs
-        ``units``, ``dt``, ``scale`` (per population) and ``description``.
+        ``N_full / N_sim`` (spikes per bin of the full-size population, the unit of the
+        kernels), time in ms (bin start), attrs ``units``, ``scale`` (per population),
+        ``dt`` and ``description``.
     """
     from xkernels.signals import Spikes, rates_from_spikes
 
+    if not isinstance(spikes, NestSpikes):
+        fail("spikes", type(spikes).__name__, "a NestSpikes", TypeError)
     events = Spikes.from_events(spikes.times, spikes.senders, spikes.populations)
     counts = rates_from_spikes(events, t_start=t_start,
                                t_stop=spikes.t_stop if t_stop is None else t_stop, dt=dt)
-    scale = xr.DataArray([full_sizes[n] / events.sizes[n] for n in events], dims="X",
+    scale = xr.DataArray([spikes.full_sizes[n] / events.sizes[n] for n in events], dims="X",
                          coords={"X": list(events)})
     rates = (counts * scale).rename("rates")
     rates.attrs.update(counts.attrs)
     rates.attrs.update({"units": "spikes per bin (full population)", "dt": float(dt),
                         "scale": [float(s) for s in scale.values],
-                        "description": description})
+                        "description": f"{spikes.model} counts x N_full / N_sim"})
     return rates
 
 
-def summary(spikes: LIFSpikes, t_start: float = 0.0) -> dict[str, Any]:
-    """Mean rates (spikes/s) and sizes, for printing."""
+def summary(spikes: NestSpikes, t_start: float = 0.0) -> dict[str, Any]:
+    """Simulated and full sizes and mean rates (spikes/s) per population, for printing."""
     rates = spikes.mean_rates(t_start)
-    return {name: {"n_sim": len(ids), "n_full": spikes.params.full_sizes[name],
+    return {name: {"n_sim": len(ids), "n_full": spikes.full_sizes[name],
                    "rate": float(rates[name])} for name, ids in spikes.populations.items()}

@@ -38,14 +38,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import xarray as xr
 
-from xkernels.app.lif import full_population_rates, import_nest
-from xkernels.checks import check_int, check_real, fail
+from xkernels.app.lif import NestSpikes, population_rates, record_spikes, start_nest, summary
+from xkernels.checks import check_real, fail
 from xkernels.spec import microcircuit as mc
+
+__all__ = ["MicrocircuitParams", "dc_compensation", "population_rates",  # the last two:
+           "simulate_microcircuit", "summary"]  # from xkernels.app.lif
 
 
 @dataclass(frozen=True)
@@ -85,40 +86,6 @@ class MicrocircuitParams:
                 for name in list(mc.POPULATIONS) + [mc.THALAMUS]}
 
 
-@dataclass
-class MicrocircuitSpikes:
-    """Spikes of a simulated microcircuit.
-
-    Attributes
-    ----------
-    times : ndarray
-        Spike times (ms).
-    senders : ndarray
-        Sender node ids.
-    populations : dict
-        Population name -> ``range`` of its node ids (the 8 populations and ``"TC"``).
-    t_stop, dt : float
-        Simulated duration and resolution (ms).
-    params : MicrocircuitParams
-        The scaling and thalamic-input parameters.
-    """
-
-    times: np.ndarray
-    senders: np.ndarray
-    populations: dict[str, range]
-    t_stop: float
-    dt: float
-    params: MicrocircuitParams
-
-    def mean_rates(self, t_start: float = 0.0) -> dict[str, float]:
-        """Mean firing rate per neuron (spikes/s) after ``t_start`` (ms)."""
-        keep = self.times >= t_start
-        seconds = (self.t_stop - t_start) / 1000.0
-        return {name: np.count_nonzero(keep & (self.senders >= ids.start)
-                                       & (self.senders < ids.stop)) / len(ids) / seconds
-                for name, ids in self.populations.items()}
-
-
 def dc_compensation(k_scaling: float) -> dict[str, float]:
     """DC current (pA) per population replacing the mean input lost by k-scaling.
 
@@ -135,7 +102,7 @@ def dc_compensation(k_scaling: float) -> dict[str, float]:
 
 def simulate_microcircuit(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
                           params: MicrocircuitParams | None = None, seed: int = 55,
-                          threads: int = 2) -> MicrocircuitSpikes:
+                          threads: int = 2) -> NestSpikes:
     """Simulate the downscaled microcircuit in NEST and return its spikes.
 
     Parameters
@@ -153,7 +120,8 @@ def simulate_microcircuit(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
 
     Returns
     -------
-    MicrocircuitSpikes
+    NestSpikes
+        Its ``populations`` are the 8 cortical ones and ``"TC"``.
 
     Raises
     ------
@@ -163,23 +131,7 @@ def simulate_microcircuit(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
         NEST is not installed.
     """
     params = MicrocircuitParams() if params is None else params
-    if not isinstance(params, MicrocircuitParams):
-        fail("params", type(params).__name__, "a MicrocircuitParams", TypeError)
-    params.check()
-    t_stop = check_real("t_stop (ms)", t_stop, positive=True)
-    dt = check_real("dt (ms)", dt, positive=True)
-    check_int("seed", seed, minimum=1)
-    check_int("threads", threads, minimum=1)
-
-    nest = import_nest()
-    nest.ResetKernel()
-    if hasattr(nest, "VerbosityLevel"):      # only errors from NEST
-        nest.verbosity = nest.VerbosityLevel.ERROR
-    else:  # pragma: no cover - older NEST
-        nest.set_verbosity("M_ERROR")
-    nest.SetKernelStatus({"tics_per_ms": 2 ** 14, "resolution": dt,
-                          "local_num_threads": int(threads), "rng_seed": int(seed),
-                          "print_time": False})
+    nest = start_nest(params, MicrocircuitParams, t_stop, dt, seed, threads)
     sizes = params.sizes()
     dc = dc_compensation(params.k_scaling)
     rng = np.random.default_rng(seed)
@@ -213,55 +165,13 @@ def simulate_microcircuit(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
             weight = (nest.math.redraw(wdist, min=0.0, max=float("inf")) if w > 0 else
                       nest.math.redraw(wdist, min=-float("inf"), max=0.0))
             delay = nest.math.redraw(nest.random.normal(mean=d, std=d * mc.DELAY_REL_SD),
-                                     min=dt, max=float("inf"))
+                                     min=float(dt), max=float("inf"))
             nest.Connect(nodes[pre], nodes[post],
                          {"rule": "fixed_total_number", "N": n_syn},
                          {"synapse_model": "static_synapse", "weight": weight,
                           "delay": delay})
-    recorder = nest.Create("spike_recorder")
-    every = nodes[mc.POPULATIONS[0]]
-    for name in list(mc.POPULATIONS[1:]) + [mc.THALAMUS]:
-        every = every + nodes[name]
-    nest.Connect(every, recorder)
-    nest.Simulate(t_stop)
+    times, senders, populations = record_spikes(nest, nodes, t_stop)
+    return NestSpikes(times, senders, populations, float(t_stop), float(dt), params,
+                      dict(mc.FULL_SIZES),
+                      "microcircuit")
 
-    events = recorder.get("events")
-    order = np.argsort(events["times"], kind="stable")
-    populations = {name: range(nodes[name][0].global_id, nodes[name][-1].global_id + 1)
-                   for name in list(mc.POPULATIONS) + [mc.THALAMUS]}
-    return MicrocircuitSpikes(times=np.asarray(events["times"], dtype=float)[order],
-                              senders=np.asarray(events["senders"], dtype=np.int64)[order],
-                              populations=populations, t_stop=t_stop, dt=dt, params=params)
-
-
-def population_rates(spikes: MicrocircuitSpikes, *, t_start: float = 0.0,
-                     t_stop: float | None = None, dt: float = 2.0 ** -4) -> xr.DataArray:
-    """Full-population spike counts per bin, scaled from the simulated network.
-
-    Parameters
-    ----------
-    spikes : MicrocircuitSpikes
-        Output of :func:`simulate_microcircuit`.
-    t_start, t_stop : float
-        Time window (ms); discard the initial transient with ``t_start``.
-    dt : float
-        Bin width (ms); must equal the kernels' dt.
-
-    Returns
-    -------
-    xarray.DataArray
-        ``rates`` (X, time): counts per bin times N_full / N_sim (spikes per bin of the
-        full-size population, the unit of the kernels of
-        ``Network.microcircuit(scale=1)``).
-    """
-    if not isinstance(spikes, MicrocircuitSpikes):
-        fail("spikes", type(spikes).__name__, "a MicrocircuitSpikes", TypeError)
-    return full_population_rates(spikes, mc.FULL_SIZES, t_start=t_start, t_stop=t_stop,
-                                 dt=dt, description="microcircuit counts x N_full / N_sim")
-
-
-def summary(spikes: MicrocircuitSpikes, t_start: float = 0.0) -> dict[str, Any]:
-    """Simulated and full sizes and mean rates (spikes/s) per population."""
-    rates = spikes.mean_rates(t_start)
-    return {name: {"n_sim": len(ids), "n_full": mc.FULL_SIZES[name],
-                   "rate": float(rates[name])} for name, ids in spikes.populations.items()}

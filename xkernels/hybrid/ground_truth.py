@@ -91,8 +91,8 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
     -------
     dict
         ``values`` (n_channels, n_steps) sum of the cells' signals (channel units),
-        ``cells``, ``synapses``, ``groups``, ``events`` counts, ``seconds`` (wall) and
-        ``cpu_seconds`` (this process's CPU time) spent.
+        ``cells``, ``synapses``, ``groups``, ``events`` counts, ``task_seconds`` (wall)
+        and ``task_cpu_seconds`` (this process's CPU time) spent.
     """
     from xkernels.engine.mechanisms import NEURON_LOCK
     from xkernels.engine.network_cell import NetworkCell
@@ -121,13 +121,10 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
             signal = cell.simulate(options["n_steps"], cell_matrix(probes, geometry),
                                    chunk_steps=options["chunk_steps"])
             cell.clear_synapses()
-            if total is None:
-                total = signal
-            else:
-                total += signal
+            total = signal if total is None else total + signal
     return {"values": total, "cells": len(cells), "synapses": n_syn, "groups": n_groups,
-            "events": n_events, "seconds": time.perf_counter() - start,
-            "cpu_seconds": time.process_time() - cpu}
+            "events": n_events, "task_seconds": time.perf_counter() - start,
+            "task_cpu_seconds": time.process_time() - cpu}
 
 
 # --------------------------------------------------------------------------------------
@@ -140,12 +137,6 @@ def _e_pas(Vrest: Any, post: str) -> float:
                              f"{sorted(Vrest)}")
         return check_real(f"Vrest[{post!r}]", Vrest[post])
     return check_real("Vrest", Vrest)
-
-
-def _n_cells_for(n_cells: Any, post: str) -> Any:
-    if isinstance(n_cells, Mapping):
-        return n_cells.get(post)
-    return n_cells
 
 
 def resolve_ext(ext: str, network: Network) -> str:
@@ -168,7 +159,8 @@ def _batch_plan(network: Network, n_cells: Any, seed: int,
     chosen, batches = {}, []
     for post in posts:
         size = network.population(post).size
-        idx = select_cells(size, _n_cells_for(n_cells, post), seed, post)
+        idx = select_cells(size, n_cells.get(post) if isinstance(n_cells, Mapping) else n_cells,
+                           seed, post)
         chosen[post] = idx
         bs = batch_size or max(1, math.ceil(idx.size / BATCHES_PER_POPULATION))
         for first in range(0, idx.size, bs):
@@ -337,7 +329,6 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     posts, chosen, batches = _batch_plan(network, n_cells, seed, batch_size)
     channels = merge_channel_coords([probe_channels(name, probe)
                                      for name, probe in named.items()])
-    labels = channels["probe_channel"][1].tolist()
     scale = {post: network.population(post).size / chosen[post].size for post in posts}
     spikes_hash = spikes.digest()
     inputs = {"spec": network.to_dict(), "probes": [[n, d] for n, d in definitions.items()],
@@ -347,21 +338,23 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
               "batches": [[b["Y"], b["first"], b["cells"]] for b in batches],
               "chunk_steps": chunk_steps}
     digest = content_hash(inputs)
-    time_axis = np.arange(n_steps) * dt
+    versions_json = json.dumps(versions(), sort_keys=True)
+    coords = {"Y": ("Y", np.asarray(posts, dtype=object)), **{
+        k: (dim, np.asarray(v.tolist(), dtype=object) if v.dtype.kind in "UOS" else v, a)
+        for k, (dim, v, a) in channels.items()},
+        "time": ("time", np.arange(n_steps) * dt, {"units": "ms", "long_name": "time"})}
     options = {"seed": seed, "dt": dt, "t_stop": t_stop, "n_steps": n_steps, "ext": ext,
                "v_init": v_init, "chunk_steps": chunk_steps}
     stats = {"cells": 0, "synapses": 0, "groups": 0, "events": 0, "task_seconds": 0.0,
              "task_cpu_seconds": 0.0}
-    out = np.zeros((len(posts), len(labels), n_steps))
+    out = np.zeros((len(posts), len(coords["probe_channel"][1]), n_steps))
     wall = time.perf_counter()
     with contextlib.ExitStack() as stack:
         done = np.zeros(len(batches), dtype=bool)
         if store is not None:  # one process at a time simulates into a store
             stack.enter_context(locked(Path(store)))
-            ds, encoding = hstore.template(
-                {"Y": posts, "channels": channels, "time": time_axis}, batches, inputs,
-                {"content_hash": digest, "versions": json.dumps(versions(), sort_keys=True)})
-            done = hstore.open_or_create(store, ds, encoding, inputs)
+            done = hstore.open_or_create(store, coords, batches, inputs, {
+                "content_hash": digest, "versions": versions_json})
         jobs, todo = [], []
         for b, batch in enumerate(batches):
             if not done[b]:
@@ -384,10 +377,8 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
                 hstore.write_batch(store, b, result["values"])
             else:
                 out[posts.index(batches[b]["Y"])] += result["values"]
-            for key in ("cells", "synapses", "groups", "events"):
+            for key in stats:
                 stats[key] += result[key]
-            stats["task_seconds"] += result["seconds"]
-            stats["task_cpu_seconds"] += result["cpu_seconds"]
             bar.update(result["cells"])
         stats["wall_seconds"] = time.perf_counter() - wall
         for j, post in enumerate(posts):
@@ -399,10 +390,6 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
                 out[j] *= scale[post]
             if store is not None:
                 hstore.write_ground_truth(store, j, out[j])
-    coords = {"Y": ("Y", np.asarray(posts, dtype=object)), **{
-        k: (dim, np.asarray(v.tolist(), dtype=object) if v.dtype.kind in "UOS" else v, a)
-        for k, (dim, v, a) in channels.items()},
-        "time": ("time", time_axis, {"units": "ms", "long_name": "time"})}
     attrs = {
         "long_name": "hybrid ground truth",
         "description": "every cell simulated with the network's spikes, per population",
@@ -411,10 +398,10 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         "dt": dt, "t_stop": t_stop, "seed": seed, "ext": ext,
         "Vrest": json.dumps(e_pas), "v_init": "rest or cell v_init" if v_init is None
         else v_init,
-        "cells": json.dumps({post: int(chosen[post].size) for post in posts}),
+        "cells": json.dumps(inputs["n_cells"]),
         "scale": json.dumps(scale),
         "spikes_hash": spikes_hash, "content_hash": digest,
-        "versions": json.dumps(versions(), sort_keys=True),
+        "versions": versions_json,
         "run_stats": json.dumps(stats),
     }
     return xr.DataArray(out, dims=("Y", "probe_channel", "time"), coords=coords,

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from xkernels.figures import new_figure
+from xkernels.contract import selected_probes
+from xkernels.figures import new_figure, time_window
 
 REQUIRED = ("ground_truth", "prediction", "r2", "std_ratio")
 
@@ -79,24 +80,12 @@ def plot_validation(ds: xr.Dataset, *, probes: Sequence[str] | None = None,
     """
     missing = [v for v in REQUIRED if v not in ds]
     if missing:
-        raise ValueError(f"ds must be a validation Dataset with {list(REQUIRED)}; "
-                         f"missing {missing}")
-    names = list(dict.fromkeys(ds.coords["probe"].values.tolist()))
-    if probes is not None:
-        probes = [probes] if isinstance(probes, str) else list(probes)
-        unknown = [p for p in probes if p not in names]
-        if unknown:
-            raise ValueError(f"probes {unknown} not found; available probes: {names}")
-        names = probes
+        raise ValueError(f"ds must be a validation Dataset with {list(REQUIRED)} (Dataset.xk."
+                         f"plot() plots those); missing {missing}, variables: "
+                         f"{list(ds.data_vars)}")
+    names = selected_probes(ds, probes)
     t = ds.coords["time"].values
-    window = np.ones(t.size, dtype=bool)
-    if time_lim is not None:
-        if len(time_lim) != 2 or not time_lim[0] < time_lim[1]:
-            raise ValueError(f"time_lim must be (start, stop) with start < stop (ms), got "
-                             f"{time_lim!r}")
-        window = (t >= time_lim[0]) & (t <= time_lim[1])
-        if window.sum() < 2:
-            raise ValueError(f"time_lim = {tuple(time_lim)} ms holds fewer than 2 samples")
+    window = time_window(t, time_lim, "time_lim")
     rows = []
     for name in names:
         part = ds.where(ds.coords["probe"] == name, drop=True)
@@ -152,21 +141,18 @@ def plot_validation(ds: xr.Dataset, *, probes: Sequence[str] | None = None,
         ax.legend(fontsize=7, loc="upper right", frameon=False, ncol=3)
         r2 = part["r2"].values[order]
         ratio = part["std_ratio"].values[order]
-        ax_r2 = fig.add_subplot(grid[i, 1], sharey=ax)
-        ax_r2.plot(r2, pos, "o-", color="C0", ms=3)
-        ax_r2.set_xlim(min(0.0, np.nanmin(r2) if np.isfinite(r2).any() else 0.0) - 0.05,
-                       1.05)
-        ax_r2.axvline(1.0, color="0.7", lw=0.8)
-        ax_r2.set_xlabel("R² (signed)")
-        ax_r2.tick_params(labelleft=False)
-        ax_sd = fig.add_subplot(grid[i, 2], sharey=ax)
-        ax_sd.plot(ratio, pos, "o-", color="C1", ms=3)
-        ax_sd.axvline(1.0, color="0.7", lw=0.8)
         finite = ratio[np.isfinite(ratio)]
-        hi = max(2.0, float(finite.max()) * 1.1) if finite.size else 2.0
-        ax_sd.set_xlim(0.0, hi)
-        ax_sd.set_xlabel("STD ratio\n(prediction / truth)")
-        ax_sd.tick_params(labelleft=False)
+        r2_low = min(0.0, np.nanmin(r2) if np.isfinite(r2).any() else 0.0) - 0.05
+        ratio_high = max(2.0, float(finite.max()) * 1.1) if finite.size else 2.0
+        for col, (values, color, xlim, xlabel) in enumerate((
+                (r2, "C0", (r2_low, 1.05), "R² (signed)"),
+                (ratio, "C1", (0.0, ratio_high), "STD ratio\n(prediction / truth)")), start=1):
+            profile = fig.add_subplot(grid[i, col], sharey=ax)
+            profile.plot(values, pos, "o-", color=color, ms=3)
+            profile.set_xlim(*xlim)
+            profile.axvline(1.0, color="0.7", lw=0.8)
+            profile.set_xlabel(xlabel)
+            profile.tick_params(labelleft=False)
     fig.suptitle(f"kernel prediction vs hybrid ground truth (scores for t ≥ {transient:g} ms)",
                  fontsize=10)
     return fig

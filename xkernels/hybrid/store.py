@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from xkernels.store.datasets import write_dataset
+from xkernels.store.layout import chunk_length
 from xkernels.store.matching import leaf_diffs
 from xkernels.store.regions import write_region
 
@@ -44,11 +45,6 @@ class HybridStoreError(ValueError):
     """A store that cannot hold (or does not hold) this simulation."""
 
 
-def time_chunk(n_channels: int, n_time: int) -> int:
-    """Time samples per chunk so that a chunk of one batch is about :data:`CHUNK_BYTES`."""
-    return int(min(n_time, max(1, CHUNK_BYTES // (8 * max(1, n_channels)))))
-
-
 def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str, Any],
              attrs: Mapping[str, Any]) -> tuple[xr.Dataset, dict]:
     """The store's Dataset (lazy data) and its encoding.
@@ -56,8 +52,8 @@ def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str
     Parameters
     ----------
     coords : mapping
-        ``Y`` (list of str), ``probe_channel`` coordinates (name -> ("probe_channel",
-        values)) and ``time`` (ms).
+        ``Y``, the ``probe_channel`` coordinates and ``time`` (ms), each as
+        ``(dim, values[, attrs])`` (str values as objects: Zarr variable-length strings).
     batches : list of dict
         ``{"Y": str, "first": int, "cells": int}`` per batch, in summation order.
     inputs : mapping
@@ -67,22 +63,17 @@ def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str
     """
     import dask.array as dsa
 
-    ys = list(coords["Y"])
-    channels = coords["channels"]
-    time = np.asarray(coords["time"], dtype=float)
-    n_ch, n_t, n_b = channels["probe_channel"][1].size, time.size, len(batches)
-    tc = time_chunk(n_ch, n_t)
-    chan = dict(channels)  # str values are written as variable-length strings
+    n_y, n_ch, n_t = (len(coords[name][1]) for name in ("Y", "probe_channel", "time"))
+    n_b = len(batches)
+    tc = chunk_length(n_t, 8 * n_ch, CHUNK_BYTES)  # float64 samples of one batch
     ds = xr.Dataset(
         {"ground_truth": (("Y", "probe_channel", "time"),
-                          dsa.zeros((len(ys), n_ch, n_t), chunks=(1, n_ch, tc))),
-         "summed": (("Y",), np.zeros(len(ys), dtype=bool)),
+                          dsa.zeros((n_y, n_ch, n_t), chunks=(1, n_ch, tc))),
+         "summed": (("Y",), np.zeros(n_y, dtype=bool)),
          "partial": (("batch", "probe_channel", "time"),
                      dsa.zeros((n_b, n_ch, n_t), chunks=(1, n_ch, tc))),
          "done": (("batch",), np.zeros(n_b, dtype=bool))},
-        coords={"Y": ("Y", np.asarray(ys, dtype=object)), **chan,
-                "time": ("time", time, {"units": "ms"}),
-                "batch": ("batch", np.arange(n_b)),
+        coords={**coords, "batch": ("batch", np.arange(n_b)),
                 "batch_Y": ("batch", np.asarray([b["Y"] for b in batches], dtype=object)),
                 "batch_first": ("batch", np.asarray([b["first"] for b in batches])),
                 "batch_cells": ("batch", np.asarray([b["cells"] for b in batches]))},
@@ -99,9 +90,10 @@ def _short(value: Any, n: int = 100) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def open_or_create(path: str | os.PathLike, ds: xr.Dataset, encoding: dict,
-                   inputs: Mapping[str, Any]) -> np.ndarray:
-    """Open the store of this simulation (creating it if absent); return its done flags.
+def open_or_create(path: str | os.PathLike, coords: Mapping[str, Any], batches: list[dict],
+                   inputs: Mapping[str, Any], attrs: Mapping[str, Any]) -> np.ndarray:
+    """Open the store of this simulation (creating it from :func:`template` if absent);
+    return its done flags.
 
     Raises
     ------
@@ -113,6 +105,7 @@ def open_or_create(path: str | os.PathLike, ds: xr.Dataset, encoding: dict,
 
     path = Path(path)
     if not path.exists():
+        ds, encoding = template(coords, batches, inputs, attrs)
         write_dataset(ds, path, encoding=encoding, compute=False, what="hybrid store")
     try:
         group = zarr.open_group(path, mode="r", use_consolidated=False)

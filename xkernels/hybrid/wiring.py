@@ -77,10 +77,7 @@ def select_cells(size: int, n_cells: int | float | None, seed: int,
     """
     if n_cells is None:
         return np.arange(size)
-    if isinstance(n_cells, (bool, np.bool_)):
-        raise TypeError(f"n_cells[{population!r}] must be None, an int or a float in (0, 1],"
-                        f" got {n_cells!r}")
-    if isinstance(n_cells, (int, np.integer)):
+    if isinstance(n_cells, (int, np.integer)) and not isinstance(n_cells, (bool, np.bool_)):
         m = int(n_cells)
         if not 1 <= m <= size:
             raise ValueError(f"n_cells[{population!r}] must be in [1, {size}] (the population "
@@ -264,10 +261,7 @@ def draw_synapses(rng: np.random.Generator, network: Network, post: str, *,
             segments=segments, times=times, n_synapses=int(pre.size), synapse_segment=seg,
             synapse_source=pre, synapse_delay=delays))
     if ext == "poisson" and pop.n_ext > 0 and pop.nu_ext > 0:
-        syn = pop.ext_synapse
-        if syn is None:
-            raise ValueError(f"populations[{post!r}].ext_synapse must be given for "
-                             f"ext='poisson' (n_ext = {pop.n_ext}), got None")
+        syn = pop.ext_synapse  # given: checked by simulate
         rate = pop.n_ext * area / area.sum() * pop.nu_ext          # spikes/s per segment
         counts = rng.poisson(rate * t_stop / 1000.0)
         seg = np.repeat(np.arange(nseg), counts)

@@ -21,52 +21,22 @@ CONSOLIDATED_WARNING = "Consolidated metadata is currently not part"
 
 
 def plain_strings(ds: xr.Dataset) -> xr.Dataset:
-    """Copy of ``ds`` with fresh encodings and ``<U`` coordinates as Python str objects
-    (Zarr variable-length strings, which have a specification, unlike numpy's ``<U``)."""
+    """Copy of ``ds`` with fresh encodings and ``<U`` (or ``StringDType``) coordinates as
+    Python str objects (Zarr variable-length strings, which have a specification, unlike
+    numpy's ``<U``)."""
     ds = ds.copy()
     for var in ds.variables.values():
         var.encoding = {}
     new = {name: (coord.dims, strings_as_objects(coord.values), coord.attrs)
-           for name, coord in ds.coords.items() if coord.dtype.kind == "U"}
+           for name, coord in ds.coords.items() if coord.dtype.kind in "UT"}
     return ds.assign_coords(new)
-
-
-def to_zarr_quietly(ds: xr.Dataset, target: Path, *, encoding: dict | None = None,
-                    compute: bool = True, progress: bool = False) -> None:
-    """Write ``ds`` to a new consolidated Zarr 3 store at ``target`` without zarr's
-    warning about consolidated metadata.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Numpy- or dask-backed.
-    target : pathlib.Path
-        Must not exist.
-    encoding : dict, optional
-        Per-variable Zarr encoding (chunks).
-    compute : bool
-        Write the values; False writes metadata and in-memory coordinates only.
-    progress : bool
-        Show a dask progress bar on stderr while the values are written.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=CONSOLIDATED_WARNING)
-        if progress and compute:
-            from dask.diagnostics import ProgressBar
-
-            delayed = ds.to_zarr(target, mode="w-", encoding=encoding, consolidated=True,
-                                 zarr_format=3, compute=False)
-            with ProgressBar(dt=0.5, out=sys.stderr):
-                delayed.compute()
-        else:
-            ds.to_zarr(target, mode="w-", encoding=encoding, consolidated=True, zarr_format=3,
-                       compute=compute)
 
 
 def write_dataset(ds: xr.Dataset, path: str | Path, *, overwrite: bool = False,
                   encoding: dict | None = None, compute: bool = True, progress: bool = False,
                   what: str = "output") -> None:
-    """Write a Dataset to a new Zarr store, atomically.
+    """Write a Dataset to a new consolidated Zarr 3 store, atomically, without zarr's
+    warning that consolidated metadata is not in the Zarr 3 specification.
 
     Parameters
     ----------
@@ -95,7 +65,14 @@ def write_dataset(ds: xr.Dataset, path: str | Path, *, overwrite: bool = False,
     if not overwrite and (path.exists() or path.is_symlink()):
         raise FileExistsError(f"{what} {str(path)!r} already exists "
                               "(pass overwrite=True to replace it)")
-    with staged(path) as tmp:
-        to_zarr_quietly(plain_strings(ds), tmp, encoding=encoding, compute=compute,
-                        progress=progress)
+    with staged(path) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=CONSOLIDATED_WARNING)  # quiet: zarr 3
+        written = plain_strings(ds).to_zarr(tmp, mode="w-", encoding=encoding,
+                                            consolidated=True, zarr_format=3,
+                                            compute=compute and not progress)
+        if progress and compute:  # the values, with a dask progress bar on stderr
+            from dask.diagnostics import ProgressBar
+
+            with ProgressBar(dt=0.5, out=sys.stderr):
+                written.compute()
         publish(tmp, path, overwrite=overwrite, what=what)

@@ -24,13 +24,12 @@ import numpy as np
 import xarray as xr
 
 from xkernels.contract import CORE_DIMS, KERNEL_NAME
-from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
 from xkernels.store.datasets import CONSOLIDATED_WARNING
-from xkernels.store.layout import check_storable
-from xkernels.store.matching import check_template, compare_core, coords_equal, short
-from xkernels.store.publish import kill_point, locked, publish, recover, staged
-from xkernels.store.reading import as_path, stored_kernels
+from xkernels.store.matching import check_template, compare_attrs, compare_core, coords_equal
+from xkernels.store.publish import kill_point, publish, staged
+from xkernels.store.reading import stored_kernels
+from xkernels.store.sweep_store import checked_template
 
 
 @dataclass(frozen=True)
@@ -45,11 +44,14 @@ class Extension:
         Coordinate name -> the values appended to it.
     content_hash : str
         Content hash of the grown sweep (the new ``kernels`` attribute).
+    added : dict
+        Sweep dim -> number of values appended.
     """
 
     shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
     tails: dict[str, list]
     content_hash: str
+    added: dict[str, int]
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -134,11 +136,7 @@ def plan_extension(path: os.PathLike, template: xr.DataArray,
         return None
     compare_core(stored, template, "template", path, CORE_DIMS)
     attrs = checked_attrs(template.attrs)
-    for key in sorted(set(attrs) | set(stored.attrs)):
-        if key != "content_hash" and attrs.get(key) != stored.attrs.get(key):
-            raise ValueError(f"template does not match kernel store {str(path)!r}: "
-                             f"attrs[{key!r}] is {short(attrs.get(key))}, store has "
-                             f"{short(stored.attrs.get(key))}")
+    compare_attrs(path, attrs, stored.attrs, skip=("content_hash",))
     along = {n for n, c in template.coords.items() if c.ndim == 1 and c.dims[0] in sweep_dims}
     stored_along = {n for n, c in stored.coords.items()
                     if c.ndim == 1 and c.dims[0] in sweep_dims}
@@ -158,7 +156,8 @@ def plan_extension(path: os.PathLike, template: xr.DataArray,
         dims = tuple(arr.metadata.dimension_names or ())
         if any(d in grown for d in dims):
             shapes[name] = (tuple(arr.shape), tuple(template.sizes[d] for d in dims))
-    return Extension(shapes, tails, attrs["content_hash"])
+    added = {d: template.sizes[d] - stored.sizes[d] for d in grown}
+    return Extension(shapes, tails, attrs["content_hash"], added)
 
 
 def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[str, int]:
@@ -218,25 +217,13 @@ def extend_sweep_store(path: str | os.PathLike, template: xr.DataArray) -> dict[
     >>> xkernels.completed_points("grown.zarr")
     array([False, False, False])
     """
-    path = as_path(path)
-    sweep_dims = check_storable(template)
-    if not sweep_dims:
-        raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
-                         f"{template.dims}")
-    require_described_json(template.attrs.get("probes"), f"sweep store {str(path)!r}")
-    template = template.copy(deep=False)
-    template.attrs = without_value_attrs(template.attrs)
-    with locked(path):  # one process at a time grows a store
-        recover(path)
+    path, template, sweep_dims = checked_template(path, template)
+    with staged(path) as tmp:  # one process at a time grows a store
         extension = plan_extension(path, template, sweep_dims)
         if extension is None:
             return {}
-        stored = stored_kernels(path)
-        added = {d: template.sizes[d] - stored.sizes[d] for d in sweep_dims
-                 if template.sizes[d] != stored.sizes[d]}
-        with staged(path) as tmp:
-            shutil.copytree(path, tmp, copy_function=_link_or_copy)
-            apply_extension(tmp, extension)
-            kill_point("grow:built")
-            publish(tmp, path, overwrite=True, what="kernel store")
-        return added
+        shutil.copytree(path, tmp, copy_function=_link_or_copy)
+        apply_extension(tmp, extension)
+        kill_point("grow:built")
+        publish(tmp, path, overwrite=True, what="kernel store")
+    return extension.added

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from xkernels.contract import CORE_DIMS
+from xkernels.contract import CORE_DIMS, probe_names, select_probe
 from xkernels.store.attrs import parse_json_attr
 from xkernels.store.reading import as_path, read_done, stored_kernels
 
@@ -66,13 +66,12 @@ def describe(path: str | os.PathLike) -> str:
              f"  populations X (presynaptic): {', '.join(H.coords['X'].values.tolist())}",
              f"  populations Y (postsynaptic): {', '.join(H.coords['Y'].values.tolist())}",
              "  probes:"]
-    probes = H.coords["probe"].values
-    for name in dict.fromkeys(probes.tolist()):
-        sel = probes == name
-        units = ", ".join(dict.fromkeys(H.coords["units"].values[sel].tolist()))
-        labels = H.coords["probe_channel"].values[sel].tolist()
+    for name in probe_names(H):
+        part = select_probe(H, name)
+        units = ", ".join(dict.fromkeys(part.coords["units"].values.tolist()))
+        labels = part.coords["probe_channel"].values.tolist()
         shown = ", ".join(labels[:4]) + (", ..." if len(labels) > 4 else "")
-        lines.append(f"    {name}: {int(sel.sum())} channels [{units}] ({shown})")
+        lines.append(f"    {name}: {len(labels)} channels [{units}] ({shown})")
     lines += [f"  dt: {attrs.get('dt')} ms",
               f"  tau: {tau[0]:g} .. {tau[-1]:g} ms ({tau.size} samples)",
               f"  t_X: {attrs.get('t_X')} ms",

@@ -18,14 +18,13 @@ import xarray as xr
 from xkernels.contract import KERNEL_NAME
 from xkernels.provenance import stamped_attrs
 from xkernels.store.attrs import restore_strings
-from xkernels.store.layout import check_replaceable, check_storable, dataset_for_zarr, write_store
+from xkernels.store.layout import check_replaceable, check_storable, write_store
 from xkernels.store.reading import (
     KernelStoreError,
     as_path,
-    inspect_store,
-    kernel_attrs,
     open_dataset,
     read_done,
+    stored_kernels,
 )
 
 __all__ = ["KernelStoreError", "open_kernels", "read_attrs", "write_kernels"]
@@ -75,12 +74,11 @@ def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool =
     check_replaceable(path, overwrite)
     stamped = H.copy(deep=False)
     stamped.attrs = stamped_attrs(H)
-    ds, encoding = dataset_for_zarr(stamped, sweep_dims, done_value=True)
-    write_store(ds, encoding, path, overwrite)
+    write_store(stamped, path, sweep_dims, done=True, overwrite=overwrite)
 
 
 def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
-    """Return the provenance attrs of a kernel store without opening its arrays.
+    """Return the provenance attrs of a kernel store without reading its kernel values.
 
     Parameters
     ----------
@@ -107,9 +105,7 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
     >>> attrs["dt"], attrs["g_eff"]
     (0.0625, True)
     """
-    path = as_path(path)
-    inspect_store(path)
-    return kernel_attrs(path)
+    return dict(stored_kernels(as_path(path)).attrs)
 
 
 def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> xr.DataArray:
@@ -154,6 +150,4 @@ def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> 
         raise KernelStoreError(f"kernel store {str(path)!r} is incomplete: "
                                f"{int(done.sum())} of {done.size} sweep points written "
                                "(pass allow_incomplete=True to open it anyway)")
-    H = restore_strings(ds[KERNEL_NAME])
-    H.attrs = dict(ds[KERNEL_NAME].attrs)
-    return H
+    return restore_strings(ds[KERNEL_NAME])  # keeps the attrs

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME, check_kernels
-from xkernels.store.attrs import checked_attrs, strings_as_objects
+from xkernels.store.attrs import checked_attrs
 from xkernels.store.datasets import write_dataset
 
 STORE_FORMAT_VERSION = FORMAT_VERSION
@@ -59,39 +59,42 @@ def check_storable(H: xr.DataArray) -> tuple[str, ...]:
             step, float(dt), rtol=1e-9, atol=0.0):
         raise ValueError(f"kernels.attrs['dt'] must equal the tau spacing {step!r} ms, "
                          f"got {dt!r}")
-    for name in ("X", "Y", "probe_channel", "probe", "units"):
-        kind = H.coords[name].dtype.kind
-        if kind not in "UOT":
-            raise ValueError(f"coordinate {name!r} must hold str, got dtype "
-                             f"{H.coords[name].dtype}")
-    for name in ("x", "y", "z"):
-        if H.coords[name].dtype.kind != "f":
-            raise ValueError(f"coordinate {name!r} must be float (µm, NaN allowed), got "
-                             f"dtype {H.coords[name].dtype}")
     sweep_dims = tuple(H.dims[:-len(CORE_DIMS)])
+    missing = [dim for dim in sweep_dims if dim not in H.coords]
+    if missing:
+        raise ValueError(f"sweep dim {missing[0]!r} needs a coordinate with its parameter values")
+    # coordinate -> (allowed dtype kinds, what they are); any other: numbers, bools, str
+    allowed = {**dict.fromkeys(("X", "Y", "probe_channel", "probe", "units"), ("UOT", "str")),
+               **dict.fromkeys(("x", "y", "z"), ("f", "float (µm, NaN allowed)")),
+               **dict.fromkeys(sweep_dims, ("iufUOT", "numeric or str (sweep values)"))}
+    for name, coord in H.coords.items():
+        kinds, what = allowed.get(name, ("iufbUOT", "numeric, bool or str"))
+        if coord.dtype.kind not in kinds or coord.dtype.kind == "O" and not all(
+                isinstance(v, str) for v in coord.values.ravel()):
+            raise ValueError(f"coordinate {name!r} must hold {what}, got dtype {coord.dtype}"
+                             + (" with non-str values" if coord.dtype.kind == "O" else ""))
     for dim in sweep_dims:
-        if dim not in H.coords:
-            raise ValueError(f"sweep dim {dim!r} needs a coordinate with its parameter values")
         values = H.coords[dim].values
-        if values.dtype.kind not in "iufUOT":
-            raise ValueError(f"sweep coordinate {dim!r} must be numeric or str, got dtype "
-                             f"{values.dtype}")
         if len(set(values.tolist())) != values.size:
             raise ValueError(f"sweep coordinate {dim!r} values must be unique, got "
                              f"{values.tolist()}")
-    for name, coord in H.coords.items():
-        if coord.dtype.kind == "O" and not all(isinstance(v, str) for v in coord.values.ravel()):
-            raise ValueError(f"coordinate {name!r} has object dtype with non-str values")
-        if coord.dtype.kind not in "iufbUOT":
-            raise ValueError(f"coordinate {name!r} has unsupported dtype {coord.dtype}")
     return sweep_dims
+
+
+def chunk_length(n: int, sample_bytes: int, target: int | None = None) -> int:
+    """Samples per chunk (1 .. ``n``) so that a chunk of ``sample_bytes`` per sample is
+    about ``target`` bytes (default :data:`TARGET_CHUNK_BYTES`): the one chunking rule
+    of every store (kernels along tau, rates and signals, hybrid ground truths along
+    time)."""
+    target = TARGET_CHUNK_BYTES if target is None else target
+    return int(min(n, max(1, target // max(sample_bytes, 1))))
 
 
 def tau_chunk(H: xr.DataArray) -> int:
     """Tau chunk length (samples) so that one (X, Y, probe_channel) block is about
     :data:`TARGET_CHUNK_BYTES`."""
     block = H.sizes["X"] * H.sizes["Y"] * H.sizes["probe_channel"] * H.dtype.itemsize
-    return int(min(H.sizes["tau"], max(1, TARGET_CHUNK_BYTES // max(block, 1))))
+    return chunk_length(H.sizes["tau"], block)
 
 
 def chunks(H: xr.DataArray, sweep_dims: tuple[str, ...]) -> dict[str, int]:
@@ -100,51 +103,6 @@ def chunks(H: xr.DataArray, sweep_dims: tuple[str, ...]) -> dict[str, int]:
     out.update({dim: H.sizes[dim] for dim in ("X", "Y", "probe_channel")})
     out["tau"] = tau_chunk(H)
     return out
-
-
-def dataset_for_zarr(H: xr.DataArray, sweep_dims: tuple[str, ...], done_value: bool,
-                     data: Any = None) -> tuple[xr.Dataset, dict[str, dict]]:
-    """The Dataset of a kernel store (str coords as objects, fresh encodings) and its
-    Zarr encoding.
-
-    Parameters
-    ----------
-    H : xarray.DataArray
-        Checked kernels (:func:`check_storable`).
-    sweep_dims : tuple of str
-        Their sweep dims.
-    done_value : bool
-        Initial ``done`` flag of every sweep point.
-    data : array, optional
-        Values to write instead of ``H``'s (a lazy placeholder for sweep stores).
-
-    Returns
-    -------
-    (xarray.Dataset, dict)
-    """
-    attrs = checked_attrs(H.attrs)
-    sizes = chunks(H, sweep_dims)
-    values = H.data if data is None else data
-    if data is None and hasattr(values, "rechunk"):
-        values = values.rechunk(tuple(sizes[d] for d in H.dims))
-    kernels = xr.Variable(H.dims, values, attrs=attrs)
-    coords = {}
-    for name, coord in H.coords.items():
-        vals = coord.values
-        if vals.dtype.kind in "UOT":
-            vals = strings_as_objects(vals)
-        coords[name] = xr.Variable(coord.dims, vals, attrs=dict(coord.attrs))
-    data_vars = {KERNEL_NAME: kernels}
-    encoding = {KERNEL_NAME: {"chunks": tuple(sizes[d] for d in H.dims)}}
-    if sweep_dims:
-        import dask.array as dsa
-
-        shape = tuple(H.sizes[d] for d in sweep_dims)
-        flag = dsa.full(shape, done_value, dtype=bool, chunks=1)
-        data_vars[DONE_NAME] = xr.Variable(sweep_dims, flag)
-        encoding[DONE_NAME] = {"chunks": (1,) * len(sweep_dims)}
-    ds = xr.Dataset(data_vars, coords=coords, attrs={ROOT_VERSION_ATTR: FORMAT_VERSION})
-    return ds, encoding
 
 
 def check_replaceable(path: Path, overwrite: bool) -> None:
@@ -168,21 +126,39 @@ def check_replaceable(path: Path, overwrite: bool) -> None:
         raise ValueError(f"overwrite=True replaces kernel stores only; {str(path)!r} is {what}")
 
 
-def write_store(ds: xr.Dataset, encoding: dict, path: Path, overwrite: bool,
-                compute: bool = True) -> None:
-    """Write a kernel store's Dataset to ``path`` atomically (see :func:`write_dataset`).
+def write_store(H: xr.DataArray, path: Path, sweep_dims: tuple[str, ...], *, done: bool,
+                overwrite: bool, data: Any = None) -> None:
+    """Write kernels as a kernel store at ``path``, atomically (see :func:`write_dataset`).
 
     Parameters
     ----------
-    ds, encoding
-        From :func:`dataset_for_zarr`.
+    H : xarray.DataArray
+        Checked kernels (:func:`check_storable`).
     path : pathlib.Path
-        Absolute store path.
+        Absolute store path (checked with :func:`check_replaceable` by the caller).
+    sweep_dims : tuple of str
+        Their sweep dims.
+    done : bool
+        Initial ``done`` flag of every sweep point.
     overwrite : bool
-        Replace an existing kernel store (never anything else).
-    compute : bool
-        Write the values (False: arrays are created but not filled).
+        Replace an existing kernel store.
+    data : array, optional
+        A lazy placeholder written instead of ``H``'s values: the arrays are created,
+        not filled (empty sweep stores).
     """
-    check_replaceable(path, overwrite)
-    write_dataset(ds, path, overwrite=overwrite, encoding=encoding, compute=compute,
+    sizes = chunks(H, sweep_dims)
+    chunk_shape = tuple(sizes[d] for d in H.dims)
+    values = H.data if data is None else data
+    if data is None and hasattr(values, "rechunk"):
+        values = values.rechunk(chunk_shape)
+    ds = xr.Dataset({KERNEL_NAME: xr.Variable(H.dims, values, attrs=checked_attrs(H.attrs))},
+                    coords=H.coords, attrs={ROOT_VERSION_ATTR: FORMAT_VERSION})
+    encoding = {KERNEL_NAME: {"chunks": chunk_shape}}
+    if sweep_dims:
+        import dask.array as dsa
+
+        shape = tuple(H.sizes[d] for d in sweep_dims)
+        ds[DONE_NAME] = (sweep_dims, dsa.full(shape, done, dtype=bool, chunks=1))
+        encoding[DONE_NAME] = {"chunks": (1,) * len(sweep_dims)}
+    write_dataset(ds, path, overwrite=overwrite, encoding=encoding, compute=data is None,
                   what="kernel store")

@@ -80,12 +80,17 @@ def check_template(path: Path, template: xr.DataArray) -> None:
         raise ValueError(f"template does not match kernel store {str(path)!r}: dims "
                          f"{template.dims}, store has {stored.dims}")
     compare_core(stored, template, "template", path, tuple(template.dims))
-    attrs = checked_attrs(template.attrs)
-    for key in sorted(set(attrs) | set(stored.attrs)):
-        if attrs.get(key) != stored.attrs.get(key):
+    compare_attrs(path, checked_attrs(template.attrs), stored.attrs)
+
+
+def compare_attrs(path: Path, attrs: dict, stored: dict, skip: tuple[str, ...] = ()) -> None:
+    """Raise ValueError naming the first attribute (not in ``skip``) of a template
+    that differs from the store's."""
+    for key in sorted(set(attrs) | set(stored)):
+        if key not in skip and attrs.get(key) != stored.get(key):
             raise ValueError(f"template does not match kernel store {str(path)!r}: "
                              f"attrs[{key!r}] is {short(attrs.get(key))}, store has "
-                             f"{short(stored.attrs.get(key))}")
+                             f"{short(stored.get(key))}")
 
 
 def leaf_diffs(a: Any, b: Any, where: tuple = ()) -> list[tuple[tuple, Any, Any]]:

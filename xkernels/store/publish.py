@@ -19,8 +19,10 @@ the CLI's output folders:
 * **Readers never write.**  What a killed writer leaves (``.tmp``, ``.old``) is
   cleaned up by the next writer, under the lock (:func:`recover`): an ``.old`` with
   nothing at ``path`` is put back.
-* **Kill points.**  :func:`kill_point` lets tests kill a writer (SIGKILL) at a named
-  step: set ``XKERNELS_KILL_AT`` to the step's name in the writer's environment.
+* **Kill points.**  :func:`kill_point` lets tests kill a writer at a named step: set
+  ``XKERNELS_KILL_AT`` to the step's name (``name#n``: the n-th time it is reached) in
+  the writer's environment, and ``XKERNELS_KILL_SIGNAL=INT`` for a Ctrl-C instead of
+  SIGKILL.
 """
 
 from __future__ import annotations
@@ -37,20 +39,33 @@ from filelock import FileLock, Timeout
 
 #: Environment variable naming the :func:`kill_point` at which a writer kills itself.
 KILL_ENV = "XKERNELS_KILL_AT"
+#: Environment variable naming the signal :func:`kill_point` sends (``KILL`` or ``INT``).
+KILL_SIGNAL_ENV = "XKERNELS_KILL_SIGNAL"
+
+_kill_point_passes: dict[str, int] = {}
 
 logger = logging.getLogger(__name__)
 
 
 def kill_point(name: str) -> None:
-    """SIGKILL this process if ``XKERNELS_KILL_AT`` is ``name`` (a test hook).
+    """Signal this process if ``XKERNELS_KILL_AT`` names this step (a test hook).
+
+    ``XKERNELS_KILL_AT`` is ``name`` (the first time the step is reached) or
+    ``name#n`` (the n-th time); ``XKERNELS_KILL_SIGNAL`` is ``KILL`` (default: SIGKILL)
+    or ``INT`` (SIGINT, as Ctrl-C sends).
 
     Parameters
     ----------
     name : str
         The step just completed, e.g. ``"grow:built"``.
     """
-    if os.environ.get(KILL_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+    wanted = os.environ.get(KILL_ENV)
+    if not wanted or wanted.partition("#")[0] != name:
+        return
+    _kill_point_passes[name] = _kill_point_passes.get(name, 0) + 1
+    if _kill_point_passes[name] == int(wanted.partition("#")[2] or 1):
+        how = os.environ.get(KILL_SIGNAL_ENV, "KILL")
+        os.kill(os.getpid(), signal.SIGINT if how == "INT" else signal.SIGKILL)
 
 
 def sibling(target: Path, kind: str) -> Path:

@@ -9,7 +9,6 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -126,12 +125,6 @@ def inspect_store(path: Path) -> dict:
                                f"this xkernels reads format versions up to {FORMAT_VERSION}; "
                                "upgrade xkernels")
     return root
-
-
-def kernel_attrs(path: Path) -> dict[str, Any]:
-    """The attributes of ``kernels`` in a checked store (no zarr internals)."""
-    attrs = read_json(path / KERNEL_NAME / "zarr.json").get("attributes", {})
-    return {k: v for k, v in attrs.items() if not k.startswith("_") and k != "coordinates"}
 
 
 def open_dataset(path: Path) -> xr.Dataset:

@@ -23,6 +23,7 @@ import xarray as xr
 from xkernels.checks import fail
 from xkernels.contract import TAU_RTOL, regular_spacing
 from xkernels.store.datasets import write_dataset
+from xkernels.store.layout import chunk_length
 from xkernels.store.reading import KernelStoreError
 
 __all__ = ["RATES_NAME", "SIGNALS_NAME", "check_series", "open_rates", "open_signals",
@@ -32,8 +33,6 @@ RATES_NAME = "rates"
 SIGNALS_NAME = "signals"
 #: dims every array of a kind must have
 _DIMS = {RATES_NAME: ("X", "time"), SIGNALS_NAME: ("probe_channel", "time")}
-#: target bytes of one chunk when numpy data are written
-_CHUNK_BYTES = 16 * 2**20
 
 
 def check_series(data: xr.DataArray, kind: str, where: str = "") -> float:
@@ -86,12 +85,12 @@ def check_series(data: xr.DataArray, kind: str, where: str = "") -> float:
 
 
 def _chunks(data: xr.DataArray) -> dict[str, int]:
-    """Chunks to write: about :data:`_CHUNK_BYTES` along time for numpy data; dask
+    """Chunks to write: :func:`~xkernels.store.layout.chunk_length` along time for numpy data; dask
     chunks kept where zarr can store them (equal but for a smaller last one), else the
     largest chunk of that dim."""
     if data.chunks is None:
         per_sample = max(1, data.dtype.itemsize * data.size // max(data.sizes["time"], 1))
-        return {"time": max(1, min(data.sizes["time"], _CHUNK_BYTES // per_sample))}
+        return {"time": chunk_length(data.sizes["time"], per_sample)}
     out = {}
     for dim, sizes in zip(data.dims, data.chunks, strict=True):
         if len(set(sizes[:-1])) > 1 or sizes[-1] > sizes[0]:

@@ -22,7 +22,7 @@ from xkernels.checks import check_int, fail
 from xkernels.contract import CORE_DIMS, KERNEL_NAME, check_kernels
 from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
-from xkernels.store.layout import DONE_NAME, check_storable, chunks, dataset_for_zarr, write_store
+from xkernels.store.layout import DONE_NAME, check_storable, chunks, write_store
 from xkernels.store.matching import check_point_attrs, check_template, compare_core, coords_equal
 from xkernels.store.publish import locked, recover
 from xkernels.store.reading import as_path, inspect_store, read_done, stored_kernels
@@ -62,14 +62,7 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
     >>> completed_points("created.zarr")
     array([False, False])
     """
-    path = as_path(path)
-    sweep_dims = check_storable(template)
-    if not sweep_dims:
-        raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
-                         f"{template.dims}; use write_kernels for a single point")
-    template = template.copy(deep=False)
-    template.attrs = without_value_attrs(checked_attrs(template.attrs))  # before any disk
-    require_described_json(template.attrs.get("probes"), f"sweep store {str(path)!r}")
+    path, template, sweep_dims = checked_template(path, template)
     import dask.array as dsa
 
     with locked(path):
@@ -82,8 +75,28 @@ def create_sweep_store(path: str | os.PathLike, template: xr.DataArray, *,
         sizes = chunks(template, sweep_dims)
         lazy = dsa.full(template.shape, np.nan, dtype=template.dtype,
                         chunks=tuple(sizes[d] for d in template.dims))
-        ds, encoding = dataset_for_zarr(template, sweep_dims, done_value=False, data=lazy)
-        write_store(ds, encoding, path, overwrite=False, compute=False)
+        write_store(template, path, sweep_dims, done=False, overwrite=False, data=lazy)
+
+
+def checked_template(path: str | os.PathLike, template: xr.DataArray
+                     ) -> tuple[Path, xr.DataArray, tuple[str, ...]]:
+    """The store's path, the sweep ``template`` checked (before any disk access) without
+    its value attrs, and its sweep dims.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``template`` breaks the data contract, has no sweep dim or undescribed probes.
+    """
+    path = as_path(path)
+    sweep_dims = check_storable(template)
+    if not sweep_dims:
+        raise ValueError(f"template must have sweep dims before {CORE_DIMS}, got dims "
+                         f"{template.dims}; use write_kernels for a single point")
+    template = template.copy(deep=False)
+    template.attrs = without_value_attrs(checked_attrs(template.attrs))
+    require_described_json(template.attrs.get("probes"), f"sweep store {str(path)!r}")
+    return path, template, sweep_dims
 
 
 def completed_points(path: str | os.PathLike) -> np.ndarray:
@@ -136,30 +149,12 @@ def open_sweep_store(path: str | os.PathLike,
     return path, stored, sweep_dims
 
 
-def _check_index_keys(index: Any, sweep_dims: tuple[str, ...], path: Path, what: str) -> None:
-    if not isinstance(index, Mapping) or set(index) != set(sweep_dims):
-        raise ValueError(f"index must map every sweep dim {sweep_dims} of kernel store "
-                         f"{str(path)!r} to {what}, got {index!r}")
-
-
-def point_index(stored: xr.DataArray, index: Mapping[str, int], path: Path) -> tuple[int, ...]:
-    """Position of one sweep point, checked: one int per sweep dim, in range."""
-    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
-    _check_index_keys(index, sweep_dims, path, "an int")
-    out = []
-    for dim in sweep_dims:
-        size = stored.sizes[dim]
-        i = check_int(f"index[{dim!r}]", index[dim])
-        if not 0 <= i < size:
-            fail(f"index[{dim!r}]", i, f"an int in [0, {size})")
-        out.append(i)
-    return tuple(out)
-
-
 def block_index(stored: xr.DataArray, index: Any, path: Path) -> tuple[list[int], ...]:
     """Positions (a list per sweep dim) of an orthogonal block of points, checked."""
     sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
-    _check_index_keys(index, sweep_dims, path, "an int or a list of ints")
+    if not isinstance(index, Mapping) or set(index) != set(sweep_dims):
+        raise ValueError(f"index must map every sweep dim {sweep_dims} of kernel store "
+                         f"{str(path)!r} to an int or a list of ints, got {index!r}")
     out = []
     for dim in sweep_dims:
         raw, size = index[dim], stored.sizes[dim]
@@ -219,7 +214,9 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
     array([ True, False])
     """
     path, stored, sweep_dims = open_sweep_store(path, "write_point")
-    position = point_index(stored, index, path)
+    if isinstance(index, Mapping):  # one int per dim, then checked as a block of one
+        index = {dim: [check_int(f"index[{dim!r}]", i)] for dim, i in index.items()}
+    selection = block_index(stored, index, path)
     if not isinstance(H_point, xr.DataArray):
         raise TypeError(f"H_point must be an xarray.DataArray, got {type(H_point).__name__}")
     extra = [d for d in H_point.dims if d not in CORE_DIMS]
@@ -227,27 +224,16 @@ def write_point(path: str | os.PathLike, H_point: xr.DataArray, *,
         raise ValueError(f"H_point must have dims {CORE_DIMS} (plus length-1 sweep dims), got "
                          f"{dict(H_point.sizes)}")
     H_point = H_point.squeeze(extra)
-    check_kernels(H_point)
-    if H_point.dims != CORE_DIMS:
-        raise ValueError(f"H_point must have dims {CORE_DIMS}, got {H_point.dims}")
-    if H_point.dtype.kind != "f":
-        raise ValueError(f"H_point must have a float dtype, got {H_point.dtype}")
-    compare_core(stored, H_point, "point kernels", path, CORE_DIMS)
-    point = {}
-    for dim, i in zip(sweep_dims, position, strict=True):
+    for dim in sweep_dims:
         if dim not in H_point.coords or H_point.coords[dim].ndim != 0:
             raise ValueError(f"H_point needs the scalar coordinate {dim!r} (its sweep value)")
-        value = H_point.coords[dim].values.item()
-        expected = stored.coords[dim].values[i].item()
-        if not coords_equal(np.asarray(expected), np.asarray(value)):
-            raise ValueError(f"H_point has {dim}={value!r} but index[{dim!r}]={i} is "
-                             f"{dim}={expected!r} in kernel store {str(path)!r}")
-        point[dim] = value
-    check_point_attrs(path, dict(stored.attrs), checked_attrs(H_point.attrs), point)
-
-    values = np.asarray(H_point.values, dtype=stored.dtype)
-    write_region(path, KERNEL_NAME, DONE_NAME, tuple([i] for i in position),
-                 values[(None,) * len(position)])
+    # the point as a block of one: its scalar sweep coordinates become length-1 ones
+    along = {name: coord.dims[0] for name, coord in stored.coords.items()
+             if coord.ndim == 1 and coord.dims[0] in sweep_dims and name not in sweep_dims}
+    block = H_point.expand_dims(list(sweep_dims)).assign_coords({
+        name: (dim, [H_point.coords[name].values.item()]) for name, dim in along.items()
+        if name in H_point.coords and H_point.coords[name].ndim == 0})
+    _write_block(path, stored, block, selection, "H_point")
 
 
 def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
@@ -293,28 +279,33 @@ def write_points(path: str | os.PathLike, H_points: xr.DataArray, *,
     >>> completed_points("block.zarr")
     array([ True,  True])
     """
-    path, stored, sweep_dims = open_sweep_store(path, "write_points")
-    selection = block_index(stored, index, path)
-    if not isinstance(H_points, xr.DataArray):
-        raise TypeError(f"H_points must be an xarray.DataArray, got {type(H_points).__name__}")
-    if H_points.dims != stored.dims:
-        raise ValueError(f"H_points must have the dims {stored.dims} of kernel store "
-                         f"{str(path)!r}, got {H_points.dims}")
-    check_kernels(H_points)
-    if H_points.dtype.kind != "f":
-        raise ValueError(f"H_points must have a float dtype, got {H_points.dtype}")
-    compare_core(stored, H_points, "point kernels", path, CORE_DIMS)
+    path, stored, _ = open_sweep_store(path, "write_points")
+    _write_block(path, stored, H_points, block_index(stored, index, path), "H_points")
+
+
+def _write_block(path: Path, stored: xr.DataArray, H: xr.DataArray,
+                 selection: tuple[list[int], ...], name: str) -> None:
+    """Check a block of points (named ``name`` in messages) against the store, write it."""
+    sweep_dims = tuple(stored.dims[:-len(CORE_DIMS)])
+    if not isinstance(H, xr.DataArray):
+        raise TypeError(f"{name} must be an xarray.DataArray, got {type(H).__name__}")
+    if H.dims != stored.dims:
+        raise ValueError(f"{name} must have the dims {stored.dims} of kernel store "
+                         f"{str(path)!r}, got {H.dims}")
+    check_kernels(H)
+    if H.dtype.kind != "f":
+        raise ValueError(f"{name} must have a float dtype, got {H.dtype}")
+    compare_core(stored, H, "point kernels", path, CORE_DIMS)
     block = stored.isel(dict(zip(sweep_dims, selection, strict=True)))
-    for name, coord in block.coords.items():
+    for coord_name, coord in block.coords.items():
         if coord.ndim == 1 and coord.dims[0] in sweep_dims:
-            got = H_points.coords.get(name)
+            got = H.coords.get(coord_name)
             if got is None or got.dims != coord.dims or not coords_equal(coord.values,
                                                                          got.values):
                 raise ValueError(
-                    f"H_points coordinate {name!r} is "
+                    f"{name} coordinate {coord_name!r} is "
                     f"{None if got is None else got.values.tolist()} but index selects "
                     f"{coord.values.tolist()} in kernel store {str(path)!r}")
-    check_point_attrs(path, dict(stored.attrs), checked_attrs(H_points.attrs),
+    check_point_attrs(path, dict(stored.attrs), checked_attrs(H.attrs),
                       dict.fromkeys(sweep_dims))
-    write_region(path, KERNEL_NAME, DONE_NAME, selection,
-                 np.asarray(H_points.values, dtype=stored.dtype))
+    write_region(path, KERNEL_NAME, DONE_NAME, selection, np.asarray(H.values, dtype=stored.dtype))
