@@ -74,7 +74,9 @@ def run_xkernels(**options):
 
 def depth_cost(repeat: int, nodes: list[int]) -> None:
     """CPU time of averaging="depth" against "reference" (interleaved, best of repeat)."""
-    from xkernels.engine.depth_average import DEFAULT_DEPTH_NODES
+    from xkernels import KernelOptions
+
+    DEFAULT_DEPTH_NODES = KernelOptions().depth_nodes
 
     print("\naveraging='depth' vs 'reference', README network, CPU time of this process:")
     for g_eff in (True, False):

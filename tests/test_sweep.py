@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from xkernels import compute_kernels
+from xkernels import KernelOptions, compute_kernels
 from xkernels import probes as P
 from xkernels.spec import Network
 from xkernels.sweeps.driver import sweep
@@ -114,13 +114,12 @@ def test_points_equal_whole_specifications(net):
             "connections[I->E].probability": [0.1], "populations[I].rate": [7.0],
             "populations[E].cell.biophysics.g_pas": [2e-4], "Vrest": [-60.0]}
     axes = parse_grid(net, grid)
-    builder = PointBuilder(net, axes, {"Vrest": -65.0, "t_X": 200.0},
-                           lambda name, value: float(value))
+    builder = PointBuilder(net, axes, KernelOptions(g_eff=False))
     for _, values in grid_points(axes):
         spec = builder.build(values)
         expected = modified(net, {k: v for k, v in values.items() if k != "Vrest"})
         assert spec.network == expected
-        assert spec.Vrest == -60.0
+        assert spec.options == KernelOptions(g_eff=False, Vrest=-60.0)
     assert net == Network.example()  # the base is not modified
 
 

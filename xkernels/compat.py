@@ -336,7 +336,7 @@ class KernelApprox:
         ``custom_fun``, an LFP probe with 13 contacts and the current dipole moment:
 
         >>> import scipy.stats as st
-        >>> from xkernels.engine.cells import insert_passive
+        >>> from xkernels.engine.biophysics import insert_passive
         >>> cell = {"morphology": "ball_and_sticks_E",
         ...         "templatefile": "BallAndSticksTemplate.hoc",
         ...         "templatename": "BallAndSticksTemplate", "custom_fun": [insert_passive],

@@ -1,7 +1,6 @@
 """Biophysics presets: the membrane mechanisms a preset name puts on a cell.
 
-* ``passive`` -- a leak (``pas``) on every section (:func:`insert_passive` in
-  :mod:`xkernels.engine.cells`).
+* ``passive`` -- a leak (``pas``) on every section (:func:`insert_passive`).
 * ``active`` -- the leak plus Hodgkin-Huxley sodium and potassium channels in the soma
   and an h-current on every section whose density grows exponentially along the apical
   dendrite (:func:`insert_active`).  The channels are xkernels' own NMODL files in the
@@ -25,6 +24,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+
+
+def insert_passive(cell: Any, g_pas: float, e_pas: float) -> None:
+    """Biophysics preset ``passive``: a leak channel on every section.
+
+    Parameters
+    ----------
+    cell : LFPy.TemplateCell
+        The cell being built (called by LFPy as a ``custom_fun``).
+    g_pas : float
+        Leak conductance (S/cm²).
+    e_pas : float
+        Leak reversal potential (mV).
+    """
+    for sec in cell.template.all:
+        sec.insert("pas")
+        sec.g_pas = g_pas
+        sec.e_pas = e_pas
 
 
 def insert_active(cell: Any, g_pas: float, e_pas: float, gnabar: float, gkbar: float,
@@ -53,10 +70,8 @@ def insert_active(cell: Any, g_pas: float, e_pas: float, gnabar: float, gkbar: f
     ena, ek, eh : float
         Sodium, potassium and h-current reversal potentials (mV).
     """
+    insert_passive(cell, g_pas, e_pas)
     for sec in cell.template.all:
-        sec.insert("pas")
-        sec.g_pas = g_pas
-        sec.e_pas = e_pas
         sec.insert("xkih")
         sec.gbar_xkih = gh
         sec.eh_xkih = eh
@@ -111,7 +126,7 @@ def finish_preset(sections: Any, biophysics: Mapping[str, Any]) -> None:
 
 
 def preset_function(biophysics: Mapping[str, Any], e_pas: float,
-                    passive: Callable[..., None]) -> tuple[Callable[..., None], dict]:
+                    ) -> tuple[Callable[..., None], dict]:
     """The LFPy ``custom_fun`` and its arguments for a biophysics preset.
 
     Parameters
@@ -122,8 +137,6 @@ def preset_function(biophysics: Mapping[str, Any], e_pas: float,
     e_pas : float
         The leak reversal potential to use (mV): the preset's, or Vrest when the preset
         leaves it unset.
-    passive : callable
-        The function inserting the passive preset (``insert_passive``).
 
     Returns
     -------
@@ -132,7 +145,7 @@ def preset_function(biophysics: Mapping[str, Any], e_pas: float,
     """
     name = biophysics["name"]
     if name == "passive":
-        return passive, {"g_pas": biophysics["g_pas"], "e_pas": e_pas}
+        return insert_passive, {"g_pas": biophysics["g_pas"], "e_pas": e_pas}
     if name == "active":
         args = {key: float(value) for key, value in biophysics.items()
                 if key not in ("name", "e_pas")}

@@ -27,65 +27,6 @@ from xkernels.spec.network import CellSpec, Population
 _LINEAR_MECHANISMS = {"pas"}
 
 
-def insert_passive(cell, g_pas: float, e_pas: float) -> None:
-    """Biophysics preset ``passive``: a leak channel on every section.
-
-    Parameters
-    ----------
-    cell : LFPy.TemplateCell
-        The cell being built (called by LFPy as a ``custom_fun``).
-    g_pas : float
-        Leak conductance (S/cm²).
-    e_pas : float
-        Leak reversal potential (mV).
-    """
-    for sec in cell.template.all:
-        sec.insert("pas")
-        sec.g_pas = g_pas
-        sec.e_pas = e_pas
-
-
-def add_leak(segments: list, g: np.ndarray, e: float | np.ndarray, what: str) -> None:
-    """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV, one value or
-    one per segment) to the leak of ``segments``, exactly: ``g_pas (v - e_pas) + g (v - e)``
-    is ``(g_pas + g)(v - e')`` with ``e' = (g_pas e_pas + g e) / (g_pas + g)``.
-
-    Parameters
-    ----------
-    segments : list
-        NEURON segments, one per entry of ``g``.
-    g : ndarray
-        Conductance to add per segment (S/cm²); segments with 0 are left alone.
-    e : float or ndarray
-        Its reversal potential (mV).
-    what : str
-        What the conductance is (named in the errors).
-
-    Raises
-    ------
-    ValueError
-        ``g`` of the wrong shape, ``e`` not finite where ``g`` > 0, or a segment to change
-        without ``pas``.
-    """
-    g = np.asarray(g, dtype=float)
-    if g.shape != (len(segments),):
-        raise ValueError(f"leak conductance must have shape ({len(segments)},) (one value per "
-                         f"segment), got {g.shape}")
-    e = np.broadcast_to(np.asarray(e, dtype=float), g.shape)
-    for seg, dg, rev in zip(segments, g, e):
-        if dg == 0.0:
-            continue
-        if not np.isfinite(rev):
-            raise ValueError(f"segment {seg}: the reversal potential of {what} must be "
-                             f"finite, got {rev}")
-        if not hasattr(seg, "pas"):
-            raise ValueError(f"segment {seg} must have a 'pas' mechanism to take {what}, "
-                             "got none")
-        total = seg.pas.g + dg
-        seg.pas.e = (seg.pas.g * seg.pas.e + dg * rev) / total
-        seg.pas.g = total
-
-
 @dataclass
 class Geometry:
     """Segment geometry of a placed, rotated cell (plain arrays, µm).
@@ -166,7 +107,7 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
         if e_pas is None:
             raise ValueError(f"populations[{population.name!r}].cell.biophysics.e_pas must "
                              "be set when Vrest is a per-segment list (or not given), got None")
-        fun, args = preset_function(bio, float(e_pas), insert_passive)
+        fun, args = preset_function(bio, float(e_pas))
         custom_fun.insert(0, fun)
         custom_args.insert(0, args)
     elif callable(bio):
@@ -264,6 +205,20 @@ class NeuronCell:
         """Number of segments."""
         return len(self.segments)
 
+    def _leak_changes(self, g: np.ndarray, what: str):
+        """``(index, segment, conductance)`` of every segment where ``g`` (S/cm², shape
+        (nseg,)) is non-zero; each must have a ``pas`` leak to take it."""
+        g = np.asarray(g, dtype=float)
+        if g.shape != (self.nseg,):
+            raise ValueError(f"{what} must have shape ({self.nseg},) (one value per "
+                             f"segment), got {g.shape}")
+        for k in np.flatnonzero(g):
+            seg = self.segments[k]
+            if not hasattr(seg, "pas"):
+                raise ValueError(f"segment {seg} must have a 'pas' mechanism to take {what}, "
+                                 "got none")
+            yield k, seg, g[k]
+
     def shift_g_pas(self, delta: np.ndarray) -> None:
         """Add ``delta`` (S/cm², shape (nseg,)) to the leak conductance of every segment.
 
@@ -272,23 +227,29 @@ class NeuronCell:
         ValueError
             ``delta`` of the wrong shape, or a segment to shift without ``pas``.
         """
-        delta = np.asarray(delta, dtype=float)
-        if delta.shape != (self.nseg,):
-            raise ValueError(f"g_pas shift must have shape ({self.nseg},) (one value per "
-                             f"segment), got {delta.shape}")
-        for seg, dg in zip(self.segments, delta):
-            if dg != 0.0:
-                if not hasattr(seg, "pas"):
-                    raise ValueError(f"segment {seg} has no 'pas' mechanism to shift "
-                                     "(g_eff needs a passive leak on every segment)")
-                seg.pas.g += dg
+        for _, seg, dg in self._leak_changes(delta, "the g_eff leak shift"):
+            seg.pas.g += dg
 
     def add_leak(self, g: np.ndarray, e: float | np.ndarray,
-                 what: str = "the mean input (operating_point='mean-input')") -> None:
+                 what: str = "the mean input") -> None:
         """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV, one value
-        or one per segment) to the leak, exactly (:func:`add_leak`; ``what`` is named in
-        its errors)."""
-        add_leak(self.segments, g, e, what)
+        or one per segment) to the leak, exactly: ``g_pas (v - e_pas) + g (v - e)`` is
+        ``(g_pas + g)(v - e')`` with ``e' = (g_pas e_pas + g e) / (g_pas + g)``.
+
+        Raises
+        ------
+        ValueError
+            ``g`` of the wrong shape, ``e`` not finite where ``g`` > 0, or a segment to
+            change without ``pas`` (``what`` names the conductance).
+        """
+        e = np.broadcast_to(np.asarray(e, dtype=float), (self.nseg,))
+        for k, seg, dg in self._leak_changes(g, what):
+            if not np.isfinite(e[k]):
+                raise ValueError(f"segment {seg}: the reversal potential of {what} must be "
+                                 f"finite, got {e[k]}")
+            total = seg.pas.g + dg
+            seg.pas.e = (seg.pas.g * seg.pas.e + dg * e[k]) / total
+            seg.pas.g = total
 
     def is_linear(self) -> bool:
         """True if the membrane is linear: no density mechanism other than ``pas``.
@@ -299,10 +260,11 @@ class NeuronCell:
         return all({mech.name() for mech in seg} <= _LINEAR_MECHANISMS
                    for seg in self.segments)
 
-    def resting_potential(self, tolerance: float = 0.0) -> float | None:
+    def resting_potential(self, tolerance: float = 1e-9) -> float | None:
         """The exact resting potential (mV) if the membrane is passive (only ``pas``)
-        and its leak reversal potential uniform (to ``tolerance`` mV: their mean), else
-        None (the rest has to be found by simulation)."""
+        and its leak reversal potential uniform (to ``tolerance`` mV, the rounding of
+        :meth:`add_leak`: their mean; 0: exactly the same on every segment), else None
+        (the rest has to be found by simulation)."""
         if not all("pas" in {mech.name() for mech in seg} for seg in self.segments) \
                 or not self.is_linear():
             return None
@@ -310,6 +272,33 @@ class NeuronCell:
         if max(e) - min(e) > tolerance:
             return None
         return float(np.mean(e)) if tolerance else e[0]
+
+    def synapse(self, seg, kind: str, tau1: float, tau2: float, weight: float = 0.0,
+                ) -> tuple:
+        """A point process ``kind`` (``"Exp2Syn"`` or ``"Exp2SynI"``) with rise and decay
+        ``tau1``, ``tau2`` (ms) on ``seg`` and its event source ``NetCon(None, syn)`` of
+        ``weight`` (µS or nA): ``(syn, netcon)``."""
+        syn = getattr(self._h, kind)(seg)
+        syn.tau1 = tau1
+        syn.tau2 = tau2
+        netcon = self._h.NetCon(None, syn)
+        netcon.weight[0] = weight
+        return syn, netcon
+
+    def psolve(self, t: float) -> None:
+        """Integrate to ``t`` (ms) with NEURON's compiled event loop
+        (``ParallelContext.psolve``: the same fixed-step results as the interpreted
+        ``continuerun`` without its per-step hoc overhead)."""
+        pc = self._h.ParallelContext()
+        pc.set_maxstep(10.0)
+        pc.psolve(t)
+
+    def fixed_steps(self) -> None:
+        """Integrate with fixed steps of ``dt`` and fast ``i_membrane_``."""
+        cvode = self._h.CVode()
+        cvode.active(0)
+        cvode.use_fast_imem(1)
+        self._h.dt = self.dt
 
     def record_imem(self) -> list:
         """Fixed-step integration with fast i_membrane_ recorded at every step: one
@@ -319,10 +308,7 @@ class NeuronCell:
         sample per step whatever the accumulated rounding of NEURON's clock.
         """
         h = self._h
-        cvode = h.CVode()
-        cvode.active(0)
-        cvode.use_fast_imem(1)
-        h.dt = self.dt
+        self.fixed_steps()
         recorders = []
         for seg in self.segments:
             vec = h.Vector()
@@ -330,6 +316,34 @@ class NeuronCell:
             recorders.append(vec)
         return recorders
 
+
+    def advance(self, recorders: list, t: float, n_samples: int) -> np.ndarray:
+        """Integrate to about ``t`` (ms) with :meth:`psolve`, then step by step until
+        every recorder holds ``n_samples`` samples (psolve decides by NEURON's
+        accumulated clock, which drifts by ~1e-11 ms).
+
+        Returns
+        -------
+        ndarray
+            The samples recorded (nseg, >= ``n_samples``); the recorders are emptied.
+        """
+        if t >= 0:
+            self.psolve(t)
+        while recorders[0].size() < n_samples:
+            self._h.fadvance()
+        block = np.array([vec.as_numpy() for vec in recorders])
+        for vec in recorders:
+            vec.resize(0)
+        return block
+
+    def start(self, v_init: float) -> list:
+        """Initialise a fixed-step run at ``v_init`` (mV) with the membrane currents
+        recorded at every step (:meth:`record_imem`); the recording Vectors."""
+        recorders = self.record_imem()
+        self._h.finitialize(v_init)
+        self._h.fcurrent()
+        self._h.frecord_init()
+        return recorders
 
 class LinearisedCell(NeuronCell):
     """A cell representative of one postsynaptic population, ready for kernels.
@@ -378,8 +392,7 @@ class LinearisedCell(NeuronCell):
             Shape (nseg, n_after + 1) transmembrane currents (nA) at lags ``k dt``,
             ``k = 0..n_after``, relative to the volley; the cell is at rest before it.
         """
-        h = self._h
-        v_rest = self.resting_potential()
+        v_rest = self.resting_potential(tolerance=0.0)
         if v_rest is not None:
             # exact rest: start the volley one step after initialisation
             n_before, v_init = 1, v_rest
@@ -390,17 +403,10 @@ class LinearisedCell(NeuronCell):
         for seg, w in zip(self.segments, np.asarray(weights, dtype=float)):
             if w == 0.0:
                 continue
-            syn = h.Exp2SynI(seg)
-            syn.tau1 = tau1
-            syn.tau2 = tau2
-            nc = h.NetCon(None, syn)
-            nc.weight[0] = w
+            syn, nc = self.synapse(seg, "Exp2SynI", tau1, tau2, w)
             synapses.append(syn)
             netcons.append(nc)
-        recorders = self.record_imem()
-        h.finitialize(v_init)
-        h.fcurrent()
-        h.frecord_init()
+        recorders = self.start(v_init)
         for nc in netcons:
             # NEURON delivers it at the step whose start lies within dt/2 of this time
             nc.event(n_before * self.dt)
@@ -409,33 +415,9 @@ class LinearisedCell(NeuronCell):
         if v_rest is None:
             # a membrane not at rest: remove the baseline transient exactly by
             # subtracting the same simulation without the volley
-            imem = imem - self._baseline(v_init, n_before + n_after)
+            imem = imem - self._run(self.start(v_init), n_before + n_after)
         return imem[:, n_before:]
 
     def _run(self, recorders: list, n_steps: int) -> np.ndarray:
-        """Integrate ``n_steps`` steps from initialisation; the recorded currents.
-
-        ``ParallelContext.psolve`` (NEURON's compiled event loop, the same fixed-step
-        results as the interpreted ``continuerun`` of LFPy without its per-step hoc
-        overhead) runs to about one step before the end, single steps finish the count
-        (psolve decides by NEURON's accumulated clock, which drifts by ~1e-11 ms).
-        """
-        h = self._h
-        pc = h.ParallelContext()
-        pc.set_maxstep(10.0)
-        if n_steps > 1:
-            pc.psolve((n_steps - 1.5) * self.dt)
-        first = recorders[0] if recorders else None
-        if first is None:
-            return np.zeros((0, n_steps + 1))
-        while first.size() < n_steps + 1:
-            h.fadvance()
-        return np.array([vec.as_numpy()[: n_steps + 1] for vec in recorders])
-
-    def _baseline(self, v_init: float, n_steps: int) -> np.ndarray:
-        h = self._h
-        recorders = self.record_imem()
-        h.finitialize(v_init)
-        h.fcurrent()
-        h.frecord_init()
-        return self._run(recorders, n_steps)
+        """Integrate ``n_steps`` steps from initialisation; the recorded currents."""
+        return self.advance(recorders, (n_steps - 1.5) * self.dt, n_steps + 1)[:, : n_steps + 1]

@@ -44,7 +44,8 @@ from xkernels import probes as probe_api
 from xkernels.checks import check_choice
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
-from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
+from xkernels.engine.membrane import linearised
+from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
 from xkernels.engine.superposition import Assembler, supports, unit_responses
 from xkernels.probes.depth import DepthRule
 from xkernels.spec.network import Network, Population
@@ -195,10 +196,6 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         ``method="superposition"`` where it is not valid.
     """
     check_choice("method", method, METHODS)
-    if mode == "as-is" and plan.options.operating_point == "mean-input":
-        raise ValueError("operating_point='mean-input' needs a cell settled under the mean "
-                         f"input: population {post!r} must be given the mode of "
-                         "KernelPlan.membrane_mode, not 'as-is'")
     pop = network.population(post)
     with build() as cell:
         geometry = cell.geometry
@@ -281,22 +278,13 @@ def _linearised_signals(network: Network, post: str, plans: list[PopulationPlan]
                         rule: DepthRule, plan: KernelPlan, build: Callable[[], LinearisedCell],
                         mode: str) -> dict[str, np.ndarray]:
     """``Σ_n Q_n I_n`` per input with a linearised membrane: a new cell per node."""
-    from xkernels.engine.membrane import LinearisedMembrane
-
     signals: dict[str, np.ndarray] = {}
-    taus = [(inp.tau1, inp.tau2) for inp in plans[0].inputs.values()]
     for n, (offset, node) in enumerate(zip(rule.offsets, plans)):
-        with build() as cell:
-            apply_leak_shift(cell, node, plan.options.operating_point)
-            with LinearisedMembrane(cell, mode, post, taus) as membrane:
-                if membrane.state is not None and network.conductance_based:
-                    # conductance-based synapses linearised around the node's resting state
-                    node = plan_population(network, post, cell.geometry, membrane.state.v,
-                                           plan.options.g_eff, plan.grid,
-                                           depth=float(offset))
-                for pre, inp in node.inputs.items():
-                    if pre in plans[n].inputs and np.any(np.asarray(inp.weights) != 0.0):
-                        imem = membrane.response(inp.weights, inp.tau1, inp.tau2,
-                                                 plan.grid.n_response, plan.options.t_X)
-                        _add(signals, pre, lin.project(rule.matrices[n], imem))
+        with build() as cell, linearised(network, post, cell, plan, node, mode,
+                                         depth=float(offset)) as (membrane, inputs):
+            for pre, inp in inputs.inputs.items():
+                if pre in node.inputs and np.any(np.asarray(inp.weights) != 0.0):
+                    imem = membrane.response(inp.weights, inp.tau1, inp.tau2,
+                                             plan.grid.n_response, plan.options.t_X)
+                    _add(signals, pre, lin.project(rule.matrices[n], imem))
     return signals

@@ -15,7 +15,6 @@ which adds the store).
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -35,8 +34,8 @@ from xkernels.contract import (
 from xkernels.engine import depth_average as avg
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
-from xkernels.engine.membrane import LinearisedMembrane, RestingState
-from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
+from xkernels.engine.membrane import RestingState, linearised
+from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
 from xkernels.engine.timeline import lfpykernels_grid, regular_grid
 from xkernels.provenance import content_hash, merge_channel_coords, versions
 from xkernels.spec.network import Network, Population
@@ -198,16 +197,6 @@ def _build(network: Network, post: str, plan: KernelPlan) -> LinearisedCell:
                           leak_reversal_of(plan.vrest_by_post[post]))
 
 
-def _linearise(cell: LinearisedCell, post: str, plan: KernelPlan, inputs: PopulationPlan,
-               state: RestingState | None = None) -> LinearisedMembrane:
-    """The membrane of ``cell`` (g_eff shift applied) in its mode, at rest; ``state``
-    reapplies a resting state found before (:mod:`xkernels.engine.membrane`)."""
-    mode = plan.membrane_mode(post, cell.is_linear())
-    apply_leak_shift(cell, inputs, plan.options.operating_point)
-    taus = [(item.tau1, item.tau2) for item in inputs.inputs.values()]
-    return LinearisedMembrane(cell, mode, post, taus, state)
-
-
 def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepared:
     """Check everything about ``post`` that needs its cell, without simulating a kernel:
     the placement and Vrest on the cell, and its membrane linearisation (the cell is
@@ -222,11 +211,9 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
     with _build(network, post, plan) as cell:
         inputs = plan_population(network, post, cell.geometry, plan.vrest_by_post[post],
                                  plan.options.g_eff, plan.grid)
-        with _linearise(cell, post, plan, inputs) as membrane:
-            if membrane.state is not None and network.conductance_based:
-                inputs = plan_population(network, post, cell.geometry, membrane.state.v,
-                                         plan.options.g_eff, plan.grid)
-            return inputs, membrane.state, membrane.mode
+        mode = plan.membrane_mode(post, cell.is_linear())
+        with linearised(network, post, cell, plan, inputs, mode) as (membrane, inputs):
+            return inputs, membrane.state, mode
 
 
 def simulate_population(network: Network, post: str, plan: KernelPlan, prepared: Prepared,
@@ -257,7 +244,7 @@ def simulate_population(network: Network, post: str, plan: KernelPlan, prepared:
         return avg.depth_kernels(network, post, plan, lambda: _build(network, post, plan),
                                  mode, pre=pre)
     with _build(network, post, plan) as cell, \
-            _linearise(cell, post, plan, inputs, state) as membrane:
+            linearised(network, post, cell, plan, inputs, mode, state) as (membrane, _):
         matrix = probes_matrix(plan.probes, cell.geometry, network.population(post),
                                plan.options.n_positions, plan.options.seed)
         return {source: lin.finish_kernel(
@@ -316,9 +303,8 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     if not isinstance(options, KernelOptions):
         raise TypeError(f"options must be a KernelOptions, got {type(options).__name__}")
     options.check(network)
-    # the engine works on copies: the user's probe objects are never modified (the
-    # forward models set and reset their ``cell`` while being evaluated)
-    named = {name: copy.copy(probe) for name, probe in probe_api.normalize_probes(probes).items()}
+    # the user's probe objects are never modified: xkernels.probes evaluates copies
+    named = probe_api.normalize_probes(probes)
     vrest_by_post = {post: options.vrest_of(post) for post in network.postsynaptic}
     modes = options.modes(list(network.postsynaptic))
     if options.averaging == "depth":

@@ -41,16 +41,18 @@ cell and saved (``SaveState``); every presynaptic population's response starts f
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from xkernels.engine.cells import LinearisedCell
-from xkernels.spec.options import LINEARISATIONS
+from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
+from xkernels.spec.network import Network
 
-__all__ = ["LINEARISATIONS", "LinearisedMembrane", "RestingState", "check_current_evaluation",
+__all__ = ["LinearisedMembrane", "RestingState", "linearised", "check_current_evaluation",
            "frozen_leak"]
 #: The leak mechanism kept by ``"passive"`` and used to hold frozen conductances.
 LEAK = "pas"
@@ -84,7 +86,8 @@ class RestingState:
     Attributes
     ----------
     mode : str
-        The linearisation mode (one of :data:`LINEARISATIONS`, not ``"as-is"``).
+        The linearisation mode (one of :data:`~xkernels.spec.options.LINEARISATIONS`,
+        not ``"as-is"``).
     v : ndarray
         Resting potential of every segment (mV), shape (nseg,).
     g : ndarray or None
@@ -117,7 +120,7 @@ class LinearisedMembrane:
         The cell, with any g_eff leak shift already applied.  Its membrane is modified
         in place for ``"passive"`` and ``"frozen"``.
     mode : str
-        One of :data:`LINEARISATIONS`.
+        One of :data:`~xkernels.spec.options.LINEARISATIONS`.
     population : str
         The postsynaptic population (named in error messages).
     taus : sequence of (float, float)
@@ -143,9 +146,6 @@ class LinearisedMembrane:
     def __init__(self, cell: LinearisedCell, mode: str, population: str,
                  taus: Sequence[tuple[float, float]],
                  state: RestingState | None = None) -> None:
-        if mode not in LINEARISATIONS:
-            raise ValueError(f"linearisation for population {population!r} must be one of "
-                             f"{list(LINEARISATIONS)}, got {mode!r}")
         self.cell = cell
         self.mode = mode
         self.population = population
@@ -163,11 +163,11 @@ class LinearisedMembrane:
         where = f"linearisation={mode!r} of population {population!r}"
         segments = cell.segments
         _check_finite(segments, where)
+        if mode in ("passive", "frozen"):
+            _check_linearisable(segments, mode, where)
         if mode == "passive":
-            _check_leak(segments, where)
             _keep_only(cell, (LEAK,))
         elif mode == "frozen":
-            _check_freezable(segments, where)
             check_current_evaluation()  # before any state exists: it adds a section
         for tau1, tau2 in dict.fromkeys((float(a), float(b)) for a, b in taus):
             self._add_synapses(tau1, tau2)
@@ -256,10 +256,7 @@ class LinearisedMembrane:
                              f"population {self.population!r}; prepared: {list(self._synapses)}")
         _, netcons = self._synapses[key]
         dt = self.cell.dt
-        cvode = h.CVode()
-        cvode.active(0)
-        cvode.use_fast_imem(1)
-        h.dt = dt
+        self.cell.fixed_steps()
         h.finitialize(self.cell.cell.v_init)
         self._saved.restore(1)
         h.frecord_init()
@@ -268,29 +265,19 @@ class LinearisedMembrane:
             nc.weight[0] = w
             if w != 0.0:
                 nc.event(t_volley)
-        t_stop = self._t0 + (n_steps + 1) * dt
-        pc = h.ParallelContext()
-        pc.set_maxstep(10.0)
-        pc.psolve(t_stop)
-        if h.t < t_stop - 0.5 * dt:
-            h.fadvance()
-        out = np.array([vec.as_numpy()[1: n_steps + 2] for vec in self._recorders])
-        if out.shape[-1] != n_steps + 1 or not np.isfinite(out).all():
+        out = self.cell.advance(self._recorders, self._t0 + (n_steps + 1) * dt,
+                                n_steps + 2)[:, 1: n_steps + 2]
+        if not np.isfinite(out).all():
             raise ValueError(f"linearisation={self.mode!r} of population "
                              f"{self.population!r}: the simulation from the resting state "
-                             "gave non-finite or missing membrane currents")
+                             "gave non-finite membrane currents")
         return out
 
     # -- resting state -----------------------------------------------------------------
     def _add_synapses(self, tau1: float, tau2: float) -> None:
-        h = self._h
         synapses, netcons = [], []
         for seg in self.cell.segments:
-            syn = h.Exp2SynI(seg)
-            syn.tau1 = tau1
-            syn.tau2 = tau2
-            nc = h.NetCon(None, syn)
-            nc.weight[0] = 0.0
+            syn, nc = self.cell.synapse(seg, "Exp2SynI", tau1, tau2)
             synapses.append(syn)
             netcons.append(nc)
         self._synapses[(tau1, tau2)] = (synapses, netcons)
@@ -304,8 +291,6 @@ class LinearisedMembrane:
         segments = self.cell.segments
         cvode = h.CVode()
         atol, rtol = cvode.atol(), cvode.rtol()
-        pc = h.ParallelContext()
-        pc.set_maxstep(10.0)
         try:
             cvode.active(1)
             h.finitialize(self.cell.cell.v_init)
@@ -316,7 +301,7 @@ class LinearisedMembrane:
                 cvode.re_init()
                 change = np.full(len(segments), np.inf)
                 while h.t < SETTLE_MAX and np.nanmax(change) > settled:
-                    pc.psolve(h.t + SETTLE_CHUNK)
+                    self.cell.psolve(h.t + SETTLE_CHUNK)
                     after = self._voltages()
                     change = np.abs(after - before)
                     change[~np.isfinite(after)] = np.inf
@@ -338,7 +323,7 @@ class LinearisedMembrane:
         h.dt = self.cell.dt
         h.fcurrent()
         before = self._voltages()
-        pc.psolve(h.t + STATIONARY_WINDOW)
+        self.cell.psolve(h.t + STATIONARY_WINDOW)
         change = np.abs(self._voltages() - before)
         if not np.isfinite(change).all() or change.max() > STATIONARY_TOLERANCE:
             k = int(np.argmax(np.where(np.isfinite(change), change, np.inf)))
@@ -352,8 +337,7 @@ class LinearisedMembrane:
     def _set_rest(self, v: np.ndarray) -> None:
         """Initialise the (linear) membrane at the potentials ``v`` (mV)."""
         h = self._h
-        h.CVode().active(0)
-        h.dt = self.cell.dt
+        self.cell.fixed_steps()
         h.finitialize(self.cell.cell.v_init)
         for seg, x in zip(self.cell.segments, v):
             seg.v = x
@@ -369,6 +353,48 @@ class LinearisedMembrane:
             seg.pas.e = e
         self._set_rest(state.v)
         self.state = state
+
+
+@contextmanager
+def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPlan,
+               inputs: PopulationPlan, mode: str, state: RestingState | None = None,
+               depth: float | None = None,
+               ) -> Iterator[tuple[LinearisedMembrane, PopulationPlan]]:
+    """The membrane of ``cell`` in ``mode`` at rest, with the g_eff shift of ``inputs``
+    applied (as ``plan.options.operating_point`` says), and the inputs at that rest.
+
+    Parameters
+    ----------
+    network : Network
+        The network.
+    post : str
+        The postsynaptic population of ``cell``.
+    cell : LinearisedCell
+        Its cell (at the population's depth; ``depth`` µm away for a depth node).
+    plan : KernelPlan
+        The computation.
+    inputs : PopulationPlan
+        The inputs of ``post`` on ``cell`` (planned at the computation's Vrest).
+    mode : str
+        The membrane linearisation.
+    state : RestingState, optional
+        The resting state found on this cell before: reapplied, and ``inputs`` kept.
+    depth : float, optional
+        The depth node of ``cell`` (:func:`~xkernels.engine.plans.plan_population`).
+
+    Yields
+    ------
+    tuple
+        ``(membrane, inputs)``: with a resting state newly found and conductance-based
+        synapses, the inputs planned again with its potentials as Vrest.
+    """
+    apply_leak_shift(cell, inputs, plan.options.operating_point)
+    taus = [(item.tau1, item.tau2) for item in inputs.inputs.values()]
+    with LinearisedMembrane(cell, mode, post, taus, state) as membrane:
+        if state is None and membrane.state is not None and network.conductance_based:
+            inputs = plan_population(network, post, cell.geometry, membrane.state.v,
+                                     plan.options.g_eff, plan.grid, depth=depth)
+        yield membrane, inputs
 
 
 # --------------------------------------------------------------------------------------
@@ -403,22 +429,19 @@ def _check_finite(segments: Sequence[Any], where: str) -> None:
                              f"{bad[1]} = {bad[2]}: NEURON cannot evaluate its currents")
 
 
-def _check_leak(segments: Sequence[Any], where: str) -> None:
+def _check_linearisable(segments: Sequence[Any], mode: str, where: str) -> None:
+    """Refuse segments ``mode`` cannot linearise: without the leak ``"passive"`` keeps,
+    or with a mechanism that changes the cable equation (:data:`UNFREEZABLE`)."""
     for seg in segments:
         names = _mechanisms(seg)
-        if LEAK not in names:
+        if mode == "passive" and LEAK not in names:
             raise ValueError(f"{where}: segment {seg} has no leak mechanism {LEAK!r} to "
                              f"keep (its mechanisms: {names}); 'passive' removes every "
                              f"mechanism but {LEAK!r}")
         bad = [name for name in names if name in UNFREEZABLE]
-        if bad:
+        if bad and mode == "passive":
             raise ValueError(f"{where}: segment {seg} has the mechanism {bad[0]!r}, which "
                              "changes the cable equation and cannot be linearised")
-
-
-def _check_freezable(segments: Sequence[Any], where: str) -> None:
-    for seg in segments:
-        bad = [name for name in _mechanisms(seg) if name in UNFREEZABLE]
         if bad:
             raise ValueError(f"{where}: segment {seg} has the mechanism {bad[0]!r}, which "
                              "changes the cable equation and cannot be frozen into a leak "

@@ -100,17 +100,6 @@ class NetworkCell(NeuronCell):
         rest = self.resting_potential()
         return rest if rest is not None else float(self.cell.v_init)
 
-    def resting_potential(self, tolerance: float = 1e-9) -> float | None:
-        """Exact rest (mV) of a passive membrane with uniform ``e_pas`` (to ``tolerance``
-        mV, the rounding of :meth:`add_leak`), else ``None``."""
-        return super().resting_potential(tolerance)
-
-    def add_leak(self, g: np.ndarray, e: float,
-                 what: str = "the mean extrinsic conductance") -> None:
-        """Add a conductance ``g`` (S/cm², shape (nseg,)) of reversal ``e`` (mV) to the
-        leak, exactly (:func:`xkernels.engine.cells.add_leak`)."""
-        super().add_leak(g, e, what)
-
     # -- synapses ----------------------------------------------------------------------
     def add_synapses(self, segments: Sequence[int], times: Sequence[np.ndarray], *,
                      syntype: str, weight: float, tau1: float, tau2: float,
@@ -144,19 +133,13 @@ class NetworkCell(NeuronCell):
         if segments.size and (segments.min() < 0 or segments.max() >= self.nseg):
             raise ValueError(f"segment indices must be in [0, {self.nseg}), got "
                              f"[{segments.min()}, {segments.max()}]")
-        h = self._h
-        make = getattr(h, syntype)
         for idx, t in zip(segments.tolist(), times):
             t = np.asarray(t, dtype=float)
             if t.size == 0:
                 continue
-            syn = make(self.segments[idx])
-            syn.tau1 = tau1
-            syn.tau2 = tau2
+            syn, nc = self.synapse(self.segments[idx], syntype, tau1, tau2, weight)
             if syntype == "Exp2Syn":
                 syn.e = e
-            nc = h.NetCon(None, syn)
-            nc.weight[0] = weight
             self._groups.append((syn, nc, np.sort(t)))
 
     @property
@@ -199,37 +182,23 @@ class NetworkCell(NeuronCell):
                              f"{matrix.shape}")
         n_steps = int(n_steps)
         chunk_steps = max(1, int(chunk_steps))
-        h = self._h
-        recorders = self._recorders = self.record_imem()  # every fixed step, t = 0 included
         out = np.empty((matrix.shape[0], n_steps))
+        # every fixed step, t = 0 included
+        recorders = self._recorders = self.start(self.v_init)
         try:
-            h.finitialize(self.v_init)
-            h.fcurrent()
-            h.frecord_init()
             t_end = n_steps * self.dt
             for _, nc, times in self._groups:
                 lo, hi = np.searchsorted(times, [0.0, t_end], side="left")
                 for t in times[lo:hi].tolist():
                     nc.event(t)
-            pc = h.ParallelContext()
-            pc.set_maxstep(10.0)
-            done = 0
-            carry = None
+            done, carry = 0, np.empty((self.nseg, 0))
             while done < n_steps:
                 stop = min(n_steps, done + chunk_steps)
                 # integrate until the sample at (stop - 1) dt is recorded
-                pc.psolve((stop - 1) * self.dt)
-                while recorders[0].size() + (0 if carry is None else carry.shape[1]) \
-                        < stop - done:
-                    h.fadvance()
-                block = np.array([vec.as_numpy() for vec in recorders])
-                for vec in recorders:
-                    vec.resize(0)
-                if carry is not None:
-                    block = np.concatenate([carry, block], axis=1)
-                take = stop - done
-                out[:, done:stop] = matrix @ block[:, :take]
-                carry = block[:, take:] if block.shape[1] > take else None
+                block = np.concatenate([carry, self.advance(
+                    recorders, (stop - 1) * self.dt, stop - done - carry.shape[1])], axis=1)
+                out[:, done:stop] = matrix @ block[:, : stop - done]
+                carry = block[:, stop - done:]
                 done = stop
         finally:
             self._recorders = []

@@ -19,7 +19,6 @@ fast path of parameter sweeps (:mod:`xkernels.sweeps.superposition`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -28,6 +27,7 @@ from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import LinearisedCell
 from xkernels.engine.plans import PopulationPlan
 from xkernels.engine.timeline import LagGrid
+from xkernels.runtime import cores
 
 #: One group of unit responses: synapse time constants (ms) and the responses wanted,
 #: as indices ``node * nseg + segment``.
@@ -116,8 +116,7 @@ class Assembler:
         self.L = fft.next_fast_len(2 * self.n + 1, real=True)
         self.responses: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
         self.filters: dict[int, np.ndarray] = {}
-        self.workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-            else (os.cpu_count() or 1)
+        self.workers = cores()
 
     def add_responses(self, key: Hashable, support: np.ndarray, P: np.ndarray) -> None:
         """Register unit responses ``P`` (n_channels, support.size, n + 1) under ``key``."""

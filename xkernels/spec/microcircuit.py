@@ -81,9 +81,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from xkernels.checks import check_bool, check_real, fail
+from xkernels.checks import check_bool, check_choice, check_real, fail
 
 #: Cortical populations, in the paper's order.
 POPULATIONS: tuple[str, ...] = ("L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I")
@@ -186,9 +184,7 @@ def layer_of(population: str) -> str:
     >>> layer_of("L23I")
     'L23'
     """
-    if population not in POPULATIONS:
-        fail("population", population, f"one of {list(POPULATIONS)}")
-    return population[:-1]
+    return check_choice("population", population, POPULATIONS)[:-1]
 
 
 def layer_bounds(layer: str) -> tuple[float, float]:
@@ -199,9 +195,7 @@ def layer_bounds(layer: str) -> tuple[float, float]:
     >>> layer_bounds("L4")
     (-587.1, -922.2)
     """
-    if layer not in LAYERS:
-        fail("layer", layer, f"one of {list(LAYERS)}")
-    return LAYERS[layer]
+    return LAYERS[check_choice("layer", layer, LAYERS)]
 
 
 def layer_middle(layer: str) -> float:
@@ -214,11 +208,6 @@ def layer_thickness(layer: str) -> float:
     """Thickness of a layer (µm)."""
     top, bottom = layer_bounds(layer)
     return top - bottom
-
-
-def soma_depth(population: str) -> float:
-    """Mean soma depth of a cortical population: the middle of its layer (µm)."""
-    return layer_middle(layer_of(population))
 
 
 def total_synapses(probability: float, n_pre: int, n_post: int) -> float:
@@ -263,12 +252,9 @@ def mean_delay(pre: str) -> float:
 
 
 def _probability(post: str, pre: str) -> float:
-    if post not in POPULATIONS:
-        fail("post", post, f"one of {list(POPULATIONS)}")
-    if pre == THALAMUS:
+    check_choice("post", post, POPULATIONS)
+    if check_choice("pre", pre, (*POPULATIONS, THALAMUS)) == THALAMUS:
         return THALAMIC_PROBABILITY[post]
-    if pre not in POPULATIONS:
-        fail("pre", pre, f"one of {list(POPULATIONS) + [THALAMUS]}")
     return CONNECTION_PROBABILITY[post][POPULATIONS.index(pre)]
 
 
@@ -291,7 +277,7 @@ def _population(name: str, size: int) -> dict:
         return pop
     layer = layer_of(name)
     pop.update({
-        "loc": soma_depth(name), "scale": layer_thickness(layer) / math.sqrt(12.0),
+        "loc": layer_middle(layer), "scale": layer_thickness(layer) / math.sqrt(12.0),
         "n_ext": float(BACKGROUND_INDEGREE[name]), "nu_ext": BACKGROUND_RATE,
         "cell": {"morphology": MORPHOLOGIES[name],
                  "templatefile": "BallAndSticksTemplate.hoc",
@@ -360,8 +346,7 @@ def microcircuit_spec(scale: float = 1.0, *, thalamus: bool = True,
             fail("populations", populations, f"a list of names among {list(POPULATIONS)}",
                  TypeError)
         for i, name in enumerate(populations):
-            if name not in POPULATIONS:
-                fail(f"populations[{i}]", name, f"one of {list(POPULATIONS)}")
+            check_choice(f"populations[{i}]", name, POPULATIONS)
         if not populations:
             fail("populations", populations, "a non-empty list")
         chosen = [name for name in POPULATIONS if name in populations]
@@ -370,19 +355,3 @@ def microcircuit_spec(scale: float = 1.0, *, thalamus: bool = True,
     pops = [_population(name, sizes[name]) for name in names]
     conns = [_connection(pre, post, sizes) for post in chosen for pre in names]
     return {"populations": pops, "connections": conns, "conductance_based": False}
-
-
-def connection_matrix(kind: str = "probability") -> np.ndarray:
-    """The published 8x8 table as an array (rows: post, columns: pre, paper's order).
-
-    Parameters
-    ----------
-    kind : {"probability", "indegree", "weight"}
-        Connection probability C, full-scale in-degree k = K / N_post (synapses per
-        cell), or mean PSC amplitude (nA).
-    """
-    funcs = {"probability": _probability, "indegree": indegree, "weight": weight}
-    if kind not in funcs:
-        fail("kind", kind, f"one of {sorted(funcs)}")
-    fun = funcs[kind]
-    return np.array([[fun(post, pre) for pre in POPULATIONS] for post in POPULATIONS])

@@ -20,30 +20,30 @@ membrane conductances in S/cm².
 
 from __future__ import annotations
 
-import builtins
 import functools
 import json
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import scipy.stats as st
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from xkernels.checks import check_mapping, check_real, fail
-from xkernels.spec.callables import callable_path, import_callable
+from xkernels.checks import check_bool, check_choice, check_mapping, check_real, fail
+from xkernels.spec.base import (
+    Frozen,
+    FrozenDict,
+    FrozenMap,
+    NonNegative,
+    Positive,
+    Real,
+    Spec,
+    checked,
+    freeze,
+)
+from xkernels.spec.callables import import_callable
 from xkernels.spec.microcircuit import microcircuit_spec
 from xkernels.spec.paths import join_path, split_path
 from xkernels.spec.presets import (
@@ -63,162 +63,17 @@ SUPPORTED_SYNTYPES = ("Exp2Syn", "Exp2SynI")
 
 
 # --------------------------------------------------------------------------------------
-# hashable values, located one-line errors
-# --------------------------------------------------------------------------------------
-class FrozenDict(dict):
-    """A dict that cannot be changed and hashes by value.
-
-    The hashable form of every mapping in a specification (distribution parameters,
-    biophysics, rotation...); nested lists are tuples.
-
-    Examples
-    --------
-    >>> d = freeze({"loc": 1.5, "sections": ["apic"]})
-    >>> d["sections"], hash(d) == hash(freeze({"sections": ("apic",), "loc": 1.5}))
-    (('apic',), True)
-    >>> d["loc"] = 2.0
-    Traceback (most recent call last):
-    ...
-    TypeError: FrozenDict cannot be changed
-    """
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        return hash(tuple(sorted(self.items(), key=lambda item: str(item[0]))))
-
-    def __reduce__(self) -> tuple:
-        return (FrozenDict, (dict(self),))
-
-    def _readonly(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError("FrozenDict cannot be changed")
-
-    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _readonly
-
-
-def freeze(value: Any, mapping: type = FrozenDict, sequence: type = tuple) -> Any:
-    """``value`` with mappings as ``mapping`` and lists as ``sequence``, deeply: the
-    hashable form (default) or, with ``dict`` and ``list``, a mutable copy.  numpy
-    arrays and scalars become Python lists and numbers."""
-    if isinstance(value, (np.ndarray, np.generic)):
-        value = value.tolist()
-    if isinstance(value, Mapping):
-        return mapping({k: freeze(v, mapping, sequence) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return sequence(freeze(v, mapping, sequence) for v in value)
-    return value
-
-
-def _located(err: Exception) -> PydanticCustomError:
-    """An error pydantic locates (it locates ValueErrors; TypeErrors escape it)."""
-    return PydanticCustomError(f"xk_{type(err).__name__}", "{message}", {"message": str(err)})
-
-
-def _number(**limits: bool) -> BeforeValidator:
-    """A real number (not a bool), finite, with ``check_real``'s ``limits``."""
-    def check(value: Any) -> float:
-        try:
-            return check_real("", value, **limits)
-        except TypeError as err:
-            raise _located(err) from None
-    return BeforeValidator(check)
-
-
-Real = Annotated[float, _number()]
-Positive = Annotated[float, _number(positive=True)]
-NonNegative = Annotated[float, _number(nonnegative=True)]
-Frozen = Annotated[Any, BeforeValidator(freeze)]
-FrozenMap = Annotated[dict[str, Any], AfterValidator(freeze)]
-
-# pydantic's own error types: what is allowed, and whether the value has the wrong type
-_PYDANTIC_ERRORS = {"missing": "given", "too_short": "a non-empty list",
-                    "model_type": "a dict", "dict_type": "a dict",
-                    "tuple_type": "a list", "string_type": "a str", "bool_type": "True or False",
-                    "int_type": "an integer", "float_type": "a real number"}
-
-
-def _where(loc: tuple, data: Any) -> str:
-    """``populations['E'].cell`` for pydantic's location ``('populations', 0, 'cell')``."""
-    parts = [f"[{token}]" if isinstance(token, int) else f".{token}" for token in loc]
-    if len(loc) > 1 and loc[0] in ("populations", "connections") and isinstance(data, Mapping):
-        item = data[loc[0]][loc[1]]
-        got = item if isinstance(item, Mapping) else getattr(item, "__dict__", {})
-        name = got.get("name") if loc[0] == "populations" else \
-            f"{got.get('pre')}->{got.get('post')}"
-        if isinstance(name, str) and name and "None" not in name.split("->"):
-            parts[1] = f"[{name!r}]"
-    return "".join(parts).lstrip(".")
-
-
-def one_line(err: ValidationError, data: Any, model: str = "network") -> Exception:
-    """The first error of ``err`` as ``<field> must be <allowed>, got <value>``.
-
-    Validators report messages relative to the failing model: ``" must be > 0, got 0"``
-    (about the model itself, leading space) or ``"tau1 must be ..."`` (about a field).
-    """
-    first = err.errors()[0]
-    where = _where(first["loc"], data)
-    kind = first["type"]
-    cls: type[Exception] = ValueError
-    if kind == "value_error":
-        message = str(first["ctx"]["error"])
-    elif kind.startswith("xk_"):
-        cls = getattr(builtins, kind[3:], ValueError)
-        message = first["msg"]
-    else:
-        allowed = _PYDANTIC_ERRORS.get(kind, first["msg"])
-        value = None if kind == "missing" else first["input"]
-        cls = ValueError if kind in ("missing", "too_short") else TypeError
-        message = f" must be {allowed}, got {value!r}"
-    if not where:
-        return cls(model + message if message[0] == " " else message)
-    return cls(where + message if message[0] in " .[" else f"{where}.{message}")
-
-
-def _callable_path(value: Any) -> str:
-    if not callable(value):
-        raise TypeError(f"{value!r} ({type(value).__name__}) cannot be written to JSON")
-    return callable_path(value)
-
-
-class Spec(BaseModel):
-    """Base of the specification's models: frozen, no unknown keys, one-line errors."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True,
-                              ser_json_inf_nan="strings")
-    _expected: ClassVar[str] = "a dict"
-
-    def __init__(self, /, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as err:
-            raise one_line(err, data, type(self).__name__.lower()) from None
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _checked(cls, data: Any, handler: Callable) -> Any:
-        try:
-            data = cls._forms(data)
-            if not isinstance(data, (Mapping, cls)):
-                fail("", data, cls._expected, TypeError)
-            if isinstance(data, Mapping):
-                check_mapping("", data, cls.model_fields)
-            return handler(data)
-        except (TypeError, FileNotFoundError) as err:
-            raise _located(err) from None
-
-    @classmethod
-    def _forms(cls, value: Any) -> Any:
-        """The accepted shorthands of the model's dict (applied before validation)."""
-        return value
-
-    def to_dict(self) -> dict:
-        """JSON-serialisable dict (callables as ``module:qualname``, infinities as
-        ``"Infinity"``)."""
-        return json.loads(self.model_dump_json(fallback=_callable_path))
-
-
-# --------------------------------------------------------------------------------------
 # distributions, synapses, placement, cells
 # --------------------------------------------------------------------------------------
+def _params(params: dict[str, Any]) -> FrozenDict:
+    """Frozen distribution parameters, ``"Infinity"`` (JSON) read as ``inf``."""
+    def number(v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower().lstrip("+-") in ("inf", "infinity"):
+            return float(v)
+        return v
+    return freeze({k: number(v) for k, v in params.items()})
+
+
 @functools.lru_cache(maxsize=4096)
 def _support(name: str, params: FrozenDict) -> tuple[float, float]:
     return getattr(st, name).support(**params)
@@ -255,30 +110,19 @@ class Distribution(Spec):
     """
 
     name: str
-    params: FrozenMap = FrozenDict()
+    params: Annotated[dict[str, Any], AfterValidator(_params)] = FrozenDict()
 
     @classmethod
     def _forms(cls, value: Any) -> Any:
         if hasattr(value, "dist") and hasattr(value, "kwds"):
             if getattr(value, "args", ()):
-                raise _located(TypeError(f" frozen scipy distributions must be given keyword "
-                                         f"arguments only, got positional {value.args!r}"))
+                raise TypeError(f" frozen scipy distributions must be given keyword "
+                                f"arguments only, got positional {value.args!r}")
             return {"name": value.dist.name, "params": value.kwds}
         if isinstance(value, Mapping) and "params" not in value:
             return {"name": value.get("name"),
                     "params": {k: v for k, v in value.items() if k != "name"}}
         return value
-
-    @field_validator("params", mode="after")
-    @classmethod
-    def _numbers(cls, params: FrozenDict) -> FrozenDict:
-        def number(v: Any) -> Any:
-            if isinstance(v, np.generic):
-                return v.item()
-            if isinstance(v, str) and v.strip().lower().lstrip("+-") in ("inf", "infinity"):
-                return float(v)
-            return v
-        return FrozenDict({k: number(v) for k, v in params.items()})
 
     @model_validator(mode="after")
     def _scipy(self) -> Distribution:
@@ -292,8 +136,8 @@ class Distribution(Spec):
         try:  # the support is NaN for parameters scipy rejects (~0.02 ms; a mean ~5 ms)
             low, high = _support(self.name, self.params)
         except TypeError as err:
-            raise _located(TypeError(f"params {dict(self.params)!r} are not accepted by "
-                                     f"scipy.stats.{self.name}: {err}")) from None
+            raise TypeError(f"params {dict(self.params)!r} are not accepted by "
+                            f"scipy.stats.{self.name}: {err}") from None
         if np.isnan(low) or np.isnan(high):
             raise ValueError(f"params {dict(self.params)!r} are invalid parameters of "
                              f"scipy.stats.{self.name}")
@@ -311,21 +155,6 @@ class Distribution(Spec):
         False
         """
         return isinstance(getattr(st, self.name), st.rv_continuous)
-
-    def frozen(self) -> Any:
-        """The frozen scipy.stats distribution.
-
-        Returns
-        -------
-        scipy.stats.rv_frozen
-            The distribution with its parameters.
-
-        Examples
-        --------
-        >>> float(Distribution(name="norm", params={"loc": 2.0, "scale": 0.5}).frozen().std())
-        0.5
-        """
-        return getattr(st, self.name)(**self.params)
 
     # evaluated on the shared scipy instance: freezing builds docstrings and costs ~1 ms
     def pdf(self, x: np.ndarray) -> np.ndarray:
@@ -404,14 +233,13 @@ class Synapse(Spec):
     tau1: Positive = 0.2
     tau2: Positive = 1.8
     e: Real = 0.0
-    syntype: str = "Exp2Syn"
+    syntype: Annotated[Literal["Exp2Syn", "Exp2SynI"],
+                       checked(check_choice, allowed=SUPPORTED_SYNTYPES)] = "Exp2Syn"
 
     @model_validator(mode="after")
     def _rules(self) -> Synapse:
         if self.tau1 >= self.tau2:
             fail("tau1", self.tau1, f"< tau2 = {self.tau2}")
-        if self.syntype not in SUPPORTED_SYNTYPES:
-            fail("syntype", self.syntype, f"one of {SUPPORTED_SYNTYPES}")
         return self
 
 
@@ -495,7 +323,7 @@ class Placement(Spec):
         return self
 
 
-def _biophysics(value: Any) -> Any:
+def _biophysics(field: str, value: Any) -> Any:
     """A biophysics preset dict (defaults filled in), a callable or None."""
     if value is None or callable(value):
         return value
@@ -504,25 +332,19 @@ def _biophysics(value: Any) -> Any:
             try:
                 return import_callable(value)
             except (TypeError, ValueError) as err:
-                raise _located(type(err)(f" {err}")) from None
+                raise type(err)(f"{field} {err}") from None
         value = {"name": value}
     if not isinstance(value, Mapping) or "name" not in value:
-        raise _located(TypeError(f" must be a preset dict {{'name': one of "
-                                 f"{sorted(BIOPHYSICS_PRESETS)}, ...}}, a callable or None, "
-                                 f"got {value!r}"))
-    name = value["name"]
-    if name not in BIOPHYSICS_PRESETS:
-        fail(".name", name, f"one of {sorted(BIOPHYSICS_PRESETS)}")
+        fail(field, value, f"a preset dict {{'name': one of {sorted(BIOPHYSICS_PRESETS)}, "
+             "...}, a callable or None", TypeError)
+    name = check_choice(f"{field}.name", value["name"], sorted(BIOPHYSICS_PRESETS))
     defaults = BIOPHYSICS_PRESETS[name]
-    check_mapping("", value, set(defaults) | {"name"})
+    check_mapping(field, value, set(defaults) | {"name"})
     out = {"name": name}
     for key, default in defaults.items():
         given = value.get(key, default)
-        try:
-            out[key] = None if given is None else check_real(
-                f".{key}", given, **{BIOPHYSICS_LIMITS.get(key, "finite"): True})
-        except TypeError as err:
-            raise _located(err) from None
+        out[key] = None if given is None else check_real(
+            f"{field}.{key}", given, **{BIOPHYSICS_LIMITS.get(key, "finite"): True})
     return FrozenDict(out)
 
 
@@ -571,7 +393,7 @@ class CellSpec(Spec):
     templatefile: str | None = None
     templatename: str | None = None
     templateargs: Frozen = None
-    biophysics: Annotated[Any, BeforeValidator(_biophysics)] = FrozenDict(
+    biophysics: Annotated[Any, checked(_biophysics)] = FrozenDict(
         name="passive", **BIOPHYSICS_PRESETS["passive"])
     biophysics_args: FrozenMap = FrozenDict()
     params: FrozenMap = FrozenDict()
@@ -639,12 +461,12 @@ class CellSpec(Spec):
 # --------------------------------------------------------------------------------------
 # populations and connections
 # --------------------------------------------------------------------------------------
-def _size(value: Any) -> int:
+def _size(field: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
             not float(value).is_integer():
-        raise _located(TypeError(f" must be a positive integer, got {value!r}"))
+        fail(field, value, "a positive integer", TypeError)
     if value <= 0:
-        fail("", value, "> 0")
+        fail(field, value, "> 0")
     return int(value)
 
 
@@ -696,7 +518,7 @@ class Population(Spec):
     """
 
     name: str
-    size: Annotated[int, BeforeValidator(_size)]
+    size: Annotated[int, checked(_size)]
     rate: NonNegative | None = None
     cell: CellSpec | None = None
     radius: Positive = 100.0
@@ -843,7 +665,7 @@ class Network(Spec):
     """
 
     spec_version: int = SPEC_VERSION
-    conductance_based: bool = True
+    conductance_based: Annotated[bool, checked(check_bool)] = True
     populations: Annotated[tuple[Population, ...], Field(min_length=1)]
     connections: Annotated[tuple[Connection, ...], Field(min_length=1)]
 
@@ -856,8 +678,6 @@ class Network(Spec):
             fail("spec_version", version, f"{SPEC_VERSION} (the only layout this xkernels "
                  "reads; to have an older file validated as this layout, remove its "
                  "spec_version)")
-        if not isinstance(data.get("conductance_based", True), (bool, np.bool_)):
-            fail("conductance_based", data["conductance_based"], "True or False", TypeError)
         return data
 
     @model_validator(mode="after")
@@ -881,15 +701,13 @@ class Network(Spec):
                 fail(f"{where}.synapse.syntype", c.synapse.syntype,
                      "'Exp2Syn' in a conductance-based network (Exp2SynI is current-based; "
                      "set conductance_based=False)")
-            if self.conductance_based and c.synapse.weight < 0:
-                fail(f"{where}.synapse.weight", c.synapse.weight,
-                     ">= 0 in a conductance-based network (a conductance, µS; inhibition "
-                     "comes from the reversal potential synapse.e)")
-        for p in self.populations:
-            if self.conductance_based and p.ext_synapse is not None and \
-                    p.ext_synapse.weight < 0:
-                fail(f"populations[{p.name!r}].ext_synapse.weight", p.ext_synapse.weight,
-                     ">= 0 in a conductance-based network (a conductance, µS)")
+        synapses = [(f"connections['{c.key}'].synapse", c.synapse) for c in self.connections]
+        synapses += [(f"populations[{p.name!r}].ext_synapse", p.ext_synapse)
+                     for p in self.populations if p.ext_synapse is not None]
+        for where, synapse in synapses:
+            if self.conductance_based and synapse.weight < 0:
+                fail(f"{where}.weight", synapse.weight, ">= 0 in a conductance-based network "
+                     "(a conductance, µS; inhibition comes from the reversal potential e)")
         return self
 
     # -- access ------------------------------------------------------------------------
@@ -1039,16 +857,8 @@ class Network(Spec):
             tokens = split_path(path)
             node: Any = data
             for depth, token in enumerate(tokens[:-1]):
-                node = _child(node, token, tokens, depth)
-            last = tokens[-1]
-            if isinstance(node, list):
-                _child(node, last, tokens, len(tokens) - 1)
-                node[int(last)] = value
-            elif isinstance(node, dict):
-                node[last] = value
-            else:
-                raise ValueError(f"parameter path {join_path(tokens)} names no value of "
-                                 "the network")
+                node = node[_key(node, token, tokens, depth)]
+            node[_key(node, tokens[-1], tokens, len(tokens) - 1)] = value
         return type(self).from_dict(data)
 
     # -- serialisation -----------------------------------------------------------------
@@ -1238,16 +1048,17 @@ class Network(Spec):
                                                populations=populations))
 
 
-def _child(node: Any, token: str, tokens: tuple, depth: int) -> Any:
-    """The part ``token`` of ``node`` (populations and connections by name)."""
+def _key(node: Any, token: str, tokens: tuple, depth: int) -> int | str:
+    """Where the part ``token`` is in ``node`` (populations and connections by name; a
+    new key of a dict at the end of the path)."""
     if depth == 1 and tokens[0] in ("populations", "connections"):
-        label = "name" if tokens[0] == "populations" else None
-        for item in node:
-            if (item["name"] if label else f"{item['pre']}->{item['post']}") == token:
-                return item
+        names = [item["name"] if tokens[0] == "populations" else
+                 f"{item['pre']}->{item['post']}" for item in node]
+        if token in names:
+            return names.index(token)
     elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-        return node[int(token)]
-    elif isinstance(node, dict) and token in node:
-        return node[token]
+        return int(token)
+    elif isinstance(node, dict) and (token in node or depth == len(tokens) - 1):
+        return token
     raise ValueError(f"parameter path {join_path(tokens)} names no value of the network "
                      f"(no {join_path(tokens[:depth + 1])})")

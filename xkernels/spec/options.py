@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import model_validator
 
 from xkernels.checks import (
     check_bool,
@@ -26,19 +26,23 @@ from xkernels.checks import (
     did_you_mean,
     fail,
 )
+from xkernels.spec.base import Real, Spec, checked
 
 if TYPE_CHECKING:
     from xkernels.spec.network import Network
 
+Linearisation = Literal["as-is", "passive", "frozen", "quasi-active"]
+OperatingPoint = Literal["rest", "mean-input"]
+Averaging = Literal["reference", "depth"]
 #: Membrane linearisation modes (see :mod:`xkernels.engine.membrane`); ``"as-is"``
 #: simulates the cell as specified (LFPykernels' behaviour).
-LINEARISATIONS = ("as-is", "passive", "frozen", "quasi-active")
+LINEARISATIONS: tuple[str, ...] = get_args(Linearisation)
 #: Operating points of conductance-based synapses: ``"rest"`` linearises them around
 #: ``Vrest`` (or the resting state a linearisation finds; LFPykernels' behaviour),
 #: ``"mean-input"`` around the per-segment potential of the cell under the mean input.
-OPERATING_POINTS = ("rest", "mean-input")
+OPERATING_POINTS: tuple[str, ...] = get_args(OperatingPoint)
 #: Population-averaging modes (:mod:`xkernels.engine.depth_average`).
-AVERAGING_MODES = ("reference", "depth")
+AVERAGING_MODES: tuple[str, ...] = get_args(Averaging)
 #: Relative tolerance of "a whole number of time steps" (``tau / dt``).
 WHOLE_RTOL = 1e-9
 
@@ -64,16 +68,35 @@ def whole_steps(value: float, dt: float) -> int | None:
     return n
 
 
-def _vrest_value(name: str, value: Any) -> VrestValue:
+def _vrest_value(field: str, value: Any) -> VrestValue:
     if isinstance(value, (list, tuple, np.ndarray)):
         arr = np.asarray(value, dtype=float)
         if arr.ndim != 1 or not np.isfinite(arr).all():
-            raise ValueError(f"{name} must be a number or a 1-D list of finite values (mV)")
+            raise ValueError(f"{field} must be a number or a 1-D list of finite values (mV)")
         return tuple(float(v) for v in arr)
-    return check_real(name, value)
+    return check_real(field, value)
 
 
-class KernelOptions(BaseModel):
+def _vrest(field: str, value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _vrest_value(f"{field}[{k!r}]", v) for k, v in value.items()}
+    return _vrest_value(field, value)
+
+
+def _linearisation(field: str, value: Any) -> Any:
+    if isinstance(value, str):
+        return check_choice(field, value, LINEARISATIONS)
+    if not isinstance(value, Mapping):
+        fail(field, value, f"one of {list(LINEARISATIONS)} or a dict population -> mode",
+             TypeError)
+    return {str(post): check_choice(f"{field}[{post!r}]", mode, LINEARISATIONS)
+            for post, mode in value.items()}
+
+
+Flag = Annotated[bool, checked(check_bool)]
+
+
+class KernelOptions(Spec):
     """Every option of a kernel computation, validated; frozen, equal and hashable by value.
 
     Parameters
@@ -155,20 +178,21 @@ class KernelOptions(BaseModel):
     dt = 0.0625 ms give 80.48; ...
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    dt: float = 2.0 ** -4
-    tau: float = 50.0
-    t_X: float = 200.0
-    Vrest: VrestValue | dict[str, VrestValue] = -65.0
-    g_eff: bool = True
-    fir: bool = False
-    n_positions: int = 2000
-    seed: int = 1234
-    linearisation: str | dict[str, str] = "as-is"
-    averaging: str = "reference"
-    depth_nodes: int = 5
-    operating_point: str = "rest"
+    dt: Real = 2.0 ** -4
+    tau: Real = 50.0
+    t_X: Real = 200.0
+    Vrest: Annotated[VrestValue | dict[str, VrestValue], checked(_vrest)] = -65.0
+    g_eff: Flag = True
+    fir: Flag = False
+    n_positions: Annotated[int, checked(check_int, minimum=1)] = 2000
+    seed: Annotated[int, checked(check_int, minimum=0)] = 1234
+    linearisation: Annotated[Linearisation | dict[str, Linearisation],
+                             checked(_linearisation)] = "as-is"
+    averaging: Annotated[Averaging, checked(check_choice, allowed=AVERAGING_MODES)] = \
+        "reference"
+    depth_nodes: Annotated[int, checked(check_int, minimum=1)] = 5
+    operating_point: Annotated[OperatingPoint, checked(check_choice,
+                                                        allowed=OPERATING_POINTS)] = "rest"
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(type(self).model_fields))
@@ -176,11 +200,7 @@ class KernelOptions(BaseModel):
             raise TypeError(f"unknown kernel option {unknown[0]!r}; allowed: "
                             f"{list(type(self).model_fields)}"
                             f"{did_you_mean(unknown[0], type(self).model_fields)}")
-        try:
-            super().__init__(**options)
-        except ValidationError as err:  # the validators' own one-line error
-            cause = err.errors()[0].get("ctx", {}).get("error")
-            raise (cause if isinstance(cause, Exception) else ValueError(str(err))) from None
+        super().__init__(**options)
 
     @classmethod
     def of(cls, options: KernelOptions | Mapping[str, Any] | None = None,
@@ -236,62 +256,11 @@ class KernelOptions(BaseModel):
     def __hash__(self) -> int:
         return hash(self.model_dump_json())
 
-    # -- single options ----------------------------------------------------------------
-    @field_validator("dt", "tau", "t_X", mode="before")
-    @classmethod
-    def _time(cls, value: Any, info: Any) -> float:
-        value = check_real(info.field_name, value)
-        if info.field_name == "dt" and value <= 0:
-            raise ValueError(f"dt must be > 0 (ms), got {value!r}")
-        return value
-
-    @field_validator("Vrest", mode="before")
-    @classmethod
-    def _vrest(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {str(k): _vrest_value(f"Vrest[{k!r}]", v) for k, v in value.items()}
-        return _vrest_value("Vrest", value)
-
-    @field_validator("g_eff", "fir", mode="before")
-    @classmethod
-    def _flag(cls, value: Any, info: Any) -> bool:
-        return check_bool(info.field_name, value)
-
-    @field_validator("n_positions", "depth_nodes", "seed", mode="before")
-    @classmethod
-    def _count(cls, value: Any, info: Any) -> int:
-        return check_int(info.field_name, value, minimum=0 if info.field_name == "seed" else 1)
-
-    @field_validator("linearisation", mode="before")
-    @classmethod
-    def _linearisation(cls, value: Any) -> Any:
-        allowed = f"one of {list(LINEARISATIONS)}"
-        if isinstance(value, str):
-            if value not in LINEARISATIONS:
-                fail("linearisation", value, allowed)
-            return value
-        if not isinstance(value, Mapping):
-            fail("linearisation", value, f"{allowed} or a dict population -> mode", TypeError)
-        for post, mode in value.items():
-            if not isinstance(mode, str) or mode not in LINEARISATIONS:
-                fail(f"linearisation[{post!r}]", mode, allowed)
-        return {str(k): v for k, v in value.items()}
-
-    @field_validator("averaging", mode="before")
-    @classmethod
-    def _averaging(cls, value: Any) -> str:
-        return check_choice("averaging", value, AVERAGING_MODES)
-
-    @field_validator("operating_point", mode="before")
-    @classmethod
-    def _operating_point(cls, value: Any) -> str:
-        if not isinstance(value, str) or value not in OPERATING_POINTS:
-            fail("operating_point", value, f"one of {list(OPERATING_POINTS)}")
-        return value
-
     # -- rules across options ----------------------------------------------------------
     @model_validator(mode="after")
     def _together(self) -> KernelOptions:
+        if not self.dt > 0:
+            fail("dt", self.dt, "> 0 (ms)")
         if self.tau < self.dt:
             raise ValueError(f"tau must be >= dt = {self.dt} ms, got {self.tau!r}")
         if self.n_lags is None:
@@ -354,11 +323,7 @@ class KernelOptions(BaseModel):
         if self.g_eff and not network.conductance_based:
             raise ValueError("g_eff=True requires a conductance-based network "
                              "(network.conductance_based is False); pass g_eff=False")
-        if isinstance(self.Vrest, Mapping):
-            for name in post:
-                if name not in self.Vrest:
-                    raise ValueError(f"Vrest is a dict without an entry for population "
-                                     f"{name!r}; keys: {sorted(self.Vrest)}")
+        _entries("Vrest", self.Vrest, post)
         self.modes(post)
         if not self.g_eff:
             return
@@ -406,10 +371,7 @@ class KernelOptions(BaseModel):
         if unknown:
             fail("linearisation keys", unknown,
                  f"postsynaptic populations among {postsynaptic}")
-        for post in postsynaptic:
-            if post not in value:
-                raise ValueError(f"linearisation is a dict without an entry for population "
-                                 f"{post!r}; keys: {sorted(value)}")
+        _entries("linearisation", value, postsynaptic)
         return {post: value[post] for post in postsynaptic}
 
     def vrest_of(self, post: str) -> float | np.ndarray:
@@ -432,6 +394,16 @@ class KernelOptions(BaseModel):
         """
         value = self.Vrest[post] if isinstance(self.Vrest, Mapping) else self.Vrest
         return np.asarray(value, dtype=float) if isinstance(value, tuple) else value
+
+
+def _entries(field: str, value: Any, postsynaptic: list[str]) -> None:
+    """A per-population dict ``value`` of option ``field`` must have every postsynaptic
+    population (a single value applies to all)."""
+    missing = [post for post in postsynaptic if post not in value] \
+        if isinstance(value, Mapping) else []
+    if missing:
+        raise ValueError(f"{field} is a dict without an entry for population "
+                         f"{missing[0]!r}; keys: {sorted(value)}")
 
 
 def leak_reversal_of(vrest: float | np.ndarray) -> float | None:

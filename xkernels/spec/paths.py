@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-_NAME = re.compile(r"[^.\[\]]+")
+_TOKEN = re.compile(r"\[([^\[\]]*)\]|([^.\[\]]+)")
+_PATH = re.compile(r"(?:\[[^\[\]]*\]|[^.\[\]]+|\.)+")
 
 
 def split_path(path: str | Sequence[str]) -> tuple[str, ...]:
@@ -25,7 +26,7 @@ def split_path(path: str | Sequence[str]) -> tuple[str, ...]:
     Raises
     ------
     ValueError
-        An unclosed ``[``, a stray ``]`` or an empty path.
+        An unclosed ``[``, a stray ``]``, an empty name or an empty path.
 
     Examples
     --------
@@ -34,26 +35,10 @@ def split_path(path: str | Sequence[str]) -> tuple[str, ...]:
     """
     if not isinstance(path, str):
         return tuple(str(token) for token in path)
-    tokens, i = [], 0
-    while i < len(path):
-        char = path[i]
-        if char == "[":
-            j = path.find("]", i)
-            if j < 0:
-                raise ValueError(f"parameter path {path!r} has an unclosed '['")
-            tokens.append(path[i + 1:j].strip().strip("'\""))
-            i = j + 1
-        elif char == ".":
-            i += 1
-        else:
-            match = _NAME.match(path, i)
-            if match is None:
-                raise ValueError(f"parameter path {path!r} has an unexpected {char!r} at "
-                                 f"position {i}")
-            tokens.append(match.group().strip())
-            i = match.end()
-    if not tokens:
-        raise ValueError(f"parameter path must name a parameter, got {path!r}")
+    tokens = [(key or name).strip().strip("'\"") for key, name in _TOKEN.findall(path)]
+    if not _PATH.fullmatch(path) or not tokens or not all(tokens):
+        raise ValueError(f"parameter path must be names joined by '.' with keys in "
+                         f"brackets (connections['E->E'].synapse.weight), got {path!r}")
     return tuple(tokens)
 
 

@@ -165,76 +165,37 @@ def sweep(
     options = KernelOptions.of(options, **option_kwargs)
     runner = Runner(client)
     plan = prepare_kernels(network, probes, options)
-    if any(mode != "as-is" for mode in plan.linearisation.values()):
-        if method == "superposition":
-            raise ValueError("method='superposition' needs membranes simulated as they are "
-                             "(linearisation 'as-is'), got "
-                             f"linearisation={options.linearisation!r}; "
-                             "use method='simulate' or 'auto'")
-        method = "simulate"
-    if options.operating_point != "rest":
-        if method == "superposition":
-            raise ValueError("method='superposition' needs synapses linearised at one "
-                             "potential known before simulating (operating_point 'rest'), "
-                             f"got operating_point={options.operating_point!r}; use "
-                             "method='simulate' or 'auto'")
-        method = "simulate"
     axes = parse_grid(network, grid, zipped=zipped, names=names)
-
-    def check_option(name: str, value: Any) -> Any:
-        """A swept option's value, checked as a field of the options."""
-        return getattr(options.replace(**{name: value}), name)
-
-    builder = PointBuilder(network, axes, {"Vrest": options.Vrest, "t_X": options.t_X},
-                           check_option)
-    indices, specs, labels = [], [], []
+    builder = PointBuilder(network, axes, options)
+    indices, specs = [], []
     for index, values in grid_points(axes):
-        spec = builder.build(values)
-        try:
-            options.replace(Vrest=spec.Vrest, t_X=spec.t_X).check(spec.network)
-        except ValueError as err:
-            raise ValueError(f"sweep point {values} is invalid: {err}") from None
         indices.append(index)
-        specs.append(spec)
-        labels.append(values)
+        specs.append(builder.build(values))
     template = sweep_template(plan, axes, sweep_hash(plan, axes))
     path = None if store is None else Path(store)
     if path is not None:
         require_described(plan.probe_defs, f"sweep store {str(path)!r}")
     # one process at a time grows or resumes a store (others wait): no point is
     # computed twice, no growth races another process's writes
-    values_out = _run_locked(path, template, runner, plan, options, axes, indices,
-                             specs, labels, method, progress)
+    with contextlib.nullcontext() if path is None else locked(path):
+        try:
+            done = np.zeros(len(specs), dtype=bool)
+            if path is not None:
+                recover(path)  # a store a killed writer moved aside comes back first
+                if path.exists():
+                    done = _check_store(path, template).reshape(-1)
+            todo = [k for k in range(len(specs)) if not done[k]]
+            if not todo:
+                logger.info("sweep: all %d points are already in the store", len(specs))
+            values_out = None if path is not None else np.empty(template.shape)
+            if todo:
+                _compute(runner, plan, template, axes, [indices[k] for k in todo],
+                         [specs[k] for k in todo], path, values_out, method, progress)
+        finally:
+            runner.close()
     if path is not None:
         return open_kernels(path)
     return template.copy(data=values_out)
-
-
-
-def _run_locked(path: Path | None, template: xr.DataArray, runner: Runner, plan: KernelPlan,
-                options: KernelOptions, axes: Sequence[Axis],
-                indices: Sequence[tuple[int, ...]], specs: Sequence[PointSpec],
-                labels: Sequence[Any], method: str,
-                progress: bool | None) -> np.ndarray | None:
-    """The points not yet in the store, computed under the store's exclusive lock; the
-    values in memory when there is no store (None otherwise)."""
-    with contextlib.nullcontext() if path is None else locked(path):
-        done = np.zeros(len(specs), dtype=bool)
-        if path is not None:
-            recover(path)  # a store a killed writer moved aside comes back first
-            if path.exists():
-                done = _check_store(path, template).reshape(-1)
-        todo = [k for k in range(len(specs)) if not done[k]]
-        values_out = None if path is not None else np.empty(template.shape)
-        if not todo:
-            logger.info("sweep: all %d points are already in the store", len(specs))
-        try:
-            if todo:
-                _compute(runner, plan, options, axes, template, indices, specs, labels,
-                         todo, path, values_out, method, progress)
-        finally:
-            runner.close()
-    return values_out
 
 
 def _check_store(path: Path, template: xr.DataArray) -> np.ndarray:
@@ -250,31 +211,30 @@ def _check_store(path: Path, template: xr.DataArray) -> np.ndarray:
     return np.asarray(completed_points(path), dtype=bool)
 
 
-def _compute(runner: Runner, plan: KernelPlan, options: KernelOptions,
-             axes: Sequence[Axis], template: xr.DataArray, indices: Sequence[tuple[int, ...]],
-             specs: Sequence[PointSpec], labels: Sequence[Any], todo: Sequence[int],
+def _compute(runner: Runner, plan: KernelPlan, template: xr.DataArray, axes: Sequence[Axis],
+             indices: Sequence[tuple[int, ...]], specs: Sequence[PointSpec],
              path: Path | None, values_out: np.ndarray | None, method: str,
              progress: bool | None) -> None:
-    """Plan, then compute the points ``todo`` into ``values_out`` or the store."""
-    todo_specs = [specs[k] for k in todo]
-    geometries = collect_geometries(runner, todo_specs, plan.Y, options.dt)
-    plans = plan_points(todo_specs, geometries, plan,  # validates every point
-                        [labels[k] for k in todo])
-    chosen = choose_method(method, plans, geometries)
-    logger.info("sweep: computing %d of %d points by %s", len(todo), len(specs), chosen)
+    """Plan, then compute the points ``specs`` (at grid positions ``indices``) into
+    ``values_out`` or the store."""
+    geometries = collect_geometries(runner, specs, plan.Y, plan.options.dt)
+    plans = plan_points(specs, geometries, plan)  # validates every point
+    chosen = choose_method(method, plan, plans, geometries)
+    logger.info("sweep: computing %d of %d points by %s", len(specs),
+                np.prod([a.size for a in axes]), chosen)
     if path is not None:
         create_sweep_store(path, template, exist_ok=True)
     if chosen == "superposition":
         batches = run_superposition(runner, plans, plan, progress=progress)
     else:
-        batches = run_simulations(runner, todo_specs, plans, plan.probes, options)
-    with progress_bar(len(todo), progress, f"sweep ({chosen})") as bar:
+        batches = run_simulations(runner, specs, plans, plan.probes)
+    with progress_bar(len(specs), progress, f"sweep ({chosen})") as bar:
         for batch, values in batches:
             if path is not None:
-                _store_batch(path, template, axes, [indices[todo[j]] for j in batch], values)
+                _store_batch(path, template, axes, [indices[j] for j in batch], values)
             else:
                 for j, point_values in zip(batch, values):
-                    values_out[indices[todo[j]]] = point_values
+                    values_out[indices[j]] = point_values
             bar.update(len(batch))
 
 

@@ -155,7 +155,7 @@ def unknown_path_message(path: str, valid: Sequence[str], n: int = 5) -> str:
             "valid paths in all: xkernels.sweeps.parameter_paths(network) lists them)")
 
 
-def parameter_paths(network: Network) -> dict[tuple[str, ...], tuple[str, str, int, tuple]]:
+def parameter_paths(network: Network) -> dict[tuple[str, ...], tuple[str, str, str]]:
     """Every sweepable parameter of ``network``.
 
     Parameters
@@ -166,80 +166,64 @@ def parameter_paths(network: Network) -> dict[tuple[str, ...], tuple[str, str, i
     Returns
     -------
     dict
-        Path tokens -> (canonical path, kind, component index, address in the
-        component's dict).  Leaves of :meth:`Network.to_dict` that are numbers,
-        strings or None (except names and pre/post), the rotation angles of every
-        population, and the options ``Vrest`` and ``t_X``.
+        Path tokens -> (canonical path, kind, readable name).  Leaves of
+        :meth:`Network.to_dict` that are numbers, strings or None (except names and
+        pre/post), the rotation angles of every population, and the options ``Vrest``
+        and ``t_X``.  The readable name (``weight_E_E``) leaves out structural tokens
+        (``synapse``, ``params``...) and the index into one-element lists.
 
     Examples
     --------
     >>> import xkernels
     >>> paths = parameter_paths(xkernels.Network.example())
-    >>> paths[("connections", "E->E", "synapse", "weight")][0]
-    'connections[E->E].synapse.weight'
+    >>> paths[("connections", "E->E", "synapse", "weight")]
+    ('connections[E->E].synapse.weight', 'connections', 'weight_E_E')
     """
+    out: dict[tuple[str, ...], tuple[str, str, str]] = {}
+
+    def walk(value: Any, tokens: tuple, canon: str, kind: str, parts: list, suffix: str,
+             part: str | None) -> None:
+        parts = parts if part is None else [*parts, part]
+        if isinstance(value, Mapping):
+            for key, child in value.items():
+                one = isinstance(child, list) and len(child) == 1 and isinstance(child[0], Mapping)
+                walk(child, (*tokens, str(key)), f"{canon}.{key}", kind, parts, suffix,
+                     None if key in _SILENT_TOKENS or one else str(key))
+        elif isinstance(value, list):
+            for i, child in enumerate(value):
+                walk(child, (*tokens, str(i)), f"{canon}[{i}]", kind, parts, suffix,
+                     str(i) if len(value) > 1 else None)
+        elif value is None or (isinstance(value, (int, float, str))
+                               and not isinstance(value, bool)):
+            out[tokens] = (canon, kind, "_".join([*parts, suffix]))
+
     spec = network.to_dict()
-    out: dict[tuple[str, ...], tuple[str, str, int, tuple]] = {}
-
-    def walk(obj, tokens, canon, kind, index, address):
-        if isinstance(obj, Mapping):
-            for key, value in obj.items():
-                walk(value, (*tokens, str(key)), f"{canon}.{key}", kind, index, (*address, key))
-        elif isinstance(obj, list):
-            for i, value in enumerate(obj):
-                walk(value, (*tokens, str(i)), f"{canon}[{i}]", kind, index, (*address, i))
-        elif obj is None or (isinstance(obj, (int, float, str)) and not isinstance(obj, bool)):
-            out[tokens] = (canon, kind, index, address)
-
-    for i, pop in enumerate(spec["populations"]):
+    for pop in spec["populations"]:
         name = pop["name"]
-        rotation = {"x": 0.0, "y": 0.0, "z": 0.0, **pop["rotation"]}
-        for key, value in {**pop, "rotation": rotation}.items():
-            if key != "name":
-                walk(value, ("populations", name, key), f"populations[{name}].{key}",
-                     "populations", i, (key,))
-    for i, conn in enumerate(spec["connections"]):
+        pop["rotation"] = {"x": 0.0, "y": 0.0, "z": 0.0, **pop["rotation"]}
+        walk({k: v for k, v in pop.items() if k != "name"}, ("populations", name),
+             f"populations[{name}]", "populations", [], _suffix(name), None)
+    for conn in spec["connections"]:
         key = f"{conn['pre']}->{conn['post']}"
-        for field, value in conn.items():
-            if field not in ("pre", "post"):
-                walk(value, ("connections", key, field), f"connections[{key}].{field}",
-                     "connections", i, (field,))
+        walk({k: v for k, v in conn.items() if k not in ("pre", "post")}, ("connections", key),
+             f"connections[{key}]", "connections", [], _suffix(key), None)
     for option in OPTION_PATHS:
-        out[(option,)] = (option, "option", -1, (option,))
+        out[(option,)] = (option, "option", option)
     return out
 
 
-def _readable_name(kind: str, owner: str, address: tuple, component: Any) -> str:
-    """``weight_E_E`` for ``connections[E->E].synapse.weight`` and the like."""
-    if kind == "option":
-        return str(address[0])
-    parts, node = [], component
-    for token in address:
-        if isinstance(node, list):
-            if len(node) > 1:
-                parts.append(str(token))
-            node = node[token] if token < len(node) else None
-            continue
-        child = node.get(token) if isinstance(node, Mapping) else None
-        list_of_dicts = (isinstance(child, list) and len(child) == 1
-                         and isinstance(child[0], Mapping))
-        if token not in _SILENT_TOKENS and not list_of_dicts:
-            parts.append(str(token))
-        node = child
-    suffix = re.sub(r"\W+", "_", owner.replace("->", "_")).strip("_")
-    return "_".join([*parts, suffix])
+def _suffix(owner: str) -> str:
+    """``E_E`` for the owner ``E->E`` of a parameter: its name as identifier characters."""
+    return re.sub(r"\W+", "_", owner.replace("->", "_")).strip("_")
 
 
 def _check_values(path: str, values: Any) -> list:
     if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
         raise TypeError(f"grid[{path!r}] must be a non-empty list of values, got {values!r}")
-    values = list(np.asarray(values).tolist()) if isinstance(values, np.ndarray) else list(values)
+    values = [v.item() if isinstance(v, np.generic) else v for v in values]
     if not values:
         raise ValueError(f"grid[{path!r}] must be a non-empty list of values, got []")
-    numbers = [isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
-        v, (bool, np.bool_)) for v in values]
-    if all(numbers):
-        values = [v.item() if isinstance(v, np.generic) else v for v in values]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         bad = [v for v in values if not math.isfinite(v)]
         if bad:
             raise ValueError(f"grid[{path!r}] values must be finite, got {bad} in {values}")
@@ -290,62 +274,46 @@ def parse_grid(network: Network, grid: Mapping[str, Any], *,
         raise TypeError(f"grid must be a non-empty dict of parameter path -> values, "
                         f"got {grid!r}")
     valid = parameter_paths(network)
-    spec = network.to_dict()
     names = dict(names or {})
     params: dict[str, Param] = {}
-    canonical_of: dict[str, str] = {}
+    canonical_of: dict[tuple[str, ...], str] = {}
     for user_path, values in grid.items():
         if not isinstance(user_path, str):
             raise TypeError(f"grid keys must be parameter paths (str), got {user_path!r}")
         hit = valid.get(split_path(user_path))
         if hit is None:
             raise ValueError(unknown_path_message(user_path, [v[0] for v in valid.values()]))
-        canon, kind, index, address = hit
+        canon, kind, readable = hit
         if canon in params:
             raise ValueError(f"grid: parameter {canon!r} is given twice")
-        if kind == "option":
-            owner, component = "", None
-        else:
-            component = spec[kind][index]
-            owner = (component["name"] if kind == "populations"
-                     else f"{component['pre']}->{component['post']}")
         name = names.pop(user_path, names.pop(canon, None))
-        if name is None:
-            name = _readable_name(kind, owner, address, component)
-        elif not isinstance(name, str) or not name.isidentifier():
+        if name is not None and (not isinstance(name, str) or not name.isidentifier()):
             raise ValueError(f"names[{user_path!r}] must be a Python identifier, got {name!r}")
-        params[canon] = Param(canon, kind, name, _check_values(user_path, values))
-        canonical_of[user_path] = canon
+        params[canon] = Param(canon, kind, name or readable, _check_values(user_path, values))
+        canonical_of[split_path(canon)] = canon
     if names:
         raise ValueError(f"names has paths not in the grid: {sorted(names)}")
-    taken = [p.name for p in params.values()]
-    clash = sorted({n for n in taken if taken.count(n) > 1} | (set(taken) & _RESERVED_NAMES))
-    if clash:
-        raise ValueError(f"sweep parameter names {clash} clash (with each other or with "
-                         f"{sorted(_RESERVED_NAMES)}); choose names with names={{path: name}}")
     groups = _zip_groups(zipped, canonical_of, params)
     axes, seen = [], set()
     for canon, param in params.items():
         if canon in seen:
             continue
-        group = groups.get(canon, [canon])
-        seen.update(group)
-        members = [params[c] for c in group]
-        if len(members) == 1:
-            values = members[0].values
-            if len(set(values)) != len(values):
-                raise ValueError(f"grid[{canon!r}] values must be unique (one sweep point "
-                                 f"each), got {values}")
-            axes.append(Axis(param.name, members))
-        else:
-            axes.append(Axis("__".join(m.name for m in members), members))
-    dims = [a.dim for a in axes]
-    if len(set(dims)) != len(dims) or set(dims) & (_RESERVED_NAMES | set(taken) - set(dims)):
-        raise ValueError(f"sweep dim names {dims} clash with parameter names {taken}")
+        members = [params[c] for c in groups.get(canon, [canon])]
+        seen.update(m.path for m in members)
+        if len(members) == 1 and len(set(param.values)) != len(param.values):
+            raise ValueError(f"grid[{canon!r}] values must be unique (one sweep point "
+                             f"each), got {param.values}")
+        axes.append(Axis("__".join(m.name for m in members), members))
+    taken = [p.name for p in params.values()] + [a.dim for a in axes if a.zipped]
+    clash = sorted({n for n in taken if taken.count(n) > 1} | (set(taken) & _RESERVED_NAMES))
+    if clash:
+        raise ValueError(f"sweep parameter and dim names {clash} clash (with each other or "
+                         f"with {sorted(_RESERVED_NAMES)}); choose names with "
+                         "names={path: name}")
     return axes
 
 
-def _zip_groups(zipped: Any, canonical_of: dict[str, str],
+def _zip_groups(zipped: Any, canonical_of: dict[tuple[str, ...], str],
                 params: dict[str, Param]) -> dict[str, list[str]]:
     if zipped is None:
         return {}
@@ -357,12 +325,10 @@ def _zip_groups(zipped: Any, canonical_of: dict[str, str],
             raise ValueError(f"zipped[{g}] must list at least two grid paths, got {group!r}")
         members = []
         for path in group:
-            canon = canonical_of.get(path)
-            if canon is None:
-                canon = next((c for c in params if split_path(c) == split_path(str(path))), None)
+            canon = canonical_of.get(split_path(str(path)))
             if canon is None:
                 raise ValueError(f"zipped[{g}]: {path!r} is not a key of grid "
-                                 f"({sorted(canonical_of)})")
+                                 f"({sorted(params)})")
             if canon in groups or canon in members:
                 raise ValueError(f"zipped: {path!r} appears in more than one place")
             members.append(canon)
@@ -397,8 +363,6 @@ def grid_points(axes: Sequence[Axis]) -> Iterator[tuple[tuple[int, ...], dict[st
     [(0,), (1,)]
     """
     for index in np.ndindex(*[a.size for a in axes]):
-        values = {}
-        for axis, i in zip(axes, index):
-            for param in axis.params:
-                values[param.path] = param.values[i]
+        values = {param.path: param.values[i] for axis, i in zip(axes, index)
+                  for param in axis.params}
         yield tuple(int(i) for i in index), values

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -132,11 +131,9 @@ def collect_geometries(runner: Runner, specs: Sequence[PointSpec], Y: Sequence[s
     for pop in dict.fromkeys(spec.network.population(post) for spec in specs for post in Y):
         pops.setdefault(geometry_key(pop), pop)
     keys = list(pops)
-    out = {}
-    for i, result in runner.imap_unordered(geometry_task, [(pops[k], dt) for k in keys],
-                                           len(keys) * SECONDS_PER_CELL):
-        out[keys[i]] = result
-    return out
+    results = runner.imap_unordered(geometry_task, [(pops[k], dt) for k in keys],
+                                    len(keys) * SECONDS_PER_CELL)
+    return {keys[i]: result for i, result in results}
 
 
 # --------------------------------------------------------------------------------------
@@ -151,7 +148,7 @@ def _e_pas_used(pop: Population, vrest: float | np.ndarray) -> float | None:
 
 
 def plan_points(specs: Sequence[PointSpec], geometries: Mapping[tuple, tuple[Geometry, bool]],
-                plan: KernelPlan, labels: Sequence[Any] | None = None) -> list[PointPlan]:
+                plan: KernelPlan) -> list[PointPlan]:
     """Plan (and so validate) every point on its cells' geometry.
 
     Parameters
@@ -161,9 +158,7 @@ def plan_points(specs: Sequence[PointSpec], geometries: Mapping[tuple, tuple[Geo
     geometries : Mapping
         From :func:`collect_geometries`.
     plan : KernelPlan
-        The base computation (lag grid, g_eff, postsynaptic populations).
-    labels : sequence, optional
-        One per point (e.g. its swept values), to name a failing point.
+        The base computation (lag grid, postsynaptic populations).
 
     Returns
     -------
@@ -178,9 +173,9 @@ def plan_points(specs: Sequence[PointSpec], geometries: Mapping[tuple, tuple[Geo
     memo: dict = {}
     gkeys: dict[Population, tuple] = {}
     out = []
-    for n, spec in enumerate(specs):
+    for spec in specs:
         per_y = {}
-        options = plan.options.replace(Vrest=spec.Vrest)
+        options = spec.options
         for post in plan.Y:
             pop = spec.network.population(post)
             gkey = gkeys.setdefault(pop, geometry_key(pop))
@@ -190,22 +185,17 @@ def plan_points(specs: Sequence[PointSpec], geometries: Mapping[tuple, tuple[Geo
                 pop_plan = plan_population(spec.network, post, geometry, vrest, options.g_eff,
                                            plan.grid, memo)
             except ValueError as err:
-                label = labels[n] if labels is not None else f"#{n}"
-                raise ValueError(f"sweep point {label} is invalid: {err}") from None
+                raise ValueError(f"sweep point {spec.values} is invalid: {err}") from None
             e_pas = _e_pas_used(pop, vrest)
-            nodes = 1
+            nodes, shared = 1, True
             if options.averaging == "depth":
                 offsets = depth_nodes(pop.scale, options.depth_nodes).offsets
                 per_node = node_plans(spec.network, post, geometry, plan, offsets, memo)
-                nodes = len(per_node)
+                nodes, shared = len(per_node), shared_membrane(per_node)
                 pop_plan = _stacked(per_node)
-                if not shared_membrane(per_node):
-                    per_y[post] = CellPlan(population=pop, state=None, e_pas=e_pas,
-                                           t_X=spec.t_X, plan=pop_plan, nodes=nodes)
-                    continue
-            state = (post, gkey, pop.radius, pop.scale, e_pas, spec.t_X, nodes,
-                     np.asarray(pop_plan.g_shift, dtype=float).tobytes())
-            per_y[post] = CellPlan(population=pop, state=state, e_pas=e_pas, t_X=spec.t_X,
+            state = (post, gkey, pop.radius, pop.scale, e_pas, options.t_X, nodes,
+                     np.asarray(pop_plan.g_shift, dtype=float).tobytes()) if shared else None
+            per_y[post] = CellPlan(population=pop, state=state, e_pas=e_pas, t_X=options.t_X,
                                    plan=pop_plan, nodes=nodes)
         out.append(per_y)
     return out

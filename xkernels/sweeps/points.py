@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,35 +21,37 @@ from xkernels.contract import CORE_DIMS, KERNEL_NAME
 from xkernels.engine.plans import KernelPlan
 from xkernels.provenance import content_hash
 from xkernels.spec.network import Network
+from xkernels.spec.options import KernelOptions
 from xkernels.sweeps.grid import Axis
 
 
 @dataclass(frozen=True, eq=False)
 class PointSpec:
-    """The specification of one sweep point: its network and swept options.
+    """The specification of one sweep point: its network and options.
 
     Attributes
     ----------
     network : Network
         The point's network.
-    Vrest : float, sequence of float or mapping
-        Its ``Vrest`` option (mV), as for :func:`xkernels.compute_kernels`.
-    t_X : float
-        Its ``t_X`` option (ms).
+    options : KernelOptions
+        Its options (the base options with the point's swept ``Vrest`` (mV) and
+        ``t_X`` (ms)).
+    values : Mapping[str, Any]
+        The point's swept values (canonical path -> value), naming it in errors.
 
     Examples
     --------
     A point's specification, as :meth:`PointBuilder.build` returns it:
 
     >>> import xkernels
-    >>> point = PointSpec(xkernels.Network.example(), Vrest=-70.0, t_X=200.0)
-    >>> point.network.names, point.Vrest, point.t_X
-    (['E', 'I'], -70.0, 200.0)
+    >>> point = PointSpec(xkernels.Network.example(), xkernels.KernelOptions(Vrest=-70.0))
+    >>> point.network.names, point.options.Vrest
+    (['E', 'I'], -70.0)
     """
 
     network: Network
-    Vrest: Any
-    t_X: float
+    options: KernelOptions
+    values: Mapping[str, Any] = field(default_factory=dict)
 
 
 class PointBuilder:
@@ -58,8 +60,9 @@ class PointBuilder:
     A point differs from the base network only in its swept values: its network is
     ``network.with_values(...)`` of them, so it is validated exactly as
     :meth:`Network.from_dict` validates (network-level rules included), once per
-    distinct combination of swept specification values.  Swept options are checked by
-    ``check_option``.
+    distinct combination of swept specification values.  Its options are
+    ``options.replace(...)`` of the swept options, validated as KernelOptions, and
+    checked against the point's network (:meth:`KernelOptions.check`).
 
     Parameters
     ----------
@@ -67,10 +70,8 @@ class PointBuilder:
         The base specification.
     axes : sequence of Axis
         The grid's axes (:func:`xkernels.sweeps.grid.parse_grid`).
-    options : Mapping[str, Any]
-        Base values of the swept options (``Vrest``, ``t_X``).
-    check_option : callable
-        ``check_option(name, value)`` validates a swept option value and returns it.
+    options : KernelOptions
+        The base options (the swept ``Vrest`` and ``t_X`` replace theirs).
 
     Examples
     --------
@@ -81,23 +82,22 @@ class PointBuilder:
     >>> network = xkernels.Network.example()
     >>> axes = parse_grid(network, {"connections[E->E].synapse.weight": [6e-5, 1.2e-4],
     ...                             "Vrest": [-65.0, -70.0]})
-    >>> builder = PointBuilder(network, axes, {"Vrest": -65.0, "t_X": 200.0},
-    ...                        check_option=lambda name, value: float(value))
+    >>> builder = PointBuilder(network, axes, xkernels.KernelOptions())
     >>> for index, values in grid_points(axes):
     ...     point = builder.build(values)
-    ...     print(index, point.network.connection("E", "E").synapse.weight, point.Vrest)
+    ...     print(index, point.network.connection("E", "E").synapse.weight,
+    ...           point.options.Vrest)
     (0, 0) 6e-05 -65.0
     (0, 1) 6e-05 -70.0
     (1, 0) 0.00012 -65.0
     (1, 1) 0.00012 -70.0
     """
 
-    def __init__(self, network: Network, axes: Sequence[Axis], options: Mapping[str, Any],
-                 check_option: Callable[[str, Any], Any]) -> None:
+    def __init__(self, network: Network, axes: Sequence[Axis],
+                 options: KernelOptions) -> None:
         self.base = network
         self.params = [p for axis in axes for p in axis.params]
-        self.options = dict(options)
-        self._check_option = check_option
+        self.options = options
         self._networks: dict[tuple, Network] = {}
 
     def build(self, values: Mapping[str, Any]) -> PointSpec:
@@ -118,7 +118,7 @@ class PointBuilder:
         ------
         ValueError, TypeError
             The point's specification is invalid: the swept values, then the error of
-            :meth:`Network.from_dict`.
+            :meth:`Network.from_dict` or :class:`KernelOptions`.
 
         Examples
         --------
@@ -126,8 +126,7 @@ class PointBuilder:
         >>> from xkernels.sweeps import parse_grid
         >>> network = xkernels.Network.example()
         >>> axes = parse_grid(network, {"connections[E->E].synapse.tau1": [0.2, 0.5, 5.0]})
-        >>> builder = PointBuilder(network, axes, {"Vrest": -65.0, "t_X": 200.0},
-        ...                        check_option=lambda name, value: float(value))
+        >>> builder = PointBuilder(network, axes, xkernels.KernelOptions())
         >>> point = builder.build({"connections[E->E].synapse.tau1": 0.5})
         >>> point.network.connection("E", "E").synapse
         Synapse(weight=0.00012, tau1=0.5, tau2=1.8, e=0.0, syntype='Exp2Syn')
@@ -143,25 +142,20 @@ class PointBuilder:
         ValueError: sweep point with connections[E->E].synapse.tau1=5.0 is invalid:
         connections['E->E'].synapse.tau1 must be < tau2 = 1.8, got 5.0
         """
-        options = dict(self.options)
-        changes = []
-        for param in self.params:
-            value = values[param.path]
-            if param.kind == "option":
-                options[param.path] = _checked(((param.path, value),), self._check_option,
-                                               param.path, value)
-            else:
-                changes.append((param.path, value))
-        key = tuple(changes)
-        if key not in self._networks:
-            self._networks[key] = _checked(key, self.base.with_values, dict(key))
-        return PointSpec(self._networks[key], options["Vrest"], options["t_X"])
+        changes = tuple((p.path, values[p.path]) for p in self.params if p.kind != "option")
+        swept = {p.path: values[p.path] for p in self.params if p.kind == "option"}
+        if changes not in self._networks:
+            self._networks[changes] = _checked(changes, self.base.with_values, dict(changes))
+        network = self._networks[changes]
+        options = _checked(tuple(swept.items()), self.options.replace, **swept)
+        _checked(tuple(values.items()), options.check, network)
+        return PointSpec(network, options, dict(values))
 
 
-def _checked(assignments: tuple, fun: Callable, *args: Any) -> Any:
-    """``fun(*args)``; an error names the point's values first."""
+def _checked(assignments: tuple, fun: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``fun(*args, **kwargs)``; an error names the point's values first."""
     try:
-        return fun(*args)
+        return fun(*args, **kwargs)
     except (ValueError, TypeError, FileNotFoundError) as err:
         text = ", ".join(f"{path}={value!r}" for path, value in assignments)
         raise type(err)(f"sweep point with {text} is invalid: {err}") from None
@@ -220,17 +214,11 @@ def sweep_template(plan: KernelPlan, axes: Sequence[Axis], grid_hash: str,
         if axis.zipped:
             coords[axis.dim] = (axis.dim, np.arange(axis.size),
                                 {"long_name": "index of the zipped sweep point"})
-            for p in axis.params:
-                coords[p.name] = (axis.dim, np.asarray(p.values), {"path": p.path})
-            paths[axis.dim] = [p.path for p in axis.params]
-        else:
-            p = axis.params[0]
-            coords[axis.dim] = (axis.dim, np.asarray(p.values), {"path": p.path})
-            paths[axis.dim] = p.path
+        for p in axis.params:  # the dim's own coordinate when not zipped
+            coords[p.name] = (axis.dim, np.asarray(p.values), {"path": p.path})
+        paths[axis.dim] = [p.path for p in axis.params] if axis.zipped else axis.params[0].path
     coords.update(plan.coords)
-    attrs = dict(plan.attrs)
-    attrs["content_hash"] = grid_hash
-    attrs["sweep_paths"] = json.dumps(paths)
+    attrs = {**plan.attrs, "content_hash": grid_hash, "sweep_paths": json.dumps(paths)}
     return xr.DataArray(data, dims=(*[a.dim for a in axes], *CORE_DIMS), coords=coords,
                         name=KERNEL_NAME, attrs=attrs)
 

@@ -18,8 +18,6 @@ from xkernels.runtime import (
     SECONDS_PER_SIMULATION,
     Runner,
 )
-from xkernels.spec.network import Network
-from xkernels.spec.options import KernelOptions
 from xkernels.sweeps.planning import PointPlan
 from xkernels.sweeps.points import PointSpec
 
@@ -27,31 +25,28 @@ from xkernels.sweeps.points import PointSpec
 MAX_POINTS_PER_TASK = 8
 
 
-def simulate_points(networks: Sequence[Network], probes: Any,
-                    options: Sequence[KernelOptions]) -> np.ndarray:
+def simulate_points(specs: Sequence[PointSpec], probes: Any) -> np.ndarray:
     """Worker task: full simulations of a few points, stacked.
 
     Parameters
     ----------
-    networks : sequence of Network
-        One per point.
+    specs : sequence of PointSpec
+        The points (network and options).
     probes : dict or list
         Forward models, as for :func:`xkernels.compute_kernels`.
-    options : sequence of KernelOptions
-        One per point.
 
     Returns
     -------
     ndarray
-        Shape ``(len(networks), X, Y, probe_channel, tau)``.
+        Shape ``(len(specs), X, Y, probe_channel, tau)``.
     """
-    return np.stack([simulate_values(network, prepare_kernels(network, probes, opts))
-                     for network, opts in zip(networks, options)])
+    return np.stack([simulate_values(spec.network,
+                                     prepare_kernels(spec.network, probes, spec.options))
+                     for spec in specs])
 
 
 def run_simulations(runner: Runner, specs: Sequence[PointSpec], plans: Sequence[PointPlan],
-                    probes: Mapping[str, Any], options: KernelOptions
-                    ) -> Iterator[tuple[list[int], np.ndarray]]:
+                    probes: Mapping[str, Any]) -> Iterator[tuple[list[int], np.ndarray]]:
     """Yield batches ``(point numbers, kernels)`` of every point, fully simulated.
 
     Parameters
@@ -59,15 +54,12 @@ def run_simulations(runner: Runner, specs: Sequence[PointSpec], plans: Sequence[
     runner : Runner
         Where the points are simulated.
     specs : sequence of PointSpec
-        The points (network, Vrest, t_X).
+        The points (network and options).
     plans : sequence of PointPlan
         Their plans (:func:`xkernels.sweeps.planning.plan_points`), for the cost
         estimate.
     probes : Mapping[str, Any]
         The probes by name.
-    options : KernelOptions
-        Options shared by every point (each point's ``Vrest`` and ``t_X`` replace those
-        given here).
 
     Yields
     ------
@@ -82,8 +74,6 @@ def run_simulations(runner: Runner, specs: Sequence[PointSpec], plans: Sequence[
     size = max(1, min(MAX_POINTS_PER_TASK,
                       math.ceil(len(specs) / (4 * runner.parallelism(seconds)))))
     chunks = [list(range(i, min(i + size, len(specs)))) for i in range(0, len(specs), size)]
-    arguments = [([specs[j].network for j in chunk], probes,
-                  [options.replace(Vrest=specs[j].Vrest, t_X=specs[j].t_X) for j in chunk])
-                 for chunk in chunks]
+    arguments = [([specs[j] for j in chunk], probes) for chunk in chunks]
     for c, values in runner.imap_unordered(simulate_points, arguments, seconds):
         yield chunks[c], values

@@ -23,7 +23,6 @@ The points and their membrane states come from :mod:`xkernels.sweeps.planning`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -38,7 +37,6 @@ from xkernels.runtime import (
     Runner,
     progress_bar,
 )
-from xkernels.spec.network import Population
 from xkernels.sweeps.planning import CellPlan, PointPlan
 
 #: Cost of building a cell and its probe matrix, in units of one short simulation
@@ -66,19 +64,44 @@ def _simulations(item: CellPlan, support: Mapping[tuple[float, float], np.ndarra
     return sum(np.unique(idx % nseg).size for idx in support.values())
 
 
-def choose_method(method: str, plans: Sequence[PointPlan],
+def _not_superposable(plan: KernelPlan, plans: Sequence[PointPlan],
+                      geometries: Mapping[tuple, tuple[Geometry, bool]]) -> str | None:
+    """Why the superposition does not apply to these points (None if it does)."""
+    options = plan.options
+    if any(mode != "as-is" for mode in plan.linearisation.values()):
+        return ("membranes simulated as they are (linearisation 'as-is'), got "
+                f"linearisation={options.linearisation!r}")
+    if options.operating_point != "rest":
+        return ("synapses linearised at one potential known before simulating "
+                f"(operating_point 'rest'), got operating_point={options.operating_point!r}")
+    varying = sorted({post for per_y in plans for post, item in per_y.items()
+                      if item.state is None})
+    if varying:
+        return ("a membrane that does not change with depth; with averaging='depth' and "
+                f"g_eff=True the leak shift of populations {varying} depends on the depth "
+                "of the cell (or pass g_eff=False)")
+    nonlinear = [key for key, (_, linear) in geometries.items() if not linear]
+    if nonlinear:
+        return f"linear (passive) membranes; the cells {nonlinear} have other mechanisms"
+    return None
+
+
+def choose_method(method: str, plan: KernelPlan, plans: Sequence[PointPlan],
                   geometries: Mapping[tuple, tuple[Geometry, bool]]) -> str:
     """``"superposition"`` or ``"simulate"`` for ``method`` in auto/superposition/simulate.
 
-    The superposition is valid only if every cell membrane is linear and, with depth
-    averaging, the same at every depth node; ``"auto"`` takes it when its estimated
-    cost (cells + unit-response simulations per membrane state) is below that of
-    simulating every point.
+    The superposition is valid only for membranes simulated ``"as-is"`` with synapses
+    linearised at rest, every cell membrane linear and, with depth averaging, the same
+    at every depth node; ``"auto"`` takes it when its estimated cost (cells +
+    unit-response simulations per membrane state) is below that of simulating every
+    point.
 
     Parameters
     ----------
     method : {"auto", "superposition", "simulate"}
         The user's choice.
+    plan : KernelPlan
+        The base computation (its options and linearisation).
     plans : sequence of PointPlan
         The planned points (:func:`xkernels.sweeps.planning.plan_points`).
     geometries : Mapping
@@ -93,26 +116,15 @@ def choose_method(method: str, plans: Sequence[PointPlan],
     Raises
     ------
     ValueError
-        ``method="superposition"`` with a cell whose membrane is not linear or changes
-        between depth nodes.
+        ``method="superposition"`` where the superposition does not apply.
     """
     if method == "simulate":
         return "simulate"
-    varying = sorted({post for per_y in plans for post, item in per_y.items()
-                      if item.state is None})
-    if varying:
+    reason = _not_superposable(plan, plans, geometries)
+    if reason is not None:
         if method == "superposition":
-            raise ValueError("method='superposition' needs a membrane that does not change "
-                             "with depth; with averaging='depth' and g_eff=True the leak "
-                             f"shift of populations {varying} depends on the depth of the "
-                             "cell. Use method='simulate' or 'auto', or g_eff=False")
-        return "simulate"
-    nonlinear = [key for key, (_, linear) in geometries.items() if not linear]
-    if nonlinear:
-        if method == "superposition":
-            raise ValueError("method='superposition' needs linear (passive) membranes; the "
-                             f"cells {nonlinear} have other mechanisms. Use method='simulate' "
-                             "or 'auto'")
+            raise ValueError(f"method='superposition' needs {reason}; use "
+                             "method='simulate' or 'auto'")
         return "simulate"
     if method == "superposition":
         return "superposition"
@@ -126,36 +138,20 @@ def choose_method(method: str, plans: Sequence[PointPlan],
 # --------------------------------------------------------------------------------------
 # the fast path
 # --------------------------------------------------------------------------------------
-def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift: np.ndarray,
-                       named: Mapping[str, Any], n_positions: int, seed: int,
-                       n_response: int, t_X: float,
-                       groups: Sequence[tuple[float, float, np.ndarray]],
-                       depth_nodes: int | None = None) -> list[np.ndarray]:
+def unit_response_task(item: CellPlan, plan: KernelPlan,
+                       groups: Sequence[tuple[float, float, np.ndarray]]) -> list[np.ndarray]:
     """Worker task: probe-mapped unit responses of one membrane state.
 
     Parameters
     ----------
-    pop : Population
-        The postsynaptic population (its cell and spatial spread).
-    dt : float
-        Time step (ms).
-    e_pas : float or None
-        Leak reversal potential Vrest sets for the cell (mV), None if it sets none.
-    g_shift : ndarray
-        Leak conductance added per segment (S/cm²).
-    named : Mapping[str, Any]
-        The probes by name.
-    n_positions, seed : int
-        Cell positions averaged over by the probes, and their seed.
-    n_response : int
-        Lags (steps) of the response after the volley.
-    t_X : float
-        Presynaptic spike time (ms).
+    item : CellPlan
+        A cell of the membrane state (population, leak reversal potential Vrest sets,
+        leak shift, ``t_X``).
+    plan : KernelPlan
+        The base computation (probes, options, lag grid).
     groups : sequence of (tau1, tau2, support)
         Synapse time constants (ms) and the segments to respond to (with
-        ``depth_nodes``: indices ``n * nseg + segment`` of (depth node, segment)).
-    depth_nodes : int or None
-        Depth nodes of ``averaging="depth"`` (None: ``"reference"``).
+        ``averaging="depth"``: indices ``n * nseg + segment`` of (depth node, segment)).
 
     Returns
     -------
@@ -166,13 +162,16 @@ def unit_response_task(pop: Population, dt: float, e_pas: float | None, g_shift:
     """
     from xkernels.engine.cells import LinearisedCell
 
-    with LinearisedCell(pop.cell, pop, dt, e_pas) as cell:
-        cell.shift_g_pas(g_shift)
-        if depth_nodes is None:
-            matrices = probes_matrix(named, cell.geometry, pop, n_positions, seed)[None]
+    pop, options = item.population, plan.options
+    with LinearisedCell(pop.cell, pop, options.dt, item.e_pas) as cell:
+        cell.shift_g_pas(item.plan.g_shift)
+        if options.averaging == "depth":
+            matrices = depth_matrices(plan.probes, cell.geometry, pop,
+                                      options.depth_nodes).matrices
         else:
-            matrices = depth_matrices(named, cell.geometry, pop, depth_nodes).matrices
-        return unit_responses(cell, groups, matrices, n_response, t_X)
+            matrices = probes_matrix(plan.probes, cell.geometry, pop, options.n_positions,
+                                     options.seed)[None]
+        return unit_responses(cell, groups, matrices, plan.grid.n_response, item.t_X)
 
 
 def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPlan, *,
@@ -197,65 +196,46 @@ def run_superposition(runner: Runner, plans: Sequence[PointPlan], plan: KernelPl
     Yields
     ------
     tuple
-        ``(point numbers, kernels)``; the array (shape ``(len(points), *plan.shape)``)
-        is reused by the next batch: copy what you keep.
+        ``(point numbers, kernels)``, kernels of shape ``(len(points), *plan.shape)``.
     """
     states = _state_groups(plans)
     keys = list(states)
-    arguments, groups_of = [], {}
-    for key in keys:
-        item, support = states[key]
-        groups = [(t1, t2, idx) for (t1, t2), idx in support.items() if idx.size]
-        groups_of[key] = groups
-        o = plan.options
-        arguments.append((item.population, o.dt, item.e_pas, item.plan.g_shift,
-                          plan.probes, o.n_positions, o.seed, plan.grid.n_response,
-                          item.t_X, groups,
-                          o.depth_nodes if o.averaging == "depth" else None))
+    groups = {key: [(t1, t2, idx) for (t1, t2), idx in states[key][1].items() if idx.size]
+              for key in keys}
     seconds = sum(SECONDS_PER_CELL + SECONDS_PER_SIMULATION * _simulations(*states[key])
                   for key in keys)
-    assembler = _PointAssembler(plan)
+    assembler = Assembler(plan.grid)
+    arguments = [(states[key][0], plan, groups[key]) for key in keys]
     with progress_bar(len(keys), progress, "unit responses") as bar:
         for i, result in runner.imap_unordered(unit_response_task, arguments, seconds):
-            for (t1, t2, support), P in zip(groups_of[keys[i]], result):
+            for (t1, t2, support), P in zip(groups[keys[i]], result):
                 assembler.add_responses((keys[i], t1, t2), support, P)
             bar.update(1)
     for start in range(0, len(plans), BATCH_POINTS):
         batch = list(range(start, min(start + BATCH_POINTS, len(plans))))
-        yield batch, assembler.assemble(batch, plans)
+        yield batch, _assemble(assembler, plan, [plans[k] for k in batch])
 
 
-class _PointAssembler(Assembler):
-    """The :class:`~xkernels.engine.superposition.Assembler` of a sweep: the kernels of
-    a batch of points, placed in a (reused) buffer."""
-
-    def __init__(self, plan: KernelPlan) -> None:
-        super().__init__(plan.grid)
-        self.plan = plan
-        self.buffer: np.ndarray | None = None
-
-    def assemble(self, batch: Sequence[int], plans: Sequence[PointPlan]) -> np.ndarray:
-        """Kernels of the points ``batch``, shape (len(batch), *plan.shape)."""
-        X, Y, shape = self.plan.X, self.plan.Y, self.plan.shape
-        jobs: dict[tuple, int] = {}
-        job_data: list[tuple] = []
-        where: list[tuple[int, int, int, int]] = []
-        for b, k in enumerate(batch):
-            for j, post in enumerate(Y):
-                item = plans[k][post]
-                for pre, inp in item.plan.inputs.items():
-                    weights = np.asarray(inp.weights, dtype=float)
-                    rkey = (item.state, inp.tau1, inp.tau2)
-                    key = (rkey, weights.tobytes(), id(inp.h_delay))
-                    if key not in jobs:
-                        jobs[key] = len(job_data)
-                        job_data.append((rkey, weights, inp.h_delay))
-                    where.append((b, X.index(pre), j, jobs[key]))
-        kernels = self.kernels(job_data, shape[2])
-        if self.buffer is None or self.buffer.shape[0] != len(batch):
-            self.buffer = np.zeros((len(batch), *shape))
-        else:
-            self.buffer[...] = 0.0
-        for b, i, j, job in where:
-            self.buffer[b, i, j] = kernels[job]
-        return self.buffer
+def _assemble(assembler: Assembler, plan: KernelPlan, points: Sequence[PointPlan]
+              ) -> np.ndarray:
+    """Kernels of ``points``, shape (len(points), *plan.shape): each distinct (membrane
+    state, time constants, weights, delay filter) assembled once."""
+    jobs: dict[tuple, int] = {}
+    job_data: list[tuple] = []
+    where: list[tuple[int, int, int, int]] = []
+    for b, per_y in enumerate(points):
+        for j, post in enumerate(plan.Y):
+            item = per_y[post]
+            for pre, inp in item.plan.inputs.items():
+                weights = np.asarray(inp.weights, dtype=float)
+                rkey = (item.state, inp.tau1, inp.tau2)
+                key = (rkey, weights.tobytes(), id(inp.h_delay))
+                if key not in jobs:
+                    jobs[key] = len(job_data)
+                    job_data.append((rkey, weights, inp.h_delay))
+                where.append((b, plan.X.index(pre), j, jobs[key]))
+    kernels = assembler.kernels(job_data, plan.shape[2])
+    out = np.zeros((len(points), *plan.shape))
+    for b, i, j, job in where:
+        out[b, i, j] = kernels[job]
+    return out
