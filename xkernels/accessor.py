@@ -23,14 +23,8 @@ class XkDataArrayAccessor:
 
         return select_probe(self._obj, name)
 
-    def validate(self) -> None:
-        """Raise ``ValueError`` unless the array honours the kernels contract."""
-        from xkernels.contract import check_kernels
-
-        check_kernels(self._obj)
-
     def convolve(self, kernels: xr.DataArray, **kwargs: Any) -> xr.DataArray:
-        """Signals from rates: see :func:`xkernels.convolve.convolve`."""
+        """Signals from rates: see :func:`xkernels.convolve`."""
         from xkernels.signals.convolution import convolve
 
         return convolve(self._obj, kernels, **kwargs)
@@ -66,24 +60,10 @@ class XkDataArrayAccessor:
 
 @xr.register_dataset_accessor("xk")
 class XkDatasetAccessor:
-    """``Dataset.xk``: access the kernels variable of a store opened with xarray."""
+    """``Dataset.xk``: figures of datasets (the validation dataset)."""
 
     def __init__(self, obj: xr.Dataset) -> None:
         self._obj = obj
-
-    @property
-    def kernels(self) -> xr.DataArray:
-        """The ``kernels`` variable."""
-        if "kernels" not in self._obj:
-            raise KeyError(f"dataset has no 'kernels' variable; variables: "
-                           f"{list(self._obj.data_vars)}")
-        return self._obj["kernels"]
-
-    def convolve(self, kernels: xr.DataArray, var: str = "rates", **kwargs: Any) -> xr.DataArray:
-        """Convolve the rates variable ``var`` with ``kernels``."""
-        from xkernels.signals.convolution import convolve
-
-        return convolve(self._obj[var], kernels, **kwargs)
 
     def plot(self, **kwargs: Any):
         """Plot a validation dataset from :func:`xkernels.validate` (ground truth and

@@ -35,7 +35,7 @@ from xkernels.engine.kernels import prepare_kernels, simulate_values
 from xkernels.probes.kinds import CurrentDipoleMomentZKind, GaussCylinderKind
 from xkernels.probes.metadata import probe_definitions
 from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
-from xkernels.probes.registry import register_matching
+from xkernels.probes.registry import ProbeKind, register_matching
 from xkernels.provenance import content_hash, undescribed
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
@@ -46,13 +46,14 @@ __all__ = ["GaussCylinderPotential", "KernelApprox", "KernelApproxCurrentDipoleM
 # --------------------------------------------------------------------------- #
 # LFPykernels' probe classes in the probe registry
 # --------------------------------------------------------------------------- #
-def _lfpykernels_class(name: str):
-    """Predicate: ``cls`` is the class ``name`` defined in the lfpykernels package."""
+def _register_lfpykernels(name: str, kind: ProbeKind) -> None:
+    """Register probe ``kind`` for the class ``name`` of the lfpykernels package
+    (recognised by module and class name: lfpykernels is not imported)."""
 
     def predicate(cls: type) -> bool:
         return cls.__name__ == name and cls.__module__.split(".")[0] == "lfpykernels"
 
-    return predicate
+    register_matching(f"lfpykernels.{name}", predicate, kind)
 
 
 class ReferenceGaussCylinderKind(GaussCylinderKind):
@@ -65,11 +66,8 @@ class ReferenceGaussCylinderKind(GaussCylinderKind):
                                       sigma_z=probe.sigma_z)
 
 
-register_matching("lfpykernels.GaussCylinderPotential",
-                  _lfpykernels_class("GaussCylinderPotential"), ReferenceGaussCylinderKind())
-register_matching("lfpykernels.KernelApproxCurrentDipoleMoment",
-                  _lfpykernels_class("KernelApproxCurrentDipoleMoment"),
-                  CurrentDipoleMomentZKind())
+_register_lfpykernels("GaussCylinderPotential", ReferenceGaussCylinderKind())
+_register_lfpykernels("KernelApproxCurrentDipoleMoment", CurrentDipoleMomentZKind())
 
 
 class KernelApproxCurrentDipoleMoment(CurrentDipoleMomentZ):

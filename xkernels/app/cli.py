@@ -28,26 +28,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import xarray as xr
-
-from xkernels.app import validate_command
 from xkernels.app.demo import run_demo
 from xkernels.app.files import (
-    SPEC_KEYS,
     CLIError,
     check_output,
-    default_probes,
     load_spec,
     read_json,
-    spec_document,
-    write_dataset,
 )
 from xkernels.checks import check_real, did_you_mean
+from xkernels.hybrid.wiring import EXT_MODES
+from xkernels.signals.convolution import MODES
 from xkernels.spec.options import LINEARISATIONS, OPERATING_POINTS, KernelOptions
-
-__all__ = ["CLIError", "PROG", "SPEC_KEYS", "build_parser", "check_output",
-           "default_probes", "describe_dataset", "load_spec", "main", "open_kernel_store",
-           "open_rates", "read_json", "spec_document", "write_dataset"]
+from xkernels.store import KernelStoreError
 
 PROG = "xkernels"
 
@@ -68,49 +60,6 @@ _FLAG_WORDS = (("pass overwrite=True to replace it", "use --overwrite to replace
 
 
 # --------------------------------------------------------------------------------------
-# stores
-# --------------------------------------------------------------------------------------
-def _open_zarr(path: str | Path, what: str) -> xr.Dataset:
-    path = Path(path)
-    if not path.exists():
-        raise CLIError(f"{what} store {str(path)!r} does not exist")
-    import zarr
-
-    try:
-        return xr.open_zarr(path)
-    except (zarr.errors.BaseZarrError, OSError) as err:  # not a Zarr store: a user error
-        raise CLIError(f"{what} store {str(path)!r} is not a readable Zarr store "
-                       f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
-                       ) from None
-
-
-def open_rates(path: str | Path, var: str = "rates") -> xr.DataArray:
-    """The rates DataArray (dims X, time in ms; spikes per bin) of a rates store, checked
-    (:func:`xkernels.store.open_rates`: dims, a regular time axis, a ``dt`` attribute
-    equal to its spacing), or :class:`CLIError`."""
-    from xkernels.store import open_rates as open_rates_store
-
-    try:
-        return open_rates_store(path, var)
-    except (ValueError, FileNotFoundError) as err:
-        hint = "; is it a rates store?" if "has no variable" in str(err) else ""
-        raise CLIError(f"{err}{hint}") from None
-
-
-def open_kernel_store(path: str | Path) -> xr.DataArray:
-    """Kernels of a kernel store, or :class:`CLIError` naming the problem."""
-    from xkernels.store import open_kernels
-
-    path = Path(path)
-    if not path.exists():
-        raise CLIError(f"kernel store {str(path)!r} does not exist")
-    try:
-        return open_kernels(path)
-    except (ValueError, TypeError, OSError) as err:
-        raise CLIError(f"kernel store {str(path)!r}: {err}") from None
-
-
-# --------------------------------------------------------------------------------------
 # commands
 # --------------------------------------------------------------------------------------
 def _status(message: str, quiet: bool = False) -> None:
@@ -118,23 +67,19 @@ def _status(message: str, quiet: bool = False) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _options_from_flags(args: argparse.Namespace, network: Any, probes: dict[str, Any],
-                        options: KernelOptions) -> tuple[Any, dict[str, Any], KernelOptions]:
-    """The spec's options with those given on the command line replacing them."""
+def _load_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any], KernelOptions]:
+    """SPEC.json's network, probes and options, options given as flags replacing its."""
     flags = {name: getattr(args, name) for name in ("linearisation", "operating_point")
              if getattr(args, name) is not None}
-    try:
-        return network, probes, options.replace(**flags)
-    except (ValueError, TypeError) as err:
-        raise CLIError(f"spec file {str(args.spec)!r}: options: {err}") from None
+    return load_spec(args.spec, **flags)
 
 
 def cmd_compute(args: argparse.Namespace) -> int:
     """``xkernels compute SPEC.json -o KERNELS.zarr``; returns the exit status."""
     from xkernels.store import compute_kernels, write_kernels
 
-    out = check_output(args.output, args.overwrite)
-    network, probes, options = _options_from_flags(args, *load_spec(args.spec))
+    out = _kernel_store_output(args.output, args.overwrite)
+    network, probes, options = _load_spec(args)
     start = time.perf_counter()
     _status(f"computing kernels of {len(network.connections)} connections, "
             f"probes {list(probes)} ...", args.quiet)
@@ -148,49 +93,38 @@ def cmd_compute(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_grid(path: str | Path) -> dict[str, Any]:
-    grid = read_json(path, "grid")
-    if not isinstance(grid, dict) or not grid:
-        raise CLIError(f"grid file {str(path)!r} must hold a non-empty JSON object "
-                       "(parameter -> list of values)")
-    return grid
+def _kernel_store_output(path: str | Path, overwrite: bool) -> Path:
+    """The output path of a kernel store: new, or with ``overwrite`` a kernel store (never
+    anything else), refused before any work."""
+    from xkernels.store.layout import check_replaceable
+
+    out = check_output(path, overwrite)
+    try:
+        check_replaceable(out, overwrite)
+    except ValueError as err:  # not a kernel store
+        raise CLIError(str(err)) from None
+    return out
 
 
-def _is_kernel_store(path: Path) -> bool:
-    return path.is_dir() and not path.is_symlink() and (path / "kernels" / "zarr.json").is_file()
+def _remove_store(out: Path) -> None:
+    """Delete the store at ``out``: renamed out of the way first (a crash while deleting
+    never leaves a half-deleted store that a later run would resume), under the store's
+    lock (not while another process writes it)."""
+    from xkernels.store.publish import locked
 
-
-def _clear_sweep_output(out: Path, overwrite: bool) -> None:
-    """Make way for a sweep store at ``out``: keep an existing sweep store (it is resumed
-    or grown), remove it with ``--overwrite``, refuse anything else."""
-    if not (out.exists() or out.is_symlink()):
-        return
-    if not _is_kernel_store(out):
-        what = "a symlink" if out.is_symlink() else (
-            "a directory without a 'kernels' zarr array" if out.is_dir() else "a file")
-        raise CLIError(f"output {str(out)!r} already exists and is {what}, not a sweep "
-                       "store; --overwrite replaces sweep stores only: choose another "
-                       "output or remove it")
-    if overwrite:
-        # renamed out of the way first: a crash while deleting never leaves a half-deleted
-        # store that a later run would resume; under the store's lock (not while another
-        # process writes it)
-        from xkernels.store.publish import locked
-
-        with locked(out):
-            trash = out.parent / f".{out.name}.deleting-{uuid.uuid4().hex[:12]}"
-            os.rename(out, trash)
-            shutil.rmtree(trash, ignore_errors=True)
+    with locked(out):
+        trash = out.parent / f".{out.name}.deleting-{uuid.uuid4().hex[:12]}"
+        os.rename(out, trash)
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def _points_done(out: Path) -> tuple[int, int] | None:
     """(done, total) sweep points of the store at ``out``, None without a store."""
     from xkernels.store import completed_points
 
-    try:
-        done = completed_points(out)
-    except (OSError, ValueError):
+    if not out.exists():
         return None
+    done = completed_points(out)
     return int(done.sum()), int(done.size)
 
 
@@ -203,11 +137,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """
     from xkernels.sweeps.driver import sweep
 
-    out = Path(args.output)
-    check_output(out, overwrite=True)  # the parent must be a folder
-    network, probes, options = _options_from_flags(args, *load_spec(args.spec))
-    grid = _load_grid(args.grid)
-    _clear_sweep_output(out, args.overwrite)
+    out = _kernel_store_output(args.output, overwrite=True)  # resumed, grown or replaced
+    network, probes, options = _load_spec(args)
+    grid = read_json(args.grid, "grid")  # checked by sweep
+    if args.overwrite and out.exists():
+        _remove_store(out)
     before = _points_done(out)
     if before is not None:
         _status(f"resuming {out}: {before[0]} of {before[1]} points already computed",
@@ -236,19 +170,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_convolve(args: argparse.Namespace) -> int:
     """``xkernels convolve RATES.zarr KERNELS.zarr -o SIGNALS.zarr``; returns the exit
     status."""
-    from xkernels.signals.convolution import convolve
+    from xkernels.signals import convolve
+    from xkernels.store import open_kernels, open_rates, write_signals
 
     out = check_output(args.output, args.overwrite)
     rates = open_rates(args.rates, args.var)
-    H = open_kernel_store(args.kernels)
+    H = open_kernels(args.kernels)
     keep = tuple(k for k in (args.keep or "").split(",") if k)
     try:
         signals = convolve(rates, H, keep=keep, mode=args.mode)
     except (ValueError, TypeError) as err:
         raise CLIError(f"cannot convolve {str(args.rates)!r} with {str(args.kernels)!r}: "
                        f"{err}") from None
-    from xkernels.store import write_signals
-
     write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet)
     _status(f"wrote {out} ({dict(signals.sizes)})", args.quiet)
     return 0
@@ -256,16 +189,14 @@ def cmd_convolve(args: argparse.Namespace) -> int:
 
 def describe_dataset(path: str | Path) -> str:
     """Summary of a rates or signals store."""
-    ds = _open_zarr(path, "xkernels")
-    kinds = [v for v in ("signals", "rates") if v in ds.data_vars]
-    if not kinds:
-        raise CLIError(f"{str(path)!r} is not an xkernels store: no 'kernels', 'rates' or "
-                       f"'signals' variable (variables: {list(ds.data_vars)})")
-    lines = []
-    for name in kinds:
-        da = ds[name]
-        lines.append(f"xkernels {name} store {path}")
-        lines.append(f"  dims: {dict(da.sizes)} {da.dtype}")
+    from xkernels.store import open_rates, open_signals
+
+    for name, opener in (("signals", open_signals), ("rates", open_rates)):
+        try:
+            da = opener(path)
+        except KernelStoreError:
+            continue
+        lines = [f"xkernels {name} store {path}", f"  dims: {dict(da.sizes)} {da.dtype}"]
         if "time" in da.coords and da.sizes["time"] > 1:
             t = da.coords["time"].values
             lines.append(f"  time: {t[0]:g} .. {t[-1]:g} ms, dt = {t[1] - t[0]:g} ms")
@@ -277,25 +208,65 @@ def describe_dataset(path: str | Path) -> str:
                 units = ", ".join(dict.fromkeys(
                     da.coords["units"].values[probes == p].tolist()))
                 lines.append(f"  probe {p}: {int((probes == p).sum())} channels [{units}]")
-        for key, value in da.attrs.items():
-            lines.append(f"  {key}: {str(value)[:100]}")
-    return "\n".join(lines)
+        lines += [f"  {key}: {str(value)[:100]}" for key, value in da.attrs.items()]
+        return "\n".join(lines)
+    raise CLIError(f"{str(path)!r} is not an xkernels store: no 'kernels', 'rates' or "
+                   "'signals' variable")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``xkernels validate SPEC.json SPIKES.npz -o OUT.zarr``: the kernel prediction beside
+    the hybrid ground truth (:func:`xkernels.hybrid.validate`); returns the exit status."""
+    from xkernels.hybrid import validate
+    from xkernels.signals import Spikes
+    from xkernels.store.datasets import write_dataset
+
+    out = check_output(args.output, args.overwrite)
+    network, probes, options = load_spec(args.spec)
+    try:
+        spikes, saved_t_stop = Spikes.load(args.spikes)
+    except (OSError, ValueError, KeyError) as err:
+        raise CLIError(f"spikes file {str(args.spikes)!r}: {err}") from None
+    t_stop = args.t_stop if args.t_stop is not None else saved_t_stop
+    if t_stop is None:
+        raise CLIError(f"spikes file {str(args.spikes)!r} has no t_stop; give --t-stop")
+    cells: Any = args.cells
+    if cells is not None and cells > 1:
+        if cells != int(cells):
+            raise CLIError(f"--cells must be a fraction in (0, 1] or a whole number of "
+                           f"cells, got {cells}")
+        cells = int(cells)
+    start = time.perf_counter()
+    client: Any = None if args.workers is None else (
+        "sync" if args.workers == 1 else args.workers)
+    try:
+        ds = validate(network, spikes, probes, t_stop=t_stop, transient=args.transient,
+                      seed=args.seed, client=client, store=args.store,
+                      progress=not args.quiet, n_cells=cells, ext=args.ext,
+                      dt=options.dt, Vrest=options.Vrest, options=options)
+    except (ValueError, TypeError) as err:
+        raise CLIError(f"spec file {str(args.spec)!r} / spikes file "
+                       f"{str(args.spikes)!r}: {err}") from None
+    write_dataset(ds, out, overwrite=args.overwrite, progress=False)
+    if not args.quiet:
+        lines = [f"  {label}: R² {r2:.3f}, STD ratio {ratio:.2f}" for label, r2, ratio in
+                 zip(ds.probe_channel.values.tolist(), ds.r2.values, ds.std_ratio.values)]
+        print("\n".join([f"wrote {out} in {time.perf_counter() - start:.1f} s "
+                         f"(scores over t >= {args.transient} ms):"] + lines),
+              file=sys.stderr, flush=True)
+    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     """``xkernels info STORE``: print a summary; returns the exit status."""
     from xkernels.store import KernelStoreError, describe
 
-    path = Path(args.store)
-    if not path.exists():
-        raise CLIError(f"store {str(path)!r} does not exist")
+    if not Path(args.store).exists():
+        raise CLIError(f"store {str(args.store)!r} does not exist")
     try:
-        text = describe(path)
-    except KernelStoreError:
-        text = describe_dataset(path)
-    except (ValueError, OSError) as err:
-        raise CLIError(f"store {str(path)!r}: {err}") from None
-    print(text)
+        print(describe(args.store))
+    except KernelStoreError:  # not a kernel store: rates or signals
+        print(describe_dataset(args.store))
     return 0
 
 
@@ -446,16 +417,40 @@ def build_parser() -> _Parser:
     p.add_argument("kernels", metavar="KERNELS.zarr")
     p.add_argument("-o", "--output", required=True, metavar="SIGNALS.zarr")
     p.add_argument("--keep", default="", help="keep per-population terms: X, Y or X,Y")
-    p.add_argument("--mode", choices=("same", "valid"), default="same",
+    p.add_argument("--mode", choices=MODES, default="same",
                    help="same: every rates sample (the first max(tau) ms lack the spikes "
                         "before the recording); valid: complete samples only")
     p.add_argument("--var", default="rates", help="rates variable name (default: rates)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(func=cmd_convolve)
 
-    p = add("validate", validate_command.HELP, validate_command.DESCRIPTION)
-    validate_command.add_arguments(p)
-    p.set_defaults(func=validate_command.cmd_validate)
+    p = add("validate", "kernel prediction vs hybrid ground truth -> a Zarr store with R² "
+            "per channel",
+            "Simulate every postsynaptic cell of the network in SPEC.json (placed, wired "
+            "and driven\nby the spikes in SPIKES.npz, written by xkernels.Spikes.save), "
+            "compute the\nkernels of SPEC.json and convolve them with the same spikes' "
+            "population counts; write\nground_truth, prediction, r2 (signed) and std_ratio "
+            "per channel to OUT.zarr.\nSPEC.json's options are the kernels' (dt and Vrest "
+            "are shared; its seed is the\nkernels' position seed).")
+    p.add_argument("spec", metavar="SPEC.json", help="network, probes and kernel options")
+    p.add_argument("spikes", metavar="SPIKES.npz", help="per-neuron spike trains")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.zarr")
+    p.add_argument("--t-stop", type=float, default=None,
+                   help="simulated time in ms (default: the one saved with the spikes)")
+    p.add_argument("--transient", type=float, default=100.0,
+                   help="initial ms excluded from the scores (default 100)")
+    p.add_argument("--cells", type=float, default=None,
+                   help="simulate a seeded subsample: a fraction in (0, 1] or a number of "
+                        "cells per population (default: every cell)")
+    p.add_argument("--ext", default="auto", choices=EXT_MODES,
+                   help="extrinsic input of the ground truth (default auto)")
+    p.add_argument("--seed", type=int, default=1234, help="wiring seed (default 1234)")
+    p.add_argument("--workers", type=_positive(int), default=None,
+                   help="dask worker processes (default: one per core; 1: this process)")
+    p.add_argument("--store", default=None, metavar="GT.zarr",
+                   help="resumable store of the ground truth (re-run to resume)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(func=cmd_validate)
 
     p = add("info", "summarise a kernel, rates or signals store",
             "Print populations, probes, units, time axes and provenance of a store.",
@@ -487,8 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, ValueError, TypeError, FileExistsError, FileNotFoundError,
-            PermissionError, ImportError) as err:
+    except (CLIError, KernelStoreError, OSError) as err:
         if os.environ.get("XKERNELS_TRACEBACK"):
             raise
         print(f"{PROG} {args.command}: error: {cli_message(err)}", file=sys.stderr)

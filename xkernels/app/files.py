@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from xkernels.checks import did_you_mean
 from xkernels.spec.options import KernelOptions
-from xkernels.store.datasets import write_dataset as write_zarr_dataset
 from xkernels.store.publish import publish
 
 SPEC_KEYS = ("network", "probes", "options")
@@ -66,7 +64,7 @@ def default_probes() -> dict[str, Any]:
             "cdm": CurrentDipoleMomentZ()}
 
 
-def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], KernelOptions]:
+def load_spec(path: str | Path, **changes: Any) -> tuple[Any, dict[str, Any], KernelOptions]:
     """Read a computation spec: (Network, probes dict, KernelOptions).
 
     Parameters
@@ -74,6 +72,8 @@ def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], KernelOptions]:
     path : str or Path
         JSON file: ``{"network": ..., "probes": ..., "options": ...}`` or a bare
         network dict (then the README probes and default options are used).
+    **changes
+        Options replacing the file's (those given on the command line).
 
     Returns
     -------
@@ -112,12 +112,8 @@ def load_spec(path: str | Path) -> tuple[Any, dict[str, Any], KernelOptions]:
                 probes[name] = probe_from_definition(definition)
             except (ValueError, TypeError) as err:
                 raise CLIError(f"spec file {str(path)!r}: probes[{name!r}]: {err}") from None
-    options = data.get("options") or {}
-    if not isinstance(options, dict):
-        raise CLIError(f"spec file {str(path)!r}: options must be an object, "
-                       f"got {options!r}")
     try:
-        return network, probes, KernelOptions(**options)
+        return network, probes, KernelOptions.of(data.get("options"), **changes)
     except (ValueError, TypeError) as err:
         raise CLIError(f"spec file {str(path)!r}: options: {err}") from None
 
@@ -217,27 +213,4 @@ def publish_output(tmp: Path, target: Path, overwrite: bool) -> None:
         publish(tmp, target, overwrite=overwrite)
     except FileExistsError:
         raise CLIError(f"output {str(target)!r} already exists "
-                       "(use --overwrite to replace it)") from None
-
-
-def write_dataset(ds: xr.Dataset, path: str | Path, *, overwrite: bool = False,
-                  progress: bool = True) -> None:
-    """Write a Dataset to a Zarr store atomically (temporary sibling, then rename).
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Rates, signals...
-    path : str or Path
-        Output store.
-    overwrite : bool
-        Replace an existing output.
-    progress : bool
-        Dask progress bar on stderr.
-    """
-    path = check_output(path, overwrite)
-    try:
-        write_zarr_dataset(ds, path, overwrite=overwrite, progress=progress)
-    except FileExistsError:
-        raise CLIError(f"output {str(path)!r} already exists "
                        "(use --overwrite to replace it)") from None

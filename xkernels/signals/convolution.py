@@ -15,7 +15,7 @@ call twice gives the same graph: the kernels are summed over ``Y`` in the time d
 by the first lag and zero-padded beyond the recording, are cut along time into the
 output chunks, each extended by the ``n_taps - 1`` samples after it
 (``dask.array.overlap.overlap``); one ``blockwise`` task per chunk runs the numpy
-overlap-save kernel :func:`overlap_save` on its window, summing ``X`` in the frequency
+overlap-save kernel ``_signal_block`` on its window, summing ``X`` in the frequency
 domain.  The rates' values are checked (NaN, inf) in the task that reads each rates
 block, so the rates are read once and an output chunk waits only for its own window.
 
@@ -37,7 +37,7 @@ import numpy as np
 import scipy.fft as sfft
 import xarray as xr
 
-from xkernels.checks import check_choice, fail
+from xkernels.checks import check_choice, check_int
 from xkernels.contract import CORE_DIMS, TAU_RTOL, regular_spacing
 
 KEEPABLE = ("X", "Y")
@@ -95,44 +95,40 @@ def kernel_spectrum(h: np.ndarray, n: int, sum_y: bool = False) -> np.ndarray:
     return sfft.rfft(h, n=n, axis=-1)
 
 
-def overlap_save(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, n_out: int,
-                 keep_x: bool, out_dtype=np.float64) -> np.ndarray:
-    """Valid part of the linear convolution of a rates window with kernels.
+def _signal_block(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, keep_x: bool,
+                  keep_y: bool, out_dtype) -> np.ndarray:
+    """One output chunk from its rates window: the numpy kernel the dask graph maps.
 
-    ``out[..., i] = sum_k h[..., k] * window[..., i + n_taps - 1 - k]`` for
-    ``i < n_out``, computed by overlap-save with FFT length ``n`` (from ``spectrum``),
-    summing (or keeping) the population axis ``X`` in the frequency domain.
+    ``out[..., i] = sum_k h[..., k] * window[..., i + n_taps - 1 - k]`` for the
+    ``n_out = window.shape[-1] - n_taps + 1`` samples of the chunk, computed by
+    overlap-save with FFT length ``n`` (from ``spectrum``), summing (or keeping) the
+    population axis ``X`` in the frequency domain.
 
     Parameters
     ----------
-    window : ndarray, shape (*B_r, X, >= n_out + n_taps - 1)
-        Spike counts per bin, zeros where there is no data.  Samples beyond
-        ``window_length(n_out, n_taps, n)`` are ignored; a shorter window is zero-padded.
-    spectrum : ndarray, complex, shape (*B_h, X, Y, C, n // 2 + 1)
+    window : ndarray, shape (*B_r, X, n_out + n_taps - 1)
+        Spike counts per bin the chunk's samples need, zeros where there is no data.
+    spectrum : ndarray, complex, shape (*B_h, X, Y or 1, C, n // 2 + 1)
         :func:`kernel_spectrum` of the kernels; ``B_r`` and ``B_h`` broadcast.
     n_taps : int
         Number of kernel taps.
-    n_out : int
-        Number of output samples.
-    keep_x : bool
-        Keep ``X`` in the output instead of summing it.
+    keep_x, keep_y : bool
+        Keep ``X``, ``Y`` in the output instead of dropping their (summed) axes.
     out_dtype : dtype
         Output dtype.
 
     Returns
     -------
-    ndarray, shape (*B, X or 1, Y, C, n_out)
+    ndarray, shape (*B, [X], [Y], C, n_out)
     """
+    window = np.asarray(window, dtype=np.float64)
+    n_out = window.shape[-1] - n_taps + 1
     n = 2 * (spectrum.shape[-1] - 1)
     step = n - n_taps + 1
     n_frames = -(-n_out // step)
-    needed = window_length(n_out, n_taps, n)
-    if window.shape[-1] < needed:
-        padded = np.zeros(window.shape[:-1] + (needed,))
-        padded[..., :window.shape[-1]] = window
-        window = padded
-    frames = np.lib.stride_tricks.sliding_window_view(window[..., :needed], n, axis=-1)
-    frames = frames[..., ::step, :]
+    needed = n_frames * step + n_taps - 1  # whole frames: zero-padded beyond the window
+    window = np.pad(window, ((0, 0),) * (window.ndim - 1) + ((0, needed - window.shape[-1]),))
+    frames = np.lib.stride_tricks.sliding_window_view(window, n, axis=-1)[..., ::step, :]
     n_x = window.shape[-2]
     batch = np.broadcast_shapes(window.shape[:-2], spectrum.shape[:-4])
     lead = batch + ((n_x if keep_x else 1),) + spectrum.shape[-3:-1]
@@ -159,26 +155,7 @@ def overlap_save(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, n_out
                     np.multiply(fr[..., x, :, :], fh, out=tmp[..., :g, :])
                     spec[..., 0, y, c, :g, :] += tmp[..., :g, :]
         out[..., j0:j1, :] = sfft.irfft(spec[..., :g, :], n, axis=-1)[..., n_taps - 1:]
-    return out.reshape(lead + (n_frames * step,))[..., :n_out]
-
-
-def window_length(n_out: int, n_taps: int, n_fft: int) -> int:
-    """Rates samples :func:`overlap_save` reads for ``n_out`` outputs (whole frames)."""
-    step = n_fft - n_taps + 1
-    return -(-n_out // step) * step + n_taps - 1
-
-
-def _signal_block(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, keep_x: bool,
-                  keep_y: bool, out_dtype) -> np.ndarray:
-    """One output chunk from its rates window: the numpy kernel the dask graph maps.
-
-    ``window`` (*B, X, n_out + n_taps - 1) holds the rates the chunk's ``n_out``
-    samples need (zeros beyond the data); ``spectrum`` (*B, X, Y or 1, C, F) is
-    :func:`kernel_spectrum`.  Returns (*B, [X], [Y], C, n_out), the summed axes dropped.
-    """
-    n_out = window.shape[-1] - n_taps + 1
-    out = overlap_save(np.asarray(window, dtype=np.float64), spectrum, n_taps=n_taps,
-                       n_out=n_out, keep_x=keep_x, out_dtype=out_dtype)
+    out = out.reshape(lead + (n_frames * step,))[..., :n_out]
     drop = tuple(ax for ax, kept in ((-4, keep_x), (-3, keep_y)) if not kept)
     return np.squeeze(out, axis=drop)
 
@@ -251,66 +228,42 @@ def _check_options(keep, mode, dtype, time_chunk):
         if dtype.kind != "f":
             raise TypeError(f"dtype must be a floating dtype (float32, float64), got {dtype}")
     if time_chunk is not None:
-        if isinstance(time_chunk, bool) or not isinstance(time_chunk, (int, np.integer)) \
-                or time_chunk < 1:
-            raise ValueError(f"time_chunk must be a positive int (samples), "
-                             f"got {time_chunk!r}")
-        time_chunk = int(time_chunk)
+        time_chunk = check_int("time_chunk (samples)", time_chunk, minimum=1)
     return keep, dtype, time_chunk
 
 
-def _check_rates(rates) -> float:
-    if not isinstance(rates, xr.DataArray):
-        raise TypeError(f"rates must be an xarray.DataArray, got {type(rates).__name__}")
-    for dim in ("X", "time"):
-        if dim not in rates.dims:
-            raise ValueError(f"rates must have dims 'X' and 'time', got {rates.dims}")
-    if "time" not in rates.coords:
-        raise ValueError("rates is missing the 'time' coordinate (ms, regular spacing)")
-    clash = [d for d in rates.dims if d in CORE_DIMS[1:]]
-    if clash:
-        raise ValueError(f"rates must not have the kernels' dims {clash}; got {rates.dims}")
-    if rates.dtype.kind not in "uif":
-        raise TypeError(f"rates must hold real numbers (spike counts per bin), "
-                        f"got dtype {rates.dtype}")
-    time = rates.coords["time"].values
-    if time.dtype.kind not in "uif":
-        raise ValueError(f"rates time coordinate must be numeric (ms), got dtype {time.dtype}")
-    if "X" in rates.coords:
-        labels = rates.coords["X"].values.tolist()
-        if len(set(labels)) != len(labels):
-            raise ValueError(f"rates X labels must be unique, got {labels}")
-    return regular_spacing(time, "rates time coordinate")
+def _check_input(arr, what: str, dims: tuple[str, ...], axis: str, forbidden) -> float:
+    """Check what convolution needs of the rates or kernels ``arr``; return the spacing
+    of its ``axis`` coordinate (ms).
 
-
-def _check_kernels(kernels) -> float:
-    """Check what convolution needs of the kernels; return their tau spacing (ms).
-
-    Only the dims ``X``, ``Y``, ``probe_channel``, ``tau`` (in any order, other dims
-    being sweep dims) and a regular ``tau`` coordinate are required; channel metadata
-    is carried when present, never demanded.
+    ``arr`` needs the ``dims`` (in any order, other dims being batch or sweep dims),
+    none of the ``forbidden`` dims, real values, unique ``X`` and ``Y`` labels and a
+    regular ``axis`` coordinate; channel metadata is carried when present, never
+    demanded.
     """
-    if not isinstance(kernels, xr.DataArray):
-        raise TypeError(f"kernels must be an xarray.DataArray, got {type(kernels).__name__}")
-    missing = [d for d in CORE_DIMS if d not in kernels.dims]
+    if not isinstance(arr, xr.DataArray):
+        raise TypeError(f"{what} must be an xarray.DataArray, got {type(arr).__name__}")
+    missing = [d for d in dims if d not in arr.dims]
     if missing:
-        raise ValueError(f"kernels must have dims {CORE_DIMS} (plus any sweep dims), "
-                         f"got {kernels.dims}; missing {missing}")
-    if "time" in kernels.dims:
-        raise ValueError(f"kernels must not have a 'time' dim, got {kernels.dims}")
-    if kernels.dtype.kind not in "uif":
-        raise TypeError(f"kernels must hold real numbers, got dtype {kernels.dtype}")
-    if "tau" not in kernels.coords:
-        raise ValueError("kernels is missing the 'tau' coordinate (lags in ms, regular "
-                         "spacing equal to the rates' time step)")
+        raise ValueError(f"{what} must have dims {dims} (plus any other dims), "
+                         f"got {arr.dims}; missing {missing}")
+    clash = [d for d in arr.dims if d in forbidden]
+    if clash:
+        raise ValueError(f"{what} must not have the dims {clash}; got {arr.dims}")
+    if arr.dtype.kind not in "uif":
+        raise TypeError(f"{what} must hold real numbers, got dtype {arr.dtype}")
+    if axis not in arr.coords:
+        raise ValueError(f"{what} is missing the {axis!r} coordinate (ms, regular spacing "
+                         "equal to the time step of the other)")
+    if arr.coords[axis].dtype.kind not in "uif":
+        raise ValueError(f"{what} {axis} coordinate must be numeric (ms), got dtype "
+                         f"{arr.coords[axis].dtype}")
     for dim in ("X", "Y"):
-        if dim in kernels.coords:
-            labels = kernels.coords[dim].values.tolist()
+        if dim in arr.coords:
+            labels = arr.coords[dim].values.tolist()
             if len(set(labels)) != len(labels):
-                raise ValueError(f"kernels {dim} labels must be unique, got {labels}")
-    if kernels.sizes["tau"] < 2:
-        fail("kernels tau size", kernels.sizes["tau"], ">= 2 lags")
-    return regular_spacing(kernels.coords["tau"].values, "kernels tau coordinate")
+                raise ValueError(f"{what} {dim} labels must be unique, got {labels}")
+    return regular_spacing(arr.coords[axis].values, f"{what} {axis} coordinate")
 
 
 def _match_x(rates: xr.DataArray, kernels: xr.DataArray) -> xr.DataArray:
@@ -353,8 +306,8 @@ def _edges(mode: str, n_time: int, lag0: int, n_taps: int, dt: float, t0: float
 
 
 def _plan(rates: xr.DataArray, kernels: xr.DataArray, keep, mode: str) -> _Plan:
-    dt = _check_rates(rates)
-    dt_h = _check_kernels(kernels)
+    dt = _check_input(rates, "rates", ("X", "time"), "time", CORE_DIMS[1:])
+    dt_h = _check_input(kernels, "kernels", CORE_DIMS, "tau", ("time",))
     if not math.isclose(dt, dt_h, rel_tol=TAU_RTOL):
         raise ValueError(f"rates time spacing ({dt!r} ms) differs from kernels tau "
                          f"spacing ({dt_h!r} ms); they must agree within rtol {TAU_RTOL}")

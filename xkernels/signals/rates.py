@@ -12,12 +12,13 @@ edge count as on the edge, so that floating-point grid times are not shifted by 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
 import xarray as xr
 
+from xkernels.checks import check_real
+from xkernels.contract import regular_spacing
 from xkernels.signals.spikes import Spikes
 
 RATE_UNITS = "spikes/bin"
@@ -25,12 +26,8 @@ _EDGE_TOL = 1e-9  # fraction of dt
 
 
 def _check_window(t_start, t_stop, dt) -> int:
-    for name, v in (("t_start", t_start), ("t_stop", t_stop), ("dt", dt)):
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(v):
-            raise ValueError(f"{name} must be a finite number (ms), got {v!r}")
-    if dt <= 0:
-        raise ValueError(f"dt must be > 0 ms, got {dt!r}")
+    t_start, t_stop = check_real("t_start", t_start), check_real("t_stop", t_stop)
+    dt = check_real("dt", dt, positive=True)
     if t_stop <= t_start:
         raise ValueError(f"t_stop must be > t_start, got t_start={t_start!r}, "
                          f"t_stop={t_stop!r}")
@@ -154,12 +151,8 @@ def rates_from_spikes_per_second(rate_hz, population_size, dt: float | None = No
         if not (is_da and "time" in rate_hz.coords):
             raise ValueError("dt (ms) is required unless rate_hz is a DataArray with a "
                              "time coordinate")
-        from xkernels.contract import regular_spacing
-
         dt = regular_spacing(rate_hz.coords["time"].values, "rate_hz time coordinate")
-    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(dt) or dt <= 0:
-        raise ValueError(f"dt must be a finite number > 0 (ms), got {dt!r}")
+    dt = check_real("dt", dt, positive=True)
     if isinstance(population_size, Mapping):
         if not (is_da and "X" in rate_hz.dims):
             raise ValueError("population_size as a mapping needs rate_hz as a DataArray "

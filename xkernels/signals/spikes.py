@@ -18,7 +18,6 @@ naming them.  Times are in ms.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -56,9 +55,6 @@ class Spikes(Mapping):
     """
 
     def __init__(self, trains: Mapping[str, Any]) -> None:
-        if isinstance(trains, Spikes):
-            self._data = dict(trains._data)
-            return
         if not isinstance(trains, Mapping) or not trains:
             raise TypeError("spikes must be a non-empty mapping population name -> list of "
                             f"per-neuron spike-time arrays, got {type(trains).__name__}")
@@ -79,9 +75,7 @@ class Spikes(Mapping):
                     raise TypeError(f"spikes[{name!r}][{i}] must hold numbers (ms), got "
                                     f"dtype {arr.dtype}")
                 arrays.append(arr.astype(np.float64))
-            counts = np.array([a.size for a in arrays], dtype=np.int64)
-            offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-            np.cumsum(counts, out=offsets[1:])
+            offsets = np.cumsum([0] + [a.size for a in arrays], dtype=np.int64)
             times = np.concatenate(arrays) if arrays else np.zeros(0)
             self._data[name] = _checked(name, times, offsets)
 
@@ -164,37 +158,28 @@ class Spikes(Mapping):
             raise TypeError("populations must be a non-empty mapping population name -> "
                             "node ids")
         members = {name: _members(name, ids) for name, ids in populations.items()}
-        all_ids = np.concatenate(list(members.values()))
-        owner = np.concatenate([np.full(ids.size, k) for k, ids in enumerate(members.values())])
-        index = np.concatenate([np.arange(ids.size) for ids in members.values()])
+        all_ids = np.concatenate(list(members.values()))  # every neuron, population-major
         order = np.argsort(all_ids, kind="stable")
-        all_ids, owner, index = all_ids[order], owner[order], index[order]
-        shared = np.unique(all_ids[1:][np.diff(all_ids) == 0])
+        sorted_ids = all_ids[order]
+        shared = np.unique(sorted_ids[1:][np.diff(sorted_ids) == 0])
         if shared.size:
             names = [n for n, ids in members.items() if np.isin(ids, shared).any()]
             raise ValueError(f"populations {names} share node ids {shared[:10].tolist()}"
                              f"{' ...' if shared.size > 10 else ''}; each node id must "
                              "belong to one population")
-        pos = np.searchsorted(all_ids, s)
-        pos_c = np.minimum(pos, max(all_ids.size - 1, 0))
-        known = (pos < all_ids.size) & (all_ids[pos_c] == s) if all_ids.size else \
-            np.zeros(s.shape, dtype=bool)
+        pos = np.minimum(np.searchsorted(sorted_ids, s), max(all_ids.size - 1, 0))
+        known = sorted_ids[pos] == s if all_ids.size else np.zeros(s.shape, dtype=bool)
         if not known.all():
             bad = np.unique(s[~known])
             ranges = {n: _id_summary(ids) for n, ids in members.items()}
             raise ValueError(f"senders {bad[:10].tolist()}{' ...' if bad.size > 10 else ''} "
                              f"belong to no population; populations hold node ids {ranges}")
-        pop_of, neuron_of = owner[pos_c], index[pos_c]
-        data = {}
-        for k, (name, ids) in enumerate(members.items()):
-            sel = pop_of == k
-            ti, ni = t[sel], neuron_of[sel]
-            order = np.lexsort((ti, ni))
-            counts = np.bincount(ni, minlength=ids.size)
-            offsets = np.zeros(ids.size + 1, dtype=np.int64)
-            np.cumsum(counts, out=offsets[1:])
-            data[name] = (ti[order], offsets)
-        return cls.from_arrays(data)
+        neuron = order[pos]  # of each spike, population-major
+        times = t[np.lexsort((t, neuron))]
+        offsets = np.cumsum(np.r_[0, np.bincount(neuron, minlength=all_ids.size)])
+        bounds = np.cumsum([0] + [ids.size for ids in members.values()])
+        return cls.from_arrays({name: (times[offsets[a]:offsets[b]], offsets[a:b + 1] - offsets[a])
+                                for name, a, b in zip(members, bounds[:-1], bounds[1:])})
 
     # -- files -------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, t_stop: float | None = None) -> None:
@@ -333,22 +318,6 @@ class Spikes(Mapping):
         """
         return self._data[name][0]
 
-    def t_max(self) -> float:
-        """Latest spike time (ms), -inf without spikes.
-
-        Returns
-        -------
-        float
-            The latest spike time over all populations (ms).
-
-        Examples
-        --------
-        >>> Spikes({"E": [[1.0, 5.0], [2.0]]}).t_max()
-        5.0
-        """
-        ends = [t.max() for t, _ in self._data.values() if t.size]
-        return float(max(ends)) if ends else -math.inf
-
     def digest(self) -> str:
         """SHA-256 of every population's name, offsets and times (a content hash).
 
@@ -429,8 +398,7 @@ class Spikes(Mapping):
                 bad = np.flatnonzero((times < 0.0) | (times >= t_stop))
                 if bad.size:
                     k = int(bad[0])
-                    neuron = int(np.searchsorted(offsets, k, side="right") - 1)
-                    raise ValueError(f"spikes[{name!r}][{neuron}] has spike time "
+                    raise ValueError(f"spikes[{name!r}][{_neuron(offsets, k)}] has spike time "
                                      f"{float(times[k])!r} ms outside [0, t_stop) = "
                                      f"[0, {t_stop!r})"
                                      f" ({bad.size} such spikes in population {name!r})")
@@ -441,9 +409,8 @@ def _checked(name: str, times: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
     """Finite times, non-decreasing within every neuron's train."""
     if not np.all(np.isfinite(times)):
         k = int(np.flatnonzero(~np.isfinite(times))[0])
-        neuron = int(np.searchsorted(offsets, k, side="right") - 1)
-        raise ValueError(f"spikes[{name!r}][{neuron}] must hold finite spike times (ms), "
-                         f"got {float(times[k])!r}")
+        raise ValueError(f"spikes[{name!r}][{_neuron(offsets, k)}] must hold finite spike "
+                         f"times (ms), got {float(times[k])!r}")
     if times.size > 1:
         drops = np.flatnonzero(np.diff(times) < 0) + 1   # index of the later spike
         # a drop at a train boundary (first spike of a neuron) is allowed
@@ -452,13 +419,17 @@ def _checked(name: str, times: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
         drops = drops[~starts[drops]]
         if drops.size:
             k = int(drops[0])
-            neuron = int(np.searchsorted(offsets, k, side="right") - 1)
-            raise ValueError(f"spikes[{name!r}][{neuron}] must be sorted (non-decreasing "
-                             f"spike times), got {float(times[k - 1])!r} before "
+            raise ValueError(f"spikes[{name!r}][{_neuron(offsets, k)}] must be sorted "
+                             f"(non-decreasing spike times), got {float(times[k - 1])!r} before "
                              f"{float(times[k])!r} ms")
     times.setflags(write=False)
     offsets.setflags(write=False)
     return times, offsets
+
+
+def _neuron(offsets: np.ndarray, k: int) -> int:
+    """Index of the neuron whose train holds spike ``k``."""
+    return int(np.searchsorted(offsets, k, side="right") - 1)
 
 
 def _members(name: str, ids: Any) -> np.ndarray:
