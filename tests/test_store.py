@@ -176,7 +176,7 @@ def test_overwrite_refuses_what_is_not_a_store(tmp_path):
     (precious / "thesis.txt").write_text("do not delete")
     (tmp_path / "file.zarr").write_text("x")
     for target in (precious, tmp_path / "file.zarr"):
-        with pytest.raises(ValueError, match="replaces kernel stores only"):
+        with pytest.raises(store.KernelStoreError, match="replaces kernel stores only"):
             store.write_kernels(make_kernels(1), target, overwrite=True)
     assert (precious / "thesis.txt").read_text() == "do not delete"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.zarr", "notes"]

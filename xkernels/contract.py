@@ -259,3 +259,8 @@ def selected_probes(obj: xr.DataArray | xr.Dataset, probes: list[str] | str | No
     if unknown:
         raise ValueError(f"probes {unknown} not found; available probes: {names}")
     return list(probes)
+
+
+def strings_as_objects(values: np.ndarray) -> np.ndarray:
+    """Str values as an object array (written as Zarr variable-length strings)."""
+    return np.asarray(values.tolist(), dtype=object).reshape(values.shape)

@@ -96,12 +96,12 @@ def cmd_compute(args: argparse.Namespace) -> int:
 def _kernel_store_output(path: str | Path, overwrite: bool) -> Path:
     """The output path of a kernel store: new, or with ``overwrite`` a kernel store (never
     anything else), refused before any work."""
-    from xkernels.store.layout import check_replaceable
+    from xkernels.store.layout import KernelStoreError, check_replaceable
 
     out = check_output(path, overwrite)
     try:
         check_replaceable(out, overwrite)
-    except ValueError as err:  # not a kernel store
+    except KernelStoreError as err:  # not a kernel store
         raise CLIError(str(err)) from None
     return out
 

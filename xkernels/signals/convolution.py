@@ -38,7 +38,7 @@ import scipy.fft as sfft
 import xarray as xr
 
 from xkernels.checks import check_choice, check_int
-from xkernels.contract import CORE_DIMS, TAU_RTOL, regular_spacing
+from xkernels.contract import CORE_DIMS, TAU_RTOL, regular_spacing, strings_as_objects
 
 KEEPABLE = ("X", "Y")
 #: ``mode`` values of :func:`convolve`.
@@ -526,9 +526,7 @@ def _plain_coord(var: xr.Variable) -> xr.Variable:
     written to another must not inherit the first store's chunks or fill values);
     ``<U`` strings as Python str objects (zarr 3 stores them as variable-length UTF-8,
     without the "no Zarr V3 specification" warning fixed-width strings trigger)."""
-    values = var.values
-    if values.dtype.kind == "U":
-        values = np.asarray(values.tolist(), dtype=object).reshape(values.shape)
+    values = strings_as_objects(var.values) if var.dtype.kind == "U" else var.values
     return xr.Variable(var.dims, values, attrs=dict(var.attrs))
 
 

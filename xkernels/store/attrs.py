@@ -122,11 +122,6 @@ def parse_json_attr(value: Any) -> Any:
     return value
 
 
-def strings_as_objects(values: np.ndarray) -> np.ndarray:
-    """Str values as an object array (written as Zarr variable-length strings)."""
-    return np.asarray(values.tolist(), dtype=object).reshape(values.shape)
-
-
 def strings_as_unicode(values: np.ndarray) -> np.ndarray:
     """Object or ``StringDType`` str values as numpy ``<U`` (other dtypes unchanged)."""
     if values.dtype.kind in "OT":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from xkernels.store.attrs import strings_as_objects
+from xkernels.contract import strings_as_objects
 from xkernels.store.publish import publish, staged
 
 #: Start of zarr's warning that consolidated metadata is not in the v3 specification.

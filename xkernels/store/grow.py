@@ -26,9 +26,9 @@ import xarray as xr
 from xkernels.contract import CORE_DIMS, KERNEL_NAME
 from xkernels.store.attrs import checked_attrs
 from xkernels.store.datasets import CONSOLIDATED_WARNING
+from xkernels.store.layout import stored_kernels
 from xkernels.store.matching import check_template, compare_attrs, compare_core, coords_equal
 from xkernels.store.publish import kill_point, publish, staged
-from xkernels.store.reading import stored_kernels
 from xkernels.store.sweep_store import checked_template
 
 

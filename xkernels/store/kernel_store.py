@@ -1,4 +1,5 @@
-"""Whole kernel stores: write them atomically, open them checked, read their provenance.
+"""Whole kernel stores: write them atomically, open them checked, read their provenance,
+describe them (``xkernels info PATH``).
 
 :func:`write_kernels` writes a complete store into a temporary sibling directory,
 fsyncs it and only then moves it into place (:mod:`xkernels.store.publish`): a store
@@ -13,21 +14,25 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
 import xarray as xr
+from dask.utils import format_bytes
 
-from xkernels.contract import KERNEL_NAME
+from xkernels.contract import CORE_DIMS, KERNEL_NAME, probe_names, select_probe
 from xkernels.provenance import stamped_attrs
-from xkernels.store.attrs import restore_strings
-from xkernels.store.layout import check_replaceable, check_storable, write_store
-from xkernels.store.reading import (
+from xkernels.store.attrs import parse_json_attr, restore_strings
+from xkernels.store.layout import (
     KernelStoreError,
     as_path,
+    check_replaceable,
+    check_storable,
     open_dataset,
     read_done,
     stored_kernels,
+    write_store,
 )
 
-__all__ = ["KernelStoreError", "open_kernels", "read_attrs", "write_kernels"]
+__all__ = ["KernelStoreError", "describe", "open_kernels", "read_attrs", "write_kernels"]
 
 
 def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool = False) -> None:
@@ -54,8 +59,10 @@ def write_kernels(H: xr.DataArray, path: str | os.PathLike, *, overwrite: bool =
     Raises
     ------
     ValueError, TypeError
-        If ``H`` breaks the data contract, or ``overwrite`` would replace something
-        that is not a kernel store; nothing is created on disk.
+        If ``H`` breaks the data contract; nothing is created on disk.
+    KernelStoreError
+        (a ``ValueError``) If ``overwrite`` would replace something that is not a
+        kernel store; nothing is created on disk.
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
 
@@ -151,3 +158,91 @@ def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> 
                                f"{int(done.sum())} of {done.size} sweep points written "
                                "(pass allow_incomplete=True to open it anyway)")
     return restore_strings(ds[KERNEL_NAME])  # keeps the attrs
+
+
+def _disk_size(path: os.PathLike) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path)
+               for f in files)
+
+
+def _values_text(values: np.ndarray) -> str:
+    items = values.tolist()
+    if len(items) <= 6:
+        return ", ".join(str(v) for v in items)
+    return f"{items[0]} .. {items[-1]} ({len(items)} values)"
+
+
+def describe(path: str | os.PathLike) -> str:
+    """Human-readable summary of a kernel store (like ``xkernels info PATH``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Kernel store.
+
+    Returns
+    -------
+    str
+        Populations, probes (channels, units), dt (ms), tau range (ms), t_X (ms),
+        g_eff, sweep dims and completion, content hash, versions, format version and
+        size on disk (B, kiB, MiB, GiB...).
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> H = xkernels.compute_kernels(xkernels.Network.example(),
+    ...                              {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.)
+    >>> xkernels.write_kernels(H, "kernels.zarr")
+    >>> print(describe("kernels.zarr"))  # doctest: +ELLIPSIS
+    xkernels kernel store ...kernels.zarr
+      populations X (presynaptic): E, I
+    ...
+    """
+    path = as_path(path)
+    H = stored_kernels(path)
+    attrs = H.attrs
+    done = read_done(path)
+    tau = H.coords["tau"].values
+    lines = [f"xkernels kernel store {path}",
+             f"  populations X (presynaptic): {', '.join(H.coords['X'].values.tolist())}",
+             f"  populations Y (postsynaptic): {', '.join(H.coords['Y'].values.tolist())}",
+             "  probes:"]
+    for name in probe_names(H):
+        part = select_probe(H, name)
+        units = ", ".join(dict.fromkeys(part.coords["units"].values.tolist()))
+        labels = part.coords["probe_channel"].values.tolist()
+        shown = ", ".join(labels[:4]) + (", ..." if len(labels) > 4 else "")
+        lines.append(f"    {name}: {len(labels)} channels [{units}] ({shown})")
+    lines += [f"  dt: {attrs.get('dt')} ms",
+              f"  tau: {tau[0]:g} .. {tau[-1]:g} ms ({tau.size} samples)",
+              f"  t_X: {attrs.get('t_X')} ms",
+              f"  g_eff: {attrs.get('g_eff')}"]
+    if "fir" in attrs:
+        lines.append(f"  fir: {attrs['fir']}")
+    if "averaging" in attrs:
+        nodes = f" ({attrs['depth_nodes']} depth nodes)" if "depth_nodes" in attrs else ""
+        lines.append(f"  averaging: {attrs['averaging']}{nodes}")
+    sweep_dims = H.dims[:-len(CORE_DIMS)]
+    if sweep_dims:
+        paths = parse_json_attr(attrs.get("sweep_paths", "{}"))
+        paths = paths if isinstance(paths, dict) else {}
+        lines.append("  sweep:")
+        for dim in sweep_dims:
+            where = f" -> {paths[dim]}" if dim in paths else ""
+            lines.append(f"    {dim}{where}: {_values_text(H.coords[dim].values)}")
+        lines.append(f"  completed points: {int(done.sum())} of {done.size}")
+    else:
+        lines.append("  sweep: none")
+    versions = parse_json_attr(attrs.get("versions", "{}"))
+    if isinstance(versions, dict):
+        versions = ", ".join(f"{k} {v}" for k, v in versions.items())
+    lines += [f"  shape: {dict(H.sizes)} {H.dtype}",
+              f"  content hash: {attrs.get('content_hash')}",
+              f"  provenance: {attrs.get('provenance', 'not recorded')}"
+              + (f" (derived from {attrs['derived_from']})" if attrs.get("derived_from")
+                 else ""),
+              f"  engine version: {attrs.get('engine_version', 'not recorded')}",
+              f"  versions: {versions}",
+              f"  format version: {attrs.get('format_version')}",
+              f"  size on disk: {format_bytes(_disk_size(path))}"]
+    return "\n".join(lines)

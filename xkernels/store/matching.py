@@ -23,7 +23,7 @@ from xkernels.contract import CHANNEL_COORDS
 from xkernels.provenance import VALUE_ATTRS
 from xkernels.spec.paths import join_path, split_path
 from xkernels.store.attrs import checked_attrs, parse_json_attr
-from xkernels.store.reading import stored_kernels
+from xkernels.store.layout import stored_kernels
 
 
 def coords_equal(a: np.ndarray, b: np.ndarray) -> bool:
@@ -51,7 +51,7 @@ def compare_core(store: xr.DataArray, other: xr.DataArray, what: str, path: Path
     Parameters
     ----------
     store : xarray.DataArray
-        The stored kernels (:func:`xkernels.store.reading.stored_kernels`).
+        The stored kernels (:func:`xkernels.store.layout.stored_kernels`).
     other : xarray.DataArray
         What should fit in the store.
     what : str

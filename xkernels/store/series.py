@@ -23,8 +23,7 @@ import xarray as xr
 from xkernels.checks import fail
 from xkernels.contract import TAU_RTOL, regular_spacing
 from xkernels.store.datasets import write_dataset
-from xkernels.store.layout import chunk_length
-from xkernels.store.reading import KernelStoreError
+from xkernels.store.layout import KernelStoreError, chunk_length
 
 __all__ = ["RATES_NAME", "SIGNALS_NAME", "check_series", "open_rates", "open_signals",
            "write_rates", "write_signals"]

@@ -22,10 +22,18 @@ from xkernels.checks import check_int, fail
 from xkernels.contract import CORE_DIMS, KERNEL_NAME, check_kernels
 from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
-from xkernels.store.layout import DONE_NAME, check_storable, chunks, write_store
+from xkernels.store.layout import (
+    DONE_NAME,
+    as_path,
+    check_storable,
+    chunks,
+    inspect_store,
+    read_done,
+    stored_kernels,
+    write_store,
+)
 from xkernels.store.matching import check_point_attrs, check_template, compare_core, coords_equal
 from xkernels.store.publish import locked, recover
-from xkernels.store.reading import as_path, inspect_store, read_done, stored_kernels
 from xkernels.store.regions import write_region
 
 
