@@ -31,7 +31,7 @@ import numpy as np
 import xarray as xr
 
 import xkernels.store as store
-from xkernels.contract import VALUES_DIGEST_ATTR, channel_coords, values_digest
+from xkernels.contract import FORMAT_VERSION, VALUES_DIGEST_ATTR, channel_coords, values_digest
 from xkernels.spec.network import Network
 from xkernels.store import layout, publish
 
@@ -91,7 +91,7 @@ def make_kernels(seed: int = 0, n_tau: int = 11, *, sweep: dict | None = None,
         "Vrest": json.dumps(vrest),
         "versions": json.dumps({"xkernels": "0.1.0", "neuron": "8.2.4", "LFPy": "2.3",
                                 "lfpykit": "0.5.1"}),
-        "content_hash": f"{seed:08x}" * 8, "format_version": layout.STORE_FORMAT_VERSION,
+        "content_hash": f"{seed:08x}" * 8, "format_version": FORMAT_VERSION,
     }
     if sweep:
         attrs["sweep_paths"] = json.dumps({"weight_E_E": WEIGHT_PATH, "Vrest": "Vrest"})

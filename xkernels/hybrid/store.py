@@ -32,7 +32,7 @@ import xarray as xr
 
 from xkernels.store.datasets import write_dataset
 from xkernels.store.layout import chunk_length
-from xkernels.store.matching import leaf_diffs
+from xkernels.store.matching import leaf_diffs, short
 from xkernels.store.regions import write_region
 
 FORMAT = "xkernels.hybrid"
@@ -85,11 +85,6 @@ def template(coords: Mapping[str, Any], batches: list[dict], inputs: Mapping[str
     return ds, encoding
 
 
-def _short(value: Any, n: int = 100) -> str:
-    text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
 def open_or_create(path: str | os.PathLike, coords: Mapping[str, Any], batches: list[dict],
                    inputs: Mapping[str, Any], attrs: Mapping[str, Any]) -> np.ndarray:
     """Open the store of this simulation (creating it from :func:`template` if absent);
@@ -122,7 +117,7 @@ def open_or_create(path: str | os.PathLike, coords: Mapping[str, Any], batches: 
                                f"{FORMAT_VERSION}")
     stored = json.loads(attrs["hybrid_inputs"])
     given = json.loads(json.dumps(dict(inputs), sort_keys=True))
-    diffs = [f"{'.'.join(where)}: stored {_short(old)}, given {_short(new)}"
+    diffs = [f"{'.'.join(where)}: stored {short(old, 100)}, given {short(new, 100)}"
              for where, old, new in leaf_diffs(stored, given)]
     if diffs:
         raise HybridStoreError(f"store {str(path)!r} holds another simulation; differences "

@@ -29,7 +29,6 @@ from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME, check_kern
 from xkernels.store.attrs import checked_attrs, strings_as_unicode
 from xkernels.store.datasets import write_dataset
 
-STORE_FORMAT_VERSION = FORMAT_VERSION
 DONE_NAME = "done"
 ROOT_VERSION_ATTR = "xkernels_format_version"
 #: Bytes of one kernels chunk the tau chunk length aims at (16 MiB).

@@ -13,6 +13,7 @@ explained by a swept ``connections['E->E'].synapse.weight``, whatever its value.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,10 @@ def coords_equal(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def short(value: Any, n: int = 120) -> str:
-    """``repr(value)`` cut to about ``n`` characters, for error messages."""
-    text = repr(value)
-    return text if len(text) <= n else text[:n] + "...'"
+    """``value`` as JSON (``repr`` where JSON has no form), cut to about ``n`` characters,
+    for error messages."""
+    text = json.dumps(value, sort_keys=True, default=repr)
+    return text if len(text) <= n else text[:n - 3] + "..."
 
 
 def compare_core(store: xr.DataArray, other: xr.DataArray, what: str, path: Path,

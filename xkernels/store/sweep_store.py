@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from xkernels.checks import check_int, fail
-from xkernels.contract import CORE_DIMS, KERNEL_NAME, check_kernels
+from xkernels.contract import CORE_DIMS, KERNEL_NAME
 from xkernels.provenance import require_described_json, without_value_attrs
 from xkernels.store.attrs import checked_attrs
 from xkernels.store.layout import (
@@ -300,9 +300,7 @@ def _write_block(path: Path, stored: xr.DataArray, H: xr.DataArray,
     if H.dims != stored.dims:
         raise ValueError(f"{name} must have the dims {stored.dims} of kernel store "
                          f"{str(path)!r}, got {H.dims}")
-    check_kernels(H)
-    if H.dtype.kind != "f":
-        raise ValueError(f"{name} must have a float dtype, got {H.dtype}")
+    check_storable(H)
     compare_core(stored, H, "point kernels", path, CORE_DIMS)
     block = stored.isel(dict(zip(sweep_dims, selection, strict=True)))
     for coord_name, coord in block.coords.items():
