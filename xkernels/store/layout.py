@@ -26,7 +26,7 @@ import xarray as xr
 
 from xkernels.checks import fail
 from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME, check_kernels
-from xkernels.store.attrs import checked_attrs, strings_as_unicode
+from xkernels.store.attrs import checked_attrs, restore_strings
 from xkernels.store.datasets import write_dataset
 
 DONE_NAME = "done"
@@ -295,11 +295,10 @@ def _metadata_stamp(path: Path) -> tuple:
 
 
 def stored_kernels(path: Path) -> xr.DataArray:
-    """Coordinates and attrs of a store's kernels, read with zarr (fast, no dask).
+    """Coordinates and attrs of a store's kernels (values lazy, never read here).
 
-    The values are a zero-stride placeholder: only dims, sizes, coords and attrs of
-    the returned DataArray are meaningful.  Cached per store: coordinates and attrs
-    never change after a store is created (a replaced or grown store has a new stamp).
+    Cached per store: coordinates and attrs never change after a store is created (a
+    replaced or grown store has a new stamp).
 
     Parameters
     ----------
@@ -309,27 +308,14 @@ def stored_kernels(path: Path) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
+        Dask-backed kernels, str coordinates as numpy ``<U``.
     """
-    import zarr
-
     inspect_store(path)
     stamp = _metadata_stamp(path)
     cached = _STORED_CACHE.get(path)
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    group = zarr.open_group(path, mode="r")
-    members = dict(group.arrays())
-    arr = members[KERNEL_NAME]
-    dims = tuple(arr.metadata.dimension_names)
-    raw = arr.attrs.asdict()
-    coords = {}
-    for name in [*dims, *str(raw.get("coordinates", "")).split()]:
-        if name in members:
-            values = strings_as_unicode(np.asarray(members[name][...]))
-            coords[name] = (tuple(members[name].metadata.dimension_names), values)
-    attrs = {k: v for k, v in raw.items() if not k.startswith("_") and k != "coordinates"}
-    placeholder = np.broadcast_to(np.zeros((), dtype=arr.dtype), arr.shape)
-    stored = xr.DataArray(placeholder, dims=dims, coords=coords, attrs=attrs, name=KERNEL_NAME)
+    stored = restore_strings(open_dataset(path)[KERNEL_NAME])
     _STORED_CACHE.clear()  # one store at a time is plenty
     _STORED_CACHE[path] = (stamp, stored)
     return stored
