@@ -313,8 +313,7 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     check_client(client)
     spikes = as_spikes(spikes)
     sizes = {p.name: p.size for p in network.populations}
-    needed = [x for x in network.names if x in {c.pre for c in network.connections}]
-    spikes.check(sizes, t_stop, required=needed)
+    spikes.check(sizes, t_stop, required=network.presynaptic)
     named = normalize_probes(probes)
     definitions = probe_definitions(named)
     if store is not None:

@@ -149,9 +149,7 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     if "g_eff" not in options.model_fields_set:
         shared["g_eff"] = network.conductance_based
     options = options.replace(**shared)
-    spikes = as_spikes(spikes)
-    spikes.check({p.name: p.size for p in network.populations}, t_stop,
-                 required=network.presynaptic)
+    spikes = as_spikes(spikes)  # checked by simulate
     # every option of both sides is checked before any cell is simulated
     prep = prepare_kernels(network, probes, options)
     gt = simulate(network, spikes, probes, t_stop=t_stop, dt=dt, seed=seed, client=client,

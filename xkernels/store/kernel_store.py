@@ -18,15 +18,14 @@ import numpy as np
 import xarray as xr
 from dask.utils import format_bytes
 
-from xkernels.contract import CORE_DIMS, KERNEL_NAME, probe_names, select_probe
+from xkernels.contract import CORE_DIMS, probe_names, select_probe
 from xkernels.provenance import stamped_attrs
-from xkernels.store.attrs import parse_json_attr, restore_strings
+from xkernels.store.attrs import parse_json_attr
 from xkernels.store.layout import (
     KernelStoreError,
     as_path,
     check_replaceable,
     check_storable,
-    open_dataset,
     read_done,
     stored_kernels,
     write_store,
@@ -151,13 +150,13 @@ def open_kernels(path: str | os.PathLike, *, allow_incomplete: bool = False) -> 
     True
     """
     path = as_path(path)
-    ds = open_dataset(path)
+    H = stored_kernels(path).copy(deep=False)  # not the cached object itself
     done = read_done(path)
     if not allow_incomplete and not done.all():
         raise KernelStoreError(f"kernel store {str(path)!r} is incomplete: "
                                f"{int(done.sum())} of {done.size} sweep points written "
                                "(pass allow_incomplete=True to open it anyway)")
-    return restore_strings(ds[KERNEL_NAME])  # keeps the attrs
+    return H
 
 
 def _disk_size(path: os.PathLike) -> int:

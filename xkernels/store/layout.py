@@ -278,13 +278,6 @@ def inspect_store(path: Path) -> dict:
     return root
 
 
-def open_dataset(path: Path) -> xr.Dataset:
-    """Open a kernel store with xarray (dask-backed), after checking it."""
-    root = inspect_store(path)
-    consolidated = "consolidated_metadata" in root and root["consolidated_metadata"] is not None
-    return xr.open_zarr(path, consolidated=consolidated)
-
-
 _STORED_CACHE: dict[Path, tuple[tuple, xr.DataArray]] = {}
 
 
@@ -310,12 +303,13 @@ def stored_kernels(path: Path) -> xr.DataArray:
     xarray.DataArray
         Dask-backed kernels, str coordinates as numpy ``<U``.
     """
-    inspect_store(path)
+    root = inspect_store(path)
     stamp = _metadata_stamp(path)
     cached = _STORED_CACHE.get(path)
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    stored = restore_strings(open_dataset(path)[KERNEL_NAME])
+    consolidated = root.get("consolidated_metadata") is not None
+    stored = restore_strings(xr.open_zarr(path, consolidated=consolidated)[KERNEL_NAME])
     _STORED_CACHE.clear()  # one store at a time is plenty
     _STORED_CACHE[path] = (stamp, stored)
     return stored
