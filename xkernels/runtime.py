@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -25,16 +24,16 @@ SECONDS_PER_SIMULATION = 0.02
 
 
 def cores() -> int:
-    """Cores this process may run on (its CPU affinity where the system has one).
+    """Cores this process may run on: dask's count (CPU affinity and cgroup quota).
 
     Examples
     --------
     >>> cores() >= 1
     True
     """
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    from dask.system import CPU_COUNT
+
+    return CPU_COUNT
 
 
 def check_client(client: Any) -> Any:

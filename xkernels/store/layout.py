@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xkernels.checks import fail
+from xkernels.checks import check_real, fail
 from xkernels.contract import CORE_DIMS, FORMAT_VERSION, KERNEL_NAME, check_kernels
 from xkernels.store.attrs import checked_attrs, restore_strings
 from xkernels.store.datasets import write_dataset
@@ -59,9 +59,8 @@ def check_storable(H: xr.DataArray) -> tuple[str, ...]:
     if len(set(H.dims)) != H.ndim:
         raise ValueError(f"kernels dims must be unique, got {H.dims}")
     step = float(np.diff(H.coords["tau"].values).mean())
-    dt = H.attrs["dt"]
-    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.number)) or not np.isclose(
-            step, float(dt), rtol=1e-9, atol=0.0):
+    dt = check_real("kernels.attrs['dt'] (ms)", H.attrs["dt"], positive=True)
+    if not np.isclose(step, dt, rtol=1e-9, atol=0.0):
         raise ValueError(f"kernels.attrs['dt'] must equal the tau spacing {step!r} ms, "
                          f"got {dt!r}")
     sweep_dims = tuple(H.dims[:-len(CORE_DIMS)])
