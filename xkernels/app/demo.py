@@ -26,7 +26,7 @@ import numpy as np
 import xarray as xr
 
 from xkernels.app import lif
-from xkernels.app.files import CLIError, check_output, spec_document
+from xkernels.app.files import CLIError, check_output, default_probes, spec_document
 from xkernels.checks import check_int, check_real
 from xkernels.contract import probe_names
 from xkernels.store.publish import publish, staged
@@ -48,13 +48,11 @@ def eeg_electrodes() -> np.ndarray:
 
 
 def demo_probes() -> dict[str, Any]:
-    """Probes of the demo: ``lfp`` (13 depths), ``cdm`` and ``eeg`` (3 electrodes)."""
-    from xkernels.probes.models import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential
+    """Probes of the demo: the README's ``lfp`` (13 depths) and ``cdm``
+    (:func:`~xkernels.app.files.default_probes`), and ``eeg`` (3 electrodes)."""
+    from xkernels.probes.models import EEGProbe
 
-    return {"lfp": GaussCylinderPotential(z=np.linspace(1000.0, -200.0, 13), sigma=0.3,
-                                          R=150.0, sigma_z=75.0),
-            "cdm": CurrentDipoleMomentZ(),
-            "eeg": EEGProbe(eeg_electrodes())}
+    return {**default_probes(), "eeg": EEGProbe(eeg_electrodes())}
 
 
 def demo_grid() -> dict[str, list[float]]:
