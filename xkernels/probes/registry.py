@@ -57,10 +57,9 @@ from xkernels.probes.models import (
 __all__ = ["GENERIC_UNITS", "ContactKind", "CurrentDipoleMomentKind", "CurrentDipoleMomentZKind",
            "EEGKind", "GaussCylinderKind", "LineSourceKind", "MEGKind", "PointSourceKind",
            "ProbeKind", "RecExtElectrodeKind", "RecMEAElectrodeKind", "UndescribedProbe",
-           "check_probe_name", "class_path", "default_probe_name", "describing_kind",
-           "json_floats", "kind_for_path", "kind_of", "matching_labels", "normalize_probes",
-           "numbered", "probe_channels", "probe_definition", "probe_definitions",
-           "probe_from_definition", "register", "register_matching", "serialised_paths"]
+           "check_probe_name", "class_path", "default_probe_name", "kind_of",
+           "normalize_probes", "numbered", "probe_channels", "probe_definition",
+           "probe_definitions", "probe_from_definition", "register", "register_matching"]
 
 #: Units (per nA of membrane current) of lfpykit models without a kind of their own.
 GENERIC_UNITS = {"OneSphereVolumeConductor": "mV",
@@ -685,25 +684,10 @@ def kind_of(probe: Any) -> ProbeKind:
     return found[1]
 
 
-def describing_kind(probe: Any) -> ProbeKind | None:
-    """The kind that writes ``probe``'s definition, or None if it has none."""
-    owner, kind = _lookup(probe) or (None, None)
-    if kind is None or kind.serialised_as is None or (owner is not type(probe) and
-                                                      not kind.describes_subclasses):
-        return None
-    return kind
-
-
 def serialised_paths() -> list[str]:
     """Sorted class paths that definitions may name (one per serialisable class)."""
     return sorted(class_path(cls) for cls, kind in _BY_CLASS.items()
                   if kind.serialised_as is cls)
-
-
-def matching_labels() -> list[str]:
-    """Labels of the kinds registered with :func:`register_matching` that have a
-    definition."""
-    return [label for label, (_, kind) in _MATCHING.items() if kind.serialised_as is not None]
 
 
 def kind_for_path(path: str) -> ProbeKind | None:
@@ -957,10 +941,12 @@ def probe_definition(probe: lfpykit.LinearModel) -> dict[str, Any]:
     >>> probe_definition(GaussCylinderPotential(z=[0.0, 100.0]))["class"]
     'xkernels.probes.GaussCylinderPotential'
     """
-    kind = describing_kind(probe)
-    if kind is None:
+    owner, kind = _lookup(probe) or (None, None)
+    if kind is None or kind.serialised_as is None or (owner is not type(probe) and
+                                                      not kind.describes_subclasses):
         cls = type(probe)
-        others = matching_labels()
+        others = [label for label, (_, matching) in _MATCHING.items()
+                  if matching.serialised_as is not None]
         raise UndescribedProbe(f"probe_definition cannot describe {cls.__module__}."
                                f"{cls.__name__}; supported classes: {serialised_paths()}"
                                + (f" and {others}" if others else ""))
