@@ -158,7 +158,7 @@ def main() -> None:
         plain_cpu += cpu
         plain_syn += n_syn
         result = run_batch(net, probes(), spikes, "E", [index], options)
-        mine_cpu += result["cpu_seconds"]
+        mine_cpu += result["task_cpu_seconds"]
         dev = max(dev, float(np.abs(result["values"] - ref).max() / np.abs(ref).max()))
     per_core_plain = len(chosen) * args.seconds / plain_cpu
     per_core_mine = len(chosen) * args.seconds / mine_cpu

@@ -139,8 +139,10 @@ def main() -> None:
     parser.add_argument("--depth-nodes", type=int, default=None)
     args = parser.parse_args()
     import xkernels
+    from xkernels import KernelOptions
     from xkernels.app import microcircuit as nest_mc
-    from xkernels.engine.depth_average import DEFAULT_DEPTH_NODES
+
+    DEFAULT_DEPTH_NODES = KernelOptions().depth_nodes
     from xkernels.hybrid import simulate
     from xkernels.hybrid.validation import scores
     from xkernels.signals.spikes import as_spikes

@@ -537,7 +537,9 @@ def main() -> None:
 
     from dask.distributed import Client, LocalCluster
 
-    from xkernels.engine.depth_average import DEFAULT_DEPTH_NODES
+    from xkernels import KernelOptions
+
+    DEFAULT_DEPTH_NODES = KernelOptions().depth_nodes
     from xkernels.hybrid import correlated_poisson, validate
 
     nodes = args.depth_nodes or DEFAULT_DEPTH_NODES

@@ -230,23 +230,13 @@ def _draw_probe(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: f
         ax.set_ylabel(f"{name} ({ax.get_ylabel()})" if label else "")
 
 
-def _axes_list(ax: Any, n_panels: int, what: str) -> list:
-    """The user's axes, one per panel (a single Axes for one panel)."""
+def _target(fig: Any, ax: Any, figsize: tuple[float, float] | None,
+            default: tuple[float, float], n_panels: int, what: str) -> tuple[Any, list]:
+    """Where to draw a ``what`` figure of ``n_panels`` panels: the figure (or
+    subfigure; made here unless given) and no axes, or None and the user's axes ``ax``,
+    one per panel (a single Axes for one panel)."""
     from matplotlib.axes import Axes
 
-    axes = [ax] if isinstance(ax, Axes) else list(np.ravel(np.asarray(ax, dtype=object)))
-    if not all(isinstance(a, Axes) for a in axes):
-        fail("ax", ax, "a matplotlib Axes or a sequence of them", TypeError)
-    if len(axes) != n_panels:
-        raise ValueError(f"ax must hold one Axes per panel: this {what} figure has "
-                         f"{n_panels} panels, got {len(axes)} Axes (select fewer "
-                         "populations or probes, or pass fig= instead)")
-    return axes
-
-
-def _target(fig: Any, ax: Any, figsize: tuple[float, float] | None,
-            default: tuple[float, float]):
-    """The figure (or subfigure) to draw into, and whether it was made here."""
     if fig is not None and ax is not None:
         raise ValueError("pass fig= or ax=, not both")
     if fig is not None:
@@ -257,10 +247,17 @@ def _target(fig: Any, ax: Any, figsize: tuple[float, float] | None,
         if fig.axes:
             raise ValueError(f"fig already has {len(fig.axes)} Axes; pass an empty figure "
                              "(or fig.subfigures()) or ax=")
-        return fig
-    if ax is not None:
-        return None
-    return new_figure(*(figsize or default))
+        return fig, []
+    if ax is None:
+        return new_figure(*(figsize or default)), []
+    axes = [ax] if isinstance(ax, Axes) else list(np.ravel(np.asarray(ax, dtype=object)))
+    if not all(isinstance(a, Axes) for a in axes):
+        fail("ax", ax, "a matplotlib Axes or a sequence of them", TypeError)
+    if len(axes) != n_panels:
+        raise ValueError(f"ax must hold one Axes per panel: this {what} figure has "
+                         f"{n_panels} panels, got {len(axes)} Axes (select fewer "
+                         "populations or probes, or pass fig= instead)")
+    return None, axes
 
 
 # --------------------------------------------------------------------------------------
@@ -327,11 +324,10 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
     depth = {p: is_depth_probe(part) for p, part in parts.items()}
     heights = [3.0 if depth[p] else 1.2 for p in names] * len(ys)
     default = (2.6 * len(xs) + 1.2, 0.75 * sum(heights) + 0.6)
-    target = _target(fig, ax, figsize, default)
+    target, user_axes = _target(fig, ax, figsize, default, len(heights) * len(xs), "kernels")
     colorbar_column = (target is not None and kind == "image" and scale == "shared"
                        and any(depth.values()))
     if target is None:
-        user_axes = _axes_list(ax, len(heights) * len(xs), "kernels")
         fig_out = user_axes[0].figure
         grid = None
     else:
@@ -421,10 +417,9 @@ def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
     parts = {p: select_probe(sig, p) for p in names}
     heights = ([1.2] if rates is not None else []) + [
         3.0 if is_depth_probe(parts[p]) else 1.2 for p in names]
-    target = _target(fig, ax, figsize, (8.0, 0.8 * sum(heights) + 0.6))
-    if target is None:
-        slots = _axes_list(ax, len(heights), "signals")
-    else:
+    target, slots = _target(fig, ax, figsize, (8.0, 0.8 * sum(heights) + 0.6),
+                            len(heights), "signals")
+    if target is not None:
         slots = list(target.subplots(len(heights), 1, sharex=True, squeeze=False,
                                      height_ratios=heights)[:, 0])
     fig_out = slots[0].figure if target is None else target
@@ -470,8 +465,8 @@ def plot_rates(rates: xr.DataArray, *, time_lim: Sequence[float] | None = None,
     time = np.asarray(rates.coords["time"].values, float)
     if time_lim is None:
         time_lim = (time[0], min(time[-1], time[0] + 1000.0))
-    target = _target(fig, ax, figsize, (8.0, 2.2))
-    a = _axes_list(ax, 1, "rates")[0] if target is None else target.add_subplot()
+    target, user_axes = _target(fig, ax, figsize, (8.0, 2.2), 1, "rates")
+    a = user_axes[0] if target is None else target.add_subplot()
     _draw_rates(a, rates, time_lim)
     a.set_xlabel("t (ms)")
     return a.figure if target is None else target

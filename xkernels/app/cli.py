@@ -351,13 +351,19 @@ def build_parser() -> _Parser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    def add(name: str, help_text: str, description: str, quiet: bool = True
+    def add(name: str, help_text: str, description: str, output: str | None = None,
+            overwrite: str = "replace an existing output", quiet: bool = True
             ) -> argparse.ArgumentParser:
+        """A command; ``output``: the metavar of its required ``-o`` (with
+        ``--overwrite``, helped by ``overwrite``)."""
         p = sub.add_parser(name, help=help_text, description=description,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         parser.commands[name] = p
         if quiet:
             p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+        if output:
+            p.add_argument("-o", "--output", required=True, metavar=output)
+            p.add_argument("--overwrite", action="store_true", help=overwrite)
         return p
 
     p = add("demo", "README network: kernels -> NEST LIF rates -> LFP, CDM, EEG + figures",
@@ -384,10 +390,8 @@ def build_parser() -> _Parser:
 
     p = add("compute", "kernels of SPEC.json -> a Zarr kernel store",
             "Compute the kernels of every connection of the network in SPEC.json for its "
-            "probes and options and write them to a Zarr kernel store.")
+            "probes and options and write them to a Zarr kernel store.", "KERNELS.zarr")
     p.add_argument("spec", metavar="SPEC.json", help="network, probes and options")
-    p.add_argument("-o", "--output", required=True, metavar="KERNELS.zarr")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     _add_linearisation(p)
     p.set_defaults(func=cmd_compute)
 
@@ -398,30 +402,26 @@ def build_parser() -> _Parser:
             "parameter in a Zarr store.  Every finished point is stored at once: an "
             "interrupted sweep (Ctrl-C, a killed process) is resumed by running the same "
             "command again, which computes only the missing points; values appended to "
-            "GRID.json grow the store.")
+            "GRID.json grow the store.", "SWEEP.zarr",
+            "discard an existing SWEEP.zarr and start afresh")
     p.add_argument("spec", metavar="SPEC.json")
     p.add_argument("grid", metavar="GRID.json")
-    p.add_argument("-o", "--output", required=True, metavar="SWEEP.zarr")
     p.add_argument("--workers", type=_positive(int), default=1,
                    help="dask worker processes (default 1: run in this process)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="discard an existing SWEEP.zarr and start afresh")
     _add_linearisation(p)
     p.set_defaults(func=cmd_sweep)
 
     p = add("convolve", "rates store * kernel store -> signals store",
             "Convolve population rates (a Zarr store with a 'rates' variable, dims X and "
             "time, spikes per bin) with the kernels of a kernel store; write the signals "
-            "(probe_channel, time) to a Zarr store.")
+            "(probe_channel, time) to a Zarr store.", "SIGNALS.zarr")
     p.add_argument("rates", metavar="RATES.zarr")
     p.add_argument("kernels", metavar="KERNELS.zarr")
-    p.add_argument("-o", "--output", required=True, metavar="SIGNALS.zarr")
     p.add_argument("--keep", default="", help="keep per-population terms: X, Y or X,Y")
     p.add_argument("--mode", choices=MODES, default="same",
                    help="same: every rates sample (the first max(tau) ms lack the spikes "
                         "before the recording); valid: complete samples only")
     p.add_argument("--var", default="rates", help="rates variable name (default: rates)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(func=cmd_convolve)
 
     p = add("validate", "kernel prediction vs hybrid ground truth -> a Zarr store with R² "
@@ -431,10 +431,10 @@ def build_parser() -> _Parser:
             "compute the\nkernels of SPEC.json and convolve them with the same spikes' "
             "population counts; write\nground_truth, prediction, r2 (signed) and std_ratio "
             "per channel to OUT.zarr.\nSPEC.json's options are the kernels' (dt and Vrest "
-            "are shared; its seed is the\nkernels' position seed).")
+            "are shared; its seed is the\nkernels' position seed).",
+            "OUT.zarr")
     p.add_argument("spec", metavar="SPEC.json", help="network, probes and kernel options")
     p.add_argument("spikes", metavar="SPIKES.npz", help="per-neuron spike trains")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.zarr")
     p.add_argument("--t-stop", type=float, default=None,
                    help="simulated time in ms (default: the one saved with the spikes)")
     p.add_argument("--transient", type=float, default=100.0,
@@ -449,7 +449,6 @@ def build_parser() -> _Parser:
                    help="dask worker processes (default: one per core; 1: this process)")
     p.add_argument("--store", default=None, metavar="GT.zarr",
                    help="resumable store of the ground truth (re-run to resume)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(func=cmd_validate)
 
     p = add("info", "summarise a kernel, rates or signals store",

@@ -26,10 +26,10 @@ import numpy as np
 import xarray as xr
 
 from xkernels.app import lif
-from xkernels.app.files import CLIError, check_output, publish_output, spec_document
+from xkernels.app.files import CLIError, check_output, default_probes, spec_document
 from xkernels.checks import check_int, check_real
 from xkernels.contract import probe_names
-from xkernels.store.publish import staged
+from xkernels.store.publish import publish, staged
 
 #: EEG electrodes (µm): on the scalp (radius 90 mm) above the dipole and 20°/40° away.
 EEG_ANGLES_DEG = (0.0, 20.0, 40.0)
@@ -48,13 +48,11 @@ def eeg_electrodes() -> np.ndarray:
 
 
 def demo_probes() -> dict[str, Any]:
-    """Probes of the demo: ``lfp`` (13 depths), ``cdm`` and ``eeg`` (3 electrodes)."""
-    from xkernels.probes.models import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential
+    """Probes of the demo: the README's ``lfp`` (13 depths) and ``cdm``
+    (:func:`~xkernels.app.files.default_probes`), and ``eeg`` (3 electrodes)."""
+    from xkernels.probes.models import EEGProbe
 
-    return {"lfp": GaussCylinderPotential(z=np.linspace(1000.0, -200.0, 13), sigma=0.3,
-                                          R=150.0, sigma_z=75.0),
-            "cdm": CurrentDipoleMomentZ(),
-            "eeg": EEGProbe(eeg_electrodes())}
+    return {**default_probes(), "eeg": EEGProbe(eeg_electrodes())}
 
 
 def demo_grid() -> dict[str, list[float]]:
@@ -116,6 +114,8 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
         A parameter of the wrong type or out of range (checked before any work).
     CLIError
         ``outdir`` exists without ``overwrite``, a bad ``transient``, or no NEST.
+    FileExistsError
+        ``outdir`` appeared during the run (without ``overwrite``).
     """
     from tqdm.auto import tqdm
 
@@ -182,7 +182,7 @@ def run_demo(outdir: str | Path = "xkernels-demo", *, t_stop: float = 1200.0,
             summary = _summary(H, rates, signals, lif.summary(spikes, transient),
                                round(time.perf_counter() - start, 1))
             (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
-            publish_output(tmp, outdir, overwrite)
+            publish(tmp, outdir, overwrite=overwrite)
     if not quiet:
         print(format_summary(outdir, summary))
     return summary

@@ -1,9 +1,8 @@
 """The files the command line and the demo read and write.
 
 Specification documents (``SPEC.json``: network, probes, options), JSON inputs, and
-outputs that appear only when complete (temporary sibling, then an atomic move:
-:mod:`xkernels.store.publish`).  User errors are :class:`CLIError`: one line naming the
-file and the problem.
+the checks of outputs before any work.  User errors are :class:`CLIError`: one line
+naming the file and the problem.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import numpy as np
 
 from xkernels.checks import did_you_mean
 from xkernels.spec.options import KernelOptions
-from xkernels.store.publish import publish
 
 SPEC_KEYS = ("network", "probes", "options")
 
@@ -205,12 +203,3 @@ def check_output(path: str | Path, overwrite: bool) -> Path:
         raise CLIError(f"output {str(path)!r}: parent {str(parent)!r} is not a folder")
     return path
 
-
-def publish_output(tmp: Path, target: Path, overwrite: bool) -> None:
-    """Move a finished output into place (:func:`xkernels.store.publish.publish`);
-    :class:`CLIError` if it exists without ``overwrite``."""
-    try:
-        publish(tmp, target, overwrite=overwrite)
-    except FileExistsError:
-        raise CLIError(f"output {str(target)!r} already exists "
-                       "(use --overwrite to replace it)") from None

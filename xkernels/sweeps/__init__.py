@@ -3,9 +3,9 @@
 * :mod:`~xkernels.sweeps.grid` -- parameter paths, grid parsing, the grid's points;
 * :mod:`~xkernels.sweeps.points` -- each point's specification, the sweep's labels;
 * :mod:`~xkernels.sweeps.planning` -- every point planned (validated) on its cells;
-* :mod:`~xkernels.sweeps.simulation` -- the full-simulation path;
 * :mod:`~xkernels.sweeps.superposition` -- the superposition fast path;
-* :mod:`~xkernels.sweeps.driver` -- :func:`sweep` and its resumable stores.
+* :mod:`~xkernels.sweeps.driver` -- :func:`sweep`, its full-simulation path and
+  its resumable stores.
 """
 
 from xkernels.sweeps.driver import sweep

@@ -20,8 +20,9 @@ with dims ``(<swept params>..., X, Y, probe_channel, tau)``.
   new points.
 * Where the kernel is linear in the swept parameters (the cell membrane is the same
   for many points) the :mod:`xkernels.sweeps.superposition` fast path builds every
-  point from per-segment unit responses instead of simulating it
-  (:mod:`xkernels.sweeps.simulation` otherwise).
+  point from per-segment unit responses instead of simulating it; otherwise every
+  point is simulated by the engine, in tasks of a few points each (fewer round trips
+  to the workers, still about four tasks per worker).
 """
 
 from __future__ import annotations
@@ -29,18 +30,19 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from xkernels.engine.kernels import prepare_kernels
+from xkernels.engine.kernels import prepare_kernels, simulate_values
 from xkernels.engine.plans import KernelPlan
 from xkernels.provenance import require_described
-from xkernels.runtime import Runner, progress_bar
+from xkernels.runtime import SECONDS_PER_CELL, SECONDS_PER_SIMULATION, Runner, progress_bar
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
 from xkernels.store import (
@@ -52,15 +54,16 @@ from xkernels.store import (
 )
 from xkernels.store.publish import locked, recover
 from xkernels.sweeps.grid import Axis, grid_points, parse_grid
-from xkernels.sweeps.planning import collect_geometries, plan_points
+from xkernels.sweeps.planning import PointPlan, collect_geometries, plan_points
 from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_hash, sweep_template
-from xkernels.sweeps.simulation import run_simulations
 from xkernels.sweeps.superposition import choose_method, run_superposition
 
 logger = logging.getLogger(__name__)
 
 #: ``method`` values of :func:`sweep`.
 METHODS = ("auto", "superposition", "simulate")
+#: Largest number of points simulated by one task.
+MAX_POINTS_PER_TASK = 8
 
 
 # --------------------------------------------------------------------------------------
@@ -236,6 +239,60 @@ def _compute(runner: Runner, plan: KernelPlan, template: xr.DataArray, axes: Seq
                 for j, point_values in zip(batch, values):
                     values_out[indices[j]] = point_values
             bar.update(len(batch))
+
+
+def simulate_points(specs: Sequence[PointSpec], probes: Any) -> np.ndarray:
+    """Worker task: full simulations of a few points, stacked.
+
+    Parameters
+    ----------
+    specs : sequence of PointSpec
+        The points (network and options).
+    probes : dict or list
+        Forward models, as for :func:`xkernels.compute_kernels`.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(len(specs), X, Y, probe_channel, tau)``.
+    """
+    return np.stack([simulate_values(spec.network,
+                                     prepare_kernels(spec.network, probes, spec.options))
+                     for spec in specs])
+
+
+def run_simulations(runner: Runner, specs: Sequence[PointSpec], plans: Sequence[PointPlan],
+                    probes: Mapping[str, Any]) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Yield batches ``(point numbers, kernels)`` of every point, fully simulated.
+
+    Parameters
+    ----------
+    runner : Runner
+        Where the points are simulated.
+    specs : sequence of PointSpec
+        The points (network and options).
+    plans : sequence of PointPlan
+        Their plans (:func:`xkernels.sweeps.planning.plan_points`), for the cost
+        estimate.
+    probes : Mapping[str, Any]
+        The probes by name.
+
+    Yields
+    ------
+    tuple
+        ``(point numbers, kernels)`` with kernels of shape
+        ``(len(points), X, Y, probe_channel, tau)``, in completion order.
+    """
+    per_point = sum(2 * SECONDS_PER_CELL + len(item.plan.inputs) * SECONDS_PER_SIMULATION
+                    for item in plans[0].values()) if plans else 0.0
+    seconds = len(specs) * per_point
+    # a few points per task when distributed: fewer round trips, still ~4 tasks per worker
+    size = max(1, min(MAX_POINTS_PER_TASK,
+                      math.ceil(len(specs) / (4 * runner.parallelism(seconds)))))
+    chunks = [list(range(i, min(i + size, len(specs)))) for i in range(0, len(specs), size)]
+    arguments = [([specs[j] for j in chunk], probes) for chunk in chunks]
+    for c, values in runner.imap_unordered(simulate_points, arguments, seconds):
+        yield chunks[c], values
 
 
 def orthogonal_blocks(points: Sequence[tuple[int, ...]]) -> list[tuple[list[int], ...]]:
