@@ -46,7 +46,7 @@ from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.membrane import linearised
 from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
-from xkernels.engine.superposition import Assembler, supports, unit_responses
+from xkernels.engine.superposition import supports
 from xkernels.probes.depth import DepthRule
 from xkernels.spec.network import Network, Population
 
@@ -203,10 +203,9 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         if pre is not None:
             plans = [_only(p, pre) for p in plans]
         if mode == "as-is":
-            superposed = _superposed(cell, post, plans, rule.matrices, plan, method)
-            if superposed is not None:
-                return superposed
-            signals = _node_signals(cell, plans, rule.matrices, plan)
+            signals = _superposed(cell, post, plans, rule.matrices, plan, method)
+            if signals is None:
+                signals = _node_signals(cell, plans, rule.matrices, plan)
     if mode != "as-is":
         if method == "superposition":
             raise ValueError("method='superposition' needs the membrane as it is "
@@ -233,8 +232,13 @@ def _add(signals: dict[str, np.ndarray], pre: str, term: np.ndarray) -> None:
 
 def _superposed(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
                 Q: np.ndarray, plan: KernelPlan, method: str) -> dict[str, np.ndarray] | None:
-    """The kernels by superposition of unit responses (:mod:`xkernels.engine.superposition`)
-    where ``method`` takes it; None where the nodes are to be simulated."""
+    """``Σ_n Q_n I_n`` per input by superposing per-segment unit responses, where
+    ``method`` takes it; None where the nodes are to be simulated.
+
+    One computation needs no batch assembly (that is the sweeps' job,
+    :class:`~xkernels.engine.superposition.Assembler`): each unit response is mapped
+    once through the node-weighted matrices ``Σ_n W_n[seg] Q_n``, in the time domain,
+    and the delay filter is applied as for simulated nodes."""
     groups = supports(plans)
     valid = shared_membrane(plans) and cell.is_linear()
     if method == "superposition" and not valid:
@@ -247,17 +251,20 @@ def _superposed(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
             s.size for s in groups.values()) >= node_simulations):
         return None
     cell.shift_g_pas(plans[0].g_shift)
-    nseg = cell.geometry.nseg
-    indices = {taus: (np.arange(len(plans))[:, None] * nseg + segs).ravel()
-               for taus, segs in groups.items()}
-    assembler = Assembler(plan.grid)
-    responses = unit_responses(cell, [(*taus, idx) for taus, idx in indices.items()],
-                               Q, plan.grid.n_response, plan.options.t_X)
-    for taus, P in zip(indices, responses):
-        assembler.add_responses(taus, indices[taus], P)
-    jobs = [((inp.tau1, inp.tau2), np.concatenate([p.inputs[pre].weights for p in plans]),
-             inp.h_delay) for pre, inp in plans[0].inputs.items()]
-    return dict(zip(plans[0].inputs, assembler.kernels(jobs, Q.shape[1])))
+    signals: dict[str, np.ndarray] = {}
+    for (tau1, tau2), support in groups.items():
+        weights = {pre: np.stack([np.asarray(p.inputs[pre].weights) for p in plans])
+                   for pre, inp in plans[0].inputs.items() if (inp.tau1, inp.tau2) == (tau1, tau2)}
+        for seg in support:
+            unit = np.zeros(cell.geometry.nseg)
+            unit[seg] = 1.0
+            imem = cell.synaptic_response(unit, tau1, tau2, plan.grid.n_response,
+                                          plan.options.t_X)
+            for pre, W in weights.items():
+                if W[:, seg].any():
+                    _add(signals, pre, lin.project(np.tensordot(W[:, seg], Q, axes=(0, 0)),
+                                                   imem))
+    return signals
 
 
 def _node_signals(cell: LinearisedCell, plans: list[PopulationPlan], Q: np.ndarray,
