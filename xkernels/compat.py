@@ -32,10 +32,14 @@ import numpy as np
 import scipy.stats as st
 
 from xkernels.engine.kernels import prepare_kernels, simulate_values
-from xkernels.probes.kinds import CurrentDipoleMomentZKind, GaussCylinderKind
-from xkernels.probes.metadata import probe_definitions
 from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
-from xkernels.probes.registry import ProbeKind, register_matching
+from xkernels.probes.registry import (
+    CurrentDipoleMomentZKind,
+    GaussCylinderKind,
+    ProbeKind,
+    probe_definitions,
+    register_matching,
+)
 from xkernels.provenance import content_hash, undescribed
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions

@@ -148,11 +148,6 @@ def shared_membrane(plans: list[PopulationPlan]) -> bool:
     return all(np.array_equal(np.asarray(p.g_shift), first) for p in plans[1:])
 
 
-def _node_simulations(plans: list[PopulationPlan]) -> int:
-    return sum(int(np.any(np.asarray(inp.weights) != 0.0))
-               for p in plans for inp in p.inputs.values())
-
-
 #: ``method`` values of :func:`depth_kernels`.
 METHODS = ("auto", "superposition", "nodes")
 
@@ -245,8 +240,11 @@ def _superposed(cell: LinearisedCell, post: str, plans: list[PopulationPlan],
     if method == "superposition" and not valid:
         raise ValueError("method='superposition' needs a linear membrane that is the same "
                          f"at every depth node; population {post!r} has not")
+    # "auto": superpose only if that simulates fewer unit responses than the nodes do
+    node_simulations = sum(int(np.any(np.asarray(inp.weights) != 0.0))
+                           for p in plans for inp in p.inputs.values())
     if not valid or method == "nodes" or (method == "auto" and sum(
-            s.size for s in groups.values()) >= _node_simulations(plans)):
+            s.size for s in groups.values()) >= node_simulations):
         return None
     cell.shift_g_pas(plans[0].g_shift)
     nseg = cell.geometry.nseg

@@ -182,18 +182,6 @@ def signatures(mod_dir: Path = MOD_DIR) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def _signature(h, name: str) -> dict[str, list[str]]:
-    """The PARAMETER and STATE names of mechanism ``name`` in this NEURON."""
-    out = {}
-    for block, vartype in (("PARAMETER", 1), ("STATE", 3)):
-        standard, text = h.MechanismStandard(name, vartype), h.ref("")
-        out[block] = []
-        for i in range(int(standard.count())):
-            standard.name(text, i)
-            out[block].append(text[0])
-    return out
-
-
 def load_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Path | None:
     """Make our mechanisms available in this process's NEURON, verified by signature.
 
@@ -231,9 +219,16 @@ def load_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Path 
 
 
 def _refuse_foreign(h, expected: dict[str, dict[str, list[str]]]) -> None:
-    """Refuse a defined mechanism whose signature is not that of our source."""
+    """Refuse a defined mechanism whose signature (its PARAMETER and STATE names, as
+    NEURON's ``MechanismStandard`` lists them) is not that of our source."""
     for name, signature in expected.items():
-        got = _signature(h, name)
+        got = {}
+        for block, vartype in (("PARAMETER", 1), ("STATE", 3)):
+            standard, text = h.MechanismStandard(name, vartype), h.ref("")
+            got[block] = []
+            for i in range(int(standard.count())):
+                standard.name(text, i)
+                got[block].append(text[0])
         if got != signature:
             raise RuntimeError(
                 f"NEURON mechanism {name!r} is not xkernels' own: it has {got}, xkernels' "

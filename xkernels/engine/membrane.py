@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from xkernels.engine.cells import LinearisedCell
-from xkernels.engine.plans import KernelPlan, PopulationPlan, apply_leak_shift, plan_population
+from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
 from xkernels.spec.network import Network
 
 __all__ = ["LinearisedMembrane", "RestingState", "linearised", "check_current_evaluation",
@@ -361,7 +361,11 @@ def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPl
                depth: float | None = None,
                ) -> Iterator[tuple[LinearisedMembrane, PopulationPlan]]:
     """The membrane of ``cell`` in ``mode`` at rest, with the g_eff shift of ``inputs``
-    applied (as ``plan.options.operating_point`` says), and the inputs at that rest.
+    applied, and the inputs at that rest.
+
+    The g_eff conductance goes on the cell's leak with the leak's reversal
+    (``operating_point="rest"``, LFPykernels' g_eff) or with the synapses' own
+    (``"mean-input"``: the cell then rests where the mean input holds it).
 
     Parameters
     ----------
@@ -388,7 +392,10 @@ def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPl
         ``(membrane, inputs)``: with a resting state newly found and conductance-based
         synapses, the inputs planned again with its potentials as Vrest.
     """
-    apply_leak_shift(cell, inputs, plan.options.operating_point)
+    if plan.options.operating_point == "mean-input" and inputs.e_shift is not None:
+        cell.add_leak(inputs.g_shift, inputs.e_shift)  # NaN only where g_shift is 0
+    else:
+        cell.shift_g_pas(inputs.g_shift)
     taus = [(item.tau1, item.tau2) for item in inputs.inputs.values()]
     with LinearisedMembrane(cell, mode, post, taus, state) as membrane:
         if state is None and membrane.state is not None and network.conductance_based:

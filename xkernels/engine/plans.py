@@ -339,26 +339,6 @@ def plan_population(network: Network, post: str, geometry: Geometry,
     return PopulationPlan(g_shift=g_shift, inputs=inputs, e_shift=e_shift)
 
 
-def apply_leak_shift(cell: Any, plan: PopulationPlan, operating_point: str) -> None:
-    """Put the g_eff conductance of ``plan`` on ``cell``'s leak: with the leak's reversal
-    (``operating_point="rest"``, LFPykernels' g_eff) or with the synapses' own
-    (``"mean-input"``: the cell then rests where the mean input holds it).
-
-    Parameters
-    ----------
-    cell : LinearisedCell
-        The cell of the population ``plan`` was made for.
-    plan : PopulationPlan
-        Its plan (``g_shift``, ``e_shift``).
-    operating_point : str
-        ``"rest"`` or ``"mean-input"``.
-    """
-    if operating_point == "mean-input" and plan.e_shift is not None:
-        cell.add_leak(plan.g_shift, plan.e_shift)  # NaN only where g_shift is 0
-    else:
-        cell.shift_g_pas(plan.g_shift)
-
-
 def _memo(memo: dict | None, key: tuple, compute: Callable[..., Any], *args: Any) -> Any:
     """``compute(*args)``, cached in ``memo[key]`` when a memo dict is given."""
     if memo is None:

@@ -4,28 +4,17 @@
     The forward models, one class each (LFP, z-only CDM, EEG, MEG).
 ``registry``
     One adapter (:class:`ProbeKind`) per probe class: name, channels, definition,
-    averaging; the place where a new probe class is declared (:func:`register`).
-``kinds``
-    The kinds of the models above and of lfpykit's models.
+    averaging; the place where a new probe class is declared (:func:`register`); the
+    kinds of the models above and of lfpykit's models; names, channel coordinates and
+    JSON definitions of probes.
 ``averaging``
     A probe's matrix for one population (:func:`probe_matrix`, :func:`draw_offsets`),
     and its depth-averaging rule (:func:`probe_depth_rule`).
 ``depth``, ``depth_terms``, ``lateral``
     Depth averaging: Gauss–Hermite product integration, each kind's matrix as a
     function of depth, disc averages of point and line sources.
-``metadata``
-    Names, channel coordinates and JSON definitions of probes.
 """
 
-from xkernels.probes import kinds as kinds  # registers the built-in probe kinds
-from xkernels.probes.metadata import (
-    default_probe_name,
-    normalize_probes,
-    probe_channels,
-    probe_definition,
-    probe_definitions,
-    probe_from_definition,
-)
 from xkernels.probes.models import (
     CurrentDipoleMomentZ,
     EEGProbe,
@@ -42,7 +31,13 @@ from xkernels.probes.population_average import (
 from xkernels.probes.registry import (
     ProbeKind,
     UndescribedProbe,
+    default_probe_name,
     kind_of,
+    normalize_probes,
+    probe_channels,
+    probe_definition,
+    probe_definitions,
+    probe_from_definition,
     register,
     register_matching,
 )

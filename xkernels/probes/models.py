@@ -16,7 +16,7 @@ EEGProbe, MEGProbe
     z-only current dipole moment.
 
 Names, channels and definitions of probes come from :mod:`xkernels.probes.registry`
-(the kinds of these classes are in :mod:`xkernels.probes.kinds`); population averaging
+(which also holds the kinds of these classes); population averaging
 from :mod:`xkernels.probes.population_average`.
 """
 

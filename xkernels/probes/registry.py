@@ -18,6 +18,13 @@ A probe's kind is looked up along its class's method resolution order: the first
 with a registered kind (or accepted by a predicate given to :func:`register_matching`)
 wins, and ``lfpykit.LinearModel`` itself carries the generic fallback, :class:`ProbeKind`
 (one channel per matrix row, units from ``probe.units`` or :data:`GENERIC_UNITS`).
+
+The module also holds the kinds of xkernels' forward models and of lfpykit's models
+(lfpykit classes without one -- ``OneSphereVolumeConductor``, the current source
+densities, user subclasses of ``LinearModel`` -- get the generic kind; LFPykernels'
+classes are registered by :mod:`xkernels.compat`), and the thin functions over the
+kinds that give probes as data: names, channel coordinates and JSON definitions
+(every answer comes from the probe's kind, so none changes when a class is added).
 """
 
 from __future__ import annotations
@@ -34,14 +41,25 @@ from xkernels.probes.depth import DepthTerms
 from xkernels.probes.depth_terms import (
     check_disc,
     contact_terms,
+    gauss_cylinder_terms,
     lateral_quadrature_terms,
     matrix_of,
     moved_terms,
+    residual_sigma_z,
+)
+from xkernels.probes.models import (
+    CurrentDipoleMomentZ,
+    EEGProbe,
+    GaussCylinderPotential,
+    MEGProbe,
 )
 
-__all__ = ["GENERIC_UNITS", "ProbeKind", "class_path", "describing_kind", "json_floats",
-           "kind_for_path", "kind_of", "matching_labels", "numbered", "register",
-           "register_matching", "serialised_paths"]
+__all__ = ["GENERIC_UNITS", "ContactKind", "CurrentDipoleMomentKind", "CurrentDipoleMomentZKind",
+           "EEGKind", "GaussCylinderKind", "LineSourceKind", "MEGKind", "PointSourceKind",
+           "ProbeKind", "RecExtElectrodeKind", "RecMEAElectrodeKind", "UndescribedProbe",
+           "check_probe_name", "class_path", "default_probe_name", "kind_of",
+           "normalize_probes", "numbered", "probe_channels", "probe_definition",
+           "probe_definitions", "probe_from_definition", "register", "register_matching"]
 
 #: Units (per nA of membrane current) of lfpykit models without a kind of their own.
 GENERIC_UNITS = {"OneSphereVolumeConductor": "mV",
@@ -559,7 +577,7 @@ def register(cls: type) -> Callable[[type[K]], type[K]]:
     >>> probe_channels("p", DipoleZ(cell=None))["probe_channel"][1].tolist()  # lfpykit's
     ['p:x', 'p:y', 'p:z']
     >>> from xkernels.contract import channel_coords
-    >>> from xkernels.probes.kinds import CurrentDipoleMomentKind
+    >>> from xkernels.probes.registry import CurrentDipoleMomentKind
     >>> @register(DipoleZ)
     ... class DipoleZKind(CurrentDipoleMomentKind):
     ...     def channels(self, name, probe):
@@ -608,7 +626,7 @@ def register_matching(label: str, predicate: Callable[[type], bool], kind: Probe
     ...     __module__ = "otherpkg.models"
     >>> type(kind_of(Dipole(cell=None))).__name__       # inherited from lfpykit's class
     'CurrentDipoleMomentKind'
-    >>> from xkernels.probes.kinds import CurrentDipoleMomentZKind
+    >>> from xkernels.probes.registry import CurrentDipoleMomentZKind
     >>> register_matching("otherpkg.Dipole",
     ...                   lambda cls: (cls.__name__ == "Dipole"
     ...                                and cls.__module__.split(".")[0] == "otherpkg"),
@@ -666,25 +684,10 @@ def kind_of(probe: Any) -> ProbeKind:
     return found[1]
 
 
-def describing_kind(probe: Any) -> ProbeKind | None:
-    """The kind that writes ``probe``'s definition, or None if it has none."""
-    owner, kind = _lookup(probe) or (None, None)
-    if kind is None or kind.serialised_as is None or (owner is not type(probe) and
-                                                      not kind.describes_subclasses):
-        return None
-    return kind
-
-
 def serialised_paths() -> list[str]:
     """Sorted class paths that definitions may name (one per serialisable class)."""
     return sorted(class_path(cls) for cls, kind in _BY_CLASS.items()
                   if kind.serialised_as is cls)
-
-
-def matching_labels() -> list[str]:
-    """Labels of the kinds registered with :func:`register_matching` that have a
-    definition."""
-    return [label for label, (_, kind) in _MATCHING.items() if kind.serialised_as is not None]
 
 
 def kind_for_path(path: str) -> ProbeKind | None:
@@ -694,3 +697,409 @@ def kind_for_path(path: str) -> ProbeKind | None:
                                                   f"{cls.__module__}.{cls.__name__}"):
             return kind
     return None
+
+
+# -- the built-in kinds: xkernels' forward models and lfpykit's models ------- #
+
+register(lfpykit.LinearModel)(ProbeKind)   # the generic fallback
+
+
+@register(GaussCylinderPotential)
+class GaussCylinderKind(ProbeKind):
+    """LFP on the population axis: one channel per contact depth, mV."""
+
+    name = "lfp"
+    units = "mV"
+    serialised_as = GaussCylinderPotential
+    describes_subclasses = True
+    float_params = ("z", "sigma", "R", "sigma_z")
+
+    def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
+        z = np.asarray(probe.z, dtype=float)
+        return channel_coords(name, numbered(name, z.size), self.units, z=z)
+
+    def check_depth(self, probe: Any, population: Any, field: str = "probe",
+                    population_field: str = "population") -> None:
+        residual_sigma_z(float(probe.sigma_z), float(population["scale"]), field,
+                         population_field)
+
+    def depth_terms(self, probe: Any, geometry: Any, population: Any) -> DepthTerms:
+        """Disc of radius ``R``; of ``sigma_z`` only the part beyond the population's
+        depth spread is kept (:func:`~xkernels.probes.depth_terms.residual_sigma_z`)."""
+        return gauss_cylinder_terms(probe, geometry, population)
+
+
+@register(lfpykit.CurrentDipoleMoment)
+class CurrentDipoleMomentKind(ProbeKind):
+    """Current dipole moment: channels ``name:x|y|z``, nA µm (only ``name:z`` for a
+    probe whose ``components`` attribute is ``"z"``)."""
+
+    depth_affine = True
+
+    name = "cdm"
+    units = "nA µm"
+    serialised_as = lfpykit.CurrentDipoleMoment
+
+    @staticmethod
+    def components(probe: Any) -> str:
+        """``"z"`` or ``"xyz"``: the rows of the probe's matrix."""
+        return getattr(probe, "components", "xyz")
+
+    def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
+        return channel_coords(name, [f"{name}:{c}" for c in self.components(probe)],
+                              self.units)
+
+
+@register(CurrentDipoleMomentZ)
+class CurrentDipoleMomentZKind(CurrentDipoleMomentKind):
+    """z-only current dipole moment: one channel ``name:z`` (``name:x|y|z`` with
+    ``components="xyz"``, the reference's layout, which probes without a
+    ``components`` attribute -- LFPykernels' own class -- have).  Subclasses are
+    described as :class:`~xkernels.probes.CurrentDipoleMomentZ` too."""
+
+    serialised_as = CurrentDipoleMomentZ
+    describes_subclasses = True
+
+    def params(self, probe: Any) -> dict[str, Any]:
+        return {"components": self.components(probe)}
+
+
+@register(EEGProbe)
+class EEGKind(ProbeKind):
+    """EEG: one channel per electrode at its position, mV."""
+
+    depth_affine = True
+
+    name = "eeg"
+    units = "mV"
+    serialised_as = EEGProbe
+    float_params = ("r_electrodes", "radii", "sigmas", "dipole_location")
+
+    def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
+        r = probe.r_electrodes
+        return channel_coords(name, numbered(name, len(r)), self.units,
+                              r[:, 0], r[:, 1], r[:, 2])
+
+
+@register(MEGProbe)
+class MEGKind(ProbeKind):
+    """MEG: channels ``name:i:x|y|z`` (sensor-major) at the sensor positions, nA/µm."""
+
+    depth_affine = True
+
+    name = "meg"
+    units = "nA/µm"
+    serialised_as = MEGProbe
+    float_params = ("sensor_locations", "dipole_location")
+    plain_params = ("conductor",)
+
+    def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
+        sensors = probe.sensor_locations
+        r = np.repeat(sensors, 3, axis=0)
+        labels = [f"{name}:{i}:{c}" for i in range(len(sensors)) for c in "xyz"]
+        return channel_coords(name, labels, self.units, r[:, 0], r[:, 1], r[:, 2])
+
+
+class ContactKind(ProbeKind):
+    """Contact-based potential (contacts at ``probe.x/y/z``, mV), averaged over the
+    cell positions of the population."""
+
+    units = "mV"
+    averaged = True
+    float_params = ("x", "y", "z", "sigma")
+    #: the :meth:`~ProbeKind.source_model` of every probe of the kind
+    source: str | None = None
+
+    def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
+        x, y, z = (np.asarray(v, dtype=float).ravel() for v in (probe.x, probe.y, probe.z))
+        return channel_coords(name, numbered(name, x.size), self.units, x, y, z)
+
+    def source_model(self, probe: Any) -> str | None:
+        return self.source
+
+
+@register(lfpykit.PointSourcePotential)
+class PointSourceKind(ContactKind):
+    serialised_as = lfpykit.PointSourcePotential
+    source = "pointsource"
+
+
+@register(lfpykit.LineSourcePotential)
+class LineSourceKind(ContactKind):
+    serialised_as = lfpykit.LineSourcePotential
+    source = "linesource"
+
+
+@register(lfpykit.RecExtElectrode)
+class RecExtElectrodeKind(ContactKind):
+    """``RecExtElectrode``: isotropic point/line sources (and, in depth averaging,
+    ``root_as_point``) with point contacts have closed forms; other variants
+    (anisotropic, extended contacts, extra keyword arguments) move the cell one
+    position at a time."""
+
+    serialised_as = lfpykit.RecExtElectrode
+    float_params = ("x", "y", "z", "sigma", "N", "r")
+    plain_params = ("n", "contact_shape", "method", "seedvalue")
+
+    def params(self, probe: Any) -> dict[str, Any]:
+        if probe.kwargs:
+            raise UndescribedProbe(f"probe_definition cannot describe RecExtElectrode with extra "
+                            f"keyword arguments {sorted(probe.kwargs)}")
+        return super().params(probe)
+
+    def source_model(self, probe: Any) -> str | None:
+        extended = probe.n is not None and probe.N is not None and probe.r is not None
+        if probe.anisotropic or extended or probe.kwargs:
+            return None
+        return probe.method if probe.method in ("pointsource", "linesource",
+                                                "root_as_point") else None
+
+
+@register(lfpykit.RecMEAElectrode)
+class RecMEAElectrodeKind(ContactKind):
+    """Slice MEA: averaged over lateral offsets only (the slice layers are fixed in z),
+    moving the cell; no definition."""
+
+    lateral_only = True
+
+
+# -- probes as data: names, channel coordinates and JSON definitions ------- #
+
+
+def check_probe_name(name: Any) -> str:
+    """``name`` if it is a valid probe name: a non-empty str without ``':'``.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a str.
+    ValueError
+        If it is empty or contains ``':'`` (the channel label separator).
+    """
+    allowed = "a non-empty str without ':'"
+    if not isinstance(name, str):
+        fail("probe name", name, allowed, TypeError)
+    if not name or ":" in name:
+        fail("probe name", name, allowed)
+    return name
+
+
+def probe_channels(name: str, probe: lfpykit.LinearModel) -> dict[str, tuple[str, np.ndarray]]:
+    """``probe_channel`` coordinates of one probe (see ``contract.channel_coords``).
+
+    Parameters
+    ----------
+    name : str
+        Probe name, e.g. ``"lfp"``.
+    probe : lfpykit.LinearModel
+        Any lfpykit model; classes without a kind of their own need known units
+        (``probe.units``, or :data:`~xkernels.probes.registry.GENERIC_UNITS`).
+
+    Returns
+    -------
+    dict
+        Coordinate name -> ("probe_channel", values): labels ``f"{name}:{i}"``
+        (``f"{name}:x|y|z"`` for dipole moments, ``f"{name}:{i}:x|y|z"`` for
+        MEG), units and contact positions x, y, z (µm; NaN where meaningless).
+
+    Examples
+    --------
+    >>> from xkernels.probes import GaussCylinderPotential
+    >>> list(probe_channels("lfp", GaussCylinderPotential(z=[0.0, 100.0])))
+    ['probe_channel', 'probe', 'units', 'x', 'y', 'z']
+    """
+    check_probe_name(name)
+    return kind_of(probe).channels(name, probe)
+
+
+def probe_definition(probe: lfpykit.LinearModel) -> dict[str, Any]:
+    """JSON-serialisable description of a probe: class path and parameters.
+
+    Kinds may describe a probe as an equivalent class: with :mod:`xkernels.compat`
+    imported (``import xkernels`` does), ``lfpykernels.GaussCylinderPotential`` and
+    ``lfpykernels.KernelApproxCurrentDipoleMoment`` are described as
+    :class:`~xkernels.probes.GaussCylinderPotential` and
+    :class:`~xkernels.probes.CurrentDipoleMomentZ`, which give the same matrices.
+
+    Parameters
+    ----------
+    probe : lfpykit.LinearModel
+
+    Returns
+    -------
+    dict
+        ``{"class": "<module>.<Class>", "params": {...}}`` with lists/floats.
+
+    Raises
+    ------
+    UndescribedProbe
+        (a TypeError) For probes it cannot describe.
+
+    Examples
+    --------
+    >>> from xkernels.probes import GaussCylinderPotential
+    >>> probe_definition(GaussCylinderPotential(z=[0.0, 100.0]))["class"]
+    'xkernels.probes.GaussCylinderPotential'
+    """
+    owner, kind = _lookup(probe) or (None, None)
+    if kind is None or kind.serialised_as is None or (owner is not type(probe) and
+                                                      not kind.describes_subclasses):
+        cls = type(probe)
+        others = [label for label, (_, matching) in _MATCHING.items()
+                  if matching.serialised_as is not None]
+        raise UndescribedProbe(f"probe_definition cannot describe {cls.__module__}."
+                               f"{cls.__name__}; supported classes: {serialised_paths()}"
+                               + (f" and {others}" if others else ""))
+    return {"class": class_path(kind.serialised_as), "params": kind.params(probe)}
+
+
+def probe_definitions(named: Mapping[str, lfpykit.LinearModel]) -> dict[str, dict[str, Any]]:
+    """The definitions of named probes; ``params`` None (and ``why``) where there is none.
+
+    Only :class:`~xkernels.probes.registry.UndescribedProbe` marks a probe as without
+    definition; any other error of a kind propagates (it is a bug, not a property of
+    the probe).  Stores refuse probes without definition
+    (:func:`xkernels.provenance.require_described`).
+
+    Parameters
+    ----------
+    named : Mapping[str, lfpykit.LinearModel]
+        Probe name -> probe.
+
+    Returns
+    -------
+    dict
+        Probe name -> ``{"class", "params"}`` (plus ``"why"`` when ``params`` is None).
+
+    Examples
+    --------
+    >>> from xkernels.probes import CurrentDipoleMomentZ
+    >>> defs = probe_definitions({"cdm": CurrentDipoleMomentZ(),
+    ...                           "mine": lfpykit.LinearModel(cell=None)})
+    >>> defs["cdm"]["params"], defs["mine"]["params"], defs["mine"]["class"]
+    ({'components': 'z'}, None, 'lfpykit.models.LinearModel')
+    """
+    out = {}
+    for name, probe in named.items():
+        try:
+            out[name] = probe_definition(probe)
+        except UndescribedProbe as err:
+            cls = type(probe)
+            out[name] = {"class": f"{cls.__module__}.{cls.__qualname__}", "params": None,
+                         "why": str(err)}
+    return out
+
+
+def probe_from_definition(definition: Mapping[str, Any]) -> lfpykit.LinearModel:
+    """Rebuild a probe from :func:`probe_definition` output (with ``cell=None``).
+
+    Parameters
+    ----------
+    definition : dict
+        ``{"class": ..., "params": {...}}``.
+
+    Returns
+    -------
+    lfpykit.LinearModel
+
+    Raises
+    ------
+    TypeError
+        If ``definition`` is not a dict with a ``'class'``.
+    ValueError
+        If the class is not one that definitions may name.
+
+    Examples
+    --------
+    >>> from xkernels.probes import GaussCylinderPotential
+    >>> p = probe_from_definition(probe_definition(GaussCylinderPotential(z=[0.0, 100.0])))
+    >>> type(p).__name__, p.z.tolist()
+    ('GaussCylinderPotential', [0.0, 100.0])
+    """
+    if not isinstance(definition, Mapping) or "class" not in definition:
+        fail("probe definition", definition, "a dict with keys 'class' and 'params'",
+             TypeError)
+    path = definition["class"]
+    kind = kind_for_path(path) if isinstance(path, str) else None
+    if kind is None:
+        fail("probe definition 'class'", path, f"one of {serialised_paths()}")
+    return kind.build(definition.get("params") or {})
+
+
+def default_probe_name(probe: lfpykit.LinearModel) -> str:
+    """Conventional name: ``lfp``, ``cdm``, ``eeg``, ``meg`` or the class name in lower case.
+
+    Parameters
+    ----------
+    probe : lfpykit.LinearModel
+        The probe.
+
+    Returns
+    -------
+    str
+        The name given by the probe's kind.
+
+    Examples
+    --------
+    >>> from xkernels.probes import GaussCylinderPotential
+    >>> default_probe_name(GaussCylinderPotential(z=[0.0]))
+    'lfp'
+    """
+    return kind_of(probe).default_name(probe)
+
+
+def normalize_probes(probes: Any) -> dict[str, lfpykit.LinearModel]:
+    """Name the probes of a computation.
+
+    Parameters
+    ----------
+    probes : dict, list/tuple or a single lfpykit.LinearModel
+        ``{name: probe}`` (names non-empty, without ':') or probes to be named by
+        :func:`default_probe_name`; repeated names get suffixes ``_1``, ``_2``, ...
+
+    Returns
+    -------
+    dict
+        Name -> probe, in input order.
+
+    Raises
+    ------
+    TypeError
+        For a wrong container, a probe that is not an ``lfpykit.LinearModel`` or a
+        name that is not a str.
+    ValueError
+        For no probes, or an empty name or one containing ``':'``.
+
+    Examples
+    --------
+    >>> from xkernels.probes import CurrentDipoleMomentZ, GaussCylinderPotential
+    >>> list(normalize_probes([GaussCylinderPotential(z=[0.0]), CurrentDipoleMomentZ()]))
+    ['lfp', 'cdm']
+    """
+    if isinstance(probes, lfpykit.LinearModel):
+        probes = [probes]
+    if isinstance(probes, Mapping):
+        keyed = list(probes.items())
+    elif isinstance(probes, (list, tuple)):
+        keyed = list(enumerate(probes))
+    else:
+        raise TypeError("probes must be a dict name -> lfpykit.LinearModel or a list of "
+                        f"them, got {type(probes).__name__}")
+    if not keyed:
+        raise ValueError("probes must contain at least one probe, got an empty "
+                         f"{type(probes).__name__}")
+    named: dict[str, lfpykit.LinearModel] = {}
+    for key, probe in keyed:
+        if not isinstance(probe, lfpykit.LinearModel):
+            raise TypeError(f"probes[{key!r}] must be an lfpykit.LinearModel, got "
+                            f"{type(probe).__name__}")
+        if isinstance(probes, Mapping):
+            name = check_probe_name(key)
+        else:
+            base = name = default_probe_name(probe)
+            suffix = 0
+            while name in named:
+                suffix += 1
+                name = f"{base}_{suffix}"
+        named[name] = probe
+    return named

@@ -29,7 +29,14 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import scipy.stats as st
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from xkernels.checks import check_bool, check_choice, check_mapping, check_real, fail
 from xkernels.spec.base import (
@@ -852,12 +859,17 @@ class Network(Spec):
         ...
         ValueError: connections['E->E'].synapse.weight must be >= 0 in a conductance-based ...
         """
-        data = freeze(self.model_dump(), dict, list)
+        # Only the models on a changed path are opened into dicts, and so validated
+        # again with every model above them (whose validators hold the cross-field
+        # rules); the untouched parts are passed as the validated, frozen models they are.
+        data = _opened(self)
         for path, value in values.items():
             tokens = split_path(path)
             node: Any = data
             for depth, token in enumerate(tokens[:-1]):
-                node = node[_key(node, token, tokens, depth)]
+                key = _key(node, token, tokens, depth)
+                node[key] = _opened(node[key])
+                node = node[key]
             node[_key(node, tokens[-1], tokens, len(tokens) - 1)] = value
         return type(self).from_dict(data)
 
@@ -1048,12 +1060,27 @@ class Network(Spec):
                                                populations=populations))
 
 
+def _opened(value: Any) -> Any:
+    """A model as a dict of its fields, a mapping as a dict, a sequence as a list (one
+    level: what a path goes through is opened as it is walked)."""
+    if isinstance(value, BaseModel):
+        return {name: getattr(value, name) for name in type(value).model_fields}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return value
+
+
 def _key(node: Any, token: str, tokens: tuple, depth: int) -> int | str:
     """Where the part ``token`` is in ``node`` (populations and connections by name; a
     new key of a dict at the end of the path)."""
     if depth == 1 and tokens[0] in ("populations", "connections"):
-        names = [item["name"] if tokens[0] == "populations" else
-                 f"{item['pre']}->{item['post']}" for item in node]
+        def field(item: Any, name: str) -> Any:
+            return item[name] if isinstance(item, Mapping) else getattr(item, name)
+
+        names = [field(item, "name") if tokens[0] == "populations" else
+                 f"{field(item, 'pre')}->{field(item, 'post')}" for item in node]
         if token in names:
             return names.index(token)
     elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
