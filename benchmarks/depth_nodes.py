@@ -10,7 +10,7 @@ ratio to ``averaging="reference"``.
 
     python benchmarks/depth_nodes.py [--nodes 1,2,3,4,5,6,7,9,12] [--g-eff both]
 
-The default node count of ``compute_kernels`` (``DEFAULT_DEPTH_NODES``) is chosen from
+The default node count of ``compute_kernels`` (``KernelOptions().depth_nodes``) is chosen from
 this table: the smallest odd N whose STD ratios are within ±2.5 % of converged.
 """
 

@@ -76,11 +76,9 @@ def depth_cost(repeat: int, nodes: list[int]) -> None:
     """CPU time of averaging="depth" against "reference" (interleaved, best of repeat)."""
     from xkernels import KernelOptions
 
-    DEFAULT_DEPTH_NODES = KernelOptions().depth_nodes
-
     print("\naveraging='depth' vs 'reference', README network, CPU time of this process:")
     for g_eff in (True, False):
-        for n in nodes or [DEFAULT_DEPTH_NODES]:
+        for n in nodes or [KernelOptions().depth_nodes]:
             ref, depth = [], []
             for _ in range(repeat):
                 start = time.process_time()

@@ -141,11 +141,7 @@ def main() -> None:
               f"({t_ref / len(ref) * 1e3:.0f} ms/kernel; one run)")
         print(f"speed-up          : {t_ref / t_ours:8.1f} x")
         print(f"max |dH| / max |H_ref| (per probe): {worst(H, ref):.2e}")
-    from xkernels import KernelOptions
-
-    DEFAULT_DEPTH_NODES = KernelOptions().depth_nodes
-
-    depth_cost(args.repeat, args.depth_nodes or DEFAULT_DEPTH_NODES)
+    depth_cost(args.repeat, args.depth_nodes or xkernels.KernelOptions().depth_nodes)
 
     base = xkernels.Network.microcircuit(populations=["L23E", "L4E"], thalamus=False)
     sweep_options = dict(OPTIONS, tau=25.0)

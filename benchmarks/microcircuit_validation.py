@@ -141,13 +141,11 @@ def main() -> None:
     import xkernels
     from xkernels import KernelOptions
     from xkernels.app import microcircuit as nest_mc
-
-    DEFAULT_DEPTH_NODES = KernelOptions().depth_nodes
     from xkernels.hybrid import simulate
     from xkernels.hybrid.validation import scores
     from xkernels.signals.spikes import as_spikes
 
-    nodes = args.depth_nodes or DEFAULT_DEPTH_NODES
+    nodes = args.depth_nodes or KernelOptions().depth_nodes
     net = xkernels.Network.microcircuit(scale=args.scale)
     params = nest_mc.MicrocircuitParams(n_scaling=args.scale, k_scaling=args.k_scaling)
     start = time.perf_counter()
@@ -182,7 +180,7 @@ def main() -> None:
     print(f"scale {args.scale}, seed {args.seed}: {n_cells} cells, {args.t_stop:.0f} ms "
           f"(scores over t >= {args.transient:.0f} ms); NEST {t_nest:.0f} s, ground "
           f"truth {t_gt:.0f} s, kernels + predictions {t_kernels:.0f} s (wall)")
-    print("rates (spikes/s):", {k: round(v, 2)
+    print("rates (spikes/s):", {k: round(float(v), 2)
                                 for k, v in raw.mean_rates(args.transient).items()})
     print(f"depth_nodes={nodes}; LFP sigma_z per layer (reference, depth): " + ", ".join(
         f"{name} {math.hypot(SIGMA_Z, net.population(names[0]).scale):.0f} µm"

@@ -538,11 +538,9 @@ def main() -> None:
     from dask.distributed import Client, LocalCluster
 
     from xkernels import KernelOptions
-
-    DEFAULT_DEPTH_NODES = KernelOptions().depth_nodes
     from xkernels.hybrid import correlated_poisson, validate
 
-    nodes = args.depth_nodes or DEFAULT_DEPTH_NODES
+    nodes = args.depth_nodes or KernelOptions().depth_nodes
     seeds = [args.seed] if args.seed is not None else [int(s) for s in args.seeds.split(",")]
     t_stop = 1000.0 * args.seconds
     nets = networks()
