@@ -63,6 +63,9 @@ def test_provenance_and_cache_key_hold_the_resolved_options(tmp_path, simulation
     stored = json.loads(xkernels.open_kernels(path).attrs["options"])
     assert "auto" not in stored.values()
     assert (stored["g_eff"], stored["operating_point"]) == (True, "mean-input")
+    summary = xkernels.describe(path)  # what `xkernels info` prints
+    assert "g_eff: True" in summary and "operating point: mean-input" in summary
+    assert "auto" not in summary
     # the explicit resolved options are the same cache entry: served, nothing simulated
     explicit = xkernels.compute_kernels(network, cdm(), tau=TAU, store=path, g_eff=True,
                                         operating_point="mean-input", averaging="depth")
