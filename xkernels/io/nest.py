@@ -126,7 +126,7 @@ def _data_start(path: os.PathLike) -> int:
 def _read_columns(path: os.PathLike, skip: int) -> tuple[np.ndarray, np.ndarray]:
     """Senders (int) and times (ms) below the header (a file without spikes is empty)."""
     with open(path, encoding="utf-8") as f, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "input contained no data", UserWarning)
+        warnings.filterwarnings("ignore", ".*input contained no data", UserWarning)
         rows = np.loadtxt(f, skiprows=skip, ndmin=1, dtype=[("sender", np.int64),
                                                              ("time", np.float64)])
     return rows["sender"], rows["time"]

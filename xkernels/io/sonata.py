@@ -33,7 +33,8 @@ def read_sonata(path: Any, populations: Mapping[str, Any] | None = None, *,
         Population name -> node ids (an array, ``range`` or ``(first, last)``
         tuple) of the file's only SONATA population; with several SONATA populations,
         name -> ``(sonata_population, node_ids)``.  Default: one population per SONATA
-        population, of the same name, with node ids ``0 .. max(node_ids)`` (pass
+        population, of the same name, in the order HDF5 lists them (by name), with
+        node ids ``0 .. max(node_ids)`` (pass
         ``populations`` when silent neurons follow the last one that fired).
     time_units : {"ms", "s"}, optional
         Units of files whose ``timestamps`` lack the ``units`` attribute (otherwise
