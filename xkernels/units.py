@@ -173,22 +173,22 @@ def convert_units(data: xr.DataArray, units: str | Mapping[str, str] = "SI"
             or not {"units", "probe"} <= set(data.coords):
         raise ValueError("convert_units needs kernels or signals: a DataArray with a "
                          "'probe_channel' dim and 'probe' and 'units' coordinates")
-    probes = data.coords["probe"].values.astype(str)
-    current = data.coords["units"].values.astype(str)
+    probes = [str(p) for p in data.coords["probe"].values]
+    current = [str(u) for u in data.coords["units"].values]
     if isinstance(units, Mapping):
-        known = list(dict.fromkeys(probes.tolist()))
+        known = list(dict.fromkeys(probes))
         for name in units:
             if name not in known:
                 raise ValueError(f"units names probe {name!r}, which is not in the data; "
                                  f"probes: {known}{did_you_mean(name, known)}")
         wanted = [units.get(p) for p in probes]
     elif isinstance(units, str):
-        wanted = [units] * probes.size
+        wanted = [units] * len(probes)
     else:
         raise TypeError(f"units must be 'SI', a unit or a mapping probe -> unit, got "
                         f"{type(units).__name__}")
-    factors = np.ones(probes.size)
-    new = current.astype(object)
+    factors = np.ones(len(probes))
+    new = list(current)
     for i, (unit, target) in enumerate(zip(current, wanted)):
         if target is None:
             continue
@@ -209,7 +209,7 @@ def convert_units(data: xr.DataArray, units: str | Mapping[str, str] = "SI"
         attrs["units"] = units_now[0]
     attrs["converted_units"] = ", ".join(
         f"{c}: {u} -> {n}" for c, u, n in zip(data.probe_channel.values.tolist(),
-                                              current.tolist(), new.tolist()) if u != n)
+                                              current, new) if u != n)
     out.attrs = attrs
     return out
 

@@ -2,7 +2,7 @@
 
 Channel types follow the channels' quantity: potentials of the probes named in ``eeg``
 (default ``"eeg"``) are ``eeg`` channels, other potentials (depth LFP) ``seeg``,
-current dipole moments ``dipole`` (A m), magnetic fields ``mag`` (T; xkernels' MEG
+current dipole moments ``dipole`` (A m, the FIFF unit set), magnetic fields ``mag`` (T; xkernels' MEG
 channels are the x, y and z components of the field at a sensor, exported as point
 magnetometers oriented along x, y and z).  Values are in SI units, ``sfreq = 1000/dt``
 (dt in ms).  Channel names are the ``probe_channel`` labels without their probe
@@ -128,6 +128,8 @@ def to_mne(signals: xr.DataArray, kind: str = "raw", *,
         info.set_montage(mne.channels.make_dig_montage(ch_pos=placed, coord_frame="head"),
                          on_missing="ignore")
     for i, t in enumerate(types):
+        if t == "dipole":  # MNE leaves dipole channels without a unit
+            info["chs"][i]["unit"] = mne.io.constants.FIFF.FIFF_UNIT_AM
         if t == "mag" and np.all(np.isfinite(xyz[i])):
             axis = labels[i].rsplit(":", 1)[-1]
             frame = _AXES.get(axis, np.eye(3))

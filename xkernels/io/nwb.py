@@ -5,7 +5,7 @@ schema, converted to ms).  Writing: extracellular potentials as an
 ``ElectricalSeries`` in volts with an electrodes table holding the contact positions
 (µm, the schema's unit), every other probe as a ``TimeSeries`` in SI units (A m for
 dipole moments, T for magnetic fields, V for EEG), in a processing module
-``xkernels``, with the signals' provenance in the file.
+``ecephys``, with the signals' provenance in the file's notes.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from xkernels.provenance import XKERNELS_VERSION, versions
 from xkernels.signals.spikes import Spikes, population_ids
 from xkernels.units import UNITS, si_values
 
-#: name of the processing module the signals are written to
-MODULE = "xkernels"
+#: name of the processing module the signals are written to (a schema module name)
+MODULE = "ecephys"
 
 
 # -------------------------------------------------------------------- reading -- #
@@ -113,7 +113,9 @@ def read_nwb(path: Any, populations: str | Mapping[str, Any], *,
 def to_nwb(signals: xr.DataArray, path: Any, *, lfp: str | Sequence[str] | None = None,
            session_description: str = "signals predicted from spikes with xkernels",
            identifier: str | None = None, session_start_time: datetime | None = None,
-           overwrite: bool = False) -> None:
+           subject: Mapping[str, Any] | None = None, location: str = "unknown",
+           overwrite: bool = False,
+           **metadata: Any) -> None:
     """Write signals to a new NWB file (atomically: complete or not at all).
 
     Parameters
@@ -132,8 +134,18 @@ def to_nwb(signals: xr.DataArray, path: Any, *, lfp: str | Sequence[str] | None 
     session_start_time : datetime, optional
         Timezone-aware start of the session (default: now, UTC); the signals start
         at ``time[0]`` after it.
+    subject : mapping, optional
+        ``pynwb.file.Subject`` fields (``subject_id``, ``species``, ``age``, ``sex``,
+        ``description``); DANDI requires one (the NWB inspector reports its absence as
+        critical).
+    location : str
+        Brain area of the contacts, for the electrodes table (e.g. an Allen CCF
+        acronym such as ``"VISp"``; default ``"unknown"``).
     overwrite : bool
         Replace an existing file.
+    **metadata
+        Other ``pynwb.NWBFile`` fields (``experimenter``, ``institution``, ``lab``,
+        ``keywords``, ``experiment_description``, ...).
 
     Raises
     ------
@@ -158,7 +170,7 @@ def to_nwb(signals: xr.DataArray, path: Any, *, lfp: str | Sequence[str] | None 
     >>> signals.xk.to_nwb("signals.nwb")
     >>> from pynwb import NWBHDF5IO
     >>> with NWBHDF5IO("signals.nwb", "r") as io:
-    ...     module = io.read().processing["xkernels"]
+    ...     module = io.read().processing["ecephys"]
     ...     lfp = module["LFP"]["lfp"]
     ...     print(lfp.unit, lfp.rate, lfp.data[0].tolist(), module["cdm"].unit)
     volts 2000.0 [0.001, 0.001] A m
@@ -172,11 +184,16 @@ def to_nwb(signals: xr.DataArray, path: Any, *, lfp: str | Sequence[str] | None 
         identifier = str(uuid.uuid4())
     if session_start_time is None:
         session_start_time = datetime.now(timezone.utc)
+    metadata = {"keywords": ["simulation", "spike-to-signal kernels", "xkernels"],
+                "experiment_description": "signals predicted from network spikes with "
+                                          "spike-to-signal kernels (xkernels)"} | metadata
+    if subject is not None:
+        metadata["subject"] = pynwb.file.Subject(**subject)
     nwb = pynwb.NWBFile(session_description=session_description, identifier=identifier,
                         session_start_time=session_start_time,
                         source_script=f"xkernels {XKERNELS_VERSION}",
                         source_script_file_name="xkernels",
-                        notes=_provenance(signals))
+                        notes=_provenance(signals), **metadata)
     module = nwb.create_processing_module(MODULE, "signals predicted with xkernels")
     electrical = []
     for probe, rows in plan["probes"].items():
@@ -186,7 +203,7 @@ def to_nwb(signals: xr.DataArray, path: Any, *, lfp: str | Sequence[str] | None 
                       description=f"probe {probe!r} ({', '.join(plan['labels'][rows])}); "
                                   f"xkernels units {plan['units'][rows[0]]}")
         if probe in plan["lfp"]:
-            region = _electrodes(nwb, probe, plan, rows)
+            region = _electrodes(nwb, probe, plan, rows, location)
             electrical.append(pynwb.ecephys.ElectricalSeries(electrodes=region, **common))
         else:
             module.add(pynwb.TimeSeries(unit=plan["si"][rows[0]], **common))
@@ -230,7 +247,9 @@ def _plan(signals: Any, lfp: str | Sequence[str] | None) -> dict[str, Any]:
         if name in probes and si[probes[name][0]] != "V":
             raise ValueError(f"lfp names probe {name!r}, whose channels are not potentials "
                              f"(units {signals.coords['units'].values[probes[name][0]]!r})")
-    return {"probes": probes, "lfp": [n for n in names if n in probes],
+    lfp_names = [n for n in names if n in probes]
+    return {"probes": probes, "lfp": lfp_names,
+            "lfp_rows": np.concatenate([probes[n] for n in lfp_names] or [np.zeros(0, int)]),
             "values": np.asarray(signals.values, dtype=float) * factors[:, None],
             "units": signals.coords["units"].values.astype(str), "si": si,
             "labels": signals.coords["probe_channel"].values.astype(str),
@@ -238,20 +257,24 @@ def _plan(signals: Any, lfp: str | Sequence[str] | None) -> dict[str, Any]:
             "rate": 1000.0 / dt, "start": float(time[0]) / 1000.0}
 
 
-def _electrodes(nwb: Any, probe: str, plan: Mapping[str, Any], rows: np.ndarray) -> Any:
+def _electrodes(nwb: Any, probe: str, plan: Mapping[str, Any], rows: np.ndarray,
+                location: str) -> Any:
     """Electrodes (contact positions in µm, the NWB schema's unit) of one probe."""
     device = nwb.create_device(name=f"{probe} (model)",
                                description="forward model of xkernels (no hardware)")
     group = nwb.create_electrode_group(name=probe, description=f"contacts of probe "
-                                       f"{probe!r}, positions in µm", location="model",
+                                       f"{probe!r}, positions in µm", location=location,
                                        device=device)
     if nwb.electrodes is None or "label" not in nwb.electrodes.colnames:
         nwb.add_electrode_column(name="label", description="xkernels probe_channel label")
     first = 0 if nwb.electrodes is None else len(nwb.electrodes)
+    # a coordinate column only where some contact has one (GaussCylinder: z only)
+    columns = [c for c, col in zip("xyz", plan["xyz"][plan["lfp_rows"]].T)
+               if np.isfinite(col).any()]
     for i in rows:
-        x, y, z = plan["xyz"][i]
-        nwb.add_electrode(x=float(x), y=float(y), z=float(z), group=group,
-                          location="model", label=str(plan["labels"][i]))
+        position = {c: float(v) for c, v in zip("xyz", plan["xyz"][i]) if c in columns}
+        nwb.add_electrode(group=group, location=location, label=str(plan["labels"][i]),
+                          **position)
     return nwb.create_electrode_table_region(list(range(first, first + rows.size)),
                                              f"contacts of probe {probe!r}")
 

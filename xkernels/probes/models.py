@@ -537,7 +537,8 @@ class EEGProbe(_ZDipoleProbe):
                                  f"{did_you_mean(name, positions)}; it has {list(positions)}")
         radii = np.asarray(kwargs.get("radii", FOUR_SPHERE_RADII), dtype=float)
         r = np.array([positions[n] for n in chosen], dtype=float)
-        r = r / np.linalg.norm(r, axis=1, keepdims=True) * radii[-1]
+        # on the scalp; 1e-12 below it so that rounding never puts one outside
+        r = r / np.linalg.norm(r, axis=1, keepdims=True) * (radii[-1] * (1 - 1e-12))
         return cls(r, names=chosen, **kwargs)
 
     def dipole_matrix(self) -> np.ndarray:
