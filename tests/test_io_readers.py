@@ -47,19 +47,19 @@ def nest_run(tmp_path_factory):
     nest.SetKernelStatus({"tics_per_ms": 2 ** 14, "resolution": DT, "local_num_threads": 2,
                           "rng_seed": 3, "data_path": str(folder), "overwrite_files": True})
     E = nest.Create("iaf_psc_exp", 40, params={"I_e": 300.0})
-    I = nest.Create("iaf_psc_exp", 10, params={"I_e": 200.0})
+    I_ = nest.Create("iaf_psc_exp", 10, params={"I_e": 200.0})
     E.V_m = np.linspace(-70.0, -55.0, 40).tolist()
-    I.V_m = np.linspace(-70.0, -55.0, 10).tolist()
+    I_.V_m = np.linspace(-70.0, -55.0, 10).tolist()
     noise = nest.Create("poisson_generator", params={"rate": 8000.0})
-    nest.Connect(noise, E + I, syn_spec={"weight": 20.0})
+    nest.Connect(noise, E + I_, syn_spec={"weight": 20.0})
     memory = nest.Create("spike_recorder")
     ascii_ = nest.Create("spike_recorder", params={"record_to": "ascii", "label": "spk",
                                                    "precision": 6})
-    nest.Connect(E + I, memory)
-    nest.Connect(E + I, ascii_)
+    nest.Connect(E + I_, memory)
+    nest.Connect(E + I_, ascii_)
     nest.Simulate(200.0)
     files = sorted(folder.glob("spk-*.dat"))
-    return {"E": E, "I": I, "events": memory.get("events"), "files": files}
+    return {"E": E, "I": I_, "events": memory.get("events"), "files": files}
 
 
 def test_nest_events_and_two_ascii_files_agree_and_bin_exactly(nest_run):
@@ -130,14 +130,14 @@ def test_brian2_network_bins_exactly(b2):
     b2.start_scope()
     b2.defaultclock.dt = DT * b2.ms
     eqs = "dv/dt = (1.1 - v) / (10*ms) : 1"
-    E = b2.NeuronGroup(30, eqs, threshold="v > 1", reset="v = 0", method="exact")
-    I = b2.NeuronGroup(8, eqs, threshold="v > 1", reset="v = 0", method="exact")
-    E.v = "rand()"
-    I.v = "rand()"
-    I.v[0] = -1e9  # a silent neuron
-    drive = b2.PoissonInput(E, "v", N=50, rate=40 * b2.Hz, weight=0.05)
-    mon_e, mon_i = b2.SpikeMonitor(E), b2.SpikeMonitor(I)
-    net = b2.Network(E, I, drive, mon_e, mon_i)
+    grp_e = b2.NeuronGroup(30, eqs, threshold="v > 1", reset="v = 0", method="exact")
+    grp_i = b2.NeuronGroup(8, eqs, threshold="v > 1", reset="v = 0", method="exact")
+    grp_e.v = "rand()"
+    grp_i.v = "rand()"
+    grp_i.v[0] = -1e9  # a silent neuron
+    drive = b2.PoissonInput(grp_e, "v", N=50, rate=40 * b2.Hz, weight=0.05)
+    mon_e, mon_i = b2.SpikeMonitor(grp_e), b2.SpikeMonitor(grp_i)
+    net = b2.Network(grp_e, grp_i, drive, mon_e, mon_i)
     net.run(100 * b2.ms)
     spikes = read_brian2({"E": mon_e, "I": mon_i})
     assert spikes.sizes == {"E": 30, "I": 8} and spikes["I"][0].size == 0

@@ -195,7 +195,7 @@ def to_nwb(signals: xr.DataArray, path: Any, *, lfp: str | Sequence[str] | None 
                         source_script_file_name="xkernels",
                         notes=_provenance(signals), **metadata)
     module = nwb.create_processing_module(MODULE, "signals predicted with xkernels")
-    electrical = []
+    lfp_container = None
     for probe, rows in plan["probes"].items():
         values = plan["values"][rows].T  # (time, channel), SI
         common = dict(name=probe, data=values, rate=plan["rate"],
@@ -203,14 +203,16 @@ def to_nwb(signals: xr.DataArray, path: Any, *, lfp: str | Sequence[str] | None 
                       description=f"probe {probe!r} ({', '.join(plan['labels'][rows])}); "
                                   f"xkernels units {plan['units'][rows[0]]}")
         if probe in plan["lfp"]:
+            if lfp_container is None:  # in the file before its series link the electrodes
+                lfp_container = module.add(pynwb.ecephys.LFP())
             region = _electrodes(nwb, probe, plan, rows, location)
-            electrical.append(pynwb.ecephys.ElectricalSeries(electrodes=region, **common))
+            lfp_container.add_electrical_series(
+                pynwb.ecephys.ElectricalSeries(electrodes=region, **common))
         else:
             module.add(pynwb.TimeSeries(unit=plan["si"][rows[0]], **common))
-    if electrical:
-        module.add(pynwb.ecephys.LFP(electrical_series=electrical))
+    h5py = optional("h5py", "to_nwb")
     with atomic_file(path, overwrite=overwrite, what="NWB file") as tmp:
-        with pynwb.NWBHDF5IO(str(tmp), "w") as io:
+        with h5py.File(tmp, "w") as file, pynwb.NWBHDF5IO(file=file, mode="w") as io:
             io.write(nwb)
 
 
