@@ -4,8 +4,8 @@ Channel types follow the channels' quantity: potentials of the probes named in `
 (default ``"eeg"``) are ``eeg`` channels, other potentials (depth LFP) ``seeg``,
 current dipole moments ``dipole`` (A m, the FIFF unit set), magnetic fields ``mag``
 (T; xkernels' MEG channels are the x, y and z components of the field at a sensor,
-exported as point magnetometers oriented along x, y and z).  Values are in SI units, ``sfreq = 1000/dt``
-(dt in ms).  Channel names are the ``probe_channel`` labels without their probe
+exported as point magnetometers oriented along x, y and z).  Values are in SI units,
+``sfreq = 1000/dt`` (dt in ms).  Channel names are the ``probe_channel`` labels without their probe
 prefix (``eeg:Fz`` -> ``Fz``) when those are unique, else the full labels.  Channels
 with finite positions (µm) are placed in the info (m): EEG and sEEG through a montage
 in the head frame, magnetometers through their ``loc``.
