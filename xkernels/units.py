@@ -22,8 +22,7 @@ import xarray as xr
 
 from xkernels.checks import did_you_mean
 
-__all__ = ["MU0", "SI_UNITS", "UNITS", "canonical_unit", "convert_units", "si_unit",
-           "si_values", "unit_factor"]
+__all__ = ["canonical_unit", "convert_units", "si_unit", "si_values", "unit_factor"]
 
 #: Vacuum permeability µ0 (T m / A), the exact pre-2019 value (within 1e-9 of CODATA).
 MU0 = 4e-7 * math.pi

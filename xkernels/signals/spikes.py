@@ -8,6 +8,8 @@ neuron's train).  :func:`xkernels.rates_from_spikes` bins it into population cou
 * per-population lists of per-neuron arrays: ``Spikes({"E": [t0, t1, ...], ...})``;
 * the events of a spike recorder (NEST's ``times``/``senders``):
   :meth:`Spikes.from_events`;
+* the readers of :mod:`xkernels.io`: NEST (events or ASCII files), Brian2 monitors,
+  SONATA spike reports, NWB Units tables;
 * :func:`xkernels.hybrid.correlated_poisson`, for users without a network simulator.
 
 One rule for node ids, wherever spikes come from: a node id listed twice (within a
