@@ -6,10 +6,6 @@ coordinates of real probes."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,7 +25,6 @@ from xkernels.provenance import merge_channel_coords
 from xkernels.units import MU0, convert_units
 
 DT = 2.0 ** -4
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -169,22 +164,22 @@ def test_to_nwb_bad_input_writes_nothing(signals, tmp_path):
     assert path.read_text() == "keep"
 
 
-@pytest.mark.slow
-def test_to_nwb_killed_writer_leaves_no_file(signals, tmp_path):
-    """A writer killed after the file is complete but before the rename leaves nothing at
-    the path."""
-    signals.load().to_netcdf(tmp_path / "signals.nc")
-    code = ("import xarray as xr, xkernels, sys; "
-            "s = xr.load_dataarray(sys.argv[1]); s.xk.to_nwb(sys.argv[2], overwrite=True)")
+def test_to_nwb_interrupted_writer_leaves_no_file(signals, tmp_path, monkeypatch):
+    """Ctrl-C after the file is complete but before the rename (the kill point of
+    xkernels.store.publish): nothing at the path, an existing file untouched, no
+    staging file left."""
+    monkeypatch.setenv("XKERNELS_KILL_AT", "publish:synced")
+    monkeypatch.setenv("XKERNELS_KILL_SIGNAL", "INT")
     target = tmp_path / "out.nwb"
-    env = dict(os.environ, XKERNELS_KILL_AT="publish:synced")
-    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "signals.nc"),
-                          str(target)], cwd=ROOT, env=env, capture_output=True)
-    assert run.returncode == -9, run.stderr.decode()[-2000:]
-    assert not target.exists() and (tmp_path / ".out.nwb.tmp").exists()
-    signals.xk.to_nwb(target, overwrite=True)  # the next writer cleans up and publishes
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.nwb.lock", "out.nwb",
-                                                          "signals.nc"]
+    with pytest.raises(KeyboardInterrupt):
+        signals.xk.to_nwb(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.nwb.lock"]
+    target.write_text("old")
+    monkeypatch.setenv("XKERNELS_KILL_AT", "publish:synced#2")  # its second pass
+    with pytest.raises(KeyboardInterrupt):
+        signals.xk.to_nwb(target, overwrite=True)
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.nwb.lock", "out.nwb"]
 
 
 # -------------------------------------------------------------------------------- MNE
