@@ -97,6 +97,8 @@ def test_nest_bad_input(tmp_path, nest_run):
         read_nest(steps, pops)
     with pytest.raises(FileNotFoundError, match="missing.dat"):
         read_nest([files[0], tmp_path / "missing.dat"], pops)
+    with pytest.raises(IsADirectoryError, match="is a folder; pass the file"):
+        read_nest(files[0].parent, pops)
     # senders in no population: refused naming a few, or dropped on request
     with pytest.raises(ValueError, match=r"senders \[41, 42, 43.*belong to no population"):
         read_nest(files, {"E": nest_run["E"]})

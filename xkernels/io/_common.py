@@ -58,6 +58,9 @@ def as_path(field: str, value: Any) -> Path:
 def existing_file(field: str, value: Any) -> Path:
     """A path that names an existing file, or a FileNotFoundError naming it."""
     path = as_path(field, value)
+    if path.is_dir():
+        raise IsADirectoryError(f"{field}: {str(path)!r} is a folder; pass the file(s) "
+                                "in it, e.g. sorted(Path(folder).glob('*.dat'))")
     if not path.is_file():
         raise FileNotFoundError(f"{field}: no such file {str(path)!r}")
     return path
