@@ -57,7 +57,7 @@ def nest_run(tmp_path_factory):
                                                    "precision": 6})
     nest.Connect(E + I_, memory)
     nest.Connect(E + I_, ascii_)
-    nest.Simulate(200.0)
+    nest.Simulate(100.0)
     files = sorted(folder.glob("spk-*.dat"))
     return {"E": E, "I": I_, "events": memory.get("events"), "files": files}
 
@@ -77,7 +77,7 @@ def test_nest_events_and_two_ascii_files_agree_and_bin_exactly(nest_run):
     steps = np.round(np.asarray(times) / DT).astype(np.int64)
     assert np.all(steps * DT == times)  # NEST reports spikes on the grid
     ids = {"E": nest_run["E"].tolist(), "I": nest_run["I"].tolist()}
-    assert_bins(from_files, {n: steps[np.isin(senders, v)] for n, v in ids.items()}, 200.0)
+    assert_bins(from_files, {n: steps[np.isin(senders, v)] for n, v in ids.items()}, 100.0)
     # per neuron, in node order
     first = ids["E"][0]
     np.testing.assert_array_equal(from_files["E"][0], np.sort(times[senders == first]))
