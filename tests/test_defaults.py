@@ -187,3 +187,49 @@ def test_microcircuit_runs_with_no_options():
     H = xkernels.compute_kernels(Network.from_dict(d), cdm(), tau=TAU)
     assert H.attrs["g_eff"] is False and np.isfinite(H.values).all()
     assert np.abs(H.sel(Y="L4E").values).max() > 0
+
+
+def test_garbage_of_another_model_does_not_break_the_saved_resting_state(monkeypatch):
+    """The mean-input operating point (the default here) saves the resting state with
+    NEURON's SaveState, which stores every section: an unreachable object of another
+    model holding sections (an LFPy cell, lfpykernels' KernelApprox gone out of scope),
+    freed by Python's collector between two responses, made the restore fail ("Stored
+    state inconsistent") or NEURON abort.  Here such garbage waits in the oldest
+    generation and the collector runs at every allocation: it must not run while a cell
+    of ours is alive."""
+    import gc
+
+    from neuron import h
+
+    from xkernels.engine import membrane
+
+    clean = xkernels.compute_kernels(Network.example(), cdm(), tau=TAU)
+
+    class Model:
+        pass
+
+    other = Model()
+    other.self = other  # a reference cycle: only the collector frees it
+    other.sections = [h.Section(name=f"other_model_{k}") for k in range(3)]
+    gc.collect()  # survivors move to the oldest generation
+    del other
+    enabled = []
+    original = membrane.LinearisedMembrane._run
+
+    def run(self, *args, **kwargs):
+        enabled.append(gc.isenabled())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(membrane.LinearisedMembrane, "_run", run)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(1, 1, 1)
+    try:
+        H = xkernels.compute_kernels(Network.example(), cdm(), tau=TAU)
+    finally:
+        gc.set_threshold(*thresholds)
+    assert enabled and not any(enabled) and gc.isenabled()
+    # the other model's sections took part in settling (variable steps): rounding only
+    np.testing.assert_allclose(H.values, clean.values, rtol=0,
+                               atol=1e-12 * np.abs(clean.values).max())
+    gc.collect()
+    assert not [sec for sec in h.allsec() if "other_model" in sec.name()]

@@ -14,6 +14,7 @@ like the reference does: from ``v_init`` with the synaptic volley at ``t_X``.
 
 from __future__ import annotations
 
+import gc
 import warnings
 from dataclasses import dataclass
 
@@ -132,6 +133,37 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
         cell.set_rotation(**rotation)
     return cell
 
+#: Cells alive (NEURON_LOCK held) and whether Python's cyclic garbage collector was
+#: enabled when the first of them was built.
+_PAUSED = {"cells": 0, "enabled": False}
+
+
+def _pause_collector() -> None:
+    """Pause Python's automatic garbage collection while a cell of ours is alive (the
+    caller holds NEURON_LOCK).
+
+    NEURON's ``SaveState`` (the resting state of a linearised membrane) stores every
+    section, and its structure must not change between our simulations: if Python's
+    collector frees an unreachable object of another model holding sections (an LFPy
+    cell or an LFPykernels ``KernelApprox`` gone out of scope) in between, restoring
+    fails ("Stored state inconsistent with current neuron structure") or NEURON aborts.
+    Collecting explicitly instead would cost ~0.3 s per call in a process with xarray
+    and dask loaded; pausing costs nothing, and the garbage is collected as usual after
+    the last cell is closed.
+    """
+    if _PAUSED["cells"] == 0:
+        _PAUSED["enabled"] = gc.isenabled()
+        gc.disable()
+    _PAUSED["cells"] += 1
+
+
+def _resume_collector() -> None:
+    """Undo one :func:`_pause_collector`; the last one restores the collector's state."""
+    _PAUSED["cells"] -= 1
+    if _PAUSED["cells"] == 0 and _PAUSED["enabled"]:
+        gc.enable()
+
+
 class NeuronCell:
     """An LFPy cell of a population in NEURON, owned by the engine.
 
@@ -158,11 +190,13 @@ class NeuronCell:
         from neuron import h
 
         NEURON_LOCK.acquire()
+        _pause_collector()
         try:
             self._h = h
             self.dt = float(dt)
             self.cell = template_cell(spec, population, self.dt, e_pas_default)
         except BaseException:
+            _resume_collector()
             NEURON_LOCK.release()
             raise
         self.segments = [seg for sec in self.cell.allseclist for seg in sec]
@@ -188,6 +222,7 @@ class NeuronCell:
             for sec in [sec for sec in self._h.allsec() if sec.name() in own]:
                 self._h.delete_section(sec=sec)  # any kept alive by a reference
         finally:
+            _resume_collector()
             NEURON_LOCK.release()
 
     def _release(self) -> None:
