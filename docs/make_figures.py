@@ -163,9 +163,9 @@ def hybrid() -> None:
     """Kernel predictions against the hybrid ground truth, README network (200 cells, 1 s)."""
     import json
 
-    from xkernels.hybrid import correlated_poisson, plot_validation, validate
-
     import lfpykit
+
+    from xkernels.hybrid import correlated_poisson, plot_validation, validate
 
     network = xkernels.Network.example()
     # point contacts on the column axis: a GaussCylinderPotential is itself a population

@@ -233,3 +233,23 @@ def test_garbage_of_another_model_does_not_break_the_saved_resting_state(monkeyp
                                atol=1e-12 * np.abs(clean.values).max())
     gc.collect()
     assert not [sec for sec in h.allsec() if "other_model" in sec.name()]
+
+
+def test_command_line_sweep_says_it_once_in_one_line(tmp_path, capsys):
+    from xkernels.app.cli import main
+    from xkernels.app.files import spec_document
+
+    (tmp_path / "spec.json").write_text(json.dumps(
+        spec_document(Network.example(), cdm(), {"tau": TAU})))
+    (tmp_path / "grid.json").write_text(json.dumps(
+        {"connections[E->I].synapse.weight": [0.0008, 0.0016]}))
+    status = main(["sweep", str(tmp_path / "spec.json"), str(tmp_path / "grid.json"),
+                   "-o", str(tmp_path / "s.zarr"), "-q"])
+    err = capsys.readouterr().err
+    assert status == 0
+    lines = [line for line in err.splitlines() if "fast path" in line]
+    assert len(lines) == 1 and lines[0].startswith(
+        "xkernels sweep: warning: sweep: simulating every point (2)"), err
+    assert "UserWarning" not in err
+    stored = json.loads(xkernels.open_kernels(tmp_path / "s.zarr").attrs["options"])
+    assert (stored["g_eff"], stored["operating_point"]) == (True, "mean-input")

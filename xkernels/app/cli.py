@@ -24,6 +24,7 @@ import shutil
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -480,6 +481,14 @@ def cli_message(err: BaseException) -> str:
     return message
 
 
+def _one_line_warning(command: str) -> Any:
+    """A ``warnings.showwarning`` printing ``xkernels COMMAND: warning: message`` (no
+    source line: the user of the command line did not write it)."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"{PROG} {command}: warning: {message}", file=sys.stderr, flush=True)
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``xkernels`` console script; returns the exit status."""
     parser = build_parser()
@@ -490,7 +499,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
