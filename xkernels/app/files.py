@@ -80,6 +80,7 @@ def load_spec(path: str | Path, **changes: Any) -> tuple[Any, dict[str, Any], Ke
         options it leaves out take their defaults.
     """
     from xkernels.probes import probe_from_definition
+    from xkernels.spec.files import from_folder
     from xkernels.spec.network import Network
 
     data = read_json(path, "spec")
@@ -94,7 +95,7 @@ def load_spec(path: str | Path, **changes: Any) -> tuple[Any, dict[str, Any], Ke
                        f"allowed: {list(SPEC_KEYS)}{did_you_mean(unknown[0], SPEC_KEYS)}")
     try:
         folder = Path(os.path.abspath(path)).parent
-        network = Network.from_dict(relative_to_spec(data["network"], folder))
+        network = Network.from_dict(from_folder(data["network"], folder))
     except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
         raise CLIError(f"spec file {str(path)!r}: network: {err}") from None
     probe_defs = data.get("probes")
@@ -114,52 +115,6 @@ def load_spec(path: str | Path, **changes: Any) -> tuple[Any, dict[str, Any], Ke
         return network, probes, KernelOptions.of(data.get("options"), **changes)
     except (ValueError, TypeError) as err:
         raise CLIError(f"spec file {str(path)!r}: options: {err}") from None
-
-
-def relative_to_spec(network: Any, folder: Path) -> Any:
-    """The network dict of a spec file with relative cell file paths made absolute
-    against the spec file's folder.
-
-    A ``morphology`` or ``templatefile`` that is a preset name or a file bundled with
-    xkernels (``BallAndSticks_E.hoc``) is kept unless a file of that name lies next to
-    the spec file; every other relative path is taken relative to the spec file, so a
-    missing file is reported with its full path.
-
-    Parameters
-    ----------
-    network : object
-        The ``"network"`` entry of the spec file (returned unchanged unless a dict).
-    folder : pathlib.Path
-        Folder of the spec file.
-
-    Returns
-    -------
-    object
-        A copy with the paths rewritten.
-    """
-    from xkernels.spec.presets import CELL_PRESETS, CELLS_DIR
-
-    if not isinstance(network, Mapping) or not isinstance(network.get("populations"), list):
-        return network
-    populations = []
-    for pop in network["populations"]:
-        cell = pop.get("cell") if isinstance(pop, Mapping) else None
-        if isinstance(cell, str):
-            cell = {"morphology": cell}
-        if isinstance(cell, Mapping):
-            cell = dict(cell)
-            for key in ("morphology", "templatefile"):
-                value = cell.get(key)
-                if not isinstance(value, str) or Path(value).expanduser().is_absolute():
-                    continue
-                local = Path(os.path.abspath(folder / value))
-                builtin = (key == "morphology" and value in CELL_PRESETS) or \
-                    (CELLS_DIR / value).is_file()
-                if local.exists() or not builtin:
-                    cell[key] = str(local)
-            pop = dict(pop, cell=cell)
-        populations.append(pop)
-    return dict(network, populations=populations)
 
 
 def spec_document(network: Any, probes: Mapping[str, Any],

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from xkernels.engine.biophysics import finish_preset, preset_function
-from xkernels.engine.mechanisms import NEURON_LOCK, load_mechanisms
+from xkernels.engine.mechanisms import NEURON_LOCK, load_mechanisms, load_user_mechanisms
+from xkernels.engine.morphology import check_sections, load_into, morphology_template
 from xkernels.spec.network import CellSpec, Population
 
 # density mechanisms that keep the membrane linear and passive
@@ -67,14 +68,45 @@ class Geometry:
 
 
 
+def _cell_class():
+    """LFPy's ``TemplateCell`` loading the morphology itself, so that the sections are
+    checked (:func:`~xkernels.engine.morphology.check_sections`) before NEURON's
+    ``define_shape`` invents a shape for any of them."""
+    import LFPy
+    from neuron import h
+
+    class CheckedTemplateCell(LFPy.TemplateCell):
+        where = "cell"
+        fill_all = False
+
+        def _load_geometry(self) -> None:
+            args = self.templateargs
+            args = () if args is None else tuple(args) if isinstance(args, (list, tuple)) \
+                else (args,)
+            self.template = getattr(h, self.templatename)(*args)
+            try:
+                if not any(True for _ in self.template.all):
+                    load_into(self.template, self.morphology, self.fill_all)
+                check_sections(self.template.all, self.where)
+            except BaseException:
+                self.template = None  # frees the object and the sections it made
+                raise
+            h.define_shape()
+            self._create_sectionlists()
+
+    return CheckedTemplateCell
+
+
 def template_cell(spec: CellSpec, population: Population, dt: float,
                   e_pas_default: float | None = None):
     """Build the LFPy ``TemplateCell`` of ``spec``, rotated as ``population`` says.
 
     The one construction shared by :class:`LinearisedCell` (kernels) and
-    :class:`xkernels.engine.network_cell.NetworkCell` (the hybrid scheme): template,
-    morphology, biophysics preset or callable, ``params``.  Sections that exist already
-    (the user's own model) are left alone.
+    :class:`xkernels.engine.network_cell.NetworkCell` (the hybrid scheme): the user's
+    mechanisms, template (or, for a morphology given without one, a template declaring
+    exactly its sections: :func:`~xkernels.engine.morphology.morphology_template`),
+    morphology, the section checks, biophysics preset or callable, ``params``.
+    Sections that exist already (the user's own model) are left alone.
 
     Parameters
     ----------
@@ -92,10 +124,18 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
     -------
     LFPy.TemplateCell
         With its soma at the origin after rotation.
-    """
-    import LFPy
 
+    Raises
+    ------
+    ValueError
+        Mechanisms that do not compile or clash with loaded ones, a morphology that
+        cannot be read, or sections that are not a cell (named:
+        :func:`~xkernels.engine.morphology.check_sections`).
+    """
+    where = f"populations[{population.name!r}].cell"
     load_mechanisms()
+    if spec.mechanisms is not None:
+        load_user_mechanisms(spec.resolve("mechanisms"), f"{where}.mechanisms")
     params = dict(spec.params)
     custom_fun = list(params.pop("custom_fun", []) or [])
     custom_args = list(params.pop("custom_fun_args", []) or [{}] * len(custom_fun))
@@ -114,12 +154,21 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
         custom_fun.insert(0, bio)
         custom_args.insert(0, dict(spec.biophysics_args))
     params.setdefault("v_init", -70.0)
+    morphology = spec.resolve("morphology")
+    cls = _cell_class()
+    if spec.templatename is None:
+        cls = type("MorphologyCell", (cls,), {"fill_all": True})
+        templatename = morphology_template(morphology, f"{where}.morphology")
+        templatefile = None
+    else:
+        templatename, templatefile = spec.templatename, str(spec.resolve("templatefile"))
+    cls.where = where
     with warnings.catch_warnings():  # LFPy's "N sections detected!": the user's, kept
         warnings.filterwarnings("ignore", message=".*sections detected")
-        cell = LFPy.TemplateCell(
-            morphology=str(spec.resolve("morphology")),
-            templatefile=str(spec.resolve("templatefile")),
-            templatename=spec.templatename,
+        cell = cls(
+            morphology=str(morphology),
+            templatefile=templatefile,
+            templatename=templatename,
             templateargs=spec.templateargs,
             dt=dt, tstart=0.0, tstop=dt, delete_sections=False,
             custom_fun=custom_fun or None, custom_fun_args=custom_args or None,
