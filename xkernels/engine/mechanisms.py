@@ -179,7 +179,7 @@ def compile_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Pa
 
 
 def first_error(output: str) -> str:
-    """The compiler's first error line in ``nrnivmodl`` output (nocmodl's ``Error:``
+    r"""The compiler's first error line in ``nrnivmodl`` output (nocmodl's ``Error:``
     line, else the first line mentioning an error), stripped.
 
     Examples

@@ -26,7 +26,7 @@ from typing import Any
 
 #: The file formats read without a template (suffix -> Import3d reader; hoc is executed).
 FORMATS = {".swc": "Import3d_SWC_read", ".asc": "Import3d_Neurolucida3", ".hoc": None}
-#: Section lists a template for Import3d must offer (Import3d fills them).
+#: Section lists a template for Import3d must offer at least (Import3d fills them).
 _LISTS = ("all", "somatic", "axonal", "basal", "apical")
 
 
@@ -36,6 +36,14 @@ def _type_name(kind: int) -> str:
     if kind in names:
         return names[kind]
     return f"minus_{-kind}" if kind < 0 else f"dend_{kind}"
+
+
+def _list_name(kind: int) -> str:
+    """The section list Import3d fills with the sections of a point type."""
+    names = {1: "somatic", 2: "axonal", 3: "basal", 4: "apical"}
+    if kind in names:
+        return names[kind]
+    return f"minus_{-kind}set" if kind < 0 else f"dendritic_{kind}"
 
 
 def _hoc_sections(path: Path) -> list[str]:
@@ -75,20 +83,26 @@ def _import3d(path: Path, what: str) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _sections_of(path: Path, stamp: tuple, what: str) -> tuple[str, ...]:
+def _sections_of(path: Path, stamp: tuple, what: str) -> tuple[tuple[str, ...],
+                                                                 tuple[str, ...]]:
     if path.suffix.lower() == ".hoc":
         names = _hoc_sections(path)
         if not names:
             raise read_error(path, what, "it creates no section: no 'create' statement")
-        return tuple(names)
+        return tuple(names), _LISTS
     reader = _import3d(path, what)
     kinds = sorted({int(reader.sections.object(i).type)
-                    for i in range(int(reader.sections.count()))}, key=lambda k: (k < 0, k))
-    return tuple(_type_name(k) for k in kinds)
+                    for i in range(int(reader.sections.count()))})
+    # Import3d fills one list per type from the smallest to the largest present
+    lists = ("all", *sorted({_list_name(k) for k in range(min(kinds[0], 1), max(kinds[-1], 4)
+                                                         + 1) if k != 0} | set(_LISTS[1:])))
+    return tuple(_type_name(k) for k in kinds if k != 0), lists
 
 
-def section_arrays(path: str | Path, what: str = "morphology") -> tuple[str, ...]:
-    """The section arrays a morphology file creates (``soma``, ``dend``, ``apic``...).
+def section_arrays(path: str | Path, what: str = "morphology"
+                   ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The section arrays a morphology file creates (``soma``, ``dend``, ``apic``...)
+    and the section lists a template must offer to load it.
 
     Parameters
     ----------
@@ -99,7 +113,7 @@ def section_arrays(path: str | Path, what: str = "morphology") -> tuple[str, ...
 
     Returns
     -------
-    tuple of str
+    arrays, lists : tuple of str
 
     Raises
     ------
@@ -128,13 +142,13 @@ def morphology_template(path: str | Path, what: str = "morphology") -> str:
     """
     from neuron import h
 
-    arrays = section_arrays(path, what)
-    name = "XkMorphology_" + hashlib.sha256(" ".join(arrays).encode()).hexdigest()[:10]
+    arrays, lists = section_arrays(path, what)
+    name = "XkMorphology_" + hashlib.sha256(" ".join(arrays + lists).encode()).hexdigest()[:10]
     if not hasattr(h, name):
-        body = "\n".join(f"    {lst} = new SectionList()" for lst in _LISTS)
+        body = "\n".join(f"    {lst} = new SectionList()" for lst in lists)
         h(f"begintemplate {name}\n"
-          f"public init, {', '.join(arrays)}, {', '.join(_LISTS)}\n"
-          f"objref {', '.join(_LISTS)}\n"
+          f"public init, {', '.join(arrays)}, {', '.join(lists)}\n"
+          f"objref {', '.join(lists)}\n"
           f"create {', '.join(f'{a}[1]' for a in arrays)}\n"
           f"proc init() {{\n{body}\n}}\n"
           f"endtemplate {name}\n")
@@ -208,10 +222,12 @@ def check_sections(sections: Iterable[Any], where: str) -> None:
         problems.append(f"sections not connected to the cell (whose root is {main!r}) "
                         f"{_listed(loose)}")
     with_points = [sec for sec in sections if sec.n3d() > 0]
-    short = [sec.name() for sec in with_points if not sec.L > 0]
+    # from the 3-D points themselves: NEURON updates L and diam from them lazily
+    short = [sec.name() for sec in with_points if not sec.arc3d(int(sec.n3d()) - 1) > 0]
     if short:
         problems.append(f"sections of zero length {_listed(short)}")
-    thin = [sec.name() for sec in with_points if any(not seg.diam > 0 for seg in sec)]
+    thin = [sec.name() for sec in with_points
+            if any(not sec.diam3d(i) > 0 for i in range(int(sec.n3d())))]
     if thin:
         problems.append(f"sections with a zero diameter {_listed(thin)}")
     if problems:

@@ -377,7 +377,7 @@ def _biophysics(field: str, value: Any) -> Any:
 
 
 class CellSpec(Spec):
-    """The multicompartment cell representative of a population.
+    r"""The multicompartment cell representative of a population.
 
     Built from a dict of its fields or the name of an embedded cell.  Any morphology
     LFPy reads is accepted, with or without a template: a ``.swc``, ``.asc`` or ``.hoc``
@@ -435,7 +435,7 @@ class CellSpec(Spec):
     >>> CellSpec(morphology=str(swc), params={"lambda": 100.0})
     Traceback (most recent call last):
     ...
-    ValueError: params keys must be LFPy cell keywords ... got ['lambda']; did you mean 'lambda_f' for 'lambda'?
+    ValueError: params keys must be LFPy cell keywords [...], got ['lambda']; did you mean ...
     """
 
     _expected: ClassVar[str] = "a cell preset name or a dict"

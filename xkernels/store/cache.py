@@ -173,8 +173,8 @@ def cached_kernels(store: str | Path, plan: Any, overwrite: bool) -> xr.DataArra
     reason = unvouched(attrs)
     if attrs.get(PROVENANCE_ATTR) == DERIVED:
         return _refuse(path, f"cannot be served: {reason}", overwrite)
-    return _refuse(path, f"holds kernels of different inputs ({input_differences(attrs, plan.attrs)})",
-                   overwrite)
+    differences = input_differences(attrs, plan.attrs)
+    return _refuse(path, f"holds kernels of different inputs ({differences})", overwrite)
 
 
 #: The attributes of kernels that describe their inputs (compared when a store holds
