@@ -25,6 +25,47 @@ class CLIError(Exception):
     """A user error: reported as one line, exit status 1."""
 
 
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def raised_by_xkernels(err: BaseException) -> bool:
+    """Whether ``err`` was raised by xkernels' own code (a check refusing an input),
+    not by a library it calls: only those are reported as one-line user errors; any
+    other ValueError/TypeError/KeyError is a bug and keeps its traceback.
+
+    Parameters
+    ----------
+    err : BaseException
+        A caught exception.
+
+    Returns
+    -------
+    bool
+        True if the innermost frame of its traceback is in the xkernels package.
+
+    Examples
+    --------
+    >>> from xkernels.checks import check_real
+    >>> try:
+    ...     check_real("dt", -1.0, positive=True)
+    ... except ValueError as err:
+    ...     print(raised_by_xkernels(err))
+    True
+    >>> import numpy as np
+    >>> try:
+    ...     np.ones(2) + np.ones(3)
+    ... except ValueError as err:
+    ...     print(raised_by_xkernels(err))
+    False
+    """
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_PACKAGE)
+
+
 def read_json(path: str | Path, what: str) -> Any:
     """Parse a JSON file or raise :class:`CLIError` naming it.
 
