@@ -118,3 +118,13 @@ def test_microcircuit(tmp_path):
     cortical = {k: v for k, v in r["mean_rates"].items() if k != "TC"}
     assert all(0 < v < 50 for v in cortical.values()) and r["mean_rates"]["TC"] == 0
     assert abs(r["corr_eeg0_cdmz"]) > 0.99
+
+
+@pytest.mark.slow
+def test_own_cell(tmp_path):
+    r = execute("07_own_cell.ipynb", tmp_path, XKERNELS_NB_T_STOP="250", XKERNELS_NB_CELLS="6")
+    assert r["kernels_shape"] == {"X": 2, "Y": 2, "probe_channel": 14, "tau": 961}
+    assert r["finite"]
+    peak = r["cdm_peak"]   # the M-current's conductance shrinks the kernels
+    assert peak["quasi-active"] < peak["passive"] and peak["frozen"] < peak["passive"]
+    assert r["cdm_r2"] > 0 and 0.5 < r["cdm_std_ratio"] < 2.0

@@ -105,7 +105,7 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
                                   v_init=options["v_init"]) as cell:
         if options["ext"] == "leak":
             cell.shift_g_pas(lin.ext_leak_shift(pop, cell.geometry.area))
-        elif options["ext"] == "mean":
+        elif options["ext"] == "mean" and pop.ext_synapse is not None:  # None: no input
             cell.add_leak(lin.ext_leak_shift(pop, cell.geometry.area), pop.ext_synapse.e)
         total = None
         for index in cells:

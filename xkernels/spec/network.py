@@ -222,7 +222,8 @@ class Distribution(Spec):
         >>> Distribution(name="norm", params={"loc": 1.5, "scale": 0.3}).mean()
         1.5
         """
-        return float(getattr(st, self.name).mean(**self.params))
+        with np.errstate(divide="ignore", invalid="ignore"):  # scipy's higher moments
+            return float(getattr(st, self.name).mean(**self.params))
 
 
 class Synapse(Spec):
