@@ -387,3 +387,29 @@ def test_cache_mismatch_names_the_inputs(tmp_path, mechanisms_loaded):
                                          r"requested 0.0004; options.tau: stored 2.0, "
                                          r"requested 3.0\)"):
         xkernels.compute_kernels(other, cdm(), store=store, tau=3.0, **EXPLICIT)
+
+
+def test_one_template_name_one_file(tmp_path, mechanisms_loaded):
+    """NEURON defines a template name once per process: LFPy would silently build the
+    second file's cells from the first file's template."""
+    text = (CELLS / "BallAndSticksTemplate.hoc").read_text().replace(
+        "BallAndSticksTemplate", "ClashTemplate")
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "T.hoc").write_text(text)
+
+    def cell(folder):
+        return {"morphology": str(CELLS / "BallAndSticks_E.hoc"),
+                "templatefile": str(tmp_path / folder / "T.hoc"),
+                "templatename": "ClashTemplate"}
+
+    data = own_network(cell("a")).to_dict()
+    data["populations"][1]["cell"] = cell("b")
+    with pytest.raises(ValueError, match=r"populations\['I'\].cell.templatename must be "
+                                         r"another name than that of the template of "
+                                         r"populations\['E'\]"):
+        Network.from_dict(data)
+    xkernels.compute_kernels(own_network(cell("a")), cdm(), tau=1.0, **EXPLICIT)
+    no_store_written(tmp_path, own_network(cell("b")),
+                     r"populations\['E'\].cell.templatename: template 'ClashTemplate' is "
+                     r"defined in this process already, from '.*/a/T.hoc'")

@@ -97,6 +97,23 @@ def _cell_class():
     return CheckedTemplateCell
 
 
+#: Templates loaded by xkernels in this process: name -> the file defining it.
+_TEMPLATE_FILES: dict[str, str] = {}
+
+
+def _check_template_name(name: str, path: str, field: str) -> None:
+    """Refuse a template name this process already took from another file (NEURON
+    defines a name once; LFPy would silently use the first definition)."""
+    from neuron import h
+
+    first = _TEMPLATE_FILES.setdefault(name, path) if not hasattr(h, name) or \
+        name in _TEMPLATE_FILES else None
+    if first is not None and first != path:
+        raise ValueError(f"{field}: template {name!r} is defined in this process already, "
+                         f"from {first!r}; NEURON cannot redefine it from {path!r}: give "
+                         "one of them another name")
+
+
 def template_cell(spec: CellSpec, population: Population, dt: float,
                   e_pas_default: float | None = None):
     """Build the LFPy ``TemplateCell`` of ``spec``, rotated as ``population`` says.
@@ -162,6 +179,7 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
         templatefile = None
     else:
         templatename, templatefile = spec.templatename, str(spec.resolve("templatefile"))
+        _check_template_name(templatename, templatefile, f"{where}.templatename")
     cls.where = where
     with warnings.catch_warnings():  # LFPy's "N sections detected!": the user's, kept
         warnings.filterwarnings("ignore", message=".*sections detected")

@@ -809,6 +809,18 @@ class Network(Spec):
                 fail(f"{where}.synapse.syntype", c.synapse.syntype,
                      "'Exp2Syn' in a conductance-based network (Exp2SynI is current-based; "
                      "set conductance_based=False)")
+        templates: dict[str, tuple[str, Path]] = {}
+        for p in self.populations:
+            if p.cell is None or p.cell.templatename is None:
+                continue
+            path = p.cell.resolve("templatefile")
+            name, (first, where) = p.cell.templatename, templates.setdefault(
+                p.cell.templatename, (p.name, path))
+            if where != path:
+                fail(f"populations[{p.name!r}].cell.templatename", name,
+                     f"another name than that of the template of populations[{first!r}] "
+                     f"(defined in {str(where)!r}, this one in {str(path)!r}): NEURON "
+                     "defines a template name once per process")
         synapses = [(f"connections['{c.key}'].synapse", c.synapse) for c in self.connections]
         synapses += [(f"populations[{p.name!r}].ext_synapse", p.ext_synapse)
                      for p in self.populations if p.ext_synapse is not None]
