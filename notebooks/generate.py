@@ -469,6 +469,7 @@ from xkernels.hybrid import correlated_poisson, plot_validation, validate
 
 T_STOP = float(os.environ.get("XKERNELS_NB_T_STOP", 600))   # ms of validation
 CELLS = int(os.environ.get("XKERNELS_NB_CELLS", 40))         # simulated cells
+TAU = float(os.environ.get("XKERNELS_NB_TAU", 30))           # kernel length (ms)
 
 OWN = Path(xk.__file__).resolve().parents[1] / "docs" / "examples" / "own_cell"
 print(*(OWN / "pyramidal.swc").read_text().splitlines()[:5], "...", sep="\\n")
@@ -537,8 +538,8 @@ except ValueError as err:
     ("code", """z = np.linspace(900., -300., 13)
 probes = {"lfp": xk.GaussCylinderPotential(z=z, sigma=0.3, R=150., sigma_z=50.),
           "cdm": xk.CurrentDipoleMomentZ()}
-H = xk.compute_kernels(network, probes, tau=30.0, Vrest=-65.0)
-H.xk.plot(tau_lim=(-5, 30))"""),
+H = xk.compute_kernels(network, probes, tau=TAU, Vrest=-65.0)
+H.xk.plot(tau_lim=(-5, TAU))"""),
     ("md", """## Active membranes with mechanisms of your own
 
 Name a folder of NMODL files in the cell (`mechanisms`): it is compiled once per
@@ -564,9 +565,9 @@ around rest, `"frozen"` holds its conductance at rest."""),
 
 active = network.with_values({"populations[E].cell.biophysics": own_channels,
                               "populations[E].cell.mechanisms": str(OWN / "mod")})
-H_frozen = xk.compute_kernels(active, probes, tau=30.0, Vrest=-65.0,
+H_frozen = xk.compute_kernels(active, probes, tau=TAU, Vrest=-65.0,
                               linearisation={"E": "frozen", "I": "passive"})
-H_qa = xk.compute_kernels(active, probes, tau=30.0, Vrest=-65.0,
+H_qa = xk.compute_kernels(active, probes, tau=TAU, Vrest=-65.0,
                           linearisation={"E": "quasi-active", "I": "passive"})"""),
     ("code", """import matplotlib.pyplot as plt
 fig, axes = plt.subplots(1, 2, figsize=(9, 3), layout="constrained")
@@ -574,7 +575,7 @@ for ax, pre in zip(axes, ("E", "I")):
     for label, kernels in (("passive", H), ("frozen", H_frozen), ("quasi-active", H_qa)):
         k = kernels.sel(X=pre, Y="E", probe_channel="cdm:z")
         ax.plot(k.tau, k, label=label)
-    ax.set(xlim=(-2, 30), xlabel="tau (ms)", ylabel="CDM (nA µm per spike)",
+    ax.set(xlim=(-2, TAU), xlabel="tau (ms)", ylabel="CDM (nA µm per spike)",
            title=f"{pre} -> E")
 _ = axes[0].legend(frameon=False)"""),
     ("md", """The channel adds conductance: both linearised kernels are smaller and faster than

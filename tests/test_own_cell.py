@@ -83,14 +83,14 @@ def no_store_written(tmp_path: Path, network: Network, match: str,
 def test_bare_swc_matches_lfpykernels(tmp_path, mechanisms_loaded):
     template = tmp_path / "empty.hoc"
     template.write_text(EMPTY_TEMPLATE)
-    gcp = {"z": np.linspace(800.0, -200.0, 5), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
+    gcp = {"z": np.array([600.0, 0.0, -150.0]), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
     kw = readme_arguments("E")
     kw["cellParameters"] = {
         "morphology": str(SWC), "templatefile": str(template),
         "templatename": "EmptySWCTemplate", "templateargs": None,
         "delete_sections": False, "Ra": 150.0,
         "custom_fun": [set_passive], "custom_fun_args": [{"Vrest": -65.0}]}
-    options = {"Vrest": -65.0, "dt": 2 ** -4, "t_X": 200.0, "tau": 20.0, "g_eff": True}
+    options = {"Vrest": -65.0, "dt": 2 ** -4, "t_X": 100.0, "tau": 10.0, "g_eff": True}
     reference = lfpykernels.KernelApprox(**kw)
     probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **gcp),
               "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
