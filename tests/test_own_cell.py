@@ -396,7 +396,8 @@ def test_one_template_name_one_file(tmp_path, mechanisms_loaded):
         "BallAndSticksTemplate", "ClashTemplate")
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
-        (tmp_path / folder / "T.hoc").write_text(text)
+        (tmp_path / folder / "T.hoc").write_text(text if folder == "a" else text.replace(
+            "all = new SectionList()", "all = new SectionList()\n    // another template"))
 
     def cell(folder):
         return {"morphology": str(CELLS / "BallAndSticks_E.hoc"),

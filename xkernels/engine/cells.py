@@ -14,8 +14,10 @@ like the reference does: from ``v_init`` with the synaptic volley at ``t_X``.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -68,16 +70,20 @@ class Geometry:
 
 
 
-def _cell_class():
+@functools.cache
+def _cell_class() -> type:
     """LFPy's ``TemplateCell`` loading the morphology itself, so that the sections are
     checked (:func:`~xkernels.engine.morphology.check_sections`) before NEURON's
-    ``define_shape`` invents a shape for any of them."""
+    ``define_shape`` invents a shape for any of them; ``fill_all`` puts every section
+    of the template object in its ``all`` list if loading did not (a template written
+    for a template-less morphology)."""
     import LFPy
     from neuron import h
 
     class CheckedTemplateCell(LFPy.TemplateCell):
-        where = "cell"
-        fill_all = False
+        def __init__(self, *, where: str, fill_all: bool, **kwargs) -> None:
+            self.where, self.fill_all = where, fill_all
+            super().__init__(**kwargs)
 
         def _load_geometry(self) -> None:
             args = self.templateargs
@@ -102,13 +108,14 @@ _TEMPLATE_FILES: dict[str, str] = {}
 
 
 def _check_template_name(name: str, path: str, field: str) -> None:
-    """Refuse a template name this process already took from another file (NEURON
-    defines a name once; LFPy would silently use the first definition)."""
+    """Refuse a template name this process already took from another file with other
+    contents (NEURON defines a name once; LFPy would silently use the first one)."""
     from neuron import h
 
     first = _TEMPLATE_FILES.setdefault(name, path) if not hasattr(h, name) or \
         name in _TEMPLATE_FILES else None
-    if first is not None and first != path:
+    if first is not None and first != path and \
+            Path(first).read_bytes() != Path(path).read_bytes():
         raise ValueError(f"{field}: template {name!r} is defined in this process already, "
                          f"from {first!r}; NEURON cannot redefine it from {path!r}: give "
                          "one of them another name")
@@ -172,18 +179,16 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
         custom_args.insert(0, dict(spec.biophysics_args))
     params.setdefault("v_init", -70.0)
     morphology = spec.resolve("morphology")
-    cls = _cell_class()
     if spec.templatename is None:
-        cls = type("MorphologyCell", (cls,), {"fill_all": True})
         templatename = morphology_template(morphology, f"{where}.morphology")
         templatefile = None
     else:
         templatename, templatefile = spec.templatename, str(spec.resolve("templatefile"))
         _check_template_name(templatename, templatefile, f"{where}.templatename")
-    cls.where = where
     with warnings.catch_warnings():  # LFPy's "N sections detected!": the user's, kept
         warnings.filterwarnings("ignore", message=".*sections detected")
-        cell = cls(
+        cell = _cell_class()(
+            where=where, fill_all=spec.templatename is None,
             morphology=str(morphology),
             templatefile=templatefile,
             templatename=templatename,

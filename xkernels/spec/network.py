@@ -816,10 +816,10 @@ class Network(Spec):
             path = p.cell.resolve("templatefile")
             name, (first, where) = p.cell.templatename, templates.setdefault(
                 p.cell.templatename, (p.name, path))
-            if where != path:
+            if where != path and where.read_bytes() != path.read_bytes():
                 fail(f"populations[{p.name!r}].cell.templatename", name,
                      f"another name than that of the template of populations[{first!r}] "
-                     f"(defined in {str(where)!r}, this one in {str(path)!r}): NEURON "
+                     f"(defined in {str(where)!r}, another in {str(path)!r}): NEURON "
                      "defines a template name once per process")
         synapses = [(f"connections['{c.key}'].synapse", c.synapse) for c in self.connections]
         synapses += [(f"populations[{p.name!r}].ext_synapse", p.ext_synapse)
