@@ -414,3 +414,20 @@ def test_one_template_name_one_file(tmp_path, mechanisms_loaded):
     no_store_written(tmp_path, own_network(cell("b")),
                      r"populations\['E'\].cell.templatename: template 'ClashTemplate' is "
                      r"defined in this process already, from '.*/a/T.hoc'")
+
+
+def test_validate_refuses_a_bad_cell_before_writing(tmp_path, mechanisms_loaded):
+    from xkernels.hybrid import correlated_poisson, validate
+
+    data = own_network().to_dict()
+    data["connections"][0]["placement"]["sections"] = ["apical"]
+    net = Network.from_dict(data)
+    spikes = correlated_poisson({p.name: p.size for p in net.populations},
+                                {p.name: p.rate for p in net.populations}, t_stop=50.0, seed=1)
+    store = tmp_path / "gt.zarr"
+    with pytest.raises(ValueError, match=r"connections\['E->E'\].placement.sections: section "
+                                         r"'apical' does not exist on the cell.*did you mean "
+                                         r"'apic'"):
+        validate(net, spikes, cdm(), t_stop=50.0, transient=10.0, n_cells={"E": 1}, client="sync",
+                 store=store, progress=False)
+    assert not store.exists()

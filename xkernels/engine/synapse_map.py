@@ -1,5 +1,6 @@
 """Where a population's synapses land on its cell: the data of the cell check figure
-(:func:`xkernels.cellplot.plot_cell`).
+(:func:`xkernels.cellplot.plot_cell`), and the check that every cell of a network can
+be built and take its synapses (:func:`check_cells`).
 
 For a postsynaptic population Y, its cell is built as the kernels build it (at the
 population's mean depth, rotated, with the section checks) and every connection X -> Y
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xkernels.engine import linearisation as lin
-from xkernels.engine.cells import Geometry, LinearisedCell
+from xkernels.engine.cells import Geometry, LinearisedCell, NeuronCell
 from xkernels.spec.network import Network
 
 
@@ -91,3 +92,43 @@ def synapse_map(network: Network, post: str, widened: bool = False) -> SynapseMa
         k_in, _ = lin.synapse_counts(conn, network.population(conn.pre).size, pop.size)
         synapses[conn.pre] = p * k_in
     return SynapseMap(post=post, geometry=geometry, synapses=synapses)
+
+
+def check_cells(network: Network, dt: float = 2.0 ** -4) -> None:
+    """Build the cell of every postsynaptic population once and check the section names
+    of its placements, before a long computation writes anything.
+
+    Builds as the computations do (mechanisms compiled and loaded, morphology read,
+    template checked, the section checks of
+    :func:`~xkernels.engine.morphology.check_sections`); ms per cell.
+
+    Parameters
+    ----------
+    network : Network
+        The network.
+    dt : float
+        Time step of the cells (ms).
+
+    Raises
+    ------
+    ValueError
+        Naming the population's field or the connection's placement.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> check_cells(xkernels.Network.example())
+    >>> check_cells(xkernels.Network.example().with_values(
+    ...     {"connections[E->E].placement.sections": ["apical"]}))
+    Traceback (most recent call last):
+    ...
+    ValueError: connections['E->E'].placement.sections: section 'apical' does not exist on
+    the cell; its sections are ['apic[0]', 'dend[0]', 'soma[0]']; did you mean 'apic'?
+    """
+    for post in network.postsynaptic:
+        pop = network.population(post)
+        with NeuronCell(pop.cell, pop, dt, e_pas_default=-65.0) as cell:
+            sections = list(cell.sections)
+        for conn in network.inputs(post):
+            lin.section_mask(sections, list(conn.placement.sections),
+                             f"connections['{conn.key}'].placement.sections")
