@@ -111,7 +111,7 @@ def plot_cell(network: Network, post: str, *, widened: bool = False,
     colours = {k: SECTION_COLOURS.get(k) or next(cycle, "tab:olive") for k in dict.fromkeys(kinds)}
     ax = axes[0]
     ax.add_collection(LineCollection(segments, colors=[colours[k] for k in kinds],
-                                     linewidths=widths))
+                                     linewidths=widths, capstyle="round"))
     for kind, colour in colours.items():
         ax.plot([], [], color=colour, label=kind)
     ax.legend(loc="upper right", fontsize="small", frameon=False)
@@ -120,7 +120,8 @@ def plot_cell(network: Network, post: str, *, widened: bool = False,
     _frame(ax)
     for ax, pre in zip(axes[1:-1], inputs):
         density = 100.0 * m.synapses[pre] / g.area   # per 100 µm²
-        lines = LineCollection(segments, array=density, cmap="viridis", linewidths=widths + 1)
+        lines = LineCollection(segments, array=density, cmap="viridis", linewidths=widths + 1,
+                               capstyle="round")
         lines.set_clim(0.0, max(float(density.max()), 1e-12))
         ax.add_collection(lines)
         fig.colorbar(lines, ax=ax, location="bottom", shrink=0.9,
