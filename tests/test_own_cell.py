@@ -140,6 +140,42 @@ def test_hoc_morphology_with_top_level_sections(mechanisms_loaded):
     assert np.abs(H.values).max() > 0
 
 
+ASC = """("CellBody"
+ (Color Red)
+ (CellBody)
+ (-5.0 0.0 0.0 0.1)
+ (0.0 0.0 5.0 0.1)
+ (5.0 0.0 0.0 0.1)
+ (0.0 0.0 -5.0 0.1)
+)
+((Color Blue)
+ (Dendrite)
+ (0.0 0.0 -5.0 2.0)
+ (0.0 0.0 -100.0 2.0)
+)
+((Color Green)
+ (Apical)
+ (0.0 0.0 5.0 3.0)
+ (0.0 0.0 500.0 3.0)
+)
+"""
+
+
+def test_neurolucida_morphology(tmp_path, mechanisms_loaded):
+    """A Neurolucida file without a template: soma contour, a basal and an apical
+    dendrite, where the file puts them (µm)."""
+    from xkernels.engine.synapse_map import synapse_map
+
+    asc = tmp_path / "cell.asc"
+    asc.write_text(ASC)
+    m = synapse_map(own_network({"morphology": str(asc)}), "E")
+    assert m.section_kinds[0] == "soma" and set(m.section_kinds) == {"soma", "dend", "apic"}
+    apic = np.array(m.section_kinds) == "apic"
+    assert m.geometry.z[apic].max() == pytest.approx(500.0, abs=1.0)
+    assert m.geometry.z.min() == pytest.approx(-100.0, abs=1.0)
+    assert m.synapses["E"].sum() == pytest.approx(0.05 * 8192 * 2.0, rel=0.02)
+
+
 # --------------------------------------------------------------------------------------
 # section checks, before anything is simulated
 # --------------------------------------------------------------------------------------
