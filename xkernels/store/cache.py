@@ -59,7 +59,10 @@ def compute_kernels(network: Network, probes: Any,
     options : KernelOptions or dict, optional
         The options of the computation (:class:`xkernels.KernelOptions`: times in ms,
         Vrest in mV, linearisation, averaging, operating point ...); default: the
-        defaults.
+        defaults (``averaging="depth"``, ``g_eff`` and ``operating_point`` ``"auto"``:
+        resolved for ``network`` by :meth:`xkernels.KernelOptions.resolve`, and so
+        recorded in the attributes, the content hash and ``store``).
+        ``averaging="reference", operating_point="rest"`` reproduce LFPykernels 0.2.0.
     store : str or path, optional
         Zarr store used as a cache: returned if it holds these kernels as computed by
         this engine version (content hash, provenance ``"computed"`` and the digest of
@@ -103,9 +106,23 @@ def compute_kernels(network: Network, probes: Any,
     ({'X': 2, 'Y': 2, 'probe_channel': 1, 'tau': 161}, 'nA µm')
     >>> k = H.sel(X="E", Y="E", probe_channel="cdm:z")
     >>> round(float(k.max()), 1), float(k.idxmax())      # peak (nA µm) and its lag (ms)
-    (304.4, 3.0)
+    (298.0, 3.0)
     >>> round(float(H.sel(X="I", Y="E", probe_channel="cdm:z").min()), 1)
-    -5877.0
+    -5795.6
+
+    The attributes record the options as computed ("auto" resolved for the network):
+
+    >>> H.attrs["averaging"], H.attrs["g_eff"], H.attrs["operating_point"]
+    ('depth', True, 'mean-input')
+
+    LFPykernels 0.2.0's kernels (one cell at the mean depth, synapses linearised at
+    Vrest):
+
+    >>> H_ref = compute_kernels(xkernels.Network.example(),
+    ...                         {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.0,
+    ...                         averaging="reference", operating_point="rest")
+    >>> round(float(H_ref.sel(X="E", Y="E", probe_channel="cdm:z").max()), 1)
+    304.4
 
     With a store, the second call reads the kernels back instead of simulating them:
 
