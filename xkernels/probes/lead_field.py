@@ -194,7 +194,14 @@ class LeadFieldProbe(_ZDipoleProbe):
 
     @property
     def channel_units(self) -> list[str]:
-        """Units of every channel (per nA of membrane current), e.g. ``["mV", "fT"]``."""
+        """Units of every channel (per nA of membrane current), e.g. ``["mV", "fT"]``.
+
+        Examples
+        --------
+        >>> LeadFieldProbe([[0.0, 0.0, 1.0]] * 2, [0.0, 0.0, 78000.0],
+        ...                units=["V/(A m)", "T/(A m)"]).channel_units
+        ['mV', 'fT']
+        """
         return [LEAD_FIELD_UNITS[u][0] for u in self._units]
 
     def dipole_matrix(self) -> np.ndarray:
