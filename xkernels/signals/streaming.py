@@ -140,11 +140,15 @@ class StreamingConvolver:
         Examples
         --------
         >>> import numpy as np, xarray as xr
-        >>> H = xr.DataArray(np.ones((1, 1, 1, 3)), dims=("X", "Y", "probe_channel", "tau"),
-        ...                  coords={"X": ["E"], "tau": [0.0, 1.0, 2.0]})
-        >>> stream = StreamingConvolver(H)
-        >>> _ = stream.push(xr.DataArray(np.ones((1, 5)), dims=("X", "time"),
-        ...                              coords={"X": ["E"], "time": 10.0 + np.arange(5.0)}))
+        >>> rates = xr.DataArray([[2.0, 0.0, 1.0, 1.0, 3.0]], dims=("X", "time"),
+        ...                      coords={"X": ["E"], "time": [10.0, 11.0, 12.0, 13.0, 14.0]})
+        >>> stream = StreamingConvolver(xr.DataArray(
+        ...     [[[[0.5, 0.5]]]], dims=("X", "Y", "probe_channel", "tau"),
+        ...     coords={"X": ["E"], "tau": [0.0, 1.0]}))
+        >>> print(stream.next_time)
+        None
+        >>> stream.push(rates).values.round(12).tolist()
+        [[1.0, 1.0, 0.5, 1.0, 2.0]]
         >>> stream.next_time
         15.0
         """
