@@ -128,3 +128,24 @@ def test_stream_bad_input_leaves_the_stream_usable():
         StreamingConvolver(H, mode="full")
     with pytest.raises(ValueError, match="rates time spacing"):
         StreamingConvolver(H).push(nu.assign_coords(time=nu.coords["time"] * 2))
+
+
+def test_stream_while_nest_runs():
+    """Real NEST in 100 ms steps: the streamed rates are the one-shot run's, the streamed
+    signal its offline convolution."""
+    from xkernels.app.lif import LIFParams, population_rates, simulate_lif, stream_lif
+
+    H = kernels(-40 * 2.0 ** -4, 81, seed=3).isel(probe_channel=[2])
+    H = H.assign_coords(tau=-40 * 2.0 ** -4 + 2.0 ** -4 * np.arange(81))
+    params = LIFParams(n_E=256, n_I=32)
+    parts = list(stream_lif(H, 300.0, step=100.0, params=params, threads=1))
+    assert [r is None for r, _ in parts] == [False, False, False, True]
+    streamed_rates = xr.concat([r for r, _ in parts[:-1]], "time")
+    offline_rates = population_rates(simulate_lif(300.0, params=params, threads=1))
+    assert float(offline_rates.sum()) > 0
+    np.testing.assert_array_equal(streamed_rates.values, offline_rates.values)
+    offline = xkernels.convolve(offline_rates, H).compute()
+    streamed = xr.concat([s for _, s in parts], "time")
+    assert [s.sizes["time"] for _, s in parts] == [1600 - 40, 1600, 1600, 40]
+    np.testing.assert_allclose(streamed.values, offline.values, rtol=0,
+                               atol=1e-12 * np.abs(offline.values).max())
