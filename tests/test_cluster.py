@@ -31,8 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from _hybrid_writer import case  # noqa: E402
 
-pytestmark = pytest.mark.slow
-
 
 def _start(args: list[str], log: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -86,6 +84,7 @@ def scheduler(tmp_path_factory):
             _stop(proc)
 
 
+@pytest.mark.slow
 def test_sweep_into_a_store_on_the_cluster(scheduler, tmp_path):
     net = xkernels.Network.example()
     grid = {"connections[E->E].synapse.weight": [6e-5, 2.4e-4]}
@@ -99,6 +98,7 @@ def test_sweep_into_a_store_on_the_cluster(scheduler, tmp_path):
     assert np.abs(here.values).max() > 0
 
 
+@pytest.mark.slow
 def test_convolve_to_zarr_on_the_cluster(scheduler, tmp_path):
     from dask.distributed import Client
 
@@ -122,6 +122,7 @@ def test_convolve_to_zarr_on_the_cluster(scheduler, tmp_path):
     np.testing.assert_allclose(float(total), here.sum(), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_hybrid_and_validate_on_the_cluster(scheduler, tmp_path):
     net, _, probes = case()
     spikes = correlated_poisson({p.name: p.size for p in net.populations},
@@ -145,3 +146,35 @@ def test_bad_client_is_refused_before_writing(tmp_path):
     with pytest.raises(TypeError, match="client must be None, 'sync'"):
         xkernels.write_rates(rates, tmp_path / "r.zarr", client=3.5)
     assert not (tmp_path / "r.zarr").exists()
+
+
+def _doc_block(page: Path, after: str, lang: str) -> str:
+    """The first ```lang block after the line ``after`` in a docs page."""
+    text = page.read_text()
+    start = text.index(f"```{lang}\n", text.index(after)) + len(lang) + 4
+    return text[start:text.index("```", start)]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # dask-jobqueue: port 8787 in use
+def test_slurm_config_of_the_docs_gives_its_job_script():
+    """The SLURMCluster block of docs/user-guide/cluster.md runs, and its job script is
+    the one the page shows (up to the scheduler's address)."""
+    import re
+
+    page = ROOT / "docs" / "user-guide" / "cluster.md"
+    code = _doc_block(page, "## SLURM", "python").replace("print(cluster.job_script())", "")
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 - the documented configuration, as a user runs it
+    cluster = namespace["cluster"]
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    shown = _doc_block(page, "which prints", "text")
+
+    def normal(s):
+        return re.sub(r"tcp://[0-9.]+:\d+", "tcp://ADDRESS", s).strip()
+
+    assert normal(script) == normal(shown)
+    assert "#SBATCH --mem=15G" in script and "--nworkers 16" in script
+    assert "--nthreads 1" in script and "--memory-limit 0.93GiB" in script
