@@ -214,3 +214,39 @@ def test_mne_homogeneous_sphere_limit():
         lead_field_from_mne(fwd, 1)
     with pytest.raises(TypeError, match="fwd must be an mne.Forward"):
         lead_field_from_mne({"sol": None})
+
+
+def test_mne_magnetometers_give_sarvas_in_femtotesla():
+    """MNE's MEG forward of point magnetometers in a sphere model is Sarvas' formula:
+    equal to lfpykit's SphericallySymmetricVolCondMEG (H, nA/µm per nA µm) times µ0
+    along the sensor normals, which checks the conversion T/(A m) -> fT/(nA µm)."""
+    import mne
+    from lfpykit.eegmegcalc import SphericallySymmetricVolCondMEG
+    from mne.io.constants import FIFF
+
+    mne.set_log_level("ERROR")
+    pos = np.array([[0.02, 0.0, 0.10], [0.0, 0.03, 0.098], [-0.04, 0.01, 0.095]])  # m
+    info = mne.create_info(["M1", "M2", "M3"], 1000.0, "mag")
+    with info._unlock():
+        info["dev_head_t"] = mne.transforms.Transform("meg", "head", np.eye(4))
+    normals = pos / np.linalg.norm(pos, axis=1)[:, None]
+    for ch, p, n in zip(info["chs"], pos, normals, strict=True):
+        ch["coil_type"] = FIFF.FIFFV_COIL_POINT_MAGNETOMETER
+        ex = np.cross([0.0, 1.0, 0.0], n)
+        ex /= np.linalg.norm(ex)
+        ch["loc"][:12] = np.concatenate([p, ex, np.cross(n, ex), n])
+    sphere = mne.make_sphere_model(r0=(0.0, 0.0, 0.0), head_radius=0.09)
+    rr = np.array([0.01, 0.0, 0.07])
+    src = mne.setup_volume_source_space(pos=dict(rr=rr[None], nn=np.array([[0.0, 0.0, 1.0]])),
+                                        sphere=sphere)
+    fwd = mne.make_forward_solution(info, trans=None, src=src, bem=sphere, eeg=False,
+                                    meg=True)
+    probe = lead_field_from_mne(fwd, 0)
+    assert probe.channel_units == ["fT"] * 3
+    assert xkernels.probes.default_probe_name(probe) == "meg"
+    H = SphericallySymmetricVolCondMEG(pos * 1e6).get_transformation_matrix(rr * 1e6)
+    # H in (nA/µm) per nA µm = 1e12 (A/m) per A m; B = µ0 H along the normal, in T per
+    # A m, which is the same number in fT per nA µm
+    B = 4e-7 * np.pi * 1e12 * np.einsum("si,sik->sk", normals, H)
+    np.testing.assert_allclose(probe.dipole_matrix(), B, rtol=0,
+                               atol=1e-9 * np.abs(B).max())
