@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from xkernels.checks import check_array, check_choice, did_you_mean, fail
-from xkernels.probes.models import _ZDipoleProbe
+from xkernels.probes.models import ZDipoleProbe
 
 __all__ = ["LEAD_FIELD_UNITS", "LeadFieldProbe", "lead_field_from_mne",
            "lead_field_from_nyhead", "rotation_to"]
@@ -93,7 +93,7 @@ def rotation_to(direction: Any) -> np.ndarray:
     return np.eye(3) + sin * K + (1.0 - cos) * (K @ K)
 
 
-class LeadFieldProbe(_ZDipoleProbe):
+class LeadFieldProbe(ZDipoleProbe):
     """EEG/MEG sensors from a lead field at the population's location.
 
     .. math:: S = c\\, L\\, M_\\mathrm{CDM}\\, I

@@ -25,14 +25,14 @@ from xkernels.checks import fail
 from xkernels.contract import CORE_DIMS
 from xkernels.signals.convolution import (
     SIGNAL_NAME,
-    _check_input,
-    _check_options,
-    _match_x,
-    _plain_coord,
-    _plan,
-    _signal_block,
+    check_input,
+    check_options,
     fft_size,
     kernel_spectrum,
+    match_x,
+    plain_coord,
+    plan_convolution,
+    signal_block,
 )
 
 __all__ = ["StreamingConvolver"]
@@ -98,9 +98,9 @@ class StreamingConvolver:
 
     def __init__(self, kernels: xr.DataArray, *, keep: tuple[str, ...] = (),
                  mode: str = "same") -> None:
-        self._keep, _, _ = _check_options(keep, mode, None, None)
+        self._keep, _, _ = check_options(keep, mode, None, None)
         self.mode = mode
-        _check_input(kernels, "kernels", CORE_DIMS, "tau", ("time",))
+        check_input(kernels, "kernels", CORE_DIMS, "tau", ("time",))
         if not np.all(np.isfinite(kernels.values)):
             raise ValueError("kernels contain non-finite values; kernels must be finite")
         self.kernels = kernels
@@ -162,7 +162,7 @@ class StreamingConvolver:
             step = float(tau[1] - tau[0]) if tau.size > 1 else 1.0
             chunk = xr.concat([chunk, chunk.assign_coords(
                 time=chunk.coords["time"].values + step)], "time")
-        return _plan(chunk, self.kernels, self._keep, "same")
+        return plan_convolution(chunk, self.kernels, self._keep, "same")
 
     def _start(self, chunk: xr.DataArray) -> None:
         """Plan from the first chunk: dims, time step, spectrum and the empty buffer."""
@@ -197,9 +197,9 @@ class StreamingConvolver:
             return chunk
         if self._plan is None:
             self._planned(chunk)
-            return _match_x(chunk, self.kernels)
+            return match_x(chunk, self.kernels)
         plan = self._plan
-        chunk = _match_x(chunk, self.kernels)
+        chunk = match_x(chunk, self.kernels)
         want = self._template
         if set(chunk.dims) != set(want.dims) or any(
                 chunk.sizes[d] != want.sizes[d] for d in plan.rate_batch):
@@ -318,7 +318,7 @@ class StreamingConvolver:
         window = window[..., :need]
         window = window[(slice(None),) * len(plan.rate_batch)
                         + (None,) * len(plan.kernel_only) + (Ellipsis,)]
-        data = _signal_block(window, self._spectrum, n_taps=plan.n_taps, keep_x=plan.keep_x,
+        data = signal_block(window, self._spectrum, n_taps=plan.n_taps, keep_x=plan.keep_x,
                              keep_y=plan.keep_y, out_dtype=np.float64)
         self._buf = self._buf[..., min(n_out, self._buf.shape[-1]):]
         first = self._next
@@ -342,7 +342,7 @@ class StreamingConvolver:
             for cname, coord in src.coords.items():
                 if cname in ("tau", "time") or not set(coord.dims) <= set(out.dims):
                     continue
-                coords.setdefault(cname, _plain_coord(coord.variable))
+                coords.setdefault(cname, plain_coord(coord.variable))
         out = out.assign_coords(coords).assign_coords(
             time=("time", time, {"units": "ms"}))
         attrs = {"long_name": "signal", "dt": plan.dt, "time_units": "ms",
