@@ -103,10 +103,10 @@ def test_convolve_to_zarr_on_the_cluster(scheduler, tmp_path):
     from dask.distributed import Client
 
     rng = np.random.default_rng(0)
-    H = xr.DataArray(rng.normal(size=(2, 2, 3, 81)), dims=("X", "Y", "probe_channel", "tau"),
-                     coords={"X": ["E", "I"], "tau": 0.25 * np.arange(-40, 41)})
+    H = xkernels.compute_kernels(xkernels.Network.example(),
+                                 {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.0)
     rates = xr.DataArray(rng.poisson(2.0, (2, 40_000)).astype(float), dims=("X", "time"),
-                         coords={"X": ["E", "I"], "time": 0.25 * np.arange(40_000)})
+                         coords={"X": ["E", "I"], "time": 2.0 ** -4 * np.arange(40_000)})
     signals = xkernels.convolve(rates, H, time_chunk=4096)
     xkernels.write_signals(signals, tmp_path / "here.zarr", client="sync")
     xkernels.write_signals(signals, tmp_path / "address.zarr", client=scheduler)
@@ -120,6 +120,15 @@ def test_convolve_to_zarr_on_the_cluster(scheduler, tmp_path):
         np.testing.assert_array_equal(xkernels.open_signals(tmp_path / name).values, here)
     total = compute(signals.sum(), client=scheduler)[0]
     np.testing.assert_allclose(float(total), here.sum(), rtol=1e-12)
+    # the command line: xkernels convolve ... --scheduler ADDRESS
+    from xkernels.app.cli import main
+
+    xkernels.write_rates(rates, tmp_path / "rates.zarr")
+    xkernels.write_kernels(H, tmp_path / "k.zarr")
+    assert main(["convolve", str(tmp_path / "rates.zarr"), str(tmp_path / "k.zarr"),
+                 "-o", str(tmp_path / "cli.zarr"), "-q", "--scheduler", scheduler]) == 0
+    np.testing.assert_allclose(xkernels.open_signals(tmp_path / "cli.zarr").values, here,
+                               rtol=0, atol=1e-12 * np.abs(here).max())
 
 
 @pytest.mark.slow
