@@ -49,7 +49,7 @@ def test_units_convert_and_label_channels():
                         z=np.array([[0.0, 10.0], [10.0, 30.0]]), d=np.ones(2))
     L = np.array([[0.1, 0.2, 3.0], [0.0, 0.0, -2.0], [0.0, 1.0, 5.0]])
     si = LeadFieldProbe(L, LOC, units=["V/(A m)", "T/(A m)", "T/(m A m)"],
-                        channel_names=["Cz", "MEG0111", "MEG0112"], cell=geom)
+                        names=["Cz", "MEG0111", "MEG0112"], cell=geom)
     # 1 V/(A m) = 1e-12 mV/(nA µm); 1 T/(A m) = 1 fT/(nA µm); z-dipole at 5 and 20 µm
     expected = np.array([[3e-12], [-2.0], [5.0]]) * np.array([[5.0, 20.0]])
     np.testing.assert_allclose(si.get_transformation_matrix(), expected, rtol=1e-15)
@@ -79,8 +79,10 @@ def test_bad_lead_fields_are_refused():
         LeadFieldProbe(np.ones((2, 3)), LOC, units=["V/(A m)"])
     with pytest.raises(ValueError, match=r"sensor_positions.shape must be \(2, 3\)"):
         LeadFieldProbe(np.ones((2, 3)), LOC, sensor_positions=np.ones((3, 3)))
-    with pytest.raises(ValueError, match="channel_names must be 2 unique"):
-        LeadFieldProbe(np.ones((2, 3)), LOC, channel_names=["a", "a"])
+    with pytest.raises(ValueError, match="LeadFieldProbe.names must be unique"):
+        LeadFieldProbe(np.ones((2, 3)), LOC, names=["a", "a"])
+    with pytest.raises(ValueError, match="LeadFieldProbe.names must name each of the 2"):
+        LeadFieldProbe(np.ones((2, 3)), LOC, names=["a"])
     with pytest.raises(ValueError, match="dipole_position.shape"):
         LeadFieldProbe(np.ones((2, 3)), [0.0, 78000.0])
 
@@ -176,7 +178,7 @@ def test_mne_sphere_forward_solution_end_to_end():
     sigmas = (0.3, 1.5, 0.015, 0.3)
     fwd, r_el = _mne_forward(sigmas)
     probe = lead_field_from_mne(fwd, 0)
-    assert probe.channel_names == ["Cz", "E1", "E2", "E3"]
+    assert probe.names == ["Cz", "E1", "E2", "E3"]
     np.testing.assert_allclose(probe.dipole_position, LOC)
     np.testing.assert_allclose(probe.sensor_positions, r_el, rtol=1e-12)
     eeg = EEGProbe(r_el * (1 - 1e-12), sigmas=sigmas, dipole_location=LOC)
@@ -198,6 +200,16 @@ def test_mne_sphere_forward_solution_end_to_end():
     # series to 0.6 % on the channels with the largest signal (measured: 0.58 %) ...
     big = np.abs(eeg.dipole_matrix()[:, 2]) > 0.5 * np.abs(eeg.dipole_matrix()[:, 2]).max()
     assert np.all(np.abs(ratio[big] - 1) < 0.01)
+    # and back to MNE: the forward solution's channel names and positions, in volts
+    rates = xkernels.rates_from_spikes({"E": [1.0, 22.5], "I": [3.0]}, t_start=0.0,
+                                       t_stop=30.0, dt=2.0 ** -4)
+    signals = rates.xk.convolve(H).sel(probe_channel=mne_k.probe_channel).compute()
+    raw = signals.xk.to_mne(eeg="mne")
+    assert raw.ch_names == ["Cz", "E1", "E2", "E3"]
+    assert raw.get_channel_types() == ["eeg"] * 4
+    np.testing.assert_allclose(raw.get_data(), signals.values * 1e-3, rtol=1e-12)
+    placed = raw.get_montage().get_positions()["ch_pos"]
+    np.testing.assert_allclose([placed[c] for c in raw.ch_names], r_el * 1e-6, atol=1e-12)
 
 
 def test_mne_homogeneous_sphere_limit():

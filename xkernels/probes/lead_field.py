@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from xkernels.checks import check_array, check_choice, did_you_mean, fail
-from xkernels.probes.models import ZDipoleProbe
+from xkernels.probes.models import ZDipoleProbe, channel_names
 
 __all__ = ["LEAD_FIELD_UNITS", "LeadFieldProbe", "lead_field_from_mne",
            "lead_field_from_nyhead", "rotation_to"]
@@ -119,8 +119,8 @@ class LeadFieldProbe(ZDipoleProbe):
         :data:`LEAD_FIELD_UNITS` (e.g. ``"mV/(nA µm)"``, ``"V/(A m)"``, ``"T/(A m)"``).
     sensor_positions : array_like, shape (n_sensors, 3), optional
         Sensor positions (µm, head coordinates): the channels' ``x``, ``y``, ``z``.
-    channel_names : sequence of str, optional
-        Sensor names: channel labels ``f"{name}:{channel}"`` (default ``f"{name}:{i}"``).
+    names : sequence of str, optional
+        Sensor names: channel labels ``f"{name}:{sensor}"`` (default ``f"{name}:{i}"``).
     cell : CellGeometry or None
         Cell geometry (µm).
 
@@ -128,7 +128,7 @@ class LeadFieldProbe(ZDipoleProbe):
     ------
     ValueError
         A lead field not of shape (n_sensors, 3) (the transpose is named), unknown
-        units, or ``units``, ``sensor_positions``, ``channel_names`` not matching the
+        units, or ``units``, ``sensor_positions``, ``names`` not matching the
         number of sensors -- before anything is computed.
 
     Examples
@@ -138,7 +138,7 @@ class LeadFieldProbe(ZDipoleProbe):
     >>> import numpy as np
     >>> from lfpykit import CellGeometry
     >>> probe = LeadFieldProbe([[0.0, 0.0, 2.0], [0.0, 0.0, -1.0]], [0.0, 0.0, 78000.0],
-    ...                        units="µV/(nA µm)", channel_names=["Cz", "Oz"])
+    ...                        units="µV/(nA µm)", names=["Cz", "Oz"])
     >>> probe.cell = CellGeometry(x=np.zeros((1, 2)), y=np.zeros((1, 2)),
     ...                           z=np.array([[0.0, 20.0]]), d=np.ones(1))
     >>> probe.get_transformation_matrix()   # µV per nA at the midpoint z = 10 µm
@@ -150,7 +150,7 @@ class LeadFieldProbe(ZDipoleProbe):
 
     def __init__(self, lead_field: Any, dipole_position: Any,
                  units: str | Sequence[str] = "mV/(nA µm)", sensor_positions: Any = None,
-                 channel_names: Sequence[str] | None = None, cell: Any = None) -> None:
+                 names: Sequence[str] | None = None, cell: Any = None) -> None:
         super().__init__(cell=cell)
         L = np.array(lead_field, dtype=float) if not isinstance(lead_field, str) else None
         if L is None or L.ndim != 2 or L.shape[1] != 3 or L.shape[0] == 0:
@@ -183,14 +183,7 @@ class LeadFieldProbe(ZDipoleProbe):
                 fail("LeadFieldProbe.sensor_positions.shape", sensor_positions.shape,
                      f"({n}, 3), one row per sensor of lead_field")
         self.sensor_positions = sensor_positions
-        if channel_names is not None:
-            names = list(channel_names)
-            if len(names) != n or len(set(names)) != n or not all(
-                    isinstance(c, str) and c and ":" not in c for c in names):
-                fail("LeadFieldProbe.channel_names", channel_names,
-                     f"{n} unique non-empty str without ':' (one per sensor)")
-            channel_names = names
-        self.channel_names = channel_names
+        self.names = channel_names("LeadFieldProbe.names", names, n)
 
     @property
     def channel_units(self) -> list[str]:
@@ -385,5 +378,5 @@ def lead_field_from_mne(fwd: Any, source: int = 0, *, orientation: Any = None
     R = np.eye(3) if orientation is None else rotation_to(orientation)
     return LeadFieldProbe(L @ R, np.asarray(fwd["source_rr"][source]) * 1e6, units=units,
                           sensor_positions=np.asarray(positions) * 1e6,
-                          channel_names=list(info["ch_names"]))
+                          names=list(info["ch_names"]))
 

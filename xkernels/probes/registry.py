@@ -839,7 +839,7 @@ def with_names(params: dict[str, Any], probe: Any) -> dict[str, Any]:
 @register(LeadFieldProbe)
 class LeadFieldKind(ProbeKind):
     """EEG/MEG from a user's lead field: one channel per sensor (``name:i`` or
-    ``name:<channel name>``) at the sensor positions, in the lead field's channel units
+    ``name:<sensor name>``) at the sensor positions, in the lead field's channel units
     (mV, µV, fT or fT/m per nA)."""
 
     depth_affine = True
@@ -857,13 +857,12 @@ class LeadFieldKind(ProbeKind):
         return units[0] if len(units) == 1 else ", ".join(units)
 
     def params(self, probe: Any) -> dict[str, Any]:
-        return super().params(probe) | {"units": probe.units_in,
-                                        "channel_names": probe.channel_names}
+        return super().params(probe) | {"units": probe.units_in, "names": probe.names}
 
     def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
         n = probe.lead_field.shape[0]
-        labels = (numbered(name, n) if probe.channel_names is None
-                  else [f"{name}:{c}" for c in probe.channel_names])
+        labels = (numbered(name, n) if probe.names is None
+                  else [f"{name}:{c}" for c in probe.names])
         r = probe.sensor_positions
         positions = (None, None, None) if r is None else (r[:, 0], r[:, 1], r[:, 2])
         return channel_coords(name, labels, probe.channel_units, *positions)
