@@ -173,12 +173,16 @@ def test_slurm_config_of_the_docs_gives_its_job_script():
     page = ROOT / "docs" / "user-guide" / "cluster.md"
     code = _doc_block(page, "## SLURM", "python").replace("print(cluster.job_script())", "")
     namespace: dict = {}
-    exec(code, namespace)  # noqa: S102 - the documented configuration, as a user runs it
-    cluster = namespace["cluster"]
+    sigint = signal.getsignal(signal.SIGINT)  # dask-jobqueue replaces it (sys.exit)
     try:
-        script = cluster.job_script()
+        exec(code, namespace)  # noqa: S102 - the documented configuration, as a user runs it
+        cluster = namespace["cluster"]
+        try:
+            script = cluster.job_script()
+        finally:
+            cluster.close()
     finally:
-        cluster.close()
+        signal.signal(signal.SIGINT, sigint)
     shown = _doc_block(page, "which prints", "text")
 
     def normal(s):
