@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from lfpykit import CellGeometry
@@ -262,3 +264,26 @@ def test_mne_magnetometers_give_sarvas_in_femtotesla():
     B = 4e-7 * np.pi * 1e12 * np.einsum("si,sik->sk", normals, H)
     np.testing.assert_allclose(probe.dipole_matrix(), B, rtol=0,
                                atol=1e-9 * np.abs(B).max())
+
+
+def test_lead_field_kernels_are_stored_cached_and_described(tmp_path):
+    """A lead-field probe has a definition: the kernel store records it, a second call
+    is served from the store, another lead field is refused as another computation."""
+    L = four_sphere_lead_field()
+    probe = LeadFieldProbe(L, LOC, sensor_positions=R_EL, names=["a", "b", "c"])
+    net = xkernels.Network.example()
+    kw = dict(tau=5.0, averaging="reference", operating_point="rest", g_eff=False)
+    H = xkernels.compute_kernels(net, {"lf": probe}, store=tmp_path / "k.zarr", **kw)
+    again = xkernels.compute_kernels(net, {"lf": LeadFieldProbe(L, LOC, sensor_positions=R_EL,
+                                                                names=["a", "b", "c"])},
+                                     store=tmp_path / "k.zarr", **kw)
+    np.testing.assert_array_equal(again.values, H.values)
+    assert "lf: 3 channels [mV] (lf:a, lf:b, lf:c)" in xkernels.describe(tmp_path / "k.zarr")
+    stored = xkernels.open_kernels(tmp_path / "k.zarr")
+    definition = json.loads(stored.attrs["probes"])["lf"]
+    assert definition["class"] == "xkernels.probes.LeadFieldProbe"
+    assert definition["params"]["names"] == ["a", "b", "c"]
+    assert stored.coords["probe_channel"].values.tolist() == ["lf:a", "lf:b", "lf:c"]
+    other = LeadFieldProbe(2 * L, LOC, sensor_positions=R_EL, names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="holds kernels of different inputs"):
+        xkernels.compute_kernels(net, {"lf": other}, store=tmp_path / "k.zarr", **kw)
