@@ -10,6 +10,9 @@ processes on localhost (as on a cluster), and for each job kind restarts the wor
 sweep point
     ``xkernels.sweep`` of the README network (2 points, ``method="simulate"``), LFP at
     13 depths + CDM, tau = 50 ms, dt = 1/16 ms: one kernel computation per task.
+microcircuit point
+    The same for the Potjans & Diesmann microcircuit (8 populations, 9 presynaptic
+    with the thalamus), LFP at 16 depths + CDM, tau = 50 ms (2 points of ``t_X``).
 hybrid cell batch
     ``xkernels.hybrid.simulate`` of the README network (cells subsampled to 8 E + 2 I,
     batch_size=4), 1 s at dt = 1/16 ms, 13 LFP contacts + CDM: one batch of cells per
@@ -113,6 +116,15 @@ def measure(client, where: Path) -> None:
                        tau=50.0, client=client, progress=False, method="simulate",
                        store=where / "sweep.zarr")
 
+    def microcircuit_point():
+        mc = xkernels.Network.microcircuit()
+        lfp = xkernels.GaussCylinderPotential(z=np.linspace(0.0, -1500.0, 16), R=564.0,
+                                              sigma_z=100.0)
+        xkernels.sweep(mc, {"t_X": [200.0, 250.0]},
+                       {"lfp": lfp, "cdm": xkernels.CurrentDipoleMomentZ()}, tau=50.0,
+                       g_eff=False, client=client, progress=False, method="simulate",
+                       store=where / "mc_sweep.zarr")
+
     def hybrid_batch():
         spikes = correlated_poisson({p.name: p.size for p in net.populations},
                                     {"E": 2.0, "I": 8.0}, t_stop=1000.0, seed=1)
@@ -129,15 +141,17 @@ def measure(client, where: Path) -> None:
         signals = xkernels.convolve(xkernels.open_rates(where / "rates.zarr"), H)
         xkernels.write_signals(signals, where / "signals.zarr", client=client)
 
-    print(f"{'job':<18} {'before MB':>10} {'peak MB':>8} {'job MB':>7}")
+    print(f"{'job':<19} {'before MB':>10} {'peak MB':>8} {'job MB':>7}")
     for name, job, module in (("sweep point", sweep_point, "xkernels.engine.cells"),
+                              ("microcircuit point", microcircuit_point,
+                               "xkernels.engine.cells"),
                               ("hybrid cell batch", hybrid_batch, "xkernels.engine.cells"),
                               ("convolve block", convolve_block, "xkernels.signals")):
         client.restart()
         before = max(client.run(_warm, module).values())
         job()
         peak = max(client.run(_peak_mb).values())
-        print(f"{name:<18} {before:>10.0f} {peak:>8.0f} {peak - before:>7.0f}",
+        print(f"{name:<19} {before:>10.0f} {peak:>8.0f} {peak - before:>7.0f}",
               flush=True)
 
 
