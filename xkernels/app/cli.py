@@ -33,6 +33,7 @@ from xkernels.app.files import (
     CLIError,
     check_output,
     load_spec,
+    raised_by_xkernels,
     read_json,
 )
 from xkernels.checks import check_real, did_you_mean
@@ -86,6 +87,8 @@ def cmd_compute(args: argparse.Namespace) -> int:
     try:
         H = compute_kernels(network, probes, options)
     except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
         raise CLIError(f"spec file {str(args.spec)!r}: {err}") from None
     write_kernels(H, out, overwrite=args.overwrite)
     _status(f"wrote {out} ({dict(H.sizes)}) in {time.perf_counter() - start:.1f} s",
@@ -151,6 +154,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         H = sweep(network, grid, probes, options, store=out, progress=not args.quiet,
                   client=args.scheduler or (args.workers if args.workers > 1 else "sync"))
     except (ValueError, TypeError, KeyError) as err:
+        if not raised_by_xkernels(err):
+            raise
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         hint = (" (use --overwrite to replace it)" if "holds a different sweep" in str(msg)
                 else "")
@@ -180,6 +185,8 @@ def cmd_convolve(args: argparse.Namespace) -> int:
     try:
         signals = convolve(rates, H, keep=keep, mode=args.mode)
     except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
         raise CLIError(f"cannot convolve {str(args.rates)!r} with {str(args.kernels)!r}: "
                        f"{err}") from None
     write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet,
@@ -246,6 +253,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                       progress=not args.quiet, n_cells=cells, ext=args.ext,
                       dt=options.dt, Vrest=options.Vrest, options=options)
     except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
         raise CLIError(f"spec file {str(args.spec)!r} / spikes file "
                        f"{str(args.spikes)!r}: {err}") from None
     write_dataset(ds, out, overwrite=args.overwrite, progress=False)
