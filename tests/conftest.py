@@ -132,7 +132,7 @@ def mechanisms_loaded():
 def subprocess_env() -> dict:
     """Environment for test subprocesses that import xkernels from this checkout."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(CELLS.parents[1]), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(CELLS.parents[2]), env.get("PYTHONPATH", "")])
     return env
 
 

@@ -34,6 +34,7 @@ from xkernels.app.files import (
     CLIError,
     check_output,
     load_spec,
+    raised_by_xkernels,
     read_json,
 )
 from xkernels.checks import check_real, did_you_mean
@@ -93,6 +94,8 @@ def cmd_compute(args: argparse.Namespace) -> int:
     try:
         H = compute_kernels(network, probes, options)
     except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
         raise CLIError(f"spec file {str(args.spec)!r}: {err}") from None
     write_kernels(H, out, overwrite=args.overwrite)
     _status(f"wrote {out} ({dict(H.sizes)}) in {time.perf_counter() - start:.1f} s",
@@ -156,8 +159,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         H = sweep(network, grid, probes, options, store=out, progress=not args.quiet,
-                  client=args.workers if args.workers > 1 else "sync")
+                  client=args.scheduler or (args.workers if args.workers > 1 else "sync"))
     except (ValueError, TypeError, KeyError) as err:
+        if not raised_by_xkernels(err):
+            raise
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         hint = (" (use --overwrite to replace it)" if "holds a different sweep" in str(msg)
                 else "")
@@ -187,9 +192,12 @@ def cmd_convolve(args: argparse.Namespace) -> int:
     try:
         signals = convolve(rates, H, keep=keep, mode=args.mode)
     except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
         raise CLIError(f"cannot convolve {str(args.rates)!r} with {str(args.kernels)!r}: "
                        f"{err}") from None
-    write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet)
+    write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet,
+                  client=args.scheduler)
     _status(f"wrote {out} ({dict(signals.sizes)})", args.quiet)
     return 0
 
@@ -244,14 +252,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
                            f"cells, got {cells}")
         cells = int(cells)
     start = time.perf_counter()
-    client: Any = None if args.workers is None else (
-        "sync" if args.workers == 1 else args.workers)
+    client: Any = args.scheduler or (None if args.workers is None else (
+        "sync" if args.workers == 1 else args.workers))
     try:
         ds = validate(network, spikes, probes, t_stop=t_stop, transient=args.transient,
                       seed=args.seed, client=client, store=args.store,
                       progress=not args.quiet, n_cells=cells, ext=args.ext,
                       dt=options.dt, Vrest=options.Vrest, options=options)
     except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
         raise CLIError(f"spec file {str(args.spec)!r} / spikes file "
                        f"{str(args.spikes)!r}: {err}") from None
     write_dataset(ds, out, overwrite=args.overwrite, progress=False)
@@ -262,6 +272,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
                          f"(scores over t >= {args.transient} ms):"] + lines),
               file=sys.stderr, flush=True)
     return 0
+
+
+def _add_scheduler(p: argparse.ArgumentParser) -> None:
+    """The ``--scheduler ADDRESS`` option: compute on a running dask cluster."""
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of a running dask scheduler (e.g. tcp://10.0.0.5:8786) "
+                        "to compute on, instead of --workers; stores must be on a file "
+                        "system its workers share")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -421,6 +439,7 @@ def build_parser() -> _Parser:
     p.add_argument("grid", metavar="GRID.json")
     p.add_argument("--workers", type=_positive(int), default=1,
                    help="dask worker processes (default 1: run in this process)")
+    _add_scheduler(p)
     _add_kernel_options(p)
     p.set_defaults(func=cmd_sweep)
 
@@ -435,6 +454,7 @@ def build_parser() -> _Parser:
                    help="same: every rates sample (the first max(tau) ms lack the spikes "
                         "before the recording); valid: complete samples only")
     p.add_argument("--var", default="rates", help="rates variable name (default: rates)")
+    _add_scheduler(p)
     p.set_defaults(func=cmd_convolve)
 
     p = add("validate", "kernel prediction vs hybrid ground truth -> a Zarr store with R² "
@@ -462,6 +482,7 @@ def build_parser() -> _Parser:
                    help="dask worker processes (default: one per core; 1: this process)")
     p.add_argument("--store", default=None, metavar="GT.zarr",
                    help="resumable store of the ground truth (re-run to resume)")
+    _add_scheduler(p)
     _add_kernel_options(p)
     p.set_defaults(func=cmd_validate)
 
