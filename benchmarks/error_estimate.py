@@ -1,0 +1,242 @@
+"""Validation of :func:`xkernels.error_estimate` against the hybrid ground truth.
+
+Four networks, variants of the LFPykernels README network scaled to E 400 / I 100 cells
+(connection probability 0.1, the README's multapses, delays, synapses and placement),
+every postsynaptic cell simulated (no subsampling) for ``--seconds`` of seeded spikes:
+
+1. ``current-corr``: current-based synapses (Exp2SynI of amplitude ``w (E - Vrest)``),
+   correlated Poisson input (shared rate fluctuation of relative STD 0.5, 10 ms),
+   kernels ``averaging="reference"``;
+2. ``current-indep``: the same network, independent Poisson input,
+   ``averaging="depth"``;
+3. ``conductance-corr``: the README network itself at that size (Exp2Syn, extrinsic
+   input as its mean conductance, ``ext="mean"``), rate fluctuation 0.3, kernels
+   ``averaging="depth"``, ``g_eff=True``, ``operating_point="mean-input"``;
+4. ``conductance-indep``: conductance-based, E 160 / I 40, independent Poisson input,
+   kernels ``averaging="reference"``, ``g_eff=True``, ``operating_point="rest"``.
+
+Probes: 13 point contacts on the column axis (z = 1000 .. -200 µm, sigma 0.3 S/m) and
+the z current dipole moment.  The measured relative error per channel is
+``std(truth - prediction) / std(truth)`` over ``t >= --transient``; the prediction is
+the kernels of the network's options convolved with the population spike counts (as
+:func:`xkernels.validate`).  The estimate uses the same spikes in the same window.
+
+    nice -n 10 python benchmarks/error_estimate.py truth [--seconds 2] [--workdir DIR]
+    nice -n 10 python benchmarks/error_estimate.py estimate [--workdir DIR]
+        [--figure docs/error_estimate.png] [--table docs/benchmarks/error_estimate.md]
+
+Criterion (issue 24): the estimate within ±30 % of the measured relative error on every
+channel where the measured one is >= 0.05.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+Z = np.linspace(1000.0, -200.0, 13)
+TOLERANCE = 0.30
+FLOOR = 0.05
+SEED = 1234
+DT = 2.0 ** -4
+
+
+def scaled(conductance: bool, n_e: int, n_i: int):
+    """The README network with ``n_e``/``n_i`` cells and connection probability 0.1;
+    current-based: synapse amplitudes ``w (E - (-65 mV))``, no extrinsic input."""
+    import xkernels
+
+    d = xkernels.Network.example().to_dict()
+    for p, n in zip(d["populations"], (n_e, n_i)):
+        p["size"] = n
+        if not conductance:
+            p["n_ext"] = 0.0
+    for c in d["connections"]:
+        c["probability"] = 0.1
+        if not conductance:
+            s = c["synapse"]
+            s["weight"] = s["weight"] * (s["e"] - (-65.0))
+            s["syntype"] = "Exp2SynI"
+    d["conductance_based"] = conductance
+    return xkernels.Network.from_dict(d)
+
+
+def cases() -> dict:
+    """name -> (network, spike options, kernel options, hybrid ext)."""
+    cur = scaled(False, 400, 100)
+    cond = scaled(True, 400, 100)
+    small = scaled(True, 160, 40)
+    return {
+        "current-corr": (cur, {"fluctuation": 0.5, "tau_c": 10.0},
+                         {"averaging": "reference", "g_eff": False}, "none"),
+        "current-indep": (cur, {"fluctuation": 0.0},
+                          {"averaging": "depth", "g_eff": False}, "none"),
+        "conductance-corr": (cond, {"fluctuation": 0.3, "tau_c": 10.0},
+                             {"averaging": "depth", "g_eff": True,
+                              "operating_point": "mean-input"}, "mean"),
+        "conductance-indep": (small, {"fluctuation": 0.0},
+                              {"averaging": "reference", "g_eff": True,
+                               "operating_point": "rest"}, "mean"),
+    }
+
+
+def probes() -> dict:
+    import lfpykit
+
+    import xkernels
+
+    return {"lfp": lfpykit.PointSourcePotential(cell=None, x=np.zeros(Z.size),
+                                                y=np.zeros(Z.size), z=Z, sigma=0.3),
+            "cdm": xkernels.CurrentDipoleMomentZ()}
+
+
+def spikes_of(network, spike_options: dict, seconds: float, seed: int):
+    from xkernels.hybrid import correlated_poisson
+
+    return correlated_poisson({p.name: p.size for p in network.populations},
+                              {p.name: p.rate for p in network.populations},
+                              t_stop=1000.0 * seconds, seed=seed, dt=DT, **spike_options)
+
+
+def run_truth(args) -> None:
+    import xkernels
+
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    for name, (net, sopt, _, ext) in cases().items():
+        if args.only and name not in args.only.split(","):
+            continue
+        t0 = time.perf_counter()
+        spikes = spikes_of(net, sopt, args.seconds, SEED)
+        xkernels.hybrid.simulate(net, spikes, probes(), t_stop=1000.0 * args.seconds, dt=DT,
+                                 seed=SEED, client=args.client, store=work / f"{name}.zarr",
+                                 progress=False, ext=ext)
+        print(f"{name}: truth in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("stage", choices=["truth", "estimate"])
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--transient", type=float, default=100.0)
+    parser.add_argument("--workdir", default="/tmp/xk_error_estimate")
+    parser.add_argument("--client", default="sync")
+    parser.add_argument("--only", default="")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the estimate's ensemble")
+    parser.add_argument("--figure", default=None)
+    parser.add_argument("--table", default=None)
+    args = parser.parse_args()
+    if args.client.isdigit():
+        args.client = int(args.client)
+    if args.stage == "truth":
+        run_truth(args)
+    else:
+        run_estimate(args)
+
+
+def measure(name: str, args) -> dict:
+    """Measured and estimated relative error per channel of one case."""
+    import xkernels
+    from xkernels.errors import error_estimate
+    from xkernels.signals import convolve, rates_from_spikes
+
+    net, sopt, kopt, _ = cases()[name]
+    t_stop = 1000.0 * args.seconds
+    spikes = spikes_of(net, sopt, args.seconds, SEED)
+    truth = xkernels.hybrid.open_ground_truth(Path(args.workdir) / f"{name}.zarr").sum("Y")
+    labels = [str(v) for v in truth["probe_channel"].values]
+    H = xkernels.compute_kernels(net, probes(), dt=DT, **kopt)
+    rates = rates_from_spikes({x: spikes.population_times(x) for x in net.presynaptic},
+                              t_start=0.0, t_stop=t_stop, dt=DT)
+    pred = convolve(rates, H).compute().sel(probe_channel=labels).values
+    keep = truth["time"].values >= args.transient - 1e-9
+    gt = truth.values[:, keep]
+    measured = (gt - pred[:, keep]).std(axis=-1) / gt.std(axis=-1)
+    t0 = time.perf_counter()
+    est = error_estimate(net, probes(), spikes, t_start=args.transient, t_stop=t_stop,
+                         dt=DT, seed=args.seed, **kopt)
+    seconds = time.perf_counter() - t0
+    est = est.sel(probe_channel=labels)
+    return {"labels": labels, "measured": measured,
+            "estimated": est["relative_error"].values,
+            "heterogeneity": (est["heterogeneity"] / est["signal_std"]).values,
+            "bias": (est["bias"] / est["signal_std"]).values,
+            "signal_ratio": est["signal_std"].values / gt.std(axis=-1),
+            "z": np.concatenate([Z, [np.nan]]), "seconds": seconds}
+
+
+def table(name: str, r: dict) -> str:
+    kopt = cases()[name][2]
+    lines = [f"### {name} ({', '.join(f'{k}={v}' for k, v in kopt.items())}; estimate "
+             f"{r['seconds']:.0f} s)", "",
+             "| channel | z (µm) | measured | estimated | est./meas. | heterogeneity | bias "
+             "| signal std est./meas. |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for k, label in enumerate(r["labels"]):
+        ratio = r["estimated"][k] / r["measured"][k]
+        flag = "" if r["measured"][k] < FLOOR or abs(ratio - 1) <= TOLERANCE else " **X**"
+        lines.append(f"| {label} | {r['z'][k]:.0f} | {r['measured'][k]:.3f} | "
+                     f"{r['estimated'][k]:.3f} | {ratio:.2f}{flag} | "
+                     f"{r['heterogeneity'][k]:.3f} | {r['bias'][k]:.3f} | "
+                     f"{r['signal_ratio'][k]:.2f} |")
+    return "\n".join(lines)
+
+
+def run_estimate(args) -> None:
+    results = {}
+    for name in cases():
+        if args.only and name not in args.only.split(","):
+            continue
+        results[name] = measure(name, args)
+        print(table(name, results[name]) + "\n", flush=True)
+    fails = []
+    for name, r in results.items():
+        m, e = r["measured"], r["estimated"]
+        bad = (m >= FLOOR) & (np.abs(e / m - 1) > TOLERANCE)
+        fails += [f"{name} {r['labels'][k]}" for k in np.flatnonzero(bad)]
+    print("verdict:", "PASS" if not fails else f"FAIL on {fails}")
+    out = Path(args.workdir) / "results.json"
+    out.write_text(json.dumps({k: {kk: (vv.tolist() if isinstance(vv, np.ndarray) else vv)
+                                   for kk, vv in v.items()} for k, v in results.items()}))
+    if args.table:
+        Path(args.table).write_text("\n\n".join(table(n, r) for n, r in results.items())
+                                    + "\n")
+    if args.figure:
+        figure(results, args.figure)
+
+
+def figure(results: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    top = 0.0
+    for (name, r), marker in zip(results.items(), "osD^v"):
+        ax.plot(r["measured"], r["estimated"], marker, label=name, alpha=0.8)
+        top = max(top, np.nanmax(r["measured"]), np.nanmax(r["estimated"]))
+    line = np.array([0.0, 1.1 * top])
+    ax.plot(line, line, "k-", lw=0.8)
+    ax.fill_between(line, (1 - TOLERANCE) * line, (1 + TOLERANCE) * line, color="0.85",
+                    label="±30 %")
+    ax.axvline(FLOOR, color="0.5", ls=":", lw=0.8)
+    ax.set_xlabel("measured relative error (hybrid ground truth)")
+    ax.set_ylabel("estimated relative error (error_estimate)")
+    ax.set_xlim(0, line[-1])
+    ax.set_ylim(0, line[-1])
+    ax.legend(fontsize=8)
+    ax.set_title("per channel: 13 LFP contacts + CDM")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
