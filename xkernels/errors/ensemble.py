@@ -171,12 +171,16 @@ def single_cell_kernels(network: Network, probes: Mapping[str, Any], plan: Kerne
     --------
     >>> import xkernels
     >>> from xkernels.engine import prepare_kernels
-    >>> net = xkernels.Network.example().replace_populations(size={"E": 40, "I": 10})
+    >>> d = xkernels.Network.example().to_dict()
+    >>> d["populations"][0]["size"], d["populations"][1]["size"] = 40, 10
+    >>> net = xkernels.Network.from_dict(d)
     >>> probes = {"cdm": xkernels.CurrentDipoleMomentZ()}
     >>> plan = prepare_kernels(net, probes, xkernels.KernelOptions(tau=5.0))
     >>> ens = single_cell_kernels(net, probes, plan, n_cells={"E": 5, "I": 5}, seed=1)
     >>> ens.kernels["E"].shape           # (neurons, Y, channels, lags 0..n)
     (5, 2, 1, 81)
+    >>> ens.neurons["I"].size, ens.pool_size   # sampled neurons; target cells placed
+    (5, {'E': 40, 'I': 10})
     """
     n = plan.grid.n_response
     dt = plan.options.dt
