@@ -243,3 +243,36 @@ def test_error_band_is_drawn_around_the_signals():
         signals.xk.plot(error=err.assign_coords(probe_channel=["lfp:0"]))
     with pytest.raises(ValueError, match="kind='traces'"):
         signals.xk.plot(error=err, kind="image")
+
+
+def test_cli_error(tmp_path, capsys):
+    """``xkernels error SPEC SPIKES -o OUT.zarr`` writes the estimate of the Python API."""
+    import json
+
+    from xkernels.app.cli import main
+    from xkernels.probes import probe_definition
+
+    net = small_network(20, 5)
+    spec = {"network": net.to_dict(),
+            "probes": {k: probe_definition(v) for k, v in CDM.items()},
+            "options": {"tau": 10.0, "dt": DT, "g_eff": False}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    spikes = spikes_for(net, t_stop=400.0, fluctuation=0.5)
+    spikes.save(tmp_path / "spikes.npz", t_stop=400.0)
+    out = tmp_path / "out.zarr"
+    argv = ["error", str(tmp_path / "spec.json"), str(tmp_path / "spikes.npz"), "-o",
+            str(out), "--cells", "10", "--seed", "2"]
+    assert main(argv) == 0
+    assert "cdm:z: relative error" in capsys.readouterr().err
+    ds = xr.open_zarr(out)
+    direct = xkernels.error_estimate(net, CDM, spikes, t_stop=400.0, n_cells=10, seed=2,
+                                     tau=10.0, dt=DT, g_eff=False)
+    np.testing.assert_allclose(ds["relative_error"].values, direct["relative_error"].values,
+                               rtol=1e-12)
+    # bad input: a clear one-line message, exit status 1, nothing written
+    bad = tmp_path / "bad.zarr"
+    argv[4] = str(bad)
+    argv += ["--t-start", "390"]
+    assert main(argv) == 1
+    assert "shorter than the kernels" in capsys.readouterr().err
+    assert not bad.exists()
