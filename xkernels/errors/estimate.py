@@ -42,8 +42,8 @@ from scipy import fft
 
 from xkernels.checks import check_int, check_real, did_you_mean
 from xkernels.engine.kernels import prepare_kernels
-from xkernels.errors.covariance import DEFAULT_BLOCK, spike_covariances
-from xkernels.errors.ensemble import DEFAULT_POOL, single_cell_kernels
+from xkernels.errors.covariance import DEFAULT_BLOCK, SpikeCovariances, spike_covariances
+from xkernels.errors.ensemble import DEFAULT_POOL, Ensemble, single_cell_kernels
 from xkernels.signals.spikes import as_spikes
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
@@ -191,6 +191,96 @@ def _causal(H: xr.DataArray, X: list[str], Y: list[str], dt: float, n: int) -> n
     return out
 
 
+def variances(ens: Ensemble, cov: SpikeCovariances, used: np.ndarray,
+              sizes: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """The variances of the error's parts and of the signal per channel (module docstring).
+
+    Parameters
+    ----------
+    ens : Ensemble
+        Sampled single-cell kernels (:func:`~xkernels.errors.ensemble.single_cell_kernels`).
+    cov : SpikeCovariances
+        Spike covariances (:func:`~xkernels.errors.covariance.spike_covariances`), at lags
+        ``-n..n`` of the kernels' ``0..n``, populations in the order of ``used``.
+    used : ndarray
+        The kernels of the prediction at lags ``0..n``, shape (X, Y, channels, n + 1).
+    sizes : mapping of str to int
+        Population sizes.
+
+    Returns
+    -------
+    dict
+        ``heterogeneity``, ``bias``, ``signal`` (channels,) and ``pathways`` (X, Y,
+        channels): variances in squared channel units.
+
+    Examples
+    --------
+    Two neurons with kernels ±1 at lag 0, independent spikes of one per bin on average,
+    a kernel of 0 used (so the mean single-cell kernel, 0, has no bias):
+
+    >>> from xkernels.errors.covariance import SpikeCovariances
+    >>> from xkernels.errors.ensemble import Ensemble
+    >>> ens = Ensemble(kernels={"E": np.array([[[[1.0]]], [[[-1.0]]]])},
+    ...                neurons={"E": np.arange(2)}, Y=("E",), pool_kernels={},
+    ...                pool_scale={}, pool_size={"E": 2})
+    >>> cov = SpikeCovariances(populations=("E",), lags=np.array([0]),
+    ...                        auto_minus_cross=np.array([[1.0]]),
+    ...                        population=np.array([[[2.0]]]), neurons={"E": 2}, n_bins=100)
+    >>> v = variances(ens, cov, np.zeros((1, 1, 1, 1)), {"E": 2})
+    >>> float(v["heterogeneity"][0]), float(v["bias"][0])   # Var(s_1 - s_2) = 2; bias 0
+    (2.0, 0.0)
+    """
+    X, Y = list(cov.populations), list(ens.Y)
+    n = used.shape[-1] - 1
+    n_ch = used.shape[2]
+    het = np.zeros(n_ch)
+    het_path = np.zeros((len(X), len(Y), n_ch))
+    mean = np.zeros((len(X), n_ch, n + 1))
+    noise = np.zeros((len(X), n_ch, 2 * n + 1))       # C_h-lagged / m: noise of the mean
+    for ix, x in enumerate(X):
+        h = ens.kernels[x]                                          # (m, Y, ch, n + 1)
+        m, N = h.shape[0], sizes[x]
+        total = h.sum(axis=1)
+        mean[ix] = total.mean(axis=0)
+        R = _summed_autocorrelation(total - mean[ix]) / (m - 1)    # C_h lagged, (ch, 2n+1)
+        het += (N - 1) * (R * cov.auto_minus_cross[ix]).sum(axis=-1)
+        noise[ix] = R / m
+        for iy in range(len(Y)):
+            d = h[:, iy] - h[:, iy].mean(axis=0)
+            Rp = _summed_autocorrelation(d) / (m - 1)
+            het_path[ix, iy] = (N - 1) * (Rp * cov.auto_minus_cross[ix]).sum(axis=-1)
+    # pool of target positions: its finite size J_Y against the network's N_Y
+    pool_term = np.zeros((len(X), len(X), n_ch, 2 * n + 1))
+    for post in Y:
+        J, N_Y = ens.pool_size[post], sizes[post]
+        if J >= N_Y or J < 2:
+            continue
+        for ix, x in enumerate(X):
+            for jx, x2 in enumerate(X):
+                if (x, post) not in ens.pool_kernels or (x2, post) not in ens.pool_kernels:
+                    continue
+                g1, g2 = ens.pool_kernels[(x, post)], ens.pool_kernels[(x2, post)]
+                c = lagged(g1 - g1.mean(axis=0), g2 - g2.mean(axis=0)).sum(axis=0) / (J - 1)
+                pool_term[ix, jx] += (ens.pool_scale[(x, post)] * ens.pool_scale[(x2, post)]
+                                      * (1.0 / N_Y - 1.0 / J) * c)
+    bias_kernel = mean - used.sum(axis=1)                          # (X, ch, n + 1)
+
+    def quadratic(k: np.ndarray) -> np.ndarray:
+        total = np.zeros(n_ch)
+        for ix in range(len(X)):
+            for jx in range(len(X)):
+                Q = lagged(k[ix], k[jx]) + pool_term[ix, jx]
+                if ix == jx:
+                    Q = Q - noise[ix]
+                total += (Q * cov.population[ix, jx]).sum(axis=-1)
+        return total
+
+    bias = np.maximum(quadratic(bias_kernel), 0.0)
+    signal = np.maximum(quadratic(mean), 0.0) + np.maximum(het, 0.0)
+    return {"heterogeneity": np.maximum(het, 0.0), "pathways": np.maximum(het_path, 0.0),
+            "bias": bias, "signal": signal}
+
+
 def error_estimate(network: Network, probes: Any, spikes: Any, *,
                    t_start: float | None = None, t_stop: float | None = None,
                    n_cells: int | Mapping[str, int] | None = None, seed: int = 0,
@@ -299,52 +389,9 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
                               pool=pool)
     cov = spike_covariances(spikes, sizes, X, t_start=t_start, dt=dt, n_bins=n_bins, n=n,
                             block=block, client=client)
-    n_ch = used.shape[2]
-    het = np.zeros(n_ch)
-    het_path = np.zeros((len(X), len(Y), n_ch))
-    mean = np.zeros((len(X), n_ch, n + 1))
-    noise = np.zeros((len(X), n_ch, 2 * n + 1))       # C_h-lagged / m: noise of the mean
-    for ix, x in enumerate(X):
-        h = ens.kernels[x]                                          # (m, Y, ch, n + 1)
-        m, N = h.shape[0], sizes[x]
-        total = h.sum(axis=1)
-        mean[ix] = total.mean(axis=0)
-        R = _summed_autocorrelation(total - mean[ix]) / (m - 1)    # C_h lagged, (ch, 2n+1)
-        het += (N - 1) * (R * cov.auto_minus_cross[ix]).sum(axis=-1)
-        noise[ix] = R / m
-        for iy in range(len(Y)):
-            d = h[:, iy] - h[:, iy].mean(axis=0)
-            Rp = _summed_autocorrelation(d) / (m - 1)
-            het_path[ix, iy] = (N - 1) * (Rp * cov.auto_minus_cross[ix]).sum(axis=-1)
-    # pool of target positions: its finite size J_Y against the network's N_Y
-    pool_term = np.zeros((len(X), len(X), n_ch, 2 * n + 1))
-    for post in Y:
-        J, N_Y = ens.pool_size[post], network.population(post).size
-        if J >= N_Y or J < 2:
-            continue
-        for ix, x in enumerate(X):
-            for jx, x2 in enumerate(X):
-                if (x, post) not in ens.pool_kernels or (x2, post) not in ens.pool_kernels:
-                    continue
-                g1, g2 = ens.pool_kernels[(x, post)], ens.pool_kernels[(x2, post)]
-                c = lagged(g1 - g1.mean(axis=0), g2 - g2.mean(axis=0)).sum(axis=0) / (J - 1)
-                pool_term[ix, jx] += (ens.pool_scale[(x, post)] * ens.pool_scale[(x2, post)]
-                                      * (1.0 / N_Y - 1.0 / J) * c)
-    bias_kernel = mean - used.sum(axis=1)                          # (X, ch, n + 1)
-
-    def quadratic(k: np.ndarray) -> np.ndarray:
-        total = np.zeros(n_ch)
-        for ix in range(len(X)):
-            for jx in range(len(X)):
-                Q = lagged(k[ix], k[jx]) + pool_term[ix, jx]
-                if ix == jx:
-                    Q = Q - noise[ix]
-                total += (Q * cov.population[ix, jx]).sum(axis=-1)
-        return total
-
-    bias = np.maximum(quadratic(bias_kernel), 0.0)
-    signal = np.maximum(quadratic(mean), 0.0) + np.maximum(het, 0.0)
-    het = np.maximum(het, 0.0)
+    parts = variances(ens, cov, used, {p.name: p.size for p in network.populations})
+    het, het_path, bias, signal = (parts[k] for k in ("heterogeneity", "pathways", "bias",
+                                                        "signal"))
     error = het + bias
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(signal > 0, np.sqrt(error / signal), np.nan)
