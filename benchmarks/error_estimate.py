@@ -24,6 +24,7 @@ the kernels of the network's options convolved with the population spike counts 
     nice -n 10 python benchmarks/error_estimate.py truth [--seconds 2] [--workdir DIR]
     nice -n 10 python benchmarks/error_estimate.py estimate [--workdir DIR]
         [--figure docs/error_estimate.png] [--table docs/benchmarks/error_estimate.md]
+    nice -n 10 python benchmarks/error_estimate.py convergence [--only NETWORK]
 
 Criterion (issue 24): the estimate within ±30 % of the measured relative error on every
 channel where the measured one is >= 0.05.
@@ -121,9 +122,58 @@ def run_truth(args) -> None:
         print(f"{name}: truth in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
+def run_convergence(args) -> None:
+    """Relative error estimated from m sampled neurons per population, against all of
+    them: 20 random subsets of one ensemble of every neuron (current-corr network)."""
+    import xkernels
+    from xkernels.engine import prepare_kernels
+    from xkernels.errors.covariance import spike_covariances
+    from xkernels.errors.ensemble import Ensemble, single_cell_kernels
+    from xkernels.errors.estimate import _causal, variances
+
+    name = args.only or "current-corr"
+    net, sopt, kopt, _ = cases()[name]
+    spikes = spikes_of(net, sopt, args.seconds, SEED)
+    options = xkernels.KernelOptions(dt=DT, **kopt)
+    plan = prepare_kernels(net, probes(), options)
+    n = plan.grid.n_response
+    sizes = {p.name: p.size for p in net.populations}
+    full = single_cell_kernels(net, plan.probes, plan, n_cells=sizes, seed=args.seed)
+    H = xkernels.compute_kernels(net, probes(), options)
+    used = _causal(H, list(plan.X), list(plan.Y), DT, n)
+    n_bins = int(round((1000.0 * args.seconds - args.transient) / DT))
+    cov = spike_covariances(spikes, sizes, list(plan.X), t_start=args.transient, dt=DT,
+                            n_bins=n_bins, n=n)
+
+    def relative(ens):
+        v = variances(ens, cov, used, sizes)
+        return np.sqrt((v["heterogeneity"] + v["bias"]) / v["signal"])
+
+    reference = relative(full)
+    rng = np.random.default_rng(0)
+    labels = [str(c) for c in H["probe_channel"].values]
+    pick = [labels.index(c) for c in ("lfp:0", "lfp:9", "lfp:12", "cdm:z")]
+    print(f"### convergence ({name}): relative error from m sampled neurons per population "
+          "/ from all of them (mean ± std over 20 subsets)\n")
+    print("| m | " + " | ".join(labels[k] for k in pick) + " |")
+    print("| --- |" + " --- |" * len(pick))
+    for m in (10, 25, 50, 100, 200):
+        ratios = []
+        for _ in range(20):
+            sub = {x: np.sort(rng.choice(sizes[x], size=min(m, sizes[x]), replace=False))
+                   for x in plan.X}
+            ens = Ensemble(kernels={x: full.kernels[x][sub[x]] for x in plan.X},
+                           neurons=sub, Y=full.Y, pool_kernels=full.pool_kernels,
+                           pool_scale=full.pool_scale, pool_size=full.pool_size)
+            ratios.append(relative(ens)[pick] / reference[pick])
+        r = np.array(ratios)
+        print(f"| {m} | " + " | ".join(f"{a:.3f} ± {b:.3f}" for a, b in
+                                       zip(r.mean(axis=0), r.std(axis=0))) + " |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("stage", choices=["truth", "estimate"])
+    parser.add_argument("stage", choices=["truth", "estimate", "convergence"])
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--transient", type=float, default=100.0)
     parser.add_argument("--workdir", default="/tmp/xk_error_estimate")
@@ -137,6 +187,8 @@ def main() -> None:
         args.client = int(args.client)
     if args.stage == "truth":
         run_truth(args)
+    elif args.stage == "convergence":
+        run_convergence(args)
     else:
         run_estimate(args)
 
