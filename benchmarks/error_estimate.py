@@ -25,6 +25,7 @@ the kernels of the network's options convolved with the population spike counts 
     nice -n 10 python benchmarks/error_estimate.py estimate [--workdir DIR]
         [--figure docs/error_estimate.png] [--table docs/benchmarks/error_estimate.md]
     nice -n 10 python benchmarks/error_estimate.py convergence [--only NETWORK]
+    nice -n 10 python benchmarks/error_estimate.py single [--neurons 40]
 
 Criterion (issue 24): the estimate within ±30 % of the measured relative error on every
 channel where the measured one is >= 0.05.
@@ -171,9 +172,49 @@ def run_convergence(args) -> None:
                                        zip(r.mean(axis=0), r.std(axis=0))) + " |", flush=True)
 
 
+def run_single(args) -> None:
+    """The ground truth's own single-cell kernels against the ensemble's (current-indep
+    network): ``--neurons`` neurons of each population fire alone, one spike each, 40 ms
+    apart, every cell simulated; per channel the cell-to-cell variability
+    ``mean ||h_i - h̄||² / ||h̄||²`` and the norm of the mean kernel."""
+    import xkernels
+    from xkernels.engine import prepare_kernels
+    from xkernels.errors.ensemble import single_cell_kernels
+    from xkernels.signals import Spikes
+
+    net, _, kopt, ext = cases()["current-indep"]
+    gap, k_max = 40.0, args.neurons
+    n = int(gap / DT) - 16
+    plan = prepare_kernels(net, probes(), xkernels.KernelOptions(dt=DT, tau=gap - 1, **kopt))
+    sizes = {p.name: p.size for p in net.populations}
+    ens = single_cell_kernels(net, plan.probes, plan, n_cells=sizes, seed=args.seed)
+    pick = [0, 5, 9, 10, 13]
+    print("| X | kernels | variability lfp:0, lfp:5, lfp:9, lfp:10, cdm:z | mean norm cdm:z |")
+    print("| --- | --- | --- | --- |")
+    for x in ("E", "I"):
+        trains = {p: [[] for _ in range(sizes[p])] for p in sizes}
+        for k in range(k_max):
+            trains[x][k] = [20.0 + gap * k]
+        t_stop = 20.0 + gap * k_max
+        truth = xkernels.hybrid.simulate(net, Spikes(trains), probes(), t_stop=t_stop, dt=DT,
+                                         seed=SEED, client=args.client, progress=False,
+                                         ext=ext).sum("Y").values
+        first = [int(round((20.0 + gap * k) / DT)) for k in range(k_max)]
+        h_true = np.stack([truth[:, f:f + n] - truth[:, f:f + 1] for f in first])
+        h_ens = ens.kernels[x].sum(axis=1)[..., :n]
+        for label, h in (("truth", h_true), ("ensemble", h_ens)):
+            mean = h.mean(axis=0)
+            var = ((h - mean) ** 2).sum(axis=-1).mean(axis=0) / (mean ** 2).sum(axis=-1)
+            print(f"| {x} | {label} ({h.shape[0]}) | "
+                  + ", ".join(f"{v:.3f}" for v in var[pick])
+                  + f" | {np.sqrt((mean[-1] ** 2).sum()):.4g} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("stage", choices=["truth", "estimate", "convergence"])
+    parser.add_argument("stage", choices=["truth", "estimate", "convergence", "single"])
+    parser.add_argument("--neurons", type=int, default=40,
+                        help="single: neurons firing alone per population")
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--transient", type=float, default=100.0)
     parser.add_argument("--workdir", default="/tmp/xk_error_estimate")
@@ -189,6 +230,8 @@ def main() -> None:
         run_truth(args)
     elif args.stage == "convergence":
         run_convergence(args)
+    elif args.stage == "single":
+        run_single(args)
     else:
         run_estimate(args)
 
