@@ -120,19 +120,19 @@ def test_lagged_is_the_direct_sum():
 def estimate_small():
     net = small_network()
     spikes = spikes_for(net, fluctuation=0.5)
-    est = xkernels.error_estimate(net, CDM, spikes, t_stop=1000.0, n_cells=40, seed=3,
-                                  tau=10.0, dt=DT, averaging="depth", g_eff=False)
+    est = xkernels.error_estimate(net, CDM, spikes, t_stop=1000.0, n_cells=20, seed=3,
+                                  tau=10.0, dt=DT, g_eff=False)
     return net, spikes, est
 
 
 def test_estimate_is_seeded_and_its_parts_add_up(estimate_small):
     net, spikes, est = estimate_small
-    again = xkernels.error_estimate(net, CDM, spikes, t_stop=1000.0, n_cells=40, seed=3,
-                                    tau=10.0, dt=DT, averaging="depth", g_eff=False)
+    again = xkernels.error_estimate(net, CDM, spikes, t_stop=1000.0, n_cells=20, seed=3,
+                                    tau=10.0, dt=DT, g_eff=False)
     xr_equal = all(np.array_equal(est[k].values, again[k].values) for k in est.data_vars)
     assert xr_equal
-    other = xkernels.error_estimate(net, CDM, spikes, t_stop=1000.0, n_cells=40, seed=4,
-                                    tau=10.0, dt=DT, averaging="depth", g_eff=False)
+    other = xkernels.error_estimate(net, CDM, spikes, t_stop=1000.0, n_cells=20, seed=4,
+                                    tau=10.0, dt=DT, g_eff=False)
     assert not np.array_equal(other["heterogeneity"].values, est["heterogeneity"].values)
     np.testing.assert_allclose(est["error_std"] ** 2,
                                est["heterogeneity"] ** 2 + est["bias"] ** 2)
@@ -206,17 +206,17 @@ def test_no_spikes_and_bad_n_cells():
 
 
 def test_validate_reports_the_estimate_beside_the_measured_error():
-    net = small_network(20, 5)
-    spikes = spikes_for(net, t_stop=400.0, fluctuation=0.5)
-    est = xkernels.error_estimate(net, CDM, spikes, t_start=100.0, t_stop=400.0, n_cells=10,
+    net = small_network(10, 4)
+    spikes = spikes_for(net, t_stop=250.0, fluctuation=0.5)
+    est = xkernels.error_estimate(net, CDM, spikes, t_start=50.0, t_stop=250.0, n_cells=10,
                                   tau=10.0, dt=DT)
-    ds = xkernels.validate(net, spikes, CDM, t_stop=400.0, transient=100.0, client="sync",
+    ds = xkernels.validate(net, spikes, CDM, t_stop=250.0, transient=50.0, client="sync",
                            progress=False, tau=10.0, estimate=est)
     np.testing.assert_array_equal(ds["estimated_relative_error"].values,
                                   est["relative_error"].values)
     assert 0.0 < ds["relative_error"].item() < 2.0
     with pytest.raises(TypeError, match="estimate must be the Dataset of"):
-        xkernels.validate(net, spikes, CDM, t_stop=400.0, client="sync", tau=10.0,
+        xkernels.validate(net, spikes, CDM, t_stop=250.0, client="sync", tau=10.0,
                           estimate=est["relative_error"])
 
 
@@ -252,7 +252,7 @@ def test_cli_error(tmp_path, capsys):
     from xkernels.app.cli import main
     from xkernels.probes import probe_definition
 
-    net = small_network(20, 5)
+    net = small_network(10, 4)
     spec = {"network": net.to_dict(),
             "probes": {k: probe_definition(v) for k, v in CDM.items()},
             "options": {"tau": 10.0, "dt": DT, "g_eff": False}}
