@@ -81,6 +81,18 @@ def test_summed_covariance_is_blockwise_exact():
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
+def test_covariance_blocks_on_a_dask_cluster_give_the_same_numbers():
+    from dask.distributed import Client
+
+    rng = np.random.default_rng(7)
+    trains = [np.sort(rng.uniform(0, 5000.0, 3000)), np.sort(rng.uniform(0, 5000.0, 900))]
+    here = summed_covariance(trains, 0.0, 0.5, 10000, 20, block=1000)
+    with Client(processes=False, n_workers=1, threads_per_worker=2,
+                dashboard_address=None) as client:
+        there = summed_covariance(trains, 0.0, 0.5, 10000, 20, block=1000, client=client)
+    np.testing.assert_array_equal(here, there)
+
+
 def test_heterogeneity_formula_equals_simulated_variance():
     """Σ_τ (a - c)(τ) Σ_i lagged(δh_i, δh_i) = Var(Σ_i s_i ∗ δh_i), correlated spikes."""
     rng = np.random.default_rng(0)

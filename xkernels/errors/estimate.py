@@ -315,6 +315,8 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
     n_cells : int or dict, optional
         Neurons sampled per presynaptic population for the single-cell kernel ensemble
         (default :data:`DEFAULT_CELLS` = 200, at most the population size; at least 2).
+        The ensemble holds ``n_cells × len(Y) × channels × lags`` floats per population
+        (200 × 2 × 27 × 1601 × 8 B = 138 MB for the README network, 27 channels).
     seed : int
         Seed of the ensemble (sampled neurons, target positions, wiring).
     pool : int
