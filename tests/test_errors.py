@@ -118,6 +118,23 @@ def test_heterogeneity_formula_equals_simulated_variance():
     np.testing.assert_allclose(cov.population[0, 0, n], counts.var(), rtol=0.01)
 
 
+def test_a_sample_of_neurons_stands_for_the_population():
+    """From half of the neurons, the population counts' covariance is extrapolated to
+    all of them: N a + N (N - 1) c."""
+    spikes = correlated_poisson({"E": 200}, {"E": 20.0}, t_stop=20000.0, seed=8, dt=1.0,
+                                fluctuation=0.5, tau_c=5.0)
+    full = spike_covariances(spikes, {"E": 200}, ["E"], t_start=0.0, dt=1.0, n_bins=20000,
+                             n=10)
+    half = Spikes({"E": list(spikes["E"])[:100]})
+    sampled = spike_covariances(half, {"E": 200}, ["E"], t_start=0.0, dt=1.0, n_bins=20000,
+                                n=10)
+    assert sampled.neurons == {"E": 100}
+    np.testing.assert_allclose(sampled.population[0, 0], full.population[0, 0], rtol=0.05,
+                               atol=0.03 * full.population[0, 0].max())
+    np.testing.assert_allclose(sampled.auto_minus_cross, full.auto_minus_cross, rtol=0.1,
+                               atol=0.01 * full.auto_minus_cross.max())
+
+
 def test_lagged_is_the_direct_sum():
     rng = np.random.default_rng(5)
     u, v = rng.standard_normal(6), rng.standard_normal(6)
