@@ -23,8 +23,9 @@ the kernels of the network's options convolved with the population spike counts 
 
     nice -n 10 python benchmarks/error_estimate.py truth [--seconds 2] [--workdir DIR]
     nice -n 10 python benchmarks/error_estimate.py estimate [--workdir DIR]
-        [--figure docs/error_estimate.png] [--table docs/benchmarks/error_estimate.md]
+        [--figure docs/error_estimate.png] [--table benchmarks/ERROR_ESTIMATE_RESULTS.md]
     nice -n 10 python benchmarks/error_estimate.py convergence [--only NETWORK]
+    (truth and estimate take --spike-seed S --wiring-seed W: another realisation)
     nice -n 10 python benchmarks/error_estimate.py single [--neurons 40]
 
 Criterion (issue 24): the estimate within ±30 % of the measured relative error on every
@@ -107,6 +108,13 @@ def spikes_of(network, spike_options: dict, seconds: float, seed: int):
                               t_stop=1000.0 * seconds, seed=seed, dt=DT, **spike_options)
 
 
+def store_of(name: str, args) -> Path:
+    """The ground-truth store of one case and realisation (spike and wiring seeds)."""
+    if (args.spike_seed, args.wiring_seed) == (SEED, SEED):
+        return Path(args.workdir) / f"{name}.zarr"
+    return Path(args.workdir) / f"{name}-s{args.spike_seed}-w{args.wiring_seed}.zarr"
+
+
 def run_truth(args) -> None:
     import xkernels
 
@@ -116,10 +124,10 @@ def run_truth(args) -> None:
         if args.only and name not in args.only.split(","):
             continue
         t0 = time.perf_counter()
-        spikes = spikes_of(net, sopt, args.seconds, SEED)
+        spikes = spikes_of(net, sopt, args.seconds, args.spike_seed)
         xkernels.hybrid.simulate(net, spikes, probes(), t_stop=1000.0 * args.seconds, dt=DT,
-                                 seed=SEED, client=args.client, store=work / f"{name}.zarr",
-                                 progress=False, ext=ext)
+                                 seed=args.wiring_seed, client=args.client,
+                                 store=store_of(name, args), progress=False, ext=ext)
         print(f"{name}: truth in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
@@ -221,6 +229,9 @@ def main() -> None:
     parser.add_argument("--client", default="sync")
     parser.add_argument("--only", default="")
     parser.add_argument("--seed", type=int, default=0, help="seed of the estimate's ensemble")
+    parser.add_argument("--spike-seed", type=int, default=SEED, help="seed of the spikes")
+    parser.add_argument("--wiring-seed", type=int, default=SEED,
+                        help="seed of the ground truth's positions and wiring")
     parser.add_argument("--figure", default=None)
     parser.add_argument("--table", default=None)
     args = parser.parse_args()
@@ -244,8 +255,8 @@ def measure(name: str, args) -> dict:
 
     net, sopt, kopt, _ = cases()[name]
     t_stop = 1000.0 * args.seconds
-    spikes = spikes_of(net, sopt, args.seconds, SEED)
-    truth = xkernels.hybrid.open_ground_truth(Path(args.workdir) / f"{name}.zarr").sum("Y")
+    spikes = spikes_of(net, sopt, args.seconds, args.spike_seed)
+    truth = xkernels.hybrid.open_ground_truth(store_of(name, args)).sum("Y")
     labels = [str(v) for v in truth["probe_channel"].values]
     H = xkernels.compute_kernels(net, probes(), dt=DT, **kopt)
     rates = rates_from_spikes({x: spikes.population_times(x) for x in net.presynaptic},
@@ -269,7 +280,7 @@ def measure(name: str, args) -> dict:
 
 def table(name: str, r: dict) -> str:
     kopt = cases()[name][2]
-    lines = [f"### {name} ({', '.join(f'{k}={v}' for k, v in kopt.items())}; estimate "
+    lines = [f"## {name} ({', '.join(f'{k}={v}' for k, v in kopt.items())}; estimate "
              f"{r['seconds']:.0f} s)", "",
              "| channel | z (µm) | measured | estimated | est./meas. | heterogeneity | bias "
              "| signal std est./meas. |",
@@ -301,8 +312,11 @@ def run_estimate(args) -> None:
     out.write_text(json.dumps({k: {kk: (vv.tolist() if isinstance(vv, np.ndarray) else vv)
                                    for kk, vv in v.items()} for k, v in results.items()}))
     if args.table:
-        Path(args.table).write_text("\n\n".join(table(n, r) for n, r in results.items())
-                                    + "\n")
+        Path(args.table).write_text(
+            "# Error estimates per channel\n\n`python benchmarks/error_estimate.py estimate` "
+            "(measured: every-cell hybrid ground truth; heterogeneity and bias as fractions "
+            "of the estimated signal std)\n\n"
+            + "\n\n".join(table(n, r) for n, r in results.items()) + "\n")
     if args.figure:
         figure(results, args.figure)
 
