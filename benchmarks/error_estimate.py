@@ -27,6 +27,7 @@ the kernels of the network's options convolved with the population spike counts 
     nice -n 10 python benchmarks/error_estimate.py convergence [--only NETWORK]
     (truth and estimate take --spike-seed S --wiring-seed W: another realisation)
     nice -n 10 python benchmarks/error_estimate.py single [--neurons 40]
+    nice -n 10 python benchmarks/error_estimate.py nonlinearity
 
 Criterion (issue 24): the estimate within ±30 % of the measured relative error on every
 channel where the measured one is >= 0.05.
@@ -218,9 +219,44 @@ def run_single(args) -> None:
                   + f" | {np.sqrt((mean[-1] ** 2).sum()):.4g} |", flush=True)
 
 
+def run_nonlinearity(args) -> None:
+    """Conductance synapses against their small-signal limit on the E cell of the
+    conductance-based networks (extrinsic input as mean conductance, ``ext="mean"``): the
+    current dipole moment's peak after one event of ``mult`` synapses on one segment,
+    over the same with weights 1000× smaller scaled back up."""
+    from xkernels.engine import linearisation as lin
+    from xkernels.engine.network_cell import NetworkCell
+
+    net = cases()["conductance-indep"][0]
+    pop = net.population("E")
+    n_steps = int(60 / DT)
+
+    def run(seg, w, e, tau1, tau2):
+        with NetworkCell(pop.cell, pop, DT, e_pas_default=-65.0) as cell:
+            cell.add_leak(lin.ext_leak_shift(pop, cell.geometry.area), pop.ext_synapse.e)
+            dipole = cell.geometry.z_mid[None, :]
+            base = cell.simulate(n_steps, dipole)
+            cell.add_synapses([seg], [np.array([20.0])], syntype="Exp2Syn", weight=w,
+                              tau1=tau1, tau2=tau2, e=e)
+            return (cell.simulate(n_steps, dipole) - base)[0], cell.geometry.sections[seg]
+
+    print("| synapse | segment | synapses | actual / small-signal |")
+    print("| --- | --- | --- | --- |")
+    for conn in net.inputs("E"):
+        syn = conn.synapse
+        for seg in (0, 5, 12, 20):
+            for mult in (1, 5):
+                big, section = run(seg, syn.weight * mult, syn.e, syn.tau1, syn.tau2)
+                small, _ = run(seg, syn.weight * 1e-3, syn.e, syn.tau1, syn.tau2)
+                ratio = np.abs(big).max() / (np.abs(small).max() * 1e3 * mult)
+                print(f"| {conn.pre}->E ({syn.weight} µS, E = {syn.e} mV) | {seg} "
+                      f"({section.split('.')[-1]}) | {mult} | {ratio:.3f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("stage", choices=["truth", "estimate", "convergence", "single"])
+    parser.add_argument("stage", choices=["truth", "estimate", "convergence", "single",
+                                          "nonlinearity"])
     parser.add_argument("--neurons", type=int, default=40,
                         help="single: neurons firing alone per population")
     parser.add_argument("--seconds", type=float, default=2.0)
@@ -243,6 +279,8 @@ def main() -> None:
         run_convergence(args)
     elif args.stage == "single":
         run_single(args)
+    elif args.stage == "nonlinearity":
+        run_nonlinearity(args)
     else:
         run_estimate(args)
 
