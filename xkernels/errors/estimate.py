@@ -368,9 +368,7 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
     """
     if not isinstance(network, Network):
         raise TypeError(f"network must be an xkernels.Network, got {type(network).__name__}")
-    options = KernelOptions.of(options, **kernel_options)
-    if "g_eff" not in options.model_fields_set:
-        options = options.replace(g_eff=network.conductance_based)
+    options = KernelOptions.of(options, **kernel_options).resolve(network)
     spikes = as_spikes(spikes)
     _check_populations(network, spikes)
     cells = _cells(network, n_cells)

@@ -93,9 +93,9 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     transient : float
         Initial time excluded from the scores (ms), ``0 <= transient < t_stop``.
     options : KernelOptions or dict, optional
-        Options of the kernels (:class:`xkernels.KernelOptions`); their ``dt`` and
-        ``Vrest`` are those given here; ``g_eff``, unless set, is
-        ``network.conductance_based``.
+        Options of the kernels (:class:`xkernels.KernelOptions`; default: the
+        defaults, resolved for ``network``); their ``dt`` and ``Vrest`` are those given
+        here.
     estimate : xarray.Dataset, optional
         An error estimate of the same prediction (:func:`xkernels.error_estimate` of
         this network, probes, spikes and options; best over ``[transient, t_stop)``):
@@ -156,11 +156,7 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
                         f"relative_error), got {type(estimate).__name__}")
     if "kernel_seed" in kernel_options:
         kernel_options["seed"] = kernel_options.pop("kernel_seed")
-    options = KernelOptions.of(options, **kernel_options)
-    shared = {"dt": dt, "Vrest": Vrest}
-    if "g_eff" not in options.model_fields_set:
-        shared["g_eff"] = network.conductance_based
-    options = options.replace(**shared)
+    options = KernelOptions.of(options, **kernel_options).replace(dt=dt, Vrest=Vrest)
     spikes = as_spikes(spikes)  # checked by simulate
     # every option of both sides is checked before any cell is simulated
     prep = prepare_kernels(network, probes, options)
