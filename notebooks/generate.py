@@ -485,8 +485,8 @@ with `estimate=est`). Careful: this ground truth is a *subsample* of 200 cells, 
 standing for N / m ≈ 46 cells, and that sampling adds an error of its own to every
 channel — the ~0.2 measured far from the soma layer is mostly the subsample's, while
 the estimate (a few per cent there) is for the whole network, whose every cell fires
-into 5 % of 9216 targets. Near the phase reversal (z = 100–200 µm), where the signal
-is small, both say the prediction is poor. The benchmark on the theory page simulates
+into 5 % of 9216 targets. Both put the error highest near the phase reversal (z = 100 µm),
+where the signal is small. The benchmark on the theory page simulates
 every cell, and there the estimate is within ±30 % of the measured error on the
 current-based networks."""),
     ("code", """import pandas as pd
