@@ -10,6 +10,7 @@ from __future__ import annotations
 from xkernels import accessor as _accessor  # noqa: F401  (registers the .xk accessor)
 from xkernels import compat as compat  # registers LFPykernels' probe classes (probe kinds)
 from xkernels.contract import check_kernels, select_probe
+from xkernels.errors import error_estimate
 from xkernels.hybrid import validate
 from xkernels.probes import (
     CurrentDipoleMomentZ,
@@ -50,7 +51,8 @@ __all__ = [
     "__version__", "Connection", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
     "KernelOptions", "LeadFieldProbe", "MEGProbe", "Network", "Population", "Spikes",
     "StreamingConvolver", "completed_points",
-    "compute_kernels", "convolve", "create_sweep_store", "describe", "extend_sweep_store",
+    "compute_kernels", "convolve", "create_sweep_store", "describe", "error_estimate",
+    "extend_sweep_store",
     "open_kernels", "open_rates", "open_signals", "rates_from_spikes",
     "rates_from_spikes_per_second", "read_attrs", "select_probe", "sweep", "validate",
     "check_kernels", "write_kernels", "write_point", "write_points", "write_rates",
