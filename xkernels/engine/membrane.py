@@ -78,6 +78,9 @@ STATIONARY_TOLERANCE = 1e-6
 #: so the tight phase, not the coarse one, decides whether the cell has a resting state.
 SETTLE_PHASES = ((1e-3, 1e-2), (1e-10, SETTLE_TOLERANCE))
 COARSE_MAX = SETTLE_MAX / 2
+#: A cell still moving by more than this (mV per chunk) at the end of the coarse phase
+#: has no resting state (it fires: the tight phase is not tried, it would take minutes).
+COARSE_NEARLY = 1.0
 #: Voltage step of the central difference of the ionic currents (mV).
 VOLTAGE_STEP = 1e-3
 #: Total synaptic peak current of the quasi-active perturbation (nA).
@@ -313,6 +316,8 @@ class LinearisedMembrane:
                     change = np.abs(after - before)
                     change[~np.isfinite(after)] = np.inf
                     before = after
+                if not last and np.nanmax(change) > max(settled, COARSE_NEARLY):
+                    break
         finally:
             cvode.active(0)
             cvode.atol(atol)
