@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xkernels.engine.biophysics import finish_preset, preset_function
+from xkernels.engine.cable import Cable, LinearCable
 from xkernels.engine.mechanisms import NEURON_LOCK, load_mechanisms
 from xkernels.spec.network import CellSpec, Population
 
@@ -273,6 +274,82 @@ class NeuronCell:
             return None
         return float(np.mean(e)) if tolerance else e[0]
 
+    def cable(self) -> Cable:
+        """The cell as a linear :class:`~xkernels.engine.cable.Cable` (its membrane as it
+        is now: leak shifts included), read from NEURON.
+
+        Nodes are NEURON's: one per segment centre plus zero-area nodes at section ends
+        and at the root's 0 end; the resistance from each node to its parent is
+        NEURON's ``seg.ri()`` (MΩ), and the zero-area nodes, which carry no membrane,
+        are eliminated exactly (Schur complement).
+
+        Raises
+        ------
+        ValueError
+            A membrane that is not linear (a density mechanism other than ``pas``,
+            named with its segment) or a section attached by its 1 end.
+        """
+        for seg in self.segments:
+            names = {mech.name() for mech in seg if not mech.name().endswith("_ion")}
+            if not names <= _LINEAR_MECHANISMS or "pas" not in names:
+                raise ValueError(f"segment {seg} has the mechanisms {sorted(names)}: the "
+                                 "linear solver needs a linear membrane (only 'pas')")
+        if getattr(self, "_axial", None) is None:
+            self._axial = self._axial_laplacian()
+            self._area = np.array([seg.area() for seg in self.segments])
+        segs = self.segments
+        return Cable(area=self._area, cm=np.array([seg.cm for seg in segs]),
+                     g=np.array([seg.pas.g for seg in segs]),
+                     e=np.array([seg.pas.e for seg in segs]), axial=self._axial)
+
+    def _axial_laplacian(self) -> np.ndarray:
+        """The axial conductance Laplacian between segments (µS), :meth:`cable`."""
+        h = self._h
+        index: dict = {}          # node key -> index; segment centres first
+        for sec in self.cell.allseclist:
+            for k in range(sec.nseg):
+                index[(sec.name(), k)] = len(index)
+        nseg = len(index)
+        edges = []                # (node, parent node, conductance µS)
+
+        def node(key):
+            if key not in index:
+                index[key] = len(index)
+            return index[key]
+
+        def node_at(sec, x):
+            """The node a child attached at ``sec(x)`` joins (NEURON's rule)."""
+            if 0.0 < x < 1.0:
+                return node((sec.name(), min(int(x * sec.nseg), sec.nseg - 1)))
+            if x >= 1.0:
+                return node((sec.name(), "end"))
+            parent = sec.parentseg()
+            return node((sec.name(), "root")) if parent is None else \
+                node_at(parent.sec, parent.x)
+
+        for sec in self.cell.allseclist:
+            if sec.parentseg() is not None and h.section_orientation(sec=sec) != 0.0:
+                raise ValueError(f"section {sec.name()} is attached by its 1 end: the "
+                                 "linear solver needs sections attached by their 0 end")
+            start = node_at(sec, 0.0)
+            centres = [index[(sec.name(), k)] for k in range(sec.nseg)]
+            for k, seg in enumerate(sec):
+                edges.append((centres[k], start if k == 0 else centres[k - 1],
+                              1.0 / seg.ri()))
+            edges.append((node((sec.name(), "end")), centres[-1], 1.0 / sec(1.0).ri()))
+        n = len(index)
+        L = np.zeros((n, n))
+        for i, j, g in edges:
+            L[i, i] += g
+            L[j, j] += g
+            L[i, j] -= g
+            L[j, i] -= g
+        axial = L[:nseg, :nseg]
+        if n > nseg:  # eliminate the zero-area nodes
+            axial = axial - L[:nseg, nseg:] @ np.linalg.solve(L[nseg:, nseg:],
+                                                              L[nseg:, :nseg])
+        return 0.5 * (axial + axial.T)
+
     def synapse(self, seg, kind: str, tau1: float, tau2: float, weight: float = 0.0,
                 ) -> tuple:
         """A point process ``kind`` (``"Exp2Syn"`` or ``"Exp2SynI"``) with rise and decay
@@ -359,15 +436,54 @@ class LinearisedCell(NeuronCell):
     e_pas_default : float or None
         Leak reversal potential (mV) for the ``passive`` preset when its ``e_pas`` is
         unset (the Vrest of the computation).
+    solver : {"neuron", "linear", "auto"}
+        How :meth:`synaptic_response` computes (:meth:`uses_linear_solver`).
 
     Use as a context manager (:class:`NeuronCell`).
     """
 
     def __init__(self, spec: CellSpec, population: Population, dt: float,
-                 e_pas_default: float | None = None) -> None:
+                 e_pas_default: float | None = None, solver: str = "neuron") -> None:
         super().__init__(spec, population, dt, e_pas_default)
+        self.population = population.name
+        self.solver = solver
+        self._linear: tuple[bytes, LinearCable] | None = None
         self.cell.set_pos(z=population.loc)
         self.geometry = self.read_geometry()
+
+    # -- the linear solver -------------------------------------------------------------
+    def uses_linear_solver(self) -> bool:
+        """Whether responses come from the linear solver: ``solver="linear"``, or
+        ``"auto"`` with a linear membrane (only ``pas``).
+
+        Raises
+        ------
+        ValueError
+            ``solver="linear"`` with a membrane that is not linear (the population and
+            the mechanism are named).
+        """
+        if self.solver == "neuron":
+            return False
+        if self.is_linear():
+            return True
+        if self.solver == "linear":
+            names = sorted({mech.name() for seg in self.segments for mech in seg}
+                           - _LINEAR_MECHANISMS)
+            raise ValueError(
+                f"solver='linear' cannot be exact for population {self.population!r}: its "
+                f"membrane has the nonlinear mechanism {names[0]!r} (all: {names}) and is "
+                "taken as it is; choose linearisation 'passive' or 'frozen' for it, or "
+                "solver 'neuron' or 'auto'")
+        return False
+
+    def linear_cable(self) -> LinearCable:
+        """The :class:`~xkernels.engine.cable.LinearCable` of the membrane as it is now
+        (rebuilt only when the membrane changed)."""
+        cable = self.cable()
+        key = b"".join(a.tobytes() for a in (cable.cm, cable.g, cable.e))
+        if self._linear is None or self._linear[0] != key:
+            self._linear = (key, LinearCable(cable, self.dt))
+        return self._linear[1]
 
     # -- simulation --------------------------------------------------------------------
     def synaptic_response(self, weights: np.ndarray, tau1: float, tau2: float,
@@ -392,6 +508,8 @@ class LinearisedCell(NeuronCell):
             Shape (nseg, n_after + 1) transmembrane currents (nA) at lags ``k dt``,
             ``k = 0..n_after``, relative to the volley; the cell is at rest before it.
         """
+        if self.uses_linear_solver():
+            return self.linear_cable().response(weights, tau1, tau2, n_after)
         v_rest = self.resting_potential(tolerance=0.0)
         if v_rest is not None:
             # exact rest: start the volley one step after initialisation

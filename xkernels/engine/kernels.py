@@ -194,7 +194,7 @@ Prepared = tuple[PopulationPlan, RestingState | None, str]
 def _build(network: Network, post: str, plan: KernelPlan) -> LinearisedCell:
     pop = network.population(post)
     return LinearisedCell(pop.cell, pop, plan.options.dt,
-                          leak_reversal_of(plan.vrest_by_post[post]))
+                          leak_reversal_of(plan.vrest_by_post[post]), plan.options.solver)
 
 
 def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepared:

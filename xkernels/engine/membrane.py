@@ -154,7 +154,10 @@ class LinearisedMembrane:
         self._saved = None
         self._recorders: list = []
         self._baseline: np.ndarray | None = None
+        #: responses from the linear solver (:mod:`xkernels.engine.cable`)
+        self.linear = False
         if mode == "as-is":
+            self.linear = cell.uses_linear_solver()  # refuses "linear" for active cells
             return
         from neuron import h
 
@@ -162,6 +165,14 @@ class LinearisedMembrane:
         h.CVode().use_fast_imem(1)
         where = f"linearisation={mode!r} of population {population!r}"
         segments = cell.segments
+        mechanisms = sorted({name for seg in segments for name in _mechanisms(seg)})
+        if mode == "quasi-active" and cell.solver == "linear":
+            raise ValueError(
+                f"solver='linear' cannot be exact for population {population!r}: "
+                f"linearisation 'quasi-active' keeps the gating dynamics of its mechanisms "
+                f"{mechanisms}, which only NEURON integrates; use solver 'neuron' or "
+                "'auto', or linearisation 'passive' or 'frozen'")
+        self.linear = mode != "quasi-active" and cell.solver != "neuron"
         _check_finite(segments, where)
         if mode in ("passive", "frozen"):
             _check_linearisable(segments, mode, where)
@@ -169,8 +180,9 @@ class LinearisedMembrane:
             _keep_only(cell, (LEAK,))
         elif mode == "frozen":
             check_current_evaluation()  # before any state exists: it adds a section
-        for tau1, tau2 in dict.fromkeys((float(a), float(b)) for a, b in taus):
-            self._add_synapses(tau1, tau2)
+        if not self.linear:
+            for tau1, tau2 in dict.fromkeys((float(a), float(b)) for a, b in taus):
+                self._add_synapses(tau1, tau2)
         if mode == "frozen" and state is not None:
             self._freeze(state)
         elif mode == "frozen":
@@ -181,6 +193,9 @@ class LinearisedMembrane:
             exact = _uniform_leak_reversal(segments) if mode == "passive" else None
             if exact is not None:
                 self._set_rest(np.full(len(segments), exact))
+            elif self.linear:  # the steady state of a linear cable: one linear solve
+                _check_stable(cell, where, mechanisms)
+                self._set_rest(cell.linear_cable().rest())
             else:
                 self._settle(where)
             v = self._voltages()
@@ -189,6 +204,10 @@ class LinearisedMembrane:
                                    f"resting state (max difference "
                                    f"{np.abs(state.v - v).max():.3g} mV)")
             self.state = RestingState(mode, v)
+        if mode != "quasi-active":
+            _check_stable(cell, where, mechanisms)
+        if self.linear:
+            return
         self._saved = h.SaveState()
         self._saved.save()
         self._t0 = float(h.t)
@@ -234,6 +253,8 @@ class LinearisedMembrane:
         if self.mode == "as-is":
             return self.cell.synaptic_response(weights, tau1, tau2, n_after, t_X)
         weights = np.asarray(weights, dtype=float)
+        if self.linear:
+            return self.cell.linear_cable().response(weights, tau1, tau2, n_after)
         n_steps = int(n_after)
         if self.mode == "quasi-active":
             total = np.abs(weights).sum()
@@ -462,6 +483,23 @@ def _keep_only(cell: LinearisedCell, keep: Sequence[str]) -> None:
         for name in sorted(names):
             if not name.endswith("_ion") and name not in keep:
                 sec.uninsert(name)
+
+
+def _check_stable(cell: LinearisedCell, where: str, mechanisms: Sequence[str]) -> None:
+    """Refuse a linearised membrane that is unstable at its operating point: its
+    conductance matrix (membrane leak plus axial coupling) is not positive definite,
+    so a perturbation grows instead of decaying (a negative total membrane conductance
+    the axial currents do not hold)."""
+    cable = cell.cable()
+    try:
+        np.linalg.cholesky(cable.axial + np.diag(cable.conductance))
+    except np.linalg.LinAlgError:
+        k = int(np.argmin(cable.g))
+        raise ValueError(
+            f"{where}: the linearised membrane is unstable at its operating point (its "
+            "conductance matrix is not positive definite): segment "
+            f"{cell.segments[k]} has the total membrane conductance {cable.g[k]:.6g} "
+            f"S/cm² (mechanisms {list(mechanisms)}); no kernel exists for it") from None
 
 
 def _uniform_leak_reversal(segments: Sequence[Any]) -> float | None:

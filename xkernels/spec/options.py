@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 Linearisation = Literal["as-is", "passive", "frozen", "quasi-active"]
 OperatingPoint = Literal["rest", "mean-input"]
 Averaging = Literal["reference", "depth"]
+Solver = Literal["auto", "neuron", "linear"]
 #: Membrane linearisation modes (see :mod:`xkernels.engine.membrane`); ``"as-is"``
 #: simulates the cell as specified (LFPykernels' behaviour).
 LINEARISATIONS: tuple[str, ...] = get_args(Linearisation)
@@ -43,6 +44,10 @@ LINEARISATIONS: tuple[str, ...] = get_args(Linearisation)
 OPERATING_POINTS: tuple[str, ...] = get_args(OperatingPoint)
 #: Population-averaging modes (:mod:`xkernels.engine.depth_average`).
 AVERAGING_MODES: tuple[str, ...] = get_args(Averaging)
+#: How kernels are computed (:mod:`xkernels.engine.cable`): ``"neuron"`` time-steps
+#: every response in NEURON, ``"linear"`` evaluates NEURON's fixed-step scheme of a
+#: linear membrane in closed form, ``"auto"`` takes ``"linear"`` wherever it is exact.
+SOLVERS: tuple[str, ...] = get_args(Solver)
 #: Relative tolerance of "a whole number of time steps" (``tau / dt``).
 WHOLE_RTOL = 1e-9
 
@@ -193,6 +198,7 @@ class KernelOptions(Spec):
     depth_nodes: Annotated[int, checked(check_int, minimum=1)] = 5
     operating_point: Annotated[OperatingPoint, checked(check_choice,
                                                         allowed=OPERATING_POINTS)] = "rest"
+    solver: Annotated[Solver, checked(check_choice, allowed=SOLVERS)] = "auto"
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(type(self).model_fields))

@@ -163,7 +163,7 @@ def unit_response_task(item: CellPlan, plan: KernelPlan,
     from xkernels.engine.cells import LinearisedCell
 
     pop, options = item.population, plan.options
-    with LinearisedCell(pop.cell, pop, options.dt, item.e_pas) as cell:
+    with LinearisedCell(pop.cell, pop, options.dt, item.e_pas, options.solver) as cell:
         cell.shift_g_pas(item.plan.g_shift)
         if options.averaging == "depth":
             matrices = depth_matrices(plan.probes, cell.geometry, pop,
