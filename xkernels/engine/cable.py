@@ -32,11 +32,11 @@ Nothing here imports NEURON: :meth:`xkernels.engine.cells.NeuronCell.cable` read
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Cable", "LinearCable", "peak_norm"]
+__all__ = ["Cable", "LinearCable", "linear_cable", "peak_norm"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,13 +145,16 @@ class LinearCable:
     """
 
     def __init__(self, cable: Cable, dt: float) -> None:
-        self.cable = cable
+        # the membrane as it is now (the caller's arrays may change later)
+        self.cable = replace(cable, cm=cable.cm.copy(), g=cable.g.copy(), e=cable.e.copy())
+        cable = self.cable
         self.dt = float(dt)
         K = cable.capacitance / self.dt
         G = cable.conductance
         A = cable.axial
         self._G = G
         self._A = A
+        self._modal: dict = {}
         s = 1.0 / np.sqrt(K)
         S = (A + np.diag(K + G)) * s[:, None] * s[None, :]
         lam, Q = np.linalg.eigh(S)
@@ -191,6 +194,14 @@ class LinearCable:
         ``peak_norm (a1**(n-1) - a2**(n-1))``; the mode obeys ``y[n+1] = ρ (y[n] -
         u[n])``.
         """
+        key = (float(tau1), float(tau2), int(n_after))
+        if key not in self._modal:
+            if len(self._modal) >= 8:
+                self._modal.clear()
+            self._modal[key] = self._modal_kernel(*key)
+        return self._modal[key]
+
+    def _modal_kernel(self, tau1: float, tau2: float, n_after: int) -> np.ndarray:
         f, t1, t2 = peak_norm(tau1, tau2)
         a1, a2 = np.exp(-self.dt / t1), np.exp(-self.dt / t2)
         rho = self.poles
@@ -221,6 +232,15 @@ class LinearCable:
         c = self._in.T @ np.asarray(weights, dtype=float)
         return self._out @ (c[:, None] * self.modal_kernel(tau1, tau2, n_after))
 
+    def mapped(self, matrix: np.ndarray) -> np.ndarray:
+        """``matrix @`` (modes -> membrane currents): signals per unit mode, shape
+        (n_channels, nseg); the last matrix's product is kept."""
+        matrix = np.asarray(matrix)
+        last = getattr(self, "_mapped", None)
+        if last is None or last[0] is not matrix:
+            self._mapped = (matrix, matrix @ self._out)
+        return self._mapped[1]
+
     def projected(self, matrix: np.ndarray, weights: np.ndarray, tau1: float, tau2: float,
                   n_after: int) -> np.ndarray:
         """``matrix @ response(weights, ...)`` without forming the currents: shape
@@ -228,8 +248,45 @@ class LinearCable:
         several volleys at once (then (n_vol, n_channels, n_after + 1))."""
         w = np.asarray(weights, dtype=float)
         F = self.modal_kernel(tau1, tau2, n_after)
-        R = np.asarray(matrix) @ self._out              # (n_ch, modes)
+        R = self.mapped(matrix)                         # (n_ch, modes)
         c = self._in.T @ w                              # (modes,) or (modes, n_vol)
         if c.ndim == 1:
             return (R * c[None, :]) @ F
         return np.einsum("cm,mv,mt->vct", R, c, F, optimize=True)
+
+
+#: Recently built :class:`LinearCable` objects (key -> solver), :func:`linear_cable`.
+_SOLVERS: dict = {}
+SOLVERS_KEPT = 64
+
+
+def linear_cable(cable: Cable, dt: float, membrane: bytes) -> LinearCable:
+    """The :class:`LinearCable` of ``cable`` at ``dt``, reused while the same cable
+    (same axial matrix object) and the same ``membrane`` (bytes of cm, g, e) come
+    again in this process.
+
+    Parameters
+    ----------
+    cable : Cable
+        The cable.
+    dt : float
+        Time step (ms).
+    membrane : bytes
+        Identifies the cable's membrane arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[1.0, -1.0], [-1.0, 1.0]]) * 1e-2
+    >>> cable = Cable(np.full(2, 1e3), np.ones(2), np.full(2, 1e-4), np.full(2, -65.0), A)
+    >>> key = cable.g.tobytes()
+    >>> linear_cable(cable, 0.1, key) is linear_cable(cable, 0.1, key)
+    True
+    """
+    key = (id(cable.axial), float(dt), membrane)
+    found = _SOLVERS.get(key)
+    if found is None or found.cable.axial is not cable.axial:
+        while len(_SOLVERS) >= SOLVERS_KEPT:
+            del _SOLVERS[next(iter(_SOLVERS))]
+        found = _SOLVERS[key] = LinearCable(cable, dt)
+    return found

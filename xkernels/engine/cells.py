@@ -15,12 +15,12 @@ like the reference does: from ``v_init`` with the synaptic volley at ``t_X``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from xkernels.engine.biophysics import finish_preset, preset_function
-from xkernels.engine.cable import Cable, LinearCable
+from xkernels.engine.cable import Cable, LinearCable, linear_cable
 from xkernels.engine.mechanisms import NEURON_LOCK, load_mechanisms
 from xkernels.spec.network import CellSpec, Population
 
@@ -193,6 +193,10 @@ class NeuronCell:
 
     def _release(self) -> None:
         """Drop what refers to the sections (synapses, recorders) before they go."""
+
+    def segment_name(self, k: int) -> str:
+        """NEURON's name of segment ``k`` (for messages)."""
+        return str(self.segments[k])
 
     def read_geometry(self) -> Geometry:
         """The segment geometry of the cell where it is now (µm)."""
@@ -482,7 +486,7 @@ class LinearisedCell(NeuronCell):
         cable = self.cable()
         key = b"".join(a.tobytes() for a in (cable.cm, cable.g, cable.e))
         if self._linear is None or self._linear[0] != key:
-            self._linear = (key, LinearCable(cable, self.dt))
+            self._linear = (key, linear_cable(cable, self.dt, key))
         return self._linear[1]
 
     # -- simulation --------------------------------------------------------------------
@@ -539,3 +543,156 @@ class LinearisedCell(NeuronCell):
     def _run(self, recorders: list, n_steps: int) -> np.ndarray:
         """Integrate ``n_steps`` steps from initialisation; the recorded currents."""
         return self.advance(recorders, (n_steps - 1.5) * self.dt, n_steps + 1)[:, : n_steps + 1]
+
+
+class CableCell:
+    """A linear cell without NEURON: the :class:`LinearisedCell` of a passive cell
+    (only ``pas``) as its geometry and :class:`~xkernels.engine.cable.Cable`, for the
+    linear solver.
+
+    Read from NEURON once per cell specification, population placement and default
+    leak reversal (:func:`cable_cell`, cached), then every kernel computation with
+    that cell costs no NEURON cell.  It offers what the kernel paths use of a linear
+    :class:`LinearisedCell` -- ``geometry``, the leak changes (:meth:`shift_g_pas`,
+    :meth:`add_leak`, the same arithmetic as NEURON's ``pas``),
+    :meth:`synaptic_response` and :meth:`linear_cable` -- with the same numbers.
+
+    Parameters
+    ----------
+    geometry : Geometry
+        The cell's segment geometry (µm).
+    cable : Cable
+        Its cable with the leak as built.
+    names : tuple of str
+        NEURON's segment names (for messages).
+    dt : float
+        Time step (ms).
+    population : str
+        The population (for messages).
+    """
+
+    #: responses always come from the linear solver; no NEURON state exists
+    in_neuron = False
+    solver = "linear"
+
+    def __init__(self, geometry: Geometry, cable: Cable, names: tuple[str, ...], dt: float,
+                 population: str) -> None:
+        self.geometry = geometry
+        self._cable = replace(cable, g=cable.g.copy(), e=cable.e.copy())
+        self._names = names
+        self.dt = float(dt)
+        self.population = population
+        self._linear: tuple[bytes, LinearCable] | None = None
+
+    def __enter__(self) -> CableCell:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    @property
+    def nseg(self) -> int:
+        return self.geometry.nseg
+
+    def segment_name(self, k: int) -> str:
+        """NEURON's name of segment ``k``."""
+        return self._names[k]
+
+    def is_linear(self) -> bool:
+        return True
+
+    def uses_linear_solver(self) -> bool:
+        return True
+
+    def cable(self) -> Cable:
+        """The cable with the leak as it is now."""
+        return self._cable
+
+    def _changes(self, g: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+        g = np.asarray(g, dtype=float)
+        if g.shape != (self.nseg,):
+            raise ValueError(f"{what} must have shape ({self.nseg},) (one value per "
+                             f"segment), got {g.shape}")
+        k = np.flatnonzero(g)
+        return k, g[k]
+
+    def shift_g_pas(self, delta: np.ndarray) -> None:
+        """As :meth:`NeuronCell.shift_g_pas`."""
+        k, dg = self._changes(delta, "the g_eff leak shift")
+        self._cable.g[k] += dg
+
+    def add_leak(self, g: np.ndarray, e: float | np.ndarray,
+                 what: str = "the mean input") -> None:
+        """As :meth:`NeuronCell.add_leak` (the same floating-point operations)."""
+        e = np.broadcast_to(np.asarray(e, dtype=float), (self.nseg,))
+        k, dg = self._changes(g, what)
+        bad = k[~np.isfinite(e[k])]
+        if bad.size:
+            raise ValueError(f"segment {self._names[bad[0]]}: the reversal potential of "
+                             f"{what} must be finite, got {e[bad[0]]}")
+        old_g, old_e = self._cable.g[k], self._cable.e[k]
+        total = old_g + dg
+        self._cable.e[k] = (old_g * old_e + dg * e[k]) / total
+        self._cable.g[k] = total
+
+    def resting_potential(self, tolerance: float = 1e-9) -> float | None:
+        """As :meth:`NeuronCell.resting_potential`."""
+        e = self._cable.e
+        if e.max() - e.min() > tolerance:
+            return None
+        return float(np.mean(e)) if tolerance else float(e[0])
+
+    linear_cable = LinearisedCell.linear_cable
+
+    def synaptic_response(self, weights: np.ndarray, tau1: float, tau2: float,
+                          n_after: int, t_X: float) -> np.ndarray:
+        """As :meth:`LinearisedCell.synaptic_response` (``t_X`` is not needed)."""
+        return self.linear_cable().response(weights, tau1, tau2, n_after)
+
+
+#: Passive cells read by :func:`cable_cell`: key -> (geometry, cable, names) or None.
+_SNAPSHOTS: dict = {}
+SNAPSHOTS_KEPT = 32
+
+
+def _snapshot(spec: CellSpec, population: Population, e_pas_default: float | None):
+    key = (spec, tuple(sorted(population.rotation.items())), population.loc, e_pas_default)
+    if key not in _SNAPSHOTS:
+        with LinearisedCell(spec, population, 1.0, e_pas_default) as cell:
+            linear = cell.is_linear() and all("pas" in {m.name() for m in seg}
+                                              for seg in cell.segments)
+            snap = (cell.geometry, cell.cable(), tuple(str(seg) for seg in cell.segments)) \
+                if linear else None
+        while len(_SNAPSHOTS) >= SNAPSHOTS_KEPT:
+            del _SNAPSHOTS[next(iter(_SNAPSHOTS))]
+        _SNAPSHOTS[key] = snap
+    return _SNAPSHOTS[key]
+
+
+def cable_cell(spec: CellSpec, population: Population, dt: float,
+               e_pas_default: float | None = None) -> CableCell | None:
+    """The :class:`CableCell` of a passive cell (None if its membrane is not linear).
+
+    The NEURON cell is built once per cell specification, population ``rotation`` and
+    ``loc`` and ``e_pas_default`` in a process (the last :data:`SNAPSHOTS_KEPT` are
+    kept); each call returns a fresh :class:`CableCell` whose
+    leak can be changed without touching the cached one.
+
+    Parameters
+    ----------
+    spec, population, dt, e_pas_default
+        As for :class:`LinearisedCell`.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> pop = xkernels.Network.example().population("E")
+    >>> cell = cable_cell(pop.cell, pop, dt=0.0625, e_pas_default=-65.0)
+    >>> cell.nseg, cell.resting_potential(tolerance=0.0)
+    (27, -65.0)
+    """
+    snap = _snapshot(spec, population, e_pas_default)
+    if snap is None:
+        return None
+    geometry, cable, names = snap
+    return CableCell(geometry, cable, names, dt, population.name)

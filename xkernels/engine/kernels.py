@@ -33,7 +33,7 @@ from xkernels.contract import (
 )
 from xkernels.engine import depth_average as avg
 from xkernels.engine import linearisation as lin
-from xkernels.engine.cells import Geometry, LinearisedCell
+from xkernels.engine.cells import CableCell, Geometry, LinearisedCell, cable_cell
 from xkernels.engine.membrane import RestingState, linearised
 from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
 from xkernels.engine.timeline import lfpykernels_grid, regular_grid
@@ -191,10 +191,17 @@ def simulate_values(network: Network, plan: KernelPlan,
 Prepared = tuple[PopulationPlan, RestingState | None, str]
 
 
-def _build(network: Network, post: str, plan: KernelPlan) -> LinearisedCell:
+def _build(network: Network, post: str, plan: KernelPlan) -> LinearisedCell | CableCell:
+    """The cell of ``post``: without NEURON (:class:`CableCell`, read once per process)
+    where the linear solver applies to a passive cell, else in NEURON."""
     pop = network.population(post)
-    return LinearisedCell(pop.cell, pop, plan.options.dt,
-                          leak_reversal_of(plan.vrest_by_post[post]), plan.options.solver)
+    e_pas = leak_reversal_of(plan.vrest_by_post[post])
+    if plan.options.solver != "neuron" and plan.linearisation.get(post, "as-is") in (
+            "as-is", "passive"):
+        twin = cable_cell(pop.cell, pop, plan.options.dt, e_pas)
+        if twin is not None:
+            return twin
+    return LinearisedCell(pop.cell, pop, plan.options.dt, e_pas, plan.options.solver)
 
 
 def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepared:
@@ -248,9 +255,8 @@ def simulate_population(network: Network, post: str, plan: KernelPlan, prepared:
         matrix = probes_matrix(plan.probes, cell.geometry, network.population(post),
                                plan.options.n_positions, plan.options.seed)
         return {source: lin.finish_kernel(
-                    lin.project(matrix, membrane.response(item.weights, item.tau1, item.tau2,
-                                                          plan.grid.n_response,
-                                                          plan.options.t_X)),
+                    membrane.signal(matrix, item.weights, item.tau1, item.tau2,
+                                    plan.grid.n_response, plan.options.t_X),
                     item.h_delay, plan.grid.delay_centre, plan.grid.lags)
                 for source, item in inputs.inputs.items() if source in pre}
 

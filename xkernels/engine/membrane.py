@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import LinearisedCell
 from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
 from xkernels.spec.network import Network
@@ -159,11 +160,18 @@ class LinearisedMembrane:
         if mode == "as-is":
             self.linear = cell.uses_linear_solver()  # refuses "linear" for active cells
             return
+        where = f"linearisation={mode!r} of population {population!r}"
+        if not getattr(cell, "in_neuron", True):  # a CableCell: only "passive" comes here
+            self.linear = True
+            exact = cell.resting_potential(tolerance=0.0)
+            v = np.full(cell.nseg, exact) if exact is not None else cell.linear_cable().rest()
+            _check_stable(cell, where, ["pas"])
+            self.state = RestingState(mode, v)
+            return
         from neuron import h
 
         self._h = h
         h.CVode().use_fast_imem(1)
-        where = f"linearisation={mode!r} of population {population!r}"
         segments = cell.segments
         mechanisms = sorted({name for seg in segments for name in _mechanisms(seg)})
         if mode == "quasi-active" and cell.solver == "linear":
@@ -267,6 +275,15 @@ class LinearisedMembrane:
         if self._baseline is None or self._baseline.shape[-1] != n_steps + 1:
             self._baseline = self._run(np.zeros_like(weights), tau1, tau2, n_steps)
         return self._run(weights, tau1, tau2, n_steps) - self._baseline
+
+    def signal(self, matrix: np.ndarray, weights: np.ndarray, tau1: float, tau2: float,
+               n_after: int, t_X: float) -> np.ndarray:
+        """``matrix @ response(...)``: the probe signals (n_channels, n_after + 1) of
+        :meth:`response` mapped through ``matrix`` (n_channels, nseg); the linear solver
+        maps its modes directly."""
+        if self.linear:
+            return self.cell.linear_cable().projected(matrix, weights, tau1, tau2, n_after)
+        return lin.project(matrix, self.response(weights, tau1, tau2, n_after, t_X))
 
     def _run(self, weights: np.ndarray, tau1: float, tau2: float, n_steps: int) -> np.ndarray:
         """Currents (nA) at lags 0..n_steps after a volley at one step after the rest."""
@@ -498,7 +515,7 @@ def _check_stable(cell: LinearisedCell, where: str, mechanisms: Sequence[str]) -
         raise ValueError(
             f"{where}: the linearised membrane is unstable at its operating point (its "
             "conductance matrix is not positive definite): segment "
-            f"{cell.segments[k]} has the total membrane conductance {cable.g[k]:.6g} "
+            f"{cell.segment_name(k)} has the total membrane conductance {cable.g[k]:.6g} "
             f"S/cm² (mechanisms {list(mechanisms)}); no kernel exists for it") from None
 
 
