@@ -159,3 +159,21 @@ def test_solver_in_provenance_and_hash():
     b = prepare_kernels(network, _probes(), xkernels.KernelOptions(solver="linear"))
     assert a.digest != b.digest
     assert '"solver":"linear"' in b.attrs["options"]
+
+
+def test_sweep_of_tau2_and_rate_equals_neuron(mechanisms_loaded):
+    """A sweep over an E->E tau2 x the E rate with g_eff (every point changes the
+    membrane): each point equals compute_kernels(solver="neuron") to 1e-9."""
+    network = xkernels.Network.example()
+    options = {"tau": 20.0, "g_eff": True, "averaging": "reference", "operating_point": "rest"}
+    tau2 = [1.5, 3.0]
+    rate = [1.0, 8.0]
+    S = xkernels.sweep(network, {"connections[E->E].synapse.tau2": tau2,
+                                 "populations[E].rate": rate}, _probes(),
+                       client="sync", progress=False, **options)
+    for i, j in [(0, 1), (1, 0)]:
+        point = network.with_values({"connections[E->E].synapse.tau2": tau2[i],
+                                     "populations[E].rate": rate[j]})
+        ref = _kernels(point, "neuron", **options)
+        got = S.isel({S.dims[0]: i, S.dims[1]: j})
+        assert _worst(got.values, ref.values) <= EXACT

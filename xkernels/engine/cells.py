@@ -569,6 +569,8 @@ class CableCell:
         Time step (ms).
     population : str
         The population (for messages).
+    memo : dict, optional
+        Shared by the CableCells of one cached cell (:attr:`memo`).
     """
 
     #: responses always come from the linear solver; no NEURON state exists
@@ -576,8 +578,10 @@ class CableCell:
     solver = "linear"
 
     def __init__(self, geometry: Geometry, cable: Cable, names: tuple[str, ...], dt: float,
-                 population: str) -> None:
+                 population: str, memo: dict | None = None) -> None:
         self.geometry = geometry
+        #: kept with the cached cell: what depends only on its geometry (probe matrices)
+        self.memo = {} if memo is None else memo
         self._cable = replace(cable, g=cable.g.copy(), e=cable.e.copy())
         self._names = names
         self.dt = float(dt)
@@ -661,8 +665,8 @@ def _snapshot(spec: CellSpec, population: Population, e_pas_default: float | Non
         with LinearisedCell(spec, population, 1.0, e_pas_default) as cell:
             linear = cell.is_linear() and all("pas" in {m.name() for m in seg}
                                               for seg in cell.segments)
-            snap = (cell.geometry, cell.cable(), tuple(str(seg) for seg in cell.segments)) \
-                if linear else None
+            snap = (cell.geometry, cell.cable(), tuple(str(seg) for seg in cell.segments),
+                    {}) if linear else None
         while len(_SNAPSHOTS) >= SNAPSHOTS_KEPT:
             del _SNAPSHOTS[next(iter(_SNAPSHOTS))]
         _SNAPSHOTS[key] = snap
@@ -694,5 +698,5 @@ def cable_cell(spec: CellSpec, population: Population, dt: float,
     snap = _snapshot(spec, population, e_pas_default)
     if snap is None:
         return None
-    geometry, cable, names = snap
-    return CableCell(geometry, cable, names, dt, population.name)
+    geometry, cable, names, memo = snap
+    return CableCell(geometry, cable, names, dt, population.name, memo)

@@ -252,8 +252,18 @@ def simulate_population(network: Network, post: str, plan: KernelPlan, prepared:
                                  mode, pre=pre)
     with _build(network, post, plan) as cell, \
             linearised(network, post, cell, plan, inputs, mode, state) as (membrane, _):
-        matrix = probes_matrix(plan.probes, cell.geometry, network.population(post),
-                               plan.options.n_positions, plan.options.seed)
+        matrix = cell_probes_matrix(cell, plan, network.population(post))
+        grid = plan.grid
+        if membrane.linear:  # every kernel of the cell in one batch
+            items = {source: item for source, item in inputs.inputs.items() if source in pre}
+            if not items:
+                return {}
+            signals = np.stack([membrane.signal(matrix, item.weights, item.tau1, item.tau2,
+                                                grid.n_response, plan.options.t_X)
+                                for item in items.values()])
+            return dict(zip(items, lin.finish_kernels(
+                signals, [item.h_delay for item in items.values()], grid.delay_centre,
+                grid.lags)))
         return {source: lin.finish_kernel(
                     membrane.signal(matrix, item.weights, item.tau1, item.tau2,
                                     plan.grid.n_response, plan.options.t_X),
@@ -371,6 +381,22 @@ def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
     attrs = {**plan.attrs, VALUES_DIGEST_ATTR: values_digest(values)}
     return xr.DataArray(values, dims=CORE_DIMS, coords=dict(plan.coords), name=KERNEL_NAME,
                         attrs=attrs)
+
+
+def cell_probes_matrix(cell: LinearisedCell | CableCell, plan: KernelPlan,
+                       pop: Population) -> np.ndarray:
+    """:func:`probes_matrix` of ``cell``, kept with a :class:`CableCell`'s cached cell
+    (the same geometry in every computation) when every probe is described by its
+    definition (:func:`xkernels.probes.probe_definitions`)."""
+    o = plan.options
+    memo = getattr(cell, "memo", None)
+    if memo is None or any(d.get("params") is None for d in plan.probe_defs.values()):
+        return probes_matrix(plan.probes, cell.geometry, pop, o.n_positions, o.seed)
+    key = ("probes", json.dumps(list(plan.probe_defs.items()), sort_keys=True), pop.radius,
+           pop.loc, pop.scale, o.n_positions, o.seed)
+    if key not in memo:
+        memo[key] = probes_matrix(plan.probes, cell.geometry, pop, o.n_positions, o.seed)
+    return memo[key]
 
 
 def probes_matrix(named: Mapping[str, Any], geometry: Geometry, pop: Population,
