@@ -202,6 +202,8 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         plans = node_plans(network, post, geometry, plan, rule.offsets, memo={})
         if pre is not None:
             plans = [_only(p, pre) for p in plans]
+        linear = cell.uses_linear_solver() if mode == "as-is" else \
+            mode != "quasi-active" and plan.options.solver != "neuron"
         if mode == "as-is":
             signals = _superposed(cell, post, plans, rule.matrices, plan, method)
             if signals is None:
@@ -213,6 +215,14 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         signals = _linearised_signals(network, post, plans, rule, plan, build, mode)
     out = {}
     n_ch = rule.matrices.shape[1]
+    if linear:  # as the reference path of the linear solver: one batch
+        sources = list(plans[0].inputs)
+        zero = np.zeros((n_ch, plan.grid.n_response + 1))
+        kernels = lin.finish_kernels(
+            np.stack([signals.get(source, zero) for source in sources]),
+            [plans[0].inputs[source].h_delay for source in sources],
+            plan.grid.delay_centre, plan.grid.lags) if sources else []
+        return dict(zip(sources, kernels))
     for source, inp in plans[0].inputs.items():
         response = signals.get(source, np.zeros((n_ch, plan.grid.n_response + 1)))
         out[source] = lin.finish_kernel(response, inp.h_delay, plan.grid.delay_centre,
@@ -276,7 +286,12 @@ def _node_signals(cell: LinearisedCell, plans: list[PopulationPlan], Q: np.ndarr
         cell.shift_g_pas(np.asarray(node.g_shift) - current)
         current = np.asarray(node.g_shift)
         for pre, inp in node.inputs.items():
-            if np.any(np.asarray(inp.weights) != 0.0):
+            if not np.any(np.asarray(inp.weights) != 0.0):
+                continue
+            if cell.uses_linear_solver():
+                _add(signals, pre, cell.linear_cable().projected(
+                    Q[n], inp.weights, inp.tau1, inp.tau2, plan.grid.n_response))
+            else:
                 imem = cell.synaptic_response(inp.weights, inp.tau1, inp.tau2,
                                               plan.grid.n_response, plan.options.t_X)
                 _add(signals, pre, lin.project(Q[n], imem))
@@ -293,7 +308,8 @@ def _linearised_signals(network: Network, post: str, plans: list[PopulationPlan]
                                          depth=float(offset)) as (membrane, inputs):
             for pre, inp in inputs.inputs.items():
                 if pre in node.inputs and np.any(np.asarray(inp.weights) != 0.0):
-                    imem = membrane.response(inp.weights, inp.tau1, inp.tau2,
-                                             plan.grid.n_response, plan.options.t_X)
-                    _add(signals, pre, lin.project(rule.matrices[n], imem))
+                    _add(signals, pre, membrane.signal(rule.matrices[n], inp.weights,
+                                                       inp.tau1, inp.tau2,
+                                                       plan.grid.n_response,
+                                                       plan.options.t_X))
     return signals

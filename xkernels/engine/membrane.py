@@ -188,9 +188,10 @@ class LinearisedMembrane:
             _keep_only(cell, (LEAK,))
         elif mode == "frozen":
             check_current_evaluation()  # before any state exists: it adds a section
-        if not self.linear:
-            for tau1, tau2 in dict.fromkeys((float(a), float(b)) for a, b in taus):
-                self._add_synapses(tau1, tau2)
+        # the synapses are placed before settling whichever the solver (they take part
+        # in NEURON's variable-step settling: the same resting state either way)
+        for tau1, tau2 in dict.fromkeys((float(a), float(b)) for a, b in taus):
+            self._add_synapses(tau1, tau2)
         if mode == "frozen" and state is not None:
             self._freeze(state)
         elif mode == "frozen":
