@@ -49,6 +49,12 @@ def _with_e_pas():
     return xkernels.Network.from_dict(spec)
 
 
+def _fast_rise():
+    spec = xkernels.Network.example().to_dict()
+    spec["connections"][0]["synapse"]["tau1"] = 0.01
+    return xkernels.Network.from_dict(spec)
+
+
 def _current_based():
     spec = xkernels.Network.example().to_dict()
     spec["conductance_based"] = False
@@ -70,6 +76,8 @@ CASES = {
         np.linspace(-70.0, -60.0, 15))}}, "e_pas"),
     "current_based": ({"g_eff": False, "fir": True}, True),
     "frozen_active": ({"linearisation": "frozen"}, "active"),
+    # a rise time far below dt (the microcircuit's 0.01 ms at dt 0.0625)
+    "fast_rise": ({"g_eff": False}, "fast_rise"),
 }
 
 
@@ -77,12 +85,13 @@ CASES = {
 def test_linear_equals_neuron(case, mechanisms_loaded):
     options, kind = CASES[case]
     network = {False: xkernels.Network.example, True: _current_based, "e_pas": _with_e_pas,
+               "fast_rise": _fast_rise,
                "active": lambda: xkernels.Network.example(active=True)}[kind]()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = _kernels(network, "neuron", **options)
         got = _kernels(network, "linear", **options)
-    assert np.abs(ref.values).max() > 0
+    assert np.abs(ref.values).max() > 0 and np.isfinite(got.values).all()
     assert _worst(got.values, ref.values) <= EXACT, case
     assert got.attrs.get("resting_state") is None or \
         np.allclose(_rest(got), _rest(ref), rtol=0, atol=1e-6)

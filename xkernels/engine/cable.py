@@ -101,16 +101,21 @@ def peak_norm(tau1: float, tau2: float) -> tuple[float, float, float]:
 
 
 def _powers_difference(rho: np.ndarray, a: float, n: np.ndarray) -> np.ndarray:
-    """``(rho**n - a**n) / (rho - a)`` (= Σ_{k<n} rho**(n-1-k) a**k), stably for rho
-    near a: ``a**(n-1) expm1(n δ) / expm1(δ)`` with ``δ = log(rho / a)``.
+    """``(rho**n - a**n) / (rho - a)`` (= Σ_{k<n} rho**(n-1-k) a**k), stably for any
+    bases in (0, 1]: with ``b`` the larger base and ``δ = log(smaller / b) <= 0`` it is
+    ``b**(n-1) expm1(n δ) / expm1(δ)`` (``n`` where ``δ = 0``), which neither cancels
+    for nearby bases nor overflows for distant ones.
 
     ``rho`` has shape (m,), ``n`` shape (T,) of ints >= 0; the result (m, T)."""
-    delta = np.log(rho)[:, None] - np.log(a)
+    log_rho = np.log(rho)[:, None]
+    log_a = np.log(a)
+    high = np.maximum(log_rho, log_a)
+    delta = np.minimum(log_rho, log_a) - high
     nn = n[None, :].astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.expm1(nn * delta) / np.expm1(delta)
     ratio = np.where(delta == 0.0, nn, ratio)
-    return a ** (nn - 1.0) * ratio
+    return np.exp((nn - 1.0) * high) * ratio
 
 
 class LinearCable:

@@ -1,0 +1,208 @@
+"""Benchmark: solver="linear" against solver="neuron" (issue 23), same process.
+
+1. The README network (2 x 2 kernels, 13-channel LFP + CDM, tau = 50 ms, g_eff on) and
+   the microcircuit's 64 kernels (16-channel LFP + CDM, g_eff off), ``compute_kernels``
+   with each solver, interleaved, best of ``--repeat`` CPU times; the largest
+   deviation per channel relative to the channel's peak.
+2. A large reconstructed cell: a NeuroMorpho reconstruction shipped with Brian2
+   (benchmarks/cells/mp_ma_40984_gc2.CNG.swc) with segments of at most 2 µm (1010
+   segments) as both populations of the README network: the first call (NEURON cell
+   read, eigendecomposition) and a repeated one, with the peak memory the linear
+   solver allocates (tracemalloc).
+3. A 100-point sweep of the E->E ``tau2`` x the E ``rate`` with g_eff on the README
+   network (every point changes the membrane), in this process, with points checked
+   against ``compute_kernels(solver="neuron")``.
+4. Where the time of one README computation goes (cProfile, top functions).
+
+    python benchmarks/linear_solver.py [--repeat 5] [--skip-large] [--skip-profile]
+
+``benchmarks/kernels.py --solver`` and ``benchmarks/microcircuit.py --solver`` run
+part 1 for their network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+CELLS = Path(__file__).resolve().parent / "cells"
+README_GCP = {"z": np.linspace(1000.0, -200.0, 13), "sigma": 0.3, "R": 150.0,
+              "sigma_z": 75.0}
+README_OPTIONS = {"dt": 2 ** -4, "tau": 50.0, "t_X": 500.0, "Vrest": -65.0, "g_eff": True,
+                  "averaging": "reference", "operating_point": "rest"}
+
+
+def worst(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest difference per channel relative to that channel's peak (channels with a
+    zero peak skipped; inf if either has a non-finite value)."""
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("inf")
+    out = 0.0
+    for c in range(a.shape[2]):
+        peak = np.abs(b[:, :, c]).max()
+        if peak > 0:
+            out = max(out, float(np.abs(a[:, :, c] - b[:, :, c]).max() / peak))
+    return out
+
+
+def compare(name: str, run, repeat: int) -> dict:
+    """``run(solver)`` -> kernels, for both solvers, interleaved; best CPU times."""
+    run("neuron")
+    run("linear")  # warm-up: NEURON libraries, cached cells
+    times = {"neuron": [], "linear": []}
+    values = {}
+    for _ in range(repeat):
+        for solver in ("neuron", "linear"):
+            start = time.process_time()
+            values[solver] = run(solver).values
+            times[solver].append(time.process_time() - start)
+    t_n, t_l = min(times["neuron"]), min(times["linear"])
+    dev = worst(values["linear"], values["neuron"])
+    print(f"{name}: neuron {1e3 * t_n:.1f} ms, linear {1e3 * t_l:.1f} ms CPU "
+          f"(best of {repeat}): {t_n / t_l:.1f}x; largest deviation {dev:.2e} of the "
+          "channel peak", flush=True)
+    return {"neuron": t_n, "linear": t_l, "deviation": dev}
+
+
+def readme(solver: str):
+    import xkernels
+
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    return xkernels.compute_kernels(xkernels.Network.example(), probes, solver=solver,
+                                    **README_OPTIONS)
+
+
+def microcircuit(solver: str):
+    import xkernels
+
+    gcp = {"z": -100.0 * np.arange(16), "sigma": 0.3, "R": 564.19, "sigma_z": 100.0}
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **gcp),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    return xkernels.compute_kernels(xkernels.Network.microcircuit(thalamus=False), probes,
+                                    solver=solver, **{**README_OPTIONS, "g_eff": False})
+
+
+def large_network():
+    """The README network with a 1010-segment reconstructed cell as both populations."""
+    import xkernels
+
+    cell = {"morphology": str(CELLS / "mp_ma_40984_gc2.CNG.swc"),
+            "templatefile": str(CELLS / "ReconstructedTemplate.hoc"),
+            "templatename": "ReconstructedTemplate",
+            "biophysics": {"name": "passive", "g_pas": 3e-4, "e_pas": None},
+            "params": {"nsegs_method": "fixed_length", "max_nsegs_length": 2.0}}
+    spec = xkernels.Network.example().to_dict()
+    for pop in spec["populations"]:
+        pop["cell"] = cell
+    for conn in spec["connections"]:
+        conn["placement"]["sections"] = ["allsec"]
+    return xkernels.Network.from_dict(spec)
+
+
+def large_cell() -> None:
+    import xkernels
+    from xkernels.engine.cells import LinearisedCell
+
+    net = large_network()
+    pop = net.population("E")
+    with LinearisedCell(pop.cell, pop, 2 ** -4, -65.0) as cell:
+        nseg = cell.nseg
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+
+    def run(solver):
+        return xkernels.compute_kernels(net, probes, solver=solver, **README_OPTIONS)
+
+    start = time.process_time()
+    ref = run("neuron")
+    t_neuron = time.process_time() - start
+    tracemalloc.start()
+    start = time.process_time()
+    first = run("linear")
+    t_first = time.process_time() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    start = time.process_time()
+    run("linear")
+    t_again = time.process_time() - start
+    start = time.process_time()
+    run("neuron")
+    t_neuron_again = time.process_time() - start
+    kernel_dev = max(float(np.abs(first.values[x, y] - ref.values[x, y]).max()
+                           / np.abs(ref.values[x, y]).max())
+                     for x in range(2) for y in range(2))
+    print(f"large cell ({nseg} segments, 4 kernels): neuron {t_neuron:.2f} s (again "
+          f"{t_neuron_again:.2f} s); linear first call {t_first:.2f} s (cell read, "
+          f"eigendecomposition; peak {peak / 2 ** 20:.0f} MiB traced), again "
+          f"{t_again:.3f} s: {t_neuron_again / t_again:.0f}x; deviation "
+          f"{kernel_dev:.1e} of each kernel's peak, {worst(first.values, ref.values):.1e} "
+          "of the weakest channel's peak", flush=True)
+
+
+def sweep_points(n: int = 10) -> None:
+    import xkernels
+
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    net = xkernels.Network.example()
+    tau2 = list(np.linspace(1.0, 4.0, n))
+    rate = list(np.linspace(1.0, 10.0, n))
+    grid = {"connections[E->E].synapse.tau2": tau2, "populations[E].rate": rate}
+    readme("linear")
+    start = time.perf_counter()
+    S = xkernels.sweep(net, grid, probes, progress=False, **README_OPTIONS)
+    wall = time.perf_counter() - start
+    devs = []
+    for i, j in [(0, 0), (n // 2, n - 1), (n - 1, n // 3)]:
+        point = net.with_values({"connections[E->E].synapse.tau2": tau2[i],
+                                 "populations[E].rate": rate[j]})
+        ref = xkernels.compute_kernels(point, probes, solver="neuron", **README_OPTIONS)
+        devs.append(worst(S.values[i, j], ref.values))
+    print(f"sweep tau2 x rate ({n * n} points, g_eff, default client): {wall:.2f} s wall "
+          f"({n * n / wall:.0f} points/s); 3 points against solver='neuron': largest "
+          f"deviation {max(devs):.1e}", flush=True)
+
+
+def profile() -> None:
+    readme("linear")
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(20):
+        readme("linear")
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(12)
+    print("profile of 20 README computations (solver='linear'), by own time:")
+    print("\n".join(line for line in out.getvalue().splitlines()[6:] if line.strip()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-profile", action="store_true")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    compare("README network (4 kernels)", readme, args.repeat)
+    compare("microcircuit (64 kernels)", microcircuit, args.repeat)
+    if not args.skip_large:
+        large_cell()
+    sweep_points()
+    if not args.skip_profile:
+        profile()
+
+
+if __name__ == "__main__":
+    main()
