@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 import xkernels
-from xkernels.engine.cells import LinearisedCell
+from xkernels.engine.membrane import LinearisedMembrane
 from xkernels.spec import Network
 
 
@@ -22,13 +22,14 @@ def probes():
 @pytest.fixture
 def simulations(monkeypatch):
     counter = {"n": 0}
-    original = LinearisedCell.synaptic_response
+    # every kernel's response goes through LinearisedMembrane.signal (either solver)
+    original = LinearisedMembrane.signal
 
     def counted(cell, *args, **kwargs):
         counter["n"] += 1
         return original(cell, *args, **kwargs)
 
-    monkeypatch.setattr(LinearisedCell, "synaptic_response", counted)
+    monkeypatch.setattr(LinearisedMembrane, "signal", counted)
     return counter
 
 
