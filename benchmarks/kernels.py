@@ -31,6 +31,11 @@ machine), best of ``--repeat`` interleaved runs, for the default node count and 
 input) and off (passive membrane, the same at every depth).
 
     python benchmarks/kernels.py [--repeat 3] [--depth-nodes 3,5,7] [--depth-only]
+
+With ``--solver``: ``solver="linear"`` against ``solver="neuron"`` on the README network
+(:mod:`benchmarks.linear_solver`, which also times a large cell and a sweep).
+
+    python benchmarks/kernels.py --solver [--repeat 5]
 """
 
 from __future__ import annotations
@@ -159,6 +164,9 @@ def per_pair(repeat: int, arguments, title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--solver", action="store_true",
+                        help="solver='linear' against solver='neuron' instead "
+                             "(benchmarks/linear_solver.py)")
     parser.add_argument("--active", action="store_true",
                         help="time the linearisation modes on the active network instead")
     parser.add_argument("--depth-nodes", default="",
@@ -167,6 +175,11 @@ def main() -> None:
                         help="only the depth-averaging cost (no lfpykernels comparison)")
     parser.add_argument("--case", choices=("readme", "other", "both"), default="both")
     args = parser.parse_args()
+    if args.solver:
+        import linear_solver
+
+        linear_solver.compare("README network (4 kernels)", linear_solver.readme, args.repeat)
+        return
     from xkernels.engine.mechanisms import load_mechanisms
 
     load_mechanisms()

@@ -21,6 +21,11 @@
 
     python benchmarks/microcircuit.py [--repeat 3] [--weights 40 --delays 25]
         [--skip-reference] [--depth-nodes 5]
+
+With ``--solver``: ``solver="linear"`` against ``solver="neuron"`` on the 64 kernels
+(benchmarks/linear_solver.py).
+
+    python benchmarks/microcircuit.py --solver [--repeat 5]
 """
 
 from __future__ import annotations
@@ -113,11 +118,19 @@ def worst(H, ref: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--solver", action="store_true",
+                        help="solver='linear' against solver='neuron' instead "
+                             "(benchmarks/linear_solver.py)")
     parser.add_argument("--weights", type=int, default=40)
     parser.add_argument("--delays", type=int, default=25)
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--depth-nodes", type=int, default=None)
     args = parser.parse_args()
+    if args.solver:
+        import linear_solver
+
+        linear_solver.compare("microcircuit (64 kernels)", linear_solver.microcircuit, args.repeat)
+        return
     import xkernels
     from xkernels.engine.mechanisms import load_mechanisms
 
