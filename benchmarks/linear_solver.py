@@ -15,6 +15,7 @@
 4. Where the time of one README computation goes (cProfile, top functions).
 
     python benchmarks/linear_solver.py [--repeat 5] [--skip-large] [--skip-profile]
+    python benchmarks/linear_solver.py --figure docs/linear_solver.png
 
 ``benchmarks/kernels.py --solver`` and ``benchmarks/microcircuit.py --solver`` run
 part 1 for their network.
@@ -206,13 +207,52 @@ def profile() -> None:
     print("\n".join(line for line in out.getvalue().splitlines()[6:] if line.strip()))
 
 
+def figure(path: Path) -> None:
+    """Exactness figure: the README network's kernels from both solvers and their
+    difference per lag, relative to each channel's peak."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    H_n, H_l = readme("neuron"), readme("linear")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    tau = H_n["tau"].values
+    for x in H_n.X.values:
+        for y in H_n.Y.values:
+            cdm_n = H_n.sel(X=x, Y=y).xk.probe("cdm").values[0]
+            cdm_l = H_l.sel(X=x, Y=y).xk.probe("cdm").values[0]
+            line, = axes[0].plot(tau, cdm_n, lw=2.5, alpha=0.5, label=f"{x}→{y} neuron")
+            axes[0].plot(tau, cdm_l, "--", color=line.get_color(), lw=1,
+                         label=f"{x}→{y} linear")
+            peak = np.abs(H_n.sel(X=x, Y=y).values).max(axis=-1, keepdims=True)
+            rel = np.abs(H_l.sel(X=x, Y=y).values - H_n.sel(X=x, Y=y).values) / peak
+            axes[1].semilogy(tau[tau > 0], np.maximum(rel.max(axis=0)[tau > 0], 1e-18),
+                             color=line.get_color(), lw=1, label=f"{x}→{y}")
+    axes[0].set(xlim=(-2, 25), xlabel="τ (ms)", ylabel="CDM kernel (nA µm per spike)",
+                title="README network: solver='neuron' vs 'linear'")
+    axes[0].legend(fontsize=7, ncol=2)
+    axes[1].axhline(1e-9, color="k", ls=":", lw=1)
+    axes[1].text(tau.max() * 0.98, 1.4e-9, "test tolerance 1e-9", ha="right", fontsize=8)
+    axes[1].set(xlabel="τ (ms)", ylabel="|linear − neuron| / channel peak",
+                title="largest over the 14 channels", ylim=(1e-17, 1e-7))
+    axes[1].legend(fontsize=7)
+    fig.savefig(path, dpi=120)
+    print(f"figure: {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--skip-profile", action="store_true")
+    parser.add_argument("--figure", type=Path, default=None,
+                        help="only write the exactness figure to this path")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    if args.figure is not None:
+        figure(args.figure)
+        return
     compare("README network (4 kernels)", readme, args.repeat)
     compare("microcircuit (64 kernels)", microcircuit, args.repeat)
     if not args.skip_large:
