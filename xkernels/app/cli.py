@@ -38,7 +38,7 @@ from xkernels.app.files import (
 from xkernels.checks import check_real, did_you_mean
 from xkernels.hybrid.wiring import EXT_MODES
 from xkernels.signals.convolution import MODES
-from xkernels.spec.options import LINEARISATIONS, OPERATING_POINTS, KernelOptions
+from xkernels.spec.options import LINEARISATIONS, OPERATING_POINTS, SOLVERS, KernelOptions
 from xkernels.store import KernelStoreError
 
 PROG = "xkernels"
@@ -69,8 +69,9 @@ def _status(message: str, quiet: bool = False) -> None:
 
 def _load_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any], KernelOptions]:
     """SPEC.json's network, probes and options, options given as flags replacing its."""
-    flags = {name: getattr(args, name) for name in ("linearisation", "operating_point")
-             if getattr(args, name) is not None}
+    flags = {name: getattr(args, name)
+             for name in ("linearisation", "operating_point", "solver")
+             if getattr(args, name, None) is not None}
     return load_spec(args.spec, **flags)
 
 
@@ -339,6 +340,11 @@ def _add_linearisation(parser: argparse.ArgumentParser) -> None:
                         help="where conductance-based synapses are linearised: 'rest' "
                              "(Vrest, as LFPykernels) or 'mean-input' (the per-segment "
                              "potential of the cell under the mean input; needs g_eff); "
+                             "replaces the option in SPEC.json")
+    parser.add_argument("--solver", choices=SOLVERS, default=None,
+                        help="how membrane responses are computed: 'neuron' (simulated), "
+                             "'linear' (NEURON's fixed step in closed form, linear "
+                             "membranes only) or 'auto' (linear where it applies); "
                              "replaces the option in SPEC.json")
 
 
