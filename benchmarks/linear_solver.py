@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import pstats
 import sys
 import time
@@ -180,31 +179,50 @@ def sweep_points(n: int = 10) -> None:
     rate = list(np.linspace(1.0, 10.0, n))
     grid = {"connections[E->E].synapse.tau2": tau2, "populations[E].rate": rate}
     readme("linear")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     S = xkernels.sweep(net, grid, probes, progress=False, **README_OPTIONS)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     devs = []
     for i, j in [(0, 0), (n // 2, n - 1), (n - 1, n // 3)]:
         point = net.with_values({"connections[E->E].synapse.tau2": tau2[i],
                                  "populations[E].rate": rate[j]})
         ref = xkernels.compute_kernels(point, probes, solver="neuron", **README_OPTIONS)
         devs.append(worst(S.values[i, j], ref.values))
-    print(f"sweep tau2 x rate ({n * n} points, g_eff, default client): {wall:.2f} s wall "
-          f"({n * n / wall:.0f} points/s); 3 points against solver='neuron': largest "
+    print(f"sweep tau2 x rate ({n * n} points, g_eff, default client): {cpu:.2f} s CPU, "
+          f"{wall:.2f} s wall ({n * n / cpu:.0f} points per CPU second); 3 points against "
+          "solver='neuron': largest "
           f"deviation {max(devs):.1e}", flush=True)
 
 
-def profile() -> None:
-    readme("linear")
+#: Stages of one computation: (label, file suffix, function name), cumulative times.
+STAGES = (("prepare_kernels (validation, probe definitions, content hash)",
+           "engine/kernels.py", "prepare_kernels"),
+          ("prepare_population (cell, synapse placement, delay densities)",
+           "engine/kernels.py", "prepare_population"),
+          ("simulate_population (everything below)", "engine/kernels.py",
+           "simulate_population"),
+          ("  probe matrices", "engine/kernels.py", "cell_probes_matrix"),
+          ("  membrane responses (the solver)", "engine/membrane.py", "signal"),
+          ("  delay convolution and window", "engine/linearisation.py", "finish_kernels"),
+          ("label_kernels (DataArray, values digest)", "engine/kernels.py",
+           "label_kernels"))
+
+
+def profile(solver: str = "linear", n: int = 20) -> None:
+    """Where the CPU time of one README computation goes, by stage."""
+    readme(solver)
     prof = cProfile.Profile()
     prof.enable()
-    for _ in range(20):
-        readme("linear")
+    for _ in range(n):
+        readme(solver)
     prof.disable()
-    out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(12)
-    print("profile of 20 README computations (solver='linear'), by own time:")
-    print("\n".join(line for line in out.getvalue().splitlines()[6:] if line.strip()))
+    stats = pstats.Stats(prof).stats
+    total = sum(v[2] for v in stats.values())
+    print(f"where the time goes, README network, solver={solver!r} (cProfile, mean of {n}; "
+          f"total {1e3 * total / n:.1f} ms with profiling overhead):")
+    for label, suffix, name in STAGES:
+        cum = sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] == name)
+        print(f"  {label:66s} {1e3 * cum / n:6.2f} ms")
 
 
 def figure(path: Path) -> None:
@@ -259,7 +277,8 @@ def main() -> None:
         large_cell()
     sweep_points()
     if not args.skip_profile:
-        profile()
+        profile("linear")
+        profile("neuron")
 
 
 if __name__ == "__main__":
