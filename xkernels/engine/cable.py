@@ -90,14 +90,14 @@ def peak_norm(tau1: float, tau2: float) -> tuple[float, float, float]:
 
     Examples
     --------
-    >>> round(peak_norm(0.2, 1.8)[0], 6)
-    1.475269
+    >>> round(float(peak_norm(0.2, 1.8)[0]), 6)
+    1.480583
     """
     tau1, tau2 = float(tau1), float(tau2)
     if tau1 / tau2 > 0.9999:
         tau1 = 0.9999 * tau2
     t_peak = np.log(tau2 / tau1) * tau1 * tau2 / (tau2 - tau1)
-    return 1.0 / (np.exp(-t_peak / tau2) - np.exp(-t_peak / tau1)), tau1, tau2
+    return float(1.0 / (np.exp(-t_peak / tau2) - np.exp(-t_peak / tau1))), tau1, tau2
 
 
 def _powers_difference(rho: np.ndarray, a: float, n: np.ndarray) -> np.ndarray:
