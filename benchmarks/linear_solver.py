@@ -203,7 +203,8 @@ STAGES = (("prepare_kernels (validation, probe definitions, content hash)",
            "simulate_population"),
           ("  probe matrices", "engine/kernels.py", "cell_probes_matrix"),
           ("  membrane responses (the solver)", "engine/membrane.py", "signal"),
-          ("  delay convolution and window", "engine/linearisation.py", "finish_kernels"),
+          ("  delay convolution and window", "engine/linearisation.py",
+           ("finish_kernel", "finish_kernels")),
           ("label_kernels (DataArray, values digest)", "engine/kernels.py",
            "label_kernels"))
 
@@ -221,7 +222,8 @@ def profile(solver: str = "linear", n: int = 20) -> None:
     print(f"where the time goes, README network, solver={solver!r} (cProfile, mean of {n}; "
           f"total {1e3 * total / n:.1f} ms with profiling overhead):")
     for label, suffix, name in STAGES:
-        cum = sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] == name)
+        names = name if isinstance(name, tuple) else (name,)
+        cum = sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] in names)
         print(f"  {label:66s} {1e3 * cum / n:6.2f} ms")
 
 
