@@ -200,11 +200,13 @@ class LinearCable:
         u[n])``.
         """
         key = (float(tau1), float(tau2), int(n_after))
-        if key not in self._modal:
+        found = self._modal.get(key)  # local: safe when threads share this solver
+        if found is None:
+            found = self._modal_kernel(*key)
             if len(self._modal) >= 8:
                 self._modal.clear()
-            self._modal[key] = self._modal_kernel(*key)
-        return self._modal[key]
+            self._modal[key] = found
+        return found
 
     def _modal_kernel(self, tau1: float, tau2: float, n_after: int) -> np.ndarray:
         f, t1, t2 = peak_norm(tau1, tau2)
@@ -241,10 +243,10 @@ class LinearCable:
         """``matrix @`` (modes -> membrane currents): signals per unit mode, shape
         (n_channels, nseg); the last matrix's product is kept."""
         matrix = np.asarray(matrix)
-        last = getattr(self, "_mapped", None)
+        last = getattr(self, "_mapped", None)  # local: safe when threads share this solver
         if last is None or last[0] is not matrix:
-            self._mapped = (matrix, matrix @ self._out)
-        return self._mapped[1]
+            last = self._mapped = (matrix, matrix @ self._out)
+        return last[1]
 
     def projected(self, matrix: np.ndarray, weights: np.ndarray, tau1: float, tau2: float,
                   n_after: int) -> np.ndarray:
@@ -292,6 +294,6 @@ def linear_cable(cable: Cable, dt: float, membrane: bytes) -> LinearCable:
     found = _SOLVERS.get(key)
     if found is None or found.cable.axial is not cable.axial:
         while len(_SOLVERS) >= SOLVERS_KEPT:
-            del _SOLVERS[next(iter(_SOLVERS))]
+            _SOLVERS.pop(next(iter(_SOLVERS), None), None)  # threads may race here
         found = _SOLVERS[key] = LinearCable(cable, dt)
     return found

@@ -661,16 +661,17 @@ SNAPSHOTS_KEPT = 32
 
 def _snapshot(spec: CellSpec, population: Population, e_pas_default: float | None):
     key = (spec, tuple(sorted(population.rotation.items())), population.loc, e_pas_default)
-    if key not in _SNAPSHOTS:
+    snap = _SNAPSHOTS.get(key, _SNAPSHOTS)  # the dict itself: not read yet
+    if snap is _SNAPSHOTS:
         with LinearisedCell(spec, population, 1.0, e_pas_default) as cell:
             linear = cell.is_linear() and all("pas" in {m.name() for m in seg}
                                               for seg in cell.segments)
             snap = (cell.geometry, cell.cable(), tuple(str(seg) for seg in cell.segments),
                     {}) if linear else None
         while len(_SNAPSHOTS) >= SNAPSHOTS_KEPT:
-            del _SNAPSHOTS[next(iter(_SNAPSHOTS))]
+            _SNAPSHOTS.pop(next(iter(_SNAPSHOTS), None), None)  # threads may race here
         _SNAPSHOTS[key] = snap
-    return _SNAPSHOTS[key]
+    return snap
 
 
 def cable_cell(spec: CellSpec, population: Population, dt: float,
