@@ -56,6 +56,17 @@ class Cable:
     axial : ndarray
         Axial conductance Laplacian between segments (µS), shape (nseg, nseg),
         symmetric, rows summing to zero.
+
+    Examples
+    --------
+    The cable of a cell is read from NEURON
+    (:meth:`xkernels.engine.cells.NeuronCell.cable`); by hand, two coupled segments:
+
+    >>> import numpy as np
+    >>> cable = Cable(area=np.full(2, 1000.0), cm=np.ones(2), g=np.full(2, 1e-4),
+    ...               e=np.full(2, -65.0), axial=np.array([[0.01, -0.01], [-0.01, 0.01]]))
+    >>> cable.nseg, cable.capacitance, cable.conductance      # nF, µS
+    (2, array([0.01, 0.01]), array([0.001, 0.001]))
     """
 
     area: np.ndarray
@@ -66,6 +77,7 @@ class Cable:
 
     @property
     def nseg(self) -> int:
+        """Number of segments."""
         return self.area.size
 
     @property
@@ -176,6 +188,7 @@ class LinearCable:
 
     @property
     def nseg(self) -> int:
+        """Number of segments."""
         return self.cable.nseg
 
     def rest(self, e: np.ndarray | None = None) -> np.ndarray:

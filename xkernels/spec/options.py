@@ -168,6 +168,16 @@ class KernelOptions(Spec):
         settles to (reported in the ``resting_state`` attribute).  Needs ``g_eff=True``
         and a conductance-based network; a cell with an active membrane needs a
         linearisation other than ``"as-is"``.
+    solver : {"auto", "neuron", "linear"}
+        How the membrane responses are computed.  ``"neuron"``: one NEURON simulation
+        per response.  ``"linear"``: the cell's cable is read from NEURON once and
+        NEURON's fixed-step scheme (backward Euler) is evaluated in closed form
+        (:mod:`xkernels.engine.cable`): the same kernels to rounding, no time stepping,
+        and the rest of a passive cell under the mean input is one linear solve.  It
+        needs a linear membrane -- a passive cell, or the linearisations ``"passive"``
+        and ``"frozen"`` -- and is refused for an active cell taken ``"as-is"`` and for
+        ``"quasi-active"``.  ``"auto"``: ``"linear"`` wherever it applies, else
+        ``"neuron"``.  An unstable linearised membrane is refused with either.
 
     Examples
     --------
