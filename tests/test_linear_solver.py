@@ -186,3 +186,13 @@ def test_sweep_of_tau2_and_rate_equals_neuron(mechanisms_loaded):
         ref = _kernels(point, "neuron", **options)
         got = S.isel({S.dims[0]: i, S.dims[1]: j})
         assert _worst(got.values, ref.values) <= EXACT
+
+
+def test_sweep_refuses_linear_for_active_as_is_before_writing(tmp_path, mechanisms_loaded):
+    store = tmp_path / "s.zarr"
+    with pytest.raises(ValueError, match=r"solver='linear'.*population 'E'.*nonlinear"):
+        xkernels.sweep(xkernels.Network.example(active=True),
+                       {"connections[E->E].synapse.weight": [1e-4, 2e-4]}, _probes(),
+                       tau=5.0, solver="linear", client="sync", progress=False,
+                       store=store)
+    assert not store.exists()

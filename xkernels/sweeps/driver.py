@@ -227,6 +227,7 @@ def _compute(runner: Runner, plan: KernelPlan, template: xr.DataArray, axes: Seq
     """Plan, then compute the points ``specs`` (at grid positions ``indices``) into
     ``values_out`` or the store."""
     geometries = collect_geometries(runner, specs, plan.Y, plan.options.dt)
+    _check_solver(plan, specs, geometries)
     plans = plan_points(specs, geometries, plan)  # validates every point
     chosen = choose_method(method, plan, plans, geometries)
     logger.info("sweep: computing %d of %d points by %s", len(specs),
@@ -266,6 +267,28 @@ def simulate_points(specs: Sequence[PointSpec], probes: Any) -> np.ndarray:
     return np.stack([simulate_values(spec.network,
                                      prepare_kernels(spec.network, probes, spec.options))
                      for spec in specs])
+
+
+def _check_solver(plan: KernelPlan, specs: Sequence[PointSpec],
+                  geometries: Mapping[tuple, tuple[Any, bool]]) -> None:
+    """Refuse ``solver="linear"`` where it cannot be exact, before anything is computed
+    or written: an active cell taken ``"as-is"``, or ``"quasi-active"``."""
+    if plan.options.solver != "linear":
+        return
+    for post, mode in plan.linearisation.items():
+        if mode == "quasi-active":
+            raise ValueError(f"solver='linear' cannot be exact for population {post!r}: "
+                             "linearisation 'quasi-active' keeps the gating dynamics, "
+                             "which only NEURON integrates; use solver 'neuron' or 'auto'")
+        if mode != "as-is":
+            continue
+        for spec in specs:
+            if not geometries[geometry_key(spec.network.population(post))][1]:
+                raise ValueError(f"solver='linear' cannot be exact for population "
+                                 f"{post!r}: its membrane has nonlinear mechanisms and is "
+                                 "taken as it is (linearisation 'as-is'); choose "
+                                 "linearisation 'passive' or 'frozen', or solver 'neuron' "
+                                 "or 'auto'")
 
 
 def _linear_cells(plan: KernelPlan, geometries: Mapping[tuple, tuple[Any, bool]]
