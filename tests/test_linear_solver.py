@@ -119,20 +119,21 @@ def test_cable_response_matches_neuron_to_rounding(mechanisms_loaded):
 
 def test_linear_refused_for_active_as_is(mechanisms_loaded):
     network = xkernels.Network.example(active=True)
-    plan = prepare_kernels(network, _probes(),
-                           xkernels.KernelOptions(tau=5.0, solver="linear"))
+    plan = prepare_kernels(network, _probes(), xkernels.KernelOptions(
+        tau=5.0, solver="linear", operating_point="rest", averaging="reference"))
     with pytest.raises(ValueError, match=r"solver='linear'.*population 'E'.*mechanism"):
         simulate_kernels(network, plan)
     # "auto" takes NEURON there
-    auto = simulate_kernels(network, prepare_kernels(network, _probes(),
-                                                     xkernels.KernelOptions(tau=5.0)))
+    auto = simulate_kernels(network, prepare_kernels(network, _probes(), xkernels.KernelOptions(
+        tau=5.0, operating_point="rest", averaging="reference")))
     assert np.isfinite(auto.values).all()
 
 
 def test_linear_refused_for_quasi_active(mechanisms_loaded):
     network = xkernels.Network.example(active=True)
     plan = prepare_kernels(network, _probes(), xkernels.KernelOptions(
-        tau=5.0, solver="linear", linearisation="quasi-active"))
+        tau=5.0, solver="linear", linearisation="quasi-active", operating_point="rest",
+        averaging="reference"))
     with pytest.raises(ValueError, match=r"solver='linear'.*population 'E'.*quasi-active"):
         simulate_kernels(network, plan)
 
@@ -157,7 +158,7 @@ def test_unstable_membrane_refused(solver, mechanisms_loaded):
         pop["cell"]["biophysics"] = _negative_leak
     network = xkernels.Network.from_dict(spec)
     plan = prepare_kernels(network, _probes(), xkernels.KernelOptions(
-        tau=5.0, g_eff=False, solver=solver, linearisation="passive"))
+        tau=5.0, g_eff=False, solver=solver, linearisation="passive", averaging="reference"))
     with pytest.raises(ValueError, match=r"population 'E'.*unstable.*-0\.0001 S/cm²"):
         simulate_kernels(network, plan)
 
@@ -168,6 +169,21 @@ def test_solver_in_provenance_and_hash():
     b = prepare_kernels(network, _probes(), xkernels.KernelOptions(solver="linear"))
     assert a.digest != b.digest
     assert '"solver":"linear"' in b.attrs["options"]
+
+
+def test_auto_resolves_per_population_and_records_it(mechanisms_loaded):
+    """solver="auto": the linear solver for the frozen population, NEURON for the
+    quasi-active one; the kernels' ``solver`` attribute says so."""
+    import json
+
+    network = xkernels.Network.example(active=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        H = _kernels(network, "auto", tau=5.0,
+                     linearisation={"E": "frozen", "I": "quasi-active"})
+    assert json.loads(H.attrs["solver"]) == {"E": "linear", "I": "neuron"}
+    assert json.loads(_kernels(xkernels.Network.example(), "auto", tau=5.0)
+                      .attrs["solver"]) == {"E": "linear", "I": "linear"}
 
 
 def test_sweep_of_tau2_and_rate_equals_neuron(mechanisms_loaded):
@@ -194,5 +210,5 @@ def test_sweep_refuses_linear_for_active_as_is_before_writing(tmp_path, mechanis
         xkernels.sweep(xkernels.Network.example(active=True),
                        {"connections[E->E].synapse.weight": [1e-4, 2e-4]}, _probes(),
                        tau=5.0, solver="linear", client="sync", progress=False,
-                       store=store)
+                       store=store, operating_point="rest", averaging="reference")
     assert not store.exists()

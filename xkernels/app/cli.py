@@ -33,12 +33,19 @@ from xkernels.app.files import (
     CLIError,
     check_output,
     load_spec,
+    raised_by_xkernels,
     read_json,
 )
 from xkernels.checks import check_real, did_you_mean
 from xkernels.hybrid.wiring import EXT_MODES
 from xkernels.signals.convolution import MODES
-from xkernels.spec.options import LINEARISATIONS, OPERATING_POINTS, SOLVERS, KernelOptions
+from xkernels.spec.options import (
+    AVERAGING_MODES,
+    LINEARISATIONS,
+    OPERATING_POINTS,
+    SOLVERS,
+    KernelOptions,
+)
 from xkernels.store import KernelStoreError
 
 PROG = "xkernels"
@@ -70,7 +77,7 @@ def _status(message: str, quiet: bool = False) -> None:
 def _load_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any], KernelOptions]:
     """SPEC.json's network, probes and options, options given as flags replacing its."""
     flags = {name: getattr(args, name)
-             for name in ("linearisation", "operating_point", "solver")
+             for name in ("linearisation", "operating_point", "averaging", "solver")
              if getattr(args, name, None) is not None}
     return load_spec(args.spec, **flags)
 
@@ -87,6 +94,8 @@ def cmd_compute(args: argparse.Namespace) -> int:
     try:
         H = compute_kernels(network, probes, options)
     except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
         raise CLIError(f"spec file {str(args.spec)!r}: {err}") from None
     write_kernels(H, out, overwrite=args.overwrite)
     _status(f"wrote {out} ({dict(H.sizes)}) in {time.perf_counter() - start:.1f} s",
@@ -152,6 +161,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         H = sweep(network, grid, probes, options, store=out, progress=not args.quiet,
                   client=args.workers if args.workers > 1 else "sync")
     except (ValueError, TypeError, KeyError) as err:
+        if not raised_by_xkernels(err):
+            raise
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         hint = (" (use --overwrite to replace it)" if "holds a different sweep" in str(msg)
                 else "")
@@ -181,6 +192,8 @@ def cmd_convolve(args: argparse.Namespace) -> int:
     try:
         signals = convolve(rates, H, keep=keep, mode=args.mode)
     except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
         raise CLIError(f"cannot convolve {str(args.rates)!r} with {str(args.kernels)!r}: "
                        f"{err}") from None
     write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet)
@@ -223,7 +236,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from xkernels.store.datasets import write_dataset
 
     out = check_output(args.output, args.overwrite)
-    network, probes, options = load_spec(args.spec)
+    network, probes, options = _load_spec(args)
     try:
         spikes, saved_t_stop = Spikes.load(args.spikes)
     except (OSError, ValueError, KeyError) as err:
@@ -246,6 +259,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                       progress=not args.quiet, n_cells=cells, ext=args.ext,
                       dt=options.dt, Vrest=options.Vrest, options=options)
     except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
         raise CLIError(f"spec file {str(args.spec)!r} / spikes file "
                        f"{str(args.spikes)!r}: {err}") from None
     write_dataset(ds, out, overwrite=args.overwrite, progress=False)
@@ -331,16 +346,22 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def _add_linearisation(parser: argparse.ArgumentParser) -> None:
+def _add_kernel_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--linearisation", choices=LINEARISATIONS, default=None,
                         help="membrane linearisation of every postsynaptic cell (replaces "
                              "the option in SPEC.json; per population: a dict there); "
                              "default: SPEC.json's, else as-is")
     parser.add_argument("--operating-point", choices=OPERATING_POINTS, default=None,
                         help="where conductance-based synapses are linearised: 'rest' "
-                             "(Vrest, as LFPykernels) or 'mean-input' (the per-segment "
-                             "potential of the cell under the mean input; needs g_eff); "
-                             "replaces the option in SPEC.json")
+                             "(Vrest, as LFPykernels), 'mean-input' (the per-segment "
+                             "potential of the cell under the mean input; needs g_eff) or "
+                             "'auto' (mean-input where g_eff is on, else rest); replaces "
+                             "the option in SPEC.json; default: SPEC.json's, else auto")
+    parser.add_argument("--averaging", choices=AVERAGING_MODES, default=None,
+                        help="population averaging: 'depth' (cells and synapses at every "
+                             "depth of the population) or 'reference' (one cell at the "
+                             "mean depth, as LFPykernels); replaces the option in "
+                             "SPEC.json; default: SPEC.json's, else depth")
     parser.add_argument("--solver", choices=SOLVERS, default=None,
                         help="how membrane responses are computed: 'neuron' (simulated), "
                              "'linear' (NEURON's fixed step in closed form, linear "
@@ -398,7 +419,7 @@ def build_parser() -> _Parser:
             "Compute the kernels of every connection of the network in SPEC.json for its "
             "probes and options and write them to a Zarr kernel store.", "KERNELS.zarr")
     p.add_argument("spec", metavar="SPEC.json", help="network, probes and options")
-    _add_linearisation(p)
+    _add_kernel_options(p)
     p.set_defaults(func=cmd_compute)
 
     p = add("sweep", "kernels over a parameter grid -> one stacked Zarr store",
@@ -414,7 +435,7 @@ def build_parser() -> _Parser:
     p.add_argument("grid", metavar="GRID.json")
     p.add_argument("--workers", type=_positive(int), default=1,
                    help="dask worker processes (default 1: run in this process)")
-    _add_linearisation(p)
+    _add_kernel_options(p)
     p.set_defaults(func=cmd_sweep)
 
     p = add("convolve", "rates store * kernel store -> signals store",
@@ -455,6 +476,7 @@ def build_parser() -> _Parser:
                    help="dask worker processes (default: one per core; 1: this process)")
     p.add_argument("--store", default=None, metavar="GT.zarr",
                    help="resumable store of the ground truth (re-run to resume)")
+    _add_kernel_options(p)
     p.set_defaults(func=cmd_validate)
 
     p = add("info", "summarise a kernel, rates or signals store",

@@ -59,7 +59,7 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], options: Kern
     probe_defs : Mapping[str, Any]
         Probe name -> JSON definition, in ``probe_channel`` order.
     options : KernelOptions
-        The options (checked against ``network``).
+        The options, resolved for ``network`` (:meth:`KernelOptions.resolve`).
 
     Returns
     -------
@@ -113,19 +113,23 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
     >>> H.shape == plan.shape, H.attrs["content_hash"] == plan.digest
     (True, True)
     >>> round(float(H.sel(X="E", Y="E").max()), 1)       # nA µm per spike of E
-    304.4
+    298.0
     """
     states: dict = {}
-    H = label_kernels(simulate_values(network, plan, states_out=states), plan)
+    solvers: dict = {}
+    H = label_kernels(simulate_values(network, plan, states_out=states,
+                                      solvers_out=solvers), plan)
     rest = {post: state.to_dict() for post, state in states.items() if state is not None}
     if rest:
         H.attrs["resting_state"] = json.dumps(rest)
+    H.attrs["solver"] = json.dumps(solvers)  # what solver="auto" chose, per population
     return H
 
 
 def simulate_values(network: Network, plan: KernelPlan,
                     pre: Sequence[str] | None = None,
-                    states_out: dict | None = None) -> np.ndarray:
+                    states_out: dict | None = None,
+                    solvers_out: dict | None = None) -> np.ndarray:
     """The kernel values of a prepared computation, unlabelled (as a numpy array).
 
     Parameters
@@ -140,6 +144,9 @@ def simulate_values(network: Network, plan: KernelPlan,
     states_out : dict, optional
         Filled with the resting state of every postsynaptic population whose membrane
         was linearised (None for ``"as-is"``).
+    solvers_out : dict, optional
+        Filled with the solver that computed each postsynaptic population's kernels
+        (``"linear"`` or ``"neuron"``).
 
     Returns
     -------
@@ -166,7 +173,7 @@ def simulate_values(network: Network, plan: KernelPlan,
     >>> float(abs(values[0]).max())                      # X = E: not simulated
     0.0
     >>> round(float(values[1, 0, 0].min()), 1)           # I -> E (nA µm per spike)
-    -5877.0
+    -5795.6
     """
     X, Y = plan.X, plan.Y
     wanted = set(X) if pre is None else set(pre)
@@ -182,13 +189,16 @@ def simulate_values(network: Network, plan: KernelPlan,
                                                   wanted).items():
             values[X.index(source), j] = kernel
     if states_out is not None:
-        states_out.update({post: state for post, (_, state, _) in prepared.items()})
+        states_out.update({post: state for post, (_, state, _, _) in prepared.items()})
+    if solvers_out is not None:
+        solvers_out.update({post: solver for post, (_, _, _, solver) in prepared.items()})
     return values
 
 
 #: What :func:`prepare_population` finds on a cell: the plan of its inputs, its resting
-#: state (None for ``"as-is"``) and the membrane linearisation used.
-Prepared = tuple[PopulationPlan, RestingState | None, str]
+#: state (None for ``"as-is"``), the membrane linearisation used and the solver
+#: (``"linear"`` or ``"neuron"``: ``solver="auto"`` resolved for the cell).
+Prepared = tuple[PopulationPlan, RestingState | None, str, str]
 
 
 def _build(network: Network, post: str, plan: KernelPlan) -> LinearisedCell | CableCell:
@@ -220,7 +230,7 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
                                  plan.options.g_eff, plan.grid)
         mode = plan.membrane_mode(post, cell.is_linear())
         with linearised(network, post, cell, plan, inputs, mode) as (membrane, inputs):
-            return inputs, membrane.state, mode
+            return inputs, membrane.state, mode, "linear" if membrane.linear else "neuron"
 
 
 def simulate_population(network: Network, post: str, plan: KernelPlan, prepared: Prepared,
@@ -246,7 +256,7 @@ def simulate_population(network: Network, post: str, plan: KernelPlan, prepared:
     dict
         Presynaptic population -> kernel, shape (n_channels, n_tau).
     """
-    inputs, state, mode = prepared
+    inputs, state, mode, _ = prepared
     if plan.options.averaging == "depth":
         return avg.depth_kernels(network, post, plan, lambda: _build(network, post, plan),
                                  mode, pre=pre)
@@ -285,7 +295,8 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     probes : dict or list
         Forward models, as for :func:`xkernels.compute_kernels`.
     options : KernelOptions
-        The options (checked against ``network`` here).
+        The options, resolved for ``network`` here (:meth:`KernelOptions.resolve`;
+        the plan holds and records only the resolved values, never ``"auto"``).
     reference_lags : bool
         Use the lags and delay taps LFPykernels 0.2.0 uses at this ``dt``, ``tau``,
         ``t_X`` (:func:`xkernels.engine.timeline.lfpykernels_grid`;
@@ -313,12 +324,14 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     (('E', 'I'), ('E', 'I'), (2, 2, 1, 161), 80)
     >>> plan.vrest_by_post
     {'E': -65.0, 'I': -65.0}
+    >>> plan.options.g_eff, plan.options.operating_point   # "auto" resolved
+    (True, 'mean-input')
     """
     if not isinstance(network, Network):
         raise TypeError(f"network must be an xkernels.Network, got {type(network).__name__}")
     if not isinstance(options, KernelOptions):
         raise TypeError(f"options must be a KernelOptions, got {type(options).__name__}")
-    options.check(network)
+    options = options.resolve(network)  # from here on: no "auto", checked
     # the user's probe objects are never modified: xkernels.probes evaluates copies
     named = probe_api.normalize_probes(probes)
     vrest_by_post = {post: options.vrest_of(post) for post in network.postsynaptic}

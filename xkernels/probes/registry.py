@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import lfpykit
 import numpy as np
 
-from xkernels.checks import fail
+from xkernels.checks import close_matches, fail
 from xkernels.contract import channel_coords
 from xkernels.probes.depth import DepthTerms
 from xkernels.probes.depth_terms import (
@@ -1056,7 +1056,13 @@ def probe_from_definition(definition: Mapping[str, Any]) -> lfpykit.LinearModel:
     path = definition["class"]
     kind = kind_for_path(path) if isinstance(path, str) else None
     if kind is None:
-        fail("probe definition 'class'", path, f"one of {serialised_paths()}")
+        paths = serialised_paths()
+        names = {p.rsplit(".", 1)[-1]: p for p in paths}
+        close = close_matches(path, paths, 1) or [names[n] for n in close_matches(
+            str(path).rsplit(".", 1)[-1], names, 1)]
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"probe definition 'class' must be one of {paths}, got {path!r}"
+                         f"{hint}")
     return kind.build(definition.get("params") or {})
 
 

@@ -221,6 +221,8 @@ def describe(path: str | os.PathLike) -> str:
     if "averaging" in attrs:
         nodes = f" ({attrs['depth_nodes']} depth nodes)" if "depth_nodes" in attrs else ""
         lines.append(f"  averaging: {attrs['averaging']}{nodes}")
+    if "operating_point" in attrs:
+        lines.append(f"  operating point: {attrs['operating_point']}")
     sweep_dims = H.dims[:-len(CORE_DIMS)]
     if sweep_dims:
         paths = parse_json_attr(attrs.get("sweep_paths", "{}"))
