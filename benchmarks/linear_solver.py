@@ -1,9 +1,10 @@
 """Benchmark: solver="linear" against solver="neuron" (issue 23), same process.
 
-1. The README network (2 x 2 kernels, 13-channel LFP + CDM, tau = 50 ms, g_eff on) and
-   the microcircuit's 64 kernels (16-channel LFP + CDM, g_eff off), ``compute_kernels``
-   with each solver, interleaved, best of ``--repeat`` CPU times; the largest
-   deviation per channel relative to the channel's peak.
+1. The README network (2 x 2 kernels, 13-channel LFP + CDM, tau = 50 ms, g_eff on;
+   LFPykernels' approximation, then the default options: depth averaging at the
+   mean-input operating point) and the microcircuit's 64 kernels (16-channel LFP + CDM,
+   g_eff off), ``compute_kernels`` with each solver, interleaved, best of ``--repeat``
+   CPU times; the largest deviation per channel relative to the channel's peak.
 2. A large reconstructed cell: a NeuroMorpho reconstruction shipped with Brian2
    (benchmarks/cells/mp_ma_40984_gc2.CNG.swc) with segments of at most 2 µm (1010
    segments) as both populations of the README network: the first call (NEURON cell
@@ -100,6 +101,17 @@ def readme(solver: str):
               "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
     return xkernels.compute_kernels(xkernels.Network.example(), probes, solver=solver,
                                     **README_OPTIONS)
+
+
+def readme_defaults(solver: str):
+    """The README network with the default options (depth averaging at the mean-input
+    operating point on this conductance-based network)."""
+    import xkernels
+
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    return xkernels.compute_kernels(xkernels.Network.example(), probes, solver=solver,
+                                    dt=2 ** -4, tau=50.0)
 
 
 def microcircuit(solver: str):
@@ -274,6 +286,8 @@ def main() -> None:
         figure(args.figure)
         return
     compare("README network (4 kernels)", readme, args.repeat)
+    compare("README network, default options (depth, mean-input)", readme_defaults,
+            args.repeat)
     compare("microcircuit (64 kernels)", microcircuit, args.repeat)
     if not args.skip_large:
         large_cell()

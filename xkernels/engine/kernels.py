@@ -35,7 +35,7 @@ from xkernels.engine import depth_average as avg
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import CableCell, Geometry, LinearisedCell, cable_cell
 from xkernels.engine.membrane import RestingState, linearised
-from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
+from xkernels.engine.plans import KernelPlan, PopulationPlan, cell_memo, plan_population
 from xkernels.engine.timeline import lfpykernels_grid, regular_grid
 from xkernels.provenance import content_hash, merge_channel_coords, versions
 from xkernels.spec.network import Network, Population
@@ -399,17 +399,10 @@ def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
 def cell_probes_matrix(cell: LinearisedCell | CableCell, plan: KernelPlan,
                        pop: Population) -> np.ndarray:
     """:func:`probes_matrix` of ``cell``, kept with a :class:`CableCell`'s cached cell
-    (the same geometry in every computation) when every probe is described by its
-    definition (:func:`xkernels.probes.probe_definitions`)."""
+    (the same geometry in every computation; :func:`~xkernels.engine.plans.cell_memo`)."""
     o = plan.options
-    memo = getattr(cell, "memo", None)
-    if memo is None or any(d.get("params") is None for d in plan.probe_defs.values()):
-        return probes_matrix(plan.probes, cell.geometry, pop, o.n_positions, o.seed)
-    key = ("probes", json.dumps(list(plan.probe_defs.items()), sort_keys=True), pop.radius,
-           pop.loc, pop.scale, o.n_positions, o.seed)
-    if key not in memo:
-        memo[key] = probes_matrix(plan.probes, cell.geometry, pop, o.n_positions, o.seed)
-    return memo[key]
+    return cell_memo(cell, plan, pop, "probes", lambda: probes_matrix(
+        plan.probes, cell.geometry, pop, o.n_positions, o.seed), o.n_positions, o.seed)
 
 
 def probes_matrix(named: Mapping[str, Any], geometry: Geometry, pop: Population,

@@ -402,7 +402,7 @@ class LinearisedMembrane:
 @contextmanager
 def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPlan,
                inputs: PopulationPlan, mode: str, state: RestingState | None = None,
-               depth: float | None = None,
+               depth: float | None = None, memo: dict | None = None,
                ) -> Iterator[tuple[LinearisedMembrane, PopulationPlan]]:
     """The membrane of ``cell`` in ``mode`` at rest, with the g_eff shift of ``inputs``
     applied, and the inputs at that rest.
@@ -429,6 +429,9 @@ def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPl
         The resting state found on this cell before: reapplied, and ``inputs`` kept.
     depth : float, optional
         The depth node of ``cell`` (:func:`~xkernels.engine.plans.plan_population`).
+    memo : dict, optional
+        Passed to :func:`~xkernels.engine.plans.plan_population` when the inputs are
+        planned again (the same numbers, without recomputing the placement).
 
     Yields
     ------
@@ -444,7 +447,7 @@ def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPl
     with LinearisedMembrane(cell, mode, post, taus, state) as membrane:
         if state is None and membrane.state is not None and network.conductance_based:
             inputs = plan_population(network, post, cell.geometry, membrane.state.v,
-                                     plan.options.g_eff, plan.grid, depth=depth)
+                                     plan.options.g_eff, plan.grid, memo, depth=depth)
         yield membrane, inputs
 
 
