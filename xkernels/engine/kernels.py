@@ -206,12 +206,12 @@ def _build(network: Network, post: str, plan: KernelPlan) -> LinearisedCell | Ca
     where the linear solver applies to a passive cell, else in NEURON."""
     pop = network.population(post)
     e_pas = leak_reversal_of(plan.vrest_by_post[post])
-    if plan.options.solver != "neuron" and plan.linearisation.get(post, "as-is") in (
-            "as-is", "passive"):
+    solver = plan.options.solver_of(post)
+    if solver != "neuron" and plan.linearisation.get(post, "as-is") in ("as-is", "passive"):
         twin = cable_cell(pop.cell, pop, plan.options.dt, e_pas)
         if twin is not None:
             return twin
-    return LinearisedCell(pop.cell, pop, plan.options.dt, e_pas, plan.options.solver)
+    return LinearisedCell(pop.cell, pop, plan.options.dt, e_pas, solver)
 
 
 def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepared:

@@ -119,6 +119,46 @@ def _linearisation(field: str, value: Any) -> Any:
             for post, mode in value.items()}
 
 
+def _solver(field: str, value: Any) -> Any:
+    if isinstance(value, str):
+        return check_choice(field, value, SOLVERS)
+    if not isinstance(value, Mapping):
+        fail(field, value, f"one of {list(SOLVERS)} or a dict population -> solver",
+             TypeError)
+    return {str(post): check_choice(f"{field}[{post!r}]", v, SOLVERS)
+            for post, v in value.items()}
+
+
+def linear_applies(mode: str, cell: Any) -> bool:
+    """Whether ``solver="auto"`` takes the linear solver for a population, from its
+    specification: its membrane linearised ``"passive"`` or ``"frozen"``, or taken
+    ``"as-is"`` with the ``passive`` biophysics preset and no ``custom_fun`` (the
+    mechanisms a callable inserts are unknown before the cell is built: NEURON).
+
+    Parameters
+    ----------
+    mode : str
+        The population's linearisation.
+    cell : CellSpec
+        Its cell (``biophysics``, ``params``).
+
+    Examples
+    --------
+    >>> from xkernels.spec.network import Network
+    >>> passive = Network.example().population("E").cell
+    >>> active = Network.example(active=True).population("E").cell
+    >>> linear_applies("as-is", passive), linear_applies("as-is", active)
+    (True, False)
+    >>> linear_applies("frozen", active), linear_applies("quasi-active", active)
+    (True, False)
+    """
+    if mode in ("passive", "frozen"):
+        return True
+    bio = cell.biophysics
+    return mode == "as-is" and isinstance(bio, Mapping) and bio.get("name") == "passive" \
+        and not cell.params.get("custom_fun")
+
+
 Flag = Annotated[bool, checked(check_bool)]
 
 
@@ -194,8 +234,9 @@ class KernelOptions(Spec):
         settles to (reported in the ``resting_state`` attribute).  Needs ``g_eff`` on,
         a conductance-based network and a ``rate`` for every presynaptic population; a
         cell with an active membrane needs a linearisation other than ``"as-is"``.
-    solver : {"auto", "neuron", "linear"}
-        How the membrane responses are computed.  ``"neuron"``: one NEURON simulation
+    solver : {"auto", "neuron", "linear"} or dict
+        How the membrane responses are computed (one value, or a dict per postsynaptic
+        population).  ``"neuron"``: one NEURON simulation
         per response.  ``"linear"``: the cell's cable is read from NEURON once and
         NEURON's fixed-step scheme (backward Euler) is evaluated in closed form
         (:mod:`xkernels.engine.cable`): the same kernels to rounding, no time stepping,
@@ -203,19 +244,17 @@ class KernelOptions(Spec):
         needs a linear membrane -- a passive cell, or the linearisations ``"passive"``
         and ``"frozen"`` -- and is refused for an active cell taken ``"as-is"`` and for
         ``"quasi-active"``.  ``"auto"``: ``"linear"`` wherever it applies, else
-        ``"neuron"`` (decided per postsynaptic population by the engine, which alone can
-        tell a linear membrane; the choice is recorded in the kernels' ``solver``
-        attribute).  An unstable linearised membrane is refused with either.
+        ``"neuron"``, resolved per postsynaptic population by :meth:`resolve`
+        (:func:`linear_applies`: linearisation ``"passive"`` or ``"frozen"``, or the
+        ``passive`` preset taken ``"as-is"``; a callable biophysics goes to NEURON).
+        An unstable linearised membrane is refused with either.
 
     Notes
     -----
     ``averaging="reference", operating_point="rest"`` (and ``g_eff`` as given to
     LFPykernels) compute the kernels of LFPykernels 0.2.0; :mod:`xkernels.compat` passes
-    them.  ``"auto"`` values of ``g_eff`` and ``operating_point`` are resolved for a
-    network by :meth:`resolve`: what the kernels, their stores and their cache keys
-    record is the resolved value.  ``solver="auto"`` is resolved by the engine per
-    population (it needs the cell's mechanisms); both solvers give the same kernels to
-    rounding.
+    them.  ``"auto"`` values are resolved for a network by :meth:`resolve`: what the
+    kernels, their stores and their cache keys record is the resolved value.
 
     Examples
     --------
@@ -254,7 +293,7 @@ class KernelOptions(Spec):
     depth_nodes: Annotated[int, checked(check_int, minimum=1)] = 5
     operating_point: Annotated[OperatingPoint, checked(check_choice,
                                                         allowed=OPERATING_POINTS)] = AUTO
-    solver: Annotated[Solver, checked(check_choice, allowed=SOLVERS)] = AUTO
+    solver: Annotated[Solver | dict[str, Solver], checked(_solver)] = AUTO
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(type(self).model_fields))
@@ -356,17 +395,22 @@ class KernelOptions(Spec):
 
         Examples
         --------
-        >>> KernelOptions().resolved, KernelOptions(g_eff=False, operating_point="rest").resolved
-        (False, True)
+        >>> KernelOptions().resolved
+        False
+        >>> KernelOptions(g_eff=False, operating_point="rest", solver="linear").resolved
+        True
         """
-        return self.g_eff != AUTO and self.operating_point != AUTO
+        return self.g_eff != AUTO and self.operating_point != AUTO and self.solver != AUTO \
+            and not (isinstance(self.solver, Mapping) and AUTO in self.solver.values())
 
     def resolve(self, network: Network) -> KernelOptions:
         """The concrete options for ``network``, checked against it.
 
         ``g_eff="auto"`` becomes ``network.conductance_based``;
         ``operating_point="auto"`` becomes ``"mean-input"`` where g_eff is on, else
-        ``"rest"``.  Resolved options are returned as they are (after the checks).
+        ``"rest"``; ``solver="auto"`` becomes ``"linear"`` or ``"neuron"`` per
+        postsynaptic population (:func:`linear_applies`; a dict where they differ).
+        Resolved options are returned as they are (after the checks).
 
         Parameters
         ----------
@@ -429,11 +473,47 @@ class KernelOptions(Spec):
             raise ValueError("operating_point='mean-input' requires a conductance-based "
                              "network (network.conductance_based is False: current-based "
                              f"synapses have no operating point); pass {AUTO!r} or 'rest'")
-        resolved = self if (g_eff, point) == (self.g_eff, self.operating_point) else \
-            self.replace(g_eff=g_eff, operating_point=point)
+        solver = self._resolve_solver(network)
+        resolved = self if (g_eff, point, solver) == (self.g_eff, self.operating_point,
+                                                      self.solver) else \
+            self.replace(g_eff=g_eff, operating_point=point, solver=solver)
         resolved._check(network, chosen="" if self.operating_point != AUTO else
                         " (what 'auto' is on a conductance-based network)")
         return resolved
+
+    def _resolve_solver(self, network: Network) -> str | dict[str, str]:
+        """``solver`` with ``"auto"`` replaced per postsynaptic population
+        (:func:`linear_applies`): one value when all agree, else a dict."""
+        post = list(network.postsynaptic)
+        if isinstance(self.solver, Mapping):
+            _entries("solver", self.solver, post)
+        modes = self.modes(post)
+        chosen = {}
+        for name in post:
+            value = self.solver_of(name)
+            if value == AUTO:
+                value = "linear" if linear_applies(
+                    modes[name], network.population(name).cell) else "neuron"
+            chosen[name] = value
+        values = set(chosen.values())
+        return values.pop() if len(values) == 1 else chosen
+
+    def solver_of(self, post: str) -> str:
+        """The solver of postsynaptic population ``post`` (``"auto"`` until
+        :meth:`resolve`).
+
+        Parameters
+        ----------
+        post : str
+            A postsynaptic population.
+
+        Examples
+        --------
+        >>> KernelOptions(solver={"E": "linear", "I": "neuron"}).solver_of("I")
+        'neuron'
+        """
+        value = self.solver
+        return value.get(post, AUTO) if isinstance(value, Mapping) else value
 
     def _check(self, network: Network, chosen: str) -> None:
         """The rules of resolved options that need the network (see :meth:`resolve`)."""

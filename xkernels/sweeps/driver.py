@@ -285,9 +285,9 @@ def _check_solver(plan: KernelPlan, specs: Sequence[PointSpec],
                   geometries: Mapping[tuple, tuple[Any, bool]]) -> None:
     """Refuse ``solver="linear"`` where it cannot be exact, before anything is computed
     or written: an active cell taken ``"as-is"``, or ``"quasi-active"``."""
-    if plan.options.solver != "linear":
-        return
     for post, mode in plan.linearisation.items():
+        if plan.options.solver_of(post) != "linear":
+            continue
         if mode == "quasi-active":
             raise ValueError(f"solver='linear' cannot be exact for population {post!r}: "
                              "linearisation 'quasi-active' keeps the gating dynamics, "

@@ -116,8 +116,8 @@ def linear_cells(plan: KernelPlan, geometries: Mapping[tuple, tuple[Any, bool]]
     frozenset
         The geometry keys.
     """
-    if plan.options.solver == "neuron" or any(
-            mode not in ("as-is", "passive") for mode in plan.linearisation.values()):
+    if any(plan.options.solver_of(post) == "neuron" or mode not in ("as-is", "passive")
+           for post, mode in plan.linearisation.items()):
         return frozenset()
     return frozenset(key for key, (_, linear) in geometries.items() if linear)
 
@@ -216,7 +216,8 @@ def unit_response_task(item: CellPlan, plan: KernelPlan,
     from xkernels.engine.cells import LinearisedCell
 
     pop, options = item.population, plan.options
-    with LinearisedCell(pop.cell, pop, options.dt, item.e_pas, options.solver) as cell:
+    with LinearisedCell(pop.cell, pop, options.dt, item.e_pas,
+                        options.solver_of(pop.name)) as cell:
         cell.shift_g_pas(item.plan.g_shift)
         if options.averaging == "depth":
             matrices = depth_matrices(plan.probes, cell.geometry, pop,
