@@ -6,10 +6,10 @@
    g_eff off), ``compute_kernels`` with each solver, interleaved, best of ``--repeat``
    CPU times; the largest deviation per channel relative to the channel's peak.
 2. A large reconstructed cell: a NeuroMorpho reconstruction shipped with Brian2
-   (benchmarks/cells/mp_ma_40984_gc2.CNG.swc) with segments of at most 2 µm (1010
-   segments) as both populations of the README network: the first call (NEURON cell
-   read, eigendecomposition) and a repeated one, with the peak memory the linear
-   solver allocates (tracemalloc).
+   (benchmarks/cells/mp_ma_40984_gc2.CNG.swc, loaded without a template) with segments
+   of at most 1.5 µm (1205 segments) as both populations of the README network: the
+   first call (NEURON cell read, eigendecomposition) and a repeated one, with the peak
+   memory the linear solver allocates (tracemalloc).
 3. A 100-point sweep of the E->E ``tau2`` x the E ``rate`` with g_eff on the README
    network (every point changes the membrane), in this process, with points checked
    against ``compute_kernels(solver="neuron")``.
@@ -125,14 +125,12 @@ def microcircuit(solver: str):
 
 
 def large_network():
-    """The README network with a 1010-segment reconstructed cell as both populations."""
+    """The README network with a 1205-segment reconstructed cell as both populations."""
     import xkernels
 
-    cell = {"morphology": str(CELLS / "mp_ma_40984_gc2.CNG.swc"),
-            "templatefile": str(CELLS / "ReconstructedTemplate.hoc"),
-            "templatename": "ReconstructedTemplate",
+    cell = {"morphology": str(CELLS / "mp_ma_40984_gc2.CNG.swc"),  # no template needed
             "biophysics": {"name": "passive", "g_pas": 3e-4, "e_pas": None},
-            "params": {"nsegs_method": "fixed_length", "max_nsegs_length": 2.0}}
+            "params": {"nsegs_method": "fixed_length", "max_nsegs_length": 1.5}}
     spec = xkernels.Network.example().to_dict()
     for pop in spec["populations"]:
         pop["cell"] = cell
