@@ -507,6 +507,11 @@ class KernelOptions(Spec):
         post : str
             A postsynaptic population.
 
+        Returns
+        -------
+        str
+            ``"auto"``, ``"neuron"`` or ``"linear"``.
+
         Examples
         --------
         >>> KernelOptions(solver={"E": "linear", "I": "neuron"}).solver_of("I")
