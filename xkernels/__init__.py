@@ -10,10 +10,23 @@ from __future__ import annotations
 from xkernels import accessor as _accessor  # noqa: F401  (registers the .xk accessor)
 from xkernels import compat as compat  # registers LFPykernels' probe classes (probe kinds)
 from xkernels.contract import check_kernels, select_probe
+from xkernels.errors import error_estimate
 from xkernels.hybrid import validate
-from xkernels.probes import CurrentDipoleMomentZ, EEGProbe, GaussCylinderPotential, MEGProbe
+from xkernels.probes import (
+    CurrentDipoleMomentZ,
+    EEGProbe,
+    GaussCylinderPotential,
+    LeadFieldProbe,
+    MEGProbe,
+)
 from xkernels.provenance import XKERNELS_VERSION as __version__
-from xkernels.signals import Spikes, convolve, rates_from_spikes, rates_from_spikes_per_second
+from xkernels.signals import (
+    Spikes,
+    StreamingConvolver,
+    convolve,
+    rates_from_spikes,
+    rates_from_spikes_per_second,
+)
 from xkernels.spec import Connection, Network, Population
 from xkernels.spec.options import KernelOptions
 from xkernels.store import (
@@ -36,8 +49,10 @@ from xkernels.sweeps import sweep
 
 __all__ = [
     "__version__", "Connection", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
-    "KernelOptions", "MEGProbe", "Network", "Population", "Spikes", "completed_points",
-    "compute_kernels", "convolve", "create_sweep_store", "describe", "extend_sweep_store",
+    "KernelOptions", "LeadFieldProbe", "MEGProbe", "Network", "Population", "Spikes",
+    "StreamingConvolver", "completed_points",
+    "compute_kernels", "convolve", "create_sweep_store", "describe", "error_estimate",
+    "extend_sweep_store",
     "open_kernels", "open_rates", "open_signals", "rates_from_spikes",
     "rates_from_spikes_per_second", "read_attrs", "select_probe", "sweep", "validate",
     "check_kernels", "write_kernels", "write_point", "write_points", "write_rates",

@@ -1,6 +1,7 @@
 """The ``xkernels`` command line (also ``python -m xkernels``).
 
-Commands: ``demo``, ``compute``, ``sweep``, ``convolve``, ``validate``, ``info``; bare
+Commands: ``demo``, ``compute``, ``sweep``, ``convolve``, ``validate``, ``error``,
+``info``; bare
 ``xkernels`` prints the help.  Run ``xkernels COMMAND --help`` for the options of each.
 User errors
 (missing or malformed files, stores of the wrong kind, existing outputs without
@@ -159,7 +160,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         H = sweep(network, grid, probes, options, store=out, progress=not args.quiet,
-                  client=args.workers if args.workers > 1 else "sync")
+                  client=args.scheduler or (args.workers if args.workers > 1 else "sync"))
     except (ValueError, TypeError, KeyError) as err:
         if not raised_by_xkernels(err):
             raise
@@ -196,7 +197,8 @@ def cmd_convolve(args: argparse.Namespace) -> int:
             raise
         raise CLIError(f"cannot convolve {str(args.rates)!r} with {str(args.kernels)!r}: "
                        f"{err}") from None
-    write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet)
+    write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet,
+                  client=args.scheduler)
     _status(f"wrote {out} ({dict(signals.sizes)})", args.quiet)
     return 0
 
@@ -251,8 +253,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                            f"cells, got {cells}")
         cells = int(cells)
     start = time.perf_counter()
-    client: Any = None if args.workers is None else (
-        "sync" if args.workers == 1 else args.workers)
+    client: Any = args.scheduler or (None if args.workers is None else (
+        "sync" if args.workers == 1 else args.workers))
     try:
         ds = validate(network, spikes, probes, t_stop=t_stop, transient=args.transient,
                       seed=args.seed, client=client, store=args.store,
@@ -271,6 +273,49 @@ def cmd_validate(args: argparse.Namespace) -> int:
                          f"(scores over t >= {args.transient} ms):"] + lines),
               file=sys.stderr, flush=True)
     return 0
+
+
+def cmd_error(args: argparse.Namespace) -> int:
+    """``xkernels error SPEC.json SPIKES.npz -o OUT.zarr``: error bars of the kernel
+    prediction (:func:`xkernels.error_estimate`); returns the exit status."""
+    from xkernels.errors import error_estimate
+    from xkernels.signals import Spikes
+    from xkernels.store.datasets import write_dataset
+
+    out = check_output(args.output, args.overwrite)
+    network, probes, options = _load_spec(args)
+    try:
+        spikes, saved_t_stop = Spikes.load(args.spikes)
+    except (OSError, ValueError, KeyError) as err:
+        raise CLIError(f"spikes file {str(args.spikes)!r}: {err}") from None
+    t_stop = args.t_stop if args.t_stop is not None else saved_t_stop
+    start = time.perf_counter()
+    try:
+        ds = error_estimate(network, probes, spikes, t_start=args.t_start, t_stop=t_stop,
+                            n_cells=args.cells, seed=args.seed, client=args.scheduler,
+                            options=options)
+    except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
+        raise CLIError(f"spec file {str(args.spec)!r} / spikes file "
+                       f"{str(args.spikes)!r}: {err}") from None
+    write_dataset(ds, out, overwrite=args.overwrite, progress=False)
+    if not args.quiet:
+        lines = [f"  {label}: relative error {rel:.3f} (heterogeneity {h / s:.3f}, bias "
+                 f"{b / s:.3f})" for label, rel, h, b, s in
+                 zip(ds.probe_channel.values.tolist(), ds.relative_error.values,
+                     ds.heterogeneity.values, ds.bias.values, ds.signal_std.values)]
+        print("\n".join([f"wrote {out} in {time.perf_counter() - start:.1f} s:"] + lines),
+              file=sys.stderr, flush=True)
+    return 0
+
+
+def _add_scheduler(p: argparse.ArgumentParser) -> None:
+    """The ``--scheduler ADDRESS`` option: compute on a running dask cluster."""
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of a running dask scheduler (e.g. tcp://10.0.0.5:8786) "
+                        "to compute on, instead of --workers; stores must be on a file "
+                        "system its workers share")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -435,6 +480,7 @@ def build_parser() -> _Parser:
     p.add_argument("grid", metavar="GRID.json")
     p.add_argument("--workers", type=_positive(int), default=1,
                    help="dask worker processes (default 1: run in this process)")
+    _add_scheduler(p)
     _add_kernel_options(p)
     p.set_defaults(func=cmd_sweep)
 
@@ -449,6 +495,7 @@ def build_parser() -> _Parser:
                    help="same: every rates sample (the first max(tau) ms lack the spikes "
                         "before the recording); valid: complete samples only")
     p.add_argument("--var", default="rates", help="rates variable name (default: rates)")
+    _add_scheduler(p)
     p.set_defaults(func=cmd_convolve)
 
     p = add("validate", "kernel prediction vs hybrid ground truth -> a Zarr store with R² "
@@ -476,8 +523,31 @@ def build_parser() -> _Parser:
                    help="dask worker processes (default: one per core; 1: this process)")
     p.add_argument("--store", default=None, metavar="GT.zarr",
                    help="resumable store of the ground truth (re-run to resume)")
+    _add_scheduler(p)
     _add_kernel_options(p)
     p.set_defaults(func=cmd_validate)
+
+    p = add("error", "error bars of the kernel prediction -> a Zarr store per channel",
+            "Estimate how far the kernel prediction of SPEC.json (its network, probes and "
+            "options)\nis from the network's signal for the spikes in SPIKES.npz, without "
+            "simulating the\nnetwork: single-cell kernels sampled from the network's "
+            "wiring and the spikes'\ncovariances (Ness et al. 2025).  Writes "
+            "relative_error, error_std, signal_std,\nheterogeneity, bias per channel to "
+            "OUT.zarr.", "OUT.zarr")
+    p.add_argument("spec", metavar="SPEC.json", help="network, probes and kernel options")
+    p.add_argument("spikes", metavar="SPIKES.npz",
+                   help="per-neuron spike trains (all neurons or a sample)")
+    p.add_argument("--t-start", type=float, default=None,
+                   help="start of the window in ms (default 0)")
+    p.add_argument("--t-stop", type=float, default=None,
+                   help="end of the window in ms (default: the one saved with the spikes)")
+    p.add_argument("--cells", type=_positive(int), default=None,
+                   help="neurons sampled per population for the single-cell kernels "
+                        "(default 200)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    _add_scheduler(p)
+    _add_kernel_options(p)
+    p.set_defaults(func=cmd_error)
 
     p = add("info", "summarise a kernel, rates or signals store",
             "Print populations, probes, units, time axes and provenance of a store.",

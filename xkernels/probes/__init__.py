@@ -2,6 +2,8 @@
 
 ``models``
     The forward models, one class each (LFP, z-only CDM, EEG, MEG).
+``lead_field``
+    EEG/MEG from any head model's lead field (an array, the New York head, MNE).
 ``registry``
     One adapter (:class:`ProbeKind`) per probe class: name, channels, definition,
     averaging; the place where a new probe class is declared (:func:`register`); the
@@ -15,6 +17,12 @@
     function of depth, disc averages of point and line sources.
 """
 
+from xkernels.probes.lead_field import (
+    LEAD_FIELD_UNITS,
+    LeadFieldProbe,
+    lead_field_from_mne,
+    lead_field_from_nyhead,
+)
 from xkernels.probes.models import (
     CurrentDipoleMomentZ,
     EEGProbe,
@@ -42,7 +50,8 @@ from xkernels.probes.registry import (
     register_matching,
 )
 
-__all__ = ["CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential", "MEGProbe",
+__all__ = ["LEAD_FIELD_UNITS", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
+           "LeadFieldProbe", "MEGProbe", "lead_field_from_mne", "lead_field_from_nyhead",
            "ProbeKind", "UndescribedProbe", "check_probe_depth", "default_probe_name",
            "draw_offsets", "gauss_cylinder_mean", "kind_of", "normalize_probes",
            "probe_channels", "probe_definition", "probe_definitions", "probe_depth_rule",

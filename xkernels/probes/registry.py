@@ -47,6 +47,7 @@ from xkernels.probes.depth_terms import (
     moved_terms,
     residual_sigma_z,
 )
+from xkernels.probes.lead_field import LeadFieldProbe
 from xkernels.probes.models import (
     CurrentDipoleMomentZ,
     EEGProbe,
@@ -55,7 +56,8 @@ from xkernels.probes.models import (
 )
 
 __all__ = ["GENERIC_UNITS", "ContactKind", "CurrentDipoleMomentKind", "CurrentDipoleMomentZKind",
-           "EEGKind", "GaussCylinderKind", "LineSourceKind", "MEGKind", "PointSourceKind",
+           "EEGKind", "GaussCylinderKind", "LeadFieldKind", "LineSourceKind", "MEGKind",
+           "PointSourceKind",
            "ProbeKind", "RecExtElectrodeKind", "RecMEAElectrodeKind", "UndescribedProbe",
            "check_probe_name", "class_path", "default_probe_name", "kind_of",
            "normalize_probes", "numbered", "probe_channels", "probe_definition",
@@ -832,6 +834,38 @@ def with_names(params: dict[str, Any], probe: Any) -> dict[str, Any]:
     """
     names = getattr(probe, "names", None)
     return params if names is None else params | {"names": list(names)}
+
+
+@register(LeadFieldProbe)
+class LeadFieldKind(ProbeKind):
+    """EEG/MEG from a user's lead field: one channel per sensor (``name:i`` or
+    ``name:<sensor name>``) at the sensor positions, in the lead field's channel units
+    (mV, µV, fT or fT/m per nA)."""
+
+    depth_affine = True
+
+    serialised_as = LeadFieldProbe
+    float_params = ("lead_field", "dipole_position", "sensor_positions")
+
+    def default_name(self, probe: Any) -> str:
+        units = set(probe.channel_units)
+        return ("eeg" if units <= {"mV", "µV"} else "meg" if units <= {"fT", "fT/m"}
+                else "leadfield")
+
+    def units_of(self, probe: Any) -> str | None:
+        units = list(dict.fromkeys(probe.channel_units))
+        return units[0] if len(units) == 1 else ", ".join(units)
+
+    def params(self, probe: Any) -> dict[str, Any]:
+        return super().params(probe) | {"units": probe.units_in, "names": probe.names}
+
+    def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
+        n = probe.lead_field.shape[0]
+        labels = (numbered(name, n) if probe.names is None
+                  else [f"{name}:{c}" for c in probe.names])
+        r = probe.sensor_positions
+        positions = (None, None, None) if r is None else (r[:, 0], r[:, 1], r[:, 2])
+        return channel_coords(name, labels, probe.channel_units, *positions)
 
 
 class ContactKind(ProbeKind):
