@@ -87,11 +87,11 @@ def test_provenance_and_cache_key_hold_the_resolved_options(tmp_path, simulation
 def test_sweep_store_holds_the_resolved_options(tmp_path):
     grid = {"populations[E].rate": [2.0, 3.0]}
     path = tmp_path / "s.zarr"
-    with pytest.warns(UserWarning, match="superposition fast path"):
-        S = xkernels.sweep(Network.example(), grid, cdm(), tau=TAU, client="sync",
-                           progress=False, store=path)
+    S = xkernels.sweep(Network.example(), grid, cdm(), tau=TAU, client="sync",
+                       progress=False, store=path)  # linear algebra per point: no warning
     stored = json.loads(S.attrs["options"])
     assert (stored["g_eff"], stored["operating_point"]) == (True, "mean-input")
+    assert stored["solver"] == "linear"
     # the same sweep with the explicit resolved options resumes the store (all done)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -102,11 +102,16 @@ def test_sweep_store_holds_the_resolved_options(tmp_path):
 
 
 def test_sweep_says_once_that_it_simulates_every_point():
+    """With NEURON simulating every point (solver="neuron"); with the default solver the
+    points of these passive cells are linear algebra and nothing is said."""
     network = Network.example()
     grid = {"connections[E->I].synapse.weight": [0.0008, 0.0016, 0.0024]}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        S = xkernels.sweep(network, grid, cdm(), tau=TAU, client="sync", progress=False)
+        S = xkernels.sweep(network, grid, cdm(), tau=TAU, client="sync", progress=False,
+                           solver="neuron")
+        quiet = xkernels.sweep(network, grid, cdm(), tau=TAU, client="sync", progress=False)
+    np.testing.assert_allclose(quiet.values, S.values, rtol=0, atol=1e-9 * abs(S.values).max())
     messages = [str(w.message) for w in caught if "fast path" in str(w.message)]
     assert len(messages) == 1, messages
     assert "simulating every point (3)" in messages[0]
@@ -114,7 +119,7 @@ def test_sweep_says_once_that_it_simulates_every_point():
     assert "averaging='reference' or g_eff=False" in messages[0]
     # and what it simulated is the points' kernels with the defaults
     point = network.with_values({"connections[E->I].synapse.weight": 0.0016})
-    H = xkernels.compute_kernels(point, cdm(), tau=TAU)
+    H = xkernels.compute_kernels(point, cdm(), tau=TAU, solver="neuron")
     np.testing.assert_allclose(S.isel({S.dims[0]: 1}).values, H.values, rtol=1e-12, atol=0)
 
 

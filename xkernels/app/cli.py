@@ -45,6 +45,7 @@ from xkernels.spec.options import (
     AVERAGING_MODES,
     LINEARISATIONS,
     OPERATING_POINTS,
+    SOLVERS,
     KernelOptions,
 )
 from xkernels.store import KernelStoreError
@@ -77,9 +78,9 @@ def _status(message: str, quiet: bool = False) -> None:
 
 def _load_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any], KernelOptions]:
     """SPEC.json's network, probes and options, options given as flags replacing its."""
-    flags = {name: getattr(args, name) for name in ("linearisation", "operating_point",
-                                                    "averaging")
-             if getattr(args, name) is not None}
+    flags = {name: getattr(args, name)
+             for name in ("linearisation", "operating_point", "averaging", "solver")
+             if getattr(args, name, None) is not None}
     return load_spec(args.spec, **flags)
 
 
@@ -407,6 +408,11 @@ def _add_kernel_options(parser: argparse.ArgumentParser) -> None:
                              "depth of the population) or 'reference' (one cell at the "
                              "mean depth, as LFPykernels); replaces the option in "
                              "SPEC.json; default: SPEC.json's, else depth")
+    parser.add_argument("--solver", choices=SOLVERS, default=None,
+                        help="how membrane responses are computed: 'neuron' (simulated), "
+                             "'linear' (NEURON's fixed step in closed form, linear "
+                             "membranes only) or 'auto' (linear where it applies); "
+                             "replaces the option in SPEC.json")
 
 
 def build_parser() -> _Parser:
