@@ -210,7 +210,7 @@ def test_garbage_of_another_model_does_not_break_the_saved_resting_state(monkeyp
 
     from xkernels.engine import membrane
 
-    clean = xkernels.compute_kernels(Network.example(), cdm(), tau=TAU)
+    clean = xkernels.compute_kernels(Network.example(), cdm(), tau=TAU, solver="neuron")
 
     class Model:
         pass
@@ -231,7 +231,7 @@ def test_garbage_of_another_model_does_not_break_the_saved_resting_state(monkeyp
     thresholds = gc.get_threshold()
     gc.set_threshold(1, 1, 1)
     try:
-        H = xkernels.compute_kernels(Network.example(), cdm(), tau=TAU)
+        H = xkernels.compute_kernels(Network.example(), cdm(), tau=TAU, solver="neuron")
     finally:
         gc.set_threshold(*thresholds)
     assert enabled and not any(enabled) and gc.isenabled()
@@ -247,7 +247,7 @@ def test_command_line_sweep_says_it_once_in_one_line(tmp_path, capsys):
     from xkernels.app.files import spec_document
 
     (tmp_path / "spec.json").write_text(json.dumps(
-        spec_document(Network.example(), cdm(), {"tau": TAU})))
+        spec_document(Network.example(), cdm(), {"tau": TAU, "solver": "neuron"})))
     (tmp_path / "grid.json").write_text(json.dumps(
         {"connections[E->I].synapse.weight": [0.0008, 0.0016]}))
     status = main(["sweep", str(tmp_path / "spec.json"), str(tmp_path / "grid.json"),
