@@ -275,6 +275,72 @@ class LinearCable:
         return np.einsum("cm,mv,mt->vct", R, c, F, optimize=True)
 
 
+    def kernels(self, matrix: np.ndarray, weights: list[np.ndarray],
+                taus: list[tuple[float, float]], filters: list[np.ndarray], centre: int,
+                lags: np.ndarray, n_after: int) -> np.ndarray:
+        """Kernels of several volleys: their responses mapped through ``matrix``,
+        delay-smeared and windowed as :func:`xkernels.engine.linearisation.finish_kernels`
+        does -- with the smearing and the window applied to the modal responses (all
+        three steps are linear), kept per time constants and filter, so that a
+        repeated computation is one small matrix product per volley.
+
+        Parameters
+        ----------
+        matrix : ndarray
+            Probe matrix, shape (n_channels, nseg).
+        weights : list of ndarray
+            Peak current per segment (nA) of each volley.
+        taus : list of tuple
+            ``(tau1, tau2)`` (ms) of each volley.
+        filters : list of ndarray
+            Delay filter (taps) of each volley.
+        centre : int
+            Index of the lag-0 tap.
+        lags : ndarray
+            Output lags (steps, increasing by one, at most ``n_after``).
+        n_after : int
+            Lags (steps) of the response after the volley.
+
+        Returns
+        -------
+        ndarray
+            Shape (n_volleys, n_channels, lags.size); equal to ``finish_kernels`` of
+            :meth:`projected` to rounding.
+        """
+        R = self.mapped(matrix)                          # (n_ch, modes)
+        out = np.empty((len(weights), R.shape[0], np.asarray(lags).size))
+        for k, (w, (tau1, tau2), h) in enumerate(zip(weights, taus, filters)):
+            G = self.windowed(tau1, tau2, n_after, h, centre, lags)
+            c = self._in.T @ np.asarray(w, dtype=float)
+            np.matmul(R * c[None, :], G, out=out[k])
+        return out
+
+    def windowed(self, tau1: float, tau2: float, n_after: int, h_delay: np.ndarray,
+                 centre: int, lags: np.ndarray) -> np.ndarray:
+        """The modal responses of :meth:`modal_kernel` delay-smeared by ``h_delay`` and
+        windowed at ``lags`` (:func:`~xkernels.engine.linearisation.finish_kernels`):
+        shape (nseg, lags.size); the last :data:`WINDOWED_KEPT` are kept, keyed on the
+        values they are computed from."""
+        from xkernels.engine.linearisation import finish_kernels
+
+        h = np.ascontiguousarray(h_delay, dtype=float)
+        lags = np.asarray(lags)
+        key = (float(tau1), float(tau2), int(n_after), h.tobytes(), int(centre),
+               lags.tobytes())
+        cache = self.__dict__.setdefault("_windowed", {})
+        found = cache.get(key)  # local: safe when threads share this solver
+        if found is None:
+            F = self.modal_kernel(tau1, tau2, n_after)
+            found = finish_kernels(F[None], [h], centre, lags)[0]
+            if len(cache) >= WINDOWED_KEPT:
+                cache.clear()
+            cache[key] = found
+        return found
+
+
+#: Smeared and windowed modal responses kept per :class:`LinearCable`.
+WINDOWED_KEPT = 32
+
 #: Recently built :class:`LinearCable` objects (key -> solver), :func:`linear_cable`.
 _SOLVERS: dict = {}
 SOLVERS_KEPT = 64

@@ -226,11 +226,33 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
         linearised as asked.
     """
     with _build(network, post, plan) as cell:
+        memo = _plan_memo(cell)
         inputs = plan_population(network, post, cell.geometry, plan.vrest_by_post[post],
-                                 plan.options.g_eff, plan.grid)
+                                 plan.options.g_eff, plan.grid, memo)
         mode = plan.membrane_mode(post, cell.is_linear())
-        with linearised(network, post, cell, plan, inputs, mode) as (membrane, inputs):
+        with linearised(network, post, cell, plan, inputs, mode,
+                        memo=memo) as (membrane, inputs):
             return inputs, membrane.state, mode, "linear" if membrane.linear else "neuron"
+
+
+#: Entries of a cached cell's placement memo (:func:`_plan_memo`) before it is emptied.
+PLAN_MEMO_KEPT = 256
+
+
+def _plan_memo(cell: LinearisedCell | CableCell) -> dict | None:
+    """The memo of :func:`~xkernels.engine.plans.plan_population` kept with a cached
+    cell (a :class:`CableCell`: the same geometry object in every computation of the
+    process), so that placement probabilities, synapse counts, delay filters and the
+    extrinsic leak shift are computed once per cell and sub-specification; None (no
+    caching) for a NEURON cell.  Its keys are the values the pieces are computed from
+    (the geometry by identity: the memo lives with it)."""
+    memo = getattr(cell, "memo", None)
+    if memo is None:
+        return None
+    found = memo.get("plan_population")
+    if found is None or len(found) >= PLAN_MEMO_KEPT:
+        found = memo["plan_population"] = {}
+    return found
 
 
 def simulate_population(network: Network, post: str, plan: KernelPlan, prepared: Prepared,
@@ -268,12 +290,12 @@ def simulate_population(network: Network, post: str, plan: KernelPlan, prepared:
             items = {source: item for source, item in inputs.inputs.items() if source in pre}
             if not items:
                 return {}
-            signals = np.stack([membrane.signal(matrix, item.weights, item.tau1, item.tau2,
-                                                grid.n_response, plan.options.t_X)
-                                for item in items.values()])
-            return dict(zip(items, lin.finish_kernels(
-                signals, [item.h_delay for item in items.values()], grid.delay_centre,
-                grid.lags)))
+            kernels = cell.linear_cable().kernels(
+                matrix, [item.weights for item in items.values()],
+                [(item.tau1, item.tau2) for item in items.values()],
+                [item.h_delay for item in items.values()], grid.delay_centre, grid.lags,
+                grid.n_response)
+            return dict(zip(items, kernels))
         return {source: lin.finish_kernel(
                     membrane.signal(matrix, item.weights, item.tau1, item.tau2,
                                     plan.grid.n_response, plan.options.t_X),
@@ -391,9 +413,30 @@ def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
         With the digest of ``values`` in ``attrs['values_sha256']`` (what a store
         compares to tell these kernels from modified ones).
     """
-    attrs = {**plan.attrs, VALUES_DIGEST_ATTR: values_digest(values)}
-    return xr.DataArray(values, dims=CORE_DIMS, coords=dict(plan.coords), name=KERNEL_NAME,
-                        attrs=attrs)
+    digest = values_digest(values)
+    if not isinstance(values, np.ndarray) or values.shape != plan.shape:
+        attrs = {**plan.attrs, VALUES_DIGEST_ATTR: digest}
+        return xr.DataArray(values, dims=CORE_DIMS, coords=dict(plan.coords),
+                            name=KERNEL_NAME, attrs=attrs)
+    # the coordinates and attributes are a function of the content hash: labelled once
+    # per process and computation, then copied (deep: nothing is shared with the
+    # template but the values given here)
+    template = _TEMPLATES.get(plan.digest)
+    if template is None or template.attrs != plan.attrs:
+        template = xr.DataArray(np.empty(plan.shape), dims=CORE_DIMS,
+                                coords=dict(plan.coords), name=KERNEL_NAME,
+                                attrs=dict(plan.attrs))
+        while len(_TEMPLATES) >= TEMPLATES_KEPT:
+            _TEMPLATES.pop(next(iter(_TEMPLATES), None), None)  # threads may race here
+        _TEMPLATES[plan.digest] = template
+    H = template.copy(deep=True, data=values)
+    H.attrs[VALUES_DIGEST_ATTR] = digest
+    return H
+
+
+#: Labelled templates of recent computations (content hash -> empty DataArray).
+_TEMPLATES: dict = {}
+TEMPLATES_KEPT = 32
 
 
 def cell_probes_matrix(cell: LinearisedCell | CableCell, plan: KernelPlan,

@@ -262,10 +262,22 @@ def finish_kernels(responses: np.ndarray, filters: list[np.ndarray], centre: int
     if top > n or not 0 <= centre < taps.shape[-1]:
         raise ValueError(f"lags up to {top} and lag-0 tap {centre} do not fit a response "
                          f"of {n + 1} lags and a filter of {taps.shape[-1]} taps")
+    # only the taps from the first to the last nonzero one of any filter (a delay density
+    # is often zero at most taps): tap lo + k of the full filter is tap k here, so lag l
+    # (full index centre + l) is index centre - lo + l of this convolution
+    nonzero = np.flatnonzero(taps.any(axis=0))
+    lo, hi = (int(nonzero[0]), int(nonzero[-1])) if nonzero.size else (0, 0)
+    lo = min(lo, centre)                      # lag 0 inside: no padding in front
+    taps = taps[:, lo: hi + 1]
+    first = centre - lo                       # index of lag 0, negative if lo > centre
+    stop = first + max(top, 0) + 1
     size = fft.next_fast_len(n + taps.shape[-1], real=True)  # the whole linear convolution
     spectra = fft.rfft(responses, size, axis=-1) * fft.rfft(taps, size, axis=-1)[:, None]
-    full = fft.irfft(spectra, size, axis=-1)
-    return window_kernel(full[..., centre: centre + max(top, 0) + 1], lags)
+    full = fft.irfft(spectra, size, axis=-1)[..., :n + taps.shape[-1]]
+    pad_front, pad_back = max(0, -first), max(0, stop - full.shape[-1])
+    if pad_front or pad_back:  # outside the convolution's support: zero
+        full = np.pad(full, [(0, 0)] * (full.ndim - 1) + [(pad_front, pad_back)])
+    return window_kernel(full[..., first + pad_front: stop + pad_front], lags)
 
 
 def window_kernel(smeared: np.ndarray, lags: np.ndarray) -> np.ndarray:
@@ -274,10 +286,11 @@ def window_kernel(smeared: np.ndarray, lags: np.ndarray) -> np.ndarray:
     Subtracts the value at lag 0 and returns the values at ``lags``, zero at negative
     lags.
     """
-    kernel = smeared - smeared[..., :1]
-    out = np.zeros(kernel.shape[:-1] + (lags.size,))
-    causal = lags >= 0
-    out[..., causal] = kernel[..., lags[causal]]
+    out = np.zeros(smeared.shape[:-1] + (lags.size,))
+    causal = np.flatnonzero(lags >= 0)
+    if causal.size:  # lags increase by one: the causal ones are a slice
+        first, last = int(lags[causal[0]]), int(lags[-1])
+        np.subtract(smeared[..., first: last + 1], smeared[..., :1], out=out[..., causal[0]:])
     return out
 
 

@@ -329,7 +329,7 @@ def plan_population(network: Network, post: str, geometry: Geometry,
             g_rev = g_rev + g_conn * syn.e
         weights = lin.segment_weights(syn.weight, syn.e, vrest, p * k_out,
                                       network.conductance_based)
-        h_delay = _memo(memo, ("delay", id(grid), conn.delay),
+        h_delay = _memo(memo, ("delay", grid.delay_times.tobytes(), conn.delay),
                         lin.delay_filter, conn.delay, grid.delay_times)
         inputs[conn.pre] = InputPlan(weights=weights, tau1=syn.tau1, tau2=syn.tau2,
                                      h_delay=h_delay)
