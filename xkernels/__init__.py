@@ -45,13 +45,14 @@ from xkernels.store import (
     write_rates,
     write_signals,
 )
-from xkernels.sweeps import sweep
+from xkernels.sweeps import kernel_batch, sweep
 
 __all__ = [
     "__version__", "Connection", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
     "KernelOptions", "LeadFieldProbe", "MEGProbe", "Network", "Population", "Spikes",
     "StreamingConvolver", "completed_points",
-    "compute_kernels", "convolve", "create_sweep_store", "describe", "error_estimate",
+    "compute_kernels", "convolve", "kernel_batch", "create_sweep_store", "describe",
+    "error_estimate",
     "extend_sweep_store",
     "open_kernels", "open_rates", "open_signals", "rates_from_spikes",
     "rates_from_spikes_per_second", "read_attrs", "select_probe", "sweep", "validate",

@@ -695,6 +695,12 @@ class CableCell:
         self.population = population
         self._linear: tuple[bytes, LinearCable] | None = None
 
+    def copy(self) -> CableCell:
+        """A new CableCell of the same cable with the leak as it is now (changing either
+        leaves the other as it is)."""
+        return CableCell(self.geometry, self._cable, self._names, self.dt, self.population,
+                         self.memo)
+
     def __enter__(self) -> CableCell:
         return self
 

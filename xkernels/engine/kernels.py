@@ -378,7 +378,8 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     attrs = {
         "long_name": "spike-to-signal kernels",
         "description": "signal per presynaptic spike; convolve with spikes per bin",
-        "spec": network.to_json(indent=None),
+        # = network.to_json(indent=None), from the dict already made
+        "spec": json.dumps(inputs["spec"], sort_keys=True, allow_nan=False),
         "probes": json.dumps(probe_defs),  # insertion order = probe_channel order
         "dt": o.dt, "t_X": o.t_X, "tau_max": o.tau, "g_eff": o.g_eff, "fir": o.fir,
         "Vrest": json.dumps(inputs["Vrest"]), "linearisation": json.dumps(modes),
