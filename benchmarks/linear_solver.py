@@ -13,7 +13,12 @@
 3. A 100-point sweep of the E->E ``tau2`` x the E ``rate`` with g_eff on the README
    network (every point changes the membrane), in this process, with points checked
    against ``compute_kernels(solver="neuron")``.
-4. Where the time of one README computation goes (cProfile, top functions).
+4. ``kernel_batch`` of 1000 parameter sets (E->E ``tau2`` x E ``rate`` with g_eff; E->E
+   weight x delay) against the per-point path (a zipped sweep), samples checked against
+   ``compute_kernels(solver="neuron")``.
+5. Where the time of one README computation goes (cProfile, by stage).
+
+Networks and probes are built once; the timed call is ``compute_kernels`` itself.
 
     python benchmarks/linear_solver.py [--repeat 5] [--skip-large] [--skip-profile]
     python benchmarks/linear_solver.py --figure docs/linear_solver.png
@@ -73,7 +78,7 @@ def compare(name: str, run, repeat: int) -> dict:
     parts = {solver: responses(run, solver) for solver in ("neuron", "linear")}
     print(f"{name}: neuron {1e3 * t_n:.1f} ms, linear {1e3 * t_l:.1f} ms CPU "
           f"(best of {repeat}): {t_n / t_l:.1f}x; largest deviation {dev:.2e} of the "
-          f"channel peak.  The responses alone (LinearisedMembrane.signal, profiled): "
+          f"channel peak.  The responses alone (profiled; linear: with delays and window): "
           f"neuron {1e3 * parts['neuron']:.1f} ms, linear {1e3 * parts['linear']:.2f} ms: "
           f"{parts['neuron'] / parts['linear']:.0f}x", flush=True)
     return {"neuron": t_n, "linear": t_l, "deviation": dev}
@@ -81,7 +86,9 @@ def compare(name: str, run, repeat: int) -> dict:
 
 def responses(run, solver: str, repeat: int = 3) -> float:
     """Seconds per computation spent in the membrane responses (the part the solver
-    replaces): cumulative time of ``LinearisedMembrane.signal``, best of ``repeat``."""
+    replaces): cumulative time of ``LinearisedMembrane.signal`` (and, for the linear
+    solver, ``LinearCable.kernels``: responses with the delay smearing and the window),
+    best of ``repeat``."""
     best = float("inf")
     for _ in range(repeat):
         prof = cProfile.Profile()
@@ -90,17 +97,34 @@ def responses(run, solver: str, repeat: int = 3) -> float:
         prof.disable()
         stats = pstats.Stats(prof).stats
         best = min(best, sum(v[3] for k, v in stats.items()
-                             if k[0].endswith("membrane.py") and k[2] == "signal"))
+                             if (k[0].endswith("membrane.py") and k[2] == "signal")
+                             or (k[0].endswith("cable.py") and k[2] == "kernels")))
     return best
+
+
+def _readme_inputs():
+    import xkernels
+
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    return xkernels.Network.example(), probes
+
+
+_INPUTS: dict = {}
+
+
+def _inputs(name, make):
+    """Network and probes, built once: the timed call is ``compute_kernels`` alone."""
+    if name not in _INPUTS:
+        _INPUTS[name] = make()
+    return _INPUTS[name]
 
 
 def readme(solver: str):
     import xkernels
 
-    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
-              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
-    return xkernels.compute_kernels(xkernels.Network.example(), probes, solver=solver,
-                                    **README_OPTIONS)
+    net, probes = _inputs("readme", _readme_inputs)
+    return xkernels.compute_kernels(net, probes, solver=solver, **README_OPTIONS)
 
 
 def readme_defaults(solver: str):
@@ -108,20 +132,25 @@ def readme_defaults(solver: str):
     operating point on this conductance-based network)."""
     import xkernels
 
-    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
-              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
-    return xkernels.compute_kernels(xkernels.Network.example(), probes, solver=solver,
-                                    dt=2 ** -4, tau=50.0)
+    net, probes = _inputs("readme", _readme_inputs)
+    return xkernels.compute_kernels(net, probes, solver=solver, dt=2 ** -4, tau=50.0)
 
 
-def microcircuit(solver: str):
+def _microcircuit_inputs():
     import xkernels
 
     gcp = {"z": -100.0 * np.arange(16), "sigma": 0.3, "R": 564.19, "sigma_z": 100.0}
     probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **gcp),
               "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
-    return xkernels.compute_kernels(xkernels.Network.microcircuit(thalamus=False), probes,
-                                    solver=solver, **{**README_OPTIONS, "g_eff": False})
+    return xkernels.Network.microcircuit(thalamus=False), probes
+
+
+def microcircuit(solver: str):
+    import xkernels
+
+    net, probes = _inputs("microcircuit", _microcircuit_inputs)
+    return xkernels.compute_kernels(net, probes, solver=solver,
+                                    **{**README_OPTIONS, "g_eff": False})
 
 
 def large_network():
@@ -213,8 +242,10 @@ STAGES = (("prepare_kernels (validation, probe definitions, content hash)",
            "simulate_population"),
           ("  probe matrices", "engine/kernels.py", "cell_probes_matrix"),
           ("  membrane responses (the solver)", "engine/membrane.py", "signal"),
-          ("  delay convolution and window", "engine/linearisation.py",
+          ("  delay convolution and window (neuron)", "engine/linearisation.py",
            ("finish_kernel", "finish_kernels")),
+          ("  responses, delays and window in modes (linear)", "engine/cable.py",
+           "kernels"),
           ("label_kernels (DataArray, values digest)", "engine/kernels.py",
            "label_kernels"))
 
@@ -235,6 +266,44 @@ def profile(solver: str = "linear", n: int = 20) -> None:
         names = name if isinstance(name, tuple) else (name,)
         cum = sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] in names)
         print(f"  {label:66s} {1e3 * cum / n:6.2f} ms")
+
+
+def batch(n: int = 1000) -> None:
+    """``kernel_batch`` of ``n`` parameter sets against the per-point path (a zipped
+    sweep of the same sets, in this process), README network, CDM, tau 20 ms, g_eff,
+    reference options; samples checked against ``compute_kernels(solver="neuron")``."""
+    import xkernels
+
+    net = xkernels.Network.example()
+    probes = {"cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    options = {"tau": 20.0, "g_eff": True, "averaging": "reference",
+               "operating_point": "rest", "solver": "linear"}
+    rng = np.random.default_rng(0)
+    cases = {"tau2 x rate": {"connections[E->E].synapse.tau2": rng.uniform(1.0, 4.0, n),
+                             "populations[E].rate": rng.uniform(0.5, 10.0, n)},
+             "E->E weight x delay": {
+                 "connections[E->E].synapse.weight": rng.uniform(5e-5, 2e-4, n),
+                 "connections[E->E].delay.params.loc": rng.uniform(0.5, 2.5, n)}}
+    xkernels.kernel_batch(net, probes, {k: v[:2] for k, v in cases["tau2 x rate"].items()},
+                          **options)
+    for name, values in cases.items():
+        start = time.process_time()
+        H = xkernels.kernel_batch(net, probes, values, **options)
+        t_batch = time.process_time() - start
+        m = min(n, 200)
+        start = time.process_time()
+        xkernels.sweep(net, {k: list(v[:m]) for k, v in values.items()}, probes,
+                       zipped=[list(values)], progress=False, client="sync", **options)
+        t_sweep = (time.process_time() - start) * n / m
+        devs = []
+        for s in (0, n // 2, n - 1):
+            point = net.with_values({k: float(v[s]) for k, v in values.items()})
+            ref = xkernels.compute_kernels(point, probes, **{**options, "solver": "neuron"})
+            devs.append(worst(H.values[s], ref.values))
+        print(f"kernel_batch, {name}, {n} sets: {t_batch:.2f} s CPU ({n / t_batch:.0f} sets "
+              f"per second); zipped sweep (per point, {m} sets timed) {n / t_sweep:.0f} per "
+              f"second: {t_sweep / t_batch:.1f}x; 3 samples against solver='neuron': "
+              f"largest deviation {max(devs):.1e}", flush=True)
 
 
 def figure(path: Path) -> None:
@@ -290,6 +359,7 @@ def main() -> None:
     if not args.skip_large:
         large_cell()
     sweep_points()
+    batch()
     if not args.skip_profile:
         profile("linear")
         profile("neuron")

@@ -277,7 +277,8 @@ class LinearCable:
 
     def kernels(self, matrix: np.ndarray, weights: list[np.ndarray],
                 taus: list[tuple[float, float]], filters: list[np.ndarray], centre: int,
-                lags: np.ndarray, n_after: int) -> np.ndarray:
+                lags: np.ndarray, n_after: int, out: np.ndarray | None = None
+                ) -> np.ndarray:
         """Kernels of several volleys: their responses mapped through ``matrix``,
         delay-smeared and windowed as :func:`xkernels.engine.linearisation.finish_kernels`
         does -- with the smearing and the window applied to the modal responses (all
@@ -300,6 +301,8 @@ class LinearCable:
             Output lags (steps, increasing by one, at most ``n_after``).
         n_after : int
             Lags (steps) of the response after the volley.
+        out : ndarray, optional
+            Written with the result (any array of that shape, e.g. a view).
 
         Returns
         -------
@@ -308,7 +311,8 @@ class LinearCable:
             :meth:`projected` to rounding.
         """
         R = self.mapped(matrix)                          # (n_ch, modes)
-        out = np.empty((len(weights), R.shape[0], np.asarray(lags).size))
+        if out is None:
+            out = np.empty((len(weights), R.shape[0], np.asarray(lags).size))
         for k, (w, (tau1, tau2), h) in enumerate(zip(weights, taus, filters)):
             G = self.windowed(tau1, tau2, n_after, h, centre, lags)
             c = self._in.T @ np.asarray(w, dtype=float)
@@ -319,23 +323,26 @@ class LinearCable:
                  centre: int, lags: np.ndarray) -> np.ndarray:
         """The modal responses of :meth:`modal_kernel` delay-smeared by ``h_delay`` and
         windowed at ``lags`` (:func:`~xkernels.engine.linearisation.finish_kernels`):
-        shape (nseg, lags.size); the last :data:`WINDOWED_KEPT` are kept, keyed on the
-        values they are computed from."""
+        shape (nseg, lags.size); the last :data:`WINDOWED_KEPT` are kept (the filter
+        array must not be changed in place after the call)."""
         from xkernels.engine.linearisation import finish_kernels
 
-        h = np.ascontiguousarray(h_delay, dtype=float)
         lags = np.asarray(lags)
-        key = (float(tau1), float(tau2), int(n_after), h.tobytes(), int(centre),
-               lags.tobytes())
+        # the filter by identity (the entry holds it, so its id is not reused while
+        # kept: the planned filters are the same objects in repeated computations),
+        # the lags by their first and last (they increase by one)
+        key = (float(tau1), float(tau2), int(n_after), id(h_delay), int(centre),
+               int(lags[0]) if lags.size else 0, lags.size)
         cache = self.__dict__.setdefault("_windowed", {})
         found = cache.get(key)  # local: safe when threads share this solver
-        if found is None:
+        if found is None or found[0] is not h_delay:
+            h = np.ascontiguousarray(h_delay, dtype=float)
             F = self.modal_kernel(tau1, tau2, n_after)
-            found = finish_kernels(F[None], [h], centre, lags)[0]
+            found = (h_delay, finish_kernels(F[None], [h], centre, lags)[0])
             if len(cache) >= WINDOWED_KEPT:
                 cache.clear()
             cache[key] = found
-        return found
+        return found[1]
 
 
 #: Smeared and windowed modal responses kept per :class:`LinearCable`.

@@ -227,12 +227,18 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
     """
     with _build(network, post, plan) as cell:
         memo = _plan_memo(cell)
+        key = ("prepared", plan.digest, post)  # the digest covers every input used here
+        if memo is not None and key in memo:
+            return memo[key]
         inputs = plan_population(network, post, cell.geometry, plan.vrest_by_post[post],
                                  plan.options.g_eff, plan.grid, memo)
         mode = plan.membrane_mode(post, cell.is_linear())
         with linearised(network, post, cell, plan, inputs, mode,
                         memo=memo) as (membrane, inputs):
-            return inputs, membrane.state, mode, "linear" if membrane.linear else "neuron"
+            found = (inputs, membrane.state, mode, "linear" if membrane.linear else "neuron")
+        if memo is not None:
+            memo[key] = found
+        return found
 
 
 #: Entries of a cached cell's placement memo (:func:`_plan_memo`) before it is emptied.
