@@ -162,3 +162,14 @@ def simulations(monkeypatch):
 
     monkeypatch.setattr(engine, "simulate_kernels", counted)
     return counter
+
+
+def worst_channel_deviation(a, b) -> float:
+    """Largest |a - b| per probe channel (axis 2) relative to that channel's peak in
+    ``b`` (channels with a zero peak skipped)."""
+    out = 0.0
+    for c in range(a.shape[2]):
+        peak = np.abs(b[:, :, c]).max()
+        if peak > 0:
+            out = max(out, float(np.abs(a[:, :, c] - b[:, :, c]).max() / peak))
+    return out

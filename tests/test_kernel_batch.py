@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import worst_channel_deviation
 
 import xkernels
 
@@ -29,13 +30,7 @@ def _probes():
             "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
 
 
-def _worst(a: np.ndarray, b: np.ndarray) -> float:
-    out = 0.0
-    for c in range(a.shape[2]):
-        peak = np.abs(b[:, :, c]).max()
-        if peak > 0:
-            out = max(out, float(np.abs(a[:, :, c] - b[:, :, c]).max() / peak))
-    return out
+_worst = worst_channel_deviation
 
 
 def _sample(values, s):

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import worst_channel_deviation
 
 import xkernels
 from xkernels.engine import prepare_kernels, simulate_kernels
@@ -32,14 +33,7 @@ def _kernels(network, solver, **options):
     return simulate_kernels(network, plan)
 
 
-def _worst(a: np.ndarray, b: np.ndarray) -> float:
-    """Largest difference per channel relative to that channel's peak."""
-    out = 0.0
-    for c in range(a.shape[2]):
-        peak = np.abs(b[:, :, c]).max()
-        if peak > 0:
-            out = max(out, float(np.abs(a[:, :, c] - b[:, :, c]).max() / peak))
-    return out
+_worst = worst_channel_deviation
 
 
 def _with_e_pas():
