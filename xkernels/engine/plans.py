@@ -368,7 +368,10 @@ def cell_memo(cell: Any, plan: KernelPlan, pop: Any, what: str, compute: Callabl
     memo = getattr(cell, "memo", None)
     if memo is None or any(d.get("params") is None for d in plan.probe_defs.values()):
         return compute()
-    key = (what, json.dumps(list(plan.probe_defs.items()), sort_keys=True), pop.radius,
+    probes = plan.attrs.get("probes")  # the definitions' JSON, in channel order
+    if probes is None:
+        probes = json.dumps(list(plan.probe_defs.items()), sort_keys=True)
+    key = (what, probes, pop.radius,
            pop.loc, pop.scale, *extra)
     if key not in memo:
         memo[key] = compute()
