@@ -577,13 +577,13 @@ def test_new_probe_class_is_one_registration(geom):
         probe_definition(child)
 
 
-def test_lfpykernels_kinds_are_registered_by_compat():
-    from xkernels import compat
+def test_lfpykernels_kinds_are_registered():
     from xkernels.probes import kind_of
+    from xkernels.probes.lfpykernels_kinds import ReferenceGaussCylinderKind
 
     ref = lfpykernels.GaussCylinderPotential(None, z=np.array([0.0]), sigma=0.3, R=100,
                                              sigma_z=50.0)
-    assert isinstance(kind_of(ref), compat.ReferenceGaussCylinderKind)
+    assert isinstance(kind_of(ref), ReferenceGaussCylinderKind)
     assert default_probe_name(ref) == "lfp"
     fast = kind_of(ref).evaluated_as(ref)
     assert type(fast) is GaussCylinderPotential and fast.R == 100.0

@@ -13,8 +13,11 @@
 ``depth``, ``depth_terms``, ``lateral``
     Depth averaging: Gauss–Hermite product integration, each kind's matrix as a
     function of depth, disc averages of point and line sources.
+``lfpykernels_kinds``
+    The kinds of LFPykernels' own probe classes (registered on import of this package).
 """
 
+from xkernels.probes import lfpykernels_kinds as _lfpykernels_kinds  # noqa: F401 (registers)
 from xkernels.probes.models import (
     CurrentDipoleMomentZ,
     EEGProbe,
