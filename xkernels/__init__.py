@@ -27,7 +27,8 @@ _getattr, __dir__, _names = lazy.attach(
     submod_attrs={
         "contract": ["check_kernels", "select_probe"],
         "hybrid": ["validate"],
-        "probes": ["CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential", "MEGProbe"],
+        "probes": ["CSDProbe", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
+                   "MEGProbe"],
         "signals": ["Spikes", "convolve", "rates_from_spikes",
                     "rates_from_spikes_per_second"],
         "spec": ["Connection", "Network", "Population"],

@@ -1,7 +1,7 @@
 """Forward models and everything xkernels knows about them.
 
 ``models``
-    The forward models, one class each (LFP, z-only CDM, EEG, MEG).
+    The forward models, one class each (LFP, laminar CSD, z-only CDM, EEG, MEG).
 ``registry``
     One adapter (:class:`ProbeKind`) per probe class: name, channels, definition,
     averaging; the place where a new probe class is declared (:func:`register`); the
@@ -19,6 +19,7 @@
 
 from xkernels.probes import lfpykernels_kinds as _lfpykernels_kinds  # noqa: F401 (registers)
 from xkernels.probes.models import (
+    CSDProbe,
     CurrentDipoleMomentZ,
     EEGProbe,
     GaussCylinderPotential,
@@ -45,7 +46,7 @@ from xkernels.probes.registry import (
     register_matching,
 )
 
-__all__ = ["CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential", "MEGProbe",
+__all__ = ["CSDProbe", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential", "MEGProbe",
            "ProbeKind", "UndescribedProbe", "check_probe_depth", "default_probe_name",
            "draw_offsets", "gauss_cylinder_mean", "kind_of", "normalize_probes",
            "probe_channels", "probe_definition", "probe_definitions", "probe_depth_rule",
