@@ -516,6 +516,10 @@ def plot_rates(rates: xr.DataArray, *, time_lim: Sequence[float] | None = None,
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = rates.xk.plot(time_lim=(200.0, 700.0))     # doctest: +SKIP
     """
     time = np.asarray(rates.coords["time"].values, float)
     if time_lim is None:
