@@ -32,7 +32,7 @@ DOCS = ROOT / "docs"
 # ----------------------------------------------------------------------------------
 PUBLIC_MODULES = ["xkernels", "xkernels.spec", "xkernels.probes", "xkernels.engine",
                   "xkernels.store", "xkernels.signals", "xkernels.sweeps", "xkernels.hybrid",
-                  "xkernels.compat"]
+                  "xkernels.compat", "xkernels.io", "xkernels.units"]
 
 
 def public_objects() -> dict[str, object]:

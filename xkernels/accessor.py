@@ -118,6 +118,76 @@ class XkDataArrayAccessor:
                          f"'probe_channel' and 'time') or rates (dims with 'X' and 'time'); "
                          f"got an array with dims {self._obj.dims}")
 
+    def to_units(self, units: Any = "SI") -> xr.DataArray:
+        """Kernels or signals with channels in other units (e.g. CDM in nA m): see
+        :func:`xkernels.units.convert_units`.
+
+        Parameters
+        ----------
+        units : str or mapping of str to str
+            ``"SI"`` (V, A m, T), one unit for all channels, or probe name -> unit.
+
+        Returns
+        -------
+        xarray.DataArray
+            Rescaled, with the ``units`` coordinate rewritten.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> from xkernels.contract import channel_coords
+        >>> cdm = xr.DataArray([[3e9]], dims=("probe_channel", "time"),
+        ...                    coords=channel_coords("cdm", ["cdm:z"], "nA µm"))
+        >>> out = cdm.xk.to_units({"cdm": "A m"})
+        >>> float(out[0, 0]), str(out.units.values[0])
+        (3e-06, 'A m')
+        """
+        from xkernels.units import convert_units
+
+        return convert_units(self._obj, units)
+
+    def to_nwb(self, path, **kwargs: Any) -> None:
+        """Write signals to a new NWB file: see :func:`xkernels.io.to_nwb`.
+
+        Parameters
+        ----------
+        path : str or path
+            The ``.nwb`` file.
+        **kwargs
+            ``lfp``, ``session_description``, ``identifier``, ``session_start_time``,
+            ``overwrite``.
+
+        Examples
+        --------
+        See :func:`xkernels.io.to_nwb`.
+        """
+        from xkernels.io import to_nwb
+
+        return to_nwb(self._obj, path, **kwargs)
+
+    def to_mne(self, kind: str = "raw", **kwargs: Any):
+        """Signals as an MNE Raw or Evoked object: see :func:`xkernels.io.to_mne`.
+
+        Parameters
+        ----------
+        kind : {"raw", "evoked"}
+            Continuous or averaged data.
+        **kwargs
+            ``eeg``, ``average``.
+
+        Returns
+        -------
+        mne.io.RawArray or mne.EvokedArray
+            In SI units.
+
+        Examples
+        --------
+        See :func:`xkernels.io.to_mne`.
+        """
+        from xkernels.io import to_mne
+
+        return to_mne(self._obj, kind, **kwargs)
+
     def plot(self, **kwargs: Any):
         """Plot kernels, signals or rates (:func:`xkernels.plot.plot`).
 

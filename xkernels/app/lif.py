@@ -225,7 +225,7 @@ def record_spikes(nest: Any, nodes: Mapping[str, Any], t_stop: float
     events = recorder.get("events")
     order = np.argsort(events["times"], kind="stable")
     populations = {name: range(group[0].global_id, group[-1].global_id + 1)
-                   for name, group in nodes.items()}
+                   for name, group in nodes.items()}  # NodeCollections of Create: contiguous
     return (np.asarray(events["times"], dtype=float)[order],
             np.asarray(events["senders"], dtype=np.int64)[order], populations)
 
@@ -307,11 +307,12 @@ def population_rates(spikes: NestSpikes, *, t_start: float = 0.0, t_stop: float 
         kernels), time in ms (bin start), attrs ``units``, ``scale`` (per population),
         ``dt`` and ``description``.
     """
-    from xkernels.signals import Spikes, rates_from_spikes
+    from xkernels.io import read_nest
+    from xkernels.signals import rates_from_spikes
 
     if not isinstance(spikes, NestSpikes):
         fail("spikes", type(spikes).__name__, "a NestSpikes", TypeError)
-    events = Spikes.from_events(spikes.times, spikes.senders, spikes.populations)
+    events = read_nest({"times": spikes.times, "senders": spikes.senders}, spikes.populations)
     counts = rates_from_spikes(events, t_start=t_start,
                                t_stop=spikes.t_stop if t_stop is None else t_stop, dt=dt)
     scale = xr.DataArray([spikes.full_sizes[n] / events.sizes[n] for n in events], dims="X",

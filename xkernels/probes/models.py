@@ -34,7 +34,7 @@ from lfpykit.eegmegcalc import (
     SphericallySymmetricVolCondMEG,
 )
 
-from xkernels.checks import check_array, check_choice, check_real, fail
+from xkernels.checks import check_array, check_choice, check_real, did_you_mean, fail
 
 __all__ = ["GaussCylinderPotential", "CSDProbe", "CurrentDipoleMomentZ", "EEGProbe", "MEGProbe",
            "gauss_cylinder_mean", "midpoints", "z_dipole_matrix", "FOUR_SPHERE_RADII",
@@ -438,6 +438,46 @@ class CurrentDipoleMomentZ(lfpykit.CurrentDipoleMoment):
         return M if self.components == "xyz" else M[2:]
 
 
+def channel_names(field: str, names: Sequence[str] | None, n: int) -> list[str] | None:
+    """Checked channel names: ``n`` unique non-empty strings without ``:`` (or None).
+
+    Parameters
+    ----------
+    field : str
+        The parameter, for messages.
+    names : sequence of str or None
+        The names.
+    n : int
+        Number of channels (electrodes, sensors).
+
+    Returns
+    -------
+    list of str or None
+        The names as a list.
+
+    Raises
+    ------
+    ValueError
+        Wrong count, duplicates, empty names or names with ``:`` (the label separator).
+
+    Examples
+    --------
+    >>> channel_names("EEGProbe.names", ("Fz", "Cz"), 2)
+    ['Fz', 'Cz']
+    """
+    if names is None:
+        return None
+    if isinstance(names, str) or not all(isinstance(v, str) for v in names):
+        raise TypeError(f"{field} must be a sequence of str (one per channel), got {names!r}")
+    out = list(names)
+    if len(out) != n:
+        raise ValueError(f"{field} must name each of the {n} channels, got {len(out)} names")
+    bad = [v for v in out if not v or ":" in v]
+    if bad or len(set(out)) != len(out):
+        raise ValueError(f"{field} must be unique non-empty names without ':', got {out}")
+    return out
+
+
 def _refuse_rows(field: str, bad: np.ndarray, why: str) -> None:
     """Raise a ValueError naming the rows of ``field`` where ``bad`` is True, and why."""
     if np.any(bad):
@@ -502,6 +542,9 @@ class EEGProbe(_ZDipoleProbe):
         centre.
     cell : CellGeometry or None
         Cell geometry (µm).
+    names : sequence of str, optional
+        One name per electrode (e.g. 10-20 labels): channels ``eeg:<name>`` instead
+        of ``eeg:<index>``.  :meth:`from_montage` sets them.
 
     Examples
     --------
@@ -516,7 +559,8 @@ class EEGProbe(_ZDipoleProbe):
 
     def __init__(self, r_electrodes: Any, radii: Sequence[float] = FOUR_SPHERE_RADII,
                  sigmas: Sequence[float] = FOUR_SPHERE_SIGMAS,
-                 dipole_location: Any = DIPOLE_LOCATION, cell: Any = None) -> None:
+                 dipole_location: Any = DIPOLE_LOCATION, cell: Any = None,
+                 names: Sequence[str] | None = None) -> None:
         super().__init__(cell=cell)
         r_el = check_array("EEGProbe.r_electrodes", r_electrodes, ndim=2, last=3)
         radii_ = check_array("EEGProbe.radii", radii, ndim=1)
@@ -540,6 +584,65 @@ class EEGProbe(_ZDipoleProbe):
         self.radii = radii_
         self.sigmas = sigmas_
         self.dipole_location = loc
+        self.names = channel_names("EEGProbe.names", names, len(r_el))
+
+    @classmethod
+    def from_montage(cls, montage: Any = "spherical_1020", names: Sequence[str] | None = None,
+                     **kwargs: Any) -> EEGProbe:
+        """EEG electrodes of an MNE montage, named, on the scalp of the four-sphere head.
+
+        Each electrode's direction from the head centre is kept and its distance set to
+        the scalp radius ``radii[3]`` (the montages' heads are not the four-sphere
+        model's spheres).
+
+        Parameters
+        ----------
+        montage : str or mne.channels.DigMontage
+            A standard montage name (``mne.channels.get_builtin_montages()``, e.g.
+            ``"spherical_1020"``, ``"biosemi64"``) or a montage (head frame).
+        names : sequence of str, optional
+            The electrodes to keep, in this order (default: all of the montage's).
+        **kwargs
+            Other :class:`EEGProbe` parameters (``radii``, ``sigmas``,
+            ``dipole_location``, ``cell``).
+
+        Returns
+        -------
+        EEGProbe
+            With ``names`` set: channels ``eeg:<name>``.
+
+        Raises
+        ------
+        ValueError
+            An unknown montage name or electrode name (with "did you mean").
+
+        Examples
+        --------
+        >>> eeg = EEGProbe.from_montage("spherical_1020", names=["Fz", "Cz", "Pz"])
+        >>> eeg.names, round(float(np.linalg.norm(eeg.r_electrodes[1])))
+        (['Fz', 'Cz', 'Pz'], 90000)
+        >>> from xkernels.probes import probe_channels
+        >>> probe_channels("eeg", eeg)["probe_channel"][1].tolist()
+        ['eeg:Fz', 'eeg:Cz', 'eeg:Pz']
+        """
+        import mne  # optional: pip install mne
+
+        if isinstance(montage, str):
+            builtin = mne.channels.get_builtin_montages()
+            if montage not in builtin:
+                check_choice("montage", montage, builtin)
+            montage = mne.channels.make_standard_montage(montage)
+        positions = montage.get_positions()["ch_pos"]
+        chosen = list(positions) if names is None else list(names)
+        for name in chosen:
+            if name not in positions:
+                raise ValueError(f"names: electrode {name!r} is not in the montage"
+                                 f"{did_you_mean(name, positions)}; it has {list(positions)}")
+        radii = np.asarray(kwargs.get("radii", FOUR_SPHERE_RADII), dtype=float)
+        r = np.array([positions[n] for n in chosen], dtype=float)
+        # on the scalp; 1e-12 below it so that rounding never puts one outside
+        r = r / np.linalg.norm(r, axis=1, keepdims=True) * (radii[-1] * (1 - 1e-12))
+        return cls(r, names=chosen, **kwargs)
 
     def dipole_matrix(self) -> np.ndarray:
         """Four-sphere map from a dipole at ``dipole_location`` to the electrodes.
@@ -585,6 +688,9 @@ class MEGProbe(_ZDipoleProbe):
         Volume-conductor model.
     cell : CellGeometry or None
         Cell geometry (µm).
+    names : sequence of str, optional
+        One name per sensor (e.g. ``"MEG0111"``): channels ``meg:<name>:x|y|z``
+        instead of ``meg:<index>:x|y|z``.
 
     Examples
     --------
@@ -600,7 +706,8 @@ class MEGProbe(_ZDipoleProbe):
     CONDUCTORS = ("infinite", "spherical")
 
     def __init__(self, sensor_locations: Any, dipole_location: Any = DIPOLE_LOCATION,
-                 conductor: str = "infinite", cell: Any = None) -> None:
+                 conductor: str = "infinite", cell: Any = None,
+                 names: Sequence[str] | None = None) -> None:
         super().__init__(cell=cell)
         sensors = check_array("MEGProbe.sensor_locations", sensor_locations, ndim=2, last=3)
         loc = check_array("MEGProbe.dipole_location", dipole_location, ndim=1, last=3)
@@ -615,6 +722,7 @@ class MEGProbe(_ZDipoleProbe):
         self.sensor_locations = sensors
         self.dipole_location = loc
         self.conductor = conductor
+        self.names = channel_names("MEGProbe.names", names, len(sensors))
 
     def dipole_matrix(self) -> np.ndarray:
         """Map from a dipole at ``dipole_location`` to the magnetic field at the sensors.

@@ -795,8 +795,12 @@ class EEGKind(ProbeKind):
 
     def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
         r = probe.r_electrodes
-        return channel_coords(name, numbered(name, len(r)), self.units,
-                              r[:, 0], r[:, 1], r[:, 2])
+        names = getattr(probe, "names", None)
+        labels = numbered(name, len(r)) if names is None else [f"{name}:{n}" for n in names]
+        return channel_coords(name, labels, self.units, r[:, 0], r[:, 1], r[:, 2])
+
+    def params(self, probe: Any) -> dict[str, Any]:
+        return with_names(super().params(probe), probe)
 
 
 @register(MEGProbe)
@@ -814,8 +818,38 @@ class MEGKind(ProbeKind):
     def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
         sensors = probe.sensor_locations
         r = np.repeat(sensors, 3, axis=0)
-        labels = [f"{name}:{i}:{c}" for i in range(len(sensors)) for c in "xyz"]
+        names = getattr(probe, "names", None) or range(len(sensors))
+        labels = [f"{name}:{i}:{c}" for i in names for c in "xyz"]
         return channel_coords(name, labels, self.units, r[:, 0], r[:, 1], r[:, 2])
+
+    def params(self, probe: Any) -> dict[str, Any]:
+        return with_names(super().params(probe), probe)
+
+
+def with_names(params: dict[str, Any], probe: Any) -> dict[str, Any]:
+    """``params`` plus the probe's channel ``names`` when it has any (a probe without
+    names keeps the definition, hence the content hash, it always had).
+
+    Parameters
+    ----------
+    params : dict
+        Constructor parameters.
+    probe : lfpykit.LinearModel
+        An EEG or MEG probe.
+
+    Returns
+    -------
+    dict
+        ``params``, with ``names`` if the probe names its channels.
+
+    Examples
+    --------
+    >>> from xkernels.probes import EEGProbe
+    >>> with_names({}, EEGProbe([[0.0, 0.0, 90000.0]], names=["Cz"]))
+    {'names': ['Cz']}
+    """
+    names = getattr(probe, "names", None)
+    return params if names is None else params | {"names": list(names)}
 
 
 class ContactKind(ProbeKind):

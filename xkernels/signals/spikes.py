@@ -8,6 +8,8 @@ neuron's train).  :func:`xkernels.rates_from_spikes` bins it into population cou
 * per-population lists of per-neuron arrays: ``Spikes({"E": [t0, t1, ...], ...})``;
 * the events of a spike recorder (NEST's ``times``/``senders``):
   :meth:`Spikes.from_events`;
+* the readers of :mod:`xkernels.io`: NEST (events or ASCII files), Brian2 monitors,
+  SONATA spike reports, NWB Units tables;
 * :func:`xkernels.hybrid.correlated_poisson`, for users without a network simulator.
 
 One rule for node ids, wherever spikes come from: a node id listed twice (within a
@@ -24,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from xkernels.checks import check_real
+from xkernels.checks import check_choice, check_real
 
 #: format tag of files written by :meth:`Spikes.save`
 SPIKES_FORMAT = "xkernels.spikes.v1"
@@ -120,8 +122,8 @@ class Spikes(Mapping):
         return out
 
     @classmethod
-    def from_events(cls, times: Any, senders: Any,
-                    populations: Mapping[str, Any]) -> Spikes:
+    def from_events(cls, times: Any, senders: Any, populations: Mapping[str, Any], *,
+                    unassigned: str = "raise") -> Spikes:
         """Build from spike-recorder events (NEST's ``events['times']/['senders']``).
 
         Parameters
@@ -133,12 +135,16 @@ class Spikes(Mapping):
         populations : mapping of str to array_like or tuple
             Population name -> node ids of its neurons in neuron order (an array), or
             an inclusive ``(first, last)`` id range (a NEST NodeCollection).
+        unassigned : {"raise", "drop"}
+            What to do with spikes of senders in no population: refuse them (default),
+            or drop them (say so explicitly, e.g. to read one population of a file).
 
         Raises
         ------
         ValueError
             A node id listed twice (in one population or in two), or senders in no
-            population: naming the ids, and each population's ids for unknown senders.
+            population (unless ``unassigned="drop"``): naming the ids, and each
+            population's ids for unknown senders.
 
         Examples
         --------
@@ -146,7 +152,14 @@ class Spikes(Mapping):
         ...                        {"E": (1, 10), "I": (11, 15)})
         >>> s.sizes, s.population_times("E").tolist()
         ({'E': 10, 'I': 5}, [1.0, 2.0])
+
+        Only population ``E``, the spike of node 12 dropped on purpose:
+
+        >>> Spikes.from_events([1.0, 2.0, 3.0], [1, 2, 12], {"E": (1, 10)},
+        ...                    unassigned="drop")
+        Spikes(E: 10 neurons, 2 spikes)
         """
+        check_choice("unassigned", unassigned, ("raise", "drop"))
         t = np.asarray(times, dtype=np.float64)
         s = np.asarray(senders)
         if t.ndim != 1 or s.shape != t.shape:
@@ -154,26 +167,20 @@ class Spikes(Mapping):
                              f"shapes {t.shape} and {s.shape}")
         if s.size and s.dtype.kind not in "ui":
             raise TypeError(f"senders must be integer node ids, got dtype {s.dtype}")
-        if not isinstance(populations, Mapping) or not populations:
-            raise TypeError("populations must be a non-empty mapping population name -> "
-                            "node ids")
-        members = {name: _members(name, ids) for name, ids in populations.items()}
+        members = population_ids(populations)
         all_ids = np.concatenate(list(members.values()))  # every neuron, population-major
         order = np.argsort(all_ids, kind="stable")
         sorted_ids = all_ids[order]
-        shared = np.unique(sorted_ids[1:][np.diff(sorted_ids) == 0])
-        if shared.size:
-            names = [n for n, ids in members.items() if np.isin(ids, shared).any()]
-            raise ValueError(f"populations {names} share node ids {shared[:10].tolist()}"
-                             f"{' ...' if shared.size > 10 else ''}; each node id must "
-                             "belong to one population")
         pos = np.minimum(np.searchsorted(sorted_ids, s), max(all_ids.size - 1, 0))
         known = sorted_ids[pos] == s if all_ids.size else np.zeros(s.shape, dtype=bool)
-        if not known.all():
+        if not known.all() and unassigned == "drop":
+            t, s, pos = t[known], s[known], pos[known]
+        elif not known.all():
             bad = np.unique(s[~known])
             ranges = {n: _id_summary(ids) for n, ids in members.items()}
             raise ValueError(f"senders {bad[:10].tolist()}{' ...' if bad.size > 10 else ''} "
-                             f"belong to no population; populations hold node ids {ranges}")
+                             f"belong to no population; populations hold node ids {ranges} "
+                             "(pass unassigned='drop' to leave them out)")
         neuron = order[pos]  # of each spike, population-major
         times = t[np.lexsort((t, neuron))]
         offsets = np.cumsum(np.r_[0, np.bincount(neuron, minlength=all_ids.size)])
@@ -430,6 +437,57 @@ def _checked(name: str, times: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
 def _neuron(offsets: np.ndarray, k: int) -> int:
     """Index of the neuron whose train holds spike ``k``."""
     return int(np.searchsorted(offsets, k, side="right") - 1)
+
+
+def population_ids(populations: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Node ids of every population, checked: each id listed once over all populations.
+
+    Parameters
+    ----------
+    populations : mapping of str to array_like or tuple
+        Population name -> node ids in neuron order (an array, a ``range``, anything
+        with a ``tolist()`` such as a NEST NodeCollection) or an inclusive
+        ``(first, last)`` range.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Population name -> int64 node ids.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Not a non-empty mapping, malformed ids, or an id listed twice (naming the ids
+        and the populations sharing them).
+
+    Examples
+    --------
+    >>> population_ids({"E": (1, 3), "I": [7, 5]})
+    {'E': array([1, 2, 3]), 'I': array([7, 5])}
+    >>> population_ids({"E": (1, 3), "I": [3, 4]})
+    Traceback (most recent call last):
+    ...
+    ValueError: populations ['E', 'I'] share node ids [3]; each node id must belong to one
+    population
+    """
+    if not isinstance(populations, Mapping) or not populations:
+        raise TypeError("populations must be a non-empty mapping population name -> "
+                        "node ids")
+    members = {}
+    for name, ids in populations.items():
+        if not isinstance(name, str):
+            raise TypeError(f"population names must be str, got {name!r}")
+        if not isinstance(ids, (tuple, np.ndarray, list, range)) and hasattr(ids, "tolist"):
+            ids = ids.tolist()  # a NEST NodeCollection
+        members[name] = _members(name, ids)
+    all_ids = np.sort(np.concatenate(list(members.values())))
+    shared = np.unique(all_ids[1:][np.diff(all_ids) == 0])
+    if shared.size:
+        names = [n for n, ids in members.items() if np.isin(ids, shared).any()]
+        raise ValueError(f"populations {names} share node ids {shared[:10].tolist()}"
+                         f"{' ...' if shared.size > 10 else ''}; each node id must "
+                         "belong to one population")
+    return members
 
 
 def _members(name: str, ids: Any) -> np.ndarray:
