@@ -19,8 +19,8 @@ import lazy_loader as lazy
 from xkernels import accessor as _accessor  # noqa: F401  (registers the .xk accessor)
 
 _SUBPACKAGES = ["accessor", "app", "checks", "compat", "contract", "engine", "figures",
-                "hybrid", "plot", "probes", "provenance", "runtime", "signals", "spec",
-                "store", "sweeps"]
+                "hybrid", "io", "plot", "probes", "provenance", "runtime", "signals", "spec",
+                "store", "sweeps", "units"]
 _getattr, __dir__, _names = lazy.attach(
     __name__,
     submodules=_SUBPACKAGES,
