@@ -12,7 +12,11 @@ into place only when complete, so a failed run leaves nothing half-written.  A
 (Ctrl-C, a killed process) keeps them, and running the same command again computes only
 the missing points.  Relative paths in SPEC.json (cell morphologies, templates) are
 relative to the spec file.  Set ``XKERNELS_TRACEBACK=1`` to see the full traceback of an
-error.
+error.  Ctrl-C prints one line saying what was kept and exits with status 130.
+
+Every command is one entry of :data:`COMMANDS` (a :class:`Command`: ``cmd_NAME`` runs
+it, ``args_NAME`` adds its arguments when it is used, so that ``--help`` imports
+nothing of the library, and an optional ``NAME_interrupted`` says what a Ctrl-C kept).
 """
 
 from __future__ import annotations
