@@ -25,7 +25,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 GCP = {"z": np.linspace(1000.0, -200.0, 13), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
-OPTIONS = {"dt": 2 ** -4, "tau": 50.0, "t_X": 500.0}
+#: LFPykernels' approximation (one cell, at rest): the setting these figures were measured in
+OPTIONS = {"dt": 2 ** -4, "tau": 50.0, "t_X": 500.0, "averaging": "reference",
+           "operating_point": "rest"}
 MODES = ("as-is", "passive", "frozen")
 SCALES = (1e-3, 1e-2, 1e-1, 1.0)
 

@@ -31,6 +31,14 @@ machine), best of ``--repeat`` interleaved runs, for the default node count and 
 input) and off (passive membrane, the same at every depth).
 
     python benchmarks/kernels.py [--repeat 3] [--depth-nodes 3,5,7] [--depth-only]
+
+With ``--defaults`` (issue 25): the kernel time of the defaults (``averaging="depth"``,
+``g_eff`` and ``operating_point`` ``"auto"``: depth nodes at the mean-input operating
+point on this conductance-based network), of the old defaults (LFPykernels'
+approximation, ``averaging="reference", operating_point="rest"``) and of lfpykernels
+0.2.0, interleaved in one run (wall clock, best of ``--repeat``), with the ratios.
+
+    python benchmarks/kernels.py --defaults [--repeat 3]
 """
 
 from __future__ import annotations
@@ -47,6 +55,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 GCP = {"z": np.linspace(1000.0, -200.0, 13), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
 OPTIONS = {"dt": 2 ** -4, "tau": 50.0, "t_X": 500.0, "Vrest": -65.0, "g_eff": True}
+#: LFPykernels' approximation in the native API (the defaults before issue 25)
+REFERENCE = {"averaging": "reference", "operating_point": "rest"}
+#: the options of the defaults run: OPTIONS without g_eff (its default "auto" is on here)
+DEFAULTS = {k: v for k, v in OPTIONS.items() if k != "g_eff"}
 
 
 def run_reference() -> dict:
@@ -64,12 +76,50 @@ def run_reference() -> dict:
 
 
 def run_xkernels(**options):
+    """compute_kernels on the README network with OPTIONS in LFPykernels' approximation
+    (REFERENCE), ``options`` replacing them."""
     import xkernels
 
     probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **GCP),
               "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
     return xkernels.compute_kernels(xkernels.Network.example(), probes,
-                                    **{**OPTIONS, **options})
+                                    **{**OPTIONS, **REFERENCE, **options})
+
+
+def run_defaults():
+    """compute_kernels on the README network with the defaults (dt, tau, t_X, Vrest as
+    OPTIONS)."""
+    import xkernels
+
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **GCP),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    return xkernels.compute_kernels(xkernels.Network.example(), probes, **DEFAULTS)
+
+
+def defaults_cost(repeat: int) -> None:
+    """Wall-clock time of the defaults, the old defaults and lfpykernels 0.2.0, interleaved
+    (each round runs all three), best of ``repeat``."""
+    times = {"defaults": [], "old defaults": [], "lfpykernels 0.2.0": []}
+    runs = {"defaults": run_defaults, "old defaults": run_xkernels,
+            "lfpykernels 0.2.0": run_reference}
+    H = run_defaults()  # warm-up: NEURON libraries, templates
+    print(f"README network (2 x 2, conductance-based), 4 kernels, 13-channel LFP + CDM; "
+          f"resolved defaults: averaging={H.attrs['averaging']!r}, g_eff={H.attrs['g_eff']}, "
+          f"operating_point={H.attrs['operating_point']!r}, "
+          f"depth_nodes={H.attrs['depth_nodes']}")
+    for _ in range(repeat):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    best = {name: min(t) for name, t in times.items()}
+    for name, t in best.items():
+        print(f"  {name:18}: {t:8.3f} s ({t / 4 * 1e3:7.1f} ms/kernel; all runs "
+              f"{', '.join(f'{v:.3f}' for v in times[name])} s)")
+    ref = best["lfpykernels 0.2.0"]
+    print(f"  lfpykernels / defaults: {ref / best['defaults']:.1f}x; lfpykernels / old "
+          f"defaults: {ref / best['old defaults']:.1f}x; defaults / old defaults: "
+          f"{best['defaults'] / best['old defaults']:.1f}x (best of {repeat}, interleaved)")
 
 
 def depth_cost(repeat: int, nodes: list[int]) -> None:
@@ -166,10 +216,16 @@ def main() -> None:
     parser.add_argument("--depth-only", action="store_true",
                         help="only the depth-averaging cost (no lfpykernels comparison)")
     parser.add_argument("--case", choices=("readme", "other", "both"), default="both")
+    parser.add_argument("--defaults", action="store_true",
+                        help="only the cost of the defaults against the old defaults and "
+                             "lfpykernels 0.2.0")
     args = parser.parse_args()
     from xkernels.engine.mechanisms import load_mechanisms
 
     load_mechanisms()
+    if args.defaults:
+        defaults_cost(args.repeat)
+        return
     if args.active:
         run_linearisation_benchmark(args.repeat)
         return
@@ -243,7 +299,8 @@ def run_linearisation_benchmark(repeat: int) -> None:
     for mode in LINEARISATIONS:
         for n, net in networks.items():
             def run(net=net, mode=mode):
-                return xkernels.compute_kernels(net, probes, linearisation=mode, **OPTIONS)
+                return xkernels.compute_kernels(net, probes, linearisation=mode, **OPTIONS,
+                                                **REFERENCE)
 
             times[mode, n] = best_time(run, repeat, time.process_time)[0]
     per_x = {mode: (times[mode, many] - times[mode, few]) / (many - few)

@@ -21,6 +21,15 @@
 
     python benchmarks/microcircuit.py [--repeat 3] [--weights 40 --delays 25]
         [--skip-reference] [--depth-nodes 5]
+
+1.-3. use LFPykernels' approximation (``averaging="reference"``; g_eff off, so the
+operating point resolves to ``"rest"``).  With ``--defaults`` (issue 25) instead: the 64
+kernels with the defaults (``averaging="depth"``; on this current-based network g_eff
+and the operating point resolve to off and ``"rest"``), with the old defaults
+(``averaging="reference"``) and with lfpykernels 0.2.0, interleaved in one run (wall
+clock, best of ``--repeat``), all with the ``sigma_z`` = 150 µm LFP probe of 3.
+
+    python benchmarks/microcircuit.py --defaults [--repeat 2]
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 GCP = {"z": -100.0 * np.arange(16), "sigma": 0.3, "R": 564.19, "sigma_z": 100.0}
 OPTIONS = {"dt": 2 ** -4, "tau": 50.0, "t_X": 500.0, "Vrest": -65.0, "g_eff": False}
+#: LFPykernels' approximation in the native API (the defaults before issue 25)
+REFERENCE = {"averaging": "reference", "operating_point": "rest"}
 W = "connections[L4E->L23E].synapse.weight"
 D = "connections[L4E->L23E].delay.params.loc"
 
@@ -47,17 +58,52 @@ def network():
     return xkernels.Network.microcircuit(thalamus=False)
 
 
-def probes():
+def probes(sigma_z: float = GCP["sigma_z"]):
     import xkernels
 
-    return {"lfp": xkernels.GaussCylinderPotential(cell=None, **GCP),
+    return {"lfp": xkernels.GaussCylinderPotential(cell=None, **dict(GCP, sigma_z=sigma_z)),
             "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
 
 
 def run_xkernels():
     import xkernels
 
-    return xkernels.compute_kernels(network(), probes(), **OPTIONS)
+    return xkernels.compute_kernels(network(), probes(), **OPTIONS, **REFERENCE)
+
+
+def defaults_cost(repeat: int) -> None:
+    """Wall-clock time of the 64 kernels with the defaults, the old defaults and
+    lfpykernels 0.2.0, interleaved (each round runs all three), best of ``repeat``."""
+    import xkernels
+
+    sigma_z = 150.0
+    defaults = {k: v for k, v in OPTIONS.items() if k != "g_eff"}  # g_eff: "auto"
+    runs = {
+        "defaults": lambda: xkernels.compute_kernels(network(), probes(sigma_z), **defaults),
+        "old defaults": lambda: xkernels.compute_kernels(network(), probes(sigma_z),
+                                                         **OPTIONS, **REFERENCE),
+        "lfpykernels 0.2.0": lambda: run_reference(network(), sigma_z),
+    }
+    H = runs["defaults"]()  # warm-up
+    n = H.sizes["X"] * H.sizes["Y"]
+    print(f"microcircuit ({n} kernels, current-based), 16-contact LFP (sigma_z = {sigma_z} "
+          f"µm) + CDM; resolved defaults: averaging={H.attrs['averaging']!r}, "
+          f"g_eff={H.attrs['g_eff']}, operating_point={H.attrs['operating_point']!r}, "
+          f"depth_nodes={H.attrs['depth_nodes']}")
+    times = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    best = {name: min(t) for name, t in times.items()}
+    for name, t in best.items():
+        print(f"  {name:18}: {t:8.3f} s ({t / n * 1e3:7.1f} ms/kernel; all runs "
+              f"{', '.join(f'{v:.3f}' for v in times[name])} s)")
+    ref = best["lfpykernels 0.2.0"]
+    print(f"  lfpykernels / defaults: {ref / best['defaults']:.1f}x; lfpykernels / old "
+          f"defaults: {ref / best['old defaults']:.1f}x; defaults / old defaults: "
+          f"{best['defaults'] / best['old defaults']:.1f}x (best of {repeat}, interleaved)")
 
 
 def depth_cost(repeat: int, nodes: int) -> None:
@@ -80,7 +126,7 @@ def depth_cost(repeat: int, nodes: int) -> None:
           f"ratio {min(depth) / min(ref):.2f} (best of {repeat}, interleaved)")
 
 
-def run_reference(net) -> dict:
+def run_reference(net, sigma_z: float = GCP["sigma_z"]) -> dict:
     import lfpykernels
     from _microcircuit_reference import kernel_approx_arguments
 
@@ -88,7 +134,8 @@ def run_reference(net) -> dict:
     for Y in net.postsynaptic:
         approx = lfpykernels.KernelApprox(**kernel_approx_arguments(net, Y))
         for X in net.presynaptic:
-            probe_list = [lfpykernels.GaussCylinderPotential(cell=None, **GCP),
+            probe_list = [lfpykernels.GaussCylinderPotential(cell=None,
+                                                             **dict(GCP, sigma_z=sigma_z)),
                           lfpykernels.KernelApproxCurrentDipoleMoment(cell=None)]
             out[X, Y] = approx.get_kernel(probe_list, X=X, **OPTIONS)
     return out
@@ -117,11 +164,17 @@ def main() -> None:
     parser.add_argument("--delays", type=int, default=25)
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--depth-nodes", type=int, default=None)
+    parser.add_argument("--defaults", action="store_true",
+                        help="only the cost of the defaults against the old defaults and "
+                             "lfpykernels 0.2.0")
     args = parser.parse_args()
     import xkernels
     from xkernels.engine.mechanisms import load_mechanisms
 
     load_mechanisms()
+    if args.defaults:
+        defaults_cost(args.repeat)
+        return
     run_xkernels()  # warm-up
     times = []
     for _ in range(args.repeat):
@@ -144,7 +197,7 @@ def main() -> None:
     depth_cost(args.repeat, args.depth_nodes or xkernels.KernelOptions().depth_nodes)
 
     base = xkernels.Network.microcircuit(populations=["L23E", "L4E"], thalamus=False)
-    sweep_options = dict(OPTIONS, tau=25.0)
+    sweep_options = dict(OPTIONS, tau=25.0, **REFERENCE)
     w0 = base.connection("L4E", "L23E").synapse.weight
     d0 = base.connection("L4E", "L23E").delay.params["loc"]
     grid = {W: list(np.linspace(0.25, 2.0, args.weights) * w0),

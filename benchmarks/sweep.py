@@ -87,7 +87,8 @@ def store_main(n: int) -> None:
     grid = {W_EE: list(np.linspace(0.5e-4, 3e-4, n)),
             PLACE_EE: list(np.linspace(-100.0, 400.0, n)),
             DELAY_EE: list(np.linspace(0.5, 3.0, n))}
-    fast = {"g_eff": False, "method": "superposition", "progress": False, "client": "sync"}
+    fast = {"g_eff": False, "method": "superposition", "progress": False, "client": "sync",
+            "averaging": "reference"}  # the setting of the published figures
     with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent) as tmp:
         t_mem, H = timed(lambda: sweep(net, grid, probes(), **fast))
         path = Path(tmp) / "blocks.zarr"
@@ -145,7 +146,8 @@ def main() -> None:
 
     full_grid = {W_EE: list(np.linspace(1e-4, 3e-4, args.full // 2)), DELAY_EE: [1.0, 2.0]}
     n_full = args.full // 2 * 2
-    opts = {"g_eff": True, "t_X": 500.0, "method": "simulate", "progress": False}
+    opts = {"g_eff": True, "t_X": 500.0, "method": "simulate", "progress": False,
+            "averaging": "reference", "operating_point": "rest"}
     cluster_kwargs = {"n_workers": 2, "threads_per_worker": 1, "processes": True,
                       "dashboard_address": None, "silence_logs": logging.ERROR}
     t_sync, H_sync = timed(lambda: sweep(net, full_grid, probes(), client="sync", **opts))
@@ -164,7 +166,7 @@ def main() -> None:
     fast_grid = {W_EE: list(np.linspace(0.5e-4, 3e-4, n)),
                  PLACE_EE: list(np.linspace(-100.0, 400.0, n)),
                  DELAY_EE: list(np.linspace(0.5, 3.0, n))}
-    fast = {"g_eff": False, "method": "auto", "progress": False}
+    fast = {"g_eff": False, "method": "auto", "progress": False, "averaging": "reference"}
     t_default, H = timed(lambda: sweep(net, fast_grid, probes(), **fast))
     with LocalCluster(**cluster_kwargs) as cluster, Client(cluster) as client:
         client.run(lambda: __import__("xkernels.engine.cells"))  # NEURON imported in the workers

@@ -448,6 +448,30 @@ def mean_input(network, spikes, probe_set, run: dict, *, t_stop: float,
     return {k: v for k, v in preds.items() if is_depth(k)}
 
 
+def defaults_check(network, spikes, probe_set, run: dict, depth, *, t_stop: float,
+                   channels: list[str], jack: dict, nodes: int) -> str:
+    """The prediction of the defaults (compute_kernels without averaging, g_eff or
+    operating_point: issue 25) and which explicit prediction of the table it is (its
+    values must be that prediction's, bit for bit)."""
+    import xkernels
+
+    start = time.perf_counter()
+    prediction = predict(network, spikes, probe_set, t_stop=t_stop, dt=2.0 ** -4,
+                         channels=channels)
+    options = xkernels.KernelOptions().resolve(network)
+    same = MI_DEPTH if options.operating_point == "mean-input" else "depth"
+    if options.depth_nodes != nodes:
+        return f"defaults (depth_nodes {options.depth_nodes}) not compared: --depth-nodes {nodes}"
+    explicit = jack[same] if same in jack else \
+        depth.prediction.sel(probe_channel=channels).values
+    diff = float(np.abs(prediction - explicit).max() / np.abs(explicit).max())
+    same_text = "bit for bit" if np.array_equal(prediction, explicit) else \
+        f"NOT bit for bit: max |diff| / max |prediction| = {diff:.3g}"
+    return (f"defaults (averaging={options.averaging!r}, g_eff={options.g_eff}, "
+            f"operating_point={options.operating_point!r}): the prediction {same!r}, "
+            f"{same_text} ({time.perf_counter() - start:.0f} s)")
+
+
 def diagnose(network, spikes, probe_set, run: dict, *, args, seed: int, t_stop: float,
              n_cells: dict, workdir: Path, channels: list[str], nodes: int) -> None:
     """Predictions linearised around the ground truth's measured membrane potential."""
@@ -488,7 +512,8 @@ def diagnose(network, spikes, probe_set, run: dict, *, args, seed: int, t_stop: 
         p["rate"] = rates[p["name"]]
         p["cell"]["biophysics"]["e_pas"] = -65.0
     realised = xkernels.Network.from_dict(d_rates)
-    common = dict(t_stop=t_stop, dt=2.0 ** -4, channels=channels, g_eff=True)
+    common = dict(t_stop=t_stop, dt=2.0 ** -4, channels=channels, g_eff=True,
+                  operating_point="rest")  # linearised at the Vrest measured
     depth = dict(averaging="depth", depth_nodes=nodes)
     ref = dict(averaging="reference", n_positions=20000)
     preds = {
@@ -568,9 +593,9 @@ def main() -> None:
                 start = time.perf_counter()
                 probe_set = probes(args.shanks, args.ring)
                 ref = validate(net, spikes, probe_set, averaging="reference",
-                               n_positions=20000, **common)
+                               n_positions=20000, operating_point="rest", **common)
                 depth = validate(net, spikes, probe_set, averaging="depth",
-                                 depth_nodes=nodes, **common)
+                                 depth_nodes=nodes, operating_point="rest", **common)
                 keep = ref.time.values >= args.transient - 1e-9
                 truth = ref.ground_truth.sel(probe_channel=channels).values
                 pair = PAIRS[args.operating_point if name == "conductance" else "rest"]
@@ -591,6 +616,9 @@ def main() -> None:
                 if name == "conductance":
                     jack.update(mean_input(net, spikes, probe_set, run, t_stop=t_stop,
                                            channels=channels, nodes=nodes))
+                run["notes"].append(defaults_check(net, spikes, probe_set, run, depth,
+                                                   t_stop=t_stop, channels=channels,
+                                                   jack=jack, nodes=nodes))
                 run["se"] = jackknife(store, net, channels, jack, keep, args.shanks)
                 if args.diagnose and name == "conductance":
                     diagnose(net, spikes, probe_set, run, args=args, seed=seed,

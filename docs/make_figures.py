@@ -39,10 +39,11 @@ def readme_probes() -> dict:
             "cdm": xkernels.CurrentDipoleMomentZ()}
 
 
-def readme_kernels():
-    """Kernels of the README network (dt = 1/16 ms, tau = 50 ms, g_eff)."""
+def readme_kernels(**options):
+    """Kernels of the README network (dt = 1/16 ms, tau = 50 ms; the defaults: depth
+    averaging, g_eff and the mean-input operating point), ``options`` replacing them."""
     return xkernels.compute_kernels(xkernels.Network.example(), readme_probes(),
-                                    dt=2 ** -4, tau=50.0, Vrest=-65.0, g_eff=True)
+                                    dt=2 ** -4, tau=50.0, Vrest=-65.0, **options)
 
 
 def kernel_grid() -> None:
@@ -119,7 +120,8 @@ def validation() -> None:
     """xkernels against LFPykernels 0.2.0 on the README network: profiles and a table."""
     import lfpykernels
 
-    H = readme_kernels()
+    # LFPykernels' approximation in the native API: the reference's numbers
+    H = readme_kernels(g_eff=True, averaging="reference", operating_point="rest")
     probes_ref = [lfpykernels.GaussCylinderPotential(cell=None, z=LFP_DEPTHS, sigma=0.3,
                                                      R=150.0, sigma_z=75.0),
                   lfpykernels.KernelApproxCurrentDipoleMoment(cell=None)]

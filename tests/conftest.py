@@ -132,7 +132,7 @@ def mechanisms_loaded():
 def subprocess_env() -> dict:
     """Environment for test subprocesses that import xkernels from this checkout."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(CELLS.parents[1]), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(CELLS.parents[2]), env.get("PYTHONPATH", "")])
     return env
 
 
@@ -145,3 +145,20 @@ def file_stamps(path: Path) -> dict[str, tuple[int, int]]:
             st = full.stat()
             out[str(full.relative_to(path))] = (st.st_ino, st.st_mtime_ns)
     return out
+
+
+@pytest.fixture
+def simulations(monkeypatch):
+    """Counts the kernel computations that reach the engine's simulation (whatever
+    averaging and membrane path they take)."""
+    from xkernels.engine import kernels as engine
+
+    counter = {"n": 0}
+    original = engine.simulate_kernels
+
+    def counted(*args, **kwargs):
+        counter["n"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "simulate_kernels", counted)
+    return counter

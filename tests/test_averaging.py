@@ -27,6 +27,11 @@ from xkernels.probes.population_average import probe_depth_rule, probe_matrix
 
 GCP = {"z": np.linspace(1000.0, -200.0, 13), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
 OPTIONS = {"dt": 2 ** -4, "tau": 20.0, "t_X": 200.0, "Vrest": -65.0}
+#: the options of the native API: OPTIONS with the synapses linearised at rest (both
+#: averaging modes are compared at the same operating point here)
+NATIVE = {**OPTIONS, "operating_point": "rest"}
+#: and with LFPykernels' population averaging
+REFERENCE = {**NATIVE, "averaging": "reference"}
 
 
 def probes(sigma_z: float = 75.0) -> dict:
@@ -164,9 +169,9 @@ def test_scale_zero_is_the_identity(mechanisms_loaded):
     bit (GaussCylinder, CDM, EEG, MEG; g_eff on)."""
     net = network_with(population={"scale": 0.0})
     named = {**probes(), **eeg_meg()}
-    ref = xkernels.compute_kernels(net, named, g_eff=True, **OPTIONS)
+    ref = xkernels.compute_kernels(net, named, g_eff=True, **REFERENCE)
     depth = xkernels.compute_kernels(net, named, g_eff=True, averaging="depth",
-                                     depth_nodes=7, **OPTIONS)
+                                     depth_nodes=7, **NATIVE)
     np.testing.assert_array_equal(depth.values, ref.values)
     assert depth.attrs["averaging"] == "depth" and depth.attrs["depth_nodes"] == 7
     assert ref.attrs["averaging"] == "reference" and "depth_nodes" not in ref.attrs
@@ -181,9 +186,9 @@ def test_scale_zero_is_the_identity_for_linearised_active_cells(mode, mechanisms
     for pop in data["populations"]:
         pop["scale"] = 0.0
     net = xkernels.Network.from_dict(data)
-    ref = xkernels.compute_kernels(net, probes(), g_eff=True, linearisation=mode, **OPTIONS)
+    ref = xkernels.compute_kernels(net, probes(), g_eff=True, linearisation=mode, **REFERENCE)
     depth = xkernels.compute_kernels(net, probes(), g_eff=True, linearisation=mode,
-                                     averaging="depth", depth_nodes=3, **OPTIONS)
+                                     averaging="depth", depth_nodes=3, **NATIVE)
     np.testing.assert_allclose(depth.values, ref.values, rtol=0,
                                atol=1e-12 * np.abs(ref.values).max())
 
@@ -197,9 +202,9 @@ def test_depth_independent_placement_agrees_with_reference(mechanisms_loaded):
                "densities": [{"name": "uniform", "params": {"loc": -1e5, "scale": 2e5}}]}
     net = network_with(placement=uniform)
     named = {**probes(), **eeg_meg()}
-    ref = xkernels.compute_kernels(net, named, g_eff=True, **OPTIONS)
+    ref = xkernels.compute_kernels(net, named, g_eff=True, **REFERENCE)
     depth = xkernels.compute_kernels(net, named, g_eff=True, averaging="depth", depth_nodes=3,
-                                     **OPTIONS)
+                                     **NATIVE)
     for name in named:
         assert rel(depth.xk.probe(name), ref.xk.probe(name)) < 1e-9, name
     # contact probes: deterministic disc average vs the reference's random positions
@@ -208,14 +213,14 @@ def test_depth_independent_placement_agrees_with_reference(mechanisms_loaded):
                                                       z=z, sigma=0.3),
                 "line": lfpykit.LineSourcePotential(cell=None, x=np.full(6, 40.0),
                                                     y=np.zeros(6), z=z, sigma=0.3)}
-    ref = xkernels.compute_kernels(net, contacts, g_eff=False, n_positions=20000, **OPTIONS)
+    ref = xkernels.compute_kernels(net, contacts, g_eff=False, n_positions=20000, **REFERENCE)
     depth = xkernels.compute_kernels(net, contacts, g_eff=False, averaging="depth",
-                                     depth_nodes=3, **OPTIONS)
+                                     depth_nodes=3, **NATIVE)
     for name in contacts:
         assert rel(depth.xk.probe(name), ref.xk.probe(name)) < 0.03, name
     # and the deterministic average does not depend on n_positions/seed
     again = xkernels.compute_kernels(net, contacts, g_eff=False, averaging="depth",
-                                     depth_nodes=3, n_positions=10, seed=7, **OPTIONS)
+                                     depth_nodes=3, n_positions=10, seed=7, **NATIVE)
     np.testing.assert_array_equal(again.values, depth.values)
 
 
@@ -224,7 +229,7 @@ def by_nodes():
     """README network, depth averaging with 1..15 nodes (g_eff on)."""
     net = xkernels.Network.example()
     return {n: xkernels.compute_kernels(net, probes(), g_eff=True, averaging="depth",
-                                        depth_nodes=n, **OPTIONS) for n in (3, 5, 9, 15)}
+                                        depth_nodes=n, **NATIVE) for n in (3, 5, 9, 15)}
 
 
 def test_convergence_in_the_node_count(by_nodes):
@@ -234,7 +239,7 @@ def test_convergence_in_the_node_count(by_nodes):
     assert errors[2] < 5e-3
     # the depth-consistent kernels are not the reference ones (placement is in depth)
     ref = xkernels.compute_kernels(xkernels.Network.example(), probes(), g_eff=True,
-                                   **OPTIONS)
+                                   **REFERENCE)
     ratio = (converged.std("tau") / ref.std("tau")).xk.probe("lfp")
     assert float(abs(ratio - 1).max()) > 0.1
 
@@ -248,7 +253,7 @@ def test_superposition_equals_per_node_simulation(mechanisms_loaded):
 
     net = xkernels.Network.example()
     plan = prepare_kernels(net, probes(), KernelOptions(g_eff=False, seed=1, averaging="depth",
-                                                        depth_nodes=4, **OPTIONS))
+                                                        depth_nodes=4, **NATIVE))
     pop = net.population("I")
 
     def build():
@@ -259,7 +264,7 @@ def test_superposition_equals_per_node_simulation(mechanisms_loaded):
     for pre in ("E", "I"):
         assert rel(out["superposition"][pre], out["nodes"][pre]) < 1e-9
     plan_g = prepare_kernels(net, probes(), KernelOptions(seed=1, averaging="depth",
-                                                          depth_nodes=4, **OPTIONS))
+                                                          depth_nodes=4, **NATIVE))
     with pytest.raises(ValueError, match="same at every depth node"):
         avg.depth_kernels(net, "I", plan_g, build, method="superposition")
     # a linearised membrane ("passive": the same as-is cell here) gives the same kernels
@@ -272,12 +277,12 @@ def test_sweep_fast_path_and_store(tmp_path, mechanisms_loaded):
     net = xkernels.Network.example()
     grid = {"connections[E->E].synapse.weight": [6e-5, 1.2e-4]}
     kw = dict(g_eff=False, averaging="depth", depth_nodes=3, client="sync", progress=False,
-              **OPTIONS)
+              **NATIVE)
     fast = xkernels.sweep(net, grid, probes(), method="superposition", **kw)
     slow = xkernels.sweep(net, grid, probes(), method="simulate", **kw)
     assert rel(fast.values, slow.values) < 1e-9
     single = xkernels.compute_kernels(net, probes(), g_eff=False, averaging="depth",
-                                      depth_nodes=3, **OPTIONS)
+                                      depth_nodes=3, **NATIVE)
     np.testing.assert_allclose(slow.isel(weight_E_E=1).values, single.values, rtol=0,
                                atol=1e-12 * np.abs(single.values).max())
     with pytest.raises(ValueError, match="does not change with depth"):
@@ -286,15 +291,15 @@ def test_sweep_fast_path_and_store(tmp_path, mechanisms_loaded):
     # the mode is part of the cache key and of the provenance
     store = tmp_path / "k.zarr"
     H = xkernels.compute_kernels(net, probes(), g_eff=False, averaging="depth",
-                                 depth_nodes=3, store=store, **OPTIONS)
+                                 depth_nodes=3, store=store, **NATIVE)
     back = xkernels.open_kernels(store)
     assert back.attrs["averaging"] == "depth" and back.attrs["depth_nodes"] == 3
     np.testing.assert_array_equal(back.values, H.values)
     with pytest.raises(ValueError, match="different inputs"):
-        xkernels.compute_kernels(net, probes(), g_eff=False, store=store, **OPTIONS)
+        xkernels.compute_kernels(net, probes(), g_eff=False, store=store, **REFERENCE)
     with pytest.raises(ValueError, match="different inputs"):
         xkernels.compute_kernels(net, probes(), g_eff=False, averaging="depth",
-                                 depth_nodes=5, store=store, **OPTIONS)
+                                 depth_nodes=5, store=store, **NATIVE)
     assert "averaging: depth (3 depth nodes)" in xkernels.describe(store)
 
 
@@ -302,7 +307,7 @@ def test_sweep_fast_path_uses_each_points_vrest(mechanisms_loaded):
     """Depth nodes of a swept Vrest are linearised at the point's Vrest (the fast path
     used the base Vrest at every node: -75 mV came out mirrored, 2.0 relative off)."""
     net = xkernels.Network.example()
-    kw = dict(g_eff=False, averaging="depth", depth_nodes=3, **OPTIONS)
+    kw = dict(g_eff=False, averaging="depth", depth_nodes=3, **NATIVE)
     fast = xkernels.sweep(net, {"Vrest": [-65.0, -75.0]}, probes(), method="superposition",
                           client="sync", progress=False, **kw)
     for vrest in (-65.0, -75.0):
@@ -314,10 +319,10 @@ def test_depth_nodes_enter_the_hash_only_in_depth_mode():
     """Reference kernels do not depend on depth_nodes: a cached store of them is served
     whatever depth_nodes says; depth kernels are told apart by it."""
     net = xkernels.Network.example()
-    plan = prepare_kernels(net, probes(), KernelOptions(**OPTIONS))
-    other = prepare_kernels(net, probes(), KernelOptions(depth_nodes=3, **OPTIONS))
+    plan = prepare_kernels(net, probes(), KernelOptions(**REFERENCE))
+    other = prepare_kernels(net, probes(), KernelOptions(depth_nodes=3, **REFERENCE))
     assert "depth_nodes" not in plan.inputs and plan.digest == other.digest
-    depth = prepare_kernels(net, probes(), KernelOptions(averaging="depth", **OPTIONS))
+    depth = prepare_kernels(net, probes(), KernelOptions(averaging="depth", **NATIVE))
     assert depth.inputs == {**plan.inputs, "averaging": "depth", "depth_nodes": 5}
 
 
@@ -344,7 +349,7 @@ def test_compat_always_uses_reference(monkeypatch):
     monkeypatch.undo()
     lfp = {"lfp": xkernels.GaussCylinderPotential(**GCP)}
     depth = xkernels.compute_kernels(approx.network, lfp, averaging="depth",
-                                     **OPTIONS).sel(X="E", Y="E").values
+                                     **NATIVE).sel(X="E", Y="E").values
     assert np.abs(H).max() > 0
     assert np.abs(H - depth[:, :H.shape[1]]).max() > 1e-3 * np.abs(H).max()
 
@@ -368,7 +373,7 @@ def test_bad_options_refused(tmp_path, monkeypatch, kwargs, exc, match):
     store = tmp_path / "k.zarr"
     with pytest.raises(exc, match=match):
         xkernels.compute_kernels(xkernels.Network.example(), probes(), g_eff=True,
-                                 store=store, **kwargs, **OPTIONS)
+                                 store=store, **kwargs, **NATIVE)
     assert not store.exists()
 
 
@@ -380,18 +385,18 @@ def test_conflicting_probe_smoothing_refused(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"probes\['lfp'\]\.sigma_z = 50.0 µm is smaller "
                                          r"than populations\['E'\]\.scale = 75\.0"):
         xkernels.compute_kernels(xkernels.Network.example(), probes(sigma_z=50.0),
-                                 averaging="depth", store=store, **OPTIONS)
+                                 averaging="depth", store=store, **NATIVE)
     assert not store.exists()
     # the same probe is fine in reference mode (nothing integrated twice there) ...
     prepare_kernels(xkernels.Network.example(), probes(sigma_z=50.0),
-                    KernelOptions(n_positions=10, seed=1, **OPTIONS))
+                    KernelOptions(n_positions=10, seed=1, **REFERENCE))
 
 
 def test_cli_option(tmp_path, mechanisms_loaded):
     from xkernels.app.cli import main
 
     spec = {"network": xkernels.Network.example().to_dict(),
-            "options": {**OPTIONS, "g_eff": False, "averaging": "depth", "depth_nodes": 3}}
+            "options": {**NATIVE, "g_eff": False, "averaging": "depth", "depth_nodes": 3}}
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec))
     assert main(["compute", str(path), "-o", str(tmp_path / "k.zarr"), "--quiet"]) == 0

@@ -9,7 +9,6 @@ import pytest
 import xarray as xr
 
 import xkernels
-from xkernels.engine.cells import LinearisedCell
 from xkernels.spec import Network
 
 
@@ -19,25 +18,12 @@ def probes():
             "cdm": xkernels.CurrentDipoleMomentZ()}
 
 
-@pytest.fixture
-def simulations(monkeypatch):
-    counter = {"n": 0}
-    original = LinearisedCell.synaptic_response
-
-    def counted(cell, *args, **kwargs):
-        counter["n"] += 1
-        return original(cell, *args, **kwargs)
-
-    monkeypatch.setattr(LinearisedCell, "synaptic_response", counted)
-    return counter
-
-
 def test_store_is_written_then_reused_without_simulating(tmp_path, simulations):
     store = tmp_path / "k.zarr"
     H = xkernels.compute_kernels(Network.example(), probes(), tau=4.0, store=store)
-    assert simulations["n"] == 4 and store.exists()
+    assert simulations["n"] == 1 and store.exists()
     again = xkernels.compute_kernels(Network.example(), probes(), tau=4.0, store=store)
-    assert simulations["n"] == 4  # served from the store
+    assert simulations["n"] == 1  # served from the store
     xr.testing.assert_identical(again, H)
 
 
@@ -121,7 +107,7 @@ def test_modified_kernels_are_stored_as_derived_and_never_served(tmp_path, compu
     assert simulations["n"] == n  # refused before simulating
     again = xkernels.compute_kernels(Network.example(), probes(), tau=4.0, store=path,
                                      overwrite=True)
-    assert simulations["n"] == n + 4
+    assert simulations["n"] == n + 1
     xr.testing.assert_identical(again, H)
     assert xkernels.read_attrs(path)[PROVENANCE_ATTR] == "computed"
 
@@ -179,7 +165,7 @@ def test_kernels_of_an_older_engine_are_recomputed(computed, simulations, monkey
     old = engine.ENGINE_VERSION - 1
     with pytest.warns(UserWarning, match=f"computed by engine version {old}"):
         again = xkernels.compute_kernels(Network.example(), probes(), tau=4.0, store=store)
-    assert simulations["n"] == n + 4
+    assert simulations["n"] == n + 1
     assert again.attrs["engine_version"] == engine.ENGINE_VERSION
     assert xkernels.read_attrs(store)["engine_version"] == engine.ENGINE_VERSION
     assert again.attrs["content_hash"] != H.attrs["content_hash"]
@@ -191,8 +177,10 @@ def test_geff_with_a_rate_never_set_warns():
     network = Network.from_dict(spec)
     assert network.population("I").rate is None
     with pytest.warns(UserWarning, match=r"populations \['I'\] have no rate.*'I->E', 'I->I'"):
-        xkernels.compute_kernels(network, probes(), tau=1.0, g_eff=True)
+        xkernels.compute_kernels(network, probes(), tau=1.0, g_eff=True,
+                                 operating_point="rest")
     spec["populations"][1]["rate"] = 0.0  # a silent population, said explicitly: no warning
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        xkernels.compute_kernels(Network.from_dict(spec), probes(), tau=1.0, g_eff=True)
+        xkernels.compute_kernels(Network.from_dict(spec), probes(), tau=1.0, g_eff=True,
+                                 operating_point="rest")

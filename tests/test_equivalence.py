@@ -206,7 +206,7 @@ def test_network_api_matches_reference_for_all_pairs(mechanisms_loaded):
     probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
               "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
     H = xkernels.compute_kernels(net, probes, dt=2 ** -4, tau=50, t_X=500, Vrest=-65.0,
-                                 g_eff=True)
+                                 g_eff=True, averaging="reference", operating_point="rest")
     assert H.dims == ("X", "Y", "probe_channel", "tau")
     for Y in ("E", "I"):
         reference = lfpykernels.KernelApprox(**readme_arguments(Y))
@@ -297,7 +297,8 @@ def test_network_api_at_non_dyadic_dt(dt, tau, mechanisms_loaded, monkeypatch):
     n = int(round(tau / dt))
     H = xkernels.compute_kernels(Network.example(),
                                  {"cdm": xkernels.CurrentDipoleMomentZ(cell=None)},
-                                 dt=dt, tau=tau, t_X=t_X, Vrest=-65.0, g_eff=True)
+                                 dt=dt, tau=tau, t_X=t_X, Vrest=-65.0, g_eff=True,
+                                 averaging="reference", operating_point="rest")
     assert H.sizes["tau"] == 2 * n + 1
     np.testing.assert_allclose(H.tau.values, np.arange(-n, n + 1) * dt, rtol=0, atol=1e-9)
     low, high = AS_SHIPPED_NON_DYADIC[dt]

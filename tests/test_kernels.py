@@ -89,7 +89,8 @@ def test_dipole_equals_sum_of_z_weighted_currents(dt, n):
                         for m in range(n + 1)])
     expected = smeared - smeared[0]
     H = xkernels.compute_kernels(net, {"cdm": xkernels.CurrentDipoleMomentZ(cell=None)},
-                                 dt=dt, tau=tau, t_X=200.0, Vrest=-65.0, g_eff=False)
+                                 dt=dt, tau=tau, t_X=200.0, Vrest=-65.0, g_eff=False,
+                                 averaging="reference")  # one cell, as simulated here
     assert H.sizes["tau"] == 2 * n + 1
     np.testing.assert_allclose(H.tau.values, np.arange(-n, n + 1) * dt, rtol=0, atol=1e-12)
     got = H.sel(X="I", Y="E", probe_channel="cdm:z").isel(tau=slice(n, None)).values
@@ -119,15 +120,22 @@ def test_fir_cut_and_no_leaked_sections():
 
 
 class _SimulationCounter:
+    """Counts the responses simulated, on either membrane path (a cell simulated as it
+    is, or a linearised membrane: the mean-input operating point's)."""
+
     def __init__(self, monkeypatch):
+        from xkernels.engine.membrane import LinearisedMembrane
+
         self.calls = 0
-        original = LinearisedCell.synaptic_response
+        for cls, name in ((LinearisedCell, "synaptic_response"),
+                          (LinearisedMembrane, "response")):
+            monkeypatch.setattr(cls, name, self._counted(getattr(cls, name)))
 
-        def counted(cell, *args, **kwargs):
+    def _counted(self, original):
+        def counted(obj, *args, **kwargs):
             self.calls += 1
-            return original(cell, *args, **kwargs)
-
-        monkeypatch.setattr(LinearisedCell, "synaptic_response", counted)
+            return original(obj, *args, **kwargs)
+        return counted
 
 
 BAD_OPTIONS = [
@@ -136,7 +144,8 @@ BAD_OPTIONS = [
     ({"tau": 0.01}, ValueError, "tau must be >= dt"),
     ({"tau": 10.03}, ValueError, "tau = 10.03 ms and dt = 0.0625 ms give 160.48"),
     ({"t_X": 10.0, "tau": 50.0}, ValueError, "t_X must be >= tau = 50.0 ms, got 10.0"),
-    ({"g_eff": "yes"}, TypeError, "g_eff must be True or False"),
+    ({"g_eff": "yes"}, ValueError, "g_eff must be True, False or 'auto', got 'yes'"),
+    ({"g_eff": 1}, TypeError, "g_eff must be True, False or 'auto'"),
     ({"Vrest": [-65.0] * 5}, ValueError, "e_pas must be set when Vrest is a per-segment"),
     ({"Vrest": {"E": -65.0}}, ValueError, "without an entry for population 'I'"),
     ({"Vrest": float("nan")}, ValueError, "Vrest must be finite"),
@@ -215,7 +224,7 @@ def test_any_lfpykit_model_is_a_probe(tmp_path):
     r = np.array([[50.0, 60.0, 70.0], [10.0, 0.0, -10.0], [-2100.0, -1500.0, -900.0]])
     sphere = lfpykit.OneSphereVolumeConductor(None, r=r, R=10000.0, sigma_i=0.3)
     H = xkernels.compute_kernels(Network.from_dict(spec), {"sphere": sphere}, tau=2.0,
-                                 g_eff=False)
+                                 g_eff=False, averaging="reference")  # depth mode: 8x slower
     assert H.coords["probe_channel"].values.tolist() == ["sphere:0", "sphere:1", "sphere:2"]
     assert set(H.coords["units"].values) == {"mV"}
     np.testing.assert_array_equal(H.coords["z"].values, r[2])

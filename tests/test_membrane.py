@@ -30,6 +30,8 @@ TAU = 10.0
 #: settling of the reference simulations (ms of fixed steps from v_init)
 T_SETTLE = 3000.0
 PROBES = {"cdm": xkernels.CurrentDipoleMomentZ()}
+#: one cell at the mean depth, at rest: the cells these tests build and settle themselves
+REF = {"averaging": "reference", "operating_point": "rest"}
 
 
 # --------------------------------------------------------------------------------------
@@ -264,12 +266,12 @@ def test_active_example_coexists_with_the_passive_one():
 def active_case(request):
     """A cell, its quasi-active and frozen kernels, and the plan of its inputs."""
     net = network(CELLS[request.param])
-    quasi = xkernels.compute_kernels(net, PROBES, tau=TAU, linearisation="quasi-active")
-    frozen = xkernels.compute_kernels(net, PROBES, tau=TAU, linearisation="frozen")
+    quasi = xkernels.compute_kernels(net, PROBES, **REF, tau=TAU, linearisation="quasi-active")
+    frozen = xkernels.compute_kernels(net, PROBES, **REF, tau=TAU, linearisation="frozen")
     rest = json.loads(frozen.attrs["resting_state"])["E"]
     v_rest = np.array(rest["v"])
     _, _, _, geometry, _ = segment_layout(net)
-    plan = prepare_kernels(net, PROBES, xkernels.KernelOptions(dt=DT, tau=TAU))
+    plan = prepare_kernels(net, PROBES, xkernels.KernelOptions(**REF, dt=DT, tau=TAU))
     inputs = plan_population(net, "E", geometry, v_rest, True, plan.grid)
     matrix = probes_matrix(plan.probes, geometry, net.population("E"), 2000, 1234)
     return {"kind": request.param, "net": net, "quasi": quasi, "frozen": frozen,
@@ -312,7 +314,7 @@ def test_frozen_conductances_are_the_analytic_resting_conductances(active_case):
     """g_eff off: the frozen conductance of every segment is, at the resting potential,
     gnabar m∞³ h∞ + gkbar n∞⁴ (+ gl) + g_pas (+ gh m_h∞), from the published rates."""
     net = active_case["net"]
-    H = xkernels.compute_kernels(net, PROBES, tau=1.0, g_eff=False, linearisation="frozen")
+    H = xkernels.compute_kernels(net, PROBES, **REF, tau=1.0, g_eff=False, linearisation="frozen")
     rest = json.loads(H.attrs["resting_state"])["E"]
     v = np.array(rest["v"])
     expected = analytic_conductance(active_case["kind"], net, v)
@@ -331,7 +333,7 @@ def test_frozen_is_the_passive_cell_with_resting_conductances(active_case):
     passive = net.with_values({f"{cell}.biophysics": insert_leak,
                                f"{cell}.biophysics_args": {"g": g.tolist(), "e": v.tolist(),
                                                            "nseg": segment_layout(net)[-1]}})
-    H_ref = xkernels.compute_kernels(passive, PROBES, tau=TAU, Vrest={"E": v.tolist()})
+    H_ref = xkernels.compute_kernels(passive, PROBES, **REF, tau=TAU, Vrest={"E": v.tolist()})
     assert relative(active_case["frozen"].values, H_ref.values) <= 1e-6
 
 
@@ -345,12 +347,12 @@ def test_linearisations_differ_for_an_active_cell(active_case):
 # --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def passive_as_is():
-    return xkernels.compute_kernels(Network.example(), PROBES, tau=TAU)
+    return xkernels.compute_kernels(Network.example(), PROBES, **REF, tau=TAU)
 
 
 @pytest.mark.parametrize("mode", ["passive", "frozen", "quasi-active"])
 def test_every_mode_of_a_passive_cell_is_the_cell_itself(passive_as_is, mode):
-    H = xkernels.compute_kernels(Network.example(), PROBES, tau=TAU, linearisation=mode)
+    H = xkernels.compute_kernels(Network.example(), PROBES, **REF, tau=TAU, linearisation=mode)
     assert relative(H.values, passive_as_is.values) <= 1e-6
     rest = json.loads(H.attrs["resting_state"])
     assert set(rest) == {"E", "I"}
@@ -358,21 +360,21 @@ def test_every_mode_of_a_passive_cell_is_the_cell_itself(passive_as_is, mode):
 
 
 def test_passive_mode_of_the_active_example_is_the_passive_example(passive_as_is):
-    H = xkernels.compute_kernels(Network.example(active=True), PROBES, tau=TAU,
+    H = xkernels.compute_kernels(Network.example(active=True), PROBES, **REF, tau=TAU,
                                  linearisation="passive")
     assert relative(H.values, passive_as_is.values) <= 1e-12
 
 
 def test_modes_per_population():
     net = Network.example(active=True)
-    both = xkernels.compute_kernels(net, PROBES, tau=2.0,
+    both = xkernels.compute_kernels(net, PROBES, **REF, tau=2.0,
                                     linearisation={"E": "quasi-active", "I": "frozen"})
     assert json.loads(both.attrs["linearisation"]) == {"E": "quasi-active", "I": "frozen"}
     rest = json.loads(both.attrs["resting_state"])
     assert rest["E"]["mode"] == "quasi-active" and rest["I"]["mode"] == "frozen"
     assert "g" in rest["I"] and "g" not in rest["E"]
-    quasi = xkernels.compute_kernels(net, PROBES, tau=2.0, linearisation="quasi-active")
-    frozen = xkernels.compute_kernels(net, PROBES, tau=2.0, linearisation="frozen")
+    quasi = xkernels.compute_kernels(net, PROBES, **REF, tau=2.0, linearisation="quasi-active")
+    frozen = xkernels.compute_kernels(net, PROBES, **REF, tau=2.0, linearisation="frozen")
     np.testing.assert_array_equal(both.sel(Y="E"), quasi.sel(Y="E"))
     np.testing.assert_array_equal(both.sel(Y="I"), frozen.sel(Y="I"))
     hashes = {both.attrs["content_hash"], quasi.attrs["content_hash"],
@@ -382,19 +384,19 @@ def test_modes_per_population():
 
 def test_as_is_keeps_its_content_hash_and_the_store_tells_modes_apart(tmp_path):
     net = Network.example(active=True)
-    options = xkernels.KernelOptions(dt=DT, tau=1.0, n_positions=10, seed=1)
+    options = xkernels.KernelOptions(**REF, dt=DT, tau=1.0, n_positions=10, seed=1)
     default = prepare_kernels(net, PROBES, options)
     as_is = prepare_kernels(net, PROBES,
                             options.replace(linearisation={"E": "as-is", "I": "as-is"}))
     assert as_is.digest == default.digest
     store = tmp_path / "k.zarr"
-    H = xkernels.compute_kernels(net, PROBES, tau=1.0, linearisation="frozen", store=store)
-    again = xkernels.compute_kernels(net, PROBES, tau=1.0, linearisation="frozen",
+    H = xkernels.compute_kernels(net, PROBES, **REF, tau=1.0, linearisation="frozen", store=store)
+    again = xkernels.compute_kernels(net, PROBES, **REF, tau=1.0, linearisation="frozen",
                                      store=store)
     assert again.attrs["resting_state"] == H.attrs["resting_state"]
     np.testing.assert_array_equal(again.values, H.values)
     with pytest.raises(ValueError, match="holds kernels of different inputs"):
-        xkernels.compute_kernels(net, PROBES, tau=1.0, linearisation="quasi-active",
+        xkernels.compute_kernels(net, PROBES, **REF, tau=1.0, linearisation="quasi-active",
                                  store=store)
 
 
@@ -437,7 +439,7 @@ def test_bad_modes_refused_before_anything(mode, exc, message, monkeypatch):
                         lambda *a, **k: built.append(1) or (_ for _ in ()).throw(
                             AssertionError("a cell was built")))
     with pytest.raises(exc) as info:
-        xkernels.compute_kernels(Network.example(active=True), PROBES, linearisation=mode)
+        xkernels.compute_kernels(Network.example(active=True), PROBES, **REF, linearisation=mode)
     assert message in str(info.value)
     assert not built
 
@@ -469,7 +471,7 @@ def test_cells_that_cannot_be_linearised_are_refused_before_any_kernel(
     net = Network.from_dict(spec)
     responses = _Responses(monkeypatch)
     with pytest.raises(ValueError, match=message):
-        xkernels.compute_kernels(net, PROBES, tau=1.0, g_eff=False, linearisation=mode)
+        xkernels.compute_kernels(net, PROBES, **REF, tau=1.0, g_eff=False, linearisation=mode)
     assert responses.calls == 0
     assert len(list(h.allsec())) == 0
 
@@ -477,7 +479,7 @@ def test_cells_that_cannot_be_linearised_are_refused_before_any_kernel(
 def test_no_sections_left_behind():
     from neuron import h
 
-    xkernels.compute_kernels(Network.example(active=True), PROBES, tau=1.0,
+    xkernels.compute_kernels(Network.example(active=True), PROBES, **REF, tau=1.0,
                              linearisation={"E": "quasi-active", "I": "frozen"})
     assert len(list(h.allsec())) == 0
 

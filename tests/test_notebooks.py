@@ -52,9 +52,10 @@ def check_figures(nb, name: str) -> None:
         texts = [o["data"]["text/plain"] for o in cell.outputs
                  if "image/png" not in o.get("data", {}) and "text/plain" in o.get("data", {})]
         assert not [t for t in texts if "<Figure size" in t], (name, i, texts)
-        # a plotting cell: the .xk.plot() methods, plot_validation, or pyplot figures
-        if any(call in cell.source for call in (".plot(", "plot_validation(", "plt.subplots(",
-                                                "plt.figure(")):
+        # a plotting cell: the .xk.plot() methods, plot_validation, plot_cell, or
+        # pyplot figures
+        if any(call in cell.source for call in (".plot(", "plot_validation(", "plot_cell(",
+                                                "plt.subplots(", "plt.figure(")):
             plotting += 1
             assert len(images) == 1, (name, i, cell.source, [o.get("data", {}).keys()
                                                             for o in cell.outputs])
@@ -118,3 +119,14 @@ def test_microcircuit(tmp_path):
     cortical = {k: v for k, v in r["mean_rates"].items() if k != "TC"}
     assert all(0 < v < 50 for v in cortical.values()) and r["mean_rates"]["TC"] == 0
     assert abs(r["corr_eeg0_cdmz"]) > 0.99
+
+
+@pytest.mark.slow
+def test_own_cell(tmp_path):
+    r = execute("07_own_cell.ipynb", tmp_path, XKERNELS_NB_T_STOP="200", XKERNELS_NB_CELLS="4",
+                XKERNELS_NB_TAU="10")
+    assert r["kernels_shape"] == {"X": 2, "Y": 2, "probe_channel": 14, "tau": 321}
+    assert r["finite"]
+    peak = r["cdm_peak"]   # the M-current's conductance shrinks the kernels
+    assert peak["quasi-active"] < peak["passive"] and peak["frozen"] < peak["passive"]
+    assert r["cdm_r2"] > 0 and 0.5 < r["cdm_std_ratio"] < 2.0

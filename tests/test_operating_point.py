@@ -39,12 +39,13 @@ def network():
 @pytest.fixture(scope="module")
 def mean_input(network):
     return xkernels.compute_kernels(network, probes(), tau=TAU, dt=DT,
-                                          operating_point="mean-input")
+                                    averaging="reference", operating_point="mean-input")
 
 
 @pytest.fixture(scope="module")
 def at_rest(network):
-    return xkernels.compute_kernels(network, probes(), tau=TAU, dt=DT)
+    return xkernels.compute_kernels(network, probes(), tau=TAU, dt=DT,
+                                    averaging="reference", operating_point="rest")
 
 
 def with_changes(network, change):
@@ -113,7 +114,9 @@ def test_rest_is_unchanged_and_the_modes_differ(network, mean_input, at_rest):
     assert "resting_state" not in at_rest.attrs
     assert mean_input.attrs["content_hash"] != at_rest.attrs["content_hash"]
     plan = engine_kernels.prepare_kernels(network, probes(),
-                                          xkernels.KernelOptions(dt=DT, tau=TAU))
+                                          xkernels.KernelOptions(dt=DT, tau=TAU,
+                                                                 averaging="reference",
+                                                                 operating_point="rest"))
     assert plan.digest == at_rest.attrs["content_hash"]
     # the same membrane, other driving forces: I -> E (E_I = -80 mV) barely changes,
     # I -> I (inhibitory cell sitting ~5-10 mV above rest) grows
@@ -128,7 +131,8 @@ def test_equals_rest_with_that_potential_as_vrest(network, mean_input):
     fixed = with_e_pas(network)
     rest = json.loads(mean_input.attrs["resting_state"])
     vrest = {post: rest[post]["v"] for post in ("E", "I")}
-    H = xkernels.compute_kernels(fixed, probes(), tau=TAU, dt=DT, Vrest=vrest)
+    H = xkernels.compute_kernels(fixed, probes(), tau=TAU, dt=DT, Vrest=vrest,
+                                 averaging="reference", operating_point="rest")
     scale = float(np.abs(mean_input).max())
     np.testing.assert_allclose(H.values, mean_input.values, rtol=0, atol=1e-9 * scale)
 
@@ -139,11 +143,12 @@ def test_depth_mode_without_spread_is_the_reference_mode(network):
         p["scale"] = 0.0
     flat = xkernels.Network.from_dict(d)
     cdm = {"cdm": xkernels.CurrentDipoleMomentZ()}
-    ref = xkernels.compute_kernels(flat, cdm, tau=TAU, dt=DT,
-                                         operating_point="mean-input")
+    ref = xkernels.compute_kernels(flat, cdm, tau=TAU, dt=DT, averaging="reference",
+                                   operating_point="mean-input")
     depth = xkernels.compute_kernels(flat, cdm, tau=TAU, dt=DT, averaging="depth",
                                            operating_point="mean-input")
-    rest = xkernels.compute_kernels(flat, cdm, tau=TAU, dt=DT, averaging="depth")
+    rest = xkernels.compute_kernels(flat, cdm, tau=TAU, dt=DT, averaging="depth",
+                                    operating_point="rest")
     np.testing.assert_allclose(depth.values, ref.values, rtol=0,
                                atol=1e-9 * float(np.abs(ref).max()))
     assert not np.allclose(depth.values, rest.values, rtol=0.01)
@@ -157,15 +162,15 @@ def test_depth_mode_settles_every_node(network):
                                            depth_nodes=3, operating_point="mean-input")
     assert depth.attrs["operating_point"] == "mean-input"
     rest = xkernels.compute_kernels(network, cdm, tau=TAU, dt=DT, averaging="depth",
-                                          depth_nodes=3)
+                                    depth_nodes=3, operating_point="rest")
     ratio = (depth.std("tau") / rest.std("tau")).sel(probe_channel="cdm:z")
     assert float(ratio.sel(X="I", Y="I")) > 1.05
     # one potential for every node (that of the cell at loc, placement widened) is not
     # what the nodes settle to: close, but not equal
     at_loc = json.loads(depth.attrs["resting_state"])
     one = xkernels.compute_kernels(with_e_pas(network), cdm, tau=TAU, dt=DT,
-                                         averaging="depth", depth_nodes=3,
-                                         Vrest={k: v["v"] for k, v in at_loc.items()})
+                                   averaging="depth", depth_nodes=3, operating_point="rest",
+                                   Vrest={k: v["v"] for k, v in at_loc.items()})
     diff = float(np.abs(one - depth).max() / np.abs(depth).max())
     assert 1e-4 < diff < 0.1
 
@@ -173,16 +178,17 @@ def test_depth_mode_settles_every_node(network):
 def test_store_keys_and_provenance(network, tmp_path):
     cdm = {"cdm": xkernels.CurrentDipoleMomentZ()}
     path = tmp_path / "k.zarr"
-    H = xkernels.compute_kernels(network, cdm, tau=TAU, store=path,
+    H = xkernels.compute_kernels(network, cdm, tau=TAU, store=path, averaging="reference",
                                  operating_point="mean-input")
-    again = xkernels.compute_kernels(network, cdm, tau=TAU, store=path,
+    again = xkernels.compute_kernels(network, cdm, tau=TAU, store=path, averaging="reference",
                                      operating_point="mean-input")
     np.testing.assert_array_equal(again.values, H.values)
     read = xkernels.open_kernels(path)
     assert read.attrs["operating_point"] == "mean-input"
     # the rest kernels are other kernels: refused without overwrite, the store untouched
     with pytest.raises(ValueError):
-        xkernels.compute_kernels(network, cdm, tau=TAU, store=path)
+        xkernels.compute_kernels(network, cdm, tau=TAU, store=path, averaging="reference",
+                                 operating_point="rest")
     np.testing.assert_array_equal(xkernels.open_kernels(path).values, H.values)
 
 
@@ -190,14 +196,15 @@ def test_sweep_simulates_every_point(network):
     cdm = {"cdm": xkernels.CurrentDipoleMomentZ()}
     weights = [0.0008, 0.0016]
     S = xkernels.sweep(network, {"connections[E->I].synapse.weight": weights}, cdm,
-                       tau=TAU, operating_point="mean-input", client="sync", progress=False)
+                       tau=TAU, operating_point="mean-input", averaging="reference",
+                       client="sync", progress=False)
     for k, w in enumerate(weights):
         d = network.to_dict()
         for c in d["connections"]:
             if c["pre"] == "E" and c["post"] == "I":
                 c["synapse"]["weight"] = w
         H = xkernels.compute_kernels(xkernels.Network.from_dict(d), cdm, tau=TAU,
-                                           operating_point="mean-input")
+                                     operating_point="mean-input", averaging="reference")
         np.testing.assert_allclose(S.isel({S.dims[0]: k}).values, H.values, rtol=1e-12,
                                    atol=0)
     with pytest.raises(ValueError, match="operating_point"):
@@ -209,7 +216,7 @@ def test_sweep_simulates_every_point(network):
 # -- bad input: refused before anything is simulated -----------------------------------
 def test_unknown_operating_point(network):
     with pytest.raises(ValueError, match=r"operating_point must be one of \['rest', "
-                                         r"'mean-input'\], got 'mean_input'"):
+                                         r"'mean-input', 'auto'\], got 'mean_input'"):
         xkernels.KernelOptions(dt=DT, tau=TAU, operating_point="mean_input")
 
 
@@ -228,8 +235,11 @@ def test_mean_input_needs_conductance_based_synapses(network):
         xkernels.compute_kernels(current, probes(), tau=TAU, g_eff=False,
                                        operating_point="mean-input")
     with pytest.raises(ValueError, match="g_eff=True requires a conductance-based"):
-        xkernels.compute_kernels(current, probes(), tau=TAU,
-                                       operating_point="mean-input")
+        xkernels.compute_kernels(current, probes(), tau=TAU, g_eff=True,
+                                 operating_point="mean-input")
+    with pytest.raises(ValueError, match="operating_point='mean-input' requires a "
+                                         "conductance-based network"):
+        xkernels.compute_kernels(current, probes(), tau=TAU, operating_point="mean-input")
 
 
 def test_active_cell_as_is_is_refused(network):
@@ -245,7 +255,7 @@ def test_active_cell_linearised_around_its_mean_input_state(network):
     states = {}
     for point in ("rest", "mean-input"):
         H = xkernels.compute_kernels(active, cdm, tau=TAU, linearisation="frozen",
-                                           operating_point=point)
+                                     operating_point=point, averaging="reference")
         states[point] = np.asarray(json.loads(H.attrs["resting_state"])["E"]["v"])
     # the active cell rests near -65 mV; the mean input holds its apical tuft ~8 mV higher
     assert states["rest"].max() < -64.0

@@ -27,6 +27,9 @@ from xkernels.sweeps.points import PointBuilder
 
 ROOT = Path(__file__).resolve().parents[1]
 TAU = 10.0
+#: LFPykernels' approximation: one cell at the mean depth, synapses linearised at rest
+#: (where a test needs the fast path with g_eff on, or the reference's membrane)
+REFERENCE = {"averaging": "reference", "operating_point": "rest"}
 W_EE = "connections[E->E].synapse.weight"
 DELAY_EE = "connections[E->E].delay.params.loc"
 PLACE_EE = "connections[E->E].placement.densities[0].params.loc"
@@ -119,7 +122,8 @@ def test_points_equal_whole_specifications(net):
         spec = builder.build(values)
         expected = modified(net, {k: v for k, v in values.items() if k != "Vrest"})
         assert spec.network == expected
-        assert spec.options == KernelOptions(g_eff=False, Vrest=-60.0)
+        # resolved for the point's network: g_eff off, so at rest
+        assert spec.options == KernelOptions(g_eff=False, Vrest=-60.0, operating_point="rest")
     assert net == Network.example()  # the base is not modified
 
 
@@ -219,10 +223,11 @@ def test_superposition_with_geff_vrest_sweep(net, caplog):
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
             H = sweep(network, grid, probes, tau=TAU, g_eff=True, client="sync",
-                      method="superposition")
+                      method="superposition", **REFERENCE)
         for vrest in grid["Vrest"]:
             point = modified(network, {DELAY_EE: 2.0})
-            ref = compute_kernels(point, probes, tau=TAU, g_eff=True, Vrest=vrest)
+            ref = compute_kernels(point, probes, tau=TAU, g_eff=True, Vrest=vrest,
+                                  **REFERENCE)
             assert_close(H.sel(Vrest=vrest, delay_loc_E_E=2.0).values, ref.values)
 
 
@@ -258,14 +263,14 @@ def test_linearised_sweep_simulates_every_point(caplog):
     grid = {W_EE: [1e-4, 2e-4]}
     with pytest.raises(ValueError, match="superposition' needs membranes simulated as"):
         sweep(active, grid, make_probes(), tau=2.0, client="sync", method="superposition",
-              linearisation="frozen")
+              linearisation="frozen", **REFERENCE)
     with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
         S = sweep(active, grid, make_probes(), tau=2.0, client="sync",
-                  linearisation={"E": "quasi-active", "I": "frozen"})
+                  linearisation={"E": "quasi-active", "I": "frozen"}, **REFERENCE)
     assert "by simulate" in caplog.text
     assert json.loads(S.attrs["linearisation"]) == {"E": "quasi-active", "I": "frozen"}
     ref = compute_kernels(modified(active, {W_EE: 2e-4}), make_probes(), tau=2.0,
-                          linearisation={"E": "quasi-active", "I": "frozen"})
+                          linearisation={"E": "quasi-active", "I": "frozen"}, **REFERENCE)
     np.testing.assert_array_equal(S.sel(weight_E_E=2e-4).values, ref.values)
 
 

@@ -240,6 +240,41 @@ def dask_setup(worker: Any) -> None:
     logging.getLogger("distributed.worker").addFilter(open_worker)
 
 
+def compute(*collections: Any, client: Any = None) -> tuple:
+    """Compute dask collections where ``client`` says (:class:`Runner`'s choices).
+
+    Parameters
+    ----------
+    *collections
+        Dask collections (arrays, delayed objects such as ``to_zarr(compute=False)``).
+    client : None, "sync", int, str or distributed.Client
+        ``None``: dask's current scheduler (threads, or a Client the user made the
+        default); ``"sync"``: this process, one task at a time; an int: a local cluster
+        of that many worker processes, started and closed here; a str: the address of a
+        running scheduler (connected and disconnected here); a Client: used as it is.
+
+    Returns
+    -------
+    tuple
+        The computed results, as :func:`dask.compute` returns them.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> compute(da.arange(4, chunks=2).sum(), client="sync")
+    (np.int64(6),)
+    """
+    import dask
+
+    check_client(client)
+    if client is None:
+        return dask.compute(*collections)
+    if client == "sync":
+        return dask.compute(*collections, scheduler="synchronous")
+    with Runner(client) as runner:
+        return dask.compute(*collections, scheduler=runner.client())
+
+
 def progress_bar(total: int, progress: bool | None, desc: str, unit: str = "it") -> Any:
     """A tqdm progress bar on stderr (a context manager with ``update(n)``).
 

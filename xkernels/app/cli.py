@@ -71,14 +71,15 @@ def _load_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any], KernelOpt
     """SPEC.json's network, probes and options, options given as flags replacing its."""
     from xkernels.app.files import load_spec
 
-    flags = {name: getattr(args, name) for name in ("linearisation", "operating_point")
+    flags = {name: getattr(args, name) for name in ("linearisation", "operating_point",
+                                                    "averaging")
              if getattr(args, name) is not None}
     return load_spec(args.spec, **flags)
 
 
 def cmd_compute(args: argparse.Namespace) -> int:
     """``xkernels compute SPEC.json -o KERNELS.zarr``; returns the exit status."""
-    from xkernels.app.files import CLIError
+    from xkernels.app.files import CLIError, raised_by_xkernels
     from xkernels.store import compute_kernels, write_kernels
 
     out = _kernel_store_output(args.output, args.overwrite)
@@ -89,6 +90,8 @@ def cmd_compute(args: argparse.Namespace) -> int:
     try:
         H = compute_kernels(network, probes, options)
     except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
         raise CLIError(f"spec file {str(args.spec)!r}: {err}") from None
     write_kernels(H, out, overwrite=args.overwrite)
     _status(f"wrote {out} ({dict(H.sizes)}) in {time.perf_counter() - start:.1f} s",
@@ -139,7 +142,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sweep is resumed (only missing points computed) or grown, ``--overwrite`` starts
     afresh.
     """
-    from xkernels.app.files import CLIError, read_json
+    from xkernels.app.files import CLIError, raised_by_xkernels, read_json
     from xkernels.sweeps.driver import sweep
 
     out = _kernel_store_output(args.output, overwrite=True)  # resumed, grown or replaced
@@ -155,8 +158,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         H = sweep(network, grid, probes, options, store=out, progress=not args.quiet,
-                  client=args.workers if args.workers > 1 else "sync")
+                  client=args.scheduler or (args.workers if args.workers > 1 else "sync"))
     except (ValueError, TypeError, KeyError) as err:
+        if not raised_by_xkernels(err):
+            raise
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         hint = (" (use --overwrite to replace it)" if "holds a different sweep" in str(msg)
                 else "")
@@ -178,7 +183,7 @@ def sweep_interrupted(args: argparse.Namespace) -> str:
 def cmd_convolve(args: argparse.Namespace) -> int:
     """``xkernels convolve RATES.zarr KERNELS.zarr -o SIGNALS.zarr``; returns the exit
     status."""
-    from xkernels.app.files import CLIError, check_output
+    from xkernels.app.files import CLIError, check_output, raised_by_xkernels
     from xkernels.signals import convolve
     from xkernels.store import open_kernels, open_rates, write_signals
 
@@ -189,9 +194,12 @@ def cmd_convolve(args: argparse.Namespace) -> int:
     try:
         signals = convolve(rates, H, keep=keep, mode=args.mode)
     except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
         raise CLIError(f"cannot convolve {str(args.rates)!r} with {str(args.kernels)!r}: "
                        f"{err}") from None
-    write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet)
+    write_signals(signals, out, overwrite=args.overwrite, progress=not args.quiet,
+                  client=args.scheduler)
     _status(f"wrote {out} ({dict(signals.sizes)})", args.quiet)
     return 0
 
@@ -228,13 +236,13 @@ def describe_dataset(path: str | Path) -> str:
 def cmd_validate(args: argparse.Namespace) -> int:
     """``xkernels validate SPEC.json SPIKES.npz -o OUT.zarr``: the kernel prediction beside
     the hybrid ground truth (:func:`xkernels.hybrid.validate`); returns the exit status."""
-    from xkernels.app.files import CLIError, check_output, load_spec
+    from xkernels.app.files import CLIError, check_output, raised_by_xkernels
     from xkernels.hybrid import validate
     from xkernels.signals import Spikes
     from xkernels.store.datasets import write_dataset
 
     out = check_output(args.output, args.overwrite)
-    network, probes, options = load_spec(args.spec)
+    network, probes, options = _load_spec(args)
     try:
         spikes, saved_t_stop = Spikes.load(args.spikes)
     except (OSError, ValueError, KeyError) as err:
@@ -249,14 +257,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
                            f"cells, got {cells}")
         cells = int(cells)
     start = time.perf_counter()
-    client: Any = None if args.workers is None else (
-        "sync" if args.workers == 1 else args.workers)
+    client: Any = args.scheduler or (None if args.workers is None else (
+        "sync" if args.workers == 1 else args.workers))
     try:
         ds = validate(network, spikes, probes, t_stop=t_stop, transient=args.transient,
                       seed=args.seed, client=client, store=args.store,
                       progress=not args.quiet, n_cells=cells, ext=args.ext,
                       dt=options.dt, Vrest=options.Vrest, options=options)
     except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
         raise CLIError(f"spec file {str(args.spec)!r} / spikes file "
                        f"{str(args.spikes)!r}: {err}") from None
     write_dataset(ds, out, overwrite=args.overwrite, progress=False)
@@ -267,6 +277,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
                          f"(scores over t >= {args.transient} ms):"] + lines),
               file=sys.stderr, flush=True)
     return 0
+
+
+def _add_scheduler(p: argparse.ArgumentParser) -> None:
+    """The ``--scheduler ADDRESS`` option: compute on a running dask cluster."""
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of a running dask scheduler (e.g. tcp://10.0.0.5:8786) "
+                        "to compute on, instead of --workers; stores must be on a file "
+                        "system its workers share")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -330,8 +348,8 @@ def _positive(kind: type) -> Any:
     return parse
 
 
-def _add_linearisation(parser: argparse.ArgumentParser) -> None:
-    from xkernels.spec.options import LINEARISATIONS, OPERATING_POINTS
+def _add_kernel_options(parser: argparse.ArgumentParser) -> None:
+    from xkernels.spec.options import AVERAGING_MODES, LINEARISATIONS, OPERATING_POINTS
 
     parser.add_argument("--linearisation", choices=LINEARISATIONS, default=None,
                         help="membrane linearisation of every postsynaptic cell (replaces "
@@ -339,9 +357,15 @@ def _add_linearisation(parser: argparse.ArgumentParser) -> None:
                              "default: SPEC.json's, else as-is")
     parser.add_argument("--operating-point", choices=OPERATING_POINTS, default=None,
                         help="where conductance-based synapses are linearised: 'rest' "
-                             "(Vrest, as LFPykernels) or 'mean-input' (the per-segment "
-                             "potential of the cell under the mean input; needs g_eff); "
-                             "replaces the option in SPEC.json")
+                             "(Vrest, as LFPykernels), 'mean-input' (the per-segment "
+                             "potential of the cell under the mean input; needs g_eff) or "
+                             "'auto' (mean-input where g_eff is on, else rest); replaces "
+                             "the option in SPEC.json; default: SPEC.json's, else auto")
+    parser.add_argument("--averaging", choices=AVERAGING_MODES, default=None,
+                        help="population averaging: 'depth' (cells and synapses at every "
+                             "depth of the population) or 'reference' (one cell at the "
+                             "mean depth, as LFPykernels); replaces the option in "
+                             "SPEC.json; default: SPEC.json's, else depth")
 
 
 def args_demo(p: argparse.ArgumentParser) -> None:
@@ -362,7 +386,7 @@ def args_demo(p: argparse.ArgumentParser) -> None:
 def args_compute(p: argparse.ArgumentParser) -> None:
     """The arguments of ``xkernels compute``."""
     p.add_argument("spec", metavar="SPEC.json", help="network, probes and options")
-    _add_linearisation(p)
+    _add_kernel_options(p)
 
 
 def args_sweep(p: argparse.ArgumentParser) -> None:
@@ -371,7 +395,8 @@ def args_sweep(p: argparse.ArgumentParser) -> None:
     p.add_argument("grid", metavar="GRID.json")
     p.add_argument("--workers", type=_positive(int), default=1,
                    help="dask worker processes (default 1: run in this process)")
-    _add_linearisation(p)
+    _add_scheduler(p)
+    _add_kernel_options(p)
 
 
 def args_convolve(p: argparse.ArgumentParser) -> None:
@@ -385,6 +410,7 @@ def args_convolve(p: argparse.ArgumentParser) -> None:
                    help="same: every rates sample (the first max(tau) ms lack the spikes "
                         "before the recording); valid: complete samples only")
     p.add_argument("--var", default="rates", help="rates variable name (default: rates)")
+    _add_scheduler(p)
 
 
 def args_validate(p: argparse.ArgumentParser) -> None:
@@ -407,6 +433,8 @@ def args_validate(p: argparse.ArgumentParser) -> None:
                    help="dask worker processes (default: one per core; 1: this process)")
     p.add_argument("--store", default=None, metavar="GT.zarr",
                    help="resumable store of the ground truth (re-run to resume)")
+    _add_scheduler(p)
+    _add_kernel_options(p)
 
 
 def args_info(p: argparse.ArgumentParser) -> None:

@@ -25,6 +25,47 @@ class CLIError(Exception):
     """A user error: reported as one line, exit status 1."""
 
 
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def raised_by_xkernels(err: BaseException) -> bool:
+    """Whether ``err`` was raised by xkernels' own code (a check refusing an input),
+    not by a library it calls: only those are reported as one-line user errors; any
+    other ValueError/TypeError/KeyError is a bug and keeps its traceback.
+
+    Parameters
+    ----------
+    err : BaseException
+        A caught exception.
+
+    Returns
+    -------
+    bool
+        True if the innermost frame of its traceback is in the xkernels package.
+
+    Examples
+    --------
+    >>> from xkernels.checks import check_real
+    >>> try:
+    ...     check_real("dt", -1.0, positive=True)
+    ... except ValueError as err:
+    ...     print(raised_by_xkernels(err))
+    True
+    >>> import numpy as np
+    >>> try:
+    ...     np.ones(2) + np.ones(3)
+    ... except ValueError as err:
+    ...     print(raised_by_xkernels(err))
+    False
+    """
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_PACKAGE)
+
+
 def read_json(path: str | Path, what: str) -> Any:
     """Parse a JSON file or raise :class:`CLIError` naming it.
 
@@ -80,6 +121,7 @@ def load_spec(path: str | Path, **changes: Any) -> tuple[Any, dict[str, Any], Ke
         options it leaves out take their defaults.
     """
     from xkernels.probes import probe_from_definition
+    from xkernels.spec.files import from_folder
     from xkernels.spec.network import Network
 
     data = read_json(path, "spec")
@@ -94,7 +136,7 @@ def load_spec(path: str | Path, **changes: Any) -> tuple[Any, dict[str, Any], Ke
                        f"allowed: {list(SPEC_KEYS)}{did_you_mean(unknown[0], SPEC_KEYS)}")
     try:
         folder = Path(os.path.abspath(path)).parent
-        network = Network.from_dict(relative_to_spec(data["network"], folder))
+        network = Network.from_dict(from_folder(data["network"], folder))
     except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
         raise CLIError(f"spec file {str(path)!r}: network: {err}") from None
     probe_defs = data.get("probes")
@@ -114,52 +156,6 @@ def load_spec(path: str | Path, **changes: Any) -> tuple[Any, dict[str, Any], Ke
         return network, probes, KernelOptions.of(data.get("options"), **changes)
     except (ValueError, TypeError) as err:
         raise CLIError(f"spec file {str(path)!r}: options: {err}") from None
-
-
-def relative_to_spec(network: Any, folder: Path) -> Any:
-    """The network dict of a spec file with relative cell file paths made absolute
-    against the spec file's folder.
-
-    A ``morphology`` or ``templatefile`` that is a preset name or a file bundled with
-    xkernels (``BallAndSticks_E.hoc``) is kept unless a file of that name lies next to
-    the spec file; every other relative path is taken relative to the spec file, so a
-    missing file is reported with its full path.
-
-    Parameters
-    ----------
-    network : object
-        The ``"network"`` entry of the spec file (returned unchanged unless a dict).
-    folder : pathlib.Path
-        Folder of the spec file.
-
-    Returns
-    -------
-    object
-        A copy with the paths rewritten.
-    """
-    from xkernels.spec.presets import CELL_PRESETS, CELLS_DIR
-
-    if not isinstance(network, Mapping) or not isinstance(network.get("populations"), list):
-        return network
-    populations = []
-    for pop in network["populations"]:
-        cell = pop.get("cell") if isinstance(pop, Mapping) else None
-        if isinstance(cell, str):
-            cell = {"morphology": cell}
-        if isinstance(cell, Mapping):
-            cell = dict(cell)
-            for key in ("morphology", "templatefile"):
-                value = cell.get(key)
-                if not isinstance(value, str) or Path(value).expanduser().is_absolute():
-                    continue
-                local = Path(os.path.abspath(folder / value))
-                builtin = (key == "morphology" and value in CELL_PRESETS) or \
-                    (CELLS_DIR / value).is_file()
-                if local.exists() or not builtin:
-                    cell[key] = str(local)
-            pop = dict(pop, cell=cell)
-        populations.append(pop)
-    return dict(network, populations=populations)
 
 
 def spec_document(network: Any, probes: Mapping[str, Any],

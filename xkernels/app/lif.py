@@ -19,7 +19,7 @@ capacitances in pF.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,6 +230,44 @@ def record_spikes(nest: Any, nodes: Mapping[str, Any], t_stop: float
             np.asarray(events["senders"], dtype=np.int64)[order], populations)
 
 
+def build_lif(t_stop: float, dt: float, params: LIFParams, seed: int, threads: int
+              ) -> tuple[Any, dict[str, Any]]:
+    """Reset NEST and create the E/I LIF network (not simulated yet).
+
+    Parameters
+    ----------
+    t_stop, dt : float
+        Duration and resolution (ms), checked before NEST is imported.
+    params : LIFParams
+        Network parameters.
+    seed, threads : int
+        NEST random seed (>= 1) and ``local_num_threads``.
+
+    Returns
+    -------
+    (nest, nodes)
+        The ``nest`` module and population name -> NodeCollection.
+    """
+    nest = start_nest(params, LIFParams, t_stop, dt, seed, threads)
+    nodes_E = nest.Create("iaf_psc_exp", params.n_E, params=NEURON_PARAMS)
+    nodes_I = nest.Create("iaf_psc_exp", params.n_I, params=NEURON_PARAMS)
+    rng = np.random.default_rng(seed)
+    for nodes in (nodes_E, nodes_I):  # random initial potentials below threshold
+        nodes.V_m = rng.uniform(NEURON_PARAMS["V_reset"], NEURON_PARAMS["V_th"],
+                                len(nodes)).tolist()
+    noise = nest.Create("poisson_generator", params={"rate": float(params.nu_ext)})
+
+    every = nodes_E + nodes_I
+    for pre, weight in ((nodes_E, params.J), (nodes_I, -params.g * params.J)):
+        indegree = max(1, int(round(params.epsilon * len(pre))))
+        nest.Connect(pre, every, {"rule": "fixed_indegree", "indegree": indegree},
+                     {"synapse_model": "static_synapse", "weight": float(weight),
+                      "delay": float(params.delay)})
+    nest.Connect(noise, every, syn_spec={"weight": float(params.J_ext),
+                                         "delay": float(params.delay)})
+    return nest, {"E": nodes_E, "I": nodes_I}
+
+
 def simulate_lif(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
                  params: LIFParams | None = None, seed: int = 12345,
                  threads: int = 2) -> NestSpikes:
@@ -262,26 +300,74 @@ def simulate_lif(t_stop: float = 1000.0, *, dt: float = 2.0 ** -4,
         NEST is not installed.
     """
     params = LIFParams() if params is None else params
-    nest = start_nest(params, LIFParams, t_stop, dt, seed, threads)
-    nodes_E = nest.Create("iaf_psc_exp", params.n_E, params=NEURON_PARAMS)
-    nodes_I = nest.Create("iaf_psc_exp", params.n_I, params=NEURON_PARAMS)
-    rng = np.random.default_rng(seed)
-    for nodes in (nodes_E, nodes_I):  # random initial potentials below threshold
-        nodes.V_m = rng.uniform(NEURON_PARAMS["V_reset"], NEURON_PARAMS["V_th"],
-                                len(nodes)).tolist()
-    noise = nest.Create("poisson_generator", params={"rate": float(params.nu_ext)})
-
-    every = nodes_E + nodes_I
-    for pre, weight in ((nodes_E, params.J), (nodes_I, -params.g * params.J)):
-        indegree = max(1, int(round(params.epsilon * len(pre))))
-        nest.Connect(pre, every, {"rule": "fixed_indegree", "indegree": indegree},
-                     {"synapse_model": "static_synapse", "weight": float(weight),
-                      "delay": float(params.delay)})
-    nest.Connect(noise, every, syn_spec={"weight": float(params.J_ext),
-                                         "delay": float(params.delay)})
-    times, senders, populations = record_spikes(nest, {"E": nodes_E, "I": nodes_I}, t_stop)
+    nest, nodes = build_lif(t_stop, dt, params, seed, threads)
+    times, senders, populations = record_spikes(nest, nodes, t_stop)
     return NestSpikes(times, senders, populations, float(t_stop), float(dt), params,
                       dict(params.full_sizes), "LIF subnetwork")
+
+
+def stream_lif(kernels: xr.DataArray, t_stop: float = 1000.0, *, step: float = 100.0,
+               dt: float = 2.0 ** -4, params: LIFParams | None = None, seed: int = 12345,
+               threads: int = 2, mode: str = "same"
+               ) -> Iterator[tuple[xr.DataArray, xr.DataArray]]:
+    """Run the LIF network in NEST step by step, convolving while it runs.
+
+    After every ``nest.Simulate(step)`` the spikes of the step are binned (spikes at the
+    step's end belong to the next bin, kept for the next step), scaled to the full
+    populations as :func:`population_rates` does, and pushed into a
+    :class:`xkernels.signals.StreamingConvolver`; the signal samples they complete are
+    yielded at once.  The same seed gives the spikes of :func:`simulate_lif`.
+
+    Parameters
+    ----------
+    kernels : xarray.DataArray
+        Kernels of the README network (``X`` = E, I), tau spacing ``dt``.
+    t_stop : float
+        Duration (ms), a whole number of steps.
+    step : float
+        Simulated time per NEST ``Simulate`` call (ms), a whole number of bins.
+    dt, params, seed, threads
+        As :func:`simulate_lif`.
+    mode : {"same", "valid"}
+        As :func:`xkernels.convolve`.
+
+    Yields
+    ------
+    (rates, signals)
+        The step's rates (X, time) and the signal samples completed by it; after the
+        last step, ``(None, tail)`` with the samples :meth:`~xkernels.signals.
+        StreamingConvolver.finish` returns.
+    """
+    from xkernels.signals import Spikes, StreamingConvolver, rates_from_spikes
+
+    params = LIFParams() if params is None else params
+    check_real("step (ms)", step, positive=True)
+    n_steps = round(t_stop / step)
+    if n_steps < 1 or abs(t_stop / step - n_steps) > 1e-9:
+        fail("t_stop (ms)", t_stop, f"a whole number of steps of {step} ms")
+    stream = StreamingConvolver(kernels, mode=mode)  # kernels checked before NEST starts
+    nest, nodes = build_lif(t_stop, dt, params, seed, threads)
+    recorder = nest.Create("spike_recorder")
+    for group in nodes.values():
+        nest.Connect(group, recorder)
+    populations = {name: range(group[0].global_id, group[-1].global_id + 1)
+                   for name, group in nodes.items()}
+    scale = xr.DataArray([params.full_sizes[n] / len(ids) for n, ids in populations.items()],
+                         dims="X", coords={"X": list(populations)})
+    times, senders = np.zeros(0), np.zeros(0, dtype=np.int64)
+    for k in range(n_steps):
+        nest.Simulate(float(step))  # Prepare, Run, Cleanup: the recorder can be emptied
+        events = recorder.get("events")
+        recorder.n_events = 0  # constant memory: the recorder is emptied every step
+        times = np.concatenate([times, np.asarray(events["times"], dtype=float)])
+        senders = np.concatenate([senders, np.asarray(events["senders"], dtype=np.int64)])
+        t0, t1 = k * step, (k + 1) * step
+        spikes = Spikes.from_events(times, senders, populations)
+        rates = (rates_from_spikes(spikes, t_start=t0, t_stop=t1, dt=dt) * scale)
+        later = times >= t1 - 1e-9 * dt  # on the next bin's edge: the next step's
+        times, senders = times[later], senders[later]
+        yield rates.rename("rates"), stream.push(rates.rename("rates"))
+    yield None, stream.finish()
 
 
 def population_rates(spikes: NestSpikes, *, t_start: float = 0.0, t_stop: float | None = None,

@@ -14,13 +14,16 @@ like the reference does: from ``v_init`` with the synaptic volley at ``t_X``.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from xkernels.engine.biophysics import finish_preset, preset_function
-from xkernels.engine.mechanisms import NEURON_LOCK, load_mechanisms
+from xkernels.engine.mechanisms import NEURON_LOCK, load_mechanisms, load_user_mechanisms
+from xkernels.engine.morphology import check_sections, load_into, morphology_template
 from xkernels.spec.network import CellSpec, Population
 
 # density mechanisms that keep the membrane linear and passive
@@ -67,14 +70,67 @@ class Geometry:
 
 
 
+@functools.cache
+def _cell_class() -> type:
+    """LFPy's ``TemplateCell`` loading the morphology itself, so that the sections are
+    checked (:func:`~xkernels.engine.morphology.check_sections`) before NEURON's
+    ``define_shape`` invents a shape for any of them; ``fill_all`` puts every section
+    of the template object in its ``all`` list if loading did not (a template written
+    for a template-less morphology)."""
+    import LFPy
+    from neuron import h
+
+    class CheckedTemplateCell(LFPy.TemplateCell):
+        def __init__(self, *, where: str, fill_all: bool, **kwargs) -> None:
+            self.where, self.fill_all = where, fill_all
+            super().__init__(**kwargs)
+
+        def _load_geometry(self) -> None:
+            args = self.templateargs
+            args = () if args is None else tuple(args) if isinstance(args, (list, tuple)) \
+                else (args,)
+            self.template = getattr(h, self.templatename)(*args)
+            try:
+                if not any(True for _ in self.template.all):
+                    load_into(self.template, self.morphology, self.fill_all)
+                check_sections(self.template.all, self.where)
+            except BaseException:
+                self.template = None  # frees the object and the sections it made
+                raise
+            h.define_shape()
+            self._create_sectionlists()
+
+    return CheckedTemplateCell
+
+
+#: Templates loaded by xkernels in this process: name -> the file defining it.
+_TEMPLATE_FILES: dict[str, str] = {}
+
+
+def _check_template_name(name: str, path: str, field: str) -> None:
+    """Refuse a template name this process already took from another file with other
+    contents (NEURON defines a name once; LFPy would silently use the first one)."""
+    from neuron import h
+
+    first = _TEMPLATE_FILES.setdefault(name, path) if not hasattr(h, name) or \
+        name in _TEMPLATE_FILES else None
+    if first is not None and first != path and \
+            Path(first).read_bytes() != Path(path).read_bytes():
+        raise ValueError(f"{field}: template {name!r} is defined in this process already, "
+                         f"from {first!r}; NEURON cannot redefine it from {path!r}: give "
+                         "one of them another name")
+
+
 def template_cell(spec: CellSpec, population: Population, dt: float,
                   e_pas_default: float | None = None):
     """Build the LFPy ``TemplateCell`` of ``spec``, rotated as ``population`` says.
 
     The one construction shared by :class:`LinearisedCell` (kernels) and
-    :class:`xkernels.engine.network_cell.NetworkCell` (the hybrid scheme): template,
-    morphology, biophysics preset or callable, ``params``.  Sections that exist already
-    (the user's own model) are left alone.
+    :class:`xkernels.engine.network_cell.NetworkCell` (the hybrid scheme): the user's
+    mechanisms, template (or, for a morphology given without one, a template declaring
+    exactly its sections: :func:`~xkernels.engine.morphology.morphology_template`),
+    morphology, the section checks, biophysics preset or callable, ``params``.
+    Sections that exist already (the user's own model) are left alone.
 
     Parameters
     ----------
@@ -92,10 +148,18 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
     -------
     LFPy.TemplateCell
         With its soma at the origin after rotation.
-    """
-    import LFPy
 
+    Raises
+    ------
+    ValueError
+        Mechanisms that do not compile or clash with loaded ones, a morphology that
+        cannot be read, or sections that are not a cell (named:
+        :func:`~xkernels.engine.morphology.check_sections`).
+    """
+    where = f"populations[{population.name!r}].cell"
     load_mechanisms()
+    if spec.mechanisms is not None:
+        load_user_mechanisms(spec.resolve("mechanisms"), f"{where}.mechanisms")
     params = dict(spec.params)
     custom_fun = list(params.pop("custom_fun", []) or [])
     custom_args = list(params.pop("custom_fun_args", []) or [{}] * len(custom_fun))
@@ -114,12 +178,20 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
         custom_fun.insert(0, bio)
         custom_args.insert(0, dict(spec.biophysics_args))
     params.setdefault("v_init", -70.0)
+    morphology = spec.resolve("morphology")
+    if spec.templatename is None:
+        templatename = morphology_template(morphology, f"{where}.morphology")
+        templatefile = None
+    else:
+        templatename, templatefile = spec.templatename, str(spec.resolve("templatefile"))
+        _check_template_name(templatename, templatefile, f"{where}.templatename")
     with warnings.catch_warnings():  # LFPy's "N sections detected!": the user's, kept
         warnings.filterwarnings("ignore", message=".*sections detected")
-        cell = LFPy.TemplateCell(
-            morphology=str(spec.resolve("morphology")),
-            templatefile=str(spec.resolve("templatefile")),
-            templatename=spec.templatename,
+        cell = _cell_class()(
+            where=where, fill_all=spec.templatename is None,
+            morphology=str(morphology),
+            templatefile=templatefile,
+            templatename=templatename,
             templateargs=spec.templateargs,
             dt=dt, tstart=0.0, tstop=dt, delete_sections=False,
             custom_fun=custom_fun or None, custom_fun_args=custom_args or None,

@@ -59,7 +59,7 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], options: Kern
     probe_defs : Mapping[str, Any]
         Probe name -> JSON definition, in ``probe_channel`` order.
     options : KernelOptions
-        The options (checked against ``network``).
+        The options, resolved for ``network`` (:meth:`KernelOptions.resolve`).
 
     Returns
     -------
@@ -113,7 +113,7 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
     >>> H.shape == plan.shape, H.attrs["content_hash"] == plan.digest
     (True, True)
     >>> round(float(H.sel(X="E", Y="E").max()), 1)       # nA µm per spike of E
-    304.4
+    298.0
     """
     states: dict = {}
     H = label_kernels(simulate_values(network, plan, states_out=states), plan)
@@ -166,7 +166,7 @@ def simulate_values(network: Network, plan: KernelPlan,
     >>> float(abs(values[0]).max())                      # X = E: not simulated
     0.0
     >>> round(float(values[1, 0, 0].min()), 1)           # I -> E (nA µm per spike)
-    -5877.0
+    -5795.6
     """
     X, Y = plan.X, plan.Y
     wanted = set(X) if pre is None else set(pre)
@@ -269,7 +269,8 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     probes : dict or list
         Forward models, as for :func:`xkernels.compute_kernels`.
     options : KernelOptions
-        The options (checked against ``network`` here).
+        The options, resolved for ``network`` here (:meth:`KernelOptions.resolve`;
+        the plan holds and records only the resolved values, never ``"auto"``).
     reference_lags : bool
         Use the lags and delay taps LFPykernels 0.2.0 uses at this ``dt``, ``tau``,
         ``t_X`` (:func:`xkernels.engine.timeline.lfpykernels_grid`;
@@ -297,12 +298,14 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     (('E', 'I'), ('E', 'I'), (2, 2, 1, 161), 80)
     >>> plan.vrest_by_post
     {'E': -65.0, 'I': -65.0}
+    >>> plan.options.g_eff, plan.options.operating_point   # "auto" resolved
+    (True, 'mean-input')
     """
     if not isinstance(network, Network):
         raise TypeError(f"network must be an xkernels.Network, got {type(network).__name__}")
     if not isinstance(options, KernelOptions):
         raise TypeError(f"options must be a KernelOptions, got {type(options).__name__}")
-    options.check(network)
+    options = options.resolve(network)  # from here on: no "auto", checked
     # the user's probe objects are never modified: xkernels.probes evaluates copies
     named = probe_api.normalize_probes(probes)
     vrest_by_post = {post: options.vrest_of(post) for post in network.postsynaptic}

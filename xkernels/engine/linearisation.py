@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import fftconvolve
 
+from xkernels.checks import did_you_mean
 from xkernels.spec.network import Connection, Placement, Population
 
 
@@ -63,7 +64,8 @@ def section_mask(sections: list[str], patterns: list[str], field_name: str) -> n
         hit = np.array([pattern in n for n in sections])
         if not hit.any():
             raise ValueError(f"{field_name}: section {pattern!r} does not exist on the cell; "
-                             f"its sections are {available}")
+                             f"its sections are {available}"
+                             f"{did_you_mean(pattern, {n.split('[')[0] for n in available})}")
         mask |= hit
     return mask
 

@@ -1,10 +1,17 @@
-"""Compile and load xkernels' NEURON mechanisms without a manual step.
+"""Compile and load NEURON mechanisms without a manual step: xkernels' own and a user's.
 
-The ``.mod`` sources shipped in ``xkernels/mod`` are compiled with ``nrnivmodl`` on first
-use into a per-user cache directory keyed by the sources, the NEURON version and the
-machine architecture, then loaded into the running NEURON.  Concurrent first uses by
+The ``.mod`` sources shipped in ``xkernels/mod`` (and any folder of NMODL files a cell
+specification names, :func:`load_user_mechanisms`) are compiled with ``nrnivmodl`` on
+first use into a per-user cache directory keyed by the sources, the NEURON version and
+the machine architecture, then loaded into the running NEURON.  Concurrent first uses by
 several processes are serialised with a file lock; a finished build is published by an
-atomic rename, so a half-built cache entry is never loaded.
+atomic rename, so a half-built cache entry is never loaded.  A compilation says so on
+stderr (one line), and a failed one names the compiler's first error line.
+
+Several libraries live in one process: ours and one per user folder.  NEURON refuses a
+second definition of a mechanism name in the middle of loading a library (leaving it
+half loaded), so a user's mechanism whose name is already defined -- one of ours, a
+NEURON built-in such as ``hh``, or one of another folder -- is refused before loading.
 """
 
 from __future__ import annotations
@@ -64,12 +71,18 @@ def mod_sources(mod_dir: Path = MOD_DIR) -> list[Path]:
     return files
 
 
+def _build_inputs(mod_dir: Path) -> list[Path]:
+    """The files a build compiles: the ``.mod`` sources and the ``.inc`` files they may
+    INCLUDE."""
+    return sorted([*mod_sources(mod_dir), *Path(mod_dir).glob("*.inc")])
+
+
 def build_key(mod_dir: Path = MOD_DIR) -> str:
     """Hash of the mod sources, NEURON version, Python ABI and architecture."""
     import neuron
 
     digest = hashlib.sha256()
-    for path in mod_sources(mod_dir):
+    for path in _build_inputs(mod_dir):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     digest.update(str(neuron.__version__).encode())
@@ -128,7 +141,8 @@ def compile_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Pa
     Raises
     ------
     RuntimeError
-        If ``nrnivmodl`` is missing or fails (its output is included).
+        If ``nrnivmodl`` is missing or fails: the message names the compiler's first
+        error line and the log file holding its whole output.
     """
     cache = Path(cache) if cache is not None else cache_root()
     cache.mkdir(parents=True, exist_ok=True)
@@ -144,12 +158,17 @@ def compile_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Pa
                                "neuron) in this environment")
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache))
         try:
-            for src in mod_sources(mod_dir):
+            for src in _build_inputs(mod_dir):
                 shutil.copy2(src, work / src.name)
+            print(f"xkernels: compiling the NEURON mechanisms of {mod_dir} (once; cached in "
+                  f"{target}) ...", file=sys.stderr, flush=True)
             proc = subprocess.run([nrnivmodl], cwd=work, capture_output=True, text=True)
             if _find_library(work) is None:
-                raise RuntimeError(f"nrnivmodl failed in {work} (exit {proc.returncode}):\n"
-                                   f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+                log = cache / f"{target.name}.log"
+                log.write_text(f"{proc.stdout}\n{proc.stderr}")
+                raise RuntimeError(f"nrnivmodl could not compile {mod_dir} (exit "
+                                   f"{proc.returncode}): {first_error(proc.stdout + proc.stderr)}"
+                                   f" (whole output in {log})")
             if target.exists():
                 shutil.rmtree(target)
             os.replace(work, target)
@@ -157,6 +176,68 @@ def compile_mechanisms(mod_dir: Path = MOD_DIR, cache: Path | None = None) -> Pa
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def first_error(output: str) -> str:
+    r"""The compiler's first error line in ``nrnivmodl`` output (nocmodl's ``Error:``
+    line, else the first line mentioning an error), stripped.
+
+    Examples
+    --------
+    >>> first_error("syntax error:\n Error: Illegal block at line 10 in file bad.mod\n")
+    'Error: Illegal block at line 10 in file bad.mod'
+    """
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for test in (lambda line: "Error:" in line, lambda line: "error" in line.lower()):
+        hit = next((line for line in lines if test(line)), None)
+        if hit is not None:
+            return hit
+    return lines[-1] if lines else "no output"
+
+
+_NAME = re.compile(r"\b(POINT_PROCESS|SUFFIX|ARTIFICIAL_CELL)\s+(\w+)")
+
+
+def _uncommented(path: Path) -> str:
+    return re.sub(r"(?s)\bCOMMENT\b.*?\bENDCOMMENT\b|:[^\n]*", "", path.read_text())
+
+
+def mechanism_names(mod_dir: Path) -> dict[str, str]:
+    """The mechanisms a folder of NMODL files defines: name -> file name.
+
+    Parameters
+    ----------
+    mod_dir : pathlib.Path
+        Folder of ``.mod`` files.
+
+    Returns
+    -------
+    dict of str to str
+        The name each file gives in its ``SUFFIX``, ``POINT_PROCESS`` or
+        ``ARTIFICIAL_CELL`` statement.
+
+    Raises
+    ------
+    ValueError
+        A file defining no mechanism, or two files defining the same name.
+
+    Examples
+    --------
+    >>> mechanism_names(MOD_DIR)["xkna"]
+    'xkna.mod'
+    """
+    out: dict[str, str] = {}
+    for path in mod_sources(mod_dir):
+        found = _NAME.search(_uncommented(path))
+        if found is None:
+            raise ValueError(f"{path} defines no mechanism (no SUFFIX, POINT_PROCESS or "
+                             "ARTIFICIAL_CELL statement in its NEURON block)")
+        name = found.group(2)
+        if name in out:
+            raise ValueError(f"{path.name} and {out[name]} in {mod_dir} both define "
+                             f"mechanism {name!r}")
+        out[name] = path.name
+    return out
 
 
 @functools.cache
@@ -171,8 +252,8 @@ def signatures(mod_dir: Path = MOD_DIR) -> dict[str, dict[str, list[str]]]:
     """
     out = {}
     for path in mod_sources(mod_dir):
-        text = re.sub(r"(?s)\bCOMMENT\b.*?\bENDCOMMENT\b|:[^\n]*", "", path.read_text())
-        kind, name = re.search(r"\b(POINT_PROCESS|SUFFIX)\s+(\w+)", text).groups()
+        text = _uncommented(path)
+        kind, name = _NAME.search(text).groups()
         suffix = "" if kind == "POINT_PROCESS" else f"_{name}"
         out[name] = {}
         for block in ("PARAMETER", "STATE"):
@@ -235,3 +316,77 @@ def _refuse_foreign(h, expected: dict[str, dict[str, list[str]]]) -> None:
                 f"source defines {signature}; a mechanism of the same name was loaded from "
                 "elsewhere (another package or an nrnivmodl folder): use xkernels in a "
                 "process without it")
+
+
+#: Folders of user mechanisms loaded in this process: build key -> (folder, names).
+_USER_LIBRARIES: dict[str, tuple[Path, dict[str, str]]] = {}
+
+
+def load_user_mechanisms(mod_dir: str | Path, field: str = "mechanisms",
+                         cache: Path | None = None) -> Path | None:
+    """Compile (once per content, cached like ours) and load a user's NMODL folder.
+
+    The folder's mechanisms join ours in this process.  A folder whose sources were
+    loaded already (this folder or a copy of it) is not loaded again.  Names are
+    checked before NEURON sees the library: a mechanism name that is one of xkernels'
+    own, a NEURON built-in (``hh``, ``pas``, ``Exp2Syn``...) or defined by another
+    folder loaded earlier is refused (NEURON would stop half-way through loading).
+
+    Parameters
+    ----------
+    mod_dir : str or pathlib.Path
+        Folder of ``.mod`` (and ``.inc``) files.
+    field : str
+        The specification field naming the folder, for messages.
+    cache : pathlib.Path, optional
+        Cache root (default :func:`cache_root`).
+
+    Returns
+    -------
+    pathlib.Path or None
+        The build directory loaded, None if these sources were loaded already.
+
+    Raises
+    ------
+    ValueError
+        No ``.mod`` file in the folder, a name clash, or sources that do not compile
+        (with the compiler's first error line).
+    """
+    from neuron import h
+
+    mod_dir = Path(mod_dir)
+    with NEURON_LOCK:
+        try:
+            key = build_key(mod_dir)
+            names = mechanism_names(mod_dir)
+        except (FileNotFoundError, ValueError) as err:
+            raise ValueError(f"{field}: {err}") from None
+        if key in _USER_LIBRARIES:
+            return None
+        ours = signatures()
+        for name, file in names.items():
+            if name in ours:
+                raise ValueError(f"{field}: {mod_dir / file} defines mechanism {name!r}, a "
+                                 f"name of one of xkernels' own mechanisms {sorted(ours)}; "
+                                 "rename it in its NEURON block")
+            if hasattr(h, name):
+                owner = next((str(folder) for folder, loaded in _USER_LIBRARIES.values()
+                              if name in loaded), None)
+                where = (f"by the mechanisms of {owner} loaded earlier" if owner else
+                         "in NEURON already (a built-in or a library loaded earlier)")
+                raise ValueError(f"{field}: {mod_dir / file} defines mechanism {name!r}, "
+                                 f"which is defined {where}; rename it in its NEURON "
+                                 "block (two definitions of one name cannot be loaded "
+                                 "into one process)")
+        try:
+            build = compile_mechanisms(mod_dir, cache)
+        except RuntimeError as err:
+            raise ValueError(f"{field}: the NMODL files do not compile: {err}") from None
+        library = _find_library(build)
+        h.nrn_load_dll(str(library))
+        missing = [name for name in names if not hasattr(h, name)]
+        if missing:
+            raise RuntimeError(f"loaded {library} but mechanisms {missing} are still "
+                               "undefined")
+        _USER_LIBRARIES[key] = (mod_dir, names)
+        return build

@@ -321,7 +321,7 @@ def plan_population(network: Network, post: str, geometry: Geometry,
                             lin.synapse_counts, conn, n_pre, pop.size)
         syn = conn.synapse
         if g_eff:
-            rate = network.population(conn.pre).rate  # None: warned by KernelOptions.check
+            rate = network.population(conn.pre).rate  # None: see KernelOptions.resolve
             g_conn = lin.leak_shift(geometry.area, p * k_in, syn.weight, syn.tau1, syn.tau2,
                                     rate or 0.0)
             g_shift = g_shift + g_conn

@@ -28,6 +28,7 @@ import xarray as xr
 
 from xkernels.checks import check_choice, check_int, check_real
 from xkernels.engine import linearisation as lin
+from xkernels.engine.synapse_map import check_cells
 from xkernels.hybrid import EXT_MODES
 from xkernels.hybrid import store as hstore
 from xkernels.hybrid.wiring import select_cells, wire_cell
@@ -106,7 +107,7 @@ def run_batch(network: Network, probes: Mapping[str, Any], spikes: Spikes, post:
                                   v_init=options["v_init"]) as cell:
         if options["ext"] == "leak":
             cell.shift_g_pas(lin.ext_leak_shift(pop, cell.geometry.area))
-        elif options["ext"] == "mean":
+        elif options["ext"] == "mean" and pop.ext_synapse is not None:  # None: no input
             cell.add_leak(lin.ext_leak_shift(pop, cell.geometry.area), pop.ext_synapse.e)
         total = None
         for index in cells:
@@ -326,6 +327,7 @@ def simulate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
             if pop.n_ext > 0 and pop.nu_ext > 0 and pop.ext_synapse is None:
                 raise ValueError(f"populations[{post!r}].ext_synapse must be given for "
                                  f"ext={ext!r} (n_ext = {pop.n_ext}), got None")
+    check_cells(network, dt)  # every cell builds and takes its synapses: before any write
     posts, chosen, batches = _batch_plan(network, n_cells, seed, batch_size)
     channels = merge_channel_coords([probe_channels(name, probe)
                                      for name, probe in named.items()])

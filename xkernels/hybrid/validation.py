@@ -92,9 +92,9 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     transient : float
         Initial time excluded from the scores (ms), ``0 <= transient < t_stop``.
     options : KernelOptions or dict, optional
-        Options of the kernels (:class:`xkernels.KernelOptions`); their ``dt`` and
-        ``Vrest`` are those given here; ``g_eff``, unless set, is
-        ``network.conductance_based``.
+        Options of the kernels (:class:`xkernels.KernelOptions`; default: the
+        defaults, resolved for ``network``); their ``dt`` and ``Vrest`` are those given
+        here.
     **kernel_options
         Fields of :class:`xkernels.KernelOptions` (``tau``, ``g_eff``, ``t_X``,
         ``n_positions``...) replacing those of ``options``; ``kernel_seed`` is its
@@ -144,11 +144,7 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         raise TypeError(f"network must be an xkernels.Network, got {type(network).__name__}")
     if "kernel_seed" in kernel_options:
         kernel_options["seed"] = kernel_options.pop("kernel_seed")
-    options = KernelOptions.of(options, **kernel_options)
-    shared = {"dt": dt, "Vrest": Vrest}
-    if "g_eff" not in options.model_fields_set:
-        shared["g_eff"] = network.conductance_based
-    options = options.replace(**shared)
+    options = KernelOptions.of(options, **kernel_options).replace(dt=dt, Vrest=Vrest)
     spikes = as_spikes(spikes)  # checked by simulate
     # every option of both sides is checked before any cell is simulated
     prep = prepare_kernels(network, probes, options)

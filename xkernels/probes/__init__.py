@@ -2,6 +2,8 @@
 
 ``models``
     The forward models, one class each (LFP, laminar CSD, z-only CDM, EEG, MEG).
+``lead_field``
+    EEG/MEG from any head model's lead field (an array, the New York head, MNE).
 ``registry``
     One adapter (:class:`ProbeKind`) per probe class: name, channels, definition,
     averaging; the place where a new probe class is declared (:func:`register`); the
@@ -18,6 +20,12 @@
 """
 
 from xkernels.probes import lfpykernels_kinds as _lfpykernels_kinds  # noqa: F401 (registers)
+from xkernels.probes.lead_field import (
+    LEAD_FIELD_UNITS,
+    LeadFieldProbe,
+    lead_field_from_mne,
+    lead_field_from_nyhead,
+)
 from xkernels.probes.models import (
     CSDProbe,
     CurrentDipoleMomentZ,
@@ -46,7 +54,9 @@ from xkernels.probes.registry import (
     register_matching,
 )
 
-__all__ = ["CSDProbe", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential", "MEGProbe",
+__all__ = ["CSDProbe", "LEAD_FIELD_UNITS", "CurrentDipoleMomentZ", "EEGProbe",
+           "GaussCylinderPotential", "LeadFieldProbe", "MEGProbe", "lead_field_from_mne",
+           "lead_field_from_nyhead",
            "ProbeKind", "UndescribedProbe", "check_probe_depth", "default_probe_name",
            "draw_offsets", "gauss_cylinder_mean", "kind_of", "normalize_probes",
            "probe_channels", "probe_definition", "probe_definitions", "probe_depth_rule",

@@ -484,7 +484,7 @@ def _refuse_rows(field: str, bad: np.ndarray, why: str) -> None:
         raise ValueError(f"{field} rows {np.flatnonzero(bad).tolist()} {why}")
 
 
-class _ZDipoleProbe(lfpykit.LinearModel):
+class ZDipoleProbe(lfpykit.LinearModel):
     """A signal of the z-only current dipole moment: ``dipole_matrix() @ z_dipole_matrix``."""
 
     def get_transformation_matrix(self) -> np.ndarray:
@@ -517,7 +517,7 @@ class _ZDipoleProbe(lfpykit.LinearModel):
         return self.dipole_matrix() @ z_dipole_matrix(_require_cell(self))
 
 
-class EEGProbe(_ZDipoleProbe):
+class EEGProbe(ZDipoleProbe):
     """EEG in the four-sphere head model from the z-only current dipole moment.
 
     .. math:: V = T\\, M_\\mathrm{CDM}\\, I
@@ -663,7 +663,7 @@ class EEGProbe(_ZDipoleProbe):
                           dtype=float)
 
 
-class MEGProbe(_ZDipoleProbe):
+class MEGProbe(ZDipoleProbe):
     """Magnetic field H at MEG sensors from the z-only current dipole moment.
 
     .. math:: H = T\\, M_\\mathrm{CDM}\\, I

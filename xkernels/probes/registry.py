@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import lfpykit
 import numpy as np
 
-from xkernels.checks import fail
+from xkernels.checks import close_matches, fail
 from xkernels.contract import channel_coords
 from xkernels.probes.depth import DepthTerms
 from xkernels.probes.depth_terms import (
@@ -47,6 +47,7 @@ from xkernels.probes.depth_terms import (
     moved_terms,
     residual_sigma_z,
 )
+from xkernels.probes.lead_field import LeadFieldProbe
 from xkernels.probes.models import (
     CSDProbe,
     CurrentDipoleMomentZ,
@@ -56,8 +57,8 @@ from xkernels.probes.models import (
 )
 
 __all__ = ["GENERIC_UNITS", "CSDKind", "ContactKind", "CurrentDipoleMomentKind",
-           "CurrentDipoleMomentZKind", "EEGKind", "GaussCylinderKind", "LineSourceKind",
-           "MEGKind", "PointSourceKind",
+           "CurrentDipoleMomentZKind", "EEGKind", "GaussCylinderKind", "LeadFieldKind",
+           "LineSourceKind", "MEGKind", "PointSourceKind",
            "ProbeKind", "RecExtElectrodeKind", "RecMEAElectrodeKind", "UndescribedProbe",
            "check_probe_name", "class_path", "default_probe_name", "kind_of",
            "normalize_probes", "numbered", "probe_channels", "probe_definition",
@@ -852,6 +853,38 @@ def with_names(params: dict[str, Any], probe: Any) -> dict[str, Any]:
     return params if names is None else params | {"names": list(names)}
 
 
+@register(LeadFieldProbe)
+class LeadFieldKind(ProbeKind):
+    """EEG/MEG from a user's lead field: one channel per sensor (``name:i`` or
+    ``name:<sensor name>``) at the sensor positions, in the lead field's channel units
+    (mV, µV, fT or fT/m per nA)."""
+
+    depth_affine = True
+
+    serialised_as = LeadFieldProbe
+    float_params = ("lead_field", "dipole_position", "sensor_positions")
+
+    def default_name(self, probe: Any) -> str:
+        units = set(probe.channel_units)
+        return ("eeg" if units <= {"mV", "µV"} else "meg" if units <= {"fT", "fT/m"}
+                else "leadfield")
+
+    def units_of(self, probe: Any) -> str | None:
+        units = list(dict.fromkeys(probe.channel_units))
+        return units[0] if len(units) == 1 else ", ".join(units)
+
+    def params(self, probe: Any) -> dict[str, Any]:
+        return super().params(probe) | {"units": probe.units_in, "names": probe.names}
+
+    def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
+        n = probe.lead_field.shape[0]
+        labels = (numbered(name, n) if probe.names is None
+                  else [f"{name}:{c}" for c in probe.names])
+        r = probe.sensor_positions
+        positions = (None, None, None) if r is None else (r[:, 0], r[:, 1], r[:, 2])
+        return channel_coords(name, labels, probe.channel_units, *positions)
+
+
 class ContactKind(ProbeKind):
     """Contact-based potential (contacts at ``probe.x/y/z``, mV), averaged over the
     cell positions of the population."""
@@ -1074,7 +1107,13 @@ def probe_from_definition(definition: Mapping[str, Any]) -> lfpykit.LinearModel:
     path = definition["class"]
     kind = kind_for_path(path) if isinstance(path, str) else None
     if kind is None:
-        fail("probe definition 'class'", path, f"one of {serialised_paths()}")
+        paths = serialised_paths()
+        names = {p.rsplit(".", 1)[-1]: p for p in paths}
+        close = close_matches(path, paths, 1) or [names[n] for n in close_matches(
+            str(path).rsplit(".", 1)[-1], names, 1)]
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"probe definition 'class' must be one of {paths}, got {path!r}"
+                         f"{hint}")
     return kind.build(definition.get("params") or {})
 
 

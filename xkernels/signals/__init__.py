@@ -1,5 +1,6 @@
 """Signals from kernels and rates: spike trains, spike binning and the lazy overlap-save
-convolution.  Names are imported on first use (``lazy_loader``)."""
+convolution, and its streaming form for running simulations.  Names are imported on
+first use (``lazy_loader``)."""
 
 import lazy_loader as lazy
 
@@ -11,4 +12,5 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
     "convolution": ["convolve"],
     "rates": ["rates_from_spikes", "rates_from_spikes_per_second"],
     "spikes": ["Spikes"],
+    "streaming": ["StreamingConvolver"],
 })

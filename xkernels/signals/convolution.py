@@ -15,7 +15,7 @@ call twice gives the same graph: the kernels are summed over ``Y`` in the time d
 by the first lag and zero-padded beyond the recording, are cut along time into the
 output chunks, each extended by the ``n_taps - 1`` samples after it
 (``dask.array.overlap.overlap``); one ``blockwise`` task per chunk runs the numpy
-overlap-save kernel ``_signal_block`` on its window, summing ``X`` in the frequency
+overlap-save kernel ``signal_block`` on its window, summing ``X`` in the frequency
 domain.  The rates' values are checked (NaN, inf) in the task that reads each rates
 block, so the rates are read once and an output chunk waits only for its own window.
 
@@ -94,7 +94,7 @@ def kernel_spectrum(h: np.ndarray, n: int, sum_y: bool = False) -> np.ndarray:
     return sfft.rfft(h, n=n, axis=-1)
 
 
-def _signal_block(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, keep_x: bool,
+def signal_block(window: np.ndarray, spectrum: np.ndarray, *, n_taps: int, keep_x: bool,
                   keep_y: bool, out_dtype) -> np.ndarray:
     """One output chunk from its rates window: the numpy kernel the dask graph maps.
 
@@ -210,7 +210,7 @@ class _Plan:
     complete: tuple[int, int]  # first and one past the last complete sample
 
 
-def _check_options(keep, mode, dtype, time_chunk):
+def check_options(keep, mode, dtype, time_chunk):
     if isinstance(keep, str):
         keep = (keep,)
     try:
@@ -231,7 +231,7 @@ def _check_options(keep, mode, dtype, time_chunk):
     return keep, dtype, time_chunk
 
 
-def _check_input(arr, what: str, dims: tuple[str, ...], axis: str, forbidden) -> float:
+def check_input(arr, what: str, dims: tuple[str, ...], axis: str, forbidden) -> float:
     """Check what convolution needs of the rates or kernels ``arr``; return the spacing
     of its ``axis`` coordinate (ms).
 
@@ -265,7 +265,7 @@ def _check_input(arr, what: str, dims: tuple[str, ...], axis: str, forbidden) ->
     return regular_spacing(arr.coords[axis].values, f"{what} {axis} coordinate")
 
 
-def _match_x(rates: xr.DataArray, kernels: xr.DataArray) -> xr.DataArray:
+def match_x(rates: xr.DataArray, kernels: xr.DataArray) -> xr.DataArray:
     """Rates with their X axis in the kernels' X order (by label, or by position when
     either side has no X coordinate)."""
     if "X" not in rates.coords or "X" not in kernels.coords:
@@ -304,9 +304,9 @@ def _edges(mode: str, n_time: int, lag0: int, n_taps: int, dt: float, t0: float
     return first, last, (first, last)
 
 
-def _plan(rates: xr.DataArray, kernels: xr.DataArray, keep, mode: str) -> _Plan:
-    dt = _check_input(rates, "rates", ("X", "time"), "time", CORE_DIMS[1:])
-    dt_h = _check_input(kernels, "kernels", CORE_DIMS, "tau", ("time",))
+def plan_convolution(rates: xr.DataArray, kernels: xr.DataArray, keep, mode: str) -> _Plan:
+    dt = check_input(rates, "rates", ("X", "time"), "time", CORE_DIMS[1:])
+    dt_h = check_input(kernels, "kernels", CORE_DIMS, "tau", ("time",))
     if not math.isclose(dt, dt_h, rel_tol=TAU_RTOL):
         raise ValueError(f"rates time spacing ({dt!r} ms) differs from kernels tau "
                          f"spacing ({dt_h!r} ms); they must agree within rtol {TAU_RTOL}")
@@ -424,7 +424,7 @@ def _signal_graph(rates: xr.DataArray, kernels: xr.DataArray, plan: _Plan, out_d
     b = tuple(range(len(plan.batch)))
     x, y, c, t, f = (len(b) + i for i in range(5))
     out_ind = b + (x,) * plan.keep_x + (y,) * plan.keep_y + (c, t)
-    data = da.blockwise(_signal_block, out_ind, windows, b + (x, t),
+    data = da.blockwise(signal_block, out_ind, windows, b + (x, t),
                         spectrum, b + (x, y, c, f), adjust_chunks={t: out_chunks},
                         concatenate=True, n_taps=n_taps, keep_x=plan.keep_x,
                         keep_y=plan.keep_y, out_dtype=out_dtype,
@@ -509,9 +509,9 @@ def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...
     >>> bool(abs(signals.sel(probe_channel="cdm:z")).max().compute() > 0)
     True
     """
-    keep, dtype, time_chunk = _check_options(keep, mode, dtype, time_chunk)
-    plan = _plan(rates, kernels, keep, mode)
-    rates = _match_x(rates, kernels)
+    keep, dtype, time_chunk = check_options(keep, mode, dtype, time_chunk)
+    plan = plan_convolution(rates, kernels, keep, mode)
+    rates = match_x(rates, kernels)
     if dtype is None:
         dtype = np.result_type(rates.dtype, kernels.dtype, np.float32)
         dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
@@ -520,7 +520,7 @@ def convolve(rates: xr.DataArray, kernels: xr.DataArray, *, keep: tuple[str, ...
     return _wrap(data, rates, kernels, plan, mode)
 
 
-def _plain_coord(var: xr.Variable) -> xr.Variable:
+def plain_coord(var: xr.Variable) -> xr.Variable:
     """A coordinate without its on-disk encoding (a signal read from one store and
     written to another must not inherit the first store's chunks or fill values);
     ``<U`` strings as Python str objects (zarr 3 stores them as variable-length UTF-8,
@@ -543,7 +543,7 @@ def _wrap(data: da.Array, rates: xr.DataArray, kernels: xr.DataArray,
             if cname in coords and not coords[cname].equals(coord.variable):
                 raise ValueError(f"coordinate {cname!r} differs between rates and kernels")
             coords[cname] = coord.variable
-    out = out.assign_coords({cname: _plain_coord(var) for cname, var in coords.items()})
+    out = out.assign_coords({cname: plain_coord(var) for cname, var in coords.items()})
     if "units" not in out.coords["time"].attrs:
         out.coords["time"].attrs["units"] = "ms"
     t0 = float(rates.coords["time"].values[0])

@@ -23,6 +23,8 @@ from __future__ import annotations
 import functools
 import json
 import numbers
+import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -38,7 +40,15 @@ from pydantic import (
     model_validator,
 )
 
-from xkernels.checks import check_bool, check_choice, check_mapping, check_real, fail
+from xkernels.checks import (
+    check_bool,
+    check_choice,
+    check_mapping,
+    check_real,
+    close_matches,
+    did_you_mean,
+    fail,
+)
 from xkernels.spec.base import (
     Frozen,
     FrozenDict,
@@ -51,6 +61,7 @@ from xkernels.spec.base import (
     freeze,
 )
 from xkernels.spec.callables import import_callable
+from xkernels.spec.files import PATH_FIELDS, absolute, from_folder, relative_to
 from xkernels.spec.microcircuit import microcircuit_spec
 from xkernels.spec.paths import join_path, split_path
 from xkernels.spec.presets import (
@@ -58,6 +69,8 @@ from xkernels.spec.presets import (
     BIOPHYSICS_PRESETS,
     CELL_PRESETS,
     CELLS_DIR,
+    LFPY_CELL_KEYWORDS,
+    MORPHOLOGY_FORMATS,
     example_spec,
 )
 
@@ -79,6 +92,13 @@ def _params(params: dict[str, Any]) -> FrozenDict:
             return float(v)
         return v
     return freeze({k: number(v) for k, v in params.items()})
+
+
+@functools.cache
+def _scipy_distributions() -> tuple[str, ...]:
+    """Names of the distributions of :mod:`scipy.stats`."""
+    return tuple(name for name in dir(st)
+                 if isinstance(getattr(st, name), (st.rv_continuous, st.rv_discrete)))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -136,7 +156,8 @@ class Distribution(Spec):
         obj = getattr(st, self.name, None)
         if not isinstance(obj, (st.rv_continuous, st.rv_discrete)):
             raise ValueError(f"name must be a scipy.stats distribution (e.g. 'norm', "
-                             f"'truncnorm', 'poisson'), got {self.name!r}")
+                             f"'truncnorm', 'poisson'), got {self.name!r}"
+                             f"{did_you_mean(self.name, _scipy_distributions())}")
         scale = self.params.get("scale", 1.0)
         if isinstance(scale, (int, float)) and not scale > 0:
             raise ValueError(f"scale must be > 0, got {scale!r}")
@@ -201,7 +222,8 @@ class Distribution(Spec):
         >>> Distribution(name="norm", params={"loc": 1.5, "scale": 0.3}).mean()
         1.5
         """
-        return float(getattr(st, self.name).mean(**self.params))
+        with np.errstate(divide="ignore", invalid="ignore"):  # scipy's higher moments
+            return float(getattr(st, self.name).mean(**self.params))
 
 
 class Synapse(Spec):
@@ -356,31 +378,42 @@ def _biophysics(field: str, value: Any) -> Any:
 
 
 class CellSpec(Spec):
-    """The multicompartment cell representative of a population.
+    r"""The multicompartment cell representative of a population.
 
-    Built from a dict of its fields or the name of an embedded cell.  Relative file
-    paths are taken relative to the working directory, then to the embedded cells.
+    Built from a dict of its fields or the name of an embedded cell.  Any morphology
+    LFPy reads is accepted, with or without a template: a ``.swc``, ``.asc`` or ``.hoc``
+    file (its sections created at the top level) alone, or a morphology together with
+    an LFPy ``TemplateCell`` template.  File paths are held absolute
+    (:mod:`xkernels.spec.files`: a relative path is relative to the working directory
+    when the specification is built, or to the JSON file it is read from).
 
     Parameters
     ----------
     morphology : str
-        A preset name from :data:`~xkernels.spec.presets.CELL_PRESETS` or a path to a
-        morphology file.
+        A preset name from :data:`~xkernels.spec.presets.CELL_PRESETS` or the path of a
+        morphology file (``.swc``, ``.asc`` or ``.hoc``; any format a template loads
+        when ``templatefile`` is given).
     templatefile, templatename : str, optional
-        LFPy ``TemplateCell`` template (file path and name); taken from the preset when
-        ``morphology`` names one.
+        LFPy ``TemplateCell`` template (hoc file and the name of a template it
+        defines); taken from the preset when ``morphology`` names one; both or neither.
     templateargs : any
         Arguments of the template.
     biophysics : dict, callable or None
         ``{"name": "passive", "g_pas": S/cm², "e_pas": mV or None (= Vrest)}`` (or the
         ``"active"`` preset), a callable ``f(cell, **biophysics_args)`` applied to the
         LFPy cell (or its ``"module:qualname"``), or ``None`` (mechanisms come with the
-        template).
+        template or the params' ``custom_fun``).
     biophysics_args : dict
         Keyword arguments of a biophysics callable.
+    mechanisms : str, optional
+        A folder of the user's own NMODL (``.mod``) files, compiled on first use and
+        cached like xkernels' own (:func:`xkernels.engine.mechanisms.load_user_mechanisms`);
+        their names must differ from xkernels' and NEURON's.
     params : dict
-        Further ``LFPy.TemplateCell`` keyword arguments (``v_init``, ``nsegs_method``,
-        ``lambda_f``, ``custom_fun`` (callables or their ``"module:qualname"``)...).
+        Further LFPy cell keyword arguments (``Ra`` (Ω cm), ``cm`` (µF/cm²), ``v_init``
+        (mV), ``nsegs_method``, ``lambda_f`` (Hz), ``d_lambda``, ``max_nsegs_length``
+        (µm), ``celsius`` (°C), ``custom_fun`` (callables or their ``"module:qualname"``)
+        ...: :data:`~xkernels.spec.presets.LFPY_CELL_KEYWORDS`).
 
     Examples
     --------
@@ -392,6 +425,18 @@ class CellSpec(Spec):
     ('BallAndSticksTemplate', {'name': 'passive', 'g_pas': 0.0003, 'e_pas': None})
     >>> cell.resolve("morphology").name
     'BallAndSticks_I.hoc'
+
+    A morphology without a template, and a mistyped LFPy keyword:
+
+    >>> import pathlib, tempfile
+    >>> swc = pathlib.Path(tempfile.mkdtemp()) / "cell.swc"
+    >>> _ = swc.write_text("1 1 0 0 0 10 -1\n2 3 0 0 -10 1 1\n3 3 0 0 -200 1 2\n")
+    >>> CellSpec(morphology=str(swc), params={"Ra": 150.0}).templatename is None
+    True
+    >>> CellSpec(morphology=str(swc), params={"lambda": 100.0})
+    Traceback (most recent call last):
+    ...
+    ValueError: params keys must be LFPy cell keywords [...], got ['lambda']; did you mean ...
     """
 
     _expected: ClassVar[str] = "a cell preset name or a dict"
@@ -403,6 +448,7 @@ class CellSpec(Spec):
     biophysics: Annotated[Any, checked(_biophysics)] = FrozenDict(
         name="passive", **BIOPHYSICS_PRESETS["passive"])
     biophysics_args: FrozenMap = FrozenDict()
+    mechanisms: str | None = None
     params: FrozenMap = FrozenDict()
 
     @classmethod
@@ -412,6 +458,9 @@ class CellSpec(Spec):
         if not isinstance(value, Mapping):
             return value
         value = dict(value)
+        for key in PATH_FIELDS:
+            if isinstance(value.get(key), str):
+                value[key] = absolute(key, value[key])
         preset = CELL_PRESETS.get(value.get("morphology", cls.model_fields["morphology"].default))
         for key in ("templatefile", "templatename"):
             if preset and value.get(key) is None:
@@ -424,26 +473,60 @@ class CellSpec(Spec):
 
     @model_validator(mode="after")
     def _rules(self) -> CellSpec:
-        if self.templatefile is None or self.templatename is None:
-            fail("morphology", self.morphology, f"one of the presets {sorted(CELL_PRESETS)} "
-                 "or a file path given together with templatefile and templatename")
-        for key in ("morphology", "templatefile"):
-            path = self.resolve(key)
+        if (self.templatefile is None) != (self.templatename is None):
+            given, other = (("templatefile", "templatename") if self.templatename is None
+                            else ("templatename", "templatefile"))
+            fail(other, None, f"given together with {given} (both, or neither for a "
+                 f"morphology file without a template)")
+        morphology = self.resolve("morphology")
+        if self.templatename is None and morphology.suffix.lower() not in MORPHOLOGY_FORMATS:
+            fail("morphology", self.morphology, f"one of the presets {sorted(CELL_PRESETS)}"
+                 f", a {', '.join(MORPHOLOGY_FORMATS)} file, or a file loaded by a template "
+                 "(templatefile and templatename)")
+        if not morphology.is_file():
+            raise FileNotFoundError(f"morphology: file {str(morphology)!r} not found"
+                                    f"{_near(morphology)}")
+        if self.templatefile is not None:
+            path = self.resolve("templatefile")
             if not path.is_file():
-                raise FileNotFoundError(f"{key}: file {str(path)!r} not found")
+                raise FileNotFoundError(f"templatefile: file {str(path)!r} not found"
+                                        f"{_near(path)}")
+            defined = hoc_templates(path)
+            if self.templatename not in defined:
+                raise ValueError(f"templatename must be a template defined in {str(path)!r} "
+                                 f"(its templates: {defined}), got {self.templatename!r}"
+                                 f"{did_you_mean(self.templatename, defined)}")
+        if self.mechanisms is not None:
+            folder = self.resolve("mechanisms")
+            if not folder.is_dir():
+                raise FileNotFoundError(f"mechanisms: folder {str(folder)!r} not found"
+                                        f"{_near(folder)}")
+            if not any(folder.glob("*.mod")):
+                fail("mechanisms", self.mechanisms, "a folder holding NMODL (.mod) files")
         reserved = {"morphology", "templatefile", "templatename", "templateargs", "dt",
                     "tstop", "tstart", "delete_sections"}
         clash = sorted(reserved & set(self.params))
         if clash:
-            fail("params keys", clash, f"none of {sorted(reserved)}")
+            fail("params keys", clash, f"none of {sorted(reserved)} (set by xkernels or "
+                 "fields of the cell)")
+        if "nsegs_method" in self.params:
+            check_choice("params.nsegs_method", self.params["nsegs_method"],
+                         ["lambda100", "lambda_f", "fixed_length", None])
+        unknown = sorted(set(self.params) - set(LFPY_CELL_KEYWORDS))
+        if unknown:
+            hints = [f"{close_matches(k, LFPY_CELL_KEYWORDS, 1)[0]!r} for {k!r}"
+                     for k in unknown if close_matches(k, LFPY_CELL_KEYWORDS, 1)]
+            hint = f"; did you mean {', '.join(hints)}?" if hints else ""
+            raise ValueError(f"params keys must be LFPy cell keywords "
+                             f"{list(LFPY_CELL_KEYWORDS)}, got {unknown}{hint}")
         return self
 
     def resolve(self, key: str) -> Path:
-        """Absolute path of the morphology or template file.
+        """Absolute path of the morphology, the template file or the mechanisms folder.
 
         Parameters
         ----------
-        key : {"morphology", "templatefile"}
+        key : {"morphology", "templatefile", "mechanisms"}
             Which file.
 
         Returns
@@ -456,13 +539,31 @@ class CellSpec(Spec):
         >>> Network.example().population("E").cell.resolve("templatefile").name
         'BallAndSticksTemplate.hoc'
         """
-        name = self.morphology if key == "morphology" else self.templatefile
+        name = getattr(self, check_choice("key", key, PATH_FIELDS))
         if key == "morphology" and name in CELL_PRESETS:
             name = CELL_PRESETS[name]["morphology"]
-        path = Path(str(name)).expanduser()
-        if not path.is_absolute() and not path.exists() and (CELLS_DIR / path).exists():
-            path = CELLS_DIR / path
-        return path.resolve()
+        path = Path(str(name))
+        return path if path.is_absolute() else (CELLS_DIR / path).resolve()
+
+
+def _near(path: Path) -> str:
+    """``"; did you mean '...'?"`` for a file of the same folder with a close name."""
+    if not path.parent.is_dir():
+        return f" (its folder {str(path.parent)!r} does not exist)"
+    return did_you_mean(path.name, [p.name for p in path.parent.iterdir()])
+
+
+def hoc_templates(path: Path) -> list[str]:
+    """The names of the templates a hoc file defines (``begintemplate NAME``).
+
+    Examples
+    --------
+    >>> from xkernels.spec.presets import CELLS_DIR
+    >>> hoc_templates(CELLS_DIR / "BallAndSticksTemplate.hoc")
+    ['BallAndSticksTemplate']
+    """
+    text = re.sub(r"(?s)/\*.*?\*/|//[^\n]*", "", Path(path).read_text(errors="replace"))
+    return re.findall(r"\bbegintemplate\s+(\w+)", text)
 
 
 # --------------------------------------------------------------------------------------
@@ -708,6 +809,18 @@ class Network(Spec):
                 fail(f"{where}.synapse.syntype", c.synapse.syntype,
                      "'Exp2Syn' in a conductance-based network (Exp2SynI is current-based; "
                      "set conductance_based=False)")
+        templates: dict[str, tuple[str, Path]] = {}
+        for p in self.populations:
+            if p.cell is None or p.cell.templatename is None:
+                continue
+            path = p.cell.resolve("templatefile")
+            name, (first, where) = p.cell.templatename, templates.setdefault(
+                p.cell.templatename, (p.name, path))
+            if where != path and where.read_bytes() != path.read_bytes():
+                fail(f"populations[{p.name!r}].cell.templatename", name,
+                     f"another name than that of the template of populations[{first!r}] "
+                     f"(defined in {str(where)!r}, another in {str(path)!r}): NEURON "
+                     "defines a template name once per process")
         synapses = [(f"connections['{c.key}'].synapse", c.synapse) for c in self.connections]
         synapses += [(f"populations[{p.name!r}].ext_synapse", p.ext_synapse)
                      for p in self.populations if p.ext_synapse is not None]
@@ -908,6 +1021,9 @@ class Network(Spec):
         """JSON text of the specification (also written to ``path`` if given).
 
         Keys are sorted; infinities are the strings ``"Infinity"``/``"-Infinity"``.
+        Written to a file, the cells' file paths are relative to that file's folder
+        (:mod:`xkernels.spec.files`), so :meth:`from_json` reads the file back from any
+        working directory, as does the command line.
 
         Parameters
         ----------
@@ -919,14 +1035,18 @@ class Network(Spec):
         Returns
         -------
         str
-            The JSON text.
+            The JSON text (as written: paths relative to ``path``'s folder when given,
+            absolute otherwise).
 
         Examples
         --------
         >>> Network.from_json(Network.example().to_json()) == Network.example()
         True
         """
-        text = json.dumps(self.to_dict(), indent=indent, sort_keys=True, allow_nan=False)
+        data = self.to_dict()
+        if path is not None:
+            data = relative_to(data, Path(os.path.abspath(path)).parent)
+        text = json.dumps(data, indent=indent, sort_keys=True, allow_nan=False)
         if path is not None:
             Path(path).write_text(text)
         return text
@@ -938,7 +1058,9 @@ class Network(Spec):
         Parameters
         ----------
         text_or_path : str or path
-            JSON text (starting with ``{``) or the path of a JSON file.
+            JSON text (starting with ``{``) or the path of a JSON file.  Relative cell
+            file paths in a file are relative to the file's folder; in text, to the
+            working directory.
 
         Returns
         -------
@@ -957,15 +1079,17 @@ class Network(Spec):
         >>> Network.from_json(Network.example().to_json()).names
         ['E', 'I']
         """
-        text = str(text_or_path)
+        text, folder = str(text_or_path), None
         if not text.lstrip().startswith("{"):
             if not Path(text).is_file():
                 raise FileNotFoundError(f"network specification file {text!r} not found")
+            folder = Path(os.path.abspath(text)).parent
             text = Path(text).read_text()
         try:
-            return cls.from_dict(json.loads(text))
+            data = json.loads(text)
         except json.JSONDecodeError as err:
             raise ValueError(f"network specification is not valid JSON: {err}") from None
+        return cls.from_dict(data if folder is None else from_folder(data, folder))
 
     @classmethod
     def from_kernels(cls, H: Any) -> Network:

@@ -3,10 +3,18 @@
 Every option and its default is written once, here.  :func:`xkernels.compute_kernels`,
 :func:`xkernels.sweep`, :func:`xkernels.validate`, the command line (the ``options``
 block of SPEC.json is this object's JSON), :mod:`xkernels.compat`, the stored
-provenance and the cache keys all read it.  Checks that need the network (g_eff on a
-current-based network, the keys of per-population ``Vrest`` and ``linearisation``) are
-in :meth:`KernelOptions.check`.  Errors are one line naming the option, the value and
-what is allowed (TypeError for a wrong type, ValueError for a bad value).
+provenance and the cache keys all read it.
+
+The defaults are the accurate kernels: ``averaging="depth"``, ``g_eff="auto"`` (on for a
+conductance-based network) and ``operating_point="auto"`` (``"mean-input"`` wherever
+conductance-based synapses are linearised with g_eff, ``"rest"`` otherwise).
+``averaging="reference", operating_point="rest"`` (with ``g_eff`` as LFPykernels is
+given it) reproduce LFPykernels 0.2.0.  :meth:`KernelOptions.resolve` turns ``"auto"``
+into the concrete values for one network and checks what needs the network (g_eff on a
+current-based network, the rates the mean input needs, the keys of per-population
+``Vrest`` and ``linearisation``); the engine, the stores, the cache keys and the
+provenance only ever see resolved options.  Errors are one line naming the option, the
+value and what is allowed (TypeError for a wrong type, ValueError for a bad value).
 """
 
 from __future__ import annotations
@@ -32,15 +40,19 @@ if TYPE_CHECKING:
     from xkernels.spec.network import Network
 
 Linearisation = Literal["as-is", "passive", "frozen", "quasi-active"]
-OperatingPoint = Literal["rest", "mean-input"]
+OperatingPoint = Literal["rest", "mean-input", "auto"]
 Averaging = Literal["reference", "depth"]
 #: Membrane linearisation modes (see :mod:`xkernels.engine.membrane`); ``"as-is"``
 #: simulates the cell as specified (LFPykernels' behaviour).
 LINEARISATIONS: tuple[str, ...] = get_args(Linearisation)
 #: Operating points of conductance-based synapses: ``"rest"`` linearises them around
 #: ``Vrest`` (or the resting state a linearisation finds; LFPykernels' behaviour),
-#: ``"mean-input"`` around the per-segment potential of the cell under the mean input.
+#: ``"mean-input"`` around the per-segment potential of the cell under the mean input;
+#: ``"auto"`` (the default) is ``"mean-input"`` where g_eff is on, else ``"rest"``.
 OPERATING_POINTS: tuple[str, ...] = get_args(OperatingPoint)
+#: The value of ``g_eff`` and ``operating_point`` that :meth:`KernelOptions.resolve`
+#: replaces by a concrete one for the network.
+AUTO = "auto"
 #: Population-averaging modes (:mod:`xkernels.engine.depth_average`).
 AVERAGING_MODES: tuple[str, ...] = get_args(Averaging)
 #: Relative tolerance of "a whole number of time steps" (``tau / dt``).
@@ -83,6 +95,15 @@ def _vrest(field: str, value: Any) -> Any:
     return _vrest_value(field, value)
 
 
+def _g_eff(field: str, value: Any) -> bool | str:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value == AUTO:
+        return AUTO
+    fail(field, value, f"True, False or {AUTO!r}",
+         ValueError if isinstance(value, str) else TypeError)
+
+
 def _linearisation(field: str, value: Any) -> Any:
     if isinstance(value, str):
         return check_choice(field, value, LINEARISATIONS)
@@ -116,9 +137,11 @@ class KernelOptions(Spec):
         population.  Also the leak reversal potential of the ``passive`` preset when
         that has no ``e_pas`` (with ``operating_point="mean-input"`` that is all it
         sets: the synapses are linearised where the mean input holds the cell).
-    g_eff : bool
-        Add the mean conductance of recurrent and extrinsic synapses to the leak
-        (needs a conductance-based network).
+    g_eff : bool or "auto"
+        Add the mean conductance of recurrent and extrinsic synapses (at the
+        presynaptic populations' ``rate`` and the extrinsic ``nu_ext``) to the membrane
+        (needs a conductance-based network).  ``"auto"`` (default): on for a
+        conductance-based network, off for a current-based one.
     fir : bool
         Return only the causal lags ``dt..tau``.
     n_positions, seed : int
@@ -139,8 +162,9 @@ class KernelOptions(Spec):
         the ``resting_state`` attribute (JSON, mV per segment; with
         ``averaging="depth"``: of the cell at the population's mean depth with the
         reference g_eff shift).
-    averaging : {"reference", "depth"}
-        Population averaging (:mod:`xkernels.engine.depth_average`).  ``"reference"``
+    averaging : {"depth", "reference"}
+        Population averaging (:mod:`xkernels.engine.depth_average`); default
+        ``"depth"``.  ``"reference"``
         (LFPykernels 0.2.0): one cell at the population's mean depth, synapse densities
         widened by the depth spread, only the probe averaged over positions.
         ``"depth"``: the soma depths (normal, ``loc``, ``scale``) integrated jointly
@@ -152,23 +176,40 @@ class KernelOptions(Spec):
         ``"reference"``).
     depth_nodes : int
         Gauss–Hermite nodes of ``averaging="depth"`` (>= 1; validated in both modes).
-    operating_point : {"rest", "mean-input"}
-        Where conductance-based synapses are linearised, ``w (V - E)``.  ``"rest"``
+    operating_point : {"auto", "rest", "mean-input"}
+        Where conductance-based synapses are linearised, ``w (V - E)``.  ``"auto"``
+        (default): ``"mean-input"`` where g_eff is on (a conductance-based network),
+        ``"rest"`` otherwise (a current-based network has no operating point).  ``"rest"``
         (LFPykernels 0.2.0): at ``Vrest`` (or the resting state a linearisation finds),
         with the g_eff conductance added to the leak at the leak's reversal potential.
         ``"mean-input"``: the g_eff conductance of every synapse is added with *its own*
         reversal potential (extrinsic and recurrent, at the populations' rates), the
         cell (in depth mode: the cell at each depth node) is settled under that mean
         input, and the synapses are linearised around the per-segment potential it
-        settles to (reported in the ``resting_state`` attribute).  Needs ``g_eff=True``
-        and a conductance-based network; a cell with an active membrane needs a
-        linearisation other than ``"as-is"``.
+        settles to (reported in the ``resting_state`` attribute).  Needs ``g_eff`` on,
+        a conductance-based network and a ``rate`` for every presynaptic population; a
+        cell with an active membrane needs a linearisation other than ``"as-is"``.
+
+    Notes
+    -----
+    ``averaging="reference", operating_point="rest"`` (and ``g_eff`` as given to
+    LFPykernels) compute the kernels of LFPykernels 0.2.0; :mod:`xkernels.compat` passes
+    them.  ``"auto"`` values are resolved for a network by :meth:`resolve`: what the
+    kernels, their stores and their cache keys record is the resolved value.
 
     Examples
     --------
     >>> options = KernelOptions(tau=5.0)
     >>> options.tau, options.dt, options.n_lags
     (5.0, 0.0625, 80)
+    >>> options.averaging, options.g_eff, options.operating_point
+    ('depth', 'auto', 'auto')
+    >>> from xkernels.spec.network import Network
+    >>> resolved = options.resolve(Network.example())     # conductance-based
+    >>> resolved.g_eff, resolved.operating_point
+    (True, 'mean-input')
+    >>> options.resolve(Network.microcircuit()).g_eff       # current-based
+    False
     >>> options.replace(fir=True) == KernelOptions(tau=5.0, fir=True)
     True
     >>> KernelOptions(dt=0.0625, tau=5.03)
@@ -182,17 +223,17 @@ class KernelOptions(Spec):
     tau: Real = 50.0
     t_X: Real = 200.0
     Vrest: Annotated[VrestValue | dict[str, VrestValue], checked(_vrest)] = -65.0
-    g_eff: Flag = True
+    g_eff: Annotated[bool | Literal["auto"], checked(_g_eff)] = AUTO
     fir: Flag = False
     n_positions: Annotated[int, checked(check_int, minimum=1)] = 2000
     seed: Annotated[int, checked(check_int, minimum=0)] = 1234
     linearisation: Annotated[Linearisation | dict[str, Linearisation],
                              checked(_linearisation)] = "as-is"
     averaging: Annotated[Averaging, checked(check_choice, allowed=AVERAGING_MODES)] = \
-        "reference"
+        "depth"
     depth_nodes: Annotated[int, checked(check_int, minimum=1)] = 5
     operating_point: Annotated[OperatingPoint, checked(check_choice,
-                                                        allowed=OPERATING_POINTS)] = "rest"
+                                                        allowed=OPERATING_POINTS)] = AUTO
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(type(self).model_fields))
@@ -271,7 +312,7 @@ class KernelOptions(Spec):
                 "with tau = 20, 50, 100 ...)")
         if self.t_X < self.tau:
             raise ValueError(f"t_X must be >= tau = {self.tau} ms, got {self.t_X!r}")
-        if self.operating_point == "mean-input" and not self.g_eff:
+        if self.operating_point == "mean-input" and self.g_eff is False:
             raise ValueError("operating_point='mean-input' needs g_eff=True: the mean input "
                              "is the g_eff conductances of every synapse taken with their "
                              "reversal potentials, got g_eff=False")
@@ -288,48 +329,108 @@ class KernelOptions(Spec):
         """
         return whole_steps(self.tau, self.dt)
 
-    def check(self, network: Network) -> None:
-        """The rules that need the network; warn about presynaptic populations
-        without a rate when g_eff is on.
+    @property
+    def resolved(self) -> bool:
+        """Whether no option is ``"auto"`` (the options :meth:`resolve` returns).
+
+        Examples
+        --------
+        >>> KernelOptions().resolved, KernelOptions(g_eff=False, operating_point="rest").resolved
+        (False, True)
+        """
+        return self.g_eff != AUTO and self.operating_point != AUTO
+
+    def resolve(self, network: Network) -> KernelOptions:
+        """The concrete options for ``network``, checked against it.
+
+        ``g_eff="auto"`` becomes ``network.conductance_based``;
+        ``operating_point="auto"`` becomes ``"mean-input"`` where g_eff is on, else
+        ``"rest"``.  Resolved options are returned as they are (after the checks).
 
         Parameters
         ----------
         network : Network
             The network the kernels are computed for.
 
+        Returns
+        -------
+        KernelOptions
+            Options without ``"auto"`` (:attr:`resolved`), the resolved values marked
+            as set (``model_fields_set``).
+
         Raises
         ------
         ValueError
-            g_eff on a current-based network; a per-population ``Vrest`` or
-            ``linearisation`` without an entry for a postsynaptic population (or, for
-            ``linearisation``, with entries for others); no extrinsic synapse where
-            g_eff needs one.
+            g_eff on a current-based network; ``operating_point="mean-input"`` on a
+            current-based network, or where a presynaptic population has no ``rate``
+            (names them); a per-population ``Vrest`` or ``linearisation`` without an
+            entry for a postsynaptic population (or, for ``linearisation``, with
+            entries for others); no extrinsic synapse where g_eff needs one.
 
         Warns
         -----
         UserWarning
-            A presynaptic population whose ``rate`` was never set while g_eff is on: its
-            synapses add no conductance to the leak (as with rate 0).
+            g_eff on at the operating point ``"rest"`` while a presynaptic population's
+            ``rate`` was never set: its synapses add no conductance to the leak (as
+            with rate 0).
 
         Examples
         --------
         >>> from xkernels.spec.network import Network
-        >>> KernelOptions(Vrest={"E": -65.0}).check(Network.example())
+        >>> KernelOptions(Vrest={"E": -65.0}).resolve(Network.example())
         Traceback (most recent call last):
         ...
         ValueError: Vrest is a dict without an entry for population 'I'; keys: ['E']
+
+        The mean input needs the rate of every presynaptic population:
+
+        >>> silent = Network.example().with_values({"populations[I].rate": None})
+        >>> KernelOptions().resolve(silent)
+        Traceback (most recent call last):
+        ...
+        ValueError: operating_point='mean-input' (what 'auto' is on a conductance-based
+        network) needs the rate of every presynaptic population: the mean input is the
+        g_eff conductance of each synapse at its presynaptic rate; populations ['I'] have
+        no rate (connections ['I->E', 'I->I']); set populations[...].rate (spikes/s; 0 for
+        a silent population), or pass operating_point='rest' (LFPykernels' operating
+        point)
         """
-        post = list(network.postsynaptic)
-        if self.g_eff and not network.conductance_based:
+        g_eff, point = self.g_eff, self.operating_point
+        if g_eff == AUTO:
+            g_eff = network.conductance_based
+        elif g_eff and not network.conductance_based:
             raise ValueError("g_eff=True requires a conductance-based network "
-                             "(network.conductance_based is False); pass g_eff=False")
+                             "(network.conductance_based is False); pass g_eff=False "
+                             f"or {AUTO!r}")
+        if point == AUTO:
+            point = "mean-input" if g_eff else "rest"
+        elif point == "mean-input" and not network.conductance_based:
+            raise ValueError("operating_point='mean-input' requires a conductance-based "
+                             "network (network.conductance_based is False: current-based "
+                             f"synapses have no operating point); pass {AUTO!r} or 'rest'")
+        resolved = self if (g_eff, point) == (self.g_eff, self.operating_point) else \
+            self.replace(g_eff=g_eff, operating_point=point)
+        resolved._check(network, chosen="" if self.operating_point != AUTO else
+                        " (what 'auto' is on a conductance-based network)")
+        return resolved
+
+    def _check(self, network: Network, chosen: str) -> None:
+        """The rules of resolved options that need the network (see :meth:`resolve`)."""
+        post = list(network.postsynaptic)
         _entries("Vrest", self.Vrest, post)
         self.modes(post)
         if not self.g_eff:
             return
         unset = [c.key for c in network.connections if network.population(c.pre).rate is None]
+        pres = sorted({key.split("->")[0] for key in unset})
+        if unset and self.operating_point == "mean-input":
+            raise ValueError(
+                f"operating_point='mean-input'{chosen} needs the rate of every presynaptic "
+                "population: the mean input is the g_eff conductance of each synapse at "
+                f"its presynaptic rate; populations {pres} have no rate (connections "
+                f"{unset}); set populations[...].rate (spikes/s; 0 for a silent "
+                "population), or pass operating_point='rest' (LFPykernels' operating point)")
         if unset:
-            pres = sorted({key.split("->")[0] for key in unset})
             warnings.warn(f"g_eff=True but populations {pres} have no rate: the synapses of "
                           f"connections {unset} add no conductance to the leak; set "
                           "populations[...].rate (spikes/s; 0 for a silent population) or "

@@ -21,6 +21,18 @@ CELL_PRESETS: dict[str, dict[str, str]] = {
     for kind in ("E", "I")
 }
 
+#: Morphology file formats read without a template (LFPy reads them into one).
+MORPHOLOGY_FORMATS = (".swc", ".asc", ".hoc")
+
+#: Keyword arguments of ``LFPy.Cell`` a cell's ``params`` may set (the others --
+#: ``morphology``, ``dt``, ``tstart``, ``tstop``, ``delete_sections`` and the template's
+#: -- are set by xkernels or are fields of the cell).  Checked against LFPy's signature
+#: by the tests.
+LFPY_CELL_KEYWORDS = ("v_init", "Ra", "cm", "passive", "passive_parameters", "extracellular",
+                      "nsegs_method", "lambda_f", "d_lambda", "max_nsegs_length",
+                      "custom_code", "custom_fun", "custom_fun_args", "pt3d", "celsius",
+                      "verbose")
+
 #: Biophysics presets: name -> allowed parameters (with defaults; None = use Vrest).
 #: ``active`` adds to the leak Hodgkin-Huxley Na/K channels in the soma (S/cm²) and an
 #: h-current growing along the apical dendrite (S/cm² at the soma, length constant in

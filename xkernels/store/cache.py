@@ -29,7 +29,10 @@ from xkernels.engine import kernels as engine
 from xkernels.provenance import content_hash, require_described, unvouched
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
+from xkernels.spec.paths import join_path
+from xkernels.store.attrs import parse_json_attr
 from xkernels.store.kernel_store import open_kernels, read_attrs, write_kernels
+from xkernels.store.matching import leaf_diffs, parameter_tokens, short
 
 
 def compute_kernels(network: Network, probes: Any,
@@ -56,7 +59,10 @@ def compute_kernels(network: Network, probes: Any,
     options : KernelOptions or dict, optional
         The options of the computation (:class:`xkernels.KernelOptions`: times in ms,
         Vrest in mV, linearisation, averaging, operating point ...); default: the
-        defaults.
+        defaults (``averaging="depth"``, ``g_eff`` and ``operating_point`` ``"auto"``:
+        resolved for ``network`` by :meth:`xkernels.KernelOptions.resolve`, and so
+        recorded in the attributes, the content hash and ``store``).
+        ``averaging="reference", operating_point="rest"`` reproduce LFPykernels 0.2.0.
     store : str or path, optional
         Zarr store used as a cache: returned if it holds these kernels as computed by
         this engine version (content hash, provenance ``"computed"`` and the digest of
@@ -100,9 +106,23 @@ def compute_kernels(network: Network, probes: Any,
     ({'X': 2, 'Y': 2, 'probe_channel': 1, 'tau': 161}, 'nA µm')
     >>> k = H.sel(X="E", Y="E", probe_channel="cdm:z")
     >>> round(float(k.max()), 1), float(k.idxmax())      # peak (nA µm) and its lag (ms)
-    (304.4, 3.0)
+    (298.0, 3.0)
     >>> round(float(H.sel(X="I", Y="E", probe_channel="cdm:z").min()), 1)
-    -5877.0
+    -5795.6
+
+    The attributes record the options as computed ("auto" resolved for the network):
+
+    >>> H.attrs["averaging"], H.attrs["g_eff"], H.attrs["operating_point"]
+    ('depth', True, 'mean-input')
+
+    LFPykernels 0.2.0's kernels (one cell at the mean depth, synapses linearised at
+    Vrest):
+
+    >>> H_ref = compute_kernels(xkernels.Network.example(),
+    ...                         {"cdm": xkernels.CurrentDipoleMomentZ()}, tau=5.0,
+    ...                         averaging="reference", operating_point="rest")
+    >>> round(float(H_ref.sel(X="E", Y="E", probe_channel="cdm:z").max()), 1)
+    304.4
 
     With a store, the second call reads the kernels back instead of simulating them:
 
@@ -170,8 +190,52 @@ def cached_kernels(store: str | Path, plan: Any, overwrite: bool) -> xr.DataArra
     reason = unvouched(attrs)
     if attrs.get(PROVENANCE_ATTR) == DERIVED:
         return _refuse(path, f"cannot be served: {reason}", overwrite)
-    return _refuse(path, f"holds kernels of different inputs (content hash {stored_hash!r}, "
-                         f"requested {plan.digest!r})", overwrite)
+    differences = input_differences(attrs, plan.attrs)
+    return _refuse(path, f"holds kernels of different inputs ({differences})", overwrite)
+
+
+#: The attributes of kernels that describe their inputs (compared when a store holds
+#: kernels of other inputs).
+_INPUT_ATTRS = ("spec", "probes", "options", "Vrest", "linearisation", "format_version",
+                "engine_version")
+
+
+def input_differences(stored: Mapping[str, Any], requested: Mapping[str, Any],
+                      n: int = 3) -> str:
+    """The inputs in which stored kernels differ from the requested ones, named.
+
+    Parameters
+    ----------
+    stored, requested : Mapping[str, Any]
+        Kernel attributes (``spec``, ``probes``, ``options``... as JSON text).
+    n : int
+        How many differences to name.
+
+    Returns
+    -------
+    str
+        ``"connections['E->E'].synapse.weight: stored 0.00012, requested 0.0002; ..."``,
+        parameters named as sweeps name them (:func:`xkernels.spec.paths.join_path`).
+
+    Examples
+    --------
+    >>> input_differences({"options": '{"dt": 0.0625, "tau": 5.0}'},
+    ...                   {"options": '{"dt": 0.0625, "tau": 10.0}'})
+    'options.tau: stored 5.0, requested 10.0'
+    """
+    spec = parse_json_attr(stored.get("spec"))
+    found = []
+    for key in _INPUT_ATTRS:
+        for leaf, old, new in leaf_diffs(parse_json_attr(stored.get(key)),
+                                         parse_json_attr(requested.get(key)), (key,)):
+            tokens = parameter_tokens(leaf, spec)
+            name = join_path(tokens) if tokens != leaf else ".".join(leaf)
+            found.append(f"{name}: stored {short(old, 80)}, requested {short(new, 80)}")
+    if not found:
+        return (f"content hash {stored.get('content_hash')!r}, requested "
+                f"{requested.get('content_hash')!r}")
+    more = f"; and {len(found) - n} more" if len(found) > n else ""
+    return "; ".join(found[:n]) + more
 
 
 def _same_inputs_other_engine(attrs: Mapping[str, Any], inputs: Mapping[str, Any]

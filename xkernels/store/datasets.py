@@ -7,12 +7,15 @@ so that a plain ``xr.open_zarr(path)`` reads it.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import xarray as xr
 
+from xkernels import runtime
 from xkernels.contract import strings_as_objects
 from xkernels.store.publish import publish, staged
 
@@ -34,7 +37,7 @@ def plain_strings(ds: xr.Dataset) -> xr.Dataset:
 
 def write_dataset(ds: xr.Dataset, path: str | Path, *, overwrite: bool = False,
                   encoding: dict | None = None, compute: bool = True, progress: bool = False,
-                  what: str = "output") -> None:
+                  what: str = "output", client: Any = None) -> None:
     """Write a Dataset to a new consolidated Zarr 3 store, atomically, without zarr's
     warning that consolidated metadata is not in the Zarr 3 specification.
 
@@ -54,6 +57,10 @@ def write_dataset(ds: xr.Dataset, path: str | Path, *, overwrite: bool = False,
         Dask progress bar on stderr.
     what : str
         What the store is, for error messages.
+    client : None, "sync", int, str or distributed.Client
+        Where dask-backed values are computed and written (see
+        :func:`xkernels.runtime.compute`; None: dask's current scheduler).  Workers
+        elsewhere need the store's folder on a shared file system.
 
     Raises
     ------
@@ -61,18 +68,22 @@ def write_dataset(ds: xr.Dataset, path: str | Path, *, overwrite: bool = False,
         ``path`` exists (or appears while writing) and ``overwrite`` is False; nothing
         is written.
     """
+    runtime.check_client(client)
     path = Path(path)
     if not overwrite and (path.exists() or path.is_symlink()):
         raise FileExistsError(f"{what} {str(path)!r} already exists "
                               "(pass overwrite=True to replace it)")
     with staged(path) as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=CONSOLIDATED_WARNING)  # quiet: zarr 3
+        deferred = client is not None or progress
         written = plain_strings(ds).to_zarr(tmp, mode="w-", encoding=encoding,
                                             consolidated=True, zarr_format=3,
-                                            compute=compute and not progress)
-        if progress and compute:  # the values, with a dask progress bar on stderr
+                                            compute=compute and not deferred)
+        if deferred and compute:  # the values, where asked, with a progress bar if asked
             from dask.diagnostics import ProgressBar
 
-            with ProgressBar(dt=0.5, out=sys.stderr):
-                written.compute()
+            bar = ProgressBar(dt=0.5, out=sys.stderr) if progress and client in (
+                None, "sync") else contextlib.nullcontext()
+            with bar:
+                runtime.compute(written, client=client)
         publish(tmp, path, overwrite=overwrite, what=what)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import xarray as xr
 
@@ -98,7 +99,7 @@ def _chunks(data: xr.DataArray) -> dict[str, int]:
 
 
 def _write(data: xr.DataArray, path: str | os.PathLike, kind: str, overwrite: bool,
-           progress: bool) -> None:
+           progress: bool, client: Any) -> None:
     dt = check_series(data, kind)
     data = data.rename(kind)
     if "dt" not in data.attrs:
@@ -109,11 +110,11 @@ def _write(data: xr.DataArray, path: str | os.PathLike, kind: str, overwrite: bo
     if chunks:
         data = data.chunk(chunks)
     write_dataset(data.to_dataset(), Path(path), overwrite=overwrite, progress=progress,
-                  what=f"{kind} store")
+                  what=f"{kind} store", client=client)
 
 
 def write_rates(rates: xr.DataArray, path: str | os.PathLike, *, overwrite: bool = False,
-                progress: bool = False) -> None:
+                progress: bool = False, client: Any = None) -> None:
     """Write population rates to a new Zarr rates store, atomically.
 
     Parameters
@@ -128,6 +129,8 @@ def write_rates(rates: xr.DataArray, path: str | os.PathLike, *, overwrite: bool
         Replace what is at ``path`` once the new store is complete.
     progress : bool
         Dask progress bar on stderr.
+    client : None, "sync", int, str or distributed.Client
+        Where dask-backed rates are computed and written, as for :func:`write_signals`.
 
     Raises
     ------
@@ -146,11 +149,11 @@ def write_rates(rates: xr.DataArray, path: str | os.PathLike, *, overwrite: bool
     >>> float(xr.open_zarr("rates.zarr")["rates"].sum())
     3.0
     """
-    _write(rates, path, RATES_NAME, overwrite, progress)
+    _write(rates, path, RATES_NAME, overwrite, progress, client)
 
 
 def write_signals(signals: xr.DataArray, path: str | os.PathLike, *, overwrite: bool = False,
-                  progress: bool = False) -> None:
+                  progress: bool = False, client: Any = None) -> None:
     """Write predicted signals to a new Zarr signals store, atomically.
 
     Parameters
@@ -164,7 +167,13 @@ def write_signals(signals: xr.DataArray, path: str | os.PathLike, *, overwrite: 
     overwrite : bool
         Replace what is at ``path`` once the new store is complete.
     progress : bool
-        Dask progress bar on stderr.
+        Dask progress bar on stderr (with ``client`` None or ``"sync"``; a cluster has
+        its dashboard).
+    client : None, "sync", int, str or distributed.Client
+        Where lazy values are computed and written: None, dask's current scheduler;
+        ``"sync"``, this process; an int, a local cluster of that many processes; a
+        scheduler address or a Client, that cluster, whose workers write the chunks
+        (they need the store's folder on a shared file system).
 
     Raises
     ------
@@ -185,7 +194,7 @@ def write_signals(signals: xr.DataArray, path: str | os.PathLike, *, overwrite: 
     >>> xr.open_zarr("signals.zarr")["signals"].dims
     ('probe_channel', 'time')
     """
-    _write(signals, path, SIGNALS_NAME, overwrite, progress)
+    _write(signals, path, SIGNALS_NAME, overwrite, progress, client)
 
 
 def _open(path: str | os.PathLike, kind: str, var: str) -> xr.DataArray:

@@ -107,11 +107,15 @@ def sweep(
         ``rate_E``, ``delay_loc_I_E``, ``placement_loc_E_E``, ``Vrest``...).
     options : KernelOptions or dict, optional
         Options of every point (:class:`xkernels.KernelOptions`; the base values of the
-        swept options ``Vrest`` and ``t_X``).  A ``linearisation`` other than
-        ``"as-is"`` and ``operating_point="mean-input"`` simulate every point (the
-        resting state depends on the point).  With ``averaging="depth"`` the
-        superposition fast path needs a membrane that does not change with depth (no
-        g_eff, or a g_eff leak shift equal at every depth node).
+        swept options ``Vrest`` and ``t_X``), resolved once for ``network``
+        (:meth:`KernelOptions.resolve`): the store, its content hash and its
+        attributes hold the resolved values.  A ``linearisation`` other than
+        ``"as-is"`` and ``operating_point="mean-input"`` (the default on a
+        conductance-based network) simulate every point (the resting state depends on
+        the point).  With ``averaging="depth"`` (the default) the superposition fast
+        path needs a membrane that does not change with depth (no g_eff, or a g_eff
+        leak shift equal at every depth node).  On a current-based network of passive
+        cells the defaults take the fast path.
     store : str or path, optional
         Zarr sweep store.  Each finished point is written at once; an existing
         store of the same sweep is resumed (only missing points are computed).  A
@@ -130,7 +134,9 @@ def sweep(
         ``"superposition"`` builds points from per-segment unit responses computed
         once per (Y, membrane state); valid only for linear (passive) membranes
         simulated ``"as-is"``.
-        ``"auto"`` picks the superposition where it is valid and cheaper.
+        ``"auto"`` picks the superposition where it is valid and cheaper; where it is
+        not valid (for more than one point) it simulates every point and warns once,
+        naming the options that would make it valid.
     progress : bool or None
         Show a progress bar (default: when more than 10 tasks run).
     **option_kwargs
@@ -151,6 +157,12 @@ def sweep(
         non-finite value lists, values making any point's specification invalid, or
         a store holding another sweep -- all before anything is simulated or written.
 
+    Warns
+    -----
+    UserWarning
+        ``method="auto"`` where the superposition does not apply: every point is
+        simulated (once per call, with the options that bring the fast path back).
+
     Examples
     --------
     >>> import xkernels
@@ -166,10 +178,10 @@ def sweep(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     options = KernelOptions.of(options, **option_kwargs)
+    plan = prepare_kernels(network, probes, options)  # resolves "auto" for network
     runner = Runner(client)
-    plan = prepare_kernels(network, probes, options)
     axes = parse_grid(network, grid, zipped=zipped, names=names)
-    builder = PointBuilder(network, axes, options)
+    builder = PointBuilder(network, axes, plan.options)
     indices, specs = [], []
     for index, values in grid_points(axes):
         indices.append(index)

@@ -62,7 +62,9 @@ class PointBuilder:
     :meth:`Network.from_dict` validates (network-level rules included), once per
     distinct combination of swept specification values.  Its options are
     ``options.replace(...)`` of the swept options, validated as KernelOptions, and
-    checked against the point's network (:meth:`KernelOptions.check`).
+    resolved against the point's network (:meth:`KernelOptions.resolve`: checked, and
+    without ``"auto"`` when the base options are resolved, as :func:`xkernels.sweep`
+    passes them).
 
     Parameters
     ----------
@@ -148,7 +150,7 @@ class PointBuilder:
             self._networks[changes] = _checked(changes, self.base.with_values, dict(changes))
         network = self._networks[changes]
         options = _checked(tuple(swept.items()), self.options.replace, **swept)
-        _checked(tuple(values.items()), options.check, network)
+        options = _checked(tuple(values.items()), options.resolve, network)
         return PointSpec(network, options, dict(values))
 
 

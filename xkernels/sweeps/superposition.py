@@ -22,6 +22,7 @@ The points and their membrane states come from :mod:`xkernels.sweeps.planning`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
@@ -37,7 +38,7 @@ from xkernels.runtime import (
     Runner,
     progress_bar,
 )
-from xkernels.sweeps.planning import CellPlan, PointPlan
+from xkernels.sweeps.planning import CellPlan, PointPlan, geometry_key
 
 #: Cost of building a cell and its probe matrix, in units of one short simulation
 #: (used to choose between the superposition and full simulations).
@@ -65,25 +66,35 @@ def _simulations(item: CellPlan, support: Mapping[tuple[float, float], np.ndarra
 
 
 def _not_superposable(plan: KernelPlan, plans: Sequence[PointPlan],
-                      geometries: Mapping[tuple, tuple[Geometry, bool]]) -> str | None:
-    """Why the superposition does not apply to these points (None if it does)."""
+                      geometries: Mapping[tuple, tuple[Geometry, bool]]
+                      ) -> tuple[list[str], list[str] | None]:
+    """Why the superposition does not apply to these points (an empty list if it does),
+    and the option changes that make it apply (None if no option does: cells with
+    active mechanisms)."""
     options = plan.options
+    reasons, fixes = [], []
     if any(mode != "as-is" for mode in plan.linearisation.values()):
-        return ("membranes simulated as they are (linearisation 'as-is'), got "
-                f"linearisation={options.linearisation!r}")
+        reasons.append("membranes simulated as they are (linearisation 'as-is'), got "
+                       f"linearisation={options.linearisation!r}")
+        fixes.append("linearisation='as-is'")
     if options.operating_point != "rest":
-        return ("synapses linearised at one potential known before simulating "
-                f"(operating_point 'rest'), got operating_point={options.operating_point!r}")
+        reasons.append("synapses linearised at one potential known before simulating "
+                       "(operating_point 'rest'), got "
+                       f"operating_point={options.operating_point!r}")
+        fixes.append("operating_point='rest'")
     varying = sorted({post for per_y in plans for post, item in per_y.items()
                       if item.state is None})
     if varying:
-        return ("a membrane that does not change with depth; with averaging='depth' and "
-                f"g_eff=True the leak shift of populations {varying} depends on the depth "
-                "of the cell (or pass g_eff=False)")
-    nonlinear = [key for key, (_, linear) in geometries.items() if not linear]
+        reasons.append("a membrane that does not change with depth; with "
+                       "averaging='depth' and g_eff=True the leak shift of populations "
+                       f"{varying} depends on the depth of the cell")
+        fixes.append("either averaging='reference' or g_eff=False")
+    nonlinear = sorted({post for per_y in plans for post, item in per_y.items()
+                        if not geometries[geometry_key(item.population)][1]})
     if nonlinear:
-        return f"linear (passive) membranes; the cells {nonlinear} have other mechanisms"
-    return None
+        reasons.append("linear (passive) membranes; the cells of populations "
+                       f"{nonlinear} have other mechanisms")
+    return reasons, (fixes if not nonlinear else None)
 
 
 def choose_method(method: str, plan: KernelPlan, plans: Sequence[PointPlan],
@@ -117,14 +128,29 @@ def choose_method(method: str, plan: KernelPlan, plans: Sequence[PointPlan],
     ------
     ValueError
         ``method="superposition"`` where the superposition does not apply.
+
+    Warns
+    -----
+    UserWarning
+        ``method="auto"`` where the superposition does not apply to more than one
+        point: every point is simulated; the message says why and names the options
+        that bring the fast path back.
     """
     if method == "simulate":
         return "simulate"
-    reason = _not_superposable(plan, plans, geometries)
-    if reason is not None:
+    reasons, fixes = _not_superposable(plan, plans, geometries)
+    if reasons:
+        needs = "; and ".join(reasons)
         if method == "superposition":
-            raise ValueError(f"method='superposition' needs {reason}; use "
+            raise ValueError(f"method='superposition' needs {needs}; use "
                              "method='simulate' or 'auto'")
+        if len(plans) > 1:
+            remedy = ("no option makes it apply to these cells" if fixes is None else
+                      "pass " + " and ".join(fixes) + " to use it (LFPykernels' "
+                      "approximation where it changes the kernels)")
+            warnings.warn(f"sweep: simulating every point ({len(plans)}): the "
+                          f"superposition fast path needs {needs}; {remedy}",
+                          UserWarning, stacklevel=4)
         return "simulate"
     if method == "superposition":
         return "superposition"

@@ -1,0 +1,189 @@
+"""Accurate by default (issue 25): ``averaging="depth"``, ``g_eff="auto"`` and
+``operating_point="auto"``, resolved once against the network; everything downstream
+(kernels' attributes, content hash, cache, sweep stores) holds the resolved values.
+
+Checked against the explicit options the defaults resolve to (same numbers, same
+cache entry, same hash), against another resolution (a different entry), the bad
+inputs refused before anything is simulated, and the sweep's one message where the
+superposition fast path does not apply.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import xkernels
+from xkernels import KernelOptions, Network
+
+TAU = 2.0
+
+
+def cdm():
+    return {"cdm": xkernels.CurrentDipoleMomentZ()}
+
+
+def current_based(network: Network) -> Network:
+    """``network`` with current-based synapses (Exp2SynI, weights in nA)."""
+    d = network.to_dict()
+    d["conductance_based"] = False
+    for c in d["connections"]:
+        c["synapse"]["syntype"] = "Exp2SynI"
+        c["synapse"]["weight"] = 0.05 if c["pre"] == "E" else -0.2
+    return Network.from_dict(d)
+
+
+def test_defaults_resolve_per_network():
+    options = KernelOptions()
+    assert (options.averaging, options.g_eff, options.operating_point) == \
+        ("depth", "auto", "auto")
+    assert not options.resolved
+    conductance = options.resolve(Network.example())
+    assert (conductance.g_eff, conductance.operating_point) == (True, "mean-input")
+    current = options.resolve(current_based(Network.example()))
+    assert (current.g_eff, current.operating_point) == (False, "rest")
+    assert conductance.resolved and current.resolved
+    # resolving resolved options changes nothing; explicit choices are kept
+    assert conductance.resolve(Network.example()) == conductance
+    rest = KernelOptions(operating_point="rest").resolve(Network.example())
+    assert (rest.g_eff, rest.operating_point) == (True, "rest")
+    assert KernelOptions(g_eff=False).resolve(Network.example()).operating_point == "rest"
+
+
+def test_provenance_and_cache_key_hold_the_resolved_options(tmp_path, simulations):
+    network, path = Network.example(), tmp_path / "k.zarr"
+    H = xkernels.compute_kernels(network, cdm(), tau=TAU, store=path)
+    n = simulations["n"]
+    assert n > 0
+    assert (H.attrs["averaging"], H.attrs["g_eff"], H.attrs["operating_point"]) == \
+        ("depth", True, "mean-input")
+    stored = json.loads(xkernels.open_kernels(path).attrs["options"])
+    assert "auto" not in stored.values()
+    assert (stored["g_eff"], stored["operating_point"]) == (True, "mean-input")
+    summary = xkernels.describe(path)  # what `xkernels info` prints
+    assert "g_eff: True" in summary and "operating point: mean-input" in summary
+    assert "auto" not in summary
+    # the explicit resolved options are the same cache entry: served, nothing simulated
+    explicit = xkernels.compute_kernels(network, cdm(), tau=TAU, store=path, g_eff=True,
+                                        operating_point="mean-input", averaging="depth")
+    assert simulations["n"] == n
+    assert explicit.attrs["content_hash"] == H.attrs["content_hash"]
+    np.testing.assert_array_equal(explicit.values, H.values)
+    # another resolution is another entry: refused without overwrite, store untouched
+    with pytest.raises(ValueError):
+        xkernels.compute_kernels(network, cdm(), tau=TAU, store=path,
+                                 operating_point="rest")
+    assert simulations["n"] == n
+    np.testing.assert_array_equal(xkernels.open_kernels(path).values, H.values)
+    rest = xkernels.compute_kernels(network, cdm(), tau=TAU, operating_point="rest")
+    assert rest.attrs["content_hash"] != H.attrs["content_hash"]
+    assert np.abs(rest.values - H.values).max() > 1e-3 * np.abs(H.values).max()
+
+
+def test_sweep_store_holds_the_resolved_options(tmp_path):
+    grid = {"populations[E].rate": [2.0, 3.0]}
+    path = tmp_path / "s.zarr"
+    with pytest.warns(UserWarning, match="superposition fast path"):
+        S = xkernels.sweep(Network.example(), grid, cdm(), tau=TAU, client="sync",
+                           progress=False, store=path)
+    stored = json.loads(S.attrs["options"])
+    assert (stored["g_eff"], stored["operating_point"]) == (True, "mean-input")
+    # the same sweep with the explicit resolved options resumes the store (all done)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = xkernels.sweep(Network.example(), grid, cdm(), tau=TAU, client="sync",
+                               progress=False, store=path, g_eff=True,
+                               operating_point="mean-input")
+    np.testing.assert_array_equal(again.values, S.values)
+
+
+def test_sweep_says_once_that_it_simulates_every_point():
+    network = Network.example()
+    grid = {"connections[E->I].synapse.weight": [0.0008, 0.0016, 0.0024]}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        S = xkernels.sweep(network, grid, cdm(), tau=TAU, client="sync", progress=False)
+    messages = [str(w.message) for w in caught if "fast path" in str(w.message)]
+    assert len(messages) == 1, messages
+    assert "simulating every point (3)" in messages[0]
+    assert "operating_point='rest'" in messages[0]
+    assert "averaging='reference' or g_eff=False" in messages[0]
+    # and what it simulated is the points' kernels with the defaults
+    point = network.with_values({"connections[E->I].synapse.weight": 0.0016})
+    H = xkernels.compute_kernels(point, cdm(), tau=TAU)
+    np.testing.assert_allclose(S.isel({S.dims[0]: 1}).values, H.values, rtol=1e-12, atol=0)
+
+
+def test_current_based_defaults_take_the_fast_path_silently():
+    network = current_based(Network.example())
+    grid = {"connections[E->E].synapse.weight": [0.05, 0.1, 0.2]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast = xkernels.sweep(network, grid, cdm(), tau=TAU, client="sync", progress=False,
+                              method="superposition")
+        auto = xkernels.sweep(network, grid, cdm(), tau=TAU, client="sync", progress=False)
+    np.testing.assert_array_equal(auto.values, fast.values)
+    assert json.loads(auto.attrs["options"])["g_eff"] is False
+
+
+# -- bad input: refused before anything is simulated -----------------------------------
+def without_rate(network: Network, name: str) -> Network:
+    d = network.to_dict()
+    for p in d["populations"]:
+        if p["name"] == name:
+            del p["rate"]
+    return Network.from_dict(d)
+
+
+@pytest.mark.parametrize("given, chosen", [({}, "(what 'auto' is"),
+                                           ({"operating_point": "mean-input"}, "")])
+def test_mean_input_without_rates_names_the_populations(given, chosen, simulations,
+                                                        tmp_path):
+    network = without_rate(Network.example(), "I")
+    match = (r"operating_point='mean-input'.*needs the rate of every presynaptic "
+             r"population.*populations \['I'\] have no rate \(connections \['I->E', "
+             r"'I->I'\]\)")
+    with pytest.raises(ValueError, match=match) as info:
+        xkernels.compute_kernels(network, cdm(), tau=TAU, store=tmp_path / "k.zarr",
+                                 **given)
+    assert chosen in str(info.value)
+    with pytest.raises(ValueError, match=match):
+        xkernels.sweep(network, {"populations[E].rate": [1.0, 2.0]}, cdm(), tau=TAU,
+                       client="sync", store=tmp_path / "s.zarr", **given)
+    assert simulations["n"] == 0 and not list(tmp_path.iterdir())
+    # LFPykernels' operating point keeps today's warning (the synapses add nothing)
+    with pytest.warns(UserWarning, match=r"populations \['I'\] have no rate"):
+        xkernels.compute_kernels(network, cdm(), tau=TAU, operating_point="rest")
+
+
+def test_current_based_network_refuses_g_eff_and_mean_input():
+    network = current_based(Network.example())
+    with pytest.raises(ValueError, match="g_eff=True requires a conductance-based network"):
+        xkernels.compute_kernels(network, cdm(), tau=TAU, g_eff=True)
+    with pytest.raises(ValueError, match="operating_point='mean-input' requires a "
+                                         "conductance-based network"):
+        xkernels.compute_kernels(network, cdm(), tau=TAU, operating_point="mean-input")
+    with pytest.raises(ValueError, match=r"g_eff must be True, False or 'auto', got 'on'"):
+        KernelOptions(g_eff="on")
+
+
+def test_microcircuit_runs_with_no_options():
+    """issue 21, item 4: ``compute_kernels(Network.microcircuit(), probes)`` with no
+    options (g_eff resolves to off on the current-based microcircuit).  Kept cheap: one
+    postsynaptic population's inputs from two presynaptic populations, a short window;
+    the resolution is the whole microcircuit's."""
+    from xkernels.engine import prepare_kernels
+
+    full = Network.microcircuit()
+    plan = prepare_kernels(full, cdm(), KernelOptions())
+    assert (plan.options.g_eff, plan.options.operating_point, plan.options.averaging) == \
+        (False, "rest", "depth")
+    d = full.to_dict()
+    d["connections"] = [c for c in d["connections"]
+                        if c["post"] == "L4E" and c["pre"] in ("L4E", "TC")]
+    H = xkernels.compute_kernels(Network.from_dict(d), cdm(), tau=TAU)
+    assert H.attrs["g_eff"] is False and np.isfinite(H.values).all()
+    assert np.abs(H.sel(Y="L4E").values).max() > 0
