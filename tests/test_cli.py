@@ -395,9 +395,9 @@ def test_interrupted_sweep_keeps_points_and_resumes(tmp_path, how):
     assert 0 < kept < n, kept  # the kill happened mid-sweep, and the points are kept
     if how == "Ctrl-C":
         assert proc.returncode == 130
-        assert err.splitlines() == [f"xkernels sweep: interrupted; {kept} of {n} points "
-                                    "stored in 's.zarr'; run the same command again to "
-                                    "compute the rest"]
+        assert "Traceback" not in err and err.splitlines()[-1] == (
+            f"xkernels sweep: interrupted; {kept} of {n} points stored in 's.zarr'; run "
+            "the same command again to compute the rest")
     else:
         assert proc.returncode == -signal.SIGKILL
     chunks = tmp_path / "s.zarr" / "kernels" / "c"
@@ -550,9 +550,11 @@ def test_ctrl_c_during_validate_on_a_cluster_one_line_and_resumes(tmp_path):
                           env=dict(env, **{KILL_ENV: "region:partial-flagged#2",
                                            KILL_SIGNAL_ENV: "INT-GROUP"}))
     assert proc.returncode == 130, proc.stderr
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(
-        "xkernels validate: interrupted; 2 of 8 batches of cells stored in 'gt.zarr'"), lines
+    # one line after the interrupt (before it, warnings such as dask's about a busy
+    # dashboard port may have been printed): no traceback of any process
+    assert "Traceback" not in proc.stderr and "Error" not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith(
+        "xkernels validate: interrupted; 2 of 8 batches of cells stored in 'gt.zarr'")
     assert not (tmp_path / "out.zarr").exists()
     from xkernels.app.cli import main
 
