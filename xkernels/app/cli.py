@@ -705,7 +705,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with interrupts:
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        kept = command.interrupted(args) if command.interrupted else ""
+        kept = ""
+        if command.interrupted is not None:
+            try:  # what the command kept, read from its store
+                kept = command.interrupted(args)
+            except (OSError, ValueError, KeyError):  # a store the interrupt left unreadable
+                kept = "its store could not be read"
         interrupts.say(f"{PROG} {args.command}: interrupted" + (f"; {kept}" if kept else ""))
         return 130
     except Exception as err:
