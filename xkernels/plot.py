@@ -270,8 +270,8 @@ def _grid_margins(size: Sequence[float], widths: Sequence[float],
     labels and tick labels left, scale bars or colour bars right, panel titles above
     every row, tau tick labels and label below."""
     width, height = float(size[0]), float(size[1])
-    left, right, top, bottom = 0.9, 1.0 if wide_right else 0.7, 0.65, 0.5
-    gap_x, gap_y = (0.55 if wide_right else 0.2), 0.3
+    left, right, top, bottom = 0.9, 1.0 if wide_right else 0.7, 0.8, 0.5
+    gap_x, gap_y = (0.8 if wide_right else 0.2), 0.3
     n_x, n_y = len(widths), len(heights)
     col = max(width - left - right - gap_x * (n_x - 1), 0.1) / n_x
     row = max(height - top - bottom - gap_y * (n_y - 1), 0.1) / n_y
@@ -416,7 +416,7 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
     if target is not None:
         title = "spike-to-signal kernels H$_{YX}$ (per presynaptic spike)"
         if scale == "panel":
-            title += ", each panel scaled to its own maximum"
+            title += ",\neach panel scaled to its own maximum"
         if own:  # fixed layout: the title in the top margin, above the panel titles
             target.suptitle(title, fontsize=10, y=1 - 0.1 / target.get_size_inches()[1],
                             va="top")
