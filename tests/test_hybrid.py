@@ -487,8 +487,13 @@ def test_validate_small_passive_network(tmp_path):
                                                       sigma=0.3, R=150.0, sigma_z=75.0)
     ds = validate(net, spikes, probes, t_stop=500.0, transient=100.0, client="sync",
                   n_positions=1000, store=tmp_path / "gt.zarr")
-    assert set(ds.data_vars) == {"ground_truth", "prediction", "r2", "std_ratio"}
+    assert set(ds.data_vars) == {"ground_truth", "prediction", "r2", "std_ratio",
+                                 "relative_error"}
     assert ds["ground_truth"].dims == ("probe_channel", "time")
+    late = ds.sel(time=slice(100.0, None))
+    np.testing.assert_allclose(ds["relative_error"].values,
+                               (late["ground_truth"] - late["prediction"]).std("time")
+                               / late["ground_truth"].std("time"), rtol=1e-12)
     assert ds.attrs["transient"] == 100.0
     # the ground truth is the stored one; the prediction is the kernels convolved with
     # the same spikes' population counts
@@ -583,7 +588,8 @@ def test_cli_validate(tmp_path, capsys):
             "-o", str(out), "--transient", "20", "--workers", "1", "-q"]
     assert main(argv) == 0
     ds = xr.open_zarr(out)
-    assert set(ds.data_vars) == {"ground_truth", "prediction", "r2", "std_ratio"}
+    assert set(ds.data_vars) == {"ground_truth", "prediction", "r2", "std_ratio",
+                                 "relative_error"}
     direct = xkernels.hybrid.validate(net, spikes, probes, t_stop=120.0, transient=20.0,
                                       client="sync", n_positions=50, kernel_seed=3)
     np.testing.assert_array_equal(ds["ground_truth"].values, direct["ground_truth"].values)

@@ -18,14 +18,15 @@ import lazy_loader as lazy
 
 from xkernels import accessor as _accessor  # noqa: F401  (registers the .xk accessor)
 
-_SUBPACKAGES = ["accessor", "app", "checks", "compat", "contract", "engine", "figures",
-                "hybrid", "io", "plot", "probes", "provenance", "runtime", "signals", "spec",
-                "store", "sweeps", "units"]
+_SUBPACKAGES = ["accessor", "app", "checks", "compat", "contract", "engine", "errors",
+                "figures", "hybrid", "io", "plot", "probes", "provenance", "runtime", "signals",
+                "spec", "store", "sweeps", "units"]
 _getattr, __dir__, _names = lazy.attach(
     __name__,
     submodules=_SUBPACKAGES,
     submod_attrs={
         "contract": ["check_kernels", "select_probe"],
+        "errors": ["error_estimate"],
         "hybrid": ["validate"],
         "probes": ["CSDProbe", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
                    "LeadFieldProbe", "MEGProbe"],

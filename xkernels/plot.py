@@ -166,12 +166,15 @@ def plottable(obj: xr.DataArray, core: Sequence[str], what: str) -> xr.DataArray
 
 
 def _draw_depth(ax, t: np.ndarray, data: np.ndarray, z: np.ndarray, units: str,
-                kind: str, vmax: float, show_scale: bool = True, cbar_ax=None):
-    """One depth-resolved panel: data (channel, time) at depths z (µm)."""
+                kind: str, vmax: float, show_scale: bool = True, cbar_ax=None,
+                band: np.ndarray | None = None):
+    """One depth-resolved panel: data (channel, time) at depths z (µm); ``band`` (one
+    value per channel, the data's units) is drawn as a ± band around each trace."""
     factor, label = readable_units(units, vmax)
     order = np.argsort(z)[::-1]
     z = z[order]
     data = data[order] * factor
+    band = None if band is None else np.asarray(band, float)[order] * factor
     vmax = vmax * factor
     spacing = float(np.min(np.abs(np.diff(z)))) if z.size > 1 else 1.0
     if kind == "image":
@@ -188,6 +191,10 @@ def _draw_depth(ax, t: np.ndarray, data: np.ndarray, z: np.ndarray, units: str,
             ax.figure.colorbar(mesh, ax=ax, label=label)
         return mesh
     gain = 0.9 * spacing / vmax if vmax > 0 else 0.0
+    if band is not None:  # a ± band around each trace
+        for k, (zi, trace) in enumerate(zip(z, data)):
+            ax.fill_between(t, zi + gain * (trace - band[k]), zi + gain * (trace + band[k]),
+                            color="C0", alpha=0.3, lw=0)
     traces = np.stack(np.broadcast_arrays(t[None, :], z[:, None] + gain * data), axis=-1)
     ax.add_collection(LineCollection(traces, colors="k", linewidths=0.8, label="traces"),
                       autolim=False)  # one artist per panel: fast with many channels
@@ -203,14 +210,18 @@ def _draw_depth(ax, t: np.ndarray, data: np.ndarray, z: np.ndarray, units: str,
     return None
 
 
-def _draw_lines(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: float) -> None:
-    """Non-zero channels of one probe as lines."""
+def _draw_lines(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: float,
+                band: np.ndarray | None = None) -> None:
+    """Non-zero channels of one probe as lines (with a ± ``band`` per channel)."""
     factor, label = readable_units(_units(part), vmax)
     labels = part.coords["probe_channel"].values.tolist()
     drawn = 0
-    for name, trace in zip(labels, data):
+    for k, (name, trace) in enumerate(zip(labels, data)):
         if np.any(trace != 0):
-            ax.plot(t, trace * factor, lw=0.9, label=name)
+            if band is not None:
+                ax.fill_between(t, (trace - band[k]) * factor, (trace + band[k]) * factor,
+                                alpha=0.3, lw=0, color=f"C{drawn % 10}")
+            ax.plot(t, trace * factor, lw=0.9, label=name, color=f"C{drawn % 10}")
             drawn += 1
     if drawn == 0:
         ax.plot(t, np.zeros_like(t), lw=0.9, color="0.5")
@@ -220,16 +231,18 @@ def _draw_lines(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: f
 
 
 def _draw_probe(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: float,
-                kind: str, label: bool = True, **depth_options: Any) -> None:
+                kind: str, label: bool = True, band: np.ndarray | None = None,
+                **depth_options: Any) -> None:
     """One probe's channels in one panel: depth-resolved (``depth_options`` to
-    :func:`_draw_depth`) or as lines; the y label names the probe if ``label``."""
+    :func:`_draw_depth`) or as lines, with an optional ± ``band`` per channel; the y
+    label names the probe if ``label``."""
     name = part.coords["probe"].values[0]
     if is_depth_probe(part):
         _draw_depth(ax, t, data, np.asarray(part.coords["z"].values, float), _units(part),
-                    kind, vmax, **depth_options)
+                    kind, vmax, band=band, **depth_options)
         ax.set_ylabel(f"{name}: z (µm)" if label else "")
     else:
-        _draw_lines(ax, t, part, data, vmax)
+        _draw_lines(ax, t, part, data, vmax, band=band)
         ax.set_ylabel(f"{name} ({ax.get_ylabel()})" if label else "")
 
 
@@ -430,10 +443,11 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
 # --------------------------------------------------------------------------------------
 def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
                  kind: str = "traces", time_lim: Sequence[float] | None = None,
-                 rates: xr.DataArray | None = None,
+                 rates: xr.DataArray | None = None, error: Any = None,
                  figsize: tuple[float, float] | None = None, fig: Any = None,
                  ax: Any = None) -> Figure:
-    """Predicted signals over a time window: one row per probe (optional rates on top).
+    """Predicted signals over a time window: one row per probe (optional rates on top,
+    optional ± error bands).
 
     Parameters
     ----------
@@ -449,6 +463,10 @@ def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
         Time window (ms); default the first 1000 ms.
     rates : xarray.DataArray, optional
         Population spike counts per bin (dims X, time) drawn on top, as spikes/ms.
+    error : xarray.Dataset or DataArray, optional
+        Error bars of the prediction: the result of :func:`xkernels.error_estimate`
+        (its ``error_std``) or any DataArray over ``probe_channel`` in the signals'
+        units; drawn as a ± band around every trace (``kind="traces"``).
     figsize : (float, float), optional
         Figure size (inches) of a new figure.
     fig : matplotlib Figure or SubFigure, optional
@@ -459,10 +477,27 @@ def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        ``error`` without a value for a drawn channel, or with ``kind="image"``.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> sig = xr.DataArray(np.random.default_rng(0).standard_normal((1, 200)),
+    ...                    dims=("probe_channel", "time"),
+    ...                    coords={"probe_channel": ["cdm:z"], "probe": ("probe_channel",
+    ...                            ["cdm"]), "units": ("probe_channel", ["nA µm"]),
+    ...                            "time": np.arange(200) * 0.5})
+    >>> err = xr.DataArray([0.3], dims="probe_channel", coords={"probe_channel": ["cdm:z"]})
+    >>> fig = plot_signals(sig, error=err)
     """
     check_choice("kind", kind, KINDS)
     signals = plottable(signals, ("probe_channel", "time"), "signals")
     names = selected_probes(signals, probes)
+    bands = _error_bands(error, signals, kind)
     time = np.asarray(signals.coords["time"].values, float)
     if time_lim is None:
         time_lim = (time[0], min(time[-1], time[0] + 1000.0))
@@ -486,13 +521,42 @@ def plot_signals(signals: xr.DataArray, *, probes: Sequence[str] | None = None,
         data = np.asarray(part.values, float)
         centred = data - data.mean(axis=-1, keepdims=True)
         vmax = float(np.nanmax(np.abs(centred))) if centred.size else 0.0
-        _draw_probe(a, t, part, centred, vmax, kind)
-        a.set_title(f"{p} (mean removed)", fontsize=8)
+        band = None if bands is None else bands.sel(
+            probe_channel=part.coords["probe_channel"].values).values
+        _draw_probe(a, t, part, centred, vmax, kind, band=band)
+        a.set_title(f"{p} (mean removed{'; ± estimated error' if band is not None else ''})",
+                    fontsize=8)
         a.tick_params(labelsize=7)
     axes[-1].set_xlabel("t (ms)")
     if target is not None:
         target.suptitle("predicted signals", fontsize=10)
     return fig_out
+
+
+def _error_bands(error: Any, signals: xr.DataArray, kind: str) -> xr.DataArray | None:
+    """The ± band per channel of ``signals`` from ``error`` (module :func:`plot_signals`)."""
+    if error is None:
+        return None
+    if isinstance(error, xr.Dataset):
+        if "error_std" not in error:
+            raise ValueError("error must be an error_estimate Dataset (with error_std) or a "
+                             f"DataArray over probe_channel; got a Dataset with "
+                             f"{sorted(error.data_vars)}")
+        error = error["error_std"]
+    if not isinstance(error, xr.DataArray) or error.dims != ("probe_channel",):
+        fail("error", type(error).__name__,
+             "an error_estimate Dataset or a DataArray with the one dim probe_channel",
+             TypeError)
+    if kind != "traces":
+        raise ValueError(f"error bands are drawn around traces: pass kind='traces', got "
+                         f"kind={kind!r}")
+    labels = [str(v) for v in signals.coords["probe_channel"].values]
+    have = {str(v) for v in error.coords["probe_channel"].values}
+    missing = [c for c in labels if c not in have]
+    if missing:
+        raise ValueError(f"error has no value for channels {missing[:5]} of the signals")
+    return error.assign_coords(probe_channel=[str(v) for v in
+                                              error.coords["probe_channel"].values])
 
 
 def plot_rates(rates: xr.DataArray, *, time_lim: Sequence[float] | None = None,

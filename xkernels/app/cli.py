@@ -1,6 +1,7 @@
 """The ``xkernels`` command line (also ``python -m xkernels``).
 
-Commands: ``demo``, ``compute``, ``sweep``, ``convolve``, ``validate``, ``info``; bare
+Commands: ``demo``, ``compute``, ``sweep``, ``convolve``, ``validate``, ``error``,
+``info``; bare
 ``xkernels`` prints the help.  Run ``xkernels COMMAND --help`` for the options of each.
 User errors
 (missing or malformed files, stores of the wrong kind, existing outputs without
@@ -279,6 +280,42 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_error(args: argparse.Namespace) -> int:
+    """``xkernels error SPEC.json SPIKES.npz -o OUT.zarr``: error bars of the kernel
+    prediction (:func:`xkernels.error_estimate`); returns the exit status."""
+    from xkernels.app.files import CLIError, check_output, raised_by_xkernels
+    from xkernels.errors import error_estimate
+    from xkernels.signals import Spikes
+    from xkernels.store.datasets import write_dataset
+
+    out = check_output(args.output, args.overwrite)
+    network, probes, options = _load_spec(args)
+    try:
+        spikes, saved_t_stop = Spikes.load(args.spikes)
+    except (OSError, ValueError, KeyError) as err:
+        raise CLIError(f"spikes file {str(args.spikes)!r}: {err}") from None
+    t_stop = args.t_stop if args.t_stop is not None else saved_t_stop
+    start = time.perf_counter()
+    try:
+        ds = error_estimate(network, probes, spikes, t_start=args.t_start, t_stop=t_stop,
+                            n_cells=args.cells, seed=args.seed, client=args.scheduler,
+                            options=options)
+    except (ValueError, TypeError) as err:
+        if not raised_by_xkernels(err):
+            raise
+        raise CLIError(f"spec file {str(args.spec)!r} / spikes file "
+                       f"{str(args.spikes)!r}: {err}") from None
+    write_dataset(ds, out, overwrite=args.overwrite, progress=False)
+    if not args.quiet:
+        lines = [f"  {label}: relative error {rel:.3f} (heterogeneity {h / s:.3f}, bias "
+                 f"{b / s:.3f})" for label, rel, h, b, s in
+                 zip(ds.probe_channel.values.tolist(), ds.relative_error.values,
+                     ds.heterogeneity.values, ds.bias.values, ds.signal_std.values)]
+        print("\n".join([f"wrote {out} in {time.perf_counter() - start:.1f} s:"] + lines),
+              file=sys.stderr, flush=True)
+    return 0
+
+
 def _add_scheduler(p: argparse.ArgumentParser) -> None:
     """The ``--scheduler ADDRESS`` option: compute on a running dask cluster."""
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -437,6 +474,23 @@ def args_validate(p: argparse.ArgumentParser) -> None:
     _add_kernel_options(p)
 
 
+def args_error(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``xkernels error``."""
+    p.add_argument("spec", metavar="SPEC.json", help="network, probes and kernel options")
+    p.add_argument("spikes", metavar="SPIKES.npz",
+                   help="per-neuron spike trains (all neurons or a sample)")
+    p.add_argument("--t-start", type=float, default=None,
+                   help="start of the window in ms (default 0)")
+    p.add_argument("--t-stop", type=float, default=None,
+                   help="end of the window in ms (default: the one saved with the spikes)")
+    p.add_argument("--cells", type=_positive(int), default=None,
+                   help="neurons sampled per population for the single-cell kernels "
+                        "(default 200)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    _add_scheduler(p)
+    _add_kernel_options(p)
+
+
 def args_info(p: argparse.ArgumentParser) -> None:
     """The arguments of ``xkernels info``."""
     p.add_argument("store", metavar="STORE")
@@ -524,6 +578,15 @@ COMMANDS: tuple[Command, ...] = (
         "per channel to OUT.zarr.\nSPEC.json's options are the kernels' (dt and Vrest "
         "are shared; its seed is the\nkernels' position seed).",
         args_validate, cmd_validate, "OUT.zarr", interrupted=validate_interrupted),
+    Command(
+        "error", "error bars of the kernel prediction -> a Zarr store per channel",
+        "Estimate how far the kernel prediction of SPEC.json (its network, probes and "
+        "options)\nis from the network's signal for the spikes in SPIKES.npz, without "
+        "simulating the\nnetwork: single-cell kernels sampled from the network's "
+        "wiring and the spikes'\ncovariances (Ness et al. 2025).  Writes "
+        "relative_error, error_std, signal_std,\nheterogeneity, bias per channel to "
+        "OUT.zarr.",
+        args_error, cmd_error, "OUT.zarr", interrupted=compute_interrupted),
     Command(
         "info", "summarise a kernel, rates or signals store",
         "Print populations, probes, units, time axes and provenance of a store.",

@@ -69,6 +69,7 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
              n_cells: Any = None, batch_size: int | None = None,
              Vrest: float | Mapping[str, float] = -65.0, ext: str = "auto",
              options: KernelOptions | Mapping[str, Any] | None = None,
+             estimate: xr.Dataset | None = None,
              **kernel_options: Any) -> xr.Dataset:
     """Kernel prediction and hybrid ground truth of the same network and spikes.
 
@@ -95,6 +96,11 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
         Options of the kernels (:class:`xkernels.KernelOptions`; default: the
         defaults, resolved for ``network``); their ``dt`` and ``Vrest`` are those given
         here.
+    estimate : xarray.Dataset, optional
+        An error estimate of the same prediction (:func:`xkernels.error_estimate` of
+        this network, probes, spikes and options; best over ``[transient, t_stop)``):
+        its ``relative_error`` is reported as ``estimated_relative_error`` beside the
+        measured one.
     **kernel_options
         Fields of :class:`xkernels.KernelOptions` (``tau``, ``g_eff``, ``t_X``,
         ``n_positions``...) replacing those of ``options``; ``kernel_seed`` is its
@@ -105,8 +111,10 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     -------
     xarray.Dataset
         ``ground_truth`` and ``prediction`` (probe_channel, time) in each channel's
-        units, ``r2`` (signed R²: sign(r) r²) and ``std_ratio`` (prediction / ground
-        truth) per probe_channel; the channel coordinates of the kernels; attrs
+        units, ``r2`` (signed R²: sign(r) r²), ``std_ratio`` (prediction / ground
+        truth) and ``relative_error`` (std(ground truth − prediction) / std(ground
+        truth)) per probe_channel; with ``estimate``, ``estimated_relative_error``;
+        the channel coordinates of the kernels; attrs
         ``transient`` (ms), the provenance of both sides (``ground_truth_attrs``,
         ``kernel_attrs`` as JSON).
 
@@ -129,7 +137,7 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     ...               transient=50., n_cells={"E": 4, "I": 2}, client="sync",
     ...               progress=False, tau=20.)
     >>> sorted(ds.data_vars)
-    ['ground_truth', 'prediction', 'r2', 'std_ratio']
+    ['ground_truth', 'prediction', 'r2', 'relative_error', 'std_ratio']
     >>> dict(ds["ground_truth"].sizes)
     {'probe_channel': 1, 'time': 3200}
     """
@@ -142,6 +150,10 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
                         "seed as kernel_seed")
     if not isinstance(network, Network):
         raise TypeError(f"network must be an xkernels.Network, got {type(network).__name__}")
+    if estimate is not None and (not isinstance(estimate, xr.Dataset)
+                                 or "relative_error" not in estimate):
+        raise TypeError("estimate must be the Dataset of xkernels.error_estimate (with "
+                        f"relative_error), got {type(estimate).__name__}")
     if "kernel_seed" in kernel_options:
         kernel_options["seed"] = kernel_options.pop("kernel_seed")
     options = KernelOptions.of(options, **kernel_options).replace(dt=dt, Vrest=Vrest)
@@ -161,13 +173,24 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
     pred = prediction.sel(probe_channel=labels).values
     keep = truth.coords["time"].values >= transient - 1e-9 * dt
     r2, ratio = scores(truth.values[:, keep], pred[:, keep])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = (truth.values[:, keep] - pred[:, keep]).std(axis=-1) \
+            / truth.values[:, keep].std(axis=-1)
+    if estimate is not None:
+        missing = [c for c in labels
+                   if c not in estimate.coords["probe_channel"].values.tolist()]
+        if missing:
+            raise ValueError(f"estimate has no relative_error for channels {missing[:5]}")
     channel = {k: truth.coords[k] for k in ("probe", "units", "x", "y", "z")}
     ds = xr.Dataset(
         {"ground_truth": (("probe_channel", "time"), truth.values),
          "prediction": (("probe_channel", "time"), pred),
          "r2": (("probe_channel",), r2, {"long_name": "signed R² (sign(r) r²)"}),
          "std_ratio": (("probe_channel",), ratio,
-                       {"long_name": "STD ratio (prediction / ground truth)"})},
+                       {"long_name": "STD ratio (prediction / ground truth)"}),
+         "relative_error": (("probe_channel",), relative,
+                            {"long_name": "std(ground truth - prediction) / "
+                                          "std(ground truth)"})},
         coords={"probe_channel": truth.coords["probe_channel"], **channel,
                 "time": truth.coords["time"]},
         attrs={"long_name": "kernel prediction vs hybrid ground truth",
@@ -176,6 +199,10 @@ def validate(network: Network, spikes: Any, probes: Any, *, t_stop: float,
                "ground_truth_attrs": json.dumps(dict(gt.attrs)),
                "kernel_attrs": json.dumps({k: v for k, v in H.attrs.items()
                                            if isinstance(v, (str, int, float, bool))})})
+    if estimate is not None:
+        ds["estimated_relative_error"] = (
+            ("probe_channel",), estimate["relative_error"].sel(probe_channel=labels).values,
+            {"long_name": "relative error estimated by xkernels.error_estimate"})
     ds["ground_truth"].attrs = {"long_name": "hybrid ground truth (sum over Y)"}
     ds["prediction"].attrs = {"long_name": "kernel prediction"}
     return ds

@@ -173,13 +173,19 @@ def _values_text(values: np.ndarray) -> str:
     return f"{items[0]} .. {items[-1]} ({len(items)} values)"
 
 
-def stored_options(attrs: Mapping[str, Any]) -> dict[str, str]:
-    """The kernel options recorded in a store's attributes, as text, in their order.
+#: Units of the kernel options that have them, as ``describe`` shows them.
+OPTION_UNITS = {"dt": "ms", "tau": "ms", "t_X": "ms", "Vrest": "mV"}
 
-    Every field of the stored ``options`` (the :class:`~xkernels.KernelOptions` the
-    kernels were computed with, whatever fields it has); where the store also records
-    the value an option resolved to (``g_eff="auto"`` -> ``True``, ``linearisation``
-    per population), that value, followed by the one requested.
+
+def stored_options(attrs: Mapping[str, Any]) -> dict[str, str]:
+    """The kernel options recorded in a store's attributes, as text.
+
+    Every field of :class:`~xkernels.KernelOptions` (whatever fields it has) that the
+    store records -- in the stored ``options`` (the options the kernels were computed
+    with) or as an attribute of its own (the value an option resolved to:
+    ``g_eff="auto"`` -> ``True``, ``linearisation`` per population) -- then any other
+    field of the stored ``options``; where both are recorded and differ, the resolved
+    value followed by the requested one.  Units from :data:`OPTION_UNITS`.
 
     Parameters
     ----------
@@ -194,20 +200,24 @@ def stored_options(attrs: Mapping[str, Any]) -> dict[str, str]:
     Examples
     --------
     >>> stored_options({"options": '{"dt": 0.0625, "g_eff": "auto"}', "g_eff": True})
-    {'dt': '0.0625', 'g_eff': 'True (requested: auto)'}
+    {'dt': '0.0625 ms', 'g_eff': 'True (requested: auto)'}
     """
+    from xkernels.spec.options import KernelOptions
+
     options = parse_json_attr(attrs.get("options", "{}"))
-    if not isinstance(options, dict):
-        return {}
+    options = options if isinstance(options, dict) else {}
     out = {}
-    for key, requested in options.items():
+    for key in dict.fromkeys([*KernelOptions.model_fields, *options]):
+        if key not in options and key not in attrs:
+            continue
+        requested = options.get(key, attrs.get(key))
         text = _option_text(requested)
         resolved = parse_json_attr(attrs.get(key, requested))
         if isinstance(resolved, dict) and set(map(str, resolved.values())) == {text}:
             resolved = requested  # the same for every population
         if _option_text(resolved) != text:
             text = f"{_option_text(resolved)} (requested: {text})"
-        out[key] = text
+        out[key] = f"{text} {OPTION_UNITS[key]}" if key in OPTION_UNITS else text
     return out
 
 

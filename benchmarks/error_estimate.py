@@ -1,0 +1,389 @@
+"""Validation of :func:`xkernels.error_estimate` against the hybrid ground truth.
+
+Four networks, variants of the LFPykernels README network scaled to E 400 / I 100 cells
+(connection probability 0.1, the README's multapses, delays, synapses and placement),
+every postsynaptic cell simulated (no subsampling) for ``--seconds`` of seeded spikes:
+
+1. ``current-corr``: current-based synapses (Exp2SynI of amplitude ``w (E - Vrest)``),
+   correlated Poisson input (shared rate fluctuation of relative STD 0.5, 10 ms),
+   kernels ``averaging="reference"``;
+2. ``current-indep``: the same network, independent Poisson input,
+   ``averaging="depth"``;
+3. ``conductance-corr``: the README network itself at that size (Exp2Syn, extrinsic
+   input as its mean conductance, ``ext="mean"``), rate fluctuation 0.3, kernels
+   ``averaging="depth"``, ``g_eff=True``, ``operating_point="mean-input"``;
+4. ``conductance-indep``: conductance-based, E 160 / I 40, independent Poisson input,
+   kernels ``averaging="reference"``, ``g_eff=True``, ``operating_point="rest"``.
+
+Probes: 13 point contacts on the column axis (z = 1000 .. -200 µm, sigma 0.3 S/m) and
+the z current dipole moment.  The measured relative error per channel is
+``std(truth - prediction) / std(truth)`` over ``t >= --transient``; the prediction is
+the kernels of the network's options convolved with the population spike counts (as
+:func:`xkernels.validate`).  The estimate uses the same spikes in the same window.
+
+    nice -n 10 python benchmarks/error_estimate.py truth [--seconds 2] [--workdir DIR]
+    nice -n 10 python benchmarks/error_estimate.py estimate [--workdir DIR]
+        [--figure docs/error_estimate.png] [--table benchmarks/ERROR_ESTIMATE_RESULTS.md]
+    nice -n 10 python benchmarks/error_estimate.py convergence [--only NETWORK]
+    (truth and estimate take --spike-seed S --wiring-seed W: another realisation)
+    nice -n 10 python benchmarks/error_estimate.py single [--neurons 40]
+    nice -n 10 python benchmarks/error_estimate.py nonlinearity
+
+Criterion (issue 24): the estimate within ±30 % of the measured relative error on every
+channel where the measured one is >= 0.05.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+Z = np.linspace(1000.0, -200.0, 13)
+TOLERANCE = 0.30
+FLOOR = 0.05
+SEED = 1234
+DT = 2.0 ** -4
+
+
+def scaled(conductance: bool, n_e: int, n_i: int):
+    """The README network with ``n_e``/``n_i`` cells and connection probability 0.1;
+    current-based: synapse amplitudes ``w (E - (-65 mV))``, no extrinsic input."""
+    import xkernels
+
+    d = xkernels.Network.example().to_dict()
+    for p, n in zip(d["populations"], (n_e, n_i)):
+        p["size"] = n
+        if not conductance:
+            p["n_ext"] = 0.0
+    for c in d["connections"]:
+        c["probability"] = 0.1
+        if not conductance:
+            s = c["synapse"]
+            s["weight"] = s["weight"] * (s["e"] - (-65.0))
+            s["syntype"] = "Exp2SynI"
+    d["conductance_based"] = conductance
+    return xkernels.Network.from_dict(d)
+
+
+def cases() -> dict:
+    """name -> (network, spike options, kernel options, hybrid ext)."""
+    cur = scaled(False, 400, 100)
+    cond = scaled(True, 400, 100)
+    small = scaled(True, 160, 40)
+    return {
+        "current-corr": (cur, {"fluctuation": 0.5, "tau_c": 10.0},
+                         {"averaging": "reference", "g_eff": False}, "none"),
+        "current-indep": (cur, {"fluctuation": 0.0},
+                          {"averaging": "depth", "g_eff": False}, "none"),
+        "conductance-corr": (cond, {"fluctuation": 0.3, "tau_c": 10.0},
+                             {"averaging": "depth", "g_eff": True,
+                              "operating_point": "mean-input"}, "mean"),
+        "conductance-indep": (small, {"fluctuation": 0.0},
+                              {"averaging": "reference", "g_eff": True,
+                               "operating_point": "rest"}, "mean"),
+    }
+
+
+def probes() -> dict:
+    import lfpykit
+
+    import xkernels
+
+    return {"lfp": lfpykit.PointSourcePotential(cell=None, x=np.zeros(Z.size),
+                                                y=np.zeros(Z.size), z=Z, sigma=0.3),
+            "cdm": xkernels.CurrentDipoleMomentZ()}
+
+
+def spikes_of(network, spike_options: dict, seconds: float, seed: int):
+    from xkernels.hybrid import correlated_poisson
+
+    return correlated_poisson({p.name: p.size for p in network.populations},
+                              {p.name: p.rate for p in network.populations},
+                              t_stop=1000.0 * seconds, seed=seed, dt=DT, **spike_options)
+
+
+def store_of(name: str, args) -> Path:
+    """The ground-truth store of one case and realisation (spike and wiring seeds)."""
+    if (args.spike_seed, args.wiring_seed) == (SEED, SEED):
+        return Path(args.workdir) / f"{name}.zarr"
+    return Path(args.workdir) / f"{name}-s{args.spike_seed}-w{args.wiring_seed}.zarr"
+
+
+def run_truth(args) -> None:
+    import xkernels
+
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    for name, (net, sopt, _, ext) in cases().items():
+        if args.only and name not in args.only.split(","):
+            continue
+        t0 = time.perf_counter()
+        spikes = spikes_of(net, sopt, args.seconds, args.spike_seed)
+        xkernels.hybrid.simulate(net, spikes, probes(), t_stop=1000.0 * args.seconds, dt=DT,
+                                 seed=args.wiring_seed, client=args.client,
+                                 store=store_of(name, args), progress=False, ext=ext)
+        print(f"{name}: truth in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def run_convergence(args) -> None:
+    """Relative error estimated from m sampled neurons per population, against all of
+    them: 20 random subsets of one ensemble of every neuron (current-corr network)."""
+    import xkernels
+    from xkernels.engine import prepare_kernels
+    from xkernels.errors.covariance import spike_covariances
+    from xkernels.errors.ensemble import Ensemble, single_cell_kernels
+    from xkernels.errors.estimate import _causal, variances
+
+    name = args.only or "current-corr"
+    net, sopt, kopt, _ = cases()[name]
+    spikes = spikes_of(net, sopt, args.seconds, SEED)
+    options = xkernels.KernelOptions(dt=DT, **kopt)
+    plan = prepare_kernels(net, probes(), options)
+    n = plan.grid.n_response
+    sizes = {p.name: p.size for p in net.populations}
+    full = single_cell_kernels(net, plan.probes, plan, n_cells=sizes, seed=args.seed)
+    H = xkernels.compute_kernels(net, probes(), options)
+    used = _causal(H, list(plan.X), list(plan.Y), DT, n)
+    n_bins = int(round((1000.0 * args.seconds - args.transient) / DT))
+    cov = spike_covariances(spikes, sizes, list(plan.X), t_start=args.transient, dt=DT,
+                            n_bins=n_bins, n=n)
+
+    def relative(ens):
+        v = variances(ens, cov, used, sizes)
+        return np.sqrt((v["heterogeneity"] + v["bias"]) / v["signal"])
+
+    reference = relative(full)
+    rng = np.random.default_rng(0)
+    labels = [str(c) for c in H["probe_channel"].values]
+    pick = [labels.index(c) for c in ("lfp:0", "lfp:9", "lfp:12", "cdm:z")]
+    print(f"### convergence ({name}): relative error from m sampled neurons per population "
+          "/ from all of them (mean ± std over 20 subsets)\n")
+    print("| m | " + " | ".join(labels[k] for k in pick) + " |")
+    print("| --- |" + " --- |" * len(pick))
+    for m in (10, 25, 50, 100, 200):
+        ratios = []
+        for _ in range(20):
+            sub = {x: np.sort(rng.choice(sizes[x], size=min(m, sizes[x]), replace=False))
+                   for x in plan.X}
+            ens = Ensemble(kernels={x: full.kernels[x][sub[x]] for x in plan.X},
+                           neurons=sub, Y=full.Y, pool_kernels=full.pool_kernels,
+                           pool_scale=full.pool_scale, pool_size=full.pool_size)
+            ratios.append(relative(ens)[pick] / reference[pick])
+        r = np.array(ratios)
+        print(f"| {m} | " + " | ".join(f"{a:.3f} ± {b:.3f}" for a, b in
+                                       zip(r.mean(axis=0), r.std(axis=0))) + " |", flush=True)
+
+
+def run_single(args) -> None:
+    """The ground truth's own single-cell kernels against the ensemble's (current-indep
+    network): ``--neurons`` neurons of each population fire alone, one spike each, 40 ms
+    apart, every cell simulated; per channel the cell-to-cell variability
+    ``mean ||h_i - h̄||² / ||h̄||²`` and the norm of the mean kernel."""
+    import xkernels
+    from xkernels.engine import prepare_kernels
+    from xkernels.errors.ensemble import single_cell_kernels
+    from xkernels.signals import Spikes
+
+    net, _, kopt, ext = cases()["current-indep"]
+    gap, k_max = 40.0, args.neurons
+    n = int(gap / DT) - 16
+    plan = prepare_kernels(net, probes(), xkernels.KernelOptions(dt=DT, tau=gap - 1, **kopt))
+    sizes = {p.name: p.size for p in net.populations}
+    ens = single_cell_kernels(net, plan.probes, plan, n_cells=sizes, seed=args.seed)
+    pick = [0, 5, 9, 10, 13]
+    print("| X | kernels | variability lfp:0, lfp:5, lfp:9, lfp:10, cdm:z | mean norm cdm:z |")
+    print("| --- | --- | --- | --- |")
+    for x in ("E", "I"):
+        trains = {p: [[] for _ in range(sizes[p])] for p in sizes}
+        for k in range(k_max):
+            trains[x][k] = [20.0 + gap * k]
+        t_stop = 20.0 + gap * k_max
+        truth = xkernels.hybrid.simulate(net, Spikes(trains), probes(), t_stop=t_stop, dt=DT,
+                                         seed=SEED, client=args.client, progress=False,
+                                         ext=ext).sum("Y").values
+        first = [int(round((20.0 + gap * k) / DT)) for k in range(k_max)]
+        h_true = np.stack([truth[:, f:f + n] - truth[:, f:f + 1] for f in first])
+        h_ens = ens.kernels[x].sum(axis=1)[..., :n]
+        for label, h in (("truth", h_true), ("ensemble", h_ens)):
+            mean = h.mean(axis=0)
+            var = ((h - mean) ** 2).sum(axis=-1).mean(axis=0) / (mean ** 2).sum(axis=-1)
+            print(f"| {x} | {label} ({h.shape[0]}) | "
+                  + ", ".join(f"{v:.3f}" for v in var[pick])
+                  + f" | {np.sqrt((mean[-1] ** 2).sum()):.4g} |", flush=True)
+
+
+def run_nonlinearity(args) -> None:
+    """Conductance synapses against their small-signal limit on the E cell of the
+    conductance-based networks (extrinsic input as mean conductance, ``ext="mean"``): the
+    current dipole moment's peak after one event of ``mult`` synapses on one segment,
+    over the same with weights 1000× smaller scaled back up."""
+    from xkernels.engine import linearisation as lin
+    from xkernels.engine.network_cell import NetworkCell
+
+    net = cases()["conductance-indep"][0]
+    pop = net.population("E")
+    n_steps = int(60 / DT)
+
+    def run(seg, w, e, tau1, tau2):
+        with NetworkCell(pop.cell, pop, DT, e_pas_default=-65.0) as cell:
+            cell.add_leak(lin.ext_leak_shift(pop, cell.geometry.area), pop.ext_synapse.e)
+            dipole = cell.geometry.z_mid[None, :]
+            base = cell.simulate(n_steps, dipole)
+            cell.add_synapses([seg], [np.array([20.0])], syntype="Exp2Syn", weight=w,
+                              tau1=tau1, tau2=tau2, e=e)
+            return (cell.simulate(n_steps, dipole) - base)[0], cell.geometry.sections[seg]
+
+    print("| synapse | segment | synapses | actual / small-signal |")
+    print("| --- | --- | --- | --- |")
+    for conn in net.inputs("E"):
+        syn = conn.synapse
+        for seg in (0, 5, 12, 20):
+            for mult in (1, 5):
+                big, section = run(seg, syn.weight * mult, syn.e, syn.tau1, syn.tau2)
+                small, _ = run(seg, syn.weight * 1e-3, syn.e, syn.tau1, syn.tau2)
+                ratio = np.abs(big).max() / (np.abs(small).max() * 1e3 * mult)
+                print(f"| {conn.pre}->E ({syn.weight} µS, E = {syn.e} mV) | {seg} "
+                      f"({section.split('.')[-1]}) | {mult} | {ratio:.3f} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("stage", choices=["truth", "estimate", "convergence", "single",
+                                          "nonlinearity"])
+    parser.add_argument("--neurons", type=int, default=40,
+                        help="single: neurons firing alone per population")
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--transient", type=float, default=100.0)
+    parser.add_argument("--workdir", default="/tmp/xk_error_estimate")
+    parser.add_argument("--client", default="sync")
+    parser.add_argument("--only", default="")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the estimate's ensemble")
+    parser.add_argument("--spike-seed", type=int, default=SEED, help="seed of the spikes")
+    parser.add_argument("--wiring-seed", type=int, default=SEED,
+                        help="seed of the ground truth's positions and wiring")
+    parser.add_argument("--figure", default=None)
+    parser.add_argument("--table", default=None)
+    args = parser.parse_args()
+    if args.client.isdigit():
+        args.client = int(args.client)
+    if args.stage == "truth":
+        run_truth(args)
+    elif args.stage == "convergence":
+        run_convergence(args)
+    elif args.stage == "single":
+        run_single(args)
+    elif args.stage == "nonlinearity":
+        run_nonlinearity(args)
+    else:
+        run_estimate(args)
+
+
+def measure(name: str, args) -> dict:
+    """Measured and estimated relative error per channel of one case."""
+    import xkernels
+    from xkernels.errors import error_estimate
+    from xkernels.signals import convolve, rates_from_spikes
+
+    net, sopt, kopt, _ = cases()[name]
+    t_stop = 1000.0 * args.seconds
+    spikes = spikes_of(net, sopt, args.seconds, args.spike_seed)
+    truth = xkernels.hybrid.open_ground_truth(store_of(name, args)).sum("Y")
+    labels = [str(v) for v in truth["probe_channel"].values]
+    H = xkernels.compute_kernels(net, probes(), dt=DT, **kopt)
+    rates = rates_from_spikes({x: spikes.population_times(x) for x in net.presynaptic},
+                              t_start=0.0, t_stop=t_stop, dt=DT)
+    pred = convolve(rates, H).compute().sel(probe_channel=labels).values
+    keep = truth["time"].values >= args.transient - 1e-9
+    gt = truth.values[:, keep]
+    measured = (gt - pred[:, keep]).std(axis=-1) / gt.std(axis=-1)
+    t0 = time.perf_counter()
+    est = error_estimate(net, probes(), spikes, t_start=args.transient, t_stop=t_stop,
+                         dt=DT, seed=args.seed, **kopt)
+    seconds = time.perf_counter() - t0
+    est = est.sel(probe_channel=labels)
+    return {"labels": labels, "measured": measured,
+            "estimated": est["relative_error"].values,
+            "heterogeneity": (est["heterogeneity"] / est["signal_std"]).values,
+            "bias": (est["bias"] / est["signal_std"]).values,
+            "signal_ratio": est["signal_std"].values / gt.std(axis=-1),
+            "z": np.concatenate([Z, [np.nan]]), "seconds": seconds}
+
+
+def table(name: str, r: dict) -> str:
+    kopt = cases()[name][2]
+    lines = [f"## {name} ({', '.join(f'{k}={v}' for k, v in kopt.items())}; estimate "
+             f"{r['seconds']:.0f} s)", "",
+             "| channel | z (µm) | measured | estimated | est./meas. | heterogeneity | bias "
+             "| signal std est./meas. |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for k, label in enumerate(r["labels"]):
+        ratio = r["estimated"][k] / r["measured"][k]
+        flag = "" if r["measured"][k] < FLOOR or abs(ratio - 1) <= TOLERANCE else " **X**"
+        lines.append(f"| {label} | {r['z'][k]:.0f} | {r['measured'][k]:.3f} | "
+                     f"{r['estimated'][k]:.3f} | {ratio:.2f}{flag} | "
+                     f"{r['heterogeneity'][k]:.3f} | {r['bias'][k]:.3f} | "
+                     f"{r['signal_ratio'][k]:.2f} |")
+    return "\n".join(lines)
+
+
+def run_estimate(args) -> None:
+    results = {}
+    for name in cases():
+        if args.only and name not in args.only.split(","):
+            continue
+        results[name] = measure(name, args)
+        print(table(name, results[name]) + "\n", flush=True)
+    fails = []
+    for name, r in results.items():
+        m, e = r["measured"], r["estimated"]
+        bad = (m >= FLOOR) & (np.abs(e / m - 1) > TOLERANCE)
+        fails += [f"{name} {r['labels'][k]}" for k in np.flatnonzero(bad)]
+    print("verdict:", "PASS" if not fails else f"FAIL on {fails}")
+    out = Path(args.workdir) / "results.json"
+    out.write_text(json.dumps({k: {kk: (vv.tolist() if isinstance(vv, np.ndarray) else vv)
+                                   for kk, vv in v.items()} for k, v in results.items()}))
+    if args.table:
+        Path(args.table).write_text(
+            "# Error estimates per channel\n\n`python benchmarks/error_estimate.py estimate` "
+            "(measured: every-cell hybrid ground truth; heterogeneity and bias as fractions "
+            "of the estimated signal std)\n\n"
+            + "\n\n".join(table(n, r) for n, r in results.items()) + "\n")
+    if args.figure:
+        figure(results, args.figure)
+
+
+def figure(results: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    top = 0.0
+    for (name, r), marker in zip(results.items(), "osD^v"):
+        ax.plot(r["measured"], r["estimated"], marker, label=name, alpha=0.8)
+        top = max(top, np.nanmax(r["measured"]), np.nanmax(r["estimated"]))
+    line = np.array([0.0, 1.1 * top])
+    ax.plot(line, line, "k-", lw=0.8)
+    ax.fill_between(line, (1 - TOLERANCE) * line, (1 + TOLERANCE) * line, color="0.85",
+                    label="±30 %")
+    ax.axvline(FLOOR, color="0.5", ls=":", lw=0.8)
+    ax.set_xlabel("measured relative error (hybrid ground truth)")
+    ax.set_ylabel("estimated relative error (error_estimate)")
+    ax.set_xlim(0, line[-1])
+    ax.set_ylim(0, line[-1])
+    ax.legend(fontsize=8)
+    ax.set_title("per channel: 13 LFP contacts + CDM")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()

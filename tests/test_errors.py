@@ -1,0 +1,307 @@
+"""Error estimates (issue 24): covariances, ensembles, the formula, bad input.
+
+Validation against the hybrid ground truth (every cell simulated) is heavy and lives in
+benchmarks/error_estimate.py (BENCHMARKS.md); here: the formula against a direct
+simulation of its own model, the ensemble's mean against the engine's depth-averaged
+kernels, the covariances against dense computations, and every bad input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy.signal import fftconvolve
+
+import xkernels
+from xkernels.errors.covariance import neuron_pairs, spike_covariances, summed_covariance
+from xkernels.errors.estimate import _summed_autocorrelation, lagged
+from xkernels.hybrid import correlated_poisson
+from xkernels.signals import Spikes
+from xkernels.spec import Network
+
+DT = 2.0 ** -4
+
+
+def small_network(n_e: int = 40, n_i: int = 10, conductance_based: bool = False) -> Network:
+    """The README network scaled down; current-based: amplitudes w (E - (-65 mV))."""
+    d = Network.example().to_dict()
+    for p, n in zip(d["populations"], (n_e, n_i)):
+        p["size"] = n
+        if not conductance_based:
+            p["n_ext"] = 0.0
+    for c in d["connections"]:
+        c["probability"] = 0.2
+        if not conductance_based:
+            c["synapse"]["weight"] *= c["synapse"]["e"] + 65.0
+            c["synapse"]["syntype"] = "Exp2SynI"
+    d["conductance_based"] = conductance_based
+    return Network.from_dict(d)
+
+
+CDM = {"cdm": xkernels.CurrentDipoleMomentZ()}
+
+
+def spikes_for(net: Network, t_stop: float = 1000.0, seed: int = 1, **kw) -> Spikes:
+    return correlated_poisson({p.name: p.size for p in net.populations},
+                              {p.name: p.rate for p in net.populations}, t_stop=t_stop,
+                              seed=seed, **kw)
+
+
+# --------------------------------------------------------------------------------------
+# covariances: against dense computations
+# --------------------------------------------------------------------------------------
+def test_neuron_pairs_match_dense_products():
+    rng = np.random.default_rng(2)
+    trains = [np.sort(rng.uniform(0, 200.0, rng.poisson(40))) for _ in range(5)]
+    s = Spikes({"E": trains})
+    times, offsets = s.arrays("E")
+    pairs, counts = neuron_pairs(times, offsets, 10.0, 0.5, 300, 7)
+    dense = np.stack([np.bincount(np.floor((t[(t >= 10) & (t < 160)] - 10) / 0.5)
+                                  .astype(int), minlength=300) for t in trains]).astype(float)
+    want = [sum((x[:300 - k] * x[k:]).sum() for x in dense) for k in range(8)]
+    np.testing.assert_allclose(pairs, want)
+    np.testing.assert_array_equal(counts, dense.sum(axis=1))
+
+
+def test_summed_covariance_is_blockwise_exact():
+    """Blocks of any size give the dense lagged products of mean-removed counts."""
+    rng = np.random.default_rng(3)
+    trains = [np.sort(rng.uniform(0, 500.0, 300)), np.sort(rng.uniform(0, 500.0, 200))]
+    n_bins, n = 1000, 9
+    dense = np.stack([np.bincount(np.floor(t / 0.5).astype(int), minlength=n_bins)
+                      for t in trains]).astype(float)
+    dense -= dense.mean(axis=1, keepdims=True)
+    lags = np.arange(-n, n + 1)
+    want = np.array([[[sum(dense[p, t] * dense[q, t + k] for t in range(n_bins)
+                           if 0 <= t + k < n_bins) / (n_bins - abs(k)) for k in lags]
+                      for q in range(2)] for p in range(2)])
+    for block in (7, 64, 5000):
+        got = summed_covariance(trains, 0.0, 0.5, n_bins, n, block=block)
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_covariance_blocks_on_a_dask_cluster_give_the_same_numbers():
+    from dask.distributed import Client
+
+    rng = np.random.default_rng(7)
+    trains = [np.sort(rng.uniform(0, 5000.0, 3000)), np.sort(rng.uniform(0, 5000.0, 900))]
+    here = summed_covariance(trains, 0.0, 0.5, 10000, 20, block=1000)
+    with Client(processes=False, n_workers=1, threads_per_worker=2,
+                dashboard_address=None) as client:
+        there = summed_covariance(trains, 0.0, 0.5, 10000, 20, block=1000, client=client)
+    np.testing.assert_array_equal(here, there)
+
+
+def test_heterogeneity_formula_equals_simulated_variance():
+    """Σ_τ (a - c)(τ) Σ_i lagged(δh_i, δh_i) = Var(Σ_i s_i ∗ δh_i), correlated spikes."""
+    rng = np.random.default_rng(0)
+    N, n = 30, 40
+    spikes = correlated_poisson({"E": N}, {"E": 20.0}, t_stop=60000.0, seed=4, dt=1.0,
+                                fluctuation=0.8, tau_c=5.0)
+    h = rng.standard_normal((N, 2, n + 1)) * np.exp(-np.arange(n + 1) / 8.0)
+    d = h - h.mean(axis=0)
+    nb = 60000
+    times, offsets = spikes.arrays("E")
+    signal = np.zeros((2, nb + n))
+    for i in range(N):
+        s = np.bincount(times[offsets[i]:offsets[i + 1]].astype(int), minlength=nb)
+        signal += fftconvolve(s[None, :].astype(float), d[i], axes=-1)
+    direct = signal[:, n:nb].var(axis=-1)
+    cov = spike_covariances(spikes, {"E": N}, ["E"], t_start=0.0, dt=1.0, n_bins=nb, n=n)
+    formula = (N - 1) * (_summed_autocorrelation(d) / (N - 1)
+                         * cov.auto_minus_cross[0]).sum(axis=-1)
+    np.testing.assert_allclose(direct, formula, rtol=0.02)
+    # the population counts' covariance is the dense one (every neuron given)
+    counts = np.bincount(times.astype(int), minlength=nb).astype(float)
+    counts -= counts.mean()
+    np.testing.assert_allclose(cov.population[0, 0, n], counts.var(), rtol=0.01)
+
+
+def test_a_sample_of_neurons_stands_for_the_population():
+    """From half of the neurons, the population counts' covariance is extrapolated to
+    all of them: N a + N (N - 1) c."""
+    spikes = correlated_poisson({"E": 200}, {"E": 20.0}, t_stop=20000.0, seed=8, dt=1.0,
+                                fluctuation=0.5, tau_c=5.0)
+    full = spike_covariances(spikes, {"E": 200}, ["E"], t_start=0.0, dt=1.0, n_bins=20000,
+                             n=10)
+    half = Spikes({"E": list(spikes["E"])[:100]})
+    sampled = spike_covariances(half, {"E": 200}, ["E"], t_start=0.0, dt=1.0, n_bins=20000,
+                                n=10)
+    assert sampled.neurons == {"E": 100}
+    np.testing.assert_allclose(sampled.population[0, 0], full.population[0, 0], rtol=0.05,
+                               atol=0.03 * full.population[0, 0].max())
+    np.testing.assert_allclose(sampled.auto_minus_cross, full.auto_minus_cross, rtol=0.1,
+                               atol=0.01 * full.auto_minus_cross.max())
+
+
+def test_lagged_is_the_direct_sum():
+    rng = np.random.default_rng(5)
+    u, v = rng.standard_normal(6), rng.standard_normal(6)
+    want = [sum(u[k + t] * v[k] for k in range(6) if 0 <= k + t < 6) for t in range(-5, 6)]
+    np.testing.assert_allclose(lagged(u, v), want, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# the ensemble
+# --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def estimate_small():
+    net = small_network()
+    spikes = spikes_for(net, fluctuation=0.5)
+    est = xkernels.error_estimate(net, CDM, spikes, t_stop=1000.0, n_cells=20, seed=3,
+                                  tau=10.0, dt=DT, g_eff=False)
+    return net, spikes, est
+
+
+def test_estimate_is_seeded_and_its_parts_add_up(estimate_small):
+    net, spikes, est = estimate_small
+    again = xkernels.error_estimate(net, CDM, spikes, t_stop=1000.0, n_cells=20, seed=3,
+                                    tau=10.0, dt=DT, g_eff=False)
+    xr_equal = all(np.array_equal(est[k].values, again[k].values) for k in est.data_vars)
+    assert xr_equal
+    other = xkernels.error_estimate(net, CDM, spikes, t_stop=1000.0, n_cells=20, seed=4,
+                                    tau=10.0, dt=DT, g_eff=False)
+    assert not np.array_equal(other["heterogeneity"].values, est["heterogeneity"].values)
+    np.testing.assert_allclose(est["error_std"] ** 2,
+                               est["heterogeneity"] ** 2 + est["bias"] ** 2)
+    np.testing.assert_allclose(est["relative_error"], est["error_std"] / est["signal_std"])
+    assert est["heterogeneity_pathway"].dims == ("X", "Y", "probe_channel")
+    assert 0.0 < est["relative_error"].item() < 1.0
+
+
+def test_ensemble_mean_is_the_depth_averaged_kernel():
+    """Every neuron sampled: the mean single-cell kernel is the depth-consistent kernel
+    (a different computation: Gauss-Hermite depth nodes, expected synapse counts, the
+    delay density) to sampling error."""
+    from xkernels.engine import prepare_kernels
+    from xkernels.errors.ensemble import single_cell_kernels
+
+    net = small_network(80, 20)
+    options = xkernels.KernelOptions(tau=10.0, dt=DT, averaging="depth", g_eff=False)
+    plan = prepare_kernels(net, CDM, options)
+    ens = single_cell_kernels(net, plan.probes, plan, n_cells={"E": 80, "I": 20}, seed=0)
+    H = xkernels.compute_kernels(net, CDM, options).sel(tau=slice(0, None))
+    for x in ("E", "I"):
+        mean = ens.kernels[x].mean(axis=0)[:, 0]                      # (Y, n + 1)
+        h = ens.kernels[x][:, :, 0]
+        sem = h.std(axis=0) / np.sqrt(h.shape[0])
+        want = H.sel(X=x, probe_channel="cdm:z").transpose("Y", "tau").values
+        # the peak within 4 standard errors and 6 %
+        for iy in range(2):
+            k = np.argmax(abs(want[iy]))
+            assert abs(mean[iy, k] - want[iy, k]) < 4 * sem[iy, k] + 0.06 * abs(want[iy, k])
+
+
+# --------------------------------------------------------------------------------------
+# bad input: clear errors before any work
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("change, message", [
+    (lambda s: {**s, "X": s["E"]}, "spikes has population 'X', which the network lacks"),
+    (lambda s: {"E": s["E"]}, r"spikes lacks presynaptic populations \['I'\]"),
+    (lambda s: {"E": s["E"], "I": s["I"][:1]}, "needs at least 2 per population"),
+])
+def test_bad_spikes(change, message):
+    net = small_network()
+    spikes = spikes_for(net, t_stop=300.0)
+    trains = {k: list(spikes[k]) for k in spikes}
+    with pytest.raises(ValueError, match=message):
+        xkernels.error_estimate(net, CDM, change(trains), tau=10.0, dt=DT)
+
+
+@pytest.mark.parametrize("window, message", [
+    ({"t_start": 100.0, "t_stop": 100.0}, "is empty"),
+    ({"t_start": 50.0, "t_stop": 60.0}, r"shorter than the kernels.*longer than 20.0 ms"),
+])
+def test_bad_window(window, message):
+    net = small_network()
+    with pytest.raises(ValueError, match=message):
+        xkernels.error_estimate(net, CDM, spikes_for(net, t_stop=300.0), tau=10.0, dt=DT,
+                                **window)
+
+
+def test_no_spikes_and_bad_n_cells():
+    net = small_network()
+    empty = {"E": [[]] * 40, "I": [[]] * 10}
+    with pytest.raises(ValueError, match="no spike at all"):
+        xkernels.error_estimate(net, CDM, empty, tau=10.0, dt=DT)
+    with pytest.raises(ValueError, match="no spike lies in the window"):
+        xkernels.error_estimate(net, CDM, empty, t_stop=100.0, tau=10.0, dt=DT)
+    spikes = spikes_for(net, t_stop=300.0)
+    with pytest.raises(ValueError, match="n_cells must be an integer >= 2"):
+        xkernels.error_estimate(net, CDM, spikes, n_cells=1, tau=10.0, dt=DT)
+    with pytest.raises(ValueError, match="did you mean 'E'"):
+        xkernels.error_estimate(net, CDM, spikes, n_cells={"EE": 5}, tau=10.0, dt=DT)
+
+
+def test_validate_reports_the_estimate_beside_the_measured_error():
+    net = small_network(10, 4)
+    spikes = spikes_for(net, t_stop=250.0, fluctuation=0.5)
+    est = xkernels.error_estimate(net, CDM, spikes, t_start=50.0, t_stop=250.0, n_cells=10,
+                                  tau=10.0, dt=DT)
+    ds = xkernels.validate(net, spikes, CDM, t_stop=250.0, transient=50.0, client="sync",
+                           progress=False, tau=10.0, estimate=est)
+    np.testing.assert_array_equal(ds["estimated_relative_error"].values,
+                                  est["relative_error"].values)
+    assert 0.0 < ds["relative_error"].item() < 2.0
+    with pytest.raises(TypeError, match="estimate must be the Dataset of"):
+        xkernels.validate(net, spikes, CDM, t_stop=250.0, client="sync", tau=10.0,
+                          estimate=est["relative_error"])
+
+
+def test_error_band_is_drawn_around_the_signals():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    net = small_network(20, 5)
+    spikes = spikes_for(net, t_stop=400.0)
+    H = xkernels.compute_kernels(net, CDM, tau=10.0, dt=DT, g_eff=False)
+    rates = xkernels.rates_from_spikes({x: spikes.population_times(x) for x in "EI"},
+                                       t_start=0.0, t_stop=400.0, dt=DT)
+    signals = rates.xk.convolve(H)
+    err = xr.DataArray([5.0], dims="probe_channel", coords={"probe_channel": ["cdm:z"]})
+    fig = signals.xk.plot(error=xr.Dataset({"error_std": err}), time_lim=(0, 100))
+    band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    trace = np.asarray(fig.axes[0].lines[0].get_ydata())
+    drawn = signals.sel(time=slice(0, 100)).compute().values[0]
+    factor = trace.max() / (drawn - drawn.mean()).max()          # the axis' unit scaling
+    # the band spans ± 5 nA µm around the (mean-removed) trace
+    np.testing.assert_allclose([band.max() - trace.max(), trace.min() - band.min()],
+                               [5.0 * factor] * 2, rtol=1e-9)
+    with pytest.raises(ValueError, match="no value for channels"):
+        signals.xk.plot(error=err.assign_coords(probe_channel=["lfp:0"]))
+    with pytest.raises(ValueError, match="kind='traces'"):
+        signals.xk.plot(error=err, kind="image")
+
+
+def test_cli_error(tmp_path, capsys):
+    """``xkernels error SPEC SPIKES -o OUT.zarr`` writes the estimate of the Python API."""
+    import json
+
+    from xkernels.app.cli import main
+    from xkernels.probes import probe_definition
+
+    net = small_network(10, 4)
+    spec = {"network": net.to_dict(),
+            "probes": {k: probe_definition(v) for k, v in CDM.items()},
+            "options": {"tau": 10.0, "dt": DT, "g_eff": False}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    spikes = spikes_for(net, t_stop=400.0, fluctuation=0.5)
+    spikes.save(tmp_path / "spikes.npz", t_stop=400.0)
+    out = tmp_path / "out.zarr"
+    argv = ["error", str(tmp_path / "spec.json"), str(tmp_path / "spikes.npz"), "-o",
+            str(out), "--cells", "10", "--seed", "2"]
+    assert main(argv) == 0
+    assert "cdm:z: relative error" in capsys.readouterr().err
+    ds = xr.open_zarr(out)
+    direct = xkernels.error_estimate(net, CDM, spikes, t_stop=400.0, n_cells=10, seed=2,
+                                     tau=10.0, dt=DT, g_eff=False)
+    np.testing.assert_allclose(ds["relative_error"].values, direct["relative_error"].values,
+                               rtol=1e-12)
+    # bad input: a clear one-line message, exit status 1, nothing written
+    bad = tmp_path / "bad.zarr"
+    argv[4] = str(bad)
+    argv += ["--t-start", "390"]
+    assert main(argv) == 1
+    assert "shorter than the kernels" in capsys.readouterr().err
+    assert not bad.exists()
