@@ -39,6 +39,11 @@ approximation, ``averaging="reference", operating_point="rest"``) and of lfpyker
 0.2.0, interleaved in one run (wall clock, best of ``--repeat``), with the ratios.
 
     python benchmarks/kernels.py --defaults [--repeat 3]
+
+With ``--solver``: ``solver="linear"`` against ``solver="neuron"`` on the README network
+(:mod:`benchmarks.linear_solver`, which also times a large cell and a sweep).
+
+    python benchmarks/kernels.py --solver [--repeat 5]
 """
 
 from __future__ import annotations
@@ -209,6 +214,9 @@ def per_pair(repeat: int, arguments, title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--solver", action="store_true",
+                        help="solver='linear' against solver='neuron' instead "
+                             "(benchmarks/linear_solver.py)")
     parser.add_argument("--active", action="store_true",
                         help="time the linearisation modes on the active network instead")
     parser.add_argument("--depth-nodes", default="",
@@ -220,6 +228,11 @@ def main() -> None:
                         help="only the cost of the defaults against the old defaults and "
                              "lfpykernels 0.2.0")
     args = parser.parse_args()
+    if args.solver:
+        import linear_solver
+
+        linear_solver.compare("README network (4 kernels)", linear_solver.readme, args.repeat)
+        return
     from xkernels.engine.mechanisms import load_mechanisms
 
     load_mechanisms()

@@ -30,6 +30,11 @@ and the operating point resolve to off and ``"rest"``), with the old defaults
 clock, best of ``--repeat``), all with the ``sigma_z`` = 150 µm LFP probe of 3.
 
     python benchmarks/microcircuit.py --defaults [--repeat 2]
+
+With ``--solver``: ``solver="linear"`` against ``solver="neuron"`` on the 64 kernels
+(benchmarks/linear_solver.py).
+
+    python benchmarks/microcircuit.py --solver [--repeat 5]
 """
 
 from __future__ import annotations
@@ -160,6 +165,9 @@ def worst(H, ref: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--solver", action="store_true",
+                        help="solver='linear' against solver='neuron' instead "
+                             "(benchmarks/linear_solver.py)")
     parser.add_argument("--weights", type=int, default=40)
     parser.add_argument("--delays", type=int, default=25)
     parser.add_argument("--skip-reference", action="store_true")
@@ -168,6 +176,11 @@ def main() -> None:
                         help="only the cost of the defaults against the old defaults and "
                              "lfpykernels 0.2.0")
     args = parser.parse_args()
+    if args.solver:
+        import linear_solver
+
+        linear_solver.compare("microcircuit (64 kernels)", linear_solver.microcircuit, args.repeat)
+        return
     import xkernels
     from xkernels.engine.mechanisms import load_mechanisms
 

@@ -34,7 +34,8 @@ def probes() -> dict:
 
 def cases() -> dict[str, xr.DataArray]:
     net = xkernels.Network.example()
-    ref = {"tau": 20.0, "averaging": "reference", "operating_point": "rest", "g_eff": True}
+    ref = {"tau": 20.0, "averaging": "reference", "operating_point": "rest", "g_eff": True,
+           "solver": "neuron"}
     out = {
         "ref": xkernels.compute_kernels(net, probes(), **ref),
         "depth": xkernels.compute_kernels(net, probes(), **{**ref, "averaging": "depth"}),

@@ -163,10 +163,18 @@ def hybrid() -> None:
     """Kernel predictions against the hybrid ground truth, README network (200 cells, 1 s)."""
     import json
 
+    import lfpykit
+
     from xkernels.hybrid import correlated_poisson, plot_validation, validate
 
     network = xkernels.Network.example()
-    probes = readme_probes()
+    # point contacts on the column axis: a GaussCylinderPotential is itself a population
+    # average, which applied to every simulated cell would smooth the ground truth over
+    # the depth spread a second time (xkernels.hybrid.simulate)
+    probes = {"lfp": lfpykit.PointSourcePotential(cell=None, x=np.zeros(LFP_DEPTHS.size),
+                                                  y=np.zeros(LFP_DEPTHS.size),
+                                                  z=LFP_DEPTHS, sigma=0.3),
+              "cdm": xkernels.CurrentDipoleMomentZ()}
     spikes = correlated_poisson({p.name: p.size for p in network.populations},
                                 {p.name: p.rate for p in network.populations},
                                 t_stop=1000.0, seed=1, fluctuation=0.5, tau_c=20.0)

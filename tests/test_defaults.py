@@ -18,6 +18,7 @@ import pytest
 
 import xkernels
 from xkernels import KernelOptions, Network
+from xkernels.engine import prepare_kernels
 
 TAU = 2.0
 
@@ -86,11 +87,11 @@ def test_provenance_and_cache_key_hold_the_resolved_options(tmp_path, simulation
 def test_sweep_store_holds_the_resolved_options(tmp_path):
     grid = {"populations[E].rate": [2.0, 3.0]}
     path = tmp_path / "s.zarr"
-    with pytest.warns(UserWarning, match="superposition fast path"):
-        S = xkernels.sweep(Network.example(), grid, cdm(), tau=TAU, client="sync",
-                           progress=False, store=path)
+    S = xkernels.sweep(Network.example(), grid, cdm(), tau=TAU, client="sync",
+                       progress=False, store=path)  # linear algebra per point: no warning
     stored = json.loads(S.attrs["options"])
     assert (stored["g_eff"], stored["operating_point"]) == (True, "mean-input")
+    assert stored["solver"] == "linear"
     # the same sweep with the explicit resolved options resumes the store (all done)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -101,11 +102,16 @@ def test_sweep_store_holds_the_resolved_options(tmp_path):
 
 
 def test_sweep_says_once_that_it_simulates_every_point():
+    """With NEURON simulating every point (solver="neuron"); with the default solver the
+    points of these passive cells are linear algebra and nothing is said."""
     network = Network.example()
     grid = {"connections[E->I].synapse.weight": [0.0008, 0.0016, 0.0024]}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        S = xkernels.sweep(network, grid, cdm(), tau=TAU, client="sync", progress=False)
+        S = xkernels.sweep(network, grid, cdm(), tau=TAU, client="sync", progress=False,
+                           solver="neuron")
+        quiet = xkernels.sweep(network, grid, cdm(), tau=TAU, client="sync", progress=False)
+    np.testing.assert_allclose(quiet.values, S.values, rtol=0, atol=1e-9 * abs(S.values).max())
     messages = [str(w.message) for w in caught if "fast path" in str(w.message)]
     assert len(messages) == 1, messages
     assert "simulating every point (3)" in messages[0]
@@ -113,7 +119,7 @@ def test_sweep_says_once_that_it_simulates_every_point():
     assert "averaging='reference' or g_eff=False" in messages[0]
     # and what it simulated is the points' kernels with the defaults
     point = network.with_values({"connections[E->I].synapse.weight": 0.0016})
-    H = xkernels.compute_kernels(point, cdm(), tau=TAU)
+    H = xkernels.compute_kernels(point, cdm(), tau=TAU, solver="neuron")
     np.testing.assert_allclose(S.isel({S.dims[0]: 1}).values, H.values, rtol=1e-12, atol=0)
 
 
@@ -172,18 +178,85 @@ def test_current_based_network_refuses_g_eff_and_mean_input():
 
 def test_microcircuit_runs_with_no_options():
     """issue 21, item 4: ``compute_kernels(Network.microcircuit(), probes)`` with no
-    options (g_eff resolves to off on the current-based microcircuit).  Kept cheap: one
-    postsynaptic population's inputs from two presynaptic populations, a short window;
-    the resolution is the whole microcircuit's."""
-    from xkernels.engine import prepare_kernels
-
-    full = Network.microcircuit()
-    plan = prepare_kernels(full, cdm(), KernelOptions())
-    assert (plan.options.g_eff, plan.options.operating_point, plan.options.averaging) == \
+    options: g_eff resolves to off on the current-based microcircuit, all 72 kernels
+    (~1.6 s with the CDM), the same as the explicit resolved options."""
+    H = xkernels.compute_kernels(Network.microcircuit(), cdm())
+    assert (H.attrs["g_eff"], H.attrs["operating_point"], H.attrs["averaging"]) == \
         (False, "rest", "depth")
-    d = full.to_dict()
-    d["connections"] = [c for c in d["connections"]
-                        if c["post"] == "L4E" and c["pre"] in ("L4E", "TC")]
-    H = xkernels.compute_kernels(Network.from_dict(d), cdm(), tau=TAU)
-    assert H.attrs["g_eff"] is False and np.isfinite(H.values).all()
-    assert np.abs(H.sel(Y="L4E").values).max() > 0
+    assert dict(H.sizes) == {"X": 9, "Y": 8, "probe_channel": 1, "tau": 1601}
+    assert np.isfinite(H.values).all()
+    net = Network.microcircuit()
+    for X in net.presynaptic:
+        for Y in net.postsynaptic:
+            c = net.connection(X, Y)
+            peak = float(np.abs(H.sel(X=X, Y=Y).values).max())
+            assert (peak > 0) == (c is not None and c.probability > 0), (X, Y, peak)
+    plan = prepare_kernels(Network.microcircuit(), cdm(),
+                           KernelOptions(g_eff=False, operating_point="rest"))
+    assert plan.digest == H.attrs["content_hash"]
+
+
+def test_garbage_of_another_model_does_not_break_the_saved_resting_state(monkeypatch):
+    """The mean-input operating point (the default here) saves the resting state with
+    NEURON's SaveState, which stores every section: an unreachable object of another
+    model holding sections (an LFPy cell, lfpykernels' KernelApprox gone out of scope),
+    freed by Python's collector between two responses, made the restore fail ("Stored
+    state inconsistent") or NEURON abort.  Here such garbage waits in the oldest
+    generation and the collector runs at every allocation: it must not run while a cell
+    of ours is alive."""
+    import gc
+
+    from neuron import h
+
+    from xkernels.engine import membrane
+
+    clean = xkernels.compute_kernels(Network.example(), cdm(), tau=TAU, solver="neuron")
+
+    class Model:
+        pass
+
+    other = Model()
+    other.self = other  # a reference cycle: only the collector frees it
+    other.sections = [h.Section(name=f"other_model_{k}") for k in range(3)]
+    gc.collect()  # survivors move to the oldest generation
+    del other
+    enabled = []
+    original = membrane.LinearisedMembrane._run
+
+    def run(self, *args, **kwargs):
+        enabled.append(gc.isenabled())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(membrane.LinearisedMembrane, "_run", run)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(1, 1, 1)
+    try:
+        H = xkernels.compute_kernels(Network.example(), cdm(), tau=TAU, solver="neuron")
+    finally:
+        gc.set_threshold(*thresholds)
+    assert enabled and not any(enabled) and gc.isenabled()
+    # the other model's sections took part in settling (variable steps): rounding only
+    np.testing.assert_allclose(H.values, clean.values, rtol=0,
+                               atol=1e-12 * np.abs(clean.values).max())
+    gc.collect()
+    assert not [sec for sec in h.allsec() if "other_model" in sec.name()]
+
+
+def test_command_line_sweep_says_it_once_in_one_line(tmp_path, capsys):
+    from xkernels.app.cli import main
+    from xkernels.app.files import spec_document
+
+    (tmp_path / "spec.json").write_text(json.dumps(
+        spec_document(Network.example(), cdm(), {"tau": TAU, "solver": "neuron"})))
+    (tmp_path / "grid.json").write_text(json.dumps(
+        {"connections[E->I].synapse.weight": [0.0008, 0.0016]}))
+    status = main(["sweep", str(tmp_path / "spec.json"), str(tmp_path / "grid.json"),
+                   "-o", str(tmp_path / "s.zarr"), "-q"])
+    err = capsys.readouterr().err
+    assert status == 0
+    lines = [line for line in err.splitlines() if "fast path" in line]
+    assert len(lines) == 1 and lines[0].startswith(
+        "xkernels sweep: warning: sweep: simulating every point (2)"), err
+    assert "UserWarning" not in err
+    stored = json.loads(xkernels.open_kernels(tmp_path / "s.zarr").attrs["options"])
+    assert (stored["g_eff"], stored["operating_point"]) == (True, "mean-input")

@@ -197,8 +197,9 @@ def test_matches_reference(case, mechanisms_loaded):
 
 
 def test_network_api_matches_reference_for_all_pairs(mechanisms_loaded):
-    """compute_kernels on the 2x2 README network: every X -> Y against the reference,
-    with tight quadrature to TOLERANCE and exactly as shipped to AS_SHIPPED_TOLERANCE."""
+    """compute_kernels (solver="linear") on the 2x2 README network: every X -> Y against
+    the reference, with tight quadrature to TOLERANCE and exactly as shipped to
+    AS_SHIPPED_TOLERANCE."""
     import xkernels
     from xkernels.spec import Network
 
@@ -206,7 +207,8 @@ def test_network_api_matches_reference_for_all_pairs(mechanisms_loaded):
     probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
               "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
     H = xkernels.compute_kernels(net, probes, dt=2 ** -4, tau=50, t_X=500, Vrest=-65.0,
-                                 g_eff=True, averaging="reference", operating_point="rest")
+                                 g_eff=True, averaging="reference", operating_point="rest",
+                                 solver="linear")
     assert H.dims == ("X", "Y", "probe_channel", "tau")
     for Y in ("E", "I"):
         reference = lfpykernels.KernelApprox(**readme_arguments(Y))

@@ -49,9 +49,10 @@ def test_options_object_keywords_and_provenance():
     options = KernelOptions(tau=2.0, g_eff=False)
     H = xkernels.compute_kernels(Network.example(), cdm(), options, fir=True)
     assert H.attrs["fir"] and not H.attrs["g_eff"] and H.attrs["tau_max"] == 2.0
-    # the options as computed: "auto" resolved for the network (g_eff off: at rest)
+    # the options as computed: "auto" resolved for the network (g_eff off: at rest;
+    # passive cells: the linear solver)
     assert KernelOptions.model_validate_json(H.attrs["options"]) == \
-        options.replace(fir=True, operating_point="rest")
+        options.replace(fir=True, operating_point="rest", solver="linear")
     same = xkernels.compute_kernels(Network.example(), cdm(), tau=2.0, g_eff=False, fir=True)
     np.testing.assert_array_equal(H.values, same.values)
     assert H.attrs["content_hash"] == same.attrs["content_hash"]

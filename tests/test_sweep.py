@@ -122,8 +122,10 @@ def test_points_equal_whole_specifications(net):
         spec = builder.build(values)
         expected = modified(net, {k: v for k, v in values.items() if k != "Vrest"})
         assert spec.network == expected
-        # resolved for the point's network: g_eff off, so at rest
-        assert spec.options == KernelOptions(g_eff=False, Vrest=-60.0, operating_point="rest")
+        # resolved for the point's network: g_eff off, so at rest; passive cells, so
+        # the linear solver
+        assert spec.options == KernelOptions(g_eff=False, Vrest=-60.0, operating_point="rest",
+                                             solver="linear")
     assert net == Network.example()  # the base is not modified
 
 

@@ -23,6 +23,8 @@ INLINE_SECONDS = 3.0
 #: Rough cost estimates (s) of sweep tasks, for the choice above.
 SECONDS_PER_CELL = 0.05
 SECONDS_PER_SIMULATION = 0.02
+#: ... and of one kernel from the linear solver (a cached passive cell, no NEURON).
+SECONDS_PER_LINEAR_KERNEL = 0.003
 
 
 def cores() -> int:

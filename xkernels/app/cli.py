@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +74,8 @@ def _load_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any], KernelOpt
     from xkernels.app.files import load_spec
 
     flags = {name: getattr(args, name) for name in ("linearisation", "operating_point",
-                                                    "averaging")
-             if getattr(args, name) is not None}
+                                                    "averaging", "solver")
+             if getattr(args, name, None) is not None}
     return load_spec(args.spec, **flags)
 
 
@@ -386,7 +387,7 @@ def _positive(kind: type) -> Any:
 
 
 def _add_kernel_options(parser: argparse.ArgumentParser) -> None:
-    from xkernels.spec.options import AVERAGING_MODES, LINEARISATIONS, OPERATING_POINTS
+    from xkernels.spec.options import AVERAGING_MODES, LINEARISATIONS, OPERATING_POINTS, SOLVERS
 
     parser.add_argument("--linearisation", choices=LINEARISATIONS, default=None,
                         help="membrane linearisation of every postsynaptic cell (replaces "
@@ -403,6 +404,11 @@ def _add_kernel_options(parser: argparse.ArgumentParser) -> None:
                              "depth of the population) or 'reference' (one cell at the "
                              "mean depth, as LFPykernels); replaces the option in "
                              "SPEC.json; default: SPEC.json's, else depth")
+    parser.add_argument("--solver", choices=SOLVERS, default=None,
+                        help="how membrane responses are computed: 'neuron' (simulated), "
+                             "'linear' (NEURON's fixed step in closed form, linear "
+                             "membranes only) or 'auto' (linear where it applies); "
+                             "replaces the option in SPEC.json")
 
 
 def args_demo(p: argparse.ArgumentParser) -> None:
@@ -736,6 +742,14 @@ def cli_message(err: BaseException) -> str:
     return message
 
 
+def _one_line_warning(command: str) -> Any:
+    """A ``warnings.showwarning`` printing ``xkernels COMMAND: warning: message`` (no
+    source line: the user of the command line did not write it)."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"{PROG} {command}: warning: {message}", file=sys.stderr, flush=True)
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``xkernels`` console script; returns the exit status.
 
@@ -765,7 +779,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = parser.commands[args.command].command
     interrupts = _Interrupts()
     try:
-        with interrupts:
+        with interrupts, warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
         kept = ""

@@ -15,13 +15,15 @@ like the reference does: from ``v_init`` with the synaptic volley at ``t_X``.
 from __future__ import annotations
 
 import functools
+import gc
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from xkernels.engine.biophysics import finish_preset, preset_function
+from xkernels.engine.cable import Cable, LinearCable, linear_cable
 from xkernels.engine.mechanisms import NEURON_LOCK, load_mechanisms, load_user_mechanisms
 from xkernels.engine.morphology import check_sections, load_into, morphology_template
 from xkernels.spec.network import CellSpec, Population
@@ -204,6 +206,37 @@ def template_cell(spec: CellSpec, population: Population, dt: float,
         cell.set_rotation(**rotation)
     return cell
 
+#: Cells alive (NEURON_LOCK held) and whether Python's cyclic garbage collector was
+#: enabled when the first of them was built.
+_PAUSED = {"cells": 0, "enabled": False}
+
+
+def _pause_collector() -> None:
+    """Pause Python's automatic garbage collection while a cell of ours is alive (the
+    caller holds NEURON_LOCK).
+
+    NEURON's ``SaveState`` (the resting state of a linearised membrane) stores every
+    section, and its structure must not change between our simulations: if Python's
+    collector frees an unreachable object of another model holding sections (an LFPy
+    cell or an LFPykernels ``KernelApprox`` gone out of scope) in between, restoring
+    fails ("Stored state inconsistent with current neuron structure") or NEURON aborts.
+    Collecting explicitly instead would cost ~0.3 s per call in a process with xarray
+    and dask loaded; pausing costs nothing, and the garbage is collected as usual after
+    the last cell is closed.
+    """
+    if _PAUSED["cells"] == 0:
+        _PAUSED["enabled"] = gc.isenabled()
+        gc.disable()
+    _PAUSED["cells"] += 1
+
+
+def _resume_collector() -> None:
+    """Undo one :func:`_pause_collector`; the last one restores the collector's state."""
+    _PAUSED["cells"] -= 1
+    if _PAUSED["cells"] == 0 and _PAUSED["enabled"]:
+        gc.enable()
+
+
 class NeuronCell:
     """An LFPy cell of a population in NEURON, owned by the engine.
 
@@ -230,11 +263,13 @@ class NeuronCell:
         from neuron import h
 
         NEURON_LOCK.acquire()
+        _pause_collector()
         try:
             self._h = h
             self.dt = float(dt)
             self.cell = template_cell(spec, population, self.dt, e_pas_default)
         except BaseException:
+            _resume_collector()
             NEURON_LOCK.release()
             raise
         self.segments = [seg for sec in self.cell.allseclist for seg in sec]
@@ -260,10 +295,15 @@ class NeuronCell:
             for sec in [sec for sec in self._h.allsec() if sec.name() in own]:
                 self._h.delete_section(sec=sec)  # any kept alive by a reference
         finally:
+            _resume_collector()
             NEURON_LOCK.release()
 
     def _release(self) -> None:
         """Drop what refers to the sections (synapses, recorders) before they go."""
+
+    def segment_name(self, k: int) -> str:
+        """NEURON's name of segment ``k`` (for messages)."""
+        return str(self.segments[k])
 
     def read_geometry(self) -> Geometry:
         """The segment geometry of the cell where it is now (µm)."""
@@ -344,6 +384,82 @@ class NeuronCell:
         if max(e) - min(e) > tolerance:
             return None
         return float(np.mean(e)) if tolerance else e[0]
+
+    def cable(self) -> Cable:
+        """The cell as a linear :class:`~xkernels.engine.cable.Cable` (its membrane as it
+        is now: leak shifts included), read from NEURON.
+
+        Nodes are NEURON's: one per segment centre plus zero-area nodes at section ends
+        and at the root's 0 end; the resistance from each node to its parent is
+        NEURON's ``seg.ri()`` (MΩ), and the zero-area nodes, which carry no membrane,
+        are eliminated exactly (Schur complement).
+
+        Raises
+        ------
+        ValueError
+            A membrane that is not linear (a density mechanism other than ``pas``,
+            named with its segment) or a section attached by its 1 end.
+        """
+        for seg in self.segments:
+            names = {mech.name() for mech in seg if not mech.name().endswith("_ion")}
+            if not names <= _LINEAR_MECHANISMS or "pas" not in names:
+                raise ValueError(f"segment {seg} has the mechanisms {sorted(names)}: the "
+                                 "linear solver needs a linear membrane (only 'pas')")
+        if getattr(self, "_axial", None) is None:
+            self._axial = self._axial_laplacian()
+            self._area = np.array([seg.area() for seg in self.segments])
+        segs = self.segments
+        return Cable(area=self._area, cm=np.array([seg.cm for seg in segs]),
+                     g=np.array([seg.pas.g for seg in segs]),
+                     e=np.array([seg.pas.e for seg in segs]), axial=self._axial)
+
+    def _axial_laplacian(self) -> np.ndarray:
+        """The axial conductance Laplacian between segments (µS), :meth:`cable`."""
+        h = self._h
+        index: dict = {}          # node key -> index; segment centres first
+        for sec in self.cell.allseclist:
+            for k in range(sec.nseg):
+                index[(sec.name(), k)] = len(index)
+        nseg = len(index)
+        edges = []                # (node, parent node, conductance µS)
+
+        def node(key):
+            if key not in index:
+                index[key] = len(index)
+            return index[key]
+
+        def node_at(sec, x):
+            """The node a child attached at ``sec(x)`` joins (NEURON's rule)."""
+            if 0.0 < x < 1.0:
+                return node((sec.name(), min(int(x * sec.nseg), sec.nseg - 1)))
+            if x >= 1.0:
+                return node((sec.name(), "end"))
+            parent = sec.parentseg()
+            return node((sec.name(), "root")) if parent is None else \
+                node_at(parent.sec, parent.x)
+
+        for sec in self.cell.allseclist:
+            if sec.parentseg() is not None and h.section_orientation(sec=sec) != 0.0:
+                raise ValueError(f"section {sec.name()} is attached by its 1 end: the "
+                                 "linear solver needs sections attached by their 0 end")
+            start = node_at(sec, 0.0)
+            centres = [index[(sec.name(), k)] for k in range(sec.nseg)]
+            for k, seg in enumerate(sec):
+                edges.append((centres[k], start if k == 0 else centres[k - 1],
+                              1.0 / seg.ri()))
+            edges.append((node((sec.name(), "end")), centres[-1], 1.0 / sec(1.0).ri()))
+        n = len(index)
+        L = np.zeros((n, n))
+        for i, j, g in edges:
+            L[i, i] += g
+            L[j, j] += g
+            L[i, j] -= g
+            L[j, i] -= g
+        axial = L[:nseg, :nseg]
+        if n > nseg:  # eliminate the zero-area nodes
+            axial = axial - L[:nseg, nseg:] @ np.linalg.solve(L[nseg:, nseg:],
+                                                              L[nseg:, :nseg])
+        return 0.5 * (axial + axial.T)
 
     def synapse(self, seg, kind: str, tau1: float, tau2: float, weight: float = 0.0,
                 ) -> tuple:
@@ -431,15 +547,54 @@ class LinearisedCell(NeuronCell):
     e_pas_default : float or None
         Leak reversal potential (mV) for the ``passive`` preset when its ``e_pas`` is
         unset (the Vrest of the computation).
+    solver : {"neuron", "linear", "auto"}
+        How :meth:`synaptic_response` computes (:meth:`uses_linear_solver`).
 
     Use as a context manager (:class:`NeuronCell`).
     """
 
     def __init__(self, spec: CellSpec, population: Population, dt: float,
-                 e_pas_default: float | None = None) -> None:
+                 e_pas_default: float | None = None, solver: str = "neuron") -> None:
         super().__init__(spec, population, dt, e_pas_default)
+        self.population = population.name
+        self.solver = solver
+        self._linear: tuple[bytes, LinearCable] | None = None
         self.cell.set_pos(z=population.loc)
         self.geometry = self.read_geometry()
+
+    # -- the linear solver -------------------------------------------------------------
+    def uses_linear_solver(self) -> bool:
+        """Whether responses come from the linear solver: ``solver="linear"``, or
+        ``"auto"`` with a linear membrane (only ``pas``).
+
+        Raises
+        ------
+        ValueError
+            ``solver="linear"`` with a membrane that is not linear (the population and
+            the mechanism are named).
+        """
+        if self.solver == "neuron":
+            return False
+        if self.is_linear():
+            return True
+        if self.solver == "linear":
+            names = sorted({mech.name() for seg in self.segments for mech in seg}
+                           - _LINEAR_MECHANISMS)
+            raise ValueError(
+                f"solver='linear' cannot be exact for population {self.population!r}: its "
+                f"membrane has the nonlinear mechanism {names[0]!r} (all: {names}) and is "
+                "taken as it is; choose linearisation 'passive' or 'frozen' for it, or "
+                "solver 'neuron' or 'auto'")
+        return False
+
+    def linear_cable(self) -> LinearCable:
+        """The :class:`~xkernels.engine.cable.LinearCable` of the membrane as it is now
+        (rebuilt only when the membrane changed)."""
+        cable = self.cable()
+        key = b"".join(a.tobytes() for a in (cable.cm, cable.g, cable.e))
+        if self._linear is None or self._linear[0] != key:
+            self._linear = (key, linear_cable(cable, self.dt, key))
+        return self._linear[1]
 
     # -- simulation --------------------------------------------------------------------
     def synaptic_response(self, weights: np.ndarray, tau1: float, tau2: float,
@@ -464,6 +619,8 @@ class LinearisedCell(NeuronCell):
             Shape (nseg, n_after + 1) transmembrane currents (nA) at lags ``k dt``,
             ``k = 0..n_after``, relative to the volley; the cell is at rest before it.
         """
+        if self.uses_linear_solver():
+            return self.linear_cable().response(weights, tau1, tau2, n_after)
         v_rest = self.resting_potential(tolerance=0.0)
         if v_rest is not None:
             # exact rest: start the volley one step after initialisation
@@ -493,3 +650,161 @@ class LinearisedCell(NeuronCell):
     def _run(self, recorders: list, n_steps: int) -> np.ndarray:
         """Integrate ``n_steps`` steps from initialisation; the recorded currents."""
         return self.advance(recorders, (n_steps - 1.5) * self.dt, n_steps + 1)[:, : n_steps + 1]
+
+
+class CableCell:
+    """A linear cell without NEURON: the :class:`LinearisedCell` of a passive cell
+    (only ``pas``) as its geometry and :class:`~xkernels.engine.cable.Cable`, for the
+    linear solver.
+
+    Read from NEURON once per cell specification, population placement and default
+    leak reversal (:func:`cable_cell`, cached), then every kernel computation with
+    that cell costs no NEURON cell.  It offers what the kernel paths use of a linear
+    :class:`LinearisedCell` -- ``geometry``, the leak changes (:meth:`shift_g_pas`,
+    :meth:`add_leak`, the same arithmetic as NEURON's ``pas``),
+    :meth:`synaptic_response` and :meth:`linear_cable` -- with the same numbers.
+
+    Parameters
+    ----------
+    geometry : Geometry
+        The cell's segment geometry (µm).
+    cable : Cable
+        Its cable with the leak as built.
+    names : tuple of str
+        NEURON's segment names (for messages).
+    dt : float
+        Time step (ms).
+    population : str
+        The population (for messages).
+    memo : dict, optional
+        Shared by the CableCells of one cached cell (:attr:`memo`).
+    """
+
+    #: responses always come from the linear solver; no NEURON state exists
+    in_neuron = False
+    solver = "linear"
+
+    def __init__(self, geometry: Geometry, cable: Cable, names: tuple[str, ...], dt: float,
+                 population: str, memo: dict | None = None) -> None:
+        self.geometry = geometry
+        #: kept with the cached cell: what depends only on its geometry (probe matrices)
+        self.memo = {} if memo is None else memo
+        self._cable = replace(cable, g=cable.g.copy(), e=cable.e.copy())
+        self._names = names
+        self.dt = float(dt)
+        self.population = population
+        self._linear: tuple[bytes, LinearCable] | None = None
+
+    def __enter__(self) -> CableCell:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    @property
+    def nseg(self) -> int:
+        return self.geometry.nseg
+
+    def segment_name(self, k: int) -> str:
+        """NEURON's name of segment ``k``."""
+        return self._names[k]
+
+    def is_linear(self) -> bool:
+        return True
+
+    def uses_linear_solver(self) -> bool:
+        return True
+
+    def cable(self) -> Cable:
+        """The cable with the leak as it is now."""
+        return self._cable
+
+    def _changes(self, g: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+        g = np.asarray(g, dtype=float)
+        if g.shape != (self.nseg,):
+            raise ValueError(f"{what} must have shape ({self.nseg},) (one value per "
+                             f"segment), got {g.shape}")
+        k = np.flatnonzero(g)
+        return k, g[k]
+
+    def shift_g_pas(self, delta: np.ndarray) -> None:
+        """As :meth:`NeuronCell.shift_g_pas`."""
+        k, dg = self._changes(delta, "the g_eff leak shift")
+        self._cable.g[k] += dg
+
+    def add_leak(self, g: np.ndarray, e: float | np.ndarray,
+                 what: str = "the mean input") -> None:
+        """As :meth:`NeuronCell.add_leak` (the same floating-point operations)."""
+        e = np.broadcast_to(np.asarray(e, dtype=float), (self.nseg,))
+        k, dg = self._changes(g, what)
+        bad = k[~np.isfinite(e[k])]
+        if bad.size:
+            raise ValueError(f"segment {self._names[bad[0]]}: the reversal potential of "
+                             f"{what} must be finite, got {e[bad[0]]}")
+        old_g, old_e = self._cable.g[k], self._cable.e[k]
+        total = old_g + dg
+        self._cable.e[k] = (old_g * old_e + dg * e[k]) / total
+        self._cable.g[k] = total
+
+    def resting_potential(self, tolerance: float = 1e-9) -> float | None:
+        """As :meth:`NeuronCell.resting_potential`."""
+        e = self._cable.e
+        if e.max() - e.min() > tolerance:
+            return None
+        return float(np.mean(e)) if tolerance else float(e[0])
+
+    linear_cable = LinearisedCell.linear_cable
+
+    def synaptic_response(self, weights: np.ndarray, tau1: float, tau2: float,
+                          n_after: int, t_X: float) -> np.ndarray:
+        """As :meth:`LinearisedCell.synaptic_response` (``t_X`` is not needed)."""
+        return self.linear_cable().response(weights, tau1, tau2, n_after)
+
+
+#: Passive cells read by :func:`cable_cell`: key -> (geometry, cable, names) or None.
+_SNAPSHOTS: dict = {}
+SNAPSHOTS_KEPT = 32
+
+
+def _snapshot(spec: CellSpec, population: Population, e_pas_default: float | None):
+    key = (spec, tuple(sorted(population.rotation.items())), population.loc, e_pas_default)
+    snap = _SNAPSHOTS.get(key, _SNAPSHOTS)  # the dict itself: not read yet
+    if snap is _SNAPSHOTS:
+        with LinearisedCell(spec, population, 1.0, e_pas_default) as cell:
+            linear = cell.is_linear() and all("pas" in {m.name() for m in seg}
+                                              for seg in cell.segments)
+            snap = (cell.geometry, cell.cable(), tuple(str(seg) for seg in cell.segments),
+                    {}) if linear else None
+        while len(_SNAPSHOTS) >= SNAPSHOTS_KEPT:
+            _SNAPSHOTS.pop(next(iter(_SNAPSHOTS), None), None)  # threads may race here
+        _SNAPSHOTS[key] = snap
+    return snap
+
+
+def cable_cell(spec: CellSpec, population: Population, dt: float,
+               e_pas_default: float | None = None) -> CableCell | None:
+    """The :class:`CableCell` of a passive cell (None if its membrane is not linear).
+
+    The NEURON cell is built once per cell specification, population ``rotation`` and
+    ``loc`` and ``e_pas_default`` in a process (the last :data:`SNAPSHOTS_KEPT` are
+    kept); each call returns a fresh :class:`CableCell` whose
+    leak can be changed without touching the cached one.
+
+    Parameters
+    ----------
+    spec, population, dt, e_pas_default
+        As for :class:`LinearisedCell`.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> pop = xkernels.Network.example().population("E")
+    >>> cell = cable_cell(pop.cell, pop, dt=0.0625, e_pas_default=-65.0)
+    >>> cell.nseg, cell.resting_potential(tolerance=0.0)
+    (27, -65.0)
+    """
+    snap = _snapshot(spec, population, e_pas_default)
+    if snap is None:
+        return None
+    geometry, cable, names, memo = snap
+    return CableCell(geometry, cable, names, dt, population.name, memo)

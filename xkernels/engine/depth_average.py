@@ -45,7 +45,7 @@ from xkernels.checks import check_choice
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.membrane import linearised
-from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
+from xkernels.engine.plans import KernelPlan, PopulationPlan, cell_memo, plan_population
 from xkernels.engine.superposition import supports
 from xkernels.probes.depth import DepthRule
 from xkernels.spec.network import Network, Population
@@ -198,10 +198,14 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
     pop = network.population(post)
     with build() as cell:
         geometry = cell.geometry
-        rule = depth_matrices(plan.probes, geometry, pop, plan.options.depth_nodes)
-        plans = node_plans(network, post, geometry, plan, rule.offsets, memo={})
+        rule = cell_memo(cell, plan, pop, "depth", lambda: depth_matrices(
+            plan.probes, geometry, pop, plan.options.depth_nodes), plan.options.depth_nodes)
+        memo: dict = {}
+        plans = node_plans(network, post, geometry, plan, rule.offsets, memo=memo)
         if pre is not None:
             plans = [_only(p, pre) for p in plans]
+        linear = cell.uses_linear_solver() if mode == "as-is" else \
+            mode != "quasi-active" and plan.options.solver_of(post) != "neuron"
         if mode == "as-is":
             signals = _superposed(cell, post, plans, rule.matrices, plan, method)
             if signals is None:
@@ -210,9 +214,17 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         if method == "superposition":
             raise ValueError("method='superposition' needs the membrane as it is "
                              f"(linearisation 'as-is'); population {post!r} has {mode!r}")
-        signals = _linearised_signals(network, post, plans, rule, plan, build, mode)
+        signals = _linearised_signals(network, post, plans, rule, plan, build, mode, memo)
     out = {}
     n_ch = rule.matrices.shape[1]
+    if linear:  # as the reference path of the linear solver: one batch
+        sources = list(plans[0].inputs)
+        zero = np.zeros((n_ch, plan.grid.n_response + 1))
+        kernels = lin.finish_kernels(
+            np.stack([signals.get(source, zero) for source in sources]),
+            [plans[0].inputs[source].h_delay for source in sources],
+            plan.grid.delay_centre, plan.grid.lags) if sources else []
+        return dict(zip(sources, kernels))
     for source, inp in plans[0].inputs.items():
         response = signals.get(source, np.zeros((n_ch, plan.grid.n_response + 1)))
         out[source] = lin.finish_kernel(response, inp.h_delay, plan.grid.delay_centre,
@@ -276,7 +288,12 @@ def _node_signals(cell: LinearisedCell, plans: list[PopulationPlan], Q: np.ndarr
         cell.shift_g_pas(np.asarray(node.g_shift) - current)
         current = np.asarray(node.g_shift)
         for pre, inp in node.inputs.items():
-            if np.any(np.asarray(inp.weights) != 0.0):
+            if not np.any(np.asarray(inp.weights) != 0.0):
+                continue
+            if cell.uses_linear_solver():
+                _add(signals, pre, cell.linear_cable().projected(
+                    Q[n], inp.weights, inp.tau1, inp.tau2, plan.grid.n_response))
+            else:
                 imem = cell.synaptic_response(inp.weights, inp.tau1, inp.tau2,
                                               plan.grid.n_response, plan.options.t_X)
                 _add(signals, pre, lin.project(Q[n], imem))
@@ -285,15 +302,18 @@ def _node_signals(cell: LinearisedCell, plans: list[PopulationPlan], Q: np.ndarr
 
 def _linearised_signals(network: Network, post: str, plans: list[PopulationPlan],
                         rule: DepthRule, plan: KernelPlan, build: Callable[[], LinearisedCell],
-                        mode: str) -> dict[str, np.ndarray]:
-    """``Σ_n Q_n I_n`` per input with a linearised membrane: a new cell per node."""
+                        mode: str, memo: dict) -> dict[str, np.ndarray]:
+    """``Σ_n Q_n I_n`` per input with a linearised membrane: a new cell per node
+    (``memo``: that of the node plans, for planning the inputs at each node's rest)."""
     signals: dict[str, np.ndarray] = {}
     for n, (offset, node) in enumerate(zip(rule.offsets, plans)):
         with build() as cell, linearised(network, post, cell, plan, node, mode,
-                                         depth=float(offset)) as (membrane, inputs):
+                                         depth=float(offset), memo=memo) as (membrane,
+                                                                            inputs):
             for pre, inp in inputs.inputs.items():
                 if pre in node.inputs and np.any(np.asarray(inp.weights) != 0.0):
-                    imem = membrane.response(inp.weights, inp.tau1, inp.tau2,
-                                             plan.grid.n_response, plan.options.t_X)
-                    _add(signals, pre, lin.project(rule.matrices[n], imem))
+                    _add(signals, pre, membrane.signal(rule.matrices[n], inp.weights,
+                                                       inp.tau1, inp.tau2,
+                                                       plan.grid.n_response,
+                                                       plan.options.t_X))
     return signals

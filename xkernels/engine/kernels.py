@@ -33,9 +33,9 @@ from xkernels.contract import (
 )
 from xkernels.engine import depth_average as avg
 from xkernels.engine import linearisation as lin
-from xkernels.engine.cells import Geometry, LinearisedCell
+from xkernels.engine.cells import CableCell, Geometry, LinearisedCell, cable_cell
 from xkernels.engine.membrane import RestingState, linearised
-from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
+from xkernels.engine.plans import KernelPlan, PopulationPlan, cell_memo, plan_population
 from xkernels.engine.timeline import lfpykernels_grid, regular_grid
 from xkernels.provenance import content_hash, merge_channel_coords, versions
 from xkernels.spec.network import Network, Population
@@ -116,16 +116,20 @@ def simulate_kernels(network: Network, plan: KernelPlan) -> xr.DataArray:
     298.0
     """
     states: dict = {}
-    H = label_kernels(simulate_values(network, plan, states_out=states), plan)
+    solvers: dict = {}
+    H = label_kernels(simulate_values(network, plan, states_out=states,
+                                      solvers_out=solvers), plan)
     rest = {post: state.to_dict() for post, state in states.items() if state is not None}
     if rest:
         H.attrs["resting_state"] = json.dumps(rest)
+    H.attrs["solver"] = json.dumps(solvers)  # what solver="auto" chose, per population
     return H
 
 
 def simulate_values(network: Network, plan: KernelPlan,
                     pre: Sequence[str] | None = None,
-                    states_out: dict | None = None) -> np.ndarray:
+                    states_out: dict | None = None,
+                    solvers_out: dict | None = None) -> np.ndarray:
     """The kernel values of a prepared computation, unlabelled (as a numpy array).
 
     Parameters
@@ -140,6 +144,9 @@ def simulate_values(network: Network, plan: KernelPlan,
     states_out : dict, optional
         Filled with the resting state of every postsynaptic population whose membrane
         was linearised (None for ``"as-is"``).
+    solvers_out : dict, optional
+        Filled with the solver that computed each postsynaptic population's kernels
+        (``"linear"`` or ``"neuron"``).
 
     Returns
     -------
@@ -182,19 +189,29 @@ def simulate_values(network: Network, plan: KernelPlan,
                                                   wanted).items():
             values[X.index(source), j] = kernel
     if states_out is not None:
-        states_out.update({post: state for post, (_, state, _) in prepared.items()})
+        states_out.update({post: state for post, (_, state, _, _) in prepared.items()})
+    if solvers_out is not None:
+        solvers_out.update({post: solver for post, (_, _, _, solver) in prepared.items()})
     return values
 
 
 #: What :func:`prepare_population` finds on a cell: the plan of its inputs, its resting
-#: state (None for ``"as-is"``) and the membrane linearisation used.
-Prepared = tuple[PopulationPlan, RestingState | None, str]
+#: state (None for ``"as-is"``), the membrane linearisation used and the solver
+#: (``"linear"`` or ``"neuron"``: ``solver="auto"`` resolved for the cell).
+Prepared = tuple[PopulationPlan, RestingState | None, str, str]
 
 
-def _build(network: Network, post: str, plan: KernelPlan) -> LinearisedCell:
+def _build(network: Network, post: str, plan: KernelPlan) -> LinearisedCell | CableCell:
+    """The cell of ``post``: without NEURON (:class:`CableCell`, read once per process)
+    where the linear solver applies to a passive cell, else in NEURON."""
     pop = network.population(post)
-    return LinearisedCell(pop.cell, pop, plan.options.dt,
-                          leak_reversal_of(plan.vrest_by_post[post]))
+    e_pas = leak_reversal_of(plan.vrest_by_post[post])
+    solver = plan.options.solver_of(post)
+    if solver != "neuron" and plan.linearisation.get(post, "as-is") in ("as-is", "passive"):
+        twin = cable_cell(pop.cell, pop, plan.options.dt, e_pas)
+        if twin is not None:
+            return twin
+    return LinearisedCell(pop.cell, pop, plan.options.dt, e_pas, solver)
 
 
 def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepared:
@@ -213,7 +230,7 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
                                  plan.options.g_eff, plan.grid)
         mode = plan.membrane_mode(post, cell.is_linear())
         with linearised(network, post, cell, plan, inputs, mode) as (membrane, inputs):
-            return inputs, membrane.state, mode
+            return inputs, membrane.state, mode, "linear" if membrane.linear else "neuron"
 
 
 def simulate_population(network: Network, post: str, plan: KernelPlan, prepared: Prepared,
@@ -239,18 +256,27 @@ def simulate_population(network: Network, post: str, plan: KernelPlan, prepared:
     dict
         Presynaptic population -> kernel, shape (n_channels, n_tau).
     """
-    inputs, state, mode = prepared
+    inputs, state, mode, _ = prepared
     if plan.options.averaging == "depth":
         return avg.depth_kernels(network, post, plan, lambda: _build(network, post, plan),
                                  mode, pre=pre)
     with _build(network, post, plan) as cell, \
             linearised(network, post, cell, plan, inputs, mode, state) as (membrane, _):
-        matrix = probes_matrix(plan.probes, cell.geometry, network.population(post),
-                               plan.options.n_positions, plan.options.seed)
+        matrix = cell_probes_matrix(cell, plan, network.population(post))
+        grid = plan.grid
+        if membrane.linear:  # every kernel of the cell in one batch
+            items = {source: item for source, item in inputs.inputs.items() if source in pre}
+            if not items:
+                return {}
+            signals = np.stack([membrane.signal(matrix, item.weights, item.tau1, item.tau2,
+                                                grid.n_response, plan.options.t_X)
+                                for item in items.values()])
+            return dict(zip(items, lin.finish_kernels(
+                signals, [item.h_delay for item in items.values()], grid.delay_centre,
+                grid.lags)))
         return {source: lin.finish_kernel(
-                    lin.project(matrix, membrane.response(item.weights, item.tau1, item.tau2,
-                                                          plan.grid.n_response,
-                                                          plan.options.t_X)),
+                    membrane.signal(matrix, item.weights, item.tau1, item.tau2,
+                                    plan.grid.n_response, plan.options.t_X),
                     item.h_delay, plan.grid.delay_centre, plan.grid.lags)
                 for source, item in inputs.inputs.items() if source in pre}
 
@@ -368,6 +394,15 @@ def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
     attrs = {**plan.attrs, VALUES_DIGEST_ATTR: values_digest(values)}
     return xr.DataArray(values, dims=CORE_DIMS, coords=dict(plan.coords), name=KERNEL_NAME,
                         attrs=attrs)
+
+
+def cell_probes_matrix(cell: LinearisedCell | CableCell, plan: KernelPlan,
+                       pop: Population) -> np.ndarray:
+    """:func:`probes_matrix` of ``cell``, kept with a :class:`CableCell`'s cached cell
+    (the same geometry in every computation; :func:`~xkernels.engine.plans.cell_memo`)."""
+    o = plan.options
+    return cell_memo(cell, plan, pop, "probes", lambda: probes_matrix(
+        plan.probes, cell.geometry, pop, o.n_positions, o.seed), o.n_positions, o.seed)
 
 
 def probes_matrix(named: Mapping[str, Any], geometry: Geometry, pop: Population,

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import LinearisedCell
 from xkernels.engine.plans import KernelPlan, PopulationPlan, plan_population
 from xkernels.spec.network import Network
@@ -78,6 +79,9 @@ STATIONARY_TOLERANCE = 1e-6
 #: so the tight phase, not the coarse one, decides whether the cell has a resting state.
 SETTLE_PHASES = ((1e-3, 1e-2), (1e-10, SETTLE_TOLERANCE))
 COARSE_MAX = SETTLE_MAX / 2
+#: A cell still moving by more than this (mV per chunk) at the end of the coarse phase
+#: has no resting state (it fires: the tight phase is not tried, it would take minutes).
+COARSE_NEARLY = 1.0
 #: Voltage step of the central difference of the ionic currents (mV).
 VOLTAGE_STEP = 1e-3
 #: Total synaptic peak current of the quasi-active perturbation (nA).
@@ -159,14 +163,32 @@ class LinearisedMembrane:
         self._saved = None
         self._recorders: list = []
         self._baseline: np.ndarray | None = None
+        #: responses from the linear solver (:mod:`xkernels.engine.cable`)
+        self.linear = False
         if mode == "as-is":
+            self.linear = cell.uses_linear_solver()  # refuses "linear" for active cells
+            return
+        where = f"linearisation={mode!r} of population {population!r}"
+        if not getattr(cell, "in_neuron", True):  # a CableCell: only "passive" comes here
+            self.linear = True
+            exact = cell.resting_potential(tolerance=0.0)
+            v = np.full(cell.nseg, exact) if exact is not None else cell.linear_cable().rest()
+            _check_stable(cell, where, ["pas"])
+            self.state = RestingState(mode, v)
             return
         from neuron import h
 
         self._h = h
         h.CVode().use_fast_imem(1)
-        where = f"linearisation={mode!r} of population {population!r}"
         segments = cell.segments
+        mechanisms = sorted({name for seg in segments for name in _mechanisms(seg)})
+        if mode == "quasi-active" and cell.solver == "linear":
+            raise ValueError(
+                f"solver='linear' cannot be exact for population {population!r}: "
+                f"linearisation 'quasi-active' keeps the gating dynamics of its mechanisms "
+                f"{mechanisms}, which only NEURON integrates; use solver 'neuron' or "
+                "'auto', or linearisation 'passive' or 'frozen'")
+        self.linear = mode != "quasi-active" and cell.solver != "neuron"
         _check_finite(segments, where)
         if mode in ("passive", "frozen"):
             _check_linearisable(segments, mode, where)
@@ -174,6 +196,8 @@ class LinearisedMembrane:
             _keep_only(cell, (LEAK,))
         elif mode == "frozen":
             check_current_evaluation()  # before any state exists: it adds a section
+        # the synapses are placed before settling whichever the solver (they take part
+        # in NEURON's variable-step settling: the same resting state either way)
         for tau1, tau2 in dict.fromkeys((float(a), float(b)) for a, b in taus):
             self._add_synapses(tau1, tau2)
         if mode == "frozen" and state is not None:
@@ -186,6 +210,9 @@ class LinearisedMembrane:
             exact = _uniform_leak_reversal(segments) if mode == "passive" else None
             if exact is not None:
                 self._set_rest(np.full(len(segments), exact))
+            elif self.linear:  # the steady state of a linear cable: one linear solve
+                _check_stable(cell, where, mechanisms)
+                self._set_rest(cell.linear_cable().rest())
             else:
                 self._settle(where)
             v = self._voltages()
@@ -194,6 +221,10 @@ class LinearisedMembrane:
                                    f"resting state (max difference "
                                    f"{np.abs(state.v - v).max():.3g} mV)")
             self.state = RestingState(mode, v)
+        if mode != "quasi-active":
+            _check_stable(cell, where, mechanisms)
+        if self.linear:
+            return
         self._saved = h.SaveState()
         self._saved.save()
         self._t0 = float(h.t)
@@ -239,6 +270,8 @@ class LinearisedMembrane:
         if self.mode == "as-is":
             return self.cell.synaptic_response(weights, tau1, tau2, n_after, t_X)
         weights = np.asarray(weights, dtype=float)
+        if self.linear:
+            return self.cell.linear_cable().response(weights, tau1, tau2, n_after)
         n_steps = int(n_after)
         if self.mode == "quasi-active":
             total = np.abs(weights).sum()
@@ -251,6 +284,15 @@ class LinearisedMembrane:
         if self._baseline is None or self._baseline.shape[-1] != n_steps + 1:
             self._baseline = self._run(np.zeros_like(weights), tau1, tau2, n_steps)
         return self._run(weights, tau1, tau2, n_steps) - self._baseline
+
+    def signal(self, matrix: np.ndarray, weights: np.ndarray, tau1: float, tau2: float,
+               n_after: int, t_X: float) -> np.ndarray:
+        """``matrix @ response(...)``: the probe signals (n_channels, n_after + 1) of
+        :meth:`response` mapped through ``matrix`` (n_channels, nseg); the linear solver
+        maps its modes directly."""
+        if self.linear:
+            return self.cell.linear_cable().projected(matrix, weights, tau1, tau2, n_after)
+        return lin.project(matrix, self.response(weights, tau1, tau2, n_after, t_X))
 
     def _run(self, weights: np.ndarray, tau1: float, tau2: float, n_steps: int) -> np.ndarray:
         """Currents (nA) at lags 0..n_steps after a volley at one step after the rest."""
@@ -313,6 +355,8 @@ class LinearisedMembrane:
                     change = np.abs(after - before)
                     change[~np.isfinite(after)] = np.inf
                     before = after
+                if not last and np.nanmax(change) > max(settled, COARSE_NEARLY):
+                    break
         finally:
             cvode.active(0)
             cvode.atol(atol)
@@ -363,7 +407,7 @@ class LinearisedMembrane:
 @contextmanager
 def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPlan,
                inputs: PopulationPlan, mode: str, state: RestingState | None = None,
-               depth: float | None = None,
+               depth: float | None = None, memo: dict | None = None,
                ) -> Iterator[tuple[LinearisedMembrane, PopulationPlan]]:
     """The membrane of ``cell`` in ``mode`` at rest, with the g_eff shift of ``inputs``
     applied, and the inputs at that rest.
@@ -390,6 +434,9 @@ def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPl
         The resting state found on this cell before: reapplied, and ``inputs`` kept.
     depth : float, optional
         The depth node of ``cell`` (:func:`~xkernels.engine.plans.plan_population`).
+    memo : dict, optional
+        Passed to :func:`~xkernels.engine.plans.plan_population` when the inputs are
+        planned again (the same numbers, without recomputing the placement).
 
     Yields
     ------
@@ -405,7 +452,7 @@ def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPl
     with LinearisedMembrane(cell, mode, post, taus, state) as membrane:
         if state is None and membrane.state is not None and network.conductance_based:
             inputs = plan_population(network, post, cell.geometry, membrane.state.v,
-                                     plan.options.g_eff, plan.grid, depth=depth)
+                                     plan.options.g_eff, plan.grid, memo, depth=depth)
         yield membrane, inputs
 
 
@@ -467,6 +514,23 @@ def _keep_only(cell: LinearisedCell, keep: Sequence[str]) -> None:
         for name in sorted(names):
             if not name.endswith("_ion") and name not in keep:
                 sec.uninsert(name)
+
+
+def _check_stable(cell: LinearisedCell, where: str, mechanisms: Sequence[str]) -> None:
+    """Refuse a linearised membrane that is unstable at its operating point: its
+    conductance matrix (membrane leak plus axial coupling) is not positive definite,
+    so a perturbation grows instead of decaying (a negative total membrane conductance
+    the axial currents do not hold)."""
+    cable = cell.cable()
+    try:
+        np.linalg.cholesky(cable.axial + np.diag(cable.conductance))
+    except np.linalg.LinAlgError:
+        k = int(np.argmin(cable.g))
+        raise ValueError(
+            f"{where}: the linearised membrane is unstable at its operating point (its "
+            "conductance matrix is not positive definite): segment "
+            f"{cell.segment_name(k)} has the total membrane conductance {cable.g[k]:.6g} "
+            f"S/cm² (mechanisms {list(mechanisms)}); no kernel exists for it") from None
 
 
 def _uniform_leak_reversal(segments: Sequence[Any]) -> float | None:

@@ -12,6 +12,7 @@ compare by identity (``eq=False``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -337,6 +338,38 @@ def plan_population(network: Network, post: str, geometry: Geometry,
         with np.errstate(invalid="ignore", divide="ignore"):
             e_shift = np.where(g_shift > 0, g_rev / g_shift, np.nan)
     return PopulationPlan(g_shift=g_shift, inputs=inputs, e_shift=e_shift)
+
+
+def cell_memo(cell: Any, plan: KernelPlan, pop: Any, what: str, compute: Callable[[], Any],
+              *extra: Any) -> Any:
+    """``compute()``, kept in ``cell.memo`` (a cached cell's store of what depends only
+    on its geometry) under the probe definitions, the population's spread and
+    ``extra``; computed afresh when the cell has no memo or a probe is not described
+    by its definition.
+
+    Parameters
+    ----------
+    cell : object
+        A cell; its ``memo`` dict, if any, is shared by every use of the same geometry.
+    plan : KernelPlan
+        The computation (its probe definitions).
+    pop : Population
+        The population (``radius``, ``loc``, ``scale``).
+    what : str
+        Names the quantity.
+    compute : callable
+        Computes it.
+    *extra
+        Further hashable parts of the key.
+    """
+    memo = getattr(cell, "memo", None)
+    if memo is None or any(d.get("params") is None for d in plan.probe_defs.values()):
+        return compute()
+    key = (what, json.dumps(list(plan.probe_defs.items()), sort_keys=True), pop.radius,
+           pop.loc, pop.scale, *extra)
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
 
 
 def _memo(memo: dict | None, key: tuple, compute: Callable[..., Any], *args: Any) -> Any:

@@ -108,11 +108,12 @@ def _unit_responses(network: Network, post: str, plan: KernelPlan, segments: np.
     ``segments`` (used, nseg, n + 1) and the linearised peak current per synapse on each
     segment (nseg,)."""
     pop = network.population(post)
-    inputs, state, mode = prepare_population(network, post, plan)
+    inputs, state, mode, _ = prepare_population(network, post, plan)
     n = plan.grid.n_response
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     with LinearisedCell(pop.cell, pop, plan.options.dt,
-                        leak_reversal_of(plan.vrest_by_post[post])) as cell, \
+                        leak_reversal_of(plan.vrest_by_post[post]),
+                        plan.options.solver_of(post)) as cell, \
             linearised(network, post, cell, plan, inputs, mode, state) as (membrane, _):
         nseg = cell.geometry.nseg
         v = membrane.state.v if membrane.state is not None else plan.vrest_by_post[post]

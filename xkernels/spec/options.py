@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 Linearisation = Literal["as-is", "passive", "frozen", "quasi-active"]
 OperatingPoint = Literal["rest", "mean-input", "auto"]
 Averaging = Literal["reference", "depth"]
+Solver = Literal["auto", "neuron", "linear"]
 #: Membrane linearisation modes (see :mod:`xkernels.engine.membrane`); ``"as-is"``
 #: simulates the cell as specified (LFPykernels' behaviour).
 LINEARISATIONS: tuple[str, ...] = get_args(Linearisation)
@@ -55,6 +56,10 @@ OPERATING_POINTS: tuple[str, ...] = get_args(OperatingPoint)
 AUTO = "auto"
 #: Population-averaging modes (:mod:`xkernels.engine.depth_average`).
 AVERAGING_MODES: tuple[str, ...] = get_args(Averaging)
+#: How kernels are computed (:mod:`xkernels.engine.cable`): ``"neuron"`` time-steps
+#: every response in NEURON, ``"linear"`` evaluates NEURON's fixed-step scheme of a
+#: linear membrane in closed form, ``"auto"`` takes ``"linear"`` wherever it is exact.
+SOLVERS: tuple[str, ...] = get_args(Solver)
 #: Relative tolerance of "a whole number of time steps" (``tau / dt``).
 WHOLE_RTOL = 1e-9
 
@@ -112,6 +117,46 @@ def _linearisation(field: str, value: Any) -> Any:
              TypeError)
     return {str(post): check_choice(f"{field}[{post!r}]", mode, LINEARISATIONS)
             for post, mode in value.items()}
+
+
+def _solver(field: str, value: Any) -> Any:
+    if isinstance(value, str):
+        return check_choice(field, value, SOLVERS)
+    if not isinstance(value, Mapping):
+        fail(field, value, f"one of {list(SOLVERS)} or a dict population -> solver",
+             TypeError)
+    return {str(post): check_choice(f"{field}[{post!r}]", v, SOLVERS)
+            for post, v in value.items()}
+
+
+def linear_applies(mode: str, cell: Any) -> bool:
+    """Whether ``solver="auto"`` takes the linear solver for a population, from its
+    specification: its membrane linearised ``"passive"`` or ``"frozen"``, or taken
+    ``"as-is"`` with the ``passive`` biophysics preset and no ``custom_fun`` (the
+    mechanisms a callable inserts are unknown before the cell is built: NEURON).
+
+    Parameters
+    ----------
+    mode : str
+        The population's linearisation.
+    cell : CellSpec
+        Its cell (``biophysics``, ``params``).
+
+    Examples
+    --------
+    >>> from xkernels.spec.network import Network
+    >>> passive = Network.example().population("E").cell
+    >>> active = Network.example(active=True).population("E").cell
+    >>> linear_applies("as-is", passive), linear_applies("as-is", active)
+    (True, False)
+    >>> linear_applies("frozen", active), linear_applies("quasi-active", active)
+    (True, False)
+    """
+    if mode in ("passive", "frozen"):
+        return True
+    bio = cell.biophysics
+    return mode == "as-is" and isinstance(bio, Mapping) and bio.get("name") == "passive" \
+        and not cell.params.get("custom_fun")
 
 
 Flag = Annotated[bool, checked(check_bool)]
@@ -189,6 +234,20 @@ class KernelOptions(Spec):
         settles to (reported in the ``resting_state`` attribute).  Needs ``g_eff`` on,
         a conductance-based network and a ``rate`` for every presynaptic population; a
         cell with an active membrane needs a linearisation other than ``"as-is"``.
+    solver : {"auto", "neuron", "linear"} or dict
+        How the membrane responses are computed (one value, or a dict per postsynaptic
+        population).  ``"neuron"``: one NEURON simulation
+        per response.  ``"linear"``: the cell's cable is read from NEURON once and
+        NEURON's fixed-step scheme (backward Euler) is evaluated in closed form
+        (:mod:`xkernels.engine.cable`): the same kernels to rounding, no time stepping,
+        and the rest of a passive cell under the mean input is one linear solve.  It
+        needs a linear membrane -- a passive cell, or the linearisations ``"passive"``
+        and ``"frozen"`` -- and is refused for an active cell taken ``"as-is"`` and for
+        ``"quasi-active"``.  ``"auto"``: ``"linear"`` wherever it applies, else
+        ``"neuron"``, resolved per postsynaptic population by :meth:`resolve`
+        (:func:`linear_applies`: linearisation ``"passive"`` or ``"frozen"``, or the
+        ``passive`` preset taken ``"as-is"``; a callable biophysics goes to NEURON).
+        An unstable linearised membrane is refused with either.
 
     Notes
     -----
@@ -234,6 +293,7 @@ class KernelOptions(Spec):
     depth_nodes: Annotated[int, checked(check_int, minimum=1)] = 5
     operating_point: Annotated[OperatingPoint, checked(check_choice,
                                                         allowed=OPERATING_POINTS)] = AUTO
+    solver: Annotated[Solver | dict[str, Solver], checked(_solver)] = AUTO
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(type(self).model_fields))
@@ -335,17 +395,22 @@ class KernelOptions(Spec):
 
         Examples
         --------
-        >>> KernelOptions().resolved, KernelOptions(g_eff=False, operating_point="rest").resolved
-        (False, True)
+        >>> KernelOptions().resolved
+        False
+        >>> KernelOptions(g_eff=False, operating_point="rest", solver="linear").resolved
+        True
         """
-        return self.g_eff != AUTO and self.operating_point != AUTO
+        return self.g_eff != AUTO and self.operating_point != AUTO and self.solver != AUTO \
+            and not (isinstance(self.solver, Mapping) and AUTO in self.solver.values())
 
     def resolve(self, network: Network) -> KernelOptions:
         """The concrete options for ``network``, checked against it.
 
         ``g_eff="auto"`` becomes ``network.conductance_based``;
         ``operating_point="auto"`` becomes ``"mean-input"`` where g_eff is on, else
-        ``"rest"``.  Resolved options are returned as they are (after the checks).
+        ``"rest"``; ``solver="auto"`` becomes ``"linear"`` or ``"neuron"`` per
+        postsynaptic population (:func:`linear_applies`; a dict where they differ).
+        Resolved options are returned as they are (after the checks).
 
         Parameters
         ----------
@@ -408,11 +473,52 @@ class KernelOptions(Spec):
             raise ValueError("operating_point='mean-input' requires a conductance-based "
                              "network (network.conductance_based is False: current-based "
                              f"synapses have no operating point); pass {AUTO!r} or 'rest'")
-        resolved = self if (g_eff, point) == (self.g_eff, self.operating_point) else \
-            self.replace(g_eff=g_eff, operating_point=point)
+        solver = self._resolve_solver(network)
+        resolved = self if (g_eff, point, solver) == (self.g_eff, self.operating_point,
+                                                      self.solver) else \
+            self.replace(g_eff=g_eff, operating_point=point, solver=solver)
         resolved._check(network, chosen="" if self.operating_point != AUTO else
                         " (what 'auto' is on a conductance-based network)")
         return resolved
+
+    def _resolve_solver(self, network: Network) -> str | dict[str, str]:
+        """``solver`` with ``"auto"`` replaced per postsynaptic population
+        (:func:`linear_applies`): one value when all agree, else a dict."""
+        post = list(network.postsynaptic)
+        if isinstance(self.solver, Mapping):
+            _entries("solver", self.solver, post)
+        modes = self.modes(post)
+        chosen = {}
+        for name in post:
+            value = self.solver_of(name)
+            if value == AUTO:
+                value = "linear" if linear_applies(
+                    modes[name], network.population(name).cell) else "neuron"
+            chosen[name] = value
+        values = set(chosen.values())
+        return values.pop() if len(values) == 1 else chosen
+
+    def solver_of(self, post: str) -> str:
+        """The solver of postsynaptic population ``post`` (``"auto"`` until
+        :meth:`resolve`).
+
+        Parameters
+        ----------
+        post : str
+            A postsynaptic population.
+
+        Returns
+        -------
+        str
+            ``"auto"``, ``"neuron"`` or ``"linear"``.
+
+        Examples
+        --------
+        >>> KernelOptions(solver={"E": "linear", "I": "neuron"}).solver_of("I")
+        'neuron'
+        """
+        value = self.solver
+        return value.get(post, AUTO) if isinstance(value, Mapping) else value
 
     def _check(self, network: Network, chosen: str) -> None:
         """The rules of resolved options that need the network (see :meth:`resolve`)."""

@@ -42,7 +42,13 @@ import xarray as xr
 from xkernels.engine.kernels import prepare_kernels, simulate_values
 from xkernels.engine.plans import KernelPlan
 from xkernels.provenance import require_described
-from xkernels.runtime import SECONDS_PER_CELL, SECONDS_PER_SIMULATION, Runner, progress_bar
+from xkernels.runtime import (
+    SECONDS_PER_CELL,
+    SECONDS_PER_LINEAR_KERNEL,
+    SECONDS_PER_SIMULATION,
+    Runner,
+    progress_bar,
+)
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
 from xkernels.store import (
@@ -54,9 +60,9 @@ from xkernels.store import (
 )
 from xkernels.store.publish import locked, recover
 from xkernels.sweeps.grid import Axis, grid_points, parse_grid
-from xkernels.sweeps.planning import PointPlan, collect_geometries, plan_points
+from xkernels.sweeps.planning import PointPlan, collect_geometries, geometry_key, plan_points
 from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_hash, sweep_template
-from xkernels.sweeps.superposition import choose_method, run_superposition
+from xkernels.sweeps.superposition import choose_method, linear_cells, run_superposition
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +239,7 @@ def _compute(runner: Runner, plan: KernelPlan, template: xr.DataArray, axes: Seq
     """Plan, then compute the points ``specs`` (at grid positions ``indices``) into
     ``values_out`` or the store."""
     geometries = collect_geometries(runner, specs, plan.Y, plan.options.dt)
+    _check_solver(plan, specs, geometries)
     plans = plan_points(specs, geometries, plan)  # validates every point
     chosen = choose_method(method, plan, plans, geometries)
     logger.info("sweep: computing %d of %d points by %s", len(specs),
@@ -242,7 +249,8 @@ def _compute(runner: Runner, plan: KernelPlan, template: xr.DataArray, axes: Seq
     if chosen == "superposition":
         batches = run_superposition(runner, plans, plan, progress=progress)
     else:
-        batches = run_simulations(runner, specs, plans, plan.probes)
+        batches = run_simulations(runner, specs, plans, plan.probes,
+                                  linear_cells(plan, geometries))
     with progress_bar(len(specs), progress, f"sweep ({chosen})") as bar:
         for batch, values in batches:
             if path is not None:
@@ -273,8 +281,31 @@ def simulate_points(specs: Sequence[PointSpec], probes: Any) -> np.ndarray:
                      for spec in specs])
 
 
+def _check_solver(plan: KernelPlan, specs: Sequence[PointSpec],
+                  geometries: Mapping[tuple, tuple[Any, bool]]) -> None:
+    """Refuse ``solver="linear"`` where it cannot be exact, before anything is computed
+    or written: an active cell taken ``"as-is"``, or ``"quasi-active"``."""
+    for post, mode in plan.linearisation.items():
+        if plan.options.solver_of(post) != "linear":
+            continue
+        if mode == "quasi-active":
+            raise ValueError(f"solver='linear' cannot be exact for population {post!r}: "
+                             "linearisation 'quasi-active' keeps the gating dynamics, "
+                             "which only NEURON integrates; use solver 'neuron' or 'auto'")
+        if mode != "as-is":
+            continue
+        for spec in specs:
+            if not geometries[geometry_key(spec.network.population(post))][1]:
+                raise ValueError(f"solver='linear' cannot be exact for population "
+                                 f"{post!r}: its membrane has nonlinear mechanisms and is "
+                                 "taken as it is (linearisation 'as-is'); choose "
+                                 "linearisation 'passive' or 'frozen', or solver 'neuron' "
+                                 "or 'auto'")
+
+
 def run_simulations(runner: Runner, specs: Sequence[PointSpec], plans: Sequence[PointPlan],
-                    probes: Mapping[str, Any]) -> Iterator[tuple[list[int], np.ndarray]]:
+                    probes: Mapping[str, Any], linear: frozenset = frozenset()
+                    ) -> Iterator[tuple[list[int], np.ndarray]]:
     """Yield batches ``(point numbers, kernels)`` of every point, fully simulated.
 
     Parameters
@@ -288,6 +319,9 @@ def run_simulations(runner: Runner, specs: Sequence[PointSpec], plans: Sequence[
         estimate.
     probes : Mapping[str, Any]
         The probes by name.
+    linear : frozenset
+        Geometry keys of the cells computed by the linear solver (cheaper: small
+        sweeps of them run in this process, :meth:`~xkernels.runtime.Runner.inline`).
 
     Yields
     ------
@@ -295,8 +329,11 @@ def run_simulations(runner: Runner, specs: Sequence[PointSpec], plans: Sequence[
         ``(point numbers, kernels)`` with kernels of shape
         ``(len(points), X, Y, probe_channel, tau)``, in completion order.
     """
-    per_point = sum(2 * SECONDS_PER_CELL + len(item.plan.inputs) * SECONDS_PER_SIMULATION
-                    for item in plans[0].values()) if plans else 0.0
+    per_point = sum(
+        len(item.plan.inputs) * item.nodes * SECONDS_PER_LINEAR_KERNEL
+        if geometry_key(item.population) in linear else
+        2 * SECONDS_PER_CELL + len(item.plan.inputs) * SECONDS_PER_SIMULATION
+        for item in plans[0].values()) if plans else 0.0
     seconds = len(specs) * per_point
     # a few points per task when distributed: fewer round trips, still ~4 tasks per worker
     size = max(1, min(MAX_POINTS_PER_TASK,

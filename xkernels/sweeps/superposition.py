@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -97,6 +98,30 @@ def _not_superposable(plan: KernelPlan, plans: Sequence[PointPlan],
     return reasons, (fixes if not nonlinear else None)
 
 
+def linear_cells(plan: KernelPlan, geometries: Mapping[tuple, tuple[Any, bool]]
+                  ) -> frozenset:
+    """Geometry keys of the cells whose kernels come from the linear solver without
+    NEURON (passive cells, solver not ``"neuron"``, linearisation ``"as-is"`` or
+    ``"passive"``): their points are linear algebra, cheap to compute one by one.
+
+    Parameters
+    ----------
+    plan : KernelPlan
+        The base computation (solver, linearisation).
+    geometries : Mapping
+        Geometry key -> ``(geometry, is_linear)``.
+
+    Returns
+    -------
+    frozenset
+        The geometry keys.
+    """
+    if any(plan.options.solver_of(post) == "neuron" or mode not in ("as-is", "passive")
+           for post, mode in plan.linearisation.items()):
+        return frozenset()
+    return frozenset(key for key, (_, linear) in geometries.items() if linear)
+
+
 def choose_method(method: str, plan: KernelPlan, plans: Sequence[PointPlan],
                   geometries: Mapping[tuple, tuple[Geometry, bool]]) -> str:
     """``"superposition"`` or ``"simulate"`` for ``method`` in auto/superposition/simulate.
@@ -133,7 +158,8 @@ def choose_method(method: str, plan: KernelPlan, plans: Sequence[PointPlan],
     -----
     UserWarning
         ``method="auto"`` where the superposition does not apply to more than one
-        point: every point is simulated; the message says why and names the options
+        point and the points need NEURON (not every cell computed by the linear
+        solver): every point is simulated; the message says why and names the options
         that bring the fast path back.
     """
     if method == "simulate":
@@ -144,7 +170,8 @@ def choose_method(method: str, plan: KernelPlan, plans: Sequence[PointPlan],
         if method == "superposition":
             raise ValueError(f"method='superposition' needs {needs}; use "
                              "method='simulate' or 'auto'")
-        if len(plans) > 1:
+        cheap = set(geometries) <= linear_cells(plan, geometries)  # no NEURON per point
+        if len(plans) > 1 and not cheap:
             remedy = ("no option makes it apply to these cells" if fixes is None else
                       "pass " + " and ".join(fixes) + " to use it (LFPykernels' "
                       "approximation where it changes the kernels)")
@@ -189,7 +216,8 @@ def unit_response_task(item: CellPlan, plan: KernelPlan,
     from xkernels.engine.cells import LinearisedCell
 
     pop, options = item.population, plan.options
-    with LinearisedCell(pop.cell, pop, options.dt, item.e_pas) as cell:
+    with LinearisedCell(pop.cell, pop, options.dt, item.e_pas,
+                        options.solver_of(pop.name)) as cell:
         cell.shift_g_pas(item.plan.g_shift)
         if options.averaging == "depth":
             matrices = depth_matrices(plan.probes, cell.geometry, pop,

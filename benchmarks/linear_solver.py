@@ -1,0 +1,299 @@
+"""Benchmark: solver="linear" against solver="neuron" (issue 23), same process.
+
+1. The README network (2 x 2 kernels, 13-channel LFP + CDM, tau = 50 ms, g_eff on;
+   LFPykernels' approximation, then the default options: depth averaging at the
+   mean-input operating point) and the microcircuit's 64 kernels (16-channel LFP + CDM,
+   g_eff off), ``compute_kernels`` with each solver, interleaved, best of ``--repeat``
+   CPU times; the largest deviation per channel relative to the channel's peak.
+2. A large reconstructed cell: a NeuroMorpho reconstruction shipped with Brian2
+   (benchmarks/cells/mp_ma_40984_gc2.CNG.swc, loaded without a template) with segments
+   of at most 1.5 µm (1205 segments) as both populations of the README network: the
+   first call (NEURON cell read, eigendecomposition) and a repeated one, with the peak
+   memory the linear solver allocates (tracemalloc).
+3. A 100-point sweep of the E->E ``tau2`` x the E ``rate`` with g_eff on the README
+   network (every point changes the membrane), in this process, with points checked
+   against ``compute_kernels(solver="neuron")``.
+4. Where the time of one README computation goes (cProfile, top functions).
+
+    python benchmarks/linear_solver.py [--repeat 5] [--skip-large] [--skip-profile]
+    python benchmarks/linear_solver.py --figure docs/linear_solver.png
+
+``benchmarks/kernels.py --solver`` and ``benchmarks/microcircuit.py --solver`` run
+part 1 for their network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+CELLS = Path(__file__).resolve().parent / "cells"
+README_GCP = {"z": np.linspace(1000.0, -200.0, 13), "sigma": 0.3, "R": 150.0,
+              "sigma_z": 75.0}
+README_OPTIONS = {"dt": 2 ** -4, "tau": 50.0, "t_X": 500.0, "Vrest": -65.0, "g_eff": True,
+                  "averaging": "reference", "operating_point": "rest"}
+
+
+def worst(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest difference per channel relative to that channel's peak (channels with a
+    zero peak skipped; inf if either has a non-finite value)."""
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("inf")
+    out = 0.0
+    for c in range(a.shape[2]):
+        peak = np.abs(b[:, :, c]).max()
+        if peak > 0:
+            out = max(out, float(np.abs(a[:, :, c] - b[:, :, c]).max() / peak))
+    return out
+
+
+def compare(name: str, run, repeat: int) -> dict:
+    """``run(solver)`` -> kernels, for both solvers, interleaved; best CPU times."""
+    run("neuron")
+    run("linear")  # warm-up: NEURON libraries, cached cells
+    times = {"neuron": [], "linear": []}
+    values = {}
+    for _ in range(repeat):
+        for solver in ("neuron", "linear"):
+            start = time.process_time()
+            values[solver] = run(solver).values
+            times[solver].append(time.process_time() - start)
+    t_n, t_l = min(times["neuron"]), min(times["linear"])
+    dev = worst(values["linear"], values["neuron"])
+    parts = {solver: responses(run, solver) for solver in ("neuron", "linear")}
+    print(f"{name}: neuron {1e3 * t_n:.1f} ms, linear {1e3 * t_l:.1f} ms CPU "
+          f"(best of {repeat}): {t_n / t_l:.1f}x; largest deviation {dev:.2e} of the "
+          f"channel peak.  The responses alone (LinearisedMembrane.signal, profiled): "
+          f"neuron {1e3 * parts['neuron']:.1f} ms, linear {1e3 * parts['linear']:.2f} ms: "
+          f"{parts['neuron'] / parts['linear']:.0f}x", flush=True)
+    return {"neuron": t_n, "linear": t_l, "deviation": dev}
+
+
+def responses(run, solver: str, repeat: int = 3) -> float:
+    """Seconds per computation spent in the membrane responses (the part the solver
+    replaces): cumulative time of ``LinearisedMembrane.signal``, best of ``repeat``."""
+    best = float("inf")
+    for _ in range(repeat):
+        prof = cProfile.Profile()
+        prof.enable()
+        run(solver)
+        prof.disable()
+        stats = pstats.Stats(prof).stats
+        best = min(best, sum(v[3] for k, v in stats.items()
+                             if k[0].endswith("membrane.py") and k[2] == "signal"))
+    return best
+
+
+def readme(solver: str):
+    import xkernels
+
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    return xkernels.compute_kernels(xkernels.Network.example(), probes, solver=solver,
+                                    **README_OPTIONS)
+
+
+def readme_defaults(solver: str):
+    """The README network with the default options (depth averaging at the mean-input
+    operating point on this conductance-based network)."""
+    import xkernels
+
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    return xkernels.compute_kernels(xkernels.Network.example(), probes, solver=solver,
+                                    dt=2 ** -4, tau=50.0)
+
+
+def microcircuit(solver: str):
+    import xkernels
+
+    gcp = {"z": -100.0 * np.arange(16), "sigma": 0.3, "R": 564.19, "sigma_z": 100.0}
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **gcp),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    return xkernels.compute_kernels(xkernels.Network.microcircuit(thalamus=False), probes,
+                                    solver=solver, **{**README_OPTIONS, "g_eff": False})
+
+
+def large_network():
+    """The README network with a 1205-segment reconstructed cell as both populations."""
+    import xkernels
+
+    cell = {"morphology": str(CELLS / "mp_ma_40984_gc2.CNG.swc"),  # no template needed
+            "biophysics": {"name": "passive", "g_pas": 3e-4, "e_pas": None},
+            "params": {"nsegs_method": "fixed_length", "max_nsegs_length": 1.5}}
+    spec = xkernels.Network.example().to_dict()
+    for pop in spec["populations"]:
+        pop["cell"] = cell
+    for conn in spec["connections"]:
+        conn["placement"]["sections"] = ["allsec"]
+    return xkernels.Network.from_dict(spec)
+
+
+def large_cell() -> None:
+    import xkernels
+    from xkernels.engine.cells import LinearisedCell
+
+    net = large_network()
+    pop = net.population("E")
+    with LinearisedCell(pop.cell, pop, 2 ** -4, -65.0) as cell:
+        nseg = cell.nseg
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+
+    def run(solver):
+        return xkernels.compute_kernels(net, probes, solver=solver, **README_OPTIONS)
+
+    start = time.process_time()
+    ref = run("neuron")
+    t_neuron = time.process_time() - start
+    tracemalloc.start()
+    start = time.process_time()
+    first = run("linear")
+    t_first = time.process_time() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    start = time.process_time()
+    run("linear")
+    t_again = time.process_time() - start
+    start = time.process_time()
+    run("neuron")
+    t_neuron_again = time.process_time() - start
+    kernel_dev = max(float(np.abs(first.values[x, y] - ref.values[x, y]).max()
+                           / np.abs(ref.values[x, y]).max())
+                     for x in range(2) for y in range(2))
+    print(f"large cell ({nseg} segments, 4 kernels): neuron {t_neuron:.2f} s (again "
+          f"{t_neuron_again:.2f} s); linear first call {t_first:.2f} s (cell read, "
+          f"eigendecomposition; peak {peak / 2 ** 20:.0f} MiB traced), again "
+          f"{t_again:.3f} s: {t_neuron_again / t_again:.0f}x; deviation "
+          f"{kernel_dev:.1e} of each kernel's peak, {worst(first.values, ref.values):.1e} "
+          "of the weakest channel's peak", flush=True)
+
+
+def sweep_points(n: int = 10) -> None:
+    import xkernels
+
+    probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
+              "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    net = xkernels.Network.example()
+    tau2 = list(np.linspace(1.0, 4.0, n))
+    rate = list(np.linspace(1.0, 10.0, n))
+    grid = {"connections[E->E].synapse.tau2": tau2, "populations[E].rate": rate}
+    readme("linear")
+    start, cpu = time.perf_counter(), time.process_time()
+    S = xkernels.sweep(net, grid, probes, progress=False, **README_OPTIONS)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    devs = []
+    for i, j in [(0, 0), (n // 2, n - 1), (n - 1, n // 3)]:
+        point = net.with_values({"connections[E->E].synapse.tau2": tau2[i],
+                                 "populations[E].rate": rate[j]})
+        ref = xkernels.compute_kernels(point, probes, solver="neuron", **README_OPTIONS)
+        devs.append(worst(S.values[i, j], ref.values))
+    print(f"sweep tau2 x rate ({n * n} points, g_eff, default client): {cpu:.2f} s CPU, "
+          f"{wall:.2f} s wall ({n * n / cpu:.0f} points per CPU second); 3 points against "
+          "solver='neuron': largest "
+          f"deviation {max(devs):.1e}", flush=True)
+
+
+#: Stages of one computation: (label, file suffix, function name), cumulative times.
+STAGES = (("prepare_kernels (validation, probe definitions, content hash)",
+           "engine/kernels.py", "prepare_kernels"),
+          ("prepare_population (cell, synapse placement, delay densities)",
+           "engine/kernels.py", "prepare_population"),
+          ("simulate_population (everything below)", "engine/kernels.py",
+           "simulate_population"),
+          ("  probe matrices", "engine/kernels.py", "cell_probes_matrix"),
+          ("  membrane responses (the solver)", "engine/membrane.py", "signal"),
+          ("  delay convolution and window", "engine/linearisation.py",
+           ("finish_kernel", "finish_kernels")),
+          ("label_kernels (DataArray, values digest)", "engine/kernels.py",
+           "label_kernels"))
+
+
+def profile(solver: str = "linear", n: int = 20) -> None:
+    """Where the CPU time of one README computation goes, by stage."""
+    readme(solver)
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(n):
+        readme(solver)
+    prof.disable()
+    stats = pstats.Stats(prof).stats
+    total = sum(v[2] for v in stats.values())
+    print(f"where the time goes, README network, solver={solver!r} (cProfile, mean of {n}; "
+          f"total {1e3 * total / n:.1f} ms with profiling overhead):")
+    for label, suffix, name in STAGES:
+        names = name if isinstance(name, tuple) else (name,)
+        cum = sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] in names)
+        print(f"  {label:66s} {1e3 * cum / n:6.2f} ms")
+
+
+def figure(path: Path) -> None:
+    """Exactness figure: the README network's kernels from both solvers and their
+    difference per lag, relative to each channel's peak."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    H_n, H_l = readme("neuron"), readme("linear")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    tau = H_n["tau"].values
+    for x in H_n.X.values:
+        for y in H_n.Y.values:
+            cdm_n = H_n.sel(X=x, Y=y).xk.probe("cdm").values[0]
+            cdm_l = H_l.sel(X=x, Y=y).xk.probe("cdm").values[0]
+            line, = axes[0].plot(tau, cdm_n, lw=2.5, alpha=0.5, label=f"{x}→{y} neuron")
+            axes[0].plot(tau, cdm_l, "--", color=line.get_color(), lw=1,
+                         label=f"{x}→{y} linear")
+            peak = np.abs(H_n.sel(X=x, Y=y).values).max(axis=-1, keepdims=True)
+            rel = np.abs(H_l.sel(X=x, Y=y).values - H_n.sel(X=x, Y=y).values) / peak
+            axes[1].semilogy(tau[tau > 0], np.maximum(rel.max(axis=0)[tau > 0], 1e-18),
+                             color=line.get_color(), lw=1, label=f"{x}→{y}")
+    axes[0].set(xlim=(-2, 25), xlabel="τ (ms)", ylabel="CDM kernel (nA µm per spike)",
+                title="README network: solver='neuron' vs 'linear'")
+    axes[0].legend(fontsize=7, ncol=2)
+    axes[1].axhline(1e-9, color="k", ls=":", lw=1)
+    axes[1].text(tau.max() * 0.98, 1.4e-9, "test tolerance 1e-9", ha="right", fontsize=8)
+    axes[1].set(xlabel="τ (ms)", ylabel="|linear − neuron| / channel peak",
+                title="largest over the 14 channels", ylim=(1e-17, 1e-7))
+    axes[1].legend(fontsize=7)
+    fig.savefig(path, dpi=120)
+    print(f"figure: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-profile", action="store_true")
+    parser.add_argument("--figure", type=Path, default=None,
+                        help="only write the exactness figure to this path")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    if args.figure is not None:
+        figure(args.figure)
+        return
+    compare("README network (4 kernels)", readme, args.repeat)
+    compare("README network, default options (depth, mean-input)", readme_defaults,
+            args.repeat)
+    compare("microcircuit (64 kernels)", microcircuit, args.repeat)
+    if not args.skip_large:
+        large_cell()
+    sweep_points()
+    if not args.skip_profile:
+        profile("linear")
+        profile("neuron")
+
+
+if __name__ == "__main__":
+    main()

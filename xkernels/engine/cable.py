@@ -1,0 +1,312 @@
+"""The linear solver: NEURON's fixed-step scheme for a linear cable, without time stepping.
+
+A cell whose membrane is linear (only the leak ``pas``: a passive cell, or a cell
+linearised ``"passive"`` or ``"frozen"``, :mod:`xkernels.engine.membrane`) is the linear
+system, per segment i (currents in nA, potentials in mV, time in ms)
+
+    C_i dv_i/dt + G_i (v_i - E_i) + Σ_j A_ij v_j + u_i(t) = 0
+
+with C the membrane capacitance (nF), G the leak conductance (µS), A the axial
+conductance Laplacian between segments (µS; NEURON's zero-area nodes at section ends
+eliminated exactly) and u the synaptic currents of ``Exp2SynI``.  NEURON's fixed step
+(backward Euler, ``secondorder=0``) is, for the deviation x = v - v_rest,
+
+    (K + G + A) x[n+1] = K x[n] - u[n],      K = C / dt,
+
+with ``u[n] = w * peak_norm * (a1**k - a2**k)`` (``k`` steps after the event, ``a =
+exp(-dt / tau)``: the ``cnexp`` update of the synapse states, the current evaluated
+before the update), and the ``i_membrane_`` NEURON records is ``-A x[n+1]``
+(capacitive, leak and synaptic current together: Kirchhoff's law at every node).
+
+:class:`LinearCable` diagonalises the symmetric matrix ``S = K^-1/2 (K + G + A) K^-1/2
+= Q Λ Qᵀ`` once.  In the modes ``y = Qᵀ K^1/2 x`` the recursion decouples into scalar
+recursions with poles ``1 / λ_m`` driven by the synapse's two exponentials, whose
+solution is a closed form (a divided difference of powers): the response to any
+weights, time constants and lags is a few matrix products, for every synapse segment
+at once.  The steady state of a leak with per-segment reversal ``E`` (the resting
+state, the mean-input operating point) is one linear solve, ``(G + A) v = G E``.
+
+Nothing here imports NEURON: :meth:`xkernels.engine.cells.NeuronCell.cable` reads the
+:class:`Cable` from the cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+__all__ = ["Cable", "LinearCable", "linear_cable", "peak_norm"]
+
+
+@dataclass(frozen=True, eq=False)
+class Cable:
+    """A linear cable: per-segment membrane and the axial conductances between segments.
+
+    Attributes
+    ----------
+    area : ndarray
+        Membrane area per segment (µm²), shape (nseg,).
+    cm : ndarray
+        Specific capacitance (µF/cm²).
+    g : ndarray
+        Leak conductance (S/cm²).
+    e : ndarray
+        Leak reversal potential (mV).
+    axial : ndarray
+        Axial conductance Laplacian between segments (µS), shape (nseg, nseg),
+        symmetric, rows summing to zero.
+
+    Examples
+    --------
+    The cable of a cell is read from NEURON
+    (:meth:`xkernels.engine.cells.NeuronCell.cable`); by hand, two coupled segments:
+
+    >>> import numpy as np
+    >>> cable = Cable(area=np.full(2, 1000.0), cm=np.ones(2), g=np.full(2, 1e-4),
+    ...               e=np.full(2, -65.0), axial=np.array([[0.01, -0.01], [-0.01, 0.01]]))
+    >>> cable.nseg, cable.capacitance, cable.conductance      # nF, µS
+    (2, array([0.01, 0.01]), array([0.001, 0.001]))
+    """
+
+    area: np.ndarray
+    cm: np.ndarray
+    g: np.ndarray
+    e: np.ndarray
+    axial: np.ndarray
+
+    @property
+    def nseg(self) -> int:
+        """Number of segments."""
+        return self.area.size
+
+    @property
+    def capacitance(self) -> np.ndarray:
+        """Membrane capacitance per segment (nF)."""
+        return self.cm * self.area * 1e-5
+
+    @property
+    def conductance(self) -> np.ndarray:
+        """Leak conductance per segment (µS)."""
+        return self.g * self.area * 1e-2
+
+
+def peak_norm(tau1: float, tau2: float) -> tuple[float, float, float]:
+    """``Exp2SynI``'s peak normalisation and time constants as its INITIAL block sets
+    them: ``tau1`` clipped to ``0.9999 tau2``.
+
+    Returns
+    -------
+    tuple
+        ``(factor, tau1, tau2)``.
+
+    Examples
+    --------
+    >>> round(float(peak_norm(0.2, 1.8)[0]), 6)
+    1.480583
+    """
+    tau1, tau2 = float(tau1), float(tau2)
+    if tau1 / tau2 > 0.9999:
+        tau1 = 0.9999 * tau2
+    t_peak = np.log(tau2 / tau1) * tau1 * tau2 / (tau2 - tau1)
+    return float(1.0 / (np.exp(-t_peak / tau2) - np.exp(-t_peak / tau1))), tau1, tau2
+
+
+def _powers_difference(rho: np.ndarray, a: float, n: np.ndarray) -> np.ndarray:
+    """``(rho**n - a**n) / (rho - a)`` (= Σ_{k<n} rho**(n-1-k) a**k), stably for any
+    bases in (0, 1]: with ``b`` the larger base and ``δ = log(smaller / b) <= 0`` it is
+    ``b**(n-1) expm1(n δ) / expm1(δ)`` (``n`` where ``δ = 0``), which neither cancels
+    for nearby bases nor overflows for distant ones.
+
+    ``rho`` has shape (m,), ``n`` shape (T,) of ints >= 0; the result (m, T)."""
+    log_rho = np.log(rho)[:, None]
+    log_a = np.log(a)
+    high = np.maximum(log_rho, log_a)
+    delta = np.minimum(log_rho, log_a) - high
+    nn = n[None, :].astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.expm1(nn * delta) / np.expm1(delta)
+    ratio = np.where(delta == 0.0, nn, ratio)
+    return np.exp((nn - 1.0) * high) * ratio
+
+
+class LinearCable:
+    """NEURON's fixed-step response of a linear :class:`Cable` at time step ``dt``.
+
+    Parameters
+    ----------
+    cable : Cable
+        The cable (its leak as it is during the response: g_eff shift included).
+    dt : float
+        Time step (ms).
+
+    Raises
+    ------
+    ValueError
+        An unstable membrane: the cable's conductance matrix ``G + A`` is not positive
+        definite (a negative membrane conductance that the axial currents do not
+        hold).
+
+    Examples
+    --------
+    One cylinder of two segments, 1 nA peak synapse on the first:
+
+    >>> import numpy as np
+    >>> A = np.array([[1.0, -1.0], [-1.0, 1.0]]) * 1e-2       # µS
+    >>> cable = Cable(area=np.full(2, 1000.0), cm=np.ones(2), g=np.full(2, 1e-4),
+    ...               e=np.full(2, -65.0), axial=A)
+    >>> solver = LinearCable(cable, dt=0.1)
+    >>> imem = solver.response(np.array([1.0, 0.0]), 0.2, 1.8, 50)
+    >>> imem.shape, bool(abs(imem.sum(axis=0)).max() < 1e-15)  # currents sum to zero
+    ((2, 51), True)
+    """
+
+    def __init__(self, cable: Cable, dt: float) -> None:
+        # the membrane as it is now (the caller's arrays may change later)
+        self.cable = replace(cable, cm=cable.cm.copy(), g=cable.g.copy(), e=cable.e.copy())
+        cable = self.cable
+        self.dt = float(dt)
+        K = cable.capacitance / self.dt
+        G = cable.conductance
+        A = cable.axial
+        self._G = G
+        self._A = A
+        self._modal: dict = {}
+        s = 1.0 / np.sqrt(K)
+        S = (A + np.diag(K + G)) * s[:, None] * s[None, :]
+        lam, Q = np.linalg.eigh(S)
+        self.poles = 1.0 / lam                         # per mode, per step
+        self._in = s[:, None] * Q                      # K^-1/2 Q: weights -> modes
+        self._out = -(A @ (s[:, None] * Q))            # modes -> i_membrane_ (nA)
+        if not lam.min() > 1.0:
+            # backward Euler of a stable system has every pole 1 / λ in (0, 1)
+            k = int(np.argmin(cable.g))
+            raise ValueError(
+                "the linear membrane is unstable: its conductance matrix (leak and axial) "
+                f"is not positive definite (segment {k} has the membrane conductance "
+                f"{cable.g[k]:.6g} S/cm²)")
+
+    @property
+    def nseg(self) -> int:
+        """Number of segments."""
+        return self.cable.nseg
+
+    def rest(self, e: np.ndarray | None = None) -> np.ndarray:
+        """The steady state (mV per segment) of the leak with reversal ``e`` (default:
+        the cable's): ``(G + A) v = G e``.
+
+        Parameters
+        ----------
+        e : ndarray, optional
+            Leak reversal potential per segment (mV).
+        """
+        e = self.cable.e if e is None else np.asarray(e, dtype=float)
+        return np.linalg.solve(self._A + np.diag(self._G), self._G * e)
+
+    def modal_kernel(self, tau1: float, tau2: float, n_after: int) -> np.ndarray:
+        """Per mode, its response at lags ``0..n_after`` to a unit synapse event
+        delivered at lag 0 (unit modal input): shape (nseg, n_after + 1).
+
+        The event is delivered at the start of the step from lag 0 to lag 1; the
+        synaptic current of the step ending at lag ``n`` is
+        ``peak_norm (a1**(n-1) - a2**(n-1))``; the mode obeys ``y[n+1] = ρ (y[n] -
+        u[n])``.
+        """
+        key = (float(tau1), float(tau2), int(n_after))
+        found = self._modal.get(key)  # local: safe when threads share this solver
+        if found is None:
+            found = self._modal_kernel(*key)
+            if len(self._modal) >= 8:
+                self._modal.clear()
+            self._modal[key] = found
+        return found
+
+    def _modal_kernel(self, tau1: float, tau2: float, n_after: int) -> np.ndarray:
+        f, t1, t2 = peak_norm(tau1, tau2)
+        a1, a2 = np.exp(-self.dt / t1), np.exp(-self.dt / t2)
+        rho = self.poles
+        n = np.arange(n_after + 1)
+        # y[n] = -Σ_{k<n} ρ^{n-k} u[k] = -ρ Σ_{k<n} ρ^{n-1-k} f (a1^k - a2^k)
+        y = _powers_difference(rho, a1, n) - _powers_difference(rho, a2, n)
+        return -f * rho[:, None] * y
+
+    def response(self, weights: np.ndarray, tau1: float, tau2: float,
+                 n_after: int) -> np.ndarray:
+        """Membrane currents after one synchronous volley of ``Exp2SynI`` synapses.
+
+        Parameters
+        ----------
+        weights : ndarray
+            Peak current per segment (nA), shape (nseg,); positive is inward.
+        tau1, tau2 : float
+            Rise and decay time constants (ms).
+        n_after : int
+            Lags (steps) after the volley.
+
+        Returns
+        -------
+        ndarray
+            Shape (nseg, n_after + 1): the change of ``i_membrane_`` (nA) at lags
+            ``0..n_after``, as :meth:`xkernels.engine.membrane.LinearisedMembrane.response`.
+        """
+        c = self._in.T @ np.asarray(weights, dtype=float)
+        return self._out @ (c[:, None] * self.modal_kernel(tau1, tau2, n_after))
+
+    def mapped(self, matrix: np.ndarray) -> np.ndarray:
+        """``matrix @`` (modes -> membrane currents): signals per unit mode, shape
+        (n_channels, nseg); the last matrix's product is kept."""
+        matrix = np.asarray(matrix)
+        last = getattr(self, "_mapped", None)  # local: safe when threads share this solver
+        if last is None or last[0] is not matrix:
+            last = self._mapped = (matrix, matrix @ self._out)
+        return last[1]
+
+    def projected(self, matrix: np.ndarray, weights: np.ndarray, tau1: float, tau2: float,
+                  n_after: int) -> np.ndarray:
+        """``matrix @ response(weights, ...)`` without forming the currents: shape
+        (n_channels, n_after + 1); ``weights`` may be (nseg,) or (nseg, n_vol) for
+        several volleys at once (then (n_vol, n_channels, n_after + 1))."""
+        w = np.asarray(weights, dtype=float)
+        F = self.modal_kernel(tau1, tau2, n_after)
+        R = self.mapped(matrix)                         # (n_ch, modes)
+        c = self._in.T @ w                              # (modes,) or (modes, n_vol)
+        if c.ndim == 1:
+            return (R * c[None, :]) @ F
+        return np.einsum("cm,mv,mt->vct", R, c, F, optimize=True)
+
+
+#: Recently built :class:`LinearCable` objects (key -> solver), :func:`linear_cable`.
+_SOLVERS: dict = {}
+SOLVERS_KEPT = 64
+
+
+def linear_cable(cable: Cable, dt: float, membrane: bytes) -> LinearCable:
+    """The :class:`LinearCable` of ``cable`` at ``dt``, reused while the same cable
+    (same axial matrix object) and the same ``membrane`` (bytes of cm, g, e) come
+    again in this process.
+
+    Parameters
+    ----------
+    cable : Cable
+        The cable.
+    dt : float
+        Time step (ms).
+    membrane : bytes
+        Identifies the cable's membrane arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[1.0, -1.0], [-1.0, 1.0]]) * 1e-2
+    >>> cable = Cable(np.full(2, 1e3), np.ones(2), np.full(2, 1e-4), np.full(2, -65.0), A)
+    >>> key = cable.g.tobytes()
+    >>> linear_cable(cable, 0.1, key) is linear_cable(cable, 0.1, key)
+    True
+    """
+    key = (id(cable.axial), float(dt), membrane)
+    found = _SOLVERS.get(key)
+    if found is None or found.cable.axial is not cable.axial:
+        while len(_SOLVERS) >= SOLVERS_KEPT:
+            _SOLVERS.pop(next(iter(_SOLVERS), None), None)  # threads may race here
+        found = _SOLVERS[key] = LinearCable(cable, dt)
+    return found
