@@ -291,6 +291,7 @@ probes = {
     # sigma_z: the depth smoothing of the probe, >= every population's depth spread
     # (L2/3: 146 µm), which the default averaging="depth" integrates itself
     "lfp": xk.GaussCylinderPotential(z=z, sigma=0.3, R=mc.COLUMN_RADIUS, sigma_z=150.0),
+    "csd": xk.CSDProbe(z=z, R=mc.COLUMN_RADIUS),   # 100 µm slabs around the contacts
     "cdm": xk.CurrentDipoleMomentZ(),
     "eeg": xk.EEGProbe(eeg_electrodes()),
 }
@@ -332,14 +333,17 @@ nest_mc.summary(spikes, TRANSIENT)    # rates in spikes/s per neuron"""),
         ("code", """rates = nest_mc.population_rates(spikes, t_start=TRANSIENT)  # full-size counts/bin
 signals = rates.xk.convolve(H).compute()
 signals"""),
-        ("md", """The laminar LFP (its temporal mean removed) and its current source density,
-CSD(z) = −σ (V(z + h) − 2 V(z) + V(z − h)) / h² (σ = 0.3 S/m, h = 100 µm; inner contacts)."""),
+        ("md", """The laminar LFP and the current source density (CSD) of the column, both with
+their temporal mean removed. The CSD is a probe like the LFP (`xk.CSDProbe`: the
+membrane current per volume of 100 µm slabs of the column around the contacts, in
+µA/mm³; sinks negative): its own kernels convolved with the same rates, the ground
+truth that a second spatial derivative of the LFP estimates."""),
         ("code", """lfp = signals.xk.probe("lfp")
 window = slice(TRANSIENT, min(TRANSIENT + 500, float(lfp.time[-1])))
 V = lfp.sel(time=window)
 V = V - V.mean("time")        # fluctuations (the mean of the rates gives a DC offset)
-h = 100.0
-csd = -0.3 * (V.values[:-2] - 2 * V.values[1:-1] + V.values[2:]) / h**2 * 1e6   # µA/mm³
+csd = signals.xk.probe("csd").sel(time=window)
+csd = csd - csd.mean("time")  # µA/mm³
 t = V.time.values
 fig, (a0, a1) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
 v0 = float(abs(V).max())
@@ -347,8 +351,8 @@ im = a0.imshow(V.values, aspect="auto", cmap="RdBu_r", vmin=-v0, vmax=v0,
                extent=[t[0], t[-1], z[-1] - 50, z[0] + 50])
 plt.colorbar(im, ax=a0, label="LFP (mV)")
 c0 = float(abs(csd).max())
-im = a1.imshow(csd, aspect="auto", cmap="RdBu_r", vmin=-c0, vmax=c0,
-               extent=[t[0], t[-1], z[-2] - 50, z[1] + 50])
+im = a1.imshow(csd.values, aspect="auto", cmap="RdBu_r", vmin=-c0, vmax=c0,
+               extent=[t[0], t[-1], z[-1] - 50, z[0] + 50])
 plt.colorbar(im, ax=a1, label="CSD (µA/mm³)")
 for ax in (a0, a1):
     for top, bottom in mc.LAYERS.values():

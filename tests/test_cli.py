@@ -396,7 +396,9 @@ def test_interrupted_sweep_keeps_points_and_resumes(tmp_path, how):
     assert 0 < kept < n, kept  # the kill happened mid-sweep, and the points are kept
     if how == "Ctrl-C":
         assert proc.returncode == 130
-        assert f"interrupted; {kept} of {n} points are stored in 's.zarr'" in err
+        assert "Traceback" not in err and err.splitlines()[-1] == (
+            f"xkernels sweep: interrupted; {kept} of {n} points stored in 's.zarr'; run "
+            "the same command again to compute the rest")
     else:
         assert proc.returncode == -signal.SIGKILL
     chunks = tmp_path / "s.zarr" / "kernels" / "c"
@@ -468,6 +470,105 @@ def test_compute_with_operating_point(tmp_path, capsys):
     assert not (tmp_path / "b.zarr").exists()
 
 
+def test_help_imports_no_simulator(tmp_path):
+    """``--help`` of xkernels and of every command imports neither NEURON nor LFPy (nor
+    dask.array, scipy.stats): the help is fast."""
+    code = ("import sys; from xkernels.app.cli import main, COMMANDS\n"
+            "for argv in [['--help']] + [[c.name, '--help'] for c in COMMANDS]:\n"
+            "    try: main(argv)\n"
+            "    except SystemExit: pass\n"
+            "print('IMPORTED', *[m for m in ('neuron', 'LFPy', 'lfpykit', 'dask.array', "
+            "'scipy.stats', 'pydantic') if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1].split() == ["IMPORTED", "pydantic"]
+    assert "usage: xkernels validate" in proc.stdout
+
+
+def test_info_shows_every_stored_option(tmp_path, capsys):
+    from xkernels.app.files import spec_document
+
+    H = xkernels.compute_kernels(
+        xkernels.Network.example(), {"cdm": xkernels.CurrentDipoleMomentZ()}, dt=2 ** -4,
+        tau=1.0, averaging="reference", operating_point="rest", g_eff=True)
+    xkernels.write_kernels(H, tmp_path / "k.zarr")
+    proc = call("info", str(tmp_path / "k.zarr"), cwd=tmp_path, capsys=capsys)
+    assert proc.returncode == 0, proc.stderr
+    options = json.loads(H.attrs["options"])
+    shown = proc.stdout.split("  options:\n")[1].split("  sweep:")[0].splitlines()
+    assert [line.split(":")[0].strip() for line in shown] == list(options)
+    assert {"Vrest", "g_eff", "linearisation", "averaging", "depth_nodes",
+            "operating_point"} <= set(options)
+    assert "    depth_nodes: 5" in shown and "    averaging: reference" in shown
+    assert "cdm: 1 channel [nA µm]" in proc.stdout and "4 kernels (2 X x 2 Y)" in proc.stdout
+    del spec_document
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_compute_leaves_nothing(tmp_path):
+    """SIGINT while the kernel store is being published: one line, exit 130, no store
+    (nor any temporary sibling): running the command again starts afresh (the result
+    of a rerun is an uninterrupted run)."""
+    from xkernels.store.publish import KILL_ENV, KILL_SIGNAL_ENV
+
+    spec = small_spec(tmp_path, tau=2.0)
+    args = [sys.executable, "-m", "xkernels", "compute", str(spec), "-o", "k.zarr", "-q"]
+    proc = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT),
+                                   **{KILL_ENV: "publish:synced", KILL_SIGNAL_ENV: "INT"}))
+    assert proc.returncode == 130
+    assert proc.stderr.splitlines() == ["xkernels compute: interrupted; nothing written to "
+                                        "'k.zarr'; run the same command again"]
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [".k.zarr.lock", "spec.json"], left  # the lock file stays, as always
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_validate_on_a_cluster_one_line_and_resumes(tmp_path):
+    """A terminal's Ctrl-C (SIGINT to the whole process group: the command and its dask
+    workers) after the ground truth's second stored batch: one line, exit 130, the
+    batches kept; the same command again resumes and gives the uninterrupted result."""
+    from test_hybrid import contact_probes, small_network
+
+    from xkernels.hybrid import correlated_poisson
+    from xkernels.probes import probe_definition
+    from xkernels.store.publish import KILL_ENV, KILL_SIGNAL_ENV
+
+    net = small_network(6, 2, conductance_based=False, p=0.5)
+    doc = {"network": net.to_dict(),
+           "probes": {k: probe_definition(v) for k, v in contact_probes(2).items()},
+           "options": {"n_positions": 20, "seed": 3}}
+    (tmp_path / "spec.json").write_text(json.dumps(doc))
+    correlated_poisson({"E": 6, "I": 2}, {"E": 20.0, "I": 40.0}, t_stop=60.0, seed=1
+                       ).save(tmp_path / "spikes.npz", t_stop=60.0)
+    args = [sys.executable, "-m", "xkernels", "validate", "spec.json", "spikes.npz",
+            "--transient", "10", "-q"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(args + ["-o", "out.zarr", "--store", "gt.zarr", "--workers", "2"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          start_new_session=True,
+                          env=dict(env, **{KILL_ENV: "region:partial-flagged#2",
+                                           KILL_SIGNAL_ENV: "INT-GROUP"}))
+    assert proc.returncode == 130, proc.stderr
+    # one line after the interrupt (before it, warnings such as dask's about a busy
+    # dashboard port may have been printed): no traceback of any process
+    assert "Traceback" not in proc.stderr and "Error" not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith(
+        "xkernels validate: interrupted; 2 of 8 batches of cells stored in 'gt.zarr'")
+    assert not (tmp_path / "out.zarr").exists()
+    from xkernels.app.cli import main
+
+    old = Path.cwd()
+    os.chdir(tmp_path)
+    try:  # resumed in this process, without a cluster
+        assert main(args[3:] + ["-o", "out.zarr", "--store", "gt.zarr", "--workers", "1"]) == 0
+    finally:
+        os.chdir(old)
+    direct = xkernels.validate(net, xkernels.Spikes.load(tmp_path / "spikes.npz")[0],
+                               contact_probes(2), t_stop=60.0, transient=10.0,
+                               client="sync", seed=1234, n_positions=20, kernel_seed=3)
+    xr.testing.assert_equal(xr.open_zarr(tmp_path / "out.zarr").load(), direct)
 def test_compute_with_solver(tmp_path, capsys):
     """--solver reaches the kernels (recorded in the options attribute); a misspelt one
     is refused with the allowed values."""

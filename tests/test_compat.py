@@ -91,7 +91,7 @@ def test_lfpykernels_probes_accepted_by_compute_kernels(mechanisms_loaded):
 
 def test_compat_registration_is_active_on_any_import():
     """Importing any xkernels module (here the engine alone) registers the lfpykernels
-    probe kinds: xkernels/__init__ imports compat."""
+    probe kinds: xkernels.probes imports them."""
     import subprocess
     import sys
 

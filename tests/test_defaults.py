@@ -65,7 +65,7 @@ def test_provenance_and_cache_key_hold_the_resolved_options(tmp_path, simulation
     assert "auto" not in stored.values()
     assert (stored["g_eff"], stored["operating_point"]) == (True, "mean-input")
     summary = xkernels.describe(path)  # what `xkernels info` prints
-    assert "g_eff: True" in summary and "operating point: mean-input" in summary
+    assert "    g_eff: True\n" in summary and "    operating_point: mean-input\n" in summary
     assert "auto" not in summary
     # the explicit resolved options are the same cache entry: served, nothing simulated
     explicit = xkernels.compute_kernels(network, cdm(), tau=TAU, store=path, g_eff=True,

@@ -109,13 +109,13 @@ def test_microcircuit(tmp_path):
     pytest.importorskip("nest")
     r = execute("06_microcircuit.ipynb", tmp_path, XKERNELS_NB_T_STOP="450",
                 XKERNELS_NB_N_SCALING="0.02", XKERNELS_NB_K_SCALING="0.1")
-    # 16 LFP contacts, cdm:z, 3 EEG electrodes
-    assert r["kernels_shape"] == {"X": 9, "Y": 8, "probe_channel": 20, "tau": 801}
+    # 16 LFP contacts, 16 CSD slabs, cdm:z, 3 EEG electrodes
+    assert r["kernels_shape"] == {"X": 9, "Y": 8, "probe_channel": 36, "tau": 801}
     assert r["rates_shape"] == {"X": 9, "time": 4000}
-    assert r["signals_shape"] == {"probe_channel": 20, "time": 4000} and r["finite"]
+    assert r["signals_shape"] == {"probe_channel": 36, "time": 4000} and r["finite"]
     assert len(r["lfp_std_mV"]) == 16 and min(r["lfp_std_mV"]) > 0
     assert r["keep_X_sum_rel_err"] < 1e-10       # the split by X sums to the total
-    assert r["csd_shape"][0] == 14      # inner contacts
+    assert r["csd_shape"][0] == 16      # a CSD slab around every contact
     cortical = {k: v for k, v in r["mean_rates"].items() if k != "TC"}
     assert all(0 < v < 50 for v in cortical.values()) and r["mean_rates"]["TC"] == 0
     assert abs(r["corr_eeg0_cdmz"]) > 0.99

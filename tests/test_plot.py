@@ -72,11 +72,12 @@ def test_kernel_traces_are_the_data(tmp_path):
     H = fake_kernels()
     fig = plot(H, probes=["lfp"])
     ax = next(a for a in fig.axes if a.get_title() == "I → E  (lfp)")
-    lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == H.sizes["tau"]]
-    assert len(lines) == 5
-    top = lines[0]  # highest contact first
+    traces = depth_traces(ax)
+    assert len(traces) == 5 and all(len(seg) == H.sizes["tau"] for seg in traces)
+    top = traces[0]  # highest contact first
+    np.testing.assert_array_equal(top[:, 0], H.tau.values)
     expected = H.sel(X="I", Y="E", probe_channel="lfp:0").values
-    y = np.asarray(top.get_ydata()) - 400.0
+    y = top[:, 1] - 400.0
     ratio = y[np.abs(expected) > 0] / expected[np.abs(expected) > 0]
     assert np.allclose(ratio, ratio[0]) and ratio[0] > 0
     texts = [t.get_text() for t in ax.texts]
@@ -102,8 +103,7 @@ def test_signals_png_with_rates(tmp_path):
     fig.savefig(path, dpi=60)
     check_png(path, fig.get_size_inches(), 60)
     assert len([ax for ax in fig.axes if ax.get_title()]) == 4  # rates + 3 probes
-    ax = fig.axes[1]
-    xdata = ax.get_lines()[0].get_xdata()
+    xdata = depth_traces(fig.axes[1])[0][:, 0]
     assert xdata[0] >= 10.0 and xdata[-1] <= 200.0
 
 
@@ -137,12 +137,17 @@ def test_unit_helpers():
 # ------------------------------------------------------------------ what a user expects
 
 
+def depth_traces(ax) -> list:
+    """The depth traces of one panel, highest contact first: (n_tau, 2) arrays of
+    (tau, drawn y), from the panel's one collection of traces."""
+    (traces,) = [c for c in ax.collections if c.get_label() == "traces"]
+    return traces.get_segments()
+
+
 def depth_gain(ax) -> float:
     """Gain (µm per displayed unit) of the depth traces of one panel: the largest
     deviation of any trace from its contact depth."""
-    lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]
-    return max(float(np.max(np.abs(np.asarray(ln.get_ydata()) - ln.get_ydata()[0])))
-               for ln in lines)
+    return max(float(np.max(np.abs(seg[:, 1] - seg[0, 1]))) for seg in depth_traces(ax))
 
 
 def test_figures_go_through_pyplot():

@@ -6,6 +6,7 @@ import doctest
 import json
 import math
 import warnings
+from pathlib import Path
 
 import lfpykit
 import numpy as np
@@ -577,13 +578,13 @@ def test_new_probe_class_is_one_registration(geom):
         probe_definition(child)
 
 
-def test_lfpykernels_kinds_are_registered_by_compat():
-    from xkernels import compat
+def test_lfpykernels_kinds_are_registered():
     from xkernels.probes import kind_of
+    from xkernels.probes.lfpykernels_kinds import ReferenceGaussCylinderKind
 
     ref = lfpykernels.GaussCylinderPotential(None, z=np.array([0.0]), sigma=0.3, R=100,
                                              sigma_z=50.0)
-    assert isinstance(kind_of(ref), compat.ReferenceGaussCylinderKind)
+    assert isinstance(kind_of(ref), ReferenceGaussCylinderKind)
     assert default_probe_name(ref) == "lfp"
     fast = kind_of(ref).evaluated_as(ref)
     assert type(fast) is GaussCylinderPotential and fast.R == 100.0
@@ -636,3 +637,80 @@ def test_channels_let_a_model_bug_through():
 
     with pytest.raises(ZeroDivisionError, match="a bug in the model"):
         probe_channels("broken", Broken(None))
+
+
+# --------------------------------------------------------------------------------------
+# laminar CSD
+# --------------------------------------------------------------------------------------
+def test_csd_of_a_dipole_of_point_sources():
+    """Two point sources (a sink and a source of 1.5 nA) and a tilted segment crossing a
+    slab boundary: the CSD is each slab's current over its volume, in µA/mm³."""
+    from xkernels.probes import CSDProbe
+
+    R, h = 60.0, 100.0
+    geom = lfpykit.CellGeometry(
+        x=np.array([[0.0, 0.0], [10.0, 10.0], [0.0, 30.0]]), y=np.zeros((3, 2)),
+        z=np.array([[-30.0, -30.0], [130.0, 130.0], [20.0, 100.0]]), d=np.ones(3))
+    centres = np.array([200.0, 100.0, 0.0, -100.0])
+    current = np.array([-1.5, 1.5, 0.4])  # nA: sink, source, and a line segment
+    volume_mm3 = np.pi * (R * 1e-3) ** 2 * (h * 1e-3)
+    # by hand: slab [-50, 50] holds the sink and 30 of the segment's 80 µm, slab
+    # [50, 150] the source and the other 50 µm; µA = 1e-3 nA
+    expected = 1e-3 * np.array([0.0, 1.5 + 0.4 * 50 / 80, -1.5 + 0.4 * 30 / 80, 0.0]) \
+        / volume_mm3
+    probe = CSDProbe(geom, z=centres, h=h, R=R)
+    np.testing.assert_allclose(probe.get_transformation_matrix() @ current, expected,
+                               rtol=1e-13, atol=1e-15)
+    assert probe.h == h and CSDProbe(z=centres).h == 100.0  # default: the spacing
+    assert default_probe_name(probe) == "csd"
+    coords = probe_channels("csd", probe)
+    assert coords["units"][1].tolist() == ["µA/mm³"] * 4
+    np.testing.assert_array_equal(coords["z"][1], centres)
+    rebuilt = probe_from_definition(probe_definition(probe))
+    assert type(rebuilt) is CSDProbe and (rebuilt.z == centres).all() and rebuilt.R == R
+    with pytest.raises(ValueError, match="CSDProbe.h"):
+        CSDProbe(z=centres, h=-1.0)
+    with pytest.raises(TypeError, match="CSDProbe.z"):
+        CSDProbe()
+
+
+def test_csd_equals_lfpykit_on_a_real_cell():
+    """LFPy's L2/3 pyramidal cell: lfpykit's LaminarCurrentSourceDensity (nA/µm³) with a
+    radius beyond the cell's lateral extent, times 1e6."""
+    import LFPy
+
+    from xkernels.probes import CSDProbe
+
+    cell = LFPy.Cell(morphology=str(Path(LFPy.__file__).parent / "test" / "L23E_p23.hoc"),
+                     nsegs_method="fixed_length", max_nsegs_length=5.0,
+                     delete_sections=True)
+    geom = lfpykit.CellGeometry(x=cell.x.copy(), y=cell.y.copy(), z=cell.z.copy(),
+                                d=cell.d.copy())
+    cell.__del__()
+    radius = float(np.hypot(geom.x, geom.y).max()) + 1.0
+    centres = np.arange(float(geom.z.max()) + 50.0, float(geom.z.min()) - 100.0, -50.0)
+    ours = CSDProbe(geom, z=centres, h=50.0, R=radius).get_transformation_matrix()
+    bounds = np.column_stack([centres - 25.0, centres + 25.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # segments longer than the slabs
+        theirs = lfpykit.LaminarCurrentSourceDensity(
+            geom, z=bounds, r=np.full(centres.size, radius)).get_transformation_matrix()
+    assert geom.totnsegs > 150 and np.abs(theirs).max() > 0
+    np.testing.assert_allclose(ours, 1e6 * theirs, rtol=1e-9, atol=1e-12 * np.abs(ours).max())
+
+
+def test_csd_kernels_conserve_current():
+    """CSD kernels of the README network: slabs covering every cell sum (times their
+    volume) to the total membrane current, zero -- in both averaging modes; the channels
+    carry units and depths."""
+    import xkernels
+
+    probe = xkernels.CSDProbe(z=np.arange(2500.0, -1500.0, -100.0), R=250.0)
+    for averaging in ("reference", "depth"):
+        H = xkernels.compute_kernels(xkernels.Network.example(), {"csd": probe}, tau=5.0,
+                                     dt=2 ** -4, averaging=averaging,
+                                     operating_point="rest", g_eff=True)
+        assert H.coords["units"].values.tolist() == ["µA/mm³"] * 40
+        total = H.sum("probe_channel")  # each slab's current / (π R² h): same volume
+        scale = float(abs(H).max())
+        assert scale > 0 and float(abs(total).max()) < 1e-9 * scale, averaging

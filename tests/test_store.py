@@ -593,7 +593,7 @@ def test_describe_reports_key_facts(tmp_path):
     store.create_sweep_store(path, sweep_template(N_W, N_V, N_TAU))
     store.write_point(path, sweep_point(0, 0, N_TAU), index={"weight_E_E": 0, "Vrest": 0})
     text = store.describe(path)
-    for fact in ("E, I", "lfp: 15 channels [mV]", "cdm: 1 channels [nA µm]", "dt: 0.25 ms",
+    for fact in ("E, I", "lfp: 15 channels [mV]", "cdm: 1 channel [nA µm]", "dt: 0.25 ms",
                  "tau: -250 .. 250 ms", "t_X: 200.0 ms", "g_eff: True",
                  "weight_E_E -> connections[E->E].synapse.weight: 0.0001, 0.0002, 0.0003, "
                  "0.0004", "Vrest -> Vrest: -70.0, -65.0, -60.0",

@@ -3,59 +3,52 @@
 The package is layered; data flows one way, from specifications to signals.  The layer
 table is written once, as import-linter contracts in ``pyproject.toml``
 (``[tool.importlinter]``, checked by ``lint-imports`` and ``tests/test_layers.py``).
+
+``import xkernels`` registers the ``.xk`` accessor and nothing else: the public names
+and subpackages are imported on first use (``lazy_loader``, SPEC 1), so the command
+line's ``--help`` and scripts that use one corner of the package do not pay for the
+whole stack (LFPy, NEURON, dask, scipy.stats).  A new public name is one entry below.
 """
 
 from __future__ import annotations
 
-from xkernels import accessor as _accessor  # noqa: F401  (registers the .xk accessor)
-from xkernels import compat as compat  # registers LFPykernels' probe classes (probe kinds)
-from xkernels.contract import check_kernels, select_probe
-from xkernels.errors import error_estimate
-from xkernels.hybrid import validate
-from xkernels.probes import (
-    CurrentDipoleMomentZ,
-    EEGProbe,
-    GaussCylinderPotential,
-    LeadFieldProbe,
-    MEGProbe,
-)
-from xkernels.provenance import XKERNELS_VERSION as __version__
-from xkernels.signals import (
-    Spikes,
-    StreamingConvolver,
-    convolve,
-    rates_from_spikes,
-    rates_from_spikes_per_second,
-)
-from xkernels.spec import Connection, Network, Population
-from xkernels.spec.options import KernelOptions
-from xkernels.store import (
-    completed_points,
-    compute_kernels,
-    create_sweep_store,
-    describe,
-    extend_sweep_store,
-    open_kernels,
-    open_rates,
-    open_signals,
-    read_attrs,
-    write_kernels,
-    write_point,
-    write_points,
-    write_rates,
-    write_signals,
-)
-from xkernels.sweeps import kernel_batch, sweep
+from typing import Any
 
-__all__ = [
-    "__version__", "Connection", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
-    "KernelOptions", "LeadFieldProbe", "MEGProbe", "Network", "Population", "Spikes",
-    "StreamingConvolver", "completed_points",
-    "compute_kernels", "convolve", "kernel_batch", "create_sweep_store", "describe",
-    "error_estimate",
-    "extend_sweep_store",
-    "open_kernels", "open_rates", "open_signals", "rates_from_spikes",
-    "rates_from_spikes_per_second", "read_attrs", "select_probe", "sweep", "validate",
-    "check_kernels", "write_kernels", "write_point", "write_points", "write_rates",
-    "write_signals",
-]
+import lazy_loader as lazy
+
+from xkernels import accessor as _accessor  # noqa: F401  (registers the .xk accessor)
+
+_SUBPACKAGES = ["accessor", "app", "checks", "compat", "contract", "engine", "errors",
+                "figures", "hybrid", "io", "plot", "probes", "provenance", "runtime", "signals",
+                "spec", "store", "sweeps", "units"]
+_getattr, __dir__, _names = lazy.attach(
+    __name__,
+    submodules=_SUBPACKAGES,
+    submod_attrs={
+        "contract": ["check_kernels", "select_probe"],
+        "errors": ["error_estimate"],
+        "hybrid": ["validate"],
+        "probes": ["CSDProbe", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
+                   "LeadFieldProbe", "MEGProbe"],
+        "signals": ["Spikes", "StreamingConvolver", "convolve", "rates_from_spikes",
+                    "rates_from_spikes_per_second"],
+        "spec": ["Connection", "Network", "Population"],
+        "spec.options": ["KernelOptions"],
+        "store": ["completed_points", "compute_kernels", "create_sweep_store", "describe",
+                  "extend_sweep_store", "open_kernels", "open_rates", "open_signals",
+                  "read_attrs", "write_kernels", "write_point", "write_points",
+                  "write_rates", "write_signals"],
+        "sweeps": ["kernel_batch", "sweep"],
+    },
+)
+#: The public names (subpackages are attributes too, but not listed).
+__all__ = sorted({*_names} - {*_SUBPACKAGES, "spec.options"} | {"__version__"})
+
+
+def __getattr__(name: str) -> Any:
+    """A public name or subpackage, imported on first access."""
+    if name == "__version__":
+        from xkernels.provenance import XKERNELS_VERSION
+
+        return XKERNELS_VERSION
+    return _getattr(name)

@@ -29,6 +29,30 @@ def close_matches(word: Any, choices: Iterable[Any], n: int = 3,
     return difflib.get_close_matches(str(word), [str(c) for c in choices], n=n, cutoff=cutoff)
 
 
+def count(n: int, word: str, words: str | None = None) -> str:
+    """``n`` and the noun in the right number: "1 kernel", "2 kernels".
+
+    Parameters
+    ----------
+    n : int
+        How many.
+    word : str
+        The noun in the singular.
+    words : str, optional
+        Its plural (default: ``word + "s"``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> count(1, "kernel"), count(2, "kernel"), count(0, "batch", "batches")
+    ('1 kernel', '2 kernels', '0 batches')
+    """
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
 def did_you_mean(word: Any, choices: Iterable[Any], n: int = 3) -> str:
     """``"; did you mean 'a' or 'b'?"`` for the choices closest to ``word``, or ``""``.
 

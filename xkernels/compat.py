@@ -12,13 +12,8 @@ do ours).  The first ``get_kernel`` call simulates only its X; a later call with
 same options simulates every X left, and calls for X already simulated are answered
 from memory.
 
-This module is also where xkernels knows LFPykernels' own probe classes (without
-importing ``lfpykernels``, a test-only dependency): it registers probe kinds for
-``lfpykernels.GaussCylinderPotential`` (evaluated with the fast
-:class:`~xkernels.probes.GaussCylinderPotential` of the same parameters, described as
-it) and ``lfpykernels.KernelApproxCurrentDipoleMoment`` (as
-:class:`~xkernels.probes.CurrentDipoleMomentZ`), recognised by module and class name.
-``import xkernels`` imports this module, so these probes can be passed to
+LFPykernels' own probe classes are known to every part of xkernels (the probe kinds in
+:mod:`xkernels.probes.lfpykernels_kinds`), so they can also be passed to
 :func:`xkernels.compute_kernels` directly.
 """
 
@@ -33,45 +28,12 @@ import scipy.stats as st
 
 from xkernels.engine.kernels import prepare_kernels, simulate_values
 from xkernels.probes.models import CurrentDipoleMomentZ, GaussCylinderPotential
-from xkernels.probes.registry import (
-    CurrentDipoleMomentZKind,
-    GaussCylinderKind,
-    ProbeKind,
-    probe_definitions,
-    register_matching,
-)
+from xkernels.probes.registry import probe_definitions
 from xkernels.provenance import content_hash, undescribed
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
 
 __all__ = ["GaussCylinderPotential", "KernelApprox", "KernelApproxCurrentDipoleMoment"]
-
-
-# --------------------------------------------------------------------------- #
-# LFPykernels' probe classes in the probe registry
-# --------------------------------------------------------------------------- #
-def _register_lfpykernels(name: str, kind: ProbeKind) -> None:
-    """Register probe ``kind`` for the class ``name`` of the lfpykernels package
-    (recognised by module and class name: lfpykernels is not imported)."""
-
-    def predicate(cls: type) -> bool:
-        return cls.__name__ == name and cls.__module__.split(".")[0] == "lfpykernels"
-
-    register_matching(f"lfpykernels.{name}", predicate, kind)
-
-
-class ReferenceGaussCylinderKind(GaussCylinderKind):
-    """``lfpykernels.GaussCylinderPotential``: same parameters, channels and definition
-    as :class:`~xkernels.probes.GaussCylinderPotential`, whose matrix it is evaluated
-    with (the same to ~1e-10 relative, without one quadrature per entry)."""
-
-    def evaluated_as(self, probe: Any) -> GaussCylinderPotential:
-        return GaussCylinderPotential(z=probe.z, sigma=probe.sigma, R=probe.R,
-                                      sigma_z=probe.sigma_z)
-
-
-_register_lfpykernels("GaussCylinderPotential", ReferenceGaussCylinderKind())
-_register_lfpykernels("KernelApproxCurrentDipoleMoment", CurrentDipoleMomentZKind())
 
 
 class KernelApproxCurrentDipoleMoment(CurrentDipoleMomentZ):

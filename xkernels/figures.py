@@ -38,13 +38,17 @@ class XkFigure(Figure):
         plt.close(self)  # shown: pyplot's end-of-cell display skips it
 
 
-def new_figure(width: float, height: float) -> XkFigure:
+def new_figure(width: float, height: float, layout: str | None = "constrained") -> XkFigure:
     """A new pyplot figure (inches), constrained layout, shown once in Jupyter.
 
     Parameters
     ----------
     width, height : float
         Figure size (inches).
+    layout : str or None
+        matplotlib's layout engine; None for a layout set by the caller (constrained
+        layout measures every text of every Axes at each draw: seconds for a grid of
+        dozens of panels).
 
     Returns
     -------
@@ -52,7 +56,7 @@ def new_figure(width: float, height: float) -> XkFigure:
     """
     import matplotlib.pyplot as plt
 
-    return plt.figure(figsize=(width, height), layout="constrained", FigureClass=XkFigure)
+    return plt.figure(figsize=(width, height), layout=layout, FigureClass=XkFigure)
 
 
 def time_window(coord: np.ndarray, lim: Sequence[float] | None, name: str) -> slice:

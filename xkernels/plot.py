@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from xkernels.checks import check_choice, fail
@@ -190,11 +191,14 @@ def _draw_depth(ax, t: np.ndarray, data: np.ndarray, z: np.ndarray, units: str,
             ax.figure.colorbar(mesh, ax=ax, label=label)
         return mesh
     gain = 0.9 * spacing / vmax if vmax > 0 else 0.0
-    for k, (zi, trace) in enumerate(zip(z, data)):
-        if band is not None:
+    if band is not None:  # a ± band around each trace
+        for k, (zi, trace) in enumerate(zip(z, data)):
             ax.fill_between(t, zi + gain * (trace - band[k]), zi + gain * (trace + band[k]),
                             color="C0", alpha=0.3, lw=0)
-        ax.plot(t, zi + gain * trace, color="k", lw=0.8)
+    traces = np.stack(np.broadcast_arrays(t[None, :], z[:, None] + gain * data), axis=-1)
+    ax.add_collection(LineCollection(traces, colors="k", linewidths=0.8, label="traces"),
+                      autolim=False)  # one artist per panel: fast with many channels
+    ax.set_xlim(t[0], t[-1])
     if show_scale and vmax > 0:
         bar = nice_number(vmax)
         x0 = t[-1] + 0.02 * (t[-1] - t[0])
@@ -243,10 +247,11 @@ def _draw_probe(ax, t: np.ndarray, part: xr.DataArray, data: np.ndarray, vmax: f
 
 
 def _target(fig: Any, ax: Any, figsize: tuple[float, float] | None,
-            default: tuple[float, float], n_panels: int, what: str) -> tuple[Any, list]:
+            default: tuple[float, float], n_panels: int, what: str,
+            layout: str | None = "constrained") -> tuple[Any, list]:
     """Where to draw a ``what`` figure of ``n_panels`` panels: the figure (or
-    subfigure; made here unless given) and no axes, or None and the user's axes ``ax``,
-    one per panel (a single Axes for one panel)."""
+    subfigure; made here with ``layout`` unless given) and no axes, or None and the
+    user's axes ``ax``, one per panel (a single Axes for one panel)."""
     from matplotlib.axes import Axes
 
     if fig is not None and ax is not None:
@@ -261,7 +266,7 @@ def _target(fig: Any, ax: Any, figsize: tuple[float, float] | None,
                              "(or fig.subfigures()) or ax=")
         return fig, []
     if ax is None:
-        return new_figure(*(figsize or default)), []
+        return new_figure(*(figsize or default), layout=layout), []
     axes = [ax] if isinstance(ax, Axes) else list(np.ravel(np.asarray(ax, dtype=object)))
     if not all(isinstance(a, Axes) for a in axes):
         fail("ax", ax, "a matplotlib Axes or a sequence of them", TypeError)
@@ -270,6 +275,47 @@ def _target(fig: Any, ax: Any, figsize: tuple[float, float] | None,
                          f"{n_panels} panels, got {len(axes)} Axes (select fewer "
                          "populations or probes, or pass fig= instead)")
     return None, axes
+
+
+def _grid_margins(size: Sequence[float], widths: Sequence[float],
+                  heights: Sequence[float], wide_right: bool) -> dict[str, float]:
+    """GridSpec margins and gaps of a kernel grid, fixed in inches: room for the y
+    labels and tick labels left, scale bars or colour bars right, panel titles above
+    every row, tau tick labels and label below."""
+    width, height = float(size[0]), float(size[1])
+    left, right, top, bottom = 0.9, 1.0 if wide_right else 0.7, 0.8, 0.5
+    gap_x, gap_y = (0.8 if wide_right else 0.2), 0.3
+    n_x, n_y = len(widths), len(heights)
+    col = max(width - left - right - gap_x * (n_x - 1), 0.1) / n_x
+    row = max(height - top - bottom - gap_y * (n_y - 1), 0.1) / n_y
+    return {"left": left / width, "right": 1 - right / width, "top": 1 - top / height,
+            "bottom": bottom / height, "wspace": gap_x / col, "hspace": gap_y / row}
+
+
+def _same_axes(axes: list, tau_lim: tuple[float, float], same_y: bool,
+               tau_labels: bool) -> None:
+    """One row of a kernel grid on common axes: the tau range, and with ``same_y`` the
+    union of the panels' y ranges, with tick positions computed once for all (matplotlib
+    axes shared through ``sharex``/``sharey`` cost a walk over every sibling at each
+    tick update: quadratic in the number of panels).  Ticks only on the outer panels
+    (tau below the last row, y in the first column when ``same_y``): every tick is a
+    handful of artists, most of a large grid's drawing time."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
+
+    tau_ticks = MaxNLocator(nbins=4).tick_values(*tau_lim)
+    y_lim = None
+    if same_y:
+        limits = np.array([a.get_ylim() for a in axes])
+        y_lim = (float(limits.min()), float(limits.max()))
+        if limits[0, 0] > limits[0, 1]:  # inverted axes
+            y_lim = y_lim[::-1]
+        y_ticks = MaxNLocator(nbins=5).tick_values(min(y_lim), max(y_lim))
+    for ix, a in enumerate(axes):
+        a.set_xlim(*tau_lim)
+        a.xaxis.set_major_locator(FixedLocator(tau_ticks) if tau_labels else NullLocator())
+        if y_lim is not None:
+            a.set_ylim(*y_lim)
+            a.yaxis.set_major_locator(FixedLocator(y_ticks) if ix == 0 else NullLocator())
 
 
 # --------------------------------------------------------------------------------------
@@ -336,7 +382,9 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
     depth = {p: is_depth_probe(part) for p, part in parts.items()}
     heights = [3.0 if depth[p] else 1.2 for p in names] * len(ys)
     default = (2.6 * len(xs) + 1.2, 0.75 * sum(heights) + 0.6)
-    target, user_axes = _target(fig, ax, figsize, default, len(heights) * len(xs), "kernels")
+    own = fig is None and ax is None  # a figure made here: laid out here
+    target, user_axes = _target(fig, ax, figsize, default, len(heights) * len(xs), "kernels",
+                                layout=None)
     colorbar_column = (target is not None and kind == "image" and scale == "shared"
                        and any(depth.values()))
     if target is None:
@@ -346,20 +394,20 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
         fig_out = target
         n_cols = len(xs) + colorbar_column
         widths = [1.0] * len(xs) + ([0.05] if colorbar_column else [])
+        margins = (_grid_margins(target.get_size_inches(), widths, heights,
+                                 wide_right=scale == "panel" or colorbar_column)
+                   if own else {})
         grid = target.add_gridspec(len(heights), n_cols, height_ratios=heights,
-                                   width_ratios=widths)
+                                   width_ratios=widths, **margins)
     for iy, y in enumerate(ys):
         for ip, p in enumerate(names):
             row = iy * len(names) + ip
             shared_vmax = float(np.nanmax(np.abs(values[p]))) if values[p].size else 0.0
-            first = None
+            row_axes = []
             for ix, x in enumerate(xs):
-                if grid is None:
-                    a = user_axes[row * len(xs) + ix]
-                else:
-                    share = first if scale == "shared" else None
-                    a = target.add_subplot(grid[row, ix], sharex=first, sharey=share)
-                    first = first or a
+                a = (user_axes[row * len(xs) + ix] if grid is None
+                     else target.add_subplot(grid[row, ix]))
+                row_axes.append(a)
                 data = values[p][ix, iy]
                 vmax = shared_vmax if scale == "shared" else float(np.nanmax(np.abs(data)))
                 last = ix == len(xs) - 1
@@ -374,11 +422,19 @@ def plot_kernels(H: xr.DataArray, *, probes: Sequence[str] | None = None,
                 if row == len(heights) - 1:
                     a.set_xlabel("τ (ms)")
                 a.axvline(0.0, color="0.7", lw=0.5, zorder=0)
+            if grid is not None:
+                _same_axes(row_axes, (float(tau[0]), float(tau[-1])),
+                           same_y=depth[p] or scale == "shared",
+                           tau_labels=row == len(heights) - 1)
     if target is not None:
         title = "spike-to-signal kernels H$_{YX}$ (per presynaptic spike)"
         if scale == "panel":
-            title += ", each panel scaled to its own maximum"
-        target.suptitle(title, fontsize=10)
+            title += ",\neach panel scaled to its own maximum"
+        if own:  # fixed layout: the title in the top margin, above the panel titles
+            target.suptitle(title, fontsize=10, y=1 - 0.1 / target.get_size_inches()[1],
+                            va="top")
+        else:
+            target.suptitle(title, fontsize=10)
     return fig_out
 
 
@@ -524,6 +580,10 @@ def plot_rates(rates: xr.DataArray, *, time_lim: Sequence[float] | None = None,
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = rates.xk.plot(time_lim=(200.0, 700.0))     # doctest: +SKIP
     """
     time = np.asarray(rates.coords["time"].values, float)
     if time_lim is None:

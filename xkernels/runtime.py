@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -130,7 +132,8 @@ class Runner:
             if self._given is None or isinstance(self._given, int):
                 cluster = LocalCluster(n_workers=self._given or cores(), threads_per_worker=1,
                                        processes=True, dashboard_address=None,
-                                       silence_logs=logging.ERROR)
+                                       silence_logs=logging.ERROR,
+                                       preload=["xkernels.runtime"])  # dask_setup below
                 self._client = Client(cluster)
                 self._owned = [self._client, cluster]
             elif isinstance(self._given, str):
@@ -216,6 +219,27 @@ class Runner:
             obj.close()
         self._owned = []
         self._client = None
+
+
+def dask_setup(worker: Any) -> None:
+    """Preload hook of the local cluster's worker processes: they ignore SIGINT.
+
+    A terminal's Ctrl-C reaches every process of the foreground group: the workers
+    would die printing tracebacks while this process, interrupted too, closes them.
+    Run by dask at each worker's start (``preload=["xkernels.runtime"]``), this leaves
+    the interrupt to the process that started the cluster, whose runner closes it; a
+    heartbeat that fails because the worker is being closed is not logged as an error.
+    (A Ctrl-C while a worker process is still starting, before this runs, still ends
+    it with a traceback.)
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def open_worker(record: logging.LogRecord) -> bool:
+        return not (str(getattr(worker.status, "name", "")).startswith("clos")
+                    and "heartbeat" in record.getMessage())
+
+    logging.getLogger("distributed.worker").addFilter(open_worker)
 
 
 def compute(*collections: Any, client: Any = None) -> tuple:

@@ -335,8 +335,8 @@ def stream_lif(kernels: xr.DataArray, t_stop: float = 1000.0, *, step: float = 1
     ------
     (rates, signals)
         The step's rates (X, time) and the signal samples completed by it; after the
-        last step, ``(None, tail)`` with the samples :meth:`~xkernels.signals.
-        StreamingConvolver.finish` returns.
+        last step, ``(None, tail)`` with the samples
+        :meth:`~xkernels.signals.StreamingConvolver.finish` returns.
     """
     from xkernels.signals import Spikes, StreamingConvolver, rates_from_spikes
 

@@ -4,14 +4,14 @@ The network's signal is ``V(t) = Σ_X Σ_{i∈X} (s_i ∗ h_i)(t)``: every presy
 i's spike counts s_i (per bin of dt) convolved with its single-cell kernel h_i (the
 signal one of its spikes causes through all its targets).  The prediction is
 ``V̂ = Σ_X ν_X ∗ H_X`` with ν_X = Σ_i s_i and H_X = Σ_Y H_YX the kernels used.  With
-h̄_X the mean single-cell kernel and δh_i = h_i − h̄_X,
+h̄_X the mean single-cell kernel and δh_i = h_i − h̄_X::
 
     V − V̂ = Σ_X Σ_i s_i ∗ δh_i  +  Σ_X ν_X ∗ (h̄_X − H_X)
           =      heterogeneity   +      bias.
 
 If every neuron of X has the same auto-covariance a(τ) and every pair the same
 cross-covariance c(τ) (stationary, homogeneous spiking), Σ_i δh_i = 0 removes every
-cross term, and (Ness, Tetzlaff, Einevoll & Dahmen 2025)
+cross term, and (Ness, Tetzlaff, Einevoll & Dahmen 2025)::
 
     Var(heterogeneity_X) = Σ_τ (a − c)(τ) Σ_i Σ_k δh_i[k] δh_i[k + τ]
                          = (N_X − 1) Σ_{k,l} C_h[k, l] (a − c)(l − k),

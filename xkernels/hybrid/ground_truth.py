@@ -29,8 +29,9 @@ import xarray as xr
 from xkernels.checks import check_choice, check_int, check_real
 from xkernels.engine import linearisation as lin
 from xkernels.engine.synapse_map import check_cells
+from xkernels.hybrid import EXT_MODES
 from xkernels.hybrid import store as hstore
-from xkernels.hybrid.wiring import EXT_MODES, select_cells, wire_cell
+from xkernels.hybrid.wiring import select_cells, wire_cell
 from xkernels.probes import normalize_probes, probe_channels, probe_definitions, probe_matrix
 from xkernels.provenance import (
     content_hash,

@@ -36,8 +36,6 @@ import scipy.stats as st
 from xkernels.engine.linearisation import placement_probability
 from xkernels.spec.network import Connection, Distribution, Network, Population
 
-#: ``ext`` modes: how the extrinsic input (``n_ext`` synapses at ``nu_ext``) enters.
-EXT_MODES = ("auto", "mean", "leak", "poisson", "none")
 #: Largest multapse count considered for discrete distributions.
 MAX_MULTAPSES = 10_000
 

@@ -1,7 +1,7 @@
 """Forward models and everything xkernels knows about them.
 
 ``models``
-    The forward models, one class each (LFP, z-only CDM, EEG, MEG).
+    The forward models, one class each (LFP, laminar CSD, z-only CDM, EEG, MEG).
 ``lead_field``
     EEG/MEG from any head model's lead field (an array, the New York head, MNE).
 ``registry``
@@ -15,8 +15,11 @@
 ``depth``, ``depth_terms``, ``lateral``
     Depth averaging: Gauss–Hermite product integration, each kind's matrix as a
     function of depth, disc averages of point and line sources.
+``lfpykernels_kinds``
+    The kinds of LFPykernels' own probe classes (registered on import of this package).
 """
 
+from xkernels.probes import lfpykernels_kinds as _lfpykernels_kinds  # noqa: F401 (registers)
 from xkernels.probes.lead_field import (
     LEAD_FIELD_UNITS,
     LeadFieldProbe,
@@ -24,6 +27,7 @@ from xkernels.probes.lead_field import (
     lead_field_from_nyhead,
 )
 from xkernels.probes.models import (
+    CSDProbe,
     CurrentDipoleMomentZ,
     EEGProbe,
     GaussCylinderPotential,
@@ -50,8 +54,9 @@ from xkernels.probes.registry import (
     register_matching,
 )
 
-__all__ = ["LEAD_FIELD_UNITS", "CurrentDipoleMomentZ", "EEGProbe", "GaussCylinderPotential",
-           "LeadFieldProbe", "MEGProbe", "lead_field_from_mne", "lead_field_from_nyhead",
+__all__ = ["CSDProbe", "LEAD_FIELD_UNITS", "CurrentDipoleMomentZ", "EEGProbe",
+           "GaussCylinderPotential", "LeadFieldProbe", "MEGProbe", "lead_field_from_mne",
+           "lead_field_from_nyhead",
            "ProbeKind", "UndescribedProbe", "check_probe_depth", "default_probe_name",
            "draw_offsets", "gauss_cylinder_mean", "kind_of", "normalize_probes",
            "probe_channels", "probe_definition", "probe_definitions", "probe_depth_rule",

@@ -36,7 +36,7 @@ from lfpykit.eegmegcalc import (
 
 from xkernels.checks import check_array, check_choice, check_real, did_you_mean, fail
 
-__all__ = ["GaussCylinderPotential", "CurrentDipoleMomentZ", "EEGProbe", "MEGProbe",
+__all__ = ["GaussCylinderPotential", "CSDProbe", "CurrentDipoleMomentZ", "EEGProbe", "MEGProbe",
            "gauss_cylinder_mean", "midpoints", "z_dipole_matrix", "FOUR_SPHERE_RADII",
            "FOUR_SPHERE_SIGMAS", "DIPOLE_LOCATION", "CHUNK_ELEMENTS"]
 
@@ -252,6 +252,109 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         d = self.z[:, None] - midpoints(cell)[None, :]
         disk = gauss_cylinder_mean(d, self.R, self.sigma_z)
         return disk / (2.0 * self.sigma * math.pi * self.R ** 2)
+
+
+# --------------------------------------------------------------------------- #
+# laminar current source density
+# --------------------------------------------------------------------------- #
+#: µA/mm³ per nA/µm³
+UA_PER_MM3 = 1e6
+
+
+class CSDProbe(lfpykit.LinearModel):
+    """Laminar current source density of the population column, µA/mm³.
+
+    The membrane current per unit volume in cylindrical slabs of the column that the
+    population fills (radius :math:`R`, the radius of the
+    :class:`GaussCylinderPotential` it goes with), centred at depths :math:`z_j`, of
+    height :math:`h`.  Each segment is a line source: the part of its current in a slab
+    is the part of its length (along z) inside it, wherever it lies laterally (the
+    population's cells fill the disc):
+
+    .. math:: C_j = \\frac{10^6}{\\pi R^2 h} \\sum_i I_i\\,
+              \\frac{|[z_i^0, z_i^1] \\cap [z_j - h/2, z_j + h/2]|}{|z_i^1 - z_i^0|}
+
+    (a segment without vertical extent counts whole in the slab holding it).  With
+    currents in nA and lengths in µm, :math:`C` is in µA/mm³ (``lfpykit``'s
+    ``LaminarCurrentSourceDensity`` gives the same in nA/µm³, 10⁻⁶ times these
+    numbers, counting only the parts of segments within ``r`` of the axis).  Sinks
+    (current into the cells) are negative.
+
+    Parameters
+    ----------
+    cell : CellGeometry or None
+        Cell geometry (µm); may be set later through the ``cell`` attribute.
+    z : array_like
+        Slab centres (µm), 1-D, finite.
+    h : float, optional
+        Slab height (µm), > 0; default: the smallest spacing of ``z`` (100 µm for a
+        single slab).
+    R : float
+        Column radius (µm), > 0.
+
+    Examples
+    --------
+    Two point-like segments, a sink of 1 nA at z = 0 and a source at 100 µm:
+
+    >>> import numpy as np
+    >>> from lfpykit import CellGeometry
+    >>> cell = CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
+    ...                     z=np.array([[0., 0.], [100., 100.]]), d=np.ones(2))
+    >>> csd = CSDProbe(cell, z=[100., 0.], R=100.)
+    >>> C = csd.get_transformation_matrix() @ np.array([-1.0, 1.0])   # µA/mm³
+    >>> np.round(C * np.pi, 6)                       # ±1 nA / (π 100² · 100 µm³)
+    array([ 1., -1.])
+    """
+
+    def __init__(self, cell: Any = None, z: Any = None, h: float | None = None,
+                 R: float = 100.0) -> None:
+        super().__init__(cell=cell)
+        if z is None:
+            fail("CSDProbe.z", z, "a 1-D array of finite slab centres (µm)", TypeError)
+        self.z = check_array("CSDProbe.z", z, ndim=1)
+        if h is None:
+            gaps = np.diff(np.sort(self.z))
+            h = float(gaps.min()) if gaps.size else 100.0
+            if h <= 0:
+                fail("CSDProbe.z", self.z.tolist(), "distinct slab centres (or give h)")
+        self.h = check_real("CSDProbe.h", h, positive=True)
+        self.R = check_real("CSDProbe.R", R, positive=True)
+
+    def get_transformation_matrix(self) -> np.ndarray:
+        """Linear map from segment currents (nA) to the slabs' CSD (µA/mm³).
+
+        Returns
+        -------
+        ndarray
+            Shape (n_slabs, n_seg), µA/mm³ per nA.
+
+        Raises
+        ------
+        AttributeError
+            If ``cell`` is None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lfpykit import CellGeometry
+        >>> cell = CellGeometry(x=np.zeros((1, 2)), y=np.zeros((1, 2)),
+        ...                     z=np.array([[-50., 150.]]), d=np.ones(1))
+        >>> M = CSDProbe(cell, z=[0., 100.], R=100.).get_transformation_matrix()
+        >>> np.round(M * np.pi * 100.**3 / 1e6, 6)       # half of the segment in each
+        array([[0.5],
+               [0.5]])
+        """
+        cell = _require_cell(self)
+        z = np.asarray(cell.z, dtype=float)
+        lo, hi = z.min(axis=1)[None, :], z.max(axis=1)[None, :]
+        bottom, top = (self.z - self.h / 2)[:, None], (self.z + self.h / 2)[:, None]
+        length = hi - lo
+        overlap = np.clip(np.minimum(hi, top) - np.maximum(lo, bottom), 0.0, None)
+        flat = length == 0.0  # no vertical extent: whole in the slab holding it
+        inside = (lo >= bottom) & (lo < top)
+        fraction = np.where(flat, inside.astype(float),
+                            overlap / np.where(flat, 1.0, length))
+        return fraction * (UA_PER_MM3 / (math.pi * self.R ** 2 * self.h))
 
 
 # --------------------------------------------------------------------------- #

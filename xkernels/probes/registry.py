@@ -49,15 +49,16 @@ from xkernels.probes.depth_terms import (
 )
 from xkernels.probes.lead_field import LeadFieldProbe
 from xkernels.probes.models import (
+    CSDProbe,
     CurrentDipoleMomentZ,
     EEGProbe,
     GaussCylinderPotential,
     MEGProbe,
 )
 
-__all__ = ["GENERIC_UNITS", "ContactKind", "CurrentDipoleMomentKind", "CurrentDipoleMomentZKind",
-           "EEGKind", "GaussCylinderKind", "LeadFieldKind", "LineSourceKind", "MEGKind",
-           "PointSourceKind",
+__all__ = ["GENERIC_UNITS", "CSDKind", "ContactKind", "CurrentDipoleMomentKind",
+           "CurrentDipoleMomentZKind", "EEGKind", "GaussCylinderKind", "LeadFieldKind",
+           "LineSourceKind", "MEGKind", "PointSourceKind",
            "ProbeKind", "RecExtElectrodeKind", "RecMEAElectrodeKind", "UndescribedProbe",
            "check_probe_name", "class_path", "default_probe_name", "kind_of",
            "normalize_probes", "numbered", "probe_channels", "probe_definition",
@@ -729,6 +730,22 @@ class GaussCylinderKind(ProbeKind):
         """Disc of radius ``R``; of ``sigma_z`` only the part beyond the population's
         depth spread is kept (:func:`~xkernels.probes.depth_terms.residual_sigma_z`)."""
         return gauss_cylinder_terms(probe, geometry, population)
+
+
+@register(CSDProbe)
+class CSDKind(ProbeKind):
+    """Laminar CSD of the population column: one channel per slab centre, µA/mm³;
+    depth averaging evaluates it on the cell moved in depth."""
+
+    name = "csd"
+    units = "µA/mm³"
+    serialised_as = CSDProbe
+    describes_subclasses = True
+    float_params = ("z", "h", "R")
+
+    def channels(self, name: str, probe: Any) -> dict[str, tuple[str, np.ndarray]]:
+        z = np.asarray(probe.z, dtype=float)
+        return channel_coords(name, numbered(name, z.size), self.units, z=z)
 
 
 @register(lfpykit.CurrentDipoleMoment)

@@ -1,10 +1,16 @@
 """Signals from kernels and rates: spike trains, spike binning and the lazy overlap-save
-convolution, and its streaming form for running simulations."""
+convolution, and its streaming form for running simulations.  Names are imported on
+first use (``lazy_loader``)."""
 
-from xkernels.signals.convolution import convolve
-from xkernels.signals.rates import rates_from_spikes, rates_from_spikes_per_second
-from xkernels.signals.spikes import Spikes
-from xkernels.signals.streaming import StreamingConvolver
+import lazy_loader as lazy
 
-__all__ = ["Spikes", "StreamingConvolver", "convolve", "rates_from_spikes",
-           "rates_from_spikes_per_second"]
+#: ``mode`` values of :func:`convolve` (here, not in its module: the command line's
+#: ``--help`` lists them without importing dask).
+MODES = ("same", "valid")
+
+__getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
+    "convolution": ["convolve"],
+    "rates": ["rates_from_spikes", "rates_from_spikes_per_second"],
+    "spikes": ["Spikes"],
+    "streaming": ["StreamingConvolver"],
+})

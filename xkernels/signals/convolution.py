@@ -39,10 +39,9 @@ import xarray as xr
 
 from xkernels.checks import check_choice, check_int
 from xkernels.contract import CORE_DIMS, TAU_RTOL, regular_spacing, strings_as_objects
+from xkernels.signals import MODES
 
 KEEPABLE = ("X", "Y")
-#: ``mode`` values of :func:`convolve`.
-MODES = ("same", "valid")
 SIGNAL_NAME = "signals"
 _LAG_ATOL = 1e-6  # tolerance on tau[0] / dt being an integer (fraction of a bin)
 _TARGET_CHUNK_BYTES = 32 * 2**20  # float64 output bytes per chunk (auto chunking)

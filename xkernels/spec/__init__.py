@@ -1,14 +1,11 @@
-"""Network specifications: populations, connections, cells, distributions, presets."""
+"""Network specifications: populations, connections, cells, distributions, presets.
 
-from xkernels.spec.network import (
-    CellSpec,
-    Connection,
-    Distribution,
-    Network,
-    Placement,
-    Population,
-    Synapse,
-)
+Names are imported on first use (``lazy_loader``): ``xkernels.spec.options`` alone does
+not import the network models (and scipy.stats)."""
 
-__all__ = ["CellSpec", "Connection", "Distribution", "Network", "Placement", "Population",
-           "Synapse"]
+import lazy_loader as lazy
+
+__getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
+    "network": ["CellSpec", "Connection", "Distribution", "Network", "Placement",
+                "Population", "Synapse"],
+})

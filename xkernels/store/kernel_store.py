@@ -12,12 +12,14 @@ in :mod:`xkernels.store.layout`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import xarray as xr
 from dask.utils import format_bytes
 
+from xkernels.checks import count
 from xkernels.contract import CORE_DIMS, probe_names, select_probe
 from xkernels.provenance import stamped_attrs
 from xkernels.store.attrs import parse_json_attr
@@ -171,6 +173,60 @@ def _values_text(values: np.ndarray) -> str:
     return f"{items[0]} .. {items[-1]} ({len(items)} values)"
 
 
+#: Units of the kernel options that have them, as ``describe`` shows them.
+OPTION_UNITS = {"dt": "ms", "tau": "ms", "t_X": "ms", "Vrest": "mV"}
+
+
+def stored_options(attrs: Mapping[str, Any]) -> dict[str, str]:
+    """The kernel options recorded in a store's attributes, as text.
+
+    Every field of :class:`~xkernels.KernelOptions` (whatever fields it has) that the
+    store records -- in the stored ``options`` (the options the kernels were computed
+    with) or as an attribute of its own (the value an option resolved to:
+    ``g_eff="auto"`` -> ``True``, ``linearisation`` per population) -- then any other
+    field of the stored ``options``; where both are recorded and differ, the resolved
+    value followed by the requested one.  Units from :data:`OPTION_UNITS`.
+
+    Parameters
+    ----------
+    attrs : mapping
+        The kernels' attributes.
+
+    Returns
+    -------
+    dict
+        Option name -> text.
+
+    Examples
+    --------
+    >>> stored_options({"options": '{"dt": 0.0625, "g_eff": "auto"}', "g_eff": True})
+    {'dt': '0.0625 ms', 'g_eff': 'True (requested: auto)'}
+    """
+    from xkernels.spec.options import KernelOptions
+
+    options = parse_json_attr(attrs.get("options", "{}"))
+    options = options if isinstance(options, dict) else {}
+    out = {}
+    for key in dict.fromkeys([*KernelOptions.model_fields, *options]):
+        if key not in options and key not in attrs:
+            continue
+        requested = options.get(key, attrs.get(key))
+        text = _option_text(requested)
+        resolved = parse_json_attr(attrs.get(key, requested))
+        if isinstance(resolved, dict) and set(map(str, resolved.values())) == {text}:
+            resolved = requested  # the same for every population
+        if _option_text(resolved) != text:
+            text = f"{_option_text(resolved)} (requested: {text})"
+        out[key] = f"{text} {OPTION_UNITS[key]}" if key in OPTION_UNITS else text
+    return out
+
+
+def _option_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_option_text(v)}" for k, v in value.items())
+    return "none" if value is None else str(value)
+
+
 def describe(path: str | os.PathLike) -> str:
     """Human-readable summary of a kernel store (like ``xkernels info PATH``).
 
@@ -182,9 +238,10 @@ def describe(path: str | os.PathLike) -> str:
     Returns
     -------
     str
-        Populations, probes (channels, units), dt (ms), tau range (ms), t_X (ms),
-        g_eff, sweep dims and completion, content hash, versions, format version and
-        size on disk (B, kiB, MiB, GiB...).
+        Populations, probes (channels, units), the number of kernels, the tau range
+        (ms), every kernel option stored with them (:func:`stored_options`), sweep
+        dims and completion, content hash, versions, format version and size on disk
+        (B, kiB, MiB, GiB...).
 
     Examples
     --------
@@ -211,18 +268,13 @@ def describe(path: str | os.PathLike) -> str:
         units = ", ".join(dict.fromkeys(part.coords["units"].values.tolist()))
         labels = part.coords["probe_channel"].values.tolist()
         shown = ", ".join(labels[:4]) + (", ..." if len(labels) > 4 else "")
-        lines.append(f"    {name}: {len(labels)} channels [{units}] ({shown})")
-    lines += [f"  dt: {attrs.get('dt')} ms",
-              f"  tau: {tau[0]:g} .. {tau[-1]:g} ms ({tau.size} samples)",
-              f"  t_X: {attrs.get('t_X')} ms",
-              f"  g_eff: {attrs.get('g_eff')}"]
-    if "fir" in attrs:
-        lines.append(f"  fir: {attrs['fir']}")
-    if "averaging" in attrs:
-        nodes = f" ({attrs['depth_nodes']} depth nodes)" if "depth_nodes" in attrs else ""
-        lines.append(f"  averaging: {attrs['averaging']}{nodes}")
-    if "operating_point" in attrs:
-        lines.append(f"  operating point: {attrs['operating_point']}")
+        lines.append(f"    {name}: {count(len(labels), 'channel')} [{units}] ({shown})")
+    per_point = " per sweep point" if H.ndim > len(CORE_DIMS) else ""
+    lines += [f"  kernels: {count(H.sizes['X'] * H.sizes['Y'], 'kernel')} "
+              f"({H.sizes['X']} X x {H.sizes['Y']} Y){per_point}",
+              f"  tau: {tau[0]:g} .. {tau[-1]:g} ms ({count(tau.size, 'sample')})",
+              "  options:"]
+    lines += [f"    {key}: {value}" for key, value in stored_options(attrs).items()]
     sweep_dims = H.dims[:-len(CORE_DIMS)]
     if sweep_dims:
         paths = parse_json_attr(attrs.get("sweep_paths", "{}"))

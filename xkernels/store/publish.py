@@ -22,7 +22,7 @@ the CLI's output folders:
 * **Kill points.**  :func:`kill_point` lets tests kill a writer at a named step: set
   ``XKERNELS_KILL_AT`` to the step's name (``name#n``: the n-th time it is reached) in
   the writer's environment, and ``XKERNELS_KILL_SIGNAL=INT`` for a Ctrl-C instead of
-  SIGKILL.
+  SIGKILL (``INT-GROUP``: SIGINT to the whole process group, as a terminal sends it).
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ def kill_point(name: str) -> None:
     """Signal this process if ``XKERNELS_KILL_AT`` names this step (a test hook).
 
     ``XKERNELS_KILL_AT`` is ``name`` (the first time the step is reached) or
-    ``name#n`` (the n-th time); ``XKERNELS_KILL_SIGNAL`` is ``KILL`` (default: SIGKILL)
-    or ``INT`` (SIGINT, as Ctrl-C sends).
+    ``name#n`` (the n-th time); ``XKERNELS_KILL_SIGNAL`` is ``KILL`` (default: SIGKILL),
+    ``INT`` (SIGINT) or ``INT-GROUP`` (SIGINT to every process of this one's group, as
+    a terminal's Ctrl-C: run the writer in a session of its own).
 
     Parameters
     ----------
@@ -65,7 +66,10 @@ def kill_point(name: str) -> None:
     _kill_point_passes[name] = _kill_point_passes.get(name, 0) + 1
     if _kill_point_passes[name] == int(wanted.partition("#")[2] or 1):
         how = os.environ.get(KILL_SIGNAL_ENV, "KILL")
-        os.kill(os.getpid(), signal.SIGINT if how == "INT" else signal.SIGKILL)
+        if how == "INT-GROUP":  # as a terminal's Ctrl-C: every process of the group
+            os.killpg(os.getpgrp(), signal.SIGINT)
+        else:
+            os.kill(os.getpid(), signal.SIGINT if how == "INT" else signal.SIGKILL)
 
 
 def sibling(target: Path, kind: str) -> Path:
