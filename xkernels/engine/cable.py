@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Cable", "LinearCable", "linear_cable", "peak_norm"]
+__all__ = ["Cable", "LinearCable", "batch_signals", "linear_cable", "peak_norm"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -280,7 +280,7 @@ class LinearCable:
                 lags: np.ndarray, n_after: int, out: np.ndarray | None = None
                 ) -> np.ndarray:
         """Kernels of several volleys: their responses mapped through ``matrix``,
-        delay-smeared and windowed as :func:`xkernels.engine.linearisation.finish_kernels`
+        delay-smeared and windowed as ``xkernels.engine.linearisation.finish_kernels``
         does -- with the smearing and the window applied to the modal responses (all
         three steps are linear), kept per time constants and filter, so that a
         repeated computation is one small matrix product per volley.
@@ -322,7 +322,7 @@ class LinearCable:
     def windowed(self, tau1: float, tau2: float, n_after: int, h_delay: np.ndarray,
                  centre: int, lags: np.ndarray) -> np.ndarray:
         """The modal responses of :meth:`modal_kernel` delay-smeared by ``h_delay`` and
-        windowed at ``lags`` (:func:`~xkernels.engine.linearisation.finish_kernels`):
+        windowed at ``lags`` (``finish_kernels``):
         shape (nseg, lags.size); the last :data:`WINDOWED_KEPT` are kept (the filter
         array must not be changed in place after the call)."""
         from xkernels.engine.linearisation import finish_kernels
