@@ -150,8 +150,8 @@ def _checked_values(network: Network, values: Any) -> tuple[list[str], list[str]
     for user_path, column in values.items():
         hit = valid.get(split_path(user_path)) if isinstance(user_path, str) else None
         if hit is None:
-            raise ValueError(unknown_path_message(str(user_path),
-                                                  [v[0] for v in valid.values()]))
+            message = unknown_path_message(str(user_path), [v[0] for v in valid.values()])
+            raise ValueError("values" + message.removeprefix("grid"))
         canon, _, readable = hit
         if canon in paths:
             raise ValueError(f"values: parameter {canon!r} is given twice")
