@@ -201,7 +201,7 @@ def simulate_values(network: Network, plan: KernelPlan,
 Prepared = tuple[PopulationPlan, RestingState | None, str, str]
 
 
-def _build(network: Network, post: str, plan: KernelPlan) -> LinearisedCell | CableCell:
+def build_cell(network: Network, post: str, plan: KernelPlan) -> LinearisedCell | CableCell:
     """The cell of ``post``: without NEURON (:class:`CableCell`, read once per process)
     where the linear solver applies to a passive cell, else in NEURON."""
     pop = network.population(post)
@@ -225,8 +225,8 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
         A placement or Vrest that does not fit the cell; a cell that cannot be
         linearised as asked.
     """
-    with _build(network, post, plan) as cell:
-        memo = _plan_memo(cell)
+    with build_cell(network, post, plan) as cell:
+        memo = plan_memo(cell)
         key = ("prepared", plan.digest, post)  # the digest covers every input used here
         if memo is not None and key in memo:
             return memo[key]
@@ -241,11 +241,11 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
         return found
 
 
-#: Entries of a cached cell's placement memo (:func:`_plan_memo`) before it is emptied.
+#: Entries of a cached cell's placement memo (:func:`plan_memo`) before it is emptied.
 PLAN_MEMO_KEPT = 256
 
 
-def _plan_memo(cell: LinearisedCell | CableCell) -> dict | None:
+def plan_memo(cell: LinearisedCell | CableCell) -> dict | None:
     """The memo of :func:`~xkernels.engine.plans.plan_population` kept with a cached
     cell (a :class:`CableCell`: the same geometry object in every computation of the
     process), so that placement probabilities, synapse counts, delay filters and the
@@ -286,9 +286,9 @@ def simulate_population(network: Network, post: str, plan: KernelPlan, prepared:
     """
     inputs, state, mode, _ = prepared
     if plan.options.averaging == "depth":
-        return avg.depth_kernels(network, post, plan, lambda: _build(network, post, plan),
+        return avg.depth_kernels(network, post, plan, lambda: build_cell(network, post, plan),
                                  mode, pre=pre)
-    with _build(network, post, plan) as cell, \
+    with build_cell(network, post, plan) as cell, \
             linearised(network, post, cell, plan, inputs, mode, state) as (membrane, _):
         matrix = cell_probes_matrix(cell, plan, network.population(post))
         grid = plan.grid

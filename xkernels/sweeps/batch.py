@@ -30,9 +30,9 @@ from xkernels.engine import linearisation as lin
 from xkernels.engine.cable import batch_signals
 from xkernels.engine.cells import CableCell
 from xkernels.engine.kernels import (
-    _build,
-    _plan_memo,
+    build_cell,
     cell_probes_matrix,
+    plan_memo,
     prepare_kernels,
     simulate_values,
 )
@@ -182,7 +182,7 @@ def _batchable(network: Network, plan: KernelPlan, paths: list[str]) -> bool:
     if plan.options.averaging != "reference" or not all(BATCHED.match(p) for p in paths):
         return False
     for post in plan.Y:
-        with _build(network, post, plan) as cell:
+        with build_cell(network, post, plan) as cell:
             if not isinstance(cell, CableCell):
                 return False
     return True
@@ -194,8 +194,8 @@ def _batched_values(samples: list[Network], plan: KernelPlan) -> np.ndarray:
     grid = plan.grid
     X = list(plan.X)
     for j, post in enumerate(plan.Y):
-        base = _build(samples[0], post, plan)
-        geometry, memo = base.geometry, _plan_memo(base)
+        base = build_cell(samples[0], post, plan)
+        geometry, memo = base.geometry, plan_memo(base)
         pop = samples[0].population(post)
         matrix = cell_probes_matrix(base, plan, pop)
         vrest = plan.vrest_by_post[post]
