@@ -104,14 +104,21 @@ def run_defaults():
 def defaults_cost(repeat: int) -> None:
     """Wall-clock time of the defaults, the old defaults and lfpykernels 0.2.0, interleaved
     (each round runs all three), best of ``repeat``."""
-    times = {"defaults": [], "old defaults": [], "lfpykernels 0.2.0": []}
-    runs = {"defaults": run_defaults, "old defaults": run_xkernels,
-            "lfpykernels 0.2.0": run_reference}
-    H = run_defaults()  # warm-up: NEURON libraries, templates
-    print(f"README network (2 x 2, conductance-based), 4 kernels, 13-channel LFP + CDM; "
-          f"resolved defaults: averaging={H.attrs['averaging']!r}, g_eff={H.attrs['g_eff']}, "
-          f"operating_point={H.attrs['operating_point']!r}, "
+    report_defaults_cost("README network (2 x 2, conductance-based), 4 kernels, 13-channel "
+                         "LFP + CDM", {"defaults": run_defaults, "old defaults": run_xkernels,
+                                       "lfpykernels 0.2.0": run_reference}, repeat)
+
+
+def report_defaults_cost(label: str, runs: dict, repeat: int) -> None:
+    """Time ``runs`` (name -> call returning kernels; "defaults", "old defaults" and
+    "lfpykernels 0.2.0") interleaved, best of ``repeat`` after one warm-up call of the
+    defaults (NEURON libraries, templates), and print the times and ratios."""
+    H = runs["defaults"]()
+    n = H.sizes["X"] * H.sizes["Y"]
+    print(f"{label}; resolved defaults: averaging={H.attrs['averaging']!r}, "
+          f"g_eff={H.attrs['g_eff']}, operating_point={H.attrs['operating_point']!r}, "
           f"depth_nodes={H.attrs['depth_nodes']}")
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeat):
         for name, run in runs.items():
             start = time.perf_counter()
@@ -119,7 +126,7 @@ def defaults_cost(repeat: int) -> None:
             times[name].append(time.perf_counter() - start)
     best = {name: min(t) for name, t in times.items()}
     for name, t in best.items():
-        print(f"  {name:18}: {t:8.3f} s ({t / 4 * 1e3:7.1f} ms/kernel; all runs "
+        print(f"  {name:18}: {t:8.3f} s ({t / n * 1e3:7.1f} ms/kernel; all runs "
               f"{', '.join(f'{v:.3f}' for v in times[name])} s)")
     ref = best["lfpykernels 0.2.0"]
     print(f"  lfpykernels / defaults: {ref / best['defaults']:.1f}x; lfpykernels / old "

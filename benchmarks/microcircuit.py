@@ -89,26 +89,10 @@ def defaults_cost(repeat: int) -> None:
                                                          **OPTIONS, **REFERENCE),
         "lfpykernels 0.2.0": lambda: run_reference(network(), sigma_z),
     }
-    H = runs["defaults"]()  # warm-up
-    n = H.sizes["X"] * H.sizes["Y"]
-    print(f"microcircuit ({n} kernels, current-based), 16-contact LFP (sigma_z = {sigma_z} "
-          f"µm) + CDM; resolved defaults: averaging={H.attrs['averaging']!r}, "
-          f"g_eff={H.attrs['g_eff']}, operating_point={H.attrs['operating_point']!r}, "
-          f"depth_nodes={H.attrs['depth_nodes']}")
-    times = {name: [] for name in runs}
-    for _ in range(repeat):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    best = {name: min(t) for name, t in times.items()}
-    for name, t in best.items():
-        print(f"  {name:18}: {t:8.3f} s ({t / n * 1e3:7.1f} ms/kernel; all runs "
-              f"{', '.join(f'{v:.3f}' for v in times[name])} s)")
-    ref = best["lfpykernels 0.2.0"]
-    print(f"  lfpykernels / defaults: {ref / best['defaults']:.1f}x; lfpykernels / old "
-          f"defaults: {ref / best['old defaults']:.1f}x; defaults / old defaults: "
-          f"{best['defaults'] / best['old defaults']:.1f}x (best of {repeat}, interleaved)")
+    from kernels import report_defaults_cost  # benchmarks/kernels.py (this folder)
+
+    report_defaults_cost(f"microcircuit (current-based), 16-contact LFP (sigma_z = "
+                         f"{sigma_z} µm) + CDM", runs, repeat)
 
 
 def depth_cost(repeat: int, nodes: int) -> None:

@@ -79,6 +79,19 @@ def _load_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any], KernelOpt
     return load_spec(args.spec, **flags)
 
 
+def _load_spikes(args: argparse.Namespace) -> tuple[Any, float | None]:
+    """SPIKES.npz's spikes and the ``--t-stop`` given, else the file's t_stop (ms; None
+    when neither has one)."""
+    from xkernels.app.files import CLIError
+    from xkernels.signals import Spikes
+
+    try:
+        spikes, saved_t_stop = Spikes.load(args.spikes)
+    except (OSError, ValueError, KeyError) as err:
+        raise CLIError(f"spikes file {str(args.spikes)!r}: {err}") from None
+    return spikes, args.t_stop if args.t_stop is not None else saved_t_stop
+
+
 def cmd_compute(args: argparse.Namespace) -> int:
     """``xkernels compute SPEC.json -o KERNELS.zarr``; returns the exit status."""
     from xkernels.app.files import CLIError, raised_by_xkernels
@@ -240,16 +253,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     the hybrid ground truth (:func:`xkernels.hybrid.validate`); returns the exit status."""
     from xkernels.app.files import CLIError, check_output, raised_by_xkernels
     from xkernels.hybrid import validate
-    from xkernels.signals import Spikes
     from xkernels.store.datasets import write_dataset
 
     out = check_output(args.output, args.overwrite)
     network, probes, options = _load_spec(args)
-    try:
-        spikes, saved_t_stop = Spikes.load(args.spikes)
-    except (OSError, ValueError, KeyError) as err:
-        raise CLIError(f"spikes file {str(args.spikes)!r}: {err}") from None
-    t_stop = args.t_stop if args.t_stop is not None else saved_t_stop
+    spikes, t_stop = _load_spikes(args)
     if t_stop is None:
         raise CLIError(f"spikes file {str(args.spikes)!r} has no t_stop; give --t-stop")
     cells: Any = args.cells
@@ -286,16 +294,11 @@ def cmd_error(args: argparse.Namespace) -> int:
     prediction (:func:`xkernels.error_estimate`); returns the exit status."""
     from xkernels.app.files import CLIError, check_output, raised_by_xkernels
     from xkernels.errors import error_estimate
-    from xkernels.signals import Spikes
     from xkernels.store.datasets import write_dataset
 
     out = check_output(args.output, args.overwrite)
     network, probes, options = _load_spec(args)
-    try:
-        spikes, saved_t_stop = Spikes.load(args.spikes)
-    except (OSError, ValueError, KeyError) as err:
-        raise CLIError(f"spikes file {str(args.spikes)!r}: {err}") from None
-    t_stop = args.t_stop if args.t_stop is not None else saved_t_stop
+    spikes, t_stop = _load_spikes(args)
     start = time.perf_counter()
     try:
         ds = error_estimate(network, probes, spikes, t_start=args.t_start, t_stop=t_stop,
