@@ -80,9 +80,9 @@ def test_kernels_in_other_units_drop_value_provenance():
     H = xr.DataArray(np.ones((1, 2)), dims=("probe_channel", "tau"),
                      coords={**probe_channels("cdm", CurrentDipoleMomentZ()),
                              "tau": [0.0, DT]},
-                     attrs={"content_hash": "abc", "values_sha256": "def", "dt": DT})
+                     attrs={"content_hash": "abc", "values_xxh3_128": "def", "dt": DT})
     out = H.xk.to_units({"cdm": "A m"})
-    assert "content_hash" not in out.attrs and "values_sha256" not in out.attrs
+    assert "content_hash" not in out.attrs and "values_xxh3_128" not in out.attrs
     assert out.attrs["dt"] == DT and float(out[0, 0]) == 1e-15
 
 

@@ -68,7 +68,7 @@ def test_dask_backed_and_sweep_round_trip(tmp_path):
     assert back.chunks[0] == (1, 1, 1)  # one chunk per sweep point
     # no digest given (as for anything not computed by the engine): stored as derived
     assert back.attrs["provenance"] == "derived"
-    assert back.attrs["values_sha256"] == values_digest(H.values)
+    assert back.attrs["values_xxh3_128"] == values_digest(H.values)
     xr.testing.assert_identical(back.compute().drop_attrs(),
                                 H.compute().drop_attrs())
     assert store.completed_points(tmp_path / "s.zarr").tolist() == [True, True, True]

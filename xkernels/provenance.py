@@ -11,7 +11,7 @@ values; :func:`require_described` refuses it before anything is read or written.
 What a kernel store vouches for: :func:`xkernels.store.write_kernels` records with
 the kernels it writes
 
-* ``values_sha256`` -- the digest of the values written
+* ``values_xxh3_128`` -- the digest of the values written
   (:func:`xkernels.contract.values_digest`);
 * ``provenance`` -- ``"computed"`` when the kernels carry the digest the engine gave
   them and their values still have it (unchanged since computed, or read back from a

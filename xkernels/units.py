@@ -147,7 +147,7 @@ def convert_units(data: xr.DataArray, units: str | Mapping[str, str] = "SI"
     xarray.DataArray
         The same array (lazy stays lazy) with the channels multiplied by their factors
         and the ``units`` coordinate rewritten.  Value provenance of kernels
-        (``content_hash``, ``values_sha256``) does not describe rescaled values: those
+        (``content_hash``, ``values_xxh3_128``) does not describe rescaled values: those
         attributes are dropped and ``converted_units`` records what was done.
 
     Raises
@@ -205,7 +205,7 @@ def convert_units(data: xr.DataArray, units: str | Mapping[str, str] = "SI"
     out = (data * scale).assign_coords(units=("probe_channel", np.asarray(new, dtype=str)))
     out.name = data.name
     attrs = {k: v for k, v in data.attrs.items()
-             if k not in ("content_hash", "values_sha256", "units")}
+             if k not in ("content_hash", "values_xxh3_128", "units")}
     units_now = list(dict.fromkeys(out.coords["units"].values.tolist()))
     if len(units_now) == 1:
         attrs["units"] = units_now[0]

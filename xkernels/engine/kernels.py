@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from xkernels.contract import (
 )
 from xkernels.engine import depth_average as avg
 from xkernels.engine import linearisation as lin
+from xkernels.engine.blas import one_blas_thread
 from xkernels.engine.cells import CableCell, Geometry, LinearisedCell, cable_cell
 from xkernels.engine.membrane import RestingState, linearised
 from xkernels.engine.plans import KernelPlan, PopulationPlan, cell_memo, plan_population
@@ -185,8 +187,10 @@ def simulate_values(network: Network, plan: KernelPlan,
     prepared = {post: prepare_population(network, post, plan) for post in Y}
     values = np.zeros(plan.shape)
     for j, post in enumerate(Y):
-        for source, kernel in simulate_population(network, post, plan, prepared[post],
-                                                  wanted).items():
+        # the linear solver's small products on one BLAS thread (xkernels.engine.blas)
+        with one_blas_thread() if prepared[post][3] == "linear" else nullcontext():
+            found = simulate_population(network, post, plan, prepared[post], wanted)
+        for source, kernel in found.items():
             values[X.index(source), j] = kernel
     if states_out is not None:
         states_out.update({post: state for post, (_, state, _, _) in prepared.items()})
@@ -417,7 +421,7 @@ def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
-        With the digest of ``values`` in ``attrs['values_sha256']`` (what a store
+        With the digest of ``values`` in ``attrs['values_xxh3_128']`` (what a store
         compares to tell these kernels from modified ones).
     """
     digest = values_digest(values)
