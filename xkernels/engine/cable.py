@@ -344,6 +344,36 @@ class LinearCable:
             cache[key] = found
         return found[1]
 
+    def node_kernels(self, matrices: np.ndarray, weights: list[np.ndarray],
+                     taus: list[tuple[float, float]], filters: list[np.ndarray],
+                     centre: int, lags: np.ndarray, n_after: int) -> np.ndarray:
+        """:meth:`kernels` summed over depth nodes that share this membrane: volley
+        ``k`` gives ``Σ_n matrices[n] @ currents(weights[k][n])``, delay-smeared and
+        windowed; the sum is taken over the modal weights (all steps are linear), so
+        the cost is that of one kernel per volley.
+
+        Parameters
+        ----------
+        matrices : ndarray
+            Probe matrix per node, shape (n_nodes, n_channels, nseg).
+        weights : list of ndarray
+            Peak current per node and segment (nA) of each volley, (n_nodes, nseg).
+        taus, filters, centre, lags, n_after
+            As for :meth:`kernels`.
+
+        Returns
+        -------
+        ndarray
+            Shape (n_volleys, n_channels, lags.size).
+        """
+        R = np.matmul(np.asarray(matrices), self._out)          # (nodes, n_ch, modes)
+        out = np.empty((len(weights), R.shape[1], np.asarray(lags).size))
+        for k, (w, (tau1, tau2), h) in enumerate(zip(weights, taus, filters)):
+            G = self.windowed(tau1, tau2, n_after, h, centre, lags)
+            c = np.asarray(w, dtype=float) @ self._in            # (nodes, modes)
+            np.matmul(np.einsum("ncm,nm->cm", R, c), G, out=out[k])
+        return out
+
 
 #: Smeared and windowed modal responses kept per :class:`LinearCable`.
 WINDOWED_KEPT = 32

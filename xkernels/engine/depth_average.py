@@ -45,7 +45,13 @@ from xkernels.checks import check_choice
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.membrane import linearised
-from xkernels.engine.plans import KernelPlan, PopulationPlan, cell_memo, plan_population
+from xkernels.engine.plans import (
+    KernelPlan,
+    PopulationPlan,
+    cell_memo,
+    plan_memo,
+    plan_population,
+)
 from xkernels.engine.superposition import supports
 from xkernels.probes.depth import DepthRule
 from xkernels.spec.network import Network, Population
@@ -200,12 +206,18 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         geometry = cell.geometry
         rule = cell_memo(cell, plan, pop, "depth", lambda: depth_matrices(
             plan.probes, geometry, pop, plan.options.depth_nodes), plan.options.depth_nodes)
-        memo: dict = {}
+        # the cached cell's memo (placement per node ...), else one for this call
+        memo = plan_memo(cell)
+        memo = {} if memo is None else memo
         plans = node_plans(network, post, geometry, plan, rule.offsets, memo=memo)
         if pre is not None:
             plans = [_only(p, pre) for p in plans]
         linear = cell.uses_linear_solver() if mode == "as-is" else \
             mode != "quasi-active" and plan.options.solver_of(post) != "neuron"
+        if mode == "as-is" and linear and method != "nodes" and shared_membrane(plans):
+            # one membrane at every node: the nodes are summed in its modes
+            cell.shift_g_pas(plans[0].g_shift)
+            return _modal_kernels(cell, plans, rule.matrices, plan)
         if mode == "as-is":
             signals = _superposed(cell, post, plans, rule.matrices, plan, method)
             if signals is None:
@@ -230,6 +242,23 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         out[source] = lin.finish_kernel(response, inp.h_delay, plan.grid.delay_centre,
                                         plan.grid.lags)
     return out
+
+
+def _modal_kernels(cell: Any, plans: list[PopulationPlan], Q: np.ndarray,
+                   plan: KernelPlan) -> dict[str, np.ndarray]:
+    """The kernels ``Σ_n Q_n I_n`` of every input from the linear solver, where every
+    node has the cell's membrane (:meth:`~xkernels.engine.cable.LinearCable.node_kernels`:
+    no per-segment responses, the delays and window applied in its modes)."""
+    sources = list(plans[0].inputs)
+    if not sources:
+        return {}
+    items = [plans[0].inputs[source] for source in sources]
+    kernels = cell.linear_cable().node_kernels(
+        Q, [np.stack([np.asarray(p.inputs[source].weights) for p in plans])
+            for source in sources],
+        [(item.tau1, item.tau2) for item in items], [item.h_delay for item in items],
+        plan.grid.delay_centre, plan.grid.lags, plan.grid.n_response)
+    return dict(zip(sources, kernels))
 
 
 def _only(node: PopulationPlan, pre: Collection[str]) -> PopulationPlan:

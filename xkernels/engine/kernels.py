@@ -37,7 +37,13 @@ from xkernels.engine import linearisation as lin
 from xkernels.engine.blas import one_blas_thread
 from xkernels.engine.cells import CableCell, Geometry, LinearisedCell, cable_cell
 from xkernels.engine.membrane import RestingState, linearised
-from xkernels.engine.plans import KernelPlan, PopulationPlan, cell_memo, plan_population
+from xkernels.engine.plans import (
+    KernelPlan,
+    PopulationPlan,
+    cell_memo,
+    plan_memo,
+    plan_population,
+)
 from xkernels.engine.timeline import lfpykernels_grid, regular_grid
 from xkernels.provenance import content_hash, merge_channel_coords, versions
 from xkernels.spec.network import Network, Population
@@ -243,26 +249,6 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
         if memo is not None:
             memo[key] = found
         return found
-
-
-#: Entries of a cached cell's placement memo (:func:`plan_memo`) before it is emptied.
-PLAN_MEMO_KEPT = 256
-
-
-def plan_memo(cell: LinearisedCell | CableCell) -> dict | None:
-    """The memo of :func:`~xkernels.engine.plans.plan_population` kept with a cached
-    cell (a :class:`CableCell`: the same geometry object in every computation of the
-    process), so that placement probabilities, synapse counts, delay filters and the
-    extrinsic leak shift are computed once per cell and sub-specification; None (no
-    caching) for a NEURON cell.  Its keys are the values the pieces are computed from
-    (the geometry by identity: the memo lives with it)."""
-    memo = getattr(cell, "memo", None)
-    if memo is None:
-        return None
-    found = memo.get("plan_population")
-    if found is None or len(found) >= PLAN_MEMO_KEPT:
-        found = memo["plan_population"] = {}
-    return found
 
 
 def simulate_population(network: Network, post: str, plan: KernelPlan, prepared: Prepared,

@@ -343,6 +343,26 @@ def plan_population(network: Network, post: str, geometry: Geometry,
     return PopulationPlan(g_shift=g_shift, inputs=inputs, e_shift=e_shift)
 
 
+#: Entries of a cached cell's placement memo (:func:`plan_memo`) before it is emptied.
+PLAN_MEMO_KEPT = 256
+
+
+def plan_memo(cell: Any) -> dict | None:
+    """The memo of :func:`plan_population` kept with a cached cell (a
+    :class:`~xkernels.engine.cells.CableCell`: the same geometry object in every
+    computation of the process), so that placement probabilities, synapse counts, delay
+    filters and the extrinsic leak shift are computed once per cell and sub-specification; None (no
+    caching) for a NEURON cell.  Its keys are the values the pieces are computed from
+    (the geometry by identity: the memo lives with it)."""
+    memo = getattr(cell, "memo", None)
+    if memo is None:
+        return None
+    found = memo.get("plan_population")
+    if found is None or len(found) >= PLAN_MEMO_KEPT:
+        found = memo["plan_population"] = {}
+    return found
+
+
 def cell_memo(cell: Any, plan: KernelPlan, pop: Any, what: str, compute: Callable[[], Any],
               *extra: Any) -> Any:
     """``compute()``, kept in ``cell.memo`` (a cached cell's store of what depends only
