@@ -311,7 +311,6 @@ def plan_population(network: Network, post: str, geometry: Geometry,
     else:
         g_shift = np.zeros(nseg)
     inputs = {}
-    times_key = None
     for conn in network.inputs(post):
         field = f"connections['{conn.key}'].placement"
         p = _memo(memo, ("placement", id(geometry), field, spread, depth, conn.placement),
@@ -330,9 +329,7 @@ def plan_population(network: Network, post: str, geometry: Geometry,
             g_rev = g_rev + g_conn * syn.e
         weights = lin.segment_weights(syn.weight, syn.e, vrest, p * k_out,
                                       network.conductance_based)
-        if times_key is None:
-            times_key = grid.delay_times.tobytes()
-        h_delay = _memo(memo, ("delay", times_key, conn.delay),
+        h_delay = _memo(memo, ("delay", grid.delay_key, conn.delay),
                         lin.delay_filter, conn.delay, grid.delay_times)
         inputs[conn.pre] = InputPlan(weights=weights, tau1=syn.tau1, tau2=syn.tau2,
                                      h_delay=h_delay)

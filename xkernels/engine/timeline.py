@@ -42,6 +42,7 @@ always returns the regular grid.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -69,6 +70,12 @@ class LagGrid:
     delay_times: np.ndarray
     delay_centre: int
     lags: np.ndarray
+
+    @cached_property
+    def delay_key(self) -> bytes:
+        """``delay_times`` as bytes: a memo key, made once per grid (the array must not
+        be changed in place)."""
+        return self.delay_times.tobytes()
 
     @property
     def tau_axis(self) -> np.ndarray:

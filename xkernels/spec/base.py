@@ -47,7 +47,11 @@ class FrozenDict(dict):
     """
 
     def __hash__(self) -> int:  # type: ignore[override]
-        return hash(tuple(sorted(self.items(), key=lambda item: str(item[0]))))
+        found = self.__dict__.get("_hash")  # it cannot change: computed once
+        if found is None:
+            found = self.__dict__["_hash"] = hash(
+                tuple(sorted(self.items(), key=lambda item: str(item[0]))))
+        return found
 
     def __reduce__(self) -> tuple:
         return (FrozenDict, (dict(self),))
