@@ -14,12 +14,16 @@ solvers interleaved; networks and probes built once.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-import xkernels
-from xkernels import Network
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's xkernels
+
+import xkernels  # noqa: E402
+from xkernels import Network  # noqa: E402
 
 OPTIONS = {"reference options": {"averaging": "reference", "operating_point": "rest"},
            "defaults": {}}

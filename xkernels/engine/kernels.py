@@ -415,23 +415,39 @@ def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
         attrs = {**plan.attrs, VALUES_DIGEST_ATTR: digest}
         return xr.DataArray(values, dims=CORE_DIMS, coords=dict(plan.coords),
                             name=KERNEL_NAME, attrs=attrs)
-    # the coordinates and attributes are a function of the content hash: labelled once
-    # per process and computation, then copied (deep: nothing is shared with the
-    # template but the values given here)
-    template = _TEMPLATES.get(plan.digest)
-    if template is None or template.attrs != plan.attrs:
-        template = xr.DataArray(np.empty(plan.shape), dims=CORE_DIMS,
-                                coords=dict(plan.coords), name=KERNEL_NAME,
-                                attrs=dict(plan.attrs))
+    # the coordinates are labelled once per process and set of coordinates (the
+    # values of every coordinate are the key), then copied (deep: nothing is shared
+    # with the template but the values given here); the attributes are the plan's
+    key = _coords_key(plan.coords)
+    template = _TEMPLATES.get(key)
+    if template is None:
+        # no values of its own (a zero-stride view): a template is its coordinates
+        template = xr.DataArray(np.broadcast_to(np.float64(0.0), plan.shape),
+                                dims=CORE_DIMS, coords=dict(plan.coords), name=KERNEL_NAME)
         while len(_TEMPLATES) >= TEMPLATES_KEPT:
             _TEMPLATES.pop(next(iter(_TEMPLATES), None), None)  # threads may race here
-        _TEMPLATES[plan.digest] = template
+        _TEMPLATES[key] = template
     H = template.copy(deep=True, data=values)
-    H.attrs[VALUES_DIGEST_ATTR] = digest
+    H.attrs = {**plan.attrs, VALUES_DIGEST_ATTR: digest}
     return H
 
 
-#: Labelled templates of recent computations (content hash -> empty DataArray).
+def _coords_key(coords: Mapping[str, Any]) -> tuple:
+    """A hashable key holding every value of ``coords`` (name -> array, or ``(dim,
+    array, attrs)``): equal keys, equal coordinates."""
+    def part(value: Any) -> Any:
+        if isinstance(value, np.ndarray):
+            return (value.dtype.str, value.shape, value.tobytes())
+        if isinstance(value, tuple):
+            return tuple(part(v) for v in value)
+        if isinstance(value, Mapping):
+            return tuple(sorted((k, part(v)) for k, v in value.items()))
+        return (type(value).__name__, value)
+    return tuple((name, part(value)) for name, value in coords.items())
+
+
+#: Labelled templates of recent computations (coordinates -> DataArray without
+#: attributes).
 _TEMPLATES: dict = {}
 TEMPLATES_KEPT = 32
 
