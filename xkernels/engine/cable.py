@@ -132,8 +132,8 @@ def _powers_difference(rho: np.ndarray, a: float, n: np.ndarray) -> np.ndarray:
 
 
 #: Poles within this log-distance of a synaptic base take the cancellation-free form
-#: of :func:`_powers_difference`; the others the closed form (relative error at most
-#: ~1e-16 / NEAR_BASE).
+#: of :func:`_powers_difference`; the others the closed form of
+#: :meth:`LinearCable.modal_terms` (relative error at most ~1e-16 / NEAR_BASE).
 NEAR_BASE = 1e-2
 
 
@@ -143,32 +143,6 @@ def _powers(log_power: np.ndarray) -> np.ndarray:
     small = log_power < -700.0
     out = np.exp(np.maximum(log_power, -700.0))
     out[small] = 0.0
-    return out
-
-
-def _two_powers_differences(rho: np.ndarray, a1: float, a2: float, n: np.ndarray
-                            ) -> np.ndarray:
-    """``_powers_difference(rho, a1, n) - _powers_difference(rho, a2, n)``, for most
-    poles in closed form: ``(ρ^n - a^n) / (ρ - a)`` summed over both bases is
-    ``ρ^n (a1 - a2) / ((ρ - a1)(ρ - a2)) - a1^n / (ρ - a1) + a2^n / (ρ - a2)``: one
-    exponential per pole and lag instead of four transcendental passes.  Poles near
-    either base (where that form cancels) use :func:`_powers_difference`."""
-    log_rho = np.log(rho)
-    near = (np.abs(log_rho - np.log(a1)) < NEAR_BASE) | \
-        (np.abs(log_rho - np.log(a2)) < NEAR_BASE)
-    out = np.empty((rho.size, n.size))
-    far = ~near
-    if far.any():
-        r = rho[far]
-        c1, c2 = 1.0 / (r - a1), 1.0 / (r - a2)
-        nn = n.astype(float)
-        y = _powers(np.outer(log_rho[far], nn))                     # ρ^n
-        y *= ((a1 - a2) * c1 * c2)[:, None]
-        y -= np.outer(c1, _powers(nn * np.log(a1)))
-        y += np.outer(c2, _powers(nn * np.log(a2)))
-        out[far] = y
-    if near.any():
-        out[near] = _powers_difference(rho[near], a1, n) - _powers_difference(rho[near], a2, n)
     return out
 
 class LinearCable:
@@ -263,13 +237,69 @@ class LinearCable:
         return found
 
     def _modal_kernel(self, tau1: float, tau2: float, n_after: int) -> np.ndarray:
+        coef_p, coef_1, coef_2, a1_n, a2_n, near, rows = self.modal_terms(tau1, tau2, n_after)
+        F = coef_p[:, None] * self._rho_powers(n_after)
+        F += np.outer(coef_1, a1_n)
+        F -= np.outer(coef_2, a2_n)
+        F[near] = rows
+        return F
+
+    def modal_terms(self, tau1: float, tau2: float, n_after: int) -> tuple:
+        """:meth:`modal_kernel` as sums of powers: ``coef_p[:, None] * ρ**n +
+        outer(coef_1, a1**n) - outer(coef_2, a2**n)``, except the modes ``near``, whose
+        rows are given whole.
+
+        The mode's response ``y[n] = -f ρ Σ_{k<n} ρ^{n-1-k} (a1^k - a2^k)`` is
+        ``-f ρ`` times ``(ρ^n - a^n) / (ρ - a)`` summed over the two bases with signs:
+        ``ρ^n (a1 - a2) / ((ρ - a1)(ρ - a2)) - a1^n / (ρ - a1) + a2^n / (ρ - a2)``.
+        Where a pole is within :data:`NEAR_BASE` (log-distance) of a base this form
+        cancels; those rows come from the divided differences of
+        :func:`_powers_difference`.  The last 8 are kept.
+
+        Returns
+        -------
+        tuple
+            ``(coef_p, coef_1, coef_2, a1_n, a2_n, near, rows)``: coefficients per mode
+            (0 at ``near``), the synapse's powers per lag, the indices of the near
+            modes and their rows, shape (near.size, n_after + 1).
+        """
+        key = (float(tau1), float(tau2), int(n_after))
+        cache = self.__dict__.setdefault("_terms", {})
+        found = cache.get(key)  # local: safe when threads share this solver
+        if found is not None:
+            return found
         f, t1, t2 = peak_norm(tau1, tau2)
         a1, a2 = np.exp(-self.dt / t1), np.exp(-self.dt / t2)
         rho = self.poles
+        log_rho = np.log(rho)
+        close = (np.abs(log_rho - np.log(a1)) < NEAR_BASE) | \
+            (np.abs(log_rho - np.log(a2)) < NEAR_BASE)
+        far_rho = np.where(close, 2.0, rho)              # no division by ~0 at near modes
+        c1, c2 = 1.0 / (far_rho - a1), 1.0 / (far_rho - a2)
+        keep = ~close
+        coef_p = np.where(keep, -f * rho * (a1 - a2) * c1 * c2, 0.0)
+        coef_1 = np.where(keep, f * rho * c1, 0.0)
+        coef_2 = np.where(keep, f * rho * c2, 0.0)
+        nn = np.arange(n_after + 1.0)
+        near = np.flatnonzero(close)
         n = np.arange(n_after + 1)
-        # y[n] = -Σ_{k<n} ρ^{n-k} u[k] = -ρ Σ_{k<n} ρ^{n-1-k} f (a1^k - a2^k)
-        y = _two_powers_differences(rho, a1, a2, n)
-        return -f * rho[:, None] * y
+        rows = -f * rho[near, None] * (_powers_difference(rho[near], a1, n)
+                                       - _powers_difference(rho[near], a2, n))
+        found = (coef_p, coef_1, coef_2, _powers(nn * np.log(a1)), _powers(nn * np.log(a2)),
+                 near, rows)
+        if len(cache) >= 8:
+            cache.clear()
+        cache[key] = found
+        return found
+
+    def _rho_powers(self, n_after: int) -> np.ndarray:
+        """``poles[:, None] ** arange(n_after + 1)``, shared by the modal responses of
+        every synapse (the last ``n_after`` is kept)."""
+        found = getattr(self, "_rho_n", None)  # local: safe when threads share this solver
+        if found is None or found[0] != n_after:
+            powers = _powers(np.outer(np.log(self.poles), np.arange(n_after + 1.0)))
+            found = self._rho_n = (n_after, powers)
+        return found[1]
 
     def response(self, weights: np.ndarray, tau1: float, tau2: float,
                  n_after: int) -> np.ndarray:
@@ -308,11 +338,19 @@ class LinearCable:
         (n_channels, n_after + 1); ``weights`` may be (nseg,) or (nseg, n_vol) for
         several volleys at once (then (n_vol, n_channels, n_after + 1))."""
         w = np.asarray(weights, dtype=float)
-        F = self.modal_kernel(tau1, tau2, n_after)
         R = self.mapped(matrix)                         # (n_ch, modes)
         c = self._in.T @ w                              # (modes,) or (modes, n_vol)
-        if c.ndim == 1:
-            return (R * c[None, :]) @ F
+        if c.ndim == 1:  # from the sums of powers: no modal responses formed
+            coef_p, coef_1, coef_2, a1_n, a2_n, near, rows = self.modal_terms(
+                tau1, tau2, n_after)
+            Rc = R * c[None, :]
+            out = (Rc * coef_p[None, :]) @ self._rho_powers(n_after)
+            out += np.outer(Rc @ coef_1, a1_n)
+            out -= np.outer(Rc @ coef_2, a2_n)
+            if near.size:
+                out += Rc[:, near] @ rows
+            return out
+        F = self.modal_kernel(tau1, tau2, n_after)
         return np.einsum("cm,mv,mt->vct", R, c, F, optimize=True)
 
 
