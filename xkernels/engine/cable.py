@@ -389,14 +389,44 @@ class LinearCable:
             Shape (n_volleys, n_channels, lags.size); equal to ``finish_kernels`` of
             :meth:`projected` to rounding.
         """
+        from xkernels.engine.linearisation import finish_kernels
+
         R = self.mapped(matrix)                          # (n_ch, modes)
         if out is None:
             out = np.empty((len(weights), R.shape[0], np.asarray(lags).size))
+        first = []
         for k, (w, (tau1, tau2), h) in enumerate(zip(weights, taus, filters)):
+            if R.shape[0] < self.nseg and self._first_request(tau1, tau2, n_after, h,
+                                                                centre, lags):
+                first.append(k)
+                continue
             G = self.windowed(tau1, tau2, n_after, h, centre, lags)
             c = self._in.T @ np.asarray(w, dtype=float)
             np.matmul(R * c[None, :], G, out=out[k])
+        if first:
+            # a response asked for the first time on this membrane (as every one is when
+            # each computation has a new membrane): smeared and windowed after mapping,
+            # fewer channels than modes; the modal form is kept from its second request
+            signals = np.stack([self.projected(matrix, weights[k], *taus[k], n_after)
+                                for k in first])
+            out[first] = finish_kernels(signals, [filters[k] for k in first], centre, lags)
         return out
+
+    def _first_request(self, tau1: float, tau2: float, n_after: int, h_delay: np.ndarray,
+                       centre: int, lags: np.ndarray) -> bool:
+        """Whether :meth:`windowed` of these arguments is neither kept nor was asked
+        for before (and note that it was asked for now)."""
+        key = _windowed_key(tau1, tau2, n_after, h_delay, centre, lags)
+        found = self.__dict__.get("_windowed", {}).get(key)
+        if found is not None and found[0] is h_delay:
+            return False
+        seen = self.__dict__.setdefault("_requested", {})
+        if seen.get(key) is h_delay:
+            return False
+        if len(seen) >= WINDOWED_KEPT:
+            seen.clear()
+        seen[key] = h_delay  # held: its id is not reused while noted
+        return True
 
     def windowed(self, tau1: float, tau2: float, n_after: int, h_delay: np.ndarray,
                  centre: int, lags: np.ndarray) -> np.ndarray:
@@ -407,11 +437,7 @@ class LinearCable:
         from xkernels.engine.linearisation import finish_kernels
 
         lags = np.asarray(lags)
-        # the filter by identity (the entry holds it, so its id is not reused while
-        # kept: the planned filters are the same objects in repeated computations),
-        # the lags by their first and last (they increase by one)
-        key = (float(tau1), float(tau2), int(n_after), id(h_delay), int(centre),
-               int(lags[0]) if lags.size else 0, lags.size)
+        key = _windowed_key(tau1, tau2, n_after, h_delay, centre, lags)
         cache = self.__dict__.setdefault("_windowed", {})
         found = cache.get(key)  # local: safe when threads share this solver
         if found is None or found[0] is not h_delay:
@@ -452,6 +478,16 @@ class LinearCable:
             c = np.asarray(w, dtype=float) @ self._in            # (nodes, modes)
             np.matmul(np.einsum("ncm,nm->cm", R, c), G, out=out[k])
         return out
+
+
+def _windowed_key(tau1: float, tau2: float, n_after: int, h_delay: np.ndarray, centre: int,
+                  lags: np.ndarray) -> tuple:
+    """The key of :meth:`LinearCable.windowed`: the filter by identity (an entry holds
+    it, so its id is not reused while kept: the planned filters are the same objects in
+    repeated computations), the lags by their first and last (they increase by one)."""
+    lags = np.asarray(lags)
+    return (float(tau1), float(tau2), int(n_after), id(h_delay), int(centre),
+            int(lags[0]) if lags.size else 0, lags.size)
 
 
 #: Smeared and windowed modal responses kept per :class:`LinearCable`.
