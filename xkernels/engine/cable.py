@@ -451,7 +451,8 @@ class LinearCable:
 
     def node_kernels(self, matrices: np.ndarray, weights: list[np.ndarray],
                      taus: list[tuple[float, float]], filters: list[np.ndarray],
-                     centre: int, lags: np.ndarray, n_after: int) -> np.ndarray:
+                     centre: int, lags: np.ndarray, n_after: int,
+                     out: np.ndarray | None = None) -> np.ndarray:
         """:meth:`kernels` summed over depth nodes that share this membrane: volley
         ``k`` gives ``Σ_n matrices[n] @ currents(weights[k][n])``, delay-smeared and
         windowed; the sum is taken over the modal weights (all steps are linear), so
@@ -463,7 +464,7 @@ class LinearCable:
             Probe matrix per node, shape (n_nodes, n_channels, nseg).
         weights : list of ndarray
             Peak current per node and segment (nA) of each volley, (n_nodes, nseg).
-        taus, filters, centre, lags, n_after
+        taus, filters, centre, lags, n_after, out
             As for :meth:`kernels`.
 
         Returns
@@ -472,7 +473,8 @@ class LinearCable:
             Shape (n_volleys, n_channels, lags.size).
         """
         R = np.matmul(np.asarray(matrices), self._out)          # (nodes, n_ch, modes)
-        out = np.empty((len(weights), R.shape[1], np.asarray(lags).size))
+        if out is None:
+            out = np.empty((len(weights), R.shape[1], np.asarray(lags).size))
         for k, (w, (tau1, tau2), h) in enumerate(zip(weights, taus, filters)):
             G = self.windowed(tau1, tau2, n_after, h, centre, lags)
             c = np.asarray(w, dtype=float) @ self._in            # (nodes, modes)

@@ -160,8 +160,8 @@ METHODS = ("auto", "superposition", "nodes")
 
 def depth_kernels(network: Network, post: str, plan: KernelPlan,
                   build: Callable[[], LinearisedCell], mode: str = "as-is",
-                  method: str = "auto", pre: Collection[str] | None = None
-                  ) -> dict[str, np.ndarray]:
+                  method: str = "auto", pre: Collection[str] | None = None,
+                  out: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Depth-averaged kernels of every input of ``post`` (``averaging="depth"``).
 
     Parameters
@@ -188,6 +188,10 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
     pre : collection of str, optional
         Simulate only the inputs of these presynaptic populations (default: all); the
         g_eff shift still counts every input.
+    out : ndarray, optional
+        Shape (n_presynaptic, n_channels, n_tau), in the network's presynaptic order:
+        where the linear solver may write the kernels when it computes them all (the
+        returned kernels are then views of it).
 
     Returns
     -------
@@ -217,7 +221,8 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         if mode == "as-is" and linear and method != "nodes" and shared_membrane(plans):
             # one membrane at every node: the nodes are summed in its modes
             cell.shift_g_pas(plans[0].g_shift)
-            return _modal_kernels(cell, plans, rule.matrices, plan)
+            return _modal_kernels(cell, plans, rule.matrices, plan,
+                                  out if list(plans[0].inputs) == list(plan.X) else None)
         if mode == "as-is":
             signals = _superposed(cell, post, plans, rule.matrices, plan, method)
             if signals is None:
@@ -245,7 +250,8 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
 
 
 def _modal_kernels(cell: Any, plans: list[PopulationPlan], Q: np.ndarray,
-                   plan: KernelPlan) -> dict[str, np.ndarray]:
+                   plan: KernelPlan, out: np.ndarray | None = None
+                   ) -> dict[str, np.ndarray]:
     """The kernels ``Σ_n Q_n I_n`` of every input from the linear solver, where every
     node has the cell's membrane (:meth:`~xkernels.engine.cable.LinearCable.node_kernels`:
     no per-segment responses, the delays and window applied in its modes)."""
@@ -257,7 +263,7 @@ def _modal_kernels(cell: Any, plans: list[PopulationPlan], Q: np.ndarray,
         Q, [np.stack([np.asarray(p.inputs[source].weights) for p in plans])
             for source in sources],
         [(item.tau1, item.tau2) for item in items], [item.h_delay for item in items],
-        plan.grid.delay_centre, plan.grid.lags, plan.grid.n_response)
+        plan.grid.delay_centre, plan.grid.lags, plan.grid.n_response, out=out)
     return dict(zip(sources, kernels))
 
 

@@ -195,9 +195,11 @@ def simulate_values(network: Network, plan: KernelPlan,
     for j, post in enumerate(Y):
         # the linear solver's small products on one BLAS thread (xkernels.engine.blas)
         with one_blas_thread() if prepared[post][3] == "linear" else nullcontext():
-            found = simulate_population(network, post, plan, prepared[post], wanted)
+            found = simulate_population(network, post, plan, prepared[post], wanted,
+                                        out=values[:, j])
         for source, kernel in found.items():
-            values[X.index(source), j] = kernel
+            if not np.may_share_memory(kernel, values):  # else written there already
+                values[X.index(source), j] = kernel
     if states_out is not None:
         states_out.update({post: state for post, (_, state, _, _) in prepared.items()})
     if solvers_out is not None:
@@ -252,7 +254,8 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
 
 
 def simulate_population(network: Network, post: str, plan: KernelPlan, prepared: Prepared,
-                        pre: Collection[str]) -> dict[str, np.ndarray]:
+                        pre: Collection[str], out: np.ndarray | None = None
+                        ) -> dict[str, np.ndarray]:
     """The kernels of the inputs of ``post`` from ``pre``: every path of the engine
     (reference or depth averaging, any linearisation and operating point).
 
@@ -268,6 +271,10 @@ def simulate_population(network: Network, post: str, plan: KernelPlan, prepared:
         What :func:`prepare_population` found for ``post``.
     pre : collection of str
         The presynaptic populations whose kernels are simulated.
+    out : ndarray, optional
+        Shape (len(plan.X), n_channels, n_tau): where the linear solver may write the
+        kernels when it computes every presynaptic population's (the returned kernels
+        are then views of it).
 
     Returns
     -------
@@ -277,7 +284,7 @@ def simulate_population(network: Network, post: str, plan: KernelPlan, prepared:
     inputs, state, mode, _ = prepared
     if plan.options.averaging == "depth":
         return avg.depth_kernels(network, post, plan, lambda: build_cell(network, post, plan),
-                                 mode, pre=pre)
+                                 mode, pre=pre, out=out)
     with build_cell(network, post, plan) as cell, \
             linearised(network, post, cell, plan, inputs, mode, state) as (membrane, _):
         matrix = cell_probes_matrix(cell, plan, network.population(post))
@@ -290,7 +297,7 @@ def simulate_population(network: Network, post: str, plan: KernelPlan, prepared:
                 matrix, [item.weights for item in items.values()],
                 [(item.tau1, item.tau2) for item in items.values()],
                 [item.h_delay for item in items.values()], grid.delay_centre, grid.lags,
-                grid.n_response)
+                grid.n_response, out=out if list(items) == list(plan.X) else None)
             return dict(zip(items, kernels))
         return {source: lin.finish_kernel(
                     membrane.signal(matrix, item.weights, item.tau1, item.tau2,
