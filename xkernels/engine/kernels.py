@@ -193,19 +193,23 @@ def simulate_values(network: Network, plan: KernelPlan,
     prepared = {post: prepare_population(network, post, plan) for post in Y}
     # every block is written once: a kernel, or zeros (no connection, not wanted)
     values = np.empty(plan.shape)
-    for j, post in enumerate(Y):
-        # the linear solver's small products on one BLAS thread (xkernels.engine.blas)
-        with one_blas_thread() if prepared[post][3] == "linear" else nullcontext():
-            found = simulate_population(network, post, plan, prepared[post], wanted,
-                                        out=values[:, j])
-        written = set()
-        for source, kernel in found.items():
-            i = X.index(source)
-            if not np.may_share_memory(kernel, values):  # else written there already
-                values[i, j] = kernel
-            written.add(i)
-        for i in set(range(len(X))) - written:
-            values[i, j] = 0.0
+    linear = {post for post, found in prepared.items() if found[3] == "linear"}
+    # the linear solver's small products on one BLAS thread (xkernels.engine.blas):
+    # taken once when every population uses it, else around each that does
+    every = one_blas_thread() if len(linear) == len(Y) else nullcontext()
+    with every:
+        for j, post in enumerate(Y):
+            with one_blas_thread() if post in linear else nullcontext():
+                found = simulate_population(network, post, plan, prepared[post], wanted,
+                                            out=values[:, j])
+            written = set()
+            for source, kernel in found.items():
+                i = X.index(source)
+                if not np.may_share_memory(kernel, values):  # else written there already
+                    values[i, j] = kernel
+                written.add(i)
+            for i in set(range(len(X))) - written:
+                values[i, j] = 0.0
     if states_out is not None:
         states_out.update({post: state for post, (_, state, _, _) in prepared.items()})
     if solvers_out is not None:
