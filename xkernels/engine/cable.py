@@ -498,12 +498,18 @@ WINDOWED_KEPT = 32
 #: Recently built :class:`LinearCable` objects (key -> solver), :func:`linear_cable`.
 _SOLVERS: dict = {}
 SOLVERS_KEPT = 64
+#: From this many segments the first computation on a membrane is stepped
+#: (:class:`xkernels.engine.stepped.SteppedCable`: no O(nseg³) eigendecomposition), the
+#: second decomposes it.
+STEPPED_FROM = 400
 
 
 def linear_cable(cable: Cable, dt: float, membrane: bytes) -> LinearCable:
     """The :class:`LinearCable` of ``cable`` at ``dt``, reused while the same cable
     (same axial matrix object) and the same ``membrane`` (bytes of cm, g, e) come
-    again in this process.
+    again in this process.  A cable of :data:`STEPPED_FROM` segments or more gets a
+    :class:`~xkernels.engine.stepped.SteppedCable` (the same interface and numbers,
+    no eigendecomposition) until it has served one computation.
 
     Parameters
     ----------
@@ -525,10 +531,17 @@ def linear_cable(cable: Cable, dt: float, membrane: bytes) -> LinearCable:
     """
     key = (id(cable.axial), float(dt), membrane)
     found = _SOLVERS.get(key)
-    if found is None or found.cable.axial is not cable.axial:
+    if found is None or found.cable.axial is not cable.axial or \
+            getattr(found, "served", 0) > 0:
         while len(_SOLVERS) >= SOLVERS_KEPT:
             _SOLVERS.pop(next(iter(_SOLVERS), None), None)  # threads may race here
-        found = _SOLVERS[key] = LinearCable(cable, dt)
+        if found is None and cable.nseg >= STEPPED_FROM:
+            from xkernels.engine.stepped import SteppedCable
+
+            found = SteppedCable(cable, dt)  # a large cell's first computation
+        else:
+            found = LinearCable(cable, dt)
+        _SOLVERS[key] = found
     return found
 
 

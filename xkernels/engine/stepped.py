@@ -1,0 +1,200 @@
+"""Large linear cables stepped as NEURON steps them, without an eigendecomposition.
+
+:class:`~xkernels.engine.cable.LinearCable` diagonalises the cable once per membrane:
+``O(nseg³)``, after which every kernel of that membrane is a few small products.  A
+new membrane in every computation (a new weight or rate with g_eff, a sweep or fitting
+step) pays that decomposition each time, and for a reconstructed cell of 1205 segments
+it is 0.45 s -- more than a third of NEURON's own simulation.  :class:`SteppedCable`
+runs NEURON's fixed step itself instead (backward Euler, ``secondorder=0``, the
+deviation ``x`` from rest)::
+
+    (K + G + A) x[n+1] = K x[n] - w u[n],      u[n] = f (a1**n - a2**n)
+
+with the sparse LU factorisation of the tree matrix ``K + G + A`` (a tree: no fill-in
+in a minimum-degree order) and every volley (and depth node) a column of one
+right-hand side, recording only the probe signals ``-M A x``: ``O(n_lags × nseg)``.
+The same recursion as NEURON, so its numbers agree to rounding (the modes of a fine
+cable amplify rounding: 8e-9 of a kernel's peak by eigendecomposition, 1e-12 stepped,
+on the 1205-segment cell).
+
+:func:`xkernels.engine.cable.linear_cable` hands out a :class:`SteppedCable` for the
+first computation on a membrane of :data:`xkernels.engine.cable.STEPPED_FROM` segments
+or more, and the eigendecomposition from the second computation on (then kept, and each
+kernel is a few small products).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from xkernels.engine.cable import Cable, peak_norm
+
+__all__ = ["SteppedCable"]
+
+#: Sparse axial matrices by the identity of the dense one (a cell's cable keeps its
+#: axial matrix object): the last few.
+_SPARSE: dict = {}
+SPARSE_KEPT = 8
+
+
+def _sparse(axial: np.ndarray):
+    """``axial`` as a CSC matrix, kept while the same array object comes again."""
+    from scipy import sparse
+
+    found = _SPARSE.get(id(axial))
+    if found is None or found[0] is not axial:
+        while len(_SPARSE) >= SPARSE_KEPT:
+            _SPARSE.pop(next(iter(_SPARSE), None), None)  # threads may race here
+        found = _SPARSE[id(axial)] = (axial, sparse.csc_matrix(axial))
+    return found[1]
+
+
+class SteppedCable:
+    """NEURON's fixed-step response of a linear :class:`~xkernels.engine.cable.Cable`,
+    stepped: the interface of :class:`~xkernels.engine.cable.LinearCable` that kernels
+    use (:meth:`rest`, :meth:`response`, :meth:`projected`, :meth:`kernels`,
+    :meth:`node_kernels`), with the same numbers to rounding.
+
+    Parameters
+    ----------
+    cable : Cable
+        The cable (its leak as it is during the response: g_eff shift included).
+    dt : float
+        Time step (ms).
+
+    Raises
+    ------
+    ValueError
+        An unstable membrane (``G + A`` not positive definite), as ``LinearCable``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xkernels.engine.cable import LinearCable
+    >>> A = np.array([[1.0, -1.0], [-1.0, 1.0]]) * 1e-2       # µS
+    >>> cable = Cable(area=np.full(2, 1000.0), cm=np.ones(2), g=np.full(2, 1e-4),
+    ...               e=np.full(2, -65.0), axial=A)
+    >>> stepped = SteppedCable(cable, dt=0.1).response(np.array([1.0, 0.0]), 0.2, 1.8, 50)
+    >>> modal = LinearCable(cable, dt=0.1).response(np.array([1.0, 0.0]), 0.2, 1.8, 50)
+    >>> bool(np.abs(stepped - modal).max() < 1e-12 * np.abs(modal).max())
+    True
+    """
+
+    def __init__(self, cable: Cable, dt: float) -> None:
+        from scipy import sparse
+        from scipy.sparse.linalg import splu
+
+        self.cable = replace(cable, cm=cable.cm.copy(), g=cable.g.copy(), e=cable.e.copy())
+        cable = self.cable
+        self.dt = float(dt)
+        #: kernel computations served (:func:`~xkernels.engine.cable.linear_cable` then
+        #: decomposes the membrane instead)
+        self.served = 0
+        self._K = cable.capacitance / self.dt
+        self._G = cable.conductance
+        self._A = _sparse(cable.axial)
+        # the leak and axial conductances, factorised with diagonal pivots in a
+        # symmetric order: positive definite iff every pivot is positive
+        self._rest = splu(sparse.csc_matrix(self._A + sparse.diags(self._G)),
+                          permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                          options={"SymmetricMode": True})
+        pivots = self._rest.U.diagonal()
+        if not (np.array_equal(self._rest.perm_r, self._rest.perm_c) and pivots.min() > 0):
+            k = int(np.argmin(cable.g))
+            raise ValueError(
+                "the linear membrane is unstable: its conductance matrix (leak and axial) "
+                f"is not positive definite (segment {k} has the membrane conductance "
+                f"{cable.g[k]:.6g} S/cm²)")
+        self._step = splu(sparse.csc_matrix(self._A + sparse.diags(self._K + self._G)),
+                          permc_spec="MMD_AT_PLUS_A")
+
+    @property
+    def nseg(self) -> int:
+        """Number of segments."""
+        return self.cable.nseg
+
+    def rest(self, e: np.ndarray | None = None) -> np.ndarray:
+        """As :meth:`xkernels.engine.cable.LinearCable.rest`: ``(G + A) v = G e``."""
+        e = self.cable.e if e is None else np.asarray(e, dtype=float)
+        return self._rest.solve(self._G * e)
+
+    def _stepped(self, weights: np.ndarray, taus: list[tuple[float, float]], n_after: int,
+                 record) -> np.ndarray:
+        """Step the columns of ``weights`` (nseg, C), column ``c`` a volley with time
+        constants ``taus[c]``; ``record(x)`` of every lag 0..n_after, stacked."""
+        n = np.arange(n_after + 1.0)
+        u = np.empty((n.size, len(taus)))
+        for c, (tau1, tau2) in enumerate(taus):
+            f, t1, t2 = peak_norm(tau1, tau2)
+            u[:, c] = f * (np.exp(-n * self.dt / t1) - np.exp(-n * self.dt / t2))
+        x = np.zeros(weights.shape)
+        first = record(x)
+        out = np.empty((n.size,) + first.shape)
+        out[0] = first
+        K = self._K[:, None]
+        for k in range(n_after):
+            x = self._step.solve(K * x - weights * u[k])
+            out[k + 1] = record(x)
+        return out
+
+    def response(self, weights: np.ndarray, tau1: float, tau2: float,
+                 n_after: int) -> np.ndarray:
+        """As :meth:`xkernels.engine.cable.LinearCable.response`: shape
+        (nseg, n_after + 1), nA."""
+        w = np.asarray(weights, dtype=float)[:, None]
+        x = self._stepped(w, [(tau1, tau2)], n_after, lambda x: x[:, 0])  # (T, nseg)
+        return -(self._A @ x.T)
+
+    def projected(self, matrix: np.ndarray, weights: np.ndarray, tau1: float, tau2: float,
+                  n_after: int) -> np.ndarray:
+        """As :meth:`xkernels.engine.cable.LinearCable.projected`."""
+        w = np.asarray(weights, dtype=float)
+        columns = w[:, None] if w.ndim == 1 else w
+        MA = -(self._A.T @ np.asarray(matrix, dtype=float).T).T          # (n_ch, nseg)
+        signals = self._stepped(columns, [(tau1, tau2)] * columns.shape[1], n_after,
+                                lambda x: MA @ x)                        # (T, n_ch, C)
+        signals = np.moveaxis(signals, 0, -1)                            # (n_ch, C, T)
+        return signals[:, 0] if w.ndim == 1 else np.moveaxis(signals, 1, 0)
+
+    def kernels(self, matrix: np.ndarray, weights: list[np.ndarray],
+                taus: list[tuple[float, float]], filters: list[np.ndarray], centre: int,
+                lags: np.ndarray, n_after: int, out: np.ndarray | None = None
+                ) -> np.ndarray:
+        """As :meth:`xkernels.engine.cable.LinearCable.kernels`: every volley a column
+        of one stepping."""
+        MA = -(self._A.T @ np.asarray(matrix, dtype=float).T).T          # (n_ch, nseg)
+        columns = np.stack([np.asarray(w, dtype=float) for w in weights], axis=1)
+        signals = self._stepped(columns, list(taus), n_after, lambda x: MA @ x)
+        return self._finish(np.moveaxis(signals, 0, -1).swapaxes(0, 1), filters, centre,
+                            lags, out)
+
+    def node_kernels(self, matrices: np.ndarray, weights: list[np.ndarray],
+                     taus: list[tuple[float, float]], filters: list[np.ndarray],
+                     centre: int, lags: np.ndarray, n_after: int,
+                     out: np.ndarray | None = None) -> np.ndarray:
+        """As :meth:`xkernels.engine.cable.LinearCable.node_kernels`: every volley at
+        every node a column; the nodes' signals summed at each lag."""
+        Q = np.asarray(matrices, dtype=float)                           # (N, n_ch, nseg)
+        MA = -np.stack([(self._A.T @ q.T).T for q in Q])                # (N, n_ch, nseg)
+        n_nodes = Q.shape[0]
+        columns = np.concatenate([np.asarray(w, dtype=float).T for w in weights], axis=1)
+        col_taus = [t for t in taus for _ in range(n_nodes)]
+        signals = self._stepped(
+            columns, col_taus, n_after,
+            lambda x: np.einsum("ncs,snv->cv", MA, x.reshape(x.shape[0], -1, n_nodes)
+                                .swapaxes(1, 2), optimize=True))       # (T, n_ch, V)
+        return self._finish(np.moveaxis(signals, 0, -1).swapaxes(0, 1), filters, centre,
+                            lags, out)
+
+    def _finish(self, signals: np.ndarray, filters: list[np.ndarray], centre: int,
+                lags: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        from xkernels.engine.linearisation import finish_kernels
+
+        self.served += 1
+        found = finish_kernels(signals, list(filters), centre, np.asarray(lags))
+        if out is None:
+            return found
+        out[...] = found
+        return out
