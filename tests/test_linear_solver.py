@@ -206,3 +206,68 @@ def test_sweep_refuses_linear_for_active_as_is_before_writing(tmp_path, mechanis
                        tau=5.0, solver="linear", client="sync", progress=False,
                        store=store, operating_point="rest", averaging="reference")
     assert not store.exists()
+
+
+def test_stepped_cable_equals_the_eigendecomposition():
+    """SteppedCable (a large cell's first computation) against LinearCable on one cell:
+    rest, responses, projections, kernels and depth-node sums to rounding."""
+    from xkernels.engine.cable import LinearCable
+    from xkernels.engine.cells import cable_cell
+    from xkernels.engine.linearisation import delay_filter
+    from xkernels.engine.stepped import SteppedCable
+    from xkernels.engine.timeline import regular_grid
+
+    network = xkernels.Network.example()
+    pop = network.population("E")
+    cell = cable_cell(pop.cell, pop, 2 ** -4, -65.0)
+    cell.shift_g_pas(np.linspace(1e-5, 3e-5, cell.nseg))
+    cable = cell.cable()
+    modal, stepped = LinearCable(cable, 2 ** -4), SteppedCable(cable, 2 ** -4)
+    e = np.linspace(-70.0, -60.0, cell.nseg)
+    assert np.allclose(stepped.rest(e), modal.rest(e), rtol=1e-13, atol=0)
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(cell.nseg, 2))
+    M = rng.normal(size=(3, cell.nseg))
+    grid = regular_grid(2 ** -4, 80, fir=False)
+    h = [delay_filter(c.delay, grid.delay_times) for c in network.connections[:2]]
+    taus = [(0.2, 1.8), (0.1, 9.0)]
+
+    def close(a, b):
+        return np.abs(a - b).max() <= 1e-12 * np.abs(b).max()
+
+    assert close(stepped.response(w[:, 0], 0.2, 1.8, 200), modal.response(w[:, 0], 0.2, 1.8, 200))
+    assert close(stepped.projected(M, w, 0.1, 9.0, 200), modal.projected(M, w, 0.1, 9.0, 200))
+    args = (grid.delay_centre, grid.lags, grid.n_response)
+    assert close(stepped.kernels(M, list(w.T), taus, h, *args),
+                 modal.kernels(M, list(w.T), taus, h, *args))
+    nodes = rng.normal(size=(4, 3, cell.nseg))
+    node_w = [rng.normal(size=(4, cell.nseg)) for _ in taus]
+    assert close(stepped.node_kernels(nodes, node_w, taus, h, *args),
+                 modal.node_kernels(nodes, node_w, taus, h, *args))
+    cell.shift_g_pas(np.full(cell.nseg, -1.0))  # a negative leak: refused as LinearCable
+    with pytest.raises(ValueError, match=r"unstable.*not positive definite"):
+        SteppedCable(cell.cable(), 2 ** -4)
+
+
+def test_large_cell_steps_first_then_decomposes(monkeypatch, mechanisms_loaded):
+    """From STEPPED_FROM segments the first computation on a membrane is stepped, the
+    next decomposes it; both equal NEURON."""
+    from xkernels.engine import cable as cable_module
+    from xkernels.engine.stepped import SteppedCable
+
+    monkeypatch.setattr(cable_module, "STEPPED_FROM", 1)
+    stepped = []
+    kernels = SteppedCable.kernels
+    monkeypatch.setattr(SteppedCable, "kernels",
+                        lambda self, *a, **k: stepped.append(self) or kernels(self, *a, **k))
+    spec = xkernels.Network.example().to_dict()
+    spec["connections"][0]["synapse"]["weight"] *= 1.2345  # a membrane no test had (g_eff)
+    network = xkernels.Network.from_dict(spec)
+    ref = _kernels(network, "neuron")
+    first = _kernels(network, "linear")
+    assert stepped, "the new membrane of E was not stepped"
+    n_stepped = len(stepped)
+    again = _kernels(network, "linear")
+    assert len(stepped) == n_stepped, "the second computation stepped again"
+    assert _worst(first.values, ref.values) <= EXACT
+    assert _worst(again.values, ref.values) <= EXACT
