@@ -394,39 +394,18 @@ class LinearCable:
         R = self.mapped(matrix)                          # (n_ch, modes)
         if out is None:
             out = np.empty((len(weights), R.shape[0], np.asarray(lags).size))
-        first = []
+        if R.shape[0] < self.nseg:
+            # fewer channels than modes: smeared and windowed after mapping (what the
+            # modal form would keep costs more rows than it saves)
+            signals = np.stack([self.projected(matrix, w, tau1, tau2, n_after)
+                                for w, (tau1, tau2) in zip(weights, taus)])
+            out[...] = finish_kernels(signals, list(filters), centre, lags)
+            return out
         for k, (w, (tau1, tau2), h) in enumerate(zip(weights, taus, filters)):
-            if R.shape[0] < self.nseg and self._first_request(tau1, tau2, n_after, h,
-                                                                centre, lags):
-                first.append(k)
-                continue
             G = self.windowed(tau1, tau2, n_after, h, centre, lags)
             c = self._in.T @ np.asarray(w, dtype=float)
             np.matmul(R * c[None, :], G, out=out[k])
-        if first:
-            # a response asked for the first time on this membrane (as every one is when
-            # each computation has a new membrane): smeared and windowed after mapping,
-            # fewer channels than modes; the modal form is kept from its second request
-            signals = np.stack([self.projected(matrix, weights[k], *taus[k], n_after)
-                                for k in first])
-            out[first] = finish_kernels(signals, [filters[k] for k in first], centre, lags)
         return out
-
-    def _first_request(self, tau1: float, tau2: float, n_after: int, h_delay: np.ndarray,
-                       centre: int, lags: np.ndarray) -> bool:
-        """Whether :meth:`windowed` of these arguments is neither kept nor was asked
-        for before (and note that it was asked for now)."""
-        key = _windowed_key(tau1, tau2, n_after, h_delay, centre, lags)
-        found = self.__dict__.get("_windowed", {}).get(key)
-        if found is not None and found[0] is h_delay:
-            return False
-        seen = self.__dict__.setdefault("_requested", {})
-        if seen.get(key) is h_delay:
-            return False
-        if len(seen) >= WINDOWED_KEPT:
-            seen.clear()
-        seen[key] = h_delay  # held: its id is not reused while noted
-        return True
 
     def windowed(self, tau1: float, tau2: float, n_after: int, h_delay: np.ndarray,
                  centre: int, lags: np.ndarray) -> np.ndarray:
@@ -498,18 +477,12 @@ WINDOWED_KEPT = 32
 #: Recently built :class:`LinearCable` objects (key -> solver), :func:`linear_cable`.
 _SOLVERS: dict = {}
 SOLVERS_KEPT = 64
-#: From this many segments the first computation on a membrane is stepped
-#: (:class:`xkernels.engine.stepped.SteppedCable`: no O(nseg³) eigendecomposition), the
-#: second decomposes it.
-STEPPED_FROM = 400
 
 
 def linear_cable(cable: Cable, dt: float, membrane: bytes) -> LinearCable:
     """The :class:`LinearCable` of ``cable`` at ``dt``, reused while the same cable
     (same axial matrix object) and the same ``membrane`` (bytes of cm, g, e) come
-    again in this process.  A cable of :data:`STEPPED_FROM` segments or more gets a
-    :class:`~xkernels.engine.stepped.SteppedCable` (the same interface and numbers,
-    no eigendecomposition) until it has served one computation.
+    again in this process.
 
     Parameters
     ----------
@@ -531,17 +504,10 @@ def linear_cable(cable: Cable, dt: float, membrane: bytes) -> LinearCable:
     """
     key = (id(cable.axial), float(dt), membrane)
     found = _SOLVERS.get(key)
-    if found is None or found.cable.axial is not cable.axial or \
-            getattr(found, "served", 0) > 0:
+    if found is None or found.cable.axial is not cable.axial:
         while len(_SOLVERS) >= SOLVERS_KEPT:
             _SOLVERS.pop(next(iter(_SOLVERS), None), None)  # threads may race here
-        if found is None and cable.nseg >= STEPPED_FROM:
-            from xkernels.engine.stepped import SteppedCable
-
-            found = SteppedCable(cable, dt)  # a large cell's first computation
-        else:
-            found = LinearCable(cable, dt)
-        _SOLVERS[key] = found
+        found = _SOLVERS[key] = LinearCable(cable, dt)
     return found
 
 

@@ -22,10 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from xkernels.engine import stepped
 from xkernels.engine.biophysics import finish_preset, preset_function
 from xkernels.engine.cable import Cable, LinearCable, linear_cable
 from xkernels.engine.mechanisms import NEURON_LOCK, load_mechanisms, load_user_mechanisms
 from xkernels.engine.morphology import check_sections, load_into, morphology_template
+from xkernels.engine.stepped import SteppedCable, stepped_cable
 from xkernels.spec.network import CellSpec, Population
 
 # density mechanisms that keep the membrane linear and passive
@@ -558,7 +560,7 @@ class LinearisedCell(NeuronCell):
         super().__init__(spec, population, dt, e_pas_default)
         self.population = population.name
         self.solver = solver
-        self._linear: tuple[bytes, LinearCable] | None = None
+        self._linear: tuple[bytes, LinearCable | SteppedCable] | None = None
         self.cell.set_pos(z=population.loc)
         self.geometry = self.read_geometry()
 
@@ -587,13 +589,16 @@ class LinearisedCell(NeuronCell):
                 "solver 'neuron' or 'auto'")
         return False
 
-    def linear_cable(self) -> LinearCable:
+    def linear_cable(self) -> LinearCable | SteppedCable:
         """The :class:`~xkernels.engine.cable.LinearCable` of the membrane as it is now
-        (rebuilt only when the membrane changed)."""
+        (rebuilt only when the membrane changed); from
+        :data:`~xkernels.engine.stepped.STEPPED_FROM` segments the
+        :class:`~xkernels.engine.stepped.SteppedCable` (no eigendecomposition)."""
         cable = self.cable()
         key = b"".join(a.tobytes() for a in (cable.cm, cable.g, cable.e))
         if self._linear is None or self._linear[0] != key:
-            self._linear = (key, linear_cable(cable, self.dt, key))
+            make = stepped_cable if cable.nseg >= stepped.STEPPED_FROM else linear_cable
+            self._linear = (key, make(cable, self.dt, key))
         return self._linear[1]
 
     # -- simulation --------------------------------------------------------------------
@@ -693,7 +698,7 @@ class CableCell:
         self._names = names
         self.dt = float(dt)
         self.population = population
-        self._linear: tuple[bytes, LinearCable] | None = None
+        self._linear: tuple[bytes, LinearCable | SteppedCable] | None = None
 
     def copy(self) -> CableCell:
         """A new CableCell of the same cable with the leak as it is now (changing either

@@ -13,14 +13,12 @@ deviation ``x`` from rest)::
 with the sparse LU factorisation of the tree matrix ``K + G + A`` (a tree: no fill-in
 in a minimum-degree order) and every volley (and depth node) a column of one
 right-hand side, recording only the probe signals ``-M A x``: ``O(n_lags × nseg)``.
-The same recursion as NEURON, so its numbers agree to rounding (the modes of a fine
-cable amplify rounding: 8e-9 of a kernel's peak by eigendecomposition, 1e-12 stepped,
-on the 1205-segment cell).
+The same recursion as NEURON, so its numbers agree to rounding (on the 1205-segment
+cell 1.9e-9 of a kernel's peak stepped, 8e-9 by eigendecomposition: the modes of a fine
+cable amplify rounding).
 
-:func:`xkernels.engine.cable.linear_cable` hands out a :class:`SteppedCable` for the
-first computation on a membrane of :data:`xkernels.engine.cable.STEPPED_FROM` segments
-or more, and the eigendecomposition from the second computation on (then kept, and each
-kernel is a few small products).
+A cell of :data:`STEPPED_FROM` segments or more is stepped
+(:meth:`xkernels.engine.cells.LinearisedCell.linear_cable`, :func:`stepped_cable`).
 """
 
 from __future__ import annotations
@@ -31,7 +29,11 @@ import numpy as np
 
 from xkernels.engine.cable import Cable, peak_norm
 
-__all__ = ["SteppedCable"]
+__all__ = ["STEPPED_FROM", "SteppedCable", "stepped_cable"]
+
+#: From this many segments a cable is stepped: the eigendecomposition then costs more
+#: than stepping (and amplifies rounding on a fine cable).
+STEPPED_FROM = 400
 
 #: Sparse axial matrices by the identity of the dense one (a cell's cable keeps its
 #: axial matrix object): the last few.
@@ -89,9 +91,6 @@ class SteppedCable:
         self.cable = replace(cable, cm=cable.cm.copy(), g=cable.g.copy(), e=cable.e.copy())
         cable = self.cable
         self.dt = float(dt)
-        #: kernel computations served (:func:`~xkernels.engine.cable.linear_cable` then
-        #: decomposes the membrane instead)
-        self.served = 0
         self._K = cable.capacitance / self.dt
         self._G = cable.conductance
         self._A = _sparse(cable.axial)
@@ -192,9 +191,36 @@ class SteppedCable:
                 lags: np.ndarray, out: np.ndarray | None) -> np.ndarray:
         from xkernels.engine.linearisation import finish_kernels
 
-        self.served += 1
         found = finish_kernels(signals, list(filters), centre, np.asarray(lags))
         if out is None:
             return found
         out[...] = found
         return out
+
+
+#: Recently built :class:`SteppedCable` objects (key -> solver), :func:`stepped_cable`.
+_SOLVERS: dict = {}
+SOLVERS_KEPT = 16
+
+
+def stepped_cable(cable: Cable, dt: float, membrane: bytes) -> SteppedCable:
+    """The :class:`SteppedCable` of ``cable`` at ``dt``, reused while the same cable
+    (same axial matrix object) and ``membrane`` (bytes of cm, g, e) come again, as
+    :func:`xkernels.engine.cable.linear_cable`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[1.0, -1.0], [-1.0, 1.0]]) * 1e-2
+    >>> cable = Cable(np.full(2, 1e3), np.ones(2), np.full(2, 1e-4), np.full(2, -65.0), A)
+    >>> key = cable.g.tobytes()
+    >>> stepped_cable(cable, 0.1, key) is stepped_cable(cable, 0.1, key)
+    True
+    """
+    key = (id(cable.axial), float(dt), membrane)
+    found = _SOLVERS.get(key)
+    if found is None or found.cable.axial is not cable.axial:
+        while len(_SOLVERS) >= SOLVERS_KEPT:
+            _SOLVERS.pop(next(iter(_SOLVERS), None), None)  # threads may race here
+        found = _SOLVERS[key] = SteppedCable(cable, dt)
+    return found
