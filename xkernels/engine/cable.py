@@ -389,6 +389,7 @@ class LinearCable:
             Shape (n_volleys, n_channels, lags.size); equal to ``finish_kernels`` of
             :meth:`projected` to rounding.
         """
+        from xkernels.engine.kept import keep, kept, key_of
         from xkernels.engine.linearisation import finish_kernels
 
         R = self.mapped(matrix)                          # (n_ch, modes)
@@ -396,10 +397,19 @@ class LinearCable:
             out = np.empty((len(weights), R.shape[0], np.asarray(lags).size))
         if R.shape[0] < self.nseg:
             # fewer channels than modes: smeared and windowed after mapping (what the
-            # modal form would keep costs more rows than it saves)
-            signals = np.stack([self.projected(matrix, w, tau1, tau2, n_after)
-                                for w, (tau1, tau2) in zip(weights, taus)])
-            out[...] = finish_kernels(signals, list(filters), centre, lags)
+            # modal form would keep costs more rows than it saves); the result kept by
+            # the values of its inputs (xkernels.engine.kept)
+            key = key_of("LinearCable.kernels", id(self), id(matrix), np.stack(weights),
+                         np.asarray(taus, dtype=float), tuple(map(id, filters)),
+                         int(centre), np.asarray(lags), int(n_after))
+            held = (self, matrix, *filters)
+            found = kept(key, held)
+            if found is None:
+                signals = np.stack([self.projected(matrix, w, tau1, tau2, n_after)
+                                    for w, (tau1, tau2) in zip(weights, taus)])
+                found = finish_kernels(signals, list(filters), centre, lags)
+                keep(key, held, found)
+            out[...] = found
             return out
         for k, (w, (tau1, tau2), h) in enumerate(zip(weights, taus, filters)):
             G = self.windowed(tau1, tau2, n_after, h, centre, lags)

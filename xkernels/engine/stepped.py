@@ -28,15 +28,13 @@ from dataclasses import replace
 import numpy as np
 
 from xkernels.engine.cable import Cable, peak_norm
+from xkernels.engine.kept import keep, kept, key_of
 
 __all__ = ["STEPPED_FROM", "SteppedCable", "stepped_cable"]
 
 #: From this many segments a cable is stepped: the eigendecomposition then costs more
 #: than stepping (and amplifies rounding on a fine cable).
 STEPPED_FROM = 400
-
-#: Kernels kept per :class:`SteppedCable` (:meth:`SteppedCable.kernels`).
-KERNELS_KEPT = 8
 
 #: Sparse axial matrices by the identity of the dense one (a cell's cable keeps its
 #: axial matrix object): the last few.
@@ -165,27 +163,24 @@ class SteppedCable:
                 lags: np.ndarray, n_after: int, out: np.ndarray | None = None
                 ) -> np.ndarray:
         """As :meth:`xkernels.engine.cable.LinearCable.kernels`: every volley a column
-        of one stepping.  The last :data:`KERNELS_KEPT` results are kept, keyed on
-        every input (the matrix and filters by identity, held by the entry), so that
-        a computation repeated on this membrane is not stepped again."""
+        of one stepping; the result kept by the values of its inputs
+        (:mod:`xkernels.engine.kept`), so that a computation repeated on this membrane
+        is not stepped again."""
         columns = np.stack([np.asarray(w, dtype=float) for w in weights], axis=1)
-        lags = np.asarray(lags)
-        key = (id(matrix), columns.tobytes(), tuple(map(tuple, taus)),
-               tuple(id(h) for h in filters), int(centre), lags.tobytes(), int(n_after))
-        held = (matrix, *filters)
-        cache = self.__dict__.setdefault("_kernels", {})
-        found = cache.get(key)  # local: safe when threads share this solver
-        if found is None or any(a is not b for a, b in zip(found[0], held)):
+        key = key_of("SteppedCable.kernels", id(self), id(matrix), columns,
+                     np.asarray(taus, dtype=float), tuple(map(id, filters)), int(centre),
+                     np.asarray(lags), int(n_after))
+        held = (self, matrix, *filters)
+        found = kept(key, held)
+        if found is None:
             MA = -(self._A.T @ np.asarray(matrix, dtype=float).T).T      # (n_ch, nseg)
             signals = self._stepped(columns, list(taus), n_after, lambda x: MA @ x)
-            found = (held, self._finish(np.moveaxis(signals, 0, -1).swapaxes(0, 1),
-                                        filters, centre, lags, None))
-            if len(cache) >= KERNELS_KEPT:
-                cache.clear()
-            cache[key] = found
+            found = self._finish(np.moveaxis(signals, 0, -1).swapaxes(0, 1), filters,
+                                 centre, lags, None)
+            keep(key, held, found)
         if out is None:
-            return found[1].copy()
-        out[...] = found[1]
+            return found.copy()
+        out[...] = found
         return out
 
     def node_kernels(self, matrices: np.ndarray, weights: list[np.ndarray],
