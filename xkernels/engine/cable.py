@@ -283,8 +283,9 @@ class LinearCable:
         nn = np.arange(n_after + 1.0)
         near = np.flatnonzero(close)
         n = np.arange(n_after + 1)
-        rows = -f * rho[near, None] * (_powers_difference(rho[near], a1, n)
-                                       - _powers_difference(rho[near], a2, n))
+        rows = np.empty((0, n.size)) if not near.size else \
+            -f * rho[near, None] * (_powers_difference(rho[near], a1, n)
+                                    - _powers_difference(rho[near], a2, n))
         found = (coef_p, coef_1, coef_2, _powers(nn * np.log(a1)), _powers(nn * np.log(a2)),
                  near, rows)
         if len(cache) >= 8:
@@ -338,18 +339,26 @@ class LinearCable:
         (n_channels, n_after + 1); ``weights`` may be (nseg,) or (nseg, n_vol) for
         several volleys at once (then (n_vol, n_channels, n_after + 1))."""
         w = np.asarray(weights, dtype=float)
+        if w.ndim == 1:  # from the sums of powers: no modal responses formed
+            from xkernels.engine.kept import keep, kept, key_of
+
+            # kept by the values of its inputs (xkernels.engine.kept); a copy returned
+            key = key_of("LinearCable.projected", id(self), np.asarray(matrix, dtype=float),
+                         w, float(tau1), float(tau2), int(n_after))
+            found = kept(key, (self,))
+            if found is None:
+                coef_p, coef_1, coef_2, a1_n, a2_n, near, rows = self.modal_terms(
+                    tau1, tau2, n_after)
+                Rc = self.mapped(matrix) * (self._in.T @ w)[None, :]
+                found = (Rc * coef_p[None, :]) @ self._rho_powers(n_after)
+                found += np.outer(Rc @ coef_1, a1_n)
+                found -= np.outer(Rc @ coef_2, a2_n)
+                if near.size:
+                    found += Rc[:, near] @ rows
+                keep(key, (self,), found)
+            return found.copy()
         R = self.mapped(matrix)                         # (n_ch, modes)
-        c = self._in.T @ w                              # (modes,) or (modes, n_vol)
-        if c.ndim == 1:  # from the sums of powers: no modal responses formed
-            coef_p, coef_1, coef_2, a1_n, a2_n, near, rows = self.modal_terms(
-                tau1, tau2, n_after)
-            Rc = R * c[None, :]
-            out = (Rc * coef_p[None, :]) @ self._rho_powers(n_after)
-            out += np.outer(Rc @ coef_1, a1_n)
-            out -= np.outer(Rc @ coef_2, a2_n)
-            if near.size:
-                out += Rc[:, near] @ rows
-            return out
+        c = self._in.T @ w                              # (modes, n_vol)
         F = self.modal_kernel(tau1, tau2, n_after)
         return np.einsum("cm,mv,mt->vct", R, c, F, optimize=True)
 
@@ -513,11 +522,12 @@ def linear_cable(cable: Cable, dt: float, membrane: bytes) -> LinearCable:
     True
     """
     key = (id(cable.axial), float(dt), membrane)
-    found = _SOLVERS.get(key)
+    found = _SOLVERS.pop(key, None)  # re-inserted last: the least recently used go first
     if found is None or found.cable.axial is not cable.axial:
         while len(_SOLVERS) >= SOLVERS_KEPT:
             _SOLVERS.pop(next(iter(_SOLVERS), None), None)  # threads may race here
-        found = _SOLVERS[key] = LinearCable(cable, dt)
+        found = LinearCable(cable, dt)
+    _SOLVERS[key] = found
     return found
 
 
