@@ -9,11 +9,13 @@ fitting loop).  The repeated call is timed beside it.  CPU times, best of ``--re
 solvers interleaved; networks and probes built once.
 
     python benchmarks/linear_fresh.py --repeat 5
+    python benchmarks/linear_fresh.py --stages 40     # where a new computation's time goes
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from pathlib import Path
@@ -62,10 +64,75 @@ def compare(label: str, network: Network, probe_set: dict, repeat: int) -> None:
               f"{rep * 1e3:.1f} ms: {n / rep:.1f}x")
 
 
+#: The stages of a computation: (label, module, function).
+STAGES = (("prepare_kernels", "xkernels.store.cache", "engine.prepare_kernels"),
+          ("prepare_population", "xkernels.engine.kernels", "prepare_population"),
+          ("simulate_population (the kernels)", "xkernels.engine.kernels",
+           "simulate_population"),
+          ("label_kernels", "xkernels.engine.kernels", "label_kernels"),
+          ("  of which the values digest", "xkernels.engine.kernels", "values_digest"))
+
+
+def stages(label: str, network: Network, probe_set: dict, n: int) -> None:
+    """CPU time per stage of ``n`` new computations with the linear solver (each
+    stage's function wrapped with a timer; averages per call; garbage collection off
+    while timing)."""
+    import importlib
+
+    first = network.connections[0]
+    path = f"connections[{first.pre}->{first.post}].synapse.weight"
+    spent: dict[str, float] = {}
+    originals = []
+    for name, module, attr in STAGES:
+        owner = importlib.import_module(module)
+        *parents, leaf = attr.split(".")
+        for part in parents:
+            owner = getattr(owner, part)
+        function = getattr(owner, leaf)
+        originals.append((owner, leaf, function))
+
+        def timed(*args, _f=function, _name=name, **kwargs):
+            start = time.process_time()
+            try:
+                return _f(*args, **kwargs)
+            finally:
+                spent[_name] = spent.get(_name, 0.0) + time.process_time() - start
+        setattr(owner, leaf, timed)
+    try:
+        for name, options in OPTIONS.items():
+            xkernels.compute_kernels(network, probe_set, solver="linear", **options)
+            nets = [network.with_values({path: first.synapse.weight * (1.3 + 1e-3 * k)})
+                    for k in range(n)]
+            spent.clear()
+            gc.collect()
+            gc.disable()  # a collection's pause lands in whichever stage runs then
+            try:
+                start = time.process_time()
+                for net in nets:
+                    xkernels.compute_kernels(net, probe_set, solver="linear", **options)
+                total = time.process_time() - start
+            finally:
+                gc.enable()
+            parts = ", ".join(f"{k} {v / n * 1e3:.2f} ms" for k, v in spent.items())
+            print(f"{label}, {name}: {total / n * 1e3:.2f} ms per new computation: "
+                  f"{parts}", flush=True)
+    finally:
+        for owner, leaf, function in originals:
+            setattr(owner, leaf, function)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--stages", type=int, default=0, metavar="N",
+                        help="instead: CPU time per stage over N new computations")
     args = parser.parse_args()
+    if args.stages:
+        stages("README network", Network.example(),
+               probes(np.linspace(1000., -200., 13), 150., 75.), args.stages)
+        stages("microcircuit", Network.microcircuit(),
+               probes(np.linspace(0., -1500., 32), 400., 150.), max(args.stages // 5, 2))
+        return
     compare("README network (4 kernels, 13-channel LFP + CDM)", Network.example(),
             probes(np.linspace(1000., -200., 13), 150., 75.), args.repeat)
     compare("microcircuit (72 kernels, 32-channel LFP + CDM)", Network.microcircuit(),
