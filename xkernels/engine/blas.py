@@ -7,8 +7,10 @@ hand-over costs more than it gives, and on a machine whose cores are busy with o
 work a waiting thread costs far more (measured on this 2-core machine under load: the
 microcircuit's 72 products took 290 ms of CPU with 2 threads, 9 ms with one).
 :func:`one_blas_thread` limits BLAS to one thread while the linear solver runs
-(``threadpoolctl``); numbers do not change (the products of a kernel are the same
-either way: OpenBLAS splits rows and columns, not sums).
+(``threadpoolctl``).  The numbers differ from a threaded run's by rounding only
+(OpenBLAS may block the sums differently: 2e-28 nA µm on the microcircuit's kernels);
+with the limit they do not depend on the machine's core count.  ``solver="neuron"``
+runs without it.
 
 The limit is process-wide while any computation holds it (counted, so that threads
 computing kernels at once restore the caller's setting only when the last one leaves);
