@@ -36,6 +36,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from xkernels.engine.kept import keep, kept, key_of
+
 __all__ = ["Cable", "LinearCable", "batch_signals", "linear_cable", "peak_norm"]
 
 
@@ -130,7 +132,6 @@ def _powers_difference(rho: np.ndarray, a: float, n: np.ndarray) -> np.ndarray:
     return _powers((nn - 1.0) * high) * ratio
 
 
-
 #: Poles within this log-distance of a synaptic base take the cancellation-free form
 #: of :func:`_powers_difference`; the others the closed form of
 #: :meth:`LinearCable.modal_terms` (relative error at most ~1e-16 / NEAR_BASE).
@@ -144,6 +145,7 @@ def _powers(log_power: np.ndarray) -> np.ndarray:
     out = np.exp(np.maximum(log_power, -700.0))
     out[small] = 0.0
     return out
+
 
 class LinearCable:
     """NEURON's fixed-step response of a linear :class:`Cable` at time step ``dt``.
@@ -340,8 +342,6 @@ class LinearCable:
         several volleys at once (then (n_vol, n_channels, n_after + 1))."""
         w = np.asarray(weights, dtype=float)
         if w.ndim == 1:  # from the sums of powers: no modal responses formed
-            from xkernels.engine.kept import keep, kept, key_of
-
             # kept by the values of its inputs (xkernels.engine.kept); a copy returned
             key = key_of("LinearCable.projected", id(self), np.asarray(matrix, dtype=float),
                          w, float(tau1), float(tau2), int(n_after))
@@ -398,7 +398,6 @@ class LinearCable:
             Shape (n_volleys, n_channels, lags.size); equal to ``finish_kernels`` of
             :meth:`projected` to rounding.
         """
-        from xkernels.engine.kept import keep, kept, key_of
         from xkernels.engine.linearisation import finish_kernels
 
         R = self.mapped(matrix)                          # (n_ch, modes)
