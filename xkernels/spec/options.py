@@ -150,9 +150,9 @@ def linear_applies(mode: str, cell: Any) -> bool:
     >>> linear_applies("as-is", passive), linear_applies("as-is", active)
     (True, False)
     >>> linear_applies("frozen", active), linear_applies("quasi-active", active)
-    (True, False)
+    (True, True)
     """
-    if mode in ("passive", "frozen"):
+    if mode in ("passive", "frozen", "quasi-active"):
         return True
     bio = cell.biophysics
     return mode == "as-is" and isinstance(bio, Mapping) and bio.get("name") == "passive" \
