@@ -224,10 +224,9 @@ class LinearisedMembrane:
         self._saved = h.SaveState()
         self._saved.save()
         self._t0 = float(h.t)
-        if quasi:
+        if quasi and self.linear:
             self._linearise_gates(where)
-            if self.linear:
-                return
+            return
         self._recorders = cell.record_imem()
 
     def _restore(self) -> None:
@@ -237,20 +236,13 @@ class LinearisedMembrane:
         self._saved.restore(1)
 
     def _linearise_gates(self, where: str) -> None:
-        """The quasi-active system of the cell at rest (:func:`quasi_active_cable`),
-        checked against NEURON's steps and for stability.  With NEURON as the solver it
-        only serves the stability check, and a cell it cannot hold is simulated as
-        before (NEURON integrates whatever the mechanisms do)."""
+        """The quasi-active system of the cell at rest (:func:`quasi_active_cable`) and
+        its solver, checked against NEURON's own steps and for stability."""
         from xkernels.engine.quasi_active_cable import quasi_active_solver
 
-        try:
-            system = quasi_active_cable(self.cell, self._restore, where)
-            solver = quasi_active_solver(system, self.cell.dt)
-            check_quasi_active(self.cell, system, solver.matrix, self._restore, where)
-        except ValueError:
-            if self.linear:
-                raise
-            return
+        system = quasi_active_cable(self.cell, self._restore, where)
+        solver = quasi_active_solver(system, self.cell.dt)
+        check_quasi_active(self.cell, system, solver.matrix, self._restore, where)
         _check_spectrum(self.cell, system, solver, where)
         self._quasi = solver
 
@@ -699,12 +691,11 @@ def check_current_evaluation() -> None:
 #: with the opposite sign); exact for polynomials up to degree 8 (a gate's power).
 STENCIL = (np.arange(1, 5), np.array([4 / 5, -1 / 5, 4 / 105, -1 / 280]))
 #: Steps of the stencil: the potential (mV) for the states' update (the first of
-#: STENCIL_VOLTAGES that agrees with the next to SMOOTH_AGREEMENT relative, so that
-#: the stencil stays off the kinks of rate tables); a state, relative to its resting
-#: value (at least STATE_FLOOR).
-STENCIL_VOLTAGE = 0.1
+#: STENCIL_VOLTAGES at which the stencils of order 8 and 4 agree to SMOOTH_AGREEMENT
+#: relative, so that the stencil stays off the kinks of rate tables); a state, relative
+#: to its resting value (at least STATE_FLOOR).
 STENCIL_VOLTAGES = (0.1, 0.02, 0.004, 0.0008)
-SMOOTH_AGREEMENT = 1e-7
+SMOOTH_AGREEMENT = 1e-8
 STENCIL_STATE = 1e-3
 STATE_FLOOR = 1e-2
 #: NEURON's own step of the slope conductance in its matrix (mV, nrn_cur).
@@ -719,29 +710,32 @@ CHECK_STEPS = 2
 CHECK_TOLERANCE = 1e-6
 
 
-def _derivative(evaluate, base: np.ndarray, step: np.ndarray) -> np.ndarray:
-    """``d evaluate(base + t step) / dt`` at 0 by :data:`STENCIL` (a unit ``t``)."""
+def _derivative(evaluate, base: np.ndarray, step: np.ndarray,
+                with_lower: bool = False):
+    """``d evaluate(base + t step) / dt`` at 0 by :data:`STENCIL` (a unit ``t``); with
+    ``with_lower`` also that of order 4 from the same points (±1, ±2 steps)."""
     offsets, weights = STENCIL
     total = 0.0
+    differences = []
     for k, c in zip(offsets, weights):
-        total = total + c * (evaluate(base + k * step) - evaluate(base - k * step))
-    return total
+        differences.append(evaluate(base + k * step) - evaluate(base - k * step))
+        total = total + c * differences[-1]
+    if not with_lower:
+        return total
+    return total, (8.0 * differences[0] - differences[1]) / 12.0
 
 
 def _smooth_derivative(evaluate, v0: np.ndarray) -> np.ndarray:
     """``d evaluate(v0 + t) / dt`` (every potential shifted by t mV) by :data:`STENCIL`
-    with the largest step of :data:`STENCIL_VOLTAGES` that agrees with the next smaller
-    one (smooth there: no rate-table kink within the stencil; a larger step rounds
-    less), else the smallest."""
-    previous = None
+    with the largest step of :data:`STENCIL_VOLTAGES` at which the stencils of order 8
+    and 4 agree to :data:`SMOOTH_AGREEMENT` (smooth there: no rate-table kink within
+    the stencil; a larger step rounds less), else the smallest."""
     for step in STENCIL_VOLTAGES:
-        found = _derivative(evaluate, v0, np.full(v0.size, step)) / step
-        if previous is not None:
-            scale = np.abs(found).max(initial=0.0)
-            if np.abs(found - previous).max(initial=0.0) <= SMOOTH_AGREEMENT * scale:
-                return previous
-        previous = found
-    return previous
+        found, lower = _derivative(evaluate, v0, np.full(v0.size, step), with_lower=True)
+        scale = np.abs(found).max(initial=0.0)
+        if np.abs(found - lower).max(initial=0.0) <= SMOOTH_AGREEMENT * scale:
+            break
+    return found / step
 
 
 def _state_names(segments: Sequence[Any], where: str) -> list[tuple[int, str]]:
@@ -832,7 +826,8 @@ def quasi_active_cable(cell: LinearisedCell, restore, where: str):
     try:
         rest = current(v0)
         g_matrix = (current(v0 + NEURON_CONDUCTANCE_STEP) - rest) / NEURON_CONDUCTANCE_STEP
-        g = _derivative(current, v0, np.full(v0.size, STENCIL_VOLTAGE)) / STENCIL_VOLTAGE
+        g = _derivative(current, v0, np.full(v0.size, STENCIL_VOLTAGES[0])) \
+            / STENCIL_VOLTAGES[0]
         coupling = np.zeros(segment.size)
         for kind in kinds:
             mask = np.array([name == kind for _, name in states])
@@ -843,9 +838,8 @@ def quasi_active_cable(cell: LinearisedCell, restore, where: str):
         update = np.zeros((segment.size, segment.size))
 
         def advance(v, s=s0):
-            restore()
-            for seg in segments:
-                seg.cm = FROZEN_CM
+            # no restore between steps: only the potentials and states set here act on
+            # the states' update (the 2-step check against NEURON finds anything else)
             for seg, x in zip(segments, v):
                 seg.v = x
             set_states(s)
@@ -856,6 +850,8 @@ def quasi_active_cable(cell: LinearisedCell, restore, where: str):
             return np.array([getattr(segments[i], name) for i, name in states])
 
         try:
+            for seg in segments:
+                seg.cm = FROZEN_CM
             drive = _smooth_derivative(advance, v0)
             same = segment[:, None] == segment[None, :]
             for kind in kinds:
