@@ -43,7 +43,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -104,12 +104,17 @@ class RestingState:
         states held (S/cm²).
     e : ndarray or None
         ``"frozen"``: reversal potential of the frozen leak (mV).
+    solver : QuasiActiveSolver or None
+        ``"quasi-active"`` with the linear solver: the membrane's solver at this state
+        (a later linearisation of the same cell and inputs reuses it instead of
+        settling again).
     """
 
     mode: str
     v: np.ndarray
     g: np.ndarray | None = None
     e: np.ndarray | None = None
+    solver: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (lists of floats), for provenance."""
@@ -192,6 +197,11 @@ class LinearisedMembrane:
             _keep_only(cell, (LEAK,))
         else:
             check_current_evaluation()  # before any state exists: it adds a section
+        if quasi and self.linear and state is not None and state.solver is not None:
+            # the same cell and inputs linearised before (prepare, then simulate): its
+            # resting state and solver, without settling again
+            self.state, self._quasi = state, state.solver
+            return
         # the synapses are placed before settling whichever the solver (they take part
         # in NEURON's variable-step settling: the same resting state either way)
         for tau1, tau2 in dict.fromkeys((float(a), float(b)) for a, b in taus):
@@ -225,7 +235,7 @@ class LinearisedMembrane:
         self._saved.save()
         self._t0 = float(h.t)
         if quasi and self.linear:
-            self._linearise_gates(where)
+            self.state = replace(self.state, solver=self._linearise_gates(where))
             return
         self._recorders = cell.record_imem()
 
@@ -235,9 +245,10 @@ class LinearisedMembrane:
         self._h.finitialize(self.cell.cell.v_init)
         self._saved.restore(1)
 
-    def _linearise_gates(self, where: str) -> None:
+    def _linearise_gates(self, where: str):
         """The quasi-active system of the cell at rest (:func:`quasi_active_cable`) and
-        its solver, checked against NEURON's own steps and for stability."""
+        its solver, checked against NEURON's own steps and for stability (kept and
+        returned)."""
         from xkernels.engine.quasi_active_cable import quasi_active_solver
 
         system = quasi_active_cable(self.cell, self._restore, where)
@@ -245,6 +256,7 @@ class LinearisedMembrane:
         check_quasi_active(self.cell, system, solver.matrix, self._restore, where)
         _check_spectrum(self.cell, system, solver, where)
         self._quasi = solver
+        return solver
 
     @property
     def solver(self):
@@ -738,6 +750,34 @@ def _smooth_derivative(evaluate, v0: np.ndarray) -> np.ndarray:
     return found / step
 
 
+class _Pointers:
+    """Many NEURON variables set and read at once (``h.PtrVector``), from their
+    references (``seg._ref_v``...)."""
+
+    def __init__(self, refs: Sequence[Any]) -> None:
+        from neuron import h
+
+        self.size = len(refs)
+        self._pointers = h.PtrVector(max(self.size, 1))
+        for k, ref in enumerate(refs):
+            self._pointers.pset(k, ref)
+        self._buffer = h.Vector(max(self.size, 1))
+        self._view = self._buffer.as_numpy()  # the Vector's memory (never resized)
+
+    def set(self, values: np.ndarray) -> None:
+        """Write ``values`` to the variables."""
+        if self.size:
+            self._view[:] = values
+            self._pointers.scatter(self._buffer)
+
+    def get(self) -> np.ndarray:
+        """The variables' values (a copy)."""
+        if not self.size:
+            return np.zeros(0)
+        self._pointers.gather(self._buffer)
+        return self._view[: self.size].copy()
+
+
 def _state_names(segments: Sequence[Any], where: str) -> list[tuple[int, str]]:
     """``(segment, name)`` of every STATE variable of every density mechanism, by
     NEURON's ``MechanismStandard``; refuses one Python cannot read or write."""
@@ -810,18 +850,18 @@ def quasi_active_cable(cell: LinearisedCell, restore, where: str):
     restore()
     states = _state_names(segments, where)
     segment = np.array([i for i, _ in states], dtype=int)
-    v0 = np.array([seg.v for seg in segments])
-    s0 = np.array([getattr(segments[i], name) for i, name in states])
+    potentials = _Pointers([seg._ref_v for seg in segments])
+    gates = _Pointers([getattr(segments[i], f"_ref_{name}") for i, name in states])
+    currents = _Pointers([seg._ref_i_membrane_ for seg in segments])
+    v0, s0 = potentials.get(), gates.get()
     ds = STENCIL_STATE * np.maximum(np.abs(s0), STATE_FLOOR)
     kinds = sorted({name for _, name in states})
 
-    def set_states(s):
-        for (i, name), value in zip(states, s):
-            setattr(segments[i], name, value)
-
     def current(v, s=s0):
-        set_states(s)
-        return _ionic_density(segments, v)
+        gates.set(s)
+        potentials.set(v)
+        h.fcurrent()
+        return currents.get()
 
     try:
         rest = current(v0)
@@ -840,14 +880,13 @@ def quasi_active_cable(cell: LinearisedCell, restore, where: str):
         def advance(v, s=s0):
             # no restore between steps: only the potentials and states set here act on
             # the states' update (the 2-step check against NEURON finds anything else)
-            for seg, x in zip(segments, v):
-                seg.v = x
-            set_states(s)
+            potentials.set(v)
+            gates.set(s)
             h.fadvance()
-            if not np.array_equal([seg.v for seg in segments], v):
+            if not np.array_equal(potentials.get(), v):
                 raise RuntimeError(f"{where}: a step with the capacitance "
                                    f"{FROZEN_CM:g} µF/cm² moved a potential")
-            return np.array([getattr(segments[i], name) for i, name in states])
+            return gates.get()
 
         try:
             for seg in segments:
