@@ -726,10 +726,13 @@ CHECK_TOLERANCE = 1e-6
 
 
 def _derivative(evaluate, base: np.ndarray, step: np.ndarray,
-                with_lower: bool = False):
-    """``d evaluate(base + t step) / dt`` at 0 by :data:`STENCIL` (a unit ``t``); with
-    ``with_lower`` also that of order 4 from the same points (±1, ±2 steps)."""
+                with_lower: bool = False, order: int = 8):
+    """``d evaluate(base + t step) / dt`` at 0 by :data:`STENCIL` (a unit ``t``), or by
+    its order-4 part (``order=4``: ±1, ±2 steps, exact up to a state's fourth power);
+    with ``with_lower`` also that of order 4 from the same points."""
     offsets, weights = STENCIL
+    if order == 4:
+        offsets, weights = offsets[:2], np.array([2.0 / 3.0, -1.0 / 12.0])
     total = 0.0
     differences = []
     for k, c in zip(offsets, weights):
@@ -817,13 +820,16 @@ def quasi_active_cable(cell: LinearisedCell, restore, where: str):
 
     * the ionic current density of all mechanisms together (``h.fcurrent()``, read
       from ``i_membrane_`` as :func:`frozen_leak` does) gives NEURON's matrix
-      conductance (its forward difference over 0.001 mV), the slope conductance and
-      dI/ds of every state (:data:`STENCIL`, exact for a gate's powers);
+      conductance (its forward difference over 0.001 mV), the slope conductance
+      (:data:`STENCIL`) and dI/ds of every state (its order-4 part: exact up to a
+      gate's fourth power, O(δ⁴) = 1e-12 beyond);
     * NEURON's own state update (``h.fadvance()`` with every capacitance set to
       :data:`FROZEN_CM`, so that no potential moves: the state update alone, at the
       potentials set, by whatever method the NMODL file names) gives ds[n+1]/ds[n]
-      and ds[n+1]/dv[n+1] (:data:`STENCIL`; a state perturbed on every segment at
-      once: a density mechanism's states depend on their own segment only).
+      (order 4: exact for the affine update of ``cnexp``) and ds[n+1]/dv[n+1]
+      (:data:`STENCIL` at the largest step free of rate-table kinks,
+      :func:`_smooth_derivative`); a state is perturbed on every segment at once: a
+      density mechanism's states depend on their own segment only.
 
     Parameters
     ----------
@@ -875,7 +881,7 @@ def quasi_active_cable(cell: LinearisedCell, restore, where: str):
         for kind in kinds:
             mask = np.array([name == kind for _, name in states])
             step = np.where(mask, ds, 0.0)
-            slope = _derivative(lambda s: current(v0, s), s0, step)
+            slope = _derivative(lambda s: current(v0, s), s0, step, order=4)
             coupling[mask] = slope[segment[mask]] / ds[mask]
         cms = [seg.cm for seg in segments]
         update = np.zeros((segment.size, segment.size))
@@ -899,7 +905,7 @@ def quasi_active_cable(cell: LinearisedCell, restore, where: str):
             for kind in kinds:
                 mask = np.array([name == kind for _, name in states])
                 step = np.where(mask, ds, 0.0)
-                change = _derivative(lambda s: advance(v0, s), s0, step)
+                change = _derivative(lambda s: advance(v0, s), s0, step, order=4)
                 columns = np.flatnonzero(mask)
                 update[:, columns] = np.where(same[:, columns], change[:, None], 0.0) \
                     / ds[columns][None, :]

@@ -186,8 +186,8 @@ class QuasiActiveSolver(LinearCable):
     dt : float
         Time step (ms).
     decomposition : tuple, optional
-        ``(T, E, λ, V)``: the system and its eigendecomposition, when already computed
-        (:func:`quasi_active_solver`).
+        ``(T, E, λ, V, V⁻¹)``: the system and its eigendecomposition, when already
+        computed (:func:`quasi_active_solver`).
 
     Attributes
     ----------
@@ -224,14 +224,15 @@ class QuasiActiveSolver(LinearCable):
         if decomposition is None:
             T, E = cable.step(self.dt)
             lam, V = np.linalg.eig(T)
+            inverse = np.linalg.inv(V)
         else:
-            T, E, lam, V = decomposition
+            T, E, lam, V, inverse = decomposition
         #: the system matrix T of the step (N, N)
         self.matrix = T
         self.eigenvalues = lam
         self.spectral_radius = float(np.abs(lam).max()) if lam.size else 0.0
         n = cable.nseg
-        inward = np.linalg.solve(V, E)                 # modes <- synaptic currents
+        inward = inverse @ E                           # modes <- synaptic currents
         outward = -(cable.axial @ V[:n])               # modes -> i_membrane_
         # one real mode per real pole; a conjugate pair (the member with Im > 0) as
         # four real modes: 2 Re(o c F) = 2 Re o Re c Re F - 2 Im o Im c Re F
@@ -349,8 +350,9 @@ class SteppedQuasiActive(QuasiActiveSolver):
 
 def quasi_active_solver(cable: QuasiActiveCable, dt: float) -> QuasiActiveSolver:
     """The solver of ``cable`` at ``dt``: the closed form (:class:`QuasiActiveSolver`)
-    where the eigenvector matrix is well conditioned (cond(V) <=
-    :data:`CONDITION_MAX`), else the stepped recursion (:class:`SteppedQuasiActive`).
+    where the eigenvector matrix is well conditioned (its 1-norm condition number at
+    most :data:`CONDITION_MAX`), else the stepped recursion
+    (:class:`SteppedQuasiActive`).
 
     Parameters
     ----------
@@ -373,9 +375,16 @@ def quasi_active_solver(cable: QuasiActiveCable, dt: float) -> QuasiActiveSolver
     """
     T, E = cable.step(dt)
     lam, V = np.linalg.eig(T)
-    if not np.isfinite(V).all() or np.linalg.cond(V) > CONDITION_MAX:
-        return SteppedQuasiActive(cable, dt, (T, E, lam))
-    return QuasiActiveSolver(cable, dt, (T, E, lam, V))
+    if np.isfinite(V).all():
+        try:
+            inverse = np.linalg.inv(V)
+        except np.linalg.LinAlgError:
+            inverse = None
+        # the 1-norm condition number, from the inverse the closed form needs anyway
+        if inverse is not None and np.linalg.norm(V, 1) * np.linalg.norm(inverse, 1) \
+                <= CONDITION_MAX:
+            return QuasiActiveSolver(cable, dt, (T, E, lam, V, inverse))
+    return SteppedQuasiActive(cable, dt, (T, E, lam))
 
 
 def growing_mode(solver: QuasiActiveSolver) -> tuple[complex, int]:
