@@ -1,0 +1,97 @@
+"""Benchmark: solver="linear" against solver="neuron" for quasi-active membranes (issue
+23), same process, interleaved, best CPU times.
+
+The active README network (``Network.example(active=True)``: ball-and-sticks cells with
+Na/K in the soma and an apical I_h), ``linearisation="quasi-active"``, 13-channel LFP +
+CDM, dt = 1/16 ms, tau = 50 ms: LFPykernels' approximation (reference averaging, rest)
+and the default options (depth averaging at the mean-input operating point), with 2
+presynaptic populations and with 10 (presynaptic-only copies of E and I, as
+``benchmarks/kernels.py --active``).  Networks and probes are built once; the timed call
+is ``compute_kernels`` (``benchmarks/linear_solver.py``'s comparison: best CPU times,
+the largest deviation per channel, the responses alone profiled).  Then where the time
+of one computation goes (cProfile, by stage) for each solver.
+
+    python benchmarks/quasi_active_solver.py [--repeat 5] [--skip-profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kernels import active_network  # noqa: E402
+from linear_solver import README_GCP, compare  # noqa: E402
+
+OPTIONS = {"dt": 2 ** -4, "tau": 50.0, "linearisation": "quasi-active"}
+REFERENCE = {"averaging": "reference", "operating_point": "rest", "g_eff": True}
+#: cProfile stages: (label, file suffix, function)
+STAGES = [("settling (NEURON, both)", "membrane.py", "_settle"),
+          ("the system read from NEURON (linear)", "membrane.py", "quasi_active_cable"),
+          ("its check against NEURON's steps (linear)", "membrane.py",
+           "check_quasi_active"),
+          ("eigendecomposition (linear)", "quasi_active_cable.py", "quasi_active_solver"),
+          ("responses (neuron: 2 simulations each)", "membrane.py", "signal"),
+          ("kernels from modes (linear, reference)", "quasi_active_cable.py", "kernels"),
+          ("building the cells (LFPy)", "cells.py", "template_cell")]
+
+
+def _probes():
+    import xkernels
+
+    return {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
+            "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+
+
+def profile(run, solver: str, n: int = 3) -> None:
+    """Cumulative time per stage (mean of ``n`` computations, inflated by profiling)."""
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(n):
+        run(solver)
+    prof.disable()
+    stats = pstats.Stats(prof).stats
+    total = sum(v[2] for v in stats.values()) / n
+    parts = []
+    for label, suffix, function in STAGES:
+        spent = sum(v[3] for k, v in stats.items() if k[0].endswith(suffix)
+                    and k[2] == function) / n
+        if spent > 0:
+            parts.append(f"{label} {1e3 * spent:.0f} ms")
+    print(f"  {solver}: {1e3 * total:.0f} ms profiled; " + ", ".join(parts), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--skip-profile", action="store_true")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    import xkernels
+
+    probes = _probes()
+    for n_pre in (2, 10):
+        net = active_network(n_pre)
+        for label, extra in (("reference options", REFERENCE), ("defaults", {})):
+            def run(solver, net=net, extra=extra):
+                return xkernels.compute_kernels(net, probes, solver=solver, **OPTIONS,
+                                                **extra)
+
+            compare(f"active README network, {n_pre} X, quasi-active, {label}", run,
+                    args.repeat)
+            if not args.skip_profile:
+                for solver in ("neuron", "linear"):
+                    profile(run, solver)
+    print(f"numpy {np.__version__}")
+
+
+if __name__ == "__main__":
+    main()
