@@ -17,8 +17,6 @@ of one computation goes (cProfile, by stage) for each solver.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import pstats
 import sys
 import warnings
 from pathlib import Path
@@ -29,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kernels import active_network  # noqa: E402
-from linear_solver import README_GCP, compare  # noqa: E402
+from linear_solver import README_GCP, compare, stage_times  # noqa: E402
 
 OPTIONS = {"dt": 2 ** -4, "tau": 50.0, "linearisation": "quasi-active"}
 REFERENCE = {"averaging": "reference", "operating_point": "rest", "g_eff": True}
@@ -53,20 +51,10 @@ def _probes():
 
 def profile(run, solver: str, n: int = 3) -> None:
     """Cumulative time per stage (mean of ``n`` computations, inflated by profiling)."""
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(n):
-        run(solver)
-    prof.disable()
-    stats = pstats.Stats(prof).stats
-    total = sum(v[2] for v in stats.values()) / n
-    parts = []
-    for label, suffix, function in STAGES:
-        spent = sum(v[3] for k, v in stats.items() if k[0].endswith(suffix)
-                    and k[2] == function) / n
-        if spent > 0:
-            parts.append(f"{label} {1e3 * spent:.0f} ms")
-    print(f"  {solver}: {1e3 * total:.0f} ms profiled; " + ", ".join(parts), flush=True)
+    total, parts = stage_times(lambda: run(solver), n, STAGES)
+    print(f"  {solver}: {1e3 * total:.0f} ms profiled; " + ", ".join(
+        f"{label} {1e3 * spent:.0f} ms" for label, spent in parts.items() if spent > 0),
+        flush=True)
 
 
 def main() -> None:

@@ -157,11 +157,11 @@ class QuasiActiveCable:
 
 def _powers_difference(lam: np.ndarray, a: float, n: np.ndarray) -> np.ndarray:
     """``Σ_{k<n} lam**(n-1-k) a**k`` = ``(lam**n - a**n) / (lam - a)`` for complex
-    ``lam`` (|lam| <= 1) and real ``a`` in (0, 1], shape (m, T): from the base of larger
-    modulus ``b`` with ``q`` the other over it (``|q| <= 1``), ``b**(n-1) expm1(n log q)
-    / expm1(log q)`` (``n`` where ``q = 1``), which neither cancels for nearby bases
-    nor overflows for distant ones."""
-    lam = np.asarray(lam, dtype=complex)[:, None]
+    ``lam`` (|lam| <= 1; or real and positive, in real arithmetic) and real ``a`` in
+    (0, 1], shape (m, T): from the base of larger modulus ``b`` with ``q`` the other
+    over it (``|q| <= 1``), ``b**(n-1) expm1(n log q) / expm1(log q)`` (``n`` where
+    ``q = 1``), which neither cancels for nearby bases nor overflows for distant ones."""
+    lam = np.asarray(lam)[:, None]
     log_lam, log_a = np.log(lam), np.log(a)
     lam_big = log_lam.real >= log_a
     high = np.where(lam_big, log_lam, log_a)
@@ -293,7 +293,12 @@ class QuasiActiveSolver(LinearCable):
         n = np.arange(n_after + 1)
         # y[n+1] = λ y[n] - u[n]:  y[n] = -Σ_{k<n} λ^{n-1-k} f (a1^k - a2^k)
         lam, index = np.unique(self.poles, return_inverse=True)
-        y = -f * (_powers_difference(lam, a1, n) - _powers_difference(lam, a2, n))
+        y = np.empty((lam.size, n.size), dtype=complex)
+        positive = (lam.imag == 0.0) & (lam.real > 0.0)   # most poles: real arithmetic
+        for part, bases in ((positive, lam[positive].real), (~positive, lam[~positive])):
+            if part.any():
+                y[part] = -f * (_powers_difference(bases, a1, n)
+                                - _powers_difference(bases, a2, n))
         y = y[index]
         return np.where(self._imaginary[:, None], y.imag, y.real)
 
