@@ -42,7 +42,7 @@ probes).  A membrane whose eigenvector matrix is too ill-conditioned for that
 (cond(V) above :data:`CONDITION_MAX`, a nearly defective T) is instead solved by the
 recursion itself, step by step (:class:`SteppedQuasiActive`: exact to rounding, slower).
 
-Nothing here imports NEURON: :func:`xkernels.engine.membrane.quasi_active_cable` reads
+Nothing here imports NEURON: ``xkernels.engine.membrane.quasi_active_cable`` reads
 the :class:`QuasiActiveCable` from the cell.
 """
 
@@ -263,7 +263,7 @@ class QuasiActiveSolver(LinearCable):
                   n_after: int) -> np.ndarray:
         """As :meth:`xkernels.engine.cable.LinearCable.projected` for one volley
         (``weights`` of shape (nseg,)), with the product row by row
-        (:func:`~xkernels.engine.linearisation.project`: a quasi-active system has
+        (``xkernels.engine.linearisation.project``: a quasi-active system has
         several times the passive cable's modes, enough for BLAS to take threads that
         cost far more than they save on a busy machine: measured 7x)."""
         w = np.asarray(weights, dtype=float)
