@@ -6,10 +6,12 @@ Na/K in the soma and an apical I_h), ``linearisation="quasi-active"``, 13-channe
 CDM, dt = 1/16 ms, tau = 50 ms: LFPykernels' approximation (reference averaging, rest)
 and the default options (depth averaging at the mean-input operating point), with 2
 presynaptic populations and with 10 (presynaptic-only copies of E and I, as
-``benchmarks/kernels.py --active``).  Networks and probes are built once; the timed call
-is ``compute_kernels`` (``benchmarks/linear_solver.py``'s comparison: best CPU times,
-the largest deviation per channel, the responses alone profiled).  Then where the time
-of one computation goes (cProfile, by stage) for each solver.
+``benchmarks/kernels.py --active``); and the README network whose E cell is the own-cell
+example's reconstructed pyramidal cell (76 segments) with its NMODL M-current.
+Networks and probes are built once; the timed call is ``compute_kernels``
+(``benchmarks/linear_solver.py``'s comparison: best CPU times, the largest deviation
+per channel, the responses alone profiled).  Then where the time of one computation
+goes (cProfile, by stage) for each solver.
 
     python benchmarks/quasi_active_solver.py [--repeat 5] [--skip-profile]
 """
@@ -25,7 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from conftest import own_cell_network  # noqa: E402
 from kernels import active_network  # noqa: E402
 from linear_solver import README_GCP, compare, stage_times  # noqa: E402
 
@@ -66,15 +70,18 @@ def main() -> None:
     import xkernels
 
     probes = _probes()
-    for n_pre in (2, 10):
-        net = active_network(n_pre)
+    networks = {"active README network, 2 X": (active_network(2), "quasi-active"),
+                "active README network, 10 X": (active_network(10), "quasi-active"),
+                "own cell with an M-current as E (I passive)": (
+                    own_cell_network(), {"E": "quasi-active", "I": "passive"})}
+    for name, (net, mode) in networks.items():
         for label, extra in (("reference options", REFERENCE), ("defaults", {})):
-            def run(solver, net=net, extra=extra):
-                return xkernels.compute_kernels(net, probes, solver=solver, **OPTIONS,
+            def run(solver, net=net, extra=extra, mode=mode):
+                return xkernels.compute_kernels(net, probes, solver=solver,
+                                                **{**OPTIONS, "linearisation": mode},
                                                 **extra)
 
-            compare(f"active README network, {n_pre} X, quasi-active, {label}", run,
-                    args.repeat)
+            compare(f"{name}, quasi-active, {label}", run, args.repeat)
             if not args.skip_profile:
                 for solver in ("neuron", "linear"):
                     profile(run, solver)

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import readme_arguments, worst_channel_deviation
+from conftest import own_cell_network, readme_arguments, worst_channel_deviation
 
 import xkernels
 from xkernels.engine import membrane as mem
@@ -28,7 +27,6 @@ from xkernels.engine.quasi_active_cable import QuasiActiveSolver, SteppedQuasiAc
 
 EXACT = 1e-9
 GCP = {"z": np.linspace(1000.0, -200.0, 7), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
-OWN = Path(__file__).resolve().parents[1] / "docs" / "examples" / "own_cell"
 
 
 def _probes():
@@ -110,30 +108,11 @@ def test_linear_equals_neuron(case, mechanisms_loaded):
 _worst = worst_channel_deviation
 
 
-def _own_cell_channels(cell, g_pas=3e-5, gbar_m=5e-4):
-    """The "own cell" example's leak and M-current (soma and basal dendrites)."""
-    for sec in cell.allseclist:
-        sec.insert("pas")
-        sec.g_pas, sec.e_pas = g_pas, -65.0
-        if "soma" in sec.name() or "dend" in sec.name():
-            sec.insert("ownm")
-            sec.gbar_ownm = gbar_m
-            sec.ek = -90.0
-
-
 @pytest.mark.slow
 def test_own_cell_with_an_m_current(mechanisms_loaded):
     """A reconstructed cell (lambda rule) with a user's NMODL M-current (tau up to 1 s):
     the slowest gate of these tests."""
-    spec = xkernels.Network.example().to_dict()
-    spec["populations"][0]["cell"] = {
-        "morphology": str(OWN / "pyramidal.swc"), "mechanisms": str(OWN / "mod"),
-        "params": {"Ra": 150.0, "cm": 1.0, "nsegs_method": "lambda_f", "lambda_f": 100},
-        "biophysics": _own_cell_channels}
-    for conn in spec["connections"]:
-        conn["placement"] = {"sections": ["soma", "dend", "apic"],
-                             "densities": [{"name": "norm", "loc": 0.0, "scale": 200.0}]}
-    network = xkernels.Network.from_dict(spec)
+    network = own_cell_network()
     options = {"linearisation": {"E": "quasi-active", "I": "passive"}, "tau": 20.0}
     ref = _kernels(network, "neuron", **options)
     got = _kernels(network, "linear", **options)

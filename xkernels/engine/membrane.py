@@ -945,11 +945,14 @@ def check_quasi_active(cell: LinearisedCell, system, T: np.ndarray, restore,
     """
     from neuron import h
 
+    from xkernels.engine.quasi_active_cable import single_threaded
+
     segments = cell.segments
     n = len(segments)
     names = system.names
     rng = np.random.default_rng(0)
-    power = np.linalg.matrix_power(T, CHECK_STEPS)
+    with single_threaded():
+        power = np.linalg.matrix_power(T, CHECK_STEPS)
 
     def run(z):
         restore()

@@ -48,6 +48,7 @@ the :class:`QuasiActiveCable` from the cell.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,11 +57,37 @@ from xkernels.engine.cable import LinearCable, peak_norm
 from xkernels.engine.linearisation import finish_kernels, project
 
 __all__ = ["QuasiActiveCable", "QuasiActiveSolver", "SteppedQuasiActive", "growing_mode",
-           "quasi_active_solver"]
+           "quasi_active_solver", "single_threaded"]
 
 #: Largest condition number of the eigenvector matrix for the closed form (relative
 #: rounding of the kernels ~ cond * 1e-16); above it the recursion is stepped.
 CONDITION_MAX = 1e6
+
+
+@functools.cache
+def _controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def single_threaded():
+    """A context in which BLAS and LAPACK use one thread (``threadpoolctl``).
+
+    The quasi-active system's dense matrices (order 10²) are too small for threads to
+    pay, and on a machine whose cores are busy the threads cost far more than they
+    save: the eigendecomposition of a 120 x 120 system took 261 ms threaded and 21 ms
+    on one thread, with other processes on both cores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> with single_threaded():
+    ...     values = np.linalg.eigvals(np.diag([0.5, 0.25]))
+    >>> sorted(values.real.tolist())
+    [0.25, 0.5]
+    """
+    return _controller().limit(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True, eq=False)
@@ -406,18 +433,20 @@ def quasi_active_solver(cable: QuasiActiveCable, dt: float) -> QuasiActiveSolver
     >>> type(quasi_active_solver(cable, 0.1)).__name__
     'QuasiActiveSolver'
     """
-    T, E = cable.step(dt)
-    lam, V = np.linalg.eig(T)
-    if np.isfinite(V).all():
-        try:
-            inverse = np.linalg.inv(V)
-        except np.linalg.LinAlgError:
-            inverse = None
+    with single_threaded():
+        T, E = cable.step(dt)
+        lam, V = np.linalg.eig(T)
+        inverse = None
+        if np.isfinite(V).all():
+            try:
+                inverse = np.linalg.inv(V)
+            except np.linalg.LinAlgError:
+                pass
         # the 1-norm condition number, from the inverse the closed form needs anyway
         if inverse is not None and np.linalg.norm(V, 1) * np.linalg.norm(inverse, 1) \
                 <= CONDITION_MAX:
             return QuasiActiveSolver(cable, dt, (T, E, lam, V, inverse))
-    return SteppedQuasiActive(cable, dt, (T, E, lam))
+        return SteppedQuasiActive(cable, dt, (T, E, lam))
 
 
 def growing_mode(solver: QuasiActiveSolver) -> tuple[complex, int]:
@@ -436,6 +465,7 @@ def growing_mode(solver: QuasiActiveSolver) -> tuple[complex, int]:
     >>> bool(abs(pole) > 1), k
     (True, 0)
     """
-    lam, V = np.linalg.eig(solver.matrix)
+    with single_threaded():
+        lam, V = np.linalg.eig(solver.matrix)
     m = int(np.argmax(np.abs(lam)))
     return complex(lam[m]), int(np.argmax(np.abs(V[:, m])))
