@@ -235,3 +235,53 @@ def test_stepped_recursion_through_the_pipeline(mechanisms_loaded, monkeypatch):
         got = _kernels(network, "linear", **options)
         assert _worst(got.values, ref.values) <= EXACT, averaging
     assert len(built) >= 4  # 2 populations x (2 nodes, or prepare + reference)
+
+
+SLOW_REGENERATIVE_GATE = """
+NEURON {
+    SUFFIX qaslowgate
+    NONSPECIFIC_CURRENT i
+    RANGE gbar, e
+}
+UNITS { (mA) = (milliamp) (mV) = (millivolt) (S) = (siemens) }
+PARAMETER { gbar = 2e-5 (S/cm2)  e = 50 (mV)  tau = 1000 (ms) }
+ASSIGNED { v (mV) i (mA/cm2) }
+STATE { s }
+INITIAL { s = sinf(v) }
+BREAKPOINT {
+    SOLVE states METHOD cnexp
+    i = gbar * s * (v - e)
+}
+DERIVATIVE states { s' = (sinf(v) - s) / tau }
+FUNCTION sinf(v (mV)) { sinf = 1 / (1 + exp(-(v + 65) / 2)) }
+"""
+
+
+def _regenerative(cell):
+    """A leak of 1e-4 S/cm² and a slow inward gate whose steady-state slope conductance
+    (-2.8e-4 S/cm²) outweighs it; at rest at -65 mV exactly (the leak reversal balances
+    the gate's current there), the instantaneous conductance positive."""
+    for sec in cell.allseclist:
+        sec.insert("pas")
+        sec.g_pas, sec.e_pas = 1e-4, -65.0 - 0.5 * 115.0 * 2e-5 / 1e-4
+        sec.insert("qaslowgate")
+
+
+@pytest.mark.slow
+def test_unstable_gating_dynamics_refused(tmp_path, mechanisms_loaded):
+    """A membrane whose conductances are positive but whose slow gate is regenerative
+    (a pole of the quasi-active step outside the unit circle, growth ~0.6 s: the cell
+    stays at its equilibrium through the settling) is refused, naming the gate."""
+    (tmp_path / "mod").mkdir()
+    (tmp_path / "mod" / "qaslowgate.mod").write_text(SLOW_REGENERATIVE_GATE)
+    spec = xkernels.Network.example().to_dict()
+    for pop in spec["populations"]:
+        pop["cell"] = {**pop["cell"], "biophysics": _regenerative,
+                       "mechanisms": str(tmp_path / "mod"),
+                       "params": {**pop["cell"].get("params", {}), "v_init": -65.0}}
+    network = xkernels.Network.from_dict(spec)
+    with pytest.raises(ValueError, match=r"population 'E'.*unstable at its operating "
+                                         r"point: its fixed-step system has the pole 1\.0001"
+                                         r".*\['pas', 'qaslowgate'\].*'s_qaslowgate'.*"
+                                         r"mechanism 'qaslowgate'"):
+        _kernels(network, "linear", tau=2.0, g_eff=False)

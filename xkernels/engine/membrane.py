@@ -580,11 +580,13 @@ def _check_spectrum(cell: LinearisedCell, system, solver, where: str) -> None:
         return
     from xkernels.engine.quasi_active_cable import growing_mode
 
-    pole, k = growing_mode(solver)
-    n = system.nseg
-    what = (f"the potential of segment {cell.segment_name(k)}" if k < n else
-            f"the state {system.names[k - n]!r} of segment "
-            f"{cell.segment_name(int(system.segment[k - n]))}")
+    pole, k, state = growing_mode(solver)
+    what = f"the potential of segment {cell.segment_name(k)}"
+    if state is not None:
+        i, name = int(system.segment[state]), system.names[state]
+        owner = [m for m in _mechanisms(cell.segments[i]) if name.endswith(f"_{m}")]
+        what += (f" and, of the gating states, in {name!r} of segment "
+                 f"{cell.segment_name(i)} (mechanism {(owner or ['?'])[0]!r})")
     low = int(np.argmin(system.g))
     negative = (f" (segment {cell.segment_name(low)} has the total membrane conductance "
                 f"{system.g[low]:.6g} S/cm²)") if system.g[low] < 0 else ""

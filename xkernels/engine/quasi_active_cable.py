@@ -449,10 +449,10 @@ def quasi_active_solver(cable: QuasiActiveCable, dt: float) -> QuasiActiveSolver
         return SteppedQuasiActive(cable, dt, (T, E, lam))
 
 
-def growing_mode(solver: QuasiActiveSolver) -> tuple[complex, int]:
-    """The pole of largest modulus of ``solver``'s system and the component of ``z =
-    (x, σ)`` (index: a segment's potential, then the states) where its eigenvector is
-    largest: what an instability grows in.
+def growing_mode(solver: QuasiActiveSolver) -> tuple[complex, int, int | None]:
+    """The pole of largest modulus of ``solver``'s system, the segment whose potential
+    its eigenvector moves most and the gating state it moves most (None without
+    states): what an instability grows in.
 
     Examples
     --------
@@ -461,11 +461,13 @@ def growing_mode(solver: QuasiActiveSolver) -> tuple[complex, int]:
     ...     area=np.array([1000.0]), cm=np.ones(1), axial=np.zeros((1, 1)),
     ...     g_matrix=np.array([-3e-4]), g=np.array([-3e-4]), segment=np.array([], int),
     ...     names=(), coupling=np.zeros(0), update=np.zeros((0, 0)), drive=np.zeros(0))
-    >>> pole, k = growing_mode(QuasiActiveSolver(cable, 0.1))
-    >>> bool(abs(pole) > 1), k
-    (True, 0)
+    >>> pole, segment, state = growing_mode(QuasiActiveSolver(cable, 0.1))
+    >>> bool(abs(pole) > 1), segment, state
+    (True, 0, None)
     """
     with single_threaded():
         lam, V = np.linalg.eig(solver.matrix)
     m = int(np.argmax(np.abs(lam)))
-    return complex(lam[m]), int(np.argmax(np.abs(V[:, m])))
+    mode, n = np.abs(V[:, m]), solver.nseg
+    state = int(np.argmax(mode[n:])) if mode.size > n else None
+    return complex(lam[m]), int(np.argmax(mode[:n])), state
