@@ -14,6 +14,7 @@ per channel, the responses alone profiled).  Then where the time of one computat
 goes (cProfile, by stage) for each solver.
 
     python benchmarks/quasi_active_solver.py [--repeat 5] [--skip-profile]
+    python benchmarks/quasi_active_solver.py --repeat 3 --skip-profile --lambda-f 1000 5000
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-profile", action="store_true")
+    parser.add_argument("--lambda-f", type=float, nargs="*", default=[],
+                        help="also the own cell with finer segments (LFPy's lambda_f), "
+                             "reference options only: where the O(N^3) "
+                             "eigendecomposition overtakes NEURON")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     import xkernels
@@ -85,6 +90,17 @@ def main() -> None:
             if not args.skip_profile:
                 for solver in ("neuron", "linear"):
                     profile(run, solver)
+    for lambda_f in args.lambda_f:
+        net = own_cell_network().with_values({"populations[E].cell.params": {
+            "Ra": 150.0, "cm": 1.0, "nsegs_method": "lambda_f", "lambda_f": lambda_f}})
+
+        def run(solver, net=net):
+            return xkernels.compute_kernels(
+                net, probes, solver=solver, **{**OPTIONS, "linearisation": {
+                    "E": "quasi-active", "I": "passive"}}, **REFERENCE)
+
+        compare(f"own cell, lambda_f = {lambda_f:g}, quasi-active, reference options", run,
+                args.repeat)
     print(f"numpy {np.__version__}")
 
 
