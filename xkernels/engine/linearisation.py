@@ -20,7 +20,7 @@ from xkernels.checks import did_you_mean
 from xkernels.spec.network import Connection, Placement, Population
 
 
-def beta_integral(tau1: float, tau2: float) -> float:
+def beta_integral(tau1: float | np.ndarray, tau2: float | np.ndarray) -> float | np.ndarray:
     """Integral over t >= 0 of the peak-normalised waveform (ms).
 
     The waveform ``(exp(-t/tau2) - exp(-t/tau1)) / peak`` has unit peak; its integral
@@ -29,12 +29,13 @@ def beta_integral(tau1: float, tau2: float) -> float:
 
     Parameters
     ----------
-    tau1, tau2 : float
-        Rise and decay time constants (ms), ``tau1 < tau2``.
+    tau1, tau2 : float or ndarray
+        Rise and decay time constants (ms), ``tau1 < tau2`` (arrays: elementwise).
     """
     t_peak = tau1 * tau2 * np.log(tau2 / tau1) / (tau2 - tau1)
     peak = np.exp(-t_peak / tau2) - np.exp(-t_peak / tau1)
-    return float((tau2 - tau1) / peak)
+    out = (tau2 - tau1) / peak
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def synapse_counts(conn: Connection, n_pre: int, n_post: int) -> tuple[float, float]:
