@@ -127,11 +127,9 @@ def kernel_batch(network: Network, probes: Any, values: Mapping[str, Any],
             raise type(exc)(f"kernel_batch sample {s} ({assignment}): {exc}") from None
     out = np.empty((len(samples),) + plan.shape)
     batched = batchable(network, plan, paths)
-    rest = []
-    for s, net in enumerate(samples):
-        if not batched or opts.resolve(net) != plan.options:
-            rest.append(s)
-    todo = [s for s in range(len(samples)) if s not in set(rest)]
+    rest = [s for s, net in enumerate(samples)
+            if not batched or opts.resolve(net) != plan.options]
+    todo = sorted(set(range(len(samples))) - set(rest))
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start: start + CHUNK]
         out[chunk] = batched_values([samples[s] for s in chunk], plan)
@@ -310,8 +308,10 @@ def _population_batch(samples: list[Network], plan: KernelPlan, post: str
             (S, len(conns), matrices.shape[1], N * m)),
         np.concatenate(tau1, axis=1)[:, :, 0], np.concatenate(tau2, axis=1)[:, :, 0],
         o.dt, grid.n_response)
-    filters = [delay_taps(net.connection(conn.pre, post).delay, grid, memo)
-               for net in samples for conn in conns]
+    taps: dict[int, np.ndarray] = {}  # by identity first: unswept delays are shared
+    filters = [taps[id(d)] if id(d) in taps else taps.setdefault(
+                   id(d), delay_taps(d, grid, memo))
+               for d in (x.delay for net in samples for x in net.inputs(post))]
     kernels = lin.finish_kernels(signals.reshape((-1,) + signals.shape[2:]), filters,
                                  grid.delay_centre, grid.lags)
     return [conn.pre for conn in conns], kernels.reshape((S, len(conns)) + kernels.shape[1:])
