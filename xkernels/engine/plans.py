@@ -352,8 +352,8 @@ def input_counts(network: Network, post: str, geometry: Geometry, memo: dict | N
     >>> pop = network.population("E")
     >>> geometry = cable_cell(pop.cell, pop, dt=0.0625, e_pas_default=-65.0).geometry
     >>> into, out = input_counts(network, "E", geometry)["I"]
-    >>> round(float(into.sum()), 6), round(float(out.sum()), 6)   # synapses per cell, spike
-    (50.0, 50.0)
+    >>> round(float(into.sum()), 3), round(float(out.sum()), 3)   # per E cell, per I spike
+    (256.003, 2048.024)
     """
     pop = network.population(post)
     z_mid = geometry.z_mid if depth is None else geometry.z_mid + depth
@@ -413,7 +413,7 @@ def summed_leak(extrinsic: tuple[np.ndarray, float], conductances: list,
     Examples
     --------
     >>> g, e = summed_leak((np.array([1.0, 0.0]), 0.0), [np.array([1.0, 0.0])], [-80.0])
-    >>> g.tolist(), e[0], bool(np.isnan(e[1]))
+    >>> g.tolist(), float(e[0]), bool(np.isnan(e[1]))
     ([2.0, 0.0], -40.0, True)
     """
     g_shift, e_ext = extrinsic
