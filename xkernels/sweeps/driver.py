@@ -40,7 +40,7 @@ import numpy as np
 import xarray as xr
 
 from xkernels.engine.kernels import prepare_kernels, simulate_values
-from xkernels.engine.plans import KernelPlan
+from xkernels.engine.plans import KernelPlan, delay_taps
 from xkernels.provenance import require_described
 from xkernels.runtime import (
     SECONDS_PER_CELL,
@@ -247,7 +247,6 @@ def _compute(runner: Runner, network: Network, plan: KernelPlan, template: xr.Da
     ``values_out`` or the store."""
     geometries = collect_geometries(runner, specs, plan.Y, plan.options.dt)
     _check_solver(plan, specs, geometries)
-    plans = plan_points(specs, geometries, plan)  # validates every point
     linear = method in ("auto", "linear") and linear_applies(network, plan, axes, specs)
     if method == "linear" and not linear:
         raise ValueError("method='linear' needs every postsynaptic cell passive and "
@@ -255,10 +254,16 @@ def _compute(runner: Runner, network: Network, plan: KernelPlan, template: xr.Da
                          "linearisation 'as-is' or 'passive') and only synaptic weights, "
                          "time constants, reversal potentials, delays and rates swept; "
                          "use method='simulate' or 'auto'")
-    chosen = "linear" if method == "linear" else choose_method(method, plan, plans,
-                                                               geometries)
-    if chosen == "simulate" and linear:
+    at_rest = plan.options.operating_point == "rest" and all(
+        mode == "as-is" for mode in plan.linearisation.values())
+    if linear and (method == "linear" or not at_rest):  # no superposition to weigh
+        _check_linear_points(specs, geometries, plan)   # validates every point
         chosen = "linear"
+    else:
+        plans = plan_points(specs, geometries, plan)  # validates every point
+        chosen = choose_method(method, plan, plans, geometries)
+        if chosen == "simulate" and linear:
+            chosen = "linear"
     logger.info("sweep: computing %d of %d points by %s", len(specs),
                 np.prod([a.size for a in axes]), chosen)
     if path is not None:
@@ -278,6 +283,23 @@ def _compute(runner: Runner, network: Network, plan: KernelPlan, template: xr.Da
                 for j, point_values in zip(batch, values):
                     values_out[indices[j]] = point_values
             bar.update(len(batch))
+
+
+def _check_linear_points(specs: Sequence[PointSpec],
+                         geometries: Mapping[tuple, tuple[Any, bool]], plan: KernelPlan) -> None:
+    """Validate the points of the linear path before anything is computed: they differ
+    only in synaptic parameters, delays and rates (:func:`linear_applies`), so the first
+    point's planning checks every placement and Vrest, and each point's delay
+    distributions are checked on the lag grid."""
+    plan_points(specs[:1], geometries, plan)
+    memo: dict = {}
+    for spec in specs:
+        for conn in spec.network.connections:
+            try:
+                delay_taps(conn.delay, plan.grid, memo)
+            except ValueError as err:
+                raise ValueError(f"sweep point {spec.values} is invalid: connections"
+                                 f"['{conn.key}'].delay: {err}") from None
 
 
 def linear_applies(network: Network, plan: KernelPlan, axes: Sequence[Axis],
