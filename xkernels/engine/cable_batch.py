@@ -40,7 +40,7 @@ NEGLIGIBLE = 1e-20
 #: The recursions' states below this (absolute) are set to 0, for the same reason.
 SUBNORMAL_GUARD = 1e-250
 #: Largest intermediate array of :func:`batch_signals` (elements, 8 bytes each).
-PIECE_ELEMENTS = 2 ** 22
+PIECE_ELEMENTS = 2 ** 19
 
 
 def mixed_leak(g: np.ndarray, e: np.ndarray, dg: np.ndarray, de: np.ndarray
