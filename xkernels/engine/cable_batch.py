@@ -161,8 +161,8 @@ def batch_rest(cable: Cable, rho: np.ndarray, inward: np.ndarray, g: np.ndarray,
     True
     """
     source = np.asarray(g, dtype=float) * cable.area * 1e-2 * np.asarray(e, dtype=float)
-    modal = np.einsum("nsm,ns->nm", inward, source) / (1.0 / rho - 1.0)
-    return np.einsum("nsm,nm->ns", inward, modal)
+    modal = np.matmul(source[:, None, :], inward)[:, 0] / (1.0 / rho - 1.0)
+    return np.matmul(inward, modal[:, :, None])[:, :, 0]
 
 
 def batch_signals(rho: np.ndarray, coefficients: np.ndarray, tau1: np.ndarray,

@@ -569,8 +569,16 @@ def hoc_templates(path: Path) -> list[str]:
     >>> hoc_templates(CELLS_DIR / "BallAndSticksTemplate.hoc")
     ['BallAndSticksTemplate']
     """
+    stat = os.stat(path)
+    return list(_templates_of(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _templates_of(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    """:func:`hoc_templates` of a file as it is at ``mtime_ns`` and ``size`` (kept: every
+    validation of a network checks its cells' templates)."""
     text = re.sub(r"(?s)/\*.*?\*/|//[^\n]*", "", Path(path).read_text(errors="replace"))
-    return re.findall(r"\bbegintemplate\s+(\w+)", text)
+    return tuple(re.findall(r"\bbegintemplate\s+(\w+)", text))
 
 
 # --------------------------------------------------------------------------------------

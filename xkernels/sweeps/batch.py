@@ -295,12 +295,12 @@ def _population_batch(samples: list[Network], plan: KernelPlan, post: str
         v = batch_rest(cable, rho, inward, g, e).reshape(S, N, m)
     inward = inward.reshape(S, N, m, m)
     # modes -> probe channels per node, and each volley's modal input
-    to_probe = np.einsum("nck,snkm->sncm", -(matrices @ cable.axial), inward)
+    to_probe = np.matmul(-(matrices @ cable.axial), inward)             # (S, N, ch, m)
     coefficients = []
     for k in range(len(conns)):
         w = lin.segment_weights(weight[k], e_syn[k], v, outward[k][None],
                                 first.conductance_based)
-        c = np.einsum("snkm,snk->snm", inward, np.broadcast_to(w, (S, N, m)))
+        c = np.matmul(np.broadcast_to(w, (S, N, m))[:, :, None, :], inward)[:, :, 0]
         coefficients.append(to_probe * c[:, :, None, :])                   # (S, N, ch, m)
     signals = batch_signals(                                          # (S, C, ch, T)
         rho.reshape(S, N * m),
