@@ -3,16 +3,18 @@
 :func:`kernel_batch` evaluates the kernels of ``n`` parameter sets (sample ``s`` sets
 every given parameter path to its ``s``-th value), as simulation-based inference
 loops need them.  Every sample's network is validated as
-:meth:`xkernels.Network.with_values` validates it.  Where the linear solver computes
-every postsynaptic population on a cell without NEURON (passive membranes,
-``averaging="reference"``) and the parameters are synaptic weights, time constants and
+:meth:`xkernels.Network.with_values` validates it, before any kernel is computed.
+Where the linear solver computes every postsynaptic population on a cell without
+NEURON (passive membranes) and the parameters are synaptic weights, time constants and
 reversal potentials, delay distributions or presynaptic rates, the samples are
-computed together: their inputs planned on the cached cells, one batched
-eigendecomposition of the membranes (with g_eff the rates, weights and time constants
-change them) and the modal responses of all samples as arrays
-(:func:`xkernels.engine.cable.batch_signals`), then one batch of FFTs for the delay
+computed together (:func:`batched_values`), with either averaging and either operating
+point (the defaults included): each sample's g_eff leak shift and mean-input reversal
+per depth node as arrays, one batched eigendecomposition of all the membranes, their
+steady states, the probe signals of every node's modes together
+(:mod:`xkernels.engine.cable_batch`), then one batch of FFTs for the delay
 distributions.  Any other parameter or option computes each sample by
-:func:`xkernels.compute_kernels` (the same numbers, slower).
+:func:`xkernels.compute_kernels` (the same numbers, slower).  The sweeps' linear path
+(``sweep(method="linear")``) is the same computation.
 """
 
 from __future__ import annotations
