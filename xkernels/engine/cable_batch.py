@@ -46,7 +46,7 @@ PIECE_ELEMENTS = 2 ** 19
 def mixed_leak(g: np.ndarray, e: np.ndarray, dg: np.ndarray, de: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """A leak with a conductance added at another reversal, as
-    :meth:`xkernels.engine.cells.NeuronCell.add_leak` mixes them, for arrays.
+    ``add_leak`` of the cells in ``xkernels.engine.cells`` mixes them, for arrays.
 
     Parameters
     ----------
