@@ -4,9 +4,9 @@ Each sample must equal compute_kernels(solver="neuron") of the sample's network 
 1e-9 (per probe channel, relative to its peak; measured <= 2e-12), on the batched path
 (passive cells; reference or depth averaging, at rest or at the mean input: the
 defaults) and on the one-by-one path; the sweeps' linear path (method="auto" with the
-defaults) likewise; bad input is refused before any kernel is computed.  Also: repeated computations in one process (cached
-cells, placement memo, labelled templates, smeared modal responses) never serve the
-values of other inputs.
+defaults) likewise; bad input is refused before any kernel is computed.  Also: repeated
+computations in one process (cached cells, placement memo, labelled templates, smeared
+modal responses) never serve the values of other inputs.
 """
 
 from __future__ import annotations
