@@ -129,8 +129,10 @@ def kernel_batch(network: Network, probes: Any, values: Mapping[str, Any],
             raise type(exc)(f"kernel_batch sample {s} ({assignment}): {exc}") from None
     out = np.empty((len(samples),) + plan.shape)
     batched = batchable(network, plan, paths)
-    rest = [s for s, net in enumerate(samples)
-            if not batched or opts.resolve(net) != plan.options]
+    # the batched parameters never change how options resolve (g_eff, operating point
+    # and solver follow the network's kind and cells; every rate is set): the plan's
+    # options are every sample's; samples computed one by one resolve their own
+    rest = [] if batched else list(range(len(samples)))
     todo = sorted(set(range(len(samples))) - set(rest))
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start: start + CHUNK]
