@@ -118,11 +118,12 @@ def sweep(
         (:meth:`KernelOptions.resolve`): the store, its content hash and its
         attributes hold the resolved values.  A ``linearisation`` other than
         ``"as-is"`` and ``operating_point="mean-input"`` (the default on a
-        conductance-based network) simulate every point (the resting state depends on
-        the point).  With ``averaging="depth"`` (the default) the superposition fast
-        path needs a membrane that does not change with depth (no g_eff, or a g_eff
-        leak shift equal at every depth node).  On a current-based network of passive
-        cells the defaults take the fast path.
+        conductance-based network) rule out the superposition (the resting state
+        depends on the point); with ``averaging="depth"`` (the default) it also needs
+        a membrane that does not change with depth (no g_eff, or a g_eff leak shift
+        equal at every depth node).  Passive cells computed by the linear solver then
+        take the batched linear path (``method``), others simulate every point.  On a
+        current-based network of passive cells the defaults take the superposition.
     store : str or path, optional
         Zarr sweep store.  Each finished point is written at once; an existing
         store of the same sweep is resumed (only missing points are computed).  A
