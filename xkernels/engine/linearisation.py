@@ -273,7 +273,12 @@ def finish_kernels(responses: np.ndarray, filters: list[np.ndarray], centre: int
     first = centre - lo                       # index of lag 0, negative if lo > centre
     stop = first + max(top, 0) + 1
     size = fft.next_fast_len(n + taps.shape[-1], real=True)  # the whole linear convolution
-    spectra = fft.rfft(responses, size, axis=-1) * fft.rfft(taps, size, axis=-1)[:, None]
+    # each distinct filter object transformed once (a batch of samples shares a few)
+    which: dict[int, int] = {}
+    index = np.array([which.setdefault(id(h), len(which)) for h in filters])
+    distinct = np.unique(index, return_index=True)[1]
+    spectra = fft.rfft(responses, size, axis=-1) * \
+        fft.rfft(taps[distinct], size, axis=-1)[index][:, None]
     full = fft.irfft(spectra, size, axis=-1)[..., :n + taps.shape[-1]]
     pad_front, pad_back = max(0, -first), max(0, stop - full.shape[-1])
     if pad_front or pad_back:  # outside the convolution's support: zero
