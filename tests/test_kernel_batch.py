@@ -125,6 +125,8 @@ def test_batch_refuses_bad_input_before_computing(monkeypatch):
         xkernels.kernel_batch(net, _probes(), {RATE: ["fast", "slow"]})
     with pytest.raises(ValueError, match="did you mean"):
         xkernels.kernel_batch(net, _probes(), {"populations[E].rtae": [1.0]})
+    with pytest.raises(ValueError, match=r"sample 1 .*E->I.*delay.*no probability mass"):
+        xkernels.kernel_batch(net, _probes(), {DELAY_EI: [1.0, 300.0]}, tau=5.0)
     with pytest.raises(ValueError, match="solver"):
         xkernels.kernel_batch(net, _probes(), {TAU2: [1.0]}, solver="linaer")
 

@@ -127,6 +127,9 @@ def kernel_batch(network: Network, probes: Any, values: Mapping[str, Any],
             samples.append(network.with_values(assignment))
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"kernel_batch sample {s} ({assignment}): {exc}") from None
+    taps = checked_delays(samples, plan, [
+        lambda s=s: f"kernel_batch sample {s} ({dict(zip(paths, table[s].tolist()))})"
+        for s in range(len(samples))])
     out = np.empty((len(samples),) + plan.shape)
     batched = batchable(network, plan, paths)
     # the batched parameters never change how options resolve (g_eff, operating point
@@ -136,7 +139,7 @@ def kernel_batch(network: Network, probes: Any, values: Mapping[str, Any],
     todo = sorted(set(range(len(samples))) - set(rest))
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start: start + CHUNK]
-        out[chunk] = batched_values([samples[s] for s in chunk], plan)
+        out[chunk] = batched_values([samples[s] for s in chunk], plan, taps)
     for s in rest:  # one by one, each validated as compute_kernels validates it
         out[s] = simulate_values(samples[s], prepare_kernels(samples[s], probes, opts))
     coords = {"sample": np.arange(len(samples)), **dict(plan.coords),
@@ -147,6 +150,45 @@ def kernel_batch(network: Network, probes: Any, values: Mapping[str, Any],
              VALUES_DIGEST_ATTR: values_digest(out)}
     return xr.DataArray(out, dims=("sample",) + CORE_DIMS, coords=coords, name=KERNEL_NAME,
                         attrs=attrs)
+
+
+def checked_delays(samples: list[Network], plan: KernelPlan, where: list[Any]
+                   ) -> dict[int, np.ndarray]:
+    """Every sample's delay filters on the plan's lag grid, computed (and so checked:
+    a delay distribution without mass on the lags is refused) before any kernel.
+
+    Parameters
+    ----------
+    samples : list of Network
+        The samples' networks.
+    plan : KernelPlan
+        The computation (its lag grid).
+    where : list of callable
+        Per sample, ``where[s]()`` names it in an error.
+
+    Returns
+    -------
+    dict
+        ``id(distribution)`` -> filter, for :func:`batched_values` (the distributions are
+        held by ``samples``).
+
+    Raises
+    ------
+    ValueError
+        A delay distribution without mass on the lags (the sample and connection named).
+    """
+    taps: dict[int, np.ndarray] = {}
+    memo: dict = {}
+    for s, net in enumerate(samples):
+        for conn in net.connections:
+            if id(conn.delay) in taps:
+                continue
+            try:
+                taps[id(conn.delay)] = delay_taps(conn.delay, plan.grid, memo)
+            except ValueError as err:
+                raise ValueError(f"{where[s]()}: connections['{conn.key}'].delay: "
+                                 f"{err}") from None
+    return taps
 
 
 def _checked_values(network: Network, values: Any) -> tuple[list[str], list[str], np.ndarray]:
@@ -215,7 +257,8 @@ def batchable(network: Network, plan: KernelPlan, paths: list[str]) -> bool:
     return True
 
 
-def batched_values(samples: list[Network], plan: KernelPlan) -> np.ndarray:
+def batched_values(samples: list[Network], plan: KernelPlan,
+                   taps: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """The kernel values of ``samples`` (networks differing from the one ``plan`` was
     prepared for only in the parameters :func:`batchable` accepts), computed together.
 
@@ -234,6 +277,9 @@ def batched_values(samples: list[Network], plan: KernelPlan) -> np.ndarray:
         The samples' validated networks.
     plan : KernelPlan
         The computation (options resolved; the same for every sample).
+    taps : dict, optional
+        Delay filters already computed (:func:`checked_delays`), by the identity of the
+        samples' delay distributions; filled with those computed here.
 
     Returns
     -------
@@ -243,13 +289,15 @@ def batched_values(samples: list[Network], plan: KernelPlan) -> np.ndarray:
     """
     out = np.zeros((len(samples),) + plan.shape)
     for j, post in enumerate(plan.Y):
-        sources, kernels = _population_batch(samples, plan, post)
+        sources, kernels = _population_batch(samples, plan, post,
+                                             {} if taps is None else taps)
         for v, source in enumerate(sources):
             out[:, plan.X.index(source), j] = kernels[:, v]
     return out
 
 
-def _population_batch(samples: list[Network], plan: KernelPlan, post: str
+def _population_batch(samples: list[Network], plan: KernelPlan, post: str,
+                      taps: dict[int, np.ndarray]
                       ) -> tuple[list[str], np.ndarray]:
     """The kernels of every input of ``post`` in every sample: (sources, values of shape
     (n_samples, n_sources, n_channels, n_tau))."""
@@ -312,7 +360,7 @@ def _population_batch(samples: list[Network], plan: KernelPlan, post: str
             (S, len(conns), matrices.shape[1], N * m)),
         np.concatenate(tau1, axis=1)[:, :, 0], np.concatenate(tau2, axis=1)[:, :, 0],
         o.dt, grid.n_response)
-    taps: dict[int, np.ndarray] = {}  # by identity first: unswept delays are shared
+    # by identity first: unswept delays are the same objects in every sample
     filters = [taps[id(d)] if id(d) in taps else taps.setdefault(
                    id(d), delay_taps(d, grid, memo))
                for d in (x.delay for net in samples for x in net.inputs(post))]

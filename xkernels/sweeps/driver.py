@@ -40,7 +40,7 @@ import numpy as np
 import xarray as xr
 
 from xkernels.engine.kernels import prepare_kernels, simulate_values
-from xkernels.engine.plans import KernelPlan, delay_taps
+from xkernels.engine.plans import KernelPlan
 from xkernels.provenance import require_described
 from xkernels.runtime import (
     SECONDS_PER_CELL,
@@ -59,7 +59,7 @@ from xkernels.store import (
     write_points,
 )
 from xkernels.store.publish import locked, recover
-from xkernels.sweeps.batch import CHUNK, batchable, batched_values
+from xkernels.sweeps.batch import CHUNK, batchable, batched_values, checked_delays
 from xkernels.sweeps.grid import Axis, grid_points, parse_grid
 from xkernels.sweeps.planning import PointPlan, collect_geometries, geometry_key, plan_points
 from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_hash, sweep_template
@@ -291,16 +291,12 @@ def _check_linear_points(specs: Sequence[PointSpec],
     """Validate the points of the linear path before anything is computed: they differ
     only in synaptic parameters, delays and rates (:func:`linear_applies`), so the first
     point's planning checks every placement and Vrest, and each point's delay
-    distributions are checked on the lag grid."""
+    distributions are checked on the lag grid
+    (:func:`xkernels.sweeps.batch.checked_delays`)."""
     plan_points(specs[:1], geometries, plan)
-    memo: dict = {}
-    for spec in specs:
-        for conn in spec.network.connections:
-            try:
-                delay_taps(conn.delay, plan.grid, memo)
-            except ValueError as err:
-                raise ValueError(f"sweep point {spec.values} is invalid: connections"
-                                 f"['{conn.key}'].delay: {err}") from None
+    checked_delays([spec.network for spec in specs], plan,
+                   [lambda spec=spec: f"sweep point {spec.values} is invalid"
+                    for spec in specs])
 
 
 def linear_applies(network: Network, plan: KernelPlan, axes: Sequence[Axis],
