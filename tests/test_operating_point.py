@@ -246,7 +246,7 @@ def test_mean_input_needs_conductance_based_synapses(network):
 
 def test_active_cell_as_is_is_refused(network):
     active = with_active_E(network)
-    with pytest.raises(ValueError, match="its linearisation is 'as-is'"):
+    with pytest.raises(ValueError, match="taken as they are \\(linearisation 'as-is'\\)"):
         xkernels.compute_kernels(active, probes(), tau=TAU,
                                        operating_point="mean-input")
 
