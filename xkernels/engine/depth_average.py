@@ -56,8 +56,8 @@ from xkernels.engine.superposition import supports
 from xkernels.probes.depth import DepthRule
 from xkernels.spec.network import Network, Population
 
-__all__ = ["METHODS", "check_depth_probes", "depth_kernels", "depth_matrices", "node_plans",
-           "shared_membrane"]
+__all__ = ["METHODS", "check_depth_probes", "depth_kernels", "depth_matrices", "depth_rule",
+           "node_plans", "shared_membrane"]
 
 
 def _population_dict(pop: Population) -> dict[str, float]:
@@ -113,6 +113,29 @@ def depth_matrices(named: Mapping[str, Any], geometry: Geometry, pop: Population
              for probe in named.values()]
     return DepthRule(rules[0].offsets, rules[0].weights,
                      np.concatenate([r.matrices for r in rules], axis=1))
+
+
+def depth_rule(cell: Any, plan: KernelPlan, pop: Population) -> DepthRule:
+    """:func:`depth_matrices` of ``cell`` (at the population's depth) for the plan's
+    probes and depth nodes, kept with a cached cell
+    (:func:`~xkernels.engine.plans.cell_memo`).
+
+    Parameters
+    ----------
+    cell : LinearisedCell or CableCell
+        The cell of ``pop``.
+    plan : KernelPlan
+        The computation (probes, ``depth_nodes``).
+    pop : Population
+        The postsynaptic population.
+
+    Returns
+    -------
+    DepthRule
+        As :func:`depth_matrices`.
+    """
+    return cell_memo(cell, plan, pop, "depth", lambda: depth_matrices(
+        plan.probes, cell.geometry, pop, plan.options.depth_nodes), plan.options.depth_nodes)
 
 
 def node_plans(network: Network, post: str, geometry: Geometry, plan: KernelPlan,
@@ -208,8 +231,7 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
     pop = network.population(post)
     with build() as cell:
         geometry = cell.geometry
-        rule = cell_memo(cell, plan, pop, "depth", lambda: depth_matrices(
-            plan.probes, geometry, pop, plan.options.depth_nodes), plan.options.depth_nodes)
+        rule = depth_rule(cell, plan, pop)
         # the cached cell's memo (placement per node ...), else one for this call
         memo = plan_memo(cell)
         memo = {} if memo is None else memo
@@ -217,7 +239,7 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         if pre is not None:
             plans = [_only(p, pre) for p in plans]
         linear = cell.uses_linear_solver() if mode == "as-is" else \
-            mode != "quasi-active" and plan.options.solver_of(post) != "neuron"
+            plan.options.solver_of(post) != "neuron"
         if mode == "as-is" and linear and method != "nodes" and shared_membrane(plans):
             # one membrane at every node: the nodes are summed in its modes
             cell.shift_g_pas(plans[0].g_shift)

@@ -131,9 +131,10 @@ def _solver(field: str, value: Any) -> Any:
 
 def linear_applies(mode: str, cell: Any) -> bool:
     """Whether ``solver="auto"`` takes the linear solver for a population, from its
-    specification: its membrane linearised ``"passive"`` or ``"frozen"``, or taken
-    ``"as-is"`` with the ``passive`` biophysics preset and no ``custom_fun`` (the
-    mechanisms a callable inserts are unknown before the cell is built: NEURON).
+    specification: its membrane linearised (``"passive"``, ``"frozen"`` or
+    ``"quasi-active"``), or taken ``"as-is"`` with the ``passive`` biophysics preset and
+    no ``custom_fun`` (the mechanisms a callable inserts are unknown before the cell is
+    built: NEURON).
 
     Parameters
     ----------
@@ -150,13 +151,36 @@ def linear_applies(mode: str, cell: Any) -> bool:
     >>> linear_applies("as-is", passive), linear_applies("as-is", active)
     (True, False)
     >>> linear_applies("frozen", active), linear_applies("quasi-active", active)
-    (True, False)
+    (True, True)
     """
-    if mode in ("passive", "frozen"):
+    if mode in ("passive", "frozen", "quasi-active"):
         return True
     bio = cell.biophysics
     return mode == "as-is" and isinstance(bio, Mapping) and bio.get("name") == "passive" \
         and not cell.params.get("custom_fun")
+
+
+def active_preset(cell: Any) -> bool:
+    """Whether a cell has the ``active`` biophysics preset with a voltage-gated channel
+    (Na, K or h conductance > 0): an active membrane known from the specification alone
+    (a callable biophysics or ``custom_fun`` is only known once the cell is built).
+
+    Parameters
+    ----------
+    cell : CellSpec
+        A population's cell.
+
+    Examples
+    --------
+    >>> from xkernels.spec.network import Network
+    >>> active_preset(Network.example(active=True).population("E").cell)
+    True
+    >>> active_preset(Network.example().population("E").cell)
+    False
+    """
+    bio = cell.biophysics
+    return isinstance(bio, Mapping) and bio.get("name") == "active" \
+        and any((bio.get(key) or 0.0) > 0 for key in ("gnabar", "gkbar", "gh"))
 
 
 Flag = Annotated[bool, checked(check_bool)]
@@ -241,13 +265,19 @@ class KernelOptions(Spec):
         NEURON's fixed-step scheme (backward Euler) is evaluated in closed form
         (:mod:`xkernels.engine.cable`): the same kernels to rounding, no time stepping,
         and the rest of a passive cell under the mean input is one linear solve.  It
-        needs a linear membrane -- a passive cell, or the linearisations ``"passive"``
-        and ``"frozen"`` -- and is refused for an active cell taken ``"as-is"`` and for
-        ``"quasi-active"``.  ``"auto"``: ``"linear"`` wherever it applies, else
-        ``"neuron"``, resolved per postsynaptic population by :meth:`resolve`
-        (:func:`linear_applies`: linearisation ``"passive"`` or ``"frozen"``, or the
-        ``passive`` preset taken ``"as-is"``; a callable biophysics goes to NEURON).
-        An unstable linearised membrane is refused with either.
+        needs a linear membrane -- a passive cell, or the linearisations ``"passive"``,
+        ``"frozen"`` and ``"quasi-active"`` (voltage and gating states as one system
+        read from NEURON at the resting state NEURON finds,
+        :mod:`xkernels.engine.quasi_active_cable`) -- and is refused for an active cell
+        taken ``"as-is"``, and for a quasi-active cell with ``extracellular`` or whose
+        NEURON steps the system does not reproduce (named).  ``"auto"``: ``"linear"``
+        wherever it applies, else ``"neuron"``, resolved per postsynaptic population by
+        :meth:`resolve` (:func:`linear_applies`: any linearisation but ``"as-is"``, or
+        the ``passive`` preset taken ``"as-is"``; a callable biophysics taken
+        ``"as-is"`` goes to NEURON).  An unstable linearised membrane is refused before
+        any kernel: with either solver for ``"passive"`` and ``"frozen"``, with the
+        linear solver for ``"quasi-active"`` (a pole of its fixed step on or outside
+        the unit circle).
 
     Notes
     -----
@@ -427,10 +457,12 @@ class KernelOptions(Spec):
         ------
         ValueError
             g_eff on a current-based network; ``operating_point="mean-input"`` on a
-            current-based network, or where a presynaptic population has no ``rate``
-            (names them); a per-population ``Vrest`` or ``linearisation`` without an
-            entry for a postsynaptic population (or, for ``linearisation``, with
-            entries for others); no extrinsic synapse where g_eff needs one.
+            current-based network, where a presynaptic population has no ``rate``
+            (names them), or where a population of active cells (:func:`active_preset`)
+            is taken ``"as-is"`` (names them); a per-population ``Vrest`` or
+            ``linearisation`` without an entry for a postsynaptic population (or, for
+            ``linearisation``, with entries for others); no extrinsic synapse where
+            g_eff needs one.
 
         Warns
         -----
@@ -524,7 +556,17 @@ class KernelOptions(Spec):
         """The rules of resolved options that need the network (see :meth:`resolve`)."""
         post = list(network.postsynaptic)
         _entries("Vrest", self.Vrest, post)
-        self.modes(post)
+        modes = self.modes(post)
+        active = [name for name in post if modes[name] == "as-is"
+                  and active_preset(network.population(name).cell)]
+        if active and self.operating_point == "mean-input":
+            raise ValueError(
+                f"operating_point='mean-input'{chosen} needs a resting state under the mean "
+                f"input, and the cells of populations {active} have active membranes (the "
+                "'active' biophysics preset) taken as they are (linearisation 'as-is'); pass "
+                "linearisation='quasi-active' (the most accurate against the hybrid ground "
+                "truth, docs/linearisation.md), 'frozen' or 'passive', or "
+                "operating_point='rest' (LFPykernels' operating point)")
         if not self.g_eff:
             return
         unset = [c.key for c in network.connections if network.population(c.pre).rate is None]
