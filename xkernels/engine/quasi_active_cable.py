@@ -48,11 +48,11 @@ the :class:`QuasiActiveCable` from the cell.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
+from xkernels.engine.blas import one_blas_thread
 from xkernels.engine.cable import LinearCable, peak_norm
 from xkernels.engine.linearisation import finish_kernels, project
 
@@ -62,13 +62,6 @@ __all__ = ["QuasiActiveCable", "QuasiActiveSolver", "SteppedQuasiActive", "growi
 #: Largest condition number of the eigenvector matrix for the closed form (relative
 #: rounding of the kernels ~ cond * 1e-16); above it the recursion is stepped.
 CONDITION_MAX = 1e6
-
-
-@functools.cache
-def _controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 def single_threaded():
@@ -87,7 +80,7 @@ def single_threaded():
     >>> sorted(values.real.tolist())
     [0.25, 0.5]
     """
-    return _controller().limit(limits=1, user_api="blas")
+    return one_blas_thread()  # counted: threads computing at once restore it once
 
 
 @dataclass(frozen=True, eq=False)
