@@ -268,6 +268,9 @@ def main() -> None:
     parser.add_argument("--spike-seed", type=int, default=SEED, help="seed of the spikes")
     parser.add_argument("--wiring-seed", type=int, default=SEED,
                         help="seed of the ground truth's positions and wiring")
+    parser.add_argument("--nonlinear-cells", type=int, default=None,
+                        help="estimate: cells per population simulated for the "
+                             "nonlinearity (conductance-based networks; default 8, 0: none)")
     parser.add_argument("--figure", default=None)
     parser.add_argument("--table", default=None)
     args = parser.parse_args()
@@ -305,13 +308,15 @@ def measure(name: str, args) -> dict:
     measured = (gt - pred[:, keep]).std(axis=-1) / gt.std(axis=-1)
     t0 = time.perf_counter()
     est = error_estimate(net, probes(), spikes, t_start=args.transient, t_stop=t_stop,
-                         dt=DT, seed=args.seed, **kopt)
+                         dt=DT, seed=args.seed, nonlinear_cells=args.nonlinear_cells, **kopt)
     seconds = time.perf_counter() - t0
     est = est.sel(probe_channel=labels)
     return {"labels": labels, "measured": measured,
             "estimated": est["relative_error"].values,
             "heterogeneity": (est["heterogeneity"] / est["signal_std"]).values,
             "bias": (est["bias"] / est["signal_std"]).values,
+            "nonlinearity": (est["nonlinearity"] / est["signal_std"]).values,
+            "gain": est["gain"].transpose("probe_channel", "X", "Y").values,
             "signal_ratio": est["signal_std"].values / gt.std(axis=-1),
             "z": np.concatenate([Z, [np.nan]]), "seconds": seconds}
 
@@ -321,15 +326,17 @@ def table(name: str, r: dict) -> str:
     lines = [f"## {name} ({', '.join(f'{k}={v}' for k, v in kopt.items())}; estimate "
              f"{r['seconds']:.0f} s)", "",
              "| channel | z (µm) | measured | estimated | est./meas. | heterogeneity | bias "
-             "| signal std est./meas. |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| nonlinearity | gain E→E, I→E, E→I, I→I | signal std est./meas. |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for k, label in enumerate(r["labels"]):
         ratio = r["estimated"][k] / r["measured"][k]
         flag = "" if r["measured"][k] < FLOOR or abs(ratio - 1) <= TOLERANCE else " **X**"
         lines.append(f"| {label} | {r['z'][k]:.0f} | {r['measured'][k]:.3f} | "
                      f"{r['estimated'][k]:.3f} | {ratio:.2f}{flag} | "
                      f"{r['heterogeneity'][k]:.3f} | {r['bias'][k]:.3f} | "
-                     f"{r['signal_ratio'][k]:.2f} |")
+                     f"{r['nonlinearity'][k]:.3f} | "
+                     + ", ".join(f"{g:.2f}" for g in np.asarray(r["gain"][k]).T.ravel())
+                     + f" | {r['signal_ratio'][k]:.2f} |")
     return "\n".join(lines)
 
 

@@ -102,7 +102,7 @@ def placed(geometry: Geometry, position: tuple[float, float, float]) -> Geometry
                     area=geometry.area, sections=list(geometry.sections))
 
 
-def _unit_responses(network: Network, post: str, plan: KernelPlan, segments: np.ndarray
+def segment_responses(network: Network, post: str, plan: KernelPlan, segments: np.ndarray
                     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per presynaptic population of ``post``: the responses to a unit synapse on each of
     ``segments`` (used, nseg, n + 1) and the linearised peak current per synapse on each
@@ -211,7 +211,7 @@ def single_cell_kernels(network: Network, probes: Mapping[str, Any], plan: Kerne
                 lin.placement_probability(conn.placement, list(g.sections), g.z_mid, g.area,
                                           0.0, field) for g in cells])
         used = np.flatnonzero(np.any([placement[c.pre].any(axis=0) for c in conns], axis=0))
-        responses = _unit_responses(network, post, plan, used)
+        responses = segment_responses(network, post, plan, used)
         slot = np.full(origin.nseg, -1)
         slot[used] = np.arange(used.size)
         matrices = np.stack([cell_matrix(probes, g) for g in cells])     # (J, ch, nseg)
