@@ -270,7 +270,9 @@ def main() -> None:
                         help="seed of the ground truth's positions and wiring")
     parser.add_argument("--nonlinear-cells", type=int, default=None,
                         help="estimate: cells per population simulated for the "
-                             "nonlinearity (conductance-based networks; default 8, 0: none)")
+                             "nonlinearity (conductance-based networks; default 16, 0: none)")
+    parser.add_argument("--ensemble-cells", type=int, default=None,
+                        help="estimate: neurons sampled per population for the ensemble")
     parser.add_argument("--figure", default=None)
     parser.add_argument("--table", default=None)
     args = parser.parse_args()
@@ -308,7 +310,8 @@ def measure(name: str, args) -> dict:
     measured = (gt - pred[:, keep]).std(axis=-1) / gt.std(axis=-1)
     t0 = time.perf_counter()
     est = error_estimate(net, probes(), spikes, t_start=args.transient, t_stop=t_stop,
-                         dt=DT, seed=args.seed, nonlinear_cells=args.nonlinear_cells, **kopt)
+                         dt=DT, seed=args.seed, nonlinear_cells=args.nonlinear_cells,
+                         n_cells=args.ensemble_cells, **kopt)
     seconds = time.perf_counter() - t0
     est = est.sel(probe_channel=labels)
     return {"labels": labels, "measured": measured,

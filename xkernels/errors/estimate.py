@@ -51,8 +51,13 @@ from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
 from xkernels.store.cache import compute_kernels
 
-#: Default number of neurons sampled per presynaptic population for the ensemble.
-DEFAULT_CELLS = 200
+#: Default number of neurons sampled per presynaptic population for the ensemble: as
+#: many as fit in :data:`ENSEMBLE_BYTES`, between :data:`FEWEST_DEFAULT_CELLS` and this.
+DEFAULT_CELLS = 1000
+#: The fewest neurons sampled by default.
+FEWEST_DEFAULT_CELLS = 200
+#: Memory (bytes) of one population's ensemble that sets the default sample.
+ENSEMBLE_BYTES = 256 * 2 ** 20
 #: Fewest neurons per population: ``a − c`` and ``C_h`` need two different neurons.
 MIN_NEURONS = 2
 
@@ -126,18 +131,15 @@ def _per_population(name: str, value: Any, populations: list[str], default: int,
     return {p: (name, value) for p in populations}
 
 
-def _cells(network: Network, n_cells: Any) -> dict[str, int]:
+def _cells(network: Network, n_cells: Any, neuron_bytes: int) -> dict[str, int]:
     pre = list(network.presynaptic)
     if n_cells is None:
-        return {x: min(DEFAULT_CELLS, network.population(x).size) for x in pre}
+        fit = ENSEMBLE_BYTES // max(int(neuron_bytes), 1)
+        return dict.fromkeys(pre, int(min(DEFAULT_CELLS, max(FEWEST_DEFAULT_CELLS, fit))))
     out = {}
     for x, (field, v) in _per_population("n_cells", n_cells, pre, DEFAULT_CELLS,
                                          "presynaptic").items():
-        v = check_int(field, v, minimum=MIN_NEURONS)
-        out[x] = min(v, network.population(x).size)
-        if out[x] < MIN_NEURONS:
-            raise ValueError(f"population {x!r} has {out[x]} neuron(s); the ensemble "
-                             f"covariance needs at least {MIN_NEURONS}")
+        out[x] = check_int(field, v, minimum=MIN_NEURONS)
     return out
 
 
@@ -313,7 +315,7 @@ def variances(ens: Ensemble, cov: SpikeCovariances, used: np.ndarray,
     pool_term = np.zeros((len(X), len(X), n_ch, 2 * n + 1))
     for post in Y:
         J, N_Y = ens.pool_size[post], sizes[post]
-        if J >= N_Y or J < 2:
+        if J == N_Y or J < 2:
             continue
         for ix, x in enumerate(X):
             for jx, x2 in enumerate(X):
@@ -376,13 +378,21 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
         spike.  Longer than twice the kernels' ``tau``.
     n_cells : int or dict, optional
         Neurons sampled per presynaptic population for the single-cell kernel ensemble
-        (default :data:`DEFAULT_CELLS` = 200, at most the population size; at least 2).
-        The ensemble holds ``n_cells × len(Y) × channels × lags`` floats per population
-        (200 × 2 × 27 × 1601 × 8 B = 138 MB for the README network, 27 channels).
+        (at least 2).  Each sampled neuron gets its own wiring, so more than the
+        population's size is allowed: more samples of the same distribution.  The
+        ensemble holds ``n_cells × len(Y) × channels × lags`` floats per population;
+        by default as many neurons as fit in :data:`ENSEMBLE_BYTES` (256 MiB), between
+        200 and :data:`DEFAULT_CELLS` = 1000 (README network, 27 channels, ``tau=50``:
+        2 × 27 × 801 × 8 B per neuron, 775 neurons).  Where the error is mostly
+        the kernels' amplitude against the cells' (conductance-based networks with
+        correlated input), the ensemble mean's sampling noise matters: use 1000.
     seed : int
         Seed of the ensemble (sampled neurons, target positions, wiring).
     pool : int
-        Target cells placed per postsynaptic population (at most its size).
+        Target positions placed per postsynaptic population, at most 4 × its size (its
+        cells are drawn from them; more than the population's size averages over
+        realisations of the positions, and the variance of the network's own ``N_Y``
+        positions is added).
     block : int
         Bins per block of the covariance computation (memory).
     client : optional
@@ -391,7 +401,7 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
         Conductance-based networks only: cells per postsynaptic population simulated
         with real conductance synapses to measure the nonlinearity
         (:mod:`xkernels.errors.nonlinearity`; default
-        :data:`~xkernels.errors.nonlinearity.DEFAULT_SAMPLE` = 8, at least 2; 0: none,
+        :data:`~xkernels.errors.nonlinearity.DEFAULT_SAMPLE` = 16, at least 2; 0: none,
         the linear estimate).  Ignored for current-based networks (nothing simulated).
     ext : {"auto", "mean", "leak", "poisson", "none"}
         The extrinsic input of those cells, as for :func:`xkernels.hybrid.simulate`.
@@ -436,7 +446,7 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
     ...                             t_stop=1000.0, seed=1)
     >>> est = error_estimate(net, {"cdm": xkernels.CurrentDipoleMomentZ()}, spikes,
     ...                      t_stop=1000.0, n_cells=10, tau=20.0)
-    >>> sorted(est.data_vars)
+    >>> sorted(est.data_vars)  # doctest: +NORMALIZE_WHITESPACE
     ['bias', 'error_std', 'gain', 'heterogeneity', 'heterogeneity_pathway', 'nonlinearity',
      'relative_error', 'signal_std']
     >>> bool(0 < est["relative_error"].item() < 2)
@@ -447,7 +457,6 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
     options = KernelOptions.of(options, **kernel_options).resolve(network)
     spikes = as_spikes(spikes)
     _check_populations(network, spikes)
-    cells = _cells(network, n_cells)
     seed = check_int("seed", seed, minimum=0)
     pool = check_int("pool", pool, minimum=1)
     block = check_int("block", block, minimum=1)
@@ -455,6 +464,7 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
     ext = resolve_ext(ext, network)
     plan = prepare_kernels(network, probes, options)
     dt, n = plan.options.dt, plan.grid.n_response
+    cells = _cells(network, n_cells, len(plan.Y) * plan.shape[2] * (n + 1) * 8)
     t_start, t_stop, n_bins = _window(spikes, t_start, t_stop, dt, n * dt)
     truth = ensemble_options(network, options)
     truth_plan = prepare_kernels(network, probes, truth)

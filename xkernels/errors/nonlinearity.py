@@ -62,7 +62,7 @@ from xkernels.spec.network import Network
 from xkernels.spec.options import leak_reversal_of
 
 #: Default number of cells simulated per postsynaptic population.
-DEFAULT_SAMPLE = 8
+DEFAULT_SAMPLE = 16
 #: Fewest cells per population: the residual's cross-covariance needs two.
 MIN_SAMPLE = 2
 #: Longest stretch of the window simulated (ms): the gains and the residual's variance
@@ -365,7 +365,7 @@ def network_residual(residuals: Mapping[str, np.ndarray], sizes: Mapping[str, in
 
     >>> rng = np.random.default_rng(1)
     >>> r = rng.standard_normal((4, 1, 200000))
-    >>> round(float(network_residual({"E": r}, {"E": 100})[0]) / 100, 1)
+    >>> round(float(network_residual({"E": r}, {"E": 10})[0]) / 10, 1)
     1.0
     """
     posts = list(residuals)
