@@ -22,6 +22,14 @@ uncorrelated, as are the heterogeneity terms of different X.  The signal's varia
 the bias formula with h̄ for b, plus the heterogeneity.  Lagged products of kernels are
 computed by FFT; no (lags × lags) matrix is formed.
 
+Conductance-based synapses are not linear: their cells answer with a gain below one
+and a residual.  Both are measured on a few cells simulated with real conductances
+(:mod:`xkernels.errors.nonlinearity`); the single-cell kernels are scaled by the gains,
+and the residual is a third part, uncorrelated with the others by construction (least
+squares)::
+
+    Var(V - V̂) = Var(heterogeneity) + Var(bias) + Var(nonlinearity).
+
 Estimation (:func:`error_estimate`): the single-cell kernels are sampled
 (:mod:`xkernels.errors.ensemble`), the covariances measured
 (:mod:`xkernels.errors.covariance`).  Sampling noise of the ensemble mean (``C_h / m``
