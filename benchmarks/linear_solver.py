@@ -250,22 +250,31 @@ STAGES = (("prepare_kernels (validation, probe definitions, content hash)",
            "label_kernels"))
 
 
-def profile(solver: str = "linear", n: int = 20) -> None:
-    """Where the CPU time of one README computation goes, by stage."""
-    readme(solver)
+def stage_times(run, n: int, stages) -> tuple[float, dict[str, float]]:
+    """Profile ``run()`` ``n`` times (cProfile): the total and the cumulative time per
+    stage ``(label, file suffix, function name or names)``, seconds per call."""
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(n):
-        readme(solver)
+        run()
     prof.disable()
     stats = pstats.Stats(prof).stats
-    total = sum(v[2] for v in stats.values())
-    print(f"where the time goes, README network, solver={solver!r} (cProfile, mean of {n}; "
-          f"total {1e3 * total / n:.1f} ms with profiling overhead):")
-    for label, suffix, name in STAGES:
+    parts = {}
+    for label, suffix, name in stages:
         names = name if isinstance(name, tuple) else (name,)
-        cum = sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] in names)
-        print(f"  {label:66s} {1e3 * cum / n:6.2f} ms")
+        parts[label] = sum(v[3] for k, v in stats.items()
+                           if k[0].endswith(suffix) and k[2] in names) / n
+    return sum(v[2] for v in stats.values()) / n, parts
+
+
+def profile(solver: str = "linear", n: int = 20) -> None:
+    """Where the CPU time of one README computation goes, by stage."""
+    readme(solver)
+    total, parts = stage_times(lambda: readme(solver), n, STAGES)
+    print(f"where the time goes, README network, solver={solver!r} (cProfile, mean of {n}; "
+          f"total {1e3 * total:.1f} ms with profiling overhead):")
+    for label, spent in parts.items():
+        print(f"  {label:66s} {1e3 * spent:6.2f} ms")
 
 
 def batch(n: int = 1000) -> None:

@@ -219,7 +219,10 @@ n_time"""),
         ("code", """# Poisson population counts at the README rates, generated chunk-wise by dask
 expected = np.array([2.5 * 8192, 5.0 * 1024]) * dt / 1000   # spikes per bin
 rs = da.random.RandomState(7)
-counts = rs.poisson(expected[:, None], size=(2, n_time), chunks=(2, 2**18)).astype("float32")
+# one scalar rate per population: an array argument would be broadcast to the full
+# (2, n_time) shape and shipped inside the task graph
+counts = da.stack([rs.poisson(lam, size=n_time, chunks=2**18) for lam in expected]
+                  ).astype("float32")
 rates = xr.DataArray(counts, dims=("X", "time"),
                      coords={"X": ["E", "I"], "time": np.arange(n_time) * dt}, name="rates")
 rates.xk.to_zarr("rates.zarr", overwrite=True)   # atomic; plain xr.open_zarr reads it

@@ -87,6 +87,37 @@ def other_cell_arguments(Y: str = "E") -> dict:
     return kw
 
 
+#: the "own cell" example: a reconstructed pyramidal cell and NMODL files (M-current)
+OWN_CELL = Path(__file__).resolve().parents[1] / "docs" / "examples" / "own_cell"
+
+
+def m_current(cell):
+    """The own-cell example's leak everywhere and M-current (``ownm``, tau up to 1 s)
+    in the soma and basal dendrites."""
+    for sec in cell.allseclist:
+        sec.insert("pas")
+        sec.g_pas, sec.e_pas = 3e-5, -65.0
+        if "soma" in sec.name() or "dend" in sec.name():
+            sec.insert("ownm")
+            sec.gbar_ownm, sec.ek = 5e-4, -90.0
+
+
+def own_cell_network():
+    """The README network with the own-cell example's reconstructed pyramidal cell
+    (lambda rule: 76 segments) and its M-current as E, synapses spread over it."""
+    import xkernels
+
+    spec = xkernels.Network.example().to_dict()
+    spec["populations"][0]["cell"] = {
+        "morphology": str(OWN_CELL / "pyramidal.swc"), "mechanisms": str(OWN_CELL / "mod"),
+        "params": {"Ra": 150.0, "cm": 1.0, "nsegs_method": "lambda_f", "lambda_f": 100},
+        "biophysics": m_current}
+    for conn in spec["connections"]:
+        conn["placement"] = {"sections": ["soma", "dend", "apic"],
+                             "densities": [{"name": "norm", "loc": 0.0, "scale": 200.0}]}
+    return xkernels.Network.from_dict(spec)
+
+
 @contextlib.contextmanager
 def tight_reference_quadrature():
     """Run lfpykernels' GaussCylinderPotential with tight quad tolerances.

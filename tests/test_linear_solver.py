@@ -123,15 +123,6 @@ def test_linear_refused_for_active_as_is(mechanisms_loaded):
     assert np.isfinite(auto.values).all()
 
 
-def test_linear_refused_for_quasi_active(mechanisms_loaded):
-    network = xkernels.Network.example(active=True)
-    plan = prepare_kernels(network, _probes(), xkernels.KernelOptions(
-        tau=5.0, solver="linear", linearisation="quasi-active", operating_point="rest",
-        averaging="reference"))
-    with pytest.raises(ValueError, match=r"solver='linear'.*population 'E'.*quasi-active"):
-        simulate_kernels(network, plan)
-
-
 def test_unknown_solver_refused():
     with pytest.raises(ValueError, match=r"solver.*'lineer'.*did you mean 'linear'"):
         xkernels.KernelOptions(solver="lineer")
@@ -166,15 +157,15 @@ def test_solver_in_provenance_and_hash():
 
 
 def test_auto_resolves_per_population_and_records_it(mechanisms_loaded):
-    """solver="auto": the linear solver for the frozen population, NEURON for the
-    quasi-active one; the kernels' ``solver`` attribute says so."""
+    """solver="auto": the linear solver for the linearised population, NEURON for the
+    active one taken as it is; the kernels' ``solver`` attribute says so."""
     import json
 
     network = xkernels.Network.example(active=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        H = _kernels(network, "auto", tau=5.0,
-                     linearisation={"E": "frozen", "I": "quasi-active"})
+        H = _kernels(network, "auto", tau=5.0, t_X=50.0,
+                     linearisation={"E": "frozen", "I": "as-is"})
     assert json.loads(H.attrs["solver"]) == {"E": "linear", "I": "neuron"}
     assert json.loads(_kernels(xkernels.Network.example(), "auto", tau=5.0)
                       .attrs["solver"]) == {"E": "linear", "I": "linear"}

@@ -410,8 +410,9 @@ def _add_kernel_options(parser: argparse.ArgumentParser) -> None:
                              "SPEC.json; default: SPEC.json's, else depth")
     parser.add_argument("--solver", choices=SOLVERS, default=None,
                         help="how membrane responses are computed: 'neuron' (simulated), "
-                             "'linear' (NEURON's fixed step in closed form, linear "
-                             "membranes only) or 'auto' (linear where it applies); "
+                             "'linear' (NEURON's fixed step in closed form: passive "
+                             "and linearised membranes, not 'as-is' active ones) or "
+                             "'auto' (linear where it applies); "
                              "replaces the option in SPEC.json")
 
 

@@ -405,13 +405,19 @@ class NeuronCell:
             if not names <= _LINEAR_MECHANISMS or "pas" not in names:
                 raise ValueError(f"segment {seg} has the mechanisms {sorted(names)}: the "
                                  "linear solver needs a linear membrane (only 'pas')")
+        axial, area = self.axial()
+        segs = self.segments
+        return Cable(area=area, cm=np.array([seg.cm for seg in segs]),
+                     g=np.array([seg.pas.g for seg in segs]),
+                     e=np.array([seg.pas.e for seg in segs]), axial=axial)
+
+    def axial(self) -> tuple[np.ndarray, np.ndarray]:
+        """The axial conductance Laplacian between segments (µS, shape (nseg, nseg);
+        see :meth:`cable`) and the membrane areas (µm²), read from NEURON once."""
         if getattr(self, "_axial", None) is None:
             self._axial = self._axial_laplacian()
             self._area = np.array([seg.area() for seg in self.segments])
-        segs = self.segments
-        return Cable(area=self._area, cm=np.array([seg.cm for seg in segs]),
-                     g=np.array([seg.pas.g for seg in segs]),
-                     e=np.array([seg.pas.e for seg in segs]), axial=self._axial)
+        return self._axial, self._area
 
     def _axial_laplacian(self) -> np.ndarray:
         """The axial conductance Laplacian between segments (µS), :meth:`cable`."""

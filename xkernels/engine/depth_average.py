@@ -205,7 +205,7 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
         if pre is not None:
             plans = [_only(p, pre) for p in plans]
         linear = cell.uses_linear_solver() if mode == "as-is" else \
-            mode != "quasi-active" and plan.options.solver_of(post) != "neuron"
+            plan.options.solver_of(post) != "neuron"
         if mode == "as-is":
             signals = _superposed(cell, post, plans, rule.matrices, plan, method)
             if signals is None:

@@ -296,7 +296,7 @@ def simulate_population(network: Network, post: str, plan: KernelPlan, prepared:
             items = {source: item for source, item in inputs.inputs.items() if source in pre}
             if not items:
                 return {}
-            kernels = cell.linear_cable().kernels(
+            kernels = membrane.solver.kernels(
                 matrix, [item.weights for item in items.values()],
                 [(item.tau1, item.tau2) for item in items.values()],
                 [item.h_delay for item in items.values()], grid.delay_centre, grid.lags,

@@ -43,7 +43,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -85,7 +85,7 @@ COARSE_NEARLY = 1.0
 #: Voltage step of the central difference of the ionic currents (mV).
 VOLTAGE_STEP = 1e-3
 #: Total synaptic peak current of the quasi-active perturbation (nA).
-PERTURBATION = 1e-6
+PERTURBATION = 1e-5
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,12 +104,17 @@ class RestingState:
         states held (S/cm²).
     e : ndarray or None
         ``"frozen"``: reversal potential of the frozen leak (mV).
+    solver : QuasiActiveSolver or None
+        ``"quasi-active"`` with the linear solver: the membrane's solver at this state
+        (a later linearisation of the same cell and inputs reuses it instead of
+        settling again).
     """
 
     mode: str
     v: np.ndarray
     g: np.ndarray | None = None
     e: np.ndarray | None = None
+    solver: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (lists of floats), for provenance."""
@@ -163,6 +168,7 @@ class LinearisedMembrane:
         self._saved = None
         self._recorders: list = []
         self._baseline: np.ndarray | None = None
+        self._quasi = None
         #: responses from the linear solver (:mod:`xkernels.engine.cable`)
         self.linear = False
         if mode == "as-is":
@@ -182,20 +188,20 @@ class LinearisedMembrane:
         h.CVode().use_fast_imem(1)
         segments = cell.segments
         mechanisms = sorted({name for seg in segments for name in _mechanisms(seg)})
-        if mode == "quasi-active" and cell.solver == "linear":
-            raise ValueError(
-                f"solver='linear' cannot be exact for population {population!r}: "
-                f"linearisation 'quasi-active' keeps the gating dynamics of its mechanisms "
-                f"{mechanisms}, which only NEURON integrates; use solver 'neuron' or "
-                "'auto', or linearisation 'passive' or 'frozen'")
-        self.linear = mode != "quasi-active" and cell.solver != "neuron"
+        quasi = mode == "quasi-active"
+        self.linear = cell.solver != "neuron"
         _check_finite(segments, where)
-        if mode in ("passive", "frozen"):
+        if mode in ("passive", "frozen") or (quasi and self.linear):
             _check_linearisable(segments, mode, where)
         if mode == "passive":
             _keep_only(cell, (LEAK,))
-        elif mode == "frozen":
+        else:
             check_current_evaluation()  # before any state exists: it adds a section
+        if quasi and self.linear and state is not None and state.solver is not None:
+            # the same cell and inputs linearised before (prepare, then simulate): its
+            # resting state and solver, without settling again
+            self.state, self._quasi = state, state.solver
+            return
         # the synapses are placed before settling whichever the solver (they take part
         # in NEURON's variable-step settling: the same resting state either way)
         for tau1, tau2 in dict.fromkeys((float(a), float(b)) for a, b in taus):
@@ -210,7 +216,7 @@ class LinearisedMembrane:
             exact = _uniform_leak_reversal(segments) if mode == "passive" else None
             if exact is not None:
                 self._set_rest(np.full(len(segments), exact))
-            elif self.linear:  # the steady state of a linear cable: one linear solve
+            elif self.linear and not quasi:  # a linear cable's steady state: one solve
                 _check_stable(cell, where, mechanisms)
                 self._set_rest(cell.linear_cable().rest())
             else:
@@ -221,14 +227,44 @@ class LinearisedMembrane:
                                    f"resting state (max difference "
                                    f"{np.abs(state.v - v).max():.3g} mV)")
             self.state = RestingState(mode, v)
-        if mode != "quasi-active":
+        if not quasi:
             _check_stable(cell, where, mechanisms)
-        if self.linear:
+        if self.linear and not quasi:
             return
         self._saved = h.SaveState()
         self._saved.save()
         self._t0 = float(h.t)
+        if quasi and self.linear:
+            self.state = replace(self.state, solver=self._linearise_gates(where))
+            return
         self._recorders = cell.record_imem()
+
+    def _restore(self) -> None:
+        """Put the cell back to the saved resting state (fixed steps of dt)."""
+        self.cell.fixed_steps()
+        self._h.finitialize(self.cell.cell.v_init)
+        self._saved.restore(1)
+
+    def _linearise_gates(self, where: str):
+        """The quasi-active system of the cell at rest (:func:`quasi_active_cable`) and
+        its solver, checked against NEURON's own steps and for stability (kept and
+        returned)."""
+        from xkernels.engine.quasi_active_cable import quasi_active_solver
+
+        system = quasi_active_cable(self.cell, self._restore, where)
+        solver = quasi_active_solver(system, self.cell.dt)
+        check_quasi_active(self.cell, system, solver.matrix, self._restore, where)
+        _check_spectrum(self.cell, system, solver, where)
+        self._quasi = solver
+        return solver
+
+    @property
+    def solver(self):
+        """The linear solver of the membrane: the cell's
+        :class:`~xkernels.engine.cable.LinearCable`, or for ``"quasi-active"`` its
+        :class:`~xkernels.engine.quasi_active_cable.QuasiActiveSolver`."""
+        quasi = getattr(self, "_quasi", None)
+        return quasi if quasi is not None else self.cell.linear_cable()
 
     # -- context management ------------------------------------------------------------
     def __enter__(self) -> LinearisedMembrane:
@@ -271,7 +307,7 @@ class LinearisedMembrane:
             return self.cell.synaptic_response(weights, tau1, tau2, n_after, t_X)
         weights = np.asarray(weights, dtype=float)
         if self.linear:
-            return self.cell.linear_cable().response(weights, tau1, tau2, n_after)
+            return self.solver.response(weights, tau1, tau2, n_after)
         n_steps = int(n_after)
         if self.mode == "quasi-active":
             total = np.abs(weights).sum()
@@ -291,7 +327,7 @@ class LinearisedMembrane:
         :meth:`response` mapped through ``matrix`` (n_channels, nseg); the linear solver
         maps its modes directly."""
         if self.linear:
-            return self.cell.linear_cable().projected(matrix, weights, tau1, tau2, n_after)
+            return self.solver.projected(matrix, weights, tau1, tau2, n_after)
         return lin.project(matrix, self.response(weights, tau1, tau2, n_after, t_X))
 
     def _run(self, weights: np.ndarray, tau1: float, tau2: float, n_steps: int) -> np.ndarray:
@@ -303,9 +339,7 @@ class LinearisedMembrane:
                              f"population {self.population!r}; prepared: {list(self._synapses)}")
         _, netcons = self._synapses[key]
         dt = self.cell.dt
-        self.cell.fixed_steps()
-        h.finitialize(self.cell.cell.v_init)
-        self._saved.restore(1)
+        self._restore()
         h.frecord_init()
         t_volley = h.t + dt
         for nc, w in zip(netcons, weights):
@@ -490,7 +524,8 @@ def _check_finite(segments: Sequence[Any], where: str) -> None:
 
 def _check_linearisable(segments: Sequence[Any], mode: str, where: str) -> None:
     """Refuse segments ``mode`` cannot linearise: without the leak ``"passive"`` keeps,
-    or with a mechanism that changes the cable equation (:data:`UNFREEZABLE`)."""
+    or with a mechanism that changes the cable equation (:data:`UNFREEZABLE`; for
+    ``"quasi-active"``: with the linear solver)."""
     for seg in segments:
         names = _mechanisms(seg)
         if mode == "passive" and LEAK not in names:
@@ -498,6 +533,10 @@ def _check_linearisable(segments: Sequence[Any], mode: str, where: str) -> None:
                              f"keep (its mechanisms: {names}); 'passive' removes every "
                              f"mechanism but {LEAK!r}")
         bad = [name for name in names if name in UNFREEZABLE]
+        if bad and mode == "quasi-active":
+            raise ValueError(f"{where}: segment {seg} has the mechanism {bad[0]!r}, which "
+                             "changes the cable equation: solver='linear' cannot be exact "
+                             "for it; use solver='neuron'")
         if bad and mode == "passive":
             raise ValueError(f"{where}: segment {seg} has the mechanism {bad[0]!r}, which "
                              "changes the cable equation and cannot be linearised")
@@ -531,6 +570,32 @@ def _check_stable(cell: LinearisedCell, where: str, mechanisms: Sequence[str]) -
             "conductance matrix is not positive definite): segment "
             f"{cell.segment_name(k)} has the total membrane conductance {cable.g[k]:.6g} "
             f"S/cm² (mechanisms {list(mechanisms)}); no kernel exists for it") from None
+
+
+def _check_spectrum(cell: LinearisedCell, system, solver, where: str) -> None:
+    """Refuse a quasi-active membrane that is unstable at its operating point: a pole
+    of its fixed-step system on or outside the unit circle (a perturbation that does
+    not decay), naming the state or potential its growing mode is largest in."""
+    if solver.spectral_radius < 1.0:
+        return
+    from xkernels.engine.quasi_active_cable import growing_mode
+
+    pole, k, state = growing_mode(solver)
+    what = f"the potential of segment {cell.segment_name(k)}"
+    if state is not None:
+        i, name = int(system.segment[state]), system.names[state]
+        owner = [m for m in _mechanisms(cell.segments[i]) if name.endswith(f"_{m}")]
+        what += (f" and, of the gating states, in {name!r} of segment "
+                 f"{cell.segment_name(i)} (mechanism {(owner or ['?'])[0]!r})")
+    low = int(np.argmin(system.g))
+    negative = (f" (segment {cell.segment_name(low)} has the total membrane conductance "
+                f"{system.g[low]:.6g} S/cm²)") if system.g[low] < 0 else ""
+    mechanisms = sorted({name for seg in cell.segments for name in _mechanisms(seg)})
+    raise ValueError(
+        f"{where}: the linearised membrane is unstable at its operating point{negative}: "
+        f"its fixed-step system has the pole {complex(pole):.6g} per step (|pole| = "
+        f"{abs(pole):.6g} >= 1) with mechanisms {mechanisms}; the growing mode is largest "
+        f"in {what}; no kernel exists for it")
 
 
 def _uniform_leak_reversal(segments: Sequence[Any]) -> float | None:
@@ -631,3 +696,304 @@ def check_current_evaluation() -> None:
             "this NEURON does not report the ionic current density in i_membrane_ after "
             f"fcurrent() (a leak of 1e-3 S/cm² at 10 mV below its reversal gave {got!r}, "
             f"expected {expected!r} mA/cm²): 'frozen' linearisation is not available")
+
+
+# --------------------------------------------------------------------------------------
+# the quasi-active system, read from NEURON (xkernels.engine.quasi_active_cable)
+# --------------------------------------------------------------------------------------
+#: The first derivative's central stencil of order 8: offsets 1..4 (and their negatives,
+#: with the opposite sign); exact for polynomials up to degree 8 (a gate's power).
+STENCIL = (np.arange(1, 5), np.array([4 / 5, -1 / 5, 4 / 105, -1 / 280]))
+#: Steps of the stencil: the potential (mV) for the states' update (the first of
+#: STENCIL_VOLTAGES at which the stencils of order 8 and 4 agree to SMOOTH_AGREEMENT
+#: relative, so that the stencil stays off the kinks of rate tables); a state, relative
+#: to its resting value (at least STATE_FLOOR).
+STENCIL_VOLTAGES = (0.1, 0.02, 0.004, 0.0008)
+SMOOTH_AGREEMENT = 1e-8
+STENCIL_STATE = 1e-3
+STATE_FLOOR = 1e-2
+#: NEURON's own step of the slope conductance in its matrix (mV, nrn_cur).
+NEURON_CONDUCTANCE_STEP = 1e-3
+#: A capacitance (µF/cm²) so large that a step leaves every potential unchanged: the
+#: state update alone, at the potentials set.
+FROZEN_CM = 1e30
+#: The check of the system against NEURON's own steps: perturbation of the potentials
+#: (mV) and of the states (relative, at least STATE_FLOOR), steps, and the largest
+#: relative difference (the central difference's own error, O(perturbation²) and
+#: rounding, is ~1e-8 at these perturbations on the active README cells).
+CHECK_VOLTAGE = 1e-4
+CHECK_STATE = 1e-4
+CHECK_STEPS = 2
+CHECK_TOLERANCE = 1e-6
+
+
+def _derivative(evaluate, base: np.ndarray, step: np.ndarray,
+                with_lower: bool = False, order: int = 8):
+    """``d evaluate(base + t step) / dt`` at 0 by :data:`STENCIL` (a unit ``t``), or by
+    its order-4 part (``order=4``: ±1, ±2 steps, exact up to a state's fourth power);
+    with ``with_lower`` also that of order 4 from the same points."""
+    offsets, weights = STENCIL
+    if order == 4:
+        offsets, weights = offsets[:2], np.array([2.0 / 3.0, -1.0 / 12.0])
+    total = 0.0
+    differences = []
+    for k, c in zip(offsets, weights):
+        differences.append(evaluate(base + k * step) - evaluate(base - k * step))
+        total = total + c * differences[-1]
+    if not with_lower:
+        return total
+    return total, (8.0 * differences[0] - differences[1]) / 12.0
+
+
+def _smooth_derivative(evaluate, v0: np.ndarray) -> np.ndarray:
+    """``d evaluate(v0 + t) / dt`` (every potential shifted by t mV) by :data:`STENCIL`
+    with the largest step of :data:`STENCIL_VOLTAGES` at which the stencils of order 8
+    and 4 agree to :data:`SMOOTH_AGREEMENT` (smooth there: no rate-table kink within
+    the stencil; a larger step rounds less), else the smallest."""
+    for step in STENCIL_VOLTAGES:
+        found, lower = _derivative(evaluate, v0, np.full(v0.size, step), with_lower=True)
+        scale = np.abs(found).max(initial=0.0)
+        if np.abs(found - lower).max(initial=0.0) <= SMOOTH_AGREEMENT * scale:
+            break
+    return found / step
+
+
+class _Pointers:
+    """Many NEURON variables set and read at once (``h.PtrVector``), from their
+    references (``seg._ref_v``...)."""
+
+    def __init__(self, refs: Sequence[Any]) -> None:
+        from neuron import h
+
+        self.size = len(refs)
+        self._pointers = h.PtrVector(max(self.size, 1))
+        for k, ref in enumerate(refs):
+            self._pointers.pset(k, ref)
+        self._buffer = h.Vector(max(self.size, 1))
+        self._view = self._buffer.as_numpy()  # the Vector's memory (never resized)
+
+    def set(self, values: np.ndarray) -> None:
+        """Write ``values`` to the variables."""
+        if self.size:
+            self._view[:] = values
+            self._pointers.scatter(self._buffer)
+
+    def get(self) -> np.ndarray:
+        """The variables' values (a copy)."""
+        if not self.size:
+            return np.zeros(0)
+        self._pointers.gather(self._buffer)
+        return self._view[: self.size].copy()
+
+
+def _state_names(segments: Sequence[Any], where: str) -> list[tuple[int, str]]:
+    """``(segment, name)`` of every STATE variable of every density mechanism, by
+    NEURON's ``MechanismStandard``; refuses one Python cannot read or write."""
+    from neuron import h
+
+    names: dict[str, list[str]] = {}
+    out = []
+    for i, seg in enumerate(segments):
+        for mech in _mechanisms(seg):
+            if mech not in names:
+                standard, text = h.MechanismStandard(mech, 3), h.ref("")
+                names[mech] = []
+                for k in range(int(standard.count())):
+                    standard.name(text, k)
+                    names[mech].append(text[0])
+            for name in names[mech]:
+                try:
+                    setattr(seg, name, getattr(seg, name))
+                except (AttributeError, TypeError, LookupError, RuntimeError):
+                    raise ValueError(f"{where}: the state {name!r} of mechanism {mech!r} "
+                                     f"of segment {seg} cannot be read by the linear "
+                                     "solver; use solver='neuron'") from None
+                out.append((i, name))
+    return out
+
+
+def quasi_active_cable(cell: LinearisedCell, restore, where: str):
+    """The membrane of ``cell`` linearised at its resting state, gating states included,
+    as NEURON's fixed step treats it
+    (:class:`~xkernels.engine.quasi_active_cable.QuasiActiveCable`).
+
+    Generic, as the other modes: nothing here knows a channel.  With the cell at rest
+    (``restore()`` puts it back there):
+
+    * the ionic current density of all mechanisms together (``h.fcurrent()``, read
+      from ``i_membrane_`` as :func:`frozen_leak` does) gives NEURON's matrix
+      conductance (its forward difference over 0.001 mV), the slope conductance
+      (:data:`STENCIL`) and dI/ds of every state (its order-4 part: exact up to a
+      gate's fourth power, O(δ⁴) = 1e-12 beyond);
+    * NEURON's own state update (``h.fadvance()`` with every capacitance set to
+      :data:`FROZEN_CM`, so that no potential moves: the state update alone, at the
+      potentials set, by whatever method the NMODL file names) gives ds[n+1]/ds[n]
+      (order 4: exact for the affine update of ``cnexp``) and ds[n+1]/dv[n+1]
+      (:data:`STENCIL` at the largest step free of rate-table kinks,
+      :func:`_smooth_derivative`); a state is perturbed on every segment at once: a
+      density mechanism's states depend on their own segment only.
+
+    Parameters
+    ----------
+    cell : LinearisedCell
+        The cell at its resting state (g_eff shift included), fixed steps of ``dt``.
+    restore : callable
+        ``restore()`` puts every potential, state and the clock back to the rest.
+    where : str
+        The mode and population, for messages.
+
+    Returns
+    -------
+    QuasiActiveCable
+        The linearised membrane; the cell is left at rest.
+
+    Raises
+    ------
+    ValueError
+        A state Python cannot read, or non-finite derivatives (named).
+    """
+    from neuron import h
+
+    from xkernels.engine.quasi_active_cable import QuasiActiveCable
+
+    segments = cell.segments
+    axial, area = cell.axial()
+    restore()
+    states = _state_names(segments, where)
+    segment = np.array([i for i, _ in states], dtype=int)
+    potentials = _Pointers([seg._ref_v for seg in segments])
+    gates = _Pointers([getattr(segments[i], f"_ref_{name}") for i, name in states])
+    currents = _Pointers([seg._ref_i_membrane_ for seg in segments])
+    v0, s0 = potentials.get(), gates.get()
+    ds = STENCIL_STATE * np.maximum(np.abs(s0), STATE_FLOOR)
+    kinds = sorted({name for _, name in states})
+
+    def current(v, s=s0):
+        gates.set(s)
+        potentials.set(v)
+        h.fcurrent()
+        return currents.get()
+
+    try:
+        rest = current(v0)
+        g_matrix = (current(v0 + NEURON_CONDUCTANCE_STEP) - rest) / NEURON_CONDUCTANCE_STEP
+        g = _derivative(current, v0, np.full(v0.size, STENCIL_VOLTAGES[0])) \
+            / STENCIL_VOLTAGES[0]
+        coupling = np.zeros(segment.size)
+        for kind in kinds:
+            mask = np.array([name == kind for _, name in states])
+            step = np.where(mask, ds, 0.0)
+            slope = _derivative(lambda s: current(v0, s), s0, step, order=4)
+            coupling[mask] = slope[segment[mask]] / ds[mask]
+        cms = [seg.cm for seg in segments]
+        update = np.zeros((segment.size, segment.size))
+
+        def advance(v, s=s0):
+            # no restore between steps: only the potentials and states set here act on
+            # the states' update (the 2-step check against NEURON finds anything else)
+            potentials.set(v)
+            gates.set(s)
+            h.fadvance()
+            if not np.array_equal(potentials.get(), v):
+                raise RuntimeError(f"{where}: a step with the capacitance "
+                                   f"{FROZEN_CM:g} µF/cm² moved a potential")
+            return gates.get()
+
+        try:
+            for seg in segments:
+                seg.cm = FROZEN_CM
+            drive = _smooth_derivative(advance, v0)
+            same = segment[:, None] == segment[None, :]
+            for kind in kinds:
+                mask = np.array([name == kind for _, name in states])
+                step = np.where(mask, ds, 0.0)
+                change = _derivative(lambda s: advance(v0, s), s0, step, order=4)
+                columns = np.flatnonzero(mask)
+                update[:, columns] = np.where(same[:, columns], change[:, None], 0.0) \
+                    / ds[columns][None, :]
+        finally:
+            for seg, c in zip(segments, cms):
+                seg.cm = c
+    finally:
+        restore()
+    bad = [name for name, value in (("slope conductance", g), ("dI/ds", coupling),
+                                    ("state update", update), ("state drive", drive))
+           if not np.isfinite(value).all()]
+    if bad:
+        raise ValueError(f"{where}: NEURON gives non-finite derivatives ({bad[0]}) of "
+                         "the membrane at rest; no linearisation exists there")
+    return QuasiActiveCable(area=area, cm=np.array(cms), axial=axial, g_matrix=g_matrix,
+                            g=g, segment=segment, names=tuple(name for _, name in states),
+                            coupling=coupling, update=update, drive=drive)
+
+
+def check_quasi_active(cell: LinearisedCell, system, T: np.ndarray, restore,
+                       where: str) -> float:
+    """Check the system ``T`` of :func:`quasi_active_cable` against NEURON's own
+    steps: from the rest perturbed (± the potentials, then ± the states), the central
+    difference of :data:`CHECK_STEPS` NEURON steps against ``T`` to that power.
+
+    Returns
+    -------
+    float
+        The largest difference, relative to the largest predicted value of its part
+        (potentials or states) and perturbation.
+
+    Raises
+    ------
+    ValueError
+        A difference above :data:`CHECK_TOLERANCE`: something the system does not hold
+        acts on the cell (a mechanism's hidden state, tables with kinks...).
+    """
+    from neuron import h
+
+    from xkernels.engine.quasi_active_cable import single_threaded
+
+    segments = cell.segments
+    n = len(segments)
+    names = system.names
+    rng = np.random.default_rng(0)
+    with single_threaded():
+        power = np.linalg.matrix_power(T, CHECK_STEPS)
+
+    def run(z):
+        restore()
+        for seg, x in zip(segments, z[:n]):
+            seg.v += x
+        for i, name, x in zip(system.segment, names, z[n:]):
+            setattr(segments[i], name, getattr(segments[i], name) + x)
+        for _ in range(CHECK_STEPS):
+            h.fadvance()
+        return np.concatenate([[seg.v for seg in segments],
+                               [getattr(segments[i], name)
+                                for i, name in zip(system.segment, names)]])
+
+    worst = 0.0
+    try:
+        restore()
+        s0 = np.array([getattr(segments[i], name) for i, name in zip(system.segment, names)])
+        perturbations = [np.concatenate([CHECK_VOLTAGE * rng.uniform(-1, 1, n),
+                                         np.zeros(s0.size)])]
+        if s0.size:
+            scale = CHECK_STATE * np.maximum(np.abs(s0), STATE_FLOOR)
+            perturbations.append(np.concatenate([np.zeros(n),
+                                                 scale * rng.uniform(-1, 1, s0.size)]))
+        for z in perturbations:
+            found = (run(z) - run(-z)) / 2.0
+            expected = power @ z
+            for part in (slice(0, n), slice(n, None)):
+                top = np.abs(expected[part]).max(initial=0.0)
+                if top > 0:
+                    worst = max(worst, float(np.abs(found[part] - expected[part]).max()
+                                             / top))
+    finally:
+        restore()
+    if not worst <= CHECK_TOLERANCE:
+        mechanisms = sorted({name for seg in segments for name in _mechanisms(seg)})
+        raise ValueError(
+            f"{where}: solver='linear' cannot be exact: NEURON's steps of the cell differ "
+            f"from the linear system read from its mechanisms {mechanisms} by {worst:.3g} "
+            "relative (a mechanism with a state that is not a STATE of a density "
+            "mechanism, a point process with dynamics, rate tables with kinks at the "
+            "resting potential...); use solver='neuron'")
+    return worst

@@ -131,9 +131,10 @@ def _solver(field: str, value: Any) -> Any:
 
 def linear_applies(mode: str, cell: Any) -> bool:
     """Whether ``solver="auto"`` takes the linear solver for a population, from its
-    specification: its membrane linearised ``"passive"`` or ``"frozen"``, or taken
-    ``"as-is"`` with the ``passive`` biophysics preset and no ``custom_fun`` (the
-    mechanisms a callable inserts are unknown before the cell is built: NEURON).
+    specification: its membrane linearised (``"passive"``, ``"frozen"`` or
+    ``"quasi-active"``), or taken ``"as-is"`` with the ``passive`` biophysics preset and
+    no ``custom_fun`` (the mechanisms a callable inserts are unknown before the cell is
+    built: NEURON).
 
     Parameters
     ----------
@@ -150,9 +151,9 @@ def linear_applies(mode: str, cell: Any) -> bool:
     >>> linear_applies("as-is", passive), linear_applies("as-is", active)
     (True, False)
     >>> linear_applies("frozen", active), linear_applies("quasi-active", active)
-    (True, False)
+    (True, True)
     """
-    if mode in ("passive", "frozen"):
+    if mode in ("passive", "frozen", "quasi-active"):
         return True
     bio = cell.biophysics
     return mode == "as-is" and isinstance(bio, Mapping) and bio.get("name") == "passive" \
@@ -241,13 +242,19 @@ class KernelOptions(Spec):
         NEURON's fixed-step scheme (backward Euler) is evaluated in closed form
         (:mod:`xkernels.engine.cable`): the same kernels to rounding, no time stepping,
         and the rest of a passive cell under the mean input is one linear solve.  It
-        needs a linear membrane -- a passive cell, or the linearisations ``"passive"``
-        and ``"frozen"`` -- and is refused for an active cell taken ``"as-is"`` and for
-        ``"quasi-active"``.  ``"auto"``: ``"linear"`` wherever it applies, else
-        ``"neuron"``, resolved per postsynaptic population by :meth:`resolve`
-        (:func:`linear_applies`: linearisation ``"passive"`` or ``"frozen"``, or the
-        ``passive`` preset taken ``"as-is"``; a callable biophysics goes to NEURON).
-        An unstable linearised membrane is refused with either.
+        needs a linear membrane -- a passive cell, or the linearisations ``"passive"``,
+        ``"frozen"`` and ``"quasi-active"`` (voltage and gating states as one system
+        read from NEURON at the resting state NEURON finds,
+        :mod:`xkernels.engine.quasi_active_cable`) -- and is refused for an active cell
+        taken ``"as-is"``, and for a quasi-active cell with ``extracellular`` or whose
+        NEURON steps the system does not reproduce (named).  ``"auto"``: ``"linear"``
+        wherever it applies, else ``"neuron"``, resolved per postsynaptic population by
+        :meth:`resolve` (:func:`linear_applies`: any linearisation but ``"as-is"``, or
+        the ``passive`` preset taken ``"as-is"``; a callable biophysics taken
+        ``"as-is"`` goes to NEURON).  An unstable linearised membrane is refused before
+        any kernel: with either solver for ``"passive"`` and ``"frozen"``, with the
+        linear solver for ``"quasi-active"`` (a pole of its fixed step on or outside
+        the unit circle).
 
     Notes
     -----

@@ -284,15 +284,9 @@ def simulate_points(specs: Sequence[PointSpec], probes: Any) -> np.ndarray:
 def _check_solver(plan: KernelPlan, specs: Sequence[PointSpec],
                   geometries: Mapping[tuple, tuple[Any, bool]]) -> None:
     """Refuse ``solver="linear"`` where it cannot be exact, before anything is computed
-    or written: an active cell taken ``"as-is"``, or ``"quasi-active"``."""
+    or written: an active cell taken ``"as-is"``."""
     for post, mode in plan.linearisation.items():
-        if plan.options.solver_of(post) != "linear":
-            continue
-        if mode == "quasi-active":
-            raise ValueError(f"solver='linear' cannot be exact for population {post!r}: "
-                             "linearisation 'quasi-active' keeps the gating dynamics, "
-                             "which only NEURON integrates; use solver 'neuron' or 'auto'")
-        if mode != "as-is":
+        if plan.options.solver_of(post) != "linear" or mode != "as-is":
             continue
         for spec in specs:
             if not geometries[geometry_key(spec.network.population(post))][1]:
