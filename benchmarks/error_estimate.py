@@ -449,8 +449,9 @@ def run_estimate(args) -> None:
     if args.table:
         Path(args.table).write_text(
             "# Error estimates per channel\n\n`python benchmarks/error_estimate.py estimate` "
-            "(measured: every-cell hybrid ground truth; heterogeneity and bias as fractions "
-            "of the estimated signal std)\n\n"
+            "(measured: every-cell hybrid ground truth; heterogeneity, bias and nonlinearity "
+            "as fractions of the estimated signal std; gain: the measured nonlinearity's "
+            "per-channel gains, 1 in current-based networks)\n\n"
             + "\n\n".join(table(n, r) for n, r in results.items()) + "\n")
     if args.figure:
         figure(results, args.figure)

@@ -156,7 +156,10 @@ def _nonlinear_cells(network: Network, nonlinear_cells: Any) -> dict[str, int]:
     posts = list(network.postsynaptic)
     if not network.conductance_based:
         return dict.fromkeys(posts, 0)
-    value = DEFAULT_SAMPLE if nonlinear_cells is None else nonlinear_cells
+    if nonlinear_cells is None:     # the default, at most the population (0 below 2)
+        sizes = {y: network.population(y).size for y in posts}
+        return {y: min(DEFAULT_SAMPLE, n) if n >= MIN_SAMPLE else 0 for y, n in sizes.items()}
+    value = nonlinear_cells
     out = {}
     for y, (field, v) in _per_population("nonlinear_cells", value, posts, DEFAULT_SAMPLE,
                                          "postsynaptic").items():
@@ -409,7 +412,8 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
         Conductance-based networks only: cells per postsynaptic population simulated
         with real conductance synapses to measure the nonlinearity
         (:mod:`xkernels.errors.nonlinearity`; default
-        :data:`~xkernels.errors.nonlinearity.DEFAULT_SAMPLE` = 16, at least 2; 0: none,
+        :data:`~xkernels.errors.nonlinearity.DEFAULT_SAMPLE` = 16 or the population's
+        size if smaller; at least 2; 0: none,
         the linear estimate).  Ignored for current-based networks (nothing simulated).
     ext : {"auto", "mean", "leak", "poisson", "none"}
         The extrinsic input of those cells, as for :func:`xkernels.hybrid.simulate`.
