@@ -66,6 +66,9 @@ DEFAULT_CELLS = 1000
 FEWEST_DEFAULT_CELLS = 200
 #: Memory (bytes) of one population's ensemble that sets the default sample.
 ENSEMBLE_BYTES = 256 * 2 ** 20
+#: Synapses drawn per population that set the default sample (cost: each is one
+#: shifted copy of a unit response).
+ENSEMBLE_SYNAPSES = 256_000
 #: Fewest neurons per population: ``a − c`` and ``C_h`` need two different neurons.
 MIN_NEURONS = 2
 
@@ -142,8 +145,14 @@ def _per_population(name: str, value: Any, populations: list[str], default: int,
 def _cells(network: Network, n_cells: Any, neuron_bytes: int) -> dict[str, int]:
     pre = list(network.presynaptic)
     if n_cells is None:
-        fit = ENSEMBLE_BYTES // max(int(neuron_bytes), 1)
-        return dict.fromkeys(pre, int(min(DEFAULT_CELLS, max(FEWEST_DEFAULT_CELLS, fit))))
+        out = {}
+        for x in pre:
+            synapses = sum(c.probability * network.population(c.post).size
+                           * c.mean_multapses() for c in network.connections if c.pre == x)
+            fit = min(ENSEMBLE_BYTES // max(int(neuron_bytes), 1),
+                      ENSEMBLE_SYNAPSES / max(synapses, 1.0))
+            out[x] = int(min(DEFAULT_CELLS, max(FEWEST_DEFAULT_CELLS, fit)))
+        return out
     out = {}
     for x, (field, v) in _per_population("n_cells", n_cells, pre, DEFAULT_CELLS,
                                          "presynaptic").items():
@@ -391,12 +400,15 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
         Neurons sampled per presynaptic population for the single-cell kernel ensemble
         (at least 2).  Each sampled neuron gets its own wiring, so more than the
         population's size is allowed: more samples of the same distribution.  The
-        ensemble holds ``n_cells × len(Y) × channels × lags`` floats per population;
-        by default as many neurons as fit in :data:`ENSEMBLE_BYTES` (256 MiB), between
-        200 and :data:`DEFAULT_CELLS` = 1000 (README network, 27 channels, ``tau=50``:
-        2 × 27 × 801 × 8 B per neuron, 775 neurons).  Where the error is mostly
-        the kernels' amplitude against the cells' (conductance-based networks with
-        correlated input), the ensemble mean's sampling noise matters: use 1000.
+        ensemble holds ``n_cells × len(Y) × channels × lags`` floats per population
+        and costs one shifted copy of a unit response per synapse drawn; by default as
+        many neurons as fit in :data:`ENSEMBLE_BYTES` (256 MiB) and
+        :data:`ENSEMBLE_SYNAPSES` (256 000 synapses), between 200 and
+        :data:`DEFAULT_CELLS` = 1000 (the README network, ~920 synapses per E neuron:
+        277 E neurons; its 400/100-cell variants of the benchmarks, 14 channels: 1000).
+        Where the error is mostly the kernels' amplitude against the cells'
+        (conductance-based networks with correlated input), the ensemble mean's
+        sampling noise matters: use 1000 if the time allows.
     seed : int
         Seed of the ensemble (sampled neurons, target positions, wiring).
     pool : int
