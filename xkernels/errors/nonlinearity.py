@@ -12,7 +12,9 @@ hybrid scheme does (:func:`xkernels.hybrid.simulate`):
    :func:`xkernels.hybrid.wiring.select_cells` draws a subsample) are placed and wired
    exactly as in the hybrid scheme (:func:`~xkernels.hybrid.wiring.wire_cell`, the
    same seed gives the same cells as the ground truth), driven by the given spikes and
-   simulated by NEURON with real ``Exp2Syn`` conductances (:class:`NetworkCell`): the
+   simulated by NEURON with real ``Exp2Syn`` conductances
+   (:class:`~xkernels.engine.network_cell.NetworkCell`) from one kernel length before
+   the window (at most :data:`MAX_SPAN` of it): their membrane currents, mapped to the
    signals ``v_j(t)`` (every probe channel at the cell's own position);
 2. each cell's own *linear* prediction, per presynaptic population X:
    ``l_jX(t) = Σ_synapses a_s M_j G_s(t - t_event)``, the same per-segment unit
