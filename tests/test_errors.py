@@ -418,3 +418,17 @@ def test_bad_nonlinear_cells(value, message):
     with pytest.raises(ValueError, match=message):
         xkernels.error_estimate(net, CDM, spikes_for(net, t_stop=300.0), tau=10.0, dt=DT,
                                 nonlinear_cells=value)
+
+
+def test_a_spike_sample_drives_every_neuron_of_the_nonlinearity():
+    from xkernels.errors.nonlinearity import every_neuron
+
+    spikes = Spikes({"E": [[1.0, 2.0], [3.0], []], "I": [[4.0], [5.0]]})
+    full = every_neuron(spikes, {"E": 50, "I": 2}, seed=0)
+    times, offsets = full.arrays("E")
+    assert offsets.size - 1 == 50
+    trains = {tuple(times[offsets[k]:offsets[k + 1]]) for k in range(50)}
+    assert trains == {(1.0, 2.0), (3.0,), ()}           # only the given trains, repeated
+    assert full.arrays("I")[0].tolist() == [4.0, 5.0]   # a full population is kept
+    again = every_neuron(spikes, {"E": 50, "I": 2}, seed=0)
+    assert np.array_equal(again.arrays("E")[0], times)
