@@ -47,6 +47,15 @@ depth) of the conductance network's verdict and figure; R² of depth mode is com
 with reference mode at the same operating point (the line after the verdict compares it
 with reference mode at "rest" too).
 
+g_eff (conductance-based network, always): the kernels of ``g_eff=False`` (the membrane
+at rest, synapses linearised at Vrest) in both modes, so that every combination the
+options allow -- averaging {reference, depth} x g_eff {off, on at rest, on at the mean
+input} -- is scored.  After the tables, per network, every prediction is ranked
+("which options are most accurate"): channels x seeds within 1 ± 0.12, the STD ratio's
+range, the relative error std(truth - prediction) / std(truth) and the lowest R²; the
+prediction of the defaults (``compute_kernels`` without options, resolved by
+``KernelOptions.resolve``) is marked.
+
 ``--diagnose`` (conductance-based network): measures the time-averaged membrane
 potential of ground-truth cells (``hybrid_vm.py``) and adds predictions linearised
 around it (``Vrest`` per population: the mean somatic potential; per segment: the mean
@@ -57,9 +66,10 @@ potential of each segment), and with the g_eff of the realised mean rates.
         [--operating-point {rest,mean-input}]
 
 Prints one markdown table per network and seed, summary tables (shank-averaged, axis;
-for the conductance network every prediction side by side), and a verdict (for the
-conductance network one per prediction); ``--figure`` draws the STD ratio per depth of
-both modes.
+for the conductance network every prediction side by side), the ranking, and a verdict
+(for the conductance network one per prediction); ``--figure`` draws the STD ratio per
+depth of LFPykernels' approximation (reference averaging at Vrest), of the defaults and,
+where they differ from it, of depth averaging at Vrest.
 """
 
 from __future__ import annotations
@@ -85,14 +95,32 @@ R2_SLACK = 0.002      # "R² not below": allowed rounding-level deficit
 MI_REFERENCE = "reference, mean-input"
 MI_DEPTH = "depth, mean-input"
 MI_REALISED = "depth, mean-input, realised rates"
+#: predictions without g_eff (conductance network): the membrane at rest, synapses
+#: linearised at Vrest -- the third choice of g_eff besides "rest" and "mean-input"
+NO_GEFF_REFERENCE = "reference, g_eff off"
+NO_GEFF_DEPTH = "depth, g_eff off"
 #: (reference, depth) pair of the verdict and the figure, per --operating-point
 PAIRS = {"rest": ("reference", "depth"), "mean-input": (MI_REFERENCE, MI_DEPTH)}
 
 
 def baseline(variant: str) -> str:
     """The reference-mode prediction whose R² ``variant`` must not fall below: reference
-    mode at the same operating point."""
+    mode at the same operating point (and g_eff)."""
+    if "g_eff off" in variant:
+        return NO_GEFF_REFERENCE
     return MI_REFERENCE if "mean-input" in variant else "reference"
+
+
+def options_of(variant: str, network: str) -> str:
+    """The options (averaging, g_eff, operating_point) of a prediction of the table."""
+    if "Vrest" not in variant:
+        averaging = variant.split(",")[0]
+        if network != "conductance" or "g_eff off" in variant:
+            return f"{averaging}, g_eff off, rest"
+        point = "mean-input" if "mean-input" in variant else "rest"
+        rates = " (rates of the spike trains)" if "realised" in variant else ""
+        return f"{averaging}, g_eff on, {point}{rates}"
+    return "diagnosis (potential measured in the ground truth)"
 
 
 def is_depth(variant: str) -> bool:
@@ -340,7 +368,11 @@ def verdict(results: dict, name: str, pair: tuple[str, str], seeds: list[int]) -
     return "\n".join(lines)
 
 
-def figure(results: dict, path: str, operating_point: str = "rest") -> None:
+def figure(results: dict, path: str) -> None:
+    """STD ratio per depth (shank-averaged) and CDM, one panel per network: LFPykernels'
+    approximation (reference averaging at Vrest), the defaults' prediction (± the
+    ground truth's sampling error, and its axis contacts in grey) and, where the
+    defaults are not depth mode at Vrest (the conductance network), depth mode at Vrest."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -348,59 +380,54 @@ def figure(results: dict, path: str, operating_point: str = "rest") -> None:
     from matplotlib.lines import Line2D
 
     names = list(dict.fromkeys(n for n, _ in results))
-    fig, axes = plt.subplots(1, len(names), figsize=(4.3 * len(names), 5.0), sharey=True)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.3 * len(names), 5.4), sharey=True)
     axes = np.atleast_1d(axes)
-    # roles: the run's (reference, depth) pair, depth mode at the mean-input operating
-    # point (conductance network), then the --diagnose prediction
-    styles = {"reference": ("C0", "o"), "depth": ("C1", "s"), MI_DEPTH: ("C3", "D"),
-              DIAGNOSED: ("C2", "^")}
+    styles = {"reference": ("C0", "o", "averaging=\"reference\", Vrest (LFPykernels 0.2.0)"),
+              "depth": ("C1", "s", "averaging=\"depth\", Vrest"),
+              "default": ("C3", "D", "the defaults (± sampling error)")}
     seeds_all = list(dict.fromkeys(s for _, s in results))
     dashes = {seed: ("-" if j == 0 else "--") for j, seed in enumerate(seeds_all)}
     shown = set()
     for ax, name in zip(axes, names):
         seeds = [s for n, s in results if n == name]
+        default = results[(name, seeds[0])].get("default", "depth")
         for seed in seeds:
             run = results[(name, seed)]
             ls = dashes[seed]
-            pair = run["pair"]
-            for role, (color, marker) in styles.items():
-                variant = {"reference": pair[0], "depth": pair[1]}.get(role, role)
-                if variant not in run["scores"] or (role == MI_DEPTH and variant == pair[1]):
+            for role, (color, marker, _) in styles.items():
+                variant = default if role == "default" else role
+                if variant not in run["scores"] or (role == "depth" and variant == default):
                     continue
                 shown.add(role)
                 _, ratio = run["scores"][variant]["shanks"]
-                ax.plot(ratio[:-1], Z, marker=marker, ls=ls, color=color, ms=4)
+                ax.plot(ratio[:-1], Z, marker=marker, ls=ls, color=color, ms=4,
+                        lw=1.6 if role == "default" else 1.0)
                 ax.plot([ratio[-1]], [1150.0], marker=marker, ls="none", color=color)
-                if role in ("depth", MI_DEPTH) and variant in run.get("se", {}):
+                if role == "default" and variant in run.get("se", {}):
                     ax.errorbar(ratio, np.append(Z, 1150.0),
                                 xerr=run["se"][variant]["shanks"],
                                 fmt="none", color=color, lw=0.8, capsize=2)
-            _, axis = run["scores"][pair[1]]["axis"]
-            ax.plot(axis[:-1], Z, ls=ls, color="0.6", lw=0.8)
+            if default in run["scores"]:
+                _, axis = run["scores"][default]["axis"]
+                ax.plot(axis[:-1], Z, ls=ls, color="0.6", lw=0.8)
         ax.axvspan(1 - TOLERANCE, 1 + TOLERANCE, color="0.92", zorder=0)
         ax.axvline(1.0, color="0.5", lw=0.8)
         ax.set_xlim(0.4, 2.1)
-        title = name
-        if name == "conductance" and operating_point != "rest":
-            title += f' (operating_point="{operating_point}")'
-        ax.set_title(title, fontsize=10)
+        ax.set_title(f"{name}\ndefaults: {options_of(default, name)}", fontsize=9)
         ax.set_xlabel("STD ratio (prediction / ground truth)")
     axes[0].set_ylabel("contact depth (µm); top: CDM")
-    handles = [Line2D([], [], color=c, marker=m, label=v + (" (± sampling error)"
-                                                            if v == "depth" else ""))
-               for v, (c, m) in styles.items() if v in shown]
-    if operating_point == "rest" and MI_DEPTH in shown:
-        handles[0].set_label("reference (Vrest)")
-        handles[1].set_label("depth, Vrest (± sampling error)")
-    handles.append(Line2D([], [], color="0.6", lw=0.8, label="depth, axis contacts only"))
+    axes[0].set_yticks(list(Z[::2]) + [1150.0],
+                       [f"{z:.0f}" for z in Z[::2]] + ["CDM"])
+    handles = [Line2D([], [], color=c, marker=m, label=label)
+               for role, (c, m, label) in styles.items() if role in shown]
+    handles.append(Line2D([], [], color="0.6", lw=0.8, label="the defaults, axis contacts only"))
     handles += [Line2D([], [], color="k", ls=ls, label=f"seed {seed}")
                 for seed, ls in dashes.items()]
     shanks = results[next(iter(results))]["shanks"]
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8,
-               frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle(f"LFP averaged over {shanks} shanks, and CDM (grey band: 1 ± {TOLERANCE})",
                  fontsize=10)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 0.11, 1, 1))
     fig.savefig(path, dpi=120)
 
 
@@ -432,20 +459,83 @@ def mean_input(network, spikes, probe_set, run: dict, *, t_stop: float,
                   operating_point="mean-input")
     depth = dict(averaging="depth", depth_nodes=nodes)
     ref = dict(averaging="reference", n_positions=20000)
-    timings = []
-    preds = {}
-    for name, net, options in ((MI_REFERENCE, network, ref), (MI_DEPTH, network, depth),
-                               (MI_REALISED, realised, depth)):
+    preds = scored(run, spikes, probe_set, 'operating_point="mean-input"',
+                   ((MI_REFERENCE, network, ref), (MI_DEPTH, network, depth),
+                    (MI_REALISED, realised, depth)), common)
+    run["notes"] = run["notes"] + [
+        "realised mean rates (" + MI_REALISED + "): " + ", ".join(
+            f"{p.name} {rates[p.name]:.3f} (spec {p.rate}) /s" for p in network.populations)]
+    return {k: v for k, v in preds.items() if is_depth(k)}
+
+
+def without_g_eff(network, spikes, probe_set, run: dict, *, t_stop: float,
+                  channels: list[str], nodes: int) -> dict[str, np.ndarray]:
+    """Predictions of the conductance network with ``g_eff=False`` (the membrane at
+    rest, synapses linearised at Vrest): reference and depth mode; adds their scores to
+    ``run`` and returns the depth-mode one (for the jackknife)."""
+    common = dict(t_stop=t_stop, dt=2.0 ** -4, channels=channels, g_eff=False,
+                  operating_point="rest")
+    preds = scored(run, spikes, probe_set, "g_eff=False",
+                   ((NO_GEFF_REFERENCE, network, dict(averaging="reference",
+                                                      n_positions=20000)),
+                    (NO_GEFF_DEPTH, network, dict(averaging="depth", depth_nodes=nodes))),
+                   common)
+    return {NO_GEFF_DEPTH: preds[NO_GEFF_DEPTH]}
+
+
+def scored(run: dict, spikes, probe_set, label: str, specs, common: dict
+           ) -> dict[str, np.ndarray]:
+    """Predict each ``(name, network, options)`` of ``specs`` (with ``common`` options),
+    add its scores to ``run`` and the time each took (kernels and convolution) to its
+    notes; returns the predictions by name."""
+    preds, timings = {}, []
+    for name, net, options in specs:
         start = time.perf_counter()
         preds[name] = predict(net, spikes, probe_set, **options, **common)
         timings.append(f"{name} {time.perf_counter() - start:.0f} s")
         run["scores"][name] = score_sets(run["truth"], preds[name], run["keep"],
                                          run["shanks"])
     run["notes"] = run.get("notes", []) + [
-        'operating_point="mean-input", kernels and convolution: ' + ", ".join(timings),
-        "realised mean rates (" + MI_REALISED + "): " + ", ".join(
-            f"{p.name} {rates[p.name]:.3f} (spec {p.rate}) /s" for p in network.populations)]
-    return {k: v for k, v in preds.items() if is_depth(k)}
+        f"{label}, kernels and convolution: " + ", ".join(timings)]
+    return preds
+
+
+def relative_error(r2: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """std(truth - prediction) / std(truth) from the signed R² and the STD ratio:
+    ``sqrt(1 + ratio² - 2 ratio r)``, ``r = sign(r2) sqrt(|r2|)``."""
+    r = np.sign(r2) * np.sqrt(np.abs(r2))
+    return np.sqrt(np.maximum(1 + ratio ** 2 - 2 * ratio * r, 0.0))
+
+
+def ranking(results: dict, name: str, key: str = "shanks") -> str:
+    """Every prediction of network ``name`` over all its seeds: channels (depths and
+    CDM, times seeds) with the STD ratio within 1 ± TOLERANCE, the range of the STD
+    ratio, the relative error std(truth - prediction) / std(truth) (mean and worst) and
+    the lowest R²; rows sorted by channels within tolerance, then mean relative error.
+    The diagnosis rows use the ground truth's measured potential (not available to a
+    user) and are listed last."""
+    runs = [results[c] for c in results if c[0] == name]
+    variants = [v for v in runs[0]["scores"] if all(v in r["scores"] for r in runs)]
+    default = runs[0].get("default")
+    rows = []
+    for v in variants:
+        ratios = np.concatenate([r["scores"][v][key][1] for r in runs])
+        r2 = np.concatenate([r["scores"][v][key][0] for r in runs])
+        err = relative_error(r2, ratios)
+        within = int((np.abs(ratios - 1) <= TOLERANCE).sum())
+        diag = options_of(v, name).startswith("diagnosis")
+        rows.append((diag, -within, float(err.mean()), v, within, ratios.size, ratios,
+                     err, r2))
+    rows.sort(key=lambda row: row[:3])
+    lines = ["| prediction | options (averaging, g_eff, operating point) | channels within "
+             f"1 ± {TOLERANCE} | STD ratio | relative error: mean / worst | lowest R² |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for _, _, _, v, within, total, ratios, err, r2 in rows:
+        mark = " (**defaults**)" if v == default else ""
+        lines.append(f"| {v}{mark} | {options_of(v, name)} | {within} / {total} | "
+                     f"{ratios.min():.2f}–{ratios.max():.2f} | {err.mean():.3f} / "
+                     f"{err.max():.3f} | {r2.min():.3f} |")
+    return "\n".join(lines)
 
 
 def defaults_check(network, spikes, probe_set, run: dict, depth, *, t_stop: float,
@@ -460,6 +550,7 @@ def defaults_check(network, spikes, probe_set, run: dict, depth, *, t_stop: floa
                          channels=channels)
     options = xkernels.KernelOptions().resolve(network)
     same = MI_DEPTH if options.operating_point == "mean-input" else "depth"
+    run["default"] = same
     if options.depth_nodes != nodes:
         return f"defaults (depth_nodes {options.depth_nodes}) not compared: --depth-nodes {nodes}"
     explicit = jack[same] if same in jack else \
@@ -616,6 +707,8 @@ def main() -> None:
                 if name == "conductance":
                     jack.update(mean_input(net, spikes, probe_set, run, t_stop=t_stop,
                                            channels=channels, nodes=nodes))
+                    jack.update(without_g_eff(net, spikes, probe_set, run, t_stop=t_stop,
+                                              channels=channels, nodes=nodes))
                 run["notes"].append(defaults_check(net, spikes, probe_set, run, depth,
                                                    t_stop=t_stop, channels=channels,
                                                    jack=jack, nodes=nodes))
@@ -651,6 +744,12 @@ def main() -> None:
                 print(variants_summary(results, name, key))
                 print()
     for name in names:
+        for key, title in titles.items():
+            print(f"## {name}: which options are most accurate, {title}")
+            print()
+            print(ranking(results, name, key))
+            print()
+    for name in names:
         runs = [results[c] for c in results if c[0] == name]
         pair = runs[0]["pair"]
         print(verdict(results, name, pair, seeds))
@@ -661,7 +760,7 @@ def main() -> None:
         for v in others:
             print(verdict(results, name, (baseline(v), v), seeds))
     if args.figure:
-        figure(results, args.figure, args.operating_point)
+        figure(results, args.figure)
         print(f"figure: {args.figure}")
 
 

@@ -165,6 +165,56 @@ def test_mean_input_without_rates_names_the_populations(given, chosen, simulatio
         xkernels.compute_kernels(network, cdm(), tau=TAU, operating_point="rest")
 
 
+def test_resolved_defaults_are_the_validated_combination_per_network_kind():
+    """issue 23, item 5: what ``"auto"`` resolves to on each kind of network
+    benchmarks/validation_depth.py and ``validation.py --active`` scored is the
+    combination that won there: depth averaging everywhere, g_eff and the mean-input
+    operating point on conductance-based networks (passive or, with a linearisation,
+    active cells), neither on current-based ones."""
+    def resolved(network, **given):
+        o = KernelOptions(**given).resolve(network)
+        return o.averaging, o.g_eff, o.operating_point
+
+    readme, active = Network.example(), Network.example(active=True)
+    flat = current_based(readme).to_dict()
+    for c in flat["connections"]:
+        c["placement"] = {"sections": ["apic"], "weights": [1.0],
+                          "densities": [{"name": "uniform",
+                                         "params": {"loc": -1e5, "scale": 2e5}}]}
+    assert resolved(readme) == ("depth", True, "mean-input")
+    assert resolved(current_based(readme)) == ("depth", False, "rest")
+    assert resolved(Network.from_dict(flat)) == ("depth", False, "rest")
+    assert resolved(Network.microcircuit()) == ("depth", False, "rest")
+    for mode in ("quasi-active", "frozen", "passive"):
+        assert resolved(active, linearisation=mode) == ("depth", True, "mean-input")
+
+
+def test_active_cells_as_is_refused_by_the_defaults_before_anything(tmp_path, simulations):
+    """An active cell taken "as-is" has no resting state under the mean input: the
+    defaults refuse it when the options are resolved, naming the populations and the
+    remedy -- before a kernel or a ground-truth cell is simulated, nothing written."""
+    from xkernels.hybrid import correlated_poisson
+
+    active = Network.example(active=True)
+    match = (r"operating_point='mean-input' \(what 'auto' is.*populations \['E', 'I'\] "
+             r"have active membranes.*linearisation='quasi-active'.*"
+             r"operating_point='rest'")
+    with pytest.raises(ValueError, match=match):
+        xkernels.compute_kernels(active, cdm(), tau=TAU, store=tmp_path / "k.zarr")
+    spikes = correlated_poisson({"E": 8192, "I": 1024}, {"E": 2.5, "I": 5.0}, t_stop=20.0,
+                                seed=1)
+    with pytest.raises(ValueError, match=match):
+        xkernels.validate(active, spikes, cdm(), t_stop=20.0, transient=5.0,
+                          client="sync", progress=False, store=tmp_path / "gt.zarr",
+                          n_cells={"E": 2, "I": 1})
+    with pytest.raises(ValueError, match=r"populations \['E'\] have active"):
+        KernelOptions(linearisation={"E": "as-is", "I": "frozen"}).resolve(active)
+    assert simulations["n"] == 0 and not list(tmp_path.iterdir())
+    # LFPykernels' operating point keeps the cells as they are
+    rest = KernelOptions(operating_point="rest").resolve(active)
+    assert (rest.g_eff, rest.operating_point, rest.linearisation) == (True, "rest", "as-is")
+
+
 def test_current_based_network_refuses_g_eff_and_mean_input():
     network = current_based(Network.example())
     with pytest.raises(ValueError, match="g_eff=True requires a conductance-based network"):

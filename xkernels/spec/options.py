@@ -160,6 +160,29 @@ def linear_applies(mode: str, cell: Any) -> bool:
         and not cell.params.get("custom_fun")
 
 
+def active_preset(cell: Any) -> bool:
+    """Whether a cell has the ``active`` biophysics preset with a voltage-gated channel
+    (Na, K or h conductance > 0): an active membrane known from the specification alone
+    (a callable biophysics or ``custom_fun`` is only known once the cell is built).
+
+    Parameters
+    ----------
+    cell : CellSpec
+        A population's cell.
+
+    Examples
+    --------
+    >>> from xkernels.spec.network import Network
+    >>> active_preset(Network.example(active=True).population("E").cell)
+    True
+    >>> active_preset(Network.example().population("E").cell)
+    False
+    """
+    bio = cell.biophysics
+    return isinstance(bio, Mapping) and bio.get("name") == "active" \
+        and any((bio.get(key) or 0.0) > 0 for key in ("gnabar", "gkbar", "gh"))
+
+
 Flag = Annotated[bool, checked(check_bool)]
 
 
@@ -434,10 +457,12 @@ class KernelOptions(Spec):
         ------
         ValueError
             g_eff on a current-based network; ``operating_point="mean-input"`` on a
-            current-based network, or where a presynaptic population has no ``rate``
-            (names them); a per-population ``Vrest`` or ``linearisation`` without an
-            entry for a postsynaptic population (or, for ``linearisation``, with
-            entries for others); no extrinsic synapse where g_eff needs one.
+            current-based network, where a presynaptic population has no ``rate``
+            (names them), or where a population of active cells (:func:`active_preset`)
+            is taken ``"as-is"`` (names them); a per-population ``Vrest`` or
+            ``linearisation`` without an entry for a postsynaptic population (or, for
+            ``linearisation``, with entries for others); no extrinsic synapse where
+            g_eff needs one.
 
         Warns
         -----
@@ -531,7 +556,17 @@ class KernelOptions(Spec):
         """The rules of resolved options that need the network (see :meth:`resolve`)."""
         post = list(network.postsynaptic)
         _entries("Vrest", self.Vrest, post)
-        self.modes(post)
+        modes = self.modes(post)
+        active = [name for name in post if modes[name] == "as-is"
+                  and active_preset(network.population(name).cell)]
+        if active and self.operating_point == "mean-input":
+            raise ValueError(
+                f"operating_point='mean-input'{chosen} needs a resting state under the mean "
+                f"input, and the cells of populations {active} have active membranes (the "
+                "'active' biophysics preset) taken as they are (linearisation 'as-is'); pass "
+                "linearisation='quasi-active' (the most accurate against the hybrid ground "
+                "truth, docs/linearisation.md), 'frozen' or 'passive', or "
+                "operating_point='rest' (LFPykernels' operating point)")
         if not self.g_eff:
             return
         unset = [c.key for c in network.connections if network.population(c.pre).rate is None]
