@@ -28,6 +28,7 @@ the kernels of the network's options convolved with the population spike counts 
     (truth and estimate take --spike-seed S --wiring-seed W: another realisation)
     nice -n 10 python benchmarks/error_estimate.py single [--neurons 40]
     nice -n 10 python benchmarks/error_estimate.py nonlinearity
+    nice -n 10 python benchmarks/error_estimate.py linear [--only conductance-corr]
 
 Criterion (issue 24): the estimate within ±30 % of the measured relative error on every
 channel where the measured one is >= 0.05.
@@ -253,10 +254,94 @@ def run_nonlinearity(args) -> None:
                       f"({section.split('.')[-1]}) | {mult} | {ratio:.3f} |", flush=True)
 
 
+def run_linear(args) -> None:
+    """What the nonlinearity is, on one conductance-based network (``--only``, default
+    conductance-corr): every cell of the ground truth's wiring superposed *linearly*
+    (the ensemble's unit responses at the mean-input operating point, no NEURON run),
+    against the ground truth (every cell simulated with real conductances) and the
+    kernel prediction; the gain of every cell together (least squares of the truth on
+    the linear superposition) against the one the estimate measures on 16 cells; and how
+    a multapse's synapses share segments in the hybrid wiring."""
+    import xkernels
+    from xkernels.engine import prepare_kernels
+    from xkernels.engine.cells import LinearisedCell
+    from xkernels.errors import nonlinearity as nl
+    from xkernels.errors.ensemble import placed, segment_responses
+    from xkernels.errors.estimate import ensemble_options
+    from xkernels.hybrid.ground_truth import cell_matrix
+    from xkernels.hybrid.wiring import wire_cell
+    from xkernels.signals import convolve, rates_from_spikes
+
+    name = args.only or "conductance-corr"
+    net, sopt, kopt, ext = cases()[name]
+    t_stop = 1000.0 * args.seconds
+    n_steps = int(round(t_stop / DT))
+    skip = int(round(args.transient / DT))
+    spikes = spikes_of(net, sopt, args.seconds, args.spike_seed)
+    arrays = {x: spikes.arrays(x) for x in spikes}
+    options = xkernels.KernelOptions(dt=DT, **kopt).resolve(net)
+    plan = prepare_kernels(net, probes(), ensemble_options(net, options))
+    truth = xkernels.hybrid.open_ground_truth(store_of(name, args))
+    labels = [str(v) for v in truth["probe_channel"].values]
+    H = xkernels.compute_kernels(net, probes(), options)
+    rates = rates_from_spikes({x: spikes.population_times(x) for x in net.presynaptic},
+                              t_start=0.0, t_stop=t_stop, dt=DT)
+    pred = convolve(rates, H).compute().sel(probe_channel=labels).values[:, skip:]
+    total_truth = truth.sum("Y").values[:, skip:]
+    linear, shared, pairs, largest = 0.0, 0, 0, []
+    print(f"### {name}: every cell superposed linearly\n")
+    print("| Y | gain, every cell: E→Y, I→Y (lfp:0, cdm:z) | gain, 16 cells (estimate) | "
+          "std(truth − gain × linear) / std(truth) (lfp:0, cdm:z) |")
+    print("| --- | --- | --- | --- |")
+    est = xkernels.error_estimate(net, probes(), spikes, t_start=args.transient,
+                                  t_stop=t_stop, dt=DT, seed=args.seed, n_cells=2, pool=2,
+                                  **kopt)
+    for post in plan.Y:
+        pop = net.population(post)
+        with LinearisedCell(pop.cell, pop, DT, -65.0) as cell:
+            origin = cell.geometry
+        segments = np.arange(origin.nseg)
+        responses = segment_responses(net, post, plan, segments)
+        lin_y = np.zeros((len(plan.X), len(labels), n_steps))
+        for j in range(pop.size):
+            _, geometry, groups = wire_cell(
+                net, post, j, seed=args.wiring_seed, spikes=arrays, t_stop=t_stop, ext=ext,
+                place=lambda x, y, z, o=origin: placed(o, (x, y, z)))
+            lin_y += nl.linear_signal(groups, segments, responses,
+                                      cell_matrix(plan.probes, geometry), DT, n_steps,
+                                      list(plan.X))
+            for g in groups:
+                if g.source == "I":
+                    for pre in np.unique(g.synapse_source):
+                        segs = g.synapse_segment[g.synapse_source == pre]
+                        counts = np.bincount(segs)
+                        shared += int((counts * (counts - 1) // 2).sum())
+                        pairs += segs.size * (segs.size - 1) // 2
+                        largest.append(counts.max() / segs.size)
+        lin_y = lin_y[..., skip:] - lin_y[..., skip:].mean(axis=-1, keepdims=True)
+        t_y = truth.sel(Y=post).values[:, skip:]
+        t_y = t_y - t_y.mean(axis=-1, keepdims=True)
+        g_all, r_all = nl.fit(t_y[None], lin_y[None])
+        g16 = est["gain"].sel(Y=post).transpose("X", "probe_channel").values
+        k = [0, len(labels) - 1]
+        print(f"| {post} | " + ", ".join(f"{g_all[x, c]:.3f}" for c in k for x in range(2))
+              + " | " + ", ".join(f"{g16[x, c]:.3f}" for c in k for x in range(2)) + " | "
+              + ", ".join(f"{r_all[0, c].std() / t_y[c].std():.3f}" for c in k) + " |",
+              flush=True)
+        linear = linear + lin_y.sum(axis=0)
+    ratio = np.asarray(linear).std(axis=-1) / pred.std(axis=-1)
+    print(f"\nstd(linear superposition) / std(prediction): {ratio.min():.3f}–{ratio.max():.3f}"
+          f"; std(truth) / std(prediction): "
+          f"{(total_truth.std(axis=-1) / pred.std(axis=-1)).min():.3f}–"
+          f"{(total_truth.std(axis=-1) / pred.std(axis=-1)).max():.3f}")
+    print(f"I multapses: {shared / pairs:.2f} of synapse pairs of one connection share a "
+          f"segment; the largest share on one segment {np.mean(largest):.2f} on average")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("stage", choices=["truth", "estimate", "convergence", "single",
-                                          "nonlinearity"])
+                                          "nonlinearity", "linear"])
     parser.add_argument("--neurons", type=int, default=40,
                         help="single: neurons firing alone per population")
     parser.add_argument("--seconds", type=float, default=2.0)
@@ -268,6 +353,11 @@ def main() -> None:
     parser.add_argument("--spike-seed", type=int, default=SEED, help="seed of the spikes")
     parser.add_argument("--wiring-seed", type=int, default=SEED,
                         help="seed of the ground truth's positions and wiring")
+    parser.add_argument("--nonlinear-cells", type=int, default=None,
+                        help="estimate: cells per population simulated for the "
+                             "nonlinearity (conductance-based networks; default 16, 0: none)")
+    parser.add_argument("--ensemble-cells", type=int, default=None,
+                        help="estimate: neurons sampled per population for the ensemble")
     parser.add_argument("--figure", default=None)
     parser.add_argument("--table", default=None)
     args = parser.parse_args()
@@ -281,6 +371,8 @@ def main() -> None:
         run_single(args)
     elif args.stage == "nonlinearity":
         run_nonlinearity(args)
+    elif args.stage == "linear":
+        run_linear(args)
     else:
         run_estimate(args)
 
@@ -305,13 +397,16 @@ def measure(name: str, args) -> dict:
     measured = (gt - pred[:, keep]).std(axis=-1) / gt.std(axis=-1)
     t0 = time.perf_counter()
     est = error_estimate(net, probes(), spikes, t_start=args.transient, t_stop=t_stop,
-                         dt=DT, seed=args.seed, **kopt)
+                         dt=DT, seed=args.seed, nonlinear_cells=args.nonlinear_cells,
+                         n_cells=args.ensemble_cells, **kopt)
     seconds = time.perf_counter() - t0
     est = est.sel(probe_channel=labels)
     return {"labels": labels, "measured": measured,
             "estimated": est["relative_error"].values,
             "heterogeneity": (est["heterogeneity"] / est["signal_std"]).values,
             "bias": (est["bias"] / est["signal_std"]).values,
+            "nonlinearity": (est["nonlinearity"] / est["signal_std"]).values,
+            "gain": est["gain"].transpose("probe_channel", "X", "Y").values,
             "signal_ratio": est["signal_std"].values / gt.std(axis=-1),
             "z": np.concatenate([Z, [np.nan]]), "seconds": seconds}
 
@@ -321,15 +416,17 @@ def table(name: str, r: dict) -> str:
     lines = [f"## {name} ({', '.join(f'{k}={v}' for k, v in kopt.items())}; estimate "
              f"{r['seconds']:.0f} s)", "",
              "| channel | z (µm) | measured | estimated | est./meas. | heterogeneity | bias "
-             "| signal std est./meas. |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| nonlinearity | gain E→E, I→E, E→I, I→I | signal std est./meas. |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for k, label in enumerate(r["labels"]):
         ratio = r["estimated"][k] / r["measured"][k]
         flag = "" if r["measured"][k] < FLOOR or abs(ratio - 1) <= TOLERANCE else " **X**"
         lines.append(f"| {label} | {r['z'][k]:.0f} | {r['measured'][k]:.3f} | "
                      f"{r['estimated'][k]:.3f} | {ratio:.2f}{flag} | "
                      f"{r['heterogeneity'][k]:.3f} | {r['bias'][k]:.3f} | "
-                     f"{r['signal_ratio'][k]:.2f} |")
+                     f"{r['nonlinearity'][k]:.3f} | "
+                     + ", ".join(f"{g:.2f}" for g in np.asarray(r["gain"][k]).T.ravel())
+                     + f" | {r['signal_ratio'][k]:.2f} |")
     return "\n".join(lines)
 
 
@@ -352,8 +449,9 @@ def run_estimate(args) -> None:
     if args.table:
         Path(args.table).write_text(
             "# Error estimates per channel\n\n`python benchmarks/error_estimate.py estimate` "
-            "(measured: every-cell hybrid ground truth; heterogeneity and bias as fractions "
-            "of the estimated signal std)\n\n"
+            "(measured: every-cell hybrid ground truth; heterogeneity, bias and nonlinearity "
+            "as fractions of the estimated signal std; gain: the measured nonlinearity's "
+            "per-channel gains, 1 in current-based networks)\n\n"
             + "\n\n".join(table(n, r) for n, r in results.items()) + "\n")
     if args.figure:
         figure(results, args.figure)

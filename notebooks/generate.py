@@ -482,20 +482,28 @@ error of the prediction from the spikes alone (Ness et al. 2025; see the theory 
 wiring: targets, multapses, delays, synapse placement, positions) acting on the spikes'
 auto- minus cross-covariance (`heterogeneity`), plus the difference between the mean
 single-cell kernel and the kernels used acting on the population rates' covariance
-(`bias`). Same kernel options as the prediction; here the point contacts and the CDM
-(`pool=200` target cells placed per population instead of up to 1000, to be quick)."""),
+(`bias`). The synapses here are conductances, which no linear kernel follows exactly:
+16 cells per population are simulated with them and compared with their own linear
+prediction, giving per-channel gains (`gain`, applied to the single-cell kernels) and
+what no gain explains (`nonlinearity`). Same kernel options as the prediction; here the
+point contacts and the CDM (`pool=200` target positions per population instead of up to
+1000, to be quick)."""),
     ("code", """est_probes = {k: probes[k] for k in ("lfp", "cdm")}
 est = xk.error_estimate(network, est_probes, spikes, t_start=100., t_stop=T_STOP, pool=200)
-est[["relative_error", "heterogeneity", "bias", "signal_std"]].to_pandas().round(3)"""),
+est[["relative_error", "heterogeneity", "bias", "nonlinearity",
+     "signal_std"]].to_pandas().round(3)"""),
     ("md", """Beside the error measured against the ground truth above (`validate` reports both
 with `estimate=est`). Careful: this ground truth is a *subsample* of 200 cells, each
 standing for N / m ≈ 46 cells, and that sampling adds an error of its own to every
-channel — the ~0.2 measured far from the soma layer is mostly the subsample's, while
-the estimate (a few per cent there) is for the whole network, whose every cell fires
-into 5 % of 9216 targets. Both put the error highest near the phase reversal (z = 100 µm),
-where the signal is small. The benchmark on the theory page simulates
-every cell, and there the estimate is within ±30 % of the measured error on the
-current-based networks."""),
+channel — the ~0.2 measured far from the soma layer is mostly the subsample's. Here most
+of the estimate is the `nonlinearity` part: the residuals of the 16 simulated cells per
+population, whose covariance between two cells is scaled by N_Y (N_Y − 1) ≈ 6.7e7 to the
+network. With strongly correlated input (relative rate STD 0.5) and 9216 cells that is an
+extrapolation no every-cell ground truth has checked: the benchmarks on the theory page
+have 200–500 cells, and there the estimate is within ±30 % of the measured error on every
+channel of four networks, current- and conductance-based. Near the somata (z = 0–200 µm)
+it is 2–3× the subsampled measurement here; which of the two is closer to the whole
+network's error there is not known."""),
     ("code", """import pandas as pd
 labels = est["probe_channel"].values
 pd.DataFrame({"measured (subsampled truth)": ds["relative_error"].sel(probe_channel=labels),

@@ -305,3 +305,130 @@ def test_cli_error(tmp_path, capsys):
     assert main(argv) == 1
     assert "shorter than the kernels" in capsys.readouterr().err
     assert not bad.exists()
+
+
+# --------------------------------------------------------------------------------------
+# the nonlinearity of conductance-based synapses (xkernels.errors.nonlinearity)
+# --------------------------------------------------------------------------------------
+def _sample(net: Network, spikes: Spikes, post: str, cells: np.ndarray, options, *,
+            seed: int, t_stop: float, ext: str):
+    """The nonlinearity's cells of ``post``: simulated currents, linear predictions,
+    probe matrices (from time 0)."""
+    from xkernels.engine import prepare_kernels
+    from xkernels.engine.cells import LinearisedCell
+    from xkernels.errors import nonlinearity as nl
+    from xkernels.errors.ensemble import segment_responses
+
+    plan = prepare_kernels(net, CDM, options.resolve(net))
+    arrays = {x: spikes.arrays(x) for x in spikes}
+    pop = net.population(post)
+    with LinearisedCell(pop.cell, pop, DT, -65.0) as cell:
+        origin = cell.geometry
+    n_steps = int(round(t_stop / DT))
+    segments = nl.wired_segments(net, post, cells, origin, seed=seed, spikes=arrays,
+                                 t_stop=t_stop, ext=ext)
+    return nl.simulate_sample(net, plan.probes, plan, arrays, post, cells, seed=seed,
+                              n_steps=n_steps, ext=ext, segments=segments,
+                              responses=segment_responses(net, post, plan, segments))
+
+
+def test_nonlinearity_cells_are_the_ground_truth_cells():
+    """Every cell of a small conductance-based network through the nonlinearity's
+    simulation sums to the hybrid ground truth (an independent run: its own batches,
+    wiring and reduction through the probes)."""
+    net = small_network(12, 4, conductance_based=True)
+    spikes = spikes_for(net, t_stop=120.0, fluctuation=0.3)
+    truth = xkernels.hybrid.simulate(net, spikes, CDM, t_stop=120.0, dt=DT, seed=5,
+                                     client="sync", progress=False, ext="mean")
+    options = xkernels.KernelOptions(tau=10.0, dt=DT, g_eff=True,
+                                     operating_point="mean-input")
+    for post in ("E", "I"):
+        cells = np.arange(net.population(post).size)
+        v, _, M = _sample(net, spikes, post, cells, options, seed=5, t_stop=120.0,
+                          ext="mean")
+        total = np.einsum("jcs,jst->ct", M, v)
+        want = truth.sel(Y=post).values
+        np.testing.assert_allclose(total, want, rtol=1e-9, atol=1e-9 * abs(want).max())
+
+
+def test_linear_prediction_is_neuron_for_current_synapses():
+    """Current-based synapses are linear: each cell's superposed unit responses equal
+    NEURON's simulation of it (the kernels long enough to hold the responses)."""
+    net = small_network(12, 4)
+    spikes = spikes_for(net, t_stop=200.0)
+    options = xkernels.KernelOptions(tau=100.0, dt=DT, g_eff=False, averaging="reference")
+    v, lin, _ = _sample(net, spikes, "E", np.array([0, 3]), options, seed=2, t_stop=200.0,
+                        ext="none")
+    np.testing.assert_allclose(lin.sum(axis=1), v, atol=1e-4 * abs(v).max())
+
+
+def test_fit_and_network_residual():
+    from xkernels.errors.nonlinearity import fit, network_residual
+
+    rng = np.random.default_rng(3)
+    common = rng.standard_normal((1, 1, 100000))
+    r = 0.5 * common + rng.standard_normal((4, 1, 100000))   # correlation 0.2 between cells
+    # Var(Σ_1^N r_j) = N * 1.25 + N (N - 1) * 0.25
+    got = network_residual({"E": r - r.mean(axis=-1, keepdims=True)}, {"E": 50})[0]
+    assert abs(got / (50 * 1.25 + 50 * 49 * 0.25) - 1) < 0.1
+    lin = rng.standard_normal((3, 2, 2, 5000))
+    g, res = fit(0.8 * lin[:, 0] + 1.2 * lin[:, 1] + 0.01 * rng.standard_normal((3, 2, 5000)),
+                 lin)
+    np.testing.assert_allclose(g, [[0.8, 0.8], [1.2, 1.2]], atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def estimate_conductance():
+    net = small_network(40, 10, conductance_based=True)
+    spikes = spikes_for(net, t_stop=600.0, fluctuation=0.3)
+    kw = dict(t_start=50.0, t_stop=600.0, n_cells=10, tau=10.0, dt=DT, nonlinear_cells=3)
+    return net, spikes, kw, xkernels.error_estimate(net, CDM, spikes, seed=3, **kw)
+
+
+def test_conductance_estimate_measures_the_nonlinearity(estimate_conductance):
+    net, spikes, kw, est = estimate_conductance
+    # inhibitory conductances are weaker than linearised: gains below 1
+    assert float(est["gain"].sel(X="I").max()) < 0.95
+    assert float(est["nonlinearity"].item()) > 0.0
+    np.testing.assert_allclose(est["error_std"] ** 2, est["heterogeneity"] ** 2
+                               + est["bias"] ** 2 + est["nonlinearity"] ** 2)
+    assert est.attrs["nonlinear_cells"] == '{"E": 3, "I": 3}'
+    again = xkernels.error_estimate(net, CDM, spikes, seed=3, **kw)
+    assert all(np.array_equal(est[k].values, again[k].values) for k in est.data_vars)
+    other = xkernels.error_estimate(net, CDM, spikes, seed=4, **kw)
+    assert not np.array_equal(other["gain"].values, est["gain"].values)
+    linear = xkernels.error_estimate(net, CDM, spikes, seed=3, **{**kw, "nonlinear_cells": 0})
+    assert float(linear["nonlinearity"].item()) == 0.0
+    assert (linear["gain"] == 1.0).all()
+
+
+def test_current_based_networks_simulate_nothing(estimate_small):
+    _, _, est = estimate_small
+    assert est.attrs["nonlinear_cells"] == '{"E": 0, "I": 0}'
+    assert (est["gain"] == 1.0).all() and float(est["nonlinearity"].item()) == 0.0
+
+
+@pytest.mark.parametrize("value, message", [
+    (1, r"nonlinear_cells must be 0 \(no nonlinearity measured\) or in \[2, 40\].*got 1"),
+    ({"I": 11}, r"nonlinear_cells\['I'\] must be 0 .* or in \[2, 10\].*got 11"),
+    ({"II": 3}, "did you mean 'I'"),
+])
+def test_bad_nonlinear_cells(value, message):
+    net = small_network(40, 10, conductance_based=True)
+    with pytest.raises(ValueError, match=message):
+        xkernels.error_estimate(net, CDM, spikes_for(net, t_stop=300.0), tau=10.0, dt=DT,
+                                nonlinear_cells=value)
+
+
+def test_a_spike_sample_drives_every_neuron_of_the_nonlinearity():
+    from xkernels.errors.nonlinearity import every_neuron
+
+    spikes = Spikes({"E": [[1.0, 2.0], [3.0], []], "I": [[4.0], [5.0]]})
+    full = every_neuron(spikes, {"E": 50, "I": 2}, seed=0)
+    times, offsets = full.arrays("E")
+    assert offsets.size - 1 == 50
+    trains = {tuple(times[offsets[k]:offsets[k + 1]]) for k in range(50)}
+    assert trains == {(1.0, 2.0), (3.0,), ()}           # only the given trains, repeated
+    assert full.arrays("I")[0].tolist() == [4.0, 5.0]   # a full population is kept
+    again = every_neuron(spikes, {"E": 50, "I": 2}, seed=0)
+    assert np.array_equal(again.arrays("E")[0], times)

@@ -303,7 +303,7 @@ def cmd_error(args: argparse.Namespace) -> int:
     try:
         ds = error_estimate(network, probes, spikes, t_start=args.t_start, t_stop=t_stop,
                             n_cells=args.cells, seed=args.seed, client=args.scheduler,
-                            options=options)
+                            nonlinear_cells=args.nonlinear_cells, options=options)
     except (ValueError, TypeError) as err:
         if not raised_by_xkernels(err):
             raise
@@ -312,9 +312,10 @@ def cmd_error(args: argparse.Namespace) -> int:
     write_dataset(ds, out, overwrite=args.overwrite, progress=False)
     if not args.quiet:
         lines = [f"  {label}: relative error {rel:.3f} (heterogeneity {h / s:.3f}, bias "
-                 f"{b / s:.3f})" for label, rel, h, b, s in
+                 f"{b / s:.3f}, nonlinearity {n / s:.3f})" for label, rel, h, b, n, s in
                  zip(ds.probe_channel.values.tolist(), ds.relative_error.values,
-                     ds.heterogeneity.values, ds.bias.values, ds.signal_std.values)]
+                     ds.heterogeneity.values, ds.bias.values, ds.nonlinearity.values,
+                     ds.signal_std.values)]
         print("\n".join([f"wrote {out} in {time.perf_counter() - start:.1f} s:"] + lines),
               file=sys.stderr, flush=True)
     return 0
@@ -495,7 +496,10 @@ def args_error(p: argparse.ArgumentParser) -> None:
                    help="end of the window in ms (default: the one saved with the spikes)")
     p.add_argument("--cells", type=_positive(int), default=None,
                    help="neurons sampled per population for the single-cell kernels "
-                        "(default 200)")
+                        "(default: as many as fit in 256 MiB, 200 to 1000)")
+    p.add_argument("--nonlinear-cells", type=int, default=None, metavar="N",
+                   help="conductance-based networks: cells per population simulated to "
+                        "measure the synapses' nonlinearity (default 16; 0: none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     _add_scheduler(p)
     _add_kernel_options(p)

@@ -18,7 +18,7 @@ at its position and ``d_s`` the synapse's delay (rounded to the time step).
 Nothing is simulated per sample: ``G_seg`` is simulated once per segment and synapse
 time constants (:meth:`~xkernels.engine.membrane.LinearisedMembrane.response`, the
 linearised membrane of the kernels), the targets come from a pool of ``J`` cells placed
-by the population's distributions (``J = min(N_Y, pool)``; their probe matrices are
+by the population's distributions (``J = min(pool, 4 N_Y)``; their probe matrices are
 computed once), and each sampled neuron's kernel is a sum of shifted, scaled copies of
 ``M_j G_seg``.  Everything is drawn from generators seeded by ``(seed, population,
 stream)``: the same seed gives the same ensemble.
@@ -45,8 +45,10 @@ from xkernels.hybrid.wiring import draw_delays, draw_position, multapse_table, p
 from xkernels.spec.network import Network
 from xkernels.spec.options import leak_reversal_of
 
-#: Default number of target cells placed per postsynaptic population (``J``).
+#: Default number of target positions placed per postsynaptic population (``J``).
 DEFAULT_POOL = 1000
+#: At most this many positions per cell of the population: ``J = min(pool, 4 N_Y)``.
+POOL_FACTOR = 4
 
 
 @dataclass
@@ -102,7 +104,7 @@ def placed(geometry: Geometry, position: tuple[float, float, float]) -> Geometry
                     area=geometry.area, sections=list(geometry.sections))
 
 
-def _unit_responses(network: Network, post: str, plan: KernelPlan, segments: np.ndarray
+def segment_responses(network: Network, post: str, plan: KernelPlan, segments: np.ndarray
                     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per presynaptic population of ``post``: the responses to a unit synapse on each of
     ``segments`` (used, nseg, n + 1) and the linearised peak current per synapse on each
@@ -135,11 +137,16 @@ def _unit_responses(network: Network, post: str, plan: KernelPlan, segments: np.
 
 
 def sample_neurons(size: int, n_cells: int, seed: int, population: str) -> np.ndarray:
-    """``min(n_cells, size)`` distinct neuron indices of a population (sorted, seeded)."""
-    m = min(int(n_cells), int(size))
+    """``n_cells`` neuron indices of a population (sorted, seeded): distinct when
+    ``n_cells <= size``; otherwise every neuron and ``n_cells - size`` more drawn again
+    (each sampled neuron gets its own wiring: more samples of the same distribution)."""
+    m, size = int(n_cells), int(size)
+    rng = ensemble_rng(seed, population, 0)
+    if m > size:
+        return np.sort(np.concatenate([np.arange(size), rng.choice(size, size=m - size)]))
     if m == size:
         return np.arange(size)
-    return np.sort(ensemble_rng(seed, population, 0).choice(size, size=m, replace=False))
+    return np.sort(rng.choice(size, size=m, replace=False))
 
 
 def single_cell_kernels(network: Network, probes: Mapping[str, Any], plan: KernelPlan, *,
@@ -162,7 +169,9 @@ def single_cell_kernels(network: Network, probes: Mapping[str, Any], plan: Kerne
     seed : int
         Seed of the sample, the pool and the wiring.
     pool : int
-        Target cells placed per postsynaptic population (at most N_Y).
+        Target positions placed per postsynaptic population, at most
+        :data:`POOL_FACTOR` × N_Y (``J``; targets are drawn from them, distinct ones
+        when ``J >= N_Y``).
 
     Returns
     -------
@@ -177,11 +186,12 @@ def single_cell_kernels(network: Network, probes: Mapping[str, Any], plan: Kerne
     >>> net = xkernels.Network.from_dict(d)
     >>> probes = {"cdm": xkernels.CurrentDipoleMomentZ()}
     >>> plan = prepare_kernels(net, probes, xkernels.KernelOptions(tau=5.0))
-    >>> ens = single_cell_kernels(net, probes, plan, n_cells={"E": 5, "I": 5}, seed=1)
+    >>> ens = single_cell_kernels(net, probes, plan, n_cells={"E": 5, "I": 5}, seed=1,
+    ...                           pool=50)
     >>> ens.kernels["E"].shape           # (neurons, Y, channels, lags 0..n)
     (5, 2, 1, 81)
     >>> ens.neurons["I"].size, ens.pool_size   # sampled neurons; target cells placed
-    (5, {'E': 40, 'I': 10})
+    (5, {'E': 50, 'I': 40})
     """
     n = plan.grid.n_response
     dt = plan.options.dt
@@ -194,7 +204,7 @@ def single_cell_kernels(network: Network, probes: Mapping[str, Any], plan: Kerne
     pool_size: dict[str, int] = {}
     for iy, post in enumerate(posts):
         pop = network.population(post)
-        J = min(int(pool), pop.size)
+        J = min(int(pool), POOL_FACTOR * pop.size)
         pool_size[post] = J
         rng = ensemble_rng(seed, post, 1)
         positions = [draw_position(rng, pop) for _ in range(J)]
@@ -211,7 +221,7 @@ def single_cell_kernels(network: Network, probes: Mapping[str, Any], plan: Kerne
                 lin.placement_probability(conn.placement, list(g.sections), g.z_mid, g.area,
                                           0.0, field) for g in cells])
         used = np.flatnonzero(np.any([placement[c.pre].any(axis=0) for c in conns], axis=0))
-        responses = _unit_responses(network, post, plan, used)
+        responses = segment_responses(network, post, plan, used)
         slot = np.full(origin.nseg, -1)
         slot[used] = np.arange(used.size)
         matrices = np.stack([cell_matrix(probes, g) for g in cells])     # (J, ch, nseg)

@@ -22,6 +22,14 @@ uncorrelated, as are the heterogeneity terms of different X.  The signal's varia
 the bias formula with h̄ for b, plus the heterogeneity.  Lagged products of kernels are
 computed by FFT; no (lags × lags) matrix is formed.
 
+Conductance-based synapses are not linear: their cells answer with a gain below one
+and a residual.  Both are measured on a few cells simulated with real conductances
+(:mod:`xkernels.errors.nonlinearity`); the single-cell kernels are scaled by the gains,
+and the residual is a third part, uncorrelated with the others by construction (least
+squares)::
+
+    Var(V - V̂) = Var(heterogeneity) + Var(bias) + Var(nonlinearity).
+
 Estimation (:func:`error_estimate`): the single-cell kernels are sampled
 (:mod:`xkernels.errors.ensemble`), the covariances measured
 (:mod:`xkernels.errors.covariance`).  Sampling noise of the ensemble mean (``C_h / m``
@@ -44,13 +52,23 @@ from xkernels.checks import check_int, check_real, did_you_mean
 from xkernels.engine.kernels import prepare_kernels
 from xkernels.errors.covariance import DEFAULT_BLOCK, SpikeCovariances, spike_covariances
 from xkernels.errors.ensemble import DEFAULT_POOL, Ensemble, single_cell_kernels
+from xkernels.errors.nonlinearity import DEFAULT_SAMPLE, MIN_SAMPLE, measure
+from xkernels.hybrid.ground_truth import resolve_ext
 from xkernels.signals.spikes import as_spikes
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
 from xkernels.store.cache import compute_kernels
 
-#: Default number of neurons sampled per presynaptic population for the ensemble.
-DEFAULT_CELLS = 200
+#: Default number of neurons sampled per presynaptic population for the ensemble: as
+#: many as fit in :data:`ENSEMBLE_BYTES`, between :data:`FEWEST_DEFAULT_CELLS` and this.
+DEFAULT_CELLS = 1000
+#: The fewest neurons sampled by default.
+FEWEST_DEFAULT_CELLS = 200
+#: Memory (bytes) of one population's ensemble that sets the default sample.
+ENSEMBLE_BYTES = 256 * 2 ** 20
+#: Synapses drawn per population that set the default sample (cost: each is one
+#: shifted copy of a unit response).
+ENSEMBLE_SYNAPSES = 256_000
 #: Fewest neurons per population: ``a − c`` and ``C_h`` need two different neurons.
 MIN_NEURONS = 2
 
@@ -111,26 +129,56 @@ def _check_populations(network: Network, spikes: Any) -> None:
                              f"{size}")
 
 
-def _cells(network: Network, n_cells: Any) -> dict[str, int]:
+def _per_population(name: str, value: Any, populations: list[str], default: int,
+                    role: str) -> dict[str, tuple[str, Any]]:
+    """``{population: (field name, value)}`` of an int-or-dict option; unknown keys of a
+    dict are refused (``role``: "presynaptic" or "postsynaptic")."""
+    if isinstance(value, Mapping):
+        unknown = [k for k in value if k not in populations]
+        if unknown:
+            raise ValueError(f"{name} has populations {unknown}; the {role} populations "
+                             f"are {populations}{did_you_mean(unknown[0], populations)}")
+        return {p: (f"{name}[{p!r}]", value.get(p, default)) for p in populations}
+    return {p: (name, value) for p in populations}
+
+
+def _cells(network: Network, n_cells: Any, neuron_bytes: int) -> dict[str, int]:
     pre = list(network.presynaptic)
     if n_cells is None:
-        return {x: min(DEFAULT_CELLS, network.population(x).size) for x in pre}
-    if isinstance(n_cells, Mapping):
-        unknown = [k for k in n_cells if k not in pre]
-        if unknown:
-            raise ValueError(f"n_cells has populations {unknown}; the presynaptic "
-                             f"populations are {pre}{did_you_mean(unknown[0], pre)}")
-        values = {x: n_cells.get(x, DEFAULT_CELLS) for x in pre}
-    else:
-        values = dict.fromkeys(pre, n_cells)
+        out = {}
+        for x in pre:
+            synapses = sum(c.probability * network.population(c.post).size
+                           * c.mean_multapses() for c in network.connections if c.pre == x)
+            fit = min(ENSEMBLE_BYTES // max(int(neuron_bytes), 1),
+                      ENSEMBLE_SYNAPSES / max(synapses, 1.0))
+            out[x] = int(min(DEFAULT_CELLS, max(FEWEST_DEFAULT_CELLS, fit)))
+        return out
     out = {}
-    for x, v in values.items():
-        field = f"n_cells[{x!r}]" if isinstance(n_cells, Mapping) else "n_cells"
-        v = check_int(field, v, minimum=MIN_NEURONS)
-        out[x] = min(v, network.population(x).size)
-        if out[x] < MIN_NEURONS:
-            raise ValueError(f"population {x!r} has {out[x]} neuron(s); the ensemble "
-                             f"covariance needs at least {MIN_NEURONS}")
+    for x, (field, v) in _per_population("n_cells", n_cells, pre, DEFAULT_CELLS,
+                                         "presynaptic").items():
+        out[x] = check_int(field, v, minimum=MIN_NEURONS)
+    return out
+
+
+def _nonlinear_cells(network: Network, nonlinear_cells: Any) -> dict[str, int]:
+    """Cells simulated per postsynaptic population for the nonlinearity (0: none)."""
+    posts = list(network.postsynaptic)
+    if not network.conductance_based:
+        return dict.fromkeys(posts, 0)
+    if nonlinear_cells is None:     # the default, at most the population (0 below 2)
+        sizes = {y: network.population(y).size for y in posts}
+        return {y: min(DEFAULT_SAMPLE, n) if n >= MIN_SAMPLE else 0 for y, n in sizes.items()}
+    value = nonlinear_cells
+    out = {}
+    for y, (field, v) in _per_population("nonlinear_cells", value, posts, DEFAULT_SAMPLE,
+                                         "postsynaptic").items():
+        v = check_int(field, v, minimum=0)
+        size = network.population(y).size
+        if v != 0 and not MIN_SAMPLE <= v <= size:
+            raise ValueError(f"{field} must be 0 (no nonlinearity measured) or in "
+                             f"[{MIN_SAMPLE}, {size}] (the residual's covariance needs "
+                             f"{MIN_SAMPLE} cells; population {y!r} has {size}), got {v}")
+        out[y] = v
     return out
 
 
@@ -179,6 +227,40 @@ def ensemble_options(network: Network, options: KernelOptions) -> KernelOptions:
     if network.conductance_based:
         return options.replace(g_eff=True, operating_point="mean-input")
     return options
+
+
+def scaled(ens: Ensemble, gain: np.ndarray, X: list[str]) -> Ensemble:
+    """The ensemble with the kernels of pathway X -> Y scaled by ``gain[X, Y]`` per
+    channel (the measured nonlinearity, :mod:`xkernels.errors.nonlinearity`).
+
+    Parameters
+    ----------
+    ens : Ensemble
+        Sampled single-cell kernels.
+    gain : ndarray
+        Shape (X, Y, channels).
+    X : list of str
+        Presynaptic populations (axis 0 of ``gain``).
+
+    Returns
+    -------
+    Ensemble
+        A new ensemble (``ens`` is not changed).
+
+    Examples
+    --------
+    >>> ens = Ensemble(kernels={"E": np.ones((2, 1, 1, 3))}, neurons={"E": np.arange(2)},
+    ...                Y=("E",), pool_kernels={("E", "E"): np.ones((4, 1, 3))},
+    ...                pool_scale={("E", "E"): 1.0}, pool_size={"E": 4})
+    >>> out = scaled(ens, np.full((1, 1, 1), 0.5), ["E"])
+    >>> float(out.kernels["E"].max()), float(out.pool_kernels[("E", "E")].max())
+    (0.5, 0.5)
+    """
+    kernels = {x: ens.kernels[x] * gain[ix][None, :, :, None] for ix, x in enumerate(X)}
+    pool = {(x, y): k * gain[X.index(x), list(ens.Y).index(y)][None, :, None]
+            for (x, y), k in ens.pool_kernels.items()}
+    return Ensemble(kernels=kernels, neurons=ens.neurons, Y=ens.Y, pool_kernels=pool,
+                    pool_scale=ens.pool_scale, pool_size=ens.pool_size)
 
 
 def _causal(H: xr.DataArray, X: list[str], Y: list[str], dt: float, n: int) -> np.ndarray:
@@ -253,7 +335,7 @@ def variances(ens: Ensemble, cov: SpikeCovariances, used: np.ndarray,
     pool_term = np.zeros((len(X), len(X), n_ch, 2 * n + 1))
     for post in Y:
         J, N_Y = ens.pool_size[post], sizes[post]
-        if J >= N_Y or J < 2:
+        if J == N_Y or J < 2:
             continue
         for ix, x in enumerate(X):
             for jx, x2 in enumerate(X):
@@ -285,6 +367,8 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
                    t_start: float | None = None, t_stop: float | None = None,
                    n_cells: int | Mapping[str, int] | None = None, seed: int = 0,
                    pool: int = DEFAULT_POOL, block: int = DEFAULT_BLOCK, client: Any = None,
+                   nonlinear_cells: int | Mapping[str, int] | None = None,
+                   ext: str = "auto",
                    options: KernelOptions | Mapping[str, Any] | None = None,
                    **kernel_options: Any) -> xr.Dataset:
     """Error bars of the kernel prediction of ``network``'s signals for these spikes.
@@ -314,17 +398,37 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
         spike.  Longer than twice the kernels' ``tau``.
     n_cells : int or dict, optional
         Neurons sampled per presynaptic population for the single-cell kernel ensemble
-        (default :data:`DEFAULT_CELLS` = 200, at most the population size; at least 2).
-        The ensemble holds ``n_cells × len(Y) × channels × lags`` floats per population
-        (200 × 2 × 27 × 1601 × 8 B = 138 MB for the README network, 27 channels).
+        (at least 2).  Each sampled neuron gets its own wiring, so more than the
+        population's size is allowed: more samples of the same distribution.  The
+        ensemble holds ``n_cells × len(Y) × channels × lags`` floats per population
+        and costs one shifted copy of a unit response per synapse drawn; by default as
+        many neurons as fit in :data:`ENSEMBLE_BYTES` (256 MiB) and
+        :data:`ENSEMBLE_SYNAPSES` (256 000 synapses), between 200 and
+        :data:`DEFAULT_CELLS` = 1000 (the README network, ~920 synapses per E neuron:
+        277 E neurons; its 400/100-cell variants of the benchmarks, 14 channels: 1000).
+        Where the error is mostly the kernels' amplitude against the cells'
+        (conductance-based networks with correlated input), the ensemble mean's
+        sampling noise matters: use 1000 if the time allows.
     seed : int
         Seed of the ensemble (sampled neurons, target positions, wiring).
     pool : int
-        Target cells placed per postsynaptic population (at most its size).
+        Target positions placed per postsynaptic population, at most 4 × its size (its
+        cells are drawn from them; more than the population's size averages over
+        realisations of the positions, and the variance of the network's own ``N_Y``
+        positions is added).
     block : int
         Bins per block of the covariance computation (memory).
     client : optional
         Where covariance blocks run (:class:`xkernels.runtime.Runner`); None: here.
+    nonlinear_cells : int or dict, optional
+        Conductance-based networks only: cells per postsynaptic population simulated
+        with real conductance synapses to measure the nonlinearity
+        (:mod:`xkernels.errors.nonlinearity`; default
+        :data:`~xkernels.errors.nonlinearity.DEFAULT_SAMPLE` = 16 or the population's
+        size if smaller; at least 2; 0: none,
+        the linear estimate).  Ignored for current-based networks (nothing simulated).
+    ext : {"auto", "mean", "leak", "poisson", "none"}
+        The extrinsic input of those cells, as for :func:`xkernels.hybrid.simulate`.
     options : KernelOptions or dict, optional
         Options of the kernels (as for :func:`xkernels.compute_kernels`).
     **kernel_options
@@ -337,17 +441,22 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
         ``relative_error`` (std of true − predicted over std of true, dimensionless),
         ``error_std`` and ``signal_std`` (channel units), the parts ``heterogeneity``
         and ``bias`` (standard deviations in channel units,
-        ``error_std² = heterogeneity² + bias²``), and ``heterogeneity_pathway``
-        (X, Y, probe_channel): the heterogeneity of each pathway alone (their squares
-        add up to ``heterogeneity²`` in expectation: targets in different populations
-        are wired independently).  Attrs: window, dt, seed, neurons used, options.
+        ``error_std² = heterogeneity² + bias² + nonlinearity²``; ``nonlinearity``, the
+        part of the cells' signal that no linear kernel gives, is 0 in current-based
+        networks), ``heterogeneity_pathway`` (X, Y, probe_channel): the heterogeneity
+        of each pathway alone (their squares add up to ``heterogeneity²`` in
+        expectation: targets in different populations are wired independently), and
+        ``gain`` (X, Y, probe_channel): the measured factor from the linearised
+        single-cell kernels to the cells' (1 in current-based networks).  Attrs:
+        window, dt, seed, neurons and cells used, options.
 
     Raises
     ------
     ValueError
         Before any work: spikes of a population the network lacks or lacking one of
         its presynaptic populations, fewer than 2 neurons, an empty window or one not
-        longer than twice the kernels' ``tau``, bad options.
+        longer than twice the kernels' ``tau``, ``nonlinear_cells`` other than 0 or
+        2..N_Y, bad options.
 
     Examples
     --------
@@ -361,8 +470,9 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
     ...                             t_stop=1000.0, seed=1)
     >>> est = error_estimate(net, {"cdm": xkernels.CurrentDipoleMomentZ()}, spikes,
     ...                      t_stop=1000.0, n_cells=10, tau=20.0)
-    >>> sorted(est.data_vars)
-    ['bias', 'error_std', 'heterogeneity', 'heterogeneity_pathway', 'relative_error', 'signal_std']
+    >>> sorted(est.data_vars)  # doctest: +NORMALIZE_WHITESPACE
+    ['bias', 'error_std', 'gain', 'heterogeneity', 'heterogeneity_pathway', 'nonlinearity',
+     'relative_error', 'signal_std']
     >>> bool(0 < est["relative_error"].item() < 2)
     True
     """
@@ -371,12 +481,14 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
     options = KernelOptions.of(options, **kernel_options).resolve(network)
     spikes = as_spikes(spikes)
     _check_populations(network, spikes)
-    cells = _cells(network, n_cells)
     seed = check_int("seed", seed, minimum=0)
     pool = check_int("pool", pool, minimum=1)
     block = check_int("block", block, minimum=1)
+    nonlinear = _nonlinear_cells(network, nonlinear_cells)
+    ext = resolve_ext(ext, network)
     plan = prepare_kernels(network, probes, options)
     dt, n = plan.options.dt, plan.grid.n_response
+    cells = _cells(network, n_cells, len(plan.Y) * plan.shape[2] * (n + 1) * 8)
     t_start, t_stop, n_bins = _window(spikes, t_start, t_stop, dt, n * dt)
     truth = ensemble_options(network, options)
     truth_plan = prepare_kernels(network, probes, truth)
@@ -387,12 +499,20 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
     used = _causal(H, X, Y, dt, n)                                  # (X, Y, ch, n + 1)
     ens = single_cell_kernels(network, plan.probes, truth_plan, n_cells=cells, seed=seed,
                               pool=pool)
+    n_ch = used.shape[2]
+    gain, residual = np.ones((len(X), len(Y), n_ch)), np.zeros(n_ch)
+    if any(nonlinear.values()):
+        found = measure(network, plan.probes, truth_plan, spikes, n_cells=nonlinear,
+                        seed=seed, t_start=t_start, t_stop=t_stop, ext=ext)
+        gain, residual = found.gain, found.residual
+        ens = scaled(ens, gain, X)
     cov = spike_covariances(spikes, sizes, X, t_start=t_start, dt=dt, n_bins=n_bins, n=n,
                             block=block, client=client)
     parts = variances(ens, cov, used, {p.name: p.size for p in network.populations})
     het, het_path, bias, signal = (parts[k] for k in ("heterogeneity", "pathways", "bias",
                                                         "signal"))
-    error = het + bias
+    error = het + bias + residual
+    signal = signal + residual
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(signal > 0, np.sqrt(error / signal), np.nan)
     channel = {k: H.coords[k] for k in ("probe", "units", "x", "y", "z") if k in H.coords}
@@ -411,7 +531,11 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
                   {**units, "long_name": "std of the bias part"}),
          "heterogeneity_pathway": (("X", "Y", "probe_channel"),
                                    np.sqrt(np.maximum(het_path, 0.0)),
-                                   {**units, "long_name": "heterogeneity of one pathway"})},
+                                   {**units, "long_name": "heterogeneity of one pathway"}),
+         "nonlinearity": ("probe_channel", np.sqrt(residual),
+                          {**units, "long_name": "std of the nonlinearity part"}),
+         "gain": (("X", "Y", "probe_channel"), gain,
+                  {"long_name": "cells' response / linearised response", "units": "1"})},
         coords={"probe_channel": H.coords["probe_channel"], **channel, "X": X, "Y": Y},
         attrs={"long_name": "error estimate of the kernel prediction (Ness et al. 2025)",
                "t_start": t_start, "t_stop": t_stop, "dt": dt, "seed": seed, "pool": pool,
@@ -419,5 +543,6 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
                "spike_neurons": json.dumps(cov.neurons),
                "options": options.model_dump_json(),
                "ensemble_options": truth.model_dump_json(),
+               "nonlinear_cells": json.dumps(nonlinear), "ext": ext,
                "kernel_hash": str(H.attrs.get("content_hash", ""))})
     return ds
