@@ -35,16 +35,18 @@ from xkernels.checks import (
     fail,
 )
 from xkernels.spec.base import Real, Spec, checked
+from xkernels.spec.presets import CELLS_DIR
 
 if TYPE_CHECKING:
     from xkernels.spec.network import Network
 
-Linearisation = Literal["as-is", "passive", "frozen", "quasi-active"]
+Linearisation = Literal["auto", "as-is", "passive", "frozen", "quasi-active"]
 OperatingPoint = Literal["rest", "mean-input", "auto"]
 Averaging = Literal["reference", "depth"]
 Solver = Literal["auto", "neuron", "linear"]
 #: Membrane linearisation modes (see :mod:`xkernels.engine.membrane`); ``"as-is"``
-#: simulates the cell as specified (LFPykernels' behaviour).
+#: simulates the cell as specified (LFPykernels' behaviour); ``"auto"`` (the default) is
+#: resolved per postsynaptic population by :func:`auto_linearisation`.
 LINEARISATIONS: tuple[str, ...] = get_args(Linearisation)
 #: Operating points of conductance-based synapses: ``"rest"`` linearises them around
 #: ``Vrest`` (or the resting state a linearisation finds; LFPykernels' behaviour),
@@ -158,6 +160,84 @@ def linear_applies(mode: str, cell: Any) -> bool:
     bio = cell.biophysics
     return mode == "as-is" and isinstance(bio, Mapping) and bio.get("name") == "passive" \
         and not cell.params.get("custom_fun")
+
+
+def embedded_template(cell: Any) -> bool:
+    """Whether a cell's template is known to insert no mechanism: none given (a
+    morphology file alone) or the template of xkernels' embedded cells.
+
+    Parameters
+    ----------
+    cell : CellSpec
+        A population's cell.
+
+    Examples
+    --------
+    >>> from xkernels.spec.network import Network
+    >>> embedded_template(Network.example().population("E").cell)
+    True
+    """
+    return cell.templatefile is None or \
+        cell.resolve("templatefile").parent == CELLS_DIR.resolve()
+
+
+def passive_spec(cell: Any) -> bool:
+    """Whether a cell's membrane is known passive from its specification alone: the
+    ``passive`` biophysics preset, or the ``active`` preset with every voltage-gated
+    conductance (Na, K, h) 0; no ``custom_fun``, no folder of the user's own NMODL
+    (``mechanisms``) and no template of the user's own (only the embedded cells'
+    templates, which insert no mechanism, are known without building the cell).
+
+    Parameters
+    ----------
+    cell : CellSpec
+        A population's cell.
+
+    Examples
+    --------
+    >>> from xkernels.spec.network import Network
+    >>> passive_spec(Network.example().population("E").cell)
+    True
+    >>> passive_spec(Network.example(active=True).population("E").cell)
+    False
+    """
+    bio = cell.biophysics
+    if not isinstance(bio, Mapping) or cell.params.get("custom_fun") \
+            or cell.mechanisms is not None or not embedded_template(cell):
+        return False
+    return bio.get("name") == "passive" or (bio.get("name") == "active"
+                                             and not active_preset(cell))
+
+
+def auto_linearisation(cell: Any) -> str:
+    """What ``linearisation="auto"`` is for a population's cell, from its specification:
+    ``"quasi-active"`` for an active membrane (:func:`active_preset`; the most accurate
+    against the hybrid ground truth, docs/linearisation.md), ``"as-is"`` for a membrane
+    known passive (:func:`passive_spec`: exact, LFPykernels' behaviour), and
+    ``"quasi-active"`` for a membrane only known once the cell is built (a callable
+    biophysics, ``custom_fun``, a ``mechanisms`` folder or a template of the user's own):
+    on a passive membrane it computes the passive cable's kernels (to ~1e-12 relative
+    with ``solver="linear"``), on an active one the accurate linearisation.
+
+    Parameters
+    ----------
+    cell : CellSpec
+        A population's cell.
+
+    Returns
+    -------
+    str
+        ``"as-is"`` or ``"quasi-active"``.
+
+    Examples
+    --------
+    >>> from xkernels.spec.network import Network
+    >>> auto_linearisation(Network.example().population("E").cell)
+    'as-is'
+    >>> auto_linearisation(Network.example(active=True).population("E").cell)
+    'quasi-active'
+    """
+    return "as-is" if passive_spec(cell) else "quasi-active"
 
 
 def active_preset(cell: Any) -> bool:
@@ -317,7 +397,7 @@ class KernelOptions(Spec):
     n_positions: Annotated[int, checked(check_int, minimum=1)] = 2000
     seed: Annotated[int, checked(check_int, minimum=0)] = 1234
     linearisation: Annotated[Linearisation | dict[str, Linearisation],
-                             checked(_linearisation)] = "as-is"
+                             checked(_linearisation)] = AUTO
     averaging: Annotated[Averaging, checked(check_choice, allowed=AVERAGING_MODES)] = \
         "depth"
     depth_nodes: Annotated[int, checked(check_int, minimum=1)] = 5
@@ -430,8 +510,9 @@ class KernelOptions(Spec):
         >>> KernelOptions(g_eff=False, operating_point="rest", solver="linear").resolved
         True
         """
-        return self.g_eff != AUTO and self.operating_point != AUTO and self.solver != AUTO \
-            and not (isinstance(self.solver, Mapping) and AUTO in self.solver.values())
+        return self.g_eff != AUTO and self.operating_point != AUTO and all(
+            value != AUTO and not (isinstance(value, Mapping) and AUTO in value.values())
+            for value in (self.solver, self.linearisation))
 
     def resolve(self, network: Network) -> KernelOptions:
         """The concrete options for ``network``, checked against it.
@@ -505,17 +586,30 @@ class KernelOptions(Spec):
             raise ValueError("operating_point='mean-input' requires a conductance-based "
                              "network (network.conductance_based is False: current-based "
                              f"synapses have no operating point); pass {AUTO!r} or 'rest'")
-        solver = self._resolve_solver(network)
-        resolved = self if (g_eff, point, solver) == (self.g_eff, self.operating_point,
-                                                      self.solver) else \
-            self.replace(g_eff=g_eff, operating_point=point, solver=solver)
+        linearisation = self._resolve_linearisation(network)
+        solver = self.replace(linearisation=linearisation)._resolve_solver(network)
+        changes = {key: value for key, value in (
+            ("g_eff", g_eff), ("operating_point", point), ("linearisation", linearisation),
+            ("solver", solver)) if value != getattr(self, key)}
+        resolved = self.replace(**changes) if changes else self
         resolved._check(network, chosen="" if self.operating_point != AUTO else
                         " (what 'auto' is on a conductance-based network)")
         return resolved
 
+    def _resolve_linearisation(self, network: Network) -> str | dict[str, str]:
+        """``linearisation`` with ``"auto"`` replaced per postsynaptic population
+        (:func:`auto_linearisation`): one value when all agree, else a dict."""
+        post = list(network.postsynaptic)
+        modes = self.modes(post)
+        chosen = {name: auto_linearisation(network.population(name).cell)
+                  if mode == AUTO else mode for name, mode in modes.items()}
+        values = set(chosen.values())
+        return values.pop() if len(values) == 1 else chosen
+
     def _resolve_solver(self, network: Network) -> str | dict[str, str]:
         """``solver`` with ``"auto"`` replaced per postsynaptic population
-        (:func:`linear_applies`): one value when all agree, else a dict."""
+        (:func:`linear_applies`; the linearisation resolved): one value when all agree,
+        else a dict."""
         post = list(network.postsynaptic)
         if isinstance(self.solver, Mapping):
             _entries("solver", self.solver, post)
