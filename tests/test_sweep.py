@@ -254,9 +254,10 @@ def test_nonlinear_membrane_is_never_superposed(net, caplog):
     grid = {DELAY_EE: [1.0, 1.5, 2.0, 2.5]}
     with pytest.raises(ValueError, match="needs linear"):
         sweep(hh, grid, make_probes(), tau=TAU, t_X=20.0, g_eff=False, client="sync",
-              method="superposition")
+              method="superposition", linearisation="as-is")
     with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
-        sweep(hh, grid, make_probes(), tau=TAU, t_X=20.0, g_eff=False, client="sync")
+        sweep(hh, grid, make_probes(), tau=TAU, t_X=20.0, g_eff=False, client="sync",
+              linearisation="as-is")
     assert "by simulate" in caplog.text
 
 
