@@ -11,17 +11,20 @@
    first call (NEURON cell read, eigendecomposition) and a repeated one, with the peak
    memory the linear solver allocates (tracemalloc).
 3. A 100-point sweep of the E->E ``tau2`` x the E ``rate`` with g_eff on the README
-   network (every point changes the membrane), in this process, with points checked
-   against ``compute_kernels(solver="neuron")``.
+   network (every point changes the membrane), default client and method, reference
+   and default options, against the per-point path (``method="simulate"``) in the same
+   run, with points checked against ``compute_kernels(solver="neuron")``.
 4. ``kernel_batch`` of 1000 parameter sets (E->E ``tau2`` x E ``rate`` with g_eff; E->E
-   weight x delay) against the per-point path (a zipped sweep), samples checked against
-   ``compute_kernels(solver="neuron")``.
+   weight x delay; tau 20 and 50 ms; reference and default options) against the
+   per-point path (a zipped sweep), samples checked against
+   ``compute_kernels(solver="neuron")``, and where its time goes with the defaults.
 5. Where the time of one README computation goes (cProfile, by stage).
 
 Networks and probes are built once; the timed call is ``compute_kernels`` itself.
 
     python benchmarks/linear_solver.py [--repeat 5] [--skip-large] [--skip-profile]
     python benchmarks/linear_solver.py --figure docs/linear_solver.png
+    python benchmarks/linear_solver.py --batch-only        # parts 3 and 4
 
 ``benchmarks/kernels.py --solver`` and ``benchmarks/microcircuit.py --solver`` run
 part 1 for their network.
@@ -208,7 +211,18 @@ def large_cell() -> None:
           "of the weakest channel's peak", flush=True)
 
 
-def sweep_points(n: int = 10) -> None:
+#: Options of parts 3 and 4: LFPykernels' approximation and the defaults (depth
+#: averaging at the mean-input operating point on this conductance-based network).
+OPTION_SETS = {"reference options": {"averaging": "reference", "operating_point": "rest",
+                                     "g_eff": True},
+               "default options": {}}
+
+
+def sweep_points(n: int = 10, repeat: int = 3) -> None:
+    """A 100-point sweep of the E->E tau2 x the E rate with g_eff (13-channel LFP + CDM,
+    tau 50 ms), default client and method, against the per-point path
+    (``method="simulate"``, in this process) in the same run, interleaved, best of
+    ``repeat``."""
     import xkernels
 
     probes = {"lfp": xkernels.GaussCylinderPotential(cell=None, **README_GCP),
@@ -218,19 +232,32 @@ def sweep_points(n: int = 10) -> None:
     rate = list(np.linspace(1.0, 10.0, n))
     grid = {"connections[E->E].synapse.tau2": tau2, "populations[E].rate": rate}
     readme("linear")
-    start, cpu = time.perf_counter(), time.process_time()
-    S = xkernels.sweep(net, grid, probes, progress=False, **README_OPTIONS)
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    devs = []
-    for i, j in [(0, 0), (n // 2, n - 1), (n - 1, n // 3)]:
-        point = net.with_values({"connections[E->E].synapse.tau2": tau2[i],
-                                 "populations[E].rate": rate[j]})
-        ref = xkernels.compute_kernels(point, probes, solver="neuron", **README_OPTIONS)
-        devs.append(worst(S.values[i, j], ref.values))
-    print(f"sweep tau2 x rate ({n * n} points, g_eff, default client): {cpu:.2f} s CPU, "
-          f"{wall:.2f} s wall ({n * n / cpu:.0f} points per CPU second); 3 points against "
-          "solver='neuron': largest "
-          f"deviation {max(devs):.1e}", flush=True)
+    for label, extra in OPTION_SETS.items():
+        options = {"dt": 2 ** -4, "tau": 50.0, **extra}
+        xkernels.sweep(net, {k: v[:2] for k, v in grid.items()}, probes, progress=False,
+                       **options)
+        cpus, walls, per_points = [], [], []
+        for _ in range(repeat):  # interleaved, best CPU times
+            start, cpu = time.perf_counter(), time.process_time()
+            S = xkernels.sweep(net, grid, probes, progress=False, **options)
+            walls.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - cpu)
+            start = time.process_time()
+            xkernels.sweep(net, grid, probes, progress=False, client="sync",
+                           method="simulate", **options)
+            per_points.append(time.process_time() - start)
+        cpu, wall, per_point = min(cpus), min(walls), min(per_points)
+        devs = []
+        for i, j in [(0, 0), (n // 2, n - 1), (n - 1, n // 3)]:
+            point = net.with_values({"connections[E->E].synapse.tau2": tau2[i],
+                                     "populations[E].rate": rate[j]})
+            ref = xkernels.compute_kernels(point, probes, solver="neuron", **options)
+            devs.append(worst(S.values[i, j], ref.values))
+        print(f"sweep tau2 x rate ({n * n} points, g_eff, {label}, default client and "
+              f"method, best of {repeat}): {cpu:.2f} s CPU, {wall:.2f} s wall; per point "
+              f"(method='simulate') "
+              f"{per_point:.2f} s CPU: {per_point / cpu:.1f}x; 3 points against "
+              f"solver='neuron': largest deviation {max(devs):.1e}", flush=True)
 
 
 #: Stages of one computation: (label, file suffix, function name), cumulative times.
@@ -277,42 +304,99 @@ def profile(solver: str = "linear", n: int = 20) -> None:
         print(f"  {label:66s} {1e3 * spent:6.2f} ms")
 
 
-def batch(n: int = 1000) -> None:
+def batch(n: int = 1000, tau: float = 20.0, repeat: int = 2) -> None:
     """``kernel_batch`` of ``n`` parameter sets against the per-point path (a zipped
-    sweep of the same sets, in this process), README network, CDM, tau 20 ms, g_eff,
-    reference options; samples checked against ``compute_kernels(solver="neuron")``."""
+    sweep of the same sets, ``method="simulate"``, in this process, interleaved),
+    README network, CDM, g_eff; reference and default options; samples checked against
+    ``compute_kernels(solver="neuron")``."""
     import xkernels
 
     net = xkernels.Network.example()
     probes = {"cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
-    options = {"tau": 20.0, "g_eff": True, "averaging": "reference",
-               "operating_point": "rest", "solver": "linear"}
     rng = np.random.default_rng(0)
     cases = {"tau2 x rate": {"connections[E->E].synapse.tau2": rng.uniform(1.0, 4.0, n),
                              "populations[E].rate": rng.uniform(0.5, 10.0, n)},
              "E->E weight x delay": {
                  "connections[E->E].synapse.weight": rng.uniform(5e-5, 2e-4, n),
                  "connections[E->E].delay.params.loc": rng.uniform(0.5, 2.5, n)}}
-    xkernels.kernel_batch(net, probes, {k: v[:2] for k, v in cases["tau2 x rate"].items()},
-                          **options)
-    for name, values in cases.items():
+    for label, extra in OPTION_SETS.items():
+        options = {"tau": tau, **extra}
+        xkernels.kernel_batch(net, probes, {k: v[:2] for k, v in cases["tau2 x rate"].items()},
+                              **options)
+        for name, values in cases.items():
+            m = min(n, 200)
+            t_batch = t_sweep = np.inf
+            for _ in range(repeat):  # interleaved, best CPU times
+                start = time.process_time()
+                H = xkernels.kernel_batch(net, probes, values, **options)
+                t_batch = min(t_batch, time.process_time() - start)
+                start = time.process_time()
+                xkernels.sweep(net, {k: list(v[:m]) for k, v in values.items()}, probes,
+                               zipped=[list(values)], progress=False, client="sync",
+                               method="simulate", **options)
+                t_sweep = min(t_sweep, (time.process_time() - start) * n / m)
+            devs = []
+            for s in (0, n // 2, n - 1):
+                point = net.with_values({k: float(v[s]) for k, v in values.items()})
+                ref = xkernels.compute_kernels(point, probes, solver="neuron", **options)
+                devs.append(worst(H.values[s], ref.values))
+            print(f"kernel_batch, {name}, {label}, tau {tau:g} ms, {n} sets, best of "
+                  f"{repeat}: {t_batch:.2f} s CPU ({n / t_batch:.0f} sets per second); per "
+                  f"point (zipped sweep, "
+                  f"{m} sets timed) {n / t_sweep:.0f} per second: {t_sweep / t_batch:.1f}x; "
+                  f"3 samples against solver='neuron': largest deviation {max(devs):.1e}",
+                  flush=True)
+
+
+def batch_profile(n: int = 1000, tau: float = 50.0) -> None:
+    """Where the CPU time of ``kernel_batch`` goes with the default options (E->E tau2 x
+    E rate, CDM), by stage: each stage's function timed (CPU) where kernel_batch calls
+    it, without a profiler (cProfile inflates the validation, which is Python calls)."""
+    import xkernels
+    from xkernels.engine import linearisation
+    from xkernels.sweeps import batch as batch_module
+
+    net = xkernels.Network.example()
+    probes = {"cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+    rng = np.random.default_rng(1)
+    values = {"connections[E->E].synapse.tau2": rng.uniform(1.0, 4.0, n),
+              "populations[E].rate": rng.uniform(0.5, 10.0, n)}
+    xkernels.kernel_batch(net, probes, {k: v[:2] for k, v in values.items()}, tau=tau)
+    spent: dict[str, float] = {}
+    stages = (("validation of each sample (Network.with_values)", xkernels.Network,
+               "with_values"),
+              ("eigendecompositions (batch_modes)", batch_module, "batch_modes"),
+              ("steady states (batch_rest)", batch_module, "batch_rest"),
+              ("probe signals of the modes (batch_signals)", batch_module, "batch_signals"),
+              ("delays and window (finish_kernels)", linearisation, "finish_kernels"),
+              ("values digest (SHA-256)", batch_module, "values_digest"))
+    originals = [(owner, name, getattr(owner, name)) for _, owner, name in stages]
+
+    def timed(label, fun):
+        def run(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return fun(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.process_time() - start
+        return run
+
+    for (label, owner, name), (_, _, fun) in zip(stages, originals):
+        setattr(owner, name, timed(label, fun))
+    try:
         start = time.process_time()
-        H = xkernels.kernel_batch(net, probes, values, **options)
-        t_batch = time.process_time() - start
-        m = min(n, 200)
-        start = time.process_time()
-        xkernels.sweep(net, {k: list(v[:m]) for k, v in values.items()}, probes,
-                       zipped=[list(values)], progress=False, client="sync", **options)
-        t_sweep = (time.process_time() - start) * n / m
-        devs = []
-        for s in (0, n // 2, n - 1):
-            point = net.with_values({k: float(v[s]) for k, v in values.items()})
-            ref = xkernels.compute_kernels(point, probes, **{**options, "solver": "neuron"})
-            devs.append(worst(H.values[s], ref.values))
-        print(f"kernel_batch, {name}, {n} sets: {t_batch:.2f} s CPU ({n / t_batch:.0f} sets "
-              f"per second); zipped sweep (per point, {m} sets timed) {n / t_sweep:.0f} per "
-              f"second: {t_sweep / t_batch:.1f}x; 3 samples against solver='neuron': "
-              f"largest deviation {max(devs):.1e}", flush=True)
+        xkernels.kernel_batch(net, probes, values, tau=tau)
+        total = time.process_time() - start
+    finally:
+        for owner, name, fun in originals:
+            setattr(owner, name, fun)
+    print(f"where kernel_batch's time goes, defaults, tau {tau:g} ms ({n} sets, CPU time "
+          f"per stage; {1e3 * total / n:.2f} ms per set in all):")
+    for label, _, _ in stages:
+        print(f"  {label:52s} {1e3 * spent.get(label, 0.0) / n:6.3f} ms per set")
+    rest = total - sum(spent.values())
+    print(f"  {'the rest (planning the samples inputs, options, labels)':52s} "
+          f"{1e3 * rest / n:6.3f} ms per set")
 
 
 def figure(path: Path) -> None:
@@ -356,10 +440,18 @@ def main() -> None:
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--figure", type=Path, default=None,
                         help="only write the exactness figure to this path")
+    parser.add_argument("--batch-only", action="store_true",
+                        help="only parts 3 and 4 (sweep, kernel_batch) and their profile")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     if args.figure is not None:
         figure(args.figure)
+        return
+    if args.batch_only:
+        sweep_points()
+        batch(tau=20.0)
+        batch(tau=50.0)
+        batch_profile(tau=50.0)
         return
     compare("README network (4 kernels)", readme, args.repeat)
     compare("README network, default options (depth, mean-input)", readme_defaults,
@@ -368,8 +460,10 @@ def main() -> None:
     if not args.skip_large:
         large_cell()
     sweep_points()
-    batch()
+    batch(tau=20.0)
+    batch(tau=50.0)
     if not args.skip_profile:
+        batch_profile(tau=50.0)
         profile("linear")
         profile("neuron")
 

@@ -237,6 +237,13 @@ def test_auto_never_superposes_a_changing_membrane(net, caplog):
     with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
         sweep(net, {W_EE: [1e-4, 2e-4, 3e-4]}, make_probes(), tau=TAU, g_eff=True,
               client="sync")
+    # never the superposition: the points are computed by the batched linear solver
+    # (passive cells), or simulated one by one with solver="neuron"
+    assert "by linear" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
+        sweep(net, {W_EE: [1e-4, 2e-4, 3e-4]}, make_probes(), tau=TAU, g_eff=True,
+              client="sync", solver="neuron")
     assert "by simulate" in caplog.text
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Cable", "LinearCable", "batch_signals", "linear_cable", "peak_norm"]
+__all__ = ["Cable", "LinearCable", "linear_cable", "peak_norm"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -384,86 +384,3 @@ def linear_cable(cable: Cable, dt: float, membrane: bytes) -> LinearCable:
         found = _SOLVERS[key] = LinearCable(cable, dt)
     return found
 
-
-def batch_signals(cable: Cable, dt: float, g: np.ndarray, matrix: np.ndarray,
-                  weights: np.ndarray, taus: np.ndarray, n_after: int) -> np.ndarray:
-    """:meth:`LinearCable.projected` for a batch of membranes and volleys at once: one
-    batched eigendecomposition and the modal responses of every sample as arrays.
-
-    Parameters
-    ----------
-    cable : Cable
-        The cable (its area, capacitance and axial conductances; the leak ``g`` is
-        given per sample).
-    dt : float
-        Time step (ms).
-    g : ndarray
-        Leak conductance (S/cm², g_eff shift included) per sample and segment, shape
-        (n_samples, nseg).
-    matrix : ndarray
-        Probe matrix, shape (n_channels, nseg).
-    weights : ndarray
-        Peak synaptic current (nA) per sample, volley and segment, shape
-        (n_samples, n_volleys, nseg).
-    taus : ndarray
-        ``(tau1, tau2)`` (ms) per sample and volley, shape (n_samples, n_volleys, 2).
-    n_after : int
-        Lags (steps) after the volley.
-
-    Returns
-    -------
-    ndarray
-        Shape (n_samples, n_volleys, n_channels, n_after + 1): the probe signals of the
-        volleys, as :meth:`LinearCable.projected` of each sample's membrane.
-
-    Raises
-    ------
-    ValueError
-        A sample whose membrane is unstable (named by its index).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> A = np.array([[1.0, -1.0], [-1.0, 1.0]]) * 1e-2
-    >>> cable = Cable(np.full(2, 1e3), np.ones(2), np.full(2, 1e-4), np.full(2, -65.0), A)
-    >>> g = np.stack([cable.g, 2 * cable.g])                # two membranes
-    >>> w = np.array([[[1.0, 0.0]], [[1.0, 0.0]]])           # one volley each
-    >>> taus = np.array([[[0.2, 1.8]], [[0.2, 1.8]]])
-    >>> out = batch_signals(cable, 0.1, g, np.eye(2), w, taus, 50)
-    >>> ref = LinearCable(cable, 0.1).projected(np.eye(2), w[0, 0], 0.2, 1.8, 50)
-    >>> out.shape, bool(np.allclose(out[0, 0], ref, rtol=0, atol=1e-15))
-    ((2, 1, 2, 51), True)
-    """
-    K = cable.capacitance / float(dt)
-    s = 1.0 / np.sqrt(K)
-    A = cable.axial
-    G = np.asarray(g, dtype=float) * cable.area * 1e-2                  # (B, m) µS
-    S = np.broadcast_to(A * s[:, None] * s[None, :], G.shape + (K.size,)).copy()
-    idx = np.arange(K.size)
-    S[:, idx, idx] += (K + G) * s * s
-    lam, Q = np.linalg.eigh(S)
-    unstable = np.flatnonzero(~(lam.min(axis=1) > 1.0))
-    if unstable.size:
-        raise ValueError(f"sample {int(unstable[0])}: the linear membrane is unstable (its "
-                         "conductance matrix, leak and axial, is not positive definite)")
-    rho = 1.0 / lam                                                    # (B, m)
-    inward = s[None, :, None] * Q                                      # (B, m, m)
-    R = -np.matmul(np.asarray(matrix) @ A, inward)                      # (B, ch, m)
-    c = np.einsum("bsm,bvs->bvm", inward, np.asarray(weights, dtype=float))
-    n = np.arange(int(n_after) + 1, dtype=float)
-    out = np.empty(weights.shape[:2] + (R.shape[1], n.size))
-    D = np.empty((n.size,) + rho.shape)                                # (T, B, m)
-    for v in range(weights.shape[1]):
-        norm = np.array([peak_norm(*taus[b, v]) for b in range(rho.shape[0])])
-        f, t1, t2 = norm[:, 0], norm[:, 1], norm[:, 2]
-        # the synaptic current of each step, u[k] = a1**k - a2**k (per unit f), and
-        # D[n] = Σ_{k<n} ρ**(n-1-k) u[k] by its recursion D[n+1] = ρ D[n] + u[n]: the
-        # divided differences of LinearCable.modal_kernel, summed step by step
-        u = np.exp(np.outer(n, -float(dt) / t1)) - np.exp(np.outer(n, -float(dt) / t2))
-        D[0] = 0.0
-        for k in range(n.size - 1):
-            np.multiply(rho, D[k], out=D[k + 1])
-            D[k + 1] += u[k][:, None]
-        F = np.moveaxis(D, 0, -1) * (-f[:, None, None] * rho[:, :, None])  # (B, m, T)
-        out[:, v] = np.matmul(R * c[:, v, None, :], F)
-    return out

@@ -50,8 +50,8 @@ from xkernels.engine.superposition import supports
 from xkernels.probes.depth import DepthRule
 from xkernels.spec.network import Network, Population
 
-__all__ = ["METHODS", "check_depth_probes", "depth_kernels", "depth_matrices", "node_plans",
-           "shared_membrane"]
+__all__ = ["METHODS", "check_depth_probes", "depth_kernels", "depth_matrices", "depth_rule",
+           "node_plans", "shared_membrane"]
 
 
 def _population_dict(pop: Population) -> dict[str, float]:
@@ -107,6 +107,29 @@ def depth_matrices(named: Mapping[str, Any], geometry: Geometry, pop: Population
              for probe in named.values()]
     return DepthRule(rules[0].offsets, rules[0].weights,
                      np.concatenate([r.matrices for r in rules], axis=1))
+
+
+def depth_rule(cell: Any, plan: KernelPlan, pop: Population) -> DepthRule:
+    """:func:`depth_matrices` of ``cell`` (at the population's depth) for the plan's
+    probes and depth nodes, kept with a cached cell
+    (:func:`~xkernels.engine.plans.cell_memo`).
+
+    Parameters
+    ----------
+    cell : LinearisedCell or CableCell
+        The cell of ``pop``.
+    plan : KernelPlan
+        The computation (probes, ``depth_nodes``).
+    pop : Population
+        The postsynaptic population.
+
+    Returns
+    -------
+    DepthRule
+        As :func:`depth_matrices`.
+    """
+    return cell_memo(cell, plan, pop, "depth", lambda: depth_matrices(
+        plan.probes, cell.geometry, pop, plan.options.depth_nodes), plan.options.depth_nodes)
 
 
 def node_plans(network: Network, post: str, geometry: Geometry, plan: KernelPlan,
@@ -198,8 +221,7 @@ def depth_kernels(network: Network, post: str, plan: KernelPlan,
     pop = network.population(post)
     with build() as cell:
         geometry = cell.geometry
-        rule = cell_memo(cell, plan, pop, "depth", lambda: depth_matrices(
-            plan.probes, geometry, pop, plan.options.depth_nodes), plan.options.depth_nodes)
+        rule = depth_rule(cell, plan, pop)
         memo: dict = {}
         plans = node_plans(network, post, geometry, plan, rule.offsets, memo=memo)
         if pre is not None:

@@ -20,7 +20,7 @@ from xkernels.checks import did_you_mean
 from xkernels.spec.network import Connection, Placement, Population
 
 
-def beta_integral(tau1: float, tau2: float) -> float:
+def beta_integral(tau1: float | np.ndarray, tau2: float | np.ndarray) -> float | np.ndarray:
     """Integral over t >= 0 of the peak-normalised waveform (ms).
 
     The waveform ``(exp(-t/tau2) - exp(-t/tau1)) / peak`` has unit peak; its integral
@@ -29,12 +29,13 @@ def beta_integral(tau1: float, tau2: float) -> float:
 
     Parameters
     ----------
-    tau1, tau2 : float
-        Rise and decay time constants (ms), ``tau1 < tau2``.
+    tau1, tau2 : float or ndarray
+        Rise and decay time constants (ms), ``tau1 < tau2`` (arrays: elementwise).
     """
     t_peak = tau1 * tau2 * np.log(tau2 / tau1) / (tau2 - tau1)
     peak = np.exp(-t_peak / tau2) - np.exp(-t_peak / tau1)
-    return float((tau2 - tau1) / peak)
+    out = (tau2 - tau1) / peak
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def synapse_counts(conn: Connection, n_pre: int, n_post: int) -> tuple[float, float]:
@@ -272,7 +273,12 @@ def finish_kernels(responses: np.ndarray, filters: list[np.ndarray], centre: int
     first = centre - lo                       # index of lag 0, negative if lo > centre
     stop = first + max(top, 0) + 1
     size = fft.next_fast_len(n + taps.shape[-1], real=True)  # the whole linear convolution
-    spectra = fft.rfft(responses, size, axis=-1) * fft.rfft(taps, size, axis=-1)[:, None]
+    # each distinct filter object transformed once (a batch of samples shares a few)
+    which: dict[int, int] = {}
+    index = np.array([which.setdefault(id(h), len(which)) for h in filters])
+    distinct = np.unique(index, return_index=True)[1]
+    spectra = fft.rfft(responses, size, axis=-1) * \
+        fft.rfft(taps[distinct], size, axis=-1)[index][:, None]
     full = fft.irfft(spectra, size, axis=-1)[..., :n + taps.shape[-1]]
     pad_front, pad_back = max(0, -first), max(0, stop - full.shape[-1])
     if pad_front or pad_back:  # outside the convolution's support: zero

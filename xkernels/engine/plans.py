@@ -301,17 +301,64 @@ def plan_population(network: Network, post: str, geometry: Geometry,
     if isinstance(vrest, np.ndarray) and vrest.size != nseg:
         raise ValueError(f"Vrest for population {post!r} has {vrest.size} values; its cell "
                          f"has {nseg} segments (one value per segment, or one number)")
+    counts = input_counts(network, post, geometry, memo, depth)
+    g_inputs, e_inputs = [], []
+    inputs = {}
+    for conn in network.inputs(post):
+        into, out = counts[conn.pre]
+        syn = conn.synapse
+        if g_eff:
+            rate = network.population(conn.pre).rate  # None: see KernelOptions.resolve
+            g_inputs.append(lin.leak_shift(geometry.area, into, syn.weight, syn.tau1,
+                                           syn.tau2, rate or 0.0))
+            e_inputs.append(syn.e)
+        weights = lin.segment_weights(syn.weight, syn.e, vrest, out,
+                                      network.conductance_based)
+        inputs[conn.pre] = InputPlan(weights=weights, tau1=syn.tau1, tau2=syn.tau2,
+                                     h_delay=delay_taps(conn.delay, grid, memo))
+    if not g_eff:
+        return PopulationPlan(g_shift=np.zeros(nseg), inputs=inputs, e_shift=None)
+    g_shift, e_shift = summed_leak(extrinsic_leak(pop, geometry, memo), g_inputs, e_inputs)
+    return PopulationPlan(g_shift=g_shift, inputs=inputs, e_shift=e_shift)
+
+
+def input_counts(network: Network, post: str, geometry: Geometry, memo: dict | None = None,
+                 depth: float | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Expected synapses per segment of every input of ``post`` on its cell.
+
+    Parameters
+    ----------
+    network, post, geometry, memo, depth
+        As for :func:`plan_population`.
+
+    Returns
+    -------
+    dict
+        Presynaptic population -> ``(into, out)``, each of shape (nseg,): the synapses
+        one postsynaptic cell receives per segment (``p k_in``: they set the g_eff leak
+        shift) and those one presynaptic spike activates (``p k_out``: they set the
+        volley's weights), with ``p`` the placement probability.
+
+    Raises
+    ------
+    ValueError
+        A placement that does not fit the cell (the field is named).
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> from xkernels.engine.cells import cable_cell
+    >>> network = xkernels.Network.example()
+    >>> pop = network.population("E")
+    >>> geometry = cable_cell(pop.cell, pop, dt=0.0625, e_pas_default=-65.0).geometry
+    >>> into, out = input_counts(network, "E", geometry)["I"]
+    >>> round(float(into.sum()), 3), round(float(out.sum()), 3)   # per E cell, per I spike
+    (256.003, 2048.024)
+    """
+    pop = network.population(post)
     z_mid = geometry.z_mid if depth is None else geometry.z_mid + depth
     spread = pop.scale if depth is None else 0.0
-    if g_eff:
-        g_shift = _memo(memo, ("ext", id(geometry), pop.n_ext, pop.nu_ext, pop.ext_synapse),
-                        lin.ext_leak_shift, pop, geometry.area)
-        # Σ_k g_k E_k (S/cm² mV): with g_shift, the reversal of the mean input
-        g_rev = g_shift * (0.0 if pop.ext_synapse is None else pop.ext_synapse.e)
-    else:
-        g_shift = np.zeros(nseg)
-    inputs = {}
-    times_key = None
+    out = {}
     for conn in network.inputs(post):
         field = f"connections['{conn.key}'].placement"
         p = _memo(memo, ("placement", id(geometry), field, spread, depth, conn.placement),
@@ -321,26 +368,62 @@ def plan_population(network: Network, post: str, geometry: Geometry,
         k_in, k_out = _memo(memo, ("counts", conn.key, conn.probability, n_pre, pop.size,
                                    conn.multapses),
                             lin.synapse_counts, conn, n_pre, pop.size)
-        syn = conn.synapse
-        if g_eff:
-            rate = network.population(conn.pre).rate  # None: see KernelOptions.resolve
-            g_conn = lin.leak_shift(geometry.area, p * k_in, syn.weight, syn.tau1, syn.tau2,
-                                    rate or 0.0)
-            g_shift = g_shift + g_conn
-            g_rev = g_rev + g_conn * syn.e
-        weights = lin.segment_weights(syn.weight, syn.e, vrest, p * k_out,
-                                      network.conductance_based)
-        if times_key is None:
-            times_key = grid.delay_times.tobytes()
-        h_delay = _memo(memo, ("delay", times_key, conn.delay),
-                        lin.delay_filter, conn.delay, grid.delay_times)
-        inputs[conn.pre] = InputPlan(weights=weights, tau1=syn.tau1, tau2=syn.tau2,
-                                     h_delay=h_delay)
-    e_shift = None
-    if g_eff:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            e_shift = np.where(g_shift > 0, g_rev / g_shift, np.nan)
-    return PopulationPlan(g_shift=g_shift, inputs=inputs, e_shift=e_shift)
+        out[conn.pre] = (p * k_in, p * k_out)
+    return out
+
+
+def delay_taps(delay: Any, grid: LagGrid, memo: dict | None = None) -> np.ndarray:
+    """The delay filter of ``delay`` (a connection's delay distribution) at the lag
+    grid's ``delay_times`` (:func:`~xkernels.engine.linearisation.delay_filter`), kept in
+    ``memo`` per distribution (the same array object for equal distributions)."""
+    return _memo(memo, ("delay", grid.delay_times.tobytes(), delay), lin.delay_filter,
+                 delay, grid.delay_times)
+
+
+def extrinsic_leak(pop: Any, geometry: Geometry, memo: dict | None = None
+                   ) -> tuple[np.ndarray, float]:
+    """The g_eff leak shift of the extrinsic synapses of ``pop`` (S/cm² per segment)
+    and their reversal potential (mV; 0 without extrinsic synapses)."""
+    g_ext = _memo(memo, ("ext", id(geometry), pop.n_ext, pop.nu_ext, pop.ext_synapse),
+                  lin.ext_leak_shift, pop, geometry.area)
+    return g_ext, 0.0 if pop.ext_synapse is None else pop.ext_synapse.e
+
+
+def summed_leak(extrinsic: tuple[np.ndarray, float], conductances: list,
+                reversals: list) -> tuple[np.ndarray, np.ndarray]:
+    """The g_eff leak shift of a cell and the reversal potential of its mean input.
+
+    Parameters
+    ----------
+    extrinsic : tuple
+        ``(g, e)`` of the extrinsic synapses (:func:`extrinsic_leak`).
+    conductances : list of ndarray
+        Leak shift of each input (S/cm²; arrays broadcasting together, e.g. (nseg,) or
+        (n_samples, nseg)).
+    reversals : list of float or ndarray
+        Reversal potential of each input's synapses (mV), broadcasting likewise.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(g_shift, e_shift)``: the summed conductance and the conductance-weighted
+        mean reversal (NaN where ``g_shift`` is 0), as :class:`PopulationPlan` holds
+        them.
+
+    Examples
+    --------
+    >>> g, e = summed_leak((np.array([1.0, 0.0]), 0.0), [np.array([1.0, 0.0])], [-80.0])
+    >>> g.tolist(), float(e[0]), bool(np.isnan(e[1]))
+    ([2.0, 0.0], -40.0, True)
+    """
+    g_shift, e_ext = extrinsic
+    g_rev = g_shift * e_ext  # Σ_k g_k E_k (S/cm² mV): with g_shift, the mean input's reversal
+    for g, e in zip(conductances, reversals):
+        g_shift = g_shift + g
+        g_rev = g_rev + g * e
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e_shift = np.where(g_shift > 0, g_rev / g_shift, np.nan)
+    return g_shift, e_shift
 
 
 def cell_memo(cell: Any, plan: KernelPlan, pop: Any, what: str, compute: Callable[[], Any],

@@ -543,7 +543,14 @@ class CellSpec(Spec):
         if key == "morphology" and name in CELL_PRESETS:
             name = CELL_PRESETS[name]["morphology"]
         path = Path(str(name))
-        return path if path.is_absolute() else (CELLS_DIR / path).resolve()
+        return path if path.is_absolute() else _in_cells_dir(str(name))
+
+
+@functools.lru_cache(maxsize=256)
+def _in_cells_dir(name: str) -> Path:
+    """``name`` resolved in the package's cell folder (kept: every validation of a
+    network resolves its cells' files, ~0.1 ms each)."""
+    return (CELLS_DIR / name).resolve()
 
 
 def _near(path: Path) -> str:
@@ -562,8 +569,16 @@ def hoc_templates(path: Path) -> list[str]:
     >>> hoc_templates(CELLS_DIR / "BallAndSticksTemplate.hoc")
     ['BallAndSticksTemplate']
     """
+    stat = os.stat(path)
+    return list(_templates_of(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _templates_of(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    """:func:`hoc_templates` of a file as it is at ``mtime_ns`` and ``size`` (kept: every
+    validation of a network checks its cells' templates)."""
     text = re.sub(r"(?s)/\*.*?\*/|//[^\n]*", "", Path(path).read_text(errors="replace"))
-    return re.findall(r"\bbegintemplate\s+(\w+)", text)
+    return tuple(re.findall(r"\bbegintemplate\s+(\w+)", text))
 
 
 # --------------------------------------------------------------------------------------

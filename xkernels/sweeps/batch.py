@@ -3,16 +3,18 @@
 :func:`kernel_batch` evaluates the kernels of ``n`` parameter sets (sample ``s`` sets
 every given parameter path to its ``s``-th value), as simulation-based inference
 loops need them.  Every sample's network is validated as
-:meth:`xkernels.Network.with_values` validates it.  Where the linear solver computes
-every postsynaptic population on a cell without NEURON (passive membranes,
-``averaging="reference"``) and the parameters are synaptic weights, time constants and
+:meth:`xkernels.Network.with_values` validates it, before any kernel is computed.
+Where the linear solver computes every postsynaptic population on a cell without
+NEURON (passive membranes) and the parameters are synaptic weights, time constants and
 reversal potentials, delay distributions or presynaptic rates, the samples are
-computed together: their inputs planned on the cached cells, one batched
-eigendecomposition of the membranes (with g_eff the rates, weights and time constants
-change them) and the modal responses of all samples as arrays
-(:func:`xkernels.engine.cable.batch_signals`), then one batch of FFTs for the delay
+computed together (:func:`batched_values`), with either averaging and either operating
+point (the defaults included): each sample's g_eff leak shift and mean-input reversal
+per depth node as arrays, one batched eigendecomposition of all the membranes, their
+steady states, the probe signals of every node's modes together
+(:mod:`xkernels.engine.cable_batch`), then one batch of FFTs for the delay
 distributions.  Any other parameter or option computes each sample by
-:func:`xkernels.compute_kernels` (the same numbers, slower).
+:func:`xkernels.compute_kernels` (the same numbers, slower).  The sweeps' linear path
+(``sweep(method="linear")``) is the same computation.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import xarray as xr
 
 from xkernels.contract import CORE_DIMS, KERNEL_NAME, VALUES_DIGEST_ATTR, values_digest
 from xkernels.engine import linearisation as lin
-from xkernels.engine.cable import batch_signals
+from xkernels.engine.cable_batch import batch_modes, batch_rest, batch_signals, mixed_leak
 from xkernels.engine.cells import CableCell
+from xkernels.engine.depth_average import depth_rule
 from xkernels.engine.kernels import (
     build_cell,
     cell_probes_matrix,
@@ -36,21 +39,27 @@ from xkernels.engine.kernels import (
     prepare_kernels,
     simulate_values,
 )
-from xkernels.engine.plans import KernelPlan, plan_population
+from xkernels.engine.plans import (
+    KernelPlan,
+    delay_taps,
+    extrinsic_leak,
+    input_counts,
+    summed_leak,
+)
 from xkernels.provenance import content_hash
 from xkernels.spec.network import Network
 from xkernels.spec.options import KernelOptions
 from xkernels.spec.paths import split_path
 from xkernels.sweeps.grid import parameter_paths, unknown_path_message
 
-__all__ = ["kernel_batch"]
+__all__ = ["batchable", "batched_values", "kernel_batch"]
 
 #: Parameters the batched path evaluates together (canonical paths).
 BATCHED = re.compile(r"^(connections\[[^\]]+\]\.(synapse\.(weight|tau1|tau2|e)|delay\..+)"
                      r"|populations\[[^\]]+\]\.rate)$")
 
 #: Samples computed together (bounds the memory of the modal responses).
-CHUNK = 128
+CHUNK = 512
 
 
 def kernel_batch(network: Network, probes: Any, values: Mapping[str, Any],
@@ -118,16 +127,19 @@ def kernel_batch(network: Network, probes: Any, values: Mapping[str, Any],
             samples.append(network.with_values(assignment))
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"kernel_batch sample {s} ({assignment}): {exc}") from None
+    taps = checked_delays(samples, plan, [
+        lambda s=s: f"kernel_batch sample {s} ({dict(zip(paths, table[s].tolist()))})"
+        for s in range(len(samples))])
     out = np.empty((len(samples),) + plan.shape)
-    batched = _batchable(network, plan, paths)
-    rest = []
-    for s, net in enumerate(samples):
-        if not batched or opts.resolve(net) != plan.options:
-            rest.append(s)
-    todo = [s for s in range(len(samples)) if s not in set(rest)]
+    batched = batchable(network, plan, paths)
+    # the batched parameters never change how options resolve (g_eff, operating point
+    # and solver follow the network's kind and cells; every rate is set): the plan's
+    # options are every sample's; samples computed one by one resolve their own
+    rest = [] if batched else list(range(len(samples)))
+    todo = sorted(set(range(len(samples))) - set(rest))
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start: start + CHUNK]
-        out[chunk] = _batched_values([samples[s] for s in chunk], plan)
+        out[chunk] = batched_values([samples[s] for s in chunk], plan, taps)
     for s in rest:  # one by one, each validated as compute_kernels validates it
         out[s] = simulate_values(samples[s], prepare_kernels(samples[s], probes, opts))
     coords = {"sample": np.arange(len(samples)), **dict(plan.coords),
@@ -138,6 +150,45 @@ def kernel_batch(network: Network, probes: Any, values: Mapping[str, Any],
              VALUES_DIGEST_ATTR: values_digest(out)}
     return xr.DataArray(out, dims=("sample",) + CORE_DIMS, coords=coords, name=KERNEL_NAME,
                         attrs=attrs)
+
+
+def checked_delays(samples: list[Network], plan: KernelPlan, where: list[Any]
+                   ) -> dict[int, np.ndarray]:
+    """Every sample's delay filters on the plan's lag grid, computed (and so checked:
+    a delay distribution without mass on the lags is refused) before any kernel.
+
+    Parameters
+    ----------
+    samples : list of Network
+        The samples' networks.
+    plan : KernelPlan
+        The computation (its lag grid).
+    where : list of callable
+        Per sample, ``where[s]()`` names it in an error.
+
+    Returns
+    -------
+    dict
+        ``id(distribution)`` -> filter, for :func:`batched_values` (the distributions are
+        held by ``samples``).
+
+    Raises
+    ------
+    ValueError
+        A delay distribution without mass on the lags (the sample and connection named).
+    """
+    taps: dict[int, np.ndarray] = {}
+    memo: dict = {}
+    for s, net in enumerate(samples):
+        for conn in net.connections:
+            if id(conn.delay) in taps:
+                continue
+            try:
+                taps[id(conn.delay)] = delay_taps(conn.delay, plan.grid, memo)
+            except ValueError as err:
+                raise ValueError(f"{where[s]()}: connections['{conn.key}'].delay: "
+                                 f"{err}") from None
+    return taps
 
 
 def _checked_values(network: Network, values: Any) -> tuple[list[str], list[str], np.ndarray]:
@@ -175,65 +226,153 @@ def _checked_values(network: Network, values: Any) -> tuple[list[str], list[str]
     return paths, names, np.column_stack(columns)
 
 
-def _batchable(network: Network, plan: KernelPlan, paths: list[str]) -> bool:
-    """Whether the samples can be computed together: reference averaging, every
-    postsynaptic population on a passive cell without NEURON, and only parameters
-    that change the inputs (not the cells)."""
-    if plan.options.averaging != "reference" or not all(BATCHED.match(p) for p in paths):
+def batchable(network: Network, plan: KernelPlan, paths: list[str]) -> bool:
+    """Whether samples of ``network`` varying ``paths`` can be computed together
+    (:func:`batched_values`): every postsynaptic population on a passive cell the linear
+    solver computes without NEURON (linearisation ``"as-is"`` or ``"passive"``), any
+    averaging and operating point, and only parameters that change the inputs (not the
+    cells): synaptic weights, time constants, reversal potentials, delays, rates.
+
+    Parameters
+    ----------
+    network : Network
+        The base specification.
+    plan : KernelPlan
+        Its computation (:func:`~xkernels.engine.kernels.prepare_kernels`).
+    paths : list of str
+        The canonical parameter paths that vary.
+
+    Returns
+    -------
+    bool
+    """
+    if not all(BATCHED.match(p) for p in paths):
         return False
     for post in plan.Y:
+        if plan.membrane_mode(post, True) not in ("as-is", "passive"):
+            return False
         with build_cell(network, post, plan) as cell:
             if not isinstance(cell, CableCell):
                 return False
     return True
 
 
-def _batched_values(samples: list[Network], plan: KernelPlan) -> np.ndarray:
-    """The kernel values of ``samples`` (shape (n, *plan.shape)), computed together."""
+def batched_values(samples: list[Network], plan: KernelPlan,
+                   taps: dict[int, np.ndarray] | None = None) -> np.ndarray:
+    """The kernel values of ``samples`` (networks differing from the one ``plan`` was
+    prepared for only in the parameters :func:`batchable` accepts), computed together.
+
+    Per postsynaptic population: the synapse counts per segment (and depth node) come
+    from the first sample (the cells and placements are those of every sample); each
+    sample's g_eff leak shift, the mean input's reversal, the membranes (one per sample
+    and depth node, each distinct one decomposed once: :func:`batch_modes`), their
+    steady states (:func:`batch_rest`: conductance-based synapses are linearised there),
+    the volleys' weights and the probe signals of every node's modes
+    (:func:`batch_signals`) are arrays over samples; one batch of FFTs applies the delay
+    distributions.
+
+    Parameters
+    ----------
+    samples : list of Network
+        The samples' validated networks.
+    plan : KernelPlan
+        The computation (options resolved; the same for every sample).
+    taps : dict, optional
+        Delay filters already computed (:func:`checked_delays`), by the identity of the
+        samples' delay distributions; filled with those computed here.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(len(samples), *plan.shape)``; sample ``s`` equals
+        ``simulate_values(samples[s], prepare_kernels(samples[s], ...))`` to rounding.
+    """
     out = np.zeros((len(samples),) + plan.shape)
-    grid = plan.grid
-    X = list(plan.X)
     for j, post in enumerate(plan.Y):
-        base = build_cell(samples[0], post, plan)
-        geometry, memo = base.geometry, plan_memo(base)
-        pop = samples[0].population(post)
-        matrix = cell_probes_matrix(base, plan, pop)
-        vrest = plan.vrest_by_post[post]
-        mode = plan.membrane_mode(post, True)
-        g, weights, taus, filters, sources = [], [], [], [], None
-        for net in samples:
-            inputs = plan_population(net, post, geometry, vrest, plan.options.g_eff, grid,
-                                     memo)
-            cell = base.copy()   # a fresh leak on the cached cable
-            if plan.options.operating_point == "mean-input" and inputs.e_shift is not None:
-                cell.add_leak(inputs.g_shift, inputs.e_shift)
-            else:
-                cell.shift_g_pas(inputs.g_shift)
-            cable = cell.cable()
-            if mode != "as-is" and net.conductance_based:
-                exact = cell.resting_potential(tolerance=0.0)
-                if exact is not None:
-                    v = np.full(cell.nseg, exact)
-                else:  # LinearCable.rest: (G + A) v = G e
-                    G = cable.conductance
-                    v = np.linalg.solve(cable.axial + np.diag(G), G * cable.e)
-                if not (isinstance(vrest, float) and (v == vrest).all()):
-                    inputs = plan_population(net, post, geometry, v, plan.options.g_eff,
-                                             grid, memo)
-            items = inputs.inputs
-            sources = list(items) if sources is None else sources
-            g.append(cable.g.copy())
-            weights.append([items[x].weights for x in sources])
-            taus.append([(items[x].tau1, items[x].tau2) for x in sources])
-            filters.extend(items[x].h_delay for x in sources)
-        if not sources:
-            continue
-        signals = batch_signals(base.cable(), plan.options.dt, np.array(g), matrix,
-                                np.array(weights), np.array(taus), grid.n_response)
-        n, nv = signals.shape[:2]
-        kernels = lin.finish_kernels(signals.reshape((n * nv,) + signals.shape[2:]),
-                                     filters, grid.delay_centre, grid.lags)
-        kernels = kernels.reshape((n, nv) + kernels.shape[1:])
+        sources, kernels = _population_batch(samples, plan, post,
+                                             {} if taps is None else taps)
         for v, source in enumerate(sources):
-            out[:, X.index(source), j] = kernels[:, v]
+            out[:, plan.X.index(source), j] = kernels[:, v]
     return out
+
+
+def _population_batch(samples: list[Network], plan: KernelPlan, post: str,
+                      taps: dict[int, np.ndarray]
+                      ) -> tuple[list[str], np.ndarray]:
+    """The kernels of every input of ``post`` in every sample: (sources, values of shape
+    (n_samples, n_sources, n_channels, n_tau))."""
+    o, grid, first = plan.options, plan.grid, samples[0]
+    cell = build_cell(first, post, plan)
+    pop = first.population(post)
+    geometry, memo, cable = cell.geometry, plan_memo(cell), cell.cable()
+    conns = first.inputs(post)
+    if not conns:
+        return [], np.zeros((len(samples), 0))
+    if o.averaging == "depth":
+        rule = depth_rule(cell, plan, pop)
+        offsets, matrices = [float(x) for x in rule.offsets], rule.matrices
+    else:
+        offsets, matrices = [None], cell_probes_matrix(cell, plan, pop)[None]
+    counts = [input_counts(first, post, geometry, memo, depth=d) for d in offsets]
+    into = [np.stack([c[conn.pre][0] for c in counts]) for conn in conns]    # (N, m) each
+    outward = [np.stack([c[conn.pre][1] for c in counts]) for conn in conns]
+    # every sample's synapses and rates, (S, 1, 1) per connection
+    syn = [[net.connection(conn.pre, post).synapse for conn in conns] for net in samples]
+
+    def column(values: list) -> list[np.ndarray]:
+        table = np.array(values, dtype=float)
+        return [table[:, k, None, None] for k in range(len(conns))]
+
+    weight = column([[x.weight for x in row] for row in syn])
+    tau1 = column([[x.tau1 for x in row] for row in syn])
+    tau2 = column([[x.tau2 for x in row] for row in syn])
+    e_syn = column([[x.e for x in row] for row in syn])
+    S, N, m = len(samples), len(offsets), cable.nseg
+    g, e = np.broadcast_to(cable.g, (S, N, m)), np.broadcast_to(cable.e, (S, N, m))
+    if o.g_eff:
+        rate = column([[net.population(conn.pre).rate or 0.0 for conn in conns]
+                       for net in samples])
+        shifts = [lin.leak_shift(geometry.area, into[k][None], weight[k], tau1[k], tau2[k],
+                                 rate[k]) for k in range(len(conns))]
+        g_shift, e_shift = summed_leak(extrinsic_leak(pop, geometry, memo), shifts, e_syn)
+        g_shift = np.broadcast_to(g_shift, (S, N, m))
+        if o.operating_point == "mean-input":
+            g, e = mixed_leak(g, e, g_shift, e_shift)
+        else:
+            g = g + g_shift
+    g, e = g.reshape(S * N, m), np.broadcast_to(e, (S, N, m)).reshape(S * N, m)
+    rho, inward = _distinct_modes(cable, o.dt, g)
+    v = plan.vrest_by_post[post]
+    if first.conductance_based and plan.membrane_mode(post, True) != "as-is":
+        v = batch_rest(cable, rho, inward, g, e).reshape(S, N, m)
+    inward = inward.reshape(S, N, m, m)
+    # modes -> probe channels per node, and each volley's modal input
+    to_probe = np.matmul(-(matrices @ cable.axial), inward)             # (S, N, ch, m)
+    coefficients = []
+    for k in range(len(conns)):
+        w = lin.segment_weights(weight[k], e_syn[k], v, outward[k][None],
+                                first.conductance_based)
+        c = np.matmul(np.broadcast_to(w, (S, N, m))[:, :, None, :], inward)[:, :, 0]
+        coefficients.append(to_probe * c[:, :, None, :])                   # (S, N, ch, m)
+    signals = batch_signals(                                          # (S, C, ch, T)
+        rho.reshape(S, N * m),
+        np.stack(coefficients, axis=1).transpose(0, 1, 3, 2, 4).reshape(
+            (S, len(conns), matrices.shape[1], N * m)),
+        np.concatenate(tau1, axis=1)[:, :, 0], np.concatenate(tau2, axis=1)[:, :, 0],
+        o.dt, grid.n_response)
+    # by identity first: unswept delays are the same objects in every sample
+    filters = [taps[id(d)] if id(d) in taps else taps.setdefault(
+                   id(d), delay_taps(d, grid, memo))
+               for d in (x.delay for net in samples for x in net.inputs(post))]
+    kernels = lin.finish_kernels(signals.reshape((-1,) + signals.shape[2:]), filters,
+                                 grid.delay_centre, grid.lags)
+    return [conn.pre for conn in conns], kernels.reshape((S, len(conns)) + kernels.shape[1:])
+
+
+def _distinct_modes(cable: Any, dt: float, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`batch_modes` of the rows of ``g``, each distinct membrane decomposed once."""
+    index: dict[bytes, int] = {}
+    which = np.array([index.setdefault(row.tobytes(), len(index)) for row in g])
+    first = np.unique(which, return_index=True)[1]  # first row of each, in index order
+    rho, inward = batch_modes(cable, dt, g[first])
+    return rho[which], inward[which]

@@ -59,6 +59,7 @@ from xkernels.store import (
     write_points,
 )
 from xkernels.store.publish import locked, recover
+from xkernels.sweeps.batch import CHUNK, batchable, batched_values, checked_delays
 from xkernels.sweeps.grid import Axis, grid_points, parse_grid
 from xkernels.sweeps.planning import PointPlan, collect_geometries, geometry_key, plan_points
 from xkernels.sweeps.points import PointBuilder, PointSpec, sweep_hash, sweep_template
@@ -67,7 +68,7 @@ from xkernels.sweeps.superposition import choose_method, linear_cells, run_super
 logger = logging.getLogger(__name__)
 
 #: ``method`` values of :func:`sweep`.
-METHODS = ("auto", "superposition", "simulate")
+METHODS = ("auto", "superposition", "simulate", "linear")
 #: Largest number of points simulated by one task.
 MAX_POINTS_PER_TASK = 8
 
@@ -117,11 +118,12 @@ def sweep(
         (:meth:`KernelOptions.resolve`): the store, its content hash and its
         attributes hold the resolved values.  A ``linearisation`` other than
         ``"as-is"`` and ``operating_point="mean-input"`` (the default on a
-        conductance-based network) simulate every point (the resting state depends on
-        the point).  With ``averaging="depth"`` (the default) the superposition fast
-        path needs a membrane that does not change with depth (no g_eff, or a g_eff
-        leak shift equal at every depth node).  On a current-based network of passive
-        cells the defaults take the fast path.
+        conductance-based network) rule out the superposition (the resting state
+        depends on the point); with ``averaging="depth"`` (the default) it also needs
+        a membrane that does not change with depth (no g_eff, or a g_eff leak shift
+        equal at every depth node).  Passive cells computed by the linear solver then
+        take the batched linear path (``method``), others simulate every point.  On a
+        current-based network of passive cells the defaults take the superposition.
     store : str or path, optional
         Zarr sweep store.  Each finished point is written at once; an existing
         store of the same sweep is resumed (only missing points are computed).  A
@@ -140,9 +142,15 @@ def sweep(
         ``"superposition"`` builds points from per-segment unit responses computed
         once per (Y, membrane state); valid only for linear (passive) membranes
         simulated ``"as-is"``.
-        ``"auto"`` picks the superposition where it is valid and cheaper; where it is
-        not valid (for more than one point) it simulates every point and warns once,
-        naming the options that would make it valid.
+        ``"linear"`` computes the points together with the batched linear solver
+        (:func:`xkernels.kernel_batch`'s path: every postsynaptic cell passive and
+        computed without NEURON, any averaging and operating point; swept synaptic
+        weights, time constants, reversal potentials, delays and rates), in this
+        process.
+        ``"auto"`` picks the superposition where it is valid and cheaper, else the
+        linear path where it applies; otherwise (for more than one point) it simulates
+        every point and warns once, naming the options that would make the
+        superposition valid.
     progress : bool or None
         Show a progress bar (default: when more than 10 tasks run).
     **option_kwargs
@@ -210,7 +218,7 @@ def sweep(
                 logger.info("sweep: all %d points are already in the store", len(specs))
             values_out = None if path is not None else np.empty(template.shape)
             if todo:
-                _compute(runner, plan, template, axes, [indices[k] for k in todo],
+                _compute(runner, network, plan, template, axes, [indices[k] for k in todo],
                          [specs[k] for k in todo], path, values_out, method, progress)
         finally:
             runner.close()
@@ -232,22 +240,39 @@ def _check_store(path: Path, template: xr.DataArray) -> np.ndarray:
     return np.asarray(completed_points(path), dtype=bool)
 
 
-def _compute(runner: Runner, plan: KernelPlan, template: xr.DataArray, axes: Sequence[Axis],
-             indices: Sequence[tuple[int, ...]], specs: Sequence[PointSpec],
-             path: Path | None, values_out: np.ndarray | None, method: str,
-             progress: bool | None) -> None:
+def _compute(runner: Runner, network: Network, plan: KernelPlan, template: xr.DataArray,
+             axes: Sequence[Axis], indices: Sequence[tuple[int, ...]],
+             specs: Sequence[PointSpec], path: Path | None, values_out: np.ndarray | None,
+             method: str, progress: bool | None) -> None:
     """Plan, then compute the points ``specs`` (at grid positions ``indices``) into
     ``values_out`` or the store."""
     geometries = collect_geometries(runner, specs, plan.Y, plan.options.dt)
     _check_solver(plan, specs, geometries)
-    plans = plan_points(specs, geometries, plan)  # validates every point
-    chosen = choose_method(method, plan, plans, geometries)
+    linear = method in ("auto", "linear") and linear_applies(network, plan, axes, specs)
+    if method == "linear" and not linear:
+        raise ValueError("method='linear' needs every postsynaptic cell passive and "
+                         "computed by the linear solver (solver 'linear' or 'auto', "
+                         "linearisation 'as-is' or 'passive') and only synaptic weights, "
+                         "time constants, reversal potentials, delays and rates swept; "
+                         "use method='simulate' or 'auto'")
+    at_rest = plan.options.operating_point == "rest" and all(
+        mode == "as-is" for mode in plan.linearisation.values())
+    if linear and (method == "linear" or not at_rest):  # no superposition to weigh
+        _check_linear_points(specs, geometries, plan)   # validates every point
+        chosen = "linear"
+    else:
+        plans = plan_points(specs, geometries, plan)  # validates every point
+        chosen = choose_method(method, plan, plans, geometries)
+        if chosen == "simulate" and linear:
+            chosen = "linear"
     logger.info("sweep: computing %d of %d points by %s", len(specs),
                 np.prod([a.size for a in axes]), chosen)
     if path is not None:
         create_sweep_store(path, template, exist_ok=True)
     if chosen == "superposition":
         batches = run_superposition(runner, plans, plan, progress=progress)
+    elif chosen == "linear":
+        batches = run_linear(specs, plan)
     else:
         batches = run_simulations(runner, specs, plans, plan.probes,
                                   linear_cells(plan, geometries))
@@ -259,6 +284,68 @@ def _compute(runner: Runner, plan: KernelPlan, template: xr.DataArray, axes: Seq
                 for j, point_values in zip(batch, values):
                     values_out[indices[j]] = point_values
             bar.update(len(batch))
+
+
+def _check_linear_points(specs: Sequence[PointSpec],
+                         geometries: Mapping[tuple, tuple[Any, bool]], plan: KernelPlan) -> None:
+    """Validate the points of the linear path before anything is computed: they differ
+    only in synaptic parameters, delays and rates (:func:`linear_applies`), so the first
+    point's planning checks every placement and Vrest, and each point's delay
+    distributions are checked on the lag grid
+    (:func:`xkernels.sweeps.batch.checked_delays`)."""
+    plan_points(specs[:1], geometries, plan)
+    checked_delays([spec.network for spec in specs], plan,
+                   [lambda spec=spec: f"sweep point {spec.values} is invalid"
+                    for spec in specs])
+
+
+def linear_applies(network: Network, plan: KernelPlan, axes: Sequence[Axis],
+                   specs: Sequence[PointSpec]) -> bool:
+    """Whether the points can be computed together by the batched linear solver
+    (:func:`xkernels.sweeps.batch.batchable`): the swept parameters change only the
+    inputs and every point has the base options.
+
+    Parameters
+    ----------
+    network : Network
+        The base specification.
+    plan : KernelPlan
+        Its computation.
+    axes : sequence of Axis
+        The sweep's axes.
+    specs : sequence of PointSpec
+        The points.
+
+    Returns
+    -------
+    bool
+    """
+    paths = [p.path for axis in axes for p in axis.params]
+    return (all(spec.options == plan.options for spec in specs)
+            and batchable(network, plan, paths))
+
+
+def run_linear(specs: Sequence[PointSpec], plan: KernelPlan
+               ) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Yield batches ``(point numbers, kernels)`` of every point, computed together by
+    the batched linear solver in this process
+    (:func:`xkernels.sweeps.batch.batched_values`).
+
+    Parameters
+    ----------
+    specs : sequence of PointSpec
+        The points (:func:`linear_applies`).
+    plan : KernelPlan
+        The base computation.
+
+    Yields
+    ------
+    tuple
+        ``(point numbers, kernels)``, kernels of shape ``(len(points), *plan.shape)``.
+    """
+    for start in range(0, len(specs), CHUNK):
+        batch = list(range(start, min(start + CHUNK, len(specs))))
+        yield batch, batched_values([specs[k].network for k in batch], plan)
 
 
 def simulate_points(specs: Sequence[PointSpec], probes: Any) -> np.ndarray:
