@@ -123,9 +123,9 @@ def test_points_equal_whole_specifications(net):
         expected = modified(net, {k: v for k, v in values.items() if k != "Vrest"})
         assert spec.network == expected
         # resolved for the point's network: g_eff off, so at rest; passive cells, so
-        # the linear solver
+        # taken as they are, with the linear solver
         assert spec.options == KernelOptions(g_eff=False, Vrest=-60.0, operating_point="rest",
-                                             solver="linear")
+                                             solver="linear", linearisation="as-is")
     assert net == Network.example()  # the base is not modified
 
 

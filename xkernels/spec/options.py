@@ -6,13 +6,15 @@ block of SPEC.json is this object's JSON), :mod:`xkernels.compat`, the stored
 provenance and the cache keys all read it.
 
 The defaults are the accurate kernels: ``averaging="depth"``, ``g_eff="auto"`` (on for a
-conductance-based network) and ``operating_point="auto"`` (``"mean-input"`` wherever
-conductance-based synapses are linearised with g_eff, ``"rest"`` otherwise).
-``averaging="reference", operating_point="rest"`` (with ``g_eff`` as LFPykernels is
-given it) reproduce LFPykernels 0.2.0.  :meth:`KernelOptions.resolve` turns ``"auto"``
-into the concrete values for one network and checks what needs the network (g_eff on a
-current-based network, the rates the mean input needs, the keys of per-population
-``Vrest`` and ``linearisation``); the engine, the stores, the cache keys and the
+conductance-based network), ``operating_point="auto"`` (``"mean-input"`` wherever
+conductance-based synapses are linearised with g_eff, ``"rest"`` otherwise) and
+``linearisation="auto"`` (``"quasi-active"`` for an active membrane or one only known
+once built, ``"as-is"`` for one known passive).
+``averaging="reference", operating_point="rest", linearisation="as-is"`` (with ``g_eff``
+as LFPykernels is given it) reproduce LFPykernels 0.2.0.  :meth:`KernelOptions.resolve`
+turns ``"auto"`` into the concrete values for one network and checks what needs the
+network (g_eff on a current-based network, the rates the mean input needs, the keys of
+per-population ``Vrest`` and ``linearisation``); the engine, the stores, the cache keys and the
 provenance only ever see resolved options.  Errors are one line naming the option, the
 value and what is allowed (TypeError for a wrong type, ValueError for a bad value).
 """
@@ -298,7 +300,12 @@ class KernelOptions(Spec):
         (``averaging="reference"``).
     linearisation : str or dict
         How the membrane of each postsynaptic cell is made linear (one mode, or a dict
-        postsynaptic population -> mode): ``"as-is"`` simulates the cell as specified
+        postsynaptic population -> mode): ``"auto"`` (default) is resolved per
+        population by :meth:`resolve` from the specification alone
+        (:func:`auto_linearisation`: ``"quasi-active"`` for the ``active`` preset and
+        for a membrane only known once built -- a callable biophysics, ``custom_fun``,
+        a ``mechanisms`` folder, a template of the user's own --, ``"as-is"`` for one
+        known passive); ``"as-is"`` simulates the cell as specified
         (LFPykernels' behaviour; exact for passive cells, not a kernel for active ones,
         whose response is not linear in the weights); ``"passive"`` removes every
         mechanism but the leak ``pas``; ``"frozen"`` fixes every membrane conductance at
@@ -361,10 +368,11 @@ class KernelOptions(Spec):
 
     Notes
     -----
-    ``averaging="reference", operating_point="rest"`` (and ``g_eff`` as given to
-    LFPykernels) compute the kernels of LFPykernels 0.2.0; :mod:`xkernels.compat` passes
-    them.  ``"auto"`` values are resolved for a network by :meth:`resolve`: what the
-    kernels, their stores and their cache keys record is the resolved value.
+    ``averaging="reference", operating_point="rest", linearisation="as-is"`` (and
+    ``g_eff`` as given to LFPykernels) compute the kernels of LFPykernels 0.2.0;
+    :mod:`xkernels.compat` passes them.  ``"auto"`` values are resolved for a network
+    by :meth:`resolve`: what the kernels, their stores and their cache keys record is
+    the resolved value.
 
     Examples
     --------
@@ -375,8 +383,10 @@ class KernelOptions(Spec):
     ('depth', 'auto', 'auto')
     >>> from xkernels.spec.network import Network
     >>> resolved = options.resolve(Network.example())     # conductance-based
-    >>> resolved.g_eff, resolved.operating_point
-    (True, 'mean-input')
+    >>> resolved.g_eff, resolved.operating_point, resolved.linearisation
+    (True, 'mean-input', 'as-is')
+    >>> options.resolve(Network.example(active=True)).linearisation
+    'quasi-active'
     >>> options.resolve(Network.microcircuit()).g_eff       # current-based
     False
     >>> options.replace(fir=True) == KernelOptions(tau=5.0, fir=True)
@@ -507,7 +517,8 @@ class KernelOptions(Spec):
         --------
         >>> KernelOptions().resolved
         False
-        >>> KernelOptions(g_eff=False, operating_point="rest", solver="linear").resolved
+        >>> KernelOptions(g_eff=False, operating_point="rest", solver="linear",
+        ...               linearisation="as-is").resolved
         True
         """
         return self.g_eff != AUTO and self.operating_point != AUTO and all(
@@ -519,8 +530,11 @@ class KernelOptions(Spec):
 
         ``g_eff="auto"`` becomes ``network.conductance_based``;
         ``operating_point="auto"`` becomes ``"mean-input"`` where g_eff is on, else
-        ``"rest"``; ``solver="auto"`` becomes ``"linear"`` or ``"neuron"`` per
-        postsynaptic population (:func:`linear_applies`; a dict where they differ).
+        ``"rest"``; ``linearisation="auto"`` becomes ``"quasi-active"`` or ``"as-is"``
+        per postsynaptic population (:func:`auto_linearisation`); ``solver="auto"``
+        becomes ``"linear"`` or ``"neuron"`` per postsynaptic population
+        (:func:`linear_applies`, with the linearisation resolved); a dict where the
+        populations differ.
         Resolved options are returned as they are (after the checks).
 
         Parameters
