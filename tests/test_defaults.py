@@ -244,6 +244,8 @@ def test_active_readme_network_runs_with_no_options(tmp_path, capsys):
     stored = xkernels.open_kernels(tmp_path / "k.zarr")
     np.testing.assert_array_equal(stored.values, H.values)
     assert "auto" not in json.loads(stored.attrs["options"]).values()
+    summary = xkernels.describe(tmp_path / "k.zarr")  # what `xkernels info` prints
+    assert "    linearisation: quasi-active\n" in summary and "auto" not in summary
 
 
 def test_active_cells_as_is_refused_at_the_mean_input_before_anything(tmp_path,
