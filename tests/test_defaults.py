@@ -189,10 +189,71 @@ def test_resolved_defaults_are_the_validated_combination_per_network_kind():
         assert resolved(active, linearisation=mode) == ("depth", True, "mean-input")
 
 
-def test_active_cells_as_is_refused_by_the_defaults_before_anything(tmp_path, simulations):
-    """An active cell taken "as-is" has no resting state under the mean input: the
-    defaults refuse it when the options are resolved, naming the populations and the
-    remedy -- before a kernel or a ground-truth cell is simulated, nothing written."""
+def test_linearisation_auto_resolves_per_membrane_kind():
+    """issue 23, item 5: ``linearisation="auto"`` (the default) is "quasi-active" for a
+    membrane known active from the specification, "as-is" for one known passive, and
+    "quasi-active" for one only known once built (a callable biophysics or custom_fun,
+    a mechanisms folder, a template of the user's own); per population, resolved once."""
+    def modes(network, **given):
+        return KernelOptions(**given).resolve(network).linearisation
+
+    readme, active = Network.example(), Network.example(active=True)
+    assert KernelOptions().linearisation == "auto"
+    assert modes(readme) == "as-is" and modes(active) == "quasi-active"
+    assert modes(Network.microcircuit()) == "as-is"
+    assert modes(current_based(readme)) == "as-is"
+    # the active preset with every voltage-gated conductance off is passive
+    off = {f"populations[{p}].cell.biophysics.{g}": 0.0 for p in "EI"
+           for g in ("gnabar", "gkbar", "gh")}
+    assert modes(active.with_values(off)) == "as-is"
+    # a membrane built by user code: known only once built
+    d = readme.to_dict()
+    d["populations"][0]["cell"]["biophysics"] = "xkernels.engine.biophysics:insert_passive"
+    d["populations"][0]["cell"]["biophysics_args"] = {"g_pas": 3e-4, "e_pas": -65.0}
+    built = Network.from_dict(d)
+    assert modes(built) == {"E": "quasi-active", "I": "as-is"}
+    # explicit modes and per-population "auto" entries
+    assert modes(active, linearisation={"E": "auto", "I": "frozen"}) == \
+        {"E": "quasi-active", "I": "frozen"}
+    assert modes(active, linearisation="as-is", operating_point="rest") == "as-is"
+    assert not KernelOptions(linearisation={"E": "auto", "I": "as-is"}, g_eff=True,
+                             operating_point="rest", solver="neuron").resolved
+
+
+def test_active_readme_network_runs_with_no_options(tmp_path, capsys):
+    """The defaults on the active README network: quasi-active membranes, depth
+    averaging, g_eff and the mean-input operating point (docs/linearisation.md: 27 of
+    28 channels within 12 % of the hybrid ground truth), the same kernels and content
+    hash as those options given explicitly; from the command line with no option flag."""
+    from xkernels.app.cli import main
+    from xkernels.app.files import spec_document
+
+    active = Network.example(active=True)
+    H = xkernels.compute_kernels(active, cdm(), tau=TAU)
+    assert (H.attrs["averaging"], H.attrs["g_eff"], H.attrs["operating_point"]) == \
+        ("depth", True, "mean-input")
+    assert json.loads(H.attrs["linearisation"]) == {"E": "quasi-active", "I": "quasi-active"}
+    explicit = xkernels.compute_kernels(active, cdm(), tau=TAU, linearisation="quasi-active",
+                                        averaging="depth", g_eff=True,
+                                        operating_point="mean-input")
+    np.testing.assert_array_equal(H.values, explicit.values)
+    assert H.attrs["content_hash"] == explicit.attrs["content_hash"]
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(spec_document(active, cdm(), {"tau": TAU})))
+    assert main(["compute", str(spec), "-o", str(tmp_path / "k.zarr"), "-q"]) in (0, None)
+    stored = xkernels.open_kernels(tmp_path / "k.zarr")
+    np.testing.assert_array_equal(stored.values, H.values)
+    assert "auto" not in json.loads(stored.attrs["options"]).values()
+    summary = xkernels.describe(tmp_path / "k.zarr")  # what `xkernels info` prints
+    assert "    linearisation: quasi-active\n" in summary and "auto" not in summary
+
+
+def test_active_cells_as_is_refused_at_the_mean_input_before_anything(tmp_path,
+                                                                      simulations):
+    """An active cell taken "as-is" (explicitly: the default linearisation makes it
+    quasi-active) has no resting state under the mean input: refused when the options
+    are resolved, naming the populations and the remedy -- before a kernel or a
+    ground-truth cell is simulated, nothing written."""
     from xkernels.hybrid import correlated_poisson
 
     active = Network.example(active=True)
@@ -200,18 +261,19 @@ def test_active_cells_as_is_refused_by_the_defaults_before_anything(tmp_path, si
              r"have active membranes.*linearisation='quasi-active'.*"
              r"operating_point='rest'")
     with pytest.raises(ValueError, match=match):
-        xkernels.compute_kernels(active, cdm(), tau=TAU, store=tmp_path / "k.zarr")
+        xkernels.compute_kernels(active, cdm(), tau=TAU, store=tmp_path / "k.zarr",
+                                 linearisation="as-is")
     spikes = correlated_poisson({"E": 8192, "I": 1024}, {"E": 2.5, "I": 5.0}, t_stop=20.0,
                                 seed=1)
     with pytest.raises(ValueError, match=match):
         xkernels.validate(active, spikes, cdm(), t_stop=20.0, transient=5.0,
                           client="sync", progress=False, store=tmp_path / "gt.zarr",
-                          n_cells={"E": 2, "I": 1})
+                          n_cells={"E": 2, "I": 1}, linearisation="as-is")
     with pytest.raises(ValueError, match=r"populations \['E'\] have active"):
         KernelOptions(linearisation={"E": "as-is", "I": "frozen"}).resolve(active)
     assert simulations["n"] == 0 and not list(tmp_path.iterdir())
-    # LFPykernels' operating point keeps the cells as they are
-    rest = KernelOptions(operating_point="rest").resolve(active)
+    # LFPykernels' operating point keeps the cells as they are when asked to
+    rest = KernelOptions(operating_point="rest", linearisation="as-is").resolve(active)
     assert (rest.g_eff, rest.operating_point, rest.linearisation) == (True, "rest", "as-is")
 
 

@@ -208,7 +208,7 @@ def test_network_api_matches_reference_for_all_pairs(mechanisms_loaded):
               "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
     H = xkernels.compute_kernels(net, probes, dt=2 ** -4, tau=50, t_X=500, Vrest=-65.0,
                                  g_eff=True, averaging="reference", operating_point="rest",
-                                 solver="linear")
+                                 linearisation="as-is", solver="linear")
     assert H.dims == ("X", "Y", "probe_channel", "tau")
     for Y in ("E", "I"):
         reference = lfpykernels.KernelApprox(**readme_arguments(Y))
@@ -300,7 +300,8 @@ def test_network_api_at_non_dyadic_dt(dt, tau, mechanisms_loaded, monkeypatch):
     H = xkernels.compute_kernels(Network.example(),
                                  {"cdm": xkernels.CurrentDipoleMomentZ(cell=None)},
                                  dt=dt, tau=tau, t_X=t_X, Vrest=-65.0, g_eff=True,
-                                 averaging="reference", operating_point="rest")
+                                 averaging="reference", operating_point="rest",
+                                 linearisation="as-is")
     assert H.sizes["tau"] == 2 * n + 1
     np.testing.assert_allclose(H.tau.values, np.arange(-n, n + 1) * dt, rtol=0, atol=1e-9)
     low, high = AS_SHIPPED_NON_DYADIC[dt]

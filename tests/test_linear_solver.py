@@ -114,12 +114,13 @@ def test_cable_response_matches_neuron_to_rounding(mechanisms_loaded):
 def test_linear_refused_for_active_as_is(mechanisms_loaded):
     network = xkernels.Network.example(active=True)
     plan = prepare_kernels(network, _probes(), xkernels.KernelOptions(
-        tau=5.0, solver="linear", operating_point="rest", averaging="reference"))
+        tau=5.0, solver="linear", operating_point="rest", averaging="reference",
+        linearisation="as-is"))
     with pytest.raises(ValueError, match=r"solver='linear'.*population 'E'.*mechanism"):
         simulate_kernels(network, plan)
     # "auto" takes NEURON there
     auto = simulate_kernels(network, prepare_kernels(network, _probes(), xkernels.KernelOptions(
-        tau=5.0, operating_point="rest", averaging="reference")))
+        tau=5.0, operating_point="rest", averaging="reference", linearisation="as-is")))
     assert np.isfinite(auto.values).all()
 
 
@@ -195,7 +196,8 @@ def test_sweep_refuses_linear_for_active_as_is_before_writing(tmp_path, mechanis
         xkernels.sweep(xkernels.Network.example(active=True),
                        {"connections[E->E].synapse.weight": [1e-4, 2e-4]}, _probes(),
                        tau=5.0, solver="linear", client="sync", progress=False,
-                       store=store, operating_point="rest", averaging="reference")
+                       store=store, operating_point="rest", averaging="reference",
+                       linearisation="as-is")
     assert not store.exists()
 
 

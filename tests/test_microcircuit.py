@@ -127,7 +127,7 @@ def kernels(net):
               "cdm": xk.CurrentDipoleMomentZ(cell=None)}
     # LFPykernels' approximation (test_kernels_match_reference compares with it)
     return xk.compute_kernels(net, probes, averaging="reference", operating_point="rest",
-                              **OPTIONS)
+                              linearisation="as-is", **OPTIONS)
 
 
 def test_kernels_all_pairs(net, kernels):

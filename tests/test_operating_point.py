@@ -247,8 +247,8 @@ def test_mean_input_needs_conductance_based_synapses(network):
 def test_active_cell_as_is_is_refused(network):
     active = with_active_E(network)
     with pytest.raises(ValueError, match="taken as they are \\(linearisation 'as-is'\\)"):
-        xkernels.compute_kernels(active, probes(), tau=TAU,
-                                       operating_point="mean-input")
+        xkernels.compute_kernels(active, probes(), tau=TAU, linearisation="as-is",
+                                 operating_point="mean-input")
 
 
 def test_active_cell_linearised_around_its_mean_input_state(network):

@@ -32,7 +32,8 @@ def test_frozen_equal_and_hashable_by_value():
     ({"seed": -1}, ValueError, "seed must be an integer >= 0, got -1"),
     ({"Vrest": {"E": -65.0, "I": "low"}}, TypeError, "Vrest['I'] must be a real number"),
     ({"linearisation": {"E": "frozen", "I": "hot"}}, ValueError,
-     "linearisation['I'] must be one of ['as-is', 'passive', 'frozen', 'quasi-active']"),
+     "linearisation['I'] must be one of ['auto', 'as-is', 'passive', 'frozen', "
+     "'quasi-active']"),
 ])
 def test_bad_options_are_one_line_errors_everywhere(kwargs, exc, message, tmp_path):
     with pytest.raises(exc) as info:
@@ -52,7 +53,8 @@ def test_options_object_keywords_and_provenance():
     # the options as computed: "auto" resolved for the network (g_eff off: at rest;
     # passive cells: the linear solver)
     assert KernelOptions.model_validate_json(H.attrs["options"]) == \
-        options.replace(fir=True, operating_point="rest", solver="linear")
+        options.replace(fir=True, operating_point="rest", solver="linear",
+                        linearisation="as-is")
     same = xkernels.compute_kernels(Network.example(), cdm(), tau=2.0, g_eff=False, fir=True)
     np.testing.assert_array_equal(H.values, same.values)
     assert H.attrs["content_hash"] == same.attrs["content_hash"]

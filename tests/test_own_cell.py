@@ -33,7 +33,7 @@ from xkernels.spec import Network
 OWN = Path(__file__).resolve().parents[1] / "docs" / "examples" / "own_cell"
 SWC = OWN / "pyramidal.swc"
 MODS = OWN / "mod"
-EXPLICIT = {"averaging": "reference", "operating_point": "rest"}
+EXPLICIT = {"averaging": "reference", "operating_point": "rest", "linearisation": "as-is"}
 
 #: An empty template to load the SWC into, as lfpykernels needs one (the sections
 #: Import3d creates for SWC types 1, 3, 4 and the lists it fills for types 1-4).
@@ -315,7 +315,7 @@ def test_own_mechanisms_load_beside_ours(tmp_path, mechanisms_loaded):
     net = own_network({"morphology": str(SWC), "params": {"Ra": 150.0},
                        "mechanisms": str(MODS), "biophysics": "test_own_cell:split_leak"})
     H = xkernels.compute_kernels(net, cdm(), tau=5.0, Vrest=-65.0, g_eff=False,
-                                 linearisation="frozen", **EXPLICIT)
+                                 **{**EXPLICIT, "linearisation": "frozen"})
     assert hasattr(h, "ownleak") and hasattr(h, "ownm") and hasattr(h, "Exp2SynI")
     assert mechanisms.load_user_mechanisms(MODS) is None  # once per content
     copy = tmp_path / "copy"

@@ -123,9 +123,9 @@ def test_points_equal_whole_specifications(net):
         expected = modified(net, {k: v for k, v in values.items() if k != "Vrest"})
         assert spec.network == expected
         # resolved for the point's network: g_eff off, so at rest; passive cells, so
-        # the linear solver
+        # taken as they are, with the linear solver
         assert spec.options == KernelOptions(g_eff=False, Vrest=-60.0, operating_point="rest",
-                                             solver="linear")
+                                             solver="linear", linearisation="as-is")
     assert net == Network.example()  # the base is not modified
 
 
@@ -261,9 +261,10 @@ def test_nonlinear_membrane_is_never_superposed(net, caplog):
     grid = {DELAY_EE: [1.0, 1.5, 2.0, 2.5]}
     with pytest.raises(ValueError, match="needs linear"):
         sweep(hh, grid, make_probes(), tau=TAU, t_X=20.0, g_eff=False, client="sync",
-              method="superposition")
+              method="superposition", linearisation="as-is")
     with caplog.at_level(logging.INFO, logger="xkernels.sweeps"):
-        sweep(hh, grid, make_probes(), tau=TAU, t_X=20.0, g_eff=False, client="sync")
+        sweep(hh, grid, make_probes(), tau=TAU, t_X=20.0, g_eff=False, client="sync",
+              linearisation="as-is")
     assert "by simulate" in caplog.text
 
 

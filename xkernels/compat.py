@@ -338,7 +338,8 @@ class KernelApprox:
             raise TypeError(f"probes must be a non-empty list of lfpykit models, got {probes!r}")
         names = {f"p{i}": probe for i, probe in enumerate(probes)}
         options = KernelOptions(dt=dt, tau=tau, t_X=t_X, Vrest=Vrest, g_eff=g_eff, fir=fir,
-                                averaging="reference", operating_point="rest")
+                                averaging="reference", operating_point="rest",
+                                linearisation="as-is")
         definitions = probe_definitions(names)
         # probes without a definition are recomputed, never served from the cache
         key = None if undescribed(definitions) else content_hash(

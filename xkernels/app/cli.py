@@ -394,9 +394,11 @@ def _add_kernel_options(parser: argparse.ArgumentParser) -> None:
     from xkernels.spec.options import AVERAGING_MODES, LINEARISATIONS, OPERATING_POINTS, SOLVERS
 
     parser.add_argument("--linearisation", choices=LINEARISATIONS, default=None,
-                        help="membrane linearisation of every postsynaptic cell (replaces "
-                             "the option in SPEC.json; per population: a dict there); "
-                             "default: SPEC.json's, else as-is")
+                        help="membrane linearisation of every postsynaptic cell: 'auto' "
+                             "(quasi-active for an active or user-built membrane, as-is for "
+                             "one known passive), as-is, passive, frozen or quasi-active; "
+                             "replaces the option in SPEC.json (per population: a dict "
+                             "there); default: SPEC.json's, else auto")
     parser.add_argument("--operating-point", choices=OPERATING_POINTS, default=None,
                         help="where conductance-based synapses are linearised: 'rest' "
                              "(Vrest, as LFPykernels), 'mean-input' (the per-segment "

@@ -6,13 +6,15 @@ block of SPEC.json is this object's JSON), :mod:`xkernels.compat`, the stored
 provenance and the cache keys all read it.
 
 The defaults are the accurate kernels: ``averaging="depth"``, ``g_eff="auto"`` (on for a
-conductance-based network) and ``operating_point="auto"`` (``"mean-input"`` wherever
-conductance-based synapses are linearised with g_eff, ``"rest"`` otherwise).
-``averaging="reference", operating_point="rest"`` (with ``g_eff`` as LFPykernels is
-given it) reproduce LFPykernels 0.2.0.  :meth:`KernelOptions.resolve` turns ``"auto"``
-into the concrete values for one network and checks what needs the network (g_eff on a
-current-based network, the rates the mean input needs, the keys of per-population
-``Vrest`` and ``linearisation``); the engine, the stores, the cache keys and the
+conductance-based network), ``operating_point="auto"`` (``"mean-input"`` wherever
+conductance-based synapses are linearised with g_eff, ``"rest"`` otherwise) and
+``linearisation="auto"`` (``"quasi-active"`` for an active membrane or one only known
+once built, ``"as-is"`` for one known passive).
+``averaging="reference", operating_point="rest", linearisation="as-is"`` (with ``g_eff``
+as LFPykernels is given it) reproduce LFPykernels 0.2.0.  :meth:`KernelOptions.resolve`
+turns ``"auto"`` into the concrete values for one network and checks what needs the
+network (g_eff on a current-based network, the rates the mean input needs, the keys of
+per-population ``Vrest`` and ``linearisation``); the engine, the stores, the cache keys and the
 provenance only ever see resolved options.  Errors are one line naming the option, the
 value and what is allowed (TypeError for a wrong type, ValueError for a bad value).
 """
@@ -35,16 +37,18 @@ from xkernels.checks import (
     fail,
 )
 from xkernels.spec.base import Real, Spec, checked
+from xkernels.spec.presets import CELLS_DIR
 
 if TYPE_CHECKING:
     from xkernels.spec.network import Network
 
-Linearisation = Literal["as-is", "passive", "frozen", "quasi-active"]
+Linearisation = Literal["auto", "as-is", "passive", "frozen", "quasi-active"]
 OperatingPoint = Literal["rest", "mean-input", "auto"]
 Averaging = Literal["reference", "depth"]
 Solver = Literal["auto", "neuron", "linear"]
 #: Membrane linearisation modes (see :mod:`xkernels.engine.membrane`); ``"as-is"``
-#: simulates the cell as specified (LFPykernels' behaviour).
+#: simulates the cell as specified (LFPykernels' behaviour); ``"auto"`` (the default) is
+#: resolved per postsynaptic population by :func:`auto_linearisation`.
 LINEARISATIONS: tuple[str, ...] = get_args(Linearisation)
 #: Operating points of conductance-based synapses: ``"rest"`` linearises them around
 #: ``Vrest`` (or the resting state a linearisation finds; LFPykernels' behaviour),
@@ -160,6 +164,84 @@ def linear_applies(mode: str, cell: Any) -> bool:
         and not cell.params.get("custom_fun")
 
 
+def embedded_template(cell: Any) -> bool:
+    """Whether a cell's template is known to insert no mechanism: none given (a
+    morphology file alone) or the template of xkernels' embedded cells.
+
+    Parameters
+    ----------
+    cell : CellSpec
+        A population's cell.
+
+    Examples
+    --------
+    >>> from xkernels.spec.network import Network
+    >>> embedded_template(Network.example().population("E").cell)
+    True
+    """
+    return cell.templatefile is None or \
+        cell.resolve("templatefile").parent == CELLS_DIR.resolve()
+
+
+def passive_spec(cell: Any) -> bool:
+    """Whether a cell's membrane is known passive from its specification alone: the
+    ``passive`` biophysics preset, or the ``active`` preset with every voltage-gated
+    conductance (Na, K, h) 0; no ``custom_fun``, no folder of the user's own NMODL
+    (``mechanisms``) and no template of the user's own (only the embedded cells'
+    templates, which insert no mechanism, are known without building the cell).
+
+    Parameters
+    ----------
+    cell : CellSpec
+        A population's cell.
+
+    Examples
+    --------
+    >>> from xkernels.spec.network import Network
+    >>> passive_spec(Network.example().population("E").cell)
+    True
+    >>> passive_spec(Network.example(active=True).population("E").cell)
+    False
+    """
+    bio = cell.biophysics
+    if not isinstance(bio, Mapping) or cell.params.get("custom_fun") \
+            or cell.mechanisms is not None or not embedded_template(cell):
+        return False
+    return bio.get("name") == "passive" or (bio.get("name") == "active"
+                                             and not active_preset(cell))
+
+
+def auto_linearisation(cell: Any) -> str:
+    """What ``linearisation="auto"`` is for a population's cell, from its specification:
+    ``"quasi-active"`` for an active membrane (:func:`active_preset`; the most accurate
+    against the hybrid ground truth, docs/linearisation.md), ``"as-is"`` for a membrane
+    known passive (:func:`passive_spec`: exact, LFPykernels' behaviour), and
+    ``"quasi-active"`` for a membrane only known once the cell is built (a callable
+    biophysics, ``custom_fun``, a ``mechanisms`` folder or a template of the user's own):
+    on a passive membrane it computes the passive cable's kernels (to ~1e-12 relative
+    with ``solver="linear"``), on an active one the accurate linearisation.
+
+    Parameters
+    ----------
+    cell : CellSpec
+        A population's cell.
+
+    Returns
+    -------
+    str
+        ``"as-is"`` or ``"quasi-active"``.
+
+    Examples
+    --------
+    >>> from xkernels.spec.network import Network
+    >>> auto_linearisation(Network.example().population("E").cell)
+    'as-is'
+    >>> auto_linearisation(Network.example(active=True).population("E").cell)
+    'quasi-active'
+    """
+    return "as-is" if passive_spec(cell) else "quasi-active"
+
+
 def active_preset(cell: Any) -> bool:
     """Whether a cell has the ``active`` biophysics preset with a voltage-gated channel
     (Na, K or h conductance > 0): an active membrane known from the specification alone
@@ -218,7 +300,12 @@ class KernelOptions(Spec):
         (``averaging="reference"``).
     linearisation : str or dict
         How the membrane of each postsynaptic cell is made linear (one mode, or a dict
-        postsynaptic population -> mode): ``"as-is"`` simulates the cell as specified
+        postsynaptic population -> mode): ``"auto"`` (default) is resolved per
+        population by :meth:`resolve` from the specification alone
+        (:func:`auto_linearisation`: ``"quasi-active"`` for the ``active`` preset and
+        for a membrane only known once built -- a callable biophysics, ``custom_fun``,
+        a ``mechanisms`` folder, a template of the user's own --, ``"as-is"`` for one
+        known passive); ``"as-is"`` simulates the cell as specified
         (LFPykernels' behaviour; exact for passive cells, not a kernel for active ones,
         whose response is not linear in the weights); ``"passive"`` removes every
         mechanism but the leak ``pas``; ``"frozen"`` fixes every membrane conductance at
@@ -281,10 +368,11 @@ class KernelOptions(Spec):
 
     Notes
     -----
-    ``averaging="reference", operating_point="rest"`` (and ``g_eff`` as given to
-    LFPykernels) compute the kernels of LFPykernels 0.2.0; :mod:`xkernels.compat` passes
-    them.  ``"auto"`` values are resolved for a network by :meth:`resolve`: what the
-    kernels, their stores and their cache keys record is the resolved value.
+    ``averaging="reference", operating_point="rest", linearisation="as-is"`` (and
+    ``g_eff`` as given to LFPykernels) compute the kernels of LFPykernels 0.2.0;
+    :mod:`xkernels.compat` passes them.  ``"auto"`` values are resolved for a network
+    by :meth:`resolve`: what the kernels, their stores and their cache keys record is
+    the resolved value.
 
     Examples
     --------
@@ -295,8 +383,10 @@ class KernelOptions(Spec):
     ('depth', 'auto', 'auto')
     >>> from xkernels.spec.network import Network
     >>> resolved = options.resolve(Network.example())     # conductance-based
-    >>> resolved.g_eff, resolved.operating_point
-    (True, 'mean-input')
+    >>> resolved.g_eff, resolved.operating_point, resolved.linearisation
+    (True, 'mean-input', 'as-is')
+    >>> options.resolve(Network.example(active=True)).linearisation
+    'quasi-active'
     >>> options.resolve(Network.microcircuit()).g_eff       # current-based
     False
     >>> options.replace(fir=True) == KernelOptions(tau=5.0, fir=True)
@@ -317,7 +407,7 @@ class KernelOptions(Spec):
     n_positions: Annotated[int, checked(check_int, minimum=1)] = 2000
     seed: Annotated[int, checked(check_int, minimum=0)] = 1234
     linearisation: Annotated[Linearisation | dict[str, Linearisation],
-                             checked(_linearisation)] = "as-is"
+                             checked(_linearisation)] = AUTO
     averaging: Annotated[Averaging, checked(check_choice, allowed=AVERAGING_MODES)] = \
         "depth"
     depth_nodes: Annotated[int, checked(check_int, minimum=1)] = 5
@@ -427,19 +517,24 @@ class KernelOptions(Spec):
         --------
         >>> KernelOptions().resolved
         False
-        >>> KernelOptions(g_eff=False, operating_point="rest", solver="linear").resolved
+        >>> KernelOptions(g_eff=False, operating_point="rest", solver="linear",
+        ...               linearisation="as-is").resolved
         True
         """
-        return self.g_eff != AUTO and self.operating_point != AUTO and self.solver != AUTO \
-            and not (isinstance(self.solver, Mapping) and AUTO in self.solver.values())
+        return self.g_eff != AUTO and self.operating_point != AUTO and all(
+            value != AUTO and not (isinstance(value, Mapping) and AUTO in value.values())
+            for value in (self.solver, self.linearisation))
 
     def resolve(self, network: Network) -> KernelOptions:
         """The concrete options for ``network``, checked against it.
 
         ``g_eff="auto"`` becomes ``network.conductance_based``;
         ``operating_point="auto"`` becomes ``"mean-input"`` where g_eff is on, else
-        ``"rest"``; ``solver="auto"`` becomes ``"linear"`` or ``"neuron"`` per
-        postsynaptic population (:func:`linear_applies`; a dict where they differ).
+        ``"rest"``; ``linearisation="auto"`` becomes ``"quasi-active"`` or ``"as-is"``
+        per postsynaptic population (:func:`auto_linearisation`); ``solver="auto"``
+        becomes ``"linear"`` or ``"neuron"`` per postsynaptic population
+        (:func:`linear_applies`, with the linearisation resolved); a dict where the
+        populations differ.
         Resolved options are returned as they are (after the checks).
 
         Parameters
@@ -505,17 +600,30 @@ class KernelOptions(Spec):
             raise ValueError("operating_point='mean-input' requires a conductance-based "
                              "network (network.conductance_based is False: current-based "
                              f"synapses have no operating point); pass {AUTO!r} or 'rest'")
-        solver = self._resolve_solver(network)
-        resolved = self if (g_eff, point, solver) == (self.g_eff, self.operating_point,
-                                                      self.solver) else \
-            self.replace(g_eff=g_eff, operating_point=point, solver=solver)
+        linearisation = self._resolve_linearisation(network)
+        solver = self.replace(linearisation=linearisation)._resolve_solver(network)
+        changes = {key: value for key, value in (
+            ("g_eff", g_eff), ("operating_point", point), ("linearisation", linearisation),
+            ("solver", solver)) if value != getattr(self, key)}
+        resolved = self.replace(**changes) if changes else self
         resolved._check(network, chosen="" if self.operating_point != AUTO else
                         " (what 'auto' is on a conductance-based network)")
         return resolved
 
+    def _resolve_linearisation(self, network: Network) -> str | dict[str, str]:
+        """``linearisation`` with ``"auto"`` replaced per postsynaptic population
+        (:func:`auto_linearisation`): one value when all agree, else a dict."""
+        post = list(network.postsynaptic)
+        modes = self.modes(post)
+        chosen = {name: auto_linearisation(network.population(name).cell)
+                  if mode == AUTO else mode for name, mode in modes.items()}
+        values = set(chosen.values())
+        return values.pop() if len(values) == 1 else chosen
+
     def _resolve_solver(self, network: Network) -> str | dict[str, str]:
         """``solver`` with ``"auto"`` replaced per postsynaptic population
-        (:func:`linear_applies`): one value when all agree, else a dict."""
+        (:func:`linear_applies`; the linearisation resolved): one value when all agree,
+        else a dict."""
         post = list(network.postsynaptic)
         if isinstance(self.solver, Mapping):
             _entries("solver", self.solver, post)
