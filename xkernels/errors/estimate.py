@@ -424,7 +424,7 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
         Conductance-based networks only: cells per postsynaptic population simulated
         with real conductance synapses to measure the nonlinearity
         (:mod:`xkernels.errors.nonlinearity`; default
-        :data:`~xkernels.errors.nonlinearity.DEFAULT_SAMPLE` = 16 or the population's
+        ``DEFAULT_SAMPLE`` = 16 or the population's
         size if smaller; at least 2; 0: none,
         the linear estimate).  Ignored for current-based networks (nothing simulated).
     ext : {"auto", "mean", "leak", "poisson", "none"}

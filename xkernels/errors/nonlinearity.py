@@ -9,17 +9,17 @@ residual).  Both are measured here, on a few postsynaptic cells simulated as the
 hybrid scheme does (:func:`xkernels.hybrid.simulate`):
 
 1. ``m`` cells of every postsynaptic population Y (seeded, drawn as
-   :func:`xkernels.hybrid.wiring.select_cells` draws a subsample) are placed and wired
-   exactly as in the hybrid scheme (:func:`~xkernels.hybrid.wiring.wire_cell`, the
+   ``xkernels.hybrid.wiring.select_cells`` draws a subsample) are placed and wired
+   exactly as in the hybrid scheme (``wire_cell``, the
    same seed gives the same cells as the ground truth), driven by the given spikes and
    simulated by NEURON with real ``Exp2Syn`` conductances
-   (:class:`~xkernels.engine.network_cell.NetworkCell`) from one kernel length before
+   (``NetworkCell``) from one kernel length before
    the window (at most :data:`MAX_SPAN` of it): their membrane currents, mapped to the
    signals ``v_j(t)`` (every probe channel at the cell's own position);
 2. each cell's own *linear* prediction, per presynaptic population X:
    ``l_jX(t) = Σ_synapses a_s M_j G_s(t - t_event)``, the same per-segment unit
    responses ``G_s`` and linearised peak currents ``a_s`` as the single-cell kernel
-   ensemble (:func:`~xkernels.errors.ensemble.segment_responses`), superposed over the
+   ensemble (``xkernels.errors.ensemble.segment_responses``), superposed over the
    same events;
 3. per channel, gains ``g_XY`` by least squares over the ``m`` cells of Y,
    ``v_j ≈ Σ_X g_XY l_jX``, and the residual ``r_j = v_j - Σ_X g_XY l_jX``.
@@ -162,7 +162,7 @@ def linear_signal(groups: list, segments: np.ndarray,
     Parameters
     ----------
     groups : list of SynapseGroups
-        The cell's wiring (:func:`~xkernels.hybrid.wiring.wire_cell`).
+        The cell's wiring (``wire_cell``).
     segments : ndarray
         The segments (sorted) with unit responses: every segment of ``groups``.
     responses : mapping of str to (G, a)
