@@ -195,6 +195,15 @@ def simulations(monkeypatch):
     return counter
 
 
+def laminar_probes() -> dict:
+    """A 7-contact laminar LFP (z 1000 .. -200 µm) and the z current dipole moment: the
+    probes of the solver-equivalence tests (linear and quasi-active solver)."""
+    import xkernels
+    return {"lfp": xkernels.GaussCylinderPotential(
+                cell=None, z=np.linspace(1000.0, -200.0, 7), sigma=0.3, R=150.0, sigma_z=75.0),
+            "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
+
+
 def worst_channel_deviation(a, b) -> float:
     """Largest |a - b| per probe channel (axis 2) relative to that channel's peak in
     ``b`` (channels with a zero peak skipped)."""

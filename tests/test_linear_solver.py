@@ -13,23 +13,18 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import worst_channel_deviation
+from conftest import laminar_probes, worst_channel_deviation
 
 import xkernels
 from xkernels.engine import prepare_kernels, simulate_kernels
 
 EXACT = 1e-9
-GCP = {"z": np.linspace(1000.0, -200.0, 7), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
-
-
-def _probes():
-    return {"lfp": xkernels.GaussCylinderPotential(cell=None, **GCP),
-            "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
 
 
 def _kernels(network, solver, **options):
     options = {"tau": 20.0, "averaging": "reference", "operating_point": "rest", **options}
-    plan = prepare_kernels(network, _probes(), xkernels.KernelOptions(solver=solver, **options))
+    plan = prepare_kernels(network, laminar_probes(),
+                           xkernels.KernelOptions(solver=solver, **options))
     return simulate_kernels(network, plan)
 
 
@@ -113,13 +108,14 @@ def test_cable_response_matches_neuron_to_rounding(mechanisms_loaded):
 
 def test_linear_refused_for_active_as_is(mechanisms_loaded):
     network = xkernels.Network.example(active=True)
-    plan = prepare_kernels(network, _probes(), xkernels.KernelOptions(
+    plan = prepare_kernels(network, laminar_probes(), xkernels.KernelOptions(
         tau=5.0, solver="linear", operating_point="rest", averaging="reference",
         linearisation="as-is"))
     with pytest.raises(ValueError, match=r"solver='linear'.*population 'E'.*mechanism"):
         simulate_kernels(network, plan)
     # "auto" takes NEURON there
-    auto = simulate_kernels(network, prepare_kernels(network, _probes(), xkernels.KernelOptions(
+    auto = simulate_kernels(network, prepare_kernels(
+        network, laminar_probes(), xkernels.KernelOptions(
         tau=5.0, operating_point="rest", averaging="reference", linearisation="as-is")))
     assert np.isfinite(auto.values).all()
 
@@ -143,7 +139,7 @@ def test_unstable_membrane_refused(solver, mechanisms_loaded):
     for pop in spec["populations"]:
         pop["cell"]["biophysics"] = _negative_leak
     network = xkernels.Network.from_dict(spec)
-    plan = prepare_kernels(network, _probes(), xkernels.KernelOptions(
+    plan = prepare_kernels(network, laminar_probes(), xkernels.KernelOptions(
         tau=5.0, g_eff=False, solver=solver, linearisation="passive", averaging="reference"))
     with pytest.raises(ValueError, match=r"population 'E'.*unstable.*-0\.0001 S/cm²"):
         simulate_kernels(network, plan)
@@ -151,8 +147,8 @@ def test_unstable_membrane_refused(solver, mechanisms_loaded):
 
 def test_solver_in_provenance_and_hash():
     network = xkernels.Network.example()
-    a = prepare_kernels(network, _probes(), xkernels.KernelOptions(solver="neuron"))
-    b = prepare_kernels(network, _probes(), xkernels.KernelOptions(solver="linear"))
+    a = prepare_kernels(network, laminar_probes(), xkernels.KernelOptions(solver="neuron"))
+    b = prepare_kernels(network, laminar_probes(), xkernels.KernelOptions(solver="linear"))
     assert a.digest != b.digest
     assert '"solver":"linear"' in b.attrs["options"]
 
@@ -180,7 +176,7 @@ def test_sweep_of_tau2_and_rate_equals_neuron(mechanisms_loaded):
     tau2 = [1.5, 3.0]
     rate = [1.0, 8.0]
     S = xkernels.sweep(network, {"connections[E->E].synapse.tau2": tau2,
-                                 "populations[E].rate": rate}, _probes(),
+                                 "populations[E].rate": rate}, laminar_probes(),
                        client="sync", progress=False, **options)
     for i, j in [(0, 1), (1, 0)]:
         point = network.with_values({"connections[E->E].synapse.tau2": tau2[i],
@@ -194,7 +190,7 @@ def test_sweep_refuses_linear_for_active_as_is_before_writing(tmp_path, mechanis
     store = tmp_path / "s.zarr"
     with pytest.raises(ValueError, match=r"solver='linear'.*population 'E'.*nonlinear"):
         xkernels.sweep(xkernels.Network.example(active=True),
-                       {"connections[E->E].synapse.weight": [1e-4, 2e-4]}, _probes(),
+                       {"connections[E->E].synapse.weight": [1e-4, 2e-4]}, laminar_probes(),
                        tau=5.0, solver="linear", client="sync", progress=False,
                        store=store, operating_point="rest", averaging="reference",
                        linearisation="as-is")

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import own_cell_network, readme_arguments, worst_channel_deviation
+from conftest import laminar_probes, own_cell_network, readme_arguments, worst_channel_deviation
 
 import xkernels
 from xkernels.engine import membrane as mem
@@ -26,18 +26,13 @@ from xkernels.engine.cells import LinearisedCell
 from xkernels.engine.quasi_active_cable import QuasiActiveSolver, SteppedQuasiActive
 
 EXACT = 1e-9
-GCP = {"z": np.linspace(1000.0, -200.0, 7), "sigma": 0.3, "R": 150.0, "sigma_z": 75.0}
-
-
-def _probes():
-    return {"lfp": xkernels.GaussCylinderPotential(cell=None, **GCP),
-            "cdm": xkernels.CurrentDipoleMomentZ(cell=None)}
 
 
 def _kernels(network, solver, **options):
     options = {"tau": 10.0, "averaging": "reference", "operating_point": "rest",
                "linearisation": "quasi-active", **options}
-    plan = prepare_kernels(network, _probes(), xkernels.KernelOptions(solver=solver, **options))
+    plan = prepare_kernels(network, laminar_probes(),
+                           xkernels.KernelOptions(solver=solver, **options))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return simulate_kernels(network, plan)
@@ -172,7 +167,7 @@ def test_unstable_quasi_active_membrane_refused(solver, mechanisms_loaded):
     reversal) is refused before any kernel, with the pole outside the unit circle
     (solver="neuron" integrates it as asked: the oracle)."""
     network = _with_cell(_negative_leak, v_init=-65.0)
-    plan = prepare_kernels(network, _probes(), xkernels.KernelOptions(
+    plan = prepare_kernels(network, laminar_probes(), xkernels.KernelOptions(
         tau=5.0, g_eff=False, solver=solver, linearisation="quasi-active",
         averaging="reference"))
     with pytest.raises(ValueError, match=r"population 'E'.*unstable.*-0\.0001 S/cm².*"
@@ -204,7 +199,7 @@ def test_extracellular_refused_by_the_linear_solver(mechanisms_loaded):
 
 def test_auto_takes_the_linear_solver(mechanisms_loaded):
     network = xkernels.Network.example(active=True)
-    plan = prepare_kernels(network, _probes(), xkernels.KernelOptions(
+    plan = prepare_kernels(network, laminar_probes(), xkernels.KernelOptions(
         tau=5.0, linearisation="quasi-active", averaging="reference"))
     assert plan.options.solver == "linear"
     with warnings.catch_warnings():
