@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 from scipy.signal import fftconvolve
+from scipy.special import ndtri
+from scipy.stats import qmc
 
 from xkernels.engine import linearisation as lin
 from xkernels.engine.cells import Geometry, LinearisedCell
@@ -41,8 +43,8 @@ from xkernels.engine.kernels import prepare_population
 from xkernels.engine.membrane import linearised
 from xkernels.engine.plans import KernelPlan
 from xkernels.hybrid.ground_truth import cell_matrix
-from xkernels.hybrid.wiring import draw_delays, draw_position, multapse_table, population_key
-from xkernels.spec.network import Network
+from xkernels.hybrid.wiring import draw_delays, multapse_table, population_key
+from xkernels.spec.network import Network, Population
 from xkernels.spec.options import leak_reversal_of
 
 #: Default number of target positions placed per postsynaptic population (``J``).
@@ -89,6 +91,46 @@ def ensemble_rng(seed: int, population: str, stream: int) -> np.random.Generator
     population for ensemble ``seed``."""
     return np.random.default_rng(
         np.random.SeedSequence([int(seed), population_key(population), 7, int(stream)]))
+
+
+def pool_positions(rng: np.random.Generator, pop: Population, n: int) -> np.ndarray:
+    """``n`` stratified soma positions (µm) of ``pop``: a scrambled Halton sequence in the
+    unit cube mapped as :func:`xkernels.hybrid.wiring.draw_position` maps uniform draws
+    (uniform in the disc of ``radius``, depth normal(``loc``, ``scale``)).
+
+    Every point has the distribution of one cell's position (the scrambling is random),
+    and the points fill the disc and the depth range evenly: the mean of a function of
+    the position over them varies far less between seeds than over independent draws.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Generator of the scrambling.
+    pop : Population
+        The population (``radius``, ``loc``, ``scale``).
+    n : int
+        Number of positions.
+
+    Returns
+    -------
+    ndarray
+        Shape (n, 3): x, y, z.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> pop = xkernels.Network.example().population("E")
+    >>> p = pool_positions(np.random.default_rng(0), pop, 1000)
+    >>> bool(np.hypot(p[:, 0], p[:, 1]).max() <= pop.radius)
+    True
+    >>> bool(abs(p[:, 2].mean() - pop.loc) < 0.02 * pop.scale)   # stratified: close
+    True
+    """
+    u = qmc.Halton(d=3, scramble=True, seed=rng).random(int(n))
+    r = pop.radius * np.sqrt(u[:, 0])
+    phi = 2.0 * np.pi * u[:, 1]
+    z = pop.loc + pop.scale * ndtri(np.clip(u[:, 2], 1e-12, 1.0 - 1e-12))
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
 
 
 def placed(geometry: Geometry, position: tuple[float, float, float]) -> Geometry:
@@ -170,8 +212,8 @@ def single_cell_kernels(network: Network, probes: Mapping[str, Any], plan: Kerne
         Seed of the sample, the pool and the wiring.
     pool : int
         Target positions placed per postsynaptic population, at most
-        :data:`POOL_FACTOR` × N_Y (``J``; targets are drawn from them, distinct ones
-        when ``J >= N_Y``).
+        :data:`POOL_FACTOR` × N_Y (``J``, stratified: :func:`pool_positions`; targets are
+        drawn from them, distinct ones when ``J >= N_Y``).
 
     Returns
     -------
@@ -207,7 +249,7 @@ def single_cell_kernels(network: Network, probes: Mapping[str, Any], plan: Kerne
         J = min(int(pool), POOL_FACTOR * pop.size)
         pool_size[post] = J
         rng = ensemble_rng(seed, post, 1)
-        positions = [draw_position(rng, pop) for _ in range(J)]
+        positions = [tuple(map(float, p)) for p in pool_positions(rng, pop, J)]
         conns = list(network.inputs(post))
         # placement probabilities of every pool cell (its absolute depths), per input
         with LinearisedCell(pop.cell, pop, dt,

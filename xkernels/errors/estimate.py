@@ -318,7 +318,8 @@ def variances(ens: Ensemble, cov: SpikeCovariances, used: np.ndarray,
     het = np.zeros(n_ch)
     het_path = np.zeros((len(X), len(Y), n_ch))
     mean = np.zeros((len(X), n_ch, n + 1))
-    noise = np.zeros((len(X), n_ch, 2 * n + 1))       # C_h-lagged / m: noise of the mean
+    # C_h-lagged (1/m - 1/N): the sample mean's noise, minus the network's own mean's
+    noise = np.zeros((len(X), n_ch, 2 * n + 1))
     for ix, x in enumerate(X):
         h = ens.kernels[x]                                          # (m, Y, ch, n + 1)
         m, N = h.shape[0], sizes[x]
@@ -326,16 +327,17 @@ def variances(ens: Ensemble, cov: SpikeCovariances, used: np.ndarray,
         mean[ix] = total.mean(axis=0)
         R = _summed_autocorrelation(total - mean[ix]) / (m - 1)    # C_h lagged, (ch, 2n+1)
         het += (N - 1) * (R * cov.auto_minus_cross[ix]).sum(axis=-1)
-        noise[ix] = R / m
+        noise[ix] = R * (1.0 / m - 1.0 / N)
         for iy in range(len(Y)):
             d = h[:, iy] - h[:, iy].mean(axis=0)
             Rp = _summed_autocorrelation(d) / (m - 1)
             het_path[ix, iy] = (N - 1) * (Rp * cov.auto_minus_cross[ix]).sum(axis=-1)
-    # pool of target positions: its finite size J_Y against the network's N_Y
+    # the network's N_Y target positions: their mean varies between realisations (the
+    # pool's stratified positions add next to nothing: ensemble.pool_positions)
     pool_term = np.zeros((len(X), len(X), n_ch, 2 * n + 1))
     for post in Y:
         J, N_Y = ens.pool_size[post], sizes[post]
-        if J == N_Y or J < 2:
+        if J < 2:
             continue
         for ix, x in enumerate(X):
             for jx, x2 in enumerate(X):
@@ -344,7 +346,7 @@ def variances(ens: Ensemble, cov: SpikeCovariances, used: np.ndarray,
                 g1, g2 = ens.pool_kernels[(x, post)], ens.pool_kernels[(x2, post)]
                 c = lagged(g1 - g1.mean(axis=0), g2 - g2.mean(axis=0)).sum(axis=0) / (J - 1)
                 pool_term[ix, jx] += (ens.pool_scale[(x, post)] * ens.pool_scale[(x2, post)]
-                                      * (1.0 / N_Y - 1.0 / J) * c)
+                                      / N_Y * c)
     bias_kernel = mean - used.sum(axis=1)                          # (X, ch, n + 1)
 
     def quadratic(k: np.ndarray) -> np.ndarray:
@@ -361,6 +363,72 @@ def variances(ens: Ensemble, cov: SpikeCovariances, used: np.ndarray,
     signal = np.maximum(quadratic(mean), 0.0) + np.maximum(het, 0.0)
     return {"heterogeneity": np.maximum(het, 0.0), "pathways": np.maximum(het_path, 0.0),
             "bias": bias, "signal": signal}
+
+
+def gain_noise(ens: Ensemble, gain_cov: np.ndarray, cov: SpikeCovariances,
+               sizes: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """What the sampling noise of the measured gains adds to :func:`variances`.
+
+    The single-cell kernels of pathway X -> Y are scaled by gains ``ĝ_XY`` fitted on a
+    few cells (:mod:`xkernels.errors.nonlinearity`); with ``E[ĝ ĝ'] = g g' +
+    Cov(ĝ, ĝ')`` every quadratic form of the scaled kernels is inflated on average by
+
+    * ``Σ_Y Var(ĝ_XY) het_XY``: the heterogeneity of pathway X -> Y (unscaled) times its
+      gain's variance (gains of different Y are fitted on different cells:
+      independent);
+    * ``Σ_Y Σ_XX' Cov(ĝ_XY, ĝ_X'Y) Σ_τ C_XX'(τ) Σ_k μ_XY[k + τ] μ_X'Y[k]`` for the
+      population-rate forms (the bias and the signal), with ``μ_XY`` the unscaled mean
+      single-cell kernel of the pathway.
+
+    Parameters
+    ----------
+    ens : Ensemble
+        The *unscaled* ensemble (the linearised cells).
+    gain_cov : ndarray
+        ``Cov(ĝ_XY, ĝ_X'Y)``, shape (X, X, Y, channels)
+        (:attr:`xkernels.errors.nonlinearity.Nonlinearity.gain_covariance`).
+    cov : SpikeCovariances
+        Spike covariances (populations in the order of the X axes).
+    sizes : mapping of str to int
+        Population sizes.
+
+    Returns
+    -------
+    dict
+        ``heterogeneity`` and ``rate`` (channels,): the inflation of the heterogeneity
+        and of the population-rate forms (squared channel units), to subtract.
+
+    Examples
+    --------
+    A gain known exactly adds nothing:
+
+    >>> from xkernels.errors.covariance import SpikeCovariances
+    >>> ens = Ensemble(kernels={"E": np.array([[[[1.0]]], [[[3.0]]]])},
+    ...                neurons={"E": np.arange(2)}, Y=("E",), pool_kernels={},
+    ...                pool_scale={}, pool_size={"E": 2})
+    >>> cov = SpikeCovariances(populations=("E",), lags=np.array([0]),
+    ...                        auto_minus_cross=np.array([[1.0]]),
+    ...                        population=np.array([[[2.0]]]), neurons={"E": 2}, n_bins=100)
+    >>> gain_noise(ens, np.zeros((1, 1, 1, 1)), cov, {"E": 2})["rate"].tolist()
+    [0.0]
+    >>> gain_noise(ens, np.full((1, 1, 1, 1), 0.01), cov, {"E": 2})["rate"].tolist()
+    [0.08]
+    """
+    X, Y = list(cov.populations), list(ens.Y)
+    n_ch = gain_cov.shape[-1]
+    het, rate = np.zeros(n_ch), np.zeros(n_ch)
+    means = {x: ens.kernels[x].mean(axis=0) for x in X}             # (Y, ch, n + 1)
+    for ix, x in enumerate(X):
+        h = ens.kernels[x]
+        m, N = h.shape[0], sizes[x]
+        for iy in range(len(Y)):
+            d = h[:, iy] - means[x][iy]
+            Rp = _summed_autocorrelation(d) / (m - 1)
+            het += gain_cov[ix, ix, iy] * (N - 1) * (Rp * cov.auto_minus_cross[ix]).sum(-1)
+            for jx, x2 in enumerate(X):
+                q = (lagged(means[x][iy], means[x2][iy]) * cov.population[ix, jx]).sum(-1)
+                rate += gain_cov[ix, jx, iy] * q
+    return {"heterogeneity": het, "rate": rate}
 
 
 def error_estimate(network: Network, probes: Any, spikes: Any, *,
@@ -501,6 +569,7 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
                               pool=pool)
     n_ch = used.shape[2]
     gain, residual = np.ones((len(X), len(Y), n_ch)), np.zeros(n_ch)
+    linear, found = ens, None
     if any(nonlinear.values()):
         found = measure(network, plan.probes, truth_plan, spikes, n_cells=nonlinear,
                         seed=seed, t_start=t_start, t_stop=t_stop, ext=ext)
@@ -508,9 +577,15 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
         ens = scaled(ens, gain, X)
     cov = spike_covariances(spikes, sizes, X, t_start=t_start, dt=dt, n_bins=n_bins, n=n,
                             block=block, client=client)
-    parts = variances(ens, cov, used, {p.name: p.size for p in network.populations})
+    all_sizes = {p.name: p.size for p in network.populations}
+    parts = variances(ens, cov, used, all_sizes)
     het, het_path, bias, signal = (parts[k] for k in ("heterogeneity", "pathways", "bias",
                                                         "signal"))
+    if found is not None:         # the gains' own sampling noise inflates every form
+        inflation = gain_noise(linear, found.gain_covariance, cov, all_sizes)
+        het = np.maximum(het - inflation["heterogeneity"], 0.0)
+        bias = np.maximum(bias - inflation["rate"], 0.0)
+        signal = np.maximum(signal - inflation["rate"] - inflation["heterogeneity"], 0.0)
     error = het + bias + residual
     signal = signal + residual
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -22,7 +22,8 @@ hybrid scheme does (:func:`xkernels.hybrid.simulate`):
    ensemble (``xkernels.errors.ensemble.segment_responses``), superposed over the
    same events;
 3. per channel, gains ``g_XY`` by least squares over the ``m`` cells of Y,
-   ``v_j ≈ Σ_X g_XY l_jX``, and the residual ``r_j = v_j - Σ_X g_XY l_jX``.
+   ``v_j ≈ Σ_X g_XY l_jX``, and the residual ``r_j = v_j - Σ_X g_XY l_jX``; the gains'
+   sampling covariance by the jackknife over the cells (:func:`gain_covariance`).
 
 The ensemble's single-cell kernels of pathway X -> Y are scaled by ``g_XY`` (so the
 bias compares the kernels used with the *effective* mean single-cell kernel, and the
@@ -90,6 +91,9 @@ class Nonlinearity:
         linear predictions, shape (Y, channels) (diagnostic).
     residual_fraction : ndarray
         Per Y and channel, ``Σ_j ||r_j||² / Σ_j ||v_j||²`` (diagnostic).
+    gain_covariance : ndarray
+        Sampling covariance of the gains (jackknife over the cells,
+        :func:`gain_covariance`), shape (X, X, Y, channels); 0 where not measured.
     """
 
     gain: np.ndarray
@@ -97,6 +101,7 @@ class Nonlinearity:
     cells: dict[str, np.ndarray]
     signal_ratio: np.ndarray
     residual_fraction: np.ndarray
+    gain_covariance: np.ndarray
 
 
 def every_neuron(spikes: Spikes, sizes: Mapping[str, int], seed: int) -> Spikes:
@@ -300,6 +305,21 @@ def simulate_sample(network: Network, probes: Mapping[str, Any], plan: KernelPla
     return np.stack(simulated), np.stack(linear), np.stack(matrices)
 
 
+def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per channel, the least-squares gains of the normal equations ``A[c] g = b[c]``
+    (A: (channels, X, X), b: (channels, X)); a pathway without signal gets gain 1."""
+    gain = np.ones((A.shape[1], A.shape[0]))
+    for c in range(A.shape[0]):
+        scale = np.sqrt(np.clip(np.diag(A[c]), 0.0, None))
+        live = scale > 1e-12 * max(float(scale.max()), 1e-300)
+        if not live.any():
+            continue
+        sub = A[c][np.ix_(live, live)] / np.outer(scale[live], scale[live])
+        sol = np.linalg.lstsq(sub, b[c][live] / scale[live], rcond=1e-10)[0]
+        gain[live, c] = sol / scale[live]
+    return gain
+
+
 def fit(simulated: np.ndarray, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per channel, the gains ``g_X`` minimising ``Σ_j ||v_j - Σ_X g_X l_jX||²`` and
     the residuals.
@@ -329,18 +349,51 @@ def fit(simulated: np.ndarray, linear: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """
     A = np.einsum("jxct,jyct->cxy", linear, linear)
     b = np.einsum("jxct,jct->cx", linear, simulated)
-    n_x = linear.shape[1]
-    gain = np.ones((n_x, simulated.shape[1]))
-    for c in range(simulated.shape[1]):
-        scale = np.sqrt(np.diag(A[c]))
-        live = scale > 1e-12 * max(float(scale.max()), 1e-300)
-        if not live.any():
-            continue
-        sub = A[c][np.ix_(live, live)] / np.outer(scale[live], scale[live])
-        sol = np.linalg.lstsq(sub, b[c][live] / scale[live], rcond=1e-10)[0]
-        gain[live, c] = sol / scale[live]
+    gain = _solve(A, b)
     residual = simulated - np.einsum("xc,jxct->jct", gain, linear)
     return gain, residual
+
+
+def gain_covariance(simulated: np.ndarray, linear: np.ndarray) -> np.ndarray:
+    """The sampling covariance of :func:`fit`'s gains, by the jackknife over the cells.
+
+    The gains are fitted on a few cells; at a channel where a pathway's signal is small
+    or nearly collinear with another's (the phase reversal) they are uncertain, and an
+    uncertain gain inflates every quadratic form it enters (``E[ĝ²] = g² + Var ĝ``).
+    The error estimate subtracts that inflation
+    (:func:`xkernels.errors.estimate.gain_noise`).
+
+    Parameters
+    ----------
+    simulated, linear : ndarray
+        As :func:`fit` (m >= 2 cells).
+
+    Returns
+    -------
+    ndarray
+        Shape (X, X, channels): ``Cov(ĝ_X, ĝ_X')`` per channel.
+
+    Examples
+    --------
+    Gains fitted to noisy cells: the jackknife covariance matches the spread of the
+    gains over independent samples of cells.
+
+    >>> rng = np.random.default_rng(2)
+    >>> def cells():
+    ...     l = rng.standard_normal((16, 1, 1, 200))
+    ...     return 0.8 * l[:, 0] + 0.5 * rng.standard_normal((16, 1, 200)), l
+    >>> spread = np.std([fit(*cells())[0][0, 0] for _ in range(300)])
+    >>> jack = np.sqrt(np.mean([gain_covariance(*cells())[0, 0, 0] for _ in range(100)]))
+    >>> bool(0.8 < jack / spread < 1.25)
+    True
+    """
+    m = simulated.shape[0]
+    A_j = np.einsum("jxct,jyct->jcxy", linear, linear)
+    b_j = np.einsum("jxct,jct->jcx", linear, simulated)
+    A, b = A_j.sum(axis=0), b_j.sum(axis=0)
+    loo = np.stack([_solve(A - A_j[j], b - b_j[j]) for j in range(m)])   # (m, X, ch)
+    d = loo - loo.mean(axis=0)
+    return (m - 1) / m * np.einsum("jxc,jyc->xyc", d, d)
 
 
 def network_residual(residuals: Mapping[str, np.ndarray], sizes: Mapping[str, int]
@@ -457,11 +510,12 @@ def measure(network: Network, probes: Mapping[str, Any], plan: KernelPlan, spike
     arrays = _shifted(every_neuron(spikes, sizes, seed), t0, t1)
     posts = list(plan.Y)
     n_ch = plan.shape[2]
-    gains, residuals, ratio, fraction, chosen = [], {}, [], [], {}
+    gains, residuals, ratio, fraction, chosen, gcov = [], {}, [], [], {}, []
     for post in posts:
         pop = network.population(post)
         if not n_cells[post]:         # not measured: linear
             gains.append(np.ones((len(plan.X), n_ch)))
+            gcov.append(np.zeros((len(plan.X), len(plan.X), n_ch)))
             ratio.append(np.full(n_ch, np.nan))
             fraction.append(np.full(n_ch, np.nan))
             chosen[post] = np.zeros(0, dtype=np.int64)
@@ -485,6 +539,7 @@ def measure(network: Network, probes: Mapping[str, Any], plan: KernelPlan, spike
         lin_ch = np.einsum("jcs,jxst->jxct", M, lx)
         g, residuals[post] = fit(v, lin_ch)
         gains.append(g)
+        gcov.append(gain_covariance(v, lin_ch))
         with np.errstate(divide="ignore", invalid="ignore"):
             l_sum = lin_ch.sum(axis=1)
             ratio.append(np.sqrt((v ** 2).sum(axis=(0, -1)) / (l_sum ** 2).sum(axis=(0, -1))))
@@ -493,4 +548,5 @@ def measure(network: Network, probes: Mapping[str, Any], plan: KernelPlan, spike
     residual = network_residual(residuals, sizes) if residuals else np.zeros(n_ch)
     return Nonlinearity(gain=np.stack(gains, axis=1), residual=residual,
                         cells=chosen, signal_ratio=np.stack(ratio),
-                        residual_fraction=np.stack(fraction))
+                        residual_fraction=np.stack(fraction),
+                        gain_covariance=np.stack(gcov, axis=2))
