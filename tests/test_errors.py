@@ -432,3 +432,137 @@ def test_a_spike_sample_drives_every_neuron_of_the_nonlinearity():
     assert full.arrays("I")[0].tolist() == [4.0, 5.0]   # a full population is kept
     again = every_neuron(spikes, {"E": 50, "I": 2}, seed=0)
     assert np.array_equal(again.arrays("E")[0], times)
+
+
+# --------------------------------------------------------------------------------------
+# sampling noise of the estimate's own ingredients (issue 24, ensemble-seed robustness)
+# --------------------------------------------------------------------------------------
+def _synthetic_covariances(n: int, N: int, a: float, c: float):
+    """Spike covariances of P populations of N neurons each: white auto-covariance ``a``,
+    a cross-covariance ``c`` decaying over the lags, no covariance between populations."""
+    from xkernels.errors.covariance import SpikeCovariances
+
+    lags = np.arange(-n, n + 1)
+    shape = np.exp(-abs(lags) / 3.0)
+    amc = np.where(lags == 0, a, 0.0) - c * shape
+    pop = np.zeros((2, 2, lags.size))
+    for p in range(2):
+        pop[p, p] = N * np.where(lags == 0, a, 0.0) + N * (N - 1) * c * shape
+    return SpikeCovariances(populations=("E", "I"), lags=lags,
+                            auto_minus_cross=np.stack([amc, amc]), population=pop,
+                            neurons={"E": N, "I": N}, n_bins=10 ** 6)
+
+
+def test_bias_is_the_expectation_over_realisations_of_the_network():
+    """The network's mean single-cell kernel is itself an average of N_X neurons: the
+    estimate from an ensemble of m neurons is the error's expectation over realisations
+    of the network (C_h / N_X added, C_h / m removed), checked by drawing both."""
+    from xkernels.errors.ensemble import Ensemble
+    from xkernels.errors.estimate import variances
+
+    rng = np.random.default_rng(11)
+    n, N, m = 6, 8, 40
+    cov = _synthetic_covariances(n, N, a=1.0, c=0.3)        # strongly correlated spikes
+    shape = np.exp(-np.arange(n + 1) / 2.0)
+    mu = np.stack([1.0 * shape, -0.6 * shape])[:, None, None, :]   # (X, Y=1, ch, n + 1)
+    used = np.stack([0.7 * shape, -0.5 * shape])[:, None, None, :]
+
+    def draw(k):
+        return {x: mu[ix][None] + rng.standard_normal((k, 1, 1, n + 1)) * shape
+                for ix, x in enumerate(("E", "I"))}
+
+    def total(kernels):
+        ens = Ensemble(kernels=kernels, neurons={}, Y=("E",), pool_kernels={},
+                       pool_scale={}, pool_size={"E": 0})
+        v = variances(ens, cov, used, {"E": N, "I": N})
+        return v["heterogeneity"][0] + v["bias"][0]
+
+    # a realisation's error: the formula with its own N kernels is exact (the mean is
+    # the network's: noise 1/N - 1/N = 0); an estimate: m sampled kernels
+    truth = np.mean([total(draw(N)) for _ in range(3000)])
+    estimate = np.mean([total(draw(m)) for _ in range(3000)])
+    assert abs(estimate / truth - 1) < 0.02
+    # without the network's own mean noise the estimate falls short by far more
+    missing = sum((lagged(shape, shape) * (1.0 / N) * cov.population[p, p]).sum()
+                  for p in range(2))
+    assert missing / truth > 0.08
+
+
+def test_gain_noise_removes_what_uncertain_gains_add():
+    """Every quadratic form of gain-scaled kernels, averaged over gains with a given
+    covariance (sigma points: exact), minus gain_noise, is that of the true gains."""
+    from xkernels.errors.ensemble import Ensemble
+    from xkernels.errors.estimate import gain_noise, scaled, variances
+
+    rng = np.random.default_rng(4)
+    n, N, m = 5, 30, 12
+    cov = _synthetic_covariances(n, N, a=1.0, c=0.1)
+    kernels = {x: rng.standard_normal((m, 2, 1, n + 1)) + 0.5 for x in ("E", "I")}
+    ens = Ensemble(kernels=kernels, neurons={}, Y=("E", "I"), pool_kernels={},
+                   pool_scale={}, pool_size={"E": 0, "I": 0})
+    used = np.zeros((2, 2, 1, n + 1))
+    sizes = {"E": N, "I": N}
+    g = np.array([[0.9, 1.1], [0.8, 0.7]])[..., None]               # (X, Y, ch)
+    gain_cov = np.zeros((2, 2, 2, 1))
+    points = []
+    for iy in range(2):                  # independent gains per Y, correlated across X
+        C = np.array([[0.04, 0.015], [0.015, 0.02]]) * (1 + iy)
+        gain_cov[:, :, iy, 0] = C
+        w, V = np.linalg.eigh(C)
+        for k in range(2):
+            for sign in (1, -1):
+                d = np.zeros_like(g)
+                d[:, iy, 0] = sign * np.sqrt(2 * w[k]) * V[:, k]
+                points.append(g + d)
+    # each point moves one Y's gains; the mean over the 4 points of one Y has that
+    # Y's covariance and the other Y exact: the average of all 8 has half of each
+    gain_cov /= 2
+    mean = {k: np.mean([variances(scaled(ens, p, ["E", "I"]), cov, used, sizes)[k]
+                        for p in points], axis=0) for k in ("heterogeneity", "bias")}
+    exact = variances(scaled(ens, g, ["E", "I"]), cov, used, sizes)
+    noise = gain_noise(ens, gain_cov, cov, sizes)
+    np.testing.assert_allclose(mean["heterogeneity"] - noise["heterogeneity"],
+                               exact["heterogeneity"], rtol=1e-9)
+    np.testing.assert_allclose(mean["bias"] - noise["rate"], exact["bias"], rtol=1e-9)
+    assert noise["rate"][0] > 0.01 * exact["bias"][0]              # not a vacuous check
+
+
+def test_gain_covariance_is_the_spread_of_the_gains():
+    """The jackknife covariance of two collinear pathways' gains (ill-conditioned, as at
+    a phase reversal) matches their spread over independent samples of cells."""
+    from xkernels.errors.nonlinearity import fit, gain_covariance
+
+    rng = np.random.default_rng(6)
+
+    def cells():
+        common = rng.standard_normal((8, 1, 1, 300))
+        lin = np.concatenate([common, 0.9 * common + 0.3 * rng.standard_normal(common.shape)],
+                             axis=1)                                  # (m, X=2, ch, T)
+        v = 0.8 * lin[:, 0] + 0.6 * lin[:, 1] + 0.5 * rng.standard_normal((8, 1, 300))
+        return v, lin
+
+    spread = np.cov(np.array([fit(*cells())[0][:, 0] for _ in range(400)]).T)
+    jack = np.mean([gain_covariance(*cells())[..., 0] for _ in range(200)], axis=0)
+    np.testing.assert_allclose(jack, spread, rtol=0.3)
+    assert spread[0, 1] < 0                                           # collinear: anti-correlated
+
+
+def test_pool_positions_are_stratified_draws_of_the_population():
+    from scipy import stats
+
+    from xkernels.errors.ensemble import pool_positions
+    from xkernels.hybrid.wiring import draw_position
+
+    pop = Network.example().population("E")
+    p = pool_positions(np.random.default_rng(0), pop, 2000)
+    rng = np.random.default_rng(1)
+    iid = np.array([draw_position(rng, pop) for _ in range(2000)])
+    for k in (2,):                                                    # depth
+        assert stats.ks_2samp(p[:, k], iid[:, k]).pvalue > 0.01
+    assert stats.ks_2samp(np.hypot(*p[:, :2].T), np.hypot(*iid[:, :2].T)).pvalue > 0.01
+    # a mean over 200 positions moves far less between seeds than over independent draws
+    f = lambda q: 1.0 / np.hypot(np.hypot(q[:, 0], q[:, 1]), q[:, 2] - pop.loc) ** 0.5  # noqa: E731
+    strat = [f(pool_positions(np.random.default_rng(s), pop, 200)).mean() for s in range(30)]
+    drawn = [f(np.array([draw_position(np.random.default_rng(100 + s), pop)
+                         for _ in range(200)])).mean() for s in range(30)]
+    assert np.std(strat) < 0.5 * np.std(drawn)

@@ -32,9 +32,16 @@ squares)::
 
 Estimation (:func:`error_estimate`): the single-cell kernels are sampled
 (:mod:`xkernels.errors.ensemble`), the covariances measured
-(:mod:`xkernels.errors.covariance`).  Sampling noise of the ensemble mean (``C_h / m``
-for m sampled neurons, and the pool's finite number of target positions) would add to
-the bias; it is subtracted (module :mod:`xkernels.errors.ensemble`, ``pool_kernels``).
+(:mod:`xkernels.errors.covariance`).  The estimate is the expectation over realisations
+of the network, so the quadratic forms are corrected for what sampling adds or lacks:
+
+* the ensemble mean of m sampled neurons is noisy: ``C_h / m`` is subtracted;
+* the network's own mean single-cell kernel is an average of N_X neurons wired
+  independently, and of its N_Y target positions: ``C_h / N_X`` and the positions'
+  variance over N_Y are added (the pool's positions are stratified,
+  :func:`xkernels.errors.ensemble.pool_positions`, and add next to nothing);
+* gains fitted on a few cells inflate every form they scale by their variance
+  (jackknife): subtracted (:func:`gain_noise`).
 """
 
 from __future__ import annotations
@@ -376,9 +383,11 @@ def gain_noise(ens: Ensemble, gain_cov: np.ndarray, cov: SpikeCovariances,
     * ``Σ_Y Var(ĝ_XY) het_XY``: the heterogeneity of pathway X -> Y (unscaled) times its
       gain's variance (gains of different Y are fitted on different cells:
       independent);
-    * ``Σ_Y Σ_XX' Cov(ĝ_XY, ĝ_X'Y) Σ_τ C_XX'(τ) Σ_k μ_XY[k + τ] μ_X'Y[k]`` for the
-      population-rate forms (the bias and the signal), with ``μ_XY`` the unscaled mean
-      single-cell kernel of the pathway.
+    * ``Σ_Y Σ_XX' Cov(ĝ_XY, ĝ_X'Y) Σ_τ C_XX'(τ) Q_XY,X'Y(τ)`` for the population-rate
+      forms (the bias and the signal), with ``Q`` the pathway's part of their lagged
+      products: ``Σ_k μ_XY[k + τ] μ_X'Y[k]`` (``μ_XY`` the unscaled mean single-cell
+      kernel of the pathway), plus the target positions' and minus the sampling noise's
+      terms of :func:`variances`.
 
     Parameters
     ----------
@@ -396,7 +405,8 @@ def gain_noise(ens: Ensemble, gain_cov: np.ndarray, cov: SpikeCovariances,
     -------
     dict
         ``heterogeneity`` and ``rate`` (channels,): the inflation of the heterogeneity
-        and of the population-rate forms (squared channel units), to subtract.
+        and of the population-rate forms (squared channel units), to subtract;
+        ``pathways`` (X, Y, channels): that of each pathway's heterogeneity.
 
     Examples
     --------
@@ -416,19 +426,32 @@ def gain_noise(ens: Ensemble, gain_cov: np.ndarray, cov: SpikeCovariances,
     """
     X, Y = list(cov.populations), list(ens.Y)
     n_ch = gain_cov.shape[-1]
-    het, rate = np.zeros(n_ch), np.zeros(n_ch)
+    rate = np.zeros(n_ch)
+    pathways = np.zeros((len(X), len(Y), n_ch))
     means = {x: ens.kernels[x].mean(axis=0) for x in X}             # (Y, ch, n + 1)
     for ix, x in enumerate(X):
         h = ens.kernels[x]
         m, N = h.shape[0], sizes[x]
-        for iy in range(len(Y)):
+        for iy, post in enumerate(Y):
             d = h[:, iy] - means[x][iy]
             Rp = _summed_autocorrelation(d) / (m - 1)
-            het += gain_cov[ix, ix, iy] * (N - 1) * (Rp * cov.auto_minus_cross[ix]).sum(-1)
+            pathways[ix, iy] = (gain_cov[ix, ix, iy] * (N - 1)
+                                * (Rp * cov.auto_minus_cross[ix]).sum(-1))
+            # the rate forms of variances(): the mean's lagged products, the pool's
+            # position term and the sampling-noise term, each per pathway
+            rate -= gain_cov[ix, ix, iy] * (Rp * (1.0 / m - 1.0 / N)
+                                            * cov.population[ix, ix]).sum(-1)
             for jx, x2 in enumerate(X):
-                q = (lagged(means[x][iy], means[x2][iy]) * cov.population[ix, jx]).sum(-1)
-                rate += gain_cov[ix, jx, iy] * q
-    return {"heterogeneity": het, "rate": rate}
+                Q = lagged(means[x][iy], means[x2][iy])
+                J = ens.pool_size.get(post, 0)
+                if J >= 2 and (x, post) in ens.pool_kernels and (x2, post) in ens.pool_kernels:
+                    g1, g2 = ens.pool_kernels[(x, post)], ens.pool_kernels[(x2, post)]
+                    Q = Q + (ens.pool_scale[(x, post)] * ens.pool_scale[(x2, post)]
+                             / sizes[post] / (J - 1)
+                             * lagged(g1 - g1.mean(axis=0), g2 - g2.mean(axis=0)).sum(axis=0))
+                rate += gain_cov[ix, jx, iy] * (Q * cov.population[ix, jx]).sum(-1)
+    return {"heterogeneity": pathways.sum(axis=(0, 1)), "pathways": pathways,
+            "rate": rate}
 
 
 def error_estimate(network: Network, probes: Any, spikes: Any, *,
@@ -584,6 +607,7 @@ def error_estimate(network: Network, probes: Any, spikes: Any, *,
     if found is not None:         # the gains' own sampling noise inflates every form
         inflation = gain_noise(linear, found.gain_covariance, cov, all_sizes)
         het = np.maximum(het - inflation["heterogeneity"], 0.0)
+        het_path = np.maximum(het_path - inflation["pathways"], 0.0)
         bias = np.maximum(bias - inflation["rate"], 0.0)
         signal = np.maximum(signal - inflation["rate"] - inflation["heterogeneity"], 0.0)
     error = het + bias + residual
