@@ -39,9 +39,9 @@ of the network, so the quadratic forms are corrected for what sampling adds or l
 * the network's own mean single-cell kernel is an average of N_X neurons wired
   independently, and of its N_Y target positions: ``C_h / N_X`` and the positions'
   variance over N_Y are added (the pool's positions are stratified,
-  :func:`xkernels.errors.ensemble.pool_positions`, and add next to nothing);
+  ``xkernels.errors.ensemble.pool_positions``, and add next to nothing);
 * gains fitted on a few cells inflate every form they scale by their variance
-  (jackknife): subtracted (:func:`gain_noise`).
+  (jackknife): subtracted (``gain_noise``).
 """
 
 from __future__ import annotations

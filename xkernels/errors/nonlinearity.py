@@ -23,7 +23,7 @@ hybrid scheme does (:func:`xkernels.hybrid.simulate`):
    same events;
 3. per channel, gains ``g_XY`` by least squares over the ``m`` cells of Y,
    ``v_j ≈ Σ_X g_XY l_jX``, and the residual ``r_j = v_j - Σ_X g_XY l_jX``; the gains'
-   sampling covariance by the jackknife over the cells (:func:`gain_covariance`).
+   sampling covariance by the jackknife over the cells (``gain_covariance``).
 
 The ensemble's single-cell kernels of pathway X -> Y are scaled by ``g_XY`` (so the
 bias compares the kernels used with the *effective* mean single-cell kernel, and the
