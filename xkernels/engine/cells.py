@@ -565,6 +565,8 @@ class LinearisedCell(NeuronCell):
                  e_pas_default: float | None = None, solver: str = "neuron") -> None:
         super().__init__(spec, population, dt, e_pas_default)
         self.population = population.name
+        #: what the cell is built from (keys of what is kept per membrane)
+        self.spec, self.e_pas_default = spec, e_pas_default
         self.solver = solver
         self._linear: tuple[bytes, LinearCable | SteppedCable] | None = None
         self.cell.set_pos(z=population.loc)

@@ -47,7 +47,7 @@ from xkernels.engine.plans import (
 from xkernels.engine.timeline import lfpykernels_grid, regular_grid
 from xkernels.provenance import content_hash, merge_channel_coords, versions
 from xkernels.spec.network import Network, Population
-from xkernels.spec.options import KernelOptions, leak_reversal_of
+from xkernels.spec.options import KernelOptions, active_preset, leak_reversal_of
 
 #: Version of the engine's numbers: bumped whenever a change of the engine changes the
 #: kernels it returns for the same inputs (not on every release).  Part of the content
@@ -225,11 +225,15 @@ Prepared = tuple[PopulationPlan, RestingState | None, str, str]
 
 def build_cell(network: Network, post: str, plan: KernelPlan) -> LinearisedCell | CableCell:
     """The cell of ``post``: without NEURON (:class:`CableCell`, read once per process)
-    where the linear solver applies to a passive cell, else in NEURON."""
+    where the linear solver applies to a passive cell -- ``"quasi-active"`` too, for a
+    cell not known active from its specification that turns out passive once built
+    (:meth:`~xkernels.engine.plans.KernelPlan.membrane_mode`) -- else in NEURON."""
     pop = network.population(post)
     e_pas = leak_reversal_of(plan.vrest_by_post[post])
     solver = plan.options.solver_of(post)
-    if solver != "neuron" and plan.linearisation.get(post, "as-is") in ("as-is", "passive"):
+    mode = plan.linearisation.get(post, "as-is")
+    if solver != "neuron" and (mode in ("as-is", "passive") or (
+            mode == "quasi-active" and not active_preset(pop.cell))):
         twin = cable_cell(pop.cell, pop, plan.options.dt, e_pas)
         if twin is not None:
             return twin

@@ -82,6 +82,22 @@ COARSE_MAX = SETTLE_MAX / 2
 #: A cell still moving by more than this (mV per chunk) at the end of the coarse phase
 #: has no resting state (it fires: the tight phase is not tried, it would take minutes).
 COARSE_NEARLY = 1.0
+#: The resting state of the linear solver's quasi-active membranes: the coarse
+#: settling phase, then Newton's iteration on NEURON's own fixed step ``z -> step(z)``
+#: (potentials and gating states), its Jacobian the quasi-active system read where the
+#: coarse phase ended, until the correction of every potential is at most
+#: NEWTON_VOLTAGE (mV) and of every state NEWTON_STATE, in at most NEWTON_STEPS
+#: iterations (else the cell settles as for NEURON).  NEURON's tight settling ends
+#: within ~3e-11 mV of the same point (the active README cell).
+NEWTON_VOLTAGE = 1e-10
+NEWTON_STATE = 1e-12
+NEWTON_STEPS = 30
+#: Quasi-active resting states (with their solvers) of the linear solver, by the
+#: cell's specification, leak, dt and temperature (:func:`_quasi_key`): the last
+#: QUASI_KEPT, so that a computation repeated on the same membrane does not settle it
+#: and read its system again.
+QUASI_KEPT = 16
+_QUASI: dict = {}
 #: Voltage step of the central difference of the ionic currents (mV).
 VOLTAGE_STEP = 1e-3
 #: Total synaptic peak current of the quasi-active perturbation (nA).
@@ -173,6 +189,11 @@ class LinearisedMembrane:
         self.linear = False
         if mode == "as-is":
             self.linear = cell.uses_linear_solver()  # refuses "linear" for active cells
+            if self.linear:
+                try:  # built here (and kept) so that an unstable cable is refused now
+                    cell.linear_cable()
+                except ValueError as error:
+                    raise ValueError(f"population {population!r}: {error}") from None
             return
         where = f"linearisation={mode!r} of population {population!r}"
         if not getattr(cell, "in_neuron", True):  # a CableCell: only "passive" comes here
@@ -202,6 +223,11 @@ class LinearisedMembrane:
             # resting state and solver, without settling again
             self.state, self._quasi = state, state.solver
             return
+        key = _quasi_key(cell, h) if quasi and self.linear and state is None else None
+        if key is not None and key in _QUASI:  # the same membrane in an earlier call
+            self.state = _QUASI[key]
+            self._quasi = self.state.solver
+            return
         # the synapses are placed before settling whichever the solver (they take part
         # in NEURON's variable-step settling: the same resting state either way)
         for tau1, tau2 in dict.fromkeys((float(a), float(b)) for a, b in taus):
@@ -219,6 +245,8 @@ class LinearisedMembrane:
             elif self.linear and not quasi:  # a linear cable's steady state: one solve
                 _check_stable(cell, where, mechanisms)
                 self._set_rest(cell.linear_cable().rest())
+            elif self.linear:  # quasi-active: NEURON's fixed point by Newton's iteration
+                self._rest_by_newton(where)
             else:
                 self._settle(where)
             v = self._voltages()
@@ -236,6 +264,10 @@ class LinearisedMembrane:
         self._t0 = float(h.t)
         if quasi and self.linear:
             self.state = replace(self.state, solver=self._linearise_gates(where))
+            if key is not None:
+                while len(_QUASI) >= QUASI_KEPT:
+                    _QUASI.pop(next(iter(_QUASI), None), None)  # threads may race here
+                _QUASI[key] = self.state
             return
         self._recorders = cell.record_imem()
 
@@ -366,8 +398,58 @@ class LinearisedMembrane:
     def _voltages(self) -> np.ndarray:
         return np.array([seg.v for seg in self.cell.segments])
 
-    def _settle(self, where: str) -> None:
-        """Integrate from ``v_init`` until the membrane stops moving, then check it."""
+    def _rest_by_newton(self, where: str) -> None:
+        """Put the cell at the fixed point of NEURON's fixed step (the resting state
+        :meth:`_settle` approaches): the coarse settling phase, then Newton's iteration
+        with the quasi-active system read there as its Jacobian (:data:`NEWTON_STEPS`);
+        where either does not get there, :meth:`_settle`."""
+        from scipy.linalg import lu_factor, lu_solve
+
+        from xkernels.engine.quasi_active_cable import single_threaded
+
+        h, cell = self._h, self.cell
+        if not self._settle(where, SETTLE_PHASES[:1], check=False):
+            self._settle(where)
+            return
+        cell.fixed_steps()
+        h.fcurrent()
+        saved = h.SaveState()
+        saved.save()
+
+        def restore():
+            cell.fixed_steps()
+            h.finitialize(cell.cell.v_init)
+            saved.restore(1)
+
+        system = quasi_active_cable(cell, restore, where)
+        n = system.nseg
+        state = _Pointers([seg._ref_v for seg in cell.segments]
+                          + [getattr(cell.segments[i], f"_ref_{name}")
+                             for i, name in zip(system.segment, system.names)])
+        with single_threaded():
+            T, _ = system.step(cell.dt)
+            jacobian = lu_factor(np.eye(T.shape[0]) - T)
+        restore()
+        z = state.get()
+        for _ in range(NEWTON_STEPS):
+            restore()
+            state.set(z)
+            h.fadvance()
+            change = lu_solve(jacobian, state.get() - z)
+            z = z + change
+            if not np.isfinite(z).all():
+                break
+            if np.abs(change[:n]).max() <= NEWTON_VOLTAGE and \
+                    np.abs(change[n:]).max(initial=0.0) <= NEWTON_STATE:
+                restore()
+                state.set(z)
+                h.fcurrent()
+                return
+        self._settle(where)
+
+    def _settle(self, where: str, phases=SETTLE_PHASES, check: bool = True) -> bool:
+        """Integrate from ``v_init`` until the membrane stops moving, then check it
+        (``check``: else only whether the last of ``phases`` met its criterion)."""
         h = self._h
         segments = self.cell.segments
         cvode = h.CVode()
@@ -376,7 +458,7 @@ class LinearisedMembrane:
             cvode.active(1)
             h.finitialize(self.cell.cell.v_init)
             before = self._voltages()
-            for phase, (tolerance, settled) in enumerate(SETTLE_PHASES):
+            for phase, (tolerance, settled) in enumerate(phases):
                 last = phase == len(SETTLE_PHASES) - 1
                 cvode.atol(tolerance)
                 cvode.rtol(tolerance)
@@ -395,6 +477,8 @@ class LinearisedMembrane:
             cvode.active(0)
             cvode.atol(atol)
             cvode.rtol(rtol)
+        if not check:
+            return bool(np.nanmax(change) <= phases[-1][1])
         if np.nanmax(change) > SETTLE_TOLERANCE:
             k = int(np.argmax(change))
             raise ValueError(
@@ -416,6 +500,7 @@ class LinearisedMembrane:
                 f"{STATIONARY_WINDOW:g} ms of fixed steps (allowed "
                 f"{STATIONARY_TOLERANCE:g} mV); linearise a cell that rests, or use "
                 "linearisation='as-is'")
+        return True
 
     def _set_rest(self, v: np.ndarray) -> None:
         """Initialise the (linear) membrane at the potentials ``v`` (mV)."""
@@ -493,6 +578,21 @@ def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPl
 # --------------------------------------------------------------------------------------
 # NEURON's evaluation of the membrane currents
 # --------------------------------------------------------------------------------------
+def _quasi_key(cell: LinearisedCell, h: Any) -> tuple | None:
+    """What a quasi-active membrane's resting state depends on, as a key: the cell's
+    specification and default leak reversal (as :func:`~xkernels.engine.cells.cable_cell`
+    keys a passive cell), the leak of every segment as it is now (a computation
+    changes only the leak: g_eff, the mean input), dt and the temperature; None for a
+    cell without a specification."""
+    spec = getattr(cell, "spec", None)
+    if spec is None:
+        return None
+    leak = np.array([(seg.pas.g, seg.pas.e) if hasattr(seg, "pas") else (np.nan, np.nan)
+                     for seg in cell.segments])
+    return ("quasi-active", spec, cell.e_pas_default, float(cell.dt), float(h.celsius),
+            leak.tobytes())
+
+
 def _mechanisms(seg: Any) -> list[str]:
     """Names of the density mechanisms of a segment (ions excluded)."""
     return [mech.name() for mech in seg if not mech.name().endswith("_ion")]

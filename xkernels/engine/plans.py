@@ -91,8 +91,11 @@ class KernelPlan:
 
     def membrane_mode(self, post: str, linear: bool) -> str:
         """The membrane linearisation used for ``post``: its mode, except that
-        ``operating_point="mean-input"`` settles a linear ``"as-is"`` cell under the mean
-        input as ``"passive"`` (the same membrane: only ``pas``).
+        ``"quasi-active"`` on a linear cell (only ``pas``: a membrane that turns out
+        passive once built, as ``linearisation="auto"`` takes a cell built by the
+        user's code) is ``"as-is"``, the same linear membrane without the settling and
+        the gating system, and ``operating_point="mean-input"`` settles a linear
+        ``"as-is"`` cell under the mean input as ``"passive"`` (the same membrane).
 
         Parameters
         ----------
@@ -123,6 +126,8 @@ class KernelPlan:
         'passive'
         """
         mode = self.linearisation.get(post, "as-is")
+        if mode == "quasi-active" and linear:
+            mode = "as-is"  # a passive membrane is its own small-signal limit
         if self.options.operating_point != "mean-input" or mode != "as-is":
             return mode
         if not linear:

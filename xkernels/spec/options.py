@@ -218,8 +218,10 @@ def auto_linearisation(cell: Any) -> str:
     known passive (:func:`passive_spec`: exact, LFPykernels' behaviour), and
     ``"quasi-active"`` for a membrane only known once the cell is built (a callable
     biophysics, ``custom_fun``, a ``mechanisms`` folder or a template of the user's own):
-    on a passive membrane it computes the passive cable's kernels (to ~1e-12 relative
-    with ``solver="linear"``), on an active one the accurate linearisation.
+    a cell that turns out passive once built (only ``pas`` in every section) is then
+    computed as ``"as-is"``, the same kernels at the same cost
+    (:meth:`xkernels.engine.plans.KernelPlan.membrane_mode`), an active one with the
+    accurate linearisation.
 
     Parameters
     ----------
