@@ -195,6 +195,7 @@ def test_a_system_that_is_not_neurons_step_is_refused(mechanisms_loaded, monkeyp
     """The check against NEURON's own steps: a stencil across the kinks of hh's rate
     tables (5 mV steps) reads a wrong system, and the linear solver refuses it."""
     monkeypatch.setattr(mem, "STENCIL_VOLTAGES", (5.0,))
+    monkeypatch.setattr(mem, "QUASI_KEPT", 0)  # no solver kept from another test
     with pytest.raises(ValueError, match=r"population 'E'.*solver='linear' cannot be "
                                          r"exact.*\['hh', 'pas'\].*solver='neuron'"):
         _kernels(_with_cell(hh_with_tables), "linear", tau=2.0)
@@ -240,6 +241,7 @@ def test_stepped_recursion_through_the_pipeline(mechanisms_loaded, monkeypatch):
 
     monkeypatch.setattr(qac, "CONDITION_MAX", 0.0)
     monkeypatch.setattr(qac, "SteppedQuasiActive", Counted)
+    monkeypatch.setattr(mem, "QUASI_KEPT", 0)  # no solver kept from another test
     for averaging in ("depth", "reference"):
         options = {"tau": 5.0, "averaging": averaging, "depth_nodes": 2}
         ref = _kernels(network, "neuron", **options)
@@ -296,3 +298,22 @@ def test_unstable_gating_dynamics_refused(tmp_path, mechanisms_loaded):
                                          r".*\['pas', 'qaslowgate'\].*'s_qaslowgate'.*"
                                          r"mechanism 'qaslowgate'"):
         _kernels(network, "linear", tau=2.0, g_eff=False)
+
+
+def test_auto_takes_neuron_for_large_quasi_active_cells(mechanisms_loaded, monkeypatch):
+    """solver="auto" takes the linear solver for a quasi-active membrane below
+    AUTO_SEGMENTS segments and NEURON from there on (where the dense system costs more
+    than NEURON's simulations): cells counted as large get NEURON's kernels (NEURON's
+    central difference: the same to its rounding, ~2e-10, which depends on the rest's
+    last bits, themselves on what NEURON integrated before in the process)."""
+    from xkernels.engine import quasi_active_cable as qac
+
+    network = xkernels.Network.example(active=True)
+    small = _kernels(network, "auto", tau=5.0)
+    assert set(json.loads(small.attrs["solver"]).values()) == {"linear"}
+    monkeypatch.setattr(qac, "AUTO_SEGMENTS", 1)
+    large = _kernels(network, "auto", tau=5.0)
+    assert set(json.loads(large.attrs["solver"]).values()) == {"neuron"}
+    assert worst_channel_deviation(large.values, _kernels(network, "neuron", tau=5.0).values,
+                                   ) <= EXACT
+    assert worst_channel_deviation(small.values, large.values) <= EXACT

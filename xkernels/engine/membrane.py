@@ -210,7 +210,8 @@ class LinearisedMembrane:
         segments = cell.segments
         mechanisms = sorted({name for seg in segments for name in _mechanisms(seg)})
         quasi = mode == "quasi-active"
-        self.linear = cell.solver != "neuron"
+        self.linear = cell.solver == "linear" or (cell.solver == "auto" and not (
+            quasi and cell.nseg >= _auto_segments()))  # "auto": whichever is faster
         _check_finite(segments, where)
         if mode in ("passive", "frozen") or (quasi and self.linear):
             _check_linearisable(segments, mode, where)
@@ -223,7 +224,8 @@ class LinearisedMembrane:
             # resting state and solver, without settling again
             self.state, self._quasi = state, state.solver
             return
-        key = _quasi_key(cell, h) if quasi and self.linear and state is None else None
+        key = _quasi_key(cell, h) if quasi and self.linear and state is None \
+            and QUASI_KEPT > 0 else None
         if key is not None and key in _QUASI:  # the same membrane in an earlier call
             self.state = _QUASI[key]
             self._quasi = self.state.solver
@@ -578,6 +580,13 @@ def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPl
 # --------------------------------------------------------------------------------------
 # NEURON's evaluation of the membrane currents
 # --------------------------------------------------------------------------------------
+def _auto_segments() -> int:
+    """:data:`~xkernels.engine.quasi_active_cable.AUTO_SEGMENTS`, read when used."""
+    from xkernels.engine import quasi_active_cable
+
+    return quasi_active_cable.AUTO_SEGMENTS
+
+
 def _quasi_key(cell: LinearisedCell, h: Any) -> tuple | None:
     """What a quasi-active membrane's resting state depends on, as a key: the cell's
     specification and default leak reversal (as :func:`~xkernels.engine.cells.cable_cell`

@@ -59,6 +59,13 @@ from xkernels.engine.linearisation import finish_kernels, project
 __all__ = ["QuasiActiveCable", "QuasiActiveSolver", "SteppedQuasiActive", "growing_mode",
            "quasi_active_solver", "single_threaded"]
 
+#: ``solver="auto"`` takes the linear solver for a quasi-active membrane of fewer
+#: segments than this, NEURON from it on: the dense system and its eigendecomposition
+#: grow as O(N³) and overtake NEURON's two simulations per volley near 300 segments (a
+#: new computation on the own-cell example's pyramidal cell, reference options: 1.5x
+#: faster at 212 segments, 1.1x at 288, 0.82x at 358, 0.85x at 460).
+AUTO_SEGMENTS = 300
+
 #: Largest condition number of the eigenvector matrix for the closed form (relative
 #: rounding of the kernels ~ cond * 1e-16); above it the recursion is stepped.
 CONDITION_MAX = 1e6
