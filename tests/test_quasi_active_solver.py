@@ -300,20 +300,30 @@ def test_unstable_gating_dynamics_refused(tmp_path, mechanisms_loaded):
         _kernels(network, "linear", tau=2.0, g_eff=False)
 
 
-def test_auto_takes_neuron_for_large_quasi_active_cells(mechanisms_loaded, monkeypatch):
-    """solver="auto" takes the linear solver for a quasi-active membrane below
-    AUTO_SEGMENTS segments and NEURON from there on (where the dense system costs more
-    than NEURON's simulations): cells counted as large get NEURON's kernels (NEURON's
-    central difference: the same to its rounding, ~2e-10, which depends on the rest's
-    last bits, themselves on what NEURON integrated before in the process)."""
+
+def test_sparse_stepping_of_large_cells(mechanisms_loaded, monkeypatch):
+    """From SPARSE_FROM segments the quasi-active system is stepped with sparse
+    matrices (no dense system, no eigendecomposition): forced here for the active
+    README cells, their kernels equal NEURON's to 1e-9 and the closed form's to
+    rounding, the spectral radius (poles nearest 1, shift-invert) is the closed form's,
+    and an unstable membrane is still refused with its pole."""
     from xkernels.engine import quasi_active_cable as qac
 
     network = xkernels.Network.example(active=True)
-    small = _kernels(network, "auto", tau=5.0)
-    assert set(json.loads(small.attrs["solver"]).values()) == {"linear"}
-    monkeypatch.setattr(qac, "AUTO_SEGMENTS", 1)
-    large = _kernels(network, "auto", tau=5.0)
-    assert set(json.loads(large.attrs["solver"]).values()) == {"neuron"}
-    assert worst_channel_deviation(large.values, _kernels(network, "neuron", tau=5.0).values,
-                                   ) <= EXACT
-    assert worst_channel_deviation(small.values, large.values) <= EXACT
+    closed = _kernels(network, "linear", tau=5.0)
+    monkeypatch.setattr(qac, "SPARSE_FROM", 1)
+    monkeypatch.setattr(mem, "QUASI_KEPT", 0)  # no solver kept from another test
+    built = []
+    monkeypatch.setattr(qac.SparseQuasiActive, "_stepped",
+                        lambda self, *a, _f=qac.SparseQuasiActive._stepped:
+                        built.append(self) or _f(self, *a))
+    sparse = _kernels(network, "linear", tau=5.0)
+    assert built and all(isinstance(s, qac.SparseQuasiActive) for s in built)
+    assert _worst(sparse.values, _kernels(network, "neuron", tau=5.0).values) <= EXACT
+    assert _worst(sparse.values, closed.values) <= 1e-11
+    radius = built[0].spectral_radius
+    reference = qac.QuasiActiveSolver(built[0].cable, built[0].dt).spectral_radius
+    assert abs(radius - reference) <= 1e-12 and radius < 1
+    unstable = _with_cell(_negative_leak_and_idle_gates, v_init=-65.0)
+    with pytest.raises(ValueError, match=r"population 'E'.*unstable.*pole"):
+        _kernels(unstable, "linear", tau=5.0, g_eff=False)

@@ -237,8 +237,6 @@ def build_cell(network: Network, post: str, plan: KernelPlan) -> LinearisedCell 
         twin = cable_cell(pop.cell, pop, plan.options.dt, e_pas)
         if twin is not None:
             return twin
-    if solver == "linear" and mode == "quasi-active" and post in plan.auto_solver:
-        solver = "auto"  # whichever is faster once the cell is built (its size)
     return LinearisedCell(pop.cell, pop, plan.options.dt, e_pas, solver)
 
 
@@ -372,8 +370,6 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
         raise TypeError(f"network must be an xkernels.Network, got {type(network).__name__}")
     if not isinstance(options, KernelOptions):
         raise TypeError(f"options must be a KernelOptions, got {type(options).__name__}")
-    auto_solver = frozenset(post for post in network.postsynaptic
-                            if options.solver_of(post) == "auto")
     options = options.resolve(network)  # from here on: no "auto", checked
     # the user's probe objects are never modified: xkernels.probes evaluates copies
     named = probe_api.normalize_probes(probes)
@@ -416,7 +412,7 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
         probes=named, probe_defs=probe_defs, inputs=inputs, digest=digest, X=X, Y=Y,
         options=options, grid=grid, vrest_by_post=vrest_by_post,
         shape=(len(X), len(Y), coords["probe_channel"][1].size, grid.lags.size),
-        coords=coords, attrs=attrs, linearisation=modes, auto_solver=auto_solver)
+        coords=coords, attrs=attrs, linearisation=modes)
 
 
 def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:

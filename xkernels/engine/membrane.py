@@ -210,8 +210,7 @@ class LinearisedMembrane:
         segments = cell.segments
         mechanisms = sorted({name for seg in segments for name in _mechanisms(seg)})
         quasi = mode == "quasi-active"
-        self.linear = cell.solver == "linear" or (cell.solver == "auto" and not (
-            quasi and cell.nseg >= _auto_segments()))  # "auto": whichever is faster
+        self.linear = cell.solver != "neuron"
         _check_finite(segments, where)
         if mode in ("passive", "frozen") or (quasi and self.linear):
             _check_linearisable(segments, mode, where)
@@ -287,7 +286,7 @@ class LinearisedMembrane:
 
         system = quasi_active_cable(self.cell, self._restore, where)
         solver = quasi_active_solver(system, self.cell.dt)
-        check_quasi_active(self.cell, system, solver.matrix, self._restore, where)
+        check_quasi_active(self.cell, system, solver, self._restore, where)
         _check_spectrum(self.cell, system, solver, where)
         self._quasi = solver
         return solver
@@ -405,10 +404,6 @@ class LinearisedMembrane:
         :meth:`_settle` approaches): the coarse settling phase, then Newton's iteration
         with the quasi-active system read there as its Jacobian (:data:`NEWTON_STEPS`);
         where either does not get there, :meth:`_settle`."""
-        from scipy.linalg import lu_factor, lu_solve
-
-        from xkernels.engine.quasi_active_cable import single_threaded
-
         h, cell = self._h, self.cell
         if not self._settle(where, SETTLE_PHASES[:1], check=False):
             self._settle(where)
@@ -428,16 +423,14 @@ class LinearisedMembrane:
         state = _Pointers([seg._ref_v for seg in cell.segments]
                           + [getattr(cell.segments[i], f"_ref_{name}")
                              for i, name in zip(system.segment, system.names)])
-        with single_threaded():
-            T, _ = system.step(cell.dt)
-            jacobian = lu_factor(np.eye(T.shape[0]) - T)
+        newton = system.fixed_point_solver(cell.dt)  # F -> (I - T)^-1 F, sparse
         restore()
         z = state.get()
         for _ in range(NEWTON_STEPS):
             restore()
             state.set(z)
             h.fadvance()
-            change = lu_solve(jacobian, state.get() - z)
+            change = newton(state.get() - z)
             z = z + change
             if not np.isfinite(z).all():
                 break
@@ -580,13 +573,6 @@ def linearised(network: Network, post: str, cell: LinearisedCell, plan: KernelPl
 # --------------------------------------------------------------------------------------
 # NEURON's evaluation of the membrane currents
 # --------------------------------------------------------------------------------------
-def _auto_segments() -> int:
-    """:data:`~xkernels.engine.quasi_active_cable.AUTO_SEGMENTS`, read when used."""
-    from xkernels.engine import quasi_active_cable
-
-    return quasi_active_cable.AUTO_SEGMENTS
-
-
 def _quasi_key(cell: LinearisedCell, h: Any) -> tuple | None:
     """What a quasi-active membrane's resting state depends on, as a key: the cell's
     specification and default leak reversal (as :func:`~xkernels.engine.cells.cable_cell`
@@ -1036,11 +1022,12 @@ def quasi_active_cable(cell: LinearisedCell, restore, where: str):
                             coupling=coupling, update=update, drive=drive)
 
 
-def check_quasi_active(cell: LinearisedCell, system, T: np.ndarray, restore,
+def check_quasi_active(cell: LinearisedCell, system, solver, restore,
                        where: str) -> float:
-    """Check the system ``T`` of :func:`quasi_active_cable` against NEURON's own
-    steps: from the rest perturbed (± the potentials, then ± the states), the central
-    difference of :data:`CHECK_STEPS` NEURON steps against ``T`` to that power.
+    """Check the system of :func:`quasi_active_cable` against NEURON's own steps: from
+    the rest perturbed (± the potentials, then ± the states), the central difference of
+    :data:`CHECK_STEPS` NEURON steps against as many steps of ``solver``
+    (``solver.advance``).
 
     Returns
     -------
@@ -1056,14 +1043,10 @@ def check_quasi_active(cell: LinearisedCell, system, T: np.ndarray, restore,
     """
     from neuron import h
 
-    from xkernels.engine.quasi_active_cable import single_threaded
-
     segments = cell.segments
     n = len(segments)
     names = system.names
     rng = np.random.default_rng(0)
-    with single_threaded():
-        power = np.linalg.matrix_power(T, CHECK_STEPS)
 
     def run(z):
         restore()
@@ -1089,7 +1072,7 @@ def check_quasi_active(cell: LinearisedCell, system, T: np.ndarray, restore,
                                                  scale * rng.uniform(-1, 1, s0.size)]))
         for z in perturbations:
             found = (run(z) - run(-z)) / 2.0
-            expected = power @ z
+            expected = solver.advance(z, CHECK_STEPS)
             for part in (slice(0, n), slice(n, None)):
                 top = np.abs(expected[part]).max(initial=0.0)
                 if top > 0:

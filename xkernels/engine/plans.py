@@ -88,11 +88,6 @@ class KernelPlan:
     coords: Mapping[str, Any]
     attrs: Mapping[str, Any]
     linearisation: Mapping[str, str] = field(default_factory=dict)
-    #: the postsynaptic populations whose solver was ``"auto"`` before resolution: the
-    #: engine takes NEURON for those whose built cell it is faster for (a quasi-active
-    #: membrane of :data:`~xkernels.engine.quasi_active_cable.AUTO_SEGMENTS` segments
-    #: or more)
-    auto_solver: frozenset = frozenset()
 
     def membrane_mode(self, post: str, linear: bool) -> str:
         """The membrane linearisation used for ``post``: its mode, except that

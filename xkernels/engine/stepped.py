@@ -30,7 +30,7 @@ rounding scales with the change and not the potential, with edge-wise axial curr
 brings the stepped kernels within 5–8e-11 of NEURON's: NEURON's own rounding.
 
 A cell of :data:`STEPPED_FROM` segments or more is stepped
-(:meth:`xkernels.engine.cells.LinearisedCell.linear_cable`, :func:`stepped_cable`).
+(``xkernels.engine.cells.LinearisedCell.linear_cable``, :func:`stepped_cable`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import numpy as np
 from xkernels.engine.cable import Cable, peak_norm
 from xkernels.engine.kept import keep, kept, key_of
 
-__all__ = ["STEPPED_FROM", "SteppedCable", "stepped_cable"]
+__all__ = ["STEPPED_FROM", "AxialEdges", "SteppedCable", "axial_edges", "stepped_cable"]
 
 #: From this many segments a cable is stepped: the eigendecomposition then costs more
 #: than stepping (and amplifies rounding on a fine cable).
@@ -54,7 +54,7 @@ _EDGES: dict = {}
 EDGES_KEPT = 8
 
 
-class _Edges:
+class AxialEdges:
     """The axial conductances of a cable edge by edge: ``A x`` as the sum over edges of
     ``g_e (x_i - x_j)`` (the currents NEURON sums from potential differences), and the
     Laplacian with exactly these edges (diagonal: the sum of each row's conductances).
@@ -63,6 +63,13 @@ class _Edges:
     ----------
     axial : ndarray
         The cable's axial Laplacian (µS), symmetric (its upper triangle is read).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> edges = AxialEdges(np.array([[1.0, -1.0], [-1.0, 1.0]]))
+    >>> edges.currents(np.array([2.0, 0.5])), edges.diagonal
+    (array([ 1.5, -1.5]), array([1., 1.]))
     """
 
     def __init__(self, axial: np.ndarray) -> None:
@@ -89,13 +96,22 @@ class _Edges:
         return self.gather @ (self.flows @ x)
 
 
-def _edges(axial: np.ndarray) -> _Edges:
-    """The :class:`_Edges` of ``axial``, kept while the same array object comes again."""
+def axial_edges(axial: np.ndarray) -> AxialEdges:
+    """The :class:`AxialEdges` of ``axial``, kept while the same array object comes
+    again.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    >>> axial_edges(A) is axial_edges(A)
+    True
+    """
     found = _EDGES.get(id(axial))
     if found is None or found[0] is not axial:
         while len(_EDGES) >= EDGES_KEPT:
             _EDGES.pop(next(iter(_EDGES), None), None)  # threads may race here
-        found = _EDGES[id(axial)] = (axial, _Edges(axial))
+        found = _EDGES[id(axial)] = (axial, AxialEdges(axial))
     return found[1]
 
 
@@ -139,7 +155,7 @@ class SteppedCable:
         self.dt = float(dt)
         self._K = cable.capacitance / self.dt
         self._G = cable.conductance
-        self._edges = _edges(cable.axial)
+        self._edges = axial_edges(cable.axial)
         off, axial = self._edges.off, self._edges.diagonal
         # the leak and axial conductances, factorised with diagonal pivots in a
         # symmetric order: positive definite iff every pivot is positive
@@ -219,7 +235,7 @@ class SteppedCable:
                 ) -> np.ndarray:
         """As :meth:`xkernels.engine.cable.LinearCable.kernels`: every volley a column
         of one stepping; the result kept by the values of its inputs
-        (:mod:`xkernels.engine.kept`), so that a computation repeated on this membrane
+        (``xkernels.engine.kept``), so that a computation repeated on this membrane
         is not stepped again."""
         columns = np.stack([np.asarray(w, dtype=float) for w in weights], axis=1)
         key = key_of("SteppedCable.kernels", id(self), id(matrix), columns,
