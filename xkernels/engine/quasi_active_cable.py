@@ -55,7 +55,7 @@ import numpy as np
 from xkernels.engine.blas import one_blas_thread
 from xkernels.engine.cable import LinearCable, peak_norm
 from xkernels.engine.linearisation import finish_kernels, project
-from xkernels.engine.stepped import SteppedCable
+from xkernels.engine.stepped import SteppedCable, volley_drive
 
 __all__ = ["QuasiActiveCable", "QuasiActiveSolver", "SparseQuasiActive", "SteppedQuasiActive",
            "growing_mode", "quasi_active_solver", "single_threaded"]
@@ -499,16 +499,18 @@ class SparseQuasiActive(SteppedCable):
 
     Examples
     --------
+    A gate with a restoring current on the second of two segments, stepped and in
+    closed form:
+
     >>> import numpy as np
-    >>> a = np.exp(-0.1 / 10.0)
-    >>> cable = QuasiActiveCable(
-    ...     area=np.full(2, 1000.0), cm=np.ones(2), axial=np.array([[1., -1], [-1, 1]]) * 1e-2,
-    ...     g_matrix=np.full(2, 3e-4), g=np.full(2, 3e-4), segment=np.array([0]),
-    ...     names=("m_demo",), coupling=np.array([1e-3]), update=np.array([[a]]),
-    ...     drive=np.array([(1 - a) * 0.01]))
-    >>> w = np.array([1.0, 0.0])
-    >>> closed, sparse = QuasiActiveSolver(cable, 0.1), SparseQuasiActive(cable, 0.1)
-    >>> bool(np.abs(sparse.response(w, 0.2, 1.8, 50) - closed.response(w, 0.2, 1.8, 50)
+    >>> two = {"area": np.full(2, 1e3), "cm": np.ones(2), "g": np.full(2, 2e-4),
+    ...        "axial": np.array([[1.0, -1.0], [-1.0, 1.0]]) / 50, "g_matrix": np.full(2, 2e-4)}
+    >>> gate = {"segment": np.array([1]), "names": ("n_demo",), "coupling": np.array([2e-3]),
+    ...         "update": np.array([[0.98]]), "drive": np.array([2e-4])}
+    >>> cable = QuasiActiveCable(**two, **gate)
+    >>> sparse, closed = SparseQuasiActive(cable, 0.1), QuasiActiveSolver(cable, 0.1)
+    >>> w = np.array([0.0, 1.0])
+    >>> bool(np.abs(sparse.response(w, 0.2, 1.8, 80) - closed.response(w, 0.2, 1.8, 80)
     ...             ).max() < 1e-13)
     True
     """
@@ -578,16 +580,12 @@ class SparseQuasiActive(SteppedCable):
                  record) -> np.ndarray:
         """As :meth:`xkernels.engine.stepped.SteppedCable._stepped`, with the gating
         states."""
-        n = np.arange(n_after + 1.0)
-        u = np.empty((n.size, len(taus)))
-        for c, (tau1, tau2) in enumerate(taus):
-            f, t1, t2 = peak_norm(tau1, tau2)
-            u[:, c] = f * (np.exp(-n * self.dt / t1) - np.exp(-n * self.dt / t2))
+        u = volley_drive(taus, self.dt, n_after)
         x = np.zeros(weights.shape)
         s = np.zeros((self.cable.n_states, weights.shape[1]))
         axial = np.zeros(weights.shape)
         first = record(axial)
-        out = np.empty((n.size,) + first.shape)
+        out = np.empty((u.shape[0],) + first.shape)
         out[0] = first
         G, B = self._G[:, None], self._B[:, None]
         segment, currents, solve = self.cable.segment, self._edges.currents, \

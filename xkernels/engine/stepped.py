@@ -42,7 +42,8 @@ import numpy as np
 from xkernels.engine.cable import Cable, peak_norm
 from xkernels.engine.kept import keep, kept, key_of
 
-__all__ = ["STEPPED_FROM", "AxialEdges", "SteppedCable", "axial_edges", "stepped_cable"]
+__all__ = ["STEPPED_FROM", "AxialEdges", "SteppedCable", "axial_edges", "stepped_cable",
+           "volley_drive"]
 
 #: From this many segments a cable is stepped: the eigendecomposition then costs more
 #: than stepping (and amplifies rounding on a fine cable).
@@ -113,6 +114,25 @@ def axial_edges(axial: np.ndarray) -> AxialEdges:
             _EDGES.pop(next(iter(_EDGES), None), None)  # threads may race here
         found = _EDGES[id(axial)] = (axial, AxialEdges(axial))
     return found[1]
+
+
+def volley_drive(taus: list[tuple[float, float]], dt: float, n_after: int) -> np.ndarray:
+    """``Exp2SynI``'s current per unit weight after a volley, ``f (a1**n - a2**n)`` at
+    steps ``n = 0..n_after``, one column per ``(tau1, tau2)`` (ms): shape
+    (n_after + 1, len(taus)).
+
+    Examples
+    --------
+    >>> u = volley_drive([(0.2, 1.8)], 0.0625, 200)
+    >>> u.shape, float(u[0, 0]), round(float(u.min()), 3)    # its peak: -1
+    ((201, 1), 0.0, -1.0)
+    """
+    n = np.arange(n_after + 1.0)
+    u = np.empty((n.size, len(taus)))
+    for c, (tau1, tau2) in enumerate(taus):
+        f, t1, t2 = peak_norm(tau1, tau2)
+        u[:, c] = f * (np.exp(-n * dt / t1) - np.exp(-n * dt / t2))
+    return u
 
 
 class SteppedCable:
@@ -187,15 +207,11 @@ class SteppedCable:
         """Step the columns of ``weights`` (nseg, C), column ``c`` a volley with time
         constants ``taus[c]``; ``-record(A x)`` (``record`` linear), the record of the
         membrane currents (nA, shape (nseg, C)), at every lag 0..n_after, stacked."""
-        n = np.arange(n_after + 1.0)
-        u = np.empty((n.size, len(taus)))
-        for c, (tau1, tau2) in enumerate(taus):
-            f, t1, t2 = peak_norm(tau1, tau2)
-            u[:, c] = f * (np.exp(-n * self.dt / t1) - np.exp(-n * self.dt / t2))
+        u = volley_drive(taus, self.dt, n_after)
         x = np.zeros(weights.shape)
         axial = np.zeros(weights.shape)  # A x: the axial currents leaving each node
         first = record(axial)
-        out = np.empty((n.size,) + first.shape)
+        out = np.empty((u.shape[0],) + first.shape)
         out[0] = first
         G = self._G[:, None]
         currents, solve = self._edges.currents, self._step.solve
