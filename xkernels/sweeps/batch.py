@@ -29,7 +29,7 @@ import xarray as xr
 
 from xkernels.contract import CORE_DIMS, KERNEL_NAME, VALUES_DIGEST_ATTR, values_digest
 from xkernels.engine import linearisation as lin
-from xkernels.engine.cable_batch import batch_modes, batch_rest, batch_signals, mixed_leak
+from xkernels.engine.cable_batch import batch_kernels, batch_modes, batch_rest, mixed_leak
 from xkernels.engine.cells import CableCell
 from xkernels.engine.depth_average import depth_rule
 from xkernels.engine.kernels import (
@@ -354,19 +354,17 @@ def _population_batch(samples: list[Network], plan: KernelPlan, post: str,
                                 first.conductance_based)
         c = np.matmul(np.broadcast_to(w, (S, N, m))[:, :, None, :], inward)[:, :, 0]
         coefficients.append(to_probe * c[:, :, None, :])                   # (S, N, ch, m)
-    signals = batch_signals(                                          # (S, C, ch, T)
-        rho.reshape(S, N * m),
-        np.stack(coefficients, axis=1).transpose(0, 1, 3, 2, 4).reshape(
-            (S, len(conns), matrices.shape[1], N * m)),
-        np.concatenate(tau1, axis=1)[:, :, 0], np.concatenate(tau2, axis=1)[:, :, 0],
-        o.dt, grid.n_response)
     # by identity first: unswept delays are the same objects in every sample
     filters = [taps[id(d)] if id(d) in taps else taps.setdefault(
                    id(d), delay_taps(d, grid, memo))
                for d in (x.delay for net in samples for x in net.inputs(post))]
-    kernels = lin.finish_kernels(signals.reshape((-1,) + signals.shape[2:]), filters,
-                                 grid.delay_centre, grid.lags)
-    return [conn.pre for conn in conns], kernels.reshape((S, len(conns)) + kernels.shape[1:])
+    kernels = batch_kernels(                                     # (S, C, ch, lags)
+        rho.reshape(S, N * m),
+        np.stack(coefficients, axis=1).transpose(0, 1, 3, 2, 4).reshape(
+            (S, len(conns), matrices.shape[1], N * m)),
+        np.concatenate(tau1, axis=1)[:, :, 0], np.concatenate(tau2, axis=1)[:, :, 0],
+        filters, grid.delay_centre, grid.lags, o.dt, grid.n_response)
+    return [conn.pre for conn in conns], kernels
 
 
 def _distinct_modes(cable: Any, dt: float, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
