@@ -27,7 +27,7 @@ from scipy import fft
 
 from xkernels.engine.cable import Cable, peak_norm
 
-__all__ = ["batch_kernels", "batch_modes", "batch_rest", "mixed_leak"]
+__all__ = ["batch_kernels", "batch_modes", "batch_rest", "mixed_leak", "path_order"]
 
 #: Powers of the poles are formed in blocks of ``BLOCK`` lags per channel's square root
 #: (longer blocks make the matrix products larger and the element-wise work smaller:
@@ -126,16 +126,64 @@ def batch_modes(cable: Cable, dt: float, g: np.ndarray) -> tuple[np.ndarray, np.
     K = cable.capacitance / float(dt)
     s = 1.0 / np.sqrt(K)
     G = np.asarray(g, dtype=float) * cable.area * 1e-2                  # (n, m) µS
-    S = np.broadcast_to(cable.axial * s[:, None] * s[None, :], G.shape + (K.size,)).copy()
-    idx = np.arange(K.size)
-    S[:, idx, idx] += (K + G) * s * s
-    lam, Q = np.linalg.eigh(S)
-    unstable = np.flatnonzero(~(lam.min(axis=1) > 1.0))
-    if unstable.size:
-        raise ValueError(f"membrane {int(unstable[0])}: the linear membrane is unstable "
-                         "(its conductance matrix, leak and axial, is not positive "
-                         "definite)")
+    diagonal = (K + G + np.diag(cable.axial)) * s * s
+    order = path_order(cable.axial)
+    if order is None:  # branched: dense matrices
+        S = np.broadcast_to(cable.axial * s[:, None] * s[None, :],
+                            G.shape + (K.size,)).copy()
+        idx = np.arange(K.size)
+        S[:, idx, idx] = diagonal
+        lam, Q = np.linalg.eigh(S)
+    else:  # an unbranched cable in path order is tridiagonal: LAPACK's dstevd
+        from scipy.linalg.lapack import dstevd
+
+        off = cable.axial[order[:-1], order[1:]] * s[order[:-1]] * s[order[1:]]
+        lam, Q = np.empty(G.shape), np.empty(G.shape + (K.size,))
+        for i, d in enumerate(diagonal[:, order]):
+            lam[i], Q[i, order], info = dstevd(d, off)
+            if info:
+                raise np.linalg.LinAlgError(f"membrane {i}: dstevd did not converge")
     return 1.0 / lam, s[None, :, None] * Q
+
+
+def path_order(axial: np.ndarray) -> np.ndarray | None:
+    """The segments in the order of an unbranched cable (a path from one end to the
+    other), or None if the cable branches.
+
+    Parameters
+    ----------
+    axial : ndarray
+        Axial conductance Laplacian (µS), shape (nseg, nseg).
+
+    Returns
+    -------
+    ndarray or None
+        Segment indices along the path; the Laplacian reordered by them is tridiagonal.
+
+    Examples
+    --------
+    >>> A = np.array([[1.0, 0.0, -1.0], [0.0, 1.0, -1.0], [-1.0, -1.0, 2.0]])
+    >>> path_order(A).tolist()
+    [0, 2, 1]
+    >>> path_order(4.0 * np.eye(4) - np.ones((4, 4))) is None   # every pair linked
+    True
+    """
+    linked = (axial != 0) & ~np.eye(axial.shape[0], dtype=bool)
+    degree = linked.sum(axis=1)
+    if axial.shape[0] == 1:
+        return np.zeros(1, dtype=int)
+    ends = np.flatnonzero(degree == 1)
+    if degree.max() > 2 or ends.size != 2:
+        return None
+    order = [int(ends[0])]
+    previous = -1
+    while len(order) < axial.shape[0]:
+        step = [int(j) for j in np.flatnonzero(linked[order[-1]]) if j != previous]
+        if not step:
+            return None  # not connected
+        previous = order[-1]
+        order.append(step[0])
+    return np.array(order)
 
 
 def batch_rest(cable: Cable, rho: np.ndarray, inward: np.ndarray, g: np.ndarray,
