@@ -224,7 +224,7 @@ def batch_rest(cable: Cable, rho: np.ndarray, inward: np.ndarray, g: np.ndarray,
 
 def batch_kernels(rho: np.ndarray, coefficients: np.ndarray, tau1: np.ndarray,
                   tau2: np.ndarray, filters: list[np.ndarray], centre: int, lags: np.ndarray,
-                  dt: float, n_after: int) -> np.ndarray:
+                  dt: float, n_after: int, out: np.ndarray | None = None) -> np.ndarray:
     """Kernels of volleys of ``Exp2SynI`` synapses from weighted modes: the probe
     signals, delay-smeared and windowed as
     :func:`~xkernels.engine.linearisation.finish_kernels` does, without forming them.
@@ -262,6 +262,8 @@ def batch_kernels(rho: np.ndarray, coefficients: np.ndarray, tau1: np.ndarray,
         Time step (ms).
     n_after : int
         Lags (steps) of the response after the volley.
+    out : ndarray, optional
+        Written with the result (any array of that shape, e.g. a view).
 
     Returns
     -------
@@ -290,7 +292,7 @@ def batch_kernels(rho: np.ndarray, coefficients: np.ndarray, tau1: np.ndarray,
     """
     n, V, C, M = coefficients.shape
     lags = np.asarray(lags)
-    out = np.zeros((n, V, C, lags.size))
+    out = np.empty((n, V, C, lags.size)) if out is None else out
     causal = np.flatnonzero(lags >= 0)
     top = int(lags[-1]) if lags.size else 0
     which: dict[int, int] = {}
@@ -299,6 +301,7 @@ def batch_kernels(rho: np.ndarray, coefficients: np.ndarray, tau1: np.ndarray,
     if top > n_after or not 0 <= centre < distinct.shape[1]:
         raise ValueError(f"lags up to {top} and lag-0 tap {centre} do not fit a response "
                          f"of {n_after + 1} lags and a filter of {distinct.shape[1]} taps")
+    out[..., : causal[0] if causal.size else lags.size] = 0.0    # negative lags
     if not causal.size or not n:
         return out
     significant = np.flatnonzero(
@@ -312,8 +315,9 @@ def batch_kernels(rho: np.ndarray, coefficients: np.ndarray, tau1: np.ndarray,
         signals = np.zeros((n, V, C, n_after + 1))
         _smeared(rho, coefficients, norms, np.ones((1, 1)), np.zeros((n, V), dtype=int),
                  0, 0, n_after, signals, np.arange(n_after + 1))   # the identity filter
-        return finish_kernels(signals.reshape(n * V, C, n_after + 1), list(filters), centre,
-                              lags).reshape(n, V, C, lags.size)
+        out[...] = finish_kernels(signals.reshape(n * V, C, n_after + 1), list(filters),
+                                  centre, lags).reshape(n, V, C, lags.size)
+        return out
     taps = distinct[:, centre + d_lo: centre + d_hi + 1]
     _smeared(rho, coefficients, norms, taps, index, d_lo, d_hi, top, out[..., causal[0]:],
              lags[causal[0]:])
@@ -359,7 +363,7 @@ def _smeared(rho: np.ndarray, coefficients: np.ndarray, norms: np.ndarray,
             z1[np.abs(z1) < SUBNORMAL_GUARD] = 0.0
             z2[np.abs(z2) < SUBNORMAL_GUARD] = 0.0
     y *= f
-    out[...] = y[lags].T.reshape(n, V, C, lags.size)
+    out[...] = y[lags[0]: lags[-1] + 1].T.reshape(n, V, C, lags.size)
 
 
 def _filtered(rho: np.ndarray, coefficients: np.ndarray, taps: np.ndarray,
