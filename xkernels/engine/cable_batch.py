@@ -42,7 +42,7 @@ NEGLIGIBLE = 1e-20
 SUBNORMAL_GUARD = 1e-250
 #: :func:`batch_kernels` takes the powers of the poles of this many modes x lags at a
 #: time (elements, 8 bytes each: arrays that stay in the cache).
-PIECE_ELEMENTS = 2 ** 16
+PIECE_ELEMENTS = 2 ** 17
 #: Delay filter taps below this fraction of the filter's largest are left out by
 #: :func:`batch_kernels` (a filter sums to 1 over at most a few thousand taps: their
 #: part of a kernel is below 1e-15 of its largest value).
@@ -342,41 +342,46 @@ def _smeared(rho: np.ndarray, coefficients: np.ndarray, norms: np.ndarray,
     steps, ``d_lo >= 0``) chosen by ``index`` (n, V)."""
     n, V, C, M = coefficients.shape
     span = top - d_lo                                  # lags d_lo + 1 .. top of q
+    J = d_hi - d_lo                                    # taps - 1
+    head = min(d_hi, top) - d_lo                       # lags of g the convolution needs
+    T = max(head, J, top - d_hi) + 1                   # powers 0 .. T - 1
+    L = min(BLOCK * int(np.ceil(np.sqrt(C))), T)
+    # the filters: spectra for the convolution, reversed in blocks of L for H_m
+    size = fft.next_fast_len(head + J + 1, real=True)
+    A_h = -(-(J + 1) // L)
+    reversed_taps = np.zeros((taps.shape[0], A_h * L))
+    reversed_taps[:, : J + 1] = taps[:, ::-1]                       # tap d_hi - k at k
+    filters = (size, fft.rfft(taps, size, axis=-1), reversed_taps.reshape(-1, A_h, L))
     q = np.empty((n, V, C, span))
     # q = h ∗ g in pieces of samples whose powers stay in the cache
-    piece = max(1, PIECE_ELEMENTS // max(1, M * (BLOCK + span // BLOCK)))
+    piece = max(1, PIECE_ELEMENTS // max(1, M * (L + T // L)))
     for i in range(0, n, piece):
         s = slice(i, i + piece)
-        _filtered(rho[s], coefficients[s], taps, index[s], d_lo, d_hi, top, q[s])
-    # the exponentials of u: z_a[t] = a z_a[t - 1] + q[t], -f (z1 - z2), from lag d_lo + 1
+        _filtered(rho[s], coefficients[s], filters, index[s], head, -(-T // L), L, q[s])
+    # the exponentials of u: z_a[t] = a z_a[t - 1] + q[t] for both bases at once,
+    # -f (z1 - z2), from lag d_lo + 1
     f, a1, a2 = (np.repeat(x.reshape(-1), C) for x in norms)            # per signal
     q = np.ascontiguousarray(q.reshape(n * V * C, span).T)
-    z1, z2 = np.zeros(q.shape[1]), np.zeros(q.shape[1])
+    a = np.stack([a1, a2])
+    z = np.zeros_like(a)
     y = np.zeros((top + 1, q.shape[1]))
     for k in range(span):
-        z1 *= a1
-        z1 += q[k]
-        z2 *= a2
-        z2 += q[k]
-        np.subtract(z1, z2, out=y[d_lo + 1 + k])
+        z *= a
+        z += q[k]
+        np.subtract(z[0], z[1], out=y[d_lo + 1 + k])
         if k % 64 == 63:  # decayed states: zero, not subnormal (slow arithmetic)
-            z1[np.abs(z1) < SUBNORMAL_GUARD] = 0.0
-            z2[np.abs(z2) < SUBNORMAL_GUARD] = 0.0
+            z[np.abs(z) < SUBNORMAL_GUARD] = 0.0
     y *= f
     out[...] = y[lags[0]: lags[-1] + 1].T.reshape(n, V, C, lags.size)
 
 
-def _filtered(rho: np.ndarray, coefficients: np.ndarray, taps: np.ndarray,
-              index: np.ndarray, d_lo: int, d_hi: int, top: int, q: np.ndarray) -> None:
-    """``q = h ∗ g`` at lags ``d_lo + 1 .. top``, written to ``q`` (n, V, C, top - d_lo)
-    (:func:`_smeared`)."""
+def _filtered(rho: np.ndarray, coefficients: np.ndarray, filters: tuple,
+              index: np.ndarray, head: int, A: int, L: int, q: np.ndarray) -> None:
+    """``q = h ∗ g``, written to ``q`` (n, V, C, lags d_lo + 1 .. top) (:func:`_smeared`:
+    the filters' FFT size, spectra and reversed blocks, ``head`` lags by convolution, ``A``
+    blocks of ``L`` powers)."""
     n, V, C, M = coefficients.shape
-    J = d_hi - d_lo                                    # taps - 1
-    head = min(d_hi, top) - d_lo                       # lags of g the convolution needs
-    tail = top - d_hi                                  # lags of q past the last tap
-    T = max(head, J, tail) + 1                         # powers 0 .. T - 1
-    L = min(BLOCK * int(np.ceil(np.sqrt(C))), T)
-    A = -(-T // L)
+    size, spectra, blocks = filters
     log_rho = np.log(rho)
     inner = _powers(log_rho[:, :, None] * np.arange(L))                  # ρ^i, (n, M, L)
     # ρ^(L a), (n, A, M): past the first block only the modes whose powers there are
@@ -391,16 +396,12 @@ def _filtered(rho: np.ndarray, coefficients: np.ndarray, taps: np.ndarray,
     # lags d_lo + 1 .. d_lo + head: the convolution of h with g[0 .. head] (g[0] = 0)
     g = _sums(coefficients, inner, outer, slow, head + 1)
     g[..., 0] = 0.0
-    size = fft.next_fast_len(head + J + 1, real=True)
-    spectra = fft.rfft(taps, size, axis=-1)[index][:, :, None]       # (n, V, 1, freq)
-    q[..., :head] = fft.irfft(fft.rfft(g, size, axis=-1) * spectra, size,
-                              axis=-1)[..., 1: head + 1]
+    q[..., :head] = fft.irfft(fft.rfft(g, size, axis=-1) * spectra[index][:, :, None],
+                              size, axis=-1)[..., 1: head + 1]
+    tail = q.shape[-1] - head
     if tail > 0:  # lags d_hi + 1 .. top: the modes, each times H_m
-        A_h = -(-(J + 1) // L)
-        reversed_taps = np.zeros((taps.shape[0], A_h * L))
-        reversed_taps[:, : J + 1] = taps[:, ::-1]                   # tap d_hi - k at k
-        blocks = reversed_taps.reshape(-1, A_h, L)[index]           # (n, V, A_h, L)
-        X = np.matmul(blocks.reshape(n, V * A_h, L), inner.transpose(0, 2, 1))
+        A_h = blocks.shape[1]
+        X = np.matmul(blocks[index].reshape(n, V * A_h, L), inner.transpose(0, 2, 1))
         H = np.einsum("nvam,nam->nvm", X.reshape(n, V, A_h, M), outer[:, :A_h])
         q[..., head:] = _sums(coefficients * H[:, :, None, :], inner, outer, slow,
                               tail + 1)[..., 1:]
