@@ -322,7 +322,8 @@ def _population_batch(samples: list[Network], plan: KernelPlan, post: str,
     into = [np.stack([c[conn.pre][0] for c in counts]) for conn in conns]    # (N, m) each
     outward = [np.stack([c[conn.pre][1] for c in counts]) for conn in conns]
     # every sample's synapses and rates, (S, 1, 1) per connection
-    syn = [[net.connection(conn.pre, post).synapse for conn in conns] for net in samples]
+    links = [[net.connection(conn.pre, post) for conn in conns] for net in samples]
+    syn = [[x.synapse for x in row] for row in links]
 
     def column(values: list) -> list[np.ndarray]:
         table = np.array(values, dtype=float)
@@ -362,7 +363,7 @@ def _population_batch(samples: list[Network], plan: KernelPlan, post: str,
     # by identity first: unswept delays are the same objects in every sample
     filters = [taps[id(d)] if id(d) in taps else taps.setdefault(
                    id(d), delay_taps(d, grid, memo))
-               for d in (x.delay for net in samples for x in net.inputs(post))]
+               for d in (x.delay for row in links for x in row)]
     contiguous = rows == list(range(rows[0], rows[0] + len(rows)))
     kernels = batch_kernels(                                     # (S, C, ch, lags)
         rho.reshape(S, N * m),
@@ -377,8 +378,6 @@ def _population_batch(samples: list[Network], plan: KernelPlan, post: str,
 
 def _distinct_modes(cable: Any, dt: float, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`batch_modes` of the rows of ``g``, each distinct membrane decomposed once."""
-    index: dict[bytes, int] = {}
-    which = np.array([index.setdefault(row.tobytes(), len(index)) for row in g])
-    first = np.unique(which, return_index=True)[1]  # first row of each, in index order
+    _, first, which = np.unique(g, axis=0, return_index=True, return_inverse=True)
     rho, inward = batch_modes(cable, dt, g[first])
-    return rho[which], inward[which]
+    return rho[which.ravel()], inward[which.ravel()]
