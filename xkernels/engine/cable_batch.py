@@ -384,17 +384,22 @@ def _filtered(rho: np.ndarray, coefficients: np.ndarray, filters: tuple,
     size, spectra, blocks = filters
     log_rho = np.log(rho)
     inner = _powers(log_rho[:, :, None] * np.arange(L))                  # ρ^i, (n, M, L)
-    # ρ^(L a), (n, A, M): past the first block only the modes whose powers there are
-    # not all 0 (in any sample: the slow ones)
+    # ρ^(L a), (n, A, M), in groups of blocks 1, 2-3, 4-7, ...: in each only the modes
+    # whose powers at its first block are not all 0 (in any sample: the slower ones)
     outer = np.zeros((n, A, M))
     outer[:, 0] = 1.0
-    slow = np.zeros(0, dtype=int)
-    if A > 1:
-        slow = np.flatnonzero(log_rho.max(axis=0) * L >= np.log(NEGLIGIBLE))
-        outer[:, 1:, slow] = _powers(log_rho[:, None, slow]
-                                     * (L * np.arange(1, A))[:, None])
+    slowest = log_rho.max(axis=0) * L
+    groups = []
+    for a0 in (2 ** k for k in range(int(np.log2(max(A - 1, 1))) + 1)):
+        if a0 >= A:
+            break
+        a1 = min(2 * a0, A)
+        cols = np.flatnonzero(slowest * a0 >= np.log(NEGLIGIBLE))
+        outer[:, a0:a1, cols] = _powers(log_rho[:, None, cols]
+                                        * (L * np.arange(a0, a1))[:, None])
+        groups.append((a0, a1, cols))
     # lags d_lo + 1 .. d_lo + head: the convolution of h with g[0 .. head] (g[0] = 0)
-    g = _sums(coefficients, inner, outer, slow, head + 1)
+    g = _sums(coefficients, inner, outer, groups, head + 1)
     g[..., 0] = 0.0
     q[..., :head] = fft.irfft(fft.rfft(g, size, axis=-1) * spectra[index][:, :, None],
                               size, axis=-1)[..., 1: head + 1]
@@ -403,23 +408,26 @@ def _filtered(rho: np.ndarray, coefficients: np.ndarray, filters: tuple,
         A_h = blocks.shape[1]
         X = np.matmul(blocks[index].reshape(n, V * A_h, L), inner.transpose(0, 2, 1))
         H = np.einsum("nvam,nam->nvm", X.reshape(n, V, A_h, M), outer[:, :A_h])
-        q[..., head:] = _sums(coefficients * H[:, :, None, :], inner, outer, slow,
+        q[..., head:] = _sums(coefficients * H[:, :, None, :], inner, outer, groups,
                               tail + 1)[..., 1:]
 
 
-def _sums(coefficients: np.ndarray, inner: np.ndarray, outer: np.ndarray, slow: np.ndarray,
+def _sums(coefficients: np.ndarray, inner: np.ndarray, outer: np.ndarray, groups: list,
           T: int) -> np.ndarray:
     """``Σ_m c_m ρ_m^j`` at ``j = 0 .. T - 1``, shape (n, V, C, T), from the powers in
-    blocks (:func:`_smeared`): the first block over every mode, the later ones over the
-    modes whose powers there are not all 0 (``slow``)."""
+    blocks (:func:`_filtered`): the first block over every mode, each group ``(a0, a1,
+    modes)`` of later blocks over its modes (where the others' powers are 0)."""
     n, V, C, M = coefficients.shape
     L = inner.shape[2]
     A = -(-T // L)
     out = np.empty((n, V * C, A * L))
     flat = coefficients.reshape(n, V * C, M)
     np.matmul(flat, inner, out=out[:, :, :L])
-    if A > 1:
-        left = flat[:, :, None, slow] * outer[:, None, 1:A, slow]      # (n, VC, A-1, Ms)
-        later = np.matmul(left.reshape(n, V * C * (A - 1), slow.size), inner[:, slow])
-        out[:, :, L:] = later.reshape(n, V * C, (A - 1) * L)
+    for a0, a1, cols in groups:
+        if a0 >= A:
+            break
+        a1 = min(a1, A)
+        left = flat[:, :, None, cols] * outer[:, None, a0:a1, cols]   # (n, VC, blocks, Ms)
+        later = np.matmul(left.reshape(n, V * C * (a1 - a0), cols.size), inner[:, cols])
+        out[:, :, a0 * L: a1 * L] = later.reshape(n, V * C, (a1 - a0) * L)
     return out[:, :, :T].reshape(n, V, C, T)
