@@ -4,20 +4,24 @@
 sets (:func:`xkernels.kernel_batch`, the sweeps' linear path) changes the membrane in
 every set (the g_eff leak shift and, at the mean-input operating point, the leak
 reversal) and, with depth averaging, at every depth node.  Here those membranes are
-arrays: one batched eigendecomposition (:func:`batch_modes`), the steady states from it
-(:func:`batch_rest`) and the probe signals of every membrane's volleys together
-(:func:`batch_signals`).
+arrays: their modes (:func:`batch_modes`; an unbranched cable's matrix is tridiagonal
+in the order of :func:`path_order`, and LAPACK's ``dstevd`` decomposes it), the steady
+states from them (:func:`batch_rest`) and the kernels of every membrane's volleys
+together (:func:`batch_kernels`).
 
 The response of mode ``m`` (pole ``ρ_m``) to a volley of ``Exp2SynI`` synapses is
 ``-f Σ_{k<n} ρ_m^{n-k} u[k]`` with ``u[k] = a1**k - a2**k`` (``a = exp(-dt / tau)``,
 ``f`` the peak normalisation; :meth:`LinearCable.modal_kernel`).  A probe signal is a
 weighted sum of modes -- over the segments' modes and, with depth averaging, over the
 depth nodes' modes -- so it is ``-f (u ∗ g)[n]`` with the impulse response
-``g[j] = Σ_m c_m ρ_m^j`` (``j >= 1``).  The powers come in blocks (``ρ^(L k + i) =
-ρ^(L k) ρ^i``: one matrix product per signal), and the convolution with the two
-exponentials of ``u`` is two first-order recursions, ``z[t] = a z[t - 1] + g[t]``,
-stepped for all signals at once.  The same numbers as :class:`LinearCable` to rounding
-(~1e-13 relative).
+``g[j] = Σ_m c_m ρ_m^j`` (``j >= 1``).  The delay filter ``h`` commutes with ``u``, and
+``h ∗ g`` past the filter's last tap is again a sum of the modes (each times the
+filter's z-transform at its pole), so the delays cost one short convolution and one
+factor per mode.  The powers come in blocks (``ρ^(L k + i) = ρ^(L k) ρ^i``: one matrix
+product per signal, later blocks only over the modes not yet decayed), and the
+convolution with the two exponentials of ``u`` is two first-order recursions,
+``z[t] = a z[t - 1] + (h ∗ g)[t]``, stepped for all signals at once.  The same numbers as
+:class:`LinearCable` to rounding (~1e-13 relative).
 """
 
 from __future__ import annotations
@@ -143,6 +147,11 @@ def batch_modes(cable: Cable, dt: float, g: np.ndarray) -> tuple[np.ndarray, np.
             lam[i], Q[i, order], info = dstevd(d, off)
             if info:
                 raise np.linalg.LinAlgError(f"membrane {i}: dstevd did not converge")
+    unstable = np.flatnonzero(~(lam.min(axis=1) > 1.0))
+    if unstable.size:
+        raise ValueError(f"membrane {int(unstable[0])}: the linear membrane is unstable "
+                         "(its conductance matrix, leak and axial, is not positive "
+                         "definite)")
     return 1.0 / lam, s[None, :, None] * Q
 
 

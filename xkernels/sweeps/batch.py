@@ -9,10 +9,9 @@ NEURON (passive membranes) and the parameters are synaptic weights, time constan
 reversal potentials, delay distributions or presynaptic rates, the samples are
 computed together (:func:`batched_values`), with either averaging and either operating
 point (the defaults included): each sample's g_eff leak shift and mean-input reversal
-per depth node as arrays, one batched eigendecomposition of all the membranes, their
-steady states, the probe signals of every node's modes together
-(:mod:`xkernels.engine.cable_batch`), then one batch of FFTs for the delay
-distributions.  Any other parameter or option computes each sample by
+per depth node as arrays, the modes of all the membranes, their steady states, and the
+kernels from every node's modes together, delays and window included
+(:mod:`xkernels.engine.cable_batch`).  Any other parameter or option computes each sample by
 :func:`xkernels.compute_kernels` (the same numbers, slower).  The sweeps' linear path
 (``sweep(method="linear")``) is the same computation.
 """
@@ -270,9 +269,8 @@ def batched_values(samples: list[Network], plan: KernelPlan,
     sample's g_eff leak shift, the mean input's reversal, the membranes (one per sample
     and depth node, each distinct one decomposed once: :func:`batch_modes`), their
     steady states (:func:`batch_rest`: conductance-based synapses are linearised there),
-    the volleys' weights and the probe signals of every node's modes
-    (:func:`batch_signals`) are arrays over samples; one batch of FFTs applies the delay
-    distributions.
+    the volleys' weights and the kernels from every node's modes, delays and window
+    included (:func:`batch_kernels`), are arrays over samples.
 
     Parameters
     ----------
