@@ -302,6 +302,8 @@ def batch_kernels(rho: np.ndarray, coefficients: np.ndarray, tau1: np.ndarray,
     n, V, C, M = coefficients.shape
     lags = np.asarray(lags)
     out = np.empty((n, V, C, lags.size)) if out is None else out
+    if not n * V:
+        return out
     causal = np.flatnonzero(lags >= 0)
     top = int(lags[-1]) if lags.size else 0
     which: dict[int, int] = {}
@@ -311,7 +313,7 @@ def batch_kernels(rho: np.ndarray, coefficients: np.ndarray, tau1: np.ndarray,
         raise ValueError(f"lags up to {top} and lag-0 tap {centre} do not fit a response "
                          f"of {n_after + 1} lags and a filter of {distinct.shape[1]} taps")
     out[..., : causal[0] if causal.size else lags.size] = 0.0    # negative lags
-    if not causal.size or not n:
+    if not causal.size:
         return out
     significant = np.flatnonzero(
         (np.abs(distinct) > NEGLIGIBLE_TAP * np.abs(distinct).max(axis=1, keepdims=True))
