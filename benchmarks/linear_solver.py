@@ -395,7 +395,7 @@ def batch_profile(n: int = 1000, tau: float = 50.0) -> None:
               ("steady states (batch_rest)", batch_module, "batch_rest"),
               ("kernels from the modes: delays, window (batch_kernels)", batch_module,
                "batch_kernels"),
-              ("values digest (SHA-256)", batch_module, "values_digest"))
+              ("values digest (XXH3)", batch_module, "values_digest"))
     originals = [(owner, name, getattr(owner, name)) for _, owner, name in stages]
 
     def timed(label, fun):
