@@ -236,7 +236,7 @@ def batch_kernels(rho: np.ndarray, coefficients: np.ndarray, tau1: np.ndarray,
                   dt: float, n_after: int, out: np.ndarray | None = None) -> np.ndarray:
     """Kernels of volleys of ``Exp2SynI`` synapses from weighted modes: the probe
     signals, delay-smeared and windowed as
-    :func:`~xkernels.engine.linearisation.finish_kernels` does, without forming them.
+    ``xkernels.engine.linearisation.finish_kernels`` does, without forming them.
 
     The signal of a volley is ``-f (u ∗ g)`` with the impulse response ``g[j] = Σ_m c_m
     ρ_m^j`` (``j >= 1``; module docstring); the delay filter ``h`` commutes with the
