@@ -8,7 +8,7 @@
 2. A large reconstructed cell: a NeuroMorpho reconstruction shipped with Brian2
    (benchmarks/cells/mp_ma_40984_gc2.CNG.swc, loaded without a template) with segments
    of at most 1.5 µm (1205 segments) as both populations of the README network: the
-   first call (NEURON cell read, eigendecomposition) and a repeated one, with the peak
+   first call (NEURON cell read, sparse factorisation: stepped) and a repeated one, with the peak
    memory the linear solver allocates (tracemalloc).
 3. A 100-point sweep of the E->E ``tau2`` x the E ``rate`` with g_eff on the README
    network (every point changes the membrane), default client and method, reference

@@ -431,12 +431,17 @@ class LinearisedMembrane:
             h.finitialize(cell.cell.v_init)
             saved.restore(1)
 
-        system = quasi_active_cable(cell, restore, where)
+        try:
+            system = quasi_active_cable(cell, restore, where)
+            newton = system.fixed_point_solver(cell.dt)  # F -> (I - T)^-1 F, sparse
+        except (ValueError, RuntimeError):  # a state Python cannot set, a singular
+            restore()                       # Jacobian...: the cell stays settled
+            h.fcurrent()
+            return False
         n = system.nseg
         state = _Pointers([seg._ref_v for seg in cell.segments]
                           + [getattr(cell.segments[i], f"_ref_{name}")
                              for i, name in zip(system.segment, system.names)])
-        newton = system.fixed_point_solver(cell.dt)  # F -> (I - T)^-1 F, sparse
         restore()
         z = state.get()
         for _ in range(NEWTON_STEPS):

@@ -41,6 +41,9 @@ kernel of a membrane a few matrix products (any weights, time constants, delays 
 probes).  A membrane whose eigenvector matrix is too ill-conditioned for that
 (cond(V) above :data:`CONDITION_MAX`, a nearly defective T) is instead solved by the
 recursion itself, step by step (:class:`SteppedQuasiActive`: exact to rounding, slower).
+From :data:`SPARSE_FROM` segments the dense system and its O(N³) eigendecomposition cost
+more than NEURON's simulations: such a membrane is stepped in NEURON's form with sparse
+matrices (:class:`SparseQuasiActive`).
 
 Nothing here imports NEURON: ``xkernels.engine.membrane.quasi_active_cable`` reads
 the :class:`QuasiActiveCable` from the cell.
