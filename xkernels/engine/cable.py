@@ -147,6 +147,36 @@ def _powers(log_power: np.ndarray) -> np.ndarray:
     return out
 
 
+def synapse_powers(dt: float, tau1: float, tau2: float, n_after: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``a1**n`` and ``a2**n`` (``a = exp(-dt / tau)``, n = 0..n_after) of a synapse's
+    two exponentials (``tau1``, ``tau2`` as :func:`peak_norm` returns them), kept for
+    the last :data:`POWERS_KEPT` (they do not depend on the membrane); read-only.
+
+    Examples
+    --------
+    >>> a1_n, a2_n = synapse_powers(0.1, 0.2, 1.8, 3)
+    >>> bool(np.allclose(a2_n, np.exp(-0.1 / 1.8) ** np.arange(4)))
+    True
+    """
+    key = (float(dt), float(tau1), float(tau2), int(n_after))
+    found = _SYNAPSE_POWERS.get(key)
+    if found is None:
+        nn = np.arange(n_after + 1.0)
+        found = tuple(_powers(nn * np.log(np.exp(-key[0] / tau))) for tau in key[1:3])
+        for powers in found:
+            powers.flags.writeable = False
+        while len(_SYNAPSE_POWERS) >= POWERS_KEPT:
+            _SYNAPSE_POWERS.pop(next(iter(_SYNAPSE_POWERS), None), None)  # threads may race
+        _SYNAPSE_POWERS[key] = found
+    return found
+
+
+#: Synapse powers of :func:`synapse_powers` (key -> (a1**n, a2**n)), at most POWERS_KEPT.
+_SYNAPSE_POWERS: dict = {}
+POWERS_KEPT = 64
+
+
 class LinearCable:
     """NEURON's fixed-step response of a linear :class:`Cable` at time step ``dt``.
 
@@ -282,14 +312,13 @@ class LinearCable:
         coef_p = np.where(keep, -f * rho * (a1 - a2) * c1 * c2, 0.0)
         coef_1 = np.where(keep, f * rho * c1, 0.0)
         coef_2 = np.where(keep, f * rho * c2, 0.0)
-        nn = np.arange(n_after + 1.0)
         near = np.flatnonzero(close)
         n = np.arange(n_after + 1)
         rows = np.empty((0, n.size)) if not near.size else \
             -f * rho[near, None] * (_powers_difference(rho[near], a1, n)
                                     - _powers_difference(rho[near], a2, n))
-        found = (coef_p, coef_1, coef_2, _powers(nn * np.log(a1)), _powers(nn * np.log(a2)),
-                 near, rows)
+        found = (coef_p, coef_1, coef_2, *synapse_powers(self.dt, t1, t2, n_after), near,
+                 rows)
         if len(cache) >= 8:
             cache.clear()
         cache[key] = found

@@ -433,8 +433,7 @@ def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
         return xr.DataArray(values, dims=CORE_DIMS, coords=dict(plan.coords),
                             name=KERNEL_NAME, attrs=attrs)
     # the coordinates are labelled once per process and set of coordinates (the
-    # values of every coordinate are the key), then copied (deep: nothing is shared
-    # with the template but the values given here); the attributes are the plan's
+    # values of every coordinate are the key); the attributes are the plan's
     key = _coords_key(plan.coords)
     template = _TEMPLATES.get(key)
     if template is None:
@@ -444,8 +443,22 @@ def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
         while len(_TEMPLATES) >= TEMPLATES_KEPT:
             _TEMPLATES.pop(next(iter(_TEMPLATES), None), None)  # threads may race here
         _TEMPLATES[key] = template
-    H = template.copy(deep=True, data=values)
-    H.attrs = {**plan.attrs, VALUES_DIGEST_ATTR: digest}
+    return _from_template(template, values, {**plan.attrs, VALUES_DIGEST_ATTR: digest})
+
+
+def _from_template(template: xr.DataArray, values: np.ndarray, attrs: dict) -> xr.DataArray:
+    """``template``'s coordinates around ``values``, sharing nothing a caller can change
+    in place with the template: the indexes (immutable pandas indexes, their coordinate
+    values read-only) are shared, each coordinate variable is a new object (its own
+    attributes), the values of the other coordinates are copied.  xarray's internal
+    ``fastpath`` constructor: the public ones copy or rebuild every index (~0.3 ms for
+    the README network's kernels, more than the linear solver takes for a kernel)."""
+    indexes = template.xindexes
+    coords = {name: variable.copy(deep=name not in indexes)
+              for name, variable in template.coords.variables.items()}
+    H = xr.DataArray(xr.Variable(CORE_DIMS, values), coords=coords,
+                     indexes=dict(indexes), name=KERNEL_NAME, fastpath=True)
+    H.attrs = attrs
     return H
 
 

@@ -21,8 +21,10 @@ value and what is allowed (TypeError for a wrong type, ValueError for a bad valu
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import numpy as np
@@ -180,7 +182,14 @@ def embedded_template(cell: Any) -> bool:
     True
     """
     return cell.templatefile is None or \
-        cell.resolve("templatefile").parent == CELLS_DIR.resolve()
+        cell.resolve("templatefile").parent == _cells_dir()
+
+
+@functools.lru_cache(maxsize=1)
+def _cells_dir() -> Path:
+    """The embedded cells' folder, resolved (kept: resolving reads the file system,
+    ~0.1 ms, and every :meth:`KernelOptions.resolve` asks per population)."""
+    return CELLS_DIR.resolve()
 
 
 def passive_spec(cell: Any) -> bool:
