@@ -376,14 +376,7 @@ class LinearCable:
                          w, float(tau1), float(tau2), int(n_after))
             found = kept(key, (self,))
             if found is None:
-                coef_p, coef_1, coef_2, a1_n, a2_n, near, rows = self.modal_terms(
-                    tau1, tau2, n_after)
-                Rc = self.mapped(matrix) * (self._in.T @ w)[None, :]
-                found = (Rc * coef_p[None, :]) @ self._rho_powers(n_after)
-                found += np.outer(Rc @ coef_1, a1_n)
-                found -= np.outer(Rc @ coef_2, a2_n)
-                if near.size:
-                    found += Rc[:, near] @ rows
+                found = self._projected(matrix, w, tau1, tau2, n_after)
                 keep(key, (self,), found)
             return found.copy()
         R = self.mapped(matrix)                         # (n_ch, modes)
@@ -391,6 +384,19 @@ class LinearCable:
         F = self.modal_kernel(tau1, tau2, n_after)
         return np.einsum("cm,mv,mt->vct", R, c, F, optimize=True)
 
+
+    def _projected(self, matrix: np.ndarray, w: np.ndarray, tau1: float, tau2: float,
+                   n_after: int) -> np.ndarray:
+        """:meth:`projected` of one volley (``w`` of shape (nseg,)), computed (a new
+        array)."""
+        coef_p, coef_1, coef_2, a1_n, a2_n, near, rows = self.modal_terms(tau1, tau2, n_after)
+        Rc = self.mapped(matrix) * (self._in.T @ w)[None, :]
+        found = (Rc * coef_p[None, :]) @ self._rho_powers(n_after)
+        found += np.outer(Rc @ coef_1, a1_n)
+        found -= np.outer(Rc @ coef_2, a2_n)
+        if near.size:
+            found += Rc[:, near] @ rows
+        return found
 
     def kernels(self, matrix: np.ndarray, weights: list[np.ndarray],
                 taus: list[tuple[float, float]], filters: list[np.ndarray], centre: int,
@@ -427,7 +433,7 @@ class LinearCable:
             Shape (n_volleys, n_channels, lags.size); equal to ``finish_kernels`` of
             :meth:`projected` to rounding.
         """
-        from xkernels.engine.linearisation import finish_kernels
+        from xkernels.engine.linearisation import convolution_size, finish_kernels
 
         R = self.mapped(matrix)                          # (n_ch, modes)
         if out is None:
@@ -442,9 +448,16 @@ class LinearCable:
             held = (self, matrix, *filters)
             found = kept(key, held)
             if found is None:
-                signals = np.stack([self.projected(matrix, w, tau1, tau2, n_after)
-                                    for w, (tau1, tau2) in zip(weights, taus)])
-                found = finish_kernels(signals, list(filters), centre, lags)
+                # the volleys' projections (not kept: this result is), zero-padded
+                # to the length of the delay convolution's FFT
+                filters = list(filters)
+                size = convolution_size(filters, centre, n_after)
+                signals = np.empty((len(weights), R.shape[0], size))
+                signals[..., n_after + 1:] = 0.0
+                for k, (w, (tau1, tau2)) in enumerate(zip(weights, taus)):
+                    signals[k, :, :n_after + 1] = self._projected(
+                        matrix, np.asarray(w, dtype=float), tau1, tau2, n_after)
+                found = finish_kernels(signals, filters, centre, lags, n_after + 1)
                 keep(key, held, found)
             out[...] = found
             return out

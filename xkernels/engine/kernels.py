@@ -381,8 +381,8 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
         grid = lfpykernels_grid(o.dt, o.tau, o.t_X, o.fir)
         inputs["lags"] = "lfpykernels-0.2.0"
     digest = content_hash(inputs)
-    channel_meta = [probe_api.probe_channels(name, probe) for name, probe in named.items()]
-    coords = merge_channel_coords(channel_meta)
+    probes_json = json.dumps(probe_defs)  # insertion order = probe_channel order
+    coords = channel_coords(named, probe_defs, probes_json)
     X = tuple(network.presynaptic)
     Y = tuple(network.postsynaptic)
     coords = {"X": np.asarray(X, dtype=str), "Y": np.asarray(Y, dtype=str),
@@ -393,7 +393,7 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
         "description": "signal per presynaptic spike; convolve with spikes per bin",
         # = network.to_json(indent=None), from the dict already made
         "spec": json.dumps(inputs["spec"], sort_keys=True, allow_nan=False),
-        "probes": json.dumps(probe_defs),  # insertion order = probe_channel order
+        "probes": probes_json,
         "dt": o.dt, "t_X": o.t_X, "tau_max": o.tau, "g_eff": o.g_eff, "fir": o.fir,
         "Vrest": json.dumps(inputs["Vrest"]), "linearisation": json.dumps(modes),
         "n_positions": o.n_positions, "seed": o.seed, "averaging": o.averaging,
@@ -409,6 +409,43 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
         options=options, grid=grid, vrest_by_post=vrest_by_post,
         shape=(len(X), len(Y), coords["probe_channel"][1].size, grid.lags.size),
         coords=coords, attrs=attrs, linearisation=modes)
+
+
+def channel_coords(named: Mapping[str, Any], probe_defs: Mapping[str, Any],
+                   probes_json: str) -> dict[str, tuple]:
+    """The ``probe_channel`` coordinates of the probes ``named``
+    (:func:`~xkernels.provenance.merge_channel_coords` of each probe's channels), kept
+    for the last :data:`CHANNELS_KEPT` sets of probes that their definitions describe
+    (``probes_json``, the JSON of ``probe_defs``, and the probes' classes are the key);
+    returned as copies.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> from xkernels import probes
+    >>> named = {"cdm": xkernels.CurrentDipoleMomentZ()}
+    >>> defs = probes.probe_definitions(named)
+    >>> channel_coords(named, defs, json.dumps(defs))["probe_channel"][1].tolist()
+    ['cdm:z']
+    """
+    described = all(d.get("params") is not None for d in probe_defs.values())
+    key = (probes_json, tuple(type(probe) for probe in named.values())) if described \
+        else None
+    found = _CHANNELS.get(key) if described else None
+    if found is None:
+        found = merge_channel_coords([probe_api.probe_channels(name, probe)
+                                      for name, probe in named.items()])
+        if described:
+            while len(_CHANNELS) >= CHANNELS_KEPT:
+                _CHANNELS.pop(next(iter(_CHANNELS), None), None)  # threads may race here
+            _CHANNELS[key] = found
+    return {name: (dim, values.copy(), dict(attrs)) for name, (dim, values, attrs)
+            in found.items()}
+
+
+#: Channel coordinates of recent probe sets (:func:`channel_coords`).
+_CHANNELS: dict = {}
+CHANNELS_KEPT = 32
 
 
 def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
@@ -454,7 +491,8 @@ def _from_template(template: xr.DataArray, values: np.ndarray, attrs: dict) -> x
     ``fastpath`` constructor: the public ones copy or rebuild every index (~0.3 ms for
     the README network's kernels, more than the linear solver takes for a kernel)."""
     indexes = template.xindexes
-    coords = {name: variable.copy(deep=name not in indexes)
+    coords = {name: variable.copy(deep=False) if name in indexes else
+              xr.Variable(variable.dims, variable.values.copy(), dict(variable.attrs))
               for name, variable in template.coords.variables.items()}
     H = xr.DataArray(xr.Variable(CORE_DIMS, values), coords=coords,
                      indexes=dict(indexes), name=KERNEL_NAME, fastpath=True)

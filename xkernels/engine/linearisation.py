@@ -237,17 +237,20 @@ def finish_kernel(response: np.ndarray, h_delay: np.ndarray, centre: int,
 
 
 def finish_kernels(responses: np.ndarray, filters: list[np.ndarray], centre: int,
-                   lags: np.ndarray) -> np.ndarray:
+                   lags: np.ndarray, n_response: int | None = None) -> np.ndarray:
     """:func:`finish_kernel` of several responses at once (one batch of FFTs).
 
     Parameters
     ----------
     responses : ndarray
-        Shape (n_kernels, n_channels, n + 1).
+        Shape (n_kernels, n_channels, n + 1); or, with ``n_response``, zero-padded to
+        :func:`convolution_size` (the FFT's length: no padded copy is made).
     filters : list of ndarray
         One delay filter per kernel (the same number of taps).
     centre, lags
         As for :func:`finish_kernel`.
+    n_response : int, optional
+        ``n + 1`` when ``responses`` is zero-padded.
 
     Returns
     -------
@@ -257,10 +260,13 @@ def finish_kernels(responses: np.ndarray, filters: list[np.ndarray], centre: int
     """
     from scipy import fft
 
-    n = responses.shape[-1] - 1
+    n = (responses.shape[-1] if n_response is None else int(n_response)) - 1
     top = int(lags[-1]) if lags.size else 0
     found = _filter_spectra(filters, centre, n)
     n_full, first, n_conv, size, spectra_of_taps = found[1:]
+    if n_response is not None and responses.shape[-1] != size:
+        raise ValueError(f"responses of {n + 1} lags zero-padded must have {size} "
+                         f"(convolution_size), got {responses.shape[-1]}")
     if top > n or not 0 <= centre < n_full:
         raise ValueError(f"lags up to {top} and lag-0 tap {centre} do not fit a response "
                          f"of {n + 1} lags and a filter of {n_full} taps")
@@ -275,6 +281,18 @@ def finish_kernels(responses: np.ndarray, filters: list[np.ndarray], centre: int
     if pad_front or pad_back:  # outside the convolution's support: zero
         full = np.pad(full, [(0, 0)] * (full.ndim - 1) + [(pad_front, pad_back)])
     return window_kernel(full[..., first + pad_front: stop + pad_front], lags)
+
+
+def convolution_size(filters: list[np.ndarray], centre: int, n: int) -> int:
+    """The FFT length :func:`finish_kernels` uses for responses of ``n + 1`` lags and
+    ``filters`` (responses zero-padded to it are transformed without a copy).
+
+    Examples
+    --------
+    >>> convolution_size([np.array([0.0, 1.0, 0.0])], 1, 10)
+    12
+    """
+    return _filter_spectra(filters, centre, n)[4]
 
 
 def _filter_spectra(filters: list[np.ndarray], centre: int, n: int) -> tuple:
@@ -324,11 +342,13 @@ def window_kernel(smeared: np.ndarray, lags: np.ndarray) -> np.ndarray:
     Subtracts the value at lag 0 and returns the values at ``lags``, zero at negative
     lags.
     """
-    out = np.zeros(smeared.shape[:-1] + (lags.size,))
-    causal = np.flatnonzero(lags >= 0)
-    if causal.size:  # lags increase by one: the causal ones are a slice
-        first, last = int(lags[causal[0]]), int(lags[-1])
-        np.subtract(smeared[..., first: last + 1], smeared[..., :1], out=out[..., causal[0]:])
+    out = np.empty(smeared.shape[:-1] + (lags.size,))
+    # lags increase by one: the causal ones are a slice, from the first lag >= 0
+    start = int(np.searchsorted(lags, 0)) if lags.size else 0
+    out[..., :start] = 0.0
+    if start < lags.size:
+        first, last = int(lags[start]), int(lags[-1])
+        np.subtract(smeared[..., first: last + 1], smeared[..., :1], out=out[..., start:])
     return out
 
 

@@ -610,11 +610,13 @@ class KernelOptions(Spec):
                              "network (network.conductance_based is False: current-based "
                              f"synapses have no operating point); pass {AUTO!r} or 'rest'")
         linearisation = self._resolve_linearisation(network)
-        solver = self.replace(linearisation=linearisation)._resolve_solver(network)
+        solver = self._resolve_solver(network, linearisation)
         changes = {key: value for key, value in (
             ("g_eff", g_eff), ("operating_point", point), ("linearisation", linearisation),
             ("solver", solver)) if value != getattr(self, key)}
-        resolved = self.replace(**changes) if changes else self
+        # the resolved values are of the validated forms (a choice, a bool, a dict of
+        # choices per population): copied in without validating them again
+        resolved = self.model_copy(update=changes) if changes else self
         resolved._check(network, chosen="" if self.operating_point != AUTO else
                         " (what 'auto' is on a conductance-based network)")
         return resolved
@@ -629,14 +631,16 @@ class KernelOptions(Spec):
         values = set(chosen.values())
         return values.pop() if len(values) == 1 else chosen
 
-    def _resolve_solver(self, network: Network) -> str | dict[str, str]:
+    def _resolve_solver(self, network: Network, linearisation: str | dict[str, str]
+                        ) -> str | dict[str, str]:
         """``solver`` with ``"auto"`` replaced per postsynaptic population
-        (:func:`linear_applies`; the linearisation resolved): one value when all agree,
-        else a dict."""
+        (:func:`linear_applies`, with ``linearisation`` as :meth:`_resolve_linearisation`
+        resolved it): one value when all agree, else a dict."""
         post = list(network.postsynaptic)
         if isinstance(self.solver, Mapping):
             _entries("solver", self.solver, post)
-        modes = self.modes(post)
+        modes = dict(linearisation) if isinstance(linearisation, Mapping) else \
+            {name: linearisation for name in post}
         chosen = {}
         for name in post:
             value = self.solver_of(name)
