@@ -455,12 +455,29 @@ class KernelOptions(Spec):
         False
         """
         if options is None:
-            return cls(**changes)
+            return cls._of_scalars(changes)
         if isinstance(options, Mapping):
             return cls(**{**options, **changes})
         if not isinstance(options, cls):
             fail("options", options, "a KernelOptions, a dict of options or None", TypeError)
         return options.replace(**changes) if changes else options
+
+    @classmethod
+    def _of_scalars(cls, changes: dict[str, Any]) -> KernelOptions:
+        """``cls(**changes)``, the same object for the same options given as plain
+        scalars (str, bool, int, float; keyed with their types, so that a value the
+        validation refuses is never served): frozen options validated once per process
+        (the last :data:`OPTIONS_KEPT`)."""
+        if not all(type(v) in (str, bool, int, float) for v in changes.values()):
+            return cls(**changes)
+        key = (cls, tuple(sorted((k, type(v), v) for k, v in changes.items())))
+        found = _OPTIONS.get(key)
+        if found is None:
+            found = cls(**changes)
+            while len(_OPTIONS) >= OPTIONS_KEPT:
+                _OPTIONS.pop(next(iter(_OPTIONS), None), None)  # threads may race here
+            _OPTIONS[key] = found
+        return found
 
     def replace(self, **changes: Any) -> KernelOptions:
         """A copy with ``changes`` applied, validated like a new object (the options
@@ -764,6 +781,11 @@ class KernelOptions(Spec):
         """
         value = self.Vrest[post] if isinstance(self.Vrest, Mapping) else self.Vrest
         return np.asarray(value, dtype=float) if isinstance(value, tuple) else value
+
+
+#: Options validated from plain scalars (:meth:`KernelOptions.of`), at most OPTIONS_KEPT.
+_OPTIONS: dict = {}
+OPTIONS_KEPT = 64
 
 
 def _entries(field: str, value: Any, postsynaptic: list[str]) -> None:
