@@ -72,13 +72,17 @@ def versions() -> dict[str, str]:
     return out
 
 
-def content_hash(payload: Mapping[str, Any]) -> str:
+def content_hash(payload: Mapping[str, Any], texts: Mapping[str, str] | None = None) -> str:
     """SHA-256 of the canonical JSON of everything a result depends on.
 
     Parameters
     ----------
     payload : Mapping[str, Any]
         JSON-serialisable description (keys sorted, no NaN).
+    texts : Mapping[str, str], optional
+        The canonical JSON (``json.dumps(value, sort_keys=True, separators=(",",
+        ":"))``) of some of ``payload``'s values, by key, already written: used as
+        they are (the same hash).
 
     Returns
     -------
@@ -90,7 +94,15 @@ def content_hash(payload: Mapping[str, Any]) -> str:
     >>> content_hash({"b": 1, "a": [0.5]}) == content_hash({"a": [0.5], "b": 1})
     True
     """
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    if texts:
+        def canonical(key: str) -> str:
+            return texts[key] if key in texts else \
+                json.dumps(payload[key], sort_keys=True, separators=(",", ":"),
+                           allow_nan=False)
+        text = "{" + ",".join(f"{json.dumps(key)}:{canonical(key)}"
+                              for key in sorted(payload)) + "}"
+    else:
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -44,6 +44,7 @@ from xkernels.engine.plans import (
     plan_memo,
     plan_population,
 )
+from xkernels.engine.spec_json import network_json
 from xkernels.engine.timeline import lfpykernels_grid, regular_grid
 from xkernels.provenance import content_hash, merge_channel_coords, versions
 from xkernels.spec.network import Network, Population
@@ -57,7 +58,7 @@ ENGINE_VERSION = 1
 
 
 def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], options: KernelOptions,
-                  ) -> dict[str, Any]:
+                  spec: dict | None = None) -> dict[str, Any]:
     """The canonical description of a kernel computation (hashed for caching).
 
     Parameters
@@ -68,6 +69,8 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], options: Kern
         Probe name -> JSON definition, in ``probe_channel`` order.
     options : KernelOptions
         The options, resolved for ``network`` (:meth:`KernelOptions.resolve`).
+    spec : dict, optional
+        ``network.to_dict()``, when already made.
 
     Returns
     -------
@@ -78,7 +81,7 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], options: Kern
         and the format and engine versions.
     """
     out = {"format_version": FORMAT_VERSION, "engine_version": ENGINE_VERSION,
-           "spec": network.to_dict(),
+           "spec": network.to_dict() if spec is None else spec,
            "probes": [[name, d] for name, d in probe_defs.items()],  # order matters
            **options.model_dump(mode="json"),
            "linearisation": options.modes(list(network.postsynaptic))}
@@ -374,13 +377,14 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     if options.averaging == "depth":
         avg.check_depth_probes(network, named)
     probe_defs = probe_api.probe_definitions(named)
-    inputs = kernel_inputs(network, probe_defs, options)
+    spec, spec_text, spec_compact = network_json(network)
+    inputs = kernel_inputs(network, probe_defs, options, spec)
     o = options
     grid = regular_grid(o.dt, o.n_lags, o.fir)
     if reference_lags:
         grid = lfpykernels_grid(o.dt, o.tau, o.t_X, o.fir)
         inputs["lags"] = "lfpykernels-0.2.0"
-    digest = content_hash(inputs)
+    digest = content_hash(inputs, {"spec": spec_compact})
     probes_json = json.dumps(probe_defs)  # insertion order = probe_channel order
     coords = channel_coords(named, probe_defs, probes_json)
     X = tuple(network.presynaptic)
@@ -392,7 +396,7 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
         "long_name": "spike-to-signal kernels",
         "description": "signal per presynaptic spike; convolve with spikes per bin",
         # = network.to_json(indent=None), from the dict already made
-        "spec": json.dumps(inputs["spec"], sort_keys=True, allow_nan=False),
+        "spec": spec_text,
         "probes": probes_json,
         "dt": o.dt, "t_X": o.t_X, "tau_max": o.tau, "g_eff": o.g_eff, "fir": o.fir,
         "Vrest": json.dumps(inputs["Vrest"]), "linearisation": json.dumps(modes),
