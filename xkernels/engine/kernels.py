@@ -255,6 +255,13 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
         key = ("prepared", plan.digest, post)  # the digest covers every input used here
         if memo is not None and key in memo:
             return memo[key]
+        # or the same objects of every part of the network used here (frozen models: a
+        # network changed elsewhere by with_values shares them), and the same options
+        same, held = _prepared_key(network, post, plan)
+        found = memo.get(same) if memo is not None else None
+        if found is not None and all(a is b for a, b in zip(found[0], held)):
+            memo[key] = found[1]
+            return found[1]
         inputs = plan_population(network, post, cell.geometry, plan.vrest_by_post[post],
                                  plan.options.g_eff, plan.grid, memo)
         mode = plan.membrane_mode(post, cell.is_linear())
@@ -263,7 +270,23 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
             found = (inputs, membrane.state, mode, "linear" if membrane.linear else "neuron")
         if memo is not None:
             memo[key] = found
+            memo[same] = (held, found)
         return found
+
+
+def _prepared_key(network: Network, post: str, plan: KernelPlan) -> tuple[tuple, tuple]:
+    """What :func:`prepare_population` finds depends on: the population ``post``, the
+    connections onto it, their presynaptic populations (size, rate), whether synapses
+    are conductance-based, the options and the lags.  Returns ``(key, held)``: the key
+    names the objects by id, ``held`` holds them (compared by identity, so that an id
+    is not taken for another object's)."""
+    pop = network.population(post)
+    conns = tuple(network.inputs(post))
+    pres = tuple(network.population(c.pre) for c in conns)
+    held = (pop, *conns, *pres)
+    key = ("prepared from", post, tuple(map(id, held)), network.conductance_based,
+           plan.attrs["options"], plan.inputs.get("lags"))
+    return key, held
 
 
 def simulate_population(network: Network, post: str, plan: KernelPlan, prepared: Prepared,
