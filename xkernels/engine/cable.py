@@ -114,15 +114,17 @@ def peak_norm(tau1: float, tau2: float) -> tuple[float, float, float]:
     return float(1.0 / (np.exp(-t_peak / tau2) - np.exp(-t_peak / tau1))), tau1, tau2
 
 
-def _powers_difference(rho: np.ndarray, a: float, n: np.ndarray) -> np.ndarray:
+def _powers_difference(rho: np.ndarray, a: float, n: np.ndarray,
+                       log_a: np.ndarray | None = None) -> np.ndarray:
     """``(rho**n - a**n) / (rho - a)`` (= Σ_{k<n} rho**(n-1-k) a**k), stably for any
     bases in (0, 1]: with ``b`` the larger base and ``δ = log(smaller / b) <= 0`` it is
     ``b**(n-1) expm1(n δ) / expm1(δ)`` (``n`` where ``δ = 0``), which neither cancels
     for nearby bases nor overflows for distant ones.
 
-    ``rho`` has shape (m,), ``n`` shape (T,) of ints >= 0; the result (m, T)."""
+    ``rho`` has shape (m,), ``n`` shape (T,) of ints >= 0; the result (m, T).  With
+    ``log_a`` (shape (m, 1)) every row has its own base ``a`` (its log given)."""
     log_rho = np.log(rho)[:, None]
-    log_a = np.log(a)
+    log_a = np.log(a) if log_a is None else log_a
     high = np.maximum(log_rho, log_a)
     delta = np.minimum(log_rho, log_a) - high
     nn = n[None, :].astype(float)
@@ -142,8 +144,9 @@ def _powers(log_power: np.ndarray) -> np.ndarray:
     """``exp(log_power)`` with 0 where it is below 1e-304 (numpy's exp is slow where
     its result underflows)."""
     small = log_power < -700.0
-    out = np.exp(np.maximum(log_power, -700.0))
-    out[small] = 0.0
+    out = np.maximum(log_power, -700.0)
+    np.exp(out, out=out)
+    np.copyto(out, 0.0, where=small)
     return out
 
 
@@ -314,9 +317,12 @@ class LinearCable:
         coef_2 = np.where(keep, f * rho * c2, 0.0)
         near = np.flatnonzero(close)
         n = np.arange(n_after + 1)
-        rows = np.empty((0, n.size)) if not near.size else \
-            -f * rho[near, None] * (_powers_difference(rho[near], a1, n)
-                                    - _powers_difference(rho[near], a2, n))
+        rows = np.empty((0, n.size))
+        if near.size:  # both bases in one pass: (near modes with a1, then with a2)
+            k = near.size
+            both = _powers_difference(np.concatenate([rho[near], rho[near]]), None, n,
+                                      np.repeat([np.log(a1), np.log(a2)], k)[:, None])
+            rows = -f * rho[near, None] * (both[:k] - both[k:])
         found = (coef_p, coef_1, coef_2, *synapse_powers(self.dt, t1, t2, n_after), near,
                  rows)
         if len(cache) >= 8:

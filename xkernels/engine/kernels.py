@@ -400,6 +400,7 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     if options.averaging == "depth":
         avg.check_depth_probes(network, named)
     probe_defs = probe_api.probe_definitions(named)
+    probes_json = json.dumps(probe_defs)  # insertion order = probe_channel order
     spec, spec_text, spec_compact = network_json(network)
     inputs = kernel_inputs(network, probe_defs, options, spec)
     o = options
@@ -407,8 +408,8 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     if reference_lags:
         grid = lfpykernels_grid(o.dt, o.tau, o.t_X, o.fir)
         inputs["lags"] = "lfpykernels-0.2.0"
-    digest = content_hash(inputs, {"spec": spec_compact})
-    probes_json = json.dumps(probe_defs)  # insertion order = probe_channel order
+    digest = content_hash(inputs, {"spec": spec_compact,
+                                   "probes": _canonical_probes(probes_json, inputs["probes"])})
     coords = channel_coords(named, probe_defs, probes_json)
     X = tuple(network.presynaptic)
     Y = tuple(network.postsynaptic)
@@ -436,6 +437,21 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
         options=options, grid=grid, vrest_by_post=vrest_by_post,
         shape=(len(X), len(Y), coords["probe_channel"][1].size, grid.lags.size),
         coords=coords, attrs=attrs, linearisation=modes)
+
+
+def _canonical_probes(probes_json: str, probes: list) -> str:
+    """The canonical JSON of the probes' entry of :func:`kernel_inputs` (``probes``),
+    kept per the JSON of their definitions (``probes_json``, which it is a function of)."""
+    found = _CANONICAL_PROBES.get(probes_json)
+    if found is None:
+        found = json.dumps(probes, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        if len(_CANONICAL_PROBES) >= CHANNELS_KEPT:
+            _CANONICAL_PROBES.clear()
+        _CANONICAL_PROBES[probes_json] = found
+    return found
+
+
+_CANONICAL_PROBES: dict[str, str] = {}
 
 
 def channel_coords(named: Mapping[str, Any], probe_defs: Mapping[str, Any],

@@ -181,8 +181,20 @@ def embedded_template(cell: Any) -> bool:
     >>> embedded_template(Network.example().population("E").cell)
     True
     """
-    return cell.templatefile is None or \
-        cell.resolve("templatefile").parent == _cells_dir()
+    if cell.templatefile is None:
+        return True
+    key = str(cell.templatefile)  # resolve("templatefile") depends on nothing else
+    found = _EMBEDDED.get(key)
+    if found is None:
+        found = cell.resolve("templatefile").parent == _cells_dir()
+        if len(_EMBEDDED) >= 256:
+            _EMBEDDED.clear()
+        _EMBEDDED[key] = found
+    return found
+
+
+#: :func:`embedded_template` per template file (resolving a path reads the file system).
+_EMBEDDED: dict[str, bool] = {}
 
 
 @functools.lru_cache(maxsize=1)
