@@ -32,7 +32,7 @@ Nothing here imports NEURON: :meth:`xkernels.engine.cells.NeuronCell.cable` read
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -213,7 +213,8 @@ class LinearCable:
 
     def __init__(self, cable: Cable, dt: float) -> None:
         # the membrane as it is now (the caller's arrays may change later)
-        self.cable = replace(cable, cm=cable.cm.copy(), g=cable.g.copy(), e=cable.e.copy())
+        self.cable = Cable(cable.area, cable.cm.copy(), cable.g.copy(), cable.e.copy(),
+                           cable.axial)
         cable = self.cable
         self.dt = float(dt)
         K = cable.capacitance / self.dt
@@ -398,8 +399,9 @@ class LinearCable:
         coef_p, coef_1, coef_2, a1_n, a2_n, near, rows = self.modal_terms(tau1, tau2, n_after)
         Rc = self.mapped(matrix) * (self._in.T @ w)[None, :]
         found = (Rc * coef_p[None, :]) @ self._rho_powers(n_after)
-        found += np.outer(Rc @ coef_1, a1_n)
-        found -= np.outer(Rc @ coef_2, a2_n)
+        term = np.multiply((Rc @ coef_1)[:, None], a1_n[None, :])  # np.outer's product
+        found += term
+        found -= np.multiply((Rc @ coef_2)[:, None], a2_n[None, :], out=term)
         if near.size:
             found += Rc[:, near] @ rows
         return found
@@ -448,12 +450,19 @@ class LinearCable:
             # fewer channels than modes: smeared and windowed after mapping (what the
             # modal form would keep costs more rows than it saves); the result kept by
             # the values of its inputs (xkernels.engine.kept)
+            lags = np.asarray(lags)  # increasing by one: its first and size are its values
             key = key_of("LinearCable.kernels", id(self), id(matrix), np.stack(weights),
                          np.asarray(taus, dtype=float), tuple(map(id, filters)),
-                         int(centre), np.asarray(lags), int(n_after))
+                         int(centre), int(lags[0]) if lags.size else 0, lags.size,
+                         int(n_after))
             held = (self, matrix, *filters)
+            # kept: the causal lags (the others are zero)
+            start = int(np.searchsorted(lags, 0)) if lags.size else 0
             found = kept(key, held)
-            if found is None:
+            if found is not None:
+                out[..., :start] = 0.0
+                out[..., start:] = found
+            else:
                 # the volleys' projections (not kept: this result is), zero-padded
                 # to the length of the delay convolution's FFT
                 filters = list(filters)
@@ -463,9 +472,8 @@ class LinearCable:
                 for k, (w, (tau1, tau2)) in enumerate(zip(weights, taus)):
                     signals[k, :, :n_after + 1] = self._projected(
                         matrix, np.asarray(w, dtype=float), tau1, tau2, n_after)
-                found = finish_kernels(signals, filters, centre, lags, n_after + 1)
-                keep(key, held, found)
-            out[...] = found
+                finish_kernels(signals, filters, centre, lags, n_after + 1, out=out)
+                keep(key, held, out[..., start:].copy())
             return out
         for k, (w, (tau1, tau2), h) in enumerate(zip(weights, taus, filters)):
             G = self.windowed(tau1, tau2, n_after, h, centre, lags)

@@ -237,7 +237,8 @@ def finish_kernel(response: np.ndarray, h_delay: np.ndarray, centre: int,
 
 
 def finish_kernels(responses: np.ndarray, filters: list[np.ndarray], centre: int,
-                   lags: np.ndarray, n_response: int | None = None) -> np.ndarray:
+                   lags: np.ndarray, n_response: int | None = None,
+                   out: np.ndarray | None = None) -> np.ndarray:
     """:func:`finish_kernel` of several responses at once (one batch of FFTs).
 
     Parameters
@@ -251,6 +252,8 @@ def finish_kernels(responses: np.ndarray, filters: list[np.ndarray], centre: int
         As for :func:`finish_kernel`.
     n_response : int, optional
         ``n + 1`` when ``responses`` is zero-padded.
+    out : ndarray, optional
+        Written with the result (any array of its shape, e.g. a view) and returned.
 
     Returns
     -------
@@ -280,7 +283,7 @@ def finish_kernels(responses: np.ndarray, filters: list[np.ndarray], centre: int
     pad_front, pad_back = max(0, -first), max(0, stop - full.shape[-1])
     if pad_front or pad_back:  # outside the convolution's support: zero
         full = np.pad(full, [(0, 0)] * (full.ndim - 1) + [(pad_front, pad_back)])
-    return window_kernel(full[..., first + pad_front: stop + pad_front], lags)
+    return window_kernel(full[..., first + pad_front: stop + pad_front], lags, out)
 
 
 def convolution_size(filters: list[np.ndarray], centre: int, n: int) -> int:
@@ -336,13 +339,15 @@ _SPECTRA: dict = {}
 SPECTRA_KEPT = 64
 
 
-def window_kernel(smeared: np.ndarray, lags: np.ndarray) -> np.ndarray:
+def window_kernel(smeared: np.ndarray, lags: np.ndarray, out: np.ndarray | None = None
+                  ) -> np.ndarray:
     """Kernel at ``lags`` from a delay-smeared response at lags 0..top (last axis).
 
     Subtracts the value at lag 0 and returns the values at ``lags``, zero at negative
-    lags.
+    lags (written into ``out`` when given).
     """
-    out = np.empty(smeared.shape[:-1] + (lags.size,))
+    if out is None:
+        out = np.empty(smeared.shape[:-1] + (lags.size,))
     # lags increase by one: the causal ones are a slice, from the first lag >= 0
     start = int(np.searchsorted(lags, 0)) if lags.size else 0
     out[..., :start] = 0.0
