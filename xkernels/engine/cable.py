@@ -129,7 +129,8 @@ def _powers_difference(rho: np.ndarray, a: float, n: np.ndarray,
     delta = np.minimum(log_rho, log_a) - high
     nn = n[None, :].astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.expm1(nn * delta) / np.expm1(delta)
+        # expm1 is -1.0 below -700 as at -700 (and slow where exp underflows)
+        ratio = np.expm1(np.maximum(nn * delta, -700.0)) / np.expm1(delta)
     ratio = np.where(delta == 0.0, nn, ratio)
     return _powers((nn - 1.0) * high) * ratio
 
