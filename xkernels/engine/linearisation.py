@@ -279,7 +279,8 @@ def finish_kernels(responses: np.ndarray, filters: list[np.ndarray], centre: int
         spectra *= spectra_of_taps
     else:
         spectra = spectra * spectra_of_taps
-    full = fft.irfft(spectra, size, axis=-1)[..., :n_conv]
+    # (the spectra are this function's own: pocketfft may use them as scratch)
+    full = fft.irfft(spectra, size, axis=-1, overwrite_x=True)[..., :n_conv]
     pad_front, pad_back = max(0, -first), max(0, stop - full.shape[-1])
     if pad_front or pad_back:  # outside the convolution's support: zero
         full = np.pad(full, [(0, 0)] * (full.ndim - 1) + [(pad_front, pad_back)])
