@@ -152,3 +152,7 @@ def test_plan_records_the_network_as_its_plain_json():
             assert plan.digest == hashlib.sha256(canonical.encode()).hexdigest()
     assert provenance.content_hash({"a": [1.5], "b": 1}, {"a": "[1.5]"}) == \
         provenance.content_hash({"b": 1, "a": [1.5]})
+    # a value that looks like the marker put where a text goes: written whole
+    marker = "\x00xkernels text of a\x00"
+    assert provenance.content_hash({"a": [1.5], "b": marker}, {"a": "[1.5]"}) == \
+        provenance.content_hash({"a": [1.5], "b": marker})

@@ -94,16 +94,26 @@ def content_hash(payload: Mapping[str, Any], texts: Mapping[str, str] | None = N
     >>> content_hash({"b": 1, "a": [0.5]}) == content_hash({"a": [0.5], "b": 1})
     True
     """
+    text = None
     if texts:
-        def canonical(key: str) -> str:
-            return texts[key] if key in texts else \
-                json.dumps(payload[key], sort_keys=True, separators=(",", ":"),
-                           allow_nan=False)
-        text = "{" + ",".join(f"{json.dumps(key)}:{canonical(key)}"
-                              for key in sorted(payload)) + "}"
-    else:
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        # the payload written once with a marker for each text, the texts put in their
+        # place (unless a marker's JSON occurs elsewhere in the payload)
+        markers = {key: f"\x00xkernels text of {key}\x00" for key in texts
+                   if key in payload}
+        text = _canonical({**payload, **markers})
+        for key, marker in markers.items():
+            written = json.dumps(marker)
+            if text.count(written) != 1:
+                text = None
+                break
+            text = text.replace(written, texts[key])
+    if text is None:
+        text = _canonical(payload)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical(payload: Mapping[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def merge_channel_coords(metas: list[dict]) -> dict[str, tuple]:

@@ -26,6 +26,7 @@ __all__ = ["network_json"]
 #: other fields is written whole.
 _PARTS = ("populations", "connections")
 _SCALARS = ("spec_version", "conductance_based")
+_KEYS = {name: json.dumps(name) for name in (*_PARTS, *_SCALARS)}
 
 #: Populations and connections written (id -> (object, dict, sorted JSON, compact JSON)).
 _WRITTEN: dict = {}
@@ -65,7 +66,7 @@ def network_json(network: Network) -> tuple[dict, str, str]:
     spec = {name: spec[name] for name in type(network).model_fields}  # to_dict's order
     texts = []
     for comma, colon, index in ((", ", ": ", 2), (",", ":", 3)):
-        items = [f"{json.dumps(name)}{colon}"
+        items = [f"{_KEYS[name]}{colon}"
                  + ("[" + comma.join(found[index] for found in parts[name]) + "]"
                     if name in parts else json.dumps(spec[name]))
                  for name in sorted(spec)]
