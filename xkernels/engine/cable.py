@@ -229,7 +229,7 @@ class LinearCable:
         lam, Q = np.linalg.eigh(S)
         self.poles = 1.0 / lam                         # per mode, per step
         self._in = s[:, None] * Q                      # K^-1/2 Q: weights -> modes
-        self._out = -(A @ (s[:, None] * Q))            # modes -> i_membrane_ (nA)
+        self._out = -(A @ self._in)                    # modes -> i_membrane_ (nA)
         if not lam.min() > 1.0:
             # backward Euler of a stable system has every pole 1 / λ in (0, 1)
             k = int(np.argmin(cable.g))
