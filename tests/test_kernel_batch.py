@@ -76,6 +76,18 @@ def test_batch_with_default_options_equals_neuron(mechanisms_loaded, monkeypatch
     assert _worst(H.values[0], H.values[2]) > 1e-3
 
 
+def test_batch_with_mass_at_negative_delays_equals_neuron(mechanisms_loaded, monkeypatch):
+    """A delay distribution with mass below 0 ms (NEURON's response is cut at the last
+    lag there, so such a batch is smeared by FFT): still NEURON's numbers."""
+    values = {"connections[E->E].delay.params.a": [-10.0, -2.2], RATE: [2.0, 9.0]}
+    monkeypatch.setattr(batch_module, "simulate_values", _never)  # computed together
+    H = xkernels.kernel_batch(xkernels.Network.example(), _probes(), values, tau=10.0)
+    monkeypatch.undo()
+    ref = xkernels.compute_kernels(_sample(values, 0), _probes(), solver="neuron", tau=10.0)
+    assert _worst(H.values[0], ref.values) < EXACT
+    assert _worst(H.values[0], H.values[1]) > 1e-3
+
+
 def test_sweep_auto_takes_the_linear_path_with_defaults(mechanisms_loaded, caplog):
     """sweep(method="auto") with the defaults (depth, mean input: no superposition)
     computes the points together by the batched linear solver; points equal NEURON."""
