@@ -335,9 +335,11 @@ def _filter_spectra(filters: list[np.ndarray], centre: int, n: int) -> tuple:
     return found
 
 
-#: Filter spectra of :func:`finish_kernels` (key -> entry), at most SPECTRA_KEPT.
+#: Filter spectra of :func:`finish_kernels` (key -> entry), at most SPECTRA_KEPT (an entry
+#: per postsynaptic population of a computation: ~0.2 MB for the microcircuit's 8 filters
+#: at tau = 100 ms).
 _SPECTRA: dict = {}
-SPECTRA_KEPT = 64
+SPECTRA_KEPT = 32
 
 
 def window_kernel(smeared: np.ndarray, lags: np.ndarray, out: np.ndarray | None = None
