@@ -410,7 +410,7 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
         inputs["lags"] = "lfpykernels-0.2.0"
     digest = content_hash(inputs, {"spec": spec_compact,
                                    "probes": _canonical_probes(probes_json, inputs["probes"])})
-    coords = channel_coords(named, probe_defs, probes_json)
+    coords = probe_channel_coords(named, probe_defs, probes_json)
     X = tuple(network.presynaptic)
     Y = tuple(network.postsynaptic)
     coords = {"X": np.asarray(X, dtype=str), "Y": np.asarray(Y, dtype=str),
@@ -454,7 +454,7 @@ def _canonical_probes(probes_json: str, probes: list) -> str:
 _CANONICAL_PROBES: dict[str, str] = {}
 
 
-def channel_coords(named: Mapping[str, Any], probe_defs: Mapping[str, Any],
+def probe_channel_coords(named: Mapping[str, Any], probe_defs: Mapping[str, Any],
                    probes_json: str) -> dict[str, tuple]:
     """The ``probe_channel`` coordinates of the probes ``named``
     (:func:`~xkernels.provenance.merge_channel_coords` of each probe's channels), kept
@@ -468,7 +468,7 @@ def channel_coords(named: Mapping[str, Any], probe_defs: Mapping[str, Any],
     >>> from xkernels import probes
     >>> named = {"cdm": xkernels.CurrentDipoleMomentZ()}
     >>> defs = probes.probe_definitions(named)
-    >>> channel_coords(named, defs, json.dumps(defs))["probe_channel"][1].tolist()
+    >>> probe_channel_coords(named, defs, json.dumps(defs))["probe_channel"][1].tolist()
     ['cdm:z']
     """
     described = all(d.get("params") is not None for d in probe_defs.values())
@@ -486,7 +486,7 @@ def channel_coords(named: Mapping[str, Any], probe_defs: Mapping[str, Any],
             in found.items()}
 
 
-#: Channel coordinates of recent probe sets (:func:`channel_coords`).
+#: Channel coordinates of recent probe sets (:func:`probe_channel_coords`).
 _CHANNELS: dict = {}
 CHANNELS_KEPT = 32
 
