@@ -15,6 +15,7 @@ import logging
 
 import numpy as np
 import pytest
+import xarray as xr
 from conftest import worst_channel_deviation
 
 import xkernels
@@ -144,14 +145,16 @@ def test_batch_refuses_bad_input_before_computing(monkeypatch):
 
 
 def test_repeated_computations_never_serve_other_inputs(mechanisms_loaded):
-    """Cells, placement and delay memos and labelled templates are kept per process:
-    a second computation that changes only a delay, a placement or a time constant
-    gets its own numbers (equal to NEURON's)."""
+    """Cells, placement and delay memos, populations' preparations (kept per the
+    objects of the network they use: with_values shares the unchanged ones) and labelled
+    templates are kept per process: a second computation that changes only a delay, a
+    placement, a time constant or a presynaptic rate gets its own numbers (equal to
+    NEURON's)."""
     options = {**REF, "operating_point": "rest"}
     net = xkernels.Network.example()
     first = xkernels.compute_kernels(net, _probes(), solver="linear", **options)
     for change in ({DELAY_EI: 2.0}, {"connections[E->E].placement.z_max": 400.0},
-                   {TAU2: 3.0}):
+                   {TAU2: 3.0}, {"populations[I].rate": 2 * net.population("I").rate}):
         other = net.with_values(change)
         H = xkernels.compute_kernels(other, _probes(), solver="linear", **options)
         ref = xkernels.compute_kernels(other, _probes(), solver="neuron", **options)
@@ -161,5 +164,11 @@ def test_repeated_computations_never_serve_other_inputs(mechanisms_loaded):
     again = xkernels.compute_kernels(net, _probes(), solver="linear", **options)
     np.testing.assert_array_equal(again.values, first.values)
     again.coords["z"].values[0] = 1e9  # the template behind it is not touched
+    again["tau"].attrs["units"] = "s"
     third = xkernels.compute_kernels(net, _probes(), solver="linear", **options)
     assert third.coords["z"].values[0] != 1e9
+    # labelled from the template as xarray's own constructor labels
+    plain = xr.DataArray(third.values, dims=third.dims, name=third.name, attrs=third.attrs,
+                         coords={name: (c.dims, c.values, c.attrs)
+                                 for name, c in first.coords.items()})
+    assert third.identical(plain)

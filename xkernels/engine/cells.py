@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import gc
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -702,7 +702,8 @@ class CableCell:
         self.geometry = geometry
         #: kept with the cached cell: what depends only on its geometry (probe matrices)
         self.memo = {} if memo is None else memo
-        self._cable = replace(cable, g=cable.g.copy(), e=cable.e.copy())
+        self._cable = Cable(cable.area, cable.cm, cable.g.copy(), cable.e.copy(),
+                            cable.axial)  # its own leak
         self._names = names
         self.dt = float(dt)
         self.population = population

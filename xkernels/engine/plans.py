@@ -361,20 +361,27 @@ def input_counts(network: Network, post: str, geometry: Geometry, memo: dict | N
     (256.003, 2048.024)
     """
     pop = network.population(post)
-    z_mid = geometry.z_mid if depth is None else geometry.z_mid + depth
     spread = pop.scale if depth is None else 0.0
     out = {}
     for conn in network.inputs(post):
         field = f"connections['{conn.key}'].placement"
         p = _memo(memo, ("placement", id(geometry), field, spread, depth, conn.placement),
-                  lin.placement_probability, conn.placement, geometry.sections, z_mid,
-                  geometry.area, spread, field, depth is not None)
+                  _placement, conn.placement, geometry, depth, spread, field)
         n_pre = network.population(conn.pre).size
         k_in, k_out = _memo(memo, ("counts", conn.key, conn.probability, n_pre, pop.size,
                                    conn.multapses),
                             lin.synapse_counts, conn, n_pre, pop.size)
         out[conn.pre] = (p * k_in, p * k_out)
     return out
+
+
+def _placement(placement: Any, geometry: Geometry, depth: float | None, spread: float,
+               field: str) -> np.ndarray:
+    """:func:`~xkernels.engine.linearisation.placement_probability` on ``geometry``
+    (its soma ``depth`` µm from the population's ``loc``, or at it for None)."""
+    z_mid = geometry.z_mid if depth is None else geometry.z_mid + depth
+    return lin.placement_probability(placement, geometry.sections, z_mid, geometry.area,
+                                     spread, field, depth is not None)
 
 
 def delay_taps(delay: Any, grid: LagGrid, memo: dict | None = None) -> np.ndarray:
