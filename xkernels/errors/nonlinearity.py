@@ -57,6 +57,7 @@ from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.network_cell import NetworkCell
 from xkernels.engine.plans import KernelPlan
 from xkernels.errors.ensemble import placed, segment_responses
+from xkernels.errors.network_gain import network_fit
 from xkernels.hybrid.ground_truth import cell_matrix
 from xkernels.hybrid.wiring import population_key, select_cells, wire_cell
 from xkernels.signals.spikes import Spikes
@@ -457,13 +458,16 @@ def measure(network: Network, probes: Mapping[str, Any], plan: KernelPlan, spike
     arrays = _shifted(every_neuron(spikes, sizes, seed), t0, t1)
     posts = list(plan.Y)
     n_ch = plan.shape[2]
-    gains, residuals, ratio, fraction, chosen = [], {}, [], [], {}
+    gains = [np.ones((len(plan.X), n_ch)) for _ in posts]      # not measured: linear
+    ratio = [np.full(n_ch, np.nan) for _ in posts]
+    fraction = [np.full(n_ch, np.nan) for _ in posts]
+    residuals: dict[str, np.ndarray] = {}
+    signals: dict[str, np.ndarray] = {}
+    linears: dict[str, np.ndarray] = {}
+    chosen: dict[str, np.ndarray] = {}
     for post in posts:
         pop = network.population(post)
-        if not n_cells[post]:         # not measured: linear
-            gains.append(np.ones((len(plan.X), n_ch)))
-            ratio.append(np.full(n_ch, np.nan))
-            fraction.append(np.full(n_ch, np.nan))
+        if not n_cells[post]:
             chosen[post] = np.zeros(0, dtype=np.int64)
             continue
         cells = select_cells(sizes[post], int(n_cells[post]), seed, post)
@@ -481,15 +485,19 @@ def measure(network: Network, probes: Mapping[str, Any], plan: KernelPlan, spike
         v = v - v.mean(axis=-1, keepdims=True)
         lx = lx - lx.mean(axis=-1, keepdims=True)
         # in the channels: the cells' signals and linear predictions
-        v = np.einsum("jcs,jst->jct", M, v)
-        lin_ch = np.einsum("jcs,jxst->jxct", M, lx)
-        g, residuals[post] = fit(v, lin_ch)
-        gains.append(g)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            l_sum = lin_ch.sum(axis=1)
-            ratio.append(np.sqrt((v ** 2).sum(axis=(0, -1)) / (l_sum ** 2).sum(axis=(0, -1))))
-            fraction.append((residuals[post] ** 2).sum(axis=(0, -1))
-                            / (v ** 2).sum(axis=(0, -1)))
+        signals[post] = np.einsum("jcs,jst->jct", M, v)
+        linears[post] = np.einsum("jcs,jxst->jxct", M, lx)
+    if signals:     # gains for the network's sum (network_gain), every pathway jointly
+        g_all, residuals = network_fit(signals, linears, sizes)
+        for post in signals:
+            gains[posts.index(post)] = g_all[:, list(signals).index(post)]
+            v, lin_ch = signals[post], linears[post]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                l_sum = lin_ch.sum(axis=1)
+                ratio[posts.index(post)] = np.sqrt((v ** 2).sum(axis=(0, -1))
+                                                   / (l_sum ** 2).sum(axis=(0, -1)))
+                fraction[posts.index(post)] = ((residuals[post] ** 2).sum(axis=(0, -1))
+                                               / (v ** 2).sum(axis=(0, -1)))
     residual = network_residual(residuals, sizes) if residuals else np.zeros(n_ch)
     return Nonlinearity(gain=np.stack(gains, axis=1), residual=residual,
                         cells=chosen, signal_ratio=np.stack(ratio),
