@@ -139,9 +139,10 @@ def spikes_of(network, spike_options: dict, seconds: float, seed: int):
 
 def store_of(name: str, args) -> Path:
     """The ground-truth store of one case and realisation (spike and wiring seeds)."""
+    where = Path(args.truth_dir or args.workdir)
     if (args.spike_seed, args.wiring_seed) == (SEED, SEED):
-        return Path(args.workdir) / f"{name}.zarr"
-    return Path(args.workdir) / f"{name}-s{args.spike_seed}-w{args.wiring_seed}.zarr"
+        return where / f"{name}.zarr"
+    return where / f"{name}-s{args.spike_seed}-w{args.wiring_seed}.zarr"
 
 
 def run_truth(args) -> None:
@@ -651,6 +652,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--transient", type=float, default=100.0)
     parser.add_argument("--workdir", default="/tmp/xk_error_estimate")
+    parser.add_argument("--truth-dir", default=None,
+                        help="where the ground truths are read (default: --workdir; "
+                             "results are written to --workdir)")
     parser.add_argument("--client", default="sync")
     parser.add_argument("--only", default="")
     parser.add_argument("--seed", type=int, default=0, help="seed of the estimate's ensemble")

@@ -17,14 +17,18 @@ they largely cancel.  Measured on the full README network (E 8192 / I 1024, corr
 input; ``benchmarks/error_estimate.py residual``): docs/error_estimates.md.
 
 :func:`network_fit` minimises the same unbiased estimate ``V(g)`` that
-:func:`~xkernels.errors.nonlinearity.network_residual` evaluates, over every gain of
-every pathway jointly (a quadratic in ``g``: one small linear system per channel).  Its
-residual is then orthogonal to the network's linear responses ``Σ_j l_jX`` (in the
-estimate's sense), so the bias and nonlinearity parts add in variance.  With ``N_Y =
-m_Y`` (every cell sampled) ``V(g)`` is the variance of the sample's sum and the gains
-are those of the sum; for small ``N_Y / m_Y`` they approach the per-cell fit.  When the
-quadratic is not positive definite (too few cells or samples for its pair terms) the
-per-cell gains are used for that channel.
+:func:`~xkernels.errors.nonlinearity.network_residual` evaluates, along the per-cell
+gains: ``g = α g_cells`` per channel, ``α`` the minimum of the quadratic ``V(α g_cells)``.
+The per-cell fit sets the pathways' relative gains (the cells' private responses
+determine them); the network's sum sets their common scale.  Minimising ``V`` over every
+gain freely is not stable: the pair terms come from ``m (m - 1)`` pairs scaled by
+``N²``, the quadratic is often not positive definite, and with correlated input the
+pathways' linear responses share one common mode (every cell's E and I input follow the
+same rate), so the sum determines only about one combination of the gains (measured on
+the README network: one eigenvalue 3–4, the others 0.2 or below, or negative, in
+parameters scaled to unit diagonal).  Where ``V(α g_cells)`` has no positive curvature
+``α = 1``.  With ``N_Y = m_Y`` (every cell sampled) ``V`` is the variance of the
+sample's sum.
 
 Units: signals in the probe channels' units; gains dimensionless.
 """
@@ -99,26 +103,23 @@ def network_fit(simulated: Mapping[str, np.ndarray], linear: Mapping[str, np.nda
                 H_sum[ia, b * n_x:(b + 1) * n_x] = w * (sum_l[y][:, c] @ sum_l[y2][:, c].T)
                 q_sum[ia] += w * (sum_l[y][:, c] @ sum_v[y2][c])
         d = np.repeat([own[y] - pair[y] for y in posts], n_x)
-        theta = _minimum(H_sum + d[:, None] * H_own, q_sum + d * q_own)
-        if theta is None:       # not a variance (too few cells for its pairs): per cell
-            theta = _minimum(H_own, q_own)
-        if theta is not None:
-            gain[:, :, c] = theta.reshape(n_y, n_x).T
+        start = _minimum(H_own, q_own)                          # the per-cell gains
+        H, q = H_sum + d[:, None] * H_own, q_sum + d * q_own
+        curvature = float(start @ H @ start)
+        alpha = float(q @ start) / curvature if curvature > 0 else 1.0
+        gain[:, :, c] = (alpha * start).reshape(n_y, n_x).T
     residuals = {y: simulated[y] - np.einsum("xc,jxct->jct", gain[:, a], linear[y])
                  for a, y in enumerate(posts)}
     return gain, residuals
 
 
-def _minimum(H: np.ndarray, q: np.ndarray) -> np.ndarray | None:
-    """The minimiser of ``g H g - 2 q g`` (1 where a parameter has no signal), or None
-    if ``H`` is not positive definite on the parameters with signal."""
+def _minimum(H: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The minimiser of ``g H g - 2 q g`` for a positive semi-definite ``H`` (a Gram
+    matrix; 1 where a parameter has no signal)."""
     scale = np.sqrt(np.abs(np.diag(H)))
     live = scale > 1e-12 * max(float(scale.max()), 1e-300)
     theta = np.ones(q.size)
-    if not live.any():
-        return theta
-    sub = H[np.ix_(live, live)] / np.outer(scale[live], scale[live])
-    if np.linalg.eigvalsh(sub).min() <= 1e-9:
-        return None
-    theta[live] = np.linalg.solve(sub, q[live] / scale[live]) / scale[live]
+    if live.any():
+        sub = H[np.ix_(live, live)] / np.outer(scale[live], scale[live])
+        theta[live] = np.linalg.lstsq(sub, q[live] / scale[live], rcond=1e-10)[0] / scale[live]
     return theta
