@@ -588,39 +588,51 @@ def run_residual(args) -> None:
               + f"; N_Y = {sizes[y]}: pair/own = (N_Y − 1) c̄/ā = "
               + ", ".join(f"{(sizes[y] - 1) * c_bar[i] / a_bar[i]:.1f}" for i in k))
     out = Path(args.workdir) / f"residual-{name}-seed{args.seed}.json"
-    out.write_text(json.dumps([{k: (np.asarray(v).tolist() if not isinstance(v, str) else v)
-                                for k, v in r.items()} for r in rows]))
+    out.write_text(json.dumps(rows, default=lambda v: np.asarray(v).tolist()))
     print(f"written {out}")
     if args.figure:
+        before = json.loads(Path(args.compare).read_text())[name] if args.compare else None
         figure_large(name, json.loads((Path(args.workdir) / "results.json").read_text())[name],
-                     rows, args.figure)
+                     rows, args.figure, before)
 
 
-def figure_large(name: str, r: dict, rows: list, path: str) -> None:
+def figure_large(name: str, r: dict, rows: list, path: str, before: dict | None = None
+                 ) -> None:
     """Left: estimated against measured relative error per channel (``estimate``'s
-    results.json); right: the nonlinearity part, estimated against the truth's."""
+    results.json; ``before``: an earlier run's, hollow); right: the nonlinearity part,
+    estimated against the truth's, with the per-cell and the network gains."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.6))
     m, e = np.asarray(r["measured"]), np.asarray(r["estimated"])
     ax = axes[0]
-    top = 1.1 * max(m.max(), e.max())
-    line = np.array([0.0, top])
+    values = [m, e] + ([np.asarray(before["estimated"])] if before is not None else [])
+    lo, hi = 0.8 * min(v.min() for v in values), 1.25 * max(v.max() for v in values)
+    line = np.geomspace(lo, hi, 50)
     ax.fill_between(line, (1 - TOLERANCE) * line, (1 + TOLERANCE) * line, color="0.85",
                     label="±30 %")
     ax.plot(line, line, "k-", lw=0.8)
+    if before is not None:
+        ax.scatter(np.asarray(before["measured"]), values[2], facecolors="none",
+                   edgecolors="0.4", label="before: per-cell gains", zorder=2)
     lfp = [k for k, lab in enumerate(r["labels"]) if lab.startswith("lfp")]
     sc = ax.scatter(m[lfp], e[lfp], c=np.asarray(r["z"])[lfp], cmap="viridis", zorder=3,
-                    label="LFP contacts")
+                    label="LFP contacts (network gains)")
     ax.plot(m[-1], e[-1], "rD", label="CDM", zorder=3)
     fig.colorbar(sc, ax=ax, label="contact depth z (µm)")
-    ax.axvline(FLOOR, color="0.5", ls=":", lw=0.8)
-    ax.set(xlim=(0, top), ylim=(0, top), xlabel="measured relative error (every cell simulated)",
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
+           xlabel="measured relative error (every cell simulated)",
            ylabel="estimated relative error", title=f"{name}: relative error per channel")
-    ax.legend(fontsize=8, loc="upper left")
+    ticks = [t for t in (0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0) if lo <= t <= hi]
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+        axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.legend(fontsize=8, loc="lower right")
     ax = axes[1]
     top = 0.0
     for k, (marker, label) in {"cells": ("o", "per-cell gains (error_estimate)"),
@@ -667,6 +679,8 @@ def main() -> None:
     parser.add_argument("--ensemble-cells", type=int, default=None,
                         help="estimate: neurons sampled per population for the ensemble")
     parser.add_argument("--figure", default=None)
+    parser.add_argument("--compare", default=None,
+                        help="residual: an earlier estimate's results.json, drawn hollow")
     parser.add_argument("--table", default=None)
     args = parser.parse_args()
     if args.client.isdigit():
