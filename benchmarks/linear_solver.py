@@ -8,7 +8,7 @@
 2. A large reconstructed cell: a NeuroMorpho reconstruction shipped with Brian2
    (benchmarks/cells/mp_ma_40984_gc2.CNG.swc, loaded without a template) with segments
    of at most 1.5 µm (1205 segments) as both populations of the README network: the
-   first call (NEURON cell read, eigendecomposition) and a repeated one, with the peak
+   first call (NEURON cell read, sparse factorisation: stepped) and a repeated one, with the peak
    memory the linear solver allocates (tracemalloc).
 3. A 100-point sweep of the E->E ``tau2`` x the E ``rate`` with g_eff on the README
    network (every point changes the membrane), default client and method, reference
@@ -380,7 +380,6 @@ def batch_profile(n: int = 1000, tau: float = 50.0) -> None:
     E rate, CDM), by stage: each stage's function timed (CPU) where kernel_batch calls
     it, without a profiler (cProfile inflates the validation, which is Python calls)."""
     import xkernels
-    from xkernels.engine import linearisation
     from xkernels.sweeps import batch as batch_module
 
     net = xkernels.Network.example()
@@ -394,9 +393,9 @@ def batch_profile(n: int = 1000, tau: float = 50.0) -> None:
                "with_values"),
               ("eigendecompositions (batch_modes)", batch_module, "batch_modes"),
               ("steady states (batch_rest)", batch_module, "batch_rest"),
-              ("probe signals of the modes (batch_signals)", batch_module, "batch_signals"),
-              ("delays and window (finish_kernels)", linearisation, "finish_kernels"),
-              ("values digest (SHA-256)", batch_module, "values_digest"))
+              ("kernels from the modes: delays, window (batch_kernels)", batch_module,
+               "batch_kernels"),
+              ("values digest (XXH3)", batch_module, "values_digest"))
     originals = [(owner, name, getattr(owner, name)) for _, owner, name in stages]
 
     def timed(label, fun):

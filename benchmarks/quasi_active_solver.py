@@ -10,8 +10,10 @@ presynaptic populations and with 10 (presynaptic-only copies of E and I, as
 example's reconstructed pyramidal cell (76 segments) with its NMODL M-current.
 Networks and probes are built once; the timed call is ``compute_kernels``
 (``benchmarks/linear_solver.py``'s comparison: best CPU times, the largest deviation
-per channel, the responses alone profiled).  Then where the time of one computation
-goes (cProfile, by stage) for each solver.
+per channel, the responses alone profiled): the same call repeated (the linear solver
+keeps a membrane's resting state and system), then new computations (an E->E weight
+no earlier call had: with g_eff a new membrane, settled and read afresh).  Then where
+the time of one computation goes (cProfile, by stage) for each solver.
 
     python benchmarks/quasi_active_solver.py [--repeat 5] [--skip-profile]
     python benchmarks/quasi_active_solver.py --repeat 3 --skip-profile --lambda-f 1000 5000
@@ -37,7 +39,9 @@ from linear_solver import README_GCP, compare, stage_times  # noqa: E402
 OPTIONS = {"dt": 2 ** -4, "tau": 50.0, "linearisation": "quasi-active"}
 REFERENCE = {"averaging": "reference", "operating_point": "rest", "g_eff": True}
 #: cProfile stages: (label, file suffix, function)
-STAGES = [("settling (NEURON, both)", "membrane.py", "_settle"),
+STAGES = [("settling (NEURON, both; linear: the coarse phase)", "membrane.py", "_settle"),
+          ("the rest by Newton's iteration, coarse phase included (linear)", "membrane.py",
+           "_rest_by_newton"),
           ("the system read from NEURON (linear)", "membrane.py", "quasi_active_cable"),
           ("its check against NEURON's steps (linear)", "membrane.py",
            "check_quasi_active"),
@@ -62,14 +66,44 @@ def profile(run, solver: str, n: int = 3) -> None:
         flush=True)
 
 
+def fresh(name: str, net, run, repeat: int) -> None:
+    """New computations: every round an E->E weight no earlier call had (with g_eff the
+    E membrane is new: nothing kept serves it), the same for both solvers, interleaved;
+    best CPU times, the largest deviation over the rounds."""
+    import time
+
+    from linear_solver import worst
+
+    path = "connections[E->E].synapse.weight"
+    w0 = net.connections[0].synapse.weight
+    times: dict[str, list[float]] = {"neuron": [], "linear": []}
+    devs = []
+    for k in range(repeat):
+        point = net.with_values({path: w0 * (1.01 + 0.013 * k + 1e-4 * _ROUNDS[0])})
+        _ROUNDS[0] += 1
+        found = {}
+        for solver in ("neuron", "linear"):
+            start = time.process_time()
+            found[solver] = run(solver, net=point).values
+            times[solver].append(time.process_time() - start)
+        devs.append(worst(found["linear"], found["neuron"]))
+    t_n, t_l = min(times["neuron"]), min(times["linear"])
+    print(f"{name}, new computations: neuron {1e3 * t_n:.1f} ms, linear {1e3 * t_l:.1f} ms "
+          f"CPU (best of {repeat}): {t_n / t_l:.1f}x; largest deviation {max(devs):.2e} of "
+          "the channel peak", flush=True)
+
+
+_ROUNDS = [0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--lambda-f", type=float, nargs="*", default=[],
                         help="also the own cell with finer segments (LFPy's lambda_f), "
-                             "reference options only: where the O(N^3) "
-                             "eigendecomposition overtakes NEURON")
+                             "reference options only (from 200 segments the system is "
+                             "stepped with sparse matrices)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     import xkernels
@@ -87,6 +121,7 @@ def main() -> None:
                                                 **extra)
 
             compare(f"{name}, quasi-active, {label}", run, args.repeat)
+            fresh(f"{name}, quasi-active, {label}", net, run, args.repeat)
             if not args.skip_profile:
                 for solver in ("neuron", "linear"):
                     profile(run, solver)
@@ -101,6 +136,8 @@ def main() -> None:
 
         compare(f"own cell, lambda_f = {lambda_f:g}, quasi-active, reference options", run,
                 args.repeat)
+        fresh(f"own cell, lambda_f = {lambda_f:g}, quasi-active, reference options", net,
+              run, args.repeat)
     print(f"numpy {np.__version__}")
 
 

@@ -220,6 +220,27 @@ def test_linearisation_auto_resolves_per_membrane_kind():
                              operating_point="rest", solver="neuron").resolved
 
 
+def test_auto_on_a_membrane_that_turns_out_passive_is_as_is():
+    """``linearisation="auto"`` takes a membrane built by user code quasi-active; once
+    built with only ``pas`` it is computed as ``"as-is"``: the same kernels bit for bit,
+    with either solver and operating point, without settling it (no resting state)."""
+    d = Network.example().to_dict()
+    for pop in d["populations"]:
+        pop["cell"]["biophysics"] = "xkernels.engine.biophysics:insert_passive"
+        pop["cell"]["biophysics_args"] = {"g_pas": 3e-4, "e_pas": -65.0}
+    built = Network.from_dict(d)
+    for solver, extra in (("linear", {}), ("neuron", {"averaging": "reference",
+                                                      "operating_point": "rest"})):
+        auto = xkernels.compute_kernels(built, cdm(), tau=TAU, solver=solver, **extra)
+        assert json.loads(auto.attrs["linearisation"]) == {"E": "quasi-active",
+                                                           "I": "quasi-active"}
+        as_is = xkernels.compute_kernels(built, cdm(), tau=TAU, solver=solver,
+                                         linearisation="as-is", **extra)
+        np.testing.assert_array_equal(auto.values, as_is.values)
+        if extra:  # at rest: nothing settled (under the mean input the leak's rest is)
+            assert "resting_state" not in auto.attrs
+
+
 def test_active_readme_network_runs_with_no_options(tmp_path, capsys):
     """The defaults on the active README network: quasi-active membranes, depth
     averaging, g_eff and the mean-input operating point (docs/linearisation.md: 27 of

@@ -15,6 +15,7 @@ import logging
 
 import numpy as np
 import pytest
+import xarray as xr
 from conftest import worst_channel_deviation
 
 import xkernels
@@ -75,6 +76,18 @@ def test_batch_with_default_options_equals_neuron(mechanisms_loaded, monkeypatch
     assert _worst(H.values[0], H.values[2]) > 1e-3
 
 
+def test_batch_with_mass_at_negative_delays_equals_neuron(mechanisms_loaded, monkeypatch):
+    """A delay distribution with mass below 0 ms (NEURON's response is cut at the last
+    lag there, so such a batch is smeared by FFT): still NEURON's numbers."""
+    values = {"connections[E->E].delay.params.a": [-10.0, -2.2], RATE: [2.0, 9.0]}
+    monkeypatch.setattr(batch_module, "simulate_values", _never)  # computed together
+    H = xkernels.kernel_batch(xkernels.Network.example(), _probes(), values, tau=10.0)
+    monkeypatch.undo()
+    ref = xkernels.compute_kernels(_sample(values, 0), _probes(), solver="neuron", tau=10.0)
+    assert _worst(H.values[0], ref.values) < EXACT
+    assert _worst(H.values[0], H.values[1]) > 1e-3
+
+
 def test_sweep_auto_takes_the_linear_path_with_defaults(mechanisms_loaded, caplog):
     """sweep(method="auto") with the defaults (depth, mean input: no superposition)
     computes the points together by the batched linear solver; points equal NEURON."""
@@ -132,14 +145,16 @@ def test_batch_refuses_bad_input_before_computing(monkeypatch):
 
 
 def test_repeated_computations_never_serve_other_inputs(mechanisms_loaded):
-    """Cells, placement and delay memos and labelled templates are kept per process:
-    a second computation that changes only a delay, a placement or a time constant
-    gets its own numbers (equal to NEURON's)."""
+    """Cells, placement and delay memos, populations' preparations (kept per the
+    objects of the network they use: with_values shares the unchanged ones) and labelled
+    templates are kept per process: a second computation that changes only a delay, a
+    placement, a time constant or a presynaptic rate gets its own numbers (equal to
+    NEURON's)."""
     options = {**REF, "operating_point": "rest"}
     net = xkernels.Network.example()
     first = xkernels.compute_kernels(net, _probes(), solver="linear", **options)
     for change in ({DELAY_EI: 2.0}, {"connections[E->E].placement.z_max": 400.0},
-                   {TAU2: 3.0}):
+                   {TAU2: 3.0}, {"populations[I].rate": 2 * net.population("I").rate}):
         other = net.with_values(change)
         H = xkernels.compute_kernels(other, _probes(), solver="linear", **options)
         ref = xkernels.compute_kernels(other, _probes(), solver="neuron", **options)
@@ -149,5 +164,11 @@ def test_repeated_computations_never_serve_other_inputs(mechanisms_loaded):
     again = xkernels.compute_kernels(net, _probes(), solver="linear", **options)
     np.testing.assert_array_equal(again.values, first.values)
     again.coords["z"].values[0] = 1e9  # the template behind it is not touched
+    again["tau"].attrs["units"] = "s"
     third = xkernels.compute_kernels(net, _probes(), solver="linear", **options)
     assert third.coords["z"].values[0] != 1e9
+    # labelled from the template as xarray's own constructor labels
+    plain = xr.DataArray(third.values, dims=third.dims, name=third.name, attrs=third.attrs,
+                         coords={name: (c.dims, c.values, c.attrs)
+                                 for name, c in first.coords.items()})
+    assert third.identical(plain)

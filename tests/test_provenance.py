@@ -125,3 +125,34 @@ def test_content_hash_is_canonical_and_refuses_nan():
     assert provenance.content_hash({"a": 1}) != provenance.content_hash({"a": 2})
     with pytest.raises(ValueError):
         provenance.content_hash({"a": float("nan")})
+
+
+def test_plan_records_the_network_as_its_plain_json():
+    """The kernels' spec attribute and content hash are assembled from the JSON of the
+    network's parts, written once per object (xkernels.engine.spec_json): the same text
+    and hash as the network's JSON written whole, for networks that share parts."""
+    import hashlib
+    import json
+
+    from xkernels.engine.kernels import kernel_inputs, prepare_kernels
+
+    base = Network.example()
+    changed = base.with_values({W_EE: 3e-4, "populations[I].rate": 7.5,
+                                "connections[I->E].delay.params.loc": 1.7})
+    probes = {"cdm": CurrentDipoleMomentZ()}
+    for net in (base, changed, Network.example(active=True), base):
+        for options in ({"averaging": "reference", "operating_point": "rest"}, {}):
+            plan = prepare_kernels(net, probes, xkernels.KernelOptions(**options))
+            text = json.dumps(net.to_dict(), sort_keys=True, allow_nan=False)
+            assert plan.attrs["spec"] == text
+            inputs = kernel_inputs(net, probe_definitions(probes), plan.options)
+            assert plan.inputs == inputs
+            canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"),
+                                   allow_nan=False)
+            assert plan.digest == hashlib.sha256(canonical.encode()).hexdigest()
+    assert provenance.content_hash({"a": [1.5], "b": 1}, {"a": "[1.5]"}) == \
+        provenance.content_hash({"b": 1, "a": [1.5]})
+    # a value that looks like the marker put where a text goes: written whole
+    marker = "\x00xkernels text of a\x00"
+    assert provenance.content_hash({"a": [1.5], "b": marker}, {"a": "[1.5]"}) == \
+        provenance.content_hash({"a": [1.5], "b": marker})

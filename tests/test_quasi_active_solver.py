@@ -95,9 +95,11 @@ def test_linear_equals_neuron(case, mechanisms_loaded):
     assert _worst(got.values, ref.values) <= EXACT, case
     assert set(json.loads(got.attrs["solver"]).values()) == {"linear"}
     rest = [json.loads(H.attrs["resting_state"]) for H in (ref, got)]
-    for post in rest[0]:  # the same settling: the same resting state
+    for post in rest[0]:  # the same resting state: NEURON's settling ends near the
+        # fixed point of its step that the linear solver finds by Newton's iteration
         assert rest[0][post]["mode"] == rest[1][post]["mode"] == "quasi-active"
-        np.testing.assert_array_equal(rest[0][post]["v"], rest[1][post]["v"])
+        np.testing.assert_allclose(rest[0][post]["v"], rest[1][post]["v"], rtol=0,
+                                   atol=1e-9)
 
 
 _worst = worst_channel_deviation
@@ -161,24 +163,39 @@ def _negative_leak(cell):
             seg.pas.e = -65.0
 
 
+def _negative_leak_and_idle_gates(cell):
+    """A negative leak, and an h-channel of conductance 0: a gate that carries no
+    current (the membrane is not passive, so it is linearised quasi-active)."""
+    _negative_leak(cell)
+    for sec in cell.allseclist:
+        sec.insert("xkih")
+        for seg in sec:
+            seg.xkih.gbar = 0.0
+
+
 @pytest.mark.parametrize("solver", ["linear", "auto"])
 def test_unstable_quasi_active_membrane_refused(solver, mechanisms_loaded):
     """A membrane resting at an unstable point (a negative leak, started exactly at its
     reversal) is refused before any kernel, with the pole outside the unit circle
-    (solver="neuron" integrates it as asked: the oracle)."""
-    network = _with_cell(_negative_leak, v_init=-65.0)
-    plan = prepare_kernels(network, laminar_probes(), xkernels.KernelOptions(
-        tau=5.0, g_eff=False, solver=solver, linearisation="quasi-active",
-        averaging="reference"))
+    (solver="neuron" integrates it as asked: the oracle); with only the leak (computed
+    as "as-is": a passive membrane is its own small-signal limit), by the cable."""
+    options = xkernels.KernelOptions(tau=5.0, g_eff=False, solver=solver,
+                                     linearisation="quasi-active", averaging="reference")
+    network = _with_cell(_negative_leak_and_idle_gates, v_init=-65.0)
     with pytest.raises(ValueError, match=r"population 'E'.*unstable.*-0\.0001 S/cm².*"
-                                         r"pole.*mechanisms \['pas'\]"):
-        simulate_kernels(network, plan)
+                                         r"pole.*mechanisms \['pas', 'xkih'\]"):
+        simulate_kernels(network, prepare_kernels(network, laminar_probes(), options))
+    network = _with_cell(_negative_leak, v_init=-65.0)
+    with pytest.raises(ValueError, match=r"population 'E'.*unstable.*not positive definite"
+                                         r".*-0\.0001 S/cm²"):
+        simulate_kernels(network, prepare_kernels(network, laminar_probes(), options))
 
 
 def test_a_system_that_is_not_neurons_step_is_refused(mechanisms_loaded, monkeypatch):
     """The check against NEURON's own steps: a stencil across the kinks of hh's rate
     tables (5 mV steps) reads a wrong system, and the linear solver refuses it."""
     monkeypatch.setattr(mem, "STENCIL_VOLTAGES", (5.0,))
+    monkeypatch.setattr(mem, "QUASI_KEPT", 0)  # no solver kept from another test
     with pytest.raises(ValueError, match=r"population 'E'.*solver='linear' cannot be "
                                          r"exact.*\['hh', 'pas'\].*solver='neuron'"):
         _kernels(_with_cell(hh_with_tables), "linear", tau=2.0)
@@ -224,6 +241,7 @@ def test_stepped_recursion_through_the_pipeline(mechanisms_loaded, monkeypatch):
 
     monkeypatch.setattr(qac, "CONDITION_MAX", 0.0)
     monkeypatch.setattr(qac, "SteppedQuasiActive", Counted)
+    monkeypatch.setattr(mem, "QUASI_KEPT", 0)  # no solver kept from another test
     for averaging in ("depth", "reference"):
         options = {"tau": 5.0, "averaging": averaging, "depth_nodes": 2}
         ref = _kernels(network, "neuron", **options)
@@ -280,3 +298,32 @@ def test_unstable_gating_dynamics_refused(tmp_path, mechanisms_loaded):
                                          r".*\['pas', 'qaslowgate'\].*'s_qaslowgate'.*"
                                          r"mechanism 'qaslowgate'"):
         _kernels(network, "linear", tau=2.0, g_eff=False)
+
+
+
+def test_sparse_stepping_of_large_cells(mechanisms_loaded, monkeypatch):
+    """From SPARSE_FROM segments the quasi-active system is stepped with sparse
+    matrices (no dense system, no eigendecomposition): forced here for the active
+    README cells, their kernels equal NEURON's to 1e-9 and the closed form's to
+    rounding, the spectral radius (poles nearest 1, shift-invert) is the closed form's,
+    and an unstable membrane is still refused with its pole."""
+    from xkernels.engine import quasi_active_cable as qac
+
+    network = xkernels.Network.example(active=True)
+    closed = _kernels(network, "linear", tau=5.0)
+    monkeypatch.setattr(qac, "SPARSE_FROM", 1)
+    monkeypatch.setattr(mem, "QUASI_KEPT", 0)  # no solver kept from another test
+    built = []
+    monkeypatch.setattr(qac.SparseQuasiActive, "_stepped",
+                        lambda self, *a, _f=qac.SparseQuasiActive._stepped:
+                        built.append(self) or _f(self, *a))
+    sparse = _kernels(network, "linear", tau=5.0)
+    assert built and all(isinstance(s, qac.SparseQuasiActive) for s in built)
+    assert _worst(sparse.values, _kernels(network, "neuron", tau=5.0).values) <= EXACT
+    assert _worst(sparse.values, closed.values) <= 1e-11
+    radius = built[0].spectral_radius
+    reference = qac.QuasiActiveSolver(built[0].cable, built[0].dt).spectral_radius
+    assert abs(radius - reference) <= 1e-12 and radius < 1
+    unstable = _with_cell(_negative_leak_and_idle_gates, v_init=-65.0)
+    with pytest.raises(ValueError, match=r"population 'E'.*unstable.*pole"):
+        _kernels(unstable, "linear", tau=5.0, g_eff=False)

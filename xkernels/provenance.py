@@ -72,13 +72,17 @@ def versions() -> dict[str, str]:
     return out
 
 
-def content_hash(payload: Mapping[str, Any]) -> str:
+def content_hash(payload: Mapping[str, Any], texts: Mapping[str, str] | None = None) -> str:
     """SHA-256 of the canonical JSON of everything a result depends on.
 
     Parameters
     ----------
     payload : Mapping[str, Any]
         JSON-serialisable description (keys sorted, no NaN).
+    texts : Mapping[str, str], optional
+        The canonical JSON (``json.dumps(value, sort_keys=True, separators=(",",
+        ":"))``) of some of ``payload``'s values, by key, already written: used as
+        they are (the same hash).
 
     Returns
     -------
@@ -90,8 +94,26 @@ def content_hash(payload: Mapping[str, Any]) -> str:
     >>> content_hash({"b": 1, "a": [0.5]}) == content_hash({"a": [0.5], "b": 1})
     True
     """
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    text = None
+    if texts:
+        # the payload written once with a marker for each text, the texts put in their
+        # place (unless a marker's JSON occurs elsewhere in the payload)
+        markers = {key: f"\x00xkernels text of {key}\x00" for key in texts
+                   if key in payload}
+        text = _canonical({**payload, **markers})
+        for key, marker in markers.items():
+            written = json.dumps(marker)
+            if text.count(written) != 1:
+                text = None
+                break
+            text = text.replace(written, texts[key])
+    if text is None:
+        text = _canonical(payload)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical(payload: Mapping[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def merge_channel_coords(metas: list[dict]) -> dict[str, tuple]:

@@ -27,7 +27,7 @@ from typing import Any
 __all__ = ["one_blas_thread"]
 
 _LOCK = threading.Lock()
-_STATE: dict[str, Any] = {"holders": 0, "limiter": None, "controller": None}
+_STATE: dict[str, Any] = {"holders": 0, "libraries": None, "original": None}
 
 
 @contextmanager
@@ -44,11 +44,13 @@ def one_blas_thread() -> Iterator[None]:
     """
     with _LOCK:
         if _STATE["holders"] == 0:
-            if _STATE["controller"] is None:
-                from threadpoolctl import ThreadpoolController
-
-                _STATE["controller"] = ThreadpoolController()  # ~2 ms: once
-            _STATE["limiter"] = _STATE["controller"].limit(limits=1, user_api="blas")
+            libraries = _blas_libraries()
+            # each library's own setting, restored when the last holder leaves (what
+            # threadpoolctl's limit() does, without its per-call description of every
+            # library: ~50 us a computation)
+            _STATE["original"] = [lib.num_threads for lib in libraries]
+            for lib in libraries:
+                lib.set_num_threads(1)
         _STATE["holders"] += 1
     try:
         yield
@@ -56,5 +58,15 @@ def one_blas_thread() -> Iterator[None]:
         with _LOCK:
             _STATE["holders"] -= 1
             if _STATE["holders"] == 0:
-                _STATE["limiter"].restore_original_limits()
-                _STATE["limiter"] = None
+                for lib, n in zip(_blas_libraries(), _STATE["original"]):
+                    lib.set_num_threads(n)
+                _STATE["original"] = None
+
+
+def _blas_libraries() -> list:
+    """threadpoolctl's controllers of the BLAS libraries loaded (found once: ~2 ms)."""
+    if _STATE["libraries"] is None:
+        from threadpoolctl import ThreadpoolController
+
+        _STATE["libraries"] = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _STATE["libraries"]

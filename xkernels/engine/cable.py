@@ -32,7 +32,7 @@ Nothing here imports NEURON: :meth:`xkernels.engine.cells.NeuronCell.cable` read
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -114,20 +114,23 @@ def peak_norm(tau1: float, tau2: float) -> tuple[float, float, float]:
     return float(1.0 / (np.exp(-t_peak / tau2) - np.exp(-t_peak / tau1))), tau1, tau2
 
 
-def _powers_difference(rho: np.ndarray, a: float, n: np.ndarray) -> np.ndarray:
+def _powers_difference(rho: np.ndarray, a: float, n: np.ndarray,
+                       log_a: np.ndarray | None = None) -> np.ndarray:
     """``(rho**n - a**n) / (rho - a)`` (= Σ_{k<n} rho**(n-1-k) a**k), stably for any
     bases in (0, 1]: with ``b`` the larger base and ``δ = log(smaller / b) <= 0`` it is
     ``b**(n-1) expm1(n δ) / expm1(δ)`` (``n`` where ``δ = 0``), which neither cancels
     for nearby bases nor overflows for distant ones.
 
-    ``rho`` has shape (m,), ``n`` shape (T,) of ints >= 0; the result (m, T)."""
+    ``rho`` has shape (m,), ``n`` shape (T,) of ints >= 0; the result (m, T).  With
+    ``log_a`` (shape (m, 1)) every row has its own base ``a`` (its log given)."""
     log_rho = np.log(rho)[:, None]
-    log_a = np.log(a)
+    log_a = np.log(a) if log_a is None else log_a
     high = np.maximum(log_rho, log_a)
     delta = np.minimum(log_rho, log_a) - high
     nn = n[None, :].astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.expm1(nn * delta) / np.expm1(delta)
+        # expm1 is -1.0 below -700 as at -700 (and slow where exp underflows)
+        ratio = np.expm1(np.maximum(nn * delta, -700.0)) / np.expm1(delta)
     ratio = np.where(delta == 0.0, nn, ratio)
     return _powers((nn - 1.0) * high) * ratio
 
@@ -142,9 +145,40 @@ def _powers(log_power: np.ndarray) -> np.ndarray:
     """``exp(log_power)`` with 0 where it is below 1e-304 (numpy's exp is slow where
     its result underflows)."""
     small = log_power < -700.0
-    out = np.exp(np.maximum(log_power, -700.0))
-    out[small] = 0.0
+    out = np.maximum(log_power, -700.0)
+    np.exp(out, out=out)
+    np.copyto(out, 0.0, where=small)
     return out
+
+
+def synapse_powers(dt: float, tau1: float, tau2: float, n_after: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``a1**n`` and ``a2**n`` (``a = exp(-dt / tau)``, n = 0..n_after) of a synapse's
+    two exponentials (``tau1``, ``tau2`` as :func:`peak_norm` returns them), kept for
+    the last :data:`POWERS_KEPT` (they do not depend on the membrane); read-only.
+
+    Examples
+    --------
+    >>> a1_n, a2_n = synapse_powers(0.1, 0.2, 1.8, 3)
+    >>> bool(np.allclose(a2_n, np.exp(-0.1 / 1.8) ** np.arange(4)))
+    True
+    """
+    key = (float(dt), float(tau1), float(tau2), int(n_after))
+    found = _SYNAPSE_POWERS.get(key)
+    if found is None:
+        nn = np.arange(n_after + 1.0)
+        found = tuple(_powers(nn * np.log(np.exp(-key[0] / tau))) for tau in key[1:3])
+        for powers in found:
+            powers.flags.writeable = False
+        while len(_SYNAPSE_POWERS) >= POWERS_KEPT:
+            _SYNAPSE_POWERS.pop(next(iter(_SYNAPSE_POWERS), None), None)  # threads may race
+        _SYNAPSE_POWERS[key] = found
+    return found
+
+
+#: Synapse powers of :func:`synapse_powers` (key -> (a1**n, a2**n)), at most POWERS_KEPT.
+_SYNAPSE_POWERS: dict = {}
+POWERS_KEPT = 64
 
 
 class LinearCable:
@@ -180,7 +214,8 @@ class LinearCable:
 
     def __init__(self, cable: Cable, dt: float) -> None:
         # the membrane as it is now (the caller's arrays may change later)
-        self.cable = replace(cable, cm=cable.cm.copy(), g=cable.g.copy(), e=cable.e.copy())
+        self.cable = Cable(cable.area, cable.cm.copy(), cable.g.copy(), cable.e.copy(),
+                           cable.axial)
         cable = self.cable
         self.dt = float(dt)
         K = cable.capacitance / self.dt
@@ -194,7 +229,7 @@ class LinearCable:
         lam, Q = np.linalg.eigh(S)
         self.poles = 1.0 / lam                         # per mode, per step
         self._in = s[:, None] * Q                      # K^-1/2 Q: weights -> modes
-        self._out = -(A @ (s[:, None] * Q))            # modes -> i_membrane_ (nA)
+        self._out = -(A @ self._in)                    # modes -> i_membrane_ (nA)
         if not lam.min() > 1.0:
             # backward Euler of a stable system has every pole 1 / λ in (0, 1)
             k = int(np.argmin(cable.g))
@@ -282,14 +317,16 @@ class LinearCable:
         coef_p = np.where(keep, -f * rho * (a1 - a2) * c1 * c2, 0.0)
         coef_1 = np.where(keep, f * rho * c1, 0.0)
         coef_2 = np.where(keep, f * rho * c2, 0.0)
-        nn = np.arange(n_after + 1.0)
         near = np.flatnonzero(close)
         n = np.arange(n_after + 1)
-        rows = np.empty((0, n.size)) if not near.size else \
-            -f * rho[near, None] * (_powers_difference(rho[near], a1, n)
-                                    - _powers_difference(rho[near], a2, n))
-        found = (coef_p, coef_1, coef_2, _powers(nn * np.log(a1)), _powers(nn * np.log(a2)),
-                 near, rows)
+        rows = np.empty((0, n.size))
+        if near.size:  # both bases in one pass: (near modes with a1, then with a2)
+            k = near.size
+            both = _powers_difference(np.concatenate([rho[near], rho[near]]), None, n,
+                                      np.repeat([np.log(a1), np.log(a2)], k)[:, None])
+            rows = -f * rho[near, None] * (both[:k] - both[k:])
+        found = (coef_p, coef_1, coef_2, *synapse_powers(self.dt, t1, t2, n_after), near,
+                 rows)
         if len(cache) >= 8:
             cache.clear()
         cache[key] = found
@@ -347,14 +384,7 @@ class LinearCable:
                          w, float(tau1), float(tau2), int(n_after))
             found = kept(key, (self,))
             if found is None:
-                coef_p, coef_1, coef_2, a1_n, a2_n, near, rows = self.modal_terms(
-                    tau1, tau2, n_after)
-                Rc = self.mapped(matrix) * (self._in.T @ w)[None, :]
-                found = (Rc * coef_p[None, :]) @ self._rho_powers(n_after)
-                found += np.outer(Rc @ coef_1, a1_n)
-                found -= np.outer(Rc @ coef_2, a2_n)
-                if near.size:
-                    found += Rc[:, near] @ rows
+                found = self._projected(matrix, w, tau1, tau2, n_after)
                 keep(key, (self,), found)
             return found.copy()
         R = self.mapped(matrix)                         # (n_ch, modes)
@@ -362,6 +392,20 @@ class LinearCable:
         F = self.modal_kernel(tau1, tau2, n_after)
         return np.einsum("cm,mv,mt->vct", R, c, F, optimize=True)
 
+
+    def _projected(self, matrix: np.ndarray, w: np.ndarray, tau1: float, tau2: float,
+                   n_after: int) -> np.ndarray:
+        """:meth:`projected` of one volley (``w`` of shape (nseg,)), computed (a new
+        array)."""
+        coef_p, coef_1, coef_2, a1_n, a2_n, near, rows = self.modal_terms(tau1, tau2, n_after)
+        Rc = self.mapped(matrix) * (self._in.T @ w)[None, :]
+        found = (Rc * coef_p[None, :]) @ self._rho_powers(n_after)
+        term = np.multiply((Rc @ coef_1)[:, None], a1_n[None, :])  # np.outer's product
+        found += term
+        found -= np.multiply((Rc @ coef_2)[:, None], a2_n[None, :], out=term)
+        if near.size:
+            found += Rc[:, near] @ rows
+        return found
 
     def kernels(self, matrix: np.ndarray, weights: list[np.ndarray],
                 taus: list[tuple[float, float]], filters: list[np.ndarray], centre: int,
@@ -398,7 +442,7 @@ class LinearCable:
             Shape (n_volleys, n_channels, lags.size); equal to ``finish_kernels`` of
             :meth:`projected` to rounding.
         """
-        from xkernels.engine.linearisation import finish_kernels
+        from xkernels.engine.linearisation import convolution_size, finish_kernels
 
         R = self.mapped(matrix)                          # (n_ch, modes)
         if out is None:
@@ -407,17 +451,30 @@ class LinearCable:
             # fewer channels than modes: smeared and windowed after mapping (what the
             # modal form would keep costs more rows than it saves); the result kept by
             # the values of its inputs (xkernels.engine.kept)
+            lags = np.asarray(lags)  # increasing by one: its first and size are its values
             key = key_of("LinearCable.kernels", id(self), id(matrix), np.stack(weights),
                          np.asarray(taus, dtype=float), tuple(map(id, filters)),
-                         int(centre), np.asarray(lags), int(n_after))
+                         int(centre), int(lags[0]) if lags.size else 0, lags.size,
+                         int(n_after))
             held = (self, matrix, *filters)
+            # kept: the causal lags (the others are zero)
+            start = int(np.searchsorted(lags, 0)) if lags.size else 0
             found = kept(key, held)
-            if found is None:
-                signals = np.stack([self.projected(matrix, w, tau1, tau2, n_after)
-                                    for w, (tau1, tau2) in zip(weights, taus)])
-                found = finish_kernels(signals, list(filters), centre, lags)
-                keep(key, held, found)
-            out[...] = found
+            if found is not None:
+                out[..., :start] = 0.0
+                out[..., start:] = found
+            else:
+                # the volleys' projections (not kept: this result is), zero-padded
+                # to the length of the delay convolution's FFT
+                filters = list(filters)
+                size = convolution_size(filters, centre, n_after)
+                signals = np.empty((len(weights), R.shape[0], size))
+                signals[..., n_after + 1:] = 0.0
+                for k, (w, (tau1, tau2)) in enumerate(zip(weights, taus)):
+                    signals[k, :, :n_after + 1] = self._projected(
+                        matrix, np.asarray(w, dtype=float), tau1, tau2, n_after)
+                finish_kernels(signals, filters, centre, lags, n_after + 1, out=out)
+                keep(key, held, out[..., start:].copy())
             return out
         for k, (w, (tau1, tau2), h) in enumerate(zip(weights, taus, filters)):
             G = self.windowed(tau1, tau2, n_after, h, centre, lags)

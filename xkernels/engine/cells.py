@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import gc
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -565,6 +565,8 @@ class LinearisedCell(NeuronCell):
                  e_pas_default: float | None = None, solver: str = "neuron") -> None:
         super().__init__(spec, population, dt, e_pas_default)
         self.population = population.name
+        #: what the cell is built from (keys of what is kept per membrane)
+        self.spec, self.e_pas_default = spec, e_pas_default
         self.solver = solver
         self._linear: tuple[bytes, LinearCable | SteppedCable] | None = None
         self.cell.set_pos(z=population.loc)
@@ -700,7 +702,8 @@ class CableCell:
         self.geometry = geometry
         #: kept with the cached cell: what depends only on its geometry (probe matrices)
         self.memo = {} if memo is None else memo
-        self._cable = replace(cable, g=cable.g.copy(), e=cable.e.copy())
+        self._cable = Cable(cable.area, cable.cm, cable.g.copy(), cable.e.copy(),
+                            cable.axial)  # its own leak
         self._names = names
         self.dt = float(dt)
         self.population = population

@@ -44,10 +44,11 @@ from xkernels.engine.plans import (
     plan_memo,
     plan_population,
 )
+from xkernels.engine.spec_json import network_json
 from xkernels.engine.timeline import lfpykernels_grid, regular_grid
 from xkernels.provenance import content_hash, merge_channel_coords, versions
 from xkernels.spec.network import Network, Population
-from xkernels.spec.options import KernelOptions, leak_reversal_of
+from xkernels.spec.options import KernelOptions, active_preset, leak_reversal_of
 
 #: Version of the engine's numbers: bumped whenever a change of the engine changes the
 #: kernels it returns for the same inputs (not on every release).  Part of the content
@@ -57,7 +58,7 @@ ENGINE_VERSION = 1
 
 
 def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], options: KernelOptions,
-                  ) -> dict[str, Any]:
+                  spec: dict | None = None) -> dict[str, Any]:
     """The canonical description of a kernel computation (hashed for caching).
 
     Parameters
@@ -68,6 +69,8 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], options: Kern
         Probe name -> JSON definition, in ``probe_channel`` order.
     options : KernelOptions
         The options, resolved for ``network`` (:meth:`KernelOptions.resolve`).
+    spec : dict, optional
+        ``network.to_dict()``, when already made.
 
     Returns
     -------
@@ -78,7 +81,7 @@ def kernel_inputs(network: Network, probe_defs: Mapping[str, Any], options: Kern
         and the format and engine versions.
     """
     out = {"format_version": FORMAT_VERSION, "engine_version": ENGINE_VERSION,
-           "spec": network.to_dict(),
+           "spec": network.to_dict() if spec is None else spec,
            "probes": [[name, d] for name, d in probe_defs.items()],  # order matters
            **options.model_dump(mode="json"),
            "linearisation": options.modes(list(network.postsynaptic))}
@@ -225,11 +228,15 @@ Prepared = tuple[PopulationPlan, RestingState | None, str, str]
 
 def build_cell(network: Network, post: str, plan: KernelPlan) -> LinearisedCell | CableCell:
     """The cell of ``post``: without NEURON (:class:`CableCell`, read once per process)
-    where the linear solver applies to a passive cell, else in NEURON."""
+    where the linear solver applies to a passive cell -- ``"quasi-active"`` too, for a
+    cell not known active from its specification that turns out passive once built
+    (:meth:`~xkernels.engine.plans.KernelPlan.membrane_mode`) -- else in NEURON."""
     pop = network.population(post)
     e_pas = leak_reversal_of(plan.vrest_by_post[post])
     solver = plan.options.solver_of(post)
-    if solver != "neuron" and plan.linearisation.get(post, "as-is") in ("as-is", "passive"):
+    mode = plan.linearisation.get(post, "as-is")
+    if solver != "neuron" and (mode in ("as-is", "passive") or (
+            mode == "quasi-active" and not active_preset(pop.cell))):
         twin = cable_cell(pop.cell, pop, plan.options.dt, e_pas)
         if twin is not None:
             return twin
@@ -252,6 +259,13 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
         key = ("prepared", plan.digest, post)  # the digest covers every input used here
         if memo is not None and key in memo:
             return memo[key]
+        # or the same objects of every part of the network used here (frozen models: a
+        # network changed elsewhere by with_values shares them), and the same options
+        same, held = _prepared_key(network, post, plan)
+        found = memo.get(same) if memo is not None else None
+        if found is not None and all(a is b for a, b in zip(found[0], held)):
+            memo[key] = found[1]
+            return found[1]
         inputs = plan_population(network, post, cell.geometry, plan.vrest_by_post[post],
                                  plan.options.g_eff, plan.grid, memo)
         mode = plan.membrane_mode(post, cell.is_linear())
@@ -260,7 +274,23 @@ def prepare_population(network: Network, post: str, plan: KernelPlan) -> Prepare
             found = (inputs, membrane.state, mode, "linear" if membrane.linear else "neuron")
         if memo is not None:
             memo[key] = found
+            memo[same] = (held, found)
         return found
+
+
+def _prepared_key(network: Network, post: str, plan: KernelPlan) -> tuple[tuple, tuple]:
+    """What :func:`prepare_population` finds depends on: the population ``post``, the
+    connections onto it, their presynaptic populations (size, rate), whether synapses
+    are conductance-based, the options and the lags.  Returns ``(key, held)``: the key
+    names the objects by id, ``held`` holds them (compared by identity, so that an id
+    is not taken for another object's)."""
+    pop = network.population(post)
+    conns = tuple(network.inputs(post))
+    pres = tuple(network.population(c.pre) for c in conns)
+    held = (pop, *conns, *pres)
+    key = ("prepared from", post, tuple(map(id, held)), network.conductance_based,
+           plan.attrs["options"], plan.inputs.get("lags"))
+    return key, held
 
 
 def simulate_population(network: Network, post: str, plan: KernelPlan, prepared: Prepared,
@@ -374,15 +404,17 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
     if options.averaging == "depth":
         avg.check_depth_probes(network, named)
     probe_defs = probe_api.probe_definitions(named)
-    inputs = kernel_inputs(network, probe_defs, options)
+    probes_json = json.dumps(probe_defs)  # insertion order = probe_channel order
+    spec, spec_text, spec_compact = network_json(network)
+    inputs = kernel_inputs(network, probe_defs, options, spec)
     o = options
     grid = regular_grid(o.dt, o.n_lags, o.fir)
     if reference_lags:
         grid = lfpykernels_grid(o.dt, o.tau, o.t_X, o.fir)
         inputs["lags"] = "lfpykernels-0.2.0"
-    digest = content_hash(inputs)
-    channel_meta = [probe_api.probe_channels(name, probe) for name, probe in named.items()]
-    coords = merge_channel_coords(channel_meta)
+    digest = content_hash(inputs, {"spec": spec_compact,
+                                   "probes": _canonical_probes(probes_json, inputs["probes"])})
+    coords = probe_channel_coords(named, probe_defs, probes_json)
     X = tuple(network.presynaptic)
     Y = tuple(network.postsynaptic)
     coords = {"X": np.asarray(X, dtype=str), "Y": np.asarray(Y, dtype=str),
@@ -392,8 +424,8 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
         "long_name": "spike-to-signal kernels",
         "description": "signal per presynaptic spike; convolve with spikes per bin",
         # = network.to_json(indent=None), from the dict already made
-        "spec": json.dumps(inputs["spec"], sort_keys=True, allow_nan=False),
-        "probes": json.dumps(probe_defs),  # insertion order = probe_channel order
+        "spec": spec_text,
+        "probes": probes_json,
         "dt": o.dt, "t_X": o.t_X, "tau_max": o.tau, "g_eff": o.g_eff, "fir": o.fir,
         "Vrest": json.dumps(inputs["Vrest"]), "linearisation": json.dumps(modes),
         "n_positions": o.n_positions, "seed": o.seed, "averaging": o.averaging,
@@ -409,6 +441,58 @@ def prepare_kernels(network: Network, probes: Any, options: KernelOptions,
         options=options, grid=grid, vrest_by_post=vrest_by_post,
         shape=(len(X), len(Y), coords["probe_channel"][1].size, grid.lags.size),
         coords=coords, attrs=attrs, linearisation=modes)
+
+
+def _canonical_probes(probes_json: str, probes: list) -> str:
+    """The canonical JSON of the probes' entry of :func:`kernel_inputs` (``probes``),
+    kept per the JSON of their definitions (``probes_json``, which it is a function of)."""
+    found = _CANONICAL_PROBES.get(probes_json)
+    if found is None:
+        found = json.dumps(probes, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        if len(_CANONICAL_PROBES) >= CHANNELS_KEPT:
+            _CANONICAL_PROBES.clear()
+        _CANONICAL_PROBES[probes_json] = found
+    return found
+
+
+_CANONICAL_PROBES: dict[str, str] = {}
+
+
+def probe_channel_coords(named: Mapping[str, Any], probe_defs: Mapping[str, Any],
+                   probes_json: str) -> dict[str, tuple]:
+    """The ``probe_channel`` coordinates of the probes ``named``
+    (:func:`~xkernels.provenance.merge_channel_coords` of each probe's channels), kept
+    for the last :data:`CHANNELS_KEPT` sets of probes that their definitions describe
+    (``probes_json``, the JSON of ``probe_defs``, and the probes' classes are the key);
+    returned as copies.
+
+    Examples
+    --------
+    >>> import xkernels
+    >>> from xkernels import probes
+    >>> named = {"cdm": xkernels.CurrentDipoleMomentZ()}
+    >>> defs = probes.probe_definitions(named)
+    >>> probe_channel_coords(named, defs, json.dumps(defs))["probe_channel"][1].tolist()
+    ['cdm:z']
+    """
+    described = all(d.get("params") is not None for d in probe_defs.values())
+    key = (probes_json, tuple(type(probe) for probe in named.values())) if described \
+        else None
+    found = _CHANNELS.get(key) if described else None
+    if found is None:
+        found = merge_channel_coords([probe_api.probe_channels(name, probe)
+                                      for name, probe in named.items()])
+        if described:
+            while len(_CHANNELS) >= CHANNELS_KEPT:
+                _CHANNELS.pop(next(iter(_CHANNELS), None), None)  # threads may race here
+            _CHANNELS[key] = found
+    return {name: (dim, values.copy(), dict(attrs)) for name, (dim, values, attrs)
+            in found.items()}
+
+
+#: Channel coordinates of recent probe sets (:func:`probe_channel_coords`).
+_CHANNELS: dict = {}
+CHANNELS_KEPT = 32
 
 
 def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
@@ -433,8 +517,7 @@ def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
         return xr.DataArray(values, dims=CORE_DIMS, coords=dict(plan.coords),
                             name=KERNEL_NAME, attrs=attrs)
     # the coordinates are labelled once per process and set of coordinates (the
-    # values of every coordinate are the key), then copied (deep: nothing is shared
-    # with the template but the values given here); the attributes are the plan's
+    # values of every coordinate are the key); the attributes are the plan's
     key = _coords_key(plan.coords)
     template = _TEMPLATES.get(key)
     if template is None:
@@ -444,8 +527,23 @@ def label_kernels(values: Any, plan: KernelPlan) -> xr.DataArray:
         while len(_TEMPLATES) >= TEMPLATES_KEPT:
             _TEMPLATES.pop(next(iter(_TEMPLATES), None), None)  # threads may race here
         _TEMPLATES[key] = template
-    H = template.copy(deep=True, data=values)
-    H.attrs = {**plan.attrs, VALUES_DIGEST_ATTR: digest}
+    return _from_template(template, values, {**plan.attrs, VALUES_DIGEST_ATTR: digest})
+
+
+def _from_template(template: xr.DataArray, values: np.ndarray, attrs: dict) -> xr.DataArray:
+    """``template``'s coordinates around ``values``, sharing nothing a caller can change
+    in place with the template: the indexes (immutable pandas indexes, their coordinate
+    values read-only) are shared, each coordinate variable is a new object (its own
+    attributes), the values of the other coordinates are copied.  xarray's internal
+    ``fastpath`` constructor: the public ones copy or rebuild every index (~0.3 ms for
+    the README network's kernels, more than the linear solver takes for a kernel)."""
+    indexes = template.xindexes
+    coords = {name: variable.copy(deep=False) if name in indexes else
+              xr.Variable(variable.dims, variable.values.copy(), dict(variable.attrs))
+              for name, variable in template.coords.variables.items()}
+    H = xr.DataArray(xr.Variable(CORE_DIMS, values), coords=coords,
+                     indexes=dict(indexes), name=KERNEL_NAME, fastpath=True)
+    H.attrs = attrs
     return H
 
 

@@ -237,17 +237,23 @@ def finish_kernel(response: np.ndarray, h_delay: np.ndarray, centre: int,
 
 
 def finish_kernels(responses: np.ndarray, filters: list[np.ndarray], centre: int,
-                   lags: np.ndarray) -> np.ndarray:
+                   lags: np.ndarray, n_response: int | None = None,
+                   out: np.ndarray | None = None) -> np.ndarray:
     """:func:`finish_kernel` of several responses at once (one batch of FFTs).
 
     Parameters
     ----------
     responses : ndarray
-        Shape (n_kernels, n_channels, n + 1).
+        Shape (n_kernels, n_channels, n + 1); or, with ``n_response``, zero-padded to
+        :func:`convolution_size` (the FFT's length: no padded copy is made).
     filters : list of ndarray
         One delay filter per kernel (the same number of taps).
     centre, lags
         As for :func:`finish_kernel`.
+    n_response : int, optional
+        ``n + 1`` when ``responses`` is zero-padded.
+    out : ndarray, optional
+        Written with the result (any array of its shape, e.g. a view) and returned.
 
     Returns
     -------
@@ -257,46 +263,100 @@ def finish_kernels(responses: np.ndarray, filters: list[np.ndarray], centre: int
     """
     from scipy import fft
 
-    n = responses.shape[-1] - 1
+    n = (responses.shape[-1] if n_response is None else int(n_response)) - 1
     top = int(lags[-1]) if lags.size else 0
-    taps = np.stack(filters)
-    if top > n or not 0 <= centre < taps.shape[-1]:
+    found = _filter_spectra(filters, centre, n)
+    n_full, first, n_conv, size, spectra_of_taps = found[1:]
+    if n_response is not None and responses.shape[-1] != size:
+        raise ValueError(f"responses of {n + 1} lags zero-padded must have {size} "
+                         f"(convolution_size), got {responses.shape[-1]}")
+    if top > n or not 0 <= centre < n_full:
         raise ValueError(f"lags up to {top} and lag-0 tap {centre} do not fit a response "
-                         f"of {n + 1} lags and a filter of {taps.shape[-1]} taps")
+                         f"of {n + 1} lags and a filter of {n_full} taps")
+    stop = first + max(top, 0) + 1
+    spectra = fft.rfft(responses, size, axis=-1)
+    if spectra.dtype == spectra_of_taps.dtype:
+        spectra *= spectra_of_taps
+    else:
+        spectra = spectra * spectra_of_taps
+    # (the spectra are this function's own: pocketfft may use them as scratch)
+    full = fft.irfft(spectra, size, axis=-1, overwrite_x=True)[..., :n_conv]
+    pad_front, pad_back = max(0, -first), max(0, stop - full.shape[-1])
+    if pad_front or pad_back:  # outside the convolution's support: zero
+        full = np.pad(full, [(0, 0)] * (full.ndim - 1) + [(pad_front, pad_back)])
+    return window_kernel(full[..., first + pad_front: stop + pad_front], lags, out)
+
+
+def convolution_size(filters: list[np.ndarray], centre: int, n: int) -> int:
+    """The FFT length :func:`finish_kernels` uses for responses of ``n + 1`` lags and
+    ``filters`` (responses zero-padded to it are transformed without a copy).
+
+    Examples
+    --------
+    >>> convolution_size([np.array([0.0, 1.0, 0.0])], 1, 10)
+    12
+    """
+    return _filter_spectra(filters, centre, n)[4]
+
+
+def _filter_spectra(filters: list[np.ndarray], centre: int, n: int) -> tuple:
+    """What :func:`finish_kernels` needs of its filters for responses of ``n + 1``
+    lags, kept for the last :data:`SPECTRA_KEPT` lists of filter objects (held, so
+    that their ids are not reused while kept; the arrays must not be changed in place
+    after the call -- planned delay filters never are): ``(filters, taps per filter,
+    index of lag 0 in the convolution, its length, the FFT size, the filters' spectra
+    (n_kernels, 1, size // 2 + 1))``.  The same numbers as computing them each time."""
+    from scipy import fft
+
+    key = (tuple(map(id, filters)), int(centre), int(n))
+    found = _SPECTRA.get(key)
+    if found is not None and len(found[0]) == len(filters) and \
+            all(a is b for a, b in zip(found[0], filters)):
+        return found
+    taps = np.stack(filters)
     # only the taps from the first to the last nonzero one of any filter (a delay density
     # is often zero at most taps): tap lo + k of the full filter is tap k here, so lag l
     # (full index centre + l) is index centre - lo + l of this convolution
     nonzero = np.flatnonzero(taps.any(axis=0))
     lo, hi = (int(nonzero[0]), int(nonzero[-1])) if nonzero.size else (0, 0)
     lo = min(lo, centre)                      # lag 0 inside: no padding in front
+    n_full = taps.shape[-1]
     taps = taps[:, lo: hi + 1]
-    first = centre - lo                       # index of lag 0, negative if lo > centre
-    stop = first + max(top, 0) + 1
     size = fft.next_fast_len(n + taps.shape[-1], real=True)  # the whole linear convolution
     # each distinct filter object transformed once (a batch of samples shares a few)
     which: dict[int, int] = {}
     index = np.array([which.setdefault(id(h), len(which)) for h in filters])
     distinct = np.unique(index, return_index=True)[1]
-    spectra = fft.rfft(responses, size, axis=-1) * \
-        fft.rfft(taps[distinct], size, axis=-1)[index][:, None]
-    full = fft.irfft(spectra, size, axis=-1)[..., :n + taps.shape[-1]]
-    pad_front, pad_back = max(0, -first), max(0, stop - full.shape[-1])
-    if pad_front or pad_back:  # outside the convolution's support: zero
-        full = np.pad(full, [(0, 0)] * (full.ndim - 1) + [(pad_front, pad_back)])
-    return window_kernel(full[..., first + pad_front: stop + pad_front], lags)
+    spectra = fft.rfft(taps[distinct], size, axis=-1)[index][:, None]
+    found = (tuple(filters), n_full, centre - lo, n + taps.shape[-1], size, spectra)
+    while len(_SPECTRA) >= SPECTRA_KEPT:
+        _SPECTRA.pop(next(iter(_SPECTRA), None), None)  # threads may race here
+    _SPECTRA[key] = found
+    return found
 
 
-def window_kernel(smeared: np.ndarray, lags: np.ndarray) -> np.ndarray:
+#: Filter spectra of :func:`finish_kernels` (key -> entry), at most SPECTRA_KEPT (an entry
+#: per postsynaptic population of a computation: ~0.2 MB for the microcircuit's 8 filters
+#: at tau = 100 ms).
+_SPECTRA: dict = {}
+SPECTRA_KEPT = 32
+
+
+def window_kernel(smeared: np.ndarray, lags: np.ndarray, out: np.ndarray | None = None
+                  ) -> np.ndarray:
     """Kernel at ``lags`` from a delay-smeared response at lags 0..top (last axis).
 
     Subtracts the value at lag 0 and returns the values at ``lags``, zero at negative
-    lags.
+    lags (written into ``out`` when given).
     """
-    out = np.zeros(smeared.shape[:-1] + (lags.size,))
-    causal = np.flatnonzero(lags >= 0)
-    if causal.size:  # lags increase by one: the causal ones are a slice
-        first, last = int(lags[causal[0]]), int(lags[-1])
-        np.subtract(smeared[..., first: last + 1], smeared[..., :1], out=out[..., causal[0]:])
+    if out is None:
+        out = np.empty(smeared.shape[:-1] + (lags.size,))
+    # lags increase by one: the causal ones are a slice, from the first lag >= 0
+    start = int(np.searchsorted(lags, 0)) if lags.size else 0
+    out[..., :start] = 0.0
+    if start < lags.size:
+        first, last = int(lags[start]), int(lags[-1])
+        np.subtract(smeared[..., first: last + 1], smeared[..., :1], out=out[..., start:])
     return out
 
 

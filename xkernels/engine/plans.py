@@ -91,8 +91,11 @@ class KernelPlan:
 
     def membrane_mode(self, post: str, linear: bool) -> str:
         """The membrane linearisation used for ``post``: its mode, except that
-        ``operating_point="mean-input"`` settles a linear ``"as-is"`` cell under the mean
-        input as ``"passive"`` (the same membrane: only ``pas``).
+        ``"quasi-active"`` on a linear cell (only ``pas``: a membrane that turns out
+        passive once built, as ``linearisation="auto"`` takes a cell built by the
+        user's code) is ``"as-is"``, the same linear membrane without the settling and
+        the gating system, and ``operating_point="mean-input"`` settles a linear
+        ``"as-is"`` cell under the mean input as ``"passive"`` (the same membrane).
 
         Parameters
         ----------
@@ -123,6 +126,8 @@ class KernelPlan:
         'passive'
         """
         mode = self.linearisation.get(post, "as-is")
+        if mode == "quasi-active" and linear:
+            mode = "as-is"  # a passive membrane is its own small-signal limit
         if self.options.operating_point != "mean-input" or mode != "as-is":
             return mode
         if not linear:
@@ -356,20 +361,27 @@ def input_counts(network: Network, post: str, geometry: Geometry, memo: dict | N
     (256.003, 2048.024)
     """
     pop = network.population(post)
-    z_mid = geometry.z_mid if depth is None else geometry.z_mid + depth
     spread = pop.scale if depth is None else 0.0
     out = {}
     for conn in network.inputs(post):
         field = f"connections['{conn.key}'].placement"
         p = _memo(memo, ("placement", id(geometry), field, spread, depth, conn.placement),
-                  lin.placement_probability, conn.placement, geometry.sections, z_mid,
-                  geometry.area, spread, field, depth is not None)
+                  _placement, conn.placement, geometry, depth, spread, field)
         n_pre = network.population(conn.pre).size
         k_in, k_out = _memo(memo, ("counts", conn.key, conn.probability, n_pre, pop.size,
                                    conn.multapses),
                             lin.synapse_counts, conn, n_pre, pop.size)
         out[conn.pre] = (p * k_in, p * k_out)
     return out
+
+
+def _placement(placement: Any, geometry: Geometry, depth: float | None, spread: float,
+               field: str) -> np.ndarray:
+    """:func:`~xkernels.engine.linearisation.placement_probability` on ``geometry``
+    (its soma ``depth`` µm from the population's ``loc``, or at it for None)."""
+    z_mid = geometry.z_mid if depth is None else geometry.z_mid + depth
+    return lin.placement_probability(placement, geometry.sections, z_mid, geometry.area,
+                                     spread, field, depth is not None)
 
 
 def delay_taps(delay: Any, grid: LagGrid, memo: dict | None = None) -> np.ndarray:

@@ -41,6 +41,7 @@ always returns the regular grid.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -86,6 +87,9 @@ class LagGrid:
 def regular_grid(dt: float, n_lags: int, fir: bool) -> LagGrid:
     """xkernels' lag grid: lags ``-n..n`` (``1..n`` with ``fir``) of ``dt`` (ms).
 
+    The same (immutable: read-only arrays) grid object for the same arguments in a
+    process (the last 32 kept).
+
     Parameters
     ----------
     dt : float
@@ -95,10 +99,17 @@ def regular_grid(dt: float, n_lags: int, fir: bool) -> LagGrid:
     fir : bool
         Causal lags only.
     """
+    return _regular_grid(float(dt), int(n_lags), bool(fir))
+
+
+@functools.lru_cache(maxsize=32)
+def _regular_grid(dt: float, n_lags: int, fir: bool) -> LagGrid:
     lags = np.arange(1, n_lags + 1) if fir else np.arange(-n_lags, n_lags + 1)
-    return LagGrid(dt=float(dt), n_response=int(n_lags),
-                   delay_times=np.arange(-n_lags, n_lags + 1) * float(dt),
-                   delay_centre=int(n_lags), lags=lags)
+    delay_times = np.arange(-n_lags, n_lags + 1) * dt
+    for array in (lags, delay_times):
+        array.flags.writeable = False
+    return LagGrid(dt=dt, n_response=n_lags, delay_times=delay_times,
+                   delay_centre=n_lags, lags=lags)
 
 
 def lfpy_time_vector(dt: float, tstop: float) -> np.ndarray:

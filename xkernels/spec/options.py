@@ -21,8 +21,10 @@ value and what is allowed (TypeError for a wrong type, ValueError for a bad valu
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import numpy as np
@@ -179,8 +181,27 @@ def embedded_template(cell: Any) -> bool:
     >>> embedded_template(Network.example().population("E").cell)
     True
     """
-    return cell.templatefile is None or \
-        cell.resolve("templatefile").parent == CELLS_DIR.resolve()
+    if cell.templatefile is None:
+        return True
+    key = str(cell.templatefile)  # resolve("templatefile") depends on nothing else
+    found = _EMBEDDED.get(key)
+    if found is None:
+        found = cell.resolve("templatefile").parent == _cells_dir()
+        if len(_EMBEDDED) >= 256:
+            _EMBEDDED.clear()
+        _EMBEDDED[key] = found
+    return found
+
+
+#: :func:`embedded_template` per template file (resolving a path reads the file system).
+_EMBEDDED: dict[str, bool] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def _cells_dir() -> Path:
+    """The embedded cells' folder, resolved (kept: resolving reads the file system,
+    ~0.1 ms, and every :meth:`KernelOptions.resolve` asks per population)."""
+    return CELLS_DIR.resolve()
 
 
 def passive_spec(cell: Any) -> bool:
@@ -218,8 +239,10 @@ def auto_linearisation(cell: Any) -> str:
     known passive (:func:`passive_spec`: exact, LFPykernels' behaviour), and
     ``"quasi-active"`` for a membrane only known once the cell is built (a callable
     biophysics, ``custom_fun``, a ``mechanisms`` folder or a template of the user's own):
-    on a passive membrane it computes the passive cable's kernels (to ~1e-12 relative
-    with ``solver="linear"``), on an active one the accurate linearisation.
+    a cell that turns out passive once built (only ``pas`` in every section) is then
+    computed as ``"as-is"``, the same kernels at the same cost
+    (:meth:`xkernels.engine.plans.KernelPlan.membrane_mode`), an active one with the
+    accurate linearisation.
 
     Parameters
     ----------
@@ -446,12 +469,29 @@ class KernelOptions(Spec):
         False
         """
         if options is None:
-            return cls(**changes)
+            return cls._of_scalars(changes)
         if isinstance(options, Mapping):
             return cls(**{**options, **changes})
         if not isinstance(options, cls):
             fail("options", options, "a KernelOptions, a dict of options or None", TypeError)
         return options.replace(**changes) if changes else options
+
+    @classmethod
+    def _of_scalars(cls, changes: dict[str, Any]) -> KernelOptions:
+        """``cls(**changes)``, the same object for the same options given as plain
+        scalars (str, bool, int, float; keyed with their types, so that a value the
+        validation refuses is never served): frozen options validated once per process
+        (the last :data:`OPTIONS_KEPT`)."""
+        if not all(type(v) in (str, bool, int, float) for v in changes.values()):
+            return cls(**changes)
+        key = (cls, tuple(sorted((k, type(v), v) for k, v in changes.items())))
+        found = _OPTIONS.get(key)
+        if found is None:
+            found = cls(**changes)
+            while len(_OPTIONS) >= OPTIONS_KEPT:
+                _OPTIONS.pop(next(iter(_OPTIONS), None), None)  # threads may race here
+            _OPTIONS[key] = found
+        return found
 
     def replace(self, **changes: Any) -> KernelOptions:
         """A copy with ``changes`` applied, validated like a new object (the options
@@ -601,11 +641,13 @@ class KernelOptions(Spec):
                              "network (network.conductance_based is False: current-based "
                              f"synapses have no operating point); pass {AUTO!r} or 'rest'")
         linearisation = self._resolve_linearisation(network)
-        solver = self.replace(linearisation=linearisation)._resolve_solver(network)
+        solver = self._resolve_solver(network, linearisation)
         changes = {key: value for key, value in (
             ("g_eff", g_eff), ("operating_point", point), ("linearisation", linearisation),
             ("solver", solver)) if value != getattr(self, key)}
-        resolved = self.replace(**changes) if changes else self
+        # the resolved values are of the validated forms (a choice, a bool, a dict of
+        # choices per population): copied in without validating them again
+        resolved = self.model_copy(update=changes) if changes else self
         resolved._check(network, chosen="" if self.operating_point != AUTO else
                         " (what 'auto' is on a conductance-based network)")
         return resolved
@@ -620,14 +662,16 @@ class KernelOptions(Spec):
         values = set(chosen.values())
         return values.pop() if len(values) == 1 else chosen
 
-    def _resolve_solver(self, network: Network) -> str | dict[str, str]:
+    def _resolve_solver(self, network: Network, linearisation: str | dict[str, str]
+                        ) -> str | dict[str, str]:
         """``solver`` with ``"auto"`` replaced per postsynaptic population
-        (:func:`linear_applies`; the linearisation resolved): one value when all agree,
-        else a dict."""
+        (:func:`linear_applies`, with ``linearisation`` as :meth:`_resolve_linearisation`
+        resolved it): one value when all agree, else a dict."""
         post = list(network.postsynaptic)
         if isinstance(self.solver, Mapping):
             _entries("solver", self.solver, post)
-        modes = self.modes(post)
+        modes = dict(linearisation) if isinstance(linearisation, Mapping) else \
+            {name: linearisation for name in post}
         chosen = {}
         for name in post:
             value = self.solver_of(name)
@@ -751,6 +795,11 @@ class KernelOptions(Spec):
         """
         value = self.Vrest[post] if isinstance(self.Vrest, Mapping) else self.Vrest
         return np.asarray(value, dtype=float) if isinstance(value, tuple) else value
+
+
+#: Options validated from plain scalars (:meth:`KernelOptions.of`), at most OPTIONS_KEPT.
+_OPTIONS: dict = {}
+OPTIONS_KEPT = 64
 
 
 def _entries(field: str, value: Any, postsynaptic: list[str]) -> None:

@@ -9,10 +9,9 @@ NEURON (passive membranes) and the parameters are synaptic weights, time constan
 reversal potentials, delay distributions or presynaptic rates, the samples are
 computed together (:func:`batched_values`), with either averaging and either operating
 point (the defaults included): each sample's g_eff leak shift and mean-input reversal
-per depth node as arrays, one batched eigendecomposition of all the membranes, their
-steady states, the probe signals of every node's modes together
-(:mod:`xkernels.engine.cable_batch`), then one batch of FFTs for the delay
-distributions.  Any other parameter or option computes each sample by
+per depth node as arrays, the modes of all the membranes, their steady states, and the
+kernels from every node's modes together, delays and window included
+(:mod:`xkernels.engine.cable_batch`).  Any other parameter or option computes each sample by
 :func:`xkernels.compute_kernels` (the same numbers, slower).  The sweeps' linear path
 (``sweep(method="linear")``) is the same computation.
 """
@@ -29,7 +28,8 @@ import xarray as xr
 
 from xkernels.contract import CORE_DIMS, KERNEL_NAME, VALUES_DIGEST_ATTR, values_digest
 from xkernels.engine import linearisation as lin
-from xkernels.engine.cable_batch import batch_modes, batch_rest, batch_signals, mixed_leak
+from xkernels.engine.blas import one_blas_thread
+from xkernels.engine.cable_batch import batch_kernels, batch_modes, batch_rest, mixed_leak
 from xkernels.engine.cells import CableCell
 from xkernels.engine.depth_average import depth_rule
 from xkernels.engine.kernels import (
@@ -137,9 +137,10 @@ def kernel_batch(network: Network, probes: Any, values: Mapping[str, Any],
     # options are every sample's; samples computed one by one resolve their own
     rest = [] if batched else list(range(len(samples)))
     todo = sorted(set(range(len(samples))) - set(rest))
-    for start in range(0, len(todo), CHUNK):
+    for start in range(0, len(todo), CHUNK):  # todo is every sample or none
         chunk = todo[start: start + CHUNK]
-        out[chunk] = batched_values([samples[s] for s in chunk], plan, taps)
+        batched_values([samples[s] for s in chunk], plan, taps,
+                       out=out[chunk[0]: chunk[-1] + 1])
     for s in rest:  # one by one, each validated as compute_kernels validates it
         out[s] = simulate_values(samples[s], prepare_kernels(samples[s], probes, opts))
     coords = {"sample": np.arange(len(samples)), **dict(plan.coords),
@@ -258,7 +259,8 @@ def batchable(network: Network, plan: KernelPlan, paths: list[str]) -> bool:
 
 
 def batched_values(samples: list[Network], plan: KernelPlan,
-                   taps: dict[int, np.ndarray] | None = None) -> np.ndarray:
+                   taps: dict[int, np.ndarray] | None = None,
+                   out: np.ndarray | None = None) -> np.ndarray:
     """The kernel values of ``samples`` (networks differing from the one ``plan`` was
     prepared for only in the parameters :func:`batchable` accepts), computed together.
 
@@ -267,9 +269,8 @@ def batched_values(samples: list[Network], plan: KernelPlan,
     sample's g_eff leak shift, the mean input's reversal, the membranes (one per sample
     and depth node, each distinct one decomposed once: :func:`batch_modes`), their
     steady states (:func:`batch_rest`: conductance-based synapses are linearised there),
-    the volleys' weights and the probe signals of every node's modes
-    (:func:`batch_signals`) are arrays over samples; one batch of FFTs applies the delay
-    distributions.
+    the volleys' weights and the kernels from every node's modes, delays and window
+    included (:func:`batch_kernels`), are arrays over samples.
 
     Parameters
     ----------
@@ -280,6 +281,8 @@ def batched_values(samples: list[Network], plan: KernelPlan,
     taps : dict, optional
         Delay filters already computed (:func:`checked_delays`), by the identity of the
         samples' delay distributions; filled with those computed here.
+    out : ndarray, optional
+        Written with the result (any array of that shape, e.g. a view).
 
     Returns
     -------
@@ -287,27 +290,27 @@ def batched_values(samples: list[Network], plan: KernelPlan,
         Shape ``(len(samples), *plan.shape)``; sample ``s`` equals
         ``simulate_values(samples[s], prepare_kernels(samples[s], ...))`` to rounding.
     """
-    out = np.zeros((len(samples),) + plan.shape)
-    for j, post in enumerate(plan.Y):
-        sources, kernels = _population_batch(samples, plan, post,
-                                             {} if taps is None else taps)
-        for v, source in enumerate(sources):
-            out[:, plan.X.index(source), j] = kernels[:, v]
+    out = np.empty((len(samples),) + plan.shape) if out is None else out
+    with one_blas_thread():
+        for j, post in enumerate(plan.Y):
+            _population_batch(samples, plan, post, {} if taps is None else taps,
+                              out[:, :, j])
     return out
 
 
 def _population_batch(samples: list[Network], plan: KernelPlan, post: str,
-                      taps: dict[int, np.ndarray]
-                      ) -> tuple[list[str], np.ndarray]:
-    """The kernels of every input of ``post`` in every sample: (sources, values of shape
-    (n_samples, n_sources, n_channels, n_tau))."""
+                      taps: dict[int, np.ndarray], out: np.ndarray) -> None:
+    """The kernels of every input of ``post`` in every sample, written to ``out`` (shape
+    (n_samples, n_X, n_channels, n_tau); 0 where X is not an input)."""
     o, grid, first = plan.options, plan.grid, samples[0]
     cell = build_cell(first, post, plan)
     pop = first.population(post)
     geometry, memo, cable = cell.geometry, plan_memo(cell), cell.cable()
     conns = first.inputs(post)
+    rows = [plan.X.index(conn.pre) for conn in conns]
+    out[:, [x for x in range(len(plan.X)) if x not in rows]] = 0.0
     if not conns:
-        return [], np.zeros((len(samples), 0))
+        return
     if o.averaging == "depth":
         rule = depth_rule(cell, plan, pop)
         offsets, matrices = [float(x) for x in rule.offsets], rule.matrices
@@ -317,7 +320,8 @@ def _population_batch(samples: list[Network], plan: KernelPlan, post: str,
     into = [np.stack([c[conn.pre][0] for c in counts]) for conn in conns]    # (N, m) each
     outward = [np.stack([c[conn.pre][1] for c in counts]) for conn in conns]
     # every sample's synapses and rates, (S, 1, 1) per connection
-    syn = [[net.connection(conn.pre, post).synapse for conn in conns] for net in samples]
+    links = [[net.connection(conn.pre, post) for conn in conns] for net in samples]
+    syn = [[x.synapse for x in row] for row in links]
 
     def column(values: list) -> list[np.ndarray]:
         table = np.array(values, dtype=float)
@@ -354,25 +358,24 @@ def _population_batch(samples: list[Network], plan: KernelPlan, post: str,
                                 first.conductance_based)
         c = np.matmul(np.broadcast_to(w, (S, N, m))[:, :, None, :], inward)[:, :, 0]
         coefficients.append(to_probe * c[:, :, None, :])                   # (S, N, ch, m)
-    signals = batch_signals(                                          # (S, C, ch, T)
+    # by identity first: unswept delays are the same objects in every sample
+    filters = [taps[id(d)] if id(d) in taps else taps.setdefault(
+                   id(d), delay_taps(d, grid, memo))
+               for d in (x.delay for row in links for x in row)]
+    contiguous = rows == list(range(rows[0], rows[0] + len(rows)))
+    kernels = batch_kernels(                                     # (S, C, ch, lags)
         rho.reshape(S, N * m),
         np.stack(coefficients, axis=1).transpose(0, 1, 3, 2, 4).reshape(
             (S, len(conns), matrices.shape[1], N * m)),
         np.concatenate(tau1, axis=1)[:, :, 0], np.concatenate(tau2, axis=1)[:, :, 0],
-        o.dt, grid.n_response)
-    # by identity first: unswept delays are the same objects in every sample
-    filters = [taps[id(d)] if id(d) in taps else taps.setdefault(
-                   id(d), delay_taps(d, grid, memo))
-               for d in (x.delay for net in samples for x in net.inputs(post))]
-    kernels = lin.finish_kernels(signals.reshape((-1,) + signals.shape[2:]), filters,
-                                 grid.delay_centre, grid.lags)
-    return [conn.pre for conn in conns], kernels.reshape((S, len(conns)) + kernels.shape[1:])
+        filters, grid.delay_centre, grid.lags, o.dt, grid.n_response,
+        out=out[:, rows[0]: rows[0] + len(rows)] if contiguous else None)
+    if not contiguous:
+        out[:, rows] = kernels
 
 
 def _distinct_modes(cable: Any, dt: float, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`batch_modes` of the rows of ``g``, each distinct membrane decomposed once."""
-    index: dict[bytes, int] = {}
-    which = np.array([index.setdefault(row.tobytes(), len(index)) for row in g])
-    first = np.unique(which, return_index=True)[1]  # first row of each, in index order
+    _, first, which = np.unique(g, axis=0, return_index=True, return_inverse=True)
     rho, inward = batch_modes(cable, dt, g[first])
-    return rho[which], inward[which]
+    return rho[which.ravel()], inward[which.ravel()]
