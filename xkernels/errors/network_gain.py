@@ -1,6 +1,6 @@
 """Gains of the nonlinearity fitted for the network's sum, not for single cells.
 
-:func:`xkernels.errors.nonlinearity.fit` chooses the gains ``g_XY`` that minimise the
+``nonlinearity.fit`` chooses the gains ``g_XY`` that minimise the
 sampled cells' own residuals, ``Σ_j ||v_j - Σ_X g_XY l_jX||²``.  The error estimate
 needs the residual of the *network*, ``Σ_Y Σ_{j ∈ Y} r_j``, whose variance is (module
 :mod:`xkernels.errors.nonlinearity`)
@@ -17,7 +17,7 @@ they largely cancel.  Measured on the full README network (E 8192 / I 1024, corr
 input; ``benchmarks/error_estimate.py residual``): docs/error_estimates.md.
 
 :func:`network_fit` minimises the same unbiased estimate ``V(g)`` that
-:func:`~xkernels.errors.nonlinearity.network_residual` evaluates, along the per-cell
+``nonlinearity.network_residual`` evaluates, along the per-cell
 gains: ``g = α g_cells`` per channel, ``α`` the minimum of the quadratic ``V(α g_cells)``.
 The per-cell fit sets the pathways' relative gains (the cells' private responses
 determine them); the network's sum sets their common scale.  Minimising ``V`` over every
