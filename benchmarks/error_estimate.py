@@ -30,6 +30,19 @@ the kernels of the network's options convolved with the population spike counts 
     nice -n 10 python benchmarks/error_estimate.py nonlinearity
     nice -n 10 python benchmarks/error_estimate.py linear [--only conductance-corr]
 
+The large network (only when named): the README network at full size, E 8192 / I 1024,
+every cell simulated (``readme-corr``: notebook 05's correlated input; ``readme-indep``:
+independent Poisson input), truths kept outside the repo:
+
+    nice -n 10 python benchmarks/error_estimate.py truth --only readme-corr \
+        --workdir /tmp/xk_err_large --client 2                        # ~18 min
+    nice -n 10 python benchmarks/error_estimate.py estimate --only readme-corr \
+        --workdir /tmp/xk_err_large
+    nice -n 10 python benchmarks/error_estimate.py residual --only readme-corr \
+        --workdir /tmp/xk_err_large [--figure docs/error_estimate_large.png]
+        [--compare OLD/results.json]
+    (--truth-dir DIR reads the truths from DIR and writes results to --workdir)
+
 Criterion (issue 24): the estimate within ±30 % of the measured relative error on every
 channel where the measured one is >= 0.05.
 """
