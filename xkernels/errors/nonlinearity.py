@@ -22,7 +22,9 @@ hybrid scheme does (:func:`xkernels.hybrid.simulate`):
    ensemble (``xkernels.errors.ensemble.segment_responses``), superposed over the
    same events;
 3. per channel, gains ``g_XY`` by least squares over the ``m`` cells of Y,
-   ``v_j ≈ Σ_X g_XY l_jX``, and the residual ``r_j = v_j - Σ_X g_XY l_jX``.
+   ``v_j ≈ Σ_X g_XY l_jX``, scaled by one factor per channel that minimises the
+   network's residual variance below (:mod:`xkernels.errors.network_gain`), and the
+   residual ``r_j = v_j - Σ_X g_XY l_jX``.
 
 The ensemble's single-cell kernels of pathway X -> Y are scaled by ``g_XY`` (so the
 bias compares the kernels used with the *effective* mean single-cell kernel, and the
@@ -487,7 +489,7 @@ def measure(network: Network, probes: Mapping[str, Any], plan: KernelPlan, spike
         # in the channels: the cells' signals and linear predictions
         signals[post] = np.einsum("jcs,jst->jct", M, v)
         linears[post] = np.einsum("jcs,jxst->jxct", M, lx)
-    if signals:     # gains for the network's sum (network_gain), every pathway jointly
+    if signals:     # per-cell gains scaled for the network's sum (network_gain)
         g_all, residuals = network_fit(signals, linears, sizes)
         for post in signals:
             gains[posts.index(post)] = g_all[:, list(signals).index(post)]
