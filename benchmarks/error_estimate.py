@@ -30,6 +30,19 @@ the kernels of the network's options convolved with the population spike counts 
     nice -n 10 python benchmarks/error_estimate.py nonlinearity
     nice -n 10 python benchmarks/error_estimate.py linear [--only conductance-corr]
 
+The large network (only when named): the README network at full size, E 8192 / I 1024,
+every cell simulated (``readme-corr``: notebook 05's correlated input; ``readme-indep``:
+independent Poisson input), truths kept outside the repo:
+
+    nice -n 10 python benchmarks/error_estimate.py truth --only readme-corr \
+        --workdir /tmp/xk_err_large --client 2                        # ~18 min
+    nice -n 10 python benchmarks/error_estimate.py estimate --only readme-corr \
+        --workdir /tmp/xk_err_large
+    nice -n 10 python benchmarks/error_estimate.py residual --only readme-corr \
+        --workdir /tmp/xk_err_large [--figure docs/error_estimate_large.png]
+        [--compare OLD/results.json]
+    (--truth-dir DIR reads the truths from DIR and writes results to --workdir)
+
 Criterion (issue 24): the estimate within ±30 % of the measured relative error on every
 channel where the measured one is >= 0.05.
 """
@@ -92,6 +105,33 @@ def cases() -> dict:
     }
 
 
+def large_cases() -> dict:
+    """The large networks (not run unless named by ``--only``): the LFPykernels README
+    network at full size (E 8192 / I 1024, connection probability 0.05: ~410 E and ~51 I
+    connections per cell, ~1100 synapses), with notebook 05's correlated input (relative
+    rate STD 0.5, 20 ms) or independent Poisson input, the default kernel options as
+    resolved for it (depth averaging, g_eff, mean-input operating point)."""
+    import xkernels
+
+    net = xkernels.Network.example()
+    kopt = {"averaging": "depth", "g_eff": True, "operating_point": "mean-input"}
+    return {"readme-corr": (net, {"fluctuation": 0.5, "tau_c": 20.0}, kopt, "mean"),
+            "readme-indep": (net, {"fluctuation": 0.0}, kopt, "mean")}
+
+
+def selected(args) -> dict:
+    """The cases of a run: the four small ones, or those named by ``--only`` (which may
+    name the large one)."""
+    every = {**cases(), **large_cases()}
+    if not args.only:
+        return cases()
+    names = args.only.split(",")
+    unknown = [n for n in names if n not in every]
+    if unknown:
+        raise SystemExit(f"--only: unknown network(s) {unknown}; known: {list(every)}")
+    return {n: every[n] for n in names}
+
+
 def probes() -> dict:
     import lfpykit
 
@@ -112,9 +152,10 @@ def spikes_of(network, spike_options: dict, seconds: float, seed: int):
 
 def store_of(name: str, args) -> Path:
     """The ground-truth store of one case and realisation (spike and wiring seeds)."""
+    where = Path(args.truth_dir or args.workdir)
     if (args.spike_seed, args.wiring_seed) == (SEED, SEED):
-        return Path(args.workdir) / f"{name}.zarr"
-    return Path(args.workdir) / f"{name}-s{args.spike_seed}-w{args.wiring_seed}.zarr"
+        return where / f"{name}.zarr"
+    return where / f"{name}-s{args.spike_seed}-w{args.wiring_seed}.zarr"
 
 
 def run_truth(args) -> None:
@@ -122,9 +163,7 @@ def run_truth(args) -> None:
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    for name, (net, sopt, _, ext) in cases().items():
-        if args.only and name not in args.only.split(","):
-            continue
+    for name, (net, sopt, _, ext) in selected(args).items():
         t0 = time.perf_counter()
         spikes = spikes_of(net, sopt, args.seconds, args.spike_seed)
         xkernels.hybrid.simulate(net, spikes, probes(), t_stop=1000.0 * args.seconds, dt=DT,
@@ -273,7 +312,7 @@ def run_linear(args) -> None:
     from xkernels.signals import convolve, rates_from_spikes
 
     name = args.only or "conductance-corr"
-    net, sopt, kopt, ext = cases()[name]
+    net, sopt, kopt, ext = {**cases(), **large_cases()}[name]
     t_stop = 1000.0 * args.seconds
     n_steps = int(round(t_stop / DT))
     skip = int(round(args.transient / DT))
@@ -338,15 +377,309 @@ def run_linear(args) -> None:
           f"segment; the largest share on one segment {np.mean(largest):.2f} on average")
 
 
+def superposed(net, post: str, plan, arrays: dict, *, seed: int, ext: str, n_steps: int,
+               batch: int = 32) -> np.ndarray:
+    """Every cell of ``post`` in the ground truth's wiring (``seed``) superposed
+    linearly, per presynaptic population (``plan.X``): the estimate's unit responses
+    (:func:`xkernels.errors.ensemble.segment_responses`) convolved with each segment's
+    events, through each cell's probe matrix, shape (X, channels, n_steps). The same
+    numbers as ``nonlinearity.linear_signal`` summed over cells (to rounding), in the
+    frequency domain: ``batch`` cells' event counts at a time, two matrix products."""
+    from scipy import fft
+
+    from xkernels.engine.cells import LinearisedCell
+    from xkernels.errors.ensemble import placed, segment_responses
+    from xkernels.hybrid.ground_truth import cell_matrix
+    from xkernels.hybrid.wiring import wire_cell
+    from xkernels.spec.options import leak_reversal_of
+
+    pop = net.population(post)
+    with LinearisedCell(pop.cell, pop, DT, leak_reversal_of(plan.vrest_by_post[post])) as c:
+        origin = c.geometry
+    nseg = origin.nseg
+    responses = segment_responses(net, post, plan, np.arange(nseg))
+    order = list(plan.X)
+    n1 = next(iter(responses.values()))[0].shape[-1]
+    L = fft.next_fast_len(n_steps + n1, real=True)
+    # unit responses × peak current, (F, segment hit, segment answering)
+    Gf = {x: np.ascontiguousarray(np.moveaxis(
+        fft.rfft(G * a[:, None, None], n=L, axis=-1), -1, 0)) for x, (G, a) in responses.items()}
+    F = L // 2 + 1
+    n_ch = None
+    acc = None
+    counts = {x: np.zeros((batch, nseg, n_steps)) for x in order}
+    mats, k = [], 0
+
+    def flush(k: int) -> None:
+        M = np.stack(mats)                                    # (k, ch, nseg)
+        for ix, x in enumerate(order):
+            if x not in Gf:
+                continue
+            Cf = fft.rfft(counts[x][:k], n=L, axis=-1)         # (k, seg, F)
+            I_f = np.matmul(np.moveaxis(Cf, -1, 0), Gf[x])    # (F, k, nseg)
+            acc[ix] += (I_f.reshape(F, -1) @ M.transpose(0, 2, 1).reshape(-1, n_ch)).T
+            counts[x][:k] = 0.0
+
+    for j in range(pop.size):
+        _, geometry, groups = wire_cell(net, post, j, seed=seed, spikes=arrays,
+                                        t_stop=n_steps * DT, ext=ext,
+                                        place=lambda x, y, z, o=origin: placed(o, (x, y, z)))
+        mats.append(cell_matrix(plan.probes, geometry))
+        if acc is None:
+            n_ch = mats[0].shape[0]
+            acc = np.zeros((len(order), n_ch, F), dtype=complex)
+        for g in groups:
+            if g.source not in counts:
+                continue
+            for seg, times in zip(g.segments, g.times):
+                bins = np.rint(np.asarray(times) / DT).astype(np.int64)
+                bins = bins[(bins >= 0) & (bins < n_steps)]
+                counts[g.source][k, seg] += np.bincount(bins, minlength=n_steps)
+        k += 1
+        if k == batch:
+            flush(k)
+            mats, k = [], 0
+    if k:
+        flush(k)
+    return fft.irfft(acc, n=L, axis=-1)[..., :n_steps]
+
+
+def sample_residuals(net, plan, spikes, *, seed: int, t_start: float, t_stop: float,
+                     ext: str, m: int) -> dict:
+    """What ``error_estimate`` measures on ``m`` cells per postsynaptic population
+    (``nonlinearity.measure``, the same cells, wiring, window and fit), with each cell's
+    residual kept: per Y the gains (X, ch) and residuals (m, ch, T)."""
+    from xkernels.engine.cells import LinearisedCell
+    from xkernels.errors import nonlinearity as nl
+    from xkernels.hybrid.wiring import select_cells
+    from xkernels.spec.options import leak_reversal_of
+
+    n = plan.grid.n_response
+    t0, t1, skip = nl.span(t_start, t_stop, DT, n)
+    n_steps = int(round((t1 - t0) / DT))
+    sizes = {p.name: p.size for p in net.populations}
+    arrays = {}
+    for x in spikes:
+        times, offsets = spikes.arrays(x)
+        keep = (times >= t0) & (times < t1)
+        owner = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+        counts = np.bincount(owner[keep], minlength=offsets.size - 1)
+        arrays[x] = (times[keep] - t0, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+    out = {}
+    for post in plan.Y:
+        pop = net.population(post)
+        cells = select_cells(sizes[post], m, seed, post)
+        with LinearisedCell(pop.cell, pop, DT, leak_reversal_of(plan.vrest_by_post[post])) as c:
+            origin = c.geometry
+        segments = nl.wired_segments(net, post, cells, origin, seed=seed, spikes=arrays,
+                                     t_stop=n_steps * DT, ext=ext)
+        responses = nl.segment_responses(net, post, plan, segments)
+        v, lx, M = nl.simulate_sample(net, plan.probes, plan, arrays, post, cells, seed=seed,
+                                      n_steps=n_steps, ext=ext, segments=segments,
+                                      responses=responses)
+        v, lx = v[..., skip:], lx[..., skip:]
+        v = np.einsum("jcs,jst->jct", M, v - v.mean(axis=-1, keepdims=True))
+        lx = np.einsum("jcs,jxst->jxct", M, lx - lx.mean(axis=-1, keepdims=True))
+        gain, residual = nl.fit(v, lx)
+        out[post] = {"gain": gain, "residual": residual, "signal": v, "linear": lx}
+    return out
+
+
+def residual_terms(residuals: dict, sizes: dict) -> tuple:
+    """The estimate's network residual variance per channel, its own-cell part
+    (Σ_Y N_Y ā_Y; the rest is the pairs'), and its standard error over the sampled cells
+    (delete-one jackknife of the std, cells of every population removed in turn)."""
+    from xkernels.errors import nonlinearity as nl
+
+    var = nl.network_residual(residuals, sizes)
+    own = sum(sizes[y] * (r ** 2).mean(axis=(0, -1)) for y, r in residuals.items())
+    m = min(r.shape[0] for r in residuals.values())
+    jack = np.sqrt(np.array([nl.network_residual(
+        {y: np.delete(r, i, axis=0) for y, r in residuals.items()}, sizes) for i in range(m)]))
+    se = np.sqrt((m - 1) / m * ((jack - jack.mean(axis=0)) ** 2).sum(axis=0))
+    return var, own, var - own, se
+
+
+def run_residual(args) -> None:
+    """The nonlinearity part against the ground truth (``--only``, default readme-corr):
+    the truth minus the linear superposition of every one of its cells scaled by the
+    estimate's gains (16 cells per population, as ``error_estimate`` measures them), per
+    channel, against the estimate's ``nonlinearity`` and its two terms (one cell's
+    residual variance × N_Y; the pair covariance × N_Y (N_Y − 1)); the same with the
+    gains that fit the whole network best; and the pair term's spread over the sample
+    (delete-one jackknife over the sampled cells)."""
+    import xkernels
+    from xkernels.engine import prepare_kernels
+    from xkernels.errors import nonlinearity as nl
+    from xkernels.errors.estimate import ensemble_options
+    from xkernels.errors.network_gain import network_fit
+
+    name = args.only or "readme-corr"
+    net, sopt, kopt, ext = {**cases(), **large_cases()}[name]
+    t_stop = 1000.0 * args.seconds
+    n_steps = int(round(t_stop / DT))
+    skip = int(round(args.transient / DT))
+    spikes = spikes_of(net, sopt, args.seconds, args.spike_seed)
+    arrays = {x: spikes.arrays(x) for x in spikes}
+    options = xkernels.KernelOptions(dt=DT, **kopt).resolve(net)
+    plan = prepare_kernels(net, probes(), ensemble_options(net, options))
+    truth = xkernels.hybrid.open_ground_truth(store_of(name, args))
+    labels = [str(v) for v in truth["probe_channel"].values]
+    sizes = {p.name: p.size for p in net.populations}
+    m = args.nonlinear_cells or nl.DEFAULT_SAMPLE
+    t0 = time.perf_counter()
+    sample = sample_residuals(net, plan, spikes, seed=args.seed, t_start=args.transient,
+                              t_stop=t_stop, ext=ext, m=m)
+    print(f"sample of {m} cells per population: {time.perf_counter() - t0:.0f} s", flush=True)
+    posts = list(plan.Y)
+    simulated = {y: sample[y]["signal"] for y in posts}
+    linear = {y: sample[y]["linear"] for y in posts}
+    g_net, r_net = network_fit(simulated, linear, sizes)
+    fits = {"cells": (np.stack([sample[y]["gain"] for y in posts], axis=1),
+                      {y: sample[y]["residual"] for y in posts}),
+            "network": (g_net, r_net)}
+    parts = {k: residual_terms(res, sizes) for k, (_, res) in fits.items()}
+    # the truth: every cell superposed linearly
+    t0 = time.perf_counter()
+    lin, tru = {}, {}
+    for post in plan.Y:
+        cache = store_of(name, args).with_suffix(f".linear-{post}.npy")   # beside the truth
+        if cache.exists():
+            full = np.load(cache)
+        else:
+            full = superposed(net, post, plan, arrays, seed=args.wiring_seed, ext=ext,
+                              n_steps=n_steps)
+            np.save(cache, full)
+        full = full[..., skip:]
+        lin[post] = full - full.mean(axis=-1, keepdims=True)
+        t_y = truth.sel(Y=post).values[:, skip:]
+        tru[post] = t_y - t_y.mean(axis=-1, keepdims=True)
+    print(f"every cell superposed linearly: {time.perf_counter() - t0:.0f} s", flush=True)
+    total = sum(tru.values())
+    sd = total.std(axis=-1)
+    best = {y: nl.fit(tru[y][None], lin[y][None]) for y in posts}
+    r_best = sum(best[y][1][0] for y in posts).std(axis=-1) / sd
+    r_one = sum(tru[y] - lin[y].sum(axis=0) for y in posts).std(axis=-1) / sd
+    truth_r = {k: sum(tru[y] - np.einsum("xc,xct->ct", g[:, a], lin[y])
+                      for a, y in enumerate(posts)).std(axis=-1) / sd
+               for k, (g, _) in fits.items()}
+    rows = []
+    print(f"\n### {name}: the nonlinearity part against the ground truth "
+          f"(std / std(truth), window {args.transient:.0f}–{t_stop:.0f} ms, {m} cells per "
+          f"population, seed {args.seed})\n")
+    print("| channel | per-cell gains: estimated (own, pairs) ± s.e. | truth | est./truth "
+          "| network gains: estimated (own, pairs) ± s.e. | truth | est./truth "
+          "| truth, best gains | truth, gain 1 | gain E→E, I→E: per cell; network; best |")
+    print("| --- |" + " --- |" * 10)
+    for c, label in enumerate(labels):
+        row = {"channel": label, "truth_best": r_best[c], "truth_one": r_one[c],
+               "gain_best": best["E"][0][:, c]}
+        cells = []
+        for k, (g, _) in fits.items():
+            var, own, pair, se = (v[c] for v in parts[k])
+            e = np.sqrt(var) / sd[c]
+            row[k] = {"estimated": e, "own": np.sqrt(max(own, 0.0)) / sd[c],
+                      "pairs": np.sign(var - own) * np.sqrt(abs(var - own)) / sd[c],
+                      "jackknife_se": se / sd[c], "truth": truth_r[k][c],
+                      "gain": g[:, posts.index("E"), c]}
+            r = row[k]
+            cells.append(f"{e:.3f} ({r['own']:.3f}, {r['pairs']:.3f}) ± {r['jackknife_se']:.3f}"
+                         f" | {r['truth']:.3f} | {e / r['truth']:.2f}")
+        rows.append(row)
+        print(f"| {label} | " + " | ".join(cells) + f" | {r_best[c]:.3f} | {r_one[c]:.3f} | "
+              + "; ".join(", ".join(f"{v:.2f}" for v in gg) for gg in
+                          (row["cells"]["gain"], row["network"]["gain"], row["gain_best"]))
+              + " |", flush=True)
+    for y in posts:
+        r = fits["cells"][1][y]
+        a_bar = (r ** 2).mean(axis=(0, -1))
+        c_bar = ((r.sum(axis=0) ** 2).mean(axis=-1) - (r ** 2).sum(axis=0).mean(axis=-1)) \
+            / (m * (m - 1))
+        k = [0, len(labels) - 1]
+        print(f"{y}: mean pair correlation of the sampled residuals, per-cell gains (lfp:0, "
+              "cdm:z) " + ", ".join(f"{c_bar[i] / a_bar[i]:.4f}" for i in k)
+              + f"; N_Y = {sizes[y]}: pair/own = (N_Y − 1) c̄/ā = "
+              + ", ".join(f"{(sizes[y] - 1) * c_bar[i] / a_bar[i]:.1f}" for i in k))
+    out = Path(args.workdir) / f"residual-{name}-seed{args.seed}.json"
+    out.write_text(json.dumps(rows, default=lambda v: np.asarray(v).tolist()))
+    print(f"written {out}")
+    if args.figure:
+        before = json.loads(Path(args.compare).read_text())[name] if args.compare else None
+        figure_large(name, json.loads((Path(args.workdir) / "results.json").read_text())[name],
+                     rows, args.figure, before)
+
+
+def figure_large(name: str, r: dict, rows: list, path: str, before: dict | None = None
+                 ) -> None:
+    """Left: estimated against measured relative error per channel (``estimate``'s
+    results.json; ``before``: an earlier run's, hollow); right: the nonlinearity part,
+    estimated against the truth's, with the per-cell and the network gains."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.6))
+    m, e = np.asarray(r["measured"]), np.asarray(r["estimated"])
+    ax = axes[0]
+    values = [m, e] + ([np.asarray(before["estimated"])] if before is not None else [])
+    lo, hi = 0.8 * min(v.min() for v in values), 1.25 * max(v.max() for v in values)
+    line = np.geomspace(lo, hi, 50)
+    ax.fill_between(line, (1 - TOLERANCE) * line, (1 + TOLERANCE) * line, color="0.85",
+                    label="±30 %")
+    ax.plot(line, line, "k-", lw=0.8)
+    if before is not None:
+        ax.scatter(np.asarray(before["measured"]), values[2], facecolors="none",
+                   edgecolors="0.4", label="before: per-cell gains", zorder=2)
+    lfp = [k for k, lab in enumerate(r["labels"]) if lab.startswith("lfp")]
+    sc = ax.scatter(m[lfp], e[lfp], c=np.asarray(r["z"])[lfp], cmap="viridis", zorder=3,
+                    label="LFP contacts (network gains)")
+    ax.plot(m[-1], e[-1], "rD", label="CDM", zorder=3)
+    fig.colorbar(sc, ax=ax, label="contact depth z (µm)")
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
+           xlabel="measured relative error (every cell simulated)",
+           ylabel="estimated relative error", title=f"{name}: relative error per channel")
+    ticks = [t for t in (0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0) if lo <= t <= hi]
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+        axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.legend(fontsize=8, loc="lower right")
+    ax = axes[1]
+    top = 0.0
+    for k, (marker, label) in {"cells": ("o", "per-cell gains (error_estimate)"),
+                               "network": ("s", "network gains (network_fit)")}.items():
+        t = np.array([row[k]["truth"] for row in rows])
+        est = np.array([row[k]["estimated"] for row in rows])
+        se = np.array([row[k]["jackknife_se"] for row in rows])
+        ax.errorbar(t, est, yerr=se, fmt=marker, label=label, alpha=0.8)
+        top = max(top, t.max(), (est + se).max())
+    top *= 1.1
+    line = np.array([0.0, top])
+    ax.fill_between(line, (1 - TOLERANCE) * line, (1 + TOLERANCE) * line, color="0.85")
+    ax.plot(line, line, "k-", lw=0.8)
+    ax.set(xlim=(0, top), ylim=(0, top),
+           xlabel="std(truth − gains × every cell superposed linearly) / std(truth)",
+           ylabel="estimated nonlinearity part / std(truth) (± jackknife s.e.)",
+           title="the nonlinearity part, per channel (same gains)")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("stage", choices=["truth", "estimate", "convergence", "single",
-                                          "nonlinearity", "linear"])
+                                          "nonlinearity", "linear", "residual"])
     parser.add_argument("--neurons", type=int, default=40,
                         help="single: neurons firing alone per population")
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--transient", type=float, default=100.0)
     parser.add_argument("--workdir", default="/tmp/xk_error_estimate")
+    parser.add_argument("--truth-dir", default=None,
+                        help="where the ground truths are read (default: --workdir; "
+                             "results are written to --workdir)")
     parser.add_argument("--client", default="sync")
     parser.add_argument("--only", default="")
     parser.add_argument("--seed", type=int, default=0, help="seed of the estimate's ensemble")
@@ -359,6 +692,8 @@ def main() -> None:
     parser.add_argument("--ensemble-cells", type=int, default=None,
                         help="estimate: neurons sampled per population for the ensemble")
     parser.add_argument("--figure", default=None)
+    parser.add_argument("--compare", default=None,
+                        help="residual: an earlier estimate's results.json, drawn hollow")
     parser.add_argument("--table", default=None)
     args = parser.parse_args()
     if args.client.isdigit():
@@ -373,6 +708,8 @@ def main() -> None:
         run_nonlinearity(args)
     elif args.stage == "linear":
         run_linear(args)
+    elif args.stage == "residual":
+        run_residual(args)
     else:
         run_estimate(args)
 
@@ -383,7 +720,7 @@ def measure(name: str, args) -> dict:
     from xkernels.errors import error_estimate
     from xkernels.signals import convolve, rates_from_spikes
 
-    net, sopt, kopt, _ = cases()[name]
+    net, sopt, kopt, _ = {**cases(), **large_cases()}[name]
     t_stop = 1000.0 * args.seconds
     spikes = spikes_of(net, sopt, args.seconds, args.spike_seed)
     truth = xkernels.hybrid.open_ground_truth(store_of(name, args)).sum("Y")
@@ -412,7 +749,7 @@ def measure(name: str, args) -> dict:
 
 
 def table(name: str, r: dict) -> str:
-    kopt = cases()[name][2]
+    kopt = {**cases(), **large_cases()}[name][2]
     lines = [f"## {name} ({', '.join(f'{k}={v}' for k, v in kopt.items())}; estimate "
              f"{r['seconds']:.0f} s)", "",
              "| channel | z (µm) | measured | estimated | est./meas. | heterogeneity | bias "
@@ -432,9 +769,7 @@ def table(name: str, r: dict) -> str:
 
 def run_estimate(args) -> None:
     results = {}
-    for name in cases():
-        if args.only and name not in args.only.split(","):
-            continue
+    for name in selected(args):
         results[name] = measure(name, args)
         print(table(name, results[name]) + "\n", flush=True)
     fails = []

@@ -495,15 +495,14 @@ est[["relative_error", "heterogeneity", "bias", "nonlinearity",
     ("md", """Beside the error measured against the ground truth above (`validate` reports both
 with `estimate=est`). Careful: this ground truth is a *subsample* of 200 cells, each
 standing for N / m ≈ 46 cells, and that sampling adds an error of its own to every
-channel — the ~0.2 measured far from the soma layer is mostly the subsample's. Here most
-of the estimate is the `nonlinearity` part: the residuals of the 16 simulated cells per
-population, whose covariance between two cells is scaled by N_Y (N_Y − 1) ≈ 6.7e7 to the
-network. With strongly correlated input (relative rate STD 0.5) and 9216 cells that is an
-extrapolation no every-cell ground truth has checked: the benchmarks on the theory page
-have 200–500 cells, and there the estimate is within ±30 % of the measured error on every
-channel of four networks, current- and conductance-based. Near the somata (z = 0–200 µm)
-it is 2–3× the subsampled measurement here; which of the two is closer to the whole
-network's error there is not known."""),
+channel. Here most of the estimate is the `nonlinearity` part: the residuals of the 16
+simulated cells per population, whose covariance between two cells is scaled by
+N_Y (N_Y − 1) ≈ 6.7e7 to the network, with the gains chosen for the network's sum. An
+every-cell ground truth of this network with these spike statistics (9216 cells, 2 s;
+theory page, "A large network") measured 0.155–0.19 on every channel: the estimate was
+within ±30 % on 11 of 14 channels (0.93–1.06) and 1.3–4.4× too large at the three
+soma-layer contacts (z = 0–200 µm), where 16 randomly placed cells do not determine the
+nonlinearity (its jackknife error there is as large as the part itself)."""),
     ("code", """import pandas as pd
 labels = est["probe_channel"].values
 pd.DataFrame({"measured (subsampled truth)": ds["relative_error"].sel(probe_channel=labels),

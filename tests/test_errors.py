@@ -377,6 +377,31 @@ def test_fit_and_network_residual():
     np.testing.assert_allclose(g, [[0.8, 0.8], [1.2, 1.2]], atol=1e-3)
 
 
+def test_network_gains_give_the_network_residual():
+    """N = 1000 cells answer a shared drive with gain 0.6 (plus a shared nonlinear part)
+    and their private input with gain 1: from 16 of them, network_fit finds the shared
+    gain and the residual of the sum of all 1000 (computed here directly); the per-cell
+    gains mix both and their residual estimate is several times the network's."""
+    from xkernels.errors.network_gain import network_fit
+    from xkernels.errors.nonlinearity import fit, network_residual
+
+    rng = np.random.default_rng(5)
+    N, m, T = 1000, 16, 3000
+    s = rng.standard_normal(T)
+    shared = 0.05 * (s ** 2 - 1)                             # common, not linear in s
+    p = rng.standard_normal((N, T))
+    lin = (s + p)[:, None, None, :]                          # (cells, X, ch, T)
+    v = (0.6 * s + shared + p + 0.3 * rng.standard_normal((N, T)))[:, None, :]
+    lin, v = lin - lin.mean(axis=-1, keepdims=True), v - v.mean(axis=-1, keepdims=True)
+    g, res = network_fit({"E": v[:m]}, {"E": lin[:m]}, {"E": N})
+    assert abs(g[0, 0, 0] - 0.6) < 0.02
+    truth = (v - g[0, 0, 0] * lin[:, 0]).sum(axis=0).var()
+    assert abs(network_residual(res, {"E": N})[0] / truth - 1) < 0.3
+    g_cell, res_cell = fit(v[:m], lin[:m])
+    assert g_cell[0, 0] > 0.75
+    assert network_residual({"E": res_cell}, {"E": N})[0] > 5 * truth
+
+
 @pytest.fixture(scope="module")
 def estimate_conductance():
     net = small_network(40, 10, conductance_based=True)

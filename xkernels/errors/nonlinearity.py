@@ -22,8 +22,10 @@ hybrid scheme does (:func:`xkernels.hybrid.simulate`):
    ensemble (``xkernels.errors.ensemble.segment_responses``), superposed over the
    same events;
 3. per channel, gains ``g_XY`` by least squares over the ``m`` cells of Y,
-   ``v_j ≈ Σ_X g_XY l_jX``, and the residual ``r_j = v_j - Σ_X g_XY l_jX``; the gains'
-   sampling covariance by the jackknife over the cells (``gain_covariance``).
+   ``v_j ≈ Σ_X g_XY l_jX``, scaled by one factor per channel that minimises the
+   network's residual variance below (:mod:`xkernels.errors.network_gain`), and the
+   residual ``r_j = v_j - Σ_X g_XY l_jX``; the gains' sampling covariance by the
+   jackknife over the cells (``gain_covariance``).
 
 The ensemble's single-cell kernels of pathway X -> Y are scaled by ``g_XY`` (so the
 bias compares the kernels used with the *effective* mean single-cell kernel, and the
@@ -58,6 +60,7 @@ from xkernels.engine.cells import Geometry, LinearisedCell
 from xkernels.engine.network_cell import NetworkCell
 from xkernels.engine.plans import KernelPlan
 from xkernels.errors.ensemble import placed, segment_responses
+from xkernels.errors.network_gain import network_fit
 from xkernels.hybrid.ground_truth import cell_matrix
 from xkernels.hybrid.wiring import population_key, select_cells, wire_cell
 from xkernels.signals.spikes import Spikes
@@ -92,8 +95,9 @@ class Nonlinearity:
     residual_fraction : ndarray
         Per Y and channel, ``Σ_j ||r_j||² / Σ_j ||v_j||²`` (diagnostic).
     gain_covariance : ndarray
-        Sampling covariance of the gains (jackknife over the cells,
-        :func:`gain_covariance`), shape (X, X, Y, channels); 0 where not measured.
+        Sampling covariance of the gains (jackknife over the cells of the per-cell fit,
+        scaled as the gains are: ``gain_covariance``), shape (X, X, Y, channels); 0
+        where not measured.
     """
 
     gain: np.ndarray
@@ -510,14 +514,17 @@ def measure(network: Network, probes: Mapping[str, Any], plan: KernelPlan, spike
     arrays = _shifted(every_neuron(spikes, sizes, seed), t0, t1)
     posts = list(plan.Y)
     n_ch = plan.shape[2]
-    gains, residuals, ratio, fraction, chosen, gcov = [], {}, [], [], {}, []
+    gains = [np.ones((len(plan.X), n_ch)) for _ in posts]      # not measured: linear
+    ratio = [np.full(n_ch, np.nan) for _ in posts]
+    fraction = [np.full(n_ch, np.nan) for _ in posts]
+    gcov = [np.zeros((len(plan.X), len(plan.X), n_ch)) for _ in posts]
+    residuals: dict[str, np.ndarray] = {}
+    signals: dict[str, np.ndarray] = {}
+    linears: dict[str, np.ndarray] = {}
+    chosen: dict[str, np.ndarray] = {}
     for post in posts:
         pop = network.population(post)
-        if not n_cells[post]:         # not measured: linear
-            gains.append(np.ones((len(plan.X), n_ch)))
-            gcov.append(np.zeros((len(plan.X), len(plan.X), n_ch)))
-            ratio.append(np.full(n_ch, np.nan))
-            fraction.append(np.full(n_ch, np.nan))
+        if not n_cells[post]:
             chosen[post] = np.zeros(0, dtype=np.int64)
             continue
         cells = select_cells(sizes[post], int(n_cells[post]), seed, post)
@@ -535,16 +542,26 @@ def measure(network: Network, probes: Mapping[str, Any], plan: KernelPlan, spike
         v = v - v.mean(axis=-1, keepdims=True)
         lx = lx - lx.mean(axis=-1, keepdims=True)
         # in the channels: the cells' signals and linear predictions
-        v = np.einsum("jcs,jst->jct", M, v)
-        lin_ch = np.einsum("jcs,jxst->jxct", M, lx)
-        g, residuals[post] = fit(v, lin_ch)
-        gains.append(g)
-        gcov.append(gain_covariance(v, lin_ch))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            l_sum = lin_ch.sum(axis=1)
-            ratio.append(np.sqrt((v ** 2).sum(axis=(0, -1)) / (l_sum ** 2).sum(axis=(0, -1))))
-            fraction.append((residuals[post] ** 2).sum(axis=(0, -1))
-                            / (v ** 2).sum(axis=(0, -1)))
+        signals[post] = np.einsum("jcs,jst->jct", M, v)
+        linears[post] = np.einsum("jcs,jxst->jxct", M, lx)
+    if signals:     # per-cell gains scaled for the network's sum (network_gain)
+        g_all, residuals = network_fit(signals, linears, sizes)
+        for post in signals:
+            gains[posts.index(post)] = g_all[:, list(signals).index(post)]
+            v, lin_ch = signals[post], linears[post]
+            # the per-cell fit's jackknife covariance, scaled as network_fit scales it
+            cells_gain = fit(v, lin_ch)[0]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                alpha = np.where(abs(cells_gain) > 1e-12,
+                                 gains[posts.index(post)] / cells_gain, 1.0)
+            gcov[posts.index(post)] = (gain_covariance(v, lin_ch)
+                                       * alpha[:, None, :] * alpha[None, :, :])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                l_sum = lin_ch.sum(axis=1)
+                ratio[posts.index(post)] = np.sqrt((v ** 2).sum(axis=(0, -1))
+                                                   / (l_sum ** 2).sum(axis=(0, -1)))
+                fraction[posts.index(post)] = ((residuals[post] ** 2).sum(axis=(0, -1))
+                                               / (v ** 2).sum(axis=(0, -1)))
     residual = network_residual(residuals, sizes) if residuals else np.zeros(n_ch)
     return Nonlinearity(gain=np.stack(gains, axis=1), residual=residual,
                         cells=chosen, signal_ratio=np.stack(ratio),
