@@ -130,3 +130,20 @@ def test_own_cell(tmp_path):
     peak = r["cdm_peak"]   # the M-current's conductance shrinks the kernels
     assert peak["quasi-active"] < peak["passive"] and peak["frozen"] < peak["passive"]
     assert r["cdm_r2"] > 0 and 0.5 < r["cdm_std_ratio"] < 2.0
+
+
+def test_committed_notebooks_are_what_generate_writes():
+    """notebooks/generate.py is the notebooks' source: every committed notebook has its
+    cells, kind and text (an edit made in one only is lost when the other is rebuilt)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate", NOTEBOOKS / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    kinds = {"md": "markdown", "markdown": "markdown", "code": "code"}
+    assert sorted(generate.NOTEBOOKS) == sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+    for name, cells in generate.NOTEBOOKS.items():
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        committed = [(c.cell_type, c.source.strip()) for c in nb.cells]
+        written = [(kinds[kind], source.strip()) for kind, source in cells]
+        assert committed == written, name
