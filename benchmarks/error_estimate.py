@@ -293,6 +293,27 @@ def run_nonlinearity(args) -> None:
                       f"({section.split('.')[-1]}) | {mult} | {ratio:.3f} |", flush=True)
 
 
+def truth_case(args, default: str) -> tuple:
+    """What ``linear`` and ``residual`` share of a stored truth (``--only``, else
+    ``default``): ``(name, network, kernel options, extrinsic input, t_stop (ms), steps,
+    transient steps, spikes, their compressed arrays, resolved options, the ensemble's
+    kernel plan, the truth, its channel labels)``."""
+    import xkernels
+    from xkernels.engine import prepare_kernels
+    from xkernels.errors.estimate import ensemble_options
+
+    name = args.only or default
+    net, sopt, kopt, ext = {**cases(), **large_cases()}[name]
+    t_stop = 1000.0 * args.seconds
+    spikes = spikes_of(net, sopt, args.seconds, args.spike_seed)
+    options = xkernels.KernelOptions(dt=DT, **kopt).resolve(net)
+    plan = prepare_kernels(net, probes(), ensemble_options(net, options))
+    truth = xkernels.hybrid.open_ground_truth(store_of(name, args))
+    return (name, net, kopt, ext, t_stop, int(round(t_stop / DT)),
+            int(round(args.transient / DT)), spikes, {x: spikes.arrays(x) for x in spikes},
+            options, plan, truth, [str(v) for v in truth["probe_channel"].values])
+
+
 def run_linear(args) -> None:
     """What the nonlinearity is, on one conductance-based network (``--only``, default
     conductance-corr): every cell of the ground truth's wiring superposed *linearly*
@@ -302,26 +323,15 @@ def run_linear(args) -> None:
     the linear superposition) against the one the estimate measures on 16 cells; and how
     a multapse's synapses share segments in the hybrid wiring."""
     import xkernels
-    from xkernels.engine import prepare_kernels
     from xkernels.engine.cells import LinearisedCell
     from xkernels.errors import nonlinearity as nl
     from xkernels.errors.ensemble import placed, segment_responses
-    from xkernels.errors.estimate import ensemble_options
     from xkernels.hybrid.ground_truth import cell_matrix
     from xkernels.hybrid.wiring import wire_cell
     from xkernels.signals import convolve, rates_from_spikes
 
-    name = args.only or "conductance-corr"
-    net, sopt, kopt, ext = {**cases(), **large_cases()}[name]
-    t_stop = 1000.0 * args.seconds
-    n_steps = int(round(t_stop / DT))
-    skip = int(round(args.transient / DT))
-    spikes = spikes_of(net, sopt, args.seconds, args.spike_seed)
-    arrays = {x: spikes.arrays(x) for x in spikes}
-    options = xkernels.KernelOptions(dt=DT, **kopt).resolve(net)
-    plan = prepare_kernels(net, probes(), ensemble_options(net, options))
-    truth = xkernels.hybrid.open_ground_truth(store_of(name, args))
-    labels = [str(v) for v in truth["probe_channel"].values]
+    (name, net, kopt, ext, t_stop, n_steps, skip, spikes, arrays, options, plan, truth,
+     labels) = truth_case(args, "conductance-corr")
     H = xkernels.compute_kernels(net, probes(), options)
     rates = rates_from_spikes({x: spikes.population_times(x) for x in net.presynaptic},
                               t_start=0.0, t_stop=t_stop, dt=DT)
@@ -458,13 +468,7 @@ def sample_residuals(net, plan, spikes, *, seed: int, t_start: float, t_stop: fl
     t0, t1, skip = nl.span(t_start, t_stop, DT, n)
     n_steps = int(round((t1 - t0) / DT))
     sizes = {p.name: p.size for p in net.populations}
-    arrays = {}
-    for x in spikes:
-        times, offsets = spikes.arrays(x)
-        keep = (times >= t0) & (times < t1)
-        owner = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
-        counts = np.bincount(owner[keep], minlength=offsets.size - 1)
-        arrays[x] = (times[keep] - t0, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+    arrays = nl.window_trains(spikes, t0, t1)
     out = {}
     for post in plan.Y:
         pop = net.population(post)
@@ -508,23 +512,11 @@ def run_residual(args) -> None:
     residual variance × N_Y; the pair covariance × N_Y (N_Y − 1)); the same with the
     gains that fit the whole network best; and the pair term's spread over the sample
     (delete-one jackknife over the sampled cells)."""
-    import xkernels
-    from xkernels.engine import prepare_kernels
     from xkernels.errors import nonlinearity as nl
-    from xkernels.errors.estimate import ensemble_options
     from xkernels.errors.network_gain import network_fit
 
-    name = args.only or "readme-corr"
-    net, sopt, kopt, ext = {**cases(), **large_cases()}[name]
-    t_stop = 1000.0 * args.seconds
-    n_steps = int(round(t_stop / DT))
-    skip = int(round(args.transient / DT))
-    spikes = spikes_of(net, sopt, args.seconds, args.spike_seed)
-    arrays = {x: spikes.arrays(x) for x in spikes}
-    options = xkernels.KernelOptions(dt=DT, **kopt).resolve(net)
-    plan = prepare_kernels(net, probes(), ensemble_options(net, options))
-    truth = xkernels.hybrid.open_ground_truth(store_of(name, args))
-    labels = [str(v) for v in truth["probe_channel"].values]
+    (name, net, kopt, ext, t_stop, n_steps, skip, spikes, arrays, options, plan, truth,
+     labels) = truth_case(args, "readme-corr")
     sizes = {p.name: p.size for p in net.populations}
     m = args.nonlinear_cells or nl.DEFAULT_SAMPLE
     t0 = time.perf_counter()

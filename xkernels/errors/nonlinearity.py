@@ -150,8 +150,31 @@ def every_neuron(spikes: Spikes, sizes: Mapping[str, int], seed: int) -> Spikes:
     return Spikes.from_arrays(data)
 
 
-def _shifted(spikes: Spikes, t0: float, t1: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Compressed trains of the spikes in ``[t0, t1)``, times relative to ``t0``."""
+def window_trains(spikes: Spikes, t0: float, t1: float
+                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Compressed trains of the spikes in ``[t0, t1)``, times relative to ``t0``.
+
+    Parameters
+    ----------
+    spikes : Spikes
+        Spike trains per population (ms).
+    t0, t1 : float
+        The window (ms).
+
+    Returns
+    -------
+    dict
+        Population -> ``(times (ms, from t0), offsets)``: neuron k's spikes are
+        ``times[offsets[k]:offsets[k + 1]]``; every neuron kept, also without spikes.
+
+    Examples
+    --------
+    >>> from xkernels import Spikes
+    >>> s = Spikes({"E": [np.array([1.0, 5.0, 9.0]), np.array([2.0])]})
+    >>> times, offsets = window_trains(s, 2.0, 9.0)["E"]
+    >>> times.tolist(), offsets.tolist()
+    ([3.0, 0.0], [0, 1, 2])
+    """
     out = {}
     for x in spikes:
         times, offsets = spikes.arrays(x)
@@ -511,7 +534,7 @@ def measure(network: Network, probes: Mapping[str, Any], plan: KernelPlan, spike
     t0, t1, skip = span(t_start, t_stop, dt, plan.grid.n_response)
     n_steps = int(round((t1 - t0) / dt))
     sizes = {p.name: p.size for p in network.populations}
-    arrays = _shifted(every_neuron(spikes, sizes, seed), t0, t1)
+    arrays = window_trains(every_neuron(spikes, sizes, seed), t0, t1)
     posts = list(plan.Y)
     n_ch = plan.shape[2]
     gains = [np.ones((len(plan.X), n_ch)) for _ in posts]      # not measured: linear
